@@ -1,0 +1,160 @@
+"""One frozen Config, from `[tool.pgvitals]` in pyproject.toml or from pgvitals.toml.
+
+    [tool.pgvitals]
+    disable = ["naming-singular-plural-mix"]
+    schemas = ["app"]
+    fail_on = "high"
+
+    [tool.pgvitals.rules.high-dead-tuple-ratio]
+    min_ratio = 0.3
+    severity = "high"
+
+    [[tool.pgvitals.ignore]]
+    rule = "missing-primary-key"
+    object = "audit.*"          # fnmatch pattern on the finding's object
+    reason = "append-only log, replicated with REPLICA IDENTITY FULL"
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from pgvitals.rules import REGISTRY, SEVERITIES
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used as written (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Excuse:
+    rule: str
+    object: str  # fnmatch pattern
+    reason: str
+
+
+@dataclass(frozen=True)
+class Config:
+    disabled: frozenset[str] = frozenset()
+    rule_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    excuses: tuple[Excuse, ...] = ()
+    schemas: tuple[str, ...] = ()
+    fail_on: str | None = None
+    source: str | None = None
+
+    def options_for(self, rule_id: str) -> dict[str, Any]:
+        settings = dict(self.rule_settings.get(rule_id, {}))
+        settings.pop("severity", None)
+        return {**REGISTRY[rule_id].default_options(), **settings}
+
+    def severity_for(self, rule_id: str) -> str | None:
+        return self.rule_settings.get(rule_id, {}).get("severity")
+
+
+def find_config(explicit: Path | None, directory: Path) -> tuple[dict[str, Any], str | None]:
+    """The raw table and where it came from; {} when there is no configuration."""
+    if explicit is not None:
+        data = _read_toml(explicit)
+        return (data.get("tool", {}).get("pgvitals", data), str(explicit))
+    own = directory / "pgvitals.toml"
+    if own.is_file():
+        return _read_toml(own), str(own)
+    pyproject = directory / "pyproject.toml"
+    if pyproject.is_file():
+        section = _read_toml(pyproject).get("tool", {}).get("pgvitals")
+        if section is not None:
+            return section, f"{pyproject} [tool.pgvitals]"
+    return {}, None
+
+
+def load_config(explicit: Path | None = None, directory: Path | None = None) -> Config:
+    data, source = find_config(explicit, directory or Path.cwd())
+    return parse_config(data, source)
+
+
+def parse_config(data: dict[str, Any], source: str | None = None) -> Config:
+    where = source or "configuration"
+    known_keys = {"disable", "rules", "ignore", "schemas", "fail_on"}
+    unknown = set(data) - known_keys
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
+    disabled = _string_list(data.get("disable", []), f"{where}: disable")
+    for rule_id in disabled:
+        _known_rule(rule_id, where)
+    rule_settings = {}
+    for rule_id, settings in (data.get("rules") or {}).items():
+        rule_settings[rule_id] = _rule_settings(rule_id, settings, where)
+    excuses = tuple(_excuse(entry, where) for entry in data.get("ignore", []))
+    fail_on = data.get("fail_on")
+    if fail_on is not None and fail_on not in SEVERITIES:
+        raise ConfigError(f"{where}: fail_on must be one of {', '.join(SEVERITIES)}")
+    return Config(
+        disabled=frozenset(disabled),
+        rule_settings=rule_settings,
+        excuses=excuses,
+        schemas=tuple(_string_list(data.get("schemas", []), f"{where}: schemas")),
+        fail_on=fail_on,
+        source=source,
+    )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+
+
+def _known_rule(rule_id: str, where: str) -> None:
+    if rule_id not in REGISTRY:
+        raise ConfigError(f"{where}: no rule named {rule_id!r} (see `pgvitals rules`)")
+
+
+def _string_list(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{where} must be a list of strings")
+    return value
+
+
+def _rule_settings(rule_id: str, settings: Any, where: str) -> dict[str, Any]:
+    _known_rule(rule_id, where)
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{where}: rules.{rule_id} must be a table")
+    defaults = REGISTRY[rule_id].default_options()
+    for name, value in settings.items():
+        if name == "severity":
+            if value not in SEVERITIES:
+                raise ConfigError(
+                    f"{where}: rules.{rule_id}.severity must be one of {', '.join(SEVERITIES)}"
+                )
+            continue
+        if name not in defaults:
+            allowed = ", ".join(["severity", *defaults]) or "severity"
+            raise ConfigError(f"{where}: rule {rule_id} has no option {name!r} ({allowed})")
+        expected = type(defaults[name])
+        number = expected is float and isinstance(value, int) and not isinstance(value, bool)
+        if not isinstance(value, expected) and not number:
+            raise ConfigError(
+                f"{where}: rules.{rule_id}.{name} must be a {expected.__name__}, got {value!r}"
+            )
+    return dict(settings)
+
+
+def _excuse(entry: Any, where: str) -> Excuse:
+    if not isinstance(entry, dict) or not {"rule", "object", "reason"} <= set(entry):
+        raise ConfigError(f"{where}: each [[ignore]] entry needs rule, object and reason")
+    _known_rule(entry["rule"], where)
+    if not str(entry["reason"]).strip():
+        raise ConfigError(f"{where}: ignoring {entry['object']} needs a reason")
+    return Excuse(str(entry["rule"]), str(entry["object"]), str(entry["reason"]))

@@ -1,0 +1,150 @@
+"""A throwaway PostgreSQL server in a temporary directory, for demo, review and tests.
+
+The binaries come from the `pgserver` package (PostgreSQL 16, installed by pip:
+nothing to install by hand) or from a system installation. The server listens on
+a Unix socket only, and is stopped and its directory removed on exit, on error
+and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+# Speed over durability: the data is thrown away.
+FAST_SETTINGS = {
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_locks_per_transaction": "256",
+    "shared_buffers": "128MB",
+}
+
+
+class EmbeddedError(Exception):
+    """The throwaway server could not be started."""
+
+
+def pgserver_bin_dir() -> Path:
+    import pgserver  # imported here: it is heavy and only needed to find the binaries
+
+    return Path(pgserver.__file__).parent / "pginstall" / "bin"
+
+
+def system_bin_dirs() -> list[Path]:
+    """Installed PostgreSQL server binaries (Debian/Ubuntu layout), newest first."""
+    found = [Path(p).parent for p in glob.glob("/usr/lib/postgresql/*/bin/postgres")]
+    return sorted(found, key=lambda p: int(p.parent.name), reverse=True)
+
+
+class EmbeddedServer:
+    def __init__(self, bin_dir: Path | None = None, settings: dict[str, str] | None = None):
+        self.bin_dir = bin_dir or pgserver_bin_dir()
+        self.settings = {**FAST_SETTINGS, **(settings or {})}
+        self.base_dir = Path(tempfile.mkdtemp(prefix="pgvitals-"))
+        self.data_dir = self.base_dir / "data"
+        self.os_user = server_os_user()
+        self.running = False
+
+    @property
+    def version(self) -> str:
+        return (self.data_dir / "PG_VERSION").read_text().strip()
+
+    def dsn(self, database: str = "postgres", user: str = "postgres") -> str:
+        return f"host={self.base_dir} port=5432 user={user} dbname={database}"
+
+    def start(self) -> EmbeddedServer:
+        try:
+            if self.os_user:
+                self._hand_over_to(self.os_user)
+            self._run(
+                "initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
+                "--encoding=UTF8", "--locale=C", "--no-sync",
+            )  # fmt: skip
+            options = " ".join(
+                [f"-k {self.base_dir}", "-c listen_addresses=''"]
+                + [f"-c {name}={value}" for name, value in self.settings.items()]
+            )
+            log = str(self.base_dir / "server.log")
+            self._run("pg_ctl", "-D", str(self.data_dir), "-l", log, "-o", options, "-w", "start")
+        except (OSError, subprocess.CalledProcessError) as error:
+            detail = getattr(error, "stderr", "") or ""
+            log_file = self.base_dir / "server.log"
+            if log_file.exists():
+                detail += log_file.read_text()[-2000:]
+            self.stop()
+            raise EmbeddedError(f"could not start PostgreSQL from {self.bin_dir}: {error}\n{detail}")
+        self.running = True
+        return self
+
+    def stop(self) -> None:
+        if self.running:
+            with contextlib.suppress(subprocess.CalledProcessError, OSError):
+                self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")
+            self.running = False
+        shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self) -> EmbeddedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self, program: str, *args: str) -> None:
+        subprocess.run(
+            [str(self.bin_dir / program), *args],
+            check=True,
+            capture_output=True,
+            text=True,
+            user=self.os_user,
+            cwd=self.base_dir,
+            env={**os.environ, "LC_ALL": "C"},
+        )
+
+    def _hand_over_to(self, user: str) -> None:
+        """PostgreSQL refuses to run as root: the directory and binaries must be
+        reachable by the unprivileged user that runs it."""
+        entry = pwd.getpwnam(user)
+        os.chown(self.base_dir, entry.pw_uid, entry.pw_gid)
+        for folder in [self.bin_dir.parent, *self.bin_dir.parent.parents]:
+            mode = folder.stat().st_mode
+            if not mode & stat.S_IXOTH:
+                folder.chmod(mode | stat.S_IXOTH)
+
+
+def server_os_user() -> str | None:
+    """None when not root; else an unprivileged user to run the server as."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "pgvitals"):
+        with contextlib.suppress(KeyError):
+            pwd.getpwnam(name)
+            return name
+    subprocess.run(["useradd", "--system", "--no-create-home", "pgvitals"], check=True)
+    return "pgvitals"
+
+
+@contextlib.contextmanager
+def interrupt_safe(server: EmbeddedServer) -> Iterator[EmbeddedServer]:
+    """Start the server and stop it on exit, error, Ctrl-C or SIGTERM."""
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,6 @@
+"""The rule catalogue. Importing this package registers every rule."""
+
+from pgvitals.rules import indexes, integrity, maintenance  # noqa: F401  (registers rules)
+from pgvitals.rules._api import CATEGORIES, REGISTRY, SEVERITIES, Finding, Rule
+
+__all__ = ["CATEGORIES", "REGISTRY", "SEVERITIES", "Finding", "Rule"]

@@ -1,0 +1,279 @@
+"""Index rules: missing, duplicate and redundant indexes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pgvitals import fixes
+from pgvitals.rules._api import (
+    HIGH,
+    INDEXES,
+    LOW,
+    MEDIUM,
+    Draft,
+    Option,
+    Options,
+    finding,
+    rule,
+)
+from pgvitals.snapshot.model import Constraint, Index, Snapshot, Table
+
+
+def rows_of(snap: Snapshot, table: Table) -> int:
+    """Exact count where the rows were read, else the planner's estimate."""
+    profile = snap.profile_by_table.get(table.oid)
+    if profile and profile.row_count is not None:
+        return profile.row_count
+    return max(int(table.rows_estimate), 0)
+
+
+def serves_lookup_on(index: Index, columns: list[str]) -> bool:
+    """Can an equality lookup on all `columns` use this index without scanning it all?"""
+    if not index.is_valid or index.predicate is not None:
+        return False
+    leading = index.key_columns[: len(columns)]
+    if index.method == "btree":
+        return len(leading) == len(columns) and set(leading) == set(columns)
+    if index.method == "hash":
+        return index.key_columns[:1] == columns
+    return False
+
+
+@rule(
+    "unindexed-foreign-key",
+    category=INDEXES,
+    severity=MEDIUM,
+    title="Foreign key without an index on its referencing columns",
+    options=(
+        Option("large_table_rows", 10_000, "referencing tables this large make it high"),
+        Option("small_table_rows", 1_000, "referencing tables smaller than this make it low"),
+    ),
+)
+def unindexed_foreign_key(snap: Snapshot, opts: Options) -> Iterator[Draft]:
+    """Deleting or re-keying a referenced row scans the whole referencing table.
+
+    ## Why it breaks
+    PostgreSQL indexes the referenced key (it must be unique) but never the
+    referencing columns. Every DELETE of a referenced row, and every UPDATE of its
+    key, must find the referencing rows to enforce the constraint (or cascade),
+    and without an index that is a sequential scan of the referencing table, taken
+    once per parent row: deleting 1,000 parents from a table referenced by a
+    1,000,000-row child reads a billion rows, while holding locks. Joins from
+    parent to children (`WHERE child.parent_id = $1`), the most common query an
+    ORM issues for a relation, scan as well.
+
+    ## Fix
+    `CREATE INDEX CONCURRENTLY` on the referencing columns, in the constraint's
+    order; it does not block writes (it cannot run inside a transaction block).
+    On a partitioned table, create it on the parent (PostgreSQL builds one per
+    partition; that form locks each partition against writes while it builds).
+
+    ## Silence
+    A tiny, static reference table whose parents are never deleted gains nothing:
+    mark the constraint's table with `pgvitals:ignore unindexed-foreign-key`.
+    """
+    for fk in snap.constraints:
+        if fk.kind != "f" or fk.inherited:
+            continue
+        table = snap.table_by_oid.get(fk.table_oid)
+        if table is None:
+            continue
+        if any(serves_lookup_on(i, fk.columns) for i in snap.indexes_by_table.get(table.oid, [])):
+            continue
+        rows = rows_of(snap, table)
+        referenced = snap.table_by_oid.get(fk.ref_table_oid or -1)
+        if rows >= opts.large_table_rows:
+            severity = HIGH
+        elif rows < opts.small_table_rows:
+            severity = LOW
+        else:
+            severity = MEDIUM
+        evidence: dict[str, object] = {
+            "columns": fk.columns,
+            "referenced": f"{fk.ref_schema}.{fk.ref_table}",
+            "referenced_columns": fk.ref_columns,
+            "referencing_rows": rows,
+            "on_delete": ON_ACTION.get(fk.on_delete or "a"),
+        }
+        if referenced is not None and referenced.n_tup_del is not None:
+            evidence["referenced_deletes"] = referenced.n_tup_del
+        if table.seq_scan is not None:
+            evidence["referencing_seq_scans"] = table.seq_scan
+        name = fixes.index_name(table.name, fk.columns)
+        yield finding(
+            fk,
+            f"{table.qualname}({', '.join(fk.columns)}) references "
+            f"{fk.ref_schema}.{fk.ref_table} without an index: each delete there scans "
+            f"{rows:,} rows",
+            evidence=evidence,
+            fix=fixes.create_index(table, fk.columns, name),
+            rollback=fixes.drop_index(table.schema, name, concurrently=table.kind != "p"),
+            severity=severity,
+        )
+
+
+ON_ACTION = {"a": "no action", "r": "restrict", "c": "cascade", "n": "set null", "d": "set default"}
+
+
+def same_definition(index: Index) -> tuple[object, ...]:
+    """Everything that decides what an index can do, except its name and uniqueness."""
+    return (
+        index.table_oid,
+        index.method,
+        index.keys,
+        index.include,
+        tuple(index.opclasses),
+        tuple(index.collations),
+        tuple(index.sort_options),
+        index.predicate,
+    )
+
+
+def keep_first(index: Index) -> tuple[bool, bool, bool, str]:
+    """Of equivalent indexes keep the one backing a constraint, then a unique one."""
+    return (index.constraint_name is None, not index.is_primary, not index.is_unique, index.name)
+
+
+def dependent_foreign_keys(snap: Snapshot, index: Index) -> list[Constraint]:
+    return [c for c in snap.constraints if c.kind == "f" and c.index_oid == index.oid]
+
+
+def drop_statements(snap: Snapshot, index: Index) -> tuple[str, str]:
+    """How to remove an index (or the constraint it backs) and how to bring it back."""
+    table = snap.table_by_oid[index.table_oid]
+    if index.constraint_name:
+        constraint = next(
+            c for c in snap.constraints_by_table[index.table_oid] if c.name == index.constraint_name
+        )
+        fix = fixes.drop_constraint(constraint)
+        dependents = dependent_foreign_keys(snap, index)
+        if dependents:
+            names = ", ".join(c.qualname for c in dependents)
+            fix = f"-- first re-point the foreign keys that use this index: {names}\n{fix}"
+        return fix, fixes.add_constraint(constraint)
+    partitioned = table.kind == "p"
+    return (
+        fixes.drop_index(index.schema, index.name, concurrently=not partitioned),
+        fixes.recreate_index(index, partitioned=partitioned),
+    )
+
+
+@rule(
+    "duplicate-index",
+    category=INDEXES,
+    severity=MEDIUM,
+    title="Index duplicates another index",
+)
+def duplicate_index(snap: Snapshot, opts: Options) -> Iterator[Draft]:
+    """Two indexes with the same definition: one of them only costs.
+
+    Same table, method, key columns or expressions, INCLUDE columns, operator
+    classes, collations, sort order and predicate. Uniqueness may differ: a plain
+    index identical to a unique one adds nothing.
+
+    ## Why it breaks
+    Every INSERT, and every UPDATE that cannot be HOT, writes each index, so a
+    duplicate doubles that index's write cost and WAL volume; it takes the same
+    disk and cache, is vacuumed, and is copied by every backup and replica. The
+    planner uses one of the pair, so the other is pure overhead.
+
+    ## Fix
+    Drop the copy that backs no constraint with `DROP INDEX CONCURRENTLY` (no write
+    lock). The rollback recreates it concurrently from its own definition.
+    """
+    groups: dict[tuple[object, ...], list[Index]] = {}
+    for index in snap.indexes:
+        if index.is_valid:
+            groups.setdefault(same_definition(index), []).append(index)
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        keeper, *copies = sorted(group, key=keep_first)
+        for copy in copies:
+            fix, rollback = drop_statements(snap, copy)
+            yield finding(
+                copy,
+                f"{copy.qualname} duplicates {keeper.qualname} on {copy.schema}.{copy.table}"
+                f" ({', '.join(copy.keys)})",
+                evidence={
+                    "covered_by": keeper.name,
+                    "definition": copy.definition,
+                    "covered_by_definition": keeper.definition,
+                    "bytes": copy.bytes,
+                    "idx_scan": copy.idx_scan,
+                },
+                fix=fix,
+                rollback=rollback,
+            )
+
+
+def prefix_of(short: Index, long: Index) -> bool:
+    """Is `short` answerable from `long`: same kind of index, keys a leading prefix?"""
+    n = len(short.keys)
+    if (
+        short.oid == long.oid
+        or short.table_oid != long.table_oid
+        or short.method != "btree"
+        or long.method != "btree"
+        or not long.is_valid
+        or short.predicate != long.predicate
+        or n > len(long.keys)
+        or long.keys[:n] != short.keys
+        or long.opclasses[:n] != short.opclasses
+        or long.collations[:n] != short.collations
+        or long.sort_options[:n] != short.sort_options
+    ):
+        return False
+    long_columns = set(long.keys) | set(long.include)
+    if not set(short.include) <= long_columns:
+        return False
+    # same keys and same INCLUDE is a duplicate, reported by duplicate-index
+    return n < len(long.keys) or set(short.include) < set(long.include)
+
+
+@rule(
+    "redundant-index",
+    category=INDEXES,
+    severity=LOW,
+    title="Index is a leading prefix of another index",
+)
+def redundant_index(snap: Snapshot, opts: Options) -> Iterator[Draft]:
+    """A btree index whose keys lead another btree index of the same table.
+
+    Reported when both indexes are valid, have the same predicate, operator
+    classes, collations and sort order on the shared keys, and the shorter index
+    neither is unique nor backs a constraint (those enforce something).
+
+    ## Why it breaks
+    A btree on `(a, b)` answers every lookup, range and ordering on `a` that a
+    btree on `(a)` answers, so the shorter index is maintained on every write,
+    takes disk, cache and backup space, and buys little. It can be slightly
+    faster for queries on `a` alone (it is smaller), which matters only for very
+    hot lookups on a wide longer index: check its scan count before dropping.
+
+    ## Fix
+    `DROP INDEX CONCURRENTLY` the shorter index; the rollback recreates it.
+    """
+    by_table = snap.indexes_by_table
+    for index in snap.indexes:
+        if not index.is_valid or index.is_unique or index.constraint_name:
+            continue
+        covering = [other for other in by_table[index.table_oid] if prefix_of(index, other)]
+        if not covering:
+            continue
+        longer = min(covering, key=lambda other: (len(other.keys), other.name))
+        fix, rollback = drop_statements(snap, index)
+        yield finding(
+            index,
+            f"{index.qualname} ({', '.join(index.keys)}) is a prefix of {longer.qualname} "
+            f"({', '.join(longer.keys)})",
+            evidence={
+                "covered_by": longer.name,
+                "definition": index.definition,
+                "covered_by_definition": longer.definition,
+                "bytes": index.bytes,
+                "idx_scan": index.idx_scan,
+            },
+            fix=fix,
+            rollback=rollback,
+        )

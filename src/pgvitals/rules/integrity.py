@@ -1,0 +1,118 @@
+"""Integrity rules: keys, references and constraints that keep the data right."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pgvitals import fixes
+from pgvitals.rules._api import (
+    CRITICAL,
+    HIGH,
+    INTEGRITY,
+    ROWS_OPTIONAL,
+    Draft,
+    Options,
+    finding,
+    rule,
+)
+from pgvitals.snapshot.model import Index, Snapshot, Table
+
+
+@rule(
+    "missing-primary-key",
+    category=INTEGRITY,
+    severity=HIGH,
+    title="Table has no primary key",
+    rows=ROWS_OPTIONAL,
+)
+def missing_primary_key(snap: Snapshot, opts: Options) -> Iterator[Draft]:
+    """Rows of the table cannot be addressed reliably.
+
+    Flags tables (and roots of partition trees) without a PRIMARY KEY. Raised to
+    critical when reading the rows found exact duplicates: they have already got in.
+
+    ## Why it breaks
+    Nothing stops the same row from being inserted twice, and once two rows are
+    identical no UPDATE or DELETE can touch one without the other. Logical
+    replication (and tools built on it: Debezium, AWS DMS, pglogical) cannot
+    replicate UPDATE or DELETE of a table without a replica identity, and the
+    default replica identity is the primary key, so those statements fail on the
+    publisher with "cannot update table ... because it does not have a replica
+    identity". ORMs and admin tools that edit rows by key refuse such tables or
+    guess a key.
+
+    ## Fix
+    Promote an existing unique index on NOT NULL columns with
+    `ADD CONSTRAINT ... PRIMARY KEY USING INDEX` (no new index build); or build a
+    unique index `CONCURRENTLY` on the natural key and promote it; or add a
+    `bigint GENERATED ALWAYS AS IDENTITY` column (this rewrites the table under an
+    ACCESS EXCLUSIVE lock: plan a window). Remove duplicate rows first.
+
+    ## Silence
+    `pgvitals:ignore missing-primary-key <reason>` in the table's COMMENT, e.g. for
+    an append-only log replicated with `REPLICA IDENTITY FULL`.
+    """
+    for table in snap.tables:
+        if not table.is_regular or table.is_partition or snap.primary_key(table):
+            continue
+        profile = snap.profile_by_table.get(table.oid)
+        duplicates = profile.duplicate_rows if profile else None
+        candidate = candidate_key(snap, table)
+        evidence: dict[str, object] = {"rows_estimate": max(table.rows_estimate, 0)}
+        if profile and profile.row_count is not None:
+            evidence["rows"] = profile.row_count
+        if duplicates is not None:
+            evidence["duplicate_rows"] = duplicates
+        if candidate:
+            evidence["candidate_key_index"] = candidate.name
+        if table.kind == "p":
+            evidence["partitions"] = sum(1 for t in snap.tables if t.parent_oid == table.oid)
+        message = f"{table.qualname} has no primary key"
+        if duplicates:
+            message += f"; {duplicates} rows duplicate another row exactly"
+        fix, rollback = primary_key_fix(snap, table, candidate)
+        if duplicates:
+            fix = f"-- first delete the {duplicates} duplicate rows, or the key cannot be built\n{fix}"
+        yield finding(
+            table,
+            message,
+            evidence=evidence,
+            fix=fix,
+            rollback=rollback,
+            severity=CRITICAL if duplicates else None,
+        )
+
+
+def candidate_key(snap: Snapshot, table: Table) -> Index | None:
+    """A valid, non-partial unique index over NOT NULL plain columns."""
+    not_null = {c.name for c in snap.columns_by_table.get(table.oid, []) if c.not_null}
+    for index in snap.indexes_by_table.get(table.oid, []):
+        columns = index.key_columns[: index.key_count]
+        if (
+            index.is_unique
+            and index.is_valid
+            and index.predicate is None
+            and not index.include
+            and all(column is not None and column in not_null for column in columns)
+        ):
+            return index
+    return None
+
+
+def primary_key_fix(
+    snap: Snapshot, table: Table, candidate: Index | None
+) -> tuple[str, str | None]:
+    if candidate and table.kind != "p":
+        # USING INDEX turns the index into the key's; undoing it must rebuild the index
+        rollback = fixes.drop_primary_key(table) + "\n" + fixes.recreate_index(candidate)
+        return fixes.add_primary_key_using_index(table, candidate), rollback
+    columns = {c.name: c for c in snap.columns_by_table.get(table.oid, [])}
+    if "id" in columns and columns["id"].not_null:
+        return fixes.add_primary_key_on_columns(table, ["id"]), fixes.drop_primary_key(table)
+    if "id" in columns:
+        return (
+            "-- column id allows NULL: fill it, SET NOT NULL, then:\n"
+            + fixes.add_primary_key_on_columns(table, ["id"]),
+            fixes.drop_primary_key(table),
+        )
+    return fixes.add_identity_primary_key(table), fixes.drop_column(table, "id")

@@ -1,0 +1,259 @@
+"""Collect a Snapshot: a fixed list of set-based catalog queries, then bounded reads.
+
+The number of catalog queries does not depend on the number of tables. Reading
+sequence positions and table rows is bounded separately (batches, sample sizes,
+per-table and total time budgets) and each part that cannot be read is recorded
+as skipped with its reason instead of failing the run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from importlib import resources
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors, sql
+from psycopg.rows import dict_row
+
+from pgvitals.snapshot.model import (
+    CollectionInfo,
+    Column,
+    Constraint,
+    Index,
+    Schema,
+    Sequence,
+    ServerInfo,
+    Snapshot,
+    Table,
+    TableProfile,
+)
+
+T = TypeVar("T")
+Progress = Callable[[str], None]
+
+SEQUENCE_BATCH = 500
+
+
+@dataclass(frozen=True)
+class ProfileBudget:
+    """Bounds on reading rows: cost follows these numbers, not the table sizes."""
+
+    exact_below_rows: int = 100_000  # count every row of smaller tables
+    sample_rows: int = 10_000  # rows a TABLESAMPLE of a larger table aims to read
+    per_table_ms: int = 5_000
+    total_ms: int = 60_000
+
+
+def version_dependent_sql(version_num: int) -> dict[str, str]:
+    """The one place where catalog differences between server versions are chosen."""
+    return {
+        "n_ins_since_vacuum": "s.n_ins_since_vacuum" if version_num >= 130000 else "NULL::int8",
+        "last_idx_scan": "s.last_idx_scan" if version_num >= 160000 else "NULL::timestamptz",
+    }
+
+
+def load_query(name: str, version_num: int) -> str:
+    text = resources.files("pgvitals.snapshot").joinpath(f"queries/{name}.sql").read_text()
+    for marker, expression in version_dependent_sql(version_num).items():
+        text = text.replace(f"@@{marker}@@", expression)
+    return text
+
+
+class Collector:
+    def __init__(self, connection: psycopg.Connection, progress: Progress | None = None) -> None:
+        self.connection = connection
+        self.progress = progress or (lambda step: None)
+        self.catalog_queries = 0
+        self.data_queries = 0
+        self.skipped: list[dict[str, str]] = []
+
+    def run(
+        self,
+        schemas: Iterable[str] = (),
+        profile: ProfileBudget | None = ProfileBudget(),
+    ) -> Snapshot:
+        started = time.monotonic()
+        params = {"schemas": list(schemas)}
+        self.progress("server")
+        server = self._rows("server", ServerInfo, 0, {})[0]
+        version = server.version_num
+        # One snapshot of the catalogs: every query sees the same state.
+        self.connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        with self.connection.transaction():
+            self.progress("schemas")
+            schema_rows = self._rows("schemas", Schema, version, params)
+            self.progress("tables")
+            tables = self._rows("tables", Table, version, params)
+            self.progress("columns")
+            columns = self._rows("columns", Column, version, params)
+            self.progress("constraints")
+            constraints = self._rows("constraints", Constraint, version, params)
+            self.progress("indexes")
+            indexes = self._rows("indexes", Index, version, params)
+            self.progress("sequences")
+            sequences = self._rows("sequences", Sequence, version, params)
+        self.connection.isolation_level = None
+        self.progress("sequence positions")
+        sequences = self._read_sequence_positions(sequences)
+        profiles: list[TableProfile] = []
+        if profile is not None:
+            profiles = self._profile_tables(tables, constraints, indexes, profile)
+        return Snapshot(
+            server=server,
+            schemas=schema_rows,
+            tables=tables,
+            columns=columns,
+            constraints=constraints,
+            indexes=indexes,
+            sequences=sequences,
+            profiles=profiles,
+            collection=CollectionInfo(
+                catalog_queries=self.catalog_queries,
+                data_queries=self.data_queries,
+                duration_ms=round((time.monotonic() - started) * 1000),
+                schemas_filter=params["schemas"],
+                data_profiled=profile is not None,
+                skipped=self.skipped,
+            ),
+        )
+
+    def _execute(
+        self, query: str | sql.Composed, params: Any = None, *, catalog: bool = False
+    ) -> list[dict[str, Any]]:
+        if catalog:
+            self.catalog_queries += 1
+        else:
+            self.data_queries += 1
+        with self.connection.cursor(row_factory=dict_row) as cursor:
+            cursor.execute(query, params)
+            return [_plain(row) for row in cursor.fetchall()]
+
+    def _rows(self, name: str, cls: type[T], version: int, params: dict[str, Any]) -> list[T]:
+        rows = self._execute(load_query(name, version), params, catalog=True)
+        return [cls(**row) for row in rows]
+
+    def _raise_if_connection_lost(self, error: psycopg.Error) -> None:
+        if self.connection.broken or self.connection.closed:
+            raise error
+
+    def _read_sequence_positions(self, sequences: list[Sequence]) -> list[Sequence]:
+        """Read last_value with plain SELECTs, in batches each in its own transaction,
+        so that at most one batch of AccessShareLocks is held at a time."""
+        readable = [s for s in sequences if s.readable]
+        positions: dict[int, int | None] = {}
+        for start in range(0, len(readable), SEQUENCE_BATCH):
+            batch = readable[start : start + SEQUENCE_BATCH]
+            query = sql.SQL(" UNION ALL ").join(
+                sql.SQL(
+                    "SELECT {oid}::int8 AS oid, CASE WHEN is_called THEN last_value END AS last_value"
+                    " FROM {sequence}"
+                ).format(oid=sql.Literal(s.oid), sequence=sql.Identifier(s.schema, s.name))
+                for s in batch
+            )
+            try:
+                rows = self._execute(query)
+            except psycopg.Error as error:
+                self._raise_if_connection_lost(error)
+                self.skipped.append(
+                    {"step": "sequence positions", "reason": describe_error(error)}
+                )
+                continue
+            positions.update({row["oid"]: row["last_value"] for row in rows})
+        return [replace(s, last_value=positions.get(s.oid)) for s in sequences]
+
+    def _profile_tables(
+        self,
+        tables: list[Table],
+        constraints: list[Constraint],
+        indexes: list[Index],
+        budget: ProfileBudget,
+    ) -> list[TableProfile]:
+        keyed = {c.table_oid for c in constraints if c.kind == "p"}
+        keyed |= {i.table_oid for i in indexes if i.is_unique and i.is_valid and not i.predicate}
+        profiles = []
+        deadline = time.monotonic() + budget.total_ms / 1000
+        self.connection.execute(sql.SQL("SET statement_timeout = {}").format(budget.per_table_ms))
+        try:
+            for table in tables:
+                if table.kind not in ("r", "m"):
+                    continue
+                if time.monotonic() > deadline:
+                    reason = f"data budget of {budget.total_ms} ms used up"
+                    profiles.append(TableProfile(table.oid, "skipped", reason, None, False, None))
+                    continue
+                self.progress(f"data: {table.qualname}")
+                profiles.append(self._profile_table(table, table.oid not in keyed, budget))
+        finally:
+            if not self.connection.closed:
+                self.connection.execute("RESET statement_timeout")
+        return profiles
+
+    def _profile_table(
+        self, table: Table, find_duplicates: bool, budget: ProfileBudget
+    ) -> TableProfile:
+        relation = sql.Identifier(table.schema, table.name)
+        exact = table.rows_estimate < budget.exact_below_rows
+        if exact:
+            duplicates = (
+                sql.SQL("(count(*) - count(DISTINCT ROW(pgvitals_row.*)::text))::int8")
+                if find_duplicates
+                else sql.SQL("NULL::int8")
+            )
+            query = sql.SQL(
+                "SELECT count(*)::int8 AS row_count, {duplicates} AS duplicate_rows"
+                " FROM ONLY {relation} AS pgvitals_row"
+            ).format(duplicates=duplicates, relation=relation)
+        else:
+            percent = max(0.01, min(100.0, 100.0 * budget.sample_rows / table.rows_estimate))
+            query = sql.SQL(
+                "SELECT round(count(*) * 100.0 / {percent})::int8 AS row_count,"
+                " NULL::int8 AS duplicate_rows"
+                " FROM ONLY {relation} TABLESAMPLE SYSTEM ({percent})"
+            ).format(percent=sql.Literal(percent), relation=relation)
+        try:
+            row = self._execute(query)[0]
+        except psycopg.Error as error:
+            self._raise_if_connection_lost(error)
+            return TableProfile(table.oid, "skipped", describe_error(error), None, False, None)
+        return TableProfile(
+            table.oid, "ran", None, row["row_count"], not exact, row["duplicate_rows"]
+        )
+
+
+def describe_error(error: psycopg.Error) -> str:
+    """A short reason for a skipped part, in words a DBA expects."""
+    if isinstance(error, errors.LockNotAvailable):
+        return "lock timeout"
+    if isinstance(error, errors.QueryCanceled):
+        return "statement timeout"
+    if isinstance(error, errors.InsufficientPrivilege):
+        return "permission denied"
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def collect(
+    connection: psycopg.Connection,
+    schemas: Iterable[str] = (),
+    profile: ProfileBudget | None = ProfileBudget(),
+    progress: Progress | None = None,
+) -> Snapshot:
+    return Collector(connection, progress).run(schemas, profile)
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    """Make a row JSON-ready: timestamps become ISO 8601 UTC text, numerics numbers."""
+    return {key: _plain_value(value) for key, value in row.items()}
+
+
+def _plain_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+

@@ -1,0 +1,291 @@
+"""The Snapshot: everything a rule may look at, as plain frozen data.
+
+Field names equal the column aliases of the queries in `queries/*.sql`, so rows map
+straight onto these classes. Everything is JSON-serialisable (see `io.py`), so a
+snapshot saved today can be analysed offline or compared with a later one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+SNAPSHOT_FORMAT = "pgvitals-snapshot/1"
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    version_num: int  # server_version_num, e.g. 160002
+    version: str  # e.g. "16.2"
+    database: str
+    current_user: str
+    is_superuser: bool
+    in_recovery: bool
+    collected_at: str  # server clock, ISO 8601
+    postmaster_start_time: str
+    stats_reset: str | None  # pg_stat_database.stats_reset; None: never reset
+    settings: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Schema:
+    oid: int
+    name: str
+    owner: str
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table, partitioned table, materialized view or foreign table.
+
+    Sizes come from `relpages` (as of the last VACUUM/ANALYZE) because the exact
+    size functions lock every relation, which a health check must not do.
+    The `pg_stat_user_tables` counters are None where the server keeps none.
+    """
+
+    oid: int
+    schema: str
+    name: str
+    kind: str  # r table, p partitioned table, m materialized view, f foreign table
+    persistence: str  # p permanent, u unlogged
+    owner: str
+    parent_oid: int | None  # the partitioned table this one is a partition of
+    partition_strategy: str | None  # range, list, hash (partitioned tables only)
+    partition_bound: str | None
+    reloptions: list[str]
+    rows_estimate: float  # reltuples; -1 when never vacuumed or analyzed (PG 14+)
+    pages: int
+    table_bytes: int
+    total_bytes: int
+    rls_enabled: bool
+    rls_forced: bool
+    frozen_xid_age: int | None
+    comment: str | None
+    seq_scan: int | None
+    seq_tup_read: int | None
+    idx_scan: int | None
+    idx_tup_fetch: int | None
+    n_tup_ins: int | None
+    n_tup_upd: int | None
+    n_tup_del: int | None
+    n_tup_hot_upd: int | None
+    n_live_tup: int | None
+    n_dead_tup: int | None
+    n_mod_since_analyze: int | None
+    n_ins_since_vacuum: int | None
+    last_vacuum: str | None
+    last_autovacuum: str | None
+    last_analyze: str | None
+    last_autoanalyze: str | None
+    vacuum_count: int | None
+    autovacuum_count: int | None
+    analyze_count: int | None
+    autoanalyze_count: int | None
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def is_regular(self) -> bool:
+        """A table that holds rows itself or is the root of a partition tree."""
+        return self.kind in ("r", "p")
+
+    @property
+    def is_partition(self) -> bool:
+        return self.parent_oid is not None
+
+    @property
+    def options(self) -> dict[str, str]:
+        return dict(option.split("=", 1) for option in self.reloptions)
+
+    @property
+    def autovacuum_enabled(self) -> bool:
+        return self.options.get("autovacuum_enabled", "true").lower() not in ("false", "off", "0")
+
+
+@dataclass(frozen=True)
+class Column:
+    table_oid: int
+    schema: str
+    table: str
+    name: str
+    position: int
+    data_type: str  # format_type(), e.g. "character varying(40)"
+    type_name: str  # the base type's name, e.g. "varchar", "int4", "uuid"
+    type_category: str  # pg_type.typcategory: S string, N numeric, D date/time, U user ...
+    not_null: bool
+    default: str | None
+    identity: str  # "" none, "a" ALWAYS, "d" BY DEFAULT
+    generated: str  # "" none, "s" stored
+    comment: str | None
+    null_frac: float | None  # from pg_stats, where the table was analyzed
+    n_distinct: float | None
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.schema}.{self.table}.{self.name}"
+
+
+@dataclass(frozen=True)
+class Constraint:
+    oid: int
+    schema: str
+    table: str
+    table_oid: int
+    name: str
+    kind: str  # p primary key, f foreign key, u unique, c check, x exclusion
+    columns: list[str]
+    validated: bool
+    inherited: bool  # cloned from a partitioned parent's constraint
+    definition: str
+    index_oid: int | None  # the backing index (p, u, x) or the referenced key's index (f)
+    ref_table_oid: int | None
+    ref_schema: str | None
+    ref_table: str | None
+    ref_columns: list[str]
+    on_delete: str | None  # a no action, r restrict, c cascade, n set null, d set default
+    on_update: str | None
+    comment: str | None
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.schema}.{self.table}.{self.name}"
+
+
+@dataclass(frozen=True)
+class Index:
+    """An index; per key position `key_columns` holds the column name (None for an
+    expression) and `key_definitions` the deparsed key as PostgreSQL prints it."""
+
+    oid: int
+    schema: str
+    table: str
+    table_oid: int
+    name: str
+    method: str
+    is_unique: bool
+    is_primary: bool
+    is_valid: bool
+    key_count: int  # key columns; positions after these are INCLUDE columns
+    key_columns: list[str | None]
+    key_definitions: list[str]
+    opclasses: list[str]
+    collations: list[str | None]
+    sort_options: list[int]  # pg_index.indoption per key: DESC, NULLS FIRST bits
+    predicate: str | None
+    definition: str
+    constraint_name: str | None  # the PK/UNIQUE/EXCLUDE constraint it backs
+    bytes: int
+    idx_scan: int | None
+    idx_tup_read: int | None
+    idx_tup_fetch: int | None
+    last_idx_scan: str | None  # PG 16+
+    comment: str | None
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(self.key_definitions[: self.key_count])
+
+    @property
+    def include(self) -> tuple[str, ...]:
+        return tuple(self.key_definitions[self.key_count :])
+
+
+@dataclass(frozen=True)
+class Sequence:
+    oid: int
+    schema: str
+    name: str
+    data_type: str
+    start_value: int
+    min_value: int
+    max_value: int
+    increment_by: int
+    cycle: bool
+    last_value: int | None  # None: never used, or not readable by this role
+    owned_by_table_oid: int | None
+    owned_by_column: str | None
+    readable: bool  # this role may SELECT it, so last_value could be read
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+@dataclass(frozen=True)
+class TableProfile:
+    """What reading the rows of one table found (bounded; absent with --no-data)."""
+
+    table_oid: int
+    status: str  # ran, skipped
+    reason: str | None  # why it was skipped: lock timeout, statement timeout, ...
+    row_count: int | None
+    sampled: bool  # row_count extrapolated from a TABLESAMPLE
+    duplicate_rows: int | None  # rows identical to another row (tables without a PK)
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """How the snapshot was taken, for the report's honesty and the benchmark."""
+
+    catalog_queries: int  # fixed, whatever the number of tables
+    data_queries: int  # sequence positions (batched) and bounded row reads
+    duration_ms: int
+    schemas_filter: list[str]
+    data_profiled: bool
+    skipped: list[dict[str, str]]  # {"step", "reason"}: parts that could not be collected
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    server: ServerInfo
+    schemas: list[Schema]
+    tables: list[Table]
+    columns: list[Column]
+    constraints: list[Constraint]
+    indexes: list[Index]
+    sequences: list[Sequence]
+    profiles: list[TableProfile]
+    collection: CollectionInfo
+    format: str = field(default=SNAPSHOT_FORMAT)
+
+    @cached_property
+    def table_by_oid(self) -> dict[int, Table]:
+        return {table.oid: table for table in self.tables}
+
+    @cached_property
+    def columns_by_table(self) -> dict[int, list[Column]]:
+        return _group(self.columns, "table_oid")
+
+    @cached_property
+    def constraints_by_table(self) -> dict[int, list[Constraint]]:
+        return _group(self.constraints, "table_oid")
+
+    @cached_property
+    def indexes_by_table(self) -> dict[int, list[Index]]:
+        return _group(self.indexes, "table_oid")
+
+    @cached_property
+    def profile_by_table(self) -> dict[int, TableProfile]:
+        return {profile.table_oid: profile for profile in self.profiles}
+
+    def primary_key(self, table: Table) -> Constraint | None:
+        return next((c for c in self.constraints_by_table.get(table.oid, []) if c.kind == "p"), None)
+
+    def partition_root(self, table: Table) -> Table:
+        while table.parent_oid is not None and table.parent_oid in self.table_by_oid:
+            table = self.table_by_oid[table.parent_oid]
+        return table
+
+
+def _group(items: list, key: str) -> dict:
+    grouped: dict = {}
+    for item in items:
+        grouped.setdefault(getattr(item, key), []).append(item)
+    return grouped

@@ -1,0 +1,37 @@
+-- Columns of the collected relations; domains resolve to their base type.
+-- pg_stats only shows what this role may read, so null_frac may be NULL.
+SELECT a.attrelid::int8 AS table_oid,
+       n.nspname AS schema,
+       c.relname AS table,
+       a.attname AS name,
+       a.attnum::int AS position,
+       pg_catalog.format_type(a.atttypid, a.atttypmod) AS data_type,
+       coalesce(base.typname, t.typname) AS type_name,
+       coalesce(base.typcategory, t.typcategory)::text AS type_category,
+       a.attnotnull AS not_null,
+       pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) AS default,
+       a.attidentity::text AS identity,
+       a.attgenerated::text AS generated,
+       d.description AS comment,
+       st.null_frac::float8 AS null_frac,
+       st.n_distinct::float8 AS n_distinct
+  FROM pg_catalog.pg_attribute a
+  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+  LEFT JOIN pg_catalog.pg_type base ON t.typtype = 'd' AND base.oid = t.typbasetype
+  LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+  LEFT JOIN pg_catalog.pg_description d
+         ON d.objoid = a.attrelid AND d.classoid = 'pg_catalog.pg_class'::regclass
+        AND d.objsubid = a.attnum
+  LEFT JOIN pg_catalog.pg_stats st
+         ON st.schemaname = n.nspname AND st.tablename = c.relname AND st.attname = a.attname
+        AND st.inherited = (c.relkind = 'p')
+ WHERE a.attnum > 0 AND NOT a.attisdropped
+   AND c.relkind IN ('r', 'p', 'm', 'f')
+   AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+   AND (pg_catalog.cardinality(%(schemas)s::text[]) = 0 OR n.nspname = ANY (%(schemas)s::text[]))
+   AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend e
+                    WHERE e.classid = 'pg_catalog.pg_class'::regclass
+                      AND e.objid = c.oid AND e.deptype = 'e')
+ ORDER BY n.nspname, c.relname, a.attnum

@@ -1,0 +1,41 @@
+-- Primary key, foreign key, unique, check and exclusion constraints of tables.
+SELECT con.oid::int8 AS oid,
+       n.nspname AS schema,
+       c.relname AS table,
+       c.oid::int8 AS table_oid,
+       con.conname AS name,
+       con.contype::text AS kind,
+       coalesce((SELECT pg_catalog.array_agg(a.attname ORDER BY k.ord)
+                   FROM pg_catalog.unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+                   JOIN pg_catalog.pg_attribute a
+                     ON a.attrelid = con.conrelid AND a.attnum = k.attnum), '{}') AS columns,
+       con.convalidated AS validated,
+       con.conparentid <> 0 AS inherited,
+       pg_catalog.pg_get_constraintdef(con.oid) AS definition,
+       nullif(con.conindid, 0)::int8 AS index_oid,
+       nullif(con.confrelid, 0)::int8 AS ref_table_oid,
+       rn.nspname AS ref_schema,
+       rc.relname AS ref_table,
+       coalesce((SELECT pg_catalog.array_agg(a.attname ORDER BY k.ord)
+                   FROM pg_catalog.unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
+                   JOIN pg_catalog.pg_attribute a
+                     ON a.attrelid = con.confrelid AND a.attnum = k.attnum), '{}') AS ref_columns,
+       CASE WHEN con.contype = 'f' THEN con.confdeltype::text END AS on_delete,
+       CASE WHEN con.contype = 'f' THEN con.confupdtype::text END AS on_update,
+       d.description AS comment
+  FROM pg_catalog.pg_constraint con
+  JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_catalog.pg_class rc ON rc.oid = con.confrelid
+  LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
+  LEFT JOIN pg_catalog.pg_description d
+         ON d.objoid = con.oid AND d.classoid = 'pg_catalog.pg_constraint'::regclass
+        AND d.objsubid = 0
+ WHERE con.contype IN ('p', 'f', 'u', 'c', 'x')
+   AND c.relkind IN ('r', 'p', 'm', 'f')
+   AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+   AND (pg_catalog.cardinality(%(schemas)s::text[]) = 0 OR n.nspname = ANY (%(schemas)s::text[]))
+   AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend e
+                    WHERE e.classid = 'pg_catalog.pg_class'::regclass
+                      AND e.objid = c.oid AND e.deptype = 'e')
+ ORDER BY n.nspname, c.relname, con.conname

@@ -1,0 +1,20 @@
+-- One row: who and what we are connected to, and the statistics window.
+SELECT pg_catalog.current_setting('server_version_num')::int AS version_num,
+       pg_catalog.split_part(pg_catalog.current_setting('server_version'), ' ', 1) AS version,
+       pg_catalog.current_database() AS database,
+       current_user AS current_user,
+       coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user), false)
+           AS is_superuser,
+       pg_catalog.pg_is_in_recovery() AS in_recovery,
+       pg_catalog.now() AS collected_at,
+       pg_catalog.pg_postmaster_start_time() AS postmaster_start_time,
+       (SELECT d.stats_reset FROM pg_catalog.pg_stat_database d
+         WHERE d.datname = pg_catalog.current_database()) AS stats_reset,
+       (SELECT pg_catalog.jsonb_object_agg(s.name, s.setting ORDER BY s.name)
+          FROM pg_catalog.pg_settings s
+         WHERE s.name IN ('autovacuum', 'autovacuum_analyze_scale_factor',
+                          'autovacuum_analyze_threshold', 'autovacuum_freeze_max_age',
+                          'autovacuum_vacuum_scale_factor', 'autovacuum_vacuum_threshold',
+                          'block_size', 'default_statistics_target', 'max_connections',
+                          'random_page_cost', 'row_security', 'server_encoding',
+                          'shared_preload_libraries', 'track_counts', 'TimeZone')) AS settings

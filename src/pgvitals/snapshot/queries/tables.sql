@@ -1,0 +1,50 @@
+-- Tables, partitioned tables, materialized views and foreign tables with their
+-- pg_stat_user_tables counters. Sizes are relpages-based: the exact size functions
+-- would lock every relation.
+SELECT c.oid::int8 AS oid,
+       n.nspname AS schema,
+       c.relname AS name,
+       c.relkind::text AS kind,
+       c.relpersistence::text AS persistence,
+       pg_catalog.pg_get_userbyid(c.relowner) AS owner,
+       inh.inhparent::int8 AS parent_oid,
+       CASE pt.partstrat WHEN 'r' THEN 'range' WHEN 'l' THEN 'list' WHEN 'h' THEN 'hash' END
+           AS partition_strategy,
+       CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END
+           AS partition_bound,
+       coalesce(c.reloptions, '{}') AS reloptions,
+       c.reltuples::float8 AS rows_estimate,
+       c.relpages::int8 AS pages,
+       c.relpages::int8 * pg_catalog.current_setting('block_size')::int8 AS table_bytes,
+       (c.relpages::int8 + coalesce(toast.relpages, 0) + coalesce(idx.pages, 0))
+           * pg_catalog.current_setting('block_size')::int8 AS total_bytes,
+       c.relrowsecurity AS rls_enabled,
+       c.relforcerowsecurity AS rls_forced,
+       CASE WHEN c.relkind IN ('r', 'm') THEN pg_catalog.age(c.relfrozenxid)::int8 END
+           AS frozen_xid_age,
+       d.description AS comment,
+       s.seq_scan, s.seq_tup_read, s.idx_scan, s.idx_tup_fetch,
+       s.n_tup_ins, s.n_tup_upd, s.n_tup_del, s.n_tup_hot_upd,
+       s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze,
+       @@n_ins_since_vacuum@@ AS n_ins_since_vacuum,
+       s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze,
+       s.vacuum_count, s.autovacuum_count, s.analyze_count, s.autoanalyze_count
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_catalog.pg_inherits inh ON inh.inhrelid = c.oid AND c.relispartition
+  LEFT JOIN pg_catalog.pg_partitioned_table pt ON pt.partrelid = c.oid
+  LEFT JOIN pg_catalog.pg_class toast ON toast.oid = c.reltoastrelid
+  LEFT JOIN (SELECT i.indrelid, sum(ic.relpages)::int8 AS pages
+               FROM pg_catalog.pg_index i
+               JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+              GROUP BY i.indrelid) idx ON idx.indrelid = c.oid
+  LEFT JOIN pg_catalog.pg_description d
+         ON d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0
+  LEFT JOIN pg_catalog.pg_stat_user_tables s ON s.relid = c.oid
+ WHERE c.relkind IN ('r', 'p', 'm', 'f')
+   AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+   AND (pg_catalog.cardinality(%(schemas)s::text[]) = 0 OR n.nspname = ANY (%(schemas)s::text[]))
+   AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend e
+                    WHERE e.classid = 'pg_catalog.pg_class'::regclass
+                      AND e.objid = c.oid AND e.deptype = 'e')
+ ORDER BY n.nspname, c.relname
