@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import importlib.util
 import os
 import pwd
 import shutil
@@ -36,9 +37,12 @@ class EmbeddedError(Exception):
 
 
 def pgserver_bin_dir() -> Path:
-    import pgserver  # imported here: it is heavy and only needed to find the binaries
-
-    return Path(pgserver.__file__).parent / "pginstall" / "bin"
+    """pgserver's bundled binaries, found without importing the package (which is slow
+    and only wraps what we do here)."""
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or spec.origin is None:
+        raise EmbeddedError("the pgserver package is not installed")
+    return Path(spec.origin).parent / "pginstall" / "bin"
 
 
 def system_bin_dirs() -> list[Path]:
@@ -48,8 +52,15 @@ def system_bin_dirs() -> list[Path]:
 
 
 class EmbeddedServer:
-    def __init__(self, bin_dir: Path | None = None, settings: dict[str, str] | None = None):
+    def __init__(
+        self,
+        bin_dir: Path | None = None,
+        settings: dict[str, str] | None = None,
+        tcp_port: int | None = None,
+    ):
+        """`tcp_port`: also listen on 127.0.0.1 there, with password (SCRAM) auth."""
         self.bin_dir = bin_dir or pgserver_bin_dir()
+        self.tcp_port = tcp_port
         self.settings = {**FAST_SETTINGS, **(settings or {})}
         self.base_dir = Path(tempfile.mkdtemp(prefix="pgvitals-"))
         self.data_dir = self.base_dir / "data"
@@ -61,18 +72,19 @@ class EmbeddedServer:
         return (self.data_dir / "PG_VERSION").read_text().strip()
 
     def dsn(self, database: str = "postgres", user: str = "postgres") -> str:
-        return f"host={self.base_dir} port=5432 user={user} dbname={database}"
+        return f"host={self.base_dir} port={self.tcp_port or 5432} user={user} dbname={database}"
 
     def start(self) -> EmbeddedServer:
         try:
             if self.os_user:
                 self._hand_over_to(self.os_user)
             self._run(
-                "initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-                "--encoding=UTF8", "--locale=C", "--no-sync",
+                "initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth-local=trust",
+                "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-sync",
             )  # fmt: skip
+            listen = f"127.0.0.1 -p {self.tcp_port}" if self.tcp_port else "''"
             options = " ".join(
-                [f"-k {self.base_dir}", "-c listen_addresses=''"]
+                [f"-k {self.base_dir}", f"-c listen_addresses={listen}"]
                 + [f"-c {name}={value}" for name, value in self.settings.items()]
             )
             log = str(self.base_dir / "server.log")

@@ -98,6 +98,7 @@ CREATE TABLE class_groups (
     teacher_id  integer NOT NULL REFERENCES teachers (id),
     name        text NOT NULL,
     year_level  smallint NOT NULL CHECK (year_level BETWEEN 1 AND 13),
+    description text,
     created_at  timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT class_groups_school_id_name_key UNIQUE (school_id, name)
 );
@@ -610,7 +611,8 @@ SELECT i,
                               'Music', 'Computing', 'French', 'PE'])[i % 10 + 1] AS subject) AS s;
 
 -- Class group g is in school ((g - 1) % 12) + 1 and taught by a teacher of that school.
-INSERT INTO class_groups (id, school_id, teacher_id, name, year_level, created_at)
+INSERT INTO class_groups (id, school_id, teacher_id, name, year_level, description,
+                          created_at)
 SELECT md5('class_group:' || g)::uuid,
        md5('school:' || ((g - 1) % 12 + 1))::uuid,
        CASE WHEN 12 * (((g - 1) / 12) % 12) + (g - 1) % 12 = 0 THEN 144
@@ -618,6 +620,10 @@ SELECT md5('class_group:' || g)::uuid,
        END,
        'Year ' || ((g - 1) / 12 % 13 + 1) || ' ' || chr(65 + ((g - 1) / 156)) || '-' || g,
        (g - 1) / 12 % 13 + 1,
+       'Timetabled ' || (ARRAY['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday'])[g % 5 + 1]
+           || ' and ' || (ARRAY['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday'])[(g + 2) % 5 + 1]
+           || ' mornings. Homework is set on the class page and due the following week; '
+           || 'reading records are checked every Friday.',
        timestamptz '2023-09-04 08:00+00' + g * interval '10 minutes'
   FROM generate_series(1, 300) AS g;
 
@@ -644,7 +650,9 @@ SELECT md5('student:' || i)::uuid,
        '$2b$12$' || substr(md5('student-salt:' || i) || md5('student-hash:' || i), 1, 53),
        jsonb_build_object('newsletter', i % 3 = 0,
                           'theme', CASE WHEN i % 2 = 0 THEN 'dark' ELSE 'light' END,
-                          'language', (ARRAY['en', 'en', 'en', 'cy', 'fr'])[i % 5 + 1]),
+                          'language', (ARRAY['en', 'en', 'en', 'cy', 'fr'])[i % 5 + 1])
+       || CASE WHEN i % 100 = 7 THEN '{"dyslexia_font": true}'::jsonb ELSE '{}'::jsonb END
+       || CASE WHEN i % 150 = 11 THEN '{"screen_reader": true}'::jsonb ELSE '{}'::jsonb END,
        CASE WHEN i > 2980 THEN timestamptz '2024-02-01 10:00+00' END,
        timestamp '2023-09-05 08:00' + i * interval '5 minutes'
   FROM generate_series(1, 3000) AS i,
@@ -753,7 +761,7 @@ SELECT md5('student:' || ((i - 1) % 3000 + 1))::uuid,
             WHEN i % 150 = 0 THEN 100 + i % 20
             ELSE (i * 37 % 100)
        END,
-       i % 3 <> 0,
+       i % 3 <> 0 OR i % 150 = 0,
        timestamp '2024-01-10 17:00' + i * interval '20 minutes'
   FROM generate_series(1, 6000) AS i;
 
@@ -763,7 +771,7 @@ SELECT md5('student:' || i)::uuid,
        i % 30 + i % 7,
        date '2024-06-01' - i % 3,
        timestamptz '2024-06-01 18:00+00'
-  FROM generate_series(1, 1000) AS i;
+  FROM generate_series(1, 800) AS i;
 
 INSERT INTO chat_sessions (id, student_id, teacher_id, status, client_info, started_at, ended_at)
 SELECT md5('chat_session:' || i)::uuid,

@@ -15,8 +15,8 @@
 SET search_path = practise_improve_pilot, public;
 
 -- Runbook: refresh planner statistics of the core and billing tables.
-ANALYZE schools, teachers, teacher_profile, class_groups, lesson_plans, feedback,
-        announcements, streaks, "LessonNotes",
+ANALYZE schools, teachers, teacher_profile, class_groups, students, lesson_plans, feedback,
+        announcements, streaks,
         billing.plans, billing.subscriptions, billing.invoices, billing.payments;
 
 
@@ -52,7 +52,7 @@ BEGIN
 END
 $$;
 
--- Timetable: the week's lessons.
+-- Timetable: one day's lessons, for each day of March.
 DO $$
 BEGIN
     FOR d IN 0..29 LOOP
@@ -75,7 +75,7 @@ BEGIN
         v_class := md5('class_group:' || g)::uuid;
         PERFORM cg.name FROM class_groups AS cg WHERE cg.id = v_class;
         PERFORM s.display_name FROM students AS s
-          WHERE s.class_group_id = v_class AND s.deleted_at IS NULL;
+          WHERE s.class_group_id = v_class;
     END LOOP;
 END
 $$;
@@ -84,11 +84,12 @@ DO $$
 DECLARE
     v_student uuid;
 BEGIN
-    FOR i IN 1..200 LOOP
+    FOR i IN 1..120 LOOP
         v_student := md5('student:' || (i * 13))::uuid;
         PERFORM s.display_name FROM students AS s WHERE s.id = v_student;
         PERFORM p.score FROM progress AS p WHERE p.student_id = v_student;
         PERFORM st.current_streak FROM streaks AS st WHERE st.student_id = v_student;
+        PERFORM c.started_at FROM chat_sessions AS c WHERE c.student_id = v_student;
     END LOOP;
 END
 $$;
@@ -118,20 +119,22 @@ BEGIN
         PERFORM st.id FROM students AS st
           WHERE st.school_id = v_school ORDER BY st.created_at DESC LIMIT 20;
         PERFORM count(*) FROM students AS st WHERE st.school_id = v_school;
+        PERFORM t.full_name FROM teachers AS t WHERE t.school_id = v_school;
         PERFORM a.title FROM announcements AS a
           WHERE a.school_id = v_school ORDER BY a.published_at DESC LIMIT 5;
     END LOOP;
 END
 $$;
 
-SELECT count(*) FROM students WHERE preferences @> '{"newsletter": true}';
-SELECT count(*) FROM students WHERE preferences @> '{"language": "cy"}';
-SELECT count(*) FROM students WHERE preferences @> '{"language": "fr", "theme": "dark"}';
+-- Accessibility settings report for the SENCo.
+SELECT count(*) FROM students WHERE preferences @> '{"dyslexia_font": true}';
+SELECT count(*) FROM students WHERE preferences @> '{"screen_reader": true}';
+SELECT count(*) FROM students WHERE preferences @> '{"dyslexia_font": true, "theme": "dark"}';
 
 -- Online lessons report (run by the head of e-learning every morning).
 DO $$
 BEGIN
-    FOR i IN 1..20 LOOP
+    FOR i IN 1..10 LOOP
         PERFORM count(*) FROM lessons WHERE metadata @> '{"format": "online"}';
         PERFORM count(*) FROM lessons WHERE metadata @> '{"platform": "meet"}';
     END LOOP;
@@ -159,7 +162,7 @@ $$;
 -- deletes sessions in which nothing was said.
 DO $$
 BEGIN
-    FOR round IN 1..40 LOOP
+    FOR round IN 1..30 LOOP
         INSERT INTO chat_sessions (student_id, teacher_id, status, client_info)
         SELECT md5('student:' || ((round * 100 + i) % 2980 + 1))::uuid,
                (round + i) % 150 + 1,
@@ -177,14 +180,17 @@ UPDATE chat_sessions SET status = 'ended' WHERE status = 'abandoned' AND started
 
 
 -- -----------------------------------------------------------------------------
--- Daily streak job (30 days) and progress sync
+-- Daily streak job (20 days) and progress sync
 -- -----------------------------------------------------------------------------
 DO $$
 BEGIN
-    FOR day IN 1..30 LOOP
+    FOR day IN 1..20 LOOP
         UPDATE streaks
-           SET current_streak = CASE WHEN abs(hashtext(student_id::text || day)) % 10 = 0 THEN 0
-                                     ELSE current_streak + 1 END,
+           SET current_streak =
+                   CASE WHEN get_byte(decode(md5(student_id::text || day), 'hex'), 0) % 10 = 0
+                        THEN 0                      -- missed the day
+                        ELSE current_streak + 1
+                   END,
                longest_streak = greatest(longest_streak, current_streak + 1),
                last_activity_date = date '2024-06-01' + day,
                updated_at = timestamptz '2024-06-01 18:00+00' + day * interval '1 day';
@@ -197,8 +203,8 @@ SELECT reset_streak(md5('student:' || i)::uuid) FROM generate_series(1, 50) AS i
 SELECT student_id, current_streak FROM streaks ORDER BY current_streak DESC LIMIT 10;
 
 -- The LMS sync rewrites the latest scores, then drops the rows it superseded.
-UPDATE progress SET score = least(coalesce(score, 0) + 5, 100), updated_at = updated_at + interval '1 day'
- WHERE id % 2 = 0;
+UPDATE progress SET score = score + 5, updated_at = updated_at + interval '1 day'
+ WHERE id % 2 = 0 AND score <= 95;
 UPDATE progress SET completed = true, updated_at = updated_at + interval '2 days'
  WHERE NOT completed;
 DELETE FROM progress WHERE id % 7 = 0;

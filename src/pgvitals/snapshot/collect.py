@@ -98,11 +98,17 @@ class Collector:
             self.progress("sequences")
             sequences = self._rows("sequences", Sequence, version, params)
         self.connection.isolation_level = None
-        self.progress("sequence positions")
-        sequences = self._read_sequence_positions(sequences)
         profiles: list[TableProfile] = []
-        if profile is not None:
-            profiles = self._profile_tables(tables, constraints, indexes, profile)
+        interrupted = None
+        try:
+            self.progress("sequence positions")
+            sequences = self._read_sequence_positions(sequences)
+            if profile is not None:
+                profiles = self._profile_tables(tables, constraints, indexes, profile, profiles)
+        except psycopg.OperationalError as error:
+            # The catalogs are in hand: keep them and say what is missing.
+            interrupted = f"connection lost: {describe_error(error)}"
+            self.skipped.append({"step": "sequence positions and table rows", "reason": interrupted})
         return Snapshot(
             server=server,
             schemas=schema_rows,
@@ -119,6 +125,7 @@ class Collector:
                 schemas_filter=params["schemas"],
                 data_profiled=profile is not None,
                 skipped=self.skipped,
+                interrupted=interrupted,
             ),
         )
 
@@ -139,7 +146,7 @@ class Collector:
 
     def _raise_if_connection_lost(self, error: psycopg.Error) -> None:
         if self.connection.broken or self.connection.closed:
-            raise error
+            raise psycopg.OperationalError(describe_error(error)) from error
 
     def _read_sequence_positions(self, sequences: list[Sequence]) -> list[Sequence]:
         """Read last_value with plain SELECTs, in batches each in its own transaction,
@@ -172,10 +179,11 @@ class Collector:
         constraints: list[Constraint],
         indexes: list[Index],
         budget: ProfileBudget,
+        profiles: list[TableProfile],
     ) -> list[TableProfile]:
+        """Append to `profiles` as it goes, so that what was read survives a lost connection."""
         keyed = {c.table_oid for c in constraints if c.kind == "p"}
         keyed |= {i.table_oid for i in indexes if i.is_unique and i.is_valid and not i.predicate}
-        profiles = []
         deadline = time.monotonic() + budget.total_ms / 1000
         self.connection.execute(sql.SQL("SET statement_timeout = {}").format(budget.per_table_ms))
         try:

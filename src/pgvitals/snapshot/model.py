@@ -240,6 +240,7 @@ class CollectionInfo:
     schemas_filter: list[str]
     data_profiled: bool
     skipped: list[dict[str, str]]  # {"step", "reason"}: parts that could not be collected
+    interrupted: str | None = None  # the connection was lost after the catalogs were read
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,3 @@
+from pgvitals.cli import main
+
+main()

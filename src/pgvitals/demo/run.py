@@ -1,0 +1,46 @@
+"""`pgvitals demo`: a private server, the bundled education-platform database with a
+workload that leaves realistic statistics, and the full check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import resources
+
+import psycopg
+
+from pgvitals.config import Config
+from pgvitals.connect import connect, describe_connection
+from pgvitals.embedded import EmbeddedServer, interrupt_safe
+from pgvitals.engine import LIVE, Analysis, analyse
+from pgvitals.snapshot.collect import collect
+
+DEMO_DATABASE = "pgvitals_demo"
+
+
+def demo_sql(name: str) -> str:
+    return resources.files("pgvitals.demo").joinpath(name).read_text(encoding="utf-8")
+
+
+def load_demo(dsn: str) -> None:
+    """Create the demo schema, then run the workload in a fresh session."""
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(demo_sql("schema.sql"))
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(demo_sql("workload.sql"))
+
+
+def run_demo(step: Callable[[str], None]) -> tuple[Analysis, str]:
+    with interrupt_safe(EmbeddedServer()) as server:
+        step("starting a private PostgreSQL")
+        with psycopg.connect(server.dsn(), autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {DEMO_DATABASE}")
+        dsn = server.dsn(DEMO_DATABASE)
+        step("loading the demo database and its workload")
+        load_demo(dsn)
+        connection = connect(dsn)
+        try:
+            snapshot = collect(connection, progress=step)
+            where = describe_connection(connection)
+        finally:
+            connection.close()
+    return analyse(snapshot, Config(), LIVE), where

@@ -1,0 +1,89 @@
+"""Write an Analysis in the requested formats, plus fix.sql and rollback.sql."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from pgvitals.engine import Analysis
+from pgvitals.render.json import render_json
+from pgvitals.render.md import render_markdown
+from pgvitals.render.sarif import render_sarif
+from pgvitals.render.summary import fix_script, rollback_script
+from pgvitals.render.text import render_text
+
+FORMATS = ("text", "md", "json", "sarif")
+SUFFIXES = {".txt": "text", ".md": "md", ".json": "json", ".sarif": "sarif"}
+
+
+class OutputError(Exception):
+    """The requested output cannot be produced as asked (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    format: str
+    path: Path | None  # None: standard output
+
+
+def plan_outputs(formats: tuple[str, ...], paths: tuple[Path, ...]) -> list[Target]:
+    """`-o report.md` picks its format from the suffix; a bare `--format` goes to stdout."""
+    targets = []
+    for path in paths:
+        fmt = SUFFIXES.get(path.suffix.lower())
+        if fmt is None:
+            known = ", ".join(SUFFIXES)
+            raise OutputError(f"cannot tell the format of {path} from its suffix ({known})")
+        targets.append(Target(fmt, path))
+    to_stdout = [f for f in formats if f not in {t.format for t in targets}]
+    if len(to_stdout) > 1:
+        raise OutputError("only one --format can go to standard output; name files with -o")
+    targets.extend(Target(fmt, None) for fmt in to_stdout)
+    if not targets:
+        targets.append(Target("text", None))
+    return targets
+
+
+def render(analysis: Analysis, fmt: str, connection: str | None, width: int | None = None) -> str:
+    if fmt == "json":
+        return render_json(analysis, connection)
+    if fmt == "md":
+        return render_markdown(analysis)
+    if fmt == "sarif":
+        return render_sarif(analysis)
+    console = Console(record=True, width=width or 120, file=_Discard(), force_terminal=False)
+    render_text(analysis, console)
+    return console.export_text()
+
+
+def write_outputs(
+    analysis: Analysis, targets: list[Target], connection: str | None, console: Console
+) -> list[Path]:
+    """Write every target; the fix and rollback scripts go beside the first report file."""
+    written: list[Path] = []
+    for target in targets:
+        if target.path is None:
+            if target.format == "text":
+                render_text(analysis, console)
+            else:
+                console.file.write(render(analysis, target.format, connection))
+            continue
+        target.path.parent.mkdir(parents=True, exist_ok=True)
+        target.path.write_text(render(analysis, target.format, connection), encoding="utf-8")
+        written.append(target.path)
+    if written:
+        folder = written[0].parent
+        (folder / "fix.sql").write_text(fix_script(analysis), encoding="utf-8")
+        (folder / "rollback.sql").write_text(rollback_script(analysis), encoding="utf-8")
+        written += [folder / "fix.sql", folder / "rollback.sql"]
+    return written
+
+
+class _Discard:
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass

@@ -1,0 +1,81 @@
+"""SARIF 2.1.0: one reportingDescriptor per pgvitals rule, one result per finding."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pgvitals import __version__
+from pgvitals.engine import Analysis, ordered_rules
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
+SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
+
+
+def build_sarif(analysis: Analysis) -> dict[str, Any]:
+    rules = ordered_rules()
+    index_of = {rule.id: position for position, rule in enumerate(rules)}
+    database = analysis.snapshot.server.database
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "pgvitals",
+                        "version": __version__,
+                        "informationUri": "https://pypi.org/project/pgvitals/",
+                        "rules": [
+                            {
+                                "id": rule.id,
+                                "name": rule.id,
+                                "shortDescription": {"text": rule.title},
+                                "fullDescription": {"text": rule.summary},
+                                "help": {"text": rule.doc, "markdown": rule.doc},
+                                "defaultConfiguration": {"level": LEVELS[rule.severity]},
+                                "properties": {
+                                    "category": rule.category,
+                                    "severity": rule.severity,
+                                    "security-severity": SECURITY_SEVERITY[rule.severity],
+                                },
+                            }
+                            for rule in rules
+                        ],
+                    }
+                },
+                "results": [
+                    {
+                        "ruleId": item.rule,
+                        "ruleIndex": index_of[item.rule],
+                        "level": LEVELS[item.severity],
+                        "message": {"text": item.message},
+                        "locations": [
+                            {
+                                "logicalLocations": [
+                                    {
+                                        "name": item.object,
+                                        "fullyQualifiedName": f"{database}.{item.object}",
+                                        "kind": "object",
+                                    }
+                                ]
+                            }
+                        ],
+                        "partialFingerprints": {"pgvitals/v1": item.fingerprint},
+                        # SARIF fixes need file changes; a SQL fix is not one, so it rides here
+                        "properties": {
+                            "severity": item.severity,
+                            "evidence": item.evidence,
+                            "fix": item.fix,
+                        },
+                    }
+                    for item in analysis.findings
+                ],
+            }
+        ],
+    }
+
+
+def render_sarif(analysis: Analysis) -> str:
+    return json.dumps(build_sarif(analysis), indent=2, ensure_ascii=False) + "\n"
