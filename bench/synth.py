@@ -17,6 +17,7 @@ What a schema-health tool should find in it, by construction:
     a covering index; a few constraints left NOT VALID
   * exact duplicate indexes and redundant leading-prefix indexes
   * tables without a primary key (plus a few `*_backup` copies)
+  * CHECK constraints on some status and text columns, UNIQUE on some codes
   * COMMENTs on part of the tables and columns, a few views
   * a sprinkle of other classic flaws: serial keys, timestamp without time
     zone, json instead of jsonb, status columns without a CHECK
@@ -33,18 +34,23 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TextIO
 
+
+def words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
 SCHEMAS = ("public", "app", "billing", "reporting", "identity", "catalog", "ops", "archive")
 
-DOMAINS = """account admin api asset audit billing booking campaign cart catalog channel
+DOMAINS = words("""account admin api asset audit billing booking campaign cart catalog channel
 checkout contract course customer delivery device document employee event export feed
 file fleet form fulfillment import inventory invoice lead learning ledger listing loyalty
 marketing media message order organization partner payment payroll portal pricing
 product project promotion purchase quote referral report reservation return review
 sales schedule search shipment shop store subscription supplier support survey tax
-team tenant ticket user vendor warehouse workflow""".split()
+team tenant ticket user vendor warehouse workflow""")
 
 # Singular nouns: a table is named domain_<plural>, a reference to it <singular>_id.
-NOUNS = """action activity address adjustment agent alert allocation answer approval
+NOUNS = words("""action activity address adjustment agent alert allocation answer approval
 assignment attachment attempt attribute balance batch bundle category change channel
 charge check claim code comment config contact credit currency deposit detail device
 discount entry error event exception feature fee field file grant group history holder
@@ -54,10 +60,10 @@ phase plan policy position preference price profile question queue quota rate re
 record refund region reminder request response result review role rule schedule score
 segment session setting share shift signal slot source stage state status step summary
 tag target task template term territory threshold tier token topic transaction transfer
-trigger type unit usage variant version visit vote window zone""".split()
+trigger type unit usage variant version visit vote window zone""")
 
-QUALIFIERS = """archive daily draft history hourly legacy monthly pending raw snapshot
-staging summary v2 weekly""".split()
+QUALIFIERS = words("""archive daily draft history hourly legacy monthly pending raw snapshot
+staging summary v2 weekly""")
 
 # (column definition, kind); kind drives indexes and comments later.
 PAYLOAD = (
@@ -100,7 +106,7 @@ PAYLOAD = (
 FLAWED = (
     ("legacy_created timestamp", "ts"),
     ("raw_payload json", None),
-    ("createdAt timestamptz", None),
+    ('"createdAt" timestamptz', None),
     ("password varchar(255)", None),
 )
 
@@ -123,8 +129,8 @@ class Table:
         return f"{self.schema}.{self.name}"
 
     def add(self, definition: str, kind: str | None = None) -> str:
-        name = definition.split()[0]
-        self.columns.append(f'"{name}"' + definition[len(name) :] if name != name.lower() else definition)
+        name = definition.split()[0].strip('"')
+        self.columns.append(definition)
         self.column_names.add(name)
         if kind:
             self.indexable.setdefault(kind, []).append(name)
@@ -239,8 +245,9 @@ class Generator:
             constrained = parent.key_type is not None and rnd.random() < 0.65
             if constrained and rnd.random() < 0.03:
                 table.add(f"{column} {key_type}{not_null}")
+                constraint = f"{table.name[:40]}_fk{len(table.columns)}_not_valid"
                 after.append(
-                    f"ALTER TABLE {table.qualname} ADD CONSTRAINT {table.name[:40]}_{column[:18]}_nv"
+                    f"ALTER TABLE {table.qualname} ADD CONSTRAINT {constraint}"
                     f" FOREIGN KEY ({column}) REFERENCES {parent.qualname} (id) NOT VALID;"
                 )
                 self.stats["fks_not_valid"] += 1
@@ -263,18 +270,35 @@ class Generator:
 
     def add_payload(self, table: Table) -> None:
         rnd = self.random
-        fixed = 2 + (table.key_type is None)  # created_at, updated_at, and maybe deleted_at
+        soft_delete = table.key_type is None or rnd.random() < 0.12
+        flaw = rnd.choice(FLAWED) if rnd.random() < 0.04 else None
+        # created_at and updated_at always, deleted_at and a flawed column sometimes
+        fixed = 2 + soft_delete + (flaw is not None)
         wanted = rnd.randint(10, 25) - len(table.columns) - fixed
-        for definition, kind in rnd.sample(PAYLOAD, max(1, min(wanted, len(PAYLOAD)))):
-            table.add(definition, kind)
-        if rnd.random() < 0.04:
-            definition, kind = rnd.choice(FLAWED)
-            table.add(definition, kind)
+        for definition, kind in rnd.sample(PAYLOAD, max(0, min(wanted, len(PAYLOAD)))):
+            table.add(definition + self.column_constraint(definition, kind), kind)
+        if flaw:
+            table.add(*flaw)
             self.stats["flawed_columns"] += 1
         table.add("created_at timestamptz NOT NULL DEFAULT now()", "ts")
         table.add("updated_at timestamptz NOT NULL DEFAULT now()")
-        if table.key_type is None or rnd.random() < 0.12:
+        if soft_delete:
             table.add("deleted_at timestamptz")
+
+    def column_constraint(self, definition: str, kind: str | None) -> str:
+        """CHECKs on some status and text columns (others stay unchecked), UNIQUE codes."""
+        rnd, name = self.random, definition.split()[0]
+        if kind == "status" and rnd.random() < 0.5:
+            self.stats["checks"] += 1
+            return f" CHECK ({name} IN ('new', 'active', 'suspended', 'closed'))"
+        if name == "code" and rnd.random() < 0.4:
+            self.stats["unique_constraints"] += 1
+            self.stats["indexes"] += 1
+            return " UNIQUE"
+        if kind == "text" and " text" in definition and rnd.random() < 0.25:
+            self.stats["checks"] += 1
+            return f" CHECK (char_length({name}) <= {rnd.choice((255, 1024, 10000))})"
+        return ""
 
     def add_indexes(
         self, table: Table, references: list[tuple[str, bool]], after: list[str]
@@ -320,9 +344,11 @@ class Generator:
         rnd = self.random
         if rnd.random() < 0.3:
             words = table.name.replace("_", " ")
-            marker = " pgvitals:ignore missing-primary-key legacy import" if (
-                table.key_type is None and rnd.random() < 0.2
-            ) else ""
+            marker = (
+                " pgvitals:ignore missing-primary-key legacy import"
+                if (table.key_type is None and rnd.random() < 0.2)
+                else ""
+            )
             after.append(f"COMMENT ON TABLE {table.qualname} IS 'Holds {words}.{marker}';")
             self.stats["table_comments"] += 1
             if rnd.random() < 0.3:

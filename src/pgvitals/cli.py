@@ -68,7 +68,7 @@ class Group(click.Group):
 def target_options(command: click.Command) -> click.Command:
     for decorator in reversed(
         [
-            click.option("--schema", "schemas", multiple=True, help="Only this schema (repeatable)."),
+            click.option("--schema", "schemas", multiple=True, help="Only this schema."),
             click.option("--no-data", is_flag=True, help="Do not read table rows."),
             click.option(
                 "--config", "config_path", type=click.Path(path_type=Path),
@@ -272,4 +272,3 @@ def finish(analysis: Analysis, targets: list, connection: str, fail_on: str | No
     worst = analysis.worst_severity()
     if fail_on and worst and severity_rank(worst) <= severity_rank(fail_on):
         sys.exit(EXIT_FINDINGS)
-

@@ -1,18 +1,18 @@
 """One frozen Config, from `[tool.pgvitals]` in pyproject.toml or from pgvitals.toml.
 
-    [tool.pgvitals]
-    disable = ["naming-singular-plural-mix"]
-    schemas = ["app"]
-    fail_on = "high"
+[tool.pgvitals]
+disable = ["naming-singular-plural-mix"]
+schemas = ["app"]
+fail_on = "high"
 
-    [tool.pgvitals.rules.high-dead-tuple-ratio]
-    min_ratio = 0.3
-    severity = "high"
+[tool.pgvitals.rules.high-dead-tuple-ratio]
+min_ratio = 0.3
+severity = "high"
 
-    [[tool.pgvitals.ignore]]
-    rule = "missing-primary-key"
-    object = "audit.*"          # fnmatch pattern on the finding's object
-    reason = "append-only log, replicated with REPLICA IDENTITY FULL"
+[[tool.pgvitals.ignore]]
+rule = "missing-primary-key"
+object = "audit.*"          # fnmatch pattern on the finding's object
+reason = "append-only log, replicated with REPLICA IDENTITY FULL"
 """
 
 from __future__ import annotations

@@ -70,9 +70,7 @@ def describe(dsn: str | None) -> str:
     try:
         defaults = {
             option.keyword.decode(): (option.val or option.compiled or b"").decode()
-            for option in psycopg.pq.Conninfo.parse(
-                conninfo.make_conninfo(dsn or "").encode()
-            )
+            for option in psycopg.pq.Conninfo.parse(conninfo.make_conninfo(dsn or "").encode())
         }
     except psycopg.Error:
         defaults = {}
@@ -103,7 +101,14 @@ def scrub(text: str, dsn: str | None) -> str:
 
 
 def first_line(message: str) -> str:
-    """libpq errors span lines (one per address tried); the last real line says most."""
+    """The cause from a libpq error: it names each address tried ("connection to server
+    at ... failed: <cause>") and may add a hint line; the last attempt's cause says most."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    lines = [re.sub(r'^connection to server .*? failed:\s*', "", line) for line in lines]
-    return lines[-1] if lines else "unknown error"
+    causes = [
+        match.group(1)
+        for line in lines
+        if (match := re.match(r"connection to server .*? failed:\s*(.+)", line))
+    ]
+    if causes:
+        return causes[-1]
+    return lines[0] if lines else "unknown error"

@@ -95,7 +95,9 @@ class EmbeddedServer:
             if log_file.exists():
                 detail += log_file.read_text()[-2000:]
             self.stop()
-            raise EmbeddedError(f"could not start PostgreSQL from {self.bin_dir}: {error}\n{detail}")
+            raise EmbeddedError(
+                f"could not start PostgreSQL from {self.bin_dir}: {error}\n{detail}"
+            ) from None
         self.running = True
         return self
 

@@ -65,7 +65,10 @@ def ordered_rules() -> list[Rule]:
     return sorted(REGISTRY.values(), key=lambda r: (category_order.index(r.category), r.id))
 
 
-def analyse(snapshot: Snapshot, config: Config = Config(), mode: str = LIVE) -> Analysis:
+DEFAULT_CONFIG = Config()
+
+
+def analyse(snapshot: Snapshot, config: Config = DEFAULT_CONFIG, mode: str = LIVE) -> Analysis:
     findings: list[Finding] = []
     excused: list[Excused] = []
     checks: list[Check] = []
@@ -102,8 +105,10 @@ def skip_reason(rule: Rule, snapshot: Snapshot, config: Config, mode: str) -> st
         return "table rows not read (--no-data)"
     if rule.uses_statistics and mode == REVIEW:
         return "needs the statistics of a live database"
-    if rule.rows == ROWS_REQUIRED and snapshot.profiles and all(
-        p.status == "skipped" for p in snapshot.profiles
+    if (
+        rule.rows == ROWS_REQUIRED
+        and snapshot.profiles
+        and all(p.status == "skipped" for p in snapshot.profiles)
     ):
         reasons = sorted({p.reason or "unknown" for p in snapshot.profiles})
         return "; ".join(reasons)
@@ -141,7 +146,9 @@ def comment_markers(snapshot: Snapshot) -> dict[tuple[str, ...], dict[str, str]]
     for index in snapshot.indexes:
         read((index.schema, "index", index.name), index.comment)
     for constraint in snapshot.constraints:
-        read((constraint.schema, constraint.table, "constraint", constraint.name), constraint.comment)
+        read(
+            (constraint.schema, constraint.table, "constraint", constraint.name), constraint.comment
+        )
     return found
 
 
@@ -166,7 +173,10 @@ def find_excuse(
     for key in keys:
         reason = markers.get(key, {}).get(item.rule)
         if reason:
-            return reason, f"COMMENT on {'.'.join(k for k in key if k not in ('index', 'constraint'))}"
+            return (
+                reason,
+                f"COMMENT on {'.'.join(k for k in key if k not in ('index', 'constraint'))}",
+            )
     return None
 
 

@@ -68,9 +68,19 @@ def drop_index(schema: str, name: str, *, concurrently: bool = True) -> str:
 
 def recreate_index(index: Index, *, partitioned: bool = False) -> str:
     """The index's own definition (as the server deparsed it), built without blocking."""
+    if index.definition is None:
+        return f"-- the definition of {one_line(index.qualname)} could not be read (table locked)"
     if partitioned:
         return f"{index.definition};"
-    return re.sub(r"^CREATE (UNIQUE )?INDEX ", r"CREATE \1INDEX CONCURRENTLY ", index.definition) + ";"
+    return (
+        re.sub(r"^CREATE (UNIQUE )?INDEX ", r"CREATE \1INDEX CONCURRENTLY ", index.definition) + ";"
+    )
+
+
+def one_line(name: str) -> str:
+    """A name safe inside a `--` comment: control characters shown escaped, so a name
+    with a newline cannot put its own text on a line of SQL."""
+    return re.sub(r"[\x00-\x1f\x7f\u2028\u2029]", lambda m: repr(m.group())[1:-1], name)
 
 
 def drop_constraint(constraint: Constraint) -> str:
@@ -83,6 +93,10 @@ def drop_constraint(constraint: Constraint) -> str:
 
 
 def add_constraint(constraint: Constraint) -> str:
+    if constraint.definition is None:
+        return (
+            f"-- the definition of {one_line(constraint.qualname)} could not be read (table locked)"
+        )
     return text(
         sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} {definition};").format(
             table=name_of(constraint.schema, constraint.table),
@@ -95,7 +109,9 @@ def add_constraint(constraint: Constraint) -> str:
 def add_primary_key_using_index(table: Table, index: Index) -> str:
     """Promote an existing unique index: no new index build, a brief lock only."""
     return text(
-        sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY USING INDEX {index};").format(
+        sql.SQL(
+            "ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY USING INDEX {index};"
+        ).format(
             table=name_of(table.schema, table.name),
             name=sql.Identifier(index_name(table.name, [], "pkey")),
             index=sql.Identifier(index.name),
@@ -127,7 +143,8 @@ def add_primary_key_on_columns(table: Table, columns: Seq[str]) -> str:
 def add_identity_primary_key(table: Table, column: str = "id") -> str:
     return text(
         sql.SQL(
-            "ALTER TABLE {table} ADD COLUMN {column} bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;"
+            "ALTER TABLE {table} ADD COLUMN {column}"
+            " bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;"
         ).format(table=name_of(table.schema, table.name), column=sql.Identifier(column))
     )
 
@@ -150,7 +167,9 @@ def drop_column(table: Table, column: str) -> str:
 
 
 def vacuum_analyze(table: Table) -> str:
-    return text(sql.SQL("VACUUM (ANALYZE) {table};").format(table=name_of(table.schema, table.name)))
+    return text(
+        sql.SQL("VACUUM (ANALYZE) {table};").format(table=name_of(table.schema, table.name))
+    )
 
 
 def set_autovacuum(table: Table, enabled: bool) -> str:

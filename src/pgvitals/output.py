@@ -11,7 +11,7 @@ from pgvitals.engine import Analysis
 from pgvitals.render.json import render_json
 from pgvitals.render.md import render_markdown
 from pgvitals.render.sarif import render_sarif
-from pgvitals.render.summary import fix_script, rollback_script
+from pgvitals.render.summary import fix_scripts
 from pgvitals.render.text import render_text
 
 FORMATS = ("text", "md", "json", "sarif")
@@ -75,8 +75,9 @@ def write_outputs(
         written.append(target.path)
     if written:
         folder = written[0].parent
-        (folder / "fix.sql").write_text(fix_script(analysis), encoding="utf-8")
-        (folder / "rollback.sql").write_text(rollback_script(analysis), encoding="utf-8")
+        scripts = fix_scripts(analysis)
+        (folder / "fix.sql").write_text(scripts.fix, encoding="utf-8")
+        (folder / "rollback.sql").write_text(scripts.rollback, encoding="utf-8")
         written += [folder / "fix.sql", folder / "rollback.sql"]
     return written
 

@@ -15,6 +15,9 @@ from pgvitals.engine import LIVE, Analysis, analyse
 from pgvitals.snapshot.collect import collect
 
 DEMO_DATABASE = "pgvitals_demo"
+# Autovacuum would start cleaning up the workload's traces within a minute; a long
+# naptime keeps the demo's report the same on every run (and autovacuum stays "on").
+DEMO_SETTINGS = {"autovacuum_naptime": "3600"}
 
 
 def demo_sql(name: str) -> str:
@@ -30,7 +33,7 @@ def load_demo(dsn: str) -> None:
 
 
 def run_demo(step: Callable[[str], None]) -> tuple[Analysis, str]:
-    with interrupt_safe(EmbeddedServer()) as server:
+    with interrupt_safe(EmbeddedServer(settings=DEMO_SETTINGS)) as server:
         step("starting a private PostgreSQL")
         with psycopg.connect(server.dsn(), autocommit=True) as admin:
             admin.execute(f"CREATE DATABASE {DEMO_DATABASE}")

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from pgvitals import __version__
 from pgvitals.engine import Analysis, Check
+from pgvitals.fixes import one_line
 from pgvitals.rules import CATEGORIES, REGISTRY, SEVERITIES, Finding
 from pgvitals.rules._api import CRITICAL, HIGH, INFO, LOW, MEDIUM
 from pgvitals.rules.indexes import serves_lookup_on
@@ -61,7 +62,7 @@ def parse_timestamp(value: str) -> dt.datetime:
 
 
 def short_time(value: str) -> str:
-    """"2026-11-22T12:00:00.123Z" -> "2026-11-22 12:00 UTC"."""
+    """An ISO 8601 timestamp as "2026-11-22 12:00 UTC"."""
     return parse_timestamp(value).astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -94,7 +95,7 @@ def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
 
 
 def severity_line(counts: dict[str, int]) -> str:
-    """"3 critical, 5 high, 0 medium, 1 low, 12 info"."""
+    """Every severity with its count: "3 critical, 5 high, 0 medium, 1 low, 12 info"."""
     return ", ".join(f"{count:,} {severity}" for severity, count in counts.items())
 
 
@@ -121,12 +122,24 @@ def inventory(analysis: Analysis) -> Inventory:
         collected_at=snap.server.collected_at,
         schemas=len(snap.schemas),
         tables=sum(1 for t in snap.tables if t.kind in COUNTED_KINDS),
-        rows_estimate=round(sum(max(t.rows_estimate, 0) for t in snap.tables if t.kind in ROW_KINDS)),
+        rows_estimate=sum(rows_of(snap, t) for t in snap.tables if t.kind in ROW_KINDS),
         findings_by_severity=counts,
         findings=len(analysis.findings),
         excused=len(analysis.excused),
         mode=analysis.mode,
     )
+
+
+def rows_of(snap: Snapshot, table: Table) -> int:
+    """The best row count the snapshot has: counted when the rows were read, else the
+    planner's estimate, else the live tuples the statistics collector counted (a table
+    never vacuumed or analyzed has no estimate)."""
+    profile = snap.profile_by_table.get(table.oid)
+    if profile and profile.row_count is not None:
+        return profile.row_count
+    if table.rows_estimate > 0:
+        return round(table.rows_estimate)
+    return max(table.n_live_tup or 0, 0)
 
 
 @dataclass(frozen=True)
@@ -165,7 +178,7 @@ def area_status(
     ran = [c for c in checks if c.status == "ran"]
     if not ran:
         if not checks:
-            reason = "not assessed yet: no rules for this area in this version"
+            reason = "no rules for this area in this version yet"
         else:
             reasons = sorted({c.reason or c.status for c in checks})
             reason = f"all {plural(len(checks), 'check')} not run: " + "; ".join(reasons)
@@ -191,7 +204,7 @@ def area_status(
 
 
 def top_rules(findings: list[Finding], severities: list[str], limit: int = 3) -> str:
-    """"missing-primary-key (2), unindexed-foreign-key (1)": the rules behind the status."""
+    """The rules behind a status: "missing-primary-key (2), unindexed-foreign-key (1)"."""
     counts: dict[str, int] = {}
     for item in findings:
         if item.severity in severities:
@@ -222,7 +235,7 @@ def statistics_window(server: ServerInfo) -> StatisticsWindow:
     else:
         since = parse_timestamp(server.postmaster_start_time)
         text = (
-            "since the server's statistics were last reset: unknown (never reset) – at least "
+            "since the server's statistics were last reset: unknown (never reset) — at least "
             f"since the server started at {short_time(server.postmaster_start_time)} "
             f"({span(since, collected)})"
         )
@@ -339,14 +352,20 @@ class IndexCoverage:
 
 
 def regular_tables(snap: Snapshot) -> list[Table]:
-    return sorted(
-        (t for t in snap.tables if t.is_regular), key=lambda t: (t.schema, t.name, t.oid)
-    )
+    return sorted((t for t in snap.tables if t.is_regular), key=lambda t: (t.schema, t.name, t.oid))
 
 
 def index_coverage(snap: Snapshot) -> list[IndexCoverage]:
     """Per regular table: its indexes by shape and size, and the foreign keys no index
     serves (the same test the unindexed-foreign-key rule applies)."""
+    partition_rows: dict[int, int] = {}  # a partitioned table's rows: its leaves' rows
+    for table in snap.tables:
+        if table.kind != "r" or not table.is_partition:
+            continue
+        rows, parent = rows_of(snap, table), table.parent_oid
+        while parent is not None and parent in snap.table_by_oid:
+            partition_rows[parent] = partition_rows.get(parent, 0) + rows
+            parent = snap.table_by_oid[parent].parent_oid
     result = []
     for table in regular_tables(snap):
         indexes = snap.indexes_by_table.get(table.oid, [])
@@ -363,7 +382,9 @@ def index_coverage(snap: Snapshot) -> list[IndexCoverage]:
                 table=table.qualname,
                 schema=table.schema,
                 name=table.name,
-                rows_estimate=max(round(table.rows_estimate), 0),
+                rows_estimate=partition_rows.get(table.oid, 0)
+                if table.kind == "p"
+                else rows_of(snap, table),
                 indexes=len(indexes),
                 single_column=sum(1 for i in indexes if i.key_count == 1),
                 composite=sum(1 for i in indexes if i.key_count > 1),
@@ -529,21 +550,43 @@ class Scripts:
 
 def fix_scripts(analysis: Analysis) -> Scripts:
     """The findings' fixes, low-risk first (stable within a tier: worst severity first),
-    and their rollbacks in the reverse order. Excused findings contribute nothing."""
+    and their rollbacks in the reverse order. Excused findings contribute nothing.
+
+    Two findings can carry the same statement (an index both duplicate and redundant):
+    it is written once, so that neither script fails half-way on its second copy."""
     with_fix = [f for f in analysis.findings if f.fix]
     ordered = sorted(with_fix, key=lambda f: risk_tier(f.fix or ""))
     server = analysis.snapshot.server
     fix_parts = [script_header("Fix", server)]
-    fix_parts += [f"-- {f.rule}: {f.object}\n{(f.fix or '').strip()}\n" for f in ordered]
+    fix_parts += script_entries(ordered, lambda f: f.fix)
     if not ordered:
         fix_parts.append("-- Nothing to fix: no finding comes with a fix.\n")
     rollback_parts = [script_header("Rollback", server)]
-    for item in reversed(ordered):
-        if item.rollback:
-            rollback_parts.append(f"-- {item.rule}: {item.object}\n{item.rollback.strip()}\n")
-        else:
-            rollback_parts.append(f"-- {item.rule}: {item.object}\n-- (no rollback: nothing to undo)\n")
+    rollback_parts += script_entries(list(reversed(ordered)), lambda f: f.rollback)
     return Scripts("\n".join(fix_parts), "\n".join(rollback_parts), len(ordered))
+
+
+def script_entries(
+    findings: list[Finding], statement_of: Callable[[Finding], str | None]
+) -> list[str]:
+    entries = []
+    first_with: dict[str, Finding] = {}
+    for item in findings:
+        statement = (statement_of(item) or "").strip()
+        if not statement:
+            body = "-- (no rollback: nothing to undo)"
+        elif statement in first_with:
+            earlier = first_with[statement]
+            body = f"-- (same statement as for {earlier.rule}: {one_line(earlier.object)}, above)"
+        else:
+            first_with[statement] = item
+            body = statement
+        entries.append(f"{label(item)}\n{body}\n")
+    return entries
+
+
+def label(item: Finding) -> str:
+    return f"-- {item.rule}: {one_line(item.object)}"
 
 
 def script_header(kind: str, server: ServerInfo) -> str:
@@ -555,7 +598,7 @@ def script_header(kind: str, server: ServerInfo) -> str:
     )
     return (
         f"-- {kind} script generated by pgvitals {__version__} for database "
-        f"{server.database} (PostgreSQL {server.version}),\n"
+        f"{one_line(server.database)} (PostgreSQL {server.version}),\n"
         f"-- from a snapshot taken {short_time(server.collected_at)}.\n"
         "-- pgvitals never runs this script. Review every statement before running it.\n"
         f"-- {order}\n"

@@ -36,7 +36,7 @@ NO_ROWS, ROWS_OPTIONAL, ROWS_REQUIRED = "none", "optional", "required"
 
 DOC_SECTIONS = ("Why it breaks", "Fix")
 
-Subject = Union[Schema, Table, Column, Index, Constraint, Sequence]
+Subject = Union[Schema, Table, Column, Index, Constraint, Sequence]  # noqa: UP007 (a runtime alias on 3.10)
 
 
 def severity_rank(severity: str) -> int:
@@ -190,8 +190,10 @@ def locate(subject: Subject) -> tuple[dict[str, str | None], dict[str, str], str
     if isinstance(subject, Schema):
         return {"schema": subject.name, "table": None, "column": None}, {}, subject.name
     if isinstance(subject, Table):
-        return {"schema": subject.schema, "table": subject.name, "column": None}, {}, (
-            subject.qualname
+        return (
+            {"schema": subject.schema, "table": subject.name, "column": None},
+            {},
+            (subject.qualname),
         )
     if isinstance(subject, Column):
         return (

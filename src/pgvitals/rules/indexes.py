@@ -29,7 +29,7 @@ def rows_of(snap: Snapshot, table: Table) -> int:
 
 def serves_lookup_on(index: Index, columns: list[str]) -> bool:
     """Can an equality lookup on all `columns` use this index without scanning it all?"""
-    if not index.is_valid or index.predicate is not None:
+    if not index.is_valid or index.is_partial:
         return False
     leading = index.key_columns[: len(columns)]
     if index.method == "btree":
@@ -120,13 +120,27 @@ def same_definition(index: Index) -> tuple[object, ...]:
     return (
         index.table_oid,
         index.method,
-        index.keys,
-        index.include,
+        index.key_count,
+        tuple(index.key_columns),
+        index.expressions,
         tuple(index.opclasses),
         tuple(index.collations),
         tuple(index.sort_options),
-        index.predicate,
+        index.predicate_tree,
     )
+
+
+def duplicate_copies(snap: Snapshot) -> list[tuple[Index, Index]]:
+    """(copy, the index to keep instead) for each index that duplicates another."""
+    groups: dict[tuple[object, ...], list[Index]] = {}
+    for index in snap.indexes:
+        if index.is_valid:
+            groups.setdefault(same_definition(index), []).append(index)
+    copies = []
+    for group in groups.values():
+        keeper, *others = sorted(group, key=keep_first)
+        copies += [(other, keeper) for other in others]
+    return copies
 
 
 def keep_first(index: Index) -> tuple[bool, bool, bool, str]:
@@ -148,7 +162,7 @@ def drop_statements(snap: Snapshot, index: Index) -> tuple[str, str]:
         fix = fixes.drop_constraint(constraint)
         dependents = dependent_foreign_keys(snap, index)
         if dependents:
-            names = ", ".join(c.qualname for c in dependents)
+            names = fixes.one_line(", ".join(c.qualname for c in dependents))
             fix = f"-- first re-point the foreign keys that use this index: {names}\n{fix}"
         return fix, fixes.add_constraint(constraint)
     partitioned = table.kind == "p"
@@ -181,54 +195,48 @@ def duplicate_index(snap: Snapshot, opts: Options) -> Iterator[Draft]:
     Drop the copy that backs no constraint with `DROP INDEX CONCURRENTLY` (no write
     lock). The rollback recreates it concurrently from its own definition.
     """
-    groups: dict[tuple[object, ...], list[Index]] = {}
-    for index in snap.indexes:
-        if index.is_valid:
-            groups.setdefault(same_definition(index), []).append(index)
-    for group in groups.values():
-        if len(group) < 2:
-            continue
-        keeper, *copies = sorted(group, key=keep_first)
-        for copy in copies:
-            fix, rollback = drop_statements(snap, copy)
-            yield finding(
-                copy,
-                f"{copy.qualname} duplicates {keeper.qualname} on {copy.schema}.{copy.table}"
-                f" ({', '.join(copy.keys)})",
-                evidence={
-                    "covered_by": keeper.name,
-                    "definition": copy.definition,
-                    "covered_by_definition": keeper.definition,
-                    "bytes": copy.bytes,
-                    "idx_scan": copy.idx_scan,
-                },
-                fix=fix,
-                rollback=rollback,
-            )
+    for copy, keeper in duplicate_copies(snap):
+        fix, rollback = drop_statements(snap, copy)
+        yield finding(
+            copy,
+            f"{copy.qualname} duplicates {keeper.qualname} on {copy.schema}.{copy.table}"
+            f" ({', '.join(copy.keys)})",
+            evidence={
+                "covered_by": keeper.name,
+                "definition": copy.definition,
+                "covered_by_definition": keeper.definition,
+                "bytes": copy.bytes,
+                "idx_scan": copy.idx_scan,
+            },
+            fix=fix,
+            rollback=rollback,
+        )
 
 
 def prefix_of(short: Index, long: Index) -> bool:
     """Is `short` answerable from `long`: same kind of index, keys a leading prefix?"""
-    n = len(short.keys)
+    n = short.key_count
     if (
         short.oid == long.oid
         or short.table_oid != long.table_oid
         or short.method != "btree"
         or long.method != "btree"
         or not long.is_valid
-        or short.predicate != long.predicate
-        or n > len(long.keys)
-        or long.keys[:n] != short.keys
+        or short.has_expressions  # conservative: expression keys are not compared by prefix
+        or short.predicate_tree != long.predicate_tree
+        or n > long.key_count
+        or long.key_columns[:n] != short.key_columns[:n]
         or long.opclasses[:n] != short.opclasses
         or long.collations[:n] != short.collations
         or long.sort_options[:n] != short.sort_options
     ):
         return False
-    long_columns = set(long.keys) | set(long.include)
-    if not set(short.include) <= long_columns:
+    short_include = set(short.key_columns[n:])
+    long_include = set(long.key_columns[long.key_count :])
+    if not short_include <= set(long.key_columns):
         return False
     # same keys and same INCLUDE is a duplicate, reported by duplicate-index
-    return n < len(long.keys) or set(short.include) < set(long.include)
+    return n < long.key_count or short_include < long_include
 
 
 @rule(
@@ -255,8 +263,14 @@ def redundant_index(snap: Snapshot, opts: Options) -> Iterator[Draft]:
     `DROP INDEX CONCURRENTLY` the shorter index; the rollback recreates it.
     """
     by_table = snap.indexes_by_table
+    duplicates = {copy.oid for copy, _ in duplicate_copies(snap)}  # duplicate-index has them
     for index in snap.indexes:
-        if not index.is_valid or index.is_unique or index.constraint_name:
+        if (
+            not index.is_valid
+            or index.is_unique
+            or index.constraint_name
+            or index.oid in duplicates
+        ):
             continue
         covering = [other for other in by_table[index.table_oid] if prefix_of(index, other)]
         if not covering:

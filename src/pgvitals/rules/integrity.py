@@ -58,9 +58,11 @@ def missing_primary_key(snap: Snapshot, opts: Options) -> Iterator[Draft]:
         profile = snap.profile_by_table.get(table.oid)
         duplicates = profile.duplicate_rows if profile else None
         candidate = candidate_key(snap, table)
-        evidence: dict[str, object] = {"rows_estimate": max(table.rows_estimate, 0)}
+        evidence: dict[str, object] = {}
         if profile and profile.row_count is not None:
             evidence["rows"] = profile.row_count
+        else:  # -1: never analyzed, so unknown
+            evidence["rows_estimate"] = table.rows_estimate if table.rows_estimate >= 0 else None
         if duplicates is not None:
             evidence["duplicate_rows"] = duplicates
         if candidate:
@@ -72,7 +74,10 @@ def missing_primary_key(snap: Snapshot, opts: Options) -> Iterator[Draft]:
             message += f"; {duplicates} rows duplicate another row exactly"
         fix, rollback = primary_key_fix(snap, table, candidate)
         if duplicates:
-            fix = f"-- first delete the {duplicates} duplicate rows, or the key cannot be built\n{fix}"
+            fix = (
+                f"-- first delete the {duplicates} duplicate rows, or the key cannot be built\n"
+                + fix
+            )
         yield finding(
             table,
             message,
@@ -91,7 +96,7 @@ def candidate_key(snap: Snapshot, table: Table) -> Index | None:
         if (
             index.is_unique
             and index.is_valid
-            and index.predicate is None
+            and not index.is_partial
             and not index.include
             and all(column is not None and column in not_null for column in columns)
         ):

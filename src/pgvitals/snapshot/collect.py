@@ -37,6 +37,11 @@ T = TypeVar("T")
 Progress = Callable[[str], None]
 
 SEQUENCE_BATCH = 500
+# Tables whose expressions are deparsed per statement: each holds one AccessShareLock
+# per table until the statement ends, and the shared lock table is sized for about
+# max_locks_per_transaction x max_connections (6,400 by default) in all.
+DEFINITION_BATCH = 250
+LOCK_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,10 @@ class Collector:
         profiles: list[TableProfile] = []
         interrupted = None
         try:
+            self.progress("definitions")
+            tables, columns, constraints, indexes = self._read_definitions(
+                tables, columns, constraints, indexes
+            )
             self.progress("sequence positions")
             sequences = self._read_sequence_positions(sequences)
             if profile is not None:
@@ -108,7 +117,9 @@ class Collector:
         except psycopg.OperationalError as error:
             # The catalogs are in hand: keep them and say what is missing.
             interrupted = f"connection lost: {describe_error(error)}"
-            self.skipped.append({"step": "sequence positions and table rows", "reason": interrupted})
+            self.skipped.append(
+                {"step": "sequence positions and table rows", "reason": interrupted}
+            )
         return Snapshot(
             server=server,
             schemas=schema_rows,
@@ -144,6 +155,79 @@ class Collector:
         rows = self._execute(load_query(name, version), params, catalog=True)
         return [cls(**row) for row in rows]
 
+    def _read_definitions(
+        self,
+        tables: list[Table],
+        columns: list[Column],
+        constraints: list[Constraint],
+        indexes: list[Index],
+    ) -> tuple[list[Table], list[Column], list[Constraint], list[Index]]:
+        """Deparse defaults, CHECK/EXCLUDE constraints, partition bounds and index
+        definitions, a batch of tables per statement; a locked table is left out
+        (its texts stay None) and recorded as skipped, instead of stalling the run."""
+        query = load_query("definitions", 0)
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(tables), DEFINITION_BATCH):
+            batch = {t.oid: t for t in tables[start : start + DEFINITION_BATCH]}
+            for _attempt in range(LOCK_RETRIES):
+                try:
+                    rows += self._execute(query, {"tables": list(batch)}, catalog=True)
+                    break
+                except psycopg.Error as error:
+                    self._raise_if_connection_lost(error)
+                    if not isinstance(error, errors.LockNotAvailable):
+                        self._skip_definitions(batch.values(), describe_error(error))
+                        break
+                    for oid in self._exclusively_locked(list(batch)):
+                        self._skip_definitions([batch.pop(oid)], "lock timeout")
+            else:
+                self._skip_definitions(batch.values(), "lock timeout")
+        texts = {(row["kind"], row["oid"], row["position"]): row for row in rows}
+
+        def text(kind: str, oid: int, position: int = 0) -> dict[str, Any]:
+            return texts.get((kind, oid, position), {})
+
+        return (
+            [
+                replace(t, partition_bound=text("partition", t.oid).get("definition"))
+                for t in tables
+            ],
+            [
+                replace(c, default=text("default", c.table_oid, c.position).get("definition"))
+                for c in columns
+            ],
+            [
+                c
+                if c.definition
+                else replace(c, definition=text("constraint", c.oid).get("definition"))
+                for c in constraints
+            ],
+            [
+                replace(
+                    i,
+                    definition=text("index", i.oid).get("definition"),
+                    predicate=text("index", i.oid).get("extra"),
+                    key_definitions=text("index", i.oid).get("parts") or i.key_definitions,
+                )
+                for i in indexes
+            ],
+        )
+
+    def _exclusively_locked(self, oids: list[int]) -> list[int]:
+        """Relations another session holds, or waits for, in ACCESS EXCLUSIVE mode."""
+        rows = self._execute(
+            "SELECT DISTINCT relation::int8 AS oid FROM pg_catalog.pg_locks"
+            " WHERE relation = ANY (%(oids)s::oid[]) AND mode = 'AccessExclusiveLock'"
+            " AND pid <> pg_catalog.pg_backend_pid()",
+            {"oids": oids},
+            catalog=True,
+        )
+        return [row["oid"] for row in rows]
+
+    def _skip_definitions(self, tables: Iterable[Table], reason: str) -> None:
+        for table in tables:
+            self.skipped.append({"step": "definitions", "object": table.qualname, "reason": reason})
+
     def _raise_if_connection_lost(self, error: psycopg.Error) -> None:
         if self.connection.broken or self.connection.closed:
             raise psycopg.OperationalError(describe_error(error)) from error
@@ -157,8 +241,8 @@ class Collector:
             batch = readable[start : start + SEQUENCE_BATCH]
             query = sql.SQL(" UNION ALL ").join(
                 sql.SQL(
-                    "SELECT {oid}::int8 AS oid, CASE WHEN is_called THEN last_value END AS last_value"
-                    " FROM {sequence}"
+                    "SELECT {oid}::int8 AS oid,"
+                    " CASE WHEN is_called THEN last_value END AS last_value FROM {sequence}"
                 ).format(oid=sql.Literal(s.oid), sequence=sql.Identifier(s.schema, s.name))
                 for s in batch
             )
@@ -166,9 +250,7 @@ class Collector:
                 rows = self._execute(query)
             except psycopg.Error as error:
                 self._raise_if_connection_lost(error)
-                self.skipped.append(
-                    {"step": "sequence positions", "reason": describe_error(error)}
-                )
+                self.skipped.append({"step": "sequence positions", "reason": describe_error(error)})
                 continue
             positions.update({row["oid"]: row["last_value"] for row in rows})
         return [replace(s, last_value=positions.get(s.oid)) for s in sequences]
@@ -264,4 +346,3 @@ def _plain_value(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
-

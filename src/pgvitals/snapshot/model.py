@@ -139,7 +139,7 @@ class Constraint:
     columns: list[str]
     validated: bool
     inherited: bool  # cloned from a partitioned parent's constraint
-    definition: str
+    definition: str | None  # None: a CHECK/EXCLUDE whose table was locked
     index_oid: int | None  # the backing index (p, u, x) or the referenced key's index (f)
     ref_table_oid: int | None
     ref_schema: str | None
@@ -157,7 +157,11 @@ class Constraint:
 @dataclass(frozen=True)
 class Index:
     """An index; per key position `key_columns` holds the column name (None for an
-    expression) and `key_definitions` the deparsed key as PostgreSQL prints it."""
+    expression) and `key_definitions` the key as PostgreSQL prints it.
+
+    `expressions` and `predicate_tree` are the server's node trees, read without
+    locks, to compare indexes; the deparsed `predicate`, expression keys and
+    `definition` are None where the table was locked while they were read."""
 
     oid: int
     schema: str
@@ -170,12 +174,14 @@ class Index:
     is_valid: bool
     key_count: int  # key columns; positions after these are INCLUDE columns
     key_columns: list[str | None]
-    key_definitions: list[str]
+    key_definitions: list[str | None]
+    expressions: str | None
+    predicate_tree: str | None
     opclasses: list[str]
     collations: list[str | None]
     sort_options: list[int]  # pg_index.indoption per key: DESC, NULLS FIRST bits
     predicate: str | None
-    definition: str
+    definition: str | None
     constraint_name: str | None  # the PK/UNIQUE/EXCLUDE constraint it backs
     bytes: int
     idx_scan: int | None
@@ -190,11 +196,20 @@ class Index:
 
     @property
     def keys(self) -> tuple[str, ...]:
-        return tuple(self.key_definitions[: self.key_count])
+        """Key columns and expressions as printed (an unread expression: `(expression)`)."""
+        return tuple(k or "(expression)" for k in self.key_definitions[: self.key_count])
 
     @property
     def include(self) -> tuple[str, ...]:
-        return tuple(self.key_definitions[self.key_count :])
+        return tuple(k or "(expression)" for k in self.key_definitions[self.key_count :])
+
+    @property
+    def is_partial(self) -> bool:
+        return self.predicate_tree is not None
+
+    @property
+    def has_expressions(self) -> bool:
+        return self.expressions is not None
 
 
 @dataclass(frozen=True)
@@ -277,7 +292,9 @@ class Snapshot:
         return {profile.table_oid: profile for profile in self.profiles}
 
     def primary_key(self, table: Table) -> Constraint | None:
-        return next((c for c in self.constraints_by_table.get(table.oid, []) if c.kind == "p"), None)
+        return next(
+            (c for c in self.constraints_by_table.get(table.oid, []) if c.kind == "p"), None
+        )
 
     def partition_root(self, table: Table) -> Table:
         while table.parent_oid is not None and table.parent_oid in self.table_by_oid:

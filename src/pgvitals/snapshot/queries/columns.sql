@@ -9,7 +9,7 @@ SELECT a.attrelid::int8 AS table_oid,
        coalesce(base.typname, t.typname) AS type_name,
        coalesce(base.typcategory, t.typcategory)::text AS type_category,
        a.attnotnull AS not_null,
-       pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) AS default,
+       NULL::text AS default,  -- deparsed later: pg_get_expr locks the table
        a.attidentity::text AS identity,
        a.attgenerated::text AS generated,
        d.description AS comment,
@@ -20,7 +20,6 @@ SELECT a.attrelid::int8 AS table_oid,
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
   LEFT JOIN pg_catalog.pg_type base ON t.typtype = 'd' AND base.oid = t.typbasetype
-  LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
   LEFT JOIN pg_catalog.pg_description d
          ON d.objoid = a.attrelid AND d.classoid = 'pg_catalog.pg_class'::regclass
         AND d.objsubid = a.attnum

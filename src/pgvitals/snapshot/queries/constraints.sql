@@ -11,7 +11,10 @@ SELECT con.oid::int8 AS oid,
                      ON a.attrelid = con.conrelid AND a.attnum = k.attnum), '{}') AS columns,
        con.convalidated AS validated,
        con.conparentid <> 0 AS inherited,
-       pg_catalog.pg_get_constraintdef(con.oid) AS definition,
+       -- keys deparse from the syscache; CHECK and EXCLUDE expressions lock the table,
+       -- so they are deparsed later in batches
+       CASE WHEN con.contype IN ('p', 'u', 'f') THEN pg_catalog.pg_get_constraintdef(con.oid) END
+           AS definition,
        nullif(con.conindid, 0)::int8 AS index_oid,
        nullif(con.confrelid, 0)::int8 AS ref_table_oid,
        rn.nspname AS ref_schema,

@@ -1,5 +1,7 @@
--- Indexes with their keys as PostgreSQL deparses them, usage counters and the
--- constraint each one backs. Size is relpages-based (no lock taken).
+-- Indexes with their keys, usage counters and the constraint each one backs.
+-- Lock-free: the deparsing functions lock the table, so expressions and the
+-- predicate come as node trees (location fields removed, so equal expressions
+-- compare equal); collect.py deparses them later in small batches.
 SELECT i.indexrelid::int8 AS oid,
        n.nspname AS schema,
        c.relname AS table,
@@ -14,9 +16,13 @@ SELECT i.indexrelid::int8 AS oid,
           FROM pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
           LEFT JOIN pg_catalog.pg_attribute a
                  ON a.attrelid = i.indrelid AND a.attnum = k.attnum) AS key_columns,
-       (SELECT pg_catalog.array_agg(pg_catalog.pg_get_indexdef(i.indexrelid, k.position, true)
-                                    ORDER BY k.position)
-          FROM pg_catalog.generate_series(1, i.indnatts) AS k(position)) AS key_definitions,
+       (SELECT pg_catalog.array_agg(CASE WHEN k.attnum <> 0 THEN pg_catalog.quote_ident(a.attname) END
+                                    ORDER BY k.ord)
+          FROM pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+          LEFT JOIN pg_catalog.pg_attribute a
+                 ON a.attrelid = i.indrelid AND a.attnum = k.attnum) AS key_definitions,
+       pg_catalog.regexp_replace(i.indexprs::text, ' :location -?[0-9]+', '', 'g') AS expressions,
+       pg_catalog.regexp_replace(i.indpred::text, ' :location -?[0-9]+', '', 'g') AS predicate_tree,
        coalesce((SELECT pg_catalog.array_agg(op.opcname::text ORDER BY k.ord)
                    FROM pg_catalog.unnest(i.indclass) WITH ORDINALITY AS k(opclass, ord)
                    JOIN pg_catalog.pg_opclass op ON op.oid = k.opclass), '{}') AS opclasses,
@@ -27,8 +33,8 @@ SELECT i.indexrelid::int8 AS oid,
        coalesce((SELECT pg_catalog.array_agg(k.option::int ORDER BY k.ord)
                    FROM pg_catalog.unnest(i.indoption) WITH ORDINALITY AS k(option, ord)), '{}')
            AS sort_options,
-       pg_catalog.pg_get_expr(i.indpred, i.indrelid, true) AS predicate,
-       pg_catalog.pg_get_indexdef(i.indexrelid) AS definition,
+       NULL::text AS predicate,
+       NULL::text AS definition,
        con.conname AS constraint_name,
        ic.relpages::int8 * pg_catalog.current_setting('block_size')::int8 AS bytes,
        s.idx_scan, s.idx_tup_read, s.idx_tup_fetch,

@@ -1,6 +1,6 @@
 -- Tables, partitioned tables, materialized views and foreign tables with their
--- pg_stat_user_tables counters. Sizes are relpages-based: the exact size functions
--- would lock every relation.
+-- pg_stat_user_tables counters. Lock-free: sizes are relpages-based, because the
+-- exact size functions lock every relation.
 SELECT c.oid::int8 AS oid,
        n.nspname AS schema,
        c.relname AS name,
@@ -10,8 +10,7 @@ SELECT c.oid::int8 AS oid,
        inh.inhparent::int8 AS parent_oid,
        CASE pt.partstrat WHEN 'r' THEN 'range' WHEN 'l' THEN 'list' WHEN 'h' THEN 'hash' END
            AS partition_strategy,
-       CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END
-           AS partition_bound,
+       NULL::text AS partition_bound,  -- deparsed later: pg_get_expr locks the table
        coalesce(c.reloptions, '{}') AS reloptions,
        c.reltuples::float8 AS rows_estimate,
        c.relpages::int8 AS pages,

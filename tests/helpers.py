@@ -1,0 +1,40 @@
+"""Running the real `pgvitals` command, as a user would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from pgvitals.render.json import report_schema
+
+
+@dataclass
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.stdout)
+
+
+def pgvitals(*args: str, cwd: Path | None = None, timeout: float = 120) -> Run:
+    done = subprocess.run(
+        [sys.executable, "-m", "pgvitals", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,  # a safety net against hangs, not a speed assertion
+    )
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
+def valid_report(report: dict[str, Any]) -> dict[str, Any]:
+    jsonschema.validate(report, report_schema())
+    return report

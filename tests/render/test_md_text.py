@@ -1,0 +1,617 @@
+"""The Markdown report and the terminal summary, from a small hand-made Snapshot
+(no database): every section is there, names that need quoting survive intact, and
+the fix script puts non-blocking statements before drops."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from pgvitals.engine import Analysis, Check, Excused, analyse
+from pgvitals.render import summary
+from pgvitals.render.md import code, er_diagram, md_text, mermaid_name, render_markdown
+from pgvitals.render.text import render_text
+from pgvitals.rules import REGISTRY
+from pgvitals.rules._api import INTEGRITY
+from pgvitals.snapshot.model import (
+    CollectionInfo,
+    Column,
+    Constraint,
+    Index,
+    Schema,
+    ServerInfo,
+    Snapshot,
+    Table,
+)
+
+COLLECTED_AT = "2026-11-22T12:00:00Z"
+
+
+def make_table(oid: int, schema: str, name: str, **fields: Any) -> Table:
+    values: dict[str, Any] = {
+        "oid": oid,
+        "schema": schema,
+        "name": name,
+        "kind": "r",
+        "persistence": "p",
+        "owner": "app",
+        "parent_oid": None,
+        "partition_strategy": None,
+        "partition_bound": None,
+        "reloptions": [],
+        "rows_estimate": 0.0,
+        "pages": 0,
+        "table_bytes": 0,
+        "total_bytes": 0,
+        "rls_enabled": False,
+        "rls_forced": False,
+        "frozen_xid_age": 1_000,
+        "comment": None,
+        "seq_scan": 0,
+        "seq_tup_read": 0,
+        "idx_scan": 0,
+        "idx_tup_fetch": 0,
+        "n_tup_ins": 0,
+        "n_tup_upd": 0,
+        "n_tup_del": 0,
+        "n_tup_hot_upd": 0,
+        "n_live_tup": 0,
+        "n_dead_tup": 0,
+        "n_mod_since_analyze": 0,
+        "n_ins_since_vacuum": 0,
+        "last_vacuum": None,
+        "last_autovacuum": None,
+        "last_analyze": None,
+        "last_autoanalyze": None,
+        "vacuum_count": 0,
+        "autovacuum_count": 0,
+        "analyze_count": 0,
+        "autoanalyze_count": 0,
+    }
+    values.update(fields)
+    return Table(**values)
+
+
+def make_column(table: Table, position: int, name: str, type_name: str, **fields: Any) -> Column:
+    values: dict[str, Any] = {
+        "table_oid": table.oid,
+        "schema": table.schema,
+        "table": table.name,
+        "name": name,
+        "position": position,
+        "data_type": type_name,
+        "type_name": type_name,
+        "type_category": "N",
+        "not_null": True,
+        "default": None,
+        "identity": "",
+        "generated": "",
+        "comment": None,
+        "null_frac": None,
+        "n_distinct": None,
+    }
+    values.update(fields)
+    return Column(**values)
+
+
+def make_index(oid: int, table: Table, name: str, columns: list[str], **fields: Any) -> Index:
+    values: dict[str, Any] = {
+        "oid": oid,
+        "schema": table.schema,
+        "table": table.name,
+        "table_oid": table.oid,
+        "name": name,
+        "method": "btree",
+        "is_unique": False,
+        "is_primary": False,
+        "is_valid": True,
+        "key_count": len(columns),
+        "key_columns": list(columns),
+        "key_definitions": list(columns),
+        "opclasses": ["int4_ops"] * len(columns),
+        "collations": [None] * len(columns),
+        "sort_options": [0] * len(columns),
+        "expressions": None,
+        "predicate_tree": None,
+        "predicate": None,
+        "definition": f"CREATE INDEX {name} ON {table.qualname} USING btree ({', '.join(columns)})",
+        "constraint_name": None,
+        "bytes": 16_384,
+        "idx_scan": 0,
+        "idx_tup_read": 0,
+        "idx_tup_fetch": 0,
+        "last_idx_scan": None,
+        "comment": None,
+    }
+    values.update(fields)
+    return Index(**values)
+
+
+def make_constraint(oid: int, table: Table, name: str, kind: str, **fields: Any) -> Constraint:
+    values: dict[str, Any] = {
+        "oid": oid,
+        "schema": table.schema,
+        "table": table.name,
+        "table_oid": table.oid,
+        "name": name,
+        "kind": kind,
+        "columns": ["id"],
+        "validated": True,
+        "inherited": False,
+        "definition": "PRIMARY KEY (id)",
+        "index_oid": None,
+        "ref_table_oid": None,
+        "ref_schema": None,
+        "ref_table": None,
+        "ref_columns": [],
+        "on_delete": None,
+        "on_update": None,
+        "comment": None,
+    }
+    values.update(fields)
+    return Constraint(**values)
+
+
+def make_snapshot(stats_reset: str | None = "2026-11-01T12:00:00Z") -> Snapshot:
+    """Schema "Mixed Case" (commented) with a parent `Weird"Name` and a child `ñame`
+    (no primary key, an unindexed foreign key, a duplicate and a redundant index), and
+    public.orders: busy, with many dead tuples and autovacuum off."""
+    parent = make_table(
+        10,
+        "Mixed Case",
+        'Weird"Name',
+        rows_estimate=1_200.0,
+        table_bytes=98_304,
+        n_tup_ins=1_200,
+        n_live_tup=1_200,
+        idx_scan=4_321,
+    )
+    child = make_table(
+        11,
+        "Mixed Case",
+        "ñame",
+        rows_estimate=25_000.0,
+        table_bytes=3 * 1024 * 1024,
+        n_tup_ins=25_000,
+        n_tup_upd=500,
+        n_live_tup=25_000,
+        seq_scan=77,
+    )
+    orders = make_table(
+        12,
+        "public",
+        "orders",
+        rows_estimate=2_000.0,
+        table_bytes=1_572_864,
+        reloptions=["autovacuum_enabled=false"],
+        n_tup_ins=50_000,
+        n_tup_upd=120_000,
+        n_tup_del=48_000,
+        n_live_tup=2_000,
+        n_dead_tup=160_000,
+        seq_scan=1_500,
+        idx_scan=98_765,
+    )
+    idle = make_table(13, "public", "select", rows_estimate=0.0, idx_scan=None)
+    tables = [parent, child, orders, idle]
+    columns = [
+        make_column(parent, 1, "id", "int4"),
+        make_column(child, 1, "id", "int4", not_null=False),
+        make_column(child, 2, "parent id", "int4"),
+        make_column(child, 3, "code", "int4"),
+        make_column(orders, 1, "id", "int8"),
+        make_column(idle, 1, "id", "int4"),
+    ]
+    parent_pkey = make_index(
+        100,
+        parent,
+        'Weird"Name_pkey',
+        ["id"],
+        is_unique=True,
+        is_primary=True,
+        constraint_name='Weird"Name_pkey',
+    )
+    orders_pkey = make_index(
+        101,
+        orders,
+        "orders_pkey",
+        ["id"],
+        is_unique=True,
+        is_primary=True,
+        constraint_name="orders_pkey",
+        bytes=2_400_000,
+    )
+    child_code = make_index(102, child, "ñame_code_idx", ["code"])
+    child_code_copy = make_index(103, child, "ñame_code_idx1", ["code"])
+    child_code_id = make_index(104, child, "ñame_code_id_idx", ["code", "id"])
+    constraints = [
+        make_constraint(200, parent, 'Weird"Name_pkey', "p", index_oid=100),
+        make_constraint(201, orders, "orders_pkey", "p", index_oid=101),
+        make_constraint(
+            202,
+            child,
+            "ñame_parent id_fkey",
+            "f",
+            columns=["parent id"],
+            definition='FOREIGN KEY ("parent id") REFERENCES "Mixed Case"."Weird""Name"(id)',
+            index_oid=100,
+            ref_table_oid=parent.oid,
+            ref_schema="Mixed Case",
+            ref_table='Weird"Name',
+            ref_columns=["id"],
+            on_delete="a",
+            on_update="a",
+        ),
+    ]
+    return Snapshot(
+        server=ServerInfo(
+            version_num=160002,
+            version="16.2",
+            database="shop",
+            current_user="auditor",
+            is_superuser=False,
+            in_recovery=False,
+            collected_at=COLLECTED_AT,
+            postmaster_start_time="2026-11-20T08:00:00Z",
+            stats_reset=stats_reset,
+            settings={"autovacuum": "on", "track_counts": "on"},
+        ),
+        schemas=[
+            Schema(1, "Mixed Case", "app", "Orders | people, *the* core"),
+            Schema(2, "public", "postgres", None),
+        ],
+        tables=tables,
+        columns=columns,
+        constraints=constraints,
+        indexes=[parent_pkey, orders_pkey, child_code, child_code_copy, child_code_id],
+        sequences=[],
+        profiles=[],
+        collection=CollectionInfo(
+            catalog_queries=7,
+            data_queries=0,
+            duration_ms=12,
+            schemas_filter=[],
+            data_profiled=False,
+            skipped=[{"step": "sequences", "reason": "permission denied for sequence s"}],
+        ),
+    )
+
+
+@pytest.fixture
+def analysis() -> Analysis:
+    result = analyse(make_snapshot())
+    # a check that could not read some tables, and one excused finding, as the engine
+    # reports them when rows were read or a COMMENT carried a pgvitals:ignore marker
+    checks = [
+        replace(c, skipped_objects=({"object": "public.orders", "reason": "lock timeout"},))
+        if c.rule == "missing-primary-key"
+        else c
+        for c in result.checks
+    ]
+    checks.append(Check("high-dead-tuple-ratio-copy", "failed", "ValueError: boom", 1))
+    select_pk = next(f for f in result.findings if f.object == "public.select")
+    excused = [Excused(select_pk, "reviewed | accepted", "COMMENT on public.select")]
+    findings = [f for f in result.findings if f is not select_pk]
+    return replace(result, findings=findings, checks=checks, excused=excused)
+
+
+@pytest.fixture
+def report(analysis: Analysis) -> str:
+    return render_markdown(analysis)
+
+
+def section(report: str, heading: str) -> str:
+    """The text of one `## heading` section."""
+    match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", report, re.M | re.S)
+    assert match, f"no section {heading!r}"
+    return match.group(1)
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The cells of the Markdown table rows in `text` (header and rule included), split
+    on unescaped pipes."""
+    rows = []
+    for line in text.splitlines():
+        if line.startswith("|"):
+            cells = re.split(r"(?<!\\)\|", line.strip())[1:-1]
+            rows.append([cell.strip() for cell in cells])
+    return rows
+
+
+def test_sections_in_order(report: str) -> None:
+    headings = re.findall(r"^## (.+)$", report, re.M)
+    assert headings == [
+        "Executive summary",
+        "Schemas",
+        "Findings",
+        "Index coverage",
+        "Row-level security",
+        "Table activity",
+        "Data quality",
+        "Missing elements",
+        "Excused findings",
+        "Checks skipped or failed",
+        "Action plan",
+        "Risk assessment",
+        "Appendix: fix script",
+        "Appendix: rollback script",
+    ]
+    assert report.startswith("# Database health assessment: `shop`\n")
+    assert "PostgreSQL 16.2 · snapshot taken 2026-11-22 12:00 UTC" in report
+
+
+def test_executive_summary(report: str, analysis: Analysis) -> None:
+    text = section(report, "Executive summary")
+    assert "2 schemas, 4 tables, about 28,200 rows" in text
+    counts = summary.severity_counts(analysis.findings)
+    assert f"{counts['high']} high" in text
+    rows = {row[0]: row for row in table_rows(text)}
+    assert rows["Integrity"][1] == "🔴 Red"
+    assert rows["Maintenance"][1] == "🔴 Red"
+    assert rows["Security"][1] == "⚪ Not checked"
+    assert "counters since 2026-11-01 12:00 UTC (21 days)" in text
+
+
+def test_rag_status_rules(analysis: Analysis) -> None:
+    status = {area.category: area for area in summary.area_statuses(analysis)}
+    assert status["integrity"].status == summary.RED
+    assert "missing-primary-key (1)" in status["integrity"].reason
+    assert status["security"].status == summary.NOT_CHECKED
+    medium_only = [replace(f, severity="medium") for f in analysis.findings]
+    amber = summary.area_status("integrity", "Integrity", analysis.checks, medium_only)
+    assert amber.status == summary.AMBER
+    green = summary.area_status("integrity", "Integrity", analysis.checks, [])
+    assert green.status == summary.GREEN
+    skipped = [
+        Check(rule.id, "skipped", "table rows not read (--no-data)", 0)
+        for rule in REGISTRY.values()
+        if rule.category == INTEGRITY
+    ]
+    not_checked = summary.area_status("integrity", "Integrity", skipped, [])
+    assert not_checked.status == summary.NOT_CHECKED
+    assert "--no-data" in not_checked.reason
+
+
+def test_statistics_window_never_reset() -> None:
+    window = summary.statistics_window(make_snapshot(stats_reset=None).server)
+    assert window.reset_at is None
+    assert window.text.startswith(
+        "since the server's statistics were last reset: unknown (never reset) — at least since"
+    )
+    assert "2026-11-20 08:00 UTC (2 days)" in window.text
+
+
+def test_schema_comment_and_relationships(report: str) -> None:
+    text = section(report, "Schemas")
+    assert "### Schema `Mixed Case`" in text
+    assert r"> Orders | people, \*the\* core" in text
+    assert "The schema has no comment" in text  # public
+    mermaid = re.search(r"```mermaid\n(.*?)```", text, re.S)
+    assert mermaid
+    assert 'Weird_Name ||--o{ name : "name_parent id_fkey"' in mermaid.group(1)
+    assert 'Mixed Case.Weird"Name (1) --> (*) Mixed Case.ñame  [ñame_parent id_fkey]' in text
+    assert "Tables with no declared relationship: `public.orders`, `public.select`." in text
+
+
+def test_mermaid_names_are_safe_and_distinct() -> None:
+    assert mermaid_name('Weird"Name') == "Weird_Name"
+    assert mermaid_name("Mixed Case") == "Mixed_Case"
+    assert mermaid_name("ñame") == "name"
+    assert mermaid_name("2024_data") == "t_2024_data"
+    snap = make_snapshot()
+    twin = replace(snap.constraints[2], name="twin_fkey", table="name", table_oid=99)
+    relations = [summary.relationship(snap, c) for c in (snap.constraints[2], twin)]
+    diagram = er_diagram("Mixed Case", relations)
+    entities = re.findall(r"^\s+(\S+) \S+ (\S+) :", diagram.text, re.M)
+    assert ("Weird_Name", "name") in entities
+    assert ("Weird_Name", "name_2") in entities
+
+
+def test_diagram_truncated_to_most_connected() -> None:
+    snap = make_snapshot()
+    fk = snap.constraints[2]
+    relations = [
+        summary.relationship(snap, replace(fk, name=f"fk_{n}", table=f"child_{n}", table_oid=n))
+        for n in range(1_000, 1_070)
+    ]
+    diagram = er_diagram("Mixed Case", relations, limit=60)
+    assert diagram.truncated
+    assert (diagram.entities_shown, diagram.entities_total) == (60, 71)
+    assert "Weird_Name" in diagram.text  # the hub, connected to everything, stays
+
+
+def test_critical_and_high_findings_in_full(report: str, analysis: Analysis) -> None:
+    text = section(report, "Findings")
+    assert "#### `missing-primary-key` — Table has no primary key" in text
+    why = REGISTRY["missing-primary-key"].section("Why it breaks")
+    assert why.splitlines()[0] in text
+    assert "##### 1. `Mixed Case.ñame`" in text
+    assert "| `rows_estimate` | 25,000 |" in text
+    pk_fix = next(f.fix for f in analysis.findings if f.rule == "missing-primary-key")
+    assert f"```sql\n{pk_fix}\n```" in text
+    dead = next(f for f in analysis.findings if f.rule == "high-dead-tuple-ratio")
+    assert dead.severity == "high"
+    assert "| `dead_ratio` | 98.8% |" in text
+    assert "| `autovacuum_enabled` | no |" in text
+
+
+def test_lesser_findings_compact_with_escaped_pipes(report: str, analysis: Analysis) -> None:
+    text = section(report, "Findings")
+    compact = text.split("### Medium, low and informational")[1]
+    rows = table_rows(compact)
+    assert rows[0] == ["Severity", "Rule", "Object", "Message"]
+    lesser = [f for f in analysis.findings if f.severity in ("medium", "low", "info")]
+    assert len(rows) == 2 + len(lesser)
+    assert {row[1] for row in rows[2:]} == {f"`{f.rule}`" for f in lesser}
+
+
+def test_index_coverage_rows(report: str) -> None:
+    rows = {row[0]: row[1:] for row in table_rows(section(report, "Index coverage"))}
+    #        rows,   indexes, single, composite, index size, table size, unindexed FKs
+    assert rows["`Mixed Case.ñame`"] == ["25,000", "3", "2", "1", "48.0 kB", "3.0 MB", "1 of 1"]
+    assert rows['`Mixed Case.Weird"Name`'] == ["1,200", "1", "1", "0", "16.0 kB", "96.0 kB", "0"]
+    assert rows["`public.orders`"] == ["2,000", "1", "1", "0", "2.3 MB", "1.5 MB", "0"]
+    assert rows["`public.select`"][:2] == ["0", "0"]
+
+
+def test_activity_section_with_bars(report: str) -> None:
+    text = section(report, "Table activity")
+    assert "counters since 2026-11-01 12:00 UTC (21 days)" in text
+    rows = {row[0]: row[1:] for row in table_rows(text)}
+    assert rows["`public.orders`"][0] == "`██████████` 218,000"
+    assert rows["`Mixed Case.ñame`"][0] == "`█░░░░░░░░░` 25,500"
+    assert rows["`public.orders`"][1:] == [
+        "50,000",
+        "120,000",
+        "48,000",
+        "2,000",
+        "160,000",
+        "1,500",
+        "98,765",
+    ]
+    assert "Neither written nor read in this window (1): `public.select`." in text
+
+
+def test_not_yet_assessed_sections_say_so(report: str) -> None:
+    assert section(report, "Row-level security").strip().startswith("Not assessed yet")
+    assert "Not assessed" in section(report, "Data quality")
+    assert "Not assessed yet" in section(report, "Risk assessment")
+    missing = section(report, "Missing elements")
+    assert "rule `no-migration-history` is not in this version" in missing
+    assert "`Mixed Case` 0 of 2 tables" in missing
+
+
+def test_excused_and_skipped(report: str) -> None:
+    excused = table_rows(section(report, "Excused findings"))
+    assert excused[2][3] == r"reviewed \| accepted"
+    assert excused[2][4] == "COMMENT on public.select"
+    gaps = section(report, "Checks skipped or failed")
+    assert "| `high-dead-tuple-ratio-copy` | failed | ValueError: boom |" in gaps
+    assert "- `missing-primary-key`: `public.orders` — lock timeout" in gaps
+    assert "- sequences: permission denied for sequence s" in gaps
+
+
+def test_action_plan(report: str) -> None:
+    text = section(report, "Action plan")
+    immediate = text.split("### Short term")[0]
+    assert "`missing-primary-key`, 1 object" in immediate
+    assert "`high-dead-tuple-ratio`, 1 object" in immediate
+    assert "### Long term (info)\n\nNothing." in text
+
+
+def test_fix_script_orders_low_risk_first(analysis: Analysis) -> None:
+    scripts = summary.fix_scripts(analysis)
+    fix = scripts.fix
+    assert "generated by pgvitals" in fix
+    assert "pgvitals never runs this script" in fix
+    assert "cannot run inside a transaction block" in fix
+    entries = fix.split("\n\n")[1:]  # one per finding, after the header
+    entries = [e for e in entries if "(same statement as for" not in e]
+    tiers = [summary.risk_tier(entry) for entry in entries]
+    assert tiers == sorted(tiers)
+    first_drop = next(i for i, e in enumerate(entries) if "\nDROP " in e)
+    concurrently = [i for i, e in enumerate(entries) if "CREATE INDEX CONCURRENTLY" in e]
+    assert concurrently and max(concurrently) < first_drop
+    assert "-- unindexed-foreign-key: Mixed Case.ñame.ñame_parent id_fkey\nCREATE INDEX" in fix
+    # the same DROP (duplicate and redundant index) is written once
+    assert fix.count('DROP INDEX CONCURRENTLY IF EXISTS "Mixed Case"."ñame_code_idx1";') == 1
+    rollback_labels = [line for line in scripts.rollback.splitlines() if line.startswith("-- ")]
+    fix_labels = [line for line in fix.splitlines() if re.match(r"-- [a-z-]+: ", line)]
+    assert [line for line in rollback_labels if line in fix_labels] == fix_labels[::-1]
+
+
+def test_fix_script_in_appendix(report: str, analysis: Analysis) -> None:
+    scripts = summary.fix_scripts(analysis)
+    assert scripts.fix.strip() in section(report, "Appendix: fix script")
+    assert scripts.rollback.strip() in section(report, "Appendix: rollback script")
+
+
+def test_risk_tiers() -> None:
+    assert summary.risk_tier('CREATE INDEX CONCURRENTLY "i" ON "t" ("c");') == 0
+    assert summary.risk_tier('VACUUM (ANALYZE) "t";') == 0
+    assert summary.risk_tier('ALTER TABLE "t" ADD CONSTRAINT "c" CHECK (x);') == 1
+    assert summary.risk_tier('DROP INDEX CONCURRENTLY IF EXISTS "i";') == 2
+    assert summary.risk_tier('-- DROP nothing\nCREATE INDEX CONCURRENTLY "i" ON "t" ("c");') == 0
+
+
+def test_names_cannot_escape_script_comments() -> None:
+    snap = make_snapshot()
+    evil = make_table(14, "public", "x\nDROP TABLE users; --")
+    result = analyse(replace(snap, tables=[*snap.tables, evil]))
+    fix = summary.fix_scripts(result).fix
+    # the name's newline is spelled out in the comment (in the quoted identifier it is
+    # harmless), so its text cannot become a statement of its own
+    assert "-- missing-primary-key: public.x\\nDROP TABLE users; --\n" in fix
+    assert "public.x\nDROP TABLE" not in fix
+
+
+def test_escaping_helpers() -> None:
+    assert code("a`b") == "``a`b``"
+    assert code("`x") == "`` `x ``"
+    assert md_text("a*b* <c> [d] _e_ snake_case") == r"a\*b\* \<c\> \[d\] \_e\_ snake_case"
+
+
+def test_numbers() -> None:
+    assert summary.thousands(1234567) == "1,234,567"
+    assert summary.thousands(None) == "—"
+    assert summary.human_bytes(512) == "512 bytes"
+    assert summary.human_bytes(8192) == "8.0 kB"
+    assert summary.human_bytes(5 * 1024**3) == "5.0 GB"
+    assert summary.text_bar(0, 10) == "░" * 10
+    assert summary.text_bar(1, 1_000) == "█" + "░" * 9
+    assert summary.text_bar(5, 10) == "█████░░░░░"
+
+
+def test_no_findings_report() -> None:
+    snap = make_snapshot()
+    quiet = Analysis(snap, [], [], [], "live")
+    report = render_markdown(quiet)
+    assert "No findings." in section(report, "Findings")
+    assert "-- Nothing to fix" in section(report, "Appendix: fix script")
+
+
+def test_review_mode_has_no_activity() -> None:
+    report = render_markdown(analyse(make_snapshot(), mode="review"))
+    assert "Not applicable" in section(report, "Table activity")
+
+
+def test_text_summary(analysis: Analysis) -> None:
+    console = Console(record=True, width=120, color_system=None)
+    render_text(analysis, console)
+    out = console.export_text()
+    assert "shop · PostgreSQL 16.2 · 2 schemas · 4 tables · ~28,200 rows" in out
+    assert "counters since 2026-11-01 12:00 UTC (21 days)" in out
+    assert re.search(r"Integrity\s+RED", out)
+    assert re.search(r"Security\s+NOT CHECKED", out)
+    assert "Mixed Case.ñame" in out
+    assert "HIGH" in out and "missing-primary-key" in out
+    counts = summary.severity_counts(analysis.findings)
+    assert f"Result: {counts['high']} high, {counts['medium']} medium" in out
+    assert "(1 excused)" in out
+    assert "skipped, failed or incomplete" in out
+
+
+def test_text_summary_truncates_and_keeps_markup_literal(analysis: Analysis) -> None:
+    many = [
+        replace(analysis.findings[0], object=f"public.[bold]t{n}", message=f"[red]m{n}")
+        for n in range(30)
+    ]
+    console = Console(record=True, width=120)
+    render_text(replace(analysis, findings=many), console)
+    out = console.export_text()
+    assert "public.[bold]t0" in out and "[red]m24" in out
+    assert "public.[bold]t25" not in out
+    assert "... and 5 more — see the report" in out
+
+
+def test_text_summary_narrow_without_colour(analysis: Analysis) -> None:
+    console = Console(record=True, width=50, no_color=True)
+    render_text(analysis, console)
+    out = console.export_text()
+    assert all(len(line) <= 50 for line in out.splitlines())
+    assert "RED" in out and "Integrity" in out
+    assert "Result:" in out

@@ -1,0 +1,206 @@
+"""The command line as a user meets it: exit codes, one-line errors, outputs."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from pathlib import Path
+
+import psycopg
+
+from pgvitals.rules import REGISTRY
+from tests.conftest import free_port
+from tests.helpers import pgvitals, valid_report
+
+
+def one_error_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("pgvitals: "), stderr
+    return lines[0]
+
+
+def test_malformed_dsn_is_a_usage_error_and_hides_the_password() -> None:
+    run = pgvitals("check", "postgresql://alice:s3cr3t-pw@localhost:5432/app?nonsense=1")
+    assert run.exit_code == 2
+    line = one_error_line(run.stderr)
+    assert "invalid connection string" in line
+    assert "s3cr3t-pw" not in run.stderr + run.stdout
+
+
+def test_refused_connection_exits_3() -> None:
+    port = free_port()
+    run = pgvitals("check", f"postgresql://postgres:pw123@127.0.0.1:{port}/postgres")
+    assert run.exit_code == 3
+    line = one_error_line(run.stderr)
+    assert f"cannot connect to postgres@127.0.0.1:{port}/postgres" in line
+    assert "refused" in line.lower()
+    assert "pw123" not in run.stderr + run.stdout
+
+
+def test_wrong_password_exits_3_without_printing_it(server) -> None:
+    with psycopg.connect(server.dsn(), autocommit=True) as admin:
+        admin.execute("DROP ROLE IF EXISTS alice")
+        admin.execute("CREATE ROLE alice LOGIN PASSWORD 'the-right-one'")
+    dsn = f"host=127.0.0.1 port={server.tcp_port} user=alice password=wr0ng-guess dbname=postgres"
+    run = pgvitals("check", dsn)
+    assert run.exit_code == 3
+    line = one_error_line(run.stderr)
+    assert "password authentication failed" in line
+    assert "wr0ng-guess" not in run.stderr + run.stdout
+
+
+def test_a_server_that_is_not_postgresql_exits_3() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+
+    def answer_like_a_web_server() -> None:
+        for _ in range(2):  # libpq may try twice (with and without SSL)
+            try:
+                peer, _ = listener.accept()
+            except OSError:
+                return
+            peer.recv(1024)
+            peer.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+            peer.close()
+
+    thread = threading.Thread(target=answer_like_a_web_server, daemon=True)
+    thread.start()
+    try:
+        run = pgvitals("check", f"host=127.0.0.1 port={port} user=x dbname=x connect_timeout=5")
+    finally:
+        listener.close()
+    assert run.exit_code == 3
+    assert f"cannot connect to x@127.0.0.1:{port}/x" in one_error_line(run.stderr)
+
+
+def test_fail_on_sets_the_exit_code(database) -> None:
+    database.execute("CREATE TABLE no_key (x int)")  # missing-primary-key: high
+    assert pgvitals("check", database.dsn, "--fail-on", "high").exit_code == 1
+    assert pgvitals("check", database.dsn, "--fail-on", "medium").exit_code == 1
+    assert pgvitals("check", database.dsn, "--fail-on", "critical").exit_code == 0
+    assert pgvitals("check", database.dsn).exit_code == 0
+
+
+def test_json_report_validates_and_snapshot_gives_the_same_findings(database, tmp_path) -> None:
+    database.execute(
+        "CREATE TABLE teachers (id int PRIMARY KEY);"
+        "CREATE TABLE lessons (id int, teacher_id int REFERENCES teachers);"
+        "CREATE INDEX l1 ON lessons (id); CREATE INDEX l2 ON lessons (id);"
+        "INSERT INTO teachers VALUES (1); INSERT INTO lessons VALUES (1, 1), (1, 1);"
+    )
+    # --no-data: reading rows would itself add a seq scan between the two runs
+    live = pgvitals("check", database.dsn, "--no-data", "--format", "json")
+    assert live.exit_code == 0, live.stderr
+    live_report = valid_report(live.json())
+    snapshot_file = tmp_path / "snap.json"
+    saved = pgvitals("snapshot", database.dsn, "--no-data", "-o", str(snapshot_file))
+    assert saved.exit_code == 0, saved.stderr
+    offline = pgvitals("check", "--snapshot", str(snapshot_file), "--format", "json")
+    assert offline.exit_code == 0, offline.stderr
+    offline_report = valid_report(offline.json())
+    assert offline_report["findings"] == live_report["findings"]
+    assert {f["rule"] for f in live_report["findings"]} == {
+        "missing-primary-key", "unindexed-foreign-key", "duplicate-index",
+    }  # fmt: skip
+    assert [c["rule"] for c in live_report["checks"]] == sorted(
+        REGISTRY, key=[c["rule"] for c in live_report["checks"]].index
+    )
+    assert len(live_report["checks"]) == len(REGISTRY)
+
+
+def test_report_files_fix_and_rollback_scripts(database, tmp_path) -> None:
+    database.execute(
+        'CREATE TABLE "Weird""Name" (id int PRIMARY KEY, n int);'
+        'CREATE INDEX a ON "Weird""Name" (n); CREATE INDEX b ON "Weird""Name" (n);'
+    )
+    run = pgvitals(
+        "check", database.dsn, "-o", str(tmp_path / "r.md"), "-o", str(tmp_path / "r.sarif"),
+        "-o", str(tmp_path / "r.json"),
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    fix = (tmp_path / "fix.sql").read_text()
+    assert 'DROP INDEX CONCURRENTLY IF EXISTS "public"."b";' in fix
+    rollback = (tmp_path / "rollback.sql").read_text()
+    assert 'CREATE INDEX CONCURRENTLY b ON public."Weird""Name" USING btree (n);' in rollback
+    assert "duplicate-index" in (tmp_path / "r.md").read_text()
+    sarif = json.loads((tmp_path / "r.sarif").read_text())
+    assert sarif["version"] == "2.1.0"
+    assert [r["id"] for r in sarif["runs"][0]["tool"]["driver"]["rules"]] == sorted(
+        REGISTRY, key=[r["id"] for r in sarif["runs"][0]["tool"]["driver"]["rules"]].index
+    )
+    assert [r["ruleId"] for r in sarif["runs"][0]["results"]] == ["duplicate-index"]
+
+
+def test_unknown_output_suffix_is_a_usage_error(database, tmp_path) -> None:
+    run = pgvitals("check", database.dsn, "-o", str(tmp_path / "report.docx"))
+    assert run.exit_code == 2
+    assert "cannot tell the format" in one_error_line(run.stderr)
+
+
+def test_config_disables_excuses_and_tunes(database, tmp_path: Path) -> None:
+    database.execute(
+        "CREATE TABLE audit_log (at timestamptz); CREATE TABLE other (x int);"
+        "CREATE TABLE t (id int PRIMARY KEY, n int);"
+        "CREATE INDEX a ON t (n); CREATE INDEX b ON t (n);"
+    )
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.pgvitals]\n"
+        'disable = ["redundant-index"]\n'
+        "[tool.pgvitals.rules.duplicate-index]\n"
+        'severity = "high"\n'
+        "[[tool.pgvitals.ignore]]\n"
+        'rule = "missing-primary-key"\n'
+        'object = "public.audit_*"\n'
+        'reason = "append-only"\n'
+    )
+    run = pgvitals("check", database.dsn, "--format", "json", cwd=tmp_path)
+    assert run.exit_code == 0, run.stderr
+    report = valid_report(run.json())
+    checks = {c["rule"]: c for c in report["checks"]}
+    assert checks["redundant-index"]["status"] == "skipped"
+    assert "disabled" in checks["redundant-index"]["reason"]
+    assert [(f["rule"], f["object"]) for f in report["excused"]] == [
+        ("missing-primary-key", "public.audit_log")
+    ]
+    assert report["excused"][0]["excused_because"] == "append-only"
+    assert {(f["rule"], f["object"], f["severity"]) for f in report["findings"]} == {
+        ("missing-primary-key", "public.other", "high"),
+        ("duplicate-index", "public.b", "high"),
+    }
+
+
+def test_bad_config_is_a_usage_error(database, tmp_path: Path) -> None:
+    (tmp_path / "pgvitals.toml").write_text('disable = ["no-such-rule"]\n')
+    run = pgvitals("check", database.dsn, cwd=tmp_path)
+    assert run.exit_code == 2
+    assert "no rule named 'no-such-rule'" in one_error_line(run.stderr)
+    (tmp_path / "pgvitals.toml").write_text("[rules.high-dead-tuple-ratio]\nmin_ratio = 'lots'\n")
+    run = pgvitals("check", database.dsn, cwd=tmp_path)
+    assert run.exit_code == 2
+    assert "min_ratio must be a float" in one_error_line(run.stderr)
+
+
+def test_a_damaged_snapshot_is_a_usage_error(tmp_path: Path) -> None:
+    damaged = tmp_path / "snap.json"
+    damaged.write_text('{"format": "pgvitals-snapshot/1", "server": {}}')
+    run = pgvitals("check", "--snapshot", str(damaged))
+    assert run.exit_code == 2
+    assert "damaged" in one_error_line(run.stderr)
+    run = pgvitals("check", "--snapshot", str(tmp_path / "missing.json"))
+    assert run.exit_code == 2
+
+
+def test_rules_lists_and_explains() -> None:
+    listing = pgvitals("rules")
+    assert listing.exit_code == 0
+    for rule_id in REGISTRY:
+        assert rule_id in listing.stdout
+    explained = pgvitals("rules", "unindexed-foreign-key")
+    assert explained.exit_code == 0
+    assert "Why it breaks" in explained.stdout and "large_table_rows" in explained.stdout
+    unknown = pgvitals("rules", "no-such-rule")
+    assert unknown.exit_code == 2
