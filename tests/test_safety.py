@@ -59,7 +59,8 @@ def hold_exclusive_lock(database, table: str) -> psycopg.Connection:
 
 def test_a_locked_table_is_skipped_with_lock_timeout(database) -> None:
     database.execute(
-        "CREATE TABLE locked_log (at timestamptz, what text);"
+        "CREATE TABLE locked_log (at timestamptz DEFAULT now(), what text CHECK (what <> ''));"
+        "CREATE INDEX ON locked_log (lower(what));"
         "CREATE TABLE free_log (at timestamptz, what text);"
         "INSERT INTO locked_log VALUES (now(), 'a'), (now(), 'a');"
         "INSERT INTO free_log VALUES (now(), 'b'), (now(), 'b');"
@@ -78,6 +79,11 @@ def test_a_locked_table_is_skipped_with_lock_timeout(database) -> None:
     by_object = {f["object"]: f for f in report["findings"] if f["rule"] == "missing-primary-key"}
     assert by_object["public.free_log"]["evidence"]["duplicate_rows"] == 1
     assert "duplicate_rows" not in by_object["public.locked_log"]["evidence"]
+    assert {
+        "step": "definitions",
+        "object": "public.locked_log",
+        "reason": "lock timeout",
+    } in report["collection"]["skipped"]
 
 
 def test_a_rule_needing_rows_of_only_locked_tables_reports_skipped(database) -> None:

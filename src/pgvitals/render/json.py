@@ -9,6 +9,7 @@ from typing import Any
 
 from pgvitals import __version__
 from pgvitals.engine import Analysis
+from pgvitals.render.summary import inventory
 from pgvitals.rules import SEVERITIES
 
 REPORT_FORMAT = "pgvitals-report/1"
@@ -23,7 +24,7 @@ def build_report(analysis: Analysis, connection: str | None = None) -> dict[str,
     by_severity = {severity: 0 for severity in SEVERITIES}
     for item in analysis.findings:
         by_severity[item.severity] += 1
-    regular = [t for t in snap.tables if t.kind in ("r", "m")]
+    totals = inventory(analysis)
     return {
         "format": REPORT_FORMAT,
         "tool": {"name": "pgvitals", "version": __version__},
@@ -37,9 +38,9 @@ def build_report(analysis: Analysis, connection: str | None = None) -> dict[str,
             "stats_reset": snap.server.stats_reset,
         },
         "summary": {
-            "schemas": len(snap.schemas),
-            "tables": sum(1 for t in snap.tables if t.kind in ("r", "p")),
-            "rows_estimate": round(sum(max(t.rows_estimate, 0) for t in regular)),
+            "schemas": totals.schemas,
+            "tables": totals.tables,
+            "rows_estimate": totals.rows_estimate,
             "findings_by_severity": by_severity,
             "excused": len(analysis.excused),
         },

@@ -122,24 +122,12 @@ def inventory(analysis: Analysis) -> Inventory:
         collected_at=snap.server.collected_at,
         schemas=len(snap.schemas),
         tables=sum(1 for t in snap.tables if t.kind in COUNTED_KINDS),
-        rows_estimate=sum(rows_of(snap, t) for t in snap.tables if t.kind in ROW_KINDS),
+        rows_estimate=sum(snap.row_count(t) for t in snap.tables if t.kind in ROW_KINDS),
         findings_by_severity=counts,
         findings=len(analysis.findings),
         excused=len(analysis.excused),
         mode=analysis.mode,
     )
-
-
-def rows_of(snap: Snapshot, table: Table) -> int:
-    """The best row count the snapshot has: counted when the rows were read, else the
-    planner's estimate, else the live tuples the statistics collector counted (a table
-    never vacuumed or analyzed has no estimate)."""
-    profile = snap.profile_by_table.get(table.oid)
-    if profile and profile.row_count is not None:
-        return profile.row_count
-    if table.rows_estimate > 0:
-        return round(table.rows_estimate)
-    return max(table.n_live_tup or 0, 0)
 
 
 @dataclass(frozen=True)
@@ -362,7 +350,7 @@ def index_coverage(snap: Snapshot) -> list[IndexCoverage]:
     for table in snap.tables:
         if table.kind != "r" or not table.is_partition:
             continue
-        rows, parent = rows_of(snap, table), table.parent_oid
+        rows, parent = snap.row_count(table), table.parent_oid
         while parent is not None and parent in snap.table_by_oid:
             partition_rows[parent] = partition_rows.get(parent, 0) + rows
             parent = snap.table_by_oid[parent].parent_oid
@@ -384,7 +372,7 @@ def index_coverage(snap: Snapshot) -> list[IndexCoverage]:
                 name=table.name,
                 rows_estimate=partition_rows.get(table.oid, 0)
                 if table.kind == "p"
-                else rows_of(snap, table),
+                else snap.row_count(table),
                 indexes=len(indexes),
                 single_column=sum(1 for i in indexes if i.key_count == 1),
                 composite=sum(1 for i in indexes if i.key_count > 1),

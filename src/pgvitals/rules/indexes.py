@@ -16,15 +16,7 @@ from pgvitals.rules._api import (
     finding,
     rule,
 )
-from pgvitals.snapshot.model import Constraint, Index, Snapshot, Table
-
-
-def rows_of(snap: Snapshot, table: Table) -> int:
-    """Exact count where the rows were read, else the planner's estimate."""
-    profile = snap.profile_by_table.get(table.oid)
-    if profile and profile.row_count is not None:
-        return profile.row_count
-    return max(int(table.rows_estimate), 0)
+from pgvitals.snapshot.model import Constraint, Index, Snapshot
 
 
 def serves_lookup_on(index: Index, columns: list[str]) -> bool:
@@ -80,7 +72,7 @@ def unindexed_foreign_key(snap: Snapshot, opts: Options) -> Iterator[Draft]:
             continue
         if any(serves_lookup_on(i, fk.columns) for i in snap.indexes_by_table.get(table.oid, [])):
             continue
-        rows = rows_of(snap, table)
+        rows = snap.row_count(table)
         referenced = snap.table_by_oid.get(fk.ref_table_oid or -1)
         if rows >= opts.large_table_rows:
             severity = HIGH

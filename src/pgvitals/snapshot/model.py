@@ -291,6 +291,17 @@ class Snapshot:
     def profile_by_table(self) -> dict[int, TableProfile]:
         return {profile.table_oid: profile for profile in self.profiles}
 
+    def row_count(self, table: Table) -> int:
+        """The best count there is: counted when the rows were read, else the planner's
+        estimate, else the live tuples the statistics collector counted (a table never
+        vacuumed or analyzed has no estimate)."""
+        profile = self.profile_by_table.get(table.oid)
+        if profile and profile.row_count is not None:
+            return profile.row_count
+        if table.rows_estimate > 0:
+            return round(table.rows_estimate)
+        return max(table.n_live_tup or 0, 0)
+
     def primary_key(self, table: Table) -> Constraint | None:
         return next(
             (c for c in self.constraints_by_table.get(table.oid, []) if c.kind == "p"), None
