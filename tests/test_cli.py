@@ -204,3 +204,56 @@ def test_rules_lists_and_explains() -> None:
     assert "Why it breaks" in explained.stdout and "large_table_rows" in explained.stdout
     unknown = pgvitals("rules", "no-such-rule")
     assert unknown.exit_code == 2
+
+
+def test_a_plain_role_gets_a_report_that_says_what_it_could_not_read(database) -> None:
+    database.execute(
+        "DROP ROLE IF EXISTS plain_monitor; CREATE ROLE plain_monitor LOGIN;"
+        "CREATE TABLE private_log (at timestamptz, what text);"
+        "CREATE TABLE counted (id serial PRIMARY KEY);"
+    )
+    dsn = database.server.dsn(database.name, user="plain_monitor")
+    run = pgvitals("check", dsn, "--format", "json")
+    assert run.exit_code == 0, run.stderr
+    report = valid_report(run.json())
+    assert "public.private_log" in {f["object"] for f in report["findings"]}
+    check = next(c for c in report["checks"] if c["rule"] == "missing-primary-key")
+    assert {"object": "public.private_log", "reason": "permission denied"} in check[
+        "skipped_objects"
+    ]
+
+
+def test_without_a_dsn_the_libpq_environment_applies(database) -> None:
+    import os
+    import subprocess
+    import sys
+
+    database.execute("CREATE TABLE from_env (x int)")
+    environment = {
+        **os.environ,
+        "PGHOST": str(database.server.base_dir),
+        "PGPORT": str(database.server.tcp_port),
+        "PGUSER": "postgres",
+        "PGDATABASE": database.name,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pgvitals", "check", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "public.from_env" in {f["object"] for f in json.loads(done.stdout)["findings"]}
+
+
+def test_schema_option_limits_the_check(database) -> None:
+    database.execute(
+        'CREATE SCHEMA app; CREATE SCHEMA "Other Schema";'
+        'CREATE TABLE app.a (x int); CREATE TABLE "Other Schema".b (x int);'
+    )
+    run = pgvitals("check", database.dsn, "--schema", "Other Schema", "--format", "json")
+    assert run.exit_code == 0, run.stderr
+    report = valid_report(run.json())
+    assert {f["object"] for f in report["findings"]} == {"Other Schema.b"}
+    assert report["summary"]["schemas"] == 1

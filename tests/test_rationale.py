@@ -1,0 +1,131 @@
+"""The claims the rules make in their "Why it breaks" and "Fix" sections, shown to
+hold on a real server. If PostgreSQL ever behaves otherwise, the rationale is wrong
+and must change with it."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+
+def counters(connection: psycopg.Connection, table: str) -> tuple[int, int]:
+    """(seq_scan, idx_scan) of `table` in the current transaction."""
+    row = connection.execute(
+        "SELECT seq_scan, coalesce(idx_scan, 0) FROM pg_stat_xact_user_tables WHERE relname = %s",
+        [table],
+    ).fetchone()
+    assert row is not None
+    return row
+
+
+# missing-primary-key
+
+
+def test_identical_rows_cannot_be_told_apart_by_value(database) -> None:
+    database.execute(
+        "CREATE TABLE tags (lesson_id int, tag text); INSERT INTO tags VALUES (1, 'a'), (1, 'a')"
+    )
+    with database.admin() as admin:
+        deleted = admin.execute("DELETE FROM tags WHERE lesson_id = 1 AND tag = 'a'").rowcount
+    assert deleted == 2  # one of the two cannot be deleted alone
+
+
+def test_a_published_table_without_key_rejects_update_and_delete(database) -> None:
+    database.execute(
+        "CREATE TABLE feedback (lesson_id int, body text); INSERT INTO feedback VALUES (1, 'x');"
+        "CREATE PUBLICATION feedback_pub FOR TABLE feedback;"
+    )
+    with database.admin() as admin:
+        admin.execute("INSERT INTO feedback VALUES (2, 'y')")  # inserts still replicate
+        for statement in ("UPDATE feedback SET body = 'z'", "DELETE FROM feedback"):
+            with pytest.raises(
+                psycopg.errors.ObjectNotInPrerequisiteState, match="replica identity"
+            ):
+                admin.execute(statement)
+
+
+# unindexed-foreign-key
+
+
+def test_deleting_a_parent_scans_an_unindexed_child_and_not_an_indexed_one(database) -> None:
+    database.execute(
+        "CREATE TABLE teachers (id int PRIMARY KEY);"
+        "CREATE TABLE lessons (id int PRIMARY KEY, teacher_id int REFERENCES teachers);"
+        "CREATE TABLE notes (id int PRIMARY KEY, teacher_id int REFERENCES teachers);"
+        "CREATE INDEX ON notes (teacher_id);"
+        "INSERT INTO teachers SELECT generate_series(1, 100);"
+        "INSERT INTO lessons SELECT g, 1 + g % 99 FROM generate_series(1, 5000) g;"
+        "INSERT INTO notes SELECT g, 1 + g % 99 FROM generate_series(1, 5000) g;"
+        "ANALYZE"
+    )
+    with database.admin() as admin, admin.transaction():
+        lessons_before, notes_before = counters(admin, "lessons"), counters(admin, "notes")
+        admin.execute("DELETE FROM teachers WHERE id = 100")  # referenced by no row
+        lessons_after, notes_after = counters(admin, "lessons"), counters(admin, "notes")
+    assert lessons_after[0] == lessons_before[0] + 1  # a sequential scan of the child
+    assert notes_after[0] == notes_before[0]  # none where the child is indexed
+    assert notes_after[1] == notes_before[1] + 1
+
+
+# duplicate-index
+
+
+def test_every_insert_writes_both_copies_of_a_duplicate_index(database) -> None:
+    database.execute(
+        "CREATE TABLE feedback (id int PRIMARY KEY, lesson_id int);"
+        "CREATE INDEX a ON feedback (lesson_id); CREATE INDEX b ON feedback (lesson_id);"
+        "INSERT INTO feedback SELECT g, g FROM generate_series(1, 20000) g;"
+    )
+    with database.admin() as admin:
+        sizes = admin.execute("SELECT pg_relation_size('a'), pg_relation_size('b')").fetchone()
+    assert sizes is not None and sizes[0] == sizes[1] > 8192 * 10
+
+
+# redundant-index
+
+
+def test_the_longer_index_serves_lookups_on_its_leading_column(database) -> None:
+    database.execute(
+        "CREATE TABLE students (id int PRIMARY KEY, school_id int, created_at timestamptz);"
+        "CREATE INDEX students_school_created ON students (school_id, created_at);"
+        "INSERT INTO students SELECT g, g % 50, now() FROM generate_series(1, 20000) g;"
+        "ANALYZE students"
+    )
+    with database.admin() as admin:
+        admin.execute("SET enable_seqscan = off; SET enable_bitmapscan = off")
+        plan = "\n".join(
+            row[0]
+            for row in admin.execute(
+                "EXPLAIN SELECT * FROM students WHERE school_id = 7 ORDER BY school_id"
+            )
+        )
+    assert "students_school_created" in plan and "Sort" not in plan
+
+
+# high-dead-tuple-ratio
+
+
+def test_dead_tuples_stay_until_vacuum_and_vacuum_does_not_block_writers(database) -> None:
+    database.execute(
+        "CREATE TABLE streaks (id int PRIMARY KEY, days int) WITH (autovacuum_enabled = false);"
+        "INSERT INTO streaks SELECT g, 0 FROM generate_series(1, 1000) g;"
+    )
+    database.execute("UPDATE streaks SET days = days + 1")
+    with database.admin() as admin:
+        dead = admin.execute(
+            "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'streaks'"
+        ).fetchone()
+    assert dead == (1000,)
+    writer = psycopg.connect(database.dsn)
+    writer.execute("INSERT INTO streaks VALUES (5000, 0)")  # uncommitted: holds ROW EXCLUSIVE
+    try:
+        with database.admin() as admin:
+            admin.execute("SET lock_timeout = '2s'")
+            admin.execute("VACUUM (ANALYZE) streaks")  # would time out if it conflicted
+            dead = admin.execute(
+                "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'streaks'"
+            ).fetchone()
+    finally:
+        writer.rollback()
+        writer.close()
+    assert dead == (0,)
