@@ -120,6 +120,7 @@ def make_index(oid: int, table: Table, name: str, columns: list[str], **fields: 
         "predicate": None,
         "definition": f"CREATE INDEX {name} ON {table.qualname} USING btree ({', '.join(columns)})",
         "constraint_name": None,
+        "parent_index_oid": None,
         "bytes": 16_384,
         "idx_scan": 0,
         "idx_tup_read": 0,

@@ -131,13 +131,21 @@ def duplicate_copies(snap: Snapshot) -> list[tuple[Index, Index]]:
     copies = []
     for group in groups.values():
         keeper, *others = sorted(group, key=keep_first)
-        copies += [(other, keeper) for other in others]
+        # two attached copies mean two duplicate parent indexes: reported on the parent
+        copies += [(other, keeper) for other in others if other.parent_index_oid is None]
     return copies
 
 
-def keep_first(index: Index) -> tuple[bool, bool, bool, str]:
-    """Of equivalent indexes keep the one backing a constraint, then a unique one."""
-    return (index.constraint_name is None, not index.is_primary, not index.is_unique, index.name)
+def keep_first(index: Index) -> tuple[bool, bool, bool, bool, str]:
+    """Of equivalent indexes keep the one backing a constraint, then one attached to a
+    partitioned parent's index (it cannot be dropped alone), then a unique one."""
+    return (
+        index.constraint_name is None,
+        index.parent_index_oid is None,
+        not index.is_primary,
+        not index.is_unique,
+        index.name,
+    )
 
 
 def dependent_foreign_keys(snap: Snapshot, index: Index) -> list[Constraint]:
@@ -261,6 +269,7 @@ def redundant_index(snap: Snapshot, opts: Options) -> Iterator[Draft]:
             not index.is_valid
             or index.is_unique
             or index.constraint_name
+            or index.parent_index_oid is not None  # reported on the parent's index
             or index.oid in duplicates
         ):
             continue

@@ -183,6 +183,7 @@ class Index:
     predicate: str | None
     definition: str | None
     constraint_name: str | None  # the PK/UNIQUE/EXCLUDE constraint it backs
+    parent_index_oid: int | None  # a partition's index attached to its parent's index
     bytes: int
     idx_scan: int | None
     idx_tup_read: int | None

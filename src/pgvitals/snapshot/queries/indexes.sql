@@ -36,6 +36,7 @@ SELECT i.indexrelid::int8 AS oid,
        NULL::text AS predicate,
        NULL::text AS definition,
        con.conname AS constraint_name,
+       parent.inhparent::int8 AS parent_index_oid,
        ic.relpages::int8 * pg_catalog.current_setting('block_size')::int8 AS bytes,
        s.idx_scan, s.idx_tup_read, s.idx_tup_fetch,
        @@last_idx_scan@@ AS last_idx_scan,
@@ -48,6 +49,7 @@ SELECT i.indexrelid::int8 AS oid,
   LEFT JOIN pg_catalog.pg_constraint con
          ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid
         AND con.contype IN ('p', 'u', 'x')
+  LEFT JOIN pg_catalog.pg_inherits parent ON parent.inhrelid = i.indexrelid
   LEFT JOIN pg_catalog.pg_stat_user_indexes s ON s.indexrelid = i.indexrelid
   LEFT JOIN pg_catalog.pg_description d
          ON d.objoid = i.indexrelid AND d.classoid = 'pg_catalog.pg_class'::regclass
