@@ -132,7 +132,9 @@ def comment_markers(snapshot: Snapshot) -> dict[tuple[str, ...], dict[str, str]]
     found: dict[tuple[str, ...], dict[str, str]] = {}
 
     def read(key: tuple[str, ...], comment: str | None) -> None:
-        for match in IGNORE_MARKER.finditer(comment or ""):
+        if not comment or "pgvitals:ignore" not in comment.lower():
+            return
+        for match in IGNORE_MARKER.finditer(comment):
             reason = match.group(2).strip(" :-—") or "marked in the object's comment"
             for rule_id in re.split(r"\s*,\s*", match.group(1).lower()):
                 found.setdefault(key, {})[rule_id] = reason

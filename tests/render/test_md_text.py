@@ -93,6 +93,8 @@ def make_column(table: Table, position: int, name: str, type_name: str, **fields
         "comment": None,
         "null_frac": None,
         "n_distinct": None,
+        "type_oid": 23,
+        "collation_oid": 0,
     }
     values.update(fields)
     return Column(**values)

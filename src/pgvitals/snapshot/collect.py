@@ -8,18 +8,17 @@ as skipped with its reason instead of failing the run.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
-from decimal import Decimal
+from dataclasses import dataclass, fields, replace
 from importlib import resources
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors, sql
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, namedtuple_row, tuple_row
 
+from pgvitals.snapshot.assemble import Lookups, build_constraint, build_index, rebuildable
 from pgvitals.snapshot.model import (
     CollectionInfo,
     Column,
@@ -37,10 +36,11 @@ T = TypeVar("T")
 Progress = Callable[[str], None]
 
 SEQUENCE_BATCH = 500
+SMALL = frozenset({"int2", "int4"})
 # Tables whose expressions are deparsed per statement: each holds one AccessShareLock
 # per table until the statement ends, and the shared lock table is sized for about
 # max_locks_per_transaction x max_connections (6,400 by default) in all.
-DEFINITION_BATCH = 250
+DEFINITION_BATCH = 1000
 LOCK_RETRIES = 3
 
 
@@ -58,7 +58,13 @@ def version_dependent_sql(version_num: int) -> dict[str, str]:
     """The one place where catalog differences between server versions are chosen."""
     return {
         "n_ins_since_vacuum": "s.n_ins_since_vacuum" if version_num >= 130000 else "NULL::int8",
-        "last_idx_scan": "s.last_idx_scan" if version_num >= 160000 else "NULL::timestamptz",
+        "last_idx_scan": (
+            "pg_catalog.to_char(pg_catalog.pg_stat_get_lastscan(i.indexrelid) AT TIME ZONE 'UTC',"
+            ' \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\')'
+            if version_num >= 160000
+            else "NULL::text"
+        ),
+        "nulls_not_distinct": "i.indnullsnotdistinct" if version_num >= 150000 else "false",
     }
 
 
@@ -85,41 +91,75 @@ class Collector:
         started = time.monotonic()
         params = {"schemas": list(schemas)}
         self.progress("server")
-        server = self._rows("server", ServerInfo, 0, {})[0]
+        server = self._objects("server", ServerInfo, 0, {})[0]
         version = server.version_num
-        # One snapshot of the catalogs: every query sees the same state.
+        # One snapshot of the catalogs: every query sees the same state, and none
+        # of them takes a lock on a table.
         self.connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         with self.connection.transaction():
+            # sorting 100,000s of catalog rows in the default 4MB spills to disk
+            self.connection.execute("SET LOCAL work_mem = '64MB'")
+            lookups = Lookups.from_rows(self._fetch("lookups", version, {}))
             self.progress("schemas")
-            schema_rows = self._rows("schemas", Schema, version, params)
+            schema_rows = self._objects("schemas", Schema, version, params)
             self.progress("tables")
-            tables = self._rows("tables", Table, version, params)
+            tables = self._objects("tables", Table, version, params)
             self.progress("columns")
-            columns = self._rows("columns", Column, version, params)
+            columns = self._objects("columns", Column, version, params)
             self.progress("constraints")
-            constraints = self._rows("constraints", Constraint, version, params)
+            constraint_rows = self._fetch("constraints", version, params, named=True)
             self.progress("indexes")
-            indexes = self._rows("indexes", Index, version, params)
+            index_rows = self._fetch("indexes", version, params, named=True)
             self.progress("sequences")
-            sequences = self._rows("sequences", Sequence, version, params)
+            sequences = self._objects("sequences", Sequence, version, params)
         self.connection.isolation_level = None
+        by_position = {(c.table_oid, c.position): c for c in columns}
         profiles: list[TableProfile] = []
         interrupted = None
         try:
             self.progress("definitions")
-            tables, columns, constraints, indexes = self._read_definitions(
-                tables, columns, constraints, indexes
-            )
+            complex_indexes = {
+                r.oid for r in index_rows if not rebuildable(r, by_position, lookups)
+            }
+            deparsed = self._deparse(tables, columns, constraint_rows, index_rows, complex_indexes)
+
+            def text(kind: str, oid: int, position: int = 0) -> str | None:
+                return deparsed.get((kind, oid, position), {}).get("definition")
+
+            # a generated column's expression is its "default" in pg_attrdef
+            columns = [
+                replace(c, default=text("default", c.table_oid, c.position)) if c.generated else c
+                for c in columns
+            ]
+            names = {key: column.name for key, column in by_position.items()}
+            names.update(self._names_outside(constraint_rows, tables))
+            constraints = [
+                build_constraint(r, names, text("constraint", r.oid)) for r in constraint_rows
+            ]
+            indexes = [
+                build_index(
+                    r,
+                    by_position,
+                    lookups,
+                    deparsed.get(("index", r.oid, 0)),
+                    r.oid in complex_indexes,
+                )
+                for r in index_rows
+            ]
             self.progress("sequence positions")
-            sequences = self._read_sequence_positions(sequences)
+            sequences = self._read_sequence_positions(sequences, by_position)
             if profile is not None:
                 profiles = self._profile_tables(tables, constraints, indexes, profile, profiles)
         except psycopg.OperationalError as error:
             # The catalogs are in hand: keep them and say what is missing.
             interrupted = f"connection lost: {describe_error(error)}"
-            self.skipped.append(
-                {"step": "sequence positions and table rows", "reason": interrupted}
-            )
+            self.skipped.append({"step": "definitions, sequences, rows", "reason": interrupted})
+            names = {key: column.name for key, column in by_position.items()}
+            constraints = [build_constraint(r, names, None) for r in constraint_rows]
+            indexes = [
+                build_index(r, by_position, lookups, None, not rebuildable(r, by_position, lookups))
+                for r in index_rows
+            ]
         return Snapshot(
             server=server,
             schemas=schema_rows,
@@ -141,37 +181,74 @@ class Collector:
         )
 
     def _execute(
-        self, query: str | sql.Composed, params: Any = None, *, catalog: bool = False
-    ) -> list[dict[str, Any]]:
+        self,
+        query: str | sql.Composed,
+        params: Any = None,
+        *,
+        catalog: bool = False,
+        row_factory: Any = dict_row,
+    ) -> list[Any]:
         if catalog:
             self.catalog_queries += 1
         else:
             self.data_queries += 1
-        with self.connection.cursor(row_factory=dict_row) as cursor:
+        with self.connection.cursor(row_factory=row_factory) as cursor:
             cursor.execute(query, params)
-            return [_plain(row) for row in cursor.fetchall()]
+            return cursor.fetchall()
 
-    def _rows(self, name: str, cls: type[T], version: int, params: dict[str, Any]) -> list[T]:
-        rows = self._execute(load_query(name, version), params, catalog=True)
-        return [cls(**row) for row in rows]
+    def _fetch(
+        self, name: str, version: int, params: dict[str, Any], *, named: bool = False
+    ) -> list[Any]:
+        """Rows of queries/<name>.sql: tuples, or named tuples to read by column name."""
+        factory = namedtuple_row if named else tuple_row
+        return self._execute(load_query(name, version), params, catalog=True, row_factory=factory)
 
-    def _read_definitions(
+    def _objects(self, name: str, cls: type[T], version: int, params: dict[str, Any]) -> list[T]:
+        """Rows mapped positionally onto `cls`; the query's aliases must be its fields."""
+        query = load_query(name, version)
+        self.catalog_queries += 1
+        with self.connection.cursor() as cursor:
+            cursor.execute(query, params)
+            aliases = [column.name for column in cursor.description or []]
+            expected = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+            if aliases != expected:
+                raise RuntimeError(f"queries/{name}.sql returns {aliases}, not {expected}")
+            return [cls(*row) for row in cursor.fetchall()]
+
+    def _deparse(
         self,
         tables: list[Table],
         columns: list[Column],
-        constraints: list[Constraint],
-        indexes: list[Index],
-    ) -> tuple[list[Table], list[Column], list[Constraint], list[Index]]:
-        """Deparse defaults, CHECK/EXCLUDE constraints, partition bounds and index
-        definitions, a batch of tables per statement; a locked table is left out
-        (its texts stay None) and recorded as skipped, instead of stalling the run."""
+        constraint_rows: list[Any],
+        index_rows: list[Any],
+        complex_indexes: set[int],
+    ) -> dict[tuple[str, int, int], dict[str, Any]]:
+        """Deparse what needs the table's column names (a lock on the table): index
+        definitions that cannot be rebuilt, CHECK/EXCLUDE constraints, generated
+        columns. A batch of tables per statement; a locked table is left out (its
+        texts stay None) and recorded as skipped, instead of stalling the run."""
+        wanted: dict[str, dict[int, list[int]]] = {"indexes": {}, "constraints": {}}
+        for r in index_rows:
+            if r.oid in complex_indexes:
+                wanted["indexes"].setdefault(r.table_oid, []).append(r.oid)
+        for r in constraint_rows:
+            if r.kind in ("c", "x"):
+                wanted["constraints"].setdefault(r.table_oid, []).append(r.oid)
+        generated = {c.table_oid for c in columns if c.generated}
+        needed = set(wanted["indexes"]) | set(wanted["constraints"]) | generated
+        batch_tables = [t for t in tables if t.oid in needed]
         query = load_query("definitions", 0)
         rows: list[dict[str, Any]] = []
-        for start in range(0, len(tables), DEFINITION_BATCH):
-            batch = {t.oid: t for t in tables[start : start + DEFINITION_BATCH]}
+        for start in range(0, len(batch_tables), DEFINITION_BATCH):
+            batch = {t.oid: t for t in batch_tables[start : start + DEFINITION_BATCH]}
             for _attempt in range(LOCK_RETRIES):
+                params = {
+                    "indexes": [i for t in batch for i in wanted["indexes"].get(t, [])],
+                    "constraints": [c for t in batch for c in wanted["constraints"].get(t, [])],
+                    "generated": [t for t in batch if t in generated],
+                }
                 try:
-                    rows += self._execute(query, {"tables": list(batch)}, catalog=True)
+                    rows += self._execute(query, params, catalog=True)
                     break
                 except psycopg.Error as error:
                     self._raise_if_connection_lost(error)
@@ -182,36 +259,24 @@ class Collector:
                         self._skip_definitions([batch.pop(oid)], "lock timeout")
             else:
                 self._skip_definitions(batch.values(), "lock timeout")
-        texts = {(row["kind"], row["oid"], row["position"]): row for row in rows}
+        return {(row["kind"], row["oid"], row["position"]): row for row in rows}
 
-        def text(kind: str, oid: int, position: int = 0) -> dict[str, Any]:
-            return texts.get((kind, oid, position), {})
-
-        return (
-            [
-                replace(t, partition_bound=text("partition", t.oid).get("definition"))
-                for t in tables
-            ],
-            [
-                replace(c, default=text("default", c.table_oid, c.position).get("definition"))
-                for c in columns
-            ],
-            [
-                c
-                if c.definition
-                else replace(c, definition=text("constraint", c.oid).get("definition"))
-                for c in constraints
-            ],
-            [
-                replace(
-                    i,
-                    definition=text("index", i.oid).get("definition"),
-                    predicate=text("index", i.oid).get("extra"),
-                    key_definitions=text("index", i.oid).get("parts") or i.key_definitions,
-                )
-                for i in indexes
-            ],
+    def _names_outside(
+        self, constraint_rows: list[Any], tables: list[Table]
+    ) -> dict[tuple[int, int], str]:
+        """Column names of referenced tables that were not collected (another schema)."""
+        collected = {t.oid for t in tables}
+        outside = sorted({r.ref_table_oid for r in constraint_rows} - collected - {None})
+        if not outside:
+            return {}
+        rows = self._execute(
+            "SELECT attrelid::int8, attnum::int, attname FROM pg_catalog.pg_attribute"
+            " WHERE attrelid = ANY (%(tables)s::oid[]) AND attnum > 0",
+            {"tables": outside},
+            catalog=True,
+            row_factory=tuple_row,
         )
+        return {(table, number): name for table, number, name in rows}
 
     def _exclusively_locked(self, oids: list[int]) -> list[int]:
         """Relations another session holds, or waits for, in ACCESS EXCLUSIVE mode."""
@@ -232,10 +297,23 @@ class Collector:
         if self.connection.broken or self.connection.closed:
             raise psycopg.OperationalError(describe_error(error)) from error
 
-    def _read_sequence_positions(self, sequences: list[Sequence]) -> list[Sequence]:
-        """Read last_value with plain SELECTs, in batches each in its own transaction,
-        so that at most one batch of AccessShareLocks is held at a time."""
-        readable = [s for s in sequences if s.readable]
+    def _read_sequence_positions(
+        self, sequences: list[Sequence], columns: dict[tuple[int, int], Column]
+    ) -> list[Sequence]:
+        """Read last_value where running out is possible: a sequence of 32 bits or
+        fewer, or one feeding such a column (a bigint sequence behind an integer key
+        overflows the column first). Plain SELECTs, in batches each in its own
+        transaction, so that at most one batch of AccessShareLocks is held at a time."""
+        small_columns = {(c.table_oid, c.name) for c in columns.values() if c.type_name in SMALL}
+        readable = [
+            s
+            for s in sequences
+            if s.readable
+            and (
+                s.max_value <= 2**31 - 1
+                or (s.owned_by_table_oid, s.owned_by_column) in small_columns
+            )
+        ]
         positions: dict[int, int | None] = {}
         for start in range(0, len(readable), SEQUENCE_BATCH):
             batch = readable[start : start + SEQUENCE_BATCH]
@@ -333,16 +411,3 @@ def collect(
     progress: Progress | None = None,
 ) -> Snapshot:
     return Collector(connection, progress).run(schemas, profile)
-
-
-def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    """Make a row JSON-ready: timestamps become ISO 8601 UTC text, numerics numbers."""
-    return {key: _plain_value(value) for key, value in row.items()}
-
-
-def _plain_value(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value

@@ -13,7 +13,7 @@ from functools import cached_property
 SNAPSHOT_FORMAT = "pgvitals-snapshot/1"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServerInfo:
     version_num: int  # server_version_num, e.g. 160002
     version: str  # e.g. "16.2"
@@ -27,7 +27,7 @@ class ServerInfo:
     settings: dict[str, str]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Schema:
     oid: int
     name: str
@@ -35,7 +35,7 @@ class Schema:
     comment: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Table:
     """A table, partitioned table, materialized view or foreign table.
 
@@ -105,7 +105,7 @@ class Table:
         return self.options.get("autovacuum_enabled", "true").lower() not in ("false", "off", "0")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Column:
     table_oid: int
     schema: str
@@ -122,13 +122,15 @@ class Column:
     comment: str | None
     null_frac: float | None  # from pg_stats, where the table was analyzed
     n_distinct: float | None
+    type_oid: int
+    collation_oid: int  # 0: not collatable
 
     @property
     def qualname(self) -> str:
         return f"{self.schema}.{self.table}.{self.name}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Constraint:
     oid: int
     schema: str
@@ -154,7 +156,7 @@ class Constraint:
         return f"{self.schema}.{self.table}.{self.name}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Index:
     """An index; per key position `key_columns` holds the column name (None for an
     expression) and `key_definitions` the key as PostgreSQL prints it.
@@ -213,7 +215,7 @@ class Index:
         return self.expressions is not None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sequence:
     oid: int
     schema: str
@@ -234,7 +236,7 @@ class Sequence:
         return f"{self.schema}.{self.name}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TableProfile:
     """What reading the rows of one table found (bounded; absent with --no-data)."""
 
@@ -246,7 +248,7 @@ class TableProfile:
     duplicate_rows: int | None  # rows identical to another row (tables without a PK)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CollectionInfo:
     """How the snapshot was taken, for the report's honesty and the benchmark."""
 

@@ -9,17 +9,22 @@ SELECT a.attrelid::int8 AS table_oid,
        coalesce(base.typname, t.typname) AS type_name,
        coalesce(base.typcategory, t.typcategory)::text AS type_category,
        a.attnotnull AS not_null,
-       NULL::text AS default,  -- deparsed later: pg_get_expr locks the table
+       -- relid 0: a default has no column references, and so no lock is taken; a
+       -- generated column's expression has them and is deparsed later in batches
+       CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(ad.adbin, 0) END AS default,
        a.attidentity::text AS identity,
        a.attgenerated::text AS generated,
        d.description AS comment,
        st.null_frac::float8 AS null_frac,
-       st.n_distinct::float8 AS n_distinct
+       st.n_distinct::float8 AS n_distinct,
+       a.atttypid::int8 AS type_oid,
+       a.attcollation::int8 AS collation_oid
   FROM pg_catalog.pg_attribute a
   JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
   LEFT JOIN pg_catalog.pg_type base ON t.typtype = 'd' AND base.oid = t.typbasetype
+  LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
   LEFT JOIN pg_catalog.pg_description d
          ON d.objoid = a.attrelid AND d.classoid = 'pg_catalog.pg_class'::regclass
         AND d.objsubid = a.attnum

@@ -1,14 +1,12 @@
 -- Primary key, foreign key, unique, check and exclusion constraints of tables.
+-- Columns come as attribute numbers; collect.py names them.
 SELECT con.oid::int8 AS oid,
        n.nspname AS schema,
        c.relname AS table,
        c.oid::int8 AS table_oid,
        con.conname AS name,
        con.contype::text AS kind,
-       coalesce((SELECT pg_catalog.array_agg(a.attname ORDER BY k.ord)
-                   FROM pg_catalog.unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
-                   JOIN pg_catalog.pg_attribute a
-                     ON a.attrelid = con.conrelid AND a.attnum = k.attnum), '{}') AS columns,
+       coalesce(con.conkey, '{}') AS key_attnums,
        con.convalidated AS validated,
        con.conparentid <> 0 AS inherited,
        -- keys deparse from the syscache; CHECK and EXCLUDE expressions lock the table,
@@ -19,10 +17,7 @@ SELECT con.oid::int8 AS oid,
        nullif(con.confrelid, 0)::int8 AS ref_table_oid,
        rn.nspname AS ref_schema,
        rc.relname AS ref_table,
-       coalesce((SELECT pg_catalog.array_agg(a.attname ORDER BY k.ord)
-                   FROM pg_catalog.unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
-                   JOIN pg_catalog.pg_attribute a
-                     ON a.attrelid = con.confrelid AND a.attnum = k.attnum), '{}') AS ref_columns,
+       coalesce(con.confkey, '{}') AS ref_attnums,
        CASE WHEN con.contype = 'f' THEN con.confdeltype::text END AS on_delete,
        CASE WHEN con.contype = 'f' THEN con.confupdtype::text END AS on_update,
        d.description AS comment

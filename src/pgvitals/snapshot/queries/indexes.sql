@@ -1,7 +1,7 @@
--- Indexes with their keys, usage counters and the constraint each one backs.
--- Lock-free: the deparsing functions lock the table, so expressions and the
--- predicate come as node trees (location fields removed, so equal expressions
--- compare equal); collect.py deparses them later in small batches.
+-- Indexes as the catalog stores them: key attribute numbers, operator classes,
+-- collations and sort options as oid/number arrays (collect.py names them), and
+-- expressions and predicates as node trees with location fields removed, so that
+-- equal expressions compare equal. No function here locks the table.
 SELECT i.indexrelid::int8 AS oid,
        n.nspname AS schema,
        c.relname AS table,
@@ -12,33 +12,25 @@ SELECT i.indexrelid::int8 AS oid,
        i.indisprimary AS is_primary,
        (i.indisvalid AND i.indisready) AS is_valid,
        i.indnkeyatts::int AS key_count,
-       (SELECT pg_catalog.array_agg(a.attname ORDER BY k.ord)
-          FROM pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-          LEFT JOIN pg_catalog.pg_attribute a
-                 ON a.attrelid = i.indrelid AND a.attnum = k.attnum) AS key_columns,
-       (SELECT pg_catalog.array_agg(CASE WHEN k.attnum <> 0 THEN pg_catalog.quote_ident(a.attname) END
-                                    ORDER BY k.ord)
-          FROM pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-          LEFT JOIN pg_catalog.pg_attribute a
-                 ON a.attrelid = i.indrelid AND a.attnum = k.attnum) AS key_definitions,
+       i.indkey::int2[] AS key_attnums,
+       i.indclass::oid[]::int8[] AS opclass_oids,
+       i.indcollation::oid[]::int8[] AS collation_oids,
+       i.indoption::int2[] AS sort_options,
        pg_catalog.regexp_replace(i.indexprs::text, ' :location -?[0-9]+', '', 'g') AS expressions,
        pg_catalog.regexp_replace(i.indpred::text, ' :location -?[0-9]+', '', 'g') AS predicate_tree,
-       coalesce((SELECT pg_catalog.array_agg(op.opcname::text ORDER BY k.ord)
-                   FROM pg_catalog.unnest(i.indclass) WITH ORDINALITY AS k(opclass, ord)
-                   JOIN pg_catalog.pg_opclass op ON op.oid = k.opclass), '{}') AS opclasses,
-       coalesce((SELECT pg_catalog.array_agg(coll.collname::text ORDER BY k.ord)
-                   FROM pg_catalog.unnest(i.indcollation) WITH ORDINALITY AS k(collation_oid, ord)
-                   LEFT JOIN pg_catalog.pg_collation coll ON coll.oid = k.collation_oid), '{}')
-           AS collations,
-       coalesce((SELECT pg_catalog.array_agg(k.option::int ORDER BY k.ord)
-                   FROM pg_catalog.unnest(i.indoption) WITH ORDINALITY AS k(option, ord)), '{}')
-           AS sort_options,
-       NULL::text AS predicate,
-       NULL::text AS definition,
+       ic.relkind = 'I' AS on_partitioned_table,
+       -- what a rebuilt definition could not show: storage options, opclass options,
+       -- NULLS NOT DISTINCT (PostgreSQL 15+)
+       (ic.reloptions IS NOT NULL OR @@nulls_not_distinct@@
+        OR EXISTS (SELECT FROM pg_catalog.pg_attribute ia
+                    WHERE ia.attrelid = i.indexrelid AND ia.attoptions IS NOT NULL))
+           AS has_options,
        con.conname AS constraint_name,
        parent.inhparent::int8 AS parent_index_oid,
        ic.relpages::int8 * pg_catalog.current_setting('block_size')::int8 AS bytes,
-       s.idx_scan, s.idx_tup_read, s.idx_tup_fetch,
+       pg_catalog.pg_stat_get_numscans(i.indexrelid) AS idx_scan,
+       pg_catalog.pg_stat_get_tuples_returned(i.indexrelid) AS idx_tup_read,
+       pg_catalog.pg_stat_get_tuples_fetched(i.indexrelid) AS idx_tup_fetch,
        @@last_idx_scan@@ AS last_idx_scan,
        d.description AS comment
   FROM pg_catalog.pg_index i
@@ -50,7 +42,6 @@ SELECT i.indexrelid::int8 AS oid,
          ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid
         AND con.contype IN ('p', 'u', 'x')
   LEFT JOIN pg_catalog.pg_inherits parent ON parent.inhrelid = i.indexrelid
-  LEFT JOIN pg_catalog.pg_stat_user_indexes s ON s.indexrelid = i.indexrelid
   LEFT JOIN pg_catalog.pg_description d
          ON d.objoid = i.indexrelid AND d.classoid = 'pg_catalog.pg_class'::regclass
         AND d.objsubid = 0

@@ -6,9 +6,9 @@ SELECT pg_catalog.current_setting('server_version_num')::int AS version_num,
        coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user), false)
            AS is_superuser,
        pg_catalog.pg_is_in_recovery() AS in_recovery,
-       pg_catalog.now() AS collected_at,
-       pg_catalog.pg_postmaster_start_time() AS postmaster_start_time,
-       (SELECT d.stats_reset FROM pg_catalog.pg_stat_database d
+       pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS collected_at,
+       pg_catalog.to_char(pg_catalog.pg_postmaster_start_time() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS postmaster_start_time,
+       (SELECT pg_catalog.to_char(d.stats_reset AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') FROM pg_catalog.pg_stat_database d
          WHERE d.datname = pg_catalog.current_database()) AS stats_reset,
        (SELECT pg_catalog.jsonb_object_agg(s.name, s.setting ORDER BY s.name)
           FROM pg_catalog.pg_settings s

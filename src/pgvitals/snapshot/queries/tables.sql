@@ -10,7 +10,9 @@ SELECT c.oid::int8 AS oid,
        inh.inhparent::int8 AS parent_oid,
        CASE pt.partstrat WHEN 'r' THEN 'range' WHEN 'l' THEN 'list' WHEN 'h' THEN 'hash' END
            AS partition_strategy,
-       NULL::text AS partition_bound,  -- deparsed later: pg_get_expr locks the table
+       -- relid 0: a bound has no column references, and so no lock is taken
+       CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, 0) END
+           AS partition_bound,
        coalesce(c.reloptions, '{}') AS reloptions,
        c.reltuples::float8 AS rows_estimate,
        c.relpages::int8 AS pages,
@@ -26,7 +28,10 @@ SELECT c.oid::int8 AS oid,
        s.n_tup_ins, s.n_tup_upd, s.n_tup_del, s.n_tup_hot_upd,
        s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze,
        @@n_ins_since_vacuum@@ AS n_ins_since_vacuum,
-       s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze,
+       pg_catalog.to_char(s.last_vacuum AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS last_vacuum,
+       pg_catalog.to_char(s.last_autovacuum AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS last_autovacuum,
+       pg_catalog.to_char(s.last_analyze AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS last_analyze,
+       pg_catalog.to_char(s.last_autoanalyze AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS last_autoanalyze,
        s.vacuum_count, s.autovacuum_count, s.analyze_count, s.autoanalyze_count
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
