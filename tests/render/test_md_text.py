@@ -406,7 +406,7 @@ def test_mermaid_names_are_safe_and_distinct() -> None:
     assert mermaid_name("ñame") == "name"
     assert mermaid_name("2024_data") == "t_2024_data"
     snap = make_snapshot()
-    twin = replace(snap.constraints[2], name="twin_fkey", table="name", table_oid=99)
+    twin = snap.constraints[2]._replace(name="twin_fkey", table="name", table_oid=99)
     relations = [summary.relationship(snap, c) for c in (snap.constraints[2], twin)]
     diagram = er_diagram("Mixed Case", relations)
     entities = re.findall(r"^\s+(\S+) \S+ (\S+) :", diagram.text, re.M)
@@ -418,7 +418,7 @@ def test_diagram_truncated_to_most_connected() -> None:
     snap = make_snapshot()
     fk = snap.constraints[2]
     relations = [
-        summary.relationship(snap, replace(fk, name=f"fk_{n}", table=f"child_{n}", table_oid=n))
+        summary.relationship(snap, fk._replace(name=f"fk_{n}", table=f"child_{n}", table_oid=n))
         for n in range(1_000, 1_070)
     ]
     diagram = er_diagram("Mixed Case", relations, limit=60)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields, is_dataclass
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -128,7 +128,7 @@ class Collector:
 
             # a generated column's expression is its "default" in pg_attrdef
             columns = [
-                replace(c, default=text("default", c.table_oid, c.position)) if c.generated else c
+                c._replace(default=text("default", c.table_oid, c.position)) if c.generated else c
                 for c in columns
             ]
             names = {key: column.name for key, column in by_position.items()}
@@ -210,7 +210,7 @@ class Collector:
         with self.connection.cursor() as cursor:
             cursor.execute(query, params)
             aliases = [column.name for column in cursor.description or []]
-            expected = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+            expected = [f.name for f in fields(cls)] if is_dataclass(cls) else list(cls._fields)  # type: ignore[attr-defined]
             if aliases != expected:
                 raise RuntimeError(f"queries/{name}.sql returns {aliases}, not {expected}")
             return [cls(*row) for row in cursor.fetchall()]
@@ -331,7 +331,7 @@ class Collector:
                 self.skipped.append({"step": "sequence positions", "reason": describe_error(error)})
                 continue
             positions.update({row["oid"]: row["last_value"] for row in rows})
-        return [replace(s, last_value=positions.get(s.oid)) for s in sequences]
+        return [s._replace(last_value=positions.get(s.oid)) for s in sequences]
 
     def _profile_tables(
         self,

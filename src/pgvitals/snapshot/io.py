@@ -36,8 +36,17 @@ class BadSnapshot(Exception):
     """The file is not a pgvitals snapshot this version can read."""
 
 
+def to_dict(snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "format": snapshot.format,
+        "server": asdict(snapshot.server),
+        "collection": asdict(snapshot.collection),
+        **{key: [item._asdict() for item in getattr(snapshot, key)] for key in _LISTS},
+    }
+
+
 def to_json(snapshot: Snapshot) -> str:
-    return json.dumps(asdict(snapshot), ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(to_dict(snapshot), ensure_ascii=False, separators=(",", ":"))
 
 
 def save(snapshot: Snapshot, path: Path) -> None:

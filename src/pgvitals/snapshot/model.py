@@ -1,5 +1,10 @@
 """The Snapshot: everything a rule may look at, as plain frozen data.
 
+The catalog entities are NamedTuples: immutable like frozen dataclasses, but built
+several times faster, which matters at 175,000 columns (a frozen dataclass sets
+each field through object.__setattr__). Snapshot and the info classes are frozen
+dataclasses.
+
 Field names equal the column aliases of the queries in `queries/*.sql`, so rows map
 straight onto these classes. Everything is JSON-serialisable (see `io.py`), so a
 snapshot saved today can be analysed offline or compared with a later one.
@@ -9,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 
 SNAPSHOT_FORMAT = "pgvitals-snapshot/1"
 
@@ -27,16 +33,14 @@ class ServerInfo:
     settings: dict[str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class Schema:
+class Schema(NamedTuple):
     oid: int
     name: str
     owner: str
     comment: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Table:
+class Table(NamedTuple):
     """A table, partitioned table, materialized view or foreign table.
 
     Sizes come from `relpages` (as of the last VACUUM/ANALYZE) because the exact
@@ -105,8 +109,7 @@ class Table:
         return self.options.get("autovacuum_enabled", "true").lower() not in ("false", "off", "0")
 
 
-@dataclass(frozen=True, slots=True)
-class Column:
+class Column(NamedTuple):
     table_oid: int
     schema: str
     table: str
@@ -130,8 +133,7 @@ class Column:
         return f"{self.schema}.{self.table}.{self.name}"
 
 
-@dataclass(frozen=True, slots=True)
-class Constraint:
+class Constraint(NamedTuple):
     oid: int
     schema: str
     table: str
@@ -156,8 +158,7 @@ class Constraint:
         return f"{self.schema}.{self.table}.{self.name}"
 
 
-@dataclass(frozen=True, slots=True)
-class Index:
+class Index(NamedTuple):
     """An index; per key position `key_columns` holds the column name (None for an
     expression) and `key_definitions` the key as PostgreSQL prints it.
 
@@ -215,8 +216,7 @@ class Index:
         return self.expressions is not None
 
 
-@dataclass(frozen=True, slots=True)
-class Sequence:
+class Sequence(NamedTuple):
     oid: int
     schema: str
     name: str
@@ -236,8 +236,7 @@ class Sequence:
         return f"{self.schema}.{self.name}"
 
 
-@dataclass(frozen=True, slots=True)
-class TableProfile:
+class TableProfile(NamedTuple):
     """What reading the rows of one table found (bounded; absent with --no-data)."""
 
     table_oid: int
