@@ -148,6 +148,17 @@ def keep_first(index: Index) -> tuple[bool, bool, bool, bool, str]:
     )
 
 
+def pair_evidence(index: Index, covered_by: Index) -> dict[str, object]:
+    """What shows that `index` adds nothing beside `covered_by`, and what it costs."""
+    return {
+        "covered_by": covered_by.name,
+        "definition": index.definition,
+        "covered_by_definition": covered_by.definition,
+        "bytes": index.bytes,
+        "idx_scan": index.idx_scan,
+    }
+
+
 def dependent_foreign_keys(snap: Snapshot, index: Index) -> list[Constraint]:
     return [c for c in snap.constraints if c.kind == "f" and c.index_oid == index.oid]
 
@@ -201,13 +212,7 @@ def duplicate_index(snap: Snapshot, opts: Options) -> Iterator[Draft]:
             copy,
             f"{copy.qualname} duplicates {keeper.qualname} on {copy.schema}.{copy.table}"
             f" ({', '.join(copy.keys)})",
-            evidence={
-                "covered_by": keeper.name,
-                "definition": copy.definition,
-                "covered_by_definition": keeper.definition,
-                "bytes": copy.bytes,
-                "idx_scan": copy.idx_scan,
-            },
+            evidence=pair_evidence(copy, keeper),
             fix=fix,
             rollback=rollback,
         )
@@ -282,13 +287,7 @@ def redundant_index(snap: Snapshot, opts: Options) -> Iterator[Draft]:
             index,
             f"{index.qualname} ({', '.join(index.keys)}) is a prefix of {longer.qualname} "
             f"({', '.join(longer.keys)})",
-            evidence={
-                "covered_by": longer.name,
-                "definition": index.definition,
-                "covered_by_definition": longer.definition,
-                "bytes": index.bytes,
-                "idx_scan": index.idx_scan,
-            },
+            evidence=pair_evidence(index, longer),
             fix=fix,
             rollback=rollback,
         )

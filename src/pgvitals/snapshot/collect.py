@@ -68,8 +68,18 @@ def version_dependent_sql(version_num: int) -> dict[str, str]:
     }
 
 
+# Relation c in schema n is the user's: in a requested schema (all when none is),
+# not a system schema, and not created by an extension.
+USER_RELATION = """n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+   AND (pg_catalog.cardinality(%(schemas)s::text[]) = 0 OR n.nspname = ANY (%(schemas)s::text[]))
+   AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend e
+                    WHERE e.classid = 'pg_catalog.pg_class'::regclass
+                      AND e.objid = c.oid AND e.deptype = 'e')"""
+
+
 def load_query(name: str, version_num: int) -> str:
     text = resources.files("pgvitals.snapshot").joinpath(f"queries/{name}.sql").read_text()
+    text = text.replace("@@user_relation@@", USER_RELATION)
     for marker, expression in version_dependent_sql(version_num).items():
         text = text.replace(f"@@{marker}@@", expression)
     return text

@@ -46,9 +46,5 @@ SELECT i.indexrelid::int8 AS oid,
          ON d.objoid = i.indexrelid AND d.classoid = 'pg_catalog.pg_class'::regclass
         AND d.objsubid = 0
  WHERE c.relkind IN ('r', 'p', 'm')
-   AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
-   AND (pg_catalog.cardinality(%(schemas)s::text[]) = 0 OR n.nspname = ANY (%(schemas)s::text[]))
-   AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend e
-                    WHERE e.classid = 'pg_catalog.pg_class'::regclass
-                      AND e.objid = c.oid AND e.deptype = 'e')
+   AND @@user_relation@@  -- c in schema n: requested, not a system's, not an extension's
  ORDER BY n.nspname, c.relname, ic.relname

@@ -21,9 +21,5 @@ SELECT s.seqrelid::int8 AS oid,
          ON dep.classid = 'pg_catalog.pg_class'::regclass AND dep.objid = s.seqrelid
         AND dep.refclassid = 'pg_catalog.pg_class'::regclass AND dep.deptype IN ('a', 'i')
   LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = dep.refobjid AND a.attnum = dep.refobjsubid
- WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
-   AND (pg_catalog.cardinality(%(schemas)s::text[]) = 0 OR n.nspname = ANY (%(schemas)s::text[]))
-   AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend e
-                    WHERE e.classid = 'pg_catalog.pg_class'::regclass
-                      AND e.objid = c.oid AND e.deptype = 'e')
+ WHERE @@user_relation@@  -- c in schema n: requested, not a system's, not an extension's
  ORDER BY n.nspname, c.relname
