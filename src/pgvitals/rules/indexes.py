@@ -94,9 +94,8 @@ def unindexed_foreign_key(snap: Snapshot, opts: Options) -> Iterator[Draft]:
         name = fixes.index_name(table.name, fk.columns)
         yield finding(
             fk,
-            f"{table.qualname}({', '.join(fk.columns)}) references "
-            f"{fk.ref_schema}.{fk.ref_table} without an index: each delete there scans "
-            f"{rows:,} rows",
+            f"({', '.join(fk.columns)}) references {fk.ref_schema}.{fk.ref_table} without an"
+            f" index: each delete there scans {rows:,} rows of {table.qualname}",
             evidence=evidence,
             fix=fixes.create_index(table, fk.columns, name),
             rollback=fixes.drop_index(table.schema, name, concurrently=table.kind != "p"),
@@ -210,8 +209,7 @@ def duplicate_index(snap: Snapshot, opts: Options) -> Iterator[Draft]:
         fix, rollback = drop_statements(snap, copy)
         yield finding(
             copy,
-            f"{copy.qualname} duplicates {keeper.qualname} on {copy.schema}.{copy.table}"
-            f" ({', '.join(copy.keys)})",
+            f"Duplicates {keeper.name} on {copy.schema}.{copy.table} ({', '.join(copy.keys)})",
             evidence=pair_evidence(copy, keeper),
             fix=fix,
             rollback=rollback,
@@ -285,8 +283,8 @@ def redundant_index(snap: Snapshot, opts: Options) -> Iterator[Draft]:
         fix, rollback = drop_statements(snap, index)
         yield finding(
             index,
-            f"{index.qualname} ({', '.join(index.keys)}) is a prefix of {longer.qualname} "
-            f"({', '.join(longer.keys)})",
+            f"({', '.join(index.keys)}) is a prefix of {longer.name} ({', '.join(longer.keys)})"
+            f" on {index.schema}.{index.table}",
             evidence=pair_evidence(index, longer),
             fix=fix,
             rollback=rollback,

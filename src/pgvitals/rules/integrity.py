@@ -69,7 +69,7 @@ def missing_primary_key(snap: Snapshot, opts: Options) -> Iterator[Draft]:
             evidence["candidate_key_index"] = candidate.name
         if table.kind == "p":
             evidence["partitions"] = sum(1 for t in snap.tables if t.parent_oid == table.oid)
-        message = f"{table.qualname} has no primary key"
+        message = "Table has no primary key"
         if duplicates:
             message += f"; {duplicates} rows duplicate another row exactly"
         fix, rollback = primary_key_fix(snap, table, candidate)

@@ -80,8 +80,7 @@ def high_dead_tuple_ratio(snap: Snapshot, opts: Options) -> Iterator[Draft]:
         reason = "" if autovacuum_on else " and autovacuum is disabled for it"
         yield finding(
             table,
-            f"{table.qualname}: {ratio:.0%} of tuples are dead ({dead:,} dead, {live:,} live)"
-            + reason,
+            f"{ratio:.0%} of tuples are dead ({dead:,} dead, {live:,} live)" + reason,
             evidence=evidence,
             fix=fix,
             rollback=rollback,
