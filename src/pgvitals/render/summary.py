@@ -35,6 +35,16 @@ def thousands(value: float | None) -> str:
     return f"{round(value):,}"
 
 
+def known_sum(values: Iterable[int | None]) -> int | None:
+    """The sum, or None when any part is unknown (a partial sum would mislead)."""
+    total = 0
+    for value in values:
+        if value is None:
+            return None
+        total += value
+    return total
+
+
 def human_bytes(value: int | None) -> str:
     """Bytes in the units PostgreSQL's pg_size_pretty uses (1 kB = 1024 bytes)."""
     if value is None:
@@ -333,8 +343,8 @@ class IndexCoverage:
     indexes: int
     single_column: int
     composite: int
-    index_bytes: int
-    table_bytes: int
+    index_bytes: int | None
+    table_bytes: int | None  # None: not known (never vacuumed or analyzed)
     foreign_keys: int
     unindexed_foreign_keys: int
 
@@ -376,7 +386,7 @@ def index_coverage(snap: Snapshot) -> list[IndexCoverage]:
                 indexes=len(indexes),
                 single_column=sum(1 for i in indexes if i.key_count == 1),
                 composite=sum(1 for i in indexes if i.key_count > 1),
-                index_bytes=sum(i.bytes for i in indexes),
+                index_bytes=known_sum(i.bytes for i in indexes),
                 table_bytes=table.table_bytes,
                 foreign_keys=len(foreign_keys),
                 unindexed_foreign_keys=len(unindexed),

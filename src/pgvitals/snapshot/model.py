@@ -59,9 +59,9 @@ class Table(NamedTuple):
     partition_bound: str | None
     reloptions: list[str]
     rows_estimate: float  # reltuples; -1 when never vacuumed or analyzed (PG 14+)
-    pages: int
-    table_bytes: int
-    total_bytes: int
+    pages: int | None  # None: never vacuumed or analyzed, so not known without a lock
+    table_bytes: int | None
+    total_bytes: int | None
     rls_enabled: bool
     rls_forced: bool
     frozen_xid_age: int | None
@@ -187,7 +187,7 @@ class Index(NamedTuple):
     definition: str | None
     constraint_name: str | None  # the PK/UNIQUE/EXCLUDE constraint it backs
     parent_index_oid: int | None  # a partition's index attached to its parent's index
-    bytes: int
+    bytes: int | None  # None: its table was never vacuumed or analyzed
     idx_scan: int | None
     idx_tup_read: int | None
     idx_tup_fetch: int | None

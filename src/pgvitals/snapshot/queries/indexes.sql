@@ -27,7 +27,9 @@ SELECT i.indexrelid::int8 AS oid,
            AS has_options,
        con.conname AS constraint_name,
        parent.inhparent::int8 AS parent_index_oid,
-       ic.relpages::int8 * pg_catalog.current_setting('block_size')::int8 AS bytes,
+       -- unknown while the table was never vacuumed or analyzed (see tables.sql)
+       CASE WHEN c.reltuples >= 0 OR c.relkind = 'p'
+            THEN ic.relpages::int8 * pg_catalog.current_setting('block_size')::int8 END AS bytes,
        pg_catalog.pg_stat_get_numscans(i.indexrelid) AS idx_scan,
        pg_catalog.pg_stat_get_tuples_returned(i.indexrelid) AS idx_tup_read,
        pg_catalog.pg_stat_get_tuples_fetched(i.indexrelid) AS idx_tup_fetch,

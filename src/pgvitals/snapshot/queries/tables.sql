@@ -15,10 +15,15 @@ SELECT c.oid::int8 AS oid,
            AS partition_bound,
        coalesce(c.reloptions, '{}') AS reloptions,
        c.reltuples::float8 AS rows_estimate,
-       c.relpages::int8 AS pages,
-       c.relpages::int8 * pg_catalog.current_setting('block_size')::int8 AS table_bytes,
-       (c.relpages::int8 + coalesce(toast.relpages, 0) + coalesce(idx.pages, 0))
-           * pg_catalog.current_setting('block_size')::int8 AS total_bytes,
+       -- relpages is set by VACUUM, ANALYZE and CREATE INDEX: on a table never
+       -- vacuumed or analyzed (reltuples -1, PostgreSQL 14+) it says nothing yet
+       CASE WHEN c.reltuples >= 0 OR c.relkind = 'p' THEN c.relpages::int8 END AS pages,
+       CASE WHEN c.reltuples >= 0 OR c.relkind = 'p'
+            THEN c.relpages::int8 * pg_catalog.current_setting('block_size')::int8 END
+           AS table_bytes,
+       CASE WHEN c.reltuples >= 0 OR c.relkind = 'p'
+            THEN (c.relpages::int8 + coalesce(toast.relpages, 0) + coalesce(idx.pages, 0))
+                 * pg_catalog.current_setting('block_size')::int8 END AS total_bytes,
        c.relrowsecurity AS rls_enabled,
        c.relforcerowsecurity AS rls_forced,
        CASE WHEN c.relkind IN ('r', 'm') THEN pg_catalog.age(c.relfrozenxid)::int8 END
