@@ -18,6 +18,7 @@ import signal
 import stat
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -65,7 +66,6 @@ class EmbeddedServer:
         self.base_dir = Path(tempfile.mkdtemp(prefix="pgvitals-"))
         self.data_dir = self.base_dir / "data"
         self.os_user = server_os_user()
-        self.running = False
 
     @property
     def version(self) -> str:
@@ -98,15 +98,29 @@ class EmbeddedServer:
             raise EmbeddedError(
                 f"could not start PostgreSQL from {self.bin_dir}: {error}\n{detail}"
             ) from None
-        self.running = True
         return self
 
     def stop(self) -> None:
-        if self.running:
+        """Stop whatever server the directory has, even one still starting (Ctrl-C can
+        come while `pg_ctl start` waits), then remove the directory: removing it under
+        a live postmaster would leave files behind."""
+        pid_file = self.data_dir / "postmaster.pid"
+        postmaster = None
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            postmaster = int(pid_file.read_text().split()[0])
+        if pid_file.exists():
             with contextlib.suppress(subprocess.CalledProcessError, OSError):
                 self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")
-            self.running = False
-        shutil.rmtree(self.base_dir, ignore_errors=True)
+        # A postmaster interrupted while starting shuts down on its own, and its
+        # processes may still write for a moment: wait for them, then remove.
+        deadline = time.monotonic() + 10
+        while postmaster and process_alive(postmaster) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        while True:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+            if not self.base_dir.exists() or time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
 
     def __enter__(self) -> EmbeddedServer:
         return self.start()
@@ -134,6 +148,16 @@ class EmbeddedServer:
             mode = folder.stat().st_mode
             if not mode & stat.S_IXOTH:
                 folder.chmod(mode | stat.S_IXOTH)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def server_os_user() -> str | None:
