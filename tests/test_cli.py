@@ -257,3 +257,23 @@ def test_schema_option_limits_the_check(database) -> None:
     report = valid_report(run.json())
     assert {f["object"] for f in report["findings"]} == {"Other Schema.b"}
     assert report["summary"]["schemas"] == 1
+
+
+def test_no_server_at_the_default_socket_names_the_socket(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    environment = {**os.environ, "PGHOST": str(tmp_path), "PGUSER": "alice"}
+    environment.pop("PGDATABASE", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "pgvitals", "check"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+    )
+    assert done.returncode == 3
+    line = one_error_line(done.stderr)
+    assert f"cannot connect to alice@{tmp_path}:5432/alice" in line
+    assert f"(socket {tmp_path}/.s.PGSQL.5432)" in line

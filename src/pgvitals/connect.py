@@ -61,21 +61,19 @@ def connect(dsn: str | None, limits: Limits = Limits()) -> psycopg.Connection:
 
 
 def describe(dsn: str | None) -> str:
-    """user@host:port/database of a DSN (libpq defaults filled in), never the password."""
+    """user@host:port/database of a DSN, with libpq's defaults and PG* variables filled
+    in as libpq would; never the password."""
     try:
         params = conninfo.conninfo_to_dict(dsn or "")
     except psycopg.ProgrammingError:
         return "the given server"
-    # libpq's own defaults (PG* variables, socket directory) fill in what is absent
-    try:
-        defaults = {
-            option.keyword.decode(): (option.val or option.compiled or b"").decode()
-            for option in psycopg.pq.Conninfo.parse(conninfo.make_conninfo(dsn or "").encode())
-        }
-    except psycopg.Error:
-        defaults = {}
+    defaults = {
+        option.keyword.decode(): option.val.decode()
+        for option in psycopg.pq.Conninfo.get_defaults()
+        if option.val is not None
+    }
     value = {**defaults, **{key: str(val) for key, val in params.items()}}
-    host = value.get("host") or "localhost"
+    host = value.get("host") or "(local socket)"
     port = value.get("port") or "5432"
     user = value.get("user") or "(default user)"
     database = value.get("dbname") or user
@@ -102,13 +100,15 @@ def scrub(text: str, dsn: str | None) -> str:
 
 def first_line(message: str) -> str:
     """The cause from a libpq error: it names each address tried ("connection to server
-    at ... failed: <cause>") and may add a hint line; the last attempt's cause says most."""
+    at ... failed: <cause>") and may add a hint line; the last attempt's cause says most.
+    A socket's path is kept: "No such file or directory" alone would not say which."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    causes = [
-        match.group(1)
-        for line in lines
-        if (match := re.match(r"connection to server .*? failed:\s*(.+)", line))
-    ]
+    causes = []
+    for line in lines:
+        match = re.search(r'connection to server (?:on socket "([^"]+)"|.*?) failed:\s*(.+)', line)
+        if match:
+            socket, cause = match.groups()
+            causes.append(f"{cause} (socket {socket})" if socket else cause)
     if causes:
         return causes[-1]
     return lines[0] if lines else "unknown error"
