@@ -309,11 +309,6 @@ class Snapshot:
             (c for c in self.constraints_by_table.get(table.oid, []) if c.kind == "p"), None
         )
 
-    def partition_root(self, table: Table) -> Table:
-        while table.parent_oid is not None and table.parent_oid in self.table_by_oid:
-            table = self.table_by_oid[table.parent_oid]
-        return table
-
 
 def _group(items: list, key: str) -> dict:
     grouped: dict = {}
