@@ -129,3 +129,30 @@ def test_dead_tuples_stay_until_vacuum_and_vacuum_does_not_block_writers(databas
         writer.rollback()
         writer.close()
     assert dead == (0,)
+
+
+def test_an_open_older_snapshot_keeps_dead_tuples_through_vacuum(database) -> None:
+    database.execute(
+        "CREATE TABLE streaks (id int PRIMARY KEY, days int) WITH (autovacuum_enabled = false);"
+        "INSERT INTO streaks SELECT g, 0 FROM generate_series(1, 1000) g;"
+    )
+    reader = psycopg.connect(database.dsn)
+    reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+    reader.execute("SELECT count(*) FROM streaks")  # takes a snapshot that still sees the rows
+    try:
+        database.execute("UPDATE streaks SET days = 1")
+        database.execute("VACUUM streaks")
+        with database.admin() as admin:
+            kept = admin.execute(
+                "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'streaks'"
+            ).fetchone()
+    finally:
+        reader.rollback()
+        reader.close()
+    database.execute("VACUUM streaks")
+    with database.admin() as admin:
+        after = admin.execute(
+            "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'streaks'"
+        ).fetchone()
+    assert kept == (1000,)  # VACUUM could not remove what the open snapshot may read
+    assert after == (0,)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,14 +47,14 @@ def plan_outputs(formats: tuple[str, ...], paths: tuple[Path, ...]) -> list[Targ
     return targets
 
 
-def render(analysis: Analysis, fmt: str, connection: str | None, width: int | None = None) -> str:
+def render(analysis: Analysis, fmt: str, connection: str | None) -> str:
     if fmt == "json":
         return render_json(analysis, connection)
     if fmt == "md":
         return render_markdown(analysis)
     if fmt == "sarif":
         return render_sarif(analysis)
-    console = Console(record=True, width=width or 120, file=_Discard(), force_terminal=False)
+    console = Console(record=True, width=120, file=io.StringIO(), force_terminal=False)
     render_text(analysis, console)
     return console.export_text()
 
@@ -80,11 +81,3 @@ def write_outputs(
         (folder / "rollback.sql").write_text(scripts.rollback, encoding="utf-8")
         written += [folder / "fix.sql", folder / "rollback.sql"]
     return written
-
-
-class _Discard:
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass

@@ -38,8 +38,8 @@ def missing_primary_key(snap: Snapshot, opts: Options) -> Iterator[Draft]:
     replicate UPDATE or DELETE of a table without a replica identity, and the
     default replica identity is the primary key, so those statements fail on the
     publisher with "cannot update table ... because it does not have a replica
-    identity". ORMs and admin tools that edit rows by key refuse such tables or
-    guess a key.
+    identity". Any tool that edits one row at a time (an ORM, an admin grid) has
+    no reliable way to name that row.
 
     ## Fix
     Promote an existing unique index on NOT NULL columns with
