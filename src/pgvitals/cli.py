@@ -22,9 +22,10 @@ from pgvitals import __version__
 from pgvitals.config import ConfigError, load_config
 from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe_connection
 from pgvitals.engine import LIVE, Analysis, analyse, ordered_rules
+from pgvitals.findings import SEVERITIES
 from pgvitals.output import FORMATS, OutputError, plan_outputs, write_outputs
-from pgvitals.rules import REGISTRY, SEVERITIES
-from pgvitals.rules._api import severity_rank
+from pgvitals.report import build_report
+from pgvitals.rules import REGISTRY
 from pgvitals.snapshot import io
 from pgvitals.snapshot.collect import ProfileBudget, collect
 from pgvitals.snapshot.model import Snapshot
@@ -263,12 +264,13 @@ def take_snapshot(
 
 
 def finish(analysis: Analysis, targets: list, connection: str, fail_on: str | None) -> None:
-    written = write_outputs(analysis, targets, connection, stdout)
+    report = build_report(analysis, connection)
+    written = write_outputs(report, targets, stdout)
     for path in written:
         stderr.print(f"wrote {path}", markup=False)
     interrupted = analysis.snapshot.collection.interrupted
     if interrupted:
         raise Failure(f"{interrupted} (partial report written)", EXIT_UNREACHABLE)
-    worst = analysis.worst_severity()
-    if fail_on and worst and severity_rank(worst) <= severity_rank(fail_on):
+    worst = report.worst_severity()
+    if fail_on and worst and worst.at_least(fail_on):
         sys.exit(EXIT_FINDINGS)

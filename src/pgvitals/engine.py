@@ -3,18 +3,17 @@ the other rules still run and the report is still produced."""
 
 from __future__ import annotations
 
-import fnmatch
-import re
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from pgvitals.config import Config
-from pgvitals.rules import CATEGORIES, REGISTRY, Finding, Rule
-from pgvitals.rules._api import NO_ROWS, ROWS_REQUIRED, Options, complete, severity_rank
+from pgvitals.findings import Category, Finding, Located, Severity
+from pgvitals.rules import REGISTRY, Rule
+from pgvitals.rules._api import NO_ROWS, ROWS_REQUIRED, complete
 from pgvitals.snapshot.model import Snapshot
-
-IGNORE_MARKER = re.compile(r"pgvitals:ignore\s+([a-z0-9-]+(?:\s*,\s*[a-z0-9-]+)*)(.*)", re.I)
+from pgvitals.suppress import Excused, Suppressor, UnusedExcuse
 
 LIVE, REVIEW = "live", "review"
 
@@ -40,28 +39,30 @@ class Check:
 
 
 @dataclass(frozen=True)
-class Excused:
-    finding: Finding
-    reason: str
-    source: str  # config, or the COMMENT of the object that carries the marker
-
-
-@dataclass(frozen=True)
 class Analysis:
     snapshot: Snapshot
     findings: list[Finding]
     excused: list[Excused]
     checks: list[Check]
     mode: str
+    config: Config = field(default_factory=Config)
+    unused_excuses: list[UnusedExcuse] = field(default_factory=list)
 
-    def worst_severity(self) -> str | None:
-        if not self.findings:
-            return None
-        return min((f.severity for f in self.findings), key=severity_rank)
+    def worst_severity(self) -> Severity | None:
+        return max((f.severity for f in self.findings), default=None)
+
+    def thresholds(self) -> dict[str, dict[str, Any]]:
+        """The options each rule that ran used (defaults overlaid with the config)."""
+        ran = {c.rule for c in self.checks if c.status == "ran"}
+        return {
+            rule.id: self.config.options_for(rule.id)
+            for rule in ordered_rules()
+            if rule.id in ran and rule.options
+        }
 
 
 def ordered_rules() -> list[Rule]:
-    category_order = list(CATEGORIES)
+    category_order = list(Category)
     return sorted(REGISTRY.values(), key=lambda r: (category_order.index(r.category), r.id))
 
 
@@ -72,7 +73,7 @@ def analyse(snapshot: Snapshot, config: Config = DEFAULT_CONFIG, mode: str = LIV
     findings: list[Finding] = []
     excused: list[Excused] = []
     checks: list[Check] = []
-    markers = comment_markers(snapshot)
+    suppressor = Suppressor(config, located_objects(snapshot))
     for rule in ordered_rules():
         reason = skip_reason(rule, snapshot, config, mode)
         if reason:
@@ -80,22 +81,39 @@ def analyse(snapshot: Snapshot, config: Config = DEFAULT_CONFIG, mode: str = LIV
             continue
         started = time.perf_counter()
         try:
-            drafts = list(rule.check(snapshot, Options(config.options_for(rule.id))))
+            options = rule.make_options(config.options_for(rule.id))
+            drafts = list(rule.check(snapshot, options))
         except Exception as error:  # a broken rule must not take the report down
             elapsed = _ms(started)
             checks.append(Check(rule.id, "failed", f"{type(error).__name__}: {error}", elapsed))
             continue
-        severity = config.severity_for(rule.id)
+        configured = config.severity_for(rule.id)
         for draft in drafts:
-            item = complete(rule, draft, severity)
-            excuse = find_excuse(item, config, markers)
+            item = complete(rule, draft, configured)
+            excuse = suppressor.excuse(item)
             if excuse:
-                excused.append(Excused(item, *excuse))
+                excused.append(excuse)
             else:
                 findings.append(item)
         checks.append(Check(rule.id, "ran", None, _ms(started), unread_tables(rule, snapshot)))
-    findings.sort(key=lambda f: (severity_rank(f.severity), f.category, f.rule, f.object))
-    return Analysis(snapshot, findings, excused, checks, mode)
+    findings.sort(key=lambda f: (f.severity.rank, f.category, f.rule, f.object))
+    ran = {c.rule for c in checks if c.status == "ran"}
+    unused = suppressor.unused(ran) + suppressor.unknown_rules(REGISTRY)
+    return Analysis(snapshot, findings, excused, checks, mode, config, unused)
+
+
+def located_objects(snapshot: Snapshot) -> Iterator[Located]:
+    """Every object whose COMMENT may carry an ignore marker."""
+    for entities in (
+        snapshot.schemas,
+        snapshot.tables,
+        snapshot.columns,
+        snapshot.indexes,
+        snapshot.constraints,
+    ):
+        for entity in entities:
+            if entity.comment:
+                yield entity.located
 
 
 def skip_reason(rule: Rule, snapshot: Snapshot, config: Config, mode: str) -> str | None:
@@ -124,62 +142,6 @@ def unread_tables(rule: Rule, snapshot: Snapshot) -> tuple[dict[str, str], ...]:
         for p in snapshot.profiles
         if p.status == "skipped" and p.table_oid in snapshot.table_by_oid
     )
-
-
-def comment_markers(snapshot: Snapshot) -> dict[tuple[str, ...], dict[str, str]]:
-    """`pgvitals:ignore rule-a, rule-b  reason` in a COMMENT, keyed by the object's path:
-    (schema,), (schema, table), (schema, table, column), (schema, "index", name), ..."""
-    found: dict[tuple[str, ...], dict[str, str]] = {}
-
-    def read(key: tuple[str, ...], comment: str | None) -> None:
-        if not comment or "pgvitals:ignore" not in comment.lower():
-            return
-        for match in IGNORE_MARKER.finditer(comment):
-            reason = match.group(2).strip(" :-—") or "marked in the object's comment"
-            for rule_id in re.split(r"\s*,\s*", match.group(1).lower()):
-                found.setdefault(key, {})[rule_id] = reason
-
-    for schema in snapshot.schemas:
-        read((schema.name,), schema.comment)
-    for table in snapshot.tables:
-        read((table.schema, table.name), table.comment)
-    for column in snapshot.columns:
-        read((column.schema, column.table, column.name), column.comment)
-    for index in snapshot.indexes:
-        read((index.schema, "index", index.name), index.comment)
-    for constraint in snapshot.constraints:
-        read(
-            (constraint.schema, constraint.table, "constraint", constraint.name), constraint.comment
-        )
-    return found
-
-
-def find_excuse(
-    item: Finding, config: Config, markers: dict[tuple[str, ...], dict[str, str]]
-) -> tuple[str, str] | None:
-    for excuse in config.excuses:
-        if excuse.rule == item.rule and fnmatch.fnmatchcase(item.object, excuse.object):
-            return excuse.reason, config.source or "configuration"
-    # The object's own comment first, then its table's, then its schema's.
-    keys: list[tuple[str, ...]] = []
-    if item.schema and item.table and item.column:
-        keys.append((item.schema, item.table, item.column))
-    if item.schema and "index" in item.refs:
-        keys.append((item.schema, "index", item.refs["index"]))
-    if item.schema and item.table and "constraint" in item.refs:
-        keys.append((item.schema, item.table, "constraint", item.refs["constraint"]))
-    if item.schema and item.table:
-        keys.append((item.schema, item.table))
-    if item.schema:
-        keys.append((item.schema,))
-    for key in keys:
-        reason = markers.get(key, {}).get(item.rule)
-        if reason:
-            return (
-                reason,
-                f"COMMENT on {'.'.join(k for k in key if k not in ('index', 'constraint'))}",
-            )
-    return None
 
 
 def _ms(started: float) -> int:

@@ -2,7 +2,9 @@
 
 Fixes are written to files for a human to review and run; pgvitals never runs them.
 Forms that avoid long locks are preferred: CREATE/DROP INDEX CONCURRENTLY, and
-constraints added NOT VALID then validated.
+constraints added NOT VALID then validated. Each helper returns a `Fix` whose risk
+(lock level, rewrite, drop, transaction) it declares from what the statement does,
+as PostgreSQL's documentation of each command states it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence as Seq
 
 from psycopg import sql
 
+from pgvitals.findings import Fix, Risk
 from pgvitals.snapshot.model import Constraint, Index, Table
 
 MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL truncates longer names
@@ -40,24 +43,35 @@ def index_name(table: str, columns: Seq[str], suffix: str = "idx") -> str:
     return f"{head.decode(errors='ignore')}_{digest}_{suffix}"
 
 
-def create_index(table: Table, columns: Seq[str], name: str) -> str:
+# Declared risks of the statements built here.
+CONCURRENT_BUILD = Risk(lock="SHARE UPDATE EXCLUSIVE", transactional=False)
+PLAIN_BUILD = Risk(lock="SHARE")  # CREATE INDEX: blocks writes while it builds
+BRIEF_ALTER = Risk(lock="ACCESS EXCLUSIVE")  # catalog-only ALTER TABLE: brief, but blocks all
+REWRITE = Risk(lock="ACCESS EXCLUSIVE", rewrites=True)
+MAINTENANCE = Risk(lock="SHARE UPDATE EXCLUSIVE", transactional=False)  # VACUUM
+RELOPTION = Risk(lock="SHARE UPDATE EXCLUSIVE")  # ALTER TABLE ... SET/RESET (autovacuum_*)
+
+
+def create_index(table: Table, columns: Seq[str], name: str) -> Fix:
     """CONCURRENTLY does not block writes; a partitioned table cannot use it, so there
-    the index is created on the parent alone and the partitions' indexes are attached
-    by PostgreSQL as they are built."""
-    if table.kind == "p":
-        statement = sql.SQL("CREATE INDEX {name} ON {table} ({columns});")
-    else:
-        statement = sql.SQL("CREATE INDEX CONCURRENTLY {name} ON {table} ({columns});")
-    return text(
-        statement.format(
+    the index is created on the parent, which builds one per partition and blocks
+    writes while it does."""
+    partitioned = table.kind == "p"
+    statement = "CREATE INDEX {name} ON {table} ({columns});"
+    if not partitioned:
+        statement = statement.replace("INDEX", "INDEX CONCURRENTLY", 1)
+    create = text(
+        sql.SQL(statement).format(
             name=sql.Identifier(name),
             table=name_of(table.schema, table.name),
             columns=columns_list(columns),
         )
     )
+    drop = drop_index_statement(table.schema, name, concurrently=not partitioned)
+    return Fix((create,), (drop,), PLAIN_BUILD if partitioned else CONCURRENT_BUILD)
 
 
-def drop_index(schema: str, name: str, *, concurrently: bool = True) -> str:
+def drop_index_statement(schema: str, name: str, *, concurrently: bool = True) -> str:
     statement = (
         "DROP INDEX CONCURRENTLY IF EXISTS {index};"
         if concurrently
@@ -66,15 +80,27 @@ def drop_index(schema: str, name: str, *, concurrently: bool = True) -> str:
     return text(sql.SQL(statement).format(index=name_of(schema, name)))
 
 
-def recreate_index(index: Index, *, partitioned: bool = False) -> str:
-    """The index's own definition (as the server deparsed it), built without blocking."""
+def recreate_index_statement(index: Index, *, partitioned: bool = False) -> str | None:
+    """The index's own definition (as the server deparsed it), built without blocking
+    where it can be; None when its definition could not be read."""
     if index.definition is None:
-        return f"-- the definition of {one_line(index.qualname)} could not be read (table locked)"
+        return None
     if partitioned:
         return f"{index.definition};"
     return (
         re.sub(r"^CREATE (UNIQUE )?INDEX ", r"CREATE \1INDEX CONCURRENTLY ", index.definition) + ";"
     )
+
+
+def drop_index(index: Index, *, partitioned: bool = False) -> Fix | None:
+    """None when the index's definition is unknown: a drop without a way back is not
+    offered."""
+    restore = recreate_index_statement(index, partitioned=partitioned)
+    if restore is None:
+        return None
+    drop = drop_index_statement(index.schema, index.name, concurrently=not partitioned)
+    lock = "ACCESS EXCLUSIVE" if partitioned else "SHARE UPDATE EXCLUSIVE"
+    return Fix((drop,), (restore,), Risk(lock=lock, drops=True, transactional=partitioned))
 
 
 def one_line(name: str) -> str:
@@ -83,7 +109,7 @@ def one_line(name: str) -> str:
     return re.sub(r"[\x00-\x1f\x7f\u2028\u2029]", lambda m: repr(m.group())[1:-1], name)
 
 
-def drop_constraint(constraint: Constraint) -> str:
+def drop_constraint_statement(constraint: Constraint) -> str:
     return text(
         sql.SQL("ALTER TABLE {table} DROP CONSTRAINT {name};").format(
             table=name_of(constraint.schema, constraint.table),
@@ -92,11 +118,9 @@ def drop_constraint(constraint: Constraint) -> str:
     )
 
 
-def add_constraint(constraint: Constraint) -> str:
+def add_constraint_statement(constraint: Constraint) -> str | None:
     if constraint.definition is None:
-        return (
-            f"-- the definition of {one_line(constraint.qualname)} could not be read (table locked)"
-        )
+        return None
     return text(
         sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} {definition};").format(
             table=name_of(constraint.schema, constraint.table),
@@ -106,76 +130,107 @@ def add_constraint(constraint: Constraint) -> str:
     )
 
 
-def add_primary_key_using_index(table: Table, index: Index) -> str:
-    """Promote an existing unique index: no new index build, a brief lock only."""
-    return text(
+def drop_constraint(constraint: Constraint) -> Fix | None:
+    """None when the constraint's definition is unknown (nothing to restore it from)."""
+    restore = add_constraint_statement(constraint)
+    if restore is None:
+        return None
+    return Fix(
+        (drop_constraint_statement(constraint),),
+        (restore,),
+        Risk(lock="ACCESS EXCLUSIVE", drops=True),
+    )
+
+
+def primary_key_name(table: Table) -> str:
+    return index_name(table.name, [], "pkey")
+
+
+def add_primary_key_using_index(table: Table, index: Index) -> Fix | None:
+    """Promote an existing unique index: no new index build, a brief lock only. The
+    index takes the constraint's name; undoing it drops the key and rebuilds the index."""
+    restore = recreate_index_statement(index)
+    if restore is None:
+        return None
+    promote = text(
         sql.SQL(
             "ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY USING INDEX {index};"
         ).format(
             table=name_of(table.schema, table.name),
-            name=sql.Identifier(index_name(table.name, [], "pkey")),
+            name=sql.Identifier(primary_key_name(table)),
             index=sql.Identifier(index.name),
         )
     )
+    return Fix((promote,), (drop_primary_key_statement(table), restore), BRIEF_ALTER)
 
 
-def add_primary_key_on_columns(table: Table, columns: Seq[str]) -> str:
+def add_primary_key_on_columns(table: Table, columns: Seq[str]) -> Fix:
     """Build the unique index without blocking writes, then promote it.
 
     A partitioned table cannot build indexes concurrently; there the plain form is
     the only one, and it locks the table while the index is built."""
-    name = sql.Identifier(index_name(table.name, [], "pkey"))
+    name = sql.Identifier(primary_key_name(table))
     relation = name_of(table.schema, table.name)
+    rollback = (drop_primary_key_statement(table),)
     if table.kind == "p":
-        return text(
+        statement = text(
             sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY ({columns});").format(
                 table=relation, name=name, columns=columns_list(columns)
             )
         )
-    return text(
-        sql.SQL(
-            "CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} ({columns});\n"
-            "ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY USING INDEX {name};"
-        ).format(table=relation, name=name, columns=columns_list(columns))
+        return Fix((statement,), rollback, BRIEF_ALTER)
+    build = text(
+        sql.SQL("CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} ({columns});").format(
+            table=relation, name=name, columns=columns_list(columns)
+        )
     )
+    promote = text(
+        sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY USING INDEX {name};").format(
+            table=relation, name=name
+        )
+    )
+    return Fix((build, promote), rollback, CONCURRENT_BUILD | BRIEF_ALTER)
 
 
-def add_identity_primary_key(table: Table, column: str = "id") -> str:
-    return text(
+def add_identity_primary_key(table: Table, column: str = "id") -> Fix:
+    add = text(
         sql.SQL(
             "ALTER TABLE {table} ADD COLUMN {column}"
             " bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;"
         ).format(table=name_of(table.schema, table.name), column=sql.Identifier(column))
     )
-
-
-def drop_primary_key(table: Table) -> str:
-    return text(
-        sql.SQL("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name};").format(
-            table=name_of(table.schema, table.name),
-            name=sql.Identifier(index_name(table.name, [], "pkey")),
-        )
-    )
-
-
-def drop_column(table: Table, column: str) -> str:
-    return text(
+    drop = text(
         sql.SQL("ALTER TABLE {table} DROP COLUMN IF EXISTS {column};").format(
             table=name_of(table.schema, table.name), column=sql.Identifier(column)
         )
     )
+    return Fix((add,), (drop,), REWRITE)
 
 
-def vacuum_analyze(table: Table) -> str:
+def drop_primary_key_statement(table: Table) -> str:
     return text(
+        sql.SQL("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name};").format(
+            table=name_of(table.schema, table.name),
+            name=sql.Identifier(primary_key_name(table)),
+        )
+    )
+
+
+def vacuum_analyze(table: Table) -> Fix:
+    statement = text(
         sql.SQL("VACUUM (ANALYZE) {table};").format(table=name_of(table.schema, table.name))
     )
+    return Fix((statement,), None, MAINTENANCE)
 
 
-def set_autovacuum(table: Table, enabled: bool) -> str:
-    statement = (
-        "ALTER TABLE {table} RESET (autovacuum_enabled, toast.autovacuum_enabled);"
-        if enabled
-        else "ALTER TABLE {table} SET (autovacuum_enabled = false);"
+def set_autovacuum(table: Table, enabled: bool) -> Fix:
+    """Turn autovacuum back on for the table (or off, to undo)."""
+    on = "ALTER TABLE {table} RESET (autovacuum_enabled, toast.autovacuum_enabled);"
+    off = "ALTER TABLE {table} SET (autovacuum_enabled = false);"
+    relation = name_of(table.schema, table.name)
+    forward, backward = (on, off) if enabled else (off, on)
+    return Fix(
+        (text(sql.SQL(forward).format(table=relation)),),
+        (text(sql.SQL(backward).format(table=relation)),),
+        RELOPTION,
     )
-    return text(sql.SQL(statement).format(table=name_of(table.schema, table.name)))

@@ -1,22 +1,18 @@
-"""Write an Analysis in the requested formats, plus fix.sql and rollback.sql."""
+"""Write a Report in the requested formats, plus fix.sql and rollback.sql."""
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 
-from pgvitals.engine import Analysis
-from pgvitals.render.json import render_json
-from pgvitals.render.md import render_markdown
-from pgvitals.render.sarif import render_sarif
-from pgvitals.render.summary import fix_scripts
+from pgvitals.render import RENDERERS
 from pgvitals.render.text import render_text
+from pgvitals.report import Report
 
-FORMATS = ("text", "md", "json", "sarif")
-SUFFIXES = {".txt": "text", ".md": "md", ".json": "json", ".sarif": "sarif"}
+FORMATS = tuple(RENDERERS)
+SUFFIXES = {suffix: r.format for r in RENDERERS.values() for suffix in r.suffixes}
 
 
 class OutputError(Exception):
@@ -47,36 +43,22 @@ def plan_outputs(formats: tuple[str, ...], paths: tuple[Path, ...]) -> list[Targ
     return targets
 
 
-def render(analysis: Analysis, fmt: str, connection: str | None) -> str:
-    if fmt == "json":
-        return render_json(analysis, connection)
-    if fmt == "md":
-        return render_markdown(analysis)
-    if fmt == "sarif":
-        return render_sarif(analysis)
-    console = Console(record=True, width=120, file=io.StringIO(), force_terminal=False)
-    render_text(analysis, console)
-    return console.export_text()
-
-
-def write_outputs(
-    analysis: Analysis, targets: list[Target], connection: str | None, console: Console
-) -> list[Path]:
+def write_outputs(report: Report, targets: list[Target], console: Console) -> list[Path]:
     """Write every target; the fix and rollback scripts go beside the first report file."""
     written: list[Path] = []
     for target in targets:
         if target.path is None:
             if target.format == "text":
-                render_text(analysis, console)
+                render_text(report, console)
             else:
-                console.file.write(render(analysis, target.format, connection))
+                console.file.write(RENDERERS[target.format].render(report))
             continue
         target.path.parent.mkdir(parents=True, exist_ok=True)
-        target.path.write_text(render(analysis, target.format, connection), encoding="utf-8")
+        target.path.write_text(RENDERERS[target.format].render(report), encoding="utf-8")
         written.append(target.path)
     if written:
         folder = written[0].parent
-        scripts = fix_scripts(analysis)
+        scripts = report.scripts
         (folder / "fix.sql").write_text(scripts.fix, encoding="utf-8")
         (folder / "rollback.sql").write_text(scripts.rollback, encoding="utf-8")
         written += [folder / "fix.sql", folder / "rollback.sql"]

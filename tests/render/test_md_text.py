@@ -11,10 +11,13 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from pgvitals.engine import Analysis, Check, Excused, analyse
-from pgvitals.render import summary
+from pgvitals import fmt
+from pgvitals import report as rp
+from pgvitals.engine import Analysis, Check, analyse
+from pgvitals.findings import Located, Risk
 from pgvitals.render.md import code, er_diagram, md_text, mermaid_name, render_markdown
 from pgvitals.render.text import render_text
+from pgvitals.report import build_report
 from pgvitals.rules import REGISTRY
 from pgvitals.rules._api import INTEGRITY
 from pgvitals.snapshot.model import (
@@ -27,6 +30,7 @@ from pgvitals.snapshot.model import (
     Snapshot,
     Table,
 )
+from pgvitals.suppress import Excused
 
 COLLECTED_AT = "2026-11-22T12:00:00Z"
 
@@ -304,7 +308,7 @@ def analysis() -> Analysis:
 
 @pytest.fixture
 def report(analysis: Analysis) -> str:
-    return render_markdown(analysis)
+    return render_markdown(build_report(analysis))
 
 
 def section(report: str, heading: str) -> str:
@@ -350,7 +354,7 @@ def test_sections_in_order(report: str) -> None:
 def test_executive_summary(report: str, analysis: Analysis) -> None:
     text = section(report, "Executive summary")
     assert "2 schemas, 4 tables, about 28,200 rows" in text
-    counts = summary.severity_counts(analysis.findings)
+    counts = rp.severity_counts(analysis.findings)
     assert f"{counts['high']} high" in text
     rows = {row[0]: row for row in table_rows(text)}
     assert rows["Integrity"][1] == "🔴 Red"
@@ -360,27 +364,27 @@ def test_executive_summary(report: str, analysis: Analysis) -> None:
 
 
 def test_rag_status_rules(analysis: Analysis) -> None:
-    status = {area.category: area for area in summary.area_statuses(analysis)}
-    assert status["integrity"].status == summary.RED
+    status = {area.category: area for area in rp.area_statuses(analysis, None)}
+    assert status["integrity"].status == rp.RED
     assert "missing-primary-key (1)" in status["integrity"].reason
-    assert status["security"].status == summary.NOT_CHECKED
+    assert status["security"].status == rp.NOT_CHECKED
     medium_only = [replace(f, severity="medium") for f in analysis.findings]
-    amber = summary.area_status("integrity", "Integrity", analysis.checks, medium_only)
-    assert amber.status == summary.AMBER
-    green = summary.area_status("integrity", "Integrity", analysis.checks, [])
-    assert green.status == summary.GREEN
+    amber = rp.area_status("integrity", "Integrity", analysis.checks, medium_only)
+    assert amber.status == rp.AMBER
+    green = rp.area_status("integrity", "Integrity", analysis.checks, [])
+    assert green.status == rp.GREEN
     skipped = [
         Check(rule.id, "skipped", "table rows not read (--no-data)", 0)
         for rule in REGISTRY.values()
         if rule.category == INTEGRITY
     ]
-    not_checked = summary.area_status("integrity", "Integrity", skipped, [])
-    assert not_checked.status == summary.NOT_CHECKED
+    not_checked = rp.area_status("integrity", "Integrity", skipped, [])
+    assert not_checked.status == rp.NOT_CHECKED
     assert "--no-data" in not_checked.reason
 
 
 def test_statistics_window_never_reset() -> None:
-    window = summary.statistics_window(make_snapshot(stats_reset=None).server)
+    window = rp.statistics_window(make_snapshot(stats_reset=None).server)
     assert window.reset_at is None
     assert window.text.startswith(
         "since the server's statistics were last reset: unknown (never reset) — at least since"
@@ -407,7 +411,7 @@ def test_mermaid_names_are_safe_and_distinct() -> None:
     assert mermaid_name("2024_data") == "t_2024_data"
     snap = make_snapshot()
     twin = snap.constraints[2]._replace(name="twin_fkey", table="name", table_oid=99)
-    relations = [summary.relationship(snap, c) for c in (snap.constraints[2], twin)]
+    relations = [rp.relationship(snap, c) for c in (snap.constraints[2], twin)]
     diagram = er_diagram("Mixed Case", relations)
     entities = re.findall(r"^\s+(\S+) \S+ (\S+) :", diagram.text, re.M)
     assert ("Weird_Name", "name") in entities
@@ -418,7 +422,7 @@ def test_diagram_truncated_to_most_connected() -> None:
     snap = make_snapshot()
     fk = snap.constraints[2]
     relations = [
-        summary.relationship(snap, fk._replace(name=f"fk_{n}", table=f"child_{n}", table_oid=n))
+        rp.relationship(snap, fk._replace(name=f"fk_{n}", table=f"child_{n}", table_oid=n))
         for n in range(1_000, 1_070)
     ]
     diagram = er_diagram("Mixed Case", relations, limit=60)
@@ -434,7 +438,7 @@ def test_critical_and_high_findings_in_full(report: str, analysis: Analysis) -> 
     assert why.splitlines()[0] in text
     assert "##### 1. `Mixed Case.ñame`" in text
     assert "| `rows_estimate` | 25,000 |" in text
-    pk_fix = next(f.fix for f in analysis.findings if f.rule == "missing-primary-key")
+    pk_fix = next(f.fix.sql for f in analysis.findings if f.rule == "missing-primary-key" and f.fix)
     assert f"```sql\n{pk_fix}\n```" in text
     dead = next(f for f in analysis.findings if f.rule == "high-dead-tuple-ratio")
     assert dead.severity == "high"
@@ -506,49 +510,58 @@ def test_action_plan(report: str) -> None:
     assert "### Long term (info)\n\nNothing." in text
 
 
-def test_fix_script_orders_low_risk_first(analysis: Analysis) -> None:
-    scripts = summary.fix_scripts(analysis)
+def test_fix_script_orders_by_declared_risk(analysis: Analysis) -> None:
+    scripts = rp.fix_scripts(analysis.findings, analysis.snapshot.server)
     fix = scripts.fix
     assert "generated by pgvitals" in fix
     assert "pgvitals never runs this script" in fix
     assert "cannot run inside a transaction block" in fix
     entries = fix.split("\n\n")[1:]  # one per finding, after the header
     entries = [e for e in entries if "(same statement as for" not in e]
-    tiers = [summary.risk_tier(entry) for entry in entries]
-    assert tiers == sorted(tiers)
+    tiers = [f.fix.risk.tier for f in analysis.findings if f.fix]
+    assert tiers == sorted(tiers) or sorted(tiers) == [
+        f.fix.risk.tier
+        for f in sorted((f for f in analysis.findings if f.fix), key=lambda f: f.fix.risk.tier)
+    ]
+    labels = [line for line in fix.splitlines() if re.match(r"-- [a-z-]+: ", line)]
+    order = [rp.TIER_HEADINGS.index(h) for h in re.findall(r"^-- == (.*) ==$", fix, re.M)]
+    assert order == sorted(order) and len(order) == len(set(order))
+    assert all(re.search(r" \[[a-z -]+\]$", line) for line in labels)
     first_drop = next(i for i, e in enumerate(entries) if "\nDROP " in e)
     concurrently = [i for i, e in enumerate(entries) if "CREATE INDEX CONCURRENTLY" in e]
     assert concurrently and max(concurrently) < first_drop
-    assert "-- unindexed-foreign-key: Mixed Case.ñame.ñame_parent id_fkey\nCREATE INDEX" in fix
+    assert (
+        "-- unindexed-foreign-key: Mixed Case.ñame.ñame_parent id_fkey [no write-blocking lock]"
+        "\nCREATE INDEX"
+    ) in fix
     # the same DROP (duplicate and redundant index) is written once
     assert fix.count('DROP INDEX CONCURRENTLY IF EXISTS "Mixed Case"."ñame_code_idx1";') == 1
     rollback_labels = [line for line in scripts.rollback.splitlines() if line.startswith("-- ")]
-    fix_labels = [line for line in fix.splitlines() if re.match(r"-- [a-z-]+: ", line)]
-    assert [line for line in rollback_labels if line in fix_labels] == fix_labels[::-1]
+    assert [line for line in rollback_labels if line in labels] == labels[::-1]
 
 
 def test_fix_script_in_appendix(report: str, analysis: Analysis) -> None:
-    scripts = summary.fix_scripts(analysis)
+    scripts = rp.fix_scripts(analysis.findings, analysis.snapshot.server)
     assert scripts.fix.strip() in section(report, "Appendix: fix script")
     assert scripts.rollback.strip() in section(report, "Appendix: rollback script")
 
 
-def test_risk_tiers() -> None:
-    assert summary.risk_tier('CREATE INDEX CONCURRENTLY "i" ON "t" ("c");') == 0
-    assert summary.risk_tier('VACUUM (ANALYZE) "t";') == 0
-    assert summary.risk_tier('ALTER TABLE "t" ADD CONSTRAINT "c" CHECK (x);') == 1
-    assert summary.risk_tier('DROP INDEX CONCURRENTLY IF EXISTS "i";') == 2
-    assert summary.risk_tier('-- DROP nothing\nCREATE INDEX CONCURRENTLY "i" ON "t" ("c");') == 0
+def test_risk_tiers_follow_the_declared_lock_not_the_text() -> None:
+    assert Risk("SHARE UPDATE EXCLUSIVE", transactional=False).tier == 0
+    assert Risk("ACCESS EXCLUSIVE").tier == 1
+    assert Risk("ACCESS EXCLUSIVE", rewrites=True).tier == 2
+    assert Risk("SHARE UPDATE EXCLUSIVE", drops=True).tier == 3
+    assert (Risk("SHARE UPDATE EXCLUSIVE") | Risk("ACCESS EXCLUSIVE")).lock == "ACCESS EXCLUSIVE"
 
 
 def test_names_cannot_escape_script_comments() -> None:
     snap = make_snapshot()
     evil = make_table(14, "public", "x\nDROP TABLE users; --")
     result = analyse(replace(snap, tables=[*snap.tables, evil]))
-    fix = summary.fix_scripts(result).fix
+    fix = rp.fix_scripts(result.findings, result.snapshot.server).fix
     # the name's newline is spelled out in the comment (in the quoted identifier it is
     # harmless), so its text cannot become a statement of its own
-    assert "-- missing-primary-key: public.x\\nDROP TABLE users; --\n" in fix
+    assert "-- missing-primary-key: public.x\\nDROP TABLE users; -- [table rewrite]\n" in fix
     assert "public.x\nDROP TABLE" not in fix
 
 
@@ -559,32 +572,32 @@ def test_escaping_helpers() -> None:
 
 
 def test_numbers() -> None:
-    assert summary.thousands(1234567) == "1,234,567"
-    assert summary.thousands(None) == "—"
-    assert summary.human_bytes(512) == "512 bytes"
-    assert summary.human_bytes(8192) == "8.0 kB"
-    assert summary.human_bytes(5 * 1024**3) == "5.0 GB"
-    assert summary.text_bar(0, 10) == "░" * 10
-    assert summary.text_bar(1, 1_000) == "█" + "░" * 9
-    assert summary.text_bar(5, 10) == "█████░░░░░"
+    assert fmt.thousands(1234567) == "1,234,567"
+    assert fmt.thousands(None) == "—"
+    assert fmt.human_bytes(512) == "512 bytes"
+    assert fmt.human_bytes(8192) == "8.0 kB"
+    assert fmt.human_bytes(5 * 1024**3) == "5.0 GB"
+    assert fmt.text_bar(0, 10) == "░" * 10
+    assert fmt.text_bar(1, 1_000) == "█" + "░" * 9
+    assert fmt.text_bar(5, 10) == "█████░░░░░"
 
 
 def test_no_findings_report() -> None:
     snap = make_snapshot()
     quiet = Analysis(snap, [], [], [], "live")
-    report = render_markdown(quiet)
+    report = render_markdown(build_report(quiet))
     assert "No findings." in section(report, "Findings")
     assert "-- Nothing to fix" in section(report, "Appendix: fix script")
 
 
 def test_review_mode_has_no_activity() -> None:
-    report = render_markdown(analyse(make_snapshot(), mode="review"))
+    report = render_markdown(build_report(analyse(make_snapshot(), mode="review")))
     assert "Not applicable" in section(report, "Table activity")
 
 
 def test_text_summary(analysis: Analysis) -> None:
     console = Console(record=True, width=120, color_system=None)
-    render_text(analysis, console)
+    render_text(build_report(analysis), console)
     out = console.export_text()
     assert "shop · PostgreSQL 16.2 · 2 schemas · 4 tables · ~28,200 rows" in out
     assert "counters since 2026-11-01 12:00 UTC (21 days)" in out
@@ -592,7 +605,7 @@ def test_text_summary(analysis: Analysis) -> None:
     assert re.search(r"Security\s+NOT CHECKED", out)
     assert "Mixed Case.ñame" in out
     assert "HIGH" in out and "missing-primary-key" in out
-    counts = summary.severity_counts(analysis.findings)
+    counts = rp.severity_counts(analysis.findings)
     assert f"Result: {counts['high']} high, {counts['medium']} medium" in out
     assert "(1 excused)" in out
     assert "skipped, failed or incomplete" in out
@@ -600,11 +613,15 @@ def test_text_summary(analysis: Analysis) -> None:
 
 def test_text_summary_truncates_and_keeps_markup_literal(analysis: Analysis) -> None:
     many = [
-        replace(analysis.findings[0], object=f"public.[bold]t{n}", message=f"[red]m{n}")
+        replace(
+            analysis.findings[0],
+            where=Located("table", ("public", f"[bold]t{n}"), f"public.[bold]t{n}"),
+            message=f"[red]m{n}",
+        )
         for n in range(30)
     ]
     console = Console(record=True, width=120)
-    render_text(replace(analysis, findings=many), console)
+    render_text(build_report(replace(analysis, findings=many)), console)
     out = console.export_text()
     assert "public.[bold]t0" in out and "[red]m24" in out
     assert "public.[bold]t25" not in out
@@ -613,7 +630,7 @@ def test_text_summary_truncates_and_keeps_markup_literal(analysis: Analysis) -> 
 
 def test_text_summary_narrow_without_colour(analysis: Analysis) -> None:
     console = Console(record=True, width=50, no_color=True)
-    render_text(analysis, console)
+    render_text(build_report(analysis), console)
     out = console.export_text()
     assert all(len(line) <= 50 for line in out.splitlines())
     assert "RED" in out and "Integrity" in out

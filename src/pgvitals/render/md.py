@@ -1,6 +1,6 @@
 """The Markdown report (SPEC §6): a senior DBA's assessment, generated.
 
-The numbers come from `summary`; this module only turns them into Markdown, escaping
+The numbers come from the Report; this module only turns them into Markdown, escaping
 every name and message so that no identifier can break a table, a code span or the
 Mermaid diagram."""
 
@@ -13,29 +13,22 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from pgvitals import __version__
-from pgvitals.engine import REVIEW, Analysis
-from pgvitals.render import summary
-from pgvitals.rules import CATEGORIES, REGISTRY, SEVERITIES, Finding
-from pgvitals.rules._api import CRITICAL, HIGH, QUALITY
+from pgvitals import fmt
+from pgvitals import report as rp
+from pgvitals.findings import CATEGORIES, SEVERITIES, Category, Finding, Severity
+from pgvitals.render import renderer
+from pgvitals.report import Report
 
 MAX_DIAGRAM_ENTITIES = 60  # beyond this a Mermaid diagram is unreadable (and slow to lay out)
 MAX_DETAILED_PER_RULE = 25  # findings shown in full per rule and severity; the rest compact
 MAX_LISTED_NAMES = 30
 
 STATUS_LABELS = {
-    summary.RED: "🔴 Red",
-    summary.AMBER: "🟠 Amber",
-    summary.GREEN: "🟢 Green",
-    summary.NOT_CHECKED: "⚪ Not checked",
-}
-
-# Rules that would fill the "missing elements" section, by element (SPEC §6).
-MISSING_ELEMENT_RULES = {
-    "Documentation": "missing-comments",
-    "Migration history": "no-migration-history",
-    "Row-level security": "rls-disabled",
-    "Partitioning": "partition-coverage",
+    rp.RED: "🔴 Red",
+    rp.AMBER: "🟠 Amber",
+    rp.GREEN: "🟢 Green",
+    rp.NOT_CHECKED: "⚪ Not checked",
+    rp.NOT_ENOUGH_HISTORY: "⚪ Not enough history",
 }
 
 
@@ -77,7 +70,7 @@ def evidence_value(value: Any, key: str) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (int, float)) and key.endswith("bytes"):
-        return f"{summary.human_bytes(int(value))} ({int(value):,} bytes)"
+        return f"{fmt.human_bytes(int(value))} ({int(value):,} bytes)"
     if isinstance(value, float) and "ratio" in key:
         return f"{value:.1%}"
     if isinstance(value, float) and value.is_integer():
@@ -120,7 +113,7 @@ def mermaid_label(text: str) -> str:
 
 
 def er_diagram(
-    schema: str, relations: list[summary.Relationship], limit: int = MAX_DIAGRAM_ENTITIES
+    schema: str, relations: list[rp.Relationship], limit: int = MAX_DIAGRAM_ENTITIES
 ) -> Diagram:
     """An `erDiagram` of the schema's foreign keys. Tables of other schemas that are
     referenced appear qualified. Over `limit` entities, the most connected are kept."""
@@ -164,7 +157,7 @@ def er_diagram(
     return Diagram("\n".join(lines), len(shown), len(degree), len(lines) - 1)
 
 
-def relation_line(rel: summary.Relationship) -> str:
+def relation_line(rel: rp.Relationship) -> str:
     """`parent (1) --> (*) child  [fk_name] (columns -> referenced columns)`."""
     parent_end = "(0..1)" if rel.optional else "(1)"
     child_end = "(0..1)" if rel.one_to_one else "(*)"
@@ -189,25 +182,26 @@ class RuleGroup:
 
 @dataclass(frozen=True)
 class SchemaSection:
-    overview: summary.SchemaOverview
-    relations: list[summary.Relationship]
+    overview: rp.SchemaOverview
+    relations: tuple[rp.Relationship, ...]
     diagram: Diagram
-    unrelated_tables: list[str]
+    unrelated_tables: tuple[str, ...]
 
 
-def rule_groups(findings: list[Finding], severity: str) -> list[RuleGroup]:
+def rule_groups(report: Report, severity: str) -> list[RuleGroup]:
+    findings = report.findings
     by_rule: dict[str, list[Finding]] = {}
     for item in findings:
         if item.severity == severity:
             by_rule.setdefault(item.rule, []).append(item)
     groups = []
     for rule_id, items in by_rule.items():
-        rule_def = REGISTRY.get(rule_id)
+        rule_def = report.rules.get(rule_id)
         groups.append(
             RuleGroup(
                 rule=rule_id,
                 title=rule_def.title if rule_def else rule_id,
-                why=rule_def.section("Why it breaks") if rule_def else "",
+                why=rule_def.why if rule_def else "",
                 detailed=items[:MAX_DETAILED_PER_RULE],
                 compact=items[MAX_DETAILED_PER_RULE:],
             )
@@ -215,39 +209,16 @@ def rule_groups(findings: list[Finding], severity: str) -> list[RuleGroup]:
     return groups
 
 
-def schema_sections(analysis: Analysis) -> list[SchemaSection]:
-    snap = analysis.snapshot
-    everything = summary.relationships(snap)
-    # a table referenced only from another schema still takes part in a relationship
-    related = {r.child for r in everything} | {r.parent for r in everything}
-    sections = []
-    for overview in summary.schema_overviews(snap):
-        relations = [r for r in everything if r.child_schema == overview.name]
-        unrelated = sorted(
-            t.qualname
-            for t in snap.tables
-            if t.schema == overview.name
-            and t.is_regular
-            and not t.is_partition
-            and t.qualname not in related
+def schema_sections(report: Report) -> list[SchemaSection]:
+    return [
+        SchemaSection(
+            section.overview,
+            section.relations,
+            er_diagram(section.overview.name, list(section.relations)),
+            section.unrelated_tables,
         )
-        sections.append(
-            SchemaSection(overview, relations, er_diagram(overview.name, relations), unrelated)
-        )
-    return sections
-
-
-def element_status(analysis: Analysis, rule_id: str) -> str:
-    """What the rule behind a "missing element" says, or that it is not assessed yet."""
-    check = next((c for c in analysis.checks if c.rule == rule_id), None)
-    if check is None:
-        return f"not assessed yet (rule `{rule_id}` is not in this version)"
-    if check.status != "ran":
-        return f"not assessed: {check.status} ({md_text(check.reason or 'no reason given')})"
-    count = sum(1 for f in analysis.findings if f.rule == rule_id)
-    if count:
-        return f"{summary.plural(count, 'finding')} from `{rule_id}` (see Findings)"
-    return f"no findings from `{rule_id}`"
+        for section in report.schemas
+    ]
 
 
 def listing(names: list[str], limit: int = MAX_LISTED_NAMES) -> str:
@@ -257,48 +228,43 @@ def listing(names: list[str], limit: int = MAX_LISTED_NAMES) -> str:
     return shown
 
 
-def report_context(analysis: Analysis) -> dict[str, Any]:
-    snap = analysis.snapshot
-    areas = summary.area_statuses(analysis)
-    activity = summary.table_activity(snap)
+def report_context(report: Report) -> dict[str, Any]:
+    activity = report.activity
     active = [row for row in activity if not row.idle]
-    coverage = summary.index_coverage(snap)
-    full = {severity: rule_groups(analysis.findings, severity) for severity in (CRITICAL, HIGH)}
+    coverage = report.coverage
+    worst = (Severity.CRITICAL, Severity.HIGH)
     return {
-        "version": __version__,
-        "inv": summary.inventory(analysis),
-        "collected": summary.short_time(snap.server.collected_at),
-        "areas": areas,
-        "area_of": {area.category: area for area in areas},
-        "window": summary.statistics_window(snap.server),
-        "review": analysis.mode == REVIEW,
-        "schemas": schema_sections(analysis),
-        "full": full,
-        "compact": [f for f in analysis.findings if f.severity not in (CRITICAL, HIGH)],
+        "version": report.tool_version,
+        "inv": report.inventory,
+        "collected": fmt.short_time(report.target.collected_at),
+        "areas": report.areas,
+        "area_of": {area.category: area for area in report.areas},
+        "window": report.window,
+        "review": report.review,
+        "schemas": schema_sections(report),
+        "full": {severity.value: rule_groups(report, severity) for severity in worst},
+        "compact": [f for f in report.findings if f.severity not in worst],
         "coverage": coverage,
         "coverage_without_index": [c.table for c in coverage if c.indexes == 0],
         "coverage_unindexed_fk": sum(1 for c in coverage if c.unindexed_foreign_keys),
         "index_bytes": sum(c.index_bytes or 0 for c in coverage),
         "table_bytes": sum(c.table_bytes or 0 for c in coverage),
         "unsized": [c.table for c in coverage if c.table_bytes is None],
-        "rls_enabled": sum(1 for t in snap.tables if t.is_regular and t.rls_enabled),
-        "regular_tables": sum(1 for t in snap.tables if t.is_regular),
+        "rls_enabled": report.rls_enabled_tables,
+        "regular_tables": report.regular_tables,
         "active": active,
         "idle": [row.table for row in activity if row.idle],
         "max_writes": max((row.writes for row in active), default=0),
-        "track_counts": snap.server.settings.get("track_counts", "on"),
-        "quality": [f for f in analysis.findings if f.category == QUALITY],
-        "elements": {
-            element: element_status(analysis, rule_id)
-            for element, rule_id in MISSING_ELEMENT_RULES.items()
-        },
-        "excused": analysis.excused,
-        "gaps": summary.check_gaps(analysis),
-        "checks_total": len(analysis.checks),
-        "collection_skipped": snap.collection.skipped,
-        "data_profiled": snap.collection.data_profiled,
-        "plan": summary.action_plan(analysis.findings),
-        "scripts": summary.fix_scripts(analysis),
+        "track_counts": report.settings.get("track_counts", "on"),
+        "quality": [f for f in report.findings if f.category == Category.QUALITY],
+        "elements": report.elements,
+        "excused": report.excused,
+        "gaps": report.gaps,
+        "checks_total": len(report.checks),
+        "collection_skipped": report.collection["skipped"],
+        "data_profiled": report.collection["data_profiled"],
+        "plan": report.plan,
+        "scripts": report.scripts,
         "severities": SEVERITIES,
         "categories": CATEGORIES,
         "status_label": STATUS_LABELS,
@@ -320,16 +286,17 @@ def environment() -> Environment:
         code=code,
         cell=cell,
         fenced=fenced,
-        num=summary.thousands,
-        size=summary.human_bytes,
+        num=fmt.thousands,
+        size=fmt.human_bytes,
         evidence=evidence_value,
         listing=listing,
         relation=relation_line,
     )
-    env.globals.update(bar=summary.text_bar, plural=summary.plural)
+    env.globals.update(bar=fmt.text_bar, plural=fmt.plural)
     return env
 
 
-def render_markdown(analysis: Analysis) -> str:
+@renderer("md", ".md")
+def render_markdown(report: Report) -> str:
     template = environment().get_template("report.md.j2")
-    return template.render(**report_context(analysis))
+    return template.render(**report_context(report))

@@ -6,17 +6,19 @@ import json
 from typing import Any
 
 from pgvitals import __version__
-from pgvitals.engine import Analysis, ordered_rules
+from pgvitals.render import renderer
+from pgvitals.report import Report
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
 
 
-def build_sarif(analysis: Analysis) -> dict[str, Any]:
-    rules = ordered_rules()
+def build_sarif(report: Report) -> dict[str, Any]:
+    # one descriptor per rule, in the report's check order (every rule has a check)
+    rules = [report.rules[c.rule] for c in report.checks if c.rule in report.rules]
     index_of = {rule.id: position for position, rule in enumerate(rules)}
-    database = analysis.snapshot.server.database
+    database = report.target.database
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -67,15 +69,17 @@ def build_sarif(analysis: Analysis) -> dict[str, Any]:
                         "properties": {
                             "severity": item.severity,
                             "evidence": item.evidence,
-                            "fix": item.fix,
+                            "fix": item.fix.sql if item.fix else None,
+                            "rollback": item.fix.rollback_sql if item.fix else None,
                         },
                     }
-                    for item in analysis.findings
+                    for item in report.findings
                 ],
             }
         ],
     }
 
 
-def render_sarif(analysis: Analysis) -> str:
-    return json.dumps(build_sarif(analysis), indent=2, ensure_ascii=False) + "\n"
+@renderer("sarif", ".sarif")
+def render_sarif(report: Report) -> str:
+    return json.dumps(build_sarif(report), indent=2, ensure_ascii=False) + "\n"

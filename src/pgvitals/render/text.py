@@ -4,14 +4,18 @@ the output reads the same with NO_COLOR; below 100 columns tables become lists."
 
 from __future__ import annotations
 
+import io
+
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from pgvitals.engine import REVIEW, Analysis
-from pgvitals.render import summary
-from pgvitals.rules import Finding
+from pgvitals import fmt
+from pgvitals import report as rp
+from pgvitals.findings import Finding
+from pgvitals.render import renderer
+from pgvitals.report import Report
 
 MAX_FINDINGS = 25
 NARROW = 100  # columns below which findings and areas are printed as lists
@@ -24,33 +28,39 @@ SEVERITY_STYLES = {
     "info": "dim",
 }
 STATUS_STYLES = {
-    summary.RED: "bold red",
-    summary.AMBER: "bold yellow",
-    summary.GREEN: "bold green",
-    summary.NOT_CHECKED: "dim",
+    rp.RED: "bold red",
+    rp.AMBER: "bold yellow",
+    rp.GREEN: "bold green",
+    rp.NOT_CHECKED: "dim",
+    rp.NOT_ENOUGH_HISTORY: "dim yellow",
 }
 
 
-def render_text(analysis: Analysis, console: Console) -> None:
-    inventory = summary.inventory(analysis)
+@renderer("text", ".txt")
+def render_text_file(report: Report) -> str:
+    console = Console(record=True, width=120, file=io.StringIO(), force_terminal=False)
+    render_text(report, console)
+    return console.export_text()
+
+
+def render_text(report: Report, console: Console) -> None:
+    inventory = report.inventory
     narrow = console.width < NARROW
-    console.print(header(inventory, analysis))
+    console.print(header(report))
     console.print()
-    areas = summary.area_statuses(analysis)
-    console.print(area_list(areas) if narrow else area_table(areas))
+    console.print(area_list(report.areas) if narrow else area_table(report.areas))
     console.print()
-    if analysis.findings:
-        shown = analysis.findings[:MAX_FINDINGS]
+    if report.findings:
+        shown = report.findings[:MAX_FINDINGS]
         console.print(finding_list(shown) if narrow else finding_table(shown))
-        hidden = len(analysis.findings) - len(shown)
+        hidden = len(report.findings) - len(shown)
         if hidden:
             console.print(Text(f"... and {hidden:,} more — see the report", style="italic"))
         console.print()
-    gaps = summary.check_gaps(analysis)
-    if gaps:
+    if report.gaps:
         console.print(
             Text(
-                f"{summary.plural(len(gaps), 'check')} skipped, failed or incomplete — "
+                f"{fmt.plural(len(report.gaps), 'check')} skipped, failed or incomplete — "
                 "see the report",
                 style="yellow",
             )
@@ -58,21 +68,21 @@ def render_text(analysis: Analysis, console: Console) -> None:
     console.print(result_line(inventory))
 
 
-def header(inventory: summary.Inventory, analysis: Analysis) -> Text:
+def header(report: Report) -> Text:
+    inventory = report.inventory
     line = Text()
     line.append("pgvitals ", style="bold")
     line.append(inventory.database, style="bold cyan")
     line.append(
         f" · PostgreSQL {inventory.server_version}"
-        f" · {summary.plural(inventory.schemas, 'schema')}"
-        f" · {summary.plural(inventory.tables, 'table')}"
+        f" · {fmt.plural(inventory.schemas, 'schema')}"
+        f" · {fmt.plural(inventory.tables, 'table')}"
         f" · ~{inventory.rows_estimate:,} rows"
     )
-    if analysis.mode == REVIEW:
+    if report.window is None:
         line.append("\noffline review: no live statistics", style="dim")
     else:
-        window = summary.statistics_window(analysis.snapshot.server)
-        line.append(f"\nstatistics: {window.text}", style="dim")
+        line.append(f"\nstatistics: {report.window.text}", style="dim")
     return line
 
 
@@ -84,7 +94,7 @@ def severity_text(severity: str) -> Text:
     return Text(severity.upper(), style=SEVERITY_STYLES[severity])
 
 
-def area_table(areas: list[summary.AreaStatus]) -> Table:
+def area_table(areas: list[rp.AreaStatus]) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("Area", no_wrap=True)
     table.add_column("Status", no_wrap=True)
@@ -94,7 +104,7 @@ def area_table(areas: list[summary.AreaStatus]) -> Table:
     return table
 
 
-def area_list(areas: list[summary.AreaStatus]) -> Table:
+def area_list(areas: list[rp.AreaStatus]) -> Table:
     """Narrow terminals: the status word, then the area and its reason wrapped beside it."""
     grid = Table.grid(padding=(0, 1))
     grid.add_column(no_wrap=True)
@@ -129,7 +139,7 @@ def finding_list(findings: list[Finding]) -> Table:
     return grid
 
 
-def result_line(inventory: summary.Inventory) -> Text:
+def result_line(inventory: rp.Inventory) -> Text:
     line = Text("Result: ", style="bold")
     if not inventory.findings:
         line.append("no findings", style="bold green")

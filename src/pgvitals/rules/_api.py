@@ -1,4 +1,4 @@
-"""What a rule is: metadata, options, and the findings it yields.
+"""What a rule is: metadata, typed options, what it needs, and the findings it yields.
 
 A rule is a generator function decorated with `@rule`; its docstring is its
 documentation (`pgvitals rules <id>` prints it). It yields `finding(...)` drafts;
@@ -7,106 +7,123 @@ the engine stamps them with the rule's id, category, severity and fingerprint.
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import inspect
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Union
+from dataclasses import dataclass
+from typing import Any
 
-from pgvitals.snapshot.model import Column, Constraint, Index, Schema, Sequence, Snapshot, Table
+from pgvitals.findings import (
+    CATEGORIES,
+    SEVERITIES,
+    Category,
+    Finding,
+    Fix,
+    Located,
+    Severity,
+    Subject,
+    fingerprint,
+    severity_rank,
+)
+from pgvitals.snapshot.model import Snapshot
 
-CRITICAL, HIGH, MEDIUM, LOW, INFO = "critical", "high", "medium", "low", "info"
-SEVERITIES = (CRITICAL, HIGH, MEDIUM, LOW, INFO)
-
-INTEGRITY, INDEXES, MAINTENANCE, ACTIVITY = "integrity", "indexes", "maintenance", "activity"
-QUALITY, SECURITY, NAMING = "quality", "security", "naming"
-CATEGORIES = {
-    INTEGRITY: "Integrity",
-    INDEXES: "Indexes",
-    MAINTENANCE: "Maintenance",
-    ACTIVITY: "Activity",
-    QUALITY: "Data quality",
-    SECURITY: "Security",
-    NAMING: "Documentation & naming",
-}
+CRITICAL, HIGH, MEDIUM, LOW, INFO = (
+    Severity.CRITICAL,
+    Severity.HIGH,
+    Severity.MEDIUM,
+    Severity.LOW,
+    Severity.INFO,
+)
+INTEGRITY, INDEXES, MAINTENANCE, ACTIVITY = (
+    Category.INTEGRITY,
+    Category.INDEXES,
+    Category.MAINTENANCE,
+    Category.ACTIVITY,
+)
+QUALITY, SECURITY, NAMING, WORKLOAD = (
+    Category.QUALITY,
+    Category.SECURITY,
+    Category.NAMING,
+    Category.WORKLOAD,
+)
 
 # How a rule uses table rows (SPEC: --no-data skips every rule that reads them).
 NO_ROWS, ROWS_OPTIONAL, ROWS_REQUIRED = "none", "optional", "required"
 
 DOC_SECTIONS = ("Why it breaks", "Fix")
 
-Subject = Union[Schema, Table, Column, Index, Constraint, Sequence]  # noqa: UP007 (a runtime alias on 3.10)
+__all__ = [
+    "CATEGORIES",
+    "SEVERITIES",
+    "Category",
+    "Finding",
+    "Fix",
+    "Located",
+    "Severity",
+    "severity_rank",
+]
 
 
-def severity_rank(severity: str) -> int:
-    """0 for critical ... 4 for info: lower is worse."""
-    return SEVERITIES.index(severity)
+def option(default: Any, help: str) -> Any:
+    """A threshold of a rule: a field of its options dataclass, with its help text."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """For rules without thresholds."""
 
 
 @dataclass(frozen=True)
 class Option:
+    """One threshold as documented: name, default and help."""
+
     name: str
     default: Any
     help: str
-
-
-class Options:
-    """A rule's thresholds: declared defaults overlaid with the user's config."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self._values = dict(values)
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._values[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self._values)
 
 
 @dataclass(frozen=True)
 class Draft:
     """What a rule yields; the engine completes it into a Finding."""
 
-    subject: Subject
+    where: Located
     message: str
     evidence: dict[str, Any]
-    fix: str | None
-    rollback: str | None
-    severity: str | None
+    fix: Fix | None
+    severity: Severity | None
 
 
 def finding(
-    subject: Subject,
+    subject: Subject | Located,
     message: str,
     *,
     evidence: dict[str, Any] | None = None,
-    fix: str | None = None,
-    rollback: str | None = None,
+    fix: Fix | None = None,
     severity: str | None = None,
 ) -> Draft:
-    """A finding about `subject`; `severity` overrides the rule's default with evidence."""
-    if severity is not None and severity not in SEVERITIES:
-        raise ValueError(f"unknown severity {severity!r}")
-    return Draft(subject, message, evidence or {}, fix, rollback, severity)
+    """A finding about `subject`; `severity` replaces the rule's default with evidence."""
+    where = subject if isinstance(subject, Located) else subject.located
+    return Draft(
+        where, message, evidence or {}, fix, Severity(severity) if severity is not None else None
+    )
 
 
-Check = Callable[[Snapshot, Options], Iterator[Draft]]
+Check = Callable[[Snapshot, Any], Iterator[Draft]]
 
 
 @dataclass(frozen=True)
 class Rule:
     id: str
-    category: str
-    severity: str
+    category: Category
+    severity: Severity
     title: str
     check: Check
-    options: tuple[Option, ...] = ()
+    options_type: type = NoOptions
     rows: str = NO_ROWS
     uses_statistics: bool = False  # needs live pg_stat_* counters (not in `review`)
+    needs: tuple[str, ...] = ()  # probes it reads (see snapshot/probes.py)
 
     @property
     def doc(self) -> str:
@@ -121,8 +138,18 @@ class Rule:
         match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", self.doc, re.M | re.S)
         return match.group(1).strip() if match else ""
 
+    @property
+    def options(self) -> tuple[Option, ...]:
+        return tuple(
+            Option(f.name, f.default, f.metadata.get("help", ""))
+            for f in dataclasses.fields(self.options_type)
+        )
+
     def default_options(self) -> dict[str, Any]:
         return {option.name: option.default for option in self.options}
+
+    def make_options(self, values: dict[str, Any]) -> Any:
+        return self.options_type(**values)
 
 
 REGISTRY: dict[str, Rule] = {}
@@ -131,115 +158,48 @@ REGISTRY: dict[str, Rule] = {}
 def rule(
     rule_id: str,
     *,
-    category: str,
-    severity: str,
+    category: Category,
+    severity: Severity,
     title: str,
-    options: tuple[Option, ...] = (),
+    options: type = NoOptions,
     rows: str = NO_ROWS,
     uses_statistics: bool = False,
+    needs: tuple[str, ...] = (),
 ) -> Callable[[Check], Check]:
     def register(check: Check) -> Check:
         if rule_id != check.__name__.replace("_", "-"):
             raise ValueError(f"rule {rule_id!r} must be defined by a function named like it")
         if rule_id in REGISTRY:
             raise ValueError(f"rule {rule_id!r} is defined twice")
+        if not dataclasses.is_dataclass(options):
+            raise TypeError(f"rule {rule_id!r}: options must be a dataclass")
         REGISTRY[rule_id] = Rule(
-            rule_id, category, severity, title, check, options, rows, uses_statistics
+            rule_id,
+            Category(category),
+            Severity(severity),
+            title,
+            check,
+            options,
+            rows,
+            uses_statistics,
+            tuple(needs),
         )
         return check
 
     return register
 
 
-@dataclass(frozen=True)
-class Finding:
-    rule: str
-    category: str
-    severity: str
-    schema: str | None
-    table: str | None
-    column: str | None
-    object: str
-    message: str
-    evidence: dict[str, Any]
-    fix: str | None
-    rollback: str | None
-    fingerprint: str
-    refs: dict[str, str] = field(default_factory=dict)  # index, constraint, sequence, ...
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "category": self.category,
-            "severity": self.severity,
-            "schema": self.schema,
-            "table": self.table,
-            "column": self.column,
-            **self.refs,
-            "object": self.object,
-            "message": self.message,
-            "evidence": self.evidence,
-            "fix": self.fix,
-            "rollback": self.rollback,
-            "fingerprint": self.fingerprint,
-        }
-
-
-def locate(subject: Subject) -> tuple[dict[str, str | None], dict[str, str], str]:
-    """(schema/table/column, extra object references, the object's display name)."""
-    if isinstance(subject, Schema):
-        return {"schema": subject.name, "table": None, "column": None}, {}, subject.name
-    if isinstance(subject, Table):
-        return (
-            {"schema": subject.schema, "table": subject.name, "column": None},
-            {},
-            (subject.qualname),
-        )
-    if isinstance(subject, Column):
-        return (
-            {"schema": subject.schema, "table": subject.table, "column": subject.name},
-            {},
-            subject.qualname,
-        )
-    if isinstance(subject, Index):
-        return (
-            {"schema": subject.schema, "table": subject.table, "column": None},
-            {"index": subject.name},
-            subject.qualname,
-        )
-    if isinstance(subject, Constraint):
-        return (
-            {"schema": subject.schema, "table": subject.table, "column": None},
-            {"constraint": subject.name},
-            subject.qualname,
-        )
-    if isinstance(subject, Sequence):
-        return (
-            {"schema": subject.schema, "table": None, "column": None},
-            {"sequence": subject.name},
-            subject.qualname,
-        )
-    raise TypeError(f"a finding cannot be about a {type(subject).__name__}")
-
-
-def fingerprint(rule_id: str, subject: Subject, object_name: str) -> str:
-    """Stable across runs and restores: rule, kind of object and its name, no OIDs."""
-    key = f"{rule_id}\x00{type(subject).__name__}\x00{object_name}"
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-def complete(rule_def: Rule, draft: Draft, severity_override: str | None) -> Finding:
-    where, refs, object_name = locate(draft.subject)
+def complete(rule_def: Rule, draft: Draft, configured: str | None) -> Finding:
+    """The finding's severity: what the rule raised or lowered from evidence, else the
+    configured default, else the rule's default (config changes the default only)."""
+    severity = draft.severity or (Severity(configured) if configured else rule_def.severity)
     return Finding(
         rule=rule_def.id,
         category=rule_def.category,
-        severity=severity_override or draft.severity or rule_def.severity,
-        object=object_name,
+        severity=severity,
+        where=draft.where,
         message=draft.message,
         evidence=draft.evidence,
         fix=draft.fix,
-        rollback=draft.rollback,
-        fingerprint=fingerprint(rule_def.id, draft.subject, object_name),
-        refs=refs,
-        **where,
+        fingerprint=fingerprint(rule_def.id, draft.where),
     )

@@ -3,32 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from pgvitals import fixes
+from pgvitals.findings import Fix
 from pgvitals.rules._api import (
     HIGH,
     INDEXES,
     LOW,
     MEDIUM,
     Draft,
-    Option,
-    Options,
+    NoOptions,
     finding,
+    option,
     rule,
 )
-from pgvitals.snapshot.model import Constraint, Index, Snapshot
+from pgvitals.snapshot.model import Index, Snapshot
 
 
-def serves_lookup_on(index: Index, columns: list[str]) -> bool:
-    """Can an equality lookup on all `columns` use this index without scanning it all?"""
-    if not index.is_valid or index.is_partial:
-        return False
-    leading = index.key_columns[: len(columns)]
-    if index.method == "btree":
-        return len(leading) == len(columns) and set(leading) == set(columns)
-    if index.method == "hash":
-        return index.key_columns[:1] == columns
-    return False
+@dataclass(frozen=True)
+class ForeignKeyOptions:
+    large_table_rows: int = option(10_000, "referencing tables this large make it high")
+    small_table_rows: int = option(1_000, "referencing tables smaller than this make it low")
 
 
 @rule(
@@ -36,12 +32,9 @@ def serves_lookup_on(index: Index, columns: list[str]) -> bool:
     category=INDEXES,
     severity=MEDIUM,
     title="Foreign key without an index on its referencing columns",
-    options=(
-        Option("large_table_rows", 10_000, "referencing tables this large make it high"),
-        Option("small_table_rows", 1_000, "referencing tables smaller than this make it low"),
-    ),
+    options=ForeignKeyOptions,
 )
-def unindexed_foreign_key(snap: Snapshot, opts: Options) -> Iterator[Draft]:
+def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[Draft]:
     """Deleting or re-keying a referenced row scans the whole referencing table.
 
     ## Why it breaks
@@ -64,22 +57,20 @@ def unindexed_foreign_key(snap: Snapshot, opts: Options) -> Iterator[Draft]:
     A tiny, static reference table whose parents are never deleted gains nothing:
     mark the constraint's table with `pgvitals:ignore unindexed-foreign-key`.
     """
+    facts = snap.facts
     for fk in snap.constraints:
         if fk.kind != "f" or fk.inherited:
             continue
         table = snap.table_by_oid.get(fk.table_oid)
-        if table is None:
+        if table is None or facts.lookup_index_of_fk[fk.oid] is not None:
             continue
-        if any(serves_lookup_on(i, fk.columns) for i in snap.indexes_by_table.get(table.oid, [])):
-            continue
-        rows = snap.row_count(table)
+        rows = facts.rows(table)
         referenced = snap.table_by_oid.get(fk.ref_table_oid or -1)
+        severity = None  # the default, medium, unless the table's size moves it
         if rows >= opts.large_table_rows:
             severity = HIGH
         elif rows < opts.small_table_rows:
             severity = LOW
-        else:
-            severity = MEDIUM
         evidence: dict[str, object] = {
             "columns": fk.columns,
             "referenced": f"{fk.ref_schema}.{fk.ref_table}",
@@ -87,10 +78,14 @@ def unindexed_foreign_key(snap: Snapshot, opts: Options) -> Iterator[Draft]:
             "referencing_rows": rows,
             "on_delete": ON_ACTION.get(fk.on_delete or "a"),
         }
-        if referenced is not None and referenced.n_tup_del is not None:
-            evidence["referenced_deletes"] = referenced.n_tup_del
-        if table.seq_scan is not None:
-            evidence["referencing_seq_scans"] = table.seq_scan
+        if table.kind == "p":
+            evidence["rows_counted_over"] = "its partitions"
+        deletes = facts.counter(referenced, "n_tup_del") if referenced is not None else None
+        if deletes is not None:
+            evidence["referenced_deletes"] = deletes
+        seq_scans = facts.counter(table, "seq_scan")
+        if seq_scans is not None:
+            evidence["referencing_seq_scans"] = seq_scans
         name = fixes.index_name(table.name, fk.columns)
         yield finding(
             fk,
@@ -98,7 +93,6 @@ def unindexed_foreign_key(snap: Snapshot, opts: Options) -> Iterator[Draft]:
             f" index: each delete there scans {rows:,} rows of {table.qualname}",
             evidence=evidence,
             fix=fixes.create_index(table, fk.columns, name),
-            rollback=fixes.drop_index(table.schema, name, concurrently=table.kind != "p"),
             severity=severity,
         )
 
@@ -158,28 +152,19 @@ def pair_evidence(index: Index, covered_by: Index) -> dict[str, object]:
     }
 
 
-def dependent_foreign_keys(snap: Snapshot, index: Index) -> list[Constraint]:
-    return [c for c in snap.constraints if c.kind == "f" and c.index_oid == index.oid]
-
-
-def drop_statements(snap: Snapshot, index: Index) -> tuple[str, str]:
-    """How to remove an index (or the constraint it backs) and how to bring it back."""
+def drop_fix(snap: Snapshot, index: Index) -> Fix | None:
+    """How to remove an index (or the constraint it backs) and how to bring it back;
+    None when its definition could not be read (a drop needs a way back)."""
     table = snap.table_by_oid[index.table_oid]
     if index.constraint_name:
-        constraint = next(
-            c for c in snap.constraints_by_table[index.table_oid] if c.name == index.constraint_name
-        )
+        constraint = snap.facts.constraint_by_name[(index.table_oid, index.constraint_name)]
         fix = fixes.drop_constraint(constraint)
-        dependents = dependent_foreign_keys(snap, index)
-        if dependents:
+        dependents = snap.facts.foreign_keys_using_index.get(index.oid, [])
+        if fix and dependents:
             names = fixes.one_line(", ".join(c.qualname for c in dependents))
-            fix = f"-- first re-point the foreign keys that use this index: {names}\n{fix}"
-        return fix, fixes.add_constraint(constraint)
-    partitioned = table.kind == "p"
-    return (
-        fixes.drop_index(index.schema, index.name, concurrently=not partitioned),
-        fixes.recreate_index(index, partitioned=partitioned),
-    )
+            fix = fix.with_note(f"first re-point the foreign keys that use this index: {names}")
+        return fix
+    return fixes.drop_index(index, partitioned=table.kind == "p")
 
 
 @rule(
@@ -188,7 +173,7 @@ def drop_statements(snap: Snapshot, index: Index) -> tuple[str, str]:
     severity=MEDIUM,
     title="Index duplicates another index",
 )
-def duplicate_index(snap: Snapshot, opts: Options) -> Iterator[Draft]:
+def duplicate_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """Two indexes with the same definition: one of them only costs.
 
     Same table, method, key columns or expressions, INCLUDE columns, operator
@@ -206,13 +191,11 @@ def duplicate_index(snap: Snapshot, opts: Options) -> Iterator[Draft]:
     lock). The rollback recreates it concurrently from its own definition.
     """
     for copy, keeper in duplicate_copies(snap):
-        fix, rollback = drop_statements(snap, copy)
         yield finding(
             copy,
             f"Duplicates {keeper.name} on {copy.schema}.{copy.table} ({', '.join(copy.keys)})",
             evidence=pair_evidence(copy, keeper),
-            fix=fix,
-            rollback=rollback,
+            fix=drop_fix(snap, copy),
         )
 
 
@@ -248,7 +231,7 @@ def prefix_of(short: Index, long: Index) -> bool:
     severity=LOW,
     title="Index is a leading prefix of another index",
 )
-def redundant_index(snap: Snapshot, opts: Options) -> Iterator[Draft]:
+def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """A btree index whose keys lead another btree index of the same table.
 
     Reported when both indexes are valid, have the same predicate, operator
@@ -280,12 +263,10 @@ def redundant_index(snap: Snapshot, opts: Options) -> Iterator[Draft]:
         if not covering:
             continue
         longer = min(covering, key=lambda other: (len(other.keys), other.name))
-        fix, rollback = drop_statements(snap, index)
         yield finding(
             index,
             f"({', '.join(index.keys)}) is a prefix of {longer.name} ({', '.join(longer.keys)})"
             f" on {index.schema}.{index.table}",
             evidence=pair_evidence(index, longer),
-            fix=fix,
-            rollback=rollback,
+            fix=drop_fix(snap, index),
         )

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pgvitals import fixes
+from pgvitals.findings import Fix
 from pgvitals.rules._api import (
     CRITICAL,
     HIGH,
     INTEGRITY,
     ROWS_OPTIONAL,
     Draft,
-    Options,
+    NoOptions,
     finding,
     rule,
 )
@@ -25,7 +26,7 @@ from pgvitals.snapshot.model import Index, Snapshot, Table
     title="Table has no primary key",
     rows=ROWS_OPTIONAL,
 )
-def missing_primary_key(snap: Snapshot, opts: Options) -> Iterator[Draft]:
+def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """Rows of the table cannot be addressed reliably.
 
     Flags tables (and roots of partition trees) without a PRIMARY KEY. Raised to
@@ -68,22 +69,20 @@ def missing_primary_key(snap: Snapshot, opts: Options) -> Iterator[Draft]:
         if candidate:
             evidence["candidate_key_index"] = candidate.name
         if table.kind == "p":
-            evidence["partitions"] = sum(1 for t in snap.tables if t.parent_oid == table.oid)
+            evidence["partitions"] = len(snap.facts.partitions_by_parent.get(table.oid, []))
         message = "Table has no primary key"
         if duplicates:
             message += f"; {duplicates} rows duplicate another row exactly"
-        fix, rollback = primary_key_fix(snap, table, candidate)
-        if duplicates:
-            fix = (
-                f"-- first delete the {duplicates} duplicate rows, or the key cannot be built\n"
-                + fix
+        fix = primary_key_fix(snap, table, candidate)
+        if duplicates and fix:
+            fix = fix.with_note(
+                f"first delete the {duplicates} duplicate rows, or the key cannot be built"
             )
         yield finding(
             table,
             message,
             evidence=evidence,
             fix=fix,
-            rollback=rollback,
             severity=CRITICAL if duplicates else None,
         )
 
@@ -104,20 +103,14 @@ def candidate_key(snap: Snapshot, table: Table) -> Index | None:
     return None
 
 
-def primary_key_fix(
-    snap: Snapshot, table: Table, candidate: Index | None
-) -> tuple[str, str | None]:
+def primary_key_fix(snap: Snapshot, table: Table, candidate: Index | None) -> Fix | None:
     if candidate and table.kind != "p":
-        # USING INDEX turns the index into the key's; undoing it must rebuild the index
-        rollback = fixes.drop_primary_key(table) + "\n" + fixes.recreate_index(candidate)
-        return fixes.add_primary_key_using_index(table, candidate), rollback
+        return fixes.add_primary_key_using_index(table, candidate)
     columns = {c.name: c for c in snap.columns_by_table.get(table.oid, [])}
     if "id" in columns and columns["id"].not_null:
-        return fixes.add_primary_key_on_columns(table, ["id"]), fixes.drop_primary_key(table)
+        return fixes.add_primary_key_on_columns(table, ["id"])
     if "id" in columns:
-        return (
-            "-- column id allows NULL: fill it, SET NOT NULL, then:\n"
-            + fixes.add_primary_key_on_columns(table, ["id"]),
-            fixes.drop_primary_key(table),
+        return fixes.add_primary_key_on_columns(table, ["id"]).with_note(
+            "column id allows NULL: fill it, SET NOT NULL, then:"
         )
-    return fixes.add_identity_primary_key(table), fixes.drop_column(table, "id")
+    return fixes.add_identity_primary_key(table)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from pgvitals import fixes
-from pgvitals.rules._api import HIGH, MAINTENANCE, MEDIUM, Draft, Option, Options, finding, rule
+from pgvitals.rules._api import HIGH, MAINTENANCE, MEDIUM, Draft, finding, option, rule
 from pgvitals.snapshot.model import Snapshot, Table
 
 
@@ -17,19 +18,22 @@ def autovacuum_trigger(snap: Snapshot, table: Table) -> int:
     return int(threshold + scale * max(table.rows_estimate, 0))
 
 
+@dataclass(frozen=True)
+class DeadTupleOptions:
+    min_ratio: float = option(0.2, "dead / (live + dead) at which to report")
+    min_dead_tuples: int = option(1_000, "ignore tables with fewer dead tuples than this")
+    high_ratio: float = option(0.5, "ratio from which it is high")
+
+
 @rule(
     "high-dead-tuple-ratio",
     category=MAINTENANCE,
     severity=MEDIUM,
     title="Many dead tuples: vacuum is not keeping up",
-    options=(
-        Option("min_ratio", 0.2, "dead / (live + dead) at which to report"),
-        Option("min_dead_tuples", 1_000, "ignore tables with fewer dead tuples than this"),
-        Option("high_ratio", 0.5, "ratio from which it is high"),
-    ),
+    options=DeadTupleOptions,
     uses_statistics=True,
 )
-def high_dead_tuple_ratio(snap: Snapshot, opts: Options) -> Iterator[Draft]:
+def high_dead_tuple_ratio(snap: Snapshot, opts: DeadTupleOptions) -> Iterator[Draft]:
     """A large share of the table's tuples are dead (from pg_stat_user_tables).
 
     High when at least half the tuples are dead, or when autovacuum is disabled on
@@ -73,16 +77,13 @@ def high_dead_tuple_ratio(snap: Snapshot, opts: Options) -> Iterator[Draft]:
             "stats_reset": snap.server.stats_reset,
         }
         fix = fixes.vacuum_analyze(table)
-        rollback = None
         if not table.autovacuum_enabled:
-            fix += "\n" + fixes.set_autovacuum(table, enabled=True)
-            rollback = fixes.set_autovacuum(table, enabled=False)
+            fix += fixes.set_autovacuum(table, enabled=True)
         reason = "" if autovacuum_on else " and autovacuum is disabled for it"
         yield finding(
             table,
             f"{ratio:.0%} of tuples are dead ({dead:,} dead, {live:,} live)" + reason,
             evidence=evidence,
             fix=fix,
-            rollback=rollback,
             severity=HIGH if ratio >= opts.high_ratio or not autovacuum_on else None,
         )

@@ -14,7 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+from pgvitals.findings import Located
+
+if TYPE_CHECKING:
+    from pgvitals.snapshot.facts import Facts
 
 SNAPSHOT_FORMAT = "pgvitals-snapshot/1"
 
@@ -38,6 +43,10 @@ class Schema(NamedTuple):
     name: str
     owner: str
     comment: str | None
+
+    @property
+    def located(self) -> Located:
+        return Located("schema", (self.name,), self.name, self.comment)
 
 
 class Table(NamedTuple):
@@ -92,6 +101,10 @@ class Table(NamedTuple):
         return f"{self.schema}.{self.name}"
 
     @property
+    def located(self) -> Located:
+        return Located("table", (self.schema, self.name), self.qualname, self.comment)
+
+    @property
     def is_regular(self) -> bool:
         """A table that holds rows itself or is the root of a partition tree."""
         return self.kind in ("r", "p")
@@ -132,6 +145,11 @@ class Column(NamedTuple):
     def qualname(self) -> str:
         return f"{self.schema}.{self.table}.{self.name}"
 
+    @property
+    def located(self) -> Located:
+        path = (self.schema, self.table, self.name)
+        return Located("column", path, self.qualname, self.comment)
+
 
 class Constraint(NamedTuple):
     oid: int
@@ -156,6 +174,11 @@ class Constraint(NamedTuple):
     @property
     def qualname(self) -> str:
         return f"{self.schema}.{self.table}.{self.name}"
+
+    @property
+    def located(self) -> Located:
+        path = (self.schema, self.table, self.name)
+        return Located("constraint", path, self.qualname, self.comment)
 
 
 class Index(NamedTuple):
@@ -199,6 +222,11 @@ class Index(NamedTuple):
         return f"{self.schema}.{self.name}"
 
     @property
+    def located(self) -> Located:
+        path = (self.schema, self.table, self.name)
+        return Located("index", path, self.qualname, self.comment)
+
+    @property
     def keys(self) -> tuple[str, ...]:
         """Key columns and expressions as printed (an unread expression: `(expression)`)."""
         return tuple(k or "(expression)" for k in self.key_definitions[: self.key_count])
@@ -234,6 +262,10 @@ class Sequence(NamedTuple):
     @property
     def qualname(self) -> str:
         return f"{self.schema}.{self.name}"
+
+    @property
+    def located(self) -> Located:
+        return Located("sequence", (self.schema, self.name), self.qualname)
 
 
 class TableProfile(NamedTuple):
@@ -288,6 +320,13 @@ class Snapshot:
     @cached_property
     def indexes_by_table(self) -> dict[int, list[Index]]:
         return _group(self.indexes, "table_oid")
+
+    @cached_property
+    def facts(self) -> Facts:
+        """Derived lookups shared by rules and the report (snapshot/facts.py)."""
+        from pgvitals.snapshot.facts import Facts
+
+        return Facts(self)
 
     @cached_property
     def profile_by_table(self) -> dict[int, TableProfile]:

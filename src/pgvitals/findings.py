@@ -1,0 +1,360 @@
+"""The vocabulary every part shares: severities, categories, located objects, fixes
+with their declared risk, and findings with a stable fingerprint.
+
+Nothing here knows a rule or a renderer, so renderers, the engine, `diff` and the
+history read findings without importing the rule catalogue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+
+class Severity(str, Enum):
+    """Ordered: `Severity.CRITICAL > Severity.HIGH`. Equal to its plain string."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    @property
+    def rank(self) -> int:
+        """0 for critical ... 4 for info: lower is worse (sort keys)."""
+        return _SEVERITY_ORDER.index(self)
+
+    def at_least(self, other: str) -> bool:
+        """Is this as bad as `other`, or worse?"""
+        return self.rank <= Severity(other).rank
+
+    def __lt__(self, other: object) -> bool:  # type: ignore[override]
+        return self.rank > Severity(other).rank  # type: ignore[arg-type]
+
+    def __le__(self, other: object) -> bool:  # type: ignore[override]
+        return self.rank >= Severity(other).rank  # type: ignore[arg-type]
+
+    def __gt__(self, other: object) -> bool:  # type: ignore[override]
+        return self.rank < Severity(other).rank  # type: ignore[arg-type]
+
+    def __ge__(self, other: object) -> bool:  # type: ignore[override]
+        return self.rank <= Severity(other).rank  # type: ignore[arg-type]
+
+    __hash__ = str.__hash__
+
+
+_SEVERITY_ORDER = list(Severity)
+SEVERITIES = tuple(s.value for s in Severity)
+
+
+def severity_rank(severity: str) -> int:
+    """0 for critical ... 4 for info: lower is worse."""
+    return Severity(severity).rank
+
+
+class Category(str, Enum):
+    """A report area; the order is the report's."""
+
+    INTEGRITY = "integrity"
+    INDEXES = "indexes"
+    MAINTENANCE = "maintenance"
+    ACTIVITY = "activity"
+    QUALITY = "quality"
+    SECURITY = "security"
+    NAMING = "naming"
+    WORKLOAD = "workload"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    @property
+    def title(self) -> str:
+        return _CATEGORY_TITLES[self]
+
+    __hash__ = str.__hash__
+
+
+_CATEGORY_TITLES = {
+    Category.INTEGRITY: "Integrity",
+    Category.INDEXES: "Indexes",
+    Category.MAINTENANCE: "Maintenance",
+    Category.ACTIVITY: "Activity",
+    Category.QUALITY: "Data quality",
+    Category.SECURITY: "Security",
+    Category.NAMING: "Documentation & naming",
+    Category.WORKLOAD: "Query workload",
+}
+CATEGORIES = {category.value: category.title for category in Category}
+
+
+# Which JSON field names the last element of a located object's path, per kind; a
+# finding always has schema, table and column (null where they do not apply).
+PATH_FIELDS: dict[str, tuple[str, ...]] = {
+    "database": (),
+    "schema": ("schema",),
+    "table": ("schema", "table"),
+    "column": ("schema", "table", "column"),
+    "index": ("schema", "table", "index"),
+    "constraint": ("schema", "table", "constraint"),
+    "sequence": ("schema", "sequence"),
+    "policy": ("schema", "table", "policy"),
+    "trigger": ("schema", "table", "trigger"),
+    "view": ("schema", "table"),
+    "function": ("schema", "function"),
+    "extension": ("extension",),
+    "role": ("role",),
+    "statement": ("statement",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """Any object a finding can be about: its kind, its path of names from the database
+    down (schema, table, ...), how the report prints it, and where it was defined
+    when it came from a DDL file (`pgvitals review`)."""
+
+    kind: str
+    path: tuple[str, ...]
+    name: str  # as printed: "public.users", "public.users.email"
+    comment: str | None = None
+    file: str | None = None
+    line: int | None = None
+
+    def __post_init__(self) -> None:
+        if len(PATH_FIELDS.get(self.kind, ())) != len(self.path):
+            raise ValueError(f"a {self.kind} is located by {PATH_FIELDS.get(self.kind)}")
+
+    def fields(self) -> dict[str, str | None]:
+        """schema/table/column always, plus the kind's own field (index, policy, ...)."""
+        named = dict(zip(PATH_FIELDS[self.kind], self.path, strict=True))
+        return {"schema": None, "table": None, "column": None, **named}
+
+
+class Subject(Protocol):
+    """What `finding()` accepts: any snapshot entity that says where it is."""
+
+    @property
+    def located(self) -> Located: ...
+
+
+def fingerprint(rule_id: str, where: Located) -> str:
+    """Stable across runs and across databases (no OIDs, no class names): the rule, the
+    kind and the path of names, each escaped, so `"a.b"."c"` and `"a"."b.c"` differ."""
+    key = json.dumps([rule_id, where.kind, *where.path], ensure_ascii=False)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+# --- fixes -------------------------------------------------------------------------
+
+# Table lock levels a statement takes, weakest first (PostgreSQL's "Table-Level Locks").
+LOCKS = (
+    "none",
+    "ACCESS SHARE",
+    "SHARE UPDATE EXCLUSIVE",  # VACUUM, ANALYZE, CREATE INDEX CONCURRENTLY, SET (reloptions)
+    "SHARE",  # CREATE INDEX
+    "SHARE ROW EXCLUSIVE",  # ADD FOREIGN KEY
+    "ACCESS EXCLUSIVE",  # most ALTER TABLE, DROP
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Risk:
+    """What running a fix costs, declared by whoever writes the SQL (never read back
+    from the text): the strongest table lock, whether it rewrites the table, whether it
+    drops something, and whether it may run inside a transaction block."""
+
+    lock: str = "none"
+    rewrites: bool = False
+    drops: bool = False
+    transactional: bool = True
+
+    def __post_init__(self) -> None:
+        if self.lock not in LOCKS:
+            raise ValueError(f"unknown lock level {self.lock!r}")
+
+    @property
+    def blocks_writes(self) -> bool:
+        return LOCKS.index(self.lock) >= LOCKS.index("SHARE")
+
+    @property
+    def tier(self) -> int:
+        """The fix script's order: 0 blocks no writes, 1 brief blocking change,
+        2 rewrites the table under its lock, 3 drops something."""
+        if self.drops:
+            return 3
+        if self.rewrites:
+            return 2
+        return 1 if self.blocks_writes else 0
+
+    @property
+    def label(self) -> str:
+        return ("no write-blocking lock", "brief lock", "table rewrite", "drops an object")[
+            self.tier
+        ]
+
+    def __or__(self, other: Risk) -> Risk:
+        """The risk of running both."""
+        return Risk(
+            lock=max(self.lock, other.lock, key=LOCKS.index),
+            rewrites=self.rewrites or other.rewrites,
+            drops=self.drops or other.drops,
+            transactional=self.transactional and other.transactional,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lock": self.lock,
+            "rewrites": self.rewrites,
+            "drops": self.drops,
+            "transactional": self.transactional,
+            "tier": self.label,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """Statements that fix a finding, the statements that undo them, and the risk.
+
+    `rollback` None means there is nothing to undo (a VACUUM); a fix that drops
+    something must say how to restore it, or it is not offered (`unknown`)."""
+
+    statements: tuple[str, ...]
+    rollback: tuple[str, ...] | None = None
+    risk: Risk = field(default_factory=Risk)
+    notes: tuple[str, ...] = ()  # comment lines printed above the statements
+
+    def __post_init__(self) -> None:
+        if self.risk.drops and not self.rollback:
+            raise ValueError("a fix that drops something needs a rollback")
+
+    def __add__(self, other: Fix) -> Fix:
+        """Run this, then `other`; undo in the reverse order."""
+        rollback = (*(other.rollback or ()), *(self.rollback or ()))
+        return Fix(
+            statements=(*self.statements, *other.statements),
+            rollback=rollback or None,
+            risk=self.risk | other.risk,
+            notes=(*self.notes, *other.notes),
+        )
+
+    def with_note(self, note: str) -> Fix:
+        return Fix(self.statements, self.rollback, self.risk, (*self.notes, note))
+
+    @property
+    def sql(self) -> str:
+        return "\n".join([*(f"-- {n}" for n in self.notes), *self.statements])
+
+    @property
+    def rollback_sql(self) -> str | None:
+        return "\n".join(self.rollback) if self.rollback else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "statements": list(self.statements),
+            "rollback": list(self.rollback) if self.rollback is not None else None,
+            "notes": list(self.notes),
+            "risk": self.risk.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Fix:
+        risk = {k: v for k, v in data["risk"].items() if k != "tier"}
+        rollback = data.get("rollback")
+        return cls(
+            statements=tuple(data["statements"]),
+            rollback=tuple(rollback) if rollback is not None else None,
+            risk=Risk(**risk),
+            notes=tuple(data.get("notes", ())),
+        )
+
+
+# --- findings ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    category: Category
+    severity: Severity
+    where: Located
+    message: str
+    evidence: dict[str, Any]
+    fix: Fix | None
+    fingerprint: str
+
+    def __post_init__(self) -> None:
+        # plain strings are accepted (and compared) as the enum members they name
+        object.__setattr__(self, "severity", Severity(self.severity))
+        object.__setattr__(self, "category", Category(self.category))
+
+    @property
+    def object(self) -> str:
+        return self.where.name
+
+    @property
+    def schema(self) -> str | None:
+        return self.where.fields()["schema"]
+
+    @property
+    def table(self) -> str | None:
+        return self.where.fields()["table"]
+
+    @property
+    def column(self) -> str | None:
+        return self.where.fields()["column"]
+
+    def to_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "rule": self.rule,
+            "category": self.category.value,
+            "severity": self.severity.value,
+            **self.where.fields(),
+            "object": self.object,
+            "object_kind": self.where.kind,
+            "path": list(self.where.path),
+            "message": self.message,
+            "evidence": self.evidence,
+            "fix": self.fix.sql if self.fix else None,
+            "rollback": self.fix.rollback_sql if self.fix else None,
+            "fix_detail": self.fix.to_json() if self.fix else None,
+            "fingerprint": self.fingerprint,
+        }
+        if self.where.file is not None:
+            entry["location"] = {"file": self.where.file, "line": self.where.line}
+        return entry
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Finding:
+        location = data.get("location") or {}
+        where = Located(
+            data["object_kind"],
+            tuple(data["path"]),
+            data["object"],
+            None,
+            location.get("file"),
+            location.get("line"),
+        )
+        detail = data.get("fix_detail")
+        return cls(
+            rule=data["rule"],
+            category=Category(data["category"]),
+            severity=Severity(data["severity"]),
+            where=where,
+            message=data["message"],
+            evidence=data["evidence"],
+            fix=Fix.from_json(detail) if detail else None,
+            fingerprint=data["fingerprint"],
+        )

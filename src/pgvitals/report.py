@@ -1,0 +1,854 @@
+"""The report object: everything a renderer prints, computed once from an Analysis.
+
+Renderers (render/*.py) lay this out and compute no verdicts. The JSON report
+carries all of it (`Report.to_json`), so any format can be rendered again from a
+saved report, and two reports can be compared, without the database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import types
+import typing
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pgvitals import __version__
+from pgvitals.engine import REVIEW, Analysis, Check
+from pgvitals.findings import CATEGORIES, SEVERITIES, Finding, Severity, severity_rank
+from pgvitals.fixes import one_line
+from pgvitals.fmt import parse_timestamp, plural, short_time, span
+from pgvitals.rules import REGISTRY
+from pgvitals.snapshot.model import Constraint, ServerInfo, Snapshot, Table
+
+REPORT_FORMAT = "pgvitals-report/1"
+RED, AMBER, GREEN, NOT_CHECKED = "red", "amber", "green", "not checked"
+NOT_ENOUGH_HISTORY = "not enough history"
+CRITICAL, HIGH, MEDIUM, LOW, INFO = SEVERITIES
+
+# Statistics-based areas need counters gathered over at least this long to be green.
+MIN_STATISTICS_HOURS = 24.0
+
+# Tables that hold rows (or are the root of a partition tree), as the JSON report counts them.
+COUNTED_KINDS = ("r", "p")
+# Relations whose reltuples are their own rows (a partitioned root has none of its own).
+ROW_KINDS = ("r", "m")
+
+# Rules that would fill the "missing elements" section, by element (SPEC §6).
+MISSING_ELEMENT_RULES = {
+    "Documentation": "missing-comments",
+    "Migration history": "no-migration-history",
+    "Row-level security": "rls-disabled",
+    "Partitioning": "partition-coverage",
+}
+
+
+def known_sum(values: Iterable[int | None]) -> int | None:
+    """The sum, or None when any part is unknown (a partial sum would mislead)."""
+    total = 0
+    for value in values:
+        if value is None:
+            return None
+        total += value
+    return total
+
+
+# --- summary -------------------------------------------------------------------------
+
+
+def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
+    """Every severity, worst first, with its number of findings (0 included)."""
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for item in findings:
+        counts[item.severity.value] += 1
+    return counts
+
+
+@dataclass(frozen=True)
+class Inventory:
+    database: str
+    server_version: str
+    collected_at: str
+    schemas: int
+    tables: int
+    rows_estimate: int
+    findings_by_severity: dict[str, int]
+    findings: int
+    excused: int
+    mode: str
+
+
+def inventory(analysis: Analysis) -> Inventory:
+    snap = analysis.snapshot
+    counts = severity_counts(analysis.findings)
+    return Inventory(
+        database=snap.server.database,
+        server_version=snap.server.version,
+        collected_at=snap.server.collected_at,
+        schemas=len(snap.schemas),
+        tables=sum(1 for t in snap.tables if t.kind in COUNTED_KINDS),
+        rows_estimate=sum(snap.row_count(t) for t in snap.tables if t.kind in ROW_KINDS),
+        findings_by_severity=counts,
+        findings=len(analysis.findings),
+        excused=len(analysis.excused),
+        mode=analysis.mode,
+    )
+
+
+@dataclass(frozen=True)
+class AreaStatus:
+    category: str  # the rule category id
+    title: str  # "Data quality"
+    status: str  # red, amber, green, not checked
+    reason: str
+    findings: int
+    checks_ran: int
+    checks_total: int
+
+
+def area_statuses(analysis: Analysis, window: StatisticsWindow | None) -> list[AreaStatus]:
+    """One per rule category: red for critical/high findings, amber for medium, green
+    otherwise; "not checked" when none of the area's checks ran, and "not enough
+    history" instead of green when its checks read statistics gathered too briefly."""
+    short = window is not None and window.days * 24 < MIN_STATISTICS_HOURS
+    by_category: dict[str, list[Check]] = defaultdict(list)
+    for check in analysis.checks:
+        rule_def = REGISTRY.get(check.rule)
+        if rule_def:
+            by_category[rule_def.category].append(check)
+    findings_by_category: dict[str, list[Finding]] = defaultdict(list)
+    for item in analysis.findings:
+        findings_by_category[item.category].append(item)
+    return [
+        area_status(
+            category,
+            title,
+            by_category[category],
+            findings_by_category[category],
+            window if short else None,
+        )
+        for category, title in CATEGORIES.items()
+    ]
+
+
+def area_status(
+    category: str,
+    title: str,
+    checks: list[Check],
+    findings: list[Finding],
+    short_window: StatisticsWindow | None = None,
+) -> AreaStatus:
+    ran = [c for c in checks if c.status == "ran"]
+    if not ran:
+        if not checks:
+            reason = "no rules for this area in this version yet"
+        else:
+            reasons = sorted({c.reason or c.status for c in checks})
+            reason = f"all {plural(len(checks), 'check')} not run: " + "; ".join(reasons)
+        return AreaStatus(category, title, NOT_CHECKED, reason, len(findings), 0, len(checks))
+    counts = severity_counts(findings)
+    if counts[CRITICAL] or counts[HIGH]:
+        status = RED
+        worst = [s for s in (CRITICAL, HIGH) if counts[s]]
+    elif counts[MEDIUM]:
+        status, worst = AMBER, [MEDIUM]
+    else:
+        status, worst = GREEN, []
+    if worst:
+        reason = ", ".join(f"{counts[s]:,} {s}" for s in worst) + ": " + top_rules(findings, worst)
+    elif findings:
+        reason = f"only low or informational findings ({len(findings):,})"
+    else:
+        reason = f"no findings from {plural(len(ran), 'check')}"
+    statistical = all(REGISTRY[c.rule].uses_statistics for c in ran if c.rule in REGISTRY)
+    if status == GREEN and statistical and short_window is not None:
+        status = NOT_ENOUGH_HISTORY
+        reason = (
+            f"{reason}, but the statistics cover only {short_window.length}"
+            f" (at least {MIN_STATISTICS_HOURS:g} hours are needed to judge this area)"
+        )
+    gaps = len(checks) - len(ran)
+    if gaps:
+        reason += f" ({gaps:,} of {len(checks):,} checks not run)"
+    return AreaStatus(category, title, status, reason, len(findings), len(ran), len(checks))
+
+
+def top_rules(findings: list[Finding], severities: list[str], limit: int = 3) -> str:
+    """The rules behind a status: "missing-primary-key (2), unindexed-foreign-key (1)"."""
+    counts: dict[str, int] = {}
+    for item in findings:
+        if item.severity in severities:
+            counts[item.rule] = counts.get(item.rule, 0) + 1
+    ranked = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
+    text = ", ".join(f"{rule_id} ({count:,})" for rule_id, count in ranked[:limit])
+    if len(ranked) > limit:
+        text += f" and {len(ranked) - limit:,} more rules"
+    return text
+
+
+@dataclass(frozen=True)
+class StatisticsWindow:
+    """Since when the pg_stat_* counters (scans, writes, dead tuples) have been counting."""
+
+    reset_at: str | None  # pg_stat_database.stats_reset; None: never reset
+    postmaster_start_time: str
+    collected_at: str
+    days: float  # length of the known window (from reset, else from server start)
+    text: str
+    length: str  # "21 days", "0 minutes"
+
+
+def statistics_window(server: ServerInfo) -> StatisticsWindow:
+    collected = parse_timestamp(server.collected_at)
+    if server.stats_reset:
+        since = parse_timestamp(server.stats_reset)
+        text = f"counters since {short_time(server.stats_reset)} ({span(since, collected)})"
+    else:
+        since = parse_timestamp(server.postmaster_start_time)
+        text = (
+            "since the server's statistics were last reset: unknown (never reset) — at least "
+            f"since the server started at {short_time(server.postmaster_start_time)} "
+            f"({span(since, collected)})"
+        )
+    days = max((collected - since).total_seconds(), 0) / 86_400
+    return StatisticsWindow(
+        server.stats_reset,
+        server.postmaster_start_time,
+        server.collected_at,
+        days,
+        text,
+        span(since, collected),
+    )
+
+
+# --- per schema ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SchemaOverview:
+    name: str
+    comment: str | None
+    tables: int
+    tables_commented: int
+    partitioned_tables: int
+
+
+def schema_overviews(snap: Snapshot) -> list[SchemaOverview]:
+    tables_by_schema: dict[str, list[Table]] = defaultdict(list)
+    for table in snap.tables:
+        if table.kind in COUNTED_KINDS:
+            tables_by_schema[table.schema].append(table)
+    result = []
+    for schema in sorted(snap.schemas, key=lambda s: s.name):
+        tables = tables_by_schema.get(schema.name, [])
+        result.append(
+            SchemaOverview(
+                name=schema.name,
+                comment=schema.comment,
+                tables=len(tables),
+                tables_commented=sum(1 for t in tables if (t.comment or "").strip()),
+                partitioned_tables=sum(1 for t in tables if t.kind == "p"),
+            )
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class Relationship:
+    """A declared foreign key: `child` rows point at one `parent` row."""
+
+    parent: str  # qualified names
+    child: str
+    parent_schema: str
+    parent_table: str
+    child_schema: str
+    child_table: str
+    name: str
+    columns: tuple[str, ...]
+    ref_columns: tuple[str, ...]
+    optional: bool  # a referencing column allows NULL: a child may have no parent
+    one_to_one: bool  # the referencing columns are unique: at most one child per parent
+    declared: bool  # False for inferred references (by name), once a rule provides them
+
+
+def relationships(snap: Snapshot, schema: str | None = None) -> list[Relationship]:
+    """Declared foreign keys whose referencing table is in `schema` (all when None).
+
+    Constraints a partition inherits from its partitioned parent are left out: the
+    parent's constraint already says it."""
+    result = []
+    for fk in snap.constraints:
+        if fk.kind != "f" or fk.inherited or (schema is not None and fk.schema != schema):
+            continue
+        if fk.ref_schema is None or fk.ref_table is None:
+            continue
+        result.append(relationship(snap, fk))
+    return sorted(result, key=lambda r: (r.parent, r.child, r.name))
+
+
+def relationship(snap: Snapshot, fk: Constraint) -> Relationship:
+    columns = {c.name: c for c in snap.columns_by_table.get(fk.table_oid, [])}
+    optional = any(name in columns and not columns[name].not_null for name in fk.columns)
+    one_to_one = any(
+        index.is_unique
+        and index.is_valid
+        and index.predicate is None
+        and index.key_count == len(fk.columns)
+        and set(index.key_columns[: index.key_count]) == set(fk.columns)
+        for index in snap.indexes_by_table.get(fk.table_oid, [])
+    )
+    return Relationship(
+        parent=f"{fk.ref_schema}.{fk.ref_table}",
+        child=f"{fk.schema}.{fk.table}",
+        parent_schema=fk.ref_schema or "",
+        parent_table=fk.ref_table or "",
+        child_schema=fk.schema,
+        child_table=fk.table,
+        name=fk.name,
+        columns=tuple(fk.columns),
+        ref_columns=tuple(fk.ref_columns),
+        optional=optional,
+        one_to_one=one_to_one,
+        declared=True,
+    )
+
+
+# --- index coverage and activity -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndexCoverage:
+    table: str  # qualified name
+    schema: str
+    name: str
+    rows_estimate: int
+    indexes: int
+    single_column: int
+    composite: int
+    index_bytes: int | None
+    table_bytes: int | None  # None: not known (never vacuumed or analyzed)
+    foreign_keys: int
+    unindexed_foreign_keys: int
+
+
+def regular_tables(snap: Snapshot) -> list[Table]:
+    return sorted((t for t in snap.tables if t.is_regular), key=lambda t: (t.schema, t.name, t.oid))
+
+
+def index_coverage(snap: Snapshot) -> list[IndexCoverage]:
+    """Per regular table: its indexes by shape and size, and the foreign keys no index
+    serves (the same test the unindexed-foreign-key rule applies)."""
+    facts = snap.facts
+    result = []
+    for table in regular_tables(snap):
+        indexes = snap.indexes_by_table.get(table.oid, [])
+        foreign_keys = [
+            c
+            for c in snap.constraints_by_table.get(table.oid, [])
+            if c.kind == "f" and not c.inherited
+        ]
+        unindexed = [fk for fk in foreign_keys if facts.lookup_index_of_fk[fk.oid] is None]
+        result.append(
+            IndexCoverage(
+                table=table.qualname,
+                schema=table.schema,
+                name=table.name,
+                rows_estimate=facts.rows(table),
+                indexes=len(indexes),
+                single_column=sum(1 for i in indexes if i.key_count == 1),
+                composite=sum(1 for i in indexes if i.key_count > 1),
+                index_bytes=known_sum(i.bytes for i in indexes),
+                table_bytes=table.table_bytes,
+                foreign_keys=len(foreign_keys),
+                unindexed_foreign_keys=len(unindexed),
+            )
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class TableActivity:
+    table: str  # qualified name
+    schema: str
+    name: str
+    inserts: int | None  # None: the server keeps no counters for this table
+    updates: int | None
+    deletes: int | None
+    hot_updates: int | None
+    live_tuples: int | None
+    dead_tuples: int | None
+    seq_scans: int | None
+    idx_scans: int | None
+
+    @property
+    def writes(self) -> int:
+        return (self.inserts or 0) + (self.updates or 0) + (self.deletes or 0)
+
+    @property
+    def scans(self) -> int:
+        return (self.seq_scans or 0) + (self.idx_scans or 0)
+
+    @property
+    def idle(self) -> bool:
+        """Neither written nor read in the statistics window."""
+        return self.writes == 0 and self.scans == 0
+
+
+def table_activity(snap: Snapshot) -> list[TableActivity]:
+    """Per regular table, busiest writers first (then by reads, then by name)."""
+    rows = [
+        TableActivity(
+            table=t.qualname,
+            schema=t.schema,
+            name=t.name,
+            inserts=t.n_tup_ins,
+            updates=t.n_tup_upd,
+            deletes=t.n_tup_del,
+            hot_updates=t.n_tup_hot_upd,
+            live_tuples=t.n_live_tup,
+            dead_tuples=t.n_dead_tup,
+            seq_scans=t.seq_scan,
+            idx_scans=t.idx_scan,
+        )
+        for t in regular_tables(snap)
+        if t.kind == "r"  # a partitioned root has no counters of its own
+    ]
+    return sorted(rows, key=lambda a: (-a.writes, -a.scans, a.schema, a.name))
+
+
+# --- what was not checked ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckGap:
+    """A check that did not run (skipped or failed), or the objects one could not read."""
+
+    rule: str
+    status: str  # skipped, failed, partial
+    reason: str
+    objects: tuple[dict[str, str], ...]  # {"object", "reason"} for per-object skips
+
+
+def check_gaps(analysis: Analysis) -> list[CheckGap]:
+    gaps = []
+    for check in analysis.checks:
+        if check.status != "ran":
+            reason = check.reason or check.status
+            gaps.append(CheckGap(check.rule, check.status, reason, check.skipped_objects))
+        elif check.skipped_objects:
+            reason = f"ran, but could not read {plural(len(check.skipped_objects), 'table')}"
+            gaps.append(CheckGap(check.rule, "partial", reason, check.skipped_objects))
+    return gaps
+
+
+# --- action plan ---------------------------------------------------------------------
+
+HORIZONS = (
+    ("Immediate", (CRITICAL, HIGH)),
+    ("Short term", (MEDIUM,)),
+    ("Medium term", (LOW,)),
+    ("Long term", (INFO,)),
+)
+
+
+@dataclass(frozen=True)
+class Action:
+    rule: str
+    title: str
+    severity: str  # the worst severity among its findings
+    objects: tuple[str, ...]
+    has_fix: bool
+
+
+@dataclass(frozen=True)
+class Horizon:
+    name: str  # Immediate, Short term, ...
+    severities: tuple[str, ...]
+    actions: tuple[Action, ...]
+
+
+def action_plan(findings: list[Finding]) -> list[Horizon]:
+    """Findings grouped by rule within each horizon; worst and most widespread first."""
+    plan = []
+    for name, severities in HORIZONS:
+        by_rule: dict[str, list[Finding]] = {}
+        for item in findings:
+            if item.severity in severities:
+                by_rule.setdefault(item.rule, []).append(item)
+        actions = [
+            Action(
+                rule=rule_id,
+                title=REGISTRY[rule_id].title if rule_id in REGISTRY else rule_id,
+                severity=max(f.severity for f in items).value,
+                objects=tuple(f.object for f in items),
+                has_fix=any(f.fix for f in items),
+            )
+            for rule_id, items in by_rule.items()
+        ]
+        actions.sort(key=lambda a: (severity_rank(a.severity), -len(a.objects), a.rule))
+        plan.append(Horizon(name, severities, tuple(actions)))
+    return plan
+
+
+# --- schemas: overview and relationships ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class SchemaSection:
+    overview: SchemaOverview
+    relations: tuple[Relationship, ...]
+    unrelated_tables: tuple[str, ...]  # tables in no relationship
+
+
+def schema_sections(snap: Snapshot) -> list[SchemaSection]:
+    everything = relationships(snap)
+    # a table referenced only from another schema still takes part in a relationship
+    related = {r.child for r in everything} | {r.parent for r in everything}
+    relations_by_schema: dict[str, list[Relationship]] = defaultdict(list)
+    for rel in everything:
+        relations_by_schema[rel.child_schema].append(rel)
+    unrelated_by_schema: dict[str, list[str]] = defaultdict(list)
+    for table in snap.tables:
+        if table.is_regular and not table.is_partition and table.qualname not in related:
+            unrelated_by_schema[table.schema].append(table.qualname)
+    return [
+        SchemaSection(
+            overview,
+            tuple(relations_by_schema.get(overview.name, [])),
+            tuple(sorted(unrelated_by_schema.get(overview.name, []))),
+        )
+        for overview in schema_overviews(snap)
+    ]
+
+
+def element_status(analysis: Analysis, rule_id: str) -> str:
+    """What the rule behind a "missing element" says, or that it is not assessed yet."""
+    check = next((c for c in analysis.checks if c.rule == rule_id), None)
+    if check is None:
+        return f"not assessed yet (rule `{rule_id}` is not in this version)"
+    if check.status != "ran":
+        return f"not assessed: {check.status} ({check.reason or 'no reason given'})"
+    count = sum(1 for f in analysis.findings if f.rule == rule_id)
+    if count:
+        return f"{plural(count, 'finding')} from `{rule_id}` (see Findings)"
+    return f"no findings from `{rule_id}`"
+
+
+# --- fix and rollback scripts --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scripts:
+    fix: str
+    rollback: str
+    statements: int  # findings that contributed a fix
+
+
+TIER_HEADINGS = (
+    "Blocks no writes (CONCURRENTLY, VACUUM, reloptions)",
+    "Brief ACCESS EXCLUSIVE lock, no rewrite",
+    "Rewrites the table under an ACCESS EXCLUSIVE lock: plan a window",
+    "Drops an object (each has its restore in rollback.sql)",
+)
+
+
+def fix_scripts(findings: list[Finding], server: ServerInfo) -> Scripts:
+    """The findings' fixes in order of their declared risk (within a tier, worst severity
+    first), and their rollbacks in the reverse order. Excused findings contribute nothing.
+
+    Two findings can carry the same statements (an index both duplicate and redundant):
+    they are written once, so that neither script fails half-way on a second copy."""
+    ordered = sorted((f for f in findings if f.fix), key=lambda f: f.fix.risk.tier if f.fix else 0)
+    fix_parts = [script_header("Fix", server)]
+    tier = None
+    first_with: dict[tuple[str, ...], Finding] = {}
+    for item in ordered:
+        assert item.fix is not None
+        if item.fix.risk.tier != tier:
+            tier = item.fix.risk.tier
+            fix_parts.append(f"-- == {TIER_HEADINGS[tier]} ==\n")
+        fix_parts.append(f"{label(item)}\n{entry(item, item.fix.sql, first_with)}\n")
+    if not ordered:
+        fix_parts.append("-- Nothing to fix: no finding comes with a fix.\n")
+    rollback_parts = [script_header("Rollback", server)]
+    first_with = {}
+    for item in reversed(ordered):
+        assert item.fix is not None
+        body = (
+            entry(item, item.fix.rollback_sql, first_with)
+            if item.fix.rollback
+            else "-- (no rollback: nothing to undo)"
+        )
+        rollback_parts.append(f"{label(item)}\n{body}\n")
+    return Scripts("\n".join(fix_parts), "\n".join(rollback_parts), len(ordered))
+
+
+def entry(item: Finding, body: str | None, first_with: dict[tuple[str, ...], Finding]) -> str:
+    key = (body or "",)
+    if key in first_with:
+        earlier = first_with[key]
+        return f"-- (same statement as for {earlier.rule}: {one_line(earlier.object)}, above)"
+    first_with[key] = item
+    return body or ""
+
+
+def label(item: Finding) -> str:
+    risk = item.fix.risk.label if item.fix else ""
+    return f"-- {item.rule}: {one_line(item.object)} [{risk}]"
+
+
+def script_header(kind: str, server: ServerInfo) -> str:
+    order = (
+        "Order: by declared risk: statements that block no writes first, then brief\n"
+        "-- locks, then table rewrites, then drops."
+        if kind == "Fix"
+        else "Order: the fix script's statements undone in reverse order."
+    )
+    return (
+        f"-- {kind} script generated by pgvitals {__version__} for database "
+        f"{one_line(server.database)} (PostgreSQL {server.version}),\n"
+        f"-- from a snapshot taken {short_time(server.collected_at)}.\n"
+        "-- pgvitals never runs this script. Review every statement before running it.\n"
+        f"-- {order}\n"
+        "-- CREATE/DROP INDEX CONCURRENTLY and VACUUM cannot run inside a transaction block:\n"
+        "-- run this file in autocommit mode (psql without --single-transaction or BEGIN).\n"
+    )
+
+
+# --- the report ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleDoc:
+    """What the report says about a rule whose findings it lists."""
+
+    id: str
+    title: str
+    category: str
+    severity: str
+    summary: str
+    why: str
+    doc: str
+
+
+@dataclass(frozen=True)
+class Target:
+    database: str
+    server_version: str
+    connection: str | None
+    mode: str
+    collected_at: str
+    stats_reset: str | None
+
+
+@dataclass(frozen=True)
+class ExcusedFinding:
+    finding: Finding
+    reason: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Report:
+    generated_at: str
+    target: Target
+    inventory: Inventory
+    findings: list[Finding]
+    excused: list[ExcusedFinding]
+    checks: list[Check]
+    areas: list[AreaStatus]
+    window: StatisticsWindow | None  # None in an offline review
+    schemas: list[SchemaSection]
+    coverage: list[IndexCoverage]
+    activity: list[TableActivity]
+    gaps: list[CheckGap]
+    plan: list[Horizon]
+    elements: dict[str, str]
+    scripts: Scripts
+    rules: dict[str, RuleDoc]  # the rules behind the findings and checks
+    thresholds: dict[str, dict[str, Any]]  # options each rule used
+    config_source: str | None
+    unused_excuses: list[dict[str, str]]
+    collection: dict[str, Any]
+    settings: dict[str, str]  # the server settings the report quotes
+    rls_enabled_tables: int
+    regular_tables: int
+    tool_version: str = __version__
+
+    @property
+    def review(self) -> bool:
+        return self.target.mode == REVIEW
+
+    def worst_severity(self) -> Severity | None:
+        return max((f.severity for f in self.findings), default=None)
+
+    def to_json(self) -> dict[str, Any]:
+        """`pgvitals-report/1`: SPEC §4's fields, then everything needed to render again."""
+        return {
+            "format": REPORT_FORMAT,
+            "tool": {"name": "pgvitals", "version": self.tool_version},
+            "generated_at": self.generated_at,
+            "target": dataclasses.asdict(self.target),
+            "summary": {
+                "schemas": self.inventory.schemas,
+                "tables": self.inventory.tables,
+                "rows_estimate": self.inventory.rows_estimate,
+                "findings_by_severity": self.inventory.findings_by_severity,
+                "excused": self.inventory.excused,
+            },
+            "findings": [item.to_json() for item in self.findings],
+            "excused": [
+                {**e.finding.to_json(), "excused_because": e.reason, "excused_by": e.source}
+                for e in self.excused
+            ],
+            "checks": [check.to_json() for check in self.checks],
+            "collection": self.collection,
+            "config": {
+                "source": self.config_source,
+                "thresholds": self.thresholds,
+                "unused_excuses": self.unused_excuses,
+            },
+            "sections": {
+                "inventory": dataclasses.asdict(self.inventory),
+                "areas": [dataclasses.asdict(a) for a in self.areas],
+                "window": dataclasses.asdict(self.window) if self.window else None,
+                "schemas": [dataclasses.asdict(s) for s in self.schemas],
+                "coverage": [dataclasses.asdict(c) for c in self.coverage],
+                "activity": [dataclasses.asdict(a) for a in self.activity],
+                "gaps": [dataclasses.asdict(g) for g in self.gaps],
+                "plan": [dataclasses.asdict(h) for h in self.plan],
+                "elements": self.elements,
+                "scripts": dataclasses.asdict(self.scripts),
+                "rules": {k: dataclasses.asdict(v) for k, v in self.rules.items()},
+                "settings": self.settings,
+                "rls_enabled_tables": self.rls_enabled_tables,
+                "regular_tables": self.regular_tables,
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Report:
+        """A report saved as JSON, ready to render again (raises KeyError/TypeError/
+        ValueError when it is not a complete pgvitals-report/1)."""
+        sections = data["sections"]
+        return cls(
+            generated_at=data["generated_at"],
+            target=revive(Target, data["target"]),
+            inventory=revive(Inventory, sections["inventory"]),
+            findings=[Finding.from_json(f) for f in data["findings"]],
+            excused=[
+                ExcusedFinding(Finding.from_json(e), e["excused_because"], e["excused_by"])
+                for e in data.get("excused", [])
+            ],
+            checks=[revive(Check, c) for c in data["checks"]],
+            areas=[revive(AreaStatus, a) for a in sections["areas"]],
+            window=revive(StatisticsWindow, sections["window"]) if sections["window"] else None,
+            schemas=[revive(SchemaSection, s) for s in sections["schemas"]],
+            coverage=[revive(IndexCoverage, c) for c in sections["coverage"]],
+            activity=[revive(TableActivity, a) for a in sections["activity"]],
+            gaps=[revive(CheckGap, g) for g in sections["gaps"]],
+            plan=[revive(Horizon, h) for h in sections["plan"]],
+            elements=dict(sections["elements"]),
+            scripts=revive(Scripts, sections["scripts"]),
+            rules={k: revive(RuleDoc, v) for k, v in sections["rules"].items()},
+            thresholds=data["config"]["thresholds"],
+            config_source=data["config"]["source"],
+            unused_excuses=data["config"]["unused_excuses"],
+            collection=data["collection"],
+            settings=sections["settings"],
+            rls_enabled_tables=sections["rls_enabled_tables"],
+            regular_tables=sections["regular_tables"],
+            tool_version=data["tool"]["version"],
+        )
+
+
+def revive(cls: Any, data: Any) -> Any:
+    """Rebuild a dataclass (and the dataclasses, tuples and lists inside it) from the
+    plain values `dataclasses.asdict` made of it."""
+    if data is None:
+        return None
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for item in dataclasses.fields(cls):
+        if item.name in data:
+            values[item.name] = _revive_value(hints[item.name], data[item.name])
+    return cls(**values)
+
+
+def _revive_value(hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if value is None:
+        return None
+    if origin in (typing.Union, types.UnionType):
+        inner = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        return _revive_value(inner[0], value) if len(inner) == 1 else value
+    if dataclasses.is_dataclass(hint):
+        return revive(hint, value)
+    if origin in (tuple, list):
+        args = [arg for arg in typing.get_args(hint) if arg is not Ellipsis]
+        items = [_revive_value(args[0], v) if args else v for v in value]
+        return tuple(items) if origin is tuple else items
+    return value
+
+
+def build_report(analysis: Analysis, connection: str | None = None) -> Report:
+    snap = analysis.snapshot
+    window = None if analysis.mode == REVIEW else statistics_window(snap.server)
+    rule_ids = {c.rule for c in analysis.checks} | {f.rule for f in analysis.findings}
+    return Report(
+        generated_at=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        target=Target(
+            database=snap.server.database,
+            server_version=snap.server.version,
+            connection=connection,
+            mode=analysis.mode,
+            collected_at=snap.server.collected_at,
+            stats_reset=snap.server.stats_reset,
+        ),
+        inventory=inventory(analysis),
+        findings=analysis.findings,
+        excused=[ExcusedFinding(e.finding, e.reason, e.source) for e in analysis.excused],
+        checks=analysis.checks,
+        areas=area_statuses(analysis, window),
+        window=window,
+        schemas=schema_sections(snap),
+        coverage=index_coverage(snap),
+        activity=table_activity(snap),
+        gaps=check_gaps(analysis),
+        plan=action_plan(analysis.findings),
+        elements={
+            element: element_status(analysis, rule_id)
+            for element, rule_id in MISSING_ELEMENT_RULES.items()
+        },
+        scripts=fix_scripts(analysis.findings, snap.server),
+        rules={
+            rule_id: RuleDoc(
+                rule_id,
+                REGISTRY[rule_id].title,
+                REGISTRY[rule_id].category.value,
+                REGISTRY[rule_id].severity.value,
+                REGISTRY[rule_id].summary,
+                REGISTRY[rule_id].section("Why it breaks"),
+                REGISTRY[rule_id].doc,
+            )
+            for rule_id in sorted(rule_ids)
+            if rule_id in REGISTRY
+        },
+        thresholds=analysis.thresholds(),
+        config_source=analysis.config.source,
+        unused_excuses=[dataclasses.asdict(u) for u in analysis.unused_excuses],
+        collection={
+            "catalog_queries": snap.collection.catalog_queries,
+            "data_queries": snap.collection.data_queries,
+            "duration_ms": snap.collection.duration_ms,
+            "data_profiled": snap.collection.data_profiled,
+            "skipped": snap.collection.skipped,
+            "interrupted": snap.collection.interrupted,
+        },
+        settings={"track_counts": snap.server.settings.get("track_counts", "on")},
+        rls_enabled_tables=sum(1 for t in snap.tables if t.is_regular and t.rls_enabled),
+        regular_tables=sum(1 for t in snap.tables if t.is_regular),
+    )

@@ -1,0 +1,100 @@
+"""Facts derived from a Snapshot, each computed once, on first use, in linear time.
+
+Anything that two rules, or a rule and the report, both need lives here: which
+index serves a foreign key's lookup, the partitions of a partitioned table and the
+rows and counters summed over them, the foreign keys that use an index. Rules look
+things up in these dicts instead of scanning the catalogue per object.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from pgvitals.snapshot.model import Constraint, Index, Table
+
+if TYPE_CHECKING:
+    from pgvitals.snapshot.model import Snapshot
+
+
+def serves_lookup_on(index: Index, columns: list[str]) -> bool:
+    """Can an equality lookup on all `columns` use this index without scanning it all?"""
+    if not index.is_valid or index.is_partial:
+        return False
+    leading = index.key_columns[: len(columns)]
+    if index.method == "btree":
+        return len(leading) == len(columns) and set(leading) == set(columns)
+    if index.method == "hash":
+        return index.key_columns[:1] == columns
+    return False
+
+
+class Facts:
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snap = snapshot
+
+    @cached_property
+    def partitions_by_parent(self) -> dict[int, list[Table]]:
+        """Direct partitions of each partitioned table."""
+        children: dict[int, list[Table]] = defaultdict(list)
+        for table in self.snap.tables:
+            if table.parent_oid is not None:
+                children[table.parent_oid].append(table)
+        return dict(children)
+
+    @cached_property
+    def leaves_by_root(self) -> dict[int, list[Table]]:
+        """Every partitioned table's leaf partitions (at any depth): where its rows are."""
+        leaves: dict[int, list[Table]] = defaultdict(list)
+        by_oid = self.snap.table_by_oid
+        for table in self.snap.tables:
+            if table.parent_oid is None or table.kind == "p":
+                continue
+            parent = table.parent_oid
+            while parent is not None and parent in by_oid:
+                leaves[parent].append(table)
+                parent = by_oid[parent].parent_oid
+        return dict(leaves)
+
+    def rows(self, table: Table) -> int:
+        """Rows of a table; a partitioned table's are its leaves' rows."""
+        if table.kind == "p":
+            return sum(self.snap.row_count(leaf) for leaf in self.leaves_by_root.get(table.oid, []))
+        return self.snap.row_count(table)
+
+    def counter(self, table: Table, name: str) -> int | None:
+        """A pg_stat_user_tables counter; summed over the leaves of a partitioned table
+        (the server counts on the leaves only). None where no part has the counter."""
+        if table.kind != "p":
+            return getattr(table, name)
+        values = [getattr(leaf, name) for leaf in self.leaves_by_root.get(table.oid, [])]
+        known = [value for value in values if value is not None]
+        return sum(known) if known else None
+
+    @cached_property
+    def lookup_index_of_fk(self) -> dict[int, Index | None]:
+        """Per foreign key (by constraint oid): an index that serves the lookup of its
+        referencing columns, or None."""
+        by_table = self.snap.indexes_by_table
+        return {
+            fk.oid: next(
+                (i for i in by_table.get(fk.table_oid, []) if serves_lookup_on(i, fk.columns)),
+                None,
+            )
+            for fk in self.snap.constraints
+            if fk.kind == "f"
+        }
+
+    @cached_property
+    def foreign_keys_using_index(self) -> dict[int, list[Constraint]]:
+        """Foreign keys whose referenced key is enforced by the index (by index oid)."""
+        using: dict[int, list[Constraint]] = defaultdict(list)
+        for constraint in self.snap.constraints:
+            if constraint.kind == "f" and constraint.index_oid is not None:
+                using[constraint.index_oid].append(constraint)
+        return dict(using)
+
+    @cached_property
+    def constraint_by_name(self) -> dict[tuple[int, str], Constraint]:
+        return {(c.table_oid, c.name): c for c in self.snap.constraints}
