@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from pgvitals.connect import connect
 from pgvitals.engine import analyse
 from pgvitals.snapshot import io
 from pgvitals.snapshot.collect import collect
+from tests.helpers import pgvitals
+from tests.render.test_md_text import make_snapshot
 
 
 def test_round_trip_keeps_everything(database, tmp_path) -> None:
@@ -33,3 +40,49 @@ def test_round_trip_keeps_everything(database, tmp_path) -> None:
     ]
     assert any(p.duplicate_rows == 1 for p in loaded.profiles)
     assert json.loads(path.read_text())["format"] == "pgvitals-snapshot/1"
+
+
+def saved(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    data = io.to_dict(make_snapshot())
+    change(data)
+    path = tmp_path / "snap.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_an_older_or_newer_snapshot_still_analyses(tmp_path) -> None:
+    def drift(data: dict[str, Any]) -> None:
+        for table in data["tables"]:
+            del table["n_ins_since_vacuum"]  # a field this file predates
+            table["added_by_a_later_version"] = [1, 2]
+        data["server"]["new_setting"] = True
+        data["policies"] = []  # an entity this version does not know
+
+    loaded = io.load(saved(tmp_path, drift))
+    assert all(t.n_ins_since_vacuum is None for t in loaded.tables)
+    assert [f.fingerprint for f in analyse(loaded).findings] == [
+        f.fingerprint for f in analyse(make_snapshot()).findings
+    ]
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: d["server"].update(collected_at="yesterday"), "server.collected_at"),
+        (lambda d: d["server"].update(stats_reset="2026-13-45"), "server.stats_reset"),
+        (lambda d: d["collection"]["skipped"].append({"oops": 1}), "collection.skipped[1]"),
+        (lambda d: d["tables"][0].update(n_dead_tup="many"), "tables[0].n_dead_tup"),
+        (lambda d: d["columns"][0].update(not_null=1), "columns[0].not_null"),
+        (lambda d: d.update(indexes={}), "indexes must be a list"),
+        (lambda d: d["server"].pop("database"), "server is missing database"),
+        (lambda d: d.update(tables=[5]), "tables[0] must be an object"),
+    ],
+)
+def test_a_damaged_snapshot_is_one_line_and_exit_2(tmp_path, damage, message) -> None:
+    run = pgvitals(
+        "check", "--snapshot", str(saved(tmp_path, damage)), "-o", str(tmp_path / "r.json")
+    )
+    assert run.exit_code == 2, run.stderr
+    assert message in run.stderr and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r.json").exists()  # nothing half-written

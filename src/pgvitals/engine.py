@@ -4,12 +4,11 @@ the other rules still run and the report is still produced."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from pgvitals.config import Config
-from pgvitals.findings import Category, Finding, Located, Severity
+from pgvitals.findings import Category, Finding, Severity
 from pgvitals.rules import REGISTRY, Rule
 from pgvitals.rules._api import NO_ROWS, ROWS_REQUIRED, complete
 from pgvitals.snapshot.model import Snapshot
@@ -73,7 +72,7 @@ def analyse(snapshot: Snapshot, config: Config = DEFAULT_CONFIG, mode: str = LIV
     findings: list[Finding] = []
     excused: list[Excused] = []
     checks: list[Check] = []
-    suppressor = Suppressor(config, located_objects(snapshot))
+    suppressor = Suppressor(config, snapshot.located_objects())
     for rule in ordered_rules():
         reason = skip_reason(rule, snapshot, config, mode)
         if reason:
@@ -100,20 +99,6 @@ def analyse(snapshot: Snapshot, config: Config = DEFAULT_CONFIG, mode: str = LIV
     ran = {c.rule for c in checks if c.status == "ran"}
     unused = suppressor.unused(ran) + suppressor.unknown_rules(REGISTRY)
     return Analysis(snapshot, findings, excused, checks, mode, config, unused)
-
-
-def located_objects(snapshot: Snapshot) -> Iterator[Located]:
-    """Every object whose COMMENT may carry an ignore marker."""
-    for entities in (
-        snapshot.schemas,
-        snapshot.tables,
-        snapshot.columns,
-        snapshot.indexes,
-        snapshot.constraints,
-    ):
-        for entity in entities:
-            if entity.comment:
-                yield entity.located
 
 
 def skip_reason(rule: Rule, snapshot: Snapshot, config: Config, mode: str) -> str | None:

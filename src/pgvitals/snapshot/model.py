@@ -12,9 +12,10 @@ snapshot saved today can be analysed offline or compared with a later one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
 from functools import cached_property
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pgvitals.findings import Located
 
@@ -268,6 +269,15 @@ class Sequence(NamedTuple):
         return Located("sequence", (self.schema, self.name), self.qualname)
 
 
+class Entity(NamedTuple):
+    """A declared kind of catalog object (see `entity`)."""
+
+    name: str  # the Snapshot field
+    cls: type
+    query: str | None
+    since: int
+
+
 class TableProfile(NamedTuple):
     """What reading the rows of one table found (bounded; absent with --no-data)."""
 
@@ -292,18 +302,50 @@ class CollectionInfo:
     interrupted: str | None = None  # the connection was lost after the catalogs were read
 
 
+def entity(cls: type, query: str | None = None, *, since: int = 0) -> Any:
+    """Declare a kind of catalog object: a Snapshot field holding a list of `cls`.
+
+    `query` names `queries/<query>.sql`, whose column aliases are `cls`'s fields, in
+    order; the collector runs it as is. None: the collector assembles the list itself
+    (indexes and constraints need names resolved, probes read rows). `since`: the
+    first server version (server_version_num) that has what the query reads; older
+    servers give an empty list. Saving, loading and validating derive from this.
+    """
+    return field(default_factory=list, metadata={"entity": cls, "query": query, "since": since})
+
+
 @dataclass(frozen=True)
 class Snapshot:
+    """Adding a kind of object: its class above, one `entity(...)` field here, and its
+    query file. Everything else (collection, save/load, COMMENT markers) follows."""
+
     server: ServerInfo
-    schemas: list[Schema]
-    tables: list[Table]
-    columns: list[Column]
-    constraints: list[Constraint]
-    indexes: list[Index]
-    sequences: list[Sequence]
-    profiles: list[TableProfile]
     collection: CollectionInfo
+    schemas: list[Schema] = entity(Schema, "schemas")
+    tables: list[Table] = entity(Table, "tables")
+    columns: list[Column] = entity(Column, "columns")
+    constraints: list[Constraint] = entity(Constraint)
+    indexes: list[Index] = entity(Index)
+    sequences: list[Sequence] = entity(Sequence, "sequences")
+    profiles: list[TableProfile] = entity(TableProfile)
     format: str = field(default=SNAPSHOT_FORMAT)
+
+    @classmethod
+    def entities(cls) -> list[Entity]:
+        return [
+            Entity(f.name, f.metadata["entity"], f.metadata["query"], f.metadata["since"])
+            for f in fields(cls)
+            if "entity" in f.metadata
+        ]
+
+    def located_objects(self) -> Iterator[Located]:
+        """Every object with a COMMENT (where ignore markers live), of every kind."""
+        for declared in self.entities():
+            if "comment" not in declared.cls._fields:
+                continue
+            for item in getattr(self, declared.name):
+                if item.comment:
+                    yield item.located
 
     @cached_property
     def table_by_oid(self) -> dict[int, Table]:
