@@ -156,3 +156,56 @@ def test_an_open_older_snapshot_keeps_dead_tuples_through_vacuum(database) -> No
         ).fetchone()
     assert kept == (1000,)  # VACUUM could not remove what the open snapshot may read
     assert after == (0,)
+
+
+# integer-key-overflow-risk
+
+
+@pytest.mark.parametrize(
+    ("ddl", "error"),
+    [
+        (
+            "CREATE TABLE keys (id serial PRIMARY KEY)",
+            psycopg.errors.SequenceGeneratorLimitExceeded,
+        ),
+        (
+            "CREATE TABLE keys (id int PRIMARY KEY); CREATE SEQUENCE keys_ids AS bigint;"
+            " ALTER TABLE keys ALTER id SET DEFAULT nextval('keys_ids')",
+            psycopg.errors.NumericValueOutOfRange,
+        ),
+        (
+            "CREATE TABLE keys (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY)",
+            psycopg.errors.SequenceGeneratorLimitExceeded,
+        ),
+    ],
+    ids=["serial", "bigint sequence, int column", "identity"],
+)
+def test_inserts_fail_at_the_end_of_the_range_until_the_fix_widens_it(
+    database, ddl: str, error: type[Exception]
+) -> None:
+    from pgvitals.connect import connect
+    from pgvitals.engine import analyse
+    from pgvitals.snapshot.collect import collect
+
+    database.execute(ddl)
+    database.execute(
+        "SELECT setval(pg_get_serial_sequence('keys', 'id'), 2147483646)"
+        if "keys_ids" not in ddl
+        else "SELECT setval('keys_ids', 2147483646)"
+    )
+    with database.admin() as admin:
+        admin.execute("INSERT INTO keys DEFAULT VALUES")  # the last value that fits
+        with pytest.raises(error):
+            admin.execute("INSERT INTO keys DEFAULT VALUES")
+    session = connect(database.dsn)
+    try:
+        found = [
+            f for f in analyse(collect(session)).findings if f.rule == "integer-key-overflow-risk"
+        ]
+    finally:
+        session.close()
+    assert len(found) == 1 and found[0].fix is not None
+    with database.admin() as admin:
+        for statement in found[0].fix.statements:
+            admin.execute(statement)
+        admin.execute("INSERT INTO keys DEFAULT VALUES")  # fits now

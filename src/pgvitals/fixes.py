@@ -16,7 +16,7 @@ from collections.abc import Sequence as Seq
 from psycopg import sql
 
 from pgvitals.findings import Fix, Risk
-from pgvitals.snapshot.model import Constraint, Index, Table
+from pgvitals.snapshot.model import Column, Constraint, Index, Sequence, Table
 
 MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL truncates longer names
 
@@ -233,4 +233,40 @@ def set_autovacuum(table: Table, enabled: bool) -> Fix:
         (text(sql.SQL(forward).format(table=relation)),),
         (text(sql.SQL(backward).format(table=relation)),),
         RELOPTION,
+    )
+
+
+def alter_sequence_type(sequence: Sequence, type_name: str) -> Fix:
+    """Widen a sequence; the rollback narrows it back to what it was."""
+    statement = "ALTER SEQUENCE {sequence} AS {type};"
+    relation = name_of(sequence.schema, sequence.name)
+    return Fix(
+        (text(sql.SQL(statement).format(sequence=relation, type=sql.SQL(type_name))),),
+        (text(sql.SQL(statement).format(sequence=relation, type=sql.SQL(sequence.data_type))),),
+        Risk(lock="SHARE ROW EXCLUSIVE"),  # on the sequence: nextval() waits, briefly
+    )
+
+
+def alter_column_type(column: Column, type_name: str) -> Fix:
+    """Change a column's type: rewrites the table and its indexes under ACCESS EXCLUSIVE."""
+    statement = "ALTER TABLE {table} ALTER COLUMN {column} TYPE {type};"
+    relation = name_of(column.schema, column.table)
+    return Fix(
+        (
+            text(
+                sql.SQL(statement).format(
+                    table=relation, column=sql.Identifier(column.name), type=sql.SQL(type_name)
+                )
+            ),
+        ),
+        (
+            text(
+                sql.SQL(statement).format(
+                    table=relation,
+                    column=sql.Identifier(column.name),
+                    type=sql.SQL(column.data_type),
+                )
+            ),
+        ),
+        REWRITE,
     )

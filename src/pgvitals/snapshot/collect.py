@@ -36,7 +36,6 @@ T = TypeVar("T")
 Progress = Callable[[str], None]
 
 SEQUENCE_BATCH = 500
-SMALL = frozenset({"int2", "int4"})
 # Tables whose expressions are deparsed per statement: each holds one AccessShareLock
 # per table until the statement ends, and the shared lock table is sized for about
 # max_locks_per_transaction x max_connections (6,400 by default) in all.
@@ -310,20 +309,10 @@ class Collector:
     def _read_sequence_positions(
         self, sequences: list[Sequence], columns: dict[tuple[int, int], Column]
     ) -> list[Sequence]:
-        """Read last_value where running out is possible: a sequence of 32 bits or
-        fewer, or one feeding such a column (a bigint sequence behind an integer key
-        overflows the column first). Plain SELECTs, in batches each in its own
-        transaction, so that at most one batch of AccessShareLocks is held at a time."""
-        small_columns = {(c.table_oid, c.name) for c in columns.values() if c.type_name in SMALL}
-        readable = [
-            s
-            for s in sequences
-            if s.readable
-            and (
-                s.max_value <= 2**31 - 1
-                or (s.owned_by_table_oid, s.owned_by_column) in small_columns
-            )
-        ]
+        """Read every readable sequence's last_value (which rules judge it is theirs:
+        a bigint sequence can feed an integer column). Plain SELECTs, in batches each in
+        its own transaction, so that at most one batch of AccessShareLocks is held."""
+        readable = [s for s in sequences if s.readable]
         positions: dict[int, int | None] = {}
         for start in range(0, len(readable), SEQUENCE_BATCH):
             batch = readable[start : start + SEQUENCE_BATCH]

@@ -8,11 +8,15 @@ things up in these dicts instead of scanning the catalogue per object.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from pgvitals.snapshot.model import Constraint, Index, Table
+from pgvitals.snapshot.model import Column, Constraint, Index, Table
+
+NEXTVAL = re.compile(r"^nextval\('((?:[^']|'')+)'::regclass\)$")
+QUOTED_PART = re.compile(r'"((?:[^"]|"")*)"|([^."]+)')
 
 if TYPE_CHECKING:
     from pgvitals.snapshot.model import Snapshot
@@ -94,6 +98,46 @@ class Facts:
             if constraint.kind == "f" and constraint.index_oid is not None:
                 using[constraint.index_oid].append(constraint)
         return dict(using)
+
+    @cached_property
+    def column_by_name(self) -> dict[tuple[int, str], Column]:
+        return {(c.table_oid, c.name): c for c in self.snap.columns}
+
+    @cached_property
+    def column_fed_by_sequence(self) -> dict[int, Column]:
+        """Per sequence (by oid): the column it fills. OWNED BY (serial, identity) says
+        it; otherwise a column default `nextval('name'::regclass)` naming it does."""
+        fed: dict[int, Column] = {}
+        by_name = {(s.schema, s.name): s for s in self.snap.sequences}
+        for column in self.snap.columns:
+            match = NEXTVAL.search(column.default or "")
+            if not match:
+                continue
+            text = match.group(1).replace("''", "'")
+            parts = [
+                (quoted or bare).replace('""', '"') for quoted, bare in QUOTED_PART.findall(text)
+            ]
+            key = (parts[0], parts[1]) if len(parts) == 2 else (column.schema, parts[-1])
+            sequence = by_name.get(key)
+            if sequence is not None:
+                fed.setdefault(sequence.oid, column)
+        for sequence in self.snap.sequences:
+            if sequence.owned_by_table_oid is not None and sequence.owned_by_column:
+                owned = self.column_by_name.get(
+                    (sequence.owned_by_table_oid, sequence.owned_by_column)
+                )
+                if owned is not None:
+                    fed[sequence.oid] = owned
+        return fed
+
+    @cached_property
+    def foreign_keys_referencing(self) -> dict[int, list[Constraint]]:
+        """Foreign keys by the table they reference (by table oid)."""
+        referencing: dict[int, list[Constraint]] = defaultdict(list)
+        for constraint in self.snap.constraints:
+            if constraint.kind == "f" and constraint.ref_table_oid is not None:
+                referencing[constraint.ref_table_oid].append(constraint)
+        return dict(referencing)
 
     @cached_property
     def constraint_by_name(self) -> dict[tuple[int, str], Constraint]:
