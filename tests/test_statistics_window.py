@@ -21,3 +21,11 @@ def test_right_after_a_statistics_reset_maintenance_is_not_green(database) -> No
     assert "statistics cover only" in maintenance["reason"]
     # catalog-based areas are judged as usual
     assert areas(report)["integrity"]["status"] in ("green", "red", "amber")
+
+
+def test_the_minimum_window_is_configurable(database, tmp_path) -> None:
+    database.execute("CREATE TABLE streaks (id int PRIMARY KEY); SELECT pg_stat_reset();")
+    config = tmp_path / "pgvitals.toml"
+    config.write_text("min_statistics_hours = 0\n")
+    run = pgvitals("check", database.dsn, "--format", "json", "--config", str(config))
+    assert areas(valid_report(run.json()))["maintenance"]["status"] == "green"

@@ -23,7 +23,18 @@ from pgvitals.config import ConfigError, load_config
 from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe_connection
 from pgvitals.engine import LIVE, Analysis, analyse, ordered_rules
 from pgvitals.findings import SEVERITIES
-from pgvitals.output import FORMATS, OutputError, plan_outputs, write_outputs
+from pgvitals.output import (
+    FORMATS,
+    SNAPSHOT,
+    OutputError,
+    OutputFile,
+    Plan,
+    check_writable,
+    plan_outputs,
+    write_files,
+    write_outputs,
+)
+from pgvitals.render.escape import visible
 from pgvitals.report import build_report
 from pgvitals.rules import REGISTRY
 from pgvitals.snapshot import io
@@ -89,6 +100,12 @@ def target_options(command: click.Command) -> click.Command:
     return command
 
 
+force_option = click.option(
+    "--force", is_flag=True,
+    help="Replace existing files that pgvitals did not write (its own are always replaced).",
+)  # fmt: skip
+
+
 def report_options(command: click.Command) -> click.Command:
     for decorator in reversed(
         [
@@ -104,6 +121,7 @@ def report_options(command: click.Command) -> click.Command:
                 "--fail-on", type=click.Choice(SEVERITIES),
                 help="Exit 1 when a finding at or above this severity remains.",
             ),
+            force_option,
         ]
     ):  # fmt: skip
         command = decorator(command)
@@ -135,6 +153,7 @@ def check(
     formats: tuple[str, ...],
     outputs: tuple[Path, ...],
     fail_on: str | None,
+    force: bool,
 ) -> None:
     """Analyse a live database (read-only), or a saved --snapshot.
 
@@ -142,7 +161,7 @@ def check(
     variables apply, as with psql.
     """
     config = load_config(config_path)
-    targets = plan_outputs(formats, outputs)
+    plan = plan_outputs(formats, outputs, force)  # checked now: a bad path fails fast
     if snapshot_path is not None:
         if dsn:
             raise click.UsageError("give a DSN or --snapshot, not both")
@@ -152,7 +171,7 @@ def check(
         limits = Limits(statement_timeout_ms=statement_timeout, lock_timeout_ms=lock_timeout)
         snapshot, connection = take_snapshot(dsn, limits, schemas or config.schemas, no_data)
     analysis = analyse(snapshot, config, LIVE)
-    finish(analysis, targets, connection, fail_on or config.fail_on)
+    finish(analysis, plan, connection, fail_on or config.fail_on)
 
 
 @main.command()
@@ -162,6 +181,7 @@ def check(
     help="Where to write the snapshot (JSON).",
 )  # fmt: skip
 @target_options
+@force_option
 def snapshot(
     dsn: str | None,
     output: Path,
@@ -170,14 +190,17 @@ def snapshot(
     config_path: Path | None,
     statement_timeout: int,
     lock_timeout: int,
+    force: bool,
 ) -> None:
     """Save a snapshot of a live database, to analyse later with `check --snapshot`."""
     config = load_config(config_path)
+    destination = OutputFile(output, SNAPSHOT)
+    check_writable([destination], force)  # before collecting: a bad path fails fast
     limits = Limits(statement_timeout_ms=statement_timeout, lock_timeout_ms=lock_timeout)
     taken, _ = take_snapshot(dsn, limits, schemas or config.schemas, no_data)
-    io.save(taken, output)
+    write_files([(destination, io.to_json(taken))], force)
     stderr.print(
-        f"saved {output}: {len(taken.tables)} tables, "
+        f"saved {visible(str(output))}: {len(taken.tables)} tables, "
         f"{taken.collection.catalog_queries} catalog queries, {taken.collection.duration_ms} ms",
         markup=False,
     )
@@ -191,16 +214,16 @@ def snapshot(
     type=click.Path(path_type=Path, file_okay=False), help="Folder for the report files.",
 )  # fmt: skip
 @click.option("--fail-on", type=click.Choice(SEVERITIES), help="Exit 1 at or above this severity.")
-def demo(output_dir: Path, fail_on: str | None) -> None:
+@force_option
+def demo(output_dir: Path, fail_on: str | None, force: bool) -> None:
     """Run the full check on a bundled demo database in a private throwaway server."""
     from pgvitals.demo.run import run_demo  # the embedded server is needed only here
 
+    reports = tuple(output_dir / f"report.{suffix}" for suffix in ("md", "json", "sarif"))
+    plan = plan_outputs(("text",), reports, force)  # before starting the server
     with progress_display() as step:
         analysis, connection = run_demo(step)
-    targets = plan_outputs(
-        (), tuple(output_dir / f"report.{suffix}" for suffix in ("md", "json", "sarif"))
-    )
-    finish(analysis, [*targets, *plan_outputs(("text",), ())], connection, fail_on)
+    finish(analysis, plan, connection, fail_on)
     stdout.print(f"\nReport: {output_dir / 'report.md'}  (also report.json, report.sarif, "
                  "fix.sql, rollback.sql)", markup=False)  # fmt: skip
 
@@ -212,7 +235,7 @@ def rules(rule_id: str | None) -> None:
     if rule_id is None:
         table = RichTable(title=f"{len(REGISTRY)} rules", show_lines=False)
         for heading in ("rule", "category", "severity", "title"):
-            table.add_column(heading)
+            table.add_column(heading, no_wrap=heading != "title")  # ids are copied whole
         for item in ordered_rules():
             table.add_row(item.id, item.category, item.severity, item.title)
         stdout.print(table)
@@ -263,11 +286,11 @@ def take_snapshot(
     return taken, where
 
 
-def finish(analysis: Analysis, targets: list, connection: str, fail_on: str | None) -> None:
+def finish(analysis: Analysis, plan: Plan, connection: str, fail_on: str | None) -> None:
     report = build_report(analysis, connection)
-    written = write_outputs(report, targets, stdout)
+    written = write_outputs(report, plan, stdout)
     for path in written:
-        stderr.print(f"wrote {path}", markup=False)
+        stderr.print(f"wrote {visible(str(path))}", markup=False)
     interrupted = analysis.snapshot.collection.interrupted
     if interrupted:
         raise Failure(f"{interrupted} (partial report written)", EXIT_UNREACHABLE)

@@ -17,6 +17,7 @@ reason = "append-only log, replicated with REPLICA IDENTITY FULL"
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,8 @@ class Config:
     schemas: tuple[str, ...] = ()
     fail_on: str | None = None
     source: str | None = None
+    # statistics-based areas need counters gathered over this long to be judged green
+    min_statistics_hours: float = 24.0
 
     def options_for(self, rule_id: str) -> dict[str, Any]:
         settings = dict(self.rule_settings.get(rule_id, {}))
@@ -63,13 +66,14 @@ def find_config(explicit: Path | None, directory: Path) -> tuple[dict[str, Any],
     """The raw table and where it came from; {} when there is no configuration."""
     if explicit is not None:
         data = _read_toml(explicit)
-        return (data.get("tool", {}).get("pgvitals", data), str(explicit))
+        section = _tool_section(data, str(explicit))
+        return (data if section is None else section, str(explicit))
     own = directory / "pgvitals.toml"
     if own.is_file():
         return _read_toml(own), str(own)
     pyproject = directory / "pyproject.toml"
     if pyproject.is_file():
-        section = _read_toml(pyproject).get("tool", {}).get("pgvitals")
+        section = _tool_section(_read_toml(pyproject), str(pyproject))
         if section is not None:
             return section, f"{pyproject} [tool.pgvitals]"
     return {}, None
@@ -80,22 +84,35 @@ def load_config(explicit: Path | None = None, directory: Path | None = None) -> 
     return parse_config(data, source)
 
 
-def parse_config(data: dict[str, Any], source: str | None = None) -> Config:
+def parse_config(data: Any, source: str | None = None) -> Config:
+    """A Config, or ConfigError naming the setting that is wrong: any TOML value can be
+    in any place, and none may end in anything but one of these two."""
     where = source or "configuration"
-    known_keys = {"disable", "rules", "ignore", "schemas", "fail_on"}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: the pgvitals settings must be a table")
+    known_keys = {"disable", "rules", "ignore", "schemas", "fail_on", "min_statistics_hours"}
     unknown = set(data) - known_keys
     if unknown:
         raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
     disabled = _string_list(data.get("disable", []), f"{where}: disable")
     for rule_id in disabled:
         _known_rule(rule_id, where)
-    rule_settings = {}
-    for rule_id, settings in (data.get("rules") or {}).items():
-        rule_settings[rule_id] = _rule_settings(rule_id, settings, where)
-    excuses = tuple(_excuse(entry, where) for entry in data.get("ignore", []))
+    rules = data.get("rules", {})
+    if not isinstance(rules, dict):
+        raise ConfigError(f"{where}: rules must be a table of rule ids ([rules.<rule-id>])")
+    rule_settings = {
+        rule_id: _rule_settings(rule_id, settings, where) for rule_id, settings in rules.items()
+    }
+    ignore = data.get("ignore", [])
+    if not isinstance(ignore, list):
+        raise ConfigError(f"{where}: ignore must be a list of [[ignore]] entries")
+    excuses = tuple(_excuse(entry, where) for entry in ignore)
     fail_on = data.get("fail_on")
     if fail_on is not None and fail_on not in SEVERITIES:
         raise ConfigError(f"{where}: fail_on must be one of {', '.join(SEVERITIES)}")
+    hours = data.get("min_statistics_hours", Config.min_statistics_hours)
+    if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 <= hours < 1e6:
+        raise ConfigError(f"{where}: min_statistics_hours must be a number of hours, 0 or more")
     return Config(
         disabled=frozenset(disabled),
         rule_settings=rule_settings,
@@ -103,6 +120,7 @@ def parse_config(data: dict[str, Any], source: str | None = None) -> Config:
         schemas=tuple(_string_list(data.get("schemas", []), f"{where}: schemas")),
         fail_on=fail_on,
         source=source,
+        min_statistics_hours=float(hours),
     )
 
 
@@ -112,8 +130,26 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte 0x{error.object[error.start]:02x} "
+            f"at offset {error.start})"
+        ) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
+
+
+def _tool_section(data: dict[str, Any], where: str) -> dict[str, Any] | None:
+    """`[tool.pgvitals]`, or None when the file has none."""
+    tool = data.get("tool")
+    if tool is None:
+        return None
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{where}: tool must be a table ([tool.pgvitals])")
+    section = tool.get("pgvitals")
+    if section is not None and not isinstance(section, dict):
+        raise ConfigError(f"{where}: tool.pgvitals must be a table ([tool.pgvitals])")
+    return section
 
 
 def _known_rule(rule_id: str, where: str) -> None:
@@ -142,19 +178,40 @@ def _rule_settings(rule_id: str, settings: Any, where: str) -> dict[str, Any]:
         if name not in defaults:
             allowed = ", ".join(["severity", *defaults]) or "severity"
             raise ConfigError(f"{where}: rule {rule_id} has no option {name!r} ({allowed})")
-        expected = type(defaults[name])
-        number = expected is float and isinstance(value, int) and not isinstance(value, bool)
-        if not isinstance(value, expected) and not number:
+        if not _fits(value, defaults[name]):
+            kind = type(defaults[name]).__name__
+            if kind == "float" and isinstance(value, float):  # nan or inf
+                kind = "finite float"
+            article = "an" if kind[0] in "aeiou" else "a"
             raise ConfigError(
-                f"{where}: rules.{rule_id}.{name} must be a {expected.__name__}, got {value!r}"
+                f"{where}: rules.{rule_id}.{name} must be {article} {kind}, got {value!r}"
             )
     return dict(settings)
 
 
+def _fits(value: Any, default: Any) -> bool:
+    """`value` can stand for an option whose default is `default`. true is not a number
+    (Python's bool is an int); an integer does for a float; nan and inf never do."""
+    if isinstance(value, bool) or isinstance(default, bool):
+        return type(value) is type(default)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and math.isfinite(value)
+    return isinstance(value, type(default))
+
+
 def _excuse(entry: Any, where: str) -> Excuse:
-    if not isinstance(entry, dict) or not {"rule", "object", "reason"} <= set(entry):
+    keys = ("rule", "object", "reason")
+    if not isinstance(entry, dict) or not set(keys) <= set(entry):
         raise ConfigError(f"{where}: each [[ignore]] entry needs rule, object and reason")
+    unknown = set(entry) - set(keys)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) in an [[ignore]] entry: {', '.join(sorted(unknown))}"
+        )
+    for key in keys:
+        if not isinstance(entry[key], str):
+            raise ConfigError(f"{where}: [[ignore]] {key} must be a string, got {entry[key]!r}")
     _known_rule(entry["rule"], where)
-    if not str(entry["reason"]).strip():
+    if not entry["reason"].strip():
         raise ConfigError(f"{where}: ignoring {entry['object']} needs a reason")
-    return Excuse(str(entry["rule"]), str(entry["object"]), str(entry["reason"]))
+    return Excuse(entry["rule"], entry["object"], entry["reason"])

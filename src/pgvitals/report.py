@@ -29,9 +29,6 @@ RED, AMBER, GREEN, NOT_CHECKED = "red", "amber", "green", "not checked"
 NOT_ENOUGH_HISTORY = "not enough history"
 CRITICAL, HIGH, MEDIUM, LOW, INFO = SEVERITIES
 
-# Statistics-based areas need counters gathered over at least this long to be green.
-MIN_STATISTICS_HOURS = 24.0
-
 # Tables that hold rows (or are the root of a partition tree), as the JSON report counts them.
 COUNTED_KINDS = ("r", "p")
 # Relations whose reltuples are their own rows (a partitioned root has none of its own).
@@ -113,7 +110,8 @@ def area_statuses(analysis: Analysis, window: StatisticsWindow | None) -> list[A
     """One per rule category: red for critical/high findings, amber for medium, green
     otherwise; "not checked" when none of the area's checks ran, and "not enough
     history" instead of green when its checks read statistics gathered too briefly."""
-    short = window is not None and window.days * 24 < MIN_STATISTICS_HOURS
+    minimum = analysis.config.min_statistics_hours
+    short = window is not None and window.days * 24 < minimum
     by_category: dict[str, list[Check]] = defaultdict(list)
     for check in analysis.checks:
         rule_def = REGISTRY.get(check.rule)
@@ -129,6 +127,7 @@ def area_statuses(analysis: Analysis, window: StatisticsWindow | None) -> list[A
             by_category[category],
             findings_by_category[category],
             window if short else None,
+            minimum,
         )
         for category, title in CATEGORIES.items()
     ]
@@ -140,6 +139,7 @@ def area_status(
     checks: list[Check],
     findings: list[Finding],
     short_window: StatisticsWindow | None = None,
+    minimum_hours: float = 0,
 ) -> AreaStatus:
     ran = [c for c in checks if c.status == "ran"]
     if not ran:
@@ -168,7 +168,8 @@ def area_status(
         status = NOT_ENOUGH_HISTORY
         reason = (
             f"{reason}, but the statistics cover only {short_window.length}"
-            f" (at least {MIN_STATISTICS_HOURS:g} hours are needed to judge this area)"
+            f" (at least {minimum_hours:g} hours are needed to judge this area;"
+            " min_statistics_hours in the config)"
         )
     gaps = len(checks) - len(ran)
     if gaps:

@@ -2,7 +2,8 @@
 
 The numbers come from the Report; this module only turns them into Markdown, escaping
 every name and message so that no identifier can break a table, a code span or the
-Mermaid diagram."""
+Mermaid diagram, and no control character (an escape sequence in a table name) reaches
+the file: they are written visibly, as `\\x1b`."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pgvitals import fmt
 from pgvitals import report as rp
 from pgvitals.findings import CATEGORIES, SEVERITIES, Category, Finding, Severity
 from pgvitals.render import renderer
+from pgvitals.render.escape import visible, visible_value
 from pgvitals.report import Report
 
 MAX_DIAGRAM_ENTITIES = 60  # beyond this a Mermaid diagram is unreadable (and slow to lay out)
@@ -34,17 +36,25 @@ STATUS_LABELS = {
 
 # --- escaping ------------------------------------------------------------------------
 
+ESCAPED_SQL_NOTE = (
+    "Control characters in names are shown above as `\\x1b`-style escapes; run the "
+    "statements from the fix.sql and rollback.sql written beside the report, which have "
+    "the exact names."
+)
+
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>~])|(?<!\w)_|_(?!\w)|^(#)", re.M)
 
 
 def md_text(value: object) -> str:
     """Free text (a message, a comment) with Markdown's active characters escaped."""
-    return _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(), str(value))
+    text = visible(str(value), keep_newlines=True)
+    return _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(), text)
 
 
 def code(value: object) -> str:
-    """An inline code span that holds any text, backticks included."""
-    text = " ".join(str(value).splitlines())
+    """An inline code span that holds any text, backticks included (one line: a newline
+    is a control character, shown as `\\x0a`)."""
+    text = visible(str(value))
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     padded = f" {text} " if text.startswith("`") or text.endswith("`") or not text.strip() else text
@@ -52,15 +62,23 @@ def code(value: object) -> str:
 
 
 def cell(value: object) -> str:
-    """Content for a table cell: one line, `|` escaped (GFM honours `\\|` in code spans too)."""
-    return " ".join(str(value).splitlines()).replace("|", "\\|")
+    """Content for a table cell: one line (a newline is shown as `\\x0a`), `|` escaped
+    (GFM honours `\\|` in code spans too)."""
+    return visible(str(value)).replace("|", "\\|")
 
 
 def fenced(body: str, language: str = "") -> str:
-    """A fenced code block whose fence no line of `body` can close."""
-    longest = max((len(run) for run in re.findall(r"^\s*(`{3,})", body, re.M)), default=0)
+    """A fenced code block whose fence no line of `body` can close.
+
+    SQL whose names hold control characters cannot be shown both exactly and safely: it
+    is shown safely, with a note that the .sql files have the exact names."""
+    shown = visible(body, keep_newlines=True)
+    longest = max((len(run) for run in re.findall(r"^\s*(`{3,})", shown, re.M)), default=0)
     fence = "`" * max(3, longest + 1)
-    return f"{fence}{language}\n{body.rstrip()}\n{fence}"
+    block = f"{fence}{language}\n{shown.rstrip()}\n{fence}"
+    if language == "sql" and shown != body:
+        block += f"\n\n{ESCAPED_SQL_NOTE}"
+    return block
 
 
 def evidence_value(value: Any, key: str) -> str:
@@ -276,6 +294,7 @@ def environment() -> Environment:
     env = Environment(
         loader=PackageLoader("pgvitals", "render/templates"),
         autoescape=False,  # Markdown, escaped explicitly by the filters below
+        finalize=visible_value,  # whatever a template prints unfiltered, too
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

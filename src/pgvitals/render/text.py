@@ -1,6 +1,8 @@
 """The terminal summary: what was examined, the status per area, the worst findings,
 and a one-line result. Every status and severity is a word as well as a colour, so
-the output reads the same with NO_COLOR; below 100 columns tables become lists."""
+the output reads the same with NO_COLOR; below 100 columns tables become lists.
+Names, messages and reasons pass through `visible`: no object name reaches the
+terminal as an escape sequence."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from pgvitals import fmt
 from pgvitals import report as rp
 from pgvitals.findings import Finding
 from pgvitals.render import renderer
+from pgvitals.render.escape import visible
 from pgvitals.report import Report
 
 MAX_FINDINGS = 25
@@ -72,7 +75,7 @@ def header(report: Report) -> Text:
     inventory = report.inventory
     line = Text()
     line.append("pgvitals ", style="bold")
-    line.append(inventory.database, style="bold cyan")
+    line.append(visible(inventory.database), style="bold cyan")
     line.append(
         f" · PostgreSQL {inventory.server_version}"
         f" · {fmt.plural(inventory.schemas, 'schema')}"
@@ -100,7 +103,7 @@ def area_table(areas: list[rp.AreaStatus]) -> Table:
     table.add_column("Status", no_wrap=True)
     table.add_column("Why", overflow="fold")
     for area in areas:
-        table.add_row(Text(area.title), status_text(area.status), Text(area.reason))
+        table.add_row(Text(area.title), status_text(area.status), Text(visible(area.reason)))
     return table
 
 
@@ -110,7 +113,7 @@ def area_list(areas: list[rp.AreaStatus]) -> Table:
     grid.add_column(no_wrap=True)
     grid.add_column(overflow="fold")
     for area in areas:
-        grid.add_row(status_text(area.status), Text(f"{area.title}: {area.reason}"))
+        grid.add_row(status_text(area.status), Text(f"{area.title}: {visible(area.reason)}"))
     return grid
 
 
@@ -122,7 +125,10 @@ def finding_table(findings: list[Finding]) -> Table:
     table.add_column("Message", overflow="fold", ratio=2)
     for item in findings:
         table.add_row(
-            severity_text(item.severity), Text(item.rule), Text(item.object), Text(item.message)
+            severity_text(item.severity),
+            Text(visible(item.rule)),
+            Text(visible(item.object)),
+            Text(visible(item.message)),
         )
     return table
 
@@ -133,8 +139,8 @@ def finding_list(findings: list[Finding]) -> Table:
     grid.add_column(no_wrap=True)
     grid.add_column(overflow="fold")
     for item in findings:
-        detail = Text(f"{item.rule} {item.object}\n")
-        detail.append(item.message, style="dim")
+        detail = Text(f"{visible(item.rule)} {visible(item.object)}\n")
+        detail.append(visible(item.message), style="dim")
         grid.add_row(severity_text(item.severity), detail)
     return grid
 
