@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -11,6 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
+from pgvitals.embedded import remove_dead_runs
 from tests.helpers import pgvitals, valid_report
 
 
@@ -75,3 +79,102 @@ def test_ctrl_c_during_the_demo_stops_and_removes_its_server(tmp_path) -> None:
     assert not server_dir.exists()
     assert postgres_processes_in(server_dir) == []
     assert not (tmp_path / "out" / "report.md").exists()
+
+
+def start_demo(out: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pgvitals", "demo", "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal job is
+    )
+
+
+def dirs_of(pid: int) -> list[Path]:
+    """The server directories of run `pid` (by their marker: other tests, and other
+    test sessions on the machine, make such directories too)."""
+    found = []
+    for folder in pgvitals_dirs():
+        try:
+            if (folder / "owner.lock").read_text().strip() == str(pid):
+                found.append(folder)
+        except OSError:
+            continue
+    return found
+
+
+def postmaster_started(server_dir: Path) -> bool:
+    """initdb's single-user backend writes a lock file too, with its pid negated."""
+    try:
+        return int((server_dir / "data" / "postmaster.pid").read_text().split()[0]) > 0
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def wait_for_server(pid: int) -> Path:
+    for _ in range(600):
+        running = [folder for folder in dirs_of(pid) if postmaster_started(folder)]
+        if running:
+            return running[0]
+        time.sleep(0.05)
+    raise AssertionError("the demo never started its server")
+
+
+def loading_modules(pid: int) -> bool:
+    """Whether the process has loaded psycopg's C extension: pgvitals' own start-up code
+    runs from then on (what comes before is Python's own start-up, which prints a
+    traceback for a Ctrl-C that no program can catch)."""
+    try:
+        return "psycopg_binary" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("delay", [0, 0.03, 0.1, 0.2])
+def test_ctrl_c_while_the_demo_loads_says_interrupted_in_one_line(tmp_path, delay) -> None:
+    demo = start_demo(tmp_path / "out")
+    deadline = time.monotonic() + 30
+    while not loading_modules(demo.pid) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    time.sleep(delay)
+    os.killpg(demo.pid, signal.SIGINT)
+    _, stderr = demo.communicate(timeout=60)
+    assert "Traceback" not in stderr, stderr
+    assert stderr.strip().splitlines() == ["pgvitals: interrupted"], stderr
+    assert demo.returncode == 130
+    assert dirs_of(demo.pid) == []
+
+
+def assert_nothing_left(server_dir: Path, stderr: str) -> None:
+    assert "Traceback" not in stderr, stderr
+    assert not server_dir.exists()
+    assert postgres_processes_in(server_dir) == []
+
+
+@pytest.mark.parametrize("first", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_and_sigterm_during_the_demos_clean_up_leave_nothing(tmp_path, first) -> None:
+    demo = start_demo(tmp_path / "out")
+    server_dir = wait_for_server(demo.pid)
+    os.killpg(demo.pid, first)
+    # More of both while it cleans up, as an impatient user or a supervisor sends them.
+    for count in itertools.count():
+        if demo.poll() is not None:
+            break
+        assert count < 3000, "the demo did not end"
+        os.killpg(demo.pid, signal.SIGINT if count % 2 else signal.SIGTERM)
+        time.sleep(0.01)
+    _, stderr = demo.communicate(timeout=60)
+    # 130 once it said so; SIGTERM's own status when one came after the clean-up.
+    assert demo.returncode in (130, -signal.SIGTERM), (demo.returncode, stderr)
+    assert_nothing_left(server_dir, stderr)
+
+
+def test_the_next_start_removes_what_a_killed_demo_left(tmp_path) -> None:
+    demo = start_demo(tmp_path / "out")
+    server_dir = wait_for_server(demo.pid)
+    os.killpg(demo.pid, signal.SIGKILL)
+    demo.communicate(timeout=60)
+    assert postgres_processes_in(server_dir) != [], "a killed demo leaves its server running"
+    remove_dead_runs()
+    assert_nothing_left(server_dir, "")

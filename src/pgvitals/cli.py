@@ -6,6 +6,7 @@ Exit codes: 0 done (no finding at or above --fail-on), 1 findings at or above
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from rich.table import Table as RichTable
 from pgvitals import __version__
 from pgvitals.config import ConfigError, load_config
 from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe_connection
+from pgvitals.embedded import EmbeddedError
 from pgvitals.engine import LIVE, Analysis, analyse, ordered_rules
 from pgvitals.findings import SEVERITIES
 from pgvitals.output import (
@@ -64,16 +66,22 @@ class Group(click.Group):
     """Turn the errors a user can cause into one line and the documented exit code."""
 
     def invoke(self, ctx: click.Context) -> object:
+        # Ctrl-C interrupts a command, which then stops what it started; outside one,
+        # `python -m pgvitals` leaves at once (nothing to clean up there).
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             return super().invoke(ctx)
         except Failure as error:
             fail(str(error), error.exit_code)
         except (BadTarget, ConfigError, io.BadSnapshot, OutputError) as error:
             fail(str(error), EXIT_USAGE)
-        except Unreachable as error:
+        except (Unreachable, EmbeddedError) as error:
             fail(str(error), EXIT_UNREACHABLE)
         except KeyboardInterrupt:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second one must not cut this short
             fail("interrupted", 130)
+        finally:
+            signal.signal(signal.SIGINT, previous)
         return None
 
 

@@ -2,22 +2,29 @@
 
 The binaries come from the `pgserver` package (PostgreSQL 16, installed by pip:
 nothing to install by hand) or from a system installation. The server listens on
-a Unix socket only, and is stopped and its directory removed on exit, on error
-and on Ctrl-C.
+a Unix socket only (and on 127.0.0.1 when asked). It is stopped and its directory
+removed on exit, on error, on Ctrl-C and on SIGTERM; the directory of a run killed
+outright (SIGKILL, a crash) is removed by the next start.
+
+As root, the server runs as an unprivileged user with that user's groups
+(PostgreSQL refuses root), from a private copy of the programs when that user
+cannot reach the installation: nothing outside the temporary directory changes.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import fcntl
 import glob
 import importlib.util
 import os
 import pwd
 import shutil
 import signal
-import stat
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +38,14 @@ FAST_SETTINGS = {
     "max_locks_per_transaction": "256",
     "shared_buffers": "128MB",
 }
+
+TEMP_PREFIX = "pgvitals-"
+# Locked by the run that owns the directory for as long as it lives.
+OWNER_LOCK = "owner.lock"
+PROGRAMS = ("initdb", "pg_ctl", "postgres")
+# A clean-up cut short by one of these leaves a running server or its files.
+DEFERRED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+STOP_SECONDS = 10
 
 
 class EmbeddedError(Exception):
@@ -63,9 +78,19 @@ class EmbeddedServer:
         self.bin_dir = bin_dir or pgserver_bin_dir()
         self.tcp_port = tcp_port
         self.settings = {**FAST_SETTINGS, **(settings or {})}
-        self.base_dir = Path(tempfile.mkdtemp(prefix="pgvitals-"))
+        with signals_deferred():  # no directory without its marker
+            self.base_dir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
+            self._owner_lock: int | None = hold_owner_lock(self.base_dir)
+            # The last line of defence when a second Ctrl-C cuts a `finally` short.
+            atexit.register(self.stop)
         self.data_dir = self.base_dir / "data"
-        self.os_user = server_os_user()
+        # Where the programs run from: `bin_dir`, or a private copy of it (as root).
+        self.programs = self.bin_dir
+        # As root: the user, group and groups the programs run with.
+        self.os_user: str | None = None
+        self._uid: int | None = None
+        self._gid: int | None = None
+        self._groups: list[int] | None = None
 
     @property
     def version(self) -> str:
@@ -75,9 +100,10 @@ class EmbeddedServer:
         return f"host={self.base_dir} port={self.tcp_port or 5432} user={user} dbname={database}"
 
     def start(self) -> EmbeddedServer:
+        remove_dead_runs()
         try:
-            if self.os_user:
-                self._hand_over_to(self.os_user)
+            if os.geteuid() == 0:
+                self._drop_root()
             self._run(
                 "initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth-local=trust",
                 "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-sync",
@@ -89,38 +115,35 @@ class EmbeddedServer:
             )
             log = str(self.base_dir / "server.log")
             self._run("pg_ctl", "-D", str(self.data_dir), "-l", log, "-o", options, "-w", "start")
-        except (OSError, subprocess.CalledProcessError) as error:
-            detail = getattr(error, "stderr", "") or ""
-            log_file = self.base_dir / "server.log"
-            if log_file.exists():
-                detail += log_file.read_text()[-2000:]
+        except (OSError, subprocess.CalledProcessError, EmbeddedError) as error:
+            reason = failure_reason(error, self.base_dir / "server.log")
             self.stop()
+            as_user = f" as user {self.os_user}" if self.os_user else ""
             raise EmbeddedError(
-                f"could not start PostgreSQL from {self.bin_dir}: {error}\n{detail}"
+                f"could not start PostgreSQL from {self.bin_dir}{as_user}: {reason}"
             ) from None
         return self
 
     def stop(self) -> None:
-        """Stop whatever server the directory has, even one still starting (Ctrl-C can
-        come while `pg_ctl start` waits), then remove the directory: removing it under
-        a live postmaster would leave files behind."""
-        pid_file = self.data_dir / "postmaster.pid"
-        postmaster = None
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            postmaster = int(pid_file.read_text().split()[0])
-        if pid_file.exists():
-            with contextlib.suppress(subprocess.CalledProcessError, OSError):
-                self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")
-        # A postmaster interrupted while starting shuts down on its own, and its
-        # processes may still write for a moment: wait for them, then remove.
-        deadline = time.monotonic() + 10
-        while postmaster and process_alive(postmaster) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        while True:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
-            if not self.base_dir.exists() or time.monotonic() > deadline:
-                return
-            time.sleep(0.05)
+        """Stop the server, even one still starting (Ctrl-C can come while `pg_ctl
+        start` waits), and remove its directory. Ctrl-C, SIGTERM and SIGHUP wait until
+        this is done, then take effect."""
+        if self._owner_lock is None:
+            return
+        with signals_deferred():
+            tear_down(self.base_dir)
+            os.close(self._owner_lock)
+            self._owner_lock = None
+            atexit.unregister(self.stop)
+
+    def keep(self) -> None:
+        """Leave the server running after this process ends (`bench --keep`): no stop
+        at exit, and no later start takes its directory for a dead run's."""
+        atexit.unregister(self.stop)
+        (self.base_dir / OWNER_LOCK).unlink()
+        if self._owner_lock is not None:
+            os.close(self._owner_lock)
+            self._owner_lock = None
 
     def __enter__(self) -> EmbeddedServer:
         return self.start()
@@ -130,59 +153,273 @@ class EmbeddedServer:
 
     def _run(self, program: str, *args: str) -> None:
         subprocess.run(
-            [str(self.bin_dir / program), *args],
+            [str(self.programs / program), *args],
             check=True,
             capture_output=True,
             text=True,
-            user=self.os_user,
             cwd=self.base_dir,
             env={**os.environ, "LC_ALL": "C"},
+            user=self._uid,
+            group=self._gid,
+            extra_groups=self._groups,
         )
 
-    def _hand_over_to(self, user: str) -> None:
-        """PostgreSQL refuses to run as root: the directory and binaries must be
-        reachable by the unprivileged user that runs it."""
-        entry = pwd.getpwnam(user)
-        os.chown(self.base_dir, entry.pw_uid, entry.pw_gid)
-        for folder in [self.bin_dir.parent, *self.bin_dir.parent.parents]:
-            mode = folder.stat().st_mode
-            if not mode & stat.S_IXOTH:
-                folder.chmod(mode | stat.S_IXOTH)
+    def _drop_root(self) -> None:
+        """PostgreSQL refuses to run as root: run it as an unprivileged user with that
+        user's groups (not root's), in a directory it owns, and from a private copy of
+        the programs when that user cannot reach the installation."""
+        user = server_os_user()
+        groups = os.getgrouplist(user.pw_name, user.pw_gid)
+        self.os_user = user.pw_name
+        self._uid, self._gid, self._groups = user.pw_uid, user.pw_gid, groups
+        os.chown(self.base_dir, user.pw_uid, user.pw_gid)
+        if not reachable(self.base_dir, user.pw_uid, groups):
+            raise EmbeddedError(
+                f"the temporary directory {self.base_dir.parent} is not reachable by user "
+                f"{user.pw_name}; set TMPDIR to a directory it can reach"
+            )
+        programs = [self.bin_dir / name for name in PROGRAMS]
+        needed = [*programs, *server_folders(self.bin_dir)]
+        if not all(reachable(path, user.pw_uid, groups) for path in needed):
+            needed += libraries_beside(programs)
+            self.programs = private_copy(needed, self.bin_dir, self.base_dir / "install", user)
+
+
+def server_folders(bin_dir: Path) -> list[Path]:
+    """The share and module folders the programs in `bin_dir` read."""
+    folders = subprocess.run(
+        [str(bin_dir / "pg_config"), "--sharedir", "--pkglibdir"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    return [Path(folder) for folder in folders]
+
+
+def libraries_beside(programs: list[Path]) -> list[Path]:
+    """Libraries the loader finds relative to a program (`$ORIGIN` in its run path, as
+    pip wheels bundle them), which a copy must keep in the same relative place. `ldd`
+    shows them under the program's own folder, before normalising the path."""
+    found: set[Path] = set()
+    for program in programs:
+        origin = f"{program.resolve().parent}{os.sep}"
+        listing = subprocess.run(["ldd", str(program)], capture_output=True, text=True).stdout
+        for line in listing.splitlines():
+            path = line.partition(" => ")[2].partition(" (")[0].strip()
+            if path.startswith(origin):
+                found.add(Path(os.path.normpath(path)))
+    return sorted(found)
+
+
+def private_copy(paths: list[Path], bin_dir: Path, dest: Path, user: pwd.struct_passwd) -> Path:
+    """Copy `paths` under `dest` keeping their places relative to each other (PostgreSQL
+    finds its share and module folders relative to its programs), owned by `user`, and
+    return the copied bin folder."""
+    sources = [Path(os.path.realpath(path)) for path in paths]
+    anchor = Path(os.path.commonpath(sources))
+    for source in sources:
+        target = dest / source.relative_to(anchor)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, symlinks=True)
+        else:
+            shutil.copy2(source, target)
+    for folder, _, files in os.walk(dest):
+        os.chown(folder, user.pw_uid, user.pw_gid)
+        for name in files:
+            os.lchown(os.path.join(folder, name), user.pw_uid, user.pw_gid)
+    return dest / Path(os.path.realpath(bin_dir)).relative_to(anchor)
+
+
+def reachable(path: Path, uid: int, groups: list[int]) -> bool:
+    """Whether the user can read `path` and search every folder above it (mode bits;
+    an access control list could allow more, then a copy is made that was not needed)."""
+    for candidate in {path, path.resolve()}:
+        steps = [(folder, 0o1) for folder in reversed(candidate.parents)] + [(candidate, 0o5)]
+        try:
+            if not all(permits(step.stat(), uid, groups, want) for step, want in steps):
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def permits(status: os.stat_result, uid: int, groups: list[int], want: int) -> bool:
+    """`want` as "other" bits (4 read, 1 execute or search), for this user."""
+    if status.st_uid == uid:
+        granted = status.st_mode >> 6
+    elif status.st_gid in groups:
+        granted = status.st_mode >> 3
+    else:
+        granted = status.st_mode
+    return granted & want == want
+
+
+def failure_reason(error: Exception, log_file: Path) -> str:
+    """One line: the last error the program or the server log gave, else the error."""
+    lines = (getattr(error, "stderr", None) or "").splitlines()
+    if log_file.exists():
+        lines += log_file.read_text(errors="replace").splitlines()
+    errors = [line.strip() for line in lines if "error" in line.lower() or "FATAL" in line]
+    return errors[-1] if errors else " ".join(str(error).split())
+
+
+def server_os_user() -> pwd.struct_passwd:
+    """An unprivileged user to run the server as (created when there is none)."""
+    for name in ("postgres", "pgvitals"):
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(name)
+    subprocess.run(
+        ["useradd", "--system", "--no-create-home", "pgvitals"], check=True, capture_output=True
+    )
+    return pwd.getpwnam("pgvitals")
+
+
+def hold_owner_lock(base_dir: Path) -> int:
+    """Lock a marker in `base_dir` for as long as this process lives: the kernel drops
+    the lock however the process ends, so a marker that can be locked belongs to a dead
+    run. It gets its name only once locked, so no one sees it unlocked before."""
+    staging = base_dir / f"{OWNER_LOCK}.new"
+    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    fcntl.flock(descriptor, fcntl.LOCK_EX)
+    os.write(descriptor, f"{os.getpid()}\n".encode())  # for a person looking
+    os.rename(staging, base_dir / OWNER_LOCK)
+    return descriptor
+
+
+def remove_dead_runs() -> None:
+    """Stop the servers and remove the directories that runs of this user left behind
+    when they died before cleaning up (killed, or a clean-up cut short)."""
+    for base_dir in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"):
+        try:
+            marker = os.open(base_dir / OWNER_LOCK, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue  # not a run's directory, or one from before markers
+        try:
+            if os.fstat(marker).st_uid != os.geteuid():
+                continue
+            try:
+                fcntl.flock(marker, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its run is alive
+            tear_down(base_dir)
+        finally:
+            os.close(marker)
+
+
+def tear_down(base_dir: Path) -> None:
+    """Stop every server program working in `base_dir`, then remove it: removing it
+    under a live postmaster would leave files behind."""
+    deadline = time.monotonic() + STOP_SECONDS
+    running = processes_in(base_dir)
+    for pid, program in running.items():
+        # SIGQUIT is the postmaster's immediate shutdown: it stops its backends too.
+        send_signal(pid, signal.SIGQUIT if program == "postgres" else signal.SIGKILL)
+    if not wait_for_exit(running, deadline):
+        for pid in running:
+            send_signal(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 2
+        wait_for_exit(running, deadline)
+    while True:
+        shutil.rmtree(base_dir, ignore_errors=True)
+        if not base_dir.exists() or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
+
+
+def processes_in(base_dir: Path) -> dict[int, str]:
+    """The initdb, pg_ctl and postgres processes working in `base_dir` (the folder is in
+    their command line or PGDATA), found by /proc; elsewhere the postmaster of its pid
+    file."""
+    if not Path("/proc/self").exists():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pid_file = base_dir / "data" / "postmaster.pid"
+            return {int(pid_file.read_text().split()[0]): "postgres"}
+        return {}
+    needle = os.fsencode(f"{base_dir}{os.sep}")
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            program = os.path.basename(os.readlink(entry / "exe")).removesuffix(" (deleted)")
+            if program in PROGRAMS and (
+                needle in (entry / "cmdline").read_bytes()
+                or needle in (entry / "environ").read_bytes()
+            ):
+                found[int(entry.name)] = program
+        except OSError:
+            continue  # gone, or not ours to see
+    return found
+
+
+def send_signal(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signum)
+
+
+def wait_for_exit(pids: dict[int, str], deadline: float) -> bool:
+    while any(process_alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def process_alive(pid: int) -> bool:
+    """Running, and not a zombie waiting for a parent that may be us or no one."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    with contextlib.suppress(OSError):
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+        return state != "Z"
     return True
 
 
-def server_os_user() -> str | None:
-    """None when not root; else an unprivileged user to run the server as."""
-    if os.geteuid() != 0:
-        return None
-    for name in ("postgres", "pgvitals"):
-        with contextlib.suppress(KeyError):
-            pwd.getpwnam(name)
-            return name
-    subprocess.run(["useradd", "--system", "--no-create-home", "pgvitals"], check=True)
-    return "pgvitals"
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP back until the block ends, then deliver the first
+    one that came. Python runs signal handlers in the main thread only, so handlers set
+    there hold the signal whichever thread the kernel delivers it to."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+
+    previous = {signum: signal.signal(signum, hold) for signum in DEFERRED_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if received:
+            signal.raise_signal(received[0])
 
 
 @contextlib.contextmanager
 def interrupt_safe(server: EmbeddedServer) -> Iterator[EmbeddedServer]:
-    """Start the server and stop it on exit, error, Ctrl-C or SIGTERM."""
+    """Start the server and stop it on exit, error, Ctrl-C, SIGTERM or SIGHUP (the last
+    two interrupt as Ctrl-C does)."""
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
+    def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, on_signal)
+    previous = {
+        signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)
+    }
     try:
         server.start()
         yield server
     finally:
-        server.stop()
-        signal.signal(signal.SIGTERM, previous)
+        try:
+            server.stop()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
