@@ -6,19 +6,37 @@ import ast
 import dataclasses
 import inspect
 import re
+import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import yaml
+from click.testing import CliRunner
 
+from pgvitals import ruledocs
+from pgvitals.cli import main
+from pgvitals.connect import connect
+from pgvitals.engine import analyse
+from pgvitals.render.sarif import build_sarif
+from pgvitals.report import build_report
+from pgvitals.ruledocs import DOCS_BASE_URL, compose, config_toml, render_docs
 from pgvitals.rules import CATEGORIES, REGISTRY, SEVERITIES, Rule, _api
 from pgvitals.rules._api import DOC_SECTIONS, MAINTENANCE, MEDIUM, Draft
+from pgvitals.snapshot.collect import collect
 from pgvitals.snapshot.model import Snapshot, Table
-from pgvitals.testing import load_case_file
+from pgvitals.testing import load_case_file, load_cases
+from tests.helpers import pgvitals
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 CASES = Path(__file__).parent / "rules" / "cases"
+DOCS = Path(__file__).parent.parent / "docs" / "rules"
 
 # SPEC §5 ids this version implements; they must keep exactly these names.
 CONTRACT_IDS = {
@@ -162,3 +180,63 @@ def test_options_have_help_and_typed_defaults() -> None:
     for rule in REGISTRY.values():
         for option in rule.options:
             assert option.help and isinstance(option.default, (int, float, str, bool))
+
+
+def test_the_rule_reference_in_docs_is_current() -> None:
+    pages = render_docs(CASES)
+    on_disk = {path.name: path.read_text(encoding="utf-8") for path in DOCS.glob("*.md")}
+    stale = sorted(
+        name for name in set(pages) | set(on_disk) if pages.get(name) != on_disk.get(name)
+    )
+    assert not stale, (
+        f"docs/rules is not current ({stale}): run `pgvitals rules --write-docs docs/rules`"
+    )
+
+
+def test_the_toml_in_the_reference_reads_back_as_written() -> None:
+    configs = [case.config for case in load_cases(CASES) if case.config]
+    configs += [{"rules": {r.id: {**r.default_options(), "severity": r.severity.value}}}
+                for r in REGISTRY.values()]  # fmt: skip
+    configs.append({"disable": ["duplicate-index"], "schemas": ["app"], "fail_on": "high",
+                    "ignore": [{"rule": "missing-primary-key", "object": 'a."b"',
+                                "reason": "append-only, ñ"}]})  # fmt: skip
+    for config in configs:
+        assert tomllib.loads(config_toml(config)) == {"tool": {"pgvitals": config}}
+
+
+def test_sarif_rules_carry_the_composed_page_and_link_to_it(database) -> None:
+    connection = connect(database.dsn)
+    try:
+        report = build_report(analyse(collect(connection, profile=None)))
+    finally:
+        connection.close()
+    descriptors = build_sarif(report)["runs"][0]["tool"]["driver"]["rules"]
+    assert {d["id"] for d in descriptors} == set(REGISTRY)
+    for descriptor in descriptors:
+        rule = REGISTRY[descriptor["id"]]
+        assert descriptor["helpUri"] == f"{DOCS_BASE_URL}{rule.id}.md"
+        assert (DOCS / f"{rule.id}.md").is_file()
+        assert descriptor["help"]["markdown"] == compose(rule)
+
+
+def test_rules_command_writes_the_reference_and_reports_stale_pages(tmp_path: Path) -> None:
+    (tmp_path / "retired-rule.md").write_text("a page for a rule that is gone\n")
+    run = pgvitals("rules", "--write-docs", str(tmp_path))
+    assert run.exit_code == 0, run.stderr
+    pages = render_docs(CASES)
+    for name, text in pages.items():
+        assert (tmp_path / name).read_text(encoding="utf-8") == text
+    assert "retired-rule.md documents no current rule" in run.stderr
+    assert pgvitals("rules", "duplicate-index", "--write-docs", str(tmp_path)).exit_code == 2
+
+
+def test_explaining_a_rule_needs_no_test_cases(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    # an installed package has no tests/ directory
+    monkeypatch.setattr(ruledocs, "SOURCE_CASES", tmp_path / "absent")
+    explained = CliRunner().invoke(main, ["rules", "high-dead-tuple-ratio"])
+    assert explained.exit_code == 0, explained.output
+    assert "min_dead_tuples" in explained.output
+    assert ruledocs.page_url("high-dead-tuple-ratio") in "".join(explained.output.split())
+    refused = CliRunner().invoke(main, ["rules", "--write-docs", str(tmp_path / "docs")])
+    assert refused.exit_code == 2
+    assert "run this from a source checkout" in refused.output
