@@ -19,7 +19,7 @@ from rich.markdown import Markdown
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table as RichTable
 
-from pgvitals import __version__
+from pgvitals import __version__, ruledocs
 from pgvitals.config import ConfigError, load_config
 from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe_connection
 from pgvitals.embedded import EmbeddedError
@@ -238,8 +238,17 @@ def demo(output_dir: Path, fail_on: str | None, force: bool) -> None:
 
 @main.command()
 @click.argument("rule_id", required=False)
-def rules(rule_id: str | None) -> None:
-    """List the rules, or explain one."""
+@click.option(
+    "--write-docs", "docs_dir", type=click.Path(file_okay=False, path_type=Path),
+    help="Write the rule reference (docs/rules) into DIR; needs a source checkout.",
+)  # fmt: skip
+def rules(rule_id: str | None, docs_dir: Path | None) -> None:
+    """List the rules, explain one, or write the reference pages."""
+    if docs_dir is not None:
+        if rule_id is not None:
+            raise Failure("--write-docs writes the pages of every rule: give no rule", EXIT_USAGE)
+        write_rule_docs(docs_dir)
+        return
     if rule_id is None:
         table = RichTable(title=f"{len(REGISTRY)} rules", show_lines=False)
         for heading in ("rule", "category", "severity", "title"):
@@ -250,23 +259,22 @@ def rules(rule_id: str | None) -> None:
         return
     if rule_id not in REGISTRY:
         raise Failure(f"no rule named {rule_id!r}; `pgvitals rules` lists them", EXIT_USAGE)
-    item = REGISTRY[rule_id]
-    lines = [
-        f"# {item.id}",
-        f"*{item.title}* — category **{item.category}**, default severity **{item.severity}**",
-        "",
-        item.doc,
-    ]
-    if item.options:
-        lines += ["", "## Options", ""]
-        lines += [f"- `{o.name}` = `{o.default}`: {o.help}" for o in item.options]
-    lines += [
-        "", "## Configure", "",
-        f"Disable: `disable = [\"{item.id}\"]` under `[tool.pgvitals]`; excuse one object: "
-        f"`[[tool.pgvitals.ignore]]` with `rule = \"{item.id}\"`, `object`, `reason`, or put "
-        f"`pgvitals:ignore {item.id} <reason>` in the object's COMMENT.",
-    ]  # fmt: skip
-    stdout.print(Markdown("\n".join(lines)))
+    stdout.print(Markdown(ruledocs.compose(REGISTRY[rule_id])))
+
+
+def write_rule_docs(docs_dir: Path) -> None:
+    try:
+        written, stale = ruledocs.write_docs(docs_dir)
+    except FileNotFoundError as error:
+        raise Failure(str(error), EXIT_USAGE) from None
+    except ModuleNotFoundError as error:  # PyYAML, from the `test` extra
+        message = f"writing the docs needs {error.name}: pip install -e '.[test]'"
+        raise Failure(message, EXIT_USAGE) from None
+    stdout.print(f"wrote {len(written)} pages to {docs_dir}", markup=False)
+    for path in stale:
+        stderr.print(
+            f"pgvitals: {path} documents no current rule: delete it", markup=False, soft_wrap=True
+        )
 
 
 @contextmanager

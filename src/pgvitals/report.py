@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pgvitals import __version__
+from pgvitals import __version__, ruledocs
 from pgvitals.engine import REVIEW, Analysis, Check
 from pgvitals.findings import CATEGORIES, SEVERITIES, Finding, Severity, severity_rank
 from pgvitals.fixes import one_line
@@ -833,7 +833,7 @@ def build_report(analysis: Analysis, connection: str | None = None) -> Report:
                 REGISTRY[rule_id].severity.value,
                 REGISTRY[rule_id].summary,
                 REGISTRY[rule_id].section("Why it breaks"),
-                REGISTRY[rule_id].doc,
+                ruledocs.compose(REGISTRY[rule_id]),
             )
             for rule_id in sorted(rule_ids)
             if rule_id in REGISTRY

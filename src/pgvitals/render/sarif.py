@@ -8,6 +8,7 @@ from typing import Any
 from pgvitals import __version__
 from pgvitals.render import renderer
 from pgvitals.report import Report
+from pgvitals.ruledocs import page_url
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
@@ -35,6 +36,7 @@ def build_sarif(report: Report) -> dict[str, Any]:
                                 "name": rule.id,
                                 "shortDescription": {"text": rule.title},
                                 "fullDescription": {"text": rule.summary},
+                                "helpUri": page_url(rule.id),
                                 "help": {"text": rule.doc, "markdown": rule.doc},
                                 "defaultConfiguration": {"level": LEVELS[rule.severity]},
                                 "properties": {

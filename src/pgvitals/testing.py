@@ -1,0 +1,202 @@
+"""Test a rule against a real server from its YAML case file (needs the `test` extra).
+
+A contributor writes a rule and `tests/rules/cases/<rule-id>.yaml`; the one
+parametrised test runs each case through `check_case`:
+
+```yaml
+rule: high-dead-tuple-ratio
+cases:
+  - name: dead tuples on a table with autovacuum off fire high
+    sql: |                      # loaded into a fresh database
+      CREATE TABLE t (id int PRIMARY KEY) WITH (autovacuum_enabled = false);
+      INSERT INTO t SELECT generate_series(1, 4000);
+    workload:                   # optional: statements run one by one (VACUUM included)
+      - DELETE FROM t WHERE id > 1000
+    config:                     # optional: the keys of [tool.pgvitals]
+      rules: {high-dead-tuple-ratio: {min_ratio: 0.5}}
+    no_data: true               # optional: collect as `--no-data` does
+    expect:                     # the findings of this rule, by object; [] = silent
+      - object: public.t
+        severity: high          # any key of the JSON finding; evidence key by key
+        evidence: {n_dead_tup: 3000}
+```
+
+The setup and the workload run in one session that flushes its statistics before
+each statement returns, so the counters the rules read are exact, not a race with
+the server's background flush.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import yaml
+
+from pgvitals.config import Config, parse_config
+from pgvitals.connect import connect
+from pgvitals.engine import Analysis, analyse
+from pgvitals.rules import REGISTRY
+from pgvitals.snapshot.collect import ProfileBudget, collect
+
+CASE_KEYS = frozenset({"name", "sql", "workload", "config", "no_data", "expect"})
+# pg_stat_force_next_flush() exists from PostgreSQL 15, where statistics moved to
+# shared memory; before that a background collector received them with a delay.
+FORCED_FLUSH_FROM = 150000
+
+
+class CaseError(ValueError):
+    """A case file that cannot be run as written."""
+
+
+class CaseUnsupported(Exception):
+    """This server cannot run the case deterministically (the test is skipped)."""
+
+
+class CaseFailure(AssertionError):
+    """The rule did not run, or did not report exactly what the case expects."""
+
+
+@dataclass(frozen=True)
+class Case:
+    rule: str
+    name: str
+    sql: str
+    workload: tuple[str, ...]  # each item is sent as one query
+    config: dict[str, Any]
+    no_data: bool
+    expect: tuple[dict[str, Any], ...]
+    source: str  # the file it came from
+
+    @property
+    def id(self) -> str:
+        return f"{self.rule}: {self.name}"
+
+    @property
+    def fires(self) -> bool:
+        return bool(self.expect)
+
+    def parsed_config(self) -> Config:
+        return parse_config(self.config, f"{self.source}: {self.name!r} config")
+
+
+def load_case_file(path: Path) -> list[Case]:
+    """The cases of one rule; unknown keys are refused so a misspelt `expect` cannot
+    turn a case into one that checks nothing."""
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(spec, dict) or set(spec) != {"rule", "cases"}:
+        raise CaseError(f"{path}: needs exactly the keys `rule` and `cases`")
+    cases = []
+    for number, raw in enumerate(spec["cases"], start=1):
+        if not isinstance(raw, dict) or not {"name", "sql", "expect"} <= set(raw):
+            raise CaseError(f"{path}: case {number} needs name, sql and expect")
+        unknown = set(raw) - CASE_KEYS
+        if unknown:
+            raise CaseError(f"{path}: case {raw['name']!r} has unknown key(s) {sorted(unknown)}")
+        expect = raw["expect"]
+        if not isinstance(expect, list) or not all(
+            isinstance(item, dict) and "object" in item for item in expect
+        ):
+            raise CaseError(f"{path}: case {raw['name']!r}: expect is a list of {{object: ...}}")
+        workload = raw.get("workload", [])
+        cases.append(
+            Case(
+                rule=spec["rule"],
+                name=raw["name"],
+                sql=raw["sql"],
+                workload=(workload,) if isinstance(workload, str) else tuple(workload),
+                config=raw.get("config") or {},
+                no_data=bool(raw.get("no_data", False)),
+                expect=tuple(expect),
+                source=str(path),
+            )
+        )
+    return cases
+
+
+def load_cases(directory: Path) -> list[Case]:
+    """Every case of every `<rule-id>.yaml` in `directory`, in file order."""
+    return [case for path in sorted(directory.glob("*.yaml")) for case in load_case_file(path)]
+
+
+def flush_statistics(session: psycopg.Connection) -> None:
+    """Make this session's pending statistics visible to every other session now.
+
+    A backend flushes its counters when it goes idle, at most once a second unless
+    forced, and at exit; a late flush adds counts on top of what a later VACUUM set
+    (the "silent after vacuum" race). Forcing the flush after each statement, in the
+    session that did the work, orders the counters exactly as the statements ran.
+    """
+    # sets a flag; the flush itself happens when the backend goes idle after this
+    # statement, before it tells the client it is ready for the next query
+    session.execute("SELECT pg_catalog.pg_stat_force_next_flush()")
+
+
+def prepare(dsn: str, case: Case) -> None:
+    """Load the case's SQL and run its workload in one session, statistics flushed."""
+    with psycopg.connect(dsn, autocommit=True) as session:
+        can_flush = session.info.server_version >= FORCED_FLUSH_FROM
+        rule = REGISTRY.get(case.rule)
+        if not can_flush and rule is not None and rule.uses_statistics:
+            raise CaseUnsupported(
+                f"{case.id}: statistics can be flushed on demand from PostgreSQL 15 "
+                f"(server_version_num {session.info.server_version})"
+            )
+        for statement in (case.sql, *case.workload):
+            session.execute(statement)  # one by one: VACUUM cannot run in a transaction
+            if can_flush:
+                flush_statistics(session)
+
+
+def analyse_case(dsn: str, case: Case) -> Analysis:
+    """The live check on a prepared database, as `pgvitals check` runs it."""
+    config = case.parsed_config()
+    connection = connect(dsn)
+    try:
+        snapshot = collect(connection, config.schemas, None if case.no_data else ProfileBudget())
+    finally:
+        connection.close()
+    return analyse(snapshot, config)
+
+
+def matches(finding: dict[str, Any], expected: dict[str, Any]) -> bool:
+    """Every expected key equals the finding's; `evidence` is compared key by key."""
+    for key, value in expected.items():
+        if key == "evidence":
+            if any(finding["evidence"].get(k, _MISSING) != v for k, v in value.items()):
+                return False
+        elif finding.get(key, _MISSING) != value:
+            return False
+    return True
+
+
+_MISSING = object()  # an expected key the finding lacks never matches, even `None`
+
+
+def verify(analysis: Analysis, case: Case) -> list[dict[str, Any]]:
+    """The rule ran, and reported exactly the expected objects with the expected
+    fields; returns its findings as JSON."""
+    checks = [check for check in analysis.checks if check.rule == case.rule]
+    if not checks:
+        raise CaseFailure(f"{case.id}: no rule named {case.rule!r} ran")
+    if checks[0].status != "ran":
+        # a rule that raises must not pass its silent cases
+        raise CaseFailure(f"{case.id}: the check {checks[0].status}: {checks[0].reason}")
+    found = [item.to_json() for item in analysis.findings if item.rule == case.rule]
+    objects = sorted(item["object"] for item in found)
+    wanted = sorted(item["object"] for item in case.expect)
+    if objects != wanted:
+        raise CaseFailure(f"{case.id}: reported {objects}, expected {wanted}\n{found}")
+    for item in case.expect:
+        candidates = [f for f in found if f["object"] == item["object"]]
+        if not any(matches(f, item) for f in candidates):
+            raise CaseFailure(f"{case.id}: no finding matches {item}\n{candidates}")
+    return found
+
+
+def check_case(dsn: str, case: Case) -> list[dict[str, Any]]:
+    """Prepare a fresh database at `dsn`, run the check, verify the case."""
+    prepare(dsn, case)
+    return verify(analyse_case(dsn, case), case)
