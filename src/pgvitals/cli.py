@@ -1,7 +1,8 @@
 """The command line: parse arguments, run the pipeline, map errors to exit codes.
 
 Exit codes: 0 done (no finding at or above --fail-on), 1 findings at or above
---fail-on, 2 usage or input error, 3 the target cannot be reached (or was lost).
+--fail-on, 2 usage or input error, 3 the database could not be read in full: not
+reached, lost, stopped answering, or a catalog query timed out.
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from rich.table import Table as RichTable
 
 from pgvitals import __version__
 from pgvitals.config import ConfigError, load_config
-from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe_connection
+from pgvitals.connect import (
+    MAX_TIMEOUT_MS,
+    BadTarget,
+    Limits,
+    Unreachable,
+    connect,
+    describe_connection,
+    describe_failure,
+)
 from pgvitals.engine import LIVE, Analysis, analyse, ordered_rules
 from pgvitals.output import FORMATS, OutputError, plan_outputs, write_outputs
 from pgvitals.rules import REGISTRY, SEVERITIES
@@ -76,11 +85,13 @@ def target_options(command: click.Command) -> click.Command:
             ),
             click.option(
                 "--statement-timeout", default=Limits.statement_timeout_ms, show_default=True,
-                type=click.IntRange(min=1), help="Milliseconds any one query may take.",
+                type=click.IntRange(min=1, max=MAX_TIMEOUT_MS),
+                help="Milliseconds any one query may take.",
             ),
             click.option(
                 "--lock-timeout", default=Limits.lock_timeout_ms, show_default=True,
-                type=click.IntRange(min=1), help="Milliseconds to wait for a lock before skipping.",
+                type=click.IntRange(min=1, max=MAX_TIMEOUT_MS),
+                help="Milliseconds to wait for a lock before skipping.",
             ),
         ]
     ):  # fmt: skip
@@ -256,7 +267,8 @@ def take_snapshot(
         with progress_display() as step:
             taken = collect(connection, schemas, None if no_data else ProfileBudget(), step)
     except psycopg.OperationalError as error:
-        raise Unreachable(f"lost the connection to {where}: {error}") from None
+        lost = "lost the connection to" if connection.broken else "could not read"
+        raise Unreachable(f"{lost} {where}: {describe_failure(error)}") from None
     finally:
         connection.close()
     return taken, where
