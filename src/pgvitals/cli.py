@@ -30,12 +30,12 @@ from pgvitals.connect import (
     describe_connection,
     describe_failure,
 )
-from pgvitals.engine import LIVE, Analysis, analyse, ordered_rules
+from pgvitals.engine import LIVE, Analysis, Check, analyse, ordered_rules
 from pgvitals.output import FORMATS, OutputError, plan_outputs, write_outputs
 from pgvitals.rules import REGISTRY, SEVERITIES
 from pgvitals.rules._api import severity_rank
 from pgvitals.snapshot import io
-from pgvitals.snapshot.collect import ProfileBudget, collect
+from pgvitals.snapshot.collect import UNREAD_CATALOGS, ProfileBudget, UnknownSchema, collect
 from pgvitals.snapshot.model import Snapshot
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -161,7 +161,8 @@ def check(
     else:
         limits = Limits(statement_timeout_ms=statement_timeout, lock_timeout_ms=lock_timeout)
         snapshot, connection = take_snapshot(dsn, limits, schemas or config.schemas, no_data)
-    analysis = analyse(snapshot, config, LIVE)
+    unread = [e["reason"] for e in snapshot.collection.skipped if e["step"] == UNREAD_CATALOGS]
+    analysis = no_checks(snapshot, unread[0]) if unread else analyse(snapshot, config, LIVE)
     finish(analysis, targets, connection, fail_on or config.fail_on)
 
 
@@ -266,12 +267,24 @@ def take_snapshot(
     try:
         with progress_display() as step:
             taken = collect(connection, schemas, None if no_data else ProfileBudget(), step)
+    except UnknownSchema as error:
+        raise Failure(str(error), EXIT_USAGE) from None
     except psycopg.OperationalError as error:
+        # before any catalog was read (the server settings, the schema check): no report
         lost = "lost the connection to" if connection.broken else "could not read"
         raise Unreachable(f"{lost} {where}: {describe_failure(error)}") from None
     finally:
         connection.close()
     return taken, where
+
+
+def no_checks(snapshot: Snapshot, unread: str) -> Analysis:
+    """With catalogs unread no check can be trusted either way (a constraint not read
+    looks missing), so every check is reported as not run and nothing as found."""
+    reason = f"catalogs incomplete: {unread}"
+    return Analysis(
+        snapshot, [], [], [Check(r.id, "skipped", reason, 0) for r in ordered_rules()], LIVE
+    )
 
 
 def finish(analysis: Analysis, targets: list, connection: str, fail_on: str | None) -> None:
