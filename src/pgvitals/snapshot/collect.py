@@ -271,9 +271,9 @@ class Collector:
             unread = [t for t in tables if t.kind in ("r", "m") and t.oid not in profiled]
             profiles += [TableProfile(t.oid, "skipped", cause, None, False, None) for t in unread]
             if unread:
-                self.skipped.append(
-                    {"step": "rows", "reason": f"not read for {len(unread)} tables: {cause}"}
-                )
+                tables_word = "table" if len(unread) == 1 else "tables"
+                reason = f"not read for {len(unread)} {tables_word}: {cause}"
+                self.skipped.append({"step": "rows", "reason": reason})
         return interrupted
 
     def _assemble(
