@@ -1,7 +1,8 @@
 """The command line: parse arguments, run the pipeline, map errors to exit codes.
 
 Exit codes: 0 done (no finding at or above --fail-on), 1 findings at or above
---fail-on, 2 usage or input error, 3 the target cannot be reached (or was lost).
+--fail-on, 2 usage or input error, 3 the database could not be read in full: not
+reached, lost, stopped answering, or a catalog query timed out.
 """
 
 from __future__ import annotations
@@ -21,9 +22,17 @@ from rich.table import Table as RichTable
 
 from pgvitals import __version__, ruledocs
 from pgvitals.config import ConfigError, load_config
-from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe_connection
+from pgvitals.connect import (
+    MAX_TIMEOUT_MS,
+    BadTarget,
+    Limits,
+    Unreachable,
+    connect,
+    describe_connection,
+    describe_failure,
+)
 from pgvitals.embedded import EmbeddedError
-from pgvitals.engine import LIVE, Analysis, analyse, ordered_rules
+from pgvitals.engine import LIVE, Analysis, Check, analyse, ordered_rules
 from pgvitals.findings import SEVERITIES
 from pgvitals.output import (
     FORMATS,
@@ -40,7 +49,7 @@ from pgvitals.render.escape import visible
 from pgvitals.report import build_report
 from pgvitals.rules import REGISTRY
 from pgvitals.snapshot import io
-from pgvitals.snapshot.collect import ProfileBudget, collect
+from pgvitals.snapshot.collect import UNREAD_CATALOGS, ProfileBudget, UnknownSchema, collect
 from pgvitals.snapshot.model import Snapshot
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -96,11 +105,13 @@ def target_options(command: click.Command) -> click.Command:
             ),
             click.option(
                 "--statement-timeout", default=Limits.statement_timeout_ms, show_default=True,
-                type=click.IntRange(min=1), help="Milliseconds any one query may take.",
+                type=click.IntRange(min=1, max=MAX_TIMEOUT_MS),
+                help="Milliseconds any one query may take.",
             ),
             click.option(
                 "--lock-timeout", default=Limits.lock_timeout_ms, show_default=True,
-                type=click.IntRange(min=1), help="Milliseconds to wait for a lock before skipping.",
+                type=click.IntRange(min=1, max=MAX_TIMEOUT_MS),
+                help="Milliseconds to wait for a lock before skipping.",
             ),
         ]
     ):  # fmt: skip
@@ -178,7 +189,8 @@ def check(
     else:
         limits = Limits(statement_timeout_ms=statement_timeout, lock_timeout_ms=lock_timeout)
         snapshot, connection = take_snapshot(dsn, limits, schemas or config.schemas, no_data)
-    analysis = analyse(snapshot, config, LIVE)
+    unread = [e["reason"] for e in snapshot.collection.skipped if e["step"] == UNREAD_CATALOGS]
+    analysis = no_checks(snapshot, unread[0]) if unread else analyse(snapshot, config, LIVE)
     finish(analysis, plan, connection, fail_on or config.fail_on)
 
 
@@ -295,11 +307,24 @@ def take_snapshot(
     try:
         with progress_display() as step:
             taken = collect(connection, schemas, None if no_data else ProfileBudget(), step)
+    except UnknownSchema as error:
+        raise Failure(str(error), EXIT_USAGE) from None
     except psycopg.OperationalError as error:
-        raise Unreachable(f"lost the connection to {where}: {error}") from None
+        # before any catalog was read (the server settings, the schema check): no report
+        lost = "lost the connection to" if connection.broken else "could not read"
+        raise Unreachable(f"{lost} {where}: {describe_failure(error)}") from None
     finally:
         connection.close()
     return taken, where
+
+
+def no_checks(snapshot: Snapshot, unread: str) -> Analysis:
+    """With catalogs unread no check can be trusted either way (a constraint not read
+    looks missing), so every check is reported as not run and nothing as found."""
+    reason = f"catalogs incomplete: {unread}"
+    return Analysis(
+        snapshot, [], [], [Check(r.id, "skipped", reason, 0) for r in ordered_rules()], LIVE
+    )
 
 
 def finish(analysis: Analysis, plan: Plan, connection: str, fail_on: str | None) -> None:

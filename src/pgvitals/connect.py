@@ -2,22 +2,65 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import psycopg
-from psycopg import conninfo
+from psycopg import conninfo, errors
+from psycopg.abc import PQGen
 
 from pgvitals import __version__
+
+RV = TypeVar("RV")
+
+# The largest statement_timeout and lock_timeout the server accepts (an int of milliseconds).
+MAX_TIMEOUT_MS = 2_147_483_647
+
+# Values libpq accepts for the options that take one of a few words.
+CHOICES = {
+    "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "gssencmode": ("disable", "prefer", "require"),
+    "channel_binding": ("disable", "prefer", "require"),
+    "target_session_attrs": (
+        "any", "read-write", "read-only", "primary", "standby", "prefer-standby",
+    ),
+    "load_balance_hosts": ("disable", "random"),
+    "sslnegotiation": ("postgres", "direct"),
+}  # fmt: skip
+INTEGERS = (
+    "connect_timeout",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "tcp_user_timeout",
+)
+INTEGER = re.compile(r"\s*[+-]?\d+\s*")
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Session limits; every pgvitals session has all three."""
+    """Session limits. The server enforces the two timeouts; the client bounds each wait
+    for an answer by the statement timeout plus `grace_s`, then cancels, and gives up
+    `grace_s` after that, since a stopped or unreachable backend enforces nothing."""
 
     statement_timeout_ms: int = 60_000
     lock_timeout_ms: int = 2_000
     connect_timeout_s: int = 10
+    grace_s: float = 5.0
+    # a peer that vanished (host down, network cut) is noticed in about a minute
+    keepalives_idle_s: int = 30
+    keepalives_interval_s: int = 10
+    keepalives_count: int = 3
 
 
 class BadTarget(Exception):
@@ -28,12 +71,19 @@ class Unreachable(Exception):
     """The server could not be reached, refused us, or is not PostgreSQL (exit code 3)."""
 
 
+class NoAnswer(psycopg.OperationalError):
+    """The server answered neither a statement within its deadline nor the cancel that
+    followed: the socket was shut down and the session is gone."""
+
+
 def connect(dsn: str | None, limits: Limits = Limits()) -> psycopg.Connection:
-    """Open an autocommit session in which every transaction is read-only."""
+    """Open an autocommit session in which every transaction is read-only, and every
+    wait for the server is bounded (see Watchdog)."""
     try:
         params = conninfo.conninfo_to_dict(dsn or "")
     except psycopg.ProgrammingError as error:
         raise BadTarget(f"invalid connection string: {scrub(str(error), dsn)}") from None
+    validate(params)
     session_options = " ".join(
         [
             params.pop("options", "") or "",
@@ -44,20 +94,184 @@ def connect(dsn: str | None, limits: Limits = Limits()) -> psycopg.Connection:
         ]
     ).strip()
     params.setdefault("connect_timeout", str(limits.connect_timeout_s))
+    params.setdefault("keepalives", "1")
+    params.setdefault("keepalives_idle", str(limits.keepalives_idle_s))
+    params.setdefault("keepalives_interval", str(limits.keepalives_interval_s))
+    params.setdefault("keepalives_count", str(limits.keepalives_count))
     params.setdefault("application_name", f"pgvitals {__version__}")
     try:
-        connection = psycopg.connect(**params, options=session_options, autocommit=True)
+        connection = GuardedConnection.connect(**params, options=session_options, autocommit=True)
     except psycopg.OperationalError as error:
         raise Unreachable(
             f"cannot connect to {describe(dsn)}: {first_line(scrub(str(error), dsn))}"
         ) from None
     except psycopg.ProgrammingError as error:
         raise BadTarget(f"invalid connection string: {scrub(str(error), dsn)}") from None
-    read_only = connection.execute("SHOW default_transaction_read_only").fetchone()
+    connection.watchdog = Watchdog(
+        connection, limits.statement_timeout_ms / 1000 + limits.grace_s, limits.grace_s
+    )
+    try:
+        read_only = connection.execute("SHOW default_transaction_read_only").fetchone()
+    except psycopg.Error as error:
+        connection.close()
+        raise Unreachable(
+            f"{describe(dsn)} accepted the connection, then: {describe_failure(error)}"
+        ) from None
     if not read_only or read_only[0] != "on":
         connection.close()
         raise Unreachable(f"{describe(dsn)} did not accept a read-only session")
     return connection
+
+
+def validate(params: dict[str, Any]) -> None:
+    """Reject what libpq would reject only when connecting, so that a typo is an input
+    error (exit 2), not an unreachable server. PG* variables count as libpq reads them."""
+    from_environment = {
+        option.keyword.decode(): (option.val.decode(), option.envvar.decode())
+        for option in psycopg.pq.Conninfo.get_defaults()
+        if option.val is not None and option.envvar
+    }
+    for key in ("port", *INTEGERS, *CHOICES):
+        if key in params:
+            value, source = str(params[key]), "in the connection string"
+        elif key in from_environment:
+            value, source = from_environment[key][0], f"in {from_environment[key][1]}"
+        else:
+            continue
+        problem = None
+        if key == "port":
+            ports = [port.strip() for port in value.split(",")]
+            if not all(not port or (port.isdigit() and 0 < int(port) < 65536) for port in ports):
+                problem = "is not a port number (1-65535)"
+        elif key in INTEGERS:
+            if not INTEGER.fullmatch(value) or abs(int(value)) > 2**31 - 1:  # libpq's int
+                problem = "is not a whole number"
+        elif value not in CHOICES[key]:
+            problem = f"is not one of {', '.join(CHOICES[key])}"
+        if problem:
+            raise BadTarget(f"invalid connection string: {key} {quoted(value)} {source} {problem}")
+
+
+class Watchdog:
+    """Bounds every wait for the server on the client side. A wait still unanswered
+    after `limit_s` gets a cancel request; one still unanswered `grace_s` after that
+    has its socket shut down, which ends the wait with an error (NoAnswer). The
+    server's statement_timeout cannot help when the backend is stopped, or when the
+    peer is not a working server at all."""
+
+    def __init__(self, connection: psycopg.Connection, limit_s: float, grace_s: float) -> None:
+        # weak: a session dropped without close() is still closed when collected
+        self._connection = weakref.ref(connection)
+        weakref.finalize(connection, self.stop)
+        self._limit_s = limit_s
+        self._grace_s = grace_s
+        self._changed = threading.Condition()
+        self._deadline: float | None = None
+        self._cancelled = False
+        self._gave_up = False  # final: the socket is shut
+        self._stopped = False
+        threading.Thread(target=self._watch, name="pgvitals-watchdog", daemon=True).start()
+
+    @contextmanager
+    def watch(self) -> Iterator[None]:
+        started = time.monotonic()
+        with self._changed:
+            self._deadline = started + self._limit_s
+            self._cancelled = False
+            self._changed.notify()
+        try:
+            yield
+        except psycopg.OperationalError as error:
+            with self._changed:
+                gave_up = self._gave_up
+            if gave_up:
+                waited = time.monotonic() - started
+                raise NoAnswer(
+                    f"no answer from the server for {waited:.0f} s, nor to a cancel request"
+                ) from error
+            raise
+        finally:
+            with self._changed:
+                self._deadline = None
+
+    def stop(self) -> None:
+        with self._changed:
+            self._stopped = True
+            self._changed.notify()
+
+    def _watch(self) -> None:
+        with self._changed:
+            while not self._stopped:
+                if self._deadline is None or self._gave_up:
+                    self._changed.wait()
+                    continue
+                remaining = self._deadline - time.monotonic()
+                if remaining > 0:
+                    self._changed.wait(remaining)
+                elif not self._cancelled:
+                    self._cancelled = True
+                    self._deadline = time.monotonic() + self._grace_s
+                    # Outside the lock, as a cancel request is a connection of its own.
+                    # Should the statement end meanwhile, a cancel reaching an idle
+                    # backend is ignored by the server.
+                    threading.Thread(target=self._cancel, daemon=True).start()
+                else:
+                    self._gave_up = True
+                    self._shut_socket()
+
+    def _cancel(self) -> None:
+        # No answer to the cancel either: the socket is shut when the grace period ends.
+        connection = self._connection()
+        if connection is not None:
+            with suppress(psycopg.Error):
+                connection.cancel_safe(timeout=self._grace_s)
+
+    def _shut_socket(self) -> None:
+        """Shut (not close) the session's socket through a duplicate descriptor: the
+        waiting side then reads end-of-file, while the descriptor stays psycopg's."""
+        connection = self._connection()
+        if connection is None:
+            return
+        try:
+            duplicate = socket.socket(fileno=os.dup(connection.fileno()))
+        except (OSError, psycopg.Error):
+            return  # already closed
+        with duplicate, suppress(OSError):  # not connected any more: the wait ends anyway
+            duplicate.shutdown(socket.SHUT_RDWR)
+
+
+class GuardedConnection(psycopg.Connection[Any]):
+    """A connection whose every wait for the server goes through its Watchdog."""
+
+    watchdog: Watchdog | None = None
+
+    def wait(self, gen: PQGen[RV], *args: Any, **kwargs: Any) -> RV:
+        if self.watchdog is None:
+            return super().wait(gen, *args, **kwargs)
+        with self.watchdog.watch():
+            return super().wait(gen, *args, **kwargs)
+
+    def close(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.stop()
+        super().close()
+
+
+def describe_failure(error: psycopg.Error) -> str:
+    """One line for an error that ended a statement; a timeout names the option to raise."""
+    if isinstance(error, errors.LockNotAvailable):
+        return "lock timeout, another session holds a lock: retry, or raise --lock-timeout"
+    if isinstance(error, errors.QueryCanceled):
+        # the same SQLSTATE for a cancel request: only the message tells them apart
+        if "statement timeout" in str(error):
+            return "statement timeout: raise --statement-timeout"
+        return f"statement cancelled: {first_line(str(error))}"
+    return first_line(str(error))
+
+
+def quoted(text: str) -> str:
+    """Text in double quotes, its control characters escaped so it stays on one line."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def describe(dsn: str | None) -> str:

@@ -8,6 +8,7 @@ as skipped with its reason instead of failing the run.
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, is_dataclass
@@ -18,6 +19,7 @@ import psycopg
 from psycopg import errors, sql
 from psycopg.rows import dict_row, namedtuple_row, tuple_row
 
+from pgvitals.connect import NoAnswer, describe_failure, quoted
 from pgvitals.snapshot.assemble import Lookups, build_constraint, build_index, rebuildable
 from pgvitals.snapshot.model import (
     CollectionInfo,
@@ -41,6 +43,15 @@ SEQUENCE_BATCH = 500
 # max_locks_per_transaction x max_connections (6,400 by default) in all.
 DEFINITION_BATCH = 1000
 LOCK_RETRIES = 3
+# The catalog queries, in the order they run in one transaction.
+CATALOG_STEPS = ("lookups", "schemas", "tables", "columns", "constraints", "indexes", "sequences")
+# The `step` of the skipped entry saying that some catalogs were not read: then no
+# check can be trusted, since a missing object would look like a missing constraint.
+UNREAD_CATALOGS = "catalogs"
+
+
+class UnknownSchema(Exception):
+    """A schema named in the filter does not exist: an input error, not an empty result."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,13 @@ class Collector:
         self.catalog_queries = 0
         self.data_queries = 0
         self.skipped: list[dict[str, str]] = []
+        self.step = "connecting"
+        # What the data phase has read so far, kept when the connection is lost.
+        self.deparsed: dict[tuple[str, int, int], dict[str, Any]] = {}
+        self.undeparsed: list[Table] = []  # tables whose definitions are still to read
+        self.outside_names: dict[tuple[int, int], str] | None = None
+        self.positions: dict[int, int | None] = {}
+        self.unread_sequences: list[Sequence] | None = None  # None: not started
 
     def run(
         self,
@@ -99,76 +117,72 @@ class Collector:
     ) -> Snapshot:
         started = time.monotonic()
         params = {"schemas": list(schemas)}
-        self.progress("server")
+        if params["schemas"]:
+            self._check_schemas(params["schemas"])
+        self._step("server")
         server = self._objects("server", ServerInfo, 0, {})[0]
         version = server.version_num
+        lookups = Lookups({}, {}, frozenset(), 0, 0)  # read first: no index is read without it
+        schema_rows: list[Schema] = []
+        tables: list[Table] = []
+        columns: list[Column] = []
+        constraint_rows: list[Any] = []
+        index_rows: list[Any] = []
+        sequences: list[Sequence] = []
+        interrupted = None
         # One snapshot of the catalogs: every query sees the same state, and none
         # of them takes a lock on a table.
         self.connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        with self.connection.transaction():
-            # sorting 100,000s of catalog rows in the default 4MB spills to disk
-            self.connection.execute("SET LOCAL work_mem = '64MB'")
-            lookups = Lookups.from_rows(self._fetch("lookups", version, {}))
-            self.progress("schemas")
-            schema_rows = self._objects("schemas", Schema, version, params)
-            self.progress("tables")
-            tables = self._objects("tables", Table, version, params)
-            self.progress("columns")
-            columns = self._objects("columns", Column, version, params)
-            self.progress("constraints")
-            constraint_rows = self._fetch("constraints", version, params, named=True)
-            self.progress("indexes")
-            index_rows = self._fetch("indexes", version, params, named=True)
-            self.progress("sequences")
-            sequences = self._objects("sequences", Sequence, version, params)
-        self.connection.isolation_level = None
-        by_position = {(c.table_oid, c.position): c for c in columns}
-        profiles: list[TableProfile] = []
-        interrupted = None
         try:
-            self.progress("definitions")
-            complex_indexes = {
-                r.oid for r in index_rows if not rebuildable(r, by_position, lookups)
-            }
-            deparsed = self._deparse(tables, columns, constraint_rows, index_rows, complex_indexes)
-
-            def text(kind: str, oid: int, position: int = 0) -> str | None:
-                return deparsed.get((kind, oid, position), {}).get("definition")
-
-            # a generated column's expression is its "default" in pg_attrdef
-            columns = [
-                c._replace(default=text("default", c.table_oid, c.position)) if c.generated else c
-                for c in columns
-            ]
-            names = {key: column.name for key, column in by_position.items()}
-            names.update(self._names_outside(constraint_rows, tables))
-            constraints = [
-                build_constraint(r, names, text("constraint", r.oid)) for r in constraint_rows
-            ]
-            indexes = [
-                build_index(
-                    r,
-                    by_position,
-                    lookups,
-                    deparsed.get(("index", r.oid, 0)),
-                    r.oid in complex_indexes,
+            with self.connection.transaction():
+                self._step("lookups")
+                # sorting 100,000s of catalog rows in the default 4MB spills to disk
+                self.connection.execute("SET LOCAL work_mem = '64MB'")
+                lookups = Lookups.from_rows(self._fetch("lookups", version, {}))
+                self._step("schemas")
+                schema_rows = self._objects("schemas", Schema, version, params)
+                self._step("tables")
+                tables = self._objects("tables", Table, version, params)
+                self._step("columns")
+                columns = self._objects("columns", Column, version, params)
+                self._step("constraints")
+                constraint_rows = self._fetch("constraints", version, params, named=True)
+                self._step("indexes")
+                index_rows = self._fetch("indexes", version, params, named=True)
+                self._step("sequences")
+                sequences = self._objects("sequences", Sequence, version, params)
+        except psycopg.Error as error:
+            if not (self._lost(error) or isinstance(error, TIMEOUTS)):
+                raise
+            interrupted = self._catalogs_unread(error)
+        finally:
+            if not (self.connection.closed or self.connection.broken):
+                self.connection.isolation_level = None
+        by_position = {(c.table_oid, c.position): c for c in columns}
+        complex_indexes = {r.oid for r in index_rows if not rebuildable(r, by_position, lookups)}
+        profiles: list[TableProfile] = []
+        if interrupted is None:
+            try:
+                self._step("definitions")
+                self._deparse(tables, columns, constraint_rows, index_rows, complex_indexes)
+                self.outside_names = self._names_outside(constraint_rows, tables)
+                _, constraints, indexes = self._assemble(
+                    columns, constraint_rows, index_rows, by_position, lookups, complex_indexes
                 )
-                for r in index_rows
-            ]
-            self.progress("sequence positions")
-            sequences = self._read_sequence_positions(sequences, by_position)
-            if profile is not None:
-                profiles = self._profile_tables(tables, constraints, indexes, profile, profiles)
-        except psycopg.OperationalError as error:
-            # The catalogs are in hand: keep them and say what is missing.
-            interrupted = f"connection lost: {describe_error(error)}"
-            self.skipped.append({"step": "definitions, sequences, rows", "reason": interrupted})
-            names = {key: column.name for key, column in by_position.items()}
-            constraints = [build_constraint(r, names, None) for r in constraint_rows]
-            indexes = [
-                build_index(r, by_position, lookups, None, not rebuildable(r, by_position, lookups))
-                for r in index_rows
-            ]
+                self._step("sequence positions")
+                self._read_sequence_positions(sequences, by_position)
+                if profile is not None:
+                    self._profile_tables(tables, constraints, indexes, profile, profiles)
+            except psycopg.Error as error:
+                if not (self._lost(error) or isinstance(error, TIMEOUTS)):
+                    raise
+                # The catalogs and all read since are in hand: keep them, say what is missing.
+                interrupted = self._data_unread(
+                    error, tables, constraint_rows, sequences, by_position, profile, profiles
+                )
+        columns, constraints, indexes = self._assemble(
+            columns, constraint_rows, index_rows, by_position, lookups, complex_indexes
+        )
         return Snapshot(
             server=server,
             schemas=schema_rows,
@@ -176,18 +190,140 @@ class Collector:
             columns=columns,
             constraints=constraints,
             indexes=indexes,
-            sequences=sequences,
+            sequences=[s._replace(last_value=self.positions.get(s.oid)) for s in sequences],
             profiles=profiles,
             collection=CollectionInfo(
                 catalog_queries=self.catalog_queries,
                 data_queries=self.data_queries,
                 duration_ms=round((time.monotonic() - started) * 1000),
                 schemas_filter=params["schemas"],
-                data_profiled=profile is not None,
+                data_profiled=profile is not None and not self._catalogs_incomplete(),
                 skipped=self.skipped,
                 interrupted=interrupted,
             ),
         )
+
+    def _step(self, step: str) -> None:
+        self.step = step
+        self.progress(step)
+
+    def _reading(self) -> str:
+        """What the step under way reads, for a message."""
+        if self.step.startswith("data: "):
+            return f"the rows of {self.step.removeprefix('data: ')}"
+        if self.step in CATALOG_STEPS:
+            return f"the catalogs ({self.step})"
+        return {"server": "the server settings"}.get(self.step, self.step)
+
+    def _lost(self, error: psycopg.Error) -> bool:
+        return isinstance(error, NoAnswer) or self.connection.broken or self.connection.closed
+
+    def _interruption(self, error: psycopg.Error) -> tuple[str, str]:
+        """(a short cause for each part not read, one line saying where the run stopped)"""
+        if isinstance(error, NoAnswer):
+            return "no answer from the server", f"gave up while reading {self._reading()}: {error}"
+        if self._lost(error):
+            return "connection lost", (
+                f"connection lost while reading {self._reading()}: {describe_failure(error)}"
+            )
+        return describe_error(error), f"could not read {self._reading()}: {describe_failure(error)}"
+
+    def _catalogs_unread(self, error: psycopg.Error) -> str:
+        """Record the catalogs the failed query and those after it would have read."""
+        cause, interrupted = self._interruption(error)
+        unread = ", ".join(CATALOG_STEPS[CATALOG_STEPS.index(self.step) :])
+        reason = f"{unread} not read ({cause}), nor definitions, sequence positions or rows"
+        self.skipped.append({"step": UNREAD_CATALOGS, "reason": reason})
+        return interrupted
+
+    def _catalogs_incomplete(self) -> bool:
+        return any(entry["step"] == UNREAD_CATALOGS for entry in self.skipped)
+
+    def _data_unread(
+        self,
+        error: psycopg.Error,
+        tables: list[Table],
+        constraint_rows: list[Any],
+        sequences: list[Sequence],
+        by_position: dict[tuple[int, int], Column],
+        profile: ProfileBudget | None,
+        profiles: list[TableProfile],
+    ) -> str:
+        """Record exactly what the lost connection (or a statement that timed out outside
+        the parts that skip on their own) left unread, each part once."""
+        cause, interrupted = self._interruption(error)
+        already = {e.get("object") for e in self.skipped if e["step"] == "definitions"}
+        self._skip_definitions([t for t in self.undeparsed if t.qualname not in already], cause)
+        if self.outside_names is None and tables_outside(constraint_rows, tables):
+            self.skipped.append(
+                {"step": "definitions", "reason": f"referenced columns in other schemas: {cause}"}
+            )
+        unread_sequences = self.unread_sequences
+        if unread_sequences is None:
+            unread_sequences = sequences_to_read(sequences)
+        for sequence in unread_sequences:
+            self.skipped.append(
+                {"step": "sequence positions", "object": sequence.qualname, "reason": cause}
+            )
+        if profile is not None:
+            profiled = {p.table_oid for p in profiles}
+            unread = [t for t in tables if t.kind in ("r", "m") and t.oid not in profiled]
+            profiles += [TableProfile(t.oid, "skipped", cause, None, False, None) for t in unread]
+            if unread:
+                tables_word = "table" if len(unread) == 1 else "tables"
+                reason = f"not read for {len(unread)} {tables_word}: {cause}"
+                self.skipped.append({"step": "rows", "reason": reason})
+        return interrupted
+
+    def _assemble(
+        self,
+        columns: list[Column],
+        constraint_rows: list[Any],
+        index_rows: list[Any],
+        by_position: dict[tuple[int, int], Column],
+        lookups: Lookups,
+        complex_indexes: set[int],
+    ) -> tuple[list[Column], list[Constraint], list[Index]]:
+        """Columns, constraints and indexes with the definitions read so far."""
+
+        def text(kind: str, oid: int, position: int = 0) -> str | None:
+            return self.deparsed.get((kind, oid, position), {}).get("definition")
+
+        # a generated column's expression is its "default" in pg_attrdef
+        columns = [
+            c._replace(default=text("default", c.table_oid, c.position)) if c.generated else c
+            for c in columns
+        ]
+        names = {key: column.name for key, column in by_position.items()}
+        names.update(self.outside_names or {})
+        constraints = [
+            build_constraint(r, names, text("constraint", r.oid)) for r in constraint_rows
+        ]
+        indexes = [
+            build_index(
+                r,
+                by_position,
+                lookups,
+                self.deparsed.get(("index", r.oid, 0)),
+                r.oid in complex_indexes,
+            )
+            for r in index_rows
+        ]
+        return columns, constraints, indexes
+
+    def _check_schemas(self, requested: list[str]) -> None:
+        """Fail before the long collection when a requested schema does not exist: a
+        filter that matches nothing would report an empty, healthy database."""
+        rows = self._execute(
+            "SELECT nspname FROM pg_catalog.pg_namespace"
+            " WHERE nspname !~ '^pg_' AND nspname <> 'information_schema' ORDER BY nspname",
+            catalog=True,
+            row_factory=tuple_row,
+        )
+        existing = [name for (name,) in rows]
+        missing = [name for name in requested if name not in existing]
+        if missing:
+            raise UnknownSchema(unknown_schemas(missing, existing))
 
     def _execute(
         self,
@@ -231,11 +367,12 @@ class Collector:
         constraint_rows: list[Any],
         index_rows: list[Any],
         complex_indexes: set[int],
-    ) -> dict[tuple[str, int, int], dict[str, Any]]:
+    ) -> None:
         """Deparse what needs the table's column names (a lock on the table): index
         definitions that cannot be rebuilt, CHECK/EXCLUDE constraints, generated
-        columns. A batch of tables per statement; a locked table is left out (its
-        texts stay None) and recorded as skipped, instead of stalling the run."""
+        columns. A batch of tables per statement, kept in `self.deparsed` as it comes;
+        a locked table is left out (its texts stay None) and recorded as skipped,
+        instead of stalling the run."""
         wanted: dict[str, dict[int, list[int]]] = {"indexes": {}, "constraints": {}}
         for r in index_rows:
             if r.oid in complex_indexes:
@@ -247,8 +384,8 @@ class Collector:
         needed = set(wanted["indexes"]) | set(wanted["constraints"]) | generated
         batch_tables = [t for t in tables if t.oid in needed]
         query = load_query("definitions", 0)
-        rows: list[dict[str, Any]] = []
         for start in range(0, len(batch_tables), DEFINITION_BATCH):
+            self.undeparsed = batch_tables[start:]
             batch = {t.oid: t for t in batch_tables[start : start + DEFINITION_BATCH]}
             for _attempt in range(LOCK_RETRIES):
                 params = {
@@ -257,7 +394,8 @@ class Collector:
                     "generated": [t for t in batch if t in generated],
                 }
                 try:
-                    rows += self._execute(query, params, catalog=True)
+                    rows = self._execute(query, params, catalog=True)
+                    self.deparsed.update({(r["kind"], r["oid"], r["position"]): r for r in rows})
                     break
                 except psycopg.Error as error:
                     self._raise_if_connection_lost(error)
@@ -268,23 +406,28 @@ class Collector:
                         self._skip_definitions([batch.pop(oid)], "lock timeout")
             else:
                 self._skip_definitions(batch.values(), "lock timeout")
-        return {(row["kind"], row["oid"], row["position"]): row for row in rows}
+        self.undeparsed = []
 
     def _names_outside(
         self, constraint_rows: list[Any], tables: list[Table]
     ) -> dict[tuple[int, int], str]:
         """Column names of referenced tables that were not collected (another schema)."""
-        collected = {t.oid for t in tables}
-        outside = sorted({r.ref_table_oid for r in constraint_rows} - collected - {None})
+        outside = tables_outside(constraint_rows, tables)
         if not outside:
             return {}
-        rows = self._execute(
-            "SELECT attrelid::int8, attnum::int, attname FROM pg_catalog.pg_attribute"
-            " WHERE attrelid = ANY (%(tables)s::oid[]) AND attnum > 0",
-            {"tables": outside},
-            catalog=True,
-            row_factory=tuple_row,
-        )
+        try:
+            rows = self._execute(
+                "SELECT attrelid::int8, attnum::int, attname FROM pg_catalog.pg_attribute"
+                " WHERE attrelid = ANY (%(tables)s::oid[]) AND attnum > 0",
+                {"tables": outside},
+                catalog=True,
+                row_factory=tuple_row,
+            )
+        except psycopg.Error as error:
+            self._raise_if_connection_lost(error)
+            reason = f"referenced columns in other schemas: {describe_error(error)}"
+            self.skipped.append({"step": "definitions", "reason": reason})
+            return {}
         return {(table, number): name for table, number, name in rows}
 
     def _exclusively_locked(self, oids: list[int]) -> list[int]:
@@ -303,18 +446,18 @@ class Collector:
             self.skipped.append({"step": "definitions", "object": table.qualname, "reason": reason})
 
     def _raise_if_connection_lost(self, error: psycopg.Error) -> None:
-        if self.connection.broken or self.connection.closed:
-            raise psycopg.OperationalError(describe_error(error)) from error
+        if self._lost(error):
+            raise error
 
     def _read_sequence_positions(
         self, sequences: list[Sequence], columns: dict[tuple[int, int], Column]
-    ) -> list[Sequence]:
-        """Read every readable sequence's last_value (which rules judge it is theirs:
-        a bigint sequence can feed an integer column). Plain SELECTs, in batches each in
-        its own transaction, so that at most one batch of AccessShareLocks is held."""
-        readable = [s for s in sequences if s.readable]
-        positions: dict[int, int | None] = {}
+    ) -> None:
+        """Read last_value (into `self.positions`) of every readable sequence. Plain
+        SELECTs, in batches each in its own transaction, so that at most one batch of
+        AccessShareLocks is held at a time."""
+        readable = sequences_to_read(sequences)
         for start in range(0, len(readable), SEQUENCE_BATCH):
+            self.unread_sequences = readable[start:]
             batch = readable[start : start + SEQUENCE_BATCH]
             query = sql.SQL(" UNION ALL ").join(
                 sql.SQL(
@@ -329,8 +472,8 @@ class Collector:
                 self._raise_if_connection_lost(error)
                 self.skipped.append({"step": "sequence positions", "reason": describe_error(error)})
                 continue
-            positions.update({row["oid"]: row["last_value"] for row in rows})
-        return [s._replace(last_value=positions.get(s.oid)) for s in sequences]
+            self.positions.update({row["oid"]: row["last_value"] for row in rows})
+        self.unread_sequences = []
 
     def _profile_tables(
         self,
@@ -343,8 +486,17 @@ class Collector:
         """Append to `profiles` as it goes, so that what was read survives a lost connection."""
         keyed = {c.table_oid for c in constraints if c.kind == "p"}
         keyed |= {i.table_oid for i in indexes if i.is_unique and i.is_valid and not i.predicate}
+        self._step("rows")
         deadline = time.monotonic() + budget.total_ms / 1000
-        self.connection.execute(sql.SQL("SET statement_timeout = {}").format(budget.per_table_ms))
+        per_table_ms = budget.per_table_ms
+        # the user's statement timeout bounds each read too: the budget may only lower it
+        session_ms = self._execute(
+            "SELECT setting::int8 AS ms FROM pg_catalog.pg_settings"
+            " WHERE name = 'statement_timeout'"
+        )[0]["ms"]
+        if session_ms > 0:
+            per_table_ms = min(per_table_ms, session_ms)
+        self.connection.execute(sql.SQL("SET statement_timeout = {}").format(per_table_ms))
         try:
             for table in tables:
                 if table.kind not in ("r", "m"):
@@ -353,10 +505,10 @@ class Collector:
                     reason = f"data budget of {budget.total_ms} ms used up"
                     profiles.append(TableProfile(table.oid, "skipped", reason, None, False, None))
                     continue
-                self.progress(f"data: {table.qualname}")
+                self._step(f"data: {table.qualname}")
                 profiles.append(self._profile_table(table, table.oid not in keyed, budget))
         finally:
-            if not self.connection.closed:
+            if not (self.connection.closed or self.connection.broken):
                 self.connection.execute("RESET statement_timeout")
         return profiles
 
@@ -390,6 +542,35 @@ class Collector:
         return TableProfile(
             table.oid, "ran", None, row["row_count"], not exact, row["duplicate_rows"]
         )
+
+
+TIMEOUTS = (errors.QueryCanceled, errors.LockNotAvailable)
+
+
+def tables_outside(constraint_rows: list[Any], tables: list[Table]) -> list[int]:
+    """Referenced tables that were not collected (another schema)."""
+    collected = {t.oid for t in tables}
+    return sorted({r.ref_table_oid for r in constraint_rows} - collected - {None})
+
+
+def sequences_to_read(sequences: list[Sequence]) -> list[Sequence]:
+    """Every sequence this role may read: which of them can run out is the rules'
+    judgement (a bigint sequence can feed an integer column), not the collector's."""
+    return [s for s in sequences if s.readable]
+
+
+def unknown_schemas(missing: list[str], existing: list[str]) -> str:
+    """One line naming the missing schemas, a near match for each, and those that exist."""
+    names = []
+    for name in missing:
+        near = [s for s in existing if s.lower() == name.lower()]
+        near = near or difflib.get_close_matches(name, existing, n=1)
+        hint = f" (did you mean {quoted(near[0])}?)" if near else ""
+        names.append(f"{quoted(name)}{hint}")
+    shown = ", ".join(quoted(name) for name in existing[:10]) or "none"
+    if len(existing) > 10:
+        shown += f" and {len(existing) - 10} more"
+    return f"no schema named {', '.join(names)}; the database has {shown}"
 
 
 def describe_error(error: psycopg.Error) -> str:
