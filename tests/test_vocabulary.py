@@ -82,3 +82,19 @@ def test_every_format_renders_again_from_the_saved_json() -> None:
     assert again.to_json() == report.to_json()
     for renderer in RENDERERS.values():
         assert renderer.render(again) == renderer.render(report)
+
+
+def test_rules_declare_their_probes_and_are_skipped_without_them() -> None:
+    from pgvitals.engine import required_probes
+    from pgvitals.snapshot.probes import PROBES
+
+    assert required_probes() <= set(PROBES)
+    assert "sequence_positions" in required_probes()
+    config = parse_config({"disable": ["integer-key-overflow-risk"]})
+    assert "sequence_positions" not in required_probes(config)
+    snap = make_snapshot()
+    without = replace(snap, collection=replace(snap.collection, probes=[]))
+    checks = {c.rule: c for c in analyse(without).checks}
+    assert checks["integer-key-overflow-risk"].status == "skipped"
+    assert "last_value" in (checks["integer-key-overflow-risk"].reason or "")
+    assert checks["missing-primary-key"].status == "ran"  # its row probes are optional

@@ -32,7 +32,7 @@ from pgvitals.connect import (
     describe_failure,
 )
 from pgvitals.embedded import EmbeddedError
-from pgvitals.engine import LIVE, Analysis, Check, analyse, ordered_rules
+from pgvitals.engine import LIVE, Analysis, Check, analyse, ordered_rules, required_probes
 from pgvitals.findings import SEVERITIES
 from pgvitals.output import (
     FORMATS,
@@ -188,7 +188,9 @@ def check(
         connection = f"snapshot {snapshot_path}"
     else:
         limits = Limits(statement_timeout_ms=statement_timeout, lock_timeout_ms=lock_timeout)
-        snapshot, connection = take_snapshot(dsn, limits, schemas or config.schemas, no_data)
+        snapshot, connection = take_snapshot(
+            dsn, limits, schemas or config.schemas, no_data, required_probes(config)
+        )
     unread = [e["reason"] for e in snapshot.collection.skipped if e["step"] == UNREAD_CATALOGS]
     analysis = no_checks(snapshot, unread[0]) if unread else analyse(snapshot, config, LIVE)
     finish(analysis, plan, connection, fail_on or config.fail_on)
@@ -300,13 +302,19 @@ def progress_display() -> Iterator:
 
 
 def take_snapshot(
-    dsn: str | None, limits: Limits, schemas: tuple[str, ...], no_data: bool
+    dsn: str | None,
+    limits: Limits,
+    schemas: tuple[str, ...],
+    no_data: bool,
+    probes: frozenset[str] | None = None,
 ) -> tuple[Snapshot, str]:
+    """`probes`: what the rules to be run need; None (a saved snapshot) reads them all."""
     connection = connect(dsn, limits)
     where = describe_connection(connection)
     try:
         with progress_display() as step:
-            taken = collect(connection, schemas, None if no_data else ProfileBudget(), step)
+            budget = None if no_data else ProfileBudget()
+            taken = collect(connection, schemas, budget, step, probes)
     except UnknownSchema as error:
         raise Failure(str(error), EXIT_USAGE) from None
     except psycopg.OperationalError as error:

@@ -10,8 +10,9 @@ from typing import Any
 from pgvitals.config import Config
 from pgvitals.findings import Category, Finding, Severity
 from pgvitals.rules import REGISTRY, Rule
-from pgvitals.rules._api import NO_ROWS, ROWS_REQUIRED, complete
+from pgvitals.rules._api import NO_ROWS, ROWS_OPTIONAL, ROWS_REQUIRED, complete
 from pgvitals.snapshot.model import Snapshot
+from pgvitals.snapshot.probes import PROBES
 from pgvitals.suppress import Excused, Suppressor, UnusedExcuse
 
 LIVE, REVIEW = "live", "review"
@@ -101,9 +102,32 @@ def analyse(snapshot: Snapshot, config: Config = DEFAULT_CONFIG, mode: str = LIV
     return Analysis(snapshot, findings, excused, checks, mode, config, unused)
 
 
+def required_probes(config: Config = DEFAULT_CONFIG) -> frozenset[str]:
+    """The probes the enabled rules need: what the collector should run."""
+    return frozenset(
+        name for rule in REGISTRY.values() if rule.id not in config.disabled for name in rule.needs
+    )
+
+
+def missing_probes(rule: Rule, snapshot: Snapshot) -> list[str]:
+    """Probes the rule cannot do without that did not run for this snapshot. A rule that
+    reads rows only optionally runs without its row probes."""
+    ran = snapshot.collection.probes
+    if ran is None:  # an older snapshot: what it has is what there is
+        return []
+    return [
+        name
+        for name in rule.needs
+        if name not in ran and not (rule.rows == ROWS_OPTIONAL and PROBES[name].reads_rows)
+    ]
+
+
 def skip_reason(rule: Rule, snapshot: Snapshot, config: Config, mode: str) -> str | None:
     if rule.id in config.disabled:
         return f"disabled in {config.source or 'configuration'}"
+    missing = missing_probes(rule, snapshot)
+    if missing and not (rule.rows == ROWS_REQUIRED and not snapshot.collection.data_profiled):
+        return "not collected: " + "; ".join(PROBES[name].help for name in missing)
     if rule.rows == ROWS_REQUIRED and not snapshot.collection.data_profiled:
         return "table rows not read (--no-data)"
     if rule.uses_statistics and mode == REVIEW:

@@ -37,7 +37,7 @@ import yaml
 
 from pgvitals.config import Config, parse_config
 from pgvitals.connect import connect
-from pgvitals.engine import Analysis, analyse
+from pgvitals.engine import Analysis, analyse, required_probes
 from pgvitals.rules import REGISTRY
 from pgvitals.snapshot.collect import ProfileBudget, collect
 
@@ -155,7 +155,8 @@ def analyse_case(dsn: str, case: Case) -> Analysis:
     config = case.parsed_config()
     connection = connect(dsn)
     try:
-        snapshot = collect(connection, config.schemas, None if case.no_data else ProfileBudget())
+        budget = None if case.no_data else ProfileBudget()
+        snapshot = collect(connection, config.schemas, budget, probes=required_probes(config))
     finally:
         connection.close()
     return analyse(snapshot, config)

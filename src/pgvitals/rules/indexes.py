@@ -12,6 +12,7 @@ from pgvitals.rules._api import (
     INDEXES,
     LOW,
     MEDIUM,
+    ROWS_OPTIONAL,
     Draft,
     NoOptions,
     finding,
@@ -33,6 +34,8 @@ class ForeignKeyOptions:
     severity=MEDIUM,
     title="Foreign key without an index on its referencing columns",
     options=ForeignKeyOptions,
+    rows=ROWS_OPTIONAL,
+    needs=("row_counts",),
 )
 def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[Draft]:
     """Deleting or re-keying a referenced row scans the whole referencing table.

@@ -28,6 +28,7 @@ from pgvitals.snapshot.model import Column, Index, Sequence, Snapshot, Table
     severity=HIGH,
     title="Table has no primary key",
     rows=ROWS_OPTIONAL,
+    needs=("row_counts", "duplicate_rows"),
 )
 def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """Rows of the table cannot be addressed reliably.

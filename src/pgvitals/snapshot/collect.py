@@ -25,16 +25,18 @@ from pgvitals.snapshot.model import (
     CollectionInfo,
     Column,
     Constraint,
+    Entity,
     Index,
-    Schema,
     Sequence,
     ServerInfo,
     Snapshot,
     Table,
     TableProfile,
 )
+from pgvitals.snapshot.probes import PROBES, probes_to_run
 
 T = TypeVar("T")
+ROW_PROBES = frozenset(name for name, probe in PROBES.items() if probe.reads_rows)
 Progress = Callable[[str], None]
 
 SEQUENCE_BATCH = 500
@@ -44,7 +46,18 @@ SEQUENCE_BATCH = 500
 DEFINITION_BATCH = 1000
 LOCK_RETRIES = 3
 # The catalog queries, in the order they run in one transaction.
-CATALOG_STEPS = ("lookups", "schemas", "tables", "columns", "constraints", "indexes", "sequences")
+# Entities read as raw catalog rows and assembled here (names resolved, definitions
+# rebuilt or deparsed); the other declared entities with a query map straight onto their
+# class. Profiles are not catalog data: they come from the probes.
+ASSEMBLED = ("constraints", "indexes")
+
+
+def catalog_entities() -> list[Entity]:
+    """The declared entities the catalog stage reads, in declaration order."""
+    return [e for e in Snapshot.entities() if e.query is not None or e.name in ASSEMBLED]
+
+
+CATALOG_STEPS = ("lookups", *(e.name for e in catalog_entities()))
 # The `step` of the skipped entry saying that some catalogs were not read: then no
 # check can be trusted, since a missing object would look like a missing constraint.
 UNREAD_CATALOGS = "catalogs"
@@ -114,8 +127,14 @@ class Collector:
         self,
         schemas: Iterable[str] = (),
         profile: ProfileBudget | None = ProfileBudget(),
+        probes: Iterable[str] | None = None,
     ) -> Snapshot:
+        """`probes`: the names (snapshot/probes.py) to run; None runs every one that the
+        row budget allows (`profile` None: none that reads rows)."""
         started = time.monotonic()
+        wanted = probes_to_run(PROBES if probes is None else probes, profile is not None)
+        if not wanted & ROW_PROBES:
+            profile = None  # no rule needs rows
         params = {"schemas": list(schemas)}
         if params["schemas"]:
             self._check_schemas(params["schemas"])
@@ -123,12 +142,8 @@ class Collector:
         server = self._objects("server", ServerInfo, 0, {})[0]
         version = server.version_num
         lookups = Lookups({}, {}, frozenset(), 0, 0)  # read first: no index is read without it
-        schema_rows: list[Schema] = []
-        tables: list[Table] = []
-        columns: list[Column] = []
-        constraint_rows: list[Any] = []
-        index_rows: list[Any] = []
-        sequences: list[Sequence] = []
+        # every declared entity, empty until read (and empty on servers older than `since`)
+        catalog: dict[str, list[Any]] = {e.name: [] for e in Snapshot.entities()}
         interrupted = None
         # One snapshot of the catalogs: every query sees the same state, and none
         # of them takes a lock on a table.
@@ -139,18 +154,18 @@ class Collector:
                 # sorting 100,000s of catalog rows in the default 4MB spills to disk
                 self.connection.execute("SET LOCAL work_mem = '64MB'")
                 lookups = Lookups.from_rows(self._fetch("lookups", version, {}))
-                self._step("schemas")
-                schema_rows = self._objects("schemas", Schema, version, params)
-                self._step("tables")
-                tables = self._objects("tables", Table, version, params)
-                self._step("columns")
-                columns = self._objects("columns", Column, version, params)
-                self._step("constraints")
-                constraint_rows = self._fetch("constraints", version, params, named=True)
-                self._step("indexes")
-                index_rows = self._fetch("indexes", version, params, named=True)
-                self._step("sequences")
-                sequences = self._objects("sequences", Sequence, version, params)
+                for declared in catalog_entities():
+                    if version < declared.since:
+                        continue
+                    self._step(declared.name)
+                    if declared.query is None:  # raw rows, assembled below
+                        catalog[declared.name] = self._fetch(
+                            declared.name, version, params, named=True
+                        )
+                    else:
+                        catalog[declared.name] = self._objects(
+                            declared.query, declared.cls, version, params
+                        )
         except psycopg.Error as error:
             if not (self._lost(error) or isinstance(error, TIMEOUTS)):
                 raise
@@ -158,6 +173,9 @@ class Collector:
         finally:
             if not (self.connection.closed or self.connection.broken):
                 self.connection.isolation_level = None
+        schema_rows, tables, columns = catalog["schemas"], catalog["tables"], catalog["columns"]
+        constraint_rows, index_rows = catalog["constraints"], catalog["indexes"]
+        sequences = catalog["sequences"]
         by_position = {(c.table_oid, c.position): c for c in columns}
         complex_indexes = {r.oid for r in index_rows if not rebuildable(r, by_position, lookups)}
         profiles: list[TableProfile] = []
@@ -169,10 +187,14 @@ class Collector:
                 _, constraints, indexes = self._assemble(
                     columns, constraint_rows, index_rows, by_position, lookups, complex_indexes
                 )
-                self._step("sequence positions")
-                self._read_sequence_positions(sequences, by_position)
+                if "sequence_positions" in wanted:
+                    self._step("sequence positions")
+                    self._read_sequence_positions(sequences, by_position)
                 if profile is not None:
-                    self._profile_tables(tables, constraints, indexes, profile, profiles)
+                    duplicates = "duplicate_rows" in wanted
+                    self._profile_tables(
+                        tables, constraints, indexes, profile, profiles, duplicates
+                    )
             except psycopg.Error as error:
                 if not (self._lost(error) or isinstance(error, TIMEOUTS)):
                     raise
@@ -183,8 +205,7 @@ class Collector:
         columns, constraints, indexes = self._assemble(
             columns, constraint_rows, index_rows, by_position, lookups, complex_indexes
         )
-        return Snapshot(
-            server=server,
+        catalog.update(
             schemas=schema_rows,
             tables=tables,
             columns=columns,
@@ -192,12 +213,17 @@ class Collector:
             indexes=indexes,
             sequences=[s._replace(last_value=self.positions.get(s.oid)) for s in sequences],
             profiles=profiles,
+        )
+        return Snapshot(
+            server=server,
+            **catalog,
             collection=CollectionInfo(
                 catalog_queries=self.catalog_queries,
                 data_queries=self.data_queries,
                 duration_ms=round((time.monotonic() - started) * 1000),
                 schemas_filter=params["schemas"],
                 data_profiled=profile is not None and not self._catalogs_incomplete(),
+                probes=sorted(wanted) if not self._catalogs_incomplete() else [],
                 skipped=self.skipped,
                 interrupted=interrupted,
             ),
@@ -482,8 +508,10 @@ class Collector:
         indexes: list[Index],
         budget: ProfileBudget,
         profiles: list[TableProfile],
+        find_duplicates: bool = True,
     ) -> list[TableProfile]:
-        """Append to `profiles` as it goes, so that what was read survives a lost connection."""
+        """Append to `profiles` as it goes, so that what was read survives a lost connection.
+        Duplicate rows are counted in tables without a key, when a rule needs them."""
         keyed = {c.table_oid for c in constraints if c.kind == "p"}
         keyed |= {i.table_oid for i in indexes if i.is_unique and i.is_valid and not i.predicate}
         self._step("rows")
@@ -506,7 +534,8 @@ class Collector:
                     profiles.append(TableProfile(table.oid, "skipped", reason, None, False, None))
                     continue
                 self._step(f"data: {table.qualname}")
-                profiles.append(self._profile_table(table, table.oid not in keyed, budget))
+                duplicates = find_duplicates and table.oid not in keyed
+                profiles.append(self._profile_table(table, duplicates, budget))
         finally:
             if not (self.connection.closed or self.connection.broken):
                 self.connection.execute("RESET statement_timeout")
@@ -589,5 +618,6 @@ def collect(
     schemas: Iterable[str] = (),
     profile: ProfileBudget | None = ProfileBudget(),
     progress: Progress | None = None,
+    probes: Iterable[str] | None = None,
 ) -> Snapshot:
-    return Collector(connection, progress).run(schemas, profile)
+    return Collector(connection, progress).run(schemas, profile, probes)

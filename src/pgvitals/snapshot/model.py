@@ -299,7 +299,9 @@ class CollectionInfo:
     schemas_filter: list[str]
     data_profiled: bool
     skipped: list[dict[str, str]]  # {"step", "reason"}: parts that could not be collected
-    interrupted: str | None = None  # the connection was lost after the catalogs were read
+    interrupted: str | None = None  # the run stopped early (the message says where)
+    # probes that ran (snapshot/probes.py); None: a snapshot from before probes were recorded
+    probes: list[str] | None = None
 
 
 def entity(cls: type, query: str | None = None, *, since: int = 0) -> Any:

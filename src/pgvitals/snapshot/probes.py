@@ -1,0 +1,51 @@
+"""The bounded reads that follow the catalogs, declared once each. Rules name the ones
+they use (`@rule(..., needs=(...))`); the collector runs only those some enabled rule
+needs, each under the per-table and total budgets, and records which ran, so a rule
+whose probe did not run is reported as skipped instead of silently finding nothing.
+
+Probes that read table rows all share one scan per table (see `Collector`'s row
+phase): adding a row probe adds an aggregate to that scan, not another scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    reads_rows: bool  # skipped with --no-data
+    help: str
+
+
+PROBES = {
+    probe.name: probe
+    for probe in (
+        Probe(
+            "sequence_positions",
+            False,
+            "last_value of every readable sequence: plain SELECTs, 500 sequences a statement",
+        ),
+        Probe(
+            "row_counts",
+            True,
+            "rows per table: counted below 100,000 estimated rows, TABLESAMPLE above",
+        ),
+        Probe(
+            "duplicate_rows",
+            True,
+            "rows identical to another row, in tables without a key (same scan as row_counts)",
+        ),
+    )
+}
+
+
+def probes_to_run(needed: Iterable[str], read_rows: bool) -> frozenset[str]:
+    """The needed probes that may run: none that reads rows under --no-data."""
+    names = frozenset(needed)
+    unknown = names - set(PROBES)
+    if unknown:
+        raise ValueError(f"unknown probes {sorted(unknown)}")
+    return frozenset(n for n in names if read_rows or not PROBES[n].reads_rows)
