@@ -86,3 +86,16 @@ def test_a_damaged_snapshot_is_one_line_and_exit_2(tmp_path, damage, message) ->
     assert message in run.stderr and "Traceback" not in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "r.json").exists()  # nothing half-written
+
+
+def test_a_snapshot_written_by_the_first_release_still_analyses() -> None:
+    # written by pgvitals 0.1.0 at commit f19643b, before entities were declared and
+    # probes recorded: no `collection.probes`, sequences read only where 32-bit
+    old = io.load(Path(__file__).parent / "data" / "snapshot-0.1.0-f19643b.json")
+    assert old.collection.probes is None
+    analysis = analyse(old)
+    assert all(c.status == "ran" for c in analysis.checks), analysis.checks
+    found = {(f.rule, f.object) for f in analysis.findings}
+    assert ("missing-primary-key", "public.lessons_backup") in found
+    assert ("duplicate-index", "public.l2") in found
+    assert ("integer-key-overflow-risk", 'Mixed Case.Weird"Name_id_seq') in found

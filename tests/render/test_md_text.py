@@ -344,6 +344,7 @@ def test_sections_in_order(report: str) -> None:
         "Checks skipped or failed",
         "Action plan",
         "Risk assessment",
+        "Appendix: thresholds used",
         "Appendix: fix script",
         "Appendix: rollback script",
     ]
@@ -635,3 +636,21 @@ def test_text_summary_narrow_without_colour(analysis: Analysis) -> None:
     assert all(len(line) <= 50 for line in out.splitlines())
     assert "RED" in out and "Integrity" in out
     assert "Result:" in out
+
+
+def test_thresholds_and_stale_ignores_are_in_the_report() -> None:
+    from pgvitals.config import parse_config
+
+    config = parse_config(
+        {
+            "rules": {"high-dead-tuple-ratio": {"min_ratio": 0.3}},
+            "ignore": [{"rule": "missing-primary-key", "object": "gone.*", "reason": "old"}],
+        },
+        "pgvitals.toml",
+    )
+    report = render_markdown(build_report(analyse(make_snapshot(), config)))
+    thresholds = table_rows(section(report, "Appendix: thresholds used"))
+    assert ["`high-dead-tuple-ratio`", "`min_ratio`", "`0.3`"] in thresholds
+    assert "Configuration: pgvitals.toml." in section(report, "Appendix: thresholds used")
+    stale = table_rows(section(report, "Excused findings"))
+    assert ["`missing-primary-key`", "`gone.*`", "pgvitals.toml"] in stale
