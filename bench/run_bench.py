@@ -308,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         if server and args.keep:
-            stop = f"{server.bin_dir / 'pg_ctl'} -D {server.data_dir} stop"
+            server.keep()
+            stop = f"{server.programs / 'pg_ctl'} -D {server.data_dir} stop"
             as_user = f"su {server.os_user} -s /bin/sh -c '{stop}'" if server.os_user else stop
             print(f"\nserver kept running: --dsn '{dsn}'\nstop it with: {as_user}")
         elif server:
