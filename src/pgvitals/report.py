@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import types
 import typing
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from pgvitals import __version__, ruledocs
@@ -692,7 +694,7 @@ class Report:
             "format": REPORT_FORMAT,
             "tool": {"name": "pgvitals", "version": self.tool_version},
             "generated_at": self.generated_at,
-            "target": dataclasses.asdict(self.target),
+            "target": plain(self.target),
             "summary": {
                 "schemas": self.inventory.schemas,
                 "tables": self.inventory.tables,
@@ -713,17 +715,16 @@ class Report:
                 "unused_excuses": self.unused_excuses,
             },
             "sections": {
-                "inventory": dataclasses.asdict(self.inventory),
-                "areas": [dataclasses.asdict(a) for a in self.areas],
-                "window": dataclasses.asdict(self.window) if self.window else None,
-                "schemas": [dataclasses.asdict(s) for s in self.schemas],
-                "coverage": [dataclasses.asdict(c) for c in self.coverage],
-                "activity": [dataclasses.asdict(a) for a in self.activity],
-                "gaps": [dataclasses.asdict(g) for g in self.gaps],
-                "plan": [dataclasses.asdict(h) for h in self.plan],
+                "inventory": plain(self.inventory),
+                "areas": plain(self.areas),
+                "window": plain(self.window),
+                "schemas": plain(self.schemas),
+                "coverage": plain(self.coverage),
+                "activity": plain(self.activity),
+                "gaps": plain(self.gaps),
+                "plan": plain(self.plan),
                 "elements": self.elements,
-                "scripts": dataclasses.asdict(self.scripts),
-                "rules": {k: dataclasses.asdict(v) for k, v in self.rules.items()},
+                "rules": plain(self.rules),
                 "settings": self.settings,
                 "rls_enabled_tables": self.rls_enabled_tables,
                 "regular_tables": self.regular_tables,
@@ -735,11 +736,12 @@ class Report:
         """A report saved as JSON, ready to render again (raises KeyError/TypeError/
         ValueError when it is not a complete pgvitals-report/1)."""
         sections = data["sections"]
+        findings = [Finding.from_json(f) for f in data["findings"]]
         return cls(
             generated_at=data["generated_at"],
             target=revive(Target, data["target"]),
             inventory=revive(Inventory, sections["inventory"]),
-            findings=[Finding.from_json(f) for f in data["findings"]],
+            findings=findings,
             excused=[
                 ExcusedFinding(Finding.from_json(e), e["excused_because"], e["excused_by"])
                 for e in data.get("excused", [])
@@ -753,7 +755,7 @@ class Report:
             gaps=[revive(CheckGap, g) for g in sections["gaps"]],
             plan=[revive(Horizon, h) for h in sections["plan"]],
             elements=dict(sections["elements"]),
-            scripts=revive(Scripts, sections["scripts"]),
+            scripts=fix_scripts(findings, server_of(data["target"])),
             rules={k: revive(RuleDoc, v) for k, v in sections["rules"].items()},
             thresholds=data["config"]["thresholds"],
             config_source=data["config"]["source"],
@@ -764,6 +766,65 @@ class Report:
             regular_tables=sections["regular_tables"],
             tool_version=data["tool"]["version"],
         )
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def plain(value: Any) -> Any:
+    """Dataclasses (and the lists, tuples and dicts holding them) as JSON values; like
+    dataclasses.asdict without its deep copy of every value, and with the fields that
+    only hold scalars copied without a look (100,000s of table rows at scale)."""
+    kind = type(value)
+    if kind in _SCALARS or isinstance(value, Enum):
+        return value
+    if kind is list or kind is tuple:
+        return [plain(item) for item in value]
+    if kind is dict:
+        return {key: plain(item) for key, item in value.items()}
+    scalar, nested = _fields_of(kind)
+    row = {name: getattr(value, name) for name in scalar}
+    for name in nested:
+        row[name] = plain(getattr(value, name))
+    return row
+
+
+@functools.cache
+def _fields_of(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(fields whose declared type is a scalar, the others) of a dataclass."""
+    hints = typing.get_type_hints(cls)
+    scalar, nested = [], []
+    for item in dataclasses.fields(cls):
+        (scalar if _only_scalars(hints[item.name]) else nested).append(item.name)
+    return tuple(scalar), tuple(nested)
+
+
+def _only_scalars(hint: Any) -> bool:
+    """Does this type hold only JSON scalars (tuples and lists of them included, which
+    json writes as arrays as they are)?"""
+    if hint in _SCALARS:
+        return True
+    args = [arg for arg in typing.get_args(hint) if arg is not Ellipsis]
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType, list, tuple):
+        return bool(args) and all(_only_scalars(arg) for arg in args)
+    return False
+
+
+def server_of(target: dict[str, Any]) -> ServerInfo:
+    """The server facts the fix script's header names, from a saved report's target."""
+    return ServerInfo(
+        version_num=0,
+        version=target["server_version"],
+        database=target["database"],
+        current_user="",
+        is_superuser=False,
+        in_recovery=False,
+        collected_at=target["collected_at"],
+        postmaster_start_time=target["collected_at"],
+        stats_reset=target["stats_reset"],
+        settings={},
+    )
 
 
 def revive(cls: Any, data: Any) -> Any:
@@ -840,7 +901,7 @@ def build_report(analysis: Analysis, connection: str | None = None) -> Report:
         },
         thresholds=analysis.thresholds(),
         config_source=analysis.config.source,
-        unused_excuses=[dataclasses.asdict(u) for u in analysis.unused_excuses],
+        unused_excuses=plain(analysis.unused_excuses),
         collection={
             "catalog_queries": snap.collection.catalog_queries,
             "data_queries": snap.collection.data_queries,
