@@ -193,7 +193,7 @@ def duplicate_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     Drop the copy that backs no constraint with `DROP INDEX CONCURRENTLY` (no write
     lock). The rollback recreates it concurrently from its own definition.
     """
-    for copy, keeper in duplicate_copies(snap):
+    for copy, keeper in snap.facts.shared(duplicate_copies):
         yield finding(
             copy,
             f"Duplicates {keeper.name} on {copy.schema}.{copy.table} ({', '.join(copy.keys)})",
@@ -252,7 +252,8 @@ def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     `DROP INDEX CONCURRENTLY` the shorter index; the rollback recreates it.
     """
     by_table = snap.indexes_by_table
-    duplicates = {copy.oid for copy, _ in duplicate_copies(snap)}  # duplicate-index has them
+    # duplicate-index reports these
+    duplicates = {copy.oid for copy, _ in snap.facts.shared(duplicate_copies)}
     for index in snap.indexes:
         if (
             not index.is_valid

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pgvitals.snapshot.model import Column, Constraint, Index, Table
 
 NEXTVAL = re.compile(r"^nextval\('((?:[^']|'')+)'::regclass\)$")
 QUOTED_PART = re.compile(r'"((?:[^"]|"")*)"|([^."]+)')
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from pgvitals.snapshot.model import Snapshot
@@ -37,6 +40,14 @@ def serves_lookup_on(index: Index, columns: list[str]) -> bool:
 class Facts:
     def __init__(self, snapshot: Snapshot) -> None:
         self.snap = snapshot
+        self._shared: dict[Callable[[Snapshot], Any], Any] = {}
+
+    def shared(self, compute: Callable[[Snapshot], T]) -> T:
+        """`compute(snapshot)`, once per snapshot: for what a rule module derives and
+        more than one of its rules reads (e.g. the duplicate index pairs)."""
+        if compute not in self._shared:
+            self._shared[compute] = compute(self.snap)
+        return self._shared[compute]
 
     @cached_property
     def partitions_by_parent(self) -> dict[int, list[Table]]:

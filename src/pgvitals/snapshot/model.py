@@ -12,6 +12,7 @@ snapshot saved today can be analysed offline or compared with a later one.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from functools import cached_property
@@ -394,7 +395,7 @@ class Snapshot:
 
 
 def _group(items: list, key: str) -> dict:
-    grouped: dict = {}
+    grouped: defaultdict = defaultdict(list)
     for item in items:
-        grouped.setdefault(getattr(item, key), []).append(item)
-    return grouped
+        grouped[getattr(item, key)].append(item)
+    return dict(grouped)
