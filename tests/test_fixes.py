@@ -18,6 +18,7 @@ from pgvitals.engine import analyse
 from pgvitals.findings import Finding
 from pgvitals.report import Scripts, fix_scripts
 from pgvitals.snapshot.collect import collect
+from pgvitals.snapshot.facts import Names, object_name
 from pgvitals.snapshot.model import Snapshot
 
 # --- applying scripts -------------------------------------------------------------
@@ -388,6 +389,25 @@ def test_no_drop_of_an_index_that_foreign_keys_reference(database) -> None:
     assert "re-point them first" in copy.evidence["no_automatic_fix"]
 
 
+def test_no_drop_of_a_partitioned_index_that_adopted_a_partitions_key(database) -> None:
+    # found by the property-based test: the parent's plain unique index adopted the
+    # partition's primary key index, so DROP INDEX on it fails
+    database.execute(
+        """
+        CREATE TABLE coll2 (a int NOT NULL, b int) PARTITION BY RANGE (a);
+        CREATE TABLE coll2_1 PARTITION OF coll2 FOR VALUES FROM (0) TO (10);
+        ALTER TABLE coll2_1 ADD CONSTRAINT own_key PRIMARY KEY (a);
+        CREATE UNIQUE INDEX coll2_z ON coll2 (a);  -- adopts own_key's index
+        CREATE UNIQUE INDEX coll2_a ON coll2 (a);  -- kept: it sorts first
+        """
+    )
+    trip = round_trip(database.server, database.name)
+    assert_restores(trip)
+    copy = fixes_of(trip, "duplicate-index")["public.coll2_z"]
+    assert copy.fix is None
+    assert "own_key" in copy.evidence["no_automatic_fix"]
+
+
 def test_statements_split_as_psql_splits_them() -> None:
     script = (
         "-- a comment; with a semicolon\n"
@@ -404,3 +424,13 @@ def test_comments_are_quoted_as_literals() -> None:
     # the rollback's COMMENT ON statements carry arbitrary text
     literal = sql.Literal("it's a \\ test").as_string(None)
     assert literal in ("'it''s a \\ test'", " E'it''s a \\\\ test'")
+
+
+def test_generated_names_fit_63_bytes_without_cutting_a_character() -> None:
+    name = object_name("ñ" * 40, "é" * 40, "idx")
+    assert len(name.encode()) <= 63
+    assert name.endswith("_idx") and "\ufffd" not in name
+    names = Names({"s": {"t_a_idx"}}, {"s": {"t_a_idx1"}})
+    assert names.new("s", "t", "a", "idx", "first") == "t_a_idx2"
+    assert names.new("s", "t", "a", "idx", "second") == "t_a_idx3"
+    assert names.new("s", "t", "a", "idx", "first") == "t_a_idx2"

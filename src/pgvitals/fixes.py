@@ -120,13 +120,9 @@ def create_statement(index: Index, *, partitioned: bool, if_not_exists: bool = F
     return re.sub(head, lambda m: f"{m.group()}{extra}", index.definition, count=1) + ";"
 
 
-def attach_statement(parent: Index, child: Index | tuple[str, str]) -> str:
-    schema, name = (child.schema, child.name) if isinstance(child, Index) else child
-    return text(
-        sql.SQL("ALTER INDEX {parent} ATTACH PARTITION {child};").format(
-            parent=name_of(parent.schema, parent.name), child=name_of(schema, name)
-        )
-    )
+def attach_statement(parent: sql.Identifier, child: sql.Identifier) -> str:
+    attach = sql.SQL("ALTER INDEX {parent} ATTACH PARTITION {child};")
+    return text(attach.format(parent=parent, child=child))
 
 
 def restore_index(
@@ -158,7 +154,10 @@ def restore_index(
             restored = restore_index(snap, child, if_not_exists=if_not_exists)
             if isinstance(restored, NoFix):
                 return restored
-            statements += [*restored, attach_statement(index, child)]
+            attach = attach_statement(
+                name_of(index.schema, index.name), name_of(child.schema, child.name)
+            )
+            statements += [*restored, attach]
     return statements + index_comment(index)
 
 
@@ -186,13 +185,32 @@ def used_by_foreign_keys(snap: Snapshot, index: Index) -> NoFix | None:
     )
 
 
-def index_statement(name: str, table: Table, columns: Seq[str], form: str) -> str:
-    """`form`: "CONCURRENTLY ", "ONLY " or "" (plain)."""
-    concurrently, only = ("CONCURRENTLY ", "") if form == "CONCURRENTLY " else ("", form)
-    statement = sql.SQL(
-        "CREATE INDEX " + concurrently + "{name} ON " + only + "{table} ({columns});"
-    ).format(name=sql.Identifier(name), table=relation(table), columns=columns_list(columns))
-    return text(statement)
+def backs_a_partition_key(snap: Snapshot, index: Index) -> NoFix | None:
+    """A partition's key constraint whose index is attached below this one: dropping
+    this index would drop that constraint's index, which PostgreSQL refuses."""
+    for part in tree_of(snap, index)[1:]:
+        if part.constraint_name:
+            return NoFix(
+                f"the index of partition key {one_line(part.constraint_name)} on"
+                f" {one_line(part.schema)}.{one_line(part.table)} is attached to this one,"
+                " which therefore cannot be dropped"
+            )
+    return None
+
+
+def index_statement(
+    name: str, table: Table, columns: Seq[str], *, concurrently: bool = False, only: bool = False
+) -> str:
+    statement = sql.SQL("CREATE INDEX {concurrently}{name} ON {only}{table} ({columns});")
+    return text(
+        statement.format(
+            concurrently=sql.SQL("CONCURRENTLY " if concurrently else ""),
+            name=sql.Identifier(name),
+            only=sql.SQL("ONLY " if only else ""),
+            table=relation(table),
+            columns=columns_list(columns),
+        )
+    )
 
 
 def create_index(snap: Snapshot, table: Table, columns: Seq[str]) -> Fix:
@@ -209,7 +227,7 @@ def create_index(snap: Snapshot, table: Table, columns: Seq[str]) -> Fix:
     joined = "_".join(columns)
     name = names.new(table.schema, table.name, joined, "idx", ("index", table.oid, tuple(columns)))
     if table.kind != "p":
-        create = index_statement(name, table, columns, "CONCURRENTLY ")
+        create = index_statement(name, table, columns, concurrently=True)
         drop = drop_index_statement(table.schema, name, concurrently=True)
         return Fix((create,), (drop,), CONCURRENT_BUILD)
     drop = drop_index_statement(table.schema, name, concurrently=False)
@@ -228,7 +246,7 @@ def create_index(snap: Snapshot, table: Table, columns: Seq[str]) -> Fix:
                 names.new(
                     partition.schema, partition.name, joined, "idx", ("auto", name, partition.oid)
                 )
-        return Fix((index_statement(name, table, columns, ""),), (drop,), PLAIN_BUILD)
+        return Fix((index_statement(name, table, columns),), (drop,), PLAIN_BUILD)
     if has_foreign:
         # ON ONLY would leave the index invalid forever: a foreign partition has none
         restores: list[str] = []
@@ -237,12 +255,12 @@ def create_index(snap: Snapshot, table: Table, columns: Seq[str]) -> Fix:
             if isinstance(restored, NoFix):
                 return restored
             restores += restored
-        return Fix((index_statement(name, table, columns, ""),), (drop, *restores), PLAIN_BUILD)
-    statements = [index_statement(name, table, columns, "ONLY ")]
+        return Fix((index_statement(name, table, columns),), (drop, *restores), PLAIN_BUILD)
+    statements = [index_statement(name, table, columns, only=True)]
     attach_tree(snap, table, columns, name, statements)
     return Fix(tuple(statements), (drop,), CONCURRENT_BUILD | PLAIN_BUILD).with_note(
-        "partitions already have an index on these columns; each gets a new one, attached"
-        " to the table's (dropping the table's index drops what it adopted, so none is)"
+        "partitions already have an index on these columns; each gets a new one, attached to"
+        " the table's index (one that adopted theirs would take them with it when dropped)"
     )
 
 
@@ -257,14 +275,13 @@ def attach_tree(
         purpose = ("partition index", parent, partition.oid)
         name = names.new(partition.schema, partition.name, joined, "idx", purpose)
         if partition.kind == "p":
-            statements.append(index_statement(name, partition, columns, "ONLY "))
+            statements.append(index_statement(name, partition, columns, only=True))
             attach_tree(snap, partition, columns, name, statements)
         else:
-            statements.append(index_statement(name, partition, columns, "CONCURRENTLY "))
-        attach = sql.SQL("ALTER INDEX {parent} ATTACH PARTITION {child};").format(
-            parent=name_of(table.schema, parent), child=name_of(partition.schema, name)
+            statements.append(index_statement(name, partition, columns, concurrently=True))
+        statements.append(
+            attach_statement(name_of(table.schema, parent), name_of(partition.schema, name))
         )
-        statements.append(text(attach))
 
 
 def partitions_below(snap: Snapshot, table: Table) -> list[Table]:
@@ -278,8 +295,8 @@ def partitions_below(snap: Snapshot, table: Table) -> list[Table]:
 def adoptable(index: Index, columns: Seq[str]) -> bool:
     """Could CREATE INDEX on the parent adopt this partition's index? PostgreSQL
     compares columns, operator families, collations, expressions and predicate (not
-    the sort order); this errs on the side of yes, which costs only a skipped
-    `IF NOT EXISTS` in the rollback."""
+    the sort order); this errs on the side of yes, which costs only the longer form
+    of `create_index` or a skipped `IF NOT EXISTS` in its rollback."""
     return (
         index.parent_index_oid is None
         and not index.is_unique
@@ -305,7 +322,7 @@ def drop_index(snap: Snapshot, index: Index) -> Fix | NoFix:
     if index.constraint_name:
         constraint = snap.facts.constraint_by_name[(index.table_oid, index.constraint_name)]
         return drop_constraint(snap, constraint)
-    blocked = used_by_foreign_keys(snap, index)
+    blocked = used_by_foreign_keys(snap, index) or backs_a_partition_key(snap, index)
     if blocked:
         return blocked
     restore = restore_index(snap, index)
@@ -553,12 +570,16 @@ def adopted_key(snap: Snapshot, partition: Table, columns: Seq[str]) -> Index | 
         and not index.is_partial
         and not index.has_expressions
     ]
+    if len(same_columns) > 1:
+        # which one is adopted depends on oids, and duplicate-index may drop either
+        return NoFix(f"partition {where} has more than one key on these columns")
     if same_columns:
         if plain_columns(same_columns[0]) is None:
             return NoFix(f"partition {where} has a key on these columns that may not be adopted")
         return same_columns[0]
-    if any(index.is_primary for index in own):
-        return NoFix(f"partition {where} has a primary key on other columns")
+    if snap.primary_key(partition) is not None:
+        # on other columns, or already adopted by a key of the table: a second one fails
+        return NoFix(f"partition {where} has a primary key that the table's key cannot adopt")
     return None
 
 

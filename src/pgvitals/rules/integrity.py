@@ -45,10 +45,17 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
 
     ## Fix
     Promote an existing unique index on NOT NULL columns with
-    `ADD CONSTRAINT ... PRIMARY KEY USING INDEX` (no new index build); or build a
-    unique index `CONCURRENTLY` on the natural key and promote it; or add a
-    `bigint GENERATED ALWAYS AS IDENTITY` column (this rewrites the table under an
-    ACCESS EXCLUSIVE lock: plan a window). Remove duplicate rows first.
+    `ADD CONSTRAINT ... PRIMARY KEY USING INDEX` (no new index build; the index is
+    renamed to the key's name, which the evidence says). Where that index backs a
+    UNIQUE constraint, is referenced by foreign keys, or sorts other than the
+    default, build a new unique index `CONCURRENTLY` on the same columns and
+    promote that: the old one stays. Without a candidate, the same on an `id`
+    column, or add a `bigint GENERATED ALWAYS AS IDENTITY` column (this rewrites
+    the table under an ACCESS EXCLUSIVE lock: plan a window). A partitioned table's
+    key must contain its partition key: each partition gets its own key first,
+    which the table's key adopts. Remove duplicate rows first. Where no fix can
+    be generated (1,600 columns, no unique index showing a partitioned table's
+    key), the evidence says why.
 
     ## Silence
     `pgvitals:ignore missing-primary-key <reason>` in the table's COMMENT, e.g. for

@@ -201,8 +201,8 @@ class Names:
         key = (schema, purpose)
         if key in self.given:
             return self.given[key]
-        relations = self.relations[schema]
-        constraints = self.constraints[schema]
+        relations = self.relations.setdefault(schema, set())
+        constraints = self.constraints.get(schema, set())
         attempt = 0
         name = object_name(name1, name2, label)
         while name in relations or name in constraints:
