@@ -160,10 +160,11 @@ def duplicate_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     lock). The rollback recreates it concurrently from its own definition.
     """
     for copy, keeper in duplicate_copies(snap):
+        evidence = pair_evidence(copy, keeper)
         yield finding(
             copy,
             f"Duplicates {keeper.name} on {copy.schema}.{copy.table} ({', '.join(copy.keys)})",
-            evidence=(evidence := pair_evidence(copy, keeper)),
+            evidence=evidence,
             fix=fixes.offered(fixes.drop_index(snap, copy), evidence),
         )
 
@@ -232,10 +233,11 @@ def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         if not covering:
             continue
         longer = min(covering, key=lambda other: (len(other.keys), other.name))
+        evidence = pair_evidence(index, longer)
         yield finding(
             index,
             f"({', '.join(index.keys)}) is a prefix of {longer.name} ({', '.join(longer.keys)})"
             f" on {index.schema}.{index.table}",
-            evidence=(evidence := pair_evidence(index, longer)),
+            evidence=evidence,
             fix=fixes.offered(fixes.drop_index(snap, index), evidence),
         )

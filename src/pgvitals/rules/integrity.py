@@ -158,13 +158,16 @@ def primary_key_fix(
             fix = fix.with_note("column id allows NULL: fill it first; the key sets NOT NULL")
         return fix
     if len(columns) >= fixes.MAX_COLUMNS:
-        nullable_unique = [
-            index.name for index in snap.indexes_by_table.get(table.oid, []) if index.is_unique
+        unusable = [
+            fixes.one_line(index.name)
+            for index in snap.indexes_by_table.get(table.oid, [])
+            if index.is_unique
         ]
         hint = (
-            f"; unique indexes {', '.join(nullable_unique)} allow NULL or are partial:"
-            " make one usable (SET NOT NULL) and run pgvitals again"
-            if nullable_unique
+            f"; unique indexes {', '.join(unusable)} cannot be the key as they are (a column"
+            " allows NULL, or the index is partial, covering or on an expression): make one"
+            " usable, e.g. SET NOT NULL, and run pgvitals again"
+            if unusable
             else ""
         )
         return NoFix(
