@@ -322,7 +322,7 @@ _databases = itertools.count()
 
 @settings(
     # PGVITALS_PROPERTY_EXAMPLES=500 for a deeper, random run
-    max_examples=int(os.environ.get("PGVITALS_PROPERTY_EXAMPLES", "30")),
+    max_examples=int(os.environ.get("PGVITALS_PROPERTY_EXAMPLES", "25")),
     derandomize="PGVITALS_PROPERTY_EXAMPLES" not in os.environ,  # the suite repeats itself
     deadline=None,
     database=None,
