@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import pgvitals, valid_report
+from tests.test_fixes import apply_script, schema_dump
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 NAMES = ["pagila", "chinook", "openstreetmap", "synapse", "lago", "gisia", "supabase_basejump"]
@@ -26,13 +27,13 @@ KNOWN = {
 }
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="shared/corpus is not beside the checkout")
-@pytest.mark.parametrize("name", NAMES)
-def test_corpus_schema(server, name: str, tmp_path: Path) -> None:
+def load_corpus(server, name: str, database: str, tmp_path: Path) -> None:
+    """Load one corpus schema into a fresh database with the corpus's own loader."""
     environment = {
         **os.environ,
         "PATH": f"{server.bin_dir}:{os.environ['PATH']}",
         "CORPUS_REPORT": str(tmp_path / "load-report.txt"),
+        "CORPUS_DB": database,
     }
     subprocess.run(
         [str(CORPUS / "load.sh"), name, server.dsn()],
@@ -41,6 +42,17 @@ def test_corpus_schema(server, name: str, tmp_path: Path) -> None:
         env=environment,
         timeout=300,
     )
+
+
+needs_corpus = pytest.mark.skipif(
+    not CORPUS.is_dir(), reason="shared/corpus is not beside the checkout"
+)
+
+
+@needs_corpus
+@pytest.mark.parametrize("name", NAMES)
+def test_corpus_schema(server, name: str, tmp_path: Path) -> None:
+    load_corpus(server, name, f"corpus_{name}", tmp_path)
     run = pgvitals("check", server.dsn(f"corpus_{name}"), "--format", "json")
     assert run.exit_code == 0, run.stderr
     report = valid_report(run.json())
@@ -48,3 +60,21 @@ def test_corpus_schema(server, name: str, tmp_path: Path) -> None:
     assert report["collection"]["skipped"] == []
     found = {(f["rule"], f["object"]) for f in report["findings"]}
     assert KNOWN.get(name, set()) <= found
+
+
+@needs_corpus
+@pytest.mark.parametrize("name", NAMES)
+def test_corpus_fix_then_rollback_restores_the_schema(server, name: str, tmp_path: Path) -> None:
+    """fix.sql and rollback.sql as the check writes them, applied statement by statement
+    in autocommit mode (as `psql -f` runs them): none fails, and the schema after the
+    rollback dumps exactly as before."""
+    database = f"fixes_{name}"
+    load_corpus(server, name, database, tmp_path)
+    run = pgvitals("check", server.dsn(database), "-o", str(tmp_path / "report.json"))
+    assert run.exit_code == 0, run.stderr
+    before = schema_dump(server, database)
+    fix = apply_script(server.dsn(database), (tmp_path / "fix.sql").read_text())
+    rollback = apply_script(server.dsn(database), (tmp_path / "rollback.sql").read_text())
+    assert (fix.failures, rollback.failures) == ([], [])
+    assert fix.statements, "the corpus schemas all have findings with fixes"
+    assert schema_dump(server, database) == before

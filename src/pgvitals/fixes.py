@@ -5,20 +5,43 @@ Forms that avoid long locks are preferred: CREATE/DROP INDEX CONCURRENTLY, and
 constraints added NOT VALID then validated. Each helper returns a `Fix` whose risk
 (lock level, rewrite, drop, transaction) it declares from what the statement does,
 as PostgreSQL's documentation of each command states it.
+
+A rollback restores what was there: applying fix.sql and then rollback.sql leaves
+`pg_dump --schema-only` as it was (tests/test_fixes*.py prove it). Where that
+cannot be promised, no fix is offered and `NoFix` says why.
+
+New objects get names from the snapshot's `Facts.names`, unique in their schema and
+in the script.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence as Seq
+from dataclasses import dataclass
+from typing import Any
 
 from psycopg import sql
 
 from pgvitals.findings import Fix, Risk
-from pgvitals.snapshot.model import Column, Constraint, Index, Sequence, Table
+from pgvitals.snapshot.model import Column, Constraint, Index, Sequence, Snapshot, Table
 
-MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL truncates longer names
+MAX_COLUMNS = 1600  # MaxHeapAttributeNumber: dropped columns count towards it too
+
+
+@dataclass(frozen=True, slots=True)
+class NoFix:
+    """Why a finding comes without a fix; the rule puts it in the evidence."""
+
+    reason: str
+
+
+def offered(result: Fix | NoFix, evidence: dict[str, Any]) -> Fix | None:
+    """The fix, or None with the reason recorded in the finding's evidence."""
+    if isinstance(result, NoFix):
+        evidence["no_automatic_fix"] = result.reason
+        return None
+    return result
 
 
 def text(statement: sql.Composable) -> str:
@@ -29,18 +52,18 @@ def name_of(schema: str, name: str) -> sql.Identifier:
     return sql.Identifier(schema, name)
 
 
+def relation(table: Table) -> sql.Identifier:
+    return name_of(table.schema, table.name)
+
+
 def columns_list(columns: Seq[str]) -> sql.Composed:
     return sql.SQL(", ").join(sql.Identifier(column) for column in columns)
 
 
-def index_name(table: str, columns: Seq[str], suffix: str = "idx") -> str:
-    """`table_col1_col2_idx`, shortened with a hash when over PostgreSQL's limit."""
-    name = "_".join([table, *columns, suffix])
-    if len(name.encode()) <= MAX_IDENTIFIER_BYTES:
-        return name
-    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
-    head = name.encode()[: MAX_IDENTIFIER_BYTES - len(digest) - len(suffix) - 2]
-    return f"{head.decode(errors='ignore')}_{digest}_{suffix}"
+def one_line(name: str) -> str:
+    """A name safe inside a `--` comment: control characters shown escaped, so a name
+    with a newline cannot put its own text on a line of SQL."""
+    return re.sub(r"[\x00-\x1f\x7f\u2028\u2029]", lambda m: repr(m.group())[1:-1], name)
 
 
 # Declared risks of the statements built here.
@@ -52,23 +75,236 @@ MAINTENANCE = Risk(lock="SHARE UPDATE EXCLUSIVE", transactional=False)  # VACUUM
 RELOPTION = Risk(lock="SHARE UPDATE EXCLUSIVE")  # ALTER TABLE ... SET/RESET (autovacuum_*)
 
 
-def create_index(table: Table, columns: Seq[str], name: str) -> Fix:
-    """CONCURRENTLY does not block writes; a partitioned table cannot use it, so there
-    the index is created on the parent, which builds one per partition and blocks
-    writes while it does."""
-    partitioned = table.kind == "p"
-    statement = "CREATE INDEX {name} ON {table} ({columns});"
-    if not partitioned:
-        statement = statement.replace("INDEX", "INDEX CONCURRENTLY", 1)
-    create = text(
-        sql.SQL(statement).format(
+# --- indexes -----------------------------------------------------------------------
+
+
+def plain_columns(index: Index) -> tuple[str, ...] | None:
+    """The key columns of a btree index that is nothing but them, as
+    `CREATE INDEX ... (columns)` would make it: default operator classes and
+    collations, ascending, no INCLUDE, predicate, expression, storage options or
+    NULLS NOT DISTINCT. None for any other index, or one whose definition is unknown.
+
+    Read from the server's own definition, which names an operator class or
+    collation only where it is not the column's default."""
+    keys = index.key_columns[: index.key_count]
+    if (
+        index.definition is None
+        or index.method != "btree"
+        or len(index.key_columns) != index.key_count
+        or index.is_partial
+        or any(column is None for column in keys)
+        or any(index.sort_options)
+    ):
+        return None
+    listed = ", ".join(k or "" for k in index.key_definitions[: index.key_count])
+    if not index.definition.endswith(f" USING btree ({listed})"):
+        return None
+    return tuple(column for column in keys if column is not None)
+
+
+def index_comment(index: Index) -> list[str]:
+    if index.comment is None:
+        return []
+    statement = sql.SQL("COMMENT ON INDEX {index} IS {comment};").format(
+        index=name_of(index.schema, index.name), comment=sql.Literal(index.comment)
+    )
+    return [text(statement)]
+
+
+def create_statement(index: Index, *, partitioned: bool, if_not_exists: bool = False) -> str:
+    """The index's own definition (as the server deparsed it), built CONCURRENTLY
+    where it can be: not on a partitioned table, where the definition says ON ONLY."""
+    assert index.definition is not None
+    head = r"^CREATE (UNIQUE )?INDEX "
+    extra = ("" if partitioned else "CONCURRENTLY ") + ("IF NOT EXISTS " if if_not_exists else "")
+    return re.sub(head, lambda m: f"{m.group()}{extra}", index.definition, count=1) + ";"
+
+
+def attach_statement(parent: sql.Identifier, child: sql.Identifier) -> str:
+    attach = sql.SQL("ALTER INDEX {parent} ATTACH PARTITION {child};")
+    return text(attach.format(parent=parent, child=child))
+
+
+def restore_index(
+    snap: Snapshot, index: Index, *, if_not_exists: bool = False
+) -> list[str] | NoFix:
+    """Statements that make `index` again as it was. On a partitioned table: created ON
+    ONLY the table, then each partition's index under its own name (recursively)
+    and attached, which makes the parent's index valid again. `if_not_exists`: skip
+    what is still there (attaching an attached index again does nothing)."""
+    if index.definition is None:
+        return NoFix(
+            f"the definition of index {one_line(index.qualname)} could not be read (its table"
+            " was locked during the check), so removing it could not be undone"
+        )
+    table = snap.table_by_oid[index.table_oid]
+    statements = [
+        create_statement(index, partitioned=table.kind == "p", if_not_exists=if_not_exists)
+    ]
+    if table.kind == "p":
+        children = snap.facts.attached_indexes.get(index.oid, [])
+        indexed = {child.table_oid for child in children}
+        for partition in snap.facts.partitions_by_parent.get(table.oid, []):
+            if partition.kind != "f" and partition.oid not in indexed:
+                return NoFix(
+                    f"partition {one_line(partition.qualname)} has no index attached to"
+                    f" {one_line(index.qualname)} in the snapshot, so it could not be restored"
+                )
+        for child in children:
+            restored = restore_index(snap, child, if_not_exists=if_not_exists)
+            if isinstance(restored, NoFix):
+                return restored
+            attach = attach_statement(
+                name_of(index.schema, index.name), name_of(child.schema, child.name)
+            )
+            statements += [*restored, attach]
+    return statements + index_comment(index)
+
+
+def tree_of(snap: Snapshot, index: Index) -> list[Index]:
+    """The index and every partition's index attached below it."""
+    tree = [index]
+    for child in snap.facts.attached_indexes.get(index.oid, []):
+        tree += tree_of(snap, child)
+    return tree
+
+
+def used_by_foreign_keys(snap: Snapshot, index: Index) -> NoFix | None:
+    """Foreign keys that reference a key through this index (or a partition's index
+    under it): the index cannot go while they do."""
+    using = [
+        fk
+        for part in tree_of(snap, index)
+        for fk in snap.facts.foreign_keys_using_index.get(part.oid, [])
+    ]
+    if not using:
+        return None
+    names = one_line(", ".join(sorted({fk.qualname for fk in using})))
+    return NoFix(
+        f"foreign keys reference their key through this index ({names}); re-point them first"
+    )
+
+
+def backs_a_partition_key(snap: Snapshot, index: Index) -> NoFix | None:
+    """A partition's key constraint whose index is attached below this one: dropping
+    this index would drop that constraint's index, which PostgreSQL refuses."""
+    for part in tree_of(snap, index)[1:]:
+        if part.constraint_name:
+            return NoFix(
+                f"the index of partition key {one_line(part.constraint_name)} on"
+                f" {one_line(part.schema)}.{one_line(part.table)} is attached to this one,"
+                " which therefore cannot be dropped"
+            )
+    return None
+
+
+def index_statement(
+    name: str, table: Table, columns: Seq[str], *, concurrently: bool = False, only: bool = False
+) -> str:
+    statement = sql.SQL("CREATE INDEX {concurrently}{name} ON {only}{table} ({columns});")
+    return text(
+        statement.format(
+            concurrently=sql.SQL("CONCURRENTLY " if concurrently else ""),
             name=sql.Identifier(name),
-            table=name_of(table.schema, table.name),
+            only=sql.SQL("ONLY " if only else ""),
+            table=relation(table),
             columns=columns_list(columns),
         )
     )
-    drop = drop_index_statement(table.schema, name, concurrently=not partitioned)
-    return Fix((create,), (drop,), PLAIN_BUILD if partitioned else CONCURRENT_BUILD)
+
+
+def create_index(snap: Snapshot, table: Table, columns: Seq[str]) -> Fix:
+    """A btree index on `columns`, built CONCURRENTLY: it does not block writes.
+
+    A partitioned table's index cannot be built concurrently. Created on the parent,
+    it builds one per partition while blocking writes, and adopts a partition's
+    existing index on the same columns instead of building one; dropping it (the
+    rollback) would then drop that index too. So where a partition has such an
+    index, the parent's index is created ON ONLY the parent, each partition's index
+    is built CONCURRENTLY under a name of its own and attached (the existing one
+    stays: a duplicate that can be dropped later)."""
+    names = snap.facts.names
+    joined = "_".join(columns)
+    name = names.new(table.schema, table.name, joined, "idx", ("index", table.oid, tuple(columns)))
+    if table.kind != "p":
+        create = index_statement(name, table, columns, concurrently=True)
+        drop = drop_index_statement(table.schema, name, concurrently=True)
+        return Fix((create,), (drop,), CONCURRENT_BUILD)
+    drop = drop_index_statement(table.schema, name, concurrently=False)
+    below = partitions_below(snap, table)
+    has_foreign = any(partition.kind == "f" for partition in below)
+    overlapping = [
+        index
+        for partition in below
+        for index in snap.indexes_by_table.get(partition.oid, [])
+        if adoptable(index, columns)
+    ]
+    if not overlapping:
+        for partition in below:
+            if partition.kind != "f":  # a plain index skips foreign partitions
+                # the name PostgreSQL will give the partition's index: no later fix takes it
+                names.new(
+                    partition.schema, partition.name, joined, "idx", ("auto", name, partition.oid)
+                )
+        return Fix((index_statement(name, table, columns),), (drop,), PLAIN_BUILD)
+    if has_foreign:
+        # ON ONLY would leave the index invalid forever: a foreign partition has none
+        restores: list[str] = []
+        for index in overlapping:
+            restored = restore_index(snap, index, if_not_exists=True)
+            if isinstance(restored, NoFix):
+                return restored
+            restores += restored
+        return Fix((index_statement(name, table, columns),), (drop, *restores), PLAIN_BUILD)
+    statements = [index_statement(name, table, columns, only=True)]
+    attach_tree(snap, table, columns, name, statements)
+    return Fix(tuple(statements), (drop,), CONCURRENT_BUILD | PLAIN_BUILD).with_note(
+        "partitions already have an index on these columns; each gets a new one, attached to"
+        " the table's index (one that adopted theirs would take them with it when dropped)"
+    )
+
+
+def attach_tree(
+    snap: Snapshot, table: Table, columns: Seq[str], parent: str, statements: list[str]
+) -> None:
+    """Append, for every partition of `table`, an index of its own on `columns` (ON ONLY
+    a sub-partitioned one, then its partitions'), attached to index `parent`."""
+    names = snap.facts.names
+    joined = "_".join(columns)
+    for partition in snap.facts.partitions_by_parent.get(table.oid, []):
+        purpose = ("partition index", parent, partition.oid)
+        name = names.new(partition.schema, partition.name, joined, "idx", purpose)
+        if partition.kind == "p":
+            statements.append(index_statement(name, partition, columns, only=True))
+            attach_tree(snap, partition, columns, name, statements)
+        else:
+            statements.append(index_statement(name, partition, columns, concurrently=True))
+        statements.append(
+            attach_statement(name_of(table.schema, parent), name_of(partition.schema, name))
+        )
+
+
+def partitions_below(snap: Snapshot, table: Table) -> list[Table]:
+    """Every partition of a partitioned table, at every depth, parents first."""
+    found = []
+    for partition in snap.facts.partitions_by_parent.get(table.oid, []):
+        found += [partition, *partitions_below(snap, partition)]
+    return found
+
+
+def adoptable(index: Index, columns: Seq[str]) -> bool:
+    """Could CREATE INDEX on the parent adopt this partition's index? PostgreSQL
+    compares columns, operator families, collations, expressions and predicate (not
+    the sort order); this errs on the side of yes, which costs only the longer form
+    of `create_index` or a skipped `IF NOT EXISTS` in its rollback."""
+    return (
+        index.parent_index_oid is None
+        and not index.is_unique
+        and index.method == "btree"
+        and not index.is_partial
+        and len(index.key_columns) == index.key_count == len(columns)
+        and list(index.key_columns) == list(columns)
+    )
 
 
 def drop_index_statement(schema: str, name: str, *, concurrently: bool = True) -> str:
@@ -80,33 +316,26 @@ def drop_index_statement(schema: str, name: str, *, concurrently: bool = True) -
     return text(sql.SQL(statement).format(index=name_of(schema, name)))
 
 
-def recreate_index_statement(index: Index, *, partitioned: bool = False) -> str | None:
-    """The index's own definition (as the server deparsed it), built without blocking
-    where it can be; None when its definition could not be read."""
-    if index.definition is None:
-        return None
-    if partitioned:
-        return f"{index.definition};"
-    return (
-        re.sub(r"^CREATE (UNIQUE )?INDEX ", r"CREATE \1INDEX CONCURRENTLY ", index.definition) + ";"
-    )
-
-
-def drop_index(index: Index, *, partitioned: bool = False) -> Fix | None:
-    """None when the index's definition is unknown: a drop without a way back is not
-    offered."""
-    restore = recreate_index_statement(index, partitioned=partitioned)
-    if restore is None:
-        return None
+def drop_index(snap: Snapshot, index: Index) -> Fix | NoFix:
+    """Drop an index (or the constraint it backs), with the rollback that brings it
+    back as it was; a drop without a way back is not offered."""
+    if index.constraint_name:
+        constraint = snap.facts.constraint_by_name[(index.table_oid, index.constraint_name)]
+        return drop_constraint(snap, constraint)
+    blocked = used_by_foreign_keys(snap, index) or backs_a_partition_key(snap, index)
+    if blocked:
+        return blocked
+    restore = restore_index(snap, index)
+    if isinstance(restore, NoFix):
+        return restore
+    partitioned = snap.table_by_oid[index.table_oid].kind == "p"
+    # DROP INDEX CONCURRENTLY cannot drop a partitioned table's index
     drop = drop_index_statement(index.schema, index.name, concurrently=not partitioned)
     lock = "ACCESS EXCLUSIVE" if partitioned else "SHARE UPDATE EXCLUSIVE"
-    return Fix((drop,), (restore,), Risk(lock=lock, drops=True, transactional=partitioned))
+    return Fix((drop,), tuple(restore), Risk(lock=lock, drops=True, transactional=partitioned))
 
 
-def one_line(name: str) -> str:
-    """A name safe inside a `--` comment: control characters shown escaped, so a name
-    with a newline cannot put its own text on a line of SQL."""
-    return re.sub(r"[\x00-\x1f\x7f\u2028\u2029]", lambda m: repr(m.group())[1:-1], name)
+# --- constraints ---------------------------------------------------------------------
 
 
 def drop_constraint_statement(constraint: Constraint) -> str:
@@ -118,9 +347,8 @@ def drop_constraint_statement(constraint: Constraint) -> str:
     )
 
 
-def add_constraint_statement(constraint: Constraint) -> str | None:
-    if constraint.definition is None:
-        return None
+def add_constraint_statement(constraint: Constraint) -> str:
+    assert constraint.definition is not None
     return text(
         sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} {definition};").format(
             table=name_of(constraint.schema, constraint.table),
@@ -130,66 +358,229 @@ def add_constraint_statement(constraint: Constraint) -> str | None:
     )
 
 
-def drop_constraint(constraint: Constraint) -> Fix | None:
-    """None when the constraint's definition is unknown (nothing to restore it from)."""
-    restore = add_constraint_statement(constraint)
-    if restore is None:
-        return None
+def constraint_comment(constraint: Constraint) -> list[str]:
+    if constraint.comment is None:
+        return []
+    statement = sql.SQL("COMMENT ON CONSTRAINT {name} ON {table} IS {comment};").format(
+        name=sql.Identifier(constraint.name),
+        table=name_of(constraint.schema, constraint.table),
+        comment=sql.Literal(constraint.comment),
+    )
+    return [text(statement)]
+
+
+def restore_constraint(snap: Snapshot, constraint: Constraint) -> list[str] | NoFix:
+    """Statements that add the constraint again as it was. On a partitioned table the
+    partitions' constraints come first, under their own names: adding the parent's
+    then adopts them instead of building indexes with names of its own."""
+    if constraint.definition is None:
+        return NoFix(
+            f"the definition of constraint {one_line(constraint.qualname)} could not be read"
+            " (its table was locked during the check), so removing it could not be undone"
+        )
+    statements: list[str] = []
+    index = snap.facts.index_by_oid.get(constraint.index_oid or -1)
+    for child in snap.facts.attached_indexes.get(index.oid, []) if index else []:
+        below = snap.facts.constraint_by_name.get((child.table_oid, child.constraint_name or ""))
+        if below is None:
+            return NoFix(f"the constraint of partition index {one_line(child.qualname)} is unknown")
+        restored = restore_constraint(snap, below)
+        if isinstance(restored, NoFix):
+            return restored
+        statements += restored
+    return [*statements, add_constraint_statement(constraint), *constraint_comment(constraint)]
+
+
+def drop_constraint(snap: Snapshot, constraint: Constraint) -> Fix | NoFix:
+    """Drop a key constraint and its index (on a partitioned table, the partitions'
+    constraints with it); the rollback adds them back under their own names."""
+    index = snap.facts.index_by_oid.get(constraint.index_oid or -1)
+    blocked = used_by_foreign_keys(snap, index) if index else None
+    if blocked:
+        return blocked
+    restore = restore_constraint(snap, constraint)
+    if isinstance(restore, NoFix):
+        return restore
     return Fix(
         (drop_constraint_statement(constraint),),
-        (restore,),
+        tuple(restore),
         Risk(lock="ACCESS EXCLUSIVE", drops=True),
     )
 
 
-def primary_key_name(table: Table) -> str:
-    return index_name(table.name, [], "pkey")
+# --- primary keys --------------------------------------------------------------------
 
 
-def add_primary_key_using_index(table: Table, index: Index) -> Fix | None:
-    """Promote an existing unique index: no new index build, a brief lock only. The
-    index takes the constraint's name; undoing it drops the key and rebuilds the index."""
-    restore = recreate_index_statement(index)
-    if restore is None:
-        return None
-    promote = text(
+def drop_key_statement(table: Table, name: str) -> str:
+    return text(
+        sql.SQL("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name};").format(
+            table=relation(table), name=sql.Identifier(name)
+        )
+    )
+
+
+def promote_statement(table: Table, name: str, index: str) -> str:
+    return text(
         sql.SQL(
             "ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY USING INDEX {index};"
-        ).format(
-            table=name_of(table.schema, table.name),
-            name=sql.Identifier(primary_key_name(table)),
-            index=sql.Identifier(index.name),
-        )
+        ).format(table=relation(table), name=sql.Identifier(name), index=sql.Identifier(index))
     )
-    return Fix((promote,), (drop_primary_key_statement(table), restore), BRIEF_ALTER)
 
 
-def add_primary_key_on_columns(table: Table, columns: Seq[str]) -> Fix:
-    """Build the unique index without blocking writes, then promote it.
-
-    A partitioned table cannot build indexes concurrently; there the plain form is
-    the only one, and it locks the table while the index is built."""
-    name = sql.Identifier(primary_key_name(table))
-    relation = name_of(table.schema, table.name)
-    rollback = (drop_primary_key_statement(table),)
-    if table.kind == "p":
-        statement = text(
-            sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY ({columns});").format(
-                table=relation, name=name, columns=columns_list(columns)
-            )
-        )
-        return Fix((statement,), rollback, BRIEF_ALTER)
-    build = text(
+def build_unique_statement(table: Table, name: str, columns: Seq[str]) -> str:
+    return text(
         sql.SQL("CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} ({columns});").format(
-            table=relation, name=name, columns=columns_list(columns)
+            name=sql.Identifier(name), table=relation(table), columns=columns_list(columns)
         )
     )
-    promote = text(
-        sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY USING INDEX {name};").format(
-            table=relation, name=name
+
+
+def promote_index(table: Table, index: Index, name: str, restore: Seq[str]) -> Fix:
+    """Make an existing unique index the primary key: no index build, a brief lock.
+    PostgreSQL renames the index to the constraint's name; the rollback drops the
+    key (and so the index) and builds the index again under its old name."""
+    return Fix(
+        (promote_statement(table, name, index.name),),
+        (drop_key_statement(table, name), *restore),
+        BRIEF_ALTER,
+    )
+
+
+def primary_key_on_new_index(
+    table: Table, columns: Seq[str], name: str, nullable: Seq[str] = ()
+) -> Fix:
+    """Build a unique index CONCURRENTLY (no write lock) and promote it. Promotion
+    sets NOT NULL on nullable key columns (checking every row under the lock); the
+    rollback allows NULL there again."""
+    rollback = [
+        drop_key_statement(table, name),
+        # left behind when the promotion failed (duplicate or NULL keys)
+        drop_index_statement(table.schema, name, concurrently=True),
+        *(
+            text(
+                sql.SQL("ALTER TABLE {table} ALTER COLUMN {column} DROP NOT NULL;").format(
+                    table=relation(table), column=sql.Identifier(column)
+                )
+            )
+            for column in nullable
+        ),
+    ]
+    return Fix(
+        (build_unique_statement(table, name, columns), promote_statement(table, name, name)),
+        tuple(rollback),
+        CONCURRENT_BUILD | BRIEF_ALTER,
+    )
+
+
+def primary_key_on_partitions(snap: Snapshot, table: Table, columns: Seq[str]) -> Fix | NoFix:
+    """A partitioned table's key, without a long lock: on each partition a unique index
+    built CONCURRENTLY and promoted to that partition's key (or the partition's own
+    matching key, kept), then the key on each sub-partitioned table and on the
+    table itself, which adopt the partitions' keys instead of building anything.
+
+    Dropping the table's key (the rollback) drops every key it adopted, so the
+    rollback adds back the partitions' own keys it kept."""
+    statements: list[str] = []
+    restores: list[str] = []
+    problem = partition_keys(snap, table, columns, statements, restores)
+    if problem:
+        return problem
+    name = snap.facts.names.new(table.schema, table.name, None, "pkey", ("primary key", table.oid))
+    add = text(
+        sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY ({columns});").format(
+            table=relation(table), name=sql.Identifier(name), columns=columns_list(columns)
         )
     )
-    return Fix((build, promote), rollback, CONCURRENT_BUILD | BRIEF_ALTER)
+    return Fix(
+        (*statements, add),
+        (drop_key_statement(table, name), *restores),
+        CONCURRENT_BUILD | BRIEF_ALTER,
+    )
+
+
+def partition_keys(
+    snap: Snapshot, table: Table, columns: Seq[str], statements: list[str], restores: list[str]
+) -> NoFix | None:
+    """Append the statements that give every partition below `table` a key on
+    `columns` that the parent's key will adopt (see `primary_key_on_partitions`)."""
+    names = snap.facts.names
+    for partition in snap.facts.partitions_by_parent.get(table.oid, []):
+        where = one_line(partition.qualname)
+        if partition.kind == "f":
+            return NoFix(f"partition {where} is a foreign table, which cannot have a primary key")
+        adopted = adopted_key(snap, partition, columns)
+        if isinstance(adopted, NoFix):
+            return adopted
+        if adopted is not None:
+            if partition.kind == "p":
+                return NoFix(f"sub-partitioned table {where} has a key of its own")
+            kept = snap.facts.constraint_by_name[(partition.oid, adopted.constraint_name or "")]
+            restored = restore_constraint(snap, kept)
+            if isinstance(restored, NoFix):
+                return restored
+            restores += restored
+            continue
+        name = names.new(
+            partition.schema, partition.name, None, "pkey", ("primary key", partition.oid)
+        )
+        if partition.kind == "p":
+            problem = partition_keys(snap, partition, columns, statements, restores)
+            if problem:
+                return problem
+            statements.append(
+                text(
+                    sql.SQL(
+                        "ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY ({columns});"
+                    ).format(
+                        table=relation(partition),
+                        name=sql.Identifier(name),
+                        columns=columns_list(columns),
+                    )
+                )
+            )
+        else:
+            statements += [
+                build_unique_statement(partition, name, columns),
+                promote_statement(partition, name, name),
+            ]
+    return None
+
+
+def adopted_key(snap: Snapshot, partition: Table, columns: Seq[str]) -> Index | NoFix | None:
+    """The partition's own key index that a key on `columns` added to its parent would
+    adopt, None when it would build one, NoFix when that cannot be told or would fail.
+
+    PostgreSQL adopts the first (by oid) unattached index backing a constraint that
+    matches in columns, operator families, collations and uniqueness, whatever the
+    constraint's kind; sort order is not compared. A partition can have one primary
+    key only, so one on other columns makes the parent's key fail."""
+    where = one_line(partition.qualname)
+    own = sorted(
+        (
+            index
+            for index in snap.indexes_by_table.get(partition.oid, [])
+            if index.constraint_name and index.is_unique and index.parent_index_oid is None
+        ),
+        key=lambda index: index.oid,
+    )
+    same_columns = [
+        index
+        for index in own
+        if list(index.key_columns) == list(columns)
+        and not index.is_partial
+        and not index.has_expressions
+    ]
+    if len(same_columns) > 1:
+        # which one is adopted depends on oids, and duplicate-index may drop either
+        return NoFix(f"partition {where} has more than one key on these columns")
+    if same_columns:
+        if plain_columns(same_columns[0]) is None:
+            return NoFix(f"partition {where} has a key on these columns that may not be adopted")
+        return same_columns[0]
+    if snap.primary_key(partition) is not None:
+        # on other columns, or already adopted by a key of the table: a second one fails
+        return NoFix(f"partition {where} has a primary key that the table's key cannot adopt")
+    return None
 
 
 def add_identity_primary_key(table: Table, column: str = "id") -> Fix:
@@ -197,41 +588,33 @@ def add_identity_primary_key(table: Table, column: str = "id") -> Fix:
         sql.SQL(
             "ALTER TABLE {table} ADD COLUMN {column}"
             " bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;"
-        ).format(table=name_of(table.schema, table.name), column=sql.Identifier(column))
+        ).format(table=relation(table), column=sql.Identifier(column))
     )
     drop = text(
         sql.SQL("ALTER TABLE {table} DROP COLUMN IF EXISTS {column};").format(
-            table=name_of(table.schema, table.name), column=sql.Identifier(column)
+            table=relation(table), column=sql.Identifier(column)
         )
     )
     return Fix((add,), (drop,), REWRITE)
 
 
-def drop_primary_key_statement(table: Table) -> str:
-    return text(
-        sql.SQL("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name};").format(
-            table=name_of(table.schema, table.name),
-            name=sql.Identifier(primary_key_name(table)),
-        )
-    )
+# --- maintenance ---------------------------------------------------------------------
 
 
 def vacuum_analyze(table: Table) -> Fix:
-    statement = text(
-        sql.SQL("VACUUM (ANALYZE) {table};").format(table=name_of(table.schema, table.name))
-    )
+    statement = text(sql.SQL("VACUUM (ANALYZE) {table};").format(table=relation(table)))
     return Fix((statement,), None, MAINTENANCE)
 
 
-def set_autovacuum(table: Table, enabled: bool) -> Fix:
-    """Turn autovacuum back on for the table (or off, to undo)."""
+def enable_autovacuum(table: Table) -> Fix:
+    """Turn autovacuum back on for the table; the rollback sets the value it had, as
+    stored (`off`, `false`, `0` ...)."""
     on = "ALTER TABLE {table} RESET (autovacuum_enabled, toast.autovacuum_enabled);"
-    off = "ALTER TABLE {table} SET (autovacuum_enabled = false);"
-    relation = name_of(table.schema, table.name)
-    forward, backward = (on, off) if enabled else (off, on)
+    off = "ALTER TABLE {table} SET (autovacuum_enabled = {value});"
+    value = sql.Literal(table.options.get("autovacuum_enabled", "false"))
     return Fix(
-        (text(sql.SQL(forward).format(table=relation)),),
-        (text(sql.SQL(backward).format(table=relation)),),
+        (text(sql.SQL(on).format(table=relation(table))),),
+        (text(sql.SQL(off).format(table=relation(table), value=value)),),
         RELOPTION,
     )
 

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pgvitals import fixes
-from pgvitals.findings import Fix
 from pgvitals.rules._api import (
     HIGH,
     INDEXES,
@@ -19,6 +18,7 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
+from pgvitals.snapshot.facts import same_definition
 from pgvitals.snapshot.model import Index, Snapshot
 
 
@@ -89,33 +89,17 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
         seq_scans = facts.counter(table, "seq_scan")
         if seq_scans is not None:
             evidence["referencing_seq_scans"] = seq_scans
-        name = fixes.index_name(table.name, fk.columns)
         yield finding(
             fk,
             f"({', '.join(fk.columns)}) references {fk.ref_schema}.{fk.ref_table} without an"
             f" index: each delete there scans {rows:,} rows of {table.qualname}",
             evidence=evidence,
-            fix=fixes.create_index(table, fk.columns, name),
+            fix=fixes.create_index(snap, table, fk.columns),
             severity=severity,
         )
 
 
 ON_ACTION = {"a": "no action", "r": "restrict", "c": "cascade", "n": "set null", "d": "set default"}
-
-
-def same_definition(index: Index) -> tuple[object, ...]:
-    """Everything that decides what an index can do, except its name and uniqueness."""
-    return (
-        index.table_oid,
-        index.method,
-        index.key_count,
-        tuple(index.key_columns),
-        index.expressions,
-        tuple(index.opclasses),
-        tuple(index.collations),
-        tuple(index.sort_options),
-        index.predicate_tree,
-    )
 
 
 def duplicate_copies(snap: Snapshot) -> list[tuple[Index, Index]]:
@@ -155,21 +139,6 @@ def pair_evidence(index: Index, covered_by: Index) -> dict[str, object]:
     }
 
 
-def drop_fix(snap: Snapshot, index: Index) -> Fix | None:
-    """How to remove an index (or the constraint it backs) and how to bring it back;
-    None when its definition could not be read (a drop needs a way back)."""
-    table = snap.table_by_oid[index.table_oid]
-    if index.constraint_name:
-        constraint = snap.facts.constraint_by_name[(index.table_oid, index.constraint_name)]
-        fix = fixes.drop_constraint(constraint)
-        dependents = snap.facts.foreign_keys_using_index.get(index.oid, [])
-        if fix and dependents:
-            names = fixes.one_line(", ".join(c.qualname for c in dependents))
-            fix = fix.with_note(f"first re-point the foreign keys that use this index: {names}")
-        return fix
-    return fixes.drop_index(index, partitioned=table.kind == "p")
-
-
 @rule(
     "duplicate-index",
     category=INDEXES,
@@ -194,11 +163,12 @@ def duplicate_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     lock). The rollback recreates it concurrently from its own definition.
     """
     for copy, keeper in snap.facts.shared(duplicate_copies):
+        evidence = pair_evidence(copy, keeper)
         yield finding(
             copy,
             f"Duplicates {keeper.name} on {copy.schema}.{copy.table} ({', '.join(copy.keys)})",
-            evidence=pair_evidence(copy, keeper),
-            fix=drop_fix(snap, copy),
+            evidence=evidence,
+            fix=fixes.offered(fixes.drop_index(snap, copy), evidence),
         )
 
 
@@ -267,10 +237,11 @@ def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         if not covering:
             continue
         longer = min(covering, key=lambda other: (len(other.keys), other.name))
+        evidence = pair_evidence(index, longer)
         yield finding(
             index,
             f"({', '.join(index.keys)}) is a prefix of {longer.name} ({', '.join(longer.keys)})"
             f" on {index.schema}.{index.table}",
-            evidence=pair_evidence(index, longer),
-            fix=drop_fix(snap, index),
+            evidence=evidence,
+            fix=fixes.offered(fixes.drop_index(snap, index), evidence),
         )

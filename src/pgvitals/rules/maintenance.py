@@ -78,7 +78,7 @@ def high_dead_tuple_ratio(snap: Snapshot, opts: DeadTupleOptions) -> Iterator[Dr
         }
         fix = fixes.vacuum_analyze(table)
         if not table.autovacuum_enabled:
-            fix += fixes.set_autovacuum(table, enabled=True)
+            fix += fixes.enable_autovacuum(table)
         reason = "" if autovacuum_on else " and autovacuum is disabled for it"
         yield finding(
             table,

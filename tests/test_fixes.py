@@ -1,0 +1,436 @@
+"""fix.sql and rollback.sql, applied to a real database: every statement runs, and the
+rollback restores the schema exactly (`pg_dump --schema-only` compared).
+
+The helpers here (apply a script as psql would, dump a schema) serve the corpus
+test and the property-based test too."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from pgvitals.connect import Limits, connect
+from pgvitals.engine import analyse
+from pgvitals.findings import Finding
+from pgvitals.report import Scripts, fix_scripts
+from pgvitals.snapshot.collect import collect
+from pgvitals.snapshot.facts import Names, object_name
+from pgvitals.snapshot.model import Snapshot
+
+# --- applying scripts -------------------------------------------------------------
+
+
+def statements_of(script: str) -> list[str]:
+    """The statements of a script, split where psql would send them: at each `;`
+    outside quotes and `--` comments. The scripts pgvitals writes use no other
+    lexical forms (no dollar quoting, block comments or backslash commands)."""
+    statements: list[str] = []
+    current: list[str] = []
+    position, quote = 0, ""
+    while position < len(script):
+        char = script[position]
+        if quote:
+            current.append(char)
+            if char == quote:
+                # a doubled quote stays inside the literal or identifier
+                if script.startswith(quote, position + 1):
+                    current.append(quote)
+                    position += 1
+                else:
+                    quote = ""
+        elif script.startswith("--", position):
+            end = script.find("\n", position)
+            position = len(script) if end < 0 else end
+            continue
+        elif char == ";":
+            statements.append("".join(current).strip() + ";")
+            current = []
+        else:
+            if char in "'\"":
+                quote = char
+            current.append(char)
+        position += 1
+    assert not "".join(current).strip(), f"unterminated statement: {''.join(current)!r}"
+    return statements
+
+
+@dataclass
+class Applied:
+    statements: list[str]
+    failures: list[tuple[str, str]]  # (statement, first line of the error)
+
+    @property
+    def ran(self) -> int:
+        return len(self.statements) - len(self.failures)
+
+
+def apply_script(dsn: str, script: str) -> Applied:
+    """Run each statement on its own in autocommit mode, as `psql -f` does, and go
+    on after a failure, as psql does without ON_ERROR_STOP."""
+    statements = statements_of(script)
+    failures = []
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        for statement in statements:
+            try:
+                connection.execute(statement)
+            except psycopg.Error as error:
+                failures.append((statement, str(error).splitlines()[0]))
+    return Applied(statements, failures)
+
+
+def schema_dump(server, database: str) -> str:
+    """`pg_dump --schema-only` by the test server's own pg_dump, normalised only where
+    two dumps of one unchanged schema differ: the version lines of the header and
+    the random key of `\\restrict` / `\\unrestrict` (pg_dump 15.14+ and 16.10+)."""
+    done = subprocess.run(
+        [str(server.bin_dir / "pg_dump"), "--schema-only", "--dbname", server.dsn(database)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    kept = [
+        re.sub(r"^\\(un)?restrict \S+$", r"\\\1restrict KEY", line)
+        for line in done.stdout.splitlines()
+        if not line.startswith(("-- Dumped from database version", "-- Dumped by pg_dump version"))
+    ]
+    return "\n".join(kept)
+
+
+def take_snapshot(dsn: str, lock_timeout_ms: int | None = None) -> Snapshot:
+    limits = Limits(lock_timeout_ms=lock_timeout_ms) if lock_timeout_ms else Limits()
+    session = connect(dsn, limits)
+    try:
+        return collect(session, profile=None)
+    finally:
+        session.close()
+
+
+def checked(dsn: str) -> tuple[list[Finding], Scripts]:
+    """The live check's findings and scripts; every check must have run (a rule that
+    raised would hide its fixes)."""
+    snapshot = take_snapshot(dsn)
+    analysis = analyse(snapshot)
+    assert [(c.rule, c.reason) for c in analysis.checks if c.status != "ran"] == []
+    return analysis.findings, fix_scripts(analysis.findings, snapshot.server)
+
+
+@dataclass
+class RoundTrip:
+    findings: list[Finding]
+    scripts: Scripts
+    fix: Applied
+    rollback: Applied
+    before: str
+    after: str
+
+
+def round_trip(server, database: str) -> RoundTrip:
+    """Check, then apply fix.sql and rollback.sql, dumping the schema before and after."""
+    dsn = server.dsn(database)
+    findings, scripts = checked(dsn)
+    before = schema_dump(server, database)
+    fix = apply_script(dsn, scripts.fix)
+    rollback = apply_script(dsn, scripts.rollback)
+    return RoundTrip(findings, scripts, fix, rollback, before, schema_dump(server, database))
+
+
+def assert_restores(trip: RoundTrip) -> None:
+    assert trip.fix.failures == []
+    assert trip.rollback.failures == []
+    assert trip.after == trip.before
+
+
+def fixes_of(trip: RoundTrip, rule: str) -> dict[str, Finding]:
+    return {f.object: f for f in trip.findings if f.rule == rule}
+
+
+# --- A: generated names are unique ------------------------------------------------
+
+
+def test_new_names_avoid_the_catalog_and_each_other(database) -> None:
+    database.execute(
+        f"""
+        CREATE TABLE parent (p int PRIMARY KEY, q int, UNIQUE (p, q));
+        -- a partial index with the name the foreign key's index would get
+        CREATE TABLE fkc (p int REFERENCES parent, v int);
+        CREATE INDEX fkc_p_idx ON fkc (p) WHERE v > 0;
+        -- t.a_b and t_a.b both make t_a_b_idx
+        CREATE TABLE t (id int PRIMARY KEY, a_b int REFERENCES parent);
+        CREATE TABLE t_a (id int PRIMARY KEY, b int REFERENCES parent);
+        -- a table named like the key another table gets
+        CREATE TABLE coll2_pkey (id int PRIMARY KEY);
+        CREATE TABLE coll2 (id int NOT NULL, v text);
+        -- names of 60 and 50 bytes: the index name is shortened within 63 bytes
+        CREATE TABLE "{"ñ" * 29}ab" (id int PRIMARY KEY, "{"é" * 25}" int REFERENCES parent);
+        """
+    )
+    trip = round_trip(database.server, database.name)
+    assert_restores(trip)
+    fix = trip.scripts.fix
+    assert 'CREATE INDEX CONCURRENTLY "fkc_p_idx1" ON "public"."fkc" ("p");' in fix
+    assert 'CREATE INDEX CONCURRENTLY "t_a_b_idx" ON "public"."t" ("a_b");' in fix
+    assert 'CREATE INDEX CONCURRENTLY "t_a_b_idx1" ON "public"."t_a" ("b");' in fix
+    assert 'ADD CONSTRAINT "coll2_pkey1" PRIMARY KEY' in fix
+    created = re.findall(r'CREATE (?:UNIQUE )?INDEX CONCURRENTLY "((?:[^"]|"")+)"', fix)
+    assert all(len(name.encode()) <= 63 for name in created), created
+    assert len(created) == len(set(created))
+    # the same database gets the same names again
+    assert checked(database.dsn)[1].fix == fix
+
+
+def test_fixes_that_build_the_same_index_share_one_name(database) -> None:
+    database.execute(
+        """
+        CREATE TABLE a (id int PRIMARY KEY);
+        CREATE TABLE b (id int PRIMARY KEY);
+        CREATE TABLE c (id int PRIMARY KEY, ref int REFERENCES a, CONSTRAINT c_ref_b
+            FOREIGN KEY (ref) REFERENCES b);
+        """
+    )
+    trip = round_trip(database.server, database.name)
+    assert_restores(trip)
+    assert trip.scripts.fix.count('CREATE INDEX CONCURRENTLY "c_ref_idx"') == 1
+
+
+# --- B: a partitioned table's index comes back with its partitions' indexes --------
+
+PARTITIONED = """
+CREATE TABLE "Visits" (at int NOT NULL, school int) PARTITION BY RANGE (at);
+CREATE TABLE "Visits 1" PARTITION OF "Visits" FOR VALUES FROM (0) TO (10);
+CREATE TABLE "Visits 2" PARTITION OF "Visits" FOR VALUES FROM (10) TO (20)
+    PARTITION BY RANGE (at);
+CREATE TABLE "Visits 2a" PARTITION OF "Visits 2" FOR VALUES FROM (10) TO (15);
+CREATE TABLE "Visits 2b" PARTITION OF "Visits 2" FOR VALUES FROM (15) TO (20);
+"""
+
+
+def test_dropping_a_partitioned_index_is_undone_with_its_partitions(database) -> None:
+    database.execute(
+        PARTITIONED
+        + """
+        CREATE INDEX visits_school ON "Visits" (school);
+        CREATE INDEX visits_school_again ON "Visits" (school);
+        COMMENT ON INDEX visits_school_again IS 'kept by someone''s \\ tool';
+        CREATE INDEX visits_school_at ON "Visits" (school, at);
+        """
+    )
+    trip = round_trip(database.server, database.name)
+    assert_restores(trip)
+    dropped = fixes_of(trip, "duplicate-index")["public.visits_school_again"]
+    assert dropped.fix is not None
+    rollback = dropped.fix.rollback or ()
+    # ON ONLY the parent, then each partition's index under its own name, attached
+    assert rollback[0].startswith("CREATE INDEX visits_school_again ON ONLY public.")
+    assert sum("ATTACH PARTITION" in statement for statement in rollback) == 4
+    assert any(statement.startswith("COMMENT ON INDEX") for statement in rollback)
+
+
+def test_dropping_a_partitioned_unique_constraint_is_undone_under_its_names(database) -> None:
+    database.execute(
+        PARTITIONED
+        + """
+        ALTER TABLE "Visits 1" ADD CONSTRAINT "own name" UNIQUE (at, school);
+        ALTER TABLE "Visits" ADD CONSTRAINT visits_key UNIQUE (at, school);
+        ALTER TABLE "Visits" ADD CONSTRAINT visits_key_again UNIQUE (at, school);
+        """
+    )
+    trip = round_trip(database.server, database.name)
+    assert_restores(trip)
+    assert "public.visits_key_again" in fixes_of(trip, "duplicate-index")
+
+
+def test_an_index_for_a_partitioned_foreign_key_leaves_partitions_indexes_alone(
+    database,
+) -> None:
+    database.execute(
+        PARTITIONED
+        + """
+        CREATE TABLE schools (id int PRIMARY KEY);
+        ALTER TABLE "Visits" ADD FOREIGN KEY (school) REFERENCES schools;
+        -- a plain CREATE INDEX on "Visits" would adopt these, and its rollback drop them
+        CREATE INDEX own_school ON "Visits 1" (school DESC);
+        CREATE INDEX own_school_2a ON "Visits 2a" (school);
+        """
+    )
+    trip = round_trip(database.server, database.name)
+    assert_restores(trip)
+    fix = fixes_of(trip, "unindexed-foreign-key")["public.Visits.Visits_school_fkey"].fix
+    assert fix is not None
+    assert (
+        fix.statements[0]
+        == 'CREATE INDEX "Visits_school_idx" ON ONLY "public"."Visits" ("school");'
+    )
+
+
+# --- C, E: a primary key that can always be added and removed ----------------------
+
+
+def test_primary_key_beside_a_unique_constraint_that_foreign_keys_use(database) -> None:
+    database.execute(
+        """
+        CREATE TABLE account_data (user_id text NOT NULL, kind text NOT NULL, content text,
+            CONSTRAINT account_data_uniqueness UNIQUE (user_id, kind));
+        CREATE TABLE notes (user_id text, kind text,
+            FOREIGN KEY (user_id, kind) REFERENCES account_data (user_id, kind));
+        -- a plain unique index that a foreign key references
+        CREATE TABLE rooms (room text NOT NULL);
+        CREATE UNIQUE INDEX rooms_room ON rooms (room);
+        CREATE TABLE members (id int PRIMARY KEY, room text REFERENCES rooms (room));
+        CREATE INDEX ON members (room);
+        -- a unique index a key cannot use as it is
+        CREATE TABLE sorted (v int NOT NULL);
+        CREATE UNIQUE INDEX sorted_v ON sorted (v DESC);
+        -- nothing in the way: promoted, which renames the index
+        CREATE TABLE tags (name text NOT NULL);
+        CREATE UNIQUE INDEX tags_name_key ON tags (name);
+        COMMENT ON INDEX tags_name_key IS 'the tag';
+        -- id allows NULL: the key sets NOT NULL, the rollback takes it off
+        CREATE TABLE events (id int, payload text);
+        """
+    )
+    trip = round_trip(database.server, database.name)
+    assert_restores(trip)
+    found = fixes_of(trip, "missing-primary-key")
+    for table in ("account_data", "rooms", "sorted"):
+        fix = found[f"public.{table}"].fix
+        assert fix is not None and fix.statements[0].startswith("CREATE UNIQUE INDEX CONCURRENTLY")
+    assert found["public.tags"].evidence["renames_index"] == "tags_name_key to tags_pkey"
+    assert "NOT NULL" in (found["public.events"].fix.notes[0] if found["public.events"].fix else "")
+
+
+def test_a_table_at_the_column_limit_gets_a_key_on_existing_columns(database) -> None:
+    columns = ", ".join(f"c{n} int" for n in range(1, 1600))
+    database.execute(
+        f"""
+        CREATE TABLE wide ({columns}, code int NOT NULL);
+        CREATE UNIQUE INDEX wide_code ON wide (code);
+        CREATE TABLE wide_unkeyed ({columns}, code int);
+        CREATE UNIQUE INDEX wide_unkeyed_code ON wide_unkeyed (code);
+        """
+    )
+    trip = round_trip(database.server, database.name)
+    assert_restores(trip)
+    found = fixes_of(trip, "missing-primary-key")
+    assert found["public.wide"].fix is not None
+    unkeyed = found["public.wide_unkeyed"]
+    assert unkeyed.fix is None
+    reason = unkeyed.evidence["no_automatic_fix"]
+    assert "1,600 columns" in reason and "wide_unkeyed_code" in reason
+
+
+def test_a_partitioned_table_gets_a_key_its_partitions_share(database) -> None:
+    database.execute(
+        PARTITIONED
+        + """
+        CREATE UNIQUE INDEX visits_at_school ON "Visits" (at, school);
+        ALTER TABLE "Visits" ALTER COLUMN school SET NOT NULL;
+        -- a partition's own key on the same columns is adopted, and kept by the rollback
+        ALTER TABLE "Visits 1" ADD CONSTRAINT "Visits 1 key" PRIMARY KEY (at, school);
+        CREATE TABLE plain_parted (at int NOT NULL, v int) PARTITION BY RANGE (at);
+        CREATE TABLE plain_parted_1 PARTITION OF plain_parted FOR VALUES FROM (0) TO (10);
+        """
+    )
+    trip = round_trip(database.server, database.name)
+    assert_restores(trip)
+    found = fixes_of(trip, "missing-primary-key")
+    assert found["public.Visits"].fix is not None
+    assert "partition key" in found["public.plain_parted"].evidence["no_automatic_fix"]
+
+
+# --- D: no drop without a known way back --------------------------------------------
+
+
+def test_no_drop_is_offered_for_a_table_locked_during_the_check(database) -> None:
+    database.execute(
+        """
+        CREATE TABLE "e2MixedCase" (id int PRIMARY KEY, b box, v text);
+        CREATE INDEX e2_lower ON "e2MixedCase" (lower(v));
+        CREATE INDEX "e2MixedCase_lower" ON "e2MixedCase" (lower(v));
+        ALTER TABLE "e2MixedCase" ADD CONSTRAINT e2_no_overlap EXCLUDE USING gist (b WITH &&);
+        ALTER TABLE "e2MixedCase" ADD CONSTRAINT e2_no_overlap2 EXCLUDE USING gist (b WITH &&);
+        """
+    )
+    holder = psycopg.connect(database.dsn)
+    holder.execute('LOCK TABLE "e2MixedCase" IN ACCESS EXCLUSIVE MODE')
+    try:
+        snapshot = take_snapshot(database.dsn, lock_timeout_ms=200)
+    finally:
+        holder.close()
+    findings = [f for f in analyse(snapshot).findings if f.rule == "duplicate-index"]
+    assert {f.object for f in findings} == {"public.e2_lower", "public.e2_no_overlap2"}
+    for item in findings:
+        assert item.fix is None
+        assert "could not be read" in item.evidence["no_automatic_fix"]
+    assert statements_of(fix_scripts(findings, snapshot.server).fix) == []
+
+
+def test_no_drop_of_an_index_that_foreign_keys_reference(database) -> None:
+    database.execute(
+        """
+        CREATE TABLE codes (code int NOT NULL);
+        CREATE UNIQUE INDEX codes_a ON codes (code);
+        CREATE UNIQUE INDEX codes_b ON codes (code);
+        -- the foreign key uses codes_a (the first by oid), which then sorts last by name:
+        -- duplicate-index keeps codes_b and would drop the one the key uses
+        CREATE TABLE uses (id int PRIMARY KEY, code int REFERENCES codes (code));
+        CREATE INDEX ON uses (code);
+        ALTER INDEX codes_a RENAME TO codes_z;
+        """
+    )
+    trip = round_trip(database.server, database.name)
+    assert_restores(trip)
+    copy = fixes_of(trip, "duplicate-index")["public.codes_z"]
+    assert copy.fix is None
+    assert "re-point them first" in copy.evidence["no_automatic_fix"]
+
+
+def test_no_drop_of_a_partitioned_index_that_adopted_a_partitions_key(database) -> None:
+    # found by the property-based test: the parent's plain unique index adopted the
+    # partition's primary key index, so DROP INDEX on it fails
+    database.execute(
+        """
+        CREATE TABLE coll2 (a int NOT NULL, b int) PARTITION BY RANGE (a);
+        CREATE TABLE coll2_1 PARTITION OF coll2 FOR VALUES FROM (0) TO (10);
+        ALTER TABLE coll2_1 ADD CONSTRAINT own_key PRIMARY KEY (a);
+        CREATE UNIQUE INDEX coll2_z ON coll2 (a);  -- adopts own_key's index
+        CREATE UNIQUE INDEX coll2_a ON coll2 (a);  -- kept: it sorts first
+        """
+    )
+    trip = round_trip(database.server, database.name)
+    assert_restores(trip)
+    copy = fixes_of(trip, "duplicate-index")["public.coll2_z"]
+    assert copy.fix is None
+    assert "own_key" in copy.evidence["no_automatic_fix"]
+
+
+def test_statements_split_as_psql_splits_them() -> None:
+    script = (
+        "-- a comment; with a semicolon\n"
+        'CREATE INDEX "a;b" ON "t""x" (c) WHERE (v = \'it\'\'s; -- no\');\n'
+        "COMMENT ON INDEX i IS E'back\\\\slash;';\n"
+    )
+    assert statements_of(script) == [
+        'CREATE INDEX "a;b" ON "t""x" (c) WHERE (v = \'it\'\'s; -- no\');',
+        "COMMENT ON INDEX i IS E'back\\\\slash;';",
+    ]
+
+
+def test_comments_are_quoted_as_literals() -> None:
+    # the rollback's COMMENT ON statements carry arbitrary text
+    literal = sql.Literal("it's a \\ test").as_string(None)
+    assert literal in ("'it''s a \\ test'", " E'it''s a \\\\ test'")
+
+
+def test_generated_names_fit_63_bytes_without_cutting_a_character() -> None:
+    name = object_name("ñ" * 40, "é" * 40, "idx")
+    assert len(name.encode()) <= 63
+    assert name.endswith("_idx") and "\ufffd" not in name
+    names = Names({"s": {"t_a_idx"}}, {"s": {"t_a_idx1"}})
+    assert names.new("s", "t", "a", "idx", "first") == "t_a_idx2"
+    assert names.new("s", "t", "a", "idx", "second") == "t_a_idx3"
+    assert names.new("s", "t", "a", "idx", "first") == "t_a_idx2"
