@@ -16,7 +16,6 @@ from pathlib import Path
 import click
 import psycopg
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table as RichTable
 
@@ -273,6 +272,8 @@ def rules(rule_id: str | None, docs_dir: Path | None) -> None:
         return
     if rule_id not in REGISTRY:
         raise Failure(f"no rule named {rule_id!r}; `pgvitals rules` lists them", EXIT_USAGE)
+    from rich.markdown import Markdown  # markdown-it costs 30 ms of every start; only here
+
     stdout.print(Markdown(ruledocs.compose(REGISTRY[rule_id])))
 
 

@@ -1,12 +1,22 @@
 -- Columns of the collected relations; domains resolve to their base type.
 -- pg_stats only shows what this role may read, so null_frac may be NULL.
+-- The relations are chosen and ranked in name order once; the 100,000s of column
+-- rows are then sorted by that rank and carry text, not 64-byte `name` values.
+WITH rel AS (
+  SELECT c.oid, n.nspname, c.relname, c.relkind,
+         pg_catalog.row_number() OVER (ORDER BY n.nspname, c.relname) AS rank
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind IN ('r', 'p', 'm', 'f')
+     AND @@user_relation@@  -- c in schema n: requested, not a system's, not an extension's
+)
 SELECT a.attrelid::int8 AS table_oid,
-       n.nspname AS schema,
-       c.relname AS table,
-       a.attname AS name,
+       c.nspname::text AS schema,
+       c.relname::text AS table,
+       a.attname::text AS name,
        a.attnum::int AS position,
        pg_catalog.format_type(a.atttypid, a.atttypmod) AS data_type,
-       coalesce(base.typname, t.typname) AS type_name,
+       coalesce(base.typname, t.typname)::text AS type_name,
        coalesce(base.typcategory, t.typcategory)::text AS type_category,
        a.attnotnull AS not_null,
        -- relid 0: a default has no column references, and so no lock is taken; a
@@ -19,9 +29,8 @@ SELECT a.attrelid::int8 AS table_oid,
        st.n_distinct::float8 AS n_distinct,
        a.atttypid::int8 AS type_oid,
        a.attcollation::int8 AS collation_oid
-  FROM pg_catalog.pg_attribute a
-  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  FROM rel c
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
   JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
   LEFT JOIN pg_catalog.pg_type base ON t.typtype = 'd' AND base.oid = t.typbasetype
   LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
@@ -29,9 +38,7 @@ SELECT a.attrelid::int8 AS table_oid,
          ON d.objoid = a.attrelid AND d.classoid = 'pg_catalog.pg_class'::regclass
         AND d.objsubid = a.attnum
   LEFT JOIN pg_catalog.pg_stats st
-         ON st.schemaname = n.nspname AND st.tablename = c.relname AND st.attname = a.attname
+         ON st.schemaname = c.nspname AND st.tablename = c.relname AND st.attname = a.attname
         AND st.inherited = (c.relkind = 'p')
  WHERE a.attnum > 0 AND NOT a.attisdropped
-   AND c.relkind IN ('r', 'p', 'm', 'f')
-   AND @@user_relation@@  -- c in schema n: requested, not a system's, not an extension's
- ORDER BY n.nspname, c.relname, a.attnum
+ ORDER BY c.rank, a.attnum

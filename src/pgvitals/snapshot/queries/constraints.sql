@@ -1,10 +1,20 @@
 -- Primary key, foreign key, unique, check and exclusion constraints of tables.
 -- Columns come as attribute numbers; collect.py names them.
+-- The tables are chosen and ranked in name order once; rows sort by that rank
+-- and the constraint name.
+WITH rel AS (
+  SELECT c.oid, n.nspname, c.relname,
+         pg_catalog.row_number() OVER (ORDER BY n.nspname, c.relname) AS rank
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind IN ('r', 'p', 'm', 'f')
+     AND @@user_relation@@  -- c in schema n: requested, not a system's, not an extension's
+)
 SELECT con.oid::int8 AS oid,
-       n.nspname AS schema,
-       c.relname AS table,
+       c.nspname::text AS schema,
+       c.relname::text AS table,
        c.oid::int8 AS table_oid,
-       con.conname AS name,
+       con.conname::text AS name,
        con.contype::text AS kind,
        coalesce(con.conkey, '{}') AS key_attnums,
        con.convalidated AS validated,
@@ -15,21 +25,18 @@ SELECT con.oid::int8 AS oid,
            AS definition,
        nullif(con.conindid, 0)::int8 AS index_oid,
        nullif(con.confrelid, 0)::int8 AS ref_table_oid,
-       rn.nspname AS ref_schema,
-       rc.relname AS ref_table,
+       rn.nspname::text AS ref_schema,
+       rc.relname::text AS ref_table,
        coalesce(con.confkey, '{}') AS ref_attnums,
        CASE WHEN con.contype = 'f' THEN con.confdeltype::text END AS on_delete,
        CASE WHEN con.contype = 'f' THEN con.confupdtype::text END AS on_update,
        d.description AS comment
-  FROM pg_catalog.pg_constraint con
-  JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
-  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  FROM rel c
+  JOIN pg_catalog.pg_constraint con ON con.conrelid = c.oid
   LEFT JOIN pg_catalog.pg_class rc ON rc.oid = con.confrelid
   LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
   LEFT JOIN pg_catalog.pg_description d
          ON d.objoid = con.oid AND d.classoid = 'pg_catalog.pg_constraint'::regclass
         AND d.objsubid = 0
  WHERE con.contype IN ('p', 'f', 'u', 'c', 'x')
-   AND c.relkind IN ('r', 'p', 'm', 'f')
-   AND @@user_relation@@  -- c in schema n: requested, not a system's, not an extension's
- ORDER BY n.nspname, c.relname, con.conname
+ ORDER BY c.rank, con.conname
