@@ -21,7 +21,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table as RichTable
 
 from pgvitals import __version__, ruledocs
-from pgvitals.config import ConfigError, load_config
+from pgvitals import diff as comparison
+from pgvitals.config import Config, ConfigError, load_config
 from pgvitals.connect import (
     MAX_TIMEOUT_MS,
     BadTarget,
@@ -41,12 +42,15 @@ from pgvitals.output import (
     OutputFile,
     Plan,
     check_writable,
+    plan_documents,
     plan_outputs,
+    print_or_fail,
     write_files,
     write_outputs,
 )
+from pgvitals.render.diff import DIFF_RENDERERS, DIFF_SUFFIXES, render_diff_text
 from pgvitals.render.escape import visible
-from pgvitals.report import build_report
+from pgvitals.report import Report, build_report
 from pgvitals.rules import REGISTRY
 from pgvitals.snapshot import io
 from pgvitals.snapshot.collect import UNREAD_CATALOGS, ProfileBudget, UnknownSchema, collect
@@ -82,7 +86,7 @@ class Group(click.Group):
             return super().invoke(ctx)
         except Failure as error:
             fail(str(error), error.exit_code)
-        except (BadTarget, ConfigError, io.BadSnapshot, OutputError) as error:
+        except (BadTarget, comparison.BadInput, ConfigError, io.BadSnapshot, OutputError) as error:
             fail(str(error), EXIT_USAGE)
         except (Unreachable, EmbeddedError) as error:
             fail(str(error), EXIT_UNREACHABLE)
@@ -191,9 +195,7 @@ def check(
         snapshot, connection = take_snapshot(
             dsn, limits, schemas or config.schemas, no_data, required_probes(config)
         )
-    unread = [e["reason"] for e in snapshot.collection.skipped if e["step"] == UNREAD_CATALOGS]
-    analysis = no_checks(snapshot, unread[0]) if unread else analyse(snapshot, config, LIVE)
-    finish(analysis, plan, connection, fail_on or config.fail_on)
+    finish(analysis_of(snapshot, config), plan, connection, fail_on or config.fail_on)
 
 
 @main.command()
@@ -248,6 +250,92 @@ def demo(output_dir: Path, fail_on: str | None, force: bool) -> None:
     finish(analysis, plan, connection, fail_on)
     stdout.print(f"\nReport: {output_dir / 'report.md'}  (also report.json, report.sarif, "
                  "fix.sql, rollback.sql)", markup=False)  # fmt: skip
+
+
+@main.command()
+@click.argument("sides", nargs=-1, metavar="A B")
+@target_options
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(tuple(DIFF_RENDERERS)),
+    help="Output format to standard output (repeatable with -o files).",
+)
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Write the comparison to a file; the suffix picks the format (.txt .md .json .html).",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(SEVERITIES),
+    help="Exit 1 when a new or worsened finding is at or above this severity.",
+)
+@force_option
+def diff(
+    sides: tuple[str, ...],
+    schemas: tuple[str, ...],
+    no_data: bool,
+    config_path: Path | None,
+    statement_timeout: int,
+    lock_timeout: int,
+    formats: tuple[str, ...],
+    outputs: tuple[Path, ...],
+    fail_on: str | None,
+    force: bool,
+) -> None:
+    """Compare A with B: findings new, resolved and changed; schema drift; statistics.
+
+    Each side is a report (JSON), a snapshot, or a live database (a DSN). Schema drift
+    needs a snapshot or a database on both sides; statistics deltas need both to be of
+    one database.
+    """
+    if len(sides) != 2:
+        raise click.UsageError("give two sides to compare: A B (reports, snapshots or DSNs)")
+    config = load_config(config_path)
+    documents = plan_documents("diff", formats, outputs, DIFF_SUFFIXES, force)
+    limits = Limits(statement_timeout_ms=statement_timeout, lock_timeout_ms=lock_timeout)
+    before, after = (load_side(side, config, limits, schemas, no_data) for side in sides)
+    compared = comparison.compare(before, after)
+    fail_on = fail_on or config.fail_on
+    write_files([(item, DIFF_RENDERERS[fmt](compared, fail_on)) for item, fmt in documents.files])
+    for item, _ in documents.files:
+        stderr.print(f"wrote {visible(str(item.path))}", markup=False)
+    if documents.to_stdout == "text":
+        print_or_fail(stdout, lambda: render_diff_text(compared, stdout, fail_on))
+    elif documents.to_stdout:
+        text = DIFF_RENDERERS[documents.to_stdout](compared, fail_on)
+        print_or_fail(stdout, lambda: stdout.file.write(text))
+    if compared.failing(fail_on):
+        sys.exit(EXIT_FINDINGS)
+
+
+def load_side(
+    argument: str, config: Config, limits: Limits, schemas: tuple[str, ...], no_data: bool
+) -> comparison.Side:
+    """A saved report or snapshot (a file), or a live database (a DSN)."""
+    if Path(argument).is_file() or not looks_like_dsn(argument):
+        loaded = comparison.read_file(Path(argument))
+        if isinstance(loaded, Report):
+            return comparison.Side(argument, comparison.REPORT, loaded)
+        report = build_report(analysis_of(loaded, config), f"snapshot {argument}")
+        return comparison.Side(argument, comparison.SNAPSHOT, report, loaded)
+    taken, connection = take_snapshot(
+        argument, limits, schemas or config.schemas, no_data, required_probes(config)
+    )
+    if taken.collection.interrupted:  # half a catalog would show as drift
+        raise Failure(taken.collection.interrupted, EXIT_UNREACHABLE)
+    return comparison.Side(
+        connection, comparison.LIVE, build_report(analysis_of(taken, config), connection), taken
+    )
+
+
+def looks_like_dsn(argument: str) -> bool:
+    return argument.startswith(("postgresql://", "postgres://")) or "=" in argument
 
 
 @main.command()
@@ -324,6 +412,11 @@ def take_snapshot(
     finally:
         connection.close()
     return taken, where
+
+
+def analysis_of(snapshot: Snapshot, config: Config) -> Analysis:
+    unread = [e["reason"] for e in snapshot.collection.skipped if e["step"] == UNREAD_CATALOGS]
+    return no_checks(snapshot, unread[0]) if unread else analyse(snapshot, config, LIVE)
 
 
 def no_checks(snapshot: Snapshot, unread: str) -> Analysis:
