@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
@@ -48,6 +49,7 @@ from pgvitals.output import (
     write_files,
     write_outputs,
 )
+from pgvitals.render import RENDERERS
 from pgvitals.render.diff import DIFF_RENDERERS, DIFF_SUFFIXES, render_diff_text
 from pgvitals.render.escape import visible
 from pgvitals.report import Report, build_report
@@ -157,6 +159,50 @@ def main() -> None:
     """Evidence-backed health assessment of a PostgreSQL database."""
 
 
+def baseline_options(command: click.Command) -> click.Command:
+    for decorator in reversed(
+        [
+            click.option(
+                "--baseline", "baseline_path", type=click.Path(path_type=Path),
+                help="A report (JSON) whose findings are known: only new ones count for "
+                "--fail-on.",
+            ),
+            click.option(
+                "--write-baseline", "write_baseline", type=click.Path(path_type=Path),
+                help="Write this run's report (JSON) as the baseline for later runs.",
+            ),
+        ]
+    ):  # fmt: skip
+        command = decorator(command)
+    return command
+
+
+@dataclass(frozen=True)
+class Baselines:
+    """The baseline to compare with, and where to write this run's, both checked early."""
+
+    read: tuple[Path, Report] | None = None
+    write: Path | None = None
+
+    @classmethod
+    def plan(cls, read: Path | None, write: Path | None, force: bool) -> Baselines:
+        if write is not None:
+            check_writable([OutputFile(write, "json")], force)
+        return cls((read, comparison.read_baseline(read)) if read else None, write)
+
+    def apply(self, report: Report) -> Report:
+        if self.read is None:
+            return report
+        path, baseline = self.read
+        return replace(report, baseline=comparison.baseline_of(report, baseline, str(path)))
+
+    def save(self, report: Report, force: bool) -> None:
+        if self.write is not None:
+            plain = replace(report, baseline=None)  # a baseline holds findings, not a comparison
+            write_files([(OutputFile(self.write, "json"), RENDERERS["json"].render(plain))], force)
+            stderr.print(f"wrote baseline {visible(str(self.write))}", markup=False, soft_wrap=True)
+
+
 @main.command()
 @click.argument("dsn", required=False)
 @click.option(
@@ -165,6 +211,7 @@ def main() -> None:
 )  # fmt: skip
 @target_options
 @report_options
+@baseline_options
 def check(
     dsn: str | None,
     snapshot_path: Path | None,
@@ -177,6 +224,8 @@ def check(
     outputs: tuple[Path, ...],
     fail_on: str | None,
     force: bool,
+    baseline_path: Path | None,
+    write_baseline: Path | None,
 ) -> None:
     """Analyse a live database (read-only), or a saved --snapshot.
 
@@ -185,6 +234,7 @@ def check(
     """
     config = load_config(config_path)
     plan = plan_outputs(formats, outputs, force)  # checked now: a bad path fails fast
+    baselines = Baselines.plan(baseline_path, write_baseline, force)
     if snapshot_path is not None:
         if dsn:
             raise click.UsageError("give a DSN or --snapshot, not both")
@@ -195,7 +245,7 @@ def check(
         snapshot, connection = take_snapshot(
             dsn, limits, schemas or config.schemas, no_data, required_probes(config)
         )
-    finish(analysis_of(snapshot, config), plan, connection, fail_on or config.fail_on)
+    finish(analysis_of(snapshot, config), plan, connection, fail_on or config.fail_on, baselines)
 
 
 @main.command()
@@ -304,7 +354,7 @@ def diff(
     fail_on = fail_on or config.fail_on
     write_files([(item, DIFF_RENDERERS[fmt](compared, fail_on)) for item, fmt in documents.files])
     for item, _ in documents.files:
-        stderr.print(f"wrote {visible(str(item.path))}", markup=False)
+        stderr.print(f"wrote {visible(str(item.path))}", markup=False, soft_wrap=True)
     if documents.to_stdout == "text":
         print_or_fail(stdout, lambda: render_diff_text(compared, stdout, fail_on))
     elif documents.to_stdout:
@@ -428,14 +478,21 @@ def no_checks(snapshot: Snapshot, unread: str) -> Analysis:
     )
 
 
-def finish(analysis: Analysis, plan: Plan, connection: str, fail_on: str | None) -> None:
-    report = build_report(analysis, connection)
+def finish(
+    analysis: Analysis,
+    plan: Plan,
+    connection: str,
+    fail_on: str | None,
+    baselines: Baselines = Baselines(),
+) -> None:
+    report = baselines.apply(build_report(analysis, connection))
     written = write_outputs(report, plan, stdout)
     for path in written:
         stderr.print(f"wrote {visible(str(path))}", markup=False)
     interrupted = analysis.snapshot.collection.interrupted
     if interrupted:
         raise Failure(f"{interrupted} (partial report written)", EXIT_UNREACHABLE)
-    worst = report.worst_severity()
+    baselines.save(report, plan.force)
+    worst = report.worst_counted_severity()
     if fail_on and worst and worst.at_least(fail_on):
         sys.exit(EXIT_FINDINGS)
