@@ -22,7 +22,7 @@ from pgvitals.diff import (
     compared_fields,
     located_entities,
 )
-from pgvitals.engine import analyse
+from pgvitals.engine import Check, analyse
 from pgvitals.report import build_report
 from pgvitals.snapshot.collect import ProfileBudget, collect
 from pgvitals.snapshot.model import Snapshot
@@ -288,3 +288,20 @@ def test_a_finding_whose_rule_did_not_run_is_not_resolved(database) -> None:
     assert rule_objects(diff.findings.not_rechecked) == {
         ("missing-primary-key", 'public.Weird"Name')
     }
+
+
+def test_a_finding_on_a_table_the_rule_could_not_read_is_not_resolved(database) -> None:
+    database.execute(SCHEMA)
+    snapshot = take(database.dsn)
+    before = side(snapshot, "A")
+    fk = next(f for f in before.report.findings if f.rule == "unindexed-foreign-key")
+    unread = Check(
+        fk.rule, "ran", None, 0, ({"object": "public.orders", "reason": "lock timeout"},)
+    )
+    after_report = dataclasses.replace(
+        before.report,
+        findings=[f for f in before.report.findings if f is not fk],
+        checks=[unread if c.rule == fk.rule else c for c in before.report.checks],
+    )
+    diff = compare(before, Side("B", SNAPSHOT, after_report, snapshot))
+    assert diff.findings.resolved == [] and diff.findings.not_rechecked == [fk]

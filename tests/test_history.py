@@ -10,11 +10,13 @@ import xml.dom.minidom
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import psycopg
 import pytest
 
 from pgvitals.demo.run import load_demo
 from pgvitals.history.store import open_store
+from pgvitals.render.history import history_schema
 from pgvitals.report import Report
 from pgvitals.snapshot import io
 from tests.conftest import Database
@@ -57,6 +59,7 @@ def test_three_runs_of_the_demo_show_the_trend(database: Database, store: str, t
 
     run = pgvitals("history", database.name, "--history", store, "--format", "json")
     data = run.json()
+    jsonschema.validate(data, history_schema())
     findings = [r["summary"]["findings"] for r in data["runs"]]
     assert findings[0] == sum(first["summary"]["findings_by_severity"].values())
     assert findings[1:] == [findings[0] + 1, findings[0]]  # the new table's, then fixed
@@ -172,7 +175,13 @@ def test_several_targets_are_listed_and_chosen(database: Database, store: str) -
     assert unknown.exit_code == 2 and "no target matches 'nosuchdb'" in unknown.stderr
 
 
-def test_a_history_never_written_is_a_usage_error(tmp_path: Path) -> None:
-    run = pgvitals("history", "--history", str(tmp_path / "none.sqlite"))
+def test_a_history_never_written_is_a_usage_error(store: str) -> None:
+    run = pgvitals("history", "--history", store)
     assert run.exit_code == 2
     assert "no history at" in run.stderr
+    # reading created nothing: neither a file nor the schema
+    assert not Path(store).exists()
+    if "dbname=" in store or "://" in store:
+        with psycopg.connect(store) as session:
+            found = session.execute("SELECT to_regnamespace('pgvitals_history')").fetchone()
+        assert found == (None,)

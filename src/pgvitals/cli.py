@@ -684,7 +684,7 @@ def finish(
     report = baselines.apply(build_report(analysis, connection))
     written = write_outputs(report, plan, stdout)
     for path in written:
-        stderr.print(f"wrote {visible(str(path))}", markup=False)
+        stderr.print(f"wrote {visible(str(path))}", markup=False, soft_wrap=True)
     interrupted = analysis.snapshot.collection.interrupted
     if interrupted:  # a partial run is neither a baseline nor a point in the history
         raise Failure(f"{interrupted} (partial report written)", EXIT_UNREACHABLE)

@@ -224,7 +224,10 @@ def compare_findings(before: Report, after: Report) -> FindingsDiff:
             continue
         if key in excused_now:
             excused.append(item)
-        elif item.rule in ran and (item.rule, item.object) not in unread:
+        elif item.rule in ran and not unread & {
+            (item.rule, item.object),
+            (item.rule, table_of(item)),
+        }:
             resolved.append(item)
         else:
             not_rechecked.append(item)
@@ -237,6 +240,12 @@ def compare_findings(before: Report, after: Report) -> FindingsDiff:
         by_severity(not_rechecked),
         by_severity(excused),
     )
+
+
+def table_of(item: Finding) -> str | None:
+    """The qualified name of the table a finding's object is in (as checks name the
+    tables they could not read)."""
+    return f"{item.schema}.{item.table}" if item.table is not None else None
 
 
 def by_fingerprint(findings: Iterable[Finding]) -> dict[str, Finding]:

@@ -45,7 +45,8 @@ SCHEMA = (
 
 
 class PostgresStore(Store):
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, create: bool = True) -> None:
+        """`create` False: reading only; a database without the schema has no history."""
         self.location = describe(dsn)
         self.dsn = dsn
         try:
@@ -65,7 +66,7 @@ class PostgresStore(Store):
         params.setdefault("application_name", f"pgvitals {__version__} history")
         try:
             self.connection = psycopg.connect(**params, options=options, autocommit=True)
-            self._create()
+            self._create(create)
         except psycopg.Error as error:
             raise self._failure("open", error) from None
 
@@ -73,11 +74,14 @@ class PostgresStore(Store):
         reason = first_line(scrub(str(error), self.dsn))
         return StoreError(f"cannot {doing} the history at {self.location}: {reason}")
 
-    def _create(self) -> None:
+    def _create(self, create: bool) -> None:
         exists = self.connection.execute(
             "SELECT pg_catalog.to_regclass(%s) IS NOT NULL", (f"{SCHEMA_NAME}.runs",)
         ).fetchone()
         if not (exists and exists[0]):
+            if not create:
+                self.connection.close()
+                raise StoreError(f"no history at {self.location} (check --history keeps one there)")
             with self.connection.transaction():
                 # CREATE ... IF NOT EXISTS is not safe against a concurrent creator
                 self.connection.execute(

@@ -143,7 +143,7 @@ def open_store(location: str, create: bool = True) -> Store:
     if is_postgresql(location):
         from pgvitals.history.postgres import PostgresStore
 
-        return PostgresStore(location)
+        return PostgresStore(location, create)
     from pgvitals.history.sqlite import SqliteStore
 
     path = Path(location)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
+from importlib import resources
+from typing import Any
 
 from rich import box
 from rich.console import Console
@@ -155,6 +157,12 @@ def render_targets_text(targets: list[TargetInfo], location: str, console: Conso
             Text(visible(target.label)),
         )
     console.print(table)
+
+
+def history_schema() -> dict[str, Any]:
+    return json.loads(
+        resources.files("pgvitals.render").joinpath("history.schema.json").read_text()
+    )
 
 
 def render_history_json(trends: Trends) -> str:
