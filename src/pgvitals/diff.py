@@ -5,8 +5,8 @@
   only when its rule ran again and read its object; otherwise it is "not rechecked".
 - Schema drift compares two snapshots, entity by entity as the Snapshot declares them
   (`Snapshot.entities()`: a kind added later is compared too), matched by their path of
-  names; renames are found by OID on one database, and for tables by their shape (the
-  same columns) across databases.
+  names; renames are found by OID on one database, and across databases by their shape
+  (a table by its columns, a column by its definition within its table).
 - Statistics deltas need two snapshots of one database: growth, dead tuples, writes and
   scans per day over the interval, and indexes that started or stopped being used, with
   the interval stated and counter resets in between detected.
@@ -31,7 +31,14 @@ from pgvitals.findings import Finding, Severity, severity_rank
 from pgvitals.fmt import parse_timestamp, span
 from pgvitals.report import REPORT_FORMAT, Baseline, Report
 from pgvitals.snapshot import io
-from pgvitals.snapshot.model import SNAPSHOT_FORMAT, Entity, ServerInfo, Snapshot, Table
+from pgvitals.snapshot.model import (
+    SNAPSHOT_FORMAT,
+    Column,
+    Entity,
+    ServerInfo,
+    Snapshot,
+    Table,
+)
 
 DIFF_FORMAT = "pgvitals-diff/1"
 REPORT, SNAPSHOT, LIVE, HISTORY = "report", "snapshot", "live", "history"
@@ -375,13 +382,14 @@ def match_all(before: Snapshot, after: Snapshot, same: Identity) -> dict[str, Ma
     new path is known when its children are paired."""
     moved: dict[tuple[str, ...], tuple[str, ...]] = {}  # old path -> new path
     result = {}
+    shapes = {Table: table_shape(before, after), Column: column_shape(moved)}
     for declared in located_entities():
         matched = match(
             getattr(before, declared.name),
             getattr(after, declared.name),
             moved,
             same.confirmed,
-            shape=table_shape(before, after) if declared.cls is Table else None,
+            shape=shapes.get(declared.cls),
         )
         for old, new in matched.pairs:
             if old.located.path != new.located.path:
@@ -398,32 +406,34 @@ def match(
     shape: Callable[[Any, bool], tuple[Any, ...] | None] | None = None,
 ) -> Matched:
     """Pair by path of names (a renamed parent's new path applied), then by OID within
-    one database, then by `shape` (tables across databases)."""
-    remaining = {path_key(item): item for item in after}
+    one database, then by `shape` (tables across databases). Objects that share a path
+    (a kind whose names need not be unique) pair in their order."""
+    left = dict(enumerate(after))  # the second side's objects not paired yet
+    by_path: dict[tuple[str, ...], list[int]] = {}
+    for position, item in left.items():
+        by_path.setdefault(path_key(item), []).append(position)
     pairs, unpaired = [], []
     for item in before:
-        partner = remaining.pop(moved_key(item, moved), None)
-        if partner is None:
+        position = next((p for p in by_path.get(moved_key(item, moved), ()) if p in left), None)
+        if position is None:
             unpaired.append(item)
         else:
-            pairs.append((item, partner))
-    if by_oid and unpaired and remaining:
+            pairs.append((item, left.pop(position)))
+    if by_oid and unpaired and left:
         physical = physical_key(type(unpaired[0]))
         if physical:
-            by_physical = {
-                tuple(getattr(item, f) for f in physical): key for key, item in remaining.items()
-            }
+            by_physical = {tuple(getattr(item, f) for f in physical): p for p, item in left.items()}
             still = []
             for item in unpaired:
-                key = by_physical.get(tuple(getattr(item, f) for f in physical))
-                if key is not None and key in remaining:
-                    pairs.append((item, remaining.pop(key)))
+                position = by_physical.get(tuple(getattr(item, f) for f in physical))
+                if position is not None and position in left:
+                    pairs.append((item, left.pop(position)))
                 else:
                     still.append(item)
             unpaired = still
-    if shape is not None and not by_oid and unpaired and remaining:
-        unpaired = pair_by_shape(unpaired, remaining, shape, pairs)
-    return Matched(pairs, unpaired, list(remaining.values()))
+    if shape is not None and not by_oid and unpaired and left:
+        unpaired = pair_by_shape(unpaired, left, shape, pairs)
+    return Matched(pairs, unpaired, list(left.values()))
 
 
 def moved_key(item: Any, moved: dict[tuple[str, ...], tuple[str, ...]]) -> tuple[str, ...]:
@@ -443,21 +453,21 @@ def physical_key(cls: type) -> tuple[str, ...] | None:
 
 def pair_by_shape(
     unpaired: list[Any],
-    remaining: dict[tuple[str, ...], Any],
+    left: dict[int, Any],
     shape: Callable[[Any, bool], tuple[Any, ...] | None],
     pairs: list[tuple[Any, Any]],
 ) -> list[Any]:
     """Pair objects whose shape occurs exactly once on each side (a renamed table)."""
     old_shapes = Counter(shape(item, False) for item in unpaired)
-    new_by_shape: dict[Any, list[tuple[str, ...]]] = {}
-    for key, item in remaining.items():
-        new_by_shape.setdefault(shape(item, True), []).append(key)
+    new_by_shape: dict[Any, list[int]] = {}
+    for position, item in left.items():
+        new_by_shape.setdefault(shape(item, True), []).append(position)
     still = []
     for item in unpaired:
         signature = shape(item, False)
         candidates = new_by_shape.get(signature, [])
         if signature is not None and old_shapes[signature] == 1 and len(candidates) == 1:
-            pairs.append((item, remaining.pop(candidates[0])))
+            pairs.append((item, left.pop(candidates[0])))
         else:
             still.append(item)
     return still
@@ -474,6 +484,18 @@ def table_shape(before: Snapshot, after: Snapshot) -> Callable[[Any, bool], Any]
             for c in sorted(snap.columns_by_table.get(table.oid, []), key=lambda c: c.position)
         )
         return (table.schema, table.kind, columns) if columns else None
+
+    return shape
+
+
+def column_shape(moved: dict[tuple[str, ...], tuple[str, ...]]) -> Callable[[Any, bool], Any]:
+    """A column's table (renamed tables followed) and definition: within a table, one
+    column gone and one come of one definition, each alone in it, are one renamed."""
+
+    def shape(column: Column, is_after: bool) -> tuple[Any, ...]:
+        key = path_key(column) if is_after else moved_key(column, moved)
+        definition = (column.data_type, column.not_null, column.default, column.identity)
+        return (key[:-1], *definition, column.generated)
 
     return shape
 
