@@ -7,10 +7,13 @@ reached, lost, stopped answering, or a catalog query timed out.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import click
@@ -20,7 +23,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table as RichTable
 
 from pgvitals import __version__, ruledocs
-from pgvitals.config import ConfigError, load_config
+from pgvitals import diff as comparison
+from pgvitals.config import Config, ConfigError, load_config
 from pgvitals.connect import (
     MAX_TIMEOUT_MS,
     BadTarget,
@@ -33,6 +37,18 @@ from pgvitals.connect import (
 from pgvitals.embedded import EmbeddedError
 from pgvitals.engine import LIVE, Analysis, Check, analyse, ordered_rules, required_probes
 from pgvitals.findings import SEVERITIES
+from pgvitals.fmt import parse_timestamp, plural
+from pgvitals.history.runs import new_run, target_of
+from pgvitals.history.store import (
+    DEFAULT_LOCATION,
+    ENVIRONMENT_VARIABLE,
+    Retention,
+    Store,
+    StoreError,
+    TargetInfo,
+    open_store,
+)
+from pgvitals.history.trends import Trends
 from pgvitals.output import (
     FORMATS,
     SNAPSHOT,
@@ -40,12 +56,22 @@ from pgvitals.output import (
     OutputFile,
     Plan,
     check_writable,
+    plan_documents,
     plan_outputs,
+    print_or_fail,
     write_files,
     write_outputs,
 )
+from pgvitals.render import RENDERERS
+from pgvitals.render.diff import DIFF_RENDERERS, DIFF_SUFFIXES, render_diff_text
 from pgvitals.render.escape import visible
-from pgvitals.report import build_report
+from pgvitals.render.history import (
+    HISTORY_RENDERERS,
+    HISTORY_SUFFIXES,
+    render_history_text,
+    render_targets_text,
+)
+from pgvitals.report import Report, build_report
 from pgvitals.rules import REGISTRY
 from pgvitals.snapshot import io
 from pgvitals.snapshot.collect import UNREAD_CATALOGS, ProfileBudget, UnknownSchema, collect
@@ -81,7 +107,14 @@ class Group(click.Group):
             return super().invoke(ctx)
         except Failure as error:
             fail(str(error), error.exit_code)
-        except (BadTarget, ConfigError, io.BadSnapshot, OutputError) as error:
+        except (
+            BadTarget,
+            comparison.BadInput,
+            StoreError,
+            ConfigError,
+            io.BadSnapshot,
+            OutputError,
+        ) as error:
             fail(str(error), EXIT_USAGE)
         except (Unreachable, EmbeddedError) as error:
             fail(str(error), EXIT_UNREACHABLE)
@@ -152,6 +185,104 @@ def main() -> None:
     """Evidence-backed health assessment of a PostgreSQL database."""
 
 
+def baseline_options(command: click.Command) -> click.Command:
+    for decorator in reversed(
+        [
+            click.option(
+                "--baseline", "baseline_path", type=click.Path(path_type=Path),
+                help="A report (JSON) whose findings are known: only new ones count for "
+                "--fail-on.",
+            ),
+            click.option(
+                "--write-baseline", "write_baseline", type=click.Path(path_type=Path),
+                help="Write this run's report (JSON) as the baseline for later runs.",
+            ),
+        ]
+    ):  # fmt: skip
+        command = decorator(command)
+    return command
+
+
+@dataclass(frozen=True)
+class Baselines:
+    """The baseline to compare with, and where to write this run's, both checked early."""
+
+    read: tuple[Path, Report] | None = None
+    write: Path | None = None
+
+    @classmethod
+    def plan(cls, read: Path | None, write: Path | None, force: bool) -> Baselines:
+        if write is not None:
+            check_writable([OutputFile(write, "json")], force)
+        return cls((read, comparison.read_baseline(read)) if read else None, write)
+
+    def apply(self, report: Report) -> Report:
+        if self.read is None:
+            return report
+        path, baseline = self.read
+        return replace(report, baseline=comparison.baseline_of(report, baseline, str(path)))
+
+    def save(self, report: Report, force: bool) -> None:
+        if self.write is not None:
+            plain = replace(report, baseline=None)  # a baseline holds findings, not a comparison
+            write_files([(OutputFile(self.write, "json"), RENDERERS["json"].render(plain))], force)
+            stderr.print(f"wrote baseline {visible(str(self.write))}", markup=False, soft_wrap=True)
+
+
+def history_options(command: click.Command) -> click.Command:
+    for decorator in reversed(
+        [
+            click.option(
+                "--history", "history_location", is_flag=False, flag_value=DEFAULT_LOCATION,
+                metavar="[LOCATION]",
+                help="Keep this run in a history: a SQLite file (alone: "
+                f"{DEFAULT_LOCATION}) or a PostgreSQL database (postgresql://...).",
+            ),
+            click.option(
+                "--keep", type=click.IntRange(min=1),
+                help="With --history: keep only this many newest runs of the target.",
+            ),
+            click.option(
+                "--keep-days", type=click.FloatRange(min=0, min_open=True),
+                help="With --history: remove the target's runs older than this many days.",
+            ),
+        ]
+    ):  # fmt: skip
+        command = decorator(command)
+    return command
+
+
+@dataclass(frozen=True)
+class Keeping:
+    """The history this run is kept in (opened before collecting: a bad store fails fast)."""
+
+    store: Store | None = None
+    retention: Retention = field(default_factory=Retention)
+
+    @classmethod
+    def plan(cls, location: str | None, keep: int | None, keep_days: float | None) -> Keeping:
+        retention = Retention(keep, keep_days)
+        if location is None:
+            if retention.active:
+                raise click.UsageError("--keep and --keep-days apply to --history")
+            return cls()
+        return cls(open_store(location), retention)
+
+    def record(self, report: Report, snapshot: Snapshot, connection: str) -> None:
+        if self.store is None:
+            return
+        with self.store:
+            run_id, removed = self.store.record(
+                new_run(report, snapshot, connection), self.retention
+            )
+        note = f" (removed {plural(removed, 'older run')})" if removed else ""
+        stderr.print(
+            f"kept run #{run_id} in {visible(self.store.location)}{note}",
+            markup=False,
+            soft_wrap=True,
+        )
+
+
 @main.command()
 @click.argument("dsn", required=False)
 @click.option(
@@ -160,6 +291,8 @@ def main() -> None:
 )  # fmt: skip
 @target_options
 @report_options
+@baseline_options
+@history_options
 def check(
     dsn: str | None,
     snapshot_path: Path | None,
@@ -172,6 +305,11 @@ def check(
     outputs: tuple[Path, ...],
     fail_on: str | None,
     force: bool,
+    baseline_path: Path | None,
+    write_baseline: Path | None,
+    history_location: str | None,
+    keep: int | None,
+    keep_days: float | None,
 ) -> None:
     """Analyse a live database (read-only), or a saved --snapshot.
 
@@ -180,6 +318,8 @@ def check(
     """
     config = load_config(config_path)
     plan = plan_outputs(formats, outputs, force)  # checked now: a bad path fails fast
+    baselines = Baselines.plan(baseline_path, write_baseline, force)
+    keeping = Keeping.plan(history_location, keep, keep_days)
     if snapshot_path is not None:
         if dsn:
             raise click.UsageError("give a DSN or --snapshot, not both")
@@ -190,9 +330,8 @@ def check(
         snapshot, connection = take_snapshot(
             dsn, limits, schemas or config.schemas, no_data, required_probes(config)
         )
-    unread = [e["reason"] for e in snapshot.collection.skipped if e["step"] == UNREAD_CATALOGS]
-    analysis = no_checks(snapshot, unread[0]) if unread else analyse(snapshot, config, LIVE)
-    finish(analysis, plan, connection, fail_on or config.fail_on)
+    analysis = analysis_of(snapshot, config)
+    finish(analysis, plan, connection, fail_on or config.fail_on, baselines, keeping)
 
 
 @main.command()
@@ -247,6 +386,200 @@ def demo(output_dir: Path, fail_on: str | None, force: bool) -> None:
     finish(analysis, plan, connection, fail_on)
     stdout.print(f"\nReport: {output_dir / 'report.md'}  (also report.json, report.sarif, "
                  "fix.sql, rollback.sql)", markup=False)  # fmt: skip
+
+
+@main.command()
+@click.argument("sides", nargs=-1, metavar="A B")
+@target_options
+@click.option(
+    "--format", "formats", multiple=True, type=click.Choice(tuple(DIFF_RENDERERS)),
+    help="Output format to standard output (repeatable with -o files).",
+)  # fmt: skip
+@click.option(
+    "-o", "--output", "outputs", multiple=True, type=click.Path(path_type=Path),
+    help="Write the comparison to a file; the suffix picks the format (.txt .md .json .html).",
+)  # fmt: skip
+@click.option(
+    "--fail-on", type=click.Choice(SEVERITIES),
+    help="Exit 1 when a new or worsened finding is at or above this severity.",
+)  # fmt: skip
+@click.option(
+    "--since", "age", metavar="AGE",
+    help="Compare the one side given with its kept run closest to this age (30m, 12h, 7d, 2w).",
+)  # fmt: skip
+@click.option(
+    "--history", "history_location", default=DEFAULT_LOCATION, envvar=ENVIRONMENT_VARIABLE,
+    show_default=True, help=f"With --since: the history (or ${ENVIRONMENT_VARIABLE}).",
+)  # fmt: skip
+@force_option
+def diff(
+    sides: tuple[str, ...],
+    schemas: tuple[str, ...],
+    no_data: bool,
+    config_path: Path | None,
+    statement_timeout: int,
+    lock_timeout: int,
+    formats: tuple[str, ...],
+    outputs: tuple[Path, ...],
+    fail_on: str | None,
+    age: str | None,
+    history_location: str,
+    force: bool,
+) -> None:
+    """Compare A with B: findings new, resolved and changed; schema drift; statistics.
+
+    Each side is a report (JSON), a snapshot, or a live database (a DSN). Schema drift
+    needs a snapshot or a database on both sides; statistics deltas need both to be of
+    one database. With --since AGE give one side: it is compared with its run kept
+    (check --history) closest to that age.
+    """
+    if len(sides) != (1 if age else 2):
+        raise click.UsageError(
+            "with --since give one side: TARGET (a DSN, snapshot or report)"
+            if age
+            else "give two sides to compare: A B (reports, snapshots or DSNs)"
+        )
+    config = load_config(config_path)
+    documents = plan_documents("diff", formats, outputs, DIFF_SUFFIXES, force)
+    limits = Limits(statement_timeout_ms=statement_timeout, lock_timeout_ms=lock_timeout)
+    if age:
+        ago = parse_age(age)
+        with open_store(history_location, create=False) as store:
+            after = load_side(sides[0], config, limits, schemas, no_data)
+            before = kept_side(store, after, ago)
+    else:
+        before, after = (load_side(side, config, limits, schemas, no_data) for side in sides)
+    compared = comparison.compare(before, after)
+    fail_on = fail_on or config.fail_on
+    write_files([(item, DIFF_RENDERERS[fmt](compared, fail_on)) for item, fmt in documents.files])
+    for item, _ in documents.files:
+        stderr.print(f"wrote {visible(str(item.path))}", markup=False, soft_wrap=True)
+    if documents.to_stdout == "text":
+        print_or_fail(stdout, lambda: render_diff_text(compared, stdout, fail_on))
+    elif documents.to_stdout:
+        text = DIFF_RENDERERS[documents.to_stdout](compared, fail_on)
+        print_or_fail(stdout, lambda: stdout.file.write(text))
+    if compared.failing(fail_on):
+        sys.exit(EXIT_FINDINGS)
+
+
+def load_side(
+    argument: str, config: Config, limits: Limits, schemas: tuple[str, ...], no_data: bool
+) -> comparison.Side:
+    """A saved report or snapshot (a file), or a live database (a DSN)."""
+    if Path(argument).is_file() or not looks_like_dsn(argument):
+        loaded = comparison.read_file(Path(argument))
+        if isinstance(loaded, Report):
+            return comparison.Side(argument, comparison.REPORT, loaded)
+        report = build_report(analysis_of(loaded, config), f"snapshot {argument}")
+        return comparison.Side(argument, comparison.SNAPSHOT, report, loaded)
+    taken, connection = take_snapshot(
+        argument, limits, schemas or config.schemas, no_data, required_probes(config)
+    )
+    if taken.collection.interrupted:  # half a catalog would show as drift
+        raise Failure(taken.collection.interrupted, EXIT_UNREACHABLE)
+    return comparison.Side(
+        connection, comparison.LIVE, build_report(analysis_of(taken, config), connection), taken
+    )
+
+
+AGE = re.compile(r"(\d+(?:\.\d+)?)\s*(m|min|h|d|w)")
+AGE_UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_age(text: str) -> dt.timedelta:
+    match = AGE.fullmatch(text.strip())
+    if not match:
+        raise click.BadParameter(
+            f"{text!r} is no age: say 30m, 12h, 7d or 2w", param_hint="--since"
+        )
+    return dt.timedelta(**{AGE_UNITS[match.group(2)]: float(match.group(1))})
+
+
+def kept_side(store: Store, now: comparison.Side, ago: dt.timedelta) -> comparison.Side:
+    """The run kept of `now`'s target closest to `ago` before it was taken."""
+    if now.snapshot is not None:
+        key = target_of(now.snapshot, now.label).key
+        target = next((t for t in store.targets() if t.key == key), None)
+    else:  # a report does not record the server's identity: its database name must do
+        target = choose_target(store, now.report.target.database)
+    if target is None:
+        raise Failure(f"the history at {store.location} has no runs of {now.label}", EXIT_USAGE)
+    when = parse_timestamp(now.report.target.collected_at) - ago
+    run = store.closest(target.key, when)
+    assert run is not None  # a listed target has runs
+    report, snapshot = store.load(run.id)
+    return comparison.Side(
+        f"run #{run.id} kept in {store.location}",
+        comparison.HISTORY,
+        comparison.read_report(report, f"run #{run.id}"),
+        io.from_dict(snapshot) if snapshot is not None else None,
+    )
+
+
+def choose_target(store: Store, wanted: str | None) -> TargetInfo | None:
+    """The target named by its key, database name or connection; the only one when none
+    is named. None: several targets and none named."""
+    targets = store.targets()
+    if not targets:
+        raise Failure(f"the history at {store.location} has no runs yet", EXIT_USAGE)
+    if wanted is None:
+        return targets[0] if len(targets) == 1 else None
+    matches = [t for t in targets if wanted in (t.key, t.database, t.label)]
+    if len(matches) == 1:
+        return matches[0]
+    known = "; ".join(t.key for t in (matches or targets))
+    problem = "several targets match" if matches else "no target matches"
+    raise Failure(f"{problem} {wanted!r} in {store.location}: {known}", EXIT_USAGE)
+
+
+@main.command()
+@click.argument("target", required=False)
+@click.option(
+    "--history", "history_location", default=DEFAULT_LOCATION, envvar=ENVIRONMENT_VARIABLE,
+    show_default=True,
+    help=f"The history: a SQLite file or postgresql://... (or ${ENVIRONMENT_VARIABLE}).",
+)  # fmt: skip
+@click.option(
+    "--format", "formats", multiple=True, type=click.Choice(tuple(HISTORY_RENDERERS)),
+    help="Output format to standard output (repeatable with -o files).",
+)  # fmt: skip
+@click.option(
+    "-o", "--output", "outputs", multiple=True, type=click.Path(path_type=Path),
+    help="Write the history to a file; the suffix picks the format (.txt .json .html).",
+)  # fmt: skip
+@force_option
+def history(
+    target: str | None,
+    history_location: str,
+    formats: tuple[str, ...],
+    outputs: tuple[Path, ...],
+    force: bool,
+) -> None:
+    """The runs kept with `check --history`, and their trends.
+
+    TARGET is a target's key, database name or connection as listed; it may be left
+    out when the history holds one target.
+    """
+    documents = plan_documents("history", formats, outputs, HISTORY_SUFFIXES, force)
+    with open_store(history_location, create=False) as store:
+        chosen = choose_target(store, target)
+        if chosen is None:
+            render_targets_text(store.targets(), store.location, stdout)
+            return
+        trends = Trends(chosen, store.location, store.runs(chosen.key))
+    write_files([(item, HISTORY_RENDERERS[fmt](trends)) for item, fmt in documents.files])
+    for item, _ in documents.files:
+        stderr.print(f"wrote {visible(str(item.path))}", markup=False, soft_wrap=True)
+    if documents.to_stdout == "text":
+        print_or_fail(stdout, lambda: render_history_text(trends, stdout))
+    elif documents.to_stdout:
+        text = HISTORY_RENDERERS[documents.to_stdout](trends)
+        print_or_fail(stdout, lambda: stdout.file.write(text))
+
+
+def looks_like_dsn(argument: str) -> bool:
+    return argument.startswith(("postgresql://", "postgres://")) or "=" in argument
 
 
 @main.command()
@@ -327,6 +660,11 @@ def take_snapshot(
     return taken, where
 
 
+def analysis_of(snapshot: Snapshot, config: Config) -> Analysis:
+    unread = [e["reason"] for e in snapshot.collection.skipped if e["step"] == UNREAD_CATALOGS]
+    return no_checks(snapshot, unread[0]) if unread else analyse(snapshot, config, LIVE)
+
+
 def no_checks(snapshot: Snapshot, unread: str) -> Analysis:
     """With catalogs unread no check can be trusted either way (a constraint not read
     looks missing), so every check is reported as not run and nothing as found."""
@@ -336,14 +674,23 @@ def no_checks(snapshot: Snapshot, unread: str) -> Analysis:
     )
 
 
-def finish(analysis: Analysis, plan: Plan, connection: str, fail_on: str | None) -> None:
-    report = build_report(analysis, connection)
+def finish(
+    analysis: Analysis,
+    plan: Plan,
+    connection: str,
+    fail_on: str | None,
+    baselines: Baselines = Baselines(),
+    keeping: Keeping = Keeping(),
+) -> None:
+    report = baselines.apply(build_report(analysis, connection))
     written = write_outputs(report, plan, stdout)
     for path in written:
         stderr.print(f"wrote {visible(str(path))}", markup=False, soft_wrap=True)
     interrupted = analysis.snapshot.collection.interrupted
-    if interrupted:
+    if interrupted:  # a partial run is neither a baseline nor a point in the history
         raise Failure(f"{interrupted} (partial report written)", EXIT_UNREACHABLE)
-    worst = report.worst_severity()
+    baselines.save(report, plan.force)
+    keeping.record(report, analysis.snapshot, connection)
+    worst = report.worst_counted_severity()
     if fail_on and worst and worst.at_least(fail_on):
         sys.exit(EXIT_FINDINGS)

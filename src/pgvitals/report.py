@@ -655,6 +655,49 @@ class ExcusedFinding:
 
 
 @dataclass(frozen=True)
+class Baseline:
+    """The findings judged against a saved report (`--baseline`): those already in it are
+    known; only new ones, and known ones that got more severe, count for --fail-on."""
+
+    source: str  # the baseline file
+    generated_at: str  # when the baseline report was made
+    known: frozenset[str]  # fingerprints of findings already in the baseline
+    worsened: frozenset[str]  # known, but more severe now
+    resolved: tuple[Finding, ...]  # in the baseline, gone now (their rule ran again)
+
+    def counts(self, item: Finding) -> bool:
+        return item.fingerprint not in self.known or item.fingerprint in self.worsened
+
+    def summary(self, findings: list[Finding]) -> str:
+        """For example "12 known, 1 new, 3 resolved" (and how many known got worse)."""
+        known = sum(1 for f in findings if f.fingerprint in self.known)
+        text = f"{known:,} known, {len(findings) - known:,} new, {len(self.resolved):,} resolved"
+        worse = sum(1 for f in findings if f.fingerprint in self.worsened)
+        return text + (f" ({worse:,} known now more severe)" if worse else "")
+
+    def to_json(self, findings: list[Finding]) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "generated_at": self.generated_at,
+            "summary": self.summary(findings),
+            "known": sorted(self.known),
+            "worsened": sorted(self.worsened),
+            "new": [f.fingerprint for f in findings if f.fingerprint not in self.known],
+            "resolved": [f.to_json() for f in self.resolved],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Baseline:
+        return cls(
+            data["source"],
+            data["generated_at"],
+            frozenset(data["known"]),
+            frozenset(data["worsened"]),
+            tuple(Finding.from_json(f) for f in data["resolved"]),
+        )
+
+
+@dataclass(frozen=True)
 class Report:
     generated_at: str
     target: Target
@@ -680,6 +723,7 @@ class Report:
     rls_enabled_tables: int
     regular_tables: int
     tool_version: str = __version__
+    baseline: Baseline | None = None  # set when compared with a baseline report
 
     @property
     def review(self) -> bool:
@@ -688,8 +732,24 @@ class Report:
     def worst_severity(self) -> Severity | None:
         return max((f.severity for f in self.findings), default=None)
 
+    def counted_findings(self) -> list[Finding]:
+        """What --fail-on judges: every finding, or with a baseline the new ones and the
+        known ones that got more severe."""
+        if self.baseline is None:
+            return self.findings
+        return [f for f in self.findings if self.baseline.counts(f)]
+
+    def worst_counted_severity(self) -> Severity | None:
+        return max((f.severity for f in self.counted_findings()), default=None)
+
     def to_json(self) -> dict[str, Any]:
         """`pgvitals-report/1`: SPEC §4's fields, then everything needed to render again."""
+        data = self._to_json()
+        if self.baseline is not None:
+            data["baseline"] = self.baseline.to_json(self.findings)
+        return data
+
+    def _to_json(self) -> dict[str, Any]:
         return {
             "format": REPORT_FORMAT,
             "tool": {"name": "pgvitals", "version": self.tool_version},
@@ -765,6 +825,7 @@ class Report:
             rls_enabled_tables=sections["rls_enabled_tables"],
             regular_tables=sections["regular_tables"],
             tool_version=data["tool"]["version"],
+            baseline=Baseline.from_json(data["baseline"]) if data.get("baseline") else None,
         )
 
 

@@ -290,6 +290,10 @@ def report_context(report: Report) -> dict[str, Any]:
         "categories": CATEGORIES,
         "status_label": STATUS_LABELS,
         "MAX_DETAILED": MAX_DETAILED_PER_RULE,
+        "baseline": report.baseline,
+        "baseline_made": fmt.short_time(report.baseline.generated_at) if report.baseline else "",
+        "baseline_summary": report.baseline.summary(report.findings) if report.baseline else "",
+        "baseline_counted": report.counted_findings() if report.baseline else [],
     }
 
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from pgvitals import __version__
+from pgvitals.findings import Finding
 from pgvitals.render import renderer
 from pgvitals.report import Report
 from pgvitals.ruledocs import page_url
@@ -67,6 +68,7 @@ def build_sarif(report: Report) -> dict[str, Any]:
                             }
                         ],
                         "partialFingerprints": {"pgvitals/v1": item.fingerprint},
+                        **baseline_state(report, item),
                         # SARIF fixes need file changes; a SQL fix is not one, so it rides here
                         "properties": {
                             "severity": item.severity,
@@ -80,6 +82,16 @@ def build_sarif(report: Report) -> dict[str, Any]:
             }
         ],
     }
+
+
+def baseline_state(report: Report, item: Finding) -> dict[str, str]:
+    """SARIF's own word for a finding against a baseline (`check --baseline`)."""
+    if report.baseline is None:
+        return {}
+    if item.fingerprint not in report.baseline.known:
+        return {"baselineState": "new"}
+    worse = item.fingerprint in report.baseline.worsened
+    return {"baselineState": "updated" if worse else "unchanged"}
 
 
 @renderer("sarif", ".sarif")

@@ -54,8 +54,12 @@ def render_text(report: Report, console: Console) -> None:
     console.print(area_list(report.areas) if narrow else area_table(report.areas))
     console.print()
     if report.findings:
-        shown = report.findings[:MAX_FINDINGS]
-        console.print(finding_list(shown) if narrow else finding_table(shown))
+        # with a baseline the new findings come first: they are the ones that count
+        counted = report.counted_findings()
+        known = frozenset(f.fingerprint for f in report.findings) - {f.fingerprint for f in counted}
+        ordered = [*counted, *(f for f in report.findings if f.fingerprint in known)]
+        shown = ordered[:MAX_FINDINGS]
+        console.print(finding_list(shown, known) if narrow else finding_table(shown, known))
         hidden = len(report.findings) - len(shown)
         if hidden:
             console.print(Text(f"... and {hidden:,} more — see the report", style="italic"))
@@ -66,6 +70,16 @@ def render_text(report: Report, console: Console) -> None:
                 f"{fmt.plural(len(report.gaps), 'check')} skipped, failed or incomplete — "
                 "see the report",
                 style="yellow",
+            )
+        )
+    if report.baseline:
+        console.print(
+            Text(
+                visible(
+                    f"Baseline: {report.baseline.summary(report.findings)}"
+                    f" (compared with {report.baseline.source})"
+                ),
+                style="bold",
             )
         )
     console.print(result_line(inventory))
@@ -117,7 +131,14 @@ def area_list(areas: list[rp.AreaStatus]) -> Table:
     return grid
 
 
-def finding_table(findings: list[Finding]) -> Table:
+def severity_cell(item: Finding, known: frozenset[str]) -> Text:
+    cell = severity_text(item.severity)
+    if item.fingerprint in known:
+        cell.append(" known", style="dim")
+    return cell
+
+
+def finding_table(findings: list[Finding], known: frozenset[str] = frozenset()) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("Severity", no_wrap=True)
     table.add_column("Rule", no_wrap=True)
@@ -125,7 +146,7 @@ def finding_table(findings: list[Finding]) -> Table:
     table.add_column("Message", overflow="fold", ratio=2)
     for item in findings:
         table.add_row(
-            severity_text(item.severity),
+            severity_cell(item, known),
             Text(visible(item.rule)),
             Text(visible(item.object)),
             Text(visible(item.message)),
@@ -133,7 +154,7 @@ def finding_table(findings: list[Finding]) -> Table:
     return table
 
 
-def finding_list(findings: list[Finding]) -> Table:
+def finding_list(findings: list[Finding], known: frozenset[str] = frozenset()) -> Table:
     """Narrow terminals: the severity word, then rule, object and message beneath each other."""
     grid = Table.grid(padding=(0, 1))
     grid.add_column(no_wrap=True)
@@ -141,7 +162,7 @@ def finding_list(findings: list[Finding]) -> Table:
     for item in findings:
         detail = Text(f"{visible(item.rule)} {visible(item.object)}\n")
         detail.append(visible(item.message), style="dim")
-        grid.add_row(severity_text(item.severity), detail)
+        grid.add_row(severity_cell(item, known), detail)
     return grid
 
 

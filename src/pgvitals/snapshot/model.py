@@ -38,6 +38,11 @@ class ServerInfo:
     postmaster_start_time: str
     stats_reset: str | None  # pg_stat_database.stats_reset; None: never reset
     settings: dict[str, str]
+    # Which database this is, for comparing runs (diff, history): the cluster's
+    # pg_control_system() identifier (None where this role may not call it) and the
+    # database's OID (a database dropped and created again under its name gets another).
+    system_identifier: str | None = None
+    database_oid: int | None = None
 
 
 class Schema(NamedTuple):

@@ -17,4 +17,9 @@ SELECT pg_catalog.current_setting('server_version_num')::int AS version_num,
                           'autovacuum_vacuum_scale_factor', 'autovacuum_vacuum_threshold',
                           'block_size', 'default_statistics_target', 'max_connections',
                           'random_page_cost', 'row_security', 'server_encoding',
-                          'shared_preload_libraries', 'track_counts', 'TimeZone')) AS settings
+                          'shared_preload_libraries', 'track_counts', 'TimeZone')) AS settings,
+       CASE WHEN pg_catalog.has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')
+            THEN (SELECT s.system_identifier::text FROM pg_catalog.pg_control_system() s) END
+           AS system_identifier,
+       (SELECT d.oid::int8 FROM pg_catalog.pg_database d
+         WHERE d.datname = pg_catalog.current_database()) AS database_oid

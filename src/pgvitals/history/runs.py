@@ -1,0 +1,121 @@
+"""What a kept run is: who it was of (the target), when, a summary for trends, and the
+report and snapshot themselves (compressed JSON)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pgvitals.diff import database_bytes
+from pgvitals.report import Report
+from pgvitals.snapshot import io
+from pgvitals.snapshot.model import Snapshot
+
+TOP_TABLES = 10  # tables whose size and dead tuples each run keeps for trends
+
+
+@dataclass(frozen=True)
+class Target:
+    """Whose runs these are. `key` is what runs are grouped by."""
+
+    key: str
+    database: str
+    system_identifier: str | None
+    label: str  # how it was reached (user@host:port/database), never a password
+
+
+def target_of(snapshot: Snapshot, connection: str) -> Target:
+    """The server's system identifier and the database name; where the identifier could
+    not be read, the host and port the run connected to stand in for it."""
+    server = snapshot.server
+    if server.system_identifier:
+        origin = f"system {server.system_identifier}"
+    else:
+        reached = re.search(r"@(.+)/[^/]*$", connection)
+        origin = reached.group(1) if reached else "unknown server"
+    return Target(
+        f"{origin}/{server.database}", server.database, server.system_identifier, connection
+    )
+
+
+@dataclass(frozen=True)
+class NewRun:
+    target: Target
+    collected_at: str
+    tool_version: str
+    summary: dict[str, Any]
+    report: bytes  # gzip-compressed JSON
+    snapshot: bytes | None
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A kept run without its report and snapshot (read those with `Store.load`)."""
+
+    id: int
+    target: str
+    database: str
+    label: str
+    collected_at: str
+    tool_version: str
+    summary: dict[str, Any]
+
+
+def pack(data: dict[str, Any]) -> bytes:
+    return gzip.compress(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def unpack(data: bytes) -> dict[str, Any]:
+    return json.loads(gzip.decompress(data))
+
+
+def new_run(report: Report, snapshot: Snapshot, connection: str) -> NewRun:
+    return NewRun(
+        target_of(snapshot, connection),
+        snapshot.server.collected_at,
+        report.tool_version,
+        summarise(report, snapshot),
+        pack(report.to_json()),
+        pack(io.to_dict(snapshot)),
+    )
+
+
+def summarise(report: Report, snapshot: Snapshot) -> dict[str, Any]:
+    """The numbers trends are drawn from, kept beside each run so that listing a history
+    reads no report or snapshot. Counters (scans) are cumulative since the statistics
+    were reset: trends show their change between runs, where no reset came between."""
+    tables = [t for t in snapshot.tables if t.kind in ("r", "m")]
+    measured = sorted(
+        (t for t in tables if t.total_bytes is not None),
+        key=lambda t: (-(t.total_bytes or 0), t.schema, t.name),
+    )
+    plain_indexes = [i for i in snapshot.indexes if not (i.is_unique or i.is_primary)]
+    return {
+        "findings_by_severity": report.inventory.findings_by_severity,
+        "findings": report.inventory.findings,
+        "tables": report.inventory.tables,
+        "rows": report.inventory.rows_estimate,
+        "database_bytes": database_bytes(snapshot),
+        "dead_tuples": known_total(t.n_dead_tup for t in tables),
+        "seq_scans": known_total(t.seq_scan for t in tables),
+        "idx_scans": known_total(t.idx_scan for t in tables),
+        "indexes": len(snapshot.indexes),
+        "unused_indexes": sum(1 for i in plain_indexes if i.idx_scan == 0),
+        "stats_reset": snapshot.server.stats_reset,
+        "top_tables": [
+            {
+                "table": t.qualname,
+                "bytes": t.total_bytes,
+                "rows": snapshot.row_count(t),
+                "dead_tuples": t.n_dead_tup,
+            }
+            for t in measured[:TOP_TABLES]
+        ],
+    }
+
+
+def known_total(values: Any) -> int:
+    return sum(v for v in values if v is not None)
