@@ -47,7 +47,7 @@ from pgvitals.output import (
     write_outputs,
 )
 from pgvitals.render.escape import visible
-from pgvitals.report import build_report
+from pgvitals.report import Baseline, build_report
 from pgvitals.rules import REGISTRY
 from pgvitals.snapshot import io
 from pgvitals.snapshot.collect import UNREAD_CATALOGS, ProfileBudget, UnknownSchema, collect
@@ -317,13 +317,15 @@ def review(
     analysis = analyse(reviewed.snapshot, config, REVIEW)
     places = locate.object_statements(reviewed.snapshot, reviewed.load, reviewed.new_from)
     findings = locate.locate(analysis.findings, places)
-    if reviewed.base_snapshot is not None:
+    baseline = None
+    if base is not None and reviewed.base_snapshot is not None:
         before = analyse(reviewed.base_snapshot, config, REVIEW)
-        findings, _ = locate.changes(before.findings, findings)
+        findings, resolved = locate.changes(before.findings, findings)
+        baseline = Baseline(base.shown, locate.locate(resolved, places))
     count = len(selection.files)
     target = f"review of {count} file{'s' if count > 1 else ''} in {reviewed.where}"
     analysis = dataclasses.replace(analysis, findings=findings)
-    finish(analysis, plan, target, fail_on or config.fail_on)
+    finish(analysis, plan, target, fail_on or config.fail_on, baseline)
 
 
 @main.command()
@@ -411,8 +413,14 @@ def no_checks(snapshot: Snapshot, unread: str) -> Analysis:
     )
 
 
-def finish(analysis: Analysis, plan: Plan, connection: str, fail_on: str | None) -> None:
-    report = build_report(analysis, connection)
+def finish(
+    analysis: Analysis,
+    plan: Plan,
+    connection: str,
+    fail_on: str | None,
+    baseline: Baseline | None = None,
+) -> None:
+    report = build_report(analysis, connection, baseline)
     written = write_outputs(report, plan, stdout)
     for path in written:
         stderr.print(f"wrote {visible(str(path))}", markup=False)

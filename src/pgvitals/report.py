@@ -653,6 +653,15 @@ class ExcusedFinding:
 
 
 @dataclass(frozen=True)
+class Baseline:
+    """What `review --base` compared with: the report's findings are the ones the
+    reviewed files introduce; `resolved`, the base's findings they make go away."""
+
+    source: str
+    resolved: list[Finding]
+
+
+@dataclass(frozen=True)
 class Report:
     generated_at: str
     target: Target
@@ -678,6 +687,7 @@ class Report:
     rls_enabled_tables: int
     regular_tables: int
     tool_version: str = __version__
+    baseline: Baseline | None = None
 
     @property
     def review(self) -> bool:
@@ -688,7 +698,7 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         """`pgvitals-report/1`: SPEC §4's fields, then everything needed to render again."""
-        return {
+        data: dict[str, Any] = {
             "format": REPORT_FORMAT,
             "tool": {"name": "pgvitals", "version": self.tool_version},
             "generated_at": self.generated_at,
@@ -729,6 +739,12 @@ class Report:
                 "regular_tables": self.regular_tables,
             },
         }
+        if self.baseline is not None:
+            data["baseline"] = {
+                "source": self.baseline.source,
+                "resolved": [item.to_json() for item in self.baseline.resolved],
+            }
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Report:
@@ -763,6 +779,12 @@ class Report:
             rls_enabled_tables=sections["rls_enabled_tables"],
             regular_tables=sections["regular_tables"],
             tool_version=data["tool"]["version"],
+            baseline=Baseline(
+                data["baseline"]["source"],
+                [Finding.from_json(f) for f in data["baseline"]["resolved"]],
+            )
+            if "baseline" in data
+            else None,
         )
 
 
@@ -795,7 +817,9 @@ def _revive_value(hint: Any, value: Any) -> Any:
     return value
 
 
-def build_report(analysis: Analysis, connection: str | None = None) -> Report:
+def build_report(
+    analysis: Analysis, connection: str | None = None, baseline: Baseline | None = None
+) -> Report:
     snap = analysis.snapshot
     window = None if analysis.mode == REVIEW else statistics_window(snap.server)
     rule_ids = {c.rule for c in analysis.checks} | {f.rule for f in analysis.findings}
@@ -852,4 +876,5 @@ def build_report(analysis: Analysis, connection: str | None = None) -> Report:
         settings={"track_counts": snap.server.settings.get("track_counts", "on")},
         rls_enabled_tables=sum(1 for t in snap.tables if t.is_regular and t.rls_enabled),
         regular_tables=sum(1 for t in snap.tables if t.is_regular),
+        baseline=baseline,
     )

@@ -61,6 +61,12 @@ def code(value: object) -> str:
     return f"{fence}{padded}{fence}"
 
 
+def at(item: Finding) -> str:
+    """` (file:line)` where a reviewed DDL file defines the finding's object."""
+    where = item.where.place
+    return f" ({code(where)})" if where and where != item.object else ""
+
+
 def cell(value: object) -> str:
     """Content for a table cell: one line (a newline is shown as `\\x0a`), `|` escaped
     (GFM honours `\\|` in code spans too)."""
@@ -277,6 +283,7 @@ def report_context(report: Report) -> dict[str, Any]:
         "quality": [f for f in report.findings if f.category == Category.QUALITY],
         "elements": report.elements,
         "excused": report.excused,
+        "baseline": report.baseline,
         "gaps": report.gaps,
         "checks_total": len(report.checks),
         "collection_skipped": report.collection["skipped"],
@@ -310,6 +317,7 @@ def environment() -> Environment:
         evidence=evidence_value,
         listing=listing,
         relation=relation_line,
+        at=at,
     )
     env.globals.update(bar=fmt.text_bar, plural=fmt.plural)
     return env

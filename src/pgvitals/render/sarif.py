@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from pgvitals import __version__
+from pgvitals.findings import Finding
 from pgvitals.render import renderer
 from pgvitals.report import Report
 from pgvitals.ruledocs import page_url
@@ -57,16 +60,19 @@ def build_sarif(report: Report) -> dict[str, Any]:
                         "message": {"text": item.message},
                         "locations": [
                             {
+                                **physical_location(item),
                                 "logicalLocations": [
                                     {
                                         "name": item.object,
                                         "fullyQualifiedName": f"{database}.{item.object}",
                                         "kind": "object",
                                     }
-                                ]
+                                ],
                             }
                         ],
                         "partialFingerprints": {"pgvitals/v1": item.fingerprint},
+                        # review --base: every finding reported is one the files introduce
+                        **({"baselineState": "new"} if report.baseline else {}),
                         # SARIF fixes need file changes; a SQL fix is not one, so it rides here
                         "properties": {
                             "severity": item.severity,
@@ -80,6 +86,19 @@ def build_sarif(report: Report) -> dict[str, Any]:
             }
         ],
     }
+
+
+def physical_location(item: Finding) -> dict[str, Any]:
+    """Where a reviewed file defines the object (`pgvitals review`), so code scanning
+    annotates that line; nothing for a live database."""
+    if item.where.file is None:
+        return {}
+    path = item.where.file
+    uri = Path(path).as_uri() if path.startswith("/") else quote(path)
+    physical: dict[str, Any] = {"artifactLocation": {"uri": uri}}
+    if item.where.line:
+        physical["region"] = {"startLine": item.where.line}
+    return {"physicalLocation": physical}
 
 
 @renderer("sarif", ".sarif")

@@ -60,6 +60,15 @@ def render_text(report: Report, console: Console) -> None:
         if hidden:
             console.print(Text(f"... and {hidden:,} more — see the report", style="italic"))
         console.print()
+    if report.baseline is not None:
+        resolved = report.baseline.resolved
+        line = Text(f"Compared with {visible(report.baseline.source)}: ", style="bold")
+        line.append(f"{fmt.plural(len(report.findings), 'finding')} introduced, ")
+        line.append(f"{len(resolved):,} resolved", style="green" if resolved else "")
+        for item in resolved[:MAX_FINDINGS]:
+            line.append(f"\n  resolved: {visible(item.rule)} {visible(item.object)}", style="dim")
+        console.print(line)
+        console.print()
     if report.gaps:
         console.print(
             Text(
@@ -127,10 +136,16 @@ def finding_table(findings: list[Finding]) -> Table:
         table.add_row(
             severity_text(item.severity),
             Text(visible(item.rule)),
-            Text(visible(item.object)),
+            Text(visible(place(item))),
             Text(visible(item.message)),
         )
     return table
+
+
+def place(item: Finding) -> str:
+    """The object, and where a reviewed file defines it."""
+    where = item.where.place
+    return f"{item.object}\n{where}" if where and where != item.object else item.object
 
 
 def finding_list(findings: list[Finding]) -> Table:
@@ -139,7 +154,7 @@ def finding_list(findings: list[Finding]) -> Table:
     grid.add_column(no_wrap=True)
     grid.add_column(overflow="fold")
     for item in findings:
-        detail = Text(f"{visible(item.rule)} {visible(item.object)}\n")
+        detail = Text(f"{visible(item.rule)} {visible(place(item))}\n")
         detail.append(visible(item.message), style="dim")
         grid.add_row(severity_text(item.severity), detail)
     return grid
