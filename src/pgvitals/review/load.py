@@ -70,7 +70,7 @@ UNDEFINED = frozenset({"42P01", "42703", "42704", "42883", "3F000"})
 # What an unavailable extension would have provided: functions, types, operator classes.
 EXTENSION_PROVIDED = frozenset({"42883", "42704"})
 NOT_IN_TRANSACTION = "25001"  # CREATE INDEX CONCURRENTLY, VACUUM, ...
-UNSAFE_NEW_ENUM_VALUE = "55P04"  # an enum value added in this same transaction
+UNSAFE_NEW_ENUM_VALUE = "55P04"  # an enum value used in the transaction that added it
 QUOTED = re.compile(r'"((?:[^"]|"")+)"')
 FUNCTION = re.compile(r"^function ([^\s(]+)\(")
 MISSING_ROLE = re.compile(r'^role "((?:[^"]|"")+)" does not exist$')
@@ -242,7 +242,9 @@ class Loader:
             if error.sqlstate == NOT_IN_TRANSACTION:
                 self.commit()
                 error = self.attempt(index, statement.text, in_transaction=False)
-            elif error.sqlstate == UNSAFE_NEW_ENUM_VALUE and self.pending:
+            elif error.sqlstate == UNSAFE_NEW_ENUM_VALUE and not self.in_user_block:
+                # the value was added earlier in the loader's own transaction, not in one
+                # the file asked for: as run by psql, it would have been committed
                 self.commit()
                 error = self.attempt(index, statement.text)
             elif self.create_roles and (role := MISSING_ROLE.match(error.message)):
@@ -289,7 +291,7 @@ class Loader:
         try:
             self.connection.execute(text)  # type: ignore[arg-type]  (the file's own SQL)
         except psycopg.Error as error:
-            if self.connection.broken or isinstance(error, psycopg.OperationalError):
+            if self.connection.broken or self.connection.closed:
                 raise
             if in_transaction:
                 self.connection.execute(
