@@ -310,10 +310,13 @@ def review(
         base = run.resolve_base(base_value) if base_value else None
     except files.InputError as error:
         raise Failure(str(error), EXIT_USAGE) from None
-    with progress_display("") as step:
-        reviewed = run.review(
-            selection, base, server, schemas or config.schemas, required_probes(config), step
-        )
+    try:
+        with progress_display("") as step:
+            reviewed = run.review(
+                selection, base, server, schemas or config.schemas, required_probes(config), step
+            )
+    except UnknownSchema as error:
+        raise Failure(str(error), EXIT_USAGE) from None
     analysis = analyse(reviewed.snapshot, config, REVIEW)
     places = locate.object_statements(reviewed.snapshot, reviewed.load, reviewed.new_from)
     findings = locate.locate(analysis.findings, places)

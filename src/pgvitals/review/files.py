@@ -48,10 +48,11 @@ class Selection:
 def natural_key(text: str) -> tuple:
     """`V10__x` after `V2__y`: digits compare as numbers, the rest case-insensitively."""
     parts = re.split(r"(\d+)", text)
-    return tuple(
-        (0, int(part), part) if index % 2 else (1, part.casefold(), part)
+    folded = tuple(
+        (0, int(part), "") if index % 2 else (1, 0, part.casefold())
         for index, part in enumerate(parts)
     )
+    return (folded, text)  # the exact text only breaks ties
 
 
 def shown(path: Path) -> str:

@@ -36,7 +36,7 @@ from pgvitals.review.split import Statement
 LOG_SCHEMA = "pgvitals_review_log"
 COMMIT_EVERY = 100
 STATEMENT_TIMEOUT = "120s"
-SAVEPOINT = "pgvitals_statement"
+SAVEPOINT = sql.Identifier("pgvitals_statement")
 
 # Records, per DDL command, the object and (for a relation) its constraints, indexes
 # and columns at that moment: the first command an object appears in defined it.
@@ -115,13 +115,13 @@ class ServerError:
     @classmethod
     def of(cls, error: psycopg.Error) -> ServerError:
         diag = error.diag
-        position = diag.statement_position
+        position = int(diag.statement_position or 0)
         return cls(
             sqlstate=error.sqlstate or "",
             message=diag.message_primary or str(error).strip(),
             detail=diag.message_detail,
             hint=diag.message_hint,
-            position=int(position) if position else None,
+            position=position if position > 0 else None,
         )
 
 
@@ -158,6 +158,7 @@ class Loader:
         self.create_roles = create_roles
         self.load = Load()
         self.pending = 0  # statements since the last commit
+        self.held = False  # the last statement's savepoint is still to be released
         self.in_user_block = False  # inside the file's own BEGIN ... COMMIT
         # names a failed statement would have created -> the failure that explains them
         self.missing: dict[str, int] = {}
@@ -185,14 +186,11 @@ class Loader:
             with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
                 self.connection.execute("SET lc_messages = 'C'")
 
-    def begin(self) -> None:
-        if self.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-            self.connection.execute("BEGIN")
-
     def commit(self) -> None:
         if self.connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             self.connection.execute("COMMIT")
         self.pending = 0
+        self.held = False
 
     def finish(self) -> Load:
         """Commit, read the event log and remove it (it must not be reviewed)."""
@@ -273,35 +271,37 @@ class Loader:
             if self.connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 self.connection.execute("ROLLBACK")
             self.pending = 0
+            self.held = False
             self.in_user_block = False
         else:
             return Outcome(SKIPPED, reason="savepoints and prepared transactions are not run")
         return Outcome(LOADED)
 
     def attempt(self, index: int, text: str, in_transaction: bool = True) -> ServerError | None:
-        mark = sql.SQL("SELECT pg_catalog.set_config('pgvitals.statement', {}, false)").format(
-            sql.Literal(str(index))
-        )
+        """Run one statement; in a transaction, inside its savepoint. The statement goes
+        alone: the server parses a query whole, so a syntax error in it would also stop
+        commands sent with it. The previous savepoint is released with the next one."""
+        mark = sql.SQL("SELECT pg_catalog.set_config('pgvitals.statement', {}, false)")
+        steps: list[sql.Composable] = [mark.format(sql.Literal(str(index)))]
         if in_transaction:
-            self.begin()
-            self.connection.execute(sql.SQL("SAVEPOINT {}; ").format(sql.Identifier(SAVEPOINT))
-                                    + mark)  # fmt: skip
-        else:
-            self.connection.execute(mark)
+            if self.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                steps.insert(0, sql.SQL("BEGIN; SAVEPOINT {}; ").format(SAVEPOINT))
+            elif self.held:
+                steps.insert(0, sql.SQL("RELEASE SAVEPOINT {0}; SAVEPOINT {0}; ").format(SAVEPOINT))
+            else:
+                steps.insert(0, sql.SQL("SAVEPOINT {}; ").format(SAVEPOINT))
+        self.connection.execute(sql.Composed(steps))
+        self.held = False
         try:
             self.connection.execute(text)  # type: ignore[arg-type]  (the file's own SQL)
         except psycopg.Error as error:
             if self.connection.broken or self.connection.closed:
                 raise
             if in_transaction:
-                self.connection.execute(
-                    sql.SQL("ROLLBACK TO SAVEPOINT {}").format(sql.Identifier(SAVEPOINT))
-                )
+                self.connection.execute(sql.SQL("ROLLBACK TO SAVEPOINT {}").format(SAVEPOINT))
+                self.held = True
             return ServerError.of(error)
-        if in_transaction:
-            self.connection.execute(
-                sql.SQL("RELEASE SAVEPOINT {}").format(sql.Identifier(SAVEPOINT))
-            )
+        self.held = in_transaction
         return None
 
     def create_role(self, name: str) -> None:

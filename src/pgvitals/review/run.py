@@ -101,6 +101,22 @@ def review_in(
     step: Progress,
 ) -> Reviewed:
     """Load (the base, then) the files into the empty database at `dsn` and snapshot it."""
+    try:
+        return load_and_snapshot(dsn, where, files, base, create_roles, schemas, probes, step)
+    except psycopg.OperationalError as error:  # the server went away under the load
+        raise Unreachable(f"lost {where}: {first_line(str(error))}") from None
+
+
+def load_and_snapshot(
+    dsn: str,
+    where: str,
+    files: Selection,
+    base: Base | None,
+    create_roles: bool,
+    schemas: tuple[str, ...],
+    probes: frozenset[str] | None,
+    step: Progress,
+) -> Reviewed:
     notes: list[Note] = []
     with psycopg.connect(dsn, autocommit=True) as connection:
         loader = Loader(connection, create_roles)
