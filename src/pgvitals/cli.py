@@ -327,7 +327,11 @@ def review(
         baseline = Baseline(base.shown, locate.locate(resolved, places))
     count = len(selection.files)
     target = f"review of {count} file{'s' if count > 1 else ''} in {reviewed.where}"
-    analysis = dataclasses.replace(analysis, findings=findings)
+    excused = [
+        dataclasses.replace(item, finding=locate.locate([item.finding], places)[0])
+        for item in analysis.excused
+    ]
+    analysis = dataclasses.replace(analysis, findings=findings, excused=excused)
     finish(analysis, plan, target, fail_on or config.fail_on, baseline)
 
 
