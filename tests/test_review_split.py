@@ -86,7 +86,7 @@ def test_dbmate_and_goose_down_sections_are_not_loaded() -> None:
     )
     split = split_file(text, "f.sql")
     assert [s.line for s in split.statements] == [2, 6]
-    assert [(n.line, n.text) for n in split.notes] == [(3, "down section not loaded")]
+    assert [(n.line, n.text) for n in split.notes] == [(3, "down section not loaded (lines 3-4)")]
 
 
 def test_the_error_position_maps_to_the_file_line_and_column() -> None:

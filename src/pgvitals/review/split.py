@@ -116,7 +116,8 @@ def blank_down_sections(text: str, lines: Lines, file: str, notes: list[Note]) -
     for down in list(DOWN_MARKER.finditer(text)):
         after = UP_MARKER.search(text, down.end())
         stop = after.start() if after else len(text)
-        notes.append(Note(file, lines.at(down.start())[0], "down section not loaded"))
+        first, last = lines.at(down.start())[0], lines.at(max(stop - 1, down.start()))[0]
+        notes.append(Note(file, first, f"down section not loaded (lines {first}-{last})"))
         text = blanked(text, down.start(), stop)
     return text
 
