@@ -136,16 +136,19 @@ def finding_table(findings: list[Finding]) -> Table:
         table.add_row(
             severity_text(item.severity),
             Text(visible(item.rule)),
-            Text(visible(place(item))),
+            place(item),
             Text(visible(item.message)),
         )
     return table
 
 
-def place(item: Finding) -> str:
-    """The object, and where a reviewed file defines it."""
+def place(item: Finding) -> Text:
+    """The object, and beneath it where a reviewed file defines it."""
+    text = Text(visible(item.object))
     where = item.where.place
-    return f"{item.object}\n{where}" if where and where != item.object else item.object
+    if where and where != item.object:
+        text.append(f"\n{visible(where)}", style="dim")
+    return text
 
 
 def finding_list(findings: list[Finding]) -> Table:
@@ -154,7 +157,9 @@ def finding_list(findings: list[Finding]) -> Table:
     grid.add_column(no_wrap=True)
     grid.add_column(overflow="fold")
     for item in findings:
-        detail = Text(f"{visible(item.rule)} {visible(place(item))}\n")
+        detail = Text(f"{visible(item.rule)} ")
+        detail.append(place(item))
+        detail.append("\n")
         detail.append(visible(item.message), style="dim")
         grid.add_row(severity_text(item.severity), detail)
     return grid
