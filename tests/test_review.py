@@ -235,7 +235,12 @@ def test_input_errors_and_unreachable_servers_have_their_exit_codes(tmp_path) ->
     assert pgvitals("review", cwd=tmp_path).exit_code == 2
     missing = pgvitals("review", "absent.sql", cwd=tmp_path)
     assert missing.exit_code == 2 and "absent.sql: no such file or folder" in missing.stderr
-    write(tmp_path, {"a.sql": "SELECT 1;\n"})
+    write(tmp_path, {"a.sql": "SELECT 1;\n", "not-a-snapshot.json": "{}"})
+    mistyped = pgvitals("review", "a.sql", "--base", "migrations_old", cwd=tmp_path)
+    assert mistyped.exit_code == 2, mistyped.stderr
+    assert "--base migrations_old: no such file or folder" in mistyped.stderr
+    damaged = pgvitals("review", "a.sql", "--base", "not-a-snapshot.json", cwd=tmp_path)
+    assert damaged.exit_code == 2 and "not a pgvitals-snapshot/1 file" in damaged.stderr
     unreachable = pgvitals("review", "a.sql", "--server", "host=/nonexistent port=1", cwd=tmp_path)
     assert unreachable.exit_code == 3, unreachable.stderr
     assert "cannot connect to" in unreachable.stderr

@@ -27,7 +27,7 @@ from psycopg import conninfo, sql
 
 from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe, first_line, scrub
 from pgvitals.embedded import EmbeddedServer, interrupt_safe, pgserver_bin_dir
-from pgvitals.review.files import Selection, select
+from pgvitals.review.files import InputError, Selection, select
 from pgvitals.review.load import REJECTED, SKIPPED, UNCHECKED, Load, Loader
 from pgvitals.review.split import Note, split_file
 from pgvitals.snapshot import io
@@ -65,6 +65,8 @@ def resolve_base(value: str) -> Base:
         return Base(FILES, value, files=select([path]))
     if path.is_file():
         return Base(SNAPSHOT, f"snapshot {value}", snapshot=io.load(path))
+    if "=" not in value and "://" not in value:  # a mistyped path, not a connection string
+        raise InputError(f"--base {value}: no such file or folder (nor a connection string)")
     return Base(DATABASE, describe(value), dsn=value)
 
 
