@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from pglast import ast
+from pglast import ast, parser
 from pglast.enums import AlterTableType, TransactionStmtKind
 from psycopg import sql
 
@@ -318,7 +318,8 @@ class Loader:
         if isinstance(node, ast.CreateExtensionStmt) and outcome.status == UNCHECKED:
             self.extensions.setdefault(node.extname, index)
         root = outcome.cause if outcome.cause is not None else index
-        for name in would_create(node):
+        names = would_create(node) if node is not None else guessed_names(statement.text)
+        for name in names:
             self.missing.setdefault(name, root)
         return outcome
 
@@ -352,6 +353,27 @@ def missing_name(message: str) -> str | None:
     if not match:
         return None
     return match.group(1).replace('""', '"').rsplit(".", 1)[-1]
+
+
+def guessed_names(text: str) -> set[str]:
+    """What a CREATE statement the parser rejected was probably creating: the names
+    before its first "(", ON or AS. A misspelt keyword must not turn every statement
+    that uses the table into a finding of its own."""
+    try:
+        tokens = parser.scan(text)
+    except parser.ParseError:
+        return set()
+    if not tokens or tokens[0].name != "CREATE":
+        return set()
+    names = set()
+    for token in tokens[1:]:
+        if token.name in ("ASCII_40", "ON", "AS"):
+            break
+        if token.name == "IDENT":
+            word = text[token.start : token.end + 1]
+            quoted = word.startswith('"')
+            names.add(word[1:-1].replace('""', '"') if quoted else word.lower())
+    return names
 
 
 def would_create(node: Any) -> set[str]:
