@@ -262,3 +262,24 @@ def test_corpus_schemas_load_without_invalid_ddl(server, name: str) -> None:
     if name == "synapse":
         # its baseline v72 has 138 tables; the rules see all of them
         assert run.json()["summary"]["tables"] == 138
+
+
+def test_server_as_a_plain_role_reviews_without_locations(server, tmp_path) -> None:
+    """Event triggers need a superuser: a plain role with CREATEDB still gets the
+    review, its findings without file:line, and the report says why."""
+    with psycopg.connect(server.dsn(), autocommit=True) as admin:
+        if not admin.execute("SELECT FROM pg_roles WHERE rolname = 'plain_reviewer'").fetchone():
+            admin.execute("CREATE ROLE plain_reviewer LOGIN CREATEDB")
+    write(tmp_path, {"schema.sql": "CREATE ROLE pgvitals_never_created;\n"
+                                   "CREATE TABLE events (id bigint, body text);\n"})  # fmt: skip
+    run = review(tmp_path, "schema.sql", "--server", server.dsn(user="plain_reviewer"))
+    assert run.exit_code == 0, run.stderr
+    [finding] = run.json()["findings"]
+    assert finding["object"] == "public.events" and "location" not in finding
+    reasons = [entry["reason"] for entry in run.json()["collection"]["skipped"]]
+    assert "locations: not recorded: event triggers need a superuser" in reasons
+    assert (
+        "schema.sql:1: roles are server-wide: not run on --server: "
+        "CREATE ROLE pgvitals_never_created" in reasons
+    )
+    assert scratch_databases(server) == []
