@@ -271,7 +271,8 @@ def test_server_as_a_plain_role_reviews_without_locations(server, tmp_path) -> N
         if not admin.execute("SELECT FROM pg_roles WHERE rolname = 'plain_reviewer'").fetchone():
             admin.execute("CREATE ROLE plain_reviewer LOGIN CREATEDB")
     write(tmp_path, {"schema.sql": "CREATE ROLE pgvitals_never_created;\n"
-                                   "CREATE TABLE events (id bigint, body text);\n"})  # fmt: skip
+                                   "CREATE TABLE events (id bigint, body text);\n"
+                                   "COPY events TO PROGRAM 'touch never-run';\n"})  # fmt: skip
     run = review(tmp_path, "schema.sql", "--server", server.dsn(user="plain_reviewer"))
     assert run.exit_code == 0, run.stderr
     [finding] = run.json()["findings"]
@@ -281,5 +282,8 @@ def test_server_as_a_plain_role_reviews_without_locations(server, tmp_path) -> N
     assert (
         "schema.sql:1: roles are server-wide: not run on --server: "
         "CREATE ROLE pgvitals_never_created" in reasons
+    )
+    assert "schema.sql:3: COPY: data is not loaded: COPY events TO PROGRAM 'touch never-run'" in (
+        reasons
     )
     assert scratch_databases(server) == []

@@ -227,8 +227,8 @@ class Loader:
         node = statement.node
         if isinstance(node, ast.TransactionStmt):
             return self.transaction_control(node)
-        if isinstance(node, ast.CopyStmt) and node.is_from and not node.filename:
-            return Outcome(SKIPPED, reason="COPY FROM stdin: data is not loaded")
+        if isinstance(node, ast.CopyStmt):  # data, not schema; and files or programs
+            return Outcome(SKIPPED, reason="COPY: data is not loaded")
         if isinstance(node, SERVER_WIDE):
             return Outcome(SKIPPED, reason="acts on the whole server, not run")
         if isinstance(node, ROLE_STATEMENTS) and not self.create_roles:
