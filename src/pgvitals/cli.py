@@ -430,7 +430,7 @@ def finish(
     report = build_report(analysis, connection, baseline)
     written = write_outputs(report, plan, stdout)
     for path in written:
-        stderr.print(f"wrote {visible(str(path))}", markup=False)
+        stderr.print(f"wrote {visible(str(path))}", markup=False, soft_wrap=True)
     interrupted = analysis.snapshot.collection.interrupted
     if interrupted:
         raise Failure(f"{interrupted} (partial report written)", EXIT_UNREACHABLE)
