@@ -41,7 +41,7 @@ DOCS = Path(__file__).parent.parent / "docs" / "rules"
 # SPEC §5 ids this version implements; they must keep exactly these names.
 CONTRACT_IDS = {
     "missing-primary-key", "unindexed-foreign-key", "duplicate-index", "redundant-index",
-    "high-dead-tuple-ratio",
+    "high-dead-tuple-ratio", "invalid-ddl",
 }  # fmt: skip
 
 

@@ -7,6 +7,7 @@ reached, lost, stopped answering, or a catalog query timed out.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import signal
@@ -35,7 +36,7 @@ from pgvitals.connect import (
     describe_failure,
 )
 from pgvitals.embedded import EmbeddedError
-from pgvitals.engine import LIVE, Analysis, Check, analyse, ordered_rules, required_probes
+from pgvitals.engine import LIVE, REVIEW, Analysis, Check, analyse, ordered_rules, required_probes
 from pgvitals.findings import SEVERITIES
 from pgvitals.fmt import parse_timestamp, plural
 from pgvitals.history.runs import new_run, target_of
@@ -71,7 +72,7 @@ from pgvitals.render.history import (
     render_history_text,
     render_targets_text,
 )
-from pgvitals.report import Report, build_report
+from pgvitals.report import Baseline, Report, build_report
 from pgvitals.rules import REGISTRY
 from pgvitals.snapshot import io
 from pgvitals.snapshot.collect import UNREAD_CATALOGS, ProfileBudget, UnknownSchema, collect
@@ -582,6 +583,95 @@ def looks_like_dsn(argument: str) -> bool:
     return argument.startswith(("postgresql://", "postgres://")) or "=" in argument
 
 
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--order",
+    default="natural",
+    show_default=True,
+    help="natural (V2 before V10), given (as on the command line), or a FILE naming the "
+    "files in order, one a line.",
+)
+@click.option(
+    "--base",
+    "base_value",
+    metavar="DSN|SNAPSHOT|DIR",
+    help="Report only what the files introduce or resolve compared with this schema: a "
+    "database (dumped with pg_dump), a saved snapshot, or earlier migrations.",
+)
+@click.option(
+    "--server",
+    metavar="DSN",
+    help="Load into a scratch database created (and dropped) on this server instead of a "
+    "throwaway embedded one: for extensions and roles the embedded server lacks.",
+)
+@click.option("--schema", "schemas", multiple=True, help="Only this schema.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Config file (default: pgvitals.toml or [tool.pgvitals] in pyproject.toml).",
+)
+@report_options
+def review(
+    paths: tuple[Path, ...],
+    order: str,
+    base_value: str | None,
+    server: str | None,
+    schemas: tuple[str, ...],
+    config_path: Path | None,
+    formats: tuple[str, ...],
+    outputs: tuple[Path, ...],
+    fail_on: str | None,
+    force: bool,
+) -> None:
+    """Review SQL files or folders of migrations offline, before they ship.
+
+    Loads them statement by statement into a throwaway PostgreSQL, reports each
+    statement the server rejects (invalid-ddl), then runs every rule that needs no
+    live statistics on what loaded, each finding at the file:line of its object.
+    """
+    from pgvitals.review import files, locate, run  # the SQL parser is needed only here
+
+    config = load_config(config_path)
+    plan = plan_outputs(formats, outputs, force)  # checked now: a bad path fails fast
+    if not paths and order in (files.NATURAL, files.GIVEN):
+        raise click.UsageError("give the SQL files or folders to review")
+    try:
+        selection = files.select(list(paths), order)
+        base = run.resolve_base(base_value) if base_value else None
+    except files.InputError as error:
+        raise Failure(str(error), EXIT_USAGE) from None
+    try:
+        with progress_display("") as step:
+            reviewed = run.review(
+                selection, base, server, schemas or config.schemas, required_probes(config), step
+            )
+    except UnknownSchema as error:
+        raise Failure(str(error), EXIT_USAGE) from None
+    analysis = analyse(reviewed.snapshot, config, REVIEW)
+    places = locate.object_statements(reviewed.snapshot, reviewed.load, reviewed.new_from)
+    findings = locate.locate(analysis.findings, places)
+    baseline = None
+    if base is not None and reviewed.base_snapshot is not None:
+        before = analyse(reviewed.base_snapshot, config, REVIEW)
+        findings, resolved = locate.changes(before.findings, findings)
+        baseline = Baseline(
+            source=base.shown,
+            generated_at=analysis.snapshot.server.collected_at,
+            known=frozenset(),  # the base's own findings are left out, not shown as known
+            worsened=frozenset(),
+            resolved=tuple(locate.locate(resolved, places)),
+        )
+    count = len(selection.files)
+    target = f"review of {count} file{'s' if count > 1 else ''} in {reviewed.where}"
+    excused = [
+        dataclasses.replace(item, finding=locate.locate([item.finding], places)[0])
+        for item in analysis.excused
+    ]
+    analysis = dataclasses.replace(analysis, findings=findings, excused=excused)
+    finish(analysis, plan, target, fail_on or config.fail_on, baseline)
+
+
 @main.command()
 @click.argument("rule_id", required=False)
 @click.option(
@@ -626,13 +716,13 @@ def write_rule_docs(docs_dir: Path) -> None:
 
 
 @contextmanager
-def progress_display() -> Iterator:
+def progress_display(prefix: str = "collecting ") -> Iterator:
     """A spinner on stderr naming the step under way (silent when not a terminal)."""
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), console=stderr, transient=True
     ) as progress:
         task = progress.add_task("connecting")
-        yield lambda step: progress.update(task, description=f"collecting {step}")
+        yield lambda step: progress.update(task, description=f"{prefix}{step}")
 
 
 def take_snapshot(
@@ -681,8 +771,11 @@ def finish(
     fail_on: str | None,
     baselines: Baselines = Baselines(),
     keeping: Keeping = Keeping(),
+    baseline: Baseline | None = None,
 ) -> None:
-    report = baselines.apply(build_report(analysis, connection))
+    """`baselines`: check --baseline/--write-baseline; `baseline`: what review --base
+    compared with (the findings are already only the new ones)."""
+    report = baselines.apply(build_report(analysis, connection, baseline))
     written = write_outputs(report, plan, stdout)
     for path in written:
         stderr.print(f"wrote {visible(str(path))}", markup=False, soft_wrap=True)

@@ -137,6 +137,13 @@ class Located:
         if len(PATH_FIELDS.get(self.kind, ())) != len(self.path):
             raise ValueError(f"a {self.kind} is located by {PATH_FIELDS.get(self.kind)}")
 
+    @property
+    def place(self) -> str | None:
+        """`file:line` where a reviewed DDL file defines the object; None when live."""
+        if self.file is None:
+            return None
+        return f"{self.file}:{self.line}" if self.line else self.file
+
     def fields(self) -> dict[str, str | None]:
         """schema/table/column always, plus the kind's own field (index, policy, ...)."""
         named = dict(zip(PATH_FIELDS[self.kind], self.path, strict=True))

@@ -917,7 +917,9 @@ def _revive_value(hint: Any, value: Any) -> Any:
     return value
 
 
-def build_report(analysis: Analysis, connection: str | None = None) -> Report:
+def build_report(
+    analysis: Analysis, connection: str | None = None, baseline: Baseline | None = None
+) -> Report:
     snap = analysis.snapshot
     window = None if analysis.mode == REVIEW else statistics_window(snap.server)
     rule_ids = {c.rule for c in analysis.checks} | {f.rule for f in analysis.findings}
@@ -974,4 +976,5 @@ def build_report(analysis: Analysis, connection: str | None = None) -> Report:
         settings={"track_counts": snap.server.settings.get("track_counts", "on")},
         rls_enabled_tables=sum(1 for t in snap.tables if t.is_regular and t.rls_enabled),
         regular_tables=sum(1 for t in snap.tables if t.is_regular),
+        baseline=baseline,
     )

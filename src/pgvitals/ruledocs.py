@@ -101,6 +101,8 @@ def examples_section(rule: Rule, examples: Sequence[Case]) -> list[str]:
             lines += ["", "-- then, one statement at a time:"]
             lines += [statement.strip().rstrip(";") + ";" for statement in case.workload]
         lines += ["```", ""]
+        if case.review:
+            lines += ["Reviewed as a file named `case.sql` (`pgvitals review`).", ""]
         if case.config:
             lines += [
                 "With this configuration:",

@@ -15,6 +15,8 @@ cases:
     config:                     # optional: the keys of [tool.pgvitals]
       rules: {high-dead-tuple-ratio: {min_ratio: 0.5}}
     no_data: true               # optional: collect as `--no-data` does
+    review: true                # optional: load `sql` as `pgvitals review` loads a file
+                                # named case.sql (statement by statement), not live
     expect:                     # the findings of this rule, by object; [] = silent
       - object: public.t
         severity: high          # any key of the JSON finding; evidence key by key
@@ -28,6 +30,8 @@ the server's background flush.
 
 from __future__ import annotations
 
+import dataclasses
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,11 +41,12 @@ import yaml
 
 from pgvitals.config import Config, parse_config
 from pgvitals.connect import connect
-from pgvitals.engine import Analysis, analyse, required_probes
+from pgvitals.engine import REVIEW, Analysis, analyse, required_probes
 from pgvitals.rules import REGISTRY
 from pgvitals.snapshot.collect import ProfileBudget, collect
 
-CASE_KEYS = frozenset({"name", "sql", "workload", "config", "no_data", "expect"})
+CASE_KEYS = frozenset({"name", "sql", "workload", "config", "no_data", "review", "expect"})
+REVIEWED_FILE = "case.sql"  # the name a review case's SQL is reviewed under
 # pg_stat_force_next_flush() exists from PostgreSQL 15, where statistics moved to
 # shared memory; before that a background collector received them with a delay.
 FORCED_FLUSH_FROM = 150000
@@ -69,6 +74,7 @@ class Case:
     no_data: bool
     expect: tuple[dict[str, Any], ...]
     source: str  # the file it came from
+    review: bool = False  # reviewed as a DDL file (`pgvitals review`) instead of loaded live
 
     @property
     def id(self) -> str:
@@ -101,6 +107,8 @@ def load_case_file(path: Path) -> list[Case]:
         ):
             raise CaseError(f"{path}: case {raw['name']!r}: expect is a list of {{object: ...}}")
         workload = raw.get("workload", [])
+        if raw.get("review") and workload:
+            raise CaseError(f"{path}: case {raw['name']!r}: a review case has no workload")
         cases.append(
             Case(
                 rule=spec["rule"],
@@ -111,6 +119,7 @@ def load_case_file(path: Path) -> list[Case]:
                 no_data=bool(raw.get("no_data", False)),
                 expect=tuple(expect),
                 source=str(path),
+                review=bool(raw.get("review", False)),
             )
         )
     return cases
@@ -197,7 +206,29 @@ def verify(analysis: Analysis, case: Case) -> list[dict[str, Any]]:
     return found
 
 
+def review_case(dsn: str, case: Case) -> Analysis:
+    """`pgvitals review` of the case's SQL as a file named case.sql, loaded into the
+    fresh database at `dsn`, its findings located at their file:line."""
+    from pgvitals.review.files import Selection, SourceFile
+    from pgvitals.review.locate import locate, object_statements
+    from pgvitals.review.run import review_in
+
+    config = case.parsed_config()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / REVIEWED_FILE
+        path.write_text(case.sql, encoding="utf-8")
+        files = Selection([SourceFile(path, REVIEWED_FILE, (), 0)], [])
+        probes = required_probes(config)
+        reviewed = review_in(dsn, "a test server", files, None, True, config.schemas, probes,
+                             lambda step: None)  # fmt: skip
+    analysis = analyse(reviewed.snapshot, config, REVIEW)
+    places = object_statements(reviewed.snapshot, reviewed.load, reviewed.new_from)
+    return dataclasses.replace(analysis, findings=locate(analysis.findings, places))
+
+
 def check_case(dsn: str, case: Case) -> list[dict[str, Any]]:
-    """Prepare a fresh database at `dsn`, run the check, verify the case."""
+    """Prepare a fresh database at `dsn`, run the check (or the review), verify the case."""
+    if case.review:
+        return verify(review_case(dsn, case), case)
     prepare(dsn, case)
     return verify(analyse_case(dsn, case), case)

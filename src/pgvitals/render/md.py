@@ -61,6 +61,12 @@ def code(value: object) -> str:
     return f"{fence}{padded}{fence}"
 
 
+def at(item: Finding) -> str:
+    """` (file:line)` where a reviewed DDL file defines the finding's object."""
+    where = item.where.place
+    return f" ({code(where)})" if where and where != item.object else ""
+
+
 def cell(value: object) -> str:
     """Content for a table cell: one line (a newline is shown as `\\x0a`), `|` escaped
     (GFM honours `\\|` in code spans too)."""
@@ -317,6 +323,7 @@ def environment() -> Environment:
         evidence=evidence_value,
         listing=listing,
         relation=relation_line,
+        at=at,
     )
     env.globals.update(bar=fmt.text_bar, plural=fmt.plural)
     return env

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from pgvitals import __version__
 from pgvitals.findings import Finding
@@ -58,13 +60,14 @@ def build_sarif(report: Report) -> dict[str, Any]:
                         "message": {"text": item.message},
                         "locations": [
                             {
+                                **physical_location(item),
                                 "logicalLocations": [
                                     {
                                         "name": item.object,
                                         "fullyQualifiedName": f"{database}.{item.object}",
                                         "kind": "object",
                                     }
-                                ]
+                                ],
                             }
                         ],
                         "partialFingerprints": {"pgvitals/v1": item.fingerprint},
@@ -92,6 +95,19 @@ def baseline_state(report: Report, item: Finding) -> dict[str, str]:
         return {"baselineState": "new"}
     worse = item.fingerprint in report.baseline.worsened
     return {"baselineState": "updated" if worse else "unchanged"}
+
+
+def physical_location(item: Finding) -> dict[str, Any]:
+    """Where a reviewed file defines the object (`pgvitals review`), so code scanning
+    annotates that line; nothing for a live database."""
+    if item.where.file is None:
+        return {}
+    path = item.where.file
+    uri = Path(path).as_uri() if path.startswith("/") else quote(path)
+    physical: dict[str, Any] = {"artifactLocation": {"uri": uri}}
+    if item.where.line:
+        physical["region"] = {"startLine": item.where.line}
+    return {"physicalLocation": physical}
 
 
 @renderer("sarif", ".sarif")

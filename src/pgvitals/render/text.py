@@ -64,6 +64,15 @@ def render_text(report: Report, console: Console) -> None:
         if hidden:
             console.print(Text(f"... and {hidden:,} more — see the report", style="italic"))
         console.print()
+    if report.baseline is not None and report.review:
+        resolved = report.baseline.resolved
+        line = Text(f"Compared with {visible(report.baseline.source)}: ", style="bold")
+        line.append(f"{fmt.plural(len(report.findings), 'finding')} introduced, ")
+        line.append(f"{len(resolved):,} resolved", style="green" if resolved else "")
+        for item in resolved[:MAX_FINDINGS]:
+            line.append(f"\n  resolved: {visible(item.rule)} {visible(item.object)}", style="dim")
+        console.print(line)
+        console.print()
     if report.gaps:
         console.print(
             Text(
@@ -72,7 +81,7 @@ def render_text(report: Report, console: Console) -> None:
                 style="yellow",
             )
         )
-    if report.baseline:
+    if report.baseline and not report.review:
         console.print(
             Text(
                 visible(
@@ -148,10 +157,19 @@ def finding_table(findings: list[Finding], known: frozenset[str] = frozenset()) 
         table.add_row(
             severity_cell(item, known),
             Text(visible(item.rule)),
-            Text(visible(item.object)),
+            place(item),
             Text(visible(item.message)),
         )
     return table
+
+
+def place(item: Finding) -> Text:
+    """The object, and beneath it where a reviewed file defines it."""
+    text = Text(visible(item.object))
+    where = item.where.place
+    if where and where != item.object:
+        text.append(f"\n{visible(where)}", style="dim")
+    return text
 
 
 def finding_list(findings: list[Finding], known: frozenset[str] = frozenset()) -> Table:
@@ -160,7 +178,9 @@ def finding_list(findings: list[Finding], known: frozenset[str] = frozenset()) -
     grid.add_column(no_wrap=True)
     grid.add_column(overflow="fold")
     for item in findings:
-        detail = Text(f"{visible(item.rule)} {visible(item.object)}\n")
+        detail = Text(f"{visible(item.rule)} ")
+        detail.append(place(item))
+        detail.append("\n")
         detail.append(visible(item.message), style="dim")
         grid.add_row(severity_cell(item, known), detail)
     return grid

@@ -275,6 +275,30 @@ class Sequence(NamedTuple):
         return Located("sequence", (self.schema, self.name), self.qualname)
 
 
+class RejectedStatement(NamedTuple):
+    """A statement of a reviewed DDL file that the server rejected (`pgvitals review`),
+    with what it took down: later statements that failed only because of it."""
+
+    file: str
+    line: int  # where the statement begins
+    column: int
+    statement: str  # its first line
+    sqlstate: str
+    message: str
+    detail: str | None
+    hint: str | None
+    error_at: str | None  # "file:line:column" of the position the server reported
+    lost: list[str]  # "file:line: first line" of each statement that failed because of it
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    @property
+    def located(self) -> Located:
+        return Located("statement", (self.where,), self.where, None, self.file, self.line)
+
+
 class Entity(NamedTuple):
     """A declared kind of catalog object (see `entity`)."""
 
@@ -336,6 +360,7 @@ class Snapshot:
     indexes: list[Index] = entity(Index)
     sequences: list[Sequence] = entity(Sequence, "sequences")
     profiles: list[TableProfile] = entity(TableProfile)
+    rejected_statements: list[RejectedStatement] = entity(RejectedStatement)
     format: str = field(default=SNAPSHOT_FORMAT)
 
     @classmethod

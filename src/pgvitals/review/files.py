@@ -1,0 +1,127 @@
+"""Which files a review loads, and in what order.
+
+Migration tools name their files so that sorting them gives the order they run in,
+but by numbers, not characters: `V10__x.sql` comes after `V2__y.sql`. Natural order
+compares runs of digits as numbers. Tools that keep an up and a down migration side
+by side (`0001_x.up.sql` / `0001_x.down.sql`, `2024_x/up.sql` / `down.sql`, Flyway's
+`U2__undo.sql`, Sqitch's `revert/` and `verify/`) have their down parts left out:
+a review loads the schema the migrations build, not the way back.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+NATURAL, GIVEN = "natural", "given"
+
+# A file or folder name that holds a migration's way back, never its way forward.
+DOWN_FILE = re.compile(
+    r"""^(?: down | rollback | revert | undo )\.sql$      # 2024_x/down.sql
+      | [._-](?: down | rollback | revert | undo )\.sql$  # 0001_x.down.sql, 0001_x_down.sql
+      | ^U\d[\w.]*__.*\.sql$                              # Flyway undo: U2__x.sql
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+DOWN_FOLDERS = frozenset({"down", "revert", "rollback", "undo", "verify"})
+
+
+class InputError(Exception):
+    """A path to review does not exist or holds nothing to review (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path
+    shown: str  # as reported: relative to the working directory where possible
+    sort_key: tuple  # natural order of its name within the argument it came from
+    argument: int  # which PATH argument it came from
+
+
+@dataclass(frozen=True)
+class Selection:
+    files: list[SourceFile]
+    left_out: list[str]  # down migrations, as shown
+
+
+def natural_key(text: str) -> tuple:
+    """`V10__x` after `V2__y`: digits compare as numbers, the rest case-insensitively."""
+    parts = re.split(r"(\d+)", text)
+    folded = tuple(
+        (0, int(part), "") if index % 2 else (1, 0, part.casefold())
+        for index, part in enumerate(parts)
+    )
+    return (folded, text)  # the exact text only breaks ties
+
+
+def shown(path: Path) -> str:
+    """The path as a user (and code scanning) wants it: relative to the working
+    directory when inside it, with forward slashes."""
+    absolute = path.absolute()
+    try:
+        return absolute.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
+
+
+def is_down(relative: Path) -> bool:
+    return bool(DOWN_FILE.search(relative.name)) or any(
+        part.lower() in DOWN_FOLDERS for part in relative.parts[:-1]
+    )
+
+
+def select(paths: list[Path], order: str = NATURAL) -> Selection:
+    """The `.sql` files under `paths` in the order to load them.
+
+    `natural`: all files sorted naturally by their path within the argument they came
+    from (so `migrations/*.sql` expanded by a shell in character order still runs
+    V2 before V10); ties keep the command-line order. `given`: the arguments in the
+    order given, each folder's files in natural order. Any other value is a file
+    listing the paths to load, one a line (relative to that file; `#` comments).
+    """
+    if order not in (NATURAL, GIVEN):
+        return listed(Path(order))
+    files: list[SourceFile] = []
+    left_out: list[str] = []
+    for argument, path in enumerate(paths):
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*.sql") if p.is_file())
+            for item in found:
+                relative = item.relative_to(path)
+                if is_down(relative):
+                    left_out.append(shown(item))
+                else:
+                    key = natural_key(relative.as_posix())
+                    files.append(SourceFile(item, shown(item), key, argument))
+        elif path.is_file():
+            files.append(SourceFile(path, shown(path), natural_key(path.name), argument))
+        else:
+            raise InputError(f"{path}: no such file or folder")
+    if order == NATURAL:
+        files.sort(key=lambda f: (f.sort_key, f.argument))
+    else:
+        files.sort(key=lambda f: (f.argument, f.sort_key))
+    if not files:
+        raise InputError(f"no .sql files in {', '.join(str(p) for p in paths)}")
+    return Selection(files, left_out)
+
+
+def listed(order_file: Path) -> Selection:
+    """The files an order file names, in its order."""
+    try:
+        lines = order_file.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise InputError(f"--order {order_file}: {error.strerror}") from None
+    files = []
+    for number, line in enumerate(lines, start=1):
+        name = line.split("#", 1)[0].strip()
+        if not name:
+            continue
+        path = order_file.parent / name
+        if not path.is_file():
+            raise InputError(f"{order_file}:{number}: {name}: no such file")
+        files.append(SourceFile(path, shown(path), (number,), 0))
+    if not files:
+        raise InputError(f"--order {order_file} names no files")
+    return Selection(files, [])

@@ -1,0 +1,423 @@
+"""Load statements into a scratch database one at a time, each in its own savepoint,
+and record what each did or why it failed.
+
+A failure rolls back to the statement's savepoint, so the statements after it still
+run; the transaction is committed at the end of each file (as migration tools run a
+file) and every `COMMIT_EVERY` statements, so a long file does not hold a lock per
+object it created until the end. A failure is then sorted out:
+
+- the statement needs an extension the server lacks, or something such a statement
+  would have made: not checked (not the file's fault);
+- it failed only because an earlier failed statement did not create what it names
+  (`relation "orders" does not exist` after `CREATE TABLE orders` failed): lost,
+  listed under that statement;
+- otherwise PostgreSQL rejects it: an `invalid-ddl` finding.
+
+Where the session may create event triggers (a superuser: always on the throwaway
+server), one records, for every DDL command, which objects it created or altered, so
+that a finding can point at the file and line where its object was defined.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from pglast import ast, parser
+from pglast.enums import AlterTableType, TransactionStmtKind
+from psycopg import sql
+
+from pgvitals.review.split import Statement
+
+LOG_SCHEMA = "pgvitals_review_log"
+COMMIT_EVERY = 100
+STATEMENT_TIMEOUT = "120s"
+SAVEPOINT = sql.Identifier("pgvitals_statement")
+
+# Records, per DDL command, the object and (for a relation) its constraints, indexes
+# and columns at that moment: the first command an object appears in defined it.
+# SECURITY DEFINER: a file that switches to a plain role (SET ROLE) is still logged;
+# a failure to log never fails the user's statement.
+EVENT_LOG = f"""
+CREATE SCHEMA {LOG_SCHEMA};
+CREATE TABLE {LOG_SCHEMA}.ddl (statement int, objid oid, related oid[], attnums int2[]);
+CREATE FUNCTION {LOG_SCHEMA}.record() RETURNS event_trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+  INSERT INTO {LOG_SCHEMA}.ddl
+  SELECT coalesce(nullif(current_setting('pgvitals.statement', true), ''), '-1')::int,
+         c.objid,
+         CASE WHEN c.classid = 'pg_catalog.pg_class'::regclass THEN ARRAY(
+           SELECT oid FROM pg_catalog.pg_constraint WHERE conrelid = c.objid
+           UNION ALL
+           SELECT indexrelid FROM pg_catalog.pg_index WHERE indrelid = c.objid) END,
+         CASE WHEN c.classid = 'pg_catalog.pg_class'::regclass THEN ARRAY(
+           SELECT attnum FROM pg_catalog.pg_attribute
+            WHERE attrelid = c.objid AND attnum > 0 AND NOT attisdropped) END
+    FROM pg_catalog.pg_event_trigger_ddl_commands() c;
+EXCEPTION WHEN OTHERS THEN
+  NULL;
+END $$;
+CREATE EVENT TRIGGER {LOG_SCHEMA} ON ddl_command_end EXECUTE PROCEDURE {LOG_SCHEMA}.record();
+"""
+
+# Errors that say an object a statement names does not exist.
+UNDEFINED = frozenset({"42P01", "42703", "42704", "42883", "3F000"})
+# What an unavailable extension would have provided: functions, types, operator classes.
+EXTENSION_PROVIDED = frozenset({"42883", "42704"})
+NOT_IN_TRANSACTION = "25001"  # CREATE INDEX CONCURRENTLY, VACUUM, ...
+UNSAFE_NEW_ENUM_VALUE = "55P04"  # an enum value used in the transaction that added it
+QUOTED = re.compile(r'"((?:[^"]|"")+)"')
+FUNCTION = re.compile(r"^function ([^\s(]+)\(")
+MISSING_ROLE = re.compile(r'^role "((?:[^"]|"")+)" does not exist$')
+UNAVAILABLE_EXTENSION = re.compile(
+    r'^extension "[^"]+" is not available$|^could not open extension control file'
+)
+
+# Statements that act on the whole server, not on the scratch database: never run.
+SERVER_WIDE = (
+    ast.CreatedbStmt,
+    ast.DropdbStmt,
+    ast.AlterDatabaseStmt,
+    ast.AlterDatabaseSetStmt,
+    ast.CreateTableSpaceStmt,
+    ast.DropTableSpaceStmt,
+    ast.AlterSystemStmt,
+    ast.CreateSubscriptionStmt,
+    ast.AlterSubscriptionStmt,
+    ast.DropSubscriptionStmt,
+    ast.LoadStmt,
+)
+# Roles are shared by every database of a server: run only on the throwaway one.
+ROLE_STATEMENTS = (
+    ast.CreateRoleStmt,
+    ast.AlterRoleStmt,
+    ast.AlterRoleSetStmt,
+    ast.DropRoleStmt,
+    ast.GrantRoleStmt,
+)
+
+LOADED, REJECTED, LOST, UNCHECKED, SKIPPED = "loaded", "rejected", "lost", "unchecked", "skipped"
+
+
+@dataclass(frozen=True)
+class ServerError:
+    sqlstate: str
+    message: str
+    detail: str | None
+    hint: str | None
+    position: int | None  # 1-based character position in the statement
+
+    @classmethod
+    def of(cls, error: psycopg.Error) -> ServerError:
+        diag = error.diag
+        position = int(diag.statement_position or 0)
+        return cls(
+            sqlstate=error.sqlstate or "",
+            message=diag.message_primary or str(error).strip(),
+            detail=diag.message_detail,
+            hint=diag.message_hint,
+            position=position if position > 0 else None,
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # loaded, rejected, lost, unchecked, skipped
+    error: ServerError | None = None
+    cause: int | None = None  # lost/unchecked: the statement it failed because of
+    reason: str | None = None  # unchecked/skipped: why, in a few words
+
+
+@dataclass
+class Load:
+    """What loading did, statement by statement (indexes into `statements`)."""
+
+    statements: list[Statement] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    first_in: dict[int, int] = field(default_factory=dict)  # oid -> statement defining it
+    last_in: dict[int, int] = field(default_factory=dict)  # oid -> last statement altering it
+    column_in: dict[tuple[int, int], int] = field(default_factory=dict)  # (table, attnum)
+    roles_created: list[str] = field(default_factory=list)
+    tracked: bool = False  # the event log ran: objects have file:line locations
+    virtual_files: set[str] = field(default_factory=set)  # no file to point at (a dump)
+
+    def lost_to(self, index: int) -> list[int]:
+        return [n for n, o in enumerate(self.outcomes) if o.cause == index and o.status == LOST]
+
+
+class Loader:
+    """Runs statements on an open autocommit session to a scratch database."""
+
+    def __init__(self, connection: psycopg.Connection, create_roles: bool) -> None:
+        self.connection = connection
+        self.create_roles = create_roles
+        self.load = Load()
+        self.pending = 0  # statements since the last commit
+        self.held = False  # the last statement's savepoint is still to be released
+        self.in_user_block = False  # inside the file's own BEGIN ... COMMIT
+        # names a failed statement would have created -> the failure that explains them
+        self.missing: dict[str, int] = {}
+        self.extensions: dict[str, int] = {}  # unavailable extension -> its statement
+
+    # --- the session ---------------------------------------------------------------
+
+    def setup(self) -> None:
+        self.reset_session()
+        superuser = self.connection.execute("SELECT usesuper FROM pg_catalog.pg_user"
+                                            " WHERE usename = current_user").fetchone()  # fmt: skip
+        if superuser and superuser[0]:
+            self.connection.execute(EVENT_LOG)
+            self.load.tracked = True
+
+    def reset_session(self) -> None:
+        """Each file starts from a fresh session's settings, as psql -f would give it."""
+        self.commit()
+        self.connection.execute("RESET SESSION AUTHORIZATION")
+        self.connection.execute("RESET ALL")
+        self.connection.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
+        # messages in English: the loader reads names out of them (superuser only)
+        if self.connection.execute("SELECT pg_catalog.current_setting('lc_messages')"
+                                   " NOT IN ('C', 'POSIX')").fetchone()[0]:  # fmt: skip
+            with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+                self.connection.execute("SET lc_messages = 'C'")
+
+    def commit(self) -> None:
+        if self.connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            self.connection.execute("COMMIT")
+        self.pending = 0
+        self.held = False
+
+    def finish(self) -> Load:
+        """Commit, read the event log and remove it (it must not be reviewed)."""
+        self.commit()
+        if self.load.tracked:
+            self.connection.execute("RESET SESSION AUTHORIZATION")
+            rows = self.connection.execute(
+                f"SELECT statement, objid, related, attnums FROM {LOG_SCHEMA}.ddl"
+                " WHERE statement >= 0 ORDER BY statement"
+            ).fetchall()
+            for statement, objid, related, attnums in rows:
+                self.load.first_in.setdefault(objid, statement)
+                self.load.last_in[objid] = statement
+                for oid in related or ():
+                    self.load.first_in.setdefault(oid, statement)
+                for attnum in attnums or ():
+                    self.load.column_in.setdefault((objid, attnum), statement)
+            self.connection.execute(f"DROP EVENT TRIGGER IF EXISTS {LOG_SCHEMA}")
+            self.connection.execute(f"DROP SCHEMA IF EXISTS {LOG_SCHEMA} CASCADE")
+        return self.load
+
+    # --- statements ----------------------------------------------------------------
+
+    def run_file(self, statements: Iterable[Statement]) -> None:
+        self.reset_session()
+        self.in_user_block = False
+        for statement in statements:
+            index = len(self.load.statements)
+            self.load.statements.append(statement)
+            self.load.outcomes.append(self.run(index, statement))
+        self.commit()
+
+    def run(self, index: int, statement: Statement) -> Outcome:
+        node = statement.node
+        if isinstance(node, ast.TransactionStmt):
+            return self.transaction_control(node)
+        if isinstance(node, ast.CopyStmt):  # data, not schema; and files or programs
+            return Outcome(SKIPPED, reason="COPY: data is not loaded")
+        if isinstance(node, SERVER_WIDE):
+            return Outcome(SKIPPED, reason="acts on the whole server, not run")
+        if isinstance(node, ROLE_STATEMENTS) and not self.create_roles:
+            return Outcome(SKIPPED, reason="roles are server-wide: not run on --server")
+        error = self.attempt(index, statement.text)
+        for _ in range(8):  # a GRANT may name several missing roles
+            if error is None:
+                break
+            if error.sqlstate == NOT_IN_TRANSACTION:
+                self.commit()
+                error = self.attempt(index, statement.text, in_transaction=False)
+            elif error.sqlstate == UNSAFE_NEW_ENUM_VALUE and not self.in_user_block:
+                # the value was added earlier in the loader's own transaction, not in one
+                # the file asked for: as run by psql, it would have been committed
+                self.commit()
+                error = self.attempt(index, statement.text)
+            elif self.create_roles and (role := MISSING_ROLE.match(error.message)):
+                self.create_role(role.group(1).replace('""', '"'))
+                error = self.attempt(index, statement.text)
+            else:
+                break
+        if error is None:
+            self.pending += 1
+            if self.pending >= COMMIT_EVERY and not self.in_user_block:
+                self.commit()
+            return Outcome(LOADED)
+        return self.failed(index, statement, error)
+
+    def transaction_control(self, node: ast.TransactionStmt) -> Outcome:
+        """The file's own BEGIN/COMMIT/ROLLBACK: honoured as boundaries; savepoints of
+        its own are not (each statement already has one)."""
+        kind = node.kind
+        if kind in (TransactionStmtKind.TRANS_STMT_BEGIN, TransactionStmtKind.TRANS_STMT_START):
+            self.commit()
+            self.in_user_block = True
+        elif kind == TransactionStmtKind.TRANS_STMT_COMMIT:
+            self.commit()
+            self.in_user_block = False
+        elif kind == TransactionStmtKind.TRANS_STMT_ROLLBACK:
+            if self.connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                self.connection.execute("ROLLBACK")
+            self.pending = 0
+            self.held = False
+            self.in_user_block = False
+        else:
+            return Outcome(SKIPPED, reason="savepoints and prepared transactions are not run")
+        return Outcome(LOADED)
+
+    def attempt(self, index: int, text: str, in_transaction: bool = True) -> ServerError | None:
+        """Run one statement; in a transaction, inside its savepoint. The statement goes
+        alone: the server parses a query whole, so a syntax error in it would also stop
+        commands sent with it. The previous savepoint is released with the next one."""
+        mark = sql.SQL("SELECT pg_catalog.set_config('pgvitals.statement', {}, false)")
+        steps: list[sql.Composable] = [mark.format(sql.Literal(str(index)))]
+        if in_transaction:
+            if self.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                steps.insert(0, sql.SQL("BEGIN; SAVEPOINT {}; ").format(SAVEPOINT))
+            elif self.held:
+                steps.insert(0, sql.SQL("RELEASE SAVEPOINT {0}; SAVEPOINT {0}; ").format(SAVEPOINT))
+            else:
+                steps.insert(0, sql.SQL("SAVEPOINT {}; ").format(SAVEPOINT))
+        self.connection.execute(sql.Composed(steps))
+        self.held = False
+        try:
+            self.connection.execute(text)  # type: ignore[arg-type]  (the file's own SQL)
+        except psycopg.Error as error:
+            if self.connection.broken or self.connection.closed:
+                raise
+            if in_transaction:
+                self.connection.execute(sql.SQL("ROLLBACK TO SAVEPOINT {}").format(SAVEPOINT))
+                self.held = True
+            return ServerError.of(error)
+        self.held = in_transaction
+        return None
+
+    def create_role(self, name: str) -> None:
+        """A role the files assume exists (an owner, a grantee): roles belong to the
+        server, not to the schema, so the throwaway server gets it, without login."""
+        self.connection.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(name)))
+        self.load.roles_created.append(name)
+
+    # --- failures ------------------------------------------------------------------
+
+    def failed(self, index: int, statement: Statement, error: ServerError) -> Outcome:
+        node = statement.node
+        outcome = self.classify(statement, error)
+        if isinstance(node, ast.CreateExtensionStmt) and outcome.status == UNCHECKED:
+            self.extensions.setdefault(node.extname, index)
+        root = outcome.cause if outcome.cause is not None else index
+        names = would_create(node) if node is not None else guessed_names(statement.text)
+        for name in names:
+            self.missing.setdefault(name, root)
+        return outcome
+
+    def classify(self, statement: Statement, error: ServerError) -> Outcome:
+        node = statement.node
+        if isinstance(node, ast.CreateExtensionStmt) and UNAVAILABLE_EXTENSION.match(error.message):
+            return Outcome(
+                UNCHECKED, error, reason=f"extension {node.extname} unavailable on this server"
+            )
+        if not self.create_roles and (role := MISSING_ROLE.match(error.message)):
+            return Outcome(UNCHECKED, error, reason=f"role {role.group(1)} does not exist here")
+        if error.sqlstate in UNDEFINED:
+            name = missing_name(error.message)
+            cause = self.missing.get(name) if name else None
+            if cause is not None:
+                root = self.load.outcomes[cause]
+                if root.status == UNCHECKED:
+                    return Outcome(UNCHECKED, error, cause, root.reason)
+                return Outcome(LOST, error, cause)
+            if error.sqlstate in EXTENSION_PROVIDED and self.extensions:
+                names = ", ".join(sorted(self.extensions))
+                cause = min(self.extensions.values())
+                reason = f"may need extension {names}, unavailable on this server"
+                return Outcome(UNCHECKED, error, cause, reason)
+        return Outcome(REJECTED, error)
+
+
+def missing_name(message: str) -> str | None:
+    """The unqualified name of the object an "undefined" error says is missing."""
+    match = FUNCTION.match(message) or QUOTED.search(message)
+    if not match:
+        return None
+    return match.group(1).replace('""', '"').rsplit(".", 1)[-1]
+
+
+def guessed_names(text: str) -> set[str]:
+    """What a CREATE statement the parser rejected was probably creating: the names
+    before its first "(", ON or AS. A misspelt keyword must not turn every statement
+    that uses the table into a finding of its own."""
+    try:
+        tokens = parser.scan(text)
+    except parser.ParseError:
+        return set()
+    if not tokens or tokens[0].name != "CREATE":
+        return set()
+    names = set()
+    for token in tokens[1:]:
+        if token.name in ("ASCII_40", "ON", "AS"):
+            break
+        if token.name == "IDENT":
+            word = text[token.start : token.end + 1]
+            quoted = word.startswith('"')
+            names.add(word[1:-1].replace('""', '"') if quoted else word.lower())
+    return names
+
+
+def would_create(node: Any) -> set[str]:
+    """Names of the objects a statement creates (or renames to): what later statements
+    may name and miss when it fails."""
+    if node is None:
+        return set()
+    names: set[str | None] = set()
+    if isinstance(node, ast.CreateStmt):  # also CREATE FOREIGN TABLE
+        names.add(node.relation.relname)
+    elif isinstance(node, ast.CreateTableAsStmt):
+        names.add(node.into.rel.relname)
+    elif isinstance(node, ast.ViewStmt):
+        names.add(node.view.relname)
+    elif isinstance(node, ast.IndexStmt):
+        names.add(node.idxname)
+    elif isinstance(node, ast.CreateSeqStmt):
+        names.add(node.sequence.relname)
+    elif isinstance(node, ast.CreateFunctionStmt):
+        names.add(node.funcname[-1].sval)
+    elif isinstance(node, (ast.CreateEnumStmt, ast.CreateRangeStmt)):
+        names.add(node.typeName[-1].sval)
+    elif isinstance(node, ast.CreateDomainStmt):
+        names.add(node.domainname[-1].sval)
+    elif isinstance(node, ast.CompositeTypeStmt):
+        names.add(node.typevar.relname)
+    elif isinstance(node, ast.DefineStmt):
+        names.add(node.defnames[-1].sval)
+    elif isinstance(node, ast.CreateSchemaStmt):
+        names.add(node.schemaname)
+        for element in node.schemaElts or ():
+            names |= would_create(element)
+    elif isinstance(node, ast.CreateExtensionStmt):
+        names.add(node.extname)
+    elif isinstance(node, ast.CreateTrigStmt):
+        names.add(node.trigname)
+    elif isinstance(node, ast.CreatePolicyStmt):
+        names.add(node.policy_name)
+    elif isinstance(node, ast.RenameStmt):
+        names.add(node.newname)
+    elif isinstance(node, ast.AlterTableStmt):
+        for command in node.cmds or ():
+            if command.subtype == AlterTableType.AT_AddColumn:
+                names.add(command.def_.colname)
+            elif command.subtype == AlterTableType.AT_AddConstraint:
+                names.add(command.def_.conname)
+    return {name for name in names if name}

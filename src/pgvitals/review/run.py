@@ -1,0 +1,282 @@
+"""`pgvitals review`: load DDL files into a scratch database (a throwaway embedded
+server, or a database created and dropped on a server the user names), then take the
+snapshot that the rules read.
+
+With a base, the base schema is loaded first and snapshotted on its own, so the
+caller can report only what the reviewed files change:
+- a database (DSN): its schema, dumped with the bundled `pg_dump --schema-only`;
+- a folder or `.sql` file: earlier migrations, loaded like the reviewed files;
+- a saved snapshot: a snapshot holds catalog facts, not DDL, so nothing of it can be
+  loaded; its findings are the base and the reviewed files are loaded on their own.
+  That fits files that make a whole schema (a `structure.sql`, a schema dump), not
+  migrations that alter tables only the base has.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import conninfo, sql
+
+from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe, first_line, scrub
+from pgvitals.embedded import EmbeddedServer, interrupt_safe, pgserver_bin_dir
+from pgvitals.review.files import InputError, Selection, select
+from pgvitals.review.load import REJECTED, SKIPPED, UNCHECKED, Load, Loader
+from pgvitals.review.split import Note, split_file
+from pgvitals.snapshot import io
+from pgvitals.snapshot.collect import collect
+from pgvitals.snapshot.model import RejectedStatement, Snapshot
+
+DATABASE, FILES, SNAPSHOT = "database", "files", "snapshot"
+REVIEW_DATABASE = "pgvitals_review"
+DUMP_SECONDS = 600
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Base:
+    kind: str  # database, files, snapshot
+    shown: str
+    dsn: str | None = None
+    files: Selection | None = None
+    snapshot: Snapshot | None = None
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    snapshot: Snapshot  # after every file, with the rejected statements and the notes
+    base_snapshot: Snapshot | None  # after the base only (or the saved one)
+    load: Load
+    new_from: int  # the first statement of the reviewed files (those before: the base)
+    where: str  # what the files were loaded into
+
+
+def resolve_base(value: str) -> Base:
+    """A folder or `.sql` file of earlier migrations, a saved snapshot, or a DSN."""
+    path = Path(value)
+    if path.is_dir() or (path.is_file() and path.suffix.lower() == ".sql"):
+        return Base(FILES, value, files=select([path]))
+    if path.is_file():
+        return Base(SNAPSHOT, f"snapshot {value}", snapshot=io.load(path))
+    if "=" not in value and "://" not in value:  # a mistyped path, not a connection string
+        raise InputError(f"--base {value}: no such file or folder (nor a connection string)")
+    return Base(DATABASE, describe(value), dsn=value)
+
+
+def review(
+    files: Selection,
+    base: Base | None = None,
+    server: str | None = None,
+    schemas: tuple[str, ...] = (),
+    probes: frozenset[str] | None = None,
+    progress: Progress | None = None,
+) -> Reviewed:
+    step = progress or (lambda message: None)
+    if server is not None:
+        with scratch_database(server) as dsn:
+            where = f"a scratch database on {describe(server)}"
+            return review_in(dsn, where, files, base, False, schemas, probes, step)
+    step("starting a private PostgreSQL")
+    with interrupt_safe(EmbeddedServer()) as embedded:
+        with psycopg.connect(embedded.dsn(), autocommit=True) as admin:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(REVIEW_DATABASE)))
+        where = f"a throwaway PostgreSQL {embedded.version}"
+        dsn = embedded.dsn(REVIEW_DATABASE)
+        return review_in(dsn, where, files, base, True, schemas, probes, step)
+
+
+def review_in(
+    dsn: str,
+    where: str,
+    files: Selection,
+    base: Base | None,
+    create_roles: bool,
+    schemas: tuple[str, ...],
+    probes: frozenset[str] | None,
+    step: Progress,
+) -> Reviewed:
+    """Load (the base, then) the files into the empty database at `dsn` and snapshot it."""
+    try:
+        return load_and_snapshot(dsn, where, files, base, create_roles, schemas, probes, step)
+    except psycopg.OperationalError as error:  # the server went away under the load
+        raise Unreachable(f"lost {where}: {first_line(str(error))}") from None
+
+
+def load_and_snapshot(
+    dsn: str,
+    where: str,
+    files: Selection,
+    base: Base | None,
+    create_roles: bool,
+    schemas: tuple[str, ...],
+    probes: frozenset[str] | None,
+    step: Progress,
+) -> Reviewed:
+    notes: list[Note] = []
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        loader = Loader(connection, create_roles)
+        loader.setup()
+        base_snapshot = base.snapshot if base is not None else None
+        if base is not None and base.kind in (DATABASE, FILES):
+            step(f"loading the base: {base.shown}")
+            if base.kind == DATABASE:
+                assert base.dsn is not None
+                label = f"(pg_dump of {base.shown})"
+                loader.load.virtual_files.add(label)
+                loader.run_file(split_file(dump_schema(base.dsn), label).statements)
+            else:
+                assert base.files is not None
+                notes += load_files(loader, base.files, step)
+            loader.finish()  # the event log is not part of the base
+            base_snapshot = take_snapshot(dsn, schemas, probes, step)
+            base_snapshot = with_review(base_snapshot, loader.load, [], len(loader.load.outcomes))
+            loader.setup()
+        new_from = len(loader.load.statements)
+        notes += load_files(loader, files, step)
+        load = loader.finish()
+    snapshot = with_review(take_snapshot(dsn, schemas, probes, step), load, notes, new_from)
+    return Reviewed(snapshot, base_snapshot, load, new_from, where)
+
+
+def load_files(loader: Loader, files: Selection, step: Progress) -> list[Note]:
+    notes = [Note(shown, 1, "down migration, not loaded") for shown in files.left_out]
+    for source in files.files:
+        step(f"loading {source.shown}")
+        try:
+            text = source.path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as error:
+            notes.append(Note(source.shown, 1, f"not read: {error}"))
+            continue
+        split = split_file(text, source.shown)
+        notes += split.notes
+        loader.run_file(split.statements)
+    return notes
+
+
+def take_snapshot(
+    dsn: str, schemas: tuple[str, ...], probes: frozenset[str] | None, step: Progress
+) -> Snapshot:
+    connection = connect(dsn, Limits())
+    try:
+        return collect(connection, schemas, None, step, probes)
+    finally:
+        connection.close()
+
+
+def with_review(snapshot: Snapshot, load: Load, notes: list[Note], new_from: int) -> Snapshot:
+    """The snapshot with the rejected statements (those of the base too: they are the
+    same before and after) and what the review did not check, as skipped parts."""
+    rejected = [rejection(load, index) for index in range(len(load.outcomes))
+                if load.outcomes[index].status == REJECTED]  # fmt: skip
+    skipped = [*snapshot.collection.skipped, *review_notes(load, notes, new_from)]
+    collection = dataclasses.replace(snapshot.collection, skipped=skipped)
+    return dataclasses.replace(snapshot, rejected_statements=rejected, collection=collection)
+
+
+def rejection(load: Load, index: int) -> RejectedStatement:
+    statement, error = load.statements[index], load.outcomes[index].error
+    assert error is not None
+    error_at = None
+    if error.position:
+        line, column = statement.line_of(error.position)
+        error_at = f"{statement.file}:{line}:{column}"
+    lost = [f"{load.statements[n].where}: {load.statements[n].first_line}"
+            for n in load.lost_to(index)]  # fmt: skip
+    return RejectedStatement(
+        file=statement.file,
+        line=statement.line,
+        column=statement.column,
+        statement=statement.first_line,
+        sqlstate=error.sqlstate,
+        message=error.message,
+        detail=error.detail,
+        hint=error.hint,
+        error_at=error_at,
+        lost=lost,
+    )
+
+
+def review_notes(load: Load, notes: list[Note], new_from: int) -> list[dict[str, str]]:
+    """What was not sent to the server or not checked, one entry each, in file order."""
+    entries = [entry(note.where, note.text) for note in notes]
+    outcomes = load.outcomes
+    for index, outcome in enumerate(outcomes):
+        statement = load.statements[index]
+        if outcome.status == SKIPPED and index >= new_from:
+            entries.append(entry(statement.where, f"{outcome.reason}: {statement.first_line}"))
+        elif outcome.status == UNCHECKED and outcome.cause is None:
+            needing = [load.statements[n].where for n, o in enumerate(outcomes) if o.cause == index]
+            text = f"not checked: {outcome.reason}: {statement.first_line}"
+            if needing:
+                shown = ", ".join(needing[:10]) + (", ..." if len(needing) > 10 else "")
+                text += f"; nor {len(needing)} later statements that need it: {shown}"
+            entries.append(entry(statement.where, text))
+    if load.roles_created:
+        names = ", ".join(load.roles_created)
+        entries.append(entry("roles", f"assumed to exist, created without login: {names}"))
+    if not load.tracked:
+        entries.append(entry("locations", "not recorded: event triggers need a superuser"))
+    return entries
+
+
+def entry(where: str, text: str) -> dict[str, str]:
+    return {"step": "review", "object": where, "reason": f"{where}: {text}"}
+
+
+def dump_schema(dsn: str) -> str:
+    """The schema of a live database as SQL, by the pg_dump that comes with pgserver."""
+    try:
+        conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as error:
+        raise BadTarget(f"--base: invalid connection string: {scrub(str(error), dsn)}") from None
+    command = [str(pgserver_bin_dir() / "pg_dump"), "--schema-only", "--lock-wait-timeout=10000",
+               f"--dbname={dsn}"]  # fmt: skip
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=DUMP_SECONDS, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise Unreachable(f"pg_dump of {describe(dsn)} failed: {error}") from None
+    if done.returncode != 0:
+        reason = first_line(scrub(done.stderr, dsn)).removeprefix("pg_dump: error: ")
+        raise Unreachable(f"pg_dump of {describe(dsn)} failed: {reason}")
+    return done.stdout
+
+
+@contextmanager
+def scratch_database(dsn: str) -> Iterator[str]:
+    """A new, empty database on the server at `dsn`, dropped afterwards."""
+    try:
+        params = conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as error:
+        raise BadTarget(f"--server: invalid connection string: {scrub(str(error), dsn)}") from None
+    params.setdefault("connect_timeout", "10")
+    name = f"pgvitals_review_{secrets.token_hex(4)}"
+    try:
+        admin = psycopg.connect(**params, autocommit=True)
+    except psycopg.OperationalError as error:
+        reason = first_line(scrub(str(error), dsn))
+        raise Unreachable(f"cannot connect to {describe(dsn)}: {reason}") from None
+    with admin:
+        try:
+            create = sql.SQL("CREATE DATABASE {} TEMPLATE template0")
+            admin.execute(create.format(sql.Identifier(name)))
+        except psycopg.Error as error:
+            raise Unreachable(
+                f"cannot create a scratch database on {describe(dsn)}: {first_line(str(error))}"
+            ) from None
+        try:
+            yield conninfo.make_conninfo(dsn, dbname=name)
+        finally:
+            drop = sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name))
+            try:
+                admin.execute(drop + sql.SQL(" WITH (FORCE)"))
+            except psycopg.errors.SyntaxError:  # before PostgreSQL 13
+                admin.execute(drop)

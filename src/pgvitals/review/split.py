@@ -1,0 +1,267 @@
+"""Split SQL files into statements with PostgreSQL's own parser (pglast), keeping the
+file, line and column where each begins.
+
+What psql would do that the server never sees is taken out first, keeping every other
+character where it was so that lines and columns stay true: meta-commands
+(`\\connect`, `\\set`, `\\i`, ... up to the end of their line), the data lines of
+`COPY ... FROM stdin` up to `\\.`, and the down sections of dbmate (`-- migrate:down`)
+and goose (`-- +goose Down`) files. Each is recorded as a note.
+
+A statement the parser rejects is kept as a statement (unparsed) so that the server
+reports it in its own words; the statements around it are still found.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pglast
+from pglast import parser
+
+IDENTIFIER_CHARS = re.compile(r"[\w$]")
+DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_\x80-\U0010ffff][\w\x80-\U0010ffff]*)?\$")
+COPY_FROM_STDIN = re.compile(r"^\s*COPY\b.*\bFROM\s+STDIN\b", re.IGNORECASE | re.DOTALL)
+# Section markers of tools that keep up and down in one file.
+DOWN_MARKER = re.compile(r"^--\s*(?:migrate:down|\+goose\s+down)\b", re.IGNORECASE | re.MULTILINE)
+UP_MARKER = re.compile(r"^--\s*(?:migrate:up|\+goose\s+up)\b", re.IGNORECASE | re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Statement:
+    file: str
+    line: int  # 1-based, where the statement's first token is
+    column: int  # 1-based, in characters
+    text: str
+    node: Any | None  # pglast's parse tree of the statement; None: the parser rejected it
+    offset: int  # of the first character in its file's text
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    @property
+    def first_line(self) -> str:
+        """The statement's first line, shortened: what a reader recognises it by."""
+        line = self.text.strip().splitlines()[0].strip()
+        return line if len(line) <= 120 else f"{line[:117]}..."
+
+    @property
+    def kind(self) -> str:
+        """The parse tree's node name (`CreateStmt`, ...), or "" when unparsed."""
+        return type(self.node).__name__ if self.node is not None else ""
+
+    def line_of(self, position: int) -> tuple[int, int]:
+        """File line and column of a 1-based character position within the statement
+        (as the server reports an error's position)."""
+        before = self.text[: max(position - 1, 0)]
+        newlines = before.count("\n")
+        if newlines == 0:
+            return self.line, self.column + len(before)
+        return self.line + newlines, len(before) - before.rfind("\n")
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something in a file that was not sent to the server, and why."""
+
+    file: str
+    line: int
+    text: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class SplitFile:
+    statements: list[Statement]
+    notes: list[Note]
+
+
+class Lines:
+    """Line and column of a character offset."""
+
+    def __init__(self, text: str) -> None:
+        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def at(self, offset: int) -> tuple[int, int]:
+        index = bisect.bisect_right(self.starts, offset) - 1
+        return index + 1, offset - self.starts[index] + 1
+
+
+def split_file(text: str, file: str) -> SplitFile:
+    lines = Lines(text)
+    notes: list[Note] = []
+    text = blank_down_sections(text, lines, file, notes)
+    text = blank_psql(text, lines, file, notes)
+    statements = []
+    for start, stop, parsed in pieces(text, 0):
+        source = text[start:stop]
+        node = parse_one(source) if parsed else None
+        line, column = lines.at(start)
+        statements.append(Statement(file, line, column, source, node, start))
+    return SplitFile(statements, sorted(notes, key=lambda note: note.line))
+
+
+def blanked(text: str, start: int, stop: int) -> str:
+    """`text` with [start, stop) replaced by spaces, its line breaks kept."""
+    return text[:start] + re.sub(r"[^\n]", " ", text[start:stop]) + text[stop:]
+
+
+def blank_down_sections(text: str, lines: Lines, file: str, notes: list[Note]) -> str:
+    for down in list(DOWN_MARKER.finditer(text)):
+        after = UP_MARKER.search(text, down.end())
+        stop = after.start() if after else len(text)
+        first, last = lines.at(down.start())[0], lines.at(max(stop - 1, down.start()))[0]
+        notes.append(Note(file, first, f"down section not loaded (lines {first}-{last})"))
+        text = blanked(text, down.start(), stop)
+    return text
+
+
+def blank_psql(text: str, lines: Lines, file: str, notes: list[Note]) -> str:
+    """Blank psql meta-commands and COPY data, found by a scan that knows quotes,
+    dollar quotes and comments (a backslash inside them is not psql's)."""
+    chars = list(text)
+    length = len(text)
+    position = 0
+    statement_start = 0
+    depth = 0  # nested /* */ comments
+    while position < length:
+        char = text[position]
+        following = text[position + 1] if position + 1 < length else ""
+        if depth:
+            if char == "*" and following == "/":
+                depth, position = depth - 1, position + 2
+            elif char == "/" and following == "*":
+                depth, position = depth + 1, position + 2
+            else:
+                position += 1
+        elif char == "-" and following == "-":
+            end = text.find("\n", position)
+            position = length if end < 0 else end
+        elif char == "/" and following == "*":
+            depth, position = 1, position + 2
+        elif char == "'":
+            escapes = (
+                position > 0
+                and text[position - 1] in "eE"
+                and not (position > 1 and IDENTIFIER_CHARS.match(text[position - 2]))
+            )
+            position = end_of_quote(text, position, "'", escapes)
+        elif char == '"':
+            position = end_of_quote(text, position, '"', False)
+        elif char == "$" and not (position and IDENTIFIER_CHARS.match(text[position - 1])):
+            tag = DOLLAR_TAG.match(text, position)
+            if tag:
+                end = text.find(tag.group(), tag.end())
+                position = length if end < 0 else end + len(tag.group())
+            else:
+                position += 1
+        elif char == "\\":
+            end = text.find("\n", position)
+            end = length if end < 0 else end
+            command = text[position:end].strip()
+            notes.append(Note(file, lines.at(position)[0], f"psql meta-command {command}"))
+            chars[position:end] = " " * (end - position)
+            position = end
+        elif char == ";":
+            statement = "".join(chars[statement_start:position])
+            position += 1
+            statement_start = position
+            if COPY_FROM_STDIN.match(strip_comments(statement)):
+                position = skip_copy_data(text, chars, position, lines, file, notes)
+                statement_start = position
+        else:
+            position += 1
+    return "".join(chars)
+
+
+def end_of_quote(text: str, start: int, quote: str, escapes: bool) -> int:
+    """The position after the quoted text that opens at `start` (a doubled quote is
+    part of it; with `escapes`, so is a backslash and what follows)."""
+    position = start + 1
+    while position < len(text):
+        char = text[position]
+        if escapes and char == "\\":
+            position += 2
+        elif char == quote:
+            if text[position + 1 : position + 2] == quote:
+                position += 2
+            else:
+                return position + 1
+        else:
+            position += 1
+    return len(text)
+
+
+def strip_comments(statement: str) -> str:
+    return re.sub(r"--[^\n]*", "", statement)
+
+
+def skip_copy_data(
+    text: str, chars: list[str], position: int, lines: Lines, file: str, notes: list[Note]
+) -> int:
+    """Blank the data rows after `COPY ... FROM stdin;` up to the `\\.` line."""
+    line_end = text.find("\n", position)
+    if line_end < 0:
+        return len(text)
+    start = line_end + 1
+    terminator = re.compile(r"^\\\.[ \t\r]*$", re.MULTILINE).search(text, start)
+    stop = terminator.end() if terminator else len(text)
+    rows = text.count("\n", start, terminator.start() if terminator else stop)
+    chars[start:stop] = re.sub(r"[^\n]", " ", text[start:stop])
+    notes.append(Note(file, lines.at(start)[0], f"COPY data not loaded ({rows} lines)"))
+    return stop
+
+
+def pieces(text: str, offset: int) -> list[tuple[int, int, bool]]:
+    """(start, stop, parsed) of each statement in `text`. Where the parser rejects
+    something, the statement holding the error (as the scanner splits at semicolons)
+    is kept unparsed and the text before and after it is split again."""
+    if not text.strip():
+        return []
+    try:
+        found = pglast.split(text, with_parser=True, only_slices=True)
+        return [(offset + s.start, offset + s.stop, True) for s in found]
+    except parser.ParseError as error:
+        location = error.args[1] if len(error.args) > 1 else 0
+    start, stop = failing_chunk(text, location)
+    return [
+        *pieces(text[:start], offset),
+        (offset + start, offset + stop, False),
+        *pieces(text[stop:], offset + stop),
+    ]
+
+
+def failing_chunk(text: str, location: int) -> tuple[int, int]:
+    """The semicolon-separated chunk of `text` around `location`: where a statement the
+    parser rejects begins and ends."""
+    try:
+        found = pglast.split(text, with_parser=False, only_slices=True)
+        chunks = [(s.start, s.stop) for s in found]
+    except parser.ParseError as error:  # an unterminated quote: the rest is one chunk
+        cut = error.args[1] if len(error.args) > 1 else 0
+        chunks = [(s.start, s.stop) for s in safe_scan(text[:cut])]
+        complete = [c for c in chunks if text[c[1] : c[1] + 1] == ";"]
+        tail = complete[-1][1] + 1 if complete else 0
+        start = len(text[:tail]) + (len(text[tail:]) - len(text[tail:].lstrip()))
+        return start, len(text)
+    for start, stop in chunks:
+        if location < stop + 1:
+            return start, stop
+    return chunks[-1] if chunks else (0, len(text))
+
+
+def safe_scan(text: str) -> list[slice]:
+    try:
+        return list(pglast.split(text, with_parser=False, only_slices=True))
+    except parser.ParseError:
+        return []
+
+
+def parse_one(source: str) -> Any:
+    return parser.parse_sql(source)[0].stmt

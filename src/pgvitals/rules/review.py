@@ -1,0 +1,59 @@
+"""Rules about DDL files themselves, found while `pgvitals review` loads them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pgvitals.rules._api import HIGH, INTEGRITY, Draft, NoOptions, finding, rule
+from pgvitals.snapshot.model import Snapshot
+
+
+@rule(
+    "invalid-ddl",
+    category=INTEGRITY,
+    severity=HIGH,
+    title="PostgreSQL rejects a statement of the DDL",
+)
+def invalid_ddl(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """A statement of a reviewed SQL file or migration fails on a real server.
+
+    `pgvitals review` loads the files statement by statement, each in its own
+    savepoint, so one failure does not hide the next. Each statement PostgreSQL
+    rejects is reported with the server's own message, detail and hint, and with
+    the later statements that failed only because of it (a table that was never
+    created takes its indexes, foreign keys and views down with it). A live
+    database has no DDL files: there this check finds nothing.
+
+    Statements that need an extension the review server lacks are not reported
+    here but listed as not checked; so are psql meta-commands, which only psql runs.
+
+    ## Why it breaks
+    A migration that fails in CI or at deploy time stops the release half way: the
+    tools that run migrations one transaction per file leave the schema at the last
+    file that worked, and the ones that do not leave it half-changed inside a file.
+    A schema file that does not load (a partitioned table whose primary key omits
+    the partition key, a foreign key to a column without a unique constraint, a
+    typo) means the database the team designed is not the one they will get: every
+    object that depends on the failed statement is missing too.
+
+    ## Fix
+    Correct the statement as the server's message, detail and hint say, then review
+    again: the statements listed as lost should then load as well. Where the
+    statement is right but needs something the review server lacks (a role, an
+    extension), review against a server that has it with `--server DSN`.
+    """
+    for rejected in snap.rejected_statements:
+        evidence: dict[str, object] = {
+            "statement": rejected.statement,
+            "sqlstate": rejected.sqlstate,
+            "message": rejected.message,
+            "detail": rejected.detail,
+            "hint": rejected.hint,
+            "error_at": rejected.error_at,
+            "lost": rejected.lost,
+        }
+        message = f"PostgreSQL rejects `{rejected.statement}`: {rejected.message}"
+        if rejected.lost:
+            count = len(rejected.lost)
+            message += f"; {count} later statement{'s' if count > 1 else ''} failed because of it"
+        yield finding(rejected.located, message, evidence=evidence)

@@ -1,0 +1,289 @@
+"""`pgvitals review`: SQL files and migration folders loaded into a real server, the
+statements it rejects reported with what they took down, the rules run on the rest
+with each finding at its file:line, and `--base` reporting only what the files change.
+
+Most tests load into a scratch database on the session's test servers (`--server`),
+which is what `--server` is for; one runs the default throwaway server end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from pgvitals.demo.run import load_demo
+from tests.helpers import Run, pgvitals, valid_report
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS_NAMES = ["synapse", "pagila", "chinook", "openstreetmap", "lago", "gisia",
+                "supabase_basejump"]  # fmt: skip
+
+
+def write(folder: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def review(folder: Path, *args: str) -> Run:
+    """`pgvitals review` run in `folder`, so files are shown relative to it."""
+    return pgvitals("review", *args, "--format", "json", cwd=folder, timeout=300)
+
+
+def findings(run: Run) -> dict[tuple[str, str], dict]:
+    report = valid_report(run.json())
+    return {(f["rule"], f["object"]): f for f in report["findings"]}
+
+
+def located(finding: dict) -> str:
+    return f"{finding['location']['file']}:{finding['location']['line']}"
+
+
+def scratch_databases(server) -> list[str]:
+    with psycopg.connect(server.dsn(), autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'pgvitals_review%'"
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+MIGRATIONS = {
+    "V1__init.sql": """\
+CREATE TABLE teachers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text);
+CREATE TABLE lessons (
+    id bigint PRIMARY KEY,
+    teacher_id bigint NOT NULL REFERENCES teachers
+);
+CREATE INDEX lessons_teacher_id_idx ON lessons (teacher_id);
+""",
+    "V2__events.sql": """\
+\\set ON_ERROR_STOP on
+CREATE TABLE events (
+    id bigint,
+    happened date NOT NULL,
+    PRIMARY KEY (id)
+) PARTITION BY RANGE (happened);
+CREATE TABLE events_2024 PARTITION OF events
+    FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+""",
+    "V2__events.down.sql": "DROP TABLE events;\n",
+    "V10__notes.sql": """\
+CREATE TABLE "Lesson Notes" (
+    id bigint PRIMARY KEY,
+    lesson_id bigint REFERENCES lessons
+);
+CREATE INDEX events_happened_idx ON events (happened);
+""",
+}
+
+
+def test_a_folder_with_an_error_in_the_middle_is_reviewed_completely(server, tmp_path) -> None:
+    write(tmp_path / "migrations", MIGRATIONS)
+    run = review(tmp_path, "migrations", "--server", server.dsn(), "--fail-on", "high")
+    assert run.exit_code == 1, run.stderr
+    found = findings(run)
+    rejected = found[("invalid-ddl", "migrations/V2__events.sql:2")]
+    assert located(rejected) == "migrations/V2__events.sql:2"
+    assert rejected["evidence"]["message"] == (
+        "unique constraint on partitioned table must include all partitioning columns"
+    )
+    assert rejected["evidence"]["detail"] == (
+        'PRIMARY KEY constraint on table "events" lacks column "happened" which is part of '
+        "the partition key."
+    )
+    # what it took down, across files; the statements after it were still checked
+    assert rejected["evidence"]["lost"] == [
+        "migrations/V2__events.sql:7: CREATE TABLE events_2024 PARTITION OF events",
+        "migrations/V10__notes.sql:5: CREATE INDEX events_happened_idx ON events (happened)",
+    ]
+    fk = found[("unindexed-foreign-key", "public.Lesson Notes.Lesson Notes_lesson_id_fkey")]
+    assert located(fk) == "migrations/V10__notes.sql:1"
+    assert set(found) == {rejected_key(rejected), fk_key(fk)}
+    reasons = [entry["reason"] for entry in run.json()["collection"]["skipped"]]
+    assert "migrations/V2__events.sql:1: psql meta-command \\set ON_ERROR_STOP on" in reasons
+    assert "migrations/V2__events.down.sql:1: down migration, not loaded" in reasons
+    assert scratch_databases(server) == []  # the scratch database was dropped
+
+
+def rejected_key(finding: dict) -> tuple[str, str]:
+    return (finding["rule"], finding["object"])
+
+
+fk_key = rejected_key
+
+SCHEMA = """\
+CREATE SCHEMA "Mixed Case";
+CREATE TABLE "Mixed Case".teachers (id bigint PRIMARY KEY, "ñame" text);
+
+CREATE TABLE "Mixed Case"."Weird""Name" (
+    teacher_id bigint REFERENCES "Mixed Case".teachers,
+    "select" int
+);
+CREATE INDEX weird_select_idx ON "Mixed Case"."Weird""Name" ("select");
+CREATE INDEX weird_select_teacher_idx ON "Mixed Case"."Weird""Name" ("select", teacher_id);
+"""
+
+CLEAN = """\
+CREATE TABLE teachers (id bigint PRIMARY KEY, name text NOT NULL);
+CREATE TABLE lessons (id bigint PRIMARY KEY, teacher_id bigint NOT NULL REFERENCES teachers);
+CREATE INDEX lessons_teacher_id_idx ON lessons (teacher_id);
+"""
+
+
+def test_a_schema_file_gets_its_findings_at_file_line(server, tmp_path) -> None:
+    write(tmp_path, {"schema.sql": SCHEMA, "clean.sql": CLEAN})
+    run = review(tmp_path, "schema.sql", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    where = {key: located(item) for key, item in findings(run).items()}
+    assert where == {
+        ("missing-primary-key", 'Mixed Case.Weird"Name'): "schema.sql:4",
+        ("unindexed-foreign-key", 'Mixed Case.Weird"Name.Weird"Name_teacher_id_fkey'):
+            "schema.sql:4",
+        ("redundant-index", "Mixed Case.weird_select_idx"): "schema.sql:8",
+    }  # fmt: skip
+    clean = review(tmp_path, "clean.sql", "--server", server.dsn())
+    assert clean.exit_code == 0, clean.stderr
+    assert findings(clean) == {}
+    assert all(c["status"] == "ran" or "statistics" in c["reason"] for c in clean.json()["checks"])
+
+
+def test_review_runs_in_its_own_throwaway_server(tmp_path) -> None:
+    """Nothing but the installed package: the default loads into an embedded server."""
+    write(tmp_path, {"db/V1__events.sql": MIGRATIONS["V2__events.sql"]})
+    run = pgvitals("review", "db", "-o", "review.sarif", "-o", "review.json", "--fail-on",
+                   "critical", cwd=tmp_path, timeout=300)  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    report = valid_report(json.loads((tmp_path / "review.json").read_text()))
+    assert report["target"]["mode"] == "review"
+    assert [f["object"] for f in report["findings"]] == ["db/V1__events.sql:2"]
+    sarif = json.loads((tmp_path / "review.sarif").read_text())
+    [result] = sarif["runs"][0]["results"]
+    assert result["ruleId"] == "invalid-ddl"
+    assert result["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "db/V1__events.sql"},
+        "region": {"startLine": 2},
+    }
+    assert "baselineState" not in result
+
+
+PULL_REQUEST = """\
+-- a foreign key without an index, and a key for a table that had none
+ALTER TABLE practise_improve_pilot.chat_sessions
+    ADD CONSTRAINT chat_sessions_teacher_id_fkey
+    FOREIGN KEY (teacher_id) REFERENCES practise_improve_pilot.teachers (id);
+ALTER TABLE public.teachers_old ADD PRIMARY KEY (id);
+"""
+
+
+def test_base_database_reports_what_a_migration_introduces_and_resolves(database, tmp_path) -> None:
+    load_demo(database.dsn)
+    write(tmp_path, {"pr.sql": PULL_REQUEST})
+    run = review(tmp_path, "pr.sql", "--base", database.dsn, "--server", database.server.dsn(),
+                 "-o", "pr.sarif")  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    report = valid_report(run.json())
+    assert [(f["rule"], f["object"], located(f)) for f in report["findings"]] == [
+        ("unindexed-foreign-key",
+         "practise_improve_pilot.chat_sessions.chat_sessions_teacher_id_fkey", "pr.sql:2"),
+    ]  # fmt: skip
+    resolved = report["baseline"]["resolved"]
+    assert [(f["rule"], f["object"], located(f)) for f in resolved] == [
+        ("missing-primary-key", "public.teachers_old", "pr.sql:5"),
+    ]
+    # the base (pg_dump of the demo) loaded without a rejected statement
+    assert not any("invalid-ddl" in str(c) for c in report["findings"])
+    sarif = json.loads((tmp_path / "pr.sarif").read_text())
+    assert [r["baselineState"] for r in sarif["runs"][0]["results"]] == ["new"]
+
+
+def test_base_folder_of_earlier_migrations(server, tmp_path) -> None:
+    write(tmp_path, {
+        "db/V1__init.sql": "CREATE TABLE teachers (id bigint);\n"
+                           "CREATE TABLE lessons (id bigint PRIMARY KEY, teacher_id bigint);\n",
+        "V2__keys.sql": "ALTER TABLE teachers ADD PRIMARY KEY (id);\n"
+                        "ALTER TABLE lessons ADD FOREIGN KEY (teacher_id) REFERENCES teachers;\n",
+    })  # fmt: skip
+    run = review(tmp_path, "V2__keys.sql", "--base", "db", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    report = valid_report(run.json())
+    assert [(f["rule"], located(f)) for f in report["findings"]] == [
+        ("unindexed-foreign-key", "V2__keys.sql:2")
+    ]
+    assert [(f["rule"], f["object"], located(f)) for f in report["baseline"]["resolved"]] == [
+        ("missing-primary-key", "public.teachers", "V2__keys.sql:1")
+    ]
+
+
+def test_base_snapshot_compares_findings_with_a_whole_schema(database, tmp_path) -> None:
+    database.execute("CREATE TABLE teachers (id bigint); CREATE TABLE lessons (id bigint);")
+    snapshot = tmp_path / "prod.json"
+    assert pgvitals("snapshot", database.dsn, "-o", str(snapshot)).exit_code == 0
+    write(tmp_path, {"structure.sql": "CREATE TABLE teachers (id bigint PRIMARY KEY);\n"
+                                      "CREATE TABLE lessons (id bigint);\n"
+                                      "CREATE TABLE notes (body text);\n"})  # fmt: skip
+    run = review(tmp_path, "structure.sql", "--base", "prod.json", "--server", database.dsn)
+    assert run.exit_code == 0, run.stderr
+    report = valid_report(run.json())
+    assert [f["object"] for f in report["findings"]] == ["public.notes"]
+    assert [f["object"] for f in report["baseline"]["resolved"]] == ["public.teachers"]
+
+
+def test_input_errors_and_unreachable_servers_have_their_exit_codes(tmp_path) -> None:
+    assert pgvitals("review", cwd=tmp_path).exit_code == 2
+    missing = pgvitals("review", "absent.sql", cwd=tmp_path)
+    assert missing.exit_code == 2 and "absent.sql: no such file or folder" in missing.stderr
+    write(tmp_path, {"a.sql": "SELECT 1;\n", "not-a-snapshot.json": "{}"})
+    mistyped = pgvitals("review", "a.sql", "--base", "migrations_old", cwd=tmp_path)
+    assert mistyped.exit_code == 2, mistyped.stderr
+    assert "--base migrations_old: no such file or folder" in mistyped.stderr
+    damaged = pgvitals("review", "a.sql", "--base", "not-a-snapshot.json", cwd=tmp_path)
+    assert damaged.exit_code == 2 and "not a pgvitals-snapshot/1 file" in damaged.stderr
+    unreachable = pgvitals("review", "a.sql", "--server", "host=/nonexistent port=1", cwd=tmp_path)
+    assert unreachable.exit_code == 3, unreachable.stderr
+    assert "cannot connect to" in unreachable.stderr
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="shared/corpus is not beside the checkout")
+@pytest.mark.parametrize("name", CORPUS_NAMES)
+def test_corpus_schemas_load_without_invalid_ddl(server, name: str) -> None:
+    """Real schemas written by others load as they are: every failure would be ours.
+    Synapse on every server; the others on the embedded one, which has no contrib (the
+    harder case: what needs an extension must come out as not checked)."""
+    if name != "synapse" and "pgserver" not in str(server.bin_dir):
+        pytest.skip("the corpus is reviewed on the embedded server (synapse on all)")
+    run = review(CORPUS / name, "schema.sql", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    found = findings(run)
+    assert [key for key in found if key[0] == "invalid-ddl"] == []
+    assert all("location" in item for item in found.values())
+    if name == "synapse":
+        # its baseline v72 has 138 tables; the rules see all of them
+        assert run.json()["summary"]["tables"] == 138
+
+
+def test_server_as_a_plain_role_reviews_without_locations(server, tmp_path) -> None:
+    """Event triggers need a superuser: a plain role with CREATEDB still gets the
+    review, its findings without file:line, and the report says why."""
+    with psycopg.connect(server.dsn(), autocommit=True) as admin:
+        if not admin.execute("SELECT FROM pg_roles WHERE rolname = 'plain_reviewer'").fetchone():
+            admin.execute("CREATE ROLE plain_reviewer LOGIN CREATEDB")
+    write(tmp_path, {"schema.sql": "CREATE ROLE pgvitals_never_created;\n"
+                                   "CREATE TABLE events (id bigint, body text);\n"
+                                   "COPY events TO PROGRAM 'touch never-run';\n"})  # fmt: skip
+    run = review(tmp_path, "schema.sql", "--server", server.dsn(user="plain_reviewer"))
+    assert run.exit_code == 0, run.stderr
+    [finding] = run.json()["findings"]
+    assert finding["object"] == "public.events" and "location" not in finding
+    reasons = [entry["reason"] for entry in run.json()["collection"]["skipped"]]
+    assert "locations: not recorded: event triggers need a superuser" in reasons
+    assert (
+        "schema.sql:1: roles are server-wide: not run on --server: "
+        "CREATE ROLE pgvitals_never_created" in reasons
+    )
+    assert "schema.sql:3: COPY: data is not loaded: COPY events TO PROGRAM 'touch never-run'" in (
+        reasons
+    )
+    assert scratch_databases(server) == []

@@ -1,0 +1,142 @@
+"""Splitting SQL files the way the server and psql see them, and choosing the files:
+no server needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pgvitals.review.files import GIVEN, InputError, natural_key, select
+from pgvitals.review.split import split_file
+
+
+def statements(text: str) -> list[tuple[int, int, str, str]]:
+    """(line, column, node kind, text) of each statement."""
+    return [(s.line, s.column, s.kind, s.text) for s in split_file(text, "f.sql").statements]
+
+
+def test_lines_and_columns_count_characters_not_bytes() -> None:
+    text = "CREATE TABLE \"ñame\" (a int); CREATE TABLE b (a int);\n  SELECT 'é';\n"
+    assert statements(text) == [
+        (1, 1, "CreateStmt", 'CREATE TABLE "ñame" (a int)'),
+        (1, 30, "CreateStmt", "CREATE TABLE b (a int)"),
+        (2, 3, "SelectStmt", "SELECT 'é'"),
+    ]
+
+
+def test_semicolons_inside_bodies_quotes_and_comments_do_not_split() -> None:
+    text = (
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END;\n"
+        "CREATE FUNCTION g() RETURNS int LANGUAGE plpgsql AS $body$ BEGIN RETURN 1; END $body$;\n"
+        "SELECT 'a;b', \"c;d\", E'it\\'s;' /* x; /* nested; */ y; */ FROM t;\n"
+    )
+    kinds = [kind for _, _, kind, _ in statements(text)]
+    assert kinds == ["CreateFunctionStmt", "CreateFunctionStmt", "SelectStmt"]
+
+
+def test_psql_meta_commands_are_noted_and_kept_out_of_statements() -> None:
+    text = "\\set ON_ERROR_STOP on\nCREATE TABLE a (x int);\n\\connect other\nSELECT 1 \\gset\n"
+    split = split_file(text, "f.sql")
+    assert [(s.line, s.text) for s in split.statements] == [
+        (2, "CREATE TABLE a (x int)"),
+        (4, "SELECT 1"),
+    ]
+    assert [(n.line, n.text) for n in split.notes] == [
+        (1, "psql meta-command \\set ON_ERROR_STOP on"),
+        (3, "psql meta-command \\connect other"),
+        (4, "psql meta-command \\gset"),
+    ]
+
+
+def test_a_backslash_inside_quotes_is_not_a_meta_command() -> None:
+    text = "SELECT '\\n', $$ \\x $$, E'\\\\';\nSELECT 2;\n"
+    split = split_file(text, "f.sql")
+    assert len(split.statements) == 2 and split.notes == []
+
+
+def test_copy_data_is_skipped_up_to_its_terminator() -> None:
+    text = "COPY t (a) FROM stdin;\n1\n\\.x\n2\n\\.\nCREATE TABLE after_copy (a int);\n"
+    split = split_file(text, "f.sql")
+    assert [s.kind for s in split.statements] == ["CopyStmt", "CreateStmt"]
+    assert split.statements[1].line == 6
+    assert [n.text for n in split.notes] == ["COPY data not loaded (3 lines)"]
+
+
+def test_a_statement_the_parser_rejects_is_kept_and_the_rest_still_split() -> None:
+    text = "CREATE TABLE a (x int);\nCREATE TABEL b (x int);\nCREATE TABLE c (x int);\n"
+    assert [(line, kind) for line, _, kind, _ in statements(text)] == [
+        (1, "CreateStmt"),
+        (2, ""),
+        (3, "CreateStmt"),
+    ]
+
+
+def test_an_unterminated_quote_takes_the_rest_of_the_file() -> None:
+    text = "CREATE TABLE a (x int);\nSELECT 'never closed;\nCREATE TABLE c (x int);\n"
+    found = statements(text)
+    assert [(line, kind) for line, _, kind, _ in found] == [(1, "CreateStmt"), (2, "")]
+    assert found[1][3].endswith("CREATE TABLE c (x int);\n")
+
+
+def test_dbmate_and_goose_down_sections_are_not_loaded() -> None:
+    text = (
+        "-- migrate:up\nCREATE TABLE a (x int);\n-- migrate:down\nDROP TABLE a;\n"
+        "-- migrate:up\nCREATE TABLE b (x int);\n"
+    )
+    split = split_file(text, "f.sql")
+    assert [s.line for s in split.statements] == [2, 6]
+    assert [(n.line, n.text) for n in split.notes] == [(3, "down section not loaded (lines 3-4)")]
+
+
+def test_the_error_position_maps_to_the_file_line_and_column() -> None:
+    [statement] = split_file("\n  CREATE TABLE t (\n    a intt\n  );\n", "f.sql").statements
+    assert (statement.line, statement.column) == (2, 3)
+    assert statement.line_of(1) == (2, 3)
+    assert statement.line_of(statement.text.index("intt") + 1) == (3, 7)
+
+
+def write(folder: Path, *names: str) -> None:
+    for name in names:
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("SELECT 1;\n")
+
+
+def test_natural_order_puts_version_2_before_version_10() -> None:
+    names = ["V10__c.sql", "V2__b.sql", "V1__a.sql", "v3__x.sql"]
+    assert sorted(names, key=natural_key) == ["V1__a.sql", "V2__b.sql", "v3__x.sql", "V10__c.sql"]
+
+
+def test_a_folder_loads_up_migrations_only_in_natural_order(tmp_path: Path) -> None:
+    write(tmp_path, "V10__c.sql", "V2__b.sql", "U2__b.sql", "0003_x.down.sql", "0003_x.up.sql",
+          "20240101_z/up.sql", "20240101_z/down.sql", "revert/x.sql", "notes.txt")  # fmt: skip
+    selection = select([tmp_path])
+    names = [f.path.relative_to(tmp_path).as_posix() for f in selection.files]
+    assert names == ["0003_x.up.sql", "20240101_z/up.sql", "V2__b.sql", "V10__c.sql"]
+    left_out = sorted(Path(p).relative_to(tmp_path).as_posix() for p in selection.left_out)
+    assert left_out == ["0003_x.down.sql", "20240101_z/down.sql", "U2__b.sql", "revert/x.sql"]
+
+
+def test_files_as_a_shell_glob_gives_them_run_in_natural_order(tmp_path: Path) -> None:
+    write(tmp_path, "V10__c.sql", "V2__b.sql")
+    globbed = [tmp_path / "V10__c.sql", tmp_path / "V2__b.sql"]  # character order
+    assert [f.path.name for f in select(globbed).files] == ["V2__b.sql", "V10__c.sql"]
+    assert [f.path.name for f in select(globbed, GIVEN).files] == ["V10__c.sql", "V2__b.sql"]
+
+
+def test_an_order_file_names_the_files_to_load(tmp_path: Path) -> None:
+    write(tmp_path, "tables.sql", "indexes.sql")
+    (tmp_path / "plan.txt").write_text("# deploy order\ntables.sql\n\nindexes.sql  # last\n")
+    selection = select([], str(tmp_path / "plan.txt"))
+    assert [f.path.name for f in selection.files] == ["tables.sql", "indexes.sql"]
+    (tmp_path / "bad.txt").write_text("missing.sql\n")
+    with pytest.raises(InputError, match=r"bad\.txt:1: missing\.sql: no such file"):
+        select([], str(tmp_path / "bad.txt"))
+
+
+def test_a_missing_path_or_an_empty_folder_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file or folder"):
+        select([tmp_path / "absent"])
+    with pytest.raises(InputError, match=r"no \.sql files"):
+        select([tmp_path])
