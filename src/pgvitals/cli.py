@@ -583,6 +583,7 @@ def looks_like_dsn(argument: str) -> bool:
     return argument.startswith(("postgresql://", "postgres://")) or "=" in argument
 
 
+@main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--order",
