@@ -670,7 +670,7 @@ def review(
         for item in analysis.excused
     ]
     analysis = dataclasses.replace(analysis, findings=findings, excused=excused)
-    finish(analysis, plan, target, fail_on or config.fail_on, baseline)
+    finish(analysis, plan, target, fail_on or config.fail_on, baseline=baseline)
 
 
 @main.command()
