@@ -29,6 +29,10 @@ def test_demo_writes_a_report_that_exhibits_the_flaws(tmp_path) -> None:
         ("duplicate-index", "practise_improve_pilot.idx_feedback_lesson_id"),
         ("redundant-index", "practise_improve_pilot.students_school_id_idx"),
         ("high-dead-tuple-ratio", "practise_improve_pilot.streaks"),
+        ("fk-type-mismatch", "practise_improve_pilot.progress.lesson_id"),
+        ("fk-type-mismatch", "billing.payments.invoice_id"),
+        ("missing-foreign-key", "practise_improve_pilot.lessons.teacher_id"),
+        ("missing-foreign-key", "practise_improve_pilot.chat_sessions.teacher_id"),
     }
     assert expected <= found, sorted(found)
     assert any(rule == "unindexed-foreign-key" for rule, _ in found)

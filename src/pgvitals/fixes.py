@@ -270,3 +270,88 @@ def alter_column_type(column: Column, type_name: str) -> Fix:
         ),
         REWRITE,
     )
+
+
+# --- references (missing-foreign-key, fk-type-mismatch) ------------------------------
+
+ADD_FOREIGN_KEY = Risk(lock="SHARE ROW EXCLUSIVE")  # on both tables; NOT VALID: brief
+
+
+def list_orphans_statement(table: Table, columns: Seq[str], target: Table, keys: Seq[str]) -> str:
+    """A query listing the rows whose reference matches no key (they stop VALIDATE)."""
+    return text(
+        sql.SQL(
+            "SELECT r.* FROM {table} AS r WHERE {present}"
+            " AND NOT EXISTS (SELECT FROM {target} AS k WHERE {matches});"
+        ).format(
+            table=name_of(table.schema, table.name),
+            target=name_of(target.schema, target.name),
+            present=sql.SQL(" AND ").join(
+                sql.SQL("r.{} IS NOT NULL").format(sql.Identifier(c)) for c in columns
+            ),
+            matches=sql.SQL(" AND ").join(
+                sql.SQL("k.{} = r.{}").format(sql.Identifier(k), sql.Identifier(c))
+                for c, k in zip(columns, keys, strict=True)
+            ),
+        )
+    )
+
+
+def add_foreign_key(
+    table: Table, columns: Seq[str], target: Table, keys: Seq[str], name: str
+) -> Fix:
+    """`ADD CONSTRAINT ... NOT VALID` (a brief lock; new rows are checked from then on),
+    then `VALIDATE CONSTRAINT`, which checks the existing rows without blocking writes.
+    PostgreSQL before 18 cannot add a NOT VALID foreign key to a partitioned table:
+    there the constraint is added and checked in one statement, blocking writes while
+    it reads the table."""
+    relation = name_of(table.schema, table.name)
+    constraint = sql.Identifier(name)
+    add = sql.SQL(
+        "ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({columns})"
+        " REFERENCES {target} ({keys}){not_valid};"
+    )
+    partitioned = table.kind == "p"
+    statements = [
+        text(
+            add.format(
+                table=relation,
+                name=constraint,
+                columns=columns_list(columns),
+                target=name_of(target.schema, target.name),
+                keys=columns_list(keys),
+                not_valid=sql.SQL("" if partitioned else " NOT VALID"),
+            )
+        )
+    ]
+    if not partitioned:
+        statements.append(
+            text(
+                sql.SQL("ALTER TABLE {table} VALIDATE CONSTRAINT {name};").format(
+                    table=relation, name=constraint
+                )
+            )
+        )
+    drop = text(
+        sql.SQL("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name};").format(
+            table=relation, name=constraint
+        )
+    )
+    return Fix(tuple(statements), (drop,), ADD_FOREIGN_KEY)
+
+
+def convert_column_type(column: Column, type_name: str) -> Fix:
+    """`ALTER COLUMN ... TYPE ... USING column::type`: rewrites the table and its indexes
+    under ACCESS EXCLUSIVE, and fails (changing nothing) on a value that does not convert.
+    The rollback converts back to the column's type as it was."""
+    statement = "ALTER TABLE {table} ALTER COLUMN {column} TYPE {type} USING {column}::{type};"
+    relation = name_of(column.schema, column.table)
+
+    def convert(to: str) -> str:
+        return text(
+            sql.SQL(statement).format(
+                table=relation, column=sql.Identifier(column.name), type=sql.SQL(to)
+            )
+        )
+
+    return Fix((convert(type_name),), (convert(column.data_type),), REWRITE)

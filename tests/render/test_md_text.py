@@ -401,7 +401,10 @@ def test_schema_comment_and_relationships(report: str) -> None:
     assert mermaid
     assert 'Weird_Name ||--o{ name : "name_parent id_fkey"' in mermaid.group(1)
     assert 'Mixed Case.Weird"Name (1) --> (*) Mixed Case.ñame  [ñame_parent id_fkey]' in text
-    assert "Tables with no declared relationship: `public.orders`, `public.select`." in text
+    assert (
+        "Tables with no relationship, declared or inferred: `public.orders`, `public.select`."
+        in text
+    )
 
 
 def test_mermaid_names_are_safe_and_distinct() -> None:

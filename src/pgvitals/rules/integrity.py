@@ -11,6 +11,7 @@ from pgvitals.rules._api import (
     CRITICAL,
     HIGH,
     INTEGRITY,
+    LOW,
     MEDIUM,
     ROWS_OPTIONAL,
     Draft,
@@ -19,6 +20,7 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
+from pgvitals.snapshot.facts import TypeMismatch
 from pgvitals.snapshot.model import Column, Index, Sequence, Snapshot, Table
 
 
@@ -228,3 +230,220 @@ def widen_to_bigint(sequence: Sequence, columns: list[Column]) -> Fix:
         if column.type_name in ("int2", "int4"):
             fix += fixes.alter_column_type(column, "bigint")
     return fix
+
+
+def describe_mismatch(mismatch: TypeMismatch) -> str:
+    """What exactly breaks for this pair of types."""
+    mine, key = mismatch.column, mismatch.key
+    if mismatch.kind == "narrower":
+        limit = INTEGER_LIMITS[mine.type_name]
+        return (
+            f"the key is {key.data_type} and this column {mine.data_type}: once the key"
+            f" passes {limit:,}, rows that reference it cannot be stored (integer out of range)"
+        )
+    if mismatch.kind == "other":
+        return (
+            f"{mine.data_type} and {key.data_type} compare only after converting one side to"
+            " numeric, on every row, so a join cannot use the index on the converted side"
+        )
+    if mine.type_category == "S" and key.type_name == "uuid":
+        return (
+            f"a {mine.data_type} column accepts any text, so values that are the text of no"
+            " existing uuid are stored and never match; no foreign key can be declared"
+            f" between {mine.data_type} and uuid; a join must cast one side, the index on"
+            " the cast side cannot be used, and one value that is not a valid uuid makes"
+            " `::uuid` fail the whole query"
+        )
+    if {mine.type_name, key.type_name} & {"uuid"} and {mine.type_name, key.type_name} & set(
+        INTEGER_LIMITS
+    ):
+        return (
+            f"{mine.data_type} and {key.data_type} cannot be compared at all: no foreign key"
+            " can be declared, and a join needs a conversion through text that no index on"
+            " either side can serve"
+        )
+    return (
+        f"{mine.data_type} and {key.data_type} have no equality operator in common: no foreign"
+        " key can be declared, and a join needs a cast that keeps the index on the cast"
+        " side from being used"
+    )
+
+
+# A step down the severity scale, for evidence that is less certain.
+LOWER = {CRITICAL: HIGH, HIGH: MEDIUM, MEDIUM: LOW, LOW: LOW}
+
+
+@rule(
+    "fk-type-mismatch",
+    category=INTEGRITY,
+    severity=HIGH,
+    title="Reference whose type differs from the key it references",
+)
+def fk_type_mismatch(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """A referencing column's type cannot hold, or cannot be compared with, the key.
+
+    Checks declared foreign keys and references inferred from names (`teacher_id` ->
+    `teachers.id`, see `missing-foreign-key`). High when the types cannot be compared
+    (uuid against an integer, text against uuid): no constraint is possible at all.
+    Medium when an integer column is narrower than the integer key it references, or
+    integer meets numeric. One level lower for a reference inferred with medium
+    confidence (another schema, or a key not named `id`).
+
+    ## Why it breaks
+    - **uuid and integer** have no comparison: no foreign key can be declared, and a
+      join needs a conversion through text that no index can serve.
+    - **varchar or text referencing uuid** accepts any text: values that are no
+      existing key's text are stored and never match, no constraint can be declared,
+      and a join must cast one side (`lesson_id::uuid`), so the index on that side is
+      not used, and a single malformed value makes the cast, and the query, fail.
+    - **int4 referencing int8** works until the key passes 2,147,483,647; from then on
+      a row that references such a key cannot be stored ("integer out of range"), and
+      widening the column later rewrites the table under an ACCESS EXCLUSIVE lock.
+
+    ## Fix
+    Change the referencing column to the key's type (`ALTER COLUMN ... TYPE ...
+    USING column::type`: a table rewrite under ACCESS EXCLUSIVE, which fails without
+    changing anything if a value does not convert), then declare the foreign key
+    (`missing-foreign-key`). uuid against integer has no conversion: add a column of
+    the right type, fill it from the referenced table, and switch over.
+    """
+    facts = snap.facts
+    for reference in (*facts.declared_references, *facts.inferred_references):
+        for mismatch in reference.mismatches():
+            column, key = mismatch.column, mismatch.key
+            severity = HIGH if not mismatch.comparable else MEDIUM
+            if reference.confidence == "medium":
+                severity = LOWER[severity]
+            evidence: dict[str, object] = {
+                "referenced": key.qualname,
+                "column_type": column.data_type,
+                "referenced_type": key.data_type,
+                "declared": reference.declared,
+                "confidence": reference.confidence,
+                "constraint_possible": mismatch.comparable,
+                "breaks": describe_mismatch(mismatch),
+            }
+            if reference.constraint is not None:
+                evidence["constraint"] = reference.constraint.name
+            how = "references" if reference.declared else "evidently references (by its name)"
+            fix = None
+            if mismatch.comparable or column.type_category == "S":
+                fix = fixes.convert_column_type(column, key.data_type)
+            yield finding(
+                column,
+                f"{column.data_type} column {how} {key.qualname} ({key.data_type})",
+                evidence=evidence,
+                fix=fix,
+                severity=None if severity == HIGH else severity,
+            )
+
+
+@dataclass(frozen=True)
+class MissingForeignKeyOptions:
+    medium_confidence: bool = option(
+        True, "also report references inferred with medium confidence (other schema, key not id)"
+    )
+
+
+@rule(
+    "missing-foreign-key",
+    category=INTEGRITY,
+    severity=MEDIUM,
+    title="Column evidently references another table, with no foreign key",
+    options=MissingForeignKeyOptions,
+    rows=ROWS_OPTIONAL,
+    needs=("orphan_counts",),
+)
+def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Iterator[Draft]:
+    """A column named after another table holds its keys, but nothing enforces it.
+
+    `teacher_id`, `teacherId` or `TeacherID` beside a table `teachers` (or `teacher`)
+    whose key is `id` (or `teacher_id`), with a type a foreign key accepts, and no
+    foreign key on the column. Plurals come from an English inflection library
+    (`lesson_plan_id` -> `lesson_plans`, `person_id` -> `people`). The referenced table
+    may be in another schema when exactly one table there matches (medium confidence;
+    low severity). Unless `--no-data`, the rows that would violate the constraint
+    (orphans) are counted: exactly below 100,000 rows, else estimated from a
+    TABLESAMPLE (`orphans_sampled`). High when orphans exist: rows already point at
+    nothing. A name that matches no table is not reported, and a type that cannot hold
+    the key is `fk-type-mismatch`.
+
+    ## Why it breaks
+    Without the constraint, deleting a referenced row (or a bug, or a manual fix)
+    leaves rows that point at nothing; joins silently drop them, counts disagree
+    between reports, and the application meets "not found" for data it just listed.
+    The constraint is also what tells tools (ORMs, ER diagrams, data catalogs) that
+    the relation exists, and lets the planner remove unneeded joins.
+
+    ## Fix
+    Find the orphan rows (the first statement lists them), then repair or delete them;
+    `ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID` takes a brief lock and checks new
+    rows from then on, and `VALIDATE CONSTRAINT` checks the existing rows without
+    blocking writes (it fails, changing nothing, while orphans remain). Index the
+    referencing column too (`unindexed-foreign-key`).
+
+    ## Silence
+    A reference kept loose on purpose (rows outlive their parent, e.g. an audit log):
+    `pgvitals:ignore missing-foreign-key <reason>` in the column's COMMENT.
+    """
+    facts = snap.facts
+    counts = {(o.table_oid, tuple(o.columns)): o for o in snap.orphans}
+    for reference in facts.inferred_references:
+        if reference.mismatches():
+            continue  # fk-type-mismatch reports it
+        if reference.confidence == "medium" and not opts.medium_confidence:
+            continue
+        table, target = reference.table, reference.ref_table
+        columns, keys = reference.column_names, reference.ref_column_names
+        evidence: dict[str, object] = {
+            "columns": columns,
+            "referenced": target.qualname,
+            "referenced_columns": keys,
+            "confidence": reference.confidence,
+            "referencing_rows": facts.rows(table),
+        }
+        count = counts.get((table.oid, tuple(columns)))
+        orphans = None
+        if count is not None and count.status == "ran":
+            orphans = count.orphan_rows
+            evidence["orphan_rows"] = orphans
+            evidence["checked_rows"] = count.checked_rows
+            if count.sampled:
+                evidence["orphans_sampled"] = True
+        elif count is not None:
+            evidence["orphans_not_counted"] = count.reason
+        severity = None
+        if reference.confidence == "medium":
+            severity = LOW
+        elif orphans:
+            severity = HIGH
+        name = free_constraint_name(snap, table, columns)
+        fix = fixes.add_foreign_key(table, columns, target, keys, name)
+        if orphans != 0:
+            listing = fixes.list_orphans_statement(table, columns, target, keys)
+            fix = Fix((listing, *fix.statements), fix.rollback, fix.risk, fix.notes)
+            known = f"{orphans:,} " if orphans else ""
+            fix = fix.with_note(
+                f"the first query lists the {known}rows that point at no"
+                f" {fixes.one_line(target.qualname)} row: repair or delete them, or"
+                " VALIDATE fails"
+            )
+        message = (
+            f"({', '.join(columns)}) evidently references {target.qualname} with no constraint"
+        )
+        if orphans:
+            sampled = "about " if count is not None and count.sampled else ""
+            message += f"; {sampled}{orphans:,} rows already point at nothing"
+        where = reference.columns[0] if len(reference.columns) == 1 else table
+        yield finding(where, message, evidence=evidence, fix=fix, severity=severity)
+
+
+def free_constraint_name(snap: Snapshot, table: Table, columns: list[str]) -> str:
+    """`<table>_<columns>_fkey`, numbered when the table already has a constraint so named."""
+    taken = {c.name for c in snap.constraints_by_table.get(table.oid, [])}
+    name = fixes.index_name(table.name, columns, "fkey")
+    number = 1
+    while name in taken:
+        name = fixes.index_name(table.name, columns, f"fkey{number}")
+        number += 1
+    return name

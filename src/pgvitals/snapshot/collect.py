@@ -21,12 +21,14 @@ from psycopg.rows import dict_row, namedtuple_row, tuple_row
 
 from pgvitals.connect import NoAnswer, describe_failure, quoted
 from pgvitals.snapshot.assemble import Lookups, build_constraint, build_index, rebuildable
+from pgvitals.snapshot.facts import Reference
 from pgvitals.snapshot.model import (
     CollectionInfo,
     Column,
     Constraint,
     Entity,
     Index,
+    OrphanCount,
     Sequence,
     ServerInfo,
     Snapshot,
@@ -179,6 +181,7 @@ class Collector:
         by_position = {(c.table_oid, c.position): c for c in columns}
         complex_indexes = {r.oid for r in index_rows if not rebuildable(r, by_position, lookups)}
         profiles: list[TableProfile] = []
+        orphans: list[OrphanCount] = []
         if interrupted is None:
             try:
                 self._step("definitions")
@@ -195,6 +198,19 @@ class Collector:
                     self._profile_tables(
                         tables, constraints, indexes, profile, profiles, duplicates
                     )
+                if profile is not None and "orphan_counts" in wanted:
+                    # the references are a fact of the catalogs read so far
+                    so_far = {
+                        **catalog,
+                        "tables": tables,
+                        "columns": columns,
+                        "constraints": constraints,
+                        "indexes": indexes,
+                        "profiles": profiles,
+                    }
+                    unfinished = CollectionInfo(0, 0, 0, params["schemas"], True, [])
+                    provisional = Snapshot(server=server, collection=unfinished, **so_far)
+                    self._count_orphans(provisional, profile, orphans)
             except psycopg.Error as error:
                 if not (self._lost(error) or isinstance(error, TIMEOUTS)):
                     raise
@@ -213,6 +229,7 @@ class Collector:
             indexes=indexes,
             sequences=[s._replace(last_value=self.positions.get(s.oid)) for s in sequences],
             profiles=profiles,
+            orphans=orphans,
         )
         return Snapshot(
             server=server,
@@ -571,6 +588,96 @@ class Collector:
         return TableProfile(
             table.oid, "ran", None, row["row_count"], not exact, row["duplicate_rows"]
         )
+
+    def _count_orphans(
+        self, provisional: Snapshot, budget: ProfileBudget, orphans: list[OrphanCount]
+    ) -> None:
+        """Per reference inferred from names whose types allow a foreign key: how many
+        non-NULL referencing rows match no key. Appended as counted, under the same
+        per-table and total budgets as the row counts."""
+        references = [r for r in provisional.facts.inferred_references if r.constraint_possible]
+        if not references:
+            return
+        self._step("orphans")
+        deadline = time.monotonic() + budget.total_ms / 1000
+        per_table_ms = budget.per_table_ms
+        session_ms = self._execute(
+            "SELECT setting::int8 AS ms FROM pg_catalog.pg_settings"
+            " WHERE name = 'statement_timeout'"
+        )[0]["ms"]
+        if session_ms > 0:
+            per_table_ms = min(per_table_ms, session_ms)
+        self.connection.execute(sql.SQL("SET statement_timeout = {}").format(per_table_ms))
+        try:
+            for reference in references:
+                if time.monotonic() > deadline:
+                    reason = f"data budget of {budget.total_ms} ms used up"
+                    orphans.append(orphan_count(reference, "skipped", reason))
+                    continue
+                self._step(f"data: {reference.table.qualname} orphans")
+                orphans.append(self._count_orphans_of(reference, provisional, budget))
+        finally:
+            if not (self.connection.closed or self.connection.broken):
+                self.connection.execute("RESET statement_timeout")
+
+    def _count_orphans_of(
+        self, reference: Reference, snap: Snapshot, budget: ProfileBudget
+    ) -> OrphanCount:
+        table, target = reference.table, reference.ref_table
+        rows = snap.facts.rows(table)
+        exact = rows < budget.exact_below_rows
+        sample = sql.SQL("")
+        percent = 100.0
+        if not exact:
+            percent = max(0.01, min(100.0, 100.0 * budget.sample_rows / rows))
+            sample = sql.SQL(" TABLESAMPLE SYSTEM ({})").format(sql.Literal(percent))
+        matches = sql.SQL(" AND ").join(
+            sql.SQL("k.{} = r.{}").format(sql.Identifier(key.name), sql.Identifier(column.name))
+            for column, key in zip(reference.columns, reference.ref_columns, strict=True)
+        )
+        present = sql.SQL(" AND ").join(
+            sql.SQL("r.{} IS NOT NULL").format(sql.Identifier(c.name)) for c in reference.columns
+        )
+        query = sql.SQL(
+            "SELECT count(*)::int8 AS checked,"
+            " count(*) FILTER (WHERE NOT EXISTS (SELECT FROM {target} AS k WHERE {matches}))"
+            "::int8 AS orphans"
+            " FROM {table} AS r{sample} WHERE {present}"
+        ).format(
+            target=sql.Identifier(target.schema, target.name),
+            table=sql.Identifier(table.schema, table.name),
+            matches=matches,
+            sample=sample,
+            present=present,
+        )
+        try:
+            row = self._execute(query)[0]
+        except psycopg.Error as error:
+            self._raise_if_connection_lost(error)
+            return orphan_count(reference, "skipped", describe_error(error))
+        found = row["orphans"] if exact else round(row["orphans"] * 100.0 / percent)
+        return orphan_count(reference, "ran", None, found, row["checked"], not exact)
+
+
+def orphan_count(
+    reference: Reference,
+    status: str,
+    reason: str | None,
+    orphan_rows: int | None = None,
+    checked_rows: int | None = None,
+    sampled: bool = False,
+) -> OrphanCount:
+    return OrphanCount(
+        reference.table.oid,
+        reference.column_names,
+        reference.ref_table.oid,
+        reference.ref_column_names,
+        status,
+        reason,
+        orphan_rows,
+        checked_rows,
+        sampled,
+    )
 
 
 TIMEOUTS = (errors.QueryCanceled, errors.LockNotAvailable)

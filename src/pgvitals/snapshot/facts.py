@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pgvitals.snapshot.model import Column, Constraint, Index, Table
+from pgvitals.snapshot.words import table_key
 
 NEXTVAL = re.compile(r"^nextval\('((?:[^']|'')+)'::regclass\)$")
 QUOTED_PART = re.compile(r'"((?:[^"]|"")*)"|([^."]+)')
@@ -142,3 +143,249 @@ class Facts:
     @cached_property
     def constraint_by_name(self) -> dict[tuple[int, str], Constraint]:
         return {(c.table_oid, c.name): c for c in self.snap.constraints}
+
+    @cached_property
+    def backup_tables(self) -> dict[int, str]:
+        """Tables whose name says they are a copy of another (by oid: the pattern
+        matched): `*_backup`, `*_bak`, `*_old`, `*_copy`, `*_tmp`, and dated copies
+        (`feedback_2024_01_15`, `orders20230101`) beside the table they copy. A dated
+        name counts only when that table exists in the same schema, so monthly
+        partitions and `events_2024` tables by design are not copies."""
+        names = {(t.schema, t.name) for t in self.snap.tables}
+        found: dict[int, str] = {}
+        for table in self.snap.tables:
+            if table.is_partition or table.kind not in ("r", "p"):
+                continue
+            match = BACKUP_SUFFIX.search(table.name)
+            if match:
+                found[table.oid] = match.group(0).lstrip("_")
+                continue
+            dated = DATED_SUFFIX.search(table.name)
+            if dated and (table.schema, table.name[: dated.start()]) in names:
+                found[table.oid] = "dated copy"
+        return found
+
+    @cached_property
+    def tables_by_key(self) -> dict[str, list[Table]]:
+        """Tables that can be referenced, by `words.table_key` of their name."""
+        keyed: dict[str, list[Table]] = defaultdict(list)
+        backups = self.backup_tables
+        for table in self.snap.tables:
+            if table.is_regular and not table.is_partition and table.oid not in backups:
+                keyed[table_key(table.name)].append(table)
+        return dict(keyed)
+
+    @cached_property
+    def columns_in_foreign_keys(self) -> frozenset[tuple[int, str]]:
+        """(table oid, column) of every referencing column of a declared foreign key. A
+        partitioned table's column counts when each of its leaves declares one on it
+        (pagila declares them per partition)."""
+        declared = {
+            (c.table_oid, name)
+            for c in self.snap.constraints
+            if c.kind == "f"
+            for name in c.columns
+        }
+        for root, leaves in self.leaves_by_root.items():
+            for column in self.snap.columns_by_table.get(root, []):
+                if all((leaf.oid, column.name) in declared for leaf in leaves):
+                    declared.add((root, column.name))
+        return frozenset(declared)
+
+    def referenceable_key(self, table: Table) -> list[Column] | None:
+        """The key a foreign key to `table` would reference: its primary key, else a
+        unique index on `id` (valid, not partial, no expressions). None: no such key."""
+        primary = self.snap.primary_key(table)
+        if primary is not None:
+            key = [self.column_by_name.get((table.oid, name)) for name in primary.columns]
+            return key if all(key) else None  # type: ignore[return-value]
+        column = self.column_by_name.get((table.oid, "id"))
+        if column is None:
+            return None
+        for index in self.snap.indexes_by_table.get(table.oid, []):
+            if (
+                index.is_unique
+                and index.is_valid
+                and not index.is_partial
+                and index.key_columns[: index.key_count] == ["id"]
+            ):
+                return [column]
+        return None
+
+    @cached_property
+    def inferred_references(self) -> list[Reference]:
+        """References that names imply and no foreign key declares: `teacher_id`,
+        `teacherId` or `TeacherID` in one table and a table `teachers` (or `teacher`)
+        with a single-column key, or a composite key whose other columns the
+        referencing table has by the same names (`(tenant_id, teacher_id)` ->
+        `teachers (tenant_id, id)`).
+
+        The same schema is preferred; another schema of the database counts when
+        exactly one table there matches. A name that matches no table, or several
+        equally, is no reference: inference must not flood. Backup copies neither
+        reference nor are referenced, and partitions are represented by their parent.
+        """
+        found = []
+        declared = self.columns_in_foreign_keys
+        backups = self.backup_tables
+        for column in self.snap.columns:
+            table = self.snap.table_by_oid.get(column.table_oid)
+            if (
+                table is None
+                or not table.is_regular
+                or table.is_partition
+                or table.oid in backups
+                or (table.oid, column.name) in declared
+            ):
+                continue
+            stem = reference_stem(column.name)
+            if stem is None:
+                continue
+            target = self._referenced_table(table, stem)
+            if target is None:
+                continue
+            reference = self._reference_to(table, column, target)
+            if reference is not None:
+                found.append(reference)
+        return found
+
+    def _referenced_table(self, table: Table, stem: str) -> Table | None:
+        candidates = [t for t in self.tables_by_key.get(stem, []) if t.oid != table.oid]
+        here = [t for t in candidates if t.schema == table.schema]
+        chosen = here or candidates
+        return chosen[0] if len(chosen) == 1 else None
+
+    def _reference_to(self, table: Table, column: Column, target: Table) -> Reference | None:
+        key = self.referenceable_key(target)
+        if not key:
+            return None
+        # the key column that `teacher_id` names: the only one, or `id`, or its namesake
+        named = [k for k in key if len(key) == 1 or k.name in ("id", column.name)]
+        if len(named) != 1:
+            return None
+        columns: list[Column] = []
+        for key_column in key:
+            if key_column is named[0]:
+                columns.append(column)
+                continue
+            # only a reference shared by both tables (`tenant_id`) completes the key: a
+            # namesake like `version` means the referencing table's own version
+            same = self.column_by_name.get((table.oid, key_column.name))
+            if same is None or reference_stem(key_column.name) is None:
+                return None
+            columns.append(same)
+        conventional = named[0].name in ("id", column.name)
+        confidence = "high" if conventional and target.schema == table.schema else "medium"
+        return Reference(
+            table=table,
+            columns=tuple(columns),
+            ref_table=target,
+            ref_columns=tuple(key),
+            constraint=None,
+            confidence=confidence,
+        )
+
+    @cached_property
+    def declared_references(self) -> list[Reference]:
+        """Declared foreign keys (not the copies partitions inherit) whose tables and
+        columns were collected."""
+        found = []
+        for fk in self.snap.constraints:
+            if fk.kind != "f" or fk.inherited or fk.ref_table_oid is None:
+                continue
+            table = self.snap.table_by_oid.get(fk.table_oid)
+            target = self.snap.table_by_oid.get(fk.ref_table_oid)
+            if table is None or target is None:
+                continue
+            columns = [self.column_by_name.get((table.oid, name)) for name in fk.columns]
+            keys = [self.column_by_name.get((target.oid, name)) for name in fk.ref_columns]
+            if not all(columns) or not all(keys):
+                continue
+            found.append(
+                Reference(table, tuple(columns), target, tuple(keys), fk, "declared")  # type: ignore[arg-type]
+            )
+        return found
+
+
+class Reference(NamedTuple):
+    """Columns of one table that point at the key of another: a declared foreign key
+    (`constraint` set) or a reference inferred from names (`constraint` None)."""
+
+    table: Table
+    columns: tuple[Column, ...]
+    ref_table: Table
+    ref_columns: tuple[Column, ...]
+    constraint: Constraint | None
+    confidence: str  # declared; high: conventional name, same schema; medium otherwise
+
+    @property
+    def declared(self) -> bool:
+        return self.constraint is not None
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def ref_column_names(self) -> list[str]:
+        return [c.name for c in self.ref_columns]
+
+    def mismatches(self) -> list[TypeMismatch]:
+        """Each referencing column whose type differs from its key column's in a way
+        that matters (see `type_mismatch`)."""
+        pairs = zip(self.columns, self.ref_columns, strict=True)
+        return [m for c, k in pairs if (m := type_mismatch(c, k)) is not None]
+
+    @property
+    def constraint_possible(self) -> bool:
+        """Could PostgreSQL declare this reference as a foreign key (comparable types)?"""
+        return all(m.comparable for m in self.mismatches())
+
+
+# Integer widths in bytes; a referencing column narrower than its key overflows first.
+INTEGER_BYTES = {"int2": 2, "int4": 4, "int8": 8}
+STRING_TYPES = frozenset({"text", "varchar", "bpchar", "name", "citext"})
+
+
+class TypeMismatch(NamedTuple):
+    column: Column
+    key: Column
+    kind: str  # narrower: the key outgrows it; incomparable: no constraint possible; other
+    comparable: bool  # PostgreSQL can compare them with the key's index (a FK is possible)
+
+
+def type_mismatch(column: Column, key: Column) -> TypeMismatch | None:
+    """How a referencing column's type fails its key's, or None when it does not.
+
+    Integers of any width compare with each other through one operator family, and
+    so do text and varchar: a foreign key can be declared. A narrower integer stops
+    fitting once the key grows past its range. Other pairs (uuid and integer, text
+    and uuid) have no cross-type equality operator at all."""
+    if column.type_name == key.type_name:
+        return None
+    mine, theirs = INTEGER_BYTES.get(column.type_name), INTEGER_BYTES.get(key.type_name)
+    if mine is not None and theirs is not None:
+        return TypeMismatch(column, key, "narrower", True) if mine < theirs else None
+    if column.type_name in STRING_TYPES and key.type_name in STRING_TYPES:
+        return None
+    if column.type_category == key.type_category == "N":
+        return TypeMismatch(column, key, "other", True)  # integer and numeric compare
+    return TypeMismatch(column, key, "incomparable", False)
+
+
+# `_backup`, `_bak`, `_old`, `_copy`, `_tmp`/`_temp`, optionally numbered (`_old2`).
+BACKUP_SUFFIX = re.compile(r"_(backup|bak|bkp|old|copy|tmp|temp)\d*$", re.IGNORECASE)
+# `_20240115`, `_2024_01_15`, `_2024-01-15`, `20240115`: a full date at the end.
+DATED_SUFFIX = re.compile(r"_?(19|20)\d\d[_-]?(0[1-9]|1[0-2])[_-]?(0[1-9]|[12]\d|3[01])$")
+# A column that names another table: `teacher_id`, `teacherId`, `TeacherID`.
+REFERENCE_SUFFIX = re.compile(r"^(?P<stem>.+?)(_id|Id|ID)$")
+
+
+def reference_stem(name: str) -> str | None:
+    """The table key a column's name points at (`lesson_plan_id` -> `lesson_plan`), or
+    None when the name is not of the `<thing>_id` form."""
+    match = REFERENCE_SUFFIX.match(name)
+    if match is None:
+        return None
+    key = table_key(match.group("stem"))
+    return key or None

@@ -289,6 +289,22 @@ class TableProfile(NamedTuple):
     duplicate_rows: int | None  # rows identical to another row (tables without a PK)
 
 
+class OrphanCount(NamedTuple):
+    """Rows whose reference (inferred from names, see facts.inferred_references) points
+    at no row of the referenced table: what would stop a foreign key being added.
+    Exact on small tables; on large ones counted in a TABLESAMPLE and scaled up."""
+
+    table_oid: int
+    columns: list[str]
+    ref_table_oid: int
+    ref_columns: list[str]
+    status: str  # ran, skipped
+    reason: str | None  # why it was skipped
+    orphan_rows: int | None  # referencing rows (non-NULL) that match no key
+    checked_rows: int | None  # non-NULL referencing rows looked at (in the sample)
+    sampled: bool  # orphan_rows estimated from a TABLESAMPLE
+
+
 @dataclass(frozen=True, slots=True)
 class CollectionInfo:
     """How the snapshot was taken, for the report's honesty and the benchmark."""
@@ -330,6 +346,7 @@ class Snapshot:
     indexes: list[Index] = entity(Index)
     sequences: list[Sequence] = entity(Sequence, "sequences")
     profiles: list[TableProfile] = entity(TableProfile)
+    orphans: list[OrphanCount] = entity(OrphanCount)
     format: str = field(default=SNAPSHOT_FORMAT)
 
     @classmethod

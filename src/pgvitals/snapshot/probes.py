@@ -38,6 +38,12 @@ PROBES = {
             True,
             "rows identical to another row, in tables without a key (same scan as row_counts)",
         ),
+        Probe(
+            "orphan_counts",
+            True,
+            "rows whose name-inferred reference matches no key: counted below 100,000"
+            " estimated rows, in a TABLESAMPLE above",
+        ),
     )
 }
 

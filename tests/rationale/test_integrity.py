@@ -1,0 +1,77 @@
+"""The claims of the integrity rules' rationales (fk-type-mismatch, missing-foreign-key,
+...), shown to hold on a real server. If PostgreSQL ever behaves otherwise, the
+rationale is wrong and must change with it."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+# fk-type-mismatch
+
+
+def test_no_foreign_key_between_varchar_and_uuid(database) -> None:
+    database.execute("CREATE TABLE lessons (id uuid PRIMARY KEY)")
+    with database.admin() as admin, pytest.raises(psycopg.errors.DatatypeMismatch):
+        admin.execute("CREATE TABLE progress (lesson_id varchar(36) REFERENCES lessons)")
+
+
+def test_no_foreign_key_between_uuid_and_integer(database) -> None:
+    database.execute("CREATE TABLE teachers (id int PRIMARY KEY)")
+    with database.admin() as admin, pytest.raises(psycopg.errors.DatatypeMismatch):
+        admin.execute("CREATE TABLE lessons (teacher_id uuid REFERENCES teachers)")
+
+
+def test_varchar_reference_accepts_text_that_matches_nothing_and_casts_fail(database) -> None:
+    database.execute(
+        "CREATE TABLE lessons (id uuid PRIMARY KEY);"
+        "CREATE TABLE progress (lesson_id varchar(36));"
+        "INSERT INTO lessons VALUES (gen_random_uuid());"
+        "INSERT INTO progress VALUES ('not-a-uuid')"
+    )
+    with database.admin() as admin, pytest.raises(psycopg.errors.InvalidTextRepresentation):
+        admin.execute("SELECT * FROM progress p JOIN lessons l ON l.id = p.lesson_id::uuid")
+
+
+def test_int4_reference_to_int8_key_is_accepted_then_overflows(database) -> None:
+    database.execute(
+        "CREATE TABLE invoices (id bigint PRIMARY KEY);"
+        "CREATE TABLE payments (invoice_id int REFERENCES invoices);"
+        "INSERT INTO invoices VALUES (2147483648)"
+    )
+    with database.admin() as admin, pytest.raises(psycopg.errors.NumericValueOutOfRange):
+        admin.execute("INSERT INTO payments VALUES (2147483648)")
+
+
+# missing-foreign-key
+
+
+def test_validate_fails_while_orphans_remain_and_not_valid_checks_new_rows(database) -> None:
+    database.execute(
+        "CREATE TABLE teachers (id int PRIMARY KEY); INSERT INTO teachers VALUES (1);"
+        "CREATE TABLE lessons (teacher_id int); INSERT INTO lessons VALUES (1), (2);"
+        "ALTER TABLE lessons ADD CONSTRAINT lessons_teacher_id_fkey"
+        " FOREIGN KEY (teacher_id) REFERENCES teachers NOT VALID"
+    )
+    with database.admin() as admin, pytest.raises(psycopg.errors.ForeignKeyViolation):
+        admin.execute("INSERT INTO lessons VALUES (3)")
+    with database.admin() as admin, pytest.raises(psycopg.errors.ForeignKeyViolation):
+        admin.execute("ALTER TABLE lessons VALIDATE CONSTRAINT lessons_teacher_id_fkey")
+    with database.admin() as admin:
+        admin.execute("DELETE FROM lessons WHERE teacher_id = 2")
+        admin.execute("ALTER TABLE lessons VALIDATE CONSTRAINT lessons_teacher_id_fkey")
+
+
+def test_a_partitioned_table_takes_no_not_valid_foreign_key(database) -> None:
+    """Before PostgreSQL 18; the fix adds and checks the key in one statement there."""
+    database.execute(
+        "CREATE TABLE teachers (id int PRIMARY KEY);"
+        "CREATE TABLE visits (at date, teacher_id int) PARTITION BY RANGE (at)"
+    )
+    with database.admin() as admin:
+        if admin.info.server_version >= 180000:
+            pytest.skip("PostgreSQL 18 accepts it")
+        with pytest.raises(psycopg.errors.WrongObjectType, match="NOT VALID"):
+            admin.execute(
+                "ALTER TABLE visits ADD FOREIGN KEY (teacher_id) REFERENCES teachers NOT VALID"
+            )
