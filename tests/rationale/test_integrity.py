@@ -75,3 +75,29 @@ def test_a_partitioned_table_takes_no_not_valid_foreign_key(database) -> None:
             admin.execute(
                 "ALTER TABLE visits ADD FOREIGN KEY (teacher_id) REFERENCES teachers NOT VALID"
             )
+
+
+# missing-primary-key
+
+
+def test_a_replica_identity_on_a_unique_index_lets_updates_through(database) -> None:
+    database.execute(
+        "CREATE TABLE tags (name text NOT NULL); CREATE UNIQUE INDEX tags_name_key ON tags (name);"
+        "INSERT INTO tags VALUES ('a'); CREATE PUBLICATION tags_pub FOR TABLE tags;"
+    )
+    with database.admin() as admin:
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
+            admin.execute("UPDATE tags SET name = 'b'")
+        admin.execute("ALTER TABLE tags REPLICA IDENTITY USING INDEX tags_name_key")
+        admin.execute("UPDATE tags SET name = 'b'")
+        admin.execute("DELETE FROM tags")
+
+
+def test_an_insert_only_publication_does_not_need_a_replica_identity(database) -> None:
+    database.execute(
+        "CREATE TABLE notes (body text); INSERT INTO notes VALUES ('a');"
+        "CREATE PUBLICATION notes_inserts FOR TABLE notes WITH (publish = 'insert')"
+    )
+    with database.admin() as admin:
+        admin.execute("UPDATE notes SET body = 'b'")
+        admin.execute("DELETE FROM notes")

@@ -21,7 +21,7 @@ from pgvitals.rules._api import (
     rule,
 )
 from pgvitals.snapshot.facts import TypeMismatch
-from pgvitals.snapshot.model import Column, Index, Sequence, Snapshot, Table
+from pgvitals.snapshot.model import Column, Index, Replication, Sequence, Snapshot, Table
 
 
 @rule(
@@ -35,18 +35,26 @@ from pgvitals.snapshot.model import Column, Index, Sequence, Snapshot, Table
 def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """Rows of the table cannot be addressed reliably.
 
-    Flags tables (and roots of partition trees) without a PRIMARY KEY. Raised to
-    critical when reading the rows found exact duplicates: they have already got in.
+    Flags tables (and roots of partition trees) without a PRIMARY KEY. High by
+    default. Critical when reading the rows found exact duplicates: they have already
+    got in. Medium when a unique index on NOT NULL columns exists (named as the
+    candidate key): it already keeps rows distinct, and what is missing is the key
+    that replication and tools look for. High again, whatever the candidate, when a
+    publication replicates the table's UPDATEs or DELETEs and its replica identity is
+    the default (the missing key) or NOTHING: those statements fail today. The
+    evidence names the publications and the replica identity.
 
     ## Why it breaks
-    Nothing stops the same row from being inserted twice, and once two rows are
-    identical no UPDATE or DELETE can touch one without the other. Logical
-    replication (and tools built on it: Debezium, AWS DMS, pglogical) cannot
-    replicate UPDATE or DELETE of a table without a replica identity, and the
-    default replica identity is the primary key, so those statements fail on the
-    publisher with "cannot update table ... because it does not have a replica
-    identity". Any tool that edits one row at a time (an ORM, an admin grid) has
-    no reliable way to name that row.
+    Without any unique key nothing stops the same row from being inserted twice, and
+    once two rows are identical no UPDATE or DELETE can touch one without the other.
+    Logical replication (and tools built on it: Debezium, AWS DMS, pglogical) cannot
+    replicate UPDATE or DELETE of a table without a replica identity, and the default
+    replica identity is the primary key, so once the table is in a publication those
+    statements fail on the publisher with "cannot update table ... because it does not
+    have a replica identity" (INSERT still works; `REPLICA IDENTITY USING INDEX` on a
+    unique NOT NULL index, or `FULL`, lets them through). Physical streaming
+    replication copies WAL and does not care. Any tool that edits one row at a time
+    (an ORM, an admin grid) has no reliable way to name that row.
 
     ## Fix
     Promote an existing unique index on NOT NULL columns with
@@ -74,11 +82,33 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             evidence["duplicate_rows"] = duplicates
         if candidate:
             evidence["candidate_key_index"] = candidate.name
+            evidence["candidate_key_columns"] = candidate.key_columns[: candidate.key_count]
         if table.kind == "p":
             evidence["partitions"] = len(snap.facts.partitions_by_parent.get(table.oid, []))
+        replication = snap.facts.replication(table)
+        breaks_replication = False
+        if replication is not None:
+            evidence["replica_identity"] = replica_identity_text(replication)
+            evidence["publications"] = replication.publications
+            breaks_replication = bool(replication.publishing_changes) and (
+                replication.replica_identity in ("d", "n")
+            )
         message = "Table has no primary key"
+        if candidate:
+            columns = ", ".join(str(c) for c in evidence["candidate_key_columns"])  # type: ignore[attr-defined]
+            message += (
+                f"; unique index {candidate.name} on NOT NULL ({columns}) keeps rows distinct"
+            )
         if duplicates:
             message += f"; {duplicates} rows duplicate another row exactly"
+        if breaks_replication:
+            names = ", ".join(replication.publishing_changes)  # type: ignore[union-attr]
+            message += f"; UPDATE and DELETE fail while publication {names} replicates them"
+        severity = None  # high
+        if duplicates:
+            severity = CRITICAL
+        elif candidate and not breaks_replication:
+            severity = MEDIUM
         fix = primary_key_fix(snap, table, candidate)
         if duplicates and fix:
             fix = fix.with_note(
@@ -89,8 +119,17 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             message,
             evidence=evidence,
             fix=fix,
-            severity=CRITICAL if duplicates else None,
+            severity=severity,
         )
+
+
+def replica_identity_text(replication: Replication) -> str:
+    """How PostgreSQL names the rows of this table to a subscriber."""
+    if replication.replica_identity == "i":
+        return f"index {replication.replica_identity_index}"
+    return {"d": "default (the primary key: none)", "n": "nothing", "f": "full"}.get(
+        replication.replica_identity, replication.replica_identity
+    )
 
 
 def candidate_key(snap: Snapshot, table: Table) -> Index | None:

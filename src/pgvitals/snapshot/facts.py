@@ -13,7 +13,7 @@ from collections import defaultdict
 from functools import cached_property
 from typing import TYPE_CHECKING, NamedTuple
 
-from pgvitals.snapshot.model import Column, Constraint, Index, Table
+from pgvitals.snapshot.model import Column, Constraint, Index, Replication, Table
 from pgvitals.snapshot.words import table_key
 
 NEXTVAL = re.compile(r"^nextval\('((?:[^']|'')+)'::regclass\)$")
@@ -305,6 +305,27 @@ class Facts:
                 Reference(table, tuple(columns), target, tuple(keys), fk, "declared")  # type: ignore[arg-type]
             )
         return found
+
+    def replication(self, table: Table) -> Replication | None:
+        """The table's replica identity and publications; a partitioned table is
+        published through its partitions (unless published via its root), so theirs
+        count as its own."""
+        own = self.replication_by_table.get(table.oid)
+        if own is None or table.kind != "p":
+            return own
+        leaves = [
+            self.replication_by_table.get(leaf.oid)
+            for leaf in self.leaves_by_root.get(table.oid, [])
+        ]
+        parts = [own, *(leaf for leaf in leaves if leaf is not None)]
+        return own._replace(
+            publications=sorted({p for part in parts for p in part.publications}),
+            publishing_changes=sorted({p for part in parts for p in part.publishing_changes}),
+        )
+
+    @cached_property
+    def replication_by_table(self) -> dict[int, Replication]:
+        return {r.table_oid: r for r in self.snap.replication}
 
 
 class Reference(NamedTuple):

@@ -305,6 +305,17 @@ class OrphanCount(NamedTuple):
     sampled: bool  # orphan_rows estimated from a TABLESAMPLE
 
 
+class Replication(NamedTuple):
+    """What logical replication needs of a table: its replica identity and the
+    publications that publish it."""
+
+    table_oid: int
+    replica_identity: str  # d default (the primary key), n nothing, f full, i index
+    replica_identity_index: str | None  # the index of REPLICA IDENTITY USING INDEX
+    publications: list[str]
+    publishing_changes: list[str]  # those of `publications` that publish UPDATE or DELETE
+
+
 @dataclass(frozen=True, slots=True)
 class CollectionInfo:
     """How the snapshot was taken, for the report's honesty and the benchmark."""
@@ -347,6 +358,7 @@ class Snapshot:
     sequences: list[Sequence] = entity(Sequence, "sequences")
     profiles: list[TableProfile] = entity(TableProfile)
     orphans: list[OrphanCount] = entity(OrphanCount)
+    replication: list[Replication] = entity(Replication, "replication", since=100000)
     format: str = field(default=SNAPSHOT_FORMAT)
 
     @classmethod
