@@ -33,6 +33,18 @@ def test_demo_writes_a_report_that_exhibits_the_flaws(tmp_path) -> None:
         ("fk-type-mismatch", "billing.payments.invoice_id"),
         ("missing-foreign-key", "practise_improve_pilot.lessons.teacher_id"),
         ("missing-foreign-key", "practise_improve_pilot.chat_sessions.teacher_id"),
+        ("backup-table", "practise_improve_pilot.lessons_backup"),
+        ("backup-table", "practise_improve_pilot.feedback_2024_01_15"),
+        ("backup-table", "public.teachers_old"),
+        ("duplicate-columns", "practise_improve_pilot.lessons.createdAt"),
+        ("mixed-id-strategy", "practise_improve_pilot"),
+        ("similar-tables", "practise_improve_pilot.lesson_plan_drafts"),
+        ("soft-delete-without-partial-unique", "practise_improve_pilot.teachers_email_key"),
+        ("status-without-check", "practise_improve_pilot.lessons.status"),
+        ("status-without-check", "practise_improve_pilot.chat_sessions.status"),
+        ("timestamp-without-time-zone", "practise_improve_pilot.teachers.created_at"),
+        ("json-instead-of-jsonb", "practise_improve_pilot.chat_sessions.client_info"),
+        ("serial-instead-of-identity", "practise_improve_pilot.teachers.id"),
     }
     assert expected <= found, sorted(found)
     assert any(rule == "unindexed-foreign-key" for rule, _ in found)

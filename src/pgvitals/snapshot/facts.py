@@ -109,19 +109,8 @@ class Facts:
         """Per sequence (by oid): the column it fills. OWNED BY (serial, identity) says
         it; otherwise a column default `nextval('name'::regclass)` naming it does."""
         fed: dict[int, Column] = {}
-        by_name = {(s.schema, s.name): s for s in self.snap.sequences}
-        for column in self.snap.columns:
-            match = NEXTVAL.search(column.default or "")
-            if not match:
-                continue
-            text = match.group(1).replace("''", "'")
-            parts = [
-                (quoted or bare).replace('""', '"') for quoted, bare in QUOTED_PART.findall(text)
-            ]
-            key = (parts[0], parts[1]) if len(parts) == 2 else (column.schema, parts[-1])
-            sequence = by_name.get(key)
-            if sequence is not None:
-                fed.setdefault(sequence.oid, column)
+        for (table_oid, name), sequence_oid in self.sequence_defaults.items():
+            fed.setdefault(sequence_oid, self.column_by_name[(table_oid, name)])
         for sequence in self.snap.sequences:
             if sequence.owned_by_table_oid is not None and sequence.owned_by_column:
                 owned = self.column_by_name.get(
@@ -145,12 +134,43 @@ class Facts:
         return {(c.table_oid, c.name): c for c in self.snap.constraints}
 
     @cached_property
+    def sequence_defaults(self) -> dict[tuple[int, str], int]:
+        """(table oid, column) -> oid of the sequence its default `nextval('...')` calls."""
+        found: dict[tuple[int, str], int] = {}
+        by_name = {(s.schema, s.name): s for s in self.snap.sequences}
+        for column in self.snap.columns:
+            match = NEXTVAL.search(column.default or "")
+            if not match:
+                continue
+            text = match.group(1).replace("''", "'")
+            parts = [
+                (quoted or bare).replace('""', '"') for quoted, bare in QUOTED_PART.findall(text)
+            ]
+            key = (parts[0], parts[1]) if len(parts) == 2 else (column.schema, parts[-1])
+            sequence = by_name.get(key)
+            if sequence is not None:
+                found[(column.table_oid, column.name)] = sequence.oid
+        return found
+
+    @cached_property
+    def migration_tables(self) -> dict[int, str]:
+        """Tables a schema-migration tool keeps its history in (by oid: the tool)."""
+        found: dict[int, str] = {}
+        for table in self.snap.tables:
+            tool = MIGRATION_TABLES.get(table.name) or MIGRATION_TABLES.get(
+                f"{table.schema}.{table.name}"
+            )
+            if tool is not None:
+                found[table.oid] = tool
+        return found
+
+    @cached_property
     def backup_tables(self) -> dict[int, str]:
         """Tables whose name says they are a copy of another (by oid: the pattern
-        matched): `*_backup`, `*_bak`, `*_old`, `*_copy`, `*_tmp`, and dated copies
-        (`feedback_2024_01_15`, `orders20230101`) beside the table they copy. A dated
-        name counts only when that table exists in the same schema, so monthly
-        partitions and `events_2024` tables by design are not copies."""
+        matched): `*_backup`, `*_bak`, `*_old`; `*_copy`, `*_tmp`, `*_temp` and dated
+        copies (`feedback_2024_01_15`, `orders20230101`) when the table they copy exists
+        in the same schema, so monthly partitions, `events_2024` tables by design and
+        `sensor_temp` are not copies."""
         names = {(t.schema, t.name) for t in self.snap.tables}
         found: dict[int, str] = {}
         for table in self.snap.tables:
@@ -158,7 +178,11 @@ class Facts:
                 continue
             match = BACKUP_SUFFIX.search(table.name)
             if match:
-                found[table.oid] = match.group(0).lstrip("_")
+                word = match.group(1).lower()
+                # `sensor_temp` is a temperature: these words need the original beside them
+                original = (table.schema, table.name[: match.start()]) in names
+                if word not in ("copy", "tmp", "temp") or original:
+                    found[table.oid] = word
                 continue
             dated = DATED_SUFFIX.search(table.name)
             if dated and (table.schema, table.name[: dated.start()]) in names:
@@ -394,6 +418,28 @@ def type_mismatch(column: Column, key: Column) -> TypeMismatch | None:
     return TypeMismatch(column, key, "incomparable", False)
 
 
+# The table (or schema.table) each migration tool records applied migrations in.
+MIGRATION_TABLES = {
+    "alembic_version": "Alembic",
+    "django_migrations": "Django",
+    "schema_migrations": "Rails, golang-migrate, dbmate or Ecto",
+    "ar_internal_metadata": "Rails",
+    "flyway_schema_history": "Flyway",
+    "databasechangelog": "Liquibase",
+    "_prisma_migrations": "Prisma",
+    "knex_migrations": "Knex",
+    "SequelizeMeta": "Sequelize",
+    "goose_db_version": "goose",
+    "__drizzle_migrations": "Drizzle",
+    "sqitch.changes": "sqitch",
+    "supabase_migrations.schema_migrations": "Supabase",
+    "atlas_schema_revisions": "Atlas",
+    "mikro_orm_migrations": "MikroORM",
+    "__diesel_schema_migrations": "Diesel",
+    "_sqlx_migrations": "sqlx",
+    "typeorm_migrations": "TypeORM",
+    "migrations": "a migrations table (Laravel, TypeORM, Supabase storage, ...)",
+}
 # `_backup`, `_bak`, `_old`, `_copy`, `_tmp`/`_temp`, optionally numbered (`_old2`).
 BACKUP_SUFFIX = re.compile(r"_(backup|bak|bkp|old|copy|tmp|temp)\d*$", re.IGNORECASE)
 # `_20240115`, `_2024_01_15`, `_2024-01-15`, `20240115`: a full date at the end.
