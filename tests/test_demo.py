@@ -45,6 +45,12 @@ def test_demo_writes_a_report_that_exhibits_the_flaws(tmp_path) -> None:
         ("timestamp-without-time-zone", "practise_improve_pilot.teachers.created_at"),
         ("json-instead-of-jsonb", "practise_improve_pilot.chat_sessions.client_info"),
         ("serial-instead-of-identity", "practise_improve_pilot.teachers.id"),
+        ("unvalidated-constraint", "practise_improve_pilot.progress.progress_score_range"),
+        ("unvalidated-constraint", "practise_improve_pilot.lessons.lessons_class_group_id_fkey"),
+        ("partition-coverage", "practise_improve_pilot.chat_messages"),
+        ("empty-string-in-not-null", "practise_improve_pilot.feedback.comment"),
+        ("empty-string-in-not-null", "practise_improve_pilot.students.display_name"),
+        ("empty-string-in-not-null", "practise_improve_pilot.lesson_plans.title"),
     }
     assert expected <= found, sorted(found)
     assert any(rule == "unindexed-foreign-key" for rule, _ in found)

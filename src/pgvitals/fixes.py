@@ -446,3 +446,54 @@ def serial_to_identity(table: Table, column: Column, sequence: Sequence) -> Fix:
         _restart_after_max(regclass, table, column),
     )
     return Fix(forward, backward, Risk(lock="ACCESS EXCLUSIVE", drops=True))
+
+
+def validate_constraint(constraint: Constraint) -> Fix:
+    """Check the existing rows against a NOT VALID constraint; reads and writes go on
+    (SHARE UPDATE EXCLUSIVE). Nothing to undo: validating changes no definition."""
+    statement = sql.SQL("ALTER TABLE {table} VALIDATE CONSTRAINT {name};").format(
+        table=name_of(constraint.schema, constraint.table), name=sql.Identifier(constraint.name)
+    )
+    return Fix((text(statement),), None, Risk(lock="SHARE UPDATE EXCLUSIVE"))
+
+
+def add_check_not_valid(column: Column, name: str, expression: str) -> Fix:
+    """`ADD CONSTRAINT ... CHECK (...) NOT VALID` (a brief lock; new rows are checked),
+    then `VALIDATE CONSTRAINT` (checks the old rows, writes go on). `expression` has one
+    `{}` where the column goes."""
+    relation = name_of(column.schema, column.table)
+    constraint = sql.Identifier(name)
+    check = sql.SQL(expression).format(sql.Identifier(column.name))
+    add = sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({check}) NOT VALID;").format(
+        table=relation, name=constraint, check=check
+    )
+    validate = sql.SQL("ALTER TABLE {table} VALIDATE CONSTRAINT {name};").format(
+        table=relation, name=constraint
+    )
+    drop = sql.SQL("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name};").format(
+        table=relation, name=constraint
+    )
+    return Fix((text(add), text(validate)), (text(drop),), BRIEF_ALTER)
+
+
+def create_partition(table: Table, name: str, bounds: tuple[str, str] | None) -> Fix:
+    """A range partition `FROM (lower) TO (upper)`, or the DEFAULT partition (`bounds`
+    None). Takes a brief ACCESS EXCLUSIVE lock on the parent; the rollback drops it
+    (with any rows it received meanwhile)."""
+    partition = name_of(table.schema, name)
+    parent = name_of(table.schema, table.name)
+    if bounds is None:
+        create = sql.SQL("CREATE TABLE {partition} PARTITION OF {parent} DEFAULT;").format(
+            partition=partition, parent=parent
+        )
+    else:
+        create = sql.SQL(
+            "CREATE TABLE {partition} PARTITION OF {parent} FOR VALUES FROM ({lower}) TO ({upper});"
+        ).format(
+            partition=partition,
+            parent=parent,
+            lower=sql.Literal(bounds[0]),
+            upper=sql.Literal(bounds[1]),
+        )
+    drop = sql.SQL("DROP TABLE IF EXISTS {partition};").format(partition=partition)
+    return Fix((text(create),), (text(drop),), BRIEF_ALTER)

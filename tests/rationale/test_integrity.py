@@ -200,3 +200,53 @@ def test_serial_to_identity_fix_and_rollback_keep_the_numbering(database) -> Non
             'public."Weird""Name_id_seq"',
             """nextval('"Weird""Name_id_seq"'::regclass)""",
         )
+
+
+# nullable-unique
+
+
+def test_a_unique_key_with_a_null_part_accepts_repeats_and_upserts_duplicate(database) -> None:
+    database.execute(
+        "CREATE TABLE members (tenant_id int, email text NOT NULL, UNIQUE (tenant_id, email))"
+    )
+    with database.admin() as admin:
+        for _ in range(3):
+            admin.execute(
+                "INSERT INTO members VALUES (NULL, 'a') ON CONFLICT (tenant_id, email) DO NOTHING"
+            )
+        assert admin.execute("SELECT count(*) FROM members").fetchone() == (3,)
+        if admin.info.server_version >= 150000:
+            admin.execute(
+                "CREATE TABLE strict (tenant_id int, email text,"
+                " UNIQUE NULLS NOT DISTINCT (tenant_id, email))"
+            )
+            admin.execute("INSERT INTO strict VALUES (NULL, 'a')")
+            with pytest.raises(psycopg.errors.UniqueViolation):
+                admin.execute("INSERT INTO strict VALUES (NULL, 'a')")
+
+
+# empty-string-in-not-null
+
+
+def test_not_null_accepts_empty_and_blank_strings(database) -> None:
+    database.execute("CREATE TABLE t (name text NOT NULL); INSERT INTO t VALUES (''), ('   ')")
+    with database.admin() as admin:
+        assert admin.execute("SELECT count(name) FROM t").fetchone() == (2,)
+        admin.execute("ALTER TABLE t ADD CONSTRAINT not_blank CHECK (btrim(name) <> '') NOT VALID")
+        with pytest.raises(psycopg.errors.CheckViolation):
+            admin.execute("INSERT INTO t VALUES ('')")  # new rows are checked at once
+
+
+# partition-coverage
+
+
+def test_a_row_beyond_the_last_partition_is_rejected_and_a_default_takes_it(database) -> None:
+    database.execute(
+        "CREATE TABLE m (at timestamptz NOT NULL) PARTITION BY RANGE (at);"
+        "CREATE TABLE m_2024 PARTITION OF m FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')"
+    )
+    with database.admin() as admin:
+        with pytest.raises(psycopg.errors.CheckViolation, match="no partition"):
+            admin.execute("INSERT INTO m VALUES (now())")
+        admin.execute("CREATE TABLE m_default PARTITION OF m DEFAULT")
+        admin.execute("INSERT INTO m VALUES (now())")

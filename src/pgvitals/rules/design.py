@@ -17,13 +17,15 @@ from pgvitals.rules._api import (
     INTEGRITY,
     LOW,
     MEDIUM,
+    ROWS_OPTIONAL,
+    ROWS_REQUIRED,
     Draft,
     NoOptions,
     finding,
     option,
     rule,
 )
-from pgvitals.snapshot.facts import BACKUP_SUFFIX, DATED_SUFFIX, reference_stem
+from pgvitals.snapshot.facts import BACKUP_SUFFIX, DATED_SUFFIX, TIME_NAME, reference_stem
 from pgvitals.snapshot.model import Column, Snapshot, Table
 from pgvitals.snapshot.words import singular, words
 
@@ -693,3 +695,147 @@ def similar_pair(snap: Snapshot, first: Table, second: Table, shared: list[str])
         f"Shares {len(shared)} columns with {kept.qualname}: possibly the same entity twice",
         evidence=evidence,
     )
+
+
+# --- empty-string-in-not-null ---------------------------------------------------------
+
+
+@rule(
+    "empty-string-in-not-null",
+    category=INTEGRITY,
+    severity=LOW,
+    title="NOT NULL text column holds empty strings",
+    rows=ROWS_REQUIRED,
+    needs=("empty_strings",),
+)
+def empty_string_in_not_null(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """A NOT NULL text column where rows hold `''` (or only whitespace).
+
+    Counted in the table's row scan (exact below 100,000 rows, scaled from a TABLESAMPLE
+    above: `sampled`). Medium when at least a tenth of the rows are empty.
+
+    ## Why it breaks
+    NOT NULL rejects NULL only: `''` and `'   '` satisfy it. The constraint was meant to
+    say "every row has a value", and the application fills the gap with an empty string
+    (often a column default of `''`), so the missing values are still missing but no
+    longer visible as NULL: `count(column)` counts them, `coalesce` does not replace
+    them, and reports show blank names.
+
+    ## Fix
+    Decide what the empty rows mean: fill them, or allow NULL and store NULL. Then add
+    `CHECK (btrim(column) <> '') NOT VALID`, which stops new empty values at once, and
+    `VALIDATE CONSTRAINT` once the old rows are fixed (it fails while any remain).
+    """
+    profiles = {(p.table_oid, p.column): p for p in snap.column_profiles}
+    for table, column in own_columns(snap):
+        profile = profiles.get((table.oid, column.name))
+        if profile is None or profile.empty_strings is None:
+            continue
+        empty = profile.empty_strings + (profile.blank_strings or 0)
+        if not empty:
+            continue
+        rows = snap.facts.rows(table)
+        evidence: dict[str, object] = {
+            "empty_strings": profile.empty_strings,
+            "blank_strings": profile.blank_strings,
+            "rows": rows,
+            "ratio": round(empty / rows, 4) if rows else None,
+            "default": column.default,
+        }
+        if profile.sampled:
+            evidence["sampled"] = True
+        fix = fixes.add_check_not_valid(
+            column, fixes.index_name(table.name, [column.name], "not_blank"), "btrim({}) <> ''"
+        ).with_note(f"{empty:,} rows are empty now: VALIDATE fails until they are fixed")
+        about = "about " if profile.sampled else ""
+        yield finding(
+            column,
+            f"NOT NULL, yet {about}{empty:,} of {rows:,} rows are empty or blank",
+            evidence=evidence,
+            fix=fix,
+            severity=MEDIUM if rows and empty >= rows / 10 else None,
+        )
+
+
+# --- timestamp-as-integer -------------------------------------------------------------
+
+# Seconds since 1970 between 2000-01-01 and 2100-01-01, and the same in milliseconds.
+EPOCH_SECONDS = (946_684_800, 4_102_444_800)
+EPOCH_MILLISECONDS = (EPOCH_SECONDS[0] * 1000, EPOCH_SECONDS[1] * 1000)
+# Names that say "a point in time" on their own; `*_time` and `*_date` can be durations
+# or day numbers, so for them the values must be in an epoch range.
+POINT_IN_TIME = re.compile(
+    r"(^|_)(at|timestamp|ts|epoch)$|^(timestamp|epoch)$|[a-z0-9](At|Timestamp|Ts)$"
+)
+
+
+def epoch_unit(low: int | None, high: int | None) -> str | None:
+    """ "seconds" or "milliseconds" when every value lies in that epoch range."""
+    if low is None or high is None:
+        return None
+    for unit, (start, end) in (("seconds", EPOCH_SECONDS), ("milliseconds", EPOCH_MILLISECONDS)):
+        if start <= low and high <= end:
+            return unit
+    return None
+
+
+@rule(
+    "timestamp-as-integer",
+    category=INTEGRITY,
+    severity=LOW,
+    title="Integer or text column holds points in time",
+    rows=ROWS_OPTIONAL,
+    needs=("time_values",),
+)
+def timestamp_as_integer(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """An integer column named like a point in time (`created_at`, `*_ts`, `timestamp`,
+    `sentAt`), or a text column named so, instead of `timestamptz`.
+
+    Unless `--no-data`, the smallest and largest values are read in the table's row
+    scan: values in the epoch range (2000-2100, seconds or milliseconds) confirm it, and
+    then `*_time` and `*_date` integer columns count too. An integer `*_at` column whose
+    values are outside any epoch range (small counters) is not reported.
+
+    ## Why it breaks
+    The database cannot tell these numbers are times: no time zone, no date arithmetic
+    (`+ interval '1 day'`), no `date_trunc`, no range checks, and every reader must know
+    the unit (seconds or milliseconds: mixing them is a common bug, and wrong by a
+    factor of 1000). Text is worse: it sorts as text, accepts any string, and compares
+    wrongly across formats.
+
+    ## Fix
+    Add a `timestamptz` column filled with `to_timestamp(col)` (seconds) or
+    `to_timestamp(col / 1000.0)` (milliseconds), move readers and writers to it, and
+    drop the old one; or convert in place with `ALTER COLUMN ... TYPE timestamptz USING
+    to_timestamp(col)`, which rewrites the table under an ACCESS EXCLUSIVE lock.
+    pgvitals offers no SQL: the unit must be confirmed first.
+    """
+    profiles = {(p.table_oid, p.column): p for p in snap.column_profiles}
+    for table, column in own_columns(snap):
+        named = bool(TIME_NAME.search(column.name))
+        if not named:
+            continue
+        if column.type_name in ("text", "varchar", "bpchar"):
+            if POINT_IN_TIME.search(column.name):
+                yield finding(
+                    column,
+                    f"Text column named like a point in time ({column.data_type})",
+                    evidence={"data_type": column.data_type},
+                )
+            continue
+        if column.type_name not in ("int4", "int8", "numeric"):
+            continue
+        profile = profiles.get((table.oid, column.name))
+        unit = epoch_unit(profile.min_value, profile.max_value) if profile else None
+        known = profile is not None and profile.min_value is not None
+        if not POINT_IN_TIME.search(column.name) and unit is None:
+            continue  # `duration_time`, `due_date` as a day number: the values must say
+        if known and unit is None:
+            continue  # values outside any epoch range: not times
+        evidence: dict[str, object] = {"data_type": column.data_type}
+        if known:
+            evidence["min_value"] = profile.min_value  # type: ignore[union-attr]
+            evidence["max_value"] = profile.max_value  # type: ignore[union-attr]
+            evidence["epoch_unit"] = unit
+        said = f"epoch {unit}" if unit else "a point in time, by its name"
+        yield finding(column, f"{column.data_type} column holding {said}", evidence=evidence)

@@ -486,3 +486,124 @@ def free_constraint_name(snap: Snapshot, table: Table, columns: list[str]) -> st
         name = fixes.index_name(table.name, columns, f"fkey{number}")
         number += 1
     return name
+
+
+@rule(
+    "unvalidated-constraint",
+    category=INTEGRITY,
+    severity=MEDIUM,
+    title="Constraint added NOT VALID and never validated",
+    rows=ROWS_OPTIONAL,
+    needs=("violation_counts",),
+)
+def unvalidated_constraint(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """A foreign key or CHECK added `NOT VALID` whose `VALIDATE CONSTRAINT` never ran.
+
+    Unless `--no-data`, the rows that break it are counted (exactly below 100,000 rows,
+    estimated from a TABLESAMPLE above): 0 means VALIDATE would pass now. High when
+    rows break it.
+
+    ## Why it breaks
+    `NOT VALID` checks new and updated rows only; the rows that were there when it was
+    added are not checked, so the constraint promises nothing about them: joins can meet
+    orphans, and the planner does not use an unvalidated CHECK to exclude partitions or
+    an unvalidated foreign key to remove joins. The next UPDATE of a violating row fails,
+    far from the code that wrote it. The step was meant to be followed by VALIDATE.
+
+    ## Fix
+    Repair or delete the violating rows, then `ALTER TABLE ... VALIDATE CONSTRAINT`. It
+    takes a SHARE UPDATE EXCLUSIVE lock: reads and writes go on while it scans.
+    """
+    counts = {v.object_oid: v for v in snap.violations}
+    kinds = {"f": "foreign key", "c": "CHECK"}
+    for constraint in snap.facts.unvalidated_constraints:
+        evidence: dict[str, object] = {
+            "kind": kinds[constraint.kind],
+            "definition": constraint.definition,
+        }
+        count = counts.get(constraint.oid)
+        violating = None
+        if count is not None and count.status == "ran":
+            violating = count.violating_rows
+            evidence["violating_rows"] = violating
+            evidence["checked_rows"] = count.checked_rows
+            if count.sampled:
+                evidence["violations_sampled"] = True
+        elif count is not None:
+            evidence["violations_not_counted"] = count.reason
+        fix = fixes.validate_constraint(constraint)
+        message = f"{kinds[constraint.kind]} {constraint.name} was added NOT VALID"
+        if violating:
+            about = "about " if count is not None and count.sampled else ""
+            message += f"; {about}{violating:,} existing rows break it"
+            fix = fix.with_note(f"{violating:,} rows break it: VALIDATE fails until they are fixed")
+        elif violating == 0:
+            message += "; no existing row breaks it: VALIDATE would pass now"
+        yield finding(
+            constraint,
+            message,
+            evidence=evidence,
+            fix=fix,
+            severity=HIGH if violating else None,
+        )
+
+
+@rule(
+    "nullable-unique",
+    category=INTEGRITY,
+    severity=MEDIUM,
+    title="Unique key over nullable columns lets duplicates in through NULLs",
+    rows=ROWS_OPTIONAL,
+    needs=("violation_counts",),
+)
+def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """A unique constraint or index on several columns, some of which allow NULL.
+
+    Unless `--no-data`, the rows that are duplicates once NULLs count as equal are
+    counted (tables under 100,000 rows); high when some exist. Low when every key column
+    may be NULL (repeated all-NULL keys are usually meant). Single-column unique keys are
+    not reported: there, several NULLs usually mean "none" on purpose. A column that the
+    index's predicate tests (`WHERE code IS NOT NULL`, `WHERE kind = 'x'`) cannot be NULL
+    in it, and a NULL column guarded by another unique index for exactly those rows
+    (`UNIQUE (room_id, user_id) WHERE thread_id IS NULL`) is not counted.
+
+    ## Why it breaks
+    By default a unique index treats NULLs as distinct from each other, so `(tenant_id,
+    email)` accepts `(NULL, 'a@example.com')` any number of times: the key the schema
+    seems to promise does not hold for exactly the rows where one part is missing.
+    `ON CONFLICT` on that key never fires for them either, so an upsert inserts a new
+    row each time.
+
+    ## Fix
+    Make the columns NOT NULL where a value always exists; otherwise, from PostgreSQL 15,
+    build the index with `NULLS NOT DISTINCT` (`CREATE UNIQUE INDEX CONCURRENTLY ...
+    NULLS NOT DISTINCT`, then swap it in); before 15, a second unique index on
+    `COALESCE`d columns or a partial unique index per NULL pattern. Remove the existing
+    duplicates first.
+    """
+    counts = {v.object_oid: v for v in snap.violations}
+    facts = snap.facts
+    for index, nullable in facts.nullable_uniques:
+        keys = [k or "" for k in index.key_columns[: index.key_count]]  # plain columns only
+        evidence: dict[str, object] = {"keys": keys, "nullable": nullable}
+        if index.constraint_name:
+            evidence["constraint"] = index.constraint_name
+        evidence["nulls_not_distinct_available"] = snap.server.version_num >= 150000
+        count = counts.get(index.oid)
+        duplicates = None
+        if count is not None and count.status == "ran":
+            duplicates = count.violating_rows
+            evidence["null_duplicates"] = duplicates
+        elif count is not None:
+            evidence["duplicates_not_counted"] = count.reason
+        message = (
+            f"Unique ({', '.join(index.keys)}) accepts repeats where {', '.join(nullable)} is NULL"
+        )
+        if duplicates:
+            message += f"; {duplicates:,} such duplicate rows exist"
+        severity = None
+        if duplicates:
+            severity = HIGH
+        elif len(nullable) == len(keys):
+            severity = LOW  # all parts optional: (NULL, NULL) repeats are usually meant
+        yield finding(index, message, evidence=evidence, severity=severity)

@@ -351,6 +351,64 @@ class Facts:
     def replication_by_table(self) -> dict[int, Replication]:
         return {r.table_oid: r for r in self.snap.replication}
 
+    @cached_property
+    def unvalidated_constraints(self) -> list[Constraint]:
+        """Foreign keys and CHECKs added NOT VALID and never validated (a partition's
+        inherited copy is its parent's)."""
+        return [
+            c
+            for c in self.snap.constraints
+            if c.kind in ("f", "c") and not c.validated and not c.inherited
+        ]
+
+    @cached_property
+    def nullable_uniques(self) -> list[tuple[Index, list[str]]]:
+        """Valid unique indexes (or constraints) on two or more plain columns that treat
+        NULLs as distinct, with the key columns that may be NULL in them: rows equal but
+        for a NULL there pass. A column the index's predicate tests (other than `IS
+        NULL`) cannot be NULL in it; a NULL column for which another unique index of the
+        table covers the rest of the key (`... WHERE thread_id IS NULL`) is guarded."""
+        found: list[tuple[Index, list[str]]] = []
+        for index in self.snap.indexes:
+            if (
+                not index.is_unique
+                or index.is_primary
+                or not index.is_valid
+                or index.parent_index_oid is not None
+                or index.has_expressions
+                or index.key_count < 2
+                or index.definition is None
+                or "NULLS NOT DISTINCT" in index.definition
+            ):
+                continue
+            names = index.key_columns[: index.key_count]
+            keys = [self.column_by_name.get((index.table_oid, k or "")) for k in names]
+            if not all(keys):
+                continue
+            nullable = [
+                k.name  # type: ignore[union-attr]
+                for k in keys
+                if not k.not_null  # type: ignore[union-attr]
+                and not tested_not_null(index.predicate, k.name)  # type: ignore[union-attr]
+                and not self._guarded_when_null(index, k.name)  # type: ignore[union-attr]
+            ]
+            if nullable:
+                found.append((index, nullable))
+        return found
+
+    def _guarded_when_null(self, index: Index, column: str) -> bool:
+        """Does another unique index of the table cover the rest of `index`'s key for the
+        rows where `column` IS NULL?"""
+        rest = set(index.key_columns[: index.key_count]) - {column}
+        return any(
+            other.is_unique
+            and other.is_valid
+            and other.oid != index.oid
+            and set(other.key_columns[: other.key_count]) <= rest
+            and _mentions(other.predicate, column, "IS NULL")
+            for other in self.snap.indexes_by_table.get(index.table_oid, [])
+        )
+
 
 class Reference(NamedTuple):
     """Columns of one table that point at the key of another: a declared foreign key
@@ -416,6 +474,43 @@ def type_mismatch(column: Column, key: Column) -> TypeMismatch | None:
     if column.type_category == key.type_category == "N":
         return TypeMismatch(column, key, "other", True)  # integer and numeric compare
     return TypeMismatch(column, key, "incomparable", False)
+
+
+TEXT_TYPES = frozenset({"text", "varchar", "bpchar"})
+# Names of columns that hold a point in time: `created_at`, `sent_time`, `timestamp`.
+TIME_NAME = re.compile(
+    r"(^|_)(at|on|time|timestamp|ts|epoch|date|datetime)$|^(timestamp|epoch|time|date)$"
+    r"|[a-z0-9](At|On|Time|Timestamp|Ts|Date)$"
+)
+
+
+def _mentions(predicate: str | None, column: str, test: str) -> bool:
+    """Does a deparsed predicate apply `test` to the column (bare or quoted)?"""
+    if not predicate:
+        return False
+    quoted = '"' + column.replace('"', '""') + '"'
+    return any(f"{name} {test}" in predicate for name in (column, quoted))
+
+
+def tested_not_null(predicate: str | None, column: str) -> bool:
+    """Does a partial index's predicate exclude NULLs of the column: it tests it with
+    anything but `IS NULL` (comparisons are false for NULL, `IS NOT NULL` says so)."""
+    if not predicate:
+        return False
+    quoted = '"' + column.replace('"', '""') + '"'
+    pattern = rf"(?<![\w\"])({re.escape(column)}|{re.escape(quoted)})(?![\w\"])"
+    uses = [m.end() for m in re.finditer(pattern, predicate)]
+    return any(not predicate[end:].lstrip().startswith("IS NULL") for end in uses)
+
+
+def counts_empty_strings(column: Column) -> bool:
+    """A NOT NULL text column: the row scan counts its '' and blank values."""
+    return column.not_null and column.type_name in TEXT_TYPES and not column.generated
+
+
+def time_named_integer(column: Column) -> bool:
+    """An integer column named like a time: the row scan reads its range."""
+    return column.type_name in INTEGER_BYTES and bool(TIME_NAME.search(column.name))
 
 
 # The table (or schema.table) each migration tool records applied migrations in.

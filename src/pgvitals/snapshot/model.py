@@ -316,6 +316,33 @@ class Replication(NamedTuple):
     publishing_changes: list[str]  # those of `publications` that publish UPDATE or DELETE
 
 
+class ColumnProfile(NamedTuple):
+    """Per column, what the table's row scan counted (see snapshot/probes.py): empty and
+    blank strings in NOT NULL text columns, the range of integer columns named like
+    times. Counts are estimates scaled from a TABLESAMPLE where `sampled`."""
+
+    table_oid: int
+    column: str
+    empty_strings: int | None  # values equal to ''
+    blank_strings: int | None  # values of only whitespace, not ''
+    min_value: int | None
+    max_value: int | None
+    sampled: bool
+
+
+class ViolationCount(NamedTuple):
+    """Rows that break a constraint not yet enforced on them: a NOT VALID foreign key or
+    CHECK (by constraint oid), or the NULL-duplicates a unique index over nullable
+    columns lets in (by index oid)."""
+
+    object_oid: int
+    status: str  # ran, skipped
+    reason: str | None
+    violating_rows: int | None
+    checked_rows: int | None
+    sampled: bool
+
+
 @dataclass(frozen=True, slots=True)
 class CollectionInfo:
     """How the snapshot was taken, for the report's honesty and the benchmark."""
@@ -359,6 +386,8 @@ class Snapshot:
     profiles: list[TableProfile] = entity(TableProfile)
     orphans: list[OrphanCount] = entity(OrphanCount)
     replication: list[Replication] = entity(Replication, "replication", since=100000)
+    column_profiles: list[ColumnProfile] = entity(ColumnProfile)
+    violations: list[ViolationCount] = entity(ViolationCount)
     format: str = field(default=SNAPSHOT_FORMAT)
 
     @classmethod
