@@ -51,6 +51,13 @@ def test_demo_writes_a_report_that_exhibits_the_flaws(tmp_path) -> None:
         ("empty-string-in-not-null", "practise_improve_pilot.feedback.comment"),
         ("empty-string-in-not-null", "practise_improve_pilot.students.display_name"),
         ("empty-string-in-not-null", "practise_improve_pilot.lesson_plans.title"),
+        ("missing-comments", "practise_improve_pilot"),
+        ("naming-singular-plural-mix", "practise_improve_pilot.teacher_profile"),
+        ("timestamp-naming-mix", "practise_improve_pilot"),
+        ("identifier-needs-quoting", "practise_improve_pilot.LessonNotes"),
+        ("reserved-word-identifier", "practise_improve_pilot.lesson_plans.order"),
+        ("reserved-word-identifier", "practise_improve_pilot.login_attempts.user"),
+        ("no-migration-history", "pgvitals_demo"),
     }
     assert expected <= found, sorted(found)
     assert any(rule == "unindexed-foreign-key" for rule, _ in found)

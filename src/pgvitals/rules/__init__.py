@@ -6,6 +6,7 @@ from pgvitals.rules import (  # noqa: F401  (registers rules)
     indexes,
     integrity,
     maintenance,
+    naming,
     partitions,
 )
 from pgvitals.rules._api import REGISTRY, Rule

@@ -343,6 +343,13 @@ class ViolationCount(NamedTuple):
     sampled: bool
 
 
+class Keyword(NamedTuple):
+    """A keyword of the server's SQL that cannot be a table or column name unquoted."""
+
+    word: str
+    category: str  # R reserved, T type or function name
+
+
 @dataclass(frozen=True, slots=True)
 class CollectionInfo:
     """How the snapshot was taken, for the report's honesty and the benchmark."""
@@ -388,6 +395,7 @@ class Snapshot:
     replication: list[Replication] = entity(Replication, "replication", since=100000)
     column_profiles: list[ColumnProfile] = entity(ColumnProfile)
     violations: list[ViolationCount] = entity(ViolationCount)
+    keywords: list[Keyword] = entity(Keyword, "keywords")
     format: str = field(default=SNAPSHOT_FORMAT)
 
     @classmethod

@@ -78,13 +78,13 @@ def number(word: str) -> str | None:
     `feedback`, `info`, or not an English noun inflect knows)."""
     if not word.isascii() or not word.isalpha() or len(word) < 3:
         return None
-    one = singular(word)
-    if one != word:
-        # `analysis` -> `analysi` is inflect reading a singular as a plural: only a
-        # word that is the plural of its own singular counts as plural
-        return "plural" if plural(one) == word and singular(plural(word)) != word else None
     many = plural(word)
-    return "singular" if many != word and singular(many) == word else None
+    if singular(word) != word and many == word + "s":
+        # inflect pluralises a plural by appending "s" (`teachers` -> `teacherss`), while
+        # a singular it misreads as a plural (`analysis` -> `analysi`) gets its true
+        # plural (`analyses`)
+        return "plural"
+    return "singular" if many != word else None
 
 
 def table_key(name: str) -> str:
