@@ -58,6 +58,7 @@ def test_demo_writes_a_report_that_exhibits_the_flaws(tmp_path) -> None:
         ("reserved-word-identifier", "practise_improve_pilot.lesson_plans.order"),
         ("reserved-word-identifier", "practise_improve_pilot.login_attempts.user"),
         ("no-migration-history", "pgvitals_demo"),
+        ("timestamp-as-integer", "practise_improve_pilot.badges.expires_at"),
     }
     assert expected <= found, sorted(found)
     assert any(rule == "unindexed-foreign-key" for rule, _ in found)

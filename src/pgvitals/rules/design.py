@@ -269,12 +269,26 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
                 for i in snap.indexes_by_table.get(table.oid, [])
                 if column.name in i.key_columns
             ]
+            evidence: dict[str, object] = {"data_type": column.data_type}
+            fix = None
+            if not blocked_by_views(snap, column, evidence):
+                evidence["indexes_rebuilt"] = indexes
+                fix = fixes.timestamp_to_timestamptz(column, indexed=bool(indexes))
             yield finding(
                 column,
                 f"{column.data_type}: the instant each value means depends on an unknown zone",
-                evidence={"data_type": column.data_type, "indexes_rebuilt": indexes},
-                fix=fixes.timestamp_to_timestamptz(column, indexed=bool(indexes)),
+                evidence=evidence,
+                fix=fix,
             )
+
+
+def blocked_by_views(snap: Snapshot, column: Column, evidence: dict[str, object]) -> bool:
+    """Do views read the column? PostgreSQL refuses to change its type until they are
+    dropped (and recreated after), so no fix is offered; the evidence names them."""
+    views = snap.facts.views_using.get((column.table_oid, column.name))
+    if views:
+        evidence["used_by_views"] = views
+    return bool(views)
 
 
 @rule(
@@ -299,11 +313,13 @@ def json_instead_of_jsonb(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """
     for _table, column in own_columns(snap):
         if column.type_name == "json" and column.data_type == "json":
+            evidence: dict[str, object] = {"data_type": column.data_type}
+            blocked = blocked_by_views(snap, column, evidence)
             yield finding(
                 column,
                 "json: re-parsed on every access, no equality, no GIN index",
-                evidence={"data_type": column.data_type},
-                fix=fixes.convert_column_type(column, "jsonb"),
+                evidence=evidence,
+                fix=None if blocked else fixes.convert_column_type(column, "jsonb"),
             )
 
 

@@ -20,8 +20,16 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
-from pgvitals.snapshot.facts import TypeMismatch
-from pgvitals.snapshot.model import Column, Index, Replication, Sequence, Snapshot, Table
+from pgvitals.snapshot.facts import Reference, TypeMismatch
+from pgvitals.snapshot.model import (
+    Column,
+    Constraint,
+    Index,
+    Replication,
+    Sequence,
+    Snapshot,
+    Table,
+)
 
 
 @rule(
@@ -366,7 +374,10 @@ def fk_type_mismatch(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                 evidence["constraint"] = reference.constraint.name
             how = "references" if reference.declared else "evidently references (by its name)"
             fix = None
-            if mismatch.comparable or column.type_category == "S":
+            views = snap.facts.views_using.get((column.table_oid, column.name))
+            if views:
+                evidence["used_by_views"] = views  # they block ALTER COLUMN ... TYPE
+            elif mismatch.comparable or column.type_category == "S":
                 fix = fixes.convert_column_type(column, key.data_type)
             yield finding(
                 column,
@@ -458,6 +469,14 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
             severity = HIGH
         name = free_constraint_name(snap, table, columns)
         fix = fixes.add_foreign_key(table, columns, target, keys, name)
+        adopted = partition_foreign_keys(snap, reference)
+        if adopted:
+            # the new key adopts these partitions' own equal keys, and dropping it drops
+            # them too: the rollback adds them back
+            restore = [fixes.add_constraint_statement(c) for c in adopted]
+            rollback = (*(fix.rollback or ()), *(r for r in restore if r))
+            fix = Fix(fix.statements, rollback, fix.risk, fix.notes)
+            evidence["partitions_with_constraint"] = len(adopted)
         if orphans != 0:
             listing = fixes.list_orphans_statement(table, columns, target, keys)
             fix = Fix((listing, *fix.statements), fix.rollback, fix.risk, fix.notes)
@@ -475,6 +494,23 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
             message += f"; {sampled}{orphans:,} rows already point at nothing"
         where = reference.columns[0] if len(reference.columns) == 1 else table
         yield finding(where, message, evidence=evidence, fix=fix, severity=severity)
+
+
+def partition_foreign_keys(snap: Snapshot, reference: Reference) -> list[Constraint]:
+    """Foreign keys that partitions of the referencing table declare themselves on the
+    same columns to the same table (pagila declares them per partition)."""
+    if reference.table.kind != "p":
+        return []
+    columns = reference.column_names
+    return [
+        c
+        for leaf in snap.facts.leaves_by_root.get(reference.table.oid, [])
+        for c in snap.constraints_by_table.get(leaf.oid, [])
+        if c.kind == "f"
+        and not c.inherited
+        and c.columns == columns
+        and c.ref_table_oid == reference.ref_table.oid
+    ]
 
 
 def free_constraint_name(snap: Snapshot, table: Table, columns: list[str]) -> str:

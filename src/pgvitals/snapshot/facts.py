@@ -409,6 +409,14 @@ class Facts:
             for other in self.snap.indexes_by_table.get(index.table_oid, [])
         )
 
+    @cached_property
+    def views_using(self) -> dict[tuple[int, str], list[str]]:
+        """(table oid, column) -> the views (schema.name) that read the column."""
+        using: dict[tuple[int, str], list[str]] = defaultdict(list)
+        for v in self.snap.view_columns:
+            using[(v.table_oid, v.column)].append(f"{v.view_schema}.{v.view}")
+        return dict(using)
+
 
 class Reference(NamedTuple):
     """Columns of one table that point at the key of another: a declared foreign key

@@ -350,6 +350,15 @@ class Keyword(NamedTuple):
     category: str  # R reserved, T type or function name
 
 
+class ViewColumn(NamedTuple):
+    """A column a view, materialized view or rule reads: its type cannot be altered."""
+
+    table_oid: int
+    column: str
+    view_schema: str
+    view: str
+
+
 @dataclass(frozen=True, slots=True)
 class CollectionInfo:
     """How the snapshot was taken, for the report's honesty and the benchmark."""
@@ -396,6 +405,7 @@ class Snapshot:
     column_profiles: list[ColumnProfile] = entity(ColumnProfile)
     violations: list[ViolationCount] = entity(ViolationCount)
     keywords: list[Keyword] = entity(Keyword, "keywords")
+    view_columns: list[ViewColumn] = entity(ViewColumn, "view_columns")
     format: str = field(default=SNAPSHOT_FORMAT)
 
     @classmethod
