@@ -586,7 +586,7 @@ class SimilarOptions:
         0.5, "shared columns over all non-trivial columns of the two tables (0-1)"
     )
     max_group: int = option(
-        300, "tables sharing a first word compared pairwise at most (keeps it linear)"
+        300, "tables with the same name stem compared pairwise at most (keeps it linear)"
     )
 
 
@@ -631,26 +631,36 @@ def similar_tables(snap: Snapshot, opts: SimilarOptions) -> Iterator[Draft]:
         frozenset((r.table.oid, r.ref_table.oid))
         for r in (*facts.declared_references, *facts.inferred_references)
     }
-    groups: dict[tuple[str, str], list[Table]] = defaultdict(list)
+    # tables by (schema, the singular words of their name): a pair is one table's words
+    # and a longer name that starts with them, found by looking up each name's prefixes
+    by_stem: dict[tuple[str, tuple[str, ...]], list[Table]] = defaultdict(list)
+    stems: dict[int, tuple[str, ...]] = {}
     for table in own_tables(snap):
-        name_words = words(table.name)
-        if name_words and singular(name_words[-1]) not in COMPANION_WORDS:
-            groups[(table.schema, singular(name_words[0]))].append(table)
-    for group in groups.values():
-        if len(group) < 2 or len(group) > opts.max_group:
-            continue
-        columns = {t.oid: significant_columns(snap, t) for t in group}
-        for position, first in enumerate(group):
-            for second in group[position + 1 :]:
-                if not same_stem(first.name, second.name):
+        stem = tuple(singular(w) for w in words(table.name))
+        if stem and stem[-1] not in COMPANION_WORDS:
+            by_stem[(table.schema, stem)].append(table)
+            stems[table.oid] = stem
+    columns: dict[int, set[str]] = {}
+    for tables in by_stem.values():
+        for longer in tables:
+            stem = stems[longer.oid]
+            for length in range(1, len(stem) + 1):
+                shorter = by_stem.get((longer.schema, stem[:length]), [])
+                if len(shorter) > opts.max_group:
                     continue
-                if frozenset((first.oid, second.oid)) in related:
-                    continue
-                shared = columns[first.oid] & columns[second.oid]
-                union = columns[first.oid] | columns[second.oid]
-                if len(shared) < opts.min_shared or len(shared) < opts.min_overlap * len(union):
-                    continue
-                yield similar_pair(snap, first, second, sorted(shared))
+                for other in shorter:
+                    if other.oid == longer.oid or (length == len(stem) and other.oid < longer.oid):
+                        continue  # each pair of equal stems once
+                    if frozenset((other.oid, longer.oid)) in related:
+                        continue
+                    for table in (other, longer):
+                        if table.oid not in columns:
+                            columns[table.oid] = significant_columns(snap, table)
+                    shared = columns[other.oid] & columns[longer.oid]
+                    union = columns[other.oid] | columns[longer.oid]
+                    if len(shared) < opts.min_shared or len(shared) < opts.min_overlap * len(union):
+                        continue
+                    yield similar_pair(snap, other, longer, sorted(shared))
 
 
 # A table named `<entity>_history`, `<entity>_staging`, ... repeats its entity's columns
@@ -679,15 +689,6 @@ def significant_columns(snap: Snapshot, table: Table) -> set[str]:
         for c in snap.columns_by_table.get(table.oid, [])
         if "_".join(words(c.name)) not in TRIVIAL_COLUMNS and reference_stem(c.name) is None
     }
-
-
-def same_stem(first: str, second: str) -> bool:
-    """Does one name start with the other's words, plurals aside (`lesson_plans`,
-    `lesson_plan_drafts`)?"""
-    a = [singular(w) for w in words(first)]
-    b = [singular(w) for w in words(second)]
-    shorter, longer = (a, b) if len(a) <= len(b) else (b, a)
-    return longer[: len(shorter)] == shorter
 
 
 def similar_pair(snap: Snapshot, first: Table, second: Table, shared: list[str]) -> Draft:

@@ -7,6 +7,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 
 from pgvitals.findings import Located
 from pgvitals.rules._api import (
@@ -298,8 +299,10 @@ def timestamp_naming_mix(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
 # What an unquoted identifier may be: folded to lower case, letters (any alphabet),
 # digits, `_` and `$`, not starting with a digit or `$`.
 PLAIN_IDENTIFIER = re.compile(r"^[^\W\dA-Z$][^\WA-Z]*$|^[^\W\dA-Z$]$")
+UPPER_ASCII = re.compile(r"[A-Z]")
 
 
+@cache
 def needs_quotes(name: str) -> bool:
     """Would the name, written without double quotes, mean something else or not parse?
     Upper-case ASCII is folded to lower case; spaces, punctuation and a leading digit
@@ -309,7 +312,7 @@ def needs_quotes(name: str) -> bool:
         not name
         or not PLAIN_IDENTIFIER.match(plain)
         or name[0] == "$"
-        or bool(re.search(r"[A-Z]", name))
+        or UPPER_ASCII.search(name) is not None
     )
 
 

@@ -24,8 +24,14 @@ SEPARATOR = re.compile(r"[^0-9A-Za-z\u00C0-\uFFFF]+")
 def words(identifier: str) -> list[str]:
     """The lower-case words of an identifier: `createdAt`, `created_at`, `CreatedAt`,
     `"Created At"` all give ["created", "at"]."""
+    return list(_words(identifier))
+
+
+@cache
+def _words(identifier: str) -> tuple[str, ...]:
+    """(Column names repeat across tables: `created_at` is split once.)"""
     spaced = CAMEL_BOUNDARY.sub("_", identifier)
-    return [part.lower() for part in SEPARATOR.split(spaced) if part]
+    return tuple(part.lower() for part in SEPARATOR.split(spaced) if part)
 
 
 def snake(identifier: str) -> str:
