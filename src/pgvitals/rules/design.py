@@ -26,7 +26,7 @@ from pgvitals.rules._api import (
     rule,
 )
 from pgvitals.snapshot.facts import BACKUP_SUFFIX, DATED_SUFFIX, TIME_NAME, reference_stem
-from pgvitals.snapshot.model import Column, Snapshot, Table
+from pgvitals.snapshot.model import Column, Index, Snapshot, Table
 from pgvitals.snapshot.words import singular, words
 
 
@@ -397,8 +397,10 @@ def soft_delete_without_partial_unique(snap: Snapshot, opts: NoOptions) -> Itera
     """A table with a soft-delete column (`deleted_at`, `is_deleted`, `removed_at`,
     `discarded_at`, ...) whose unique constraint or index covers deleted rows too.
 
-    Reported per unique index that is not partial and does not contain the soft-delete
-    column; the primary key is left out (ids are never reused).
+    Reported per unique index that is not partial, does not contain the soft-delete
+    column, and holds a value people choose (a text column that is no `*_id`
+    reference: an e-mail, a name, a code) but no version or sequence number; the
+    primary key is left out (ids are never reused).
 
     ## Why it breaks
     Soft-deleted rows stay in the table, so their values keep occupying the unique key:
@@ -426,6 +428,7 @@ def soft_delete_without_partial_unique(snap: Snapshot, opts: NoOptions) -> Itera
                 or index.is_partial
                 or index.parent_index_oid is not None
                 or marker.name in keys
+                or not natural_key(snap, index)
             ):
                 continue
             evidence: dict[str, object] = {
@@ -442,6 +445,27 @@ def soft_delete_without_partial_unique(snap: Snapshot, opts: NoOptions) -> Itera
             )
 
 
+def natural_key(snap: Snapshot, index: Index) -> bool:
+    """Does the unique key hold a value people choose and may want back (an e-mail, a
+    name, a code: a text column that is no reference), and no version or sequence
+    number, which is never meant to be reused? An expression key (`lower(email)`)
+    counts."""
+    if index.has_expressions:
+        return True
+    columns = [
+        snap.facts.column_by_name.get((index.table_oid, name or ""))
+        for name in index.key_columns[: index.key_count]
+    ]
+    if any(c is not None and VERSION_LIKE.search(c.name.lower()) for c in columns):
+        return False
+    return any(
+        c is not None and c.type_category == "S" and reference_stem(c.name) is None for c in columns
+    )
+
+
+VERSION_LIKE = re.compile(r"(^|_)(version|revision|seq|sequence|iid|number|position)$")
+
+
 # --- status-without-check -------------------------------------------------------------
 
 # Names of columns that hold one of a few states. `type`-like names (and `mode`,
@@ -449,9 +473,14 @@ def soft_delete_without_partial_unique(snap: Snapshot, opts: NoOptions) -> Itera
 # they count only where statistics show few distinct values.
 STATUS_NAME = re.compile(
     r"^(status|state|role|stage|phase|priority|tier|kind|visibility)$"
-    r"|_(status|state|role|stage|phase|priority|tier|kind)$"
+    r"|_(status|state|stage|phase|priority|tier|kind)$"
 )
-TYPE_NAME = re.compile(r"^(type|kind|mode|level|category)$|_(type|mode|level|category)$")
+# `member_role` (an OSM relation member's free-form role), `prev_state` (an event id in
+# Synapse): what the column says of another thing is not a closed set either
+TYPE_NAME = re.compile(
+    r"^(type|kind|mode|level|category)$|_(type|mode|level|category|role)$"
+    r"|^(prev|previous|old|new|next)_"
+)
 # Never a closed set: media types, and the class names of polymorphic references.
 OPEN_SET = re.compile(r"(content|mime|media)_type$")
 # A table with these is an address: its `state` is a region, not a status.
@@ -466,7 +495,9 @@ def status_like(column: Column, siblings: set[str], with_statistics: bool) -> bo
         return False  # a media type, or a polymorphic reference's class name
     if name.endswith("state") and siblings & ADDRESS_COLUMNS:
         return False
-    return bool(STATUS_NAME.search(name) or (with_statistics and TYPE_NAME.search(name)))
+    if TYPE_NAME.search(name):
+        return with_statistics
+    return bool(STATUS_NAME.search(name))
 
 
 @dataclass(frozen=True)
@@ -489,11 +520,12 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
 
     Cardinality comes from `pg_stats` (never from reading rows): a column with more
     distinct values than `max_distinct` is not a status and is not reported. Names that
-    also describe open sets (`type`, `*_type`, `mode`, `category`, `level`) count only
-    where statistics show few values; media types, the `*_type` of a polymorphic
-    reference (beside its `*_id`) and the `state` of an address (a table with `city` or
-    `country`) never count. Without statistics (never analyzed) the name alone decides,
-    at low severity. Enum and domain types are not text here and are not reported.
+    also describe open sets (`type`, `*_type`, `mode`, `category`, `level`, `*_role`,
+    `prev_*`) count only where statistics show few values; media types, the `*_type` of
+    a polymorphic reference (beside its `*_id`) and the `state` of an address (a table
+    with `city` or `country`) never count. Without statistics (never analyzed) the name
+    alone decides, at low severity. Enum and domain types are not text here and are not
+    reported.
 
     ## Why it breaks
     Any string is accepted, so the set of states grows by accident: `Completed` beside

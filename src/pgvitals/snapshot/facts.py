@@ -364,7 +364,10 @@ class Facts:
         NULLs as distinct, with the key columns that may be NULL in them: rows equal but
         for a NULL there pass. A column the index's predicate tests (other than `IS
         NULL`) cannot be NULL in it; a NULL column for which another unique index of the
-        table covers the rest of the key (`... WHERE thread_id IS NULL`) is guarded."""
+        table covers the rest of the key (`... WHERE thread_id IS NULL`) is guarded; and a
+        key with a sibling that swaps its nullable columns for other nullable ones
+        describes alternatives (a row belongs to a project or to a namespace). A key that
+        contains the primary key cannot repeat at all."""
         found: list[tuple[Index, list[str]]] = []
         for index in self.snap.indexes:
             if (
@@ -389,9 +392,57 @@ class Facts:
                 and not tested_not_null(index.predicate, k.name)  # type: ignore[union-attr]
                 and not self._guarded_when_null(index, k.name)  # type: ignore[union-attr]
             ]
-            if nullable:
+            if (
+                nullable
+                and not self._has_alternative(index, nullable)
+                and not self._contains_key(index)
+            ):
                 found.append((index, nullable))
         return found
+
+    def _contains_key(self, index: Index) -> bool:
+        """Does the index contain all columns of the primary key (or of another unique
+        key over NOT NULL columns)? Then no two rows can ever be equal on it."""
+        keys = set(index.key_columns[: index.key_count])
+        for other in self.snap.indexes_by_table.get(index.table_oid, []):
+            other_keys = other.key_columns[: other.key_count]
+            if (
+                other.oid != index.oid
+                and other.is_unique
+                and other.is_valid
+                and not other.is_partial
+                and set(other_keys) < keys
+                and all(
+                    (c := self.column_by_name.get((index.table_oid, name or ""))) is not None
+                    and c.not_null
+                    for name in other_keys
+                )
+            ):
+                return True
+        return False
+
+    def _has_alternative(self, index: Index, nullable: list[str]) -> bool:
+        """Is there a sibling unique key that swaps the nullable columns for other
+        nullable ones (`(usage, project_id)` beside `(usage, namespace_id)`)? Then each
+        row fills one of the alternatives, and the NULL in the other is by design."""
+        keys = set(index.key_columns[: index.key_count])
+        for other in self.snap.indexes_by_table.get(index.table_oid, []):
+            other_keys = set(other.key_columns[: other.key_count])
+            swapped_in = other_keys - keys
+            if (
+                other.oid != index.oid
+                and other.is_unique
+                and len(other_keys) == len(keys)
+                and swapped_in
+                and keys - other_keys <= set(nullable)
+                and all(
+                    (c := self.column_by_name.get((index.table_oid, name or ""))) is not None
+                    and not c.not_null
+                    for name in swapped_in
+                )
+            ):
+                return True
+        return False
 
     def _guarded_when_null(self, index: Index, column: str) -> bool:
         """Does another unique index of the table cover the rest of `index`'s key for the
