@@ -22,7 +22,7 @@ import pytest
 
 from pgvitals.connect import Limits, connect
 from pgvitals.snapshot import io
-from pgvitals.snapshot.collect import collect
+from pgvitals.snapshot.collect import CATALOG_STEPS, collect
 from pgvitals.snapshot.model import Snapshot
 from tests.conftest import free_port
 from tests.helpers import pgvitals, valid_report
@@ -325,7 +325,7 @@ def test_a_statement_timeout_on_a_catalog_is_named(database) -> None:
     assert [t.name for t in snapshot.tables] == ["kept"]  # what was read before is kept
     assert len(snapshot.constraints) == 1 and len(snapshot.indexes) == 1
     [unread] = [e for e in snapshot.collection.skipped if e["step"] == "catalogs"]
-    assert unread["reason"].startswith("sequences not read (statement timeout)")
+    assert unread["reason"].startswith(f"{unread_from('sequences')} not read (statement timeout)")
     assert_one_line_each(snapshot)
 
 
@@ -424,7 +424,7 @@ def test_a_connection_lost_in_the_catalogs_keeps_what_was_read(database) -> None
     assert "connection lost" in (snapshot.collection.interrupted or "")
     assert "constraints" in (snapshot.collection.interrupted or "")
     [catalogs] = [e for e in snapshot.collection.skipped if e["step"] == "catalogs"]
-    assert catalogs["reason"].startswith("constraints, indexes, sequences not read")
+    assert catalogs["reason"].startswith(f"{unread_from('constraints')} not read")
     assert_one_line_each(snapshot)
 
 
@@ -439,7 +439,7 @@ def test_a_snapshot_with_unread_catalogs_runs_no_check(database, tmp_path: Path)
     report = valid_report(run.json())
     assert report["findings"] == []  # "no primary key" on events would be a guess
     assert {c["status"] for c in report["checks"]} == {"skipped"}
-    assert all("indexes, sequences not read" in c["reason"] for c in report["checks"])
+    assert all(f"{unread_from('indexes')} not read" in c["reason"] for c in report["checks"])
 
 
 def test_a_connection_lost_reading_rows_keeps_the_definitions(database) -> None:
@@ -476,3 +476,8 @@ def test_a_connection_lost_reading_definitions_says_exactly_what_is_missing(data
     assert {p.status for p in snapshot.profiles} == {"skipped"}
     assert len(snapshot.profiles) == 2
     assert_one_line_each(snapshot)
+
+
+def unread_from(step: str) -> str:
+    """The catalogs not read when reading `step` failed: it and every one after it."""
+    return ", ".join(CATALOG_STEPS[CATALOG_STEPS.index(step) :])

@@ -653,3 +653,227 @@ def alter_column_type(column: Column, type_name: str) -> Fix:
         ),
         REWRITE,
     )
+
+
+# --- references (missing-foreign-key, fk-type-mismatch) ------------------------------
+
+ADD_FOREIGN_KEY = Risk(lock="SHARE ROW EXCLUSIVE")  # on both tables; NOT VALID: brief
+
+
+def list_orphans_statement(table: Table, columns: Seq[str], target: Table, keys: Seq[str]) -> str:
+    """A query listing the rows whose reference matches no key (they stop VALIDATE)."""
+    return text(
+        sql.SQL(
+            "SELECT r.* FROM {table} AS r WHERE {present}"
+            " AND NOT EXISTS (SELECT FROM {target} AS k WHERE {matches});"
+        ).format(
+            table=name_of(table.schema, table.name),
+            target=name_of(target.schema, target.name),
+            present=sql.SQL(" AND ").join(
+                sql.SQL("r.{} IS NOT NULL").format(sql.Identifier(c)) for c in columns
+            ),
+            matches=sql.SQL(" AND ").join(
+                sql.SQL("k.{} = r.{}").format(sql.Identifier(k), sql.Identifier(c))
+                for c, k in zip(columns, keys, strict=True)
+            ),
+        )
+    )
+
+
+def add_foreign_key(
+    table: Table, columns: Seq[str], target: Table, keys: Seq[str], name: str
+) -> Fix:
+    """`ADD CONSTRAINT ... NOT VALID` (a brief lock; new rows are checked from then on),
+    then `VALIDATE CONSTRAINT`, which checks the existing rows without blocking writes.
+    PostgreSQL before 18 cannot add a NOT VALID foreign key to a partitioned table:
+    there the constraint is added and checked in one statement, blocking writes while
+    it reads the table."""
+    relation = name_of(table.schema, table.name)
+    constraint = sql.Identifier(name)
+    add = sql.SQL(
+        "ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({columns})"
+        " REFERENCES {target} ({keys}){not_valid};"
+    )
+    partitioned = table.kind == "p"
+    statements = [
+        text(
+            add.format(
+                table=relation,
+                name=constraint,
+                columns=columns_list(columns),
+                target=name_of(target.schema, target.name),
+                keys=columns_list(keys),
+                not_valid=sql.SQL("" if partitioned else " NOT VALID"),
+            )
+        )
+    ]
+    if not partitioned:
+        statements.append(
+            text(
+                sql.SQL("ALTER TABLE {table} VALIDATE CONSTRAINT {name};").format(
+                    table=relation, name=constraint
+                )
+            )
+        )
+    drop = text(
+        sql.SQL("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name};").format(
+            table=relation, name=constraint
+        )
+    )
+    return Fix(tuple(statements), (drop,), ADD_FOREIGN_KEY)
+
+
+def convert_column_type(column: Column, type_name: str) -> Fix:
+    """`ALTER COLUMN ... TYPE ... USING column::type`: rewrites the table and its indexes
+    under ACCESS EXCLUSIVE, and fails (changing nothing) on a value that does not convert.
+    The rollback converts back to the column's type as it was."""
+    statement = "ALTER TABLE {table} ALTER COLUMN {column} TYPE {type} USING {column}::{type};"
+    relation = name_of(column.schema, column.table)
+
+    def convert(to: str) -> str:
+        return text(
+            sql.SQL(statement).format(
+                table=relation, column=sql.Identifier(column.name), type=sql.SQL(to)
+            )
+        )
+
+    return Fix((convert(type_name),), (convert(column.data_type),), REWRITE)
+
+
+# --- column types (timestamp-without-time-zone, serial-instead-of-identity) -----------
+
+
+def timestamp_to_timestamptz(column: Column, indexed: bool) -> Fix:
+    """`timestamp` -> `timestamptz`, reading the stored values as UTC. With the session's
+    TimeZone at UTC, PostgreSQL 12+ changes the type without rewriting the table; the
+    indexes on the column are rebuilt. The rollback goes back the same way."""
+    relation = name_of(column.schema, column.table)
+
+    def retype(to: str) -> tuple[str, ...]:
+        alter = sql.SQL("ALTER TABLE {table} ALTER COLUMN {column} TYPE {type};").format(
+            table=relation, column=sql.Identifier(column.name), type=sql.SQL(to)
+        )
+        return ("SET TimeZone = 'UTC';", text(alter), "RESET TimeZone;")
+
+    return Fix(
+        retype("timestamptz"),
+        retype(column.data_type),
+        Risk(lock="ACCESS EXCLUSIVE", rewrites=indexed),
+    ).with_note(
+        f"reads the values of {one_line(column.name)} as UTC; if they were written in"
+        " another zone, use TYPE timestamptz USING ... AT TIME ZONE '<zone>' (a rewrite)"
+    )
+
+
+def _restart_after_max(sequence: sql.Composable, table: Table, column: Column) -> str:
+    """Move a sequence past the largest value of its column (1 for an empty table)."""
+    return text(
+        sql.SQL(
+            "SELECT pg_catalog.setval({sequence}, coalesce(max({column}), 0) + 1, false)"
+            " FROM {table};"
+        ).format(
+            sequence=sequence,
+            column=sql.Identifier(column.name),
+            table=name_of(table.schema, table.name),
+        )
+    )
+
+
+def serial_to_identity(table: Table, column: Column, sequence: Sequence) -> Fix:
+    """Replace a `nextval()` default by an identity column positioned after the largest
+    id. The old sequence is kept, detached and unused, so that the rollback can restore
+    it with its owner, grants and settings: the default, OWNED BY (where it was) and the
+    position come back; drop it once the change is settled."""
+    relation = name_of(table.schema, table.name)
+    name = sql.Identifier(column.name)
+    sequence_name = name_of(sequence.schema, sequence.name)
+    regclass = sql.Literal(text(sequence_name))
+    identity_sequence = sql.SQL("pg_catalog.pg_get_serial_sequence({table}, {column})").format(
+        table=sql.Literal(text(relation)), column=sql.Literal(column.name)
+    )
+    owned = (sequence.owned_by_table_oid, sequence.owned_by_column) == (table.oid, column.name)
+    forward = [text(sql.SQL("ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT;").format(relation, name))]
+    if owned:
+        forward.append(text(sql.SQL("ALTER SEQUENCE {} OWNED BY NONE;").format(sequence_name)))
+    forward += [
+        text(
+            sql.SQL("ALTER TABLE {} ALTER COLUMN {} ADD GENERATED BY DEFAULT AS IDENTITY;").format(
+                relation, name
+            )
+        ),
+        _restart_after_max(identity_sequence, table, column),
+    ]
+    backward = [
+        text(
+            sql.SQL("ALTER TABLE {} ALTER COLUMN {} DROP IDENTITY IF EXISTS;").format(
+                relation, name
+            )
+        ),
+        text(
+            sql.SQL(
+                "ALTER TABLE {} ALTER COLUMN {} SET DEFAULT pg_catalog.nextval({}::regclass);"
+            ).format(relation, name, regclass)
+        ),
+    ]
+    if owned:
+        backward.append(
+            text(sql.SQL("ALTER SEQUENCE {} OWNED BY {}.{};").format(sequence_name, relation, name))
+        )
+    backward.append(_restart_after_max(regclass, table, column))
+    return Fix(tuple(forward), tuple(backward), BRIEF_ALTER).with_note(
+        f"keeps {one_line(sequence.qualname)} (unused) for the rollback: drop it when settled"
+    )
+
+
+def validate_constraint(constraint: Constraint) -> Fix:
+    """Check the existing rows against a NOT VALID constraint; reads and writes go on
+    (SHARE UPDATE EXCLUSIVE). The rollback puts the constraint back exactly as it was,
+    NOT VALID (its definition says so), by dropping and re-adding it."""
+    statement = sql.SQL("ALTER TABLE {table} VALIDATE CONSTRAINT {name};").format(
+        table=name_of(constraint.schema, constraint.table), name=sql.Identifier(constraint.name)
+    )
+    restore = add_constraint_statement(constraint)
+    rollback = (drop_constraint_statement(constraint), restore) if restore else None
+    return Fix((text(statement),), rollback, Risk(lock="SHARE UPDATE EXCLUSIVE"))
+
+
+def add_check_not_valid(column: Column, name: str, expression: str) -> Fix:
+    """`ADD CONSTRAINT ... CHECK (...) NOT VALID` (a brief lock; new rows are checked),
+    then `VALIDATE CONSTRAINT` (checks the old rows, writes go on). `expression` has one
+    `{}` where the column goes."""
+    relation = name_of(column.schema, column.table)
+    constraint = sql.Identifier(name)
+    check = sql.SQL(expression).format(sql.Identifier(column.name))
+    add = sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({check}) NOT VALID;").format(
+        table=relation, name=constraint, check=check
+    )
+    validate = sql.SQL("ALTER TABLE {table} VALIDATE CONSTRAINT {name};").format(
+        table=relation, name=constraint
+    )
+    drop = sql.SQL("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name};").format(
+        table=relation, name=constraint
+    )
+    return Fix((text(add), text(validate)), (text(drop),), BRIEF_ALTER)
+
+
+def create_partition(table: Table, name: str, bounds: tuple[str, str] | None) -> Fix:
+    """A range partition `FROM (lower) TO (upper)`, or the DEFAULT partition (`bounds`
+    None). Takes a brief ACCESS EXCLUSIVE lock on the parent; the rollback drops it
+    (with any rows it received meanwhile)."""
+    partition = name_of(table.schema, name)
+    parent = name_of(table.schema, table.name)
+    if bounds is None:
+        create = sql.SQL("CREATE TABLE {partition} PARTITION OF {parent} DEFAULT;").format(
+            partition=partition, parent=parent
+        )
+    else:
+        create = sql.SQL(
+            "CREATE TABLE {partition} PARTITION OF {parent} FOR VALUES FROM ({lower}) TO ({upper});"
+        ).format(
+            partition=partition,
+            parent=parent,
+            lower=sql.Literal(bounds[0]),
+            upper=sql.Literal(bounds[1]),
+        )
+    drop = sql.SQL("DROP TABLE IF EXISTS {partition};").format(partition=partition)
+    return Fix((text(create),), (text(drop),), BRIEF_ALTER)

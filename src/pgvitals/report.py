@@ -24,6 +24,7 @@ from pgvitals.findings import CATEGORIES, SEVERITIES, Finding, Severity, severit
 from pgvitals.fixes import one_line
 from pgvitals.fmt import parse_timestamp, plural, short_time, span
 from pgvitals.rules import REGISTRY
+from pgvitals.snapshot.facts import Reference
 from pgvitals.snapshot.model import Constraint, ServerInfo, Snapshot, Table
 
 REPORT_FORMAT = "pgvitals-report/1"
@@ -261,7 +262,8 @@ def schema_overviews(snap: Snapshot) -> list[SchemaOverview]:
 
 @dataclass(frozen=True)
 class Relationship:
-    """A declared foreign key: `child` rows point at one `parent` row."""
+    """A foreign key, declared or inferred from names: `child` rows point at one
+    `parent` row."""
 
     parent: str  # qualified names
     child: str
@@ -274,11 +276,12 @@ class Relationship:
     ref_columns: tuple[str, ...]
     optional: bool  # a referencing column allows NULL: a child may have no parent
     one_to_one: bool  # the referencing columns are unique: at most one child per parent
-    declared: bool  # False for inferred references (by name), once a rule provides them
+    declared: bool  # False for references inferred from names (facts.inferred_references)
 
 
 def relationships(snap: Snapshot, schema: str | None = None) -> list[Relationship]:
-    """Declared foreign keys whose referencing table is in `schema` (all when None).
+    """Declared foreign keys, and references inferred from names (`declared` False),
+    whose referencing table is in `schema` (all when None).
 
     Constraints a partition inherits from its partitioned parent are left out: the
     parent's constraint already says it."""
@@ -289,20 +292,47 @@ def relationships(snap: Snapshot, schema: str | None = None) -> list[Relationshi
         if fk.ref_schema is None or fk.ref_table is None:
             continue
         result.append(relationship(snap, fk))
+    for reference in snap.facts.inferred_references:
+        if schema is None or reference.table.schema == schema:
+            result.append(inferred_relationship(snap, reference))
     return sorted(result, key=lambda r: (r.parent, r.child, r.name))
+
+
+def inferred_relationship(snap: Snapshot, reference: Reference) -> Relationship:
+    table, target = reference.table, reference.ref_table
+    columns = reference.column_names
+    return Relationship(
+        parent=target.qualname,
+        child=table.qualname,
+        parent_schema=target.schema,
+        parent_table=target.name,
+        child_schema=table.schema,
+        child_table=table.name,
+        name=", ".join(columns),
+        columns=tuple(columns),
+        ref_columns=tuple(reference.ref_column_names),
+        optional=any(not c.not_null for c in reference.columns),
+        one_to_one=unique_columns(snap, table.oid, columns),
+        declared=False,
+    )
+
+
+def unique_columns(snap: Snapshot, table_oid: int, columns: list[str]) -> bool:
+    """Do these columns, together, have a unique index (at most one row per value)?"""
+    return any(
+        index.is_unique
+        and index.is_valid
+        and index.predicate is None
+        and index.key_count == len(columns)
+        and set(index.key_columns[: index.key_count]) == set(columns)
+        for index in snap.indexes_by_table.get(table_oid, [])
+    )
 
 
 def relationship(snap: Snapshot, fk: Constraint) -> Relationship:
     columns = {c.name: c for c in snap.columns_by_table.get(fk.table_oid, [])}
     optional = any(name in columns and not columns[name].not_null for name in fk.columns)
-    one_to_one = any(
-        index.is_unique
-        and index.is_valid
-        and index.predicate is None
-        and index.key_count == len(fk.columns)
-        and set(index.key_columns[: index.key_count]) == set(fk.columns)
-        for index in snap.indexes_by_table.get(fk.table_oid, [])
-    )
+    one_to_one = unique_columns(snap, fk.table_oid, fk.columns)
     return Relationship(
         parent=f"{fk.ref_schema}.{fk.ref_table}",
         child=f"{fk.schema}.{fk.table}",

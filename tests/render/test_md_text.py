@@ -402,7 +402,10 @@ def test_schema_comment_and_relationships(report: str) -> None:
     assert mermaid
     assert 'Weird_Name ||--o{ name : "name_parent id_fkey"' in mermaid.group(1)
     assert 'Mixed Case.Weird"Name (1) --> (*) Mixed Case.ñame  [ñame_parent id_fkey]' in text
-    assert "Tables with no declared relationship: `public.orders`, `public.select`." in text
+    assert (
+        "Tables with no relationship, declared or inferred: `public.orders`, `public.select`."
+        in text
+    )
 
 
 def test_mermaid_names_are_safe_and_distinct() -> None:
@@ -489,7 +492,8 @@ def test_not_yet_assessed_sections_say_so(report: str) -> None:
     assert "Not assessed" in section(report, "Data quality")
     assert "Not assessed yet" in section(report, "Risk assessment")
     missing = section(report, "Missing elements")
-    assert "rule `no-migration-history` is not in this version" in missing
+    assert "rule `rls-disabled` is not in this version" in missing
+    assert "| Migration history | 1 finding from `no-migration-history` (see Findings) |" in missing
     assert "`Mixed Case` 0 of 2 tables" in missing
 
 

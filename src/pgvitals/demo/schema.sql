@@ -303,6 +303,8 @@ CREATE TABLE badges (
     code         text NOT NULL UNIQUE,
     title        text NOT NULL,
     description  text,
+    -- seconds since 1970, as the mobile app sends it
+    expires_at   bigint,
     created_at   timestamptz NOT NULL DEFAULT now()
 );
 

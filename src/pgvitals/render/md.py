@@ -175,7 +175,9 @@ def er_diagram(
         parent_end = "|o" if rel.optional else "||"
         child_end = "o|" if rel.one_to_one else "o{"
         lines.append(
-            f"    {names[rel.parent]} {parent_end}--{child_end} {names[rel.child]} : "
+            # a dotted line (Mermaid's non-identifying relationship) for an inferred one
+            f"    {names[rel.parent]} {parent_end}{'--' if rel.declared else '..'}{child_end}"
+            f" {names[rel.child]} : "
             f'"{mermaid_label(rel.name)}"'
         )
     return Diagram("\n".join(lines), len(shown), len(degree), len(lines) - 1)

@@ -12,6 +12,7 @@ from pgvitals.rules._api import (
     CRITICAL,
     HIGH,
     INTEGRITY,
+    LOW,
     MEDIUM,
     ROWS_OPTIONAL,
     Draft,
@@ -20,7 +21,16 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
-from pgvitals.snapshot.model import Column, Index, Sequence, Snapshot, Table
+from pgvitals.snapshot.facts import Reference, TypeMismatch
+from pgvitals.snapshot.model import (
+    Column,
+    Constraint,
+    Index,
+    Replication,
+    Sequence,
+    Snapshot,
+    Table,
+)
 
 
 @rule(
@@ -34,18 +44,26 @@ from pgvitals.snapshot.model import Column, Index, Sequence, Snapshot, Table
 def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """Rows of the table cannot be addressed reliably.
 
-    Flags tables (and roots of partition trees) without a PRIMARY KEY. Raised to
-    critical when reading the rows found exact duplicates: they have already got in.
+    Flags tables (and roots of partition trees) without a PRIMARY KEY. High by
+    default. Critical when reading the rows found exact duplicates: they have already
+    got in. Medium when a unique index on NOT NULL columns exists (named as the
+    candidate key): it already keeps rows distinct, and what is missing is the key
+    that replication and tools look for. High again, whatever the candidate, when a
+    publication replicates the table's UPDATEs or DELETEs and its replica identity is
+    the default (the missing key) or NOTHING: those statements fail today. The
+    evidence names the publications and the replica identity.
 
     ## Why it breaks
-    Nothing stops the same row from being inserted twice, and once two rows are
-    identical no UPDATE or DELETE can touch one without the other. Logical
-    replication (and tools built on it: Debezium, AWS DMS, pglogical) cannot
-    replicate UPDATE or DELETE of a table without a replica identity, and the
-    default replica identity is the primary key, so those statements fail on the
-    publisher with "cannot update table ... because it does not have a replica
-    identity". Any tool that edits one row at a time (an ORM, an admin grid) has
-    no reliable way to name that row.
+    Without any unique key nothing stops the same row from being inserted twice, and
+    once two rows are identical no UPDATE or DELETE can touch one without the other.
+    Logical replication (and tools built on it: Debezium, AWS DMS, pglogical) cannot
+    replicate UPDATE or DELETE of a table without a replica identity, and the default
+    replica identity is the primary key, so once the table is in a publication those
+    statements fail on the publisher with "cannot update table ... because it does not
+    have a replica identity" (INSERT still works; `REPLICA IDENTITY USING INDEX` on a
+    unique NOT NULL index, or `FULL`, lets them through). Physical streaming
+    replication copies WAL and does not care. Any tool that edits one row at a time
+    (an ORM, an admin grid) has no reliable way to name that row.
 
     ## Fix
     Promote an existing unique index on NOT NULL columns with
@@ -80,11 +98,33 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             evidence["duplicate_rows"] = duplicates
         if candidate:
             evidence["candidate_key_index"] = candidate.name
+            evidence["candidate_key_columns"] = candidate.key_columns[: candidate.key_count]
         if table.kind == "p":
             evidence["partitions"] = len(snap.facts.partitions_by_parent.get(table.oid, []))
+        replication = snap.facts.replication(table)
+        breaks_replication = False
+        if replication is not None:
+            evidence["replica_identity"] = replica_identity_text(replication)
+            evidence["publications"] = replication.publications
+            breaks_replication = bool(replication.publishing_changes) and (
+                replication.replica_identity in ("d", "n")
+            )
         message = "Table has no primary key"
+        if candidate:
+            columns = ", ".join(str(c) for c in evidence["candidate_key_columns"])  # type: ignore[attr-defined]
+            message += (
+                f"; unique index {candidate.name} on NOT NULL ({columns}) keeps rows distinct"
+            )
         if duplicates:
             message += f"; {duplicates} rows duplicate another row exactly"
+        if breaks_replication:
+            names = ", ".join(replication.publishing_changes)  # type: ignore[union-attr]
+            message += f"; UPDATE and DELETE fail while publication {names} replicates them"
+        severity = None  # high
+        if duplicates:
+            severity = CRITICAL
+        elif candidate and not breaks_replication:
+            severity = MEDIUM
         fix = fixes.offered(primary_key_fix(snap, table, candidate, evidence), evidence)
         if duplicates and fix:
             fix = fix.with_note(
@@ -95,8 +135,17 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             message,
             evidence=evidence,
             fix=fix,
-            severity=CRITICAL if duplicates else None,
+            severity=severity,
         )
+
+
+def replica_identity_text(replication: Replication) -> str:
+    """How PostgreSQL names the rows of this table to a subscriber."""
+    if replication.replica_identity == "i":
+        return f"index {replication.replica_identity_index}"
+    return {"d": "default (the primary key: none)", "n": "nothing", "f": "full"}.get(
+        replication.replica_identity, replication.replica_identity
+    )
 
 
 def candidate_key(snap: Snapshot, table: Table) -> Index | None:
@@ -305,3 +354,369 @@ def widen_to_bigint(sequence: Sequence, columns: list[Column]) -> Fix:
         if column.type_name in ("int2", "int4"):
             fix += fixes.alter_column_type(column, "bigint")
     return fix
+
+
+def describe_mismatch(mismatch: TypeMismatch) -> str:
+    """What exactly breaks for this pair of types."""
+    mine, key = mismatch.column, mismatch.key
+    if mismatch.kind == "narrower":
+        limit = INTEGER_LIMITS[mine.type_name]
+        return (
+            f"the key is {key.data_type} and this column {mine.data_type}: once the key"
+            f" passes {limit:,}, rows that reference it cannot be stored (integer out of range)"
+        )
+    if mismatch.kind == "other":
+        return (
+            f"{mine.data_type} and {key.data_type} compare only after converting one side to"
+            " numeric, on every row, so a join cannot use the index on the converted side"
+        )
+    if mine.type_category == "S" and key.type_name == "uuid":
+        return (
+            f"a {mine.data_type} column accepts any text, so values that are the text of no"
+            " existing uuid are stored and never match; no foreign key can be declared"
+            f" between {mine.data_type} and uuid; a join must cast one side, the index on"
+            " the cast side cannot be used, and one value that is not a valid uuid makes"
+            " `::uuid` fail the whole query"
+        )
+    if {mine.type_name, key.type_name} & {"uuid"} and {mine.type_name, key.type_name} & set(
+        INTEGER_LIMITS
+    ):
+        return (
+            f"{mine.data_type} and {key.data_type} cannot be compared at all: no foreign key"
+            " can be declared, and a join needs a conversion through text that no index on"
+            " either side can serve"
+        )
+    return (
+        f"{mine.data_type} and {key.data_type} have no equality operator in common: no foreign"
+        " key can be declared, and a join needs a cast that keeps the index on the cast"
+        " side from being used"
+    )
+
+
+# A step down the severity scale, for evidence that is less certain.
+LOWER = {CRITICAL: HIGH, HIGH: MEDIUM, MEDIUM: LOW, LOW: LOW}
+
+
+@rule(
+    "fk-type-mismatch",
+    category=INTEGRITY,
+    severity=HIGH,
+    title="Reference whose type differs from the key it references",
+)
+def fk_type_mismatch(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """A referencing column's type cannot hold, or cannot be compared with, the key.
+
+    Checks declared foreign keys and references inferred from names (`teacher_id` ->
+    `teachers.id`, see `missing-foreign-key`). High when the types cannot be compared
+    (uuid against an integer, text against uuid): no constraint is possible at all.
+    Medium when an integer column is narrower than the integer key it references, or
+    integer meets numeric. One level lower for a reference inferred with medium
+    confidence (another schema, or a key not named `id`).
+
+    ## Why it breaks
+    - **uuid and integer** have no comparison: no foreign key can be declared, and a
+      join needs a conversion through text that no index can serve.
+    - **varchar or text referencing uuid** accepts any text: values that are no
+      existing key's text are stored and never match, no constraint can be declared,
+      and a join must cast one side (`lesson_id::uuid`), so the index on that side is
+      not used, and a single malformed value makes the cast, and the query, fail.
+    - **int4 referencing int8** works until the key passes 2,147,483,647; from then on
+      a row that references such a key cannot be stored ("integer out of range"), and
+      widening the column later rewrites the table under an ACCESS EXCLUSIVE lock.
+
+    ## Fix
+    Change the referencing column to the key's type (`ALTER COLUMN ... TYPE ...
+    USING column::type`: a table rewrite under ACCESS EXCLUSIVE, which fails without
+    changing anything if a value does not convert), then declare the foreign key
+    (`missing-foreign-key`). uuid against integer has no conversion: add a column of
+    the right type, fill it from the referenced table, and switch over.
+    """
+    facts = snap.facts
+    for reference in (*facts.declared_references, *facts.inferred_references):
+        for mismatch in reference.mismatches():
+            column, key = mismatch.column, mismatch.key
+            severity = HIGH if not mismatch.comparable else MEDIUM
+            if reference.confidence == "medium":
+                severity = LOWER[severity]
+            evidence: dict[str, object] = {
+                "referenced": key.qualname,
+                "column_type": column.data_type,
+                "referenced_type": key.data_type,
+                "declared": reference.declared,
+                "confidence": reference.confidence,
+                "constraint_possible": mismatch.comparable,
+                "breaks": describe_mismatch(mismatch),
+            }
+            if reference.constraint is not None:
+                evidence["constraint"] = reference.constraint.name
+            how = "references" if reference.declared else "evidently references (by its name)"
+            fix = None
+            views = snap.facts.views_using.get((column.table_oid, column.name))
+            if views:
+                evidence["used_by_views"] = views  # they block ALTER COLUMN ... TYPE
+            elif mismatch.comparable or column.type_category == "S":
+                fix = fixes.convert_column_type(column, key.data_type)
+            yield finding(
+                column,
+                f"{column.data_type} column {how} {key.qualname} ({key.data_type})",
+                evidence=evidence,
+                fix=fix,
+                severity=None if severity == HIGH else severity,
+            )
+
+
+@dataclass(frozen=True)
+class MissingForeignKeyOptions:
+    medium_confidence: bool = option(
+        True, "also report references inferred with medium confidence (other schema, key not id)"
+    )
+
+
+@rule(
+    "missing-foreign-key",
+    category=INTEGRITY,
+    severity=MEDIUM,
+    title="Column evidently references another table, with no foreign key",
+    options=MissingForeignKeyOptions,
+    rows=ROWS_OPTIONAL,
+    needs=("orphan_counts",),
+)
+def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Iterator[Draft]:
+    """A column named after another table holds its keys, but nothing enforces it.
+
+    `teacher_id`, `teacherId` or `TeacherID` beside a table `teachers` (or `teacher`)
+    whose key is `id` (or `teacher_id`), with a type a foreign key accepts, and no
+    foreign key on the column. Plurals come from an English inflection library
+    (`lesson_plan_id` -> `lesson_plans`, `person_id` -> `people`). The referenced table
+    may be in another schema when exactly one table there matches (medium confidence;
+    low severity). Unless `--no-data`, the rows that would violate the constraint
+    (orphans) are counted: exactly below 100,000 rows, else estimated from a
+    TABLESAMPLE (`orphans_sampled`). High when orphans exist: rows already point at
+    nothing. A name that matches no table is not reported, and a type that cannot hold
+    the key is `fk-type-mismatch`.
+
+    ## Why it breaks
+    Without the constraint, deleting a referenced row (or a bug, or a manual fix)
+    leaves rows that point at nothing; joins silently drop them, counts disagree
+    between reports, and the application meets "not found" for data it just listed.
+    The constraint is also what tells tools (ORMs, ER diagrams, data catalogs) that
+    the relation exists, and lets the planner remove unneeded joins.
+
+    ## Fix
+    Find the orphan rows (the first statement lists them), then repair or delete them;
+    `ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID` takes a brief lock and checks new
+    rows from then on, and `VALIDATE CONSTRAINT` checks the existing rows without
+    blocking writes (it fails, changing nothing, while orphans remain). Index the
+    referencing column too (`unindexed-foreign-key`).
+
+    ## Silence
+    A reference kept loose on purpose (rows outlive their parent, e.g. an audit log):
+    `pgvitals:ignore missing-foreign-key <reason>` in the column's COMMENT.
+    """
+    facts = snap.facts
+    counts = {(o.table_oid, tuple(o.columns)): o for o in snap.orphans}
+    for reference in facts.inferred_references:
+        if reference.mismatches():
+            continue  # fk-type-mismatch reports it
+        if reference.confidence == "medium" and not opts.medium_confidence:
+            continue
+        table, target = reference.table, reference.ref_table
+        columns, keys = reference.column_names, reference.ref_column_names
+        evidence: dict[str, object] = {
+            "columns": columns,
+            "referenced": target.qualname,
+            "referenced_columns": keys,
+            "confidence": reference.confidence,
+            "referencing_rows": facts.rows(table),
+        }
+        count = counts.get((table.oid, tuple(columns)))
+        orphans = None
+        if count is not None and count.status == "ran":
+            orphans = count.orphan_rows
+            evidence["orphan_rows"] = orphans
+            evidence["checked_rows"] = count.checked_rows
+            if count.sampled:
+                evidence["orphans_sampled"] = True
+        elif count is not None:
+            evidence["orphans_not_counted"] = count.reason
+        severity = None
+        if reference.confidence == "medium":
+            severity = LOW
+        elif orphans:
+            severity = HIGH
+        name = free_constraint_name(snap, table, columns)
+        fix = fixes.add_foreign_key(table, columns, target, keys, name)
+        adopted = partition_foreign_keys(snap, reference)
+        if adopted:
+            # the new key adopts these partitions' own equal keys, and dropping it drops
+            # them too: the rollback adds them back
+            restore = [fixes.add_constraint_statement(c) for c in adopted]
+            rollback = (*(fix.rollback or ()), *(r for r in restore if r))
+            fix = Fix(fix.statements, rollback, fix.risk, fix.notes)
+            evidence["partitions_with_constraint"] = len(adopted)
+        if orphans != 0:
+            listing = fixes.list_orphans_statement(table, columns, target, keys)
+            fix = Fix((listing, *fix.statements), fix.rollback, fix.risk, fix.notes)
+            known = f"{orphans:,} " if orphans else ""
+            fix = fix.with_note(
+                f"the first query lists the {known}rows that point at no"
+                f" {fixes.one_line(target.qualname)} row: repair or delete them, or"
+                " VALIDATE fails"
+            )
+        message = (
+            f"({', '.join(columns)}) evidently references {target.qualname} with no constraint"
+        )
+        if orphans:
+            sampled = "about " if count is not None and count.sampled else ""
+            message += f"; {sampled}{orphans:,} rows already point at nothing"
+        where = reference.columns[0] if len(reference.columns) == 1 else table
+        yield finding(where, message, evidence=evidence, fix=fix, severity=severity)
+
+
+def partition_foreign_keys(snap: Snapshot, reference: Reference) -> list[Constraint]:
+    """Foreign keys that partitions of the referencing table declare themselves on the
+    same columns to the same table (pagila declares them per partition)."""
+    if reference.table.kind != "p":
+        return []
+    columns = reference.column_names
+    return [
+        c
+        for leaf in snap.facts.leaves_by_root.get(reference.table.oid, [])
+        for c in snap.constraints_by_table.get(leaf.oid, [])
+        if c.kind == "f"
+        and not c.inherited
+        and c.columns == columns
+        and c.ref_table_oid == reference.ref_table.oid
+    ]
+
+
+def free_constraint_name(snap: Snapshot, table: Table, columns: list[str]) -> str:
+    """`<table>_<columns>_fkey`, numbered when the table already has a constraint so named."""
+    taken = {c.name for c in snap.constraints_by_table.get(table.oid, [])}
+    name = fixes.index_name(table.name, columns, "fkey")
+    number = 1
+    while name in taken:
+        name = fixes.index_name(table.name, columns, f"fkey{number}")
+        number += 1
+    return name
+
+
+@rule(
+    "unvalidated-constraint",
+    category=INTEGRITY,
+    severity=MEDIUM,
+    title="Constraint added NOT VALID and never validated",
+    rows=ROWS_OPTIONAL,
+    needs=("violation_counts",),
+)
+def unvalidated_constraint(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """A foreign key or CHECK added `NOT VALID` whose `VALIDATE CONSTRAINT` never ran.
+
+    Unless `--no-data`, the rows that break it are counted (exactly below 100,000 rows,
+    estimated from a TABLESAMPLE above): 0 means VALIDATE would pass now. High when
+    rows break it.
+
+    ## Why it breaks
+    `NOT VALID` checks new and updated rows only; the rows that were there when it was
+    added are not checked, so the constraint promises nothing about them: joins can meet
+    orphans, and the planner does not use an unvalidated CHECK to exclude partitions or
+    an unvalidated foreign key to remove joins. The next UPDATE of a violating row fails,
+    far from the code that wrote it. The step was meant to be followed by VALIDATE.
+
+    ## Fix
+    Repair or delete the violating rows, then `ALTER TABLE ... VALIDATE CONSTRAINT`. It
+    takes a SHARE UPDATE EXCLUSIVE lock: reads and writes go on while it scans.
+    """
+    counts = {v.object_oid: v for v in snap.violations}
+    kinds = {"f": "foreign key", "c": "CHECK"}
+    for constraint in snap.facts.unvalidated_constraints:
+        evidence: dict[str, object] = {
+            "kind": kinds[constraint.kind],
+            "definition": constraint.definition,
+        }
+        count = counts.get(constraint.oid)
+        violating = None
+        if count is not None and count.status == "ran":
+            violating = count.violating_rows
+            evidence["violating_rows"] = violating
+            evidence["checked_rows"] = count.checked_rows
+            if count.sampled:
+                evidence["violations_sampled"] = True
+        elif count is not None:
+            evidence["violations_not_counted"] = count.reason
+        fix = fixes.validate_constraint(constraint)
+        message = f"{kinds[constraint.kind]} {constraint.name} was added NOT VALID"
+        if violating:
+            about = "about " if count is not None and count.sampled else ""
+            message += f"; {about}{violating:,} existing rows break it"
+            fix = fix.with_note(f"{violating:,} rows break it: VALIDATE fails until they are fixed")
+        elif violating == 0:
+            message += "; no existing row breaks it: VALIDATE would pass now"
+        yield finding(
+            constraint,
+            message,
+            evidence=evidence,
+            fix=fix,
+            severity=HIGH if violating else None,
+        )
+
+
+@rule(
+    "nullable-unique",
+    category=INTEGRITY,
+    severity=MEDIUM,
+    title="Unique key over nullable columns lets duplicates in through NULLs",
+    rows=ROWS_OPTIONAL,
+    needs=("violation_counts",),
+)
+def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """A unique constraint or index on several columns, some of which allow NULL.
+
+    Unless `--no-data`, the rows that are duplicates once NULLs count as equal are
+    counted (tables under 100,000 rows); high when some exist. Low when every key column
+    may be NULL (repeated all-NULL keys are usually meant). Single-column unique keys are
+    not reported: there, several NULLs usually mean "none" on purpose. A column that the
+    index's predicate tests (`WHERE code IS NOT NULL`, `WHERE kind = 'x'`) cannot be NULL
+    in it, and a NULL column guarded by another unique index for exactly those rows
+    (`UNIQUE (room_id, user_id) WHERE thread_id IS NULL`) is not counted.
+
+    ## Why it breaks
+    By default a unique index treats NULLs as distinct from each other, so `(tenant_id,
+    email)` accepts `(NULL, 'a@example.com')` any number of times: the key the schema
+    seems to promise does not hold for exactly the rows where one part is missing.
+    `ON CONFLICT` on that key never fires for them either, so an upsert inserts a new
+    row each time.
+
+    ## Fix
+    Make the columns NOT NULL where a value always exists; otherwise, from PostgreSQL 15,
+    build the index with `NULLS NOT DISTINCT` (`CREATE UNIQUE INDEX CONCURRENTLY ...
+    NULLS NOT DISTINCT`, then swap it in); before 15, a second unique index on
+    `COALESCE`d columns or a partial unique index per NULL pattern. Remove the existing
+    duplicates first.
+    """
+    counts = {v.object_oid: v for v in snap.violations}
+    facts = snap.facts
+    for index, nullable in facts.nullable_uniques:
+        keys = [k or "" for k in index.key_columns[: index.key_count]]  # plain columns only
+        evidence: dict[str, object] = {"keys": keys, "nullable": nullable}
+        if index.constraint_name:
+            evidence["constraint"] = index.constraint_name
+        evidence["nulls_not_distinct_available"] = snap.server.version_num >= 150000
+        count = counts.get(index.oid)
+        duplicates = None
+        if count is not None and count.status == "ran":
+            duplicates = count.violating_rows
+            evidence["null_duplicates"] = duplicates
+        elif count is not None:
+            evidence["duplicates_not_counted"] = count.reason
+        message = (
+            f"Unique ({', '.join(index.keys)}) accepts repeats where {', '.join(nullable)} is NULL"
+        )
+        if duplicates:
+            message += f"; {duplicates:,} such duplicate rows exist"
+        severity = None
+        if duplicates:
+            severity = HIGH
+        elif len(nullable) == len(keys):
+            severity = LOW  # all parts optional: (NULL, NULL) repeats are usually meant
+        yield finding(index, message, evidence=evidence, severity=severity)

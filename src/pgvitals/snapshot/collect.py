@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import difflib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, is_dataclass
 from importlib import resources
 from typing import Any, TypeVar
@@ -22,17 +23,21 @@ from psycopg.rows import dict_row, namedtuple_row, tuple_row
 
 from pgvitals.connect import NoAnswer, describe_failure, quoted
 from pgvitals.snapshot.assemble import Lookups, build_constraint, build_index, rebuildable
+from pgvitals.snapshot.facts import Reference, counts_empty_strings, time_named_integer
 from pgvitals.snapshot.model import (
     CollectionInfo,
     Column,
+    ColumnProfile,
     Constraint,
     Entity,
     Index,
+    OrphanCount,
     Sequence,
     ServerInfo,
     Snapshot,
     Table,
     TableProfile,
+    ViolationCount,
 )
 from pgvitals.snapshot.probes import PROBES, probes_to_run
 
@@ -186,6 +191,9 @@ class Collector:
         by_position = {(c.table_oid, c.position): c for c in columns}
         complex_indexes = {r.oid for r in index_rows if not rebuildable(r, by_position, lookups)}
         profiles: list[TableProfile] = []
+        orphans: list[OrphanCount] = []
+        column_profiles: list[ColumnProfile] = []
+        violations: list[ViolationCount] = []
         if interrupted is None:
             try:
                 self._step("definitions")
@@ -197,8 +205,34 @@ class Collector:
                 if profile is not None:
                     duplicates = "duplicate_rows" in wanted
                     self._profile_tables(
-                        tables, constraint_rows, index_rows, profile, profiles, duplicates
+                        tables,
+                        constraint_rows,
+                        index_rows,
+                        profile,
+                        profiles,
+                        duplicates,
+                        measured_columns(columns, wanted),
+                        column_profiles,
                     )
+                if profile is not None and wanted & {"orphan_counts", "violation_counts"}:
+                    # the references are a fact of the catalogs read so far
+                    _, constraints, indexes = self._assemble(
+                        columns, constraint_rows, index_rows, by_position, lookups, complex_indexes
+                    )
+                    so_far = {
+                        **catalog,
+                        "tables": tables,
+                        "columns": columns,
+                        "constraints": constraints,
+                        "indexes": indexes,
+                        "profiles": profiles,
+                    }
+                    unfinished = CollectionInfo(0, 0, 0, params["schemas"], True, [])
+                    provisional = Snapshot(server=server, collection=unfinished, **so_far)
+                    if "orphan_counts" in wanted:
+                        self._count_orphans(provisional, profile, orphans)
+                    if "violation_counts" in wanted:
+                        self._count_violations(provisional, profile, violations)
             except psycopg.Error as error:
                 if not (self._lost(error) or isinstance(error, TIMEOUTS)):
                     raise
@@ -217,6 +251,9 @@ class Collector:
             indexes=indexes,
             sequences=[s._replace(last_value=self.positions.get(s.oid)) for s in sequences],
             profiles=profiles,
+            orphans=orphans,
+            column_profiles=column_profiles,
+            violations=violations,
         )
         return Snapshot(
             server=server,
@@ -519,9 +556,13 @@ class Collector:
         budget: ProfileBudget,
         profiles: list[TableProfile],
         find_duplicates: bool = True,
+        measured: dict[int, list[tuple[Column, str]]] | None = None,
+        column_profiles: list[ColumnProfile] | None = None,
     ) -> list[TableProfile]:
         """Append to `profiles` as it goes, so that what was read survives a lost connection.
-        Duplicate rows are counted in tables without a key, when a rule needs them."""
+        Duplicate rows are counted in tables without a key, when a rule needs them; the
+        `measured` columns of each table (see `measured_columns`) are measured in the same
+        scan, into `column_profiles`."""
         keyed = {c.table_oid for c in constraint_rows if c.kind == "p"}
         keyed |= {
             i.table_oid
@@ -549,17 +590,28 @@ class Collector:
                     continue
                 self._step(f"data: {table.qualname}")
                 duplicates = find_duplicates and table.oid not in keyed
-                profiles.append(self._profile_table(table, duplicates, budget))
+                columns = (measured or {}).get(table.oid, [])
+                profiles.append(
+                    self._profile_table(table, duplicates, budget, columns, column_profiles)
+                )
         finally:
             if not (self.connection.closed or self.connection.broken):
                 self.connection.execute("RESET statement_timeout")
         return profiles
 
     def _profile_table(
-        self, table: Table, find_duplicates: bool, budget: ProfileBudget
+        self,
+        table: Table,
+        find_duplicates: bool,
+        budget: ProfileBudget,
+        measured: list[tuple[Column, str]] | None = None,
+        column_profiles: list[ColumnProfile] | None = None,
     ) -> TableProfile:
         relation = sql.Identifier(table.schema, table.name)
         exact = table.rows_estimate < budget.exact_below_rows
+        percent = 100.0
+        measured = measured or []
+        extra = column_aggregates(measured)
         if exact:
             duplicates = (
                 sql.SQL("(count(*) - count(DISTINCT ROW(pgvitals_row.*)::text))::int8")
@@ -567,24 +619,298 @@ class Collector:
                 else sql.SQL("NULL::int8")
             )
             query = sql.SQL(
-                "SELECT count(*)::int8 AS row_count, {duplicates} AS duplicate_rows"
+                "SELECT count(*)::int8 AS row_count, {duplicates} AS duplicate_rows{extra}"
                 " FROM ONLY {relation} AS pgvitals_row"
-            ).format(duplicates=duplicates, relation=relation)
+            ).format(duplicates=duplicates, relation=relation, extra=extra)
         else:
             percent = max(0.01, min(100.0, 100.0 * budget.sample_rows / table.rows_estimate))
             query = sql.SQL(
                 "SELECT round(count(*) * 100.0 / {percent})::int8 AS row_count,"
-                " NULL::int8 AS duplicate_rows"
-                " FROM ONLY {relation} TABLESAMPLE SYSTEM ({percent})"
-            ).format(percent=sql.Literal(percent), relation=relation)
+                " NULL::int8 AS duplicate_rows{extra}"
+                " FROM ONLY {relation} AS pgvitals_row TABLESAMPLE SYSTEM ({percent})"
+            ).format(percent=sql.Literal(percent), relation=relation, extra=extra)
         try:
             row = self._execute(query)[0]
         except psycopg.Error as error:
             self._raise_if_connection_lost(error)
             return TableProfile(table.oid, "skipped", describe_error(error), None, False, None)
+        if column_profiles is not None:
+            column_profiles += column_results(table, measured, row, percent)
         return TableProfile(
             table.oid, "ran", None, row["row_count"], not exact, row["duplicate_rows"]
         )
+
+    def _count_orphans(
+        self, provisional: Snapshot, budget: ProfileBudget, orphans: list[OrphanCount]
+    ) -> None:
+        """Per reference inferred from names whose types allow a foreign key: how many
+        non-NULL referencing rows match no key. Appended as counted, under the same
+        per-table and total budgets as the row counts."""
+        references = [r for r in provisional.facts.inferred_references if r.constraint_possible]
+        if not references:
+            return
+        self._step("orphans")
+        with self._bounded_reads(budget) as deadline:
+            for reference in references:
+                if time.monotonic() > deadline:
+                    reason = f"data budget of {budget.total_ms} ms used up"
+                    orphans.append(orphan_count(reference, "skipped", reason))
+                    continue
+                self._step(f"data: {reference.table.qualname} orphans")
+                orphans.append(self._count_orphans_of(reference, provisional, budget))
+
+    @contextmanager
+    def _bounded_reads(self, budget: ProfileBudget) -> Iterator[float]:
+        """Each statement under the per-table budget (or the user's lower statement
+        timeout); yields the deadline of the total budget."""
+        deadline = time.monotonic() + budget.total_ms / 1000
+        per_table_ms = budget.per_table_ms
+        session_ms = self._execute(
+            "SELECT setting::int8 AS ms FROM pg_catalog.pg_settings"
+            " WHERE name = 'statement_timeout'"
+        )[0]["ms"]
+        if session_ms > 0:
+            per_table_ms = min(per_table_ms, session_ms)
+        self.connection.execute(sql.SQL("SET statement_timeout = {}").format(per_table_ms))
+        try:
+            yield deadline
+        finally:
+            if not (self.connection.closed or self.connection.broken):
+                self.connection.execute("RESET statement_timeout")
+
+    def _count_violations(
+        self, provisional: Snapshot, budget: ProfileBudget, violations: list[ViolationCount]
+    ) -> None:
+        """Rows that break each NOT VALID foreign key or CHECK, and the rows a unique index
+        over nullable columns would reject if NULLs were equal, under the row budgets."""
+        facts = provisional.facts
+        queries: list[tuple[int, Table, sql.Composed | None, bool]] = []
+        for constraint in facts.unvalidated_constraints:
+            table = provisional.table_by_oid.get(constraint.table_oid)
+            if table is not None:
+                exact = facts.rows(table) < budget.exact_below_rows
+                query = violation_query(provisional, constraint, table, budget, exact)
+                queries.append((constraint.oid, table, query, exact))
+        for index, _nullable in facts.nullable_uniques:
+            table = provisional.table_by_oid.get(index.table_oid)
+            if table is not None:
+                exact = facts.rows(table) < budget.exact_below_rows
+                query = null_duplicates_query(index, table) if exact else None
+                queries.append((index.oid, table, query, exact))
+        if not queries:
+            return
+        self._step("violations")
+        with self._bounded_reads(budget) as deadline:
+            for oid, table, query, exact in queries:
+                if query is None:
+                    reason = "too large to count exactly" if not exact else "definition unread"
+                    violations.append(ViolationCount(oid, "skipped", reason, None, None, False))
+                    continue
+                if time.monotonic() > deadline:
+                    reason = f"data budget of {budget.total_ms} ms used up"
+                    violations.append(ViolationCount(oid, "skipped", reason, None, None, False))
+                    continue
+                self._step(f"data: {table.qualname} violations")
+                try:
+                    row = self._execute(query)[0]
+                except psycopg.Error as error:
+                    self._raise_if_connection_lost(error)
+                    reason = describe_error(error)
+                    violations.append(ViolationCount(oid, "skipped", reason, None, None, False))
+                    continue
+                violations.append(
+                    ViolationCount(oid, "ran", None, row["violating"], row["checked"], not exact)
+                )
+
+    def _count_orphans_of(
+        self, reference: Reference, snap: Snapshot, budget: ProfileBudget
+    ) -> OrphanCount:
+        table, target = reference.table, reference.ref_table
+        rows = snap.facts.rows(table)
+        exact = rows < budget.exact_below_rows
+        sample = sql.SQL("")
+        percent = 100.0
+        if not exact:
+            percent = max(0.01, min(100.0, 100.0 * budget.sample_rows / rows))
+            sample = sql.SQL(" TABLESAMPLE SYSTEM ({})").format(sql.Literal(percent))
+        matches = sql.SQL(" AND ").join(
+            sql.SQL("k.{} = r.{}").format(sql.Identifier(key.name), sql.Identifier(column.name))
+            for column, key in zip(reference.columns, reference.ref_columns, strict=True)
+        )
+        present = sql.SQL(" AND ").join(
+            sql.SQL("r.{} IS NOT NULL").format(sql.Identifier(c.name)) for c in reference.columns
+        )
+        query = sql.SQL(
+            "SELECT count(*)::int8 AS checked,"
+            " count(*) FILTER (WHERE NOT EXISTS (SELECT FROM {target} AS k WHERE {matches}))"
+            "::int8 AS orphans"
+            " FROM {table} AS r{sample} WHERE {present}"
+        ).format(
+            target=sql.Identifier(target.schema, target.name),
+            table=sql.Identifier(table.schema, table.name),
+            matches=matches,
+            sample=sample,
+            present=present,
+        )
+        try:
+            row = self._execute(query)[0]
+        except psycopg.Error as error:
+            self._raise_if_connection_lost(error)
+            return orphan_count(reference, "skipped", describe_error(error))
+        found = row["orphans"] if exact else round(row["orphans"] * 100.0 / percent)
+        return orphan_count(reference, "ran", None, found, row["checked"], not exact)
+
+
+def measured_columns(
+    columns: list[Column], wanted: frozenset[str]
+) -> dict[int, list[tuple[Column, str]]]:
+    """Per table, the columns the row scan measures and how: "text" counts '' and blank
+    values (empty_strings), "range" reads min and max (time_values)."""
+    measured: dict[int, list[tuple[Column, str]]] = {}
+    for column in columns:
+        how = None
+        if "empty_strings" in wanted and counts_empty_strings(column):
+            how = "text"
+        elif "time_values" in wanted and time_named_integer(column):
+            how = "range"
+        if how is not None:
+            measured.setdefault(column.table_oid, []).append((column, how))
+    return measured
+
+
+def column_aggregates(measured: list[tuple[Column, str]]) -> sql.Composed:
+    """The select-list items that measure each column, aliased c<position>_<what>."""
+    items = []
+    for position, (column, how) in enumerate(measured):
+        name = sql.SQL("pgvitals_row.{}").format(sql.Identifier(column.name))
+        if how == "text":
+            items += [
+                sql.SQL("count(*) FILTER (WHERE {} = '')::int8 AS {}").format(
+                    name, sql.Identifier(f"c{position}_empty")
+                ),
+                sql.SQL(
+                    "count(*) FILTER (WHERE {0} <> '' AND pg_catalog.btrim({0}) = '')::int8 AS {1}"
+                ).format(name, sql.Identifier(f"c{position}_blank")),
+            ]
+        else:
+            items += [
+                sql.SQL("min({})::int8 AS {}").format(name, sql.Identifier(f"c{position}_min")),
+                sql.SQL("max({})::int8 AS {}").format(name, sql.Identifier(f"c{position}_max")),
+            ]
+    return sql.Composed([sql.SQL(", ") + item for item in items])
+
+
+def column_results(
+    table: Table, measured: list[tuple[Column, str]], row: dict[str, Any], percent: float
+) -> list[ColumnProfile]:
+    def scaled(value: int | None) -> int | None:
+        return None if value is None else round(value * 100.0 / percent)
+
+    results = []
+    for position, (column, how) in enumerate(measured):
+        if how == "text":
+            empty, blank = row[f"c{position}_empty"], row[f"c{position}_blank"]
+            results.append(
+                ColumnProfile(
+                    table.oid, column.name, scaled(empty), scaled(blank), None, None, percent < 100
+                )
+            )
+        else:
+            low, high = row[f"c{position}_min"], row[f"c{position}_max"]
+            results.append(
+                ColumnProfile(table.oid, column.name, None, None, low, high, percent < 100)
+            )
+    return results
+
+
+def violation_query(
+    snap: Snapshot, constraint: Constraint, table: Table, budget: ProfileBudget, exact: bool
+) -> sql.Composed | None:
+    """Count the rows that break a NOT VALID foreign key or CHECK (a CHECK passes where its
+    expression is NULL, as PostgreSQL evaluates it). None: its definition is unknown."""
+    relation = sql.Identifier(table.schema, table.name)
+    sample = sql.SQL("")
+    if not exact:
+        percent = max(0.01, min(100.0, 100.0 * budget.sample_rows / snap.facts.rows(table)))
+        sample = sql.SQL(" TABLESAMPLE SYSTEM ({})").format(sql.Literal(percent))
+    if constraint.kind == "f":
+        target = snap.table_by_oid.get(constraint.ref_table_oid or -1)
+        if target is None:
+            return None
+        matches = sql.SQL(" AND ").join(
+            sql.SQL("k.{} = r.{}").format(sql.Identifier(key), sql.Identifier(column))
+            for column, key in zip(constraint.columns, constraint.ref_columns, strict=True)
+        )
+        present = sql.SQL(" AND ").join(
+            sql.SQL("r.{} IS NOT NULL").format(sql.Identifier(c)) for c in constraint.columns
+        )
+        return sql.SQL(
+            "SELECT count(*)::int8 AS checked,"
+            " count(*) FILTER (WHERE NOT EXISTS (SELECT FROM {target} AS k WHERE {matches}))"
+            "::int8 AS violating FROM ONLY {table} AS r{sample} WHERE {present}"
+        ).format(
+            target=sql.Identifier(target.schema, target.name),
+            matches=matches,
+            table=relation,
+            sample=sample,
+            present=present,
+        )
+    expression = check_expression(constraint.definition)
+    if expression is None:
+        return None
+    return sql.SQL(
+        "SELECT count(*)::int8 AS checked,"
+        " count(*) FILTER (WHERE NOT ({expression}))::int8 AS violating"
+        " FROM ONLY {table}{sample}"
+    ).format(expression=sql.SQL(expression), table=relation, sample=sample)
+
+
+def check_expression(definition: str | None) -> str | None:
+    """The expression of `CHECK (...) [NO INHERIT] [NOT VALID]` as the server deparsed it."""
+    if definition is None or not definition.startswith("CHECK "):
+        return None
+    body = definition.removeprefix("CHECK ")
+    for suffix in (" NOT VALID", " NO INHERIT"):
+        body = body.removesuffix(suffix)
+    return body
+
+
+def null_duplicates_query(index: Index, table: Table) -> sql.Composed:
+    """Rows beyond the first of each group equal on the index's columns, NULLs counted as
+    equal, among rows with a NULL key column: what NULLS NOT DISTINCT would reject."""
+    keys = [sql.Identifier(k or "") for k in index.key_columns[: index.key_count]]
+    any_null = sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(k) for k in keys)
+    return sql.SQL(
+        "SELECT coalesce(sum(n - 1), 0)::int8 AS violating, coalesce(sum(n), 0)::int8 AS checked"
+        " FROM (SELECT count(*) AS n FROM ONLY {table} WHERE {any_null}{predicate}"
+        " GROUP BY {keys}) AS groups"
+    ).format(
+        table=sql.Identifier(table.schema, table.name),
+        any_null=any_null,
+        predicate=sql.SQL(f" AND ({index.predicate})" if index.predicate else ""),
+        keys=sql.SQL(", ").join(keys),
+    )
+
+
+def orphan_count(
+    reference: Reference,
+    status: str,
+    reason: str | None,
+    orphan_rows: int | None = None,
+    checked_rows: int | None = None,
+    sampled: bool = False,
+) -> OrphanCount:
+    return OrphanCount(
+        reference.table.oid,
+        reference.column_names,
+        reference.ref_table.oid,
+        reference.ref_column_names,
+        status,
+        reason,
+        orphan_rows,
+        checked_rows,
+        sampled,
+    )
 
 
 TIMEOUTS = (errors.QueryCanceled, errors.LockNotAvailable)

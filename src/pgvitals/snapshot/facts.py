@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from pgvitals.snapshot.model import Column, Constraint, Index, Table
+from pgvitals.snapshot.model import Column, Constraint, Index, Replication, Table
+from pgvitals.snapshot.words import table_key
 
 NEXTVAL = re.compile(r"^nextval\('((?:[^']|'')+)'::regclass\)$")
 QUOTED_PART = re.compile(r'"((?:[^"]|"")*)"|([^."]+)')
@@ -119,19 +120,8 @@ class Facts:
         """Per sequence (by oid): the column it fills. OWNED BY (serial, identity) says
         it; otherwise a column default `nextval('name'::regclass)` naming it does."""
         fed: dict[int, Column] = {}
-        by_name = {(s.schema, s.name): s for s in self.snap.sequences}
-        for column in self.snap.columns:
-            match = NEXTVAL.search(column.default or "")
-            if not match:
-                continue
-            text = match.group(1).replace("''", "'")
-            parts = [
-                (quoted or bare).replace('""', '"') for quoted, bare in QUOTED_PART.findall(text)
-            ]
-            key = (parts[0], parts[1]) if len(parts) == 2 else (column.schema, parts[-1])
-            sequence = by_name.get(key)
-            if sequence is not None:
-                fed.setdefault(sequence.oid, column)
+        for (table_oid, name), sequence_oid in self.sequence_defaults.items():
+            fed.setdefault(sequence_oid, self.column_by_name[(table_oid, name)])
         for sequence in self.snap.sequences:
             if sequence.owned_by_table_oid is not None and sequence.owned_by_column:
                 owned = self.column_by_name.get(
@@ -266,3 +256,482 @@ class Names:
         relations.add(name)
         self.given[key] = name
         return name
+
+    def sequence_defaults(self) -> dict[tuple[int, str], int]:
+        """(table oid, column) -> oid of the sequence its default `nextval('...')` calls."""
+        found: dict[tuple[int, str], int] = {}
+        by_name = {(s.schema, s.name): s for s in self.snap.sequences}
+        for column in self.snap.columns:
+            match = NEXTVAL.search(column.default or "")
+            if not match:
+                continue
+            text = match.group(1).replace("''", "'")
+            parts = [
+                (quoted or bare).replace('""', '"') for quoted, bare in QUOTED_PART.findall(text)
+            ]
+            key = (parts[0], parts[1]) if len(parts) == 2 else (column.schema, parts[-1])
+            sequence = by_name.get(key)
+            if sequence is not None:
+                found[(column.table_oid, column.name)] = sequence.oid
+        return found
+
+    @cached_property
+    def migration_tables(self) -> dict[int, str]:
+        """Tables a schema-migration tool keeps its history in (by oid: the tool)."""
+        found: dict[int, str] = {}
+        for table in self.snap.tables:
+            tool = MIGRATION_TABLES.get(table.name) or MIGRATION_TABLES.get(
+                f"{table.schema}.{table.name}"
+            )
+            if tool is not None:
+                found[table.oid] = tool
+        return found
+
+    @cached_property
+    def backup_tables(self) -> dict[int, str]:
+        """Tables whose name says they are a copy of another (by oid: the pattern
+        matched): `*_backup`, `*_bak`, `*_old`; `*_copy`, `*_tmp`, `*_temp` and dated
+        copies (`feedback_2024_01_15`, `orders20230101`) when the table they copy exists
+        in the same schema, so monthly partitions, `events_2024` tables by design and
+        `sensor_temp` are not copies."""
+        names = {(t.schema, t.name) for t in self.snap.tables}
+        found: dict[int, str] = {}
+        for table in self.snap.tables:
+            if table.is_partition or table.kind not in ("r", "p"):
+                continue
+            match = BACKUP_SUFFIX.search(table.name)
+            if match:
+                word = match.group(1).lower()
+                # `sensor_temp` is a temperature: these words need the original beside them
+                original = (table.schema, table.name[: match.start()]) in names
+                if word not in ("copy", "tmp", "temp") or original:
+                    found[table.oid] = word
+                continue
+            dated = DATED_SUFFIX.search(table.name)
+            if dated and (table.schema, table.name[: dated.start()]) in names:
+                found[table.oid] = "dated copy"
+        return found
+
+    @cached_property
+    def tables_by_key(self) -> dict[str, list[Table]]:
+        """Tables that can be referenced, by `words.table_key` of their name."""
+        keyed: dict[str, list[Table]] = defaultdict(list)
+        backups = self.backup_tables
+        for table in self.snap.tables:
+            if table.is_regular and not table.is_partition and table.oid not in backups:
+                keyed[table_key(table.name)].append(table)
+        return dict(keyed)
+
+    @cached_property
+    def columns_in_foreign_keys(self) -> frozenset[tuple[int, str]]:
+        """(table oid, column) of every referencing column of a declared foreign key. A
+        partitioned table's column counts when each of its leaves declares one on it
+        (pagila declares them per partition)."""
+        declared = {
+            (c.table_oid, name)
+            for c in self.snap.constraints
+            if c.kind == "f"
+            for name in c.columns
+        }
+        for root, leaves in self.leaves_by_root.items():
+            for column in self.snap.columns_by_table.get(root, []):
+                if all((leaf.oid, column.name) in declared for leaf in leaves):
+                    declared.add((root, column.name))
+        return frozenset(declared)
+
+    def referenceable_key(self, table: Table) -> list[Column] | None:
+        """The key a foreign key to `table` would reference: its primary key, else a
+        unique index on `id` (valid, not partial, no expressions). None: no such key."""
+        primary = self.snap.primary_key(table)
+        if primary is not None:
+            key = [self.column_by_name.get((table.oid, name)) for name in primary.columns]
+            return key if all(key) else None  # type: ignore[return-value]
+        column = self.column_by_name.get((table.oid, "id"))
+        if column is None:
+            return None
+        for index in self.snap.indexes_by_table.get(table.oid, []):
+            if (
+                index.is_unique
+                and index.is_valid
+                and not index.is_partial
+                and index.key_columns[: index.key_count] == ["id"]
+            ):
+                return [column]
+        return None
+
+    @cached_property
+    def inferred_references(self) -> list[Reference]:
+        """References that names imply and no foreign key declares: `teacher_id`,
+        `teacherId` or `TeacherID` in one table and a table `teachers` (or `teacher`)
+        with a single-column key, or a composite key whose other columns the
+        referencing table has by the same names (`(tenant_id, teacher_id)` ->
+        `teachers (tenant_id, id)`).
+
+        The same schema is preferred; another schema of the database counts when
+        exactly one table there matches. A name that matches no table, or several
+        equally, is no reference: inference must not flood. Backup copies neither
+        reference nor are referenced, and partitions are represented by their parent.
+        """
+        found = []
+        declared = self.columns_in_foreign_keys
+        backups = self.backup_tables
+        for table in self.snap.tables:
+            if not table.is_regular or table.is_partition or table.oid in backups:
+                continue
+            for column in self.snap.columns_by_table.get(table.oid, []):
+                # a cheap test first: most columns are not references (175,000 at scale)
+                if not column.name.endswith(ID_ENDINGS):
+                    continue
+                stem = reference_stem(column.name)
+                if stem is None or (table.oid, column.name) in declared:
+                    continue
+                target = self._referenced_table(table, stem)
+                if target is None:
+                    continue
+                reference = self._reference_to(table, column, target)
+                if reference is not None:
+                    found.append(reference)
+        return found
+
+    def _referenced_table(self, table: Table, stem: str) -> Table | None:
+        candidates = [t for t in self.tables_by_key.get(stem, []) if t.oid != table.oid]
+        here = [t for t in candidates if t.schema == table.schema]
+        chosen = here or candidates
+        return chosen[0] if len(chosen) == 1 else None
+
+    def _reference_to(self, table: Table, column: Column, target: Table) -> Reference | None:
+        key = self.referenceable_key(target)
+        if not key:
+            return None
+        # the key column that `teacher_id` names: the only one, or `id`, or its namesake
+        named = [k for k in key if len(key) == 1 or k.name in ("id", column.name)]
+        if len(named) != 1:
+            return None
+        columns: list[Column] = []
+        for key_column in key:
+            if key_column is named[0]:
+                columns.append(column)
+                continue
+            # only a reference shared by both tables (`tenant_id`) completes the key: a
+            # namesake like `version` means the referencing table's own version
+            same = self.column_by_name.get((table.oid, key_column.name))
+            if same is None or reference_stem(key_column.name) is None:
+                return None
+            columns.append(same)
+        conventional = named[0].name in ("id", column.name)
+        confidence = "high" if conventional and target.schema == table.schema else "medium"
+        return Reference(
+            table=table,
+            columns=tuple(columns),
+            ref_table=target,
+            ref_columns=tuple(key),
+            constraint=None,
+            confidence=confidence,
+        )
+
+    @cached_property
+    def declared_references(self) -> list[Reference]:
+        """Declared foreign keys (not the copies partitions inherit) whose tables and
+        columns were collected."""
+        found = []
+        for fk in self.snap.constraints:
+            if fk.kind != "f" or fk.inherited or fk.ref_table_oid is None:
+                continue
+            table = self.snap.table_by_oid.get(fk.table_oid)
+            target = self.snap.table_by_oid.get(fk.ref_table_oid)
+            if table is None or target is None:
+                continue
+            columns = [self.column_by_name.get((table.oid, name)) for name in fk.columns]
+            keys = [self.column_by_name.get((target.oid, name)) for name in fk.ref_columns]
+            if not all(columns) or not all(keys):
+                continue
+            found.append(
+                Reference(table, tuple(columns), target, tuple(keys), fk, "declared")  # type: ignore[arg-type]
+            )
+        return found
+
+    def replication(self, table: Table) -> Replication | None:
+        """The table's replica identity and publications; a partitioned table is
+        published through its partitions (unless published via its root), so theirs
+        count as its own."""
+        own = self.replication_by_table.get(table.oid)
+        if own is None or table.kind != "p":
+            return own
+        leaves = [
+            self.replication_by_table.get(leaf.oid)
+            for leaf in self.leaves_by_root.get(table.oid, [])
+        ]
+        parts = [own, *(leaf for leaf in leaves if leaf is not None)]
+        return own._replace(
+            publications=sorted({p for part in parts for p in part.publications}),
+            publishing_changes=sorted({p for part in parts for p in part.publishing_changes}),
+        )
+
+    @cached_property
+    def replication_by_table(self) -> dict[int, Replication]:
+        return {r.table_oid: r for r in self.snap.replication}
+
+    @cached_property
+    def unvalidated_constraints(self) -> list[Constraint]:
+        """Foreign keys and CHECKs added NOT VALID and never validated (a partition's
+        inherited copy is its parent's)."""
+        return [
+            c
+            for c in self.snap.constraints
+            if c.kind in ("f", "c") and not c.validated and not c.inherited
+        ]
+
+    @cached_property
+    def nullable_uniques(self) -> list[tuple[Index, list[str]]]:
+        """Valid unique indexes (or constraints) on two or more plain columns that treat
+        NULLs as distinct, with the key columns that may be NULL in them: rows equal but
+        for a NULL there pass. A column the index's predicate tests (other than `IS
+        NULL`) cannot be NULL in it; a NULL column for which another unique index of the
+        table covers the rest of the key (`... WHERE thread_id IS NULL`) is guarded; and a
+        key with a sibling that swaps its nullable columns for other nullable ones
+        describes alternatives (a row belongs to a project or to a namespace). A key that
+        contains the primary key cannot repeat at all."""
+        found: list[tuple[Index, list[str]]] = []
+        for index in self.snap.indexes:
+            if (
+                not index.is_unique
+                or index.is_primary
+                or not index.is_valid
+                or index.parent_index_oid is not None
+                or index.has_expressions
+                or index.key_count < 2
+                or index.definition is None
+                or "NULLS NOT DISTINCT" in index.definition
+            ):
+                continue
+            names = index.key_columns[: index.key_count]
+            keys = [self.column_by_name.get((index.table_oid, k or "")) for k in names]
+            if not all(keys):
+                continue
+            nullable = [
+                k.name  # type: ignore[union-attr]
+                for k in keys
+                if not k.not_null  # type: ignore[union-attr]
+                and not tested_not_null(index.predicate, k.name)  # type: ignore[union-attr]
+                and not self._guarded_when_null(index, k.name)  # type: ignore[union-attr]
+            ]
+            if (
+                nullable
+                and not self._has_alternative(index, nullable)
+                and not self._contains_key(index)
+            ):
+                found.append((index, nullable))
+        return found
+
+    def _contains_key(self, index: Index) -> bool:
+        """Does the index contain all columns of the primary key (or of another unique
+        key over NOT NULL columns)? Then no two rows can ever be equal on it."""
+        keys = set(index.key_columns[: index.key_count])
+        for other in self.snap.indexes_by_table.get(index.table_oid, []):
+            other_keys = other.key_columns[: other.key_count]
+            if (
+                other.oid != index.oid
+                and other.is_unique
+                and other.is_valid
+                and not other.is_partial
+                and set(other_keys) < keys
+                and all(
+                    (c := self.column_by_name.get((index.table_oid, name or ""))) is not None
+                    and c.not_null
+                    for name in other_keys
+                )
+            ):
+                return True
+        return False
+
+    def _has_alternative(self, index: Index, nullable: list[str]) -> bool:
+        """Is there a sibling unique key that swaps the nullable columns for other
+        nullable ones (`(usage, project_id)` beside `(usage, namespace_id)`)? Then each
+        row fills one of the alternatives, and the NULL in the other is by design."""
+        keys = set(index.key_columns[: index.key_count])
+        for other in self.snap.indexes_by_table.get(index.table_oid, []):
+            other_keys = set(other.key_columns[: other.key_count])
+            swapped_in = other_keys - keys
+            if (
+                other.oid != index.oid
+                and other.is_unique
+                and len(other_keys) == len(keys)
+                and swapped_in
+                and keys - other_keys <= set(nullable)
+                and all(
+                    (c := self.column_by_name.get((index.table_oid, name or ""))) is not None
+                    and not c.not_null
+                    for name in swapped_in
+                )
+            ):
+                return True
+        return False
+
+    def _guarded_when_null(self, index: Index, column: str) -> bool:
+        """Does another unique index of the table cover the rest of `index`'s key for the
+        rows where `column` IS NULL?"""
+        rest = set(index.key_columns[: index.key_count]) - {column}
+        return any(
+            other.is_unique
+            and other.is_valid
+            and other.oid != index.oid
+            and set(other.key_columns[: other.key_count]) <= rest
+            and _mentions(other.predicate, column, "IS NULL")
+            for other in self.snap.indexes_by_table.get(index.table_oid, [])
+        )
+
+    @cached_property
+    def views_using(self) -> dict[tuple[int, str], list[str]]:
+        """(table oid, column) -> the views (schema.name) that read the column."""
+        using: dict[tuple[int, str], list[str]] = defaultdict(list)
+        for v in self.snap.view_columns:
+            using[(v.table_oid, v.column)].append(f"{v.view_schema}.{v.view}")
+        return dict(using)
+
+
+class Reference(NamedTuple):
+    """Columns of one table that point at the key of another: a declared foreign key
+    (`constraint` set) or a reference inferred from names (`constraint` None)."""
+
+    table: Table
+    columns: tuple[Column, ...]
+    ref_table: Table
+    ref_columns: tuple[Column, ...]
+    constraint: Constraint | None
+    confidence: str  # declared; high: conventional name, same schema; medium otherwise
+
+    @property
+    def declared(self) -> bool:
+        return self.constraint is not None
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def ref_column_names(self) -> list[str]:
+        return [c.name for c in self.ref_columns]
+
+    def mismatches(self) -> list[TypeMismatch]:
+        """Each referencing column whose type differs from its key column's in a way
+        that matters (see `type_mismatch`)."""
+        pairs = zip(self.columns, self.ref_columns, strict=True)
+        return [m for c, k in pairs if (m := type_mismatch(c, k)) is not None]
+
+    @property
+    def constraint_possible(self) -> bool:
+        """Could PostgreSQL declare this reference as a foreign key (comparable types)?"""
+        return all(m.comparable for m in self.mismatches())
+
+
+# Integer widths in bytes; a referencing column narrower than its key overflows first.
+INTEGER_BYTES = {"int2": 2, "int4": 4, "int8": 8}
+STRING_TYPES = frozenset({"text", "varchar", "bpchar", "name", "citext"})
+
+
+class TypeMismatch(NamedTuple):
+    column: Column
+    key: Column
+    kind: str  # narrower: the key outgrows it; incomparable: no constraint possible; other
+    comparable: bool  # PostgreSQL can compare them with the key's index (a FK is possible)
+
+
+def type_mismatch(column: Column, key: Column) -> TypeMismatch | None:
+    """How a referencing column's type fails its key's, or None when it does not.
+
+    Integers of any width compare with each other through one operator family, and
+    so do text and varchar: a foreign key can be declared. A narrower integer stops
+    fitting once the key grows past its range. Other pairs (uuid and integer, text
+    and uuid) have no cross-type equality operator at all."""
+    if column.type_name == key.type_name:
+        return None
+    mine, theirs = INTEGER_BYTES.get(column.type_name), INTEGER_BYTES.get(key.type_name)
+    if mine is not None and theirs is not None:
+        return TypeMismatch(column, key, "narrower", True) if mine < theirs else None
+    if column.type_name in STRING_TYPES and key.type_name in STRING_TYPES:
+        return None
+    if column.type_category == key.type_category == "N":
+        return TypeMismatch(column, key, "other", True)  # integer and numeric compare
+    return TypeMismatch(column, key, "incomparable", False)
+
+
+TEXT_TYPES = frozenset({"text", "varchar", "bpchar"})
+# Names of columns that hold a point in time: `created_at`, `sent_time`, `timestamp`.
+TIME_NAME = re.compile(
+    r"(^|_)(at|on|time|timestamp|ts|epoch|date|datetime)$|^(timestamp|epoch|time|date)$"
+    r"|[a-z0-9](At|On|Time|Timestamp|Ts|Date)$"
+)
+
+
+def _mentions(predicate: str | None, column: str, test: str) -> bool:
+    """Does a deparsed predicate apply `test` to the column (bare or quoted)?"""
+    if not predicate:
+        return False
+    quoted = '"' + column.replace('"', '""') + '"'
+    return any(f"{name} {test}" in predicate for name in (column, quoted))
+
+
+def tested_not_null(predicate: str | None, column: str) -> bool:
+    """Does a partial index's predicate exclude NULLs of the column: it tests it with
+    anything but `IS NULL` (comparisons are false for NULL, `IS NOT NULL` says so)."""
+    if not predicate:
+        return False
+    quoted = '"' + column.replace('"', '""') + '"'
+    pattern = rf"(?<![\w\"])({re.escape(column)}|{re.escape(quoted)})(?![\w\"])"
+    uses = [m.end() for m in re.finditer(pattern, predicate)]
+    return any(not predicate[end:].lstrip().startswith("IS NULL") for end in uses)
+
+
+def counts_empty_strings(column: Column) -> bool:
+    """A NOT NULL text column: the row scan counts its '' and blank values."""
+    return column.not_null and column.type_name in TEXT_TYPES and not column.generated
+
+
+def time_named_integer(column: Column) -> bool:
+    """An integer column named like a time: the row scan reads its range."""
+    return column.type_name in INTEGER_BYTES and bool(TIME_NAME.search(column.name))
+
+
+# The table (or schema.table) each migration tool records applied migrations in.
+MIGRATION_TABLES = {
+    "alembic_version": "Alembic",
+    "django_migrations": "Django",
+    "schema_migrations": "Rails, golang-migrate, dbmate or Ecto",
+    "ar_internal_metadata": "Rails",
+    "flyway_schema_history": "Flyway",
+    "databasechangelog": "Liquibase",
+    "_prisma_migrations": "Prisma",
+    "knex_migrations": "Knex",
+    "SequelizeMeta": "Sequelize",
+    "goose_db_version": "goose",
+    "__drizzle_migrations": "Drizzle",
+    "sqitch.changes": "sqitch",
+    "supabase_migrations.schema_migrations": "Supabase",
+    "atlas_schema_revisions": "Atlas",
+    "mikro_orm_migrations": "MikroORM",
+    "__diesel_schema_migrations": "Diesel",
+    "_sqlx_migrations": "sqlx",
+    "typeorm_migrations": "TypeORM",
+    "migrations": "a migrations table (Laravel, TypeORM, Supabase storage, ...)",
+    "schema_version": "Flyway before 5, or Synapse",
+}
+# `_backup`, `_bak`, `_old`, `_copy`, `_tmp`/`_temp`, optionally numbered (`_old2`).
+BACKUP_SUFFIX = re.compile(r"_(backup|bak|bkp|old|copy|tmp|temp)\d*$", re.IGNORECASE)
+# `_20240115`, `_2024_01_15`, `_2024-01-15`, `20240115`: a full date at the end.
+DATED_SUFFIX = re.compile(r"_?(19|20)\d\d[_-]?(0[1-9]|1[0-2])[_-]?(0[1-9]|[12]\d|3[01])$")
+# A column that names another table: `teacher_id`, `teacherId`, `TeacherID`.
+REFERENCE_SUFFIX = re.compile(r"^(?P<stem>.+?)(_id|Id|ID)$")
+
+
+ID_ENDINGS = ("_id", "Id", "ID")
+
+
+@cache
+def reference_stem(name: str) -> str | None:
+    """The table key a column's name points at (`lesson_plan_id` -> `lesson_plan`), or
+    None when the name is not of the `<thing>_id` form."""
+    match = REFERENCE_SUFFIX.match(name)
+    if match is None:
+        return None
+    key = table_key(match.group("stem"))
+    return key or None

@@ -319,6 +319,76 @@ class TableProfile(NamedTuple):
     duplicate_rows: int | None  # rows identical to another row (tables without a PK)
 
 
+class OrphanCount(NamedTuple):
+    """Rows whose reference (inferred from names, see facts.inferred_references) points
+    at no row of the referenced table: what would stop a foreign key being added.
+    Exact on small tables; on large ones counted in a TABLESAMPLE and scaled up."""
+
+    table_oid: int
+    columns: list[str]
+    ref_table_oid: int
+    ref_columns: list[str]
+    status: str  # ran, skipped
+    reason: str | None  # why it was skipped
+    orphan_rows: int | None  # referencing rows (non-NULL) that match no key
+    checked_rows: int | None  # non-NULL referencing rows looked at (in the sample)
+    sampled: bool  # orphan_rows estimated from a TABLESAMPLE
+
+
+class Replication(NamedTuple):
+    """What logical replication needs of a table: its replica identity and the
+    publications that publish it."""
+
+    table_oid: int
+    replica_identity: str  # d default (the primary key), n nothing, f full, i index
+    replica_identity_index: str | None  # the index of REPLICA IDENTITY USING INDEX
+    publications: list[str]
+    publishing_changes: list[str]  # those of `publications` that publish UPDATE or DELETE
+
+
+class ColumnProfile(NamedTuple):
+    """Per column, what the table's row scan counted (see snapshot/probes.py): empty and
+    blank strings in NOT NULL text columns, the range of integer columns named like
+    times. Counts are estimates scaled from a TABLESAMPLE where `sampled`."""
+
+    table_oid: int
+    column: str
+    empty_strings: int | None  # values equal to ''
+    blank_strings: int | None  # values of only whitespace, not ''
+    min_value: int | None
+    max_value: int | None
+    sampled: bool
+
+
+class ViolationCount(NamedTuple):
+    """Rows that break a constraint not yet enforced on them: a NOT VALID foreign key or
+    CHECK (by constraint oid), or the NULL-duplicates a unique index over nullable
+    columns lets in (by index oid)."""
+
+    object_oid: int
+    status: str  # ran, skipped
+    reason: str | None
+    violating_rows: int | None
+    checked_rows: int | None
+    sampled: bool
+
+
+class Keyword(NamedTuple):
+    """A keyword of the server's SQL that cannot be a table or column name unquoted."""
+
+    word: str
+    category: str  # R reserved, T type or function name
+
+
+class ViewColumn(NamedTuple):
+    """A column a view, materialized view or rule reads: its type cannot be altered."""
+
+    table_oid: int
+    column: str
+    view_schema: str
+    view: str
+
+
 @dataclass(frozen=True, slots=True)
 class CollectionInfo:
     """How the snapshot was taken, for the report's honesty and the benchmark."""
@@ -361,6 +431,12 @@ class Snapshot:
     sequences: list[Sequence] = entity(Sequence, "sequences")
     profiles: list[TableProfile] = entity(TableProfile)
     rejected_statements: list[RejectedStatement] = entity(RejectedStatement)
+    orphans: list[OrphanCount] = entity(OrphanCount)
+    replication: list[Replication] = entity(Replication, "replication", since=100000)
+    column_profiles: list[ColumnProfile] = entity(ColumnProfile)
+    violations: list[ViolationCount] = entity(ViolationCount)
+    keywords: list[Keyword] = entity(Keyword, "keywords")
+    view_columns: list[ViewColumn] = entity(ViewColumn, "view_columns")
     format: str = field(default=SNAPSHOT_FORMAT)
 
     @classmethod

@@ -38,6 +38,30 @@ PROBES = {
             True,
             "rows identical to another row, in tables without a key (same scan as row_counts)",
         ),
+        Probe(
+            "orphan_counts",
+            True,
+            "rows whose name-inferred reference matches no key: counted below 100,000"
+            " estimated rows, in a TABLESAMPLE above",
+        ),
+        Probe(
+            "empty_strings",
+            True,
+            "'' and blank values of NOT NULL text columns (same scan as row_counts)",
+        ),
+        Probe(
+            "time_values",
+            True,
+            "smallest and largest value of integer columns named like times (same scan as"
+            " row_counts)",
+        ),
+        Probe(
+            "violation_counts",
+            True,
+            "rows that break NOT VALID constraints, and NULL duplicates of unique indexes"
+            " over nullable columns: counted below 100,000 estimated rows (foreign keys and"
+            " CHECKs in a TABLESAMPLE above)",
+        ),
     )
 }
 

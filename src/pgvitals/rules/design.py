@@ -1,0 +1,890 @@
+"""Integrity rules about the shape of the schema: copies and near-duplicates of tables,
+duplicated columns, mixed key types, and column types that store the wrong thing.
+
+They share the `integrity` category with rules/integrity.py (keys, references and
+constraints); this module holds the ones that read names and types only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pgvitals import fixes
+from pgvitals.rules._api import (
+    INTEGRITY,
+    LOW,
+    MEDIUM,
+    ROWS_OPTIONAL,
+    ROWS_REQUIRED,
+    Draft,
+    NoOptions,
+    finding,
+    option,
+    rule,
+)
+from pgvitals.snapshot.facts import BACKUP_SUFFIX, DATED_SUFFIX, TIME_NAME, reference_stem
+from pgvitals.snapshot.model import Column, Index, Snapshot, Table
+from pgvitals.snapshot.words import singular, words
+
+
+def own_tables(snap: Snapshot) -> Iterator[Table]:
+    """Tables whose columns are their own: plain tables and partition roots (a partition's
+    columns are its parent's). Backup copies are left to `backup-table`: the advice for
+    them is to drop them, not to redesign their columns."""
+    backups = snap.facts.backup_tables
+    for table in snap.tables:
+        if table.is_regular and not table.is_partition and table.oid not in backups:
+            yield table
+
+
+def own_columns(snap: Snapshot) -> Iterator[tuple[Table, Column]]:
+    for table in own_tables(snap):
+        for column in snap.columns_by_table.get(table.oid, []):
+            yield table, column
+
+
+def activity(snap: Snapshot, table: Table) -> dict[str, int | None]:
+    """What the statistics say about use of the table since they were reset."""
+    facts = snap.facts
+    scans = [facts.counter(table, "seq_scan"), facts.counter(table, "idx_scan")]
+    writes = [facts.counter(table, n) for n in ("n_tup_ins", "n_tup_upd", "n_tup_del")]
+    known_scans = [s for s in scans if s is not None]
+    known_writes = [w for w in writes if w is not None]
+    return {
+        "rows": facts.rows(table),
+        "scans": sum(known_scans) if known_scans else None,
+        "writes": sum(known_writes) if known_writes else None,
+    }
+
+
+# --- backup-table ---------------------------------------------------------------------
+
+
+@rule(
+    "backup-table",
+    category=INTEGRITY,
+    severity=LOW,
+    title="Table looks like a backup copy of another",
+)
+def backup_table(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """A copy kept beside the live table: `*_backup`, `*_bak`, `*_old`, `*_copy`, `*_tmp`,
+    or a dated copy (`feedback_2024_01_15`) of a table that exists.
+
+    A dated name counts only when the undated table exists in the same schema, so
+    partitions and yearly tables by design are not reported.
+
+    ## Why it breaks
+    A copy made with `CREATE TABLE ... AS` has no primary key, no foreign keys, no
+    row-level security and none of the live table's grants reviewed since; it holds a
+    frozen snapshot of (often personal) data that nobody maintains, that backups,
+    replicas and dumps carry forever, and that a new colleague or an ORM's
+    introspection mistakes for real data. A real backup belongs in a backup.
+
+    ## Fix
+    Confirm nobody reads it (the evidence shows scans since the statistics were
+    reset), export it if it must be kept (`pg_dump -t`), then drop it. pgvitals offers
+    no DROP TABLE: its data could not be restored by a rollback.
+
+    ## Silence
+    `pgvitals:ignore backup-table <reason>` in the table's COMMENT.
+    """
+    by_name = {(t.schema, t.name): t for t in snap.tables}
+    anywhere: dict[str, list[Table]] = defaultdict(list)
+    for table in snap.tables:
+        anywhere[table.name].append(table)
+    for oid, pattern in snap.facts.backup_tables.items():
+        table = snap.table_by_oid[oid]
+        evidence: dict[str, object] = {"pattern": pattern, **activity(snap, table)}
+        evidence["total_bytes"] = table.total_bytes
+        name = copied_name(table.name)
+        elsewhere = anywhere.get(name, [])
+        original = by_name.get((table.schema, name)) or (
+            elsewhere[0] if len(elsewhere) == 1 else None
+        )
+        if original is not None:
+            evidence["copy_of"] = original.qualname
+        of = f" of {original.qualname}" if original is not None else ""
+        yield finding(table, f"Looks like a backup copy{of} ({pattern})", evidence=evidence)
+
+
+def copied_name(name: str) -> str:
+    """The name of the table a copy was made of: the name without its copy suffix."""
+    return DATED_SUFFIX.sub("", BACKUP_SUFFIX.sub("", name))
+
+
+# --- duplicate-columns ----------------------------------------------------------------
+
+
+@rule(
+    "duplicate-columns",
+    category=INTEGRITY,
+    severity=MEDIUM,
+    title="Two columns of a table are the same word",
+)
+def duplicate_columns(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """Column names that differ only in case style or separators: `created_at` beside
+    `createdAt`, `user_id` beside `UserId`.
+
+    Reported on the later column (by position), naming the earlier one.
+
+    ## Why it breaks
+    Two columns for one fact are filled by different code paths (typically an ORM
+    migration that added a camelCase column beside the snake_case one), so each holds
+    part of the truth: queries that read one miss the rows written to the other, and
+    the two disagree where both are set. Which one is right cannot be told from the
+    schema.
+
+    ## Fix
+    Pick the column to keep, copy the other's values where it is empty
+    (`UPDATE ... SET created_at = coalesce(created_at, "createdAt")`), point the code
+    at it, then drop the other column. pgvitals offers no SQL: merging needs a
+    decision about rows where both are set.
+    """
+    for table in own_tables(snap):
+        seen: dict[str, Column] = {}
+        for column in snap.columns_by_table.get(table.oid, []):
+            key = "_".join(words(column.name))
+            earlier = seen.get(key)
+            if earlier is None:
+                seen[key] = column
+                continue
+            evidence: dict[str, object] = {
+                "same_as": earlier.name,
+                "types": [earlier.data_type, column.data_type],
+            }
+            if earlier.null_frac is not None and column.null_frac is not None:
+                evidence["null_fractions"] = [earlier.null_frac, column.null_frac]
+            yield finding(
+                column,
+                f"{column.name!r} and {earlier.name!r} are the same name in another case style",
+                evidence=evidence,
+            )
+
+
+# --- mixed-id-strategy ----------------------------------------------------------------
+
+KEY_KINDS = {"int2": "integer", "int4": "integer", "int8": "integer", "uuid": "uuid"}
+
+
+@dataclass(frozen=True)
+class MixedIdOptions:
+    listed: int = option(20, "tables named per kind of key in the evidence")
+    min_minority: float = option(
+        0.1, "share of the keyed tables the less common kind must have (0-1)"
+    )
+
+
+@rule(
+    "mixed-id-strategy",
+    category=INTEGRITY,
+    severity=LOW,
+    title="Schema mixes uuid and integer keys",
+    options=MixedIdOptions,
+)
+def mixed_id_strategy(snap: Snapshot, opts: MixedIdOptions) -> Iterator[Draft]:
+    """Some tables of a schema have uuid primary keys, others integer ones.
+
+    Only single-column primary keys count; backup copies and migration tools' tables
+    are left out. Text and other keys (codes, natural keys) are a design choice of their
+    own and are not counted. A kind used by fewer than `min_minority` of the keyed
+    tables (a deliberate exception or two, such as a bigint key on a high-volume log in
+    a uuid schema) is not reported.
+
+    ## Why it breaks
+    Every reference must know which kind its target uses, and that is where the
+    mistakes happen: a `lesson_id varchar(36)` holding uuids as text, or an `integer`
+    column for a uuid key, cannot get a foreign key and joins through casts
+    (`fk-type-mismatch`). Code, fixtures and APIs need two id formats, and the mix
+    usually marks two generations of the schema that no longer follow one design.
+
+    ## Fix
+    Choose one strategy for new tables and write it down; convert tables where
+    references already mismatch. Converting existing keys rewrites the table and
+    every referencing table: do it only where it pays.
+    """
+    by_schema: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    migrations = snap.facts.migration_tables
+    for table in own_tables(snap):
+        if table.oid in migrations:
+            continue
+        key = snap.primary_key(table)
+        if key is None or len(key.columns) != 1:
+            continue
+        column = snap.facts.column_by_name.get((table.oid, key.columns[0]))
+        kind = KEY_KINDS.get(column.type_name) if column is not None else None
+        if kind is not None:
+            by_schema[table.schema][kind].append(table.name)
+    schemas = {s.name: s for s in snap.schemas}
+    for name, kinds in sorted(by_schema.items()):
+        counts = [len(tables) for tables in kinds.values()]
+        if len(kinds) < 2 or name not in schemas or min(counts) < opts.min_minority * sum(counts):
+            continue
+        uuid_tables, integer_tables = sorted(kinds["uuid"]), sorted(kinds["integer"])
+        yield finding(
+            schemas[name],
+            f"{len(uuid_tables)} tables have uuid keys and {len(integer_tables)} integer keys",
+            evidence={
+                "uuid_keys": len(uuid_tables),
+                "integer_keys": len(integer_tables),
+                "uuid_tables": uuid_tables[: opts.listed],
+                "integer_tables": integer_tables[: opts.listed],
+            },
+        )
+
+
+# --- column types ---------------------------------------------------------------------
+
+
+@rule(
+    "timestamp-without-time-zone",
+    category=INTEGRITY,
+    severity=LOW,
+    title="Column is timestamp without time zone",
+)
+def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """A `timestamp` (without time zone) column: a wall-clock reading with no zone.
+
+    ## Why it breaks
+    `timestamp` stores whatever clock reading the writer sent, with no record of its
+    zone: rows written by servers or sessions in different zones (or on both sides of a
+    daylight-saving change) cannot be ordered or compared correctly, an hour repeats
+    every autumn, and `now()` (a timestamptz) is converted through the session's
+    TimeZone when compared with it, so results depend on a session setting.
+    `timestamptz` stores an absolute instant (as UTC) and converts on output.
+
+    ## Fix
+    `ALTER COLUMN ... TYPE timestamptz`. The fix sets the session's TimeZone to UTC
+    first, which says the stored values are UTC readings; from PostgreSQL 12 the change
+    then does not rewrite the table, but indexes on the column are rebuilt, under the
+    ACCESS EXCLUSIVE lock the ALTER takes. If the values were written in another zone,
+    use `USING col AT TIME ZONE 'that zone'` instead (this rewrites the table).
+    """
+    for table, column in own_columns(snap):
+        if column.type_name == "timestamp" and column.data_type.startswith("timestamp"):
+            indexes = [
+                i.name
+                for i in snap.indexes_by_table.get(table.oid, [])
+                if column.name in i.key_columns
+            ]
+            evidence: dict[str, object] = {"data_type": column.data_type}
+            fix = None
+            if not blocked_by_views(snap, column, evidence):
+                evidence["indexes_rebuilt"] = indexes
+                fix = fixes.timestamp_to_timestamptz(column, indexed=bool(indexes))
+            yield finding(
+                column,
+                f"{column.data_type}: the instant each value means depends on an unknown zone",
+                evidence=evidence,
+                fix=fix,
+            )
+
+
+def blocked_by_views(snap: Snapshot, column: Column, evidence: dict[str, object]) -> bool:
+    """Do views read the column? PostgreSQL refuses to change its type until they are
+    dropped (and recreated after), so no fix is offered; the evidence names them."""
+    views = snap.facts.views_using.get((column.table_oid, column.name))
+    if views:
+        evidence["used_by_views"] = views
+    return bool(views)
+
+
+@rule(
+    "json-instead-of-jsonb",
+    category=INTEGRITY,
+    severity=LOW,
+    title="Column is json rather than jsonb",
+)
+def json_instead_of_jsonb(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """A `json` column: text that is re-parsed by every operator that reads it.
+
+    ## Why it breaks
+    `json` keeps the input text as is, so every `->`, `->>` or `@>`-style access parses
+    the whole document again, it has no equality operator (no `DISTINCT`, `GROUP BY`,
+    `UNION` or unique index on it), and no GIN index can serve containment queries.
+    `jsonb` stores the parsed form. `json` is right only where the exact text matters:
+    key order, duplicate keys, whitespace.
+
+    ## Fix
+    `ALTER COLUMN ... TYPE jsonb USING col::jsonb` (rewrites the table under an ACCESS
+    EXCLUSIVE lock; duplicate keys keep their last value and key order is lost).
+    """
+    for _table, column in own_columns(snap):
+        if column.type_name == "json" and column.data_type == "json":
+            evidence: dict[str, object] = {"data_type": column.data_type}
+            blocked = blocked_by_views(snap, column, evidence)
+            yield finding(
+                column,
+                "json: re-parsed on every access, no equality, no GIN index",
+                evidence=evidence,
+                fix=None if blocked else fixes.convert_column_type(column, "jsonb"),
+            )
+
+
+@rule(
+    "serial-instead-of-identity",
+    category=INTEGRITY,
+    severity=LOW,
+    title="Key filled by a serial sequence rather than an identity column",
+)
+def serial_instead_of_identity(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """A column filled by a `nextval()` default (`serial`, `bigserial`, or a sequence
+    created by hand), not an identity.
+
+    ## Why it breaks
+    A serial column is a default plus a separate sequence object with its own
+    privileges: the application role needs USAGE on the sequence as well as INSERT on
+    the table, `CREATE TABLE ... (LIKE ...)` copies shares the original's sequence,
+    explicit inserts of ids do not move the sequence (the next default collides), and
+    dumps and ORMs must know the sequence's name. An identity column (SQL standard,
+    PostgreSQL 10+) ties the sequence to the column: INSERT privilege suffices, and
+    `GENERATED ALWAYS` refuses ids supplied by mistake.
+
+    ## Fix
+    Drop the default and the owned sequence, make the column `GENERATED BY DEFAULT AS
+    IDENTITY`, and move its sequence past the largest id, in one transaction (brief
+    ACCESS EXCLUSIVE lock, no rewrite). The rollback recreates the serial sequence,
+    its default and its position.
+    """
+    facts = snap.facts
+    uses: dict[int, int] = defaultdict(int)  # columns whose default calls each sequence
+    for sequence_oid in facts.sequence_defaults.values():
+        uses[sequence_oid] += 1
+    sequences = {s.oid: s for s in snap.sequences}
+    for table, column in own_columns(snap):
+        if column.identity or column.generated:
+            continue
+        sequence_oid = facts.sequence_defaults.get((column.table_oid, column.name))
+        sequence = sequences.get(sequence_oid) if sequence_oid is not None else None
+        if sequence is None:
+            continue
+        owned = (sequence.owned_by_table_oid, sequence.owned_by_column) == (
+            table.oid,
+            column.name,
+        )
+        evidence: dict[str, object] = {"sequence": sequence.qualname, "owned_by_column": owned}
+        fix = None
+        if uses[sequence.oid] > 1:
+            evidence["shared_sequence"] = True  # other defaults draw from it too
+        elif column.type_name in ("int2", "int4", "int8") and column.not_null:
+            fix = fixes.serial_to_identity(table, column, sequence)
+        yield finding(
+            column,
+            f"Filled by serial sequence {sequence.qualname}, not an identity",
+            evidence=evidence,
+            fix=fix,
+        )
+
+
+# --- soft-delete-without-partial-unique -----------------------------------------------
+
+# `archived_at` is left out: archiving often moves data elsewhere (a CI trace to object
+# storage) rather than hiding the row from the application.
+SOFT_DELETE = re.compile(
+    r"^(deleted|is_deleted|deleted_at|deleted_on|deletion_date|removed_at|discarded_at)$"
+)
+
+
+@rule(
+    "soft-delete-without-partial-unique",
+    category=INTEGRITY,
+    severity=MEDIUM,
+    title="Soft-deleted rows still hold their unique values",
+)
+def soft_delete_without_partial_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """A table with a soft-delete column (`deleted_at`, `is_deleted`, `removed_at`,
+    `discarded_at`, ...) whose unique constraint or index covers deleted rows too.
+
+    Reported per unique index that is not partial, does not contain the soft-delete
+    column, and holds a value people choose (a text column that is no `*_id`
+    reference: an e-mail, a name, a code) but no version or sequence number; the
+    primary key is left out (ids are never reused).
+
+    ## Why it breaks
+    Soft-deleted rows stay in the table, so their values keep occupying the unique key:
+    a user who deletes their account cannot sign up again with the same e-mail, a
+    deleted product's SKU cannot be reused, and the application meets a unique
+    violation for a row it does not show. The usual workaround in code (renaming the
+    deleted row's value) corrupts the history the soft delete was meant to keep.
+
+    ## Fix
+    Enforce uniqueness among live rows only: `CREATE UNIQUE INDEX CONCURRENTLY ... ON
+    t (email) WHERE deleted_at IS NULL`, then drop the old constraint or index (a
+    constraint that foreign keys reference must stay, or they be re-pointed first).
+    """
+    for table in own_tables(snap):
+        columns = snap.columns_by_table.get(table.oid, [])
+        marker = next((c for c in columns if SOFT_DELETE.match(c.name.lower())), None)
+        if marker is None:
+            continue
+        for index in snap.indexes_by_table.get(table.oid, []):
+            keys = index.key_columns[: index.key_count]
+            if (
+                not index.is_unique
+                or index.is_primary
+                or not index.is_valid
+                or index.is_partial
+                or index.parent_index_oid is not None
+                or marker.name in keys
+                or not natural_key(snap, index)
+            ):
+                continue
+            evidence: dict[str, object] = {
+                "soft_delete_column": marker.name,
+                "unique_keys": list(index.keys),
+            }
+            if index.constraint_name:
+                evidence["constraint"] = index.constraint_name
+            yield finding(
+                index,
+                f"Unique ({', '.join(index.keys)}) counts rows soft-deleted through"
+                f" {marker.name}: a deleted row's values cannot be used again",
+                evidence=evidence,
+            )
+
+
+def natural_key(snap: Snapshot, index: Index) -> bool:
+    """Does the unique key hold a value people choose and may want back (an e-mail, a
+    name, a code: a text column that is no reference), and no version or sequence
+    number, which is never meant to be reused? An expression key (`lower(email)`)
+    counts."""
+    if index.has_expressions:
+        return True
+    columns = [
+        snap.facts.column_by_name.get((index.table_oid, name or ""))
+        for name in index.key_columns[: index.key_count]
+    ]
+    if any(c is not None and VERSION_LIKE.search(c.name.lower()) for c in columns):
+        return False
+    return any(
+        c is not None and c.type_category == "S" and reference_stem(c.name) is None for c in columns
+    )
+
+
+VERSION_LIKE = re.compile(r"(^|_)(version|revision|seq|sequence|iid|number|position)$")
+
+
+# --- status-without-check -------------------------------------------------------------
+
+# Names of columns that hold one of a few states. `type`-like names (and `mode`,
+# `category`, `level`) also name open sets (MIME types, event types, file modes), so
+# they count only where statistics show few distinct values.
+STATUS_NAME = re.compile(
+    r"^(status|state|role|stage|phase|priority|tier|kind|visibility)$"
+    r"|_(status|state|stage|phase|priority|tier|kind)$"
+)
+# `member_role` (an OSM relation member's free-form role), `prev_state` (an event id in
+# Synapse): what the column says of another thing is not a closed set either
+TYPE_NAME = re.compile(
+    r"^(type|kind|mode|level|category)$|_(type|mode|level|category|role)$"
+    r"|^(prev|previous|old|new|next)_"
+)
+# Never a closed set: media types, and the class names of polymorphic references.
+OPEN_SET = re.compile(r"(content|mime|media)_type$")
+# A table with these is an address: its `state` is a region, not a status.
+ADDRESS_COLUMNS = frozenset({"city", "country", "zip", "zipcode", "postal_code", "postcode"})
+
+
+def status_like(column: Column, siblings: set[str], with_statistics: bool) -> bool:
+    """Is the column named like a closed set of states (see STATUS_NAME, TYPE_NAME)?"""
+    name = column.name.lower()
+    stem = name.removesuffix("_type")
+    if OPEN_SET.search(name) or (name.endswith("_type") and f"{stem}_id" in siblings):
+        return False  # a media type, or a polymorphic reference's class name
+    if name.endswith("state") and siblings & ADDRESS_COLUMNS:
+        return False
+    if TYPE_NAME.search(name):
+        return with_statistics
+    return bool(STATUS_NAME.search(name))
+
+
+@dataclass(frozen=True)
+class StatusOptions:
+    max_distinct: int = option(
+        20, "most distinct values (from pg_stats) a column may have to count as a status"
+    )
+
+
+@rule(
+    "status-without-check",
+    category=INTEGRITY,
+    severity=MEDIUM,
+    title="Status-like text column with no CHECK, enum or foreign key",
+    options=StatusOptions,
+)
+def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]:
+    """A text column named like a status (`status`, `state`, `role`, `stage`,
+    `*_status`, ...) with no CHECK constraint, no foreign key and no unique index.
+
+    Cardinality comes from `pg_stats` (never from reading rows): a column with more
+    distinct values than `max_distinct` is not a status and is not reported. Names that
+    also describe open sets (`type`, `*_type`, `mode`, `category`, `level`, `*_role`,
+    `prev_*`) count only where statistics show few values; media types, the `*_type` of
+    a polymorphic reference (beside its `*_id`) and the `state` of an address (a table
+    with `city` or `country`) never count. Without statistics (never analyzed) the name
+    alone decides, at low severity. Enum and domain types are not text here and are not
+    reported.
+
+    ## Why it breaks
+    Any string is accepted, so the set of states grows by accident: `Completed` beside
+    `completed`, `canceled` beside `cancelled`, a typo from one code path. Every query
+    that filters or groups on the column then misses rows, and the application's
+    `switch` meets values it does not handle. The allowed values are documented nowhere
+    the database can enforce.
+
+    ## Fix
+    Normalise the existing values, then add `CHECK (status IN (...)) NOT VALID` and
+    `VALIDATE CONSTRAINT` (or reference a small lookup table, which lets values be
+    added without DDL). pgvitals does not read the values, so it cannot write the list.
+    """
+    facts = snap.facts
+    checked = {
+        (c.table_oid, name) for c in snap.constraints if c.kind in ("c", "f") for name in c.columns
+    }
+    unique = {
+        (i.table_oid, i.key_columns[0])
+        for i in snap.indexes
+        if i.is_unique and i.key_count == 1 and i.key_columns[0] is not None
+    }
+    for table in own_tables(snap):
+        columns = snap.columns_by_table.get(table.oid, [])
+        siblings = {c.name.lower() for c in columns}
+        for column in columns:
+            if column.type_name not in ("text", "varchar", "bpchar"):
+                continue
+            if not column.data_type.startswith(("text", "character")):
+                continue  # a domain: it may carry its own CHECK
+            if (table.oid, column.name) in checked or (table.oid, column.name) in unique:
+                continue
+            if status_like(column, siblings, column.n_distinct is not None):
+                yield from status_finding(column, facts.rows(table), opts)
+
+
+def status_finding(column: Column, rows: int, opts: StatusOptions) -> Iterator[Draft]:
+    distinct = distinct_values(column, rows)
+    if distinct is not None and distinct > opts.max_distinct:
+        return
+    evidence: dict[str, object] = {
+        "distinct_values": distinct,
+        "data_type": column.data_type,
+    }
+    if distinct is None:
+        evidence["statistics"] = "none: never analyzed, or not readable by this role"
+    shown = f"about {distinct} distinct values" if distinct is not None else "values"
+    yield finding(
+        column,
+        f"Status-like text column ({shown}) accepts any string: no CHECK, enum or FK",
+        evidence=evidence,
+        severity=LOW if distinct is None else None,
+    )
+
+
+def distinct_values(column: Column, rows: int) -> int | None:
+    """pg_stats' n_distinct as a count: negative values are a fraction of the rows."""
+    if column.n_distinct is None:
+        return None
+    if column.n_distinct >= 0:
+        return round(column.n_distinct)
+    return round(-column.n_distinct * rows)
+
+
+# --- similar-tables -------------------------------------------------------------------
+
+TRIVIAL_COLUMNS = frozenset(
+    {
+        "id",
+        "uuid",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "created_by",
+        "updated_by",
+        "created",
+        "modified",
+        "updated",
+        "version",
+        "lock_version",
+        "inserted_at",
+    }
+)
+
+
+@dataclass(frozen=True)
+class SimilarOptions:
+    min_shared: int = option(3, "non-trivial columns two tables must share")
+    min_overlap: float = option(
+        0.5, "shared columns over all non-trivial columns of the two tables (0-1)"
+    )
+    max_group: int = option(
+        300, "tables with the same name stem compared pairwise at most (keeps it linear)"
+    )
+
+
+@rule(
+    "similar-tables",
+    category=INTEGRITY,
+    severity=LOW,
+    title="Two tables look like duplicates of each other",
+    options=SimilarOptions,
+)
+def similar_tables(snap: Snapshot, opts: SimilarOptions) -> Iterator[Draft]:
+    """Two tables of a schema whose names share their first words and whose columns
+    overlap strongly: possible duplicates of one entity.
+
+    Columns every table has (`id`, `created_at`, `updated_at`, ...) and references
+    (`*_id`: children share their parents' references) do not count; of the rest, the
+    two tables must share at least `min_shared`, and `min_overlap` of all they have
+    between them. A pair where one table references the other (declared or inferred)
+    is a parent and its child, not a duplicate. Tables named as a deliberate companion
+    of another (`*_history`, `*_log`, `*_staging`, `*_stream`, `*_snapshots`,
+    `*_versions`, ...) are left out, and backup copies are `backup-table`'s.
+    Reported on the less used table of the pair, naming the other and which of the two
+    the statistics show in use.
+
+    ## Why it breaks
+    Two tables for one kind of thing (`lesson_plans` and `lesson_plan_drafts` with the
+    same columns) split the data: each code path reads one and misses the rows in the
+    other, constraints and indexes drift apart, and reports count different totals.
+    Often one of them is an abandoned first version still being written by an old
+    job, or a copy nobody dropped.
+
+    ## Fix
+    Decide whether they are one entity. If so, merge them (a `state` or `kind` column
+    tells drafts from published rows) and drop the other; if not, the overlap is fine:
+    silence the finding with the reason.
+
+    ## Silence
+    `pgvitals:ignore similar-tables <reason>` in the reported table's COMMENT.
+    """
+    facts = snap.facts
+    related = {
+        frozenset((r.table.oid, r.ref_table.oid))
+        for r in (*facts.declared_references, *facts.inferred_references)
+    }
+    # tables by (schema, the singular words of their name): a pair is one table's words
+    # and a longer name that starts with them, found by looking up each name's prefixes
+    by_stem: dict[tuple[str, tuple[str, ...]], list[Table]] = defaultdict(list)
+    stems: dict[int, tuple[str, ...]] = {}
+    for table in own_tables(snap):
+        stem = tuple(singular(w) for w in words(table.name))
+        if stem and stem[-1] not in COMPANION_WORDS:
+            by_stem[(table.schema, stem)].append(table)
+            stems[table.oid] = stem
+    columns: dict[int, set[str]] = {}
+    for tables in by_stem.values():
+        for longer in tables:
+            stem = stems[longer.oid]
+            for length in range(1, len(stem) + 1):
+                shorter = by_stem.get((longer.schema, stem[:length]), [])
+                if len(shorter) > opts.max_group:
+                    continue
+                for other in shorter:
+                    if other.oid == longer.oid or (length == len(stem) and other.oid < longer.oid):
+                        continue  # each pair of equal stems once
+                    if frozenset((other.oid, longer.oid)) in related:
+                        continue
+                    for table in (other, longer):
+                        if table.oid not in columns:
+                            columns[table.oid] = significant_columns(snap, table)
+                    shared = columns[other.oid] & columns[longer.oid]
+                    union = columns[other.oid] | columns[longer.oid]
+                    if len(shared) < opts.min_shared or len(shared) < opts.min_overlap * len(union):
+                        continue
+                    yield similar_pair(snap, other, longer, sorted(shared))
+
+
+# A table named `<entity>_history`, `<entity>_staging`, ... repeats its entity's columns
+# by design: a log, a queue or a copy kept on purpose.
+COMPANION_WORDS = frozenset(
+    {
+        "archive",
+        "audit",
+        "cache",
+        "history",
+        "log",
+        "queue",
+        "revision",
+        "snapshot",
+        "staging",
+        "stat",
+        "stream",
+        "version",
+    }
+)
+
+
+def significant_columns(snap: Snapshot, table: Table) -> set[str]:
+    return {
+        c.name
+        for c in snap.columns_by_table.get(table.oid, [])
+        if "_".join(words(c.name)) not in TRIVIAL_COLUMNS and reference_stem(c.name) is None
+    }
+
+
+def similar_pair(snap: Snapshot, first: Table, second: Table, shared: list[str]) -> Draft:
+    use = {t.oid: activity(snap, t) for t in (first, second)}
+
+    def used(table: Table) -> tuple[int, int]:
+        counters = use[table.oid]
+        return ((counters["scans"] or 0) + (counters["writes"] or 0), counters["rows"] or 0)
+
+    kept, other = sorted((first, second), key=used, reverse=True)
+    evidence: dict[str, object] = {
+        "other_table": kept.qualname,
+        "shared_columns": shared,
+        "this_table": use[other.oid],
+        "other_table_use": use[kept.oid],
+    }
+    if used(kept) != used(other):
+        evidence["in_use"] = kept.qualname
+    return finding(
+        other,
+        f"Shares {len(shared)} columns with {kept.qualname}: possibly the same entity twice",
+        evidence=evidence,
+    )
+
+
+# --- empty-string-in-not-null ---------------------------------------------------------
+
+
+@rule(
+    "empty-string-in-not-null",
+    category=INTEGRITY,
+    severity=LOW,
+    title="NOT NULL text column holds empty strings",
+    rows=ROWS_REQUIRED,
+    needs=("empty_strings",),
+)
+def empty_string_in_not_null(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """A NOT NULL text column where rows hold `''` (or only whitespace).
+
+    Counted in the table's row scan (exact below 100,000 rows, scaled from a TABLESAMPLE
+    above: `sampled`). Medium when at least a tenth of the rows are empty.
+
+    ## Why it breaks
+    NOT NULL rejects NULL only: `''` and `'   '` satisfy it. The constraint was meant to
+    say "every row has a value", and the application fills the gap with an empty string
+    (often a column default of `''`), so the missing values are still missing but no
+    longer visible as NULL: `count(column)` counts them, `coalesce` does not replace
+    them, and reports show blank names.
+
+    ## Fix
+    Decide what the empty rows mean: fill them, or allow NULL and store NULL. Then add
+    `CHECK (btrim(column) <> '') NOT VALID`, which stops new empty values at once, and
+    `VALIDATE CONSTRAINT` once the old rows are fixed (it fails while any remain).
+    """
+    profiles = {(p.table_oid, p.column): p for p in snap.column_profiles}
+    for table, column in own_columns(snap):
+        profile = profiles.get((table.oid, column.name))
+        if profile is None or profile.empty_strings is None:
+            continue
+        empty = profile.empty_strings + (profile.blank_strings or 0)
+        if not empty:
+            continue
+        rows = snap.facts.rows(table)
+        evidence: dict[str, object] = {
+            "empty_strings": profile.empty_strings,
+            "blank_strings": profile.blank_strings,
+            "rows": rows,
+            "ratio": round(empty / rows, 4) if rows else None,
+            "default": column.default,
+        }
+        if profile.sampled:
+            evidence["sampled"] = True
+        fix = fixes.add_check_not_valid(
+            column, fixes.index_name(table.name, [column.name], "not_blank"), "btrim({}) <> ''"
+        ).with_note(f"{empty:,} rows are empty now: VALIDATE fails until they are fixed")
+        about = "about " if profile.sampled else ""
+        yield finding(
+            column,
+            f"NOT NULL, yet {about}{empty:,} of {rows:,} rows are empty or blank",
+            evidence=evidence,
+            fix=fix,
+            severity=MEDIUM if rows and empty >= rows / 10 else None,
+        )
+
+
+# --- timestamp-as-integer -------------------------------------------------------------
+
+# Seconds since 1970 between 2000-01-01 and 2100-01-01, and the same in milliseconds.
+EPOCH_SECONDS = (946_684_800, 4_102_444_800)
+EPOCH_MILLISECONDS = (EPOCH_SECONDS[0] * 1000, EPOCH_SECONDS[1] * 1000)
+# Names that say "a point in time" on their own; `*_time` and `*_date` can be durations
+# or day numbers, so for them the values must be in an epoch range.
+POINT_IN_TIME = re.compile(
+    r"(^|_)(at|timestamp|ts|epoch)$|^(timestamp|epoch)$|[a-z0-9](At|Timestamp|Ts)$"
+)
+
+
+def epoch_unit(low: int | None, high: int | None) -> str | None:
+    """ "seconds" or "milliseconds" when every value lies in that epoch range."""
+    if low is None or high is None:
+        return None
+    for unit, (start, end) in (("seconds", EPOCH_SECONDS), ("milliseconds", EPOCH_MILLISECONDS)):
+        if start <= low and high <= end:
+            return unit
+    return None
+
+
+@rule(
+    "timestamp-as-integer",
+    category=INTEGRITY,
+    severity=LOW,
+    title="Integer or text column holds points in time",
+    rows=ROWS_OPTIONAL,
+    needs=("time_values",),
+)
+def timestamp_as_integer(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """An integer column named like a point in time (`created_at`, `*_ts`, `timestamp`,
+    `sentAt`), or a text column named so, instead of `timestamptz`.
+
+    Unless `--no-data`, the smallest and largest values are read in the table's row
+    scan: values in the epoch range (2000-2100, seconds or milliseconds) confirm it, and
+    then `*_time` and `*_date` integer columns count too. An integer `*_at` column whose
+    values are outside any epoch range (small counters) is not reported.
+
+    ## Why it breaks
+    The database cannot tell these numbers are times: no time zone, no date arithmetic
+    (`+ interval '1 day'`), no `date_trunc`, no range checks, and every reader must know
+    the unit (seconds or milliseconds: mixing them is a common bug, and wrong by a
+    factor of 1000). Text is worse: it sorts as text, accepts any string, and compares
+    wrongly across formats.
+
+    ## Fix
+    Add a `timestamptz` column filled with `to_timestamp(col)` (seconds) or
+    `to_timestamp(col / 1000.0)` (milliseconds), move readers and writers to it, and
+    drop the old one; or convert in place with `ALTER COLUMN ... TYPE timestamptz USING
+    to_timestamp(col)`, which rewrites the table under an ACCESS EXCLUSIVE lock.
+    pgvitals offers no SQL: the unit must be confirmed first.
+    """
+    profiles = {(p.table_oid, p.column): p for p in snap.column_profiles}
+    for table, column in own_columns(snap):
+        named = bool(TIME_NAME.search(column.name))
+        if not named:
+            continue
+        if column.type_name in ("text", "varchar", "bpchar"):
+            if POINT_IN_TIME.search(column.name):
+                yield finding(
+                    column,
+                    f"Text column named like a point in time ({column.data_type})",
+                    evidence={"data_type": column.data_type},
+                )
+            continue
+        if column.type_name not in ("int4", "int8", "numeric"):
+            continue
+        profile = profiles.get((table.oid, column.name))
+        unit = epoch_unit(profile.min_value, profile.max_value) if profile else None
+        known = profile is not None and profile.min_value is not None
+        if not POINT_IN_TIME.search(column.name) and unit is None:
+            continue  # `duration_time`, `due_date` as a day number: the values must say
+        if known and unit is None:
+            continue  # values outside any epoch range: not times
+        evidence: dict[str, object] = {"data_type": column.data_type}
+        if known:
+            evidence["min_value"] = profile.min_value  # type: ignore[union-attr]
+            evidence["max_value"] = profile.max_value  # type: ignore[union-attr]
+            evidence["epoch_unit"] = unit
+        said = f"epoch {unit}" if unit else "a point in time, by its name"
+        yield finding(column, f"{column.data_type} column holding {said}", evidence=evidence)

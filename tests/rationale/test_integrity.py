@@ -1,0 +1,252 @@
+"""The claims of the integrity rules' rationales (fk-type-mismatch, missing-foreign-key,
+...), shown to hold on a real server. If PostgreSQL ever behaves otherwise, the
+rationale is wrong and must change with it."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from pgvitals.connect import connect
+from pgvitals.engine import analyse
+from pgvitals.snapshot.collect import collect
+
+# fk-type-mismatch
+
+
+def test_no_foreign_key_between_varchar_and_uuid(database) -> None:
+    database.execute("CREATE TABLE lessons (id uuid PRIMARY KEY)")
+    with database.admin() as admin, pytest.raises(psycopg.errors.DatatypeMismatch):
+        admin.execute("CREATE TABLE progress (lesson_id varchar(36) REFERENCES lessons)")
+
+
+def test_no_foreign_key_between_uuid_and_integer(database) -> None:
+    database.execute("CREATE TABLE teachers (id int PRIMARY KEY)")
+    with database.admin() as admin, pytest.raises(psycopg.errors.DatatypeMismatch):
+        admin.execute("CREATE TABLE lessons (teacher_id uuid REFERENCES teachers)")
+
+
+def test_varchar_reference_accepts_text_that_matches_nothing_and_casts_fail(database) -> None:
+    database.execute(
+        "CREATE TABLE lessons (id uuid PRIMARY KEY);"
+        "CREATE TABLE progress (lesson_id varchar(36));"
+        "INSERT INTO lessons VALUES (gen_random_uuid());"
+        "INSERT INTO progress VALUES ('not-a-uuid')"
+    )
+    with database.admin() as admin, pytest.raises(psycopg.errors.InvalidTextRepresentation):
+        admin.execute("SELECT * FROM progress p JOIN lessons l ON l.id = p.lesson_id::uuid")
+
+
+def test_int4_reference_to_int8_key_is_accepted_then_overflows(database) -> None:
+    database.execute(
+        "CREATE TABLE invoices (id bigint PRIMARY KEY);"
+        "CREATE TABLE payments (invoice_id int REFERENCES invoices);"
+        "INSERT INTO invoices VALUES (2147483648)"
+    )
+    with database.admin() as admin, pytest.raises(psycopg.errors.NumericValueOutOfRange):
+        admin.execute("INSERT INTO payments VALUES (2147483648)")
+
+
+# missing-foreign-key
+
+
+def test_validate_fails_while_orphans_remain_and_not_valid_checks_new_rows(database) -> None:
+    database.execute(
+        "CREATE TABLE teachers (id int PRIMARY KEY); INSERT INTO teachers VALUES (1);"
+        "CREATE TABLE lessons (teacher_id int); INSERT INTO lessons VALUES (1), (2);"
+        "ALTER TABLE lessons ADD CONSTRAINT lessons_teacher_id_fkey"
+        " FOREIGN KEY (teacher_id) REFERENCES teachers NOT VALID"
+    )
+    with database.admin() as admin, pytest.raises(psycopg.errors.ForeignKeyViolation):
+        admin.execute("INSERT INTO lessons VALUES (3)")
+    with database.admin() as admin, pytest.raises(psycopg.errors.ForeignKeyViolation):
+        admin.execute("ALTER TABLE lessons VALIDATE CONSTRAINT lessons_teacher_id_fkey")
+    with database.admin() as admin:
+        admin.execute("DELETE FROM lessons WHERE teacher_id = 2")
+        admin.execute("ALTER TABLE lessons VALIDATE CONSTRAINT lessons_teacher_id_fkey")
+
+
+def test_a_partitioned_table_takes_no_not_valid_foreign_key(database) -> None:
+    """Before PostgreSQL 18; the fix adds and checks the key in one statement there."""
+    database.execute(
+        "CREATE TABLE teachers (id int PRIMARY KEY);"
+        "CREATE TABLE visits (at date, teacher_id int) PARTITION BY RANGE (at)"
+    )
+    with database.admin() as admin:
+        if admin.info.server_version >= 180000:
+            pytest.skip("PostgreSQL 18 accepts it")
+        with pytest.raises(psycopg.errors.WrongObjectType, match="NOT VALID"):
+            admin.execute(
+                "ALTER TABLE visits ADD FOREIGN KEY (teacher_id) REFERENCES teachers NOT VALID"
+            )
+
+
+# missing-primary-key
+
+
+def test_a_replica_identity_on_a_unique_index_lets_updates_through(database) -> None:
+    database.execute(
+        "CREATE TABLE tags (name text NOT NULL); CREATE UNIQUE INDEX tags_name_key ON tags (name);"
+        "INSERT INTO tags VALUES ('a'); CREATE PUBLICATION tags_pub FOR TABLE tags;"
+    )
+    with database.admin() as admin:
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
+            admin.execute("UPDATE tags SET name = 'b'")
+        admin.execute("ALTER TABLE tags REPLICA IDENTITY USING INDEX tags_name_key")
+        admin.execute("UPDATE tags SET name = 'b'")
+        admin.execute("DELETE FROM tags")
+
+
+def test_an_insert_only_publication_does_not_need_a_replica_identity(database) -> None:
+    database.execute(
+        "CREATE TABLE notes (body text); INSERT INTO notes VALUES ('a');"
+        "CREATE PUBLICATION notes_inserts FOR TABLE notes WITH (publish = 'insert')"
+    )
+    with database.admin() as admin:
+        admin.execute("UPDATE notes SET body = 'b'")
+        admin.execute("DELETE FROM notes")
+
+
+# timestamp-without-time-zone
+
+
+def filenodes(admin: psycopg.Connection, *relations: str) -> list[int]:
+    return [
+        admin.execute("SELECT pg_relation_filenode(%s::regclass)", [r]).fetchone()[0]  # type: ignore[index]
+        for r in relations
+    ]
+
+
+def test_timestamptz_at_utc_keeps_the_table_and_rebuilds_its_indexes(database) -> None:
+    database.execute(
+        "CREATE TABLE t (at timestamp); CREATE INDEX t_at ON t (at);"
+        "INSERT INTO t VALUES ('2024-01-01 12:00')"
+    )
+    with database.admin() as admin:
+        table, index = filenodes(admin, "t", "t_at")
+        admin.execute("SET TimeZone = 'UTC'")
+        admin.execute("ALTER TABLE t ALTER COLUMN at TYPE timestamptz")
+        assert filenodes(admin, "t", "t_at")[0] == table  # no rewrite
+        assert filenodes(admin, "t", "t_at")[1] != index  # the index is rebuilt
+        assert admin.execute("SELECT at = '2024-01-01 12:00+00' FROM t").fetchone() == (True,)
+        admin.execute("SET TimeZone = 'Europe/Paris'")
+        admin.execute("ALTER TABLE t ALTER COLUMN at TYPE timestamp")
+        assert filenodes(admin, "t", "t_at")[0] != table  # in another zone it rewrites
+
+
+# json-instead-of-jsonb
+
+
+def test_json_has_no_equality_and_jsonb_has(database) -> None:
+    database.execute("CREATE TABLE t (doc json, docb jsonb)")
+    with database.admin() as admin:
+        admin.execute("SELECT DISTINCT docb FROM t")
+        with pytest.raises(psycopg.errors.UndefinedFunction):
+            admin.execute("SELECT DISTINCT doc FROM t")
+
+
+# serial-instead-of-identity
+
+
+def test_serial_needs_usage_on_its_sequence_and_identity_does_not(database) -> None:
+    database.execute(
+        "CREATE TABLE s (id serial, v text); CREATE TABLE i (id int GENERATED BY DEFAULT AS"
+        " IDENTITY, v text); DROP ROLE IF EXISTS pgv_writer; CREATE ROLE pgv_writer;"
+        "GRANT INSERT ON s, i TO pgv_writer"
+    )
+    try:
+        with database.admin() as admin:
+            admin.execute("SET ROLE pgv_writer")
+            admin.execute("INSERT INTO i (v) VALUES ('x')")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="sequence"):
+                admin.execute("INSERT INTO s (v) VALUES ('x')")
+    finally:
+        database.execute("DROP OWNED BY pgv_writer; DROP ROLE pgv_writer")
+
+
+def test_an_explicit_id_does_not_move_the_serial_sequence(database) -> None:
+    database.execute("CREATE TABLE s (id serial PRIMARY KEY); INSERT INTO s VALUES (1)")
+    with database.admin() as admin, pytest.raises(psycopg.errors.UniqueViolation):
+        admin.execute("INSERT INTO s DEFAULT VALUES")
+
+
+def test_serial_to_identity_fix_and_rollback_keep_the_numbering(database) -> None:
+    database.execute(
+        'CREATE TABLE "Weird""Name" (id serial PRIMARY KEY, v text);'
+        """INSERT INTO "Weird""Name" (v) VALUES ('a'), ('b')"""
+    )
+    session = connect(database.dsn)
+    try:
+        snap = collect(session, profile=None)
+    finally:
+        session.close()
+    (found,) = [f for f in analyse(snap).findings if f.rule == "serial-instead-of-identity"]
+    assert found.fix is not None and found.fix.rollback is not None
+    with database.admin() as admin:
+        for statement in found.fix.statements:
+            admin.execute(statement)
+        admin.execute("""INSERT INTO "Weird""Name" (v) VALUES ('c')""")
+        assert admin.execute("""SELECT max(id) FROM "Weird""Name" """).fetchone() == (3,)
+        for statement in found.fix.rollback:
+            admin.execute(statement)
+        admin.execute("""INSERT INTO "Weird""Name" (v) VALUES ('d')""")
+        assert admin.execute("""SELECT max(id) FROM "Weird""Name" """).fetchone() == (4,)
+        default = admin.execute(
+            """SELECT pg_get_serial_sequence('"Weird""Name"', 'id'),"""
+            """ column_default FROM information_schema.columns WHERE table_name = 'Weird"Name'"""
+            " AND column_name = 'id'"
+        ).fetchone()
+        assert default == (
+            'public."Weird""Name_id_seq"',
+            """nextval('"Weird""Name_id_seq"'::regclass)""",
+        )
+
+
+# nullable-unique
+
+
+def test_a_unique_key_with_a_null_part_accepts_repeats_and_upserts_duplicate(database) -> None:
+    database.execute(
+        "CREATE TABLE members (tenant_id int, email text NOT NULL, UNIQUE (tenant_id, email))"
+    )
+    with database.admin() as admin:
+        for _ in range(3):
+            admin.execute(
+                "INSERT INTO members VALUES (NULL, 'a') ON CONFLICT (tenant_id, email) DO NOTHING"
+            )
+        assert admin.execute("SELECT count(*) FROM members").fetchone() == (3,)
+        if admin.info.server_version >= 150000:
+            admin.execute(
+                "CREATE TABLE strict (tenant_id int, email text,"
+                " UNIQUE NULLS NOT DISTINCT (tenant_id, email))"
+            )
+            admin.execute("INSERT INTO strict VALUES (NULL, 'a')")
+            with pytest.raises(psycopg.errors.UniqueViolation):
+                admin.execute("INSERT INTO strict VALUES (NULL, 'a')")
+
+
+# empty-string-in-not-null
+
+
+def test_not_null_accepts_empty_and_blank_strings(database) -> None:
+    database.execute("CREATE TABLE t (name text NOT NULL); INSERT INTO t VALUES (''), ('   ')")
+    with database.admin() as admin:
+        assert admin.execute("SELECT count(name) FROM t").fetchone() == (2,)
+        admin.execute("ALTER TABLE t ADD CONSTRAINT not_blank CHECK (btrim(name) <> '') NOT VALID")
+        with pytest.raises(psycopg.errors.CheckViolation):
+            admin.execute("INSERT INTO t VALUES ('')")  # new rows are checked at once
+
+
+# partition-coverage
+
+
+def test_a_row_beyond_the_last_partition_is_rejected_and_a_default_takes_it(database) -> None:
+    database.execute(
+        "CREATE TABLE m (at timestamptz NOT NULL) PARTITION BY RANGE (at);"
+        "CREATE TABLE m_2024 PARTITION OF m FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')"
+    )
+    with database.admin() as admin:
+        with pytest.raises(psycopg.errors.CheckViolation, match="no partition"):
+            admin.execute("INSERT INTO m VALUES (now())")
+        admin.execute("CREATE TABLE m_default PARTITION OF m DEFAULT")
+        admin.execute("INSERT INTO m VALUES (now())")
