@@ -182,81 +182,7 @@ class Facts:
             constraints[constraint.schema].add(constraint.name)
         return Names(relations, constraints)
 
-
-def same_definition(index: Index) -> tuple[object, ...]:
-    """Everything that decides what an index can do, except its name and uniqueness."""
-    return (
-        index.table_oid,
-        index.method,
-        index.key_count,
-        tuple(index.key_columns),
-        index.expressions,
-        tuple(index.opclasses),
-        tuple(index.collations),
-        tuple(index.sort_options),
-        index.predicate_tree,
-    )
-
-
-MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL truncates longer names
-
-
-def clip(name: str, size: int) -> str:
-    """The longest prefix of `name` within `size` bytes that cuts no character."""
-    return name.encode()[:size].decode(errors="ignore")
-
-
-def object_name(name1: str, name2: str | None, label: str) -> str:
-    """`name1_name2_label` within 63 bytes, shortening the longer of name1 and name2
-    first: PostgreSQL's own makeObjectName, so names look like the ones it chooses."""
-    budget = MAX_IDENTIFIER_BYTES - len(label.encode()) - 1 - (1 if name2 else 0)
-    size1, size2 = len(name1.encode()), len((name2 or "").encode())
-    while size1 + size2 > budget:
-        if size1 > size2:
-            size1 -= 1
-        else:
-            size2 -= 1
-    parts = [clip(name1, size1), *([clip(name2, size2)] if name2 else []), label]
-    return "_".join(parts)
-
-
-class Names:
-    """Hands out names for the objects that the fixes of one snapshot create.
-
-    A name is free when no relation of its schema (table, index, sequence) and no
-    constraint there has it, and no earlier fix of this snapshot was given it; taken
-    names get a number after the label (`t_a_idx1`), as PostgreSQL does. All the
-    fixes of a report come from one snapshot, so the names of one script never
-    collide. The same `purpose` (for example the index of one table's columns) gets
-    the same name again, whichever rule asks, so two fixes that build the same
-    thing write the same statement. Rules run in a fixed order over ordered
-    catalogs, so the same database gets the same names on every run.
-
-    Views and composite types are not in the snapshot, so a name can still collide
-    with one of those.
-    """
-
-    def __init__(self, relations: dict[str, set[str]], constraints: dict[str, set[str]]) -> None:
-        self.relations = relations
-        self.constraints = constraints
-        self.given: dict[tuple[object, ...], str] = {}
-
-    def new(self, schema: str, name1: str, name2: str | None, label: str, purpose: object) -> str:
-        """A free name `name1_name2_label` (shortened, numbered if taken) in `schema`."""
-        key = (schema, purpose)
-        if key in self.given:
-            return self.given[key]
-        relations = self.relations.setdefault(schema, set())
-        constraints = self.constraints.get(schema, set())
-        attempt = 0
-        name = object_name(name1, name2, label)
-        while name in relations or name in constraints:
-            attempt += 1
-            name = object_name(name1, name2, f"{label}{attempt}")
-        relations.add(name)
-        self.given[key] = name
-        return name
-
+    @cached_property
     def sequence_defaults(self) -> dict[tuple[int, str], int]:
         """(table oid, column) -> oid of the sequence its default `nextval('...')` calls."""
         found: dict[tuple[int, str], int] = {}
@@ -587,6 +513,81 @@ class Names:
         for v in self.snap.view_columns:
             using[(v.table_oid, v.column)].append(f"{v.view_schema}.{v.view}")
         return dict(using)
+
+
+def same_definition(index: Index) -> tuple[object, ...]:
+    """Everything that decides what an index can do, except its name and uniqueness."""
+    return (
+        index.table_oid,
+        index.method,
+        index.key_count,
+        tuple(index.key_columns),
+        index.expressions,
+        tuple(index.opclasses),
+        tuple(index.collations),
+        tuple(index.sort_options),
+        index.predicate_tree,
+    )
+
+
+MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL truncates longer names
+
+
+def clip(name: str, size: int) -> str:
+    """The longest prefix of `name` within `size` bytes that cuts no character."""
+    return name.encode()[:size].decode(errors="ignore")
+
+
+def object_name(name1: str, name2: str | None, label: str) -> str:
+    """`name1_name2_label` within 63 bytes, shortening the longer of name1 and name2
+    first: PostgreSQL's own makeObjectName, so names look like the ones it chooses."""
+    budget = MAX_IDENTIFIER_BYTES - len(label.encode()) - 1 - (1 if name2 else 0)
+    size1, size2 = len(name1.encode()), len((name2 or "").encode())
+    while size1 + size2 > budget:
+        if size1 > size2:
+            size1 -= 1
+        else:
+            size2 -= 1
+    parts = [clip(name1, size1), *([clip(name2, size2)] if name2 else []), label]
+    return "_".join(parts)
+
+
+class Names:
+    """Hands out names for the objects that the fixes of one snapshot create.
+
+    A name is free when no relation of its schema (table, index, sequence) and no
+    constraint there has it, and no earlier fix of this snapshot was given it; taken
+    names get a number after the label (`t_a_idx1`), as PostgreSQL does. All the
+    fixes of a report come from one snapshot, so the names of one script never
+    collide. The same `purpose` (for example the index of one table's columns) gets
+    the same name again, whichever rule asks, so two fixes that build the same
+    thing write the same statement. Rules run in a fixed order over ordered
+    catalogs, so the same database gets the same names on every run.
+
+    Views and composite types are not in the snapshot, so a name can still collide
+    with one of those.
+    """
+
+    def __init__(self, relations: dict[str, set[str]], constraints: dict[str, set[str]]) -> None:
+        self.relations = relations
+        self.constraints = constraints
+        self.given: dict[tuple[object, ...], str] = {}
+
+    def new(self, schema: str, name1: str, name2: str | None, label: str, purpose: object) -> str:
+        """A free name `name1_name2_label` (shortened, numbered if taken) in `schema`."""
+        key = (schema, purpose)
+        if key in self.given:
+            return self.given[key]
+        relations = self.relations.setdefault(schema, set())
+        constraints = self.constraints.get(schema, set())
+        attempt = 0
+        name = object_name(name1, name2, label)
+        while name in relations or name in constraints:
+            attempt += 1
+            name = object_name(name1, name2, f"{label}{attempt}")
+        relations.add(name)
+        self.given[key] = name
+        return name
 
 
 class Reference(NamedTuple):
