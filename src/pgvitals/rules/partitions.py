@@ -28,7 +28,7 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
-from pgvitals.snapshot.facts import TIME_NAME
+from pgvitals.snapshot.facts import MAX_IDENTIFIER_BYTES, TIME_NAME
 from pgvitals.snapshot.model import Snapshot, Table
 
 RANGE_BOUND = re.compile(r"^FOR VALUES FROM \((?P<lower>.*)\) TO \((?P<upper>.*)\)$")
@@ -239,7 +239,7 @@ def coverage_fix(
 
 def free_name(name: str, taken: set[str]) -> str:
     """`name` (shortened to PostgreSQL's limit), numbered if a table already has it."""
-    if len(name.encode()) > fixes.MAX_IDENTIFIER_BYTES:
+    if len(name.encode()) > MAX_IDENTIFIER_BYTES:
         name = fixes.index_name(name, [], "part")
     candidate = name
     number = 1
