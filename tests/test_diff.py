@@ -113,7 +113,10 @@ def test_a_migration_shows_exactly_its_schema_changes_and_findings(database) -> 
         ("added", "index", 'public.Weird"Name_pkey', None, ()),
         ("added", "sequence", "public.orders_id_seq", None, ()),
     }  # fmt: skip
-    assert rule_objects(diff.findings.new) == {("missing-primary-key", "public.audit")}
+    assert rule_objects(diff.findings.new) == {
+        ("missing-primary-key", "public.audit"),
+        ("identifier-needs-quoting", "public.orders"),  # the column renamed to "placed at"
+    }
     assert rule_objects(diff.findings.resolved) == {
         ("missing-primary-key", 'public.Weird"Name'),
         ("unindexed-foreign-key", "public.orders.orders_customer_id_fkey"),
