@@ -93,16 +93,21 @@ class Plan:
         return files
 
 
+def format_of(path: Path, suffixes: dict[str, str]) -> str:
+    """The format a file's suffix picks (`-o report.md`), or OutputError naming the known."""
+    fmt = suffixes.get(path.suffix.lower())
+    if fmt is None:
+        known = ", ".join(suffixes)
+        raise OutputError(f"cannot tell the format of {path} from its suffix ({known})")
+    return fmt
+
+
 def plan_outputs(formats: tuple[str, ...], paths: tuple[Path, ...], force: bool = False) -> Plan:
     """`-o report.md` picks its format from the suffix; a bare `--format` goes to stdout.
     Every file is checked now (see `check_writable`)."""
     targets = []
     for path in paths:
-        fmt = SUFFIXES.get(path.suffix.lower())
-        if fmt is None:
-            known = ", ".join(SUFFIXES)
-            raise OutputError(f"cannot tell the format of {path} from its suffix ({known})")
-        targets.append(Target(fmt, path))
+        targets.append(Target(format_of(path, SUFFIXES), path))
     to_stdout = [f for f in formats if f not in {t.format for t in targets}]
     if len(to_stdout) > 1:
         raise OutputError("only one --format can go to standard output; name files with -o")
@@ -135,10 +140,7 @@ def plan_documents(
     text goes to standard output when nothing else is asked for."""
     files = []
     for path in paths:
-        fmt = suffixes.get(path.suffix.lower())
-        if fmt is None:
-            known = ", ".join(suffixes)
-            raise OutputError(f"cannot tell the format of {path} from its suffix ({known})")
+        fmt = format_of(path, suffixes)
         files.append((OutputFile(path, f"{document}-{fmt}"), fmt))
     to_stdout = [f for f in formats if f not in {fmt for _, fmt in files}]
     if len(to_stdout) > 1:
