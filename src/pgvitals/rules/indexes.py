@@ -19,6 +19,7 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
+from pgvitals.snapshot.facts import leads_with
 from pgvitals.snapshot.model import Index, Snapshot
 
 
@@ -49,6 +50,12 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
     1,000,000-row child reads a billion rows, while holding locks. Joins from
     parent to children (`WHERE child.parent_id = $1`), the most common query an
     ORM issues for a relation, scan as well.
+
+    A partial index serves the check only when the check's lookup implies its
+    predicate: `WHERE parent_id IS NOT NULL` on the foreign key's columns does (the
+    lookup `parent_id = $1` never matches NULL, so the planner uses it), while a
+    predicate such as `WHERE deleted_at IS NULL` does not (the rows outside it must
+    be found too), and such an index is named in the finding.
 
     ## Fix
     `CREATE INDEX CONCURRENTLY` on the referencing columns, in the constraint's
@@ -89,15 +96,35 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
         seq_scans = facts.counter(table, "seq_scan")
         if seq_scans is not None:
             evidence["referencing_seq_scans"] = seq_scans
+        partial = [
+            index
+            for index in snap.indexes_by_table.get(table.oid, [])
+            if index.is_valid and index.is_partial and leads_with(index, fk.columns)
+        ]
+        if partial:
+            evidence["partial_indexes_not_serving"] = {
+                index.name: index.predicate for index in partial
+            }
         name = fixes.index_name(table.name, fk.columns)
         yield finding(
             fk,
             f"({', '.join(fk.columns)}) references {fk.ref_schema}.{fk.ref_table} without an"
-            f" index: each delete there scans {rows:,} rows of {table.qualname}",
+            f" index: each delete there scans {rows:,} rows of {table.qualname}"
+            + partial_note(partial),
             evidence=evidence,
             fix=fixes.create_index(table, fk.columns, name),
             severity=severity,
         )
+
+
+def partial_note(partial: list[Index]) -> str:
+    """Why the partial indexes on the columns do not count: the check looks up every
+    row, and only a predicate its `col = $1` implies lets it use such an index."""
+    if not partial:
+        return ""
+    shown = "; ".join(f"{index.name} WHERE {index.predicate or '(predicate)'}" for index in partial)
+    which = "that predicate" if len(partial) == 1 else "those predicates"
+    return f" (partial: {shown}; the check's lookup does not imply {which})"
 
 
 ON_ACTION = {"a": "no action", "r": "restrict", "c": "cascade", "n": "set null", "d": "set default"}

@@ -22,16 +22,54 @@ if TYPE_CHECKING:
     from pgvitals.snapshot.model import Snapshot
 
 
-def serves_lookup_on(index: Index, columns: list[str]) -> bool:
-    """Can an equality lookup on all `columns` use this index without scanning it all?"""
-    if not index.is_valid or index.is_partial:
-        return False
+# `column IS NOT NULL` on a plain column of the indexed table, as pg_index.indpred
+# stores it (node tree, locations removed): nulltesttype 1 is IS_NOT_NULL.
+NOT_NULL_TEST = (
+    r"\{NULLTEST :arg \{VAR :varno 1 :varattno (\d+) [^{}]*\} :nulltesttype 1 :argisrow false\}"
+)
+NOT_NULL_TESTS = re.compile(rf"{NOT_NULL_TEST}(?: {NOT_NULL_TEST})*")
+AND_OF = re.compile(r"\{BOOLEXPR :boolop and :args \((.*)\)\}")
+
+
+def not_null_columns(predicate_tree: str) -> set[int] | None:
+    """The attribute numbers of a predicate made only of `col IS NOT NULL` tests (one,
+    or several ANDed); None for any other predicate."""
+    anded = AND_OF.fullmatch(predicate_tree)
+    tests = anded.group(1) if anded else predicate_tree
+    if not NOT_NULL_TESTS.fullmatch(tests):
+        return None
+    return {int(number) for number in re.findall(r":varattno (\d+)", tests)}
+
+
+def lookup_implies(index: Index, attnums: set[int]) -> bool:
+    """Does an equality lookup on the columns `attnums` (what a foreign key's check
+    runs: `col = $1` for each) imply the index's predicate, so the planner can use
+    it? `=` is strict, so it implies `col IS NOT NULL` on those columns; any other
+    predicate is taken as not implied."""
+    if index.predicate_tree is None:
+        return True
+    tested = not_null_columns(index.predicate_tree)
+    return tested is not None and tested <= attnums
+
+
+def leads_with(index: Index, columns: list[str]) -> bool:
+    """Are `columns` (in any order) the leading keys of a btree, or the key of a hash
+    index, so that an equality lookup on all of them need not scan it all?"""
     leading = index.key_columns[: len(columns)]
     if index.method == "btree":
         return len(leading) == len(columns) and set(leading) == set(columns)
     if index.method == "hash":
         return index.key_columns[:1] == columns
     return False
+
+
+def serves_lookup_on(index: Index, columns: list[str], attnums: set[int] | None = None) -> bool:
+    """Can an equality lookup on all `columns` (attribute numbers `attnums`) use this
+    index without scanning it all? A partial index can when the lookup implies its
+    predicate (see `lookup_implies`); without `attnums` none can."""
+    if not index.is_valid or not leads_with(index, columns):
+        return False
+    return not index.is_partial or (attnums is not None and lookup_implies(index, attnums))
 
 
 class Facts:
@@ -83,12 +121,21 @@ class Facts:
         by_table = self.snap.indexes_by_table
         return {
             fk.oid: next(
-                (i for i in by_table.get(fk.table_oid, []) if serves_lookup_on(i, fk.columns)),
+                (
+                    i
+                    for i in by_table.get(fk.table_oid, [])
+                    if serves_lookup_on(i, fk.columns, self.attnums(fk))
+                ),
                 None,
             )
             for fk in self.snap.constraints
             if fk.kind == "f"
         }
+
+    def attnums(self, constraint: Constraint) -> set[int] | None:
+        """The attribute numbers of a constraint's columns; None when one is unknown."""
+        found = [self.column_by_name.get((constraint.table_oid, c)) for c in constraint.columns]
+        return {c.position for c in found if c is not None} if all(found) else None
 
     @cached_property
     def foreign_keys_using_index(self) -> dict[int, list[Constraint]]:
