@@ -20,9 +20,10 @@ from pgvitals import __version__, ruledocs
 from pgvitals.engine import REVIEW, Analysis, Check
 from pgvitals.findings import CATEGORIES, SEVERITIES, Finding, Severity, severity_rank
 from pgvitals.fixes import one_line
-from pgvitals.fmt import parse_timestamp, plural, short_time, span
+from pgvitals.fmt import plural, short_time
 from pgvitals.rules import REGISTRY
 from pgvitals.snapshot.model import Constraint, ServerInfo, Snapshot, Table
+from pgvitals.snapshot.window import StatisticsWindow, statistics_window
 
 REPORT_FORMAT = "pgvitals-report/1"
 RED, AMBER, GREEN, NOT_CHECKED = "red", "amber", "green", "not checked"
@@ -163,7 +164,8 @@ def area_status(
         reason = f"only low or informational findings ({len(findings):,})"
     else:
         reason = f"no findings from {plural(len(ran), 'check')}"
-    statistical = all(REGISTRY[c.rule].uses_statistics for c in ran if c.rule in REGISTRY)
+    # one check that judged from too short a window is enough to withhold green
+    statistical = any(REGISTRY[c.rule].uses_statistics for c in ran if c.rule in REGISTRY)
     if status == GREEN and statistical and short_window is not None:
         status = NOT_ENOUGH_HISTORY
         reason = (
@@ -188,41 +190,6 @@ def top_rules(findings: list[Finding], severities: list[str], limit: int = 3) ->
     if len(ranked) > limit:
         text += f" and {len(ranked) - limit:,} more rules"
     return text
-
-
-@dataclass(frozen=True)
-class StatisticsWindow:
-    """Since when the pg_stat_* counters (scans, writes, dead tuples) have been counting."""
-
-    reset_at: str | None  # pg_stat_database.stats_reset; None: never reset
-    postmaster_start_time: str
-    collected_at: str
-    days: float  # length of the known window (from reset, else from server start)
-    text: str
-    length: str  # "21 days", "0 minutes"
-
-
-def statistics_window(server: ServerInfo) -> StatisticsWindow:
-    collected = parse_timestamp(server.collected_at)
-    if server.stats_reset:
-        since = parse_timestamp(server.stats_reset)
-        text = f"counters since {short_time(server.stats_reset)} ({span(since, collected)})"
-    else:
-        since = parse_timestamp(server.postmaster_start_time)
-        text = (
-            "since the server's statistics were last reset: unknown (never reset) — at least "
-            f"since the server started at {short_time(server.postmaster_start_time)} "
-            f"({span(since, collected)})"
-        )
-    days = max((collected - since).total_seconds(), 0) / 86_400
-    return StatisticsWindow(
-        server.stats_reset,
-        server.postmaster_start_time,
-        server.collected_at,
-        days,
-        text,
-        span(since, collected),
-    )
 
 
 # --- per schema ----------------------------------------------------------------------

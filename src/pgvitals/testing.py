@@ -16,7 +16,7 @@ cases:
       rules: {high-dead-tuple-ratio: {min_ratio: 0.5}}
     no_data: true               # optional: collect as `--no-data` does
     expect:                     # the findings of this rule, by object; [] = silent
-      - object: public.t
+      - object: public.t        # a finding about the database itself: `$database`
         severity: high          # any key of the JSON finding; evidence key by key
         evidence: {n_dead_tup: 3000}
 ```
@@ -187,10 +187,15 @@ def verify(analysis: Analysis, case: Case) -> list[dict[str, Any]]:
         raise CaseFailure(f"{case.id}: the check {checks[0].status}: {checks[0].reason}")
     found = [item.to_json() for item in analysis.findings if item.rule == case.rule]
     objects = sorted(item["object"] for item in found)
-    wanted = sorted(item["object"] for item in case.expect)
+    # the test's database has a new name each time: `$database` stands for it
+    database = analysis.snapshot.server.database
+    expect = [
+        {**item, "object": item["object"].replace("$database", database)} for item in case.expect
+    ]
+    wanted = sorted(item["object"] for item in expect)
     if objects != wanted:
         raise CaseFailure(f"{case.id}: reported {objects}, expected {wanted}\n{found}")
-    for item in case.expect:
+    for item in expect:
         candidates = [f for f in found if f["object"] == item["object"]]
         if not any(matches(f, item) for f in candidates):
             raise CaseFailure(f"{case.id}: no finding matches {item}\n{candidates}")

@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from pgvitals.snapshot.model import Column, Constraint, Index, Table
+from pgvitals.snapshot.window import StatisticsWindow, statistics_window
 
 NEXTVAL = re.compile(r"^nextval\('((?:[^']|'')+)'::regclass\)$")
 QUOTED_PART = re.compile(r'"((?:[^"]|"")*)"|([^."]+)')
@@ -189,3 +190,8 @@ class Facts:
     @cached_property
     def constraint_by_name(self) -> dict[tuple[int, str], Constraint]:
         return {(c.table_oid, c.name): c for c in self.snap.constraints}
+
+    @cached_property
+    def window(self) -> StatisticsWindow:
+        """Since when the pg_stat_* counters the rules read have been counting."""
+        return statistics_window(self.snap.server)

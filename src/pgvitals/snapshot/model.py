@@ -120,7 +120,8 @@ class Table(NamedTuple):
 
     @property
     def autovacuum_enabled(self) -> bool:
-        return self.options.get("autovacuum_enabled", "true").lower() not in ("false", "off", "0")
+        """reloptions keep the value as written: `f`, `No` and `of` are false too."""
+        return not is_false(self.options.get("autovacuum_enabled", "true"))
 
 
 class Column(NamedTuple):
@@ -391,6 +392,16 @@ class Snapshot:
         return next(
             (c for c in self.constraints_by_table.get(table.oid, []) if c.kind == "p"), None
         )
+
+
+def is_false(value: str) -> bool:
+    """PostgreSQL's parse_bool: a unique prefix of false, no or off, or 0."""
+    word = value.strip().lower()
+    return (
+        word == "0"
+        or (bool(word) and ("false".startswith(word) or "no".startswith(word)))
+        or (len(word) >= 2 and "off".startswith(word))
+    )
 
 
 def _group(items: list, key: str) -> dict:

@@ -1,0 +1,51 @@
+"""The maintenance rules' rationale, shown on a real server (see tests/test_rationale.py)."""
+
+from __future__ import annotations
+
+import psycopg
+
+
+def live_and_dead(connection: psycopg.Connection, table: str) -> tuple[int, int]:
+    row = connection.execute(
+        "SELECT n_live_tup, n_dead_tup FROM pg_stat_user_tables WHERE relname = %s", [table]
+    ).fetchone()
+    assert row is not None
+    return row
+
+
+# high-dead-tuple-ratio
+
+
+def test_a_statistics_reset_zeroes_n_live_tup_while_the_rows_stay(database) -> None:
+    database.execute(
+        "CREATE TABLE members (id int PRIMARY KEY, seen int) WITH (autovacuum_enabled = false);"
+        "INSERT INTO members SELECT g, 0 FROM generate_series(1, 500) g;"
+    )
+    database.execute("SELECT pg_stat_reset()")
+    database.execute("UPDATE members SET seen = 1")
+    with database.admin() as admin:
+        admin.execute("SELECT pg_stat_force_next_flush()")
+        counters = live_and_dead(admin, "members")
+        rows = admin.execute("SELECT count(*) FROM members").fetchone()
+    assert counters == (0, 500)  # "100 % dead" by the counters alone
+    assert rows == (500,)
+
+
+# autovacuum-disabled
+
+
+def test_re_enabling_autovacuum_does_not_wait_for_writers(database) -> None:
+    database.execute("CREATE TABLE streaks (id int PRIMARY KEY) WITH (autovacuum_enabled = false)")
+    writer = psycopg.connect(database.dsn)
+    writer.execute("INSERT INTO streaks VALUES (1)")  # uncommitted: holds ROW EXCLUSIVE
+    try:
+        with database.admin() as admin:
+            admin.execute("SET lock_timeout = '2s'")  # would time out if it conflicted
+            admin.execute("ALTER TABLE streaks RESET (autovacuum_enabled)")
+            options = admin.execute(
+                "SELECT reloptions FROM pg_class WHERE relname = 'streaks'"
+            ).fetchone()
+    finally:
+        writer.rollback()
+        writer.close()
+    assert options == (None,)
