@@ -270,3 +270,13 @@ def alter_column_type(column: Column, type_name: str) -> Fix:
         ),
         REWRITE,
     )
+
+
+def reindex_concurrently(index: Index) -> Fix:
+    """Rebuild an index without blocking writes (PostgreSQL 12+); nothing to undo."""
+    statement = text(
+        sql.SQL("REINDEX INDEX CONCURRENTLY {index};").format(
+            index=name_of(index.schema, index.name)
+        )
+    )
+    return Fix((statement,), None, CONCURRENT_BUILD)

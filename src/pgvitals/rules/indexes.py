@@ -1,15 +1,18 @@
-"""Index rules: missing, duplicate and redundant indexes."""
+"""Index rules: missing, duplicate, redundant, unused and invalid indexes."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pgvitals import fixes
 from pgvitals.findings import Fix
+from pgvitals.fmt import human_bytes
 from pgvitals.rules._api import (
     HIGH,
     INDEXES,
+    INFO,
     LOW,
     MEDIUM,
     ROWS_OPTIONAL,
@@ -20,7 +23,7 @@ from pgvitals.rules._api import (
     rule,
 )
 from pgvitals.snapshot.facts import leads_with
-from pgvitals.snapshot.model import Index, Snapshot
+from pgvitals.snapshot.model import Index, Snapshot, Table
 
 
 @dataclass(frozen=True)
@@ -300,3 +303,217 @@ def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             evidence=pair_evidence(index, longer),
             fix=drop_fix(snap, index),
         )
+
+
+@dataclass(frozen=True)
+class UnusedIndexOptions:
+    min_statistics_hours: float = option(
+        24.0,
+        "statistics younger than this cannot show an index unused: info, and no drop"
+        " (the top-level min_statistics_hours unless set here)",
+    )
+    long_window_days: float = option(
+        30.0, "statistics at least this old make an unused index on a sizeable table medium"
+    )
+    small_table_rows: int = option(
+        1_000, "on tables this small a sequential scan rightly wins: info"
+    )
+
+
+@rule(
+    "unused-index",
+    category=INDEXES,
+    severity=LOW,
+    title="Index never scanned in the statistics window",
+    options=UnusedIndexOptions,
+    uses_statistics=True,
+)
+def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Draft]:
+    """An index with no scans since the statistics were reset (or the server started).
+
+    Left out: indexes that enforce something or that something relies on (primary
+    key, unique, exclusion, replica identity), an index that is the only one serving
+    a foreign key's lookup, invalid indexes (`invalid-index`), indexes of an empty
+    table nobody writes (they cost nothing), and a partition's index attached to
+    its parent's (reported once, on the parent, with the scans of all partitions
+    summed). The finding states the window: below
+    `min_statistics_hours` it is info and offers no drop (a weekly or monthly job
+    may not have run yet); from `long_window_days` on, an unused index on a
+    table that is not small is medium. On a table smaller than `small_table_rows`
+    the planner rightly prefers a sequential scan, and the index costs little:
+    info. On a standby the counters are the standby's own: info.
+
+    ## Why it breaks
+    Every INSERT, every UPDATE that is not HOT, and every DELETE's later vacuum
+    write each index of the table, and an index on an updated column prevents HOT
+    updates of that column; an index nobody scans pays all of this, takes disk,
+    cache and backup space, and slows VACUUM, for nothing. `idx_scan` counts
+    every use (lookups, range scans, foreign key checks, index-only scans), so
+    zero over a long window means no query needed it. A window too short to
+    include monthly reports or rare admin paths proves little, and an index
+    created recently has counted for less time than the window says.
+
+    ## Fix
+    Check that no rare job or replica (standbys count their own scans) depends on
+    it, then `DROP INDEX CONCURRENTLY` (no lock that blocks writes). The rollback
+    recreates it from its definition, concurrently.
+
+    ## Silence
+    An index kept for a known rare query: `COMMENT ON INDEX ... IS
+    'pgvitals:ignore unused-index'`.
+    """
+    facts = snap.facts
+    window = facts.window
+    short = window.hours < opts.min_statistics_hours
+    kept = fk_lookup_indexes_to_keep(snap)
+    for index in snap.indexes:
+        if (
+            not index.is_valid
+            or index.is_unique
+            or index.constraint_name
+            or index.is_replica_identity
+            or index.parent_index_oid is not None
+            or index.oid in kept
+        ):
+            continue
+        scans = facts.index_scans(index)
+        table = snap.table_by_oid.get(index.table_oid)
+        if scans != 0 or table is None:
+            continue
+        rows = facts.rows(table)
+        writes = known_writes(snap, table)
+        if rows == 0 and not writes:
+            continue  # an empty table nobody writes: its index costs nothing (unused-table)
+        size = facts.index_bytes(index)
+        evidence: dict[str, object] = {
+            "idx_scan": scans,
+            "bytes": size,
+            "table_rows": rows,
+            "table_writes": writes,
+            "definition": index.definition,
+            **window.evidence,
+        }
+        if table.kind == "p":
+            evidence["scans_counted_over"] = "its partitions' indexes"
+        seen = f"not scanned in the {window.length} the statistics cover"
+        fix = None
+        if snap.server.in_recovery:
+            severity: str | None = INFO
+            message = f"{seen} on this standby (the primary's scans are not counted here)"
+        elif short:
+            severity = INFO
+            message = (
+                f"{seen}: too short a window to call it unused"
+                f" (at least {opts.min_statistics_hours:g} hours; min_statistics_hours)"
+            )
+        else:
+            fix = drop_fix(snap, index)
+            message = f"{seen}"
+            if rows < opts.small_table_rows:
+                severity = INFO
+                message += f"; on {rows:,} rows a sequential scan serves as well"
+            elif window.days >= opts.long_window_days:
+                severity = MEDIUM
+            else:
+                severity = None  # the default, low
+        shown = f", {human_bytes(size)}" if size is not None else ""
+        yield finding(
+            index,
+            f"{index.name} ({', '.join(index.keys)}) on {table.qualname}{shown}: {message}",
+            evidence=evidence,
+            fix=fix,
+            severity=severity,
+        )
+
+
+def fk_lookup_indexes_to_keep(snap: Snapshot) -> set[int]:
+    """Indexes that must stay for foreign keys' lookups: of the indexes serving a
+    foreign key, when none of them was scanned, the narrowest (so that of two unused
+    indexes serving one key, one is kept and the other may go)."""
+    kept = set()
+    for serving in snap.facts.indexes_serving_fk.values():
+        if serving and not any(snap.facts.index_scans(index) for index in serving):
+            kept.add(min(serving, key=lambda index: (index.key_count, index.name)).oid)
+    return kept
+
+
+def known_writes(snap: Snapshot, table: Table) -> int | None:
+    """Inserts, updates and deletes in the statistics window (summed over partitions)."""
+    counts = [snap.facts.counter(table, name) for name in ("n_tup_ins", "n_tup_upd", "n_tup_del")]
+    return None if None in counts else sum(c for c in counts if c is not None)
+
+
+@rule(
+    "invalid-index",
+    category=INDEXES,
+    severity=MEDIUM,
+    title="Invalid index: maintained, never used",
+)
+def invalid_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """An index PostgreSQL marks invalid (`pg_index.indisvalid` false, or not ready).
+
+    Usually the remains of a `CREATE INDEX CONCURRENTLY` or `REINDEX CONCURRENTLY`
+    that failed or was cancelled (a duplicate in a unique build, a deadlock, a
+    timeout); REINDEX CONCURRENTLY leaves them with a `_ccnew` or `_ccold` suffix.
+    A partitioned table's index is also invalid until every partition has an
+    index attached to it. High when the index is unique: it still rejects rows.
+
+    ## Why it breaks
+    The planner never uses an invalid index, so the queries it was built for
+    still scan, yet once it is ready every write still updates it: all the cost of
+    an index and none of the benefit. An invalid unique index goes on checking
+    new rows, so inserts can fail on a constraint no query can use, and a
+    partitioned index left invalid cannot back a constraint.
+
+    ## Fix
+    `REINDEX INDEX CONCURRENTLY` rebuilds it without blocking writes (it fails
+    again if the cause remains: remove duplicates first). The leftovers of a
+    failed REINDEX CONCURRENTLY (`_ccnew`, `_ccold`) are dropped instead, since
+    the original index is still there. For a partitioned table's index, create
+    the missing partitions' indexes and `ALTER INDEX ... ATTACH PARTITION` them.
+    """
+    attached = snap.facts.attached_indexes
+    for index in snap.indexes:
+        if index.is_valid:
+            continue
+        table = snap.table_by_oid.get(index.table_oid)
+        if table is None:
+            continue
+        evidence: dict[str, object] = {
+            "definition": index.definition,
+            "is_unique": index.is_unique,
+            "bytes": index.bytes,
+        }
+        leftover = LEFTOVER.search(index.name)
+        if table.kind == "p":
+            partitions = snap.facts.partitions_by_parent.get(table.oid, [])
+            covered = {child.table_oid for child in attached.get(index.oid, [])}
+            missing = [p.qualname for p in partitions if p.oid not in covered]
+            evidence["partitions_without_index"] = missing
+            message = (
+                f"{index.name} on {table.qualname} is not valid until every partition has an"
+                f" attached index ({len(missing):,} without)"
+            )
+            fix = None
+        elif leftover:
+            message = (
+                f"{index.name} on {table.qualname} is the remains of a failed REINDEX"
+                " CONCURRENTLY: maintained on every write, never used"
+            )
+            fix = drop_fix(snap, index)
+        else:
+            message = (
+                f"{index.name} on {table.qualname} is invalid (a failed or cancelled"
+                " concurrent build): maintained on every write, never used"
+            )
+            fix = fixes.reindex_concurrently(index)
+        yield finding(
+            index,
+            message,
+            evidence=evidence,
+            fix=fix,
+            severity=HIGH if index.is_unique else None,
+        )
+
+
+LEFTOVER = re.compile(r"_cc(new|old)\d*$")

@@ -150,7 +150,9 @@ def high_dead_tuple_ratio(snap: Snapshot, opts: DeadTupleOptions) -> Iterator[Dr
             message += f", and {off_reason}"
         if dead < opts.min_dead_tuples:
             severity: str | None = LOW if off_reason else INFO
-            if off_reason is None:
+            if off_reason is None and dead >= trigger:
+                message += f"; past the {trigger:,} at which autovacuum vacuums it: it is due"
+            elif off_reason is None:
                 message += f"; autovacuum will vacuum it at {trigger:,} dead tuples"
         elif ratio >= opts.high_ratio or off_reason is not None:
             severity = HIGH

@@ -195,3 +195,45 @@ class Facts:
     def window(self) -> StatisticsWindow:
         """Since when the pg_stat_* counters the rules read have been counting."""
         return statistics_window(self.snap.server)
+
+    @cached_property
+    def attached_indexes(self) -> dict[int, list[Index]]:
+        """Partitions' indexes attached to each partitioned index (by the parent's oid)."""
+        children: dict[int, list[Index]] = defaultdict(list)
+        for index in self.snap.indexes:
+            if index.parent_index_oid is not None:
+                children[index.parent_index_oid].append(index)
+        return dict(children)
+
+    def index_scans(self, index: Index) -> int | None:
+        """idx_scan of an index; of a partitioned table's index, the sum over the
+        partitions' indexes attached to it (the server counts scans there only). None
+        where no part has the counter."""
+        children = self.attached_indexes.get(index.oid)
+        if not children:
+            return index.idx_scan
+        known = [scans for child in children if (scans := self.index_scans(child)) is not None]
+        return sum(known) if known else None
+
+    @cached_property
+    def indexes_serving_fk(self) -> dict[int, list[Index]]:
+        """Per foreign key (by constraint oid): every index that serves its lookup."""
+        by_table = self.snap.indexes_by_table
+        return {
+            fk.oid: [
+                index
+                for index in by_table.get(fk.table_oid, [])
+                if serves_lookup_on(index, fk.columns, self.attnums(fk))
+            ]
+            for fk in self.snap.constraints
+            if fk.kind == "f"
+        }
+
+    def index_bytes(self, index: Index) -> int | None:
+        """Size of an index; of a partitioned table's index, its partitions' indexes'
+        (the parent's own holds no entries). None where a part's size is unknown."""
+        children = self.attached_indexes.get(index.oid)
+        if not children:
+            return index.bytes
+        sizes = [self.index_bytes(child) for child in children]
+        return None if None in sizes else sum(size for size in sizes if size is not None)

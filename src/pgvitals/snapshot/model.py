@@ -218,6 +218,9 @@ class Index(NamedTuple):
     idx_tup_fetch: int | None
     last_idx_scan: str | None  # PG 16+
     comment: str | None
+    is_replica_identity: bool = False  # REPLICA IDENTITY USING INDEX names it
+    rows_estimate: float = -1  # the index's reltuples; -1: never counted
+    reloptions: list[str] = []  # noqa: RUF012  (a NamedTuple default, never mutated)
 
     @property
     def qualname(self) -> str:
