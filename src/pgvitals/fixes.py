@@ -280,3 +280,17 @@ def reindex_concurrently(index: Index) -> Fix:
         )
     )
     return Fix((statement,), None, CONCURRENT_BUILD)
+
+
+def analyze(table: Table) -> Fix:
+    """Gather the planner's statistics now; reads a sample, blocks no writes."""
+    statement = text(sql.SQL("ANALYZE {table};").format(table=name_of(table.schema, table.name)))
+    return Fix((statement,), None, Risk(lock="SHARE UPDATE EXCLUSIVE"))
+
+
+def vacuum_freeze(table: Table) -> Fix:
+    """Freeze every row now, so the table's oldest transaction ID moves forward."""
+    statement = text(
+        sql.SQL("VACUUM (FREEZE, VERBOSE) {table};").format(table=name_of(table.schema, table.name))
+    )
+    return Fix((statement,), None, MAINTENANCE)

@@ -16,15 +16,22 @@ def live_and_dead(connection: psycopg.Connection, table: str) -> tuple[int, int]
 # high-dead-tuple-ratio
 
 
+def run(connection: psycopg.Connection, *statements: str) -> None:
+    """Each statement, then its statistics flushed, so a later reset comes after them."""
+    for statement in statements:
+        connection.execute(statement)
+        connection.execute("SELECT pg_stat_force_next_flush()")
+
+
 def test_a_statistics_reset_zeroes_n_live_tup_while_the_rows_stay(database) -> None:
-    database.execute(
-        "CREATE TABLE members (id int PRIMARY KEY, seen int) WITH (autovacuum_enabled = false);"
-        "INSERT INTO members SELECT g, 0 FROM generate_series(1, 500) g;"
-    )
-    database.execute("SELECT pg_stat_reset()")
-    database.execute("UPDATE members SET seen = 1")
     with database.admin() as admin:
-        admin.execute("SELECT pg_stat_force_next_flush()")
+        run(
+            admin,
+            "CREATE TABLE members (id int PRIMARY KEY, seen int) WITH (autovacuum_enabled = off)",
+            "INSERT INTO members SELECT g, 0 FROM generate_series(1, 500) g",
+            "SELECT pg_stat_reset()",
+            "UPDATE members SET seen = 1",
+        )
         counters = live_and_dead(admin, "members")
         rows = admin.execute("SELECT count(*) FROM members").fetchone()
     assert counters == (0, 500)  # "100 % dead" by the counters alone
@@ -49,3 +56,25 @@ def test_re_enabling_autovacuum_does_not_wait_for_writers(database) -> None:
         writer.rollback()
         writer.close()
     assert options == (None,)
+
+
+# stale-statistics
+
+
+def test_a_statistics_reset_forgets_the_analyze_but_not_what_it_gathered(database) -> None:
+    with database.admin() as admin:
+        run(
+            admin,
+            "CREATE TABLE lessons (id int PRIMARY KEY, title text)",
+            "INSERT INTO lessons SELECT g, 'x' FROM generate_series(1, 100) g",
+            "ANALYZE lessons",
+            "SELECT pg_stat_reset()",
+        )
+        analyzed = admin.execute(
+            "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'lessons'"
+        ).fetchone()
+        gathered = admin.execute(
+            "SELECT count(*) FROM pg_stats WHERE tablename = 'lessons'"
+        ).fetchone()
+    assert analyzed == (None,)
+    assert gathered == (2,)  # both columns keep their statistics

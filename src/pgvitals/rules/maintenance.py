@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pgvitals import fixes
+from pgvitals.fmt import short_time
 from pgvitals.rules._api import (
+    CRITICAL,
     HIGH,
     INFO,
     LOW,
@@ -254,4 +256,249 @@ def autovacuum_disabled(snap: Snapshot, opts: AutovacuumOptions) -> Iterator[Dra
             },
             fix=fixes.set_autovacuum(table, enabled=True),
             severity=severity,
+        )
+
+
+def autoanalyze_trigger(snap: Snapshot, table: Table) -> int:
+    """Changed rows at which autovacuum will analyze this table (threshold + scale x rows)."""
+    settings = {**snap.server.settings, **table.options}
+    threshold = int(settings.get("autovacuum_analyze_threshold", 50))
+    scale = float(settings.get("autovacuum_analyze_scale_factor", 0.1))
+    return int(threshold + scale * max(table.rows_estimate, 0))
+
+
+@dataclass(frozen=True)
+class StaleStatisticsOptions:
+    changed_ratio: float = option(
+        0.5, "rows changed since the last analyze, against the table's rows, that make it stale"
+    )
+    min_changes: int = option(1_000, "ignore fewer changed rows than this")
+    min_rows: int = option(
+        50, "ignore never-analyzed tables with fewer rows (the planner's guess costs nothing)"
+    )
+    small_table_rows: int = option(1_000, "a never-analyzed table this small is low")
+    large_table_rows: int = option(100_000, "a never-analyzed table this large is high")
+
+
+@rule(
+    "stale-statistics",
+    category=MAINTENANCE,
+    severity=MEDIUM,
+    title="Planner statistics missing or out of date",
+    options=StaleStatisticsOptions,
+    rows=ROWS_OPTIONAL,
+    uses_statistics=True,
+    needs=("row_counts",),
+)
+def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[Draft]:
+    """A table with rows that was never analyzed, or that changed a lot since.
+
+    Never analyzed: no column has statistics in `pg_stats` and no ANALYZE is
+    recorded, yet the table holds at least `min_rows` rows (a reset of the
+    statistics clears the recorded times but not `pg_stats`, so a reset alone does
+    not look like this). Low under `small_table_rows`, high from
+    `large_table_rows`. Changed a lot:
+    `n_mod_since_analyze` (rows inserted, updated or deleted since the last
+    analyze) is at least `changed_ratio` of the table's rows and `min_changes`;
+    high when autovacuum will not analyze it. A partitioned table is never
+    analyzed by autovacuum: only a manual ANALYZE gives it the statistics of the
+    whole tree.
+
+    ## Why it breaks
+    The planner estimates row counts from `pg_stats` (most common values,
+    histograms, distinct counts, null fractions) and `reltuples`. Without them it
+    falls back to fixed guesses (a fraction of the table per condition), and after
+    large changes it plans for the data as it was: a nested loop over what is now
+    a million rows, a sequential scan where an index would read ten, a hash join
+    that spills. The plans are wrong silently, and may change suddenly when
+    autovacuum finally analyzes. Autovacuum analyzes a table after
+    `autovacuum_analyze_threshold + autovacuum_analyze_scale_factor x reltuples`
+    changed rows (50 + 10 %), unless it is disabled for it.
+
+    ## Fix
+    `ANALYZE` the table (it reads a sample and blocks no writes). After bulk loads,
+    run ANALYZE as part of the load; for partitioned tables, schedule ANALYZE on
+    the parent; re-enable autovacuum where it was turned off.
+    """
+    columns = snap.columns_by_table
+    window = snap.facts.window
+    for table in snap.tables:
+        if table.kind not in ("r", "m", "p"):
+            continue
+        rows = snap.facts.rows(table)
+        if rows <= 0:
+            continue
+        analyzed_at = table.last_analyze or table.last_autoanalyze
+        has_stats = any(c.null_frac is not None for c in columns.get(table.oid, []))
+        off_reason = autovacuum_off_reason(snap, table)
+        evidence: dict[str, object] = {
+            "rows": rows,
+            "last_analyze": table.last_analyze,
+            "last_autoanalyze": table.last_autoanalyze,
+            "n_mod_since_analyze": table.n_mod_since_analyze,
+            **window.evidence,
+        }
+        partitioned = "; autovacuum never analyzes a partitioned table" if table.kind == "p" else ""
+        if analyzed_at is None and not has_stats:
+            if rows < opts.min_rows:
+                continue
+            if rows < opts.small_table_rows:
+                severity: str | None = LOW
+            elif rows >= opts.large_table_rows:
+                severity = HIGH
+            else:
+                severity = None  # the default, medium
+            yield finding(
+                table,
+                f"{table.qualname} holds {rows:,} rows and has never been analyzed: the planner"
+                f" guesses{partitioned}",
+                evidence=evidence,
+                fix=fixes.analyze(table),
+                severity=severity,
+            )
+            continue
+        changed = table.n_mod_since_analyze
+        if table.kind == "p" or changed is None or changed < opts.min_changes:
+            continue
+        if changed < opts.changed_ratio * rows:
+            continue
+        trigger = autoanalyze_trigger(snap, table)
+        evidence["autoanalyze_triggers_at"] = trigger
+        when = (
+            f"last analyzed {short_time(analyzed_at)}"
+            if analyzed_at
+            else "not analyzed in the window"
+        )
+        reason = f"; {off_reason}" if off_reason else ""
+        yield finding(
+            table,
+            f"{changed:,} rows changed since the statistics were gathered ({when}), against"
+            f" {rows:,} rows now{reason}",
+            evidence=evidence,
+            fix=fixes.analyze(table),
+            severity=HIGH if off_reason else None,
+        )
+
+
+TWO_BILLION = 2**31  # transaction and multixact IDs wrap around at 2^31 in the past
+
+
+@dataclass(frozen=True)
+class WraparoundOptions:
+    report_from_age: int = option(
+        0, "age from which to report; 0: autovacuum_freeze_max_age (per table if set)"
+    )
+    high_fraction: float = option(0.5, "share of the 2^31 limit from which it is high")
+    critical_fraction: float = option(0.75, "share of the 2^31 limit from which it is critical")
+
+
+def wraparound_severity(age: int, opts: WraparoundOptions) -> str | None:
+    """Critical or high from the share of the 2^31 limit used; else the default."""
+    if age >= opts.critical_fraction * TWO_BILLION:
+        return CRITICAL
+    if age >= opts.high_fraction * TWO_BILLION:
+        return HIGH
+    return None
+
+
+@rule(
+    "xid-wraparound-risk",
+    category=MAINTENANCE,
+    severity=MEDIUM,
+    title="Transaction ID age approaching wraparound",
+    options=WraparoundOptions,
+)
+def xid_wraparound_risk(snap: Snapshot, opts: WraparoundOptions) -> Iterator[Draft]:
+    """The oldest unfrozen transaction (or multixact) ID of a table or of the database
+    is older than `autovacuum_freeze_max_age`.
+
+    Per table: `age(relfrozenxid)` against the table's `autovacuum_freeze_max_age`
+    (its storage parameter, else the server's), and `mxid_age(relminmxid)` against
+    `autovacuum_multixact_freeze_max_age`; for the database, `age(datfrozenxid)`
+    and `mxid_age(datminmxid)`, which include the system catalogs and every
+    schema. Medium once past that age (anti-wraparound autovacuum should already
+    have frozen it), high from half of the 2^31 limit, critical from three
+    quarters.
+
+    ## Why it breaks
+    Transaction IDs are 32 bits and compared modulo 2^31, so a row must be frozen
+    before two billion transactions pass, or it would appear to be in the future.
+    Past `autovacuum_freeze_max_age` (200 million by default) autovacuum forces a
+    vacuum of the whole table, even where autovacuum is disabled; it cannot be
+    cancelled by lock requests and competes with the workload. When freezing
+    cannot keep up (a long-running transaction, an abandoned replication slot or
+    prepared transaction holding back the horizon, vacuum too throttled), the
+    server first warns and then, a few million IDs before the limit, refuses every
+    command that assigns a transaction ID: the database stops taking writes until
+    a VACUUM in single-user or maintenance mode completes, which on a large table
+    takes hours. Multixact IDs (row locks shared by several transactions) have
+    the same limit.
+
+    ## Fix
+    `VACUUM (FREEZE, VERBOSE)` the oldest tables first (it blocks no reads or
+    writes, but reads the whole table). If the age does not move, find what holds
+    the horizon back: `age(backend_xmin)` in `pg_stat_activity`, `pg_replication_slots`,
+    `pg_prepared_xacts`. Raise autovacuum's throughput (cost limit, workers) if it
+    falls behind.
+    """
+    settings = snap.server.settings
+    server_xid_max = int(settings.get("autovacuum_freeze_max_age", 200_000_000))
+    server_mxid_max = int(settings.get("autovacuum_multixact_freeze_max_age", 400_000_000))
+    oldest: list[tuple[int, str]] = []
+    for table in snap.tables:
+        if table.frozen_xid_age is None:
+            continue
+        options = table.options
+        xid_max = min(server_xid_max, int(options.get("autovacuum_freeze_max_age", server_xid_max)))
+        mxid_max = min(
+            server_mxid_max,
+            int(options.get("autovacuum_multixact_freeze_max_age", server_mxid_max)),
+        )
+        ages = [("transaction", table.frozen_xid_age, opts.report_from_age or xid_max)]
+        if table.frozen_mxid_age is not None:
+            ages.append(("multixact", table.frozen_mxid_age, opts.report_from_age or mxid_max))
+        over = [(kind, age, limit) for kind, age, limit in ages if age >= limit]
+        if not over:
+            continue
+        kind, age, limit = max(over, key=lambda item: item[1])
+        oldest.append((age, table.qualname))
+        yield finding(
+            table,
+            f"oldest unfrozen {kind} ID of {table.qualname} is {age:,} old: past the {limit:,}"
+            f" at which autovacuum forces a freeze, {age / TWO_BILLION:.0%} of the way to"
+            " wraparound",
+            evidence={
+                "frozen_xid_age": table.frozen_xid_age,
+                "frozen_mxid_age": table.frozen_mxid_age,
+                "freeze_max_age": xid_max,
+                "multixact_freeze_max_age": mxid_max,
+                "share_of_limit": round(age / TWO_BILLION, 3),
+                "last_vacuum": table.last_vacuum,
+                "last_autovacuum": table.last_autovacuum,
+            },
+            fix=fixes.vacuum_freeze(table),
+            severity=wraparound_severity(age, opts),
+        )
+    server = snap.server
+    database_ages = [
+        ("transaction", server.frozen_xid_age, opts.report_from_age or server_xid_max),
+        ("multixact", server.frozen_mxid_age, opts.report_from_age or server_mxid_max),
+    ]
+    over = [(k, a, m) for k, a, m in database_ages if a is not None and a >= m]
+    if over:
+        kind, age, limit = max(over, key=lambda item: item[1])
+        yield finding(
+            Located("database", (), server.database),
+            f"oldest unfrozen {kind} ID of database {server.database} is {age:,} old: past the"
+            f" {limit:,} at which autovacuum forces a freeze, {age / TWO_BILLION:.0%} of the way"
+            " to wraparound",
+            evidence={
+                "datfrozenxid_age": server.frozen_xid_age,
+                "datminmxid_age": server.frozen_mxid_age,
+                "freeze_max_age": server_xid_max,
+                "multixact_freeze_max_age": server_mxid_max,
+                "share_of_limit": round(age / TWO_BILLION, 3),
+                "oldest_tables": [name for _, name in sorted(oldest, reverse=True)[:10]],
+            },
+            severity=wraparound_severity(age, opts),
         )

@@ -37,6 +37,8 @@ class ServerInfo:
     postmaster_start_time: str
     stats_reset: str | None  # pg_stat_database.stats_reset; None: never reset
     settings: dict[str, str]
+    frozen_xid_age: int | None = None  # age(pg_database.datfrozenxid)
+    frozen_mxid_age: int | None = None  # mxid_age(pg_database.datminmxid)
 
 
 class Schema(NamedTuple):
@@ -96,6 +98,7 @@ class Table(NamedTuple):
     autovacuum_count: int | None
     analyze_count: int | None
     autoanalyze_count: int | None
+    frozen_mxid_age: int | None = None  # mxid_age(relminmxid)
 
     @property
     def qualname(self) -> str:
