@@ -294,3 +294,20 @@ def vacuum_freeze(table: Table) -> Fix:
         sql.SQL("VACUUM (FREEZE, VERBOSE) {table};").format(table=name_of(table.schema, table.name))
     )
     return Fix((statement,), None, MAINTENANCE)
+
+
+def set_fillfactor(table: Table, fillfactor: int) -> Fix:
+    """Leave room in new pages for HOT updates; the rollback restores what was set."""
+    relation = name_of(table.schema, table.name)
+    forward = sql.SQL("ALTER TABLE {table} SET (fillfactor = {value});")
+    previous = table.options.get("fillfactor")
+    backward = (
+        sql.SQL("ALTER TABLE {table} RESET (fillfactor);")
+        if previous is None
+        else sql.SQL("ALTER TABLE {table} SET (fillfactor = {previous});")
+    )
+    return Fix(
+        (text(forward.format(table=relation, value=sql.Literal(fillfactor))),),
+        (text(backward.format(table=relation, previous=sql.Literal(int(previous or 100)))),),
+        RELOPTION,
+    )

@@ -339,6 +339,9 @@ def index_coverage(snap: Snapshot) -> list[IndexCoverage]:
 
 @dataclass(frozen=True)
 class TableActivity:
+    """A table's life in the statistics window; a partitioned table's counters are
+    its partitions' summed (its partitions have no line of their own)."""
+
     table: str  # qualified name
     schema: str
     name: str
@@ -350,6 +353,11 @@ class TableActivity:
     dead_tuples: int | None
     seq_scans: int | None
     idx_scans: int | None
+    rows: int | None = None  # the best count: counted, else estimated
+    seq_tup_read: int | None = None
+    partitions: int = 0
+    activity: str = ""  # one of ACTIVITY_CLASSES ("" in reports from before it)
+    reason: str = ""
 
     @property
     def writes(self) -> int:
@@ -365,26 +373,76 @@ class TableActivity:
         return self.writes == 0 and self.scans == 0
 
 
-def table_activity(snap: Snapshot) -> list[TableActivity]:
-    """Per regular table, busiest writers first (then by reads, then by name)."""
-    rows = [
-        TableActivity(
-            table=t.qualname,
-            schema=t.schema,
-            name=t.name,
-            inserts=t.n_tup_ins,
-            updates=t.n_tup_upd,
-            deletes=t.n_tup_del,
-            hot_updates=t.n_tup_hot_upd,
-            live_tuples=t.n_live_tup,
-            dead_tuples=t.n_dead_tup,
-            seq_scans=t.seq_scan,
-            idx_scans=t.idx_scan,
+HIGH_ACTIVITY, MODERATE, PROBLEMATIC, CLEARED, NEVER_USED = (
+    "high activity",
+    "moderate",
+    "problematic",
+    "cleared",
+    "never used",
+)
+ACTIVITY_CLASSES = (HIGH_ACTIVITY, MODERATE, PROBLEMATIC, CLEARED, NEVER_USED)
+# Findings that make a table's activity problematic: how it is written and read.
+PROBLEM_RULES = ("high-churn-table", "update-hot-spot", "aborted-writes", "high-dead-tuple-ratio")
+# A table this busy, against the busiest, is "high activity".
+HIGH_SHARE = 0.25
+
+
+def table_activity(snap: Snapshot, findings: Iterable[Finding] = ()) -> list[TableActivity]:
+    """Per regular table and partitioned table, busiest writers first (then by reads,
+    then by name), each classified:
+
+    - cleared: rows were inserted in the window and none remain;
+    - never used: nothing written, no row read by a sequential scan, no index scan;
+    - problematic: a finding of PROBLEM_RULES (at low or worse) on it;
+    - high activity: writes and scans at least a quarter of the busiest table's;
+    - moderate: the rest."""
+    facts = snap.facts
+    problems: dict[str, list[str]] = defaultdict(list)
+    for item in findings:
+        if item.rule in PROBLEM_RULES and item.severity >= Severity.LOW:
+            problems[item.object].append(item.rule)
+
+    rows = []
+    for t in regular_tables(snap):
+        if t.is_partition:
+            continue  # counted in its partitioned table's line
+        rows.append(
+            TableActivity(
+                table=t.qualname,
+                schema=t.schema,
+                name=t.name,
+                inserts=facts.counter(t, "n_tup_ins"),
+                updates=facts.counter(t, "n_tup_upd"),
+                deletes=facts.counter(t, "n_tup_del"),
+                hot_updates=facts.counter(t, "n_tup_hot_upd"),
+                live_tuples=facts.counter(t, "n_live_tup"),
+                dead_tuples=facts.counter(t, "n_dead_tup"),
+                seq_scans=facts.counter(t, "seq_scan"),
+                idx_scans=facts.counter(t, "idx_scan"),
+                rows=facts.rows(t),
+                seq_tup_read=facts.counter(t, "seq_tup_read"),
+                partitions=len(facts.leaves_by_root.get(t.oid, [])),
+            )
         )
-        for t in regular_tables(snap)
-        if t.kind == "r"  # a partitioned root has no counters of its own
-    ]
-    return sorted(rows, key=lambda a: (-a.writes, -a.scans, a.schema, a.name))
+    busiest = max((row.writes + row.scans for row in rows), default=0)
+    classified = [classify(row, problems.get(row.table, []), busiest) for row in rows]
+    return sorted(classified, key=lambda a: (-a.writes, -a.scans, a.schema, a.name))
+
+
+def classify(row: TableActivity, problems: list[str], busiest: int) -> TableActivity:
+    if row.inserts is None:
+        return dataclasses.replace(row, reason="no counters")
+    if row.inserts and row.rows == 0:
+        activity, reason = CLEARED, f"{row.inserts:,} rows inserted, none remain"
+    elif row.writes == 0 and not row.seq_tup_read and not row.idx_scans:
+        activity, reason = NEVER_USED, "nothing written, no row read"
+    elif problems:
+        activity, reason = PROBLEMATIC, ", ".join(sorted(set(problems)))
+    elif busiest and row.writes + row.scans >= HIGH_SHARE * busiest:
+        activity, reason = HIGH_ACTIVITY, f"{row.writes:,} writes, {row.scans:,} scans"
+    else:
+        activity, reason = MODERATE, f"{row.writes:,} writes, {row.scans:,} scans"
+    return dataclasses.replace(row, activity=activity, reason=reason)
 
 
 # --- what was not checked ------------------------------------------------------------
@@ -784,7 +842,7 @@ def build_report(analysis: Analysis, connection: str | None = None) -> Report:
         window=window,
         schemas=schema_sections(snap),
         coverage=index_coverage(snap),
-        activity=table_activity(snap),
+        activity=table_activity(snap, analysis.findings),
         gaps=check_gaps(analysis),
         plan=action_plan(analysis.findings),
         elements={

@@ -19,7 +19,7 @@ from pgvitals import report as rp
 from pgvitals.findings import CATEGORIES, SEVERITIES, Category, Finding, Severity
 from pgvitals.render import renderer
 from pgvitals.render.escape import visible, visible_value
-from pgvitals.report import Report
+from pgvitals.report import ACTIVITY_CLASSES, Report, TableActivity
 
 MAX_DIAGRAM_ENTITIES = 60  # beyond this a Mermaid diagram is unreadable (and slow to lay out)
 MAX_DETAILED_PER_RULE = 25  # findings shown in full per rule and severity; the rest compact
@@ -246,6 +246,15 @@ def listing(names: list[str], limit: int = MAX_LISTED_NAMES) -> str:
     return shown
 
 
+def activity_classes(activity: list[TableActivity]) -> list[tuple[str, list[str]]]:
+    """The tables of each activity class, in the classes' order, empty ones left out."""
+    return [
+        (name, tables)
+        for name in ACTIVITY_CLASSES
+        if (tables := [row.table for row in activity if row.activity == name])
+    ]
+
+
 def report_context(report: Report) -> dict[str, Any]:
     activity = report.activity
     active = [row for row in activity if not row.idle]
@@ -272,6 +281,7 @@ def report_context(report: Report) -> dict[str, Any]:
         "regular_tables": report.regular_tables,
         "active": active,
         "idle": [row.table for row in activity if row.idle],
+        "activity_classes": activity_classes(activity),
         "max_writes": max((row.writes for row in active), default=0),
         "track_counts": report.settings.get("track_counts", "on"),
         "quality": [f for f in report.findings if f.category == Category.QUALITY],

@@ -46,6 +46,7 @@ class Schema(NamedTuple):
     name: str
     owner: str
     comment: str | None
+    object_count: int | None = None  # relations, functions, types, operators, collations
 
     @property
     def located(self) -> Located:
