@@ -311,3 +311,22 @@ def set_fillfactor(table: Table, fillfactor: int) -> Fix:
         (text(backward.format(table=relation, previous=sql.Literal(int(previous or 100)))),),
         RELOPTION,
     )
+
+
+def create_gin_index(table: Table, column: str) -> Fix:
+    """A GIN index on a jsonb column, built without blocking writes where the table
+    allows it (not on a partitioned table)."""
+    partitioned = table.kind == "p"
+    name = index_name(table.name, [column], "gin")
+    statement = "CREATE INDEX {name} ON {table} USING gin ({column});"
+    if not partitioned:
+        statement = statement.replace("INDEX", "INDEX CONCURRENTLY", 1)
+    create = text(
+        sql.SQL(statement).format(
+            name=sql.Identifier(name),
+            table=name_of(table.schema, table.name),
+            column=sql.Identifier(column),
+        )
+    )
+    drop = drop_index_statement(table.schema, name, concurrently=not partitioned)
+    return Fix((create,), (drop,), PLAIN_BUILD if partitioned else CONCURRENT_BUILD)

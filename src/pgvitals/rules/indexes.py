@@ -517,3 +517,290 @@ def invalid_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
 
 
 LEFTOVER = re.compile(r"_cc(new|old)\d*$")
+
+
+@dataclass(frozen=True)
+class SeqScanOptions:
+    min_seq_scans: int = option(20, "ignore tables with fewer sequential scans in the window")
+    min_scans_per_day: float = option(
+        5.0, "sequential scans per day of the window below which scans are routine (backups)"
+    )
+    min_rows_per_scan: int = option(
+        1_000, "rows read per sequential scan under which scanning is as cheap as an index"
+    )
+    large_table_rows: int = option(1_000_000, "tables this large make it high")
+    small_table_rows: int = option(10_000, "tables smaller than this make it low")
+
+
+def seq_scan_pressure(snap: Snapshot, table: Table, opts: SeqScanOptions) -> int | None:
+    """The rows sequential scans read from `table` in the window, when they are many
+    scans (often enough not to be backups) of many rows each; else None."""
+    scans, rows_read = table.seq_scan, table.seq_tup_read
+    if scans is None or rows_read is None or scans < opts.min_seq_scans:
+        return None
+    if scans < opts.min_scans_per_day * snap.facts.window.days:
+        return None
+    if rows_read < opts.min_rows_per_scan * scans:
+        return None
+    return rows_read
+
+
+@rule(
+    "seq-scan-heavy-table",
+    category=INDEXES,
+    severity=MEDIUM,
+    title="Table read by many sequential scans of many rows",
+    options=SeqScanOptions,
+    rows=ROWS_OPTIONAL,
+    uses_statistics=True,
+    needs=("row_counts",),
+)
+def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft]:
+    """Sequential scans that each read many rows, often.
+
+    Size-aware: at least `min_seq_scans` sequential scans, and `min_scans_per_day`
+    per day of the window (a nightly pg_dump scans every table once a day), each
+    reading `min_rows_per_scan` rows or more on average. A 20-row table read by
+    sequential scans is fine: the scan is cheaper than any index. Low under
+    `small_table_rows`, high from `large_table_rows`. The finding names the
+    table's foreign keys no index serves, a common cause.
+
+    ## Why it breaks
+    A sequential scan reads every page of the table, whatever the query keeps;
+    when it runs for a lookup that returns a few rows, the work grows with the
+    table, evicts useful pages from the cache, and holds the query for as long as
+    reading the table takes. What is invisible at a thousand rows becomes the
+    slowest query at a million.
+
+    ## Fix
+    Find the queries (pg_stat_statements, or `auto_explain`), and index the
+    columns they filter or join on; `CREATE INDEX CONCURRENTLY` does not block
+    writes. Often the culprit is a foreign key without an index
+    (`unindexed-foreign-key`) or a jsonb filter without a GIN index.
+    """
+    window = snap.facts.window
+    unindexed = snap.facts.lookup_index_of_fk
+    for table in snap.tables:
+        if table.kind not in ("r", "m"):
+            continue
+        rows_read = seq_scan_pressure(snap, table, opts)
+        if rows_read is None:
+            continue
+        scans = table.seq_scan or 0
+        rows = snap.facts.rows(table)
+        foreign_keys = [
+            fk
+            for fk in snap.constraints_by_table.get(table.oid, [])
+            if fk.kind == "f" and unindexed.get(fk.oid) is None
+        ]
+        if rows >= opts.large_table_rows:
+            severity: str | None = HIGH
+        elif rows < opts.small_table_rows:
+            severity = LOW
+        else:
+            severity = None  # the default, medium
+        cause = (
+            "; foreign keys without an index: "
+            + ", ".join(f"({', '.join(fk.columns)})" for fk in foreign_keys)
+            if foreign_keys
+            else ""
+        )
+        yield finding(
+            table,
+            f"{scans:,} sequential scans read {rows_read:,} rows ({rows_read // scans:,} per scan)"
+            f" of {table.qualname} ({rows:,} rows) in the {window.length} the statistics"
+            f" cover, against {table.idx_scan or 0:,} index scans{cause}",
+            evidence={
+                "seq_scan": scans,
+                "seq_tup_read": rows_read,
+                "rows_per_scan": rows_read // scans,
+                "idx_scan": table.idx_scan,
+                "rows": rows,
+                "unindexed_foreign_keys": [fk.name for fk in foreign_keys],
+                **window.evidence,
+            },
+            severity=severity,
+        )
+
+
+@dataclass(frozen=True)
+class OverIndexedOptions:
+    max_indexes: int = option(
+        8,
+        "indexes that neither enforce a constraint nor serve a foreign key, from which"
+        " a table is reported",
+    )
+    size_ratio: float = option(3.0, "index bytes / table bytes from which it is reported")
+    min_index_bytes: int = option(
+        100 * 1024 * 1024, "total index size under which the size ratio is not judged"
+    )
+    many_writes: int = option(100_000, "rows written in the window that make it medium")
+
+
+@rule(
+    "over-indexed-table",
+    category=INDEXES,
+    severity=LOW,
+    title="More indexes than the table's use pays for",
+    options=OverIndexedOptions,
+    uses_statistics=True,
+)
+def over_indexed_table(snap: Snapshot, opts: OverIndexedOptions) -> Iterator[Draft]:
+    """Many optional indexes on one table, or indexes much larger than the table.
+
+    Counted are the indexes a table could do without: those that neither enforce a
+    constraint (primary key, unique, exclusion) nor serve a foreign key's lookup
+    (a table with many foreign keys needs an index for each). Reported from
+    `max_indexes` of them, or when all its indexes take `size_ratio` times the
+    table's size (once they weigh `min_index_bytes`). The finding weighs them
+    against the table's writes and says how many were never scanned in the
+    window; medium when the table is written `many_writes` times or more. An
+    empty table nobody writes is left out (nothing to weigh the indexes against).
+    A partitioned table is judged on its own indexes, sized over its partitions.
+
+    ## Why it breaks
+    Each index is written on every INSERT, on every UPDATE that is not HOT (and
+    the more columns are indexed, the fewer updates can be HOT), and cleaned by
+    every VACUUM; each takes cache that the table's pages and the useful indexes
+    need, and the planner considers each of them for every query. Ten indexes
+    can make an insert ten times as expensive as on the bare table, and they are
+    rarely all needed: some are duplicates, prefixes of others, or were made for
+    a query that no longer runs.
+
+    ## Fix
+    Start from `duplicate-index`, `redundant-index` and `unused-index`; merge
+    single-column indexes that are always used together into one composite
+    index; replace indexes on a low-cardinality flag by partial indexes.
+    """
+    facts = snap.facts
+    window = facts.window
+    serving_fk = {index.oid for serving in facts.indexes_serving_fk.values() for index in serving}
+    for table in snap.tables:
+        if table.kind not in ("r", "p", "m") or table.is_partition:
+            continue
+        indexes = snap.indexes_by_table.get(table.oid, [])
+        optional = [
+            index
+            for index in indexes
+            if not (index.is_unique or index.constraint_name or index.oid in serving_fk)
+        ]
+        if not indexes:
+            continue
+        sizes = [facts.index_bytes(index) for index in indexes]
+        index_bytes = None if None in sizes else sum(s for s in sizes if s is not None)
+        table_bytes = (
+            sum(leaf.table_bytes or 0 for leaf in facts.leaves_by_root.get(table.oid, []))
+            if table.kind == "p"
+            else table.table_bytes
+        )
+        too_many = len(optional) >= opts.max_indexes
+        too_big = (
+            index_bytes is not None
+            and table_bytes
+            and index_bytes >= opts.min_index_bytes
+            and index_bytes >= opts.size_ratio * table_bytes
+        )
+        if not (too_many or too_big):
+            continue
+        never = [
+            index.name
+            for index in indexes
+            if not (index.is_unique or index.constraint_name) and facts.index_scans(index) == 0
+        ]
+        writes = known_writes(snap, table)
+        rows = facts.rows(table)
+        if rows == 0 and not writes:
+            continue  # nothing to weigh them against: no rows, no writes
+        sized = f" ({human_bytes(index_bytes)})" if index_bytes is not None else ""
+        against = f" ({human_bytes(table_bytes)})" if table_bytes is not None else ""
+        yield finding(
+            table,
+            f"{len(indexes)} indexes{sized} on {table.qualname}, {rows:,} rows{against},"
+            f" {len(optional)} of them neither enforcing a constraint nor serving a foreign"
+            f" key; {writes or 0:,} rows written and {len(never)} indexes never scanned in the"
+            f" {window.length} the statistics cover",
+            evidence={
+                "indexes": len(indexes),
+                "optional_indexes": [index.name for index in optional],
+                "index_bytes": index_bytes,
+                "table_bytes": table_bytes,
+                "rows": rows,
+                "writes": writes,
+                "never_scanned": never,
+                **window.evidence,
+            },
+            severity=MEDIUM if writes is not None and writes >= opts.many_writes else None,
+        )
+
+
+@rule(
+    "jsonb-without-gin",
+    category=INDEXES,
+    severity=INFO,
+    title="jsonb column without a GIN index",
+    options=SeqScanOptions,
+    uses_statistics=True,
+)
+def jsonb_without_gin(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft]:
+    """A jsonb column that no index covers, neither whole nor through an expression.
+
+    Info: many jsonb columns are only stored and read back whole. Low, with a GIN
+    index offered, when the statistics show its table is read by sequential scans
+    of many rows (the options are `seq-scan-heavy-table`'s), since searches inside
+    jsonb (`@>`, `?`, `@?`) can use nothing else.
+
+    ## Why it breaks
+    A condition on the content of a jsonb document (`metadata @> '{"format":
+    "online"}'`, `tags ? 'urgent'`) cannot use a btree on the column, so without
+    a GIN index (or a btree on the extracted expression) every such query reads
+    and decodes every document of the table.
+
+    ## Fix
+    `CREATE INDEX CONCURRENTLY ... USING gin (column)` serves `@>`, `?`, `?|`,
+    `?&`, `@?` and `@@`; `gin (column jsonb_path_ops)` is smaller and faster but
+    serves only `@>`, `@?` and `@@`. For one key compared by value, a btree on
+    the expression (`(column ->> 'key')`) is smaller still. A GIN index slows
+    writes: add it for queries that exist.
+    """
+    covered = columns_in_indexes(snap)
+    for column in snap.columns:
+        if column.type_name != "jsonb" or (column.table_oid, column.position) in covered:
+            continue
+        table = snap.table_by_oid.get(column.table_oid)
+        if table is None or table.kind not in ("r", "p", "m") or table.is_partition:
+            continue
+        pressure = seq_scan_pressure(snap, table, opts)
+        scanned = (
+            f"; {table.qualname} is read by sequential scans ({pressure:,} rows)"
+            if pressure is not None
+            else ""
+        )
+        yield finding(
+            column,
+            f"{column.qualname} (jsonb) has no GIN index{scanned}",
+            evidence={
+                "seq_scan": table.seq_scan,
+                "seq_tup_read": table.seq_tup_read,
+                "rows": snap.facts.rows(table),
+            },
+            fix=fixes.create_gin_index(table, column.name) if pressure is not None else None,
+            severity=LOW if pressure is not None else None,
+        )
+
+
+def columns_in_indexes(snap: Snapshot) -> set[tuple[int, int]]:
+    """(table oid, attribute number) of every column an index has as a key, INCLUDE
+    column or inside a key expression."""
+    by_name = snap.facts.column_by_name
+    covered = set()
+    for index in snap.indexes:
+        for name in index.key_columns:
+            column = by_name.get((index.table_oid, name)) if name else None
+            if column is not None:
+                covered.add((index.table_oid, column.position))
+        for number in VARATTNO.findall(index.expressions or ""):
+            covered.add((index.table_oid, int(number)))
+    return covered
+
+
+VARATTNO = re.compile(r"\{VAR :varno 1 :varattno (\d+) ")
