@@ -330,3 +330,13 @@ def create_gin_index(table: Table, column: str) -> Fix:
     )
     drop = drop_index_statement(table.schema, name, concurrently=not partitioned)
     return Fix((create,), (drop,), PLAIN_BUILD if partitioned else CONCURRENT_BUILD)
+
+
+def vacuum_full(table: Table) -> Fix:
+    """Rewrite the table compactly: blocks every read and write while it runs."""
+    statement = text(
+        sql.SQL("VACUUM (FULL, ANALYZE) {table};").format(table=name_of(table.schema, table.name))
+    )
+    return Fix(
+        (statement,), None, Risk(lock="ACCESS EXCLUSIVE", rewrites=True, transactional=False)
+    )

@@ -78,3 +78,30 @@ def test_a_statistics_reset_forgets_the_analyze_but_not_what_it_gathered(databas
         ).fetchone()
     assert analyzed == (None,)
     assert gathered == (2,)  # both columns keep their statistics
+
+
+# table-bloat, index-bloat
+
+
+def test_vacuum_keeps_the_space_a_rewrite_gives_back(database) -> None:
+    database.execute(
+        "CREATE TABLE notes (id int PRIMARY KEY, body text) WITH (autovacuum_enabled = false);"
+        "INSERT INTO notes SELECT g, md5(g::text) FROM generate_series(1, 20000) g;"
+    )
+    with database.admin() as admin:
+
+        def sizes() -> tuple[int, int]:
+            row = admin.execute(
+                "SELECT pg_relation_size('notes'), pg_relation_size('notes_pkey')"
+            ).fetchone()
+            assert row is not None
+            return row
+
+        before = sizes()
+        admin.execute("DELETE FROM notes WHERE id % 10 <> 0")
+        admin.execute("VACUUM notes")
+        assert sizes() == before  # nine rows in ten gone, not one page given back
+        admin.execute("REINDEX INDEX CONCURRENTLY notes_pkey")
+        assert sizes()[1] < before[1] / 5  # the index rebuilt compactly
+        admin.execute("VACUUM FULL notes")
+        assert sizes()[0] < before[0] / 5  # the table rewritten compactly

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from pgvitals import fixes
 from pgvitals.findings import Fix
-from pgvitals.fmt import human_bytes
+from pgvitals.fmt import human_bytes, short_time
+from pgvitals.rules import _bloat
 from pgvitals.rules._api import (
     HIGH,
     INDEXES,
@@ -22,6 +23,7 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
+from pgvitals.rules.maintenance import BloatOptions, bloat_evidence, bloat_severity
 from pgvitals.snapshot.facts import leads_with
 from pgvitals.snapshot.model import Index, Snapshot, Table
 
@@ -804,3 +806,53 @@ def columns_in_indexes(snap: Snapshot) -> set[tuple[int, int]]:
 
 
 VARATTNO = re.compile(r"\{VAR :varno 1 :varattno (\d+) ")
+
+
+@rule(
+    "index-bloat",
+    category=INDEXES,
+    severity=LOW,
+    title="Index much larger than its entries need (estimated)",
+    options=BloatOptions,
+)
+def index_bloat(snap: Snapshot, opts: BloatOptions) -> Iterator[Draft]:
+    """A btree index that takes much more space than its entries need, by an estimate.
+
+    Estimated from the catalogs as `table-bloat` is (the entries' average width
+    from the key and INCLUDE columns' `pg_stats`, an 8-byte tuple header, a null
+    bitmap where a key can be NULL, the index's fillfactor, 90 by default), as of
+    the last VACUUM or ANALYZE; the same thresholds. Expression indexes and other
+    methods than btree are not estimated. A partition's index is judged on its own.
+    Btree deduplication (PostgreSQL 13+) stores repeated keys once, so an index on
+    a column with few distinct values is smaller than the estimate expects: its
+    bloat is under-reported, never over-reported.
+
+    ## Why it breaks
+    Btree pages split when they fill and are merged back only when they become
+    completely empty, so deletes and non-HOT updates (each writes a new entry in
+    every index) leave pages half-used. A bloated index is read from disk more
+    often, caches less, and makes every scan over it slower; on a
+    random-key index (uuid v4) pages also end half full by nature.
+
+    ## Fix
+    `REINDEX INDEX CONCURRENTLY` rebuilds it compactly without blocking writes
+    (it needs space for the copy while it runs). Then reduce the churn that caused
+    it: HOT-friendly updates, vacuum that keeps up.
+    """
+    for index in snap.indexes:
+        if not index.is_valid:
+            continue
+        bloat = _bloat.index_bloat(snap, index)
+        if bloat is None or bloat.ratio < opts.min_ratio or bloat.bytes < opts.ignore_below_bytes:
+            continue
+        severity = bloat_severity(bloat, opts)
+        as_of = f" (as of {short_time(bloat.as_of)})" if bloat.as_of else ""
+        yield finding(
+            index,
+            f"{index.name} on {index.schema}.{index.table} takes {human_bytes(bloat.actual_bytes)}"
+            f"{as_of}; its {round(index.rows_estimate):,} entries need about"
+            f" {human_bytes(bloat.expected_bytes)}: {bloat.ratio:.0%} estimated bloat",
+            evidence=bloat_evidence(bloat),
+            fix=None if severity == INFO else fixes.reindex_concurrently(index),
+            severity=severity,
+        )

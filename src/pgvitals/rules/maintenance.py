@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pgvitals import fixes
-from pgvitals.fmt import short_time
+from pgvitals.fmt import human_bytes, short_time
+from pgvitals.rules import _bloat
 from pgvitals.rules._api import (
     CRITICAL,
     HIGH,
@@ -21,6 +22,7 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
+from pgvitals.rules._bloat import Bloat
 from pgvitals.snapshot.model import Snapshot, Table, is_false
 
 
@@ -501,4 +503,86 @@ def xid_wraparound_risk(snap: Snapshot, opts: WraparoundOptions) -> Iterator[Dra
                 "oldest_tables": [name for _, name in sorted(oldest, reverse=True)[:10]],
             },
             severity=wraparound_severity(age, opts),
+        )
+
+
+@dataclass(frozen=True)
+class BloatOptions:
+    min_ratio: float = option(0.4, "share of the relation estimated to be bloat to report it")
+    ignore_below_bytes: int = option(64 * 1024, "ignore less estimated bloat than this")
+    small_bytes: int = option(1024 * 1024, "estimated bloat under this is info")
+    large_bytes: int = option(100 * 1024 * 1024, "estimated bloat from this is medium")
+
+
+def bloat_severity(bloat: Bloat, opts: BloatOptions) -> str | None:
+    if bloat.bytes < opts.small_bytes:
+        return INFO
+    if bloat.bytes >= opts.large_bytes:
+        return MEDIUM
+    return None  # the default, low
+
+
+def bloat_evidence(bloat: Bloat) -> dict[str, object]:
+    return {
+        "bytes": bloat.actual_bytes,
+        "expected_bytes": bloat.expected_bytes,
+        "bloat_bytes": bloat.bytes,
+        "bloat_ratio": round(bloat.ratio, 3),
+        "method": "estimated from pg_stats and relpages",
+        "as_of": bloat.as_of,
+    }
+
+
+@rule(
+    "table-bloat",
+    category=MAINTENANCE,
+    severity=LOW,
+    title="Table much larger than its rows need (estimated)",
+    options=BloatOptions,
+)
+def table_bloat(snap: Snapshot, opts: BloatOptions) -> Iterator[Draft]:
+    """The table takes much more space than its live rows need, by an estimate.
+
+    Estimated from the catalogs (see below: no extension needed), as of the last
+    VACUUM or ANALYZE, which set the sizes it reads; reported from `min_ratio` of
+    the table and `ignore_below_bytes`; info under `small_bytes`, medium from
+    `large_bytes`. A table never analyzed is not estimated (`stale-statistics`
+    reports it). The estimate averages column widths and leaves TOAST out: treat
+    it as a pointer, and measure before acting (`pgstattuple`'s
+    `pgstattuple_approx`).
+
+    The method: from `reltuples` and, per column, `null_frac` and `avg_width`
+    (pg_stats), compute the average tuple as PostgreSQL lays it out (23-byte
+    header, null bitmap, data aligned to 8 bytes, 4-byte line pointer), the pages
+    the rows need at the table's fillfactor, and compare with `relpages`.
+
+    ## Why it breaks
+    Space freed by updates and deletes is reused only for new rows of the same
+    table, and returned to the operating system only by a rewrite. A bloated
+    table makes every sequential scan read the empty space, keeps fewer live
+    rows in each cached page, and makes backups, replicas and restores larger. It
+    comes from vacuum falling behind (autovacuum disabled or too slow, long
+    transactions), from mass deletes, or from updates that are not HOT.
+
+    ## Fix
+    First fix the cause (see `high-dead-tuple-ratio`, `autovacuum-disabled`). To
+    give the space back: `pg_repack` or `pg_squeeze` rewrite the table online;
+    `VACUUM FULL` does it in core but holds an ACCESS EXCLUSIVE lock (no reads or
+    writes) for the whole rewrite, so it belongs in a maintenance window, and it
+    needs free disk space for a full copy.
+    """
+    for table in snap.tables:
+        bloat = _bloat.table_bloat(snap, table)
+        if bloat is None or bloat.ratio < opts.min_ratio or bloat.bytes < opts.ignore_below_bytes:
+            continue
+        severity = bloat_severity(bloat, opts)
+        as_of = f" (as of {short_time(bloat.as_of)})" if bloat.as_of else ""
+        yield finding(
+            table,
+            f"{table.qualname} takes {human_bytes(bloat.actual_bytes)}{as_of}; its"
+            f" {round(table.rows_estimate):,} rows need about {human_bytes(bloat.expected_bytes)}:"
+            f" {bloat.ratio:.0%} estimated bloat",
+            evidence=bloat_evidence(bloat),
+            fix=None if severity == INFO else fixes.vacuum_full(table),
+            severity=severity,
         )

@@ -146,6 +146,7 @@ class Column(NamedTuple):
     n_distinct: float | None
     type_oid: int
     collation_oid: int  # 0: not collatable
+    avg_width: int | None = None  # pg_stats.avg_width: bytes per non-null value
 
     @property
     def qualname(self) -> str:

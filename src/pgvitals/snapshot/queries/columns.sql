@@ -18,7 +18,8 @@ SELECT a.attrelid::int8 AS table_oid,
        st.null_frac::float8 AS null_frac,
        st.n_distinct::float8 AS n_distinct,
        a.atttypid::int8 AS type_oid,
-       a.attcollation::int8 AS collation_oid
+       a.attcollation::int8 AS collation_oid,
+       st.avg_width::int AS avg_width
   FROM pg_catalog.pg_attribute a
   JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
