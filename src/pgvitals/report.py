@@ -296,10 +296,15 @@ class IndexCoverage:
     indexes: int
     single_column: int
     composite: int
-    index_bytes: int | None
+    index_bytes: int | None  # a partitioned table's: its partitions' indexes
     table_bytes: int | None  # None: not known (never vacuumed or analyzed)
     foreign_keys: int
     unindexed_foreign_keys: int
+    partial: int = 0
+    unique: int = 0  # unique indexes, primary key included
+    # each foreign key's columns, "(a, b)", by whether an index serves its lookup
+    covered_foreign_key_columns: tuple[str, ...] = ()
+    unindexed_foreign_key_columns: tuple[str, ...] = ()
 
 
 def regular_tables(snap: Snapshot) -> list[Table]:
@@ -307,8 +312,9 @@ def regular_tables(snap: Snapshot) -> list[Table]:
 
 
 def index_coverage(snap: Snapshot) -> list[IndexCoverage]:
-    """Per regular table: its indexes by shape and size, and the foreign keys no index
-    serves (the same test the unindexed-foreign-key rule applies)."""
+    """Per regular table: its indexes by shape and size, and the foreign keys an index
+    serves or not (the same test the unindexed-foreign-key rule applies). A
+    partitioned table's sizes are its partitions' summed."""
     facts = snap.facts
     result = []
     for table in regular_tables(snap):
@@ -319,6 +325,8 @@ def index_coverage(snap: Snapshot) -> list[IndexCoverage]:
             if c.kind == "f" and not c.inherited
         ]
         unindexed = [fk for fk in foreign_keys if facts.lookup_index_of_fk[fk.oid] is None]
+        served = [fk for fk in foreign_keys if fk not in unindexed]
+        leaves = facts.leaves_by_root.get(table.oid, [])
         result.append(
             IndexCoverage(
                 table=table.qualname,
@@ -328,13 +336,23 @@ def index_coverage(snap: Snapshot) -> list[IndexCoverage]:
                 indexes=len(indexes),
                 single_column=sum(1 for i in indexes if i.key_count == 1),
                 composite=sum(1 for i in indexes if i.key_count > 1),
-                index_bytes=known_sum(i.bytes for i in indexes),
-                table_bytes=table.table_bytes,
+                index_bytes=known_sum(facts.index_bytes(i) for i in indexes),
+                table_bytes=known_sum(leaf.table_bytes for leaf in leaves)
+                if table.kind == "p"
+                else table.table_bytes,
                 foreign_keys=len(foreign_keys),
                 unindexed_foreign_keys=len(unindexed),
+                partial=sum(1 for i in indexes if i.is_partial),
+                unique=sum(1 for i in indexes if i.is_unique),
+                covered_foreign_key_columns=tuple(key_columns(fk) for fk in served),
+                unindexed_foreign_key_columns=tuple(key_columns(fk) for fk in unindexed),
             )
         )
     return result
+
+
+def key_columns(constraint: Constraint) -> str:
+    return f"({', '.join(constraint.columns)})"
 
 
 @dataclass(frozen=True)

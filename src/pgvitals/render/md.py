@@ -274,6 +274,11 @@ def report_context(report: Report) -> dict[str, Any]:
         "coverage": coverage,
         "coverage_without_index": [c.table for c in coverage if c.indexes == 0],
         "coverage_unindexed_fk": sum(1 for c in coverage if c.unindexed_foreign_keys),
+        "coverage_unindexed_columns": [
+            (c.table, c.unindexed_foreign_key_columns)
+            for c in coverage
+            if c.unindexed_foreign_key_columns
+        ],
         "index_bytes": sum(c.index_bytes or 0 for c in coverage),
         "table_bytes": sum(c.table_bytes or 0 for c in coverage),
         "unsized": [c.table for c in coverage if c.table_bytes is None],
