@@ -33,7 +33,6 @@ COUNTERS = (
     "n_tup_del",
     "n_tup_hot_upd",
     "seq_tup_read",
-    "seq_scan",
     "idx_scan",
 )
 
@@ -48,8 +47,6 @@ class Life:
     hot_updates: int
     seq_tup_read: int
     idx_scans: int
-    seq_scans: int
-    index_builds: int  # indexes on it (and its partitions): one sequential scan each
     dead: int
     rows: int
     rows_from: str
@@ -60,10 +57,9 @@ class Life:
 
     @property
     def read(self) -> bool:
-        """Was it read? Rows read by sequential scans, index scans, or more sequential
-        scans than its index builds explain (each CREATE INDEX counts one sequential
-        scan, and a scan of an empty table reads no rows)."""
-        return self.seq_tup_read > 0 or self.idx_scans > 0 or self.seq_scans > self.index_builds
+        """Was a row read from it? Not the number of sequential scans: index builds,
+        foreign key validation, backups and pgvitals's own row counts all scan."""
+        return self.seq_tup_read > 0 or self.idx_scans > 0
 
     def evidence(self) -> dict[str, object]:
         return {
@@ -84,9 +80,9 @@ def judged_tables(snap: Snapshot) -> Iterator[tuple[Table, Life]]:
         if table.kind not in ("r", "p") or table.is_partition:
             continue
         counts = [facts.counter(table, name) for name in COUNTERS]
-        if any(count is None for count in counts[:6]):
+        if any(count is None for count in counts[:5]):
             continue  # no counters (track_counts off, or a partitioned table without parts)
-        inserts, updates, deletes, hot, seq_read, seq_scans, idx_scans = (c or 0 for c in counts)
+        inserts, updates, deletes, hot, seq_read, idx_scans = (c or 0 for c in counts)
         if table.kind == "p":
             parts = facts.leaves_by_root.get(table.oid, [])
             rows, rows_from = facts.rows(table), "its partitions"
@@ -94,7 +90,6 @@ def judged_tables(snap: Snapshot) -> Iterator[tuple[Table, Life]]:
             parts = [table]
             rows, rows_from = live_rows(snap, table)
         dead = sum(part.n_dead_tup or 0 for part in parts)
-        builds = sum(len(snap.indexes_by_table.get(part.oid, [])) for part in parts)
         yield (
             table,
             Life(
@@ -104,8 +99,6 @@ def judged_tables(snap: Snapshot) -> Iterator[tuple[Table, Life]]:
                 hot_updates=hot,
                 seq_tup_read=seq_read,
                 idx_scans=idx_scans,
-                seq_scans=seq_scans,
-                index_builds=builds,
                 dead=dead,
                 rows=rows,
                 rows_from=rows_from,
@@ -244,10 +237,10 @@ class UnusedTableOptions:
 def unused_table(snap: Snapshot, opts: UnusedTableOptions) -> Iterator[Draft]:
     """A table with no rows, no writes and no reads in a window long enough to mean it.
 
-    No rows now, no insert, update or delete, no index scan, no row read by a
-    sequential scan, and no more sequential scans than its indexes' builds explain
-    (each CREATE INDEX counts one), over at least `min_statistics_hours` of
-    statistics. Below that
+    No rows now, no insert, update or delete, no index scan and no row read by a
+    sequential scan (`seq_tup_read`; the number of sequential scans says nothing
+    here: each CREATE INDEX, foreign key validation, backup and pgvitals's own row
+    count scans the table), over at least `min_statistics_hours` of statistics. Below that
     nothing is reported: a table filled by a weekly job looks the same for a week.
 
     ## Why it breaks

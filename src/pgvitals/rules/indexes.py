@@ -228,10 +228,31 @@ def duplicate_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     for copy, keeper in duplicate_copies(snap):
         yield finding(
             copy,
-            f"Duplicates {keeper.name} on {copy.schema}.{copy.table} ({', '.join(copy.keys)})",
+            f"Duplicates {keeper.name} on {copy.schema}.{copy.table}: " + both(copy, keeper),
             evidence=pair_evidence(copy, keeper),
             fix=drop_fix(snap, copy),
         )
+
+
+USING = re.compile(r" USING \S+ (.*)$", re.S)
+
+
+def shape(index: Index) -> str:
+    """What an index holds, as its definition says it after `USING method`: keys with
+    operator classes, collations and sort order, INCLUDE columns, predicate. From
+    the keys alone where the definition could not be read."""
+    found = USING.search(index.definition or "")
+    if found:
+        unique = "UNIQUE " if index.is_unique else ""
+        return f"{unique}{index.method} {found.group(1)}"
+    return f"({', '.join(index.keys)})"
+
+
+def both(copy: Index, keeper: Index) -> str:
+    """The two definitions, once when they read the same."""
+    if shape(copy) == shape(keeper):
+        return f"both {shape(copy)}"
+    return f"{shape(copy)} beside {shape(keeper)}"
 
 
 def prefix_of(short: Index, long: Index) -> bool:
@@ -300,7 +321,7 @@ def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         longer = min(covering, key=lambda other: (len(other.keys), other.name))
         yield finding(
             index,
-            f"({', '.join(index.keys)}) is a prefix of {longer.name} ({', '.join(longer.keys)})"
+            f"{shape(index)} is a prefix of {longer.name} {shape(longer)}"
             f" on {index.schema}.{index.table}",
             evidence=pair_evidence(index, longer),
             fix=drop_fix(snap, index),
