@@ -51,6 +51,10 @@ from pgvitals.rules import REGISTRY
 from pgvitals.snapshot import io
 from pgvitals.snapshot.collect import UNREAD_CATALOGS, ProfileBudget, UnknownSchema, collect
 from pgvitals.snapshot.model import Snapshot
+from pgvitals.snapshot.probes import DEFAULT_PROBES
+
+# --exact-bloat: the probe no rule asks for by default (it reads every page)
+EXACT_BLOAT = frozenset({"exact_bloat"})
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -99,6 +103,11 @@ def target_options(command: click.Command) -> click.Command:
         [
             click.option("--schema", "schemas", multiple=True, help="Only this schema."),
             click.option("--no-data", is_flag=True, help="Do not read table rows."),
+            click.option(
+                "--exact-bloat", is_flag=True,
+                help="Measure bloat with pgstattuple (installed in the database; reads every"
+                " page) instead of estimating it.",
+            ),
             click.option(
                 "--config", "config_path", type=click.Path(path_type=Path),
                 help="Config file (default: pgvitals.toml or [tool.pgvitals] in pyproject.toml).",
@@ -166,6 +175,7 @@ def check(
     snapshot_path: Path | None,
     schemas: tuple[str, ...],
     no_data: bool,
+    exact_bloat: bool,
     config_path: Path | None,
     statement_timeout: int,
     lock_timeout: int,
@@ -188,8 +198,9 @@ def check(
         connection = f"snapshot {snapshot_path}"
     else:
         limits = Limits(statement_timeout_ms=statement_timeout, lock_timeout_ms=lock_timeout)
+        probes = required_probes(config) | (EXACT_BLOAT if exact_bloat else frozenset())
         snapshot, connection = take_snapshot(
-            dsn, limits, schemas or config.schemas, no_data, required_probes(config)
+            dsn, limits, schemas or config.schemas, no_data, probes
         )
     unread = [e["reason"] for e in snapshot.collection.skipped if e["step"] == UNREAD_CATALOGS]
     analysis = no_checks(snapshot, unread[0]) if unread else analyse(snapshot, config, LIVE)
@@ -209,6 +220,7 @@ def snapshot(
     output: Path,
     schemas: tuple[str, ...],
     no_data: bool,
+    exact_bloat: bool,
     config_path: Path | None,
     statement_timeout: int,
     lock_timeout: int,
@@ -219,7 +231,8 @@ def snapshot(
     destination = OutputFile(output, SNAPSHOT)
     check_writable([destination], force)  # before collecting: a bad path fails fast
     limits = Limits(statement_timeout_ms=statement_timeout, lock_timeout_ms=lock_timeout)
-    taken, _ = take_snapshot(dsn, limits, schemas or config.schemas, no_data)
+    probes = DEFAULT_PROBES | (EXACT_BLOAT if exact_bloat else frozenset())
+    taken, _ = take_snapshot(dsn, limits, schemas or config.schemas, no_data, probes)
     write_files([(destination, io.to_json(taken))], force)
     stderr.print(
         f"saved {visible(str(output))}: {len(taken.tables)} tables, "

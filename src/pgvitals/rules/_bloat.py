@@ -8,7 +8,12 @@ aligned to MAXALIGN, line pointer), the pages the live tuples need at the
 relation's fillfactor, and compare with `relpages`. The difference is space that
 holds dead tuples, free space left by them, or the slack of page splits.
 
-It is an estimate: variable-width columns are averaged, TOAST is left out, and
+With `--exact-bloat` and the pgstattuple extension installed, each table and btree
+index is measured instead (`pgstattuple`: dead tuples and free space;
+`pgstatindex`: leaf density against the fillfactor, empty and deleted pages), and
+the estimate is used only where a measure could not be taken.
+
+The estimate is one: variable-width columns are averaged, TOAST is left out, and
 `relpages` and `reltuples` are as of the last VACUUM, ANALYZE or CREATE INDEX, so
 growth since then is not seen. A relation whose columns have no statistics
 (never analyzed, or hidden from this role) or of a kind the method does not model
@@ -18,7 +23,7 @@ growth since then is not seen. A relation whose columns have no statistics
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pgvitals.snapshot.model import Column, Index, Snapshot, Table
 
@@ -33,11 +38,17 @@ HEAP_FILLFACTOR = 100
 BTREE_FILLFACTOR = 90
 
 
+ESTIMATED = "estimated from pg_stats and relpages"
+MEASURED = "measured with pgstattuple"
+
+
 @dataclass(frozen=True)
 class Bloat:
     actual_bytes: int
     expected_bytes: int  # what the live tuples need at the fillfactor
-    as_of: str | None  # when relpages and reltuples were last set (VACUUM or ANALYZE)
+    as_of: str | None  # when the sizes were read: measured now, or set by VACUUM/ANALYZE
+    method: str = ESTIMATED
+    not_measured: str | None = None  # why pgstattuple could not measure it, when asked
 
     @property
     def bytes(self) -> int:
@@ -71,7 +82,37 @@ def block_size(snap: Snapshot) -> int:
     return int(snap.server.settings.get("block_size", 8192))
 
 
+def measured(snap: Snapshot, kind: str, oid: int) -> Bloat | str | None:
+    """pgstattuple's measure of a table or index (--exact-bloat); the reason it could
+    not measure it; or None when it was not asked to."""
+    measure = snap.facts.bloat_measures.get((kind, oid))
+    if measure is None:
+        return None
+    if measure.status != "ran" or measure.bytes is None or measure.bloat_bytes is None:
+        return measure.reason or "not measured"
+    expected = max(measure.bytes - measure.bloat_bytes, 0)
+    return Bloat(measure.bytes, expected, snap.server.collected_at, MEASURED)
+
+
 def table_bloat(snap: Snapshot, table: Table) -> Bloat | None:
+    """The heap's bloat (main fork), measured or estimated; None when neither can be."""
+    found = measured(snap, "table", table.oid)
+    if isinstance(found, Bloat):
+        return found
+    estimate = estimated_table_bloat(snap, table)
+    return replace(estimate, not_measured=found) if estimate and found else estimate
+
+
+def index_bloat(snap: Snapshot, index: Index) -> Bloat | None:
+    """A btree's bloat, measured or estimated; None when neither can be."""
+    found = measured(snap, "index", index.oid)
+    if isinstance(found, Bloat):
+        return found
+    estimate = estimated_index_bloat(snap, index)
+    return replace(estimate, not_measured=found) if estimate and found else estimate
+
+
+def estimated_table_bloat(snap: Snapshot, table: Table) -> Bloat | None:
     """The heap's estimated bloat (main fork), or None when it cannot be estimated."""
     if table.kind not in ("r", "m") or not table.pages or table.rows_estimate < 0:
         return None
@@ -88,7 +129,7 @@ def table_bloat(snap: Snapshot, table: Table) -> Bloat | None:
     return Bloat(table.pages * bs, pages * bs, analyzed_or_vacuumed(table))
 
 
-def index_bloat(snap: Snapshot, index: Index) -> Bloat | None:
+def estimated_index_bloat(snap: Snapshot, index: Index) -> Bloat | None:
     """A btree's estimated bloat, or None when it cannot be estimated."""
     table = snap.table_by_oid.get(index.table_oid)
     if (

@@ -23,7 +23,7 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
-from pgvitals.rules.maintenance import BloatOptions, bloat_evidence, bloat_severity
+from pgvitals.rules.maintenance import BloatOptions, bloat_evidence, bloat_severity, bloat_words
 from pgvitals.snapshot.facts import leads_with
 from pgvitals.snapshot.model import Index, Snapshot, Table
 
@@ -837,7 +837,12 @@ VARATTNO = re.compile(r"\{VAR :varno 1 :varattno (\d+) ")
     options=BloatOptions,
 )
 def index_bloat(snap: Snapshot, opts: BloatOptions) -> Iterator[Draft]:
-    """A btree index that takes much more space than its entries need, by an estimate.
+    """A btree index that takes much more space than its entries need, measured or
+    estimated.
+
+    Measured with `check --exact-bloat` where pgstattuple is installed
+    (`pgstatindex`: leaf density against the fillfactor, empty and deleted pages);
+    otherwise estimated.
 
     Estimated from the catalogs as `table-bloat` is (the entries' average width
     from the key and INCLUDE columns' `pg_stats`, an 8-byte tuple header, a null
@@ -871,8 +876,8 @@ def index_bloat(snap: Snapshot, opts: BloatOptions) -> Iterator[Draft]:
         yield finding(
             index,
             f"{index.name} on {index.schema}.{index.table} takes {human_bytes(bloat.actual_bytes)}"
-            f"{as_of}; its {round(index.rows_estimate):,} entries need about"
-            f" {human_bytes(bloat.expected_bytes)}: {bloat.ratio:.0%} estimated bloat",
+            f"{as_of}; its entries need about {human_bytes(bloat.expected_bytes)}:"
+            f" {bloat_words(bloat)}",
             evidence=bloat_evidence(bloat),
             fix=None if severity == INFO else fixes.reindex_concurrently(index),
             severity=severity,

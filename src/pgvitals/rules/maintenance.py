@@ -523,14 +523,23 @@ def bloat_severity(bloat: Bloat, opts: BloatOptions) -> str | None:
 
 
 def bloat_evidence(bloat: Bloat) -> dict[str, object]:
-    return {
+    evidence: dict[str, object] = {
         "bytes": bloat.actual_bytes,
         "expected_bytes": bloat.expected_bytes,
         "bloat_bytes": bloat.bytes,
         "bloat_ratio": round(bloat.ratio, 3),
-        "method": "estimated from pg_stats and relpages",
+        "method": bloat.method,
         "as_of": bloat.as_of,
     }
+    if bloat.not_measured:
+        evidence["not_measured"] = bloat.not_measured
+    return evidence
+
+
+def bloat_words(bloat: Bloat) -> str:
+    """ "estimated" or "measured", and as of when."""
+    word = "measured" if bloat.method == _bloat.MEASURED else "estimated"
+    return f"{bloat.ratio:.0%} {word} bloat"
 
 
 @rule(
@@ -541,15 +550,16 @@ def bloat_evidence(bloat: Bloat) -> dict[str, object]:
     options=BloatOptions,
 )
 def table_bloat(snap: Snapshot, opts: BloatOptions) -> Iterator[Draft]:
-    """The table takes much more space than its live rows need, by an estimate.
+    """The table takes much more space than its live rows need, measured or estimated.
 
-    Estimated from the catalogs (see below: no extension needed), as of the last
-    VACUUM or ANALYZE, which set the sizes it reads; reported from `min_ratio` of
-    the table and `ignore_below_bytes`; info under `small_bytes`, medium from
-    `large_bytes`. A table never analyzed is not estimated (`stale-statistics`
-    reports it). The estimate averages column widths and leaves TOAST out: treat
-    it as a pointer, and measure before acting (`pgstattuple`'s
-    `pgstattuple_approx`).
+    Estimated from the catalogs (no extension needed), as of the last VACUUM or
+    ANALYZE, which set the sizes the estimate reads; measured instead with `check
+    --exact-bloat` where the pgstattuple extension is installed (it reads every
+    page: dead tuples and free space). The finding says which. Reported from
+    `min_ratio` of the table and `ignore_below_bytes`; info under `small_bytes`,
+    medium from `large_bytes`. A table never analyzed is not estimated
+    (`stale-statistics` reports it). The estimate averages column widths and
+    leaves TOAST out: treat it as a pointer, and measure before acting.
 
     The method: from `reltuples` and, per column, `null_frac` and `avg_width`
     (pg_stats), compute the average tuple as PostgreSQL lays it out (23-byte
@@ -580,8 +590,7 @@ def table_bloat(snap: Snapshot, opts: BloatOptions) -> Iterator[Draft]:
         yield finding(
             table,
             f"{table.qualname} takes {human_bytes(bloat.actual_bytes)}{as_of}; its"
-            f" {round(table.rows_estimate):,} rows need about {human_bytes(bloat.expected_bytes)}:"
-            f" {bloat.ratio:.0%} estimated bloat",
+            f" rows need about {human_bytes(bloat.expected_bytes)}: {bloat_words(bloat)}",
             evidence=bloat_evidence(bloat),
             fix=None if severity == INFO else fixes.vacuum_full(table),
             severity=severity,

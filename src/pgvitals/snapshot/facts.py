@@ -13,7 +13,7 @@ from collections import defaultdict
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from pgvitals.snapshot.model import Column, Constraint, Index, Table
+from pgvitals.snapshot.model import BloatMeasure, Column, Constraint, Index, Table
 from pgvitals.snapshot.window import StatisticsWindow, statistics_window
 
 NEXTVAL = re.compile(r"^nextval\('((?:[^']|'')+)'::regclass\)$")
@@ -237,3 +237,8 @@ class Facts:
             return index.bytes
         sizes = [self.index_bytes(child) for child in children]
         return None if None in sizes else sum(size for size in sizes if size is not None)
+
+    @cached_property
+    def bloat_measures(self) -> dict[tuple[str, int], BloatMeasure]:
+        """pgstattuple's measures (--exact-bloat), by (table or index, oid)."""
+        return {(m.kind, m.oid): m for m in self.snap.measures}

@@ -298,6 +298,18 @@ class TableProfile(NamedTuple):
     duplicate_rows: int | None  # rows identical to another row (tables without a PK)
 
 
+class BloatMeasure(NamedTuple):
+    """A table's or btree index's bloat as pgstattuple measured it (--exact-bloat)."""
+
+    oid: int  # the table's or the index's
+    kind: str  # table, index
+    status: str  # ran, skipped
+    reason: str | None
+    bytes: int | None  # table_len / index_size
+    # free and dead space; of an index, the leaf space its fillfactor does not explain
+    bloat_bytes: int | None
+
+
 @dataclass(frozen=True, slots=True)
 class CollectionInfo:
     """How the snapshot was taken, for the report's honesty and the benchmark."""
@@ -339,6 +351,7 @@ class Snapshot:
     indexes: list[Index] = entity(Index)
     sequences: list[Sequence] = entity(Sequence, "sequences")
     profiles: list[TableProfile] = entity(TableProfile)
+    measures: list[BloatMeasure] = entity(BloatMeasure)
     format: str = field(default=SNAPSHOT_FORMAT)
 
     @classmethod

@@ -18,6 +18,7 @@ class Probe:
     name: str
     reads_rows: bool  # skipped with --no-data
     help: str
+    opt_in: bool = False  # runs only when asked for by name (never as part of "all")
 
 
 PROBES = {
@@ -38,8 +39,16 @@ PROBES = {
             True,
             "rows identical to another row, in tables without a key (same scan as row_counts)",
         ),
+        Probe(
+            "exact_bloat",
+            True,
+            "table and btree index bloat measured with pgstattuple (--exact-bloat): reads"
+            " every page of each table and index",
+            opt_in=True,
+        ),
     )
 }
+DEFAULT_PROBES = frozenset(name for name, probe in PROBES.items() if not probe.opt_in)
 
 
 def probes_to_run(needed: Iterable[str], read_rows: bool) -> frozenset[str]:
