@@ -768,7 +768,10 @@ def over_indexed_table(snap: Snapshot, opts: OverIndexedOptions) -> Iterator[Dra
     uses_statistics=True,
 )
 def jsonb_without_gin(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft]:
-    """A jsonb column that no index covers, neither whole nor through an expression.
+    """A jsonb column that no index searches inside.
+
+    No GIN (or other non-btree) index on it, and no index on an expression over it.
+    A btree on the whole value, or the column as an INCLUDE column, does not count.
 
     Info: many jsonb columns are only stored and read back whole. Low, with a GIN
     index offered, when the statistics show its table is read by sequential scans
@@ -815,15 +818,18 @@ def jsonb_without_gin(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft]:
 
 
 def columns_in_indexes(snap: Snapshot) -> set[tuple[int, int]]:
-    """(table oid, attribute number) of every column an index has as a key, INCLUDE
-    column or inside a key expression."""
+    """(table oid, attribute number) of every column that an index searches inside:
+    a key of a GIN, GiST or other non-btree index, or a column in a key expression
+    (`(metadata ->> 'format')`). A whole jsonb value as a btree key serves only
+    equality of whole documents, and an INCLUDE column serves no search."""
     by_name = snap.facts.column_by_name
     covered = set()
     for index in snap.indexes:
-        for name in index.key_columns:
-            column = by_name.get((index.table_oid, name)) if name else None
-            if column is not None:
-                covered.add((index.table_oid, column.position))
+        if index.method not in ("btree", "hash"):
+            for name in index.key_columns[: index.key_count]:
+                column = by_name.get((index.table_oid, name)) if name else None
+                if column is not None:
+                    covered.add((index.table_oid, column.position))
         for number in VARATTNO.findall(index.expressions or ""):
             covered.add((index.table_oid, int(number)))
     return covered
@@ -840,8 +846,7 @@ VARATTNO = re.compile(r"\{VAR :varno 1 :varattno (\d+) ")
     options=BloatOptions,
 )
 def index_bloat(snap: Snapshot, opts: BloatOptions) -> Iterator[Draft]:
-    """A btree index that takes much more space than its entries need, measured or
-    estimated.
+    """A btree index much larger than its entries need, measured or estimated.
 
     Measured with `check --exact-bloat` where pgstattuple is installed
     (`pgstatindex`: leaf density against the fillfactor, empty and deleted pages);

@@ -411,8 +411,10 @@ def wraparound_severity(age: int, opts: WraparoundOptions) -> str | None:
     options=WraparoundOptions,
 )
 def xid_wraparound_risk(snap: Snapshot, opts: WraparoundOptions) -> Iterator[Draft]:
-    """The oldest unfrozen transaction (or multixact) ID of a table or of the database
-    is older than `autovacuum_freeze_max_age`.
+    """A table's or the database's oldest unfrozen transaction ID is past the freeze age.
+
+    The oldest unfrozen transaction (or multixact) ID is older than
+    `autovacuum_freeze_max_age` (`autovacuum_multixact_freeze_max_age`).
 
     Per table: `age(relfrozenxid)` against the table's `autovacuum_freeze_max_age`
     (its storage parameter, else the server's), and `mxid_age(relminmxid)` against
