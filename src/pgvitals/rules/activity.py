@@ -153,8 +153,8 @@ def high_churn_table(snap: Snapshot, opts: ChurnOptions) -> Iterator[Draft]:
             continue
         yield finding(
             table,
-            f"{life.inserts:,} rows inserted and {life.deletes:,} deleted in the"
-            f" {window.length} the statistics cover, {life.rows:,} remain",
+            f"{life.inserts:,} rows inserted and {life.deletes:,} deleted {window.phrase},"
+            f" {life.rows:,} remain",
             evidence={
                 **life.evidence(),
                 "delete_ratio": round(life.deletes / life.inserts, 3),
@@ -209,8 +209,7 @@ def cleared_table(snap: Snapshot, opts: ClearedOptions) -> Iterator[Draft]:
         )
         yield finding(
             table,
-            f"{life.inserts:,} rows inserted in the {window.length} the statistics cover and"
-            f" none remain ({how})",
+            f"{life.inserts:,} rows inserted {window.phrase} and none remain ({how})",
             evidence={**life.evidence(), **window.evidence},
         )
 
@@ -265,8 +264,7 @@ def unused_table(snap: Snapshot, opts: UnusedTableOptions) -> Iterator[Draft]:
             continue
         yield finding(
             table,
-            f"{table.qualname} is empty and was neither written nor read in the"
-            f" {window.length} the statistics cover",
+            f"{table.qualname} is empty and was neither written nor read {window.phrase}",
             evidence={**life.evidence(), "seq_scan": table.seq_scan, **window.evidence},
         )
 
@@ -352,8 +350,8 @@ def update_hot_spot(snap: Snapshot, opts: HotSpotOptions) -> Iterator[Draft]:
             advice = "an updated column is indexed, or the pages fill up"
         yield finding(
             table,
-            f"{life.updates:,} updates on {plural(life.rows, 'row')} ({per_row:,.1f} per row) in"
-            f" the {window.length} the statistics cover, {hot_ratio:.0%} of them HOT; {advice}",
+            f"{life.updates:,} updates on {plural(life.rows, 'row')} ({per_row:,.1f} per row)"
+            f" {window.phrase}, {hot_ratio:.0%} of them HOT; {advice}",
             evidence=evidence,
             fix=fix,
             severity=MEDIUM if life.hot_updates == 0 and per_row >= 10 else None,
@@ -439,7 +437,7 @@ def aborted_writes(snap: Snapshot, opts: AbortedOptions) -> Iterator[Draft]:
         yield finding(
             table,
             f"at least {aborted:,} of {life.inserts:,} inserted rows ({ratio:.0%}) were rolled"
-            f" back in the {window.length} the statistics cover",
+            f" back {window.phrase}",
             evidence={
                 **life.evidence(),
                 "aborted_inserts": aborted,

@@ -421,7 +421,7 @@ def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Draft]:
         }
         if table.kind == "p":
             evidence["scans_counted_over"] = "its partitions' indexes"
-        seen = f"not scanned in the {window.length} the statistics cover"
+        seen = f"not scanned {window.phrase}"
         fix = None
         if snap.server.in_recovery:
             severity: str | None = INFO
@@ -634,8 +634,8 @@ def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft
         yield finding(
             table,
             f"{scans:,} sequential scans read {rows_read:,} rows ({rows_read // scans:,} per scan)"
-            f" of {table.qualname} ({rows:,} rows) in the {window.length} the statistics"
-            f" cover, against {table.idx_scan or 0:,} index scans{cause}",
+            f" of {table.qualname} ({rows:,} rows) {window.phrase}, against"
+            f" {table.idx_scan or 0:,} index scans{cause}",
             evidence={
                 "seq_scan": scans,
                 "seq_tup_read": rows_read,
@@ -743,8 +743,8 @@ def over_indexed_table(snap: Snapshot, opts: OverIndexedOptions) -> Iterator[Dra
             table,
             f"{len(indexes)} indexes{sized} on {table.qualname}, {rows:,} rows{against},"
             f" {len(optional)} of them neither enforcing a constraint nor serving a foreign"
-            f" key; {writes or 0:,} rows written and {len(never)} indexes never scanned in the"
-            f" {window.length} the statistics cover",
+            f" key; {writes or 0:,} rows written and {len(never)} indexes never scanned"
+            f" {window.phrase}",
             evidence={
                 "indexes": len(indexes),
                 "optional_indexes": [index.name for index in optional],

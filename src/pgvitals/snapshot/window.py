@@ -32,12 +32,19 @@ class StatisticsWindow:
 
     @property
     def evidence(self) -> dict[str, object]:
-        """How a finding states the window it judged from."""
+        """How a finding states the window it judged from: where it starts, which does
+        not move between two runs (its length does)."""
         return {
             "statistics_since": self.since,
             "statistics_since_is": "stats_reset" if self.reset_at else "server start",
-            "statistics_window_days": round(self.days, 2),
         }
+
+    @property
+    def phrase(self) -> str:
+        """ "since the statistics were reset at ...", for a finding's message."""
+        if self.reset_at:
+            return f"since the statistics were reset at {short_time(self.reset_at)}"
+        return f"since the server started at {short_time(self.postmaster_start_time)}"
 
 
 def statistics_window(server: ServerInfo) -> StatisticsWindow:
