@@ -59,6 +59,22 @@ def test_demo_writes_a_report_that_exhibits_the_flaws(tmp_path) -> None:
         ("reserved-word-identifier", "practise_improve_pilot.login_attempts.user"),
         ("no-migration-history", "pgvitals_demo"),
         ("timestamp-as-integer", "practise_improve_pilot.badges.expires_at"),
+        # indexes, maintenance and activity (issue 8), as FLAWS.md lists them
+        ("unused-index", "practise_improve_pilot.lessons_created_at_idx"),
+        ("invalid-index", "practise_improve_pilot.chat_messages_role_idx"),
+        ("jsonb-without-gin", "practise_improve_pilot.lessons.metadata"),
+        ("seq-scan-heavy-table", "practise_improve_pilot.students"),
+        ("over-indexed-table", "practise_improve_pilot.announcements"),
+        ("index-bloat", "practise_improve_pilot.chat_sessions_pkey"),
+        ("autovacuum-disabled", "practise_improve_pilot.streaks"),
+        ("stale-statistics", "practise_improve_pilot.streaks"),
+        ("table-bloat", "practise_improve_pilot.chat_sessions"),
+        ("high-churn-table", "practise_improve_pilot.chat_sessions"),
+        ("cleared-table", "public.csv_import_rows"),
+        ("unused-table", "practise_improve_pilot.badges"),
+        ("update-hot-spot", "practise_improve_pilot.streaks"),
+        ("empty-schema", "legacy"),
+        ("aborted-writes", "practise_improve_pilot.teacher_profile"),
     }
     assert expected <= found, sorted(found)
     assert any(rule == "unindexed-foreign-key" for rule, _ in found)

@@ -76,7 +76,13 @@ def test_every_rule_has_a_firing_and_a_silent_case() -> None:
         names = [case.name for case in cases]
         assert len(names) == len(set(names)), f"{rule_id}: two cases share a name"
         defaults = [case for case in cases if not case.config]
-        assert any(case.fires for case in defaults), f"{rule_id} never fires with its defaults"
+        # A rule that calls something unused only over `min_statistics_hours` of
+        # statistics cannot fire with the defaults on a test server whose statistics
+        # are minutes old: its firing case may shorten that window, and nothing else.
+        windowed = "min_statistics_hours" in REGISTRY[rule_id].default_options()
+        only_window = [case for case in cases if set(case.config) == {"min_statistics_hours"}]
+        firing = defaults + (only_window if windowed else [])
+        assert any(case.fires for case in firing), f"{rule_id} never fires with its defaults"
         assert any(not case.fires for case in defaults), f"{rule_id} never silent by default"
         for case in cases:
             case.parsed_config()  # raises ConfigError on a misspelt option

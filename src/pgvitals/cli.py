@@ -77,6 +77,10 @@ from pgvitals.rules import REGISTRY
 from pgvitals.snapshot import io
 from pgvitals.snapshot.collect import UNREAD_CATALOGS, ProfileBudget, UnknownSchema, collect
 from pgvitals.snapshot.model import Snapshot
+from pgvitals.snapshot.probes import DEFAULT_PROBES
+
+# --exact-bloat: the probe no rule asks for by default (it reads every page)
+EXACT_BLOAT = frozenset({"exact_bloat"})
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -132,6 +136,11 @@ def target_options(command: click.Command) -> click.Command:
         [
             click.option("--schema", "schemas", multiple=True, help="Only this schema."),
             click.option("--no-data", is_flag=True, help="Do not read table rows."),
+            click.option(
+                "--exact-bloat", is_flag=True,
+                help="Measure bloat with pgstattuple (installed in the database; reads every"
+                " page) instead of estimating it.",
+            ),
             click.option(
                 "--config", "config_path", type=click.Path(path_type=Path),
                 help="Config file (default: pgvitals.toml or [tool.pgvitals] in pyproject.toml).",
@@ -299,6 +308,7 @@ def check(
     snapshot_path: Path | None,
     schemas: tuple[str, ...],
     no_data: bool,
+    exact_bloat: bool,
     config_path: Path | None,
     statement_timeout: int,
     lock_timeout: int,
@@ -328,8 +338,9 @@ def check(
         connection = f"snapshot {snapshot_path}"
     else:
         limits = Limits(statement_timeout_ms=statement_timeout, lock_timeout_ms=lock_timeout)
+        probes = required_probes(config) | (EXACT_BLOAT if exact_bloat else frozenset())
         snapshot, connection = take_snapshot(
-            dsn, limits, schemas or config.schemas, no_data, required_probes(config)
+            dsn, limits, schemas or config.schemas, no_data, probes
         )
     analysis = analysis_of(snapshot, config)
     finish(analysis, plan, connection, fail_on or config.fail_on, baselines, keeping)
@@ -348,6 +359,7 @@ def snapshot(
     output: Path,
     schemas: tuple[str, ...],
     no_data: bool,
+    exact_bloat: bool,
     config_path: Path | None,
     statement_timeout: int,
     lock_timeout: int,
@@ -358,7 +370,8 @@ def snapshot(
     destination = OutputFile(output, SNAPSHOT)
     check_writable([destination], force)  # before collecting: a bad path fails fast
     limits = Limits(statement_timeout_ms=statement_timeout, lock_timeout_ms=lock_timeout)
-    taken, _ = take_snapshot(dsn, limits, schemas or config.schemas, no_data)
+    probes = DEFAULT_PROBES | (EXACT_BLOAT if exact_bloat else frozenset())
+    taken, _ = take_snapshot(dsn, limits, schemas or config.schemas, no_data, probes)
     write_files([(destination, io.to_json(taken))], force)
     stderr.print(
         f"saved {visible(str(output))}: {len(taken.tables)} tables, "

@@ -54,9 +54,15 @@ class Config:
     min_statistics_hours: float = 24.0
 
     def options_for(self, rule_id: str) -> dict[str, Any]:
+        """The rule's options: its defaults, overlaid with its settings. A rule that
+        judges from the statistics window takes `min_statistics_hours` from the top
+        level unless its own settings name one."""
         settings = dict(self.rule_settings.get(rule_id, {}))
         settings.pop("severity", None)
-        return {**REGISTRY[rule_id].default_options(), **settings}
+        defaults = REGISTRY[rule_id].default_options()
+        if "min_statistics_hours" in defaults:
+            defaults["min_statistics_hours"] = self.min_statistics_hours
+        return {**defaults, **settings}
 
     def severity_for(self, rule_id: str) -> str | None:
         return self.rule_settings.get(rule_id, {}).get("severity")

@@ -885,3 +885,73 @@ def index_name(table: str, columns: Seq[str], suffix: str = "idx") -> str:
     from pgvitals.snapshot.facts import object_name
 
     return object_name(table, "_".join(columns) or None, suffix)
+
+
+def reindex_concurrently(index: Index) -> Fix:
+    """Rebuild an index without blocking writes (PostgreSQL 12+); nothing to undo."""
+    statement = text(
+        sql.SQL("REINDEX INDEX CONCURRENTLY {index};").format(
+            index=name_of(index.schema, index.name)
+        )
+    )
+    return Fix((statement,), None, CONCURRENT_BUILD)
+
+
+def analyze(table: Table) -> Fix:
+    """Gather the planner's statistics now; reads a sample, blocks no writes."""
+    statement = text(sql.SQL("ANALYZE {table};").format(table=name_of(table.schema, table.name)))
+    return Fix((statement,), None, Risk(lock="SHARE UPDATE EXCLUSIVE"))
+
+
+def vacuum_freeze(table: Table) -> Fix:
+    """Freeze every row now, so the table's oldest transaction ID moves forward."""
+    statement = text(
+        sql.SQL("VACUUM (FREEZE, VERBOSE) {table};").format(table=name_of(table.schema, table.name))
+    )
+    return Fix((statement,), None, MAINTENANCE)
+
+
+def set_fillfactor(table: Table, fillfactor: int) -> Fix:
+    """Leave room in new pages for HOT updates; the rollback restores what was set."""
+    relation = name_of(table.schema, table.name)
+    forward = sql.SQL("ALTER TABLE {table} SET (fillfactor = {value});")
+    previous = table.options.get("fillfactor")
+    backward = (
+        sql.SQL("ALTER TABLE {table} RESET (fillfactor);")
+        if previous is None
+        else sql.SQL("ALTER TABLE {table} SET (fillfactor = {previous});")
+    )
+    return Fix(
+        (text(forward.format(table=relation, value=sql.Literal(fillfactor))),),
+        (text(backward.format(table=relation, previous=sql.Literal(int(previous or 100)))),),
+        RELOPTION,
+    )
+
+
+def create_gin_index(table: Table, column: str) -> Fix:
+    """A GIN index on a jsonb column, built without blocking writes where the table
+    allows it (not on a partitioned table)."""
+    partitioned = table.kind == "p"
+    name = index_name(table.name, [column], "gin")
+    statement = "CREATE INDEX {name} ON {table} USING gin ({column});"
+    if not partitioned:
+        statement = statement.replace("INDEX", "INDEX CONCURRENTLY", 1)
+    create = text(
+        sql.SQL(statement).format(
+            name=sql.Identifier(name),
+            table=name_of(table.schema, table.name),
+            column=sql.Identifier(column),
+        )
+    )
+    drop = drop_index_statement(table.schema, name, concurrently=not partitioned)
+    return Fix((create,), (drop,), PLAIN_BUILD if partitioned else CONCURRENT_BUILD)
+
+
+def vacuum_full(table: Table) -> Fix:
+    """Rewrite the table compactly: blocks every read and write while it runs."""
+    statement = text(
+        sql.SQL("VACUUM (FULL, ANALYZE) {table};").format(table=name_of(table.schema, table.name))
+    )
+    return Fix(
+        (statement,), None, Risk(lock="ACCESS EXCLUSIVE", rewrites=True, transactional=False)
+    )

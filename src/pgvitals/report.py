@@ -22,10 +22,11 @@ from pgvitals import __version__, ruledocs
 from pgvitals.engine import REVIEW, Analysis, Check
 from pgvitals.findings import CATEGORIES, SEVERITIES, Finding, Severity, severity_rank
 from pgvitals.fixes import one_line
-from pgvitals.fmt import parse_timestamp, plural, short_time, span
+from pgvitals.fmt import plural, short_time
 from pgvitals.rules import REGISTRY
 from pgvitals.snapshot.facts import Reference
 from pgvitals.snapshot.model import Constraint, ServerInfo, Snapshot, Table
+from pgvitals.snapshot.window import StatisticsWindow, statistics_window
 
 REPORT_FORMAT = "pgvitals-report/1"
 RED, AMBER, GREEN, NOT_CHECKED = "red", "amber", "green", "not checked"
@@ -166,7 +167,8 @@ def area_status(
         reason = f"only low or informational findings ({len(findings):,})"
     else:
         reason = f"no findings from {plural(len(ran), 'check')}"
-    statistical = all(REGISTRY[c.rule].uses_statistics for c in ran if c.rule in REGISTRY)
+    # one check that judged from too short a window is enough to withhold green
+    statistical = any(REGISTRY[c.rule].uses_statistics for c in ran if c.rule in REGISTRY)
     if status == GREEN and statistical and short_window is not None:
         status = NOT_ENOUGH_HISTORY
         reason = (
@@ -191,41 +193,6 @@ def top_rules(findings: list[Finding], severities: list[str], limit: int = 3) ->
     if len(ranked) > limit:
         text += f" and {len(ranked) - limit:,} more rules"
     return text
-
-
-@dataclass(frozen=True)
-class StatisticsWindow:
-    """Since when the pg_stat_* counters (scans, writes, dead tuples) have been counting."""
-
-    reset_at: str | None  # pg_stat_database.stats_reset; None: never reset
-    postmaster_start_time: str
-    collected_at: str
-    days: float  # length of the known window (from reset, else from server start)
-    text: str
-    length: str  # "21 days", "0 minutes"
-
-
-def statistics_window(server: ServerInfo) -> StatisticsWindow:
-    collected = parse_timestamp(server.collected_at)
-    if server.stats_reset:
-        since = parse_timestamp(server.stats_reset)
-        text = f"counters since {short_time(server.stats_reset)} ({span(since, collected)})"
-    else:
-        since = parse_timestamp(server.postmaster_start_time)
-        text = (
-            "since the server's statistics were last reset: unknown (never reset) — at least "
-            f"since the server started at {short_time(server.postmaster_start_time)} "
-            f"({span(since, collected)})"
-        )
-    days = max((collected - since).total_seconds(), 0) / 86_400
-    return StatisticsWindow(
-        server.stats_reset,
-        server.postmaster_start_time,
-        server.collected_at,
-        days,
-        text,
-        span(since, collected),
-    )
 
 
 # --- per schema ----------------------------------------------------------------------
@@ -361,10 +328,15 @@ class IndexCoverage:
     indexes: int
     single_column: int
     composite: int
-    index_bytes: int | None
+    index_bytes: int | None  # a partitioned table's: its partitions' indexes
     table_bytes: int | None  # None: not known (never vacuumed or analyzed)
     foreign_keys: int
     unindexed_foreign_keys: int
+    partial: int = 0
+    unique: int = 0  # unique indexes, primary key included
+    # each foreign key's columns, "(a, b)", by whether an index serves its lookup
+    covered_foreign_key_columns: tuple[str, ...] = ()
+    unindexed_foreign_key_columns: tuple[str, ...] = ()
 
 
 def regular_tables(snap: Snapshot) -> list[Table]:
@@ -372,8 +344,9 @@ def regular_tables(snap: Snapshot) -> list[Table]:
 
 
 def index_coverage(snap: Snapshot) -> list[IndexCoverage]:
-    """Per regular table: its indexes by shape and size, and the foreign keys no index
-    serves (the same test the unindexed-foreign-key rule applies)."""
+    """Per regular table: its indexes by shape and size, and the foreign keys an index
+    serves or not (the same test the unindexed-foreign-key rule applies). A
+    partitioned table's sizes are its partitions' summed."""
     facts = snap.facts
     result = []
     for table in regular_tables(snap):
@@ -384,6 +357,8 @@ def index_coverage(snap: Snapshot) -> list[IndexCoverage]:
             if c.kind == "f" and not c.inherited
         ]
         unindexed = [fk for fk in foreign_keys if facts.lookup_index_of_fk[fk.oid] is None]
+        served = [fk for fk in foreign_keys if fk not in unindexed]
+        leaves = facts.leaves_by_root.get(table.oid, [])
         result.append(
             IndexCoverage(
                 table=table.qualname,
@@ -393,17 +368,30 @@ def index_coverage(snap: Snapshot) -> list[IndexCoverage]:
                 indexes=len(indexes),
                 single_column=sum(1 for i in indexes if i.key_count == 1),
                 composite=sum(1 for i in indexes if i.key_count > 1),
-                index_bytes=known_sum(i.bytes for i in indexes),
-                table_bytes=table.table_bytes,
+                index_bytes=known_sum(facts.index_bytes(i) for i in indexes),
+                table_bytes=known_sum(leaf.table_bytes for leaf in leaves)
+                if table.kind == "p"
+                else table.table_bytes,
                 foreign_keys=len(foreign_keys),
                 unindexed_foreign_keys=len(unindexed),
+                partial=sum(1 for i in indexes if i.is_partial),
+                unique=sum(1 for i in indexes if i.is_unique),
+                covered_foreign_key_columns=tuple(key_columns(fk) for fk in served),
+                unindexed_foreign_key_columns=tuple(key_columns(fk) for fk in unindexed),
             )
         )
     return result
 
 
+def key_columns(constraint: Constraint) -> str:
+    return f"({', '.join(constraint.columns)})"
+
+
 @dataclass(frozen=True)
 class TableActivity:
+    """A table's life in the statistics window; a partitioned table's counters are
+    its partitions' summed (its partitions have no line of their own)."""
+
     table: str  # qualified name
     schema: str
     name: str
@@ -415,6 +403,11 @@ class TableActivity:
     dead_tuples: int | None
     seq_scans: int | None
     idx_scans: int | None
+    rows: int | None = None  # the best count: counted, else estimated
+    seq_tup_read: int | None = None
+    partitions: int = 0
+    activity: str = ""  # one of ACTIVITY_CLASSES ("" in reports from before it)
+    reason: str = ""
 
     @property
     def writes(self) -> int:
@@ -430,26 +423,76 @@ class TableActivity:
         return self.writes == 0 and self.scans == 0
 
 
-def table_activity(snap: Snapshot) -> list[TableActivity]:
-    """Per regular table, busiest writers first (then by reads, then by name)."""
-    rows = [
-        TableActivity(
-            table=t.qualname,
-            schema=t.schema,
-            name=t.name,
-            inserts=t.n_tup_ins,
-            updates=t.n_tup_upd,
-            deletes=t.n_tup_del,
-            hot_updates=t.n_tup_hot_upd,
-            live_tuples=t.n_live_tup,
-            dead_tuples=t.n_dead_tup,
-            seq_scans=t.seq_scan,
-            idx_scans=t.idx_scan,
+HIGH_ACTIVITY, MODERATE, PROBLEMATIC, CLEARED, NEVER_USED = (
+    "high activity",
+    "moderate",
+    "problematic",
+    "cleared",
+    "never used",
+)
+ACTIVITY_CLASSES = (HIGH_ACTIVITY, MODERATE, PROBLEMATIC, CLEARED, NEVER_USED)
+# Findings that make a table's activity problematic: how it is written and read.
+PROBLEM_RULES = ("high-churn-table", "update-hot-spot", "aborted-writes", "high-dead-tuple-ratio")
+# A table this busy, against the busiest, is "high activity".
+HIGH_SHARE = 0.25
+
+
+def table_activity(snap: Snapshot, findings: Iterable[Finding] = ()) -> list[TableActivity]:
+    """Per regular table and partitioned table, busiest writers first (then by reads,
+    then by name), each classified:
+
+    - cleared: rows were inserted in the window and none remain;
+    - never used: nothing written, no row read by a sequential scan, no index scan;
+    - problematic: a finding of PROBLEM_RULES (at low or worse) on it;
+    - high activity: writes and scans at least a quarter of the busiest table's;
+    - moderate: the rest."""
+    facts = snap.facts
+    problems: dict[str, list[str]] = defaultdict(list)
+    for item in findings:
+        if item.rule in PROBLEM_RULES and item.severity >= Severity.LOW:
+            problems[item.object].append(item.rule)
+
+    rows = []
+    for t in regular_tables(snap):
+        if t.is_partition:
+            continue  # counted in its partitioned table's line
+        rows.append(
+            TableActivity(
+                table=t.qualname,
+                schema=t.schema,
+                name=t.name,
+                inserts=facts.counter(t, "n_tup_ins"),
+                updates=facts.counter(t, "n_tup_upd"),
+                deletes=facts.counter(t, "n_tup_del"),
+                hot_updates=facts.counter(t, "n_tup_hot_upd"),
+                live_tuples=facts.counter(t, "n_live_tup"),
+                dead_tuples=facts.counter(t, "n_dead_tup"),
+                seq_scans=facts.counter(t, "seq_scan"),
+                idx_scans=facts.counter(t, "idx_scan"),
+                rows=facts.rows(t),
+                seq_tup_read=facts.counter(t, "seq_tup_read"),
+                partitions=len(facts.leaves_by_root.get(t.oid, [])),
+            )
         )
-        for t in regular_tables(snap)
-        if t.kind == "r"  # a partitioned root has no counters of its own
-    ]
-    return sorted(rows, key=lambda a: (-a.writes, -a.scans, a.schema, a.name))
+    busiest = max((row.writes + row.scans for row in rows), default=0)
+    classified = [classify(row, problems.get(row.table, []), busiest) for row in rows]
+    return sorted(classified, key=lambda a: (-a.writes, -a.scans, a.schema, a.name))
+
+
+def classify(row: TableActivity, problems: list[str], busiest: int) -> TableActivity:
+    if row.inserts is None:
+        return dataclasses.replace(row, reason="no counters")
+    if row.inserts and row.rows == 0:
+        activity, reason = CLEARED, f"{row.inserts:,} rows inserted, none remain"
+    elif row.writes == 0 and not row.seq_tup_read and not row.idx_scans:
+        activity, reason = NEVER_USED, "nothing written, no row read"
+    elif problems:
+        activity, reason = PROBLEMATIC, ", ".join(sorted(set(problems)))
+    elif busiest and row.writes + row.scans >= HIGH_SHARE * busiest:
+        activity, reason = HIGH_ACTIVITY, f"{row.writes:,} writes, {row.scans:,} scans"
+    else:
+        activity, reason = MODERATE, f"{row.writes:,} writes, {row.scans:,} scans"
+    return dataclasses.replace(row, activity=activity, reason=reason)
 
 
 # --- what was not checked ------------------------------------------------------------
@@ -971,7 +1014,7 @@ def build_report(
         window=window,
         schemas=schema_sections(snap),
         coverage=index_coverage(snap),
-        activity=table_activity(snap),
+        activity=table_activity(snap, analysis.findings),
         gaps=check_gaps(analysis),
         plan=action_plan(analysis.findings),
         elements={

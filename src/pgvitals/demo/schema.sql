@@ -261,6 +261,9 @@ CREATE TABLE chat_messages_2024_03 PARTITION OF chat_messages
     FOR VALUES FROM ('2024-03-01 00:00+00') TO ('2024-04-01 00:00+00');
 CREATE TABLE chat_messages_2024_04 PARTITION OF chat_messages
     FOR VALUES FROM ('2024-04-01 00:00+00') TO ('2024-05-01 00:00+00');
+-- Migration 0042 began a role index on the parent only, to attach the partitions'
+-- indexes one by one "later"; nobody did.
+CREATE INDEX chat_messages_role_idx ON ONLY chat_messages (role);
 
 
 -- -----------------------------------------------------------------------------

@@ -38,6 +38,23 @@ BEGIN
 END
 $$;
 
+-- Log-in hook: "make sure the teacher has a profile" inserts without checking first
+-- and swallows the error when the profile exists (which it always does here).
+DO $$
+DECLARE
+    v_teacher integer;
+BEGIN
+    FOR v_teacher IN SELECT tp.teacher_id FROM teacher_profile AS tp ORDER BY 1 LOOP
+        BEGIN
+            INSERT INTO teacher_profile (teacher_id, school_id)
+            SELECT t.id, t.school_id FROM teachers AS t WHERE t.id = v_teacher;
+        EXCEPTION WHEN unique_violation THEN
+            NULL;
+        END;
+    END LOOP;
+END
+$$;
+
 -- Lesson page: the lesson, its notes and its feedback.
 DO $$
 DECLARE

@@ -19,7 +19,7 @@ from pgvitals import report as rp
 from pgvitals.findings import CATEGORIES, SEVERITIES, Category, Finding, Severity
 from pgvitals.render import renderer
 from pgvitals.render.escape import visible, visible_value
-from pgvitals.report import Report
+from pgvitals.report import ACTIVITY_CLASSES, Report, TableActivity
 
 MAX_DIAGRAM_ENTITIES = 60  # beyond this a Mermaid diagram is unreadable (and slow to lay out)
 MAX_DETAILED_PER_RULE = 25  # findings shown in full per rule and severity; the rest compact
@@ -254,6 +254,15 @@ def listing(names: list[str], limit: int = MAX_LISTED_NAMES) -> str:
     return shown
 
 
+def activity_classes(activity: list[TableActivity]) -> list[tuple[str, list[str]]]:
+    """The tables of each activity class, in the classes' order, empty ones left out."""
+    return [
+        (name, tables)
+        for name in ACTIVITY_CLASSES
+        if (tables := [row.table for row in activity if row.activity == name])
+    ]
+
+
 def report_context(report: Report) -> dict[str, Any]:
     activity = report.activity
     active = [row for row in activity if not row.idle]
@@ -273,6 +282,11 @@ def report_context(report: Report) -> dict[str, Any]:
         "coverage": coverage,
         "coverage_without_index": [c.table for c in coverage if c.indexes == 0],
         "coverage_unindexed_fk": sum(1 for c in coverage if c.unindexed_foreign_keys),
+        "coverage_unindexed_columns": [
+            (c.table, c.unindexed_foreign_key_columns)
+            for c in coverage
+            if c.unindexed_foreign_key_columns
+        ],
         "index_bytes": sum(c.index_bytes or 0 for c in coverage),
         "table_bytes": sum(c.table_bytes or 0 for c in coverage),
         "unsized": [c.table for c in coverage if c.table_bytes is None],
@@ -280,6 +294,7 @@ def report_context(report: Report) -> dict[str, Any]:
         "regular_tables": report.regular_tables,
         "active": active,
         "idle": [row.table for row in activity if row.idle],
+        "activity_classes": activity_classes(activity),
         "max_writes": max((row.writes for row in active), default=0),
         "track_counts": report.settings.get("track_counts", "on"),
         "quality": [f for f in report.findings if f.category == Category.QUALITY],

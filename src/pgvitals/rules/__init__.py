@@ -2,6 +2,7 @@
 
 from pgvitals.findings import CATEGORIES, SEVERITIES, Finding
 from pgvitals.rules import (  # noqa: F401  (registers rules)
+    activity,
     design,
     indexes,
     integrity,

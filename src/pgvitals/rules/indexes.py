@@ -1,14 +1,18 @@
-"""Index rules: missing, duplicate and redundant indexes."""
+"""Index rules: missing, duplicate, redundant, unused and invalid indexes."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pgvitals import fixes
+from pgvitals.fmt import human_bytes, short_time
+from pgvitals.rules import _bloat
 from pgvitals.rules._api import (
     HIGH,
     INDEXES,
+    INFO,
     LOW,
     MEDIUM,
     ROWS_OPTIONAL,
@@ -18,8 +22,9 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
-from pgvitals.snapshot.facts import same_definition
-from pgvitals.snapshot.model import Index, Snapshot
+from pgvitals.rules.maintenance import BloatOptions, bloat_evidence, bloat_severity, bloat_words
+from pgvitals.snapshot.facts import leads_with, same_definition
+from pgvitals.snapshot.model import Index, Snapshot, Table
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,12 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
     1,000,000-row child reads a billion rows, while holding locks. Joins from
     parent to children (`WHERE child.parent_id = $1`), the most common query an
     ORM issues for a relation, scan as well.
+
+    A partial index serves the check only when the check's lookup implies its
+    predicate: `WHERE parent_id IS NOT NULL` on the foreign key's columns does (the
+    lookup `parent_id = $1` never matches NULL, so the planner uses it), while a
+    predicate such as `WHERE deleted_at IS NULL` does not (the rows outside it must
+    be found too), and such an index is named in the finding.
 
     ## Fix
     `CREATE INDEX CONCURRENTLY` on the referencing columns, in the constraint's
@@ -89,14 +100,34 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
         seq_scans = facts.counter(table, "seq_scan")
         if seq_scans is not None:
             evidence["referencing_seq_scans"] = seq_scans
+        partial = [
+            index
+            for index in snap.indexes_by_table.get(table.oid, [])
+            if index.is_valid and index.is_partial and leads_with(index, fk.columns)
+        ]
+        if partial:
+            evidence["partial_indexes_not_serving"] = {
+                index.name: index.predicate for index in partial
+            }
         yield finding(
             fk,
             f"({', '.join(fk.columns)}) references {fk.ref_schema}.{fk.ref_table} without an"
-            f" index: each delete there scans {rows:,} rows of {table.qualname}",
+            f" index: each delete there scans {rows:,} rows of {table.qualname}"
+            + partial_note(partial),
             evidence=evidence,
             fix=fixes.create_index(snap, table, fk.columns),
             severity=severity,
         )
+
+
+def partial_note(partial: list[Index]) -> str:
+    """Why the partial indexes on the columns do not count: the check looks up every
+    row, and only a predicate its `col = $1` implies lets it use such an index."""
+    if not partial:
+        return ""
+    shown = "; ".join(f"{index.name} WHERE {index.predicate or '(predicate)'}" for index in partial)
+    which = "that predicate" if len(partial) == 1 else "those predicates"
+    return f" (partial: {shown}; the check's lookup does not imply {which})"
 
 
 ON_ACTION = {"a": "no action", "r": "restrict", "c": "cascade", "n": "set null", "d": "set default"}
@@ -116,11 +147,14 @@ def duplicate_copies(snap: Snapshot) -> list[tuple[Index, Index]]:
     return copies
 
 
-def keep_first(index: Index) -> tuple[bool, bool, bool, bool, str]:
-    """Of equivalent indexes keep the one backing a constraint, then one attached to a
-    partitioned parent's index (it cannot be dropped alone), then a unique one."""
+def keep_first(index: Index) -> tuple[bool, bool, bool, bool, bool, str]:
+    """Of equivalent indexes keep the one backing a constraint, then the replica
+    identity (dropping it stops logical replication of updates and deletes), then one
+    attached to a partitioned parent's index (it cannot be dropped alone), then a
+    unique one."""
     return (
         index.constraint_name is None,
+        not index.is_replica_identity,
         index.parent_index_oid is None,
         not index.is_primary,
         not index.is_unique,
@@ -166,10 +200,31 @@ def duplicate_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         evidence = pair_evidence(copy, keeper)
         yield finding(
             copy,
-            f"Duplicates {keeper.name} on {copy.schema}.{copy.table} ({', '.join(copy.keys)})",
+            f"Duplicates {keeper.name} on {copy.schema}.{copy.table}: " + both(copy, keeper),
             evidence=evidence,
             fix=fixes.offered(fixes.drop_index(snap, copy), evidence),
         )
+
+
+USING = re.compile(r" USING \S+ (.*)$", re.S)
+
+
+def shape(index: Index) -> str:
+    """What an index holds, as its definition says it after `USING method`: keys with
+    operator classes, collations and sort order, INCLUDE columns, predicate. From
+    the keys alone where the definition could not be read."""
+    found = USING.search(index.definition or "")
+    if found:
+        unique = "UNIQUE " if index.is_unique else ""
+        return f"{unique}{index.method} {found.group(1)}"
+    return f"({', '.join(index.keys)})"
+
+
+def both(copy: Index, keeper: Index) -> str:
+    """The two definitions, once when they read the same."""
+    if shape(copy) == shape(keeper):
+        return f"both {shape(copy)}"
+    return f"{shape(copy)} beside {shape(keeper)}"
 
 
 def prefix_of(short: Index, long: Index) -> bool:
@@ -240,8 +295,569 @@ def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         evidence = pair_evidence(index, longer)
         yield finding(
             index,
-            f"({', '.join(index.keys)}) is a prefix of {longer.name} ({', '.join(longer.keys)})"
+            f"{shape(index)} is a prefix of {longer.name} {shape(longer)}"
             f" on {index.schema}.{index.table}",
             evidence=evidence,
             fix=fixes.offered(fixes.drop_index(snap, index), evidence),
+        )
+
+
+@dataclass(frozen=True)
+class UnusedIndexOptions:
+    min_statistics_hours: float = option(
+        24.0,
+        "statistics younger than this cannot show an index unused: info, and no drop"
+        " (the top-level min_statistics_hours unless set here)",
+    )
+    long_window_days: float = option(
+        30.0, "statistics at least this old make an unused index on a sizeable table medium"
+    )
+    small_table_rows: int = option(
+        1_000, "on tables this small a sequential scan rightly wins: info"
+    )
+
+
+@rule(
+    "unused-index",
+    category=INDEXES,
+    severity=LOW,
+    title="Index never scanned in the statistics window",
+    options=UnusedIndexOptions,
+    uses_statistics=True,
+)
+def unused_index(snap: Snapshot, opts: UnusedIndexOptions) -> Iterator[Draft]:
+    """An index with no scans since the statistics were reset (or the server started).
+
+    Left out: indexes that enforce something or that something relies on (primary
+    key, unique, exclusion, replica identity), an index that is the only one serving
+    a foreign key's lookup, invalid indexes (`invalid-index`), indexes of an empty
+    table nobody writes (they cost nothing), and a partition's index attached to
+    its parent's (reported once, on the parent, with the scans of all partitions
+    summed). The finding states the window: below
+    `min_statistics_hours` it is info and offers no drop (a weekly or monthly job
+    may not have run yet); from `long_window_days` on, an unused index on a
+    table that is not small is medium. On a table smaller than `small_table_rows`
+    the planner rightly prefers a sequential scan, and the index costs little:
+    info. On a standby the counters are the standby's own: info.
+
+    ## Why it breaks
+    Every INSERT, every UPDATE that is not HOT, and every DELETE's later vacuum
+    write each index of the table, and an index on an updated column prevents HOT
+    updates of that column; an index nobody scans pays all of this, takes disk,
+    cache and backup space, and slows VACUUM, for nothing. `idx_scan` counts
+    every use (lookups, range scans, foreign key checks, index-only scans), so
+    zero over a long window means no query needed it. A window too short to
+    include monthly reports or rare admin paths proves little, and an index
+    created recently has counted for less time than the window says.
+
+    ## Fix
+    Check that no rare job or replica (standbys count their own scans) depends on
+    it, then `DROP INDEX CONCURRENTLY` (no lock that blocks writes). The rollback
+    recreates it from its definition, concurrently.
+
+    ## Silence
+    An index kept for a known rare query: `COMMENT ON INDEX ... IS
+    'pgvitals:ignore unused-index'`.
+    """
+    facts = snap.facts
+    window = facts.window
+    short = window.hours < opts.min_statistics_hours
+    kept = fk_lookup_indexes_to_keep(snap)
+    for index in snap.indexes:
+        if (
+            not index.is_valid
+            or index.is_unique
+            or index.constraint_name
+            or index.is_replica_identity
+            or index.parent_index_oid is not None
+            or index.oid in kept
+        ):
+            continue
+        scans = facts.index_scans(index)
+        table = snap.table_by_oid.get(index.table_oid)
+        if scans != 0 or table is None:
+            continue
+        rows = facts.rows(table)
+        writes = known_writes(snap, table)
+        if rows == 0 and not writes:
+            continue  # an empty table nobody writes: its index costs nothing (unused-table)
+        size = facts.index_bytes(index)
+        evidence: dict[str, object] = {
+            "idx_scan": scans,
+            "bytes": size,
+            "table_rows": rows,
+            "table_writes": writes,
+            "definition": index.definition,
+            **window.evidence,
+        }
+        if table.kind == "p":
+            evidence["scans_counted_over"] = "its partitions' indexes"
+        seen = f"not scanned {window.phrase}"
+        fix = None
+        if snap.server.in_recovery:
+            severity: str | None = INFO
+            message = f"{seen} on this standby (the primary's scans are not counted here)"
+        elif short:
+            severity = INFO
+            message = (
+                f"{seen}: too short a window to call it unused"
+                f" (at least {opts.min_statistics_hours:g} hours; min_statistics_hours)"
+            )
+        else:
+            fix = fixes.offered(fixes.drop_index(snap, index), evidence)
+            message = f"{seen}"
+            if rows < opts.small_table_rows:
+                severity = INFO
+                message += f"; on {rows:,} rows a sequential scan serves as well"
+            elif window.days >= opts.long_window_days:
+                severity = MEDIUM
+            else:
+                severity = None  # the default, low
+        shown = f", {human_bytes(size)}" if size is not None else ""
+        yield finding(
+            index,
+            f"{index.name} ({', '.join(index.keys)}) on {table.qualname}{shown}: {message}",
+            evidence=evidence,
+            fix=fix,
+            severity=severity,
+        )
+
+
+def fk_lookup_indexes_to_keep(snap: Snapshot) -> set[int]:
+    """Indexes that must stay for foreign keys' lookups: of the indexes serving a
+    foreign key, when none of them was scanned, the narrowest (so that of two unused
+    indexes serving one key, one is kept and the other may go)."""
+    kept = set()
+    for serving in snap.facts.indexes_serving_fk.values():
+        if serving and not any(snap.facts.index_scans(index) for index in serving):
+            kept.add(min(serving, key=lambda index: (index.key_count, index.name)).oid)
+    return kept
+
+
+def known_writes(snap: Snapshot, table: Table) -> int | None:
+    """Inserts, updates and deletes in the statistics window (summed over partitions)."""
+    counts = [snap.facts.counter(table, name) for name in ("n_tup_ins", "n_tup_upd", "n_tup_del")]
+    return None if None in counts else sum(c for c in counts if c is not None)
+
+
+@rule(
+    "invalid-index",
+    category=INDEXES,
+    severity=MEDIUM,
+    title="Invalid index: maintained, never used",
+)
+def invalid_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """An index PostgreSQL marks invalid (`pg_index.indisvalid` false, or not ready).
+
+    Usually the remains of a `CREATE INDEX CONCURRENTLY` or `REINDEX CONCURRENTLY`
+    that failed or was cancelled (a duplicate in a unique build, a deadlock, a
+    timeout); REINDEX CONCURRENTLY leaves them with a `_ccnew` or `_ccold` suffix.
+    A partitioned table's index is also invalid until every partition has an
+    index attached to it. High when the index is unique: it still rejects rows.
+
+    ## Why it breaks
+    The planner never uses an invalid index, so the queries it was built for
+    still scan, yet once it is ready every write still updates it: all the cost of
+    an index and none of the benefit. An invalid unique index goes on checking
+    new rows, so inserts can fail on a constraint no query can use, and a
+    partitioned index left invalid cannot back a constraint.
+
+    ## Fix
+    `REINDEX INDEX CONCURRENTLY` rebuilds it without blocking writes (it fails
+    again if the cause remains: remove duplicates first). The leftovers of a
+    failed REINDEX CONCURRENTLY (`_ccnew`, `_ccold`) are dropped instead, since
+    the original index is still there. For a partitioned table's index, create
+    the missing partitions' indexes and `ALTER INDEX ... ATTACH PARTITION` them.
+    """
+    attached = snap.facts.attached_indexes
+    for index in snap.indexes:
+        if index.is_valid:
+            continue
+        table = snap.table_by_oid.get(index.table_oid)
+        if table is None:
+            continue
+        evidence: dict[str, object] = {
+            "definition": index.definition,
+            "is_unique": index.is_unique,
+            "bytes": index.bytes,
+        }
+        leftover = LEFTOVER.search(index.name)
+        if table.kind == "p":
+            partitions = snap.facts.partitions_by_parent.get(table.oid, [])
+            covered = {child.table_oid for child in attached.get(index.oid, [])}
+            missing = [p.qualname for p in partitions if p.oid not in covered]
+            evidence["partitions_without_index"] = missing
+            message = (
+                f"{index.name} on {table.qualname} is not valid until every partition has an"
+                f" attached index ({len(missing):,} without)"
+            )
+            fix = None
+        elif leftover:
+            message = (
+                f"{index.name} on {table.qualname} is the remains of a failed REINDEX"
+                " CONCURRENTLY: maintained on every write, never used"
+            )
+            fix = fixes.offered(fixes.drop_index(snap, index), evidence)
+        else:
+            message = (
+                f"{index.name} on {table.qualname} is invalid (a failed or cancelled"
+                " concurrent build): maintained on every write, never used"
+            )
+            fix = fixes.reindex_concurrently(index)
+        yield finding(
+            index,
+            message,
+            evidence=evidence,
+            fix=fix,
+            severity=HIGH if index.is_unique else None,
+        )
+
+
+LEFTOVER = re.compile(r"_cc(new|old)\d*$")
+
+
+@dataclass(frozen=True)
+class SeqScanOptions:
+    min_seq_scans: int = option(20, "ignore tables with fewer sequential scans in the window")
+    min_scans_per_day: float = option(
+        5.0, "sequential scans per day of the window below which scans are routine (backups)"
+    )
+    min_rows_per_scan: int = option(
+        1_000, "rows read per sequential scan under which scanning is as cheap as an index"
+    )
+    large_table_rows: int = option(1_000_000, "tables this large make it high")
+    small_table_rows: int = option(10_000, "tables smaller than this make it low")
+
+
+def seq_scan_pressure(snap: Snapshot, table: Table, opts: SeqScanOptions) -> int | None:
+    """The rows sequential scans read from `table` in the window, when they are many
+    scans (often enough not to be backups) of many rows each; else None."""
+    scans, rows_read = table.seq_scan, table.seq_tup_read
+    if scans is None or rows_read is None or scans < opts.min_seq_scans:
+        return None
+    if scans < opts.min_scans_per_day * snap.facts.window.days:
+        return None
+    if rows_read < opts.min_rows_per_scan * scans:
+        return None
+    return rows_read
+
+
+@rule(
+    "seq-scan-heavy-table",
+    category=INDEXES,
+    severity=MEDIUM,
+    title="Table read by many sequential scans of many rows",
+    options=SeqScanOptions,
+    rows=ROWS_OPTIONAL,
+    uses_statistics=True,
+    needs=("row_counts",),
+)
+def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft]:
+    """Sequential scans that each read many rows, often.
+
+    Size-aware: at least `min_seq_scans` sequential scans, and `min_scans_per_day`
+    per day of the window (a nightly pg_dump scans every table once a day), each
+    reading `min_rows_per_scan` rows or more on average. A 20-row table read by
+    sequential scans is fine: the scan is cheaper than any index. Low under
+    `small_table_rows`, high from `large_table_rows`. The finding names the
+    table's foreign keys no index serves, a common cause.
+
+    ## Why it breaks
+    A sequential scan reads every page of the table, whatever the query keeps;
+    when it runs for a lookup that returns a few rows, the work grows with the
+    table, evicts useful pages from the cache, and holds the query for as long as
+    reading the table takes. What is invisible at a thousand rows becomes the
+    slowest query at a million.
+
+    ## Fix
+    Find the queries (pg_stat_statements, or `auto_explain`), and index the
+    columns they filter or join on; `CREATE INDEX CONCURRENTLY` does not block
+    writes. Often the culprit is a foreign key without an index
+    (`unindexed-foreign-key`) or a jsonb filter without a GIN index.
+    """
+    window = snap.facts.window
+    unindexed = snap.facts.lookup_index_of_fk
+    for table in snap.tables:
+        if table.kind not in ("r", "m"):
+            continue
+        rows_read = seq_scan_pressure(snap, table, opts)
+        if rows_read is None:
+            continue
+        scans = table.seq_scan or 0
+        rows = snap.facts.rows(table)
+        foreign_keys = [
+            fk
+            for fk in snap.constraints_by_table.get(table.oid, [])
+            if fk.kind == "f" and unindexed.get(fk.oid) is None
+        ]
+        if rows >= opts.large_table_rows:
+            severity: str | None = HIGH
+        elif rows < opts.small_table_rows:
+            severity = LOW
+        else:
+            severity = None  # the default, medium
+        cause = (
+            "; foreign keys without an index: "
+            + ", ".join(f"({', '.join(fk.columns)})" for fk in foreign_keys)
+            if foreign_keys
+            else ""
+        )
+        yield finding(
+            table,
+            f"{scans:,} sequential scans read {rows_read:,} rows ({rows_read // scans:,} per scan)"
+            f" of {table.qualname} ({rows:,} rows) {window.phrase}, against"
+            f" {table.idx_scan or 0:,} index scans{cause}",
+            evidence={
+                "seq_scan": scans,
+                "seq_tup_read": rows_read,
+                "rows_per_scan": rows_read // scans,
+                "idx_scan": table.idx_scan,
+                "rows": rows,
+                "unindexed_foreign_keys": [fk.name for fk in foreign_keys],
+                **window.evidence,
+            },
+            severity=severity,
+        )
+
+
+@dataclass(frozen=True)
+class OverIndexedOptions:
+    max_indexes: int = option(
+        8,
+        "indexes that neither enforce a constraint nor serve a foreign key, from which"
+        " a table is reported",
+    )
+    size_ratio: float = option(3.0, "index bytes / table bytes from which it is reported")
+    min_index_bytes: int = option(
+        100 * 1024 * 1024, "total index size under which the size ratio is not judged"
+    )
+    many_writes: int = option(100_000, "rows written in the window that make it medium")
+
+
+@rule(
+    "over-indexed-table",
+    category=INDEXES,
+    severity=LOW,
+    title="More indexes than the table's use pays for",
+    options=OverIndexedOptions,
+    uses_statistics=True,
+)
+def over_indexed_table(snap: Snapshot, opts: OverIndexedOptions) -> Iterator[Draft]:
+    """Many optional indexes on one table, or indexes much larger than the table.
+
+    Counted are the indexes a table could do without: those that neither enforce a
+    constraint (primary key, unique, exclusion) nor serve a foreign key's lookup
+    (a table with many foreign keys needs an index for each). Reported from
+    `max_indexes` of them, or when all its indexes take `size_ratio` times the
+    table's size (once they weigh `min_index_bytes`). The finding weighs them
+    against the table's writes and says how many were never scanned in the
+    window; medium when the table is written `many_writes` times or more. An
+    empty table nobody writes is left out (nothing to weigh the indexes against).
+    A partitioned table is judged on its own indexes, sized over its partitions.
+
+    ## Why it breaks
+    Each index is written on every INSERT, on every UPDATE that is not HOT (and
+    the more columns are indexed, the fewer updates can be HOT), and cleaned by
+    every VACUUM; each takes cache that the table's pages and the useful indexes
+    need, and the planner considers each of them for every query. Ten indexes
+    can make an insert ten times as expensive as on the bare table, and they are
+    rarely all needed: some are duplicates, prefixes of others, or were made for
+    a query that no longer runs.
+
+    ## Fix
+    Start from `duplicate-index`, `redundant-index` and `unused-index`; merge
+    single-column indexes that are always used together into one composite
+    index; replace indexes on a low-cardinality flag by partial indexes.
+    """
+    facts = snap.facts
+    window = facts.window
+    serving_fk = {index.oid for serving in facts.indexes_serving_fk.values() for index in serving}
+    for table in snap.tables:
+        if table.kind not in ("r", "p", "m") or table.is_partition:
+            continue
+        indexes = snap.indexes_by_table.get(table.oid, [])
+        optional = [
+            index
+            for index in indexes
+            if not (index.is_unique or index.constraint_name or index.oid in serving_fk)
+        ]
+        if not indexes:
+            continue
+        sizes = [facts.index_bytes(index) for index in indexes]
+        index_bytes = None if None in sizes else sum(s for s in sizes if s is not None)
+        table_bytes = (
+            sum(leaf.table_bytes or 0 for leaf in facts.leaves_by_root.get(table.oid, []))
+            if table.kind == "p"
+            else table.table_bytes
+        )
+        too_many = len(optional) >= opts.max_indexes
+        too_big = (
+            index_bytes is not None
+            and table_bytes
+            and index_bytes >= opts.min_index_bytes
+            and index_bytes >= opts.size_ratio * table_bytes
+        )
+        if not (too_many or too_big):
+            continue
+        never = [
+            index.name
+            for index in indexes
+            if not (index.is_unique or index.constraint_name) and facts.index_scans(index) == 0
+        ]
+        writes = known_writes(snap, table)
+        rows = facts.rows(table)
+        if rows == 0 and not writes:
+            continue  # nothing to weigh them against: no rows, no writes
+        sized = f" ({human_bytes(index_bytes)})" if index_bytes is not None else ""
+        against = f" ({human_bytes(table_bytes)})" if table_bytes is not None else ""
+        yield finding(
+            table,
+            f"{len(indexes)} indexes{sized} on {table.qualname}, {rows:,} rows{against},"
+            f" {len(optional)} of them neither enforcing a constraint nor serving a foreign"
+            f" key; {writes or 0:,} rows written and {len(never)} indexes never scanned"
+            f" {window.phrase}",
+            evidence={
+                "indexes": len(indexes),
+                "optional_indexes": [index.name for index in optional],
+                "index_bytes": index_bytes,
+                "table_bytes": table_bytes,
+                "rows": rows,
+                "writes": writes,
+                "never_scanned": never,
+                **window.evidence,
+            },
+            severity=MEDIUM if writes is not None and writes >= opts.many_writes else None,
+        )
+
+
+@rule(
+    "jsonb-without-gin",
+    category=INDEXES,
+    severity=INFO,
+    title="jsonb column without a GIN index",
+    options=SeqScanOptions,
+    uses_statistics=True,
+)
+def jsonb_without_gin(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft]:
+    """A jsonb column that no index searches inside.
+
+    No GIN (or other non-btree) index on it, and no index on an expression over it.
+    A btree on the whole value, or the column as an INCLUDE column, does not count.
+
+    Info: many jsonb columns are only stored and read back whole. Low, with a GIN
+    index offered, when the statistics show its table is read by sequential scans
+    of many rows (the options are `seq-scan-heavy-table`'s), since searches inside
+    jsonb (`@>`, `?`, `@?`) can use nothing else.
+
+    ## Why it breaks
+    A condition on the content of a jsonb document (`metadata @> '{"format":
+    "online"}'`, `tags ? 'urgent'`) cannot use a btree on the column, so without
+    a GIN index (or a btree on the extracted expression) every such query reads
+    and decodes every document of the table.
+
+    ## Fix
+    `CREATE INDEX CONCURRENTLY ... USING gin (column)` serves `@>`, `?`, `?|`,
+    `?&`, `@?` and `@@`; `gin (column jsonb_path_ops)` is smaller and faster but
+    serves only `@>`, `@?` and `@@`. For one key compared by value, a btree on
+    the expression (`(column ->> 'key')`) is smaller still. A GIN index slows
+    writes: add it for queries that exist.
+    """
+    covered = columns_in_indexes(snap)
+    for column in snap.columns:
+        if column.type_name != "jsonb" or (column.table_oid, column.position) in covered:
+            continue
+        table = snap.table_by_oid.get(column.table_oid)
+        if table is None or table.kind not in ("r", "p", "m") or table.is_partition:
+            continue
+        pressure = seq_scan_pressure(snap, table, opts)
+        scanned = (
+            f"; {table.qualname} is read by sequential scans ({pressure:,} rows)"
+            if pressure is not None
+            else ""
+        )
+        yield finding(
+            column,
+            f"{column.qualname} (jsonb) has no GIN index{scanned}",
+            evidence={
+                "seq_scan": table.seq_scan,
+                "seq_tup_read": table.seq_tup_read,
+                "rows": snap.facts.rows(table),
+            },
+            fix=fixes.create_gin_index(table, column.name) if pressure is not None else None,
+            severity=LOW if pressure is not None else None,
+        )
+
+
+def columns_in_indexes(snap: Snapshot) -> set[tuple[int, int]]:
+    """(table oid, attribute number) of every column that an index searches inside:
+    a key of a GIN, GiST or other non-btree index, or a column in a key expression
+    (`(metadata ->> 'format')`). A whole jsonb value as a btree key serves only
+    equality of whole documents, and an INCLUDE column serves no search."""
+    by_name = snap.facts.column_by_name
+    covered = set()
+    for index in snap.indexes:
+        if index.method not in ("btree", "hash"):
+            for name in index.key_columns[: index.key_count]:
+                column = by_name.get((index.table_oid, name)) if name else None
+                if column is not None:
+                    covered.add((index.table_oid, column.position))
+        for number in VARATTNO.findall(index.expressions or ""):
+            covered.add((index.table_oid, int(number)))
+    return covered
+
+
+VARATTNO = re.compile(r"\{VAR :varno 1 :varattno (\d+) ")
+
+
+@rule(
+    "index-bloat",
+    category=INDEXES,
+    severity=LOW,
+    title="Index much larger than its entries need (estimated)",
+    options=BloatOptions,
+)
+def index_bloat(snap: Snapshot, opts: BloatOptions) -> Iterator[Draft]:
+    """A btree index much larger than its entries need, measured or estimated.
+
+    Measured with `check --exact-bloat` where pgstattuple is installed
+    (`pgstatindex`: leaf density against the fillfactor, empty and deleted pages);
+    otherwise estimated.
+
+    Estimated from the catalogs as `table-bloat` is (the entries' average width
+    from the key and INCLUDE columns' `pg_stats`, an 8-byte tuple header, a null
+    bitmap where a key can be NULL, the index's fillfactor, 90 by default), as of
+    the last VACUUM or ANALYZE; the same thresholds. Expression indexes and other
+    methods than btree are not estimated. A partition's index is judged on its own.
+    Btree deduplication (PostgreSQL 13+) stores repeated keys once, so an index on
+    a column with few distinct values is smaller than the estimate expects: its
+    bloat is under-reported, never over-reported.
+
+    ## Why it breaks
+    Btree pages split when they fill and are merged back only when they become
+    completely empty, so deletes and non-HOT updates (each writes a new entry in
+    every index) leave pages half-used. A bloated index is read from disk more
+    often, caches less, and makes every scan over it slower; on a
+    random-key index (uuid v4) pages also end half full by nature.
+
+    ## Fix
+    `REINDEX INDEX CONCURRENTLY` rebuilds it compactly without blocking writes
+    (it needs space for the copy while it runs). Then reduce the churn that caused
+    it: HOT-friendly updates, vacuum that keeps up.
+    """
+    for index in snap.indexes:
+        if not index.is_valid:
+            continue
+        bloat = _bloat.index_bloat(snap, index)
+        if bloat is None or bloat.ratio < opts.min_ratio or bloat.bytes < opts.ignore_below_bytes:
+            continue
+        severity = bloat_severity(bloat, opts)
+        as_of = f" (as of {short_time(bloat.as_of)})" if bloat.as_of else ""
+        yield finding(
+            index,
+            f"{index.name} on {index.schema}.{index.table} takes {human_bytes(bloat.actual_bytes)}"
+            f"{as_of}; its entries need about {human_bytes(bloat.expected_bytes)}:"
+            f" {bloat_words(bloat)}",
+            evidence=bloat_evidence(bloat),
+            fix=None if severity == INFO else fixes.reindex_concurrently(index),
+            severity=severity,
         )

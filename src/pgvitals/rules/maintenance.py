@@ -6,8 +6,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pgvitals import fixes
-from pgvitals.rules._api import HIGH, MAINTENANCE, MEDIUM, Draft, finding, option, rule
-from pgvitals.snapshot.model import Snapshot, Table
+from pgvitals.fmt import human_bytes, short_time
+from pgvitals.rules import _bloat
+from pgvitals.rules._api import (
+    CRITICAL,
+    HIGH,
+    INFO,
+    LOW,
+    MAINTENANCE,
+    MEDIUM,
+    ROWS_OPTIONAL,
+    Draft,
+    Located,
+    finding,
+    option,
+    rule,
+)
+from pgvitals.rules._bloat import Bloat
+from pgvitals.snapshot.model import Snapshot, Table, is_false
 
 
 def autovacuum_trigger(snap: Snapshot, table: Table) -> int:
@@ -18,10 +34,44 @@ def autovacuum_trigger(snap: Snapshot, table: Table) -> int:
     return int(threshold + scale * max(table.rows_estimate, 0))
 
 
+def autovacuum_off_reason(snap: Snapshot, table: Table | None = None) -> str | None:
+    """Why autovacuum will not vacuum this table (or any table): None when it will."""
+    settings = snap.server.settings
+    if is_false(settings.get("autovacuum", "on")):
+        return "autovacuum is off on the server"
+    if is_false(settings.get("track_counts", "on")):
+        return "track_counts is off on the server, so autovacuum cannot tell what to vacuum"
+    if table is not None and not table.autovacuum_enabled:
+        return "autovacuum is disabled for the table"
+    return None
+
+
+def live_rows(snap: Snapshot, table: Table) -> tuple[int, str]:
+    """The table's live rows and where the figure comes from.
+
+    A count read from the rows is best. Otherwise n_live_tup, except where no VACUUM
+    or ANALYZE has set it since the statistics were reset: it then counts only the
+    inserts minus deletes since the reset (0 for a table loaded before it), and the
+    planner's reltuples, when larger, is the better figure."""
+    profile = snap.profile_by_table.get(table.oid)
+    if profile is not None and profile.row_count is not None:
+        return profile.row_count, "sampled count" if profile.sampled else "exact count"
+    live = max(table.n_live_tup or 0, 0)
+    maintained = (table.last_vacuum, table.last_autovacuum, table.last_analyze)
+    if not any((*maintained, table.last_autoanalyze)) and table.rows_estimate > live:
+        return round(table.rows_estimate), "reltuples"
+    return live, "n_live_tup"
+
+
 @dataclass(frozen=True)
 class DeadTupleOptions:
     min_ratio: float = option(0.2, "dead / (live + dead) at which to report")
-    min_dead_tuples: int = option(1_000, "ignore tables with fewer dead tuples than this")
+    min_dead_tuples: int = option(
+        1_000,
+        "fewer dead tuples than this cost little: info while autovacuum will clean them,"
+        " low when it will not",
+    )
+    ignore_below_dead_tuples: int = option(20, "ignore tables with fewer dead tuples than this")
     high_ratio: float = option(0.5, "ratio from which it is high")
 
 
@@ -31,13 +81,23 @@ class DeadTupleOptions:
     severity=MEDIUM,
     title="Many dead tuples: vacuum is not keeping up",
     options=DeadTupleOptions,
+    rows=ROWS_OPTIONAL,
     uses_statistics=True,
+    needs=("row_counts",),
 )
 def high_dead_tuple_ratio(snap: Snapshot, opts: DeadTupleOptions) -> Iterator[Draft]:
     """A large share of the table's tuples are dead (from pg_stat_user_tables).
 
-    High when at least half the tuples are dead, or when autovacuum is disabled on
-    the table so nothing will clean them up.
+    High when at least half the tuples are dead, or when autovacuum will not vacuum
+    the table (disabled for it or on the server) so nothing will clean them up. A
+    table with few dead tuples (under `min_dead_tuples`) is reported at the cost it
+    has: info while autovacuum will clean it (the finding says at how many dead
+    tuples it will), low when it will not (`autovacuum-disabled` reports that).
+
+    The live rows are counted when the rows were read; otherwise they come from
+    `n_live_tup`, or from the planner's `reltuples` when `n_live_tup` has not been
+    set by a VACUUM or ANALYZE since the statistics were reset (it then counts only
+    the rows inserted since). The finding says which figure it used.
 
     ## Why it breaks
     An UPDATE or DELETE leaves the old row version behind until VACUUM removes it.
@@ -58,32 +118,482 @@ def high_dead_tuple_ratio(snap: Snapshot, opts: DeadTupleOptions) -> Iterator[Dr
     VACUUM, look for old transactions in `pg_stat_activity` and for inactive slots
     in `pg_replication_slots`.
     """
+    window = snap.facts.window
     for table in snap.tables:
-        dead, live = table.n_dead_tup, table.n_live_tup
-        if dead is None or live is None or dead < opts.min_dead_tuples:
+        dead = table.n_dead_tup
+        if dead is None or table.n_live_tup is None or dead < opts.ignore_below_dead_tuples:
             continue
+        live, live_from = live_rows(snap, table)
         ratio = dead / (dead + live)
         if ratio < opts.min_ratio:
             continue
-        autovacuum_on = table.autovacuum_enabled and snap.server.settings.get("autovacuum") != "off"
+        off_reason = autovacuum_off_reason(snap, table)
+        trigger = autovacuum_trigger(snap, table)
         evidence = {
             "n_dead_tup": dead,
-            "n_live_tup": live,
+            "n_live_tup": table.n_live_tup,
+            "live_rows": live,
+            "live_rows_from": live_from,
+            "reltuples": round(table.rows_estimate),
             "dead_ratio": round(ratio, 3),
-            "autovacuum_enabled": autovacuum_on,
-            "autovacuum_triggers_at": autovacuum_trigger(snap, table),
+            "autovacuum_enabled": off_reason is None,
+            "autovacuum_triggers_at": trigger,
             "last_vacuum": table.last_vacuum,
             "last_autovacuum": table.last_autovacuum,
             "stats_reset": snap.server.stats_reset,
+            **window.evidence,
         }
         fix = fixes.vacuum_analyze(table)
         if not table.autovacuum_enabled:
             fix += fixes.enable_autovacuum(table)
-        reason = "" if autovacuum_on else " and autovacuum is disabled for it"
+        counted = f"{live:,} live" + (f" by {live_from}" if live_from != "n_live_tup" else "")
+        if live_from != "n_live_tup" and live != table.n_live_tup:
+            counted += f"; n_live_tup says {table.n_live_tup:,}"
+        message = f"{ratio:.0%} of tuples are dead ({dead:,} dead, {counted})"
+        if off_reason is not None:
+            message += f", and {off_reason}"
+        if dead < opts.min_dead_tuples:
+            severity: str | None = LOW if off_reason else INFO
+            if off_reason is None and dead >= trigger:
+                message += f"; past the {trigger:,} at which autovacuum vacuums it: it is due"
+            elif off_reason is None:
+                message += f"; autovacuum will vacuum it at {trigger:,} dead tuples"
+        elif ratio >= opts.high_ratio or off_reason is not None:
+            severity = HIGH
+        else:
+            severity = None  # the default, medium
+        yield finding(table, message, evidence=evidence, fix=fix, severity=severity)
+
+
+@dataclass(frozen=True)
+class AutovacuumOptions:
+    small_table_rows: int = option(
+        1_000, "a table this small, not yet due for a vacuum, makes it low"
+    )
+    many_dead_tuples: int = option(
+        10_000, "dead tuples past the point autovacuum would act at that make it high"
+    )
+
+
+@rule(
+    "autovacuum-disabled",
+    category=MAINTENANCE,
+    severity=MEDIUM,
+    title="Autovacuum is turned off",
+    options=AutovacuumOptions,
+)
+def autovacuum_disabled(snap: Snapshot, opts: AutovacuumOptions) -> Iterator[Draft]:
+    """Autovacuum will not vacuum or analyze this table (or any table of the server).
+
+    Reported per table with `autovacuum_enabled = false` in its storage parameters,
+    whatever its size, and once for the database when the server runs with
+    `autovacuum = off` or `track_counts = off` (autovacuum decides from those
+    counters). Low for a small table not yet due for a vacuum; high when the dead
+    tuples are already far past the point autovacuum would have acted at.
+
+    ## Why it breaks
+    Nothing then removes dead row versions: every UPDATE and DELETE grows the table
+    and its indexes for good, scans slow down, and the visibility map that
+    index-only scans rely on stays unset. Nothing analyzes the table either, so the
+    planner keeps estimating from statistics that no longer match the data. The
+    only vacuum that still runs is the one that prevents transaction ID wraparound,
+    forced at `autovacuum_freeze_max_age`: it arrives late, on the whole table at
+    once, and cannot be cancelled by a conflicting lock request. Turning it off is
+    often a leftover of a bulk load.
+
+    ## Fix
+    `ALTER TABLE ... RESET (autovacuum_enabled)` (a SHARE UPDATE EXCLUSIVE lock,
+    which does not block reads or writes); on the server, `autovacuum = on` and
+    `track_counts = on` in postgresql.conf and a reload. If the table was excluded
+    because vacuum competed with a batch job, tune it instead
+    (`autovacuum_vacuum_cost_delay`, a lower scale factor) or schedule a VACUUM.
+
+    ## Silence
+    A table that is only ever appended to and re-created, never updated, loses
+    little: mark it with `pgvitals:ignore autovacuum-disabled`.
+    """
+    server_reason = autovacuum_off_reason(snap)
+    if server_reason is not None:
+        database = Located("database", (), snap.server.database)
+        settings = snap.server.settings
+        yield finding(
+            database,
+            f"{server_reason[0].upper()}{server_reason[1:]}: no table of {snap.server.database}"
+            " is vacuumed or analyzed automatically",
+            evidence={
+                "autovacuum": settings.get("autovacuum"),
+                "track_counts": settings.get("track_counts"),
+            },
+            severity=HIGH,
+        )
+    for table in snap.tables:
+        if table.kind not in ("r", "m") or table.autovacuum_enabled:
+            continue
+        rows = snap.facts.rows(table)
+        trigger = autovacuum_trigger(snap, table)
+        dead = table.n_dead_tup or 0
+        if dead >= trigger and dead >= opts.many_dead_tuples:
+            severity: str | None = HIGH
+        elif rows < opts.small_table_rows and dead < trigger:
+            severity = LOW
+        else:
+            severity = None  # the default, medium
+        due = (
+            f"; {dead:,} dead tuples, past the {trigger:,} at which autovacuum would vacuum it"
+            if dead >= trigger
+            else ""
+        )
         yield finding(
             table,
-            f"{ratio:.0%} of tuples are dead ({dead:,} dead, {live:,} live)" + reason,
+            f"autovacuum_enabled = {table.options['autovacuum_enabled']} on {table.qualname}"
+            f" ({rows:,} rows): it is never vacuumed or analyzed automatically" + due,
+            evidence={
+                "reloption": f"autovacuum_enabled={table.options['autovacuum_enabled']}",
+                "rows": rows,
+                "n_dead_tup": table.n_dead_tup,
+                "autovacuum_would_trigger_at": trigger,
+                "n_mod_since_analyze": table.n_mod_since_analyze,
+                "last_vacuum": table.last_vacuum,
+                "last_analyze": table.last_analyze,
+            },
+            fix=fixes.enable_autovacuum(table),
+            severity=severity,
+        )
+
+
+def autoanalyze_trigger(snap: Snapshot, table: Table) -> int:
+    """Changed rows at which autovacuum will analyze this table (threshold + scale x rows)."""
+    settings = {**snap.server.settings, **table.options}
+    threshold = int(settings.get("autovacuum_analyze_threshold", 50))
+    scale = float(settings.get("autovacuum_analyze_scale_factor", 0.1))
+    return int(threshold + scale * max(table.rows_estimate, 0))
+
+
+@dataclass(frozen=True)
+class StaleStatisticsOptions:
+    changed_ratio: float = option(
+        0.5, "rows changed since the last analyze, against the table's rows, that make it stale"
+    )
+    min_changes: int = option(1_000, "ignore fewer changed rows than this")
+    min_rows: int = option(
+        50, "ignore never-analyzed tables with fewer rows (the planner's guess costs nothing)"
+    )
+    small_table_rows: int = option(1_000, "a never-analyzed table this small is low")
+    large_table_rows: int = option(100_000, "a never-analyzed table this large is high")
+
+
+@rule(
+    "stale-statistics",
+    category=MAINTENANCE,
+    severity=MEDIUM,
+    title="Planner statistics missing or out of date",
+    options=StaleStatisticsOptions,
+    rows=ROWS_OPTIONAL,
+    uses_statistics=True,
+    needs=("row_counts",),
+)
+def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[Draft]:
+    """A table with rows that was never analyzed, or that changed a lot since.
+
+    Never analyzed: no column has statistics in `pg_stats` and no ANALYZE is
+    recorded, yet the table holds at least `min_rows` rows (a reset of the
+    statistics clears the recorded times but not `pg_stats`, so a reset alone does
+    not look like this). Low under `small_table_rows`, high from
+    `large_table_rows`. Changed a lot:
+    `n_mod_since_analyze` (rows inserted, updated or deleted since the last
+    analyze) is at least `changed_ratio` of the table's rows and `min_changes`;
+    high when autovacuum will not analyze it. A partitioned table is never
+    analyzed by autovacuum: only a manual ANALYZE gives it the statistics of the
+    whole tree.
+
+    ## Why it breaks
+    The planner estimates row counts from `pg_stats` (most common values,
+    histograms, distinct counts, null fractions) and `reltuples`. Without them it
+    falls back to fixed guesses (a fraction of the table per condition), and after
+    large changes it plans for the data as it was: a nested loop over what is now
+    a million rows, a sequential scan where an index would read ten, a hash join
+    that spills. The plans are wrong silently, and may change suddenly when
+    autovacuum finally analyzes. Autovacuum analyzes a table after
+    `autovacuum_analyze_threshold + autovacuum_analyze_scale_factor x reltuples`
+    changed rows (50 + 10 %), unless it is disabled for it.
+
+    ## Fix
+    `ANALYZE` the table (it reads a sample and blocks no writes). After bulk loads,
+    run ANALYZE as part of the load; for partitioned tables, schedule ANALYZE on
+    the parent; re-enable autovacuum where it was turned off.
+    """
+    columns = snap.columns_by_table
+    window = snap.facts.window
+    for table in snap.tables:
+        if table.kind not in ("r", "m", "p"):
+            continue
+        rows = snap.facts.rows(table)
+        if rows <= 0:
+            continue
+        analyzed_at = table.last_analyze or table.last_autoanalyze
+        has_stats = any(c.null_frac is not None for c in columns.get(table.oid, []))
+        off_reason = autovacuum_off_reason(snap, table)
+        evidence: dict[str, object] = {
+            "rows": rows,
+            "last_analyze": table.last_analyze,
+            "last_autoanalyze": table.last_autoanalyze,
+            "n_mod_since_analyze": table.n_mod_since_analyze,
+            **window.evidence,
+        }
+        partitioned = "; autovacuum never analyzes a partitioned table" if table.kind == "p" else ""
+        if analyzed_at is None and not has_stats:
+            if rows < opts.min_rows:
+                continue
+            if rows < opts.small_table_rows:
+                severity: str | None = LOW
+            elif rows >= opts.large_table_rows:
+                severity = HIGH
+            else:
+                severity = None  # the default, medium
+            yield finding(
+                table,
+                f"{table.qualname} holds {rows:,} rows and has never been analyzed: the planner"
+                f" guesses{partitioned}",
+                evidence=evidence,
+                fix=fixes.analyze(table),
+                severity=severity,
+            )
+            continue
+        changed = table.n_mod_since_analyze
+        if table.kind == "p" or changed is None or changed < opts.min_changes:
+            continue
+        if changed < opts.changed_ratio * rows:
+            continue
+        trigger = autoanalyze_trigger(snap, table)
+        evidence["autoanalyze_triggers_at"] = trigger
+        when = (
+            f"last analyzed {short_time(analyzed_at)}"
+            if analyzed_at
+            else "not analyzed in the window"
+        )
+        reason = f"; {off_reason}" if off_reason else ""
+        yield finding(
+            table,
+            f"{changed:,} rows changed since the statistics were gathered ({when}), against"
+            f" {rows:,} rows now{reason}",
             evidence=evidence,
-            fix=fix,
-            severity=HIGH if ratio >= opts.high_ratio or not autovacuum_on else None,
+            fix=fixes.analyze(table),
+            severity=HIGH if off_reason else None,
+        )
+
+
+TWO_BILLION = 2**31  # transaction and multixact IDs wrap around at 2^31 in the past
+
+
+@dataclass(frozen=True)
+class WraparoundOptions:
+    report_from_age: int = option(
+        0, "age from which to report; 0: autovacuum_freeze_max_age (per table if set)"
+    )
+    high_fraction: float = option(0.5, "share of the 2^31 limit from which it is high")
+    critical_fraction: float = option(0.75, "share of the 2^31 limit from which it is critical")
+
+
+def wraparound_severity(age: int, opts: WraparoundOptions) -> str | None:
+    """Critical or high from the share of the 2^31 limit used; else the default."""
+    if age >= opts.critical_fraction * TWO_BILLION:
+        return CRITICAL
+    if age >= opts.high_fraction * TWO_BILLION:
+        return HIGH
+    return None
+
+
+@rule(
+    "xid-wraparound-risk",
+    category=MAINTENANCE,
+    severity=MEDIUM,
+    title="Transaction ID age approaching wraparound",
+    options=WraparoundOptions,
+)
+def xid_wraparound_risk(snap: Snapshot, opts: WraparoundOptions) -> Iterator[Draft]:
+    """A table's or the database's oldest unfrozen transaction ID is past the freeze age.
+
+    The oldest unfrozen transaction (or multixact) ID is older than
+    `autovacuum_freeze_max_age` (`autovacuum_multixact_freeze_max_age`).
+
+    Per table: `age(relfrozenxid)` against the table's `autovacuum_freeze_max_age`
+    (its storage parameter, else the server's), and `mxid_age(relminmxid)` against
+    `autovacuum_multixact_freeze_max_age`; for the database, `age(datfrozenxid)`
+    and `mxid_age(datminmxid)`, which include the system catalogs and every
+    schema. Medium once past that age (anti-wraparound autovacuum should already
+    have frozen it), high from half of the 2^31 limit, critical from three
+    quarters.
+
+    ## Why it breaks
+    Transaction IDs are 32 bits and compared modulo 2^31, so a row must be frozen
+    before two billion transactions pass, or it would appear to be in the future.
+    Past `autovacuum_freeze_max_age` (200 million by default) autovacuum forces a
+    vacuum of the whole table, even where autovacuum is disabled; it cannot be
+    cancelled by lock requests and competes with the workload. When freezing
+    cannot keep up (a long-running transaction, an abandoned replication slot or
+    prepared transaction holding back the horizon, vacuum too throttled), the
+    server first warns and then, a few million IDs before the limit, refuses every
+    command that assigns a transaction ID: the database stops taking writes until
+    a VACUUM in single-user or maintenance mode completes, which on a large table
+    takes hours. Multixact IDs (row locks shared by several transactions) have
+    the same limit.
+
+    ## Fix
+    `VACUUM (FREEZE, VERBOSE)` the oldest tables first (it blocks no reads or
+    writes, but reads the whole table). If the age does not move, find what holds
+    the horizon back: `age(backend_xmin)` in `pg_stat_activity`, `pg_replication_slots`,
+    `pg_prepared_xacts`. Raise autovacuum's throughput (cost limit, workers) if it
+    falls behind.
+    """
+    settings = snap.server.settings
+    server_xid_max = int(settings.get("autovacuum_freeze_max_age", 200_000_000))
+    server_mxid_max = int(settings.get("autovacuum_multixact_freeze_max_age", 400_000_000))
+    oldest: list[tuple[int, str]] = []
+    for table in snap.tables:
+        if table.frozen_xid_age is None:
+            continue
+        options = table.options
+        xid_max = min(server_xid_max, int(options.get("autovacuum_freeze_max_age", server_xid_max)))
+        mxid_max = min(
+            server_mxid_max,
+            int(options.get("autovacuum_multixact_freeze_max_age", server_mxid_max)),
+        )
+        ages = [("transaction", table.frozen_xid_age, opts.report_from_age or xid_max)]
+        if table.frozen_mxid_age is not None:
+            ages.append(("multixact", table.frozen_mxid_age, opts.report_from_age or mxid_max))
+        over = [(kind, age, limit) for kind, age, limit in ages if age >= limit]
+        if not over:
+            continue
+        kind, age, limit = max(over, key=lambda item: item[1])
+        oldest.append((age, table.qualname))
+        yield finding(
+            table,
+            f"oldest unfrozen {kind} ID of {table.qualname} is {age:,} old: past the {limit:,}"
+            f" at which autovacuum forces a freeze, {age / TWO_BILLION:.0%} of the way to"
+            " wraparound",
+            evidence={
+                "frozen_xid_age": table.frozen_xid_age,
+                "frozen_mxid_age": table.frozen_mxid_age,
+                "freeze_max_age": xid_max,
+                "multixact_freeze_max_age": mxid_max,
+                "share_of_limit": round(age / TWO_BILLION, 3),
+                "last_vacuum": table.last_vacuum,
+                "last_autovacuum": table.last_autovacuum,
+            },
+            fix=fixes.vacuum_freeze(table),
+            severity=wraparound_severity(age, opts),
+        )
+    server = snap.server
+    database_ages = [
+        ("transaction", server.frozen_xid_age, opts.report_from_age or server_xid_max),
+        ("multixact", server.frozen_mxid_age, opts.report_from_age or server_mxid_max),
+    ]
+    over = [(k, a, m) for k, a, m in database_ages if a is not None and a >= m]
+    if over:
+        kind, age, limit = max(over, key=lambda item: item[1])
+        yield finding(
+            Located("database", (), server.database),
+            f"oldest unfrozen {kind} ID of database {server.database} is {age:,} old: past the"
+            f" {limit:,} at which autovacuum forces a freeze, {age / TWO_BILLION:.0%} of the way"
+            " to wraparound",
+            evidence={
+                "datfrozenxid_age": server.frozen_xid_age,
+                "datminmxid_age": server.frozen_mxid_age,
+                "freeze_max_age": server_xid_max,
+                "multixact_freeze_max_age": server_mxid_max,
+                "share_of_limit": round(age / TWO_BILLION, 3),
+                "oldest_tables": [name for _, name in sorted(oldest, reverse=True)[:10]],
+            },
+            severity=wraparound_severity(age, opts),
+        )
+
+
+@dataclass(frozen=True)
+class BloatOptions:
+    min_ratio: float = option(0.4, "share of the relation estimated to be bloat to report it")
+    ignore_below_bytes: int = option(64 * 1024, "ignore less estimated bloat than this")
+    small_bytes: int = option(1024 * 1024, "estimated bloat under this is info")
+    large_bytes: int = option(100 * 1024 * 1024, "estimated bloat from this is medium")
+
+
+def bloat_severity(bloat: Bloat, opts: BloatOptions) -> str | None:
+    if bloat.bytes < opts.small_bytes:
+        return INFO
+    if bloat.bytes >= opts.large_bytes:
+        return MEDIUM
+    return None  # the default, low
+
+
+def bloat_evidence(bloat: Bloat) -> dict[str, object]:
+    evidence: dict[str, object] = {
+        "bytes": bloat.actual_bytes,
+        "expected_bytes": bloat.expected_bytes,
+        "bloat_bytes": bloat.bytes,
+        "bloat_ratio": round(bloat.ratio, 3),
+        "method": bloat.method,
+        "as_of": bloat.as_of,
+    }
+    if bloat.not_measured:
+        evidence["not_measured"] = bloat.not_measured
+    return evidence
+
+
+def bloat_words(bloat: Bloat) -> str:
+    """ "estimated" or "measured", and as of when."""
+    word = "measured" if bloat.method == _bloat.MEASURED else "estimated"
+    return f"{bloat.ratio:.0%} {word} bloat"
+
+
+@rule(
+    "table-bloat",
+    category=MAINTENANCE,
+    severity=LOW,
+    title="Table much larger than its rows need (estimated)",
+    options=BloatOptions,
+)
+def table_bloat(snap: Snapshot, opts: BloatOptions) -> Iterator[Draft]:
+    """The table takes much more space than its live rows need, measured or estimated.
+
+    Estimated from the catalogs (no extension needed), as of the last VACUUM or
+    ANALYZE, which set the sizes the estimate reads; measured instead with `check
+    --exact-bloat` where the pgstattuple extension is installed (it reads every
+    page: dead tuples and free space). The finding says which. Reported from
+    `min_ratio` of the table and `ignore_below_bytes`; info under `small_bytes`,
+    medium from `large_bytes`. A table never analyzed is not estimated
+    (`stale-statistics` reports it). The estimate averages column widths and
+    leaves TOAST out: treat it as a pointer, and measure before acting.
+
+    The method: from `reltuples` and, per column, `null_frac` and `avg_width`
+    (pg_stats), compute the average tuple as PostgreSQL lays it out (23-byte
+    header, null bitmap, data aligned to 8 bytes, 4-byte line pointer), the pages
+    the rows need at the table's fillfactor, and compare with `relpages`.
+
+    ## Why it breaks
+    Space freed by updates and deletes is reused only for new rows of the same
+    table, and returned to the operating system only by a rewrite. A bloated
+    table makes every sequential scan read the empty space, keeps fewer live
+    rows in each cached page, and makes backups, replicas and restores larger. It
+    comes from vacuum falling behind (autovacuum disabled or too slow, long
+    transactions), from mass deletes, or from updates that are not HOT.
+
+    ## Fix
+    First fix the cause (see `high-dead-tuple-ratio`, `autovacuum-disabled`). To
+    give the space back: `pg_repack` or `pg_squeeze` rewrite the table online;
+    `VACUUM FULL` does it in core but holds an ACCESS EXCLUSIVE lock (no reads or
+    writes) for the whole rewrite, so it belongs in a maintenance window, and it
+    needs free disk space for a full copy.
+    """
+    for table in snap.tables:
+        bloat = _bloat.table_bloat(snap, table)
+        if bloat is None or bloat.ratio < opts.min_ratio or bloat.bytes < opts.ignore_below_bytes:
+            continue
+        severity = bloat_severity(bloat, opts)
+        as_of = f" (as of {short_time(bloat.as_of)})" if bloat.as_of else ""
+        yield finding(
+            table,
+            f"{table.qualname} takes {human_bytes(bloat.actual_bytes)}{as_of}; its"
+            f" rows need about {human_bytes(bloat.expected_bytes)}: {bloat_words(bloat)}",
+            evidence=bloat_evidence(bloat),
+            fix=None if severity == INFO else fixes.vacuum_full(table),
+            severity=severity,
         )

@@ -149,6 +149,9 @@ def build_index(
         idx_tup_fetch=row.idx_tup_fetch,
         last_idx_scan=row.last_idx_scan,
         comment=row.comment,
+        is_replica_identity=row.is_replica_identity,
+        rows_estimate=row.rows_estimate,
+        reloptions=list(row.reloptions),
     )
 
 

@@ -25,6 +25,7 @@ from pgvitals.connect import NoAnswer, describe_failure, quoted
 from pgvitals.snapshot.assemble import Lookups, build_constraint, build_index, rebuildable
 from pgvitals.snapshot.facts import Reference, counts_empty_strings, time_named_integer
 from pgvitals.snapshot.model import (
+    BloatMeasure,
     CollectionInfo,
     Column,
     ColumnProfile,
@@ -39,7 +40,7 @@ from pgvitals.snapshot.model import (
     TableProfile,
     ViolationCount,
 )
-from pgvitals.snapshot.probes import PROBES, probes_to_run
+from pgvitals.snapshot.probes import DEFAULT_PROBES, PROBES, probes_to_run
 
 T = TypeVar("T")
 FETCH_CHUNK = 20_000  # rows per round trip from a server-side cursor
@@ -141,7 +142,7 @@ class Collector:
         """`probes`: the names (snapshot/probes.py) to run; None runs every one that the
         row budget allows (`profile` None: none that reads rows)."""
         started = time.monotonic()
-        wanted = probes_to_run(PROBES if probes is None else probes, profile is not None)
+        wanted = probes_to_run(DEFAULT_PROBES if probes is None else probes, profile is not None)
         if not wanted & ROW_PROBES:
             profile = None  # no rule needs rows
         params = {"schemas": list(schemas)}
@@ -194,6 +195,7 @@ class Collector:
         orphans: list[OrphanCount] = []
         column_profiles: list[ColumnProfile] = []
         violations: list[ViolationCount] = []
+        measures: list[BloatMeasure] = []
         if interrupted is None:
             try:
                 self._step("definitions")
@@ -233,6 +235,12 @@ class Collector:
                         self._count_orphans(provisional, profile, orphans)
                     if "violation_counts" in wanted:
                         self._count_violations(provisional, profile, violations)
+                if profile is not None and "exact_bloat" in wanted:
+                    self._step("bloat")
+                    _, _, indexes = self._assemble(
+                        columns, constraint_rows, index_rows, by_position, lookups, complex_indexes
+                    )
+                    self._measure_bloat(tables, indexes, profile, measures)
             except psycopg.Error as error:
                 if not (self._lost(error) or isinstance(error, TIMEOUTS)):
                     raise
@@ -254,6 +262,7 @@ class Collector:
             orphans=orphans,
             column_profiles=column_profiles,
             violations=violations,
+            measures=measures,
         )
         return Snapshot(
             server=server,
@@ -599,6 +608,73 @@ class Collector:
                 self.connection.execute("RESET statement_timeout")
         return profiles
 
+    def _per_table_ms(self, budget: ProfileBudget) -> int:
+        """The budget's time per table, lowered to the user's statement timeout."""
+        session_ms = self._execute(
+            "SELECT setting::int8 AS ms FROM pg_catalog.pg_settings"
+            " WHERE name = 'statement_timeout'"
+        )[0]["ms"]
+        return min(budget.per_table_ms, session_ms) if session_ms > 0 else budget.per_table_ms
+
+    def _measure_bloat(
+        self,
+        tables: list[Table],
+        indexes: list[Index],
+        budget: ProfileBudget,
+        measures: list[BloatMeasure],
+    ) -> None:
+        """Measure each table's and valid btree index's bloat with pgstattuple, when it
+        is installed; each read bounded as row reads are, each failure recorded. The
+        measures are appended as they come, so a lost connection keeps them."""
+        found = self._execute(
+            "SELECT n.nspname FROM pg_catalog.pg_extension e"
+            " JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace"
+            " WHERE e.extname = 'pgstattuple'",
+            row_factory=tuple_row,
+        )
+        if not found:
+            reason = "pgstattuple is not installed in this database: bloat was estimated"
+            self.skipped.append({"step": "exact bloat", "reason": reason})
+            return
+        schema = found[0][0]
+        wanted: list[tuple[str, int, sql.Composed]] = []
+        for table in tables:
+            if table.kind in ("r", "m"):
+                function = sql.Identifier(schema, "pgstattuple")
+                query = sql.SQL(TABLE_BLOAT).format(function=function, oid=sql.Literal(table.oid))
+                wanted.append(("table", table.oid, query))
+        for index in indexes:
+            if index.method == "btree" and index.is_valid and index.bytes is not None:
+                options = dict(option.split("=", 1) for option in index.reloptions)
+                fillfactor = sql.Literal(float(options.get("fillfactor", 90)))
+                query = sql.SQL(INDEX_BLOAT).format(
+                    function=sql.Identifier(schema, "pgstatindex"),
+                    oid=sql.Literal(index.oid),
+                    fillfactor=fillfactor,
+                )
+                wanted.append(("index", index.oid, query))
+        deadline = time.monotonic() + budget.total_ms / 1000
+        self.connection.execute(
+            sql.SQL("SET statement_timeout = {}").format(self._per_table_ms(budget))
+        )
+        try:
+            for kind, oid, query in wanted:
+                if time.monotonic() > deadline:
+                    reason = f"data budget of {budget.total_ms} ms used up"
+                    measures.append(BloatMeasure(oid, kind, "skipped", reason, None, None))
+                    continue
+                try:
+                    size, bloat = self._execute(query, row_factory=tuple_row)[0]
+                except psycopg.Error as error:
+                    self._raise_if_connection_lost(error)
+                    reason = describe_error(error)
+                    measures.append(BloatMeasure(oid, kind, "skipped", reason, None, None))
+                    continue
+                measures.append(BloatMeasure(oid, kind, "ran", None, size, bloat))
+        finally:
+            if not (self.connection.closed or self.connection.broken):
+                self.connection.execute("RESET statement_timeout")
+
     def _profile_table(
         self,
         table: Table,
@@ -914,6 +990,20 @@ def orphan_count(
 
 
 TIMEOUTS = (errors.QueryCanceled, errors.LockNotAvailable)
+
+# pgstatindex's leaf density against the index's fillfactor: what is neither entries
+# nor the free space the fillfactor leaves, plus the empty and deleted pages.
+INDEX_BLOAT = """
+SELECT s.index_size,
+       CASE WHEN s.leaf_pages = 0 OR s.avg_leaf_density = 'NaN' THEN 0
+            ELSE greatest(s.leaf_pages * (1 - s.avg_leaf_density / {fillfactor})
+                          * pg_catalog.current_setting('block_size')::int8, 0)::int8
+       END + (s.empty_pages + s.deleted_pages)
+             * pg_catalog.current_setting('block_size')::int8 AS bloat_bytes
+  FROM {function}({oid}::regclass) s"""
+TABLE_BLOAT = """
+SELECT s.table_len, (s.dead_tuple_len + s.free_space)::int8 AS bloat_bytes
+  FROM {function}({oid}::regclass) s"""
 
 
 def tables_outside(constraint_rows: list[Any], tables: list[Table]) -> list[int]:

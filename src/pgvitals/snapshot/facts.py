@@ -14,7 +14,8 @@ from collections.abc import Callable
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from pgvitals.snapshot.model import Column, Constraint, Index, Replication, Table
+from pgvitals.snapshot.model import BloatMeasure, Column, Constraint, Index, Replication, Table
+from pgvitals.snapshot.window import StatisticsWindow, statistics_window
 from pgvitals.snapshot.words import table_key
 
 NEXTVAL = re.compile(r"^nextval\('((?:[^']|'')+)'::regclass\)$")
@@ -26,16 +27,54 @@ if TYPE_CHECKING:
     from pgvitals.snapshot.model import Snapshot
 
 
-def serves_lookup_on(index: Index, columns: list[str]) -> bool:
-    """Can an equality lookup on all `columns` use this index without scanning it all?"""
-    if not index.is_valid or index.is_partial:
-        return False
+# `column IS NOT NULL` on a plain column of the indexed table, as pg_index.indpred
+# stores it (node tree, locations removed): nulltesttype 1 is IS_NOT_NULL.
+NOT_NULL_TEST = (
+    r"\{NULLTEST :arg \{VAR :varno 1 :varattno (\d+) [^{}]*\} :nulltesttype 1 :argisrow false\}"
+)
+NOT_NULL_TESTS = re.compile(rf"{NOT_NULL_TEST}(?: {NOT_NULL_TEST})*")
+AND_OF = re.compile(r"\{BOOLEXPR :boolop and :args \((.*)\)\}")
+
+
+def not_null_columns(predicate_tree: str) -> set[int] | None:
+    """The attribute numbers of a predicate made only of `col IS NOT NULL` tests (one,
+    or several ANDed); None for any other predicate."""
+    anded = AND_OF.fullmatch(predicate_tree)
+    tests = anded.group(1) if anded else predicate_tree
+    if not NOT_NULL_TESTS.fullmatch(tests):
+        return None
+    return {int(number) for number in re.findall(r":varattno (\d+)", tests)}
+
+
+def lookup_implies(index: Index, attnums: set[int]) -> bool:
+    """Does an equality lookup on the columns `attnums` (what a foreign key's check
+    runs: `col = $1` for each) imply the index's predicate, so the planner can use
+    it? `=` is strict, so it implies `col IS NOT NULL` on those columns; any other
+    predicate is taken as not implied."""
+    if index.predicate_tree is None:
+        return True
+    tested = not_null_columns(index.predicate_tree)
+    return tested is not None and tested <= attnums
+
+
+def leads_with(index: Index, columns: list[str]) -> bool:
+    """Are `columns` (in any order) the leading keys of a btree, or the key of a hash
+    index, so that an equality lookup on all of them need not scan it all?"""
     leading = index.key_columns[: len(columns)]
     if index.method == "btree":
         return len(leading) == len(columns) and set(leading) == set(columns)
     if index.method == "hash":
         return index.key_columns[:1] == columns
     return False
+
+
+def serves_lookup_on(index: Index, columns: list[str], attnums: set[int] | None = None) -> bool:
+    """Can an equality lookup on all `columns` (attribute numbers `attnums`) use this
+    index without scanning it all? A partial index can when the lookup implies its
+    predicate (see `lookup_implies`); without `attnums` none can."""
+    if not index.is_valid or not leads_with(index, columns):
+        return False
+    return not index.is_partial or (attnums is not None and lookup_implies(index, attnums))
 
 
 class Facts:
@@ -95,12 +134,21 @@ class Facts:
         by_table = self.snap.indexes_by_table
         return {
             fk.oid: next(
-                (i for i in by_table.get(fk.table_oid, []) if serves_lookup_on(i, fk.columns)),
+                (
+                    i
+                    for i in by_table.get(fk.table_oid, [])
+                    if serves_lookup_on(i, fk.columns, self.attnums(fk))
+                ),
                 None,
             )
             for fk in self.snap.constraints
             if fk.kind == "f"
         }
+
+    def attnums(self, constraint: Constraint) -> set[int] | None:
+        """The attribute numbers of a constraint's columns; None when one is unknown."""
+        found = [self.column_by_name.get((constraint.table_oid, c)) for c in constraint.columns]
+        return {c.position for c in found if c is not None} if all(found) else None
 
     @cached_property
     def foreign_keys_using_index(self) -> dict[int, list[Constraint]]:
@@ -143,6 +191,11 @@ class Facts:
     @cached_property
     def constraint_by_name(self) -> dict[tuple[int, str], Constraint]:
         return {(c.table_oid, c.name): c for c in self.snap.constraints}
+
+    @cached_property
+    def window(self) -> StatisticsWindow:
+        """Since when the pg_stat_* counters the rules read have been counting."""
+        return statistics_window(self.snap.server)
 
     @cached_property
     def attached_indexes(self) -> dict[int, list[Index]]:
@@ -513,6 +566,44 @@ class Facts:
         for v in self.snap.view_columns:
             using[(v.table_oid, v.column)].append(f"{v.view_schema}.{v.view}")
         return dict(using)
+
+    def index_scans(self, index: Index) -> int | None:
+        """idx_scan of an index; of a partitioned table's index, the sum over the
+        partitions' indexes attached to it (the server counts scans there only). None
+        where no part has the counter."""
+        children = self.attached_indexes.get(index.oid)
+        if not children:
+            return index.idx_scan
+        known = [scans for child in children if (scans := self.index_scans(child)) is not None]
+        return sum(known) if known else None
+
+    @cached_property
+    def indexes_serving_fk(self) -> dict[int, list[Index]]:
+        """Per foreign key (by constraint oid): every index that serves its lookup."""
+        by_table = self.snap.indexes_by_table
+        return {
+            fk.oid: [
+                index
+                for index in by_table.get(fk.table_oid, [])
+                if serves_lookup_on(index, fk.columns, self.attnums(fk))
+            ]
+            for fk in self.snap.constraints
+            if fk.kind == "f"
+        }
+
+    def index_bytes(self, index: Index) -> int | None:
+        """Size of an index; of a partitioned table's index, its partitions' indexes'
+        (the parent's own holds no entries). None where a part's size is unknown."""
+        children = self.attached_indexes.get(index.oid)
+        if not children:
+            return index.bytes
+        sizes = [self.index_bytes(child) for child in children]
+        return None if None in sizes else sum(size for size in sizes if size is not None)
+
+    @cached_property
+    def bloat_measures(self) -> dict[tuple[str, int], BloatMeasure]:
+        """pgstattuple's measures (--exact-bloat), by (table or index, oid)."""
+        return {(m.kind, m.oid): m for m in self.snap.measures}
 
 
 def same_definition(index: Index) -> tuple[object, ...]:

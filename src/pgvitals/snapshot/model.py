@@ -43,6 +43,8 @@ class ServerInfo:
     # database's OID (a database dropped and created again under its name gets another).
     system_identifier: str | None = None
     database_oid: int | None = None
+    frozen_xid_age: int | None = None  # age(pg_database.datfrozenxid)
+    frozen_mxid_age: int | None = None  # mxid_age(pg_database.datminmxid)
 
 
 class Schema(NamedTuple):
@@ -50,6 +52,7 @@ class Schema(NamedTuple):
     name: str
     owner: str
     comment: str | None
+    object_count: int | None = None  # relations, functions, types, operators, collations
 
     @property
     def located(self) -> Located:
@@ -102,6 +105,7 @@ class Table(NamedTuple):
     autovacuum_count: int | None
     analyze_count: int | None
     autoanalyze_count: int | None
+    frozen_mxid_age: int | None = None  # mxid_age(relminmxid)
 
     @property
     def qualname(self) -> str:
@@ -126,7 +130,8 @@ class Table(NamedTuple):
 
     @property
     def autovacuum_enabled(self) -> bool:
-        return self.options.get("autovacuum_enabled", "true").lower() not in ("false", "off", "0")
+        """reloptions keep the value as written: `f`, `No` and `of` are false too."""
+        return not is_false(self.options.get("autovacuum_enabled", "true"))
 
 
 class Column(NamedTuple):
@@ -147,6 +152,7 @@ class Column(NamedTuple):
     n_distinct: float | None
     type_oid: int
     collation_oid: int  # 0: not collatable
+    avg_width: int | None = None  # pg_stats.avg_width: bytes per non-null value
 
     @property
     def qualname(self) -> str:
@@ -223,6 +229,9 @@ class Index(NamedTuple):
     idx_tup_fetch: int | None
     last_idx_scan: str | None  # PG 16+
     comment: str | None
+    is_replica_identity: bool = False  # REPLICA IDENTITY USING INDEX names it
+    rows_estimate: float = -1  # the index's reltuples; -1: never counted
+    reloptions: list[str] = []  # noqa: RUF012  (a NamedTuple default, never mutated)
 
     @property
     def qualname(self) -> str:
@@ -389,6 +398,18 @@ class ViewColumn(NamedTuple):
     view: str
 
 
+class BloatMeasure(NamedTuple):
+    """A table's or btree index's bloat as pgstattuple measured it (--exact-bloat)."""
+
+    oid: int  # the table's or the index's
+    kind: str  # table, index
+    status: str  # ran, skipped
+    reason: str | None
+    bytes: int | None  # table_len / index_size
+    # free and dead space; of an index, the leaf space its fillfactor does not explain
+    bloat_bytes: int | None
+
+
 @dataclass(frozen=True, slots=True)
 class CollectionInfo:
     """How the snapshot was taken, for the report's honesty and the benchmark."""
@@ -437,6 +458,7 @@ class Snapshot:
     violations: list[ViolationCount] = entity(ViolationCount)
     keywords: list[Keyword] = entity(Keyword, "keywords")
     view_columns: list[ViewColumn] = entity(ViewColumn, "view_columns")
+    measures: list[BloatMeasure] = entity(BloatMeasure)
     format: str = field(default=SNAPSHOT_FORMAT)
 
     @classmethod
@@ -498,6 +520,16 @@ class Snapshot:
         return next(
             (c for c in self.constraints_by_table.get(table.oid, []) if c.kind == "p"), None
         )
+
+
+def is_false(value: str) -> bool:
+    """PostgreSQL's parse_bool: a unique prefix of false, no or off, or 0."""
+    word = value.strip().lower()
+    return (
+        word == "0"
+        or (bool(word) and ("false".startswith(word) or "no".startswith(word)))
+        or (len(word) >= 2 and "off".startswith(word))
+    )
 
 
 def _group(items: list, key: str) -> dict:

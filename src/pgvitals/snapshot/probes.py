@@ -18,6 +18,7 @@ class Probe:
     name: str
     reads_rows: bool  # skipped with --no-data
     help: str
+    opt_in: bool = False  # runs only when asked for by name (never as part of "all")
 
 
 PROBES = {
@@ -62,8 +63,16 @@ PROBES = {
             " over nullable columns: counted below 100,000 estimated rows (foreign keys and"
             " CHECKs in a TABLESAMPLE above)",
         ),
+        Probe(
+            "exact_bloat",
+            True,
+            "table and btree index bloat measured with pgstattuple (--exact-bloat): reads"
+            " every page of each table and index",
+            opt_in=True,
+        ),
     )
 }
+DEFAULT_PROBES = frozenset(name for name, probe in PROBES.items() if not probe.opt_in)
 
 
 def probes_to_run(needed: Iterable[str], read_rows: bool) -> frozenset[str]:

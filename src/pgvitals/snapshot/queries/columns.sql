@@ -28,7 +28,8 @@ SELECT a.attrelid::int8 AS table_oid,
        st.null_frac::float8 AS null_frac,
        st.n_distinct::float8 AS n_distinct,
        a.atttypid::int8 AS type_oid,
-       a.attcollation::int8 AS collation_oid
+       a.attcollation::int8 AS collation_oid,
+       st.avg_width::int AS avg_width
   FROM rel c
   JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
   JOIN pg_catalog.pg_type t ON t.oid = a.atttypid

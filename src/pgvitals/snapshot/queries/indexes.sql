@@ -45,6 +45,9 @@ SELECT i.indexrelid::int8 AS oid,
        pg_catalog.pg_stat_get_tuples_returned(i.indexrelid) AS idx_tup_read,
        pg_catalog.pg_stat_get_tuples_fetched(i.indexrelid) AS idx_tup_fetch,
        @@last_idx_scan@@ AS last_idx_scan,
+       i.indisreplident AS is_replica_identity,
+       ic.reltuples::float8 AS rows_estimate,  -- entries in the index; -1: never counted
+       coalesce(ic.reloptions, '{}') AS reloptions,
        d.description AS comment
   FROM rel c
   JOIN pg_catalog.pg_index i ON i.indrelid = c.oid

@@ -14,6 +14,7 @@ SELECT pg_catalog.current_setting('server_version_num')::int AS version_num,
           FROM pg_catalog.pg_settings s
          WHERE s.name IN ('autovacuum', 'autovacuum_analyze_scale_factor',
                           'autovacuum_analyze_threshold', 'autovacuum_freeze_max_age',
+                          'autovacuum_multixact_freeze_max_age',
                           'autovacuum_vacuum_scale_factor', 'autovacuum_vacuum_threshold',
                           'block_size', 'default_statistics_target', 'max_connections',
                           'random_page_cost', 'row_security', 'server_encoding',
@@ -22,4 +23,8 @@ SELECT pg_catalog.current_setting('server_version_num')::int AS version_num,
             THEN (SELECT s.system_identifier::text FROM pg_catalog.pg_control_system() s) END
            AS system_identifier,
        (SELECT d.oid::int8 FROM pg_catalog.pg_database d
-         WHERE d.datname = pg_catalog.current_database()) AS database_oid
+         WHERE d.datname = pg_catalog.current_database()) AS database_oid,
+       (SELECT pg_catalog.age(d.datfrozenxid)::int8 FROM pg_catalog.pg_database d
+         WHERE d.datname = pg_catalog.current_database()) AS frozen_xid_age,
+       (SELECT pg_catalog.mxid_age(d.datminmxid)::int8 FROM pg_catalog.pg_database d
+         WHERE d.datname = pg_catalog.current_database()) AS frozen_mxid_age

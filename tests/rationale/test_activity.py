@@ -1,0 +1,59 @@
+"""The activity rules' rationale, shown on a real server (see tests/test_rationale.py)."""
+
+from __future__ import annotations
+
+import psycopg
+
+
+def counters(connection: psycopg.Connection, table: str, *names: str) -> tuple[int, ...]:
+    """pg_stat_user_tables counters of `table`, after flushing this session's own."""
+    connection.execute("SELECT pg_stat_force_next_flush()")
+    connection.execute("SELECT 1")  # the flush happens when the previous statement ends
+    columns = ", ".join(names)
+    row = connection.execute(
+        f"SELECT {columns} FROM pg_stat_user_tables WHERE relname = %s", [table]
+    ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+# unused-table
+
+
+def test_every_index_build_counts_a_sequential_scan_that_reads_nothing(database) -> None:
+    with database.admin() as admin:
+        admin.execute("CREATE TABLE badges (id int PRIMARY KEY, code text UNIQUE)")
+        assert counters(admin, "badges", "seq_scan", "seq_tup_read") == (2, 0)
+        admin.execute("SELECT * FROM badges")  # a real read of the empty table
+        assert counters(admin, "badges", "seq_scan", "seq_tup_read") == (3, 0)
+
+
+# aborted-writes, cleared-table
+
+
+def test_rolled_back_inserts_are_counted_and_truncate_is_no_delete(database) -> None:
+    with database.admin() as admin:
+        admin.execute("CREATE TABLE tags (id int PRIMARY KEY)")
+        with admin.transaction(force_rollback=True):
+            admin.execute("INSERT INTO tags SELECT generate_series(1, 100)")
+        admin.execute("INSERT INTO tags SELECT generate_series(1, 50)")
+        assert counters(admin, "tags", "n_tup_ins", "n_live_tup", "n_dead_tup") == (150, 50, 100)
+        admin.execute("TRUNCATE tags")
+        assert counters(admin, "tags", "n_tup_del", "n_live_tup") == (0, 0)
+
+
+# update-hot-spot
+
+
+def test_updating_an_indexed_column_is_never_hot(database) -> None:
+    with database.admin() as admin:
+        admin.execute(
+            "CREATE TABLE streaks (id int PRIMARY KEY, days int, seen int)"
+            " WITH (fillfactor = 50);"
+            "CREATE INDEX ON streaks (days);"
+            "INSERT INTO streaks SELECT g, 0, 0 FROM generate_series(1, 100) g"
+        )
+        admin.execute("UPDATE streaks SET seen = seen + 1")  # room on the page, no index
+        assert counters(admin, "streaks", "n_tup_upd", "n_tup_hot_upd") == (100, 100)
+        admin.execute("UPDATE streaks SET days = days + 1")
+        assert counters(admin, "streaks", "n_tup_upd", "n_tup_hot_upd") == (200, 100)

@@ -1,0 +1,44 @@
+"""The index rules' rationale, shown on a real server (see tests/test_rationale.py)."""
+
+from __future__ import annotations
+
+import psycopg
+
+
+def scans(connection: psycopg.Connection, index: str) -> int:
+    """idx_scan of `index` in the current transaction."""
+    row = connection.execute("SELECT pg_stat_get_xact_numscans(%s::regclass)", [index]).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def seq_scans(connection: psycopg.Connection, table: str) -> int:
+    row = connection.execute(
+        "SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = %s", [table]
+    ).fetchone()
+    assert row is not None
+    return row[0]
+
+
+# unindexed-foreign-key
+
+
+def test_the_foreign_key_check_uses_a_partial_index_on_is_not_null_only(database) -> None:
+    database.execute(
+        "CREATE TABLE users (id int PRIMARY KEY);"
+        "CREATE TABLE notes (id int PRIMARY KEY, user_id int REFERENCES users);"
+        "CREATE INDEX notes_user ON notes (user_id) WHERE user_id IS NOT NULL;"
+        "CREATE TABLE lessons (id int PRIMARY KEY, user_id int REFERENCES users,"
+        " deleted_at timestamptz);"
+        "CREATE INDEX live_lessons ON lessons (user_id) WHERE deleted_at IS NULL;"
+        "INSERT INTO users SELECT generate_series(1, 200);"
+        "INSERT INTO notes SELECT g, CASE WHEN g % 3 > 0 THEN 1 + g % 199 END"
+        " FROM generate_series(1, 20000) g;"
+        "INSERT INTO lessons SELECT g, 1 + g % 199, NULL FROM generate_series(1, 20000) g;"
+        "ANALYZE"
+    )
+    with database.admin() as admin, admin.transaction():
+        admin.execute("DELETE FROM users WHERE id = 200")  # referenced by no row
+        assert scans(admin, "notes_user") == 1 and seq_scans(admin, "notes") == 0
+        # rows outside `deleted_at IS NULL` must be found too: the child is scanned
+        assert scans(admin, "live_lessons") == 0 and seq_scans(admin, "lessons") == 1

@@ -1,0 +1,82 @@
+"""The data of the report's index-coverage and activity sections, from a real server."""
+
+from __future__ import annotations
+
+import psycopg
+
+from tests.helpers import pgvitals, valid_report
+
+
+def run(database, *statements: str) -> None:
+    """Each statement with its statistics flushed, in one session (see pgvitals.testing)."""
+    with psycopg.connect(database.dsn, autocommit=True) as session:
+        for statement in statements:
+            session.execute(statement)
+            session.execute("SELECT pg_catalog.pg_stat_force_next_flush()")
+
+
+def sections(database) -> dict:
+    report = valid_report(pgvitals("check", database.dsn, "--format", "json").json())
+    return report["sections"]
+
+
+def test_index_coverage_counts_shapes_and_names_foreign_keys(database) -> None:
+    run(
+        database,
+        "CREATE TABLE teachers (id int PRIMARY KEY, email text UNIQUE);"
+        'CREATE TABLE "Weird""Name" (id int PRIMARY KEY, teacher_id int REFERENCES teachers,'
+        ' "ñame" int REFERENCES teachers, deleted_at timestamptz);'
+        'CREATE INDEX ON "Weird""Name" (teacher_id) WHERE teacher_id IS NOT NULL;'
+        'CREATE INDEX ON "Weird""Name" ("ñame", deleted_at) WHERE deleted_at IS NULL;'
+        "CREATE TABLE visits (at date NOT NULL, teacher_id int REFERENCES teachers)"
+        " PARTITION BY RANGE (at);"
+        "CREATE TABLE visits_2026 PARTITION OF visits"
+        " FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');"
+        "CREATE INDEX ON visits (teacher_id);"
+        "INSERT INTO visits SELECT date '2026-01-01' + g % 300, NULL"
+        " FROM generate_series(1, 3000) g;"
+        "ANALYZE",
+    )
+    coverage = {row["table"]: row for row in sections(database)["coverage"]}
+    weird = coverage['public.Weird"Name']
+    assert (weird["indexes"], weird["partial"], weird["unique"]) == (3, 2, 1)
+    assert (weird["single_column"], weird["composite"]) == (2, 1)
+    assert weird["covered_foreign_key_columns"] == ["(teacher_id)"]
+    assert weird["unindexed_foreign_key_columns"] == ["(ñame)"]
+    assert coverage["public.teachers"]["unique"] == 2
+    visits = coverage["public.visits"]
+    assert visits["rows_estimate"] == 3000
+    assert visits["index_bytes"] > 0 and visits["table_bytes"] > 0  # its partition's
+    assert visits["covered_foreign_key_columns"] == ["(teacher_id)"]
+
+
+def test_activity_sums_partitions_and_classifies_every_table(database) -> None:
+    run(
+        database,
+        "CREATE TABLE events (at date NOT NULL, id int) PARTITION BY RANGE (at);"
+        "CREATE TABLE events_2025 PARTITION OF events"
+        " FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"
+        "CREATE TABLE events_2026 PARTITION OF events"
+        " FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');"
+        "CREATE TABLE staging (id int PRIMARY KEY);"
+        "CREATE TABLE badges (id int PRIMARY KEY);"
+        "CREATE TABLE lessons (id int PRIMARY KEY);"
+        "CREATE TABLE sessions (id int PRIMARY KEY) WITH (autovacuum_enabled = false);",
+        "INSERT INTO events SELECT date '2025-06-01' + g % 400, g FROM generate_series(1, 9000) g",
+        "INSERT INTO staging SELECT generate_series(1, 500)",
+        "DELETE FROM staging",
+        "INSERT INTO lessons SELECT generate_series(1, 40)",
+        "INSERT INTO sessions SELECT generate_series(1, 3000)",
+        "DELETE FROM sessions WHERE id > 100",
+    )
+    activity = {row["table"]: row for row in sections(database)["activity"]}
+    assert "public.events_2025" not in activity  # in its partitioned table's line
+    events = activity["public.events"]
+    assert (events["inserts"], events["rows"], events["partitions"]) == (9000, 9000, 2)
+    assert events["activity"] == "high activity"
+    assert activity["public.staging"]["activity"] == "cleared"
+    assert activity["public.badges"]["activity"] == "never used"
+    assert activity["public.lessons"]["activity"] == "moderate"
+    sessions_row = activity["public.sessions"]
+    assert sessions_row["activity"] == "problematic"
+    assert "high-churn-table" in sessions_row["reason"]
