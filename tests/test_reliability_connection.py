@@ -22,7 +22,7 @@ import pytest
 
 from pgvitals.connect import Limits, connect
 from pgvitals.snapshot import io
-from pgvitals.snapshot.collect import collect
+from pgvitals.snapshot.collect import CATALOG_STEPS, collect
 from pgvitals.snapshot.model import Snapshot
 from tests.conftest import free_port
 from tests.helpers import pgvitals, valid_report
@@ -318,14 +318,15 @@ def test_a_lock_timeout_on_a_catalog_is_named_and_a_partial_report_written(
 def test_a_statement_timeout_on_a_catalog_is_named(database) -> None:
     database.execute("CREATE TABLE kept (id int PRIMARY KEY, note text)")
     limits = Limits(lock_timeout_ms=60_000, statement_timeout_ms=300)
-    snapshot = collect_with_a_catalog_locked(database, "pg_sequence", limits)  # read last
+    # pg_sequence is read after tables, constraints and indexes
+    snapshot = collect_with_a_catalog_locked(database, "pg_sequence", limits)
     interrupted = snapshot.collection.interrupted or ""
     assert "statement timeout" in interrupted and "--statement-timeout" in interrupted
     assert "lost" not in interrupted
     assert [t.name for t in snapshot.tables] == ["kept"]  # what was read before is kept
     assert len(snapshot.constraints) == 1 and len(snapshot.indexes) == 1
     [unread] = [e for e in snapshot.collection.skipped if e["step"] == "catalogs"]
-    assert unread["reason"].startswith("sequences not read (statement timeout)")
+    assert unread["reason"].startswith(f"{steps_from('sequences')} not read (statement timeout)")
     assert_one_line_each(snapshot)
 
 
@@ -408,6 +409,11 @@ def collect_losing_the_connection_at(database, step: str) -> Snapshot:
         session.close()
 
 
+def steps_from(step: str) -> str:
+    """The catalog steps from `step` on, as a skipped entry lists those not read."""
+    return ", ".join(CATALOG_STEPS[CATALOG_STEPS.index(step) :])
+
+
 def assert_one_line_each(snapshot: Snapshot) -> None:
     texts = [snapshot.collection.interrupted or ""]
     texts += [value for entry in snapshot.collection.skipped for value in entry.values()]
@@ -424,7 +430,7 @@ def test_a_connection_lost_in_the_catalogs_keeps_what_was_read(database) -> None
     assert "connection lost" in (snapshot.collection.interrupted or "")
     assert "constraints" in (snapshot.collection.interrupted or "")
     [catalogs] = [e for e in snapshot.collection.skipped if e["step"] == "catalogs"]
-    assert catalogs["reason"].startswith("constraints, indexes, sequences not read")
+    assert catalogs["reason"].startswith(f"{steps_from('constraints')} not read")
     assert_one_line_each(snapshot)
 
 
@@ -439,7 +445,7 @@ def test_a_snapshot_with_unread_catalogs_runs_no_check(database, tmp_path: Path)
     report = valid_report(run.json())
     assert report["findings"] == []  # "no primary key" on events would be a guess
     assert {c["status"] for c in report["checks"]} == {"skipped"}
-    assert all("indexes, sequences not read" in c["reason"] for c in report["checks"])
+    assert all(f"{steps_from('indexes')} not read" in c["reason"] for c in report["checks"])
 
 
 def test_a_connection_lost_reading_rows_keeps_the_definitions(database) -> None:

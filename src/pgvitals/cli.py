@@ -7,6 +7,7 @@ reached, lost, stopped answering, or a catalog query timed out.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 from collections.abc import Iterator
@@ -159,11 +160,16 @@ def main() -> None:
     "--snapshot", "snapshot_path", type=click.Path(path_type=Path),
     help="Analyse a saved snapshot instead of a live database.",
 )  # fmt: skip
+@click.option(
+    "--include-managed", is_flag=True,
+    help="Also assess schemas and roles a platform manages (Supabase's auth, storage, ...).",
+)  # fmt: skip
 @target_options
 @report_options
 def check(
     dsn: str | None,
     snapshot_path: Path | None,
+    include_managed: bool,
     schemas: tuple[str, ...],
     no_data: bool,
     config_path: Path | None,
@@ -180,6 +186,8 @@ def check(
     variables apply, as with psql.
     """
     config = load_config(config_path)
+    if include_managed:
+        config = dataclasses.replace(config, include_managed=True)
     plan = plan_outputs(formats, outputs, force)  # checked now: a bad path fails fast
     if snapshot_path is not None:
         if dsn:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pgvitals import __version__, ruledocs
-from pgvitals.engine import REVIEW, Analysis, Check
+from pgvitals.engine import REVIEW, Analysis, Check, NotAssessed
 from pgvitals.findings import CATEGORIES, SEVERITIES, Finding, Severity, severity_rank
 from pgvitals.fixes import one_line
 from pgvitals.fmt import parse_timestamp, plural, short_time, span
@@ -678,6 +678,7 @@ class Report:
     rls_enabled_tables: int
     regular_tables: int
     tool_version: str = __version__
+    not_assessed: list[NotAssessed] = dataclasses.field(default_factory=list)
 
     @property
     def review(self) -> bool:
@@ -727,6 +728,7 @@ class Report:
                 "settings": self.settings,
                 "rls_enabled_tables": self.rls_enabled_tables,
                 "regular_tables": self.regular_tables,
+                "not_assessed": [dataclasses.asdict(n) for n in self.not_assessed],
             },
         }
 
@@ -763,6 +765,7 @@ class Report:
             rls_enabled_tables=sections["rls_enabled_tables"],
             regular_tables=sections["regular_tables"],
             tool_version=data["tool"]["version"],
+            not_assessed=[revive(NotAssessed, n) for n in sections.get("not_assessed", [])],
         )
 
 
@@ -852,4 +855,5 @@ def build_report(analysis: Analysis, connection: str | None = None) -> Report:
         settings={"track_counts": snap.server.settings.get("track_counts", "on")},
         rls_enabled_tables=sum(1 for t in snap.tables if t.is_regular and t.rls_enabled),
         regular_tables=sum(1 for t in snap.tables if t.is_regular),
+        not_assessed=analysis.not_assessed,
     )

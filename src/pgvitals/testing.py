@@ -15,6 +15,7 @@ cases:
     config:                     # optional: the keys of [tool.pgvitals]
       rules: {high-dead-tuple-ratio: {min_ratio: 0.5}}
     no_data: true               # optional: collect as `--no-data` does
+    requires_extension: pg_trgm # optional: skipped on servers that do not have it
     expect:                     # the findings of this rule, by object; [] = silent
       - object: public.t
         severity: high          # any key of the JSON finding; evidence key by key
@@ -41,7 +42,9 @@ from pgvitals.engine import Analysis, analyse, required_probes
 from pgvitals.rules import REGISTRY
 from pgvitals.snapshot.collect import ProfileBudget, collect
 
-CASE_KEYS = frozenset({"name", "sql", "workload", "config", "no_data", "expect"})
+CASE_KEYS = frozenset(
+    {"name", "sql", "workload", "config", "no_data", "expect", "requires_extension"}
+)
 # pg_stat_force_next_flush() exists from PostgreSQL 15, where statistics moved to
 # shared memory; before that a background collector received them with a delay.
 FORCED_FLUSH_FROM = 150000
@@ -69,6 +72,7 @@ class Case:
     no_data: bool
     expect: tuple[dict[str, Any], ...]
     source: str  # the file it came from
+    requires_extension: str | None = None  # skipped where the server does not have it
 
     @property
     def id(self) -> str:
@@ -111,6 +115,7 @@ def load_case_file(path: Path) -> list[Case]:
                 no_data=bool(raw.get("no_data", False)),
                 expect=tuple(expect),
                 source=str(path),
+                requires_extension=raw.get("requires_extension"),
             )
         )
     return cases
@@ -144,6 +149,13 @@ def prepare(dsn: str, case: Case) -> None:
                 f"{case.id}: statistics can be flushed on demand from PostgreSQL 15 "
                 f"(server_version_num {session.info.server_version})"
             )
+        if case.requires_extension is not None:
+            available = session.execute(
+                "SELECT FROM pg_catalog.pg_available_extensions WHERE name = %s",
+                (case.requires_extension,),
+            ).fetchone()
+            if available is None:
+                raise CaseUnsupported(f"{case.id}: needs extension {case.requires_extension}")
         for statement in (case.sql, *case.workload):
             session.execute(statement)  # one by one: VACUUM cannot run in a transaction
             if can_flush:

@@ -360,7 +360,7 @@ def test_executive_summary(report: str, analysis: Analysis) -> None:
     rows = {row[0]: row for row in table_rows(text)}
     assert rows["Integrity"][1] == "🔴 Red"
     assert rows["Maintenance"][1] == "🔴 Red"
-    assert rows["Security"][1] == "⚪ Not checked"
+    assert rows["Query workload"][1] == "⚪ Not checked"  # no rules for this area yet
     assert "counters since 2026-11-01 12:00 UTC (21 days)" in text
 
 
@@ -368,7 +368,7 @@ def test_rag_status_rules(analysis: Analysis) -> None:
     status = {area.category: area for area in rp.area_statuses(analysis, None)}
     assert status["integrity"].status == rp.RED
     assert "missing-primary-key (1)" in status["integrity"].reason
-    assert status["security"].status == rp.NOT_CHECKED
+    assert status["workload"].status == rp.NOT_CHECKED
     medium_only = [replace(f, severity="medium") for f in analysis.findings]
     amber = rp.area_status("integrity", "Integrity", analysis.checks, medium_only)
     assert amber.status == rp.AMBER
@@ -603,7 +603,7 @@ def test_text_summary(analysis: Analysis) -> None:
     assert "shop · PostgreSQL 16.2 · 2 schemas · 4 tables · ~28,200 rows" in out
     assert "counters since 2026-11-01 12:00 UTC (21 days)" in out
     assert re.search(r"Integrity\s+RED", out)
-    assert re.search(r"Security\s+NOT CHECKED", out)
+    assert re.search(r"Query workload\s+NOT CHECKED", out)
     assert "Mixed Case.ñame" in out
     assert "HIGH" in out and "missing-primary-key" in out
     counts = rp.severity_counts(analysis.findings)

@@ -277,6 +277,7 @@ def report_context(report: Report) -> dict[str, Any]:
         "quality": [f for f in report.findings if f.category == Category.QUALITY],
         "elements": report.elements,
         "excused": report.excused,
+        "not_assessed": report.not_assessed,
         "unused_excuses": report.unused_excuses,
         "thresholds": report.thresholds,
         "config_source": report.config_source,

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from pgvitals.snapshot.model import Column, Constraint, Index, Table
+from pgvitals.snapshot.model import Column, Constraint, Function, Index, Policy, Role, Schema, Table
+from pgvitals.snapshot.nodes import BadTree, Expression
+from pgvitals.snapshot.nodes import analyse as analyse_expression
 
 NEXTVAL = re.compile(r"^nextval\('((?:[^']|'')+)'::regclass\)$")
 QUOTED_PART = re.compile(r'"((?:[^"]|"")*)"|([^."]+)')
@@ -142,3 +145,214 @@ class Facts:
     @cached_property
     def constraint_by_name(self) -> dict[tuple[int, str], Constraint]:
         return {(c.table_oid, c.name): c for c in self.snap.constraints}
+
+    # --- security: policies, roles, privileges, platform-managed objects ---------------
+
+    @cached_property
+    def policies_by_table(self) -> dict[int, list[Policy]]:
+        grouped: dict[int, list[Policy]] = defaultdict(list)
+        for policy in self.snap.policies:
+            grouped[policy.table_oid].append(policy)
+        return dict(grouped)
+
+    @cached_property
+    def policy_expressions(self) -> dict[int, tuple[Expression | None, Expression | None]]:
+        """Per policy (by oid): its USING and WITH CHECK expressions, read from the node
+        trees. A tree this version cannot read counts as absent (no claim is made)."""
+        result = {}
+        for policy in self.snap.policies:
+            result[policy.oid] = (
+                readable_expression(policy.using_tree),
+                readable_expression(policy.with_check_tree),
+            )
+        return result
+
+    @cached_property
+    def policies_calling(self) -> dict[int, list[Policy]]:
+        """Per function (by oid): the policies whose expressions call it."""
+        calling: dict[int, list[Policy]] = defaultdict(list)
+        for policy in self.snap.policies:
+            called = {
+                call.function_oid
+                for expression in self.policy_expressions[policy.oid]
+                if expression is not None
+                for call in expression.calls
+            }
+            for oid in sorted(called):
+                calling[oid].append(policy)
+        return dict(calling)
+
+    @cached_property
+    def function_by_oid(self) -> dict[int, Function]:
+        return {function.oid: function for function in self.snap.functions}
+
+    @cached_property
+    def role_by_name(self) -> dict[str, Role]:
+        return {role.name: role for role in self.snap.roles}
+
+    @cached_property
+    def privileges_of(self) -> dict[str, frozenset[str]]:
+        """Per role: the grantees whose privileges it uses without SET ROLE (itself, the
+        roles it inherits from, transitively, and PUBLIC)."""
+        direct = {role.name: role.inherits_from for role in self.snap.roles}
+        closure: dict[str, frozenset[str]] = {}
+        for name in direct:
+            seen = {name}
+            stack = list(direct[name])
+            while stack:
+                granted = stack.pop()
+                if granted not in seen:
+                    seen.add(granted)
+                    stack.extend(direct.get(granted, ()))
+            closure[name] = frozenset(seen | {PUBLIC})
+        return closure
+
+    @cached_property
+    def grants(self) -> dict[tuple[str, int], dict[str, frozenset[str]]]:
+        """Per (kind, object oid): grantee -> privileges. Columns are keyed by
+        ("column", table oid) and their privileges named "SELECT (column)"."""
+        result: dict[tuple[str, int], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        for grant in self.snap.privileges:
+            names = grant.privileges
+            if grant.kind == "column":
+                names = [f"{name} ({grant.column})" for name in names]
+            result[(grant.kind, grant.object_oid)][grant.grantee].update(names)
+        return {
+            key: {grantee: frozenset(names) for grantee, names in by_grantee.items()}
+            for key, by_grantee in result.items()
+        }
+
+    @cached_property
+    def schema_by_name(self) -> dict[str, Schema]:
+        return {schema.name: schema for schema in self.snap.schemas}
+
+    def holds(self, role: str, kind: str, oid: int, owner: str, privilege: str) -> bool:
+        """Can `role` use `privilege` on the object (table, schema or function) without
+        SET ROLE: as a superuser, as (a member of) its owner, through a grant to itself,
+        to a role it inherits from or to PUBLIC, or through pg_read_all_data /
+        pg_write_all_data. For a table, a grant on any of its columns counts for SELECT,
+        INSERT, UPDATE and REFERENCES."""
+        found = self.role_by_name.get(role)
+        if found is not None and found.superuser:
+            return True
+        grantees = self.privileges_of.get(role, frozenset({role, PUBLIC}))
+        if owner in grantees:
+            return True
+        reads_all = kind in ("table", "schema") and privilege in ("SELECT", "USAGE")
+        if reads_all and "pg_read_all_data" in grantees:
+            return True
+        writes_all = kind == "table" and privilege in ("INSERT", "UPDATE", "DELETE")
+        if writes_all and "pg_write_all_data" in grantees:
+            return True
+        granted = self.grants.get((kind, oid), {})
+        if any(privilege in granted.get(grantee, ()) for grantee in grantees):
+            return True
+        if kind == "table":
+            columns = self.grants.get(("column", oid), {})
+            prefix = f"{privilege} ("
+            return any(
+                name.startswith(prefix) for grantee in grantees for name in columns.get(grantee, ())
+            )
+        return False
+
+    def can_reach_table(self, role: str, table_oid: int, privilege: str) -> bool:
+        """`privilege` on the table and USAGE on its schema: what a query needs."""
+        table = self.snap.table_by_oid.get(table_oid)
+        if table is None:
+            return False
+        schema = self.schema_by_name.get(table.schema)
+        if schema is not None and not self.holds(role, "schema", schema.oid, schema.owner, "USAGE"):
+            return False
+        return self.holds(role, "table", table_oid, table.owner, privilege)
+
+    @cached_property
+    def platform(self) -> Platform | None:
+        """The managed platform whose roles this cluster has (roles are cluster-wide)."""
+        names = set(self.role_by_name)
+        return next((p for p in MANAGED_PLATFORMS if p.signature <= names), None)
+
+    @cached_property
+    def managed_schemas(self) -> dict[str, str]:
+        """Schemas the platform manages, by name -> platform. Known names count only when
+        one of them in this database is owned by one of the platform's own roles
+        (`supabase_admin`, ...), so that an application's `auth` schema is the user's."""
+        platform = self.platform
+        if platform is None:
+            return {}
+        present = [s for s in self.snap.schemas if s.name in platform.schemas]
+        if not any(schema.owner.startswith(platform.role_prefix) for schema in present):
+            return {}
+        return {schema.name: platform.name for schema in present}
+
+    @cached_property
+    def managed_roles(self) -> dict[str, str]:
+        """Roles the platform defines (the user cannot change their attributes)."""
+        platform = self.platform
+        if platform is None:
+            return {}
+        return {r.name: platform.name for r in self.snap.roles if platform.owns_role(r.name)}
+
+
+PUBLIC = "PUBLIC"
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A managed service whose own schemas and roles the user cannot change."""
+
+    name: str
+    signature: frozenset[str]  # roles that identify it (all must exist)
+    schemas: frozenset[str]  # schemas it manages, when present
+    role_prefix: str  # its roles: names with this prefix ...
+    roles: frozenset[str]  # ... and these
+
+    def owns_role(self, name: str) -> bool:
+        return name.startswith(self.role_prefix) or name in self.roles
+
+
+SUPABASE = Platform(
+    name="Supabase",
+    signature=frozenset({"supabase_admin", "authenticator", "service_role"}),
+    schemas=frozenset(
+        [
+            "auth",
+            "storage",
+            "realtime",
+            "_realtime",
+            "extensions",
+            "graphql",
+            "graphql_public",
+            "vault",
+            "pgsodium",
+            "pgsodium_masks",
+            "supabase_functions",
+            "supabase_migrations",
+            "pgbouncer",
+            "net",
+            "cron",
+            "pgtle",
+            "_analytics",
+            "_supavisor",
+        ]
+    ),
+    role_prefix="supabase_",
+    roles=frozenset(
+        [
+            "authenticator",
+            "anon",
+            "authenticated",
+            "service_role",
+            "pgbouncer",
+            "dashboard_user",
+            "postgres",
+        ]
+    ),
+)
+MANAGED_PLATFORMS = (SUPABASE,)
+
+
+def readable_expression(tree: str | None) -> Expression | None:
+    try:
+        return analyse_expression(tree)
+    except BadTree:
+        return None

@@ -1,0 +1,494 @@
+"""Security rules: row-level security, roles, grants, SECURITY DEFINER functions.
+
+Who can reach what is decided from the collected privileges (Facts.holds): a grant
+to the role, to a role it inherits from, or to PUBLIC, ownership, superuser, and the
+pg_read_all_data / pg_write_all_data roles. "API roles" are the roles a REST or
+GraphQL layer (PostgREST, Supabase, pg_graphql) runs requests as; their names are an
+option of each rule that uses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pgvitals import fixes
+from pgvitals.rules._api import (
+    HIGH,
+    LOW,
+    MEDIUM,
+    SECURITY,
+    Draft,
+    NoOptions,
+    finding,
+    option,
+    rule,
+)
+from pgvitals.snapshot.facts import PUBLIC
+from pgvitals.snapshot.model import Function, Policy, Role, Snapshot
+from pgvitals.snapshot.nodes import Call, Expression
+
+COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
+DEFAULT_API_ROLES = "anon,authenticated,web_anon"
+
+
+@dataclass(frozen=True)
+class ApiOptions:
+    api_roles: str = option(
+        DEFAULT_API_ROLES, "comma-separated roles that API requests run as (PostgREST, Supabase)"
+    )
+
+
+@dataclass(frozen=True)
+class ApiSchemaOptions(ApiOptions):
+    api_schemas: str = option(
+        "",
+        "comma-separated schemas the API exposes; empty: a role's pgrst.db_schemas setting"
+        " (PostgREST reads it from its login role), else public",
+    )
+
+
+def names_in(value: str) -> list[str]:
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def api_roles(snap: Snapshot, opts: ApiOptions) -> list[str]:
+    """The configured API roles that exist in this cluster."""
+    return [name for name in names_in(opts.api_roles) if name in snap.facts.role_by_name]
+
+
+def api_schemas(snap: Snapshot, opts: ApiSchemaOptions) -> set[str]:
+    """The schemas an API layer serves: configured, else what PostgREST is configured
+    to serve (`pgrst.db_schemas` on a role), else PostgREST's default, public."""
+    if opts.api_schemas.strip():
+        return set(names_in(opts.api_schemas))
+    for role in snap.roles:
+        for setting in role.config:
+            name, _, value = setting.partition("=")
+            if name == "pgrst.db_schemas":
+                return {n.strip('"') for n in names_in(value)}
+    return {"public"}
+
+
+def function_name(function: Function) -> str:
+    """How a call reads: `auth.uid()`, `current_setting()` for the system's own."""
+    prefix = "" if function.schema == "pg_catalog" else f"{function.schema}."
+    return f"{prefix}{function.name}()"
+
+
+# --- functions ------------------------------------------------------------------------
+
+
+def search_path_schemas(value: str) -> list[str]:
+    """The schema names in a search_path setting (`"$user", public` -> [$user, public])."""
+    names = []
+    for part in value.split(","):
+        name = part.strip()
+        if len(name) >= 2 and name.startswith('"') and name.endswith('"'):
+            name = name[1:-1].replace('""', '"')
+        if name:
+            names.append(name)
+    return names
+
+
+def writable_schemas(snap: Snapshot, schemas: list[str], writers: list[str]) -> list[str]:
+    """Of `schemas`, those where one of `writers` (PUBLIC, API roles) may CREATE."""
+    facts = snap.facts
+    found = []
+    for name in schemas:
+        schema = facts.schema_by_name.get(name)
+        if schema is None:
+            continue
+        if any(facts.holds(w, "schema", schema.oid, schema.owner, "CREATE") for w in writers):
+            found.append(name)
+    return found
+
+
+@rule(
+    "security-definer-search-path",
+    category=SECURITY,
+    severity=HIGH,
+    title="Function without a fixed search_path",
+    options=ApiOptions,
+)
+def security_definer_search_path(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
+    """A function resolves the names in its body through the caller's search_path.
+
+    Reported for every function without `SET search_path` (what splinter calls
+    `function_search_path_mutable`): high for SECURITY DEFINER functions, low for the
+    others. A SECURITY DEFINER function whose fixed search_path names a schema where
+    PUBLIC or an API role may create objects is reported too (high).
+
+    ## Why it breaks
+    An unqualified name in a function body (`streaks`, `now()`, `=`) is looked up in
+    the search_path of the session that calls it. A SECURITY DEFINER function runs
+    with its owner's rights, so a caller who can create an object in a schema that
+    comes earlier in their own search_path (their own schema, `public` where PUBLIC
+    may create, `pg_temp` for tables) makes the function use that object instead,
+    with the owner's rights: a table that captures the rows it writes, or a function
+    or operator that runs the attacker's code as the owner (CVE-2018-1058, and the
+    case the PostgreSQL manual describes under "Writing SECURITY DEFINER Functions
+    Safely"). For a function without SECURITY DEFINER the risk is smaller: its
+    result depends on who calls it (a trigger or a policy may resolve names
+    differently for different roles), and it runs another role's objects when a
+    privileged role calls it with a crafted search_path.
+
+    ## Fix
+    Fix the search_path on the function: `ALTER FUNCTION ... SET search_path =
+    <schema>, pg_temp` lists the schema it lives in, with `pg_temp` last so that a
+    temporary table cannot shadow a real one. List every schema whose objects the
+    body names without a schema, and only schemas that untrusted roles cannot
+    write to; `SET search_path = ''` is the strictest choice when every name in the
+    body is schema-qualified. The rollback resets it. Where the fixed search_path
+    names a writable schema, replace that schema (no SQL is generated: which
+    schemas the body needs is a judgement).
+    """
+    writers = [PUBLIC, *api_roles(snap, opts)]
+    for function in snap.functions:
+        if not function.user_defined:
+            continue
+        path = function.settings.get("search_path")
+        if path is None:
+            definer = function.security_definer
+            kind = "SECURITY DEFINER function" if definer else "Function"
+            yield finding(
+                function,
+                f"{kind} {function.qualname} has no search_path of its own: names in its body"
+                " resolve through the caller's search_path",
+                evidence={
+                    "security_definer": definer,
+                    "language": function.language,
+                    "owner": function.owner,
+                },
+                fix=fixes.set_function_search_path(function),
+                severity=None if definer else LOW,
+            )
+            continue
+        if not function.security_definer:
+            continue
+        exposed = writable_schemas(snap, search_path_schemas(path), writers)
+        if exposed:
+            yield finding(
+                function,
+                f"SECURITY DEFINER function {function.qualname} searches"
+                f" {', '.join(exposed)}, where other roles may create objects",
+                evidence={"search_path": path, "writable_schemas": exposed, "writers": writers},
+            )
+
+
+@rule(
+    "security-definer-executable-by-api-role",
+    category=SECURITY,
+    severity=MEDIUM,
+    title="SECURITY DEFINER function callable by an API role",
+    options=ApiSchemaOptions,
+)
+def security_definer_executable_by_api_role(
+    snap: Snapshot, opts: ApiSchemaOptions
+) -> Iterator[Draft]:
+    """An API role may call a function that runs with its owner's rights.
+
+    Reported when an existing API role holds EXECUTE on a SECURITY DEFINER function
+    (granted to it, to a role it inherits from, or to PUBLIC, which every function
+    has unless it was revoked) and USAGE on its schema. In a schema the API serves
+    (`api_schemas`) it is high when `anon`, the role of requests without a login,
+    can call it, and medium when only signed-in roles can; in a schema the API does
+    not serve it is low: only SQL that already runs as that role (a policy, a
+    trigger, another function) can call it.
+
+    ## Why it breaks
+    A SECURITY DEFINER function runs as its owner, usually the role that owns the
+    tables, which is not subject to their row-level security policies. PostgREST
+    exposes every function an API role may execute as `POST /rpc/<name>` (Supabase:
+    `/rest/v1/rpc/<name>`, and pg_graphql as a query or mutation), so anyone holding
+    the public API key can run it with any arguments: whatever it reads or writes,
+    it does for every row. New functions get EXECUTE for PUBLIC by default, so a
+    helper written for a policy or a trigger is callable from the API unless someone
+    revoked it.
+
+    ## Fix
+    Revoke EXECUTE from PUBLIC and the API roles, then grant it back only to the
+    roles that must call it (a trigger function needs no grant at all). Where the
+    API must call it, make it check who calls (`auth.uid()`) and what it may touch
+    before doing anything. A function that policies call runs as the querying role,
+    which therefore needs EXECUTE: keep it out of the schemas the API serves instead
+    (no SQL is generated for those). The rollback grants back what was revoked.
+    """
+    roles = api_roles(snap, opts)
+    served = api_schemas(snap, opts)
+    facts = snap.facts
+    for function in snap.functions:
+        if not (function.user_defined and function.security_definer):
+            continue
+        schema = facts.schema_by_name.get(function.schema)
+        callers = [
+            role
+            for role in roles
+            if facts.holds(role, "function", function.oid, function.owner, "EXECUTE")
+            and (schema is None or facts.holds(role, "schema", schema.oid, schema.owner, "USAGE"))
+        ]
+        if not callers:
+            continue
+        granted = facts.grants.get(("function", function.oid), {})
+        holders = [g for g in (PUBLIC, *roles) if "EXECUTE" in granted.get(g, ())]
+        # a policy runs its functions as the querying role: revoking would break it
+        policies = [p.qualname for p in facts.policies_calling.get(function.oid, [])]
+        exposed = function.schema in served
+        where = f"/rpc/{function.name}" if exposed else "SQL run as that role"
+        severity = None
+        if not exposed:
+            severity = LOW
+        elif "anon" in callers:
+            severity = HIGH
+        yield finding(
+            function,
+            f"SECURITY DEFINER function {function.qualname} runs as {function.owner} and"
+            f" {', '.join(callers)} can call it ({where})",
+            evidence={
+                "callers": callers,
+                "granted_to": holders,
+                "owner": function.owner,
+                "schema_served_by_api": exposed,
+                "called_by_policies": policies,
+            },
+            fix=fixes.revoke_execute(function, holders) if holders and not policies else None,
+            severity=severity,
+        )
+
+
+# --- extensions -----------------------------------------------------------------------
+
+
+@rule(
+    "extension-in-public",
+    category=SECURITY,
+    severity=LOW,
+    title="Extension installed in the public schema",
+)
+def extension_in_public(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """An extension put its functions, types and operators into `public`.
+
+    ## Why it breaks
+    Everything in `public` is on every role's search_path, so the extension's
+    functions and operators are candidates whenever a query names a function or an
+    operator without a schema, and a later object of the same name (yours, or a
+    hostile one where PUBLIC may create in `public`, the default before PostgreSQL
+    15) competes with them. An API layer that exposes `public` (PostgREST, Supabase)
+    also exposes the extension's functions as endpoints. Dumps and migrations mix
+    the extension's objects with yours.
+
+    ## Fix
+    Move a relocatable extension to its own schema: `CREATE SCHEMA extensions` and
+    `ALTER EXTENSION ... SET SCHEMA extensions`, then add that schema to the
+    search_path of the roles (or functions) that call its functions unqualified. An
+    extension that is not relocatable must be dropped and created again in the new
+    schema, which drops the objects that depend on it: plan that by hand.
+    """
+    for extension in snap.extensions:
+        if extension.schema != "public" or extension.name == "plpgsql":
+            continue
+        yield finding(
+            extension,
+            f"Extension {extension.name} {extension.version} is installed in public"
+            f" ({extension.members:,} objects)",
+            evidence={
+                "schema": extension.schema,
+                "relocatable": extension.relocatable,
+                "members": extension.members,
+            },
+            fix=fixes.move_extension(extension) if extension.relocatable else None,
+        )
+
+
+# --- policies -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PerRowOptions:
+    small_table_rows: int = option(1_000, "tables smaller than this make it low")
+
+
+# System functions whose per-row cost is a few instructions: wrapping them gains nothing.
+CHEAP_BUILTINS = frozenset(
+    {"now", "transaction_timestamp", "statement_timestamp", "clock_timestamp", "timeofday",
+     "pg_backend_pid", "current_database", "current_schema", "random", "gen_random_uuid"}
+)  # fmt: skip
+
+
+def per_row_calls(snap: Snapshot, expression: Expression | None) -> list[tuple[Call, Function]]:
+    """Calls that give one value for every row but run for each row: not immutable,
+    not a cheap system function, no argument reads a column, not inside `(SELECT ...)`,
+    and not an argument of another such call (that one is reported instead)."""
+    if expression is None:
+        return []
+    functions = snap.facts.function_by_oid
+    calls = expression.calls
+
+    def costly(call: Call) -> bool:
+        function = functions.get(call.function_oid)
+        if function is None or function.volatility == "i":
+            return False
+        return not (function.schema == "pg_catalog" and function.name in CHEAP_BUILTINS)
+
+    found = []
+    for call in calls:
+        if not call.row_independent or call.once or not costly(call):
+            continue
+        outer, covered = call.outer, False
+        while outer is not None:
+            if costly(calls[outer]):
+                covered = True
+                break
+            outer = calls[outer].outer
+        if not covered:
+            found.append((call, functions[call.function_oid]))
+    return found
+
+
+@rule(
+    "rls-per-row-function",
+    category=SECURITY,
+    severity=MEDIUM,
+    title="Policy calls a function for every row",
+    options=PerRowOptions,
+)
+def rls_per_row_function(snap: Snapshot, opts: PerRowOptions) -> Iterator[Draft]:
+    """A policy calls a function whose value is the same for every row, once per row.
+
+    Reported for calls of STABLE or VOLATILE functions (`auth.uid()`,
+    `current_setting(...)`, your own helpers) whose arguments read no column of the
+    row and that are not wrapped in a scalar sub-select. Low on tables under
+    `small_table_rows` rows.
+
+    ## Why it breaks
+    PostgreSQL adds the policy's expression to every query's WHERE clause and
+    evaluates it for each row it reads; only IMMUTABLE functions with constant
+    arguments are folded to a constant before the scan. `user_id = auth.uid()` thus
+    calls `auth.uid()` (and the `current_setting` and JSON parsing inside it) once
+    per row: a query that scans 100,000 rows pays 100,000 calls, and a PL/pgSQL
+    helper that queries a table runs that query per row. Written as
+    `user_id = (SELECT auth.uid())`, the call becomes an InitPlan: evaluated once
+    per query, its result reused for every row. Supabase measured 100x and more on
+    large tables.
+
+    ## Fix
+    Wrap each such call in a scalar sub-select: `(SELECT auth.uid())`. The fix
+    rewrites the policy's expressions that way with `ALTER POLICY`, keeping its
+    name, command and roles; the rollback restores the original expressions. A
+    STABLE function returns the same value throughout a query, so what the policy
+    allows does not change. A VOLATILE one (the default for a function declared
+    without a volatility) may not: check that it gives one answer per query, and
+    declare it STABLE if so.
+    """
+    facts = snap.facts
+    for policy in snap.policies:
+        table = snap.table_by_oid.get(policy.table_oid)
+        if table is None or not table.rls_enabled:
+            continue  # policies of a table without RLS never run (policy-without-rls)
+        using, check = facts.policy_expressions.get(policy.oid, (None, None))
+        found = {"USING": per_row_calls(snap, using), "WITH CHECK": per_row_calls(snap, check)}
+        if not any(found.values()):
+            continue
+        names = sorted({function_name(f) for calls in found.values() for _, f in calls})
+        rows = facts.rows(table)
+        yield finding(
+            policy,
+            f"Policy {policy.name} on {table.qualname} calls {', '.join(names)} once per row;"
+            " (SELECT ...) would call it once per query",
+            evidence={
+                "functions": names,
+                "clauses": [clause for clause, calls in found.items() if calls],
+                "rows": rows,
+                "using": policy.using,
+                "with_check": policy.with_check,
+            },
+            fix=fixes.wrap_policy_calls(policy, table, wrap_targets(snap, policy, found)),
+            severity=LOW if rows < opts.small_table_rows else None,
+        )
+
+
+def wrap_targets(
+    snap: Snapshot, policy: Policy, found: dict[str, list[tuple[Call, Function]]]
+) -> dict[str, list[Function]]:
+    """Per clause, the functions whose every call in it can be wrapped: where the same
+    function is also called with a column argument, the text cannot tell the calls
+    apart, and that clause is left as it is."""
+    using, check = snap.facts.policy_expressions.get(policy.oid, (None, None))
+    targets = {}
+    for clause, expression in (("USING", using), ("WITH CHECK", check)):
+        if expression is None or not found[clause]:
+            continue
+        wanted = {function.oid: function for _, function in found[clause]}
+        mixed = {
+            call.function_oid
+            for call in expression.calls
+            if call.function_oid in wanted and not call.row_independent
+        }
+        targets[clause] = [f for oid, f in wanted.items() if oid not in mixed]
+    return targets
+
+
+@rule(
+    "multiple-permissive-policies",
+    category=SECURITY,
+    severity=LOW,
+    title="Several permissive policies for one role and command",
+)
+def multiple_permissive_policies(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """Two or more PERMISSIVE policies of one table apply to the same role and command.
+
+    Counted per command (an `ALL` policy counts for each) and per role named in the
+    table's policies; a policy `TO PUBLIC` applies to every role. Roles that bypass
+    row-level security are left out.
+
+    ## Why it breaks
+    Permissive policies are combined with OR. A row the first policy rejects is
+    tested against the next one, so the rows that no policy lets through (most
+    rows of a multi-tenant table) pay for every policy, sub-selects and function
+    calls included: each extra policy adds its cost to every query of that role.
+    The OR also makes access hard to reason about: a broad policy added for one
+    case silently widens every other, and a policy meant to narrow access narrows
+    nothing (it adds its rows) unless it is RESTRICTIVE.
+
+    ## Fix
+    Merge the policies of one role and command into one policy whose expression ORs
+    their conditions, or make the narrowing ones `AS RESTRICTIVE`. Decide which by
+    reading them: the fix is a judgement, so none is generated.
+    """
+    facts = snap.facts
+    for table_oid, policies in facts.policies_by_table.items():
+        table = snap.table_by_oid.get(table_oid)
+        if table is None or not table.rls_enabled:
+            continue
+        overlaps = permissive_overlaps(snap, policies)
+        if not overlaps:
+            continue
+        described = "; ".join(
+            f"{o['command']} for {o['role']}: {', '.join(o['policies'])}" for o in overlaps
+        )
+        yield finding(
+            table,
+            f"{table.qualname} has overlapping permissive policies ({described})",
+            evidence={"overlaps": overlaps},
+        )
+
+
+def permissive_overlaps(snap: Snapshot, policies: list[Policy]) -> list[dict[str, object]]:
+    """(command, role, policies) wherever more than one permissive policy applies."""
+    roles = snap.facts.role_by_name
+    named = sorted({r for p in policies for r in p.roles if r != "public"})
+    candidates = [name for name in named if not (roles.get(name) and bypasses_rls(roles[name]))] + [
+        "public"
+    ]
+    overlaps = []
+    for command in COMMANDS:
+        applicable = [p for p in policies if p.permissive and p.applies_to(command)]
+        for role in candidates:
+            matching = sorted(p.name for p in applicable if role in p.roles or "public" in p.roles)
+            if len(matching) > 1:
+                overlaps.append({"command": command, "role": role, "policies": matching})
+    return overlaps
+
+
+def bypasses_rls(role: Role) -> bool:
+    return role.superuser or role.bypassrls

@@ -1,0 +1,209 @@
+"""The claims of the security rules, shown on a real server with real roles: each test
+creates its roles, acts as them with SET ROLE, and drops them again (roles are shared
+by every database of the test server)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+
+from pgvitals.connect import connect
+from pgvitals.engine import analyse
+from pgvitals.findings import Finding
+from pgvitals.snapshot.collect import collect
+
+_numbers = itertools.count()
+Roles = Callable[..., list[str]]
+
+
+@pytest.fixture
+def roles(database) -> Iterator[Roles]:
+    """`roles("owner", "anon LOGIN")` creates roles named uniquely for this test (the
+    words after the name are role options) and returns their names."""
+    created: list[str] = []
+
+    def make(*specs: str) -> list[str]:
+        names = []
+        for spec in specs:
+            name, _, options = spec.partition(" ")
+            unique = f"{name}_{next(_numbers)}_{database.name}"
+            database.execute(f"CREATE ROLE {unique} {options}")
+            created.append(unique)
+            names.append(unique)
+        return names
+
+    yield make
+    with database.admin() as admin:
+        for name in created:
+            admin.execute(f"DROP OWNED BY {name} CASCADE")
+    with psycopg.connect(database.server.dsn(), autocommit=True) as admin:
+        for name in created:
+            admin.execute(f"DROP ROLE {name}")
+
+
+def findings(database, rule: str) -> list[Finding]:
+    session = connect(database.dsn)
+    try:
+        snapshot = collect(session, profile=None)
+    finally:
+        session.close()
+    return [f for f in analyse(snapshot).findings if f.rule == rule]
+
+
+def apply_fix(database, finding: Finding) -> None:
+    assert finding.fix is not None
+    with database.admin() as admin:
+        for statement in finding.fix.statements:
+            admin.execute(statement)
+
+
+def notices(connection: psycopg.Connection) -> list[str]:
+    """Collect the NOTICE messages the server sends on this connection."""
+    received: list[str] = []
+    connection.add_notice_handler(lambda notice: received.append(notice.message_primary or ""))
+    return received
+
+
+# security-definer-search-path
+
+
+def test_a_definer_function_without_search_path_runs_what_the_caller_planted(
+    database, roles: Roles
+) -> None:
+    owner, caller = roles("owner", "caller")
+    database.execute(
+        f"CREATE SCHEMA app AUTHORIZATION {owner};"
+        f"SET ROLE {owner};"
+        "CREATE TABLE app.audit (what text, by_role text);"
+        "CREATE FUNCTION app.log_event(what text) RETURNS void LANGUAGE sql"
+        "  AS $$ INSERT INTO app.audit VALUES (what, current_user) $$;"
+        "CREATE FUNCTION app.reset_streak() RETURNS void LANGUAGE plpgsql SECURITY DEFINER"
+        "  AS $$ BEGIN PERFORM log_event('reset'); END $$;"
+        f"GRANT USAGE ON SCHEMA app TO {caller};"
+        "RESET ROLE;"
+        f"CREATE SCHEMA evil AUTHORIZATION {caller};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {caller}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            session.execute("INSERT INTO app.audit VALUES ('direct', current_user)")
+        session.execute(
+            "CREATE FUNCTION evil.log_event(what text) RETURNS void LANGUAGE sql"
+            "  AS $$ INSERT INTO app.audit VALUES ('planted', current_user) $$;"
+            "GRANT USAGE ON SCHEMA evil TO PUBLIC"  # so that the owner's lookup sees it
+        )
+        session.execute("SET search_path = evil, app")
+        session.execute("SELECT app.reset_streak()")
+        session.execute("RESET ROLE")
+        planted = session.execute("SELECT what, by_role FROM app.audit").fetchall()
+    # the caller's function ran with the owner's rights and wrote where it may not
+    assert planted == [("planted", owner)]
+
+    [found] = [f for f in findings(database, "security-definer-search-path") if "reset" in f.object]
+    assert found.severity == "high"
+    apply_fix(database, found)
+    with database.admin() as session:
+        session.execute("DELETE FROM app.audit")
+        session.execute(f"SET ROLE {caller}")
+        session.execute("SET search_path = evil, app")
+        session.execute("SELECT app.reset_streak()")
+        session.execute("RESET ROLE")
+        after = session.execute("SELECT what, by_role FROM app.audit").fetchall()
+    assert after == [("reset", owner)]  # the function's own schema wins now
+
+
+# security-definer-executable-by-api-role
+
+
+def test_every_role_may_call_a_new_definer_function_until_public_is_revoked(
+    database, roles: Roles
+) -> None:
+    owner, anon = roles("owner", "anon")
+    database.execute(
+        f"CREATE TABLE secrets (v text); INSERT INTO secrets VALUES ('s1');"
+        f"ALTER TABLE secrets OWNER TO {owner};"
+        "CREATE FUNCTION public.peek() RETURNS text LANGUAGE sql SECURITY DEFINER"
+        "  SET search_path = '' AS $$ SELECT v FROM public.secrets $$;"
+        f"ALTER FUNCTION public.peek() OWNER TO {owner};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {anon}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            session.execute("SELECT v FROM secrets")
+        # nobody granted anything: PUBLIC's default EXECUTE is enough
+        assert session.execute("SELECT public.peek()").fetchone() == ("s1",)
+        session.execute("RESET ROLE")
+        session.execute("REVOKE EXECUTE ON FUNCTION public.peek() FROM PUBLIC")
+        session.execute(f"SET ROLE {anon}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            session.execute("SELECT public.peek()")
+
+
+# rls-per-row-function
+
+
+def test_a_policy_calls_its_function_per_row_until_wrapped_in_a_subselect(
+    database, roles: Roles
+) -> None:
+    (reader,) = roles("reader")
+    database.execute(
+        "CREATE FUNCTION public.current_tenant() RETURNS int LANGUAGE plpgsql STABLE"
+        "  AS $$ BEGIN RAISE NOTICE 'called'; RETURN 3; END $$;"
+        "CREATE TABLE orders (id int, tenant_id int);"
+        "INSERT INTO orders SELECT g, g % 5 FROM generate_series(1, 50) g;"
+        "ALTER TABLE orders ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY tenant_orders ON orders USING (tenant_id = current_tenant());"
+        f"GRANT SELECT ON orders TO {reader};"
+    )
+
+    def calls_for_one_query() -> tuple[int, int]:
+        with database.admin() as session:
+            received = notices(session)
+            session.execute(f"SET ROLE {reader}")
+            (visible,) = session.execute("SELECT count(*) FROM orders").fetchone() or (0,)
+            return visible, len(received)
+
+    # one call per row read (the planner may add one more, estimating selectivity)
+    visible, calls = calls_for_one_query()
+    assert visible == 10 and 50 <= calls <= 51
+    [found] = findings(database, "rls-per-row-function")
+    apply_fix(database, found)
+    visible, calls = calls_for_one_query()
+    assert visible == 10 and calls <= 2  # the same rows allowed, one call per query
+
+
+# multiple-permissive-policies
+
+
+def test_permissive_policies_are_ored_and_each_rejected_row_tries_the_next(
+    database, roles: Roles
+) -> None:
+    (reader,) = roles("reader")
+    database.execute(
+        "CREATE FUNCTION public.traced(label text, ok boolean) RETURNS boolean LANGUAGE plpgsql"
+        "  AS $$ BEGIN RAISE NOTICE '%', label; RETURN ok; END $$;"
+        "CREATE TABLE notes (id int);"
+        "INSERT INTO notes SELECT generate_series(1, 10);"
+        "ALTER TABLE notes ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY mine ON notes FOR SELECT USING (traced('mine', id <= 2));"
+        "CREATE POLICY narrow ON notes FOR SELECT USING (traced('narrow', id = 1));"
+        f"GRANT SELECT ON notes TO {reader};"
+    )
+    with database.admin() as session:
+        received = notices(session)
+        session.execute(f"SET ROLE {reader}")
+        visible = session.execute("SELECT id FROM notes ORDER BY id").fetchall()
+        # OR: the "narrow" policy narrows nothing, it adds its rows to the others
+        assert visible == [(1,), (2,)]
+        # the 8 rows neither allows were tested against both policies (the 2 allowed
+        # ones stop at the first policy that passes, in the server's order)
+        assert min(received.count("mine"), received.count("narrow")) >= 8
+        assert 18 <= len(received) <= 20
+        session.execute("RESET ROLE")
+        session.execute("DROP POLICY narrow ON notes")
+        session.execute("CREATE POLICY narrow ON notes AS RESTRICTIVE FOR SELECT USING (id = 1)")
+        session.execute(f"SET ROLE {reader}")
+        assert session.execute("SELECT id FROM notes").fetchall() == [(1,)]
