@@ -153,7 +153,11 @@ def leave_out_managed(
     ):
         for platform in sorted(set(by_name.values())):
             names = tuple(sorted(n for n, p in by_name.items() if p == platform))
-            listed.append(NotAssessed(platform, kind, names, withheld[(platform, roles)]))
+            count = withheld[(platform, roles)]
+            # roles are the cluster's: worth a line where this database is the platform's
+            if roles and not count and platform not in facts.managed_schemas.values():
+                continue
+            listed.append(NotAssessed(platform, kind, names, count))
     extensions = [e for e in snapshot.extensions if e.members and e.schema != "pg_catalog"]
     if extensions:
         names = tuple(f"{e.name} ({e.members:,})" for e in extensions)

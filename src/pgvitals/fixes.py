@@ -457,3 +457,14 @@ def wrap_calls(expression: str, functions: Seq[tuple[str, str]]) -> str:
             f"{expression[:begin]}( SELECT {expression[begin:finish]}){expression[finish:]}"
         )
     return expression
+
+
+def enable_rls(table: Table, note: str) -> Fix:
+    """Enable row-level security; the rollback disables it."""
+    statement = "ALTER TABLE {table} {action} ROW LEVEL SECURITY;"
+    relation = name_of(table.schema, table.name)
+    return Fix(
+        (text(sql.SQL(statement).format(table=relation, action=sql.SQL("ENABLE"))),),
+        (text(sql.SQL(statement).format(table=relation, action=sql.SQL("DISABLE"))),),
+        BRIEF_ALTER,
+    ).with_note(note)

@@ -22,6 +22,7 @@ from pgvitals.findings import CATEGORIES, SEVERITIES, Finding, Severity, severit
 from pgvitals.fixes import one_line
 from pgvitals.fmt import parse_timestamp, plural, short_time, span
 from pgvitals.rules import REGISTRY
+from pgvitals.snapshot.facts import RlsCoverage
 from pgvitals.snapshot.model import Constraint, ServerInfo, Snapshot, Table
 
 REPORT_FORMAT = "pgvitals-report/1"
@@ -679,6 +680,7 @@ class Report:
     regular_tables: int
     tool_version: str = __version__
     not_assessed: list[NotAssessed] = dataclasses.field(default_factory=list)
+    rls_coverage: list[RlsCoverage] = dataclasses.field(default_factory=list)
 
     @property
     def review(self) -> bool:
@@ -729,6 +731,7 @@ class Report:
                 "rls_enabled_tables": self.rls_enabled_tables,
                 "regular_tables": self.regular_tables,
                 "not_assessed": [dataclasses.asdict(n) for n in self.not_assessed],
+                "rls_coverage": [dataclasses.asdict(r) for r in self.rls_coverage],
             },
         }
 
@@ -766,6 +769,7 @@ class Report:
             regular_tables=sections["regular_tables"],
             tool_version=data["tool"]["version"],
             not_assessed=[revive(NotAssessed, n) for n in sections.get("not_assessed", [])],
+            rls_coverage=[revive(RlsCoverage, r) for r in sections.get("rls_coverage", [])],
         )
 
 
@@ -856,4 +860,14 @@ def build_report(analysis: Analysis, connection: str | None = None) -> Report:
         rls_enabled_tables=sum(1 for t in snap.tables if t.is_regular and t.rls_enabled),
         regular_tables=sum(1 for t in snap.tables if t.is_regular),
         not_assessed=analysis.not_assessed,
+        rls_coverage=rls_matrix(analysis),
     )
+
+
+def rls_matrix(analysis: Analysis) -> list[RlsCoverage]:
+    """The RLS coverage matrix (table x command: who, by which policy), without the
+    tables a platform manages unless those are assessed too."""
+    facts = analysis.snapshot.facts
+    managed = {} if analysis.config.include_managed else facts.managed_schemas
+    rows = [row for row in facts.rls_coverage.values() if row.schema not in managed]
+    return sorted(rows, key=lambda row: (row.schema, row.name))

@@ -207,3 +207,154 @@ def test_permissive_policies_are_ored_and_each_rejected_row_tries_the_next(
         session.execute("CREATE POLICY narrow ON notes AS RESTRICTIVE FOR SELECT USING (id = 1)")
         session.execute(f"SET ROLE {reader}")
         assert session.execute("SELECT id FROM notes").fetchall() == [(1,)]
+
+
+# rls-enabled-no-policy, rls-missing-command
+
+
+def test_rls_without_a_policy_shows_nothing_to_a_granted_role_and_everything_to_the_owner(
+    database, roles: Roles
+) -> None:
+    owner, app_user = roles("owner", "app_user")
+    database.execute(
+        "CREATE TABLE streaks (id int); INSERT INTO streaks VALUES (1), (2);"
+        "ALTER TABLE streaks ENABLE ROW LEVEL SECURITY;"
+        f"ALTER TABLE streaks OWNER TO {owner};"
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON streaks TO {app_user};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {app_user}")
+        assert session.execute("SELECT count(*) FROM streaks").fetchone() == (0,)
+        assert session.execute("UPDATE streaks SET id = id").rowcount == 0  # no error
+        assert session.execute("DELETE FROM streaks").rowcount == 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+            session.execute("INSERT INTO streaks VALUES (3)")
+        session.execute(f"SET ROLE {owner}")
+        assert session.execute("SELECT count(*) FROM streaks").fetchone() == (2,)
+        session.execute("ALTER TABLE streaks FORCE ROW LEVEL SECURITY")
+        assert session.execute("SELECT count(*) FROM streaks").fetchone() == (0,)
+    assert [f.object for f in findings(database, "rls-enabled-no-policy")] == ["public.streaks"]
+
+
+def test_a_granted_command_without_a_policy_does_nothing_silently(database, roles: Roles) -> None:
+    (member,) = roles("member")
+    database.execute(
+        "CREATE TABLE accounts (id int); INSERT INTO accounts VALUES (1), (2);"
+        "ALTER TABLE accounts ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY reads ON accounts FOR SELECT USING (true);"
+        f"GRANT SELECT, DELETE ON accounts TO {member};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {member}")
+        assert session.execute("DELETE FROM accounts").rowcount == 0
+        assert session.execute("SELECT count(*) FROM accounts").fetchone() == (2,)
+    [found] = findings(database, "rls-missing-command")
+    assert found.evidence["denied"] == {"DELETE": [member]}
+
+
+# policy-without-rls
+
+
+def test_policies_do_nothing_until_rls_is_enabled(database, roles: Roles) -> None:
+    (teacher,) = roles("teacher")
+    database.execute(
+        "CREATE TABLE progress (teacher text); INSERT INTO progress VALUES ('a'), ('b');"
+        "CREATE POLICY progress_teacher_read ON progress USING (teacher = 'a');"
+        f"GRANT SELECT ON progress TO {teacher};"
+    )
+
+    def visible() -> int:
+        with database.admin() as session:
+            session.execute(f"SET ROLE {teacher}")
+            return (session.execute("SELECT count(*) FROM progress").fetchone() or (0,))[0]
+
+    assert visible() == 2  # the policy is ignored
+    [found] = findings(database, "policy-without-rls")
+    apply_fix(database, found)
+    assert visible() == 1
+
+
+# rls-disabled
+
+
+def test_a_partition_queried_directly_ignores_its_parents_policies(database, roles: Roles) -> None:
+    (anon,) = roles("anon")
+    database.execute(
+        "CREATE TABLE events (tenant text, at date) PARTITION BY RANGE (at);"
+        "CREATE TABLE events_2026 PARTITION OF events"
+        "  FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');"
+        "INSERT INTO events VALUES ('a', '2026-02-01'), ('b', '2026-03-01');"
+        "ALTER TABLE events ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY mine ON events USING (tenant = 'a');"
+        f"GRANT SELECT ON events, events_2026 TO {anon};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {anon}")
+        assert session.execute("SELECT count(*) FROM events").fetchone() == (1,)
+        assert session.execute("SELECT count(*) FROM events_2026").fetchone() == (2,)
+    found = findings(database, "rls-disabled")
+    assert [(f.object, f.severity) for f in found] == [("public.events_2026", "high")]
+
+
+# rls-policy-always-true
+
+
+def test_an_always_true_update_policy_lets_a_user_change_every_row(database, roles: Roles) -> None:
+    (user,) = roles("user")
+    database.execute(
+        "CREATE TABLE profiles (owner text, bio text);"
+        "INSERT INTO profiles VALUES ('me', ''), ('someone else', '');"
+        "ALTER TABLE profiles ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY reads ON profiles FOR SELECT USING (true);"
+        "CREATE POLICY edits ON profiles FOR UPDATE USING (true);"
+        f"GRANT SELECT, UPDATE ON profiles TO {user};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {user}")
+        assert session.execute("UPDATE profiles SET bio = 'defaced'").rowcount == 2
+    [found] = findings(database, "rls-policy-always-true")
+    assert found.object == "public.profiles.edits"
+
+
+# rls-session-variable
+
+
+def test_an_unset_session_variable_in_a_policy(database, roles: Roles) -> None:
+    (app,) = roles("app")
+    database.execute(
+        "CREATE TABLE orders (tenant uuid, teacher int);"
+        "INSERT INTO orders VALUES ('00000000-0000-0000-0000-000000000001', 1);"
+        "ALTER TABLE orders ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY by_tenant ON orders"
+        "  USING (tenant = current_setting('app.tenant', true)::uuid);"
+        f"GRANT SELECT ON orders TO {app};"
+        "CREATE TABLE lesson_plans (teacher int); INSERT INTO lesson_plans VALUES (1);"
+        "ALTER TABLE lesson_plans ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY owner ON lesson_plans"
+        "  USING (teacher = current_setting('app.current_teacher_id')::integer);"
+        f"GRANT SELECT ON lesson_plans TO {app};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {app}")
+        # never set in this session: NULL, no row matches
+        assert session.execute("SELECT count(*) FROM orders").fetchone() == (0,)
+        # set for one transaction only ...
+        with session.transaction():
+            session.execute("SET LOCAL app.tenant = '00000000-0000-0000-0000-000000000001'")
+            assert session.execute("SELECT count(*) FROM orders").fetchone() == (1,)
+        # ... and afterwards it reads '', which the cast rejects, for every query
+        assert session.execute("SELECT current_setting('app.tenant', true)").fetchone() == ("",)
+        with pytest.raises(psycopg.errors.InvalidTextRepresentation, match="uuid"):
+            session.execute("SELECT count(*) FROM orders")
+        # without missing_ok, an unset variable fails every query
+        with pytest.raises(psycopg.errors.UndefinedObject, match="unrecognized configuration"):
+            session.execute("SELECT count(*) FROM lesson_plans")
+        # a plain SET (not LOCAL) stays with the connection for whoever uses it next
+        session.execute("SET app.current_teacher_id = '1'")
+        session.execute("DISCARD PLANS")
+        assert session.execute("SELECT count(*) FROM lesson_plans").fetchone() == (1,)
+    severities = {f.object: f.severity for f in findings(database, "rls-session-variable")}
+    assert severities == {
+        "public.orders.by_tenant": "medium",
+        "public.lesson_plans.owner": "medium",
+    }

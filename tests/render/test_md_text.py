@@ -485,7 +485,9 @@ def test_activity_section_with_bars(report: str) -> None:
 
 
 def test_not_yet_assessed_sections_say_so(report: str) -> None:
-    assert section(report, "Row-level security").strip().startswith("Not assessed yet")
+    rls = section(report, "Row-level security").strip()
+    assert rls.startswith("0 of 4 tables have row-level security enabled")
+    assert "| Table |" not in rls  # no matrix without a table that uses it
     assert "Not assessed" in section(report, "Data quality")
     assert "Not assessed yet" in section(report, "Risk assessment")
     missing = section(report, "Missing elements")
@@ -503,12 +505,17 @@ def test_excused_and_skipped(report: str) -> None:
     assert "- sequences: permission denied for sequence s" in gaps
 
 
-def test_action_plan(report: str) -> None:
+def test_action_plan(report: str, analysis: Analysis) -> None:
     text = section(report, "Action plan")
     immediate = text.split("### Short term")[0]
     assert "`missing-primary-key`, 1 object" in immediate
     assert "`high-dead-tuple-ratio`, 1 object" in immediate
-    assert "### Long term (info)\n\nNothing." in text
+    assert "### Long term (info)\n\n- **Table without row-level security**" in text
+    without_info = replace(
+        analysis, findings=[f for f in analysis.findings if f.severity != "info"]
+    )
+    empty = section(render_markdown(build_report(without_info)), "Action plan")
+    assert "### Long term (info)\n\nNothing." in empty
 
 
 def test_fix_script_orders_by_declared_risk(analysis: Analysis) -> None:

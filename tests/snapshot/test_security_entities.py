@@ -12,6 +12,7 @@ from pgvitals.render.md import render_markdown
 from pgvitals.report import build_report
 from pgvitals.snapshot import nodes
 from pgvitals.snapshot.collect import collect
+from pgvitals.snapshot.facts import CommandCoverage, PolicyUse
 from pgvitals.snapshot.model import Snapshot
 
 FIXTURE = """
@@ -161,3 +162,65 @@ def test_node_trees_with_escapes_and_nesting_parse() -> None:
     assert tree["x"] == "{a b}" and tree["y"] == ['"id"', '""'] and tree["z"] is None
     assert tree["v"] == nodes.Datum(bytes([1, 255, 0]))
     assert list(nodes.walk({"not": "a node"})) == []
+
+
+MATRIX = """
+DO $$ BEGIN CREATE ROLE anon NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE authenticated NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+CREATE TABLE "Weird""Name" (id int, owner text, tenant text);
+ALTER TABLE "Weird""Name" ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "all mine" ON "Weird""Name" TO authenticated USING (owner = current_user);
+CREATE POLICY "public read" ON "Weird""Name" FOR SELECT TO anon, authenticated USING (true);
+CREATE POLICY edits ON "Weird""Name" FOR UPDATE USING (owner = current_user);
+CREATE POLICY tenant ON "Weird""Name" AS RESTRICTIVE FOR UPDATE TO authenticated
+    USING (tenant = 't1');
+GRANT SELECT ON "Weird""Name" TO anon;
+GRANT SELECT, INSERT, UPDATE, DELETE ON "Weird""Name" TO authenticated;
+CREATE TABLE locked (id int);
+ALTER TABLE locked ENABLE ROW LEVEL SECURITY;
+ALTER TABLE locked FORCE ROW LEVEL SECURITY;
+GRANT DELETE ON locked TO PUBLIC;
+CREATE TABLE plain (id int);
+"""
+
+
+def test_the_rls_coverage_matrix_names_who_may_do_what_by_which_policy(database) -> None:
+    database.execute(MATRIX)
+    snap = snapshot_of(database)
+    rows = {row.name: row for row in snap.facts.rls_coverage.values()}
+    assert set(rows) == {'Weird"Name', "locked"}
+    weird = {c.command: c for c in rows['Weird"Name'].commands}
+    use = PolicyUse
+    assert weird["SELECT"] == CommandCoverage(
+        "SELECT",
+        (use("all mine", ("authenticated",)), use("public read", ("anon", "authenticated"))),
+        (),
+        ("anon", "authenticated"),
+    )
+    assert weird["INSERT"].permissive == (use("all mine", ("authenticated",)),)
+    assert weird["UPDATE"] == CommandCoverage(
+        "UPDATE",
+        (use("all mine", ("authenticated",)), use("edits", ("public",))),
+        (use("tenant", ("authenticated",)),),
+        ("authenticated",),
+    )
+    assert weird["DELETE"].permissive == (use("all mine", ("authenticated",)),)
+    assert not rows['Weird"Name'].forced
+    locked = {c.command: c for c in rows["locked"].commands}
+    assert rows["locked"].forced and all(c.denied for c in locked.values())
+    assert locked["DELETE"].granted_to == ("PUBLIC",) and locked["SELECT"].granted_to == ()
+
+    markdown = render_markdown(build_report(analyse(snap)))
+    rls = markdown.split("## Row-level security", 1)[1].split("\n## ", 1)[0]
+    assert "2 of 3 tables have row-level security enabled" in rls
+    assert (
+        '| `public.Weird"Name` | `postgres` (exempt) |'
+        " `authenticated` (`all mine`); `anon`, `authenticated` (`public read`) |"
+        " `authenticated` (`all mine`) |"
+        " `authenticated` (`all mine`); `public` (`edits`); and `tenant` |"
+        " `authenticated` (`all mine`) |"
+    ) in rls
+    assert (
+        "| `public.locked` | `postgres` (forced: subject to the policies) |"
+        " **denied** | **denied** | **denied** | **denied** (granted to `PUBLIC`) |"
+    ) in rls

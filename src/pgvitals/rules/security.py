@@ -9,12 +9,14 @@ option of each rule that uses them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pgvitals import fixes
 from pgvitals.rules._api import (
     HIGH,
+    INFO,
     LOW,
     MEDIUM,
     SECURITY,
@@ -25,7 +27,7 @@ from pgvitals.rules._api import (
     rule,
 )
 from pgvitals.snapshot.facts import PUBLIC
-from pgvitals.snapshot.model import Function, Policy, Role, Snapshot
+from pgvitals.snapshot.model import Function, Policy, Role, Snapshot, Table
 from pgvitals.snapshot.nodes import Call, Expression
 
 COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
@@ -492,3 +494,435 @@ def permissive_overlaps(snap: Snapshot, policies: list[Policy]) -> list[dict[str
 
 def bypasses_rls(role: Role) -> bool:
     return role.superuser or role.bypassrls
+
+
+# --- row-level security on and off -----------------------------------------------------
+
+NO_POLICY_YET = "write the policies first: with none, only the owner and BYPASSRLS roles see rows"
+
+
+def api_access(snap: Snapshot, table: Table, roles: list[str]) -> dict[str, list[str]]:
+    """Per API role that can reach the table (schema USAGE and a privilege): the
+    commands it may run."""
+    facts = snap.facts
+    access = {}
+    for role in roles:
+        commands = [c for c in COMMANDS if facts.can_reach_table(role, table.oid, c)]
+        if commands:
+            access[role] = commands
+    return access
+
+
+@rule(
+    "rls-disabled",
+    category=SECURITY,
+    severity=INFO,
+    title="Table without row-level security",
+    options=ApiOptions,
+)
+def rls_disabled(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
+    """A table has row-level security off where the context says it should be on.
+
+    High for a table that an API role (`anon`, `authenticated`, ...) can reach
+    (USAGE on its schema and a privilege on it, directly, through a role it
+    inherits or through PUBLIC), and for a table in a schema where other tables use
+    row-level security. Otherwise one informational finding per schema: a database
+    that serves no API and uses RLS nowhere is not flagged table by table.
+
+    ## Why it breaks
+    Without row-level security every role with a privilege on the table reads and
+    writes every row: an API role granted SELECT serves the whole table to anyone
+    holding the public API key (PostgREST and Supabase expose every table the role
+    may read), and a table forgotten in a schema that otherwise isolates tenants
+    with policies leaks all tenants' rows through any join or view that reaches it.
+    Partitions have their own setting: a partition that a role was granted
+    privileges on directly is not protected by its parent's policies when queried
+    by name (reported like a table; partitions reached only through their parent
+    are not).
+
+    ## Fix
+    Write the policies first, then `ALTER TABLE ... ENABLE ROW LEVEL SECURITY`.
+    With RLS on and no policy, every role but the owner and BYPASSRLS roles sees no
+    rows and cannot write any, so enabling it alone breaks an application that
+    uses the table. Or revoke the API roles' privileges on a table they must not
+    reach. The rollback disables it again.
+    """
+    roles = api_roles(snap, opts)
+    facts = snap.facts
+    rls_schemas = {t.schema for t in snap.tables if t.is_regular and t.rls_enabled}
+    quiet: dict[str, list[str]] = {}
+    for table in snap.tables:
+        if not table.is_regular or table.rls_enabled:
+            continue
+        access = api_access(snap, table, roles)
+        granted = (("table", table.oid) in facts.grants) or (("column", table.oid) in facts.grants)
+        if table.is_partition and not (access or granted):
+            continue  # reached through its parent, whose setting applies
+        siblings = table.schema in rls_schemas
+        if not access and not siblings:
+            quiet.setdefault(table.schema, []).append(table.name)
+            continue
+        reasons = []
+        if access:
+            reasons.append(f"{', '.join(access)} can reach it")
+        if siblings:
+            reasons.append(f"other tables of {table.schema} use row-level security")
+        yield finding(
+            table,
+            f"{table.qualname} has no row-level security: {' and '.join(reasons)}",
+            evidence={"api_access": access, "schema_uses_rls": siblings},
+            fix=fixes.enable_rls(table, NO_POLICY_YET),
+            severity=HIGH,
+        )
+    for schema_name, names in quiet.items():
+        schema = facts.schema_by_name.get(schema_name)
+        if schema is None:
+            continue
+        yield finding(
+            schema,
+            f"No table of schema {schema_name} uses row-level security ({len(names):,} tables);"
+            " no API role reaches them",
+            evidence={"tables": len(names), "examples": sorted(names)[:10]},
+        )
+
+
+@rule(
+    "rls-enabled-no-policy",
+    category=SECURITY,
+    severity=MEDIUM,
+    title="Row-level security enabled without any policy",
+)
+def rls_enabled_no_policy(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """A table has row-level security on and no policy: it is closed to every role
+    but its owner and the roles that bypass RLS.
+
+    Medium when roles other than the owner were granted privileges on it (they get
+    empty results and failed writes, with no error for reads); low when nobody else
+    was granted anything (a deliberate lock-down, or an unfinished one).
+
+    ## Why it breaks
+    With row-level security enabled, a command no policy allows is denied: SELECT,
+    UPDATE and DELETE silently see no rows, INSERT fails with "new row violates
+    row-level security policy". The table owner is exempt unless the table is
+    FORCEd, and so are superusers and BYPASSRLS roles: a query that works in a
+    migration or an admin console returns nothing for the application, which looks
+    like missing data rather than a permission problem.
+
+    ## Fix
+    Add the policies the application needs (one per command and role, or `FOR ALL`),
+    or, if only privileged roles may use the table, revoke the other roles'
+    privileges so that the intent is explicit. No SQL is generated: what the
+    policies allow is a design decision.
+    """
+    for table_oid, coverage in snap.facts.rls_coverage.items():
+        table = snap.table_by_oid[table_oid]
+        if snap.facts.policies_by_table.get(table_oid):
+            continue
+        granted = sorted({g for c in coverage.commands for g in c.granted_to})
+        yield finding(
+            table,
+            f"{table.qualname} has row-level security enabled and no policy: only its owner"
+            " and roles that bypass RLS see or change rows"
+            + (f" ({', '.join(granted)} get nothing)" if granted else ""),
+            evidence={"granted_to": granted, "owner": table.owner, "forced": table.rls_forced},
+            severity=None if granted else LOW,
+        )
+
+
+@rule(
+    "policy-without-rls",
+    category=SECURITY,
+    severity=HIGH,
+    title="Policies on a table without row-level security",
+)
+def policy_without_rls(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """A table has policies, but row-level security is not enabled: they do nothing.
+
+    ## Why it breaks
+    Policies are only applied to a table with `ENABLE ROW LEVEL SECURITY`. Without
+    it, every role with a privilege on the table reads and writes every row, while
+    the policies in the schema (and in a review of it) suggest the rows are
+    isolated. This is what `CREATE POLICY` without the `ALTER TABLE` looks like,
+    and what a restore or migration that recreated the table without its RLS flag
+    leaves behind.
+
+    ## Fix
+    `ALTER TABLE ... ENABLE ROW LEVEL SECURITY`. Check first that the policies cover
+    every command the application's roles use: once enabled, a command no policy
+    allows is denied (see the RLS coverage matrix in the report). The rollback
+    disables it again.
+    """
+    for table_oid, policies in snap.facts.policies_by_table.items():
+        table = snap.table_by_oid.get(table_oid)
+        if table is None or table.rls_enabled:
+            continue
+        names = sorted(p.name for p in policies)
+        yield finding(
+            table,
+            f"{table.qualname} has {len(names)} {'policy' if len(names) == 1 else 'policies'}"
+            f" ({', '.join(names)}) but row-level security is not enabled: they are ignored",
+            evidence={"policies": names},
+            fix=fixes.enable_rls(table, "commands no policy allows are denied once it is on"),
+        )
+
+
+@rule(
+    "rls-missing-command",
+    category=SECURITY,
+    severity=LOW,
+    title="Command granted but no policy allows it",
+)
+def rls_missing_command(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """A role was granted a command on an RLS table, but no policy allows that command.
+
+    Reported per table (with at least one policy) for each of SELECT, INSERT, UPDATE
+    and DELETE that roles other than the owner were granted and that no permissive
+    policy (an `ALL` policy counts for every command) allows. Roles that bypass RLS
+    are left out.
+
+    ## Why it breaks
+    Row-level security denies what no permissive policy allows. The grant says the
+    role may run the command, the missing policy says it may not: SELECT, UPDATE and
+    DELETE then affect no rows without an error, and INSERT fails with "new row
+    violates row-level security policy". Either the policy was forgotten (a
+    feature that silently does nothing) or the grant is wider than intended.
+    UPDATE also needs a SELECT policy for the rows it reads in its WHERE clause.
+
+    ## Fix
+    Add a policy for the command (`CREATE POLICY ... FOR DELETE TO ... USING (...)`)
+    or revoke the privilege from the roles that must not use it, so that the
+    grants say what the policies do. No SQL is generated: which it is, is a choice.
+    """
+    facts = snap.facts
+    for table_oid, coverage in facts.rls_coverage.items():
+        if not facts.policies_by_table.get(table_oid):
+            continue  # rls-enabled-no-policy
+        table = snap.table_by_oid[table_oid]
+        missing = {}
+        for command in coverage.commands:
+            holders = [g for g in command.granted_to if not rls_exempt(snap, g)]
+            if command.denied and holders:
+                missing[command.command] = holders
+        if not missing:
+            continue
+        described = "; ".join(f"{c} for {', '.join(r)}" for c, r in missing.items())
+        yield finding(
+            table,
+            f"No policy on {table.qualname} allows {', '.join(missing)}, though granted"
+            f" ({described})",
+            evidence={"denied": missing},
+        )
+
+
+def rls_exempt(snap: Snapshot, grantee: str) -> bool:
+    return bypasses_rls_named(snap.facts.role_by_name, grantee)
+
+
+@rule(
+    "rls-policy-always-true",
+    category=SECURITY,
+    severity=HIGH,
+    title="Policy lets every row be written",
+)
+def rls_policy_always_true(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """A permissive policy with `USING (true)` or `WITH CHECK (true)` on a write command,
+    for roles that do not bypass row-level security anyway.
+
+    `USING (true)` on UPDATE or DELETE lets the role change or delete every row;
+    `WITH CHECK (true)` on INSERT or UPDATE lets it write any row, whatever owner
+    or tenant it claims (medium when the policy only covers INSERT). A `FOR ALL`
+    policy without WITH CHECK uses its USING for writes too. `USING (true)` for
+    SELECT alone is a deliberate "everyone may read" and is not reported.
+
+    ## Why it breaks
+    Permissive policies are OR-ed: one that is always true makes every other policy
+    for that role and command irrelevant. A write policy written as `true` "to get
+    it working" lets any signed-in user (or anyone, for `anon` or PUBLIC) update or
+    delete other users' rows, or insert rows in another tenant's name, through the
+    API.
+
+    ## Fix
+    Replace `true` with the condition that ties the row to the caller
+    (`user_id = (SELECT auth.uid())`, `tenant_id = ...`), or drop the policy and
+    revoke the command from roles that must not use it. No SQL is generated.
+    """
+    facts = snap.facts
+    roles = facts.role_by_name
+    for policy in snap.policies:
+        table = snap.table_by_oid.get(policy.table_oid)
+        if table is None or not table.rls_enabled or not policy.permissive:
+            continue
+        subject = [r for r in policy.roles if r == "public" or not bypasses_rls_named(roles, r)]
+        if not subject:
+            continue
+        using, check = facts.policy_expressions.get(policy.oid, (None, None))
+        using_true = using is not None and using.always_true
+        check_true = check.always_true if check is not None else using_true
+        opened = []
+        if using_true:
+            opened += [c for c in ("UPDATE", "DELETE") if policy.applies_to(c)]
+        if check_true:
+            opened += [f"{c} (WITH CHECK)" for c in ("INSERT", "UPDATE") if policy.applies_to(c)]
+        if not opened:
+            continue
+        yield finding(
+            policy,
+            f"Policy {policy.name} on {table.qualname} is always true for"
+            f" {', '.join(opened)} ({', '.join(subject)})",
+            evidence={"commands": opened, "roles": subject, "command": policy.command},
+            severity=MEDIUM if opened == ["INSERT (WITH CHECK)"] else None,
+        )
+
+
+def bypasses_rls_named(roles: dict[str, Role], name: str) -> bool:
+    role = roles.get(name)
+    return role is not None and bypasses_rls(role)
+
+
+# --- session variables ------------------------------------------------------------------
+
+TEXT_TYPES = frozenset({25, 1043, 19, 1042, 705})  # text, varchar, name, bpchar, unknown
+SETTING_IN_BODY = re.compile(
+    r"(nullif\s*\(\s*)?current_setting\s*\(\s*'((?:[^']|'')*)'\s*(?:::\s*text\s*)?"
+    r"(?:,\s*(true|false|'[^']*'(?:::\s*boolean)?))?\s*\)(\s*::\s*\w+)?",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class SettingRead:
+    """One read of a session variable by a policy, and what happens when it is unset."""
+
+    name: str
+    missing_ok: bool
+    nulled: bool  # NULLIF(..., ''): '' reads as NULL
+    cast: bool  # converted to a non-text type right away: '' raises an error
+    via: str | None  # the function that reads it, when not the policy itself
+
+    @property
+    def when_unset(self) -> str:
+        if not self.missing_ok:
+            return (
+                "every query fails with 'unrecognized configuration parameter' until the"
+                " session sets it"
+            )
+        if self.cast and not self.nulled:
+            return (
+                "NULL (no row matches) until the session has set it once; after that, even"
+                " after SET LOCAL ended, it reads '' and the cast fails for every query"
+            )
+        return "NULL (or '' once the session has set it before): no row matches"
+
+    @property
+    def fails_closed(self) -> bool:
+        return self.missing_ok and (self.nulled or not self.cast)
+
+
+def setting_reads(snap: Snapshot, policy: Policy) -> list[SettingRead]:
+    """The session variables the policy reads: current_setting() in its expressions,
+    or in the body of a function of the user's that it calls."""
+    facts = snap.facts
+    reads = []
+    for expression in facts.policy_expressions.get(policy.oid, (None, None)):
+        if expression is None:
+            continue
+        for call in expression.calls:
+            function = facts.function_by_oid.get(call.function_oid)
+            if function is None:
+                continue
+            if function.schema == "pg_catalog" and function.name == "current_setting":
+                name = call.arguments[0] if call.arguments else None
+                if isinstance(name, str):
+                    missing_ok = len(call.arguments) > 1 and call.arguments[1] is True
+                    cast = call.cast_to is not None and call.cast_to not in TEXT_TYPES
+                    nulled = call.parent == "NULLIFEXPR"
+                    reads.append(SettingRead(name, missing_ok, nulled, cast, None))
+            elif function.user_defined and function.source and not is_managed(snap, function):
+                reads += body_setting_reads(function)
+    unique = {(r.name, r.via, r.missing_ok, r.nulled, r.cast): r for r in reads}
+    return list(unique.values())
+
+
+def body_setting_reads(function: Function) -> list[SettingRead]:
+    reads = []
+    for match in SETTING_IN_BODY.finditer(function.source or ""):
+        nulled, name, flag, cast = match.groups()
+        missing_ok = flag is not None and flag.strip("'").lower().startswith(("true", "t", "on"))
+        to_text = cast is not None and cast.split("::")[-1].strip().lower() in ("text", "varchar")
+        reads.append(
+            SettingRead(
+                name.replace("''", "'"),
+                missing_ok,
+                nulled is not None,
+                cast is not None and not to_text,
+                function_name(function),
+            )
+        )
+    return reads
+
+
+def is_managed(snap: Snapshot, function: Function) -> bool:
+    return function.schema in snap.facts.managed_schemas
+
+
+@rule(
+    "rls-session-variable",
+    category=SECURITY,
+    severity=MEDIUM,
+    title="Policy depends on a session variable",
+)
+def rls_session_variable(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """A policy reads `current_setting('...')`, directly or through a function of
+    yours: its result depends on what each session set beforehand.
+
+    Medium when an unset variable makes every query fail (`current_setting(name)`
+    without `missing_ok`, or a cast of its text to uuid or integer); low when an
+    unset variable reads as NULL or '' and so matches no row. A platform's own
+    helpers that read the request (Supabase's `auth.uid()`, set by PostgREST for
+    each request) are not reported.
+
+    ## Why it breaks
+    `current_setting('app.tenant')` without `missing_ok` raises "unrecognized
+    configuration parameter" until the session sets it, so every query of a
+    session that did not (a cron job, a console, a new code path) fails. With
+    `missing_ok` (`current_setting('app.tenant', true)`) an unset variable is NULL,
+    but once any transaction of the session has set it, even with `SET LOCAL`, it
+    reads as `''` afterwards: `''::uuid` and `''::integer` raise an error for
+    every query, and a text comparison matches rows whose value is `''`. On a
+    pooled connection a value set with plain `SET` stays for the next client,
+    which then sees the previous tenant's rows.
+
+    ## Fix
+    Whoever opens the transaction must set the variable, per transaction:
+    `SET LOCAL app.tenant = '...'` or `SELECT set_config('app.tenant', '...', true)`
+    before the first query (PostgREST does this for `request.jwt.claims`). In the
+    policy, read it so that unset fails closed:
+    `nullif(current_setting('app.tenant', true), '')::uuid`, wrapped as
+    `(SELECT ...)` so that it is read once per query. No SQL is generated.
+    """
+    for policy in snap.policies:
+        table = snap.table_by_oid.get(policy.table_oid)
+        if table is None or not table.rls_enabled:
+            continue
+        reads = setting_reads(snap, policy)
+        if not reads:
+            continue
+        names = sorted({r.name for r in reads})
+        yield finding(
+            policy,
+            f"Policy {policy.name} on {table.qualname} reads {', '.join(names)}; when unset: "
+            + "; ".join(f"{r.name}: {r.when_unset}" for r in reads),
+            evidence={
+                "settings": [
+                    {
+                        "name": r.name,
+                        "missing_ok": r.missing_ok,
+                        "via": r.via,
+                        "when_unset": r.when_unset,
+                    }
+                    for r in reads
+                ],
+                "set_by": "the application, per transaction (SET LOCAL or set_config(..., true))",
+            },
+            severity=LOW if all(r.fails_closed for r in reads) else None,
+        )

@@ -266,6 +266,11 @@ class Facts:
         return self.holds(role, "table", table_oid, table.owner, privilege)
 
     @cached_property
+    def rls_coverage(self) -> dict[int, RlsCoverage]:
+        """The RLS coverage matrix (see `rls_coverage`): rules and the report share it."""
+        return rls_coverage(self)
+
+    @cached_property
     def platform(self) -> Platform | None:
         """The managed platform whose roles this cluster has (roles are cluster-wide)."""
         names = set(self.role_by_name)
@@ -356,3 +361,78 @@ def readable_expression(tree: str | None) -> Expression | None:
         return analyse_expression(tree)
     except BadTree:
         return None
+
+
+@dataclass(frozen=True)
+class PolicyUse:
+    """A policy as it applies to one command: its name and the roles it names."""
+
+    policy: str
+    roles: tuple[str, ...]  # "public" for PUBLIC
+
+
+@dataclass(frozen=True)
+class CommandCoverage:
+    """Who may do one command on a table with row-level security, by which policy.
+
+    Without a permissive policy the command is denied to every role but the table's
+    owner (unless FORCE ROW LEVEL SECURITY) and roles that bypass RLS; restrictive
+    policies narrow what the permissive ones allow."""
+
+    command: str  # SELECT, INSERT, UPDATE, DELETE
+    permissive: tuple[PolicyUse, ...]
+    restrictive: tuple[PolicyUse, ...]
+    granted_to: tuple[str, ...]  # roles (and PUBLIC) granted the privilege, the owner aside
+
+    @property
+    def denied(self) -> bool:
+        return not self.permissive
+
+
+@dataclass(frozen=True)
+class RlsCoverage:
+    """One table with row-level security: per command, who is allowed by what."""
+
+    table: str  # qualified name
+    schema: str
+    name: str
+    owner: str
+    forced: bool  # FORCE ROW LEVEL SECURITY: the owner is subject to the policies too
+    commands: tuple[CommandCoverage, ...]
+
+
+RLS_COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
+
+
+def rls_coverage(facts: Facts) -> dict[int, RlsCoverage]:
+    """Per table with RLS enabled (by oid), the coverage matrix row (an ALL policy
+    counts for every command)."""
+    snap = facts.snap
+    result = {}
+    for table in snap.tables:
+        if not table.rls_enabled:
+            continue
+        policies = sorted(facts.policies_by_table.get(table.oid, []), key=lambda p: p.name)
+        granted = facts.grants.get(("table", table.oid), {})
+        columns = facts.grants.get(("column", table.oid), {})
+        commands = []
+        for command in RLS_COMMANDS:
+            applying = [p for p in policies if p.applies_to(command)]
+            holders = sorted(
+                grantee
+                for grantee in {*granted, *columns}
+                if command in granted.get(grantee, ())
+                or any(name.startswith(f"{command} (") for name in columns.get(grantee, ()))
+            )
+            commands.append(
+                CommandCoverage(
+                    command,
+                    tuple(PolicyUse(p.name, tuple(p.roles)) for p in applying if p.permissive),
+                    tuple(PolicyUse(p.name, tuple(p.roles)) for p in applying if not p.permissive),
+                    tuple(holders),
+                )
+            )
+        result[table.oid] = RlsCoverage(
+            table.qualname, table.schema, table.name, table.owner, table.rls_forced, tuple(commands)
+        )
+    return result
