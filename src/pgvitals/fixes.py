@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from collections.abc import Sequence as Seq
 
 from psycopg import sql
@@ -25,6 +26,7 @@ from pgvitals.snapshot.model import (
     Policy,
     Sequence,
     Table,
+    View,
 )
 
 MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL truncates longer names
@@ -468,3 +470,76 @@ def enable_rls(table: Table, note: str) -> Fix:
         (text(sql.SQL(statement).format(table=relation, action=sql.SQL("DISABLE"))),),
         BRIEF_ALTER,
     ).with_note(note)
+
+
+def set_role_attribute(role: str, attribute: str, enabled: bool) -> Fix:
+    """ALTER ROLE ... NO<ATTRIBUTE> (or back)."""
+    on, off = sql.SQL(attribute), sql.SQL(f"NO{attribute}")
+    statement = "ALTER ROLE {role} {attribute};"
+    forward, back = (on, off) if enabled else (off, on)
+    return Fix(
+        (text(sql.SQL(statement).format(role=sql.Identifier(role), attribute=forward)),),
+        (text(sql.SQL(statement).format(role=sql.Identifier(role), attribute=back)),),
+        CATALOG_ONLY,
+    )
+
+
+def set_security_invoker(view: View) -> Fix:
+    """PostgreSQL 15+: check privileges and policies as the querying role."""
+    relation = name_of(view.schema, view.name)
+    return Fix(
+        (text(sql.SQL("ALTER VIEW {view} SET (security_invoker = true);").format(view=relation)),),
+        (text(sql.SQL("ALTER VIEW {view} RESET (security_invoker);").format(view=relation)),),
+        BRIEF_ALTER,
+    ).with_note("its readers then need SELECT on the tables it reads, and policies that allow them")
+
+
+def revoke_from_public(privilege: str, *, sql_schema: str) -> Fix:
+    """REVOKE a schema privilege from PUBLIC; the rollback grants it back."""
+    schema = sql.Identifier(sql_schema)
+    return Fix(
+        (
+            text(
+                sql.SQL("REVOKE {p} ON SCHEMA {s} FROM PUBLIC;").format(
+                    p=sql.SQL(privilege), s=schema
+                )
+            ),
+        ),
+        (
+            text(
+                sql.SQL("GRANT {p} ON SCHEMA {s} TO PUBLIC;").format(p=sql.SQL(privilege), s=schema)
+            ),
+        ),
+        CATALOG_ONLY,
+    )
+
+
+def revoke_table_from_public(
+    schema: str, table: str, privileges: Iterable[str], column_privileges: Iterable[str]
+) -> Fix:
+    """REVOKE what PUBLIC holds on a table (and its columns, as "SELECT (column)")."""
+    relation = name_of(schema, table)
+    forward, back = [], []
+    table_level = sorted(privileges)
+    if table_level:
+        listed = sql.SQL(", ").join(sql.SQL(p) for p in table_level)
+        forward.append(sql.SQL("REVOKE {p} ON {t} FROM PUBLIC;").format(p=listed, t=relation))
+        back.append(sql.SQL("GRANT {p} ON {t} TO PUBLIC;").format(p=listed, t=relation))
+    for entry in sorted(column_privileges):
+        privilege, _, column = entry.partition(" (")
+        listed = sql.SQL("{p} ({c})").format(p=sql.SQL(privilege), c=sql.Identifier(column[:-1]))
+        forward.append(sql.SQL("REVOKE {p} ON {t} FROM PUBLIC;").format(p=listed, t=relation))
+        back.append(sql.SQL("GRANT {p} ON {t} TO PUBLIC;").format(p=listed, t=relation))
+    return Fix(
+        tuple(text(s) for s in forward), tuple(text(s) for s in back), CATALOG_ONLY
+    ).with_note("then grant what is needed to the roles that need it")
+
+
+def force_rls(table: Table) -> Fix:
+    relation = name_of(table.schema, table.name)
+    statement = "ALTER TABLE {table} {mode} ROW LEVEL SECURITY;"
+    return Fix(
+        (text(sql.SQL(statement).format(table=relation, mode=sql.SQL("FORCE"))),),
+        (text(sql.SQL(statement).format(table=relation, mode=sql.SQL("NO FORCE"))),),
+        BRIEF_ALTER,
+    ).with_note("the owner's migrations and jobs become subject to the policies too")

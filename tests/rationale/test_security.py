@@ -358,3 +358,215 @@ def test_an_unset_session_variable_in_a_policy(database, roles: Roles) -> None:
         "public.orders.by_tenant": "medium",
         "public.lesson_plans.owner": "medium",
     }
+
+
+# bypassrls-login-role
+
+
+def test_bypassrls_sees_every_row_and_set_role_reaches_it_from_a_member(
+    database, roles: Roles
+) -> None:
+    reporting, bypass, analyst = roles("reporting LOGIN BYPASSRLS", "bypass BYPASSRLS", "analyst")
+    database.execute(
+        "CREATE TABLE students (school text); INSERT INTO students VALUES ('a'), ('b');"
+        "ALTER TABLE students ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY mine ON students USING (school = 'a');"
+        f"GRANT SELECT ON students TO {reporting}, {bypass}, {analyst};"
+        f"GRANT {bypass} TO {analyst};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {reporting}")
+        assert session.execute("SELECT count(*) FROM students").fetchone() == (2,)
+        session.execute(f"SET ROLE {analyst}")
+        # the attribute is not inherited with the membership ...
+        assert session.execute("SELECT count(*) FROM students").fetchone() == (1,)
+        # ... but the member can switch to the role that has it
+        session.execute(f"SET ROLE {bypass}")
+        assert session.execute("SELECT count(*) FROM students").fetchone() == (2,)
+
+
+# view-bypasses-rls
+
+
+def test_a_view_by_the_table_owner_shows_every_row_until_security_invoker(
+    database, roles: Roles
+) -> None:
+    owner, reader = roles("owner", "reader")
+    database.execute(
+        "CREATE TABLE students (school text, email text);"
+        "INSERT INTO students VALUES ('a', 'x@example.com'), ('b', 'y@example.com');"
+        "ALTER TABLE students ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY mine ON students USING (school = 'a');"
+        "CREATE VIEW student_directory AS SELECT email FROM students;"
+        f"ALTER TABLE students OWNER TO {owner}; ALTER VIEW student_directory OWNER TO {owner};"
+        f"GRANT SELECT ON students, student_directory TO {reader};"
+    )
+
+    def rows(relation: str) -> int:
+        with database.admin() as session:
+            session.execute(f"SET ROLE {reader}")
+            return (session.execute(f"SELECT count(*) FROM {relation}").fetchone() or (0,))[0]
+
+    assert rows("students") == 1
+    assert rows("student_directory") == 2  # the owner's view of the table
+    [found] = findings(database, "view-bypasses-rls")
+    assert found.severity == "medium"  # granted to a role that is not an API role
+    apply_fix(database, found)
+    assert rows("student_directory") == 1
+
+
+# public-schema-create
+
+
+def test_create_on_public_lets_a_role_hijack_another_roles_unqualified_call(
+    database, roles: Roles
+) -> None:
+    attacker, victim = roles("attacker", "victim")
+    database.execute(
+        "GRANT CREATE ON SCHEMA public TO PUBLIC;"
+        f"CREATE TABLE names (name varchar); INSERT INTO names VALUES ('Ada');"
+        f"GRANT SELECT ON names TO {victim};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {attacker}")
+        # more specific than pg_catalog.lower(text) for a varchar argument
+        session.execute(
+            "CREATE FUNCTION public.lower(varchar) RETURNS text LANGUAGE sql"
+            "  AS $$ SELECT 'ran as ' || current_user $$"
+        )
+        session.execute(f"SET ROLE {victim}")
+        assert session.execute("SELECT lower(name) FROM names").fetchone() == (f"ran as {victim}",)
+        session.execute("RESET ROLE")
+        session.execute("DROP FUNCTION public.lower(varchar)")
+    [found] = findings(database, "public-schema-create")
+    apply_fix(database, found)
+    with database.admin() as session:
+        session.execute(f"SET ROLE {attacker}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            session.execute(
+                "CREATE FUNCTION public.lower(varchar) RETURNS text AS 'x' LANGUAGE sql"
+            )
+
+
+# grant-to-public
+
+
+def test_a_grant_to_public_reaches_roles_created_after_it(database, roles: Roles) -> None:
+    database.execute("CREATE TABLE tags (tag text); GRANT SELECT ON tags TO PUBLIC")
+    (newcomer,) = roles("newcomer")
+    with database.admin() as session:
+        session.execute(f"SET ROLE {newcomer}")
+        assert session.execute("SELECT count(*) FROM tags").fetchone() == (0,)
+    [found] = findings(database, "grant-to-public")
+    apply_fix(database, found)
+    with database.admin() as session:
+        session.execute(f"SET ROLE {newcomer}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            session.execute("SELECT count(*) FROM tags")
+
+
+# sensitive-columns-exposed
+
+
+def test_a_table_grant_exposes_every_rows_password_and_column_grants_narrow_it(
+    database, roles: Roles
+) -> None:
+    (reader,) = roles("reader")
+    database.execute(
+        "CREATE TABLE teachers (id int, password text);"
+        "INSERT INTO teachers VALUES (1, 'hunter2'), (2, 'letmein');"
+        f"GRANT SELECT ON teachers TO {reader};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {reader}")
+        assert len(session.execute("SELECT password FROM teachers").fetchall()) == 2
+        session.execute("RESET ROLE")
+        session.execute(f"REVOKE SELECT ON teachers FROM {reader}")
+        session.execute(f"GRANT SELECT (id) ON teachers TO {reader}")
+        session.execute(f"SET ROLE {reader}")
+        assert len(session.execute("SELECT id FROM teachers").fetchall()) == 2
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            session.execute("SELECT password FROM teachers")
+
+
+# rls-not-forced
+
+
+def test_the_owner_skips_the_policies_until_the_table_is_forced(database, roles: Roles) -> None:
+    (app,) = roles("app LOGIN")
+    database.execute(
+        "CREATE TABLE orders (tenant text); INSERT INTO orders VALUES ('a'), ('b');"
+        "ALTER TABLE orders ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY tenant ON orders USING (tenant = current_setting('app.tenant', true));"
+        f"ALTER TABLE orders OWNER TO {app};"
+    )
+
+    def visible() -> int:
+        with database.admin() as session:
+            session.execute(f"SET ROLE {app}")
+            session.execute("SET app.tenant = 'a'")
+            return (session.execute("SELECT count(*) FROM orders").fetchone() or (0,))[0]
+
+    assert visible() == 2
+    [found] = findings(database, "rls-not-forced")
+    apply_fix(database, found)
+    assert visible() == 1
+
+
+# rls-policy-recursion
+
+
+def test_a_policy_reading_its_own_table_fails_every_query_of_a_non_owner(
+    database, roles: Roles
+) -> None:
+    (member,) = roles("member")
+    database.execute(
+        "CREATE TABLE members (team int, uid text); INSERT INTO members VALUES (1, 'x');"
+        "ALTER TABLE members ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY teammates ON members USING ("
+        "  team IN (SELECT m.team FROM members m WHERE m.uid = current_user));"
+        f"GRANT SELECT ON members TO {member};"
+    )
+    with database.admin() as session:
+        assert session.execute("SELECT count(*) FROM members").fetchone() == (1,)  # the owner
+        session.execute(f"SET ROLE {member}")
+        with pytest.raises(psycopg.errors.InvalidObjectDefinition, match="infinite recursion"):
+            session.execute("SELECT count(*) FROM members WHERE false")  # even with no rows
+    assert [f.object for f in findings(database, "rls-policy-recursion")] == [
+        "public.members.teammates"
+    ]
+    # the way out: a SECURITY DEFINER helper owned by the table's owner
+    database.execute(
+        "CREATE FUNCTION public.my_teams() RETURNS SETOF int LANGUAGE sql STABLE"
+        "  SECURITY DEFINER SET search_path = ''"
+        "  AS $$ SELECT team FROM public.members WHERE uid = current_user $$;"
+        "ALTER POLICY teammates ON members USING (team IN (SELECT public.my_teams()));"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {member}")
+        assert session.execute("SELECT count(*) FROM members").fetchone() == (0,)
+    assert findings(database, "rls-policy-recursion") == []
+
+
+def test_a_policy_helper_reading_the_table_exhausts_the_stack_at_the_first_row(
+    database, roles: Roles
+) -> None:
+    (member,) = roles("member")
+    database.execute(
+        "CREATE TABLE profiles (uid text, admin boolean);"
+        "ALTER TABLE profiles ENABLE ROW LEVEL SECURITY;"
+        "CREATE FUNCTION public.is_admin() RETURNS boolean LANGUAGE plpgsql STABLE AS $$"
+        "  BEGIN RETURN EXISTS (SELECT 1 FROM public.profiles WHERE admin); END $$;"
+        "CREATE POLICY admins ON profiles USING (is_admin());"
+        f"GRANT SELECT ON profiles TO {member};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {member}")
+        assert session.execute("SELECT count(*) FROM profiles").fetchone() == (0,)  # no row yet
+        session.execute("RESET ROLE")
+        session.execute("INSERT INTO profiles VALUES ('x', true)")
+        session.execute(f"SET ROLE {member}")
+        with pytest.raises(psycopg.errors.StatementTooComplex, match="stack depth"):
+            session.execute("SELECT count(*) FROM profiles")
+    [found] = findings(database, "rls-policy-recursion")
+    assert found.evidence["through_function"] == "public.is_admin()"

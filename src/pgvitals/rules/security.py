@@ -9,6 +9,7 @@ option of each rule that uses them.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from pgvitals.rules._api import (
     rule,
 )
 from pgvitals.snapshot.facts import PUBLIC
-from pgvitals.snapshot.model import Function, Policy, Role, Snapshot, Table
+from pgvitals.snapshot.model import Column, Function, Policy, Role, Snapshot, Table, View
 from pgvitals.snapshot.nodes import Call, Expression
 
 COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
@@ -926,3 +927,599 @@ def rls_session_variable(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             },
             severity=LOW if all(r.fails_closed for r in reads) else None,
         )
+
+
+# --- roles ------------------------------------------------------------------------------
+
+
+def exempt_from_rls(snap: Snapshot, role: str, table: Table) -> bool:
+    """Policies do not apply to this role on this table: a superuser or BYPASSRLS role,
+    or the owner (or a role using the owner's privileges) of a table not FORCEd."""
+    facts = snap.facts
+    found = facts.role_by_name.get(role)
+    if found is not None and bypasses_rls(found):
+        return True
+    return not table.rls_forced and table.owner in facts.privileges_of.get(role, {role})
+
+
+def rls_tables_readable(snap: Snapshot, role: str) -> list[Table]:
+    """Tables with row-level security whose rows this role can read."""
+    facts = snap.facts
+    return [
+        table
+        for table in snap.tables
+        if table.rls_enabled and facts.can_reach_table(role, table.oid, "SELECT")
+    ]
+
+
+@rule(
+    "bypassrls-login-role",
+    category=SECURITY,
+    severity=HIGH,
+    title="Login role that bypasses row-level security",
+)
+def bypassrls_login_role(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """A role that can log in ignores every row-level security policy.
+
+    Reported for LOGIN roles with BYPASSRLS (high) and for LOGIN roles that can
+    `SET ROLE` to a BYPASSRLS role (medium), when they can read at least one table
+    that uses row-level security in this database. Superusers bypass everything and
+    are not reported here; a platform's own roles (Supabase's) are not assessed.
+
+    ## Why it breaks
+    BYPASSRLS exempts the role from every policy of every table: whoever holds its
+    password (a reporting tool, a developer's laptop, a leaked connection string)
+    reads all tenants' rows, and code that connects as it silently stops being
+    isolated. Because the attribute is not inherited through membership, it is
+    easy to miss that a login role can still reach it with `SET ROLE`.
+
+    ## Fix
+    `ALTER ROLE ... NOBYPASSRLS`. A job that must see every row can use a NOLOGIN
+    role with BYPASSRLS that it switches to explicitly, or policies written for it.
+    The rollback restores the attribute.
+    """
+    facts = snap.facts
+    roles = facts.role_by_name
+    for role in snap.roles:
+        if not role.login or role.superuser:
+            continue
+        if role.bypassrls:
+            readable = rls_tables_readable(snap, role.name)
+            via = None
+        else:
+            via = next((g for g in role.member_of if g in roles and roles[g].bypassrls), None)
+            readable = rls_tables_readable(snap, via) if via else []
+        if not readable:
+            continue
+        names = sorted(t.qualname for t in readable)
+        how = f"can SET ROLE {via}, which" if via else "logs in and"
+        yield finding(
+            role,
+            f"Role {role.name} {how} bypasses row-level security on {len(names):,}"
+            f" {'table' if len(names) == 1 else 'tables'} ({', '.join(names[:5])}"
+            f"{', ...' if len(names) > 5 else ''})",
+            evidence={"tables": names[:20], "tables_total": len(names), "via_role": via},
+            fix=fixes.set_role_attribute(role.name, "BYPASSRLS", False) if via is None else None,
+            severity=MEDIUM if via else None,
+        )
+
+
+# --- views ------------------------------------------------------------------------------
+
+
+def view_readers(snap: Snapshot, view: View, roles: list[str]) -> tuple[list[str], list[str]]:
+    """(API roles that can read the view, other grantees of SELECT on it)."""
+    facts = snap.facts
+    schema = facts.schema_by_name.get(view.schema)
+
+    def reads(role: str) -> bool:
+        usage = schema is None or facts.holds(role, "schema", schema.oid, schema.owner, "USAGE")
+        return usage and facts.holds(role, "table", view.oid, view.owner, "SELECT")
+
+    api = [role for role in roles if reads(role)]
+    granted = facts.grants.get(("table", view.oid), {})
+    columns = facts.grants.get(("column", view.oid), {})
+    others = sorted(
+        grantee
+        for grantee in {*granted, *columns}
+        if grantee not in api
+        and (
+            "SELECT" in granted.get(grantee, ())
+            or any(n.startswith("SELECT (") for n in columns.get(grantee, ()))
+        )
+    )
+    return api, others
+
+
+def bypassed_tables(snap: Snapshot, view: View) -> list[Table]:
+    """RLS tables the view reads (through other views too) with the rights of a role the
+    policies do not apply to: its owner's, unless it is security_invoker."""
+    by_oid = snap.table_by_oid
+    views = {v.oid: v for v in snap.views}
+    found: dict[int, Table] = {}
+    seen: set[tuple[int, str | None]] = set()
+    stack: list[tuple[View, str | None]] = [(view, None)]
+    while stack:
+        current, checker = stack.pop()
+        if (current.oid, checker) in seen:
+            continue
+        seen.add((current.oid, checker))
+        invoker = current.kind == "v" and current.security_invoker
+        checking = checker if invoker else current.owner
+        for oid in current.reads:
+            if oid in views and oid != current.oid:
+                stack.append((views[oid], checking))
+                continue
+            table = by_oid.get(oid)
+            if table is None or not table.rls_enabled or checking is None:
+                continue
+            if exempt_from_rls(snap, checking, table):
+                found[table.oid] = table
+    return sorted(found.values(), key=lambda t: t.qualname)
+
+
+@rule(
+    "view-bypasses-rls",
+    category=SECURITY,
+    severity=HIGH,
+    title="View reads row-level-secured tables with its owner's rights",
+    options=ApiOptions,
+)
+def view_bypasses_rls(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
+    """A view (or materialized view) shows rows of a table with row-level security as
+    its owner sees them, to roles the policies were meant to restrict.
+
+    Reported when the view reads, directly or through other views, a table with
+    row-level security whose policies do not apply to the view's owner (the table's
+    owner when the table is not FORCEd, a superuser, or a BYPASSRLS role), the view
+    is not `security_invoker` (PostgreSQL 15+; a materialized view never is), and
+    roles other than its owner can read it: high for API roles, medium otherwise.
+
+    ## Why it breaks
+    A view runs its query with its owner's privileges, and row-level security is
+    checked for the owner too, not for the role that selects from the view. A view
+    created by the table's owner, the usual case in a migration, therefore returns
+    every row to everyone granted SELECT on it: a `student_directory` view over
+    `students` serves all schools' students to any `authenticated` user. A
+    materialized view stores what its owner saw at the last refresh, so it has the
+    same effect whatever its options.
+
+    ## Fix
+    On PostgreSQL 15 and later: `ALTER VIEW ... SET (security_invoker = true)`, so
+    that privileges and policies are checked for the querying role (it then needs
+    SELECT on the underlying tables, and the policies decide its rows). Before 15,
+    or for a materialized view, revoke SELECT from the roles the policies restrict
+    and serve them through a function or a table with its own policies. The
+    rollback resets the option.
+    """
+    roles = api_roles(snap, opts)
+    invoker_views = snap.server.version_num >= 150000
+    for view in snap.views:
+        tables = bypassed_tables(snap, view)
+        if not tables:
+            continue
+        api, others = view_readers(snap, view, roles)
+        if not api and not others:
+            continue
+        names = [t.qualname for t in tables]
+        readers = api + others
+        yield finding(
+            view,
+            f"{'Materialized view' if view.kind == 'm' else 'View'} {view.qualname} shows"
+            f" {', '.join(names)} as {view.owner} sees them (policies not applied) to"
+            f" {', '.join(readers)}",
+            evidence={"tables": names, "owner": view.owner, "readers": readers},
+            fix=fixes.set_security_invoker(view) if view.kind == "v" and invoker_views else None,
+            severity=None if api else MEDIUM,
+        )
+
+
+# --- grants -----------------------------------------------------------------------------
+
+
+@rule(
+    "public-schema-create",
+    category=SECURITY,
+    severity=MEDIUM,
+    title="Every role may create objects in a schema",
+)
+def public_schema_create(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """PUBLIC holds CREATE on a schema (the default for `public` before PostgreSQL 15,
+    or granted back since).
+
+    ## Why it breaks
+    Any role that can connect, including an API role or a compromised low-privilege
+    account, may create tables, functions and operators there. Since `public` is on
+    every role's search_path, an object created there can shadow a function or an
+    operator that other roles' queries name without a schema, so that a more
+    privileged role's query, trigger or SECURITY DEFINER function runs the
+    creator's code (CVE-2018-1058; PostgreSQL 15 revoked this default for that
+    reason). It also lets anyone fill the database with objects.
+
+    ## Fix
+    `REVOKE CREATE ON SCHEMA ... FROM PUBLIC`, and grant CREATE to the roles that
+    run migrations. The rollback grants it back.
+    """
+    facts = snap.facts
+    for schema in snap.schemas:
+        granted = facts.grants.get(("schema", schema.oid), {})
+        if "CREATE" not in granted.get(PUBLIC, ()):
+            continue
+        yield finding(
+            schema,
+            f"Every role may create objects in schema {schema.name} (CREATE granted to PUBLIC)",
+            evidence={"grantee": PUBLIC, "owner": schema.owner},
+            fix=fixes.revoke_from_public("CREATE", sql_schema=schema.name),
+        )
+
+
+@rule(
+    "grant-to-public",
+    category=SECURITY,
+    severity=MEDIUM,
+    title="Privileges granted to PUBLIC",
+    options=ApiOptions,
+)
+def grant_to_public(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
+    """A table, view or some of its columns, or a SECURITY DEFINER function, is open
+    to PUBLIC: every role, present and future.
+
+    High when PUBLIC may write (INSERT, UPDATE, DELETE, TRUNCATE); medium for reads
+    and for EXECUTE on a SECURITY DEFINER function (which every new function has,
+    unless revoked; reported here when no API role exists, since
+    `security-definer-executable-by-api-role` reports it otherwise). CREATE on a
+    schema is `public-schema-create`.
+
+    ## Why it breaks
+    PUBLIC is not a role you manage: it is every role that exists or will exist,
+    including API roles, roles made for a tool or a contractor, and roles an
+    extension creates. A grant to PUBLIC made "to get it working" outlives the
+    reason, cannot be seen in any role's privileges, and bypasses whatever
+    separation the other grants encode. On a table without row-level security
+    it gives every role every row.
+
+    ## Fix
+    `REVOKE ... FROM PUBLIC`, then grant the privilege to the roles that need it.
+    The rollback grants it back to PUBLIC.
+    """
+    facts = snap.facts
+    roles = api_roles(snap, opts)
+    for table in [*snap.tables, *(v for v in snap.views if v.kind == "v")]:
+        granted = facts.grants.get(("table", table.oid), {}).get(PUBLIC, frozenset())
+        columns = facts.grants.get(("column", table.oid), {}).get(PUBLIC, frozenset())
+        if not granted and not columns:
+            continue
+        privileges = sorted(granted | columns)
+        writes = [p for p in privileges if p.split(" ")[0] in (*WRITE_COMMANDS, "TRUNCATE")]
+        yield finding(
+            table,
+            f"{table.qualname}: {', '.join(privileges)} granted to PUBLIC",
+            evidence={"privileges": privileges, "row_level_security": rls_state(table)},
+            fix=fixes.revoke_table_from_public(table.schema, table.name, granted, columns),
+            severity=HIGH if writes else None,
+        )
+    for function in snap.functions:
+        if not (function.user_defined and function.security_definer) or roles:
+            continue
+        granted = facts.grants.get(("function", function.oid), {})
+        if "EXECUTE" not in granted.get(PUBLIC, ()):
+            continue
+        yield finding(
+            function,
+            f"SECURITY DEFINER function {function.qualname} can be called by every role"
+            " (EXECUTE granted to PUBLIC)",
+            evidence={"privileges": ["EXECUTE"], "owner": function.owner},
+            fix=fixes.revoke_execute(function, [PUBLIC]),
+        )
+
+
+WRITE_COMMANDS = ("INSERT", "UPDATE", "DELETE")
+
+
+def rls_state(table: Table | View) -> bool | None:
+    """Whether row-level security protects the rows (None for a view: its own query
+    decides)."""
+    return table.rls_enabled if isinstance(table, Table) else None
+
+
+# --- sensitive columns ------------------------------------------------------------------
+
+# Words (of a name split at `_` and case changes) that mark a credential ...
+CREDENTIAL_WORDS = frozenset(
+    {"password", "passwd", "pwd", "passphrase", "secret", "token", "jwt", "otp", "totp",
+     "apikey", "ssn", "cvv", "cvc", "iban", "pin"}
+)  # fmt: skip
+# ... and pairs of adjacent words that do
+CREDENTIAL_PAIRS = frozenset(
+    {("api", "key"), ("private", "key"), ("secret", "key"), ("access", "key"),
+     ("credit", "card"), ("card", "number"), ("account", "number"), ("routing", "number"),
+     ("social", "security"), ("passport", "number"), ("tax", "id"), ("national", "id"),
+     ("recovery", "code"), ("backup", "code"), ("verification", "code")}
+)  # fmt: skip
+# Personal data: reported at a lower severity than credentials
+PERSONAL_WORDS = frozenset({"email", "phone", "mobile", "dob", "birthday"})
+PERSONAL_PAIRS = frozenset(
+    {("date", "of"), ("birth", "date"), ("ip", "address"), ("home", "address")}
+)
+CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# text, user-defined (bytea, uuid, citext) and JSON values; not flags, numbers, times
+VALUE_CATEGORIES = ("S", "U")
+
+
+def name_words(name: str) -> list[str]:
+    return [w for w in re.split(r"[_\-\s]+", CAMEL.sub("_", name).lower()) if w]
+
+
+def sensitivity(column: Column) -> str | None:
+    """ "credential", "personal" or None, from the column's name and type."""
+    if column.type_category not in VALUE_CATEGORIES and column.type_name not in ("json", "jsonb"):
+        return None
+    words = name_words(column.name)
+    pairs = set(itertools.pairwise(words))
+    if CREDENTIAL_WORDS & set(words) or CREDENTIAL_PAIRS & pairs:
+        return "credential"
+    if PERSONAL_WORDS & set(words) or PERSONAL_PAIRS & pairs:
+        return "personal"
+    return None
+
+
+def readable_columns(snap: Snapshot, oid: int, role: str, columns: list[Column]) -> list[Column]:
+    """Of `columns`, those the role may SELECT: all with a table-level grant, else the
+    columns granted to it."""
+    facts = snap.facts
+    grantees = facts.privileges_of.get(role, frozenset({role, PUBLIC}))
+    granted = facts.grants.get(("table", oid), {})
+    if any("SELECT" in granted.get(g, ()) for g in grantees):
+        return columns
+    by_column = facts.grants.get(("column", oid), {})
+    allowed = {
+        name[len("SELECT (") : -1]
+        for g in grantees
+        for name in by_column.get(g, ())
+        if name.startswith("SELECT (")
+    }
+    return [c for c in columns if c.name in allowed]
+
+
+@rule(
+    "sensitive-columns-exposed",
+    category=SECURITY,
+    severity=HIGH,
+    title="Credential or personal columns readable by API roles without RLS",
+    options=ApiOptions,
+)
+def sensitive_columns_exposed(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
+    """An API role can read columns named like passwords, tokens, keys, card or
+    identity numbers, or personal data, of every row.
+
+    Reported for tables (and materialized views) without row-level security that an
+    API role can read (schema USAGE and SELECT on the table or on those columns),
+    with text-like columns whose names contain such
+    words (`password_hash`, `resetToken`, `api_key`, `ssn`, `email`, `phone`,
+    `date_of_birth`; flags and timestamps such as `email_verified` are not). High
+    for credentials, medium for personal data only.
+
+    ## Why it breaks
+    PostgREST and Supabase serve every column an API role may select: a password
+    hash, a session or reset token or an API key read through the API lets the
+    reader sign in as, or impersonate, each user (hashes of weak passwords are
+    cracked offline), and personal data of every user is a reportable breach. No
+    row-level security means every row, not only the caller's.
+
+    ## Fix
+    Enable row-level security with policies that limit rows to their owner, and
+    take the columns out of the API's reach: revoke SELECT on the table and grant
+    it on the harmless columns only, or move credentials to a table (or schema)
+    the API roles cannot read. No SQL is generated.
+    """
+    roles = api_roles(snap, opts)
+    if not roles:
+        return
+    facts = snap.facts
+    for relation in snap.tables:
+        if relation.rls_enabled:
+            continue
+        columns = [c for c in snap.columns_by_table.get(relation.oid, []) if sensitivity(c)]
+        if not columns:
+            continue
+        schema = facts.schema_by_name.get(relation.schema)
+        exposed: dict[str, list[str]] = {}
+        for role in roles:
+            if schema is not None and not facts.holds(
+                role, "schema", schema.oid, schema.owner, "USAGE"
+            ):
+                continue
+            for column in readable_columns(snap, relation.oid, role, columns):
+                exposed.setdefault(column.name, []).append(role)
+        if not exposed:
+            continue
+        kinds = {sensitivity(c) for c in columns if c.name in exposed}
+        names = sorted(exposed)
+        readers = sorted({role for holders in exposed.values() for role in holders})
+        yield finding(
+            relation,
+            f"{relation.qualname} lets {', '.join(readers)} read {', '.join(names)} of every row",
+            evidence={"columns": exposed, "row_level_security": False},
+            severity=None if "credential" in kinds else MEDIUM,
+        )
+
+
+# --- the owner and the policies ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ForceOptions:
+    app_roles: str = option(
+        "", "comma-separated roles the application connects as (empty: judged from grants)"
+    )
+
+
+@rule(
+    "rls-not-forced",
+    category=SECURITY,
+    severity=HIGH,
+    title="Policies bypassed by the table owner the application connects as",
+    options=ForceOptions,
+)
+def rls_not_forced(snap: Snapshot, opts: ForceOptions) -> Iterator[Draft]:
+    """A table's policies never apply to its owner, and the owner is the role the
+    application uses.
+
+    Reported for tables with row-level security and policies, not FORCEd, whose owner
+    can log in and is neither a superuser nor BYPASSRLS (for those, FORCE changes
+    nothing): when the owner is one of `app_roles`, or, without that option, when no
+    other role that the policies could apply to holds any privilege on the table, so
+    that only the owner uses it.
+
+    ## Why it breaks
+    Row-level security exempts the table's owner unless the table is FORCEd. An
+    application that connects as the role that ran its migrations, the default of
+    most frameworks and hosted databases, is that owner: every policy is skipped
+    for every query it runs, and the isolation the policies describe exists only for
+    roles nobody uses. Tests written as the same role pass, so nothing shows it.
+
+    ## Fix
+    Connect the application as a role that does not own the tables (grant it the
+    privileges it needs), or `ALTER TABLE ... FORCE ROW LEVEL SECURITY` so that the
+    policies apply to the owner too; then migrations and jobs that must see every
+    row need a BYPASSRLS role. The rollback is `NO FORCE ROW LEVEL SECURITY`.
+    """
+    facts = snap.facts
+    app_roles = set(names_in(opts.app_roles))
+    for table_oid, coverage in facts.rls_coverage.items():
+        table = snap.table_by_oid[table_oid]
+        owner = facts.role_by_name.get(table.owner)
+        if table.rls_forced or owner is None or not facts.policies_by_table.get(table_oid):
+            continue
+        if not owner.login or bypasses_rls(owner):
+            continue
+        others = sorted(
+            {g for c in coverage.commands for g in c.granted_to if not rls_exempt(snap, g)}
+        )
+        if app_roles:
+            if owner.name not in app_roles:
+                continue
+            why = f"the application connects as {owner.name} (app_roles)"
+        elif others:
+            continue
+        else:
+            why = "no other role was granted anything on it"
+        yield finding(
+            table,
+            f"The policies of {table.qualname} do not apply to its owner {owner.name}, and {why}",
+            evidence={"owner": owner.name, "other_grantees": others, "forced": False},
+            fix=fixes.force_rls(table),
+        )
+
+
+def tables_named_in(function: Function, tables: list[Table]) -> list[Table]:
+    """Tables the function's body reads (FROM/JOIN name, qualified or not): a guess from
+    the text, since bodies are not parsed."""
+    source = function.source or ""
+    found = []
+    for table in tables:
+        names = [re.escape(table.name), re.escape(f"{table.schema}.{table.name}")]
+        quoted = [re.escape(fixes.text(fixes.name_of(table.schema, table.name)))]
+        pattern = r"\b(?:from|join)\s+(?:" + "|".join(names + quoted) + r")(?![\w.])"
+        if re.search(pattern, source, re.I):
+            found.append(table)
+    return found
+
+
+def policy_edges(snap: Snapshot) -> dict[int, list[tuple[int, Policy, str | None]]]:
+    """table -> (table its policies read, policy, through which function) for tables with
+    row-level security: reading the other table applies that table's policies in turn
+    for any role they apply to. A SECURITY DEFINER function whose owner is exempt from
+    the policies (the usual way out of recursion) stops the chain."""
+    facts = snap.facts
+    rls_tables = [t for t in snap.tables if t.rls_enabled]
+    edges: dict[int, list[tuple[int, Policy, str | None]]] = {}
+    for policy in snap.policies:
+        table = snap.table_by_oid.get(policy.table_oid)
+        if table is None or not table.rls_enabled:
+            continue
+        for expression in facts.policy_expressions.get(policy.oid, (None, None)):
+            if expression is None:
+                continue
+            for oid in expression.reads:
+                target = snap.table_by_oid.get(oid)
+                if target is not None and target.rls_enabled:
+                    edges.setdefault(table.oid, []).append((oid, policy, None))
+            for call in expression.calls:
+                function = facts.function_by_oid.get(call.function_oid)
+                if function is None or not function.user_defined:
+                    continue
+                for target in tables_named_in(function, rls_tables):
+                    if function.security_definer and exempt_from_rls(snap, function.owner, target):
+                        continue
+                    edges.setdefault(table.oid, []).append(
+                        (target.oid, policy, function_name(function))
+                    )
+    return edges
+
+
+@rule(
+    "rls-policy-recursion",
+    category=SECURITY,
+    severity=HIGH,
+    title="Policy that queries its own table",
+)
+def rls_policy_recursion(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """A policy reads its own table, directly or through the policies of the tables it
+    reads: every query it applies to fails.
+
+    A sub-select in a policy is read from the node tree, so that path is certain. A
+    function called by a policy is followed when its body names a table with
+    row-level security after FROM or JOIN (a guess from the text), unless it is a
+    SECURITY DEFINER function whose owner the policies do not apply to.
+
+    ## Why it breaks
+    Reading a table inside a policy applies that table's policies too. When the
+    chain comes back to the first table, PostgreSQL stops while planning the query
+    with "infinite recursion detected in policy for relation", for every query by a
+    role the policies apply to (the owner is exempt, so the author's own tests
+    pass). Through a function, the recursion happens while executing instead, at
+    the first row: "stack depth limit exceeded". The classic case is a membership
+    table whose policy checks membership by reading itself.
+
+    ## Fix
+    Move the lookup into a SECURITY DEFINER function owned by the table's owner (and
+    with a fixed search_path), which reads the table without its policies, and call
+    that from the policy; or read the membership from a table without row-level
+    security, or from the session (`auth.uid()`, a JWT claim). No SQL is generated.
+    """
+    edges = policy_edges(snap)
+    for start, outgoing in edges.items():
+        for first, policy, via in outgoing:
+            path = cycle_back(edges, first, start)
+            if path is None:
+                continue
+            names = [snap.table_by_oid[oid].qualname for oid in [start, *path]]
+            table = snap.table_by_oid[start]
+            how = f"through {via}" if via else "directly"
+            yield finding(
+                policy,
+                f"Policy {policy.name} on {table.qualname} reads {' -> '.join(names[1:])}"
+                f" {how}, which comes back to {table.qualname}: queries fail with"
+                f" {'stack depth limit exceeded' if via else 'infinite recursion detected'}",
+                evidence={"cycle": names, "through_function": via},
+            )
+
+
+def cycle_back(
+    edges: dict[int, list[tuple[int, Policy, str | None]]], first: int, start: int
+) -> list[int] | None:
+    """A path from `first` back to `start` (inclusive of both), or None."""
+    if first == start:
+        return [start]
+    seen = {first}
+    stack = [(first, [first])]
+    while stack:
+        node, path = stack.pop()
+        for target, _, _ in edges.get(node, []):
+            if target == start:
+                return [*path, start]
+            if target not in seen:
+                seen.add(target)
+                stack.append((target, [*path, target]))
+    return None
