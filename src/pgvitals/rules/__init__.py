@@ -5,6 +5,7 @@ from pgvitals.rules import (  # noqa: F401  (registers rules)
     indexes,
     integrity,
     maintenance,
+    rls,
     security,
 )
 from pgvitals.rules._api import REGISTRY, Rule
