@@ -106,6 +106,7 @@ def test_json_report_validates_and_snapshot_gives_the_same_findings(database, tm
     assert offline_report["findings"] == live_report["findings"]
     assert {f["rule"] for f in live_report["findings"]} == {
         "missing-primary-key", "unindexed-foreign-key", "duplicate-index",
+        "rls-disabled",  # info: schema public uses no row-level security
     }  # fmt: skip
     # one check per rule, in catalogue order, so "nothing found" differs from "not checked"
     assert [c["rule"] for c in live_report["checks"]] == [r.id for r in ordered_rules()]
@@ -130,7 +131,7 @@ def test_report_files_fix_and_rollback_scripts(database, tmp_path) -> None:
     assert sarif["version"] == "2.1.0"
     sarif_rules = [r["id"] for r in sarif["runs"][0]["tool"]["driver"]["rules"]]
     assert sarif_rules == [r.id for r in ordered_rules()]
-    assert [r["ruleId"] for r in sarif["runs"][0]["results"]] == ["duplicate-index"]
+    assert [r["ruleId"] for r in sarif["runs"][0]["results"]] == ["duplicate-index", "rls-disabled"]
 
 
 def test_unknown_output_suffix_is_a_usage_error(database, tmp_path) -> None:
@@ -168,6 +169,7 @@ def test_config_disables_excuses_and_tunes(database, tmp_path: Path) -> None:
     assert {(f["rule"], f["object"], f["severity"]) for f in report["findings"]} == {
         ("missing-primary-key", "public.other", "high"),
         ("duplicate-index", "public.b", "high"),
+        ("rls-disabled", "public", "info"),
     }
 
 
@@ -253,7 +255,7 @@ def test_schema_option_limits_the_check(database) -> None:
     run = pgvitals("check", database.dsn, "--schema", "Other Schema", "--format", "json")
     assert run.exit_code == 0, run.stderr
     report = valid_report(run.json())
-    assert {f["object"] for f in report["findings"]} == {"Other Schema.b"}
+    assert {f["object"] for f in report["findings"]} == {"Other Schema.b", "Other Schema"}
     assert report["summary"]["schemas"] == 1
 
 

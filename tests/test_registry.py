@@ -42,6 +42,12 @@ DOCS = Path(__file__).parent.parent / "docs" / "rules"
 CONTRACT_IDS = {
     "missing-primary-key", "unindexed-foreign-key", "duplicate-index", "redundant-index",
     "high-dead-tuple-ratio",
+    "rls-disabled", "rls-enabled-no-policy", "policy-without-rls", "rls-missing-command",
+    "rls-session-variable", "rls-per-row-function", "multiple-permissive-policies",
+    "bypassrls-login-role", "security-definer-search-path", "view-bypasses-rls",
+    "public-schema-create", "grant-to-public", "rls-policy-always-true", "extension-in-public",
+    "sensitive-columns-exposed", "security-definer-executable-by-api-role", "rls-not-forced",
+    "rls-policy-recursion",
 }  # fmt: skip
 
 

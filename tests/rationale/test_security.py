@@ -312,8 +312,8 @@ def test_an_always_true_update_policy_lets_a_user_change_every_row(database, rol
     with database.admin() as session:
         session.execute(f"SET ROLE {user}")
         assert session.execute("UPDATE profiles SET bio = 'defaced'").rowcount == 2
-    [found] = findings(database, "rls-policy-always-true")
-    assert found.object == "public.profiles.edits"
+    severities = {f.object: f.severity for f in findings(database, "rls-policy-always-true")}
+    assert severities == {"public.profiles.edits": "high", "public.profiles.reads": "low"}
 
 
 # rls-session-variable
@@ -570,3 +570,28 @@ def test_a_policy_helper_reading_the_table_exhausts_the_stack_at_the_first_row(
             session.execute("SELECT count(*) FROM profiles")
     [found] = findings(database, "rls-policy-recursion")
     assert found.evidence["through_function"] == "public.is_admin()"
+
+
+# extension-in-public
+
+
+def test_an_extension_moved_out_of_public_needs_its_schema_on_the_search_path(
+    database,
+) -> None:
+    with database.admin() as session:
+        available = session.execute(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'"
+        ).fetchone()
+    if available is None:
+        pytest.skip("pg_trgm is not available on this server")
+    database.execute("CREATE EXTENSION pg_trgm SCHEMA public")
+    with database.admin() as session:
+        # in public, its functions resolve for every role without a schema
+        assert session.execute("SELECT similarity('lesson', 'lessons') > 0").fetchone() == (True,)
+    [found] = findings(database, "extension-in-public")
+    apply_fix(database, found)
+    with database.admin() as session:
+        with pytest.raises(psycopg.errors.UndefinedFunction):
+            session.execute("SELECT similarity('lesson', 'lessons')")
+        session.execute("SET search_path = public, extensions")  # what the fix's note asks
+        assert session.execute("SELECT similarity('lesson', 'lessons') > 0").fetchone() == (True,)

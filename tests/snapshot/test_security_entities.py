@@ -4,11 +4,13 @@ the server has them, read without locks; and what a platform manages left out.""
 from __future__ import annotations
 
 import psycopg
+from rich.console import Console
 
 from pgvitals.config import Config
 from pgvitals.connect import Limits, connect
 from pgvitals.engine import analyse
 from pgvitals.render.md import render_markdown
+from pgvitals.render.text import render_text
 from pgvitals.report import build_report
 from pgvitals.snapshot import nodes
 from pgvitals.snapshot.collect import collect
@@ -139,6 +141,9 @@ def test_what_a_platform_manages_is_listed_once_and_not_assessed(database) -> No
     assert any(f.object.startswith("public.profiles") for f in default.findings)
     markdown = render_markdown(build_report(default))
     assert "Not assessed" in markdown and "managed by Supabase" in markdown
+    console = Console(record=True, width=200, color_system=None)
+    render_text(build_report(default), console)
+    assert "not assessed: schemas auth: managed by Supabase;" in console.export_text()
 
     everything = analyse(snap, Config(include_managed=True))
     assert {

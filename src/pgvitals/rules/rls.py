@@ -234,13 +234,23 @@ def permissive_overlaps(snap: Snapshot, policies: list[Policy]) -> list[dict[str
 NO_POLICY_YET = "write the policies first: with none, only the owner and BYPASSRLS roles see rows"
 
 
-def api_access(snap: Snapshot, table: Table, roles: list[str]) -> dict[str, list[str]]:
+def api_access(
+    snap: Snapshot, table: Table, roles: list[str], usage: dict[tuple[str, str], bool]
+) -> dict[str, list[str]]:
     """Per API role that can reach the table (schema USAGE and a privilege): the
-    commands it may run."""
+    commands it may run. `usage` caches USAGE per (role, schema) across tables."""
     facts = snap.facts
+    schema = facts.schema_by_name.get(table.schema)
     access = {}
     for role in roles:
-        commands = [c for c in COMMANDS if facts.can_reach_table(role, table.oid, c)]
+        key = (role, table.schema)
+        if key not in usage:
+            usage[key] = schema is None or facts.holds(
+                role, "schema", schema.oid, schema.owner, "USAGE"
+            )
+        if not usage[key]:
+            continue
+        commands = [c for c in COMMANDS if facts.holds(role, "table", table.oid, table.owner, c)]
         if commands:
             access[role] = commands
     return access
@@ -270,8 +280,8 @@ def rls_disabled(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
     with policies leaks all tenants' rows through any join or view that reaches it.
     Partitions have their own setting: a partition that a role was granted
     privileges on directly is not protected by its parent's policies when queried
-    by name (reported like a table; partitions reached only through their parent
-    are not).
+    by name (reported when the parent uses row-level security; otherwise the
+    parent's finding covers it).
 
     ## Fix
     Write the policies first, then `ALTER TABLE ... ENABLE ROW LEVEL SECURITY`.
@@ -284,13 +294,18 @@ def rls_disabled(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
     facts = snap.facts
     rls_schemas = {t.schema for t in snap.tables if t.is_regular and t.rls_enabled}
     quiet: dict[str, list[str]] = {}
+    usage: dict[tuple[str, str], bool] = {}
     for table in snap.tables:
         if not table.is_regular or table.rls_enabled:
             continue
-        access = api_access(snap, table, roles)
+        access = api_access(snap, table, roles, usage)
         granted = (("table", table.oid) in facts.grants) or (("column", table.oid) in facts.grants)
-        if table.is_partition and not (access or granted):
-            continue  # reached through its parent, whose setting applies
+        if table.is_partition:
+            parent = snap.table_by_oid.get(table.parent_oid or 0)
+            # a partition matters on its own only where its parent's policies protect
+            # the rows and the partition can be queried by name
+            if parent is None or not parent.rls_enabled or not (access or granted):
+                continue
         siblings = table.schema in rls_schemas
         if not access and not siblings:
             quiet.setdefault(table.schema, []).append(table.name)
@@ -313,7 +328,8 @@ def rls_disabled(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
             continue
         yield finding(
             schema,
-            f"No table of schema {schema_name} uses row-level security ({len(names):,} tables);"
+            f"No table of schema {schema_name} uses row-level security"
+            f" ({len(names):,} {'table' if len(names) == 1 else 'tables'});"
             " no API role reaches them",
             evidence={"tables": len(names), "examples": sorted(names)[:10]},
         )
@@ -451,24 +467,24 @@ def rls_missing_command(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     "rls-policy-always-true",
     category=SECURITY,
     severity=HIGH,
-    title="Policy lets every row be written",
+    title="Policy that is always true",
 )
 def rls_policy_always_true(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
-    """A permissive policy with `USING (true)` or `WITH CHECK (true)` on a write command,
-    for roles that do not bypass row-level security anyway.
+    """A permissive policy is `USING (true)` or `WITH CHECK (true)`, for roles that do
+    not bypass row-level security anyway.
 
-    `USING (true)` on UPDATE or DELETE lets the role change or delete every row;
-    `WITH CHECK (true)` on INSERT or UPDATE lets it write any row, whatever owner
-    or tenant it claims (medium when the policy only covers INSERT). A `FOR ALL`
-    policy without WITH CHECK uses its USING for writes too. `USING (true)` for
-    SELECT alone is a deliberate "everyone may read" and is not reported.
+    High when it opens UPDATE or DELETE of every row (`USING (true)`) or lets UPDATE
+    write any row (`WITH CHECK (true)`); medium when the widest it opens is INSERT of
+    any row; low for reading every row (`FOR SELECT USING (true)`), which is right
+    for public reference data and a leak for anything that belongs to a user or a
+    tenant. A `FOR ALL` policy without WITH CHECK uses its USING for writes too.
 
     ## Why it breaks
     Permissive policies are OR-ed: one that is always true makes every other policy
     for that role and command irrelevant. A write policy written as `true` "to get
     it working" lets any signed-in user (or anyone, for `anon` or PUBLIC) update or
     delete other users' rows, or insert rows in another tenant's name, through the
-    API.
+    API; a read policy written as `true` shows every tenant's rows.
 
     ## Fix
     Replace `true` with the condition that ties the row to the caller
@@ -489,17 +505,20 @@ def rls_policy_always_true(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         check_true = check.always_true if check is not None else using_true
         opened = []
         if using_true:
-            opened += [c for c in ("UPDATE", "DELETE") if policy.applies_to(c)]
+            opened += [c for c in ("SELECT", "UPDATE", "DELETE") if policy.applies_to(c)]
         if check_true:
             opened += [f"{c} (WITH CHECK)" for c in ("INSERT", "UPDATE") if policy.applies_to(c)]
         if not opened:
             continue
+        severity = None
+        if not {"UPDATE", "DELETE", "UPDATE (WITH CHECK)"} & set(opened):
+            severity = MEDIUM if "INSERT (WITH CHECK)" in opened else LOW
         yield finding(
             policy,
             f"Policy {policy.name} on {table.qualname} is always true for"
             f" {', '.join(opened)} ({', '.join(subject)})",
             evidence={"commands": opened, "roles": subject, "command": policy.command},
-            severity=MEDIUM if opened == ["INSERT (WITH CHECK)"] else None,
+            severity=severity,
         )
 
 
@@ -530,16 +549,24 @@ class SettingRead:
                 "every query fails with 'unrecognized configuration parameter' until the"
                 " session sets it"
             )
-        if self.cast and not self.nulled:
+        if self.nulled:
+            return "NULL: no row matches"
+        if self.cast:
             return (
                 "NULL (no row matches) until the session has set it once; after that, even"
                 " after SET LOCAL ended, it reads '' and the cast fails for every query"
             )
-        return "NULL (or '' once the session has set it before): no row matches"
+        return "NULL until the session has set it once, then '': rows whose value is '' match"
 
     @property
-    def fails_closed(self) -> bool:
-        return self.missing_ok and (self.nulled or not self.cast)
+    def safe(self) -> bool:
+        """Unset, it matches no row and raises nothing: missing_ok and '' as NULL."""
+        return self.missing_ok and self.nulled
+
+    @property
+    def errors(self) -> bool:
+        """Unset (or '') makes every query fail."""
+        return not self.missing_ok or (self.cast and not self.nulled)
 
 
 def setting_reads(snap: Snapshot, policy: Policy) -> list[SettingRead]:
@@ -597,13 +624,15 @@ def is_managed(snap: Snapshot, function: Function) -> bool:
 )
 def rls_session_variable(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """A policy reads `current_setting('...')`, directly or through a function of
-    yours: its result depends on what each session set beforehand.
+    yours, in a way that breaks or leaks when the session did not set it.
 
     Medium when an unset variable makes every query fail (`current_setting(name)`
-    without `missing_ok`, or a cast of its text to uuid or integer); low when an
-    unset variable reads as NULL or '' and so matches no row. A platform's own
-    helpers that read the request (Supabase's `auth.uid()`, set by PostgREST for
-    each request) are not reported.
+    without `missing_ok`, or a cast of its text to uuid or integer without
+    `nullif(..., '')`); low when an unset variable is compared as text, so that ''
+    matches rows whose value is ''. A read with `missing_ok` whose '' becomes NULL
+    (`nullif(current_setting('app.tenant', true), '')`) fails closed and is not
+    reported, and neither are a platform's own helpers (Supabase's `auth.uid()`,
+    set by PostgREST for each request).
 
     ## Why it breaks
     `current_setting('app.tenant')` without `missing_ok` raises "unrecognized
@@ -628,7 +657,7 @@ def rls_session_variable(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         table = snap.table_by_oid.get(policy.table_oid)
         if table is None or not table.rls_enabled:
             continue
-        reads = setting_reads(snap, policy)
+        reads = [read for read in setting_reads(snap, policy) if not read.safe]
         if not reads:
             continue
         names = sorted({r.name for r in reads})
@@ -648,7 +677,7 @@ def rls_session_variable(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                 ],
                 "set_by": "the application, per transaction (SET LOCAL or set_config(..., true))",
             },
-            severity=LOW if all(r.fails_closed for r in reads) else None,
+            severity=None if any(r.errors for r in reads) else LOW,
         )
 
 
@@ -830,18 +859,32 @@ def rls_not_forced(snap: Snapshot, opts: ForceOptions) -> Iterator[Draft]:
         )
 
 
-def tables_named_in(function: Function, tables: list[Table]) -> list[Table]:
-    """Tables the function's body reads (FROM/JOIN name, qualified or not): a guess from
-    the text, since bodies are not parsed."""
-    source = function.source or ""
-    found = []
-    for table in tables:
-        names = [re.escape(table.name), re.escape(f"{table.schema}.{table.name}")]
-        quoted = [re.escape(fixes.text(fixes.name_of(table.schema, table.name)))]
-        pattern = r"\b(?:from|join)\s+(?:" + "|".join(names + quoted) + r")(?![\w.])"
-        if re.search(pattern, source, re.I):
-            found.append(table)
-    return found
+# a relation named after FROM or JOIN: `name`, `schema.name`, either part quoted
+READ_TARGET = re.compile(
+    r'\b(?:from|join)\s+("(?:[^"]|"")+"|[A-Za-z_][\w$]*)(?:\s*\.\s*("(?:[^"]|"")+"|[A-Za-z_][\w$]*))?',
+    re.I,
+)
+
+
+def identifier(token: str) -> str:
+    """A name as the catalog stores it: quoted kept as written, unquoted folded."""
+    if token.startswith('"'):
+        return token[1:-1].replace('""', '"')
+    return token.lower()
+
+
+def tables_named_in(
+    function: Function, tables: dict[tuple[str | None, str], list[Table]]
+) -> list[Table]:
+    """Tables the function's body reads (a name after FROM or JOIN, qualified or not):
+    a guess from the text, since bodies are not parsed. `tables` maps (schema, name)
+    and (None, name) to the tables with that name."""
+    found: dict[int, Table] = {}
+    for first, second in READ_TARGET.findall(function.source or ""):
+        key = (identifier(first), identifier(second)) if second else (None, identifier(first))
+        for table in tables.get(key, []):
+            found[table.oid] = table
+    return list(found.values())
 
 
 def policy_edges(snap: Snapshot) -> dict[int, list[tuple[int, Policy, str | None]]]:
@@ -850,7 +893,12 @@ def policy_edges(snap: Snapshot) -> dict[int, list[tuple[int, Policy, str | None
     for any role they apply to. A SECURITY DEFINER function whose owner is exempt from
     the policies (the usual way out of recursion) stops the chain."""
     facts = snap.facts
-    rls_tables = [t for t in snap.tables if t.rls_enabled]
+    rls_tables: dict[tuple[str | None, str], list[Table]] = {}
+    for rls_table in snap.tables:
+        if rls_table.rls_enabled:
+            rls_tables.setdefault((rls_table.schema, rls_table.name), []).append(rls_table)
+            rls_tables.setdefault((None, rls_table.name), []).append(rls_table)
+    bodies: dict[int, list[Table]] = {}  # each function's body is read once
     edges: dict[int, list[tuple[int, Policy, str | None]]] = {}
     for policy in snap.policies:
         table = snap.table_by_oid.get(policy.table_oid)
@@ -867,7 +915,9 @@ def policy_edges(snap: Snapshot) -> dict[int, list[tuple[int, Policy, str | None
                 function = facts.function_by_oid.get(call.function_oid)
                 if function is None or not function.user_defined:
                     continue
-                for target in tables_named_in(function, rls_tables):
+                if function.oid not in bodies:
+                    bodies[function.oid] = tables_named_in(function, rls_tables)
+                for target in bodies[function.oid]:
                     if function.security_definer and exempt_from_rls(snap, function.owner, target):
                         continue
                     edges.setdefault(table.oid, []).append(

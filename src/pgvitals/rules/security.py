@@ -10,6 +10,7 @@ option of each rule that uses them.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from pgvitals.rules._api import (
     rule,
 )
 from pgvitals.snapshot.facts import PUBLIC
-from pgvitals.snapshot.model import Column, Function, Role, Snapshot, Table, View
+from pgvitals.snapshot.model import Function, Role, Snapshot, Table, View
 
 COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
 DEFAULT_API_ROLES = "anon,authenticated,web_anon"
@@ -518,7 +519,7 @@ PERSONAL_PAIRS = frozenset(
     {("date", "of"), ("birth", "date"), ("ip", "address"), ("home", "address")}
 )
 CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-# text, user-defined (bytea, uuid, citext) and JSON values; not flags, numbers, times
+# text and user-defined types (bytea, uuid, json, jsonb, citext); not flags, numbers, times
 VALUE_CATEGORIES = ("S", "U")
 
 
@@ -526,11 +527,12 @@ def name_words(name: str) -> list[str]:
     return [w for w in re.split(r"[_\-\s]+", CAMEL.sub("_", name).lower()) if w]
 
 
-def sensitivity(column: Column) -> str | None:
-    """ "credential", "personal" or None, from the column's name and type."""
-    if column.type_category not in VALUE_CATEGORIES and column.type_name not in ("json", "jsonb"):
+@functools.cache  # the same names (id, email, created_at) recur in every table
+def sensitivity(name: str, category: str) -> str | None:
+    """Credential, personal or None, from a column's name and type category."""
+    if category not in VALUE_CATEGORIES:
         return None
-    words = name_words(column.name)
+    words = name_words(name)
     pairs = set(itertools.pairwise(words))
     if CREDENTIAL_WORDS & set(words) or CREDENTIAL_PAIRS & pairs:
         return "credential"
@@ -539,7 +541,7 @@ def sensitivity(column: Column) -> str | None:
     return None
 
 
-def readable_columns(snap: Snapshot, oid: int, role: str, columns: list[Column]) -> list[Column]:
+def readable_columns(snap: Snapshot, oid: int, role: str, columns: list[str]) -> list[str]:
     """Of `columns`, those the role may SELECT: all with a table-level grant, else the
     columns granted to it."""
     facts = snap.facts
@@ -554,7 +556,24 @@ def readable_columns(snap: Snapshot, oid: int, role: str, columns: list[Column])
         for name in by_column.get(g, ())
         if name.startswith("SELECT (")
     }
-    return [c for c in columns if c.name in allowed]
+    return [c for c in columns if c in allowed]
+
+
+def sensitive_relations(snap: Snapshot) -> Iterator[tuple[Table | View, dict[str, str]]]:
+    """Tables without row-level security and views that do not check it as their
+    caller, with their sensitive columns (name -> credential or personal)."""
+    for table in snap.tables:
+        if table.rls_enabled:
+            continue
+        columns = snap.columns_by_table.get(table.oid, [])
+        found = {c.name: sensitivity(c.name, c.type_category) for c in columns}
+        yield table, {name: kind for name, kind in found.items() if kind}
+    for view in snap.views:
+        if view.kind != "v" or view.security_invoker:
+            continue  # a materialized view is among the tables
+        pairs = zip(view.columns, view.column_categories, strict=False)
+        found = {name: sensitivity(name, category) for name, category in pairs}
+        yield view, {name: kind for name, kind in found.items() if kind}
 
 
 @rule(
@@ -568,8 +587,9 @@ def sensitive_columns_exposed(snap: Snapshot, opts: ApiOptions) -> Iterator[Draf
     """An API role can read columns named like passwords, tokens, keys, card or
     identity numbers, or personal data, of every row.
 
-    Reported for tables (and materialized views) without row-level security that an
-    API role can read (schema USAGE and SELECT on the table or on those columns),
+    Reported for tables (and materialized views) without row-level security, and
+    views that are not `security_invoker` (they read as their owner), that an API
+    role can read (schema USAGE and SELECT on the relation or on those columns),
     with text-like columns whose names contain such
     words (`password_hash`, `resetToken`, `api_key`, `ssn`, `email`, `phone`,
     `date_of_birth`; flags and timestamps such as `email_verified` are not). High
@@ -592,11 +612,8 @@ def sensitive_columns_exposed(snap: Snapshot, opts: ApiOptions) -> Iterator[Draf
     if not roles:
         return
     facts = snap.facts
-    for relation in snap.tables:
-        if relation.rls_enabled:
-            continue
-        columns = [c for c in snap.columns_by_table.get(relation.oid, []) if sensitivity(c)]
-        if not columns:
+    for relation, sensitive in sensitive_relations(snap):
+        if not sensitive:
             continue
         schema = facts.schema_by_name.get(relation.schema)
         exposed: dict[str, list[str]] = {}
@@ -605,11 +622,11 @@ def sensitive_columns_exposed(snap: Snapshot, opts: ApiOptions) -> Iterator[Draf
                 role, "schema", schema.oid, schema.owner, "USAGE"
             ):
                 continue
-            for column in readable_columns(snap, relation.oid, role, columns):
-                exposed.setdefault(column.name, []).append(role)
+            for name in readable_columns(snap, relation.oid, role, list(sensitive)):
+                exposed.setdefault(name, []).append(role)
         if not exposed:
             continue
-        kinds = {sensitivity(c) for c in columns if c.name in exposed}
+        kinds = {sensitive[name] for name in exposed}
         names = sorted(exposed)
         readers = sorted({role for holders in exposed.values() for role in holders})
         yield finding(

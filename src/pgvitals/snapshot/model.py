@@ -432,6 +432,8 @@ class View(NamedTuple):
     owner: str
     reloptions: list[str]
     reads: list[int]  # oids of the tables and views its query reads (pg_depend)
+    columns: list[str]
+    column_categories: list[str]  # pg_type.typcategory of each column: S string, U user ...
     comment: str | None
 
     @property

@@ -1,6 +1,7 @@
 -- Views and materialized views, with their options (security_invoker on 15+,
--- security_barrier) and the relations their query reads, from the dependencies of
--- their rewrite rule: no view definition is deparsed, so no lock is taken.
+-- security_barrier), the relations their query reads, from the dependencies of
+-- their rewrite rule, and their columns' names and type categories: no view
+-- definition is deparsed, so no lock is taken.
 SELECT c.oid::int8 AS oid,
        n.nspname AS schema,
        c.relname AS name,
@@ -15,6 +16,14 @@ SELECT c.oid::int8 AS oid,
                 AND dep.refobjid <> c.oid AND dep.deptype = 'n'
               WHERE rw.ev_class = c.oid
               ORDER BY 1) AS reads,
+       ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+              ORDER BY a.attnum) AS columns,
+       ARRAY(SELECT t.typcategory::text
+               FROM pg_catalog.pg_attribute a
+               JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+              ORDER BY a.attnum) AS column_categories,
        d.description AS comment
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
