@@ -338,18 +338,26 @@ def revoke_execute(function: Function, holders: Seq[str]) -> Fix:
     )
 
 
-def move_extension(extension: Extension, schema: str = "extensions") -> Fix:
-    create = sql.SQL("CREATE SCHEMA IF NOT EXISTS {schema};").format(schema=sql.Identifier(schema))
+def move_extension(extension: Extension, create_schema: bool, schema: str = "extensions") -> Fix:
+    """Move the extension to its own schema; `create_schema`: the schema does not exist
+    yet, so the fix creates it and the rollback drops it again (RESTRICT: only once the
+    extension is back where it was and the schema is empty)."""
+    target = sql.Identifier(schema)
     move = "ALTER EXTENSION {name} SET SCHEMA {schema};"
-    forward = sql.SQL(move).format(
-        name=sql.Identifier(extension.name), schema=sql.Identifier(schema)
-    )
-    back = sql.SQL(move).format(
-        name=sql.Identifier(extension.name), schema=sql.Identifier(extension.schema)
-    )
-    return Fix((text(create), text(forward)), (text(back),), CATALOG_ONLY).with_note(
-        f"add {one_line(schema)} to the search_path of the roles that call its functions"
-    )
+    forward = [
+        sql.SQL(move).format(name=sql.Identifier(extension.name), schema=target),
+    ]
+    back = [
+        sql.SQL(move).format(
+            name=sql.Identifier(extension.name), schema=sql.Identifier(extension.schema)
+        )
+    ]
+    if create_schema:
+        forward.insert(0, sql.SQL("CREATE SCHEMA {schema};").format(schema=target))
+        back.append(sql.SQL("DROP SCHEMA {schema} RESTRICT;").format(schema=target))
+    return Fix(
+        tuple(text(s) for s in forward), tuple(text(s) for s in back), CATALOG_ONLY
+    ).with_note(f"add {one_line(schema)} to the search_path of the roles that call its functions")
 
 
 def alter_policy(policy: Policy, table: Table, using: str | None, check: str | None) -> str:

@@ -285,6 +285,12 @@ def security_definer_executable_by_api_role(
 # --- extensions -----------------------------------------------------------------------
 
 
+def creates_schema(snap: Snapshot, schema: str = "extensions") -> bool:
+    """Whether moving an extension must create its schema: it was not found, and all
+    schemas were read (with --schema, an uncollected one may exist)."""
+    return schema not in snap.facts.schema_by_name and not snap.collection.schemas_filter
+
+
 @rule(
     "extension-in-public",
     category=SECURITY,
@@ -322,7 +328,9 @@ def extension_in_public(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                 "relocatable": extension.relocatable,
                 "members": extension.members,
             },
-            fix=fixes.move_extension(extension) if extension.relocatable else None,
+            fix=fixes.move_extension(extension, create_schema=creates_schema(snap))
+            if extension.relocatable
+            else None,
         )
 
 
