@@ -108,6 +108,7 @@ def test_json_report_validates_and_snapshot_gives_the_same_findings(database, tm
         "missing-primary-key", "unindexed-foreign-key", "duplicate-index",
         "missing-comments", "no-migration-history",
         "unused-index",  # info: l1 and l2 never scanned, in a window too short to judge
+        "rls-disabled",  # info: schema public uses no row-level security
     }  # fmt: skip
     # one check per rule, in catalogue order, so "nothing found" differs from "not checked"
     assert [c["rule"] for c in live_report["checks"]] == [r.id for r in ordered_rules()]
@@ -137,6 +138,7 @@ def test_report_files_fix_and_rollback_scripts(database, tmp_path) -> None:
         "identifier-needs-quoting",  # "Weird""Name"
         "missing-comments",
         "no-migration-history",
+        "rls-disabled",
     ]
 
 
@@ -177,6 +179,7 @@ def test_config_disables_excuses_and_tunes(database, tmp_path: Path) -> None:
         ("duplicate-index", "public.b", "high"),
         ("missing-comments", "public", "low"),
         ("no-migration-history", database.name, "low"),
+        ("rls-disabled", "public", "info"),
     }
 
 

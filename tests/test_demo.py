@@ -75,12 +75,36 @@ def test_demo_writes_a_report_that_exhibits_the_flaws(tmp_path) -> None:
         ("update-hot-spot", "practise_improve_pilot.streaks"),
         ("empty-schema", "legacy"),
         ("aborted-writes", "practise_improve_pilot.teacher_profile"),
+        # security (FLAWS.md): one planted flaw per rule the demo can show
+        ("rls-disabled", "practise_improve_pilot.progress"),
+        ("rls-enabled-no-policy", "practise_improve_pilot.streaks"),
+        ("policy-without-rls", "practise_improve_pilot.progress"),
+        ("rls-missing-command", "practise_improve_pilot.lessons"),
+        ("rls-session-variable", "practise_improve_pilot.lesson_plans.lesson_plans_owner"),
+        ("rls-per-row-function", "practise_improve_pilot.lessons.lessons_teacher_read"),
+        ("multiple-permissive-policies", "practise_improve_pilot.students"),
+        ("bypassrls-login-role", "reporting"),
+        ("security-definer-search-path", "practise_improve_pilot.reset_streak(p_student_id uuid)"),
+        ("view-bypasses-rls", "practise_improve_pilot.student_directory"),
+        ("public-schema-create", "public"),
+        ("grant-to-public", "practise_improve_pilot.lesson_feedback_tags"),
+        ("rls-policy-always-true", "practise_improve_pilot.feedback.feedback_read"),
+        ("sensitive-columns-exposed", "public.teachers_old"),
+        (
+            "security-definer-executable-by-api-role",
+            "practise_improve_pilot.reset_streak(p_student_id uuid)",
+        ),
+        (
+            "rls-policy-recursion",
+            "practise_improve_pilot.teacher_profile.teacher_profile_same_school",
+        ),
     }
     assert expected <= found, sorted(found)
     assert any(rule == "unindexed-foreign-key" for rule, _ in found)
     assert all(c["status"] == "ran" for c in report["checks"]), report["checks"]
     markdown = (out / "report.md").read_text()
     assert "practise_improve_pilot" in markdown and "erDiagram" in markdown
+    assert "| `practise_improve_pilot.streaks` | `postgres` (exempt) | **denied**" in markdown
     assert "CONCURRENTLY" in (out / "fix.sql").read_text()
     assert (out / "rollback.sql").exists() and (out / "report.sarif").exists()
     assert "pgvitals_demo" in run.stdout

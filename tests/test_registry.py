@@ -40,8 +40,28 @@ DOCS = Path(__file__).parent.parent / "docs" / "rules"
 
 # SPEC §5 ids this version implements; they must keep exactly these names.
 CONTRACT_IDS = {
-    "missing-primary-key", "unindexed-foreign-key", "duplicate-index", "redundant-index",
-    "high-dead-tuple-ratio", "invalid-ddl",
+    "high-dead-tuple-ratio", "autovacuum-disabled", "stale-statistics", "xid-wraparound-risk",
+    "table-bloat",
+    "high-churn-table", "cleared-table", "unused-table", "update-hot-spot", "empty-schema",
+    "aborted-writes",
+    "backup-table", "duplicate-columns", "mixed-id-strategy", "timestamp-without-time-zone",
+    "json-instead-of-jsonb", "serial-instead-of-identity",
+    "soft-delete-without-partial-unique", "status-without-check", "similar-tables",
+    "empty-string-in-not-null", "timestamp-as-integer", "missing-primary-key",
+    "integer-key-overflow-risk", "fk-type-mismatch", "missing-foreign-key",
+    "unvalidated-constraint", "nullable-unique", "partition-coverage",
+    "partitioning-candidate", "invalid-ddl",
+    "unindexed-foreign-key", "duplicate-index", "redundant-index", "unused-index",
+    "invalid-index", "seq-scan-heavy-table", "over-indexed-table", "jsonb-without-gin",
+    "index-bloat",
+    "missing-comments", "naming-singular-plural-mix", "timestamp-naming-mix",
+    "identifier-needs-quoting", "reserved-word-identifier", "no-migration-history",
+    "security-definer-search-path", "security-definer-executable-by-api-role",
+    "extension-in-public", "bypassrls-login-role", "public-schema-create", "grant-to-public",
+    "sensitive-columns-exposed", "rls-per-row-function", "multiple-permissive-policies",
+    "rls-disabled", "rls-enabled-no-policy", "policy-without-rls", "rls-missing-command",
+    "rls-policy-always-true", "rls-session-variable", "view-bypasses-rls", "rls-not-forced",
+    "rls-policy-recursion",
 }  # fmt: skip
 
 

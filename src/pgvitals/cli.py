@@ -299,6 +299,10 @@ class Keeping:
     "--snapshot", "snapshot_path", type=click.Path(path_type=Path),
     help="Analyse a saved snapshot instead of a live database.",
 )  # fmt: skip
+@click.option(
+    "--include-managed", is_flag=True,
+    help="Also assess schemas and roles a platform manages (Supabase's auth, storage, ...).",
+)  # fmt: skip
 @target_options
 @report_options
 @baseline_options
@@ -306,6 +310,7 @@ class Keeping:
 def check(
     dsn: str | None,
     snapshot_path: Path | None,
+    include_managed: bool,
     schemas: tuple[str, ...],
     no_data: bool,
     exact_bloat: bool,
@@ -328,6 +333,8 @@ def check(
     variables apply, as with psql.
     """
     config = load_config(config_path)
+    if include_managed:
+        config = dataclasses.replace(config, include_managed=True)
     plan = plan_outputs(formats, outputs, force)  # checked now: a bad path fails fast
     baselines = Baselines.plan(baseline_path, write_baseline, force)
     keeping = Keeping.plan(history_location, keep, keep_days)

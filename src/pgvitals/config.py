@@ -4,6 +4,7 @@
 disable = ["naming-singular-plural-mix"]
 schemas = ["app"]
 fail_on = "high"
+include_managed = false     # true: also assess Supabase's auth, storage, ... schemas
 
 [tool.pgvitals.rules.high-dead-tuple-ratio]
 min_ratio = 0.3
@@ -52,6 +53,8 @@ class Config:
     source: str | None = None
     # statistics-based areas need counters gathered over this long to be judged green
     min_statistics_hours: float = 24.0
+    # also assess what a platform manages (Supabase's auth, storage, ...; SPEC §1)
+    include_managed: bool = False
 
     def options_for(self, rule_id: str) -> dict[str, Any]:
         """The rule's options: its defaults, overlaid with its settings. A rule that
@@ -96,7 +99,10 @@ def parse_config(data: Any, source: str | None = None) -> Config:
     where = source or "configuration"
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: the pgvitals settings must be a table")
-    known_keys = {"disable", "rules", "ignore", "schemas", "fail_on", "min_statistics_hours"}
+    known_keys = {
+        "disable", "rules", "ignore", "schemas", "fail_on", "min_statistics_hours",
+        "include_managed",
+    }  # fmt: skip
     unknown = set(data) - known_keys
     if unknown:
         raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
@@ -119,6 +125,9 @@ def parse_config(data: Any, source: str | None = None) -> Config:
     hours = data.get("min_statistics_hours", Config.min_statistics_hours)
     if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 <= hours < 1e6:
         raise ConfigError(f"{where}: min_statistics_hours must be a number of hours, 0 or more")
+    include_managed = data.get("include_managed", False)
+    if not isinstance(include_managed, bool):
+        raise ConfigError(f"{where}: include_managed must be true or false")
     return Config(
         disabled=frozenset(disabled),
         rule_settings=rule_settings,
@@ -127,6 +136,7 @@ def parse_config(data: Any, source: str | None = None) -> Config:
         fail_on=fail_on,
         source=source,
         min_statistics_hours=float(hours),
+        include_managed=include_managed,
     )
 
 

@@ -4,11 +4,12 @@ the other rules still run and the report is still produced."""
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from pgvitals.config import Config
-from pgvitals.findings import Category, Finding, Severity
+from pgvitals.findings import Category, Finding, Located, Severity
 from pgvitals.rules import REGISTRY, Rule
 from pgvitals.rules._api import NO_ROWS, ROWS_OPTIONAL, ROWS_REQUIRED, complete
 from pgvitals.snapshot.model import Snapshot
@@ -39,6 +40,20 @@ class Check:
 
 
 @dataclass(frozen=True)
+class NotAssessed:
+    """Objects left out because a platform or an extension manages them (listed once)."""
+
+    managed_by: str  # "Supabase", "the extensions"
+    kind: str  # schemas, roles, objects of extensions
+    names: tuple[str, ...]
+    findings: int  # findings withheld on them in this run
+
+    def to_text(self) -> str:
+        withheld = f"; {self.findings:,} findings withheld" if self.findings else ""
+        return f"{self.kind} {', '.join(self.names)}: managed by {self.managed_by}{withheld}"
+
+
+@dataclass(frozen=True)
 class Analysis:
     snapshot: Snapshot
     findings: list[Finding]
@@ -47,6 +62,7 @@ class Analysis:
     mode: str
     config: Config = field(default_factory=Config)
     unused_excuses: list[UnusedExcuse] = field(default_factory=list)
+    not_assessed: list[NotAssessed] = field(default_factory=list)
 
     def worst_severity(self) -> Severity | None:
         return max((f.severity for f in self.findings), default=None)
@@ -97,9 +113,56 @@ def analyse(snapshot: Snapshot, config: Config = DEFAULT_CONFIG, mode: str = LIV
                 findings.append(item)
         checks.append(Check(rule.id, "ran", None, _ms(started), unread_tables(rule, snapshot)))
     findings.sort(key=lambda f: (f.severity.rank, f.category, f.rule, f.object))
+    not_assessed: list[NotAssessed] = []
+    if not config.include_managed:
+        findings, not_assessed = leave_out_managed(snapshot, findings)
     ran = {c.rule for c in checks if c.status == "ran"}
     unused = suppressor.unused(ran) + suppressor.unknown_rules(REGISTRY)
-    return Analysis(snapshot, findings, excused, checks, mode, config, unused)
+    return Analysis(snapshot, findings, excused, checks, mode, config, unused, not_assessed)
+
+
+def managed_by(where: Located, snapshot: Snapshot) -> str | None:
+    """The platform that manages the object a finding is about, if any."""
+    facts = snapshot.facts
+    schema = where.fields()["schema"]
+    if schema is not None and schema in facts.managed_schemas:
+        return facts.managed_schemas[schema]
+    if where.kind == "role":
+        return facts.managed_roles.get(where.path[0])
+    return None
+
+
+def leave_out_managed(
+    snapshot: Snapshot, findings: list[Finding]
+) -> tuple[list[Finding], list[NotAssessed]]:
+    """Findings on objects the user cannot change are not the user's (SPEC §1): keep
+    the others, and say once what was left out and by whom it is managed. Objects that
+    belong to an extension are never collected; they are listed with their count."""
+    kept, withheld = [], defaultdict(int)
+    for item in findings:
+        platform = managed_by(item.where, snapshot)
+        if platform is None:
+            kept.append(item)
+        else:
+            withheld[(platform, item.where.kind == "role")] += 1
+    facts = snapshot.facts
+    listed = []
+    for kind, by_name, roles in (
+        ("schemas", facts.managed_schemas, False),
+        ("roles", facts.managed_roles, True),
+    ):
+        for platform in sorted(set(by_name.values())):
+            names = tuple(sorted(n for n, p in by_name.items() if p == platform))
+            count = withheld[(platform, roles)]
+            # roles are the cluster's: worth a line where this database is the platform's
+            if roles and not count and platform not in facts.managed_schemas.values():
+                continue
+            listed.append(NotAssessed(platform, kind, names, count))
+    extensions = [e for e in snapshot.extensions if e.members and e.schema != "pg_catalog"]
+    if extensions:
+        names = tuple(f"{e.name} ({e.members:,})" for e in extensions)
+        listed.append(NotAssessed("the extensions", "objects of extensions", names, 0))
+    return kept, listed
 
 
 def required_probes(config: Config = DEFAULT_CONFIG) -> frozenset[str]:

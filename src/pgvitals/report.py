@@ -19,12 +19,12 @@ from enum import Enum
 from typing import Any
 
 from pgvitals import __version__, ruledocs
-from pgvitals.engine import REVIEW, Analysis, Check
+from pgvitals.engine import REVIEW, Analysis, Check, NotAssessed
 from pgvitals.findings import CATEGORIES, SEVERITIES, Finding, Severity, severity_rank
 from pgvitals.fixes import one_line
 from pgvitals.fmt import plural, short_time
 from pgvitals.rules import REGISTRY
-from pgvitals.snapshot.facts import Reference
+from pgvitals.snapshot.facts import Reference, RlsCoverage
 from pgvitals.snapshot.model import Constraint, ServerInfo, Snapshot, Table
 from pgvitals.snapshot.window import StatisticsWindow, statistics_window
 
@@ -797,6 +797,8 @@ class Report:
     regular_tables: int
     tool_version: str = __version__
     baseline: Baseline | None = None  # set when compared with a baseline report
+    not_assessed: list[NotAssessed] = dataclasses.field(default_factory=list)
+    rls_coverage: list[RlsCoverage] = dataclasses.field(default_factory=list)
 
     @property
     def review(self) -> bool:
@@ -861,6 +863,8 @@ class Report:
                 "settings": self.settings,
                 "rls_enabled_tables": self.rls_enabled_tables,
                 "regular_tables": self.regular_tables,
+                "not_assessed": [dataclasses.asdict(n) for n in self.not_assessed],
+                "rls_coverage": [dataclasses.asdict(r) for r in self.rls_coverage],
             },
         }
 
@@ -899,6 +903,8 @@ class Report:
             regular_tables=sections["regular_tables"],
             tool_version=data["tool"]["version"],
             baseline=Baseline.from_json(data["baseline"]) if data.get("baseline") else None,
+            not_assessed=[revive(NotAssessed, n) for n in sections.get("not_assessed", [])],
+            rls_coverage=[revive(RlsCoverage, r) for r in sections.get("rls_coverage", [])],
         )
 
 
@@ -1050,4 +1056,15 @@ def build_report(
         rls_enabled_tables=sum(1 for t in snap.tables if t.is_regular and t.rls_enabled),
         regular_tables=sum(1 for t in snap.tables if t.is_regular),
         baseline=baseline,
+        not_assessed=analysis.not_assessed,
+        rls_coverage=rls_matrix(analysis),
     )
+
+
+def rls_matrix(analysis: Analysis) -> list[RlsCoverage]:
+    """The RLS coverage matrix (table x command: who, by which policy), without the
+    tables a platform manages unless those are assessed too."""
+    facts = analysis.snapshot.facts
+    managed = {} if analysis.config.include_managed else facts.managed_schemas
+    rows = [row for row in facts.rls_coverage.values() if row.schema not in managed]
+    return sorted(rows, key=lambda row: (row.schema, row.name))

@@ -17,6 +17,7 @@ cases:
     no_data: true               # optional: collect as `--no-data` does
     review: true                # optional: load `sql` as `pgvitals review` loads a file
                                 # named case.sql (statement by statement), not live
+    requires_extension: pg_trgm # optional: skipped on servers that do not have it
     expect:                     # the findings of this rule, by object; [] = silent
       - object: public.t        # a finding about the database itself: `$database`
         severity: high          # any key of the JSON finding; evidence key by key
@@ -45,7 +46,9 @@ from pgvitals.engine import REVIEW, Analysis, analyse, required_probes
 from pgvitals.rules import REGISTRY
 from pgvitals.snapshot.collect import ProfileBudget, collect
 
-CASE_KEYS = frozenset({"name", "sql", "workload", "config", "no_data", "review", "expect"})
+CASE_KEYS = frozenset(
+    {"name", "sql", "workload", "config", "no_data", "review", "expect", "requires_extension"}
+)
 REVIEWED_FILE = "case.sql"  # the name a review case's SQL is reviewed under
 # pg_stat_force_next_flush() exists from PostgreSQL 15, where statistics moved to
 # shared memory; before that a background collector received them with a delay.
@@ -75,6 +78,7 @@ class Case:
     expect: tuple[dict[str, Any], ...]
     source: str  # the file it came from
     review: bool = False  # reviewed as a DDL file (`pgvitals review`) instead of loaded live
+    requires_extension: str | None = None  # skipped where the server does not have it
 
     @property
     def id(self) -> str:
@@ -120,6 +124,7 @@ def load_case_file(path: Path) -> list[Case]:
                 expect=tuple(expect),
                 source=str(path),
                 review=bool(raw.get("review", False)),
+                requires_extension=raw.get("requires_extension"),
             )
         )
     return cases
@@ -153,6 +158,13 @@ def prepare(dsn: str, case: Case) -> None:
                 f"{case.id}: statistics can be flushed on demand from PostgreSQL 15 "
                 f"(server_version_num {session.info.server_version})"
             )
+        if case.requires_extension is not None:
+            available = session.execute(
+                "SELECT FROM pg_catalog.pg_available_extensions WHERE name = %s",
+                (case.requires_extension,),
+            ).fetchone()
+            if available is None:
+                raise CaseUnsupported(f"{case.id}: needs extension {case.requires_extension}")
         for statement in (case.sql, *case.workload):
             session.execute(statement)  # one by one: VACUUM cannot run in a transaction
             if can_flush:

@@ -360,7 +360,7 @@ def test_executive_summary(report: str, analysis: Analysis) -> None:
     rows = {row[0]: row for row in table_rows(text)}
     assert rows["Integrity"][1] == "🔴 Red"
     assert rows["Maintenance"][1] == "🔴 Red"
-    assert rows["Security"][1] == "⚪ Not checked"
+    assert rows["Query workload"][1] == "⚪ Not checked"  # no rules for this area yet
     assert "counters since 2026-11-01 12:00 UTC (21 days)" in text
 
 
@@ -368,7 +368,7 @@ def test_rag_status_rules(analysis: Analysis) -> None:
     status = {area.category: area for area in rp.area_statuses(analysis, None)}
     assert status["integrity"].status == rp.RED
     assert "missing-primary-key (1)" in status["integrity"].reason
-    assert status["security"].status == rp.NOT_CHECKED
+    assert status["workload"].status == rp.NOT_CHECKED
     medium_only = [replace(f, severity="medium") for f in analysis.findings]
     amber = rp.area_status("integrity", "Integrity", analysis.checks, medium_only)
     assert amber.status == rp.AMBER
@@ -488,7 +488,9 @@ def test_activity_section_with_bars(report: str) -> None:
 
 
 def test_not_yet_assessed_sections_say_so(report: str) -> None:
-    assert section(report, "Row-level security").strip().startswith("Not assessed yet")
+    rls = section(report, "Row-level security").strip()
+    assert rls.startswith("0 of 4 tables have row-level security enabled")
+    assert "| Table |" not in rls  # no matrix without a table that uses it
     assert "Not assessed" in section(report, "Data quality")
     assert "Not assessed yet" in section(report, "Risk assessment")
     missing = section(report, "Missing elements")
@@ -507,12 +509,17 @@ def test_excused_and_skipped(report: str) -> None:
     assert "- sequences: permission denied for sequence s" in gaps
 
 
-def test_action_plan(report: str) -> None:
+def test_action_plan(report: str, analysis: Analysis) -> None:
     text = section(report, "Action plan")
     immediate = text.split("### Short term")[0]
     assert "`missing-primary-key`, 1 object" in immediate
     assert "`high-dead-tuple-ratio`, 1 object" in immediate
-    assert "### Long term (info)\n\nNothing." in text
+    assert "### Long term (info)\n\n- **Table without row-level security**" in text
+    without_info = replace(
+        analysis, findings=[f for f in analysis.findings if f.severity != "info"]
+    )
+    empty = section(render_markdown(build_report(without_info)), "Action plan")
+    assert "### Long term (info)\n\nNothing." in empty
 
 
 # a Risk per label, to check a label against the heading it is printed under
@@ -619,7 +626,7 @@ def test_text_summary(analysis: Analysis) -> None:
     assert "shop · PostgreSQL 16.2 · 2 schemas · 4 tables · ~28,200 rows" in out
     assert "counters since 2026-11-01 12:00 UTC (21 days)" in out
     assert re.search(r"Integrity\s+RED", out)
-    assert re.search(r"Security\s+NOT CHECKED", out)
+    assert re.search(r"Query workload\s+NOT CHECKED", out)
     assert "Mixed Case.ñame" in out
     assert "HIGH" in out and "missing-primary-key" in out
     counts = rp.severity_counts(analysis.findings)

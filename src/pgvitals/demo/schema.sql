@@ -441,6 +441,12 @@ CREATE POLICY teacher_profile_owner ON teacher_profile
     USING (teacher_id = (SELECT auth_teacher_id()))
     WITH CHECK (teacher_id = (SELECT auth_teacher_id()));
 
+-- Head teachers see the profiles of their whole school (TICKET-502).
+CREATE POLICY teacher_profile_same_school ON teacher_profile
+    FOR SELECT TO authenticated
+    USING (school_id IN (SELECT tp.school_id FROM teacher_profile AS tp
+                          WHERE tp.teacher_id = (SELECT auth_teacher_id())));
+
 ALTER TABLE class_groups ENABLE ROW LEVEL SECURITY;
 CREATE POLICY class_groups_owner ON class_groups
     FOR ALL TO authenticated

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
@@ -20,6 +20,9 @@ from pgvitals.findings import CATEGORIES, SEVERITIES, Category, Finding, Severit
 from pgvitals.render import renderer
 from pgvitals.render.escape import visible, visible_value
 from pgvitals.report import ACTIVITY_CLASSES, Report, TableActivity
+
+if TYPE_CHECKING:
+    from pgvitals.snapshot.facts import CommandCoverage
 
 MAX_DIAGRAM_ENTITIES = 60  # beyond this a Mermaid diagram is unreadable (and slow to lay out)
 MAX_DETAILED_PER_RULE = 25  # findings shown in full per rule and severity; the rest compact
@@ -106,6 +109,20 @@ def evidence_value(value: Any, key: str) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}: {v}" for k, v in value.items()) or "—"
     return str(value)
+
+
+def rls_cell(command: CommandCoverage) -> str:
+    """One cell of the RLS coverage matrix: `role (policy)` for each permissive policy,
+    then `and ...` for each restrictive one; **denied** where none allows it."""
+    if command.denied:
+        granted = ", ".join(code(name) for name in command.granted_to)
+        return "**denied**" + (f" (granted to {granted})" if granted else "")
+    allowed = "; ".join(
+        f"{', '.join(code(role) for role in use.roles)} ({code(use.policy)})"
+        for use in command.permissive
+    )
+    narrowed = "".join(f"; and {code(use.policy)}" for use in command.restrictive)
+    return allowed + narrowed
 
 
 # --- Mermaid -------------------------------------------------------------------------
@@ -291,6 +308,7 @@ def report_context(report: Report) -> dict[str, Any]:
         "table_bytes": sum(c.table_bytes or 0 for c in coverage),
         "unsized": [c.table for c in coverage if c.table_bytes is None],
         "rls_enabled": report.rls_enabled_tables,
+        "rls": report.rls_coverage,
         "regular_tables": report.regular_tables,
         "active": active,
         "idle": [row.table for row in activity if row.idle],
@@ -300,6 +318,7 @@ def report_context(report: Report) -> dict[str, Any]:
         "quality": [f for f in report.findings if f.category == Category.QUALITY],
         "elements": report.elements,
         "excused": report.excused,
+        "not_assessed": report.not_assessed,
         "unused_excuses": report.unused_excuses,
         "thresholds": report.thresholds,
         "config_source": report.config_source,
@@ -341,6 +360,7 @@ def environment() -> Environment:
         listing=listing,
         relation=relation_line,
         at=at,
+        rls_cell=rls_cell,
     )
     env.globals.update(bar=fmt.text_bar, plural=fmt.plural)
     return env

@@ -91,6 +91,8 @@ def render_text(report: Report, console: Console) -> None:
                 style="bold",
             )
         )
+    for item in report.not_assessed:
+        console.print(Text(f"not assessed: {visible(item.to_text())}", style="dim"))
     console.print(result_line(inventory))
 
 

@@ -10,6 +10,8 @@ from pgvitals.rules import (  # noqa: F401  (registers rules)
     naming,
     partitions,
     review,
+    rls,
+    security,
 )
 from pgvitals.rules._api import REGISTRY, Rule
 

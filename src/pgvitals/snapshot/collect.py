@@ -33,6 +33,7 @@ from pgvitals.snapshot.model import (
     Entity,
     Index,
     OrphanCount,
+    Policy,
     Sequence,
     ServerInfo,
     Snapshot,
@@ -96,6 +97,7 @@ def version_dependent_sql(version_num: int) -> dict[str, str]:
             else "NULL::text"
         ),
         "nulls_not_distinct": "i.indnullsnotdistinct" if version_num >= 150000 else "false",
+        "membership_inherits": "m.inherit_option" if version_num >= 160000 else "r.rolinherit",
     }
 
 
@@ -199,7 +201,14 @@ class Collector:
         if interrupted is None:
             try:
                 self._step("definitions")
-                self._deparse(tables, columns, constraint_rows, index_rows, complex_indexes)
+                self._deparse(
+                    tables,
+                    columns,
+                    constraint_rows,
+                    index_rows,
+                    complex_indexes,
+                    catalog["policies"],
+                )
                 self.outside_names = self._names_outside(constraint_rows, tables)
                 if "sequence_positions" in wanted:
                     self._step("sequence positions")
@@ -263,6 +272,7 @@ class Collector:
             column_profiles=column_profiles,
             violations=violations,
             measures=measures,
+            policies=[self._policy_text(p) for p in catalog["policies"]],
         )
         return Snapshot(
             server=server,
@@ -387,6 +397,13 @@ class Collector:
         ]
         return columns, constraints, indexes
 
+    def _policy_text(self, policy: Policy) -> Policy:
+        """The policy with its expressions as text, where they were deparsed."""
+        deparsed = self.deparsed.get(("policy", policy.oid, 0))
+        if deparsed is None:
+            return policy
+        return policy._replace(using=deparsed["definition"], with_check=deparsed["extra"])
+
     def _check_schemas(self, requested: list[str]) -> None:
         """Fail before the long collection when a requested schema does not exist: a
         filter that matches nothing would report an empty, healthy database."""
@@ -450,13 +467,16 @@ class Collector:
         constraint_rows: list[Any],
         index_rows: list[Any],
         complex_indexes: set[int],
+        policies: list[Policy],
     ) -> None:
         """Deparse what needs the table's column names (a lock on the table): index
         definitions that cannot be rebuilt, CHECK/EXCLUDE constraints, generated
-        columns. A batch of tables per statement, kept in `self.deparsed` as it comes;
-        a locked table is left out (its texts stay None) and recorded as skipped,
-        instead of stalling the run."""
-        wanted: dict[str, dict[int, list[int]]] = {"indexes": {}, "constraints": {}}
+        columns, policy expressions. A batch of tables per statement, kept in
+        `self.deparsed` as it comes; a locked table is left out (its texts stay None) and
+        recorded as skipped, instead of stalling the run."""
+        wanted: dict[str, dict[int, list[int]]] = {"indexes": {}, "constraints": {}, "policies": {}}
+        for policy in policies:
+            wanted["policies"].setdefault(policy.table_oid, []).append(policy.oid)
         for r in index_rows:
             if r.oid in complex_indexes:
                 wanted["indexes"].setdefault(r.table_oid, []).append(r.oid)
@@ -464,7 +484,8 @@ class Collector:
             if r.kind in ("c", "x"):
                 wanted["constraints"].setdefault(r.table_oid, []).append(r.oid)
         generated = {c.table_oid for c in columns if c.generated}
-        needed = set(wanted["indexes"]) | set(wanted["constraints"]) | generated
+        needed = set(wanted["indexes"]) | set(wanted["constraints"]) | set(wanted["policies"])
+        needed |= generated
         batch_tables = [t for t in tables if t.oid in needed]
         query = load_query("definitions", 0)
         for start in range(0, len(batch_tables), DEFINITION_BATCH):
@@ -475,6 +496,7 @@ class Collector:
                     "indexes": [i for t in batch for i in wanted["indexes"].get(t, [])],
                     "constraints": [c for t in batch for c in wanted["constraints"].get(t, [])],
                     "generated": [t for t in batch if t in generated],
+                    "policies": [p for t in batch for p in wanted["policies"].get(t, [])],
                 }
                 try:
                     rows = self._execute(query, params, catalog=True)

@@ -11,10 +11,24 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from pgvitals.snapshot.model import BloatMeasure, Column, Constraint, Index, Replication, Table
+from pgvitals.snapshot.model import (
+    BloatMeasure,
+    Column,
+    Constraint,
+    Function,
+    Index,
+    Policy,
+    Replication,
+    Role,
+    Schema,
+    Table,
+)
+from pgvitals.snapshot.nodes import BadTree, Expression
+from pgvitals.snapshot.nodes import analyse as analyse_expression
 from pgvitals.snapshot.window import StatisticsWindow, statistics_window
 from pgvitals.snapshot.words import table_key
 
@@ -605,6 +619,157 @@ class Facts:
         """pgstattuple's measures (--exact-bloat), by (table or index, oid)."""
         return {(m.kind, m.oid): m for m in self.snap.measures}
 
+    # --- security: policies, roles, privileges, platform-managed objects ---------------
+
+    @cached_property
+    def policies_by_table(self) -> dict[int, list[Policy]]:
+        grouped: dict[int, list[Policy]] = defaultdict(list)
+        for policy in self.snap.policies:
+            grouped[policy.table_oid].append(policy)
+        return dict(grouped)
+
+    @cached_property
+    def policy_expressions(self) -> dict[int, tuple[Expression | None, Expression | None]]:
+        """Per policy (by oid): its USING and WITH CHECK expressions, read from the node
+        trees. A tree this version cannot read counts as absent (no claim is made)."""
+        result = {}
+        for policy in self.snap.policies:
+            result[policy.oid] = (
+                readable_expression(policy.using_tree),
+                readable_expression(policy.with_check_tree),
+            )
+        return result
+
+    @cached_property
+    def policies_calling(self) -> dict[int, list[Policy]]:
+        """Per function (by oid): the policies whose expressions call it."""
+        calling: dict[int, list[Policy]] = defaultdict(list)
+        for policy in self.snap.policies:
+            called = {
+                call.function_oid
+                for expression in self.policy_expressions[policy.oid]
+                if expression is not None
+                for call in expression.calls
+            }
+            for oid in sorted(called):
+                calling[oid].append(policy)
+        return dict(calling)
+
+    @cached_property
+    def function_by_oid(self) -> dict[int, Function]:
+        return {function.oid: function for function in self.snap.functions}
+
+    @cached_property
+    def role_by_name(self) -> dict[str, Role]:
+        return {role.name: role for role in self.snap.roles}
+
+    @cached_property
+    def privileges_of(self) -> dict[str, frozenset[str]]:
+        """Per role: the grantees whose privileges it uses without SET ROLE (itself, the
+        roles it inherits from, transitively, and PUBLIC)."""
+        direct = {role.name: role.inherits_from for role in self.snap.roles}
+        closure: dict[str, frozenset[str]] = {}
+        for name in direct:
+            seen = {name}
+            stack = list(direct[name])
+            while stack:
+                granted = stack.pop()
+                if granted not in seen:
+                    seen.add(granted)
+                    stack.extend(direct.get(granted, ()))
+            closure[name] = frozenset(seen | {PUBLIC})
+        return closure
+
+    @cached_property
+    def grants(self) -> dict[tuple[str, int], dict[str, frozenset[str]]]:
+        """Per (kind, object oid): grantee -> privileges. Columns are keyed by
+        ("column", table oid) and their privileges named "SELECT (column)"."""
+        result: dict[tuple[str, int], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        for grant in self.snap.privileges:
+            names = grant.privileges
+            if grant.kind == "column":
+                names = [f"{name} ({grant.column})" for name in names]
+            result[(grant.kind, grant.object_oid)][grant.grantee].update(names)
+        return {
+            key: {grantee: frozenset(names) for grantee, names in by_grantee.items()}
+            for key, by_grantee in result.items()
+        }
+
+    @cached_property
+    def schema_by_name(self) -> dict[str, Schema]:
+        return {schema.name: schema for schema in self.snap.schemas}
+
+    def holds(self, role: str, kind: str, oid: int, owner: str, privilege: str) -> bool:
+        """Can `role` use `privilege` on the object (table, schema or function) without
+        SET ROLE: as a superuser, as (a member of) its owner, through a grant to itself,
+        to a role it inherits from or to PUBLIC, or through pg_read_all_data /
+        pg_write_all_data. For a table, a grant on any of its columns counts for SELECT,
+        INSERT, UPDATE and REFERENCES."""
+        found = self.role_by_name.get(role)
+        if found is not None and found.superuser:
+            return True
+        grantees = self.privileges_of.get(role, frozenset({role, PUBLIC}))
+        if owner in grantees:
+            return True
+        reads_all = kind in ("table", "schema") and privilege in ("SELECT", "USAGE")
+        if reads_all and "pg_read_all_data" in grantees:
+            return True
+        writes_all = kind == "table" and privilege in ("INSERT", "UPDATE", "DELETE")
+        if writes_all and "pg_write_all_data" in grantees:
+            return True
+        granted = self.grants.get((kind, oid), {})
+        if any(privilege in granted.get(grantee, ()) for grantee in grantees):
+            return True
+        if kind == "table":
+            columns = self.grants.get(("column", oid), {})
+            prefix = f"{privilege} ("
+            return any(
+                name.startswith(prefix) for grantee in grantees for name in columns.get(grantee, ())
+            )
+        return False
+
+    def can_reach_table(self, role: str, table_oid: int, privilege: str) -> bool:
+        """`privilege` on the table and USAGE on its schema: what a query needs."""
+        table = self.snap.table_by_oid.get(table_oid)
+        if table is None:
+            return False
+        schema = self.schema_by_name.get(table.schema)
+        if schema is not None and not self.holds(role, "schema", schema.oid, schema.owner, "USAGE"):
+            return False
+        return self.holds(role, "table", table_oid, table.owner, privilege)
+
+    @cached_property
+    def rls_coverage(self) -> dict[int, RlsCoverage]:
+        """The RLS coverage matrix (see `rls_coverage`): rules and the report share it."""
+        return rls_coverage(self)
+
+    @cached_property
+    def platform(self) -> Platform | None:
+        """The managed platform whose roles this cluster has (roles are cluster-wide)."""
+        names = set(self.role_by_name)
+        return next((p for p in MANAGED_PLATFORMS if p.signature <= names), None)
+
+    @cached_property
+    def managed_schemas(self) -> dict[str, str]:
+        """Schemas the platform manages, by name -> platform. Known names count only when
+        one of them in this database is owned by one of the platform's own roles
+        (`supabase_admin`, ...), so that an application's `auth` schema is the user's."""
+        platform = self.platform
+        if platform is None:
+            return {}
+        present = [s for s in self.snap.schemas if s.name in platform.schemas]
+        if not any(schema.owner.startswith(platform.role_prefix) for schema in present):
+            return {}
+        return {schema.name: platform.name for schema in present}
+
+    @cached_property
+    def managed_roles(self) -> dict[str, str]:
+        """Roles the platform defines (the user cannot change their attributes)."""
+        platform = self.platform
+        if platform is None:
+            return {}
+        return {r.name: platform.name for r in self.snap.roles if platform.owns_role(r.name)}
+
 
 def same_definition(index: Index) -> tuple[object, ...]:
     """Everything that decides what an index can do, except its name and uniqueness."""
@@ -827,3 +992,143 @@ def reference_stem(name: str) -> str | None:
         return None
     key = table_key(match.group("stem"))
     return key or None
+
+
+PUBLIC = "PUBLIC"
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A managed service whose own schemas and roles the user cannot change."""
+
+    name: str
+    signature: frozenset[str]  # roles that identify it (all must exist)
+    schemas: frozenset[str]  # schemas it manages, when present
+    role_prefix: str  # its roles: names with this prefix ...
+    roles: frozenset[str]  # ... and these
+
+    def owns_role(self, name: str) -> bool:
+        return name.startswith(self.role_prefix) or name in self.roles
+
+
+SUPABASE = Platform(
+    name="Supabase",
+    signature=frozenset({"supabase_admin", "authenticator", "service_role"}),
+    schemas=frozenset(
+        [
+            "auth",
+            "storage",
+            "realtime",
+            "_realtime",
+            "extensions",
+            "graphql",
+            "graphql_public",
+            "vault",
+            "pgsodium",
+            "pgsodium_masks",
+            "supabase_functions",
+            "supabase_migrations",
+            "pgbouncer",
+            "net",
+            "cron",
+            "pgtle",
+            "_analytics",
+            "_supavisor",
+        ]
+    ),
+    role_prefix="supabase_",
+    roles=frozenset(
+        [
+            "authenticator",
+            "anon",
+            "authenticated",
+            "service_role",
+            "pgbouncer",
+            "dashboard_user",
+            "postgres",
+        ]
+    ),
+)
+MANAGED_PLATFORMS = (SUPABASE,)
+
+
+def readable_expression(tree: str | None) -> Expression | None:
+    try:
+        return analyse_expression(tree)
+    except BadTree:
+        return None
+
+
+@dataclass(frozen=True)
+class PolicyUse:
+    """A policy as it applies to one command: its name and the roles it names."""
+
+    policy: str
+    roles: tuple[str, ...]  # "public" for PUBLIC
+
+
+@dataclass(frozen=True)
+class CommandCoverage:
+    """Who may do one command on a table with row-level security, by which policy.
+
+    Without a permissive policy the command is denied to every role but the table's
+    owner (unless FORCE ROW LEVEL SECURITY) and roles that bypass RLS; restrictive
+    policies narrow what the permissive ones allow."""
+
+    command: str  # SELECT, INSERT, UPDATE, DELETE
+    permissive: tuple[PolicyUse, ...]
+    restrictive: tuple[PolicyUse, ...]
+    granted_to: tuple[str, ...]  # roles (and PUBLIC) granted the privilege, the owner aside
+
+    @property
+    def denied(self) -> bool:
+        return not self.permissive
+
+
+@dataclass(frozen=True)
+class RlsCoverage:
+    """One table with row-level security: per command, who is allowed by what."""
+
+    table: str  # qualified name
+    schema: str
+    name: str
+    owner: str
+    forced: bool  # FORCE ROW LEVEL SECURITY: the owner is subject to the policies too
+    commands: tuple[CommandCoverage, ...]
+
+
+RLS_COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
+
+
+def rls_coverage(facts: Facts) -> dict[int, RlsCoverage]:
+    """Per table with RLS enabled (by oid), the coverage matrix row (an ALL policy
+    counts for every command)."""
+    snap = facts.snap
+    result = {}
+    for table in snap.tables:
+        if not table.rls_enabled:
+            continue
+        policies = sorted(facts.policies_by_table.get(table.oid, []), key=lambda p: p.name)
+        granted = facts.grants.get(("table", table.oid), {})
+        columns = facts.grants.get(("column", table.oid), {})
+        commands = []
+        for command in RLS_COMMANDS:
+            applying = [p for p in policies if p.applies_to(command)]
+            holders = sorted(
+                grantee
+                for grantee in {*granted, *columns}
+                if command in granted.get(grantee, ())
+                or any(name.startswith(f"{command} (") for name in columns.get(grantee, ()))
+            )
+            commands.append(
+                CommandCoverage(
+                    command,
+                    tuple(PolicyUse(p.name, tuple(p.roles)) for p in applying if p.permissive),
+                    tuple(PolicyUse(p.name, tuple(p.roles)) for p in applying if not p.permissive),
+                    tuple(holders),
+                )
+            )
+        result[table.oid] = RlsCoverage(
+            table.qualname, table.schema, table.name, table.owner, table.rls_forced, tuple(commands)
+        )
+    return result

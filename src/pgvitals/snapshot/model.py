@@ -437,6 +437,177 @@ def entity(cls: type, query: str | None = None, *, since: int = 0) -> Any:
     return field(default_factory=list, metadata={"entity": cls, "query": query, "since": since})
 
 
+class Policy(NamedTuple):
+    """A row-level security policy. The USING and WITH CHECK expressions come twice:
+    as the server's node trees (read without locks; rules analyse these) and as text
+    (deparsing locks the table, so it is read in the lock-bounded definitions stage and
+    is None where a table was locked). `roles` holds "public" for PUBLIC."""
+
+    oid: int
+    schema: str
+    table: str
+    table_oid: int
+    name: str
+    command: str  # ALL, SELECT, INSERT, UPDATE, DELETE
+    permissive: bool  # False: RESTRICTIVE
+    roles: list[str]
+    using_tree: str | None
+    with_check_tree: str | None
+    using: str | None
+    with_check: str | None
+    comment: str | None
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.schema}.{self.table}.{self.name}"
+
+    @property
+    def located(self) -> Located:
+        path = (self.schema, self.table, self.name)
+        return Located("policy", path, self.qualname, self.comment)
+
+    def applies_to(self, command: str) -> bool:
+        return self.command in (command, "ALL")
+
+
+class Role(NamedTuple):
+    """A role of the cluster (roles are shared by all its databases); the predefined
+    pg_* roles are left out, but memberships in them are kept."""
+
+    oid: int
+    name: str
+    superuser: bool
+    login: bool
+    bypassrls: bool
+    createrole: bool
+    createdb: bool
+    replication: bool
+    member_of: list[str]  # roles it was granted, directly
+    inherits_from: list[str]  # those whose privileges it uses without SET ROLE
+    config: list[str]  # ALTER ROLE ... SET, as "name=value"
+    can_connect: bool  # CONNECT on this database
+    comment: str | None
+
+    @property
+    def qualname(self) -> str:
+        return self.name
+
+    @property
+    def located(self) -> Located:
+        return Located("role", (self.name,), self.name, self.comment)
+
+
+class Function(NamedTuple):
+    """A function or procedure. `user_defined` False marks a system or extension
+    function that was read only because a collected policy calls it (its volatility
+    and body say what the policy costs); rules about functions skip those."""
+
+    oid: int
+    schema: str
+    name: str
+    arguments: str  # pg_get_function_identity_arguments: "account_id uuid, role text"
+    kind: str  # f function, p procedure
+    language: str
+    volatility: str  # i immutable, s stable, v volatile
+    security_definer: bool
+    config: list[str]  # proconfig: SET clauses, "search_path=public"
+    owner: str
+    source: str | None  # the body of SQL and PL/pgSQL functions
+    extension: str | None  # the extension it belongs to
+    user_defined: bool
+    comment: str | None
+
+    @property
+    def signature(self) -> str:
+        return f"{self.name}({self.arguments})"
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.schema}.{self.signature}"
+
+    @property
+    def located(self) -> Located:
+        return Located("function", (self.schema, self.signature), self.qualname, self.comment)
+
+    @property
+    def settings(self) -> dict[str, str]:
+        return dict(item.split("=", 1) for item in self.config if "=" in item)
+
+
+def reloption_enabled(reloptions: list[str], name: str) -> bool:
+    """A boolean storage option as PostgreSQL accepts it (true/on/yes/1, any case)."""
+    for item in reloptions:
+        key, _, value = item.partition("=")
+        if key.lower() == name:
+            return value.lower() in ("true", "on", "yes", "1", "t", "y")
+    return False
+
+
+class View(NamedTuple):
+    """A view or materialized view, with the relations its query reads directly."""
+
+    oid: int
+    schema: str
+    name: str
+    kind: str  # v view, m materialized view
+    owner: str
+    reloptions: list[str]
+    reads: list[int]  # oids of the tables and views its query reads (pg_depend)
+    columns: list[str]
+    column_categories: list[str]  # pg_type.typcategory of each column: S string, U user ...
+    comment: str | None
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def located(self) -> Located:
+        return Located("view", (self.schema, self.name), self.qualname, self.comment)
+
+    @property
+    def security_invoker(self) -> bool:
+        """PostgreSQL 15+: the view checks permissions and policies as its caller."""
+        return reloption_enabled(self.reloptions, "security_invoker")
+
+    @property
+    def security_barrier(self) -> bool:
+        return reloption_enabled(self.reloptions, "security_barrier")
+
+
+class Extension(NamedTuple):
+    oid: int
+    name: str
+    schema: str
+    version: str
+    relocatable: bool
+    owner: str
+    members: int  # objects that belong to it
+    comment: str | None
+
+    @property
+    def qualname(self) -> str:
+        return self.name
+
+    @property
+    def located(self) -> Located:
+        return Located("extension", (self.name,), self.name, self.comment)
+
+
+class Privilege(NamedTuple):
+    """What one grantee was granted on one object (aclexplode, grouped). The owner's own
+    rights are left out (it has them implicitly); a function's default EXECUTE for
+    PUBLIC is included, as the server applies it."""
+
+    kind: str  # table (also views, materialized and foreign tables), column, schema, function
+    object_oid: int
+    schema: str
+    name: str  # table, schema or function signature
+    column: str | None
+    grantee: str  # role name, or PUBLIC
+    privileges: list[str]  # SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, ...
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """Adding a kind of object: its class above, one `entity(...)` field here, and its
@@ -459,6 +630,12 @@ class Snapshot:
     keywords: list[Keyword] = entity(Keyword, "keywords")
     view_columns: list[ViewColumn] = entity(ViewColumn, "view_columns")
     measures: list[BloatMeasure] = entity(BloatMeasure)
+    policies: list[Policy] = entity(Policy, "policies", since=100000)
+    roles: list[Role] = entity(Role, "roles", since=100000)
+    functions: list[Function] = entity(Function, "functions", since=110000)
+    views: list[View] = entity(View, "views")
+    extensions: list[Extension] = entity(Extension, "extensions")
+    privileges: list[Privilege] = entity(Privilege, "privileges", since=110000)
     format: str = field(default=SNAPSHOT_FORMAT)
 
     @classmethod

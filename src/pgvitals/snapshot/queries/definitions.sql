@@ -1,5 +1,7 @@
 -- Deparsed text that needs the table's column names: expression or partial index
--- definitions, CHECK/EXCLUDE constraints and generated columns. Each function
+-- definitions, CHECK/EXCLUDE constraints, generated columns and policy expressions
+-- (USING in `definition`, WITH CHECK in `extra`; a sub-select in a policy also locks
+-- the tables it reads). Each function
 -- here takes an AccessShareLock on its table, so collect.py runs this for a batch
 -- of tables per statement (few locks held at once) and under lock_timeout.
 -- The batch arrives as arrays joined with unnest (a hash join, not = ANY per row).
@@ -22,3 +24,8 @@ UNION ALL
 SELECT 'constraint', con.oid::int8, 0, pg_catalog.pg_get_constraintdef(con.oid), NULL, NULL
   FROM pg_catalog.unnest(%(constraints)s::oid[]) AS wanted(oid)
   JOIN pg_catalog.pg_constraint con ON con.oid = wanted.oid
+UNION ALL
+SELECT 'policy', pol.oid::int8, 0, pg_catalog.pg_get_expr(pol.polqual, pol.polrelid),
+       pg_catalog.pg_get_expr(pol.polwithcheck, pol.polrelid), NULL
+  FROM pg_catalog.unnest(%(policies)s::oid[]) AS wanted(oid)
+  JOIN pg_catalog.pg_policy pol ON pol.oid = wanted.oid

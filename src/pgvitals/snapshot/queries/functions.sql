@@ -1,0 +1,41 @@
+-- Functions and procedures of the collected schemas (not an extension's), plus any
+-- function a collected policy calls, wherever it lives (current_setting, auth.uid()):
+-- what a policy costs per row depends on the volatility of what it calls.
+-- No function here takes a lock on a table.
+WITH called AS (
+    SELECT DISTINCT m.funcid[1]::oid AS oid
+      FROM pg_catalog.pg_policy pol
+     CROSS JOIN LATERAL pg_catalog.regexp_matches(
+               coalesce(pol.polqual::text, '') || ' ' || coalesce(pol.polwithcheck::text, ''),
+               ':funcid ([0-9]+)', 'g') AS m(funcid)
+)
+SELECT p.oid::int8 AS oid,
+       n.nspname AS schema,
+       p.proname AS name,
+       pg_catalog.pg_get_function_identity_arguments(p.oid) AS arguments,
+       p.prokind::text AS kind,
+       l.lanname AS language,
+       p.provolatile::text AS volatility,
+       p.prosecdef AS security_definer,
+       coalesce(p.proconfig, '{}') AS config,
+       pg_catalog.pg_get_userbyid(p.proowner) AS owner,
+       CASE WHEN l.lanname IN ('sql', 'plpgsql') THEN p.prosrc END AS source,
+       x.extname AS extension,
+       (n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' AND x.oid IS NULL
+        AND (pg_catalog.cardinality(%(schemas)s::text[]) = 0
+             OR n.nspname = ANY (%(schemas)s::text[]))) AS user_defined,
+       d.description AS comment
+  FROM pg_catalog.pg_proc p
+  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+  JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+  LEFT JOIN pg_catalog.pg_depend e
+         ON e.classid = 'pg_catalog.pg_proc'::regclass AND e.objid = p.oid AND e.deptype = 'e'
+  LEFT JOIN pg_catalog.pg_extension x ON x.oid = e.refobjid
+  LEFT JOIN pg_catalog.pg_description d
+         ON d.objoid = p.oid AND d.classoid = 'pg_catalog.pg_proc'::regclass AND d.objsubid = 0
+ WHERE p.prokind IN ('f', 'p')
+   AND ((n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' AND x.oid IS NULL
+         AND (pg_catalog.cardinality(%(schemas)s::text[]) = 0
+              OR n.nspname = ANY (%(schemas)s::text[])))
+        OR p.oid IN (SELECT oid FROM called))
+ ORDER BY n.nspname, p.proname, p.oid

@@ -1,0 +1,597 @@
+"""The claims of the security rules, shown on a real server with real roles: each test
+creates its roles, acts as them with SET ROLE, and drops them again (roles are shared
+by every database of the test server)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+
+from pgvitals.connect import connect
+from pgvitals.engine import analyse
+from pgvitals.findings import Finding
+from pgvitals.snapshot.collect import collect
+
+_numbers = itertools.count()
+Roles = Callable[..., list[str]]
+
+
+@pytest.fixture
+def roles(database) -> Iterator[Roles]:
+    """`roles("owner", "anon LOGIN")` creates roles named uniquely for this test (the
+    words after the name are role options) and returns their names."""
+    created: list[str] = []
+
+    def make(*specs: str) -> list[str]:
+        names = []
+        for spec in specs:
+            name, _, options = spec.partition(" ")
+            unique = f"{name}_{next(_numbers)}_{database.name}"
+            database.execute(f"CREATE ROLE {unique} {options}")
+            created.append(unique)
+            names.append(unique)
+        return names
+
+    yield make
+    with database.admin() as admin:
+        for name in created:
+            admin.execute(f"DROP OWNED BY {name} CASCADE")
+    with psycopg.connect(database.server.dsn(), autocommit=True) as admin:
+        for name in created:
+            admin.execute(f"DROP ROLE {name}")
+
+
+def findings(database, rule: str) -> list[Finding]:
+    session = connect(database.dsn)
+    try:
+        snapshot = collect(session, profile=None)
+    finally:
+        session.close()
+    return [f for f in analyse(snapshot).findings if f.rule == rule]
+
+
+def apply_fix(database, finding: Finding) -> None:
+    assert finding.fix is not None
+    with database.admin() as admin:
+        for statement in finding.fix.statements:
+            admin.execute(statement)
+
+
+def notices(connection: psycopg.Connection) -> list[str]:
+    """Collect the NOTICE messages the server sends on this connection."""
+    received: list[str] = []
+    connection.add_notice_handler(lambda notice: received.append(notice.message_primary or ""))
+    return received
+
+
+# security-definer-search-path
+
+
+def test_a_definer_function_without_search_path_runs_what_the_caller_planted(
+    database, roles: Roles
+) -> None:
+    owner, caller = roles("owner", "caller")
+    database.execute(
+        f"CREATE SCHEMA app AUTHORIZATION {owner};"
+        f"SET ROLE {owner};"
+        "CREATE TABLE app.audit (what text, by_role text);"
+        "CREATE FUNCTION app.log_event(what text) RETURNS void LANGUAGE sql"
+        "  AS $$ INSERT INTO app.audit VALUES (what, current_user) $$;"
+        "CREATE FUNCTION app.reset_streak() RETURNS void LANGUAGE plpgsql SECURITY DEFINER"
+        "  AS $$ BEGIN PERFORM log_event('reset'); END $$;"
+        f"GRANT USAGE ON SCHEMA app TO {caller};"
+        "RESET ROLE;"
+        f"CREATE SCHEMA evil AUTHORIZATION {caller};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {caller}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            session.execute("INSERT INTO app.audit VALUES ('direct', current_user)")
+        session.execute(
+            "CREATE FUNCTION evil.log_event(what text) RETURNS void LANGUAGE sql"
+            "  AS $$ INSERT INTO app.audit VALUES ('planted', current_user) $$;"
+            "GRANT USAGE ON SCHEMA evil TO PUBLIC"  # so that the owner's lookup sees it
+        )
+        session.execute("SET search_path = evil, app")
+        session.execute("SELECT app.reset_streak()")
+        session.execute("RESET ROLE")
+        planted = session.execute("SELECT what, by_role FROM app.audit").fetchall()
+    # the caller's function ran with the owner's rights and wrote where it may not
+    assert planted == [("planted", owner)]
+
+    [found] = [f for f in findings(database, "security-definer-search-path") if "reset" in f.object]
+    assert found.severity == "high"
+    apply_fix(database, found)
+    with database.admin() as session:
+        session.execute("DELETE FROM app.audit")
+        session.execute(f"SET ROLE {caller}")
+        session.execute("SET search_path = evil, app")
+        session.execute("SELECT app.reset_streak()")
+        session.execute("RESET ROLE")
+        after = session.execute("SELECT what, by_role FROM app.audit").fetchall()
+    assert after == [("reset", owner)]  # the function's own schema wins now
+
+
+# security-definer-executable-by-api-role
+
+
+def test_every_role_may_call_a_new_definer_function_until_public_is_revoked(
+    database, roles: Roles
+) -> None:
+    owner, anon = roles("owner", "anon")
+    database.execute(
+        f"CREATE TABLE secrets (v text); INSERT INTO secrets VALUES ('s1');"
+        f"ALTER TABLE secrets OWNER TO {owner};"
+        "CREATE FUNCTION public.peek() RETURNS text LANGUAGE sql SECURITY DEFINER"
+        "  SET search_path = '' AS $$ SELECT v FROM public.secrets $$;"
+        f"ALTER FUNCTION public.peek() OWNER TO {owner};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {anon}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            session.execute("SELECT v FROM secrets")
+        # nobody granted anything: PUBLIC's default EXECUTE is enough
+        assert session.execute("SELECT public.peek()").fetchone() == ("s1",)
+        session.execute("RESET ROLE")
+        session.execute("REVOKE EXECUTE ON FUNCTION public.peek() FROM PUBLIC")
+        session.execute(f"SET ROLE {anon}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            session.execute("SELECT public.peek()")
+
+
+# rls-per-row-function
+
+
+def test_a_policy_calls_its_function_per_row_until_wrapped_in_a_subselect(
+    database, roles: Roles
+) -> None:
+    (reader,) = roles("reader")
+    database.execute(
+        "CREATE FUNCTION public.current_tenant() RETURNS int LANGUAGE plpgsql STABLE"
+        "  AS $$ BEGIN RAISE NOTICE 'called'; RETURN 3; END $$;"
+        "CREATE TABLE orders (id int, tenant_id int);"
+        "INSERT INTO orders SELECT g, g % 5 FROM generate_series(1, 50) g;"
+        "ALTER TABLE orders ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY tenant_orders ON orders USING (tenant_id = current_tenant());"
+        f"GRANT SELECT ON orders TO {reader};"
+    )
+
+    def calls_for_one_query() -> tuple[int, int]:
+        with database.admin() as session:
+            received = notices(session)
+            session.execute(f"SET ROLE {reader}")
+            (visible,) = session.execute("SELECT count(*) FROM orders").fetchone() or (0,)
+            return visible, len(received)
+
+    # one call per row read (the planner may add one more, estimating selectivity)
+    visible, calls = calls_for_one_query()
+    assert visible == 10 and 50 <= calls <= 51
+    [found] = findings(database, "rls-per-row-function")
+    apply_fix(database, found)
+    visible, calls = calls_for_one_query()
+    assert visible == 10 and calls <= 2  # the same rows allowed, one call per query
+
+
+# multiple-permissive-policies
+
+
+def test_permissive_policies_are_ored_and_each_rejected_row_tries_the_next(
+    database, roles: Roles
+) -> None:
+    (reader,) = roles("reader")
+    database.execute(
+        "CREATE FUNCTION public.traced(label text, ok boolean) RETURNS boolean LANGUAGE plpgsql"
+        "  AS $$ BEGIN RAISE NOTICE '%', label; RETURN ok; END $$;"
+        "CREATE TABLE notes (id int);"
+        "INSERT INTO notes SELECT generate_series(1, 10);"
+        "ALTER TABLE notes ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY mine ON notes FOR SELECT USING (traced('mine', id <= 2));"
+        "CREATE POLICY narrow ON notes FOR SELECT USING (traced('narrow', id = 1));"
+        f"GRANT SELECT ON notes TO {reader};"
+    )
+    with database.admin() as session:
+        received = notices(session)
+        session.execute(f"SET ROLE {reader}")
+        visible = session.execute("SELECT id FROM notes ORDER BY id").fetchall()
+        # OR: the "narrow" policy narrows nothing, it adds its rows to the others
+        assert visible == [(1,), (2,)]
+        # the 8 rows neither allows were tested against both policies (the 2 allowed
+        # ones stop at the first policy that passes, in the server's order)
+        assert min(received.count("mine"), received.count("narrow")) >= 8
+        assert 18 <= len(received) <= 20
+        session.execute("RESET ROLE")
+        session.execute("DROP POLICY narrow ON notes")
+        session.execute("CREATE POLICY narrow ON notes AS RESTRICTIVE FOR SELECT USING (id = 1)")
+        session.execute(f"SET ROLE {reader}")
+        assert session.execute("SELECT id FROM notes").fetchall() == [(1,)]
+
+
+# rls-enabled-no-policy, rls-missing-command
+
+
+def test_rls_without_a_policy_shows_nothing_to_a_granted_role_and_everything_to_the_owner(
+    database, roles: Roles
+) -> None:
+    owner, app_user = roles("owner", "app_user")
+    database.execute(
+        "CREATE TABLE streaks (id int); INSERT INTO streaks VALUES (1), (2);"
+        "ALTER TABLE streaks ENABLE ROW LEVEL SECURITY;"
+        f"ALTER TABLE streaks OWNER TO {owner};"
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON streaks TO {app_user};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {app_user}")
+        assert session.execute("SELECT count(*) FROM streaks").fetchone() == (0,)
+        assert session.execute("UPDATE streaks SET id = id").rowcount == 0  # no error
+        assert session.execute("DELETE FROM streaks").rowcount == 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+            session.execute("INSERT INTO streaks VALUES (3)")
+        session.execute(f"SET ROLE {owner}")
+        assert session.execute("SELECT count(*) FROM streaks").fetchone() == (2,)
+        session.execute("ALTER TABLE streaks FORCE ROW LEVEL SECURITY")
+        assert session.execute("SELECT count(*) FROM streaks").fetchone() == (0,)
+    assert [f.object for f in findings(database, "rls-enabled-no-policy")] == ["public.streaks"]
+
+
+def test_a_granted_command_without_a_policy_does_nothing_silently(database, roles: Roles) -> None:
+    (member,) = roles("member")
+    database.execute(
+        "CREATE TABLE accounts (id int); INSERT INTO accounts VALUES (1), (2);"
+        "ALTER TABLE accounts ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY reads ON accounts FOR SELECT USING (true);"
+        f"GRANT SELECT, DELETE ON accounts TO {member};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {member}")
+        assert session.execute("DELETE FROM accounts").rowcount == 0
+        assert session.execute("SELECT count(*) FROM accounts").fetchone() == (2,)
+    [found] = findings(database, "rls-missing-command")
+    assert found.evidence["denied"] == {"DELETE": [member]}
+
+
+# policy-without-rls
+
+
+def test_policies_do_nothing_until_rls_is_enabled(database, roles: Roles) -> None:
+    (teacher,) = roles("teacher")
+    database.execute(
+        "CREATE TABLE progress (teacher text); INSERT INTO progress VALUES ('a'), ('b');"
+        "CREATE POLICY progress_teacher_read ON progress USING (teacher = 'a');"
+        f"GRANT SELECT ON progress TO {teacher};"
+    )
+
+    def visible() -> int:
+        with database.admin() as session:
+            session.execute(f"SET ROLE {teacher}")
+            return (session.execute("SELECT count(*) FROM progress").fetchone() or (0,))[0]
+
+    assert visible() == 2  # the policy is ignored
+    [found] = findings(database, "policy-without-rls")
+    apply_fix(database, found)
+    assert visible() == 1
+
+
+# rls-disabled
+
+
+def test_a_partition_queried_directly_ignores_its_parents_policies(database, roles: Roles) -> None:
+    (anon,) = roles("anon")
+    database.execute(
+        "CREATE TABLE events (tenant text, at date) PARTITION BY RANGE (at);"
+        "CREATE TABLE events_2026 PARTITION OF events"
+        "  FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');"
+        "INSERT INTO events VALUES ('a', '2026-02-01'), ('b', '2026-03-01');"
+        "ALTER TABLE events ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY mine ON events USING (tenant = 'a');"
+        f"GRANT SELECT ON events, events_2026 TO {anon};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {anon}")
+        assert session.execute("SELECT count(*) FROM events").fetchone() == (1,)
+        assert session.execute("SELECT count(*) FROM events_2026").fetchone() == (2,)
+    found = findings(database, "rls-disabled")
+    assert [(f.object, f.severity) for f in found] == [("public.events_2026", "high")]
+
+
+# rls-policy-always-true
+
+
+def test_an_always_true_update_policy_lets_a_user_change_every_row(database, roles: Roles) -> None:
+    (user,) = roles("user")
+    database.execute(
+        "CREATE TABLE profiles (owner text, bio text);"
+        "INSERT INTO profiles VALUES ('me', ''), ('someone else', '');"
+        "ALTER TABLE profiles ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY reads ON profiles FOR SELECT USING (true);"
+        "CREATE POLICY edits ON profiles FOR UPDATE USING (true);"
+        f"GRANT SELECT, UPDATE ON profiles TO {user};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {user}")
+        assert session.execute("UPDATE profiles SET bio = 'defaced'").rowcount == 2
+    severities = {f.object: f.severity for f in findings(database, "rls-policy-always-true")}
+    assert severities == {"public.profiles.edits": "high", "public.profiles.reads": "low"}
+
+
+# rls-session-variable
+
+
+def test_an_unset_session_variable_in_a_policy(database, roles: Roles) -> None:
+    (app,) = roles("app")
+    database.execute(
+        "CREATE TABLE orders (tenant uuid, teacher int);"
+        "INSERT INTO orders VALUES ('00000000-0000-0000-0000-000000000001', 1);"
+        "ALTER TABLE orders ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY by_tenant ON orders"
+        "  USING (tenant = current_setting('app.tenant', true)::uuid);"
+        f"GRANT SELECT ON orders TO {app};"
+        "CREATE TABLE lesson_plans (teacher int); INSERT INTO lesson_plans VALUES (1);"
+        "ALTER TABLE lesson_plans ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY owner ON lesson_plans"
+        "  USING (teacher = current_setting('app.current_teacher_id')::integer);"
+        f"GRANT SELECT ON lesson_plans TO {app};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {app}")
+        # never set in this session: NULL, no row matches
+        assert session.execute("SELECT count(*) FROM orders").fetchone() == (0,)
+        # set for one transaction only ...
+        with session.transaction():
+            session.execute("SET LOCAL app.tenant = '00000000-0000-0000-0000-000000000001'")
+            assert session.execute("SELECT count(*) FROM orders").fetchone() == (1,)
+        # ... and afterwards it reads '', which the cast rejects, for every query
+        assert session.execute("SELECT current_setting('app.tenant', true)").fetchone() == ("",)
+        with pytest.raises(psycopg.errors.InvalidTextRepresentation, match="uuid"):
+            session.execute("SELECT count(*) FROM orders")
+        # without missing_ok, an unset variable fails every query
+        with pytest.raises(psycopg.errors.UndefinedObject, match="unrecognized configuration"):
+            session.execute("SELECT count(*) FROM lesson_plans")
+        # a plain SET (not LOCAL) stays with the connection for whoever uses it next
+        session.execute("SET app.current_teacher_id = '1'")
+        session.execute("DISCARD PLANS")
+        assert session.execute("SELECT count(*) FROM lesson_plans").fetchone() == (1,)
+    severities = {f.object: f.severity for f in findings(database, "rls-session-variable")}
+    assert severities == {
+        "public.orders.by_tenant": "medium",
+        "public.lesson_plans.owner": "medium",
+    }
+
+
+# bypassrls-login-role
+
+
+def test_bypassrls_sees_every_row_and_set_role_reaches_it_from_a_member(
+    database, roles: Roles
+) -> None:
+    reporting, bypass, analyst = roles("reporting LOGIN BYPASSRLS", "bypass BYPASSRLS", "analyst")
+    database.execute(
+        "CREATE TABLE students (school text); INSERT INTO students VALUES ('a'), ('b');"
+        "ALTER TABLE students ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY mine ON students USING (school = 'a');"
+        f"GRANT SELECT ON students TO {reporting}, {bypass}, {analyst};"
+        f"GRANT {bypass} TO {analyst};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {reporting}")
+        assert session.execute("SELECT count(*) FROM students").fetchone() == (2,)
+        session.execute(f"SET ROLE {analyst}")
+        # the attribute is not inherited with the membership ...
+        assert session.execute("SELECT count(*) FROM students").fetchone() == (1,)
+        # ... but the member can switch to the role that has it
+        session.execute(f"SET ROLE {bypass}")
+        assert session.execute("SELECT count(*) FROM students").fetchone() == (2,)
+
+
+# view-bypasses-rls
+
+
+def test_a_view_by_the_table_owner_shows_every_row_until_security_invoker(
+    database, roles: Roles
+) -> None:
+    owner, reader = roles("owner", "reader")
+    database.execute(
+        "CREATE TABLE students (school text, email text);"
+        "INSERT INTO students VALUES ('a', 'x@example.com'), ('b', 'y@example.com');"
+        "ALTER TABLE students ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY mine ON students USING (school = 'a');"
+        "CREATE VIEW student_directory AS SELECT email FROM students;"
+        f"ALTER TABLE students OWNER TO {owner}; ALTER VIEW student_directory OWNER TO {owner};"
+        f"GRANT SELECT ON students, student_directory TO {reader};"
+    )
+
+    def rows(relation: str) -> int:
+        with database.admin() as session:
+            session.execute(f"SET ROLE {reader}")
+            return (session.execute(f"SELECT count(*) FROM {relation}").fetchone() or (0,))[0]
+
+    assert rows("students") == 1
+    assert rows("student_directory") == 2  # the owner's view of the table
+    [found] = findings(database, "view-bypasses-rls")
+    assert found.severity == "medium"  # granted to a role that is not an API role
+    apply_fix(database, found)
+    assert rows("student_directory") == 1
+
+
+# public-schema-create
+
+
+def test_create_on_public_lets_a_role_hijack_another_roles_unqualified_call(
+    database, roles: Roles
+) -> None:
+    attacker, victim = roles("attacker", "victim")
+    database.execute(
+        "GRANT CREATE ON SCHEMA public TO PUBLIC;"
+        f"CREATE TABLE names (name varchar); INSERT INTO names VALUES ('Ada');"
+        f"GRANT SELECT ON names TO {victim};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {attacker}")
+        # more specific than pg_catalog.lower(text) for a varchar argument
+        session.execute(
+            "CREATE FUNCTION public.lower(varchar) RETURNS text LANGUAGE sql"
+            "  AS $$ SELECT 'ran as ' || current_user $$"
+        )
+        session.execute(f"SET ROLE {victim}")
+        assert session.execute("SELECT lower(name) FROM names").fetchone() == (f"ran as {victim}",)
+        session.execute("RESET ROLE")
+        session.execute("DROP FUNCTION public.lower(varchar)")
+    [found] = findings(database, "public-schema-create")
+    apply_fix(database, found)
+    with database.admin() as session:
+        session.execute(f"SET ROLE {attacker}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            session.execute(
+                "CREATE FUNCTION public.lower(varchar) RETURNS text AS 'x' LANGUAGE sql"
+            )
+
+
+# grant-to-public
+
+
+def test_a_grant_to_public_reaches_roles_created_after_it(database, roles: Roles) -> None:
+    database.execute("CREATE TABLE tags (tag text); GRANT SELECT ON tags TO PUBLIC")
+    (newcomer,) = roles("newcomer")
+    with database.admin() as session:
+        session.execute(f"SET ROLE {newcomer}")
+        assert session.execute("SELECT count(*) FROM tags").fetchone() == (0,)
+    [found] = findings(database, "grant-to-public")
+    apply_fix(database, found)
+    with database.admin() as session:
+        session.execute(f"SET ROLE {newcomer}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            session.execute("SELECT count(*) FROM tags")
+
+
+# sensitive-columns-exposed
+
+
+def test_a_table_grant_exposes_every_rows_password_and_column_grants_narrow_it(
+    database, roles: Roles
+) -> None:
+    (reader,) = roles("reader")
+    database.execute(
+        "CREATE TABLE teachers (id int, password text);"
+        "INSERT INTO teachers VALUES (1, 'hunter2'), (2, 'letmein');"
+        f"GRANT SELECT ON teachers TO {reader};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {reader}")
+        assert len(session.execute("SELECT password FROM teachers").fetchall()) == 2
+        session.execute("RESET ROLE")
+        session.execute(f"REVOKE SELECT ON teachers FROM {reader}")
+        session.execute(f"GRANT SELECT (id) ON teachers TO {reader}")
+        session.execute(f"SET ROLE {reader}")
+        assert len(session.execute("SELECT id FROM teachers").fetchall()) == 2
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            session.execute("SELECT password FROM teachers")
+
+
+# rls-not-forced
+
+
+def test_the_owner_skips_the_policies_until_the_table_is_forced(database, roles: Roles) -> None:
+    (app,) = roles("app LOGIN")
+    database.execute(
+        "CREATE TABLE orders (tenant text); INSERT INTO orders VALUES ('a'), ('b');"
+        "ALTER TABLE orders ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY tenant ON orders USING (tenant = current_setting('app.tenant', true));"
+        f"ALTER TABLE orders OWNER TO {app};"
+    )
+
+    def visible() -> int:
+        with database.admin() as session:
+            session.execute(f"SET ROLE {app}")
+            session.execute("SET app.tenant = 'a'")
+            return (session.execute("SELECT count(*) FROM orders").fetchone() or (0,))[0]
+
+    assert visible() == 2
+    [found] = findings(database, "rls-not-forced")
+    apply_fix(database, found)
+    assert visible() == 1
+
+
+# rls-policy-recursion
+
+
+def test_a_policy_reading_its_own_table_fails_every_query_of_a_non_owner(
+    database, roles: Roles
+) -> None:
+    (member,) = roles("member")
+    database.execute(
+        "CREATE TABLE members (team int, uid text); INSERT INTO members VALUES (1, 'x');"
+        "ALTER TABLE members ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY teammates ON members USING ("
+        "  team IN (SELECT m.team FROM members m WHERE m.uid = current_user));"
+        f"GRANT SELECT ON members TO {member};"
+    )
+    with database.admin() as session:
+        assert session.execute("SELECT count(*) FROM members").fetchone() == (1,)  # the owner
+        session.execute(f"SET ROLE {member}")
+        with pytest.raises(psycopg.errors.InvalidObjectDefinition, match="infinite recursion"):
+            session.execute("SELECT count(*) FROM members WHERE false")  # even with no rows
+    assert [f.object for f in findings(database, "rls-policy-recursion")] == [
+        "public.members.teammates"
+    ]
+    # the way out: a SECURITY DEFINER helper owned by the table's owner
+    database.execute(
+        "CREATE FUNCTION public.my_teams() RETURNS SETOF int LANGUAGE sql STABLE"
+        "  SECURITY DEFINER SET search_path = ''"
+        "  AS $$ SELECT team FROM public.members WHERE uid = current_user $$;"
+        "ALTER POLICY teammates ON members USING (team IN (SELECT public.my_teams()));"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {member}")
+        assert session.execute("SELECT count(*) FROM members").fetchone() == (0,)
+    assert findings(database, "rls-policy-recursion") == []
+
+
+def test_a_policy_helper_reading_the_table_exhausts_the_stack_at_the_first_row(
+    database, roles: Roles
+) -> None:
+    (member,) = roles("member")
+    database.execute(
+        "CREATE TABLE profiles (uid text, admin boolean);"
+        "ALTER TABLE profiles ENABLE ROW LEVEL SECURITY;"
+        "CREATE FUNCTION public.is_admin() RETURNS boolean LANGUAGE plpgsql STABLE AS $$"
+        "  BEGIN RETURN EXISTS (SELECT 1 FROM public.profiles WHERE admin); END $$;"
+        "CREATE POLICY admins ON profiles USING (is_admin());"
+        f"GRANT SELECT ON profiles TO {member};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {member}")
+        assert session.execute("SELECT count(*) FROM profiles").fetchone() == (0,)  # no row yet
+        session.execute("RESET ROLE")
+        session.execute("INSERT INTO profiles VALUES ('x', true)")
+        session.execute(f"SET ROLE {member}")
+        with pytest.raises(psycopg.errors.StatementTooComplex, match="stack depth"):
+            session.execute("SELECT count(*) FROM profiles")
+    [found] = findings(database, "rls-policy-recursion")
+    assert found.evidence["through_function"] == "public.is_admin()"
+
+
+# extension-in-public
+
+
+def test_an_extension_moved_out_of_public_needs_its_schema_on_the_search_path(
+    database,
+) -> None:
+    with database.admin() as session:
+        available = session.execute(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'"
+        ).fetchone()
+    if available is None:
+        pytest.skip("pg_trgm is not available on this server")
+    database.execute("CREATE EXTENSION pg_trgm SCHEMA public")
+    with database.admin() as session:
+        # in public, its functions resolve for every role without a schema
+        assert session.execute("SELECT similarity('lesson', 'lessons') > 0").fetchone() == (True,)
+    [found] = findings(database, "extension-in-public")
+    apply_fix(database, found)
+    with database.admin() as session:
+        with pytest.raises(psycopg.errors.UndefinedFunction):
+            session.execute("SELECT similarity('lesson', 'lessons')")
+        session.execute("SET search_path = public, extensions")  # what the fix's note asks
+        assert session.execute("SELECT similarity('lesson', 'lessons') > 0").fetchone() == (True,)
