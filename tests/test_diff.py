@@ -183,8 +183,16 @@ def test_a_table_renamed_on_one_database_is_a_rename_by_its_oid(database) -> Non
         ("added", "column", "public.plain.y", None, ()),
     }
     # the finding follows its object's name: the old one is resolved, the new one is new
-    assert rule_objects(diff.findings.resolved) == {("missing-primary-key", 'public.Weird"Name')}
-    assert rule_objects(diff.findings.new) == {("missing-primary-key", "public.plain")}
+    # (the quote in the old name and its lone singular name among plural ones go with it)
+    assert rule_objects(diff.findings.resolved) == {
+        ("missing-primary-key", 'public.Weird"Name'),
+        ("identifier-needs-quoting", 'public.Weird"Name'),
+        ("naming-singular-plural-mix", 'public.Weird"Name'),
+    }
+    assert rule_objects(diff.findings.new) == {
+        ("missing-primary-key", "public.plain"),
+        ("naming-singular-plural-mix", "public.plain"),
+    }
 
 
 def test_staging_and_production_compare_by_names_and_shapes(database) -> None:

@@ -105,7 +105,7 @@ def take_snapshot(dsn: str, lock_timeout_ms: int | None = None) -> Snapshot:
     limits = Limits(lock_timeout_ms=lock_timeout_ms) if lock_timeout_ms else Limits()
     session = connect(dsn, limits)
     try:
-        return collect(session, profile=None)
+        return collect(session)  # rows too: the rules that need them offer fixes as well
     finally:
         session.close()
 

@@ -62,7 +62,9 @@ def test_three_runs_of_the_demo_show_the_trend(database: Database, store: str, t
     jsonschema.validate(data, history_schema())
     findings = [r["summary"]["findings"] for r in data["runs"]]
     assert findings[0] == sum(first["summary"]["findings_by_severity"].values())
-    assert findings[1:] == [findings[0] + 1, findings[0]]  # the new table's, then fixed
+    # the new table brings its missing key (and the naming rules' remarks on it); the
+    # key then added resolves exactly that one
+    assert findings[1] > findings[0] and findings[2] == findings[1] - 1
     sizes = data["trends"]["database_bytes"]
     assert sizes[1] > sizes[0]
     assert data["trends"]["top_tables_bytes"]["public.audit_log"][0] is None  # not there yet

@@ -195,6 +195,8 @@ def skip_reason(rule: Rule, snapshot: Snapshot, config: Config, mode: str) -> st
         return "table rows not read (--no-data)"
     if rule.uses_statistics and mode == REVIEW:
         return "needs the statistics of a live database"
+    if rule.live_only and mode == REVIEW:
+        return "judges a deployed database, not the files reviewed"
     if (
         rule.rows == ROWS_REQUIRED
         and snapshot.profiles

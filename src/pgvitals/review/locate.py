@@ -19,6 +19,7 @@ def object_statements(snapshot: Snapshot, load: Load, new_from: int) -> dict[Key
     it in the reviewed files; for an object the base defined, the last reviewed
     statement that altered it (what changed it), else where the base defined it."""
     found: dict[Key, Statement] = {}
+    first_table_in: dict[str, int] = {}
     for declared in Snapshot.entities():
         for item in getattr(snapshot, declared.name):
             if not hasattr(item, "located"):
@@ -27,6 +28,13 @@ def object_statements(snapshot: Snapshot, load: Load, new_from: int) -> dict[Key
             if index is not None and load.statements[index].file not in load.virtual_files:
                 where = item.located
                 found[(where.kind, where.path)] = load.statements[index]
+                if where.kind == "table":
+                    schema = where.path[0]
+                    first_table_in[schema] = min(index, first_table_in.get(schema, index))
+    # A schema the files did not create (`public`) is pointed at where they first put a
+    # table in it: a finding about the schema's contents starts there.
+    for schema, index in first_table_in.items():
+        found.setdefault(("schema", (schema,)), load.statements[index])
     return found
 
 

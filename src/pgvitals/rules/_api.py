@@ -124,6 +124,7 @@ class Rule:
     rows: str = NO_ROWS
     uses_statistics: bool = False  # needs live pg_stat_* counters (not in `review`)
     needs: tuple[str, ...] = ()  # probes it reads (see snapshot/probes.py)
+    live_only: bool = False  # judges a deployed database, not a set of files (not in `review`)
 
     @property
     def doc(self) -> str:
@@ -165,6 +166,7 @@ def rule(
     rows: str = NO_ROWS,
     uses_statistics: bool = False,
     needs: tuple[str, ...] = (),
+    live_only: bool = False,
 ) -> Callable[[Check], Check]:
     def register(check: Check) -> Check:
         if rule_id != check.__name__.replace("_", "-"):
@@ -183,6 +185,7 @@ def rule(
             rows,
             uses_statistics,
             tuple(needs),
+            live_only,
         )
         return check
 

@@ -437,6 +437,7 @@ def column_finding(column: Column, category: str) -> Draft:
     category=NAMING,
     severity=LOW,
     title="No schema migration tool's history table",
+    live_only=True,  # reviewed files are migrations whatever tool applies them
 )
 def no_migration_history(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """None of the examined schemas has the table in which a migration tool records the
