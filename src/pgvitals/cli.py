@@ -131,16 +131,18 @@ class Group(click.Group):
         return None
 
 
+exact_bloat_option = click.option(
+    "--exact-bloat", is_flag=True,
+    help="Measure bloat with pgstattuple (installed in the database; reads every page)"
+    " instead of estimating it.",
+)  # fmt: skip
+
+
 def target_options(command: click.Command) -> click.Command:
     for decorator in reversed(
         [
             click.option("--schema", "schemas", multiple=True, help="Only this schema."),
             click.option("--no-data", is_flag=True, help="Do not read table rows."),
-            click.option(
-                "--exact-bloat", is_flag=True,
-                help="Measure bloat with pgstattuple (installed in the database; reads every"
-                " page) instead of estimating it.",
-            ),
             click.option(
                 "--config", "config_path", type=click.Path(path_type=Path),
                 help="Config file (default: pgvitals.toml or [tool.pgvitals] in pyproject.toml).",
@@ -304,6 +306,7 @@ class Keeping:
     help="Also assess schemas and roles a platform manages (Supabase's auth, storage, ...).",
 )  # fmt: skip
 @target_options
+@exact_bloat_option
 @report_options
 @baseline_options
 @history_options
@@ -360,6 +363,7 @@ def check(
     help="Where to write the snapshot (JSON).",
 )  # fmt: skip
 @target_options
+@exact_bloat_option
 @force_option
 def snapshot(
     dsn: str | None,

@@ -56,6 +56,7 @@ NOT_SCHEMA = frozenset(
         "last_analyze", "last_autoanalyze", "vacuum_count", "autovacuum_count",
         "analyze_count", "autoanalyze_count", "null_frac", "n_distinct", "last_idx_scan",
         "last_value", "readable", "calls", "total_time", "self_time", "position",
+        "avg_width", "object_count", "frozen_mxid_age",
     }
 )  # fmt: skip
 # Fields that restate another one, per class: compared through that one. An index's node
@@ -67,6 +68,7 @@ RESTATED: dict[str, frozenset[str]] = {
         {"columns", "ref_schema", "ref_table", "ref_columns", "on_delete", "on_update"}
     ),  # all in its definition
     "Index": frozenset({"key_columns", "expressions", "predicate_tree", "definition"}),
+    "Policy": frozenset({"using_tree", "with_check_tree"}),  # OIDs; `using` says the same
 }
 # Fields None where the collector could not read them (a locked table): unknown, not empty.
 UNREAD_AS_NONE: dict[str, frozenset[str]] = {

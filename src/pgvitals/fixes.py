@@ -1024,10 +1024,13 @@ def revoke_execute(function: Function, holders: Seq[str]) -> Fix:
     )
 
 
-def move_extension(extension: Extension, create_schema: bool, schema: str = "extensions") -> Fix:
-    """Move the extension to its own schema; `create_schema`: the schema does not exist
-    yet, so the fix creates it and the rollback drops it again (RESTRICT: only once the
-    extension is back where it was and the schema is empty)."""
+def move_extension(
+    extension: Extension, schema_missing: bool, drops_schema: bool, schema: str = "extensions"
+) -> Fix:
+    """Move the extension to its own schema. `schema_missing`: the schema did not exist,
+    so the fix creates it (IF NOT EXISTS: several extensions share it, whichever fixes
+    are applied); `drops_schema`: this fix's rollback drops it again (RESTRICT: only
+    once every extension is back where it was and the schema is empty)."""
     target = sql.Identifier(schema)
     move = "ALTER EXTENSION {name} SET SCHEMA {schema};"
     forward = [
@@ -1038,9 +1041,10 @@ def move_extension(extension: Extension, create_schema: bool, schema: str = "ext
             name=sql.Identifier(extension.name), schema=sql.Identifier(extension.schema)
         )
     ]
-    if create_schema:
-        forward.insert(0, sql.SQL("CREATE SCHEMA {schema};").format(schema=target))
-        back.append(sql.SQL("DROP SCHEMA {schema} RESTRICT;").format(schema=target))
+    if schema_missing:
+        forward.insert(0, sql.SQL("CREATE SCHEMA IF NOT EXISTS {schema};").format(schema=target))
+        if drops_schema:
+            back.append(sql.SQL("DROP SCHEMA {schema} RESTRICT;").format(schema=target))
     return Fix(
         tuple(text(s) for s in forward), tuple(text(s) for s in back), CATALOG_ONLY
     ).with_note(f"add {one_line(schema)} to the search_path of the roles that call its functions")

@@ -494,7 +494,7 @@ def test_not_yet_assessed_sections_say_so(report: str) -> None:
     assert "Not assessed" in section(report, "Data quality")
     assert "Not assessed yet" in section(report, "Risk assessment")
     missing = section(report, "Missing elements")
-    assert "rule `rls-disabled` is not in this version" in missing
+    assert "| Row-level security | 2 findings from `rls-disabled` (see Findings) |" in missing
     assert "| Migration history | 1 finding from `no-migration-history` (see Findings) |" in missing
     assert "`Mixed Case` 0 of 2 tables" in missing
 

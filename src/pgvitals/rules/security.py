@@ -316,9 +316,17 @@ def extension_in_public(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     extension that is not relocatable must be dropped and created again in the new
     schema, which drops the objects that depend on it: plan that by hand.
     """
+    # one schema for them all: each fix creates it if need be, and the first one's
+    # rollback (the last to run: rollback.sql undoes in reverse) drops it again
+    schema_missing = creates_schema(snap)
+    drops_schema = schema_missing
     for extension in snap.extensions:
         if extension.schema != "public" or extension.name == "plpgsql":
             continue
+        fix = None
+        if extension.relocatable:
+            fix = fixes.move_extension(extension, schema_missing, drops_schema)
+            drops_schema = False
         yield finding(
             extension,
             f"Extension {extension.name} {extension.version} is installed in public"
@@ -328,9 +336,7 @@ def extension_in_public(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                 "relocatable": extension.relocatable,
                 "members": extension.members,
             },
-            fix=fixes.move_extension(extension, create_schema=creates_schema(snap))
-            if extension.relocatable
-            else None,
+            fix=fix,
         )
 
 
