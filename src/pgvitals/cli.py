@@ -634,7 +634,7 @@ def review(
     statement the server rejects (invalid-ddl), then runs every rule that needs no
     live statistics on what loaded, each finding at the file:line of its object.
     """
-    from pgvitals.review import files, locate, run  # the SQL parser is needed only here
+    from pgvitals.review import files, locate, run, safety  # the SQL parser: only here
 
     config = load_config(config_path)
     plan = plan_outputs(formats, outputs, force)  # checked now: a bad path fails fast
@@ -655,7 +655,7 @@ def review(
             )
     except UnknownSchema as error:
         raise Failure(str(error), EXIT_USAGE) from None
-    analysis = analyse(reviewed.snapshot, config, REVIEW)
+    analysis = safety.unchecked(analyse(reviewed.snapshot, config, REVIEW))
     places = locate.object_statements(reviewed.snapshot, reviewed.load, reviewed.new_from)
     findings = locate.locate(analysis.findings, places)
     baseline = None

@@ -27,6 +27,7 @@ from psycopg import conninfo, sql
 
 from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe, first_line, scrub
 from pgvitals.embedded import EmbeddedServer, interrupt_safe, pgserver_bin_dir
+from pgvitals.review import safety
 from pgvitals.review.files import InputError, Selection, select
 from pgvitals.review.load import REJECTED, SKIPPED, UNCHECKED, Load, Loader
 from pgvitals.review.split import Note, split_file
@@ -139,13 +140,28 @@ def load_and_snapshot(
             base_snapshot = with_review(base_snapshot, loader.load, [], len(loader.load.outcomes))
             loader.setup()
         new_from = len(loader.load.statements)
-        notes += load_files(loader, files, step)
+        # what the files do to tables a live database has: only those of the base
+        watch = safety.Watch(safety.existing_relations(connection)) if base is not None else None
+        loader.observer = watch
+        linted: list[safety.Linted] = []
+        notes += load_files(loader, files, step, linted)
         load = loader.finish()
+        pg_version = safety.pg_version_of(connection)
     snapshot = with_review(take_snapshot(dsn, schemas, probes, step), load, notes, new_from)
+    if watch is not None:
+        step("migration safety")
+        hazards, skipped = safety.assess(load, watch, linted, pg_version)
+        collection = dataclasses.replace(
+            snapshot.collection, skipped=[*snapshot.collection.skipped, *skipped]
+        )
+        snapshot = dataclasses.replace(snapshot, migration_hazards=hazards, collection=collection)
     return Reviewed(snapshot, base_snapshot, load, new_from, where)
 
 
-def load_files(loader: Loader, files: Selection, step: Progress) -> list[Note]:
+def load_files(
+    loader: Loader, files: Selection, step: Progress, linted: list[safety.Linted] | None = None
+) -> list[Note]:
+    """Load the files in order; `linted` collects them as the migration linter reads them."""
     notes = [Note(shown, 1, "down migration, not loaded") for shown in files.left_out]
     for source in files.files:
         step(f"loading {source.shown}")
@@ -156,7 +172,10 @@ def load_files(loader: Loader, files: Selection, step: Progress) -> list[Note]:
             continue
         split = split_file(text, source.shown)
         notes += split.notes
+        first = len(loader.load.statements)
         loader.run_file(split.statements)
+        if linted is not None:
+            linted.append(safety.linted_file(source.shown, split.text, first, split.statements))
     return notes
 
 
