@@ -645,7 +645,7 @@ def review(
     baselines = Baselines.plan(baseline_path, write_baseline, force)
     try:
         selection = files.select(list(paths), order)
-        base = run.resolve_base(base_value) if base_value else None
+        base = run.resolve_base(base_value, selection) if base_value else None
     except files.InputError as error:
         raise Failure(str(error), EXIT_USAGE) from None
     try:

@@ -59,11 +59,18 @@ class Reviewed:
     where: str  # what the files were loaded into
 
 
-def resolve_base(value: str) -> Base:
-    """A folder or `.sql` file of earlier migrations, a saved snapshot, or a DSN."""
+def resolve_base(value: str, reviewed: Selection | None = None) -> Base:
+    """A folder or `.sql` file of earlier migrations, a saved snapshot, or a DSN. The
+    reviewed files are left out of a folder base: `review migrations/V9__new.sql --base
+    migrations` compares the new migration with the ones before it."""
     path = Path(value)
     if path.is_dir() or (path.is_file() and path.suffix.lower() == ".sql"):
-        return Base(FILES, value, files=select([path]))
+        earlier = select([path])
+        if reviewed is not None:
+            new = {item.path.resolve() for item in reviewed.files}
+            kept = [item for item in earlier.files if item.path.resolve() not in new]
+            earlier = dataclasses.replace(earlier, files=kept)
+        return Base(FILES, value, files=earlier)
     if path.is_file():
         return Base(SNAPSHOT, f"snapshot {value}", snapshot=io.load(path))
     if "=" not in value and "://" not in value:  # a mistyped path, not a connection string
