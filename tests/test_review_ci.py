@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.helpers import pgvitals
@@ -96,3 +100,37 @@ def test_the_pre_commit_hook_reviews_a_new_migration_on_the_earlier_ones(server,
     run = pgvitals(*command, *args, "db/migrations/V3__index.sql", cwd=tmp_path, timeout=300)
     assert run.exit_code == 0, run.stderr
     assert run.json()["findings"] == []
+
+
+def no_network() -> list[str] | None:
+    """A command prefix that runs a program with no network at all (a network namespace
+    of its own, loopback down), or None where this machine does not allow one."""
+    if shutil.which("unshare") is None:
+        return None
+    probe = subprocess.run(["unshare", "--net", "true"], capture_output=True, check=False)
+    return ["unshare", "--net", "--"] if probe.returncode == 0 else None
+
+
+def test_review_works_offline_with_nothing_but_the_installed_package(tmp_path) -> None:
+    """No network, not even loopback: the embedded server, the base of earlier
+    migrations, the rules and squawk all run from the installed package."""
+    prefix = no_network()
+    if prefix is None:
+        pytest.skip("network namespaces are not available here (unshare --net)")
+    write(tmp_path, {
+        "db/V1__init.sql": "CREATE TABLE teachers (id bigint PRIMARY KEY);\n"
+                           "CREATE TABLE lessons (id bigint PRIMARY KEY, teacher_id bigint);\n",
+        "V2__keys.sql": "ALTER TABLE lessons ADD FOREIGN KEY (teacher_id) REFERENCES teachers;\n",
+    })  # fmt: skip
+    done = subprocess.run(
+        [*prefix, sys.executable, "-m", "pgvitals", "review", "V2__keys.sql", "--base", "db",
+         "--format", "json"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert sorted(f["rule"] for f in report["findings"]) == [
+        "migration-constraint-without-not-valid",
+        "unindexed-foreign-key",
+    ]
+    assert all(c["status"] == "ran" or "statistics" in c["reason"] for c in report["checks"])
