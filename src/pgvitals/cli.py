@@ -633,6 +633,8 @@ def review(
     Loads them statement by statement into a throwaway PostgreSQL, reports each
     statement the server rejects (invalid-ddl), then runs every rule that needs no
     live statistics on what loaded, each finding at the file:line of its object.
+    With --base, also what the new statements would do to the base's tables on a
+    live database (migration-* rules: locks, rewrites, breaking renames and drops).
     """
     from pgvitals.review import files, locate, run, safety  # the SQL parser: only here
 

@@ -1,7 +1,11 @@
 """Migration safety: statements of a reviewed migration that would stop or break a live
 database when deployed (`pgvitals review --base`: the tables the base schema has are
 the ones that hold data and serve traffic). Found while the review loads the files
-(review/safety.py); a live database or a review without a base has none."""
+(review/safety.py); a live database or a review without a base has none.
+
+They are integrity and index rules, not maintenance ones, although two are about
+rewrites and scans: a live check's maintenance area is judged by its statistics, and
+these never find anything there."""
 
 from __future__ import annotations
 
@@ -11,7 +15,6 @@ from pgvitals.rules._api import (
     HIGH,
     INDEXES,
     INTEGRITY,
-    MAINTENANCE,
     MEDIUM,
     Draft,
     NoOptions,
@@ -190,7 +193,7 @@ def migration_required_column(snap: Snapshot, opts: NoOptions) -> Iterator[Draft
 
 @rule(
     "migration-table-rewrite",
-    category=MAINTENANCE,
+    category=INTEGRITY,
     severity=HIGH,
     title="A migration rewrites an existing table",
 )
@@ -220,7 +223,7 @@ def migration_table_rewrite(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
 
 @rule(
     "migration-set-not-null-scan",
-    category=MAINTENANCE,
+    category=INTEGRITY,
     severity=HIGH,
     title="A migration sets NOT NULL on an existing column without a validated CHECK",
 )
