@@ -320,6 +320,8 @@ def assess(
             OBSERVED,
         )
     for index, columns in watch.unproven_not_null.items():
+        if load.outcomes[index].status != LOADED:
+            continue  # observed before it ran; it failed: invalid-ddl reports it
         for column in columns:
             found.setdefault((SET_NOT_NULL_SCAN, index), Found()).add(
                 f"SET NOT NULL on {column} scans the table under an ACCESS EXCLUSIVE lock: "
