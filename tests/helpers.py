@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -24,13 +25,17 @@ class Run:
         return json.loads(self.stdout)
 
 
-def pgvitals(*args: str, cwd: Path | None = None, timeout: float = 120) -> Run:
+def pgvitals(
+    *args: str, cwd: Path | None = None, timeout: float = 120, env: dict[str, str] | None = None
+) -> Run:
+    """`env`: variables set on top of this process's environment."""
     done = subprocess.run(
         [sys.executable, "-m", "pgvitals", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
         timeout=timeout,  # a safety net against hangs, not a speed assertion
+        env={**os.environ, **env} if env else None,
     )
     return Run(done.returncode, done.stdout, done.stderr)
 

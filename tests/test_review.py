@@ -200,27 +200,55 @@ ALTER TABLE public.teachers_old ADD PRIMARY KEY (id);
 """
 
 
+# The same change as a migration safe to run on a live database: the constraint added
+# NOT VALID and validated apart, the key attached to an index built CONCURRENTLY.
+SAFE_PULL_REQUEST = """\
+ALTER TABLE practise_improve_pilot.chat_sessions
+    ADD CONSTRAINT chat_sessions_teacher_id_fkey
+    FOREIGN KEY (teacher_id) REFERENCES practise_improve_pilot.teachers (id) NOT VALID;
+ALTER TABLE practise_improve_pilot.chat_sessions VALIDATE CONSTRAINT chat_sessions_teacher_id_fkey;
+CREATE UNIQUE INDEX CONCURRENTLY teachers_old_pkey ON public.teachers_old (id);
+ALTER TABLE public.teachers_old ADD PRIMARY KEY USING INDEX teachers_old_pkey;
+"""
+
+
 def test_base_database_reports_what_a_migration_introduces_and_resolves(database, tmp_path) -> None:
     load_demo(database.dsn)
-    write(tmp_path, {"pr.sql": PULL_REQUEST})
+    write(tmp_path, {"pr.sql": SAFE_PULL_REQUEST, "unsafe.sql": PULL_REQUEST})
     run = review(tmp_path, "pr.sql", "--base", database.dsn, "--server", database.server.dsn(),
                  "-o", "pr.sarif")  # fmt: skip
     assert run.exit_code == 0, run.stderr
     report = valid_report(run.json())
     assert [(f["rule"], f["object"], located(f)) for f in report["findings"]] == [
         ("unindexed-foreign-key",
-         "practise_improve_pilot.chat_sessions.chat_sessions_teacher_id_fkey", "pr.sql:2"),
+         "practise_improve_pilot.chat_sessions.chat_sessions_teacher_id_fkey", "pr.sql:1"),
     ]  # fmt: skip
     resolved = report["baseline"]["resolved"]
     # the new foreign key also declares the reference the base only inferred
     assert [(f["rule"], f["object"], located(f)) for f in resolved] == [
-        ("missing-primary-key", "public.teachers_old", "pr.sql:5"),
-        ("missing-foreign-key", "practise_improve_pilot.chat_sessions.teacher_id", "pr.sql:2"),
+        ("missing-primary-key", "public.teachers_old", "pr.sql:6"),
+        ("missing-foreign-key", "practise_improve_pilot.chat_sessions.teacher_id", "pr.sql:4"),
     ]
     # the base (pg_dump of the demo) loaded without a rejected statement
     assert not any("invalid-ddl" in str(c) for c in report["findings"])
     sarif = json.loads((tmp_path / "pr.sarif").read_text())
     assert [r["baselineState"] for r in sarif["runs"][0]["results"]] == ["new"]
+
+    # written the plain way, the same change also locks the demo's existing tables
+    run = review(tmp_path, "unsafe.sql", "--base", database.dsn, "--server",
+                 database.server.dsn())  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    report = valid_report(run.json())
+    assert sorted((f["rule"], f["object"]) for f in report["findings"]) == [
+        ("migration-constraint-without-not-valid", "unsafe.sql:2"),
+        ("migration-key-without-index", "unsafe.sql:5"),
+        ("unindexed-foreign-key",
+         "practise_improve_pilot.chat_sessions.chat_sessions_teacher_id_fkey"),
+    ]  # fmt: skip
+    assert [(f["rule"], located(f)) for f in report["baseline"]["resolved"]] == [
+        ("missing-primary-key", "unsafe.sql:5"),
+        ("missing-foreign-key", "unsafe.sql:2"),
+    ]
 
 
 def test_base_folder_of_earlier_migrations(server, tmp_path) -> None:
@@ -233,8 +261,11 @@ def test_base_folder_of_earlier_migrations(server, tmp_path) -> None:
     run = review(tmp_path, "V2__keys.sql", "--base", "db", "--server", server.dsn())
     assert run.exit_code == 0, run.stderr
     report = valid_report(run.json())
-    assert [(f["rule"], located(f)) for f in report["findings"]] == [
-        ("unindexed-foreign-key", "V2__keys.sql:2")
+    assert sorted((f["rule"], located(f)) for f in report["findings"]) == [
+        # the base's tables exist on a live database: keys added in place lock them
+        ("migration-constraint-without-not-valid", "V2__keys.sql:2"),
+        ("migration-key-without-index", "V2__keys.sql:1"),
+        ("unindexed-foreign-key", "V2__keys.sql:2"),
     ]
     assert [(f["rule"], f["object"], located(f)) for f in report["baseline"]["resolved"]] == [
         ("missing-primary-key", "public.teachers", "V2__keys.sql:1")

@@ -637,6 +637,7 @@ def looks_like_dsn(argument: str) -> bool:
     help="Config file (default: pgvitals.toml or [tool.pgvitals] in pyproject.toml).",
 )
 @report_options
+@baseline_options
 def review(
     paths: tuple[Path, ...],
     order: str,
@@ -648,22 +649,29 @@ def review(
     outputs: tuple[Path, ...],
     fail_on: str | None,
     force: bool,
+    baseline_path: Path | None,
+    write_baseline: Path | None,
 ) -> None:
     """Review SQL files or folders of migrations offline, before they ship.
 
     Loads them statement by statement into a throwaway PostgreSQL, reports each
     statement the server rejects (invalid-ddl), then runs every rule that needs no
     live statistics on what loaded, each finding at the file:line of its object.
+    With --base, also what the new statements would do to the base's tables on a
+    live database (migration-* rules: locks, rewrites, breaking renames and drops).
     """
-    from pgvitals.review import files, locate, run  # the SQL parser is needed only here
+    from pgvitals.review import files, locate, run, safety  # the SQL parser: only here
 
     config = load_config(config_path)
     plan = plan_outputs(formats, outputs, force)  # checked now: a bad path fails fast
     if not paths and order in (files.NATURAL, files.GIVEN):
         raise click.UsageError("give the SQL files or folders to review")
+    if base_value and baseline_path:  # both say what is known already; two answers clash
+        raise click.UsageError("give --base or --baseline, not both")
+    baselines = Baselines.plan(baseline_path, write_baseline, force)
     try:
         selection = files.select(list(paths), order)
-        base = run.resolve_base(base_value) if base_value else None
+        base = run.resolve_base(base_value, selection) if base_value else None
     except files.InputError as error:
         raise Failure(str(error), EXIT_USAGE) from None
     try:
@@ -673,7 +681,7 @@ def review(
             )
     except UnknownSchema as error:
         raise Failure(str(error), EXIT_USAGE) from None
-    analysis = analyse(reviewed.snapshot, config, REVIEW)
+    analysis = safety.unchecked(analyse(reviewed.snapshot, config, REVIEW))
     places = locate.object_statements(reviewed.snapshot, reviewed.load, reviewed.new_from)
     findings = locate.locate(analysis.findings, places)
     baseline = None
@@ -686,6 +694,7 @@ def review(
             known=frozenset(),  # the base's own findings are left out, not shown as known
             worsened=frozenset(),
             resolved=tuple(locate.locate(resolved, places)),
+            base=True,
         )
     count = len(selection.files)
     target = f"review of {count} file{'s' if count > 1 else ''} in {reviewed.where}"
@@ -694,7 +703,7 @@ def review(
         for item in analysis.excused
     ]
     analysis = dataclasses.replace(analysis, findings=findings, excused=excused)
-    finish(analysis, plan, target, fail_on or config.fail_on, baseline=baseline)
+    finish(analysis, plan, target, fail_on or config.fail_on, baselines, baseline=baseline)
 
 
 @main.command()
@@ -798,7 +807,7 @@ def finish(
     keeping: Keeping = Keeping(),
     baseline: Baseline | None = None,
 ) -> None:
-    """`baselines`: check --baseline/--write-baseline; `baseline`: what review --base
+    """`baselines`: --baseline/--write-baseline (check, review); `baseline`: what review --base
     compared with (the findings are already only the new ones)."""
     report = baselines.apply(build_report(analysis, connection, baseline))
     written = write_outputs(report, plan, stdout)

@@ -745,6 +745,9 @@ class Baseline:
     known: frozenset[str]  # fingerprints of findings already in the baseline
     worsened: frozenset[str]  # known, but more severe now
     resolved: tuple[Finding, ...]  # in the baseline, gone now (their rule ran again)
+    # review --base: the findings are those the reviewed files introduce over the base
+    # schema (nothing known); else a saved report (--baseline)
+    base: bool = False
 
     def counts(self, item: Finding) -> bool:
         return item.fingerprint not in self.known or item.fingerprint in self.worsened
@@ -765,6 +768,7 @@ class Baseline:
             "worsened": sorted(self.worsened),
             "new": [f.fingerprint for f in findings if f.fingerprint not in self.known],
             "resolved": [f.to_json() for f in self.resolved],
+            **({"base": True} if self.base else {}),
         }
 
     @classmethod
@@ -775,6 +779,7 @@ class Baseline:
             frozenset(data["known"]),
             frozenset(data["worsened"]),
             tuple(Finding.from_json(f) for f in data["resolved"]),
+            data.get("base", False),
         )
 
 

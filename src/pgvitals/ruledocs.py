@@ -101,7 +101,11 @@ def examples_section(rule: Rule, examples: Sequence[Case]) -> list[str]:
             lines += ["", "-- then, one statement at a time:"]
             lines += [statement.strip().rstrip(";") + ";" for statement in case.workload]
         lines += ["```", ""]
-        if case.review:
+        if case.review and case.base is not None:
+            lines += ["Reviewed as a file named `case.sql` (`pgvitals review case.sql --base "
+                      "base.sql`), on top of this base schema:", ""]  # fmt: skip
+            lines += ["```sql", case.base.strip(), "```", ""]
+        elif case.review:
             lines += ["Reviewed as a file named `case.sql` (`pgvitals review`).", ""]
         if case.config:
             lines += [

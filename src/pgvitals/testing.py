@@ -18,6 +18,8 @@ cases:
     review: true                # optional: load `sql` as `pgvitals review` loads a file
                                 # named case.sql (statement by statement), not live
     requires_extension: pg_trgm # optional: skipped on servers that do not have it
+    base: |                     # optional, review only: the schema the database has
+      CREATE TABLE t (id int);  # already, as `review case.sql --base base.sql` loads it
     expect:                     # the findings of this rule, by object; [] = silent
       - object: public.t        # a finding about the database itself: `$database`
         severity: high          # any key of the JSON finding; evidence key by key
@@ -47,9 +49,20 @@ from pgvitals.rules import REGISTRY
 from pgvitals.snapshot.collect import ProfileBudget, collect
 
 CASE_KEYS = frozenset(
-    {"name", "sql", "workload", "config", "no_data", "review", "expect", "requires_extension"}
+    {
+        "name",
+        "sql",
+        "workload",
+        "config",
+        "no_data",
+        "review",
+        "base",
+        "expect",
+        "requires_extension",
+    }
 )
 REVIEWED_FILE = "case.sql"  # the name a review case's SQL is reviewed under
+BASE_FILE = "base.sql"  # and its base's
 # pg_stat_force_next_flush() exists from PostgreSQL 15, where statistics moved to
 # shared memory; before that a background collector received them with a delay.
 FORCED_FLUSH_FROM = 150000
@@ -79,6 +92,7 @@ class Case:
     source: str  # the file it came from
     review: bool = False  # reviewed as a DDL file (`pgvitals review`) instead of loaded live
     requires_extension: str | None = None  # skipped where the server does not have it
+    base: str | None = None  # review: the base schema's SQL (`--base base.sql`)
 
     @property
     def id(self) -> str:
@@ -113,6 +127,8 @@ def load_case_file(path: Path) -> list[Case]:
         workload = raw.get("workload", [])
         if raw.get("review") and workload:
             raise CaseError(f"{path}: case {raw['name']!r}: a review case has no workload")
+        if raw.get("base") is not None and not raw.get("review"):
+            raise CaseError(f"{path}: case {raw['name']!r}: only a review case has a base")
         cases.append(
             Case(
                 rule=spec["rule"],
@@ -125,6 +141,7 @@ def load_case_file(path: Path) -> list[Case]:
                 source=str(path),
                 review=bool(raw.get("review", False)),
                 requires_extension=raw.get("requires_extension"),
+                base=raw.get("base"),
             )
         )
     return cases
@@ -226,19 +243,25 @@ def verify(analysis: Analysis, case: Case) -> list[dict[str, Any]]:
 def review_case(dsn: str, case: Case) -> Analysis:
     """`pgvitals review` of the case's SQL as a file named case.sql, loaded into the
     fresh database at `dsn`, its findings located at their file:line."""
+    from pgvitals.review import safety
     from pgvitals.review.files import Selection, SourceFile
     from pgvitals.review.locate import locate, object_statements
-    from pgvitals.review.run import review_in
+    from pgvitals.review.run import FILES, Base, review_in
 
     config = case.parsed_config()
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / REVIEWED_FILE
-        path.write_text(case.sql, encoding="utf-8")
-        files = Selection([SourceFile(path, REVIEWED_FILE, (), 0)], [])
+        case_file, base_file = Path(folder) / REVIEWED_FILE, Path(folder) / BASE_FILE
+        case_file.write_text(case.sql, encoding="utf-8")
+        files = Selection([SourceFile(case_file, REVIEWED_FILE, (), 0)], [])
+        base = None
+        if case.base is not None:
+            base_file.write_text(case.base, encoding="utf-8")
+            base_files = Selection([SourceFile(base_file, BASE_FILE, (), 0)], [])
+            base = Base(FILES, BASE_FILE, files=base_files)
         probes = required_probes(config)
-        reviewed = review_in(dsn, "a test server", files, None, True, config.schemas, probes,
+        reviewed = review_in(dsn, "a test server", files, base, True, config.schemas, probes,
                              lambda step: None)  # fmt: skip
-    analysis = analyse(reviewed.snapshot, config, REVIEW)
+    analysis = safety.unchecked(analyse(reviewed.snapshot, config, REVIEW))
     places = object_statements(reviewed.snapshot, reviewed.load, reviewed.new_from)
     return dataclasses.replace(analysis, findings=locate(analysis.findings, places))
 

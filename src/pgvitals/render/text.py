@@ -64,7 +64,7 @@ def render_text(report: Report, console: Console) -> None:
         if hidden:
             console.print(Text(f"... and {hidden:,} more — see the report", style="italic"))
         console.print()
-    if report.baseline is not None and report.review:
+    if report.baseline is not None and report.baseline.base:
         resolved = report.baseline.resolved
         line = Text(f"Compared with {visible(report.baseline.source)}: ", style="bold")
         line.append(f"{fmt.plural(len(report.findings), 'finding')} introduced, ")
@@ -81,7 +81,7 @@ def render_text(report: Report, console: Console) -> None:
                 style="yellow",
             )
         )
-    if report.baseline and not report.review:
+    if report.baseline and not report.baseline.base:
         console.print(
             Text(
                 visible(

@@ -24,7 +24,7 @@ import contextlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from pglast import ast, parser
@@ -150,12 +150,23 @@ class Load:
         return [n for n, o in enumerate(self.outcomes) if o.cause == index and o.status == LOST]
 
 
+class Observer(Protocol):
+    """Looks at the database around each statement (migration safety: safety.Watch)."""
+
+    def before(self, connection: psycopg.Connection, index: int, statement: Statement) -> None:
+        """Before the statement runs."""
+
+    def after(self, connection: psycopg.Connection, index: int, statement: Statement) -> None:
+        """After it loaded (not called when it failed or was not run)."""
+
+
 class Loader:
     """Runs statements on an open autocommit session to a scratch database."""
 
     def __init__(self, connection: psycopg.Connection, create_roles: bool) -> None:
         self.connection = connection
         self.create_roles = create_roles
+        self.observer: Observer | None = None
         self.load = Load()
         self.pending = 0  # statements since the last commit
         self.held = False  # the last statement's savepoint is still to be released
@@ -220,7 +231,12 @@ class Loader:
         for statement in statements:
             index = len(self.load.statements)
             self.load.statements.append(statement)
-            self.load.outcomes.append(self.run(index, statement))
+            if self.observer is not None:
+                self.observer.before(self.connection, index, statement)
+            outcome = self.run(index, statement)
+            self.load.outcomes.append(outcome)
+            if self.observer is not None and outcome.status == LOADED:
+                self.observer.after(self.connection, index, statement)
         self.commit()
 
     def run(self, index: int, statement: Statement) -> Outcome:
@@ -237,7 +253,9 @@ class Loader:
         for _ in range(8):  # a GRANT may name several missing roles
             if error is None:
                 break
-            if error.sqlstate == NOT_IN_TRANSACTION:
+            if error.sqlstate == NOT_IN_TRANSACTION and not self.in_user_block:
+                # the loader's own transaction is in the way; in the file's own
+                # BEGIN ... COMMIT the statement fails on any server, as here
                 self.commit()
                 error = self.attempt(index, statement.text, in_transaction=False)
             elif error.sqlstate == UNSAFE_NEW_ENUM_VALUE and not self.in_user_block:

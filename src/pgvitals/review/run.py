@@ -27,6 +27,7 @@ from psycopg import conninfo, sql
 
 from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe, first_line, scrub
 from pgvitals.embedded import EmbeddedServer, interrupt_safe, pgserver_bin_dir
+from pgvitals.review import safety
 from pgvitals.review.files import InputError, Selection, select
 from pgvitals.review.load import REJECTED, SKIPPED, UNCHECKED, Load, Loader
 from pgvitals.review.split import Note, split_file
@@ -58,11 +59,18 @@ class Reviewed:
     where: str  # what the files were loaded into
 
 
-def resolve_base(value: str) -> Base:
-    """A folder or `.sql` file of earlier migrations, a saved snapshot, or a DSN."""
+def resolve_base(value: str, reviewed: Selection | None = None) -> Base:
+    """A folder or `.sql` file of earlier migrations, a saved snapshot, or a DSN. The
+    reviewed files are left out of a folder base: `review migrations/V9__new.sql --base
+    migrations` compares the new migration with the ones before it."""
     path = Path(value)
     if path.is_dir() or (path.is_file() and path.suffix.lower() == ".sql"):
-        return Base(FILES, value, files=select([path]))
+        earlier = select([path])
+        if reviewed is not None:
+            new = {item.path.resolve() for item in reviewed.files}
+            kept = [item for item in earlier.files if item.path.resolve() not in new]
+            earlier = dataclasses.replace(earlier, files=kept)
+        return Base(FILES, value, files=earlier)
     if path.is_file():
         return Base(SNAPSHOT, f"snapshot {value}", snapshot=io.load(path))
     if "=" not in value and "://" not in value:  # a mistyped path, not a connection string
@@ -139,13 +147,28 @@ def load_and_snapshot(
             base_snapshot = with_review(base_snapshot, loader.load, [], len(loader.load.outcomes))
             loader.setup()
         new_from = len(loader.load.statements)
-        notes += load_files(loader, files, step)
+        # what the files do to tables a live database has: only those of the base
+        watch = safety.Watch(safety.existing_relations(connection)) if base is not None else None
+        loader.observer = watch
+        linted: list[safety.Linted] = []
+        notes += load_files(loader, files, step, linted)
         load = loader.finish()
+        pg_version = safety.pg_version_of(connection)
     snapshot = with_review(take_snapshot(dsn, schemas, probes, step), load, notes, new_from)
+    if watch is not None:
+        step("migration safety")
+        hazards, skipped = safety.assess(load, watch, linted, pg_version)
+        collection = dataclasses.replace(
+            snapshot.collection, skipped=[*snapshot.collection.skipped, *skipped]
+        )
+        snapshot = dataclasses.replace(snapshot, migration_hazards=hazards, collection=collection)
     return Reviewed(snapshot, base_snapshot, load, new_from, where)
 
 
-def load_files(loader: Loader, files: Selection, step: Progress) -> list[Note]:
+def load_files(
+    loader: Loader, files: Selection, step: Progress, linted: list[safety.Linted] | None = None
+) -> list[Note]:
+    """Load the files in order; `linted` collects them as the migration linter reads them."""
     notes = [Note(shown, 1, "down migration, not loaded") for shown in files.left_out]
     for source in files.files:
         step(f"loading {source.shown}")
@@ -156,7 +179,10 @@ def load_files(loader: Loader, files: Selection, step: Progress) -> list[Note]:
             continue
         split = split_file(text, source.shown)
         notes += split.notes
+        first = len(loader.load.statements)
         loader.run_file(split.statements)
+        if linted is not None:
+            linted.append(safety.linted_file(source.shown, split.text, first, split.statements))
     return notes
 
 

@@ -80,6 +80,7 @@ class Note:
 class SplitFile:
     statements: list[Statement]
     notes: list[Note]
+    text: str  # the file as sent to the server: what psql alone runs blanked, lines kept
 
 
 class Lines:
@@ -104,7 +105,7 @@ def split_file(text: str, file: str) -> SplitFile:
         node = parse_one(source) if parsed else None
         line, column = lines.at(start)
         statements.append(Statement(file, line, column, source, node, start))
-    return SplitFile(statements, sorted(notes, key=lambda note: note.line))
+    return SplitFile(statements, sorted(notes, key=lambda note: note.line), text)
 
 
 def blanked(text: str, start: int, stop: int) -> str:

@@ -7,6 +7,7 @@ from pgvitals.rules import (  # noqa: F401  (registers rules)
     indexes,
     integrity,
     maintenance,
+    migration,
     naming,
     partitions,
     review,

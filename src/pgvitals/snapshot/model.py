@@ -308,6 +308,26 @@ class RejectedStatement(NamedTuple):
         return Located("statement", (self.where,), self.where, None, self.file, self.line)
 
 
+class MigrationHazard(NamedTuple):
+    """A statement of a reviewed migration that locks or rewrites a table which existed
+    before the reviewed files ran (`pgvitals review --base`), or that breaks code still
+    reading the old shape: what a live database would suffer when it is deployed."""
+
+    rule: str  # the pgvitals rule that reports it
+    file: str
+    line: int  # where the statement begins
+    statement: str  # its first line
+    tables: list[str]  # the existing tables it acts on, schema-qualified
+    messages: list[str]  # what was found, one line each (the linter's or the server's)
+    fix: str | None  # how to do it safely
+    found_by: str  # "squawk <its rule>" or "postgresql" (the server observed it)
+
+    @property
+    def located(self) -> Located:
+        where = f"{self.file}:{self.line}"
+        return Located("statement", (where,), where, None, self.file, self.line)
+
+
 class Entity(NamedTuple):
     """A declared kind of catalog object (see `entity`)."""
 
@@ -636,6 +656,7 @@ class Snapshot:
     views: list[View] = entity(View, "views")
     extensions: list[Extension] = entity(Extension, "extensions")
     privileges: list[Privilege] = entity(Privilege, "privileges", since=110000)
+    migration_hazards: list[MigrationHazard] = entity(MigrationHazard)
     format: str = field(default=SNAPSHOT_FORMAT)
 
     @classmethod

@@ -1,0 +1,387 @@
+"""Migration safety: what the reviewed statements would do to the tables of a live
+database, found while they load on top of a base schema (`review --base`).
+
+Two sources, each used where it is right:
+
+- squawk (`squawk-cli`, a maintained migration linter) reads the statements and says
+  which operations take locks that stop a live table (an index built without
+  CONCURRENTLY, a constraint validated in place, a rename). It cannot know which
+  tables already exist, so its findings are kept only for statements that act on a
+  table the base schema had: an index on a table created earlier in the reviewed
+  files locks nobody. Those of its rules that need the schema to be right are not
+  used (see `LINTED`).
+- PostgreSQL itself, watched while it loads each reviewed statement: whether an
+  ALTER TABLE rewrote an existing table (its relfilenode changed: a column type
+  change, a volatile default), and whether a SET NOT NULL had a validated CHECK
+  to skip its scan.
+
+Without squawk (not installed, or its binary does not run on this platform) its
+rules are reported as skipped with the reason; PostgreSQL's observations remain.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sysconfig
+import tempfile
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from pglast import ast
+from pglast.enums import AlterTableType, ConstrType, ObjectType
+
+from pgvitals.engine import Analysis, Check
+from pgvitals.review.load import LOADED, Load
+from pgvitals.review.split import Statement
+from pgvitals.snapshot.model import MigrationHazard
+
+SKIP_STEP = "migration-safety"  # collection.skipped entries that say squawk did not run
+SQUAWK_SECONDS = 300
+SQUAWK_VARIABLE = "PGVITALS_SQUAWK"  # the squawk binary to use instead of the installed one
+
+# squawk's rules whose findings become pgvitals findings, by pgvitals rule id. Every
+# one is about a table that exists: kept only where the base schema had the table.
+LINTED = {
+    "require-concurrent-index-creation": "migration-index-not-concurrent",
+    "require-concurrent-index-deletion": "migration-drop-index-not-concurrent",
+    "require-concurrent-reindex": "migration-reindex-not-concurrent",
+    "constraint-missing-not-valid": "migration-constraint-without-not-valid",
+    "adding-foreign-key-constraint": "migration-constraint-without-not-valid",
+    "disallowed-unique-constraint": "migration-key-without-index",
+    "adding-serial-primary-key-field": "migration-key-without-index",
+    "adding-required-field": "migration-required-column",
+    "renaming-column": "migration-rename-column",
+    "renaming-table": "migration-rename-table",
+    "ban-drop-column": "migration-drop-column",
+    "ban-drop-table": "migration-drop-table",
+}
+LINTED_RULES = frozenset(LINTED.values())
+# Not used, because PostgreSQL answers better while the statement loads:
+# changing-column-type and adding-field-with-default guess at a rewrite (a varchar to
+# text change is flagged though it rewrites nothing; an added serial column is not,
+# though it rewrites); adding-not-nullable-field is silenced by any VALIDATE of the
+# table, whichever constraint it validates. The style rules (prefer-bigint-over-int,
+# prefer-text-field, prefer-timestamp-tz, prefer-identity, ...) repeat what the rule
+# catalogue finds on the loaded schema; prefer-robust-stmts and require-*-timeout
+# judge how a migration tool runs files, which a review does not know.
+TABLE_REWRITE, SET_NOT_NULL_SCAN = "migration-table-rewrite", "migration-set-not-null-scan"
+OBSERVED = "postgresql"
+
+RELATION_KINDS = ("r", "p", "m", "f")
+# The relations a statement names, resolved as the server would at that moment (the
+# search_path applies to unqualified names); an index stands for its table. Never
+# raises, so it can run inside the file's own transaction block.
+TARGETS = """
+SELECT DISTINCT t.oid, tn.nspname || '.' || t.relname
+  FROM ROWS FROM (pg_catalog.unnest(%s::text[]), pg_catalog.unnest(%s::text[]))
+       AS named(schema, name)
+  JOIN pg_catalog.pg_class c ON c.relname = named.name
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid
+  JOIN pg_catalog.pg_class t ON t.oid = coalesce(i.indrelid, c.oid)
+  JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
+ WHERE CASE WHEN named.schema IS NULL THEN pg_catalog.pg_table_is_visible(c.oid)
+            ELSE n.nspname = named.schema END
+"""
+# A table and its partitions, with the file each is stored in.
+FILENODES = """
+WITH RECURSIVE tree(oid) AS (
+  SELECT %s::oid
+  UNION
+  SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree ON i.inhparent = tree.oid
+)
+SELECT c.oid, c.relfilenode FROM tree JOIN pg_catalog.pg_class c ON c.oid = tree.oid
+"""
+# Does SET NOT NULL have to scan: the column may hold NULLs and no validated
+# CHECK (column IS NOT NULL) proves it cannot (PostgreSQL 12 and later skip the scan
+# then).
+NOT_NULL_UNPROVEN = """
+SELECT NOT a.attnotnull AND NOT EXISTS (
+         SELECT FROM pg_catalog.pg_constraint k
+          WHERE k.conrelid = a.attrelid AND k.contype = 'c' AND k.convalidated
+            AND pg_catalog.pg_get_constraintdef(k.oid)
+                = 'CHECK ((' || pg_catalog.quote_ident(a.attname) || ' IS NOT NULL))')
+  FROM pg_catalog.pg_attribute a
+ WHERE a.attrelid = %s AND a.attname = %s AND NOT a.attisdropped
+"""
+
+
+def existing_relations(connection: psycopg.Connection) -> frozenset[int]:
+    """The tables the database has now (after the base): those a migration can stop."""
+    rows = connection.execute(
+        "SELECT oid FROM pg_catalog.pg_class WHERE relkind = ANY(%s) AND oid >= 16384",
+        [list(RELATION_KINDS)],
+    ).fetchall()
+    return frozenset(row[0] for row in rows)
+
+
+def named_relations(node: Any) -> list[tuple[str | None, str]]:
+    """(schema, name) of each relation a statement changes, as written."""
+    if isinstance(node, (ast.AlterTableStmt, ast.IndexStmt, ast.RenameStmt, ast.ReindexStmt)):
+        relation = node.relation
+        return [(relation.schemaname, relation.relname)] if relation is not None else []
+    dropped = (ObjectType.OBJECT_TABLE, ObjectType.OBJECT_INDEX, ObjectType.OBJECT_MATVIEW)
+    if isinstance(node, ast.DropStmt) and node.removeType in dropped:
+        names = [[part.sval for part in item] for item in node.objects or ()]
+        return [(item[-2] if len(item) > 1 else None, item[-1]) for item in names]
+    return []
+
+
+@dataclass
+class Watch:
+    """Watches the reviewed statements load (the loader calls it around each one):
+    which tables of the base each acts on, and what PostgreSQL did to them."""
+
+    existing: frozenset[int]
+    tables: dict[int, list[str]] = field(default_factory=dict)  # statement -> existing tables
+    rewritten: dict[int, list[str]] = field(default_factory=dict)
+    unproven_not_null: dict[int, list[str]] = field(default_factory=dict)  # "table.column"
+    filenodes: dict[int, dict[int, int]] = field(default_factory=dict)  # pending: before
+    targets: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+
+    def before(self, connection: psycopg.Connection, index: int, statement: Statement) -> None:
+        named = named_relations(statement.node)
+        if not named:
+            return
+        schemas, names = [s for s, _ in named], [n for _, n in named]
+        rows = connection.execute(TARGETS, [schemas, names]).fetchall()
+        existing = [(oid, name) for oid, name in rows if oid in self.existing]
+        if not existing:
+            return
+        self.tables[index] = sorted(name for _, name in existing)
+        if isinstance(statement.node, ast.AlterTableStmt):
+            self.targets[index] = existing
+            self.filenodes[index] = {
+                relation: node
+                for oid, _ in existing
+                for relation, node in files_of(connection, oid)
+            }
+            self.unproven_not_null[index] = [
+                f"{name}.{column}"
+                for oid, name in existing
+                for column in set_not_null_columns(statement.node)
+                if connection.execute(NOT_NULL_UNPROVEN, [oid, column]).fetchone() == (True,)
+            ]
+
+    def after(self, connection: psycopg.Connection, index: int, statement: Statement) -> None:
+        """The statement loaded: did it give an existing table new files (a rewrite)?"""
+        before = self.filenodes.pop(index, None)
+        if before is None:
+            return
+        rewritten = []
+        for oid, name in self.targets.pop(index):
+            now = dict(files_of(connection, oid))
+            if any(before.get(relation) not in (None, node) for relation, node in now.items()):
+                rewritten.append(name)
+        if rewritten:
+            self.rewritten[index] = sorted(rewritten)
+
+
+def files_of(connection: psycopg.Connection, oid: int) -> list[tuple[int, int]]:
+    return [(row[0], row[1]) for row in connection.execute(FILENODES, [oid]).fetchall()]
+
+
+def set_not_null_columns(node: ast.AlterTableStmt) -> list[str]:
+    return [c.name for c in node.cmds or () if c.subtype == AlterTableType.AT_SetNotNull]
+
+
+def validates_in_place(node: Any) -> bool:
+    """Does the statement add a CHECK or FOREIGN KEY that is validated at once (the
+    only constraints NOT VALID applies to)?"""
+    if not isinstance(node, ast.AlterTableStmt):
+        return False
+    return any(
+        command.subtype == AlterTableType.AT_AddConstraint
+        and command.def_.contype in (ConstrType.CONSTR_CHECK, ConstrType.CONSTR_FOREIGN)
+        and not command.def_.skip_validation
+        for command in node.cmds or ()
+    )
+
+
+# --- squawk ------------------------------------------------------------------------
+
+
+class LinterUnavailable(Exception):
+    """squawk is not installed, does not run here, or answered what we cannot read."""
+
+
+@dataclass(frozen=True)
+class Linted:
+    """A reviewed file as squawk is given it: the text the server was sent, with the
+    statements the parser rejected blanked (squawk drops a whole file's findings at one
+    syntax error; the server reports those statements), and where its statements are
+    in the load."""
+
+    shown: str
+    text: str
+    first: int  # index of its first statement in the load
+    statements: list[Statement]
+
+
+def linted_file(shown: str, text: str, first: int, statements: list[Statement]) -> Linted:
+    for statement in statements:
+        if statement.node is None:
+            stop = statement.offset + len(statement.text)
+            blank = "".join(c if c == "\n" else " " for c in text[statement.offset : stop])
+            text = text[: statement.offset] + blank + text[stop:]
+    return Linted(shown, text, first, statements)
+
+
+def squawk_binary() -> Path:
+    """The squawk named by $PGVITALS_SQUAWK, else the one installed with pgvitals (its
+    scripts folder), else one on PATH."""
+    named = os.environ.get(SQUAWK_VARIABLE)
+    if named:
+        if not Path(named).is_file():
+            raise LinterUnavailable(f"squawk not found at {named} (${SQUAWK_VARIABLE})")
+        return Path(named)
+    found = shutil.which("squawk", path=sysconfig.get_path("scripts")) or shutil.which("squawk")
+    if found is None:
+        raise LinterUnavailable("squawk is not installed (pip install squawk-cli)")
+    return Path(found)
+
+
+def lint(files: list[Linted], pg_version: str) -> list[tuple[Linted, dict[str, Any]]]:
+    """squawk's findings on the files, each with its file. Runs in an empty folder so
+    that no `.squawk.toml` of the project changes what it reports: pgvitals' own
+    configuration disables and excuses rules."""
+    binary = squawk_binary()
+    with tempfile.TemporaryDirectory(prefix="pgvitals-squawk-") as folder:
+        by_name = {}
+        for number, item in enumerate(files):
+            name = f"{number:05d}.sql"
+            (Path(folder) / name).write_text(item.text, encoding="utf-8")
+            by_name[name] = item
+        command = [str(binary), "--reporter", "json", "--pg-version", pg_version, *by_name]
+        try:
+            done = subprocess.run(
+                command, cwd=folder, capture_output=True, text=True, timeout=SQUAWK_SECONDS
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise LinterUnavailable(f"{binary} does not run here: {error}") from None
+    if done.returncode not in (0, 1):  # 1: it found something
+        reason = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[0]
+        raise LinterUnavailable(f"{binary} failed: {reason}")
+    try:
+        found = json.loads(done.stdout or "[]")
+        return [(by_name[Path(item["file"]).name], item) for item in found]
+    except (ValueError, KeyError, TypeError) as error:
+        raise LinterUnavailable(f"{binary} answered in an unknown form ({error})") from None
+
+
+def statement_at(item: Linted, line: int) -> int | None:
+    """The load index of the statement of `item` that covers file line `line`."""
+    starts = [s.line for s in item.statements]
+    position = bisect_right(starts, line) - 1
+    if position < 0:
+        return None
+    statement = item.statements[position]
+    if line > statement.line + statement.text.count("\n"):
+        return None  # between statements: a comment, or a part not sent to the server
+    return item.first + position
+
+
+# --- hazards -----------------------------------------------------------------------
+
+
+@dataclass
+class Found:
+    messages: list[str] = field(default_factory=list)
+    fix: str | None = None
+    found_by: list[str] = field(default_factory=list)
+
+    def add(self, message: str, fix: str | None, source: str) -> None:
+        if message not in self.messages:
+            self.messages.append(message)
+        self.fix = self.fix or fix
+        if source not in self.found_by:
+            self.found_by.append(source)
+
+
+def assess(
+    load: Load, watch: Watch, files: list[Linted], pg_version: str
+) -> tuple[list[MigrationHazard], list[dict[str, str]]]:
+    """The hazards of the reviewed statements that loaded, and what was not checked."""
+    found: dict[tuple[str, int], Found] = {}
+    notes = []
+    for index, tables in watch.rewritten.items():
+        shown = ", ".join(tables)
+        found.setdefault((TABLE_REWRITE, index), Found()).add(
+            f"PostgreSQL rewrote {shown} to run it: every row copied and every index "
+            "rebuilt under an ACCESS EXCLUSIVE lock",
+            None,
+            OBSERVED,
+        )
+    for index, columns in watch.unproven_not_null.items():
+        if load.outcomes[index].status != LOADED:
+            continue  # observed before it ran; it failed: invalid-ddl reports it
+        for column in columns:
+            found.setdefault((SET_NOT_NULL_SCAN, index), Found()).add(
+                f"SET NOT NULL on {column} scans the table under an ACCESS EXCLUSIVE lock: "
+                "no validated CHECK (... IS NOT NULL) proves it first",
+                None,
+                OBSERVED,
+            )
+    try:
+        linted = lint(files, pg_version) if files and watch.tables else []
+    except LinterUnavailable as error:
+        linted = []
+        reason = f"not checked: {error}"
+        notes.append({"step": SKIP_STEP, "object": "squawk", "reason": reason})
+    for item, diagnostic in linted:
+        rule = LINTED.get(diagnostic["rule_name"])
+        index = statement_at(item, int(diagnostic["line"]) + 1)  # squawk counts from 0
+        if rule is None or index is None or index not in watch.tables:
+            continue
+        if load.outcomes[index].status != LOADED:
+            continue  # it did not run: invalid-ddl reports it
+        if rule == LINTED["constraint-missing-not-valid"] and not validates_in_place(
+            load.statements[index].node
+        ):
+            continue  # a PRIMARY KEY or UNIQUE: NOT VALID does not apply to them
+        found.setdefault((rule, index), Found()).add(
+            str(diagnostic["message"]), diagnostic.get("help"), f"squawk {diagnostic['rule_name']}"
+        )
+    hazards = [
+        MigrationHazard(
+            rule=rule,
+            file=load.statements[index].file,
+            line=load.statements[index].line,
+            statement=load.statements[index].first_line,
+            tables=watch.tables.get(index, []),
+            messages=item.messages,
+            fix=item.fix,
+            found_by=", ".join(item.found_by),
+        )
+        for (rule, index), item in sorted(found.items(), key=lambda pair: (pair[0][1], pair[0][0]))
+    ]
+    return hazards, notes
+
+
+def unchecked(analysis: Analysis) -> Analysis:
+    """The squawk-backed checks marked skipped, with the reason, when squawk did not run."""
+    reasons = [
+        entry["reason"]
+        for entry in analysis.snapshot.collection.skipped
+        if entry.get("step") == SKIP_STEP
+    ]
+    if not reasons:
+        return analysis
+    checks = [
+        Check(c.rule, "skipped", reasons[0], 0) if c.rule in LINTED_RULES and c.status == "ran"
+        else c
+        for c in analysis.checks
+    ]  # fmt: skip
+    return dataclasses.replace(analysis, checks=checks)
+
+
+def pg_version_of(connection: psycopg.Connection) -> str:
+    number = connection.info.server_version
+    return f"{number // 10000}.{number % 10000}"

@@ -1,0 +1,342 @@
+"""Migration safety: statements of a reviewed migration that would stop or break a live
+database when deployed (`pgvitals review --base`: the tables the base schema has are
+the ones that hold data and serve traffic). Found while the review loads the files
+(review/safety.py); a live database or a review without a base has none.
+
+They are integrity and index rules, not maintenance ones, although two are about
+rewrites and scans: a live check's maintenance area is judged by its statistics, and
+these never find anything there."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pgvitals.rules._api import (
+    HIGH,
+    INDEXES,
+    INTEGRITY,
+    MEDIUM,
+    Draft,
+    NoOptions,
+    finding,
+    rule,
+)
+from pgvitals.snapshot.model import Snapshot
+
+
+def hazards(snap: Snapshot, rule_id: str, what: str) -> Iterator[Draft]:
+    """The findings of one rule: `what` says what the statement does to {tables}."""
+    for hazard in snap.migration_hazards:
+        if hazard.rule != rule_id:
+            continue
+        tables = ", ".join(hazard.tables)
+        evidence: dict[str, object] = {
+            "statement": hazard.statement,
+            "tables": hazard.tables,
+            "found": hazard.messages,
+            "found_by": hazard.found_by,
+        }
+        if hazard.fix:
+            evidence["safe_form"] = hazard.fix
+        yield finding(hazard.located, f"`{hazard.statement}` {what.format(tables=tables)}",
+                      evidence=evidence)  # fmt: skip
+
+
+@rule(
+    "migration-index-not-concurrent",
+    category=INDEXES,
+    severity=HIGH,
+    title="A migration builds an index on an existing table without CONCURRENTLY",
+)
+def migration_index_not_concurrent(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """CREATE INDEX without CONCURRENTLY on a table the database already has.
+
+    Reported by `pgvitals review --base` for statements of the reviewed files that act
+    on a table of the base schema; an index on a table the reviewed files create
+    themselves locks nobody and is not reported.
+
+    ## Why it breaks
+    A plain CREATE INDEX takes a SHARE lock on the table for the whole build: reads go
+    on, but every INSERT, UPDATE and DELETE waits until the index is built, which on a
+    large table is minutes to hours. Requests pile up behind the lock, connection
+    pools run dry and the application stops writing.
+
+    ## Fix
+    Build it with `CREATE INDEX CONCURRENTLY`, outside a transaction block (most
+    migration tools have a per-migration switch for that). It takes longer and scans
+    the table twice, but writes go on. If it fails it leaves an INVALID index behind:
+    drop it and build it again.
+    """
+    yield from hazards(snap, "migration-index-not-concurrent", "blocks writes to {tables} "
+                       "while the index is built")  # fmt: skip
+
+
+@rule(
+    "migration-drop-index-not-concurrent",
+    category=INDEXES,
+    severity=MEDIUM,
+    title="A migration drops an index of an existing table without CONCURRENTLY",
+)
+def migration_drop_index_not_concurrent(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """DROP INDEX without CONCURRENTLY on an index of a table the database already has.
+
+    ## Why it breaks
+    A plain DROP INDEX takes an ACCESS EXCLUSIVE lock on the index's table. The drop
+    itself is quick, but the lock has to wait for every running query on the table to
+    finish, and while it waits every new query, reads included, queues behind it: one
+    long report query turns a quick drop into an outage.
+
+    ## Fix
+    Use `DROP INDEX CONCURRENTLY` (outside a transaction block), which waits for the
+    queries using the index without blocking new ones; or set a short `lock_timeout`
+    before the drop and retry it.
+    """
+    yield from hazards(snap, "migration-drop-index-not-concurrent",
+                       "takes an ACCESS EXCLUSIVE lock on {tables}")  # fmt: skip
+
+
+@rule(
+    "migration-reindex-not-concurrent",
+    category=INDEXES,
+    severity=HIGH,
+    title="A migration rebuilds indexes of an existing table without CONCURRENTLY",
+)
+def migration_reindex_not_concurrent(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """REINDEX without CONCURRENTLY on a table (or index) the database already has.
+
+    ## Why it breaks
+    A plain REINDEX blocks writes to the table for as long as the rebuild takes, and
+    also blocks the reads that would use the index being rebuilt; on a large table
+    that is a long outage for everything that writes to it.
+
+    ## Fix
+    Use `REINDEX ... CONCURRENTLY` (PostgreSQL 12 and later, outside a transaction
+    block), which builds the new index beside the old one and swaps them.
+    """
+    yield from hazards(snap, "migration-reindex-not-concurrent",
+                       "blocks writes to {tables} while its indexes are rebuilt")  # fmt: skip
+
+
+@rule(
+    "migration-constraint-without-not-valid",
+    category=INTEGRITY,
+    severity=HIGH,
+    title="A migration adds a CHECK or FOREIGN KEY validated at once on an existing table",
+)
+def migration_constraint_without_not_valid(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """ADD CONSTRAINT ... CHECK or FOREIGN KEY without NOT VALID on an existing table.
+
+    ## Why it breaks
+    Adding the constraint checks every existing row while holding the lock the ALTER
+    TABLE took: ACCESS EXCLUSIVE for a CHECK (nothing reads or writes the table), and
+    SHARE ROW EXCLUSIVE on both tables for a FOREIGN KEY (no writes to either). On a
+    large table that scan is a long outage; if one old row violates the constraint,
+    the migration fails at the end of it.
+
+    ## Fix
+    Add it `NOT VALID` (new and changed rows are checked from then on, at once), then
+    `ALTER TABLE ... VALIDATE CONSTRAINT ...` in a separate transaction: validation
+    takes only a SHARE UPDATE EXCLUSIVE lock (reads and writes go on) for the scan.
+    """
+    yield from hazards(snap, "migration-constraint-without-not-valid",
+                       "scans {tables} under a lock that blocks writes")  # fmt: skip
+
+
+@rule(
+    "migration-key-without-index",
+    category=INDEXES,
+    severity=HIGH,
+    title="A migration adds a PRIMARY KEY or UNIQUE constraint that builds its index in place",
+)
+def migration_key_without_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """ADD PRIMARY KEY or ADD UNIQUE on an existing table without USING INDEX.
+
+    ## Why it breaks
+    The constraint builds its unique index while the ALTER TABLE holds an ACCESS
+    EXCLUSIVE lock on the table: neither reads nor writes get through until the index
+    is built. A primary key over nullable columns also scans the table to set them
+    NOT NULL under the same lock.
+
+    ## Fix
+    Build the unique index first with `CREATE UNIQUE INDEX CONCURRENTLY`, then attach
+    it: `ALTER TABLE ... ADD CONSTRAINT name PRIMARY KEY USING INDEX index_name` (or
+    `UNIQUE USING INDEX`), which takes the lock only for a moment. For a primary key,
+    prove the columns NOT NULL first (see migration-set-not-null-scan).
+    """
+    yield from hazards(snap, "migration-key-without-index",
+                       "builds a unique index on {tables} under an ACCESS EXCLUSIVE "
+                       "lock")  # fmt: skip
+
+
+@rule(
+    "migration-required-column",
+    category=INTEGRITY,
+    severity=HIGH,
+    title="A migration adds a NOT NULL column without a default to an existing table",
+)
+def migration_required_column(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """ADD COLUMN ... NOT NULL without a DEFAULT on a table the database already has.
+
+    ## Why it breaks
+    Every existing row would get NULL in the new column, which NOT NULL forbids: on a
+    table with rows the statement fails, and the deploy stops there. It passes in
+    development and CI, where the table is empty, and fails in production.
+
+    ## Fix
+    Give the column a non-volatile DEFAULT (PostgreSQL 11 and later store it without
+    rewriting the table), or add it nullable, backfill it in batches, and then make it
+    NOT NULL the safe way (see migration-set-not-null-scan).
+    """
+    yield from hazards(snap, "migration-required-column",
+                       "fails on {tables} as soon as it holds a row")  # fmt: skip
+
+
+@rule(
+    "migration-table-rewrite",
+    category=INTEGRITY,
+    severity=HIGH,
+    title="A migration rewrites an existing table",
+)
+def migration_table_rewrite(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """An ALTER TABLE that PostgreSQL ran by rewriting a table the database already has.
+
+    The review does not guess: it compares the table's storage (its relfilenode, and
+    its partitions') before and after the statement loads on the review server. A
+    column type change that needs a conversion (integer to bigint), a volatile default
+    (`random()`, `clock_timestamp()`, a serial column), SET LOGGED/UNLOGGED and a
+    change of access method rewrite; a varchar widened to text, or a constant default
+    on PostgreSQL 11 and later, do not.
+
+    ## Why it breaks
+    A rewrite copies every row into new files and rebuilds every index, holding an
+    ACCESS EXCLUSIVE lock throughout: nothing reads or writes the table until it is
+    done, and it needs disk for a second copy of the table and its indexes.
+
+    ## Fix
+    Do it in steps that do not rewrite: add a new column (nullable, or with a constant
+    default), backfill it in batches, switch the application to it, then drop the old
+    one. For a key about to overflow, plan that change ahead with the same steps.
+    """
+    yield from hazards(snap, "migration-table-rewrite",
+                       "rewrites {tables} under an ACCESS EXCLUSIVE lock")  # fmt: skip
+
+
+@rule(
+    "migration-set-not-null-scan",
+    category=INTEGRITY,
+    severity=HIGH,
+    title="A migration sets NOT NULL on an existing column without a validated CHECK",
+)
+def migration_set_not_null_scan(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """ALTER COLUMN ... SET NOT NULL on an existing table, with nothing proving it first.
+
+    The review asks the server, before the statement runs, whether the column is
+    nullable and has no validated `CHECK (column IS NOT NULL)`: only then does
+    PostgreSQL scan.
+
+    ## Why it breaks
+    SET NOT NULL reads the whole table to prove no row holds NULL, holding an ACCESS
+    EXCLUSIVE lock: neither reads nor writes get through until the scan is done.
+
+    ## Fix
+    Add `CHECK (column IS NOT NULL) NOT VALID`, then `VALIDATE CONSTRAINT` it in
+    another transaction (that scan lets reads and writes go on); SET NOT NULL then
+    uses the validated constraint instead of scanning (PostgreSQL 12 and later), and
+    the CHECK can be dropped afterwards.
+    """
+    yield from hazards(snap, "migration-set-not-null-scan",
+                       "scans {tables} under an ACCESS EXCLUSIVE lock")  # fmt: skip
+
+
+@rule(
+    "migration-rename-column",
+    category=INTEGRITY,
+    severity=MEDIUM,
+    title="A migration renames a column of an existing table",
+)
+def migration_rename_column(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """ALTER TABLE ... RENAME COLUMN on a table the database already has.
+
+    ## Why it breaks
+    During a deploy the application servers still running the previous version keep
+    using the old name: every query that names it fails from the moment the migration
+    commits until the last old server is gone. Views, functions and other services
+    that name the column break the same way.
+
+    ## Fix
+    Expand and contract: add the new column, write both, backfill, move the readers,
+    stop writing the old one, and drop it in a later release. Or keep the old name
+    reachable for one release (a view, or a generated column) while code moves over.
+    """
+    yield from hazards(snap, "migration-rename-column",
+                       "renames a column of {tables} that running code may still use")  # fmt: skip
+
+
+@rule(
+    "migration-rename-table",
+    category=INTEGRITY,
+    severity=MEDIUM,
+    title="A migration renames an existing table",
+)
+def migration_rename_table(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """ALTER TABLE ... RENAME TO on a table the database already has.
+
+    ## Why it breaks
+    Application servers still running the previous version, and any other service or
+    report that names the table, fail on every query that uses the old name from the
+    moment the migration commits.
+
+    ## Fix
+    Rename in steps: create a view with the old name over the renamed table (simple
+    views accept writes) for one release, move the code to the new name, then drop
+    the view.
+    """
+    yield from hazards(snap, "migration-rename-table",
+                       "renames {tables} while running code may still use the name")  # fmt: skip
+
+
+@rule(
+    "migration-drop-column",
+    category=INTEGRITY,
+    severity=MEDIUM,
+    title="A migration drops a column of an existing table",
+)
+def migration_drop_column(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """ALTER TABLE ... DROP COLUMN on a table the database already has.
+
+    ## Why it breaks
+    Code still running the previous version selects or inserts the column and fails
+    from the moment the migration commits; an ORM that lists every column fails even
+    on queries that never use it. The column's data is gone with it.
+
+    ## Fix
+    Stop using the column first: release code that no longer reads or writes it (for
+    an ORM, mark it ignored), and drop it in a later migration, once no running
+    version names it.
+    """
+    yield from hazards(snap, "migration-drop-column",
+                       "drops a column of {tables} that running code may still use")  # fmt: skip
+
+
+@rule(
+    "migration-drop-table",
+    category=INTEGRITY,
+    severity=MEDIUM,
+    title="A migration drops an existing table",
+)
+def migration_drop_table(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """DROP TABLE on a table the database already has.
+
+    ## Why it breaks
+    Its rows are gone for good (only a backup brings them back), and code still
+    running the previous version fails on every query that uses it. The drop also
+    waits for an ACCESS EXCLUSIVE lock, queueing every new query on the table behind
+    any long-running one.
+
+    ## Fix
+    Make sure nothing uses the table any more (no query in the statistics, no code
+    naming it), keep a copy if the data may be needed, and drop it in a release after
+    the code stopped using it.
+    """
+    yield from hazards(snap, "migration-drop-table",
+                       "drops {tables}, with its rows")  # fmt: skip

@@ -1,0 +1,117 @@
+"""Migration safety in `pgvitals review --base`: what new migrations would do to the
+tables a live database already has, across files, located for code scanning, and
+reported as not checked (never a crash) when squawk is missing or does not run.
+
+Each rule's unsafe and safe forms are its YAML cases (tests/rules/cases/migration-*);
+these tests run the command as a user does."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+from pgvitals.review.safety import LINTED_RULES, SQUAWK_VARIABLE
+from tests.helpers import Run, pgvitals, valid_report
+from tests.test_review import located, write
+
+BASE = {
+    "db/V1__init.sql": """\
+CREATE TABLE teachers (id bigint PRIMARY KEY, name text);
+CREATE TABLE "Lesson Notes" (id int PRIMARY KEY, teacher_id bigint, "ñame" varchar(40));
+""",
+}
+NEW = {
+    # a new table, and an index on it in a later file: nothing live is locked
+    "new/V2__rooms.sql": "CREATE TABLE rooms (id bigint PRIMARY KEY, teacher_id bigint);\n",
+    "new/V3__indexes.sql": """\
+CREATE INDEX rooms_teacher_id_idx ON rooms (teacher_id);
+CREATE INDEX lesson_notes_teacher_id_idx
+    ON "Lesson Notes" (teacher_id);
+CREATE TABEL broken (id int);
+ALTER TABLE "Lesson Notes" ALTER COLUMN id TYPE bigint;
+ALTER TABLE "Lesson Notes" ALTER COLUMN "ñame" TYPE text;
+""",
+}
+
+
+def review_new(folder: Path, *args: str, env: dict[str, str] | None = None) -> Run:
+    """`pgvitals review new --base db` in `folder`."""
+    return pgvitals("review", "new", "--base", "db", "--format", "json", *args, cwd=folder,
+                    timeout=300, env=env)  # fmt: skip
+
+
+def safety_findings(report: dict) -> list[tuple[str, str]]:
+    return sorted(
+        (f["rule"], located(f)) for f in report["findings"] if f["rule"].startswith("migration-")
+    )
+
+
+def test_new_migrations_are_judged_against_the_tables_the_base_has(server, tmp_path) -> None:
+    write(tmp_path, {**BASE, **NEW})
+    run = review_new(tmp_path, "--server", server.dsn(), "-o", "review.sarif", "--fail-on",
+                     "high")  # fmt: skip
+    assert run.exit_code == 1, run.stderr
+    report = valid_report(run.json())
+    # the syntax error in the middle of V3 is invalid-ddl; the statements around it are
+    # still linted (squawk alone would drop the whole file's findings at that error)
+    assert safety_findings(report) == [
+        ("migration-index-not-concurrent", "new/V3__indexes.sql:2"),
+        ("migration-table-rewrite", "new/V3__indexes.sql:5"),
+    ]
+    assert [f["object"] for f in report["findings"] if f["rule"] == "invalid-ddl"] == [
+        "new/V3__indexes.sql:4"
+    ]
+    index = next(f for f in report["findings"] if f["rule"] == "migration-index-not-concurrent")
+    assert index["evidence"]["tables"] == ["public.Lesson Notes"]
+    assert index["evidence"]["found_by"] == "squawk require-concurrent-index-creation"
+    assert "concurrently" in index["evidence"]["safe_form"].lower()
+    # code scanning annotates the migration at the statement
+    sarif = json.loads((tmp_path / "review.sarif").read_text())
+    results = {r["ruleId"]: r for r in sarif["runs"][0]["results"]}
+    assert results["migration-index-not-concurrent"]["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "new/V3__indexes.sql"},
+        "region": {"startLine": 2},
+    }
+    rules = {r["id"] for r in sarif["runs"][0]["tool"]["driver"]["rules"]}
+    assert {"migration-index-not-concurrent", "migration-table-rewrite"} <= rules
+    checks = {c["rule"]: c for c in report["checks"]}
+    assert all(checks[rule]["status"] == "ran" for rule in LINTED_RULES)
+
+
+def test_without_squawk_its_checks_are_skipped_with_the_reason(server, tmp_path) -> None:
+    write(tmp_path, {**BASE, **NEW})
+    missing = tmp_path / "no-squawk-here"
+    run = review_new(tmp_path, "--server", server.dsn(), env={SQUAWK_VARIABLE: str(missing)})
+    assert run.exit_code == 0, run.stderr
+    report = valid_report(run.json())
+    reason = f"not checked: squawk not found at {missing} (${SQUAWK_VARIABLE})"
+    checks = {c["rule"]: c for c in report["checks"]}
+    for rule in LINTED_RULES:
+        assert (checks[rule]["status"], checks[rule]["reason"]) == ("skipped", reason)
+    # what PostgreSQL itself observed is still reported
+    assert checks["migration-table-rewrite"]["status"] == "ran"
+    assert safety_findings(report) == [("migration-table-rewrite", "new/V3__indexes.sql:5")]
+    assert reason in [entry["reason"] for entry in report["collection"]["skipped"]]
+
+
+def test_a_squawk_that_does_not_run_on_this_platform_is_skipped(server, tmp_path) -> None:
+    write(tmp_path, {**BASE, **NEW})
+    foreign = tmp_path / "squawk"
+    foreign.write_bytes(b"\x7fELF\x02\x01\x01\x00not a binary for this machine")
+    foreign.chmod(foreign.stat().st_mode | stat.S_IXUSR)
+    run = review_new(tmp_path, "--server", server.dsn(), env={SQUAWK_VARIABLE: str(foreign)})
+    assert run.exit_code == 0, run.stderr
+    checks = {c["rule"]: c for c in valid_report(run.json())["checks"]}
+    skipped = checks["migration-index-not-concurrent"]
+    assert skipped["status"] == "skipped"
+    assert skipped["reason"].startswith(f"not checked: {foreign} does not run here: ")
+
+
+def test_a_review_without_base_has_no_live_tables_to_lock(server, tmp_path) -> None:
+    """Every table is created by the reviewed files themselves: nothing is locked."""
+    write(tmp_path, {**BASE, **NEW})
+    run = pgvitals("review", "db", "new", "--server", server.dsn(), "--format", "json",
+                   cwd=tmp_path, timeout=300)  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    assert safety_findings(valid_report(run.json())) == []
