@@ -69,6 +69,7 @@ RESTATED: dict[str, frozenset[str]] = {
     ),  # all in its definition
     "Index": frozenset({"key_columns", "expressions", "predicate_tree", "definition"}),
     "Policy": frozenset({"using_tree", "with_check_tree"}),  # OIDs; `using` says the same
+    "Function": frozenset({"arguments"}),  # part of its name: another signature is a rename
 }
 # Fields None where the collector could not read them (a locked table): unknown, not empty.
 UNREAD_AS_NONE: dict[str, frozenset[str]] = {
