@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pgvitals.embedded import EmbeddedServer, system_bin_dirs
+from pgvitals.embedded import EmbeddedServer, has_extension, system_bin_dirs
 
 
 def free_port() -> int:
@@ -45,10 +45,19 @@ class Database:
         return psycopg.connect(self.dsn, autocommit=True)
 
 
+def workload_settings(bin_dir: Path | None) -> dict[str, str]:
+    """pg_stat_statements loaded where the server has it, so that a test database that
+    runs CREATE EXTENSION pg_stat_statements records its workload (the workload rules'
+    cases); nothing else changes until a database creates the extension."""
+    if bin_dir is None or not has_extension(bin_dir, "pg_stat_statements"):
+        return {}
+    return {"shared_preload_libraries": "pg_stat_statements"}
+
+
 @pytest.fixture(scope="session", params=server_kinds(), ids=lambda kind: kind[0])
 def server(request: pytest.FixtureRequest) -> Iterator[EmbeddedServer]:
     _, bin_dir = request.param
-    embedded = EmbeddedServer(bin_dir, tcp_port=free_port())
+    embedded = EmbeddedServer(bin_dir, workload_settings(bin_dir), tcp_port=free_port())
     embedded.start()
     yield embedded
     embedded.stop()

@@ -290,6 +290,11 @@ class Keeping:
     "--snapshot", "snapshot_path", type=click.Path(path_type=Path),
     help="Analyse a saved snapshot instead of a live database.",
 )  # fmt: skip
+@click.option(
+    "--analyze-queries", is_flag=True,
+    help="Run EXPLAIN ANALYZE on the workload's heaviest SELECTs (executes them, read-only, "
+    "under the statement timeout); without it statements are only planned.",
+)  # fmt: skip
 @target_options
 @report_options
 @baseline_options
@@ -297,6 +302,7 @@ class Keeping:
 def check(
     dsn: str | None,
     snapshot_path: Path | None,
+    analyze_queries: bool,
     schemas: tuple[str, ...],
     no_data: bool,
     config_path: Path | None,
@@ -329,8 +335,9 @@ def check(
     else:
         limits = Limits(statement_timeout_ms=statement_timeout, lock_timeout_ms=lock_timeout)
         snapshot, connection = take_snapshot(
-            dsn, limits, schemas or config.schemas, no_data, required_probes(config)
-        )
+            dsn, limits, schemas or config.schemas, no_data, required_probes(config),
+            analyze_queries,
+        )  # fmt: skip
     analysis = analysis_of(snapshot, config)
     finish(analysis, plan, connection, fail_on or config.fail_on, baselines, keeping)
 
@@ -732,14 +739,16 @@ def take_snapshot(
     schemas: tuple[str, ...],
     no_data: bool,
     probes: frozenset[str] | None = None,
+    analyze_queries: bool = False,
 ) -> tuple[Snapshot, str]:
-    """`probes`: what the rules to be run need; None (a saved snapshot) reads them all."""
+    """`probes`: what the rules to be run need; None (a saved snapshot) reads them all.
+    `analyze_queries`: EXPLAIN ANALYZE the workload's SELECTs (not with `no_data`)."""
     connection = connect(dsn, limits)
     where = describe_connection(connection)
     try:
         with progress_display() as step:
             budget = None if no_data else ProfileBudget()
-            taken = collect(connection, schemas, budget, step, probes)
+            taken = collect(connection, schemas, budget, step, probes, analyze_queries)
     except UnknownSchema as error:
         raise Failure(str(error), EXIT_USAGE) from None
     except psycopg.OperationalError as error:

@@ -25,6 +25,7 @@ from pgvitals.fixes import one_line
 from pgvitals.fmt import parse_timestamp, plural, short_time, span
 from pgvitals.rules import REGISTRY
 from pgvitals.snapshot.model import Constraint, ServerInfo, Snapshot, Table
+from pgvitals.workload.patterns import QueryPatterns, query_patterns
 
 REPORT_FORMAT = "pgvitals-report/1"
 RED, AMBER, GREEN, NOT_CHECKED = "red", "amber", "green", "not checked"
@@ -724,6 +725,7 @@ class Report:
     regular_tables: int
     tool_version: str = __version__
     baseline: Baseline | None = None  # set when compared with a baseline report
+    query_patterns: QueryPatterns | None = None  # None: a report from before workloads
 
     @property
     def review(self) -> bool:
@@ -788,6 +790,7 @@ class Report:
                 "settings": self.settings,
                 "rls_enabled_tables": self.rls_enabled_tables,
                 "regular_tables": self.regular_tables,
+                "query_patterns": plain(self.query_patterns),
             },
         }
 
@@ -826,6 +829,7 @@ class Report:
             regular_tables=sections["regular_tables"],
             tool_version=data["tool"]["version"],
             baseline=Baseline.from_json(data["baseline"]) if data.get("baseline") else None,
+            query_patterns=revive(QueryPatterns, sections.get("query_patterns")),
         )
 
 
@@ -977,4 +981,5 @@ def build_report(
         rls_enabled_tables=sum(1 for t in snap.tables if t.is_regular and t.rls_enabled),
         regular_tables=sum(1 for t in snap.tables if t.is_regular),
         baseline=baseline,
+        query_patterns=query_patterns(snap, analysis.findings),
     )

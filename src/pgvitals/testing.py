@@ -15,6 +15,8 @@ cases:
     config:                     # optional: the keys of [tool.pgvitals]
       rules: {high-dead-tuple-ratio: {min_ratio: 0.5}}
     no_data: true               # optional: collect as `--no-data` does
+    requires: [hypopg]          # optional: extensions the server must have (else the
+                                # case is skipped); pg_stat_statements must be preloaded
     review: true                # optional: load `sql` as `pgvitals review` loads a file
                                 # named case.sql (statement by statement), not live
     expect:                     # the findings of this rule, by object; [] = silent
@@ -45,7 +47,9 @@ from pgvitals.engine import REVIEW, Analysis, analyse, required_probes
 from pgvitals.rules import REGISTRY
 from pgvitals.snapshot.collect import ProfileBudget, collect
 
-CASE_KEYS = frozenset({"name", "sql", "workload", "config", "no_data", "review", "expect"})
+CASE_KEYS = frozenset(
+    {"name", "sql", "workload", "config", "no_data", "review", "expect", "requires"}
+)
 REVIEWED_FILE = "case.sql"  # the name a review case's SQL is reviewed under
 # pg_stat_force_next_flush() exists from PostgreSQL 15, where statistics moved to
 # shared memory; before that a background collector received them with a delay.
@@ -75,6 +79,7 @@ class Case:
     expect: tuple[dict[str, Any], ...]
     source: str  # the file it came from
     review: bool = False  # reviewed as a DDL file (`pgvitals review`) instead of loaded live
+    requires: tuple[str, ...] = ()  # extensions the server must have, else it is skipped
 
     @property
     def id(self) -> str:
@@ -120,6 +125,7 @@ def load_case_file(path: Path) -> list[Case]:
                 expect=tuple(expect),
                 source=str(path),
                 review=bool(raw.get("review", False)),
+                requires=tuple(raw.get("requires", ())),
             )
         )
     return cases
@@ -143,9 +149,28 @@ def flush_statistics(session: psycopg.Connection) -> None:
     session.execute("SELECT pg_catalog.pg_stat_force_next_flush()")
 
 
+def missing_requirement(session: psycopg.Connection, extensions: tuple[str, ...]) -> str | None:
+    """Why this server cannot run a case that needs `extensions`, or None."""
+    for name in extensions:
+        row = session.execute(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_available_extensions WHERE name = %s),"
+            " pg_catalog.current_setting('pg_stat_statements.track', true) IS NOT NULL",
+            [name],
+        ).fetchone()
+        available, loaded = row if row else (False, False)
+        if not available:
+            return f"the server has no {name}"
+        if name == "pg_stat_statements" and not loaded:
+            return "the server does not load pg_stat_statements (shared_preload_libraries)"
+    return None
+
+
 def prepare(dsn: str, case: Case) -> None:
     """Load the case's SQL and run its workload in one session, statistics flushed."""
     with psycopg.connect(dsn, autocommit=True) as session:
+        missing = missing_requirement(session, case.requires)
+        if missing:
+            raise CaseUnsupported(f"{case.id}: {missing}")
         can_flush = session.info.server_version >= FORCED_FLUSH_FROM
         rule = REGISTRY.get(case.rule)
         if not can_flush and rule is not None and rule.uses_statistics:

@@ -24,6 +24,7 @@ from pgvitals.report import Report
 MAX_DIAGRAM_ENTITIES = 60  # beyond this a Mermaid diagram is unreadable (and slow to lay out)
 MAX_DETAILED_PER_RULE = 25  # findings shown in full per rule and severity; the rest compact
 MAX_LISTED_NAMES = 30
+MAX_QUERY_PATTERNS = 25  # statements in the query-pattern table (the JSON report has all)
 
 STATUS_LABELS = {
     rp.RED: "🔴 Red",
@@ -106,6 +107,15 @@ def evidence_value(value: Any, key: str) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}: {v}" for k, v in value.items()) or "—"
     return str(value)
+
+
+def milliseconds(value: float) -> str:
+    """A duration: "0.42 ms", "5.1 ms", "1,516 ms", "12.3 s"."""
+    if value >= 10_000:
+        return f"{value / 1000:,.1f} s"
+    if value >= 100:
+        return f"{value:,.0f} ms"
+    return f"{value:.2f} ms" if value < 1 else f"{value:.1f} ms"
 
 
 # --- Mermaid -------------------------------------------------------------------------
@@ -300,6 +310,8 @@ def report_context(report: Report) -> dict[str, Any]:
         "baseline_made": fmt.short_time(report.baseline.generated_at) if report.baseline else "",
         "baseline_summary": report.baseline.summary(report.findings) if report.baseline else "",
         "baseline_counted": report.counted_findings() if report.baseline else [],
+        "patterns": report.query_patterns,
+        "MAX_PATTERNS": MAX_QUERY_PATTERNS,
     }
 
 
@@ -324,6 +336,8 @@ def environment() -> Environment:
         listing=listing,
         relation=relation_line,
         at=at,
+        ms=milliseconds,
+        share=lambda value: "—" if value is None else f"{value:.0%}",
     )
     env.globals.update(bar=fmt.text_bar, plural=fmt.plural)
     return env

@@ -38,6 +38,22 @@ PROBES = {
             True,
             "rows identical to another row, in tables without a key (same scan as row_counts)",
         ),
+        Probe(
+            "stats_extension",
+            False,
+            "whether pg_stat_statements is installed, loaded and readable in this database",
+        ),
+        Probe(
+            "statements",
+            False,
+            "the top statements of pg_stat_statements by total time, mean time and calls",
+        ),
+        Probe(
+            "query_plans",
+            False,
+            "EXPLAIN of the heaviest statements under statement_timeout (ANALYZE only with"
+            " --analyze-queries, SELECTs only); hypothetical indexes measured with hypopg",
+        ),
     )
 }
 
