@@ -238,3 +238,17 @@ def test_the_query_patterns_survive_a_saved_report(
     assert report.query_patterns is not None and report.query_patterns.patterns
     rendered.write_text(render_markdown(report))
     assert 'WHERE "ñame" = $1' in rendered.read_text()
+
+
+def test_a_changed_workload_is_no_schema_drift(stats_database: Database, tmp_path: Path) -> None:
+    load(stats_database)
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    assert pgvitals("snapshot", stats_database.dsn, "-o", str(before)).exit_code == 0
+    with stats_database.admin() as app:
+        app.execute('SELECT count(*) FROM "Weird""Name" WHERE v = %s', ["w"])
+    assert pgvitals("snapshot", stats_database.dsn, "-o", str(after)).exit_code == 0
+    statements = [json.loads(p.read_text())["statements"] for p in (before, after)]
+    assert len(statements[1]) > len(statements[0])
+    diff = pgvitals("diff", str(before), str(after), "--format", "json")
+    assert diff.exit_code == 0, diff.stderr
+    assert json.loads(diff.stdout)["drift"]["changes"] == []

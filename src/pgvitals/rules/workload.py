@@ -31,6 +31,13 @@ from pgvitals.workload.statement import (
     shortened,
 )
 
+EXTENSION = Located("extension", ("pg_stat_statements",), "pg_stat_statements")
+
+
+def located(statement: Statement) -> Located:
+    """A statement, by its fingerprint (the same in every run and database)."""
+    return Located("statement", (statement.fingerprint,), shortened(statement.query))
+
 
 def source_of(snap: Snapshot) -> StatementSource | None:
     return snap.statement_sources[0] if snap.statement_sources else None
@@ -137,7 +144,7 @@ def stats_extension_missing(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             " shared_preload_libraries, restart, then run CREATE EXTENSION pg_stat_statements"
         )
     evidence["to_enable"] = steps
-    yield finding(source, f"{source.reason}: to enable it, {steps}", evidence=evidence, fix=fix)
+    yield finding(EXTENSION, f"{source.reason}: to enable it, {steps}", evidence=evidence, fix=fix)
 
 
 # --- statements ----------------------------------------------------------------------
@@ -181,7 +188,7 @@ def slow_query(snap: Snapshot, opts: SlowQueryOptions) -> Iterator[Draft]:
         evidence = timing(snap, statement)
         evidence["temp_blks_written"] = statement.temp_blks_written
         yield finding(
-            statement,
+            located(statement),
             f"Takes {statement.mean_ms:,.1f} ms on average over {statement.calls:,} calls"
             f" ({counting_since(snap)})",
             evidence=evidence,
@@ -223,7 +230,7 @@ def top_time_query(snap: Snapshot, opts: TopTimeOptions) -> Iterator[Draft]:
         if share is None or share < opts.min_share or statement.total_ms < opts.min_total_ms:
             continue
         yield finding(
-            statement,
+            located(statement),
             f"Took {share:.0%} of the time spent executing statements in this database"
             f" ({statement.total_ms / 1000:,.1f} s over {statement.calls:,} calls,"
             f" {counting_since(snap)})",
@@ -345,10 +352,10 @@ def n_plus_one_suspect(snap: Snapshot, opts: NPlusOneOptions) -> Iterator[Draft]
     A lookup that is genuinely one per request (the session's user, a feature flag)
     is not a loop: excuse it in the config by its statement.
     """
-    resolver = snap.facts.shared(Resolver)
     for statement in snap.statements:
         if statement.calls < opts.min_calls or statement.rows_per_call > opts.max_rows_per_call:
             continue
+        resolver = snap.facts.shared(Resolver)  # built once, and only when needed
         key = key_of(snap, resolver, statement)
         if key is None:
             continue
@@ -365,7 +372,7 @@ def n_plus_one_suspect(snap: Snapshot, opts: NPlusOneOptions) -> Iterator[Draft]
             evidence["driving_statement"] = shortened(driver.query)
             evidence["driving_rows"] = driver.rows
         yield finding(
-            statement,
+            located(statement),
             f"Called {statement.calls:,} times, {statement.rows_per_call:,.1f} rows per call,"
             f" fetching {key.table.qualname} by {key.kind} ({', '.join(key.columns)}): a query"
             " in a loop? Fetch all keys at once (= ANY($1), a JOIN, eager loading)",

@@ -321,7 +321,10 @@ class TableProfile(NamedTuple):
 
 class StatementSource(NamedTuple):
     """Where the query workload comes from (one row): pg_stat_statements in this
-    database, and hypopg, which measures hypothetical indexes (snapshot/probes.py)."""
+    database, and hypopg, which measures hypothetical indexes (snapshot/probes.py).
+
+    The workload's classes have no `located`: they are no catalog objects, so schema
+    drift (diff.py) leaves them out; the workload rules say where their findings are."""
 
     status: str  # ran, not installed, not loaded, permission denied, failed
     reason: str | None  # why the statements could not be read
@@ -339,10 +342,6 @@ class StatementSource(NamedTuple):
     deallocations: int | None  # statements evicted since then (pg_stat_statements.max)
     hypopg: str  # not installed, ready, not usable: reason
     hypopg_version: str | None
-
-    @property
-    def located(self) -> Located:
-        return Located("extension", ("pg_stat_statements",), "pg_stat_statements")
 
 
 class Statement(NamedTuple):
@@ -370,12 +369,6 @@ class Statement(NamedTuple):
     @property
     def rows_per_call(self) -> float:
         return self.rows / self.calls if self.calls else 0.0
-
-    @property
-    def located(self) -> Located:
-        from pgvitals.workload.statement import shortened
-
-        return Located("statement", (self.fingerprint,), shortened(self.query))
 
 
 class QueryPlan(NamedTuple):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from typing import Any
 
@@ -114,9 +115,13 @@ class WorkloadReader:
         self.snap = snap
         self.budget = budget
         self.lost = lost
-        self.resolver = Resolver(snap)
         self.result = Workload()
         self.hypopg = "not installed"
+
+    @cached_property
+    def resolver(self) -> Resolver:
+        """Built only when there are statements to resolve (dicts over every column)."""
+        return Resolver(self.snap)
 
     def _rows(self, query: str | sql.Composable, params: Any = None) -> list[dict[str, Any]]:
         self.result.queries += 1
