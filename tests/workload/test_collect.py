@@ -252,3 +252,22 @@ def test_a_changed_workload_is_no_schema_drift(stats_database: Database, tmp_pat
     diff = pgvitals("diff", str(before), str(after), "--format", "json")
     assert diff.exit_code == 0, diff.stderr
     assert json.loads(diff.stdout)["drift"]["changes"] == []
+
+
+def test_one_statement_sent_with_differently_typed_parameters_is_one_pattern(
+    stats_database: Database,
+) -> None:
+    """psycopg binds small integers as int2 and larger ones as int4: pg_stat_statements
+    counts the two under two queryids, pgvitals as the one statement they are."""
+    stats_database.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    with stats_database.admin() as app:
+        for key in range(32_760, 32_780):  # int2 up to 32,767, int4 after
+            app.execute("SELECT id FROM t WHERE id = %s", [key])
+        split = app.execute(
+            "SELECT count(*) FROM pg_stat_statements WHERE query = 'SELECT id FROM t WHERE id = $1'"
+        ).fetchone()
+    assert split == (2,)
+    snapshot = snapshot_of(stats_database.dsn)
+    [statement] = [s for s in snapshot.statements if s.query == "SELECT id FROM t WHERE id = $1"]
+    assert statement.calls == 20
+    assert [p.fingerprint for p in snapshot.query_plans].count(statement.fingerprint) == 1

@@ -250,6 +250,7 @@ class Key:
     columns: tuple[str, ...]
     kind: str  # primary key, unique key, foreign key, column
     references: str | None  # the table a foreign key references
+    referenced_columns: tuple[str, ...] = ()
 
 
 def key_of(snap: Snapshot, resolver: Resolver, statement: Statement) -> Key | None:
@@ -280,41 +281,45 @@ def key_of(snap: Snapshot, resolver: Resolver, statement: Statement) -> Key | No
     for constraint in snap.constraints_by_table.get(oid, []):
         if constraint.kind == "f" and set(constraint.columns) == wanted:
             referenced = f"{constraint.ref_schema}.{constraint.ref_table}"
-            return Key(table, tuple(columns), "foreign key", referenced)
+            return Key(
+                table, tuple(columns), "foreign key", referenced, tuple(constraint.ref_columns)
+            )
     return Key(table, tuple(columns), "column", None)
 
 
 def driver_of(snap: Snapshot, resolver: Resolver, suspect: Statement, key: Key) -> Statement | None:
-    """Another statement that returned at least half as many rows as the suspect was
-    called, reading the table a loop over the keys would iterate: the referenced table
-    (a foreign key), or a table that references this one (a primary key)."""
+    """Another SELECT, run at most a tenth as often, that returned at least half as many
+    rows as the suspect was called, reading the keys a loop would iterate over: the
+    referenced table's key (a foreign key), or the referencing columns of a table that
+    references this one (a primary key)."""
+    wanted: dict[str, set[str]] = {}  # table -> the key columns the driver reads
     if key.kind == "foreign key" and key.references:
-        wanted = {key.references}
+        wanted[key.references] = set(key.referenced_columns)
     elif key.kind in ("primary key", "unique key"):
-        wanted = {
-            f"{c.schema}.{c.table}"
-            for c in snap.constraints
-            if c.kind == "f" and c.ref_table_oid == key.table.oid
-        }
+        for fk in snap.constraints:
+            if fk.kind == "f" and fk.ref_table_oid == key.table.oid:
+                wanted.setdefault(f"{fk.schema}.{fk.table}", set()).update(fk.columns)
     else:
         return None
-    for other in sorted(snap.statements, key=lambda s: -s.rows):
+    # the likeliest driver returned about one row per call of the loop
+    for other in sorted(
+        snap.statements, key=lambda s: (abs(s.rows - suspect.calls), s.fingerprint)
+    ):
         if (
             other.fingerprint == suspect.fingerprint
             or other.rows * 2 < suspect.calls
+            or other.calls * 10 > suspect.calls  # a driver runs far less often than its loop
             or foreign_key_statement(other.query)
         ):
             continue
         parsed = parse_statement(other.query)
         if parsed is None or parsed.kind != "select":
             continue
-        names = {
-            table.qualname
-            for relation in parsed.relations
-            if (table := resolver.table(relation)) is not None
-        }
-        if names & wanted:
-            return other
+        for relation in parsed.relations:
+            table = resolver.table(relation)
+            columns = wanted.get(table.qualname) if table is not None else None
+            if columns and (columns <= parsed.columns or "*" in parsed.columns):
+                return other
     return None
 
 

@@ -228,31 +228,39 @@ class WorkloadReader:
         )[0]
 
     def _statements(self, source: dict[str, Any]) -> tuple[list[Statement], dict[int, Parsed]]:
-        """The top statements that name a collected table, ranked again once the others
-        (catalog queries, other schemas) are left out."""
+        """The top statements that name a collected table, one per statement as the
+        parser sees it, ranked again once the others (catalog queries, other schemas)
+        are left out. pg_stat_statements splits one statement in several when its
+        parameters were sent with different types (a driver binds small integers as
+        int2, larger ones as int4): those are summed back into one."""
         rows = self._rows(
             view_sql("statements", source["schema"], source["columns"]),
             {"fetch": self.budget.per_ranking * 3},
         )
-        kept: list[tuple[dict[str, Any], Parsed]] = []
+        merged: dict[str, tuple[dict[str, Any], Parsed]] = {}
         for row in rows:
             parsed = parse_statement(row["query"])
-            if parsed is not None and self.resolver.reads_tables(parsed):
-                kept.append((row, parsed))
+            if parsed is None or not self.resolver.reads_tables(parsed):
+                continue
+            if parsed.fingerprint in merged:
+                merged[parsed.fingerprint] = (summed(merged[parsed.fingerprint][0], row), parsed)
+            else:
+                merged[parsed.fingerprint] = (row, parsed)
+        kept = list(merged.values())
         rankings = {
             "total_time": lambda r: -r["total_ms"],
             "mean_time": lambda r: -r["total_ms"] / max(r["calls"], 1),
             "calls": lambda r: -r["calls"],
         }
-        ranked_by: dict[int, list[str]] = {}
+        ranked_by: dict[str, list[str]] = {}
         for name, key in rankings.items():
             top = sorted(kept, key=lambda pair: (key(pair[0]), pair[1].fingerprint))
-            for row, _ in top[: self.budget.per_ranking]:
-                ranked_by.setdefault(id(row), []).append(name)
+            for _, parsed in top[: self.budget.per_ranking]:
+                ranked_by.setdefault(parsed.fingerprint, []).append(name)
         statements: list[Statement] = []
         parsed_by_id: dict[int, Parsed] = {}
         for row, parsed in kept:
-            if id(row) not in ranked_by:
+            if parsed.fingerprint not in ranked_by:
                 continue
             statements.append(
                 Statement(
@@ -271,7 +279,7 @@ class WorkloadReader:
                     shared_blks_hit=row["shared_blks_hit"],
                     shared_blks_read=row["shared_blks_read"],
                     temp_blks_written=row["temp_blks_written"],
-                    ranked_by=ranked_by[id(row)],
+                    ranked_by=ranked_by[parsed.fingerprint],
                 )
             )
             parsed_by_id[row["queryid"]] = parsed
@@ -575,6 +583,35 @@ class WorkloadReader:
                     ),
                     [created["oid"]],
                 )
+
+
+def summed(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """Two entries of one statement as one: counters added, extremes kept, the text and
+    queryid of the one called more often."""
+    main = (
+        first
+        if (first["calls"], -first["queryid"]) >= (second["calls"], -second["queryid"])
+        else second
+    )
+    total = {
+        key: first[key] + second[key]
+        for key in (
+            "calls",
+            "total_ms",
+            "rows",
+            "shared_blks_hit",
+            "shared_blks_read",
+            "temp_blks_written",
+        )
+    }
+    return {
+        **main,
+        **total,
+        "toplevel": first["toplevel"] or second["toplevel"],
+        "roles": sorted(set(first["roles"]) | set(second["roles"])),
+        "min_ms": min(first["min_ms"], second["min_ms"]),
+        "max_ms": max(first["max_ms"], second["max_ms"]),
+    }
 
 
 def skipped_plan(statement: Statement, reason: str, method: str | None = None) -> QueryPlan:

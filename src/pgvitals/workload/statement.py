@@ -96,6 +96,7 @@ class Parsed:
     writes_in_with: bool  # a data-modifying WITH query
     locks_rows: bool  # FOR UPDATE / FOR SHARE
     fingerprint: str  # pglast's fingerprint: the same statement whatever its spelling
+    columns: frozenset[str]  # every column name it mentions ("*" for a star)
 
 
 def parse_statement(text: str) -> Parsed | None:
@@ -114,6 +115,11 @@ def parse_statement(text: str) -> Parsed | None:
         reader.writes_in_with,
         reader.locks_rows,
         pglast.fingerprint(text),
+        frozenset(
+            "*" if isinstance(node.fields[-1], ast.A_Star) else node.fields[-1].sval
+            for node in walk(tree)
+            if isinstance(node, ast.ColumnRef)
+        ),
     )
 
 
