@@ -271,3 +271,29 @@ def test_one_statement_sent_with_differently_typed_parameters_is_one_pattern(
     [statement] = [s for s in snapshot.statements if s.query == "SELECT id FROM t WHERE id = $1"]
     assert statement.calls == 20
     assert [p.fingerprint for p in snapshot.query_plans].count(statement.fingerprint) == 1
+
+
+def test_a_select_too_slow_to_analyze_within_the_budget_is_still_planned(
+    stats_database: Database,
+) -> None:
+    stats_database.execute(
+        "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10);"
+        " ANALYZE t; CREATE FUNCTION slow() RETURNS void LANGUAGE sql AS 'SELECT pg_sleep(0.3)'"
+    )
+    with stats_database.admin() as app:
+        app.execute("SELECT slow(), id FROM t WHERE id = %s", [1])
+    snapshot = snapshot_of(stats_database.dsn)  # to plan it, analyze nothing
+    session = connect(stats_database.dsn)
+    try:
+        found = WorkloadReader(
+            session, snapshot, WorkloadBudget(per_statement_ms=100, analyze=True), lambda e: False
+        ).run({"statements", "query_plans"})
+    finally:
+        session.close()
+    [plan] = planned(
+        Snapshot(snapshot.server, snapshot.collection, statements=found.statements,
+                 query_plans=found.plans),
+        "SELECT slow(), id FROM t WHERE id = $1",
+    )  # fmt: skip
+    assert plan.status == "ran" and not plan.analyzed and plan.total_cost
+    assert plan.method.endswith("EXPLAIN ANALYZE stopped at the statement timeout, planned only")

@@ -47,6 +47,7 @@ REPRESENTATIVE = "representative parameters (pg_stats)"
 NO_PARAMETERS = "no parameters"
 ANALYZED = "representative parameters (pg_stats), executed with EXPLAIN ANALYZE"
 FORCED_GENERIC = "generic plan (a parameter has no value in pg_stats)"
+ANALYZE_STOPPED = "EXPLAIN ANALYZE stopped at the statement timeout, planned only"
 
 
 @dataclass(frozen=True)
@@ -427,7 +428,17 @@ class WorkloadReader:
                     sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(self.timeout_ms))
                 )
                 self._search_path(parsed)
-                root = explain.run(analyze=analyze)
+                root = None
+                if analyze:
+                    try:
+                        with self.connection.transaction():
+                            root = explain.run(analyze=True)
+                    except errors.QueryCanceled:
+                        # too slow to run within the budget: its plan still says much
+                        analyze = False
+                        method = f"{REPRESENTATIVE if values else NO_PARAMETERS}: {ANALYZE_STOPPED}"
+                if root is None:
+                    root = explain.run(analyze=False)
                 scans = scans_of(root)
                 candidates = self._candidates(parsed, scans, explain, root, deadline)
         except psycopg.Error as error:
