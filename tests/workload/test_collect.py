@@ -297,3 +297,29 @@ def test_a_select_too_slow_to_analyze_within_the_budget_is_still_planned(
     )  # fmt: skip
     assert plan.status == "ran" and not plan.analyzed and plan.total_cost
     assert plan.method.endswith("EXPLAIN ANALYZE stopped at the statement timeout, planned only")
+
+
+def test_hypopg_that_cannot_be_used_is_said_and_the_advice_is_not_measured(
+    advice_database: Database, role: str
+) -> None:
+    grants = psycopg.sql.SQL(
+        "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}; GRANT pg_read_all_stats TO {role}"
+    ).format(role=psycopg.sql.Identifier(role))
+    advice_database.execute(
+        'CREATE TABLE "select" (id int PRIMARY KEY, code text);'
+        """ INSERT INTO "select" SELECT g, 'c' || g FROM generate_series(1, 20000) g;"""
+        ' ANALYZE "select";'
+        " REVOKE EXECUTE ON FUNCTION hypopg_create_index(text) FROM PUBLIC;"
+        + grants.as_string(None)
+    )
+    with advice_database.admin() as app:
+        for number in range(1, 30):
+            app.execute('SELECT id FROM "select" WHERE code = %s', [f"c{number}"])
+    run = pgvitals("check", make_conninfo(advice_database.dsn, user=role), "--format", "json")
+    report = valid_report(run.json())
+    [advice] = [f for f in report["findings"] if f["rule"] == "missing-index-for-query"]
+    assert advice["object"] == "public.select (code)" and advice["severity"] == "low"
+    assert advice["evidence"]["not_measured_because"] == (
+        "hypopg is not usable: permission denied in this database"
+    )
+    assert "hypopg not usable: permission denied" in report["sections"]["query_patterns"]["source"]
