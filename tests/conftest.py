@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pgvitals.embedded import EmbeddedServer, system_bin_dirs
+from pgvitals.embedded import EmbeddedServer, has_extension, system_bin_dirs
 
 QUIET_AUTOVACUUM = {"autovacuum_naptime": "3600"}
 
@@ -47,12 +47,22 @@ class Database:
         return psycopg.connect(self.dsn, autocommit=True)
 
 
+def workload_settings(bin_dir: Path | None) -> dict[str, str]:
+    """pg_stat_statements loaded where the server has it, so that a test database that
+    runs CREATE EXTENSION pg_stat_statements records its workload (the workload rules'
+    cases); nothing else changes until a database creates the extension."""
+    if bin_dir is None or not has_extension(bin_dir, "pg_stat_statements"):
+        return {}
+    return {"shared_preload_libraries": "pg_stat_statements"}
+
+
 @pytest.fixture(scope="session", params=server_kinds(), ids=lambda kind: kind[0])
 def server(request: pytest.FixtureRequest) -> Iterator[EmbeddedServer]:
     _, bin_dir = request.param
     # autovacuum stays on (a server without it is a finding) but does not visit during
     # the session: the counters the tests build are theirs alone, as in the demo
-    embedded = EmbeddedServer(bin_dir, tcp_port=free_port(), settings=QUIET_AUTOVACUUM)
+    settings = {**QUIET_AUTOVACUUM, **workload_settings(bin_dir)}
+    embedded = EmbeddedServer(bin_dir, settings, tcp_port=free_port())
     embedded.start()
     yield embedded
     embedded.stop()

@@ -43,3 +43,26 @@ def pgvitals(
 def valid_report(report: dict[str, Any]) -> dict[str, Any]:
     jsonschema.validate(report, report_schema())
     return report
+
+
+def not_run(checks: list[Any]) -> list[Any]:
+    """The checks (JSON entries or engine Checks) that did not run, except the workload
+    rules skipped because the database has no usable pg_stat_statements: SPEC §3 has a
+    check that needs a missing extension skipped with the reason, and a test database
+    has the extension only where a test creates it (tests/workload)."""
+    from pgvitals.findings import Category
+    from pgvitals.rules import REGISTRY
+
+    def field(check: Any, name: str) -> Any:
+        return check[name] if isinstance(check, dict) else getattr(check, name)
+
+    def no_statements(check: Any) -> bool:
+        rule = REGISTRY.get(field(check, "rule"))
+        return (
+            rule is not None
+            and rule.category == Category.WORKLOAD
+            and field(check, "status") == "skipped"
+            and "pg_stat_statements" in (field(check, "reason") or "")
+        )
+
+    return [c for c in checks if field(c, "status") != "ran" and not no_statements(c)]

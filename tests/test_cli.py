@@ -109,6 +109,7 @@ def test_json_report_validates_and_snapshot_gives_the_same_findings(database, tm
         "missing-comments", "no-migration-history",
         "unused-index",  # info: l1 and l2 never scanned, in a window too short to judge
         "rls-disabled",  # info: schema public uses no row-level security
+        "stats-extension-missing",  # a test database has no pg_stat_statements
     }  # fmt: skip
     # one check per rule, in catalogue order, so "nothing found" differs from "not checked"
     assert [c["rule"] for c in live_report["checks"]] == [r.id for r in ordered_rules()]
@@ -139,6 +140,7 @@ def test_report_files_fix_and_rollback_scripts(database, tmp_path) -> None:
         "missing-comments",
         "no-migration-history",
         "rls-disabled",
+        "stats-extension-missing",  # a test database has no pg_stat_statements
     ]
 
 
@@ -180,6 +182,7 @@ def test_config_disables_excuses_and_tunes(database, tmp_path: Path) -> None:
         ("missing-comments", "public", "low"),
         ("no-migration-history", database.name, "low"),
         ("rls-disabled", "public", "info"),
+        ("stats-extension-missing", "pg_stat_statements", "info"),
     }
 
 
@@ -266,8 +269,10 @@ def test_schema_option_limits_the_check(database) -> None:
     assert run.exit_code == 0, run.stderr
     report = valid_report(run.json())
     assert {f["object"] for f in report["findings"] if f["table"]} == {"Other Schema.b"}
-    # the rest is about the schema itself, or the database (no migration history)
+    # the rest is about the schema itself, or the database (no migration history; its
+    # workload, which is not a schema's)
     assert {f["schema"] for f in report["findings"]} == {"Other Schema", None}
+    assert "pg_stat_statements" in {f["object"] for f in report["findings"]}
     assert report["summary"]["schemas"] == 1
 
 

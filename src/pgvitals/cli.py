@@ -305,6 +305,11 @@ class Keeping:
     "--include-managed", is_flag=True,
     help="Also assess schemas and roles a platform manages (Supabase's auth, storage, ...).",
 )  # fmt: skip
+@click.option(
+    "--analyze-queries", is_flag=True,
+    help="Run EXPLAIN ANALYZE on the workload's heaviest SELECTs (executes them, read-only, "
+    "under the statement timeout); without it statements are only planned.",
+)  # fmt: skip
 @target_options
 @exact_bloat_option
 @report_options
@@ -314,6 +319,7 @@ def check(
     dsn: str | None,
     snapshot_path: Path | None,
     include_managed: bool,
+    analyze_queries: bool,
     schemas: tuple[str, ...],
     no_data: bool,
     exact_bloat: bool,
@@ -350,7 +356,7 @@ def check(
         limits = Limits(statement_timeout_ms=statement_timeout, lock_timeout_ms=lock_timeout)
         probes = required_probes(config) | (EXACT_BLOAT if exact_bloat else frozenset())
         snapshot, connection = take_snapshot(
-            dsn, limits, schemas or config.schemas, no_data, probes
+            dsn, limits, schemas or config.schemas, no_data, probes, analyze_queries
         )
     analysis = analysis_of(snapshot, config)
     finish(analysis, plan, connection, fail_on or config.fail_on, baselines, keeping)
@@ -765,14 +771,16 @@ def take_snapshot(
     schemas: tuple[str, ...],
     no_data: bool,
     probes: frozenset[str] | None = None,
+    analyze_queries: bool = False,
 ) -> tuple[Snapshot, str]:
-    """`probes`: what the rules to be run need; None (a saved snapshot) reads them all."""
+    """`probes`: what the rules to be run need; None (a saved snapshot) reads them all.
+    `analyze_queries`: EXPLAIN ANALYZE the workload's SELECTs (not with `no_data`)."""
     connection = connect(dsn, limits)
     where = describe_connection(connection)
     try:
         with progress_display() as step:
             budget = None if no_data else ProfileBudget()
-            taken = collect(connection, schemas, budget, step, probes)
+            taken = collect(connection, schemas, budget, step, probes, analyze_queries)
     except UnknownSchema as error:
         raise Failure(str(error), EXIT_USAGE) from None
     except psycopg.OperationalError as error:

@@ -196,6 +196,14 @@ def server_folders(bin_dir: Path) -> list[Path]:
     return [Path(folder) for folder in folders]
 
 
+def has_extension(bin_dir: Path, name: str) -> bool:
+    """Whether the installation of `bin_dir` has the extension's files (contrib, a
+    package such as postgresql-15-hypopg); pgserver's has neither pg_stat_statements
+    nor hypopg."""
+    share = server_folders(bin_dir)[0]
+    return (Path(share) / "extension" / f"{name}.control").exists()
+
+
 def libraries_beside(programs: list[Path]) -> list[Path]:
     """Libraries the loader finds relative to a program (`$ORIGIN` in its run path, as
     pip wheels bundle them), which a copy must keep in the same relative place. `ldd`

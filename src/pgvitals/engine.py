@@ -185,18 +185,24 @@ def missing_probes(rule: Rule, snapshot: Snapshot) -> list[str]:
     ]
 
 
+def probe_gap(snapshot: Snapshot, name: str) -> str:
+    """Why a probe's data is missing: the reason the collector recorded when it could not
+    run it (pg_stat_statements not installed, ...), else what the probe reads."""
+    return (snapshot.collection.unavailable or {}).get(name) or PROBES[name].help
+
+
 def skip_reason(rule: Rule, snapshot: Snapshot, config: Config, mode: str) -> str | None:
     if rule.id in config.disabled:
         return f"disabled in {config.source or 'configuration'}"
-    missing = missing_probes(rule, snapshot)
-    if missing and not (rule.rows == ROWS_REQUIRED and not snapshot.collection.data_profiled):
-        return "not collected: " + "; ".join(PROBES[name].help for name in missing)
-    if rule.rows == ROWS_REQUIRED and not snapshot.collection.data_profiled:
-        return "table rows not read (--no-data)"
     if rule.uses_statistics and mode == REVIEW:
         return "needs the statistics of a live database"
     if rule.live_only and mode == REVIEW:
         return "judges a deployed database, not the files reviewed"
+    missing = missing_probes(rule, snapshot)
+    if missing and not (rule.rows == ROWS_REQUIRED and not snapshot.collection.data_profiled):
+        return "not collected: " + "; ".join(probe_gap(snapshot, name) for name in missing)
+    if rule.rows == ROWS_REQUIRED and not snapshot.collection.data_profiled:
+        return "table rows not read (--no-data)"
     if (
         rule.rows == ROWS_REQUIRED
         and snapshot.profiles

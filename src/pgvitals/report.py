@@ -27,6 +27,7 @@ from pgvitals.rules import REGISTRY
 from pgvitals.snapshot.facts import Reference, RlsCoverage
 from pgvitals.snapshot.model import Constraint, ServerInfo, Snapshot, Table
 from pgvitals.snapshot.window import StatisticsWindow, statistics_window
+from pgvitals.workload.patterns import QueryPatterns, query_patterns
 
 REPORT_FORMAT = "pgvitals-report/1"
 RED, AMBER, GREEN, NOT_CHECKED = "red", "amber", "green", "not checked"
@@ -812,6 +813,7 @@ class Report:
     baseline: Baseline | None = None  # set when compared with a baseline report
     not_assessed: list[NotAssessed] = dataclasses.field(default_factory=list)
     rls_coverage: list[RlsCoverage] = dataclasses.field(default_factory=list)
+    query_patterns: QueryPatterns | None = None  # None: a report from before workloads
 
     @property
     def review(self) -> bool:
@@ -878,6 +880,7 @@ class Report:
                 "regular_tables": self.regular_tables,
                 "not_assessed": [dataclasses.asdict(n) for n in self.not_assessed],
                 "rls_coverage": [dataclasses.asdict(r) for r in self.rls_coverage],
+                "query_patterns": plain(self.query_patterns),
             },
         }
 
@@ -918,6 +921,7 @@ class Report:
             baseline=Baseline.from_json(data["baseline"]) if data.get("baseline") else None,
             not_assessed=[revive(NotAssessed, n) for n in sections.get("not_assessed", [])],
             rls_coverage=[revive(RlsCoverage, r) for r in sections.get("rls_coverage", [])],
+            query_patterns=revive(QueryPatterns, sections.get("query_patterns")),
         )
 
 
@@ -1071,6 +1075,7 @@ def build_report(
         baseline=baseline,
         not_assessed=analysis.not_assessed,
         rls_coverage=rls_matrix(analysis),
+        query_patterns=query_patterns(snap, analysis.findings),
     )
 
 

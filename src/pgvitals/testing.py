@@ -15,9 +15,10 @@ cases:
     config:                     # optional: the keys of [tool.pgvitals]
       rules: {high-dead-tuple-ratio: {min_ratio: 0.5}}
     no_data: true               # optional: collect as `--no-data` does
+    requires: [hypopg]          # optional: extensions the server must have (else the
+                                # case is skipped); pg_stat_statements must be preloaded
     review: true                # optional: load `sql` as `pgvitals review` loads a file
                                 # named case.sql (statement by statement), not live
-    requires_extension: pg_trgm # optional: skipped on servers that do not have it
     base: |                     # optional, review only: the schema the database has
       CREATE TABLE t (id int);  # already, as `review case.sql --base base.sql` loads it
     expect:                     # the findings of this rule, by object; [] = silent
@@ -49,17 +50,7 @@ from pgvitals.rules import REGISTRY
 from pgvitals.snapshot.collect import ProfileBudget, collect
 
 CASE_KEYS = frozenset(
-    {
-        "name",
-        "sql",
-        "workload",
-        "config",
-        "no_data",
-        "review",
-        "base",
-        "expect",
-        "requires_extension",
-    }
+    {"name", "sql", "workload", "config", "no_data", "review", "base", "expect", "requires"}
 )
 REVIEWED_FILE = "case.sql"  # the name a review case's SQL is reviewed under
 BASE_FILE = "base.sql"  # and its base's
@@ -91,7 +82,7 @@ class Case:
     expect: tuple[dict[str, Any], ...]
     source: str  # the file it came from
     review: bool = False  # reviewed as a DDL file (`pgvitals review`) instead of loaded live
-    requires_extension: str | None = None  # skipped where the server does not have it
+    requires: tuple[str, ...] = ()  # extensions the server must have, else it is skipped
     base: str | None = None  # review: the base schema's SQL (`--base base.sql`)
 
     @property
@@ -140,7 +131,7 @@ def load_case_file(path: Path) -> list[Case]:
                 expect=tuple(expect),
                 source=str(path),
                 review=bool(raw.get("review", False)),
-                requires_extension=raw.get("requires_extension"),
+                requires=tuple(raw.get("requires", ())),
                 base=raw.get("base"),
             )
         )
@@ -165,9 +156,28 @@ def flush_statistics(session: psycopg.Connection) -> None:
     session.execute("SELECT pg_catalog.pg_stat_force_next_flush()")
 
 
+def missing_requirement(session: psycopg.Connection, extensions: tuple[str, ...]) -> str | None:
+    """Why this server cannot run a case that needs `extensions`, or None."""
+    for name in extensions:
+        row = session.execute(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_available_extensions WHERE name = %s),"
+            " pg_catalog.current_setting('pg_stat_statements.track', true) IS NOT NULL",
+            [name],
+        ).fetchone()
+        available, loaded = row if row else (False, False)
+        if not available:
+            return f"the server has no {name}"
+        if name == "pg_stat_statements" and not loaded:
+            return "the server does not load pg_stat_statements (shared_preload_libraries)"
+    return None
+
+
 def prepare(dsn: str, case: Case) -> None:
     """Load the case's SQL and run its workload in one session, statistics flushed."""
     with psycopg.connect(dsn, autocommit=True) as session:
+        missing = missing_requirement(session, case.requires)
+        if missing:
+            raise CaseUnsupported(f"{case.id}: {missing}")
         can_flush = session.info.server_version >= FORCED_FLUSH_FROM
         rule = REGISTRY.get(case.rule)
         if not can_flush and rule is not None and rule.uses_statistics:
@@ -175,13 +185,6 @@ def prepare(dsn: str, case: Case) -> None:
                 f"{case.id}: statistics can be flushed on demand from PostgreSQL 15 "
                 f"(server_version_num {session.info.server_version})"
             )
-        if case.requires_extension is not None:
-            available = session.execute(
-                "SELECT FROM pg_catalog.pg_available_extensions WHERE name = %s",
-                (case.requires_extension,),
-            ).fetchone()
-            if available is None:
-                raise CaseUnsupported(f"{case.id}: needs extension {case.requires_extension}")
         for statement in (case.sql, *case.workload):
             session.execute(statement)  # one by one: VACUUM cannot run in a transaction
             if can_flush:

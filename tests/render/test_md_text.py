@@ -338,6 +338,7 @@ def test_sections_in_order(report: str) -> None:
         "Index coverage",
         "Row-level security",
         "Table activity",
+        "Query workload",
         "Data quality",
         "Missing elements",
         "Excused findings",

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 MAX_DIAGRAM_ENTITIES = 60  # beyond this a Mermaid diagram is unreadable (and slow to lay out)
 MAX_DETAILED_PER_RULE = 25  # findings shown in full per rule and severity; the rest compact
 MAX_LISTED_NAMES = 30
+MAX_QUERY_PATTERNS = 25  # statements in the query-pattern table (the JSON report has all)
 
 STATUS_LABELS = {
     rp.RED: "🔴 Red",
@@ -123,6 +124,15 @@ def rls_cell(command: CommandCoverage) -> str:
     )
     narrowed = "".join(f"; and {code(use.policy)}" for use in command.restrictive)
     return allowed + narrowed
+
+
+def milliseconds(value: float) -> str:
+    """A duration: "0.42 ms", "5.1 ms", "1,516 ms", "12.3 s"."""
+    if value >= 10_000:
+        return f"{value / 1000:,.1f} s"
+    if value >= 100:
+        return f"{value:,.0f} ms"
+    return f"{value:.2f} ms" if value < 1 else f"{value:.1f} ms"
 
 
 # --- Mermaid -------------------------------------------------------------------------
@@ -336,6 +346,8 @@ def report_context(report: Report) -> dict[str, Any]:
         "baseline_made": fmt.short_time(report.baseline.generated_at) if report.baseline else "",
         "baseline_summary": report.baseline.summary(report.findings) if report.baseline else "",
         "baseline_counted": report.counted_findings() if report.baseline else [],
+        "patterns": report.query_patterns,
+        "MAX_PATTERNS": MAX_QUERY_PATTERNS,
     }
 
 
@@ -361,6 +373,8 @@ def environment() -> Environment:
         relation=relation_line,
         at=at,
         rls_cell=rls_cell,
+        ms=milliseconds,
+        share=lambda value: "—" if value is None else f"{value:.0%}",
     )
     env.globals.update(bar=fmt.text_bar, plural=fmt.plural)
     return env

@@ -1,5 +1,6 @@
 """The rule catalogue. Importing this package registers every rule."""
 
+import pgvitals.rules.workload  # noqa: F401  (registers rules)
 from pgvitals.findings import CATEGORIES, SEVERITIES, Finding
 from pgvitals.rules import (  # noqa: F401  (registers rules)
     activity,

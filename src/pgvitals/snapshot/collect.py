@@ -8,6 +8,7 @@ as skipped with its reason instead of failing the run.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -42,6 +43,8 @@ from pgvitals.snapshot.model import (
     ViolationCount,
 )
 from pgvitals.snapshot.probes import DEFAULT_PROBES, PROBES, probes_to_run
+from pgvitals.workload.collect import STATEMENT_PROBES, WorkloadBudget, WorkloadReader
+from pgvitals.workload.statement import OWN_MARKER
 
 T = TypeVar("T")
 FETCH_CHUNK = 20_000  # rows per round trip from a server-side cursor
@@ -140,9 +143,11 @@ class Collector:
         schemas: Iterable[str] = (),
         profile: ProfileBudget | None = ProfileBudget(),
         probes: Iterable[str] | None = None,
+        analyze_queries: bool = False,
     ) -> Snapshot:
         """`probes`: the names (snapshot/probes.py) to run; None runs every one that the
-        row budget allows (`profile` None: none that reads rows)."""
+        row budget allows (`profile` None: none that reads rows). `analyze_queries`:
+        EXPLAIN ANALYZE the workload's SELECTs (never with `profile` None: it reads rows)."""
         started = time.monotonic()
         wanted = probes_to_run(DEFAULT_PROBES if probes is None else probes, profile is not None)
         if not wanted & ROW_PROBES:
@@ -274,7 +279,7 @@ class Collector:
             measures=measures,
             policies=[self._policy_text(p) for p in catalog["policies"]],
         )
-        return Snapshot(
+        snapshot = Snapshot(
             server=server,
             **catalog,
             collection=CollectionInfo(
@@ -287,6 +292,46 @@ class Collector:
                 skipped=self.skipped,
                 interrupted=interrupted,
             ),
+        )
+        if interrupted is None and wanted & STATEMENT_PROBES:
+            analyze = analyze_queries and profile is not None
+            snapshot = self._read_workload(snapshot, wanted, analyze, started)
+        return snapshot
+
+    def _read_workload(
+        self, snapshot: Snapshot, wanted: frozenset[str], analyze: bool, started: float
+    ) -> Snapshot:
+        """pg_stat_statements, plans and index advice (workload/collect.py): last, since
+        statements are resolved against the catalogs read above."""
+        self._step("statements")
+        reader = WorkloadReader(
+            self.connection, snapshot, WorkloadBudget(analyze=analyze), self._lost
+        )
+        interrupted = None
+        try:
+            found = reader.run(wanted)
+        except psycopg.Error as error:
+            if not (self._lost(error) or isinstance(error, TIMEOUTS)):
+                raise
+            cause, interrupted = self._interruption(error)
+            found = reader.result
+            found.unavailable.update(dict.fromkeys(sorted(wanted & STATEMENT_PROBES), cause))
+        self.data_queries += found.queries
+        collection = dataclasses.replace(
+            snapshot.collection,
+            data_queries=self.data_queries,
+            duration_ms=round((time.monotonic() - started) * 1000),
+            probes=sorted(set(snapshot.collection.probes or ()) - set(found.unavailable)),
+            skipped=self.skipped + found.skipped,
+            interrupted=interrupted,
+            unavailable=found.unavailable or None,
+        )
+        return dataclasses.replace(
+            snapshot,
+            statement_sources=found.sources,
+            statements=found.statements,
+            query_plans=found.plans,
+            collection=collection,
         )
 
     def _step(self, step: str) -> None:
@@ -431,7 +476,7 @@ class Collector:
         else:
             self.data_queries += 1
         with self.connection.cursor(row_factory=row_factory) as cursor:
-            cursor.execute(query, params)
+            cursor.execute(marked(query), params)
             return cursor.fetchall()
 
     def _fetch(
@@ -1028,6 +1073,14 @@ SELECT s.table_len, (s.dead_tuple_len + s.free_space)::int8 AS bloat_bytes
   FROM {function}({oid}::regclass) s"""
 
 
+def marked(query: str | sql.Composed) -> str | sql.Composed:
+    """The query as pgvitals' own: pg_stat_statements keeps the comment, so the workload
+    a later run reads leaves out this run's reads of the user's tables."""
+    if isinstance(query, str):
+        return f"{OWN_MARKER} {query}"
+    return sql.SQL(OWN_MARKER + " ") + query
+
+
 def tables_outside(constraint_rows: list[Any], tables: list[Table]) -> list[int]:
     """Referenced tables that were not collected (another schema)."""
     collected = {t.oid for t in tables}
@@ -1076,5 +1129,6 @@ def collect(
     profile: ProfileBudget | None = ProfileBudget(),
     progress: Progress | None = None,
     probes: Iterable[str] | None = None,
+    analyze_queries: bool = False,
 ) -> Snapshot:
-    return Collector(connection, progress).run(schemas, profile, probes)
+    return Collector(connection, progress).run(schemas, profile, probes, analyze_queries)

@@ -430,6 +430,82 @@ class BloatMeasure(NamedTuple):
     bloat_bytes: int | None
 
 
+class StatementSource(NamedTuple):
+    """Where the query workload comes from (one row): pg_stat_statements in this
+    database, and hypopg, which measures hypothetical indexes (snapshot/probes.py).
+
+    The workload's classes have no `located`: they are no catalog objects, so schema
+    drift (diff.py) leaves them out; the workload rules say where their findings are."""
+
+    status: str  # ran, not installed, not loaded, permission denied, failed
+    reason: str | None  # why the statements could not be read
+    schema: str | None  # the extension's schema (not necessarily public)
+    version: str | None
+    available: bool  # the server has the extension's files
+    loaded: bool  # the server loads its library (shared_preload_libraries)
+    track: str | None  # pg_stat_statements.track: top, all, none
+    reads_all: bool  # this role sees every role's statements (pg_read_all_stats)
+    statements: int  # statements of this database that pg_stat_statements holds
+    hidden: int  # of them, other roles' statements this role may not see
+    total_ms: float  # execution time of this database's top-level statements
+    total_calls: int
+    stats_reset: str | None  # pg_stat_statements_info.stats_reset (extension 1.9+)
+    deallocations: int | None  # statements evicted since then (pg_stat_statements.max)
+    hypopg: str  # not installed, ready, not usable: reason
+    hypopg_version: str | None
+
+
+class Statement(NamedTuple):
+    """One normalised statement of pg_stat_statements (constants are $1, $2, ...),
+    summed over the roles that ran it; only SELECT, INSERT, UPDATE, DELETE and MERGE
+    that name a collected table."""
+
+    queryid: int
+    fingerprint: str  # the same statement in another database or run (pglast)
+    query: str
+    kind: str  # select, insert, update, delete, merge
+    toplevel: bool | None  # None: the extension does not say (before 1.9)
+    roles: list[str]
+    calls: int
+    total_ms: float
+    mean_ms: float
+    min_ms: float
+    max_ms: float
+    rows: int
+    shared_blks_hit: int
+    shared_blks_read: int
+    temp_blks_written: int
+    ranked_by: list[str]  # total_time, mean_time, calls: the rankings it is in the top of
+
+    @property
+    def rows_per_call(self) -> float:
+        return self.rows / self.calls if self.calls else 0.0
+
+
+class QueryPlan(NamedTuple):
+    """The planner's view of one statement (EXPLAIN, never ANALYZE unless asked), and
+    the hypothetical indexes measured against it.
+
+    `scans`: {node, schema, table, alias, indexes, filtered, plan_rows} per node that
+    reads a relation (`indexes`: the ones it reads through).
+    `candidates`: {schema, table, columns, status, reason, cost_before, cost_after,
+    used, estimated_bytes} per index tried (status measured, not measured, failed)."""
+
+    queryid: int
+    fingerprint: str
+    status: str  # ran, skipped, not planned
+    reason: str | None
+    method: str | None  # generic plan, representative parameters, ...
+    form: str | None  # what was planned: the statement as written, or its scan as a SELECT
+    analyzed: bool  # EXPLAIN ANALYZE ran it (--analyze-queries, SELECT only)
+    total_cost: float | None
+    plan_rows: float | None
+    actual_ms: float | None
+    actual_rows: float | None
+    scans: list[dict[str, Any]]
+    candidates: list[dict[str, Any]]
+
+
 @dataclass(frozen=True, slots=True)
 class CollectionInfo:
     """How the snapshot was taken, for the report's honesty and the benchmark."""
@@ -443,6 +519,8 @@ class CollectionInfo:
     interrupted: str | None = None  # the run stopped early (the message says where)
     # probes that ran (snapshot/probes.py); None: a snapshot from before probes were recorded
     probes: list[str] | None = None
+    # wanted probes that could not run, and why (pg_stat_statements not installed, ...)
+    unavailable: dict[str, str] | None = None
 
 
 def entity(cls: type, query: str | None = None, *, since: int = 0) -> Any:
@@ -657,6 +735,9 @@ class Snapshot:
     extensions: list[Extension] = entity(Extension, "extensions")
     privileges: list[Privilege] = entity(Privilege, "privileges", since=110000)
     migration_hazards: list[MigrationHazard] = entity(MigrationHazard)
+    statement_sources: list[StatementSource] = entity(StatementSource)
+    statements: list[Statement] = entity(Statement)
+    query_plans: list[QueryPlan] = entity(QueryPlan)
     format: str = field(default=SNAPSHOT_FORMAT)
 
     @classmethod

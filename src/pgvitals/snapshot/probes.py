@@ -70,6 +70,22 @@ PROBES = {
             " every page of each table and index",
             opt_in=True,
         ),
+        Probe(
+            "stats_extension",
+            False,
+            "whether pg_stat_statements is installed, loaded and readable in this database",
+        ),
+        Probe(
+            "statements",
+            False,
+            "the top statements of pg_stat_statements by total time, mean time and calls",
+        ),
+        Probe(
+            "query_plans",
+            False,
+            "EXPLAIN of the heaviest statements under statement_timeout (ANALYZE only with"
+            " --analyze-queries, SELECTs only); hypothetical indexes measured with hypopg",
+        ),
     )
 }
 DEFAULT_PROBES = frozenset(name for name, probe in PROBES.items() if not probe.opt_in)
