@@ -186,6 +186,18 @@ def area_status(
                 f" {short_window.length}"
             )
     gaps = len(checks) - len(ran)
+    if status == GREEN and 2 * gaps > len(checks):
+        # most of the area could not be judged (no pg_stat_statements, --no-data): its
+        # few checks that ran do not make it green
+        reasons = sorted({c.reason or c.status for c in checks if c.status != "ran"})
+        reason = (
+            f"{gaps:,} of {plural(len(checks), 'check')} not run: "
+            + "; ".join(reasons)
+            + (f" ({plural(len(findings), 'finding')} from the others)" if findings else "")
+        )
+        return AreaStatus(
+            category, title, NOT_CHECKED, reason, len(findings), len(ran), len(checks)
+        )
     if gaps:
         reason += f" ({gaps:,} of {len(checks):,} checks not run)"
     return AreaStatus(category, title, status, reason, len(findings), len(ran), len(checks))

@@ -28,8 +28,10 @@ from pgvitals.snapshot.model import (
     Schema,
     ServerInfo,
     Snapshot,
+    StatementSource,
     Table,
 )
+from pgvitals.snapshot.probes import DEFAULT_PROBES
 from pgvitals.suppress import Excused
 
 COLLECTED_AT = "2026-11-22T12:00:00Z"
@@ -284,8 +286,34 @@ def make_snapshot(stats_reset: str | None = "2026-11-01T12:00:00Z") -> Snapshot:
             schemas_filter=[],
             data_profiled=False,
             skipped=[{"step": "sequences", "reason": "permission denied for sequence s"}],
+            # as a live run records it on a server without pg_stat_statements
+            probes=sorted(DEFAULT_PROBES - {"statements", "query_plans"}),
+            unavailable={name: NO_STATEMENTS for name in ("statements", "query_plans")},
         ),
+        statement_sources=[
+            StatementSource(
+                status="not installed",
+                reason=NO_STATEMENTS,
+                schema=None,
+                version=None,
+                available=True,
+                loaded=False,
+                track=None,
+                reads_all=False,
+                statements=0,
+                hidden=0,
+                total_ms=0.0,
+                total_calls=0,
+                stats_reset=None,
+                deallocations=None,
+                hypopg="not installed",
+                hypopg_version=None,
+            )
+        ],
     )
+
+
+NO_STATEMENTS = "pg_stat_statements is not installed in this database"
 
 
 @pytest.fixture
@@ -361,7 +389,12 @@ def test_executive_summary(report: str, analysis: Analysis) -> None:
     rows = {row[0]: row for row in table_rows(text)}
     assert rows["Integrity"][1] == "🔴 Red"
     assert rows["Maintenance"][1] == "🔴 Red"
-    assert rows["Query workload"][1] == "⚪ Not checked"  # no rules for this area yet
+    # no pg_stat_statements: its one check that ran (saying so) does not make it green
+    assert rows["Query workload"][1] == "⚪ Not checked"
+    assert (
+        "not run" in rows["Query workload"][2]
+        and "1 finding from the others" in rows["Query workload"][2]
+    )
     assert "counters since 2026-11-01 12:00 UTC (21 days)" in text
 
 
