@@ -9,6 +9,7 @@ from pgvitals.rules import (  # noqa: F401  (registers rules)
     maintenance,
     naming,
     partitions,
+    quality,
     review,
     rls,
     security,
