@@ -744,9 +744,9 @@ def data_quality(snap: Snapshot, findings: Iterable[Finding]) -> list[ColumnQual
         schema, table = fields["schema"] or "", fields["table"] or ""
         if item.where.kind == "column":
             flagged[(schema, table, fields["column"] or "")].append(item)
-        elif item.where.kind == "table":  # columns that the values revealed
+        elif item.where.kind == "table":  # columns only their values revealed
             for name, entry in item.evidence.get("columns", {}).items():
-                if "values" in str(entry.get("by", "")):
+                if entry.get("by") == "values":
                     flagged[(schema, table, name)].append(item)
                     shapes[(schema, table, name)] = (entry["kind"], entry.get("share", 0.0))
     tables = {(t.schema, t.name): t for t in snap.tables}
