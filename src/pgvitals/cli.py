@@ -28,6 +28,7 @@ from rich.progress import (
     ProgressColumn,
     SpinnerColumn,
     Task,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
 )
@@ -798,19 +799,24 @@ class Display:
         self.progress = progress
         self.prefix = prefix
         self.task = progress.add_task("connecting", total=None)
-        self.counting_since: float | None = None
+        self.bar: TaskID | None = None
+        self.counting_since = 0.0
 
     def __call__(self, step: str) -> None:
         self.progress.update(self.task, description=f"{self.prefix}{step}")
 
     def count(self, done: int, total: int) -> None:
         now = time.monotonic()
-        if self.counting_since is None or done == 0:
+        if done == 0:
             self.counting_since = now
-        if done < total and now - self.counting_since >= self.MOMENT_S:
-            self.progress.update(self.task, total=total, completed=done)
-        elif done >= total:
-            self.progress.update(self.task, total=None, completed=0)
+        if done >= total:
+            if self.bar is not None:
+                self.progress.remove_task(self.bar)
+                self.bar = None
+        elif self.bar is not None:
+            self.progress.update(self.bar, completed=done)
+        elif now - self.counting_since >= self.MOMENT_S:
+            self.bar = self.progress.add_task("tables read", total=total, completed=done)
 
 
 @contextmanager

@@ -531,9 +531,8 @@ LABELS = {
     "birth_date": "birth date",
     "ip_address": "IP address",
     "national_id": "national id",
-    "address": "postal address",
+    "address": "address",
     "person_name": "person's name",
-    "credential": "credential",
 }
 SHAPE_KINDS = {
     "email": "email",
@@ -550,8 +549,6 @@ def pii_by_name(column: Column) -> str | None:
     """The kind of personal data a column's name and type say it holds."""
     if column.type_name in NETWORK_TYPES:
         return "ip_address"
-    if credential_role(column) is not None:
-        return "credential"
     parts = name_words(column.name)
     names = [tuple(parts)]  # `home_address`, and `phone` of `phone_number`
     while parts and parts[-1] in NEUTRAL_TAIL:
@@ -582,8 +579,9 @@ class PiiOptions:
 )
 def pii_inventory(snap: Snapshot, opts: PiiOptions) -> Iterator[Draft]:
     """Per table, the columns that hold personal data: e-mail addresses, phone numbers,
-    IP addresses, birth dates, national ids (US SSN, UK NI number), postal addresses,
-    people's names, and credentials.
+    IP addresses, birth dates, national ids (US SSN, UK NI number), addresses and
+    people's names. (Passwords and tokens are `plaintext-password`'s and
+    `sensitive-columns-exposed`'s: secrets, not facts about a person.)
 
     Found by name and type (`email`, `guardian_phone`, `date_of_birth`, `inet`), and,
     unless `--no-data`, by the shape of the values: at least `min_share` of a text
