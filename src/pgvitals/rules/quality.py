@@ -523,8 +523,12 @@ PII_NAMES = {
                     ("given", "name"), ("family", "name"), ("firstname",), ("lastname",),
                     ("fullname",)),
 }  # fmt: skip
-# words after the kind that keep its meaning: `email_address`, `phone_number`, `mobile_2`
-NEUTRAL_TAIL = frozenset({"address", "addr", "number", "num", "no", "nr", "primary", "1", "2"})
+# words after the kind that keep its meaning: `email_address`, `phone_number`, `mobile_2`,
+# `address_line1`
+NEUTRAL_TAIL = frozenset(
+    {"address", "addr", "number", "num", "no", "nr", "primary", "1", "2", "3", "line", "line1",
+     "line2", "line3"}
+)  # fmt: skip
 LABELS = {
     "email": "e-mail",
     "phone": "phone",
