@@ -70,6 +70,27 @@ def test_small_tables_are_counted_exactly(database) -> None:
     assert rows['public.Weird"Name.ñame']["placeholders"] == 6
 
 
+def test_a_nondeterministic_collation_does_not_stop_the_profile(database) -> None:
+    with database.admin() as admin:
+        try:
+            admin.execute(
+                "CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2',"
+                " deterministic = false)"
+            )
+        except psycopg.errors.FeatureNotSupported:
+            pytest.skip("this server has no ICU")
+    database.execute(
+        "CREATE TABLE people (id int PRIMARY KEY, login text COLLATE ci);"
+        "INSERT INTO people SELECT g,"
+        " CASE WHEN g % 2 = 0 THEN 'N/A' ELSE 'u' || g || '@example.com' END"
+        " FROM generate_series(1, 10) g"
+    )
+    snap = snapshot_of(database.dsn)
+    assert [p.status for p in snap.profiles] == ["ran"]
+    login = profile_of(snap, "people", "login")
+    assert (login.counts["placeholder"], login.counts["email"]) == (5, 5)
+
+
 # 400,000 rows, profiled from a sample of about 5,000: '' in 30 % of `note` (evenly
 # spread), NULL in every fourth run of 2,000 rows of `tag` (clustered: whole pages alike,
 # so its margin is wide), 'null' placeholders in 5 % of `code`.

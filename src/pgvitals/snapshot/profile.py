@@ -204,21 +204,27 @@ def relation(table: Table) -> str:
     return f"{quote_identifier(table.schema)}.{quote_identifier(table.name)}"
 
 
+def as_text(stored: str) -> str:
+    """The column as text in the C collation: a column's nondeterministic collation
+    would refuse LIKE and regular expressions, and C compares bytes, fastest."""
+    return f'({stored}::pg_catalog.text COLLATE pg_catalog."C")'
+
+
 def condition(measure: str, column: str, alias: str = "pgvitals_row") -> str:
     """The SQL condition a counted measure counts, on `alias`'s column."""
     stored = f"{alias}.{quote_identifier(column)}"
-    return CONDITIONS[measure].format(c=stored, t=f"{stored}::pg_catalog.text")
+    return CONDITIONS[measure].format(c=stored, t=as_text(stored))
 
 
 def item_sql(measure: str, column: str) -> tuple[str, str]:
     """(kind, aggregate) measuring one column: kind is count, min, max or mask."""
     stored = f"pgvitals_row.{quote_identifier(column)}"
-    as_text = f"{stored}::pg_catalog.text"
+    text = as_text(stored)
     if measure in EXTREMES:
         aggregate, expression = EXTREMES[measure]
-        return aggregate, f"{aggregate}({expression.format(c=stored, t=as_text)})"
+        return aggregate, f"{aggregate}({expression.format(c=stored, t=text)})"
     if measure == "placeholder_mask":
-        return "mask", PLACEHOLDER_MASK.format(t=as_text)
+        return "mask", PLACEHOLDER_MASK.format(t=text)
     return "count", f"count(*) FILTER (WHERE {condition(measure, column)})"
 
 
