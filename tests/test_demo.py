@@ -75,6 +75,20 @@ def test_demo_writes_a_report_that_exhibits_the_flaws(tmp_path) -> None:
         ("update-hot-spot", "practise_improve_pilot.streaks"),
         ("empty-schema", "legacy"),
         ("aborted-writes", "practise_improve_pilot.teacher_profile"),
+        # quality (issue 10): one planted flaw per rule, and the integrity rule's worst
+        ("empty-strings", "practise_improve_pilot.feedback.comment"),
+        ("empty-strings", "practise_improve_pilot.students.nickname"),
+        ("all-empty-column", "practise_improve_pilot.teachers.fax_number"),
+        ("high-null-ratio", "practise_improve_pilot.lessons.createdAt"),
+        ("high-null-ratio", "practise_improve_pilot.students.guardian_phone"),
+        ("placeholder-values", "practise_improve_pilot.students.nickname"),
+        ("placeholder-values", "practise_improve_pilot.teachers.phone"),
+        ("plaintext-password", "practise_improve_pilot.teachers.password"),
+        ("plaintext-password", "public.teachers_old.password"),
+        ("pii-inventory", "practise_improve_pilot.login_attempts"),
+        ("pii-inventory", "practise_improve_pilot.students"),
+        ("soft-delete-orphans", "practise_improve_pilot.teacher_profile.teacher_id"),
+        ("soft-delete-orphans", "practise_improve_pilot.progress.student_id"),
         # security (FLAWS.md): one planted flaw per rule the demo can show
         ("rls-disabled", "practise_improve_pilot.progress"),
         ("rls-enabled-no-policy", "practise_improve_pilot.streaks"),
@@ -102,8 +116,22 @@ def test_demo_writes_a_report_that_exhibits_the_flaws(tmp_path) -> None:
     assert expected <= found, sorted(found)
     assert any(rule == "unindexed-foreign-key" for rule, _ in found)
     assert not_run(report["checks"]) == [], report["checks"]
+    silent = {
+        ("plaintext-password", "practise_improve_pilot.students.password_hash"),
+        ("high-null-ratio", "practise_improve_pilot.students.deleted_at"),
+        ("all-empty-column", "practise_improve_pilot.teachers.deleted_at"),
+        ("soft-delete-orphans", "practise_improve_pilot.feedback.student_id"),
+    }
+    assert not silent & found
     markdown = (out / "report.md").read_text()
     assert "practise_improve_pilot" in markdown and "erDiagram" in markdown
+    quality = markdown.split("## Data quality")[1].split("## Missing elements")[0]
+    assert "| `practise_improve_pilot.feedback.comment` | 3,200 | — | 948 (29.6%) |" in quality
+    assert "| `practise_improve_pilot.teachers.password` |" in quality
+    assert "135 not hashed" in quality
+    by_column = {row["column"]: row for row in report["sections"]["quality"]}
+    assert by_column["practise_improve_pilot.students.guardian_phone"]["nulls"] == 2700
+    assert by_column["practise_improve_pilot.login_attempts.user"]["shape"] == "email"
     assert "| `practise_improve_pilot.streaks` | `postgres` (exempt) | **denied**" in markdown
     assert "CONCURRENTLY" in (out / "fix.sql").read_text()
     assert (out / "rollback.sql").exists() and (out / "report.sarif").exists()

@@ -12,6 +12,7 @@ import datetime as dt
 import re
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -19,8 +20,18 @@ from pathlib import Path
 
 import click
 import psycopg
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.console import Console, RenderableType
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table as RichTable
 
 from pgvitals import __version__, ruledocs
@@ -36,7 +47,16 @@ from pgvitals.connect import (
     describe_failure,
 )
 from pgvitals.embedded import EmbeddedError
-from pgvitals.engine import LIVE, REVIEW, Analysis, Check, analyse, ordered_rules, required_probes
+from pgvitals.engine import (
+    LIVE,
+    REVIEW,
+    Analysis,
+    Check,
+    analyse,
+    ordered_rules,
+    profile_budget,
+    required_probes,
+)
 from pgvitals.findings import SEVERITIES
 from pgvitals.fmt import parse_timestamp, plural
 from pgvitals.history.runs import new_run, target_of
@@ -78,6 +98,7 @@ from pgvitals.snapshot import io
 from pgvitals.snapshot.collect import UNREAD_CATALOGS, ProfileBudget, UnknownSchema, collect
 from pgvitals.snapshot.model import Snapshot
 from pgvitals.snapshot.probes import DEFAULT_PROBES
+from pgvitals.snapshot.samples import read_samples
 
 # --exact-bloat: the probe no rule asks for by default (it reads every page)
 EXACT_BLOAT = frozenset({"exact_bloat"})
@@ -310,6 +331,11 @@ class Keeping:
     help="Run EXPLAIN ANALYZE on the workload's heaviest SELECTs (executes them, read-only, "
     "under the statement timeout); without it statements are only planned.",
 )  # fmt: skip
+@click.option(
+    "--show-samples", is_flag=True,
+    help="Add up to 3 example rows to each data-quality finding (row values in the report;"
+    " never of password or secret columns).",
+)  # fmt: skip
 @target_options
 @exact_bloat_option
 @report_options
@@ -320,6 +346,7 @@ def check(
     snapshot_path: Path | None,
     include_managed: bool,
     analyze_queries: bool,
+    show_samples: bool,
     schemas: tuple[str, ...],
     no_data: bool,
     exact_bloat: bool,
@@ -347,18 +374,28 @@ def check(
     plan = plan_outputs(formats, outputs, force)  # checked now: a bad path fails fast
     baselines = Baselines.plan(baseline_path, write_baseline, force)
     keeping = Keeping.plan(history_location, keep, keep_days)
+    if show_samples and (snapshot_path is not None or no_data):
+        raise click.UsageError("--show-samples reads rows: not with --snapshot or --no-data")
+    limits = Limits(statement_timeout_ms=statement_timeout, lock_timeout_ms=lock_timeout)
     if snapshot_path is not None:
         if dsn:
             raise click.UsageError("give a DSN or --snapshot, not both")
         snapshot = io.load(snapshot_path)
         connection = f"snapshot {snapshot_path}"
     else:
-        limits = Limits(statement_timeout_ms=statement_timeout, lock_timeout_ms=lock_timeout)
         probes = required_probes(config) | (EXACT_BLOAT if exact_bloat else frozenset())
         snapshot, connection = take_snapshot(
-            dsn, limits, schemas or config.schemas, no_data, probes, analyze_queries
+            dsn,
+            limits,
+            schemas or config.schemas,
+            no_data,
+            probes,
+            profile_budget(config),
+            analyze_queries,
         )
     analysis = analysis_of(snapshot, config)
+    if show_samples:
+        analysis = with_samples(analysis, dsn, limits, profile_budget(config))
     finish(analysis, plan, connection, fail_on or config.fail_on, baselines, keeping)
 
 
@@ -388,7 +425,9 @@ def snapshot(
     check_writable([destination], force)  # before collecting: a bad path fails fast
     limits = Limits(statement_timeout_ms=statement_timeout, lock_timeout_ms=lock_timeout)
     probes = DEFAULT_PROBES | (EXACT_BLOAT if exact_bloat else frozenset())
-    taken, _ = take_snapshot(dsn, limits, schemas or config.schemas, no_data, probes)
+    taken, _ = take_snapshot(
+        dsn, limits, schemas or config.schemas, no_data, probes, profile_budget(config)
+    )
     write_files([(destination, io.to_json(taken))], force)
     stderr.print(
         f"saved {visible(str(output))}: {len(taken.tables)} tables, "
@@ -505,7 +544,12 @@ def load_side(
         report = build_report(analysis_of(loaded, config), f"snapshot {argument}")
         return comparison.Side(argument, comparison.SNAPSHOT, report, loaded)
     taken, connection = take_snapshot(
-        argument, limits, schemas or config.schemas, no_data, required_probes(config)
+        argument,
+        limits,
+        schemas or config.schemas,
+        no_data,
+        required_probes(config),
+        profile_budget(config),
     )
     if taken.collection.interrupted:  # half a catalog would show as drift
         raise Failure(taken.collection.interrupted, EXIT_UNREACHABLE)
@@ -755,14 +799,60 @@ def write_rule_docs(docs_dir: Path) -> None:
         )
 
 
+class WithTotal(ProgressColumn):
+    """A column shown only once its task has a total (the row phase's bar)."""
+
+    def __init__(self, column: ProgressColumn) -> None:
+        super().__init__()
+        self.column = column
+
+    def render(self, task: Task) -> RenderableType:
+        return self.column.render(task) if task.total is not None else ""
+
+
+class Display:
+    """Names the step under way (a spinner), and shows a bar over the tables whose rows
+    are read once that takes more than a moment."""
+
+    MOMENT_S = 1.0
+
+    def __init__(self, progress: Progress, prefix: str) -> None:
+        self.progress = progress
+        self.prefix = prefix
+        self.task = progress.add_task("connecting", total=None)
+        self.bar: TaskID | None = None
+        self.counting_since = 0.0
+
+    def __call__(self, step: str) -> None:
+        self.progress.update(self.task, description=f"{self.prefix}{step}")
+
+    def count(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == 0:
+            self.counting_since = now
+        if done >= total:
+            if self.bar is not None:
+                self.progress.remove_task(self.bar)
+                self.bar = None
+        elif self.bar is not None:
+            self.progress.update(self.bar, completed=done)
+        elif now - self.counting_since >= self.MOMENT_S:
+            self.bar = self.progress.add_task("tables read", total=total, completed=done)
+
+
 @contextmanager
-def progress_display(prefix: str = "collecting ") -> Iterator:
+def progress_display(prefix: str = "collecting ") -> Iterator[Display]:
     """A spinner on stderr naming the step under way (silent when not a terminal)."""
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), console=stderr, transient=True
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        WithTotal(BarColumn()),
+        WithTotal(MofNCompleteColumn()),
+        WithTotal(TimeRemainingColumn()),
+        console=stderr,
+        transient=True,
     ) as progress:
-        task = progress.add_task("connecting")
-        yield lambda step: progress.update(task, description=f"{prefix}{step}")
+        yield Display(progress, prefix)
 
 
 def take_snapshot(
@@ -771,6 +861,7 @@ def take_snapshot(
     schemas: tuple[str, ...],
     no_data: bool,
     probes: frozenset[str] | None = None,
+    budget: ProfileBudget | None = None,
     analyze_queries: bool = False,
 ) -> tuple[Snapshot, str]:
     """`probes`: what the rules to be run need; None (a saved snapshot) reads them all.
@@ -779,8 +870,8 @@ def take_snapshot(
     where = describe_connection(connection)
     try:
         with progress_display() as step:
-            budget = None if no_data else ProfileBudget()
-            taken = collect(connection, schemas, budget, step, probes, analyze_queries)
+            profile = None if no_data else budget or ProfileBudget()
+            taken = collect(connection, schemas, profile, step, probes, analyze_queries, step.count)
     except UnknownSchema as error:
         raise Failure(str(error), EXIT_USAGE) from None
     except psycopg.OperationalError as error:
@@ -790,6 +881,31 @@ def take_snapshot(
     finally:
         connection.close()
     return taken, where
+
+
+def with_samples(
+    analysis: Analysis, dsn: str | None, limits: Limits, budget: ProfileBudget
+) -> Analysis:
+    """The analysis with up to 3 example rows added to each data-quality finding's
+    evidence (`samples`), read in a new session; the snapshot stays without values."""
+    if analysis.snapshot.collection.interrupted:
+        return analysis
+    connection = connect(dsn, limits)
+    try:
+        with progress_display("reading ") as step:
+            step("examples (--show-samples)")
+            samples = read_samples(
+                connection, analysis.snapshot, analysis.findings, budget.per_table_ms
+            )
+    finally:
+        connection.close()
+    findings = [
+        replace(item, evidence={**item.evidence, "samples": samples[item.fingerprint]})
+        if item.fingerprint in samples
+        else item
+        for item in analysis.findings
+    ]
+    return replace(analysis, findings=findings)
 
 
 def analysis_of(snapshot: Snapshot, config: Config) -> Analysis:

@@ -6,6 +6,12 @@ schemas = ["app"]
 fail_on = "high"
 include_managed = false     # true: also assess Supabase's auth, storage, ... schemas
 
+[tool.pgvitals.profile]     # how table rows are read (the quality rules)
+exact_below_rows = 100000   # count every row of smaller tables; sample larger ones
+sample_rows = 10000         # rows a TABLESAMPLE aims to read
+per_table_ms = 5000         # statement_timeout of each table's read
+total_ms = 60000            # for all the tables together
+
 [tool.pgvitals.rules.high-dead-tuple-ratio]
 min_ratio = 0.3
 severity = "high"
@@ -55,6 +61,8 @@ class Config:
     min_statistics_hours: float = 24.0
     # also assess what a platform manages (Supabase's auth, storage, ...; SPEC §1)
     include_managed: bool = False
+    # [profile]: ProfileBudget's fields (snapshot/collect.py) as written
+    profile: dict[str, Any] = field(default_factory=dict)
 
     def options_for(self, rule_id: str) -> dict[str, Any]:
         """The rule's options: its defaults, overlaid with its settings. A rule that
@@ -101,7 +109,7 @@ def parse_config(data: Any, source: str | None = None) -> Config:
         raise ConfigError(f"{where}: the pgvitals settings must be a table")
     known_keys = {
         "disable", "rules", "ignore", "schemas", "fail_on", "min_statistics_hours",
-        "include_managed",
+        "include_managed", "profile",
     }  # fmt: skip
     unknown = set(data) - known_keys
     if unknown:
@@ -137,7 +145,31 @@ def parse_config(data: Any, source: str | None = None) -> Config:
         source=source,
         min_statistics_hours=float(hours),
         include_managed=include_managed,
+        profile=_profile_settings(data.get("profile", {}), where),
     )
+
+
+# The [profile] settings: ProfileBudget's fields that a user may set.
+PROFILE_SETTINGS = (
+    "exact_below_rows", "exact_below_bytes", "sample_rows", "per_table_ms", "total_ms",
+    "sample_method",
+)  # fmt: skip
+
+
+def _profile_settings(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: profile must be a table ([profile])")
+    unknown = set(value) - set(PROFILE_SETTINGS)
+    if unknown:
+        names, known = ", ".join(sorted(unknown)), ", ".join(PROFILE_SETTINGS)
+        raise ConfigError(f"{where}: unknown profile setting(s) {names} ({known})")
+    for name, item in value.items():
+        if name == "sample_method":
+            if item not in ("system", "bernoulli"):
+                raise ConfigError(f"{where}: profile.sample_method must be system or bernoulli")
+        elif isinstance(item, bool) or not isinstance(item, int) or item <= 0:
+            raise ConfigError(f"{where}: profile.{name} must be a whole number above 0")
+    return dict(value)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -8,10 +8,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from pgvitals.config import Config
+from pgvitals.config import Config, ConfigError
 from pgvitals.findings import Category, Finding, Located, Severity
 from pgvitals.rules import REGISTRY, Rule
 from pgvitals.rules._api import NO_ROWS, ROWS_OPTIONAL, ROWS_REQUIRED, complete
+from pgvitals.snapshot.collect import ProfileBudget
 from pgvitals.snapshot.model import Snapshot
 from pgvitals.snapshot.probes import PROBES
 from pgvitals.suppress import Excused, Suppressor, UnusedExcuse
@@ -170,6 +171,16 @@ def required_probes(config: Config = DEFAULT_CONFIG) -> frozenset[str]:
     return frozenset(
         name for rule in REGISTRY.values() if rule.id not in config.disabled for name in rule.needs
     )
+
+
+def profile_budget(config: Config = DEFAULT_CONFIG) -> ProfileBudget:
+    """How rows are read, from the config: its [profile] bounds, and the placeholder
+    values placeholder-values counts (they are counted while the rows are read)."""
+    placeholders = config.options_for("placeholder-values")["values"].split(",")
+    try:
+        return ProfileBudget(**config.profile, placeholders=tuple(placeholders))
+    except ValueError as error:
+        raise ConfigError(f"{config.source or 'configuration'}: {error}") from None
 
 
 def missing_probes(rule: Rule, snapshot: Snapshot) -> list[str]:

@@ -868,6 +868,15 @@ def add_check_not_valid(column: Column, name: str, expression: str) -> Fix:
     return Fix((text(add), text(validate)), (text(drop),), BRIEF_ALTER)
 
 
+def blank_rows_query(column: Column) -> str:
+    """The query that lists the rows whose text column is '' or only spaces."""
+    return text(
+        sql.SQL("SELECT * FROM {table} WHERE btrim({column}) = '';").format(
+            table=name_of(column.schema, column.table), column=sql.Identifier(column.name)
+        )
+    )
+
+
 def create_partition(table: Table, name: str, bounds: tuple[str, str] | None) -> Fix:
     """A range partition `FROM (lower) TO (upper)`, or the DEFAULT partition (`bounds`
     None). Takes a brief ACCESS EXCLUSIVE lock on the parent; the rollback drops it

@@ -25,7 +25,8 @@ from pgvitals.fixes import one_line
 from pgvitals.fmt import plural, short_time
 from pgvitals.rules import REGISTRY
 from pgvitals.snapshot.facts import Reference, RlsCoverage
-from pgvitals.snapshot.model import Constraint, ServerInfo, Snapshot, Table
+from pgvitals.snapshot.model import ColumnProfile, Constraint, ServerInfo, Snapshot, Table
+from pgvitals.snapshot.probes import COLUMN_PROBES
 from pgvitals.snapshot.window import StatisticsWindow, statistics_window
 from pgvitals.workload.patterns import QueryPatterns, query_patterns
 
@@ -715,6 +716,105 @@ def script_header(kind: str, server: ServerInfo) -> str:
     )
 
 
+# --- data quality ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColumnQuality:
+    """A column that a data-quality finding flagged, with what the row scan measured:
+    counted on small tables, estimated from a sample on large ones."""
+
+    column: str  # qualified name
+    schema: str
+    table: str
+    name: str
+    rows: int | None  # the table's rows (estimated where sampled)
+    rows_examined: int | None  # rows read: the sample's size where estimated
+    estimated: bool
+    nulls: int | None  # None: not measured (a NOT NULL column)
+    null_ratio: float | None
+    empty: int | None  # '' and only spaces (text columns)
+    empty_ratio: float | None
+    placeholders: int | None
+    placeholder_ratio: float | None
+    not_hashed: int | None  # password and secret columns: values in no hash format
+    shape: str | None  # personal data found by the values' shape (pii-inventory)
+    shape_ratio: float | None  # of the values with content
+    margin: float | None  # the widest 95 % margin of error of these ratios (estimated)
+    rules: tuple[str, ...]
+    severity: str
+
+
+def data_quality(snap: Snapshot, findings: Iterable[Finding]) -> list[ColumnQuality]:
+    """One row per column flagged by a rule that reads the data profile, worst first."""
+    flagged: dict[tuple[str, str, str], list[Finding]] = defaultdict(list)
+    shapes: dict[tuple[str, str, str], tuple[str, float]] = {}
+    for item in findings:
+        rule_def = REGISTRY.get(item.rule)
+        if rule_def is None or not COLUMN_PROBES & set(rule_def.needs):
+            continue
+        fields = item.where.fields()
+        schema, table = fields["schema"] or "", fields["table"] or ""
+        if item.where.kind == "column":
+            flagged[(schema, table, fields["column"] or "")].append(item)
+        elif item.where.kind == "table":  # columns only their values revealed
+            for name, entry in item.evidence.get("columns", {}).items():
+                if entry.get("by") == "values":
+                    flagged[(schema, table, name)].append(item)
+                    shapes[(schema, table, name)] = (entry["kind"], entry.get("share", 0.0))
+    tables = {(t.schema, t.name): t for t in snap.tables}
+    rows = []
+    for key, items in flagged.items():
+        table = tables.get(key[:2])
+        profile = snap.facts.column_profile(table, key[2]) if table is not None else None
+        if table is None or profile is None:
+            continue
+        rows.append(column_quality(profile, table, key[2], items, shapes.get(key)))
+    return sorted(rows, key=lambda r: (severity_rank(r.severity), r.column))
+
+
+def column_quality(
+    profile: ColumnProfile,
+    table: Table,
+    name: str,
+    items: list[Finding],
+    shape: tuple[str, float] | None,
+) -> ColumnQuality:
+    total = profile.rows or 0
+
+    def ratio(count: int | None) -> float | None:
+        return round(count / total, 4) if count is not None and total else None
+
+    nulls = profile.count("null")
+    empty = known_sum([profile.empty_strings, profile.blank_strings])
+    counts = profile.counts
+    not_hashed = None
+    if "slow_hash" in counts:
+        not_hashed = max(counts["filled"] - counts["slow_hash"] - counts["fast_digest"], 0)
+    margins = [m for k, m in profile.margins.items() if k in ("null", "empty", "placeholder")]
+    return ColumnQuality(
+        column=f"{table.qualname}.{name}",
+        schema=table.schema,
+        table=table.name,
+        name=name,
+        rows=profile.rows,
+        rows_examined=profile.examined,
+        estimated=profile.sampled,
+        nulls=nulls,
+        null_ratio=ratio(nulls),
+        empty=empty,
+        empty_ratio=ratio(empty),
+        placeholders=profile.count("placeholder"),
+        placeholder_ratio=ratio(profile.count("placeholder")),
+        not_hashed=not_hashed,
+        shape=shape[0] if shape else None,
+        shape_ratio=shape[1] if shape else None,
+        margin=round(max(margins), 4) if profile.sampled and margins else None,
+        rules=tuple(sorted({item.rule for item in items})),
+        severity=min(items, key=lambda item: item.severity.rank).severity.value,
+    )
+
+
 # --- the report ----------------------------------------------------------------------
 
 
@@ -826,6 +926,7 @@ class Report:
     not_assessed: list[NotAssessed] = dataclasses.field(default_factory=list)
     rls_coverage: list[RlsCoverage] = dataclasses.field(default_factory=list)
     query_patterns: QueryPatterns | None = None  # None: a report from before workloads
+    quality: list[ColumnQuality] = dataclasses.field(default_factory=list)
 
     @property
     def review(self) -> bool:
@@ -893,6 +994,7 @@ class Report:
                 "not_assessed": [dataclasses.asdict(n) for n in self.not_assessed],
                 "rls_coverage": [dataclasses.asdict(r) for r in self.rls_coverage],
                 "query_patterns": plain(self.query_patterns),
+                "quality": plain(self.quality),
             },
         }
 
@@ -934,6 +1036,7 @@ class Report:
             not_assessed=[revive(NotAssessed, n) for n in sections.get("not_assessed", [])],
             rls_coverage=[revive(RlsCoverage, r) for r in sections.get("rls_coverage", [])],
             query_patterns=revive(QueryPatterns, sections.get("query_patterns")),
+            quality=[revive(ColumnQuality, q) for q in sections.get("quality", [])],
         )
 
 
@@ -1088,6 +1191,7 @@ def build_report(
         not_assessed=analysis.not_assessed,
         rls_coverage=rls_matrix(analysis),
         query_patterns=query_patterns(snap, analysis.findings),
+        quality=data_quality(snap, analysis.findings),
     )
 
 

@@ -45,9 +45,9 @@ import yaml
 
 from pgvitals.config import Config, parse_config
 from pgvitals.connect import connect
-from pgvitals.engine import REVIEW, Analysis, analyse, required_probes
+from pgvitals.engine import REVIEW, Analysis, analyse, profile_budget, required_probes
 from pgvitals.rules import REGISTRY
-from pgvitals.snapshot.collect import ProfileBudget, collect
+from pgvitals.snapshot.collect import collect
 
 CASE_KEYS = frozenset(
     {"name", "sql", "workload", "config", "no_data", "review", "base", "expect", "requires"}
@@ -196,7 +196,7 @@ def analyse_case(dsn: str, case: Case) -> Analysis:
     config = case.parsed_config()
     connection = connect(dsn)
     try:
-        budget = None if case.no_data else ProfileBudget()
+        budget = None if case.no_data else profile_budget(config)
         snapshot = collect(connection, config.schemas, budget, probes=required_probes(config))
     finally:
         connection.close()

@@ -91,6 +91,31 @@ def fenced(body: str, language: str = "") -> str:
     return block
 
 
+def measured(count: int | None, ratio: float | None) -> str:
+    """A count and its share of the rows: `2,700 (90.0 %)`; `—` where not measured."""
+    if count is None:
+        return "—"
+    return f"{count:,} ({ratio:.1%})" if ratio is not None else f"{count:,}"
+
+
+def other_measures(row: rp.ColumnQuality) -> str:
+    """Values not hashed (password columns) and shapes of personal data, else `—`."""
+    parts = []
+    if row.not_hashed is not None:
+        parts.append(f"{row.not_hashed:,} not hashed")
+    if row.shape is not None and row.shape_ratio is not None:
+        parts.append(f"{row.shape.replace('_', ' ')}-shaped: {row.shape_ratio:.0%}")
+    return "; ".join(parts) or "—"
+
+
+def read_how(row: rp.ColumnQuality) -> str:
+    """How the numbers were obtained: every row, or a sample and its margin of error."""
+    if not row.estimated:
+        return "counted"
+    spread = f", ± {row.margin:.1%}" if row.margin is not None else ""
+    return f"estimated ({fmt.thousands(row.rows_examined)} rows read{spread})"
+
+
 def evidence_value(value: Any, key: str) -> str:
     """One evidence value, readable: sizes in kB/MB/GB, ratios as percentages."""
     if value is None:
@@ -326,6 +351,7 @@ def report_context(report: Report) -> dict[str, Any]:
         "max_writes": max((row.writes for row in active), default=0),
         "track_counts": report.settings.get("track_counts", "on"),
         "quality": [f for f in report.findings if f.category == Category.QUALITY],
+        "quality_columns": report.quality,
         "elements": report.elements,
         "excused": report.excused,
         "not_assessed": report.not_assessed,
@@ -375,6 +401,9 @@ def environment() -> Environment:
         rls_cell=rls_cell,
         ms=milliseconds,
         share=lambda value: "—" if value is None else f"{value:.0%}",
+        measured=lambda row, count, ratio: measured(getattr(row, count), getattr(row, ratio)),
+        read_how=read_how,
+        other_measures=other_measures,
     )
     env.globals.update(bar=fmt.text_bar, plural=fmt.plural)
     return env

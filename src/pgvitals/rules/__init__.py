@@ -11,6 +11,7 @@ from pgvitals.rules import (  # noqa: F401  (registers rules)
     migration,
     naming,
     partitions,
+    quality,
     review,
     rls,
     security,

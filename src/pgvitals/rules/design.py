@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from pgvitals import fixes
 from pgvitals.rules._api import (
+    CRITICAL,
+    HIGH,
     INTEGRITY,
     LOW,
     MEDIUM,
@@ -380,12 +382,6 @@ def serial_instead_of_identity(snap: Snapshot, opts: NoOptions) -> Iterator[Draf
 
 # --- soft-delete-without-partial-unique -----------------------------------------------
 
-# `archived_at` is left out: archiving often moves data elsewhere (a CI trace to object
-# storage) rather than hiding the row from the application.
-SOFT_DELETE = re.compile(
-    r"^(deleted|is_deleted|deleted_at|deleted_on|deletion_date|removed_at|discarded_at)$"
-)
-
 
 @rule(
     "soft-delete-without-partial-unique",
@@ -415,8 +411,7 @@ def soft_delete_without_partial_unique(snap: Snapshot, opts: NoOptions) -> Itera
     constraint that foreign keys reference must stay, or they be re-pointed first).
     """
     for table in own_tables(snap):
-        columns = snap.columns_by_table.get(table.oid, [])
-        marker = next((c for c in columns if SOFT_DELETE.match(c.name.lower())), None)
+        marker = snap.facts.soft_delete_columns.get(table.oid)
         if marker is None:
             continue
         for index in snap.indexes_by_table.get(table.oid, []):
@@ -749,19 +744,28 @@ def similar_pair(snap: Snapshot, first: Table, second: Table, shared: list[str])
 # --- empty-string-in-not-null ---------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class EmptyInNotNullOptions:
+    medium_ratio: float = option(0.1, "share of empty rows from which it is medium")
+    high_ratio: float = option(0.5, "share of empty rows from which it is high")
+
+
 @rule(
     "empty-string-in-not-null",
     category=INTEGRITY,
     severity=LOW,
     title="NOT NULL text column holds empty strings",
+    options=EmptyInNotNullOptions,
     rows=ROWS_REQUIRED,
     needs=("empty_strings",),
 )
-def empty_string_in_not_null(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
-    """A NOT NULL text column where rows hold `''` (or only whitespace).
+def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Iterator[Draft]:
+    """A NOT NULL text column where rows hold `''` (or only spaces).
 
-    Counted in the table's row scan (exact below 100,000 rows, scaled from a TABLESAMPLE
-    above: `sampled`). Medium when at least a tenth of the rows are empty.
+    Counted in the table's row scan (the data profile: exact below 100,000 rows, scaled
+    from a TABLESAMPLE above, with its margin of error). Medium from a tenth of the
+    rows, high from half, critical when every row is empty: the constraint then
+    guarantees nothing at all.
 
     ## Why it breaks
     NOT NULL rejects NULL only: `''` and `'   '` satisfy it. The constraint was meant to
@@ -771,38 +775,56 @@ def empty_string_in_not_null(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]
     them, and reports show blank names.
 
     ## Fix
-    Decide what the empty rows mean: fill them, or allow NULL and store NULL. Then add
-    `CHECK (btrim(column) <> '') NOT VALID`, which stops new empty values at once, and
-    `VALIDATE CONSTRAINT` once the old rows are fixed (it fails while any remain).
+    Decide what the empty rows mean: fill them, or allow NULL and store NULL (the fix
+    names the query that finds them). Then add `CHECK (btrim(column) <> '') NOT VALID`,
+    which stops new empty values at once, and `VALIDATE CONSTRAINT` once the old rows
+    are fixed (it fails while any remain).
     """
-    profiles = {(p.table_oid, p.column): p for p in snap.column_profiles}
     for table, column in own_columns(snap):
-        profile = profiles.get((table.oid, column.name))
+        if not column.not_null:
+            continue
+        profile = snap.facts.column_profile(table, column.name)
         if profile is None or profile.empty_strings is None:
             continue
         empty = profile.empty_strings + (profile.blank_strings or 0)
         if not empty:
             continue
-        rows = snap.facts.rows(table)
+        rows = profile.rows if profile.rows is not None else snap.facts.rows(table)
+        ratio = empty / rows if rows else None
         evidence: dict[str, object] = {
             "empty_strings": profile.empty_strings,
             "blank_strings": profile.blank_strings,
             "rows": rows,
-            "ratio": round(empty / rows, 4) if rows else None,
+            "ratio": round(ratio, 4) if ratio is not None else None,
             "default": column.default,
         }
         if profile.sampled:
-            evidence["sampled"] = True
-        fix = fixes.add_check_not_valid(
-            column, fixes.index_name(table.name, [column.name], "not_blank"), "btrim({}) <> ''"
-        ).with_note(f"{empty:,} rows are empty now: VALIDATE fails until they are fixed")
+            evidence.update(sampled=True, rows_examined=profile.examined)
+            if "empty" in profile.margins:
+                evidence["margin"] = round(profile.margins["empty"] + profile.margins["blank"], 4)
+        name = fixes.index_name(table.name, [column.name], "not_blank")
+        fix = (
+            fixes.add_check_not_valid(column, name, "btrim({}) <> ''")
+            .with_note(f"{empty:,} rows are empty now: VALIDATE fails until they are fixed")
+            .with_note(f"find them: {fixes.blank_rows_query(column)}")
+        )
         about = "about " if profile.sampled else ""
+        severity = None
+        if ratio is not None and ratio >= 1 and not profile.sampled:
+            severity = CRITICAL
+        elif ratio is not None and ratio >= opts.high_ratio:
+            severity = HIGH
+        elif ratio is not None and ratio >= opts.medium_ratio:
+            severity = MEDIUM
+        every = "every row is empty: the constraint guarantees nothing"
         yield finding(
             column,
-            f"NOT NULL, yet {about}{empty:,} of {rows:,} rows are empty or blank",
+            f"NOT NULL, yet {every}"
+            if severity == CRITICAL
+            else f"NOT NULL, yet {about}{empty:,} of {rows:,} rows are empty or blank",
             evidence=evidence,
             fix=fix,
-            severity=MEDIUM if rows and empty >= rows / 10 else None,
+            severity=severity,
         )
 
 

@@ -24,7 +24,7 @@ from psycopg.rows import dict_row, namedtuple_row, tuple_row
 
 from pgvitals.connect import NoAnswer, describe_failure, quoted
 from pgvitals.snapshot.assemble import Lookups, build_constraint, build_index, rebuildable
-from pgvitals.snapshot.facts import Reference, counts_empty_strings, time_named_integer
+from pgvitals.snapshot.facts import Reference, soft_deleted_when
 from pgvitals.snapshot.model import (
     BloatMeasure,
     CollectionInfo,
@@ -38,11 +38,22 @@ from pgvitals.snapshot.model import (
     Sequence,
     ServerInfo,
     Snapshot,
+    SoftDeleteOrphans,
     Table,
     TableProfile,
     ViolationCount,
 )
 from pgvitals.snapshot.probes import DEFAULT_PROBES, PROBES, probes_to_run
+from pgvitals.snapshot.profile import (
+    DEFAULT_PLACEHOLDERS,
+    MAX_PLACEHOLDERS,
+    Measured,
+    Reading,
+    measured_columns,
+    parameters,
+    profile_queries,
+    quote_identifier,
+)
 from pgvitals.workload.collect import STATEMENT_PROBES, WorkloadBudget, WorkloadReader
 from pgvitals.workload.statement import OWN_MARKER
 
@@ -50,6 +61,8 @@ T = TypeVar("T")
 FETCH_CHUNK = 20_000  # rows per round trip from a server-side cursor
 ROW_PROBES = frozenset(name for name, probe in PROBES.items() if probe.reads_rows)
 Progress = Callable[[str], None]
+# (tables read, tables to read): drives a progress bar while rows are read
+Counter = Callable[[int, int], None]
 
 SEQUENCE_BATCH = 500
 # Tables whose expressions are deparsed per statement: each holds one AccessShareLock
@@ -87,6 +100,49 @@ class ProfileBudget:
     sample_rows: int = 10_000  # rows a TABLESAMPLE of a larger table aims to read
     per_table_ms: int = 5_000
     total_ms: int = 60_000
+    # a table this large on disk is sampled whatever its rows (wide rows, TOAST)
+    exact_below_bytes: int = 128 * 1024 * 1024
+    sample_method: str = "system"  # system (whole pages) or bernoulli (every page read)
+    seed: int = 1  # REPEATABLE: the same sample on every run while the data stays
+    placeholders: tuple[str, ...] = DEFAULT_PLACEHOLDERS  # counted by placeholder-values
+
+    def __post_init__(self) -> None:
+        if self.sample_method not in ("system", "bernoulli"):
+            raise ValueError("sample_method is system or bernoulli")
+        # compared trimmed and in lower case; each once (its bit in a bit_or)
+        cleaned = tuple(dict.fromkeys(p.strip().lower() for p in self.placeholders if p.strip()))
+        if len(cleaned) > MAX_PLACEHOLDERS:
+            raise ValueError(f"at most {MAX_PLACEHOLDERS} placeholder values can be counted")
+        object.__setattr__(self, "placeholders", cleaned)
+
+    def exact(self, table: Table, rows: float) -> bool:
+        """Read the whole table: few rows, and not large on disk."""
+        return rows < self.exact_below_rows and (table.table_bytes or 0) < self.exact_below_bytes
+
+    def percent(self, rows: float) -> float:
+        """The TABLESAMPLE percentage that reads about `sample_rows` rows."""
+        return max(0.01, min(100.0, 100.0 * self.sample_rows / max(rows, 1)))
+
+    def describe(self) -> dict[str, Any]:
+        """What the snapshot records of how rows were read."""
+        return {
+            "exact_below_rows": self.exact_below_rows,
+            "exact_below_bytes": self.exact_below_bytes,
+            "sample_rows": self.sample_rows,
+            "sample_method": self.sample_method,
+            "per_table_ms": self.per_table_ms,
+            "total_ms": self.total_ms,
+            "placeholders": list(self.placeholders),
+        }
+
+
+def estimated_rows(table: Table) -> float:
+    """Rows to plan the read by: the planner's estimate, or where the table was never
+    vacuumed or analyzed (reltuples -1, or 0 before PostgreSQL 14) the live rows the
+    statistics counted."""
+    if table.rows_estimate > 0:
+        return table.rows_estimate
+    return float(max(table.n_live_tup or 0, 0))
 
 
 def version_dependent_sql(version_num: int) -> dict[str, str]:
@@ -124,9 +180,15 @@ def load_query(name: str, version_num: int) -> str:
 
 
 class Collector:
-    def __init__(self, connection: psycopg.Connection, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        connection: psycopg.Connection,
+        progress: Progress | None = None,
+        counter: Counter | None = None,
+    ) -> None:
         self.connection = connection
         self.progress = progress or (lambda step: None)
+        self.counter = counter or (lambda done, total: None)
         self.catalog_queries = 0
         self.data_queries = 0
         self.skipped: list[dict[str, str]] = []
@@ -203,6 +265,7 @@ class Collector:
         column_profiles: list[ColumnProfile] = []
         violations: list[ViolationCount] = []
         measures: list[BloatMeasure] = []
+        soft_orphans: list[SoftDeleteOrphans] = []
         if interrupted is None:
             try:
                 self._step("definitions")
@@ -230,7 +293,8 @@ class Collector:
                         measured_columns(columns, wanted),
                         column_profiles,
                     )
-                if profile is not None and wanted & {"orphan_counts", "violation_counts"}:
+                linked = {"orphan_counts", "violation_counts", "soft_delete_orphans"}
+                if profile is not None and wanted & linked:
                     # the references are a fact of the catalogs read so far
                     _, constraints, indexes = self._assemble(
                         columns, constraint_rows, index_rows, by_position, lookups, complex_indexes
@@ -249,6 +313,8 @@ class Collector:
                         self._count_orphans(provisional, profile, orphans)
                     if "violation_counts" in wanted:
                         self._count_violations(provisional, profile, violations)
+                    if "soft_delete_orphans" in wanted:
+                        self._count_soft_delete_orphans(provisional, profile, soft_orphans)
                 if profile is not None and "exact_bloat" in wanted:
                     self._step("bloat")
                     _, _, indexes = self._assemble(
@@ -278,6 +344,7 @@ class Collector:
             violations=violations,
             measures=measures,
             policies=[self._policy_text(p) for p in catalog["policies"]],
+            soft_delete_orphans=soft_orphans,
         )
         snapshot = Snapshot(
             server=server,
@@ -291,6 +358,7 @@ class Collector:
                 probes=sorted(wanted) if not self._catalogs_incomplete() else [],
                 skipped=self.skipped,
                 interrupted=interrupted,
+                profile=profile.describe() if profile is not None else None,
             ),
         )
         if interrupted is None and wanted & STATEMENT_PROBES:
@@ -632,13 +700,13 @@ class Collector:
         budget: ProfileBudget,
         profiles: list[TableProfile],
         find_duplicates: bool = True,
-        measured: dict[int, list[tuple[Column, str]]] | None = None,
+        measured: dict[int, Measured] | None = None,
         column_profiles: list[ColumnProfile] | None = None,
     ) -> list[TableProfile]:
         """Append to `profiles` as it goes, so that what was read survives a lost connection.
         Duplicate rows are counted in tables without a key, when a rule needs them; the
-        `measured` columns of each table (see `measured_columns`) are measured in the same
-        scan, into `column_profiles`."""
+        `measured` columns of each table (see profile.measured_columns) are measured in
+        the same scan, into `column_profiles`."""
         keyed = {c.table_oid for c in constraint_rows if c.kind == "p"}
         keyed |= {
             i.table_oid
@@ -646,20 +714,10 @@ class Collector:
             if i.is_unique and i.is_valid and i.predicate_tree is None
         }
         self._step("rows")
-        deadline = time.monotonic() + budget.total_ms / 1000
-        per_table_ms = budget.per_table_ms
-        # the user's statement timeout bounds each read too: the budget may only lower it
-        session_ms = self._execute(
-            "SELECT setting::int8 AS ms FROM pg_catalog.pg_settings"
-            " WHERE name = 'statement_timeout'"
-        )[0]["ms"]
-        if session_ms > 0:
-            per_table_ms = min(per_table_ms, session_ms)
-        self.connection.execute(sql.SQL("SET statement_timeout = {}").format(per_table_ms))
-        try:
-            for table in tables:
-                if table.kind not in ("r", "m"):
-                    continue
+        readable = [table for table in tables if table.kind in ("r", "m")]
+        with self._bounded_reads(budget) as deadline:
+            for done, table in enumerate(readable):
+                self.counter(done, len(readable))
                 if time.monotonic() > deadline:
                     reason = f"data budget of {budget.total_ms} ms used up"
                     profiles.append(TableProfile(table.oid, "skipped", reason, None, False, None))
@@ -670,9 +728,7 @@ class Collector:
                 profiles.append(
                     self._profile_table(table, duplicates, budget, columns, column_profiles)
                 )
-        finally:
-            if not (self.connection.closed or self.connection.broken):
-                self.connection.execute("RESET statement_timeout")
+            self.counter(len(readable), len(readable))
         return profiles
 
     def _per_table_ms(self, budget: ProfileBudget) -> int:
@@ -747,41 +803,37 @@ class Collector:
         table: Table,
         find_duplicates: bool,
         budget: ProfileBudget,
-        measured: list[tuple[Column, str]] | None = None,
+        measured: Measured | None = None,
         column_profiles: list[ColumnProfile] | None = None,
     ) -> TableProfile:
-        relation = sql.Identifier(table.schema, table.name)
-        exact = table.rows_estimate < budget.exact_below_rows
-        percent = 100.0
+        """One scan of the table (more only when its measures overflow a select list):
+        whole below the budget's size, else a TABLESAMPLE of about `sample_rows` rows."""
         measured = measured or []
-        extra = column_aggregates(measured)
-        if exact:
-            duplicates = (
-                sql.SQL("(count(*) - count(DISTINCT ROW(pgvitals_row.*)::text))::int8")
-                if find_duplicates
-                else sql.SQL("NULL::int8")
-            )
-            query = sql.SQL(
-                "SELECT count(*)::int8 AS row_count, {duplicates} AS duplicate_rows{extra}"
-                " FROM ONLY {relation} AS pgvitals_row"
-            ).format(duplicates=duplicates, relation=relation, extra=extra)
-        else:
-            percent = max(0.01, min(100.0, 100.0 * budget.sample_rows / table.rows_estimate))
-            query = sql.SQL(
-                "SELECT round(count(*) * 100.0 / {percent})::int8 AS row_count,"
-                " NULL::int8 AS duplicate_rows{extra}"
-                " FROM ONLY {relation} AS pgvitals_row TABLESAMPLE SYSTEM ({percent})"
-            ).format(percent=sql.Literal(percent), relation=relation, extra=extra)
+        rows = estimated_rows(table)
+        exact = budget.exact(table, rows)
+        percent = 100.0 if exact else budget.percent(rows)
+        reading = Reading(table, measured, exact, percent, budget.placeholders)
+        queries = profile_queries(
+            table,
+            measured,
+            exact=exact,
+            duplicates=find_duplicates,
+            percent=percent,
+            method=budget.sample_method.upper(),
+            seed=budget.seed,
+        )
+        duplicate_rows = None
         try:
-            row = self._execute(query)[0]
+            for query in queries:
+                row = self._execute(query.text, parameters(budget.placeholders))[0]
+                reading.add(query, row)
+                duplicate_rows = row.get("duplicate_rows", duplicate_rows)
         except psycopg.Error as error:
             self._raise_if_connection_lost(error)
             return TableProfile(table.oid, "skipped", describe_error(error), None, False, None)
         if column_profiles is not None:
-            column_profiles += column_results(table, measured, row, percent)
-        return TableProfile(
-            table.oid, "ran", None, row["row_count"], not exact, row["duplicate_rows"]
-        )
+            column_profiles += reading.profiles()
+        return TableProfile(table.oid, "ran", None, reading.rows, not exact, duplicate_rows)
 
     def _count_orphans(
         self, provisional: Snapshot, budget: ProfileBudget, orphans: list[OrphanCount]
@@ -903,67 +955,109 @@ class Collector:
         found = row["orphans"] if exact else round(row["orphans"] * 100.0 / percent)
         return orphan_count(reference, "ran", None, found, row["checked"], not exact)
 
-
-def measured_columns(
-    columns: list[Column], wanted: frozenset[str]
-) -> dict[int, list[tuple[Column, str]]]:
-    """Per table, the columns the row scan measures and how: "text" counts '' and blank
-    values (empty_strings), "range" reads min and max (time_values)."""
-    measured: dict[int, list[tuple[Column, str]]] = {}
-    for column in columns:
-        how = None
-        if "empty_strings" in wanted and counts_empty_strings(column):
-            how = "text"
-        elif "time_values" in wanted and time_named_integer(column):
-            how = "range"
-        if how is not None:
-            measured.setdefault(column.table_oid, []).append((column, how))
-    return measured
-
-
-def column_aggregates(measured: list[tuple[Column, str]]) -> sql.Composed:
-    """The select-list items that measure each column, aliased c<position>_<what>."""
-    items = []
-    for position, (column, how) in enumerate(measured):
-        name = sql.SQL("pgvitals_row.{}").format(sql.Identifier(column.name))
-        if how == "text":
-            items += [
-                sql.SQL("count(*) FILTER (WHERE {} = '')::int8 AS {}").format(
-                    name, sql.Identifier(f"c{position}_empty")
-                ),
-                sql.SQL(
-                    "count(*) FILTER (WHERE {0} <> '' AND pg_catalog.btrim({0}) = '')::int8 AS {1}"
-                ).format(name, sql.Identifier(f"c{position}_blank")),
-            ]
-        else:
-            items += [
-                sql.SQL("min({})::int8 AS {}").format(name, sql.Identifier(f"c{position}_min")),
-                sql.SQL("max({})::int8 AS {}").format(name, sql.Identifier(f"c{position}_max")),
-            ]
-    return sql.Composed([sql.SQL(", ") + item for item in items])
-
-
-def column_results(
-    table: Table, measured: list[tuple[Column, str]], row: dict[str, Any], percent: float
-) -> list[ColumnProfile]:
-    def scaled(value: int | None) -> int | None:
-        return None if value is None else round(value * 100.0 / percent)
-
-    results = []
-    for position, (column, how) in enumerate(measured):
-        if how == "text":
-            empty, blank = row[f"c{position}_empty"], row[f"c{position}_blank"]
-            results.append(
-                ColumnProfile(
-                    table.oid, column.name, scaled(empty), scaled(blank), None, None, percent < 100
+    def _count_soft_delete_orphans(
+        self, provisional: Snapshot, budget: ProfileBudget, found: list[SoftDeleteOrphans]
+    ) -> None:
+        """Per reference (declared, or inferred with comparable types) to a table that
+        soft-deletes its rows: the live referencing rows whose parent is soft-deleted.
+        Appended as counted, under the per-table and total budgets."""
+        facts = provisional.facts
+        markers = facts.soft_delete_columns
+        references = [
+            r
+            for r in (*facts.declared_references, *facts.inferred_references)
+            if r.ref_table.oid in markers
+            and soft_deleted_when(markers[r.ref_table.oid]) is not None
+            and r.constraint_possible
+            and r.table.oid != r.ref_table.oid
+        ]
+        if not references:
+            return
+        self._step("soft-deleted parents")
+        with self._bounded_reads(budget) as deadline:
+            for reference in references:
+                marker = markers[reference.ref_table.oid]
+                if time.monotonic() > deadline:
+                    reason = f"data budget of {budget.total_ms} ms used up"
+                    found.append(soft_orphans(reference, marker, "skipped", reason))
+                    continue
+                self._step(f"data: {reference.table.qualname} soft-deleted parents")
+                rows = facts.rows(reference.table)
+                exact = budget.exact(reference.table, rows)
+                percent = 100.0 if exact else budget.percent(rows)
+                query = soft_orphans_query(reference, marker, markers, percent)
+                try:
+                    row = self._execute(query)[0]
+                except psycopg.Error as error:
+                    self._raise_if_connection_lost(error)
+                    reason = describe_error(error)
+                    found.append(soft_orphans(reference, marker, "skipped", reason))
+                    continue
+                orphans = row["orphans"] if exact else round(row["orphans"] * 100.0 / percent)
+                found.append(
+                    soft_orphans(reference, marker, "ran", None, orphans, row["checked"], not exact)
                 )
-            )
-        else:
-            low, high = row[f"c{position}_min"], row[f"c{position}_max"]
-            results.append(
-                ColumnProfile(table.oid, column.name, None, None, low, high, percent < 100)
-            )
-    return results
+
+
+def soft_orphans_query(
+    reference: Reference, marker: Column, markers: dict[int, Column], percent: float
+) -> sql.Composed:
+    """Live referencing rows (the child's own soft-delete column unset, if it has one)
+    joined to their parent: how many there are, and how many parents are soft-deleted."""
+
+    def deleted(alias: str, column: Column) -> sql.Composed:
+        test = "IS TRUE" if soft_deleted_when(column) == "true" else "IS NOT NULL"
+        return sql.SQL("{}.{} " + test).format(sql.Identifier(alias), sql.Identifier(column.name))
+
+    child, parent = reference.table, reference.ref_table
+    own = markers.get(child.oid)
+    live = (
+        sql.SQL("NOT ({})").format(deleted("c", own))
+        if own is not None and soft_deleted_when(own) is not None
+        else sql.SQL("true")
+    )
+    matches = sql.SQL(" AND ").join(
+        sql.SQL("p.{} = c.{}").format(sql.Identifier(key.name), sql.Identifier(column.name))
+        for column, key in zip(reference.columns, reference.ref_columns, strict=True)
+    )
+    sample = sql.SQL("")
+    if percent < 100:
+        sample = sql.SQL(" TABLESAMPLE SYSTEM ({})").format(sql.Literal(percent))
+    return sql.SQL(
+        "SELECT count(*)::int8 AS checked, count(*) FILTER (WHERE {deleted})::int8 AS orphans"
+        " FROM {only}{child} AS c{sample} JOIN {parent} AS p ON {matches} WHERE {live}"
+    ).format(
+        deleted=deleted("p", marker),
+        only=sql.SQL("" if child.kind == "p" else "ONLY "),
+        child=sql.Identifier(child.schema, child.name),
+        sample=sample,
+        parent=sql.Identifier(parent.schema, parent.name),
+        matches=matches,
+        live=live,
+    )
+
+
+def soft_orphans(
+    reference: Reference,
+    marker: Column,
+    status: str,
+    reason: str | None,
+    orphan_rows: int | None = None,
+    checked_rows: int | None = None,
+    sampled: bool = False,
+) -> SoftDeleteOrphans:
+    return SoftDeleteOrphans(
+        reference.table.oid,
+        reference.column_names,
+        reference.ref_table.oid,
+        reference.ref_column_names,
+        marker.name,
+        status,
+        reason,
+        orphan_rows,
+        checked_rows,
+        sampled,
+    )
 
 
 def violation_query(
@@ -1087,11 +1181,6 @@ def tables_outside(constraint_rows: list[Any], tables: list[Table]) -> list[int]
     return sorted({r.ref_table_oid for r in constraint_rows} - collected - {None})
 
 
-def quote_identifier(name: str) -> str:
-    """Always quoted, quotes doubled: exact for any identifier (what sql.Identifier does)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 def sequences_to_read(sequences: list[Sequence]) -> list[Sequence]:
     """Every sequence this role may read: which of them can run out is the rules'
     judgement (a bigint sequence can feed an integer column), not the collector's."""
@@ -1130,5 +1219,6 @@ def collect(
     progress: Progress | None = None,
     probes: Iterable[str] | None = None,
     analyze_queries: bool = False,
+    counter: Counter | None = None,
 ) -> Snapshot:
-    return Collector(connection, progress).run(schemas, profile, probes, analyze_queries)
+    return Collector(connection, progress, counter).run(schemas, profile, probes, analyze_queries)

@@ -8,9 +8,10 @@ things up in these dicts instead of scanning the catalogue per object.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from pgvitals.snapshot.model import (
     BloatMeasure,
     Column,
+    ColumnProfile,
     Constraint,
     Function,
     Index,
@@ -770,6 +772,35 @@ class Facts:
             return {}
         return {r.name: platform.name for r in self.snap.roles if platform.owns_role(r.name)}
 
+    @cached_property
+    def column_profiles(self) -> dict[tuple[int, str], ColumnProfile]:
+        """(table oid, column) -> what the row scan measured. A partitioned table's
+        columns get the sum over its leaves, when every leaf was read."""
+        own = {(p.table_oid, p.column): p for p in self.snap.column_profiles}
+        combined = dict(own)
+        for root, leaves in self.leaves_by_root.items():
+            table = self.snap.table_by_oid.get(root)
+            if table is None or table.kind != "p" or not leaves:
+                continue
+            for column in self.snap.columns_by_table.get(root, []):
+                parts = [own.get((leaf.oid, column.name)) for leaf in leaves]
+                if all(part is not None for part in parts):
+                    combined[(root, column.name)] = combine_profiles(root, parts)  # type: ignore[arg-type]
+        return combined
+
+    def column_profile(self, table: Table, column: str) -> ColumnProfile | None:
+        return self.column_profiles.get((table.oid, column))
+
+    @cached_property
+    def soft_delete_columns(self) -> dict[int, Column]:
+        """Per table, the column that marks a row deleted without removing it."""
+        found = {}
+        for table_oid, columns in self.snap.columns_by_table.items():
+            marker = soft_delete_marker(columns)
+            if marker is not None:
+                found[table_oid] = marker
+        return found
+
 
 def same_definition(index: Index) -> tuple[object, ...]:
     """Everything that decides what an index can do, except its name and uniqueness."""
@@ -937,11 +968,6 @@ def tested_not_null(predicate: str | None, column: str) -> bool:
     pattern = rf"(?<![\w\"])({re.escape(column)}|{re.escape(quoted)})(?![\w\"])"
     uses = [m.end() for m in re.finditer(pattern, predicate)]
     return any(not predicate[end:].lstrip().startswith("IS NULL") for end in uses)
-
-
-def counts_empty_strings(column: Column) -> bool:
-    """A NOT NULL text column: the row scan counts its '' and blank values."""
-    return column.not_null and column.type_name in TEXT_TYPES and not column.generated
 
 
 def time_named_integer(column: Column) -> bool:
@@ -1132,3 +1158,67 @@ def rls_coverage(facts: Facts) -> dict[int, RlsCoverage]:
             table.qualname, table.schema, table.name, table.owner, table.rls_forced, tuple(commands)
         )
     return result
+
+
+# Columns that mark a row deleted while it stays in the table. `archived_at` is left out:
+# archiving often moves data elsewhere (a CI trace to object storage) rather than hiding
+# the row from the application.
+SOFT_DELETE = re.compile(
+    r"^(deleted|is_deleted|deleted_at|deleted_on|deletion_date|removed_at|discarded_at)$"
+)
+
+
+def soft_delete_marker(columns: Iterable[Column]) -> Column | None:
+    """The column, by its name, that soft-deletes rows: a flag or a point in time."""
+    return next((c for c in columns if SOFT_DELETE.match(c.name.lower())), None)
+
+
+def soft_deleted_when(marker: Column) -> str | None:
+    """How a row reads as deleted: "true" for a flag, "set" for a time or date; None
+    for other types, whose meaning cannot be told from the type."""
+    if marker.type_name == "bool":
+        return "true"
+    if marker.type_category == "D":
+        return "set"
+    return None
+
+
+def combine_profiles(table_oid: int, parts: list[ColumnProfile]) -> ColumnProfile:
+    """One column's profile over several leaves of a partitioned table: counts add up;
+    each margin of error combines the leaves' variances of the count."""
+
+    def total(values: Iterable[int | None]) -> int | None:
+        known = list(values)
+        return None if any(v is None for v in known) else sum(known)  # type: ignore[arg-type]
+
+    def extreme(pick: Callable[..., Any], values: Iterable[int | None]) -> int | None:
+        known = [v for v in values if v is not None]
+        return pick(known) if known else None
+
+    rows = total(p.rows for p in parts)
+    counts = {
+        measure: sum(p.counts[measure] for p in parts)
+        for measure in parts[0].counts
+        if all(measure in p.counts for p in parts)
+    }
+    margins = {}
+    if rows:
+        for measure in {m for p in parts for m in p.margins}:
+            variance = sum((p.margins.get(measure, 0.0) / 1.96 * (p.rows or 0)) ** 2 for p in parts)
+            margins[measure] = round(1.96 * math.sqrt(variance) / rows, 6)
+    return ColumnProfile(
+        table_oid=table_oid,
+        column=parts[0].column,
+        empty_strings=total(p.empty_strings for p in parts),
+        blank_strings=total(p.blank_strings for p in parts),
+        min_value=extreme(min, (p.min_value for p in parts)),
+        max_value=extreme(max, (p.max_value for p in parts)),
+        sampled=any(p.sampled for p in parts),
+        counts=counts,
+        rows=rows,
+        examined=total(p.examined for p in parts),
+        margins=margins,
+        placeholders=sorted({value for p in parts for value in p.placeholders}),
+        min_length=extreme(min, (p.min_length for p in parts)),
+        max_length=extreme(max, (p.max_length for p in parts)),
+    )

@@ -387,6 +387,34 @@ class ColumnProfile(NamedTuple):
     min_value: int | None
     max_value: int | None
     sampled: bool
+    # The data profile (snapshot/profile.py). Counts, never values: every count is of
+    # rows (scaled to the table where `sampled`), keyed by measure: null, placeholder,
+    # filled (neither NULL nor blank), email, phone, ip_address, national_id,
+    # slow_hash, fast_digest.
+    counts: dict[str, int] = {}  # noqa: RUF012  (a NamedTuple default, never mutated)
+    rows: int | None = None  # rows the counts are of (the table's, estimated where sampled)
+    examined: int | None = None  # rows read: the sample's size where sampled
+    # per measure (empty and blank included), the 95 % margin of error of its ratio to
+    # `rows`, from the spread between the sampled pages; only where sampled
+    margins: dict[str, float] = {}  # noqa: RUF012
+    placeholders: list[str] = []  # noqa: RUF012  (which of the counted placeholders occur)
+    min_length: int | None = None  # characters, of text columns
+    max_length: int | None = None
+
+    def count(self, measure: str) -> int | None:
+        """Rows counted for a measure; None where it was not measured."""
+        if measure == "empty":
+            return self.empty_strings
+        if measure == "blank":
+            return self.blank_strings
+        return self.counts.get(measure)
+
+    def ratio(self, measure: str) -> float | None:
+        """The measure's share of the rows."""
+        count = self.count(measure)
+        if count is None or not self.rows:
+            return None
+        return count / self.rows
 
 
 class ViolationCount(NamedTuple):
@@ -521,6 +549,8 @@ class CollectionInfo:
     probes: list[str] | None = None
     # wanted probes that could not run, and why (pg_stat_statements not installed, ...)
     unavailable: dict[str, str] | None = None
+    # how rows were profiled: the budget's thresholds and the placeholder values counted
+    profile: dict[str, Any] | None = None
 
 
 def entity(cls: type, query: str | None = None, *, since: int = 0) -> Any:
@@ -706,6 +736,24 @@ class Privilege(NamedTuple):
     privileges: list[str]  # SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, ...
 
 
+class SoftDeleteOrphans(NamedTuple):
+    """Live rows of a table whose parent row (by a declared or name-inferred reference)
+    is soft-deleted: the parent has a `deleted_at` / `is_deleted` column set, and the
+    child row has none, or its own is not set. Counted exactly on small tables, in a
+    TABLESAMPLE of the child on large ones (scaled up)."""
+
+    table_oid: int  # the child
+    columns: list[str]
+    ref_table_oid: int  # the parent
+    ref_columns: list[str]
+    marker: str  # the parent's soft-delete column
+    status: str  # ran, skipped
+    reason: str | None
+    orphan_rows: int | None  # live child rows whose parent is soft-deleted
+    checked_rows: int | None  # live child rows that have a parent row (in the sample)
+    sampled: bool
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """Adding a kind of object: its class above, one `entity(...)` field here, and its
@@ -738,6 +786,7 @@ class Snapshot:
     statement_sources: list[StatementSource] = entity(StatementSource)
     statements: list[Statement] = entity(Statement)
     query_plans: list[QueryPlan] = entity(QueryPlan)
+    soft_delete_orphans: list[SoftDeleteOrphans] = entity(SoftDeleteOrphans)
     format: str = field(default=SNAPSHOT_FORMAT)
 
     @classmethod

@@ -48,7 +48,7 @@ PROBES = {
         Probe(
             "empty_strings",
             True,
-            "'' and blank values of NOT NULL text columns (same scan as row_counts)",
+            "'' and blank values, and lengths, of text columns (same scan as row_counts)",
         ),
         Probe(
             "time_values",
@@ -62,6 +62,35 @@ PROBES = {
             "rows that break NOT VALID constraints, and NULL duplicates of unique indexes"
             " over nullable columns: counted below 100,000 estimated rows (foreign keys and"
             " CHECKs in a TABLESAMPLE above)",
+        ),
+        Probe(
+            "null_counts",
+            True,
+            "NULLs of every nullable column (same scan as row_counts)",
+        ),
+        Probe(
+            "placeholders",
+            True,
+            "text values standing for no value ('null', 'N/A', '-', ...) per text column"
+            " (same scan as row_counts)",
+        ),
+        Probe(
+            "value_shapes",
+            True,
+            "text values shaped like e-mail addresses, phone numbers, IP addresses or"
+            " national ids, counted per text column (same scan as row_counts)",
+        ),
+        Probe(
+            "password_hashes",
+            True,
+            "values of password- and secret-named columns in a password-hash format or"
+            " a fast digest, counted (same scan as row_counts)",
+        ),
+        Probe(
+            "soft_delete_orphans",
+            True,
+            "live rows whose parent row is soft-deleted: counted below 100,000 estimated"
+            " rows, in a TABLESAMPLE above",
         ),
         Probe(
             "exact_bloat",
@@ -98,3 +127,9 @@ def probes_to_run(needed: Iterable[str], read_rows: bool) -> frozenset[str]:
     if unknown:
         raise ValueError(f"unknown probes {sorted(unknown)}")
     return frozenset(n for n in names if read_rows or not PROBES[n].reads_rows)
+
+
+# The probes that measure columns in the row scan (the report's data-quality table).
+COLUMN_PROBES = frozenset(
+    {"empty_strings", "null_counts", "placeholders", "value_shapes", "password_hashes"}
+)

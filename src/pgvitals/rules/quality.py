@@ -1,0 +1,734 @@
+"""Quality rules: what the rows hold, from the data profile (snapshot/profile.py).
+
+Every number here was counted by the server in one aggregate query per table: exact
+on small tables, estimated from a TABLESAMPLE on large ones (then the evidence says
+`estimated`, how many rows were read, and the 95 % margin of error of the ratio).
+Findings carry counts and ratios, never row values.
+
+The hygiene rules (empty strings, empty columns, NULLs, placeholders) leave backup
+copies to `backup-table`; the rules about secrets and personal data read them too,
+since a forgotten copy is where such data lingers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pgvitals.rules._api import (
+    CRITICAL,
+    HIGH,
+    INFO,
+    LOW,
+    MEDIUM,
+    QUALITY,
+    ROWS_OPTIONAL,
+    ROWS_REQUIRED,
+    Draft,
+    finding,
+    option,
+    rule,
+)
+from pgvitals.rules.design import own_tables
+from pgvitals.snapshot.facts import soft_deleted_when
+from pgvitals.snapshot.model import Column, ColumnProfile, Snapshot, Table
+from pgvitals.snapshot.profile import DEFAULT_PLACEHOLDERS, credential_role, name_words
+from pgvitals.snapshot.words import words
+
+# --- shared ---------------------------------------------------------------------------
+
+
+def percent(ratio: float) -> str:
+    """0.0417 -> "4.2 %"; never "0.0 %" or "100.0 %" for a ratio that is neither."""
+    shown = f"{ratio * 100:.1f}"
+    if shown == "0.0" and ratio > 0:
+        return "under 0.1 %"
+    if shown == "100.0" and ratio < 1:
+        return "over 99.9 %"
+    return f"{shown} %"
+
+
+def share(
+    count: int, total: int, profile: ColumnProfile, measures: tuple[str, ...], noun: str
+) -> str:
+    """ "816 of 3,200 rows (25.5 %)", or for a sample "about 28,510 of 95,040 rows
+    (30.0 % ± 0.2 %, from 9,504 rows read)"."""
+    ratio = count / total if total else 0.0
+    if not profile.sampled:
+        return f"{count:,} of {total:,} {noun} ({percent(ratio)})"
+    spread = margin_of(profile, measures, total)
+    plus = f" ± {spread * 100:.1f} %" if spread is not None else ""
+    read = f"{profile.examined:,}" if profile.examined is not None else "some"
+    return f"about {count:,} of {total:,} {noun} ({percent(ratio)}{plus}, from {read} rows read)"
+
+
+def margin_of(profile: ColumnProfile, measures: tuple[str, ...], total: int) -> float | None:
+    """The 95 % margin of a ratio of `total` (a share of the rows, or of fewer: the
+    filled values) that counts `measures` together: at most the sum of theirs."""
+    if not profile.sampled or not all(m in profile.margins for m in measures) or not total:
+        return None
+    rows = profile.rows or 0
+    return round(sum(profile.margins[m] for m in measures) * rows / total, 4)
+
+
+def read_evidence(
+    profile: ColumnProfile, measures: tuple[str, ...], total: int
+) -> dict[str, object]:
+    """How the numbers were obtained: rows read, and for a sample its margin of error."""
+    evidence: dict[str, object] = {"rows_examined": profile.examined, "estimated": profile.sampled}
+    spread = margin_of(profile, measures, total)
+    if spread is not None:
+        evidence["margin"] = spread
+    return evidence
+
+
+def profiled_columns(
+    snap: Snapshot, tables: Iterator[Table]
+) -> Iterator[tuple[Table, Column, ColumnProfile]]:
+    for table in tables:
+        for column in snap.columns_by_table.get(table.oid, []):
+            profile = snap.facts.column_profile(table, column.name)
+            if profile is not None and profile.rows is not None:
+                yield table, column, profile
+
+
+def data_tables(snap: Snapshot) -> Iterator[Table]:
+    """Tables that hold rows of their own or through partitions, backups included."""
+    return (t for t in snap.tables if t.is_regular and not t.is_partition)
+
+
+def unique_columns(snap: Snapshot, table: Table) -> set[str]:
+    """Columns that are a whole unique key on their own."""
+    return {
+        index.key_columns[0]
+        for index in snap.indexes_by_table.get(table.oid, [])
+        if index.is_unique and index.key_count == 1 and index.key_columns[0] is not None
+    }
+
+
+def checked_columns(snap: Snapshot, table: Table) -> set[str]:
+    """Columns a CHECK constraint reads: their allowed values are spelled out."""
+    return {
+        name
+        for constraint in snap.constraints_by_table.get(table.oid, [])
+        if constraint.kind == "c"
+        for name in constraint.columns
+    }
+
+
+def filled_count(profile: ColumnProfile) -> int:
+    """Rows with a value: neither NULL nor '' nor blank."""
+    empty = (profile.empty_strings or 0) + (profile.blank_strings or 0)
+    return (profile.rows or 0) - profile.counts.get("null", 0) - empty
+
+
+# Event times: NULL says "has not happened" (ended_at, paid_at, published_at), unlike the
+# times every row has from its start.
+STAMP_WORDS = frozenset({"created", "updated", "inserted", "modified"})
+
+
+def row_stamp(column: Column) -> bool:
+    """created_at, updatedAt, inserted_on: set when the row is written, so never NULL."""
+    return bool(STAMP_WORDS & set(words(column.name)))
+
+
+def event_time(column: Column) -> bool:
+    return column.type_category == "D" and not row_stamp(column)
+
+
+# --- empty-strings ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmptyStringsOptions:
+    min_ratio: float = option(0.01, "share of the rows that must be '' or blank to report")
+    medium_ratio: float = option(0.25, "share from which it is medium")
+    high_ratio: float = option(0.5, "share from which a NOT NULL or unique column is high")
+
+
+@rule(
+    "empty-strings",
+    category=QUALITY,
+    severity=LOW,
+    title="Text column holds empty or blank strings",
+    options=EmptyStringsOptions,
+    rows=ROWS_REQUIRED,
+    needs=("empty_strings", "null_counts"),
+)
+def empty_strings(snap: Snapshot, opts: EmptyStringsOptions) -> Iterator[Draft]:
+    """A text column where rows hold `''` or only spaces, with the count, the ratio, the
+    rows read and whether it was counted or estimated.
+
+    Low by default; medium from a quarter of the rows; high from half when the column
+    is NOT NULL or a unique key, where an empty string is what got past the constraint.
+    A nullable column that holds NULLs beside them is said to spell "no value" twice.
+
+    ## Why it breaks
+    `''` is a value: `WHERE col IS NULL` and `coalesce(col, 'unknown')` miss it,
+    `count(col)` counts it, and a report groups it as its own blank category. Where
+    the column also holds NULLs, every query has to test both spellings, and the
+    ones that test one give wrong counts. Blank strings (`'  '`) usually come from
+    forms that were not trimmed, and look empty on screen while comparing unequal.
+
+    ## Fix
+    Decide what an empty value means and store one spelling: `UPDATE ... SET col =
+    NULL WHERE btrim(col) = ''` for nullable columns (trim at input), and a CHECK
+    (`btrim(col) <> ''`, added NOT VALID then validated) so it stays that way. For
+    NOT NULL columns see `empty-string-in-not-null`.
+    """
+    for table, column, profile in profiled_columns(snap, own_tables(snap)):
+        if profile.empty_strings is None or not profile.rows:
+            continue
+        empty = profile.empty_strings + (profile.blank_strings or 0)
+        ratio = empty / profile.rows
+        if not empty or ratio < opts.min_ratio:
+            continue
+        nulls = profile.counts.get("null", 0)
+        role = "not null" if column.not_null else None
+        if column.name in unique_columns(snap, table):
+            role = "unique key"
+        severity = None
+        if ratio >= opts.high_ratio and role is not None:
+            severity = HIGH
+        elif ratio >= opts.medium_ratio:
+            severity = MEDIUM
+        evidence: dict[str, object] = {
+            "empty_strings": profile.empty_strings,
+            "blank_strings": profile.blank_strings,
+            "rows": profile.rows,
+            "ratio": round(ratio, 4),
+            **read_evidence(profile, ("empty", "blank"), profile.rows),
+        }
+        if role:
+            evidence["role"] = role
+        if nulls:
+            evidence["nulls"] = nulls
+        also = f"; {nulls:,} more are NULL: two spellings of no value" if nulls else ""
+        yield finding(
+            column,
+            f"{share(empty, profile.rows, profile, ('empty', 'blank'), 'rows')} are ''"
+            f" or blank{also}",
+            evidence=evidence,
+            severity=severity,
+        )
+
+
+# --- all-empty-column -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AllEmptyOptions:
+    min_rows: int = option(10, "rows a table needs before an empty column means something")
+
+
+@rule(
+    "all-empty-column",
+    category=QUALITY,
+    severity=LOW,
+    title="Column has no value in any row",
+    options=AllEmptyOptions,
+    rows=ROWS_REQUIRED,
+    needs=("null_counts", "empty_strings"),
+)
+def all_empty_column(snap: Snapshot, opts: AllEmptyOptions) -> Iterator[Draft]:
+    """A nullable column that is NULL (or `''`, or blank) in every row of a table with
+    at least `min_rows` rows.
+
+    Soft-delete markers (`deleted_at` NULL everywhere: nothing deleted yet) are not
+    reported; times of events that have not happened yet (`cancelled_at`) are info.
+    A NOT NULL column that is `''` everywhere is `empty-string-in-not-null`'s
+    (critical). On a sampled table, "every row" means every row read.
+
+    ## Why it breaks
+    Nothing writes the column: a feature that was never shipped or was removed, a
+    migration that added it without a backfill, or an import that maps no field to it.
+    Readers still select it, documentation still describes it, and a new developer
+    trusts it; the day something starts writing it, old rows silently lack it.
+
+    ## Fix
+    Find out whether anything should write it. If not, drop it (after checking views,
+    functions and the application); if so, backfill it and, where every row should
+    have a value, add NOT NULL.
+    """
+    for table, column, profile in profiled_columns(snap, own_tables(snap)):
+        if column.not_null or "null" not in profile.counts or (profile.rows or 0) < opts.min_rows:
+            continue
+        if filled_count(profile) > 0:
+            continue
+        if snap.facts.soft_delete_columns.get(table.oid) == column:
+            continue
+        nulls = profile.counts["null"]
+        empty = (profile.empty_strings or 0) + (profile.blank_strings or 0)
+        evidence: dict[str, object] = {
+            "rows": profile.rows,
+            "nulls": nulls,
+            **read_evidence(profile, ("null",), profile.rows),
+        }
+        if empty:
+            evidence["empty_strings"] = empty
+        kind = "NULL" if not empty else "NULL, '' or blank"
+        rows = f"{profile.examined:,} rows read" if profile.sampled else f"{profile.rows:,} rows"
+        yield finding(
+            column,
+            f"No value in any of the {rows}: every one is {kind}",
+            evidence=evidence,
+            severity=INFO if event_time(column) else None,
+        )
+
+
+# --- high-null-ratio --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HighNullOptions:
+    min_ratio: float = option(0.5, "share of NULL rows to report")
+    high_ratio: float = option(0.9, "share from which it is low instead of info")
+    min_rows: int = option(100, "rows a table needs before its NULL ratios mean something")
+
+
+@rule(
+    "high-null-ratio",
+    category=QUALITY,
+    severity=LOW,
+    title="Column is NULL in most rows",
+    options=HighNullOptions,
+    rows=ROWS_REQUIRED,
+    needs=("null_counts",),
+)
+def high_null_ratio(snap: Snapshot, opts: HighNullOptions) -> Iterator[Draft]:
+    """A column that is NULL in at least `min_ratio` of the rows (but not all: that is
+    `all-empty-column`), in a table of at least `min_rows` rows.
+
+    Info below `high_ratio`, low above it, and medium for a row stamp (`created_at`,
+    `updatedAt`): every row has a time it was written, so NULLs there are rows whose
+    writer skipped it. Times of events (`ended_at`, `paid_at`, `published_at`) and
+    soft-delete markers are left out: NULL there says "not yet", by design.
+
+    ## Why it breaks
+    A column that is mostly NULL is usually one of: an optional attribute that belongs
+    in its own table (one row per entity that has it), a feature few rows use, or a
+    column that an old code path or an ORM migration does not fill (`createdAt` beside
+    `created_at`). Each NULL makes `=`, `<>`, `NOT IN` and aggregates behave
+    differently from what readers expect, and the sparse column still costs a NULL
+    bitmap per row and space in every index on it.
+
+    ## Fix
+    For a column that should be filled: backfill it, fix the writer, then add NOT
+    NULL. For a genuinely optional attribute: consider moving it to a side table, or
+    document what NULL means in its COMMENT.
+    """
+    for table, column, profile in profiled_columns(snap, own_tables(snap)):
+        nulls = profile.counts.get("null")
+        rows = profile.rows or 0
+        if nulls is None or rows < opts.min_rows or filled_count(profile) <= 0:
+            continue
+        ratio = nulls / rows
+        if ratio < opts.min_ratio or nulls >= rows:
+            continue
+        if snap.facts.soft_delete_columns.get(table.oid) == column or event_time(column):
+            continue
+        stamp = row_stamp(column)
+        severity = MEDIUM if stamp else (None if ratio >= opts.high_ratio else INFO)
+        evidence: dict[str, object] = {
+            "nulls": nulls,
+            "rows": rows,
+            "ratio": round(ratio, 4),
+            **read_evidence(profile, ("null",), rows),
+        }
+        if stamp:
+            evidence["role"] = "row stamp"
+        said = ": a row stamp every row should have" if stamp else ""
+        yield finding(
+            column,
+            f"NULL in {share(nulls, rows, profile, ('null',), 'rows')}{said}",
+            evidence=evidence,
+            severity=severity,
+        )
+
+
+# --- placeholder-values -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlaceholderOptions:
+    values: str = option(
+        ",".join(DEFAULT_PLACEHOLDERS),
+        "comma-separated text standing for no value, compared trimmed and in lower case"
+        " (at most 63; counted while the rows are read)",
+    )
+    medium_ratio: float = option(0.05, "share of the values from which it is medium")
+    high_ratio: float = option(0.5, "share from which a NOT NULL column is high")
+
+
+@rule(
+    "placeholder-values",
+    category=QUALITY,
+    severity=LOW,
+    title="Text column holds placeholders for missing values",
+    options=PlaceholderOptions,
+    rows=ROWS_REQUIRED,
+    needs=("placeholders", "null_counts"),
+)
+def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Draft]:
+    """A text column whose values include `'null'`, `'undefined'`, `'N/A'`, `'none'`,
+    `'-'`, `'TODO'` ... (the `values` option), compared trimmed and in lower case.
+
+    Low; medium from `medium_ratio` of the non-NULL values; high from `high_ratio` in
+    a NOT NULL column (the placeholder is what satisfied the constraint). Columns a
+    CHECK constraint reads are left out: their allowed values are spelled out on
+    purpose. The placeholders named in the finding are entries of the list, not values
+    read from the table. The list is applied while the rows are read (a saved snapshot
+    keeps the counts for the list configured when it was taken).
+
+    ## Why it breaks
+    A placeholder is a missing value that no longer looks missing: `IS NULL` misses
+    it, `count(col)` and `count(DISTINCT col)` count it, it sorts among real values,
+    and the string `'null'` shows up in the user interface and in exports. It usually
+    comes from serialising a JavaScript `null`/`undefined` into text, or from a form
+    whose "not applicable" option was stored as text.
+
+    ## Fix
+    Replace the placeholders with NULL (`UPDATE ... SET col = NULL WHERE lower(btrim(col))
+    IN (...)`, in batches on large tables), fix the writer, and keep them out with a
+    CHECK (`lower(btrim(col)) NOT IN (...)`, NOT VALID then VALIDATE).
+    """
+    for table, column, profile in profiled_columns(snap, own_tables(snap)):
+        found = profile.counts.get("placeholder")
+        if not found or column.name in checked_columns(snap, table):
+            continue
+        values = (profile.rows or 0) - profile.counts.get("null", 0)
+        if values <= 0:
+            continue
+        ratio = found / values
+        severity = None
+        if column.not_null and ratio >= opts.high_ratio:
+            severity = HIGH
+        elif ratio >= opts.medium_ratio:
+            severity = MEDIUM
+        which = ", ".join(f"'{value}'" for value in profile.placeholders) or "placeholders"
+        evidence: dict[str, object] = {
+            "placeholders": list(profile.placeholders),
+            "placeholder_rows": found,
+            "values": values,
+            "ratio": round(ratio, 4),
+            **read_evidence(profile, ("placeholder",), values),
+        }
+        yield finding(
+            column,
+            f"{share(found, values, profile, ('placeholder',), 'values')} are placeholders"
+            f" for no value ({which})",
+            evidence=evidence,
+            severity=severity,
+        )
+
+
+# --- plaintext-password -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlaintextOptions:
+    critical_ratio: float = option(
+        0.5, "share of a password column's values not hashed from which it is critical"
+    )
+
+
+@rule(
+    "plaintext-password",
+    category=QUALITY,
+    severity=HIGH,
+    title="Password or secret column holds values that are not hashes",
+    options=PlaintextOptions,
+    rows=ROWS_REQUIRED,
+    needs=("password_hashes",),
+)
+def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft]:
+    """A column named like a password (`password`, `passwd`, `pwd`, `passphrase`) or a
+    secret (`secret`, `token`, `api_key`) whose values do not look like password hashes:
+    bcrypt (`$2b$`), argon2, scrypt, yescrypt, sha-crypt (`$5$`, `$6$`), PBKDF2 (crypt,
+    Django, passlib and Werkzeug formats). Counted by the server; no value is read,
+    shown or sampled, whatever the options.
+
+    A password column is high, critical when at least `critical_ratio` of its values are
+    not hashed, and medium when its only problem is fast digests (hex MD5/SHA, md5-crypt,
+    LDAP `{SHA}`). A secret column is low: some secrets must stay readable (a webhook's
+    signing secret, a token for calling another service), and a fast digest of a random
+    token is a fine hash. Columns about a password rather than holding one (`*_hint`,
+    `*_salt`, `*_reset_at`, `*_algorithm`) are left out.
+
+    ## Why it breaks
+    Anyone who reads the table (a backup, a replica, a reporting role, a SQL injection,
+    a support tool) reads every user's password, and since people reuse passwords, their
+    other accounts too. Fast digests are little better: unsalted MD5 and SHA hashes of
+    passwords are reversed by lookup tables and GPUs in hours.
+
+    ## Fix
+    Hash passwords with a slow, salted function in the application (argon2id, scrypt or
+    bcrypt), re-hashing each user's password at their next sign-in and forcing a reset
+    for the rest; then clear the old column. Secrets that authenticate callers to you:
+    store a hash (SHA-256 of a random token is enough). Secrets you must use: encrypt
+    them with a key kept outside the database.
+    """
+    for _table, column, profile in profiled_columns(snap, data_tables(snap)):
+        role = credential_role(column)
+        if role is None or "slow_hash" not in profile.counts:
+            continue
+        filled = profile.counts.get("filled", 0)
+        slow, fast = profile.counts["slow_hash"], profile.counts.get("fast_digest", 0)
+        plain = max(filled - slow - fast, 0)
+        hashed_well = slow + (fast if role == "secret" else 0)
+        if filled <= 0 or filled == hashed_well:
+            continue
+        ratio = plain / filled
+        evidence: dict[str, object] = {
+            "role": role,
+            "values": filled,
+            "not_hashed": plain,
+            "fast_digests": fast,
+            "password_hashes": slow,
+            "ratio": round(ratio, 4),
+            **read_evidence(profile, ("filled", "slow_hash", "fast_digest"), filled),
+        }
+        if role == "secret":
+            severity: str | None = LOW
+            said = "are not hashes (stored as issued)"
+        elif plain:
+            severity = CRITICAL if ratio >= opts.critical_ratio else None
+            said = "are not password hashes: stored as typed"
+        else:
+            severity, plain = MEDIUM, fast
+            said = "are fast digests (MD5, SHA or md5-crypt), not password hashes"
+        yield finding(
+            column,
+            f"{share(plain, filled, profile, ('filled', 'slow_hash', 'fast_digest'), 'values')}"
+            f" {said}",
+            evidence=evidence,
+            severity=severity,
+        )
+
+
+# --- pii-inventory ----------------------------------------------------------------------
+
+# kind -> what a name must end with (words, then neutral suffixes) to hold it
+PII_NAMES = {
+    "email": (("email",), ("e", "mail"), ("mail",)),
+    "phone": (("phone",), ("mobile",), ("telephone",), ("tel",), ("fax",), ("cellphone",)),
+    "birth_date": (("dob",), ("birthday",), ("birthdate",), ("birth", "date"),
+                   ("date", "of", "birth"), ("born", "on")),
+    "ip_address": (("ip",), ("ip", "address"), ("ipaddress",), ("ip", "addr"), ("ipaddr",)),
+    "national_id": (("ssn",), ("social", "security", "number"), ("national", "id"),
+                    ("nino",), ("passport", "number"), ("passport", "no"), ("tax", "id")),
+    "address": (("address",), ("street",), ("postcode",), ("postal", "code"),
+                ("zip", "code"), ("zipcode",), ("home", "address")),
+    "person_name": (("first", "name"), ("last", "name"), ("full", "name"), ("surname",),
+                    ("given", "name"), ("family", "name"), ("firstname",), ("lastname",),
+                    ("fullname",)),
+}  # fmt: skip
+# words after the kind that keep its meaning: `email_address`, `phone_number`, `mobile_2`,
+# `address_line1`
+NEUTRAL_TAIL = frozenset(
+    {"address", "addr", "number", "num", "no", "nr", "primary", "1", "2", "3", "line", "line1",
+     "line2", "line3"}
+)  # fmt: skip
+LABELS = {
+    "email": "e-mail",
+    "phone": "phone",
+    "birth_date": "birth date",
+    "ip_address": "IP address",
+    "national_id": "national id",
+    "address": "address",
+    "person_name": "person's name",
+}
+SHAPE_KINDS = {
+    "email": "email",
+    "phone": "phone",
+    "ip_address": "ip_address",
+    "national_id": "national_id",
+}
+# type categories a kind can be stored as: strings (and citext), dates, network addresses
+KIND_CATEGORIES = {"birth_date": ("D", "S")}
+NETWORK_TYPES = frozenset({"inet", "cidr"})
+
+
+def pii_by_name(column: Column) -> str | None:
+    """The kind of personal data a column's name and type say it holds."""
+    if column.type_name in NETWORK_TYPES:
+        return "ip_address"
+    parts = name_words(column.name)
+    names = [tuple(parts)]  # `home_address`, and `phone` of `phone_number`
+    while parts and parts[-1] in NEUTRAL_TAIL:
+        parts.pop()
+        names.append(tuple(parts))
+    for kind, endings in PII_NAMES.items():
+        if column.type_category not in KIND_CATEGORIES.get(kind, ("S",)):
+            continue
+        if any(name[-len(end) :] == end for name in names for end in endings if name):
+            return kind
+    return None
+
+
+@dataclass(frozen=True)
+class PiiOptions:
+    min_share: float = option(0.8, "share of a column's values with one shape to count it")
+    min_values: int = option(5, "values a column needs before its shape is judged")
+
+
+@rule(
+    "pii-inventory",
+    category=QUALITY,
+    severity=INFO,
+    title="Table holds personal data",
+    options=PiiOptions,
+    rows=ROWS_OPTIONAL,
+    needs=("value_shapes", "password_hashes"),
+)
+def pii_inventory(snap: Snapshot, opts: PiiOptions) -> Iterator[Draft]:
+    """Per table, the columns that hold personal data: e-mail addresses, phone numbers,
+    IP addresses, birth dates, national ids (US SSN, UK NI number), addresses and
+    people's names. (Passwords and tokens are `plaintext-password`'s and
+    `sensitive-columns-exposed`'s: secrets, not facts about a person.)
+
+    Found by name and type (`email`, `guardian_phone`, `date_of_birth`, `inet`), and,
+    unless `--no-data`, by the shape of the values: at least `min_share` of a text
+    column's values shaped like an e-mail address, a formatted phone number, an IP
+    address or a national id (counted by the server). Info; low when a column holds
+    personal data that its name does not show (`"user"` full of e-mail addresses): the
+    ones that are forgotten when a user asks to be erased.
+
+    ## Why it breaks
+    Privacy law (GDPR, CCPA, HIPAA) makes you answer where each person's data is, copy
+    it out on request and erase it everywhere; breach notification depends on what the
+    breached tables held. An inventory nobody keeps up misses the backup copy, the log
+    table and the column whose name hides what it holds.
+
+    ## Fix
+    Record each column's classification where the team sees it (`COMMENT ON COLUMN ...
+    IS 'pii: email'`), restrict who may read it (column privileges, row-level security,
+    a view without the column), include it in erasure and export jobs, and drop copies
+    that hold it without a reason.
+    """
+    with_values = snap.collection.data_profiled
+    for table in data_tables(snap):
+        found: dict[str, dict[str, object]] = {}
+        for column in snap.columns_by_table.get(table.oid, []):
+            named = pii_by_name(column)
+            profile = snap.facts.column_profile(table, column.name) if with_values else None
+            shaped, value_share = shape_of(profile, opts) if profile is not None else (None, 0.0)
+            if named is None and shaped is None:
+                continue
+            entry: dict[str, object] = {"kind": named or shaped}
+            if named and shaped == named:
+                entry["by"] = "name and values"
+            elif named:
+                entry["by"] = "type" if column.type_name in NETWORK_TYPES else "name"
+            else:
+                entry["by"] = "values"
+            if shaped is not None:
+                entry["share"] = round(value_share, 4)
+            found[column.name] = entry
+        if not found:
+            continue
+        hidden = [name for name, entry in found.items() if entry["by"] == "values"]
+        described = ", ".join(
+            f"{name} ({LABELS[str(entry['kind'])]}"
+            + (f", by its values: {percent(float(entry['share']))}" if name in hidden else "")  # type: ignore[arg-type]
+            + ")"
+            for name, entry in found.items()
+        )
+        yield finding(
+            table,
+            f"Personal data in {len(found)} column{'s' if len(found) > 1 else ''}: {described}",
+            evidence={"columns": found, "by_values": with_values},
+            severity=LOW if hidden else None,
+        )
+
+
+def shape_of(profile: ColumnProfile, opts: PiiOptions) -> tuple[str | None, float]:
+    """The shape most of a column's values have, and its share of them."""
+    filled = profile.counts.get("filled", 0)
+    if filled < opts.min_values:
+        return None, 0.0
+    best = max(SHAPE_KINDS, key=lambda shape: profile.counts.get(shape, 0))
+    value_share = profile.counts.get(best, 0) / filled
+    return (SHAPE_KINDS[best], value_share) if value_share >= opts.min_share else (None, 0.0)
+
+
+# --- soft-delete-orphans ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SoftOrphanOptions:
+    min_rows: int = option(1, "live rows under soft-deleted parents needed to report")
+
+
+@rule(
+    "soft-delete-orphans",
+    category=QUALITY,
+    severity=LOW,
+    title="Live rows belong to soft-deleted parents",
+    options=SoftOrphanOptions,
+    rows=ROWS_REQUIRED,
+    needs=("soft_delete_orphans",),
+)
+def soft_delete_orphans(snap: Snapshot, opts: SoftOrphanOptions) -> Iterator[Draft]:
+    """Rows that are live (the table has no soft-delete column, or theirs is not set)
+    while the row they reference (by a foreign key, or a reference inferred from names)
+    is soft-deleted: `deleted_at` set, or `is_deleted` true.
+
+    Low; medium when the schema says the child should not outlive its parent: the
+    foreign key is `ON DELETE CASCADE` or `SET NULL` (a hard delete would have removed
+    or detached these rows), or the child soft-deletes its own rows and these were not.
+    Counted exactly below 100,000 rows, in a TABLESAMPLE of the child above.
+
+    ## Why it breaks
+    A soft delete is an UPDATE: foreign keys and their ON DELETE actions never see it,
+    so nothing keeps the children consistent. The application hides the deleted parent
+    but still lists its children (lessons of a teacher who left, orders of a closed
+    account), counts them in totals, and may send notifications about them; a join that
+    filters `deleted_at IS NULL` on one side only gives different answers than one
+    that filters both.
+
+    ## Fix
+    Decide per relationship what a soft delete means for the children, then make the
+    database do it: soft-delete them in the same transaction (a trigger on the parent's
+    marker, or the application's delete routine), or hide them through a view that
+    joins the live parents. Clean up the rows already orphaned.
+    """
+    facts = snap.facts
+    constraints = {(c.table_oid, tuple(c.columns)): c for c in snap.constraints if c.kind == "f"}
+    for count in snap.soft_delete_orphans:
+        if count.status != "ran" or (count.orphan_rows or 0) < opts.min_rows:
+            continue
+        table = snap.table_by_oid.get(count.table_oid)
+        parent = snap.table_by_oid.get(count.ref_table_oid)
+        column = facts.column_by_name.get((count.table_oid, count.columns[0]))
+        if table is None or parent is None or column is None:
+            continue
+        fk = constraints.get((count.table_oid, tuple(count.columns)))
+        own = facts.soft_delete_columns.get(table.oid)
+        reasons = []
+        if fk is not None and fk.on_delete in ("c", "n"):
+            action = "CASCADE" if fk.on_delete == "c" else "SET NULL"
+            reasons.append(f"its foreign key is ON DELETE {action}")
+        if own is not None and soft_deleted_when(own) is not None:
+            reasons.append(f"it soft-deletes its own rows ({own.name})")
+        orphans, checked = count.orphan_rows or 0, count.checked_rows or 0
+        evidence: dict[str, object] = {
+            "parent": parent.qualname,
+            "parent_marker": count.marker,
+            "orphan_rows": orphans,
+            "checked_rows": checked,
+            "estimated": count.sampled,
+            "declared": fk is not None,
+        }
+        if fk is not None:
+            evidence["constraint"] = fk.name
+        if reasons:
+            evidence["expected_to_follow"] = reasons
+        about = "about " if count.sampled else ""
+        yield finding(
+            column,
+            f"{about}{orphans:,} live rows point at {parent.qualname} rows soft-deleted"
+            f" through {count.marker}" + (f" ({'; '.join(reasons)})" if reasons else ""),
+            evidence=evidence,
+            severity=MEDIUM if reasons else None,
+        )
