@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 
 from pgvitals.rules._api import (
     CRITICAL,
@@ -549,17 +550,28 @@ KIND_CATEGORIES = {"birth_date": ("D", "S")}
 NETWORK_TYPES = frozenset({"inet", "cidr"})
 
 
+# the last word of every ending: a name ending in none of them holds no kind (most don't)
+LAST_WORDS = frozenset(end[-1] for endings in PII_NAMES.values() for end in endings)
+
+
 def pii_by_name(column: Column) -> str | None:
     """The kind of personal data a column's name and type say it holds."""
     if column.type_name in NETWORK_TYPES:
         return "ip_address"
-    parts = name_words(column.name)
+    return pii_kind_of_name(column.name, column.type_category)
+
+
+@cache  # schemas repeat their column names (`email`, `created_at`) table after table
+def pii_kind_of_name(name: str, type_category: str) -> str | None:
+    parts = name_words(name)
     names = [tuple(parts)]  # `home_address`, and `phone` of `phone_number`
     while parts and parts[-1] in NEUTRAL_TAIL:
         parts.pop()
         names.append(tuple(parts))
+    if not any(name and name[-1] in LAST_WORDS for name in names):
+        return None
     for kind, endings in PII_NAMES.items():
-        if column.type_category not in KIND_CATEGORIES.get(kind, ("S",)):
+        if type_category not in KIND_CATEGORIES.get(kind, ("S",)):
             continue
         if any(name[-len(end) :] == end for name in names for end in endings if name):
             return kind
