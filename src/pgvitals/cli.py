@@ -178,7 +178,8 @@ def report_options(command: click.Command) -> click.Command:
             ),
             click.option(
                 "-o", "--output", "outputs", multiple=True, type=click.Path(path_type=Path),
-                help="Write a report file; the suffix picks the format (.md .json .sarif .txt).",
+                help="Write a report file; the suffix picks the format"
+                " (.md .html .json .sarif .txt).",
             ),
             click.option(
                 "--fail-on", type=click.Choice(SEVERITIES),
@@ -404,13 +405,13 @@ def demo(output_dir: Path, fail_on: str | None, force: bool) -> None:
     """Run the full check on a bundled demo database in a private throwaway server."""
     from pgvitals.demo.run import run_demo  # the embedded server is needed only here
 
-    reports = tuple(output_dir / f"report.{suffix}" for suffix in ("md", "json", "sarif"))
+    reports = tuple(output_dir / f"report.{suffix}" for suffix in ("md", "html", "json", "sarif"))
     plan = plan_outputs(("text",), reports, force)  # before starting the server
     with progress_display() as step:
         analysis, connection = run_demo(step)
     finish(analysis, plan, connection, fail_on)
-    stdout.print(f"\nReport: {output_dir / 'report.md'}  (also report.json, report.sarif, "
-                 "fix.sql, rollback.sql)", markup=False)  # fmt: skip
+    stdout.print(f"\nReport: {output_dir / 'report.html'}  (also report.md, report.json, "
+                 "report.sarif, fix.sql, rollback.sql)", markup=False)  # fmt: skip
 
 
 @main.command()

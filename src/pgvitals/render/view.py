@@ -80,6 +80,7 @@ class Group:
     columns: tuple[str, ...]  # evidence keys whose values tell the rows apart
     common: tuple[tuple[str, Any], ...]  # evidence every finding shares, said once
     message: str | None  # the message, when every finding has the same one
+    numeric_columns: frozenset[str] = frozenset()  # columns of numbers only (aligned right)
 
     @property
     def count(self) -> int:
@@ -99,9 +100,7 @@ class Group:
 
     def numeric(self, key: str) -> bool:
         """Does the column hold numbers only (aligned right)?"""
-        values = [f.evidence.get(key) for f in self.findings]
-        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        return bool(numbers) and all(v is None or v in numbers for v in values)
+        return key in self.numeric_columns
 
 
 def shorten(text: str, limit: int = MAX_CELL) -> str:
@@ -136,7 +135,14 @@ def make_group(report: Report, findings: list[Finding]) -> Group:
         columns=columns,
         common=common,
         message=first.message if len(messages) == 1 else None,
+        numeric_columns=frozenset(key for key in columns if numbers_only(findings, key)),
     )
+
+
+def numbers_only(findings: list[Finding], key: str) -> bool:
+    values = [f.evidence.get(key) for f in findings]
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return bool(numbers) and len(numbers) == sum(1 for v in values if v is not None)
 
 
 def partition_rows(findings: list[Finding], partitions: dict[str, str]) -> list[Row]:
