@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import re
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import psycopg
@@ -78,6 +80,9 @@ from pgvitals.snapshot import io
 from pgvitals.snapshot.collect import UNREAD_CATALOGS, ProfileBudget, UnknownSchema, collect
 from pgvitals.snapshot.model import Snapshot
 from pgvitals.snapshot.probes import DEFAULT_PROBES
+
+if TYPE_CHECKING:
+    from pgvitals.verify import Target
 
 # --exact-bloat: the probe no rule asks for by default (it reads every page)
 EXACT_BLOAT = frozenset({"exact_bloat"})
@@ -306,6 +311,12 @@ class Keeping:
     "--include-managed", is_flag=True,
     help="Also assess schemas and roles a platform manages (Supabase's auth, storage, ...).",
 )  # fmt: skip
+@click.option(
+    "--verify-fixes", is_flag=True,
+    help="Copy the schema (pg_dump, no data) into a throwaway server, apply fix.sql there,"
+    " check again, apply rollback.sql, and report what the fixes resolve, every statement"
+    " that fails, and whether the rollback restores the schema.",
+)  # fmt: skip
 @target_options
 @exact_bloat_option
 @report_options
@@ -315,6 +326,7 @@ def check(
     dsn: str | None,
     snapshot_path: Path | None,
     include_managed: bool,
+    verify_fixes: bool,
     schemas: tuple[str, ...],
     no_data: bool,
     exact_bloat: bool,
@@ -342,9 +354,12 @@ def check(
     plan = plan_outputs(formats, outputs, force)  # checked now: a bad path fails fast
     baselines = Baselines.plan(baseline_path, write_baseline, force)
     keeping = Keeping.plan(history_location, keep, keep_days)
+    verify = None
     if snapshot_path is not None:
         if dsn:
             raise click.UsageError("give a DSN or --snapshot, not both")
+        if verify_fixes:
+            raise click.UsageError("--verify-fixes copies a live database's schema: give a DSN")
         snapshot = io.load(snapshot_path)
         connection = f"snapshot {snapshot_path}"
     else:
@@ -353,8 +368,26 @@ def check(
         snapshot, connection = take_snapshot(
             dsn, limits, schemas or config.schemas, no_data, probes
         )
+        if verify_fixes:
+            from pgvitals.verify import Target  # loads the SQL parser: only here
+
+            server, read_rows = snapshot.server, not no_data
+            copy = Target(
+                dsn, server.database, config, schemas or config.schemas, probes, read_rows,
+                server.version_num,
+            )  # fmt: skip
+            verify = functools.partial(verified, copy)
     analysis = analysis_of(snapshot, config)
-    finish(analysis, plan, connection, fail_on or config.fail_on, baselines, keeping)
+    finish(analysis, plan, connection, fail_on or config.fail_on, baselines, keeping, verify=verify)
+
+
+def verified(target: Target, report: Report) -> Report:
+    """The report with what applying its scripts to a copy of the schema showed."""
+    from pgvitals.verify import verify_fixes
+
+    with progress_display("") as step:
+        verification = verify_fixes(target, report, step)
+    return replace(report, verification=verification)
 
 
 @main.command()
@@ -411,7 +444,7 @@ def demo(output_dir: Path, fail_on: str | None, force: bool) -> None:
         analysis, connection = run_demo(step)
     finish(analysis, plan, connection, fail_on)
     stdout.print(f"\nReport: {output_dir / 'report.html'}  (also report.md, report.json, "
-                 "report.sarif, fix.sql, rollback.sql)", markup=False)  # fmt: skip
+                 "report.sarif, fix.sql, rollback.sql)", markup=False, soft_wrap=True)  # fmt: skip
 
 
 @main.command()
@@ -798,13 +831,22 @@ def finish(
     baselines: Baselines = Baselines(),
     keeping: Keeping = Keeping(),
     baseline: Baseline | None = None,
+    verify: Callable[[Report], Report] | None = None,
 ) -> None:
     """`baselines`: check --baseline/--write-baseline; `baseline`: what review --base
-    compared with (the findings are already only the new ones)."""
+    compared with (the findings are already only the new ones); `verify`: check
+    --verify-fixes (not for a partial run: its scripts are partial too)."""
     report = baselines.apply(build_report(analysis, connection, baseline))
+    if verify is not None and not analysis.snapshot.collection.interrupted:
+        report = verify(report)
     written = write_outputs(report, plan, stdout)
     for path in written:
         stderr.print(f"wrote {visible(str(path))}", markup=False, soft_wrap=True)
+    shown = any(t.format == "text" and t.path is None for t in plan.targets)
+    if report.verification is not None and not shown:  # the terminal summary has it
+        style = "green" if report.verification.passed else "bold red"
+        summary = visible(report.verification.summary())
+        stderr.print(f"fix verification: {summary}", style=style, markup=False, soft_wrap=True)
     interrupted = analysis.snapshot.collection.interrupted
     if interrupted:  # a partial run is neither a baseline nor a point in the history
         raise Failure(f"{interrupted} (partial report written)", EXIT_UNREACHABLE)

@@ -285,6 +285,7 @@ def report_context(report: Report) -> dict[str, Any]:
         "MAX_DETAILED": MAX_DETAILED,
         "MAX_CARDS": MAX_CARDS,
         "MAX_OPEN_ROWS": MAX_OPEN_ROWS,
+        "MAX_LISTED": MAX_LISTED_NAMES,
         "TOP_TABLES": TOP_TABLES,
         "WIDESPREAD": rp.WIDESPREAD,
         "baseline": report.baseline,
