@@ -142,7 +142,7 @@ def er_diagram(
         ):
             degree[key] += 1
             names[key] = table if schema_name == schema else f"{schema_name}.{table}"
-    shown = sorted(degree, key=lambda key: (-degree[key], key))[:limit]
+    shown = connected_selection(relations, degree, limit)
     nodes = {key: Node(key, names[key]) for key in sorted(shown)}
     edges = [r for r in relations if r.parent in nodes and r.child in nodes]
     assign_layers(nodes, edges)
@@ -176,6 +176,35 @@ def er_diagram(
         )
     parts.append("</svg>")
     return Diagram(Markup("".join(parts)), len(nodes), len(degree))
+
+
+def connected_selection(
+    relations: list[rp.Relationship], degree: dict[str, int], limit: int
+) -> list[str]:
+    """Up to `limit` tables, the most connected first, each next one a neighbour of those
+    already chosen where there is one: clusters that are drawn with their lines, not
+    hubs cut off from everything around them."""
+    neighbours: dict[str, set[str]] = defaultdict(set)
+    for rel in relations:
+        neighbours[rel.parent].add(rel.child)
+        neighbours[rel.child].add(rel.parent)
+    ranked = sorted(degree, key=lambda key: (-degree[key], key))
+    chosen: list[str] = []
+    taken: set[str] = set()
+    frontier: set[str] = set()
+    position = 0
+    while len(chosen) < min(limit, len(ranked)):
+        if frontier:
+            key = min(frontier, key=lambda k: (-degree[k], k))
+        else:
+            while ranked[position] in taken:
+                position += 1
+            key = ranked[position]
+        chosen.append(key)
+        taken.add(key)
+        frontier |= neighbours[key]
+        frontier -= taken
+    return chosen
 
 
 def assign_layers(nodes: dict[str, Node], edges: list[rp.Relationship]) -> None:
