@@ -15,10 +15,13 @@ from pgvitals.config import Config
 from pgvitals.connect import connect
 from pgvitals.demo.run import load_demo
 from pgvitals.engine import analyse, required_probes
-from pgvitals.report import build_report
+from pgvitals.render.md import render_markdown
+from pgvitals.report import Report, build_report
 from pgvitals.snapshot.collect import collect
+from pgvitals.verification import FailedStatement, Verification, VerifiedFinding
 from pgvitals.verify import Target, verify_fixes
 from tests.helpers import pgvitals, valid_report
+from tests.render.test_md_text import make_snapshot
 from tests.test_corpus import NAMES, load_corpus, needs_corpus
 
 
@@ -131,3 +134,27 @@ def test_verify_fixes_needs_a_live_database(tmp_path: Path) -> None:
     run = pgvitals("check", "--snapshot", str(tmp_path / "s.json"), "--verify-fixes")
     assert run.exit_code == 2
     assert "--verify-fixes copies a live database's schema" in run.stderr
+
+
+def test_a_saved_report_keeps_its_verification() -> None:
+    """The JSON report carries the verification: rendered again, it says the same."""
+    report = build_report(analyse(make_snapshot()))
+    first = report.findings[0]
+    verification = Verification(
+        copied_into="a throwaway PostgreSQL 16",
+        fix_statements=3,
+        rollback_statements=2,
+        failures=(FailedStatement("fix", 12, "rule: x", "ALTER TABLE x", "42P16", "no"),),
+        findings=(VerifiedFinding(first.rule, first.object, "high", first.fingerprint, "remains"),),
+        appeared=(),
+        restored=False,
+        difference=("--- before fix.sql", "+++ after rollback.sql", "-a", "+b"),
+        duration_ms=1234,
+    )
+    checked_report = replace(report, verification=verification)
+    saved = json.loads(json.dumps(checked_report.to_json()))
+    assert saved["sections"]["verification"]["passed"] is False
+    again = Report.from_json(saved)
+    assert again.verification == verification
+    assert render_markdown(again) == render_markdown(checked_report)
+    assert "After rollback.sql the schema is **not** as before the fix" in render_markdown(again)

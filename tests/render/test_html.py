@@ -88,6 +88,8 @@ def test_every_name_is_escaped_and_its_control_characters_shown() -> None:
     assert "&lt;img src=x onerror=alert(1)&gt;\\x1b[2J&#34;&amp;" in page
     assert "Mixed Case.Weird&#34;Name" in page  # names with quotes, spaces and accents
     assert "ñame" in page
+    assert "which have the exact names" in page  # the SQL shown is not the SQL to run
+    assert "which have the exact names" not in render_html(build_report(analyse(snap)))
 
 
 def test_unknown_sizes_are_not_printed_as_zero() -> None:

@@ -204,6 +204,8 @@ def html_context(report: Report) -> dict[str, Any]:
         severities=SEVERITIES,
         activity_classes=activity_classes(report.activity),
         impact_levels=rp.IMPACT_LEVELS,
+        # SQL whose names hold control characters is shown with them escaped
+        sql_escaped=visible(report.scripts.fix, keep_newlines=True) != report.scripts.fix,
     )
     return context
 
