@@ -16,6 +16,7 @@ import pytest
 
 from pgvitals.embedded import remove_dead_runs
 from tests.helpers import not_run, pgvitals, valid_report
+from tests.render.test_sarif import valid_sarif
 
 
 def test_demo_writes_a_report_that_exhibits_the_flaws(tmp_path) -> None:
@@ -134,8 +135,11 @@ def test_demo_writes_a_report_that_exhibits_the_flaws(tmp_path) -> None:
     assert by_column["practise_improve_pilot.login_attempts.user"]["shape"] == "email"
     assert "| `practise_improve_pilot.streaks` | `postgres` (exempt) | **denied**" in markdown
     assert "CONCURRENTLY" in (out / "fix.sql").read_text()
-    assert (out / "rollback.sql").exists() and (out / "report.sarif").exists()
-    assert "pgvitals_demo" in run.stdout
+    assert (out / "rollback.sql").exists()
+    valid_sarif(json.loads((out / "report.sarif").read_text()))
+    page = (out / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and 'class="er-diagram"' in page
+    assert "pgvitals_demo" in run.stdout and "report.html" in run.stdout
 
 
 def pgvitals_dirs() -> set[Path]:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import re
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import psycopg
@@ -99,6 +101,9 @@ from pgvitals.snapshot.collect import UNREAD_CATALOGS, ProfileBudget, UnknownSch
 from pgvitals.snapshot.model import Snapshot
 from pgvitals.snapshot.probes import DEFAULT_PROBES
 from pgvitals.snapshot.samples import read_samples
+
+if TYPE_CHECKING:
+    from pgvitals.verify import Target
 
 # --exact-bloat: the probe no rule asks for by default (it reads every page)
 EXACT_BLOAT = frozenset({"exact_bloat"})
@@ -199,7 +204,8 @@ def report_options(command: click.Command) -> click.Command:
             ),
             click.option(
                 "-o", "--output", "outputs", multiple=True, type=click.Path(path_type=Path),
-                help="Write a report file; the suffix picks the format (.md .json .sarif .txt).",
+                help="Write a report file; the suffix picks the format"
+                " (.md .html .json .sarif .txt).",
             ),
             click.option(
                 "--fail-on", type=click.Choice(SEVERITIES),
@@ -336,6 +342,12 @@ class Keeping:
     help="Add up to 3 example rows to each data-quality finding (row values in the report;"
     " never of password or secret columns).",
 )  # fmt: skip
+@click.option(
+    "--verify-fixes", is_flag=True,
+    help="Copy the schema (pg_dump, no data) into a throwaway server, apply fix.sql there,"
+    " check again, apply rollback.sql, and report what the fixes resolve, every statement"
+    " that fails, and whether the rollback restores the schema.",
+)  # fmt: skip
 @target_options
 @exact_bloat_option
 @report_options
@@ -347,6 +359,7 @@ def check(
     include_managed: bool,
     analyze_queries: bool,
     show_samples: bool,
+    verify_fixes: bool,
     schemas: tuple[str, ...],
     no_data: bool,
     exact_bloat: bool,
@@ -377,9 +390,12 @@ def check(
     if show_samples and (snapshot_path is not None or no_data):
         raise click.UsageError("--show-samples reads rows: not with --snapshot or --no-data")
     limits = Limits(statement_timeout_ms=statement_timeout, lock_timeout_ms=lock_timeout)
+    verify = None
     if snapshot_path is not None:
         if dsn:
             raise click.UsageError("give a DSN or --snapshot, not both")
+        if verify_fixes:
+            raise click.UsageError("--verify-fixes copies a live database's schema: give a DSN")
         snapshot = io.load(snapshot_path)
         connection = f"snapshot {snapshot_path}"
     else:
@@ -393,10 +409,28 @@ def check(
             profile_budget(config),
             analyze_queries,
         )
+        if verify_fixes:
+            from pgvitals.verify import Target  # loads the SQL parser: only here
+
+            server, read_rows = snapshot.server, not no_data
+            copy = Target(
+                dsn, server.database, config, schemas or config.schemas, probes, read_rows,
+                server.version_num,
+            )  # fmt: skip
+            verify = functools.partial(verified, copy)
     analysis = analysis_of(snapshot, config)
     if show_samples:
         analysis = with_samples(analysis, dsn, limits, profile_budget(config))
-    finish(analysis, plan, connection, fail_on or config.fail_on, baselines, keeping)
+    finish(analysis, plan, connection, fail_on or config.fail_on, baselines, keeping, verify=verify)
+
+
+def verified(target: Target, report: Report) -> Report:
+    """The report with what applying its scripts to a copy of the schema showed."""
+    from pgvitals.verify import verify_fixes
+
+    with progress_display("") as step:
+        verification = verify_fixes(target, report, step)
+    return replace(report, verification=verification)
 
 
 @main.command()
@@ -449,13 +483,13 @@ def demo(output_dir: Path, fail_on: str | None, force: bool) -> None:
     """Run the full check on a bundled demo database in a private throwaway server."""
     from pgvitals.demo.run import run_demo  # the embedded server is needed only here
 
-    reports = tuple(output_dir / f"report.{suffix}" for suffix in ("md", "json", "sarif"))
+    reports = tuple(output_dir / f"report.{suffix}" for suffix in ("md", "html", "json", "sarif"))
     plan = plan_outputs(("text",), reports, force)  # before starting the server
     with progress_display() as step:
         analysis, connection = run_demo(step)
     finish(analysis, plan, connection, fail_on)
-    stdout.print(f"\nReport: {output_dir / 'report.md'}  (also report.json, report.sarif, "
-                 "fix.sql, rollback.sql)", markup=False)  # fmt: skip
+    stdout.print(f"\nReport: {output_dir / 'report.html'}  (also report.md, report.json, "
+                 "report.sarif, fix.sql, rollback.sql)", markup=False, soft_wrap=True)  # fmt: skip
 
 
 @main.command()
@@ -930,13 +964,22 @@ def finish(
     baselines: Baselines = Baselines(),
     keeping: Keeping = Keeping(),
     baseline: Baseline | None = None,
+    verify: Callable[[Report], Report] | None = None,
 ) -> None:
     """`baselines`: --baseline/--write-baseline (check, review); `baseline`: what review --base
-    compared with (the findings are already only the new ones)."""
+    compared with (the findings are already only the new ones); `verify`: check
+    --verify-fixes (not for a partial run: its scripts are partial too)."""
     report = baselines.apply(build_report(analysis, connection, baseline))
+    if verify is not None and not analysis.snapshot.collection.interrupted:
+        report = verify(report)
     written = write_outputs(report, plan, stdout)
     for path in written:
         stderr.print(f"wrote {visible(str(path))}", markup=False, soft_wrap=True)
+    shown = any(t.format == "text" and t.path is None for t in plan.targets)
+    if report.verification is not None and not shown:  # the terminal summary has it
+        style = "green" if report.verification.passed else "bold red"
+        summary = visible(report.verification.summary())
+        stderr.print(f"fix verification: {summary}", style=style, markup=False, soft_wrap=True)
     interrupted = analysis.snapshot.collection.interrupted
     if interrupted:  # a partial run is neither a baseline nor a point in the history
         raise Failure(f"{interrupted} (partial report written)", EXIT_UNREACHABLE)

@@ -619,14 +619,19 @@ def vacuum_analyze(table: Table) -> Fix:
 
 
 def enable_autovacuum(table: Table) -> Fix:
-    """Turn autovacuum back on for the table; the rollback sets the value it had, as
-    stored (`off`, `false`, `0` ...)."""
+    """Turn autovacuum back on for the table and its TOAST table; the rollback sets the
+    values they had, as stored (`off`, `false`, `0` ...), for those that had one."""
     on = "ALTER TABLE {table} RESET (autovacuum_enabled, toast.autovacuum_enabled);"
-    off = "ALTER TABLE {table} SET (autovacuum_enabled = {value});"
-    value = sql.Literal(table.options.get("autovacuum_enabled", "false"))
+    had = [sql.SQL("autovacuum_enabled = {}").format(
+        sql.Literal(table.options.get("autovacuum_enabled", "false"))
+    )]  # fmt: skip
+    if "autovacuum_enabled" in table.toast_options:
+        value = sql.Literal(table.toast_options["autovacuum_enabled"])
+        had.append(sql.SQL("toast.autovacuum_enabled = {}").format(value))
+    off = sql.SQL("ALTER TABLE {table} SET ({values});")
     return Fix(
         (text(sql.SQL(on).format(table=relation(table))),),
-        (text(sql.SQL(off).format(table=relation(table), value=value)),),
+        (text(off.format(table=relation(table), values=sql.SQL(", ").join(had))),),
         RELOPTION,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 # --- numbers -------------------------------------------------------------------------
 
@@ -32,6 +33,27 @@ def text_bar(value: float, maximum: float, width: int = 10) -> str:
         return "░" * width
     filled = min(width, max(1, round(width * value / maximum)))
     return "█" * filled + "░" * (width - filled)
+
+
+def evidence_value(value: Any, key: str) -> str:
+    """One evidence value, readable: sizes in kB/MB/GB, ratios as percentages."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)) and key.endswith("bytes"):
+        return f"{human_bytes(int(value))} ({int(value):,} bytes)"
+    if isinstance(value, float) and "ratio" in key:
+        return f"{value:.1%}"
+    if isinstance(value, float) and value.is_integer():
+        return f"{int(value):,}"
+    if isinstance(value, (int, float)):
+        return f"{value:,}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(item) for item in value) or "—"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items()) or "—"
+    return str(value)
 
 
 def parse_timestamp(value: str) -> dt.datetime:

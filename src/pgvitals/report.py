@@ -24,10 +24,12 @@ from pgvitals.findings import CATEGORIES, SEVERITIES, Finding, Severity, severit
 from pgvitals.fixes import one_line
 from pgvitals.fmt import plural, short_time
 from pgvitals.rules import REGISTRY
+from pgvitals.rules._api import ROWS_REQUIRED
 from pgvitals.snapshot.facts import Reference, RlsCoverage
 from pgvitals.snapshot.model import ColumnProfile, Constraint, ServerInfo, Snapshot, Table
 from pgvitals.snapshot.probes import COLUMN_PROBES
 from pgvitals.snapshot.window import StatisticsWindow, statistics_window
+from pgvitals.verification import Verification
 from pgvitals.workload.patterns import QueryPatterns, query_patterns
 
 REPORT_FORMAT = "pgvitals-report/1"
@@ -40,12 +42,13 @@ COUNTED_KINDS = ("r", "p")
 # Relations whose reltuples are their own rows (a partitioned root has none of its own).
 ROW_KINDS = ("r", "m")
 
-# Rules that would fill the "missing elements" section, by element (SPEC §6).
+# The rules that fill the "missing elements" section, by element (SPEC §6).
 MISSING_ELEMENT_RULES = {
-    "Documentation": "missing-comments",
-    "Migration history": "no-migration-history",
-    "Row-level security": "rls-disabled",
-    "Partitioning": "partition-coverage",
+    "Documentation": ("missing-comments",),
+    "Migration history": ("no-migration-history",),
+    "Row-level security": ("rls-disabled",),
+    "Partitioning": ("partition-coverage", "partitioning-candidate"),
+    "Constraints": ("missing-primary-key", "missing-foreign-key", "status-without-check"),
 }
 
 
@@ -201,6 +204,13 @@ def area_status(
         )
     if gaps:
         reason += f" ({gaps:,} of {len(checks):,} checks not run)"
+    incomplete = [c for c in ran if c.skipped_objects]
+    if incomplete:
+        unread = len({entry["object"] for c in incomplete for entry in c.skipped_objects})
+        reason += (
+            f"; {plural(len(incomplete), 'check')} could not read"
+            f" {plural(unread, 'table')} (see Checks skipped or failed)"
+        )
     return AreaStatus(category, title, status, reason, len(findings), len(ran), len(checks))
 
 
@@ -220,6 +230,10 @@ def top_rules(findings: list[Finding], severities: list[str], limit: int = 3) ->
 # --- per schema ----------------------------------------------------------------------
 
 
+# Table comments quoted per schema as hints of its purpose (the largest tables first).
+MAX_PURPOSE_HINTS = 12
+
+
 @dataclass(frozen=True)
 class SchemaOverview:
     name: str
@@ -227,6 +241,9 @@ class SchemaOverview:
     tables: int
     tables_commented: int
     partitioned_tables: int
+    rows_estimate: int = 0
+    # (table, first line of its comment), largest tables first, at most MAX_PURPOSE_HINTS
+    purpose_hints: tuple[tuple[str, str], ...] = ()
 
 
 def schema_overviews(snap: Snapshot) -> list[SchemaOverview]:
@@ -234,9 +251,12 @@ def schema_overviews(snap: Snapshot) -> list[SchemaOverview]:
     for table in snap.tables:
         if table.kind in COUNTED_KINDS:
             tables_by_schema[table.schema].append(table)
+    facts = snap.facts
     result = []
     for schema in sorted(snap.schemas, key=lambda s: s.name):
         tables = tables_by_schema.get(schema.name, [])
+        commented = [t for t in tables if (t.comment or "").strip() and not t.is_partition]
+        commented.sort(key=lambda t: (-facts.rows(t), t.name))
         result.append(
             SchemaOverview(
                 name=schema.name,
@@ -244,9 +264,30 @@ def schema_overviews(snap: Snapshot) -> list[SchemaOverview]:
                 tables=len(tables),
                 tables_commented=sum(1 for t in tables if (t.comment or "").strip()),
                 partitioned_tables=sum(1 for t in tables if t.kind == "p"),
+                rows_estimate=sum(facts.rows(t) for t in tables if not t.is_partition),
+                purpose_hints=tuple(
+                    (t.name, (t.comment or "").strip().splitlines()[0])
+                    for t in commented[:MAX_PURPOSE_HINTS]
+                ),
             )
         )
     return result
+
+
+def partition_roots(snap: Snapshot) -> dict[str, str]:
+    """Each partition's partitioned table at the top of its tree, by qualified name:
+    what the report groups a partition's findings under."""
+    by_oid = snap.table_by_oid
+    roots = {}
+    for table in snap.tables:
+        if table.parent_oid is None:
+            continue
+        root = table
+        while root.parent_oid is not None and root.parent_oid in by_oid:
+            root = by_oid[root.parent_oid]
+        if root is not table:
+            roots[table.qualname] = root.qualname
+    return roots
 
 
 @dataclass(frozen=True)
@@ -410,6 +451,37 @@ def key_columns(constraint: Constraint) -> str:
 
 
 @dataclass(frozen=True)
+class CoverageTotals:
+    """Sizes summed over the tables whose sizes are known; an unknown size is counted as
+    unknown, never as zero."""
+
+    tables: int
+    sized_tables: int  # tables whose table and index sizes are both known
+    index_bytes: int  # over the sized tables
+    table_bytes: int
+    without_index: int
+    with_unindexed_foreign_key: int
+    indexes: int
+
+    @property
+    def unsized_tables(self) -> int:
+        return self.tables - self.sized_tables
+
+
+def coverage_totals(coverage: list[IndexCoverage]) -> CoverageTotals:
+    sized = [c for c in coverage if c.table_bytes is not None and c.index_bytes is not None]
+    return CoverageTotals(
+        tables=len(coverage),
+        sized_tables=len(sized),
+        index_bytes=sum(c.index_bytes or 0 for c in sized),
+        table_bytes=sum(c.table_bytes or 0 for c in sized),
+        without_index=sum(1 for c in coverage if c.indexes == 0),
+        with_unindexed_foreign_key=sum(1 for c in coverage if c.unindexed_foreign_keys),
+        indexes=sum(c.indexes for c in coverage),
+    )
+
+
+@dataclass(frozen=True)
 class TableActivity:
     """A table's life in the statistics window; a partitioned table's counters are
     its partitions' summed (its partitions have no line of their own)."""
@@ -522,10 +594,11 @@ def classify(row: TableActivity, problems: list[str], busiest: int) -> TableActi
 
 @dataclass(frozen=True)
 class CheckGap:
-    """A check that did not run (skipped or failed), or the objects one could not read."""
+    """A check that did not run (skipped or failed), or one that ran but could not read
+    some of the tables it examines. `status` is the check's own, as in the JSON report."""
 
     rule: str
-    status: str  # skipped, failed, partial
+    status: str  # skipped, failed, or ran (with objects it could not read)
     reason: str
     objects: tuple[dict[str, str], ...]  # {"object", "reason"} for per-object skips
 
@@ -537,19 +610,33 @@ def check_gaps(analysis: Analysis) -> list[CheckGap]:
             reason = check.reason or check.status
             gaps.append(CheckGap(check.rule, check.status, reason, check.skipped_objects))
         elif check.skipped_objects:
-            reason = f"ran, but could not read {plural(len(check.skipped_objects), 'table')}"
-            gaps.append(CheckGap(check.rule, "partial", reason, check.skipped_objects))
+            reason = f"could not read {plural(len(check.skipped_objects), 'table')}"
+            gaps.append(CheckGap(check.rule, check.status, reason, check.skipped_objects))
     return gaps
 
 
 # --- action plan ---------------------------------------------------------------------
 
+DASH = "\u2013"  # the en dash of "1-4 weeks" as printed
+IMMEDIATE, WEEKS, MONTHS, LATER = "Immediate", f"1{DASH}4 weeks", f"1{DASH}3 months", "3+ months"
+LOW_EFFORT, MEDIUM_EFFORT, HIGH_EFFORT = "low", "medium", "high"
+EFFORTS = (LOW_EFFORT, MEDIUM_EFFORT, HIGH_EFFORT)
+# Where work lands, by the worst severity among its findings and the effort it takes.
 HORIZONS = (
-    ("Immediate", (CRITICAL, HIGH)),
-    ("Short term", (MEDIUM,)),
-    ("Medium term", (LOW,)),
-    ("Long term", (INFO,)),
+    (IMMEDIATE, "critical findings, and high ones that are quick to fix"),
+    (WEEKS, "high findings that take more work, and medium ones that are quick"),
+    (MONTHS, "medium findings that take more work, and low ones that are quick"),
+    (LATER, "low findings that take more work, and informational ones"),
 )
+_HORIZON_BY = {
+    (CRITICAL, LOW_EFFORT): 0, (CRITICAL, MEDIUM_EFFORT): 0, (CRITICAL, HIGH_EFFORT): 0,
+    (HIGH, LOW_EFFORT): 0, (HIGH, MEDIUM_EFFORT): 1, (HIGH, HIGH_EFFORT): 1,
+    (MEDIUM, LOW_EFFORT): 1, (MEDIUM, MEDIUM_EFFORT): 2, (MEDIUM, HIGH_EFFORT): 2,
+    (LOW, LOW_EFFORT): 2, (LOW, MEDIUM_EFFORT): 3, (LOW, HIGH_EFFORT): 3,
+    (INFO, LOW_EFFORT): 3, (INFO, MEDIUM_EFFORT): 3, (INFO, HIGH_EFFORT): 3,
+}  # fmt: skip
+# Objects beyond which the same fix is a project of its own: one effort step more.
+MANY_OBJECTS = 50
 
 
 @dataclass(frozen=True)
@@ -559,36 +646,146 @@ class Action:
     severity: str  # the worst severity among its findings
     objects: tuple[str, ...]
     has_fix: bool
+    effort: str = ""  # low, medium, high ("" in reports from before it)
+    effort_reason: str = ""
 
 
 @dataclass(frozen=True)
 class Horizon:
-    name: str  # Immediate, Short term, ...
-    severities: tuple[str, ...]
+    name: str  # Immediate, 1-4 weeks, 1-3 months, 3+ months
+    severities: tuple[str, ...]  # the severities of the actions in it
     actions: tuple[Action, ...]
+    criteria: str = ""  # what lands in this horizon
+
+
+def effort_of(findings: list[Finding]) -> tuple[str, str]:
+    """How much work a rule's findings take, from their fixes' declared risk: a script
+    that blocks no writes is low; one that takes a brief lock or drops an object (each
+    to be confirmed unused) is medium; a table rewrite (a maintenance window) or work
+    without a generated fix (a change to the application or the data) is high."""
+    fixes = [f.fix for f in findings if f.fix]
+    if not fixes:
+        level, reason = HIGH_EFFORT, "no generated fix: manual work"
+    elif len(fixes) < len(findings):
+        level, reason = HIGH_EFFORT, "no generated fix for some objects: manual work"
+    else:
+        tier = max(fix.risk.tier for fix in fixes)
+        level, reason = (
+            (LOW_EFFORT, "generated fix, blocks no writes"),
+            (MEDIUM_EFFORT, "generated fix, takes a brief lock"),
+            (HIGH_EFFORT, "generated fix rewrites tables: plan a maintenance window"),
+            (MEDIUM_EFFORT, "generated fix drops objects: confirm nothing uses them"),
+        )[tier]
+    if len(findings) > MANY_OBJECTS and level != HIGH_EFFORT:
+        level = EFFORTS[EFFORTS.index(level) + 1]
+        reason += f"; {len(findings):,} objects"
+    return level, reason
 
 
 def action_plan(findings: list[Finding]) -> list[Horizon]:
-    """Findings grouped by rule within each horizon; worst and most widespread first."""
-    plan = []
-    for name, severities in HORIZONS:
-        by_rule: dict[str, list[Finding]] = {}
-        for item in findings:
-            if item.severity in severities:
-                by_rule.setdefault(item.rule, []).append(item)
-        actions = [
+    """Findings grouped by rule, each group placed in a horizon by its worst severity
+    and its effort; within a horizon, worst and most widespread first."""
+    by_rule: dict[str, list[Finding]] = {}
+    for item in findings:
+        by_rule.setdefault(item.rule, []).append(item)
+    placed: list[list[Action]] = [[] for _ in HORIZONS]
+    for rule_id, items in by_rule.items():
+        severity = max(f.severity for f in items).value
+        effort, why = effort_of(items)
+        placed[_HORIZON_BY[(severity, effort)]].append(
             Action(
                 rule=rule_id,
                 title=REGISTRY[rule_id].title if rule_id in REGISTRY else rule_id,
-                severity=max(f.severity for f in items).value,
+                severity=severity,
                 objects=tuple(f.object for f in items),
                 has_fix=any(f.fix for f in items),
+                effort=effort,
+                effort_reason=why,
             )
-            for rule_id, items in by_rule.items()
-        ]
+        )
+    plan = []
+    for (name, criteria), actions in zip(HORIZONS, placed, strict=True):
         actions.sort(key=lambda a: (severity_rank(a.severity), -len(a.objects), a.rule))
-        plan.append(Horizon(name, severities, tuple(actions)))
+        severities = tuple(s for s in SEVERITIES if any(a.severity == s for a in actions))
+        plan.append(Horizon(name, severities, tuple(actions), criteria))
     return plan
+
+
+# --- risk assessment -------------------------------------------------------------------
+
+PROBABILITY_LEVELS = ("rare", "unlikely", "possible", "likely", "almost certain")
+IMPACT_LEVELS = ("negligible", "minor", "moderate", "major", "severe")
+# Impact of what breaks, by the finding's severity (1 negligible ... 5 severe).
+IMPACT_OF_SEVERITY = {CRITICAL: 5, HIGH: 4, MEDIUM: 3, LOW: 2, INFO: 1}
+# Objects from which a flaw is widespread enough to strike somewhere: one level more likely.
+WIDESPREAD = 10
+
+
+@dataclass(frozen=True)
+class RiskEntry:
+    """One rule's findings as a risk: how likely it is to strike, and how hard."""
+
+    rule: str
+    title: str
+    category: str
+    severity: str
+    objects: int
+    probability: int  # 1 rare ... 5 almost certain
+    impact: int  # 1 negligible ... 5 severe
+    reason: str  # why this probability
+
+    @property
+    def score(self) -> int:
+        return self.probability * self.impact
+
+    @property
+    def probability_label(self) -> str:
+        return PROBABILITY_LEVELS[self.probability - 1]
+
+    @property
+    def impact_label(self) -> str:
+        return IMPACT_LEVELS[self.impact - 1]
+
+
+def risk_assessment(findings: list[Finding]) -> list[RiskEntry]:
+    """Probability x impact per rule. Impact follows the worst severity. Probability:
+    "likely" when the database shows it happening (judged from its statistics or its
+    rows), "possible" when it is a flaw in the schema that strikes once the operation it
+    breaks runs, "unlikely" for informational findings; one level more for a flaw on
+    WIDESPREAD objects or more. Highest score first."""
+    by_rule: dict[str, list[Finding]] = {}
+    for item in findings:
+        by_rule.setdefault(item.rule, []).append(item)
+    entries = []
+    for rule_id, items in by_rule.items():
+        severity = max(f.severity for f in items)
+        rule_def = REGISTRY.get(rule_id)
+        observed = rule_def is not None and (
+            rule_def.uses_statistics or rule_def.rows == ROWS_REQUIRED
+        )
+        if severity == INFO:
+            probability, reason = 2, "informational"
+        elif observed:
+            probability, reason = 4, "observed in this database (statistics or rows)"
+        else:
+            probability, reason = 3, "in the schema: strikes when the affected operation runs"
+        if len(items) >= WIDESPREAD:
+            probability = min(5, probability + 1)
+            reason += f"; widespread ({len(items):,} objects)"
+        entries.append(
+            RiskEntry(
+                rule=rule_id,
+                title=rule_def.title if rule_def else rule_id,
+                category=items[0].category.value,
+                severity=severity.value,
+                objects=len(items),
+                probability=probability,
+                impact=IMPACT_OF_SEVERITY[severity.value],
+                reason=reason,
+            )
+        )
+    entries.sort(key=lambda e: (-e.score, -e.impact, -e.objects, e.rule))
+    return entries
 
 
 # --- schemas: overview and relationships ----------------------------------------------
@@ -622,17 +819,27 @@ def schema_sections(snap: Snapshot) -> list[SchemaSection]:
     ]
 
 
-def element_status(analysis: Analysis, rule_id: str) -> str:
-    """What the rule behind a "missing element" says, or that it is not assessed yet."""
-    check = next((c for c in analysis.checks if c.rule == rule_id), None)
-    if check is None:
-        return f"not assessed yet (rule `{rule_id}` is not in this version)"
-    if check.status != "ran":
+def element_status(analysis: Analysis, rule_ids: tuple[str, ...]) -> str:
+    """What the rules behind a "missing element" say, or that they did not run."""
+    checks = {c.rule: c for c in analysis.checks if c.rule in rule_ids}
+    ran = [rule_id for rule_id in rule_ids if rule_id in checks and checks[rule_id].status == "ran"]
+    if not ran:
+        if not checks:
+            return f"not assessed yet (rule `{rule_ids[0]}` is not in this version)"
+        check = checks.get(rule_ids[0]) or next(iter(checks.values()))
         return f"not assessed: {check.status} ({check.reason or 'no reason given'})"
-    count = sum(1 for f in analysis.findings if f.rule == rule_id)
-    if count:
+    counts = {rule_id: 0 for rule_id in ran}
+    for item in analysis.findings:
+        if item.rule in counts:
+            counts[item.rule] += 1
+    found = {rule_id: count for rule_id, count in counts.items() if count}
+    if not found:
+        return "no findings from " + ", ".join(f"`{rule_id}`" for rule_id in ran)
+    if len(found) == 1:
+        rule_id, count = next(iter(found.items()))
         return f"{plural(count, 'finding')} from `{rule_id}` (see Findings)"
-    return f"no findings from `{rule_id}`"
+    parts = ", ".join(f"`{rule_id}` {count:,}" for rule_id, count in found.items())
+    return f"{plural(sum(found.values()), 'finding')}: {parts} (see Findings)"
 
 
 # --- fix and rollback scripts --------------------------------------------------------
@@ -927,6 +1134,9 @@ class Report:
     rls_coverage: list[RlsCoverage] = dataclasses.field(default_factory=list)
     query_patterns: QueryPatterns | None = None  # None: a report from before workloads
     quality: list[ColumnQuality] = dataclasses.field(default_factory=list)
+    partitions: dict[str, str] = dataclasses.field(default_factory=dict)  # see partition_roots
+    risks: list[RiskEntry] = dataclasses.field(default_factory=list)
+    verification: Verification | None = None  # check --verify-fixes
 
     @property
     def review(self) -> bool:
@@ -995,6 +1205,9 @@ class Report:
                 "rls_coverage": [dataclasses.asdict(r) for r in self.rls_coverage],
                 "query_patterns": plain(self.query_patterns),
                 "quality": plain(self.quality),
+                "partitions": self.partitions,
+                "risks": plain(self.risks),
+                "verification": self.verification.to_json() if self.verification else None,
             },
         }
 
@@ -1037,6 +1250,11 @@ class Report:
             rls_coverage=[revive(RlsCoverage, r) for r in sections.get("rls_coverage", [])],
             query_patterns=revive(QueryPatterns, sections.get("query_patterns")),
             quality=[revive(ColumnQuality, q) for q in sections.get("quality", [])],
+            partitions=dict(sections.get("partitions", {})),
+            risks=[revive(RiskEntry, r) for r in sections.get("risks", [])],
+            verification=Verification.from_json(sections["verification"])
+            if sections.get("verification")
+            else None,
         )
 
 
@@ -1156,8 +1374,8 @@ def build_report(
         gaps=check_gaps(analysis),
         plan=action_plan(analysis.findings),
         elements={
-            element: element_status(analysis, rule_id)
-            for element, rule_id in MISSING_ELEMENT_RULES.items()
+            element: element_status(analysis, rule_ids)
+            for element, rule_ids in MISSING_ELEMENT_RULES.items()
         },
         scripts=fix_scripts(analysis.findings, snap.server),
         rules={
@@ -1192,6 +1410,8 @@ def build_report(
         rls_coverage=rls_matrix(analysis),
         query_patterns=query_patterns(snap, analysis.findings),
         quality=data_quality(snap, analysis.findings),
+        partitions=partition_roots(snap),
+        risks=risk_assessment(analysis.findings),
     )
 
 

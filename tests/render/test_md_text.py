@@ -14,7 +14,7 @@ from rich.console import Console
 from pgvitals import fmt
 from pgvitals import report as rp
 from pgvitals.engine import Analysis, Check, analyse
-from pgvitals.findings import Located, Risk
+from pgvitals.findings import Finding, Fix, Located, Risk, fingerprint
 from pgvitals.render.md import code, er_diagram, md_text, mermaid_name, render_markdown
 from pgvitals.render.text import render_text
 from pgvitals.report import build_report
@@ -163,6 +163,12 @@ def make_constraint(oid: int, table: Table, name: str, kind: str, **fields: Any)
     }
     values.update(fields)
     return Constraint(**values)
+
+
+def make_finding(number: int, rule: str = "missing-primary-key") -> Finding:
+    """A high finding of `rule` on table public.t<number>."""
+    where = Located("table", ("public", f"t{number}"), f"public.t{number}")
+    return Finding(rule, INTEGRITY, "high", where, "m", {}, None, fingerprint(rule, where))
 
 
 def make_snapshot(stats_reset: str | None = "2026-11-01T12:00:00Z") -> Snapshot:
@@ -362,17 +368,18 @@ def test_sections_in_order(report: str) -> None:
     assert headings == [
         "Executive summary",
         "Schemas",
-        "Findings",
+        "Critical flaws",
+        "Other findings",
         "Index coverage",
         "Row-level security",
         "Table activity",
         "Query workload",
         "Data quality",
         "Missing elements",
-        "Excused findings",
-        "Checks skipped or failed",
         "Action plan",
         "Risk assessment",
+        "Excused findings",
+        "Checks skipped or failed",
         "Appendix: thresholds used",
         "Appendix: fix script",
         "Appendix: rollback script",
@@ -470,11 +477,11 @@ def test_diagram_truncated_to_most_connected() -> None:
 
 
 def test_critical_and_high_findings_in_full(report: str, analysis: Analysis) -> None:
-    text = section(report, "Findings")
-    assert "#### `missing-primary-key` — Table has no primary key" in text
+    text = section(report, "Critical flaws")
+    assert "### High: Table has no primary key — `missing-primary-key` (1 object)" in text
     why = REGISTRY["missing-primary-key"].section("Why it breaks")
     assert why.splitlines()[0] in text
-    assert "##### 1. `Mixed Case.ñame`" in text
+    assert "#### 1. `Mixed Case.ñame`" in text
     assert "| `rows_estimate` | 25,000 |" in text
     pk_fix = next(f.fix.sql for f in analysis.findings if f.rule == "missing-primary-key" and f.fix)
     assert f"```sql\n{pk_fix}\n```" in text
@@ -484,14 +491,23 @@ def test_critical_and_high_findings_in_full(report: str, analysis: Analysis) -> 
     assert "| `autovacuum_enabled` | no |" in text
 
 
-def test_lesser_findings_compact_with_escaped_pipes(report: str, analysis: Analysis) -> None:
-    text = section(report, "Findings")
-    compact = text.split("### Medium, low and informational")[1]
-    rows = table_rows(compact)
-    assert rows[0] == ["Severity", "Rule", "Object", "Message"]
+def test_lesser_findings_grouped_by_rule_every_object_listed(
+    report: str, analysis: Analysis
+) -> None:
+    text = section(report, "Other findings")
     lesser = [f for f in analysis.findings if f.severity in ("medium", "low", "info")]
-    assert len(rows) == 2 + len(lesser)
-    assert {row[1] for row in rows[2:]} == {f"`{f.rule}`" for f in lesser}
+    assert lesser
+    # one heading per rule and severity, each naming its count; under it every object
+    by_group = re.split(r"^#### ", text, flags=re.M)[1:]
+    for item in lesser:
+        group = next(g for g in by_group if f"— `{item.rule}` (" in g.splitlines()[0])
+        objects = [row[0] for row in table_rows(group)[2:]]
+        assert code(item.object) in objects, (item.rule, item.object)
+    for group in by_group:
+        rule = re.search(r"— `([a-z-]+)` \((\d+) objects?\)", group.splitlines()[0])
+        assert rule, group.splitlines()[0]
+        same = [f for f in lesser if f.rule == rule.group(1)]
+        assert len(table_rows(group)) - 2 == int(rule.group(2)) == len(same)
 
 
 def test_index_coverage_rows(report: str) -> None:
@@ -526,7 +542,6 @@ def test_not_yet_assessed_sections_say_so(report: str) -> None:
     assert rls.startswith("0 of 4 tables have row-level security enabled")
     assert "| Table |" not in rls  # no matrix without a table that uses it
     assert "Not assessed" in section(report, "Data quality")
-    assert "Not assessed yet" in section(report, "Risk assessment")
     missing = section(report, "Missing elements")
     assert "| Row-level security | 2 findings from `rls-disabled` (see Findings) |" in missing
     assert "| Migration history | 1 finding from `no-migration-history` (see Findings) |" in missing
@@ -543,17 +558,73 @@ def test_excused_and_skipped(report: str) -> None:
     assert "- sequences: permission denied for sequence s" in gaps
 
 
+def horizons(text: str) -> dict[str, str]:
+    """The action plan's horizons by name, each with its text."""
+    parts = re.split(r"^### ([^:\n]+)(?::.*)?$", text, flags=re.M)[1:]
+    return dict(zip(parts[::2], parts[1::2], strict=True))
+
+
 def test_action_plan(report: str, analysis: Analysis) -> None:
-    text = section(report, "Action plan")
-    immediate = text.split("### Short term")[0]
-    assert "`missing-primary-key`, 1 object" in immediate
-    assert "`high-dead-tuple-ratio`, 1 object" in immediate
-    assert "### Long term (info)\n\n- **Table without row-level security**" in text
-    without_info = replace(
-        analysis, findings=[f for f in analysis.findings if f.severity != "info"]
+    plan = horizons(section(report, "Action plan"))
+    assert list(plan) == ["Immediate", "1\u20134 weeks", "1\u20133 months", "3+ months"]
+    # high, and its fix blocks no writes (VACUUM, RESET): immediate
+    assert "`high-dead-tuple-ratio`, high, 1 object; effort low" in plan["Immediate"]
+    # high, but the key is built under a brief lock: the next weeks
+    assert "`missing-primary-key`, high, 1 object; effort medium" in plan[rp.WEEKS]
+    assert "- **Table without row-level security** (`rls-disabled`, info" in plan["3+ months"]
+    serious = replace(
+        analysis, findings=[f for f in analysis.findings if f.severity not in ("low", "info")]
     )
-    empty = section(render_markdown(build_report(without_info)), "Action plan")
-    assert "### Long term (info)\n\nNothing." in empty
+    empty = horizons(section(render_markdown(build_report(serious)), "Action plan"))
+    assert empty["3+ months"].strip() == "Nothing."
+
+
+def test_horizon_follows_severity_and_effort() -> None:
+    def placed(severity: str, risk: Risk | None, count: int = 1) -> str:
+        found = [
+            replace(
+                make_finding(n),
+                severity=severity,
+                fix=Fix(("SELECT 1;",), ("SELECT 1;",), risk) if risk else None,
+            )
+            for n in range(count)
+        ]
+        plan = rp.action_plan(found)
+        return next(h.name for h in plan if h.actions)
+
+    online, brief = Risk("SHARE UPDATE EXCLUSIVE"), Risk("ACCESS EXCLUSIVE")
+    rewrite = Risk("ACCESS EXCLUSIVE", rewrites=True)
+    assert placed("critical", rewrite) == "Immediate"
+    assert placed("critical", None) == "Immediate"
+    assert placed("high", online) == "Immediate"
+    assert placed("high", brief) == rp.WEEKS
+    assert placed("high", None) == rp.WEEKS  # no generated fix: manual work
+    assert placed("medium", online) == rp.WEEKS
+    assert placed("medium", rewrite) == rp.MONTHS
+    assert placed("low", online) == rp.MONTHS
+    assert placed("low", brief) == "3+ months"
+    assert placed("info", online) == "3+ months"
+    # the same quick fix on very many objects is more work
+    assert placed("high", online, rp.MANY_OBJECTS + 1) == rp.WEEKS
+
+
+def test_risk_assessment_weighs_probability_and_impact(report: str, analysis: Analysis) -> None:
+    risks = {entry.rule: entry for entry in rp.risk_assessment(analysis.findings)}
+    # judged from statistics: it is happening in this database
+    dead = risks["high-dead-tuple-ratio"]
+    assert (dead.probability_label, dead.impact_label, dead.score) == ("likely", "major", 16)
+    # a flaw in the schema, striking when a delete runs on the referenced table
+    fk = risks["unindexed-foreign-key"]
+    assert (fk.probability_label, fk.impact_label) == ("possible", "major")
+    assert risks["rls-disabled"].probability_label == "unlikely"  # informational
+    scores = [entry.score for entry in rp.risk_assessment(analysis.findings)]
+    assert scores == sorted(scores, reverse=True)
+    widespread = rp.risk_assessment([make_finding(n) for n in range(rp.WIDESPREAD)])
+    assert widespread[0].probability_label == "likely"
+    text = section(report, "Risk assessment")
+    rows = {row[0]: row for row in table_rows(text)}
+    assert rows["**major**"][4] == "`high-dead-tuple-ratio`"  # likely column
+    assert rows["`high-dead-tuple-ratio`"][1:5] == ["1", "likely", "major", "16"]
 
 
 # a Risk per label, to check a label against the heading it is printed under
@@ -644,7 +715,7 @@ def test_no_findings_report() -> None:
     snap = make_snapshot()
     quiet = Analysis(snap, [], [], [], "live")
     report = render_markdown(build_report(quiet))
-    assert "No findings." in section(report, "Findings")
+    assert "No findings." in section(report, "Critical flaws")
     assert "-- Nothing to fix" in section(report, "Appendix: fix script")
 
 

@@ -216,7 +216,7 @@ def test_the_rls_coverage_matrix_names_who_may_do_what_by_which_policy(database)
     assert locked["DELETE"].granted_to == ("PUBLIC",) and locked["SELECT"].granted_to == ()
 
     markdown = render_markdown(build_report(analyse(snap)))
-    rls = markdown.split("## Row-level security", 1)[1].split("\n## ", 1)[0]
+    rls = markdown.split("\n## Row-level security\n", 1)[1].split("\n## ", 1)[0]
     assert "2 of 3 tables have row-level security enabled" in rls
     assert (
         '| `public.Weird"Name` | `postgres` (exempt) |'

@@ -29,4 +29,4 @@ def renderer(fmt: str, *suffixes: str) -> Callable[[Render], Render]:
     return register
 
 
-from pgvitals.render import json, md, sarif, text  # noqa: E402, F401  (registers the renderers)
+from pgvitals.render import html, json, md, sarif, text  # noqa: E402, F401  (registers the renderers)

@@ -3,7 +3,7 @@ or a document.
 
 A table may be named `"clear\\x1b[2Jscreen"` or `"title\\x1b]0;PWNED\\x07"`: printed raw,
 the escape sequence clears the screen or retitles the window, and a report file shown
-with `cat` does the same. Every human-facing renderer (text, Markdown, and HTML to come)
+with `cat` does the same. Every human-facing renderer (text, Markdown, HTML)
 passes names, messages and evidence through `visible`; JSON and SARIF keep the exact
 name, JSON's own escaping (`\\u001b`) makes it inert.
 

@@ -7,6 +7,7 @@ the file: they are written visibly, as `\\x1b`."""
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -16,16 +17,17 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from pgvitals import fmt
 from pgvitals import report as rp
-from pgvitals.findings import CATEGORIES, SEVERITIES, Category, Finding, Severity
+from pgvitals.findings import Category, Finding
 from pgvitals.render import renderer
 from pgvitals.render.escape import visible, visible_value
+from pgvitals.render.view import TOP_TABLES, column_title, layout
 from pgvitals.report import ACTIVITY_CLASSES, Report, TableActivity
 
 if TYPE_CHECKING:
     from pgvitals.snapshot.facts import CommandCoverage
 
 MAX_DIAGRAM_ENTITIES = 60  # beyond this a Mermaid diagram is unreadable (and slow to lay out)
-MAX_DETAILED_PER_RULE = 25  # findings shown in full per rule and severity; the rest compact
+MAX_DETAILED = 25  # new findings listed against a baseline
 MAX_LISTED_NAMES = 30
 MAX_QUERY_PATTERNS = 25  # statements in the query-pattern table (the JSON report has all)
 
@@ -114,27 +116,6 @@ def read_how(row: rp.ColumnQuality) -> str:
         return "counted"
     spread = f", ± {row.margin:.1%}" if row.margin is not None else ""
     return f"estimated ({fmt.thousands(row.rows_examined)} rows read{spread})"
-
-
-def evidence_value(value: Any, key: str) -> str:
-    """One evidence value, readable: sizes in kB/MB/GB, ratios as percentages."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (int, float)) and key.endswith("bytes"):
-        return f"{fmt.human_bytes(int(value))} ({int(value):,} bytes)"
-    if isinstance(value, float) and "ratio" in key:
-        return f"{value:.1%}"
-    if isinstance(value, float) and value.is_integer():
-        return f"{int(value):,}"
-    if isinstance(value, (int, float)):
-        return f"{value:,}"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(item) for item in value) or "—"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {v}" for k, v in value.items()) or "—"
-    return str(value)
 
 
 def rls_cell(command: CommandCoverage) -> str:
@@ -248,43 +229,11 @@ def relation_line(rel: rp.Relationship) -> str:
 
 
 @dataclass(frozen=True)
-class RuleGroup:
-    """Findings of one rule at one severity, shown in full with the rule's rationale."""
-
-    rule: str
-    title: str
-    why: str
-    detailed: list[Finding]
-    compact: list[Finding]
-
-
-@dataclass(frozen=True)
 class SchemaSection:
     overview: rp.SchemaOverview
     relations: tuple[rp.Relationship, ...]
     diagram: Diagram
     unrelated_tables: tuple[str, ...]
-
-
-def rule_groups(report: Report, severity: str) -> list[RuleGroup]:
-    findings = report.findings
-    by_rule: dict[str, list[Finding]] = {}
-    for item in findings:
-        if item.severity == severity:
-            by_rule.setdefault(item.rule, []).append(item)
-    groups = []
-    for rule_id, items in by_rule.items():
-        rule_def = report.rules.get(rule_id)
-        groups.append(
-            RuleGroup(
-                rule=rule_id,
-                title=rule_def.title if rule_def else rule_id,
-                why=rule_def.why if rule_def else "",
-                detailed=items[:MAX_DETAILED_PER_RULE],
-                compact=items[MAX_DETAILED_PER_RULE:],
-            )
-        )
-    return groups
 
 
 def schema_sections(report: Report) -> list[SchemaSection]:
@@ -315,11 +264,19 @@ def activity_classes(activity: list[TableActivity]) -> list[tuple[str, list[str]
     ]
 
 
+SEVERITY_TITLES = {
+    "critical": "Critical",
+    "high": "High",
+    "medium": "Medium",
+    "low": "Low",
+    "info": "Informational",
+}
+MAX_CARDS = 3  # a serious group this small shows each finding in full; a larger one a table
+MAX_OPEN_ROWS = 20  # a longer table or list is folded into <details>
+
+
 def report_context(report: Report) -> dict[str, Any]:
-    activity = report.activity
-    active = [row for row in activity if not row.idle]
     coverage = report.coverage
-    worst = (Severity.CRITICAL, Severity.HIGH)
     return {
         "version": report.tool_version,
         "inv": report.inventory,
@@ -329,26 +286,18 @@ def report_context(report: Report) -> dict[str, Any]:
         "window": report.window,
         "review": report.review,
         "schemas": schema_sections(report),
-        "full": {severity.value: rule_groups(report, severity) for severity in worst},
-        "compact": [f for f in report.findings if f.severity not in worst],
+        "view": layout(report),
         "coverage": coverage,
         "coverage_without_index": [c.table for c in coverage if c.indexes == 0],
-        "coverage_unindexed_fk": sum(1 for c in coverage if c.unindexed_foreign_keys),
         "coverage_unindexed_columns": [
             (c.table, c.unindexed_foreign_key_columns)
             for c in coverage
             if c.unindexed_foreign_key_columns
         ],
-        "index_bytes": sum(c.index_bytes or 0 for c in coverage),
-        "table_bytes": sum(c.table_bytes or 0 for c in coverage),
-        "unsized": [c.table for c in coverage if c.table_bytes is None],
         "rls_enabled": report.rls_enabled_tables,
         "rls": report.rls_coverage,
         "regular_tables": report.regular_tables,
-        "active": active,
-        "idle": [row.table for row in activity if row.idle],
-        "activity_classes": activity_classes(activity),
-        "max_writes": max((row.writes for row in active), default=0),
+        "activity_classes": activity_classes(report.activity),
         "track_counts": report.settings.get("track_counts", "on"),
         "quality": [f for f in report.findings if f.category == Category.QUALITY],
         "quality_columns": report.quality,
@@ -363,11 +312,18 @@ def report_context(report: Report) -> dict[str, Any]:
         "collection_skipped": report.collection["skipped"],
         "data_profiled": report.collection["data_profiled"],
         "plan": report.plan,
+        "risks": report.risks,
+        "verification": report.verification,
         "scripts": report.scripts,
-        "severities": SEVERITIES,
-        "categories": CATEGORIES,
+        "severity_titles": SEVERITY_TITLES,
+        "probability_levels": rp.PROBABILITY_LEVELS,
         "status_label": STATUS_LABELS,
-        "MAX_DETAILED": MAX_DETAILED_PER_RULE,
+        "MAX_DETAILED": MAX_DETAILED,
+        "MAX_CARDS": MAX_CARDS,
+        "MAX_OPEN_ROWS": MAX_OPEN_ROWS,
+        "MAX_LISTED": MAX_LISTED_NAMES,
+        "TOP_TABLES": TOP_TABLES,
+        "WIDESPREAD": rp.WIDESPREAD,
         "baseline": report.baseline,
         "baseline_made": fmt.short_time(report.baseline.generated_at) if report.baseline else "",
         "baseline_summary": report.baseline.summary(report.findings) if report.baseline else "",
@@ -377,7 +333,9 @@ def report_context(report: Report) -> dict[str, Any]:
     }
 
 
+@functools.cache
 def environment() -> Environment:
+    """Built once: compiling the template costs more than rendering a small report."""
     env = Environment(
         loader=PackageLoader("pgvitals", "render/templates"),
         autoescape=False,  # Markdown, escaped explicitly by the filters below
@@ -394,7 +352,7 @@ def environment() -> Environment:
         fenced=fenced,
         num=fmt.thousands,
         size=fmt.human_bytes,
-        evidence=evidence_value,
+        evidence=fmt.evidence_value,
         listing=listing,
         relation=relation_line,
         at=at,
@@ -404,6 +362,7 @@ def environment() -> Environment:
         measured=lambda row, count, ratio: measured(getattr(row, count), getattr(row, ratio)),
         read_how=read_how,
         other_measures=other_measures,
+        column_title=column_title,
     )
     env.globals.update(bar=fmt.text_bar, plural=fmt.plural)
     return env

@@ -13,7 +13,10 @@ from pgvitals.render import renderer
 from pgvitals.report import Report
 from pgvitals.ruledocs import page_url
 
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+# The schema OASIS publishes for SARIF 2.1.0 (with its errata), as the standard names it.
+SARIF_SCHEMA = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
 

@@ -93,6 +93,11 @@ def render_text(report: Report, console: Console) -> None:
         )
     for item in report.not_assessed:
         console.print(Text(f"not assessed: {visible(item.to_text())}", style="dim"))
+    if report.verification is not None:
+        style = "green" if report.verification.passed else "bold red"
+        line = Text("Fix verification: ", style="bold")
+        line.append(visible(report.verification.summary()), style=style)
+        console.print(line)
     console.print(result_line(inventory))
 
 

@@ -106,6 +106,8 @@ class Table(NamedTuple):
     analyze_count: int | None
     autoanalyze_count: int | None
     frozen_mxid_age: int | None = None  # mxid_age(relminmxid)
+    # its TOAST table's storage parameters, without the `toast.` that ALTER TABLE adds
+    toast_reloptions: list[str] = []  # noqa: RUF012  (a NamedTuple default, never mutated)
 
     @property
     def qualname(self) -> str:
@@ -127,6 +129,10 @@ class Table(NamedTuple):
     @property
     def options(self) -> dict[str, str]:
         return dict(option.split("=", 1) for option in self.reloptions)
+
+    @property
+    def toast_options(self) -> dict[str, str]:
+        return dict(option.split("=", 1) for option in self.toast_reloptions)
 
     @property
     def autovacuum_enabled(self) -> bool:

@@ -39,7 +39,8 @@ SELECT c.oid::int8 AS oid,
        pg_catalog.to_char(s.last_autoanalyze AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS last_autoanalyze,
        s.vacuum_count, s.autovacuum_count, s.analyze_count, s.autoanalyze_count,
        CASE WHEN c.relkind IN ('r', 'm') THEN pg_catalog.mxid_age(c.relminmxid)::int8 END
-           AS frozen_mxid_age
+           AS frozen_mxid_age,
+       coalesce(toast.reloptions, '{}') AS toast_reloptions
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_catalog.pg_inherits inh ON inh.inhrelid = c.oid AND c.relispartition

@@ -1,0 +1,143 @@
+"""The demo's HTML report in a real headless Chromium: nothing goes wrong in the console,
+nothing is fetched, the charts, the RLS matrix and the entity relationships are on the
+page and visible, without JavaScript too; the severity filter works with CSS alone; and
+the page prints."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.browser import Browser, Page, find_browser
+from tests.helpers import pgvitals
+
+BROWSER = find_browser()
+pytestmark = pytest.mark.skipif(
+    BROWSER is None,
+    reason="no Chromium on this machine (apt-get install chromium; .ci/run installs it as root)",
+)
+
+# Visible: laid out with a size, not hidden by CSS, and not inside a folded <details>.
+VISIBLE = """
+(selector) => [...document.querySelectorAll(selector)].filter((element) => {
+  const box = element.getBoundingClientRect();
+  const style = getComputedStyle(element);
+  return box.width > 0 && box.height > 0 && style.visibility !== 'hidden'
+    && style.display !== 'none' && element.checkVisibility();
+}).length
+"""
+
+
+@pytest.fixture(scope="module")
+def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    run = pgvitals("demo", "-o", str(out), timeout=300)
+    assert run.exit_code == 0, run.stderr
+    return out / "report.html"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert BROWSER is not None
+    with Browser(BROWSER) as running:
+        yield running
+
+
+def visible(page: Page, selector: str) -> int:
+    return page.evaluate(f"({VISIBLE})({json.dumps(selector)})")
+
+
+def test_the_report_opens_without_a_problem_and_fetches_nothing(
+    browser: Browser, report_file: Path
+) -> None:
+    page = browser.open(report_file.as_uri())
+    assert page.problems() == []
+    # the page itself was the only thing loaded: no stylesheet, font, image or script
+    assert page.evaluate("performance.getEntriesByType('resource').length") == 0
+    assert page.evaluate("document.title").startswith("Database health assessment: pgvitals_demo")
+
+
+def check_everything_is_shown(page: Page, report_file: Path) -> None:
+    for chart in ("#severity-chart svg", "#area-chart svg", "#activity-chart svg"):
+        assert visible(page, chart) == 1, chart
+    assert visible(page, "#severity-chart svg rect") == 5  # a bar per severity
+    assert visible(page, "table.rls-matrix") == 1
+    assert visible(page, "table.rls-matrix tbody tr") >= 9  # the demo's RLS tables
+    assert visible(page, "table.rls-matrix .denied") > 0
+    assert visible(page, "svg.er-diagram") >= 2  # billing and practise_improve_pilot
+    assert visible(page, "svg.er-diagram g.entity") >= 20
+    assert visible(page, "svg.er-diagram path.relation") >= 20
+    assert visible(page, "svg.er-diagram path.relation.inferred") >= 1
+    # a group per rule with critical findings, as the report beside it counts them
+    report = json.loads(report_file.with_suffix(".json").read_text())
+    critical = {f["rule"] for f in report["findings"] if f["severity"] == "critical"}
+    assert len(critical) >= 2
+    assert visible(page, "section#critical details.group.sev-critical") == len(critical)
+    ids = page.evaluate("[...document.querySelectorAll('[id]')].map(e => e.id)")
+    assert len(ids) == len(set(ids)), "every id once: anchors must lead somewhere certain"
+    assert visible(page, "nav.toc a[href='#critical']") == 1
+
+
+def test_charts_matrix_and_relationships_are_present_and_visible(
+    browser: Browser, report_file: Path
+) -> None:
+    check_everything_is_shown(browser.open(report_file.as_uri()), report_file)
+
+
+def test_it_reads_the_same_without_javascript(browser: Browser, report_file: Path) -> None:
+    page = browser.open("about:blank")
+    page.command("Emulation.setScriptExecutionDisabled", value=True)
+    page.goto(report_file.as_uri())
+    assert page.evaluate("document.querySelectorAll('script').length") == 1  # not run
+    check_everything_is_shown(page, report_file)
+
+
+def test_the_severity_filter_works_with_css_alone(browser: Browser, report_file: Path) -> None:
+    page = browser.open(report_file.as_uri())
+    low = visible(page, ".filterable.sev-low")
+    assert low > 0
+    page.evaluate("document.querySelector('label[for=show-low]').click()")
+    assert visible(page, ".filterable.sev-low") == 0
+    # a group per rule with critical findings, as the report beside it counts them
+    report = json.loads(report_file.with_suffix(".json").read_text())
+    critical = {f["rule"] for f in report["findings"] if f["severity"] == "critical"}
+    assert len(critical) >= 2
+    assert visible(page, "section#critical details.group.sev-critical") == len(critical)
+    ids = page.evaluate("[...document.querySelectorAll('[id]')].map(e => e.id)")
+    assert len(ids) == len(set(ids)), "every id once: anchors must lead somewhere certain"  # the others stay
+    page.evaluate("document.querySelector('label[for=show-low]').click()")
+    assert visible(page, ".filterable.sev-low") == low
+
+
+def test_it_prints(browser: Browser, report_file: Path) -> None:
+    page = browser.open(report_file.as_uri())
+    page.command("Emulation.setEmulatedMedia", media="print")
+    assert visible(page, "nav.toc") == 0  # no navigation on paper
+    assert visible(page, "svg.er-diagram") >= 2
+    pdf = base64.b64decode(page.command("Page.printToPDF", printBackground=True)["data"])
+    assert pdf.startswith(b"%PDF") and len(pdf) > 50_000
+    assert page.problems() == []
+
+
+def test_the_checks_above_would_catch_a_fetch_a_script_and_a_hidden_chart(
+    browser: Browser, report_file: Path, tmp_path: Path
+) -> None:
+    """The same checks on a spoilt copy: an image from the network and a script of
+    its own (both refused by the page's Content-Security-Policy), and the charts hidden."""
+    spoilt = tmp_path / "spoilt.html"
+    spoilt.write_text(
+        report_file.read_text().replace(
+            "</main>",
+            '<img src="https://example.com/pixel.png" alt="">'
+            "<script>undefined_function()</script>"
+            "<style>#severity-chart { display: none }</style></main>",
+        )
+    )
+    page = browser.open(spoilt.as_uri())
+    problems = "\n".join(page.problems())
+    assert "Content Security Policy" in problems and "example.com" in problems
+    assert "Executing inline script violates" in problems
+    assert visible(page, "#severity-chart svg") == 0
