@@ -138,6 +138,10 @@ def test_demo_writes_a_report_that_exhibits_the_flaws(tmp_path) -> None:
     assert (out / "rollback.sql").exists()
     valid_sarif(json.loads((out / "report.sarif").read_text()))
     page = (out / "report.html").read_text()
+    # the measured data-quality table, as in Markdown: the 948 '' of feedback.comment
+    quality = page.split('<table class="quality">', 1)[1].split("</table>", 1)[0]
+    assert "<code>practise_improve_pilot.feedback.comment</code>" in quality
+    assert "948 (29.6%)" in quality
     assert page.startswith("<!DOCTYPE html>") and 'class="er-diagram"' in page
     assert "pgvitals_demo" in run.stdout and "report.html" in run.stdout
 

@@ -1258,12 +1258,3 @@ def force_rls(table: Table) -> Fix:
 
 
 # --- extensions ----------------------------------------------------------------------
-
-
-def create_extension(name: str) -> Fix:
-    """CREATE EXTENSION in the first schema of the search_path; the rollback drops it."""
-    create = sql.SQL("CREATE EXTENSION IF NOT EXISTS {};").format(sql.Identifier(name))
-    drop = sql.SQL("DROP EXTENSION IF EXISTS {};").format(sql.Identifier(name))
-    return Fix((text(create),), (text(drop),), Risk()).with_note(
-        "needs a superuser (or the platform's administrator role)"
-    )

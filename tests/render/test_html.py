@@ -22,7 +22,7 @@ from pgvitals.report import build_report
 from pgvitals.snapshot import io
 
 SECTION_IDS = [
-    "summary", "schemas", "critical", "other", "coverage", "rls", "activity", "quality",
+    "summary", "schemas", "critical", "other", "coverage", "rls", "activity", "workload", "quality",
     "missing", "plan", "risks", "excused", "gaps", "appendix",
 ]  # fmt: skip
 

@@ -164,6 +164,13 @@ def test_the_demo_shows_its_query_patterns_where_the_server_records_them() -> No
     assert re.search(r"\| `SELECT s\.display_name FROM students AS s WHERE .*\| 300 \|", section)
     if has_extension(system_with_statements(), "hypopg"):
         assert "index on practise_improve_pilot.students (class_group_id)" in section
+    # the HTML report shows the same table
+    from pgvitals.render.html import render_html
+
+    page = render_html(report)
+    workload = page.split('<section class="part" id="workload">', 1)[1].split("</section>")[0]
+    assert '<table class="workload">' in workload
+    assert 's.class_group_id = v_class</code></td><td class="num">300</td>' in workload
     assert all(c.status == "ran" for c in analysis.checks), [
         (c.rule, c.reason) for c in analysis.checks if c.status != "ran"
     ]

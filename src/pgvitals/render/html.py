@@ -26,7 +26,15 @@ from pgvitals import report as rp
 from pgvitals.findings import CATEGORIES, SEVERITIES, Finding
 from pgvitals.render import renderer
 from pgvitals.render.escape import visible, visible_value
-from pgvitals.render.md import activity_classes, relation_line, report_context
+from pgvitals.render.md import (
+    activity_classes,
+    measured,
+    milliseconds,
+    other_measures,
+    read_how,
+    relation_line,
+    report_context,
+)
 from pgvitals.render.svg import Bar, Segment, bar_chart, er_diagram
 from pgvitals.render.view import ReportView, column_title, layout
 from pgvitals.report import Report
@@ -232,6 +240,11 @@ def environment() -> Environment:
         rls_cell=rls_cell,
         column_title=column_title,
         short_time=fmt.short_time,
+        ms=milliseconds,
+        share=lambda value: "—" if value is None else f"{value:.0%}",
+        measured=lambda row, count, ratio: measured(getattr(row, count), getattr(row, ratio)),
+        read_how=read_how,
+        other_measures=other_measures,
     )
     env.globals.update(plural=fmt.plural, layout=layout)
     return env

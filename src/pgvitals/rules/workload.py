@@ -112,10 +112,11 @@ def stats_extension_missing(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     service's parameter group) and restart the server; then run
     `CREATE EXTENSION pg_stat_statements;` in this database (as a superuser or the
     platform's administrator role). Where the server already loads it, only the
-    CREATE EXTENSION is missing, and the fix script has it. Where the server does not
-    have it at all, install PostgreSQL's contrib package (`postgresql-contrib`). To
-    also measure index advice, install `hypopg` the same way (CREATE EXTENSION only,
-    no preload).
+    CREATE EXTENSION is missing. pgvitals writes no fix for it: the extension's schema
+    is the administrator's choice (created in `public` it would be extension-in-public's
+    next finding). Where the server does not have it at all, install PostgreSQL's
+    contrib package (`postgresql-contrib`). To also measure index advice, install
+    `hypopg` the same way (CREATE EXTENSION only, no preload).
     """
     source = source_of(snap)
     if source is None or source.status not in ("not installed", "not loaded"):
@@ -127,12 +128,10 @@ def stats_extension_missing(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         "installed_in_schema": source.schema,
         "shared_preload_libraries": snap.server.settings.get("shared_preload_libraries"),
     }
-    fix = None
     if source.status == "not loaded":
         steps = "add pg_stat_statements to shared_preload_libraries and restart the server"
     elif source.loaded:
         steps = "run CREATE EXTENSION pg_stat_statements in this database"
-        fix = fixes.create_extension("pg_stat_statements")
     elif source.available:
         steps = (
             "add pg_stat_statements to shared_preload_libraries, restart the server, then"
@@ -144,7 +143,7 @@ def stats_extension_missing(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             " shared_preload_libraries, restart, then run CREATE EXTENSION pg_stat_statements"
         )
     evidence["to_enable"] = steps
-    yield finding(EXTENSION, f"{source.reason}: to enable it, {steps}", evidence=evidence, fix=fix)
+    yield finding(EXTENSION, f"{source.reason}: to enable it, {steps}", evidence=evidence)
 
 
 # --- statements ----------------------------------------------------------------------
