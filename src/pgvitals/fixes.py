@@ -954,11 +954,12 @@ def set_fillfactor(table: Table, fillfactor: int) -> Fix:
     )
 
 
-def create_gin_index(table: Table, column: str) -> Fix:
+def create_gin_index(snap: Snapshot, table: Table, column: str) -> Fix:
     """A GIN index on a jsonb column, built without blocking writes where the table
-    allows it (not on a partitioned table)."""
+    allows it (not on a partitioned table). Named by the snapshot's allocator, so the
+    name is free in the schema, as every index a fix creates."""
     partitioned = table.kind == "p"
-    name = index_name(table.name, [column], "gin")
+    name = snap.facts.names.new(table.schema, table.name, column, "gin", ("gin", table.oid, column))
     statement = "CREATE INDEX {name} ON {table} USING gin ({column});"
     if not partitioned:
         statement = statement.replace("INDEX", "INDEX CONCURRENTLY", 1)

@@ -783,7 +783,7 @@ def jsonb_without_gin(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft]:
                 "seq_tup_read": table.seq_tup_read,
                 "rows": snap.facts.rows(table),
             },
-            fix=fixes.create_gin_index(table, column.name) if pressure is not None else None,
+            fix=fixes.create_gin_index(snap, table, column.name) if pressure is not None else None,
             severity=LOW if pressure is not None else None,
         )
 
