@@ -17,15 +17,19 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from rich.console import Console
 
 from pgvitals.render import RENDERERS
 from pgvitals.render.text import render_text
 from pgvitals.report import Report
+
+# a file's contents: whole, or in pieces written as they are made
+Document = str | Iterable[str]
 
 FORMATS = tuple(RENDERERS)
 SUFFIXES = {suffix: r.format for r in RENDERERS.values() for suffix in r.suffixes}
@@ -175,7 +179,7 @@ def write_outputs(report: Report, plan: Plan, console: Console) -> list[Path]:
                 f,
                 scripts_by_kind[f.kind]
                 if f.kind in scripts_by_kind
-                else RENDERERS[f.kind].render(report),
+                else RENDERERS[f.kind].document(report),
             )
             for f in files
         ]
@@ -188,7 +192,7 @@ def write_outputs(report: Report, plan: Plan, console: Console) -> list[Path]:
             if target.format == "text":
                 render_text(report, console)
             else:
-                console.file.write(RENDERERS[target.format].render(report))
+                console.file.writelines(RENDERERS[target.format].document(report))
 
     print_or_fail(console, show)
     return [f.path for f in files]
@@ -219,7 +223,7 @@ def check_writable(files: list[OutputFile], force: bool) -> None:
             probed.add(folder)
 
 
-def write_files(contents: list[tuple[OutputFile, str]], force: bool = False) -> None:
+def write_files(contents: list[tuple[OutputFile, Document]], force: bool = False) -> None:
     """Write every file, or none: each goes to a temporary file beside it first, and only
     when all are written are they renamed into place. A device or pipe (/dev/stdout,
     /dev/full) is written directly, as it cannot be replaced."""
@@ -293,7 +297,7 @@ def _replaceable(item: OutputFile) -> bool:
     return bool(_SIGNATURES[item.kind].match(head.decode("utf-8", errors="replace")))
 
 
-def _write_beside(destination: Path, text: str) -> Path:
+def _write_beside(destination: Path, text: Document) -> Path:
     """`text` in a new temporary file in `destination`'s folder (created if missing);
     the mode is what an ordinary new file gets (0666 less the umask)."""
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -301,13 +305,20 @@ def _write_beside(destination: Path, text: str) -> Path:
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            _write(handle, text)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
     return temporary
 
 
-def _write_in_place(path: Path, text: str) -> None:
+def _write_in_place(path: Path, text: Document) -> None:
     with path.open("w", encoding="utf-8") as handle:
+        _write(handle, text)
+
+
+def _write(handle: TextIO, text: Document) -> None:
+    if isinstance(text, str):
         handle.write(text)
+    else:
+        handle.writelines(text)

@@ -13,7 +13,7 @@ import functools
 import types
 import typing
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -1155,14 +1155,20 @@ class Report:
     def worst_counted_severity(self) -> Severity | None:
         return max((f.severity for f in self.counted_findings()), default=None)
 
-    def to_json(self) -> dict[str, Any]:
-        """`pgvitals-report/1`: SPEC §4's fields, then everything needed to render again."""
-        data = self._to_json()
+    def to_json(self, *, lazy: bool = False) -> dict[str, Any]:
+        """`pgvitals-report/1`: SPEC §4's fields, then everything needed to render again.
+        `lazy`: the long lists (findings, table rows of the sections) as iterators that
+        convert one element at a time, for a writer that streams them (the whole report
+        as dicts is twice the memory of the analysis at 10,000 tables)."""
+        data = self._to_json(lazy)
         if self.baseline is not None:
             data["baseline"] = self.baseline.to_json(self.findings)
         return data
 
-    def _to_json(self) -> dict[str, Any]:
+    def _to_json(self, lazy: bool) -> dict[str, Any]:
+        def each(convert: Callable[[Any], Any], items: Iterable[Any]) -> Any:
+            return map(convert, items) if lazy else [convert(item) for item in items]
+
         return {
             "format": REPORT_FORMAT,
             "tool": {"name": "pgvitals", "version": self.tool_version},
@@ -1175,7 +1181,7 @@ class Report:
                 "findings_by_severity": self.inventory.findings_by_severity,
                 "excused": self.inventory.excused,
             },
-            "findings": [item.to_json() for item in self.findings],
+            "findings": each(Finding.to_json, self.findings),
             "excused": [
                 {**e.finding.to_json(), "excused_because": e.reason, "excused_by": e.source}
                 for e in self.excused
@@ -1191,11 +1197,11 @@ class Report:
                 "inventory": plain(self.inventory),
                 "areas": plain(self.areas),
                 "window": plain(self.window),
-                "schemas": plain(self.schemas),
-                "coverage": plain(self.coverage),
-                "activity": plain(self.activity),
+                "schemas": each(plain, self.schemas),
+                "coverage": each(plain, self.coverage),
+                "activity": each(plain, self.activity),
                 "gaps": plain(self.gaps),
-                "plan": plain(self.plan),
+                "plan": each(plain, self.plan),
                 "elements": self.elements,
                 "rules": plain(self.rules),
                 "settings": self.settings,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
@@ -14,24 +15,39 @@ def report_schema() -> dict[str, Any]:
     return json.loads(resources.files("pgvitals.render").joinpath("report.schema.json").read_text())
 
 
-@renderer("json", ".json")
-def render_json(report: Report) -> str:
+def json_pieces(report: Report) -> Iterator[str]:
     """One line per key at the top, and per element of the long lists (findings,
     checks, table rows of the sections): readable and diffable, and written by the C
-    encoder (`indent=` would switch json to its pure-Python encoder, 5x slower)."""
-    return layout(report.to_json(), depth=3) + "\n"
+    encoder (`indent=` would switch json to its pure-Python encoder, 5x slower). The
+    long lists are converted and written one element at a time."""
+    yield from layout(report.to_json(lazy=True), depth=3)
+    yield "\n"
 
 
-def layout(value: Any, depth: int, indent: str = "") -> str:
+@renderer("json", ".json", pieces=json_pieces)
+def render_json(report: Report) -> str:
+    return "".join(json_pieces(report))
+
+
+def layout(value: Any, depth: int, indent: str = "") -> Iterator[str]:
     """`value` as JSON: objects broken into one line per key for `depth` levels, a list
-    there into one line per element, each element on its line whole."""
-    if depth == 0 or not isinstance(value, (dict, list)) or not value:
-        return compact(value)
+    (or iterator) there into one line per element, each element on its line whole."""
     inner = indent + "  "
-    if isinstance(value, dict):
-        items = [f"{inner}{compact(k)}: {layout(v, depth - 1, inner)}" for k, v in value.items()]
-        return "{\n" + ",\n".join(items) + f"\n{indent}}}"
-    return "[\n" + ",\n".join(inner + compact(v) for v in value) + f"\n{indent}]"
+    if depth and isinstance(value, dict) and value:
+        separator = "{\n"
+        for key, item in value.items():
+            yield f"{separator}{inner}{compact(key)}: "
+            yield from layout(item, depth - 1, inner)
+            separator = ",\n"
+        yield f"\n{indent}}}"
+    elif depth and isinstance(value, (list, Iterator)):
+        separator = "[\n"
+        for item in value:
+            yield f"{separator}{inner}{compact(item)}"
+            separator = ",\n"
+        yield "[]" if separator == "[\n" else f"\n{indent}]"
+    else:
+        yield compact(value)
 
 
 def compact(value: Any) -> str:
