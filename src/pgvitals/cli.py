@@ -905,7 +905,10 @@ def take_snapshot(
     try:
         with progress_display() as step:
             profile = None if no_data else budget or ProfileBudget()
-            taken = collect(connection, schemas, profile, step, probes, analyze_queries, step.count)
+            sibling = functools.partial(connect, dsn, limits)
+            taken = collect(
+                connection, schemas, profile, step, probes, analyze_queries, step.count, sibling
+            )
     except UnknownSchema as error:
         raise Failure(str(error), EXIT_USAGE) from None
     except psycopg.OperationalError as error:

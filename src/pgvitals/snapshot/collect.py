@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, is_dataclass
 from importlib import resources
@@ -75,6 +76,10 @@ LOCK_RETRIES = 3
 # rebuilt or deparsed); the other declared entities with a query map straight onto their
 # class. Profiles are not catalog data: they come from the probes.
 ASSEMBLED = ("constraints", "indexes")
+# Read on a second session beside the others (the largest query; its server time then
+# overlaps this session's decoding of the rest).
+BESIDE = ("columns",)
+Opener = Callable[[], psycopg.Connection]
 
 
 def catalog_entities() -> list[Entity]:
@@ -185,8 +190,10 @@ class Collector:
         connection: psycopg.Connection,
         progress: Progress | None = None,
         counter: Counter | None = None,
+        sibling: Opener | None = None,
     ) -> None:
         self.connection = connection
+        self.sibling = sibling
         self.progress = progress or (lambda step: None)
         self.counter = counter or (lambda done, total: None)
         self.catalog_queries = 0
@@ -236,18 +243,15 @@ class Collector:
                     "SET LOCAL work_mem = '256MB'; SET LOCAL cursor_tuple_fraction = 1"
                 )
                 lookups = Lookups.from_rows(self._fetch("lookups", version, {}))
+                beside = self._read_beside(version, params)
                 for declared in catalog_entities():
-                    if version < declared.since:
+                    if version < declared.since or (declared.name in BESIDE and beside):
                         continue
                     self._step(declared.name)
-                    if declared.query is None:  # raw rows, assembled below
-                        catalog[declared.name] = self._fetch(
-                            declared.name, version, params, named=True
-                        )
-                    else:
-                        catalog[declared.name] = self._objects(
-                            declared.query, declared.cls, version, params
-                        )
+                    catalog[declared.name] = self._entity(declared, version, params)
+                if beside:
+                    self._step(BESIDE[0])
+                    catalog.update(self._read_back(beside, version, params))
         except psycopg.Error as error:
             if not (self._lost(error) or isinstance(error, TIMEOUTS)):
                 raise
@@ -554,15 +558,90 @@ class Collector:
         factory = namedtuple_row if named else tuple_row
         return self._execute(load_query(name, version), params, catalog=True, row_factory=factory)
 
-    def _objects(self, name: str, cls: type[T], version: int, params: dict[str, Any]) -> list[T]:
+    def _entity(
+        self,
+        declared: Entity,
+        version: int,
+        params: dict[str, Any],
+        connection: psycopg.Connection | None = None,
+    ) -> list[Any]:
+        """A declared entity's objects, or its raw rows when they are assembled later.
+        `connection`: the second session's (read in its thread; counted when joined)."""
+        if declared.query is None:
+            if connection is None:
+                return self._fetch(declared.name, version, params, named=True)
+            query = load_query(declared.name, version)
+            with connection.cursor(row_factory=namedtuple_row) as cursor:
+                return cursor.execute(query, params).fetchall()
+        return self._objects(declared.query, declared.cls, version, params, connection)
+
+    def _read_beside(
+        self, version: int, params: dict[str, Any]
+    ) -> Future[dict[str, list[Any]]] | None:
+        """Start reading the BESIDE entities on a second session that shares this
+        transaction's snapshot (pg_export_snapshot, as `pg_dump -j` does): the server
+        answers those queries while this session reads and decodes the others. None
+        when there is no second session to be had (the caller reads them in turn)."""
+        if self.sibling is None:
+            return None
+        try:
+            exported = self.connection.execute("SELECT pg_catalog.pg_export_snapshot()").fetchone()
+        except psycopg.Error as error:
+            self._raise_if_connection_lost(error)
+            return None
+        self.catalog_queries += 1
+        declared = [e for e in catalog_entities() if e.name in BESIDE and version >= e.since]
+        worker = ThreadPoolExecutor(1, thread_name_prefix="pgvitals-beside")
+        future = worker.submit(self._read_on_sibling, exported[0], declared, version, params)
+        worker.shutdown(wait=False)
+        return future
+
+    def _read_on_sibling(
+        self, exported: str, declared: list[Entity], version: int, params: dict[str, Any]
+    ) -> dict[str, list[Any]]:
+        assert self.sibling is not None
+        sibling = self.sibling()
+        try:
+            sibling.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            with sibling.transaction():
+                sibling.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(exported))
+                sibling.execute("SET LOCAL work_mem = '256MB'; SET LOCAL cursor_tuple_fraction = 1")
+                return {e.name: self._entity(e, version, params, sibling) for e in declared}
+        finally:
+            sibling.close()
+
+    def _read_back(
+        self, beside: Future[dict[str, list[Any]]], version: int, params: dict[str, Any]
+    ) -> dict[str, list[Any]]:
+        """What the second session read; if it failed in any way (no session to be had:
+        a pooler, a connection limit, a password asked for; or an error there), the
+        same entities read here instead, where a real problem shows as it always does."""
+        try:
+            read = beside.result()
+            self.catalog_queries += len(read)
+            return read
+        except Exception:
+            declared = [e for e in catalog_entities() if e.name in BESIDE and version >= e.since]
+            return {e.name: self._entity(e, version, params) for e in declared}
+
+    def _objects(
+        self,
+        name: str,
+        cls: type[T],
+        version: int,
+        params: dict[str, Any],
+        connection: psycopg.Connection | None = None,
+    ) -> list[T]:
         """Rows mapped positionally onto `cls`; the query's aliases must be its fields."""
         query = load_query(name, version)
-        self.catalog_queries += 1
-        in_transaction = self.connection.info.transaction_status == TransactionStatus.INTRANS
+        if connection is None:
+            self.catalog_queries += 1
+            connection = self.connection
+        in_transaction = connection.info.transaction_status == TransactionStatus.INTRANS
         # Inside the catalog transaction, a server-side cursor read in chunks: the raw
         # rows of 1.75M columns (100,000 tables) never all sit in memory beside the objects
         # made of them, which halves the peak.
-        with self.connection.cursor(name=f"pgvitals_{name}" if in_transaction else None) as cursor:
+        with connection.cursor(name=f"pgvitals_{name}" if in_transaction else None) as cursor:
             cursor.execute(query, params)
             aliases = [column.name for column in cursor.description or []]
             expected = [f.name for f in fields(cls)] if is_dataclass(cls) else list(cls._fields)  # type: ignore[attr-defined]
@@ -1224,5 +1303,8 @@ def collect(
     probes: Iterable[str] | None = None,
     analyze_queries: bool = False,
     counter: Counter | None = None,
+    sibling: Opener | None = None,
 ) -> Snapshot:
-    return Collector(connection, progress, counter).run(schemas, profile, probes, analyze_queries)
+    """`sibling`: opens another session like `connection`, to read some catalogs beside it."""
+    collector = Collector(connection, progress, counter, sibling)
+    return collector.run(schemas, profile, probes, analyze_queries)

@@ -1,0 +1,70 @@
+"""The catalogs read on a second session beside the first (snapshot/collect.py BESIDE):
+the same snapshot of the catalogs as the first session's, the same result as reading
+everything on one session, and no harm when no second session can be had."""
+
+from __future__ import annotations
+
+import psycopg
+
+from pgvitals.connect import connect
+from pgvitals.snapshot.collect import BESIDE, collect
+from pgvitals.snapshot.model import Snapshot
+
+SCHEMA = """
+CREATE SCHEMA "Mixed Case";
+CREATE TABLE "Mixed Case"."Weird""Name" (id int PRIMARY KEY, "ñame" text, at timestamptz);
+CREATE TABLE lessons (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, title text NOT NULL,
+    teacher_id int);
+"""
+
+
+def collected(dsn: str, sibling=None) -> Snapshot:
+    session = connect(dsn)
+    try:
+        return collect(session, profile=None, sibling=sibling)
+    finally:
+        session.close()
+
+
+def test_the_second_session_reads_what_one_session_reads(database) -> None:
+    database.execute(SCHEMA)
+    opened: list[psycopg.Connection] = []
+
+    def sibling() -> psycopg.Connection:
+        opened.append(connect(database.dsn))
+        return opened[-1]
+
+    alone, beside = collected(database.dsn), collected(database.dsn, sibling)
+    assert len(opened) == 1 and opened[0].closed  # it was used, and closed after
+    assert "columns" in BESIDE
+    assert [c.qualname for c in beside.columns] == [c.qualname for c in alone.columns]
+    assert beside.columns == alone.columns and beside.tables == alone.tables
+    # the export of the snapshot is one more catalog query, and no more
+    assert beside.collection.catalog_queries == alone.collection.catalog_queries + 1
+
+
+def test_the_second_session_sees_the_catalogs_as_the_first_did(database) -> None:
+    """A table created after the first session's snapshot was taken, before the second
+    session starts reading, is seen by neither: the second imports the first's snapshot."""
+    database.execute(SCHEMA)
+
+    def sibling() -> psycopg.Connection:
+        with database.admin() as admin:
+            admin.execute('CREATE TABLE late ("added later" int)')
+        return connect(database.dsn)
+
+    snapshot = collected(database.dsn, sibling)
+    assert "public.late" not in {t.qualname for t in snapshot.tables}
+    assert not [c for c in snapshot.columns if c.table == "late"]
+    assert {c.table for c in snapshot.columns} == {'Weird"Name', "lessons"}
+
+
+def test_no_second_session_to_be_had_reads_everything_on_the_first(database) -> None:
+    database.execute(SCHEMA)
+
+    def refused() -> psycopg.Connection:
+        raise psycopg.OperationalError("FATAL: sorry, too many clients already")
+
+    snapshot = collected(database.dsn, refused)
+    assert snapshot.columns == collected(database.dsn).columns
+    assert snapshot.collection.interrupted is None and not snapshot.collection.skipped
