@@ -32,28 +32,35 @@ class Severity(str, Enum):
     @property
     def rank(self) -> int:
         """0 for critical ... 4 for info: lower is worse (sort keys)."""
-        return _SEVERITY_ORDER.index(self)
+        return _RANKS[self]
 
     def at_least(self, other: str) -> bool:
         """Is this as bad as `other`, or worse?"""
-        return self.rank <= Severity(other).rank
+        return self.rank <= _rank(other)
 
     def __lt__(self, other: object) -> bool:  # type: ignore[override]
-        return self.rank > Severity(other).rank  # type: ignore[arg-type]
+        return self.rank > _rank(other)
 
     def __le__(self, other: object) -> bool:  # type: ignore[override]
-        return self.rank >= Severity(other).rank  # type: ignore[arg-type]
+        return self.rank >= _rank(other)
 
     def __gt__(self, other: object) -> bool:  # type: ignore[override]
-        return self.rank < Severity(other).rank  # type: ignore[arg-type]
+        return self.rank < _rank(other)
 
     def __ge__(self, other: object) -> bool:  # type: ignore[override]
-        return self.rank <= Severity(other).rank  # type: ignore[arg-type]
+        return self.rank <= _rank(other)
 
     __hash__ = str.__hash__
 
 
-_SEVERITY_ORDER = list(Severity)
+# a member and its value (a str) are equal and hash alike: either finds its rank
+_RANKS = {severity: rank for rank, severity in enumerate(Severity)}
+
+
+def _rank(value: object) -> int:
+    """The rank of a Severity or of its name; ValueError for anything else."""
+    rank = _RANKS.get(value)  # type: ignore[call-overload]
+    return rank if rank is not None else _RANKS[Severity(value)]
 SEVERITIES = tuple(s.value for s in Severity)
 
 
