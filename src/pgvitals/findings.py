@@ -61,6 +61,8 @@ def _rank(value: object) -> int:
     """The rank of a Severity or of its name; ValueError for anything else."""
     rank = _RANKS.get(value)  # type: ignore[call-overload]
     return rank if rank is not None else _RANKS[Severity(value)]
+
+
 SEVERITIES = tuple(s.value for s in Severity)
 
 

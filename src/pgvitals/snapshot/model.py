@@ -160,6 +160,9 @@ class Column(NamedTuple):
     collation_oid: int  # 0: not collatable
     avg_width: int | None = None  # pg_stats.avg_width: bytes per non-null value
 
+    # fields whose values repeat from row to row: collected as one object per value
+    REPEATED = ("table_oid", "schema", "table", "name", "data_type", "type_name", "type_oid")
+
     @property
     def qualname(self) -> str:
         return f"{self.schema}.{self.table}.{self.name}"
