@@ -462,7 +462,7 @@ def snapshot(
     taken, _ = take_snapshot(
         dsn, limits, schemas or config.schemas, no_data, probes, profile_budget(config)
     )
-    write_files([(destination, io.to_json(taken))], force)
+    write_files([(destination, io.json_pieces(taken))], force)
     stderr.print(
         f"saved {visible(str(output))}: {len(taken.tables)} tables, "
         f"{taken.collection.catalog_queries} catalog queries, {taken.collection.duration_ms} ms",
