@@ -50,5 +50,9 @@ def layout(value: Any, depth: int, indent: str = "") -> Iterator[str]:
         yield compact(value)
 
 
+# one encoder for the 100,000s of lines: json.dumps with options makes a new one per call
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
