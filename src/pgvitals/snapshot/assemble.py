@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pgvitals.snapshot.model import Column, Constraint, Index
 
+T = TypeVar("T")
 SAFE_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 DESC, NULLS_FIRST = 1, 2  # pg_index.indoption bits
 
@@ -29,6 +30,9 @@ class Lookups:
     text_oid: int
     varchar_oid: int
     quoted: dict[str, str] = field(default_factory=dict)  # a cache: names repeat a lot
+    # one object per value that repeats across 100,000s of objects (see `one`, `same`)
+    values: dict[Any, Any] = field(default_factory=dict)
+    lists: dict[tuple[Any, ...], list[Any]] = field(default_factory=dict)
 
     @classmethod
     def from_rows(cls, rows: Sequence[Any]) -> Lookups:
@@ -43,6 +47,15 @@ class Lookups:
             else:
                 types[name] = oid
         return cls(opclasses, collations, frozenset(keywords), types["text"], types["varchar"])
+
+    def one(self, value: T) -> T:
+        """The object kept for this value (schema and table names, methods, oids)."""
+        return self.values.setdefault(value, value)
+
+    def same(self, items: list[T]) -> list[T]:
+        """The list kept for these items (operator classes, sort options, column names);
+        snapshot objects are never changed in place, so equal lists can be one."""
+        return self.lists.setdefault(tuple(items), items)
 
     def quote(self, name: str) -> str:
         """PostgreSQL's quote_ident: bare only when lower-case, simple and no keyword."""
@@ -112,7 +125,7 @@ def build_index(
     if not needs_deparse:
         names = [name or "" for name in key_columns]
         definition: str | None = rebuilt_definition(row, names, lookups)
-        key_definitions: list[str | None] = [lookups.quote(name) for name in names]
+        key_definitions: list[str | None] = lookups.same([lookups.quote(name) for name in names])
         predicate = None
     elif deparsed is not None:
         definition = deparsed["definition"]
@@ -121,24 +134,25 @@ def build_index(
     else:
         definition, predicate = None, None
         key_definitions = [lookups.quote(name) if name else None for name in key_columns]
+    one, same = lookups.one, lookups.same
     return Index(
         oid=row.oid,
-        schema=row.schema,
-        table=row.table,
-        table_oid=row.table_oid,
+        schema=one(row.schema),
+        table=one(row.table),
+        table_oid=one(row.table_oid),
         name=row.name,
-        method=row.method,
+        method=one(row.method),
         is_unique=row.is_unique,
         is_primary=row.is_primary,
         is_valid=row.is_valid,
         key_count=row.key_count,
-        key_columns=key_columns,
+        key_columns=same(key_columns),
         key_definitions=key_definitions,
         expressions=row.expressions,
         predicate_tree=row.predicate_tree,
-        opclasses=[lookups.opclasses.get(o, ("?", False, 0))[0] for o in row.opclass_oids],
-        collations=[lookups.collations.get(o) for o in row.collation_oids],
-        sort_options=list(row.sort_options),
+        opclasses=same([lookups.opclasses.get(o, ("?", False, 0))[0] for o in row.opclass_oids]),
+        collations=same([lookups.collations.get(o) for o in row.collation_oids]),
+        sort_options=same(list(row.sort_options)),
         predicate=predicate,
         definition=definition,
         constraint_name=row.constraint_name,
@@ -151,30 +165,31 @@ def build_index(
         comment=row.comment,
         is_replica_identity=row.is_replica_identity,
         rows_estimate=row.rows_estimate,
-        reloptions=list(row.reloptions),
+        reloptions=same(list(row.reloptions)),
     )
 
 
 def build_constraint(
-    row: Any, names: dict[tuple[int, int], str], definition: str | None
+    row: Any, names: dict[tuple[int, int], str], definition: str | None, lookups: Lookups
 ) -> Constraint:
     """`names`: (table oid, attribute number) -> column name, for both tables."""
+    one, same = lookups.one, lookups.same
     return Constraint(
         oid=row.oid,
-        schema=row.schema,
-        table=row.table,
-        table_oid=row.table_oid,
+        schema=one(row.schema),
+        table=one(row.table),
+        table_oid=one(row.table_oid),
         name=row.name,
         kind=row.kind,
-        columns=[names.get((row.table_oid, a), "?") for a in row.key_attnums],
+        columns=same([names.get((row.table_oid, a), "?") for a in row.key_attnums]),
         validated=row.validated,
         inherited=row.inherited,
         definition=row.definition or definition,
         index_oid=row.index_oid,
-        ref_table_oid=row.ref_table_oid,
-        ref_schema=row.ref_schema,
-        ref_table=row.ref_table,
-        ref_columns=[names.get((row.ref_table_oid, a), "?") for a in row.ref_attnums],
+        ref_table_oid=one(row.ref_table_oid),
+        ref_schema=one(row.ref_schema),
+        ref_table=one(row.ref_table),
+        ref_columns=same([names.get((row.ref_table_oid, a), "?") for a in row.ref_attnums]),
         on_delete=row.on_delete,
         on_update=row.on_update,
         comment=row.comment,

@@ -500,7 +500,7 @@ class Collector:
         names = {key: column.name for key, column in by_position.items()}
         names.update(self.outside_names or {})
         constraints = [
-            build_constraint(r, names, text("constraint", r.oid)) for r in constraint_rows
+            build_constraint(r, names, text("constraint", r.oid), lookups) for r in constraint_rows
         ]
         indexes = [
             build_index(
