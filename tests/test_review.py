@@ -155,7 +155,6 @@ def test_a_schema_file_gets_its_findings_at_file_line(server, tmp_path) -> None:
         ("identifier-needs-quoting", 'Mixed Case.Weird"Name'): "schema.sql:4",
         ("reserved-word-identifier", 'Mixed Case.Weird"Name.select'): "schema.sql:4",
         ("missing-comments", "Mixed Case"): "schema.sql:1",
-        ("naming-singular-plural-mix", "Mixed Case"): "schema.sql:1",
         ("rls-disabled", "Mixed Case"): "schema.sql:1",
     }  # fmt: skip
     clean = review(tmp_path, "clean.sql", "--server", server.dsn())
