@@ -42,10 +42,8 @@ def test_sarif_points_every_review_finding_at_its_file_and_line(server, tmp_path
         ("invalid-ddl", "db/my%20schema.sql", 10),
         ("missing-comments", "db/my%20schema.sql", 1),
         ("missing-primary-key", "db/my%20schema.sql", 4),
-        ("naming-singular-plural-mix", "db/my%20schema.sql", 1),
         ("redundant-index", "db/my%20schema.sql", 8),
         ("reserved-word-identifier", "db/my%20schema.sql", 4),
-        ("rls-disabled", "db/my%20schema.sql", 1),
         ("unindexed-foreign-key", "db/my%20schema.sql", 4),
     ]
     # the same places as the JSON report's locations

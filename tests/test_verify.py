@@ -158,3 +158,34 @@ def test_a_saved_report_keeps_its_verification() -> None:
     assert again.verification == verification
     assert render_markdown(again) == render_markdown(checked_report)
     assert "After rollback.sql the schema is **not** as before the fix" in render_markdown(again)
+
+
+def test_a_fix_that_fails_on_the_copy_fails_the_run_after_writing_the_report(
+    database, tmp_path: Path
+) -> None:
+    """Exit 4, after every output is written, and ahead of --fail-on's exit 1."""
+    database.execute(
+        """
+        CREATE TABLE logs (at timestamptz NOT NULL) PARTITION BY RANGE (at);
+        CREATE TABLE logs_2020_01 PARTITION OF logs
+            FOR VALUES FROM ('2020-01-01 00:00+00') TO ('2020-02-01 00:00+00');
+        -- the DEFAULT partition's name is a type's: types are not in the snapshot, so
+        -- the fix's CREATE TABLE fails (its row type would take the name)
+        CREATE TYPE logs_default AS ENUM ('a');
+        """
+    )
+    (tmp_path / "pgvitals.toml").write_text(
+        "[rules.partition-coverage]\nmax_created = 1\n", encoding="utf-8"
+    )
+    run = pgvitals(
+        "check", database.dsn, "--verify-fixes", "--fail-on", "low",
+        "--config", str(tmp_path / "pgvitals.toml"),
+        "-o", str(tmp_path / "report.json"), timeout=600,
+    )  # fmt: skip
+    assert run.exit_code == 4, run.stderr
+    assert "did not pass" in run.stderr.splitlines()[-1]
+    report = valid_report(json.loads((tmp_path / "report.json").read_text()))
+    (failure,) = report["sections"]["verification"]["failures"]
+    assert failure["statement"].startswith('CREATE TABLE "public"."logs_default"')
+    assert failure["message"] == 'type "logs_default" already exists'
+    assert (tmp_path / "fix.sql").exists()

@@ -109,6 +109,7 @@ if TYPE_CHECKING:
 EXACT_BLOAT = frozenset({"exact_bloat"})
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+EXIT_UNVERIFIED = 4  # check --verify-fixes: the fixes did not pass on the copy
 
 stdout = Console(highlight=False)
 stderr = Console(stderr=True, highlight=False)
@@ -346,7 +347,9 @@ class Keeping:
     "--verify-fixes", is_flag=True,
     help="Copy the schema (pg_dump, no data) into a throwaway server, apply fix.sql there,"
     " check again, apply rollback.sql, and report what the fixes resolve, every statement"
-    " that fails, and whether the rollback restores the schema.",
+    " that fails, and whether the rollback restores the schema. Exit 4 when it does not"
+    " pass (a statement fails, a finding a fix claims remains, the schema is not restored,"
+    " or no copy could be made), ahead of --fail-on's 1.",
 )  # fmt: skip
 @target_options
 @exact_bloat_option
@@ -988,6 +991,13 @@ def finish(
         raise Failure(f"{interrupted} (partial report written)", EXIT_UNREACHABLE)
     baselines.save(report, plan.force)
     keeping.record(report, analysis.snapshot, connection)
+    if report.verification is not None and not report.verification.passed:
+        # a fix.sql that does not do what it says fails the run, as CI expects; findings
+        # at --fail-on are what a check is for, a broken script is not, so this exit wins
+        raise Failure(
+            "the fixes did not pass verification (the report's fix verification says why)",
+            EXIT_UNVERIFIED,
+        )
     worst = report.worst_counted_severity()
     if fail_on and worst and worst.at_least(fail_on):
         sys.exit(EXIT_FINDINGS)

@@ -3,6 +3,7 @@ the other rules still run and the report is still produced."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -87,6 +88,11 @@ DEFAULT_CONFIG = Config()
 
 
 def analyse(snapshot: Snapshot, config: Config = DEFAULT_CONFIG, mode: str = LIVE) -> Analysis:
+    if mode == REVIEW and not snapshot.collection.reviewed:
+        # rules that judge roles and grants must know they see only the files' (a saved
+        # base is judged the same way, so that the two compare)
+        collection = dataclasses.replace(snapshot.collection, reviewed=True)
+        snapshot = dataclasses.replace(snapshot, collection=collection)
     findings: list[Finding] = []
     excused: list[Excused] = []
     checks: list[Check] = []

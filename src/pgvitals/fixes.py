@@ -830,10 +830,17 @@ def validate_constraint(constraint: Constraint) -> Fix:
     return Fix((text(statement),), rollback, Risk(lock="SHARE UPDATE EXCLUSIVE"))
 
 
-def add_check_not_valid(column: Column, name: str, expression: str) -> Fix:
+def add_check_not_valid(
+    snap: Snapshot, table: Table, column: Column, label: str, expression: str
+) -> Fix:
     """`ADD CONSTRAINT ... CHECK (...) NOT VALID` (a brief lock; new rows are checked),
     then `VALIDATE CONSTRAINT` (checks the old rows, writes go on). `expression` has one
-    `{}` where the column goes."""
+    `{}` where the column goes. Named `<table>_<column>_<label>` by the snapshot's
+    allocator, free on the table and on each of its partitions, which get the CHECK
+    under the same name."""
+    tables = [table.oid, *(partition.oid for partition in partitions_below(snap, table))]
+    purpose = ("check", label, table.oid, column.name)
+    name = snap.facts.names.new(table.schema, table.name, column.name, label, purpose, tables)
     relation = name_of(column.schema, column.table)
     constraint = sql.Identifier(name)
     check = sql.SQL(expression).format(sql.Identifier(column.name))

@@ -802,9 +802,8 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
             evidence.update(sampled=True, rows_examined=profile.examined)
             if "empty" in profile.margins:
                 evidence["margin"] = round(profile.margins["empty"] + profile.margins["blank"], 4)
-        name = fixes.index_name(table.name, [column.name], "not_blank")
         fix = (
-            fixes.add_check_not_valid(column, name, "btrim({}) <> ''")
+            fixes.add_check_not_valid(snap, table, column, "not_blank", "btrim({}) <> ''")
             .with_note(f"{empty:,} rows are empty now: VALIDATE fails until they are fixed")
             .with_note(f"find them: {fixes.blank_rows_query(column)}")
         )

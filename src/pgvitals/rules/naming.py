@@ -112,6 +112,12 @@ class NumberOptions:
     max_minority: float = option(
         1 / 3, "largest share the less used form may have to be reported table by table"
     )
+    # A convention needs names enough to show one: below 6 the more used form has at
+    # most 4 names and each table moves the shares by a fifth or more, so "3 plural, 1
+    # singular" says little. From 6 the majority is 4 names or more.
+    min_tables: int = option(
+        6, "tables named in the singular or plural a schema needs before a mix is reported"
+    )
 
 
 @rule(
@@ -130,7 +136,9 @@ def naming_singular_plural_mix(snap: Snapshot, opts: NumberOptions) -> Iterator[
     (`feedback`, `progress`, `data`, `metadata`) do not count, nor do
     partitions, backup copies and migration tools' tables. The tables in the less used
     form are reported one by one when they are at most `max_minority` of the schema's;
-    otherwise the schema is reported once: it follows no convention.
+    otherwise the schema is reported once: it follows no convention. A schema with
+    fewer than `min_tables` such names is not judged: a handful of names is too little
+    to call one form a convention.
 
     ## Why it breaks
     Nothing fails in the database; people and code do. Every query writer has to
@@ -155,7 +163,7 @@ def naming_singular_plural_mix(snap: Snapshot, opts: NumberOptions) -> Iterator[
     schemas = schemas_by_name(snap)
     for schema, forms in sorted(by_schema.items()):
         plural, singular = forms.get("plural", []), forms.get("singular", [])
-        if not plural or not singular:
+        if not plural or not singular or len(plural) + len(singular) < opts.min_tables:
             continue
         convention, minority = (
             ("plural", singular)

@@ -28,7 +28,7 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
-from pgvitals.snapshot.facts import MAX_IDENTIFIER_BYTES, TIME_NAME
+from pgvitals.snapshot.facts import TIME_NAME
 from pgvitals.snapshot.model import Snapshot, Table
 
 RANGE_BOUND = re.compile(r"^FOR VALUES FROM \((?P<lower>.*)\) TO \((?P<upper>.*)\)$")
@@ -215,8 +215,9 @@ def coverage_fix(
     snap: Snapshot, table: Table, last: TimeRange, period: Period, until: dt.datetime, most: int
 ) -> Fix:
     """Partitions from the last one's end until one contains `until`; a DEFAULT partition
-    when that would take more than `most`."""
-    taken = {t.name for t in snap.tables if t.schema == table.schema}
+    when that would take more than `most`. Named `<table>_<start>` by the snapshot's
+    allocator, so the name is free in the schema."""
+    names = snap.facts.names
     bounds = []
     lower = last.upper
     while lower <= until and len(bounds) <= most:
@@ -224,29 +225,18 @@ def coverage_fix(
         bounds.append((lower, upper))
         lower = upper
     if len(bounds) > most:
-        return fixes.create_partition(table, free_name(f"{table.name}_default", taken), None)
+        name = names.new(table.schema, table.name, None, "default", ("partition", table.oid))
+        return fixes.create_partition(table, name, None)
     fix = None
     for lower, upper in bounds:
         stamp = "%Y_%m" if period.months and lower.day == 1 else "%Y_%m_%d"
-        name = free_name(f"{table.name}_{lower.strftime(stamp)}", taken)
-        taken.add(name)
+        purpose = ("partition", table.oid, lower)
+        name = names.new(table.schema, table.name, None, lower.strftime(stamp), purpose)
         bound = (written(lower, last.style), written(upper, last.style))
         created = fixes.create_partition(table, name, bound)
         fix = created if fix is None else fix + created
     assert fix is not None  # the last partition ends before `until`, so one is needed
     return fix
-
-
-def free_name(name: str, taken: set[str]) -> str:
-    """`name` (shortened to PostgreSQL's limit), numbered if a table already has it."""
-    if len(name.encode()) > MAX_IDENTIFIER_BYTES:
-        name = fixes.index_name(name, [], "part")
-    candidate = name
-    number = 1
-    while candidate in taken:
-        candidate = f"{name}_{number}"
-        number += 1
-    return candidate
 
 
 # --- partitioning-candidate -----------------------------------------------------------

@@ -272,6 +272,12 @@ def rls_disabled(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
     row-level security. Otherwise one informational finding per schema: a database
     that serves no API and uses RLS nowhere is not flagged table by table.
 
+    In `pgvitals review` the database holds only the roles and grants the files (and
+    `--base`) make, so "no API role reaches them" would be said of roles that do not
+    exist there, while a platform may grant them every new table outside the files
+    (Supabase's default privileges). The per-schema note is then given only where the
+    files use row-level security or policies, or grant an API role some table.
+
     ## Why it breaks
     Without row-level security every role with a privilege on the table reads and
     writes every row: an API role granted SELECT serves the whole table to anyone
@@ -295,10 +301,12 @@ def rls_disabled(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
     rls_schemas = {t.schema for t in snap.tables if t.is_regular and t.rls_enabled}
     quiet: dict[str, list[str]] = {}
     usage: dict[tuple[str, str], bool] = {}
+    reached = False  # an API role can reach some table without RLS
     for table in snap.tables:
         if not table.is_regular or table.rls_enabled:
             continue
         access = api_access(snap, table, roles, usage)
+        reached = reached or bool(access)
         granted = (("table", table.oid) in facts.grants) or (("column", table.oid) in facts.grants)
         if table.is_partition:
             parent = snap.table_by_oid.get(table.parent_oid or 0)
@@ -322,6 +330,8 @@ def rls_disabled(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
             fix=fixes.enable_rls(table, NO_POLICY_YET),
             severity=HIGH,
         )
+    if snap.collection.reviewed and not (rls_schemas or snap.policies or reached):
+        return
     for schema_name, names in quiet.items():
         schema = facts.schema_by_name.get(schema_name)
         if schema is None:

@@ -244,12 +244,15 @@ class Facts:
     def names(self) -> Names:
         """Names for the objects fixes create, unique in their schema (see `Names`)."""
         relations: dict[str, set[str]] = defaultdict(set)
-        for entity in (*self.snap.tables, *self.snap.indexes, *self.snap.sequences):
+        snap = self.snap
+        for entity in (*snap.tables, *snap.indexes, *snap.sequences, *snap.views):
             relations[entity.schema].add(entity.name)
         constraints: dict[str, set[str]] = defaultdict(set)
-        for constraint in self.snap.constraints:
+        by_table: dict[int, set[str]] = defaultdict(set)
+        for constraint in snap.constraints:
             constraints[constraint.schema].add(constraint.name)
-        return Names(relations, constraints)
+            by_table[constraint.table_oid].add(constraint.name)
+        return Names(relations, constraints, by_table)
 
     @cached_property
     def sequence_defaults(self) -> dict[tuple[int, str], int]:
@@ -842,39 +845,70 @@ def object_name(name1: str, name2: str | None, label: str) -> str:
 class Names:
     """Hands out names for the objects that the fixes of one snapshot create.
 
-    A name is free when no relation of its schema (table, index, sequence) and no
-    constraint there has it, and no earlier fix of this snapshot was given it; taken
-    names get a number after the label (`t_a_idx1`), as PostgreSQL does. All the
-    fixes of a report come from one snapshot, so the names of one script never
-    collide. The same `purpose` (for example the index of one table's columns) gets
-    the same name again, whichever rule asks, so two fixes that build the same
-    thing write the same statement. Rules run in a fixed order over ordered
-    catalogs, so the same database gets the same names on every run.
+    A name is free when no relation of its schema (table, index, sequence, view) and
+    no constraint there has it, and no earlier fix of this snapshot was given it;
+    taken names get a number after the label (`t_a_idx1`), as PostgreSQL does. A
+    constraint's name must also be free among the constraints of every table that
+    gets it, whatever their schema (a CHECK added to a partitioned table is added to
+    each partition under the same name). All the fixes of a report come from one
+    snapshot, so the names of one script never collide. The same `purpose` (for
+    example the index of one table's columns) gets the same name again, whichever
+    rule asks, so two fixes that build the same thing write the same statement.
+    Rules run in a fixed order over ordered catalogs, so the same database gets the
+    same names on every run.
 
-    Views and composite types are not in the snapshot, so a name can still collide
-    with one of those.
+    Types are not in the snapshot, so a new table's name can still collide with a
+    type of its schema (its row type takes the name); nor are children by INHERITS
+    (not partitions) linked to their parent, so a CHECK's name is checked on those
+    only where they share its schema.
     """
 
-    def __init__(self, relations: dict[str, set[str]], constraints: dict[str, set[str]]) -> None:
+    def __init__(
+        self,
+        relations: dict[str, set[str]],
+        constraints: dict[str, set[str]],
+        by_table: dict[int, set[str]] | None = None,
+    ) -> None:
+        """`relations`, `constraints`: the names taken in each schema; `by_table`: the
+        constraint names of each table (by oid)."""
         self.relations = relations
         self.constraints = constraints
+        self.by_table = by_table if by_table is not None else {}
         self.given: dict[tuple[object, ...], str] = {}
 
-    def new(self, schema: str, name1: str, name2: str | None, label: str, purpose: object) -> str:
-        """A free name `name1_name2_label` (shortened, numbered if taken) in `schema`."""
+    def new(
+        self,
+        schema: str,
+        name1: str,
+        name2: str | None,
+        label: str,
+        purpose: object,
+        tables: Iterable[int] = (),
+    ) -> str:
+        """A free name `name1_name2_label` (shortened, numbered if taken) in `schema`;
+        for a constraint, `tables` are the oids of the tables that get it."""
         key = (schema, purpose)
         if key in self.given:
             return self.given[key]
         relations = self.relations.setdefault(schema, set())
         constraints = self.constraints.get(schema, set())
+        holders = [self.by_table.setdefault(oid, set()) for oid in tables]
         attempt = 0
         name = object_name(name1, name2, label)
-        while name in relations or name in constraints:
+        while name in relations or name in constraints or any(name in h for h in holders):
             attempt += 1
-            name = object_name(name1, name2, f"{label}{attempt}")
+            name = object_name(name1, name2, numbered(label, attempt))
         relations.add(name)
+        for held in holders:
+            held.add(name)
         self.given[key] = name
         return name
+
+
+def numbered(label: str, attempt: int) -> str:
+    """`idx1`, as PostgreSQL numbers; `2024_01_1` for a label ending in a digit (a
+    partition's date), where `2024_011` would read as another date."""
+    return f"{label}_{attempt}" if label[-1:].isdigit() else f"{label}{attempt}"
 
 
 class Reference(NamedTuple):

@@ -560,6 +560,9 @@ class CollectionInfo:
     unavailable: dict[str, str] | None = None
     # how rows were profiled: the budget's thresholds and the placeholder values counted
     profile: dict[str, Any] | None = None
+    # judged as `pgvitals review` judges files (the engine sets it in review mode): the
+    # roles, grants and settings are only what the files (and --base) make
+    reviewed: bool = False
 
 
 def entity(cls: type, query: str | None = None, *, since: int = 0) -> Any:
