@@ -24,7 +24,13 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row, namedtuple_row, tuple_row
 
 from pgvitals.connect import NoAnswer, describe_failure, quoted
-from pgvitals.snapshot.assemble import Lookups, build_constraint, build_index, rebuildable
+from pgvitals.snapshot.assemble import (
+    ColumnsByPosition,
+    Lookups,
+    build_constraint,
+    build_index,
+    rebuildable,
+)
 from pgvitals.snapshot.facts import Reference, soft_deleted_when
 from pgvitals.snapshot.model import (
     BloatMeasure,
@@ -262,7 +268,7 @@ class Collector:
         schema_rows, tables, columns = catalog["schemas"], catalog["tables"], catalog["columns"]
         constraint_rows, index_rows = catalog["constraints"], catalog["indexes"]
         sequences = catalog["sequences"]
-        by_position = {(c.table_oid, c.position): c for c in columns}
+        by_position = ColumnsByPosition(columns)
         complex_indexes = {r.oid for r in index_rows if not rebuildable(r, by_position, lookups)}
         profiles: list[TableProfile] = []
         orphans: list[OrphanCount] = []
@@ -284,7 +290,7 @@ class Collector:
                 self.outside_names = self._names_outside(constraint_rows, tables)
                 if "sequence_positions" in wanted:
                     self._step("sequence positions")
-                    self._read_sequence_positions(sequences, by_position)
+                    self._read_sequence_positions(sequences)
                 if profile is not None:
                     duplicates = "duplicate_rows" in wanted
                     self._profile_tables(
@@ -330,7 +336,7 @@ class Collector:
                     raise
                 # The catalogs and all read since are in hand: keep them, say what is missing.
                 interrupted = self._data_unread(
-                    error, tables, constraint_rows, sequences, by_position, profile, profiles
+                    error, tables, constraint_rows, sequences, profile, profiles
                 )
         columns, constraints, indexes = self._assemble(
             columns, constraint_rows, index_rows, by_position, lookups, complex_indexes
@@ -448,7 +454,6 @@ class Collector:
         tables: list[Table],
         constraint_rows: list[Any],
         sequences: list[Sequence],
-        by_position: dict[tuple[int, int], Column],
         profile: ProfileBudget | None,
         profiles: list[TableProfile],
     ) -> str:
@@ -483,7 +488,7 @@ class Collector:
         columns: list[Column],
         constraint_rows: list[Any],
         index_rows: list[Any],
-        by_position: dict[tuple[int, int], Column],
+        by_position: ColumnsByPosition,
         lookups: Lookups,
         complex_indexes: set[int],
     ) -> tuple[list[Column], list[Constraint], list[Index]]:
@@ -497,10 +502,10 @@ class Collector:
             c._replace(default=text("default", c.table_oid, c.position)) if c.generated else c
             for c in columns
         ]
-        names = {key: column.name for key, column in by_position.items()}
-        names.update(self.outside_names or {})
+        by_position.outside = self.outside_names or {}
         constraints = [
-            build_constraint(r, names, text("constraint", r.oid), lookups) for r in constraint_rows
+            build_constraint(r, by_position, text("constraint", r.oid), lookups)
+            for r in constraint_rows
         ]
         indexes = [
             build_index(
@@ -750,9 +755,7 @@ class Collector:
         if self._lost(error):
             raise error
 
-    def _read_sequence_positions(
-        self, sequences: list[Sequence], columns: dict[tuple[int, int], Column]
-    ) -> None:
+    def _read_sequence_positions(self, sequences: list[Sequence]) -> None:
         """Read last_value (into `self.positions`) of every readable sequence. Plain
         SELECTs, in batches each in its own transaction, so that at most one batch of
         AccessShareLocks is held at a time."""
