@@ -573,11 +573,7 @@ class Collector:
         """A declared entity's objects, or its raw rows when they are assembled later.
         `connection`: the second session's (read in its thread; counted when joined)."""
         if declared.query is None:
-            if connection is None:
-                return self._fetch(declared.name, version, params, named=True)
-            query = load_query(declared.name, version)
-            with connection.cursor(row_factory=namedtuple_row) as cursor:
-                return cursor.execute(query, params).fetchall()
+            return self._objects(declared.name, None, version, params, connection)
         return self._objects(declared.query, declared.cls, version, params, connection)
 
     def _read_beside(
@@ -632,12 +628,13 @@ class Collector:
     def _objects(
         self,
         name: str,
-        cls: type[T],
+        cls: type[T] | None,
         version: int,
         params: dict[str, Any],
         connection: psycopg.Connection | None = None,
     ) -> list[T]:
-        """Rows mapped positionally onto `cls`; the query's aliases must be its fields."""
+        """Rows mapped positionally onto `cls`; the query's aliases must be its fields.
+        `cls` None: the raw rows, as named tuples (assembled later)."""
         query = load_query(name, version)
         if connection is None:
             self.catalog_queries += 1
@@ -646,8 +643,16 @@ class Collector:
         # Inside the catalog transaction, a server-side cursor read in chunks: the raw
         # rows of 1.75M columns (100,000 tables) never all sit in memory beside the objects
         # made of them, which halves the peak.
-        with connection.cursor(name=f"pgvitals_{name}" if in_transaction else None) as cursor:
+        with connection.cursor(
+            name=f"pgvitals_{name}" if in_transaction else None,
+            row_factory=tuple_row if cls else namedtuple_row,
+        ) as cursor:
             cursor.execute(query, params)
+            if cls is None:
+                raw: list[Any] = []
+                while rows := cursor.fetchmany(FETCH_CHUNK):
+                    raw += rows
+                return raw
             aliases = [column.name for column in cursor.description or []]
             expected = [f.name for f in fields(cls)] if is_dataclass(cls) else list(cls._fields)  # type: ignore[attr-defined]
             if aliases != expected:
