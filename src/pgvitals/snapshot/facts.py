@@ -146,19 +146,9 @@ class Facts:
     @cached_property
     def lookup_index_of_fk(self) -> dict[int, Index | None]:
         """Per foreign key (by constraint oid): an index that serves the lookup of its
-        referencing columns, or None."""
-        by_table = self.snap.indexes_by_table
+        referencing columns (the first of `indexes_serving_fk`), or None."""
         return {
-            fk.oid: next(
-                (
-                    i
-                    for i in by_table.get(fk.table_oid, [])
-                    if serves_lookup_on(i, fk.columns, self.attnums(fk))
-                ),
-                None,
-            )
-            for fk in self.snap.constraints
-            if fk.kind == "f"
+            oid: serving[0] if serving else None for oid, serving in self.indexes_serving_fk.items()
         }
 
     def attnums(self, constraint: Constraint) -> set[int] | None:
@@ -597,15 +587,17 @@ class Facts:
     def indexes_serving_fk(self) -> dict[int, list[Index]]:
         """Per foreign key (by constraint oid): every index that serves its lookup."""
         by_table = self.snap.indexes_by_table
-        return {
-            fk.oid: [
+        serving: dict[int, list[Index]] = {}
+        for fk in self.snap.constraints:
+            if fk.kind != "f":
+                continue
+            attnums = self.attnums(fk)  # once per key, not once per index of its table
+            serving[fk.oid] = [
                 index
                 for index in by_table.get(fk.table_oid, [])
-                if serves_lookup_on(index, fk.columns, self.attnums(fk))
+                if serves_lookup_on(index, fk.columns, attnums)
             ]
-            for fk in self.snap.constraints
-            if fk.kind == "f"
-        }
+        return serving
 
     def index_bytes(self, index: Index) -> int | None:
         """Size of an index; of a partitioned table's index, its partitions' indexes'
