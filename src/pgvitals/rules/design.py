@@ -32,20 +32,15 @@ from pgvitals.snapshot.model import Column, Index, Snapshot, Table
 from pgvitals.snapshot.words import singular, words
 
 
-def own_tables(snap: Snapshot) -> Iterator[Table]:
+def own_tables(snap: Snapshot) -> list[Table]:
     """Tables whose columns are their own: plain tables and partition roots (a partition's
     columns are its parent's). Backup copies are left to `backup-table`: the advice for
-    them is to drop them, not to redesign their columns."""
-    backups = snap.facts.backup_tables
-    for table in snap.tables:
-        if table.is_regular and not table.is_partition and table.oid not in backups:
-            yield table
+    them is to drop them, not to redesign their columns. (Found once per snapshot.)"""
+    return snap.facts.own_tables
 
 
-def own_columns(snap: Snapshot) -> Iterator[tuple[Table, Column]]:
-    for table in own_tables(snap):
-        for column in snap.columns_by_table.get(table.oid, []):
-            yield table, column
+def own_columns(snap: Snapshot) -> list[tuple[Table, Column]]:
+    return snap.facts.own_columns
 
 
 def activity(snap: Snapshot, table: Table) -> dict[str, int | None]:

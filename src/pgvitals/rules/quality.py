@@ -12,7 +12,7 @@ since a forgotten copy is where such data lingers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -84,7 +84,7 @@ def read_evidence(
 
 
 def profiled_columns(
-    snap: Snapshot, tables: Iterator[Table]
+    snap: Snapshot, tables: Iterable[Table]
 ) -> Iterator[tuple[Table, Column, ColumnProfile]]:
     for table in tables:
         for column in snap.columns_by_table.get(table.oid, []):

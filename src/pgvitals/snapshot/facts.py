@@ -793,6 +793,26 @@ class Facts:
                 found[table_oid] = marker
         return found
 
+    @cached_property
+    def own_tables(self) -> list[Table]:
+        """Tables whose columns are their own: plain tables and partition roots (a
+        partition's columns are its parent's), backup copies aside. Most integrity and
+        quality rules go through them (see rules/design.py `own_tables`)."""
+        backups = self.backup_tables
+        return [
+            table
+            for table in self.snap.tables
+            if table.is_regular and not table.is_partition and table.oid not in backups
+        ]
+
+    @cached_property
+    def own_columns(self) -> list[tuple[Table, Column]]:
+        """The columns of `own_tables`, each with its table."""
+        by_table = self.snap.columns_by_table
+        return [
+            (table, column) for table in self.own_tables for column in by_table.get(table.oid, [])
+        ]
+
 
 def same_definition(index: Index) -> tuple[object, ...]:
     """Everything that decides what an index can do, except its name and uniqueness."""
