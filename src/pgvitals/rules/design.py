@@ -11,6 +11,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 
 from pgvitals import fixes
 from pgvitals.rules._api import (
@@ -29,7 +30,7 @@ from pgvitals.rules._api import (
 )
 from pgvitals.snapshot.facts import BACKUP_SUFFIX, DATED_SUFFIX, TIME_NAME, reference_stem
 from pgvitals.snapshot.model import Column, Index, Snapshot, Table
-from pgvitals.snapshot.words import singular, words
+from pgvitals.snapshot.words import singular, snake, words
 
 
 def own_tables(snap: Snapshot) -> list[Table]:
@@ -143,7 +144,7 @@ def duplicate_columns(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     for table in own_tables(snap):
         seen: dict[str, Column] = {}
         for column in snap.columns_by_table.get(table.oid, []):
-            key = "_".join(words(column.name))
+            key = snake(column.name)
             earlier = seen.get(key)
             if earlier is None:
                 seen[key] = column
@@ -350,13 +351,15 @@ def serial_instead_of_identity(snap: Snapshot, opts: NoOptions) -> Iterator[Draf
     for sequence_oid in facts.sequence_defaults.values():
         uses[sequence_oid] += 1
     sequences = {s.oid: s for s in snap.sequences}
-    for table, column in own_columns(snap):
+    own = {table.oid for table in own_tables(snap)}
+    # the columns whose default calls nextval(): a few of all the columns
+    for (table_oid, name), sequence_oid in facts.sequence_defaults.items():
+        if table_oid not in own:
+            continue
+        table, column = snap.table_by_oid[table_oid], facts.column_by_name[(table_oid, name)]
         if column.identity or column.generated:
             continue
-        sequence_oid = facts.sequence_defaults.get((column.table_oid, column.name))
-        sequence = sequences.get(sequence_oid) if sequence_oid is not None else None
-        if sequence is None:
-            continue
+        sequence = sequences[sequence_oid]
         owned = (sequence.owned_by_table_oid, sequence.owned_by_column) == (
             table.oid,
             column.name,
@@ -477,17 +480,30 @@ OPEN_SET = re.compile(r"(content|mime|media)_type$")
 ADDRESS_COLUMNS = frozenset({"city", "country", "zip", "zipcode", "postal_code", "postcode"})
 
 
-def status_like(column: Column, siblings: set[str], with_statistics: bool) -> bool:
-    """Is the column named like a closed set of states (see STATUS_NAME, TYPE_NAME)?"""
+@cache  # column names repeat across tables
+def state_word(name: str) -> str | None:
+    """Which of the patterns a column name matches: "type" (TYPE_NAME), "status"
+    (STATUS_NAME), or None (most names)."""
+    lowered = name.lower()
+    if TYPE_NAME.search(lowered):
+        return "type"
+    return "status" if STATUS_NAME.search(lowered) else None
+
+
+def status_like(column: Column, columns: list[Column], with_statistics: bool) -> bool:
+    """Is the column (one of its table's `columns`) named like a closed set of states
+    (see STATUS_NAME, TYPE_NAME)?"""
+    word = state_word(column.name)
+    if word is None:
+        return False
     name = column.name.lower()
+    siblings = {c.name.lower() for c in columns}
     stem = name.removesuffix("_type")
     if OPEN_SET.search(name) or (name.endswith("_type") and f"{stem}_id" in siblings):
         return False  # a media type, or a polymorphic reference's class name
     if name.endswith("state") and siblings & ADDRESS_COLUMNS:
         return False
-    if TYPE_NAME.search(name):
-        return with_statistics
-    return bool(STATUS_NAME.search(name))
+    return with_statistics if word == "type" else True
 
 
 @dataclass(frozen=True)
@@ -540,7 +556,6 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
     }
     for table in own_tables(snap):
         columns = snap.columns_by_table.get(table.oid, [])
-        siblings = {c.name.lower() for c in columns}
         for column in columns:
             if column.type_name not in ("text", "varchar", "bpchar"):
                 continue
@@ -548,7 +563,7 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
                 continue  # a domain: it may carry its own CHECK
             if (table.oid, column.name) in checked or (table.oid, column.name) in unique:
                 continue
-            if status_like(column, siblings, column.n_distinct is not None):
+            if status_like(column, columns, column.n_distinct is not None):
                 yield from status_finding(column, facts.rows(table), opts)
 
 
@@ -709,7 +724,7 @@ def significant_columns(snap: Snapshot, table: Table) -> set[str]:
     return {
         c.name
         for c in snap.columns_by_table.get(table.oid, [])
-        if "_".join(words(c.name)) not in TRIVIAL_COLUMNS and reference_stem(c.name) is None
+        if snake(c.name) not in TRIVIAL_COLUMNS and reference_stem(c.name) is None
     }
 
 
@@ -878,8 +893,9 @@ def timestamp_as_integer(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """
     profiles = {(p.table_oid, p.column): p for p in snap.column_profiles}
     for table, column in own_columns(snap):
-        named = bool(TIME_NAME.search(column.name))
-        if not named:
+        if column.type_name not in ("text", "varchar", "bpchar", "int4", "int8", "numeric"):
+            continue  # the type first: cheaper than the name's pattern
+        if not TIME_NAME.search(column.name):
             continue
         if column.type_name in ("text", "varchar", "bpchar"):
             if POINT_IN_TIME.search(column.name):
@@ -888,8 +904,6 @@ def timestamp_as_integer(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                     f"Text column named like a point in time ({column.data_type})",
                     evidence={"data_type": column.data_type},
                 )
-            continue
-        if column.type_name not in ("int4", "int8", "numeric"):
             continue
         profile = profiles.get((table.oid, column.name))
         unit = epoch_unit(profile.min_value, profile.max_value) if profile else None

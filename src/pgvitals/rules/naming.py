@@ -229,6 +229,7 @@ EVENTS = frozenset(
 TIME_WORDS = frozenset({"at", "on", "date", "time", "timestamp", "ts", "datetime", "dt"})
 
 
+@cache  # column names repeat across tables
 def timestamp_style(name: str) -> str | None:
     """How a time column names its event: `created_at` -> `<event>_at`, `createdAt` ->
     `<event>At`, `created` -> `<event>`, `date_created` -> `date_<event>`. None when the
@@ -316,18 +317,23 @@ def needs_quotes(name: str) -> bool:
     )
 
 
-def identifiers_of(snap: Snapshot, table: Table) -> list[tuple[str, str]]:
-    """(kind, name) of a table and what is named on it: columns, indexes, constraints."""
-    names = [("table", table.name)]
-    names += [("column", c.name) for c in snap.columns_by_table.get(table.oid, [])]
-    names += [("index", i.name) for i in snap.indexes_by_table.get(table.oid, [])]
-    indexes = {i.name for i in snap.indexes_by_table.get(table.oid, [])}
-    names += [
-        ("constraint", c.name)
-        for c in snap.constraints_by_table.get(table.oid, [])
-        if c.name not in indexes  # a key's constraint and index share the name: once
-    ]
-    return names
+def quoted_identifiers(snap: Snapshot, table: Table) -> dict[str, list[str]]:
+    """The names that need quotes, by kind, of a table and of what is named on it:
+    columns, indexes, constraints (kinds without one are left out)."""
+    columns = snap.columns_by_table.get(table.oid, [])
+    indexes = [i.name for i in snap.indexes_by_table.get(table.oid, []) if needs_quotes(i.name)]
+    found = {
+        "table": [table.name] if needs_quotes(table.name) else [],
+        "column": [c.name for c in columns if needs_quotes(c.name)],
+        "index": indexes,
+        "constraint": [
+            c.name
+            for c in snap.constraints_by_table.get(table.oid, [])
+            # a key's constraint and index share the name: listed once
+            if needs_quotes(c.name) and c.name not in indexes
+        ],
+    }
+    return {kind: names for kind, names in found.items() if names}
 
 
 @rule(
@@ -361,12 +367,9 @@ def identifier_needs_quoting(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]
     for table in snap.tables:
         if table.is_partition:
             continue
-        quoted = [(kind, name) for kind, name in identifiers_of(snap, table) if needs_quotes(name)]
-        if not quoted:
+        listing = quoted_identifiers(snap, table)
+        if not listing:
             continue
-        listing: dict[str, list[str]] = defaultdict(list)
-        for kind, name in quoted:
-            listing[kind].append(name)
         what = ", ".join(
             f"{len(names)} {PLURALS[kind]}" if len(names) > 1 else f"the {kind}"
             for kind, names in listing.items()

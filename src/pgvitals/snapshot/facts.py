@@ -247,7 +247,7 @@ class Facts:
         found: dict[tuple[int, str], int] = {}
         by_name = {(s.schema, s.name): s for s in self.snap.sequences}
         for column in self.snap.columns:
-            match = NEXTVAL.search(column.default or "")
+            match = NEXTVAL.match(column.default) if column.default else None
             if not match:
                 continue
             text = match.group(1).replace("''", "'")
@@ -1182,7 +1182,12 @@ SOFT_DELETE = re.compile(
 
 def soft_delete_marker(columns: Iterable[Column]) -> Column | None:
     """The column, by its name, that soft-deletes rows: a flag or a point in time."""
-    return next((c for c in columns if SOFT_DELETE.match(c.name.lower())), None)
+    return next((c for c in columns if marks_soft_delete(c.name)), None)
+
+
+@cache  # column names repeat across tables
+def marks_soft_delete(name: str) -> bool:
+    return SOFT_DELETE.match(name.lower()) is not None
 
 
 def soft_deleted_when(marker: Column) -> str | None:

@@ -34,6 +34,7 @@ def _words(identifier: str) -> tuple[str, ...]:
     return tuple(part.lower() for part in SEPARATOR.split(spaced) if part)
 
 
+@cache  # column names repeat across tables
 def snake(identifier: str) -> str:
     """The identifier as snake_case words: `LessonPlans` -> `lesson_plans`."""
     return "_".join(words(identifier))
