@@ -7,9 +7,10 @@ constraints); this module holds the ones that read names and types only.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -40,8 +41,13 @@ def own_tables(snap: Snapshot) -> list[Table]:
     return snap.facts.own_tables
 
 
-def own_columns(snap: Snapshot) -> list[tuple[Table, Column]]:
-    return snap.facts.own_columns
+def own_columns(snap: Snapshot, *type_names: str) -> Iterable[tuple[Table, Column]]:
+    """The columns of `own_tables`, each with its table; only those of the base types
+    named (`type_name`) when some are."""
+    if not type_names:
+        return snap.facts.own_columns
+    by_type = snap.facts.own_columns_by_type
+    return itertools.chain.from_iterable(by_type.get(name, []) for name in type_names)
 
 
 def activity(snap: Snapshot, table: Table) -> dict[str, int | None]:
@@ -260,8 +266,8 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
     ACCESS EXCLUSIVE lock the ALTER takes. If the values were written in another zone,
     use `USING col AT TIME ZONE 'that zone'` instead (this rewrites the table).
     """
-    for table, column in own_columns(snap):
-        if column.type_name == "timestamp" and column.data_type.startswith("timestamp"):
+    for table, column in own_columns(snap, "timestamp"):
+        if column.data_type.startswith("timestamp"):
             indexes = [
                 i.name
                 for i in snap.indexes_by_table.get(table.oid, [])
@@ -309,8 +315,8 @@ def json_instead_of_jsonb(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     `ALTER COLUMN ... TYPE jsonb USING col::jsonb` (rewrites the table under an ACCESS
     EXCLUSIVE lock; duplicate keys keep their last value and key order is lost).
     """
-    for _table, column in own_columns(snap):
-        if column.type_name == "json" and column.data_type == "json":
+    for _table, column in own_columns(snap, "json"):
+        if column.data_type == "json":
             evidence: dict[str, object] = {"data_type": column.data_type}
             blocked = blocked_by_views(snap, column, evidence)
             yield finding(
@@ -554,17 +560,14 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
         for i in snap.indexes
         if i.is_unique and i.key_count == 1 and i.key_columns[0] is not None
     }
-    for table in own_tables(snap):
-        columns = snap.columns_by_table.get(table.oid, [])
-        for column in columns:
-            if column.type_name not in ("text", "varchar", "bpchar"):
-                continue
-            if not column.data_type.startswith(("text", "character")):
-                continue  # a domain: it may carry its own CHECK
-            if (table.oid, column.name) in checked or (table.oid, column.name) in unique:
-                continue
-            if status_like(column, columns, column.n_distinct is not None):
-                yield from status_finding(column, facts.rows(table), opts)
+    for table, column in own_columns(snap, "text", "varchar", "bpchar"):
+        if not column.data_type.startswith(("text", "character")):
+            continue  # a domain: it may carry its own CHECK
+        if (table.oid, column.name) in checked or (table.oid, column.name) in unique:
+            continue
+        columns = snap.columns_by_table[table.oid]
+        if status_like(column, columns, column.n_distinct is not None):
+            yield from status_finding(column, facts.rows(table), opts)
 
 
 def status_finding(column: Column, rows: int, opts: StatusOptions) -> Iterator[Draft]:
@@ -892,9 +895,7 @@ def timestamp_as_integer(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     pgvitals offers no SQL: the unit must be confirmed first.
     """
     profiles = {(p.table_oid, p.column): p for p in snap.column_profiles}
-    for table, column in own_columns(snap):
-        if column.type_name not in ("text", "varchar", "bpchar", "int4", "int8", "numeric"):
-            continue  # the type first: cheaper than the name's pattern
+    for table, column in own_columns(snap, "text", "varchar", "bpchar", "int4", "int8", "numeric"):
         if not TIME_NAME.search(column.name):
             continue
         if column.type_name in ("text", "varchar", "bpchar"):

@@ -78,7 +78,10 @@ def leads_with(index: Index, columns: list[str]) -> bool:
     index, so that an equality lookup on all of them need not scan it all?"""
     leading = index.key_columns[: len(columns)]
     if index.method == "btree":
-        return len(leading) == len(columns) and set(leading) == set(columns)
+        if leading == columns:
+            return True
+        # in another order: only two columns or more can be
+        return len(columns) > 1 and len(leading) == len(columns) and set(leading) == set(columns)
     if index.method == "hash":
         return index.key_columns[:1] == columns
     return False
@@ -591,11 +594,12 @@ class Facts:
         for fk in self.snap.constraints:
             if fk.kind != "f":
                 continue
-            attnums = self.attnums(fk)  # once per key, not once per index of its table
+            indexes = by_table.get(fk.table_oid, [])
+            # only a partial index needs the key's attribute numbers (`lookup_implies`)
+            partial = any(index.is_partial for index in indexes)
+            attnums = self.attnums(fk) if partial else None
             serving[fk.oid] = [
-                index
-                for index in by_table.get(fk.table_oid, [])
-                if serves_lookup_on(index, fk.columns, attnums)
+                index for index in indexes if serves_lookup_on(index, fk.columns, attnums)
             ]
         return serving
 
@@ -812,6 +816,15 @@ class Facts:
         return [
             (table, column) for table in self.own_tables for column in by_table.get(table.oid, [])
         ]
+
+    @cached_property
+    def own_columns_by_type(self) -> dict[str, list[tuple[Table, Column]]]:
+        """`own_columns` by the name of their base type (`type_name`): a rule about a
+        few types reads their columns only."""
+        by_type: dict[str, list[tuple[Table, Column]]] = defaultdict(list)
+        for table, column in self.own_columns:
+            by_type[column.type_name].append((table, column))
+        return dict(by_type)
 
 
 def same_definition(index: Index) -> tuple[object, ...]:
