@@ -157,10 +157,15 @@ class Subject(Protocol):
     def located(self) -> Located: ...
 
 
+# json.dumps(..., ensure_ascii=False) builds an encoder per call; a report makes tens of
+# thousands of fingerprints, so they share this one (same settings, same text).
+_KEY_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def fingerprint(rule_id: str, where: Located) -> str:
     """Stable across runs and across databases (no OIDs, no class names): the rule, the
     kind and the path of names, each escaped, so `"a.b"."c"` and `"a"."b.c"` differ."""
-    key = json.dumps([rule_id, where.kind, *where.path], ensure_ascii=False)
+    key = _KEY_ENCODER.encode([rule_id, where.kind, *where.path])
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
