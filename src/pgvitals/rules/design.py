@@ -29,7 +29,7 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
-from pgvitals.snapshot.facts import BACKUP_SUFFIX, DATED_SUFFIX, TIME_NAME, reference_stem
+from pgvitals.snapshot.facts import BACKUP_SUFFIX, DATED_SUFFIX, named_like_time, reference_stem
 from pgvitals.snapshot.model import Column, Index, Snapshot, Table
 from pgvitals.snapshot.words import singular, snake, words
 
@@ -150,11 +150,9 @@ def duplicate_columns(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     for table in own_tables(snap):
         seen: dict[str, Column] = {}
         for column in snap.columns_by_table.get(table.oid, []):
-            key = snake(column.name)
-            earlier = seen.get(key)
-            if earlier is None:
-                seen[key] = column
-                continue
+            earlier = seen.setdefault(snake(column.name), column)
+            if earlier is column:
+                continue  # the first column of its name
             evidence: dict[str, object] = {
                 "same_as": earlier.name,
                 "types": [earlier.data_type, column.data_type],
@@ -563,11 +561,12 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
     for table, column in own_columns(snap, "text", "varchar", "bpchar"):
         if not column.data_type.startswith(("text", "character")):
             continue  # a domain: it may carry its own CHECK
+        columns = snap.columns_by_table[table.oid]
+        if not status_like(column, columns, column.n_distinct is not None):
+            continue  # the name first: most columns are not named like a status
         if (table.oid, column.name) in checked or (table.oid, column.name) in unique:
             continue
-        columns = snap.columns_by_table[table.oid]
-        if status_like(column, columns, column.n_distinct is not None):
-            yield from status_finding(column, facts.rows(table), opts)
+        yield from status_finding(column, facts.rows(table), opts)
 
 
 def status_finding(column: Column, rows: int, opts: StatusOptions) -> Iterator[Draft]:
@@ -896,7 +895,7 @@ def timestamp_as_integer(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """
     profiles = {(p.table_oid, p.column): p for p in snap.column_profiles}
     for table, column in own_columns(snap, "text", "varchar", "bpchar", "int4", "int8", "numeric"):
-        if not TIME_NAME.search(column.name):
+        if not named_like_time(column.name):
             continue
         if column.type_name in ("text", "varchar", "bpchar"):
             if POINT_IN_TIME.search(column.name):
