@@ -309,8 +309,10 @@ class Finding:
 
     def __post_init__(self) -> None:
         # plain strings are accepted (and compared) as the enum members they name
-        object.__setattr__(self, "severity", Severity(self.severity))
-        object.__setattr__(self, "category", Category(self.category))
+        if not isinstance(self.severity, Severity):
+            object.__setattr__(self, "severity", Severity(self.severity))
+        if not isinstance(self.category, Category):
+            object.__setattr__(self, "category", Category(self.category))
 
     @property
     def object(self) -> str:

@@ -501,12 +501,14 @@ def status_like(column: Column, columns: list[Column], with_statistics: bool) ->
     if word is None:
         return False
     name = column.name.lower()
-    siblings = {c.name.lower() for c in columns}
-    stem = name.removesuffix("_type")
-    if OPEN_SET.search(name) or (name.endswith("_type") and f"{stem}_id" in siblings):
-        return False  # a media type, or a polymorphic reference's class name
-    if name.endswith("state") and siblings & ADDRESS_COLUMNS:
-        return False
+    if OPEN_SET.search(name):
+        return False  # a media type
+    if name.endswith(("_type", "state")):  # what the other columns say of it
+        siblings = {c.name.lower() for c in columns}
+        if name.endswith("_type") and f"{name.removesuffix('_type')}_id" in siblings:
+            return False  # a polymorphic reference's class name
+        if name.endswith("state") and siblings & ADDRESS_COLUMNS:
+            return False  # an address's region
     return with_statistics if word == "type" else True
 
 
@@ -550,23 +552,26 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
     added without DDL). pgvitals does not read the values, so it cannot write the list.
     """
     facts = snap.facts
-    checked = {
-        (c.table_oid, name) for c in snap.constraints if c.kind in ("c", "f") for name in c.columns
-    }
-    unique = {
-        (i.table_oid, i.key_columns[0])
-        for i in snap.indexes
-        if i.is_unique and i.key_count == 1 and i.key_columns[0] is not None
-    }
     for table, column in own_columns(snap, "text", "varchar", "bpchar"):
+        if state_word(column.name) is None:
+            continue  # the cheapest test first: most names say nothing of states
         if not column.data_type.startswith(("text", "character")):
             continue  # a domain: it may carry its own CHECK
-        columns = snap.columns_by_table[table.oid]
-        if not status_like(column, columns, column.n_distinct is not None):
-            continue  # the name first: most columns are not named like a status
-        if (table.oid, column.name) in checked or (table.oid, column.name) in unique:
+        if not status_like(column, snap.columns_by_table[table.oid], column.n_distinct is not None):
+            continue
+        if constrained(snap, column):
             continue
         yield from status_finding(column, facts.rows(table), opts)
+
+
+def constrained(snap: Snapshot, column: Column) -> bool:
+    """Does a CHECK or a foreign key read the column, or a unique index have it as its
+    only key? Then its values are not any string."""
+    constraints = snap.constraints_by_table.get(column.table_oid, [])
+    indexes = snap.indexes_by_table.get(column.table_oid, [])
+    return any(c.kind in ("c", "f") and column.name in c.columns for c in constraints) or any(
+        i.is_unique and i.key_count == 1 and i.key_columns[0] == column.name for i in indexes
+    )
 
 
 def status_finding(column: Column, rows: int, opts: StatusOptions) -> Iterator[Draft]:

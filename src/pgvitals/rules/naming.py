@@ -301,6 +301,8 @@ def timestamp_naming_mix(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
 # digits, `_` and `$`, not starting with a digit or `$`.
 PLAIN_IDENTIFIER = re.compile(r"^[^\W\dA-Z$][^\WA-Z]*$|^[^\W\dA-Z$]$")
 UPPER_ASCII = re.compile(r"[A-Z]")
+# lower-case ASCII snake_case, as most names are: never needs quotes (the tests below agree)
+SNAKE_CASE = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 @cache
@@ -308,6 +310,8 @@ def needs_quotes(name: str) -> bool:
     """Would the name, written without double quotes, mean something else or not parse?
     Upper-case ASCII is folded to lower case; spaces, punctuation and a leading digit
     do not parse. (Reserved words are `reserved-word-identifier`'s.)"""
+    if SNAKE_CASE.fullmatch(name):
+        return False  # the quick answer for most names (each index's is new)
     plain = name.replace("$", "")
     return (
         not name
