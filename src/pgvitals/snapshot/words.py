@@ -30,7 +30,8 @@ def words(identifier: str) -> list[str]:
 @cache
 def _words(identifier: str) -> tuple[str, ...]:
     """(Column names repeat across tables: `created_at` is split once.)"""
-    spaced = CAMEL_BOUNDARY.sub("_", identifier)
+    # a lower-case name has no camelCase boundary (most names): no need for the pattern
+    spaced = identifier if identifier.islower() else CAMEL_BOUNDARY.sub("_", identifier)
     return tuple(part.lower() for part in SEPARATOR.split(spaced) if part)
 
 
