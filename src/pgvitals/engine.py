@@ -131,6 +131,8 @@ def analyse(snapshot: Snapshot, config: Config = DEFAULT_CONFIG, mode: str = LIV
 def managed_by(where: Located, snapshot: Snapshot) -> str | None:
     """The platform that manages the object a finding is about, if any."""
     facts = snapshot.facts
+    if not facts.managed_schemas and not facts.managed_roles:
+        return None  # no platform here (most databases)
     schema = where.fields()["schema"]
     if schema is not None and schema in facts.managed_schemas:
         return facts.managed_schemas[schema]

@@ -166,10 +166,15 @@ class Subject(Protocol):
     def located(self) -> Located: ...
 
 
+# json.dumps(..., ensure_ascii=False) builds an encoder per call; a report makes tens of
+# thousands of fingerprints, so they share this one (same settings, same text).
+_KEY_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def fingerprint(rule_id: str, where: Located) -> str:
     """Stable across runs and across databases (no OIDs, no class names): the rule, the
     kind and the path of names, each escaped, so `"a.b"."c"` and `"a"."b.c"` differ."""
-    key = json.dumps([rule_id, where.kind, *where.path], ensure_ascii=False)
+    key = _KEY_ENCODER.encode([rule_id, where.kind, *where.path])
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -313,8 +318,10 @@ class Finding:
 
     def __post_init__(self) -> None:
         # plain strings are accepted (and compared) as the enum members they name
-        object.__setattr__(self, "severity", Severity(self.severity))
-        object.__setattr__(self, "category", Category(self.category))
+        if not isinstance(self.severity, Severity):
+            object.__setattr__(self, "severity", Severity(self.severity))
+        if not isinstance(self.category, Category):
+            object.__setattr__(self, "category", Category(self.category))
 
     @property
     def object(self) -> str:

@@ -53,12 +53,16 @@ class Suppressor:
                 self.markers.setdefault((where.kind, where.path), {})[marker.rule] = marker
         self.used_excuses: set[Excuse] = set()
         self.used_markers: set[tuple[Key, str]] = set()
+        # most rules have no marker anywhere: their findings need no look at comments
+        self.marked_rules = {rule for by_rule in self.markers.values() for rule in by_rule}
 
     def excuse(self, item: Finding) -> Excused | None:
         for excuse in self.config.excuses:
             if excuse.rule == item.rule and fnmatch.fnmatchcase(item.object, excuse.object):
                 self.used_excuses.add(excuse)
                 return Excused(item, excuse.reason, self.config.source or "configuration")
+        if item.rule not in self.marked_rules:
+            return None
         for key in enclosing(item.where):
             marker = self.markers.get(key, {}).get(item.rule)
             if marker:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from pgvitals import fixes
 from pgvitals.fmt import plural
@@ -37,8 +38,7 @@ COUNTERS = (
 )
 
 
-@dataclass(frozen=True)
-class Life:
+class Life(NamedTuple):  # one per table: a NamedTuple is quicker to make than a dataclass
     """A table's counters over the window (summed over partitions) and its rows now."""
 
     inserts: int
@@ -73,14 +73,16 @@ class Life:
         }
 
 
-def judged_tables(snap: Snapshot) -> Iterator[tuple[Table, Life]]:
-    """Tables and partition roots with the counters the server keeps for them."""
+def judged_tables(snap: Snapshot) -> list[tuple[Table, Life]]:
+    """Tables and partition roots with the counters the server keeps for them. The
+    activity rules all read it: take it from `snap.facts.shared(judged_tables)`."""
     facts = snap.facts
+    judged = []
     for table in snap.tables:
         if table.kind not in ("r", "p") or table.is_partition:
             continue
         counts = [facts.counter(table, name) for name in COUNTERS]
-        if any(count is None for count in counts[:5]):
+        if None in counts[:5]:
             continue  # no counters (track_counts off, or a partitioned table without parts)
         inserts, updates, deletes, hot, seq_read, idx_scans = (c or 0 for c in counts)
         if table.kind == "p":
@@ -90,20 +92,19 @@ def judged_tables(snap: Snapshot) -> Iterator[tuple[Table, Life]]:
             parts = [table]
             rows, rows_from = live_rows(snap, table)
         dead = sum(part.n_dead_tup or 0 for part in parts)
-        yield (
-            table,
-            Life(
-                inserts=inserts,
-                updates=updates,
-                deletes=deletes,
-                hot_updates=hot,
-                seq_tup_read=seq_read,
-                idx_scans=idx_scans,
-                dead=dead,
-                rows=rows,
-                rows_from=rows_from,
-            ),
+        life = Life(
+            inserts=inserts,
+            updates=updates,
+            deletes=deletes,
+            hot_updates=hot,
+            seq_tup_read=seq_read,
+            idx_scans=idx_scans,
+            dead=dead,
+            rows=rows,
+            rows_from=rows_from,
         )
+        judged.append((table, life))
+    return judged
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def high_churn_table(snap: Snapshot, opts: ChurnOptions) -> Iterator[Draft]:
     scratch data, an UNLOGGED or temporary table.
     """
     window = snap.facts.window
-    for table, life in judged_tables(snap):
+    for table, life in snap.facts.shared(judged_tables):
         if life.inserts < opts.min_inserts or life.rows == 0:
             continue
         if life.deletes < opts.delete_ratio * life.inserts:
@@ -199,7 +200,7 @@ def cleared_table(snap: Snapshot, opts: ClearedOptions) -> Iterator[Draft]:
     reloaded after a crash.
     """
     window = snap.facts.window
-    for table, life in judged_tables(snap):
+    for table, life in snap.facts.shared(judged_tables):
         if life.inserts < opts.min_inserts or life.rows != 0:
             continue
         how = (
@@ -259,7 +260,7 @@ def unused_table(snap: Snapshot, opts: UnusedTableOptions) -> Iterator[Draft]:
     window = snap.facts.window
     if window.hours < opts.min_statistics_hours:
         return
-    for table, life in judged_tables(snap):
+    for table, life in snap.facts.shared(judged_tables):
         if life.rows != 0 or life.writes != 0 or life.read:
             continue
         yield finding(
@@ -313,7 +314,7 @@ def update_hot_spot(snap: Snapshot, opts: HotSpotOptions) -> Iterator[Draft]:
     """
     window = snap.facts.window
     indexes = snap.indexes_by_table
-    for table, life in judged_tables(snap):
+    for table, life in snap.facts.shared(judged_tables):
         if life.updates < opts.min_updates:
             continue
         per_row = life.updates / max(life.rows, 1)
@@ -425,7 +426,7 @@ def aborted_writes(snap: Snapshot, opts: AbortedOptions) -> Iterator[Draft]:
     DO UPDATE` for races on a unique key; validate input before writing.
     """
     window = snap.facts.window
-    for table, life in judged_tables(snap):
+    for table, life in snap.facts.shared(judged_tables):
         if life.inserts == 0:
             continue
         beyond = life.inserts - life.deletes - life.rows

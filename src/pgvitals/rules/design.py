@@ -7,10 +7,12 @@ constraints); this module holds the ones that read names and types only.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 
 from pgvitals import fixes
 from pgvitals.rules._api import (
@@ -27,25 +29,25 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
-from pgvitals.snapshot.facts import BACKUP_SUFFIX, DATED_SUFFIX, TIME_NAME, reference_stem
+from pgvitals.snapshot.facts import BACKUP_SUFFIX, DATED_SUFFIX, named_like_time, reference_stem
 from pgvitals.snapshot.model import Column, Index, Snapshot, Table
-from pgvitals.snapshot.words import singular, words
+from pgvitals.snapshot.words import singular, snake, words
 
 
-def own_tables(snap: Snapshot) -> Iterator[Table]:
+def own_tables(snap: Snapshot) -> list[Table]:
     """Tables whose columns are their own: plain tables and partition roots (a partition's
     columns are its parent's). Backup copies are left to `backup-table`: the advice for
-    them is to drop them, not to redesign their columns."""
-    backups = snap.facts.backup_tables
-    for table in snap.tables:
-        if table.is_regular and not table.is_partition and table.oid not in backups:
-            yield table
+    them is to drop them, not to redesign their columns. (Found once per snapshot.)"""
+    return snap.facts.own_tables
 
 
-def own_columns(snap: Snapshot) -> Iterator[tuple[Table, Column]]:
-    for table in own_tables(snap):
-        for column in snap.columns_by_table.get(table.oid, []):
-            yield table, column
+def own_columns(snap: Snapshot, *type_names: str) -> Iterable[tuple[Table, Column]]:
+    """The columns of `own_tables`, each with its table; only those of the base types
+    named (`type_name`) when some are."""
+    if not type_names:
+        return snap.facts.own_columns
+    by_type = snap.facts.own_columns_by_type
+    return itertools.chain.from_iterable(by_type.get(name, []) for name in type_names)
 
 
 def activity(snap: Snapshot, table: Table) -> dict[str, int | None]:
@@ -148,11 +150,9 @@ def duplicate_columns(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     for table in own_tables(snap):
         seen: dict[str, Column] = {}
         for column in snap.columns_by_table.get(table.oid, []):
-            key = "_".join(words(column.name))
-            earlier = seen.get(key)
-            if earlier is None:
-                seen[key] = column
-                continue
+            earlier = seen.setdefault(snake(column.name), column)
+            if earlier is column:
+                continue  # the first column of its name
             evidence: dict[str, object] = {
                 "same_as": earlier.name,
                 "types": [earlier.data_type, column.data_type],
@@ -264,8 +264,8 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
     ACCESS EXCLUSIVE lock the ALTER takes. If the values were written in another zone,
     use `USING col AT TIME ZONE 'that zone'` instead (this rewrites the table).
     """
-    for table, column in own_columns(snap):
-        if column.type_name == "timestamp" and column.data_type.startswith("timestamp"):
+    for table, column in own_columns(snap, "timestamp"):
+        if column.data_type.startswith("timestamp"):
             indexes = [
                 i.name
                 for i in snap.indexes_by_table.get(table.oid, [])
@@ -313,8 +313,8 @@ def json_instead_of_jsonb(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     `ALTER COLUMN ... TYPE jsonb USING col::jsonb` (rewrites the table under an ACCESS
     EXCLUSIVE lock; duplicate keys keep their last value and key order is lost).
     """
-    for _table, column in own_columns(snap):
-        if column.type_name == "json" and column.data_type == "json":
+    for _table, column in own_columns(snap, "json"):
+        if column.data_type == "json":
             evidence: dict[str, object] = {"data_type": column.data_type}
             blocked = blocked_by_views(snap, column, evidence)
             yield finding(
@@ -355,13 +355,15 @@ def serial_instead_of_identity(snap: Snapshot, opts: NoOptions) -> Iterator[Draf
     for sequence_oid in facts.sequence_defaults.values():
         uses[sequence_oid] += 1
     sequences = {s.oid: s for s in snap.sequences}
-    for table, column in own_columns(snap):
+    own = {table.oid for table in own_tables(snap)}
+    # the columns whose default calls nextval(): a few of all the columns
+    for (table_oid, name), sequence_oid in facts.sequence_defaults.items():
+        if table_oid not in own:
+            continue
+        table, column = snap.table_by_oid[table_oid], facts.column_by_name[(table_oid, name)]
         if column.identity or column.generated:
             continue
-        sequence_oid = facts.sequence_defaults.get((column.table_oid, column.name))
-        sequence = sequences.get(sequence_oid) if sequence_oid is not None else None
-        if sequence is None:
-            continue
+        sequence = sequences[sequence_oid]
         owned = (sequence.owned_by_table_oid, sequence.owned_by_column) == (
             table.oid,
             column.name,
@@ -482,17 +484,32 @@ OPEN_SET = re.compile(r"(content|mime|media)_type$")
 ADDRESS_COLUMNS = frozenset({"city", "country", "zip", "zipcode", "postal_code", "postcode"})
 
 
-def status_like(column: Column, siblings: set[str], with_statistics: bool) -> bool:
-    """Is the column named like a closed set of states (see STATUS_NAME, TYPE_NAME)?"""
-    name = column.name.lower()
-    stem = name.removesuffix("_type")
-    if OPEN_SET.search(name) or (name.endswith("_type") and f"{stem}_id" in siblings):
-        return False  # a media type, or a polymorphic reference's class name
-    if name.endswith("state") and siblings & ADDRESS_COLUMNS:
+@cache  # column names repeat across tables
+def state_word(name: str) -> str | None:
+    """Which of the patterns a column name matches: "type" (TYPE_NAME), "status"
+    (STATUS_NAME), or None (most names)."""
+    lowered = name.lower()
+    if TYPE_NAME.search(lowered):
+        return "type"
+    return "status" if STATUS_NAME.search(lowered) else None
+
+
+def status_like(column: Column, columns: list[Column], with_statistics: bool) -> bool:
+    """Is the column (one of its table's `columns`) named like a closed set of states
+    (see STATUS_NAME, TYPE_NAME)?"""
+    word = state_word(column.name)
+    if word is None:
         return False
-    if TYPE_NAME.search(name):
-        return with_statistics
-    return bool(STATUS_NAME.search(name))
+    name = column.name.lower()
+    if OPEN_SET.search(name):
+        return False  # a media type
+    if name.endswith(("_type", "state")):  # what the other columns say of it
+        siblings = {c.name.lower() for c in columns}
+        if name.endswith("_type") and f"{name.removesuffix('_type')}_id" in siblings:
+            return False  # a polymorphic reference's class name
+        if name.endswith("state") and siblings & ADDRESS_COLUMNS:
+            return False  # an address's region
+    return with_statistics if word == "type" else True
 
 
 @dataclass(frozen=True)
@@ -535,26 +552,26 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
     added without DDL). pgvitals does not read the values, so it cannot write the list.
     """
     facts = snap.facts
-    checked = {
-        (c.table_oid, name) for c in snap.constraints if c.kind in ("c", "f") for name in c.columns
-    }
-    unique = {
-        (i.table_oid, i.key_columns[0])
-        for i in snap.indexes
-        if i.is_unique and i.key_count == 1 and i.key_columns[0] is not None
-    }
-    for table in own_tables(snap):
-        columns = snap.columns_by_table.get(table.oid, [])
-        siblings = {c.name.lower() for c in columns}
-        for column in columns:
-            if column.type_name not in ("text", "varchar", "bpchar"):
-                continue
-            if not column.data_type.startswith(("text", "character")):
-                continue  # a domain: it may carry its own CHECK
-            if (table.oid, column.name) in checked or (table.oid, column.name) in unique:
-                continue
-            if status_like(column, siblings, column.n_distinct is not None):
-                yield from status_finding(column, facts.rows(table), opts)
+    for table, column in own_columns(snap, "text", "varchar", "bpchar"):
+        if state_word(column.name) is None:
+            continue  # the cheapest test first: most names say nothing of states
+        if not column.data_type.startswith(("text", "character")):
+            continue  # a domain: it may carry its own CHECK
+        if not status_like(column, snap.columns_by_table[table.oid], column.n_distinct is not None):
+            continue
+        if constrained(snap, column):
+            continue
+        yield from status_finding(column, facts.rows(table), opts)
+
+
+def constrained(snap: Snapshot, column: Column) -> bool:
+    """Does a CHECK or a foreign key read the column, or a unique index have it as its
+    only key? Then its values are not any string."""
+    constraints = snap.constraints_by_table.get(column.table_oid, [])
+    indexes = snap.indexes_by_table.get(column.table_oid, [])
+    return any(c.kind in ("c", "f") and column.name in c.columns for c in constraints) or any(
+        i.is_unique and i.key_count == 1 and i.key_columns[0] == column.name for i in indexes
+    )
 
 
 def status_finding(column: Column, rows: int, opts: StatusOptions) -> Iterator[Draft]:
@@ -714,7 +731,7 @@ def significant_columns(snap: Snapshot, table: Table) -> set[str]:
     return {
         c.name
         for c in snap.columns_by_table.get(table.oid, [])
-        if "_".join(words(c.name)) not in TRIVIAL_COLUMNS and reference_stem(c.name) is None
+        if snake(c.name) not in TRIVIAL_COLUMNS and reference_stem(c.name) is None
     }
 
 
@@ -881,9 +898,8 @@ def timestamp_as_integer(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     pgvitals offers no SQL: the unit must be confirmed first.
     """
     profiles = {(p.table_oid, p.column): p for p in snap.column_profiles}
-    for table, column in own_columns(snap):
-        named = bool(TIME_NAME.search(column.name))
-        if not named:
+    for table, column in own_columns(snap, "text", "varchar", "bpchar", "int4", "int8", "numeric"):
+        if not named_like_time(column.name):
             continue
         if column.type_name in ("text", "varchar", "bpchar"):
             if POINT_IN_TIME.search(column.name):
@@ -892,8 +908,6 @@ def timestamp_as_integer(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                     f"Text column named like a point in time ({column.data_type})",
                     evidence={"data_type": column.data_type},
                 )
-            continue
-        if column.type_name not in ("int4", "int8", "numeric"):
             continue
         profile = profiles.get((table.oid, column.name))
         unit = epoch_unit(profile.min_value, profile.max_value) if profile else None

@@ -141,6 +141,8 @@ def duplicate_copies(snap: Snapshot) -> list[tuple[Index, Index]]:
             groups.setdefault(same_definition(index), []).append(index)
     copies = []
     for group in groups.values():
+        if len(group) == 1:
+            continue  # most indexes: nothing else is defined the same
         keeper, *others = sorted(group, key=keep_first)
         # two attached copies mean two duplicate parent indexes: reported on the parent
         copies += [(other, keeper) for other in others if other.parent_index_oid is None]
@@ -231,7 +233,8 @@ def prefix_of(short: Index, long: Index) -> bool:
     """Is `short` answerable from `long`: same kind of index, keys a leading prefix?"""
     n = short.key_count
     if (
-        short.oid == long.oid
+        long.key_columns[:n] != short.key_columns[:n]  # first: most pairs differ here
+        or short.oid == long.oid
         or short.table_oid != long.table_oid
         or short.method != "btree"
         or long.method != "btree"
@@ -239,7 +242,6 @@ def prefix_of(short: Index, long: Index) -> bool:
         or short.has_expressions  # conservative: expression keys are not compared by prefix
         or short.predicate_tree != long.predicate_tree
         or n > long.key_count
-        or long.key_columns[:n] != short.key_columns[:n]
         or long.opclasses[:n] != short.opclasses
         or long.collations[:n] != short.collations
         or long.sort_options[:n] != short.sort_options
@@ -801,8 +803,9 @@ def columns_in_indexes(snap: Snapshot) -> set[tuple[int, int]]:
                 column = by_name.get((index.table_oid, name)) if name else None
                 if column is not None:
                     covered.add((index.table_oid, column.position))
-        for number in VARATTNO.findall(index.expressions or ""):
-            covered.add((index.table_oid, int(number)))
+        if index.expressions:  # most indexes have none
+            for number in VARATTNO.findall(index.expressions):
+                covered.add((index.table_oid, int(number)))
     return covered
 
 

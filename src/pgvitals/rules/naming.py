@@ -20,7 +20,7 @@ from pgvitals.rules._api import (
     rule,
 )
 from pgvitals.snapshot.facts import MIGRATION_TABLES
-from pgvitals.snapshot.model import Column, Schema, Snapshot, Table
+from pgvitals.snapshot.model import Column, Constraint, Index, Schema, Snapshot, Table
 from pgvitals.snapshot.words import number, words
 
 
@@ -237,6 +237,7 @@ EVENTS = frozenset(
 TIME_WORDS = frozenset({"at", "on", "date", "time", "timestamp", "ts", "datetime", "dt"})
 
 
+@cache  # column names repeat across tables
 def timestamp_style(name: str) -> str | None:
     """How a time column names its event: `created_at` -> `<event>_at`, `createdAt` ->
     `<event>At`, `created` -> `<event>`, `date_created` -> `date_<event>`. None when the
@@ -308,6 +309,8 @@ def timestamp_naming_mix(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
 # digits, `_` and `$`, not starting with a digit or `$`.
 PLAIN_IDENTIFIER = re.compile(r"^[^\W\dA-Z$][^\WA-Z]*$|^[^\W\dA-Z$]$")
 UPPER_ASCII = re.compile(r"[A-Z]")
+# lower-case ASCII snake_case, as most names are: never needs quotes (the tests below agree)
+SNAKE_CASE = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 @cache
@@ -315,6 +318,8 @@ def needs_quotes(name: str) -> bool:
     """Would the name, written without double quotes, mean something else or not parse?
     Upper-case ASCII is folded to lower case; spaces, punctuation and a leading digit
     do not parse. (Reserved words are `reserved-word-identifier`'s.)"""
+    if SNAKE_CASE.fullmatch(name):
+        return False  # the quick answer for most names (each index's is new)
     plain = name.replace("$", "")
     return (
         not name
@@ -324,18 +329,38 @@ def needs_quotes(name: str) -> bool:
     )
 
 
-def identifiers_of(snap: Snapshot, table: Table) -> list[tuple[str, str]]:
-    """(kind, name) of a table and what is named on it: columns, indexes, constraints."""
-    names = [("table", table.name)]
-    names += [("column", c.name) for c in snap.columns_by_table.get(table.oid, [])]
-    names += [("index", i.name) for i in snap.indexes_by_table.get(table.oid, [])]
-    indexes = {i.name for i in snap.indexes_by_table.get(table.oid, [])}
-    names += [
-        ("constraint", c.name)
-        for c in snap.constraints_by_table.get(table.oid, [])
-        if c.name not in indexes  # a key's constraint and index share the name: once
-    ]
-    return names
+def quoted_names(snap: Snapshot) -> dict[int, dict[str, list[str]]]:
+    """Per table (by oid): the names of its columns, indexes and constraints that need
+    quotes, by kind. One pass over each catalogue, not one lookup per table: most
+    tables have none."""
+    found: dict[int, dict[str, list[str]]] = defaultdict(dict)
+    catalogues: tuple[tuple[str, list[Column] | list[Index] | list[Constraint]], ...] = (
+        ("column", snap.columns),
+        ("index", snap.indexes),
+        ("constraint", snap.constraints),
+    )
+    for kind, objects in catalogues:
+        for item in objects:
+            if needs_quotes(item.name):
+                found[item.table_oid].setdefault(kind, []).append(item.name)
+    return found
+
+
+def quoted_identifiers(
+    table: Table, quoted_on: dict[int, dict[str, list[str]]]
+) -> dict[str, list[str]]:
+    """The names that need quotes, by kind, of a table and of what is named on it
+    (`quoted_names`): columns, indexes, constraints (kinds without one are left out)."""
+    on_table = quoted_on.get(table.oid, {})
+    indexes = on_table.get("index", [])
+    found = {
+        "table": [table.name] if needs_quotes(table.name) else [],
+        "column": on_table.get("column", []),
+        "index": indexes,
+        # a key's constraint and index share the name: listed once
+        "constraint": [name for name in on_table.get("constraint", []) if name not in indexes],
+    }
+    return {kind: names for kind, names in found.items() if names}
 
 
 @rule(
@@ -366,15 +391,13 @@ def identifier_needs_quoting(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]
     for schema in snap.schemas:
         if needs_quotes(schema.name):
             yield finding(schema, "Schema name needs double quotes", evidence={})
+    quoted_on = quoted_names(snap)
     for table in snap.tables:
         if table.is_partition:
             continue
-        quoted = [(kind, name) for kind, name in identifiers_of(snap, table) if needs_quotes(name)]
-        if not quoted:
+        listing = quoted_identifiers(table, quoted_on)
+        if not listing:
             continue
-        listing: dict[str, list[str]] = defaultdict(list)
-        for kind, name in quoted:
-            listing[kind].append(name)
         what = ", ".join(
             f"{len(names)} {PLURALS[kind]}" if len(names) > 1 else f"the {kind}"
             for kind, names in listing.items()

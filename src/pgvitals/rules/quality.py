@@ -12,7 +12,7 @@ since a forgotten copy is where such data lingers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -84,7 +84,7 @@ def read_evidence(
 
 
 def profiled_columns(
-    snap: Snapshot, tables: Iterator[Table]
+    snap: Snapshot, tables: Iterable[Table]
 ) -> Iterator[tuple[Table, Column, ColumnProfile]]:
     for table in tables:
         for column in snap.columns_by_table.get(table.oid, []):
@@ -554,14 +554,14 @@ NETWORK_TYPES = frozenset({"inet", "cidr"})
 LAST_WORDS = frozenset(end[-1] for endings in PII_NAMES.values() for end in endings)
 
 
-def pii_by_name(column: Column) -> str | None:
-    """The kind of personal data a column's name and type say it holds."""
-    if column.type_name in NETWORK_TYPES:
-        return "ip_address"
-    return pii_kind_of_name(column.name, column.type_category)
-
-
 @cache  # schemas repeat their column names (`email`, `created_at`) table after table
+def pii_by_name(name: str, type_name: str, type_category: str) -> str | None:
+    """The kind of personal data a column's name and type say it holds."""
+    if type_name in NETWORK_TYPES:
+        return "ip_address"
+    return pii_kind_of_name(name, type_category)
+
+
 def pii_kind_of_name(name: str, type_category: str) -> str | None:
     parts = name_words(name)
     names = [tuple(parts)]  # `home_address`, and `phone` of `phone_number`
@@ -622,8 +622,10 @@ def pii_inventory(snap: Snapshot, opts: PiiOptions) -> Iterator[Draft]:
     for table in data_tables(snap):
         found: dict[str, dict[str, object]] = {}
         for column in snap.columns_by_table.get(table.oid, []):
-            named = pii_by_name(column)
+            named = pii_by_name(column.name, column.type_name, column.type_category)
             profile = snap.facts.column_profile(table, column.name) if with_values else None
+            if named is None and profile is None:
+                continue  # most columns
             shaped, value_share = shape_of(profile, opts) if profile is not None else (None, 0.0)
             if named is None and shaped is None:
                 continue

@@ -78,7 +78,10 @@ def leads_with(index: Index, columns: list[str]) -> bool:
     index, so that an equality lookup on all of them need not scan it all?"""
     leading = index.key_columns[: len(columns)]
     if index.method == "btree":
-        return len(leading) == len(columns) and set(leading) == set(columns)
+        if leading == columns:
+            return True
+        # in another order: only two columns or more can be
+        return len(columns) > 1 and len(leading) == len(columns) and set(leading) == set(columns)
     if index.method == "hash":
         return index.key_columns[:1] == columns
     return False
@@ -146,19 +149,9 @@ class Facts:
     @cached_property
     def lookup_index_of_fk(self) -> dict[int, Index | None]:
         """Per foreign key (by constraint oid): an index that serves the lookup of its
-        referencing columns, or None."""
-        by_table = self.snap.indexes_by_table
+        referencing columns (the first of `indexes_serving_fk`), or None."""
         return {
-            fk.oid: next(
-                (
-                    i
-                    for i in by_table.get(fk.table_oid, [])
-                    if serves_lookup_on(i, fk.columns, self.attnums(fk))
-                ),
-                None,
-            )
-            for fk in self.snap.constraints
-            if fk.kind == "f"
+            oid: serving[0] if serving else None for oid, serving in self.indexes_serving_fk.items()
         }
 
     def attnums(self, constraint: Constraint) -> set[int] | None:
@@ -260,7 +253,7 @@ class Facts:
         found: dict[tuple[int, str], int] = {}
         by_name = {(s.schema, s.name): s for s in self.snap.sequences}
         for column in self.snap.columns:
-            match = NEXTVAL.search(column.default or "")
+            match = NEXTVAL.match(column.default) if column.default else None
             if not match:
                 continue
             text = match.group(1).replace("''", "'")
@@ -372,23 +365,19 @@ class Facts:
         """
         found = []
         declared = self.columns_in_foreign_keys
-        backups = self.backup_tables
-        for table in self.snap.tables:
-            if not table.is_regular or table.is_partition or table.oid in backups:
+        for table, column in self.own_columns:  # plain tables and roots, no backups
+            # a cheap test first: most columns are not references (175,000 at scale)
+            if not column.name.endswith(ID_ENDINGS):
                 continue
-            for column in self.snap.columns_by_table.get(table.oid, []):
-                # a cheap test first: most columns are not references (175,000 at scale)
-                if not column.name.endswith(ID_ENDINGS):
-                    continue
-                stem = reference_stem(column.name)
-                if stem is None or (table.oid, column.name) in declared:
-                    continue
-                target = self._referenced_table(table, stem)
-                if target is None:
-                    continue
-                reference = self._reference_to(table, column, target)
-                if reference is not None:
-                    found.append(reference)
+            stem = reference_stem(column.name)
+            if stem is None or (table.oid, column.name) in declared:
+                continue
+            target = self._referenced_table(table, stem)
+            if target is None:
+                continue
+            reference = self._reference_to(table, column, target)
+            if reference is not None:
+                found.append(reference)
         return found
 
     def _referenced_table(self, table: Table, stem: str) -> Table | None:
@@ -600,15 +589,18 @@ class Facts:
     def indexes_serving_fk(self) -> dict[int, list[Index]]:
         """Per foreign key (by constraint oid): every index that serves its lookup."""
         by_table = self.snap.indexes_by_table
-        return {
-            fk.oid: [
-                index
-                for index in by_table.get(fk.table_oid, [])
-                if serves_lookup_on(index, fk.columns, self.attnums(fk))
+        serving: dict[int, list[Index]] = {}
+        for fk in self.snap.constraints:
+            if fk.kind != "f":
+                continue
+            indexes = by_table.get(fk.table_oid, [])
+            # only a partial index needs the key's attribute numbers (`lookup_implies`)
+            partial = any(index.is_partial for index in indexes)
+            attnums = self.attnums(fk) if partial else None
+            serving[fk.oid] = [
+                index for index in indexes if serves_lookup_on(index, fk.columns, attnums)
             ]
-            for fk in self.snap.constraints
-            if fk.kind == "f"
-        }
+        return serving
 
     def index_bytes(self, index: Index) -> int | None:
         """Size of an index; of a partitioned table's index, its partitions' indexes'
@@ -803,6 +795,35 @@ class Facts:
             if marker is not None:
                 found[table_oid] = marker
         return found
+
+    @cached_property
+    def own_tables(self) -> list[Table]:
+        """Tables whose columns are their own: plain tables and partition roots (a
+        partition's columns are its parent's), backup copies aside. Most integrity and
+        quality rules go through them (see rules/design.py `own_tables`)."""
+        backups = self.backup_tables
+        return [
+            table
+            for table in self.snap.tables
+            if table.is_regular and not table.is_partition and table.oid not in backups
+        ]
+
+    @cached_property
+    def own_columns(self) -> list[tuple[Table, Column]]:
+        """The columns of `own_tables`, each with its table."""
+        by_table = self.snap.columns_by_table
+        return [
+            (table, column) for table in self.own_tables for column in by_table.get(table.oid, [])
+        ]
+
+    @cached_property
+    def own_columns_by_type(self) -> dict[str, list[tuple[Table, Column]]]:
+        """`own_columns` by the name of their base type (`type_name`): a rule about a
+        few types reads their columns only."""
+        by_type: dict[str, list[tuple[Table, Column]]] = defaultdict(list)
+        for table, column in self.own_columns:
+            by_type[column.type_name].append((table, column))
+        return dict(by_type)
 
 
 def same_definition(index: Index) -> tuple[object, ...]:
@@ -1006,7 +1027,13 @@ def tested_not_null(predicate: str | None, column: str) -> bool:
 
 def time_named_integer(column: Column) -> bool:
     """An integer column named like a time: the row scan reads its range."""
-    return column.type_name in INTEGER_BYTES and bool(TIME_NAME.search(column.name))
+    return column.type_name in INTEGER_BYTES and named_like_time(column.name)
+
+
+@cache  # column names repeat across tables
+def named_like_time(name: str) -> bool:
+    """Is the column named like a point in time (TIME_NAME)?"""
+    return TIME_NAME.search(name) is not None
 
 
 # The table (or schema.table) each migration tool records applied migrations in.
@@ -1204,7 +1231,12 @@ SOFT_DELETE = re.compile(
 
 def soft_delete_marker(columns: Iterable[Column]) -> Column | None:
     """The column, by its name, that soft-deletes rows: a flag or a point in time."""
-    return next((c for c in columns if SOFT_DELETE.match(c.name.lower())), None)
+    return next((c for c in columns if marks_soft_delete(c.name)), None)
+
+
+@cache  # column names repeat across tables
+def marks_soft_delete(name: str) -> bool:
+    return SOFT_DELETE.match(name.lower()) is not None
 
 
 def soft_deleted_when(marker: Column) -> str | None:

@@ -856,10 +856,16 @@ class Snapshot:
             return round(table.rows_estimate)
         return max(table.n_live_tup or 0, 0)
 
+    @cached_property
+    def primary_key_by_table(self) -> dict[int, Constraint]:
+        keys: dict[int, Constraint] = {}
+        for constraint in self.constraints:
+            if constraint.kind == "p":
+                keys.setdefault(constraint.table_oid, constraint)
+        return keys
+
     def primary_key(self, table: Table) -> Constraint | None:
-        return next(
-            (c for c in self.constraints_by_table.get(table.oid, []) if c.kind == "p"), None
-        )
+        return self.primary_key_by_table.get(table.oid)
 
 
 def is_false(value: str) -> bool:

@@ -30,10 +30,12 @@ def words(identifier: str) -> list[str]:
 @cache
 def _words(identifier: str) -> tuple[str, ...]:
     """(Column names repeat across tables: `created_at` is split once.)"""
-    spaced = CAMEL_BOUNDARY.sub("_", identifier)
+    # a lower-case name has no camelCase boundary (most names): no need for the pattern
+    spaced = identifier if identifier.islower() else CAMEL_BOUNDARY.sub("_", identifier)
     return tuple(part.lower() for part in SEPARATOR.split(spaced) if part)
 
 
+@cache  # column names repeat across tables
 def snake(identifier: str) -> str:
     """The identifier as snake_case words: `LessonPlans` -> `lesson_plans`."""
     return "_".join(words(identifier))
