@@ -803,8 +803,9 @@ def columns_in_indexes(snap: Snapshot) -> set[tuple[int, int]]:
                 column = by_name.get((index.table_oid, name)) if name else None
                 if column is not None:
                     covered.add((index.table_oid, column.position))
-        for number in VARATTNO.findall(index.expressions or ""):
-            covered.add((index.table_oid, int(number)))
+        if index.expressions:  # most indexes have none
+            for number in VARATTNO.findall(index.expressions):
+                covered.add((index.table_oid, int(number)))
     return covered
 
 

@@ -20,7 +20,7 @@ from pgvitals.rules._api import (
     rule,
 )
 from pgvitals.snapshot.facts import MIGRATION_TABLES
-from pgvitals.snapshot.model import Column, Schema, Snapshot, Table
+from pgvitals.snapshot.model import Column, Constraint, Index, Schema, Snapshot, Table
 from pgvitals.snapshot.words import number, words
 
 
@@ -321,21 +321,36 @@ def needs_quotes(name: str) -> bool:
     )
 
 
-def quoted_identifiers(snap: Snapshot, table: Table) -> dict[str, list[str]]:
-    """The names that need quotes, by kind, of a table and of what is named on it:
-    columns, indexes, constraints (kinds without one are left out)."""
-    columns = snap.columns_by_table.get(table.oid, [])
-    indexes = [i.name for i in snap.indexes_by_table.get(table.oid, []) if needs_quotes(i.name)]
+def quoted_names(snap: Snapshot) -> dict[int, dict[str, list[str]]]:
+    """Per table (by oid): the names of its columns, indexes and constraints that need
+    quotes, by kind. One pass over each catalogue, not one lookup per table: most
+    tables have none."""
+    found: dict[int, dict[str, list[str]]] = defaultdict(dict)
+    catalogues: tuple[tuple[str, list[Column] | list[Index] | list[Constraint]], ...] = (
+        ("column", snap.columns),
+        ("index", snap.indexes),
+        ("constraint", snap.constraints),
+    )
+    for kind, objects in catalogues:
+        for item in objects:
+            if needs_quotes(item.name):
+                found[item.table_oid].setdefault(kind, []).append(item.name)
+    return found
+
+
+def quoted_identifiers(
+    table: Table, quoted_on: dict[int, dict[str, list[str]]]
+) -> dict[str, list[str]]:
+    """The names that need quotes, by kind, of a table and of what is named on it
+    (`quoted_names`): columns, indexes, constraints (kinds without one are left out)."""
+    on_table = quoted_on.get(table.oid, {})
+    indexes = on_table.get("index", [])
     found = {
         "table": [table.name] if needs_quotes(table.name) else [],
-        "column": [c.name for c in columns if needs_quotes(c.name)],
+        "column": on_table.get("column", []),
         "index": indexes,
-        "constraint": [
-            c.name
-            for c in snap.constraints_by_table.get(table.oid, [])
-            # a key's constraint and index share the name: listed once
-            if needs_quotes(c.name) and c.name not in indexes
-        ],
+        # a key's constraint and index share the name: listed once
+        "constraint": [name for name in on_table.get("constraint", []) if name not in indexes],
     }
     return {kind: names for kind, names in found.items() if names}
 
@@ -368,10 +383,11 @@ def identifier_needs_quoting(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]
     for schema in snap.schemas:
         if needs_quotes(schema.name):
             yield finding(schema, "Schema name needs double quotes", evidence={})
+    quoted_on = quoted_names(snap)
     for table in snap.tables:
         if table.is_partition:
             continue
-        listing = quoted_identifiers(snap, table)
+        listing = quoted_identifiers(table, quoted_on)
         if not listing:
             continue
         what = ", ".join(
