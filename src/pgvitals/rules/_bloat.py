@@ -85,6 +85,8 @@ def block_size(snap: Snapshot) -> int:
 def measured(snap: Snapshot, kind: str, oid: int) -> Bloat | str | None:
     """pgstattuple's measure of a table or index (--exact-bloat); the reason it could
     not measure it; or None when it was not asked to."""
+    if not snap.measures:
+        return None  # not asked to (most runs)
     measure = snap.facts.bloat_measures.get((kind, oid))
     if measure is None:
         return None

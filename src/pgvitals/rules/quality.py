@@ -624,6 +624,8 @@ def pii_inventory(snap: Snapshot, opts: PiiOptions) -> Iterator[Draft]:
         for column in snap.columns_by_table.get(table.oid, []):
             named = pii_by_name(column.name, column.type_name, column.type_category)
             profile = snap.facts.column_profile(table, column.name) if with_values else None
+            if named is None and profile is None:
+                continue  # most columns
             shaped, value_share = shape_of(profile, opts) if profile is not None else (None, 0.0)
             if named is None and shaped is None:
                 continue
