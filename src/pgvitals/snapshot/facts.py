@@ -1200,7 +1200,10 @@ SOFT_DELETE = re.compile(
 
 def soft_delete_marker(columns: Iterable[Column]) -> Column | None:
     """The column, by its name, that soft-deletes rows: a flag or a point in time."""
-    return next((c for c in columns if marks_soft_delete(c.name)), None)
+    for column in columns:
+        if marks_soft_delete(column.name):
+            return column
+    return None
 
 
 @cache  # column names repeat across tables
