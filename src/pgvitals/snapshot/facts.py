@@ -365,19 +365,20 @@ class Facts:
         """
         found = []
         declared = self.columns_in_foreign_keys
-        for table, column in self.own_columns:  # plain tables and roots, no backups
-            # a cheap test first: most columns are not references (175,000 at scale)
-            if not column.name.endswith(ID_ENDINGS):
-                continue
-            stem = reference_stem(column.name)
-            if stem is None or (table.oid, column.name) in declared:
-                continue
-            target = self._referenced_table(table, stem)
-            if target is None:
-                continue
-            reference = self._reference_to(table, column, target)
-            if reference is not None:
-                found.append(reference)
+        for table in self.own_tables:  # plain tables and roots, no backups
+            for column in self.snap.columns_by_table.get(table.oid, []):
+                # a cheap test first: most columns are not references (175,000 at scale)
+                if not column.name.endswith(ID_ENDINGS):
+                    continue
+                stem = reference_stem(column.name)
+                if stem is None or (table.oid, column.name) in declared:
+                    continue
+                target = self._referenced_table(table, stem)
+                if target is None:
+                    continue
+                reference = self._reference_to(table, column, target)
+                if reference is not None:
+                    found.append(reference)
         return found
 
     def _referenced_table(self, table: Table, stem: str) -> Table | None:
@@ -821,8 +822,10 @@ class Facts:
         """`own_columns` by the name of their base type (`type_name`): a rule about a
         few types reads their columns only."""
         by_type: dict[str, list[tuple[Table, Column]]] = defaultdict(list)
-        for table, column in self.own_columns:
-            by_type[column.type_name].append((table, column))
+        by_table = self.snap.columns_by_table
+        for table in self.own_tables:
+            for column in by_table.get(table.oid, []):
+                by_type[column.type_name].append((table, column))
         return dict(by_type)
 
 
@@ -1231,7 +1234,10 @@ SOFT_DELETE = re.compile(
 
 def soft_delete_marker(columns: Iterable[Column]) -> Column | None:
     """The column, by its name, that soft-deletes rows: a flag or a point in time."""
-    return next((c for c in columns if marks_soft_delete(c.name)), None)
+    for column in columns:
+        if marks_soft_delete(column.name):
+            return column
+    return None
 
 
 @cache  # column names repeat across tables
