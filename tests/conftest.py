@@ -10,7 +10,7 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from pgvitals.embedded import EmbeddedServer, has_extension, system_bin_dirs
+from tests.corpus import CorpusLoads
 
 QUIET_AUTOVACUUM = {"autovacuum_naptime": "3600"}
 # Where the test servers keep their files, and the servers that `pgvitals demo`, `review`
@@ -117,3 +118,26 @@ def database(server: EmbeddedServer) -> Iterator[Database]:
     yield Database(server, name)
     with psycopg.connect(server.dsn(), autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def corpus_loads(tmp_path_factory: pytest.TempPathFactory) -> CorpusLoads:
+    return CorpusLoads(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture
+def corpus_copy(
+    server: EmbeddedServer, corpus_loads: CorpusLoads
+) -> Iterator[Callable[[str], Database]]:
+    """`corpus_copy("pagila")`: a database of this test's own holding that corpus
+    schema, as loaded by the corpus's loader (tests/corpus.py)."""
+    made: list[Database] = []
+
+    def copy(name: str) -> Database:
+        made.append(Database(server, corpus_loads.copy(server, name)))
+        return made[-1]
+
+    yield copy
+    with psycopg.connect(server.dsn(), autocommit=True) as admin:
+        for database in made:
+            admin.execute(f"DROP DATABASE IF EXISTS {database.name} WITH (FORCE)")

@@ -5,6 +5,7 @@ findings each fix claims are gone, and the rollback restores the schema exactly.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,10 @@ from pgvitals.report import Report, build_report
 from pgvitals.snapshot.collect import collect
 from pgvitals.verification import FailedStatement, Verification, VerifiedFinding
 from pgvitals.verify import Target, verify_fixes
+from tests.conftest import Database
+from tests.corpus import NAMES, needs_corpus
 from tests.helpers import pgvitals, valid_report
 from tests.render.test_md_text import make_snapshot
-from tests.test_corpus import NAMES, load_corpus, needs_corpus
 
 
 def verified(run_dir: Path, dsn: str) -> dict[str, Any]:
@@ -72,10 +74,10 @@ def test_the_demo_fixes_all_apply_resolve_and_roll_back(database, tmp_path: Path
 
 @needs_corpus
 @pytest.mark.parametrize("name", NAMES)
-def test_corpus_fixes_apply_resolve_and_roll_back(server, name: str, tmp_path: Path) -> None:
-    database = f"verify_{name}"
-    load_corpus(server, name, database, tmp_path)
-    verification = verified(tmp_path, server.dsn(database))
+def test_corpus_fixes_apply_resolve_and_roll_back(
+    corpus_copy: Callable[[str], Database], name: str, tmp_path: Path
+) -> None:
+    verification = verified(tmp_path, corpus_copy(name).dsn)
     assert_passed(verification)
     assert any(f["outcome"] == "resolved" for f in verification["findings"])
 
