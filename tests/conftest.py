@@ -19,6 +19,7 @@ import pytest
 
 from pgvitals.embedded import EmbeddedServer, has_extension, system_bin_dirs
 from tests.corpus import CorpusLoads
+from tests.helpers import Run, pgvitals
 
 QUIET_AUTOVACUUM = {"autovacuum_naptime": "3600"}
 # Where the test servers keep their files, and the servers that `pgvitals demo`, `review`
@@ -141,3 +142,19 @@ def corpus_copy(
     with psycopg.connect(server.dsn(), autocommit=True) as admin:
         for database in made:
             admin.execute(f"DROP DATABASE IF EXISTS {database.name} WITH (FORCE)")
+
+
+@dataclass
+class DemoRun:
+    run: Run
+    folder: Path  # what it wrote: report.json, .md, .html, .sarif, fix.sql, rollback.sql
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """`pgvitals demo -o FOLDER`, as a new user runs it, once for the tests that read what
+    it wrote (a demo starts a server and loads the demo: seconds); none may change it."""
+    folder = tmp_path_factory.mktemp("demo") / "report"
+    run = pgvitals("demo", "-o", str(folder), timeout=300)
+    assert run.exit_code == 0, run.stderr
+    return DemoRun(run, folder)
