@@ -4,9 +4,13 @@ started once per test session; each test gets a fresh database on it."""
 
 from __future__ import annotations
 
+import atexit
 import itertools
+import os
+import shutil
 import socket
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,8 +18,44 @@ import psycopg
 import pytest
 
 from pgvitals.embedded import EmbeddedServer, has_extension, system_bin_dirs
+from tests.corpus import CorpusLoads
+from tests.helpers import Run, pgvitals
 
 QUIET_AUTOVACUUM = {"autovacuum_naptime": "3600"}
+# Where the test servers keep their files, and the servers that `pgvitals demo`, `review`
+# and `--verify-fixes` start too (they follow TMPDIR): every test creates a database, some
+# hundred files, which on a disk cost ~0.2 s of kernel time each and in memory ~0.02 s.
+MEMORY_TMPDIR = Path("/dev/shm")
+# Two servers' data and their WAL (up to max_wal_size each), and a demo's server beside them.
+MEMORY_NEEDED = 2 << 30
+
+
+def temporary_files_in_memory() -> None:
+    """TMPDIR on a memory file system when there is one with room enough (a container's
+    64 MB /dev/shm is not), unless TMPDIR is set already: the data is thrown away."""
+    if "TMPDIR" in os.environ or not os.access(MEMORY_TMPDIR, os.W_OK | os.X_OK):
+        return
+    if shutil.disk_usage(MEMORY_TMPDIR).free >= MEMORY_NEEDED:
+        os.environ["TMPDIR"] = str(MEMORY_TMPDIR)  # for the programs the tests run
+        tempfile.tempdir = None  # this process reads TMPDIR again
+
+
+temporary_files_in_memory()
+
+
+def bytecode_cached_for_subprocesses() -> None:
+    """Where PYTHONDONTWRITEBYTECODE is set, every `python -m pgvitals` the tests run (some
+    hundreds) compiles pgvitals again, ~0.2 s each: their bytecode goes to a folder of
+    this session instead, never beside the sources."""
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or "PYTHONPYCACHEPREFIX" in os.environ:
+        return
+    folder = tempfile.mkdtemp(prefix="tests-pycache-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ["PYTHONPYCACHEPREFIX"] = folder
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+
+
+bytecode_cached_for_subprocesses()
 
 
 def free_port() -> int:
@@ -79,3 +119,42 @@ def database(server: EmbeddedServer) -> Iterator[Database]:
     yield Database(server, name)
     with psycopg.connect(server.dsn(), autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def corpus_loads(tmp_path_factory: pytest.TempPathFactory) -> CorpusLoads:
+    return CorpusLoads(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture
+def corpus_copy(
+    server: EmbeddedServer, corpus_loads: CorpusLoads
+) -> Iterator[Callable[[str], Database]]:
+    """`corpus_copy("pagila")`: a database of this test's own holding that corpus
+    schema, as loaded by the corpus's loader (tests/corpus.py)."""
+    made: list[Database] = []
+
+    def copy(name: str) -> Database:
+        made.append(Database(server, corpus_loads.copy(server, name)))
+        return made[-1]
+
+    yield copy
+    with psycopg.connect(server.dsn(), autocommit=True) as admin:
+        for database in made:
+            admin.execute(f"DROP DATABASE IF EXISTS {database.name} WITH (FORCE)")
+
+
+@dataclass
+class DemoRun:
+    run: Run
+    folder: Path  # what it wrote: report.json, .md, .html, .sarif, fix.sql, rollback.sql
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """`pgvitals demo -o FOLDER`, as a new user runs it, once for the tests that read what
+    it wrote (a demo starts a server and loads the demo: seconds); none may change it."""
+    folder = tmp_path_factory.mktemp("demo") / "report"
+    run = pgvitals("demo", "-o", str(folder), timeout=300)
+    assert run.exit_code == 0, run.stderr
+    return DemoRun(run, folder)

@@ -6,17 +6,16 @@ Where the two disagree, pgvitals is right for a reason written next to the entry
 
 from __future__ import annotations
 
-import os
-import subprocess
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
 import pytest
 
+from pgvitals.embedded import EmbeddedServer
+from tests.conftest import Database
+from tests.corpus import needs_corpus
 from tests.helpers import pgvitals, valid_report
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 # splinter lint -> the pgvitals rule that covers it
 RULES = {
@@ -119,26 +118,16 @@ def installed_extensions(dsn: str) -> set[str]:
         return {name for (name,) in connection.execute("SELECT extname FROM pg_extension")}
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="shared/corpus is not beside the checkout")
+@needs_corpus
 @pytest.mark.parametrize("name", sorted(SPLINTER))
-def test_every_splinter_security_finding_is_made(server, name: str, tmp_path: Path) -> None:
+def test_every_splinter_security_finding_is_made(
+    server: EmbeddedServer, corpus_copy: Callable[[str], Database], name: str
+) -> None:
     with psycopg.connect(server.dsn(), autocommit=True) as admin:
         for role in API_ROLES:  # splinter runs where Supabase's API roles exist
             if not admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
                 admin.execute(f"CREATE ROLE {role} NOLOGIN")
-    environment = {
-        **os.environ,
-        "PATH": f"{server.bin_dir}:{os.environ['PATH']}",
-        "CORPUS_REPORT": str(tmp_path / "load-report.txt"),
-    }
-    subprocess.run(
-        [str(CORPUS / "load.sh"), name, server.dsn()],
-        check=True,
-        capture_output=True,
-        env=environment,
-        timeout=300,
-    )
-    dsn = server.dsn(f"corpus_{name}")
+    dsn = corpus_copy(name).dsn
     run = pgvitals("check", dsn, "--format", "json", "--no-data")
     assert run.exit_code == 0, run.stderr
     report = valid_report(run.json())

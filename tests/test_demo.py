@@ -15,14 +15,13 @@ from pathlib import Path
 import pytest
 
 from pgvitals.embedded import remove_dead_runs
-from tests.helpers import not_run, pgvitals, valid_report
+from tests.conftest import DemoRun
+from tests.helpers import not_run, valid_report
 from tests.render.test_sarif import valid_sarif
 
 
-def test_demo_writes_a_report_that_exhibits_the_flaws(tmp_path) -> None:
-    out = tmp_path / "report"
-    run = pgvitals("demo", "-o", str(out), timeout=300)
-    assert run.exit_code == 0, run.stderr
+def test_demo_writes_a_report_that_exhibits_the_flaws(demo_run: DemoRun) -> None:
+    run, out = demo_run.run, demo_run.folder
     report = valid_report(json.loads((out / "report.json").read_text()))
     found = {(f["rule"], f["object"]) for f in report["findings"]}
     expected = {

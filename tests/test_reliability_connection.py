@@ -14,7 +14,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -25,7 +27,7 @@ from pgvitals.snapshot import io
 from pgvitals.snapshot.collect import CATALOG_STEPS, collect
 from pgvitals.snapshot.model import Snapshot
 from tests.conftest import free_port
-from tests.helpers import pgvitals, valid_report
+from tests.helpers import Run, pgvitals, valid_report
 
 SSL_REQUEST, GSS_REQUEST, CANCEL_REQUEST = 80877103, 80877104, 80877102
 
@@ -149,33 +151,59 @@ def fake_server(*, silent: bool) -> Iterator[FakeServer]:
         server.close()
 
 
-def test_a_server_that_never_answers_a_statement_is_given_up() -> None:
-    with fake_server(silent=False) as server:
+@dataclass
+class GivenUp:
+    """A check run against a fake server, and how long it waited before giving up."""
+
+    run: Run
+    elapsed: float
+    port: int
+    statements: int  # the statements the fake server received
+
+
+def run_against(*, silent: bool, options: tuple[str, ...] = ()) -> GivenUp:
+    with fake_server(silent=silent) as server:
         started = time.monotonic()
         run = pgvitals(
-            "check",
-            f"host=127.0.0.1 port={server.port} user=x dbname=x",
-            "--statement-timeout",
-            "1000",
-            timeout=90,
+            "check", f"host=127.0.0.1 port={server.port} user=x dbname=x", *options, timeout=90
         )
         elapsed = time.monotonic() - started
-        assert server.statements == 1  # the start-up succeeded: the wait was on a statement
-    assert run.exit_code == 3, run.stderr
-    line = one_error_line(run.stderr)
-    assert f"x@127.0.0.1:{server.port}/x" in line
+        return GivenUp(run, elapsed, server.port, server.statements)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def silent_servers() -> Iterator[dict[str, Future[GivenUp]]]:
+    """The two runs against servers that never answer wait idle for ~10 s each: they start
+    with this file's first test and wait beside the others, not one after another."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        yield {
+            "statement": pool.submit(
+                run_against, silent=False, options=("--statement-timeout", "1000")
+            ),
+            "connection": pool.submit(run_against, silent=True),
+        }
+
+
+def test_a_server_that_never_answers_a_statement_is_given_up(
+    silent_servers: dict[str, Future[GivenUp]],
+) -> None:
+    given_up = silent_servers["statement"].result()
+    assert given_up.statements == 1  # the start-up succeeded: the wait was on a statement
+    assert given_up.run.exit_code == 3, given_up.run.stderr
+    line = one_error_line(given_up.run.stderr)
+    assert f"x@127.0.0.1:{given_up.port}/x" in line
     assert "no answer" in line
-    assert elapsed < 40  # 1 s statement timeout, then a grace period to cancel, then one more
+    # 1 s statement timeout, then a grace period to cancel, then one more
+    assert given_up.elapsed < 40
 
 
-def test_a_server_that_never_answers_the_connection_is_given_up() -> None:
-    with fake_server(silent=True) as server:
-        started = time.monotonic()
-        run = pgvitals("check", f"host=127.0.0.1 port={server.port} user=x dbname=x", timeout=90)
-        elapsed = time.monotonic() - started
-    assert run.exit_code == 3
-    assert "timeout" in one_error_line(run.stderr)
-    assert elapsed < 40
+def test_a_server_that_never_answers_the_connection_is_given_up(
+    silent_servers: dict[str, Future[GivenUp]],
+) -> None:
+    given_up = silent_servers["connection"].result()
+    assert given_up.run.exit_code == 3
+    assert "timeout" in one_error_line(given_up.run.stderr)
+    assert given_up.elapsed < 40
 
 
 def test_sessions_detect_a_dead_peer_with_tcp_keepalives(database) -> None:

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 
+from tests.conftest import Database
+from tests.corpus import needs_corpus
 from tests.helpers import not_run, pgvitals, valid_report
 from tests.render.test_md_text import section, table_rows
-from tests.test_corpus import load_corpus, needs_corpus
 
 
 def check(dsn: str, folder: Path) -> tuple[dict, str, str]:
@@ -73,9 +75,10 @@ def test_a_table_a_check_could_not_read_is_reported_as_the_json_does(database, t
 
 
 @needs_corpus
-def test_pagila_partitions_read_as_one_row_per_partitioned_table(server, tmp_path) -> None:
-    load_corpus(server, "pagila", "status_pagila", tmp_path)
-    report, markdown, page = check(server.dsn("status_pagila"), tmp_path)
+def test_pagila_partitions_read_as_one_row_per_partitioned_table(
+    corpus_copy: Callable[[str], Database], tmp_path: Path
+) -> None:
+    report, markdown, page = check(corpus_copy("pagila").dsn, tmp_path)
     duplicates = [f["object"] for f in report["findings"] if f["rule"] == "duplicate-index"]
     assert len(duplicates) == 6  # one per partition, each listed
     text = section(markdown, "Other findings")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from tests.browser import Browser, Page, find_browser
-from tests.helpers import pgvitals
+from tests.conftest import DemoRun
 
 BROWSER = find_browser()
 pytestmark = pytest.mark.skipif(
@@ -32,11 +32,8 @@ VISIBLE = """
 
 
 @pytest.fixture(scope="module")
-def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("demo")
-    run = pgvitals("demo", "-o", str(out), timeout=300)
-    assert run.exit_code == 0, run.stderr
-    return out / "report.html"
+def report_file(demo_run: DemoRun) -> Path:
+    return demo_run.folder / "report.html"
 
 
 @pytest.fixture(scope="module")
