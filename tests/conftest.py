@@ -26,7 +26,7 @@ QUIET_AUTOVACUUM = {"autovacuum_naptime": "3600"}
 # and `--verify-fixes` start too (they follow TMPDIR): every test creates a database, some
 # hundred files, which cost ~0.2 s of kernel time per test on an ext4 disk, ~0.02 s here.
 MEMORY_TMPDIR = Path("/dev/shm")
-# A whole run peaks at ~0.6 GB there (both servers with their WAL, the servers the commands
+# A whole run peaks at ~0.5 GB there (both servers with their WAL, the servers the commands
 # start, the tests' tmp_path folders); pytest keeps the last three runs' tmp_path (~60 MB).
 MEMORY_NEEDED = 2 << 30
 
