@@ -24,15 +24,16 @@ from tests.helpers import Run, pgvitals
 QUIET_AUTOVACUUM = {"autovacuum_naptime": "3600"}
 # Where the test servers keep their files, and the servers that `pgvitals demo`, `review`
 # and `--verify-fixes` start too (they follow TMPDIR): every test creates a database, some
-# hundred files, which on a disk cost ~0.2 s of kernel time each and in memory ~0.02 s.
+# hundred files, which cost ~0.2 s of kernel time per test on an ext4 disk, ~0.02 s here.
 MEMORY_TMPDIR = Path("/dev/shm")
-# Two servers' data and their WAL (up to max_wal_size each), and a demo's server beside them.
+# A whole run peaks at ~0.5 GB there (both servers with their WAL, the servers the commands
+# start, the tests' tmp_path folders); pytest keeps the last three runs' tmp_path (~60 MB).
 MEMORY_NEEDED = 2 << 30
 
 
 def temporary_files_in_memory() -> None:
     """TMPDIR on a memory file system when there is one with room enough (a container's
-    64 MB /dev/shm is not), unless TMPDIR is set already: the data is thrown away."""
+    64 MB /dev/shm is not), unless TMPDIR is set already: every file is thrown away."""
     if "TMPDIR" in os.environ or not os.access(MEMORY_TMPDIR, os.W_OK | os.X_OK):
         return
     if shutil.disk_usage(MEMORY_TMPDIR).free >= MEMORY_NEEDED:
