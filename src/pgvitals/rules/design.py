@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from pgvitals import fixes
+from pgvitals.fmt import plural
 from pgvitals.rules._api import (
     CRITICAL,
     HIGH,
@@ -819,12 +820,13 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
             evidence.update(sampled=True, rows_examined=profile.examined)
             if "empty" in profile.margins:
                 evidence["margin"] = round(profile.margins["empty"] + profile.margins["blank"], 4)
+        about = "about " if profile.sampled else ""
+        now = f"{about}{plural(empty, 'row')} {'is' if empty == 1 else 'are'} empty now"
         fix = (
             fixes.add_check_not_valid(snap, table, column, "not_blank", "btrim({}) <> ''")
-            .with_note(f"{empty:,} rows are empty now: VALIDATE fails until they are fixed")
+            .with_note(f"{now}: VALIDATE fails until they are fixed")
             .with_note(f"find them: {fixes.blank_rows_query(column)}")
         )
-        about = "about " if profile.sampled else ""
         severity = None
         if ratio is not None and ratio >= 1 and not profile.sampled:
             severity = CRITICAL
