@@ -30,6 +30,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
+from pgvitals.connect import Unreachable, describe, first_line, scrub
+
 # Speed over durability: the data is thrown away.
 FAST_SETTINGS = {
     "fsync": "off",
@@ -431,3 +433,23 @@ def interrupt_safe(server: EmbeddedServer) -> Iterator[EmbeddedServer]:
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+
+
+DUMP_SECONDS = 600  # a schema dump of 100,000 tables takes about a minute
+
+
+def pg_dump(bin_dir: Path, dsn: str | None, *options: str) -> str:
+    """`pg_dump` of `bin_dir` (it reads as a SELECT does, and writes nothing): its output,
+    or Unreachable with pg_dump's own reason, the DSN's password scrubbed."""
+    command = [str(bin_dir / "pg_dump"), *options, "--lock-wait-timeout=10000",
+               f"--dbname={dsn or ''}"]  # fmt: skip
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=DUMP_SECONDS, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise Unreachable(f"pg_dump of {describe(dsn)} failed: {error}") from None
+    if done.returncode != 0:
+        reason = first_line(scrub(done.stderr, dsn)).removeprefix("pg_dump: error: ")
+        raise Unreachable(f"pg_dump of {describe(dsn)} failed: {reason}")
+    return done.stdout

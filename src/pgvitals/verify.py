@@ -30,11 +30,12 @@ import psycopg
 from psycopg import sql
 
 from pgvitals.config import Config
-from pgvitals.connect import Limits, Unreachable, connect, describe, first_line, scrub
+from pgvitals.connect import Limits, Unreachable, connect, first_line
 from pgvitals.embedded import (
     EmbeddedError,
     EmbeddedServer,
     interrupt_safe,
+    pg_dump,
     pgserver_bin_dir,
     system_bin_dirs,
 )
@@ -58,7 +59,6 @@ from pgvitals.verification import (
 
 Progress = Callable[[str], None]
 STATEMENT_TIMEOUT = "120s"
-DUMP_SECONDS = 600
 DIFFERENCE_LINES = 40
 # The label fix_scripts writes above each fix: "-- rule-id: object [risk]".
 LABEL = re.compile(r"^-- ([a-z0-9-]+): (.*) \[[a-z -]+\]$")
@@ -109,22 +109,6 @@ def server_programs(version_num: int) -> Path:
         if bin_dir.parent.name == str(major):
             return bin_dir
     return pgserver_bin_dir()
-
-
-def pg_dump(bin_dir: Path, dsn: str | None, *options: str) -> str:
-    """`pg_dump` of `bin_dir` (it reads as a SELECT does, and writes nothing)."""
-    command = [str(bin_dir / "pg_dump"), *options, "--lock-wait-timeout=10000",
-               f"--dbname={dsn or ''}"]  # fmt: skip
-    try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=DUMP_SECONDS, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise Unreachable(f"pg_dump of {describe(dsn)} failed: {error}") from None
-    if done.returncode != 0:
-        reason = first_line(scrub(done.stderr, dsn)).removeprefix("pg_dump: error: ")
-        raise Unreachable(f"pg_dump of {describe(dsn)} failed: {reason}")
-    return done.stdout
 
 
 def verify_on(

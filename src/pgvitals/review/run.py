@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ import psycopg
 from psycopg import conninfo, sql
 
 from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe, first_line, scrub
-from pgvitals.embedded import EmbeddedServer, interrupt_safe, pgserver_bin_dir
+from pgvitals.embedded import EmbeddedServer, interrupt_safe, pg_dump, pgserver_bin_dir
 from pgvitals.review import safety
 from pgvitals.review.files import InputError, Selection, select
 from pgvitals.review.load import REJECTED, SKIPPED, UNCHECKED, Load, Loader
@@ -37,7 +36,6 @@ from pgvitals.snapshot.model import RejectedStatement, Snapshot
 
 DATABASE, FILES, SNAPSHOT = "database", "files", "snapshot"
 REVIEW_DATABASE = "pgvitals_review"
-DUMP_SECONDS = 600
 Progress = Callable[[str], None]
 
 
@@ -262,18 +260,7 @@ def dump_schema(dsn: str) -> str:
         conninfo.conninfo_to_dict(dsn)
     except psycopg.ProgrammingError as error:
         raise BadTarget(f"--base: invalid connection string: {scrub(str(error), dsn)}") from None
-    command = [str(pgserver_bin_dir() / "pg_dump"), "--schema-only", "--lock-wait-timeout=10000",
-               f"--dbname={dsn}"]  # fmt: skip
-    try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=DUMP_SECONDS, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise Unreachable(f"pg_dump of {describe(dsn)} failed: {error}") from None
-    if done.returncode != 0:
-        reason = first_line(scrub(done.stderr, dsn)).removeprefix("pg_dump: error: ")
-        raise Unreachable(f"pg_dump of {describe(dsn)} failed: {reason}")
-    return done.stdout
+    return pg_dump(pgserver_bin_dir(), dsn, "--schema-only")
 
 
 @contextmanager
