@@ -1,7 +1,7 @@
-"""Fix and rollback SQL. Every name is quoted by psycopg (psycopg.sql), so it is quoted
-right; the statements built by the thousand at scale (indexes, foreign keys) put
-psycopg's quoting of each name (`quoted`, cached) into plain text, which costs a
-tenth of composing them with psycopg.sql.
+"""Fix and rollback SQL. Every name is quoted: with psycopg.sql, or, for the statements
+built by the thousand at scale (indexes, foreign keys), with `quote_identifier` (always
+quoted, quotes doubled: what psycopg.sql.Identifier writes) in plain text, a tenth of
+the cost of composing them with psycopg.sql.
 
 Fixes are written to files for a human to review and run; pgvitals never runs them.
 Forms that avoid long locks are preferred: CREATE/DROP INDEX CONCURRENTLY, and
@@ -19,7 +19,6 @@ in the script.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable
 from collections.abc import Sequence as Seq
@@ -41,6 +40,7 @@ from pgvitals.snapshot.model import (
     Table,
     View,
 )
+from pgvitals.snapshot.profile import quote_identifier
 
 MAX_COLUMNS = 1600  # MaxHeapAttributeNumber: dropped columns count towards it too
 
@@ -64,19 +64,12 @@ def text(statement: sql.Composable) -> str:
     return statement.as_string(None)
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def quoted(name: str) -> str:
-    """`name` as an identifier, as psycopg.sql quotes it: names repeat (schemas,
-    tables, `id`, `tenant_id`), and a fix script at scale quotes 100,000s of them."""
-    return text(sql.Identifier(name))
-
-
 def qualified(schema: str, name: str) -> str:
-    return f"{quoted(schema)}.{quoted(name)}"
+    return f"{quote_identifier(schema)}.{quote_identifier(name)}"
 
 
 def quoted_list(columns: Seq[str]) -> str:
-    return ", ".join(map(quoted, columns))
+    return ", ".join(map(quote_identifier, columns))
 
 
 def name_of(schema: str, name: str) -> sql.Identifier:
@@ -233,7 +226,7 @@ def index_statement(
     name: str, table: Table, columns: Seq[str], *, concurrently: bool = False, only: bool = False
 ) -> str:
     return (
-        f"CREATE INDEX {'CONCURRENTLY ' if concurrently else ''}{quoted(name)}"
+        f"CREATE INDEX {'CONCURRENTLY ' if concurrently else ''}{quote_identifier(name)}"
         f" ON {'ONLY ' if only else ''}{qualified(table.schema, table.name)}"
         f" ({quoted_list(columns)});"
     )
@@ -689,9 +682,10 @@ ADD_FOREIGN_KEY = Risk(lock="SHARE ROW EXCLUSIVE")  # on both tables; NOT VALID:
 
 def list_orphans_statement(table: Table, columns: Seq[str], target: Table, keys: Seq[str]) -> str:
     """A query listing the rows whose reference matches no key (they stop VALIDATE)."""
-    present = " AND ".join(f"r.{quoted(c)} IS NOT NULL" for c in columns)
+    present = " AND ".join(f"r.{quote_identifier(c)} IS NOT NULL" for c in columns)
     matches = " AND ".join(
-        f"k.{quoted(k)} = r.{quoted(c)}" for c, k in zip(columns, keys, strict=True)
+        f"k.{quote_identifier(k)} = r.{quote_identifier(c)}"
+        for c, k in zip(columns, keys, strict=True)
     )
     return (
         f"SELECT r.* FROM {qualified(table.schema, table.name)} AS r WHERE {present}"
@@ -708,7 +702,7 @@ def add_foreign_key(
     PostgreSQL before 18 cannot add a NOT VALID foreign key to a partitioned table:
     there the constraint is added and checked in one statement, blocking writes while
     it reads the table."""
-    relation, constraint = qualified(table.schema, table.name), quoted(name)
+    relation, constraint = qualified(table.schema, table.name), quote_identifier(name)
     partitioned = table.kind == "p"
     statements = [
         f"ALTER TABLE {relation} ADD CONSTRAINT {constraint} FOREIGN KEY ({quoted_list(columns)})"
@@ -725,7 +719,7 @@ def convert_column_type(column: Column, type_name: str) -> Fix:
     """`ALTER COLUMN ... TYPE ... USING column::type`: rewrites the table and its indexes
     under ACCESS EXCLUSIVE, and fails (changing nothing) on a value that does not convert.
     The rollback converts back to the column's type as it was."""
-    relation, name = qualified(column.schema, column.table), quoted(column.name)
+    relation, name = qualified(column.schema, column.table), quote_identifier(column.name)
 
     def convert(to: str) -> str:
         return f"ALTER TABLE {relation} ALTER COLUMN {name} TYPE {to} USING {name}::{to};"

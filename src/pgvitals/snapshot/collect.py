@@ -93,6 +93,11 @@ def catalog_entities() -> list[Entity]:
     return [e for e in Snapshot.entities() if e.query is not None or e.name in ASSEMBLED]
 
 
+def beside_entities(version: int) -> list[Entity]:
+    """The BESIDE entities this server version has."""
+    return [e for e in catalog_entities() if e.name in BESIDE and version >= e.since]
+
+
 CATALOG_STEPS = ("lookups", *(e.name for e in catalog_entities()))
 # The `step` of the skipped entry saying that some catalogs were not read: then no
 # check can be trusted, since a missing object would look like a missing constraint.
@@ -556,12 +561,10 @@ class Collector:
             cursor.execute(marked(query), params)
             return cursor.fetchall()
 
-    def _fetch(
-        self, name: str, version: int, params: dict[str, Any], *, named: bool = False
-    ) -> list[Any]:
-        """Rows of queries/<name>.sql: tuples, or named tuples to read by column name."""
-        factory = namedtuple_row if named else tuple_row
-        return self._execute(load_query(name, version), params, catalog=True, row_factory=factory)
+    def _fetch(self, name: str, version: int, params: dict[str, Any]) -> list[Any]:
+        """Rows of queries/<name>.sql, as tuples."""
+        query = load_query(name, version)
+        return self._execute(query, params, catalog=True, row_factory=tuple_row)
 
     def _entity(
         self,
@@ -591,7 +594,7 @@ class Collector:
             self._raise_if_connection_lost(error)
             return None
         self.catalog_queries += 1
-        declared = [e for e in catalog_entities() if e.name in BESIDE and version >= e.since]
+        declared = beside_entities(version)
         worker = ThreadPoolExecutor(1, thread_name_prefix="pgvitals-beside")
         future = worker.submit(self._read_on_sibling, exported[0], declared, version, params)
         worker.shutdown(wait=False)
@@ -622,8 +625,7 @@ class Collector:
             self.catalog_queries += len(read)
             return read
         except Exception:
-            declared = [e for e in catalog_entities() if e.name in BESIDE and version >= e.since]
-            return {e.name: self._entity(e, version, params) for e in declared}
+            return {e.name: self._entity(e, version, params) for e in beside_entities(version)}
 
     def _objects(
         self,
