@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 # --- numbers -------------------------------------------------------------------------
@@ -87,3 +88,12 @@ def plural(count: int, singular: str, plural_form: str | None = None) -> str:
 def severity_line(counts: dict[str, int]) -> str:
     """Every severity with its count: "3 critical, 5 high, 0 medium, 1 low, 12 info"."""
     return ", ".join(f"{count:,} {severity}" for severity, count in counts.items())
+
+
+# one encoder for the 100,000s of values written: json.dumps with options makes one per call
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def compact_json(value: Any) -> str:
+    """`value` as JSON on one line, without spaces, non-ASCII kept as is."""
+    return _COMPACT.encode(value)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pgvitals.diff import database_bytes
+from pgvitals.fmt import compact_json
 from pgvitals.report import Report
 from pgvitals.snapshot import io
 from pgvitals.snapshot.model import Snapshot
@@ -65,7 +66,7 @@ class StoredRun:
 
 
 def pack(data: dict[str, Any]) -> bytes:
-    return gzip.compress(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+    return gzip.compress(compact_json(data).encode())
 
 
 def unpack(data: bytes) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
+from pgvitals.fmt import compact_json
 from pgvitals.render import renderer
 from pgvitals.report import Report
 
@@ -36,23 +37,15 @@ def layout(value: Any, depth: int, indent: str = "") -> Iterator[str]:
     if depth and isinstance(value, dict) and value:
         separator = "{\n"
         for key, item in value.items():
-            yield f"{separator}{inner}{compact(key)}: "
+            yield f"{separator}{inner}{compact_json(key)}: "
             yield from layout(item, depth - 1, inner)
             separator = ",\n"
         yield f"\n{indent}}}"
     elif depth and isinstance(value, (list, Iterator)):
         separator = "[\n"
         for item in value:
-            yield f"{separator}{inner}{compact(item)}"
+            yield f"{separator}{inner}{compact_json(item)}"
             separator = ",\n"
         yield "[]" if separator == "[\n" else f"\n{indent}]"
     else:
-        yield compact(value)
-
-
-# one encoder for the 100,000s of lines: json.dumps with options makes a new one per call
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
-def compact(value: Any) -> str:
-    return _ENCODER.encode(value)
+        yield compact_json(value)

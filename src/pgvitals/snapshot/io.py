@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from pgvitals.fmt import compact_json
 from pgvitals.snapshot.model import (
     SNAPSHOT_FORMAT,
     CollectionInfo,
@@ -63,21 +64,17 @@ def json_pieces(snapshot: Snapshot) -> Iterator[str]:
         "server": dataclasses.asdict(snapshot.server),
         "collection": dataclasses.asdict(snapshot.collection),
     }
-    yield compact(head)[:-1]
+    yield compact_json(head)[:-1]
     for declared in Snapshot.entities():
         names = declared.cls._fields  # type: ignore[attr-defined]
         items = getattr(snapshot, declared.name)
-        yield f",{compact(declared.name)}:["
+        yield f",{compact_json(declared.name)}:["
         for start in range(0, len(items), SAVED_AT_ONCE):
             chunk = items[start : start + SAVED_AT_ONCE]
             objects = [dict(zip(names, item, strict=True)) for item in chunk]
-            yield ("," if start else "") + compact(objects)[1:-1]
+            yield ("," if start else "") + compact_json(objects)[1:-1]
         yield "]"
     yield "}"
-
-
-def compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def save(snapshot: Snapshot, path: Path) -> None:
