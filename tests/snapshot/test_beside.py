@@ -1,8 +1,12 @@
-"""The catalogs read on a second session beside the first (snapshot/collect.py BESIDE):
-the same snapshot of the catalogs as the first session's, the same result as reading
-everything on one session, and no harm when no second session can be had."""
+"""The catalogs read on a second session beside the first (snapshot/collect.py BESIDE),
+and the sequence positions after them: the same snapshot of the catalogs as the first
+session's, the same result as reading everything on one session, and no harm when no
+second session can be had."""
 
 from __future__ import annotations
+
+import os
+from contextlib import contextmanager
 
 import psycopg
 
@@ -15,6 +19,8 @@ CREATE SCHEMA "Mixed Case";
 CREATE TABLE "Mixed Case"."Weird""Name" (id int PRIMARY KEY, "ñame" text, at timestamptz);
 CREATE TABLE lessons (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, title text NOT NULL,
     teacher_id int);
+CREATE SEQUENCE counter;
+SELECT setval('counter', 41);
 """
 
 
@@ -39,8 +45,57 @@ def test_the_second_session_reads_what_one_session_reads(database) -> None:
     assert "columns" in BESIDE
     assert [c.qualname for c in beside.columns] == [c.qualname for c in alone.columns]
     assert beside.columns == alone.columns and beside.tables == alone.tables
+    assert beside.sequences == alone.sequences
+    positions = {s.name: s.last_value for s in beside.sequences}
+    assert positions == {"counter": 41, "lessons_id_seq": None}
     # the export of the snapshot is one more catalog query, and no more
     assert beside.collection.catalog_queries == alone.collection.catalog_queries + 1
+    assert beside.collection.data_queries == alone.collection.data_queries
+
+
+def test_the_second_session_reads_the_sequence_positions(database, tmp_path) -> None:
+    """Read on the second session (libpq's trace of it shows the query), and closed
+    before the collection returns."""
+    database.execute(SCHEMA)
+    trace = tmp_path / "beside.trace"
+    opened: list[psycopg.Connection] = []
+
+    def sibling() -> psycopg.Connection:
+        opened.append(connect(database.dsn))
+        with trace.open("w") as out:
+            opened[-1].pgconn.trace(os.dup(out.fileno()))
+        return opened[-1]
+
+    snapshot = collected(database.dsn, sibling)
+    assert opened[0].closed
+    assert {s.name: s.last_value for s in snapshot.sequences}["counter"] == 41
+    sent = trace.read_text()
+    assert "AS last_value FROM" in sent and '"public"."counter"' in sent
+
+
+def test_positions_are_read_on_the_first_session_when_the_second_fails(database) -> None:
+    """The second session breaks after reading the catalogs: the positions are read
+    on the first, and nothing is missing or skipped."""
+    database.execute(SCHEMA)
+    opened: list[psycopg.Connection] = []
+
+    def sibling() -> psycopg.Connection:
+        opened.append(connect(database.dsn))
+        original = opened[-1].transaction
+
+        @contextmanager
+        def then_lost(*args, **kwargs):
+            with original(*args, **kwargs) as transaction:
+                yield transaction
+            with database.admin() as admin:  # what a dropped network does to it
+                admin.execute("SELECT pg_terminate_backend(%s)", [opened[-1].info.backend_pid])
+
+        opened[-1].transaction = then_lost  # type: ignore[method-assign]
+        return opened[-1]
+
+    snapshot = collected(database.dsn, sibling)
+    assert {s.name: s.last_value for s in snapshot.sequences}["counter"] == 41
+    assert snapshot.collection.interrupted is None and not snapshot.collection.skipped
 
 
 def test_the_second_session_sees_the_catalogs_as_the_first_did(database) -> None:

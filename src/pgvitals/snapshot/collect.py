@@ -82,10 +82,22 @@ LOCK_RETRIES = 3
 # rebuilt or deparsed); the other declared entities with a query map straight onto their
 # class. Profiles are not catalog data: they come from the probes.
 ASSEMBLED = ("constraints", "indexes")
-# Read on a second session beside the others (the largest query; its server time then
-# overlaps this session's decoding of the rest).
-BESIDE = ("columns",)
+# Read on a second session beside the others (the largest query, and the sequences
+# whose positions that session reads next): its server time then overlaps this
+# session's reading and decoding of the rest.
+BESIDE = ("columns", "sequences")
 Opener = Callable[[], psycopg.Connection]
+# What reading sequence positions gave: {oid: last_value}, skipped parts, queries sent.
+Positions = tuple[dict[int, int | None], list[dict[str, str]], int]
+
+
+@dataclass(frozen=True)
+class Beside:
+    """The work of the second session: its catalogs, then (when wanted) the positions of
+    the sequences among them, read while this session deparses."""
+
+    catalogs: Future[dict[str, list[Any]]]
+    positions: Future[Positions] | None
 
 
 def catalog_entities() -> list[Entity]:
@@ -242,6 +254,7 @@ class Collector:
         # every declared entity, empty until read (and empty on servers older than `since`)
         catalog: dict[str, list[Any]] = {e.name: [] for e in Snapshot.entities()}
         interrupted = None
+        beside: Beside | None = None
         # One snapshot of the catalogs: every query sees the same state, and none
         # of them takes a lock on a table.
         self.connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -254,7 +267,7 @@ class Collector:
                     "SET LOCAL work_mem = '256MB'; SET LOCAL cursor_tuple_fraction = 1"
                 )
                 lookups = Lookups.from_rows(self._fetch("lookups", version, {}))
-                beside = self._read_beside(version, params)
+                beside = self._read_beside(version, params, "sequence_positions" in wanted)
                 for declared in catalog_entities():
                     if version < declared.since or (declared.name in BESIDE and beside):
                         continue
@@ -295,7 +308,7 @@ class Collector:
                 self.outside_names = self._names_outside(constraint_rows, tables)
                 if "sequence_positions" in wanted:
                     self._step("sequence positions")
-                    self._read_sequence_positions(sequences)
+                    self._read_sequence_positions(sequences, beside and beside.positions)
                 if profile is not None:
                     duplicates = "duplicate_rows" in wanted
                     self._profile_tables(
@@ -579,13 +592,12 @@ class Collector:
             return self._objects(declared.name, None, version, params, connection)
         return self._objects(declared.query, declared.cls, version, params, connection)
 
-    def _read_beside(
-        self, version: int, params: dict[str, Any]
-    ) -> Future[dict[str, list[Any]]] | None:
+    def _read_beside(self, version: int, params: dict[str, Any], positions: bool) -> Beside | None:
         """Start reading the BESIDE entities on a second session that shares this
         transaction's snapshot (pg_export_snapshot, as `pg_dump -j` does): the server
-        answers those queries while this session reads and decodes the others. None
-        when there is no second session to be had (the caller reads them in turn)."""
+        answers those queries while this session reads and decodes the others; then,
+        when `positions`, that session reads the sequence positions. None when there is
+        no second session to be had (the caller reads them in turn)."""
         if self.sibling is None:
             return None
         try:
@@ -595,33 +607,49 @@ class Collector:
             return None
         self.catalog_queries += 1
         declared = beside_entities(version)
+        # one thread, so its tasks run in turn on the one session it opens
         worker = ThreadPoolExecutor(1, thread_name_prefix="pgvitals-beside")
-        future = worker.submit(self._read_on_sibling, exported[0], declared, version, params)
+        session: list[psycopg.Connection] = []
+        catalogs = worker.submit(
+            self._read_on_sibling, session, exported[0], declared, version, params, positions
+        )
+        later = worker.submit(positions_beside, session, catalogs) if positions else None
         worker.shutdown(wait=False)
-        return future
+        return Beside(catalogs, later)
 
     def _read_on_sibling(
-        self, exported: str, declared: list[Entity], version: int, params: dict[str, Any]
+        self,
+        session: list[psycopg.Connection],
+        exported: str,
+        declared: list[Entity],
+        version: int,
+        params: dict[str, Any],
+        more: bool,
     ) -> dict[str, list[Any]]:
+        """`more`: leave the session open for the task after this one (which closes it)."""
         assert self.sibling is not None
         sibling = self.sibling()
+        session.append(sibling)
         try:
             sibling.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             with sibling.transaction():
                 sibling.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(exported))
                 sibling.execute("SET LOCAL work_mem = '256MB'; SET LOCAL cursor_tuple_fraction = 1")
-                return {e.name: self._entity(e, version, params, sibling) for e in declared}
+                read = {e.name: self._entity(e, version, params, sibling) for e in declared}
+            sibling.isolation_level = None
+            return read
         finally:
-            sibling.close()
+            if not more:
+                sibling.close()
 
     def _read_back(
-        self, beside: Future[dict[str, list[Any]]], version: int, params: dict[str, Any]
+        self, beside: Beside, version: int, params: dict[str, Any]
     ) -> dict[str, list[Any]]:
         """What the second session read; if it failed in any way (no session to be had:
         a pooler, a connection limit, a password asked for; or an error there), the
         same entities read here instead, where a real problem shows as it always does."""
         try:
-            read = beside.result()
+            read = beside.catalogs.result()
             self.catalog_queries += len(read)
             return read
         except Exception:
@@ -762,28 +790,32 @@ class Collector:
         if self._lost(error):
             raise error
 
-    def _read_sequence_positions(self, sequences: list[Sequence]) -> None:
-        """Read last_value (into `self.positions`) of every readable sequence. Plain
-        SELECTs, in batches each in its own transaction, so that at most one batch of
-        AccessShareLocks is held at a time."""
-        readable = sequences_to_read(sequences)
-        for start in range(0, len(readable), SEQUENCE_BATCH):
-            self.unread_sequences = readable[start:]
-            batch = readable[start : start + SEQUENCE_BATCH]
-            # composed as text: psycopg.sql objects cost ~80 us each, 10,000s of them here
-            query = " UNION ALL ".join(
-                f"SELECT {int(s.oid)}::int8 AS oid, CASE WHEN is_called THEN last_value END"
-                f" AS last_value FROM {quote_identifier(s.schema)}.{quote_identifier(s.name)}"
-                for s in batch
-            )
+    def _read_sequence_positions(
+        self, sequences: list[Sequence], beside: Future[Positions] | None
+    ) -> None:
+        """Read last_value (into `self.positions`) of every readable sequence: what the
+        second session read (`beside`), or, when it could not, read here."""
+        if beside is not None:
             try:
-                rows = self._execute(query)
-            except psycopg.Error as error:
-                self._raise_if_connection_lost(error)
-                self.skipped.append({"step": "sequence positions", "reason": describe_error(error)})
-                continue
-            self.positions.update({row["oid"]: row["last_value"] for row in rows})
+                positions, skipped, queries = beside.result()
+            except Exception:
+                pass  # read here instead, where a real problem shows as it always does
+            else:
+                self.positions.update(positions)
+                self.skipped += skipped
+                self.data_queries += queries
+                self.unread_sequences = []
+                return
+        positions, skipped, queries = read_positions(
+            self.connection, sequences_to_read(sequences), self._track_unread_sequences
+        )
+        self.positions.update(positions)
+        self.skipped += skipped
+        self.data_queries += queries
         self.unread_sequences = []
+
+    def _track_unread_sequences(self, unread: list[Sequence]) -> None:
+        self.unread_sequences = unread
 
     def _profile_tables(
         self,
@@ -1283,6 +1315,51 @@ def one_copy_each(
     for position, kept in zip(positions, shared, strict=True):
         values[position] = tuple(map(kept.setdefault, values[position], values[position]))
     return list(zip(*values, strict=True))
+
+
+def read_positions(
+    connection: psycopg.Connection,
+    readable: list[Sequence],
+    unread: Callable[[list[Sequence]], None] = lambda rest: None,
+) -> Positions:
+    """The last_value of each sequence in `readable`. Plain SELECTs, in batches each in
+    its own transaction, so that at most one batch of AccessShareLocks is held at a
+    time; a batch that fails is skipped with its reason, a lost connection raises.
+    `unread`: told the sequences not yet read before each batch."""
+    positions: dict[int, int | None] = {}
+    skipped: list[dict[str, str]] = []
+    queries = 0
+    for start in range(0, len(readable), SEQUENCE_BATCH):
+        unread(readable[start:])
+        batch = readable[start : start + SEQUENCE_BATCH]
+        # composed as text: psycopg.sql objects cost ~80 us each, 10,000s of them here
+        query = " UNION ALL ".join(
+            f"SELECT {int(s.oid)}::int8 AS oid, CASE WHEN is_called THEN last_value END"
+            f" AS last_value FROM {quote_identifier(s.schema)}.{quote_identifier(s.name)}"
+            for s in batch
+        )
+        queries += 1
+        try:
+            with connection.cursor(row_factory=tuple_row) as cursor:
+                positions.update(cursor.execute(marked(query)).fetchall())
+        except psycopg.Error as error:
+            if isinstance(error, NoAnswer) or connection.broken or connection.closed:
+                raise
+            skipped.append({"step": "sequence positions", "reason": describe_error(error)})
+    return positions, skipped, queries
+
+
+def positions_beside(
+    session: list[psycopg.Connection], catalogs: Future[dict[str, list[Any]]]
+) -> Positions:
+    """The positions of the sequences the second session read, on that session, which
+    is then closed."""
+    try:
+        sequences = catalogs.result()["sequences"]  # raises when that part failed
+        return read_positions(session[0], sequences_to_read(sequences))
+    finally:
+        for connection in session:
+            connection.close()
 
 
 def tables_outside(constraint_rows: list[Any], tables: list[Table]) -> list[int]:
