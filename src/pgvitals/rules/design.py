@@ -7,10 +7,9 @@ constraints); this module holds the ones that read names and types only.
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -42,13 +41,16 @@ def own_tables(snap: Snapshot) -> list[Table]:
     return snap.facts.own_tables
 
 
-def own_columns(snap: Snapshot, *type_names: str) -> Iterable[tuple[Table, Column]]:
+def own_columns(snap: Snapshot, *type_names: str) -> Iterator[tuple[Table, Column]]:
     """The columns of `own_tables`, each with its table; only those of the base types
     named (`type_name`) when some are."""
     if not type_names:
-        return snap.facts.own_columns
-    by_type = snap.facts.own_columns_by_type
-    return itertools.chain.from_iterable(by_type.get(name, []) for name in type_names)
+        yield from snap.facts.own_columns()
+        return
+    by_type, table_by_oid = snap.facts.own_columns_by_type, snap.table_by_oid
+    for name in type_names:
+        for column in by_type.get(name, ()):
+            yield table_by_oid[column.table_oid], column
 
 
 def activity(snap: Snapshot, table: Table) -> dict[str, int | None]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
@@ -169,8 +169,8 @@ class Facts:
         return dict(using)
 
     @cached_property
-    def column_by_name(self) -> dict[tuple[int, str], Column]:
-        return {(c.table_oid, c.name): c for c in self.snap.columns}
+    def column_by_name(self) -> ColumnsByName:
+        return ColumnsByName(self.snap.columns_by_table)
 
     @cached_property
     def column_fed_by_sequence(self) -> dict[int, Column]:
@@ -809,24 +809,45 @@ class Facts:
             if table.is_regular and not table.is_partition and table.oid not in backups
         ]
 
-    @cached_property
-    def own_columns(self) -> list[tuple[Table, Column]]:
-        """The columns of `own_tables`, each with its table."""
+    def own_columns(self) -> Iterator[tuple[Table, Column]]:
+        """The columns of `own_tables`, each with its table (made as they are read: kept,
+        the pairs would cost 100 MB at 1.75M columns)."""
         by_table = self.snap.columns_by_table
-        return [
-            (table, column) for table in self.own_tables for column in by_table.get(table.oid, [])
-        ]
+        for table in self.own_tables:
+            for column in by_table.get(table.oid, ()):
+                yield table, column
 
     @cached_property
-    def own_columns_by_type(self) -> dict[str, list[tuple[Table, Column]]]:
-        """`own_columns` by the name of their base type (`type_name`): a rule about a
-        few types reads their columns only."""
-        by_type: dict[str, list[tuple[Table, Column]]] = defaultdict(list)
+    def own_columns_by_type(self) -> dict[str, list[Column]]:
+        """The columns of `own_tables` by the name of their base type (`type_name`): a
+        rule about a few types reads their columns only."""
+        by_type: dict[str, list[Column]] = defaultdict(list)
         by_table = self.snap.columns_by_table
         for table in self.own_tables:
             for column in by_table.get(table.oid, []):
-                by_type[column.type_name].append((table, column))
+                by_type[column.type_name].append(column)
         return dict(by_type)
+
+
+class ColumnsByName:
+    """A column by (table oid, name), found among its table's columns: a table has a
+    few dozen at most, and a dict keyed by pairs would cost 200 MB at 1.75M columns."""
+
+    def __init__(self, by_table: dict[int, list[Column]]) -> None:
+        self.by_table = by_table
+
+    def get(self, key: tuple[int, str]) -> Column | None:
+        table_oid, name = key
+        for column in self.by_table.get(table_oid, ()):
+            if column.name == name:
+                return column
+        return None
+
+    def __getitem__(self, key: tuple[int, str]) -> Column:
+        column = self.get(key)
+        if column is None:
+            raise KeyError(key)
+        return column
 
 
 def same_definition(index: Index) -> tuple[object, ...]:
