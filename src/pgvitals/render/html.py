@@ -16,9 +16,8 @@ import functools
 import hashlib
 import html
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from pgvitals import fmt
@@ -38,6 +37,9 @@ from pgvitals.render.md import (
 from pgvitals.render.svg import Bar, Segment, bar_chart, er_diagram
 from pgvitals.render.view import ReportView, column_title, layout
 from pgvitals.report import Report
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 STATUS_WORDS = {
     rp.RED: "Red",
@@ -220,7 +222,10 @@ def html_context(report: Report) -> dict[str, Any]:
 
 @functools.cache
 def environment() -> Environment:
-    """Built once: compiling the template costs more than rendering a small report."""
+    """Built once: compiling the template costs more than rendering a small report.
+    (jinja2 is imported here: a run that writes no such report does without it.)"""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
     env = Environment(
         loader=PackageLoader("pgvitals", "render/templates"),
         autoescape=True,

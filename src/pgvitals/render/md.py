@@ -13,8 +13,6 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
 from pgvitals import fmt
 from pgvitals import report as rp
 from pgvitals.findings import Category, Finding
@@ -24,6 +22,8 @@ from pgvitals.render.view import TOP_TABLES, column_title, layout
 from pgvitals.report import ACTIVITY_CLASSES, Report, TableActivity
 
 if TYPE_CHECKING:
+    from jinja2 import Environment
+
     from pgvitals.snapshot.facts import CommandCoverage
 
 MAX_DIAGRAM_ENTITIES = 60  # beyond this a Mermaid diagram is unreadable (and slow to lay out)
@@ -335,7 +335,10 @@ def report_context(report: Report) -> dict[str, Any]:
 
 @functools.cache
 def environment() -> Environment:
-    """Built once: compiling the template costs more than rendering a small report."""
+    """Built once: compiling the template costs more than rendering a small report.
+    (jinja2 is imported here: a run that writes no such report does without it.)"""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
     env = Environment(
         loader=PackageLoader("pgvitals", "render/templates"),
         autoescape=False,  # Markdown, escaped explicitly by the filters below
