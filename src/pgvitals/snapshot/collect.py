@@ -288,6 +288,7 @@ class Collector:
         sequences = catalog["sequences"]
         by_position = ColumnsByPosition(columns)
         complex_indexes = {r.oid for r in index_rows if not rebuildable(r, by_position, lookups)}
+        ready = Ready({}, {}, complex_indexes)
         profiles: list[TableProfile] = []
         orphans: list[OrphanCount] = []
         column_profiles: list[ColumnProfile] = []
@@ -297,14 +298,25 @@ class Collector:
         if interrupted is None:
             try:
                 self._step("definitions")
-                self._deparse(
-                    tables,
-                    columns,
-                    constraint_rows,
-                    index_rows,
-                    complex_indexes,
-                    catalog["policies"],
-                )
+                # The server deparses on this session, in a thread, while the objects
+                # that need no deparsed text are built here (the thread mostly waits).
+                worker = ThreadPoolExecutor(1, thread_name_prefix="pgvitals-deparse")
+                try:
+                    deparsing = worker.submit(
+                        self._deparse,
+                        tables,
+                        columns,
+                        constraint_rows,
+                        index_rows,
+                        complex_indexes,
+                        catalog["policies"],
+                    )
+                    ready = assemble_ready(
+                        constraint_rows, index_rows, by_position, lookups, complex_indexes
+                    )
+                    deparsing.result()
+                finally:
+                    worker.shutdown(wait=False)
                 self.outside_names = self._names_outside(constraint_rows, tables)
                 if "sequence_positions" in wanted:
                     self._step("sequence positions")
@@ -325,7 +337,7 @@ class Collector:
                 if profile is not None and wanted & linked:
                     # the references are a fact of the catalogs read so far
                     _, constraints, indexes = self._assemble(
-                        columns, constraint_rows, index_rows, by_position, lookups, complex_indexes
+                        columns, constraint_rows, index_rows, by_position, lookups, ready
                     )
                     so_far = {
                         **catalog,
@@ -346,7 +358,7 @@ class Collector:
                 if profile is not None and "exact_bloat" in wanted:
                     self._step("bloat")
                     _, _, indexes = self._assemble(
-                        columns, constraint_rows, index_rows, by_position, lookups, complex_indexes
+                        columns, constraint_rows, index_rows, by_position, lookups, ready
                     )
                     self._measure_bloat(tables, indexes, profile, measures)
             except psycopg.Error as error:
@@ -357,7 +369,7 @@ class Collector:
                     error, tables, constraint_rows, sequences, profile, profiles
                 )
         columns, constraints, indexes = self._assemble(
-            columns, constraint_rows, index_rows, by_position, lookups, complex_indexes
+            columns, constraint_rows, index_rows, by_position, lookups, ready
         )
         catalog.update(
             schemas=schema_rows,
@@ -508,9 +520,10 @@ class Collector:
         index_rows: list[Any],
         by_position: ColumnsByPosition,
         lookups: Lookups,
-        complex_indexes: set[int],
+        ready: Ready,
     ) -> tuple[list[Column], list[Constraint], list[Index]]:
-        """Columns, constraints and indexes with the definitions read so far."""
+        """Columns, constraints and indexes with the definitions read so far (those
+        built before, `ready`, as they were)."""
 
         def text(kind: str, oid: int, position: int = 0) -> str | None:
             return self.deparsed.get((kind, oid, position), {}).get("definition")
@@ -522,16 +535,18 @@ class Collector:
         ]
         by_position.outside = self.outside_names or {}
         constraints = [
-            build_constraint(r, by_position, text("constraint", r.oid), lookups)
+            ready.constraints.get(r.oid)
+            or build_constraint(r, by_position, text("constraint", r.oid), lookups)
             for r in constraint_rows
         ]
         indexes = [
-            build_index(
+            ready.indexes.get(r.oid)
+            or build_index(
                 r,
                 by_position,
                 lookups,
                 self.deparsed.get(("index", r.oid, 0)),
-                r.oid in complex_indexes,
+                r.oid in ready.complex_indexes,
             )
             for r in index_rows
         ]
@@ -1315,6 +1330,39 @@ def one_copy_each(
     for position, kept in zip(positions, shared, strict=True):
         values[position] = tuple(map(kept.setdefault, values[position], values[position]))
     return list(zip(*values, strict=True))
+
+
+@dataclass(frozen=True)
+class Ready:
+    """Constraints and indexes built before their texts were deparsed (by oid), and the
+    indexes whose definition only the server can write."""
+
+    constraints: dict[int, Constraint]
+    indexes: dict[int, Index]
+    complex_indexes: set[int]
+
+
+def assemble_ready(
+    constraint_rows: list[Any],
+    index_rows: list[Any],
+    by_position: ColumnsByPosition,
+    lookups: Lookups,
+    complex_indexes: set[int],
+) -> Ready:
+    """The constraints and indexes that need no deparsed text: keys whose definition the
+    catalog query read (their columns all in collected tables: other schemas' names
+    come later) and indexes whose definition is rebuilt from the catalog."""
+    constraints = {
+        r.oid: build_constraint(r, by_position, None, lookups)
+        for r in constraint_rows
+        if r.kind in ("p", "u") or (r.kind == "f" and r.ref_table_oid in by_position.by_table)
+    }
+    indexes = {
+        r.oid: build_index(r, by_position, lookups, None, False)
+        for r in index_rows
+        if r.oid not in complex_indexes
+    }
+    return Ready(constraints, indexes, complex_indexes)
 
 
 def read_positions(
