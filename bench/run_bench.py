@@ -72,6 +72,19 @@ json.dump({"collection": {"catalog_queries": snapshot.collection.catalog_queries
            "checks": [check.to_json() for check in analysis.checks]}, open(sys.argv[2], "w"))
 """
 
+# What `--cprofile` runs: the CLI under cProfile, as `python -m pgvitals` runs it (no
+# cyclic garbage collector), the profile written whatever the exit status.
+PROFILE_RUN = """
+import cProfile, gc, sys
+from pgvitals.cli import main
+gc.disable()
+profiler = cProfile.Profile()
+try:
+    profiler.runcall(main, sys.argv[2:], standalone_mode=False)
+finally:
+    profiler.dump_stats(sys.argv[1])
+"""
+
 COUNTS = """
 WITH rel AS (
   SELECT c.oid, c.relkind
@@ -255,10 +268,17 @@ def measure(args: argparse.Namespace, bin_dir: Path, dsn: str, work: Path) -> di
 
 
 def profile(args: argparse.Namespace, dsn: str, work: Path) -> None:
-    """One more run under cProfile; the 25 most expensive calls, cumulative."""
+    """One more run under cProfile; the 25 most expensive calls, cumulative. The CLI is
+    called as a function: `python -m pgvitals` leaves with os._exit, before cProfile
+    would write its file."""
     command = pgvitals_command(args, dsn, work / "report.json")
-    run_measured([command[0], "-m", "cProfile", "-o", str(args.cprofile), *command[1:]],
-                 "pgvitals under cProfile", (0, 1))  # fmt: skip
+    if args.library:
+        profiled = [command[0], "-m", "cProfile", "-o", str(args.cprofile), *command[1:]]
+    else:
+        script = work / "profile_run.py"
+        script.write_text(PROFILE_RUN)
+        profiled = [command[0], str(script), str(args.cprofile), *command[3:]]
+    run_measured(profiled, "pgvitals under cProfile", (0, 1))
     print(f"\ncProfile of one run (saved to {args.cprofile}):")
     pstats.Stats(str(args.cprofile)).sort_stats("cumulative").print_stats(25)
 
