@@ -18,7 +18,7 @@ SCHEMA = """
 CREATE SCHEMA "Mixed Case";
 CREATE TABLE "Mixed Case"."Weird""Name" (id int PRIMARY KEY, "ñame" text, at timestamptz);
 CREATE TABLE lessons (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, title text NOT NULL,
-    teacher_id int);
+    teacher_id int, CHECK (title <> ''));
 CREATE SEQUENCE counter;
 SELECT setval('counter', 41);
 """
@@ -123,3 +123,27 @@ def test_no_second_session_to_be_had_reads_everything_on_the_first(database) -> 
     snapshot = collected(database.dsn, refused)
     assert snapshot.columns == collected(database.dsn).columns
     assert snapshot.collection.interrupted is None and not snapshot.collection.skipped
+
+
+def test_positions_read_beside_survive_the_first_session_lost(database) -> None:
+    """The first session is lost while deparsing: the positions the second session read
+    are kept, and only what the first did not read is reported missing."""
+    database.execute(SCHEMA)
+    session = connect(database.dsn)
+    backend = session.info.backend_pid
+
+    def terminate(step: str) -> None:
+        if step == "definitions":
+            with database.admin() as admin:
+                admin.execute("SELECT pg_terminate_backend(%s, 10000)", [backend])
+
+    try:
+        snapshot = collect(
+            session, profile=None, progress=terminate, sibling=lambda: connect(database.dsn)
+        )
+    finally:
+        session.close()
+    assert "connection lost" in (snapshot.collection.interrupted or "")
+    assert {s.name: s.last_value for s in snapshot.sequences}["counter"] == 41
+    steps = {entry["step"] for entry in snapshot.collection.skipped}
+    assert "definitions" in steps and "sequence positions" not in steps

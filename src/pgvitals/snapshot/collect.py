@@ -365,7 +365,10 @@ class Collector:
             except psycopg.Error as error:
                 if not (self._lost(error) or isinstance(error, TIMEOUTS)):
                     raise
-                # The catalogs and all read since are in hand: keep them, say what is missing.
+                # The catalogs and all read since are in hand: keep them, say what is
+                # missing. The second session may have read the positions still.
+                if self.unread_sequences is None and beside and beside.positions:
+                    self._positions_read_beside(beside.positions)
                 interrupted = self._data_unread(
                     error, tables, constraint_rows, sequences, profile, profiles
                 )
@@ -816,20 +819,26 @@ class Collector:
     ) -> None:
         """Read last_value (into `self.positions`) of every readable sequence: what the
         second session read (`beside`), or, when it could not, read here."""
-        if beside is not None:
-            try:
-                positions, skipped, queries = beside.result()
-            except Exception:
-                pass  # read here instead, where a real problem shows as it always does
-            else:
-                self.positions.update(positions)
-                self.skipped += skipped
-                self.data_queries += queries
-                self.unread_sequences = []
-                return
-        positions, skipped, queries = read_positions(
-            self.connection, sequences_to_read(sequences), self._track_unread_sequences
+        if beside is not None and self._positions_read_beside(beside):
+            return
+        self._keep_positions(
+            read_positions(
+                self.connection, sequences_to_read(sequences), self._track_unread_sequences
+            )
         )
+
+    def _positions_read_beside(self, beside: Future[Positions]) -> bool:
+        """Keep what the second session read, once it is done; False if it failed (then
+        the positions are to be read here, where a real problem shows as it always does)."""
+        try:
+            read = beside.result()
+        except Exception:
+            return False
+        self._keep_positions(read)
+        return True
+
+    def _keep_positions(self, read: Positions) -> None:
+        positions, skipped, queries = read
         self.positions.update(positions)
         self.skipped += skipped
         self.data_queries += queries
