@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from pgvitals.snapshot.model import Column, Constraint, Index
 
@@ -64,6 +64,15 @@ class Lookups:
             bare = SAFE_IDENTIFIER.fullmatch(name) and name not in self.keywords
             quoted = self.quoted[name] = name if bare else '"' + name.replace('"', '""') + '"'
         return quoted
+
+
+class Deparsed(NamedTuple):
+    """What the server deparsed for an object (queries/definitions.sql): its definition,
+    a policy's WITH CHECK or an index's predicate (`extra`), an index's keys (`parts`)."""
+
+    definition: str | None
+    extra: str | None
+    parts: list[str] | None
 
 
 class ColumnsByPosition:
@@ -135,7 +144,7 @@ def build_index(
     row: Any,
     columns: ColumnsByPosition,
     lookups: Lookups,
-    deparsed: dict[str, Any] | None,
+    deparsed: Deparsed | None,
     needs_deparse: bool,
 ) -> Index:
     """`needs_deparse`: not rebuildable (see `rebuildable`); `deparsed`: the server's
@@ -150,9 +159,9 @@ def build_index(
         key_definitions: list[str | None] = lookups.same([lookups.quote(name) for name in names])
         predicate = None
     elif deparsed is not None:
-        definition = deparsed["definition"]
-        key_definitions = list(deparsed["parts"])
-        predicate = deparsed["extra"]
+        definition = deparsed.definition
+        key_definitions = list(deparsed.parts or ())
+        predicate = deparsed.extra
     else:
         definition, predicate = None, None
         key_definitions = [lookups.quote(name) if name else None for name in key_columns]

@@ -27,6 +27,7 @@ from psycopg.rows import dict_row, namedtuple_row, tuple_row
 from pgvitals.connect import NoAnswer, describe_failure, quoted
 from pgvitals.snapshot.assemble import (
     ColumnsByPosition,
+    Deparsed,
     Lookups,
     build_constraint,
     build_index,
@@ -225,7 +226,7 @@ class Collector:
         self.skipped: list[dict[str, str]] = []
         self.step = "connecting"
         # What the data phase has read so far, kept when the connection is lost.
-        self.deparsed: dict[tuple[str, int, int], dict[str, Any]] = {}
+        self.deparsed: dict[tuple[str, int, int], Deparsed] = {}
         self.undeparsed: list[Table] = []  # tables whose definitions are still to read
         self.outside_names: dict[tuple[int, int], str] | None = None
         self.positions: dict[int, int | None] = {}
@@ -530,7 +531,8 @@ class Collector:
         built before, `ready`, as they were)."""
 
         def text(kind: str, oid: int, position: int = 0) -> str | None:
-            return self.deparsed.get((kind, oid, position), {}).get("definition")
+            deparsed = self.deparsed.get((kind, oid, position))
+            return deparsed.definition if deparsed is not None else None
 
         # a generated column's expression is its "default" in pg_attrdef
         columns = [
@@ -561,7 +563,7 @@ class Collector:
         deparsed = self.deparsed.get(("policy", policy.oid, 0))
         if deparsed is None:
             return policy
-        return policy._replace(using=deparsed["definition"], with_check=deparsed["extra"])
+        return policy._replace(using=deparsed.definition, with_check=deparsed.extra)
 
     def _check_schemas(self, requested: list[str]) -> None:
         """Fail before the long collection when a requested schema does not exist: a
@@ -759,8 +761,11 @@ class Collector:
                     "policies": [p for t in batch for p in wanted["policies"].get(t, [])],
                 }
                 try:
-                    rows = self._execute(query, params, catalog=True)
-                    self.deparsed.update({(r["kind"], r["oid"], r["position"]): r for r in rows})
+                    rows = self._execute(query, params, catalog=True, row_factory=tuple_row)
+                    self.deparsed.update(
+                        ((kind, oid, position), Deparsed(*texts))
+                        for kind, oid, position, *texts in rows
+                    )
                     break
                 except psycopg.Error as error:
                     self._raise_if_connection_lost(error)
