@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from pgvitals import verify
 from pgvitals.config import Config
 from pgvitals.connect import connect
 from pgvitals.demo.run import load_demo
@@ -201,3 +202,54 @@ def test_a_fix_that_fails_on_the_copy_fails_the_run_after_writing_the_report(
     assert failure["statement"].startswith('CREATE TABLE "public"."logs_default"')
     assert failure["message"] == 'type "logs_default" already exists'
     assert (tmp_path / "fix.sql").exists()
+
+
+# --- loading the copy ----------------------------------------------------------------
+
+ROLES = '''
+CREATE ROLE postgres;
+ALTER ROLE postgres WITH SUPERUSER INHERIT CREATEROLE CREATEDB LOGIN REPLICATION BYPASSRLS;
+CREATE ROLE "Copy ""Owner""";
+ALTER ROLE "Copy ""Owner""" WITH NOLOGIN;
+'''
+SCHEMA = '''
+CREATE TABLE public.lessons (id int PRIMARY KEY, title text);
+ALTER TABLE public.lessons OWNER TO "Copy ""Owner""";
+'''
+
+
+def copy_tables(database: Database, name: str) -> set[str]:
+    dsn = database.server.dsn(name)
+    with connect(dsn) as session:
+        rows = session.execute("SELECT relname FROM pg_class WHERE relkind = 'r'"
+                               " AND relnamespace = 'public'::regnamespace").fetchall()  # fmt: skip
+    return {row[0] for row in rows}
+
+
+def test_a_dump_that_loads_whole_is_loaded_at_once(database, monkeypatch) -> None:
+    """psql runs the roles (an existing role's CREATE left out) and the dump in one go;
+    the statement-by-statement loader is not needed."""
+
+    def not_needed(*args: object) -> list[str]:
+        raise AssertionError("loaded statement by statement")
+
+    monkeypatch.setattr(verify, "load_each", not_needed)
+    name = f"{database.name}_copy"
+    assert verify.load_copy(database.server, name, SCHEMA, ROLES) == []
+    assert copy_tables(database, name) == {"lessons"}
+    with connect(database.server.dsn(name)) as session:
+        owner = session.execute(
+            "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'lessons'"
+        ).fetchone()
+    assert owner == ('Copy "Owner"',)
+
+
+def test_a_dump_with_a_failing_statement_is_loaded_one_by_one(database) -> None:
+    """An extension the copy's server lacks stops psql: the database is made again and
+    loaded statement by statement, which names what failed and loads the rest."""
+    name = f"{database.name}_copy2"
+    # after the table: psql has created it when it stops, so the copy is made anew
+    schema = f"{SCHEMA}CREATE EXTENSION no_such_extension;\n"
+    problems = verify.load_copy(database.server, name, schema, ROLES)
+    assert len(problems) == 1 and "no_such_extension" in problems[0]
+    assert copy_tables(database, name) == {"lessons"}

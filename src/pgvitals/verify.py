@@ -32,6 +32,7 @@ from psycopg import sql
 from pgvitals.config import Config
 from pgvitals.connect import Limits, Unreachable, connect, first_line
 from pgvitals.embedded import (
+    DUMP_SECONDS,
     EmbeddedError,
     EmbeddedServer,
     interrupt_safe,
@@ -119,11 +120,9 @@ def verify_on(
     roles: str,
     step: Progress,
 ) -> Verification:
-    with psycopg.connect(server.dsn(), autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target.database)))
     dsn = psycopg.conninfo.make_conninfo(server.dsn(), dbname=target.database)
     step("verifying fixes: copying the schema")
-    copy_failures = load_copy(dsn, schema, roles)
+    copy_failures = load_copy(server, target.database, schema, roles)
     before_dump, before_roles = pg_dump(server.bin_dir, dsn, "--schema-only"), role_attributes(dsn)
     step("verifying fixes: checking the copy")
     before = findings_on(dsn, target, step)
@@ -175,9 +174,64 @@ def dump_roles(bin_dir: Path, dsn: str | None) -> str:
     return done.stdout if done.returncode == 0 else ""
 
 
-def load_copy(dsn: str, schema: str, roles: str) -> list[str]:
-    """Load the roles, then the schema, statement by statement; what PostgreSQL rejected
-    or could not check (an extension this server lacks), one line each."""
+def load_copy(server: EmbeddedServer, database: str, schema: str, roles: str) -> list[str]:
+    """Create `database` on the server and load the roles, then the schema into it;
+    what PostgreSQL rejected or could not check (an extension this server lacks), one
+    line each. The dump goes to psql whole first (10,000 tables in seconds, not
+    minutes); if anything in it fails, the database is made again and loaded statement
+    by statement, which tells what failed and goes on after it."""
+    dsn = psycopg.conninfo.make_conninfo(server.dsn(), dbname=database)
+    create_database(server, database)
+    if load_at_once(server, dsn, roles, schema):
+        return []
+    create_database(server, database, again=True)
+    return load_each(dsn, schema, roles)
+
+
+def create_database(server: EmbeddedServer, database: str, again: bool = False) -> None:
+    name = sql.Identifier(database)
+    with psycopg.connect(server.dsn(), autocommit=True) as admin:
+        if again:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(name))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
+
+
+def load_at_once(server: EmbeddedServer, dsn: str, roles: str, schema: str) -> bool:
+    """The roles, then the dump, through psql, stopping at the first error; whether all
+    of it ran. A role that exists already (the bootstrap superuser) is dropped from
+    the roles' script first, as the statement-by-statement load passes over it."""
+    psql = server.bin_dir / "psql"
+    if not psql.exists():
+        return False
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        existing = {name for (name,) in connection.execute("SELECT rolname FROM pg_roles")}
+    script = "\n".join(line for line in roles.splitlines() if role_created(line) not in existing)
+    command = [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-f", "-"]
+    try:
+        done = subprocess.run(
+            command,
+            input=f"{script}\n{schema}",
+            capture_output=True,
+            text=True,
+            timeout=DUMP_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def role_created(line: str) -> str | None:
+    """The role that a `CREATE ROLE name;` line of pg_dumpall creates."""
+    match = CREATE_ROLE.fullmatch(line)
+    if match is None:
+        return None
+    name = match.group(1)
+    return name[1:-1].replace('""', '"') if name.startswith('"') else name
+
+
+def load_each(dsn: str, schema: str, roles: str) -> list[str]:
+    """Load the roles, then the schema, statement by statement (review's loader)."""
     with psycopg.connect(dsn, autocommit=True) as connection:
         loader = Loader(connection, create_roles=True)
         loader.setup()
@@ -220,7 +274,7 @@ def apply_script(dsn: str, script: str, kind: str) -> tuple[int, list[FailedStat
     """Run each statement of `script` on its own in autocommit mode, going on after a
     failure as psql does without ON_ERROR_STOP; (statements run, failures)."""
     labels = label_lines(script)
-    statements = split_file(script, f"{kind}.sql").statements
+    statements = split_file(script, f"{kind}.sql", trees=False).statements
     failures = []
     with psycopg.connect(dsn, autocommit=True) as connection:
         connection.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
@@ -258,12 +312,16 @@ def label_before(labels: list[tuple[int, str]], line: int) -> str:
     return earlier[-1] if earlier else ""
 
 
+CREATE_ROLE = re.compile(r'CREATE ROLE ("(?:[^"]|"")+"|[^\s;]+);')
+
+
 def dump_difference(before: str, after: str) -> list[str]:
     """The lines a unified diff of two schema dumps shows, or none when they are the
     same but for what differs between any two dumps (version lines, restrict keys)."""
-    diff = difflib.unified_diff(
-        normalised(before), normalised(after), "before fix.sql", "after rollback.sql", lineterm=""
-    )
+    old, new = normalised(before), normalised(after)
+    if old == new:  # difflib would still match 100,000s of equal lines, for seconds
+        return []
+    diff = difflib.unified_diff(old, new, "before fix.sql", "after rollback.sql", lineterm="")
     return list(diff)
 
 

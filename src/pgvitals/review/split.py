@@ -94,7 +94,9 @@ class Lines:
         return index + 1, offset - self.starts[index] + 1
 
 
-def split_file(text: str, file: str) -> SplitFile:
+def split_file(text: str, file: str, trees: bool = True) -> SplitFile:
+    """`trees` False: the statements' text only, without their syntax trees (those cost
+    most of the time, and running a script needs none)."""
     lines = Lines(text)
     notes: list[Note] = []
     text = blank_down_sections(text, lines, file, notes)
@@ -102,7 +104,7 @@ def split_file(text: str, file: str) -> SplitFile:
     statements = []
     for start, stop, parsed in pieces(text, 0):
         source = text[start:stop]
-        node = parse_one(source) if parsed else None
+        node = parse_one(source) if parsed and trees else None
         line, column = lines.at(start)
         statements.append(Statement(file, line, column, source, node, start))
     return SplitFile(statements, sorted(notes, key=lambda note: note.line), text)
