@@ -47,6 +47,7 @@ from pgvitals.review.load import REJECTED, UNCHECKED, Loader
 from pgvitals.review.split import split_file
 from pgvitals.rules import REGISTRY
 from pgvitals.snapshot.collect import ProfileBudget, collect
+from pgvitals.snapshot.profile import unquote_identifier
 from pgvitals.verification import (
     FIX,
     NOT_REPRODUCED,
@@ -224,10 +225,7 @@ def load_at_once(server: EmbeddedServer, dsn: str, roles: str, schema: str) -> b
 def role_created(line: str) -> str | None:
     """The role that a `CREATE ROLE name;` line of pg_dumpall creates."""
     match = CREATE_ROLE.fullmatch(line)
-    if match is None:
-        return None
-    name = match.group(1)
-    return name[1:-1].replace('""', '"') if name.startswith('"') else name
+    return unquote_identifier(match.group(1)) if match else None
 
 
 def load_each(dsn: str, schema: str, roles: str) -> list[str]:

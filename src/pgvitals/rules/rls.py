@@ -38,6 +38,7 @@ from pgvitals.rules.security import (
 )
 from pgvitals.snapshot.model import Function, Policy, Snapshot, Table, View
 from pgvitals.snapshot.nodes import Call, Expression
+from pgvitals.snapshot.profile import unquote_identifier as identifier
 
 # --- policies -------------------------------------------------------------------------
 
@@ -874,13 +875,6 @@ READ_TARGET = re.compile(
     r'\b(?:from|join)\s+("(?:[^"]|"")+"|[A-Za-z_][\w$]*)(?:\s*\.\s*("(?:[^"]|"")+"|[A-Za-z_][\w$]*))?',
     re.I,
 )
-
-
-def identifier(token: str) -> str:
-    """A name as the catalog stores it: quoted kept as written, unquoted folded."""
-    if token.startswith('"'):
-        return token[1:-1].replace('""', '"')
-    return token.lower()
 
 
 def tables_named_in(

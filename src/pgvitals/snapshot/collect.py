@@ -460,7 +460,7 @@ class Collector:
         return {"server": "the server settings"}.get(self.step, self.step)
 
     def _lost(self, error: psycopg.Error) -> bool:
-        return isinstance(error, NoAnswer) or self.connection.broken or self.connection.closed
+        return connection_lost(self.connection, error)
 
     def _interruption(self, error: psycopg.Error) -> tuple[str, str]:
         """(a short cause for each part not read, one line saying where the run stopped)"""
@@ -1385,6 +1385,11 @@ def assemble_ready(
     return Ready(constraints, indexes, complex_indexes)
 
 
+def connection_lost(connection: psycopg.Connection, error: psycopg.Error) -> bool:
+    """Did the error end the session (rather than the statement)?"""
+    return isinstance(error, NoAnswer) or connection.broken or connection.closed
+
+
 def read_positions(
     connection: psycopg.Connection,
     readable: list[Sequence],
@@ -1411,7 +1416,7 @@ def read_positions(
             with connection.cursor(row_factory=tuple_row) as cursor:
                 positions.update(cursor.execute(marked(query)).fetchall())
         except psycopg.Error as error:
-            if isinstance(error, NoAnswer) or connection.broken or connection.closed:
+            if connection_lost(connection, error):
                 raise
             skipped.append({"step": "sequence positions", "reason": describe_error(error)})
     return positions, skipped, queries

@@ -200,6 +200,14 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def unquote_identifier(token: str) -> str:
+    """A name as the catalog stores it, from how SQL writes it: quoted, as written with
+    its doubled quotes undone; bare, folded to lower case."""
+    if token.startswith('"'):
+        return token[1:-1].replace('""', '"')
+    return token.lower()
+
+
 def relation(table: Table) -> str:
     return f"{quote_identifier(table.schema)}.{quote_identifier(table.name)}"
 
