@@ -20,19 +20,16 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 from pgvitals.config import Config
 from pgvitals.connect import Limits, Unreachable, connect, first_line
 from pgvitals.embedded import (
-    DUMP_SECONDS,
     EmbeddedError,
     EmbeddedServer,
     interrupt_safe,
@@ -44,10 +41,10 @@ from pgvitals.engine import LIVE, Analysis, analyse
 from pgvitals.findings import Finding
 from pgvitals.report import Report
 from pgvitals.review.load import REJECTED, UNCHECKED, Loader
+from pgvitals.review.restore import create_database, dump_roles, load_at_once
 from pgvitals.review.split import split_file
 from pgvitals.rules import REGISTRY
 from pgvitals.snapshot.collect import ProfileBudget, collect
-from pgvitals.snapshot.profile import unquote_identifier
 from pgvitals.verification import (
     FIX,
     NOT_REPRODUCED,
@@ -162,19 +159,6 @@ def _timed(verification: Verification, started: float) -> Verification:
 # --- the copy ------------------------------------------------------------------------
 
 
-def dump_roles(bin_dir: Path, dsn: str | None) -> str:
-    """The target's roles as SQL (no passwords), by pg_dumpall; empty when they cannot
-    be read (the loader then creates the roles the schema names, without their
-    attributes)."""
-    command = [str(bin_dir / "pg_dumpall"), "--roles-only", "--no-role-passwords",
-               f"--dbname={dsn or ''}"]  # fmt: skip
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return done.stdout if done.returncode == 0 else ""
-
-
 def load_copy(server: EmbeddedServer, database: str, schema: str, roles: str) -> list[str]:
     """Create `database` on the server and load the roles, then the schema into it;
     what PostgreSQL rejected or could not check (an extension this server lacks), one
@@ -182,50 +166,11 @@ def load_copy(server: EmbeddedServer, database: str, schema: str, roles: str) ->
     minutes); if anything in it fails, the database is made again and loaded statement
     by statement, which tells what failed and goes on after it."""
     dsn = psycopg.conninfo.make_conninfo(server.dsn(), dbname=database)
-    create_database(server, database)
-    if load_at_once(server, dsn, roles, schema):
+    create_database(server.dsn(), database)
+    if load_at_once(server.bin_dir / "psql", dsn, roles, schema):
         return []
-    create_database(server, database, again=True)
+    create_database(server.dsn(), database, again=True)
     return load_each(dsn, schema, roles)
-
-
-def create_database(server: EmbeddedServer, database: str, again: bool = False) -> None:
-    name = sql.Identifier(database)
-    with psycopg.connect(server.dsn(), autocommit=True) as admin:
-        if again:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(name))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
-
-
-def load_at_once(server: EmbeddedServer, dsn: str, roles: str, schema: str) -> bool:
-    """The roles, then the dump, through psql, stopping at the first error; whether all
-    of it ran. A role that exists already (the bootstrap superuser) is dropped from
-    the roles' script first, as the statement-by-statement load passes over it."""
-    psql = server.bin_dir / "psql"
-    if not psql.exists():
-        return False
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        existing = {name for (name,) in connection.execute("SELECT rolname FROM pg_roles")}
-    script = "\n".join(line for line in roles.splitlines() if role_created(line) not in existing)
-    command = [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-f", "-"]
-    try:
-        done = subprocess.run(
-            command,
-            input=f"{script}\n{schema}",
-            capture_output=True,
-            text=True,
-            timeout=DUMP_SECONDS,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
-
-
-def role_created(line: str) -> str | None:
-    """The role that a `CREATE ROLE name;` line of pg_dumpall creates."""
-    match = CREATE_ROLE.fullmatch(line)
-    return unquote_identifier(match.group(1)) if match else None
 
 
 def load_each(dsn: str, schema: str, roles: str) -> list[str]:
@@ -308,9 +253,6 @@ def label_lines(script: str) -> list[tuple[int, str]]:
 def label_before(labels: list[tuple[int, str]], line: int) -> str:
     earlier = [label for number, label in labels if number < line]
     return earlier[-1] if earlier else ""
-
-
-CREATE_ROLE = re.compile(r'CREATE ROLE ("(?:[^"]|"")+"|[^\s;]+);')
 
 
 def dump_difference(before: str, after: str) -> list[str]:

@@ -65,6 +65,29 @@ END $$;
 CREATE EVENT TRIGGER {LOG_SCHEMA} ON ddl_command_end EXECUTE PROCEDURE {LOG_SCHEMA}.record();
 """
 
+# Every object already in the database (a base that psql loaded whole), logged as made by
+# one statement: the catalogs of the objects a snapshot locates; oids from 16384 on are
+# made by the database's users, not by initdb.
+LOG_EXISTING = f"""
+INSERT INTO {LOG_SCHEMA}.ddl
+SELECT %(statement)s, c.oid,
+       ARRAY(SELECT oid FROM pg_catalog.pg_constraint WHERE conrelid = c.oid
+             UNION ALL
+             SELECT indexrelid FROM pg_catalog.pg_index WHERE indrelid = c.oid),
+       ARRAY(SELECT attnum FROM pg_catalog.pg_attribute
+              WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped)
+  FROM pg_catalog.pg_class c
+ WHERE c.oid >= 16384
+UNION ALL
+SELECT %(statement)s, o.oid, NULL, NULL
+  FROM (SELECT oid FROM pg_catalog.pg_namespace
+        UNION ALL SELECT oid FROM pg_catalog.pg_constraint
+        UNION ALL SELECT oid FROM pg_catalog.pg_policy
+        UNION ALL SELECT oid FROM pg_catalog.pg_proc
+        UNION ALL SELECT oid FROM pg_catalog.pg_extension) o
+ WHERE o.oid >= 16384
+"""
+
 # Errors that say an object a statement names does not exist.
 UNDEFINED = frozenset({"42P01", "42703", "42704", "42883", "3F000"})
 # What an unavailable extension would have provided: functions, types, operator classes.
@@ -222,6 +245,17 @@ class Loader:
             self.connection.execute(f"DROP EVENT TRIGGER IF EXISTS {LOG_SCHEMA}")
             self.connection.execute(f"DROP SCHEMA IF EXISTS {LOG_SCHEMA} CASCADE")
         return self.load
+
+    def record_existing(self, file: str) -> None:
+        """What the database holds already (a base that psql loaded whole), as made by
+        one statement of `file` standing for all of it: a reviewed statement that alters
+        those objects is then told from one that creates them, as when the base is
+        loaded statement by statement."""
+        index = len(self.load.statements)
+        self.load.statements.append(Statement(file, 1, 1, "(loaded whole by psql)", None, 0))
+        self.load.outcomes.append(Outcome(LOADED))
+        if self.load.tracked:
+            self.connection.execute(LOG_EXISTING, {"statement": index})
 
     # --- statements ----------------------------------------------------------------
 

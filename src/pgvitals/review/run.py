@@ -29,6 +29,7 @@ from pgvitals.embedded import EmbeddedServer, interrupt_safe, pg_dump, pgserver_
 from pgvitals.review import safety
 from pgvitals.review.files import InputError, Selection, select
 from pgvitals.review.load import REJECTED, SKIPPED, UNCHECKED, Load, Loader
+from pgvitals.review.restore import create_database, dump_roles, load_at_once
 from pgvitals.review.split import Note, split_file
 from pgvitals.snapshot import io
 from pgvitals.snapshot.collect import collect
@@ -88,14 +89,13 @@ def review(
     if server is not None:
         with scratch_database(server) as dsn:
             where = f"a scratch database on {describe(server)}"
-            return review_in(dsn, where, files, base, False, schemas, probes, step)
+            return review_in(dsn, where, files, base, False, schemas, probes, step, server)
     step("starting a private PostgreSQL")
     with interrupt_safe(EmbeddedServer()) as embedded:
-        with psycopg.connect(embedded.dsn(), autocommit=True) as admin:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(REVIEW_DATABASE)))
+        create_database(embedded.dsn(), REVIEW_DATABASE)
         where = f"a throwaway PostgreSQL {embedded.version}"
         dsn = embedded.dsn(REVIEW_DATABASE)
-        return review_in(dsn, where, files, base, True, schemas, probes, step)
+        return review_in(dsn, where, files, base, True, schemas, probes, step, embedded.dsn())
 
 
 def review_in(
@@ -107,10 +107,15 @@ def review_in(
     schemas: tuple[str, ...],
     probes: frozenset[str] | None,
     step: Progress,
+    admin: str | None = None,
 ) -> Reviewed:
-    """Load (the base, then) the files into the empty database at `dsn` and snapshot it."""
+    """Load (the base, then) the files into the empty database at `dsn` and snapshot it.
+    `admin`: a session on the same server that may make that database anew (a base
+    database's dump is then tried through psql in one go first)."""
     try:
-        return load_and_snapshot(dsn, where, files, base, create_roles, schemas, probes, step)
+        return load_and_snapshot(
+            dsn, where, files, base, create_roles, schemas, probes, step, admin
+        )
     except psycopg.OperationalError as error:  # the server went away under the load
         raise Unreachable(f"lost {where}: {first_line(str(error))}") from None
 
@@ -124,20 +129,30 @@ def load_and_snapshot(
     schemas: tuple[str, ...],
     probes: frozenset[str] | None,
     step: Progress,
+    admin: str | None = None,
 ) -> Reviewed:
     notes: list[Note] = []
+    dump = None  # a base database's schema, while it is still to be loaded
+    if base is not None and base.kind == DATABASE:
+        assert base.dsn is not None
+        step(f"loading the base: {base.shown}")
+        dump = dump_schema(base.dsn)
+        if admin is not None and loaded_whole(admin, dsn, base.dsn, dump, create_roles):
+            dump = None
     with psycopg.connect(dsn, autocommit=True) as connection:
         loader = Loader(connection, create_roles)
         loader.setup()
         base_snapshot = base.snapshot if base is not None else None
         if base is not None and base.kind in (DATABASE, FILES):
-            step(f"loading the base: {base.shown}")
             if base.kind == DATABASE:
-                assert base.dsn is not None
                 label = f"(pg_dump of {base.shown})"
                 loader.load.virtual_files.add(label)
-                loader.run_file(split_file(dump_schema(base.dsn), label).statements)
+                if dump is None:  # loaded whole
+                    loader.record_existing(label)
+                else:
+                    loader.run_file(split_file(dump, label).statements)
             else:
+                step(f"loading the base: {base.shown}")
                 assert base.files is not None
                 notes += load_files(loader, base.files, step)
             loader.finish()  # the event log is not part of the base
@@ -252,6 +267,18 @@ def review_notes(load: Load, notes: list[Note], new_from: int) -> list[dict[str,
 
 def entry(where: str, text: str) -> dict[str, str]:
     return {"step": "review", "object": where, "reason": f"{where}: {text}"}
+
+
+def loaded_whole(admin: str, dsn: str, base_dsn: str, dump: str, create_roles: bool) -> bool:
+    """Load a base database's dump into the empty database at `dsn` through psql in one
+    go (with the base's roles, where roles may be created); whether all of it ran. If
+    not, the database is made anew (empty) for the statement-by-statement load; roles
+    created before psql stopped remain, as the loader would create them anyway."""
+    roles = dump_roles(pgserver_bin_dir(), base_dsn) if create_roles else ""
+    if load_at_once(pgserver_bin_dir() / "psql", dsn, roles, dump):
+        return True
+    create_database(admin, conninfo.conninfo_to_dict(dsn)["dbname"], again=True)
+    return False
 
 
 def dump_schema(dsn: str) -> str:
