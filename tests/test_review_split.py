@@ -79,6 +79,23 @@ def test_an_unterminated_quote_takes_the_rest_of_the_file() -> None:
     assert found[1][3].endswith("CREATE TABLE c (x int);\n")
 
 
+def test_an_unfinished_last_statement_is_kept_unparsed_after_the_complete_ones() -> None:
+    """The parser says "syntax error at end of input" without a position, and the
+    scanner leaves text without a final semicolon out of its chunks (a truncated file)."""
+    text = "CREATE TABLE t (id int primary key);\nCREATE TABLE u (id int\n"
+    assert [(line, kind, text) for line, _, kind, text in statements(text)] == [
+        (1, "CreateStmt", "CREATE TABLE t (id int primary key)"),
+        (2, "", "CREATE TABLE u (id int\n"),
+    ]
+    assert [(line, kind) for line, _, kind, _ in statements("CREATE TABLE u (id int")] == [(1, "")]
+
+
+def test_a_rejected_statement_begins_at_its_code_not_the_comment_above() -> None:
+    text = "CREATE TABLE a (x int);\n-- the orders\nCREATE TABEL b (x int);\n"
+    rejected = split_file(text, "f.sql").statements[1]
+    assert (rejected.line, rejected.kind, rejected.first_line) == (3, "", "CREATE TABEL b (x int)")
+
+
 def test_dbmate_and_goose_down_sections_are_not_loaded() -> None:
     text = (
         "-- migrate:up\nCREATE TABLE a (x int);\n-- migrate:down\nDROP TABLE a;\n"

@@ -231,32 +231,55 @@ def pieces(text: str, offset: int) -> list[tuple[int, int, bool]]:
         found = pglast.split(text, with_parser=True, only_slices=True)
         return [(offset + s.start, offset + s.stop, True) for s in found]
     except parser.ParseError as error:
-        location = error.args[1] if len(error.args) > 1 else 0
+        # no location: "at end of input", an unfinished last statement
+        location = error.args[1] if len(error.args) > 1 else None
     start, stop = failing_chunk(text, location)
     return [
         *pieces(text[:start], offset),
-        (offset + start, offset + stop, False),
+        (offset + code_start(text, start, stop), offset + stop, False),
         *pieces(text[stop:], offset + stop),
     ]
 
 
-def failing_chunk(text: str, location: int) -> tuple[int, int]:
+def code_start(text: str, start: int, stop: int) -> int:
+    """Where a rejected chunk's code begins, after the blank lines and `--` comments
+    above it (the scanner's chunk has them): its file:line is the statement's."""
+    position = start
+    while position < stop:
+        rest = text[position:stop]
+        position += len(rest) - len(rest.lstrip())
+        if not text.startswith("--", position):
+            return position
+        newline = text.find("\n", position, stop)
+        if newline < 0:
+            break
+        position = newline + 1
+    return start  # nothing but comments
+
+
+def failing_chunk(text: str, location: int | None) -> tuple[int, int]:
     """The semicolon-separated chunk of `text` around `location`: where a statement the
-    parser rejects begins and ends."""
+    parser rejects begins and ends. Past the last semicolon (or `location` None, the
+    end of the input) it is the unfinished rest of the text."""
     try:
         found = pglast.split(text, with_parser=False, only_slices=True)
         chunks = [(s.start, s.stop) for s in found]
     except parser.ParseError as error:  # an unterminated quote: the rest is one chunk
         cut = error.args[1] if len(error.args) > 1 else 0
         chunks = [(s.start, s.stop) for s in safe_scan(text[:cut])]
-        complete = [c for c in chunks if text[c[1] : c[1] + 1] == ";"]
-        tail = complete[-1][1] + 1 if complete else 0
-        start = len(text[:tail]) + (len(text[tail:]) - len(text[tail:].lstrip()))
-        return start, len(text)
+        return rest_after(text, chunks), len(text)
     for start, stop in chunks:
-        if location < stop + 1:
+        if location is not None and location < stop + 1:
             return start, stop
-    return chunks[-1] if chunks else (0, len(text))
+    return rest_after(text, chunks), len(text)
+
+
+def rest_after(text: str, chunks: list[tuple[int, int]]) -> int:
+    """Where the text after the last semicolon-ended chunk begins (its first non-blank
+    character): the scanner leaves an unfinished last statement out of its chunks."""
+    complete = [stop for _, stop in chunks if text[stop : stop + 1] == ";"]
+    tail = complete[-1] + 1 if complete else 0
+    return tail + len(text[tail:]) - len(text[tail:].lstrip())
 
 
 def safe_scan(text: str) -> list[slice]:
