@@ -173,6 +173,26 @@ def test_a_saved_report_keeps_its_verification() -> None:
     assert "After rollback.sql the schema is **not** as before the fix" in render_markdown(again)
 
 
+def test_the_summary_counts_findings_that_appear_after_the_fixes() -> None:
+    """A fix can bring a finding to light (a key's type fixed: now a foreign key can be
+    inferred); the one-line summary says so, not only the report's table."""
+    appeared = VerifiedFinding(
+        "missing-foreign-key", "public.tags.asset_id", "medium", "f", "appeared"
+    )
+    verification = Verification(
+        copied_into="a throwaway PostgreSQL 16",
+        fix_statements=2,
+        rollback_statements=2,
+        failures=(),
+        findings=(),
+        appeared=(appeared,),
+        restored=True,
+        difference=(),
+    )
+    assert ", 1 new after the fixes; rollback.sql" in verification.summary()
+    assert "new after" not in replace(verification, appeared=()).summary()
+
+
 def test_a_fix_that_fails_on_the_copy_fails_the_run_after_writing_the_report(
     database, tmp_path: Path
 ) -> None:

@@ -79,7 +79,10 @@ class Verification:
         return (
             f"fix.sql: {self.fix_statements:,} statements, {failed:,} failed; "
             f"{len(self.resolved):,} findings resolved, {len(self.remaining):,} remain, "
-            f"{len(self.not_reproduced):,} not reproduced on a schema-only copy; "
+            f"{len(self.not_reproduced):,} not reproduced on a schema-only copy"
+            # a fix can bring one to light (a type fixed: now a foreign key is inferable)
+            + (f", {len(self.appeared):,} new after the fixes" if self.appeared else "")
+            + "; "
             f"rollback.sql: {self.rollback_statements:,} statements, {rolled:,} failed, "
             + ("schema restored" if self.restored else "schema NOT restored")
         )
