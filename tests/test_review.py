@@ -308,6 +308,28 @@ def test_base_database_that_psql_cannot_load_whole_is_loaded_again_one_by_one(
     assert scratch_databases(database.server) == []
 
 
+def test_statements_the_server_cannot_check_make_the_review_incomplete(server, tmp_path) -> None:
+    """What needs an extension the server lacks is not checked, and the review says so
+    where it gives its result; a --fail-on gate does not pass it (exit 3), as a review
+    that checked nothing would otherwise pass green."""
+    write(tmp_path, {"schema.sql": "CREATE EXTENSION pgvitals_absent_extension;\n"
+                                   "CREATE TABLE uses_it (id bigint PRIMARY KEY,"
+                                   " v text DEFAULT pgvitals_absent_function());\n"
+                                   "CREATE TABLE plain (id bigint PRIMARY KEY);\n"})  # fmt: skip
+    run = review(tmp_path, "schema.sql", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    [entry] = [e for e in run.json()["collection"]["skipped"] if e.get("statements_not_checked")]
+    assert (entry["object"], entry["statements_not_checked"]) == ("schema.sql:1", 2)
+    text = pgvitals("review", "schema.sql", "--server", server.dsn(), cwd=tmp_path)
+    assert "2 statements not checked, as the server lacks what they need: extension " \
+        "pgvitals_absent_extension unavailable on this server (schema.sql:1)" in " ".join(
+            text.stdout.split())  # fmt: skip
+    gate = pgvitals("review", "schema.sql", "--server", server.dsn(), "--fail-on", "critical",
+                    cwd=tmp_path)  # fmt: skip
+    assert gate.exit_code == 3, gate.stderr
+    assert "review incomplete: 2 statements not checked" in gate.stderr
+
+
 def test_base_folder_of_earlier_migrations(server, tmp_path) -> None:
     write(tmp_path, {
         "db/V1__init.sql": "CREATE TABLE teachers (id bigint);\n"

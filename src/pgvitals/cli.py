@@ -989,6 +989,9 @@ def finish(
     interrupted = analysis.snapshot.collection.interrupted
     if interrupted:  # a partial run is neither a baseline nor a point in the history
         raise Failure(f"{interrupted} (partial report written)", EXIT_UNREACHABLE)
+    not_checked = report.not_checked_summary()
+    if not_checked and fail_on:  # a gate does not pass what it could not check
+        raise Failure(f"review incomplete: {not_checked} (report written)", EXIT_UNREACHABLE)
     baselines.save(report, plan.force)
     keeping.record(report, analysis.snapshot, connection)
     if report.verification is not None and not report.verification.passed:

@@ -26,7 +26,14 @@ from pgvitals.fmt import plural, short_time
 from pgvitals.rules import REGISTRY
 from pgvitals.rules._api import ROWS_REQUIRED
 from pgvitals.snapshot.facts import Reference, RlsCoverage
-from pgvitals.snapshot.model import ColumnProfile, Constraint, ServerInfo, Snapshot, Table
+from pgvitals.snapshot.model import (
+    STATEMENTS_NOT_CHECKED,
+    ColumnProfile,
+    Constraint,
+    ServerInfo,
+    Snapshot,
+    Table,
+)
 from pgvitals.snapshot.probes import COLUMN_PROBES
 from pgvitals.snapshot.window import StatisticsWindow, statistics_window
 from pgvitals.verification import Verification
@@ -1144,6 +1151,25 @@ class Report:
 
     def worst_severity(self) -> Severity | None:
         return max((f.severity for f in self.findings), default=None)
+
+    def statements_not_checked(self) -> int:
+        """A review's statements that the server could not check (it lacks an extension
+        they need), counted with those that needed them: none of their objects is judged."""
+        return sum(entry.get(STATEMENTS_NOT_CHECKED, 0) for entry in self.collection["skipped"])
+
+    def not_checked_summary(self) -> str | None:
+        """One line saying what a review could not check, and how to check it."""
+        count = self.statements_not_checked()
+        if not count:
+            return None
+        roots = [e for e in self.collection["skipped"] if e.get(STATEMENTS_NOT_CHECKED)]
+        causes = [f"{e.get('because') or 'not available'} ({e['object']})" for e in roots[:3]]
+        more = ", ..." if len(roots) > 3 else ""
+        return (
+            f"{plural(count, 'statement')} not checked, as the server lacks what "
+            f"{'they need' if count > 1 else 'it needs'}: {', '.join(causes)}{more}; "
+            "review them with --server on a server that has it"
+        )
 
     def counted_findings(self) -> list[Finding]:
         """What --fail-on judges: every finding, or with a baseline the new ones and the

@@ -310,6 +310,7 @@ def report_context(report: Report) -> dict[str, Any]:
         "gaps": report.gaps,
         "checks_total": len(report.checks),
         "collection_skipped": report.collection["skipped"],
+        "not_checked": report.not_checked_summary(),
         "data_profiled": report.collection["data_profiled"],
         "plan": report.plan,
         "risks": report.risks,

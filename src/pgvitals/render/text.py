@@ -98,7 +98,10 @@ def render_text(report: Report, console: Console) -> None:
         line = Text("Fix verification: ", style="bold")
         line.append(visible(report.verification.summary()), style=style)
         console.print(line)
-    console.print(result_line(inventory))
+    not_checked = report.not_checked_summary()
+    if not_checked:
+        console.print(Text(visible(not_checked), style="bold yellow"))
+    console.print(result_line(inventory, bool(not_checked)))
 
 
 def header(report: Report) -> Text:
@@ -193,9 +196,12 @@ def finding_list(findings: list[Finding], known: frozenset[str] = frozenset()) -
     return grid
 
 
-def result_line(inventory: rp.Inventory) -> Text:
+def result_line(inventory: rp.Inventory, partial: bool = False) -> Text:
+    """`partial`: part of the input was not checked, so "no findings" is not a pass."""
     line = Text("Result: ", style="bold")
-    if not inventory.findings:
+    if not inventory.findings and partial:
+        line.append("no findings in what was checked", style="bold yellow")
+    elif not inventory.findings:
         line.append("no findings", style="bold green")
     else:
         parts = [(s, n) for s, n in inventory.findings_by_severity.items() if n]

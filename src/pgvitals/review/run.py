@@ -33,7 +33,7 @@ from pgvitals.review.restore import create_database, dump_roles, load_at_once
 from pgvitals.review.split import Note, split_file
 from pgvitals.snapshot import io
 from pgvitals.snapshot.collect import collect
-from pgvitals.snapshot.model import RejectedStatement, Snapshot
+from pgvitals.snapshot.model import STATEMENTS_NOT_CHECKED, RejectedStatement, Snapshot
 
 DATABASE, FILES, SNAPSHOT = "database", "files", "snapshot"
 REVIEW_DATABASE = "pgvitals_review"
@@ -256,7 +256,8 @@ def review_notes(load: Load, notes: list[Note], new_from: int) -> list[dict[str,
             if needing:
                 shown = ", ".join(needing[:10]) + (", ..." if len(needing) > 10 else "")
                 text += f"; nor {len(needing)} later statements that need it: {shown}"
-            entries.append(entry(statement.where, text))
+            counted = {STATEMENTS_NOT_CHECKED: 1 + len(needing), "because": outcome.reason}
+            entries.append({**entry(statement.where, text), **counted})
     if load.roles_created:
         names = ", ".join(load.roles_created)
         entries.append(entry("roles", f"assumed to exist, created without login: {names}"))

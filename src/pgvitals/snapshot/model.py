@@ -543,6 +543,11 @@ class QueryPlan(NamedTuple):
     candidates: list[dict[str, Any]]
 
 
+# In a review's skipped entry: how many statements it stands for that the server could
+# not check (one needing an extension the server lacks, and those that needed it).
+STATEMENTS_NOT_CHECKED = "statements_not_checked"
+
+
 @dataclass(frozen=True, slots=True)
 class CollectionInfo:
     """How the snapshot was taken, for the report's honesty and the benchmark."""
@@ -552,7 +557,8 @@ class CollectionInfo:
     duration_ms: int
     schemas_filter: list[str]
     data_profiled: bool
-    skipped: list[dict[str, str]]  # {"step", "reason"}: parts that could not be collected
+    # {"step", "object", "reason"} (and STATEMENTS_NOT_CHECKED): parts that could not be collected
+    skipped: list[dict[str, Any]]
     interrupted: str | None = None  # the run stopped early (the message says where)
     # probes that ran (snapshot/probes.py); None: a snapshot from before probes were recorded
     probes: list[str] | None = None
