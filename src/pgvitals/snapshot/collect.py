@@ -178,7 +178,11 @@ def estimated_rows(table: Table) -> float:
 def version_dependent_sql(version_num: int) -> dict[str, str]:
     """The one place where catalog differences between server versions are chosen."""
     return {
-        "n_ins_since_vacuum": "s.n_ins_since_vacuum" if version_num >= 130000 else "NULL::int8",
+        "n_ins_since_vacuum": (
+            "pg_catalog.pg_stat_get_ins_since_vacuum(c.oid)"
+            if version_num >= 130000
+            else "NULL::int8"
+        ),
         "last_idx_scan": (
             "pg_catalog.to_char(pg_catalog.pg_stat_get_lastscan(i.indexrelid) AT TIME ZONE 'UTC',"
             ' \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\')'
