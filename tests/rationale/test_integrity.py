@@ -225,6 +225,24 @@ def test_a_unique_key_with_a_null_part_accepts_repeats_and_upserts_duplicate(dat
                 admin.execute("INSERT INTO strict VALUES (NULL, 'a')")
 
 
+def test_a_materialized_views_columns_are_never_not_null_and_cannot_be_made_so(database) -> None:
+    database.execute(
+        "CREATE TABLE countries (code text PRIMARY KEY, name text NOT NULL);"
+        "CREATE MATERIALIZED VIEW country_names AS SELECT code, name FROM countries;"
+        "CREATE UNIQUE INDEX ON country_names (code, name)"
+    )
+    with database.admin() as admin:
+        not_null = admin.execute(
+            "SELECT attname, attnotnull FROM pg_attribute"
+            " WHERE attrelid = 'country_names'::regclass AND attnum > 0 ORDER BY attnum"
+        ).fetchall()
+        assert not_null == [("code", False), ("name", False)]  # both NOT NULL in countries
+        with pytest.raises(psycopg.errors.WrongObjectType, match="not supported"):
+            admin.execute("ALTER MATERIALIZED VIEW country_names ALTER code SET NOT NULL")
+        with pytest.raises(psycopg.errors.WrongObjectType, match="cannot change"):
+            admin.execute("INSERT INTO country_names VALUES ('x', 'y')")  # only REFRESH writes
+
+
 # empty-string-in-not-null
 
 

@@ -115,6 +115,53 @@ def test_a_definer_function_without_search_path_runs_what_the_caller_planted(
     assert after == [("reset", owner)]  # the function's own schema wins now
 
 
+def test_a_set_clause_stops_the_planner_inlining_an_sql_function(database) -> None:
+    database.execute(
+        "CREATE TABLE tags (name text);"
+        "CREATE INDEX ON tags (name text_pattern_ops);"
+        "CREATE FUNCTION reverse_match(text, text) RETURNS boolean LANGUAGE sql IMMUTABLE"
+        "  AS $$ SELECT $2 ~ $1 $$;"
+        "CREATE OPERATOR ~~~ (FUNCTION = reverse_match, LEFTARG = text, RIGHTARG = text);"
+        "CREATE FUNCTION definer_match(text, text) RETURNS boolean LANGUAGE sql IMMUTABLE"
+        "  SECURITY DEFINER AS $$ SELECT $2 ~ $1 $$"
+    )
+
+    def uses_index(connection: psycopg.Connection, condition: str) -> bool:
+        rows = connection.execute(f"EXPLAIN (COSTS OFF) SELECT * FROM tags WHERE {condition}")
+        return any("Index Cond" in line for (line,) in rows.fetchall())
+
+    found = {f.object: f for f in findings(database, "security-definer-search-path")}
+    inlinable = found["public.reverse_match(text, text)"]
+    assert inlinable.fix is None and inlinable.evidence["may_be_inlined"] is True
+    assert found["public.definer_match(text, text)"].fix is not None
+    with database.admin() as admin:
+        admin.execute("SET enable_seqscan = off")
+        # inlined, the operator becomes `name ~ '^abc'`, which the index serves
+        assert uses_index(admin, "'^abc' ~~~ name")
+        # a SECURITY DEFINER function is never inlined: a SET clause costs it nothing
+        assert not uses_index(admin, "definer_match('^abc', name)")
+        admin.execute("ALTER FUNCTION reverse_match(text, text) SET search_path = public, pg_temp")
+        assert not uses_index(admin, "'^abc' ~~~ name")
+
+
+def test_a_sql_standard_body_keeps_the_objects_it_named_when_created(database) -> None:
+    database.execute(
+        "CREATE FUNCTION public.label() RETURNS text LANGUAGE sql RETURN 'real';"
+        "CREATE FUNCTION public.bound_label() RETURNS text LANGUAGE sql RETURN label();"
+        "CREATE FUNCTION public.looked_up_label() RETURNS text LANGUAGE sql"
+        "  AS $$ SELECT label() $$;"
+        "CREATE SCHEMA planted;"
+        "CREATE FUNCTION planted.label() RETURNS text LANGUAGE sql RETURN 'planted'"
+    )
+    with database.admin() as admin:
+        admin.execute("SET search_path = planted, public")
+        labels = admin.execute("SELECT public.bound_label(), public.looked_up_label()")
+        assert labels.fetchone() == ("real", "planted")
+    reported = {f.object for f in findings(database, "security-definer-search-path")}
+    assert "public.looked_up_label()" in reported
+    assert "public.bound_label()" not in reported
+
+
 # security-definer-executable-by-api-role
 
 

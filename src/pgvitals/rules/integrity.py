@@ -678,7 +678,10 @@ def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     not reported: there, several NULLs usually mean "none" on purpose. A column that the
     index's predicate tests (`WHERE code IS NOT NULL`, `WHERE kind = 'x'`) cannot be NULL
     in it, and a NULL column guarded by another unique index for exactly those rows
-    (`UNIQUE (room_id, user_id) WHERE thread_id IS NULL`) is not counted.
+    (`UNIQUE (room_id, user_id) WHERE thread_id IS NULL`) is not counted. Unique indexes
+    of materialized views are not reported: PostgreSQL marks none of their columns NOT
+    NULL, even those read from NOT NULL columns, and cannot be told to; nothing but
+    REFRESH writes to them, so no insert or upsert relies on the key.
 
     ## Why it breaks
     By default a unique index treats NULLs as distinct from each other, so `(tenant_id,

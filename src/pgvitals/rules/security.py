@@ -130,6 +130,25 @@ def writable_schemas(snap: Snapshot, schemas: list[str], writers: list[str]) -> 
     return found
 
 
+def binds_names_when_created(function: Function) -> bool:
+    """An SQL function whose body names nothing that is looked up when it runs: a
+    SQL-standard body (`RETURN ...`, `BEGIN ATOMIC ... END`, PostgreSQL 14+) is parsed
+    when the function is created and keeps the objects it found then, and its prosrc is
+    empty (so is the body of an empty function, which names nothing)."""
+    return (
+        function.language == "sql" and function.source is not None and not function.source.strip()
+    )
+
+
+def may_be_inlined(function: Function) -> bool:
+    """The planner may replace a call of this function by its body: an SQL function, not
+    a procedure, not SECURITY DEFINER. A SET clause rules that out (inline_function in
+    PostgreSQL's optimizer/util/clauses.c gives up on any proconfig, as on prosecdef), so
+    a condition or an operator written with the function can no longer use an index,
+    and every call pays for saving and restoring the setting."""
+    return function.language == "sql" and function.kind == "f" and not function.security_definer
+
+
 @rule(
     "security-definer-search-path",
     category=SECURITY,
@@ -143,7 +162,9 @@ def security_definer_search_path(snap: Snapshot, opts: ApiOptions) -> Iterator[D
     Reported for every function without `SET search_path` (what splinter calls
     `function_search_path_mutable`): high for SECURITY DEFINER functions, low for the
     others. A SECURITY DEFINER function whose fixed search_path names a schema where
-    PUBLIC or an API role may create objects is reported too (high).
+    PUBLIC or an API role may create objects is reported too (high). An SQL function
+    with an SQL-standard body (`RETURN ...`, `BEGIN ATOMIC`) is not reported: its names
+    were bound when it was created.
 
     ## Why it breaks
     An unqualified name in a function body (`streaks`, `now()`, `=`) is looked up in
@@ -168,6 +189,14 @@ def security_definer_search_path(snap: Snapshot, opts: ApiOptions) -> Iterator[D
     body is schema-qualified. The rollback resets it. Where the fixed search_path
     names a writable schema, replace that schema (no SQL is generated: which
     schemas the body needs is a judgement).
+
+    An SQL function (not a procedure) without SECURITY DEFINER gets no SQL either: the
+    planner inlines such a function into the query that calls it, which is what lets
+    an index serve a condition written with it or with an operator it implements, and
+    a function with a SET clause is never inlined. Write its body in SQL-standard form
+    instead (`RETURN $2 ~ $1`, PostgreSQL 14+), which binds its names when the
+    function is created and is still inlined; before 14, schema-qualify every name in
+    the body (`OPERATOR(pg_catalog.~)`) and excuse the finding.
     """
     writers = [PUBLIC, *api_roles(snap, opts)]
     for function in snap.functions:
@@ -175,18 +204,28 @@ def security_definer_search_path(snap: Snapshot, opts: ApiOptions) -> Iterator[D
             continue
         path = function.settings.get("search_path")
         if path is None:
+            if binds_names_when_created(function):
+                continue
             definer = function.security_definer
             kind = "SECURITY DEFINER function" if definer else "Function"
+            # a SECURITY DEFINER function is never inlined: SET costs it nothing
+            inlined = may_be_inlined(function)
+            message = (
+                f"{kind} {function.qualname} has no search_path of its own: names in its body"
+                " resolve through the caller's search_path"
+            )
+            if inlined:
+                message += "; no SET proposed: it would stop the planner inlining the function"
             yield finding(
                 function,
-                f"{kind} {function.qualname} has no search_path of its own: names in its body"
-                " resolve through the caller's search_path",
+                message,
                 evidence={
                     "security_definer": definer,
                     "language": function.language,
                     "owner": function.owner,
+                    "may_be_inlined": inlined,
                 },
-                fix=fixes.set_function_search_path(function),
+                fix=None if inlined else fixes.set_function_search_path(function),
                 severity=None if definer else LOW,
             )
             continue

@@ -478,9 +478,15 @@ class Facts:
         table covers the rest of the key (`... WHERE thread_id IS NULL`) is guarded; and a
         key with a sibling that swaps its nullable columns for other nullable ones
         describes alternatives (a row belongs to a project or to a namespace). A key that
-        contains the primary key cannot repeat at all."""
+        contains the primary key cannot repeat at all. Materialized views are left out:
+        none of their columns is ever NOT NULL, whatever their query reads, and only
+        REFRESH writes to them."""
         found: list[tuple[Index, list[str]]] = []
+        tables = self.snap.table_by_oid
         for index in self.snap.indexes:
+            table = tables.get(index.table_oid)
+            if table is not None and table.kind == "m":
+                continue
             if (
                 not index.is_unique
                 or index.is_primary
