@@ -144,7 +144,9 @@ def expectation(expected: dict[str, Any]) -> list[str]:
     ]
     lines = [f"- {code(expected['object'])}" + (f": {', '.join(facts)}" if facts else "")]
     for key in ("fix", "rollback"):
-        if key in expected:
+        if key in expected and expected[key] is None:
+            lines.append(f"  {key}: none generated")
+        elif key in expected:
             block = ["```sql", *str(expected[key]).splitlines(), "```"]
             lines += [f"  {key}:", *[f"  {line}" for line in block]]
     return lines
