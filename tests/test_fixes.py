@@ -409,6 +409,145 @@ def test_no_drop_of_a_partitioned_index_that_adopted_a_partitions_key(database) 
     assert "own_key" in copy.evidence["no_automatic_fix"]
 
 
+# --- F: a serial column becomes an identity that hands out no id again ---------------
+
+SERIAL_SHAPES = """
+    -- the last ids were handed out and deleted: the sequence is past max(id)
+    CREATE TABLE t (id serial PRIMARY KEY, v text);
+    INSERT INTO t (v) VALUES ('a'), ('b'), ('c');
+    DELETE FROM t WHERE id = 3;
+    -- quoted names in another schema, bigserial; then an id taken by a rollback
+    CREATE SCHEMA "Other Schema";
+    CREATE TABLE "Other Schema"."Mixed ""Case"" ids" ("Id Col" bigserial PRIMARY KEY, v text);
+    INSERT INTO "Other Schema"."Mixed ""Case"" ids" (v) VALUES ('a');
+    -- smallserial whose sequence was never called
+    CREATE TABLE empty_small (id smallserial PRIMARY KEY);
+    -- explicit ids ahead of the sequence: the identity starts after them
+    CREATE TABLE ahead (id serial PRIMARY KEY);
+    INSERT INTO ahead VALUES (1), (2), (5);
+    -- a hand-made sequence with its own settings, not owned by the column
+    CREATE SEQUENCE stepped START 100 INCREMENT 10 CACHE 5;
+    CREATE TABLE stepped_use (id bigint NOT NULL DEFAULT nextval('stepped'));
+    INSERT INTO stepped_use DEFAULT VALUES;
+    INSERT INTO stepped_use DEFAULT VALUES;
+    DELETE FROM stepped_use WHERE id = 110;
+"""
+SERIAL_TABLES = (
+    '"public"."t"',
+    '"Other Schema"."Mixed ""Case"" ids"',
+    '"public"."empty_small"',
+    '"public"."ahead"',
+    '"public"."stepped_use"',
+)
+
+
+def sequence_positions(dsn: str) -> dict[str, tuple[int, bool]]:
+    """(last_value, is_called) of every sequence, by qualified name: the position that
+    pg_dump --schema-only leaves out."""
+    positions = {}
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        names = connection.execute(
+            "SELECT n.nspname, c.relname FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'S'"
+        ).fetchall()
+        for schema, name in names:
+            row = connection.execute(
+                sql.SQL("SELECT last_value, is_called FROM {}").format(sql.Identifier(schema, name))
+            ).fetchone()
+            assert row is not None
+            positions[f"{schema}.{name}"] = (row[0], row[1])
+    return positions
+
+
+def ids_handed_out(dsn: str) -> dict[str, list[int]]:
+    """One row inserted into each serial table with the default id; the ids, by table."""
+    handed_out = {}
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        for table in SERIAL_TABLES:
+            id_column = "Id Col" if "Other Schema" in table else "id"
+            row = connection.execute(
+                sql.SQL("INSERT INTO {} DEFAULT VALUES RETURNING {}").format(
+                    sql.SQL(table), sql.Identifier(id_column)
+                )
+            ).fetchone()
+            assert row is not None
+            handed_out[table] = [row[0]]
+    return handed_out
+
+
+def load_serial_shapes(database) -> None:
+    database.execute(SERIAL_SHAPES)
+    with psycopg.connect(database.dsn) as connection:  # in a transaction, rolled back
+        connection.execute("""INSERT INTO "Other Schema"."Mixed ""Case"" ids" (v) VALUES ('b')""")
+        connection.rollback()
+
+
+def serial_fixes(dsn: str) -> Scripts:
+    findings, scripts = checked(dsn)
+    serial = {f.object: f for f in findings if f.rule == "serial-instead-of-identity"}
+    assert len(serial) == len(SERIAL_TABLES)
+    assert all(item.fix is not None for item in serial.values())
+    return scripts
+
+
+def test_serial_to_identity_hands_out_no_id_twice(database) -> None:
+    """The identity continues from the old sequence's position as it is when fix.sql
+    runs (it moved after the check), not from max(id): ids handed out and then deleted
+    or rolled back are not handed out again, before the rollback or after it."""
+    load_serial_shapes(database)
+    scripts = serial_fixes(database.dsn)
+    # the sequences move between the check and the fix
+    database.execute("INSERT INTO t (v) VALUES ('d'); DELETE FROM t WHERE id = 4")
+    before = schema_dump(database.server, database.name)
+    fix = apply_script(database.dsn, scripts.fix)
+    assert fix.failures == []
+    first = ids_handed_out(database.dsn)
+    assert first == {
+        '"public"."t"': [5],  # 3 and 4 were handed out and deleted
+        '"Other Schema"."Mixed ""Case"" ids"': [3],  # 2 was taken by the rolled-back insert
+        '"public"."empty_small"': [1],
+        '"public"."ahead"': [6],  # after the explicit 5
+        # 110 was handed out and deleted; the session that inserted it had 120-140
+        # cached (CACHE 5), which the old sequence would not have handed out either
+        '"public"."stepped_use"': [150],
+    }
+    rollback = apply_script(database.dsn, scripts.rollback)
+    assert rollback.failures == []
+    assert schema_dump(database.server, database.name) == before
+    # the old sequences continue after the ids the identity handed out (and cached)
+    assert ids_handed_out(database.dsn) == {
+        '"public"."t"': [6],
+        '"Other Schema"."Mixed ""Case"" ids"': [4],
+        '"public"."empty_small"': [2],
+        '"public"."ahead"': [7],
+        '"public"."stepped_use"': [200],
+    }
+
+
+def test_serial_to_identity_rollback_restores_the_sequences_exactly(database) -> None:
+    """Fix and rollback with nothing in between: the schema and every sequence's
+    position (last_value, is_called) are as they were."""
+    load_serial_shapes(database)
+    scripts = serial_fixes(database.dsn)
+    before = schema_dump(database.server, database.name), sequence_positions(database.dsn)
+    fix = apply_script(database.dsn, scripts.fix)
+    rollback = apply_script(database.dsn, scripts.rollback)
+    assert (fix.failures, rollback.failures) == ([], [])
+    after = schema_dump(database.server, database.name), sequence_positions(database.dsn)
+    assert after == before
+
+
+def test_serial_to_identity_keeps_the_old_sequences_settings(database) -> None:
+    load_serial_shapes(database)
+    apply_script(database.dsn, serial_fixes(database.dsn).fix)
+    with psycopg.connect(database.dsn) as connection:
+        settings = connection.execute(
+            "SELECT seqstart, seqincrement, seqmin, seqmax, seqcache, seqcycle FROM pg_sequence"
+            " WHERE seqrelid = pg_get_serial_sequence('stepped_use', 'id')::regclass"
+        ).fetchone()
+    assert settings == (100, 10, 1, 2**63 - 1, 5, False)
+
+
 def test_statements_split_as_psql_splits_them() -> None:
     script = (
         "-- a comment; with a semicolon\n"

@@ -752,63 +752,160 @@ def timestamp_to_timestamptz(column: Column, indexed: bool) -> Fix:
     )
 
 
-def _restart_after_max(sequence: sql.Composable, table: Table, column: Column) -> str:
-    """Move a sequence past the largest value of its column (1 for an empty table)."""
+# The range of each integer type an identity column can have: its sequence's bounds.
+INTEGER_RANGES = {
+    "int2": (-(2**15), 2**15 - 1),
+    "int4": (-(2**31), 2**31 - 1),
+    "int8": (-(2**63), 2**63 - 1),
+}
+
+
+def number(value: int) -> sql.SQL:
+    """An integer as SQL text; psycopg's Literal writes a negative one with a space
+    before it (against `--`), which reads oddly in `MINVALUE  -5`."""
+    return sql.SQL(str(int(value)))
+
+
+def identity_options(column: Column, sequence: Sequence) -> list[sql.Composable]:
+    """The old sequence's settings that an identity of the column's type would not
+    have by default (PostgreSQL's defaults: INCREMENT 1, from 1 up to the type's
+    largest value, or from its smallest down to -1, START at the first value, CACHE 1,
+    NO CYCLE), its bounds narrowed to the column's type, which the identity's sequence
+    takes (a bigint sequence can feed an integer column)."""
+    lowest, highest = INTEGER_RANGES[column.type_name]
+    ascending = sequence.increment_by > 0
+    min_value, max_value = max(sequence.min_value, lowest), min(sequence.max_value, highest)
+    options: list[sql.Composable] = []
+    if sequence.increment_by != 1:
+        options.append(sql.SQL("INCREMENT BY {}").format(number(sequence.increment_by)))
+    if min_value != (1 if ascending else lowest):
+        options.append(sql.SQL("MINVALUE {}").format(number(min_value)))
+    if max_value != (highest if ascending else -1):
+        options.append(sql.SQL("MAXVALUE {}").format(number(max_value)))
+    if sequence.start_value != (min_value if ascending else max_value):
+        options.append(sql.SQL("START WITH {}").format(number(sequence.start_value)))
+    if sequence.cache_size is not None and sequence.cache_size != 1:
+        options.append(sql.SQL("CACHE {}").format(number(sequence.cache_size)))
+    if sequence.cycle:
+        options.append(sql.SQL("CYCLE"))
+    return options
+
+
+def continue_identity(
+    identity: sql.Identifier, old: sql.Identifier, table: Table, column: Column, sequence: Sequence
+) -> str:
+    """Position the new identity where the old sequence would hand out its next id, or
+    after the column's furthest id where that is further (ids inserted explicitly do
+    not move a sequence). Read when the statement runs: the old sequence moves between
+    the check and the fix, and its position counts ids that were handed out and then
+    deleted or rolled back, which max(id) does not see. A cycling sequence continues
+    exactly where it was: it hands out ids again by design, so the furthest id says
+    nothing about where it is."""
+    if sequence.cycle:
+        return text(
+            sql.SQL("SELECT pg_catalog.setval({}, last_value, is_called) FROM {};").format(
+                sql.Literal(text(identity)), old
+            )
+        )
+    ascending = sequence.increment_by > 0
+    step = sql.SQL("{} {}").format(
+        sql.SQL("+" if ascending else "-"), number(abs(sequence.increment_by))
+    )
     return text(
         sql.SQL(
-            "SELECT pg_catalog.setval({sequence}, coalesce(max({column}), 0) + 1, false)"
-            " FROM {table};"
+            "SELECT pg_catalog.setval({identity}, {furthest}("
+            "(SELECT CASE WHEN is_called THEN last_value {step} ELSE last_value END FROM {old}),"
+            " (SELECT {extreme}({column})::int8 {step} FROM {table})), false);"
         ).format(
-            sequence=sequence,
+            identity=sql.Literal(text(identity)),
+            furthest=sql.SQL("greatest" if ascending else "least"),
+            step=step,
+            old=old,
+            extreme=sql.SQL("max" if ascending else "min"),
             column=sql.Identifier(column.name),
-            table=name_of(table.schema, table.name),
+            table=relation(table),
         )
     )
 
 
-def serial_to_identity(table: Table, column: Column, sequence: Sequence) -> Fix:
-    """Replace a `nextval()` default by an identity column positioned after the largest
-    id. The old sequence is kept, detached and unused, so that the rollback can restore
-    it with its owner, grants and settings: the default, OWNED BY (where it was) and the
-    position come back; drop it once the change is settled."""
-    relation = name_of(table.schema, table.name)
+def serial_to_identity(snap: Snapshot, table: Table, column: Column, sequence: Sequence) -> Fix:
+    """Replace a `nextval()` default by an identity column with the old sequence's
+    settings, continuing from the old sequence's position (or after the furthest id,
+    if further). The old sequence is kept, detached and unused, so that the rollback
+    can restore it with its owner, grants and settings: the default and OWNED BY
+    (where it was) come back, and its position moves on past the ids the identity
+    handed out, if it handed out any; drop it once the change is settled.
+
+    Each script runs in a transaction of its own that takes ACCESS EXCLUSIVE on the
+    table first: between DROP DEFAULT and the identity's setval() an insert would fail
+    (no default) or take an id the identity hands out again, so inserts wait instead.
+    Being a transaction, it cannot run inside another one (`transactional=False`)."""
+    relation_name = relation(table)
     name = sql.Identifier(column.name)
-    sequence_name = name_of(sequence.schema, sequence.name)
-    regclass = sql.Literal(text(sequence_name))
-    identity_sequence = sql.SQL("pg_catalog.pg_get_serial_sequence({table}, {column})").format(
-        table=sql.Literal(text(relation)), column=sql.Literal(column.name)
+    old = name_of(sequence.schema, sequence.name)
+    identity = name_of(
+        table.schema,
+        snap.facts.names.new(
+            table.schema, table.name, column.name, "seq", ("identity", table.oid, column.name)
+        ),
     )
     owned = (sequence.owned_by_table_oid, sequence.owned_by_column) == (table.oid, column.name)
-    forward = [text(sql.SQL("ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT;").format(relation, name))]
+    lock = text(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE;").format(relation_name))
+    options = sql.SQL(" ").join(
+        [sql.SQL("SEQUENCE NAME {}").format(identity), *identity_options(column, sequence)]
+    )
+    forward = ["BEGIN;", lock]
+    forward.append(
+        text(sql.SQL("ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT;").format(relation_name, name))
+    )
     if owned:
-        forward.append(text(sql.SQL("ALTER SEQUENCE {} OWNED BY NONE;").format(sequence_name)))
+        forward.append(text(sql.SQL("ALTER SEQUENCE {} OWNED BY NONE;").format(old)))
     forward += [
         text(
-            sql.SQL("ALTER TABLE {} ALTER COLUMN {} ADD GENERATED BY DEFAULT AS IDENTITY;").format(
-                relation, name
-            )
+            sql.SQL(
+                "ALTER TABLE {} ALTER COLUMN {} ADD GENERATED BY DEFAULT AS IDENTITY ({});"
+            ).format(relation_name, name, options)
         ),
-        _restart_after_max(identity_sequence, table, column),
+        continue_identity(identity, old, table, column, sequence),
+        "COMMIT;",
     ]
     backward = [
+        "BEGIN;",
+        lock,
+        # before the identity's sequence goes with it: the ids it handed out are taken
+        text(
+            sql.SQL(
+                "SELECT pg_catalog.setval({}, last_value, true) FROM {} WHERE is_called;"
+            ).format(sql.Literal(text(old)), identity)
+        ),
         text(
             sql.SQL("ALTER TABLE {} ALTER COLUMN {} DROP IDENTITY IF EXISTS;").format(
-                relation, name
+                relation_name, name
             )
         ),
         text(
             sql.SQL(
                 "ALTER TABLE {} ALTER COLUMN {} SET DEFAULT pg_catalog.nextval({}::regclass);"
-            ).format(relation, name, regclass)
+            ).format(relation_name, name, sql.Literal(text(old)))
         ),
     ]
     if owned:
         backward.append(
-            text(sql.SQL("ALTER SEQUENCE {} OWNED BY {}.{};").format(sequence_name, relation, name))
+            text(sql.SQL("ALTER SEQUENCE {} OWNED BY {}.{};").format(old, relation_name, name))
         )
-    backward.append(_restart_after_max(regclass, table, column))
-    return Fix(tuple(forward), tuple(backward), BRIEF_ALTER).with_note(
-        f"keeps {one_line(sequence.qualname)} (unused) for the rollback: drop it when settled"
+    backward.append("COMMIT;")
+    return (
+        Fix(tuple(forward), tuple(backward), Risk(lock="ACCESS EXCLUSIVE", transactional=False))
+        .with_note(
+            f"keeps {one_line(sequence.qualname)} (unused) for the rollback: drop it when"
+            " settled, and first change code that calls nextval() on it by name: it would"
+            " hand out the identity's ids again"
+        )
+        .with_note(
+            f"one transaction, ACCESS EXCLUSIVE on {one_line(table.qualname)} until COMMIT:"
+            " inserts wait instead of taking ids in between; the largest"
+            f" {one_line(column.name)} is read under the lock (a full scan without an index)"
+        )
     )
 
 

@@ -283,6 +283,7 @@ class Sequence(NamedTuple):
     owned_by_table_oid: int | None
     owned_by_column: str | None
     readable: bool  # this role may SELECT it, so last_value could be read
+    cache_size: int | None = None  # None: a snapshot taken before pgvitals read it
 
     @property
     def qualname(self) -> str:

@@ -13,7 +13,8 @@ SELECT s.seqrelid::int8 AS oid,
        NULL::int8 AS last_value,
        dep.refobjid::int8 AS owned_by_table_oid,
        a.attname AS owned_by_column,
-       pg_catalog.has_sequence_privilege(s.seqrelid, 'SELECT') AS readable
+       pg_catalog.has_sequence_privilege(s.seqrelid, 'SELECT') AS readable,
+       s.seqcache AS cache_size
   FROM pg_catalog.pg_sequence s
   JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
