@@ -397,21 +397,47 @@ def describe_mismatch(mismatch: TypeMismatch) -> str:
 LOWER = {CRITICAL: HIGH, HIGH: MEDIUM, MEDIUM: LOW, LOW: LOW}
 
 
+@dataclass(frozen=True)
+class TypeMismatchOptions:
+    low_below: float = option(
+        0.01,
+        "a narrower integer reference is low while the key's sequence has used less than"
+        " this share of the referencing column's range",
+    )
+
+
+def key_positions(snap: Snapshot) -> dict[tuple[int, str], int]:
+    """The last value handed out for each key column an ascending sequence feeds, by
+    (table oid, column name), where the sequence's position was read."""
+    fed = snap.facts.column_fed_by_sequence
+    positions = {}
+    for sequence in snap.sequences:
+        column = fed.get(sequence.oid)
+        if column is not None and sequence.last_value is not None and sequence.increment_by > 0:
+            positions[(column.table_oid, column.name)] = sequence.last_value
+    return positions
+
+
 @rule(
     "fk-type-mismatch",
     category=INTEGRITY,
     severity=HIGH,
     title="Reference whose type differs from the key it references",
+    options=TypeMismatchOptions,
 )
-def fk_type_mismatch(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+def fk_type_mismatch(snap: Snapshot, opts: TypeMismatchOptions) -> Iterator[Draft]:
     """A referencing column's type cannot hold, or cannot be compared with, the key.
 
     Checks declared foreign keys and references inferred from names (`teacher_id` ->
     `teachers.id`, see `missing-foreign-key`). High when the types cannot be compared
     (uuid against an integer, text against uuid): no constraint is possible at all.
     Medium when an integer column is narrower than the integer key it references, or
-    integer meets numeric. One level lower for a reference inferred with medium
-    confidence (another schema, or a key not named `id`).
+    integer meets numeric. Where a sequence feeds the key and its position was read,
+    the narrower column's risk is measured: high once the key has passed the column's
+    largest value (new references to it cannot be stored), low while it has used under
+    `low_below` (1 %) of that range (a lookup table of a few rows). One level lower for
+    a reference inferred with medium confidence (another schema, or a key not named
+    `id`).
 
     ## Why it breaks
     - **uuid and integer** have no comparison: no foreign key can be declared, and a
@@ -432,12 +458,11 @@ def fk_type_mismatch(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     the right type, fill it from the referenced table, and switch over.
     """
     facts = snap.facts
+    positions = key_positions(snap)
     for reference in (*facts.declared_references, *facts.inferred_references):
         for mismatch in reference.mismatches():
             column, key = mismatch.column, mismatch.key
             severity = HIGH if not mismatch.comparable else MEDIUM
-            if reference.confidence == "medium":
-                severity = LOWER[severity]
             evidence: dict[str, object] = {
                 "referenced": key.qualname,
                 "column_type": column.data_type,
@@ -447,6 +472,16 @@ def fk_type_mismatch(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                 "constraint_possible": mismatch.comparable,
                 "breaks": describe_mismatch(mismatch),
             }
+            position = positions.get((key.table_oid, key.name))
+            if mismatch.kind == "narrower" and position is not None:
+                limit = INTEGER_LIMITS[column.type_name]
+                evidence.update(key_position=position, column_limit=limit)
+                if position > limit:
+                    severity = HIGH
+                elif position < opts.low_below * limit:
+                    severity = LOW
+            if reference.confidence == "medium":
+                severity = LOWER[severity]
             if reference.constraint is not None:
                 evidence["constraint"] = reference.constraint.name
             how = "references" if reference.declared else "evidently references (by its name)"
