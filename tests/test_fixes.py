@@ -304,6 +304,66 @@ def test_primary_key_beside_a_unique_constraint_that_foreign_keys_use(database) 
     assert "NOT NULL" in (found["public.events"].fix.notes[0] if found["public.events"].fix else "")
 
 
+def test_primary_key_replaces_a_unique_constraint_instead_of_duplicating_it(database) -> None:
+    database.execute(
+        """
+        CREATE SCHEMA "Mixed Case";
+        CREATE TABLE "Mixed Case"."Supplier ""Sources"" list" ("Code" text NOT NULL, note text,
+            CONSTRAINT "Code Key" UNIQUE ("Code") WITH (fillfactor = 70));
+        COMMENT ON CONSTRAINT "Code Key" ON "Mixed Case"."Supplier ""Sources"" list"
+            IS 'one ''code'' each';
+        COMMENT ON INDEX "Mixed Case"."Code Key" IS 'its index';
+        CREATE TABLE deferred (code int NOT NULL,
+            CONSTRAINT deferred_code_key UNIQUE (code) DEFERRABLE INITIALLY DEFERRED);
+        CREATE TABLE nulls_not_distinct (code int NOT NULL,
+            CONSTRAINT nulls_not_distinct_code_key UNIQUE NULLS NOT DISTINCT (code));
+        -- dropping the replica identity's index would leave the table none
+        CREATE TABLE published (code int NOT NULL, CONSTRAINT published_code_key UNIQUE (code));
+        ALTER TABLE published REPLICA IDENTITY USING INDEX published_code_key;
+        -- a foreign key depends on the constraint's index: the constraint stays
+        CREATE TABLE referenced (code int NOT NULL, CONSTRAINT referenced_code_key UNIQUE (code));
+        CREATE TABLE referencing (id int PRIMARY KEY, code int REFERENCES referenced (code));
+        CREATE INDEX ON referencing (code);
+        INSERT INTO "Mixed Case"."Supplier ""Sources"" list"
+            SELECT 'c' || n, 'x' FROM generate_series(1, 500) n;
+        INSERT INTO deferred SELECT generate_series(1, 500);
+        INSERT INTO nulls_not_distinct SELECT generate_series(1, 500);
+        INSERT INTO published SELECT generate_series(1, 500);
+        INSERT INTO referenced SELECT generate_series(1, 500);
+        INSERT INTO referencing SELECT n, n FROM generate_series(1, 500) n;
+        """
+    )
+    dsn = database.dsn
+    findings, scripts = checked(dsn)
+    before = schema_dump(database.server, database.name)
+    assert apply_script(dsn, scripts.fix).failures == []
+    left = {(f.rule, f.object) for f in checked(dsn)[0]}
+    assert {name for rule, name in left if rule == "missing-primary-key"} == set()
+    # the one duplicate left is the constraint that the foreign key needs, by choice
+    duplicates = {name for rule, name in left if rule == "duplicate-index"}
+    assert duplicates == {"public.referenced_code_key"}
+    with database.admin() as admin:
+        deferral = admin.execute(
+            "SELECT conname, condeferrable, condeferred FROM pg_constraint"
+            " WHERE conrelid = 'deferred'::regclass"
+        ).fetchall()
+        identity = admin.execute(
+            "SELECT relreplident FROM pg_class WHERE oid = 'published'::regclass"
+        ).fetchone()
+        rows = admin.execute(
+            'SELECT count(*) FROM "Mixed Case"."Supplier ""Sources"" list"'
+        ).fetchone()
+    assert deferral == [("deferred_pkey", True, True)]
+    assert identity == ("d",)  # the key, not an identity index that is gone
+    assert rows == (500,)
+    assert apply_script(dsn, scripts.rollback).failures == []
+    assert schema_dump(database.server, database.name) == before
+    found = {f.object: f for f in findings if f.rule == "missing-primary-key"}
+    replaced = found['Mixed Case.Supplier "Sources" list'].evidence["replaces_constraint"]
+    assert replaced == 'Code Key by Supplier "Sources" list_pkey'
+    assert "replaces_constraint" not in found["public.referenced"].evidence
+
+
 def test_a_table_at_the_column_limit_gets_a_key_on_existing_columns(database) -> None:
     columns = ", ".join(f"c{n} int" for n in range(1, 1600))
     database.execute(

@@ -362,13 +362,38 @@ def drop_constraint_statement(constraint: Constraint) -> str:
     )
 
 
-def add_constraint_statement(constraint: Constraint) -> str:
+def storage_parameters(options: Seq[str]) -> sql.Composable:
+    """` WITH (name = 'value', ...)`, or nothing."""
+    if not options:
+        return sql.SQL("")
+    pairs = (option.partition("=") for option in options)
+    listed = sql.SQL(", ").join(
+        sql.SQL("{name} = {value}").format(name=sql.Identifier(name), value=sql.Literal(value))
+        for name, _, value in pairs
+    )
+    return sql.SQL(" WITH ({})").format(listed)
+
+
+KEYS = ("p", "u")  # constraints whose index the definition describes, options aside
+# " DEFERRABLE" and " INITIALLY DEFERRED" end pg_get_constraintdef's text where they apply
+DEFERRAL = re.compile(r" DEFERRABLE(?: INITIALLY DEFERRED)?$")
+
+
+def add_constraint_statement(constraint: Constraint, options: Seq[str] = ()) -> str:
+    """`options`: the storage parameters of a key's index, which pg_get_constraintdef
+    leaves out of the definition (it prints them only for ALTER TABLE's own use);
+    they go before DEFERRABLE, where that command has them."""
     assert constraint.definition is not None
+    definition = constraint.definition
+    deferral = DEFERRAL.search(definition)
+    at = deferral.start() if deferral else len(definition)
     return text(
-        sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} {definition};").format(
+        sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} {head}{options}{tail};").format(
             table=name_of(constraint.schema, constraint.table),
             name=sql.Identifier(constraint.name),
-            definition=sql.SQL(constraint.definition),
+            head=sql.SQL(definition[:at]),
+            options=storage_parameters(options),
+            tail=sql.SQL(definition[at:]),
         )
     )
 
@@ -403,7 +428,12 @@ def restore_constraint(snap: Snapshot, constraint: Constraint) -> list[str] | No
         if isinstance(restored, NoFix):
             return restored
         statements += restored
-    return [*statements, add_constraint_statement(constraint), *constraint_comment(constraint)]
+    options = index.reloptions if index and constraint.kind in KEYS else ()
+    return [
+        *statements,
+        add_constraint_statement(constraint, options),
+        *constraint_comment(constraint),
+    ]
 
 
 def drop_constraint(snap: Snapshot, constraint: Constraint) -> Fix | NoFix:
@@ -442,10 +472,17 @@ def promote_statement(table: Table, name: str, index: str) -> str:
     )
 
 
-def build_unique_statement(table: Table, name: str, columns: Seq[str]) -> str:
+def build_unique_statement(
+    table: Table, name: str, columns: Seq[str], options: Seq[str] = ()
+) -> str:
+    """`options`: storage parameters as pg_class.reloptions lists them (`fillfactor=70`)."""
+    statement = "CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} ({columns}){options};"
     return text(
-        sql.SQL("CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} ({columns});").format(
-            name=sql.Identifier(name), table=relation(table), columns=columns_list(columns)
+        sql.SQL(statement).format(
+            name=sql.Identifier(name),
+            table=relation(table),
+            columns=columns_list(columns),
+            options=storage_parameters(options),
         )
     )
 
@@ -484,6 +521,55 @@ def primary_key_on_new_index(
         (build_unique_statement(table, name, columns), promote_statement(table, name, name)),
         tuple(rollback),
         CONCURRENT_BUILD | BRIEF_ALTER,
+    )
+
+
+def primary_key_replacing(
+    snap: Snapshot, table: Table, constraint: Constraint, index: Index, name: str
+) -> Fix | NoFix:
+    """Build a unique index like the UNIQUE constraint's CONCURRENTLY (no write lock),
+    then in one ALTER TABLE, atomic and brief, drop the constraint and make the new
+    index the primary key, so no second index on the same columns is left behind.
+
+    The key is as deferrable as the constraint was, so transactions that rely on
+    deferred checks keep working. The new index keeps the old one's storage
+    parameters; not NULLS NOT DISTINCT, which a primary key's index cannot have and
+    NOT NULL columns do not need. Where the old index was the replica identity, the
+    key takes over (REPLICA IDENTITY DEFAULT): a dropped identity index leaves none.
+    The rollback drops the key and adds the constraint back as it was, under its own
+    name, with its comments and replica identity."""
+    restore = restore_constraint(snap, constraint)
+    if isinstance(restore, NoFix):
+        return restore
+    assert constraint.definition is not None  # restore_constraint checked it
+    deferral = DEFERRAL.search(constraint.definition)
+    swap = sql.SQL(
+        "ALTER TABLE {table} DROP CONSTRAINT {old},"
+        " ADD CONSTRAINT {name} PRIMARY KEY USING INDEX {name}{deferral}{identity};"
+    ).format(
+        table=relation(table),
+        old=sql.Identifier(constraint.name),
+        name=sql.Identifier(name),
+        deferral=sql.SQL(deferral.group() if deferral else ""),
+        identity=sql.SQL(", REPLICA IDENTITY DEFAULT" if index.is_replica_identity else ""),
+    )
+    rollback = [
+        drop_key_statement(table, name),
+        # left behind when the swap failed
+        drop_index_statement(table.schema, name, concurrently=True),
+        *restore,
+        *index_comment(index),
+    ]
+    if index.is_replica_identity:
+        identity = sql.SQL("ALTER TABLE {table} REPLICA IDENTITY USING INDEX {index};")
+        rollback.append(
+            text(identity.format(table=relation(table), index=sql.Identifier(index.name)))
+        )
+    keys = [column or "" for column in index.key_columns]
+    return Fix(
+        (build_unique_statement(table, name, keys, index.reloptions), text(swap)),
+        tuple(rollback),
+        CONCURRENT_BUILD | Risk(lock="ACCESS EXCLUSIVE", drops=True),
     )
 
 

@@ -69,9 +69,12 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     Promote an existing unique index on NOT NULL columns with
     `ADD CONSTRAINT ... PRIMARY KEY USING INDEX` (no new index build; the index is
     renamed to the key's name, which the evidence says). Where that index backs a
-    UNIQUE constraint, is referenced by foreign keys, or sorts other than the
-    default, build a new unique index `CONCURRENTLY` on the same columns and
-    promote that: the old one stays. Without a candidate, the same on an `id`
+    UNIQUE constraint, build a new unique index `CONCURRENTLY` on the same columns
+    and, in one `ALTER TABLE`, drop the constraint and promote the new index: the
+    key replaces the constraint (as deferrable as it was) rather than duplicating
+    it. Where foreign keys reference the table through that index (they depend on
+    it), or it sorts other than the default, the new index is promoted beside it
+    and the old one stays. Without a candidate, the same on an `id`
     column, or add a `bigint GENERATED ALWAYS AS IDENTITY` column (this rewrites
     the table under an ACCESS EXCLUSIVE lock: plan a window). A partitioned table's
     key must contain its partition key: each partition gets its own key first,
@@ -170,9 +173,11 @@ def primary_key_fix(
     """The least disruptive key that always applies and always rolls back.
 
     An existing unique index is promoted in place when nothing else depends on it
-    as it is; otherwise a new unique index on the same columns is built beside it
-    (one backing a UNIQUE constraint cannot also back the key, and foreign keys
-    that reference it would stop its rollback)."""
+    as it is. One backing a UNIQUE constraint cannot also back the key, so a new
+    unique index on the same columns becomes the key and the constraint goes: left
+    beside the key, it would be the next check's duplicate-index. Otherwise (foreign
+    keys reference the old index, which would stop its drop or its rollback) the new
+    index is built beside it and the old one stays."""
     columns = {c.name: c for c in snap.columns_by_table.get(table.oid, [])}
     if table.kind == "p":
         if candidate is None:
@@ -200,6 +205,21 @@ def primary_key_fix(
                 evidence["renames_index"] = f"{candidate.name} to {name}"
                 return fixes.promote_index(table, candidate, name, restore)
             in_the_way = "its definition could not be read"
+        replaced = replaceable_constraint(snap, candidate)
+        if replaced is not None:
+            replacing = fixes.primary_key_replacing(snap, table, replaced, candidate, name)
+            if not isinstance(replacing, NoFix):
+                evidence["replaces_constraint"] = f"{replaced.name} by {name}"
+                return replacing.with_note(replacement_note(replaced, name))
+        using = snap.facts.foreign_keys_using_index.get(candidate.oid)
+        if using and candidate.constraint_name:
+            # moving them to the key would drop and add foreign keys of other tables
+            referencing = ", ".join(sorted(fixes.one_line(fk.qualname) for fk in using))
+            in_the_way = (
+                f"it backs constraint {fixes.one_line(candidate.constraint_name)}, which"
+                f" foreign keys reference ({referencing}); re-point them to the key, then"
+                " drop it"
+            )
         return fixes.primary_key_on_new_index(table, keys, name).with_note(
             f"builds a new unique index on ({', '.join(keys)}) beside"
             f" {fixes.one_line(candidate.name)}, which stays: {in_the_way}"
@@ -229,6 +249,30 @@ def primary_key_fix(
             f" promote{hint}"
         )
     return fixes.add_identity_primary_key(table)
+
+
+def replaceable_constraint(snap: Snapshot, index: Index) -> Constraint | None:
+    """The UNIQUE constraint backed by `index` that the key can replace: one whose
+    index no foreign key references (they depend on it, so it cannot be dropped)."""
+    if index.constraint_name is None or snap.facts.foreign_keys_using_index.get(index.oid):
+        return None
+    constraint = snap.facts.constraint_by_name.get((index.table_oid, index.constraint_name))
+    return constraint if constraint is not None and constraint.kind == "u" else None
+
+
+def replacement_note(constraint: Constraint, key: str) -> str:
+    """What the swap changes that a reader must know before running it."""
+    old, new = fixes.one_line(constraint.name), fixes.one_line(key)
+    note = (
+        f"the key replaces constraint {old} on the same columns, built as a new index"
+        f" first; statements naming {old} (ON CONFLICT ON CONSTRAINT) must name {new}"
+    )
+    if constraint.definition and fixes.DEFERRAL.search(constraint.definition):
+        note += (
+            f"; the key is DEFERRABLE, as {old} was: no foreign key can reference it, it"
+            " cannot be the replica identity, and ON CONFLICT cannot use it"
+        )
+    return note
 
 
 def obstacle_to_promotion(snap: Snapshot, index: Index) -> str | None:
