@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from pgvitals.findings import Finding
 from pgvitals.report import fix_scripts
+from pgvitals.testing import flush_statistics
 from tests.test_fixes import apply_script, checked, schema_dump, take_snapshot
+from tests.workload.conftest import require
 
 REFERENCES = """
 CREATE TABLE teachers (id int PRIMARY KEY);
@@ -87,3 +89,34 @@ def test_the_foreign_key_fix_indexes_the_column_and_rolls_back_exactly(database)
     rolled_back = apply_script(dsn, scripts.rollback)
     assert rolled_back.failures == []
     assert schema_dump(database.server, database.name) == before
+
+
+def test_an_index_that_query_advice_shares_is_built_once(database) -> None:
+    # missing-index-for-query advises the same index, under the same name, for the
+    # application's lookups by the column: the key's fix, which runs after it, must
+    # neither fail on it nor depend on it (a reviewer may leave the other fix out)
+    require(database, "pg_stat_statements")
+    database.execute(
+        """
+        CREATE TABLE teachers (id int PRIMARY KEY);
+        INSERT INTO teachers SELECT generate_series(1, 2000);
+        CREATE TABLE lessons (id int PRIMARY KEY, teacher_id int);
+        INSERT INTO lessons SELECT g, 1 + g % 2000 FROM generate_series(1, 20000) g;
+        ANALYZE teachers, lessons;
+        """
+    )
+    with database.admin() as app:
+        for teacher in range(1, 4):
+            app.execute("SELECT id FROM lessons WHERE teacher_id = %s", [teacher])
+        flush_statistics(app)
+    findings, scripts = checked(database.dsn)
+    building = {f.rule for f in findings if f.fix and '"lessons_teacher_id_idx"' in f.fix.sql}
+    assert building == {"missing-foreign-key", "missing-index-for-query"}
+    before = schema_dump(database.server, database.name)
+    assert apply_script(database.dsn, scripts.fix).failures == []
+    assert findings_of(database.dsn, "missing-foreign-key", "unindexed-foreign-key") == []
+    assert apply_script(database.dsn, scripts.rollback).failures == []
+    assert schema_dump(database.server, database.name) == before
+    # each fix builds the index itself; the key's skips it where the other's ran first
+    assert 'CREATE INDEX CONCURRENTLY "lessons_teacher_id_idx"' in scripts.fix
+    assert 'CREATE INDEX CONCURRENTLY IF NOT EXISTS "lessons_teacher_id_idx"' in scripts.fix

@@ -506,7 +506,8 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     Find the orphan rows (the first statement lists them), then repair or delete them.
     Unless an index already serves lookups on the referencing columns (one that leads
     with them, as `unindexed-foreign-key` asks), the fix builds one first with
-    `CREATE INDEX CONCURRENTLY`, which does not block writes but cannot run inside a
+    `CREATE INDEX CONCURRENTLY IF NOT EXISTS` (`missing-index-for-query` may advise the
+    same index under the same name), which does not block writes but cannot run inside a
     transaction block (a partitioned table's index is made on the parent as
     `unindexed-foreign-key`'s fix makes it, which may block writes while partitions'
     indexes build): with the key and no index, every delete of a referenced row would
@@ -556,7 +557,7 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
         if served_by is None:
             # the key alone would be the next finding (unindexed-foreign-key): each delete
             # of a referenced row would scan this table to enforce it
-            fix = fixes.create_index(snap, table, columns) + fix
+            fix = fixes.create_index(snap, table, columns, if_not_exists=True) + fix
         else:
             evidence["lookup_index"] = served_by.name
         adopted = partition_foreign_keys(snap, reference)
