@@ -223,17 +223,30 @@ def backs_a_partition_key(snap: Snapshot, index: Index) -> NoFix | None:
 
 
 def index_statement(
-    name: str, table: Table, columns: Seq[str], *, concurrently: bool = False, only: bool = False
+    name: str,
+    table: Table,
+    columns: Seq[str],
+    *,
+    concurrently: bool = False,
+    only: bool = False,
+    if_not_exists: bool = False,
 ) -> str:
     return (
-        f"CREATE INDEX {'CONCURRENTLY ' if concurrently else ''}{quote_identifier(name)}"
+        f"CREATE INDEX {'CONCURRENTLY ' if concurrently else ''}"
+        f"{'IF NOT EXISTS ' if if_not_exists else ''}{quote_identifier(name)}"
         f" ON {'ONLY ' if only else ''}{qualified(table.schema, table.name)}"
         f" ({quoted_list(columns)});"
     )
 
 
-def create_index(snap: Snapshot, table: Table, columns: Seq[str]) -> Fix:
+def create_index(
+    snap: Snapshot, table: Table, columns: Seq[str], *, if_not_exists: bool = False
+) -> Fix:
     """A btree index on `columns`, built CONCURRENTLY: it does not block writes.
+
+    `if_not_exists` for a fix that builds the index as one step of its own (the key of
+    missing-foreign-key): another fix of the script may build the same index alone,
+    under the same name (`Facts.names`), and each fix must still run on its own.
 
     A partitioned table's index cannot be built concurrently. Created on the parent,
     it builds one per partition while blocking writes, and adopts a partition's
@@ -246,7 +259,9 @@ def create_index(snap: Snapshot, table: Table, columns: Seq[str]) -> Fix:
     joined = "_".join(columns)
     name = names.new(table.schema, table.name, joined, "idx", ("index", table.oid, tuple(columns)))
     if table.kind != "p":
-        create = index_statement(name, table, columns, concurrently=True)
+        create = index_statement(
+            name, table, columns, concurrently=True, if_not_exists=if_not_exists
+        )
         drop = drop_index_statement(table.schema, name, concurrently=True)
         return Fix((create,), (drop,), CONCURRENT_BUILD)
     drop = drop_index_statement(table.schema, name, concurrently=False)
@@ -265,7 +280,8 @@ def create_index(snap: Snapshot, table: Table, columns: Seq[str]) -> Fix:
                 names.new(
                     partition.schema, partition.name, joined, "idx", ("auto", name, partition.oid)
                 )
-        return Fix((index_statement(name, table, columns),), (drop,), PLAIN_BUILD)
+        create = index_statement(name, table, columns, if_not_exists=if_not_exists)
+        return Fix((create,), (drop,), PLAIN_BUILD)
     if has_foreign:
         # ON ONLY would leave the index invalid forever: a foreign partition has none
         restores: list[str] = []
@@ -274,9 +290,10 @@ def create_index(snap: Snapshot, table: Table, columns: Seq[str]) -> Fix:
             if isinstance(restored, NoFix):
                 return restored
             restores += restored
-        return Fix((index_statement(name, table, columns),), (drop, *restores), PLAIN_BUILD)
-    statements = [index_statement(name, table, columns, only=True)]
-    attach_tree(snap, table, columns, name, statements)
+        create = index_statement(name, table, columns, if_not_exists=if_not_exists)
+        return Fix((create,), (drop, *restores), PLAIN_BUILD)
+    statements = [index_statement(name, table, columns, only=True, if_not_exists=if_not_exists)]
+    attach_tree(snap, table, columns, name, statements, if_not_exists=if_not_exists)
     return Fix(tuple(statements), (drop,), CONCURRENT_BUILD | PLAIN_BUILD).with_note(
         "partitions already have an index on these columns; each gets a new one, attached to"
         " the table's index (one that adopted theirs would take them with it when dropped)"
@@ -284,20 +301,33 @@ def create_index(snap: Snapshot, table: Table, columns: Seq[str]) -> Fix:
 
 
 def attach_tree(
-    snap: Snapshot, table: Table, columns: Seq[str], parent: str, statements: list[str]
+    snap: Snapshot,
+    table: Table,
+    columns: Seq[str],
+    parent: str,
+    statements: list[str],
+    *,
+    if_not_exists: bool = False,
 ) -> None:
     """Append, for every partition of `table`, an index of its own on `columns` (ON ONLY
-    a sub-partitioned one, then its partitions'), attached to index `parent`."""
+    a sub-partitioned one, then its partitions'), attached to index `parent` (attaching
+    an attached index again does nothing)."""
     names = snap.facts.names
     joined = "_".join(columns)
     for partition in snap.facts.partitions_by_parent.get(table.oid, []):
         purpose = ("partition index", parent, partition.oid)
         name = names.new(partition.schema, partition.name, joined, "idx", purpose)
         if partition.kind == "p":
-            statements.append(index_statement(name, partition, columns, only=True))
-            attach_tree(snap, partition, columns, name, statements)
+            statements.append(
+                index_statement(name, partition, columns, only=True, if_not_exists=if_not_exists)
+            )
+            attach_tree(snap, partition, columns, name, statements, if_not_exists=if_not_exists)
         else:
-            statements.append(index_statement(name, partition, columns, concurrently=True))
+            statements.append(
+                index_statement(
+                    name, partition, columns, concurrently=True, if_not_exists=if_not_exists
+                )
+            )
         statements.append(
             attach_statement(name_of(table.schema, parent), name_of(partition.schema, name))
         )

@@ -21,7 +21,7 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
-from pgvitals.snapshot.facts import Reference, TypeMismatch
+from pgvitals.snapshot.facts import Reference, TypeMismatch, serves_lookup_on
 from pgvitals.snapshot.model import (
     Column,
     Constraint,
@@ -582,11 +582,18 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     the relation exists, and lets the planner remove unneeded joins.
 
     ## Fix
-    Find the orphan rows (the first statement lists them), then repair or delete them;
-    `ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID` takes a brief lock and checks new
-    rows from then on, and `VALIDATE CONSTRAINT` checks the existing rows without
-    blocking writes (it fails, changing nothing, while orphans remain). Index the
-    referencing column too (`unindexed-foreign-key`).
+    Find the orphan rows (the first statement lists them), then repair or delete them.
+    Unless an index already serves lookups on the referencing columns (one that leads
+    with them, as `unindexed-foreign-key` asks), the fix builds one first with
+    `CREATE INDEX CONCURRENTLY IF NOT EXISTS` (`missing-index-for-query` may advise the
+    same index under the same name), which does not block writes but cannot run inside a
+    transaction block (a partitioned table's index is made on the parent as
+    `unindexed-foreign-key`'s fix makes it, which may block writes while partitions'
+    indexes build): with the key and no index, every delete of a referenced row would
+    scan the referencing table. Then `ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID`
+    takes a brief lock and checks new rows from then on, and `VALIDATE CONSTRAINT`
+    checks the existing rows without blocking writes (it fails, changing nothing,
+    while orphans remain). The rollback drops the constraint and the index it built.
 
     ## Silence
     A reference kept loose on purpose (rows outlive their parent, e.g. an audit log):
@@ -625,6 +632,13 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
             severity = HIGH
         name = free_constraint_name(snap, table, columns)
         fix = fixes.add_foreign_key(table, columns, target, keys, name)
+        served_by = lookup_index(snap, reference)
+        if served_by is None:
+            # the key alone would be the next finding (unindexed-foreign-key): each delete
+            # of a referenced row would scan this table to enforce it
+            fix = fixes.create_index(snap, table, columns, if_not_exists=True) + fix
+        else:
+            evidence["lookup_index"] = served_by.name
         adopted = partition_foreign_keys(snap, reference)
         if adopted:
             # the new key adopts these partitions' own equal keys, and dropping it drops
@@ -650,6 +664,16 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
             message += f"; {sampled}{orphans:,} rows already point at nothing"
         where = reference.columns[0] if len(reference.columns) == 1 else table
         yield finding(where, message, evidence=evidence, fix=fix, severity=severity)
+
+
+def lookup_index(snap: Snapshot, reference: Reference) -> Index | None:
+    """An index of the referencing table that serves the lookup the new key's checks
+    run (`col = $1` on its columns): what `unindexed-foreign-key` accepts once the key
+    exists. None when there is none, and the fix must build one."""
+    columns = reference.column_names
+    attnums = {column.position for column in reference.columns}
+    indexes = snap.indexes_by_table.get(reference.table.oid, [])
+    return next((i for i in indexes if serves_lookup_on(i, columns, attnums)), None)
 
 
 def partition_foreign_keys(snap: Snapshot, reference: Reference) -> list[Constraint]:

@@ -1,0 +1,122 @@
+"""missing-foreign-key's fix, applied to a real database: the key it adds comes with the
+index that `unindexed-foreign-key` asks for (unless one already serves the lookup), so
+neither rule fires on the column afterwards, and the rollback restores the schema
+exactly (`pg_dump --schema-only` compared)."""
+
+from __future__ import annotations
+
+from pgvitals.findings import Finding
+from pgvitals.report import fix_scripts
+from pgvitals.testing import flush_statistics
+from tests.test_fixes import apply_script, checked, schema_dump, take_snapshot
+from tests.workload.conftest import require
+
+REFERENCES = """
+CREATE TABLE teachers (id int PRIMARY KEY);
+INSERT INTO teachers SELECT generate_series(1, 5);
+-- plain, with rows the key validates
+CREATE TABLE lessons (id int PRIMARY KEY, teacher_id int, starts_at date);
+INSERT INTO lessons SELECT g, 1 + g % 5, NULL FROM generate_series(1, 50) g;
+-- covered: an index leads with the column, so the fix builds none
+CREATE TABLE slots (id int PRIMARY KEY, teacher_id int, starts_at date);
+CREATE INDEX slots_by_teacher ON slots (teacher_id, starts_at);
+-- hard names
+CREATE SCHEMA "Mixed Case";
+CREATE TABLE "Mixed Case".people (id uuid PRIMARY KEY);
+CREATE TABLE "Mixed Case"."Weird""Name" (id int PRIMARY KEY, "personId" uuid);
+-- composite: the key completed by a shared tenant reference; the new index on
+-- (tenant_id, course_id) serves the declared key on tenant_id as well
+CREATE TABLE tenants (id int PRIMARY KEY);
+CREATE TABLE courses (tenant_id int REFERENCES tenants, id int, PRIMARY KEY (tenant_id, id));
+CREATE TABLE enrolments (id int PRIMARY KEY, tenant_id int REFERENCES tenants, course_id int);
+-- partitioned, sub-partitioned: no partition has an index on the column (a plain
+-- CREATE INDEX on the parent builds them all) ...
+CREATE TABLE visits (at int NOT NULL, teacher_id int) PARTITION BY RANGE (at);
+CREATE TABLE visits_1 PARTITION OF visits FOR VALUES FROM (0) TO (10);
+CREATE TABLE visits_2 PARTITION OF visits FOR VALUES FROM (10) TO (20) PARTITION BY RANGE (at);
+CREATE TABLE visits_2a PARTITION OF visits_2 FOR VALUES FROM (10) TO (20);
+INSERT INTO visits SELECT g % 20, 1 + g % 5 FROM generate_series(1, 40) g;
+-- ... and one has: the parent's index is made ON ONLY, each partition's CONCURRENTLY
+CREATE TABLE "Calls" (at int NOT NULL, teacher_id int) PARTITION BY RANGE (at);
+CREATE TABLE "Calls 1" PARTITION OF "Calls" FOR VALUES FROM (0) TO (10);
+CREATE TABLE "Calls 2" PARTITION OF "Calls" FOR VALUES FROM (10) TO (20);
+CREATE INDEX own_teacher ON "Calls 2" (teacher_id);
+"""
+
+FIXED = {
+    "public.lessons.teacher_id",
+    "public.slots.teacher_id",
+    'Mixed Case.Weird"Name.personId',
+    "public.enrolments",
+    "public.visits.teacher_id",
+    "public.Calls.teacher_id",
+}
+
+
+def findings_of(dsn: str, *rules: str) -> list[Finding]:
+    return [f for f in checked(dsn)[0] if f.rule in rules]
+
+
+def indexes_of(dsn: str, table: str) -> list[str]:
+    snapshot = take_snapshot(dsn)
+    return sorted(i.name for i in snapshot.indexes if (i.schema, i.table) == ("public", table))
+
+
+def test_the_foreign_key_fix_indexes_the_column_and_rolls_back_exactly(database) -> None:
+    database.execute(REFERENCES)
+    dsn = database.dsn
+    findings, _ = checked(dsn)
+    missing = [f for f in findings if f.rule == "missing-foreign-key"]
+    assert {f.object for f in missing} == FIXED
+    risks = {f.object: f.fix.risk for f in missing if f.fix}
+    # CREATE INDEX CONCURRENTLY cannot run in a transaction block; the key alone can
+    assert not risks["public.lessons.teacher_id"].transactional
+    assert not risks["public.Calls.teacher_id"].transactional
+    assert risks["public.slots.teacher_id"].transactional
+    # a partitioned table's index on the parent is a plain CREATE INDEX
+    assert risks["public.visits.teacher_id"].transactional
+    assert {risk.lock for risk in risks.values()} == {"SHARE ROW EXCLUSIVE"}
+    # only these fixes, as fix.sql writes them (and rollback.sql undoes them)
+    scripts = fix_scripts(missing, take_snapshot(dsn).server)
+    slots_indexes = indexes_of(dsn, "slots")
+    before = schema_dump(database.server, database.name)
+
+    applied = apply_script(dsn, scripts.fix)
+    assert applied.failures == []
+    assert findings_of(dsn, "missing-foreign-key", "unindexed-foreign-key") == []
+    assert indexes_of(dsn, "slots") == slots_indexes  # covered: no second index
+
+    rolled_back = apply_script(dsn, scripts.rollback)
+    assert rolled_back.failures == []
+    assert schema_dump(database.server, database.name) == before
+
+
+def test_an_index_that_query_advice_shares_is_built_once(database) -> None:
+    # missing-index-for-query advises the same index, under the same name, for the
+    # application's lookups by the column: the key's fix, which runs after it, must
+    # neither fail on it nor depend on it (a reviewer may leave the other fix out)
+    require(database, "pg_stat_statements")
+    database.execute(
+        """
+        CREATE TABLE teachers (id int PRIMARY KEY);
+        INSERT INTO teachers SELECT generate_series(1, 2000);
+        CREATE TABLE lessons (id int PRIMARY KEY, teacher_id int);
+        INSERT INTO lessons SELECT g, 1 + g % 2000 FROM generate_series(1, 20000) g;
+        ANALYZE teachers, lessons;
+        """
+    )
+    with database.admin() as app:
+        for teacher in range(1, 4):
+            app.execute("SELECT id FROM lessons WHERE teacher_id = %s", [teacher])
+        flush_statistics(app)
+    findings, scripts = checked(database.dsn)
+    building = {f.rule for f in findings if f.fix and '"lessons_teacher_id_idx"' in f.fix.sql}
+    assert building == {"missing-foreign-key", "missing-index-for-query"}
+    before = schema_dump(database.server, database.name)
+    assert apply_script(database.dsn, scripts.fix).failures == []
+    assert findings_of(database.dsn, "missing-foreign-key", "unindexed-foreign-key") == []
+    assert apply_script(database.dsn, scripts.rollback).failures == []
+    assert schema_dump(database.server, database.name) == before
+    # each fix builds the index itself; the key's skips it where the other's ran first
+    assert 'CREATE INDEX CONCURRENTLY "lessons_teacher_id_idx"' in scripts.fix
+    assert 'CREATE INDEX CONCURRENTLY IF NOT EXISTS "lessons_teacher_id_idx"' in scripts.fix
