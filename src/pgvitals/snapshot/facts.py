@@ -391,8 +391,14 @@ class Facts:
         key = self.referenceable_key(target)
         if not key:
             return None
-        # the key column that `teacher_id` names: the only one, or `id`, or its namesake
-        named = [k for k in key if len(key) == 1 or k.name in ("id", column.name)]
+        # the key column that `teacher_id` names: `id`, its namesake, or a sole key
+        # column named as an id (`teacher_uuid` is not, nor is a `code` or an `email`:
+        # `supplier_id` does not mean the supplier's code)
+        named = [
+            k
+            for k in key
+            if k.name in ("id", column.name) or (len(key) == 1 and is_id_name(k.name))
+        ]
         if len(named) != 1:
             return None
         columns: list[Column] = []
@@ -1098,6 +1104,11 @@ REFERENCE_SUFFIX = re.compile(r"^(?P<stem>.+?)(_id|Id|ID)$")
 
 
 ID_ENDINGS = ("_id", "Id", "ID")
+
+
+def is_id_name(name: str) -> bool:
+    """`id`, `teacher_id`, `teacherId`, `TeacherID`, `teacherid`: a name for an id."""
+    return name.endswith(ID_ENDINGS) or name.lower().endswith("id")
 
 
 @cache
