@@ -14,7 +14,9 @@ import psycopg
 import pytest
 
 from pgvitals.demo.run import load_demo
+from pgvitals.embedded import has_extension
 from pgvitals.review.files import select
+from pgvitals.review.load import extension_scripts
 from pgvitals.review.run import resolve_base
 from pgvitals.review.run import review as review_files
 from tests.helpers import Run, pgvitals, valid_report
@@ -328,6 +330,23 @@ def test_statements_the_server_cannot_check_make_the_review_incomplete(server, t
                     cwd=tmp_path)  # fmt: skip
     assert gate.exit_code == 3, gate.stderr
     assert "review incomplete: 2 statements not checked" in gate.stderr
+
+
+def test_a_misspelt_function_is_not_blamed_on_an_unavailable_extension(server, tmp_path) -> None:
+    """After `CREATE EXTENSION "uuid-ossp"` fails on a server without it, a statement
+    calling one of its functions is not checked, but one calling a function the
+    extension does not define (its install scripts, on this machine, say so) is an
+    invalid-ddl finding, as on a server that has the extension."""
+    if not extension_scripts("uuid-ossp") and not has_extension(server.bin_dir, "uuid-ossp"):
+        pytest.skip("no uuid-ossp scripts on this machine to tell what it defines")
+    schema = ('CREATE EXTENSION "uuid-ossp";\n'
+              "CREATE TABLE made (id uuid DEFAULT uuid_generate_v1());\n"
+              "CREATE TABLE typo (id uuid DEFAULT uuid_generate_vl());\n")  # fmt: skip
+    write(tmp_path, {"schema.sql": schema})
+    run = review(tmp_path, "schema.sql", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    invalid = [f for f in run.json()["findings"] if f["rule"] == "invalid-ddl"]
+    assert [(located(f), f["evidence"]["sqlstate"]) for f in invalid] == [("schema.sql:3", "42883")]
 
 
 def test_base_folder_of_earlier_migrations(server, tmp_path) -> None:

@@ -21,9 +21,11 @@ that a finding can point at the file and line where its object was defined.
 from __future__ import annotations
 
 import contextlib
+import glob
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
@@ -31,6 +33,7 @@ from pglast import ast, parser
 from pglast.enums import AlterTableType, TransactionStmtKind
 from psycopg import sql
 
+from pgvitals.embedded import EmbeddedError, pgserver_bin_dir
 from pgvitals.review.split import Statement
 
 LOG_SCHEMA = "pgvitals_review_log"
@@ -392,11 +395,37 @@ class Loader:
                     return Outcome(UNCHECKED, error, cause, root.reason)
                 return Outcome(LOST, error, cause)
             if error.sqlstate in EXTENSION_PROVIDED and self.extensions:
-                names = ", ".join(sorted(self.extensions))
-                cause = min(self.extensions.values())
-                reason = f"may need extension {names}, unavailable on this server"
-                return Outcome(UNCHECKED, error, cause, reason)
+                providers = [e for e in self.extensions if may_provide(e, name)]
+                if providers:
+                    names = ", ".join(sorted(providers))
+                    cause = min(self.extensions[e] for e in providers)
+                    reason = f"may need extension {names}, unavailable on this server"
+                    return Outcome(UNCHECKED, error, cause, reason)
         return Outcome(REJECTED, error)
+
+
+def may_provide(extension: str, name: str | None) -> bool:
+    """Could the extension define `name` (a function, type or operator class)? Its
+    install scripts say, where a PostgreSQL on this machine has them (the server the
+    files load into may not, but a system one often does): a name none of them
+    mentions is misspelt, not missing with the extension. Without the scripts, or the
+    name, it could."""
+    scripts = extension_scripts(extension)
+    if not scripts or not name:
+        return True
+    word = re.compile(rf"\b{re.escape(name)}\b", re.IGNORECASE)
+    return any(word.search(script.read_text(errors="replace")) for script in scripts)
+
+
+def extension_scripts(extension: str) -> list[Path]:
+    """The install and update scripts of `extension` in the PostgreSQL installations
+    this machine has (Debian's layout, and the bundled server's)."""
+    folders = [Path(p) for p in glob.glob("/usr/share/postgresql/*/extension")]
+    with contextlib.suppress(EmbeddedError):
+        folders.append(pgserver_bin_dir().parent / "share" / "postgresql" / "extension")
+    return [
+        script for folder in folders for script in folder.glob(f"{glob.escape(extension)}--*.sql")
+    ]
 
 
 def missing_name(message: str) -> str | None:
