@@ -1033,7 +1033,11 @@ def validate_constraint(constraint: Constraint) -> Fix:
         table=name_of(constraint.schema, constraint.table), name=sql.Identifier(constraint.name)
     )
     restore = add_constraint_statement(constraint)
-    rollback = (drop_constraint_statement(constraint), restore) if restore else None
+    rollback = (
+        (drop_constraint_statement(constraint), restore, *constraint_comment(constraint))
+        if restore
+        else None
+    )
     return Fix((text(statement),), rollback, Risk(lock="SHARE UPDATE EXCLUSIVE"))
 
 

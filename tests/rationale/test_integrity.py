@@ -66,6 +66,25 @@ def test_validate_fails_while_orphans_remain_and_not_valid_checks_new_rows(datab
         admin.execute("ALTER TABLE lessons VALIDATE CONSTRAINT lessons_teacher_id_fkey")
 
 
+def test_validating_a_foreign_tables_check_reads_no_row(database) -> None:
+    """unvalidated-constraint leaves foreign tables out: their wrapper here cannot read
+    a row at all (it has no handler), and VALIDATE still passes: it checks nothing."""
+    database.execute(
+        "CREATE FOREIGN DATA WRAPPER no_handler;"
+        "CREATE SERVER nowhere FOREIGN DATA WRAPPER no_handler;"
+        "CREATE FOREIGN TABLE remote (score int) SERVER nowhere;"
+        "ALTER FOREIGN TABLE remote ADD CONSTRAINT score_range CHECK (score <= 100) NOT VALID"
+    )
+    with database.admin() as admin:
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
+            admin.execute("SELECT * FROM remote")  # reading a row is impossible
+        admin.execute("ALTER TABLE remote VALIDATE CONSTRAINT score_range")
+        validated = admin.execute(
+            "SELECT convalidated FROM pg_constraint WHERE conname = 'score_range'"
+        ).fetchone()
+    assert validated == (True,)
+
+
 def test_a_partitioned_table_takes_no_not_valid_foreign_key(database) -> None:
     """Before PostgreSQL 18; the fix adds and checks the key in one statement there."""
     database.execute(
