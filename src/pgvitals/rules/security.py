@@ -164,7 +164,8 @@ def security_definer_search_path(snap: Snapshot, opts: ApiOptions) -> Iterator[D
     others. A SECURITY DEFINER function whose fixed search_path names a schema where
     PUBLIC or an API role may create objects is reported too (high). An SQL function
     with an SQL-standard body (`RETURN ...`, `BEGIN ATOMIC`) is not reported: its names
-    were bound when it was created.
+    were bound when it was created; nor is compiled code (`internal`, `c`: the
+    constructors PostgreSQL makes for a range type), which looks no name up.
 
     ## Why it breaks
     An unqualified name in a function body (`streaks`, `now()`, `=`) is looked up in
@@ -200,7 +201,8 @@ def security_definer_search_path(snap: Snapshot, opts: ApiOptions) -> Iterator[D
     """
     writers = [PUBLIC, *api_roles(snap, opts)]
     for function in snap.functions:
-        if not function.user_defined:
+        # compiled code (a range type's constructors are `internal`) looks no name up
+        if not function.user_defined or function.language in ("internal", "c"):
             continue
         path = function.settings.get("search_path")
         if path is None:
