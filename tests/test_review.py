@@ -349,6 +349,26 @@ def test_a_misspelt_function_is_not_blamed_on_an_unavailable_extension(server, t
     assert [(located(f), f["evidence"]["sqlstate"]) for f in invalid] == [("schema.sql:3", "42883")]
 
 
+def test_renaming_a_server_object_is_not_run_like_making_one(server, tmp_path) -> None:
+    """A subscription, database or tablespace belongs to the server: making one is not
+    run, and nor is renaming it, giving it an owner or a comment (which would fail on
+    an object never made, as invalid-ddl); roles' renames on --server likewise."""
+    schema = ("CREATE SUBSCRIPTION sub1 CONNECTION 'dbname=x' PUBLICATION p;\n"
+              "ALTER SUBSCRIPTION sub1 RENAME TO sub2;\n"
+              "ALTER SUBSCRIPTION sub2 OWNER TO someone;\n"
+              "COMMENT ON SUBSCRIPTION sub2 IS 'copies';\n"
+              "ALTER ROLE someone RENAME TO someone_else;\n"
+              "CREATE TABLE kept (id bigint PRIMARY KEY);\n")  # fmt: skip
+    write(tmp_path, {"schema.sql": schema})
+    run = review(tmp_path, "schema.sql", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    assert [f for f in run.json()["findings"] if f["rule"] == "invalid-ddl"] == []
+    reasons = [entry["reason"] for entry in run.json()["collection"]["skipped"]]
+    for line in (1, 2, 3, 4):
+        assert any(r.startswith(f"schema.sql:{line}: acts on the whole server") for r in reasons)
+    assert any(r.startswith("schema.sql:5: roles are server-wide") for r in reasons)
+
+
 def test_base_folder_of_earlier_migrations(server, tmp_path) -> None:
     write(tmp_path, {
         "db/V1__init.sql": "CREATE TABLE teachers (id bigint);\n"

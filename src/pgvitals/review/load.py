@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import psycopg
 from pglast import ast, parser
-from pglast.enums import AlterTableType, TransactionStmtKind
+from pglast.enums import AlterTableType, ObjectType, TransactionStmtKind
 from psycopg import sql
 
 from pgvitals.embedded import EmbeddedError, pgserver_bin_dir
@@ -126,6 +126,32 @@ ROLE_STATEMENTS = (
     ast.DropRoleStmt,
     ast.GrantRoleStmt,
 )
+# Objects of the server that the statements above make: renaming one, giving it an
+# owner or a comment is server-wide too (`ALTER SUBSCRIPTION s RENAME TO t` would
+# otherwise run, and fail, against a subscription that was never made).
+SERVER_OBJECTS = frozenset(
+    {ObjectType.OBJECT_DATABASE, ObjectType.OBJECT_TABLESPACE, ObjectType.OBJECT_SUBSCRIPTION}
+)
+
+
+def object_type(node: Any) -> ObjectType | None:
+    """The kind of object a RENAME, OWNER TO or COMMENT ON statement is about."""
+    if isinstance(node, ast.RenameStmt):
+        return node.renameType
+    if isinstance(node, ast.AlterOwnerStmt):
+        return node.objectType
+    if isinstance(node, ast.CommentStmt):
+        return node.objtype
+    return None
+
+
+def acts_on_server(node: Any) -> bool:
+    return isinstance(node, SERVER_WIDE) or object_type(node) in SERVER_OBJECTS
+
+
+def acts_on_roles(node: Any) -> bool:
+    return isinstance(node, ROLE_STATEMENTS) or object_type(node) == ObjectType.OBJECT_ROLE
+
 
 LOADED, REJECTED, LOST, UNCHECKED, SKIPPED = "loaded", "rejected", "lost", "unchecked", "skipped"
 
@@ -282,9 +308,9 @@ class Loader:
             return self.transaction_control(node)
         if isinstance(node, ast.CopyStmt):  # data, not schema; and files or programs
             return Outcome(SKIPPED, reason="COPY: data is not loaded")
-        if isinstance(node, SERVER_WIDE):
+        if acts_on_server(node):
             return Outcome(SKIPPED, reason="acts on the whole server, not run")
-        if isinstance(node, ROLE_STATEMENTS) and not self.create_roles:
+        if acts_on_roles(node) and not self.create_roles:
             return Outcome(SKIPPED, reason="roles are server-wide: not run on --server")
         error = self.attempt(index, statement.text)
         for _ in range(8):  # a GRANT may name several missing roles
