@@ -249,12 +249,14 @@ def create_index(
     under the same name (`Facts.names`), and each fix must still run on its own.
 
     A partitioned table's index cannot be built concurrently. Created on the parent,
-    it builds one per partition while blocking writes, and adopts a partition's
+    it builds one per partition while holding SHARE on every partition for the whole
+    build (writes wait, however long the build takes), and adopts a partition's
     existing index on the same columns instead of building one; dropping it (the
-    rollback) would then drop that index too. So where a partition has such an
-    index, the parent's index is created ON ONLY the parent, each partition's index
-    is built CONCURRENTLY under a name of its own and attached (the existing one
-    stays: a duplicate that can be dropped later)."""
+    rollback) would then drop that index too. So the parent's index is created ON
+    ONLY the parent (empty, brief), and each partition's index is built CONCURRENTLY
+    under a name of its own and attached; where a partition has such an index
+    already, it stays (a duplicate that can be dropped later). Only with a foreign
+    partition, which takes no index, is the index built on the parent in one go."""
     names = snap.facts.names
     joined = "_".join(columns)
     name = names.new(table.schema, table.name, joined, "idx", ("index", table.oid, tuple(columns)))
@@ -273,7 +275,7 @@ def create_index(
         for index in snap.indexes_by_table.get(partition.oid, [])
         if adoptable(index, columns)
     ]
-    if not overlapping:
+    if has_foreign and not overlapping:
         for partition in below:
             if partition.kind != "f":  # a plain index skips foreign partitions
                 # the name PostgreSQL will give the partition's index: no later fix takes it
@@ -281,7 +283,10 @@ def create_index(
                     partition.schema, partition.name, joined, "idx", ("auto", name, partition.oid)
                 )
         create = index_statement(name, table, columns, if_not_exists=if_not_exists)
-        return Fix((create,), (drop,), PLAIN_BUILD)
+        return Fix((create,), (drop,), PLAIN_BUILD).with_note(
+            "a foreign partition takes no index, so the index is built on the partitioned"
+            " table in one go: writes to every partition wait until it is built"
+        )
     if has_foreign:
         # ON ONLY would leave the index invalid forever: a foreign partition has none
         restores: list[str] = []
@@ -294,7 +299,10 @@ def create_index(
         return Fix((create,), (drop, *restores), PLAIN_BUILD)
     statements = [index_statement(name, table, columns, only=True, if_not_exists=if_not_exists)]
     attach_tree(snap, table, columns, name, statements, if_not_exists=if_not_exists)
-    return Fix(tuple(statements), (drop,), CONCURRENT_BUILD | PLAIN_BUILD).with_note(
+    fix = Fix(tuple(statements), (drop,), CONCURRENT_BUILD | PLAIN_BUILD)
+    if not overlapping:
+        return fix
+    return fix.with_note(
         "partitions already have an index on these columns; each gets a new one, attached to"
         " the table's index (one that adopted theirs would take them with it when dropped)"
     )

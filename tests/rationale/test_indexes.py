@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psycopg
+import pytest
 
 
 def scans(connection: psycopg.Connection, index: str) -> int:
@@ -42,3 +43,31 @@ def test_the_foreign_key_check_uses_a_partial_index_on_is_not_null_only(database
         assert scans(admin, "notes_user") == 1 and seq_scans(admin, "notes") == 0
         # rows outside `deleted_at IS NULL` must be found too: the child is scanned
         assert scans(admin, "live_lessons") == 0 and seq_scans(admin, "lessons") == 1
+
+
+def test_an_index_built_on_a_partitioned_table_blocks_writes_to_its_partitions(database) -> None:
+    """Why create_index builds a partitioned table's index ON ONLY the parent and
+    CONCURRENTLY on each partition: a plain CREATE INDEX on the parent holds SHARE on
+    every partition until it ends, so a write straight into a partition waits for the
+    whole build; a partition's own concurrent build does not block it."""
+    database.execute(
+        "CREATE TABLE visits (at date NOT NULL, teacher_id int) PARTITION BY RANGE (at);"
+        "CREATE TABLE visits_2026 PARTITION OF visits"
+        " FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')"
+    )
+    insert = "INSERT INTO visits_2026 VALUES ('2026-03-01', 1)"
+    with database.admin() as builder, database.admin() as writer:
+        writer.execute("SET lock_timeout = '200ms'")
+        builder.execute("BEGIN")
+        builder.execute("CREATE INDEX visits_teacher_id_idx ON visits (teacher_id)")
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            writer.execute(insert)
+        builder.execute("ROLLBACK")
+        builder.execute("CREATE INDEX visits_teacher_id_idx ON ONLY visits (teacher_id)")
+        writer.execute(insert)  # the parent's empty index holds nothing while it stands
+        builder.execute("CREATE INDEX CONCURRENTLY visits_2026_idx ON visits_2026 (teacher_id)")
+        builder.execute("ALTER INDEX visits_teacher_id_idx ATTACH PARTITION visits_2026_idx")
+        valid = builder.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'visits_teacher_id_idx'::regclass"
+        ).fetchone()
+    assert valid == (True,)
