@@ -23,7 +23,7 @@ from pgvitals.rules._api import (
     rule,
 )
 from pgvitals.rules.maintenance import BloatOptions, bloat_evidence, bloat_severity, bloat_words
-from pgvitals.snapshot.facts import leads_with, same_definition
+from pgvitals.snapshot.facts import Facts, leads_with, same_definition
 from pgvitals.snapshot.model import Index, Snapshot, Table
 
 
@@ -31,6 +31,11 @@ from pgvitals.snapshot.model import Index, Snapshot, Table
 class ForeignKeyOptions:
     large_table_rows: int = option(10_000, "referencing tables this large make it high")
     small_table_rows: int = option(1_000, "referencing tables smaller than this make it low")
+    few_rows_per_value: int = option(
+        1_000,
+        "an index leading with one of the key's columns serves the lookup well enough (low)"
+        " while it finds at most this many rows per value",
+    )
 
 
 @rule(
@@ -61,11 +66,18 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
     predicate such as `WHERE deleted_at IS NULL` does not (the rows outside it must
     be found too), and such an index is named in the finding.
 
+    A multi-column key whose lookup an index leading with one of its columns narrows
+    (`(order_id, placed_at)` beside a primary key `(order_id, line_no)`) is low while
+    that index finds few rows per value (`few_rows_per_value`, from the column's
+    statistics; unknown counts as few), the size-based severity otherwise: each check
+    reads the rows of one value through that index, not the whole table.
+
     ## Fix
     `CREATE INDEX CONCURRENTLY` on the referencing columns, in the constraint's
     order; it does not block writes (it cannot run inside a transaction block).
-    On a partitioned table, create it on the parent (PostgreSQL builds one per
-    partition; that form locks each partition against writes while it builds).
+    On a partitioned table, the index is made ON ONLY the parent, built
+    CONCURRENTLY on each partition and attached (a plain index on the parent would
+    hold every partition against writes while it builds).
 
     ## Silence
     A tiny, static reference table whose parents are never deleted gains nothing:
@@ -109,15 +121,54 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
             evidence["partial_indexes_not_serving"] = {
                 index.name: index.predicate for index in partial
             }
+        cost = f"an index: each delete there scans {rows:,} rows of {table.qualname}"
+        narrowing = narrowing_index(snap, table, fk.columns)
+        if narrowing is not None and not partial:
+            index, column = narrowing
+            per_value = rows_per_value(facts, table, column, rows)
+            evidence.update(partly_served_by=index.name, served_columns=[column])
+            cost = (
+                "an index on all its columns: each delete there finds its rows through"
+                f" {index.name} on ({column})"
+            )
+            if per_value is not None:
+                evidence["rows_per_value"] = per_value
+                cost += f", ~{per_value:,} rows per value"
+            if per_value is None or per_value <= opts.few_rows_per_value:
+                severity = LOW
         yield finding(
             fk,
-            f"({', '.join(fk.columns)}) references {fk.ref_schema}.{fk.ref_table} without an"
-            f" index: each delete there scans {rows:,} rows of {table.qualname}"
-            + partial_note(partial),
+            f"({', '.join(fk.columns)}) references {fk.ref_schema}.{fk.ref_table} without"
+            f" {cost}" + partial_note(partial),
             evidence=evidence,
             fix=fixes.create_index(snap, table, fk.columns),
             severity=severity,
         )
+
+
+def narrowing_index(snap: Snapshot, table: Table, columns: list[str]) -> tuple[Index, str] | None:
+    """A valid, whole-table btree index whose first key is one of a multi-column key's
+    columns: the key's lookup (`a = $1 AND b = $2`) reads through it the rows of one
+    value of that column, then filters them."""
+    if len(columns) < 2:
+        return None
+    for index in snap.indexes_by_table.get(table.oid, []):
+        first = index.key_columns[0] if index.key_columns else None
+        usable = index.is_valid and not index.is_partial and index.method == "btree"
+        if usable and first is not None and first in columns:
+            return index, first
+    return None
+
+
+def rows_per_value(facts: Facts, table: Table, column: str, rows: int) -> int | None:
+    """Rows per distinct value of the column, from its statistics (pg_stats n_distinct:
+    a count, or minus a fraction of the rows); None where it was never analyzed."""
+    found = facts.column_by_name.get((table.oid, column))
+    distinct = found.n_distinct if found is not None else None
+    if distinct is None or distinct == 0:
+        return None
+    values = distinct if distinct > 0 else -distinct * rows
+    return max(1, round(rows / values)) if values else None
 
 
 def partial_note(partial: list[Index]) -> str:
