@@ -28,6 +28,7 @@ from typing import Any
 from psycopg import sql
 
 from pgvitals.findings import Fix, Risk
+from pgvitals.snapshot.facts import INTEGER_RANGES
 from pgvitals.snapshot.model import (
     Column,
     Constraint,
@@ -874,14 +875,6 @@ def timestamp_to_timestamptz(column: Column, indexed: bool) -> Fix:
         f"reads the values of {one_line(column.name)} as UTC; if they were written in"
         " another zone, use TYPE timestamptz USING ... AT TIME ZONE '<zone>' (a rewrite)"
     )
-
-
-# The range of each integer type an identity column can have: its sequence's bounds.
-INTEGER_RANGES = {
-    "int2": (-(2**15), 2**15 - 1),
-    "int4": (-(2**31), 2**31 - 1),
-    "int8": (-(2**63), 2**63 - 1),
-}
 
 
 def number(value: int) -> sql.SQL:

@@ -29,7 +29,13 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
-from pgvitals.snapshot.facts import BACKUP_SUFFIX, DATED_SUFFIX, named_like_time, reference_stem
+from pgvitals.snapshot.facts import (
+    BACKUP_SUFFIX,
+    DATED_SUFFIX,
+    distinct_values,
+    named_like_time,
+    reference_stem,
+)
 from pgvitals.snapshot.model import Column, Index, Snapshot, Table
 from pgvitals.snapshot.words import singular, snake, words
 
@@ -602,15 +608,6 @@ def status_finding(column: Column, rows: int, opts: StatusOptions) -> Iterator[D
         evidence=evidence,
         severity=LOW if distinct is None else None,
     )
-
-
-def distinct_values(column: Column, rows: int) -> int | None:
-    """pg_stats' n_distinct as a count: negative values are a fraction of the rows."""
-    if column.n_distinct is None:
-        return None
-    if column.n_distinct >= 0:
-        return round(column.n_distinct)
-    return round(-column.n_distinct * rows)
 
 
 # --- similar-tables -------------------------------------------------------------------

@@ -23,7 +23,7 @@ from pgvitals.rules._api import (
     rule,
 )
 from pgvitals.rules.maintenance import BloatOptions, bloat_evidence, bloat_severity, bloat_words
-from pgvitals.snapshot.facts import Facts, leads_with, same_definition
+from pgvitals.snapshot.facts import Facts, distinct_values, leads_with, same_definition
 from pgvitals.snapshot.model import Index, Snapshot, Table
 
 
@@ -161,13 +161,10 @@ def narrowing_index(snap: Snapshot, table: Table, columns: list[str]) -> tuple[I
 
 
 def rows_per_value(facts: Facts, table: Table, column: str, rows: int) -> int | None:
-    """Rows per distinct value of the column, from its statistics (pg_stats n_distinct:
-    a count, or minus a fraction of the rows); None where it was never analyzed."""
+    """Rows per distinct value of the column, from its statistics; None where it was
+    never analyzed."""
     found = facts.column_by_name.get((table.oid, column))
-    distinct = found.n_distinct if found is not None else None
-    if distinct is None or distinct == 0:
-        return None
-    values = distinct if distinct > 0 else -distinct * rows
+    values = distinct_values(found, rows) if found is not None else None
     return max(1, round(rows / values)) if values else None
 
 

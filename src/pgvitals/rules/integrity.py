@@ -21,7 +21,7 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
-from pgvitals.snapshot.facts import Reference, TypeMismatch, serves_lookup_on
+from pgvitals.snapshot.facts import INTEGER_RANGES, Reference, TypeMismatch, serves_lookup_on
 from pgvitals.snapshot.model import (
     Column,
     Constraint,
@@ -291,7 +291,7 @@ def obstacle_to_promotion(snap: Snapshot, index: Index) -> str | None:
 
 
 # The largest value of each integer type a key can have.
-INTEGER_LIMITS = {"int2": 2**15 - 1, "int4": 2**31 - 1, "int8": 2**63 - 1}
+INTEGER_LIMITS = {name: highest for name, (_, highest) in INTEGER_RANGES.items()}
 
 
 @dataclass(frozen=True)

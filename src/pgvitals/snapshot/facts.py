@@ -1005,6 +1005,12 @@ class Reference(NamedTuple):
 
 # Integer widths in bytes; a referencing column narrower than its key overflows first.
 INTEGER_BYTES = {"int2": 2, "int4": 4, "int8": 8}
+# The values each integer type holds: a sequence feeding the column has these bounds at most.
+INTEGER_RANGES = {
+    "int2": (-(2**15), 2**15 - 1),
+    "int4": (-(2**31), 2**31 - 1),
+    "int8": (-(2**63), 2**63 - 1),
+}
 STRING_TYPES = frozenset({"text", "varchar", "bpchar", "name", "citext"})
 
 
@@ -1332,3 +1338,12 @@ def combine_profiles(table_oid: int, parts: list[ColumnProfile]) -> ColumnProfil
         min_length=extreme(min, (p.min_length for p in parts)),
         max_length=extreme(max, (p.max_length for p in parts)),
     )
+
+
+def distinct_values(column: Column, rows: int) -> int | None:
+    """pg_stats' n_distinct as a count: negative values are a fraction of the rows."""
+    if column.n_distinct is None:
+        return None
+    if column.n_distinct >= 0:
+        return round(column.n_distinct)
+    return round(-column.n_distinct * rows)
