@@ -21,6 +21,7 @@ that a finding can point at the file and line where its object was defined.
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import re
 from collections.abc import Iterable
@@ -437,21 +438,22 @@ def may_provide(extension: str, name: str | None) -> bool:
     mentions is misspelt, not missing with the extension. Without the scripts, or the
     name, it could."""
     scripts = extension_scripts(extension)
-    if not scripts or not name:
+    if scripts is None or not name:
         return True
-    word = re.compile(rf"\b{re.escape(name)}\b", re.IGNORECASE)
-    return any(word.search(script.read_text(errors="replace")) for script in scripts)
+    return re.search(rf"\b{re.escape(name)}\b", scripts, re.IGNORECASE) is not None
 
 
-def extension_scripts(extension: str) -> list[Path]:
-    """The install and update scripts of `extension` in the PostgreSQL installations
-    this machine has (Debian's layout, and the bundled server's)."""
+@functools.cache
+def extension_scripts(extension: str) -> str | None:
+    """The text of `extension`'s install and update scripts in the PostgreSQL
+    installations this machine has (Debian's layout, and the bundled server's), read
+    once per run; None where there are none."""
     folders = [Path(p) for p in glob.glob("/usr/share/postgresql/*/extension")]
     with contextlib.suppress(EmbeddedError):
         folders.append(pgserver_bin_dir().parent / "share" / "postgresql" / "extension")
-    return [
-        script for folder in folders for script in folder.glob(f"{glob.escape(extension)}--*.sql")
-    ]
+    pattern = f"{glob.escape(extension)}--*.sql"
+    scripts = [script for folder in folders for script in folder.glob(pattern)]
+    return "\n".join(s.read_text(errors="replace") for s in scripts) if scripts else None
 
 
 def missing_name(message: str) -> str | None:

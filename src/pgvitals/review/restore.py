@@ -70,12 +70,18 @@ def role_created(line: str) -> str | None:
 def create_database(admin_dsn: str, database: str, again: bool = False) -> None:
     """Create `database` (empty: from template0) through a session at `admin_dsn` on the
     same server; `again`: drop it first, with whatever a stopped load left in it."""
-    name = sql.Identifier(database)
     with psycopg.connect(admin_dsn, autocommit=True) as admin:
         if again:
-            drop = sql.SQL("DROP DATABASE {}").format(name)
-            try:
-                admin.execute(drop + sql.SQL(" WITH (FORCE)"))
-            except psycopg.errors.SyntaxError:  # before PostgreSQL 13
-                admin.execute(drop)
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(name))
+            drop_database(admin, database)
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(database))
+        )
+
+
+def drop_database(admin: psycopg.Connection, database: str) -> None:
+    """Drop `database` if it exists, ending its sessions (WITH FORCE, PostgreSQL 13+)."""
+    drop = sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(database))
+    try:
+        admin.execute(drop + sql.SQL(" WITH (FORCE)"))
+    except psycopg.errors.SyntaxError:  # before PostgreSQL 13
+        admin.execute(drop)

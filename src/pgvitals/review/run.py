@@ -29,7 +29,7 @@ from pgvitals.embedded import EmbeddedServer, interrupt_safe, pg_dump, pgserver_
 from pgvitals.review import safety
 from pgvitals.review.files import InputError, Selection, select
 from pgvitals.review.load import REJECTED, SKIPPED, UNCHECKED, Load, Loader
-from pgvitals.review.restore import create_database, dump_roles, load_at_once
+from pgvitals.review.restore import create_database, drop_database, dump_roles, load_at_once
 from pgvitals.review.split import Note, split_file
 from pgvitals.snapshot import io
 from pgvitals.snapshot.collect import collect
@@ -316,8 +316,4 @@ def scratch_database(dsn: str) -> Iterator[str]:
         try:
             yield conninfo.make_conninfo(dsn, dbname=name)
         finally:
-            drop = sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name))
-            try:
-                admin.execute(drop + sql.SQL(" WITH (FORCE)"))
-            except psycopg.errors.SyntaxError:  # before PostgreSQL 13
-                admin.execute(drop)
+            drop_database(admin, name)
