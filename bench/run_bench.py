@@ -13,7 +13,10 @@ untimed run of pgvitals (its modules compiled once, as an installed package has 
              collection and analysis, process start included; wall time and the
              child's peak RSS (its own rusage, from wait4)
 
-and, once, the queries pgvitals sends (`collection.catalog_queries` and
+and the CPU time of each (the client's, and the server's processes' where the server
+runs on this machine and this user can read /proc), from which the lowest ratio to
+pg_dump that pgvitals' CPU time allows on this machine's cores follows; and, once,
+the queries pgvitals sends (`collection.catalog_queries` and
 `data_queries` of `pgvitals snapshot --no-data`), and each rule's time (median of
 the runs' `checks[].duration_ms`). The targets (issue 15): pgvitals at most
 0.4 x pg_dump in under 400 MB at 10,000 tables, 0.5 x in under 1 GB at 100,000.
@@ -30,6 +33,7 @@ CLI and prints where its time went.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -116,26 +120,77 @@ class BenchError(Exception):
 class Run:
     seconds: float
     peak_rss_mb: float
+    cpu_s: float  # the child's user + system time, its own children included
+    server_cpu_s: float | None  # the server's processes over the run; None: not measurable
 
 
-def run_measured(command: list[str], name: str, ok_codes: tuple[int, ...] = (0,)) -> Run:
-    """Wall time and peak RSS of one child.
+class ServerClock:
+    """CPU time the server spent, read from /proc: the postmaster's own and its
+    reaped children's (backends and parallel workers that have exited), plus the
+    children still alive. Only for a server on this machine whose files this user
+    can read; otherwise `read()` is None."""
+
+    def __init__(self, dsn: str) -> None:
+        self.pid: int | None = None
+        try:
+            with psycopg.connect(dsn, autocommit=True) as connection:
+                row = connection.execute("SELECT current_setting('data_directory')").fetchone()
+            pid_file = Path(row[0] if row else "") / "postmaster.pid"
+            self.pid = int(pid_file.read_text().split()[0])
+            self.read()
+        except (psycopg.Error, OSError, ValueError, IndexError):
+            self.pid = None
+
+    @staticmethod
+    def _times(pid: str | int, children: bool) -> int:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        # utime stime cutime cstime, in clock ticks
+        return sum(int(value) for value in fields[11 : 15 if children else 13])
+
+    def read(self) -> float | None:
+        if self.pid is None:
+            return None
+        ticks = self._times(self.pid, children=True)
+        for child in Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split():
+            # a child that exited meanwhile: its time is in the postmaster's cutime now
+            with contextlib.suppress(OSError):
+                ticks += self._times(child, children=False)
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def run_measured(
+    command: list[str],
+    name: str,
+    ok_codes: tuple[int, ...] = (0,),
+    server: ServerClock | None = None,
+) -> Run:
+    """Wall time, CPU time and peak RSS of one child, and the server's CPU time meanwhile.
 
     The peak comes from GNU time when installed. A child's own rusage (wait4) is the
     fallback, but it overstates small children: Linux carries the RSS of the forking
     parent (this script, with psycopg loaded) into the child's high-water mark."""
     with tempfile.NamedTemporaryFile("w+") as errors, tempfile.NamedTemporaryFile("r") as rss:
         wrapper = [GNU_TIME, "-f", "%M", "-o", rss.name] if GNU_TIME else []
+        server_before = server.read() if server else None
         started = time.perf_counter()
         process = subprocess.Popen([*wrapper, *command], stdout=subprocess.DEVNULL, stderr=errors)
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
+        # a backend's time reaches the postmaster when it has been reaped, just after
+        # the client disconnects
+        time.sleep(0.2)
+        server_after = server.read() if server else None
         process.returncode = os.waitstatus_to_exitcode(status)
         if process.returncode not in ok_codes:
             errors.seek(0)
             raise BenchError(f"{name} exited with {process.returncode}:\n{errors.read()[-2000:]}")
         peak_kib = int(rss.read().split()[-1]) if GNU_TIME else usage.ru_maxrss
-    return Run(seconds, peak_kib / 1024)
+    server_cpu = (
+        server_after - server_before
+        if server_before is not None and server_after is not None
+        else None
+    )
+    return Run(seconds, peak_kib / 1024, usage.ru_utime + usage.ru_stime, server_cpu)
 
 
 def psql(bin_dir: Path, dsn: str, *args: str) -> None:
@@ -238,10 +293,12 @@ def measure(args: argparse.Namespace, bin_dir: Path, dsn: str, work: Path) -> di
     dumps: list[Run] = []
     checks: list[Run] = []
     rules: dict[str, list[int]] = {}
+    server = ServerClock(dsn)
     for number in range(1, args.runs + 1):
         # check exits 1 when a --fail-on threshold is met; the report is written either way
-        dumps.append(run_measured(pg_dump, "pg_dump"))
-        checks.append(run_measured(pgvitals_command(args, dsn, report), "pgvitals", (0, 1)))
+        dumps.append(run_measured(pg_dump, "pg_dump", server=server))
+        command = pgvitals_command(args, dsn, report)
+        checks.append(run_measured(command, "pgvitals", (0, 1), server=server))
         for rule, ms in rule_times(report).items():
             rules.setdefault(rule, []).append(ms)
         print(
@@ -261,9 +318,29 @@ def measure(args: argparse.Namespace, bin_dir: Path, dsn: str, work: Path) -> di
         "pgvitals_step": (
             "pgvitals collect + analyse (library)" if args.library else "pgvitals check --no-data"
         ),
+        "cpu": cpu_budget(dumps, checks, pg_dump_s),
         "rules": {rule: round(statistics.median(times)) for rule, times in rules.items()},
         "rules_ms": round(sum(statistics.median(times) for times in rules.values())),
         "queries": count_queries(args, dsn, work),
+    }
+
+
+def cpu_budget(dumps: list[Run], checks: list[Run], pg_dump_s: float) -> dict[str, Any] | None:
+    """CPU seconds (medians) of each side, and the lowest ratio to pg_dump that
+    pgvitals' CPU time allows on this machine's cores: client and server share them,
+    so the run cannot take less than their sum over the number of cores."""
+    if any(run.server_cpu_s is None for run in (*dumps, *checks)):
+        return None
+    client = statistics.median(run.cpu_s for run in checks)
+    server = statistics.median(run.server_cpu_s or 0.0 for run in checks)
+    cores = os.cpu_count() or 1
+    return {
+        "pg_dump_client_s": statistics.median(run.cpu_s for run in dumps),
+        "pg_dump_server_s": statistics.median(run.server_cpu_s or 0.0 for run in dumps),
+        "pgvitals_client_s": client,
+        "pgvitals_server_s": server,
+        "cores": cores,
+        "ratio_floor": max((client + server) / cores, server / cores, client) / pg_dump_s,
     }
 
 
@@ -307,6 +384,12 @@ def print_results(results: dict[str, Any]) -> None:
         ("peak RSS pg_dump", f"{figures['pg_dump_peak_rss_mb']:.0f} MB"),
         ("catalog / data queries", f"{queries['catalog_queries']} / {queries['data_queries']}"),
     ]  # fmt: skip
+    if cpu := figures.get("cpu"):
+        for tool in ("pg_dump", "pgvitals"):
+            client, server = cpu[f"{tool}_client_s"], cpu[f"{tool}_server_s"]
+            rows.append((f"CPU {tool} client / server", f"{client:.2f} / {server:.2f} s"))
+        floor_label = f"lowest ratio its CPU allows on {cpu['cores']} cores"
+        rows.append((floor_label, f"{cpu['ratio_floor']:.2f}"))
     width = max(len(label) for label, _ in rows)
     print()
     for label, value in rows:
