@@ -5,6 +5,8 @@ exactly (`pg_dump --schema-only` compared)."""
 
 from __future__ import annotations
 
+import re
+
 from pgvitals.findings import Finding
 from pgvitals.report import fix_scripts
 from pgvitals.testing import flush_statistics
@@ -120,3 +122,29 @@ def test_an_index_that_query_advice_shares_is_built_once(database) -> None:
     # each fix builds the index itself; the key's skips it where the other's ran first
     assert 'CREATE INDEX CONCURRENTLY "lessons_teacher_id_idx"' in scripts.fix
     assert 'CREATE INDEX CONCURRENTLY IF NOT EXISTS "lessons_teacher_id_idx"' in scripts.fix
+
+
+def test_two_keys_whose_names_shorten_alike_get_different_names(database) -> None:
+    # PostgreSQL keeps 63 bytes of a name: `<table>_<column>_fkey` for these two columns
+    # shortens to the same text, and the second ADD CONSTRAINT failed with "already exists"
+    database.execute(
+        """
+        CREATE TABLE shipping_partner_regional_warehouse_alpha (id int PRIMARY KEY);
+        CREATE TABLE shipping_partner_regional_warehouse_bravo (id int PRIMARY KEY);
+        CREATE TABLE consolidated_international_deliveries (
+            id int PRIMARY KEY,
+            shipping_partner_regional_warehouse_alpha_id int,
+            shipping_partner_regional_warehouse_bravo_id int);
+        """
+    )
+    dsn = database.dsn
+    missing = findings_of(dsn, "missing-foreign-key")
+    assert len(missing) == 2
+    names = {re.search(r'ADD CONSTRAINT ("[^"]+")', f.fix.sql)[1] for f in missing if f.fix}
+    assert len(names) == 2, names
+    scripts = fix_scripts(missing, take_snapshot(dsn).server)
+    before = schema_dump(database.server, database.name)
+    assert apply_script(dsn, scripts.fix).failures == []
+    assert findings_of(dsn, "missing-foreign-key") == []
+    assert apply_script(dsn, scripts.rollback).failures == []
+    assert schema_dump(database.server, database.name) == before

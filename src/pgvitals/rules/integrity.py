@@ -694,14 +694,14 @@ def partition_foreign_keys(snap: Snapshot, reference: Reference) -> list[Constra
 
 
 def free_constraint_name(snap: Snapshot, table: Table, columns: list[str]) -> str:
-    """`<table>_<columns>_fkey`, numbered when the table already has a constraint so named."""
-    taken = {c.name for c in snap.constraints_by_table.get(table.oid, [])}
-    name = fixes.index_name(table.name, columns, "fkey")
-    number = 1
-    while name in taken:
-        name = fixes.index_name(table.name, columns, f"fkey{number}")
-        number += 1
-    return name
+    """`<table>_<columns>_fkey` from the snapshot's allocator: numbered when the table or
+    one of its partitions (which get the key under the same name) already has a
+    constraint so named, or another fix of this run was given it (names that PostgreSQL
+    shortens to 63 bytes can come out alike)."""
+    tables = [table.oid, *(partition.oid for partition in fixes.partitions_below(snap, table))]
+    purpose = ("foreign key", table.oid, tuple(columns))
+    column_part = "_".join(columns)
+    return snap.facts.names.new(table.schema, table.name, column_part, "fkey", purpose, tables)
 
 
 @rule(
