@@ -1100,14 +1100,6 @@ def create_partition(table: Table, name: str, bounds: tuple[str, str] | None) ->
     return Fix((text(create),), (text(drop),), BRIEF_ALTER)
 
 
-def index_name(table: str, columns: Seq[str], suffix: str = "idx") -> str:
-    """`table_col1_col2_suffix` within 63 bytes, as PostgreSQL names it; not checked
-    against the catalog (`Facts.names` does that, for the rules that use it)."""
-    from pgvitals.snapshot.facts import object_name
-
-    return object_name(table, "_".join(columns) or None, suffix)
-
-
 def reindex_concurrently(index: Index) -> Fix:
     """Rebuild an index without blocking writes (PostgreSQL 12+); nothing to undo."""
     statement = text(
