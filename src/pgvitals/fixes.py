@@ -1202,11 +1202,12 @@ def search_path_value(schemas: Seq[str]) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(schema) for schema in schemas)
 
 
-def set_function_search_path(function: Function) -> Fix:
-    """Pin the search_path to the function's own schema, pg_temp last (a temporary table
-    cannot shadow a real one); the rollback resets it."""
+def set_function_search_path(function: Function, also: Seq[str] = ()) -> Fix:
+    """Pin the search_path to the function's own schema, then the schemas `also` names,
+    pg_temp last (a temporary table cannot shadow a real one); the rollback resets it."""
+    path = search_path_value([function.schema, *also, "pg_temp"])
     statement = sql.SQL("ALTER {routine} SET search_path = {path};").format(
-        routine=routine(function), path=search_path_value([function.schema, "pg_temp"])
+        routine=routine(function), path=path
     )
     reset = sql.SQL("ALTER {routine} RESET search_path;").format(routine=routine(function))
     return Fix((text(statement),), (text(reset),), CATALOG_ONLY).with_note(
