@@ -495,8 +495,10 @@ TYPE_NAME = re.compile(
     r"^(type|kind|mode|level|category)$|_(type|mode|level|category|role)$"
     r"|^(prev|previous|old|new|next)_"
 )
-# Never a closed set: media types, and the class names of polymorphic references.
-OPEN_SET = re.compile(r"(content|mime|media)_type$")
+# Never a closed set: media types, and the class names of polymorphic references;
+# OpenID Connect's `session_state`, an opaque value the provider hands out (a column of
+# the Account table every Auth.js / NextAuth adapter creates).
+OPEN_SET = re.compile(r"(content|mime|media)_type$|^session_state$")
 # A table with these is an address: its `state` is a region, not a status.
 ADDRESS_COLUMNS = frozenset({"city", "country", "zip", "zipcode", "postal_code", "postcode"})
 
@@ -551,10 +553,10 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
     distinct values than `max_distinct` is not a status and is not reported. Names that
     also describe open sets (`type`, `*_type`, `mode`, `category`, `level`, `*_role`,
     `prev_*`) count only where statistics show few values; media types, the `*_type` of
-    a polymorphic reference (beside its `*_id`) and the `state` of an address (a table
-    with `city` or `country`) never count. Without statistics (never analyzed) the name
-    alone decides, at low severity. Enum and domain types are not text here and are not
-    reported.
+    a polymorphic reference (beside its `*_id`), the `state` of an address (a table
+    with `city` or `country`) and OpenID Connect's opaque `session_state` never count.
+    Without statistics (never analyzed) the name alone decides, at low severity. Enum and
+    domain types are not text here and are not reported.
 
     ## Why it breaks
     Any string is accepted, so the set of states grows by accident: `Completed` beside
