@@ -11,9 +11,11 @@ import subprocess
 from dataclasses import dataclass
 
 import psycopg
+import pytest
 from psycopg import sql
 
 from pgvitals.connect import Limits, connect
+from pgvitals.embedded import has_extension
 from pgvitals.engine import analyse
 from pgvitals.findings import Finding
 from pgvitals.report import Scripts, fix_scripts
@@ -606,6 +608,39 @@ def test_serial_to_identity_keeps_the_old_sequences_settings(database) -> None:
             " WHERE seqrelid = pg_get_serial_sequence('stepped_use', 'id')::regclass"
         ).fetchone()
     assert settings == (100, 10, 1, 2**63 - 1, 5, False)
+
+
+def test_a_pinned_search_path_still_finds_the_extensions_the_script_moves(database) -> None:
+    """Documenso's `nanoid()` (public, plpgsql) calls pgcrypto's `gen_random_bytes`, and
+    pgcrypto is in public: fix.sql moves the extension to `extensions` and pins the
+    function's search_path, so the path must name `extensions`, or every call fails
+    with "function gen_random_bytes(integer) does not exist" once the script ran."""
+    available = [
+        (name, call)
+        for name, call in (
+            ("citext", "'Abc'::citext = 'aBC'::citext"),
+            ("vector", "vector_dims('[1,2]'::vector) = 2"),
+        )
+        if has_extension(database.server.bin_dir, name)
+    ]
+    if not available:
+        pytest.skip("no relocatable extension with functions on this server")
+    name, call = available[0]
+    database.execute(
+        f"""
+        CREATE EXTENSION {name} SCHEMA public;
+        CREATE FUNCTION public.uses_it() RETURNS boolean LANGUAGE plpgsql
+            AS $$ BEGIN RETURN {call}; END $$;
+        """
+    )
+    findings, scripts = checked(database.dsn)
+    assert {f.rule for f in findings} >= {"extension-in-public", "security-definer-search-path"}
+    before = schema_dump(database.server, database.name)
+    assert apply_script(database.dsn, scripts.fix).failures == []
+    with psycopg.connect(database.dsn) as connection:
+        assert connection.execute("SELECT public.uses_it()").fetchone() == (True,)
+    assert apply_script(database.dsn, scripts.rollback).failures == []
+    assert schema_dump(database.server, database.name) == before
 
 
 def test_statements_split_as_psql_splits_them() -> None:

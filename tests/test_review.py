@@ -332,6 +332,35 @@ def test_statements_the_server_cannot_check_make_the_review_incomplete(server, t
     assert "review incomplete: 2 statements not checked" in gate.stderr
 
 
+def test_constraints_on_rows_an_unchecked_update_would_have_filled_are_not_invalid(
+    server, tmp_path
+) -> None:
+    """Documenso's migration fills `User.url` with a function of an unavailable
+    extension (pgcrypto), then sets it NOT NULL and copies it into a NOT NULL column of
+    another table: the UPDATE is not checked, and so are the two statements that meet
+    the rows it would have filled; a NOT NULL the new row's own values break, and a
+    constraint on another table, are still invalid-ddl."""
+    write(tmp_path, {"m.sql": "CREATE EXTENSION pgvitals_absent_extension;\n"
+                              'CREATE TABLE "User" (id int PRIMARY KEY, url text);\n'
+                              "INSERT INTO \"User\" VALUES (1, NULL);\n"
+                              'UPDATE "User" SET url = pgvitals_absent_function()'
+                              " WHERE url IS NULL;\n"
+                              'ALTER TABLE "User" ALTER COLUMN url SET NOT NULL;\n'
+                              'CREATE TABLE "Team" (id int PRIMARY KEY, url text NOT NULL,'
+                              ' owner int REFERENCES "User");\n'
+                              'INSERT INTO "Team" SELECT id, url, id FROM "User";\n'
+                              "INSERT INTO \"Team\" VALUES (2, NULL, 1);\n"
+                              "CREATE TABLE other (v text);\n"
+                              "INSERT INTO other VALUES (NULL);\n"
+                              "ALTER TABLE other ALTER COLUMN v SET NOT NULL;\n"})  # fmt: skip
+    run = review(tmp_path, "m.sql", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    invalid = [f for f in run.json()["findings"] if f["rule"] == "invalid-ddl"]
+    assert sorted(located(f) for f in invalid) == ["m.sql:11", "m.sql:8"]
+    [entry] = [e for e in run.json()["collection"]["skipped"] if e.get("statements_not_checked")]
+    assert (entry["object"], entry["statements_not_checked"]) == ("m.sql:1", 4)
+
+
 def test_a_misspelt_function_is_not_blamed_on_an_unavailable_extension(server, tmp_path) -> None:
     """After `CREATE EXTENSION "uuid-ossp"` fails on a server without it, a statement
     calling one of its functions is not checked, but one calling a function the

@@ -219,7 +219,9 @@ def skip_reason(rule: Rule, snapshot: Snapshot, config: Config, mode: str) -> st
         return "judges a deployed database, not the files reviewed"
     missing = missing_probes(rule, snapshot)
     if missing and not (rule.rows == ROWS_REQUIRED and not snapshot.collection.data_profiled):
-        return "not collected: " + "; ".join(probe_gap(snapshot, name) for name in missing)
+        # two probes one cause stopped (pg_stat_statements) give it once
+        gaps = dict.fromkeys(probe_gap(snapshot, name) for name in missing)
+        return "not collected: " + "; ".join(gaps)
     if rule.rows == ROWS_REQUIRED and not snapshot.collection.data_profiled:
         return "table rows not read (--no-data)"
     if (

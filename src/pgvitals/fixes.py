@@ -855,6 +855,10 @@ def convert_column_type(column: Column, type_name: str) -> Fix:
 # --- column types (timestamp-without-time-zone, serial-instead-of-identity) -----------
 
 
+# `timestamp(3) without time zone`: the fractional digits the column rounds values to.
+TIMESTAMP_PRECISION = re.compile(r"^timestamp\((\d)\)")
+
+
 def timestamp_to_timestamptz(column: Column, indexed: bool) -> Fix:
     """`timestamp` -> `timestamptz`, reading the stored values as UTC. With the session's
     TimeZone at UTC, PostgreSQL 12+ changes the type without rewriting the table; the
@@ -867,7 +871,7 @@ def timestamp_to_timestamptz(column: Column, indexed: bool) -> Fix:
         )
         return ("SET TimeZone = 'UTC';", text(alter), "RESET TimeZone;")
 
-    return Fix(
+    fix = Fix(
         retype("timestamptz"),
         retype(column.data_type),
         Risk(lock="ACCESS EXCLUSIVE", rewrites=indexed),
@@ -875,6 +879,15 @@ def timestamp_to_timestamptz(column: Column, indexed: bool) -> Fix:
         f"reads the values of {one_line(column.name)} as UTC; if they were written in"
         " another zone, use TYPE timestamptz USING ... AT TIME ZONE '<zone>' (a rewrite)"
     )
+    precision = TIMESTAMP_PRECISION.match(column.data_type)
+    if precision:
+        digits = precision.group(1)
+        fix = fix.with_note(
+            f"the precision ({digits}) is not kept: from now on values are stored to the"
+            f" microsecond (a default of now() included); TYPE timestamptz({digits}) keeps"
+            " it, and rewrites the table"
+        )
+    return fix
 
 
 def number(value: int) -> sql.SQL:
@@ -1194,11 +1207,12 @@ def search_path_value(schemas: Seq[str]) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(schema) for schema in schemas)
 
 
-def set_function_search_path(function: Function) -> Fix:
-    """Pin the search_path to the function's own schema, pg_temp last (a temporary table
-    cannot shadow a real one); the rollback resets it."""
+def set_function_search_path(function: Function, also: Seq[str] = ()) -> Fix:
+    """Pin the search_path to the function's own schema, then the schemas `also` names,
+    pg_temp last (a temporary table cannot shadow a real one); the rollback resets it."""
+    path = search_path_value([function.schema, *also, "pg_temp"])
     statement = sql.SQL("ALTER {routine} SET search_path = {path};").format(
-        routine=routine(function), path=search_path_value([function.schema, "pg_temp"])
+        routine=routine(function), path=path
     )
     reset = sql.SQL("ALTER {routine} RESET search_path;").format(routine=routine(function))
     return Fix((text(statement),), (text(reset),), CATALOG_ONLY).with_note(

@@ -153,6 +153,28 @@ def test_timestamptz_at_utc_keeps_the_table_and_rebuilds_its_indexes(database) -
         assert filenodes(admin, "t", "t_at")[0] != table  # in another zone it rewrites
 
 
+def test_timestamptz_without_the_precision_keeps_the_table_and_stores_microseconds(
+    database,
+) -> None:
+    """Prisma's `timestamp(3)`: TYPE timestamptz at UTC does not rewrite, and drops the
+    precision, so values are no longer rounded to milliseconds; TYPE timestamptz(3)
+    keeps the precision and rewrites the table."""
+    database.execute("CREATE TABLE t (at timestamp(3), kept timestamp(3))")
+    value = "2024-01-01 12:00:00.123456"
+    with database.admin() as admin:
+        [table] = filenodes(admin, "t")
+        admin.execute("SET TimeZone = 'UTC'")
+        admin.execute("INSERT INTO t VALUES (%s, %s)", [value, value])
+        assert admin.execute("SELECT at::text FROM t").fetchone() == ("2024-01-01 12:00:00.123",)
+        admin.execute("ALTER TABLE t ALTER COLUMN at TYPE timestamptz")
+        assert filenodes(admin, "t") == [table]  # no rewrite
+        admin.execute("INSERT INTO t VALUES (%s, %s)", [value, value])
+        stored = admin.execute("SELECT at::text FROM t ORDER BY at").fetchall()
+        assert stored == [("2024-01-01 12:00:00.123+00",), ("2024-01-01 12:00:00.123456+00",)]
+        admin.execute("ALTER TABLE t ALTER COLUMN kept TYPE timestamptz(3)")
+        assert filenodes(admin, "t") != [table]  # keeping the precision rewrites
+
+
 # json-instead-of-jsonb
 
 

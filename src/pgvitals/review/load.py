@@ -9,8 +9,10 @@ object it created until the end. A failure is then sorted out:
 - the statement needs an extension the server lacks, or something such a statement
   would have made: not checked (not the file's fault);
 - it failed only because an earlier failed statement did not create what it names
-  (`relation "orders" does not exist` after `CREATE TABLE orders` failed): lost,
-  listed under that statement;
+  (`relation "orders" does not exist` after `CREATE TABLE orders` failed), or a
+  constraint met rows that an earlier failed INSERT, UPDATE or DELETE would have
+  changed (`SET NOT NULL` after the UPDATE that fills the column): lost, listed under
+  that statement (not checked, where that statement was not);
 - otherwise PostgreSQL rejects it: an `invalid-ddl` finding.
 
 Where the session may create event triggers (a superuser: always on the throwaway
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
-from pglast import ast, parser
+from pglast import ast, parser, visitors
 from pglast.enums import AlterTableType, ObjectType, TransactionStmtKind
 from psycopg import sql
 
@@ -94,6 +96,14 @@ SELECT %(statement)s, o.oid, NULL, NULL
 
 # Errors that say an object a statement names does not exist.
 UNDEFINED = frozenset({"42P01", "42703", "42704", "42883", "3F000"})
+# Class 23, integrity constraint violation: NOT NULL, CHECK, UNIQUE, FOREIGN KEY, ...
+INTEGRITY_VIOLATION = "23"
+# Violations the new row's own values decide (INSERT ... VALUES): no other row matters.
+ROW_OWN_VIOLATIONS = frozenset({"23502", "23514"})
+# A foreign key violation's detail names the table the key is missing from.
+MISSING_FROM_TABLE = re.compile(r'is not present in table "((?:[^"]|"")+)"')
+# Statements that change rows: when one fails, its table keeps rows it would have changed.
+DATA_CHANGES = (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt, ast.MergeStmt)
 # What an unavailable extension would have provided: functions, types, operator classes.
 EXTENSION_PROVIDED = frozenset({"42883", "42704"})
 NOT_IN_TRANSACTION = "25001"  # CREATE INDEX CONCURRENTLY, VACUUM, ...
@@ -227,6 +237,9 @@ class Loader:
         # names a failed statement would have created -> the failure that explains them
         self.missing: dict[str, int] = {}
         self.extensions: dict[str, int] = {}  # unavailable extension -> its statement
+        # tables whose rows a failed INSERT, UPDATE or DELETE would have changed -> the
+        # failure that explains a constraint later met there
+        self.unchanged: dict[str, int] = {}
 
     # --- the session ---------------------------------------------------------------
 
@@ -403,6 +416,8 @@ class Loader:
         names = would_create(node) if node is not None else guessed_names(statement.text)
         for name in names:
             self.missing.setdefault(name, root)
+        if isinstance(node, DATA_CHANGES):
+            self.unchanged.setdefault(node.relation.relname, root)
         return outcome
 
     def classify(self, statement: Statement, error: ServerError) -> Outcome:
@@ -417,10 +432,7 @@ class Loader:
             name = missing_name(error.message)
             cause = self.missing.get(name) if name else None
             if cause is not None:
-                root = self.load.outcomes[cause]
-                if root.status == UNCHECKED:
-                    return Outcome(UNCHECKED, error, cause, root.reason)
-                return Outcome(LOST, error, cause)
+                return self.consequence(error, cause)
             if error.sqlstate in EXTENSION_PROVIDED and self.extensions:
                 providers = [e for e in self.extensions if may_provide(e, name)]
                 if providers:
@@ -428,7 +440,52 @@ class Loader:
                     cause = min(self.extensions[e] for e in providers)
                     reason = f"may need extension {names}, unavailable on this server"
                     return Outcome(UNCHECKED, error, cause, reason)
+        if error.sqlstate.startswith(INTEGRITY_VIOLATION) and self.unchanged:
+            causes = [self.unchanged[t] for t in rows_met(node, error) if t in self.unchanged]
+            if causes:
+                return self.consequence(error, min(causes))
         return Outcome(REJECTED, error)
+
+    def consequence(self, error: ServerError, cause: int) -> Outcome:
+        """A failure that follows from the failed statement `cause`: not checked where
+        that one was not, lost to it otherwise."""
+        root = self.load.outcomes[cause]
+        if root.status == UNCHECKED:
+            return Outcome(UNCHECKED, error, cause, root.reason)
+        return Outcome(LOST, error, cause)
+
+
+class _Relations(visitors.Visitor):
+    """The names of the relations a statement names (pglast calls visit_<node type>)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def visit_RangeVar(self, ancestors: Any, node: ast.RangeVar) -> None:
+        self.names.add(node.relname)
+
+
+def rows_met(node: Any, error: ServerError) -> set[str]:
+    """The tables whose existing rows a statement's constraint violation may come from:
+    every table it names (the table an ALTER checks, the rows an INSERT ... SELECT
+    reads), and the table a foreign key found no key in; not the target of an INSERT ...
+    VALUES whose own values broke a NOT NULL or a CHECK."""
+    names: set[str] = set()
+    if node is not None:
+        values_only = (
+            isinstance(node, ast.InsertStmt)
+            and isinstance(node.selectStmt, ast.SelectStmt)
+            and node.selectStmt.valuesLists
+        )
+        if not (values_only and error.sqlstate in ROW_OWN_VIOLATIONS):
+            relations = _Relations()
+            relations(node)
+            names = relations.names
+    missing_from = MISSING_FROM_TABLE.search(error.detail or "")
+    if missing_from:
+        names.add(missing_from.group(1).replace('""', '"'))
+    return names
 
 
 def may_provide(extension: str, name: str | None) -> bool:

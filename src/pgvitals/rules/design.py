@@ -495,8 +495,10 @@ TYPE_NAME = re.compile(
     r"^(type|kind|mode|level|category)$|_(type|mode|level|category|role)$"
     r"|^(prev|previous|old|new|next)_"
 )
-# Never a closed set: media types, and the class names of polymorphic references.
-OPEN_SET = re.compile(r"(content|mime|media)_type$")
+# Never a closed set: media types, and the class names of polymorphic references;
+# OpenID Connect's `session_state`, an opaque value the provider hands out (a column of
+# the Account table every Auth.js / NextAuth adapter creates).
+OPEN_SET = re.compile(r"(content|mime|media)_type$|^session_state$")
 # A table with these is an address: its `state` is a region, not a status.
 ADDRESS_COLUMNS = frozenset({"city", "country", "zip", "zipcode", "postal_code", "postcode"})
 
@@ -551,10 +553,10 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
     distinct values than `max_distinct` is not a status and is not reported. Names that
     also describe open sets (`type`, `*_type`, `mode`, `category`, `level`, `*_role`,
     `prev_*`) count only where statistics show few values; media types, the `*_type` of
-    a polymorphic reference (beside its `*_id`) and the `state` of an address (a table
-    with `city` or `country`) never count. Without statistics (never analyzed) the name
-    alone decides, at low severity. Enum and domain types are not text here and are not
-    reported.
+    a polymorphic reference (beside its `*_id`), the `state` of an address (a table
+    with `city` or `country`) and OpenID Connect's opaque `session_state` never count.
+    Without statistics (never analyzed) the name alone decides, at low severity. Enum and
+    domain types are not text here and are not reported.
 
     ## Why it breaks
     Any string is accepted, so the set of states grows by accident: `Completed` beside
@@ -773,6 +775,7 @@ def similar_pair(snap: Snapshot, first: Table, second: Table, shared: list[str])
 class EmptyInNotNullOptions:
     medium_ratio: float = option(0.1, "share of empty rows from which it is medium")
     high_ratio: float = option(0.5, "share of empty rows from which it is high")
+    min_rows: int = option(10, "rows a table needs before its share raises the severity")
 
 
 @rule(
@@ -790,7 +793,10 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
     Counted in the table's row scan (the data profile: exact below 100,000 rows, scaled
     from a TABLESAMPLE above, with its margin of error). Medium from a tenth of the
     rows, high from half, critical when every row is empty: the constraint then
-    guarantees nothing at all.
+    guarantees nothing at all. A table of fewer than `min_rows` rows stays low: two
+    rows of a settings table, both `''`, are two values to fill, not a data-quality
+    collapse (in Documenso, `OrganisationGlobalSettings.brandingLogo` is `''` until an
+    organisation uploads a logo).
 
     ## Why it breaks
     NOT NULL rejects NULL only: `''` and `'   '` satisfy it. The constraint was meant to
@@ -835,7 +841,9 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
             .with_note(f"find them: {fixes.blank_rows_query(column)}")
         )
         severity = None
-        if ratio is not None and ratio >= 1 and not profile.sampled:
+        if rows < opts.min_rows:
+            pass  # a share of a few rows says nothing of how the column is used
+        elif ratio is not None and ratio >= 1 and not profile.sampled:
             severity = CRITICAL
         elif ratio is not None and ratio >= opts.high_ratio:
             severity = HIGH

@@ -187,7 +187,10 @@ def security_definer_search_path(snap: Snapshot, opts: ApiOptions) -> Iterator[D
     temporary table cannot shadow a real one. List every schema whose objects the
     body names without a schema, and only schemas that untrusted roles cannot
     write to; `SET search_path = ''` is the strictest choice when every name in the
-    body is schema-qualified. The rollback resets it. Where the fixed search_path
+    body is schema-qualified. Where `extension-in-public`'s fix moves extensions out of
+    the function's schema, the path names their new schema (`extensions`) after it, so
+    that calls of their functions still resolve once both fixes ran. The rollback
+    resets it. Where the fixed search_path
     names a writable schema, replace that schema (no SQL is generated: which
     schemas the body needs is a judgement).
 
@@ -227,7 +230,11 @@ def security_definer_search_path(snap: Snapshot, opts: ApiOptions) -> Iterator[D
                     "owner": function.owner,
                     "may_be_inlined": inlined,
                 },
-                fix=None if inlined else fixes.set_function_search_path(function),
+                fix=None
+                if inlined
+                else fixes.set_function_search_path(
+                    function, extensions_moved_from(snap, function, writers)
+                ),
                 severity=None if definer else LOW,
             )
             continue
@@ -325,8 +332,26 @@ def security_definer_executable_by_api_role(
 
 # --- extensions -----------------------------------------------------------------------
 
+EXTENSIONS_SCHEMA = "extensions"  # where extension-in-public's fix moves them
 
-def creates_schema(snap: Snapshot, schema: str = "extensions") -> bool:
+
+def extensions_moved_from(snap: Snapshot, function: Function, writers: list[str]) -> list[str]:
+    """The schema extension-in-public's fix moves extensions to, where it moves some out
+    of the function's own schema and none of `writers` may create objects there: the
+    function's fixed search_path must name it, or a call of such an extension's function
+    (pgcrypto's `gen_random_bytes` in a `nanoid()`) fails once both fixes ran."""
+    moved = any(
+        e.schema == function.schema and e.name != "plpgsql" and e.relocatable
+        for e in snap.extensions
+    )
+    if function.schema != "public" or not moved:
+        return []
+    if writable_schemas(snap, [EXTENSIONS_SCHEMA], writers):
+        return []
+    return [EXTENSIONS_SCHEMA]
+
+
+def creates_schema(snap: Snapshot, schema: str = EXTENSIONS_SCHEMA) -> bool:
     """Whether moving an extension must create its schema: it was not found, and all
     schemas were read (with --schema, an uncollected one may exist)."""
     return schema not in snap.facts.schema_by_name and not snap.collection.schemas_filter
