@@ -773,6 +773,7 @@ def similar_pair(snap: Snapshot, first: Table, second: Table, shared: list[str])
 class EmptyInNotNullOptions:
     medium_ratio: float = option(0.1, "share of empty rows from which it is medium")
     high_ratio: float = option(0.5, "share of empty rows from which it is high")
+    min_rows: int = option(10, "rows a table needs before the share raises the severity")
 
 
 @rule(
@@ -790,7 +791,8 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
     Counted in the table's row scan (the data profile: exact below 100,000 rows, scaled
     from a TABLESAMPLE above, with its margin of error). Medium from a tenth of the
     rows, high from half, critical when every row is empty: the constraint then
-    guarantees nothing at all.
+    guarantees nothing at all. A table under `min_rows` rows stays low: the share of a
+    handful of rows (a one-row settings table) says little about the constraint.
 
     ## Why it breaks
     NOT NULL rejects NULL only: `''` and `'   '` satisfy it. The constraint was meant to
@@ -835,7 +837,9 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
             .with_note(f"find them: {fixes.blank_rows_query(column)}")
         )
         severity = None
-        if ratio is not None and ratio >= 1 and not profile.sampled:
+        if rows is not None and rows < opts.min_rows:
+            pass  # too few rows for the share to mean something: low
+        elif ratio is not None and ratio >= 1 and not profile.sampled:
             severity = CRITICAL
         elif ratio is not None and ratio >= opts.high_ratio:
             severity = HIGH

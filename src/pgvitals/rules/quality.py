@@ -145,6 +145,7 @@ class EmptyStringsOptions:
     min_ratio: float = option(0.01, "share of the rows that must be '' or blank to report")
     medium_ratio: float = option(0.25, "share from which it is medium")
     high_ratio: float = option(0.5, "share from which a NOT NULL or unique column is high")
+    min_rows: int = option(10, "rows a table needs before the share raises the severity")
 
 
 @rule(
@@ -161,7 +162,8 @@ def empty_strings(snap: Snapshot, opts: EmptyStringsOptions) -> Iterator[Draft]:
     rows read and whether it was counted or estimated.
 
     Low by default; medium from a quarter of the rows; high from half when the column
-    is NOT NULL or a unique key, where an empty string is what got past the constraint.
+    is NOT NULL or a unique key, where an empty string is what got past the constraint;
+    low whatever the share on a table under `min_rows` rows.
     A nullable column that holds NULLs beside them is said to spell "no value" twice.
 
     ## Why it breaks
@@ -189,7 +191,9 @@ def empty_strings(snap: Snapshot, opts: EmptyStringsOptions) -> Iterator[Draft]:
         if column.name in unique_columns(snap, table):
             role = "unique key"
         severity = None
-        if ratio >= opts.high_ratio and role is not None:
+        if profile.rows < opts.min_rows:
+            pass  # too few rows for the share to mean something: low
+        elif ratio >= opts.high_ratio and role is not None:
             severity = HIGH
         elif ratio >= opts.medium_ratio:
             severity = MEDIUM
