@@ -219,7 +219,8 @@ def skip_reason(rule: Rule, snapshot: Snapshot, config: Config, mode: str) -> st
         return "judges a deployed database, not the files reviewed"
     missing = missing_probes(rule, snapshot)
     if missing and not (rule.rows == ROWS_REQUIRED and not snapshot.collection.data_profiled):
-        return "not collected: " + "; ".join(probe_gap(snapshot, name) for name in missing)
+        # two probes missing for one reason (no pg_stat_statements) say it once
+        return "not collected: " + "; ".join(dict.fromkeys(probe_gap(snapshot, n) for n in missing))
     if rule.rows == ROWS_REQUIRED and not snapshot.collection.data_profiled:
         return "table rows not read (--no-data)"
     if (
