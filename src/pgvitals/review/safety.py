@@ -63,6 +63,7 @@ LINTED = {
     "ban-drop-table": "migration-drop-table",
 }
 LINTED_RULES = frozenset(LINTED.values())
+COLUMN_RULES = frozenset({LINTED["renaming-column"], LINTED["ban-drop-column"]})
 # Not used, because PostgreSQL answers better while the statement loads:
 # changing-column-type and adding-field-with-default guess at a rewrite (a varchar to
 # text change is flagged though it rewrites nothing; an added serial column is not,
@@ -113,13 +114,17 @@ SELECT NOT a.attnotnull AND NOT EXISTS (
 """
 
 
-def existing_relations(connection: psycopg.Connection) -> frozenset[int]:
-    """The tables the database has now (after the base): those a migration can stop."""
+def existing_relations(connection: psycopg.Connection) -> dict[int, int]:
+    """The tables the database has now (after the base): those a migration can stop,
+    each with its highest column number. Column numbers are never reused, so a column
+    numbered above it was added by the reviewed files: no running code uses it yet."""
     rows = connection.execute(
-        "SELECT oid FROM pg_catalog.pg_class WHERE relkind = ANY(%s) AND oid >= 16384",
+        "SELECT c.oid, coalesce(max(a.attnum), 0) FROM pg_catalog.pg_class c"
+        " LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0"
+        " WHERE c.relkind = ANY(%s) AND c.oid >= 16384 GROUP BY c.oid",
         [list(RELATION_KINDS)],
     ).fetchall()
-    return frozenset(row[0] for row in rows)
+    return {row[0]: row[1] for row in rows}
 
 
 def named_relations(node: Any) -> list[tuple[str | None, str]]:
@@ -139,8 +144,10 @@ class Watch:
     """Watches the reviewed statements load (the loader calls it around each one):
     which tables of the base each acts on, and what PostgreSQL did to them."""
 
-    existing: frozenset[int]
+    existing: dict[int, int]  # table -> its highest column number in the base
     tables: dict[int, list[str]] = field(default_factory=dict)  # statement -> existing tables
+    # statements that rename or drop only columns the reviewed files added
+    new_columns_only: set[int] = field(default_factory=set)
     rewritten: dict[int, list[str]] = field(default_factory=dict)
     unproven_not_null: dict[int, list[str]] = field(default_factory=dict)  # "table.column"
     filenodes: dict[int, dict[int, int]] = field(default_factory=dict)  # pending: before
@@ -156,6 +163,13 @@ class Watch:
         if not existing:
             return
         self.tables[index] = sorted(name for _, name in existing)
+        columns = renamed_or_dropped_columns(statement.node)
+        if columns and all(
+            self.added_by_files(connection, oid, column)
+            for oid, _ in existing
+            for column in columns
+        ):
+            self.new_columns_only.add(index)
         if isinstance(statement.node, ast.AlterTableStmt):
             self.targets[index] = existing
             self.filenodes[index] = {
@@ -169,6 +183,14 @@ class Watch:
                 for column in set_not_null_columns(statement.node)
                 if connection.execute(NOT_NULL_UNPROVEN, [oid, column]).fetchone() == (True,)
             ]
+
+    def added_by_files(self, connection: psycopg.Connection, oid: int, column: str) -> bool:
+        number = connection.execute(
+            "SELECT attnum FROM pg_catalog.pg_attribute"
+            " WHERE attrelid = %s AND attname = %s AND NOT attisdropped",
+            [oid, column],
+        ).fetchone()
+        return number is not None and number[0] > self.existing[oid]
 
     def after(self, connection: psycopg.Connection, index: int, statement: Statement) -> None:
         """The statement loaded: did it give an existing table new files (a rewrite)?"""
@@ -190,6 +212,15 @@ def files_of(connection: psycopg.Connection, oid: int) -> list[tuple[int, int]]:
 
 def set_not_null_columns(node: ast.AlterTableStmt) -> list[str]:
     return [c.name for c in node.cmds or () if c.subtype == AlterTableType.AT_SetNotNull]
+
+
+def renamed_or_dropped_columns(node: Any) -> list[str]:
+    """The columns a RENAME COLUMN or an ALTER TABLE ... DROP COLUMN names."""
+    if isinstance(node, ast.RenameStmt) and node.renameType == ObjectType.OBJECT_COLUMN:
+        return [node.subname]
+    if isinstance(node, ast.AlterTableStmt):
+        return [c.name for c in node.cmds or () if c.subtype == AlterTableType.AT_DropColumn]
+    return []
 
 
 def validates_in_place(node: Any) -> bool:
@@ -342,6 +373,8 @@ def assess(
             continue
         if load.outcomes[index].status != LOADED:
             continue  # it did not run: invalid-ddl reports it
+        if rule in COLUMN_RULES and index in watch.new_columns_only:
+            continue  # a column the files added: code running on the base does not use it
         if rule == LINTED["constraint-missing-not-valid"] and not validates_in_place(
             load.statements[index].node
         ):

@@ -257,6 +257,8 @@ def mixed_id_strategy(snap: Snapshot, opts: MixedIdOptions) -> Iterator[Draft]:
 )
 def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """A `timestamp` (without time zone) column: a wall-clock reading with no zone.
+    A migration tool's history table (Diesel's `run_on`) is the tool's design, not
+    reported.
 
     ## Why it breaks
     `timestamp` stores whatever clock reading the writer sent, with no record of its
@@ -273,8 +275,9 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
     ACCESS EXCLUSIVE lock the ALTER takes. If the values were written in another zone,
     use `USING col AT TIME ZONE 'that zone'` instead (this rewrites the table).
     """
+    tool_tables = snap.facts.migration_tables  # their design is the tool's
     for table, column in own_columns(snap, "timestamp"):
-        if column.data_type.startswith("timestamp"):
+        if column.data_type.startswith("timestamp") and table.oid not in tool_tables:
             indexes = [
                 i.name
                 for i in snap.indexes_by_table.get(table.oid, [])
@@ -342,7 +345,8 @@ def json_instead_of_jsonb(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
 )
 def serial_instead_of_identity(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """A column filled by a `nextval()` default (`serial`, `bigserial`, or a sequence
-    created by hand), not an identity.
+    created by hand), not an identity. A migration tool's history table (Knex's
+    `knex_migrations.id`) is the tool's design, not reported.
 
     ## Why it breaks
     A serial column is a default plus a separate sequence object with its own
@@ -372,7 +376,8 @@ def serial_instead_of_identity(snap: Snapshot, opts: NoOptions) -> Iterator[Draf
     for sequence_oid in facts.sequence_defaults.values():
         uses[sequence_oid] += 1
     sequences = {s.oid: s for s in snap.sequences}
-    own = {table.oid for table in own_tables(snap)}
+    # a migration tool's history table is the tool's design (knex_migrations.id)
+    own = {table.oid for table in own_tables(snap)} - set(facts.migration_tables)
     # the columns whose default calls nextval(): a few of all the columns
     for (table_oid, name), sequence_oid in facts.sequence_defaults.items():
         if table_oid not in own:

@@ -257,6 +257,9 @@ def migration_set_not_null_scan(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
 def migration_rename_column(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """ALTER TABLE ... RENAME COLUMN on a table the database already has.
 
+    A column the reviewed files add themselves, renamed later in them, is not
+    reported: code running on the base does not use it.
+
     ## Why it breaks
     During a deploy the application servers still running the previous version keep
     using the old name: every query that names it fails from the moment the migration
@@ -303,6 +306,9 @@ def migration_rename_table(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
 )
 def migration_drop_column(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """ALTER TABLE ... DROP COLUMN on a table the database already has.
+
+    A column the reviewed files add themselves, dropped later in them, is not
+    reported: code running on the base does not use it.
 
     ## Why it breaks
     Code still running the previous version selects or inserts the column and fails
