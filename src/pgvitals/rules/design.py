@@ -43,7 +43,8 @@ from pgvitals.snapshot.words import singular, snake, words
 def own_tables(snap: Snapshot) -> list[Table]:
     """Tables whose columns are their own: plain tables and partition roots (a partition's
     columns are its parent's). Backup copies are left to `backup-table`: the advice for
-    them is to drop them, not to redesign their columns. (Found once per snapshot.)"""
+    them is to drop them, not to redesign their columns; a migration tool's history
+    tables are the tool's design. (Found once per snapshot.)"""
     return snap.facts.own_tables
 
 
@@ -217,10 +218,7 @@ def mixed_id_strategy(snap: Snapshot, opts: MixedIdOptions) -> Iterator[Draft]:
     every referencing table: do it only where it pays.
     """
     by_schema: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    migrations = snap.facts.migration_tables
     for table in own_tables(snap):
-        if table.oid in migrations:
-            continue
         key = snap.primary_key(table)
         if key is None or len(key.columns) != 1:
             continue
@@ -275,9 +273,8 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
     ACCESS EXCLUSIVE lock the ALTER takes. If the values were written in another zone,
     use `USING col AT TIME ZONE 'that zone'` instead (this rewrites the table).
     """
-    tool_tables = snap.facts.migration_tables  # their design is the tool's
     for table, column in own_columns(snap, "timestamp"):
-        if column.data_type.startswith("timestamp") and table.oid not in tool_tables:
+        if column.data_type.startswith("timestamp"):
             indexes = [
                 i.name
                 for i in snap.indexes_by_table.get(table.oid, [])
@@ -376,8 +373,7 @@ def serial_instead_of_identity(snap: Snapshot, opts: NoOptions) -> Iterator[Draf
     for sequence_oid in facts.sequence_defaults.values():
         uses[sequence_oid] += 1
     sequences = {s.oid: s for s in snap.sequences}
-    # a migration tool's history table is the tool's design (knex_migrations.id)
-    own = {table.oid for table in own_tables(snap)} - set(facts.migration_tables)
+    own = {table.oid for table in own_tables(snap)}  # not knex_migrations: Knex's design
     # the columns whose default calls nextval(): a few of all the columns
     for (table_oid, name), sequence_oid in facts.sequence_defaults.items():
         if table_oid not in own:

@@ -812,13 +812,15 @@ class Facts:
     @cached_property
     def own_tables(self) -> list[Table]:
         """Tables whose columns are their own: plain tables and partition roots (a
-        partition's columns are its parent's), backup copies aside. Most integrity and
-        quality rules go through them (see rules/design.py `own_tables`)."""
-        backups = self.backup_tables
+        partition's columns are its parent's), backup copies and a migration tool's
+        history tables aside (their columns are the tool's design: `_prisma_migrations.logs`
+        is NULL after every migration that succeeded). The design and quality rules go
+        through them (see rules/design.py `own_tables`)."""
+        aside = self.backup_tables.keys() | self.migration_tables.keys()
         return [
             table
             for table in self.snap.tables
-            if table.is_regular and not table.is_partition and table.oid not in backups
+            if table.is_regular and not table.is_partition and table.oid not in aside
         ]
 
     def own_columns(self) -> Iterator[tuple[Table, Column]]:
