@@ -312,7 +312,8 @@ def test_base_database_that_psql_cannot_load_whole_is_loaded_again_one_by_one(
 
 def test_statements_the_server_cannot_check_make_the_review_incomplete(server, tmp_path) -> None:
     """What needs an extension the server lacks is not checked, and the review says so
-    where it gives its result; a --fail-on gate does not pass it (exit 3), as a review
+    where it gives its result, and on the terminal when the report goes to a file or
+    stdout as JSON (Lemmy's review with -o showed nothing); a --fail-on gate does not pass it (exit 3), as a review
     that checked nothing would otherwise pass green."""
     write(tmp_path, {"schema.sql": "CREATE EXTENSION pgvitals_absent_extension;\n"
                                    "CREATE TABLE uses_it (id bigint PRIMARY KEY,"
@@ -322,6 +323,8 @@ def test_statements_the_server_cannot_check_make_the_review_incomplete(server, t
     assert run.exit_code == 0, run.stderr
     [entry] = [e for e in run.json()["collection"]["skipped"] if e.get("statements_not_checked")]
     assert (entry["object"], entry["statements_not_checked"]) == ("schema.sql:1", 2)
+    # with the report going elsewhere (JSON on stdout, or a file), the terminal says it too
+    assert "review incomplete: 2 statements not checked" in run.stderr
     text = pgvitals("review", "schema.sql", "--server", server.dsn(), cwd=tmp_path)
     assert "2 statements not checked, as the server lacks what they need: extension " \
         "pgvitals_absent_extension unavailable on this server (schema.sql:1)" in " ".join(

@@ -992,6 +992,10 @@ def finish(
     not_checked = report.not_checked_summary()
     if not_checked and fail_on:  # a gate does not pass what it could not check
         raise Failure(f"review incomplete: {not_checked} (report written)", EXIT_UNREACHABLE)
+    if not_checked and not shown:
+        # the terminal summary says it otherwise; a report file alone may go unread
+        warning = f"review incomplete: {visible(not_checked)}"
+        stderr.print(warning, style="bold yellow", markup=False, soft_wrap=True)
     baselines.save(report, plan.force)
     keeping.record(report, analysis.snapshot, connection)
     if report.verification is not None and not report.verification.passed:
