@@ -313,8 +313,8 @@ def test_base_database_that_psql_cannot_load_whole_is_loaded_again_one_by_one(
 def test_statements_the_server_cannot_check_make_the_review_incomplete(server, tmp_path) -> None:
     """What needs an extension the server lacks is not checked, and the review says so
     where it gives its result, and on the terminal when the report goes to a file or
-    stdout as JSON (Lemmy's review with -o showed nothing); a --fail-on gate does not pass it (exit 3), as a review
-    that checked nothing would otherwise pass green."""
+    stdout as JSON (Lemmy's review with -o showed nothing); a --fail-on gate does not
+    pass it (exit 3), as a review that checked nothing would otherwise pass green."""
     write(tmp_path, {"schema.sql": "CREATE EXTENSION pgvitals_absent_extension;\n"
                                    "CREATE TABLE uses_it (id bigint PRIMARY KEY,"
                                    " v text DEFAULT pgvitals_absent_function());\n"

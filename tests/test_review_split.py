@@ -135,6 +135,18 @@ def test_a_folder_loads_up_migrations_only_in_natural_order(tmp_path: Path) -> N
     assert left_out == ["0003_x.down.sql", "20240101_z/down.sql", "U2__b.sql", "revert/x.sql"]
 
 
+def test_a_folder_is_read_through_linked_folders_each_once(tmp_path: Path) -> None:
+    # Lemmy's migrations reviewed from a folder of links to them gave "no .sql files"
+    write(tmp_path, "service/V1__a.sql", "service/V3__c.sql", "elsewhere/V2__b.sql")
+    review = tmp_path / "review"
+    review.mkdir()
+    (review / "service").symlink_to(tmp_path / "service", target_is_directory=True)
+    (review / "more").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (review / "more" / "loop").symlink_to(review, target_is_directory=True)  # not followed round
+    names = [f.path.relative_to(review).as_posix() for f in select([review]).files]
+    assert names == ["more/V2__b.sql", "service/V1__a.sql", "service/V3__c.sql"]
+
+
 def test_files_as_a_shell_glob_gives_them_run_in_natural_order(tmp_path: Path) -> None:
     write(tmp_path, "V10__c.sql", "V2__b.sql")
     globbed = [tmp_path / "V10__c.sql", tmp_path / "V2__b.sql"]  # character order

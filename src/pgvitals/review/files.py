@@ -10,6 +10,7 @@ a review loads the schema the migrations build, not the way back.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +87,7 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
     left_out: list[str] = []
     for argument, path in enumerate(paths):
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*.sql") if p.is_file())
+            found = sql_files_under(path)
             for item in found:
                 relative = item.relative_to(path)
                 if is_down(relative):
@@ -105,6 +106,22 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
     if not files:
         raise InputError(f"no .sql files in {', '.join(str(p) for p in paths)}")
     return Selection(files, left_out)
+
+
+def sql_files_under(folder: Path) -> list[Path]:
+    """The `.sql` files below `folder`, through linked folders too (a migrations folder
+    assembled from symlinks to each service's), each real folder once: a link back up
+    the tree is not followed round."""
+    found: list[Path] = []
+    visited: set[str] = set()
+    for root, folders, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in visited:
+            folders[:] = []
+            continue
+        visited.add(real)
+        found += [Path(root, name) for name in names if name.endswith(".sql")]
+    return sorted(path for path in found if path.is_file())
 
 
 def listed(order_file: Path) -> Selection:
