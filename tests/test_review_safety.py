@@ -115,3 +115,48 @@ def test_a_review_without_base_has_no_live_tables_to_lock(server, tmp_path) -> N
                    cwd=tmp_path, timeout=300)  # fmt: skip
     assert run.exit_code == 0, run.stderr
     assert safety_findings(valid_report(run.json())) == []
+
+
+def test_a_live_base_weighs_each_hazard_by_the_size_of_its_table(database, tmp_path) -> None:
+    """With `--base DSN` the review reads each table's size from the base's statistics:
+    an index built without CONCURRENTLY on a table of a few rows holds its lock for
+    milliseconds (low), on a middling one for longer (medium), on a large one as long
+    as the rule says (high). Lemmy's review gave every statement high, whether it acted
+    on `post` or on a one-row settings table. Thresholds lowered by config, so that
+    "large" needs no million rows here."""
+    database.execute(
+        """
+        CREATE TABLE settings (id int PRIMARY KEY, theme text);
+        INSERT INTO settings SELECT g, 'dark' FROM generate_series(1, 5) g;
+        CREATE TABLE comments (id int PRIMARY KEY, author_id int, body text);
+        INSERT INTO comments SELECT g, g % 50, 'x' FROM generate_series(1, 3000) g;
+        CREATE TABLE posts (id int PRIMARY KEY, author_id int, title text)
+            PARTITION BY RANGE (id);
+        CREATE TABLE posts_1 PARTITION OF posts FOR VALUES FROM (0) TO (20000);
+        CREATE TABLE posts_2 PARTITION OF posts FOR VALUES FROM (20000) TO (40000);
+        INSERT INTO posts SELECT g, g % 50, 't' FROM generate_series(1, 30000) g;
+        """
+    )
+    database.execute("VACUUM ANALYZE settings, comments, posts_1, posts_2")
+    write(tmp_path, {
+        "V9__indexes.sql": "CREATE INDEX ON settings (theme);\n"
+                           "CREATE INDEX ON comments (author_id);\n"
+                           "CREATE INDEX ON posts (author_id);\n",
+        "pyproject.toml": "[tool.pgvitals.rules.migration-index-not-concurrent]\n"
+                          "small_rows = 100\nlarge_rows = 20000\n",
+    })  # fmt: skip
+    run = pgvitals("review", "V9__indexes.sql", "--base", database.dsn, "--server",
+                   database.server.dsn(), "--format", "json", cwd=tmp_path, timeout=300)  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    found = {
+        f["evidence"]["tables"][0]: f
+        for f in valid_report(run.json())["findings"]
+        if f["rule"] == "migration-index-not-concurrent"
+    }
+    assert {table: f["severity"] for table, f in found.items()} == {
+        "public.settings": "low",
+        "public.comments": "medium",
+        "public.posts": "high",  # its partitions' rows, summed
+    }
+    assert found["public.posts"]["evidence"]["base_rows"] == 30000
+    assert "~5 rows" in found["public.settings"]["message"]

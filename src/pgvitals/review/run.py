@@ -171,6 +171,9 @@ def load_and_snapshot(
     if watch is not None:
         step("migration safety")
         hazards, skipped = safety.assess(load, watch, linted, pg_version)
+        if hazards and base is not None and base.kind == DATABASE:
+            assert base.dsn is not None
+            hazards = safety.with_sizes(hazards, base_table_sizes(base.dsn))
         collection = dataclasses.replace(
             snapshot.collection, skipped=[*snapshot.collection.skipped, *skipped]
         )
@@ -280,6 +283,16 @@ def loaded_whole(admin: str, dsn: str, base_dsn: str, dump: str, create_roles: b
         return True
     create_database(admin, conninfo.conninfo_to_dict(dsn)["dbname"], again=True)
     return False
+
+
+def base_table_sizes(dsn: str) -> dict[str, tuple[float | None, int]]:
+    """The sizes of a base database's tables, from its catalog statistics, in a
+    read-only session: what the migration rules weigh a lock's duration by."""
+    connection = connect(dsn, Limits())
+    try:
+        return safety.table_sizes(connection)
+    finally:
+        connection.close()
 
 
 def dump_schema(dsn: str) -> str:

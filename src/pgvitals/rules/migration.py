@@ -10,22 +10,53 @@ these never find anything there."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from pgvitals.rules._api import (
     HIGH,
     INDEXES,
     INTEGRITY,
+    LOW,
     MEDIUM,
     Draft,
     NoOptions,
+    Severity,
     finding,
+    option,
     rule,
 )
-from pgvitals.snapshot.model import Snapshot
+from pgvitals.snapshot.model import MigrationHazard, Snapshot
 
 
-def hazards(snap: Snapshot, rule_id: str, what: str) -> Iterator[Draft]:
-    """The findings of one rule: `what` says what the statement does to {tables}."""
+@dataclass(frozen=True)
+class TableSizeOptions:
+    """For the rules whose harm lasts as long as a scan or build of the table: the
+    sizes, read from a base database's statistics (`--base DSN`), that set it."""
+
+    small_rows: int = option(10_000, "rows below which (and small_bytes) the lock is brief: low")
+    large_rows: int = option(1_000_000, "rows from which it is the rule's severity; medium below")
+    small_bytes: int = option(16 * 2**20, "bytes on disk below which a table can be small")
+    large_bytes: int = option(2**30, "bytes on disk from which a table is large, whatever its rows")
+
+
+def size_severity(hazard: MigrationHazard, opts: TableSizeOptions) -> Severity | None:
+    """Low for a small table, medium for a middling one, the rule's own otherwise and
+    where the size is unknown (the base is files or a snapshot)."""
+    if hazard.bytes is None:
+        return None
+    if hazard.rows_estimate is not None:
+        small = hazard.rows_estimate < opts.small_rows and hazard.bytes < opts.small_bytes
+        large = hazard.rows_estimate >= opts.large_rows or hazard.bytes >= opts.large_bytes
+    else:
+        small, large = hazard.bytes < opts.small_bytes, hazard.bytes >= opts.large_bytes
+    return LOW if small else None if large else MEDIUM
+
+
+def hazards(
+    snap: Snapshot, rule_id: str, what: str, opts: TableSizeOptions | None = None
+) -> Iterator[Draft]:
+    """The findings of one rule: `what` says what the statement does to {tables}.
+    With `opts`, the size of the largest table in the base database sets the severity."""
     for hazard in snap.migration_hazards:
         if hazard.rule != rule_id:
             continue
@@ -38,8 +69,23 @@ def hazards(snap: Snapshot, rule_id: str, what: str) -> Iterator[Draft]:
         }
         if hazard.fix:
             evidence["safe_form"] = hazard.fix
-        yield finding(hazard.located, f"`{hazard.statement}` {what.format(tables=tables)}",
-                      evidence=evidence)  # fmt: skip
+        message = f"`{hazard.statement}` {what.format(tables=tables)}"
+        severity = None
+        if hazard.bytes is not None:
+            evidence["base_rows"] = hazard.rows_estimate
+            evidence["base_bytes"] = hazard.bytes
+            message += f" ({size_words(hazard)} in the base)"
+            if opts is not None:
+                severity = size_severity(hazard, opts)
+        yield finding(hazard.located, message, evidence=evidence, severity=severity)
+
+
+def size_words(hazard: MigrationHazard) -> str:
+    """`~1,200,000 rows, 180 MB` of the largest table a statement acts on."""
+    size = f"{(hazard.bytes or 0) / 2**20:,.0f} MB"
+    if hazard.rows_estimate is None:
+        return f"{size}, rows never counted"
+    return f"~{hazard.rows_estimate:,.0f} rows, {size}"
 
 
 @rule(
@@ -47,13 +93,19 @@ def hazards(snap: Snapshot, rule_id: str, what: str) -> Iterator[Draft]:
     category=INDEXES,
     severity=HIGH,
     title="A migration builds an index on an existing table without CONCURRENTLY",
+    options=TableSizeOptions,
 )
-def migration_index_not_concurrent(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+def migration_index_not_concurrent(snap: Snapshot, opts: TableSizeOptions) -> Iterator[Draft]:
     """CREATE INDEX without CONCURRENTLY on a table the database already has.
 
     Reported by `pgvitals review --base` for statements of the reviewed files that act
     on a table of the base schema; an index on a table the reviewed files create
     themselves locks nobody and is not reported.
+
+    With `--base DSN` the table's size in that database (from its statistics, its
+    partitions' included) sets the severity: low under `small_rows` rows and
+    `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
+    above them and where the size is unknown (a base of files or a snapshot).
 
     ## Why it breaks
     A plain CREATE INDEX takes a SHARE lock on the table for the whole build: reads go
@@ -68,7 +120,7 @@ def migration_index_not_concurrent(snap: Snapshot, opts: NoOptions) -> Iterator[
     drop it and build it again.
     """
     yield from hazards(snap, "migration-index-not-concurrent", "blocks writes to {tables} "
-                       "while the index is built")  # fmt: skip
+                       "while the index is built", opts)  # fmt: skip
 
 
 @rule(
@@ -100,9 +152,15 @@ def migration_drop_index_not_concurrent(snap: Snapshot, opts: NoOptions) -> Iter
     category=INDEXES,
     severity=HIGH,
     title="A migration rebuilds indexes of an existing table without CONCURRENTLY",
+    options=TableSizeOptions,
 )
-def migration_reindex_not_concurrent(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+def migration_reindex_not_concurrent(snap: Snapshot, opts: TableSizeOptions) -> Iterator[Draft]:
     """REINDEX without CONCURRENTLY on a table (or index) the database already has.
+
+    With `--base DSN` the table's size in that database (from its statistics, its
+    partitions' included) sets the severity: low under `small_rows` rows and
+    `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
+    above them and where the size is unknown (a base of files or a snapshot).
 
     ## Why it breaks
     A plain REINDEX blocks writes to the table for as long as the rebuild takes, and
@@ -114,7 +172,7 @@ def migration_reindex_not_concurrent(snap: Snapshot, opts: NoOptions) -> Iterato
     block), which builds the new index beside the old one and swaps them.
     """
     yield from hazards(snap, "migration-reindex-not-concurrent",
-                       "blocks writes to {tables} while its indexes are rebuilt")  # fmt: skip
+                       "blocks writes to {tables} while its indexes are rebuilt", opts)  # fmt: skip
 
 
 @rule(
@@ -122,9 +180,17 @@ def migration_reindex_not_concurrent(snap: Snapshot, opts: NoOptions) -> Iterato
     category=INTEGRITY,
     severity=HIGH,
     title="A migration adds a CHECK or FOREIGN KEY validated at once on an existing table",
+    options=TableSizeOptions,
 )
-def migration_constraint_without_not_valid(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+def migration_constraint_without_not_valid(
+    snap: Snapshot, opts: TableSizeOptions
+) -> Iterator[Draft]:
     """ADD CONSTRAINT ... CHECK or FOREIGN KEY without NOT VALID on an existing table.
+
+    With `--base DSN` the table's size in that database (from its statistics, its
+    partitions' included) sets the severity: low under `small_rows` rows and
+    `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
+    above them and where the size is unknown (a base of files or a snapshot).
 
     ## Why it breaks
     Adding the constraint checks every existing row while holding the lock the ALTER
@@ -139,7 +205,7 @@ def migration_constraint_without_not_valid(snap: Snapshot, opts: NoOptions) -> I
     takes only a SHARE UPDATE EXCLUSIVE lock (reads and writes go on) for the scan.
     """
     yield from hazards(snap, "migration-constraint-without-not-valid",
-                       "scans {tables} under a lock that blocks writes")  # fmt: skip
+                       "scans {tables} under a lock that blocks writes", opts)  # fmt: skip
 
 
 @rule(
@@ -147,9 +213,15 @@ def migration_constraint_without_not_valid(snap: Snapshot, opts: NoOptions) -> I
     category=INDEXES,
     severity=HIGH,
     title="A migration adds a PRIMARY KEY or UNIQUE constraint that builds its index in place",
+    options=TableSizeOptions,
 )
-def migration_key_without_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+def migration_key_without_index(snap: Snapshot, opts: TableSizeOptions) -> Iterator[Draft]:
     """ADD PRIMARY KEY or ADD UNIQUE on an existing table without USING INDEX.
+
+    With `--base DSN` the table's size in that database (from its statistics, its
+    partitions' included) sets the severity: low under `small_rows` rows and
+    `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
+    above them and where the size is unknown (a base of files or a snapshot).
 
     ## Why it breaks
     The constraint builds its unique index while the ALTER TABLE holds an ACCESS
@@ -165,7 +237,7 @@ def migration_key_without_index(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
     """
     yield from hazards(snap, "migration-key-without-index",
                        "builds a unique index on {tables} under an ACCESS EXCLUSIVE "
-                       "lock")  # fmt: skip
+                       "lock", opts)  # fmt: skip
 
 
 @rule(
@@ -196,8 +268,9 @@ def migration_required_column(snap: Snapshot, opts: NoOptions) -> Iterator[Draft
     category=INTEGRITY,
     severity=HIGH,
     title="A migration rewrites an existing table",
+    options=TableSizeOptions,
 )
-def migration_table_rewrite(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+def migration_table_rewrite(snap: Snapshot, opts: TableSizeOptions) -> Iterator[Draft]:
     """An ALTER TABLE that PostgreSQL ran by rewriting a table the database already has.
 
     The review does not guess: it compares the table's storage (its relfilenode, and
@@ -206,6 +279,11 @@ def migration_table_rewrite(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     (`random()`, `clock_timestamp()`, a serial column), SET LOGGED/UNLOGGED and a
     change of access method rewrite; a varchar widened to text, or a constant default
     on PostgreSQL 11 and later, do not.
+
+    With `--base DSN` the table's size in that database (from its statistics, its
+    partitions' included) sets the severity: low under `small_rows` rows and
+    `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
+    above them and where the size is unknown (a base of files or a snapshot).
 
     ## Why it breaks
     A rewrite copies every row into new files and rebuilds every index, holding an
@@ -218,7 +296,7 @@ def migration_table_rewrite(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     one. For a key about to overflow, plan that change ahead with the same steps.
     """
     yield from hazards(snap, "migration-table-rewrite",
-                       "rewrites {tables} under an ACCESS EXCLUSIVE lock")  # fmt: skip
+                       "rewrites {tables} under an ACCESS EXCLUSIVE lock", opts)  # fmt: skip
 
 
 @rule(
@@ -226,13 +304,19 @@ def migration_table_rewrite(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     category=INTEGRITY,
     severity=HIGH,
     title="A migration sets NOT NULL on an existing column without a validated CHECK",
+    options=TableSizeOptions,
 )
-def migration_set_not_null_scan(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+def migration_set_not_null_scan(snap: Snapshot, opts: TableSizeOptions) -> Iterator[Draft]:
     """ALTER COLUMN ... SET NOT NULL on an existing table, with nothing proving it first.
 
     The review asks the server, before the statement runs, whether the column is
     nullable and has no validated `CHECK (column IS NOT NULL)`: only then does
     PostgreSQL scan.
+
+    With `--base DSN` the table's size in that database (from its statistics, its
+    partitions' included) sets the severity: low under `small_rows` rows and
+    `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
+    above them and where the size is unknown (a base of files or a snapshot).
 
     ## Why it breaks
     SET NOT NULL reads the whole table to prove no row holds NULL, holding an ACCESS
@@ -245,7 +329,7 @@ def migration_set_not_null_scan(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
     the CHECK can be dropped afterwards.
     """
     yield from hazards(snap, "migration-set-not-null-scan",
-                       "scans {tables} under an ACCESS EXCLUSIVE lock")  # fmt: skip
+                       "scans {tables} under an ACCESS EXCLUSIVE lock", opts)  # fmt: skip
 
 
 @rule(

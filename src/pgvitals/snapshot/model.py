@@ -331,6 +331,11 @@ class MigrationHazard(NamedTuple):
     messages: list[str]  # what was found, one line each (the linter's or the server's)
     fix: str | None  # how to do it safely
     found_by: str  # "squawk <its rule>" or "postgresql" (the server observed it)
+    # the largest of `tables` in a base database (`--base DSN`), from its statistics:
+    # rows (None: never counted) and bytes on disk, partitions included; None, None
+    # where the base is files or a snapshot
+    rows_estimate: float | None = None
+    bytes: int | None = None
 
     @property
     def located(self) -> Located:
