@@ -571,8 +571,10 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     low severity). Unless `--no-data`, the rows that would violate the constraint
     (orphans) are counted: exactly below 100,000 rows, else estimated from a
     TABLESAMPLE (`orphans_sampled`). High when orphans exist: rows already point at
-    nothing. A name that matches no table is not reported, and a type that cannot hold
-    the key is `fk-type-mismatch`.
+    nothing. A name that matches no table is not reported, nor an id beside a type of
+    the same stem (`owner_id` and `owner_type`: a polymorphic reference, or a code
+    host's own id beside the host's kind); a type that cannot hold the key is
+    `fk-type-mismatch`.
 
     ## Why it breaks
     Without the constraint, deleting a referenced row (or a bug, or a manual fix)
