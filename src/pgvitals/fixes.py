@@ -1256,7 +1256,7 @@ def move_extension(
         if drops_schema:
             back.append(sql.SQL("DROP SCHEMA {schema} RESTRICT;").format(schema=target))
     return Fix(
-        tuple(text(s) for s in forward), tuple(text(s) for s in back), CATALOG_ONLY
+        tuple(text(s) for s in forward), tuple(text(s) for s in back), Risk(moves=True)
     ).with_note(f"add {one_line(schema)} to the search_path of the roles that call its functions")
 
 
