@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -574,7 +575,9 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     nothing. A name that matches no table is not reported, nor an id beside a type of
     the same stem (`owner_id` and `owner_type`: a polymorphic reference, or a code
     host's own id beside the host's kind); a type that cannot hold the key is
-    `fk-type-mismatch`.
+    `fk-type-mismatch`. Low, with no fix, where a CHECK lets the column equal a
+    constant (`(user_id = 0)` for anonymous events): rows use that value for "none",
+    and a foreign key, even NOT VALID, would refuse them from then on.
 
     ## Why it breaks
     Without the constraint, deleting a referenced row (or a bug, or a manual fix)
@@ -661,11 +664,47 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
         message = (
             f"({', '.join(columns)}) evidently references {target.qualname} with no constraint"
         )
-        if orphans:
+        sentinel = sentinel_check(snap, table, columns)
+        if sentinel is not None:
+            check, value = sentinel
+            evidence.update(sentinel=value, sentinel_check=check.name)
+            severity, fix = LOW, None  # its NOT VALID key would refuse those rows' inserts
+            message += (
+                f", and CHECK {check.name} admits {columns[0]} = {value} for rows with none:"
+                " a foreign key would reject them (store NULL instead, then add it)"
+            )
+        elif orphans:
             sampled = "about " if count is not None and count.sampled else ""
             message += f"; {sampled}{orphans:,} rows already point at nothing"
         where = reference.columns[0] if len(reference.columns) == 1 else table
         yield finding(where, message, evidence=evidence, fix=fix, severity=severity)
+
+
+# an integer literal as a CHECK's deparsed text writes it: `0`, `'-1'::integer`
+INTEGER_LITERAL = r"(-?\d+|'-?\d+'::[a-z]+)"
+
+
+def sentinel_check(
+    snap: Snapshot, table: Table, columns: list[str]
+) -> tuple[Constraint, str] | None:
+    """A CHECK of the table that lets the (single) referencing column equal a constant:
+    `(user_id = 0)` in Sourcegraph's event_logs, for events of anonymous users. Rows
+    store that value for "no row there", which no foreign key accepts. The constraint
+    and the value (as the CHECK writes it), or None."""
+    if len(columns) != 1:
+        return None
+    name = re.escape(columns[0])
+    column = rf'(?:{name}|"{name}")'
+    equal = re.compile(
+        rf"\(\s*{column}\s*=\s*{INTEGER_LITERAL}\s*\)|\(\s*{INTEGER_LITERAL}\s*=\s*{column}\s*\)"
+    )
+    for check in snap.constraints_by_table.get(table.oid, []):
+        if check.kind != "c" or columns[0] not in check.columns or not check.definition:
+            continue
+        match = equal.search(check.definition)
+        if match:
+            return check, (match.group(1) or match.group(2)).split("::")[0].strip("'")
+    return None
 
 
 def lookup_index(snap: Snapshot, reference: Reference) -> Index | None:
