@@ -1202,11 +1202,13 @@ def search_path_value(schemas: Seq[str]) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(schema) for schema in schemas)
 
 
-def set_function_search_path(function: Function) -> Fix:
-    """Pin the search_path to the function's own schema, pg_temp last (a temporary table
-    cannot shadow a real one); the rollback resets it."""
+def set_function_search_path(function: Function, also: Seq[str] = ()) -> Fix:
+    """Pin the search_path to the function's own schema, then `also` (where extensions
+    keep their functions and types), pg_temp last (a temporary table cannot shadow a
+    real one); the rollback resets it."""
+    path = [function.schema, *also, "pg_temp"]
     statement = sql.SQL("ALTER {routine} SET search_path = {path};").format(
-        routine=routine(function), path=search_path_value([function.schema, "pg_temp"])
+        routine=routine(function), path=search_path_value(path)
     )
     reset = sql.SQL("ALTER {routine} RESET search_path;").format(routine=routine(function))
     return Fix((text(statement),), (text(reset),), CATALOG_ONLY).with_note(
@@ -1234,8 +1236,11 @@ def revoke_execute(function: Function, holders: Seq[str]) -> Fix:
     )
 
 
+EXTENSIONS_SCHEMA = "extensions"  # where extension-in-public's fix moves them
+
+
 def move_extension(
-    extension: Extension, schema_missing: bool, drops_schema: bool, schema: str = "extensions"
+    extension: Extension, schema_missing: bool, drops_schema: bool, schema: str = EXTENSIONS_SCHEMA
 ) -> Fix:
     """Move the extension to its own schema. `schema_missing`: the schema did not exist,
     so the fix creates it (IF NOT EXISTS: several extensions share it, whichever fixes

@@ -130,6 +130,23 @@ def writable_schemas(snap: Snapshot, schemas: list[str], writers: list[str]) -> 
     return found
 
 
+def extension_schemas(snap: Snapshot, function: Function, writers: list[str]) -> list[str]:
+    """The schemas, other than the function's own and pg_catalog, where extensions keep
+    their functions, types and operators once fix.sql ran (a relocatable one in public
+    is moved by extension-in-public's fix): a body that calls `hstore(...)` must still
+    find it under its fixed search_path. Schemas `writers` may create in are left out."""
+    found = []
+    for extension in snap.extensions:
+        if extension.name == "plpgsql":
+            continue
+        moved = extension.schema == "public" and extension.relocatable
+        schema = fixes.EXTENSIONS_SCHEMA if moved else extension.schema
+        if schema not in (function.schema, "pg_catalog", *found):
+            found.append(schema)
+    exposed = set(writable_schemas(snap, found, writers))
+    return sorted(schema for schema in found if schema not in exposed)
+
+
 def binds_names_when_created(function: Function) -> bool:
     """An SQL function whose body names nothing that is looked up when it runs: a
     SQL-standard body (`RETURN ...`, `BEGIN ATOMIC ... END`, PostgreSQL 14+) is parsed
@@ -183,7 +200,9 @@ def security_definer_search_path(snap: Snapshot, opts: ApiOptions) -> Iterator[D
 
     ## Fix
     Fix the search_path on the function: `ALTER FUNCTION ... SET search_path =
-    <schema>, pg_temp` lists the schema it lives in, with `pg_temp` last so that a
+    <schema>, pg_temp` lists the schema it lives in, then the schemas that hold
+    extensions (where extension-in-public's fix moves them: a function calling
+    `hstore()` would otherwise fail once both fixes ran), with `pg_temp` last so that a
     temporary table cannot shadow a real one. List every schema whose objects the
     body names without a schema, and only schemas that untrusted roles cannot
     write to; `SET search_path = ''` is the strictest choice when every name in the
@@ -227,7 +246,11 @@ def security_definer_search_path(snap: Snapshot, opts: ApiOptions) -> Iterator[D
                     "owner": function.owner,
                     "may_be_inlined": inlined,
                 },
-                fix=None if inlined else fixes.set_function_search_path(function),
+                fix=None
+                if inlined
+                else fixes.set_function_search_path(
+                    function, extension_schemas(snap, function, writers)
+                ),
                 severity=None if definer else LOW,
             )
             continue
