@@ -75,9 +75,10 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     key replaces the constraint (as deferrable as it was) rather than duplicating
     it. Where foreign keys reference the table through that index (they depend on
     it), or it sorts other than the default, the new index is promoted beside it
-    and the old one stays. Without a candidate, the same on an `id`
-    column, or add a `bigint GENERATED ALWAYS AS IDENTITY` column (this rewrites
-    the table under an ACCESS EXCLUSIVE lock: plan a window). A partitioned table's
+    and the old one stays. Without a candidate, the same on an `id` column, or on a
+    NOT NULL column a sequence numbers (an audit log's `sequence`), or add a `bigint
+    GENERATED ALWAYS AS IDENTITY` column (this rewrites the table under an ACCESS
+    EXCLUSIVE lock: plan a window). A partitioned table's
     key must contain its partition key: each partition gets its own key first,
     which the table's key adopts. Remove duplicate rows first. Where no fix can
     be generated (1,600 columns, no unique index showing a partitioned table's
@@ -231,6 +232,14 @@ def primary_key_fix(
         if nullable:
             fix = fix.with_note("column id allows NULL: fill it first; the key sets NOT NULL")
         return fix
+    numbered = sequence_numbered_column(snap, table)
+    if numbered is not None:
+        evidence["key_column"] = numbered.name
+        return fixes.primary_key_on_new_index(table, [numbered.name], name).with_note(
+            f"the key is on {fixes.one_line(numbered.name)}, which a sequence numbers (no new"
+            " column, no rewrite); if values repeat the build fails, leaving an invalid index"
+            " that rollback.sql drops"
+        )
     if len(columns) >= fixes.MAX_COLUMNS:
         unusable = [
             fixes.one_line(index.name)
@@ -250,6 +259,19 @@ def primary_key_fix(
             f" promote{hint}"
         )
     return fixes.add_identity_primary_key(table)
+
+
+def sequence_numbered_column(snap: Snapshot, table: Table) -> Column | None:
+    """A NOT NULL column of the table that an ascending sequence fills (serial, identity,
+    a default `nextval(...)`): an audit log's `sequence`, already a key in all but name."""
+    fed = snap.facts.column_fed_by_sequence
+    ascending = {s.oid for s in snap.sequences if s.increment_by > 0}
+    numbered = [
+        column
+        for oid, column in fed.items()
+        if oid in ascending and column.table_oid == table.oid and column.not_null
+    ]
+    return min(numbered, key=lambda column: column.position, default=None)
 
 
 def replaceable_constraint(snap: Snapshot, index: Index) -> Constraint | None:
