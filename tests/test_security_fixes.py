@@ -89,3 +89,36 @@ def test_moving_an_extension_and_back_leaves_no_schema_behind(database) -> None:
         for statement in found.fix.rollback or ():  # type: ignore[union-attr]
             admin.execute(statement)
     assert schema_dump(database) == before
+
+
+def test_a_function_pinned_by_its_fix_still_finds_an_extension_moved_by_another(
+    database,
+) -> None:
+    """Sourcegraph: security-definer-search-path's fix pinned `public, pg_temp` on
+    func_configuration_policies_transition_columns_diff, extension-in-public's moved
+    hstore to `extensions`, and every insert into lsif_configuration_policies then
+    failed (type "hstore[]" does not exist) in its trigger."""
+    with database.admin() as admin:
+        if not admin.execute(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'hstore'"
+        ).fetchone():
+            return  # no contrib on this server: extension-in-public's cases say so too
+        admin.execute("CREATE EXTENSION hstore SCHEMA public")
+        admin.execute(
+            "CREATE FUNCTION public.pairs(keys text[]) RETURNS text LANGUAGE plpgsql"
+            " AS $$ BEGIN RETURN (ARRAY[]::hstore[] || hstore(keys, keys))::text; END $$"
+        )
+    session = connect(database.dsn)
+    try:
+        findings = analyse(collect(session, profile=None)).findings
+    finally:
+        session.close()
+    [pinned] = [f for f in findings if f.rule == "security-definer-search-path"]
+    [moved] = [f for f in findings if f.rule == "extension-in-public"]
+    with psycopg.connect(database.dsn, autocommit=True) as admin:
+        for statement in (*pinned.fix.statements, *moved.fix.statements):  # type: ignore[union-attr]
+            admin.execute(statement)
+        # as fix.sql leaves it: only the function's own search_path finds the extension
+        admin.execute("SET search_path = pg_catalog")
+        [paired] = admin.execute("SELECT public.pairs(ARRAY['a'])").fetchone()  # type: ignore[misc]
+        assert paired == '{"\\"a\\"=>\\"a\\""}'

@@ -93,6 +93,28 @@ def test_corpus_fixes_apply_resolve_and_roll_back(
     assert any(f["outcome"] == "resolved" for f in verification["findings"])
 
 
+def test_a_function_over_an_extension_type_is_altered_after_the_extension_moves(
+    database, tmp_path: Path
+) -> None:
+    # Sourcegraph's merge_audit_log_transitions(internal hstore, arrayhstore hstore[]):
+    # extension-in-public's fix moves hstore out of public first, so the function's SET
+    # search_path (and its RESET on rollback) must name the type with its schema
+    with database.admin() as admin:
+        if not admin.execute(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'hstore'"
+        ).fetchone():
+            pytest.skip("no contrib on this server: extension-in-public's cases say so too")
+        admin.execute("CREATE EXTENSION hstore SCHEMA public")
+        admin.execute(
+            "CREATE FUNCTION public.merge(internal hstore, arrayhstore hstore[])"
+            " RETURNS hstore LANGUAGE plpgsql AS $$ BEGIN RETURN internal; END $$"
+        )
+    verification = verified(tmp_path, database.dsn)
+    assert_passed(verification)
+    outcomes = {(f["rule"], f["object"]): f["outcome"] for f in verification["findings"]}
+    assert outcomes[("extension-in-public", "hstore")] == "resolved"
+
+
 def checked(dsn: str) -> tuple[Target, Any]:
     session = connect(dsn)
     try:

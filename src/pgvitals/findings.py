@@ -201,6 +201,10 @@ class Risk:
     rewrites: bool = False
     drops: bool = False
     transactional: bool = True
+    # moves objects that other fixes name (an extension's types, functions, operator
+    # classes) to another schema: fix.sql runs it after every other fix, which still
+    # finds them where they are (not in the JSON report: it only orders the scripts)
+    moves: bool = False
 
     def __post_init__(self) -> None:
         if self.lock not in LOCKS:
@@ -233,6 +237,7 @@ class Risk:
             rewrites=self.rewrites or other.rewrites,
             drops=self.drops or other.drops,
             transactional=self.transactional and other.transactional,
+            moves=self.moves or other.moves,
         )
 
     def to_json(self) -> dict[str, Any]:

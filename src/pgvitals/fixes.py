@@ -855,10 +855,6 @@ def convert_column_type(column: Column, type_name: str) -> Fix:
 # --- column types (timestamp-without-time-zone, serial-instead-of-identity) -----------
 
 
-# `timestamp(3) without time zone`: the fractional digits the column rounds values to.
-TIMESTAMP_PRECISION = re.compile(r"^timestamp\((\d)\)")
-
-
 def timestamp_to_timestamptz(column: Column, indexed: bool) -> Fix:
     """`timestamp` -> `timestamptz`, reading the stored values as UTC. With the session's
     TimeZone at UTC, PostgreSQL 12+ changes the type without rewriting the table; the
@@ -871,7 +867,7 @@ def timestamp_to_timestamptz(column: Column, indexed: bool) -> Fix:
         )
         return ("SET TimeZone = 'UTC';", text(alter), "RESET TimeZone;")
 
-    fix = Fix(
+    return Fix(
         retype("timestamptz"),
         retype(column.data_type),
         Risk(lock="ACCESS EXCLUSIVE", rewrites=indexed),
@@ -879,15 +875,6 @@ def timestamp_to_timestamptz(column: Column, indexed: bool) -> Fix:
         f"reads the values of {one_line(column.name)} as UTC; if they were written in"
         " another zone, use TYPE timestamptz USING ... AT TIME ZONE '<zone>' (a rewrite)"
     )
-    precision = TIMESTAMP_PRECISION.match(column.data_type)
-    if precision:
-        digits = precision.group(1)
-        fix = fix.with_note(
-            f"the precision ({digits}) is not kept: from now on values are stored to the"
-            f" microsecond (a default of now() included); TYPE timestamptz({digits}) keeps"
-            " it, and rewrites the table"
-        )
-    return fix
 
 
 def number(value: int) -> sql.SQL:
@@ -1113,6 +1100,14 @@ def create_partition(table: Table, name: str, bounds: tuple[str, str] | None) ->
     return Fix((text(create),), (text(drop),), BRIEF_ALTER)
 
 
+def index_name(table: str, columns: Seq[str], suffix: str = "idx") -> str:
+    """`table_col1_col2_suffix` within 63 bytes, as PostgreSQL names it; not checked
+    against the catalog (`Facts.names` does that, for the rules that use it)."""
+    from pgvitals.snapshot.facts import object_name
+
+    return object_name(table, "_".join(columns) or None, suffix)
+
+
 def reindex_concurrently(index: Index) -> Fix:
     """Rebuild an index without blocking writes (PostgreSQL 12+); nothing to undo."""
     statement = text(
@@ -1208,11 +1203,12 @@ def search_path_value(schemas: Seq[str]) -> sql.Composable:
 
 
 def set_function_search_path(function: Function, also: Seq[str] = ()) -> Fix:
-    """Pin the search_path to the function's own schema, then the schemas `also` names,
-    pg_temp last (a temporary table cannot shadow a real one); the rollback resets it."""
-    path = search_path_value([function.schema, *also, "pg_temp"])
+    """Pin the search_path to the function's own schema, then `also` (where extensions
+    keep their functions and types), pg_temp last (a temporary table cannot shadow a
+    real one); the rollback resets it."""
+    path = [function.schema, *also, "pg_temp"]
     statement = sql.SQL("ALTER {routine} SET search_path = {path};").format(
-        routine=routine(function), path=path
+        routine=routine(function), path=search_path_value(path)
     )
     reset = sql.SQL("ALTER {routine} RESET search_path;").format(routine=routine(function))
     return Fix((text(statement),), (text(reset),), CATALOG_ONLY).with_note(
@@ -1240,8 +1236,11 @@ def revoke_execute(function: Function, holders: Seq[str]) -> Fix:
     )
 
 
+EXTENSIONS_SCHEMA = "extensions"  # where extension-in-public's fix moves them
+
+
 def move_extension(
-    extension: Extension, schema_missing: bool, drops_schema: bool, schema: str = "extensions"
+    extension: Extension, schema_missing: bool, drops_schema: bool, schema: str = EXTENSIONS_SCHEMA
 ) -> Fix:
     """Move the extension to its own schema. `schema_missing`: the schema did not exist,
     so the fix creates it (IF NOT EXISTS: several extensions share it, whichever fixes
@@ -1262,7 +1261,7 @@ def move_extension(
         if drops_schema:
             back.append(sql.SQL("DROP SCHEMA {schema} RESTRICT;").format(schema=target))
     return Fix(
-        tuple(text(s) for s in forward), tuple(text(s) for s in back), CATALOG_ONLY
+        tuple(text(s) for s in forward), tuple(text(s) for s in back), Risk(moves=True)
     ).with_note(f"add {one_line(schema)} to the search_path of the roles that call its functions")
 
 

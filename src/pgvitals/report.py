@@ -865,23 +865,33 @@ TIER_HEADINGS = (
     "Rewrites the table under an ACCESS EXCLUSIVE lock: plan a window",
     "Drops an object (each has its restore in rollback.sql)",
 )
+MOVES_HEADING = (
+    "Moves extensions out of public, last: the statements above name their types,"
+    " functions and operator classes where they are now"
+)
 
 
 def fix_scripts(findings: list[Finding], server: ServerInfo) -> Scripts:
     """The findings' fixes in order of their declared risk (within a tier, worst severity
-    first), and their rollbacks in the reverse order. Excused findings contribute nothing.
+    first), those that move objects to another schema last (the others name those objects
+    where they are: `ALTER FUNCTION f(hstore)` fails once hstore left public), and their
+    rollbacks in the reverse order. Excused findings contribute nothing.
 
     Two findings can carry the same statements (an index both duplicate and redundant):
     they are written once, so that neither script fails half-way on a second copy."""
-    ordered = sorted((f for f in findings if f.fix), key=lambda f: f.fix.risk.tier if f.fix else 0)
+    ordered = sorted(
+        (f for f in findings if f.fix),
+        key=lambda f: (f.fix.risk.moves, f.fix.risk.tier) if f.fix else (False, 0),
+    )
     fix_parts = [script_header("Fix", server)]
-    tier = None
+    heading = None
     first_with: dict[tuple[str, ...], Finding] = {}
     for item in ordered:
         assert item.fix is not None
-        if item.fix.risk.tier != tier:
-            tier = item.fix.risk.tier
-            fix_parts.append(f"-- == {TIER_HEADINGS[tier]} ==\n")
+        risk = item.fix.risk
+        if (MOVES_HEADING if risk.moves else TIER_HEADINGS[risk.tier]) != heading:
+            heading = MOVES_HEADING if risk.moves else TIER_HEADINGS[risk.tier]
+            fix_parts.append(f"-- == {heading} ==\n")
         fix_parts.append(f"{label(item)}\n{entry(item, item.fix.sql, first_with)}\n")
     if not ordered:
         fix_parts.append("-- Nothing to fix: no finding comes with a fix.\n")
@@ -915,7 +925,7 @@ def label(item: Finding) -> str:
 def script_header(kind: str, server: ServerInfo) -> str:
     order = (
         "Order: by declared risk: statements that block no writes first, then brief\n"
-        "-- locks, then table rewrites, then drops."
+        "-- locks, then table rewrites, then drops; moving extensions out of public last."
         if kind == "Fix"
         else "Order: the fix script's statements undone in reverse order."
     )

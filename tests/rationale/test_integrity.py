@@ -66,6 +66,27 @@ def test_validate_fails_while_orphans_remain_and_not_valid_checks_new_rows(datab
         admin.execute("ALTER TABLE lessons VALIDATE CONSTRAINT lessons_teacher_id_fkey")
 
 
+def test_a_sentinel_a_check_admits_is_refused_by_a_not_valid_key_and_null_is_not(
+    database,
+) -> None:
+    """Sourcegraph's event_logs: CHECK ((user_id = 0) AND ...) for anonymous events. The
+    key the fix would add, even NOT VALID, refuses every new anonymous event; NULL for
+    "no user" passes it."""
+    database.execute(
+        "CREATE TABLE users (id int PRIMARY KEY); INSERT INTO users VALUES (1);"
+        "CREATE TABLE event_logs (user_id int NOT NULL, anonymous_user_id text NOT NULL,"
+        " CONSTRAINT event_logs_check_has_user CHECK (user_id = 0 AND anonymous_user_id <> ''"
+        "  OR user_id <> 0));"
+        "INSERT INTO event_logs VALUES (0, 'a1'), (1, '');"
+        "ALTER TABLE event_logs ADD FOREIGN KEY (user_id) REFERENCES users NOT VALID"
+    )
+    with database.admin() as admin, pytest.raises(psycopg.errors.ForeignKeyViolation):
+        admin.execute("INSERT INTO event_logs VALUES (0, 'a2')")
+    with database.admin() as admin:
+        admin.execute("ALTER TABLE event_logs ALTER COLUMN user_id DROP NOT NULL")
+        admin.execute("INSERT INTO event_logs VALUES (NULL, 'a2')")
+
+
 def test_validating_a_foreign_tables_check_reads_no_row(database) -> None:
     """unvalidated-constraint leaves foreign tables out: their wrapper here cannot read
     a row at all (it has no handler), and VALIDATE still passes: it checks nothing."""

@@ -110,6 +110,7 @@ NOT_IN_TRANSACTION = "25001"  # CREATE INDEX CONCURRENTLY, VACUUM, ...
 UNSAFE_NEW_ENUM_VALUE = "55P04"  # an enum value used in the transaction that added it
 QUOTED = re.compile(r'"((?:[^"]|"")+)"')
 FUNCTION = re.compile(r"^function ([^\s(]+)\(")
+ARRAY_BRACKETS = re.compile(r"(\[\d*\])+$")
 MISSING_ROLE = re.compile(r'^role "((?:[^"]|"")+)" does not exist$')
 UNAVAILABLE_EXTENSION = re.compile(
     r'^extension "[^"]+" is not available$|^could not open extension control file'
@@ -514,11 +515,13 @@ def extension_scripts(extension: str) -> str | None:
 
 
 def missing_name(message: str) -> str | None:
-    """The unqualified name of the object an "undefined" error says is missing."""
+    """The unqualified name of the object an "undefined" error says is missing; for an
+    array (`type "hstore[]" does not exist`), its element type's."""
     match = FUNCTION.match(message) or QUOTED.search(message)
     if not match:
         return None
-    return match.group(1).replace('""', '"').rsplit(".", 1)[-1]
+    name = match.group(1).replace('""', '"').rsplit(".", 1)[-1]
+    return ARRAY_BRACKETS.sub("", name) or name
 
 
 def guessed_names(text: str) -> set[str]:

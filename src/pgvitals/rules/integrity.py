@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -74,9 +75,10 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     key replaces the constraint (as deferrable as it was) rather than duplicating
     it. Where foreign keys reference the table through that index (they depend on
     it), or it sorts other than the default, the new index is promoted beside it
-    and the old one stays. Without a candidate, the same on an `id`
-    column, or add a `bigint GENERATED ALWAYS AS IDENTITY` column (this rewrites
-    the table under an ACCESS EXCLUSIVE lock: plan a window). A partitioned table's
+    and the old one stays. Without a candidate, the same on an `id` column, or on a
+    NOT NULL column a sequence numbers (an audit log's `sequence`), or add a `bigint
+    GENERATED ALWAYS AS IDENTITY` column (this rewrites the table under an ACCESS
+    EXCLUSIVE lock: plan a window). A partitioned table's
     key must contain its partition key: each partition gets its own key first,
     which the table's key adopts. Remove duplicate rows first. Where no fix can
     be generated (1,600 columns, no unique index showing a partitioned table's
@@ -230,6 +232,14 @@ def primary_key_fix(
         if nullable:
             fix = fix.with_note("column id allows NULL: fill it first; the key sets NOT NULL")
         return fix
+    numbered = sequence_numbered_column(snap, table)
+    if numbered is not None:
+        evidence["key_column"] = numbered.name
+        return fixes.primary_key_on_new_index(table, [numbered.name], name).with_note(
+            f"the key is on {fixes.one_line(numbered.name)}, which a sequence numbers (no new"
+            " column, no rewrite); if values repeat the build fails, leaving an invalid index"
+            " that rollback.sql drops"
+        )
     if len(columns) >= fixes.MAX_COLUMNS:
         unusable = [
             fixes.one_line(index.name)
@@ -249,6 +259,19 @@ def primary_key_fix(
             f" promote{hint}"
         )
     return fixes.add_identity_primary_key(table)
+
+
+def sequence_numbered_column(snap: Snapshot, table: Table) -> Column | None:
+    """A NOT NULL column of the table that an ascending sequence fills (serial, identity,
+    a default `nextval(...)`): an audit log's `sequence`, already a key in all but name."""
+    fed = snap.facts.column_fed_by_sequence
+    ascending = {s.oid for s in snap.sequences if s.increment_by > 0}
+    numbered = [
+        column
+        for oid, column in fed.items()
+        if oid in ascending and column.table_oid == table.oid and column.not_null
+    ]
+    return min(numbered, key=lambda column: column.position, default=None)
 
 
 def replaceable_constraint(snap: Snapshot, index: Index) -> Constraint | None:
@@ -571,8 +594,12 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     low severity). Unless `--no-data`, the rows that would violate the constraint
     (orphans) are counted: exactly below 100,000 rows, else estimated from a
     TABLESAMPLE (`orphans_sampled`). High when orphans exist: rows already point at
-    nothing. A name that matches no table is not reported, and a type that cannot hold
-    the key is `fk-type-mismatch`.
+    nothing. A name that matches no table is not reported, nor an id beside a type of
+    the same stem (`owner_id` and `owner_type`: a polymorphic reference, or a code
+    host's own id beside the host's kind); a type that cannot hold the key is
+    `fk-type-mismatch`. Low, with no fix, where a CHECK lets the column equal a
+    constant (`(user_id = 0)` for anonymous events): rows use that value for "none",
+    and a foreign key, even NOT VALID, would refuse them from then on.
 
     ## Why it breaks
     Without the constraint, deleting a referenced row (or a bug, or a manual fix)
@@ -659,11 +686,47 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
         message = (
             f"({', '.join(columns)}) evidently references {target.qualname} with no constraint"
         )
-        if orphans:
+        sentinel = sentinel_check(snap, table, columns)
+        if sentinel is not None:
+            check, value = sentinel
+            evidence.update(sentinel=value, sentinel_check=check.name)
+            severity, fix = LOW, None  # its NOT VALID key would refuse those rows' inserts
+            message += (
+                f", and CHECK {check.name} admits {columns[0]} = {value} for rows with none:"
+                " a foreign key would reject them (store NULL instead, then add it)"
+            )
+        elif orphans:
             sampled = "about " if count is not None and count.sampled else ""
             message += f"; {sampled}{orphans:,} rows already point at nothing"
         where = reference.columns[0] if len(reference.columns) == 1 else table
         yield finding(where, message, evidence=evidence, fix=fix, severity=severity)
+
+
+# an integer literal as a CHECK's deparsed text writes it: `0`, `'-1'::integer`
+INTEGER_LITERAL = r"(-?\d+|'-?\d+'::[a-z]+)"
+
+
+def sentinel_check(
+    snap: Snapshot, table: Table, columns: list[str]
+) -> tuple[Constraint, str] | None:
+    """A CHECK of the table that lets the (single) referencing column equal a constant:
+    `(user_id = 0)` in Sourcegraph's event_logs, for events of anonymous users. Rows
+    store that value for "no row there", which no foreign key accepts. The constraint
+    and the value (as the CHECK writes it), or None."""
+    if len(columns) != 1:
+        return None
+    name = re.escape(columns[0])
+    column = rf'(?:{name}|"{name}")'
+    equal = re.compile(
+        rf"\(\s*{column}\s*=\s*{INTEGER_LITERAL}\s*\)|\(\s*{INTEGER_LITERAL}\s*=\s*{column}\s*\)"
+    )
+    for check in snap.constraints_by_table.get(table.oid, []):
+        if check.kind != "c" or columns[0] not in check.columns or not check.definition:
+            continue
+        match = equal.search(check.definition)
+        if match:
+            return check, (match.group(1) or match.group(2)).split("::")[0].strip("'")
+    return None
 
 
 def lookup_index(snap: Snapshot, reference: Reference) -> Index | None:

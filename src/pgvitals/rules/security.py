@@ -130,6 +130,23 @@ def writable_schemas(snap: Snapshot, schemas: list[str], writers: list[str]) -> 
     return found
 
 
+def extension_schemas(snap: Snapshot, function: Function, writers: list[str]) -> list[str]:
+    """The schemas, other than the function's own and pg_catalog, where extensions keep
+    their functions, types and operators once fix.sql ran (a relocatable one in public
+    is moved by extension-in-public's fix): a body that calls `hstore(...)` must still
+    find it under its fixed search_path. Schemas `writers` may create in are left out."""
+    found = []
+    for extension in snap.extensions:
+        if extension.name == "plpgsql":
+            continue
+        moved = extension.schema == "public" and extension.relocatable
+        schema = fixes.EXTENSIONS_SCHEMA if moved else extension.schema
+        if schema not in (function.schema, "pg_catalog", *found):
+            found.append(schema)
+    exposed = set(writable_schemas(snap, found, writers))
+    return sorted(schema for schema in found if schema not in exposed)
+
+
 def binds_names_when_created(function: Function) -> bool:
     """An SQL function whose body names nothing that is looked up when it runs: a
     SQL-standard body (`RETURN ...`, `BEGIN ATOMIC ... END`, PostgreSQL 14+) is parsed
@@ -183,14 +200,13 @@ def security_definer_search_path(snap: Snapshot, opts: ApiOptions) -> Iterator[D
 
     ## Fix
     Fix the search_path on the function: `ALTER FUNCTION ... SET search_path =
-    <schema>, pg_temp` lists the schema it lives in, with `pg_temp` last so that a
+    <schema>, pg_temp` lists the schema it lives in, then the schemas that hold
+    extensions (where extension-in-public's fix moves them: a function calling
+    `hstore()` would otherwise fail once both fixes ran), with `pg_temp` last so that a
     temporary table cannot shadow a real one. List every schema whose objects the
     body names without a schema, and only schemas that untrusted roles cannot
     write to; `SET search_path = ''` is the strictest choice when every name in the
-    body is schema-qualified. Where `extension-in-public`'s fix moves extensions out of
-    the function's schema, the path names their new schema (`extensions`) after it, so
-    that calls of their functions still resolve once both fixes ran. The rollback
-    resets it. Where the fixed search_path
+    body is schema-qualified. The rollback resets it. Where the fixed search_path
     names a writable schema, replace that schema (no SQL is generated: which
     schemas the body needs is a judgement).
 
@@ -233,7 +249,7 @@ def security_definer_search_path(snap: Snapshot, opts: ApiOptions) -> Iterator[D
                 fix=None
                 if inlined
                 else fixes.set_function_search_path(
-                    function, extensions_moved_from(snap, function, writers)
+                    function, extension_schemas(snap, function, writers)
                 ),
                 severity=None if definer else LOW,
             )
@@ -332,26 +348,8 @@ def security_definer_executable_by_api_role(
 
 # --- extensions -----------------------------------------------------------------------
 
-EXTENSIONS_SCHEMA = "extensions"  # where extension-in-public's fix moves them
 
-
-def extensions_moved_from(snap: Snapshot, function: Function, writers: list[str]) -> list[str]:
-    """The schema extension-in-public's fix moves extensions to, where it moves some out
-    of the function's own schema and none of `writers` may create objects there: the
-    function's fixed search_path must name it, or a call of such an extension's function
-    (pgcrypto's `gen_random_bytes` in a `nanoid()`) fails once both fixes ran."""
-    moved = any(
-        e.schema == function.schema and e.name != "plpgsql" and e.relocatable
-        for e in snap.extensions
-    )
-    if function.schema != "public" or not moved:
-        return []
-    if writable_schemas(snap, [EXTENSIONS_SCHEMA], writers):
-        return []
-    return [EXTENSIONS_SCHEMA]
-
-
-def creates_schema(snap: Snapshot, schema: str = EXTENSIONS_SCHEMA) -> bool:
+def creates_schema(snap: Snapshot, schema: str = fixes.EXTENSIONS_SCHEMA) -> bool:
     """Whether moving an extension must create its schema: it was not found, and all
     schemas were read (with --schema, an uncollected one may exist)."""
     return schema not in snap.facts.schema_by_name and not snap.collection.schemas_filter

@@ -32,7 +32,7 @@ from pgvitals.snapshot.model import (
 from pgvitals.snapshot.nodes import BadTree, Expression
 from pgvitals.snapshot.nodes import analyse as analyse_expression
 from pgvitals.snapshot.window import StatisticsWindow, statistics_window
-from pgvitals.snapshot.words import table_key
+from pgvitals.snapshot.words import table_key, words
 
 NEXTVAL = re.compile(r"^nextval\('((?:[^']|'')+)'::regclass\)$")
 QUOTED_PART = re.compile(r'"((?:[^"]|"")*)"|([^."]+)')
@@ -362,6 +362,10 @@ class Facts:
         exactly one table there matches. A name that matches no table, or several
         equally, is no reference: inference must not flood. Backup copies neither
         reference nor are referenced, and partitions are represented by their parent.
+        An id beside a type of the same stem (`commentable_id` and `commentable_type`,
+        `external_service_id` and `external_service_type`) is no reference either: the
+        type says which table or outside system the id belongs to (a polymorphic
+        reference, or a code host's own id), so no single foreign key can hold it.
         """
         found = []
         declared = self.columns_in_foreign_keys
@@ -374,12 +378,20 @@ class Facts:
                 if stem is None or (table.oid, column.name) in declared:
                     continue
                 target = self._referenced_table(table, stem)
-                if target is None:
+                if target is None or self._typed_by_sibling(table, column):
                     continue
                 reference = self._reference_to(table, column, target)
                 if reference is not None:
                     found.append(reference)
         return found
+
+    def _typed_by_sibling(self, table: Table, column: Column) -> bool:
+        """Does the table have a `<stem>_type` (`<stem>Type`) beside this `<stem>_id`?"""
+        match = REFERENCE_SUFFIX.match(column.name)
+        if match is None:
+            return False
+        wanted = [*words(match.group("stem")), "type"]
+        return any(words(c.name) == wanted for c in self.snap.columns_by_table[table.oid])
 
     def _referenced_table(self, table: Table, stem: str) -> Table | None:
         candidates = [t for t in self.tables_by_key.get(stem, []) if t.oid != table.oid]
