@@ -855,6 +855,10 @@ def convert_column_type(column: Column, type_name: str) -> Fix:
 # --- column types (timestamp-without-time-zone, serial-instead-of-identity) -----------
 
 
+# `timestamp(3) without time zone`: the fractional digits the column rounds values to.
+TIMESTAMP_PRECISION = re.compile(r"^timestamp\((\d)\)")
+
+
 def timestamp_to_timestamptz(column: Column, indexed: bool) -> Fix:
     """`timestamp` -> `timestamptz`, reading the stored values as UTC. With the session's
     TimeZone at UTC, PostgreSQL 12+ changes the type without rewriting the table; the
@@ -867,7 +871,7 @@ def timestamp_to_timestamptz(column: Column, indexed: bool) -> Fix:
         )
         return ("SET TimeZone = 'UTC';", text(alter), "RESET TimeZone;")
 
-    return Fix(
+    fix = Fix(
         retype("timestamptz"),
         retype(column.data_type),
         Risk(lock="ACCESS EXCLUSIVE", rewrites=indexed),
@@ -875,6 +879,15 @@ def timestamp_to_timestamptz(column: Column, indexed: bool) -> Fix:
         f"reads the values of {one_line(column.name)} as UTC; if they were written in"
         " another zone, use TYPE timestamptz USING ... AT TIME ZONE '<zone>' (a rewrite)"
     )
+    precision = TIMESTAMP_PRECISION.match(column.data_type)
+    if precision:
+        digits = precision.group(1)
+        fix = fix.with_note(
+            f"the precision ({digits}) is not kept: from now on values are stored to the"
+            f" microsecond (a default of now() included); TYPE timestamptz({digits}) keeps"
+            " it, and rewrites the table"
+        )
+    return fix
 
 
 def number(value: int) -> sql.SQL:
@@ -1098,14 +1111,6 @@ def create_partition(table: Table, name: str, bounds: tuple[str, str] | None) ->
         )
     drop = sql.SQL("DROP TABLE IF EXISTS {partition};").format(partition=partition)
     return Fix((text(create),), (text(drop),), BRIEF_ALTER)
-
-
-def index_name(table: str, columns: Seq[str], suffix: str = "idx") -> str:
-    """`table_col1_col2_suffix` within 63 bytes, as PostgreSQL names it; not checked
-    against the catalog (`Facts.names` does that, for the rules that use it)."""
-    from pgvitals.snapshot.facts import object_name
-
-    return object_name(table, "_".join(columns) or None, suffix)
 
 
 def reindex_concurrently(index: Index) -> Fix:
