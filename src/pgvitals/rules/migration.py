@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from pgvitals.fmt import human_bytes
 from pgvitals.rules._api import (
     HIGH,
     INDEXES,
@@ -41,14 +42,13 @@ class TableSizeOptions:
 
 def size_severity(hazard: MigrationHazard, opts: TableSizeOptions) -> Severity | None:
     """Low for a small table, medium for a middling one, the rule's own otherwise and
-    where the size is unknown (the base is files or a snapshot)."""
-    if hazard.bytes is None:
+    where the size is unknown: the base is files or a snapshot, or its statistics never
+    counted the table (its pages are counted by the same VACUUM or ANALYZE as its rows,
+    so a table bulk-loaded since shows 0 bytes whatever it holds)."""
+    if hazard.bytes is None or hazard.rows_estimate is None:
         return None
-    if hazard.rows_estimate is not None:
-        small = hazard.rows_estimate < opts.small_rows and hazard.bytes < opts.small_bytes
-        large = hazard.rows_estimate >= opts.large_rows or hazard.bytes >= opts.large_bytes
-    else:
-        small, large = hazard.bytes < opts.small_bytes, hazard.bytes >= opts.large_bytes
+    small = hazard.rows_estimate < opts.small_rows and hazard.bytes < opts.small_bytes
+    large = hazard.rows_estimate >= opts.large_rows or hazard.bytes >= opts.large_bytes
     return LOW if small else None if large else MEDIUM
 
 
@@ -81,11 +81,10 @@ def hazards(
 
 
 def size_words(hazard: MigrationHazard) -> str:
-    """`~1,200,000 rows, 180 MB` of the largest table a statement acts on."""
-    size = f"{(hazard.bytes or 0) / 2**20:,.0f} MB"
+    """`~1,200,000 rows, 180.0 MB` of the largest table a statement acts on."""
     if hazard.rows_estimate is None:
-        return f"{size}, rows never counted"
-    return f"~{hazard.rows_estimate:,.0f} rows, {size}"
+        return "size unknown: never vacuumed or analyzed"
+    return f"~{hazard.rows_estimate:,.0f} rows, {human_bytes(hazard.bytes)}"
 
 
 @rule(
@@ -105,7 +104,8 @@ def migration_index_not_concurrent(snap: Snapshot, opts: TableSizeOptions) -> It
     With `--base DSN` the table's size in that database (from its statistics, its
     partitions' included) sets the severity: low under `small_rows` rows and
     `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
-    above them and where the size is unknown (a base of files or a snapshot).
+    above them and where the size is unknown (a base of files or a snapshot, or a
+    table the base never vacuumed or analyzed).
 
     ## Why it breaks
     A plain CREATE INDEX takes a SHARE lock on the table for the whole build: reads go
@@ -160,7 +160,8 @@ def migration_reindex_not_concurrent(snap: Snapshot, opts: TableSizeOptions) -> 
     With `--base DSN` the table's size in that database (from its statistics, its
     partitions' included) sets the severity: low under `small_rows` rows and
     `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
-    above them and where the size is unknown (a base of files or a snapshot).
+    above them and where the size is unknown (a base of files or a snapshot, or a
+    table the base never vacuumed or analyzed).
 
     ## Why it breaks
     A plain REINDEX blocks writes to the table for as long as the rebuild takes, and
@@ -190,7 +191,8 @@ def migration_constraint_without_not_valid(
     With `--base DSN` the table's size in that database (from its statistics, its
     partitions' included) sets the severity: low under `small_rows` rows and
     `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
-    above them and where the size is unknown (a base of files or a snapshot).
+    above them and where the size is unknown (a base of files or a snapshot, or a
+    table the base never vacuumed or analyzed).
 
     ## Why it breaks
     Adding the constraint checks every existing row while holding the lock the ALTER
@@ -221,7 +223,8 @@ def migration_key_without_index(snap: Snapshot, opts: TableSizeOptions) -> Itera
     With `--base DSN` the table's size in that database (from its statistics, its
     partitions' included) sets the severity: low under `small_rows` rows and
     `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
-    above them and where the size is unknown (a base of files or a snapshot).
+    above them and where the size is unknown (a base of files or a snapshot, or a
+    table the base never vacuumed or analyzed).
 
     ## Why it breaks
     The constraint builds its unique index while the ALTER TABLE holds an ACCESS
@@ -283,7 +286,8 @@ def migration_table_rewrite(snap: Snapshot, opts: TableSizeOptions) -> Iterator[
     With `--base DSN` the table's size in that database (from its statistics, its
     partitions' included) sets the severity: low under `small_rows` rows and
     `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
-    above them and where the size is unknown (a base of files or a snapshot).
+    above them and where the size is unknown (a base of files or a snapshot, or a
+    table the base never vacuumed or analyzed).
 
     ## Why it breaks
     A rewrite copies every row into new files and rebuilds every index, holding an
@@ -316,7 +320,8 @@ def migration_set_not_null_scan(snap: Snapshot, opts: TableSizeOptions) -> Itera
     With `--base DSN` the table's size in that database (from its statistics, its
     partitions' included) sets the severity: low under `small_rows` rows and
     `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
-    above them and where the size is unknown (a base of files or a snapshot).
+    above them and where the size is unknown (a base of files or a snapshot, or a
+    table the base never vacuumed or analyzed).
 
     ## Why it breaks
     SET NOT NULL reads the whole table to prove no row holds NULL, holding an ACCESS
