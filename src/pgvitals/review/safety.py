@@ -146,7 +146,8 @@ class Watch:
 
     existing: dict[int, int]  # table -> its highest column number in the base
     tables: dict[int, list[str]] = field(default_factory=dict)  # statement -> existing tables
-    # statements that rename or drop only columns the reviewed files added
+    # statements that rename or drop only columns the reviewed files added, or that
+    # the table does not have (DROP COLUMN IF EXISTS then does nothing)
     new_columns_only: set[int] = field(default_factory=set)
     rewritten: dict[int, list[str]] = field(default_factory=dict)
     unproven_not_null: dict[int, list[str]] = field(default_factory=dict)  # "table.column"
@@ -165,7 +166,7 @@ class Watch:
         self.tables[index] = sorted(name for _, name in existing)
         columns = renamed_or_dropped_columns(statement.node)
         if columns and all(
-            self.added_by_files(connection, oid, column)
+            self.unknown_to_base_code(connection, oid, column)
             for oid, _ in existing
             for column in columns
         ):
@@ -184,13 +185,16 @@ class Watch:
                 if connection.execute(NOT_NULL_UNPROVEN, [oid, column]).fetchone() == (True,)
             ]
 
-    def added_by_files(self, connection: psycopg.Connection, oid: int, column: str) -> bool:
+    def unknown_to_base_code(self, connection: psycopg.Connection, oid: int, column: str) -> bool:
+        """Code running on the base cannot use the column: the reviewed files added it,
+        or the table does not have it now (Mattermost drops columns of an older schema
+        with DROP COLUMN IF EXISTS, which on a newer one does nothing)."""
         number = connection.execute(
             "SELECT attnum FROM pg_catalog.pg_attribute"
             " WHERE attrelid = %s AND attname = %s AND NOT attisdropped",
             [oid, column],
         ).fetchone()
-        return number is not None and number[0] > self.existing[oid]
+        return number is None or number[0] > self.existing[oid]
 
     def after(self, connection: psycopg.Connection, index: int, statement: Statement) -> None:
         """The statement loaded: did it give an existing table new files (a rewrite)?"""
