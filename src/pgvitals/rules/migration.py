@@ -99,7 +99,9 @@ def migration_index_not_concurrent(snap: Snapshot, opts: TableSizeOptions) -> It
 
     Reported by `pgvitals review --base` for statements of the reviewed files that act
     on a table of the base schema; an index on a table the reviewed files create
-    themselves locks nobody and is not reported.
+    themselves locks nobody and is not reported. An index that a DO block or a CALL
+    builds is found by comparing the base's indexes before and after it runs: a block
+    runs in one transaction, where CONCURRENTLY cannot be used.
 
     With `--base DSN` the table's size in that database (from its statistics, its
     partitions' included) sets the severity: low under `small_rows` rows and
@@ -277,7 +279,8 @@ def migration_table_rewrite(snap: Snapshot, opts: TableSizeOptions) -> Iterator[
     """An ALTER TABLE that PostgreSQL ran by rewriting a table the database already has.
 
     The review does not guess: it compares the table's storage (its relfilenode, and
-    its partitions') before and after the statement loads on the review server. A
+    its partitions') before and after the statement loads on the review server, a DO
+    block's or a CALL's too, whatever statements they run. A
     column type change that needs a conversion (integer to bigint), a volatile default
     (`random()`, `clock_timestamp()`, a serial column), SET LOGGED/UNLOGGED and a
     change of access method rewrite; a varchar widened to text, or a constant default
