@@ -483,8 +483,10 @@ class Found:
 
 
 # Each table of a live database with the rows and bytes of itself and every partition
-# below it, from the catalog's statistics (no lock, no table read); rows NULL where a
-# part was never counted (reltuples -1, PostgreSQL 14+).
+# below it, from the catalog's statistics (no lock, no table read). A part never
+# vacuumed or analyzed (reltuples -1, PostgreSQL 14+) has its pages uncounted too: then
+# the rows are the activity counters' live rows (kept up at every commit) and the bytes
+# NULL. A table bulk-loaded with autovacuum off is so, and so is a new empty one.
 TABLE_SIZES = """
 WITH RECURSIVE tree AS (
   SELECT c.oid AS root, c.oid
@@ -493,38 +495,45 @@ WITH RECURSIVE tree AS (
   UNION ALL
   SELECT tree.root, i.inhrelid
     FROM tree JOIN pg_catalog.pg_inherits i ON i.inhparent = tree.oid
+), sized AS (
+  SELECT n.nspname || '.' || r.relname AS name,
+         bool_and(p.relkind = 'p' OR p.reltuples >= 0) AS counted,
+         sum(CASE WHEN p.relkind <> 'p' THEN p.reltuples END) AS reltuples,
+         sum(CASE WHEN p.relkind <> 'p' THEN pg_catalog.pg_stat_get_live_tuples(p.oid) END)
+           AS live,
+         sum(p.relpages::int8) * pg_catalog.current_setting('block_size')::int8 AS bytes
+    FROM tree
+    JOIN pg_catalog.pg_class r ON r.oid = tree.root
+    JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
+    JOIN pg_catalog.pg_class p ON p.oid = tree.oid
+   WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+   GROUP BY 1
 )
-SELECT n.nspname || '.' || r.relname,
-       CASE WHEN bool_and(p.relkind = 'p' OR p.reltuples >= 0)
-            THEN sum(CASE WHEN p.relkind <> 'p' THEN p.reltuples END) END,
-       sum(p.relpages::int8) * pg_catalog.current_setting('block_size')::int8
-  FROM tree
-  JOIN pg_catalog.pg_class r ON r.oid = tree.root
-  JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
-  JOIN pg_catalog.pg_class p ON p.oid = tree.oid
- WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
- GROUP BY 1
+SELECT name, CASE WHEN counted THEN reltuples ELSE live END,
+       CASE WHEN counted THEN bytes END
+  FROM sized
 """
 
 
-def table_sizes(connection: psycopg.Connection) -> dict[str, tuple[float | None, int]]:
-    """Rows (None: not counted) and bytes of each table of a live database, by the
+def table_sizes(connection: psycopg.Connection) -> dict[str, tuple[float | None, int | None]]:
+    """Rows and bytes (None: not counted) of each table of a live database, by the
     `schema.name` the watch records (see TABLE_SIZES)."""
     rows = connection.execute(TABLE_SIZES).fetchall()
     return {
-        name: (None if count is None else float(count), int(size)) for name, count, size in rows
+        name: (None if count is None else float(count), None if size is None else int(size))
+        for name, count, size in rows
     }
 
 
 def with_sizes(
-    hazards: list[MigrationHazard], sizes: dict[str, tuple[float | None, int]]
+    hazards: list[MigrationHazard], sizes: dict[str, tuple[float | None, int | None]]
 ) -> list[MigrationHazard]:
     """Each hazard with the size of the largest table it acts on, in the base database."""
     sized = []
     for hazard in hazards:
         known = [sizes[name] for name in hazard.tables if name in sizes]
         if known:
-            rows, size = max(known, key=lambda pair: (pair[1], pair[0] or 0))
+            rows, size = max(known, key=lambda pair: (pair[1] or 0, pair[0] or 0))
             hazard = hazard._replace(rows_estimate=rows, bytes=size)
         sized.append(hazard)
     return sized
