@@ -161,3 +161,42 @@ def test_a_live_base_weighs_each_hazard_by_the_size_of_its_table(database, tmp_p
     }
     assert found["public.posts"]["evidence"]["base_rows"] == 30000
     assert "~5 rows" in found["public.settings"]["message"]
+
+
+def test_a_table_the_base_never_counted_is_weighed_by_its_live_rows(database, tmp_path) -> None:
+    """A table never vacuumed or analyzed has reltuples -1 and relpages 0 in the base's
+    catalog, whatever it holds: bulk-loaded with autovacuum off (here), or new and empty
+    (Mattermost's translations before the feature ships). Its live rows, from the
+    activity counters, tell the two apart. The review weighed the first as 0 MB and said
+    low for an index built in place on 30,000 rows."""
+    database.execute(
+        """
+        CREATE TABLE posts (id int PRIMARY KEY, author_id int, body text)
+            WITH (autovacuum_enabled = off);
+        INSERT INTO posts SELECT g, g % 50, repeat('x', 100) FROM generate_series(1, 30000) g;
+        CREATE TABLE translations (id int PRIMARY KEY, lang text)
+            WITH (autovacuum_enabled = off);
+        """
+    )
+    write(tmp_path, {
+        "V9__index.sql": "CREATE INDEX ON posts (author_id);\n"
+                         "CREATE INDEX ON translations (lang);\n",
+        "pyproject.toml": "[tool.pgvitals.rules.migration-index-not-concurrent]\n"
+                          "small_rows = 100\nlarge_rows = 20000\n",
+    })  # fmt: skip
+    run = pgvitals("review", "V9__index.sql", "--base", database.dsn, "--server",
+                   database.server.dsn(), "--format", "json", cwd=tmp_path,
+                   timeout=300)  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    found = {
+        f["evidence"]["tables"][0]: f
+        for f in valid_report(run.json())["findings"]
+        if f["rule"] == "migration-index-not-concurrent"
+    }
+    assert {table: f["severity"] for table, f in found.items()} == {
+        "public.posts": "high",
+        "public.translations": "low",
+    }
+    assert found["public.posts"]["evidence"]["base_rows"] == 30000
+    assert found["public.posts"]["evidence"]["base_bytes"] is None
+    assert "never vacuumed or analyzed" in found["public.posts"]["message"]

@@ -285,7 +285,7 @@ def loaded_whole(admin: str, dsn: str, base_dsn: str, dump: str, create_roles: b
     return False
 
 
-def base_table_sizes(dsn: str) -> dict[str, tuple[float | None, int]]:
+def base_table_sizes(dsn: str) -> dict[str, tuple[float | None, int | None]]:
     """The sizes of a base database's tables, from its catalog statistics, in a
     read-only session: what the migration rules weigh a lock's duration by."""
     connection = connect(dsn, Limits())

@@ -13,7 +13,10 @@ Two sources, each used where it is right:
 - PostgreSQL itself, watched while it loads each reviewed statement: whether an
   ALTER TABLE rewrote an existing table (its relfilenode changed: a column type
   change, a volatile default), and whether a SET NOT NULL had a validated CHECK
-  to skip its scan.
+  to skip its scan. A DO block or a CALL names no table a linter can read (its
+  statements are a string run by PL/pgSQL, and often conditional, as Mattermost's
+  `IF column_exist THEN ALTER TABLE ...`): what it did to the base's tables is read
+  from the catalog before and after it runs (see `Shape`).
 
 Without squawk (not installed, or its binary does not run on this platform) its
 rules are reported as skipped with the reason; PostgreSQL's observations remain.
@@ -29,6 +32,7 @@ import subprocess
 import sysconfig
 import tempfile
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +79,12 @@ COLUMN_RULES = frozenset({LINTED["renaming-column"], LINTED["ban-drop-column"]})
 TABLE_REWRITE, SET_NOT_NULL_SCAN = "migration-table-rewrite", "migration-set-not-null-scan"
 OBSERVED = "postgresql"
 
+INDEX_NOT_CONCURRENT = LINTED["require-concurrent-index-creation"]
+KEY_WITHOUT_INDEX = LINTED["disallowed-unique-constraint"]
+DROP_COLUMN, RENAME_COLUMN = LINTED["ban-drop-column"], LINTED["renaming-column"]
+DROP_TABLE = LINTED["ban-drop-table"]
+BLOCKS = (ast.DoStmt, ast.CallStmt)  # statements that run other statements
+
 RELATION_KINDS = ("r", "p", "m", "f")
 # The relations a statement names, resolved as the server would at that moment (the
 # search_path applies to unqualified names); an index stands for its table. Never
@@ -114,6 +124,112 @@ SELECT NOT a.attnotnull AND NOT EXISTS (
 """
 
 
+# What a block can change of the base's tables: each one's storage and indexes (with
+# whether one backs a primary key or unique constraint), and its columns, with whether
+# each is NOT NULL or proven so by a validated CHECK (SET NOT NULL then scans nothing).
+# An index is known by its storage, not its oid: a type change that needs no rebuild
+# (varchar(50) to varchar(150)) makes the index anew on the same file; a partitioned
+# index has no file, and is known by its oid (negated, to keep the two apart).
+TABLE_SHAPES = """
+SELECT c.oid, n.nspname || '.' || c.relname, c.relfilenode,
+       ARRAY(SELECT CASE WHEN i.relfilenode = 0 THEN -x.indexrelid::int8
+                         ELSE i.relfilenode::int8 END
+               FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
+              WHERE x.indrelid = c.oid ORDER BY x.indexrelid),
+       ARRAY(SELECT i.relname FROM pg_catalog.pg_index x
+               JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
+              WHERE x.indrelid = c.oid ORDER BY x.indexrelid),
+       ARRAY(SELECT EXISTS (SELECT FROM pg_catalog.pg_constraint k
+                             WHERE k.conindid = x.indexrelid AND k.conrelid = c.oid
+                               AND k.contype IN ('p', 'u'))
+               FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid ORDER BY x.indexrelid)
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.oid = ANY(%s)
+"""
+COLUMN_SHAPES = """
+SELECT a.attrelid, a.attnum, a.attname,
+       a.attnotnull OR EXISTS (
+         SELECT FROM pg_catalog.pg_constraint k
+          WHERE k.conrelid = a.attrelid AND k.contype = 'c' AND k.convalidated
+            AND pg_catalog.pg_get_constraintdef(k.oid)
+                = 'CHECK ((' || pg_catalog.quote_ident(a.attname) || ' IS NOT NULL))')
+  FROM pg_catalog.pg_attribute a
+ WHERE a.attrelid = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
+"""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The base's tables as a block found or left them (see TABLE_SHAPES)."""
+
+    names: dict[int, str]  # table -> schema.name
+    filenodes: dict[int, int]
+    indexes: dict[int, dict[int, tuple[str, bool]]]  # table -> index storage -> (name, key)
+    columns: dict[tuple[int, int], tuple[str, bool]]  # (table, number) -> (name, not null)
+
+    @classmethod
+    def read(cls, connection: psycopg.Connection, tables: list[int]) -> Shape:
+        names: dict[int, str] = {}
+        filenodes: dict[int, int] = {}
+        indexes: dict[int, dict[int, tuple[str, bool]]] = {}
+        for oid, name, node, ids, index_names, keys in connection.execute(
+            TABLE_SHAPES, [tables]
+        ).fetchall():
+            names[oid], filenodes[oid] = name, node
+            indexes[oid] = {i: (n, k) for i, n, k in zip(ids, index_names, keys, strict=True)}
+        columns = {
+            (oid, number): (name, not_null)
+            for oid, number, name, not_null in connection.execute(COLUMN_SHAPES, [tables])
+        }
+        return cls(names, filenodes, indexes, columns)
+
+
+@dataclass(frozen=True)
+class BlockChanges:
+    """What one block did to the base's tables, each entry naming its table."""
+
+    rewritten: list[str]
+    indexes: list[tuple[str, str]]  # (table, index) built in place
+    keys: list[tuple[str, str]]  # (table, index) of a primary key or unique constraint
+    dropped: list[tuple[str, str]]  # (table, column)
+    renamed: list[tuple[str, str]]  # (table, column as the base named it)
+    not_null: list[tuple[str, str]]  # (table, column) set NOT NULL by a scan
+    dropped_tables: list[str]
+
+
+def block_changes(before: Shape, after: Shape, existing: dict[int, int]) -> BlockChanges:
+    """Compare the shapes around a block. An index of a rewritten table is rebuilt under
+    a new identity by the rewrite itself (reported as the rewrite), so there only a new
+    name counts; a column counts when the base had it (numbered at most `existing`)."""
+    changes = BlockChanges([], [], [], [], [], [], [])
+    for oid, name in before.names.items():
+        if oid not in after.names:
+            changes.dropped_tables.append(name)
+            continue
+        rewritten = before.filenodes[oid] != after.filenodes[oid]
+        if rewritten:
+            changes.rewritten.append(name)
+        old_names = {index_name for index_name, _ in before.indexes[oid].values()}
+        for index, (index_name, backs_key) in after.indexes[oid].items():
+            new = index_name not in old_names if rewritten else index not in before.indexes[oid]
+            if new:
+                (changes.keys if backs_key else changes.indexes).append((name, index_name))
+    # a rewrite, or a primary key's build, checks the rows under the same lock
+    scanned = {*changes.rewritten, *(table for table, _ in changes.keys)}
+    for (oid, number), (column, not_null) in before.columns.items():
+        if oid not in after.names or number > existing[oid]:
+            continue
+        table, now = before.names[oid], after.columns.get((oid, number))
+        if now is None:
+            changes.dropped.append((table, column))
+            continue
+        if now[0] != column:
+            changes.renamed.append((table, column))
+        if now[1] and not not_null and table not in scanned:
+            changes.not_null.append((table, column))
+    return changes
+
+
 def existing_relations(connection: psycopg.Connection) -> dict[int, int]:
     """The tables the database has now (after the base): those a migration can stop,
     each with its highest column number. Column numbers are never reused, so a column
@@ -146,14 +262,20 @@ class Watch:
 
     existing: dict[int, int]  # table -> its highest column number in the base
     tables: dict[int, list[str]] = field(default_factory=dict)  # statement -> existing tables
-    # statements that rename or drop only columns the reviewed files added
+    # statements that rename or drop only columns the reviewed files added, or that
+    # the table does not have (DROP COLUMN IF EXISTS then does nothing)
     new_columns_only: set[int] = field(default_factory=set)
     rewritten: dict[int, list[str]] = field(default_factory=dict)
     unproven_not_null: dict[int, list[str]] = field(default_factory=dict)  # "table.column"
     filenodes: dict[int, dict[int, int]] = field(default_factory=dict)  # pending: before
     targets: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+    shapes: dict[int, Shape] = field(default_factory=dict)  # pending: before a block
+    blocks: dict[int, BlockChanges] = field(default_factory=dict)
 
     def before(self, connection: psycopg.Connection, index: int, statement: Statement) -> None:
+        if isinstance(statement.node, BLOCKS):
+            self.shapes[index] = Shape.read(connection, list(self.existing))
+            return
         named = named_relations(statement.node)
         if not named:
             return
@@ -165,7 +287,7 @@ class Watch:
         self.tables[index] = sorted(name for _, name in existing)
         columns = renamed_or_dropped_columns(statement.node)
         if columns and all(
-            self.added_by_files(connection, oid, column)
+            self.unknown_to_base_code(connection, oid, column)
             for oid, _ in existing
             for column in columns
         ):
@@ -184,16 +306,23 @@ class Watch:
                 if connection.execute(NOT_NULL_UNPROVEN, [oid, column]).fetchone() == (True,)
             ]
 
-    def added_by_files(self, connection: psycopg.Connection, oid: int, column: str) -> bool:
+    def unknown_to_base_code(self, connection: psycopg.Connection, oid: int, column: str) -> bool:
+        """Code running on the base cannot use the column: the reviewed files added it,
+        or the table does not have it now (Mattermost drops columns of an older schema
+        with DROP COLUMN IF EXISTS, which on a newer one does nothing)."""
         number = connection.execute(
             "SELECT attnum FROM pg_catalog.pg_attribute"
             " WHERE attrelid = %s AND attname = %s AND NOT attisdropped",
             [oid, column],
         ).fetchone()
-        return number is not None and number[0] > self.existing[oid]
+        return number is None or number[0] > self.existing[oid]
 
     def after(self, connection: psycopg.Connection, index: int, statement: Statement) -> None:
         """The statement loaded: did it give an existing table new files (a rewrite)?"""
+        shape = self.shapes.pop(index, None)
+        if shape is not None:
+            self.after_block(connection, index, shape)
+            return
         before = self.filenodes.pop(index, None)
         if before is None:
             return
@@ -204,6 +333,20 @@ class Watch:
                 rewritten.append(name)
         if rewritten:
             self.rewritten[index] = sorted(rewritten)
+
+    def after_block(self, connection: psycopg.Connection, index: int, before: Shape) -> None:
+        changes = block_changes(before, Shape.read(connection, list(before.names)), self.existing)
+        touched = {
+            *changes.rewritten,
+            *changes.dropped_tables,
+            *(table for pairs in (changes.indexes, changes.keys, changes.dropped,
+                                  changes.renamed, changes.not_null) for table, _ in pairs),
+        }  # fmt: skip
+        if touched:
+            self.tables[index] = sorted(touched)
+            self.blocks[index] = changes
+            if changes.rewritten:
+                self.rewritten[index] = sorted(changes.rewritten)
 
 
 def files_of(connection: psycopg.Connection, oid: int) -> list[tuple[int, int]]:
@@ -327,18 +470,23 @@ class Found:
     messages: list[str] = field(default_factory=list)
     fix: str | None = None
     found_by: list[str] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)  # of a block: those this rule is about
 
-    def add(self, message: str, fix: str | None, source: str) -> None:
+    def add(self, message: str, fix: str | None, source: str, table: str | None = None) -> None:
         if message not in self.messages:
             self.messages.append(message)
+        if table is not None and table not in self.tables:
+            self.tables.append(table)
         self.fix = self.fix or fix
         if source not in self.found_by:
             self.found_by.append(source)
 
 
 # Each table of a live database with the rows and bytes of itself and every partition
-# below it, from the catalog's statistics (no lock, no table read); rows NULL where a
-# part was never counted (reltuples -1, PostgreSQL 14+).
+# below it, from the catalog's statistics (no lock, no table read). A part never
+# vacuumed or analyzed (reltuples -1, PostgreSQL 14+) has its pages uncounted too: then
+# the rows are the activity counters' live rows (kept up at every commit) and the bytes
+# NULL. A table bulk-loaded with autovacuum off is so, and so is a new empty one.
 TABLE_SIZES = """
 WITH RECURSIVE tree AS (
   SELECT c.oid AS root, c.oid
@@ -347,38 +495,45 @@ WITH RECURSIVE tree AS (
   UNION ALL
   SELECT tree.root, i.inhrelid
     FROM tree JOIN pg_catalog.pg_inherits i ON i.inhparent = tree.oid
+), sized AS (
+  SELECT n.nspname || '.' || r.relname AS name,
+         bool_and(p.relkind = 'p' OR p.reltuples >= 0) AS counted,
+         sum(CASE WHEN p.relkind <> 'p' THEN p.reltuples END) AS reltuples,
+         sum(CASE WHEN p.relkind <> 'p' THEN pg_catalog.pg_stat_get_live_tuples(p.oid) END)
+           AS live,
+         sum(p.relpages::int8) * pg_catalog.current_setting('block_size')::int8 AS bytes
+    FROM tree
+    JOIN pg_catalog.pg_class r ON r.oid = tree.root
+    JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
+    JOIN pg_catalog.pg_class p ON p.oid = tree.oid
+   WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+   GROUP BY 1
 )
-SELECT n.nspname || '.' || r.relname,
-       CASE WHEN bool_and(p.relkind = 'p' OR p.reltuples >= 0)
-            THEN sum(CASE WHEN p.relkind <> 'p' THEN p.reltuples END) END,
-       sum(p.relpages::int8) * pg_catalog.current_setting('block_size')::int8
-  FROM tree
-  JOIN pg_catalog.pg_class r ON r.oid = tree.root
-  JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
-  JOIN pg_catalog.pg_class p ON p.oid = tree.oid
- WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
- GROUP BY 1
+SELECT name, CASE WHEN counted THEN reltuples ELSE live END,
+       CASE WHEN counted THEN bytes END
+  FROM sized
 """
 
 
-def table_sizes(connection: psycopg.Connection) -> dict[str, tuple[float | None, int]]:
-    """Rows (None: not counted) and bytes of each table of a live database, by the
+def table_sizes(connection: psycopg.Connection) -> dict[str, tuple[float | None, int | None]]:
+    """Rows and bytes (None: not counted) of each table of a live database, by the
     `schema.name` the watch records (see TABLE_SIZES)."""
     rows = connection.execute(TABLE_SIZES).fetchall()
     return {
-        name: (None if count is None else float(count), int(size)) for name, count, size in rows
+        name: (None if count is None else float(count), None if size is None else int(size))
+        for name, count, size in rows
     }
 
 
 def with_sizes(
-    hazards: list[MigrationHazard], sizes: dict[str, tuple[float | None, int]]
+    hazards: list[MigrationHazard], sizes: dict[str, tuple[float | None, int | None]]
 ) -> list[MigrationHazard]:
     """Each hazard with the size of the largest table it acts on, in the base database."""
     sized = []
     for hazard in hazards:
         known = [sizes[name] for name in hazard.tables if name in sizes]
         if known:
-            rows, size = max(known, key=lambda pair: (pair[1], pair[0] or 0))
+            rows, size = max(known, key=lambda pair: (pair[1] or 0, pair[0] or 0))
             hazard = hazard._replace(rows_estimate=rows, bytes=size)
         sized.append(hazard)
     return sized
@@ -408,6 +563,9 @@ def assess(
                 None,
                 OBSERVED,
             )
+    for index, changes in watch.blocks.items():
+        for rule, message, fix, table in block_hazards(changes):
+            found.setdefault((rule, index), Found()).add(message, fix, OBSERVED, table)
     try:
         linted = lint(files, pg_version) if files and watch.tables else []
     except LinterUnavailable as error:
@@ -436,7 +594,7 @@ def assess(
             file=load.statements[index].file,
             line=load.statements[index].line,
             statement=load.statements[index].first_line,
-            tables=watch.tables.get(index, []),
+            tables=sorted(item.tables) or watch.tables.get(index, []),
             messages=item.messages,
             fix=item.fix,
             found_by=", ".join(item.found_by),
@@ -444,6 +602,34 @@ def assess(
         for (rule, index), item in sorted(found.items(), key=lambda pair: (pair[0][1], pair[0][0]))
     ]
     return hazards, notes
+
+
+def block_hazards(changes: BlockChanges) -> Iterator[tuple[str, str, str | None, str]]:
+    """(rule, message, safe form, table) for what a DO block or a CALL did to the base's
+    tables (its rewrites are reported with those of plain statements)."""
+    in_block = "a block runs in one transaction, where CONCURRENTLY cannot be used"
+    for table, index in changes.indexes:
+        yield (INDEX_NOT_CONCURRENT,
+               f"the block built index {index} on {table} in place: {in_block}",
+               "Build the index with CREATE INDEX CONCURRENTLY in a migration of its own, "
+               "outside any transaction block.", table)  # fmt: skip
+    for table, index in changes.keys:
+        yield (KEY_WITHOUT_INDEX,
+               f"the block built {index}, a primary key or unique constraint's index, on "
+               f"{table} under an ACCESS EXCLUSIVE lock: {in_block}",
+               "Build the unique index with CREATE UNIQUE INDEX CONCURRENTLY, then attach "
+               "it with ADD CONSTRAINT ... USING INDEX.", table)  # fmt: skip
+    for table, column in changes.not_null:
+        yield (SET_NOT_NULL_SCAN,
+               f"the block set {table}.{column} NOT NULL, scanning the table under an "
+               "ACCESS EXCLUSIVE lock: no validated CHECK (... IS NOT NULL) proved it first",
+               None, table)  # fmt: skip
+    for table, column in changes.dropped:
+        yield DROP_COLUMN, f"the block dropped {table}.{column}", None, table
+    for table, column in changes.renamed:
+        yield RENAME_COLUMN, f"the block renamed {table}.{column}", None, table
+    for table in changes.dropped_tables:
+        yield DROP_TABLE, f"the block dropped {table}", None, table
 
 
 def unchecked(analysis: Analysis) -> Analysis:

@@ -502,6 +502,11 @@ TYPE_NAME = re.compile(
 OPEN_SET = re.compile(r"(content|mime|media)_type$|^session_state$")
 # A table with these is an address: its `state` is a region, not a status.
 ADDRESS_COLUMNS = frozenset({"city", "country", "zip", "zipcode", "postal_code", "postcode"})
+# A declared length beyond what any ORM gives a plain string (varchar(255)) is chosen for
+# long values: an opaque token such as OAuth 2.0's `state` (Mattermost's
+# oauthauthdata.state is varchar(1024)), not a word from a closed set.
+DECLARED_LENGTH = re.compile(r"^character varying\((\d+)\)$")
+SHORT_WORD_LENGTH = 255
 
 
 @cache  # column names repeat across tables
@@ -529,7 +534,15 @@ def status_like(column: Column, columns: list[Column], with_statistics: bool) ->
             return False  # a polymorphic reference's class name
         if name.endswith("state") and siblings & ADDRESS_COLUMNS:
             return False  # an address's region
+    if not with_statistics and declared_length(column) > SHORT_WORD_LENGTH:
+        return False  # statistics, where there are some, count the values instead
     return with_statistics if word == "type" else True
+
+
+def declared_length(column: Column) -> int:
+    """The n of a varchar(n) column; 0 for any other type."""
+    match = DECLARED_LENGTH.match(column.data_type)
+    return int(match.group(1)) if match else 0
 
 
 @dataclass(frozen=True)
@@ -556,7 +569,8 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
     `prev_*`) count only where statistics show few values; media types, the `*_type` of
     a polymorphic reference (beside its `*_id`), the `state` of an address (a table
     with `city` or `country`) and OpenID Connect's opaque `session_state` never count.
-    Without statistics (never analyzed) the name alone decides, at low severity. Enum and
+    Without statistics (never analyzed) the name alone decides, at low severity, except
+    for a varchar longer than 255 (OAuth's opaque `state`, varchar(1024)). Enum and
     domain types are not text here and are not reported.
 
     ## Why it breaks

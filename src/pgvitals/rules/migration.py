@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from pgvitals.fmt import human_bytes
 from pgvitals.rules._api import (
     HIGH,
     INDEXES,
@@ -41,14 +42,14 @@ class TableSizeOptions:
 
 def size_severity(hazard: MigrationHazard, opts: TableSizeOptions) -> Severity | None:
     """Low for a small table, medium for a middling one, the rule's own otherwise and
-    where the size is unknown (the base is files or a snapshot)."""
-    if hazard.bytes is None:
+    where the size is unknown (the base is files or a snapshot). A table never vacuumed
+    or analyzed has no pages counted (0 bytes, whatever it holds): its live rows from the
+    activity counters judge it alone."""
+    rows, size = hazard.rows_estimate, hazard.bytes
+    if rows is None:
         return None
-    if hazard.rows_estimate is not None:
-        small = hazard.rows_estimate < opts.small_rows and hazard.bytes < opts.small_bytes
-        large = hazard.rows_estimate >= opts.large_rows or hazard.bytes >= opts.large_bytes
-    else:
-        small, large = hazard.bytes < opts.small_bytes, hazard.bytes >= opts.large_bytes
+    small = rows < opts.small_rows and (size is None or size < opts.small_bytes)
+    large = rows >= opts.large_rows or (size is not None and size >= opts.large_bytes)
     return LOW if small else None if large else MEDIUM
 
 
@@ -71,7 +72,7 @@ def hazards(
             evidence["safe_form"] = hazard.fix
         message = f"`{hazard.statement}` {what.format(tables=tables)}"
         severity = None
-        if hazard.bytes is not None:
+        if hazard.rows_estimate is not None or hazard.bytes is not None:
             evidence["base_rows"] = hazard.rows_estimate
             evidence["base_bytes"] = hazard.bytes
             message += f" ({size_words(hazard)} in the base)"
@@ -81,11 +82,10 @@ def hazards(
 
 
 def size_words(hazard: MigrationHazard) -> str:
-    """`~1,200,000 rows, 180 MB` of the largest table a statement acts on."""
-    size = f"{(hazard.bytes or 0) / 2**20:,.0f} MB"
-    if hazard.rows_estimate is None:
-        return f"{size}, rows never counted"
-    return f"~{hazard.rows_estimate:,.0f} rows, {size}"
+    """`~1,200,000 rows, 180.0 MB` of the largest table a statement acts on."""
+    if hazard.bytes is None:
+        return f"~{hazard.rows_estimate or 0:,.0f} live rows, never vacuumed or analyzed"
+    return f"~{hazard.rows_estimate or 0:,.0f} rows, {human_bytes(hazard.bytes)}"
 
 
 @rule(
@@ -100,12 +100,15 @@ def migration_index_not_concurrent(snap: Snapshot, opts: TableSizeOptions) -> It
 
     Reported by `pgvitals review --base` for statements of the reviewed files that act
     on a table of the base schema; an index on a table the reviewed files create
-    themselves locks nobody and is not reported.
+    themselves locks nobody and is not reported. An index that a DO block or a CALL
+    builds is found by comparing the base's indexes before and after it runs: a block
+    runs in one transaction, where CONCURRENTLY cannot be used.
 
     With `--base DSN` the table's size in that database (from its statistics, its
     partitions' included) sets the severity: low under `small_rows` rows and
     `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
-    above them and where the size is unknown (a base of files or a snapshot).
+    above them and where the size is unknown (a base of files or a snapshot). A table
+    the base never vacuumed or analyzed is weighed by its live rows alone.
 
     ## Why it breaks
     A plain CREATE INDEX takes a SHARE lock on the table for the whole build: reads go
@@ -160,7 +163,8 @@ def migration_reindex_not_concurrent(snap: Snapshot, opts: TableSizeOptions) -> 
     With `--base DSN` the table's size in that database (from its statistics, its
     partitions' included) sets the severity: low under `small_rows` rows and
     `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
-    above them and where the size is unknown (a base of files or a snapshot).
+    above them and where the size is unknown (a base of files or a snapshot). A table
+    the base never vacuumed or analyzed is weighed by its live rows alone.
 
     ## Why it breaks
     A plain REINDEX blocks writes to the table for as long as the rebuild takes, and
@@ -190,7 +194,8 @@ def migration_constraint_without_not_valid(
     With `--base DSN` the table's size in that database (from its statistics, its
     partitions' included) sets the severity: low under `small_rows` rows and
     `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
-    above them and where the size is unknown (a base of files or a snapshot).
+    above them and where the size is unknown (a base of files or a snapshot). A table
+    the base never vacuumed or analyzed is weighed by its live rows alone.
 
     ## Why it breaks
     Adding the constraint checks every existing row while holding the lock the ALTER
@@ -221,7 +226,8 @@ def migration_key_without_index(snap: Snapshot, opts: TableSizeOptions) -> Itera
     With `--base DSN` the table's size in that database (from its statistics, its
     partitions' included) sets the severity: low under `small_rows` rows and
     `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
-    above them and where the size is unknown (a base of files or a snapshot).
+    above them and where the size is unknown (a base of files or a snapshot). A table
+    the base never vacuumed or analyzed is weighed by its live rows alone.
 
     ## Why it breaks
     The constraint builds its unique index while the ALTER TABLE holds an ACCESS
@@ -274,7 +280,8 @@ def migration_table_rewrite(snap: Snapshot, opts: TableSizeOptions) -> Iterator[
     """An ALTER TABLE that PostgreSQL ran by rewriting a table the database already has.
 
     The review does not guess: it compares the table's storage (its relfilenode, and
-    its partitions') before and after the statement loads on the review server. A
+    its partitions') before and after the statement loads on the review server, a DO
+    block's or a CALL's too, whatever statements they run. A
     column type change that needs a conversion (integer to bigint), a volatile default
     (`random()`, `clock_timestamp()`, a serial column), SET LOGGED/UNLOGGED and a
     change of access method rewrite; a varchar widened to text, or a constant default
@@ -283,7 +290,8 @@ def migration_table_rewrite(snap: Snapshot, opts: TableSizeOptions) -> Iterator[
     With `--base DSN` the table's size in that database (from its statistics, its
     partitions' included) sets the severity: low under `small_rows` rows and
     `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
-    above them and where the size is unknown (a base of files or a snapshot).
+    above them and where the size is unknown (a base of files or a snapshot). A table
+    the base never vacuumed or analyzed is weighed by its live rows alone.
 
     ## Why it breaks
     A rewrite copies every row into new files and rebuilds every index, holding an
@@ -316,7 +324,8 @@ def migration_set_not_null_scan(snap: Snapshot, opts: TableSizeOptions) -> Itera
     With `--base DSN` the table's size in that database (from its statistics, its
     partitions' included) sets the severity: low under `small_rows` rows and
     `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
-    above them and where the size is unknown (a base of files or a snapshot).
+    above them and where the size is unknown (a base of files or a snapshot). A table
+    the base never vacuumed or analyzed is weighed by its live rows alone.
 
     ## Why it breaks
     SET NOT NULL reads the whole table to prove no row holds NULL, holding an ACCESS

@@ -332,8 +332,9 @@ class MigrationHazard(NamedTuple):
     fix: str | None  # how to do it safely
     found_by: str  # "squawk <its rule>" or "postgresql" (the server observed it)
     # the largest of `tables` in a base database (`--base DSN`), from its statistics:
-    # rows (None: never counted) and bytes on disk, partitions included; None, None
-    # where the base is files or a snapshot
+    # rows and bytes on disk, partitions included (bytes None: never vacuumed or
+    # analyzed, the rows then from the activity counters); None, None where the base
+    # is files or a snapshot
     rows_estimate: float | None = None
     bytes: int | None = None
 
