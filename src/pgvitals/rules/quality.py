@@ -381,7 +381,9 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
     Low; medium from `medium_ratio` of the non-NULL values; high from `high_ratio` in
     a NOT NULL column (the placeholder is what satisfied the constraint). Columns a
     CHECK constraint reads are left out: their allowed values are spelled out on
-    purpose. The placeholders named in the finding are entries of the list, not values
+    purpose; so is a column of codes (`code`, `country_code`, `lang`) whose only
+    placeholders are two or three letters, which are codes there (`na`: Nauruan,
+    Namibia). The placeholders named in the finding are entries of the list, not values
     read from the table. The list is applied while the rows are read (a saved snapshot
     keeps the counts for the list configured when it was taken).
 
@@ -401,6 +403,8 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
         found = profile.counts.get("placeholder")
         if not found or column.name in checked_columns(snap, table):
             continue
+        if is_code_column(column.name) and all(is_code(p) for p in profile.placeholders):
+            continue  # 'na' is Nauruan and Namibia, 'nil' a currency-less code
         values = (profile.rows or 0) - profile.counts.get("null", 0)
         if values <= 0:
             continue
@@ -425,6 +429,25 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
             evidence=evidence,
             severity=severity,
         )
+
+
+# The last word of a column of short codes, where a placeholder such as 'na' is a value:
+# ISO 639-1 `na` (Nauruan), ISO 3166 `NA` (Namibia).
+CODE_WORDS = frozenset(
+    {"code", "iso", "lang", "language", "locale", "country", "currency", "abbr", "abbreviation",
+     "alpha2", "alpha3", "symbol"}
+)  # fmt: skip
+
+
+def is_code_column(name: str) -> bool:
+    """`code`, `country_code`, `languageCode`, `iso`, `lang`: a column of short codes."""
+    parts = words(name)
+    return bool(parts) and (parts[-1] in CODE_WORDS or parts[0] == "iso")
+
+
+def is_code(placeholder: str) -> bool:
+    """A placeholder that is also a short code: two or three letters (`na`, `nan`)."""
+    return placeholder.isalpha() and len(placeholder) <= 3
 
 
 # --- plaintext-password -----------------------------------------------------------------

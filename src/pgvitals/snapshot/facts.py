@@ -372,26 +372,36 @@ class Facts:
         for table in self.own_tables:  # plain tables and roots, no backups
             for column in self.snap.columns_by_table.get(table.oid, []):
                 # a cheap test first: most columns are not references (175,000 at scale)
-                if not column.name.endswith(ID_ENDINGS):
+                if not column.name.endswith(("id", "Id", "ID")):
+                    continue
+                if (table.oid, column.name) in declared:
                     continue
                 stem = reference_stem(column.name)
-                if stem is None or (table.oid, column.name) in declared:
-                    continue
+                joined = stem is None  # `userid`: `UserId` folded to lower case, unquoted
+                if joined:
+                    stem = joined_reference_stem(column.name)
+                    if stem is None:
+                        continue
                 target = self._referenced_table(table, stem)
                 if target is None or self._typed_by_sibling(table, column):
                     continue
                 reference = self._reference_to(table, column, target)
-                if reference is not None:
+                if reference is not None and not (joined and reference.mismatches()):
+                    # a folded name is a reference only where its type is the key's:
+                    # `valid boolean` beside a table `vals` is no reference to it
                     found.append(reference)
         return found
 
     def _typed_by_sibling(self, table: Table, column: Column) -> bool:
-        """Does the table have a `<stem>_type` (`<stem>Type`) beside this `<stem>_id`?"""
+        """Does the table have a `<stem>_type` (`<stem>Type`, `<stem>type`) beside this
+        `<stem>_id` (`<stem>id`)?"""
         match = REFERENCE_SUFFIX.match(column.name)
+        siblings = self.snap.columns_by_table[table.oid]
         if match is None:
-            return False
+            folded = f"{column.name[:-2]}type"
+            return any(c.name == folded for c in siblings)
         wanted = [*words(match.group("stem")), "type"]
-        return any(words(c.name) == wanted for c in self.snap.columns_by_table[table.oid])
+        return any(words(c.name) == wanted for c in siblings)
 
     def _referenced_table(self, table: Table, stem: str) -> Table | None:
         candidates = [t for t in self.tables_by_key.get(stem, []) if t.oid != table.oid]
@@ -1141,6 +1151,20 @@ def reference_stem(name: str) -> str | None:
         return None
     key = table_key(match.group("stem"))
     return key or None
+
+
+# `userid`, `channelmemberid`: an unquoted `UserId` as PostgreSQL folds it. Three
+# letters at least before `id`, so that `paid` and `uuid` are not read as references.
+JOINED_REFERENCE = re.compile(r"^(?P<stem>[a-z][a-z0-9]{2,})id$")
+
+
+@cache
+def joined_reference_stem(name: str) -> str | None:
+    """The table key of a lower-case name run together with `id` (`channelid` ->
+    `channel`); only a table of that name makes it a reference, and only with the key's
+    type (see Facts.inferred_references)."""
+    match = JOINED_REFERENCE.match(name)
+    return table_key(match.group("stem")) or None if match else None
 
 
 PUBLIC = "PUBLIC"
