@@ -132,8 +132,9 @@ def naming_singular_plural_mix(snap: Snapshot, opts: NumberOptions) -> Iterator[
     (`teacher_profile`), or the other way round.
 
     The last word of each name decides, through an English inflection library; words
-    that are the same in both forms (`series`, `news`) or have no plural in use
-    (`feedback`, `progress`, `data`, `metadata`) do not count, nor do
+    that are the same in both forms (`series`, `news`, `emoji`) or have no plural in use
+    (`feedback`, `progress`, `data`, `metadata`, also at the end of a name run together:
+    `fileinfo`), and participles (`uploads_processed`) do not count, nor do
     partitions, backup copies and migration tools' tables. The tables in the less used
     form are reported one by one when they are at most `max_minority` of the schema's;
     otherwise the schema is reported once: it follows no convention. A schema with
@@ -157,7 +158,7 @@ def naming_singular_plural_mix(snap: Snapshot, opts: NumberOptions) -> Iterator[
             continue
         name_words = words(table.name)
         last = name_words[-1] if name_words else ""
-        form = None if last in UNCOUNTABLE else number(last)
+        form = None if tells_no_number(last) else number(last)
         if form is not None:
             by_schema[table.schema][form].append(table)
     schemas = schemas_by_name(snap)
@@ -201,6 +202,18 @@ def naming_singular_plural_mix(snap: Snapshot, opts: NumberOptions) -> Iterator[
 
 
 # Nouns with no plural in use, common as table names: inflect would call them singular.
+def tells_no_number(word: str) -> bool:
+    """Does the last word of a table's name leave its number open: uncountable
+    (`feedback`), the same in both forms (`emoji`), a participle (`processed` in
+    `references_processed`: the noun before it decides, and is not judged), or a name run
+    together in lower case whose tail is uncountable (Mattermost's `fileinfo`)?"""
+    if word in UNCOUNTABLE:
+        return True
+    if len(word) > 4 and word.endswith("ed") and not word.endswith("eed"):
+        return True
+    return any(word.endswith(tail) and len(word) > len(tail) + 2 for tail in UNCOUNTABLE)
+
+
 UNCOUNTABLE = frozenset(
     {
         "access",
@@ -208,6 +221,7 @@ UNCOUNTABLE = frozenset(
         "audit",
         "content",
         "data",
+        "emoji",
         "equipment",
         "feedback",
         "history",
