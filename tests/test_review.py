@@ -381,6 +381,35 @@ def test_a_misspelt_function_is_not_blamed_on_an_unavailable_extension(server, t
     assert [(located(f), f["evidence"]["sqlstate"]) for f in invalid] == [("schema.sql:3", "42883")]
 
 
+def test_an_icu_collation_on_a_server_built_without_icu_is_not_checked(server, tmp_path) -> None:
+    """MusicBrainz's `CREATE COLLATION musicbrainz (provider = icu, ...)` is valid DDL:
+    a server built without ICU (pgserver's) rejects it with "ICU is not supported in
+    this build", which is the server's lack, not the file's error. It and the tables
+    and indexes that use the collation are not checked, and the review says why; a
+    server with ICU loads them all."""
+    schema = ("CREATE COLLATION musicbrainz (provider = icu,"
+              " locale = '@colCaseFirst=lower;colNumeric=yes');\n"
+              'CREATE TABLE "Weird""Name" (id bigint PRIMARY KEY,'
+              ' "ñame" text COLLATE musicbrainz);\n'
+              "CREATE TABLE plain (id bigint PRIMARY KEY, typo intt);\n")  # fmt: skip
+    write(tmp_path, {"schema.sql": schema})
+    run = review(tmp_path, "schema.sql", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    invalid = [f for f in run.json()["findings"] if f["rule"] == "invalid-ddl"]
+    assert [located(f) for f in invalid] == ["schema.sql:3"]  # only the real error
+    with psycopg.connect(server.dsn()) as connection:
+        # initdb imports ICU's locales (und-x-icu, ...) where the server has ICU
+        icu = connection.execute("SELECT count(*) > 0 FROM pg_collation"
+                                 " WHERE collname = 'und-x-icu'").fetchone()[0]  # fmt: skip
+    unchecked = [e for e in run.json()["collection"]["skipped"] if e.get("statements_not_checked")]
+    if icu:
+        assert unchecked == []
+    else:
+        [entry] = unchecked
+        assert (entry["object"], entry["statements_not_checked"]) == ("schema.sql:1", 2)
+        assert entry["because"] == "this server was built without ICU"
+
+
 def test_renaming_a_server_object_is_not_run_like_making_one(server, tmp_path) -> None:
     """A subscription, database or tablespace belongs to the server: making one is not
     run, and nor is renaming it, giving it an owner or a comment (which would fail on

@@ -114,6 +114,13 @@ MISSING_ROLE = re.compile(r'^role "((?:[^"]|"")+)" does not exist$')
 UNAVAILABLE_EXTENSION = re.compile(
     r'^extension "[^"]+" is not available$|^could not open extension control file'
 )
+# A feature the server was built without: "ICU is not supported in this build" (an ICU
+# collation on pgserver's build), or lz4 and libxml's "... requires the server to be
+# built with lz4 support" in the detail. The statement is valid elsewhere.
+NOT_IN_BUILD = "0A000"
+BUILT_WITHOUT = re.compile(
+    r"^(\S+) is not supported in this build$|requires the server to be built with (\S+) support"
+)
 
 # Statements that act on the whole server, not on the scratch database: never run.
 SERVER_WIDE = (
@@ -426,6 +433,8 @@ class Loader:
             return Outcome(
                 UNCHECKED, error, reason=f"extension {node.extname} unavailable on this server"
             )
+        if error.sqlstate == NOT_IN_BUILD and (feature := built_without(error)):
+            return Outcome(UNCHECKED, error, reason=f"this server was built without {feature}")
         if not self.create_roles and (role := MISSING_ROLE.match(error.message)):
             return Outcome(UNCHECKED, error, reason=f"role {role.group(1)} does not exist here")
         if error.sqlstate in UNDEFINED:
@@ -486,6 +495,15 @@ def rows_met(node: Any, error: ServerError) -> set[str]:
     if missing_from:
         names.add(missing_from.group(1).replace('""', '"'))
     return names
+
+
+def built_without(error: ServerError) -> str | None:
+    """The build feature (ICU, lz4, libxml) whose absence the error reports, if any."""
+    for text in (error.message, error.detail or ""):
+        match = BUILT_WITHOUT.search(text)
+        if match:
+            return match.group(1) or match.group(2)
+    return None
 
 
 def may_provide(extension: str, name: str | None) -> bool:
