@@ -146,7 +146,8 @@ def test_a_live_base_weighs_each_hazard_by_the_size_of_its_table(database, tmp_p
                           "small_rows = 100\nlarge_rows = 20000\n",
     })  # fmt: skip
     run = pgvitals("review", "V9__indexes.sql", "--base", database.dsn, "--server",
-                   database.server.dsn(), "--format", "json", cwd=tmp_path, timeout=300)  # fmt: skip
+                   database.server.dsn(), "--format", "json", cwd=tmp_path,
+                   timeout=300)  # fmt: skip
     assert run.exit_code == 0, run.stderr
     found = {
         f["evidence"]["tables"][0]: f
