@@ -190,10 +190,11 @@ def security_definer_search_path(snap: Snapshot, opts: ApiOptions) -> Iterator[D
     write to; `SET search_path = ''` is the strictest choice when every name in the
     body is schema-qualified. Where `extension-in-public`'s fix moves extensions out of
     the function's schema, the path names their new schema (`extensions`) after it, so
-    that calls of their functions still resolve once both fixes ran. The rollback
-    resets it. Where the fixed search_path
-    names a writable schema, replace that schema (no SQL is generated: which
-    schemas the body needs is a judgement).
+    that calls of their functions still resolve once both fixes ran; it also names the
+    schema of an extension whose objects' names the body uses (a variable of type
+    `cube`), unless other roles may create objects there. The rollback resets it.
+    Where the fixed search_path names a writable schema, replace that schema (no SQL
+    is generated: which schemas the body needs is a judgement).
 
     An SQL function (not a procedure) without SECURITY DEFINER gets no SQL either: the
     planner inlines such a function into the query that calls it, which is what lets
@@ -235,7 +236,7 @@ def security_definer_search_path(snap: Snapshot, opts: ApiOptions) -> Iterator[D
                 fix=None
                 if inlined
                 else fixes.set_function_search_path(
-                    function, extensions_moved_from(snap, function, moved, writers)
+                    function, path_for_extensions(snap, function, moved, writers)
                 ),
                 severity=None if definer else LOW,
             )
@@ -347,6 +348,31 @@ def moved_extensions(snap: Snapshot) -> list[Extension]:
         and e.relocatable
         and not functions_naming(snap, e)
     ]
+
+
+def path_for_extensions(
+    snap: Snapshot, function: Function, moved: list[Extension], writers: list[str]
+) -> list[str]:
+    """The schemas besides its own that a function's fixed search_path must name for
+    the extensions it uses: `extensions_moved_from`, then the schema of each extension
+    whose objects the body names (a word of the body is one of its members' names:
+    MusicBrainz's `create_cube_from_durations` declares a variable of type `cube`, in
+    public, and failed with "type cube does not exist" once pinned to its own schema).
+    A schema where one of `writers` may create objects is not added."""
+    schemas = extensions_moved_from(snap, function, moved, writers)
+    body_words = set(IDENTIFIER_WORD.findall((function.source or "").lower()))
+    for extension in snap.extensions:
+        if extension.name == "plpgsql" or not body_words & set(extension.member_names):
+            continue
+        schema = EXTENSIONS_SCHEMA if extension in moved else extension.schema
+        if schema in (function.schema, "pg_catalog", *schemas):
+            continue
+        if not writable_schemas(snap, [schema], writers):
+            schemas.append(schema)
+    return schemas
+
+
+IDENTIFIER_WORD = re.compile(r"[a-z_][a-z0-9_$]*")
 
 
 def extensions_moved_from(
