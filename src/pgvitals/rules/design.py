@@ -812,10 +812,11 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
     which stops new empty values at once, and `VALIDATE CONSTRAINT` once the old rows
     are fixed (it fails while any remain).
 
-    Where a validated CHECK of the column's own lets the empty rows through, the schema
-    already rules on this column's values and chose to allow `''`: it is the column's
-    spelling of "none" (MusicBrainz's `comment` columns, `NOT NULL DEFAULT ''` with a
-    whitespace CHECK, beside `name` columns whose CHECK is `name <> ''`). The finding
+    Where the column's default is `''` and a validated CHECK of its own lets the empty
+    rows through, the schema rules on this column's values and chose to allow `''`: it
+    is the column's spelling of "none" (MusicBrainz's `comment` columns, `NOT NULL
+    DEFAULT ''` with a whitespace CHECK, beside `name` columns whose CHECK is
+    `name <> ''`). The finding
     stays low, names the CHECK, and proposes no SQL: a CHECK against `''` would reject
     the rows the application writes by design.
     """
@@ -879,9 +880,16 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
         )
 
 
+# A column default of the empty string: '', ''::text, ''::character varying
+EMPTY_DEFAULT = re.compile(r"^''(::[a-z ]+)?$")
+
+
 def empty_allowed_by_check(snap: Snapshot, table: Table, column: Column) -> str | None:
-    """The validated CHECK of this column alone, if any, on a column whose rows hold '':
-    every row passed it, so it lets '' through, and the schema chose to."""
+    """The validated CHECK of this column alone, if any, on a column whose default is ''
+    and whose rows hold '': every row passed the CHECK, so it lets '' through, and the
+    schema, which writes '' itself where no value is given, chose to."""
+    if not EMPTY_DEFAULT.match(column.default or ""):
+        return None
     for constraint in snap.constraints_by_table.get(table.oid, []):
         if constraint.kind == "c" and constraint.validated and constraint.columns == [column.name]:
             return constraint.name

@@ -179,9 +179,9 @@ def empty_strings(snap: Snapshot, opts: EmptyStringsOptions) -> Iterator[Draft]:
     (`btrim(col) <> ''`, added NOT VALID then validated) so it stays that way. For
     NOT NULL columns see `empty-string-in-not-null`.
 
-    Where a validated CHECK of the column's own lets the empty rows through, the schema
-    chose `''` as the column's "none" (MusicBrainz's `comment` columns): the finding
-    stays low and names the CHECK.
+    Where the column's default is `''` and a validated CHECK of its own lets the empty
+    rows through, the schema chose `''` as the column's "none" (MusicBrainz's `comment`
+    columns): the finding stays low and names the CHECK.
     """
     for table, column, profile in profiled_columns(snap, own_tables(snap)):
         if profile.empty_strings is None or not profile.rows:
