@@ -410,6 +410,66 @@ def test_an_array_of_a_type_that_failed_is_lost_with_it(server, tmp_path) -> Non
     assert "1 later statement failed because of it" in invalid[0]["message"]
 
 
+def test_an_icu_collation_on_a_server_built_without_icu_is_not_checked(server, tmp_path) -> None:
+    """MusicBrainz's `CREATE COLLATION musicbrainz (provider = icu, ...)` is valid DDL:
+    a server built without ICU (pgserver's) rejects it with "ICU is not supported in
+    this build", which is the server's lack, not the file's error. It and the tables
+    and indexes that use the collation are not checked, and the review says why; a
+    server with ICU loads them all."""
+    schema = ("CREATE COLLATION musicbrainz (provider = icu,"
+              " locale = '@colCaseFirst=lower;colNumeric=yes');\n"
+              'CREATE TABLE "Weird""Name" (id bigint PRIMARY KEY,'
+              ' "ñame" text COLLATE musicbrainz);\n'
+              "CREATE TABLE plain (id bigint PRIMARY KEY, typo intt);\n")  # fmt: skip
+    write(tmp_path, {"schema.sql": schema})
+    run = review(tmp_path, "schema.sql", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    invalid = [f for f in run.json()["findings"] if f["rule"] == "invalid-ddl"]
+    assert [located(f) for f in invalid] == ["schema.sql:3"]  # only the real error
+    with psycopg.connect(server.dsn()) as connection:
+        # initdb imports ICU's locales (und-x-icu, ...) where the server has ICU
+        icu = connection.execute("SELECT count(*) > 0 FROM pg_collation"
+                                 " WHERE collname = 'und-x-icu'").fetchone()[0]  # fmt: skip
+    unchecked = [e for e in run.json()["collection"]["skipped"] if e.get("statements_not_checked")]
+    if icu:
+        assert unchecked == []
+    else:
+        [entry] = unchecked
+        assert (entry["object"], entry["statements_not_checked"]) == ("schema.sql:1", 2)
+        assert entry["because"] == "this server was built without ICU"
+
+
+def test_a_do_block_that_needs_an_unavailable_extension_is_not_checked(server, tmp_path) -> None:
+    """MusicBrainz's Extensions.sql creates a C function from unaccent's library in a DO
+    block, and a function over it that indexes use. Where the server lacks unaccent, the
+    block fails with 'could not access file "$libdir/unaccent"': it is not checked, and
+    nor are the statements that need what it would have created; a server with unaccent
+    loads them all."""
+    schema = ("CREATE EXTENSION IF NOT EXISTS unaccent WITH SCHEMA public;\n"
+              "DO $$\nBEGIN\n"
+              "  CREATE OR REPLACE FUNCTION public.immutable_unaccent(regdictionary, text)\n"
+              "    RETURNS text LANGUAGE c IMMUTABLE STRICT\n"
+              "    AS '$libdir/unaccent', 'unaccent_dict';\n"
+              '  CREATE OR REPLACE FUNCTION public."ñame_unaccent"(text) RETURNS text\n'
+              "    LANGUAGE sql IMMUTABLE STRICT AS\n"
+              "  $f$ SELECT public.immutable_unaccent(regdictionary 'public.unaccent', $1) $f$;\n"
+              "END\n$$;\n"
+              'CREATE TABLE "Weird""Name" (id bigint PRIMARY KEY, name text);\n'
+              'CREATE INDEX ON "Weird""Name" ("ñame_unaccent"(name));\n'
+              "CREATE TABLE plain (id bigint PRIMARY KEY, typo intt);\n")  # fmt: skip
+    write(tmp_path, {"schema.sql": schema})
+    run = review(tmp_path, "schema.sql", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    invalid = [f for f in run.json()["findings"] if f["rule"] == "invalid-ddl"]
+    assert [located(f) for f in invalid] == ["schema.sql:14"]  # only the real error
+    unchecked = [e for e in run.json()["collection"]["skipped"] if e.get("statements_not_checked")]
+    if has_extension(server.bin_dir, "unaccent"):
+        assert unchecked == []
+    else:
+        [entry] = unchecked
+        assert (entry["object"], entry["statements_not_checked"]) == ("schema.sql:1", 3)
+
+
 def test_renaming_a_server_object_is_not_run_like_making_one(server, tmp_path) -> None:
     """A subscription, database or tablespace belongs to the server: making one is not
     run, and nor is renaming it, giving it an owner or a comment (which would fail on

@@ -115,6 +115,19 @@ MISSING_ROLE = re.compile(r'^role "((?:[^"]|"")+)" does not exist$')
 UNAVAILABLE_EXTENSION = re.compile(
     r'^extension "[^"]+" is not available$|^could not open extension control file'
 )
+# The shared library of a C function (`AS '$libdir/unaccent', 'unaccent_dict'`): one of
+# an extension this server lacks, where its name begins with the extension's.
+MISSING_LIBRARY = re.compile(r'^could not access file "\$libdir/([^"]+)"')
+UNDEFINED_FILE = "58P01"
+# A CREATE inside a DO block's body: what the block would have made.
+CREATE_IN_BODY = re.compile(r"\bCREATE\b", re.IGNORECASE)
+# A feature the server was built without: "ICU is not supported in this build" (an ICU
+# collation on pgserver's build), or lz4 and libxml's "... requires the server to be
+# built with lz4 support" in the detail. The statement is valid elsewhere.
+NOT_IN_BUILD = "0A000"
+BUILT_WITHOUT = re.compile(
+    r"^(\S+) is not supported in this build$|requires the server to be built with (\S+) support"
+)
 
 # Statements that act on the whole server, not on the scratch database: never run.
 SERVER_WIDE = (
@@ -427,6 +440,16 @@ class Loader:
             return Outcome(
                 UNCHECKED, error, reason=f"extension {node.extname} unavailable on this server"
             )
+        if error.sqlstate == UNDEFINED_FILE and (library := MISSING_LIBRARY.match(error.message)):
+            providers = [e for e in self.extensions if library.group(1).startswith(e)]
+            if providers:
+                cause = min(self.extensions[e] for e in providers)
+                reason = (
+                    f"may need extension {', '.join(sorted(providers))}, unavailable on this server"
+                )
+                return Outcome(UNCHECKED, error, cause, reason)
+        if error.sqlstate == NOT_IN_BUILD and (feature := built_without(error)):
+            return Outcome(UNCHECKED, error, reason=f"this server was built without {feature}")
         if not self.create_roles and (role := MISSING_ROLE.match(error.message)):
             return Outcome(UNCHECKED, error, reason=f"role {role.group(1)} does not exist here")
         if error.sqlstate in UNDEFINED:
@@ -487,6 +510,15 @@ def rows_met(node: Any, error: ServerError) -> set[str]:
     if missing_from:
         names.add(missing_from.group(1).replace('""', '"'))
     return names
+
+
+def built_without(error: ServerError) -> str | None:
+    """The build feature (ICU, lz4, libxml) whose absence the error reports, if any."""
+    for text in (error.message, error.detail or ""):
+        match = BUILT_WITHOUT.search(text)
+        if match:
+            return match.group(1) or match.group(2)
+    return None
 
 
 def may_provide(extension: str, name: str | None) -> bool:
@@ -577,6 +609,10 @@ def would_create(node: Any) -> set[str]:
             names |= would_create(element)
     elif isinstance(node, ast.CreateExtensionStmt):
         names.add(node.extname)
+    elif isinstance(node, ast.DoStmt):  # the CREATE statements in its body
+        body = next((str(a.arg.sval) for a in node.args or () if a.defname == "as"), "")
+        for match in CREATE_IN_BODY.finditer(body):
+            names |= guessed_names(body[match.start() :])
     elif isinstance(node, ast.CreateTrigStmt):
         names.add(node.trigname)
     elif isinstance(node, ast.CreatePolicyStmt):

@@ -825,6 +825,14 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
     names the query that finds them). Then add `CHECK (btrim(column) <> '') NOT VALID`,
     which stops new empty values at once, and `VALIDATE CONSTRAINT` once the old rows
     are fixed (it fails while any remain).
+
+    Where the column's default is `''` and a validated CHECK of its own lets the empty
+    rows through, the schema rules on this column's values and chose to allow `''`: it
+    is the column's spelling of "none" (MusicBrainz's `comment` columns, `NOT NULL
+    DEFAULT ''` with a whitespace CHECK, beside `name` columns whose CHECK is
+    `name <> ''`). The finding
+    stays low, names the CHECK, and proposes no SQL: a CHECK against `''` would reject
+    the rows the application writes by design.
     """
     for table, column in own_columns(snap):
         if not column.not_null:
@@ -849,6 +857,16 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
             if "empty" in profile.margins:
                 evidence["margin"] = round(profile.margins["empty"] + profile.margins["blank"], 4)
         about = "about " if profile.sampled else ""
+        allowed_by = empty_allowed_by_check(snap, table, column)
+        if allowed_by:
+            evidence["allowed_by_check"] = allowed_by
+            yield finding(
+                column,
+                f"NOT NULL, yet {about}{empty:,} of {rows:,} rows are empty or blank; its"
+                f" CHECK {allowed_by} lets '' through: the schema's spelling of no value",
+                evidence=evidence,
+            )
+            continue
         now = f"{about}{plural(empty, 'row')} {'is' if empty == 1 else 'are'} empty now"
         fix = (
             fixes.add_check_not_valid(snap, table, column, "not_blank", "btrim({}) <> ''")
@@ -874,6 +892,22 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
             fix=fix,
             severity=severity,
         )
+
+
+# A column default of the empty string: '', ''::text, ''::character varying
+EMPTY_DEFAULT = re.compile(r"^''(::[a-z ]+)?$")
+
+
+def empty_allowed_by_check(snap: Snapshot, table: Table, column: Column) -> str | None:
+    """The validated CHECK of this column alone, if any, on a column whose default is ''
+    and whose rows hold '': every row passed the CHECK, so it lets '' through, and the
+    schema, which writes '' itself where no value is given, chose to."""
+    if not EMPTY_DEFAULT.match(column.default or ""):
+        return None
+    for constraint in snap.constraints_by_table.get(table.oid, []):
+        if constraint.kind == "c" and constraint.validated and constraint.columns == [column.name]:
+            return constraint.name
+    return None
 
 
 # --- timestamp-as-integer -------------------------------------------------------------

@@ -30,7 +30,7 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
-from pgvitals.rules.design import own_tables
+from pgvitals.rules.design import empty_allowed_by_check, own_tables
 from pgvitals.snapshot.facts import soft_deleted_when
 from pgvitals.snapshot.model import Column, ColumnProfile, Snapshot, Table
 from pgvitals.snapshot.profile import DEFAULT_PLACEHOLDERS, credential_role, name_words
@@ -178,6 +178,10 @@ def empty_strings(snap: Snapshot, opts: EmptyStringsOptions) -> Iterator[Draft]:
     NULL WHERE btrim(col) = ''` for nullable columns (trim at input), and a CHECK
     (`btrim(col) <> ''`, added NOT VALID then validated) so it stays that way. For
     NOT NULL columns see `empty-string-in-not-null`.
+
+    Where the column's default is `''` and a validated CHECK of its own lets the empty
+    rows through, the schema chose `''` as the column's "none" (MusicBrainz's `comment`
+    columns): the finding stays low and names the CHECK.
     """
     for table, column, profile in profiled_columns(snap, own_tables(snap)):
         if profile.empty_strings is None or not profile.rows:
@@ -190,9 +194,10 @@ def empty_strings(snap: Snapshot, opts: EmptyStringsOptions) -> Iterator[Draft]:
         role = "not null" if column.not_null else None
         if column.name in unique_columns(snap, table):
             role = "unique key"
+        allowed_by = empty_allowed_by_check(snap, table, column)
         severity = None
-        if profile.rows < opts.min_rows:
-            pass  # a share of a few rows says nothing of how the column is used
+        if profile.rows < opts.min_rows or allowed_by:
+            pass  # a few rows say nothing; a CHECK that admits '' says it is meant
         elif ratio >= opts.high_ratio and role is not None:
             severity = HIGH
         elif ratio >= opts.medium_ratio:
@@ -208,7 +213,11 @@ def empty_strings(snap: Snapshot, opts: EmptyStringsOptions) -> Iterator[Draft]:
             evidence["role"] = role
         if nulls:
             evidence["nulls"] = nulls
+        if allowed_by:
+            evidence["allowed_by_check"] = allowed_by
         also = f"; {nulls:,} more are NULL: two spellings of no value" if nulls else ""
+        if allowed_by:
+            also += f"; its CHECK {allowed_by} lets '' through"
         yield finding(
             column,
             f"{share(empty, profile.rows, profile, ('empty', 'blank'), 'rows')} are ''"

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pgvitals import fixes
+from pgvitals.fmt import plural
 from pgvitals.rules._api import (
     HIGH,
     LOW,
@@ -29,7 +30,7 @@ from pgvitals.rules._api import (
     rule,
 )
 from pgvitals.snapshot.facts import PUBLIC
-from pgvitals.snapshot.model import Function, Role, Snapshot, Table, View
+from pgvitals.snapshot.model import Extension, Function, Role, Snapshot, Table, View
 
 COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
 DEFAULT_API_ROLES = "anon,authenticated,web_anon"
@@ -130,17 +131,19 @@ def writable_schemas(snap: Snapshot, schemas: list[str], writers: list[str]) -> 
     return found
 
 
-def extension_schemas(snap: Snapshot, function: Function, writers: list[str]) -> list[str]:
+def extension_schemas(
+    snap: Snapshot, function: Function, writers: list[str], moved: list[Extension]
+) -> list[str]:
     """The schemas, other than the function's own and pg_catalog, where extensions keep
-    their functions, types and operators once fix.sql ran (a relocatable one in public
-    is moved by extension-in-public's fix): a body that calls `hstore(...)` must still
-    find it under its fixed search_path. Schemas `writers` may create in are left out."""
+    their functions, types and operators once fix.sql ran (`moved`: those that
+    extension-in-public's fix moves out of public): a body that calls `hstore(...)` or
+    declares a `cube` must still find it under its fixed search_path. Schemas `writers`
+    may create in are left out."""
     found = []
     for extension in snap.extensions:
         if extension.name == "plpgsql":
             continue
-        moved = extension.schema == "public" and extension.relocatable
-        schema = fixes.EXTENSIONS_SCHEMA if moved else extension.schema
+        schema = fixes.EXTENSIONS_SCHEMA if extension in moved else extension.schema
         if schema not in (function.schema, "pg_catalog", *found):
             found.append(schema)
     exposed = set(writable_schemas(snap, found, writers))
@@ -219,6 +222,7 @@ def security_definer_search_path(snap: Snapshot, opts: ApiOptions) -> Iterator[D
     the body (`OPERATOR(pg_catalog.~)`) and excuse the finding.
     """
     writers = [PUBLIC, *api_roles(snap, opts)]
+    moved = moved_extensions(snap)
     for function in snap.functions:
         # compiled code (a range type's constructors are `internal`) looks no name up
         if not function.user_defined or function.language in ("internal", "c"):
@@ -249,7 +253,7 @@ def security_definer_search_path(snap: Snapshot, opts: ApiOptions) -> Iterator[D
                 fix=None
                 if inlined
                 else fixes.set_function_search_path(
-                    function, extension_schemas(snap, function, writers)
+                    function, extension_schemas(snap, function, writers, moved)
                 ),
                 severity=None if definer else LOW,
             )
@@ -349,6 +353,18 @@ def security_definer_executable_by_api_role(
 # --- extensions -----------------------------------------------------------------------
 
 
+def moved_extensions(snap: Snapshot) -> list[Extension]:
+    """The extensions extension-in-public's fix moves out of `public`."""
+    return [
+        e
+        for e in snap.extensions
+        if e.schema == "public"
+        and e.name != "plpgsql"
+        and e.relocatable
+        and not functions_naming(snap, e)
+    ]
+
+
 def creates_schema(snap: Snapshot, schema: str = fixes.EXTENSIONS_SCHEMA) -> bool:
     """Whether moving an extension must create its schema: it was not found, and all
     schemas were read (with --schema, an uncollected one may exist)."""
@@ -379,6 +395,14 @@ def extension_in_public(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     search_path of the roles (or functions) that call its functions unqualified. An
     extension that is not relocatable must be dropped and created again in the new
     schema, which drops the objects that depend on it: plan that by hand.
+
+    No SQL is generated where a function body names one of the extension's objects
+    with its schema (`public.unaccent`, `public.earth`): such a body is text, looked up
+    when it runs, and does not follow the move (a view, a default or an index
+    expression holds the object itself and does). Every call would fail, and with it
+    every query on a table with an index over such a function, since the planner
+    expands the function's body while it plans (MusicBrainz's `musicbrainz_unaccent`
+    and `ll_to_earth`). Change those bodies first.
     """
     # one schema for them all: each fix creates it if need be, and the first one's
     # rollback (the last to run: rollback.sql undoes in reverse) drops it again
@@ -387,21 +411,50 @@ def extension_in_public(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     for extension in snap.extensions:
         if extension.schema != "public" or extension.name == "plpgsql":
             continue
+        evidence: dict[str, object] = {
+            "schema": extension.schema,
+            "relocatable": extension.relocatable,
+            "members": extension.members,
+        }
+        message = (
+            f"Extension {extension.name} {extension.version} is installed in public"
+            f" ({extension.members:,} objects)"
+        )
+        naming = functions_naming(snap, extension)
         fix = None
-        if extension.relocatable:
+        if naming:
+            evidence["named_by_functions"] = naming
+            message += (
+                f"; {plural(len(naming), 'function')} name its objects as public.<name>:"
+                " no SQL proposed, moving it would break them"
+            )
+        elif extension.relocatable:
             fix = fixes.move_extension(extension, schema_missing, drops_schema)
             drops_schema = False
-        yield finding(
-            extension,
-            f"Extension {extension.name} {extension.version} is installed in public"
-            f" ({extension.members:,} objects)",
-            evidence={
-                "schema": extension.schema,
-                "relocatable": extension.relocatable,
-                "members": extension.members,
-            },
-            fix=fix,
-        )
+        yield finding(extension, message, evidence=evidence, fix=fix)
+
+
+# `public.name`, `"public"."name"`: a body's reference to an object by its schema
+QUALIFIED_IN_PUBLIC = re.compile(
+    r'(?:\bpublic|"public")\s*\.\s*(?:"((?:[^"]|"")+)"|([a-z_][a-z0-9_$]*))', re.IGNORECASE
+)
+
+
+def functions_naming(snap: Snapshot, extension: Extension) -> list[str]:
+    """The user-defined functions whose body names one of the extension's objects
+    schema-qualified with `public` (the body is text: a move leaves it behind)."""
+    members = set(extension.member_names)
+    naming = []
+    for function in snap.functions:
+        if not function.user_defined or not function.source:
+            continue
+        for match in QUALIFIED_IN_PUBLIC.finditer(function.source):
+            quoted, bare = match.groups()
+            name = quoted.replace('""', '"') if quoted else bare.lower()
+            if name in members:
+                naming.append(function.qualname)
+                break
+    return naming
 
 
 # --- roles ------------------------------------------------------------------------------

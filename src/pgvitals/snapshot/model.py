@@ -737,6 +737,8 @@ class Extension(NamedTuple):
     owner: str
     members: int  # objects that belong to it
     comment: str | None
+    # names of its functions, types, relations and text search objects
+    member_names: list[str] = []  # noqa: RUF012  (NamedTuple field default: never mutated)
 
     @property
     def qualname(self) -> str:
