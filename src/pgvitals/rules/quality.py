@@ -372,6 +372,7 @@ class PlaceholderOptions:
     )
     medium_ratio: float = option(0.05, "share of the values from which it is medium")
     high_ratio: float = option(0.5, "share from which a NOT NULL column is high")
+    min_rows: int = option(10, "rows a table needs before the share raises the severity")
 
 
 @rule(
@@ -388,7 +389,9 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
     `'-'`, `'TODO'` ... (the `values` option), compared trimmed and in lower case.
 
     Low; medium from `medium_ratio` of the non-NULL values; high from `high_ratio` in
-    a NOT NULL column (the placeholder is what satisfied the constraint). Columns a
+    a NOT NULL column (the placeholder is what satisfied the constraint); low whatever
+    the share on a table under `min_rows` rows (MusicBrainz's `release_packaging` names
+    a packaging `None`, one of a handful of rows). Columns a
     CHECK constraint reads are left out: their allowed values are spelled out on
     purpose; so is a column of codes (`code`, `country_code`, `lang`) whose only
     placeholders are two or three letters, which are codes there (`na`: Nauruan,
@@ -419,7 +422,9 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
             continue
         ratio = found / values
         severity = None
-        if column.not_null and ratio >= opts.high_ratio:
+        if (profile.rows or 0) < opts.min_rows:
+            pass  # one 'None' among a lookup table's two rows is likely a value there
+        elif column.not_null and ratio >= opts.high_ratio:
             severity = HIGH
         elif ratio >= opts.medium_ratio:
             severity = MEDIUM
