@@ -117,6 +117,26 @@ def test_a_review_without_base_has_no_live_tables_to_lock(server, tmp_path) -> N
     assert safety_findings(valid_report(run.json())) == []
 
 
+def index_builds_reviewed(database, tmp_path: Path, migration: str) -> dict[str, dict]:
+    """`review V9__indexes.sql --base <the database>`, with the size thresholds lowered
+    so that "large" needs no million rows: its migration-index-not-concurrent findings
+    by the table each acts on."""
+    write(tmp_path, {
+        "V9__indexes.sql": migration,
+        "pyproject.toml": "[tool.pgvitals.rules.migration-index-not-concurrent]\n"
+                          "small_rows = 100\nlarge_rows = 20000\n",
+    })  # fmt: skip
+    server = database.server.dsn()
+    run = pgvitals("review", "V9__indexes.sql", "--base", database.dsn, "--server", server,
+                   "--format", "json", cwd=tmp_path, timeout=300)  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    return {
+        f["evidence"]["tables"][0]: f
+        for f in valid_report(run.json())["findings"]
+        if f["rule"] == "migration-index-not-concurrent"
+    }
+
+
 def test_a_live_base_weighs_each_hazard_by_the_size_of_its_table(database, tmp_path) -> None:
     """With `--base DSN` the review reads each table's size from the base's statistics:
     an index built without CONCURRENTLY on a table of a few rows holds its lock for
@@ -138,22 +158,9 @@ def test_a_live_base_weighs_each_hazard_by_the_size_of_its_table(database, tmp_p
         """
     )
     database.execute("VACUUM ANALYZE settings, comments, posts_1, posts_2")
-    write(tmp_path, {
-        "V9__indexes.sql": "CREATE INDEX ON settings (theme);\n"
-                           "CREATE INDEX ON comments (author_id);\n"
-                           "CREATE INDEX ON posts (author_id);\n",
-        "pyproject.toml": "[tool.pgvitals.rules.migration-index-not-concurrent]\n"
-                          "small_rows = 100\nlarge_rows = 20000\n",
-    })  # fmt: skip
-    server = database.server.dsn()
-    run = pgvitals("review", "V9__indexes.sql", "--base", database.dsn, "--server", server,
-                   "--format", "json", cwd=tmp_path, timeout=300)  # fmt: skip
-    assert run.exit_code == 0, run.stderr
-    found = {
-        f["evidence"]["tables"][0]: f
-        for f in valid_report(run.json())["findings"]
-        if f["rule"] == "migration-index-not-concurrent"
-    }
+    found = index_builds_reviewed(database, tmp_path, "CREATE INDEX ON settings (theme);\n"
+                                  "CREATE INDEX ON comments (author_id);\n"
+                                  "CREATE INDEX ON posts (author_id);\n")  # fmt: skip
     assert {table: f["severity"] for table, f in found.items()} == {
         "public.settings": "low",
         "public.comments": "medium",
@@ -178,21 +185,8 @@ def test_a_table_the_base_never_counted_is_weighed_by_its_live_rows(database, tm
             WITH (autovacuum_enabled = off);
         """
     )
-    write(tmp_path, {
-        "V9__index.sql": "CREATE INDEX ON posts (author_id);\n"
-                         "CREATE INDEX ON translations (lang);\n",
-        "pyproject.toml": "[tool.pgvitals.rules.migration-index-not-concurrent]\n"
-                          "small_rows = 100\nlarge_rows = 20000\n",
-    })  # fmt: skip
-    run = pgvitals("review", "V9__index.sql", "--base", database.dsn, "--server",
-                   database.server.dsn(), "--format", "json", cwd=tmp_path,
-                   timeout=300)  # fmt: skip
-    assert run.exit_code == 0, run.stderr
-    found = {
-        f["evidence"]["tables"][0]: f
-        for f in valid_report(run.json())["findings"]
-        if f["rule"] == "migration-index-not-concurrent"
-    }
+    found = index_builds_reviewed(database, tmp_path, "CREATE INDEX ON posts (author_id);\n"
+                                  "CREATE INDEX ON translations (lang);\n")  # fmt: skip
     assert {table: f["severity"] for table, f in found.items()} == {
         "public.posts": "high",
         "public.translations": "low",
