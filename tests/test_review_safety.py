@@ -194,3 +194,30 @@ def test_a_table_the_base_never_counted_is_weighed_by_its_live_rows(database, tm
     assert found["public.posts"]["evidence"]["base_rows"] == 30000
     assert found["public.posts"]["evidence"]["base_bytes"] is None
     assert "never vacuumed or analyzed" in found["public.posts"]["message"]
+
+
+def test_a_required_column_on_a_table_empty_in_the_base_is_low(database, tmp_path) -> None:
+    """ADD COLUMN ... NOT NULL without a default fails on a table with rows, and succeeds
+    on an empty one: Mattermost's `translations` was empty in the base and the finding
+    said high, as for `posts`."""
+    database.execute(
+        """
+        CREATE TABLE posts (id int PRIMARY KEY, body text);
+        INSERT INTO posts SELECT g, 'x' FROM generate_series(1, 500) g;
+        CREATE TABLE translations (id int PRIMARY KEY, lang text);
+        """
+    )
+    database.execute("VACUUM ANALYZE posts, translations")
+    migration = ("ALTER TABLE posts ADD COLUMN state text NOT NULL;\n"
+                 "ALTER TABLE translations ADD COLUMN state text NOT NULL;\n")  # fmt: skip
+    write(tmp_path, {"V9__state.sql": migration})
+    server = database.server.dsn()
+    run = pgvitals("review", "V9__state.sql", "--base", database.dsn, "--server", server,
+                   "--format", "json", cwd=tmp_path, timeout=300)  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    found = {
+        f["evidence"]["tables"][0]: f["severity"]
+        for f in valid_report(run.json())["findings"]
+        if f["rule"] == "migration-required-column"
+    }
+    assert found == {"public.posts": "high", "public.translations": "low"}

@@ -54,10 +54,15 @@ def size_severity(hazard: MigrationHazard, opts: TableSizeOptions) -> Severity |
 
 
 def hazards(
-    snap: Snapshot, rule_id: str, what: str, opts: TableSizeOptions | None = None
+    snap: Snapshot,
+    rule_id: str,
+    what: str,
+    opts: TableSizeOptions | None = None,
+    empty_is_low: bool = False,
 ) -> Iterator[Draft]:
     """The findings of one rule: `what` says what the statement does to {tables}.
-    With `opts`, the size of the largest table in the base database sets the severity."""
+    With `opts`, the size of the largest table in the base database sets the severity;
+    with `empty_is_low`, a table empty there makes it low."""
     for hazard in snap.migration_hazards:
         if hazard.rule != rule_id:
             continue
@@ -78,6 +83,8 @@ def hazards(
             message += f" ({size_words(hazard)} in the base)"
             if opts is not None:
                 severity = size_severity(hazard, opts)
+            elif empty_is_low and hazard.rows_estimate == 0:
+                severity = LOW
         yield finding(hazard.located, message, evidence=evidence, severity=severity)
 
 
@@ -255,6 +262,9 @@ def migration_key_without_index(snap: Snapshot, opts: TableSizeOptions) -> Itera
 def migration_required_column(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """ADD COLUMN ... NOT NULL without a DEFAULT on a table the database already has.
 
+    Low where the table is empty in a base database (`--base DSN`, from its statistics):
+    the statement succeeds there, as long as no row arrives before the deploy.
+
     ## Why it breaks
     Every existing row would get NULL in the new column, which NOT NULL forbids: on a
     table with rows the statement fails, and the deploy stops there. It passes in
@@ -265,8 +275,8 @@ def migration_required_column(snap: Snapshot, opts: NoOptions) -> Iterator[Draft
     rewriting the table), or add it nullable, backfill it in batches, and then make it
     NOT NULL the safe way (see migration-set-not-null-scan).
     """
-    yield from hazards(snap, "migration-required-column",
-                       "fails on {tables} as soon as it holds a row")  # fmt: skip
+    what = "fails on {tables} as soon as it holds a row"
+    yield from hazards(snap, "migration-required-column", what, empty_is_low=True)
 
 
 @rule(
