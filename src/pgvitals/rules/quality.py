@@ -552,7 +552,8 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
 
 # kind -> what a name must end with (words, then neutral suffixes) to hold it
 PII_NAMES = {
-    "email": (("email",), ("e", "mail"), ("mail",)),
+    "email": (("email",), ("e", "mail"), ("mail",), ("from", "address"), ("to", "address"),
+              ("sender", "address"), ("recipient", "address")),
     "phone": (("phone",), ("mobile",), ("telephone",), ("tel",), ("fax",), ("cellphone",)),
     "birth_date": (("dob",), ("birthday",), ("birthdate",), ("birth", "date"),
                    ("date", "of", "birth"), ("born", "on")),
@@ -670,6 +671,8 @@ def pii_inventory(snap: Snapshot, opts: PiiOptions) -> Iterator[Draft]:
             shaped, value_share = shape_of(profile, opts) if profile is not None else (None, 0.0)
             if named is None and shaped is None:
                 continue
+            if named == "address" and shaped == "email":
+                named = shaped  # an address the values show to be an e-mail address
             entry: dict[str, object] = {"kind": named or shaped}
             if named and shaped == named:
                 entry["by"] = "name and values"

@@ -1125,6 +1125,7 @@ MIGRATION_TABLES = {
     "migrations": "a migrations table (Laravel, TypeORM, Supabase storage, ...)",
     "schema_version": "Flyway before 5, or Synapse",
     "db_migrations": "morph (Mattermost)",
+    "migration_logs": "Sourcegraph's migrator",
 }
 # `_backup`, `_bak`, `_old`, `_copy`, `_tmp`/`_temp`, optionally numbered (`_old2`).
 BACKUP_SUFFIX = re.compile(r"_(backup|bak|bkp|old|copy|tmp|temp)\d*$", re.IGNORECASE)
