@@ -353,15 +353,16 @@ def security_definer_executable_by_api_role(
 # --- extensions -----------------------------------------------------------------------
 
 
+def extensions_in_public(snap: Snapshot) -> list[Extension]:
+    """The extensions extension-in-public reports (plpgsql is PostgreSQL's own)."""
+    return [e for e in snap.extensions if e.schema == "public" and e.name != "plpgsql"]
+
+
 def moved_extensions(snap: Snapshot) -> list[Extension]:
-    """The extensions extension-in-public's fix moves out of `public`."""
+    """The extensions extension-in-public's fix moves out of `public`: relocatable ones
+    no function body names as `public.<name>`."""
     return [
-        e
-        for e in snap.extensions
-        if e.schema == "public"
-        and e.name != "plpgsql"
-        and e.relocatable
-        and not functions_naming(snap, e)
+        e for e in extensions_in_public(snap) if e.relocatable and not functions_naming(snap, e)
     ]
 
 
@@ -408,9 +409,8 @@ def extension_in_public(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     # rollback (the last to run: rollback.sql undoes in reverse) drops it again
     schema_missing = creates_schema(snap)
     drops_schema = schema_missing
-    for extension in snap.extensions:
-        if extension.schema != "public" or extension.name == "plpgsql":
-            continue
+    moved = moved_extensions(snap)
+    for extension in extensions_in_public(snap):
         evidence: dict[str, object] = {
             "schema": extension.schema,
             "relocatable": extension.relocatable,
@@ -428,7 +428,7 @@ def extension_in_public(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                 f"; {plural(len(naming), 'function')} name its objects as public.<name>:"
                 " no SQL proposed, moving it would break them"
             )
-        elif extension.relocatable:
+        elif extension in moved:
             fix = fixes.move_extension(extension, schema_missing, drops_schema)
             drops_schema = False
         yield finding(extension, message, evidence=evidence, fix=fix)
