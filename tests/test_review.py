@@ -43,6 +43,15 @@ def findings(run: Run) -> dict[tuple[str, str], dict]:
     return {(f["rule"], f["object"]): f for f in report["findings"]}
 
 
+def invalid_ddl(run: Run) -> list[dict]:
+    return [f for f in run.json()["findings"] if f["rule"] == "invalid-ddl"]
+
+
+def not_checked(run: Run) -> list[dict]:
+    """The report's entries for statements the server could not check."""
+    return [e for e in run.json()["collection"]["skipped"] if e.get("statements_not_checked")]
+
+
 def located(finding: dict) -> str:
     return f"{finding['location']['file']}:{finding['location']['line']}"
 
@@ -321,7 +330,7 @@ def test_statements_the_server_cannot_check_make_the_review_incomplete(server, t
                                    "CREATE TABLE plain (id bigint PRIMARY KEY);\n"})  # fmt: skip
     run = review(tmp_path, "schema.sql", "--server", server.dsn())
     assert run.exit_code == 0, run.stderr
-    [entry] = [e for e in run.json()["collection"]["skipped"] if e.get("statements_not_checked")]
+    [entry] = not_checked(run)
     assert (entry["object"], entry["statements_not_checked"]) == ("schema.sql:1", 2)
     # with the report going elsewhere (JSON on stdout, or a file), the terminal says it too
     assert "review incomplete: 2 statements not checked" in run.stderr
@@ -358,9 +367,9 @@ def test_constraints_on_rows_an_unchecked_update_would_have_filled_are_not_inval
                               "ALTER TABLE other ALTER COLUMN v SET NOT NULL;\n"})  # fmt: skip
     run = review(tmp_path, "m.sql", "--server", server.dsn())
     assert run.exit_code == 0, run.stderr
-    invalid = [f for f in run.json()["findings"] if f["rule"] == "invalid-ddl"]
+    invalid = invalid_ddl(run)
     assert sorted(located(f) for f in invalid) == ["m.sql:11", "m.sql:8"]
-    [entry] = [e for e in run.json()["collection"]["skipped"] if e.get("statements_not_checked")]
+    [entry] = not_checked(run)
     assert (entry["object"], entry["statements_not_checked"]) == ("m.sql:1", 4)
 
 
@@ -377,7 +386,7 @@ def test_a_misspelt_function_is_not_blamed_on_an_unavailable_extension(server, t
     write(tmp_path, {"schema.sql": schema})
     run = review(tmp_path, "schema.sql", "--server", server.dsn())
     assert run.exit_code == 0, run.stderr
-    invalid = [f for f in run.json()["findings"] if f["rule"] == "invalid-ddl"]
+    invalid = invalid_ddl(run)
     assert [(located(f), f["evidence"]["sqlstate"]) for f in invalid] == [("schema.sql:3", "42883")]
 
 
@@ -392,8 +401,8 @@ def test_an_array_of_an_unavailable_extension_type_is_not_checked(server, tmp_pa
     write(tmp_path, {"schema.sql": schema})
     run = review(tmp_path, "schema.sql", "--server", server.dsn())
     assert run.exit_code == 0, run.stderr
-    assert [f for f in run.json()["findings"] if f["rule"] == "invalid-ddl"] == []
-    [entry] = [e for e in run.json()["collection"]["skipped"] if e.get("statements_not_checked")]
+    assert invalid_ddl(run) == []
+    [entry] = not_checked(run)
     assert (entry["object"], entry["statements_not_checked"]) == ("schema.sql:1", 2)
 
 
@@ -405,7 +414,7 @@ def test_an_array_of_a_type_that_failed_is_lost_with_it(server, tmp_path) -> Non
     write(tmp_path, {"schema.sql": schema})
     run = review(tmp_path, "schema.sql", "--server", server.dsn())
     assert run.exit_code == 0, run.stderr
-    invalid = [f for f in run.json()["findings"] if f["rule"] == "invalid-ddl"]
+    invalid = invalid_ddl(run)
     assert [located(f) for f in invalid] == ["schema.sql:1"]
     assert "1 later statement failed because of it" in invalid[0]["message"]
 
@@ -424,13 +433,13 @@ def test_an_icu_collation_on_a_server_built_without_icu_is_not_checked(server, t
     write(tmp_path, {"schema.sql": schema})
     run = review(tmp_path, "schema.sql", "--server", server.dsn())
     assert run.exit_code == 0, run.stderr
-    invalid = [f for f in run.json()["findings"] if f["rule"] == "invalid-ddl"]
+    invalid = invalid_ddl(run)
     assert [located(f) for f in invalid] == ["schema.sql:3"]  # only the real error
     with psycopg.connect(server.dsn()) as connection:
         # initdb imports ICU's locales (und-x-icu, ...) where the server has ICU
         icu = connection.execute("SELECT count(*) > 0 FROM pg_collation"
                                  " WHERE collname = 'und-x-icu'").fetchone()[0]  # fmt: skip
-    unchecked = [e for e in run.json()["collection"]["skipped"] if e.get("statements_not_checked")]
+    unchecked = not_checked(run)
     if icu:
         assert unchecked == []
     else:
@@ -460,9 +469,9 @@ def test_a_do_block_that_needs_an_unavailable_extension_is_not_checked(server, t
     write(tmp_path, {"schema.sql": schema})
     run = review(tmp_path, "schema.sql", "--server", server.dsn())
     assert run.exit_code == 0, run.stderr
-    invalid = [f for f in run.json()["findings"] if f["rule"] == "invalid-ddl"]
+    invalid = invalid_ddl(run)
     assert [located(f) for f in invalid] == ["schema.sql:14"]  # only the real error
-    unchecked = [e for e in run.json()["collection"]["skipped"] if e.get("statements_not_checked")]
+    unchecked = not_checked(run)
     if has_extension(server.bin_dir, "unaccent"):
         assert unchecked == []
     else:
@@ -483,7 +492,7 @@ def test_renaming_a_server_object_is_not_run_like_making_one(server, tmp_path) -
     write(tmp_path, {"schema.sql": schema})
     run = review(tmp_path, "schema.sql", "--server", server.dsn())
     assert run.exit_code == 0, run.stderr
-    assert [f for f in run.json()["findings"] if f["rule"] == "invalid-ddl"] == []
+    assert invalid_ddl(run) == []
     reasons = [entry["reason"] for entry in run.json()["collection"]["skipped"]]
     for line in (1, 2, 3, 4):
         assert any(r.startswith(f"schema.sql:{line}: acts on the whole server") for r in reasons)

@@ -11,8 +11,9 @@ import psycopg
 
 from pgvitals.connect import connect
 from pgvitals.engine import analyse
-from pgvitals.findings import Category
+from pgvitals.findings import Category, Finding
 from pgvitals.snapshot.collect import collect
+from tests.workload.conftest import require
 
 
 def schema_dump(database) -> str:
@@ -38,15 +39,18 @@ def role_attributes(database) -> list[tuple]:
         ).fetchall()
 
 
+def findings_of(database) -> list[Finding]:
+    session = connect(database.dsn)
+    try:
+        return analyse(collect(session, profile=None)).findings
+    finally:
+        session.close()
+
+
 def test_security_fixes_apply_and_their_rollbacks_restore_the_schema(database) -> None:
     schema = resources.files("pgvitals.demo").joinpath("schema.sql").read_text()
     database.execute(schema)
-    session = connect(database.dsn)
-    try:
-        snapshot = collect(session, profile=None)
-    finally:
-        session.close()
-    fixable = [f for f in analyse(snapshot).findings if f.category == Category.SECURITY and f.fix]
+    fixable = [f for f in findings_of(database) if f.category == Category.SECURITY and f.fix]
     rules = {f.rule for f in fixable}
     assert {
         "rls-disabled", "policy-without-rls", "rls-per-row-function", "bypassrls-login-role",
@@ -67,21 +71,8 @@ def test_security_fixes_apply_and_their_rollbacks_restore_the_schema(database) -
 
 
 def test_moving_an_extension_and_back_leaves_no_schema_behind(database) -> None:
-    with database.admin() as admin:
-        if not admin.execute(
-            "SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'"
-        ).fetchone():
-            return  # no contrib on this server: extension-in-public's cases say so too
-        admin.execute("CREATE EXTENSION pg_trgm SCHEMA public")
-    session = connect(database.dsn)
-    try:
-        [found] = [
-            f
-            for f in analyse(collect(session, profile=None)).findings
-            if f.rule == "extension-in-public"
-        ]
-    finally:
-        session.close()
+    require(database, "pg_trgm")  # created in public, the first schema on the search_path
+    [found] = [f for f in findings_of(database) if f.rule == "extension-in-public"]
     before = schema_dump(database)
     with psycopg.connect(database.dsn, autocommit=True) as admin:
         for statement in found.fix.statements:  # type: ignore[union-attr]
@@ -98,21 +89,12 @@ def test_a_function_pinned_by_its_fix_still_finds_an_extension_moved_by_another(
     func_configuration_policies_transition_columns_diff, extension-in-public's moved
     hstore to `extensions`, and every insert into lsif_configuration_policies then
     failed (type "hstore[]" does not exist) in its trigger."""
-    with database.admin() as admin:
-        if not admin.execute(
-            "SELECT 1 FROM pg_available_extensions WHERE name = 'hstore'"
-        ).fetchone():
-            return  # no contrib on this server: extension-in-public's cases say so too
-        admin.execute("CREATE EXTENSION hstore SCHEMA public")
-        admin.execute(
-            "CREATE FUNCTION public.pairs(keys text[]) RETURNS text LANGUAGE plpgsql"
-            " AS $$ BEGIN RETURN (ARRAY[]::hstore[] || hstore(keys, keys))::text; END $$"
-        )
-    session = connect(database.dsn)
-    try:
-        findings = analyse(collect(session, profile=None)).findings
-    finally:
-        session.close()
+    require(database, "hstore")  # created in public
+    database.execute(
+        "CREATE FUNCTION public.pairs(keys text[]) RETURNS text LANGUAGE plpgsql"
+        " AS $$ BEGIN RETURN (ARRAY[]::hstore[] || hstore(keys, keys))::text; END $$"
+    )
+    findings = findings_of(database)
     [pinned] = [f for f in findings if f.rule == "security-definer-search-path"]
     [moved] = [f for f in findings if f.rule == "extension-in-public"]
     with psycopg.connect(database.dsn, autocommit=True) as admin:
