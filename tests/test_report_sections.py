@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 
 from tests.helpers import pgvitals, valid_report
@@ -80,3 +82,40 @@ def test_activity_sums_partitions_and_classifies_every_table(database) -> None:
     sessions_row = activity["public.sessions"]
     assert sessions_row["activity"] == "problematic"
     assert "high-churn-table" in sessions_row["reason"]
+
+
+def test_fix_scripts_say_which_migration_tool_keeps_the_schema(database, tmp_path) -> None:
+    from pgvitals.report import Report
+
+    run(
+        database,
+        'CREATE SCHEMA "app\nDROP TABLE x";'
+        'CREATE TABLE "app\nDROP TABLE x"._prisma_migrations (id varchar(36) PRIMARY KEY);'
+        "CREATE TABLE orders (id int NOT NULL, note text)",  # no key: a fix
+    )
+    done = pgvitals("check", database.dsn, "-o", str(tmp_path / "report.json"))
+    assert done.exit_code in (0, 1), done.stderr
+    fix = (tmp_path / "fix.sql").read_text()
+    rollback = (tmp_path / "rollback.sql").read_text()
+    note = "-- Migrations: this schema is kept by Prisma (app\\nDROP TABLE x._prisma_migrations)."
+    for script in (fix, rollback):
+        assert note in script
+        assert "-- and `prisma migrate dev` reports the drift" in script
+        # the schema's newline stays inside the comment
+        assert "\nDROP TABLE x" not in script
+    assert 'ADD CONSTRAINT "orders_pkey" PRIMARY KEY' in fix
+    # re-rendered from the JSON alone, without the database, the scripts are the same
+    data = valid_report(json.loads((tmp_path / "report.json").read_text()))
+    assert data["sections"]["inventory"]["migrations"] == [
+        "Prisma (app\nDROP TABLE x._prisma_migrations)"
+    ]
+    revived = Report.from_json(data)
+    assert (revived.scripts.fix, revived.scripts.rollback) == (fix, rollback)
+
+
+def test_fix_scripts_without_a_migration_tool_say_nothing_of_one(database, tmp_path) -> None:
+    run(database, "CREATE TABLE orders (id int NOT NULL, note text)")
+    done = pgvitals("check", database.dsn, "-o", str(tmp_path / "report.json"))
+    assert done.exit_code in (0, 1), done.stderr
+    fix = (tmp_path / "fix.sql").read_text()
+    assert "PRIMARY KEY" in fix and "Migrations:" not in fix

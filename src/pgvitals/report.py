@@ -92,11 +92,14 @@ class Inventory:
     findings: int
     excused: int
     mode: str
+    # the migration tools whose history tables are here: "Prisma (public._prisma_migrations)"
+    migrations: list[str] = dataclasses.field(default_factory=list)
 
 
 def inventory(analysis: Analysis) -> Inventory:
     snap = analysis.snapshot
     counts = severity_counts(analysis.findings)
+    tables = snap.table_by_oid
     return Inventory(
         database=snap.server.database,
         server_version=snap.server.version,
@@ -108,6 +111,9 @@ def inventory(analysis: Analysis) -> Inventory:
         findings=len(analysis.findings),
         excused=len(analysis.excused),
         mode=analysis.mode,
+        migrations=sorted(
+            f"{tool} ({tables[oid].qualname})" for oid, tool in snap.facts.migration_tables.items()
+        ),
     )
 
 
@@ -871,7 +877,9 @@ MOVES_HEADING = (
 )
 
 
-def fix_scripts(findings: list[Finding], server: ServerInfo) -> Scripts:
+def fix_scripts(
+    findings: list[Finding], server: ServerInfo, migrations: Iterable[str] = ()
+) -> Scripts:
     """The findings' fixes in order of their declared risk (within a tier, worst severity
     first), those that move objects to another schema last (the others name those objects
     where they are: `ALTER FUNCTION f(hstore)` fails once hstore left public), and their
@@ -883,7 +891,7 @@ def fix_scripts(findings: list[Finding], server: ServerInfo) -> Scripts:
         (f for f in findings if f.fix),
         key=lambda f: (f.fix.risk.moves, f.fix.risk.tier) if f.fix else (False, 0),
     )
-    fix_parts = [script_header("Fix", server)]
+    fix_parts = [script_header("Fix", server, migrations)]
     heading = None
     first_with: dict[tuple[str, ...], Finding] = {}
     for item in ordered:
@@ -895,7 +903,7 @@ def fix_scripts(findings: list[Finding], server: ServerInfo) -> Scripts:
         fix_parts.append(f"{label(item)}\n{entry(item, item.fix.sql, first_with)}\n")
     if not ordered:
         fix_parts.append("-- Nothing to fix: no finding comes with a fix.\n")
-    rollback_parts = [script_header("Rollback", server)]
+    rollback_parts = [script_header("Rollback", server, migrations)]
     first_with = {}
     for item in reversed(ordered):
         assert item.fix is not None
@@ -922,7 +930,7 @@ def label(item: Finding) -> str:
     return f"-- {item.rule}: {one_line(item.object)} [{risk}]"
 
 
-def script_header(kind: str, server: ServerInfo) -> str:
+def script_header(kind: str, server: ServerInfo, migrations: Iterable[str] = ()) -> str:
     order = (
         "Order: by declared risk: statements that block no writes first, then brief\n"
         "-- locks, then table rewrites, then drops; moving extensions out of public last."
@@ -937,6 +945,27 @@ def script_header(kind: str, server: ServerInfo) -> str:
         f"-- {order}\n"
         "-- CREATE/DROP INDEX CONCURRENTLY and VACUUM cannot run inside a transaction block:\n"
         "-- run this file in autocommit mode (psql without --single-transaction or BEGIN).\n"
+        + migration_note(list(migrations))
+    )
+
+
+def migration_note(migrations: list[str]) -> str:
+    """Where a migration tool keeps the schema, a change made beside it is missing from
+    its history: databases built from the migrations (tests, new environments) lack
+    it, and a tool that replays its history to compare (Prisma) reports drift."""
+    if not migrations:
+        return ""
+    prisma = any(tool.startswith("Prisma ") for tool in migrations)
+    return (
+        f"-- Migrations: this schema is kept by {one_line(', '.join(migrations))}.\n"
+        "-- Put these statements in a new migration of that tool rather than running this\n"
+        "-- file: a change made outside it is not in its history, so every database built\n"
+        "-- from the migrations (tests, new environments) lacks it"
+        + (
+            ",\n-- and `prisma migrate dev` reports the drift and asks to reset the database.\n"
+            if prisma
+            else ".\n"
+        )
     )
 
 
@@ -1277,7 +1306,9 @@ class Report:
             gaps=[revive(CheckGap, g) for g in sections["gaps"]],
             plan=[revive(Horizon, h) for h in sections["plan"]],
             elements=dict(sections["elements"]),
-            scripts=fix_scripts(findings, server_of(data["target"])),
+            scripts=fix_scripts(
+                findings, server_of(data["target"]), sections["inventory"].get("migrations", ())
+            ),
             rules={k: revive(RuleDoc, v) for k, v in sections["rules"].items()},
             thresholds=data["config"]["thresholds"],
             config_source=data["config"]["source"],
@@ -1394,6 +1425,7 @@ def build_report(
     snap = analysis.snapshot
     window = None if analysis.mode == REVIEW else statistics_window(snap.server)
     rule_ids = {c.rule for c in analysis.checks} | {f.rule for f in analysis.findings}
+    summary = inventory(analysis)
     return Report(
         generated_at=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         target=Target(
@@ -1404,7 +1436,7 @@ def build_report(
             collected_at=snap.server.collected_at,
             stats_reset=snap.server.stats_reset,
         ),
-        inventory=inventory(analysis),
+        inventory=summary,
         findings=analysis.findings,
         excused=[ExcusedFinding(e.finding, e.reason, e.source) for e in analysis.excused],
         checks=analysis.checks,
@@ -1419,7 +1451,7 @@ def build_report(
             element: element_status(analysis, rule_ids)
             for element, rule_ids in MISSING_ELEMENT_RULES.items()
         },
-        scripts=fix_scripts(analysis.findings, snap.server),
+        scripts=fix_scripts(analysis.findings, snap.server, summary.migrations),
         rules={
             rule_id: RuleDoc(
                 rule_id,
