@@ -270,3 +270,29 @@ def test_a_dbmate_block_without_a_transaction_still_fails_with_other_statements(
         "as one query string of 2 statements, which PostgreSQL runs as one implicit transaction",
         None,
     ]
+
+
+@pytest.mark.parametrize(
+    ("files", "reviewed", "tool"),
+    [
+        ({"crate/Cargo.toml": "[dependencies]\nsqlx = '0.8'\n"},
+         "crate/migrations/2_x.sql", "sqlx"),
+        ({"mig/1_a.up.sql": "-- morph:nontransactional\nSELECT 1;\n"}, "mig/2_x.up.sql", "morph"),
+        ({"m/2024-01-01-000000_x/metadata.toml": "run_in_transaction = false\n"},
+         "m/2024-01-01-000000_x/up.sql", "Diesel"),
+    ],
+)  # fmt: skip
+def test_an_opt_out_with_other_statements_is_still_one_implicit_transaction(
+    tmp_path, files, reviewed, tool
+) -> None:
+    marker = {"sqlx": "-- no-transaction\n", "morph": "-- morph:nontransactional\n"}
+    text = (
+        marker.get(tool, "") + "CREATE TABLE a (x int);\nCREATE INDEX CONCURRENTLY a_x ON a (x);\n"
+    )
+    write(tmp_path, {**files, reviewed: text})
+    split = split_file(text, reviewed)
+    runners = wrapping(tmp_path / reviewed, text, split.statements)
+    assert [(r.tool, r.runs) if r else None for r in runners] == [(
+        tool,
+        "as one query string of 2 statements, which PostgreSQL runs as one implicit transaction",
+    )] * 2  # fmt: skip

@@ -71,6 +71,8 @@ VERSIONED = re.compile(r"^\d+_.+\.sql$")  # sqlx: <version>_<description>.sql
 VERSIONED_UP = re.compile(r"^(\d+_.+)\.up\.sql$")  # golang-migrate, morph, sqlx
 DIESEL_FOLDER = re.compile(r"^\d[\d-]*_")  # 2024-01-01-000000_x, 00000000000000_x
 NOT_ATOMIC = "the migration's statements are then no longer atomic"
+APART = "the statement is then not atomic with the migration's others"
+STILL_ONE = "with other statements it is still one implicit transaction"
 
 
 @dataclass(frozen=True)
@@ -178,11 +180,13 @@ def units(path: Path, text: str) -> list[Unit]:
 def marked_unit(text: str, tool: str, marker: str, recognised: str) -> Unit:
     """sqlx and morph: the whole file as one query string, in a transaction unless the
     file starts with the tool's marker."""
-    own = f"alone in a migration file of its own whose first line is `{marker}`"
+    alone = (
+        f"make `{marker}` the first line of a migration file that holds the statement alone"
+        f" ({tool} sends a file as one query string: {STILL_ONE})"
+    )
     if text.startswith(marker):
-        fix = f"put each such statement {own} ({tool} sends the file as one query string)"
-        return Unit(0, len(text), ONE_QUERY, tool, f"{recognised}, and its `{marker}`", fix)
-    fix = f"put the statement {own} ({NOT_ATOMIC}, which a statement alone does not need)"
+        return Unit(0, len(text), ONE_QUERY, tool, f"{recognised}, and its `{marker}`", alone)
+    fix = f"{alone}; {APART}"
     return Unit(0, len(text), TRANSACTION, tool, recognised, fix)
 
 
@@ -190,27 +194,32 @@ def dbmate_unit(block: re.Match[str], stop: int) -> Unit:
     """One `-- migrate:up` block: dbmate sends it as one query string, in a transaction
     unless its line says `transaction:false`."""
     options = dict(pair.split(":", 1) for pair in block.group("options").split() if ":" in pair)
-    own = "alone in a block whose line is `-- migrate:up transaction:false`"
+    alone = (
+        "put the statement alone in a block whose line is `-- migrate:up transaction:false`"
+        f" (dbmate sends a block as one query string: {STILL_ONE})"
+    )
     if options.get("transaction") == "false":
-        fix = f"put each such statement {own} (dbmate sends a block as one query string)"
         recognised = "its `-- migrate:up transaction:false` line"
-        return Unit(block.start(), stop, ONE_QUERY, "dbmate", recognised, fix)
-    fix = f"put the statement {own} ({NOT_ATOMIC}, which a statement alone does not need)"
+        return Unit(block.start(), stop, ONE_QUERY, "dbmate", recognised, alone)
+    fix = f"{alone}; {APART}"
     return Unit(block.start(), stop, TRANSACTION, "dbmate", "its `-- migrate:up` line", fix)
 
 
 def diesel_unit(folder: Path, metadata: Path, end: int) -> Unit:
     """`<version>_<name>/up.sql`: one batch, in a transaction unless metadata.toml says no."""
-    own = "alone in a migration of its own whose metadata.toml says `run_in_transaction = false`"
+    alone = (
+        "put the statement alone in a migration of its own whose metadata.toml says"
+        f" `run_in_transaction = false` (Diesel sends up.sql as one batch: {STILL_ONE})"
+    )
     recognised = f"up.sql in {folder.name}/ beside its down.sql or metadata.toml"
     try:
         settings = tomllib.loads(metadata.read_text(encoding="utf-8")) if metadata.is_file() else {}
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         settings = {}  # Diesel would refuse it; its default is a transaction
     if settings.get("run_in_transaction") is False:
-        fix = f"put each such statement {own} (Diesel sends up.sql as one batch)"
-        return Unit(0, end, ONE_QUERY, "Diesel", f"{recognised}: run_in_transaction = false", fix)
-    fix = f"put the statement {own} ({NOT_ATOMIC}, which a statement alone does not need)"
+        recognised += ": run_in_transaction = false"
+        return Unit(0, end, ONE_QUERY, "Diesel", recognised, alone)
+    fix = f"{alone}; {APART}"
     return Unit(0, end, TRANSACTION, "Diesel", recognised, fix)
 
 
