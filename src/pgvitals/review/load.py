@@ -15,6 +15,12 @@ object it created until the end. A failure is then sorted out:
   that statement (not checked, where that statement was not);
 - otherwise PostgreSQL rejects it: an `invalid-ddl` finding.
 
+A statement that cannot run in a transaction block, or that uses an enum value added
+earlier in the file, is run again after a commit, as psql would run it, unless the
+file's own BEGIN is open. Where a migration tool runs the file in a transaction of its
+own (review/runners.py), it loads all the same, so that the rules see the schema the
+file means, but PostgreSQL's error is kept: it is what the deploy meets.
+
 Where the session may create event triggers (a superuser: always on the throwaway
 server), one records, for every DDL command, which objects it created or altered, so
 that a finding can point at the file and line where its object was defined.
@@ -26,7 +32,7 @@ import contextlib
 import functools
 import glob
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,6 +43,7 @@ from pglast.enums import AlterTableType, ObjectType, TransactionStmtKind
 from psycopg import sql
 
 from pgvitals.embedded import EmbeddedError, pgserver_bin_dir
+from pgvitals.review.runners import Runner
 from pgvitals.review.split import Statement
 
 LOG_SCHEMA = "pgvitals_review_log"
@@ -203,11 +210,20 @@ class ServerError:
 
 
 @dataclass(frozen=True)
+class AtDeploy:
+    """Why a statement that loaded here fails where its migration tool runs it."""
+
+    error: ServerError  # what PostgreSQL said inside the transaction
+    runner: Runner
+
+
+@dataclass(frozen=True)
 class Outcome:
     status: str  # loaded, rejected, lost, unchecked, skipped
     error: ServerError | None = None
     cause: int | None = None  # lost/unchecked: the statement it failed because of
     reason: str | None = None  # unchecked/skipped: why, in a few words
+    at_deploy: AtDeploy | None = None  # loaded: but its tool's transaction rejects it
 
 
 @dataclass
@@ -316,21 +332,26 @@ class Loader:
 
     # --- statements ----------------------------------------------------------------
 
-    def run_file(self, statements: Iterable[Statement]) -> None:
+    def run_file(
+        self, statements: Iterable[Statement], runners: Sequence[Runner | None] = ()
+    ) -> None:
+        """`runners`: per statement, the migration tool that runs it in a transaction
+        block of its own (review/runners.py), or None: as psql runs it."""
         self.reset_session()
         self.in_user_block = False
-        for statement in statements:
+        for number, statement in enumerate(statements):
             index = len(self.load.statements)
             self.load.statements.append(statement)
             if self.observer is not None:
                 self.observer.before(self.connection, index, statement)
-            outcome = self.run(index, statement)
+            runner = runners[number] if number < len(runners) else None
+            outcome = self.run(index, statement, runner)
             self.load.outcomes.append(outcome)
             if self.observer is not None and outcome.status == LOADED:
                 self.observer.after(self.connection, index, statement)
         self.commit()
 
-    def run(self, index: int, statement: Statement) -> Outcome:
+    def run(self, index: int, statement: Statement, runner: Runner | None = None) -> Outcome:
         node = statement.node
         if isinstance(node, ast.TransactionStmt):
             return self.transaction_control(node)
@@ -341,9 +362,16 @@ class Loader:
         if acts_on_roles(node) and not self.create_roles:
             return Outcome(SKIPPED, reason="roles are server-wide: not run on --server")
         error = self.attempt(index, statement.text)
+        at_deploy = None
         for _ in range(8):  # a GRANT may name several missing roles
             if error is None:
                 break
+            if (
+                runner is not None
+                and error.sqlstate in (NOT_IN_TRANSACTION, UNSAFE_NEW_ENUM_VALUE)
+                and not self.in_user_block
+            ):
+                at_deploy = AtDeploy(error, runner)  # then loaded as psql would run it
             if error.sqlstate == NOT_IN_TRANSACTION and not self.in_user_block:
                 # the loader's own transaction is in the way; in the file's own
                 # BEGIN ... COMMIT the statement fails on any server, as here
@@ -363,7 +391,7 @@ class Loader:
             self.pending += 1
             if self.pending >= COMMIT_EVERY and not self.in_user_block:
                 self.commit()
-            return Outcome(LOADED)
+            return Outcome(LOADED, at_deploy=at_deploy)
         return self.failed(index, statement, error)
 
     def transaction_control(self, node: ast.TransactionStmt) -> Outcome:

@@ -26,7 +26,7 @@ from psycopg import conninfo, sql
 
 from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe, first_line, scrub
 from pgvitals.embedded import EmbeddedServer, interrupt_safe, pg_dump, pgserver_bin_dir
-from pgvitals.review import safety
+from pgvitals.review import runners, safety
 from pgvitals.review.files import InputError, Selection, select
 from pgvitals.review.load import REJECTED, SKIPPED, UNCHECKED, Load, Loader
 from pgvitals.review.restore import create_database, drop_database, dump_roles, load_at_once
@@ -196,7 +196,7 @@ def load_files(
         split = split_file(text, source.shown)
         notes += split.notes
         first = len(loader.load.statements)
-        loader.run_file(split.statements)
+        loader.run_file(split.statements, runners.wrapping(source.path, text, split.statements))
         if linted is not None:
             linted.append(safety.linted_file(source.shown, split.text, first, split.statements))
     return notes
@@ -214,16 +214,19 @@ def take_snapshot(
 
 def with_review(snapshot: Snapshot, load: Load, notes: list[Note], new_from: int) -> Snapshot:
     """The snapshot with the rejected statements (those of the base too: they are the
-    same before and after) and what the review did not check, as skipped parts."""
-    rejected = [rejection(load, index) for index in range(len(load.outcomes))
-                if load.outcomes[index].status == REJECTED]  # fmt: skip
+    same before and after; and those that loaded here but that the transaction their
+    migration tool runs them in rejects) and what the review did not check, as skipped
+    parts."""
+    rejected = [rejection(load, index) for index, outcome in enumerate(load.outcomes)
+                if outcome.status == REJECTED or outcome.at_deploy is not None]  # fmt: skip
     skipped = [*snapshot.collection.skipped, *review_notes(load, notes, new_from)]
     collection = dataclasses.replace(snapshot.collection, skipped=skipped)
     return dataclasses.replace(snapshot, rejected_statements=rejected, collection=collection)
 
 
 def rejection(load: Load, index: int) -> RejectedStatement:
-    statement, error = load.statements[index], load.outcomes[index].error
+    statement, outcome = load.statements[index], load.outcomes[index]
+    error = outcome.at_deploy.error if outcome.at_deploy is not None else outcome.error
     assert error is not None
     error_at = None
     if error.position:
@@ -242,6 +245,7 @@ def rejection(load: Load, index: int) -> RejectedStatement:
         hint=error.hint,
         error_at=error_at,
         lost=lost,
+        runner=outcome.at_deploy.runner.evidence() if outcome.at_deploy is not None else None,
     )
 
 

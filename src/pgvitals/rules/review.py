@@ -27,6 +27,18 @@ def invalid_ddl(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     Statements that need an extension the review server lacks are not reported
     here but listed as not checked; so are psql meta-commands, which only psql runs.
 
+    A statement that cannot run in a transaction block (`CREATE INDEX
+    CONCURRENTLY`, `VACUUM`, ...), or that uses an enum value the same file added,
+    loads when the file runs as psql runs it. Most migration tools run a file in one
+    transaction, or send it as one query string, which PostgreSQL runs as one
+    implicit transaction when it holds several statements: there it is rejected.
+    Where the folder or file shows which tool runs it (goose, dbmate, Diesel, sqlx,
+    Mattermost's morph, golang-migrate, Atlas) and the file lacks the tool's
+    opt-out, the statement is reported with the tool, how it was recognised, and
+    the opt-out, in `evidence.runner`; it is still loaded, so the other rules see
+    the schema the file means. Files whose tool is not recognised load as psql
+    runs them.
+
     ## Why it breaks
     A migration that fails in CI or at deploy time stops the release half way: the
     tools that run migrations one transaction per file leave the schema at the last
@@ -40,7 +52,11 @@ def invalid_ddl(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     Correct the statement as the server's message, detail and hint say, then review
     again: the statements listed as lost should then load as well. Where the
     statement is right but needs something the review server lacks (a role, an
-    extension), review against a server that has it with `--server DSN`.
+    extension), review against a server that has it with `--server DSN`. Where the
+    migration tool's transaction rejects it, use the tool's opt-out that the
+    evidence names, usually with the statement alone in a migration of its own: a
+    file run outside a transaction is no longer atomic, and a failure part way
+    leaves the statements before it applied.
     """
     for rejected in snap.rejected_statements:
         evidence: dict[str, object] = {
@@ -53,6 +69,13 @@ def invalid_ddl(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             "lost": rejected.lost,
         }
         message = f"PostgreSQL rejects `{rejected.statement}`: {rejected.message}"
+        if rejected.runner is not None:
+            evidence["runner"] = rejected.runner
+            runner = rejected.runner
+            message = (
+                f"{runner['tool']} runs {rejected.file} {runner['runs']}: PostgreSQL rejects"
+                f" `{rejected.statement}` there at deploy: {rejected.message}"
+            )
         if rejected.lost:
             count = len(rejected.lost)
             message += f"; {count} later statement{'s' if count > 1 else ''} failed because of it"

@@ -308,6 +308,9 @@ class RejectedStatement(NamedTuple):
     hint: str | None
     error_at: str | None  # "file:line:column" of the position the server reported
     lost: list[str]  # "file:line: first line" of each statement that failed because of it
+    # the migration tool whose transaction rejects it (it loaded as psql runs it): tool,
+    # recognised_by, runs, fix (review/runners.py); None: PostgreSQL rejects it anyway
+    runner: dict[str, str] | None = None
 
     @property
     def where(self) -> str:

@@ -1,0 +1,298 @@
+"""`pgvitals review` knows which migration tool runs a file and whether in one
+transaction: a statement that cannot run in a transaction block loads as psql runs
+it, but fails where the tool wraps the file, unless the file carries the tool's
+opt-out (review/runners.py). Each tool's folder here has a file that fails at deploy
+and one that opts out; the deploy failure itself is shown by running the files the
+way the tool runs them on a real server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from pgvitals.review.runners import ONE_QUERY, TRANSACTION, units, wrapping
+from pgvitals.review.split import split_file
+from tests.test_review import invalid_ddl, located, review, write
+
+# Per tool: the files of a tiny migration folder. The first file of each fails at
+# deploy (`expect`); the others carry the opt-out, or are not recognised, and load.
+TOOLS: dict[str, dict[str, str]] = {
+    "goose": {
+        "goose/00001_teachers.sql": """\
+-- +goose Up
+CREATE TABLE goose_teachers (id bigint PRIMARY KEY, name text);
+CREATE INDEX CONCURRENTLY goose_teachers_name_idx ON goose_teachers (name);
+
+-- +goose Down
+DROP TABLE goose_teachers;
+""",
+        "goose/00002_index.sql": """\
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE INDEX CONCURRENTLY goose_teachers_id_name_idx ON goose_teachers (id, name);
+VACUUM goose_teachers;
+-- the index the rejected statement builds still loaded: nothing is lost to it
+COMMENT ON INDEX goose_teachers_name_idx IS 'by name';
+""",
+    },
+    "dbmate": {
+        "dbmate/20240101000000_lessons.sql": """\
+-- migrate:up
+CREATE TABLE dbmate_lessons (id bigint PRIMARY KEY, title text);
+CREATE INDEX CONCURRENTLY dbmate_lessons_title_idx ON dbmate_lessons (title);
+
+-- migrate:down
+DROP TABLE dbmate_lessons;
+""",
+        "dbmate/20240102000000_index.sql": """\
+-- migrate:up transaction:false
+CREATE INDEX CONCURRENTLY dbmate_lessons_id_title_idx ON dbmate_lessons (id, title);
+
+-- migrate:down transaction:false
+DROP INDEX CONCURRENTLY dbmate_lessons_id_title_idx;
+""",
+    },
+    "Diesel": {
+        "diesel/2024-01-01-000000_rooms/up.sql": """\
+CREATE TABLE diesel_rooms (id bigint PRIMARY KEY, name text);
+CREATE INDEX CONCURRENTLY diesel_rooms_name_idx ON diesel_rooms (name);
+""",
+        "diesel/2024-01-01-000000_rooms/down.sql": "DROP TABLE diesel_rooms;\n",
+        "diesel/2024-01-02-000000_index/up.sql": (
+            "CREATE INDEX CONCURRENTLY diesel_rooms_id_name_idx ON diesel_rooms (id, name);\n"
+        ),
+        "diesel/2024-01-02-000000_index/down.sql": "DROP INDEX diesel_rooms_id_name_idx;\n",
+        "diesel/2024-01-02-000000_index/metadata.toml": "run_in_transaction = false\n",
+    },
+    "sqlx": {
+        "sqlx/Cargo.toml": '[dependencies]\nsqlx = { version = "0.8", features = ["postgres"] }\n',
+        "sqlx/migrations/20240101000000_courses.sql": """\
+CREATE TYPE sqlx_level AS ENUM ('basic');
+ALTER TYPE sqlx_level ADD VALUE 'advanced';
+CREATE TABLE sqlx_courses (id bigint PRIMARY KEY, level sqlx_level DEFAULT 'advanced');
+""",
+        "sqlx/migrations/20240102000000_index.sql": """\
+-- no-transaction
+CREATE INDEX CONCURRENTLY sqlx_courses_level_idx ON sqlx_courses (level);
+""",
+    },
+    "morph": {
+        "morph/000001_rooms.up.sql": """\
+CREATE TABLE morph_rooms (id bigint PRIMARY KEY, name text);
+CREATE INDEX CONCURRENTLY morph_rooms_name_idx ON morph_rooms (name);
+""",
+        "morph/000001_rooms.down.sql": "DROP TABLE morph_rooms;\n",
+        "morph/000002_index.up.sql": """\
+-- morph:nontransactional
+CREATE INDEX CONCURRENTLY morph_rooms_id_name_idx ON morph_rooms (id, name);
+""",
+        "morph/000002_index.down.sql": "DROP INDEX morph_rooms_id_name_idx;\n",
+    },
+    "golang-migrate": {
+        "golang-migrate/1_grades.up.sql": """\
+BEGIN;
+CREATE TABLE gm_grades (id bigint PRIMARY KEY, mark int);
+COMMIT;
+CREATE INDEX CONCURRENTLY gm_grades_mark_idx ON gm_grades (mark);
+""",
+        "golang-migrate/1_grades.down.sql": "DROP TABLE gm_grades;\n",
+        "golang-migrate/2_index.up.sql": (
+            "CREATE INDEX CONCURRENTLY gm_grades_id_mark_idx ON gm_grades (id, mark);\n"
+        ),
+        "golang-migrate/2_index.down.sql": "DROP INDEX gm_grades_id_mark_idx;\n",
+    },
+    "Atlas": {
+        "atlas/atlas.sum": "h1:not-checked-by-review=\n",
+        "atlas/20240101000000_terms.sql": """\
+-- a term of the school year
+CREATE TABLE atlas_terms (id bigint PRIMARY KEY, name text);
+CREATE INDEX CONCURRENTLY atlas_terms_name_idx ON atlas_terms (name);
+""",
+        "atlas/20240102000000_index.sql": """\
+-- atlas:txmode none
+
+CREATE INDEX CONCURRENTLY atlas_terms_id_name_idx ON atlas_terms (id, name);
+""",
+    },
+}
+
+# file:line of each statement that fails at deploy, with its tool and SQLSTATE
+EXPECTED = {
+    "goose/00001_teachers.sql:3": ("goose", "25001"),
+    "dbmate/20240101000000_lessons.sql:3": ("dbmate", "25001"),
+    "diesel/2024-01-01-000000_rooms/up.sql:2": ("Diesel", "25001"),
+    "sqlx/migrations/20240101000000_courses.sql:3": ("sqlx", "55P04"),
+    "morph/000001_rooms.up.sql:2": ("morph", "25001"),
+    "golang-migrate/1_grades.up.sql:4": ("golang-migrate", "25001"),
+    "atlas/20240101000000_terms.sql:3": ("Atlas", "25001"),
+}
+
+# Not recognised as any tool's: loaded as psql runs them, as before.
+UNRECOGNISED = {
+    "plain/V1__sessions.sql": """\
+CREATE TABLE plain_sessions (id bigint PRIMARY KEY, started date);
+CREATE INDEX CONCURRENTLY plain_sessions_started_idx ON plain_sessions (started);
+""",
+    "plain/1_notes.up.sql": """\
+CREATE TABLE plain_notes (id bigint PRIMARY KEY, body text);
+CREATE INDEX CONCURRENTLY plain_notes_body_idx ON plain_notes (body);
+""",
+}
+
+
+def test_each_tool_that_wraps_a_file_fails_it_at_deploy_unless_it_opts_out(
+    server, tmp_path
+) -> None:
+    for files in TOOLS.values():
+        write(tmp_path, files)
+    write(tmp_path, UNRECOGNISED)
+    run = review(tmp_path, ".", "--server", server.dsn(), "--fail-on", "high")
+    assert run.exit_code == 1, run.stderr
+    found = {located(f): f for f in invalid_ddl(run)}
+    assert {where: (f["evidence"]["runner"]["tool"], f["evidence"]["sqlstate"])
+            for where, f in found.items()} == EXPECTED  # fmt: skip
+    goose = found["goose/00001_teachers.sql:3"]
+    assert goose["evidence"]["message"] == (
+        "CREATE INDEX CONCURRENTLY cannot run inside a transaction block"
+    )
+    assert goose["evidence"]["runner"]["runs"] == "in one transaction"
+    assert "-- +goose NO TRANSACTION" in goose["evidence"]["runner"]["fix"]
+    assert "no longer atomic" in goose["evidence"]["runner"]["fix"]
+    assert goose["message"].startswith("goose runs goose/00001_teachers.sql in one transaction")
+    assert goose["evidence"]["lost"] == []  # it loaded as psql runs it: nothing depends on it
+    golang = found["golang-migrate/1_grades.up.sql:4"]["evidence"]["runner"]
+    assert golang["runs"].startswith("as one query string of 4 statements")
+
+
+@pytest.mark.parametrize("tool", list(EXPECTED.values()), ids=[t for t, _ in EXPECTED.values()])
+def test_a_file_run_as_its_tool_runs_it_fails_and_its_opt_out_loads(
+    database, tmp_path, tool
+) -> None:
+    """The deploy failure, on a real server: the failing file run the tool's way (one
+    transaction, or one query string) is rejected with the error the review reports;
+    the files with the opt-out run the tool's way load."""
+    name, sqlstate = tool
+    files = TOOLS[name]
+    write(tmp_path, files)
+    ordered = sorted(p for p in files if p.endswith(".sql") and "down" not in Path(p).name)
+    with psycopg.connect(database.dsn, autocommit=True) as connection:
+        failing, *opting_out = ordered
+        path = tmp_path / failing
+        text = path.read_text()
+        split = split_file(text, failing)  # its down section blanked
+        [unit] = units(path, text)
+        statements = [s.text for s in split.statements]
+        with pytest.raises(psycopg.Error) as rejected:
+            run_as_tool(connection, unit.mode, split.text, statements)
+        assert rejected.value.sqlstate == sqlstate
+        # what ran before the failure stays where the file commits part way (golang-migrate's
+        # own BEGIN ... COMMIT); the review loads the file as psql runs it: each statement alone
+        connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        for statement in statements:
+            connection.execute(statement)
+        for opting in opting_out:
+            path = tmp_path / opting
+            text = path.read_text()
+            split = split_file(text, opting)
+            assert wrapping(path, text, split.statements) == [None] * len(split.statements)
+            found = units(path, text)
+            mode = found[0].mode if found else None
+            run_as_tool(connection, mode, split.text, [s.text for s in split.statements])
+
+
+def run_as_tool(
+    connection: psycopg.Connection, mode: str | None, text: str, statements: list[str]
+) -> None:
+    """TRANSACTION: the statements in one transaction (goose and Atlas send them one by
+    one, dbmate, Diesel, sqlx and morph the file at once: the same transaction block).
+    ONE_QUERY: the file as one query string (a query without parameters goes by the
+    simple query protocol, as lib/pq, pgx, sqlx and tokio-postgres send it). None: the
+    statements one by one outside a transaction (goose NO TRANSACTION, Atlas txmode
+    none)."""
+    if mode == TRANSACTION:
+        with connection.transaction():
+            for statement in statements:
+                connection.execute(statement)
+    elif mode == ONE_QUERY:
+        connection.execute(text)
+    else:
+        for statement in statements:
+            connection.execute(statement)
+
+
+def test_postgresql_runs_a_query_string_of_several_statements_as_one_transaction(
+    database,
+) -> None:
+    """What golang-migrate, and sqlx, morph, dbmate and Diesel without a transaction,
+    rely on: one statement alone in a query string runs outside a transaction block;
+    with others, even after a COMMIT in the same string, it is inside one."""
+    with psycopg.connect(database.dsn, autocommit=True) as connection:
+        connection.execute("CREATE TABLE t (x int)")
+        connection.execute("-- alone\nCREATE INDEX CONCURRENTLY t_x_idx ON t (x);")
+        for text in (
+            "SELECT 1; CREATE INDEX CONCURRENTLY t_x2_idx ON t (x);",
+            "CREATE INDEX CONCURRENTLY t_x3_idx ON t (x); SELECT 1;",
+            "BEGIN; SELECT 1; COMMIT; CREATE INDEX CONCURRENTLY t_x4_idx ON t (x);",
+        ):
+            with pytest.raises(psycopg.errors.ActiveSqlTransaction):
+                connection.execute(text)
+
+
+def test_a_tool_not_recognised_and_its_own_transaction_control_load_as_psql_runs_them(
+    tmp_path,
+) -> None:
+    write(tmp_path, UNRECOGNISED)
+    write(tmp_path, {"goose/1_x.sql": "-- +goose Up\nBEGIN;\nSELECT 1;\nCOMMIT;\nVACUUM;\n",
+                     "sqlx/migrations/1_x.sql": "VACUUM;\nSELECT 1;\n"})  # fmt: skip
+    for name in [*UNRECOGNISED, "goose/1_x.sql", "sqlx/migrations/1_x.sql"]:
+        path = tmp_path / name
+        text = path.read_text()
+        split = split_file(text, name)
+        assert wrapping(path, text, split.statements) == [None] * len(split.statements), name
+
+
+def test_a_dbmate_block_without_a_transaction_still_fails_with_other_statements(
+    tmp_path,
+) -> None:
+    text = (
+        "-- migrate:up\nCREATE TABLE a (x int);\n"
+        "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY a_x ON a (x);\nSELECT 1;\n"
+        "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY a_y ON a (x);\n"
+    )
+    write(tmp_path, {"20240101_x.sql": text})
+    split = split_file(text, "20240101_x.sql")
+    runners = wrapping(tmp_path / "20240101_x.sql", text, split.statements)
+    assert [r.runs if r else None for r in runners] == [
+        "in one transaction",
+        "as one query string of 2 statements, which PostgreSQL runs as one implicit transaction",
+        "as one query string of 2 statements, which PostgreSQL runs as one implicit transaction",
+        None,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("files", "reviewed", "tool"),
+    [
+        ({"crate/Cargo.toml": "[dependencies]\nsqlx = '0.8'\n"},
+         "crate/migrations/2_x.sql", "sqlx"),
+        ({"mig/1_a.up.sql": "-- morph:nontransactional\nSELECT 1;\n"}, "mig/2_x.up.sql", "morph"),
+        ({"m/2024-01-01-000000_x/metadata.toml": "run_in_transaction = false\n"},
+         "m/2024-01-01-000000_x/up.sql", "Diesel"),
+    ],
+)  # fmt: skip
+def test_an_opt_out_with_other_statements_is_still_one_implicit_transaction(
+    tmp_path, files, reviewed, tool
+) -> None:
+    marker = {"sqlx": "-- no-transaction\n", "morph": "-- morph:nontransactional\n"}
+    text = (
+        marker.get(tool, "") + "CREATE TABLE a (x int);\nCREATE INDEX CONCURRENTLY a_x ON a (x);\n"
+    )
+    write(tmp_path, {**files, reviewed: text})
+    split = split_file(text, reviewed)
+    runners = wrapping(tmp_path / reviewed, text, split.statements)
+    assert [(r.tool, r.runs) if r else None for r in runners] == [(
+        tool,
+        "as one query string of 2 statements, which PostgreSQL runs as one implicit transaction",
+    )] * 2  # fmt: skip
