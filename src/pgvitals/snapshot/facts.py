@@ -637,6 +637,25 @@ class Facts:
             ]
         return serving
 
+    @cached_property
+    def unindexed_references(self) -> dict[int, list[tuple[str, ...]]]:
+        """Per table oid, the columns of its references that no index serves, whose
+        fixes build one: declared foreign keys (`unindexed-foreign-key`) and inferred
+        references a key can hold (`missing-foreign-key`)."""
+        found: dict[int, list[tuple[str, ...]]] = defaultdict(list)
+        for fk in self.snap.constraints:
+            if fk.kind == "f" and not fk.inherited and not self.indexes_serving_fk[fk.oid]:
+                found[fk.table_oid].append(tuple(fk.columns))
+        for reference in self.inferred_references:
+            if reference.mismatches():
+                continue  # fk-type-mismatch: no key, so no index, is proposed
+            table, columns = reference.table, reference.column_names
+            attnums = {column.position for column in reference.columns}
+            indexes = self.snap.indexes_by_table.get(table.oid, [])
+            if not any(serves_lookup_on(index, columns, attnums) for index in indexes):
+                found[table.oid].append(tuple(columns))
+        return dict(found)
+
     def index_bytes(self, index: Index) -> int | None:
         """Size of an index; of a partitioned table's index, its partitions' indexes'
         (the parent's own holds no entries). None where a part's size is unknown."""
