@@ -111,7 +111,7 @@ def test_without_squawk_its_checks_are_skipped_with_the_reason(server, tmp_path)
         assert checks[rule]["status"] == "ran", rule
         assert checks[rule]["reason"].endswith(f"; other statements {reason}"), rule
     index_check = checks["migration-index-not-concurrent"]["reason"]
-    assert index_check.startswith("ran on what DO blocks and CALLs did, as PostgreSQL observed")
+    assert index_check.startswith("only what DO blocks and CALLs did, as PostgreSQL observed")
     assert "(1 finding)" in index_check
     assert "(0 findings)" in checks["migration-drop-table"]["reason"]
     # what PostgreSQL itself observed is reported, and a reader sees what was not checked

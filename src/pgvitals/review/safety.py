@@ -667,7 +667,7 @@ def unchecked(analysis: Analysis) -> Analysis:
         found = plural(observed[check.rule], "finding")
         return dataclasses.replace(
             check,
-            reason=f"ran on what DO blocks and CALLs did, as PostgreSQL observed it ({found});"
+            reason=f"only what DO blocks and CALLs did, as PostgreSQL observed it ({found});"
             f" other statements {reasons[0]}",
         )
 
