@@ -6,11 +6,13 @@ exactly (`pg_dump --schema-only` compared)."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from pgvitals.findings import Finding
 from pgvitals.report import fix_scripts
 from pgvitals.testing import flush_statistics
 from tests.test_fixes import apply_script, checked, schema_dump, take_snapshot
+from tests.test_verify import assert_passed, verified
 from tests.workload.conftest import require
 
 REFERENCES = """
@@ -148,3 +150,36 @@ def test_two_keys_whose_names_shorten_alike_get_different_names(database) -> Non
     assert findings_of(dsn, "missing-foreign-key") == []
     assert apply_script(dsn, scripts.rollback).failures == []
     assert schema_dump(database.server, database.name) == before
+
+
+def test_a_reference_inside_a_composite_one_gets_only_the_covering_index(
+    database, tmp_path: Path
+) -> None:
+    # Each reference's fix indexed its own columns: (tenant_id) beside (tenant_id,
+    # course_id) left the first redundant, and the next check reported redundant-index on
+    # the tool's own fix. The longer index serves both lookups; both fixes build it.
+    database.execute(
+        """
+        CREATE TABLE tenants (id int PRIMARY KEY);
+        -- declared (tenant_id), inferred (tenant_id, course_id)
+        CREATE TABLE courses (tenant_id int REFERENCES tenants, id int,
+            PRIMARY KEY (tenant_id, id));
+        CREATE TABLE enrolments (id int PRIMARY KEY, tenant_id int REFERENCES tenants,
+            course_id int);
+        -- both declared (a column in a declared key is never inferred as well)
+        CREATE TABLE "Order Lines" (id int PRIMARY KEY, tenant_id int REFERENCES tenants,
+            course_id int, FOREIGN KEY (tenant_id, course_id) REFERENCES courses);
+        """
+    )
+    verification = verified(tmp_path, database.dsn)
+    assert_passed(verification)
+    appeared = [(f["rule"], f["object"]) for f in verification["appeared"]]
+    assert appeared == []
+    outcomes = {(f["rule"], f["object"]): f["outcome"] for f in verification["findings"]}
+    for resolved in (
+        ("unindexed-foreign-key", "public.enrolments.enrolments_tenant_id_fkey"),
+        ("missing-foreign-key", "public.enrolments"),
+        ("unindexed-foreign-key", "public.Order Lines.Order Lines_tenant_id_fkey"),
+        ("unindexed-foreign-key", "public.Order Lines.Order Lines_tenant_id_course_id_fkey"),
+    ):
+        assert outcomes.get(resolved) == "resolved", (resolved, outcomes)

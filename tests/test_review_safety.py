@@ -11,7 +11,13 @@ import json
 import stat
 from pathlib import Path
 
-from pgvitals.review.safety import LINTED_RULES, SQUAWK_VARIABLE
+from pgvitals.review.safety import (
+    BLOCK_RULES,
+    LINTED_RULES,
+    SQUAWK_VARIABLE,
+    BlockChanges,
+    block_hazards,
+)
 from tests.helpers import Run, pgvitals, valid_report
 from tests.test_review import located, write
 
@@ -79,20 +85,47 @@ def test_new_migrations_are_judged_against_the_tables_the_base_has(server, tmp_p
     assert all(checks[rule]["status"] == "ran" for rule in LINTED_RULES)
 
 
+# A DO block builds an index on a table the base has: PostgreSQL observes it, squawk
+# cannot read it (Mattermost's migrations do this ~40 times).
+BLOCK = {
+    "new/V4__block.sql": """\
+DO $$ BEGIN CREATE INDEX lesson_notes_id_idx ON "Lesson Notes" (id); END $$;
+""",
+}
+
+
 def test_without_squawk_its_checks_are_skipped_with_the_reason(server, tmp_path) -> None:
-    write(tmp_path, {**BASE, **NEW})
+    write(tmp_path, {**BASE, **NEW, **BLOCK})
     missing = tmp_path / "no-squawk-here"
     run = review_new(tmp_path, "--server", server.dsn(), env={SQUAWK_VARIABLE: str(missing)})
     assert run.exit_code == 0, run.stderr
     report = valid_report(run.json())
     reason = f"not checked: squawk not found at {missing} (${SQUAWK_VARIABLE})"
     checks = {c["rule"]: c for c in report["checks"]}
-    for rule in LINTED_RULES:
+    # the rules only squawk checks were not checked at all
+    for rule in LINTED_RULES - BLOCK_RULES:
         assert (checks[rule]["status"], checks[rule]["reason"]) == ("skipped", reason)
-    # what PostgreSQL itself observed is still reported
-    assert checks["migration-table-rewrite"]["status"] == "ran"
-    assert safety_findings(report) == [("migration-table-rewrite", "new/V3__indexes.sql:5")]
+    # those PostgreSQL observes in DO blocks and CALLs ran there, and say what they
+    # did not check: the plain CREATE INDEX of V3 is not reported, the block's is
+    for rule in BLOCK_RULES:
+        assert checks[rule]["status"] == "ran", rule
+        assert checks[rule]["reason"].endswith(f"; other statements {reason}"), rule
+    index_check = checks["migration-index-not-concurrent"]["reason"]
+    assert index_check.startswith("only what DO blocks and CALLs did, as PostgreSQL observed")
+    assert "(1 finding)" in index_check
+    assert "(0 findings)" in checks["migration-drop-table"]["reason"]
+    # what PostgreSQL itself observed is reported, and a reader sees what was not checked
+    assert checks["migration-table-rewrite"] == {**checks["migration-table-rewrite"],
+                                                 "status": "ran", "reason": None}  # fmt: skip
+    assert safety_findings(report) == [
+        ("migration-index-not-concurrent", "new/V4__block.sql:1"),
+        ("migration-table-rewrite", "new/V3__indexes.sql:5"),
+    ]
     assert reason in [entry["reason"] for entry in report["collection"]["skipped"]]
+    gaps = {gap["rule"]: gap for gap in report["sections"]["gaps"]}
+    assert gaps["migration-index-not-concurrent"]["status"] == "ran"
+    assert gaps["migration-index-not-concurrent"]["reason"] == index_check
+    assert gaps["migration-rename-table"]["reason"] == reason
 
 
 def test_a_squawk_that_does_not_run_on_this_platform_is_skipped(server, tmp_path) -> None:
@@ -103,9 +136,13 @@ def test_a_squawk_that_does_not_run_on_this_platform_is_skipped(server, tmp_path
     run = review_new(tmp_path, "--server", server.dsn(), env={SQUAWK_VARIABLE: str(foreign)})
     assert run.exit_code == 0, run.stderr
     checks = {c["rule"]: c for c in valid_report(run.json())["checks"]}
-    skipped = checks["migration-index-not-concurrent"]
+    skipped = checks["migration-constraint-without-not-valid"]
     assert skipped["status"] == "skipped"
     assert skipped["reason"].startswith(f"not checked: {foreign} does not run here: ")
+    # a rule that PostgreSQL observes in blocks ran there, and gives the same reason
+    partly = checks["migration-index-not-concurrent"]
+    assert partly["status"] == "ran"
+    assert f"; other statements {skipped['reason']}" in partly["reason"]
 
 
 def test_a_review_without_base_has_no_live_tables_to_lock(server, tmp_path) -> None:
@@ -221,3 +258,13 @@ def test_a_required_column_on_a_table_empty_in_the_base_is_low(database, tmp_pat
         if f["rule"] == "migration-required-column"
     }
     assert found == {"public.posts": "high", "public.translations": "low"}
+
+
+def test_the_rules_said_to_run_without_squawk_are_those_blocks_report() -> None:
+    # BLOCK_RULES decides which checks report "ran" without squawk: it must be exactly
+    # the squawk rules that what a DO block did can produce
+    one_of_each = BlockChanges(
+        ["t"], [("t", "i")], [("t", "k")], [("t", "c")], [("t", "c")], [("t", "c")], ["t"]
+    )
+    produced = {rule for rule, *_ in block_hazards(one_of_each)}
+    assert produced & LINTED_RULES == BLOCK_RULES

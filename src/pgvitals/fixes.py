@@ -309,6 +309,34 @@ def create_index(
     )
 
 
+def reference_index(
+    snap: Snapshot, table: Table, columns: Seq[str], *, if_not_exists: bool = False
+) -> Fix:
+    """The index a reference's fix builds on its referencing columns: on them, or, where
+    another unindexed reference of the table begins with them (`(tenant_id)` beside
+    `(tenant_id, course_id)`), on the longest such reference's columns, which serve both
+    lookups. Two indexes would leave the shorter a redundant prefix of the longer
+    (redundant-index on the fixed schema). Every fix whose index is shared builds it
+    under the same name with IF NOT EXISTS: each still runs on its own, in any order."""
+    planned = snap.facts.unindexed_references.get(table.oid, [])
+
+    def covering(wanted: Seq[str]) -> tuple[str, ...]:
+        # the longest planned index whose leading columns are these (in any order, as
+        # a lookup on all of them can use it); the first of equal length
+        starting = [p for p in planned if set(p[: len(wanted)]) == set(wanted)]
+        return max(starting, key=len, default=tuple(wanted))
+
+    built = covering(columns)
+    shared = len({p for p in planned if covering(p) == built} | {tuple(columns)}) > 1
+    fix = create_index(snap, table, built, if_not_exists=if_not_exists or shared)
+    if built == tuple(columns):
+        return fix
+    return fix.with_note(
+        f"the index is on ({', '.join(built)}), which another reference of the table"
+        " needs: it serves this one's lookups too"
+    )
+
+
 def attach_tree(
     snap: Snapshot,
     table: Table,

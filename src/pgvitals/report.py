@@ -611,7 +611,7 @@ class CheckGap:
     some of the tables it examines. `status` is the check's own, as in the JSON report."""
 
     rule: str
-    status: str  # skipped, failed, or ran (with objects it could not read)
+    status: str  # skipped, failed, or ran (with objects it could not read, or in part)
     reason: str
     objects: tuple[dict[str, str], ...]  # {"object", "reason"} for per-object skips
 
@@ -625,6 +625,8 @@ def check_gaps(analysis: Analysis) -> list[CheckGap]:
         elif check.skipped_objects:
             reason = f"could not read {plural(len(check.skipped_objects), 'table')}"
             gaps.append(CheckGap(check.rule, check.status, reason, check.skipped_objects))
+        elif check.reason:  # ran on part of what it checks (review without squawk)
+            gaps.append(CheckGap(check.rule, check.status, check.reason, ()))
     return gaps
 
 

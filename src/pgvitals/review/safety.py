@@ -18,8 +18,9 @@ Two sources, each used where it is right:
   `IF column_exist THEN ALTER TABLE ...`): what it did to the base's tables is read
   from the catalog before and after it runs (see `Shape`).
 
-Without squawk (not installed, or its binary does not run on this platform) its
-rules are reported as skipped with the reason; PostgreSQL's observations remain.
+Without squawk (not installed, or its binary does not run on this platform) the rules
+only it checks are reported as skipped with the reason; those PostgreSQL also observes
+in DO blocks and CALLs ran there, and say that the other statements were not checked.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import subprocess
 import sysconfig
 import tempfile
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +44,7 @@ from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, ObjectType
 
 from pgvitals.engine import Analysis, Check
+from pgvitals.fmt import plural
 from pgvitals.review.load import LOADED, Load
 from pgvitals.review.split import Statement
 from pgvitals.snapshot.model import MigrationHazard
@@ -83,6 +86,11 @@ INDEX_NOT_CONCURRENT = LINTED["require-concurrent-index-creation"]
 KEY_WITHOUT_INDEX = LINTED["disallowed-unique-constraint"]
 DROP_COLUMN, RENAME_COLUMN = LINTED["ban-drop-column"], LINTED["renaming-column"]
 DROP_TABLE = LINTED["ban-drop-table"]
+# squawk's rules that PostgreSQL also reports where a DO block or a CALL did it
+# (`block_hazards`): without squawk these still ran, on the blocks.
+BLOCK_RULES = frozenset(
+    {INDEX_NOT_CONCURRENT, KEY_WITHOUT_INDEX, DROP_COLUMN, RENAME_COLUMN, DROP_TABLE}
+)
 BLOCKS = (ast.DoStmt, ast.CallStmt)  # statements that run other statements
 
 RELATION_KINDS = ("r", "p", "m", "f")
@@ -633,7 +641,11 @@ def block_hazards(changes: BlockChanges) -> Iterator[tuple[str, str, str | None,
 
 
 def unchecked(analysis: Analysis) -> Analysis:
-    """The squawk-backed checks marked skipped, with the reason, when squawk did not run."""
+    """When squawk did not run: the checks only squawk makes are skipped, with the
+    reason; those PostgreSQL also makes on DO blocks and CALLs ran there, and their
+    reason says so, with how many findings that found, and that the other statements
+    were not checked. (All skipped, a reader could not tell a block's finding under a
+    skipped check from one that was checked.)"""
     reasons = [
         entry["reason"]
         for entry in analysis.snapshot.collection.skipped
@@ -641,12 +653,25 @@ def unchecked(analysis: Analysis) -> Analysis:
     ]
     if not reasons:
         return analysis
-    checks = [
-        Check(c.rule, "skipped", reasons[0], 0) if c.rule in LINTED_RULES and c.status == "ran"
-        else c
-        for c in analysis.checks
-    ]  # fmt: skip
-    return dataclasses.replace(analysis, checks=checks)
+    observed = Counter(
+        hazard.rule
+        for hazard in analysis.snapshot.migration_hazards
+        if OBSERVED in hazard.found_by.split(", ")
+    )
+
+    def honest(check: Check) -> Check:
+        if check.rule not in LINTED_RULES or check.status != "ran":
+            return check
+        if check.rule not in BLOCK_RULES:
+            return Check(check.rule, "skipped", reasons[0], 0)
+        found = plural(observed[check.rule], "finding")
+        return dataclasses.replace(
+            check,
+            reason=f"only what DO blocks and CALLs did, as PostgreSQL observed it ({found});"
+            f" other statements {reasons[0]}",
+        )
+
+    return dataclasses.replace(analysis, checks=[honest(c) for c in analysis.checks])
 
 
 def pg_version_of(connection: psycopg.Connection) -> str:

@@ -33,6 +33,7 @@ from pgvitals.snapshot.facts import (
     BACKUP_SUFFIX,
     DATED_SUFFIX,
     distinct_values,
+    joined_time_word,
     named_like_time,
     reference_stem,
 )
@@ -922,6 +923,12 @@ POINT_IN_TIME = re.compile(
 )
 
 
+def point_in_time_name(name: str) -> bool:
+    """Does the name alone say "a point in time": POINT_IN_TIME, or a folded CamelCase
+    name ending in an event and "at" (`createat`)?"""
+    return POINT_IN_TIME.search(name) is not None or joined_time_word(name) == "at"
+
+
 def epoch_unit(low: int | None, high: int | None) -> str | None:
     """ "seconds" or "milliseconds" when every value lies in that epoch range."""
     if low is None or high is None:
@@ -944,10 +951,17 @@ def timestamp_as_integer(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """An integer column named like a point in time (`created_at`, `*_ts`, `timestamp`,
     `sentAt`), or a text column named so, instead of `timestamptz`.
 
+    Unquoted CamelCase names, which PostgreSQL folds to lower case (`CreateAt` ->
+    `createat`), count where an event or a participle runs into `at` (`createat`,
+    `updatedat`, `expiresat`, `lastactivityat`, not `format` or `heartbeat`), and into
+    `time` or `date` as `*_time` and `*_date` do (`jointime`, `lastpictureupdate`).
+
     Unless `--no-data`, the smallest and largest values are read in the table's row
     scan: values in the epoch range (2000-2100, seconds or milliseconds) confirm it, and
-    then `*_time` and `*_date` integer columns count too. An integer `*_at` column whose
-    values are outside any epoch range (small counters) is not reported.
+    then `*_time` and `*_date` integer columns count too. 0, which such columns hold for
+    "never" (`deleteat` of a row not deleted), is left out of the range, and a column of
+    only 0 is judged by its name. An integer `*_at` column whose values are outside any
+    epoch range (small counters) is not reported.
 
     ## Why it breaks
     The database cannot tell these numbers are times: no time zone, no date arithmetic
@@ -968,7 +982,7 @@ def timestamp_as_integer(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         if not named_like_time(column.name):
             continue
         if column.type_name in ("text", "varchar", "bpchar"):
-            if POINT_IN_TIME.search(column.name):
+            if point_in_time_name(column.name):
                 yield finding(
                     column,
                     f"Text column named like a point in time ({column.data_type})",
@@ -977,15 +991,18 @@ def timestamp_as_integer(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             continue
         profile = profiles.get((table.oid, column.name))
         unit = epoch_unit(profile.min_value, profile.max_value) if profile else None
-        known = profile is not None and profile.min_value is not None
-        if not POINT_IN_TIME.search(column.name) and unit is None:
+        known = profile is not None and profile.min_value is not None  # values besides 0
+        if not point_in_time_name(column.name) and unit is None:
             continue  # `duration_time`, `due_date` as a day number: the values must say
         if known and unit is None:
             continue  # values outside any epoch range: not times
         evidence: dict[str, object] = {"data_type": column.data_type}
+        said = f"epoch {unit}" if unit else "a point in time, by its name"
         if known:
             evidence["min_value"] = profile.min_value  # type: ignore[union-attr]
             evidence["max_value"] = profile.max_value  # type: ignore[union-attr]
             evidence["epoch_unit"] = unit
-        said = f"epoch {unit}" if unit else "a point in time, by its name"
+        elif profile is not None and profile.max_value == 0:
+            evidence["every_value"] = 0  # "never" in every row so far: the name decides
+            said += " (every row holds 0)"
         yield finding(column, f"{column.data_type} column holding {said}", evidence=evidence)

@@ -75,8 +75,11 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
     ## Fix
     `CREATE INDEX CONCURRENTLY` on the referencing columns, in the constraint's
     order; it does not block writes (it cannot run inside a transaction block).
-    On a partitioned table, the index is made ON ONLY the parent, built
-    CONCURRENTLY on each partition and attached (a plain index on the parent would
+    Where another reference of the table without an index begins with these columns
+    (`(tenant_id)` beside `(tenant_id, course_id)`), both fixes build the longer one,
+    `IF NOT EXISTS` under one name: it serves both, and a second index on the prefix
+    would be redundant. On a partitioned table, the index is made ON ONLY the parent,
+    built CONCURRENTLY on each partition and attached (a plain index on the parent would
     hold every partition against writes while it builds).
 
     ## Silence
@@ -141,7 +144,7 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
             f"({', '.join(fk.columns)}) references {fk.ref_schema}.{fk.ref_table} without"
             f" {cost}" + partial_note(partial),
             evidence=evidence,
-            fix=fixes.create_index(snap, table, fk.columns),
+            fix=fixes.reference_index(snap, table, fk.columns),
             severity=severity,
         )
 

@@ -617,10 +617,13 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     transaction block (a partitioned table's index is made on the parent as
     `unindexed-foreign-key`'s fix makes it, which may block writes while partitions'
     indexes build): with the key and no index, every delete of a referenced row would
-    scan the referencing table. Then `ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID`
-    takes a brief lock and checks new rows from then on, and `VALIDATE CONSTRAINT`
-    checks the existing rows without blocking writes (it fails, changing nothing,
-    while orphans remain). The rollback drops the constraint and the index it built.
+    scan the referencing table. Where the columns begin another reference of the table
+    that has no index either, or another begins with them, the index is the longer one,
+    which serves both (`unindexed-foreign-key` builds the same). Then
+    `ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID` takes a brief lock and checks new
+    rows from then on, and `VALIDATE CONSTRAINT` checks the existing rows without
+    blocking writes (it fails, changing nothing, while orphans remain). The rollback
+    drops the constraint and the index it built.
 
     ## Silence
     A reference kept loose on purpose (rows outlive their parent, e.g. an audit log):
@@ -663,7 +666,7 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
         if served_by is None:
             # the key alone would be the next finding (unindexed-foreign-key): each delete
             # of a referenced row would scan this table to enforce it
-            fix = fixes.create_index(snap, table, columns, if_not_exists=True) + fix
+            fix = fixes.reference_index(snap, table, columns, if_not_exists=True) + fix
         else:
             evidence["lookup_index"] = served_by.name
         adopted = partition_foreign_keys(snap, reference)

@@ -637,6 +637,25 @@ class Facts:
             ]
         return serving
 
+    @cached_property
+    def unindexed_references(self) -> dict[int, list[tuple[str, ...]]]:
+        """Per table oid, the columns of its references that no index serves, whose
+        fixes build one: declared foreign keys (`unindexed-foreign-key`) and inferred
+        references a key can hold (`missing-foreign-key`)."""
+        found: dict[int, list[tuple[str, ...]]] = defaultdict(list)
+        for fk in self.snap.constraints:
+            if fk.kind == "f" and not fk.inherited and not self.indexes_serving_fk[fk.oid]:
+                found[fk.table_oid].append(tuple(fk.columns))
+        for reference in self.inferred_references:
+            if reference.mismatches():
+                continue  # fk-type-mismatch: no key, so no index, is proposed
+            table, columns = reference.table, reference.column_names
+            attnums = {column.position for column in reference.columns}
+            indexes = self.snap.indexes_by_table.get(table.oid, [])
+            if not any(serves_lookup_on(index, columns, attnums) for index in indexes):
+                found[table.oid].append(tuple(columns))
+        return dict(found)
+
     def index_bytes(self, index: Index) -> int | None:
         """Size of an index; of a partitioned table's index, its partitions' indexes'
         (the parent's own holds no entries). None where a part's size is unknown."""
@@ -1098,8 +1117,9 @@ def time_named_integer(column: Column) -> bool:
 
 @cache  # column names repeat across tables
 def named_like_time(name: str) -> bool:
-    """Is the column named like a point in time (TIME_NAME)?"""
-    return TIME_NAME.search(name) is not None
+    """Is the column named like a point in time (TIME_NAME), or run together with a time
+    word as an unquoted CamelCase name folds (`createat`, `jointime`)?"""
+    return TIME_NAME.search(name) is not None or joined_time_word(name) is not None
 
 
 # The table (or schema.table) each migration tool records applied migrations in.
@@ -1166,6 +1186,47 @@ def joined_reference_stem(name: str) -> str | None:
     type (see Facts.inferred_references)."""
     match = JOINED_REFERENCE.match(name)
     return table_key(match.group("stem")) or None if match else None
+
+
+# `createat`, `lastpostat`, `jointime`, `lastpictureupdate`: an unquoted `CreateAt` as
+# PostgreSQL folds it, no boundary left between the words (Mattermost names hundreds
+# of epoch columns so).
+JOINED_TIME = re.compile(r"^(?P<stem>[a-z][a-z0-9]{2,})(?P<word>at|time|date)$")
+# What a run-together `<event>at` records, besides participles (`updatedat`): base
+# forms (`createat`, `expiresat`), irregular participles and the nouns of events
+# (`lastactivityat`). A closed list, because the words that merely end in "at" are
+# many and end in words too (`format`, `combat`, `habitat`, `heartbeat`).
+TIME_EVENTS = (
+    "accept", "access", "acknowledge", "activity", "approve", "archive", "assign", "begin",
+    "cancel", "change", "check", "claim", "close", "complete", "confirm", "create",
+    "delete", "deliver", "deploy", "dismiss", "due", "edit", "end", "expire", "export",
+    "fail", "fetch", "finish", "import", "insert", "invite", "issue", "join", "lock",
+    "login", "logout", "modify", "notify", "open", "pause", "ping", "post", "process",
+    "publish", "read", "receive", "register", "reject", "release", "remove", "reply",
+    "resolve", "restore", "resume", "revoke", "run", "save", "schedule", "seen", "send",
+    "sent", "start", "stop", "submit", "sync", "trigger", "unlock", "update", "upload",
+    "verify", "view", "visit",
+)  # fmt: skip
+
+
+@cache
+def joined_time_word(name: str) -> str | None:
+    """The time word a lower-case name run together ends in: "at" after an event, a
+    participle (`updatedat`) or a listed one (`createat`, `expiresat`, `lastpostat`), and
+    "time" or "date" after anything (`jointime`, `lastpictureupdate`), which, like
+    `*_time` and `*_date`, only values in an epoch range confirm (`runtime` is a
+    duration, `candidate` no time at all). None for other names, and for words that
+    merely end in "at" (`format`, `heartbeat`, `habitat`)."""
+    match = JOINED_TIME.match(name)
+    if match is None:
+        return None
+    stem, word = match.group("stem"), match.group("word")
+    if word != "at":
+        return word
+    participle = len(stem) >= 4 and stem.endswith("ed") and not stem.endswith("eed")
+    # `expiresat`, `startsat`: the third person (the stem itself for `processat`)
+    events = (stem, stem[:-1]) if stem.endswith("s") else (stem,)
+    return word if participle or any(e.endswith(TIME_EVENTS) for e in events) else None
 
 
 PUBLIC = "PUBLIC"

@@ -403,7 +403,7 @@ class ColumnProfile(NamedTuple):
     column: str
     empty_strings: int | None  # values equal to ''
     blank_strings: int | None  # values of only whitespace, not ''
-    min_value: int | None
+    min_value: int | None  # the smallest value other than 0 (epoch columns' "never")
     max_value: int | None
     sampled: bool
     # The data profile (snapshot/profile.py). Counts, never values: every count is of

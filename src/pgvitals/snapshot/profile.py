@@ -122,7 +122,8 @@ CONDITIONS = {
 }
 # Measures read as an extreme instead of a count: (aggregate, expression)
 EXTREMES = {
-    "min_value": ("min", "{c}::int8"),
+    # 0 left out: epoch columns hold it for "never" (Mattermost's `deleteat`)
+    "min_value": ("min", "NULLIF({c}, 0)::int8"),
     "max_value": ("max", "{c}::int8"),
     "min_length": ("min", "pg_catalog.char_length({t})"),
     "max_length": ("max", "pg_catalog.char_length({t})"),
