@@ -268,3 +268,124 @@ def test_the_rules_said_to_run_without_squawk_are_those_blocks_report() -> None:
     )
     produced = {rule for rule, *_ in block_hazards(one_of_each)}
     assert produced & LINTED_RULES == BLOCK_RULES
+
+
+def long_work_reviewed(database, tmp_path: Path, migration: str) -> dict[str, dict]:
+    """`review V9__backfill.sql --base <the database>`, with the size thresholds of the
+    backfill and held-lock rules lowered so that "large" needs no million rows: their
+    findings by rule and file:line."""
+    lowered = "small_rows = 100\nlarge_rows = 20000\n"
+    write(tmp_path, {
+        "V9__backfill.sql": migration,
+        "pyproject.toml": f"[tool.pgvitals.rules.migration-backfill-in-transaction]\n{lowered}"
+                          "[tool.pgvitals.rules.migration-lock-held-during-long-statement]\n"
+                          f"{lowered}",
+    })  # fmt: skip
+    server = database.server.dsn()
+    run = pgvitals("review", "V9__backfill.sql", "--base", database.dsn, "--server", server,
+                   "--format", "json", cwd=tmp_path, timeout=300)  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    long_rules = ("migration-backfill-in-transaction", "migration-lock-held-during-long-statement")
+    return {
+        f"{f['rule']} {located(f)}": f
+        for f in valid_report(run.json())["findings"]
+        if f["rule"] in long_rules
+    }
+
+
+LARGE_BASE = """
+CREATE TABLE community (id int PRIMARY KEY, name text);
+INSERT INTO community SELECT g, 'c' FROM generate_series(1, 50) g;
+CREATE TABLE post (id int PRIMARY KEY, community_id int REFERENCES community, title text);
+INSERT INTO post SELECT g, g % 50 + 1, 't' FROM generate_series(1, 3000) g;
+CREATE TABLE comment (id int PRIMARY KEY, post_id int REFERENCES post, body text);
+INSERT INTO comment SELECT g, g % 3000 + 1, 'b' FROM generate_series(1, 30000) g;
+CREATE TABLE settings (id int PRIMARY KEY, theme text);
+INSERT INTO settings SELECT g, 'dark' FROM generate_series(1, 5) g;
+CREATE TABLE invites (id int PRIMARY KEY, note text);
+"""
+
+
+def test_a_backfill_is_weighed_by_the_rows_the_base_says_it_changes(database, tmp_path) -> None:
+    """The base's planner estimates the rows a WHERE matches from the base's statistics:
+    every comment (high), a WHERE on the key range that bounds a batch (not reported), a
+    table of five rows (not reported), a WHERE on a column the file adds, which the base
+    cannot plan (nothing bounds it: every row), a copy of a middling table (medium)."""
+    database.execute(LARGE_BASE)
+    database.execute("VACUUM ANALYZE community, post, comment, settings")
+    found = long_work_reviewed(database, tmp_path, """\
+ALTER TABLE comment ADD COLUMN community_id int;
+UPDATE comment AS c SET community_id = p.community_id FROM post AS p WHERE c.post_id = p.id;
+UPDATE comment SET body = 'x' WHERE id BETWEEN 1 AND 50;
+UPDATE settings SET theme = 'light';
+UPDATE comment SET body = '' WHERE community_id IS NULL;
+CREATE TABLE post_copy (id int, title text);
+INSERT INTO post_copy SELECT id, title FROM post;
+""")  # fmt: skip
+    backfills = {
+        key: f["severity"] for key, f in found.items() if key.startswith("migration-backfill")
+    }
+    assert backfills == {
+        "migration-backfill-in-transaction V9__backfill.sql:2": "high",
+        "migration-backfill-in-transaction V9__backfill.sql:5": "high",
+        "migration-backfill-in-transaction V9__backfill.sql:7": "medium",
+    }
+    every = found["migration-backfill-in-transaction V9__backfill.sql:2"]
+    assert every["evidence"]["tables"] == ["public.comment"]
+    assert every["evidence"]["work_rows"] == 30000
+    assert "cannot estimate its WHERE" in " ".join(
+        found["migration-backfill-in-transaction V9__backfill.sql:5"]["evidence"]["found"]
+    )
+
+
+def test_a_lock_held_across_a_long_statement_is_reported_where_it_is_taken(
+    database, tmp_path
+) -> None:
+    """Lemmy's 2026-03-19 shape: the new reference locks `community` against writes (and
+    the ALTER locks `comment` against reads) until the file commits, through the backfill
+    of every comment; later in the file, a lock held while five settings rows change is
+    not reported, nor one held while a table empty in the base is indexed (Lemmy's
+    local_user was high), nor one taken in a transaction of its own."""
+    database.execute(LARGE_BASE)
+    database.execute("VACUUM ANALYZE community, post, comment, settings, invites")
+    found = long_work_reviewed(database, tmp_path, """\
+ALTER TABLE comment ADD COLUMN community_id int REFERENCES community (id);
+UPDATE comment AS c SET community_id = p.community_id FROM post AS p WHERE c.post_id = p.id;
+ALTER TABLE post ADD COLUMN score int;
+UPDATE settings SET theme = 'light';
+CREATE INDEX ON invites (note);
+COMMIT;
+ALTER TABLE community ADD COLUMN rank int;
+COMMIT;
+UPDATE post SET score = 0;
+""")  # fmt: skip
+    held = {key: f for key, f in found.items() if key.startswith("migration-lock-held")}
+    assert list(held) == ["migration-lock-held-during-long-statement V9__backfill.sql:1"]
+    [finding] = held.values()
+    assert finding["severity"] == "high"
+    assert finding["evidence"]["tables"] == ["public.comment", "public.community"]
+    [message] = finding["evidence"]["found"]
+    assert "SHARE ROW EXCLUSIVE on public.community" in message
+    assert "ACCESS EXCLUSIVE on public.comment" in message
+    assert "(V9__backfill.sql:2) updates rows of public.comment" in message
+
+
+def test_no_lock_is_held_across_statements_a_tool_runs_one_by_one(database, tmp_path) -> None:
+    """goose runs a file in one transaction, so the reference's locks last through the
+    backfill; with `-- +goose NO TRANSACTION` it runs each statement on its own, and the
+    ALTER's locks are released before the UPDATE begins."""
+    database.execute(LARGE_BASE)
+    database.execute("VACUUM ANALYZE community, post, comment")
+    body = (
+        "ALTER TABLE comment ADD COLUMN community_id int REFERENCES community (id);\n"
+        "UPDATE comment AS c SET community_id = p.community_id"
+        " FROM post AS p WHERE c.post_id = p.id;\n"
+    )
+    wrapped = long_work_reviewed(database, tmp_path, "-- +goose Up\n" + body)
+    assert "migration-lock-held-during-long-statement V9__backfill.sql:2" in wrapped
+    apart = long_work_reviewed(
+        database, tmp_path, "-- +goose Up\n-- +goose NO TRANSACTION\n" + body
+    )
+    assert [key for key in apart if key.startswith("migration-lock-held")] == []
+    # the backfill itself is still one long transaction of its own
+    assert "migration-backfill-in-transaction V9__backfill.sql:4" in apart

@@ -330,3 +330,65 @@ def test_a_row_beyond_the_last_partition_is_rejected_and_a_default_takes_it(data
             admin.execute("INSERT INTO m VALUES (now())")
         admin.execute("CREATE TABLE m_default PARTITION OF m DEFAULT")
         admin.execute("INSERT INTO m VALUES (now())")
+
+
+# migration-backfill-in-transaction, migration-lock-held-during-long-statement
+
+
+def test_a_backfills_rows_stay_locked_and_its_dead_rows_unremovable_until_it_commits(
+    database,
+) -> None:
+    """A writer of a backfilled row waits until the backfill's transaction commits; the
+    table holds a second copy of every row changed; and while it runs VACUUM cannot
+    remove the rows another table deleted after it began."""
+    database.execute(
+        "CREATE TABLE comment (id int PRIMARY KEY, body text);"
+        "INSERT INTO comment SELECT g, 'x' FROM generate_series(1, 2000) g;"
+        "CREATE TABLE audit (id int)"
+    )
+    database.execute("VACUUM comment")
+    with database.admin() as writer, psycopg.connect(database.dsn) as migration:
+        before = writer.execute("SELECT pg_relation_size('comment')").fetchone()[0]
+        migration.execute("UPDATE comment SET body = 'y'")
+        writer.execute("SET lock_timeout = '200ms'")
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            writer.execute("UPDATE comment SET body = 'z' WHERE id = 5")
+        assert writer.execute("SELECT pg_relation_size('comment')").fetchone()[0] >= 1.9 * before
+        writer.execute("INSERT INTO audit SELECT generate_series(1, 100)")
+        writer.execute("DELETE FROM audit")
+        notices: list[str] = []
+        writer.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
+        writer.execute("VACUUM (VERBOSE) audit")
+        assert any("100 are dead but not yet removable" in notice for notice in notices)
+        migration.commit()
+        writer.execute("UPDATE comment SET body = 'z' WHERE id = 5")
+
+
+def test_a_new_references_lock_is_held_through_a_later_backfill(database) -> None:
+    """ADD COLUMN ... REFERENCES takes SHARE ROW EXCLUSIVE on the referenced table and
+    ACCESS EXCLUSIVE on its own, and both stay held while the same transaction backfills:
+    no write to the referenced table, no read of the altered one, until it commits."""
+    database.execute(
+        "CREATE TABLE community (id int PRIMARY KEY);"
+        "INSERT INTO community SELECT generate_series(1, 10);"
+        "CREATE TABLE comment (id int PRIMARY KEY, body text);"
+        "INSERT INTO comment SELECT g, 'x' FROM generate_series(1, 1000) g"
+    )
+    with database.admin() as other, psycopg.connect(database.dsn) as migration:
+        migration.execute("ALTER TABLE comment ADD COLUMN community_id int REFERENCES community")
+        migration.execute("UPDATE comment SET community_id = id % 10 + 1")
+        held = dict(migration.execute(
+            "SELECT relation::regclass::text, mode FROM pg_locks"
+            " WHERE pid = pg_backend_pid()"
+            "   AND relation IN ('community'::regclass, 'comment'::regclass)"
+            "   AND mode IN ('ShareRowExclusiveLock', 'AccessExclusiveLock')"
+        ).fetchall())  # fmt: skip
+        assert held == {"community": "ShareRowExclusiveLock", "comment": "AccessExclusiveLock"}
+        other.execute("SET lock_timeout = '200ms'")
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            other.execute("INSERT INTO community VALUES (11)")
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            other.execute("SELECT count(*) FROM comment")
+        migration.commit()
+        other.execute("INSERT INTO community VALUES (11)")
+        assert other.execute("SELECT count(*) FROM comment").fetchone() == (1000,)

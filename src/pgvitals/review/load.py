@@ -238,6 +238,8 @@ class Load:
     roles_created: list[str] = field(default_factory=list)
     tracked: bool = False  # the event log ran: objects have file:line locations
     virtual_files: set[str] = field(default_factory=set)  # no file to point at (a dump)
+    # files whose migration tool runs each statement in a transaction of its own
+    one_by_one: set[str] = field(default_factory=set)
 
     def lost_to(self, index: int) -> list[int]:
         return [n for n, o in enumerate(self.outcomes) if o.cause == index and o.status == LOST]

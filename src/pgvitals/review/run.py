@@ -26,7 +26,7 @@ from psycopg import conninfo, sql
 
 from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe, first_line, scrub
 from pgvitals.embedded import EmbeddedServer, interrupt_safe, pg_dump, pgserver_bin_dir
-from pgvitals.review import runners, safety
+from pgvitals.review import runners, safety, transaction
 from pgvitals.review.files import InputError, Selection, select
 from pgvitals.review.load import REJECTED, SKIPPED, UNCHECKED, Load, Loader
 from pgvitals.review.restore import create_database, drop_database, dump_roles, load_at_once
@@ -171,9 +171,14 @@ def load_and_snapshot(
     if watch is not None:
         step("migration safety")
         hazards, skipped = safety.assess(load, watch, linted, pg_version)
-        if hazards and base is not None and base.kind == DATABASE:
+        seen = watch.seen
+        sizes, matched = None, {}
+        if base is not None and base.kind == DATABASE and (hazards or seen.backfills or seen.locks):
             assert base.dsn is not None
-            hazards = safety.with_sizes(hazards, base_table_sizes(base.dsn))
+            sizes, matched = base_statistics(base.dsn, seen.backfills)
+            hazards = safety.with_sizes(hazards, sizes)
+        hazards += transaction.backfill_hazards(load, seen, sizes, matched)
+        hazards += transaction.held_lock_hazards(load, seen, sizes, matched)
         collection = dataclasses.replace(
             snapshot.collection, skipped=[*snapshot.collection.skipped, *skipped]
         )
@@ -196,6 +201,8 @@ def load_files(
         split = split_file(text, source.shown)
         notes += split.notes
         first = len(loader.load.statements)
+        if runners.one_by_one(source.path, text):
+            loader.load.one_by_one.add(source.shown)
         loader.run_file(split.statements, runners.wrapping(source.path, text, split.statements))
         if linted is not None:
             linted.append(safety.linted_file(source.shown, split.text, first, split.statements))
@@ -289,12 +296,15 @@ def loaded_whole(admin: str, dsn: str, base_dsn: str, dump: str, create_roles: b
     return False
 
 
-def base_table_sizes(dsn: str) -> dict[str, tuple[float | None, int | None]]:
-    """The sizes of a base database's tables, from its catalog statistics, in a
-    read-only session: what the migration rules weigh a lock's duration by."""
+def base_statistics(
+    dsn: str, backfills: dict[int, transaction.Backfill]
+) -> tuple[transaction.Sizes, dict[int, float]]:
+    """The sizes of a base database's tables, from its catalog statistics, and the rows
+    its planner estimates each bounded backfill matches, in a read-only session: what
+    the migration rules weigh a lock's duration by."""
     connection = connect(dsn, Limits())
     try:
-        return safety.table_sizes(connection)
+        return safety.table_sizes(connection), transaction.matched_rows(connection, backfills)
     finally:
         connection.close()
 

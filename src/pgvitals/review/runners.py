@@ -129,6 +129,15 @@ def wrapping(path: Path, text: str, statements: list[Statement]) -> list[Runner 
     return found
 
 
+def one_by_one(path: Path, text: str) -> bool:
+    """Does the file's tool run its statements one by one, each in a transaction of its
+    own (goose's `NO TRANSACTION`, Atlas's `txmode none`)? A lock one statement takes is
+    then released before the next begins."""
+    if GOOSE_UP.search(text):
+        return bool(GOOSE_NO_TRANSACTION.search(text))
+    return (path.parent / "atlas.sum").is_file() and atlas_txmode(text) == "none"
+
+
 def units(path: Path, text: str) -> list[Unit]:
     """The parts of the file that its tool runs at once, and how; none where the tool
     is not recognised or runs the statements one by one outside a transaction."""

@@ -47,6 +47,7 @@ from pgvitals.engine import Analysis, Check
 from pgvitals.fmt import plural
 from pgvitals.review.load import LOADED, Load
 from pgvitals.review.split import Statement
+from pgvitals.review.transaction import Backfill, Long, Transactions, backfill_of, long_work
 from pgvitals.snapshot.model import MigrationHazard
 
 SKIP_STEP = "migration-safety"  # collection.skipped entries that say squawk did not run
@@ -279,20 +280,30 @@ class Watch:
     targets: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
     shapes: dict[int, Shape] = field(default_factory=dict)  # pending: before a block
     blocks: dict[int, BlockChanges] = field(default_factory=dict)
+    # over each transaction's length: its locks, backfills and long statements
+    seen: Transactions = field(default_factory=Transactions)
 
     def before(self, connection: psycopg.Connection, index: int, statement: Statement) -> None:
+        self.seen.order.append(index)
+        backfill = backfill_of(statement.node)
+        if backfill is not None:
+            verb, named, bounded, probe = backfill
+            tables = self.existing_named(connection, named)
+            if tables:
+                names = sorted({name for _, name in tables})
+                self.seen.backfills[index] = Backfill(verb, names, bounded, probe)
+            return
         if isinstance(statement.node, BLOCKS):
             self.shapes[index] = Shape.read(connection, list(self.existing))
             return
         named = named_relations(statement.node)
         if not named:
             return
-        schemas, names = [s for s, _ in named], [n for _, n in named]
-        rows = connection.execute(TARGETS, [schemas, names]).fetchall()
-        existing = [(oid, name) for oid, name in rows if oid in self.existing]
+        existing = self.existing_named(connection, named)
         if not existing:
             return
         self.tables[index] = sorted(name for _, name in existing)
+        self.seen.long[index] = long_work(statement.node, self.tables[index])
         columns = renamed_or_dropped_columns(statement.node)
         if columns and all(
             self.unknown_to_base_code(connection, oid, column)
@@ -314,6 +325,14 @@ class Watch:
                 if connection.execute(NOT_NULL_UNPROVEN, [oid, column]).fetchone() == (True,)
             ]
 
+    def existing_named(
+        self, connection: psycopg.Connection, named: list[tuple[str | None, str]]
+    ) -> list[tuple[int, str]]:
+        """(oid, schema.name) of the base's tables among relations named as written."""
+        schemas, names = [s for s, _ in named], [n for _, n in named]
+        rows = connection.execute(TARGETS, [schemas, names]).fetchall()
+        return [(oid, name) for oid, name in rows if oid in self.existing]
+
     def unknown_to_base_code(self, connection: psycopg.Connection, oid: int, column: str) -> bool:
         """Code running on the base cannot use the column: the reviewed files added it,
         or the table does not have it now (Mattermost drops columns of an older schema
@@ -326,7 +345,9 @@ class Watch:
         return number is None or number[0] > self.existing[oid]
 
     def after(self, connection: psycopg.Connection, index: int, statement: Statement) -> None:
-        """The statement loaded: did it give an existing table new files (a rewrite)?"""
+        """The statement loaded: did it give an existing table new files (a rewrite)?
+        What strong locks does its transaction hold now?"""
+        self.seen.held_after(connection, index, set(self.existing))
         shape = self.shapes.pop(index, None)
         if shape is not None:
             self.after_block(connection, index, shape)
@@ -335,12 +356,19 @@ class Watch:
         if before is None:
             return
         rewritten = []
-        for oid, name in self.targets.pop(index):
+        targets = self.targets.pop(index)
+        for oid, name in targets:
             now = dict(files_of(connection, oid))
             if any(before.get(relation) not in (None, node) for relation, node in now.items()):
                 rewritten.append(name)
         if rewritten:
             self.rewritten[index] = sorted(rewritten)
+        # the scan of SET NOT NULL is done by the rewrite where there is one
+        scanned = [] if rewritten or not self.unproven_not_null.get(index) else targets
+        self.seen.long.setdefault(index, []).extend(
+            [*(Long(table, "rewrites {table}", True) for table in rewritten),
+             *(Long(table, "scans {table} for SET NOT NULL", True) for _, table in scanned)]
+        )  # fmt: skip
 
     def after_block(self, connection: psycopg.Connection, index: int, before: Shape) -> None:
         changes = block_changes(before, Shape.read(connection, list(before.names)), self.existing)
@@ -355,6 +383,18 @@ class Watch:
             self.blocks[index] = changes
             if changes.rewritten:
                 self.rewritten[index] = sorted(changes.rewritten)
+            self.seen.long[index] = [
+                *(Long(table, "rewrites {table}", True) for table in changes.rewritten),
+                *(Long(table, "builds an index on {table}", False) for table, _ in changes.indexes),
+                *(
+                    Long(table, "builds a unique index on {table}", True)
+                    for table, _ in changes.keys
+                ),
+                *(
+                    Long(table, "scans {table} for SET NOT NULL", True)
+                    for table, _ in changes.not_null
+                ),
+            ]
 
 
 def files_of(connection: psycopg.Connection, oid: int) -> list[tuple[int, int]]:

@@ -449,3 +449,131 @@ def migration_drop_table(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """
     yield from hazards(snap, "migration-drop-table",
                        "drops {tables}, with its rows")  # fmt: skip
+
+
+def long_work_hazards(snap: Snapshot, rule_id: str, opts: TableSizeOptions) -> Iterator[Draft]:
+    """The findings of a rule whose harm lasts as long as a statement's long work (the
+    rows a backfill changes, a scan or build of a table), one per statement: the size of
+    that work sets the severity, and work the base's statistics show small (low) is left
+    out: the lock lasts a moment."""
+    kept: dict[tuple[str, int], list[tuple[MigrationHazard, Severity | None]]] = {}
+    for hazard in snap.migration_hazards:
+        if hazard.rule != rule_id:
+            continue
+        work = hazard._replace(rows_estimate=hazard.work_rows, bytes=hazard.work_bytes)
+        severity = size_severity(work, opts)
+        if severity != LOW:
+            kept.setdefault((hazard.file, hazard.line), []).append((work, severity))
+    for pairs in kept.values():
+        # the largest work first: it sets the severity and the sizes shown
+        pairs.sort(key=lambda pair: (pair[0].bytes or 0, pair[0].rows_estimate or 0), reverse=True)
+        work, severity = pairs[0]
+        messages = list(dict.fromkeys(m for hazard, _ in pairs for m in hazard.messages))
+        tables = sorted({t for hazard, _ in pairs for t in hazard.tables})
+        if any(s is None for _, s in pairs):
+            severity = None
+        evidence: dict[str, object] = {
+            "statement": work.statement,
+            "tables": tables,
+            "found": messages,
+            "found_by": work.found_by,
+            "safe_form": work.fix,
+        }
+        shown = "; ".join(messages[:3]) + (
+            f"; and {len(messages) - 3} more" if len(messages) > 3 else ""
+        )
+        message = f"`{work.statement}` {shown}"
+        if work.rows_estimate is not None or work.bytes is not None:
+            evidence["work_rows"], evidence["work_bytes"] = work.rows_estimate, work.bytes
+            message += f" ({size_words(work)} to go through, by the base's statistics)"
+        yield finding(work.located, message, evidence=evidence, severity=severity)
+
+
+@rule(
+    "migration-backfill-in-transaction",
+    category=INTEGRITY,
+    severity=HIGH,
+    title="A migration changes the rows of an existing table in one statement (a backfill)",
+    options=TableSizeOptions,
+)
+def migration_backfill_in_transaction(snap: Snapshot, opts: TableSizeOptions) -> Iterator[Draft]:
+    """UPDATE or DELETE of many rows of a table the database already has, or an INSERT ...
+    SELECT copying them, in one statement of a migration.
+
+    Reported by `pgvitals review --base` where the table exists in the base (one the
+    reviewed files create is empty). With `--base DSN` the base's planner estimates, from
+    its statistics, how many rows the statement's WHERE matches (an EXPLAIN of the
+    SELECT of the same rows, in a read-only session), and that share of the table sets
+    the severity: low under `small_rows` rows and `small_bytes` (then not reported: a
+    bounded batch such as `WHERE id BETWEEN 1 AND 5000`), medium under `large_rows` and
+    `large_bytes`, this rule's own above. A WHERE the planner cannot estimate (it names
+    a column the reviewed files add, as `WHERE new_column IS NULL`) bounds nothing.
+    With a base of files or a snapshot there are no statistics: only statements with no
+    WHERE are reported, at this rule's severity.
+
+    ## Why it breaks
+    Every row the statement changes stays locked until its transaction commits: the
+    application's own UPDATEs and DELETEs of those rows wait, for the whole statement
+    and, where the migration tool runs the file in one transaction, for every statement
+    after it. Each changed row is written anew and its old version stays behind as a
+    dead row: the table grows by a copy of the rows changed.
+    And while the transaction runs, VACUUM cannot remove the rows that any table of the
+    database deletes or updates after it began: the whole database bloats for as long
+    as the backfill takes.
+
+    ## Fix
+    Backfill outside the migration's transaction, in batches that each commit: a loop
+    of `UPDATE ... WHERE id >= $1 AND id < $1 + 10000` (on the key, so each batch finds
+    its rows by index), pausing between batches so that vacuum and replicas keep up; or
+    a separate, non-transactional migration step. Code reading the column must cope
+    with rows not yet backfilled until it is done.
+    """
+    yield from long_work_hazards(snap, "migration-backfill-in-transaction", opts)
+
+
+@rule(
+    "migration-lock-held-during-long-statement",
+    category=INTEGRITY,
+    severity=HIGH,
+    title="A migration holds a lock on an existing table while a later statement runs long",
+    options=TableSizeOptions,
+)
+def migration_lock_held_during_long_statement(
+    snap: Snapshot, opts: TableSizeOptions
+) -> Iterator[Draft]:
+    """A statement takes a lock that stops writes to a table the database already has,
+    and a later statement of the same transaction runs long.
+
+    The locks are PostgreSQL's own: the review reads `pg_locks` after each statement
+    loads. Those that stop writes count: SHARE (an index built in place), SHARE ROW
+    EXCLUSIVE (ADD FOREIGN KEY and ADD COLUMN ... REFERENCES take it on the referenced
+    table), EXCLUSIVE, and ACCESS EXCLUSIVE (most ALTER TABLEs, which stops reads too).
+    A long statement is a backfill (see migration-backfill-in-transaction), a rewrite,
+    a SET NOT NULL scan, an index built in place, a REINDEX, or a constraint checked
+    against every row (ADD CONSTRAINT without NOT VALID, VALIDATE CONSTRAINT). A lock on
+    the long statement's own table is reported where it is stronger than what that
+    statement takes itself (an ACCESS EXCLUSIVE from an earlier ALTER stops the reads
+    a backfill alone lets through). Reported on the statement that takes the lock,
+    naming the long one.
+
+    A migration's transaction is its file, cut at the file's own BEGIN, COMMIT and
+    ROLLBACK; a file with a statement that cannot run in a transaction block (CREATE
+    INDEX CONCURRENTLY, VACUUM) is run one statement at a time outside its own
+    BEGIN ... COMMIT. With `--base DSN` the size of the long statement's work (the rows
+    a backfill matches, the table it scans) sets the severity as for the other
+    migration rules; a small one is not reported.
+
+    ## Why it breaks
+    A lock is released when the transaction ends, not when the statement that took it
+    does. Lemmy's migration of 2026-03-19 adds `comment.community_id REFERENCES
+    community`, then fills it with one UPDATE of every comment: `community` takes no
+    write (SHARE ROW EXCLUSIVE), and `comment` no read either (ACCESS EXCLUSIVE), until
+    the last comment is updated and the file commits. Each statement alone holds its
+    lock for a moment; together they hold it for the whole backfill.
+
+    ## Fix
+    Run the long statement in a migration of its own (for a backfill: in committed
+    batches outside any migration transaction), or move the statement that takes the
+    lock after it, so that the lock is held only for a moment.
+    """
+    yield from long_work_hazards(snap, "migration-lock-held-during-long-statement", opts)

@@ -340,6 +340,11 @@ class MigrationHazard(NamedTuple):
     # is files or a snapshot
     rows_estimate: float | None = None
     bytes: int | None = None
+    # what the statement's long work goes through, where that is not all of `tables`:
+    # a backfill's rows (those its WHERE matches, by the base's planner) and their share
+    # of the bytes; for a lock held across a long statement, that statement's
+    work_rows: float | None = None
+    work_bytes: int | None = None
 
     @property
     def located(self) -> Located:
