@@ -365,7 +365,9 @@ class Facts:
         An id beside a type of the same stem (`commentable_id` and `commentable_type`,
         `external_service_id` and `external_service_type`) is no reference either: the
         type says which table or outside system the id belongs to (a polymorphic
-        reference, or a code host's own id), so no single foreign key can hold it.
+        reference, or a code host's own id), so no single foreign key can hold it. Nor
+        is a name the target table itself has as a column beside its key (`action_id`
+        beside `Action."actionId"`): it holds that column's values.
         """
         found = []
         declared = self.columns_in_foreign_keys
@@ -422,6 +424,15 @@ class Facts:
             if k.name in ("id", column.name) or (len(key) == 1 and is_id_name(k.name))
         ]
         if len(named) != 1:
+            return None
+        # a column of the target named as this one (Hatchet's `Action."actionId"`, text,
+        # beside its uuid `id`) is what `v1_task.action_id` holds: the name points at
+        # that column, not at the key, whatever the types say
+        spelled = words(column.name)
+        if any(
+            words(other.name) == spelled and other not in key
+            for other in self.snap.columns_by_table.get(target.oid, [])
+        ):
             return None
         columns: list[Column] = []
         for key_column in key:
