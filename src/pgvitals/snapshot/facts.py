@@ -283,9 +283,11 @@ class Facts:
         """Tables whose name says they are a copy of another (by oid: the pattern
         matched): `*_backup`, `*_bak`, `*_old`; `*_copy`, `*_tmp`, `*_temp` and dated
         copies (`feedback_2024_01_15`, `orders20230101`) when the table they copy exists
-        in the same schema, so monthly partitions, `events_2024` tables by design and
-        `sensor_temp` are not copies."""
-        names = {(t.schema, t.name) for t in self.snap.tables}
+        in the same schema and has every column of theirs, so monthly partitions,
+        `events_2024` tables by design, `sensor_temp` and Hatchet's
+        `v1_task_events_olap_tmp` (a queue with columns of its own beside
+        `v1_task_events_olap`) are not copies."""
+        by_name = {(t.schema, t.name): t for t in self.snap.tables}
         found: dict[int, str] = {}
         for table in self.snap.tables:
             if table.is_partition or table.kind not in ("r", "p"):
@@ -294,14 +296,25 @@ class Facts:
             if match:
                 word = match.group(1).lower()
                 # `sensor_temp` is a temperature: these words need the original beside them
-                original = (table.schema, table.name[: match.start()]) in names
-                if word not in ("copy", "tmp", "temp") or original:
+                original = by_name.get((table.schema, table.name[: match.start()]))
+                if word not in ("copy", "tmp", "temp") or self._copies(table, original):
                     found[table.oid] = word
                 continue
             dated = DATED_SUFFIX.search(table.name)
-            if dated and (table.schema, table.name[: dated.start()]) in names:
+            if dated and self._copies(
+                table, by_name.get((table.schema, table.name[: dated.start()]))
+            ):
                 found[table.oid] = "dated copy"
         return found
+
+    def _copies(self, table: Table, original: Table | None) -> bool:
+        """Could `table` be a copy of `original`: does it exist, and has `table` no
+        column it lacks? (`CREATE TABLE ... AS` and `LIKE` copy columns; columns the
+        original gained since are fine.)"""
+        if original is None:
+            return False
+        theirs = {c.name for c in self.snap.columns_by_table.get(original.oid, [])}
+        return all(c.name in theirs for c in self.snap.columns_by_table.get(table.oid, []))
 
     @cached_property
     def tables_by_key(self) -> dict[str, list[Table]]:
