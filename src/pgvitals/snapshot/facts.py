@@ -380,7 +380,9 @@ class Facts:
         type says which table or outside system the id belongs to (a polymorphic
         reference, or a code host's own id), so no single foreign key can hold it. Nor
         is a name the target table itself has as a column beside its key (`action_id`
-        beside `Action."actionId"`): it holds that column's values.
+        beside `Action."actionId"`): it holds that column's values. Nor is a stem that a
+        table named with the referencing table's own prefix also matches (`event_id` of
+        `v1_event_to_run_olap` beside `Event` and `v1_event`): which is meant?
         """
         found = []
         declared = self.columns_in_foreign_keys
@@ -422,7 +424,17 @@ class Facts:
         candidates = [t for t in self.tables_by_key.get(stem, []) if t.oid != table.oid]
         here = [t for t in candidates if t.schema == table.schema]
         chosen = here or candidates
-        return chosen[0] if len(chosen) == 1 else None
+        if len(chosen) != 1:
+            return None
+        # a table named with the referencing table's own leading words and the stem is
+        # as evident a target: Hatchet's `v1_event_to_run_olap.event_id` holds the ids of
+        # `v1_event` (bigint), not of the older `Event` (uuid)
+        parts = words(table.name)
+        for leading in range(1, len(parts)):
+            twins = self.tables_by_key.get(f"{'_'.join(parts[:leading])}_{stem}", [])
+            if any(t.oid not in (table.oid, chosen[0].oid) for t in twins):
+                return None
+        return chosen[0]
 
     def _reference_to(self, table: Table, column: Column, target: Table) -> Reference | None:
         key = self.referenceable_key(target)
