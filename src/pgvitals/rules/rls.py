@@ -259,8 +259,9 @@ def api_access(
 
 def shut_out_by_rls(snap: Snapshot, table: Table, api: list[str]) -> list[str]:
     """The roles besides the API roles that were granted a privilege on the table (or
-    on its columns) and would see no row once row-level security is on with no
-    policy: not its owner, a superuser or a BYPASSRLS role."""
+    on its columns) by name and would see no row once row-level security is on with
+    no policy: not its owner, a superuser or a BYPASSRLS role. (A grant to PUBLIC
+    names nobody: closing a table granted to everyone is what the finding asks.)"""
     facts = snap.facts
     granted = {
         *facts.grants.get(("table", table.oid), {}),
@@ -269,7 +270,7 @@ def shut_out_by_rls(snap: Snapshot, table: Table, api: list[str]) -> list[str]:
     shut_out = []
     for name in sorted(granted - {table.owner, *api}):
         role = facts.role_by_name.get(name)
-        if role is None or not (role.superuser or role.bypassrls):  # None: PUBLIC, every role
+        if role is not None and not (role.superuser or role.bypassrls):
             shut_out.append(name)
     return shut_out
 
