@@ -88,8 +88,10 @@ def backup_table(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """A copy kept beside the live table: `*_backup`, `*_bak`, `*_old`, `*_copy`, `*_tmp`,
     or a dated copy (`feedback_2024_01_15`) of a table that exists.
 
-    A dated name counts only when the undated table exists in the same schema, so
-    partitions and yearly tables by design are not reported.
+    A dated name, `*_copy`, `*_tmp` and `*_temp` count only when the table they name
+    exists in the same schema and the copy has no column it lacks, so partitions,
+    yearly tables by design and staging tables with columns of their own are not
+    reported.
 
     ## Why it breaks
     A copy made with `CREATE TABLE ... AS` has no primary key, no foreign keys, no

@@ -257,6 +257,24 @@ def api_access(
     return access
 
 
+def shut_out_by_rls(snap: Snapshot, table: Table, api: list[str]) -> list[str]:
+    """The roles besides the API roles that were granted a privilege on the table (or
+    on its columns) by name and would see no row once row-level security is on with
+    no policy: not its owner, a superuser or a BYPASSRLS role. (A grant to PUBLIC
+    names nobody: closing a table granted to everyone is what the finding asks.)"""
+    facts = snap.facts
+    granted = {
+        *facts.grants.get(("table", table.oid), {}),
+        *facts.grants.get(("column", table.oid), {}),
+    }
+    shut_out = []
+    for name in sorted(granted - {table.owner, *api}):
+        role = facts.role_by_name.get(name)
+        if role is not None and not (role.superuser or role.bypassrls):
+            shut_out.append(name)
+    return shut_out
+
+
 @rule(
     "rls-disabled",
     category=SECURITY,
@@ -295,7 +313,10 @@ def rls_disabled(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
     With RLS on and no policy, every role but the owner and BYPASSRLS roles sees no
     rows and cannot write any, so enabling it alone breaks an application that
     uses the table. Or revoke the API roles' privileges on a table they must not
-    reach. The rollback disables it again.
+    reach. The rollback disables it again. Where roles other than the API roles
+    were granted privileges on the table (the application's own roles, listed as
+    `shut_out`), fix.sql has no statement: enabling it there before the policies
+    exist is an outage, not a fix.
     """
     roles = api_roles(snap, opts)
     facts = snap.facts
@@ -324,11 +345,17 @@ def rls_disabled(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
             reasons.append(f"{', '.join(access)} can reach it")
         if siblings:
             reasons.append(f"other tables of {table.schema} use row-level security")
+        evidence: dict[str, object] = {"api_access": access, "schema_uses_rls": siblings}
+        shut_out = shut_out_by_rls(snap, table, roles)
+        if shut_out:
+            # Windmill's windmill_user reads usr and workspace: RLS without a policy
+            # would show it no row, so the ENABLE alone is no fix but an outage
+            evidence["shut_out"] = shut_out
         yield finding(
             table,
             f"{table.qualname} has no row-level security: {' and '.join(reasons)}",
-            evidence={"api_access": access, "schema_uses_rls": siblings},
-            fix=fixes.enable_rls(table, NO_POLICY_YET),
+            evidence=evidence,
+            fix=None if shut_out else fixes.enable_rls(table, NO_POLICY_YET),
             severity=HIGH,
         )
     if snap.collection.reviewed and not (rls_schemas or snap.policies or reached):

@@ -283,9 +283,11 @@ class Facts:
         """Tables whose name says they are a copy of another (by oid: the pattern
         matched): `*_backup`, `*_bak`, `*_old`; `*_copy`, `*_tmp`, `*_temp` and dated
         copies (`feedback_2024_01_15`, `orders20230101`) when the table they copy exists
-        in the same schema, so monthly partitions, `events_2024` tables by design and
-        `sensor_temp` are not copies."""
-        names = {(t.schema, t.name) for t in self.snap.tables}
+        in the same schema and has every column of theirs, so monthly partitions,
+        `events_2024` tables by design, `sensor_temp` and Hatchet's
+        `v1_task_events_olap_tmp` (a queue with columns of its own beside
+        `v1_task_events_olap`) are not copies."""
+        by_name = {(t.schema, t.name): t for t in self.snap.tables}
         found: dict[int, str] = {}
         for table in self.snap.tables:
             if table.is_partition or table.kind not in ("r", "p"):
@@ -294,14 +296,25 @@ class Facts:
             if match:
                 word = match.group(1).lower()
                 # `sensor_temp` is a temperature: these words need the original beside them
-                original = (table.schema, table.name[: match.start()]) in names
-                if word not in ("copy", "tmp", "temp") or original:
+                original = by_name.get((table.schema, table.name[: match.start()]))
+                if word not in ("copy", "tmp", "temp") or self._copies(table, original):
                     found[table.oid] = word
                 continue
             dated = DATED_SUFFIX.search(table.name)
-            if dated and (table.schema, table.name[: dated.start()]) in names:
+            if dated and self._copies(
+                table, by_name.get((table.schema, table.name[: dated.start()]))
+            ):
                 found[table.oid] = "dated copy"
         return found
+
+    def _copies(self, table: Table, original: Table | None) -> bool:
+        """Could `table` be a copy of `original`: does it exist, and has `table` no
+        column it lacks? (`CREATE TABLE ... AS` and `LIKE` copy columns; columns the
+        original gained since are fine.)"""
+        if original is None:
+            return False
+        theirs = {c.name for c in self.snap.columns_by_table.get(original.oid, [])}
+        return all(c.name in theirs for c in self.snap.columns_by_table.get(table.oid, []))
 
     @cached_property
     def tables_by_key(self) -> dict[str, list[Table]]:
@@ -365,7 +378,11 @@ class Facts:
         An id beside a type of the same stem (`commentable_id` and `commentable_type`,
         `external_service_id` and `external_service_type`) is no reference either: the
         type says which table or outside system the id belongs to (a polymorphic
-        reference, or a code host's own id), so no single foreign key can hold it.
+        reference, or a code host's own id), so no single foreign key can hold it. Nor
+        is a name the target table itself has as a column beside its key (`action_id`
+        beside `Action."actionId"`): it holds that column's values. Nor is a stem that a
+        table named with the referencing table's own prefix also matches (`event_id` of
+        `v1_event_to_run_olap` beside `Event` and `v1_event`): which is meant?
         """
         found = []
         declared = self.columns_in_foreign_keys
@@ -407,7 +424,17 @@ class Facts:
         candidates = [t for t in self.tables_by_key.get(stem, []) if t.oid != table.oid]
         here = [t for t in candidates if t.schema == table.schema]
         chosen = here or candidates
-        return chosen[0] if len(chosen) == 1 else None
+        if len(chosen) != 1:
+            return None
+        # a table named with the referencing table's own leading words and the stem is
+        # as evident a target: Hatchet's `v1_event_to_run_olap.event_id` holds the ids of
+        # `v1_event` (bigint), not of the older `Event` (uuid)
+        parts = words(table.name)
+        for leading in range(1, len(parts)):
+            twins = self.tables_by_key.get(f"{'_'.join(parts[:leading])}_{stem}", [])
+            if any(t.oid not in (table.oid, chosen[0].oid) for t in twins):
+                return None
+        return chosen[0]
 
     def _reference_to(self, table: Table, column: Column, target: Table) -> Reference | None:
         key = self.referenceable_key(target)
@@ -422,6 +449,15 @@ class Facts:
             if k.name in ("id", column.name) or (len(key) == 1 and is_id_name(k.name))
         ]
         if len(named) != 1:
+            return None
+        # a column of the target named as this one (Hatchet's `Action."actionId"`, text,
+        # beside its uuid `id`) is what `v1_task.action_id` holds: the name points at
+        # that column, not at the key, whatever the types say
+        spelled = words(column.name)
+        if any(
+            words(other.name) == spelled and other not in key
+            for other in self.snap.columns_by_table.get(target.oid, [])
+        ):
             return None
         columns: list[Column] = []
         for key_column in key:
