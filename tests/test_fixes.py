@@ -152,6 +152,34 @@ def fixes_of(trip: RoundTrip, rule: str) -> dict[str, Finding]:
     return {f.object: f for f in trip.findings if f.rule == rule}
 
 
+def test_scripts_run_under_another_search_path_than_the_snapshots(database) -> None:
+    """The server prints a type, function or table without the schemas of the collecting
+    session's search_path (`touch(mood)`, an index on `norm(email)`); the scripts set
+    that path, so a session with another one (another role's, a migration tool's) runs
+    them all the same."""
+    database.execute(
+        """
+        CREATE SCHEMA app;
+        CREATE TYPE app.mood AS ENUM ('ok', 'sad');
+        CREATE FUNCTION app.norm(text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT lower($1)';
+        CREATE TABLE app.users (id bigint PRIMARY KEY, email text, m app.mood);
+        CREATE INDEX users_norm1 ON app.users (app.norm(email));
+        CREATE INDEX users_norm2 ON app.users (app.norm(email));
+        CREATE FUNCTION app.touch(app.mood) RETURNS void LANGUAGE sql SECURITY DEFINER
+            AS 'SELECT 1';
+        """
+    )
+    dsn = database.server.dsn(database.name)
+    findings, scripts = checked(f"{dsn} options='-c search_path=app,public'")
+    assert {f.rule for f in findings} >= {"duplicate-index", "security-definer-search-path"}
+    assert "(mood)" in scripts.fix and "(norm(email))" in scripts.rollback  # as printed
+    before = schema_dump(database.server, database.name)
+    fix, rollback = apply_script(dsn, scripts.fix), apply_script(dsn, scripts.rollback)
+    assert_restores(RoundTrip(findings, scripts, fix, rollback, before,
+                              schema_dump(database.server, database.name)))  # fmt: skip
+    assert 'SET search_path = "app", "public";' in scripts.rollback.splitlines()
+
+
 # --- A: generated names are unique ------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from pgvitals import __version__, ruledocs
 from pgvitals.engine import REVIEW, Analysis, Check, NotAssessed
 from pgvitals.findings import CATEGORIES, SEVERITIES, Finding, Severity, severity_rank
-from pgvitals.fixes import one_line
+from pgvitals.fixes import one_line, search_path_value, text
 from pgvitals.fmt import plural, short_time
 from pgvitals.rules import REGISTRY
 from pgvitals.rules._api import ROWS_REQUIRED
@@ -948,6 +948,20 @@ def script_header(kind: str, server: ServerInfo, migrations: Iterable[str] = ())
         "-- CREATE/DROP INDEX CONCURRENTLY and VACUUM cannot run inside a transaction block:\n"
         "-- run this file in autocommit mode (psql without --single-transaction or BEGIN).\n"
         + migration_note(list(migrations))
+        + search_path_statement(server.search_path)
+    )
+
+
+def search_path_statement(schemas: list[str] | None) -> str:
+    """The search_path the snapshot was collected under, set for the script: the server
+    printed the types, functions and tables of definitions (an argument type, an index
+    expression) without the schemas that path holds, so a session with another path
+    (another role, a migration tool's) would not find them."""
+    if schemas is None:
+        return ""
+    return (
+        "-- Names below resolve as where the snapshot was taken (its search_path):\n"
+        f"SET search_path = {text(search_path_value(schemas))};\n"
     )
 
 
@@ -1094,6 +1108,7 @@ class Target:
     mode: str
     collected_at: str
     stats_reset: str | None
+    search_path: list[str] | None = None  # the collecting session's (ServerInfo)
 
 
 @dataclass(frozen=True)
@@ -1389,6 +1404,7 @@ def server_of(target: dict[str, Any]) -> ServerInfo:
         postmaster_start_time=target["collected_at"],
         stats_reset=target["stats_reset"],
         settings={},
+        search_path=target.get("search_path"),
     )
 
 
@@ -1437,6 +1453,7 @@ def build_report(
             mode=analysis.mode,
             collected_at=snap.server.collected_at,
             stats_reset=snap.server.stats_reset,
+            search_path=snap.server.search_path,
         ),
         inventory=summary,
         findings=analysis.findings,

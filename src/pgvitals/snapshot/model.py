@@ -45,6 +45,10 @@ class ServerInfo:
     database_oid: int | None = None
     frozen_xid_age: int | None = None  # age(pg_database.datfrozenxid)
     frozen_mxid_age: int | None = None  # mxid_age(pg_database.datminmxid)
+    # current_schemas(false) of the collecting session: how the names the server printed
+    # (types, functions and tables of index and constraint definitions) resolve. None:
+    # a snapshot saved before it was read.
+    search_path: list[str] | None = None
 
 
 class Schema(NamedTuple):

@@ -27,4 +27,7 @@ SELECT pg_catalog.current_setting('server_version_num')::int AS version_num,
        (SELECT pg_catalog.age(d.datfrozenxid)::int8 FROM pg_catalog.pg_database d
          WHERE d.datname = pg_catalog.current_database()) AS frozen_xid_age,
        (SELECT pg_catalog.mxid_age(d.datminmxid)::int8 FROM pg_catalog.pg_database d
-         WHERE d.datname = pg_catalog.current_database()) AS frozen_mxid_age
+         WHERE d.datname = pg_catalog.current_database()) AS frozen_mxid_age,
+       -- the schemas unqualified names resolve to here, in order (pg_catalog first unless
+       -- listed): names the server prints below leave these schemas out
+       pg_catalog.current_schemas(false)::text[] AS search_path
