@@ -893,7 +893,9 @@ def fix_scripts(
         (f for f in findings if f.fix),
         key=lambda f: (f.fix.risk.moves, f.fix.risk.tier) if f.fix else (False, 0),
     )
-    fix_parts = [script_header("Fix", server, migrations)]
+    # the search_path only where there are statements for it to apply to
+    setting = search_path_statement(server.search_path) if ordered else ""
+    fix_parts = [script_header("Fix", server, migrations) + setting]
     heading = None
     first_with: dict[tuple[str, ...], Finding] = {}
     for item in ordered:
@@ -905,7 +907,7 @@ def fix_scripts(
         fix_parts.append(f"{label(item)}\n{entry(item, item.fix.sql, first_with)}\n")
     if not ordered:
         fix_parts.append("-- Nothing to fix: no finding comes with a fix.\n")
-    rollback_parts = [script_header("Rollback", server, migrations)]
+    rollback_parts = [script_header("Rollback", server, migrations) + setting]
     first_with = {}
     for item in reversed(ordered):
         assert item.fix is not None
@@ -948,7 +950,6 @@ def script_header(kind: str, server: ServerInfo, migrations: Iterable[str] = ())
         "-- CREATE/DROP INDEX CONCURRENTLY and VACUUM cannot run inside a transaction block:\n"
         "-- run this file in autocommit mode (psql without --single-transaction or BEGIN).\n"
         + migration_note(list(migrations))
-        + search_path_statement(server.search_path)
     )
 
 
