@@ -22,7 +22,7 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
-from pgvitals.snapshot.facts import INTEGER_RANGES, Reference, TypeMismatch, serves_lookup_on
+from pgvitals.snapshot.facts import INTEGER_RANGES, Reference, TypeMismatch
 from pgvitals.snapshot.model import (
     Column,
     Constraint,
@@ -662,7 +662,7 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
             severity = HIGH
         name = free_constraint_name(snap, table, columns)
         fix = fixes.add_foreign_key(table, columns, target, keys, name)
-        served_by = lookup_index(snap, reference)
+        served_by = snap.facts.lookup_index(reference)
         if served_by is None:
             # the key alone would be the next finding (unindexed-foreign-key): each delete
             # of a referenced row would scan this table to enforce it
@@ -735,16 +735,6 @@ def sentinel_check(
         if match:
             return check, (match.group(1) or match.group(2)).split("::")[0].strip("'")
     return None
-
-
-def lookup_index(snap: Snapshot, reference: Reference) -> Index | None:
-    """An index of the referencing table that serves the lookup the new key's checks
-    run (`col = $1` on its columns): what `unindexed-foreign-key` accepts once the key
-    exists. None when there is none, and the fix must build one."""
-    columns = reference.column_names
-    attnums = {column.position for column in reference.columns}
-    indexes = snap.indexes_by_table.get(reference.table.oid, [])
-    return next((i for i in indexes if serves_lookup_on(i, columns, attnums)), None)
 
 
 def partition_foreign_keys(snap: Snapshot, reference: Reference) -> list[Constraint]:

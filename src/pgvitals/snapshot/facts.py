@@ -100,6 +100,7 @@ class Facts:
     def __init__(self, snapshot: Snapshot) -> None:
         self.snap = snapshot
         self._shared: dict[Callable[[Snapshot], Any], Any] = {}
+        self._lookup_indexes: dict[tuple[object, ...], Index | None] = {}
 
     def shared(self, compute: Callable[[Snapshot], T]) -> T:
         """`compute(snapshot)`, once per snapshot: for what a rule module derives and
@@ -685,12 +686,24 @@ class Facts:
         for reference in self.inferred_references:
             if reference.mismatches():
                 continue  # fk-type-mismatch: no key, so no index, is proposed
-            table, columns = reference.table, reference.column_names
-            attnums = {column.position for column in reference.columns}
-            indexes = self.snap.indexes_by_table.get(table.oid, [])
-            if not any(serves_lookup_on(index, columns, attnums) for index in indexes):
-                found[table.oid].append(tuple(columns))
+            if self.lookup_index(reference) is None:
+                found[reference.table.oid].append(tuple(reference.column_names))
         return dict(found)
+
+    def lookup_index(self, reference: Reference) -> Index | None:
+        """An index of the referencing table that serves the lookup a key on the
+        reference would run (`col = $1` on its columns): what `unindexed-foreign-key`
+        accepts once the key exists. None when there is none. Kept per reference:
+        `missing-foreign-key` asks again for the references it reports."""
+        key = (reference.table.oid, *reference.column_names)
+        if key not in self._lookup_indexes:
+            columns = reference.column_names
+            attnums = {column.position for column in reference.columns}
+            indexes = self.snap.indexes_by_table.get(reference.table.oid, [])
+            self._lookup_indexes[key] = next(
+                (i for i in indexes if serves_lookup_on(i, columns, attnums)), None
+            )
+        return self._lookup_indexes[key]
 
     def index_bytes(self, index: Index) -> int | None:
         """Size of an index; of a partitioned table's index, its partitions' indexes'
