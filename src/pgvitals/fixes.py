@@ -1109,10 +1109,12 @@ def add_check_not_valid(
     return Fix((text(add), text(validate)), (text(drop),), BRIEF_ALTER)
 
 
-def blank_rows_query(column: Column) -> str:
-    """The query that lists the rows whose text column is '' or only spaces."""
+def blank_rows_query(column: Column, spaces_only: bool = False) -> str:
+    """The query that lists the rows whose text column is '' or only spaces (only
+    spaces, not '', with `spaces_only`)."""
+    where = "{column} <> '' AND btrim({column}) = ''" if spaces_only else "btrim({column}) = ''"
     return text(
-        sql.SQL("SELECT * FROM {table} WHERE btrim({column}) = '';").format(
+        sql.SQL("SELECT * FROM {table} WHERE " + where + ";").format(
             table=name_of(column.schema, column.table), column=sql.Identifier(column.name)
         )
     )

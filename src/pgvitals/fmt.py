@@ -16,6 +16,16 @@ def thousands(value: float | None) -> str:
     return f"{round(value):,}"
 
 
+def percent(ratio: float) -> str:
+    """0.0417 -> "4.2 %"; never "0.0 %" or "100.0 %" for a ratio that is neither."""
+    shown = f"{ratio * 100:.1f}"
+    if shown == "0.0" and ratio > 0:
+        return "under 0.1 %"
+    if shown == "100.0" and ratio < 1:
+        return "over 99.9 %"
+    return f"{shown} %"
+
+
 def human_bytes(value: int | None) -> str:
     """Bytes in the units PostgreSQL's pg_size_pretty uses (1 kB = 1024 bytes)."""
     if value is None:

@@ -317,6 +317,25 @@ def test_not_null_accepts_empty_and_blank_strings(database) -> None:
             admin.execute("INSERT INTO t VALUES ('')")  # new rows are checked at once
 
 
+def test_with_a_default_of_empty_a_check_against_empty_rejects_inserts_that_omit_it(
+    database,
+) -> None:
+    """Why a '' default column gets `CHECK (c = '' OR btrim(c) <> '')`, not `btrim(c) <> ''`."""
+    database.execute("CREATE TABLE t (id int, phrase text NOT NULL DEFAULT '')")
+    with database.admin() as admin:
+        admin.execute("ALTER TABLE t ADD CONSTRAINT strict CHECK (btrim(phrase) <> '') NOT VALID")
+        with pytest.raises(psycopg.errors.CheckViolation):
+            admin.execute("INSERT INTO t (id) VALUES (1)")  # the default itself is rejected
+        admin.execute("ALTER TABLE t DROP CONSTRAINT strict")
+        admin.execute(
+            "ALTER TABLE t ADD CONSTRAINT kept CHECK (phrase = '' OR btrim(phrase) <> '') NOT VALID"
+        )
+        admin.execute("INSERT INTO t (id) VALUES (2)")
+        admin.execute("INSERT INTO t VALUES (3, ' & ')")
+        with pytest.raises(psycopg.errors.CheckViolation):
+            admin.execute("INSERT INTO t VALUES (4, '   ')")  # blanks are rejected
+
+
 # partition-coverage
 
 

@@ -38,7 +38,7 @@ def profile_of(snap: Snapshot, table: str, column: str) -> ColumnProfile:
 
 
 FEEDBACK = """
-CREATE TABLE "Weird""Name" (id int PRIMARY KEY, comment text, topic text NOT NULL DEFAULT '',
+CREATE TABLE "Weird""Name" (id int PRIMARY KEY, comment text, topic text NOT NULL,
   "ñame" varchar(20));
 INSERT INTO "Weird""Name"
 SELECT g,

@@ -656,3 +656,22 @@ def would_create(node: Any) -> set[str]:
             elif command.subtype == AlterTableType.AT_AddConstraint:
                 names.add(command.def_.conname)
     return {name for name in names if name}
+
+
+def placed_in(node: Any) -> set[str]:
+    """The schemas a statement names for the objects it creates (`CREATE EXTENSION ...
+    SCHEMA s`, `CREATE TABLE s.t`, `CREATE FUNCTION s.f`): where they would be had it
+    run. An unqualified name goes to the search_path's first schema: not counted."""
+    if isinstance(node, ast.CreateExtensionStmt):
+        return {str(o.arg.sval) for o in node.options or () if o.defname == "schema"}
+    for field_name in ("relation", "view", "sequence", "typevar"):
+        target = getattr(node, field_name, None)
+        if isinstance(target, ast.RangeVar):
+            return {target.schemaname} if target.schemaname else set()
+    if isinstance(node, ast.CreateTableAsStmt):
+        return {node.into.rel.schemaname} if node.into.rel.schemaname else set()
+    for field_name in ("funcname", "typeName", "domainname", "defnames"):
+        names = getattr(node, field_name, None)
+        if isinstance(names, tuple) and len(names) >= 2:
+            return {str(names[-2].sval)}
+    return set()

@@ -28,12 +28,17 @@ from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe, 
 from pgvitals.embedded import EmbeddedServer, interrupt_safe, pg_dump, pgserver_bin_dir
 from pgvitals.review import runners, safety, transaction
 from pgvitals.review.files import InputError, Selection, select
-from pgvitals.review.load import REJECTED, SKIPPED, UNCHECKED, Load, Loader
+from pgvitals.review.load import REJECTED, SKIPPED, UNCHECKED, Load, Loader, placed_in
 from pgvitals.review.restore import create_database, drop_database, dump_roles, load_at_once
 from pgvitals.review.split import Note, split_file
 from pgvitals.snapshot import io
 from pgvitals.snapshot.collect import collect
-from pgvitals.snapshot.model import STATEMENTS_NOT_CHECKED, RejectedStatement, Snapshot
+from pgvitals.snapshot.model import (
+    SCHEMAS_NOT_CHECKED,
+    STATEMENTS_NOT_CHECKED,
+    RejectedStatement,
+    Snapshot,
+)
 
 DATABASE, FILES, SNAPSHOT = "database", "files", "snapshot"
 REVIEW_DATABASE = "pgvitals_review"
@@ -265,12 +270,19 @@ def review_notes(load: Load, notes: list[Note], new_from: int) -> list[dict[str,
         if outcome.status == SKIPPED and index >= new_from:
             entries.append(entry(statement.where, f"{outcome.reason}: {statement.first_line}"))
         elif outcome.status == UNCHECKED and outcome.cause is None:
-            needing = [load.statements[n].where for n, o in enumerate(outcomes) if o.cause == index]
+            later = [n for n, o in enumerate(outcomes) if o.cause == index]
+            needing = [load.statements[n].where for n in later]
             text = f"not checked: {outcome.reason}: {statement.first_line}"
             if needing:
                 shown = ", ".join(needing[:10]) + (", ..." if len(needing) > 10 else "")
                 text += f"; nor {len(needing)} later statements that need it: {shown}"
-            counted = {STATEMENTS_NOT_CHECKED: 1 + len(needing), "because": outcome.reason}
+            counted: dict[str, object] = {
+                STATEMENTS_NOT_CHECKED: 1 + len(needing),
+                "because": outcome.reason,
+            }
+            schemas = set().union(*(placed_in(load.statements[n].node) for n in [index, *later]))
+            if schemas:
+                counted[SCHEMAS_NOT_CHECKED] = sorted(schemas)
             entries.append({**entry(statement.where, text), **counted})
     if load.roles_created:
         names = ", ".join(load.roles_created)

@@ -26,7 +26,7 @@ from pgvitals.rules._api import (
     rule,
 )
 from pgvitals.rules.maintenance import live_rows
-from pgvitals.snapshot.model import Snapshot, Table
+from pgvitals.snapshot.model import SCHEMAS_NOT_CHECKED, Snapshot, Table
 
 COUNTERS = (
     "n_tup_ins",
@@ -368,7 +368,11 @@ def update_hot_spot(snap: Snapshot, opts: HotSpotOptions) -> Iterator[Draft]:
 def empty_schema(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """A schema that holds no table, view, sequence, function, type or other object.
 
-    `public` is left out: a new database has it empty.
+    `public` is left out: a new database has it empty. Objects that belong to an
+    extension count: a schema made to hold one (`CREATE EXTENSION "uuid-ossp" WITH
+    SCHEMA extensions`) is not empty. In a review, a schema that a statement the
+    server could not check would have put objects in (an extension it lacks, and what
+    needs it) is left out: it is not empty where the files run for real.
 
     ## Why it breaks
     Nothing breaks, but it misleads: readers look for what belongs there, a
@@ -380,8 +384,11 @@ def empty_schema(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     `DROP SCHEMA` it if nothing is meant to go there (check its grants first), or
     say what it is for with `COMMENT ON SCHEMA`.
     """
+    unchecked = {
+        name for entry in snap.collection.skipped for name in entry.get(SCHEMAS_NOT_CHECKED, ())
+    }
     for schema in snap.schemas:
-        if schema.name == "public" or schema.object_count != 0:
+        if schema.name == "public" or schema.object_count != 0 or schema.name in unchecked:
             continue
         yield finding(schema, f"schema {schema.name} is empty", evidence={"owner": schema.owner})
 

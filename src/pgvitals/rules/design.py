@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from pgvitals import fixes
-from pgvitals.fmt import plural
+from pgvitals.fmt import percent, plural
 from pgvitals.rules._api import (
     CRITICAL,
     HIGH,
@@ -25,6 +25,7 @@ from pgvitals.rules._api import (
     ROWS_REQUIRED,
     Draft,
     NoOptions,
+    Severity,
     finding,
     option,
     rule,
@@ -829,6 +830,15 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
     which stops new empty values at once, and `VALIDATE CONSTRAINT` once the old rows
     are fixed (it fails while any remain).
 
+    Where the column's default is `''`, the schema itself writes `''` when a row gives
+    no value: NOT NULL was meant to keep NULL out, not to demand a value, and `''` is
+    the column's declared "none" (MusicBrainz's `artist_credit_name.join_phrase`, `''`
+    after the last artist of every credit). The `''` rows then weigh nothing: the
+    finding is low, and only the blank rows (spaces only, which the default never
+    writes) raise it, by the same shares. Its fix rejects blank values and keeps `''`
+    (`CHECK (column = '' OR btrim(column) <> '')`): a CHECK against `''` would reject
+    every INSERT that leaves the column to its default.
+
     Where the column's default is `''` and a validated CHECK of its own lets the empty
     rows through, the schema rules on this column's values and chose to allow `''`: it
     is the column's spelling of "none" (MusicBrainz's `comment` columns, `NOT NULL
@@ -836,6 +846,9 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
     `name <> ''`). The finding
     stays low, names the CHECK, and proposes no SQL: a CHECK against `''` would reject
     the rows the application writes by design.
+
+    `empty-strings` leaves NOT NULL columns to this rule: one finding per column, with
+    the measured share.
     """
     for table, column in own_columns(snap):
         if not column.not_null:
@@ -843,7 +856,8 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
         profile = snap.facts.column_profile(table, column.name)
         if profile is None or profile.empty_strings is None:
             continue
-        empty = profile.empty_strings + (profile.blank_strings or 0)
+        blank = profile.blank_strings or 0
+        empty = profile.empty_strings + blank
         if not empty:
             continue
         rows = profile.rows if profile.rows is not None else snap.facts.rows(table)
@@ -860,15 +874,21 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
             if "empty" in profile.margins:
                 evidence["margin"] = round(profile.margins["empty"] + profile.margins["blank"], 4)
         about = "about " if profile.sampled else ""
+        measured = f"{about}{empty:,} of {rows:,} rows" + (
+            f" ({percent(ratio)})" if ratio is not None else ""
+        )
         allowed_by = empty_allowed_by_check(snap, table, column)
         if allowed_by:
             evidence["allowed_by_check"] = allowed_by
             yield finding(
                 column,
-                f"NOT NULL, yet {about}{empty:,} of {rows:,} rows are empty or blank; its"
-                f" CHECK {allowed_by} lets '' through: the schema's spelling of no value",
+                f"NOT NULL, yet {measured} are empty or blank; its CHECK {allowed_by} lets ''"
+                " through: the schema's spelling of no value",
                 evidence=evidence,
             )
+            continue
+        if EMPTY_DEFAULT.match(column.default or ""):
+            yield empty_by_default(snap, table, column, blank, rows, measured, evidence, opts)
             continue
         now = f"{about}{plural(empty, 'row')} {'is' if empty == 1 else 'are'} empty now"
         fix = (
@@ -876,25 +896,70 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
             .with_note(f"{now}: VALIDATE fails until they are fixed")
             .with_note(f"find them: {fixes.blank_rows_query(column)}")
         )
-        severity = None
-        if rows < opts.min_rows:
-            pass  # a share of a few rows says nothing of how the column is used
-        elif ratio is not None and ratio >= 1 and not profile.sampled:
-            severity = CRITICAL
-        elif ratio is not None and ratio >= opts.high_ratio:
-            severity = HIGH
-        elif ratio is not None and ratio >= opts.medium_ratio:
-            severity = MEDIUM
+        severity = share_severity(ratio, rows, opts)
+        if severity == CRITICAL and profile.sampled:
+            severity = HIGH  # "every row" was not read
         every = "every row is empty: the constraint guarantees nothing"
         yield finding(
             column,
             f"NOT NULL, yet {every}"
             if severity == CRITICAL
-            else f"NOT NULL, yet {about}{empty:,} of {rows:,} rows are empty or blank",
+            else f"NOT NULL, yet {measured} are empty or blank",
             evidence=evidence,
             fix=fix,
             severity=severity,
         )
+
+
+def share_severity(ratio: float | None, rows: int, opts: EmptyInNotNullOptions) -> Severity | None:
+    """Critical when every row is empty, high from `high_ratio`, medium from
+    `medium_ratio`; the rule's own (low) below, or on a table under `min_rows` rows,
+    whose share says nothing of how the column is used."""
+    if ratio is None or rows < opts.min_rows:
+        return None
+    if ratio >= 1:
+        return CRITICAL
+    if ratio >= opts.high_ratio:
+        return HIGH
+    if ratio >= opts.medium_ratio:
+        return MEDIUM
+    return None
+
+
+def empty_by_default(
+    snap: Snapshot,
+    table: Table,
+    column: Column,
+    blank: int,
+    rows: int,
+    measured: str,
+    evidence: dict[str, object],
+    opts: EmptyInNotNullOptions,
+) -> Draft:
+    """A NOT NULL column whose default is '': its '' rows are the declared "none", so
+    only the blank rows, which the default never writes, weigh."""
+    message = (
+        f"NOT NULL DEFAULT '': {measured} are empty or blank, '' being its spelling of no value"
+    )
+    if not blank:
+        return finding(column, message, evidence=evidence)
+    profile = snap.facts.column_profile(table, column.name)
+    about = "about " if profile is not None and profile.sampled else ""
+    now = f"{about}{plural(blank, 'row')} {'is' if blank == 1 else 'are'} blank now"
+    fix = (
+        fixes.add_check_not_valid(snap, table, column, "not_blank", "{0} = '' OR btrim({0}) <> ''")
+        .with_note(f"{now}: VALIDATE fails until they are fixed ('' stays allowed)")
+        .with_note(f"find them: {fixes.blank_rows_query(column, spaces_only=True)}")
+    )
+    severity = share_severity(blank / rows if rows else None, rows, opts)
+    return finding(
+        column,
+        f"{message}; {about}{blank:,} of them are blank (spaces only), which the default never"
+        " writes",
+        evidence=evidence,
+        fix=fix,
+        severity=HIGH if severity == CRITICAL else severity,
+    )
 
 
 # A column default of the empty string: '', ''::text, ''::character varying

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from pgvitals import fixes
 from pgvitals.findings import Fix
-from pgvitals.fmt import parse_timestamp
+from pgvitals.fmt import parse_timestamp, span
 from pgvitals.rules._api import (
     HIGH,
     INTEGRITY,
@@ -138,6 +138,9 @@ class CoverageOptions:
     max_created: int = option(
         36, "partitions the fix creates at most; beyond that it offers a DEFAULT partition"
     )
+    high_lead: float = option(
+        0.5, "share of a partition's span within which the newest partition's end is high"
+    )
 
 
 @rule(
@@ -149,11 +152,21 @@ class CoverageOptions:
 )
 def partition_coverage(snap: Snapshot, opts: CoverageOptions) -> Iterator[Draft]:
     """A table partitioned by a date or timestamp range, with no DEFAULT partition, whose
-    partitions do not cover now (high: inserts fail today) or the next period (medium).
+    partitions do not cover now or the next period: the finding says when the first
+    INSERT fails (the newest partition's end) and how soon that is.
 
     The period is the span of the latest partition (a month, a day, a year, ...), "now"
     the server's clock when the snapshot was taken. Bounds that are not dates or
     timestamps (ids, several columns) cannot be judged and are not reported.
+
+    High when a row dated now fits no partition (inserts fail today), and when the
+    newest partition ends within `high_lead` of a period from now; medium when its end
+    is further, but within the next period: a job that creates partitions just ahead
+    (Hatchet's engine creates today's and tomorrow's daily partitions, and its weekly
+    ones a day before the week starts) still has most of a period to run. Silent when
+    the next period is covered. In a review, partitions that the files create from the
+    load's date (`create_partition(DATE 'today')`) say nothing of the lead a deployed
+    job keeps: a covered present stays medium there, whatever the hour.
 
     ## Why it breaks
     A row whose key falls in no partition is rejected: `no partition of relation ... found
@@ -189,25 +202,44 @@ def partition_coverage(snap: Snapshot, opts: CoverageOptions) -> Iterator[Draft]
         next_covered = any(r.lower <= upcoming < r.upper for r in known)
         if now_covered and next_covered:
             continue
+        # how far ahead the newest partition reaches, in spans of it
+        lead = (last.upper - now) / (last.upper - last.lower)
         evidence: dict[str, object] = {
             "partitions": len(children),
             "last_partition_ends": written(last.upper, "timestamptz"),
             "period": period.text,
             "now": written(now, "timestamptz"),
             "covers_now": now_covered,
+            "lead_periods": round(lead, 2),
             "default_partition": False,
         }
         ends = f"Partitions end at {written(last.upper, last.style)}"
         if not now_covered:
-            message = f"{ends}: a row dated now fits no partition, so its INSERT fails"
+            message = (
+                f"{ends} ({span(last.upper, now)} ago): a row dated now fits no partition,"
+                " so its INSERT fails"
+                if last.upper <= now
+                else f"{ends}: a row dated now fits no partition, so its INSERT fails"
+            )
+            severity = HIGH
+        elif snap.collection.reviewed:
+            message = (
+                f"{ends}: the files create none beyond, so an INSERT dated from then fails"
+                f" unless a job creates the next {period.text} ahead"
+            )
+            severity = MEDIUM
         else:
-            message = f"{ends}: none yet for the next {period.text}"
+            message = (
+                f"{ends}, in {span(now, last.upper)}: an INSERT dated from then fails"
+                f" (none yet for the next {period.text})"
+            )
+            severity = HIGH if lead <= opts.high_lead else MEDIUM
         yield finding(
             table,
             message,
             evidence=evidence,
             fix=coverage_fix(snap, table, last, period, upcoming, opts.max_created),
-            severity=HIGH if not now_covered else None,
+            severity=severity,
         )
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
+from pgvitals.fmt import percent
 from pgvitals.rules._api import (
     CRITICAL,
     HIGH,
@@ -37,16 +38,6 @@ from pgvitals.snapshot.profile import DEFAULT_PLACEHOLDERS, credential_role, nam
 from pgvitals.snapshot.words import words
 
 # --- shared ---------------------------------------------------------------------------
-
-
-def percent(ratio: float) -> str:
-    """0.0417 -> "4.2 %"; never "0.0 %" or "100.0 %" for a ratio that is neither."""
-    shown = f"{ratio * 100:.1f}"
-    if shown == "0.0" and ratio > 0:
-        return "under 0.1 %"
-    if shown == "100.0" and ratio < 1:
-        return "over 99.9 %"
-    return f"{shown} %"
 
 
 def share(
@@ -144,7 +135,7 @@ def event_time(column: Column) -> bool:
 class EmptyStringsOptions:
     min_ratio: float = option(0.01, "share of the rows that must be '' or blank to report")
     medium_ratio: float = option(0.25, "share from which it is medium")
-    high_ratio: float = option(0.5, "share from which a NOT NULL or unique column is high")
+    high_ratio: float = option(0.5, "share from which a unique column is high")
     min_rows: int = option(10, "rows a table needs before its share raises the severity")
 
 
@@ -162,9 +153,11 @@ def empty_strings(snap: Snapshot, opts: EmptyStringsOptions) -> Iterator[Draft]:
     rows read and whether it was counted or estimated.
 
     Low by default; medium from a quarter of the rows; high from half when the column
-    is NOT NULL or a unique key, where an empty string is what got past the constraint.
+    is a unique key, where an empty string is what got past the constraint.
     A table of fewer than `min_rows` rows stays low, whatever its share.
     A nullable column that holds NULLs beside them is said to spell "no value" twice.
+    NOT NULL columns are `empty-string-in-not-null`'s, which reports the same share
+    with the constraint it gets past: one fact, one finding, weighed once.
 
     ## Why it breaks
     `''` is a value: `WHERE col IS NULL` and `coalesce(col, 'unknown')` miss it,
@@ -176,24 +169,17 @@ def empty_strings(snap: Snapshot, opts: EmptyStringsOptions) -> Iterator[Draft]:
     ## Fix
     Decide what an empty value means and store one spelling: `UPDATE ... SET col =
     NULL WHERE btrim(col) = ''` for nullable columns (trim at input), and a CHECK
-    (`btrim(col) <> ''`, added NOT VALID then validated) so it stays that way. For
-    NOT NULL columns see `empty-string-in-not-null`.
-
-    Where the column's default is `''` and a validated CHECK of its own lets the empty
-    rows through, the schema chose `''` as the column's "none" (MusicBrainz's `comment`
-    columns): the finding stays low and names the CHECK.
+    (`btrim(col) <> ''`, added NOT VALID then validated) so it stays that way.
     """
     for table, column, profile in profiled_columns(snap, own_tables(snap)):
-        if profile.empty_strings is None or not profile.rows:
-            continue
+        if column.not_null or profile.empty_strings is None or not profile.rows:
+            continue  # NOT NULL: empty-string-in-not-null's
         empty = profile.empty_strings + (profile.blank_strings or 0)
         ratio = empty / profile.rows
         if not empty or ratio < opts.min_ratio:
             continue
         nulls = profile.counts.get("null", 0)
-        role = "not null" if column.not_null else None
-        if column.name in unique_columns(snap, table):
-            role = "unique key"
+        role = "unique key" if column.name in unique_columns(snap, table) else None
         allowed_by = empty_allowed_by_check(snap, table, column)
         severity = None
         if profile.rows < opts.min_rows or allowed_by:

@@ -565,6 +565,9 @@ class QueryPlan(NamedTuple):
 # In a review's skipped entry: how many statements it stands for that the server could
 # not check (one needing an extension the server lacks, and those that needed it).
 STATEMENTS_NOT_CHECKED = "statements_not_checked"
+# ... and the schemas they name for the objects they create (`CREATE EXTENSION ... SCHEMA
+# extensions`): not empty in the real database, whatever the review's server holds.
+SCHEMAS_NOT_CHECKED = "schemas_not_checked"
 
 
 @dataclass(frozen=True, slots=True)
