@@ -351,6 +351,10 @@ class Loader:
             self.load.outcomes.append(outcome)
             if self.observer is not None and outcome.status == LOADED:
                 self.observer.after(self.connection, index, statement)
+            # the loader's own commit comes after the observer has read the locks the
+            # statement's transaction holds: it is no commit of the file's
+            if self.pending >= COMMIT_EVERY and not self.in_user_block:
+                self.commit()
         self.commit()
 
     def run(self, index: int, statement: Statement, runner: Runner | None = None) -> Outcome:
@@ -391,8 +395,6 @@ class Loader:
                 break
         if error is None:
             self.pending += 1
-            if self.pending >= COMMIT_EVERY and not self.in_user_block:
-                self.commit()
             return Outcome(LOADED, at_deploy=at_deploy)
         return self.failed(index, statement, error)
 
