@@ -218,7 +218,7 @@ class ServerError:
 class AtDeploy:
     """Why a statement that loaded here fails where its migration tool runs it."""
 
-    error: ServerError  # what PostgreSQL said inside the transaction
+    error: ServerError  # what PostgreSQL said inside the transaction (or the tool, no sqlstate)
     runner: Runner
 
 
@@ -412,6 +412,9 @@ class Loader:
         if error is None:
             self.pending += 1
             self.created |= would_create(node)
+            if runner is not None and runner.refusal is not None:
+                # the tool refuses the file before PostgreSQL sees it: no SQLSTATE
+                at_deploy = AtDeploy(ServerError("", runner.refusal, None, None, None), runner)
             return Outcome(LOADED, at_deploy=at_deploy)
         return self.failed(index, statement, error)
 
