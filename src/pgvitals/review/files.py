@@ -37,6 +37,7 @@ DOWN_FOLDERS = frozenset({"down", "revert", "rollback", "undo", "verify"})
 # Kotlin migrations `V<version>__<description>.java` (or compiled, `.class`).
 GOOSE_CODE = re.compile(r"^\d+_[^/]*(?<!_test)\.go$")
 FLYWAY_CODE = re.compile(r"^V\d[\w.]*__[^/]*\.(java|kt|class)$")
+FLYWAY_VERSION = re.compile(r"(^|/)([VvUu])(\d+(?:[._]\d+)*)__")
 LANGUAGES = {".go": "Go", ".java": "Java", ".kt": "Kotlin", ".class": "Java"}
 
 
@@ -69,8 +70,13 @@ class Selection:
 
 
 def natural_key(text: str) -> tuple:
-    """`V10__x` after `V2__y`: digits compare as numbers, the rest case-insensitively."""
-    parts = re.split(r"(\d+)", text)
+    """`V10__x` after `V2__y`: digits compare as numbers, the rest case-insensitively.
+    A Flyway version ends at its `__` and its parts are numbers: `V1__x` (version 1)
+    comes before `V1_1__y` (1.1), as Flyway runs them."""
+    ordered = FLYWAY_VERSION.sub(
+        lambda m: f"{m.group(1)}{m.group(2)}{m.group(3).replace('_', '.')}\x00", text
+    )
+    parts = re.split(r"(\d+)", ordered)
     folded = tuple(
         (0, int(part), "") if index % 2 else (1, 0, part.casefold())
         for index, part in enumerate(parts)
