@@ -12,7 +12,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pgvitals.review.runners import ONE_QUERY, TRANSACTION, units, wrapping
+from pgvitals.review.runners import (
+    ONE_QUERY,
+    TRANSACTION,
+    flyway_non_transactional,
+    units,
+    wrapping,
+)
 from pgvitals.review.split import split_file
 from tests.test_review import invalid_ddl, located, review, write
 
@@ -103,6 +109,21 @@ CREATE INDEX CONCURRENTLY gm_grades_mark_idx ON gm_grades (mark);
         ),
         "golang-migrate/2_index.down.sql": "DROP INDEX gm_grades_id_mark_idx;\n",
     },
+    "Flyway": {
+        # Flyway runs a file of statements it thinks transactional in one transaction:
+        # REINDEX TABLE CONCURRENTLY is not on its list, PostgreSQL refuses it there
+        "java-app/flyway.conf": "flyway.locations=filesystem:db/migration\n",
+        "java-app/db/migration/V1__terms.sql": """\
+CREATE TABLE flyway_terms (id bigint PRIMARY KEY, name text);
+CREATE INDEX flyway_terms_name_idx ON flyway_terms (name);
+REINDEX TABLE CONCURRENTLY flyway_terms;
+""",
+        # only statements on Flyway's list: it runs the file without a transaction
+        "java-app/db/migration/V2__index.sql": """\
+CREATE INDEX CONCURRENTLY flyway_terms_id_name_idx ON flyway_terms (id, name);
+VACUUM flyway_terms;
+""",
+    },
     "Atlas": {
         "atlas/atlas.sum": "h1:not-checked-by-review=\n",
         "atlas/20240101000000_terms.sql": """\
@@ -127,6 +148,7 @@ EXPECTED = {
     "morph/000001_rooms.up.sql:2": ("morph", "25001"),
     "golang-migrate/1_grades.up.sql:4": ("golang-migrate", "25001"),
     "atlas/20240101000000_terms.sql:3": ("Atlas", "25001"),
+    "java-app/db/migration/V1__terms.sql:3": ("Flyway", "25001"),
 }
 
 # Not recognised as any tool's: loaded as psql runs them, as before.
@@ -197,7 +219,7 @@ def test_a_file_run_as_its_tool_runs_it_fails_and_its_opt_out_loads(
             text = path.read_text()
             split = split_file(text, opting)
             assert wrapping(path, text, split.statements) == [None] * len(split.statements)
-            found = units(path, text)
+            found = units(path, text, split.statements)
             mode = found[0].mode if found else None
             run_as_tool(connection, mode, split.text, [s.text for s in split.statements])
 
@@ -296,3 +318,84 @@ def test_an_opt_out_with_other_statements_is_still_one_implicit_transaction(
         tool,
         "as one query string of 2 statements, which PostgreSQL runs as one implicit transaction",
     )] * 2  # fmt: skip
+
+
+# Flyway's PostgreSQL parser runs these outside a transaction (flyway/flyway@c5e20fc,
+# PostgreSQLParser.detectCanExecuteInTransaction), and only these
+FLYWAY_LIST = [
+    ("CREATE DATABASE school", True),
+    ("DROP TABLESPACE archive", True),
+    ("CREATE SUBSCRIPTION s CONNECTION 'dbname=x' PUBLICATION p", True),
+    ("ALTER SYSTEM SET work_mem = '8MB'", True),
+    ('CREATE UNIQUE INDEX CONCURRENTLY "Weird""Name" ON "Mixed Case" (id)', True),
+    ("DROP INDEX CONCURRENTLY IF EXISTS ñame_idx", True),
+    ("REINDEX SCHEMA public", True),
+    ("VACUUM (ANALYZE) terms", True),
+    ("DISCARD ALL", True),
+    ("REINDEX TABLE CONCURRENTLY terms", False),
+    ("ALTER TABLE terms DETACH PARTITION terms_2024 CONCURRENTLY", False),
+    ("ALTER TYPE mood ADD VALUE 'ok'", False),  # only before PostgreSQL 12
+    ("ANALYZE terms", False),
+    ("DISCARD PLANS", False),
+    ("CREATE INDEX terms_name_idx ON terms (name)", False),
+    ("DROP INDEX terms_name_idx", False),
+]
+
+
+@pytest.mark.parametrize(("statement", "outside"), FLYWAY_LIST)
+def test_flyway_runs_outside_a_transaction_what_its_own_list_names(statement, outside) -> None:
+    [parsed] = split_file(statement + ";\n", "V1__x.sql").statements
+    assert flyway_non_transactional(parsed.node) is outside
+
+
+MIXED = """\
+CREATE TABLE grades (id bigint PRIMARY KEY, mark int);
+CREATE INDEX CONCURRENTLY grades_mark_idx ON grades (mark);
+ALTER TABLE grades ADD COLUMN note text;
+"""
+
+
+def test_flyway_refuses_a_file_that_mixes_both_kinds_unless_told_to_mix(server, tmp_path) -> None:
+    """Flyway parses a file before it runs it and refuses one that holds a statement on
+    its non-transactional list and one not on it, unless `mixed` is set (flyway-core
+    ParserSqlScript.parse, flyway/flyway@c5e20fc; Flyway itself cannot be run here): the
+    file is reported at the statement Flyway names, with no SQLSTATE. A file of one kind
+    only, a project that sets `mixed` (in its config or in code), a script whose own
+    .conf decides, and the same files where nothing shows Flyway, are not."""
+    write(tmp_path, {
+        "school/flyway.toml": '[flyway]\nlocations = ["filesystem:db"]\n',
+        "school/db/V1__grades.sql": MIXED,
+        "school/db/V2__index.sql": "CREATE INDEX CONCURRENTLY grades_id_idx ON grades (id);\n",
+        "school/db/V3__column.sql": "ALTER TABLE grades ADD COLUMN term int;\n",
+        "school/db/V4__scripted.sql": MIXED.replace("grades", "scripted"),
+        "school/db/V4__scripted.sql.conf": "executeInTransaction=false\n",
+        "spring/pom.xml": "<artifactId>flyway-core</artifactId>\n",
+        "spring/src/main/resources/application.yml": "spring:\n  flyway:\n    mixed: true\n",
+        "spring/src/main/resources/db/migration/V1__grades.sql": MIXED,
+        "coded/build.gradle": "implementation 'org.flywaydb:flyway-core:10.0.0'\n",
+        "coded/src/main/java/Migrate.java": "Flyway.configure().mixed(true).load();\n",
+        "coded/src/main/resources/db/migration/V1__grades.sql": MIXED,
+        "refinery/V1__grades.sql": MIXED,
+    })  # fmt: skip
+    for folder in ("school/db", "spring/src/main/resources/db/migration",
+                   "coded/src/main/resources/db/migration", "refinery"):  # fmt: skip
+        run = review(tmp_path, folder, "--server", server.dsn())
+        assert run.exit_code == 0, run.stderr
+        found = invalid_ddl(run)
+        if folder != "school/db":
+            assert found == [], folder
+            continue
+        [finding] = found
+        assert located(finding) == "school/db/V1__grades.sql:2"
+        evidence = finding["evidence"]
+        assert evidence["sqlstate"] == ""
+        assert evidence["message"].startswith(
+            "Detected both transactional and non-transactional statements"
+        )
+        runner = evidence["runner"]
+        assert runner["tool"] == "Flyway"
+        assert "flyway.toml" in runner["recognised_by"]
+        assert "split the file" in runner["fix"] and "mixed = true" in runner["fix"]
+        assert "no longer atomic" in runner["fix"]
+        assert finding["message"].startswith("Flyway runs school/db/V1__grades.sql in one")
+        assert "it refuses this one at `CREATE INDEX CONCURRENTLY" in finding["message"]

@@ -11,6 +11,7 @@ import json
 import stat
 from pathlib import Path
 
+from pgvitals.review.load import COMMIT_EVERY
 from pgvitals.review.safety import (
     BLOCK_RULES,
     LINTED_RULES,
@@ -389,3 +390,24 @@ def test_no_lock_is_held_across_statements_a_tool_runs_one_by_one(database, tmp_
     assert [key for key in apart if key.startswith("migration-lock-held")] == []
     # the backfill itself is still one long transaction of its own
     assert "migration-backfill-in-transaction V9__backfill.sql:4" in apart
+
+
+def test_a_lock_taken_just_before_the_loaders_own_commit_is_still_seen(database, tmp_path) -> None:
+    """The loader commits every COMMIT_EVERY statements so a long file does not pile up
+    locks; that commit is no commit of the file's. A lock taken by the statement the
+    loader then commits after is held by the migration's transaction all the same, and
+    the backfill the next statement does runs under it."""
+    database.execute(LARGE_BASE)
+    database.execute("VACUUM ANALYZE community, post, comment")
+    filler = "".join(f"CREATE TABLE filler_{n} (id int);\n" for n in range(COMMIT_EVERY - 1))
+    found = long_work_reviewed(database, tmp_path, filler + (
+        "ALTER TABLE comment ADD COLUMN community_id int REFERENCES community (id);\n"
+        "UPDATE comment AS c SET community_id = p.community_id"
+        " FROM post AS p WHERE c.post_id = p.id;\n"
+    ))  # fmt: skip
+    taken_at = f"V9__backfill.sql:{COMMIT_EVERY}"
+    held = [key for key in found if key.startswith("migration-lock-held")]
+    assert held == [f"migration-lock-held-during-long-statement {taken_at}"]
+    [message] = found[held[0]]["evidence"]["found"]
+    assert "SHARE ROW EXCLUSIVE on public.community" in message
+    assert f"(V9__backfill.sql:{COMMIT_EVERY + 1}) updates rows of public.comment" in message

@@ -123,6 +123,18 @@ def write(folder: Path, *names: str) -> None:
 def test_natural_order_puts_version_2_before_version_10() -> None:
     names = ["V10__c.sql", "V2__b.sql", "V1__a.sql", "v3__x.sql"]
     assert sorted(names, key=natural_key) == ["V1__a.sql", "V2__b.sql", "v3__x.sql", "V10__c.sql"]
+    # Flyway's versions: 1 before 1.1 (eclipse/openvsx: V1__Base_version.sql, then
+    # V1_1__Admin_API.sql, ...), parts compared as numbers
+    flyway = ["V1_10__d.sql", "V2__e.sql", "V1_1__b.sql", "V1.5__x.sql", "V1_2__c.sql",
+              "V1__a.sql"]  # fmt: skip
+    assert sorted(flyway, key=natural_key) == [
+        "V1__a.sql",
+        "V1_1__b.sql",
+        "V1_2__c.sql",
+        "V1.5__x.sql",
+        "V1_10__d.sql",
+        "V2__e.sql",
+    ]
 
 
 def test_a_folder_loads_up_migrations_only_in_natural_order(tmp_path: Path) -> None:

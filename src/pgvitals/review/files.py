@@ -6,13 +6,19 @@ compares runs of digits as numbers. Tools that keep an up and a down migration s
 by side (`0001_x.up.sql` / `0001_x.down.sql`, `2024_x/up.sql` / `down.sql`, Flyway's
 `U2__undo.sql`, Sqitch's `revert/` and `verify/`) have their down parts left out:
 a review loads the schema the migrations build, not the way back.
+
+Some tools also run migrations written in code, kept beside the SQL ones and ordered
+with them (goose's `<version>_<name>.go`, Flyway's `V3__x.java`). Review cannot run
+them; it notes where each comes between the SQL files, so that a statement that fails
+for want of what one of them does is told from a statement that is wrong.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 NATURAL, GIVEN = "natural", "given"
@@ -26,6 +32,13 @@ DOWN_FILE = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 DOWN_FOLDERS = frozenset({"down", "revert", "rollback", "undo", "verify"})
+# Migrations written as code that a tool runs between the SQL ones, by the tool's naming:
+# goose's `<version>_<name>.go` (which registers itself with goose), Flyway's Java and
+# Kotlin migrations `V<version>__<description>.java` (or compiled, `.class`).
+GOOSE_CODE = re.compile(r"^\d+_[^/]*(?<!_test)\.go$")
+FLYWAY_CODE = re.compile(r"^V\d[\w.]*__[^/]*\.(java|kt|class)$")
+FLYWAY_VERSION = re.compile(r"(^|/)([VvUu])(\d+(?:[._]\d+)*)__")
+LANGUAGES = {".go": "Go", ".java": "Java", ".kt": "Kotlin", ".class": "Java"}
 
 
 class InputError(Exception):
@@ -41,14 +54,29 @@ class SourceFile:
 
 
 @dataclass(frozen=True)
+class CodeMigration:
+    """A migration written in code among the SQL files: review cannot run it."""
+
+    source: SourceFile
+    language: str  # Go, Java, Kotlin
+    before: Path | None  # the SQL file it runs before; None: after all of them
+
+
+@dataclass(frozen=True)
 class Selection:
     files: list[SourceFile]
     left_out: list[str]  # down migrations, as shown
+    code: list[CodeMigration] = field(default_factory=list)
 
 
 def natural_key(text: str) -> tuple:
-    """`V10__x` after `V2__y`: digits compare as numbers, the rest case-insensitively."""
-    parts = re.split(r"(\d+)", text)
+    """`V10__x` after `V2__y`: digits compare as numbers, the rest case-insensitively.
+    A Flyway version ends at its `__` and its parts are numbers: `V1__x` (version 1)
+    comes before `V1_1__y` (1.1), as Flyway runs them."""
+    ordered = FLYWAY_VERSION.sub(
+        lambda m: f"{m.group(1)}{m.group(2)}{m.group(3).replace('_', '.')}\x00", text
+    )
+    parts = re.split(r"(\d+)", ordered)
     folded = tuple(
         (0, int(part), "") if index % 2 else (1, 0, part.casefold())
         for index, part in enumerate(parts)
@@ -85,6 +113,7 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
         return listed(Path(order))
     files: list[SourceFile] = []
     left_out: list[str] = []
+    languages: dict[Path, str] = {}  # code migrations among the files -> their language
     for argument, path in enumerate(paths):
         if path.is_dir():
             found = sql_files_under(path)
@@ -95,6 +124,10 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
                 else:
                     key = natural_key(relative.as_posix())
                     files.append(SourceFile(item, shown(item), key, argument))
+            for item, language in code_migrations_in(path).items():
+                key = natural_key(item.relative_to(path).as_posix())
+                files.append(SourceFile(item, shown(item), key, argument))
+                languages[item] = language
         elif path.is_file():
             files.append(SourceFile(path, shown(path), natural_key(path.name), argument))
         else:
@@ -103,9 +136,42 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
         files.sort(key=lambda f: (f.sort_key, f.argument))
     else:
         files.sort(key=lambda f: (f.argument, f.sort_key))
-    if not files:
+    code: list[CodeMigration] = []
+    sql_files: list[SourceFile] = []
+    for item in files:
+        if item.path in languages:
+            code.append(CodeMigration(item, languages[item.path], None))
+        else:
+            # the code migrations waiting for a SQL file run before it
+            code = [c if c.before else dataclasses.replace(c, before=item.path) for c in code]
+            sql_files.append(item)
+    if not sql_files:
         raise InputError(f"no .sql files in {', '.join(str(p) for p in paths)}")
-    return Selection(files, left_out)
+    return Selection(sql_files, left_out, code)
+
+
+def code_migrations_in(folder: Path) -> dict[Path, str]:
+    """The migrations written in code in `folder` itself (where its tool keeps them beside
+    the SQL ones), with their language: goose's Go files that register with goose, and
+    Flyway's Java and Kotlin ones."""
+    found: dict[Path, str] = {}
+    try:
+        items = sorted(folder.iterdir())
+    except OSError:
+        return found
+    for item in items:
+        if not item.is_file():
+            continue
+        if GOOSE_CODE.match(item.name):
+            try:
+                registers = "goose" in item.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                registers = False
+            if registers:
+                found[item] = LANGUAGES[".go"]
+        elif FLYWAY_CODE.match(item.name):
+            found[item] = LANGUAGES[item.suffix]
+    return found
 
 
 def sql_files_under(folder: Path) -> list[Path]:

@@ -13,6 +13,10 @@ object it created until the end. A failure is then sorted out:
   constraint met rows that an earlier failed INSERT, UPDATE or DELETE would have
   changed (`SET NOT NULL` after the UPDATE that fills the column): lost, listed under
   that statement (not checked, where that statement was not);
+- a migration written in code came earlier (goose's Go migrations between the SQL ones:
+  review does not run them), and the object the statement misses is one that no SQL
+  statement created and that the code names: not checked, as it may rely on what the
+  code does (and so are the failures that follow from it, as above);
 - otherwise PostgreSQL rejects it: an `invalid-ddl` finding.
 
 A statement that cannot run in a transaction block, or that uses an enum value added
@@ -186,6 +190,7 @@ def acts_on_roles(node: Any) -> bool:
 
 
 LOADED, REJECTED, LOST, UNCHECKED, SKIPPED = "loaded", "rejected", "lost", "unchecked", "skipped"
+CODE = "code"  # a migration written in code, between the files: not run
 
 
 @dataclass(frozen=True)
@@ -213,13 +218,13 @@ class ServerError:
 class AtDeploy:
     """Why a statement that loaded here fails where its migration tool runs it."""
 
-    error: ServerError  # what PostgreSQL said inside the transaction
+    error: ServerError  # what PostgreSQL said inside the transaction (or the tool, no sqlstate)
     runner: Runner
 
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # loaded, rejected, lost, unchecked, skipped
+    status: str  # loaded, rejected, lost, unchecked, skipped, code
     error: ServerError | None = None
     cause: int | None = None  # lost/unchecked: the statement it failed because of
     reason: str | None = None  # unchecked/skipped: why, in a few words
@@ -272,6 +277,8 @@ class Loader:
         # tables whose rows a failed INSERT, UPDATE or DELETE would have changed -> the
         # failure that explains a constraint later met there
         self.unchanged: dict[str, int] = {}
+        self.created: set[str] = set()  # names of what the loaded statements created
+        self.code: dict[int, str] = {}  # code migrations (their index) -> their text
 
     # --- the session ---------------------------------------------------------------
 
@@ -332,6 +339,15 @@ class Loader:
         if self.load.tracked:
             self.connection.execute(LOG_EXISTING, {"statement": index})
 
+    def code_migration(self, file: str, language: str, text: str) -> None:
+        """A migration written in code that its tool runs here, between the SQL files:
+        not run, but a later failure on what it may have made is told by it."""
+        index = len(self.load.statements)
+        name = file.rsplit("/", 1)[-1]
+        self.load.statements.append(Statement(file, 1, 1, f"{language} migration", None, 0))
+        self.load.outcomes.append(Outcome(CODE, reason=f"may rely on what {name} does"))
+        self.code[index] = text
+
     # --- statements ----------------------------------------------------------------
 
     def run_file(
@@ -351,6 +367,10 @@ class Loader:
             self.load.outcomes.append(outcome)
             if self.observer is not None and outcome.status == LOADED:
                 self.observer.after(self.connection, index, statement)
+            # the loader's own commit comes after the observer has read the locks the
+            # statement's transaction holds: it is no commit of the file's
+            if self.pending >= COMMIT_EVERY and not self.in_user_block:
+                self.commit()
         self.commit()
 
     def run(self, index: int, statement: Statement, runner: Runner | None = None) -> Outcome:
@@ -391,8 +411,10 @@ class Loader:
                 break
         if error is None:
             self.pending += 1
-            if self.pending >= COMMIT_EVERY and not self.in_user_block:
-                self.commit()
+            self.created |= would_create(node)
+            if runner is not None and runner.refusal is not None:
+                # the tool refuses the file before PostgreSQL sees it: no SQLSTATE
+                at_deploy = AtDeploy(ServerError("", runner.refusal, None, None, None), runner)
             return Outcome(LOADED, at_deploy=at_deploy)
         return self.failed(index, statement, error)
 
@@ -494,6 +516,9 @@ class Loader:
                     cause = min(self.extensions[e] for e in providers)
                     reason = f"may need extension {names}, unavailable on this server"
                     return Outcome(UNCHECKED, error, cause, reason)
+            code = self.code_naming(name)
+            if code is not None:
+                return self.consequence(error, code)
         if error.sqlstate.startswith(INTEGRITY_VIOLATION) and self.unchanged:
             causes = [self.unchanged[t] for t in rows_met(node, error) if t in self.unchanged]
             if causes:
@@ -504,9 +529,19 @@ class Loader:
         """A failure that follows from the failed statement `cause`: not checked where
         that one was not, lost to it otherwise."""
         root = self.load.outcomes[cause]
-        if root.status == UNCHECKED:
+        if root.status in (UNCHECKED, CODE):
             return Outcome(UNCHECKED, error, cause, root.reason)
         return Outcome(LOST, error, cause)
+
+    def code_naming(self, name: str | None) -> int | None:
+        """The last code migration so far whose text names `name`, an object that no
+        SQL statement created: what the statement that misses it may rely on. A name
+        the code does not mention (a misspelling) is the statement's own fault."""
+        if not name or name in self.created:
+            return None
+        word = re.compile(rf"(?<![\w$]){re.escape(name)}(?![\w$])", re.IGNORECASE)
+        naming = [index for index, text in self.code.items() if word.search(text)]
+        return max(naming, default=None)
 
 
 class _Relations(visitors.Visitor):

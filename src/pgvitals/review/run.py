@@ -27,8 +27,8 @@ from psycopg import conninfo, sql
 from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe, first_line, scrub
 from pgvitals.embedded import EmbeddedServer, interrupt_safe, pg_dump, pgserver_bin_dir
 from pgvitals.review import runners, safety, transaction
-from pgvitals.review.files import InputError, Selection, select
-from pgvitals.review.load import REJECTED, SKIPPED, UNCHECKED, Load, Loader, placed_in
+from pgvitals.review.files import CodeMigration, InputError, Selection, select
+from pgvitals.review.load import CODE, REJECTED, SKIPPED, UNCHECKED, Load, Loader, placed_in
 from pgvitals.review.restore import create_database, drop_database, dump_roles, load_at_once
 from pgvitals.review.split import Note, split_file
 from pgvitals.snapshot import io
@@ -197,6 +197,7 @@ def load_files(
     """Load the files in order; `linted` collects them as the migration linter reads them."""
     notes = [Note(shown, 1, "down migration, not loaded") for shown in files.left_out]
     for source in files.files:
+        notes += pass_code_migrations(loader, [c for c in files.code if c.before == source.path])
         step(f"loading {source.shown}")
         try:
             text = source.path.read_text(encoding="utf-8-sig")
@@ -211,6 +212,21 @@ def load_files(
         loader.run_file(split.statements, runners.wrapping(source.path, text, split.statements))
         if linted is not None:
             linted.append(safety.linted_file(source.shown, split.text, first, split.statements))
+    # those after the last file, or before one left out (a base without the reviewed files)
+    loaded = {source.path for source in files.files}
+    return notes + pass_code_migrations(loader, [c for c in files.code if c.before not in loaded])
+
+
+def pass_code_migrations(loader: Loader, code_migrations: list[CodeMigration]) -> list[Note]:
+    """Tell the loader of code migrations that their tool runs at this point."""
+    notes = []
+    for code in code_migrations:
+        try:
+            text = code.source.path.read_text(encoding="utf-8", errors="replace")
+        except OSError as error:
+            notes.append(Note(code.source.shown, 1, f"not read: {error}"))
+            text = ""
+        loader.code_migration(code.source.shown, code.language, text)
     return notes
 
 
@@ -267,7 +283,17 @@ def review_notes(load: Load, notes: list[Note], new_from: int) -> list[dict[str,
     outcomes = load.outcomes
     for index, outcome in enumerate(outcomes):
         statement = load.statements[index]
-        if outcome.status == SKIPPED and index >= new_from:
+        if outcome.status == CODE:
+            needing = [load.statements[n].where for n, o in enumerate(outcomes) if o.cause == index]
+            text = f"{statement.first_line}, not run by review"
+            if needing:
+                shown = ", ".join(needing[:10]) + (", ..." if len(needing) > 10 else "")
+                text += (
+                    f"; not checked: {len(needing)} later statements that may rely on what it"
+                    f" does (they fail on what no SQL file created, and it names): {shown}"
+                )
+            entries.append(entry(statement.file, text))
+        elif outcome.status == SKIPPED and index >= new_from:
             entries.append(entry(statement.where, f"{outcome.reason}: {statement.first_line}"))
         elif outcome.status == UNCHECKED and outcome.cause is None:
             later = [n for n, o in enumerate(outcomes) if o.cause == index]

@@ -34,21 +34,41 @@ source (repository @ commit):
   transaction (`--tx-mode file`, the default), unless the file's header says `--
   atlas:txmode none`.
 
+- Flyway (flyway/flyway@c5e20fc, flyway-core .../sqlscript/ParserSqlScript.java and
+  .../parser/Parser.java, flyway-database-postgresql .../PostgreSQLParser.java): a
+  `V<version>__<description>.sql` runs statement by statement in one transaction,
+  unless a statement is one Flyway itself detects as non-transactional, by the words
+  it begins with: CREATE/DROP DATABASE, TABLESPACE or SUBSCRIPTION, ALTER SYSTEM,
+  CREATE [UNIQUE] INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY, REINDEX SCHEMA, DATABASE
+  or SYSTEM, VACUUM, DISCARD ALL (and ALTER TYPE ... ADD VALUE before PostgreSQL 12).
+  A file of only those runs without a transaction; a file of both kinds is refused
+  before any statement runs ("Detected both transactional and non-transactional
+  statements within the same migration (even though mixed is false)") unless `mixed`
+  is set, which runs the whole file without a transaction, or the script's own
+  `<file>.sql.conf` sets `executeInTransaction`. Others PostgreSQL refuses in a
+  transaction (`REINDEX TABLE ... CONCURRENTLY`, `DETACH PARTITION ... CONCURRENTLY`)
+  are transactional to Flyway, and fail in its transaction. Recognised only where the
+  project shows Flyway (a flyway.conf or flyway.toml, or a build file or Spring
+  configuration that names it, in the folder or above): other tools name their files
+  `V1__x.sql` too (refinery, Evolve) without Flyway's rules.
+
 Left as psql runs them: Sqitch (it runs `psql --file`), and what is not recognised.
-Not encoded: Flyway (it decides per statement from its own list, and refuses a file
-that mixes both kinds unless `mixed` is set), Prisma Migrate (one query string before
-prisma-engines#5767, statement by statement since: it depends on the version).
+Not encoded: Prisma Migrate (one query string before prisma-engines#5767, statement by
+statement since: it depends on the version).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import functools
+import os
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from pglast import ast
+from pglast.enums import DiscardMode, ObjectType, ReindexObjectType
 
 from pgvitals.review.split import Statement
 
@@ -67,10 +87,49 @@ DBMATE_UP = re.compile(r"^--\s*migrate:up(?=\s|$)(?P<options>[^\n]*)", re.MULTIL
 SQLX_NO_TRANSACTION = "-- no-transaction"
 MORPH_NON_TRANSACTIONAL = "-- morph:nontransactional"
 ATLAS_TXMODE = re.compile(r"atlas:txmode\s+(\w+)")
+FLYWAY_VERSIONED = re.compile(r"^V\d[\w.]*__.+\.sql$")
+# Flyway's own configuration, and the build files and Spring configuration that may set
+# its options (flyway.mixed=true, mixed = true, spring.flyway.mixed: true, <mixed>true)
+FLYWAY_FILES = ("pom.xml", "build.gradle", "build.gradle.kts", "application*.properties",
+                "application*.yml", "application*.yaml")  # fmt: skip
+FLYWAY_LEVELS = 12  # src/main/resources/org/example/db/migration/v2 is 10 below pom.xml
+MIXED_TRUE = re.compile(r"\bmixed\b[\"']?\s*(?:=|:|>)\s*[\"']?true\b", re.IGNORECASE)
+# ... or in code (`.mixed(true)`, `setMixed(true)`), an environment (FLYWAY_MIXED=true) or
+# a command line (-mixed=true)
+MIXED_SET = re.compile(
+    MIXED_TRUE.pattern + r"|\b(?:set)?mixed\s*\(\s*true\s*\)|\bFLYWAY_MIXED\b\W{0,3}true\b",
+    re.IGNORECASE,
+)
+MIXED_SUFFIXES = frozenset({".java", ".kt", ".kts", ".scala", ".groovy", ".gradle", ".xml",
+                            ".properties", ".yml", ".yaml", ".conf", ".toml", ".env", ".sh",
+                            ".json", ".cfg", ".ini"})  # fmt: skip
+MIXED_NAMES = frozenset({"Dockerfile", "Makefile", "Procfile", "Jenkinsfile"})
+SKIPPED = frozenset({"node_modules", "target", "build", "dist", "out", "vendor"})
+FLYWAY_REFUSAL = (
+    "Detected both transactional and non-transactional statements within the same"
+    " migration (even though mixed is false)"
+)
+EXECUTE_IN_TRANSACTION = re.compile(
+    r"\bexecuteInTransaction\b[\"']?\s*(?:=|:|>)\s*[\"']?(true|false)\b", re.IGNORECASE
+)
 VERSIONED = re.compile(r"^\d+_.+\.sql$")  # sqlx: <version>_<description>.sql
 VERSIONED_UP = re.compile(r"^(\d+_.+)\.up\.sql$")  # golang-migrate, morph, sqlx
 DIESEL_FOLDER = re.compile(r"^\d[\d-]*_")  # 2024-01-01-000000_x, 00000000000000_x
 NOT_ATOMIC = "the migration's statements are then no longer atomic"
+# What Flyway runs outside a transaction besides indexes built or dropped CONCURRENTLY,
+# VACUUM and DISCARD ALL (PostgreSQLParser.detectCanExecuteInTransaction)
+FLYWAY_SERVER_WIDE = (
+    ast.CreatedbStmt,
+    ast.DropdbStmt,
+    ast.CreateTableSpaceStmt,
+    ast.DropTableSpaceStmt,
+    ast.CreateSubscriptionStmt,
+    ast.DropSubscriptionStmt,
+    ast.AlterSystemStmt,
+)
+FLYWAY_REINDEX = frozenset({ReindexObjectType.REINDEX_OBJECT_SCHEMA,
+                            ReindexObjectType.REINDEX_OBJECT_SYSTEM,
+                            ReindexObjectType.REINDEX_OBJECT_DATABASE})  # fmt: skip
 APART = "the statement is then not atomic with the migration's others"
 STILL_ONE = "with other statements it is still one implicit transaction"
 
@@ -83,6 +142,7 @@ class Runner:
     recognised_by: str
     runs: str  # how it runs the statement's file (or block), in words
     fix: str  # the tool's opt-out, and what it costs
+    refusal: str | None = None  # the tool's own error: it refuses the file at this statement
 
     def evidence(self) -> dict[str, str]:
         return {
@@ -108,9 +168,15 @@ class Unit:
 def wrapping(path: Path, text: str, statements: list[Statement]) -> list[Runner | None]:
     """Per statement of the file: the tool that runs it inside a transaction block the
     file did not ask for (a statement that cannot run in one fails there at deploy), or
-    None where it runs as psql runs it (no tool recognised, or the tool's opt-out)."""
+    that refuses the file at it (`Runner.refusal`), or None where it runs as psql runs
+    it (no tool recognised, or the tool's opt-out)."""
     found: list[Runner | None] = [None] * len(statements)
-    for unit in units(path, text):
+    refused = flyway_refusal(path, statements)
+    if refused is not None:
+        offending, runner = refused
+        found[offending] = runner
+        return found
+    for unit in units(path, text, statements):
         members = [n for n, s in enumerate(statements) if unit.start <= s.offset < unit.stop]
         if unit.mode == TRANSACTION:
             if any(isinstance(statements[n].node, ast.TransactionStmt) for n in members):
@@ -135,12 +201,15 @@ def one_by_one(path: Path, text: str) -> bool:
     then released before the next begins."""
     if GOOSE_UP.search(text):
         return bool(GOOSE_NO_TRANSACTION.search(text))
+    if FLYWAY_VERSIONED.match(path.name) and (flyway := flyway_project(path.parent)) is not None:
+        return not in_transaction(path, flyway)
     return (path.parent / "atlas.sum").is_file() and atlas_txmode(text) == "none"
 
 
-def units(path: Path, text: str) -> list[Unit]:
+def units(path: Path, text: str, statements: list[Statement] | None = None) -> list[Unit]:
     """The parts of the file that its tool runs at once, and how; none where the tool
-    is not recognised or runs the statements one by one outside a transaction."""
+    is not recognised or runs the statements one by one outside a transaction.
+    `statements`: the file's, where the tool's choice depends on them (Flyway)."""
     end = len(text)
     if GOOSE_UP.search(text):
         if GOOSE_NO_TRANSACTION.search(text):
@@ -159,6 +228,19 @@ def units(path: Path, text: str) -> list[Unit]:
         metadata = folder / "metadata.toml"
         if metadata.is_file() or (folder / "down.sql").is_file():
             return [diesel_unit(folder, metadata, end)]
+    if FLYWAY_VERSIONED.match(name) and (flyway := flyway_project(folder)) is not None:
+        nodes = [statement.node for statement in statements or ()]
+        if not in_transaction(path, flyway) or (
+            not script_decides(path) and any(map(flyway_non_transactional, nodes))
+        ):
+            return []  # outside a transaction (or refused: see flyway_refusal)
+        fix = (
+            "move the statement to a migration file of its own (Flyway does not know it"
+            " cannot run in a transaction, so add `executeInTransaction=false` to a"
+            f" `{name}.conf` beside it: {NOT_ATOMIC})"
+        )
+        recognised = f"V<version>__<name>.sql, and {flyway.recognised_by}"
+        return [Unit(0, end, TRANSACTION, "Flyway", recognised, fix)]
     if (folder / "atlas.sum").is_file():
         if atlas_txmode(text) == "none":
             return []  # each statement on its own, outside a transaction: as psql
@@ -262,3 +344,146 @@ def morph_folder(folder: Path) -> bool:
         except OSError:
             continue
     return False
+
+
+@dataclass(frozen=True)
+class FlywayProject:
+    recognised_by: str
+    root: Path  # the project: the repository's root, or the highest folder naming Flyway
+    configured: str  # the text of its configuration files found above the migrations
+
+
+def flyway_refusal(path: Path, statements: list[Statement]) -> tuple[int, Runner] | None:
+    """Flyway refuses a file that holds statements of both kinds (by its own detection)
+    unless `mixed` is set: the statement it names (the first of the second kind), and
+    the runner that says so; None where it does not."""
+    if not FLYWAY_VERSIONED.match(path.name):
+        return None
+    project = flyway_project(path.parent)
+    if project is None or not in_transaction(path, project) or script_decides(path):
+        return None
+    kinds: set[bool] = set()
+    for index, statement in enumerate(statements):
+        if isinstance(statement.node, ast.TransactionStmt):
+            continue  # its own BEGIN/COMMIT: not modelled, as for the other tools
+        kinds.add(flyway_non_transactional(statement.node))
+        if len(kinds) < 2:
+            continue
+        if MIXED_TRUE.search(project.configured) or mixed_set_in(project.root):
+            return None  # the whole file then runs without a transaction
+        fix = (
+            "split the file: the non-transactional statements (CREATE INDEX CONCURRENTLY,"
+            " ...) in a migration of their own, which Flyway runs without a transaction; or"
+            " set `mixed = true`, or `executeInTransaction=false` in a"
+            f" `{path.name}.conf` beside it (Flyway then runs the whole file without a"
+            f" transaction: {NOT_ATOMIC})"
+        )
+        runs = (
+            "in one transaction, unless every statement is one it runs without, and refuses"
+            " a file that holds both before running any of it"
+        )
+        recognised = f"V<version>__<name>.sql, and {project.recognised_by}"
+        return index, Runner("Flyway", recognised, runs, fix, FLYWAY_REFUSAL)
+    return None
+
+
+def flyway_non_transactional(node: object) -> bool:
+    """A statement Flyway's PostgreSQL parser runs outside a transaction (its list, by
+    the words a statement begins with: see the module's docstring). A statement the
+    parser here rejects is counted transactional, Flyway's default."""
+    if isinstance(node, FLYWAY_SERVER_WIDE):
+        return True
+    if isinstance(node, ast.IndexStmt):
+        return bool(node.concurrent)
+    if isinstance(node, ast.DropStmt):
+        return node.removeType == ObjectType.OBJECT_INDEX and bool(node.concurrent)
+    if isinstance(node, ast.ReindexStmt):
+        return node.kind in FLYWAY_REINDEX
+    if isinstance(node, ast.VacuumStmt):
+        return bool(node.is_vacuumcmd)
+    if isinstance(node, ast.DiscardStmt):
+        return node.target == DiscardMode.DISCARD_ALL
+    return False
+
+
+def in_transaction(path: Path, project: FlywayProject) -> bool:
+    """executeInTransaction for the file: its own `<file>.conf`'s, else the project's."""
+    setting = EXECUTE_IN_TRANSACTION.search(script_conf(path) or project.configured)
+    return setting is None or setting.group(1).lower() == "true"
+
+
+def script_decides(path: Path) -> bool:
+    """Does the file's own `<file>.conf` set executeInTransaction? Flyway then runs it as
+    told and does not look for a mix."""
+    return EXECUTE_IN_TRANSACTION.search(script_conf(path)) is not None
+
+
+def script_conf(path: Path) -> str:
+    conf = path.with_name(f"{path.name}.conf")
+    try:
+        return conf.read_text(encoding="utf-8", errors="replace") if conf.is_file() else ""
+    except OSError:
+        return ""
+
+
+@functools.cache
+def flyway_project(folder: Path) -> FlywayProject | None:
+    """The Flyway project a migrations folder belongs to, from the folders above it (up
+    to the repository's root, a folder with .git, or FLYWAY_LEVELS up): an entry named
+    flyway* (its config file, a folder of its setup), or a build file or Spring
+    configuration that names it; None where nothing does."""
+    recognised: list[str] = []
+    texts: list[str] = []
+    current = folder.resolve()
+    top = None
+    for _ in range(FLYWAY_LEVELS):
+        try:
+            entries = sorted(current.iterdir())
+        except OSError:
+            entries = []
+        for item in entries:
+            own = item.name.lower().startswith("flyway")
+            if not own and not any(fnmatch.fnmatch(item.name, p) for p in FLYWAY_FILES):
+                continue
+            text = ""
+            if item.is_file():
+                try:
+                    text = item.read_text(encoding="utf-8", errors="replace")
+                except OSError:
+                    continue
+            if own or "flyway" in text.lower():
+                recognised.append(item.name if own else f"{item.name} naming Flyway")
+                texts.append(text)
+                top = current
+        if (current / ".git").exists():
+            top = current
+            break
+        if current.parent == current:
+            break
+        current = current.parent
+    if not recognised or top is None:
+        return None
+    recognised_by = f"{recognised[0]} in or above its folder"
+    return FlywayProject(recognised_by, top, "\n".join(texts))
+
+
+@functools.cache
+def mixed_set_in(root: Path) -> Path | None:
+    """A file of the project that sets Flyway's `mixed` (in code, `.mixed(true)`; in a
+    build script, an environment or a CI file): the first found, or None. Looked for only
+    where a mixed file would otherwise be reported, and in text files only."""
+    for folder, folders, names in os.walk(root):
+        folders[:] = sorted(f for f in folders if f not in SKIPPED and f != ".git")
+        for name in sorted(names):
+            path = Path(folder, name)
+            if path.suffix.lower() not in MIXED_SUFFIXES and name not in MIXED_NAMES:
+                continue
+            try:
+                if path.stat().st_size > 1_000_000:
+                    continue
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            if MIXED_SET.search(text):
+                return path
+    return None

@@ -33,11 +33,13 @@ def invalid_ddl(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     transaction, or send it as one query string, which PostgreSQL runs as one
     implicit transaction when it holds several statements: there it is rejected.
     Where the folder or file shows which tool runs it (goose, dbmate, Diesel, sqlx,
-    Mattermost's morph, golang-migrate, Atlas) and the file lacks the tool's
+    Mattermost's morph, golang-migrate, Atlas, Flyway) and the file lacks the tool's
     opt-out, the statement is reported with the tool, how it was recognised, and
     the opt-out, in `evidence.runner`; it is still loaded, so the other rules see
-    the schema the file means. Files whose tool is not recognised load as psql
-    runs them.
+    the schema the file means. Flyway refuses outright a file that holds statements
+    it runs in a transaction and statements it runs without one, unless `mixed` is
+    set: that is reported at the statement Flyway names, with no `sqlstate` (the
+    error is Flyway's). Files whose tool is not recognised load as psql runs them.
 
     ## Why it breaks
     A migration that fails in CI or at deploy time stops the release half way: the
@@ -76,6 +78,11 @@ def invalid_ddl(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                 f"{runner['tool']} runs {rejected.file} {runner['runs']}: PostgreSQL rejects"
                 f" `{rejected.statement}` there at deploy: {rejected.message}"
             )
+            if not rejected.sqlstate:  # the tool's own error: PostgreSQL never sees the file
+                message = (
+                    f"{runner['tool']} runs {rejected.file} {runner['runs']}: it refuses this"
+                    f" one at `{rejected.statement}` at deploy: {rejected.message}"
+                )
         if rejected.lost:
             count = len(rejected.lost)
             message += f"; {count} later statement{'s' if count > 1 else ''} failed because of it"

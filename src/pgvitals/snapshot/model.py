@@ -313,7 +313,8 @@ class RejectedStatement(NamedTuple):
     error_at: str | None  # "file:line:column" of the position the server reported
     lost: list[str]  # "file:line: first line" of each statement that failed because of it
     # the migration tool whose transaction rejects it (it loaded as psql runs it): tool,
-    # recognised_by, runs, fix (review/runners.py); None: PostgreSQL rejects it anyway
+    # recognised_by, runs, fix (review/runners.py); None: PostgreSQL rejects it anyway.
+    # With no sqlstate, the tool itself refuses the file (Flyway's mixed files)
     runner: dict[str, str] | None = None
 
     @property
