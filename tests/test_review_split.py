@@ -181,3 +181,16 @@ def test_a_missing_path_or_an_empty_folder_is_an_input_error(tmp_path: Path) -> 
         select([tmp_path / "absent"])
     with pytest.raises(InputError, match=r"no \.sql files"):
         select([tmp_path])
+
+
+def test_a_no_break_space_after_the_last_statement_is_a_statement_of_its_own() -> None:
+    # Python's str.strip() skips U+00A0 and the server does not: the split recursed
+    # without end on such a file (a Flyway migration of dhis2-core ends so)
+    split = split_file("CREATE TABLE a (id int);\n\u00a0\n", "f.sql")
+    assert [(s.line, s.kind, s.text) for s in split.statements] == [
+        (1, "CreateStmt", "CREATE TABLE a (id int)"),
+        (2, "", "\u00a0\n"),
+    ]
+    assert split.statements[1].first_line == "\\u00a0"
+    em_space = statements("SELECT 1;\n\u2003")
+    assert em_space == [(1, 1, "SelectStmt", "SELECT 1"), (2, 1, "", "\u2003")]

@@ -24,6 +24,9 @@ from pglast import parser
 IDENTIFIER_CHARS = re.compile(r"[\w$]")
 DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_\x80-\U0010ffff][\w\x80-\U0010ffff]*)?\$")
 COPY_FROM_STDIN = re.compile(r"^\s*COPY\b.*\bFROM\s+STDIN\b", re.IGNORECASE | re.DOTALL)
+# What PostgreSQL's scanner skips between tokens; Python's str.strip() also skips a
+# no-break space (U+00A0) and other Unicode spaces, which the server rejects.
+BLANKS = " \t\n\r\f\v"
 # Section markers of tools that keep up and down in one file.
 DOWN_MARKER = re.compile(r"^--\s*(?:migrate:down|\+goose\s+down)\b", re.IGNORECASE | re.MULTILINE)
 UP_MARKER = re.compile(r"^--\s*(?:migrate:up|\+goose\s+up)\b", re.IGNORECASE | re.MULTILINE)
@@ -45,7 +48,9 @@ class Statement:
     @property
     def first_line(self) -> str:
         """The statement's first line, shortened: what a reader recognises it by."""
-        line = self.text.strip().splitlines()[0].strip()
+        line = next(iter(self.text.strip(BLANKS).splitlines()), "").strip(BLANKS)
+        # a space the server does not skip (a no-break space), shown as what it is
+        line = "".join(f"\\u{ord(c):04x}" if c.isspace() and c not in BLANKS else c for c in line)
         return line if len(line) <= 120 else f"{line[:117]}..."
 
     @property
@@ -225,7 +230,7 @@ def pieces(text: str, offset: int) -> list[tuple[int, int, bool]]:
     """(start, stop, parsed) of each statement in `text`. Where the parser rejects
     something, the statement holding the error (as the scanner splits at semicolons)
     is kept unparsed and the text before and after it is split again."""
-    if not text.strip():
+    if not text.strip(BLANKS):
         return []
     try:
         found = pglast.split(text, with_parser=True, only_slices=True)
@@ -247,7 +252,7 @@ def code_start(text: str, start: int, stop: int) -> int:
     position = start
     while position < stop:
         rest = text[position:stop]
-        position += len(rest) - len(rest.lstrip())
+        position += len(rest) - len(rest.lstrip(BLANKS))
         if not text.startswith("--", position):
             return position
         newline = text.find("\n", position, stop)
@@ -279,7 +284,7 @@ def rest_after(text: str, chunks: list[tuple[int, int]]) -> int:
     character): the scanner leaves an unfinished last statement out of its chunks."""
     complete = [stop for _, stop in chunks if text[stop : stop + 1] == ";"]
     tail = complete[-1] + 1 if complete else 0
-    return tail + len(text[tail:]) - len(text[tail:].lstrip())
+    return tail + len(text[tail:]) - len(text[tail:].lstrip(BLANKS))
 
 
 def safe_scan(text: str) -> list[slice]:
