@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pgvitals.review.files import GIVEN, InputError, natural_key, select
 from pgvitals.review.split import split_file
@@ -194,3 +196,22 @@ def test_a_no_break_space_after_the_last_statement_is_a_statement_of_its_own() -
     assert split.statements[1].first_line == "\\u00a0"
     em_space = statements("SELECT 1;\n\u2003")
     assert em_space == [(1, 1, "SelectStmt", "SELECT 1"), (2, 1, "", "\u2003")]
+
+
+# Fragments whose mixes have crashed or could crash a splitter: quotes, dollar quotes
+# and comments left open, psql meta-commands, COPY data, spaces the server rejects.
+FRAGMENTS = st.sampled_from([
+    "CREATE TABLE a (id int)", ";", " ", "\n", "\u00a0", "\u2003", "'", '"', "$$", "$x$",
+    "--", "/*", "*/", "\\.", "\\set x", "COPY t FROM stdin", "SELECT 1", "(", ")", "é",
+    "\t", "\r", "BEGIN", "-- +goose Down", "-- migrate:up", "E'\\''", "\x00",
+])  # fmt: skip
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(FRAGMENTS, max_size=30).map("".join))
+def test_any_mix_of_fragments_splits_without_error(text: str) -> None:
+    split = split_file(text, "f.sql")
+    offsets = [s.offset for s in split.statements]
+    assert offsets == sorted(offsets)
+    for statement in split.statements:
+        assert statement.first_line is not None and statement.where.startswith("f.sql:")
