@@ -93,7 +93,14 @@ def test_what_fails_for_want_of_a_code_migration_is_not_checked(server, tmp_path
         " that may rely on what it does (they fail on what no SQL file created, and it"
         f" names): {needing}"
     )
-    # not counted as what the server lacks: --server on another one would not help
-    assert "statements_not_checked" not in note
+    # counted as not checked (a gate does not pass them), with what would check them:
+    # --server on another server would not help
+    assert note["statements_not_checked"] == 3
+    assert (
+        f"review incomplete: 3 statements not checked, 3 as they may rely on {code}, which"
+        " review cannot run; review the files after it with --base a database where it ran"
+    ) in " ".join(run.stderr.split())
+    gate = review(tmp_path, "db", "--server", server.dsn(), "--fail-on", "critical")
+    assert gate.exit_code == 3, gate.stderr
     # the test file beside the Go migration is not one
     assert not any("_test.go" in e["object"] for e in run.json()["collection"]["skipped"])

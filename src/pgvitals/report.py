@@ -27,6 +27,7 @@ from pgvitals.rules import REGISTRY
 from pgvitals.rules._api import ROWS_REQUIRED
 from pgvitals.snapshot.facts import Reference, RlsCoverage
 from pgvitals.snapshot.model import (
+    CHECK_INSTEAD,
     STATEMENTS_NOT_CHECKED,
     ColumnProfile,
     Constraint,
@@ -1220,13 +1221,21 @@ class Report:
         if not count:
             return None
         roots = [e for e in self.collection["skipped"] if e.get(STATEMENTS_NOT_CHECKED)]
-        causes = [f"{e.get('because') or 'not available'} ({e['object']})" for e in roots[:3]]
-        more = ", ..." if len(roots) > 3 else ""
-        return (
-            f"{plural(count, 'statement')} not checked, as the server lacks what "
-            f"{'they need' if count > 1 else 'it needs'}: {', '.join(causes)}{more}; "
-            "review them with --server on a server that has it"
-        )
+        lacking = [e for e in roots if not e.get(CHECK_INSTEAD)]
+        parts = []
+        if lacking:
+            causes = [f"{e.get('because') or 'not available'} ({e['object']})" for e in lacking]
+            shown = ", ".join(causes[:3]) + (", ..." if len(causes) > 3 else "")
+            parts.append(
+                f"as the server lacks what {'they need' if count > 1 else 'it needs'}: {shown};"
+                " review them with --server on a server that has it"
+            )
+        for item in roots:  # where another server would not help
+            if item.get(CHECK_INSTEAD):
+                parts.append(
+                    f"{item[STATEMENTS_NOT_CHECKED]} as {item['because']}; {item[CHECK_INSTEAD]}"
+                )
+        return f"{plural(count, 'statement')} not checked, {'; '.join(parts)}"
 
     def counted_findings(self) -> list[Finding]:
         """What --fail-on judges: every finding, or with a baseline the new ones and the

@@ -34,6 +34,7 @@ from pgvitals.review.split import Note, split_file
 from pgvitals.snapshot import io
 from pgvitals.snapshot.collect import collect
 from pgvitals.snapshot.model import (
+    CHECK_INSTEAD,
     SCHEMAS_NOT_CHECKED,
     STATEMENTS_NOT_CHECKED,
     RejectedStatement,
@@ -292,7 +293,12 @@ def review_notes(load: Load, notes: list[Note], new_from: int) -> list[dict[str,
                     f"; not checked: {len(needing)} later statements that may rely on what it"
                     f" does (they fail on what no SQL file created, and it names): {shown}"
                 )
-            entries.append(entry(statement.file, text))
+            counted: dict[str, object] = {
+                STATEMENTS_NOT_CHECKED: len(needing),
+                "because": f"they may rely on {statement.file}, which review cannot run",
+                CHECK_INSTEAD: "review the files after it with --base a database where it ran",
+            }
+            entries.append({**entry(statement.file, text), **(counted if needing else {})})
         elif outcome.status == SKIPPED and index >= new_from:
             entries.append(entry(statement.where, f"{outcome.reason}: {statement.first_line}"))
         elif outcome.status == UNCHECKED and outcome.cause is None:
@@ -302,7 +308,7 @@ def review_notes(load: Load, notes: list[Note], new_from: int) -> list[dict[str,
             if needing:
                 shown = ", ".join(needing[:10]) + (", ..." if len(needing) > 10 else "")
                 text += f"; nor {len(needing)} later statements that need it: {shown}"
-            counted: dict[str, object] = {
+            counted = {
                 STATEMENTS_NOT_CHECKED: 1 + len(needing),
                 "because": outcome.reason,
             }

@@ -569,6 +569,9 @@ STATEMENTS_NOT_CHECKED = "statements_not_checked"
 # ... and the schemas they name for the objects they create (`CREATE EXTENSION ... SCHEMA
 # extensions`): not empty in the real database, whatever the review's server holds.
 SCHEMAS_NOT_CHECKED = "schemas_not_checked"
+# ... and, where another server would not help (a migration written in code, between the
+# files: review cannot run it), how to check them instead
+CHECK_INSTEAD = "check_instead"
 
 
 @dataclass(frozen=True, slots=True)
