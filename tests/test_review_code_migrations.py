@@ -97,10 +97,25 @@ def test_what_fails_for_want_of_a_code_migration_is_not_checked(server, tmp_path
     # --server on another server would not help
     assert note["statements_not_checked"] == 3
     assert (
-        f"review incomplete: 3 statements not checked, 3 as they may rely on {code}, which"
+        f"review incomplete: 3 statements not checked, as they may rely on {code}, which"
         " review cannot run; review the files after it with --base a database where it ran"
     ) in " ".join(run.stderr.split())
     gate = review(tmp_path, "db", "--server", server.dsn(), "--fail-on", "critical")
     assert gate.exit_code == 3, gate.stderr
     # the test file beside the Go migration is not one
     assert not any("_test.go" in e["object"] for e in run.json()["collection"]["skipped"])
+
+
+def test_the_summary_keeps_apart_what_another_server_would_check(server, tmp_path) -> None:
+    folder = {**FOLDERS["goose"]}
+    folder["db/00001_init.sql"] += "CREATE EXTENSION pgvitals_absent_extension;\n"
+    write(tmp_path, folder)
+    run = review(tmp_path, "db", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    assert (
+        "review incomplete: 4 statements not checked: 1 as the server lacks what it needs:"
+        " extension pgvitals_absent_extension unavailable on this server (db/00001_init.sql:3);"
+        " review them with --server on a server that has it; 3 as they may rely on"
+        " db/00002_split.go, which review cannot run; review the files after it with --base a"
+        " database where it ran"
+    ) in " ".join(run.stderr.split())

@@ -1222,20 +1222,22 @@ class Report:
             return None
         roots = [e for e in self.collection["skipped"] if e.get(STATEMENTS_NOT_CHECKED)]
         lacking = [e for e in roots if not e.get(CHECK_INSTEAD)]
-        parts = []
+        elsewhere = [e for e in roots if e.get(CHECK_INSTEAD)]  # another server would not help
+        groups: list[tuple[int, str]] = []  # (statements, why and what to do)
         if lacking:
             causes = [f"{e.get('because') or 'not available'} ({e['object']})" for e in lacking]
             shown = ", ".join(causes[:3]) + (", ..." if len(causes) > 3 else "")
-            parts.append(
-                f"as the server lacks what {'they need' if count > 1 else 'it needs'}: {shown};"
-                " review them with --server on a server that has it"
-            )
-        for item in roots:  # where another server would not help
-            if item.get(CHECK_INSTEAD):
-                parts.append(
-                    f"{item[STATEMENTS_NOT_CHECKED]} as {item['because']}; {item[CHECK_INSTEAD]}"
-                )
-        return f"{plural(count, 'statement')} not checked, {'; '.join(parts)}"
+            lacked = sum(e[STATEMENTS_NOT_CHECKED] for e in lacking)
+            need = "they need" if lacked > 1 else "it needs"
+            advice = "review them with --server on a server that has it"
+            groups.append((lacked, f"as the server lacks what {need}: {shown}; {advice}"))
+        for e in elsewhere:
+            groups.append((e[STATEMENTS_NOT_CHECKED], f"as {e['because']}; {e[CHECK_INSTEAD]}"))
+        if len(groups) == 1:
+            return f"{plural(count, 'statement')} not checked, {groups[0][1]}"
+        return f"{plural(count, 'statement')} not checked: " + "; ".join(
+            f"{number} {why}" for number, why in groups
+        )
 
     def counted_findings(self) -> list[Finding]:
         """What --fail-on judges: every finding, or with a baseline the new ones and the
