@@ -40,6 +40,7 @@ from pgvitals.snapshot.model import (
     Column,
     ColumnProfile,
     Constraint,
+    DefaultPartitionRange,
     Entity,
     Index,
     OrphanCount,
@@ -301,6 +302,7 @@ class Collector:
         violations: list[ViolationCount] = []
         measures: list[BloatMeasure] = []
         soft_orphans: list[SoftDeleteOrphans] = []
+        default_ranges: list[DefaultPartitionRange] = []
         if interrupted is None:
             try:
                 self._step("definitions")
@@ -339,7 +341,12 @@ class Collector:
                         measured_columns(columns, wanted),
                         column_profiles,
                     )
-                linked = {"orphan_counts", "violation_counts", "soft_delete_orphans"}
+                linked = {
+                    "orphan_counts",
+                    "violation_counts",
+                    "soft_delete_orphans",
+                    "default_partition_ranges",
+                }
                 if profile is not None and wanted & linked:
                     # the references are a fact of the catalogs read so far
                     _, constraints, indexes = self._assemble(
@@ -361,6 +368,8 @@ class Collector:
                         self._count_violations(provisional, profile, violations)
                     if "soft_delete_orphans" in wanted:
                         self._count_soft_delete_orphans(provisional, profile, soft_orphans)
+                    if "default_partition_ranges" in wanted:
+                        self._read_default_ranges(provisional, profile, default_ranges)
                 if profile is not None and "exact_bloat" in wanted:
                     self._step("bloat")
                     _, _, indexes = self._assemble(
@@ -394,6 +403,7 @@ class Collector:
             measures=measures,
             policies=[self._policy_text(p) for p in catalog["policies"]],
             soft_delete_orphans=soft_orphans,
+            default_partition_ranges=default_ranges,
         )
         snapshot = Snapshot(
             server=server,
@@ -1165,6 +1175,101 @@ class Collector:
                 found.append(
                     soft_orphans(reference, marker, "ran", None, orphans, row["checked"], not exact)
                 )
+
+    def _read_default_ranges(
+        self, provisional: Snapshot, budget: ProfileBudget, found: list[DefaultPartitionRange]
+    ) -> None:
+        """The lowest and highest key of each DEFAULT partition of a table partitioned by
+        a date or time range, one statement each, under the per-table and total budgets."""
+        defaults = provisional.facts.time_range_defaults
+        if not defaults:
+            return
+        self._step("default partitions")
+        with self._bounded_reads(budget) as deadline:
+            for _parent, default, key in defaults:
+                unread = partial(DefaultPartitionRange, default.oid, key.name, "skipped")
+                if time.monotonic() > deadline:
+                    found.append(
+                        unread(f"data budget of {budget.total_ms} ms used up", None, None, None)
+                    )
+                    continue
+                self._step(f"data: {default.qualname} key range")
+                method = range_method(provisional, default, key, budget)
+                try:
+                    row = self._execute(default_range_query(default, key, method, budget))[0]
+                except psycopg.Error as error:
+                    self._raise_if_connection_lost(error)
+                    found.append(unread(describe_error(error), None, None, method))
+                    continue
+                found.append(
+                    DefaultPartitionRange(
+                        default.oid, key.name, "ran", None, row["lowest"], row["highest"], method
+                    )
+                )
+
+
+def range_method(snap: Snapshot, table: Table, key: Column, budget: ProfileBudget) -> str:
+    """How to find a table's lowest and highest key: "index" when a valid, complete
+    btree index starts with it (two descents); else "scan" (min and max in one read) of
+    a small table, "sample" (a TABLESAMPLE's min and max) of a large one."""
+    for index in snap.indexes_by_table.get(table.oid, []):
+        if (
+            index.method == "btree"
+            and index.is_valid
+            and not index.is_partial
+            and index.key_columns[:1] == [key.name]
+        ):
+            return "index"
+    return "scan" if budget.exact(table, snap.facts.rows(table)) else "sample"
+
+
+# A key value as ISO 8601 text: timestamptz in UTC, whatever the session's TimeZone
+# and DateStyle; infinity as PostgreSQL writes it.
+KEY_TEXT = {
+    "timestamptz": (
+        "CASE WHEN pg_catalog.isfinite({v}) THEN pg_catalog.to_char({v} AT TIME ZONE 'UTC',"
+        " 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '+00:00' ELSE {v}::pg_catalog.text END"
+    ),
+    "timestamp": (
+        "CASE WHEN pg_catalog.isfinite({v}) THEN pg_catalog.to_char({v},"
+        " 'YYYY-MM-DD\"T\"HH24:MI:SS.US') ELSE {v}::pg_catalog.text END"
+    ),
+    "date": (
+        "CASE WHEN pg_catalog.isfinite({v}) THEN pg_catalog.to_char({v}, 'YYYY-MM-DD')"
+        " ELSE {v}::pg_catalog.text END"
+    ),
+}
+
+
+def default_range_query(
+    table: Table, key: Column, method: str, budget: ProfileBudget
+) -> sql.Composed:
+    """SELECT lowest, highest: the table's extreme non-NULL keys, as text (`KEY_TEXT`)."""
+    column, relation = sql.Identifier(key.name), sql.Identifier(table.schema, table.name)
+    if method == "index":
+        extreme = "(SELECT {c} FROM ONLY {t} WHERE {c} IS NOT NULL ORDER BY {c} {order} LIMIT 1)"
+        source = sql.SQL("SELECT {low} AS lowest, {high} AS highest").format(
+            low=sql.SQL(extreme).format(c=column, t=relation, order=sql.SQL("ASC")),
+            high=sql.SQL(extreme).format(c=column, t=relation, order=sql.SQL("DESC")),
+        )
+    else:
+        sample = sql.SQL("")
+        if method == "sample":
+            percent = budget.percent(float(max(table.rows_estimate, table.n_live_tup or 0)))
+            sample = sql.SQL(" TABLESAMPLE SYSTEM ({}) REPEATABLE ({})").format(
+                sql.Literal(percent), sql.Literal(budget.seed)
+            )
+        source = sql.SQL(
+            "SELECT min({c}) AS lowest, max({c}) AS highest FROM ONLY {t}{sample}"
+        ).format(c=column, t=relation, sample=sample)
+    shown = KEY_TEXT[key.type_name]
+    return sql.SQL(
+        "SELECT {low} AS lowest, {high} AS highest FROM ({source}) AS pgvitals_range"
+    ).format(
+        low=sql.SQL(shown.format(v="pgvitals_range.lowest")),
+        high=sql.SQL(shown.format(v="pgvitals_range.highest")),
+        source=source,
+    )
 
 
 def soft_orphans_query(

@@ -34,6 +34,8 @@ from pgvitals.snapshot.nodes import analyse as analyse_expression
 from pgvitals.snapshot.window import StatisticsWindow, statistics_window
 from pgvitals.snapshot.words import table_key, words
 
+# partition keys whose range bounds can be judged against the clock
+TIME_KEY_TYPES = frozenset({"timestamptz", "timestamp", "date"})
 NEXTVAL = re.compile(r"^nextval\('((?:[^']|'')+)'::regclass\)$")
 QUOTED_PART = re.compile(r'"((?:[^"]|"")*)"|([^."]+)')
 
@@ -117,6 +119,23 @@ class Facts:
             if table.parent_oid is not None:
                 children[table.parent_oid].append(table)
         return dict(children)
+
+    @cached_property
+    def time_range_defaults(self) -> list[tuple[Table, Table, Column]]:
+        """(parent, its DEFAULT partition, the key column) of each table partitioned by
+        a range of one date or timestamp column whose DEFAULT partition holds rows itself
+        (not sub-partitioned, not foreign): where rows of a coming period can land."""
+        found = []
+        for parent in self.snap.tables:
+            if parent.partition_strategy != "range" or len(parent.partition_key) != 1:
+                continue
+            key = self.column_by_name.get((parent.oid, parent.partition_key[0]))
+            if key is None or key.type_name not in TIME_KEY_TYPES:
+                continue
+            for child in self.partitions_by_parent.get(parent.oid, []):
+                if child.partition_bound == "DEFAULT" and child.kind == "r":
+                    found.append((parent, child, key))
+        return found
 
     @cached_property
     def leaves_by_root(self) -> dict[int, list[Table]]:
