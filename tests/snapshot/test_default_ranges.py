@@ -66,7 +66,7 @@ def test_partition_keys_are_read_with_their_columns_in_order(database) -> None:
 def test_default_ranges_in_utc_through_a_scan_or_an_index(database) -> None:
     database.execute(KEYS)
     # the session's zone must not change the text (timestamptz is written in UTC)
-    dsn = f"{database.dsn} options='-c TimeZone=Pacific/Chatham -c DateStyle=SQL,DMY'"
+    dsn = f"{database.dsn} options='-c TimeZone=Pacific/Chatham'"
     snap = snapshot_of(dsn)
     weird = read_of(snap, 'Weird"Name_default')
     assert (weird.status, weird.method, weird.column) == ("ran", "scan", "ñame")
@@ -74,12 +74,18 @@ def test_default_ranges_in_utc_through_a_scan_or_an_index(database) -> None:
         "2023-12-31T22:30:00.000000+00:00",
         "2025-03-01T05:00:00.000000+00:00",
     )
+    # the lowest from where a job still creates partitions: the yearly partitions end
+    # at 2025, before the present year
+    assert (weird.since, weird.lowest_since) == ("2025-01-01 00:00:00+00", weird.highest)
     days = read_of(snap, "days_default")
     assert (days.method, days.lowest, days.highest) == ("index", "2023-06-01", "infinity")
+    assert (days.since, days.lowest_since) == ("2025-01-01", "infinity")
     stamps = read_of(snap, "stamps_default")
     assert (stamps.lowest, stamps.highest) == ("2026-02-03T04:05:06.500000",) * 2
+    assert (stamps.since, stamps.lowest_since) == ("2025-01-01 00:00:00", stamps.lowest)
     empty = read_of(snap, "empty_default")
     assert (empty.status, empty.lowest, empty.highest) == ("ran", None, None)
+    assert (empty.since, empty.lowest_since) == (None, None)  # no partition to go by
     # a key of two columns, or an expression, is not read
     assert len(snap.default_partition_ranges) == 4
 
@@ -89,6 +95,7 @@ def test_a_large_default_without_an_index_is_sampled(database) -> None:
     snap = snapshot_of(database.dsn, ProfileBudget(exact_below_rows=1))
     weird = read_of(snap, 'Weird"Name_default')
     assert (weird.method, weird.status) == ("sample", "ran")
+    assert weird.lowest_since == "2025-03-01T05:00:00.000000+00:00"
     assert read_of(snap, "days_default").method == "index"  # an index needs no sample
 
 

@@ -64,6 +64,7 @@ from pgvitals.snapshot.profile import (
     profile_queries,
     quote_identifier,
 )
+from pgvitals.snapshot.ranges import written
 from pgvitals.workload.collect import STATEMENT_PROBES, WorkloadBudget, WorkloadReader
 from pgvitals.workload.statement import OWN_MARKER
 
@@ -1180,38 +1181,49 @@ class Collector:
         self, provisional: Snapshot, budget: ProfileBudget, found: list[DefaultPartitionRange]
     ) -> None:
         """The lowest and highest key of each DEFAULT partition of a table partitioned by
-        a date or time range, one statement each, under the per-table and total budgets."""
+        a date or time range, and its lowest from where a job still creates partitions,
+        one statement each, under the per-table and total budgets."""
         defaults = provisional.facts.time_range_defaults
         if not defaults:
             return
         self._step("default partitions")
         with self._bounded_reads(budget) as deadline:
-            for _parent, default, key in defaults:
+            for watch in defaults:
+                default, key = watch.default, watch.key
+                since = None if watch.watched is None else written(watch.watched, key.type_name)
                 unread = partial(DefaultPartitionRange, default.oid, key.name, "skipped")
                 if time.monotonic() > deadline:
-                    found.append(
-                        unread(f"data budget of {budget.total_ms} ms used up", None, None, None)
-                    )
+                    reason = f"data budget of {budget.total_ms} ms used up"
+                    found.append(unread(reason, None, None, None, since))
                     continue
                 self._step(f"data: {default.qualname} key range")
                 method = range_method(provisional, default, key, budget)
                 try:
-                    row = self._execute(default_range_query(default, key, method, budget))[0]
+                    query = default_range_query(default, key, method, budget, since)
+                    row = self._execute(query)[0]
                 except psycopg.Error as error:
                     self._raise_if_connection_lost(error)
-                    found.append(unread(describe_error(error), None, None, method))
+                    found.append(unread(describe_error(error), None, None, method, since))
                     continue
                 found.append(
                     DefaultPartitionRange(
-                        default.oid, key.name, "ran", None, row["lowest"], row["highest"], method
+                        default.oid,
+                        key.name,
+                        "ran",
+                        None,
+                        row["lowest"],
+                        row["highest"],
+                        method,
+                        since,
+                        row["lowest_since"],
                     )
                 )
 
 
 def range_method(snap: Snapshot, table: Table, key: Column, budget: ProfileBudget) -> str:
     """How to find a table's lowest and highest key: "index" when a valid, complete
-    btree index starts with it (two descents); else "scan" (min and max in one read) of
-    a small table, "sample" (a TABLESAMPLE's min and max) of a large one."""
+    btree index starts with it (a descent for each); else "scan" (all in one read) of a
+    small table, "sample" (in a TABLESAMPLE) of a large one."""
     for index in snap.indexes_by_table.get(table.oid, []):
         if (
             index.method == "btree"
@@ -1239,18 +1251,37 @@ KEY_TEXT = {
         " ELSE {v}::pg_catalog.text END"
     ),
 }
+EXTREMES = ("lowest", "highest", "lowest_since")
 
 
 def default_range_query(
-    table: Table, key: Column, method: str, budget: ProfileBudget
+    table: Table, key: Column, method: str, budget: ProfileBudget, since: str | None
 ) -> sql.Composed:
-    """SELECT lowest, highest: the table's extreme non-NULL keys, as text (`KEY_TEXT`)."""
+    """SELECT lowest, highest, lowest_since: the table's extreme non-NULL keys, and its
+    lowest from `since` on (NULL without one), as text (`KEY_TEXT`)."""
     column, relation = sql.Identifier(key.name), sql.Identifier(table.schema, table.name)
+    # `since` as written by snapshot/ranges.py, cast to the key's type
+    bound = (
+        sql.SQL("NULL")
+        if since is None
+        else sql.SQL("{}::pg_catalog.{}").format(sql.Literal(since), sql.Identifier(key.type_name))
+    )
     if method == "index":
-        extreme = "(SELECT {c} FROM ONLY {t} WHERE {c} IS NOT NULL ORDER BY {c} {order} LIMIT 1)"
-        source = sql.SQL("SELECT {low} AS lowest, {high} AS highest").format(
-            low=sql.SQL(extreme).format(c=column, t=relation, order=sql.SQL("ASC")),
-            high=sql.SQL(extreme).format(c=column, t=relation, order=sql.SQL("DESC")),
+        extreme = (
+            "(SELECT {c} FROM ONLY {t} WHERE {c} IS NOT NULL AND {c} >= {floor}"
+            " ORDER BY {c} {order} LIMIT 1)"
+        )
+
+        def descent(order: str, floor: sql.Composable) -> sql.Composed:
+            return sql.SQL(extreme).format(c=column, t=relation, order=sql.SQL(order), floor=floor)
+
+        lowest = sql.SQL("'-infinity'::pg_catalog.{}").format(sql.Identifier(key.type_name))
+        items = [descent("ASC", lowest), descent("DESC", lowest), descent("ASC", bound)]
+        source = sql.SQL("SELECT {}").format(
+            sql.SQL(", ").join(
+                sql.SQL("{} AS {}").format(item, sql.Identifier(name))
+                for item, name in zip(items, EXTREMES, strict=True)
+            )
         )
     else:
         sample = sql.SQL("")
@@ -1260,15 +1291,15 @@ def default_range_query(
                 sql.Literal(percent), sql.Literal(budget.seed)
             )
         source = sql.SQL(
-            "SELECT min({c}) AS lowest, max({c}) AS highest FROM ONLY {t}{sample}"
-        ).format(c=column, t=relation, sample=sample)
+            "SELECT min({c}) AS lowest, max({c}) AS highest,"
+            " min({c}) FILTER (WHERE {c} >= {bound}) AS lowest_since FROM ONLY {t}{sample}"
+        ).format(c=column, t=relation, bound=bound, sample=sample)
     shown = KEY_TEXT[key.type_name]
-    return sql.SQL(
-        "SELECT {low} AS lowest, {high} AS highest FROM ({source}) AS pgvitals_range"
-    ).format(
-        low=sql.SQL(shown.format(v="pgvitals_range.lowest")),
-        high=sql.SQL(shown.format(v="pgvitals_range.highest")),
-        source=source,
+    return sql.SQL("SELECT {} FROM ({}) AS pgvitals_range").format(
+        sql.SQL(", ").join(
+            sql.SQL(shown.format(v=f"pgvitals_range.{name}") + f" AS {name}") for name in EXTREMES
+        ),
+        source,
     )
 
 

@@ -801,10 +801,11 @@ class SoftDeleteOrphans(NamedTuple):
 
 class DefaultPartitionRange(NamedTuple):
     """The lowest and highest partition-key value a DEFAULT partition of a table
-    partitioned by a date or time range holds (NULL keys left out): through an index on
-    the key where one exists, read whole when small, else in a TABLESAMPLE (then only a
-    range the rows at least span). Values as ISO 8601 text, timestamptz in UTC
-    (`2024-03-01T00:00:00.000000+00:00`), or `infinity` / `-infinity`."""
+    partitioned by a date or time range holds (NULL keys left out), and its lowest from
+    `since` on (where a job still creates partitions, see snapshot/ranges.py): through
+    an index on the key where one exists, read whole when small, else in a TABLESAMPLE
+    (then only a range the rows at least span). Values as ISO 8601 text, timestamptz in
+    UTC (`2024-03-01T00:00:00.000000+00:00`), or `infinity` / `-infinity`."""
 
     table_oid: int  # the DEFAULT partition
     column: str  # the partition key
@@ -813,6 +814,8 @@ class DefaultPartitionRange(NamedTuple):
     lowest: str | None  # None: no row with a key (or the read was skipped)
     highest: str | None
     method: str | None  # index, scan, sample
+    since: str | None = None  # None: the other partitions' bounds give no period
+    lowest_since: str | None = None  # None: no row from `since` on
 
 
 @dataclass(frozen=True)
