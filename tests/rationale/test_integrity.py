@@ -391,6 +391,19 @@ def test_a_default_holding_a_row_of_tomorrow_blocks_tomorrows_partition(database
                 " AND pid = pg_backend_pid() AND granted"
             ).fetchall()
             assert ("AccessExclusiveLock",) in held
+        # and so does attaching a table (what the finding's steps end with)
+        with admin.transaction():
+            admin.execute(
+                "CREATE TABLE ev_attached (LIKE ev INCLUDING ALL EXCLUDING IDENTITY);"
+                "ALTER TABLE ev ATTACH PARTITION ev_attached"
+                " FOR VALUES FROM (date_trunc('day', now(), 'UTC') + interval '7 days')"
+                " TO (date_trunc('day', now(), 'UTC') + interval '8 days')"
+            )
+            held = admin.execute(
+                "SELECT mode FROM pg_locks WHERE relation = 'ev_default'::regclass"
+                " AND pid = pg_backend_pid() AND granted"
+            ).fetchall()
+            assert ("AccessExclusiveLock",) in held
 
 
 def test_the_findings_steps_move_tomorrows_rows_into_their_partition(database) -> None:

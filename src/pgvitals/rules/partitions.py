@@ -86,11 +86,13 @@ def partition_coverage(snap: Snapshot, opts: CoverageOptions) -> Iterator[Draft]
     A DEFAULT partition's lowest and highest key are read (unless `--no-data`): through
     an index on the key (`ORDER BY key LIMIT 1` both ways), else whole below 100,000
     rows, in a TABLESAMPLE above (a sample may miss rows: then the range is at least
-    what it says). Reported when a key lies at or after the newest partition's end,
-    with the first period surely blocked: that of the lowest key when it lies there,
-    else that of the highest. Rows below that end (older than every partition, or in a
-    gap no job fills) and rows with a NULL key block nothing, and are not reported. The
-    range is given in whole periods, not the rows' own values. High when that period
+    what it says). A DEFAULT partition holds no row of a range a partition covers, so
+    its rows from the present period on (from the newest partition's end when that is
+    earlier: a job like pg_partman's goes on from there) lie where a job will create
+    partitions: reported when it holds one, naming the partition of the first, as its
+    siblings are named. Older rows (before every partition, or in a gap of the past no
+    job fills) and NULL keys block nothing, and are not reported. The key range is
+    given in whole periods, not the rows' own values. High when that period
     starts within `high_lead` of a period (or has started: the job fails already), or
     the DEFAULT partition holds `many_rows` rows or more (the move is long, and so is
     every attach's scan); medium otherwise. With `--no-data` a DEFAULT partition that
