@@ -1143,6 +1143,54 @@ def create_partition(table: Table, name: str, bounds: tuple[str, str] | None) ->
     return Fix((text(create),), (text(drop),), BRIEF_ALTER)
 
 
+def move_out_of_default(
+    table: Table,
+    default: Table,
+    name: str,
+    key: str,
+    columns: Seq[str],
+    bounds: tuple[str, str],
+) -> tuple[str, ...]:
+    """The steps (not a fix: they move data) that give a range its partition while the
+    DEFAULT partition holds rows of it: create the partition as a plain table, move the
+    rows in one statement (the rows deleted are the rows inserted, whatever is written
+    meanwhile), attach. SHARE on the DEFAULT partition holds off writes into it, which
+    would make the ATTACH fail, while its readers go on; the ATTACH itself then holds
+    ACCESS EXCLUSIVE on it for the scan that proves no row of the range is left."""
+    partition = name_of(table.schema, name)
+    parent, source = relation(table), relation(default)
+    listed = sql.SQL(", ").join(map(sql.Identifier, columns))
+    lower, upper = sql.Literal(bounds[0]), sql.Literal(bounds[1])
+    statements = (
+        sql.SQL("BEGIN;"),
+        sql.SQL("LOCK TABLE ONLY {source} IN SHARE MODE;"),
+        sql.SQL("CREATE TABLE {partition} (LIKE {parent} INCLUDING ALL EXCLUDING IDENTITY);"),
+        sql.SQL(
+            "WITH moved AS (DELETE FROM ONLY {source} WHERE {key} >= {lower} AND {key} < {upper}"
+            " RETURNING {listed}) INSERT INTO {partition} ({listed}) SELECT {listed} FROM moved;"
+        ),
+        sql.SQL(
+            "ALTER TABLE {parent} ATTACH PARTITION {partition}"
+            " FOR VALUES FROM ({lower}) TO ({upper});"
+        ),
+        sql.SQL("COMMIT;"),
+    )
+    return tuple(
+        text(
+            statement.format(
+                partition=partition,
+                parent=parent,
+                source=source,
+                key=sql.Identifier(key),
+                listed=listed,
+                lower=lower,
+                upper=upper,
+            )
+        )
+        for statement in statements
+    )
+
+
 def reindex_concurrently(index: Index) -> Fix:
     """Rebuild an index without blocking writes (PostgreSQL 12+); nothing to undo."""
     statement = text(

@@ -351,6 +351,90 @@ def test_a_row_beyond_the_last_partition_is_rejected_and_a_default_takes_it(data
         admin.execute("INSERT INTO m VALUES (now())")
 
 
+DAILY_WITH_DEFAULT = """
+CREATE TABLE ev (id bigint GENERATED ALWAYS AS IDENTITY, at timestamptz NOT NULL,
+  body text DEFAULT 'x', size int GENERATED ALWAYS AS (length(body)) STORED,
+  PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+DO $$ BEGIN
+  EXECUTE format('CREATE TABLE %I PARTITION OF ev FOR VALUES FROM (%L) TO (%L)',
+    'ev_' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD'),
+    date_trunc('day', now(), 'UTC'), date_trunc('day', now(), 'UTC') + interval '1 day');
+END $$;
+CREATE TABLE ev_default PARTITION OF ev DEFAULT;
+INSERT INTO ev (at) VALUES (date_trunc('day', now(), 'UTC') + interval '1 day 3 hours'), (now());
+"""
+TOMORROW = (
+    "FOR VALUES FROM (date_trunc('day', now(), 'UTC') + interval '1 day')"
+    " TO (date_trunc('day', now(), 'UTC') + interval '2 days')"
+)
+
+
+def test_a_default_holding_a_row_of_tomorrow_blocks_tomorrows_partition(database) -> None:
+    database.execute(DAILY_WITH_DEFAULT)
+    with database.admin() as admin:
+        with pytest.raises(
+            psycopg.errors.CheckViolation,
+            match='updated partition constraint for default partition "ev_default" would be'
+            " violated by some row",
+        ):
+            admin.execute(f"CREATE TABLE ev_tomorrow PARTITION OF ev {TOMORROW}")
+        # a later day's partition is created, scanning the DEFAULT partition under an
+        # ACCESS EXCLUSIVE lock on it, held to the end of the transaction
+        with admin.transaction():
+            admin.execute(
+                "CREATE TABLE ev_later PARTITION OF ev"
+                " FOR VALUES FROM (date_trunc('day', now(), 'UTC') + interval '5 days')"
+                " TO (date_trunc('day', now(), 'UTC') + interval '6 days')"
+            )
+            held = admin.execute(
+                "SELECT mode FROM pg_locks WHERE relation = 'ev_default'::regclass"
+                " AND pid = pg_backend_pid() AND granted"
+            ).fetchall()
+            assert ("AccessExclusiveLock",) in held
+        # and so does attaching a table (what the finding's steps end with)
+        with admin.transaction():
+            admin.execute(
+                "CREATE TABLE ev_attached (LIKE ev INCLUDING ALL EXCLUDING IDENTITY);"
+                "ALTER TABLE ev ATTACH PARTITION ev_attached"
+                " FOR VALUES FROM (date_trunc('day', now(), 'UTC') + interval '7 days')"
+                " TO (date_trunc('day', now(), 'UTC') + interval '8 days')"
+            )
+            held = admin.execute(
+                "SELECT mode FROM pg_locks WHERE relation = 'ev_default'::regclass"
+                " AND pid = pg_backend_pid() AND granted"
+            ).fetchall()
+            assert ("AccessExclusiveLock",) in held
+
+
+def test_the_findings_steps_move_tomorrows_rows_into_their_partition(database) -> None:
+    database.execute(DAILY_WITH_DEFAULT)
+    session = connect(database.dsn)
+    try:
+        snap = collect(session, probes=["row_counts", "default_partition_ranges"])
+    finally:
+        session.close()
+    (found,) = [f for f in analyse(snap).findings if f.rule == "partition-coverage"]
+    assert found.fix is None and "no_automatic_fix" in found.evidence
+    with database.admin() as admin:
+        for statement in found.evidence["steps"]:
+            admin.execute(statement)
+        placed = admin.execute(
+            "SELECT tableoid::regclass::text, 'ev_' || to_char(at AT TIME ZONE 'UTC', 'YYYYMMDD'),"
+            " id, size FROM ev ORDER BY at"
+        ).fetchall()
+        # each row in the partition of its day, named as the others are (ev_<YYYYMMDD>): a
+        # job that looks its partitions up by name finds it
+        assert [row[0] for row in placed] == [row[1] for row in placed]
+        assert sorted(row[2] for row in placed) == [1, 2] and {row[3] for row in placed} == {1}
+        # the job's next partition is created again
+        admin.execute(
+            "CREATE TABLE ev_after PARTITION OF ev"
+            " FOR VALUES FROM (date_trunc('day', now(), 'UTC') + interval '2 days')"
+            " TO (date_trunc('day', now(), 'UTC') + interval '3 days')"
+        )
+        assert admin.execute("SELECT count(*) FROM ONLY ev_default").fetchone() == (0,)
+
+
 # migration-backfill-in-transaction, migration-lock-held-during-long-statement
 
 

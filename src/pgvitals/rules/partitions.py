@@ -1,136 +1,43 @@
 """Integrity rules about time-partitioned tables: range partitions that stop before the
-present, and large time-keyed tables that partitioning would serve.
-
-Range bounds are read from the text PostgreSQL prints for them
-(`FOR VALUES FROM ('2024-01-01 00:00:00+00') TO ('2024-02-01 00:00:00+00')`); only
-single-column bounds that are dates or timestamps can be judged against the clock.
+present, DEFAULT partitions holding rows of the periods to come, and large time-keyed
+tables that partitioning would serve. The ranges themselves: snapshot/ranges.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from calendar import monthrange
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from pgvitals import fixes
 from pgvitals.findings import Fix
-from pgvitals.fmt import parse_timestamp, span
+from pgvitals.fmt import parse_timestamp, plural, span
 from pgvitals.rules._api import (
     HIGH,
     INTEGRITY,
     LOW,
     MEDIUM,
+    ROWS_OPTIONAL,
     Draft,
     finding,
     option,
     rule,
 )
-from pgvitals.snapshot.facts import TIME_NAME
+from pgvitals.snapshot.facts import TIME_NAME, RangeDefault
 from pgvitals.snapshot.model import Snapshot, Table
-
-RANGE_BOUND = re.compile(r"^FOR VALUES FROM \((?P<lower>.*)\) TO \((?P<upper>.*)\)$")
-QUOTED = re.compile(r"^'((?:[^']|'')*)'$")
-DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# `2024-01-01 00:00:00`, with fractions and an offset (`+00`, `+05:30`) when present
-TIMESTAMP = re.compile(
-    r"^(?P<stamp>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?)(?P<zone>[+-]\d{2}(:?\d{2})?)?$"
+from pgvitals.snapshot.ranges import (
+    EARLIEST,
+    LATEST,
+    Period,
+    TimeRange,
+    first_uncovered,
+    judged_ranges,
+    parse_key,
+    period_at,
+    period_of,
+    time_range,
+    written,
 )
-LATEST = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
-EARLIEST = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
-
-
-class TimeRange(NamedTuple):
-    """A partition's range as instants (UTC); `style` says how to write a new bound like
-    it: "date", "timestamp" (no zone) or "timestamptz"."""
-
-    lower: dt.datetime
-    upper: dt.datetime
-    style: str
-
-
-def parse_value(text: str) -> tuple[dt.datetime, str] | None:
-    """One bound value: MINVALUE, MAXVALUE, or a quoted date or timestamp."""
-    if text == "MINVALUE":
-        return EARLIEST, ""
-    if text == "MAXVALUE":
-        return LATEST, ""
-    quoted = QUOTED.match(text)
-    if quoted is None:
-        return None  # a number, several columns, or an expression
-    value = quoted.group(1)
-    if DATE.match(value):
-        return dt.datetime.fromisoformat(value).replace(tzinfo=dt.timezone.utc), "date"
-    stamp = TIMESTAMP.match(value)
-    if stamp is None:
-        return None
-    zone = stamp.group("zone")
-    if zone is None:
-        naive = dt.datetime.fromisoformat(stamp.group("stamp"))
-        return naive.replace(tzinfo=dt.timezone.utc), "timestamp"
-    if len(zone) == 3:
-        zone += ":00"
-    elif ":" not in zone:
-        zone = f"{zone[:3]}:{zone[3:]}"
-    aware = dt.datetime.fromisoformat(stamp.group("stamp") + zone)
-    return aware.astimezone(dt.timezone.utc), "timestamptz"
-
-
-def time_range(bound: str | None) -> TimeRange | None:
-    match = RANGE_BOUND.match(bound or "")
-    if match is None:
-        return None
-    lower, upper = parse_value(match.group("lower")), parse_value(match.group("upper"))
-    if lower is None or upper is None:
-        return None
-    return TimeRange(lower[0], upper[0], lower[1] or upper[1] or "timestamptz")
-
-
-def add_months(moment: dt.datetime, months: int) -> dt.datetime:
-    """The same day `months` later, or the month's last day when it is shorter."""
-    month = moment.month - 1 + months
-    year, month = moment.year + month // 12, month % 12 + 1
-    return moment.replace(year=year, month=month, day=min(moment.day, monthrange(year, month)[1]))
-
-
-class Period(NamedTuple):
-    months: int  # whole months (monthly, quarterly, yearly partitions), else 0
-    length: dt.timedelta
-
-    def after(self, moment: dt.datetime) -> dt.datetime:
-        return add_months(moment, self.months) if self.months else moment + self.length
-
-    @property
-    def text(self) -> str:
-        if self.months:
-            if self.months % 12 == 0:
-                return "year" if self.months == 12 else f"{self.months // 12} years"
-            return "month" if self.months == 1 else f"{self.months} months"
-        days = self.length.days
-        if days and not self.length.seconds:
-            return "day" if days == 1 else f"{days} days"
-        return str(self.length)
-
-
-def period_of(last: TimeRange) -> Period | None:
-    """The span of the latest partition: what the next ones should cover."""
-    lower, upper = last.lower, last.upper
-    if lower in (EARLIEST, LATEST) or upper in (EARLIEST, LATEST) or upper <= lower:
-        return None
-    months = (upper.year - lower.year) * 12 + upper.month - lower.month
-    if lower.day == upper.day == 1 and lower.time() == upper.time() and months > 0:
-        return Period(months, upper - lower)
-    return Period(0, upper - lower)
-
-
-def written(moment: dt.datetime, style: str) -> str:
-    """A bound value in the style of the existing ones (instants in UTC)."""
-    if style == "date":
-        return moment.strftime("%Y-%m-%d")
-    text = moment.strftime("%Y-%m-%d %H:%M:%S")
-    return f"{text}+00" if style == "timestamptz" else text
 
 
 @dataclass(frozen=True)
@@ -141,6 +48,10 @@ class CoverageOptions:
     high_lead: float = option(
         0.5, "share of a partition's span within which the newest partition's end is high"
     )
+    many_rows: int = option(
+        1_000_000,
+        "rows of a DEFAULT partition blocking a later period that make it high all the same",
+    )
 
 
 @rule(
@@ -149,11 +60,15 @@ class CoverageOptions:
     severity=MEDIUM,
     title="Range-partitioned table has no partition for the coming period",
     options=CoverageOptions,
+    rows=ROWS_OPTIONAL,
+    needs=("default_partition_ranges",),
 )
 def partition_coverage(snap: Snapshot, opts: CoverageOptions) -> Iterator[Draft]:
     """A table partitioned by a date or timestamp range, with no DEFAULT partition, whose
     partitions do not cover now or the next period: the finding says when the first
-    INSERT fails (the newest partition's end) and how soon that is.
+    INSERT fails (the newest partition's end) and how soon that is. With a DEFAULT
+    partition, one that holds rows at or after the newest partition's end: the
+    partition a job creates for their period fails.
 
     The period is the span of the latest partition (a month, a day, a year, ...), "now"
     the server's clock when the snapshot was taken. Bounds that are not dates or
@@ -168,11 +83,33 @@ def partition_coverage(snap: Snapshot, opts: CoverageOptions) -> Iterator[Draft]
     load's date (`create_partition(DATE 'today')`) say nothing of the lead a deployed
     job keeps: a covered present stays medium there, whatever the hour.
 
+    A DEFAULT partition's lowest and highest key are read (unless `--no-data`): through
+    an index on the key (`ORDER BY key LIMIT 1` both ways), else whole below 100,000
+    rows, in a TABLESAMPLE above (a sample may miss rows: then the range is at least
+    what it says). A DEFAULT partition holds no row of a range a partition covers, so
+    its rows from the present period on (from the newest partition's end when that is
+    earlier: a job like pg_partman's goes on from there) lie where a job will create
+    partitions: reported when it holds one, naming the partition of the first, as its
+    siblings are named. Older rows (before every partition, or in a gap of the past no
+    job fills) and NULL keys block nothing, and are not reported. The key range is
+    given in whole periods, not the rows' own values. High when that period
+    starts within `high_lead` of a period (or has started: the job fails already), or
+    the DEFAULT partition holds `many_rows` rows or more (the move is long, and so is
+    every attach's scan); medium otherwise. With `--no-data` a DEFAULT partition that
+    holds rows by the statistics is low: its range was not read.
+
     ## Why it breaks
     A row whose key falls in no partition is rejected: `no partition of relation ... found
     for row`. Partitions are usually created ahead of time by a job (pg_partman, a cron
     script); when it stops, everything works until the last partition's end, and then
     every INSERT for the new period fails at once.
+
+    A DEFAULT partition takes those rows instead, and turns the failure into a later
+    one: once it holds a row of a range, `CREATE TABLE ... PARTITION OF ... FOR VALUES
+    FROM (a) TO (b)` for that range fails (`updated partition constraint for default
+    partition ... would be violated by some row`) until the rows are moved out by hand;
+    the job stays stuck, and the DEFAULT partition keeps growing. While it holds rows,
+    every new partition's creation scans it under an ACCESS EXCLUSIVE lock on it.
 
     ## Fix
     Create the missing partitions (the fix creates them from the last one's end through
@@ -180,22 +117,37 @@ def partition_coverage(snap: Snapshot, opts: CoverageOptions) -> Iterator[Draft]
     runs. `CREATE TABLE ... PARTITION OF` takes a brief ACCESS EXCLUSIVE lock on the
     parent. A DEFAULT partition catches the rows no partition takes, at the cost of a
     scan of it whenever a partition is attached later.
+
+    Rows of a coming period in the DEFAULT partition have no automatic fix (moving them
+    is data work); the finding's `steps` do it in one transaction: create the partition
+    as a plain table (`LIKE` the parent), move the period's rows into it with one
+    `DELETE ... RETURNING` feeding an `INSERT`, attach it, commit. Writes into the
+    DEFAULT partition wait meanwhile; the ATTACH then scans it under ACCESS EXCLUSIVE.
+    Repeat per period, then restart the job.
     """
     now = parse_timestamp(snap.server.collected_at)
     facts = snap.facts
+    watched = {watch.default.oid: watch for watch in facts.time_range_defaults}
     for table in snap.tables:
         if table.kind != "p" or table.partition_strategy != "range":
             continue
         children = facts.partitions_by_parent.get(table.oid, [])
-        if not children or any(c.partition_bound == "DEFAULT" for c in children):
+        known = judged_ranges(c.partition_bound for c in children)
+        if known is None:
             continue
-        ranges = [time_range(c.partition_bound) for c in children]
-        if any(r is None for r in ranges):
-            continue
-        known = [r for r in ranges if r is not None]
         last = max(known, key=lambda r: r.upper)
         period = period_of(last)
         if period is None:
+            continue
+        default = next((c for c in children if c.partition_bound == "DEFAULT"), None)
+        if default is not None:
+            watch = watched.get(default.oid)
+            if watch is not None and watch.watched is not None:
+                newest = max(
+                    (c for c in children if c is not default),
+                    key=lambda c: (time_range(c.partition_bound) or last).upper,
+                )
+                yield from blocking_default(snap, watch, known, period, now, opts, newest.name)
             continue
         upcoming = period.after(now)
         now_covered = any(r.lower <= now < r.upper for r in known)
@@ -269,6 +221,136 @@ def coverage_fix(
         fix = created if fix is None else fix + created
     assert fix is not None  # the last partition ends before `until`, so one is needed
     return fix
+
+
+# --- partition-coverage: a DEFAULT partition holding rows of the periods to come ------
+
+
+# How partition names carry their lower bound (`v1_task_20250301`, `payment_p2022_07`)
+NAME_STAMPS = ("%Y%m%d", "%Y_%m_%d", "%Y-%m-%d", "%Y_%m", "%Y%m", "%Y")
+
+
+def named_like(
+    sibling: str, sibling_lower: dt.datetime, lower: dt.datetime
+) -> tuple[str, str] | None:
+    """(base, label) naming the partition from `lower` `base_label` as `sibling` is named
+    from its own lower bound, when its name ends in that bound: a job that looks its
+    partitions up by name (Hatchet's `create_v1_range_partition`) then finds it."""
+    for form in NAME_STAMPS:
+        stamp = sibling_lower.strftime(form)
+        base, _, label = sibling.removesuffix(stamp).rpartition("_")
+        if sibling.endswith(stamp) and base:
+            return base, label + lower.strftime(form)
+    return None
+
+
+def blocking_default(
+    snap: Snapshot,
+    watch: RangeDefault,
+    known: list[TimeRange],
+    period: Period,
+    now: dt.datetime,
+    opts: CoverageOptions,
+    newest: str,
+) -> Iterator[Draft]:
+    """The finding about a DEFAULT partition that holds rows a job will create a
+    partition for (from `watch.watched` on, see snapshot/ranges.py): the partition for
+    their period fails. `newest`: the newest partition's name, whose pattern the
+    blocked one's name follows."""
+    table, default, key, watched = watch
+    assert watched is not None  # the caller judged the bounds
+    last = max(known, key=lambda r: r.upper)
+    rows = snap.row_count(default)
+    read = next((r for r in snap.default_partition_ranges if r.table_oid == default.oid), None)
+    ran = "default_partition_ranges" in (snap.collection.probes or ())
+    evidence: dict[str, object] = {
+        "default_partition": True,
+        "default_table": default.qualname,
+        "default_rows": rows,
+        "last_partition_ends": written(last.upper, "timestamptz"),
+        "period": period.text,
+        "now": written(now, "timestamptz"),
+    }
+    if not ran or read is None or read.status != "ran":
+        # rows by statistics, range unknown: say so (a review's rows are the files')
+        if rows <= 0 or snap.collection.reviewed:
+            return
+        if not snap.collection.data_profiled:
+            reason = "table rows not read (--no-data)"
+        else:
+            reason = read.reason if read is not None and read.reason else "not collected"
+        evidence.update(ranges_read=False, reason=reason)
+        yield finding(
+            table,
+            f"DEFAULT partition {default.qualname} holds about {plural(rows, 'row')} whose"
+            f" keys were not read ({reason}): those from {written(watched, last.style)} on"
+            " would make the partition for their period fail",
+            evidence=evidence,
+            severity=LOW,
+        )
+        return
+    lowest, highest = parse_key(read.lowest), parse_key(read.highest)
+    first_row = parse_key(read.lowest_since)  # the first row from `watched` on
+    if lowest is None or highest is None or first_row is None:
+        return  # empty, NULL keys only, or rows of the past no job creates partitions for
+    if first_row == LATEST:
+        return  # only `infinity` lies beyond: no partition of finite bounds holds it
+    blocked = period_at(last.upper, period, first_row)
+    upcoming = first_uncovered(known, period, watched)
+    if blocked is None or upcoming is None:
+        return  # `infinity`, or beyond the years a datetime holds
+    first = period_at(last.upper, period, lowest) if lowest != EARLIEST else None
+    final = period_at(last.upper, period, highest) if highest != LATEST else None
+    bounds = (written(blocked.lower, last.style), written(blocked.upper, last.style))
+    stamp = "%Y_%m" if period.months and blocked.lower.day == 1 else "%Y_%m_%d"
+    base, label = named_like(newest, last.lower, blocked.lower) or (
+        table.name,
+        blocked.lower.strftime(stamp),
+    )
+    purpose = ("partition", table.oid, blocked.lower)
+    name = snap.facts.names.new(table.schema, base, None, label, purpose)
+    statement = fixes.create_partition(table, name, bounds).statements[0]
+    lead = (blocked.lower - now) / period.length
+    sampled = read.method == "sample"
+    evidence.update(
+        ranges_read=True,
+        read_by=read.method,
+        keys_from=written(first.lower, last.style) if first else read.lowest,
+        keys_to=written(final.upper, last.style) if final else read.highest,
+        next_partition=[written(upcoming.lower, last.style), written(upcoming.upper, last.style)],
+        blocked_partition=list(bounds),
+        blocked_starts_in_periods=round(lead, 2),
+        failing_statement=statement,
+    )
+    columns = [c.name for c in snap.columns_by_table.get(table.oid, []) if not c.generated]
+    evidence["steps"] = list(
+        fixes.move_out_of_default(table, default, name, key.name, columns, bounds)
+    )
+    fixes.offered(
+        fixes.NoFix(
+            "moving rows out of the DEFAULT partition is data work: run the steps when the"
+            " rows can be moved (they lock the DEFAULT partition against writes meanwhile)"
+        ),
+        evidence,
+    )
+    when = (
+        f"its {period.text} started {span(blocked.lower, now)} ago"
+        if blocked.lower <= now
+        else f"its {period.text} starts in {span(now, blocked.lower)}"
+    )
+    severity = HIGH if lead <= opts.high_lead or rows >= opts.many_rows else MEDIUM
+    counted = snap.profile_by_table.get(default.oid)
+    about = "" if counted and counted.row_count is not None and not counted.sampled else "about "
+    yield finding(
+        table,
+        f"DEFAULT partition {default.qualname} holds {about}{plural(rows, 'row')}, keys from"
+        f" {evidence['keys_from']} to {evidence['keys_to']}"
+        + (" (in a sample)" if sampled else "")
+        + f": the partition FROM ({bounds[0]}) TO ({bounds[1]}) cannot be created until"
+        f" they move out ({when})",
+        evidence=evidence,
+        severity=severity,
+    )
 
 
 # --- partitioning-candidate -----------------------------------------------------------

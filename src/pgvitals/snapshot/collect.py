@@ -40,6 +40,7 @@ from pgvitals.snapshot.model import (
     Column,
     ColumnProfile,
     Constraint,
+    DefaultPartitionRange,
     Entity,
     Index,
     OrphanCount,
@@ -63,6 +64,7 @@ from pgvitals.snapshot.profile import (
     profile_queries,
     quote_identifier,
 )
+from pgvitals.snapshot.ranges import written
 from pgvitals.workload.collect import STATEMENT_PROBES, WorkloadBudget, WorkloadReader
 from pgvitals.workload.statement import OWN_MARKER
 
@@ -301,6 +303,7 @@ class Collector:
         violations: list[ViolationCount] = []
         measures: list[BloatMeasure] = []
         soft_orphans: list[SoftDeleteOrphans] = []
+        default_ranges: list[DefaultPartitionRange] = []
         if interrupted is None:
             try:
                 self._step("definitions")
@@ -339,7 +342,12 @@ class Collector:
                         measured_columns(columns, wanted),
                         column_profiles,
                     )
-                linked = {"orphan_counts", "violation_counts", "soft_delete_orphans"}
+                linked = {
+                    "orphan_counts",
+                    "violation_counts",
+                    "soft_delete_orphans",
+                    "default_partition_ranges",
+                }
                 if profile is not None and wanted & linked:
                     # the references are a fact of the catalogs read so far
                     _, constraints, indexes = self._assemble(
@@ -361,6 +369,8 @@ class Collector:
                         self._count_violations(provisional, profile, violations)
                     if "soft_delete_orphans" in wanted:
                         self._count_soft_delete_orphans(provisional, profile, soft_orphans)
+                    if "default_partition_ranges" in wanted:
+                        self._read_default_ranges(provisional, profile, default_ranges)
                 if profile is not None and "exact_bloat" in wanted:
                     self._step("bloat")
                     _, _, indexes = self._assemble(
@@ -394,6 +404,7 @@ class Collector:
             measures=measures,
             policies=[self._policy_text(p) for p in catalog["policies"]],
             soft_delete_orphans=soft_orphans,
+            default_partition_ranges=default_ranges,
         )
         snapshot = Snapshot(
             server=server,
@@ -1165,6 +1176,131 @@ class Collector:
                 found.append(
                     soft_orphans(reference, marker, "ran", None, orphans, row["checked"], not exact)
                 )
+
+    def _read_default_ranges(
+        self, provisional: Snapshot, budget: ProfileBudget, found: list[DefaultPartitionRange]
+    ) -> None:
+        """The lowest and highest key of each DEFAULT partition of a table partitioned by
+        a date or time range, and its lowest from where a job still creates partitions,
+        one statement each, under the per-table and total budgets."""
+        defaults = provisional.facts.time_range_defaults
+        if not defaults:
+            return
+        self._step("default partitions")
+        with self._bounded_reads(budget) as deadline:
+            for watch in defaults:
+                default, key = watch.default, watch.key
+                since = None if watch.watched is None else written(watch.watched, key.type_name)
+                unread = partial(DefaultPartitionRange, default.oid, key.name, "skipped")
+                if time.monotonic() > deadline:
+                    reason = f"data budget of {budget.total_ms} ms used up"
+                    found.append(unread(reason, None, None, None, since))
+                    continue
+                self._step(f"data: {default.qualname} key range")
+                method = range_method(provisional, default, key, budget)
+                try:
+                    query = default_range_query(default, key, method, budget, since)
+                    row = self._execute(query)[0]
+                except psycopg.Error as error:
+                    self._raise_if_connection_lost(error)
+                    found.append(unread(describe_error(error), None, None, method, since))
+                    continue
+                found.append(
+                    DefaultPartitionRange(
+                        default.oid,
+                        key.name,
+                        "ran",
+                        None,
+                        row["lowest"],
+                        row["highest"],
+                        method,
+                        since,
+                        row["lowest_since"],
+                    )
+                )
+
+
+def range_method(snap: Snapshot, table: Table, key: Column, budget: ProfileBudget) -> str:
+    """How to find a table's lowest and highest key: "index" when a valid, complete
+    btree index starts with it (a descent for each); else "scan" (all in one read) of a
+    small table, "sample" (in a TABLESAMPLE) of a large one."""
+    for index in snap.indexes_by_table.get(table.oid, []):
+        if (
+            index.method == "btree"
+            and index.is_valid
+            and not index.is_partial
+            and index.key_columns[:1] == [key.name]
+        ):
+            return "index"
+    return "scan" if budget.exact(table, snap.facts.rows(table)) else "sample"
+
+
+# A key value as ISO 8601 text: timestamptz in UTC, whatever the session's TimeZone
+# and DateStyle; infinity as PostgreSQL writes it.
+KEY_TEXT = {
+    "timestamptz": (
+        "CASE WHEN pg_catalog.isfinite({v}) THEN pg_catalog.to_char({v} AT TIME ZONE 'UTC',"
+        " 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '+00:00' ELSE {v}::pg_catalog.text END"
+    ),
+    "timestamp": (
+        "CASE WHEN pg_catalog.isfinite({v}) THEN pg_catalog.to_char({v},"
+        " 'YYYY-MM-DD\"T\"HH24:MI:SS.US') ELSE {v}::pg_catalog.text END"
+    ),
+    "date": (
+        "CASE WHEN pg_catalog.isfinite({v}) THEN pg_catalog.to_char({v}, 'YYYY-MM-DD')"
+        " ELSE {v}::pg_catalog.text END"
+    ),
+}
+EXTREMES = ("lowest", "highest", "lowest_since")
+
+
+def default_range_query(
+    table: Table, key: Column, method: str, budget: ProfileBudget, since: str | None
+) -> sql.Composed:
+    """SELECT lowest, highest, lowest_since: the table's extreme non-NULL keys, and its
+    lowest from `since` on (NULL without one), as text (`KEY_TEXT`)."""
+    column, relation = sql.Identifier(key.name), sql.Identifier(table.schema, table.name)
+    # `since` as written by snapshot/ranges.py, cast to the key's type
+    bound = (
+        sql.SQL("NULL")
+        if since is None
+        else sql.SQL("{}::pg_catalog.{}").format(sql.Literal(since), sql.Identifier(key.type_name))
+    )
+    if method == "index":
+        extreme = (
+            "(SELECT {c} FROM ONLY {t} WHERE {c} IS NOT NULL AND {c} >= {floor}"
+            " ORDER BY {c} {order} LIMIT 1)"
+        )
+
+        def descent(order: str, floor: sql.Composable) -> sql.Composed:
+            return sql.SQL(extreme).format(c=column, t=relation, order=sql.SQL(order), floor=floor)
+
+        lowest = sql.SQL("'-infinity'::pg_catalog.{}").format(sql.Identifier(key.type_name))
+        items = [descent("ASC", lowest), descent("DESC", lowest), descent("ASC", bound)]
+        source = sql.SQL("SELECT {}").format(
+            sql.SQL(", ").join(
+                sql.SQL("{} AS {}").format(item, sql.Identifier(name))
+                for item, name in zip(items, EXTREMES, strict=True)
+            )
+        )
+    else:
+        sample = sql.SQL("")
+        if method == "sample":
+            percent = budget.percent(float(max(table.rows_estimate, table.n_live_tup or 0)))
+            sample = sql.SQL(" TABLESAMPLE SYSTEM ({}) REPEATABLE ({})").format(
+                sql.Literal(percent), sql.Literal(budget.seed)
+            )
+        source = sql.SQL(
+            "SELECT min({c}) AS lowest, max({c}) AS highest,"
+            " min({c}) FILTER (WHERE {c} >= {bound}) AS lowest_since FROM ONLY {t}{sample}"
+        ).format(c=column, t=relation, bound=bound, sample=sample)
+    shown = KEY_TEXT[key.type_name]
+    return sql.SQL("SELECT {} FROM ({}) AS pgvitals_range").format(
+        sql.SQL(", ").join(
+            sql.SQL(shown.format(v=f"pgvitals_range.{name}") + f" AS {name}") for name in EXTREMES
+        ),
+        source,
+    )
 
 
 def soft_orphans_query(

@@ -8,6 +8,7 @@ things up in these dicts instead of scanning the catalogue per object.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections import defaultdict
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
+from pgvitals.fmt import parse_timestamp
 from pgvitals.snapshot.model import (
     BloatMeasure,
     Column,
@@ -31,9 +33,12 @@ from pgvitals.snapshot.model import (
 )
 from pgvitals.snapshot.nodes import BadTree, Expression
 from pgvitals.snapshot.nodes import analyse as analyse_expression
+from pgvitals.snapshot.ranges import judged_ranges, watched_from
 from pgvitals.snapshot.window import StatisticsWindow, statistics_window
 from pgvitals.snapshot.words import table_key, words
 
+# partition keys whose range bounds can be judged against the clock
+TIME_KEY_TYPES = frozenset({"timestamptz", "timestamp", "date"})
 NEXTVAL = re.compile(r"^nextval\('((?:[^']|'')+)'::regclass\)$")
 QUOTED_PART = re.compile(r'"((?:[^"]|"")*)"|([^."]+)')
 
@@ -117,6 +122,28 @@ class Facts:
             if table.parent_oid is not None:
                 children[table.parent_oid].append(table)
         return dict(children)
+
+    @cached_property
+    def time_range_defaults(self) -> list[RangeDefault]:
+        """The DEFAULT partition of each table partitioned by a range of one date or
+        timestamp column, where it holds rows itself (not sub-partitioned, not foreign):
+        where rows of a coming period can land, and from when they matter (None when
+        the other partitions' bounds cannot be judged against the clock)."""
+        found = []
+        now = parse_timestamp(self.snap.server.collected_at)
+        for parent in self.snap.tables:
+            if parent.partition_strategy != "range" or len(parent.partition_key) != 1:
+                continue
+            key = self.column_by_name.get((parent.oid, parent.partition_key[0]))
+            if key is None or key.type_name not in TIME_KEY_TYPES:
+                continue
+            children = self.partitions_by_parent.get(parent.oid, [])
+            for child in children:
+                if child.partition_bound == "DEFAULT" and child.kind == "r":
+                    known = judged_ranges(c.partition_bound for c in children)
+                    watched = watched_from(known, now) if known else None
+                    found.append(RangeDefault(parent, child, key, watched))
+        return found
 
     @cached_property
     def leaves_by_root(self) -> dict[int, list[Table]]:
@@ -1058,6 +1085,15 @@ def numbered(label: str, attempt: int) -> str:
     """`idx1`, as PostgreSQL numbers; `2024_01_1` for a label ending in a digit (a
     partition's date), where `2024_011` would read as another date."""
     return f"{label}_{attempt}" if label[-1:].isdigit() else f"{label}{attempt}"
+
+
+class RangeDefault(NamedTuple):
+    """A DEFAULT partition of a table partitioned by a date or time range."""
+
+    parent: Table
+    default: Table
+    key: Column
+    watched: dt.datetime | None  # its rows from here on block partitions a job creates
 
 
 class Reference(NamedTuple):

@@ -112,6 +112,8 @@ class Table(NamedTuple):
     frozen_mxid_age: int | None = None  # mxid_age(relminmxid)
     # its TOAST table's storage parameters, without the `toast.` that ALTER TABLE adds
     toast_reloptions: list[str] = []  # noqa: RUF012  (a NamedTuple default, never mutated)
+    # a partitioned table's key columns, in order; empty when a part is an expression
+    partition_key: list[str] = []  # noqa: RUF012  (a NamedTuple default, never mutated)
 
     @property
     def qualname(self) -> str:
@@ -800,6 +802,25 @@ class SoftDeleteOrphans(NamedTuple):
     sampled: bool
 
 
+class DefaultPartitionRange(NamedTuple):
+    """The lowest and highest partition-key value a DEFAULT partition of a table
+    partitioned by a date or time range holds (NULL keys left out), and its lowest from
+    `since` on (where a job still creates partitions, see snapshot/ranges.py): through
+    an index on the key where one exists, read whole when small, else in a TABLESAMPLE
+    (then only a range the rows at least span). Values as ISO 8601 text, timestamptz in
+    UTC (`2024-03-01T00:00:00.000000+00:00`), or `infinity` / `-infinity`."""
+
+    table_oid: int  # the DEFAULT partition
+    column: str  # the partition key
+    status: str  # ran, skipped
+    reason: str | None
+    lowest: str | None  # None: no row with a key (or the read was skipped)
+    highest: str | None
+    method: str | None  # index, scan, sample
+    since: str | None = None  # None: the other partitions' bounds give no period
+    lowest_since: str | None = None  # None: no row from `since` on
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """Adding a kind of object: its class above, one `entity(...)` field here, and its
@@ -833,6 +854,7 @@ class Snapshot:
     statements: list[Statement] = entity(Statement)
     query_plans: list[QueryPlan] = entity(QueryPlan)
     soft_delete_orphans: list[SoftDeleteOrphans] = entity(SoftDeleteOrphans)
+    default_partition_ranges: list[DefaultPartitionRange] = entity(DefaultPartitionRange)
     format: str = field(default=SNAPSHOT_FORMAT)
 
     @classmethod

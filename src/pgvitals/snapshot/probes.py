@@ -93,6 +93,13 @@ PROBES = {
             " rows, in a TABLESAMPLE above",
         ),
         Probe(
+            "default_partition_ranges",
+            True,
+            "lowest and highest key of each DEFAULT partition of a table partitioned by a"
+            " date or time range: through an index on the key (ORDER BY ... LIMIT 1 both"
+            " ways), else read whole below 100,000 estimated rows, in a TABLESAMPLE above",
+        ),
+        Probe(
             "exact_bloat",
             True,
             "table and btree index bloat measured with pgstattuple (--exact-bloat): reads"

@@ -39,7 +39,16 @@ SELECT c.oid::int8 AS oid,
        s.vacuum_count, s.autovacuum_count, s.analyze_count, s.autoanalyze_count,
        CASE WHEN c.relkind IN ('r', 'm') THEN pg_catalog.mxid_age(c.relminmxid)::int8 END
            AS frozen_mxid_age,
-       coalesce(toast.reloptions, '{}') AS toast_reloptions
+       coalesce(toast.reloptions, '{}') AS toast_reloptions,
+       -- the partition key's columns in order; empty when a part of it is an expression
+       -- (attnum 0), or the table is not partitioned (then the subquery is not run)
+       coalesce(CASE WHEN pt.partrelid IS NOT NULL THEN
+                (SELECT CASE WHEN pg_catalog.bool_and(k.attnum <> 0)
+                             THEN pg_catalog.array_agg(a.attname::text ORDER BY k.position) END
+                   FROM pg_catalog.unnest(pt.partattrs::pg_catalog.int2[])
+                        WITH ORDINALITY AS k(attnum, position)
+                   LEFT JOIN pg_catalog.pg_attribute a
+                          ON a.attrelid = c.oid AND a.attnum = k.attnum) END, '{}') AS partition_key
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_catalog.pg_inherits inh ON inh.inhrelid = c.oid AND c.relispartition
