@@ -51,6 +51,27 @@ def test_the_session_has_timeouts(database) -> None:
     }
 
 
+def test_dates_read_the_same_whatever_style_the_database_sets(database) -> None:
+    """Partition bounds are read from the text the server prints: a database printing
+    dates as 'SQL, DMY' made every range-partitioned table look covered for ever."""
+    with database.admin() as admin:
+        admin.execute(f"ALTER DATABASE {database.name} SET DateStyle = 'SQL, DMY'")
+        admin.execute(f"ALTER DATABASE {database.name} SET IntervalStyle = 'sql_standard'")
+    database.execute(
+        "CREATE TABLE events (at date NOT NULL) PARTITION BY RANGE (at);"
+        "CREATE TABLE events_now PARTITION OF events FOR VALUES"
+        " FROM (current_date - 30) TO (current_date + 1)"
+    )
+    session = connect(database.dsn)
+    styles = "SELECT current_setting('DateStyle'), current_setting('IntervalStyle')"
+    date_style, interval_style = session.execute(styles).fetchone()
+    assert date_style.startswith("ISO,") and interval_style == "postgres"
+    findings = analyse(collect(session)).findings
+    session.close()
+    [found] = [f for f in findings if f.rule == "partition-coverage"]
+    assert found.object == "public.events" and found.severity.value in ("high", "critical")
+
+
 def hold_exclusive_lock(database, table: str) -> psycopg.Connection:
     holder = psycopg.connect(database.dsn)
     holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")  # transaction stays open

@@ -91,6 +91,10 @@ def connect(dsn: str | None, limits: Limits = Limits()) -> psycopg.Connection:
             f"-c statement_timeout={limits.statement_timeout_ms}",
             f"-c lock_timeout={limits.lock_timeout_ms}",
             "-c idle_in_transaction_session_timeout=60000",
+            # what the server prints is parsed (partition bounds, dates): in one style,
+            # whatever the role or database sets (DateStyle 'SQL, DMY' hid every bound)
+            "-c DateStyle=ISO",
+            "-c IntervalStyle=postgres",
         ]
     ).strip()
     params.setdefault("connect_timeout", str(limits.connect_timeout_s))
