@@ -329,12 +329,14 @@ def json_instead_of_jsonb(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     for _table, column in own_columns(snap, "json"):
         if column.data_type == "json":
             evidence: dict[str, object] = {"data_type": column.data_type}
-            blocked = blocked_by_views(snap, column, evidence)
+            fix = None
+            if not blocked_by_views(snap, column, evidence):
+                fix = fixes.offered(fixes.convert_column_type(snap, column, "jsonb"), evidence)
             yield finding(
                 column,
                 "json: re-parsed on every access, no equality, no GIN index",
                 evidence=evidence,
-                fix=None if blocked else fixes.convert_column_type(column, "jsonb"),
+                fix=fix,
             )
 
 
