@@ -149,6 +149,39 @@ def test_a_folder_loads_up_migrations_only_in_natural_order(tmp_path: Path) -> N
     assert left_out == ["0003_x.down.sql", "20240101_z/down.sql", "U2__b.sql", "revert/x.sql"]
 
 
+def test_a_pop_folder_loads_what_postgresql_runs_of_each_version(tmp_path: Path) -> None:
+    """Ory Kratos (ory/kratos@b86338d, persistence/sql/migrations/sql): every version for
+    each database in one folder; review loaded them all, 532 invalid-ddl for MySQL's and
+    SQLite's. PostgreSQL runs a version's `.postgres.` file (or `.pg.`), else the one for
+    all databases (ory/x popx migration_info.go sortAndFilter)."""
+    write(tmp_path, "1_ids.postgres.up.sql", "1_ids.mysql.up.sql", "1_ids.sqlite.up.sql",
+          "1_ids.cockroach.up.sql", "1_ids.up.sql", "1_ids.postgres.down.sql",
+          "2_meta.up.sql", "2_meta.mysql.up.sql", "3_idx.pg.autocommit.up.sql",
+          "3_idx.autocommit.up.sql", "4_x.crdb.autocommit.up.sql",
+          "5_other.oracle.up.sql")  # fmt: skip
+    selection = select([tmp_path])
+    names = [f.path.relative_to(tmp_path).as_posix() for f in selection.files]
+    # a dialect pop does not know is left to the user (popx ignores it)
+    assert names == ["1_ids.postgres.up.sql", "2_meta.up.sql", "3_idx.pg.autocommit.up.sql",
+                     "5_other.oracle.up.sql"]  # fmt: skip
+    elsewhere = {Path(p).name: why for p, why in selection.not_for_postgres.items()}
+    assert elsewhere == {
+        "1_ids.mysql.up.sql": "pop migration for mysql, not loaded",
+        "1_ids.sqlite.up.sql": "pop migration for sqlite3, not loaded",
+        "1_ids.cockroach.up.sql": "pop migration for cockroach, not loaded",
+        "1_ids.up.sql": "pop runs the version's .postgres. file instead, not loaded",
+        "2_meta.mysql.up.sql": "pop migration for mysql, not loaded",
+        "3_idx.autocommit.up.sql": "pop runs the version's .postgres. file instead, not loaded",
+        "4_x.crdb.autocommit.up.sql": "pop migration for cockroach, not loaded",
+    }
+
+
+def test_without_a_pop_dialect_nothing_is_left_out_as_another_databases(tmp_path: Path) -> None:
+    write(tmp_path, "1_a.up.sql", "1_a.down.sql", "2_b.autocommit.up.sql")
+    selection = select([tmp_path])
+    assert len(selection.files) == 2 and selection.not_for_postgres == {}
+
+
 def test_a_folder_is_read_through_linked_folders_each_once(tmp_path: Path) -> None:
     # Lemmy's migrations reviewed from a folder of links to them gave "no .sql files"
     write(tmp_path, "service/V1__a.sql", "service/V3__c.sql", "elsewhere/V2__b.sql")
