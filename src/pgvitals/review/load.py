@@ -137,7 +137,8 @@ FUNCTION = re.compile(r"^function ([^\s(]+)\(")
 ARRAY_BRACKETS = re.compile(r"(\[\d*\])+$")
 MISSING_ROLE = re.compile(r'^role "((?:[^"]|"")+)" does not exist$')
 UNAVAILABLE_EXTENSION = re.compile(
-    r'^extension "[^"]+" is not available$|^could not open extension control file'
+    r'^extension "(?P<name>[^"]+)" is not available$'
+    r'|^could not open extension control file "(?:[^"]*/)?(?P<file>[^"/]+)\.control"'
 )
 # The shared library of a C function (`AS '$libdir/unaccent', 'unaccent_dict'`): one of
 # an extension this server lacks, where its name begins with the extension's.
@@ -489,8 +490,9 @@ class Loader:
     def failed(self, index: int, statement: Statement, error: ServerError) -> Outcome:
         node = statement.node
         outcome = self.classify(statement, error)
-        if isinstance(node, ast.CreateExtensionStmt) and outcome.status == UNCHECKED:
-            self.extensions.setdefault(node.extname, index)
+        extension = unavailable_extension(node, error)
+        if extension is not None and outcome.status == UNCHECKED:
+            self.extensions.setdefault(extension, index)
         root = outcome.cause if outcome.cause is not None else index
         names = would_create(node) if node is not None else guessed_names(statement.text)
         for name in names:
@@ -501,9 +503,9 @@ class Loader:
 
     def classify(self, statement: Statement, error: ServerError) -> Outcome:
         node = statement.node
-        if isinstance(node, ast.CreateExtensionStmt) and UNAVAILABLE_EXTENSION.match(error.message):
+        if (extension := unavailable_extension(node, error)) is not None:
             return Outcome(
-                UNCHECKED, error, reason=f"extension {node.extname} unavailable on this server"
+                UNCHECKED, error, reason=f"extension {extension} unavailable on this server"
             )
         if error.sqlstate == UNDEFINED_FILE and (library := MISSING_LIBRARY.match(error.message)):
             providers = [e for e in self.extensions if library.group(1).startswith(e)]
@@ -631,6 +633,18 @@ def extension_scripts(extension: str) -> str | None:
     pattern = f"{glob.escape(extension)}--*.sql"
     scripts = [script for folder in folders for script in folder.glob(pattern)]
     return "\n".join(s.read_text(errors="replace") for s in scripts) if scripts else None
+
+
+def unavailable_extension(node: Any, error: ServerError) -> str | None:
+    """The extension this server lacks that the statement failed to create: by a CREATE
+    EXTENSION, or inside a DO block or function (Temporal's `IF NOT EXISTS (...) THEN
+    CREATE EXTENSION btree_gin`), named by the error."""
+    unavailable = UNAVAILABLE_EXTENSION.match(error.message)
+    if unavailable is None:
+        return None
+    if isinstance(node, ast.CreateExtensionStmt):
+        return str(node.extname)
+    return unavailable.group("name") or unavailable.group("file")
 
 
 def missing_name(message: str) -> str | None:
