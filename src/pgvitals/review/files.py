@@ -7,7 +7,8 @@ by side (`0001_x.up.sql` / `0001_x.down.sql`, `2024_x/up.sql` / `down.sql`, Flyw
 `U2__undo.sql`, Sqitch's `revert/` and `verify/`) have their down parts left out:
 a review loads the schema the migrations build, not the way back. pop's folders (Ory's)
 hold every version for each database (`1_x.postgres.up.sql`, `1_x.mysql.up.sql`,
-`1_x.up.sql` for all): only what PostgreSQL runs is loaded.
+`1_x.up.sql` for all): only what PostgreSQL runs is loaded. Temporal's schema tool
+runs, of a version's folder, the files its `manifest.json` lists, in that order.
 
 Some tools also run migrations written in code, kept beside the SQL ones and ordered
 with them (goose's `<version>_<name>.go`, Flyway's `V3__x.java`). Review cannot run
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -86,7 +88,7 @@ class Selection:
     files: list[SourceFile]
     left_out: list[str]  # down migrations, as shown
     code: list[CodeMigration] = field(default_factory=list)
-    not_for_postgres: dict[str, str] = field(default_factory=dict)  # as shown -> why
+    not_run_by_tool: dict[str, str] = field(default_factory=dict)  # as shown -> why not
 
 
 def pop_migration(name: str) -> PopMigration | None:
@@ -176,7 +178,7 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
         return listed(Path(order))
     files: list[SourceFile] = []
     left_out: list[str] = []
-    elsewhere: dict[str, str] = {}  # pop's migrations for other databases
+    elsewhere: dict[str, str] = {}  # what the files' tool does not run (pop, Temporal)
     languages: dict[Path, str] = {}  # code migrations among the files -> their language
     for argument, path in enumerate(paths):
         if path.is_dir():
@@ -184,13 +186,18 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
             other = not_for_postgres(found)
             for item in found:
                 relative = item.relative_to(path)
+                listed_at = manifest_positions(item.parent)
                 if is_down(relative):
                     left_out.append(shown(item))
                 elif item in other:
                     elsewhere[shown(item)] = other[item]
+                elif listed_at is not None and item.name not in listed_at:
+                    elsewhere[shown(item)] = "not in its folder's manifest.json, not loaded"
                 else:
-                    key = natural_key(relative.as_posix())
-                    files.append(SourceFile(item, shown(item), key, argument))
+                    name = relative.as_posix()
+                    if listed_at is not None:  # in the manifest's order
+                        name = f"{relative.parent.as_posix()}/{listed_at[item.name]}"
+                    files.append(SourceFile(item, shown(item), natural_key(name), argument))
             for item, language in code_migrations_in(path).items():
                 key = natural_key(item.relative_to(path).as_posix())
                 files.append(SourceFile(item, shown(item), key, argument))
@@ -215,6 +222,21 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
     if not sql_files:
         raise InputError(f"no .sql files in {', '.join(str(p) for p in paths)}")
     return Selection(sql_files, left_out, code, elsewhere)
+
+
+@functools.cache
+def manifest_positions(folder: Path) -> dict[str, int] | None:
+    """The files a Temporal schema version's `manifest.json` lists, with their place in
+    its order (temporalio/temporal@6805cae, tools/common/schema/updatetask.go runs those
+    only); None where the folder has no such manifest."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    listed = manifest.get("SchemaUpdateCqlFiles") if isinstance(manifest, dict) else None
+    if not isinstance(listed, list):
+        return None
+    return {str(name): position for position, name in enumerate(listed)}
 
 
 def code_migrations_in(folder: Path) -> dict[Path, str]:
