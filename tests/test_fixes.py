@@ -671,6 +671,32 @@ def test_a_pinned_search_path_still_finds_the_extensions_the_script_moves(databa
     assert schema_dump(database.server, database.name) == before
 
 
+def test_a_type_change_is_undone_with_the_indexes_whose_expressions_cast_the_column(
+    database,
+) -> None:
+    """Harbor's task.extra_attrs (goharbor/harbor@c50c7dd, 0120_2.9.0): a json column with
+    a GIN index on `(extra_attrs::jsonb -> 'report_uuids')`. Once the column is jsonb the
+    server stores the index without the cast, which then no longer exists; converting back
+    to json re-creates the index on `extra_attrs -> 'report_uuids'`, a json expression GIN
+    cannot index ("data type json has no default operator class"). The same with a cast
+    in a partial index's predicate, and an int -> bigint conversion whose index cast the
+    column to bigint."""
+    database.execute(
+        """
+        CREATE TABLE task (id int PRIMARY KEY, extra_attrs json);
+        CREATE INDEX task_report_uuids ON task USING gin ((extra_attrs::jsonb -> 'report_uuids'));
+        CREATE INDEX task_running ON task (id) WHERE (extra_attrs::jsonb ->> 'state') = 'run';
+        CREATE TABLE parent (id bigint PRIMARY KEY);
+        CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent);
+        CREATE INDEX child_parent_big ON child ((parent_id::bigint));
+        """
+    )
+    trip = round_trip(database.server, database.name)
+    assert set(fixes_of(trip, "json-instead-of-jsonb")) == {"public.task.extra_attrs"}
+    assert set(fixes_of(trip, "fk-type-mismatch")) == {"public.child.parent_id"}
+    assert_restores(trip)
+
+
 def test_statements_split_as_psql_splits_them() -> None:
     script = (
         "-- a comment; with a semicolon\n"

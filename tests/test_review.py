@@ -319,6 +319,31 @@ def test_base_database_that_psql_cannot_load_whole_is_loaded_again_one_by_one(
     assert scratch_databases(database.server) == []
 
 
+def test_an_extension_created_in_a_do_block_is_not_checked_as_the_statement_itself(
+    server, tmp_path
+) -> None:
+    """Temporal's visibility schema (temporalio/temporal@6805cae, v1.2/advanced_visibility.sql)
+    creates btree_gin in a DO block, if missing, then builds GIN indexes that need it: on
+    a server without the extension the block and those indexes are not checked, as a
+    CREATE EXTENSION and what needs it are, not 19 invalid-ddl."""
+    write(tmp_path, {"schema.sql": "DO LANGUAGE 'plpgsql' $$\n  BEGIN\n"
+                                   "    IF NOT EXISTS (SELECT FROM pg_extension"
+                                   " WHERE extname = 'pgvitals_absent_extension') THEN\n"
+                                   "      CREATE EXTENSION pgvitals_absent_extension;\n"
+                                   "    END IF;\n  END\n$$;\n"
+                                   "CREATE TABLE uses_it (id bigint PRIMARY KEY,"
+                                   " v text DEFAULT pgvitals_absent_function());\n"
+                                   "CREATE TABLE \"ñame\" (id bigint PRIMARY KEY);\n"
+                                   "CREATE INDEX ON uses_it (idd);\n"})  # fmt: skip
+    run = review(tmp_path, "schema.sql", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    [entry] = not_checked(run)
+    # the block, the table whose default needs the extension, and the index on that table
+    assert (entry["object"], entry["statements_not_checked"]) == ("schema.sql:1", 3)
+    assert entry["because"] == "extension pgvitals_absent_extension unavailable on this server"
+    assert [located(f) for f in invalid_ddl(run)] == []
+
+
 def test_statements_the_server_cannot_check_make_the_review_incomplete(server, tmp_path) -> None:
     """What needs an extension the server lacks is not checked, and the review says so
     where it gives its result, and on the terminal when the report goes to a file or

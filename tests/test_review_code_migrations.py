@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_review import invalid_ddl, located, review, write
+from tests.test_review import invalid_ddl, located, not_checked, review, write
 
 GO_MIGRATION = """\
 package migrations
@@ -119,3 +119,30 @@ def test_the_summary_keeps_apart_what_another_server_would_check(server, tmp_pat
         " db/00002_split.go, which review cannot run; review the files after it with --base a"
         " database where it ran"
     ) in " ".join(run.stderr.split())
+
+
+def test_a_migration_tools_own_history_table_is_not_blamed_on_the_file(server, tmp_path) -> None:
+    """Harbor (goharbor/harbor@c50c7dd, make/migrations/postgresql/0030_2.0.0 and 0040):
+    golang-migrate creates `schema_migrations` before the first migration, and a migration
+    adds a column to it and a later one drops it. Review does not run the tool, so those
+    statements are noted as not run, not reported as invalid-ddl; a table of the files'
+    own that is missing still is."""
+    write(tmp_path, {
+        "db/0001_init.up.sql": 'CREATE TABLE "ñame" (id int PRIMARY KEY);\n',
+        "db/0030_data.up.sql": (
+            "ALTER TABLE schema_migrations ADD COLUMN data_version int;\n"
+            "ALTER TABLE artifact ADD COLUMN size bigint;\n"
+        ),
+        "db/0040_done.up.sql": "ALTER TABLE schema_migrations DROP COLUMN data_version;\n",
+    })  # fmt: skip
+    run = review(tmp_path, "db", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    assert [located(f) for f in invalid_ddl(run)] == ["db/0030_data.up.sql:2"]
+    notes = {e["object"]: e["reason"] for e in run.json()["collection"]["skipped"]}
+    assert notes["db/0030_data.up.sql:1"] == (
+        "db/0030_data.up.sql:1: schema_migrations is a migration tool's history table"
+        " (Rails, golang-migrate, dbmate or Ecto), made by the tool, not by the files: not"
+        " run: ALTER TABLE schema_migrations ADD COLUMN data_version int"
+    )
+    assert "db/0040_done.up.sql:1" in notes
+    assert not_checked(run) == []  # nothing the server lacks

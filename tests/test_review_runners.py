@@ -109,6 +109,17 @@ CREATE INDEX CONCURRENTLY gm_grades_mark_idx ON gm_grades (mark);
         ),
         "golang-migrate/2_index.down.sql": "DROP INDEX gm_grades_id_mark_idx;\n",
     },
+    "pop": {
+        # Ory's popx: the .postgres. file in a transaction; .autocommit without one
+        "pop/20240101000000_rooms.postgres.up.sql": """\
+CREATE TABLE pop_rooms (id bigint PRIMARY KEY, name text);
+CREATE INDEX CONCURRENTLY pop_rooms_name_idx ON pop_rooms (name);
+""",
+        "pop/20240101000000_rooms.postgres.down.sql": "DROP TABLE pop_rooms;\n",
+        "pop/20240102000000_index.postgres.autocommit.up.sql": (
+            "CREATE INDEX CONCURRENTLY pop_rooms_id_name_idx ON pop_rooms (id, name);\n"
+        ),
+    },
     "Flyway": {
         # Flyway runs a file of statements it thinks transactional in one transaction:
         # REINDEX TABLE CONCURRENTLY is not on its list, PostgreSQL refuses it there
@@ -148,6 +159,7 @@ EXPECTED = {
     "morph/000001_rooms.up.sql:2": ("morph", "25001"),
     "golang-migrate/1_grades.up.sql:4": ("golang-migrate", "25001"),
     "atlas/20240101000000_terms.sql:3": ("Atlas", "25001"),
+    "pop/20240101000000_rooms.postgres.up.sql:2": ("pop", "25001"),
     "java-app/db/migration/V1__terms.sql:3": ("Flyway", "25001"),
 }
 

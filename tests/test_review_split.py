@@ -3,6 +3,7 @@ no server needed."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -147,6 +148,62 @@ def test_a_folder_loads_up_migrations_only_in_natural_order(tmp_path: Path) -> N
     assert names == ["0003_x.up.sql", "20240101_z/up.sql", "V2__b.sql", "V10__c.sql"]
     left_out = sorted(Path(p).relative_to(tmp_path).as_posix() for p in selection.left_out)
     assert left_out == ["0003_x.down.sql", "20240101_z/down.sql", "U2__b.sql", "revert/x.sql"]
+
+
+def test_a_pop_folder_loads_what_postgresql_runs_of_each_version(tmp_path: Path) -> None:
+    """Ory Kratos (ory/kratos@b86338d, persistence/sql/migrations/sql): every version for
+    each database in one folder; review loaded them all, 532 invalid-ddl for MySQL's and
+    SQLite's. PostgreSQL runs a version's `.postgres.` file (or `.pg.`), else the one for
+    all databases (ory/x popx migration_info.go sortAndFilter)."""
+    write(tmp_path, "1_ids.postgres.up.sql", "1_ids.mysql.up.sql", "1_ids.sqlite.up.sql",
+          "1_ids.cockroach.up.sql", "1_ids.up.sql", "1_ids.postgres.down.sql",
+          "2_meta.up.sql", "2_meta.mysql.up.sql", "3_idx.pg.autocommit.up.sql",
+          "3_idx.autocommit.up.sql", "4_x.crdb.autocommit.up.sql",
+          "5_other.oracle.up.sql")  # fmt: skip
+    selection = select([tmp_path])
+    names = [f.path.relative_to(tmp_path).as_posix() for f in selection.files]
+    # a dialect pop does not know is left to the user (popx ignores it)
+    assert names == ["1_ids.postgres.up.sql", "2_meta.up.sql", "3_idx.pg.autocommit.up.sql",
+                     "5_other.oracle.up.sql"]  # fmt: skip
+    elsewhere = {Path(p).name: why for p, why in selection.not_run_by_tool.items()}
+    assert elsewhere == {
+        "1_ids.mysql.up.sql": "pop migration for mysql, not loaded",
+        "1_ids.sqlite.up.sql": "pop migration for sqlite3, not loaded",
+        "1_ids.cockroach.up.sql": "pop migration for cockroach, not loaded",
+        "1_ids.up.sql": "pop runs the version's .postgres. file instead, not loaded",
+        "2_meta.mysql.up.sql": "pop migration for mysql, not loaded",
+        "3_idx.autocommit.up.sql": "pop runs the version's .postgres. file instead, not loaded",
+        "4_x.crdb.autocommit.up.sql": "pop migration for cockroach, not loaded",
+    }
+
+
+def test_without_a_pop_dialect_nothing_is_left_out_as_another_databases(tmp_path: Path) -> None:
+    write(tmp_path, "1_a.up.sql", "1_a.down.sql", "2_b.autocommit.up.sql")
+    selection = select([tmp_path])
+    assert len(selection.files) == 2 and selection.not_run_by_tool == {}
+
+
+def test_a_temporal_schema_version_loads_its_manifests_files_in_its_order(tmp_path: Path) -> None:
+    """temporalio/temporal@6805cae schema/postgresql/v12: each versioned/vX.Y holds a
+    manifest.json whose SchemaUpdateCqlFiles the schema tool runs, in that order (v1.8:
+    drop_unused_tasks_table.sql before alter_columns.sql); a file it does not list
+    (visibility v1.13's add_used_deployment_versions_search_attribute.sql) is not run."""
+    write(tmp_path, "v1.8/alter_columns.sql", "v1.8/drop_unused_tasks_table.sql",
+          "v1.9/history.sql", "v1.10/unlisted.sql", "v1.13/add_used.sql",
+          "v1.13/combined.sql", "v1.2/queue.sql")  # fmt: skip
+    manifests = {"v1.8": ["drop_unused_tasks_table.sql", "alter_columns.sql"],
+                 "v1.9": ["history.sql"], "v1.10": [], "v1.13": ["combined.sql"],
+                 "v1.2": ["queue.sql"]}  # fmt: skip
+    for version, listed in manifests.items():
+        manifest = {"CurrVersion": version[1:], "SchemaUpdateCqlFiles": listed}
+        (tmp_path / version / "manifest.json").write_text(json.dumps(manifest))
+    selection = select([tmp_path])
+    names = [f.path.relative_to(tmp_path).as_posix() for f in selection.files]
+    assert names == ["v1.2/queue.sql", "v1.8/drop_unused_tasks_table.sql",
+                     "v1.8/alter_columns.sql", "v1.9/history.sql",
+                     "v1.13/combined.sql"]  # fmt: skip
+    left = sorted(Path(p).relative_to(tmp_path).as_posix() for p in selection.not_run_by_tool)
+    assert left == ["v1.10/unlisted.sql", "v1.13/add_used.sql"]
 
 
 def test_a_folder_is_read_through_linked_folders_each_once(tmp_path: Path) -> None:

@@ -868,16 +868,50 @@ def add_foreign_key(
     return Fix(tuple(statements), (drop,), ADD_FOREIGN_KEY)
 
 
-def convert_column_type(column: Column, type_name: str) -> Fix:
+# A column an index's expression or predicate reads (pg_node_tree: the index's table is
+# range-table entry 1)
+VARATTNO = re.compile(r"\{VAR :varno 1 :varattno (\d+) ")
+
+
+def reads_in_expression(index: Index, column: Column) -> bool:
+    trees = (index.expressions or "") + (index.predicate_tree or "")
+    return str(column.position) in VARATTNO.findall(trees)
+
+
+def convert_column_type(snap: Snapshot, column: Column, type_name: str) -> Fix | NoFix:
     """`ALTER COLUMN ... TYPE ... USING column::type`: rewrites the table and its indexes
     under ACCESS EXCLUSIVE, and fails (changing nothing) on a value that does not convert.
-    The rollback converts back to the column's type as it was."""
+    The rollback converts back to the column's type as it was.
+
+    An index whose expression or predicate casts the column to the new type
+    (`(doc::jsonb -> 'k')`) is rebuilt from its deparsed text, in which the cast, now of
+    the column's own type, is dropped: converting back would not bring it back (and a GIN
+    index on `doc -> 'k'` of json fails). The rollback drops such indexes before and
+    re-creates them from their definitions after."""
     relation, name = qualified(column.schema, column.table), quote_identifier(column.name)
 
     def convert(to: str) -> str:
         return f"ALTER TABLE {relation} ALTER COLUMN {name} TYPE {to} USING {name}::{to};"
 
-    return Fix((convert(type_name),), (convert(column.data_type),), REWRITE)
+    dropped: list[str] = []
+    restored: list[str] = []
+    for index in snap.indexes_by_table.get(column.table_oid, []):
+        # a partition's index goes and comes back with its parent's; an EXCLUDE
+        # constraint's index is not an index to re-create on its own
+        if (
+            index.parent_index_oid
+            or index.constraint_name
+            or not reads_in_expression(index, column)
+        ):
+            continue
+        statements = restore_index(snap, index)
+        if isinstance(statements, NoFix):
+            return statements
+        partitioned = snap.table_by_oid[index.table_oid].kind == "p"
+        dropped.append(drop_index_statement(index.schema, index.name, concurrently=not partitioned))
+        restored += statements
+    rollback = (*dropped, convert(column.data_type), *restored)
+    return Fix((convert(type_name),), rollback, REWRITE)
 
 
 # --- column types (timestamp-without-time-zone, serial-instead-of-identity) -----------

@@ -196,6 +196,22 @@ def test_timestamptz_without_the_precision_keeps_the_table_and_stores_microsecon
         assert filenodes(admin, "t") != [table]  # keeping the precision rewrites
 
 
+@pytest.mark.parametrize(
+    "index",
+    [
+        "(COALESCE(at, '9999-12-31 23:59:59'))",  # Temporal's visibility close_time
+        "((at::date))",
+        "(id) WHERE at > '2020-01-01'",
+    ],
+)
+def test_timestamptz_is_refused_while_an_index_computes_on_the_column(database, index) -> None:
+    database.execute(f"CREATE TABLE t (id int, at timestamp); CREATE INDEX t_at ON t {index}")
+    with database.admin() as admin:
+        admin.execute("SET TimeZone = 'UTC'")
+        with pytest.raises(psycopg.errors.InvalidObjectDefinition, match="IMMUTABLE"):
+            admin.execute("ALTER TABLE t ALTER COLUMN at TYPE timestamptz")
+
+
 # json-instead-of-jsonb
 
 

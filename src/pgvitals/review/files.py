@@ -5,7 +5,10 @@ but by numbers, not characters: `V10__x.sql` comes after `V2__y.sql`. Natural or
 compares runs of digits as numbers. Tools that keep an up and a down migration side
 by side (`0001_x.up.sql` / `0001_x.down.sql`, `2024_x/up.sql` / `down.sql`, Flyway's
 `U2__undo.sql`, Sqitch's `revert/` and `verify/`) have their down parts left out:
-a review loads the schema the migrations build, not the way back.
+a review loads the schema the migrations build, not the way back. pop's folders (Ory's)
+hold every version for each database (`1_x.postgres.up.sql`, `1_x.mysql.up.sql`,
+`1_x.up.sql` for all): only what PostgreSQL runs is loaded. Temporal's schema tool
+runs, of a version's folder, the files its `manifest.json` lists, in that order.
 
 Some tools also run migrations written in code, kept beside the SQL ones and ordered
 with them (goose's `<version>_<name>.go`, Flyway's `V3__x.java`). Review cannot run
@@ -16,6 +19,8 @@ for want of what one of them does is told from a statement that is wrong.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -39,6 +44,14 @@ GOOSE_CODE = re.compile(r"^\d+_[^/]*(?<!_test)\.go$")
 FLYWAY_CODE = re.compile(r"^V\d[\w.]*__[^/]*\.(java|kt|class)$")
 FLYWAY_VERSION = re.compile(r"(^|/)([VvUu])(\d+(?:[._]\d+)*)__")
 LANGUAGES = {".go": "Go", ".java": "Java", ".kt": "Kotlin", ".class": "Java"}
+# pop's migrations (as Ory's popx names them): one folder holds each version for every
+# database, `<version>_<name>[.<dialect>][.autocommit].(up|down).sql`; PostgreSQL runs
+# the `.postgres.` file of a version, else the one without a dialect
+POP_MIGRATION = re.compile(r"^(\d+)_([^.]+)(\.[a-z0-9]+)?(\.autocommit)?\.(up|down)\.sql$")
+POP_DIALECTS = {"postgres": "postgres", "postgresql": "postgres", "pg": "postgres",
+                "pgx": "postgres", "cockroach": "cockroach", "cockroachdb": "cockroach",
+                "crdb": "cockroach", "mysql": "mysql", "sqlite3": "sqlite3",
+                "sqlite": "sqlite3"}  # fmt: skip
 
 
 class InputError(Exception):
@@ -63,10 +76,62 @@ class CodeMigration:
 
 
 @dataclass(frozen=True)
+class PopMigration:
+    version: str
+    dialect: str | None  # pop's canonical name; None: for every database
+    autocommit: bool
+    direction: str
+
+
+@dataclass(frozen=True)
 class Selection:
     files: list[SourceFile]
     left_out: list[str]  # down migrations, as shown
     code: list[CodeMigration] = field(default_factory=list)
+    not_run_by_tool: dict[str, str] = field(default_factory=dict)  # as shown -> why not
+
+
+def pop_migration(name: str) -> PopMigration | None:
+    """The file name as popx reads it (popx/match.go); None where it does not match or
+    names a dialect pop does not know (popx ignores those files too)."""
+    match = POP_MIGRATION.match(name)
+    if match is None:
+        return None
+    part, autocommit = match.group(3), bool(match.group(4))
+    dialect = None
+    if part == ".autocommit":  # the dialect group took it: for every database
+        autocommit = True
+    elif part is not None:
+        dialect = POP_DIALECTS.get(part[1:])
+        if dialect is None:
+            return None
+    return PopMigration(match.group(1), dialect, autocommit, match.group(5))
+
+
+@functools.cache
+def pop_folder(folder: Path) -> bool:
+    """Does a file of the folder name one of pop's dialects (Ory's migrations)?"""
+    try:
+        names = [item.name for item in folder.iterdir()]
+    except OSError:
+        return False
+    return any((pop := pop_migration(name)) and pop.dialect for name in names)
+
+
+def not_for_postgres(paths: list[Path]) -> dict[Path, str]:
+    """Of pop's migrations, those PostgreSQL does not run, and why: another dialect's,
+    and the file without a dialect where the version has a `.postgres.` one."""
+    parsed = {path: pop_migration(path.name) for path in paths if pop_folder(path.parent)}
+    specific = {(p.version, p.direction) for p in parsed.values() if p and p.dialect == "postgres"}
+    left: dict[Path, str] = {}
+    for path, pop in parsed.items():
+        if pop is None:
+            continue
+        if pop.dialect not in (None, "postgres"):
+            left[path] = f"pop migration for {pop.dialect}, not loaded"
+        elif pop.dialect is None and (pop.version, pop.direction) in specific:
+            left[path] = "pop runs the version's .postgres. file instead, not loaded"
+    return left
 
 
 def natural_key(text: str) -> tuple:
@@ -113,17 +178,26 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
         return listed(Path(order))
     files: list[SourceFile] = []
     left_out: list[str] = []
+    elsewhere: dict[str, str] = {}  # what the files' tool does not run (pop, Temporal)
     languages: dict[Path, str] = {}  # code migrations among the files -> their language
     for argument, path in enumerate(paths):
         if path.is_dir():
             found = sql_files_under(path)
+            other = not_for_postgres(found)
             for item in found:
                 relative = item.relative_to(path)
+                listed_at = manifest_positions(item.parent)
                 if is_down(relative):
                     left_out.append(shown(item))
+                elif item in other:
+                    elsewhere[shown(item)] = other[item]
+                elif listed_at is not None and item.name not in listed_at:
+                    elsewhere[shown(item)] = "not in its folder's manifest.json, not loaded"
                 else:
-                    key = natural_key(relative.as_posix())
-                    files.append(SourceFile(item, shown(item), key, argument))
+                    name = relative.as_posix()
+                    if listed_at is not None:  # in the manifest's order
+                        name = f"{relative.parent.as_posix()}/{listed_at[item.name]}"
+                    files.append(SourceFile(item, shown(item), natural_key(name), argument))
             for item, language in code_migrations_in(path).items():
                 key = natural_key(item.relative_to(path).as_posix())
                 files.append(SourceFile(item, shown(item), key, argument))
@@ -147,7 +221,22 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
             sql_files.append(item)
     if not sql_files:
         raise InputError(f"no .sql files in {', '.join(str(p) for p in paths)}")
-    return Selection(sql_files, left_out, code)
+    return Selection(sql_files, left_out, code, elsewhere)
+
+
+@functools.cache
+def manifest_positions(folder: Path) -> dict[str, int] | None:
+    """The files a Temporal schema version's `manifest.json` lists, with their place in
+    its order (temporalio/temporal@6805cae, tools/common/schema/updatetask.go runs those
+    only); None where the folder has no such manifest."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    listed = manifest.get("SchemaUpdateCqlFiles") if isinstance(manifest, dict) else None
+    if not isinstance(listed, list):
+        return None
+    return {str(name): position for position, name in enumerate(listed)}
 
 
 def code_migrations_in(folder: Path) -> dict[Path, str]:

@@ -17,6 +17,9 @@ object it created until the end. A failure is then sorted out:
   review does not run them), and the object the statement misses is one that no SQL
   statement created and that the code names: not checked, as it may rely on what the
   code does (and so are the failures that follow from it, as above);
+- the table it misses is a migration tool's history table (golang-migrate's
+  `schema_migrations`), which the tool makes before the first migration and no file
+  created: not run (review runs no tool);
 - otherwise PostgreSQL rejects it: an `invalid-ddl` finding.
 
 A statement that cannot run in a transaction block, or that uses an enum value added
@@ -49,6 +52,7 @@ from psycopg import sql
 from pgvitals.embedded import EmbeddedError, pgserver_bin_dir
 from pgvitals.review.runners import Runner
 from pgvitals.review.split import Statement
+from pgvitals.snapshot.facts import MIGRATION_TABLES
 
 LOG_SCHEMA = "pgvitals_review_log"
 COMMIT_EVERY = 100
@@ -106,7 +110,16 @@ SELECT %(statement)s, o.oid, NULL, NULL
 """
 
 # Errors that say an object a statement names does not exist.
-UNDEFINED = frozenset({"42P01", "42703", "42704", "42883", "3F000"})
+UNDEFINED_TABLE = "42P01"
+UNDEFINED = frozenset({UNDEFINED_TABLE, "42703", "42704", "42883", "3F000"})
+# The history tables migration tools make for themselves, by unqualified name (a tool that
+# keeps its own schema, Supabase's or Sqitch's, is not reached by an unqualified name);
+# not the plain `migrations`, as likely the files' own
+HISTORY_TABLES = {
+    name: tool
+    for name, tool in MIGRATION_TABLES.items()
+    if "." not in name and name != "migrations"
+}
 # Class 23, integrity constraint violation: NOT NULL, CHECK, UNIQUE, FOREIGN KEY, ...
 INTEGRITY_VIOLATION = "23"
 # Violations the new row's own values decide (INSERT ... VALUES): no other row matters.
@@ -124,7 +137,8 @@ FUNCTION = re.compile(r"^function ([^\s(]+)\(")
 ARRAY_BRACKETS = re.compile(r"(\[\d*\])+$")
 MISSING_ROLE = re.compile(r'^role "((?:[^"]|"")+)" does not exist$')
 UNAVAILABLE_EXTENSION = re.compile(
-    r'^extension "[^"]+" is not available$|^could not open extension control file'
+    r'^extension "(?P<name>[^"]+)" is not available$'
+    r'|^could not open extension control file "(?:[^"]*/)?(?P<file>[^"/]+)\.control"'
 )
 # The shared library of a C function (`AS '$libdir/unaccent', 'unaccent_dict'`): one of
 # an extension this server lacks, where its name begins with the extension's.
@@ -476,8 +490,9 @@ class Loader:
     def failed(self, index: int, statement: Statement, error: ServerError) -> Outcome:
         node = statement.node
         outcome = self.classify(statement, error)
-        if isinstance(node, ast.CreateExtensionStmt) and outcome.status == UNCHECKED:
-            self.extensions.setdefault(node.extname, index)
+        extension = unavailable_extension(node, error)
+        if extension is not None and outcome.status == UNCHECKED:
+            self.extensions.setdefault(extension, index)
         root = outcome.cause if outcome.cause is not None else index
         names = would_create(node) if node is not None else guessed_names(statement.text)
         for name in names:
@@ -488,9 +503,9 @@ class Loader:
 
     def classify(self, statement: Statement, error: ServerError) -> Outcome:
         node = statement.node
-        if isinstance(node, ast.CreateExtensionStmt) and UNAVAILABLE_EXTENSION.match(error.message):
+        if (extension := unavailable_extension(node, error)) is not None:
             return Outcome(
-                UNCHECKED, error, reason=f"extension {node.extname} unavailable on this server"
+                UNCHECKED, error, reason=f"extension {extension} unavailable on this server"
             )
         if error.sqlstate == UNDEFINED_FILE and (library := MISSING_LIBRARY.match(error.message)):
             providers = [e for e in self.extensions if library.group(1).startswith(e)]
@@ -519,6 +534,15 @@ class Loader:
             code = self.code_naming(name)
             if code is not None:
                 return self.consequence(error, code)
+            tool = HISTORY_TABLES.get(name or "") if error.sqlstate == UNDEFINED_TABLE else None
+            if tool is not None and name not in self.created:
+                # the tool made it before the first migration (Harbor alters
+                # golang-migrate's): review runs no tool
+                reason = (
+                    f"{name} is a migration tool's history table ({tool}), made by the tool,"
+                    " not by the files: not run"
+                )
+                return Outcome(SKIPPED, error, reason=reason)
         if error.sqlstate.startswith(INTEGRITY_VIOLATION) and self.unchanged:
             causes = [self.unchanged[t] for t in rows_met(node, error) if t in self.unchanged]
             if causes:
@@ -609,6 +633,18 @@ def extension_scripts(extension: str) -> str | None:
     pattern = f"{glob.escape(extension)}--*.sql"
     scripts = [script for folder in folders for script in folder.glob(pattern)]
     return "\n".join(s.read_text(errors="replace") for s in scripts) if scripts else None
+
+
+def unavailable_extension(node: Any, error: ServerError) -> str | None:
+    """The extension this server lacks that the statement failed to create: by a CREATE
+    EXTENSION, or inside a DO block or function (Temporal's `IF NOT EXISTS (...) THEN
+    CREATE EXTENSION btree_gin`), named by the error."""
+    unavailable = UNAVAILABLE_EXTENSION.match(error.message)
+    if unavailable is None:
+        return None
+    if isinstance(node, ast.CreateExtensionStmt):
+        return str(node.extname)
+    return unavailable.group("name") or unavailable.group("file")
 
 
 def missing_name(message: str) -> str | None:

@@ -197,6 +197,7 @@ def load_files(
 ) -> list[Note]:
     """Load the files in order; `linted` collects them as the migration linter reads them."""
     notes = [Note(shown, 1, "down migration, not loaded") for shown in files.left_out]
+    notes += [Note(shown, 1, why) for shown, why in files.not_run_by_tool.items()]
     for source in files.files:
         notes += pass_code_migrations(loader, [c for c in files.code if c.before == source.path])
         step(f"loading {source.shown}")

@@ -29,6 +29,12 @@ source (repository @ commit):
 - golang-migrate (golang-migrate/migrate@18966c7, database/postgres/postgres.go and
   its README): `<version>_<name>.up.sql` is executed whole as one query string, in no
   transaction of its own (`x-multi-statement` splits it; a URL option, not visible).
+- pop, as Ory's popx runs it (ory/x@31658d1, popx/match.go, migrator.go,
+  migration_box.go; gobuffalo/pop@c9b1c55 pop.go for the dialect names):
+  `<version>_<name>[.<dialect>][.autocommit].up.sql`, the file for PostgreSQL
+  (`.postgres.`, or no dialect where no `.postgres.` file has its version) executed
+  whole, by one Exec, in a transaction; with `.autocommit` in its name, by one Exec
+  without one. Recognised where a file of the folder names a pop dialect.
 - Atlas (ariga/atlas@a5e0aec, cmd/atlas/internal/cmdapi/migrate.go, sql/migrate/dir.go):
   the files of a folder with `atlas.sum` run statement by statement, each file in a
   transaction (`--tx-mode file`, the default), unless the file's header says `--
@@ -70,6 +76,7 @@ from pathlib import Path
 from pglast import ast
 from pglast.enums import DiscardMode, ObjectType, ReindexObjectType
 
+from pgvitals.review import files
 from pgvitals.review.split import Statement
 
 if sys.version_info >= (3, 11):
@@ -116,6 +123,7 @@ VERSIONED = re.compile(r"^\d+_.+\.sql$")  # sqlx: <version>_<description>.sql
 VERSIONED_UP = re.compile(r"^(\d+_.+)\.up\.sql$")  # golang-migrate, morph, sqlx
 DIESEL_FOLDER = re.compile(r"^\d[\d-]*_")  # 2024-01-01-000000_x, 00000000000000_x
 NOT_ATOMIC = "the migration's statements are then no longer atomic"
+POP_RECOGNISED = "beside files named for pop's dialects (Ory's popx)"
 # What Flyway runs outside a transaction besides indexes built or dropped CONCURRENTLY,
 # VACUUM and DISCARD ALL (PostgreSQLParser.detectCanExecuteInTransaction)
 FLYWAY_SERVER_WIDE = (
@@ -250,6 +258,17 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
             " the statement to a migration file of its own that has it"
         )
         return [Unit(0, end, TRANSACTION, "Atlas", "atlas.sum beside it", fix)]
+    if (pop := files.pop_migration(name)) is not None and files.pop_folder(folder):
+        alone = (
+            "put the statement alone in a migration of its own named"
+            " `<version>_<name>.postgres.autocommit.up.sql` (popx then runs it without a"
+            f" transaction, as one query string: {STILL_ONE})"
+        )
+        if pop.autocommit:
+            recognised = f"its name's `.autocommit`, {POP_RECOGNISED}"
+            return [Unit(0, end, ONE_QUERY, "pop", recognised, alone)]
+        recognised = f"<version>_<name>[.postgres].up.sql {POP_RECOGNISED}"
+        return [Unit(0, end, TRANSACTION, "pop", recognised, f"{alone}; {APART}")]
     up = VERSIONED_UP.match(name)
     if VERSIONED.match(name) and not name.endswith(".down.sql") and uses_sqlx(folder.parent):
         recognised = "<version>_<name>.sql beside a Cargo.toml that uses sqlx"

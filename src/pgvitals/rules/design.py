@@ -275,7 +275,10 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
     first, which says the stored values are UTC readings; from PostgreSQL 12 the change
     then does not rewrite the table, but indexes on the column are rebuilt, under the
     ACCESS EXCLUSIVE lock the ALTER takes. If the values were written in another zone,
-    use `USING col AT TIME ZONE 'that zone'` instead (this rewrites the table).
+    use `USING col AT TIME ZONE 'that zone'` instead (this rewrites the table). No
+    automatic fix where an index computes on the column (`COALESCE(close_time,
+    '9999-12-31')`, `at::date`, `WHERE at > '2020-01-01'`): for timestamptz those depend
+    on the TimeZone, and PostgreSQL refuses the change until the index is rewritten.
     """
     for table, column in own_columns(snap, "timestamp"):
         if column.data_type.startswith("timestamp"):
@@ -284,9 +287,23 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
                 for i in snap.indexes_by_table.get(table.oid, [])
                 if column.name in i.key_columns
             ]
+            computing = [
+                i.name
+                for i in snap.indexes_by_table.get(table.oid, [])
+                if fixes.reads_in_expression(i, column)
+            ]
             evidence: dict[str, object] = {"data_type": column.data_type}
             fix = None
-            if not blocked_by_views(snap, column, evidence):
+            if computing:
+                evidence["indexes_computing_on_it"] = computing
+                evidence["no_automatic_fix"] = (
+                    "indexes compute on the column (an expression or a predicate): under"
+                    " timestamptz a cast to date or a comparison with a timestamp value"
+                    " depends on the TimeZone, and PostgreSQL refuses the change (functions"
+                    " in index expression must be marked IMMUTABLE); drop them, change the"
+                    " type, and re-create them with the zone written out"
+                )
+            elif not blocked_by_views(snap, column, evidence):
                 evidence["indexes_rebuilt"] = indexes
                 fix = fixes.timestamp_to_timestamptz(column, indexed=bool(indexes))
             yield finding(
@@ -329,12 +346,14 @@ def json_instead_of_jsonb(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     for _table, column in own_columns(snap, "json"):
         if column.data_type == "json":
             evidence: dict[str, object] = {"data_type": column.data_type}
-            blocked = blocked_by_views(snap, column, evidence)
+            fix = None
+            if not blocked_by_views(snap, column, evidence):
+                fix = fixes.offered(fixes.convert_column_type(snap, column, "jsonb"), evidence)
             yield finding(
                 column,
                 "json: re-parsed on every access, no equality, no GIN index",
                 evidence=evidence,
-                fix=None if blocked else fixes.convert_column_type(column, "jsonb"),
+                fix=fix,
             )
 
 

@@ -855,12 +855,9 @@ def columns_in_indexes(snap: Snapshot) -> set[tuple[int, int]]:
                 if column is not None:
                     covered.add((index.table_oid, column.position))
         if index.expressions:  # most indexes have none
-            for number in VARATTNO.findall(index.expressions):
+            for number in fixes.VARATTNO.findall(index.expressions):
                 covered.add((index.table_oid, int(number)))
     return covered
-
-
-VARATTNO = re.compile(r"\{VAR :varno 1 :varattno (\d+) ")
 
 
 @rule(

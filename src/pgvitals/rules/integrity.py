@@ -557,7 +557,8 @@ def fk_type_mismatch(snap: Snapshot, opts: TypeMismatchOptions) -> Iterator[Draf
             if views:
                 evidence["used_by_views"] = views  # they block ALTER COLUMN ... TYPE
             elif mismatch.comparable or column.type_category == "S":
-                fix = fixes.convert_column_type(column, key.data_type)
+                converted = fixes.convert_column_type(snap, column, key.data_type)
+                fix = fixes.offered(converted, evidence)
             yield finding(
                 column,
                 f"{column.data_type} column {how} {key.qualname} ({key.data_type})",
