@@ -212,6 +212,21 @@ def test_timestamptz_is_refused_while_an_index_computes_on_the_column(database, 
             admin.execute("ALTER TABLE t ALTER COLUMN at TYPE timestamptz")
 
 
+def test_timestamptz_is_refused_on_a_column_of_a_partition_key(database) -> None:
+    """At any level: the type of a sub-partitioned partition's key column cannot change
+    from its root either."""
+    database.execute(
+        "CREATE TABLE ev (at timestamp NOT NULL) PARTITION BY RANGE (at);"
+        "CREATE TABLE reg (region text NOT NULL, due timestamp NOT NULL)"
+        " PARTITION BY LIST (region);"
+        "CREATE TABLE reg_eu PARTITION OF reg FOR VALUES IN ('eu') PARTITION BY RANGE (due)"
+    )
+    with database.admin() as admin:
+        for table, column in (("ev", "at"), ("reg", "due")):
+            with pytest.raises(psycopg.errors.InvalidTableDefinition, match="partition key"):
+                admin.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE timestamptz")
+
+
 # json-instead-of-jsonb
 
 

@@ -279,6 +279,8 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
     automatic fix where an index computes on the column (`COALESCE(close_time,
     '9999-12-31')`, `at::date`, `WHERE at > '2020-01-01'`): for timestamptz those depend
     on the TimeZone, and PostgreSQL refuses the change until the index is rewritten.
+    None either for a column of a partition key (of the table or of a sub-partitioned
+    partition): PostgreSQL cannot change such a column's type at all.
     """
     for table, column in own_columns(snap, "timestamp"):
         if column.data_type.startswith("timestamp"):
@@ -303,6 +305,13 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
                     " in index expression must be marked IMMUTABLE); drop them, change the"
                     " type, and re-create them with the zone written out"
                 )
+            elif keyed := partition_keyed_by(snap, table, column.name):
+                evidence["partition_key_of"] = keyed
+                evidence["no_automatic_fix"] = (
+                    "the column is in the partition key of " + ", ".join(keyed) + ": PostgreSQL"
+                    " cannot change its type (it is part of the partition key); re-create the"
+                    " table partitioned by a timestamptz column and move the rows"
+                )
             elif not blocked_by_views(snap, column, evidence):
                 evidence["indexes_rebuilt"] = indexes
                 fix = fixes.timestamp_to_timestamptz(column, indexed=bool(indexes))
@@ -321,6 +330,18 @@ def blocked_by_views(snap: Snapshot, column: Column, evidence: dict[str, object]
     if views:
         evidence["used_by_views"] = views
     return bool(views)
+
+
+def partition_keyed_by(snap: Snapshot, table: Table, column: str) -> list[str]:
+    """The partitioned tables, `table` and its partitions at every level, whose partition
+    key has the column: ALTER COLUMN ... TYPE on `table` reaches them all, and fails."""
+    keyed, pending = [], [table]
+    while pending:
+        current = pending.pop()
+        if column in current.partition_key:
+            keyed.append(current.qualname)
+        pending += snap.facts.partitions_by_parent.get(current.oid, [])
+    return sorted(keyed)
 
 
 @rule(
