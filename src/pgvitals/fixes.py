@@ -881,7 +881,8 @@ def reads_in_expression(index: Index, column: Column) -> bool:
 def convert_column_type(snap: Snapshot, column: Column, type_name: str) -> Fix | NoFix:
     """`ALTER COLUMN ... TYPE ... USING column::type`: rewrites the table and its indexes
     under ACCESS EXCLUSIVE, and fails (changing nothing) on a value that does not convert.
-    The rollback converts back to the column's type as it was.
+    The rollback converts back to the column's type as it was. None for a column of a
+    partition key (of the table or of a sub-partitioned partition): PostgreSQL refuses.
 
     An index whose expression or predicate casts the column to the new type
     (`(doc::jsonb -> 'k')`) is rebuilt from its deparsed text, in which the cast, now of
@@ -889,6 +890,12 @@ def convert_column_type(snap: Snapshot, column: Column, type_name: str) -> Fix |
     index on `doc -> 'k'` of json fails). The rollback drops such indexes before and
     re-creates them from their definitions after."""
     relation, name = qualified(column.schema, column.table), quote_identifier(column.name)
+    if keyed := snap.facts.partition_keyed_by(snap.table_by_oid[column.table_oid], column.name):
+        return NoFix(
+            f"{one_line(column.name)} is in the partition key of {one_line(', '.join(keyed))}:"
+            " PostgreSQL cannot change its type; re-create the table with the new type and"
+            " move the rows"
+        )
 
     def convert(to: str) -> str:
         return f"ALTER TABLE {relation} ALTER COLUMN {name} TYPE {to} USING {name}::{to};"

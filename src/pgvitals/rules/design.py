@@ -305,7 +305,7 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
                     " in index expression must be marked IMMUTABLE); drop them, change the"
                     " type, and re-create them with the zone written out"
                 )
-            elif keyed := partition_keyed_by(snap, table, column.name):
+            elif keyed := snap.facts.partition_keyed_by(table, column.name):
                 evidence["partition_key_of"] = keyed
                 evidence["no_automatic_fix"] = (
                     "the column is in the partition key of " + ", ".join(keyed) + ": PostgreSQL"
@@ -330,18 +330,6 @@ def blocked_by_views(snap: Snapshot, column: Column, evidence: dict[str, object]
     if views:
         evidence["used_by_views"] = views
     return bool(views)
-
-
-def partition_keyed_by(snap: Snapshot, table: Table, column: str) -> list[str]:
-    """The partitioned tables, `table` and its partitions at every level, whose partition
-    key has the column: ALTER COLUMN ... TYPE on `table` reaches them all, and fails."""
-    keyed, pending = [], [table]
-    while pending:
-        current = pending.pop()
-        if column in current.partition_key:
-            keyed.append(current.qualname)
-        pending += snap.facts.partitions_by_parent.get(current.oid, [])
-    return sorted(keyed)
 
 
 @rule(

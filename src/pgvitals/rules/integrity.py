@@ -353,7 +353,8 @@ def integer_key_overflow_risk(snap: Snapshot, opts: OverflowOptions) -> Iterator
     the sequence with `ALTER SEQUENCE ... AS bigint`, in a maintenance window (each
     `ALTER COLUMN ... TYPE` rewrites its table). On a large table, the online path is a
     new bigint column filled in batches and swapped in; plan it while half the range
-    is still left.
+    is still left. No automatic fix where a column to widen is in a partition key:
+    PostgreSQL cannot change such a column's type (the table is re-created instead).
     """
     facts = snap.facts
     for sequence in snap.sequences:
@@ -390,7 +391,20 @@ def integer_key_overflow_risk(snap: Snapshot, opts: OverflowOptions) -> Iterator
             evidence["column_type"] = column.data_type
             referencing = referencing_columns(snap, column)
             evidence["referencing_columns"] = [c.qualname for c in referencing]
-            fix = widen_to_bigint(sequence, [column, *referencing])
+            keyed = [
+                table
+                for c in (column, *referencing)
+                for table in snap.facts.partition_keyed_by(snap.table_by_oid[c.table_oid], c.name)
+            ]
+            if keyed:
+                evidence["partition_key_of"] = keyed
+                evidence["no_automatic_fix"] = (
+                    "a column to widen is in the partition key of " + ", ".join(keyed) + ":"
+                    " PostgreSQL cannot change its type; re-create the table with bigint and"
+                    " move the rows (the sequence alone can be widened at once)"
+                )
+            else:
+                fix = widen_to_bigint(sequence, [column, *referencing])
         limited_by = "its column's type" if column_limit == limit else "its own type"
         yield finding(
             sequence,
@@ -522,7 +536,8 @@ def fk_type_mismatch(snap: Snapshot, opts: TypeMismatchOptions) -> Iterator[Draf
     USING column::type`: a table rewrite under ACCESS EXCLUSIVE, which fails without
     changing anything if a value does not convert), then declare the foreign key
     (`missing-foreign-key`). uuid against integer has no conversion: add a column of
-    the right type, fill it from the referenced table, and switch over.
+    the right type, fill it from the referenced table, and switch over. No automatic
+    fix for a column of a partition key either: PostgreSQL cannot change its type.
     """
     facts = snap.facts
     positions = key_positions(snap)

@@ -732,6 +732,18 @@ class Facts:
             )
         return self._lookup_indexes[key]
 
+    def partition_keyed_by(self, table: Table, column: str) -> list[str]:
+        """The partitioned tables, `table` and its partitions at every level, whose
+        partition key has the column: ALTER COLUMN ... TYPE on `table` reaches them all,
+        and PostgreSQL refuses it ("part of the partition key")."""
+        keyed, pending = [], [table]
+        while pending:
+            current = pending.pop()
+            if column in current.partition_key:
+                keyed.append(current.qualname)
+            pending += self.partitions_by_parent.get(current.oid, [])
+        return sorted(keyed)
+
     def index_bytes(self, index: Index) -> int | None:
         """Size of an index; of a partitioned table's index, its partitions' indexes'
         (the parent's own holds no entries). None where a part's size is unknown."""
