@@ -52,7 +52,9 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     that replication and tools look for. High again, whatever the candidate, when a
     publication replicates the table's UPDATEs or DELETEs and its replica identity is
     the default (the missing key) or NOTHING: those statements fail today. The
-    evidence names the publications and the replica identity.
+    evidence names the publications and the replica identity. A migration tool's
+    history table (pop's `schema_migration`, an old Alembic's `alembic_version`) is the
+    tool's design and is left out, unless a publication makes the tool's own writes fail.
 
     ## Why it breaks
     Without any unique key nothing stops the same row from being inserted twice, and
@@ -114,6 +116,8 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             breaks_replication = bool(replication.publishing_changes) and (
                 replication.replica_identity in ("d", "n")
             )
+        if table.oid in snap.facts.migration_tables and not breaks_replication:
+            continue  # the tool's table, of the tool's design; unless the tool's writes fail
         message = "Table has no primary key"
         if candidate:
             columns = ", ".join(str(c) for c in evidence["candidate_key_columns"])  # type: ignore[attr-defined]

@@ -1242,6 +1242,7 @@ MIGRATION_TABLES = {
     "migrations": "a migrations table (Laravel, TypeORM, Supabase storage, ...)",
     "schema_version": "Flyway before 5, or Synapse",
     "db_migrations": "morph (Mattermost)",
+    "schema_migration": "pop (Buffalo, Ory)",
     "migration_logs": "Sourcegraph's migrator",
 }
 # `_backup`, `_bak`, `_old`, `_copy`, `_tmp`/`_temp`, optionally numbered (`_old2`).
