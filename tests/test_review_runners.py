@@ -242,9 +242,9 @@ def run_as_tool(
     """TRANSACTION: the statements in one transaction (goose and Atlas send them one by
     one, dbmate, Diesel, sqlx and morph the file at once: the same transaction block).
     ONE_QUERY: the file as one query string (a query without parameters goes by the
-    simple query protocol, as lib/pq, pgx, sqlx and tokio-postgres send it). None: the
-    statements one by one outside a transaction (goose NO TRANSACTION, Atlas txmode
-    none)."""
+    simple query protocol, as lib/pq, pgx, sqlx and tokio-postgres send it). APART (goose
+    NO TRANSACTION, Atlas txmode none) or None: the statements one by one outside a
+    transaction."""
     if mode == TRANSACTION:
         with connection.transaction():
             for statement in statements:

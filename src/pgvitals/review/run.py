@@ -209,7 +209,7 @@ def load_files(
         split = split_file(text, source.shown)
         notes += split.notes
         first = len(loader.load.statements)
-        if runners.one_by_one(source.path, text):
+        if runners.one_by_one(source.path, text, split.statements):
             loader.load.one_by_one.add(source.shown)
         loader.run_file(split.statements, runners.wrapping(source.path, text, split.statements))
         if linted is not None:

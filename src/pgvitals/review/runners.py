@@ -84,7 +84,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-TRANSACTION, ONE_QUERY = "transaction", "one query"
+# how a tool runs a part of a file: in one transaction; as one query string (one implicit
+# transaction where it holds several statements); or each statement on its own (APART)
+TRANSACTION, ONE_QUERY, APART = "transaction", "one query", "apart"
 
 GOOSE_UP = re.compile(r"^--\s*\+goose\s+up\s*$", re.IGNORECASE | re.MULTILINE)
 GOOSE_NO_TRANSACTION = re.compile(
@@ -185,6 +187,8 @@ def wrapping(path: Path, text: str, statements: list[Statement]) -> list[Runner 
         found[offending] = runner
         return found
     for unit in units(path, text, statements):
+        if unit.mode == APART:
+            continue  # as psql runs it
         members = [n for n, s in enumerate(statements) if unit.start <= s.offset < unit.stop]
         if unit.mode == TRANSACTION:
             if any(isinstance(statements[n].node, ast.TransactionStmt) for n in members):
@@ -203,25 +207,21 @@ def wrapping(path: Path, text: str, statements: list[Statement]) -> list[Runner 
     return found
 
 
-def one_by_one(path: Path, text: str) -> bool:
+def one_by_one(path: Path, text: str, statements: list[Statement]) -> bool:
     """Does the file's tool run its statements one by one, each in a transaction of its
-    own (goose's `NO TRANSACTION`, Atlas's `txmode none`)? A lock one statement takes is
-    then released before the next begins."""
-    if GOOSE_UP.search(text):
-        return bool(GOOSE_NO_TRANSACTION.search(text))
-    if FLYWAY_VERSIONED.match(path.name) and (flyway := flyway_project(path.parent)) is not None:
-        return not in_transaction(path, flyway)
-    return (path.parent / "atlas.sum").is_file() and atlas_txmode(text) == "none"
+    own (goose's `NO TRANSACTION`, Atlas's `txmode none`, Flyway outside a transaction)?
+    A lock one statement takes is then released before the next begins."""
+    return any(unit.mode == APART for unit in units(path, text, statements))
 
 
 def units(path: Path, text: str, statements: list[Statement] | None = None) -> list[Unit]:
     """The parts of the file that its tool runs at once, and how; none where the tool
-    is not recognised or runs the statements one by one outside a transaction.
+    is not recognised; one APART unit where it runs the statements one by one.
     `statements`: the file's, where the tool's choice depends on them (Flyway)."""
     end = len(text)
     if GOOSE_UP.search(text):
         if GOOSE_NO_TRANSACTION.search(text):
-            return []  # each statement on its own, outside a transaction: as psql
+            return [Unit(0, end, APART, "goose", "`-- +goose NO TRANSACTION`", "")]
         fix = (
             "add the line `-- +goose NO TRANSACTION` (goose then runs each statement on its"
             f" own, outside a transaction: {NOT_ATOMIC}), or move the statement to a"
@@ -241,7 +241,8 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
         if not in_transaction(path, flyway) or (
             not script_decides(path) and any(map(flyway_non_transactional, nodes))
         ):
-            return []  # outside a transaction (or refused: see flyway_refusal)
+            # outside a transaction (or refused: see flyway_refusal)
+            return [Unit(0, end, APART, "Flyway", flyway.recognised_by, "")]
         fix = (
             "move the statement to a migration file of its own (Flyway does not know it"
             " cannot run in a transaction, so add `executeInTransaction=false` to a"
@@ -251,7 +252,7 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
         return [Unit(0, end, TRANSACTION, "Flyway", recognised, fix)]
     if (folder / "atlas.sum").is_file():
         if atlas_txmode(text) == "none":
-            return []  # each statement on its own, outside a transaction: as psql
+            return [Unit(0, end, APART, "Atlas", "`-- atlas:txmode none`", "")]
         fix = (
             "add `-- atlas:txmode none` to the file's header, followed by a blank line"
             f" (Atlas then runs its statements without a transaction: {NOT_ATOMIC}), or move"
