@@ -240,7 +240,9 @@ def top_time_query(snap: Snapshot, opts: TopTimeOptions) -> Iterator[Draft]:
 @dataclass(frozen=True)
 class NPlusOneOptions:
     min_calls: int = option(1_000, "calls from which a keyed statement is suspect")
-    max_rows_per_call: float = option(10.0, "rows per call at most (a loop fetches a few)")
+    max_rows_per_call: float = option(
+        10.0, "rows per call at most, unless its driving statement is found"
+    )
 
 
 @dataclass(frozen=True)
@@ -291,13 +293,15 @@ def driver_of(snap: Snapshot, resolver: Resolver, suspect: Statement, key: Key) 
     rows as the suspect was called, reading the keys a loop would iterate over: the
     referenced table's key (a foreign key), or the referencing columns of a table that
     references this one (a primary key)."""
-    wanted: dict[str, set[str]] = {}  # table -> the key columns the driver reads
+    # table -> the key columns a driver may read: one set per reference, as a driver
+    # iterates one of them (film.language_id, not also film.original_language_id)
+    wanted: dict[str, list[set[str]]] = {}
     if key.kind == "foreign key" and key.references:
-        wanted[key.references] = set(key.referenced_columns)
+        wanted[key.references] = [set(key.referenced_columns)]
     elif key.kind in ("primary key", "unique key"):
         for fk in snap.constraints:
             if fk.kind == "f" and fk.ref_table_oid == key.table.oid:
-                wanted.setdefault(f"{fk.schema}.{fk.table}", set()).update(fk.columns)
+                wanted.setdefault(f"{fk.schema}.{fk.table}", []).append(set(fk.columns))
     else:
         return None
     # the likeliest driver returned about one row per call of the loop
@@ -316,8 +320,8 @@ def driver_of(snap: Snapshot, resolver: Resolver, suspect: Statement, key: Key) 
             continue
         for relation in parsed.relations:
             table = resolver.table(relation)
-            columns = wanted.get(table.qualname) if table is not None else None
-            if columns and (columns <= parsed.columns or "*" in parsed.columns):
+            references = wanted.get(table.qualname, []) if table is not None else []
+            if any(columns <= parsed.columns or "*" in parsed.columns for columns in references):
                 return other
     return None
 
@@ -325,19 +329,23 @@ def driver_of(snap: Snapshot, resolver: Resolver, suspect: Statement, key: Key) 
 @rule(
     "n-plus-one-suspect",
     category=WORKLOAD,
-    severity=LOW,
+    severity=INFO,
     title="Statement looks like a query run in a loop (N+1)",
     options=NPlusOneOptions,
     uses_statistics=True,
     needs=("statements",),
 )
 def n_plus_one_suspect(snap: Snapshot, opts: NPlusOneOptions) -> Iterator[Draft]:
-    """A SELECT that fetches a few rows by key and is called very many times: the
-    signature of an application loop that runs one query per item (N+1).
+    """A SELECT that fetches rows by key and is called very many times: the signature
+    of an application loop that runs one query per item (N+1).
 
     Medium when another statement returned about as many rows as this one was called,
     from the table such a loop iterates (the parents of a foreign key, or the
-    children of a primary key): the loop's driving query.
+    children of a primary key): the loop's driving query. Then the lookup may return
+    any number of rows per call (each order's lines). Without such a statement it is
+    info, and only for a few rows per call: a hot lookup by key is as often one per
+    request (the session's user, a bank transaction's account) as a loop, and
+    pg_stat_statements cannot tell the two apart.
 
     ## Why it breaks
     Each call pays a network round trip, parsing, planning and executor start-up,
@@ -357,11 +365,14 @@ def n_plus_one_suspect(snap: Snapshot, opts: NPlusOneOptions) -> Iterator[Draft]
     is not a loop: excuse it in the config by its statement.
     """
     for statement in snap.statements:
-        if statement.calls < opts.min_calls or statement.rows_per_call > opts.max_rows_per_call:
+        if statement.calls < opts.min_calls:
             continue
         resolver = snap.facts.shared(Resolver)  # built once, and only when needed
         key = key_of(snap, resolver, statement)
         if key is None:
+            continue
+        driver = driver_of(snap, resolver, statement, key)
+        if driver is None and statement.rows_per_call > opts.max_rows_per_call:
             continue
         evidence = timing(snap, statement)
         evidence.update(
@@ -371,15 +382,28 @@ def n_plus_one_suspect(snap: Snapshot, opts: NPlusOneOptions) -> Iterator[Draft]
         )
         if key.references:
             evidence["references"] = key.references
-        driver = driver_of(snap, resolver, statement, key)
+        fetching = (
+            f"Called {statement.calls:,} times, {statement.rows_per_call:,.1f} rows per call,"
+            f" fetching {key.table.qualname} by {key.kind} ({', '.join(key.columns)})"
+        )
         if driver is not None:
             evidence["driving_statement"] = shortened(driver.query)
             evidence["driving_rows"] = driver.rows
+            evidence["driving_calls"] = driver.calls
+            message = (
+                f"{fetching}, about once per row another statement returned"
+                f" ({driver.rows:,} rows in {driver.calls:,} calls): a query in a loop (N+1)."
+                " Fetch all keys at once (= ANY($1), a JOIN, eager loading)"
+            )
+        else:
+            message = (
+                f"{fetching}; no statement was seen returning the keys a loop would iterate:"
+                " one lookup per request, or a loop? If a loop, fetch all keys at once"
+                " (= ANY($1), a JOIN, eager loading)"
+            )
         yield finding(
             located(statement),
-            f"Called {statement.calls:,} times, {statement.rows_per_call:,.1f} rows per call,"
-            f" fetching {key.table.qualname} by {key.kind} ({', '.join(key.columns)}): a query"
-            " in a loop? Fetch all keys at once (= ANY($1), a JOIN, eager loading)",
+            message,
             evidence=evidence,
             severity=MEDIUM if driver is not None else None,
         )
