@@ -6,6 +6,7 @@ from __future__ import annotations
 from pgvitals.workload.statement import (
     AS_WRITTEN,
     EQUALITY,
+    IS_NULL,
     RANGE,
     foreign_key_statement,
     index_candidates,
@@ -102,6 +103,25 @@ def test_candidates_put_equality_before_range() -> None:
         ("customer_id",),
         ("region",),
         ("placed_at",),
+    ]
+
+
+def test_is_null_is_an_index_condition_beside_the_values_and_is_not_null_is_not() -> None:
+    # pagila: a staff member's open rentals; a btree on (staff_id, return_date) serves
+    # both conditions, and the planner may prefer return_date alone (2% of the rows)
+    parsed = parse_statement(
+        "SELECT rental_id FROM rental WHERE staff_id = $1 AND return_date IS NULL"
+        " AND inventory_id IS NOT NULL AND rental_date > $2"
+    )
+    assert parsed is not None
+    assert ("rental", "return_date", IS_NULL, (), False) in predicates(parsed.text)
+    assert not any(p.column == "inventory_id" for p in parsed.predicates)
+    candidates = index_candidates(list(parsed.predicates), 4, lambda p: not p.join)
+    assert candidates == [
+        ("staff_id", "return_date", "rental_date"),
+        ("staff_id",),
+        ("return_date",),
+        ("rental_date",),
     ]
 
 

@@ -145,6 +145,16 @@ class Facts:
                     found.append(RangeDefault(parent, child, key, watched))
         return found
 
+    def ancestors(self, table: Table) -> list[Table]:
+        """The partitioned tables above a partition, nearest first (its parent, then that
+        one's parent ...); empty for a table that is no partition."""
+        found, by_oid = [], self.snap.table_by_oid
+        parent = table.parent_oid
+        while parent is not None and parent in by_oid:
+            found.append(by_oid[parent])
+            parent = by_oid[parent].parent_oid
+        return found
+
     @cached_property
     def leaves_by_root(self) -> dict[int, list[Table]]:
         """Every partitioned table's leaf partitions (at any depth): where its rows are."""

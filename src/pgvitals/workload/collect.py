@@ -493,7 +493,9 @@ class WorkloadReader:
         deadline: float,
     ) -> list[dict[str, Any]]:
         """Indexes worth trying for the tables the plan reads without a fitting index
-        (sequential scans, and index scans that still filter), measured with hypopg."""
+        (sequential scans, and index scans that still filter), measured with hypopg. A
+        partition's scan counts for the partitioned tables above it too: the statement
+        names those, the plan the partitions (hypopg indexes a partitioned table)."""
         hints = {scan["alias"]: scan["schema"] for scan in scans if scan.get("schema")}
         facts = self.snap.facts
         targets: dict[int, Table] = {}
@@ -501,8 +503,9 @@ class WorkloadReader:
             if scan["table"] is None or not (scan["node"] == "Seq Scan" or scan["filtered"]):
                 continue
             table = self.resolver.qualified.get((scan["schema"], scan["table"]))
-            if table is not None and facts.rows(table) >= self.budget.min_table_rows:
-                targets[table.oid] = table
+            for read in [table, *facts.ancestors(table)] if table is not None else []:
+                if facts.rows(read) >= self.budget.min_table_rows:
+                    targets[read.oid] = read
         by_table: dict[int, list[Any]] = {}
         for predicate in parsed.predicates:
             table = self.resolver.predicate_table(predicate, hints)

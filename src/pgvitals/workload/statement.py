@@ -32,7 +32,7 @@ KINDS = {
     ast.DeleteStmt: "delete",
     ast.MergeStmt: "merge",
 }
-EQUALITY, RANGE = "equality", "range"
+EQUALITY, RANGE, IS_NULL = "equality", "range", "is null"
 RANGE_OPERATORS = frozenset({"<", ">", "<=", ">="})
 DISPLAY_CHARS = 120
 MAX_INDEX_COLUMNS = 3
@@ -79,7 +79,7 @@ class Predicate:
     relation: Relation | None  # None: an unqualified column of a FROM with several tables
     scope: tuple[Relation, ...]  # the relations an unqualified column may belong to
     column: str
-    kind: str  # equality (=, IN, = ANY) or range (<, <=, >, >=, BETWEEN)
+    kind: str  # equality (=, IN, = ANY), range (<, <=, >, >=, BETWEEN) or is null
     params: tuple[int, ...]  # the $n compared with it directly (not those of = ANY($n))
     join: bool  # compared with a column (of its FROM, or of an outer query)
     # the value side when it is a bare unqualified name: a column of the same FROM, or,
@@ -261,6 +261,12 @@ class _Reader:
         for term in conjuncts(expression):
             if isinstance(term, ast.A_Expr):
                 self.comparison(term, scope, outer)
+            elif isinstance(term, ast.NullTest) and term.nulltesttype == enums.NullTestType.IS_NULL:
+                column = self.column(term.arg, scope)
+                if column is not None:  # a btree serves it: an index condition, not a filter
+                    relation, candidates, name = column
+                    null_test = Predicate(relation, candidates, name, IS_NULL, (), False)
+                    self.predicates.append(null_test)
         self.sublinks(expression, scope, outer)
 
     def sublinks(
@@ -525,10 +531,11 @@ def index_candidates(
     predicates: list[Predicate], limit: int, is_valued: Callable[[Predicate], bool]
 ) -> list[tuple[str, ...]]:
     """Column lists worth an index for one table's predicates, most promising first:
-    the equality columns (compared with values first, then join columns) followed by one
-    range column; then the values' equality columns alone with the range; then each
-    column alone."""
+    the equality columns (compared with values first, then IS NULL, then join columns)
+    followed by one range column; then the values' equality columns alone with the
+    range; then each column alone."""
     valued = _unique(p.column for p in predicates if p.kind == EQUALITY and is_valued(p))
+    valued += [p.column for p in predicates if p.kind == IS_NULL and p.column not in valued]
     joined = _unique(p.column for p in predicates if p.kind == EQUALITY and not is_valued(p))
     ranged = _unique(p.column for p in predicates if p.kind == RANGE)
     equal = _unique([*valued, *joined])
