@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import psycopg
+
 from pgvitals.findings import Finding
 from pgvitals.report import fix_scripts
 from pgvitals.testing import flush_statistics
@@ -121,9 +123,90 @@ def test_an_index_that_query_advice_shares_is_built_once(database) -> None:
     assert findings_of(database.dsn, "missing-foreign-key", "unindexed-foreign-key") == []
     assert apply_script(database.dsn, scripts.rollback).failures == []
     assert schema_dump(database.server, database.name) == before
-    # each fix builds the index itself; the key's skips it where the other's ran first
-    assert 'CREATE INDEX CONCURRENTLY "lessons_teacher_id_idx"' in scripts.fix
-    assert 'CREATE INDEX CONCURRENTLY IF NOT EXISTS "lessons_teacher_id_idx"' in scripts.fix
+    # each fix builds the index itself, and skips it where the other's ran first
+    assert (
+        scripts.fix.count('CREATE INDEX CONCURRENTLY IF NOT EXISTS "lessons_teacher_id_idx"') == 2
+    )
+    assert 'CREATE INDEX CONCURRENTLY "lessons_teacher_id_idx"' not in scripts.fix
+
+
+def test_a_partitioned_index_that_query_advice_shares_is_built_once(database) -> None:
+    # pagila's payment: the key's fix and the advice's build the same partitioned index
+    # in the same tier of fix.sql, in either order; the second skipped nothing and
+    # failed with "relation payment_customer_id_idx already exists"
+    require(database, "pg_stat_statements")
+    require(database, "hypopg")
+    database.execute(
+        """
+        CREATE EXTENSION IF NOT EXISTS hypopg;
+        CREATE TABLE customers (id int PRIMARY KEY);
+        INSERT INTO customers SELECT generate_series(1, 5000);
+        CREATE TABLE payments (id int NOT NULL, customer_id int NOT NULL, at int NOT NULL)
+          PARTITION BY RANGE (at);
+        CREATE TABLE payments_1 PARTITION OF payments FOR VALUES FROM (0) TO (10);
+        CREATE TABLE payments_2 PARTITION OF payments FOR VALUES FROM (10) TO (20);
+        INSERT INTO payments SELECT g, 1 + g % 5000, g % 20 FROM generate_series(1, 30000) g;
+        ANALYZE customers, payments;
+        """
+    )
+    with database.admin() as app:
+        for customer in range(1, 4):
+            app.execute("SELECT id FROM payments WHERE customer_id = %s", [customer])
+        flush_statistics(app)
+    findings, scripts = checked(database.dsn)
+    building = {f.rule for f in findings if f.fix and '"payments_customer_id_idx"' in f.fix.sql}
+    assert building == {"missing-foreign-key", "missing-index-for-query"}
+    before = schema_dump(database.server, database.name)
+    assert apply_script(database.dsn, scripts.fix).failures == []
+    assert findings_of(database.dsn, "missing-foreign-key", "unindexed-foreign-key") == []
+    assert indexes_of(database.dsn, "payments_1") == ["payments_1_customer_id_idx"]
+    assert apply_script(database.dsn, scripts.rollback).failures == []
+    assert schema_dump(database.server, database.name) == before
+
+
+def test_new_partitions_and_a_partition_s_own_key_do_not_break_the_table_s_index(
+    database,
+) -> None:
+    # pagila's payment: fix.sql created the coming months' partitions before the fix
+    # that indexes the table listed its partitions, so the table's index stayed invalid
+    # (invalid-index, and the key on it unindexed); and a partition's own key built a
+    # second index on the column beside the one the table's index attached. The bounds,
+    # made from now(), have microseconds: the next partition starts exactly there
+    database.execute(
+        """
+        CREATE TABLE customers (id int PRIMARY KEY);
+        INSERT INTO customers SELECT generate_series(1, 50);
+        CREATE TABLE payments (id int NOT NULL, customer_id int NOT NULL,
+          paid_at timestamptz NOT NULL) PARTITION BY RANGE (paid_at);
+        CREATE TABLE payments_old PARTITION OF payments
+          FOR VALUES FROM (now() - interval '60 days') TO (now() + interval '1 day');
+        CREATE TABLE payments_older PARTITION OF payments
+          FOR VALUES FROM (now() - interval '120 days') TO (now() - interval '60 days');
+        ALTER TABLE payments_old ADD FOREIGN KEY (customer_id) REFERENCES customers;
+        INSERT INTO payments SELECT g, 1 + g % 50, now() - g * interval '1 hour'
+          FROM generate_series(1, 500) g;
+        ANALYZE customers, payments;
+        """
+    )
+    findings, scripts = checked(database.dsn)
+    rules = {f.rule for f in findings if f.fix}
+    assert {"partition-coverage", "missing-foreign-key", "unindexed-foreign-key"} <= rules
+    fix = scripts.fix
+    assert fix.index("PARTITION OF") > fix.index('ON ONLY "public"."payments"')
+    before = schema_dump(database.server, database.name)
+    assert apply_script(database.dsn, scripts.fix).failures == []
+    with psycopg.connect(database.dsn) as session:
+        valid = session.execute(
+            "SELECT indisvalid FROM pg_index"
+            " WHERE indexrelid = 'payments_customer_id_idx'::regclass"
+        ).fetchone()
+    assert valid == (True,)
+    assert indexes_of(database.dsn, "payments_old") == ["payments_old_customer_id_idx"]
+    assert (
+        findings_of(database.dsn, "invalid-index", "duplicate-index", "unindexed-foreign-key") == []
+    )
+    assert apply_script(database.dsn, scripts.rollback).failures == []
+    assert schema_dump(database.server, database.name) == before
 
 
 def test_two_keys_whose_names_shorten_alike_get_different_names(database) -> None:

@@ -203,8 +203,12 @@ class Risk:
     transactional: bool = True
     # moves objects that other fixes name (an extension's types, functions, operator
     # classes) to another schema: fix.sql runs it after every other fix, which still
-    # finds them where they are (not in the JSON report: it only orders the scripts)
+    # finds them where they are
     moves: bool = False
+    # creates partitions: fix.sql runs it after the fixes that index the partitioned
+    # table, which list the partitions there are now; a partition made later gets
+    # the table's indexes from the table
+    adds_partitions: bool = False
 
     def __post_init__(self) -> None:
         if self.lock not in LOCKS:
@@ -238,6 +242,7 @@ class Risk:
             drops=self.drops or other.drops,
             transactional=self.transactional and other.transactional,
             moves=self.moves or other.moves,
+            adds_partitions=self.adds_partitions or other.adds_partitions,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -247,6 +252,9 @@ class Risk:
             "drops": self.drops,
             "transactional": self.transactional,
             "tier": self.label,
+            # what orders fix.sql beside the tier: a report read back writes the same
+            "moves": self.moves,
+            "adds_partitions": self.adds_partitions,
         }
 
 

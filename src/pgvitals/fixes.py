@@ -328,6 +328,12 @@ def reference_index(
 
     built = covering(columns)
     shared = len({p for p in planned if covering(p) == built} | {tuple(columns)}) > 1
+    # a partitioned table above with the same reference builds this partition's index
+    # under the same name (attach_tree): whichever runs second skips it
+    shared = shared or any(
+        built in snap.facts.unindexed_references.get(above.oid, [])
+        for above in snap.facts.ancestors(table)
+    )
     fix = create_index(snap, table, built, if_not_exists=if_not_exists or shared)
     if built == tuple(columns):
         return fix
@@ -352,7 +358,14 @@ def attach_tree(
     names = snap.facts.names
     joined = "_".join(columns)
     for partition in snap.facts.partitions_by_parent.get(table.oid, []):
-        purpose = ("partition index", parent, partition.oid)
+        # a leaf's index under the name its own fix would give it (create_index's
+        # purpose): where the partition's own foreign key needs one too, both fixes
+        # build the same index, not two (pagila's payment_p2022_01.rental_id)
+        purpose: tuple[Any, ...] = (
+            ("partition index", parent, partition.oid)
+            if partition.kind == "p"
+            else ("index", partition.oid, tuple(columns))
+        )
         name = names.new(partition.schema, partition.name, joined, "idx", purpose)
         if partition.kind == "p":
             statements.append(
@@ -1181,7 +1194,7 @@ def create_partition(table: Table, name: str, bounds: tuple[str, str] | None) ->
             upper=sql.Literal(bounds[1]),
         )
     drop = sql.SQL("DROP TABLE IF EXISTS {partition};").format(partition=partition)
-    return Fix((text(create),), (text(drop),), BRIEF_ALTER)
+    return Fix((text(create),), (text(drop),), Risk(lock="ACCESS EXCLUSIVE", adds_partitions=True))
 
 
 def move_out_of_default(

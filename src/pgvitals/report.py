@@ -20,7 +20,7 @@ from typing import Any
 
 from pgvitals import __version__, ruledocs
 from pgvitals.engine import REVIEW, Analysis, Check, NotAssessed
-from pgvitals.findings import CATEGORIES, SEVERITIES, Finding, Severity, severity_rank
+from pgvitals.findings import CATEGORIES, SEVERITIES, Finding, Risk, Severity, severity_rank
 from pgvitals.fixes import one_line, search_path_value, text
 from pgvitals.fmt import plural, short_time
 from pgvitals.rules import REGISTRY
@@ -874,6 +874,9 @@ TIER_HEADINGS = (
     "Rewrites the table under an ACCESS EXCLUSIVE lock: plan a window",
     "Drops an object (each has its restore in rollback.sql)",
 )
+PARTITIONS_HEADING = (
+    "Creates partitions, after the indexes above: each new partition gets the table's indexes"
+)
 MOVES_HEADING = (
     "Moves extensions out of public, last: the statements above name their types,"
     " functions and operator classes where they are now"
@@ -884,15 +887,21 @@ def fix_scripts(
     findings: list[Finding], server: ServerInfo, migrations: Iterable[str] = ()
 ) -> Scripts:
     """The findings' fixes in order of their declared risk (within a tier, worst severity
-    first), those that move objects to another schema last (the others name those objects
-    where they are: `ALTER FUNCTION f(hstore)` fails once hstore left public), and their
-    rollbacks in the reverse order. Excused findings contribute nothing.
+    first); then those that create partitions (an index fix lists the partitions there
+    are: one made before it would be left out, and the table's index left invalid); those
+    that move objects to another schema last (the others name those objects where they
+    are: `ALTER FUNCTION f(hstore)` fails once hstore left public), and their rollbacks in
+    the reverse order. Excused findings contribute nothing.
 
     Two findings can carry the same statements (an index both duplicate and redundant):
     they are written once, so that neither script fails half-way on a second copy."""
     ordered = sorted(
         (f for f in findings if f.fix),
-        key=lambda f: (f.fix.risk.moves, f.fix.risk.tier) if f.fix else (False, 0),
+        key=lambda f: (
+            (f.fix.risk.moves, f.fix.risk.adds_partitions, f.fix.risk.tier)
+            if f.fix
+            else (False, False, 0)
+        ),
     )
     # the search_path only where there are statements for it to apply to
     setting = search_path_statement(server.search_path) if ordered else ""
@@ -902,8 +911,8 @@ def fix_scripts(
     for item in ordered:
         assert item.fix is not None
         risk = item.fix.risk
-        if (MOVES_HEADING if risk.moves else TIER_HEADINGS[risk.tier]) != heading:
-            heading = MOVES_HEADING if risk.moves else TIER_HEADINGS[risk.tier]
+        if heading_of(risk) != heading:
+            heading = heading_of(risk)
             fix_parts.append(f"-- == {heading} ==\n")
         fix_parts.append(f"{label(item)}\n{entry(item, item.fix.sql, first_with)}\n")
     if not ordered:
@@ -919,6 +928,12 @@ def fix_scripts(
         )
         rollback_parts.append(f"{label(item)}\n{body}\n")
     return Scripts("\n".join(fix_parts), "\n".join(rollback_parts), len(ordered))
+
+
+def heading_of(risk: Risk) -> str:
+    if risk.moves:
+        return MOVES_HEADING
+    return PARTITIONS_HEADING if risk.adds_partitions else TIER_HEADINGS[risk.tier]
 
 
 def entry(item: Finding, body: str | None, first_with: dict[tuple[str, ...], Finding]) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pgvitals import fixes
-from pgvitals.findings import Located
+from pgvitals.findings import Fix, Located
 from pgvitals.fmt import human_bytes
 from pgvitals.rules._api import (
     HIGH,
@@ -635,6 +635,20 @@ def missing_index_for_query(snap: Snapshot, opts: MissingIndexOptions) -> Iterat
             ),
             message,
             evidence=evidence,
-            fix=fixes.create_index(snap, item.table, item.columns),
+            fix=index_fix(snap, item.table, item.columns),
             severity=severity,
         )
+
+
+def index_fix(snap: Snapshot, table: Table, columns: tuple[str, ...]) -> Fix:
+    """The index on its own; or, where a reference's fix builds one on the same columns
+    (an unindexed foreign key, an inferred reference), as that fix writes it: the same
+    name, and IF NOT EXISTS where that one has it, so that fix.sql writes it once or
+    skips the second (pagila's payment.customer_id failed as "already exists")."""
+    if columns not in snap.facts.unindexed_references.get(table.oid, []):
+        return fixes.create_index(snap, table, columns)
+    declared = any(
+        fk.kind == "f" and tuple(fk.columns) == columns
+        for fk in snap.constraints_by_table.get(table.oid, [])
+    )
+    return fixes.reference_index(snap, table, columns, if_not_exists=not declared)

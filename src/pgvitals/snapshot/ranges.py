@@ -114,6 +114,8 @@ def written(moment: dt.datetime, style: str) -> str:
     if style == "date":
         return moment.strftime("%Y-%m-%d")
     text = moment.strftime("%Y-%m-%d %H:%M:%S")
+    if moment.microsecond:  # a bound made from now(): the next range starts exactly there
+        text += f".{moment.microsecond:06d}"
     return f"{text}+00" if style == "timestamptz" else text
 
 
