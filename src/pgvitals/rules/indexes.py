@@ -582,10 +582,22 @@ class SeqScanOptions:
     small_table_rows: int = option(10_000, "tables smaller than this make it low")
 
 
+def sequential_scans(snap: Snapshot, table: Table) -> tuple[int | None, int | None]:
+    """Sequential scans of `table` and the rows they read. A partitioned table's are
+    its leaves': the rows summed, and the scans of its most-scanned leaf, since a
+    statement that reads the whole table scans each partition once."""
+    if table.kind != "p":
+        return table.seq_scan, table.seq_tup_read
+    leaves = snap.facts.leaves_by_root.get(table.oid, [])
+    scans = [leaf.seq_scan for leaf in leaves if leaf.seq_scan is not None]
+    read = [leaf.seq_tup_read for leaf in leaves if leaf.seq_tup_read is not None]
+    return (max(scans) if scans else None), (sum(read) if read else None)
+
+
 def seq_scan_pressure(snap: Snapshot, table: Table, opts: SeqScanOptions) -> int | None:
     """The rows sequential scans read from `table` in the window, when they are many
     scans (often enough not to be backups) of many rows each; else None."""
-    scans, rows_read = table.seq_scan, table.seq_tup_read
+    scans, rows_read = sequential_scans(snap, table)
     if scans is None or rows_read is None or scans < opts.min_seq_scans:
         return None
     if scans < opts.min_scans_per_day * snap.facts.window.days:
@@ -613,7 +625,9 @@ def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft
     reading `min_rows_per_scan` rows or more on average. A 20-row table read by
     sequential scans is fine: the scan is cheaper than any index. Low under
     `small_table_rows`, high from `large_table_rows`. The finding names the
-    table's foreign keys no index serves, a common cause.
+    table's foreign keys no index serves, a common cause. A partitioned table is
+    judged whole, once, from its partitions' counters (the partitions most read are
+    named): one query without a fitting index scans every partition.
 
     ## Why it breaks
     A sequential scan reads every page of the table, whatever the query keeps;
@@ -631,12 +645,12 @@ def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft
     window = snap.facts.window
     unindexed = snap.facts.lookup_index_of_fk
     for table in snap.tables:
-        if table.kind not in ("r", "m"):
-            continue
+        if table.kind not in ("r", "m", "p") or table.parent_oid in snap.table_by_oid:
+            continue  # a partition counts in its table's finding
         rows_read = seq_scan_pressure(snap, table, opts)
         if rows_read is None:
             continue
-        scans = table.seq_scan or 0
+        scans = sequential_scans(snap, table)[0] or 0
         rows = snap.facts.rows(table)
         foreign_keys = [
             fk
@@ -655,20 +669,30 @@ def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft
             if foreign_keys
             else ""
         )
+        evidence: dict[str, object] = {
+            "seq_scan": scans,
+            "seq_tup_read": rows_read,
+            "rows_per_scan": rows_read // scans,
+            "idx_scan": snap.facts.counter(table, "idx_scan"),
+            "rows": rows,
+            "unindexed_foreign_keys": [fk.name for fk in foreign_keys],
+            **window.evidence,
+        }
+        scanned = f"{scans:,} sequential scans"
+        if table.kind == "p":
+            leaves = snap.facts.leaves_by_root.get(table.oid, [])
+            most_read = sorted(leaves, key=lambda leaf: -(leaf.seq_tup_read or 0))[:5]
+            evidence["partitions"] = len(leaves)
+            evidence["most_read_partitions"] = {
+                leaf.qualname: leaf.seq_tup_read for leaf in most_read if leaf.seq_tup_read
+            }
+            scanned += f" (of its most-scanned partition, of {len(leaves):,})"
         yield finding(
             table,
-            f"{scans:,} sequential scans read {rows_read:,} rows ({rows_read // scans:,} per scan)"
+            f"{scanned} read {rows_read:,} rows ({rows_read // scans:,} per scan)"
             f" of {table.qualname} ({rows:,} rows) {window.phrase}, against"
-            f" {table.idx_scan or 0:,} index scans{cause}",
-            evidence={
-                "seq_scan": scans,
-                "seq_tup_read": rows_read,
-                "rows_per_scan": rows_read // scans,
-                "idx_scan": table.idx_scan,
-                "rows": rows,
-                "unindexed_foreign_keys": [fk.name for fk in foreign_keys],
-                **window.evidence,
-            },
+            f" {evidence['idx_scan'] or 0:,} index scans{cause}",
+            evidence=evidence,
             severity=severity,
         )
 
@@ -828,12 +852,13 @@ def jsonb_without_gin(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft]:
             if pressure is not None
             else ""
         )
+        scans, rows_read = sequential_scans(snap, table)
         yield finding(
             column,
             f"{column.qualname} (jsonb) has no GIN index{scanned}",
             evidence={
-                "seq_scan": table.seq_scan,
-                "seq_tup_read": table.seq_tup_read,
+                "seq_scan": scans,
+                "seq_tup_read": rows_read,
                 "rows": snap.facts.rows(table),
             },
             fix=fixes.create_gin_index(snap, table, column.name) if pressure is not None else None,
