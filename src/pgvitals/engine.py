@@ -210,6 +210,12 @@ def probe_gap(snapshot: Snapshot, name: str) -> str:
     return (snapshot.collection.unavailable or {}).get(name) or PROBES[name].help
 
 
+ON_STANDBY = (
+    "this server is a standby: rows written, dead tuples, vacuums and analyzes are counted"
+    " on the primary, not here (check the primary)"
+)
+
+
 def skip_reason(rule: Rule, snapshot: Snapshot, config: Config, mode: str) -> str | None:
     if rule.id in config.disabled:
         return f"disabled in {config.source or 'configuration'}"
@@ -217,6 +223,8 @@ def skip_reason(rule: Rule, snapshot: Snapshot, config: Config, mode: str) -> st
         return "needs the statistics of a live database"
     if rule.live_only and mode == REVIEW:
         return "judges a deployed database, not the files reviewed"
+    if rule.primary_counters and snapshot.server.in_recovery:
+        return ON_STANDBY
     missing = missing_probes(rule, snapshot)
     if missing and not (rule.rows == ROWS_REQUIRED and not snapshot.collection.data_profiled):
         # two probes one cause stopped (pg_stat_statements) give it once

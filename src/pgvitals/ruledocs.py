@@ -40,6 +40,14 @@ def page_url(rule_id: str) -> str:
     return f"{DOCS_BASE_URL}{rule_id}.md"
 
 
+def statistics_use(rule: Rule) -> str:
+    if not rule.uses_statistics:
+        return "no"
+    if rule.primary_counters:
+        return "yes (skipped by `review`, and on a standby: the primary keeps them)"
+    return "yes (skipped by `review`)"
+
+
 def compose(rule: Rule, examples: Sequence[Case] | None = None) -> str:
     """The rule's page in Markdown; with `examples`, its test cases close the page,
     without them a link to the published page does."""
@@ -51,7 +59,7 @@ def compose(rule: Rule, examples: Sequence[Case] | None = None) -> str:
         "| Category | Default severity | Reads table rows | Needs live statistics |",
         "|---|---|---|---|",
         f"| {rule.category.value} | {rule.severity.value} | {ROWS_USE[rule.rows]} | "
-        f"{'yes (skipped by `review`)' if rule.uses_statistics else 'no'} |",
+        f"{statistics_use(rule)} |",
         "",
         rule.doc,
         "",

@@ -125,6 +125,9 @@ class Rule:
     uses_statistics: bool = False  # needs live pg_stat_* counters (not in `review`)
     needs: tuple[str, ...] = ()  # probes it reads (see snapshot/probes.py)
     live_only: bool = False  # judges a deployed database, not a set of files (not in `review`)
+    # reads counters only a primary keeps (rows written, dead tuples, vacuum and analyze
+    # times): a standby has them at zero, so on a standby it is skipped, not silent
+    primary_counters: bool = False
 
     @property
     def doc(self) -> str:
@@ -167,6 +170,7 @@ def rule(
     uses_statistics: bool = False,
     needs: tuple[str, ...] = (),
     live_only: bool = False,
+    primary_counters: bool = False,
 ) -> Callable[[Check], Check]:
     def register(check: Check) -> Check:
         if rule_id != check.__name__.replace("_", "-"):
@@ -186,6 +190,7 @@ def rule(
             uses_statistics,
             tuple(needs),
             live_only,
+            primary_counters,
         )
         return check
 

@@ -122,6 +122,7 @@ class ChurnOptions:
     rows=ROWS_OPTIONAL,
     uses_statistics=True,
     needs=("row_counts",),
+    primary_counters=True,
 )
 def high_churn_table(snap: Snapshot, opts: ChurnOptions) -> Iterator[Draft]:
     """Deletes close to inserts, over many inserts, while some rows remain.
@@ -179,6 +180,7 @@ class ClearedOptions:
     rows=ROWS_OPTIONAL,
     uses_statistics=True,
     needs=("row_counts",),
+    primary_counters=True,
 )
 def cleared_table(snap: Snapshot, opts: ClearedOptions) -> Iterator[Draft]:
     """A table that received at least `min_inserts` rows in the window and is empty.
@@ -233,6 +235,7 @@ class UnusedTableOptions:
     rows=ROWS_OPTIONAL,
     uses_statistics=True,
     needs=("row_counts",),
+    primary_counters=True,
 )
 def unused_table(snap: Snapshot, opts: UnusedTableOptions) -> Iterator[Draft]:
     """A table with no rows, no writes and no reads in a window long enough to mean it.
@@ -287,6 +290,7 @@ class HotSpotOptions:
     rows=ROWS_OPTIONAL,
     uses_statistics=True,
     needs=("row_counts",),
+    primary_counters=True,
 )
 def update_hot_spot(snap: Snapshot, opts: HotSpotOptions) -> Iterator[Draft]:
     """Many updates per row, few of them heap-only (HOT).
@@ -409,6 +413,7 @@ class AbortedOptions:
     rows=ROWS_OPTIONAL,
     uses_statistics=True,
     needs=("row_counts",),
+    primary_counters=True,
 )
 def aborted_writes(snap: Snapshot, opts: AbortedOptions) -> Iterator[Draft]:
     """Rows inserted and then rolled back, from two signs in the counters.

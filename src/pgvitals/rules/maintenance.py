@@ -84,6 +84,7 @@ class DeadTupleOptions:
     rows=ROWS_OPTIONAL,
     uses_statistics=True,
     needs=("row_counts",),
+    primary_counters=True,
 )
 def high_dead_tuple_ratio(snap: Snapshot, opts: DeadTupleOptions) -> Iterator[Draft]:
     """A large share of the table's tuples are dead (from pg_stat_user_tables).
@@ -291,6 +292,7 @@ class StaleStatisticsOptions:
     rows=ROWS_OPTIONAL,
     uses_statistics=True,
     needs=("row_counts",),
+    primary_counters=True,
 )
 def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[Draft]:
     """A table with rows that was never analyzed, or that changed a lot since.

@@ -372,6 +372,7 @@ class CandidateOptions:
     title="Large, growing, time-keyed table without partitioning",
     options=CandidateOptions,
     uses_statistics=True,
+    primary_counters=True,
 )
 def partitioning_candidate(snap: Snapshot, opts: CandidateOptions) -> Iterator[Draft]:
     """A plain table that is large (`min_rows` rows or `min_bytes`), still growing

@@ -59,6 +59,11 @@ def statistics_window(server: ServerInfo) -> StatisticsWindow:
             f"since the server started at {short_time(server.postmaster_start_time)} "
             f"({span(since, collected)})"
         )
+    if server.in_recovery:
+        text += (
+            "; this server is a standby: its scans are the reads made here, and rows"
+            " written, dead tuples and vacuums are counted on the primary"
+        )
     days = max((collected - since).total_seconds(), 0) / 86_400
     return StatisticsWindow(
         server.stats_reset,
