@@ -515,3 +515,78 @@ def test_a_connection_lost_reading_definitions_says_exactly_what_is_missing(data
 def unread_from(step: str) -> str:
     """The catalogs not read when reading `step` failed: it and every one after it."""
     return ", ".join(CATALOG_STEPS[CATALOG_STEPS.index(step) :])
+
+
+@contextmanager
+def pgbouncer(server, settings: str) -> Iterator[str]:
+    """A real PgBouncer in front of the test server; its DSN for database `postgres`.
+    Its files are in the server's directory, which the server's user (PgBouncer's, when
+    the tests run as root: it refuses to run as root) can reach."""
+    program = next(
+        (p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if Path(p).exists()), None
+    )
+    if program is None:
+        pytest.skip("PgBouncer is not installed (Debian: apt-get install pgbouncer)")
+    port = free_port()
+    folder = server.base_dir / f"pgbouncer-{port}"
+    folder.mkdir()
+    (folder / "users.txt").write_text('"postgres" ""\n')
+    (folder / "pgbouncer.ini").write_text(
+        f"[databases]\npostgres = host={server.base_dir} port={server.tcp_port or 5432}"
+        " dbname=postgres user=postgres\n"
+        f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n"
+        f"unix_socket_dir =\nauth_type = trust\nauth_file = {folder}/users.txt\n"
+        f"pidfile = {folder}/pgbouncer.pid\nlogfile = {folder}/pgbouncer.log\n{settings}\n"
+    )
+    owner = os.stat(server.base_dir)
+    as_user = {}
+    if os.geteuid() == 0:
+        for path in (folder, *folder.iterdir()):
+            os.chown(path, owner.st_uid, owner.st_gid)
+        as_user = {"user": owner.st_uid}
+    # -d: it forks into the background, so none of this process's output may stay open
+    subprocess.run(
+        [program, "-d", str(folder / "pgbouncer.ini")],
+        check=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        **as_user,
+    )
+    dsn = f"host=127.0.0.1 port={port} user=postgres dbname=postgres connect_timeout=5"
+    try:
+        for _ in range(100):
+            try:
+                psycopg.connect(dsn).close()
+                break
+            except psycopg.OperationalError:
+                time.sleep(0.05)
+        yield dsn
+    finally:
+        os.kill(int((folder / "pgbouncer.pid").read_text()), signal.SIGTERM)
+
+
+@pytest.mark.parametrize(
+    "settings, says",
+    [
+        ("pool_mode = transaction", "unsupported startup parameter: options"),
+        ("pool_mode = session", "unsupported startup parameter: options"),
+        (
+            "pool_mode = transaction\nignore_startup_parameters = options",
+            "did not apply the session options that make every transaction read-only",
+        ),
+    ],
+)
+def test_a_connection_pool_that_refuses_or_drops_the_session_options_is_named(
+    server, settings: str, says: str
+) -> None:
+    # Supabase's pooler, PgBouncer: pgvitals cannot make its session read-only there, and
+    # does not read without that; the error says why and where to connect instead
+    with pgbouncer(server, settings) as dsn:
+        with psycopg.connect(dsn) as plain:  # the pool itself works
+            assert plain.execute("SELECT 1").fetchone() == (1,)
+        run = pgvitals("check", dsn, "--format", "json")
+    assert run.exit_code == 3, run.stderr
+    line = one_error_line(run.stderr)
+    assert says in line
+    assert "connect to PostgreSQL directly" in line

@@ -106,9 +106,10 @@ def connect(dsn: str | None, limits: Limits = Limits()) -> psycopg.Connection:
     try:
         connection = GuardedConnection.connect(**params, options=session_options, autocommit=True)
     except psycopg.OperationalError as error:
-        raise Unreachable(
-            f"cannot connect to {describe(dsn)}: {first_line(scrub(str(error), dsn))}"
-        ) from None
+        reason = first_line(scrub(str(error), dsn))
+        if "unsupported startup parameter: options" in reason:  # PgBouncer's refusal
+            reason += f" ({POOLER_ADVICE})"
+        raise Unreachable(f"cannot connect to {describe(dsn)}: {reason}") from None
     except psycopg.ProgrammingError as error:
         raise BadTarget(f"invalid connection string: {scrub(str(error), dsn)}") from None
     connection.watchdog = Watchdog(
@@ -123,8 +124,21 @@ def connect(dsn: str | None, limits: Limits = Limits()) -> psycopg.Connection:
         ) from None
     if not read_only or read_only[0] != "on":
         connection.close()
-        raise Unreachable(f"{describe(dsn)} did not accept a read-only session")
+        raise Unreachable(
+            f"{describe(dsn)} did not apply the session options that make every transaction"
+            f" read-only (a connection pooler that drops them?): {POOLER_ADVICE}"
+        )
     return connection
+
+
+# PgBouncer refuses the `options` startup parameter in every pool mode, or drops it
+# (ignore_startup_parameters). Setting them with SET instead is not safe: in transaction
+# mode they would stay on whichever server session ran it, for another client.
+POOLER_ADVICE = (
+    "pgvitals sets read-only and timeouts for its session when it connects, which a"
+    " connection pool such as PgBouncer refuses or drops; connect to PostgreSQL directly"
+    " (on Supabase, the direct connection, not the pooler)"
+)
 
 
 def validate(params: dict[str, Any]) -> None:
