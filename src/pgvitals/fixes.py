@@ -1108,20 +1108,43 @@ def serial_to_identity(snap: Snapshot, table: Table, column: Column, sequence: S
     )
 
 
-def validate_constraint(constraint: Constraint) -> Fix:
+def validate_statement(schema: str, table: str, name: str) -> str:
+    return text(
+        sql.SQL("ALTER TABLE {table} VALIDATE CONSTRAINT {name};").format(
+            table=name_of(schema, table), name=sql.Identifier(name)
+        )
+    )
+
+
+def validate_constraint(snap: Snapshot, constraint: Constraint) -> Fix:
     """Check the existing rows against a NOT VALID constraint; reads and writes go on
     (SHARE UPDATE EXCLUSIVE). The rollback puts the constraint back exactly as it was,
-    NOT VALID (its definition says so), by dropping and re-adding it."""
-    statement = sql.SQL("ALTER TABLE {table} VALIDATE CONSTRAINT {name};").format(
-        table=name_of(constraint.schema, constraint.table), name=sql.Identifier(constraint.name)
-    )
+    NOT VALID (its definition says so), by dropping and re-adding it. Re-adding it on a
+    partitioned table gives every partition a NOT VALID copy, where a partition
+    created after the constraint (as an application that makes partitions as it goes
+    creates them) had a validated one: those are validated again, parents first."""
+    statement = validate_statement(constraint.schema, constraint.table, constraint.name)
     restore = add_constraint_statement(constraint)
+    table = snap.table_by_oid.get(constraint.table_oid)
+    copies = [
+        copy
+        for partition in (partitions_below(snap, table) if table is not None else [])
+        if (copy := snap.facts.constraint_by_name.get((partition.oid, constraint.name)))
+        and copy.inherited
+        and copy.validated
+    ]
+    revalidate = [validate_statement(c.schema, c.table, c.name) for c in copies]
     rollback = (
-        (drop_constraint_statement(constraint), restore, *constraint_comment(constraint))
+        (
+            drop_constraint_statement(constraint),
+            restore,
+            *revalidate,
+            *constraint_comment(constraint),
+        )
         if restore
         else None
     )
-    return Fix((text(statement),), rollback, Risk(lock="SHARE UPDATE EXCLUSIVE"))
+    return Fix((statement,), rollback, Risk(lock="SHARE UPDATE EXCLUSIVE"))
 
 
 def add_check_not_valid(

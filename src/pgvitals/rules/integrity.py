@@ -835,7 +835,7 @@ def unvalidated_constraint(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                 evidence["violations_sampled"] = True
         elif count is not None:
             evidence["violations_not_counted"] = count.reason
-        fix = fixes.validate_constraint(constraint)
+        fix = fixes.validate_constraint(snap, constraint)
         message = f"{kinds[constraint.kind]} {constraint.name} was added NOT VALID"
         if violating:
             about = "about " if count is not None and count.sampled else ""

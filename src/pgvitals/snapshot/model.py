@@ -188,7 +188,7 @@ class Constraint(NamedTuple):
     kind: str  # p primary key, f foreign key, u unique, c check, x exclusion
     columns: list[str]
     validated: bool
-    inherited: bool  # cloned from a partitioned parent's constraint
+    inherited: bool  # cloned from a parent's constraint (not the table's own)
     definition: str | None  # None: a CHECK/EXCLUDE whose table was locked
     index_oid: int | None  # the backing index (p, u, x) or the referenced key's index (f)
     ref_table_oid: int | None
