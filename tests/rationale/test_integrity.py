@@ -66,6 +66,34 @@ def test_validate_fails_while_orphans_remain_and_not_valid_checks_new_rows(datab
         admin.execute("ALTER TABLE lessons VALIDATE CONSTRAINT lessons_teacher_id_fkey")
 
 
+def test_a_key_to_a_loosely_referenced_table_makes_the_applications_deletes_fail(
+    database,
+) -> None:
+    """GitLab deletes a merge request whose pipelines still point at it, and its
+    loose-foreign-key trigger records the deletion for a worker to clean up the
+    pipelines later; the key the ordinary fix adds refuses that delete."""
+    database.execute(
+        "CREATE TABLE deleted_records (table_name text, id bigint);"
+        "CREATE FUNCTION record_deleted() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN INSERT INTO deleted_records SELECT TG_TABLE_NAME, id FROM old_table;"
+        " RETURN NULL; END $$;"
+        "CREATE TABLE merge_requests (id bigint PRIMARY KEY);"
+        "CREATE TRIGGER loose_fk AFTER DELETE ON merge_requests REFERENCING OLD TABLE AS"
+        " old_table FOR EACH STATEMENT EXECUTE FUNCTION record_deleted();"
+        "CREATE TABLE pipelines (id bigint PRIMARY KEY, merge_request_id bigint);"
+        "INSERT INTO merge_requests VALUES (1); INSERT INTO pipelines VALUES (1, 1)"
+    )
+    with database.admin() as admin:
+        admin.execute("DELETE FROM merge_requests WHERE id = 1")  # as the application does
+        admin.execute("INSERT INTO merge_requests VALUES (1)")
+        admin.execute(
+            "ALTER TABLE pipelines ADD CONSTRAINT pipelines_merge_request_id_fkey"
+            " FOREIGN KEY (merge_request_id) REFERENCES merge_requests NOT VALID"
+        )
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            admin.execute("DELETE FROM merge_requests WHERE id = 1")
+
+
 def test_a_sentinel_a_check_admits_is_refused_by_a_not_valid_key_and_null_is_not(
     database,
 ) -> None:

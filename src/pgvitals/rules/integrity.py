@@ -619,7 +619,11 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     host's own id beside the host's kind); a type that cannot hold the key is
     `fk-type-mismatch`. Low, with no fix, where a CHECK lets the column equal a
     constant (`(user_id = 0)` for anonymous events): rows use that value for "none",
-    and a foreign key, even NOT VALID, would refuse them from then on.
+    and a foreign key, even NOT VALID, would refuse them from then on. Low, with no fix,
+    where a trigger of the referenced table records its deleted rows for the
+    application to clean up the references later (GitLab's loose foreign keys, kept in
+    place of constraints on purpose, some across databases): the application deletes
+    rows that are still referenced, and a foreign key would make those deletes fail.
 
     ## Why it breaks
     Without the constraint, deleting a referenced row (or a bug, or a manual fix)
@@ -710,7 +714,16 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
             f"({', '.join(columns)}) evidently references {target.qualname} with no constraint"
         )
         sentinel = sentinel_check(snap, table, columns)
-        if sentinel is not None:
+        loose = facts.loose_reference_triggers.get(target.oid)
+        if loose is not None:
+            evidence["loose_reference_trigger"] = loose.name
+            severity, fix = LOW, None  # the application's deletes of target rows would fail
+            message += (
+                f"; kept loose on purpose: trigger {loose.name} records deleted"
+                f" {target.qualname} rows for the application to clean up the rows that"
+                " reference them later, and a foreign key would make those deletes fail"
+            )
+        elif sentinel is not None:
             check, value = sentinel
             evidence.update(sentinel=value, sentinel_check=check.name)
             severity, fix = LOW, None  # its NOT VALID key would refuse those rows' inserts
