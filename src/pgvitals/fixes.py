@@ -897,6 +897,14 @@ def convert_column_type(snap: Snapshot, column: Column, type_name: str) -> Fix |
             " move the rows"
         )
 
+    if blocking := check_read_as_other_type(snap, column, type_name):
+        return NoFix(
+            f"CHECK {one_line(blocking.name)} reads {one_line(column.name)}, and PostgreSQL"
+            f" checks it again as {type_name}: a function or operator of {column.data_type}"
+            " in it (char_length, a comparison with a text literal) makes the change fail;"
+            " rewrite the CHECK for the new type first"
+        )
+
     def convert(to: str) -> str:
         return f"ALTER TABLE {relation} ALTER COLUMN {name} TYPE {to} USING {name}::{to};"
 
@@ -919,6 +927,30 @@ def convert_column_type(snap: Snapshot, column: Column, type_name: str) -> Fix |
         restored += statements
     rollback = (*dropped, convert(column.data_type), *restored)
     return Fix((convert(type_name),), rollback, REWRITE)
+
+
+INTEGER_TYPES = {"int2": "smallint", "int4": "integer", "int8": "bigint"}
+
+
+def check_read_as_other_type(snap: Snapshot, column: Column, type_name: str) -> Constraint | None:
+    """A CHECK of the column's table that reads it in more than a NULL test, where the
+    new type is not merely a wider integer: ALTER COLUMN ... TYPE parses the CHECK again
+    with the new type, and what the old type had (`char_length(cluster_agent_id)` of
+    GitLab's text column) may not exist for it. A definition that could not be read
+    counts as reading it."""
+    if column.type_name in INTEGER_TYPES and type_name in INTEGER_TYPES.values():
+        return None
+    # the server writes the name bare, or quoted where it must be
+    written = rf"(?:{re.escape(column.name)}|{re.escape(quote_identifier(column.name))})"
+    null_test = re.compile(rf"CHECK \(\({written} IS (NOT )?NULL\)\)")
+    for check in snap.constraints_by_table.get(column.table_oid, []):
+        if check.kind != "c" or check.inherited or column.name not in check.columns:
+            continue
+        if check.definition is None or not null_test.fullmatch(
+            check.definition.removesuffix(" NOT VALID")
+        ):
+            return check
+    return None
 
 
 # --- column types (timestamp-without-time-zone, serial-instead-of-identity) -----------

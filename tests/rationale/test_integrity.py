@@ -47,6 +47,19 @@ def test_int4_reference_to_int8_key_is_accepted_then_overflows(database) -> None
         admin.execute("INSERT INTO payments VALUES (2147483648)")
 
 
+def test_a_type_change_fails_on_a_check_that_reads_the_column_as_its_old_type(database) -> None:
+    database.execute(
+        "CREATE TABLE reads (agent_id text CHECK (char_length(agent_id) <= 10),"
+        " other_id text CHECK (other_id IS NOT NULL))"
+    )
+    with database.admin() as admin:
+        admin.execute("ALTER TABLE reads ALTER COLUMN other_id TYPE bigint USING other_id::bigint")
+        with pytest.raises(psycopg.errors.UndefinedFunction):
+            admin.execute(
+                "ALTER TABLE reads ALTER COLUMN agent_id TYPE bigint USING agent_id::bigint"
+            )
+
+
 # missing-foreign-key
 
 
