@@ -624,6 +624,9 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     application to clean up the references later (GitLab's loose foreign keys, kept in
     place of constraints on purpose, some across databases): the application deletes
     rows that are still referenced, and a foreign key would make those deletes fail.
+    Low, with no fix, from a table named as an archive or a history (`*_archived`,
+    `*_histories`): its rows are kept after the row they name is deleted, which a
+    foreign key would refuse.
 
     ## Why it breaks
     Without the constraint, deleting a referenced row (or a bug, or a manual fix)
@@ -715,7 +718,16 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
         )
         sentinel = sentinel_check(snap, table, columns)
         loose = facts.loose_reference_triggers.get(target.oid)
-        if loose is not None:
+        kept = KEPT_AFTER_PARENT.search(table.name.lower())
+        if kept is not None:
+            evidence["kept_after_parent"] = kept.group(1)
+            severity, fix = LOW, None  # a key would refuse deleting the row it names
+            message += (
+                f"; kept loose on purpose: {table.name} is named as an archive or history,"
+                " whose rows stay after the row they name is deleted, which a foreign key"
+                " would refuse"
+            )
+        elif loose is not None:
             evidence["loose_reference_trigger"] = loose.name
             severity, fix = LOW, None  # the application's deletes of target rows would fail
             message += (
@@ -737,6 +749,10 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
         where = reference.columns[0] if len(reference.columns) == 1 else table
         yield finding(where, message, evidence=evidence, fix=fix, severity=severity)
 
+
+# a table of rows kept after their parent goes (GitLab's slack_integrations_scopes_archived,
+# gitlab_subscription_histories)
+KEPT_AFTER_PARENT = re.compile(r"_(archived?|archives|history|histories)$")
 
 # an integer literal as a CHECK's deparsed text writes it: `0`, `'-1'::integer`
 INTEGER_LITERAL = r"(-?\d+|'-?\d+'::[a-z]+)"
