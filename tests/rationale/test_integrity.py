@@ -162,6 +162,35 @@ def test_a_partitioned_table_takes_no_not_valid_foreign_key(database) -> None:
             )
 
 
+def test_a_partitioned_table_adopts_its_partitions_validated_keys_without_a_scan(
+    database,
+) -> None:
+    """The safe form migration-constraint-without-not-valid gives for a partitioned
+    table: each partition's key NOT VALID, validated there, then the parent's key under
+    the same name adopts them. A row that breaks the key (let in with the key's
+    triggers off) shows the parent's ADD did not scan."""
+    database.execute(
+        "CREATE TABLE users (id int PRIMARY KEY); INSERT INTO users VALUES (1);"
+        "CREATE TABLE builds (partition_id int, user_id int) PARTITION BY LIST (partition_id);"
+        "CREATE TABLE builds_100 PARTITION OF builds FOR VALUES IN (100);"
+        "INSERT INTO builds VALUES (100, 1);"
+        "ALTER TABLE builds_100 ADD CONSTRAINT builds_user_fk FOREIGN KEY (user_id)"
+        " REFERENCES users NOT VALID;"
+        "ALTER TABLE builds_100 VALIDATE CONSTRAINT builds_user_fk;"
+        "SET session_replication_role = replica; INSERT INTO builds VALUES (100, 999);"
+    )
+    with database.admin() as admin:
+        admin.execute(
+            "ALTER TABLE builds ADD CONSTRAINT builds_user_fk"
+            " FOREIGN KEY (user_id) REFERENCES users"
+        )
+        adopted = admin.execute(
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = 'builds_100'::regclass"
+            " AND contype = 'f' AND conparentid <> 0"
+        ).fetchone()
+    assert adopted == (1,)
+
+
 # missing-primary-key
 
 
