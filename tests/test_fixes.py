@@ -275,6 +275,25 @@ def test_dropping_a_partitioned_unique_constraint_is_undone_under_its_names(data
     assert "public.visits_key_again" in fixes_of(trip, "duplicate-index")
 
 
+def test_validating_a_partitioned_check_is_undone_with_its_partitions_copies(database) -> None:
+    """A partition created after its parent's NOT VALID CHECK (GitLab's partitions made
+    as the application goes) has a validated copy; the rollback's re-added NOT VALID
+    CHECK would leave it unvalidated, so the rollback validates it again."""
+    database.execute(
+        """
+        CREATE TABLE "Visits" (at int NOT NULL, school int) PARTITION BY RANGE (at);
+        CREATE TABLE "Visits 1" PARTITION OF "Visits" FOR VALUES FROM (0) TO (10);
+        ALTER TABLE "Visits" ADD CONSTRAINT "school set" CHECK (school IS NOT NULL) NOT VALID;
+        CREATE TABLE "Visits 2" PARTITION OF "Visits" FOR VALUES FROM (10) TO (20)
+            PARTITION BY RANGE (at);
+        CREATE TABLE "Visits 2a" PARTITION OF "Visits 2" FOR VALUES FROM (10) TO (15);
+        """
+    )
+    trip = round_trip(database.server, database.name)
+    assert "public.Visits.school set" in fixes_of(trip, "unvalidated-constraint")
+    assert_restores(trip)
+
+
 def test_an_index_for_a_partitioned_foreign_key_leaves_partitions_indexes_alone(
     database,
 ) -> None:

@@ -910,6 +910,14 @@ def convert_column_type(snap: Snapshot, column: Column, type_name: str) -> Fix |
             " move the rows"
         )
 
+    if blocking := check_read_as_other_type(snap, column, type_name):
+        return NoFix(
+            f"CHECK {one_line(blocking.name)} reads {one_line(column.name)}, and PostgreSQL"
+            f" checks it again as {type_name}: a function or operator of {column.data_type}"
+            " in it (char_length, a comparison with a text literal) makes the change fail;"
+            " rewrite the CHECK for the new type first"
+        )
+
     def convert(to: str) -> str:
         return f"ALTER TABLE {relation} ALTER COLUMN {name} TYPE {to} USING {name}::{to};"
 
@@ -932,6 +940,30 @@ def convert_column_type(snap: Snapshot, column: Column, type_name: str) -> Fix |
         restored += statements
     rollback = (*dropped, convert(column.data_type), *restored)
     return Fix((convert(type_name),), rollback, REWRITE)
+
+
+INTEGER_TYPES = {"int2": "smallint", "int4": "integer", "int8": "bigint"}
+
+
+def check_read_as_other_type(snap: Snapshot, column: Column, type_name: str) -> Constraint | None:
+    """A CHECK of the column's table that reads it in more than a NULL test, where the
+    new type is not merely a wider integer: ALTER COLUMN ... TYPE parses the CHECK again
+    with the new type, and what the old type had (`char_length(cluster_agent_id)` of
+    GitLab's text column) may not exist for it. A definition that could not be read
+    counts as reading it."""
+    if column.type_name in INTEGER_TYPES and type_name in INTEGER_TYPES.values():
+        return None
+    # the server writes the name bare, or quoted where it must be
+    written = rf"(?:{re.escape(column.name)}|{re.escape(quote_identifier(column.name))})"
+    null_test = re.compile(rf"CHECK \(\({written} IS (NOT )?NULL\)\)")
+    for check in snap.constraints_by_table.get(column.table_oid, []):
+        if check.kind != "c" or check.inherited or column.name not in check.columns:
+            continue
+        if check.definition is None or not null_test.fullmatch(
+            check.definition.removesuffix(" NOT VALID")
+        ):
+            return check
+    return None
 
 
 # --- column types (timestamp-without-time-zone, serial-instead-of-identity) -----------
@@ -1121,20 +1153,43 @@ def serial_to_identity(snap: Snapshot, table: Table, column: Column, sequence: S
     )
 
 
-def validate_constraint(constraint: Constraint) -> Fix:
+def validate_statement(schema: str, table: str, name: str) -> str:
+    return text(
+        sql.SQL("ALTER TABLE {table} VALIDATE CONSTRAINT {name};").format(
+            table=name_of(schema, table), name=sql.Identifier(name)
+        )
+    )
+
+
+def validate_constraint(snap: Snapshot, constraint: Constraint) -> Fix:
     """Check the existing rows against a NOT VALID constraint; reads and writes go on
     (SHARE UPDATE EXCLUSIVE). The rollback puts the constraint back exactly as it was,
-    NOT VALID (its definition says so), by dropping and re-adding it."""
-    statement = sql.SQL("ALTER TABLE {table} VALIDATE CONSTRAINT {name};").format(
-        table=name_of(constraint.schema, constraint.table), name=sql.Identifier(constraint.name)
-    )
+    NOT VALID (its definition says so), by dropping and re-adding it. Re-adding it on a
+    partitioned table gives every partition a NOT VALID copy, where a partition
+    created after the constraint (as an application that makes partitions as it goes
+    creates them) had a validated one: those are validated again, parents first."""
+    statement = validate_statement(constraint.schema, constraint.table, constraint.name)
     restore = add_constraint_statement(constraint)
+    table = snap.table_by_oid.get(constraint.table_oid)
+    copies = [
+        copy
+        for partition in (partitions_below(snap, table) if table is not None else [])
+        if (copy := snap.facts.constraint_by_name.get((partition.oid, constraint.name)))
+        and copy.inherited
+        and copy.validated
+    ]
+    revalidate = [validate_statement(c.schema, c.table, c.name) for c in copies]
     rollback = (
-        (drop_constraint_statement(constraint), restore, *constraint_comment(constraint))
+        (
+            drop_constraint_statement(constraint),
+            restore,
+            *revalidate,
+            *constraint_comment(constraint),
+        )
         if restore
         else None
     )
-    return Fix((text(statement),), rollback, Risk(lock="SHARE UPDATE EXCLUSIVE"))
+    return Fix((statement,), rollback, Risk(lock="SHARE UPDATE EXCLUSIVE"))
 
 
 def add_check_not_valid(

@@ -47,6 +47,19 @@ def test_int4_reference_to_int8_key_is_accepted_then_overflows(database) -> None
         admin.execute("INSERT INTO payments VALUES (2147483648)")
 
 
+def test_a_type_change_fails_on_a_check_that_reads_the_column_as_its_old_type(database) -> None:
+    database.execute(
+        "CREATE TABLE reads (agent_id text CHECK (char_length(agent_id) <= 10),"
+        " other_id text CHECK (other_id IS NOT NULL))"
+    )
+    with database.admin() as admin:
+        admin.execute("ALTER TABLE reads ALTER COLUMN other_id TYPE bigint USING other_id::bigint")
+        with pytest.raises(psycopg.errors.UndefinedFunction):
+            admin.execute(
+                "ALTER TABLE reads ALTER COLUMN agent_id TYPE bigint USING agent_id::bigint"
+            )
+
+
 # missing-foreign-key
 
 
@@ -64,6 +77,34 @@ def test_validate_fails_while_orphans_remain_and_not_valid_checks_new_rows(datab
     with database.admin() as admin:
         admin.execute("DELETE FROM lessons WHERE teacher_id = 2")
         admin.execute("ALTER TABLE lessons VALIDATE CONSTRAINT lessons_teacher_id_fkey")
+
+
+def test_a_key_to_a_loosely_referenced_table_makes_the_applications_deletes_fail(
+    database,
+) -> None:
+    """GitLab deletes a merge request whose pipelines still point at it, and its
+    loose-foreign-key trigger records the deletion for a worker to clean up the
+    pipelines later; the key the ordinary fix adds refuses that delete."""
+    database.execute(
+        "CREATE TABLE deleted_records (table_name text, id bigint);"
+        "CREATE FUNCTION record_deleted() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN INSERT INTO deleted_records SELECT TG_TABLE_NAME, id FROM old_table;"
+        " RETURN NULL; END $$;"
+        "CREATE TABLE merge_requests (id bigint PRIMARY KEY);"
+        "CREATE TRIGGER loose_fk AFTER DELETE ON merge_requests REFERENCING OLD TABLE AS"
+        " old_table FOR EACH STATEMENT EXECUTE FUNCTION record_deleted();"
+        "CREATE TABLE pipelines (id bigint PRIMARY KEY, merge_request_id bigint);"
+        "INSERT INTO merge_requests VALUES (1); INSERT INTO pipelines VALUES (1, 1)"
+    )
+    with database.admin() as admin:
+        admin.execute("DELETE FROM merge_requests WHERE id = 1")  # as the application does
+        admin.execute("INSERT INTO merge_requests VALUES (1)")
+        admin.execute(
+            "ALTER TABLE pipelines ADD CONSTRAINT pipelines_merge_request_id_fkey"
+            " FOREIGN KEY (merge_request_id) REFERENCES merge_requests NOT VALID"
+        )
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            admin.execute("DELETE FROM merge_requests WHERE id = 1")
 
 
 def test_a_sentinel_a_check_admits_is_refused_by_a_not_valid_key_and_null_is_not(
@@ -119,6 +160,35 @@ def test_a_partitioned_table_takes_no_not_valid_foreign_key(database) -> None:
             admin.execute(
                 "ALTER TABLE visits ADD FOREIGN KEY (teacher_id) REFERENCES teachers NOT VALID"
             )
+
+
+def test_a_partitioned_table_adopts_its_partitions_validated_keys_without_a_scan(
+    database,
+) -> None:
+    """The safe form migration-constraint-without-not-valid gives for a partitioned
+    table: each partition's key NOT VALID, validated there, then the parent's key under
+    the same name adopts them. A row that breaks the key (let in with the key's
+    triggers off) shows the parent's ADD did not scan."""
+    database.execute(
+        "CREATE TABLE users (id int PRIMARY KEY); INSERT INTO users VALUES (1);"
+        "CREATE TABLE builds (partition_id int, user_id int) PARTITION BY LIST (partition_id);"
+        "CREATE TABLE builds_100 PARTITION OF builds FOR VALUES IN (100);"
+        "INSERT INTO builds VALUES (100, 1);"
+        "ALTER TABLE builds_100 ADD CONSTRAINT builds_user_fk FOREIGN KEY (user_id)"
+        " REFERENCES users NOT VALID;"
+        "ALTER TABLE builds_100 VALIDATE CONSTRAINT builds_user_fk;"
+        "SET session_replication_role = replica; INSERT INTO builds VALUES (100, 999);"
+    )
+    with database.admin() as admin:
+        admin.execute(
+            "ALTER TABLE builds ADD CONSTRAINT builds_user_fk"
+            " FOREIGN KEY (user_id) REFERENCES users"
+        )
+        adopted = admin.execute(
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = 'builds_100'::regclass"
+            " AND contype = 'f' AND conparentid <> 0"
+        ).fetchone()
+    assert adopted == (1,)
 
 
 # missing-primary-key

@@ -448,7 +448,8 @@ def soft_delete_without_partial_unique(snap: Snapshot, opts: NoOptions) -> Itera
     Reported per unique index that is not partial, does not contain the soft-delete
     column, and holds a value people choose (a text column that is no `*_id`
     reference: an e-mail, a name, a code) but no version or sequence number; the
-    primary key is left out (ids are never reused).
+    primary key is left out (ids are never reused), and so are text identifiers the
+    application generates (`uuid`, `token`, `checksum`, `fingerprint` columns).
 
     ## Why it breaks
     Soft-deleted rows stay in the table, so their values keep occupying the unique key:
@@ -506,11 +507,18 @@ def natural_key(snap: Snapshot, index: Index) -> bool:
     if any(c is not None and VERSION_LIKE.search(c.name.lower()) for c in columns):
         return False
     return any(
-        c is not None and c.type_category == "S" and reference_stem(c.name) is None for c in columns
+        c is not None
+        and c.type_category == "S"
+        and reference_stem(c.name) is None
+        and not GENERATED_LIKE.search(c.name.lower())
+        for c in columns
     )
 
 
 VERSION_LIKE = re.compile(r"(^|_)(version|revision|seq|sequence|iid|number|position)$")
+# values the application generates to identify a row (GitLab's terraform_states.uuid,
+# a varchar): never chosen again, so a deleted row keeping its value takes nothing away
+GENERATED_LIKE = re.compile(r"(^|_)(uuid|guid|ulid|token|digest|checksum|fingerprint)$")
 
 
 # --- status-without-check -------------------------------------------------------------

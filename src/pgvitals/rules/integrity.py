@@ -619,7 +619,14 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     host's own id beside the host's kind); a type that cannot hold the key is
     `fk-type-mismatch`. Low, with no fix, where a CHECK lets the column equal a
     constant (`(user_id = 0)` for anonymous events): rows use that value for "none",
-    and a foreign key, even NOT VALID, would refuse them from then on.
+    and a foreign key, even NOT VALID, would refuse them from then on. Low, with no fix,
+    where a trigger of the referenced table records its deleted rows for the
+    application to clean up the references later (GitLab's loose foreign keys, kept in
+    place of constraints on purpose, some across databases): the application deletes
+    rows that are still referenced, and a foreign key would make those deletes fail.
+    Low, with no fix, from a table named as an archive or a history (`*_archived`,
+    `*_histories`): its rows are kept after the row they name is deleted, which a
+    foreign key would refuse.
 
     ## Why it breaks
     Without the constraint, deleting a referenced row (or a bug, or a manual fix)
@@ -710,7 +717,25 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
             f"({', '.join(columns)}) evidently references {target.qualname} with no constraint"
         )
         sentinel = sentinel_check(snap, table, columns)
-        if sentinel is not None:
+        loose = facts.loose_reference_triggers.get(target.oid)
+        kept = KEPT_AFTER_PARENT.search(table.name.lower())
+        if kept is not None:
+            evidence["kept_after_parent"] = kept.group(1)
+            severity, fix = LOW, None  # a key would refuse deleting the row it names
+            message += (
+                f"; kept loose on purpose: {table.name} is named as an archive or history,"
+                " whose rows stay after the row they name is deleted, which a foreign key"
+                " would refuse"
+            )
+        elif loose is not None:
+            evidence["loose_reference_trigger"] = loose.name
+            severity, fix = LOW, None  # the application's deletes of target rows would fail
+            message += (
+                f"; kept loose on purpose: trigger {loose.name} records deleted"
+                f" {target.qualname} rows for the application to clean up the rows that"
+                " reference them later, and a foreign key would make those deletes fail"
+            )
+        elif sentinel is not None:
             check, value = sentinel
             evidence.update(sentinel=value, sentinel_check=check.name)
             severity, fix = LOW, None  # its NOT VALID key would refuse those rows' inserts
@@ -724,6 +749,10 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
         where = reference.columns[0] if len(reference.columns) == 1 else table
         yield finding(where, message, evidence=evidence, fix=fix, severity=severity)
 
+
+# a table of rows kept after their parent goes (GitLab's slack_integrations_scopes_archived,
+# gitlab_subscription_histories)
+KEPT_AFTER_PARENT = re.compile(r"_(archived?|archives|history|histories)$")
 
 # an integer literal as a CHECK's deparsed text writes it: `0`, `'-1'::integer`
 INTEGER_LITERAL = r"(-?\d+|'-?\d+'::[a-z]+)"
@@ -835,7 +864,7 @@ def unvalidated_constraint(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                 evidence["violations_sampled"] = True
         elif count is not None:
             evidence["violations_not_counted"] = count.reason
-        fix = fixes.validate_constraint(constraint)
+        fix = fixes.validate_constraint(snap, constraint)
         message = f"{kinds[constraint.kind]} {constraint.name} was added NOT VALID"
         if violating:
             about = "about " if count is not None and count.sampled else ""

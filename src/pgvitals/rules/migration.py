@@ -9,7 +9,7 @@ these never find anything there."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from pgvitals.fmt import human_bytes
@@ -59,10 +59,12 @@ def hazards(
     what: str,
     opts: TableSizeOptions | None = None,
     empty_is_low: bool = False,
+    safe_form: Callable[[MigrationHazard], str | None] | None = None,
 ) -> Iterator[Draft]:
     """The findings of one rule: `what` says what the statement does to {tables}.
     With `opts`, the size of the largest table in the base database sets the severity;
-    with `empty_is_low`, a table empty there makes it low."""
+    with `empty_is_low`, a table empty there makes it low. `safe_form` may give a
+    statement a safe form of its own in place of the linter's."""
     for hazard in snap.migration_hazards:
         if hazard.rule != rule_id:
             continue
@@ -73,8 +75,9 @@ def hazards(
             "found": hazard.messages,
             "found_by": hazard.found_by,
         }
-        if hazard.fix:
-            evidence["safe_form"] = hazard.fix
+        own = safe_form(hazard) if safe_form else None
+        if own or hazard.fix:
+            evidence["safe_form"] = own or hazard.fix
         message = f"`{hazard.statement}` {what.format(tables=tables)}"
         severity = None
         if hazard.rows_estimate is not None or hazard.bytes is not None:
@@ -215,9 +218,31 @@ def migration_constraint_without_not_valid(
     Add it `NOT VALID` (new and changed rows are checked from then on, at once), then
     `ALTER TABLE ... VALIDATE CONSTRAINT ...` in a separate transaction: validation
     takes only a SHARE UPDATE EXCLUSIVE lock (reads and writes go on) for the scan.
+    PostgreSQL before 18 refuses a NOT VALID foreign key on a partitioned table: there
+    add it `NOT VALID` to each partition and validate it there, then add it to the
+    partitioned table under the same name, which adopts the partitions' validated keys
+    without a scan (GitLab's `add_concurrent_partitioned_foreign_key` does this).
     """
+
+    def partitioned_key(hazard: MigrationHazard) -> str | None:
+        said = " ".join((hazard.statement, hazard.found_by, *hazard.messages))
+        if snap.server.version_num >= 180000 or "foreign key" not in said.lower().replace("-", " "):
+            return None
+        partitioned = [
+            t.qualname for t in snap.tables if t.kind == "p" and t.qualname in hazard.tables
+        ]
+        if not partitioned:
+            return None
+        return (
+            f"{', '.join(partitioned)} is partitioned: PostgreSQL before 18 refuses NOT VALID"
+            " there. Add the key NOT VALID to each partition and VALIDATE it there, then"
+            " add it to the partitioned table under the same name: it adopts the"
+            " partitions' validated keys without a scan."
+        )
+
     yield from hazards(snap, "migration-constraint-without-not-valid",
-                       "scans {tables} under a lock that blocks writes", opts)  # fmt: skip
+                       "scans {tables} under a lock that blocks writes", opts,
+                       safe_form=partitioned_key)  # fmt: skip
 
 
 @rule(

@@ -30,6 +30,7 @@ from pgvitals.snapshot.model import (
     Role,
     Schema,
     Table,
+    Trigger,
 )
 from pgvitals.snapshot.nodes import BadTree, Expression
 from pgvitals.snapshot.nodes import analyse as analyse_expression
@@ -99,6 +100,10 @@ def serves_lookup_on(index: Index, columns: list[str], attnums: set[int] | None 
     if not index.is_valid or not leads_with(index, columns):
         return False
     return not index.is_partial or (attnums is not None and lookup_implies(index, attnums))
+
+
+# GitLab's loose foreign keys: the table its delete triggers write deleted keys to
+LOOSE_FOREIGN_KEYS = re.compile(r"loose_foreign_keys?_deleted_records", re.IGNORECASE)
 
 
 class Facts:
@@ -807,6 +812,23 @@ class Facts:
     @cached_property
     def function_by_oid(self) -> dict[int, Function]:
         return {function.oid: function for function in self.snap.functions}
+
+    @cached_property
+    def loose_reference_triggers(self) -> dict[int, Trigger]:
+        """Per table (by oid): a trigger that records the table's deleted rows for the
+        application to clean up the rows that reference them later, in batches, instead
+        of a foreign key (GitLab's loose foreign keys: an AFTER DELETE trigger whose
+        function writes to loose_foreign_keys_deleted_records). The references to such
+        a table are loose on purpose."""
+        found: dict[int, Trigger] = {}
+        for trigger in self.snap.triggers:
+            if not trigger.enabled or trigger.timing != "after" or "delete" not in trigger.events:
+                continue
+            function = self.function_by_oid.get(trigger.function_oid)
+            said = f"{trigger.function_name} {function.source if function else ''}"
+            if LOOSE_FOREIGN_KEYS.search(said):
+                found.setdefault(trigger.table_oid, trigger)
+        return found
 
     @cached_property
     def role_by_name(self) -> dict[str, Role]:

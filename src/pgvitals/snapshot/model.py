@@ -188,7 +188,7 @@ class Constraint(NamedTuple):
     kind: str  # p primary key, f foreign key, u unique, c check, x exclusion
     columns: list[str]
     validated: bool
-    inherited: bool  # cloned from a partitioned parent's constraint
+    inherited: bool  # cloned from a parent's constraint (not the table's own)
     definition: str | None  # None: a CHECK/EXCLUDE whose table was locked
     index_oid: int | None  # the backing index (p, u, x) or the referenced key's index (f)
     ref_table_oid: int | None
@@ -708,6 +708,28 @@ class Function(NamedTuple):
         return dict(item.split("=", 1) for item in self.config if "=" in item)
 
 
+class Trigger(NamedTuple):
+    """A trigger of a table (not one PostgreSQL made to enforce a foreign key), and the
+    function it runs."""
+
+    oid: int
+    schema: str
+    table: str
+    table_oid: int
+    name: str
+    function_oid: int
+    function_schema: str
+    function_name: str
+    timing: str  # before, after, instead
+    events: list[str]  # insert, delete, update, truncate
+    for_each_row: bool
+    enabled: bool  # False: DISABLE TRIGGER
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.schema}.{self.table}.{self.name}"
+
+
 def reloption_enabled(reloptions: list[str], name: str) -> bool:
     """A boolean storage option as PostgreSQL accepts it (true/on/yes/1, any case)."""
     for item in reloptions:
@@ -846,6 +868,7 @@ class Snapshot:
     policies: list[Policy] = entity(Policy, "policies", since=100000)
     roles: list[Role] = entity(Role, "roles", since=100000)
     functions: list[Function] = entity(Function, "functions", since=110000)
+    triggers: list[Trigger] = entity(Trigger, "triggers")
     views: list[View] = entity(View, "views")
     extensions: list[Extension] = entity(Extension, "extensions")
     privileges: list[Privilege] = entity(Privilege, "privileges", since=110000)

@@ -18,7 +18,9 @@ SELECT con.oid::int8 AS oid,
        con.contype::text AS kind,
        coalesce(con.conkey, '{}') AS key_attnums,
        con.convalidated AS validated,
-       con.conparentid <> 0 AS inherited,
+       -- a partition's copy of its parent's key or foreign key names its parent; a
+       -- CHECK copy does not, it is only not the partition's own (cannot be dropped)
+       con.conparentid <> 0 OR (con.contype = 'c' AND NOT con.conislocal) AS inherited,
        -- keys deparse from the syscache; CHECK and EXCLUDE expressions lock the table,
        -- so they are deparsed later in batches
        CASE WHEN con.contype IN ('p', 'u', 'f') THEN pg_catalog.pg_get_constraintdef(con.oid) END
