@@ -869,7 +869,8 @@ def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     not reported: there, several NULLs usually mean "none" on purpose. A column that the
     index's predicate tests (`WHERE code IS NOT NULL`, `WHERE kind = 'x'`) cannot be NULL
     in it, and a NULL column guarded by another unique index for exactly those rows
-    (`UNIQUE (room_id, user_id) WHERE thread_id IS NULL`) is not counted. Unique indexes
+    (`UNIQUE (room_id, user_id) WHERE thread_id IS NULL`, or with `(thread_id IS NULL)` as
+    a key as well) is not counted, and still counts as optional for the low. Unique indexes
     of materialized views are not reported: PostgreSQL marks none of their columns NOT
     NULL, even those read from NOT NULL columns, and cannot be told to; nothing but
     REFRESH writes to them, so no insert or upsert relies on the key.
@@ -911,6 +912,6 @@ def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         severity = None
         if duplicates:
             severity = HIGH
-        elif len(nullable) == len(keys):
+        elif all(facts.may_be_null(index, key) for key in keys):
             severity = LOW  # all parts optional: (NULL, NULL) repeats are usually meant
         yield finding(index, message, evidence=evidence, severity=severity)
