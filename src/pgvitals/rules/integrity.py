@@ -619,7 +619,9 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     host's own id beside the host's kind); a type that cannot hold the key is
     `fk-type-mismatch`. Low, with no fix, where a CHECK lets the column equal a
     constant (`(user_id = 0)` for anonymous events): rows use that value for "none",
-    and a foreign key, even NOT VALID, would refuse them from then on.
+    and a foreign key, even NOT VALID, would refuse them from then on. Likewise where the
+    column's DEFAULT is an integer of 0 or below (cal.com's avatars: `teamId` and `userId`
+    default to 0 for "none"): keys from a sequence start at 1.
 
     ## Why it breaks
     Without the constraint, deleting a referenced row (or a bug, or a manual fix)
@@ -718,6 +720,13 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
                 f", and CHECK {check.name} admits {columns[0]} = {value} for rows with none:"
                 " a foreign key would reject them (store NULL instead, then add it)"
             )
+        elif (value := sentinel_default(snap, table, columns)) is not None:
+            evidence.update(sentinel=value, sentinel_default=True)
+            severity, fix = LOW, None  # its key would refuse every row that takes the default
+            message += (
+                f", and its DEFAULT {value} stands for rows with none: a foreign key would"
+                " reject them (store NULL instead, then add it)"
+            )
         elif orphans:
             sampled = "about " if count is not None and count.sampled else ""
             message += f"; {sampled}{orphans:,} rows already point at nothing"
@@ -755,6 +764,21 @@ def sentinel_check(
         if match:
             return check, (match.group(1) or match.group(2)).split("::")[0].strip("'")
     return None
+
+
+def sentinel_default(snap: Snapshot, table: Table, columns: list[str]) -> str | None:
+    """The (single) referencing column's DEFAULT where it is an integer of 0 or below, else
+    None. Keys a sequence hands out start at 1, so rows that take such a default store it
+    for "no row there": cal.com's avatars default teamId and userId to 0, a user's avatar
+    holding teamId 0 and a team's userId 0."""
+    if len(columns) != 1:
+        return None
+    column = snap.facts.column_by_name.get((table.oid, columns[0]))
+    match = re.fullmatch(INTEGER_LITERAL, (column.default or "") if column else "")
+    if match is None:
+        return None
+    value = match.group(0).split("::")[0].strip("'")
+    return value if int(value) <= 0 else None
 
 
 def partition_foreign_keys(snap: Snapshot, reference: Reference) -> list[Constraint]:
