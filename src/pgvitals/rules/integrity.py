@@ -55,6 +55,11 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     evidence names the publications and the replica identity. A migration tool's
     history table (pop's `schema_migration`, an old Alembic's `alembic_version`) is the
     tool's design and is left out, unless a publication makes the tool's own writes fail.
+    The table Prisma (before 6) makes for an implicit many-to-many relation (`_AToB`,
+    columns "A" and "B", unique index `_AToB_AB_unique`) is low, with no fix: Prisma 6
+    adds its key in the migration its upgrade writes (`ADD CONSTRAINT "_AToB_AB_pkey"
+    PRIMARY KEY ("A", "B")`, then `DROP INDEX "_AToB_AB_unique"`), which fails on a table
+    that already has one.
 
     ## Why it breaks
     Without any unique key nothing stops the same row from being inserted twice, and
@@ -135,6 +140,17 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         elif candidate and not breaks_replication:
             severity = MEDIUM
         fix = fixes.offered(primary_key_fix(snap, table, candidate, evidence), evidence)
+        if candidate and prisma_relation_table(snap, table, candidate):
+            # Prisma's own table: its upgrade to 6 writes the key, and fails where one exists
+            evidence["prisma_relation_table"] = True
+            fix = None
+            if not duplicates and not breaks_replication:
+                severity = LOW
+            message += (
+                "; Prisma's implicit many-to-many table: Prisma 6 adds its key"
+                f" ({table.name}_AB_pkey) in the migration its upgrade writes, which fails"
+                " on a table given one here"
+            )
         if duplicates and fix:
             fix = fix.with_note(
                 f"first delete the {duplicates} duplicate rows, or the key cannot be built"
@@ -146,6 +162,19 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             fix=fix,
             severity=severity,
         )
+
+
+def prisma_relation_table(snap: Snapshot, table: Table, candidate: Index) -> bool:
+    """Is the table the relation table Prisma makes for an implicit many-to-many relation
+    (`_UserToTeam` with columns "A" and "B" and the unique index `_UserToTeam_AB_unique`,
+    Prisma 5 and earlier) in a database Prisma migrates (its `_prisma_migrations`)?"""
+    columns = [c.name for c in snap.columns_by_table.get(table.oid, [])]
+    return (
+        table.name.startswith("_")
+        and sorted(columns) == ["A", "B"]
+        and candidate.name == f"{table.name}_AB_unique"
+        and "Prisma" in snap.facts.migration_tables.values()
+    )
 
 
 def replica_identity_text(replication: Replication) -> str:
