@@ -101,6 +101,10 @@ def test_fix_scripts_say_which_migration_tool_keeps_the_schema(database, tmp_pat
     for script in (fix, rollback):
         assert note in script
         assert "-- and `prisma migrate dev` reports the drift" in script
+        # a migration written by hand is undone by the next one Prisma writes from
+        # schema.prisma: the change belongs there (found on calcom/cal.com@2dbbdc2)
+        assert "-- undoes what it does not declare" in script
+        assert "Make index, key,\n-- relation and type changes in schema.prisma" in script
         # the schema's newline stays inside the comment
         assert "\nDROP TABLE x" not in script
     assert 'ADD CONSTRAINT "orders_pkey" PRIMARY KEY' in fix

@@ -339,6 +339,36 @@ INSERT INTO post_copy SELECT id, title FROM post;
     )
 
 
+def test_a_backfill_joined_on_keys_is_not_bounded_by_the_planners_join_estimate(
+    database, tmp_path
+) -> None:
+    """umami-software/umami@c0ea3ae 05_add_visit_id: `UPDATE website_event we SET
+    visit_id = a.uuid FROM (SELECT DISTINCT ... FROM website_event) a WHERE we.session_id =
+    a.session_id AND date_trunc('hour', we.created_at) = a.visit_time` sets every row, under
+    the ACCESS EXCLUSIVE lock its ADD COLUMN took; the planner put the join at 270 of
+    54,000 rows (a default selectivity for the expression), so neither was reported. A
+    WHERE made only of equalities between the updated table and the tables it joins
+    bounds nothing; one that also restricts a joined table by a value still does."""
+    database.execute(LARGE_BASE)
+    database.execute("VACUUM ANALYZE community, post, comment, settings")
+    found = long_work_reviewed(database, tmp_path, """\
+ALTER TABLE comment ADD COLUMN visit text;
+UPDATE comment AS we SET visit = a.visit
+  FROM (SELECT DISTINCT post_id, md5(post_id::text) AS visit FROM comment) AS a
+  WHERE we.post_id = a.post_id AND md5(we.post_id::text) = a.visit;
+UPDATE comment AS c SET body = 'y' FROM post AS p
+  WHERE c.post_id = p.id AND p.id BETWEEN 1 AND 2;
+""")  # fmt: skip
+    assert set(found) == {
+        "migration-backfill-in-transaction V9__backfill.sql:2",
+        "migration-lock-held-during-long-statement V9__backfill.sql:1",
+    }
+    joined = found["migration-backfill-in-transaction V9__backfill.sql:2"]
+    assert joined["severity"] == "high"
+    assert joined["evidence"]["work_rows"] == 30000
+    assert "every row that has a match in the tables it joins" in joined["message"]
+
+
 def test_a_lock_held_across_a_long_statement_is_reported_where_it_is_taken(
     database, tmp_path
 ) -> None:

@@ -206,6 +206,25 @@ def test_a_temporal_schema_version_loads_its_manifests_files_in_its_order(tmp_pa
     assert left == ["v1.10/unlisted.sql", "v1.13/add_used.sql"]
 
 
+def test_a_prisma_folder_loads_its_migrations_in_prismas_order(tmp_path: Path) -> None:
+    """Prisma applies the folders beside its migration_lock.toml in the order of their
+    names as plain strings. calcom/cal.com@2dbbdc2 packages/prisma/migrations has
+    20250502154530900_add_login_overlay (a 17-digit stamp): Prisma runs it before
+    20250505135207_create_booking_time_status_denormalized, natural order ran it last."""
+    migrations = tmp_path / "prisma" / "migrations"
+    write(migrations, "20250502154530900_add_login_overlay/migration.sql",
+          "20250505135207_create_view/migration.sql", "20250508131736_flag/migration.sql",
+          "9_by_hand/migration.sql")  # fmt: skip
+    (migrations / "migration_lock.toml").write_text('provider = "postgresql"\n')
+    prisma_order = ["20250502154530900_add_login_overlay", "20250505135207_create_view",
+                    "20250508131736_flag", "9_by_hand"]  # fmt: skip
+    for argument in (migrations, tmp_path):  # the migrations folder, or one above it
+        assert [f.path.parent.name for f in select([argument]).files] == prisma_order
+    (migrations / "migration_lock.toml").unlink()  # not Prisma's: natural order
+    names = [f.path.parent.name for f in select([migrations]).files]
+    assert names[0] == "9_by_hand" and names[-1] == "20250502154530900_add_login_overlay"
+
+
 def test_a_folder_is_read_through_linked_folders_each_once(tmp_path: Path) -> None:
     # Lemmy's migrations reviewed from a folder of links to them gave "no .sql files"
     write(tmp_path, "service/V1__a.sql", "service/V3__c.sql", "elsewhere/V2__b.sql")

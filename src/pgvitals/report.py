@@ -994,12 +994,23 @@ def migration_note(migrations: list[str]) -> str:
         "-- Put these statements in a new migration of that tool rather than running this\n"
         "-- file: a change made outside it is not in its history, so every database built\n"
         "-- from the migrations (tests, new environments) lacks it"
-        + (
-            ",\n-- and `prisma migrate dev` reports the drift and asks to reset the database.\n"
-            if prisma
-            else ".\n"
-        )
+        + (PRISMA_NOTE if prisma else ".\n")
     )
+
+
+# Prisma writes each migration as the difference between the migrations so far and
+# schema.prisma, so a hand-written one that schema.prisma contradicts is undone by the
+# next: it drops the indexes and foreign keys schema.prisma lacks (prisma/orm#12914,
+# "Prisma drops indexes defined outside of Prisma") and adds back those it declares.
+PRISMA_NOTE = (
+    ",\n-- and `prisma migrate dev` reports the drift and asks to reset the database.\n"
+    "-- Prisma writes migrations from schema.prisma, and the next `prisma migrate dev`\n"
+    "-- undoes what it does not declare: it drops indexes and foreign keys schema.prisma\n"
+    "-- lacks, adds back those it has, and sets column types back. Make index, key,\n"
+    "-- relation and type changes in schema.prisma (@@index, @relation, @db.Timestamptz(3),\n"
+    "-- a removed @unique), create the migration with `prisma migrate dev --create-only`,\n"
+    "-- and edit its SQL to the forms below (CONCURRENTLY, NOT VALID) before applying it.\n"
+)
 
 
 # --- data quality ----------------------------------------------------------------------

@@ -194,6 +194,24 @@ def test_a_partitioned_table_adopts_its_partitions_validated_keys_without_a_scan
 # missing-primary-key
 
 
+def test_prismas_upgrade_migration_fails_on_a_relation_table_given_a_key(database) -> None:
+    """Prisma 6's upgrade migration for an implicit many-to-many table (prisma/prisma
+    #29326 quotes it) fails where the table was given a key beforehand, under any name."""
+    database.execute(
+        'CREATE TABLE "_user_eventtype" ("A" int NOT NULL, "B" int NOT NULL);'
+        'CREATE UNIQUE INDEX "_user_eventtype_AB_unique" ON "_user_eventtype" ("A", "B");'
+        'ALTER TABLE "_user_eventtype" ADD CONSTRAINT "_user_eventtype_pkey"'
+        ' PRIMARY KEY USING INDEX "_user_eventtype_AB_unique"'
+    )
+    with database.admin() as admin, pytest.raises(psycopg.errors.InvalidTableDefinition):
+        admin.execute(
+            'ALTER TABLE "_user_eventtype" ADD CONSTRAINT "_user_eventtype_AB_pkey"'
+            ' PRIMARY KEY ("A", "B")'
+        )
+    with database.admin() as admin, pytest.raises(psycopg.errors.UndefinedObject):
+        admin.execute('DROP INDEX "_user_eventtype_AB_unique"')
+
+
 def test_a_replica_identity_on_a_unique_index_lets_updates_through(database) -> None:
     database.execute(
         "CREATE TABLE tags (name text NOT NULL); CREATE UNIQUE INDEX tags_name_key ON tags (name);"

@@ -9,6 +9,8 @@ a review loads the schema the migrations build, not the way back. pop's folders 
 hold every version for each database (`1_x.postgres.up.sql`, `1_x.mysql.up.sql`,
 `1_x.up.sql` for all): only what PostgreSQL runs is loaded. Temporal's schema tool
 runs, of a version's folder, the files its `manifest.json` lists, in that order.
+Prisma runs the migrations beside its `migration_lock.toml` in the order of their
+folders' names as plain strings, not natural order.
 
 Some tools also run migrations written in code, kept beside the SQL ones and ordered
 with them (goose's `<version>_<name>.go`, Flyway's `V3__x.java`). Review cannot run
@@ -180,6 +182,7 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
     left_out: list[str] = []
     elsewhere: dict[str, str] = {}  # what the files' tool does not run (pop, Temporal)
     languages: dict[Path, str] = {}  # code migrations among the files -> their language
+    prisma: dict[Path, dict[str, int] | None] = {}  # folder -> prisma_positions, read once
     for argument, path in enumerate(paths):
         if path.is_dir():
             found = sql_files_under(path)
@@ -187,6 +190,9 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
             for item in found:
                 relative = item.relative_to(path)
                 listed_at = manifest_positions(item.parent)
+                if item.parent.parent not in prisma:
+                    prisma[item.parent.parent] = prisma_positions(item.parent.parent)
+                prisma_at = prisma[item.parent.parent]
                 if is_down(relative):
                     left_out.append(shown(item))
                 elif item in other:
@@ -197,6 +203,9 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
                     name = relative.as_posix()
                     if listed_at is not None:  # in the manifest's order
                         name = f"{relative.parent.as_posix()}/{listed_at[item.name]}"
+                    elif prisma_at is not None and item.parent.name in prisma_at:
+                        place = prisma_at[item.parent.name]
+                        name = f"{relative.parent.parent.as_posix()}/{place}/{item.name}"
                     files.append(SourceFile(item, shown(item), natural_key(name), argument))
             for item, language in code_migrations_in(path).items():
                 key = natural_key(item.relative_to(path).as_posix())
@@ -237,6 +246,18 @@ def manifest_positions(folder: Path) -> dict[str, int] | None:
     if not isinstance(listed, list):
         return None
     return {str(name): position for position, name in enumerate(listed)}
+
+
+def prisma_positions(folder: Path) -> dict[str, int] | None:
+    """The migration folders of a Prisma migrations folder (the one holding its
+    `migration_lock.toml`), with their place in the order Prisma applies them: names
+    compared as plain strings (prisma/prisma, `listMigrations`: "sorted lexicographically
+    by name"), so `20250502154530900_x` runs before `20250505135207_y` and `10_x` before
+    `9_y`, where natural order has them the other way round. None for any other folder."""
+    if not (folder / "migration_lock.toml").is_file():
+        return None
+    names = sorted(entry.name for entry in folder.iterdir() if entry.is_dir())
+    return {name: place for place, name in enumerate(names)}
 
 
 def code_migrations_in(folder: Path) -> dict[Path, str]:

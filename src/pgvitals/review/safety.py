@@ -287,11 +287,11 @@ class Watch:
         self.seen.order.append(index)
         backfill = backfill_of(statement.node)
         if backfill is not None:
-            verb, named, bounded, probe = backfill
+            verb, named, bounded, probe, joined = backfill
             tables = self.existing_named(connection, named)
             if tables:
                 names = sorted({name for _, name in tables})
-                self.seen.backfills[index] = Backfill(verb, names, bounded, probe)
+                self.seen.backfills[index] = Backfill(verb, names, bounded, probe, joined)
             return
         if isinstance(statement.node, BLOCKS):
             self.shapes[index] = Shape.read(connection, list(self.existing))

@@ -30,7 +30,7 @@ from typing import Any
 
 import psycopg
 from pglast import ast, visitors
-from pglast.enums import AlterTableType, ConstrType, TransactionStmtKind
+from pglast.enums import A_Expr_Kind, AlterTableType, BoolExprType, ConstrType, TransactionStmtKind
 from pglast.stream import RawStream
 
 from pgvitals.review.load import LOADED, Load
@@ -72,6 +72,7 @@ class Backfill:
     tables: list[str]  # the base's tables whose rows it changes or reads
     bounded: bool  # a WHERE (or LIMIT) the base's statistics may show to be small
     probe: str  # a SELECT of the same rows, for the base's planner to estimate
+    joined: bool = False  # its WHERE only equates its table's rows to those it joins
 
 
 @dataclass(frozen=True)
@@ -122,9 +123,59 @@ class _Read(visitors.Visitor):
         self.names.append((node.schemaname, node.relname))
 
 
-def backfill_of(node: Any) -> tuple[str, list[tuple[str | None, str]], bool, str] | None:
-    """(verb, the relations whose rows it changes or copies, bounded, probe) of an
-    UPDATE, a DELETE or an INSERT ... SELECT; None for any other statement."""
+class _Qualifiers(visitors.Visitor):
+    """The relation names (or aliases) that qualify the columns an expression reads; ""
+    for a column read without one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def visit_ColumnRef(self, ancestors: Any, node: ast.ColumnRef) -> None:
+        fields = node.fields or ()
+        qualifier = fields[-2] if len(fields) >= 2 else None
+        self.names.add(qualifier.sval if isinstance(qualifier, ast.String) else "")
+
+
+def qualifiers(node: Any) -> set[str]:
+    found = _Qualifiers()
+    found(node)
+    return found.names
+
+
+def joins_only(where: Any, target: str) -> bool:
+    """Is the WHERE of an UPDATE ... FROM or DELETE ... USING made only of equalities
+    between columns (or expressions of them) of its `target` and of another relation?
+    Such a WHERE matches every row of the target that has a partner, and the planner
+    cannot tell: it multiplies the selectivities of keys that go together and gives an
+    expression a default one (umami's 05_add_visit_id: 270 of 54,000 rows)."""
+    conjuncts = (
+        where.args
+        if isinstance(where, ast.BoolExpr) and where.boolop == BoolExprType.AND_EXPR
+        else (where,)
+    )
+    for conjunct in conjuncts:
+        if not (
+            isinstance(conjunct, ast.A_Expr)
+            and conjunct.kind == A_Expr_Kind.AEXPR_OP
+            and [n.sval for n in conjunct.name or ()] == ["="]
+        ):
+            return False
+        sides = [qualifiers(conjunct.lexpr), qualifiers(conjunct.rexpr)]
+        if any(len(side) != 1 or "" in side for side in sides) or sides[0] == sides[1]:
+            return False
+        if {target} not in sides:
+            return False
+    return True
+
+
+def backfill_of(
+    node: Any,
+) -> tuple[str, list[tuple[str | None, str]], bool, str, bool] | None:
+    """(verb, the relations whose rows it changes or copies, bounded, probe, joined) of an
+    UPDATE, a DELETE or an INSERT ... SELECT; None for any other statement. `joined`: an
+    UPDATE ... FROM or DELETE ... USING whose WHERE only joins (see joins_only), so not
+    bounded."""
     if isinstance(node, (ast.UpdateStmt, ast.DeleteStmt)):
         others = node.fromClause if isinstance(node, ast.UpdateStmt) else node.usingClause
         probe = ast.SelectStmt(
@@ -135,7 +186,12 @@ def backfill_of(node: Any) -> tuple[str, list[tuple[str | None, str]], bool, str
         verb = "updates" if isinstance(node, ast.UpdateStmt) else "deletes"
         relation = node.relation
         named = [(relation.schemaname, relation.relname)]
-        return verb, named, node.whereClause is not None, RawStream()(probe)
+        target = relation.alias.aliasname if relation.alias else relation.relname
+        joined = (
+            bool(others) and node.whereClause is not None and joins_only(node.whereClause, target)
+        )
+        bounded = node.whereClause is not None and not joined
+        return verb, named, bounded, RawStream()(probe), joined
     if isinstance(node, ast.InsertStmt) and isinstance(node.selectStmt, ast.SelectStmt):
         select = node.selectStmt
         if select.valuesLists or not (select.fromClause or select.op):
@@ -143,7 +199,7 @@ def backfill_of(node: Any) -> tuple[str, list[tuple[str | None, str]], bool, str
         read = _Read()
         read(select)
         bounded = select.whereClause is not None or select.limitCount is not None
-        return "copies", read.names, bounded, RawStream()(select)
+        return "copies", read.names, bounded, RawStream()(select), False
     return None
 
 
@@ -292,6 +348,11 @@ def backfill_hazards(
                 if estimate is not None
                 else ": the base's planner cannot estimate its WHERE (it names what the "
                 "reviewed files add), so nothing bounds it"
+            )
+        elif backfill.joined:
+            message += (
+                ": every row that has a match in the tables it joins (its WHERE only joins"
+                " them, which bounds nothing)"
             )
         else:
             message += ": every row"

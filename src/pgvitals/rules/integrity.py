@@ -55,6 +55,11 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     evidence names the publications and the replica identity. A migration tool's
     history table (pop's `schema_migration`, an old Alembic's `alembic_version`) is the
     tool's design and is left out, unless a publication makes the tool's own writes fail.
+    The table Prisma (before 6) makes for an implicit many-to-many relation (`_AToB`,
+    columns "A" and "B", unique index `_AToB_AB_unique`) is low, with no fix: Prisma 6
+    adds its key in the migration its upgrade writes (`ADD CONSTRAINT "_AToB_AB_pkey"
+    PRIMARY KEY ("A", "B")`, then `DROP INDEX "_AToB_AB_unique"`), which fails on a table
+    that already has one.
 
     ## Why it breaks
     Without any unique key nothing stops the same row from being inserted twice, and
@@ -135,6 +140,17 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         elif candidate and not breaks_replication:
             severity = MEDIUM
         fix = fixes.offered(primary_key_fix(snap, table, candidate, evidence), evidence)
+        if candidate and prisma_relation_table(snap, table, candidate):
+            # Prisma's own table: its upgrade to 6 writes the key, and fails where one exists
+            evidence["prisma_relation_table"] = True
+            fix = None
+            if not duplicates and not breaks_replication:
+                severity = LOW
+            message += (
+                "; Prisma's implicit many-to-many table: Prisma 6 adds its key"
+                f" ({table.name}_AB_pkey) in the migration its upgrade writes, which fails"
+                " on a table given one here"
+            )
         if duplicates and fix:
             fix = fix.with_note(
                 f"first delete the {duplicates} duplicate rows, or the key cannot be built"
@@ -146,6 +162,19 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             fix=fix,
             severity=severity,
         )
+
+
+def prisma_relation_table(snap: Snapshot, table: Table, candidate: Index) -> bool:
+    """Is the table the relation table Prisma makes for an implicit many-to-many relation
+    (`_UserToTeam` with columns "A" and "B" and the unique index `_UserToTeam_AB_unique`,
+    Prisma 5 and earlier) in a database Prisma migrates (its `_prisma_migrations`)?"""
+    columns = [c.name for c in snap.columns_by_table.get(table.oid, [])]
+    return (
+        table.name.startswith("_")
+        and sorted(columns) == ["A", "B"]
+        and candidate.name == f"{table.name}_AB_unique"
+        and "Prisma" in snap.facts.migration_tables.values()
+    )
 
 
 def replica_identity_text(replication: Replication) -> str:
@@ -619,7 +648,9 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     host's own id beside the host's kind); a type that cannot hold the key is
     `fk-type-mismatch`. Low, with no fix, where a CHECK lets the column equal a
     constant (`(user_id = 0)` for anonymous events): rows use that value for "none",
-    and a foreign key, even NOT VALID, would refuse them from then on. Low, with no fix,
+    and a foreign key, even NOT VALID, would refuse them from then on. Likewise where the
+    column's DEFAULT is an integer of 0 or below (cal.com's avatars: `teamId` and `userId`
+    default to 0 for "none"): keys from a sequence start at 1. Low, with no fix,
     where a trigger of the referenced table records its deleted rows for the
     application to clean up the references later (GitLab's loose foreign keys, kept in
     place of constraints on purpose, some across databases): the application deletes
@@ -743,6 +774,13 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
                 f", and CHECK {check.name} admits {columns[0]} = {value} for rows with none:"
                 " a foreign key would reject them (store NULL instead, then add it)"
             )
+        elif (value := sentinel_default(snap, table, columns)) is not None:
+            evidence.update(sentinel=value, sentinel_default=True)
+            severity, fix = LOW, None  # its key would refuse every row that takes the default
+            message += (
+                f", and its DEFAULT {value} stands for rows with none: a foreign key would"
+                " reject them (store NULL instead, then add it)"
+            )
         elif orphans:
             sampled = "about " if count is not None and count.sampled else ""
             message += f"; {sampled}{orphans:,} rows already point at nothing"
@@ -784,6 +822,21 @@ def sentinel_check(
         if match:
             return check, (match.group(1) or match.group(2)).split("::")[0].strip("'")
     return None
+
+
+def sentinel_default(snap: Snapshot, table: Table, columns: list[str]) -> str | None:
+    """The (single) referencing column's DEFAULT where it is an integer of 0 or below, else
+    None. Keys a sequence hands out start at 1, so rows that take such a default store it
+    for "no row there": cal.com's avatars default teamId and userId to 0, a user's avatar
+    holding teamId 0 and a team's userId 0."""
+    if len(columns) != 1:
+        return None
+    column = snap.facts.column_by_name.get((table.oid, columns[0]))
+    match = re.fullmatch(INTEGER_LITERAL, (column.default or "") if column else "")
+    if match is None:
+        return None
+    value = match.group(0).split("::")[0].strip("'")
+    return value if int(value) <= 0 else None
 
 
 def partition_foreign_keys(snap: Snapshot, reference: Reference) -> list[Constraint]:
@@ -898,7 +951,8 @@ def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     not reported: there, several NULLs usually mean "none" on purpose. A column that the
     index's predicate tests (`WHERE code IS NOT NULL`, `WHERE kind = 'x'`) cannot be NULL
     in it, and a NULL column guarded by another unique index for exactly those rows
-    (`UNIQUE (room_id, user_id) WHERE thread_id IS NULL`) is not counted. Unique indexes
+    (`UNIQUE (room_id, user_id) WHERE thread_id IS NULL`, or with `(thread_id IS NULL)` as
+    a key as well) is not counted, and still counts as optional for the low. Unique indexes
     of materialized views are not reported: PostgreSQL marks none of their columns NOT
     NULL, even those read from NOT NULL columns, and cannot be told to; nothing but
     REFRESH writes to them, so no insert or upsert relies on the key.
@@ -940,6 +994,6 @@ def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         severity = None
         if duplicates:
             severity = HIGH
-        elif len(nullable) == len(keys):
+        elif all(facts.may_be_null(index, key) for key in keys):
             severity = LOW  # all parts optional: (NULL, NULL) repeats are usually meant
         yield finding(index, message, evidence=evidence, severity=severity)

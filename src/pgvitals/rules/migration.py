@@ -532,9 +532,13 @@ def migration_backfill_in_transaction(snap: Snapshot, opts: TableSizeOptions) ->
     the severity: low under `small_rows` rows and `small_bytes` (then not reported: a
     bounded batch such as `WHERE id BETWEEN 1 AND 5000`), medium under `large_rows` and
     `large_bytes`, this rule's own above. A WHERE the planner cannot estimate (it names
-    a column the reviewed files add, as `WHERE new_column IS NULL`) bounds nothing.
+    a column the reviewed files add, as `WHERE new_column IS NULL`) bounds nothing, nor
+    does a WHERE of an `UPDATE ... FROM` or `DELETE ... USING` that only equates the
+    table's columns to those of the tables it joins (`WHERE s.session_id = w.session_id
+    AND s.website_id = w.website_id`): it matches every row that has a partner, where the
+    planner, multiplying the selectivities of keys that go together, estimates a few.
     With a base of files or a snapshot there are no statistics: only statements with no
-    WHERE are reported, at this rule's severity.
+    WHERE, or one that only joins, are reported, at this rule's severity.
 
     ## Why it breaks
     Every row the statement changes stays locked until its transaction commits: the

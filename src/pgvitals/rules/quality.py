@@ -481,7 +481,9 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
     LDAP `{SHA}`). A secret column is low: some secrets must stay readable (a webhook's
     signing secret, a token for calling another service), and a fast digest of a random
     token is a fine hash. Columns about a password rather than holding one (`*_hint`,
-    `*_salt`, `*_reset_at`, `*_algorithm`) are left out.
+    `*_salt`, `*_reset_at`, `*_algorithm`) are left out. A password of another system
+    (`meetingPassword`, `smtp_password`, `db_password`) is a secret: the application
+    reads it to present it there.
 
     ## Why it breaks
     Anyone who reads the table (a backup, a replica, a reporting role, a SQL injection,

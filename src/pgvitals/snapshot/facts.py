@@ -612,8 +612,7 @@ class Facts:
             nullable = [
                 k.name  # type: ignore[union-attr]
                 for k in keys
-                if not k.not_null  # type: ignore[union-attr]
-                and not tested_not_null(index.predicate, k.name)  # type: ignore[union-attr]
+                if self.may_be_null(index, k.name)  # type: ignore[union-attr]
                 and not self._guarded_when_null(index, k.name)  # type: ignore[union-attr]
             ]
             if (
@@ -668,16 +667,37 @@ class Facts:
                 return True
         return False
 
+    def may_be_null(self, index: Index, column: str) -> bool:
+        """Can the key column be NULL in the index: a nullable column its predicate does
+        not test (other than with `IS NULL`)?"""
+        found = self.column_by_name.get((index.table_oid, column))
+        return (
+            found is not None
+            and not found.not_null
+            and not tested_not_null(index.predicate, column)
+        )
+
     def _guarded_when_null(self, index: Index, column: str) -> bool:
         """Does another unique index of the table cover the rest of `index`'s key for the
-        rows where `column` IS NULL?"""
+        rows where `column` IS NULL? Its key may hold `(column IS NULL)`, true in every
+        row it covers (cal.com's `UNIQUE (slug, ("parentId" IS NULL)) WHERE "parentId" IS
+        NULL`, a Prisma schema's way to a unique slug among the rows without a parent)."""
         rest = set(index.key_columns[: index.key_count]) - {column}
         return any(
             other.is_unique
             and other.is_valid
             and other.oid != index.oid
-            and set(other.key_columns[: other.key_count]) <= rest
             and _mentions(other.predicate, column, "IS NULL")
+            and {
+                name
+                for name, shown in zip(
+                    other.key_columns[: other.key_count],
+                    other.key_definitions[: other.key_count],
+                    strict=False,
+                )
+                if name is not None or not _is_null_test(shown, column)
+            }
+            <= rest
             for other in self.snap.indexes_by_table.get(index.table_oid, [])
         )
 
@@ -1226,6 +1246,12 @@ def _mentions(predicate: str | None, column: str, test: str) -> bool:
         return False
     quoted = '"' + column.replace('"', '""') + '"'
     return any(f"{name} {test}" in predicate for name in (column, quoted))
+
+
+def _is_null_test(key: str | None, column: str) -> bool:
+    """Is an expression key, as the server prints it, `(column IS NULL)`?"""
+    quoted = '"' + column.replace('"', '""') + '"'
+    return key is not None and key.strip("() ") in (f"{column} IS NULL", f"{quoted} IS NULL")
 
 
 def tested_not_null(predicate: str | None, column: str) -> bool:

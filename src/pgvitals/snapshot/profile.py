@@ -47,6 +47,13 @@ PASSWORD_WORDS = frozenset({"password", "passwd", "pwd", "passphrase"})
 # secret signs requests; an OAuth token calls another service)
 SECRET_WORDS = frozenset({"secret", "token", "apikey"})
 SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("secret", "key")})
+# ... and a password of another system, which the application must read to present it
+# there (cal.com's meetingPassword, sent to a meeting's attendees; an SMTP password): a
+# secret, not a user's password stored as typed
+OTHER_SYSTEMS = frozenset(
+    {"meeting", "smtp", "imap", "pop3", "mail", "ftp", "sftp", "proxy", "wifi", "ldap",
+     "bind", "db", "database", "vpn", "ssh", "keystore", "truststore"}
+)  # fmt: skip
 # Words that say the column is about a password, not one: hint, policy, expiry, salt ...
 NOT_A_CREDENTIAL = frozenset(
     {"hint", "question", "answer", "policy", "strength", "length", "rule", "rules", "expires",
@@ -150,7 +157,7 @@ def credential_role(column: Column) -> str | None:
     if not words or NOT_A_CREDENTIAL & set(words):
         return None
     if PASSWORD_WORDS & set(words):
-        return "password"
+        return "secret" if OTHER_SYSTEMS & set(words) else "password"
     pairs = set(itertools.pairwise(words))
     if SECRET_WORDS & set(words) or SECRET_PAIRS & pairs:
         return "secret"
