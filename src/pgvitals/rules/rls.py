@@ -57,8 +57,9 @@ CHEAP_BUILTINS = frozenset(
 
 def per_row_calls(snap: Snapshot, expression: Expression | None) -> list[tuple[Call, Function]]:
     """Calls that give one value for every row but run for each row: not immutable,
-    not a cheap system function, no argument reads a column, not inside `(SELECT ...)`,
-    and not an argument of another such call (that one is reported instead)."""
+    not a cheap system function, no argument reads a column, not inside a sub-select
+    that reads no column of the row (`(SELECT f())`, `IN (SELECT f())`), and not an
+    argument of another such call (that one is reported instead)."""
     if expression is None:
         return []
     functions = snap.facts.function_by_oid
@@ -97,8 +98,9 @@ def rls_per_row_function(snap: Snapshot, opts: PerRowOptions) -> Iterator[Draft]
 
     Reported for calls of STABLE or VOLATILE functions (`auth.uid()`,
     `current_setting(...)`, your own helpers) whose arguments read no column of the
-    row and that are not wrapped in a scalar sub-select. Low on tables under
-    `small_table_rows` rows.
+    row and that are not inside a sub-select that reads no column of the row either
+    (`(SELECT auth.uid())`, `team_id IN (SELECT my_teams())`: PostgreSQL runs those
+    once per query). Low on tables under `small_table_rows` rows.
 
     ## Why it breaks
     PostgreSQL adds the policy's expression to every query's WHERE clause and
