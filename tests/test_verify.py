@@ -167,6 +167,39 @@ def test_a_table_whose_toast_autovacuum_is_off_rolls_back_exactly(database) -> N
     assert verification.passed
 
 
+def test_grants_given_back_in_another_order_are_restored(database) -> None:
+    """A Supabase function is granted to anon, authenticated and service_role (default
+    privileges): the fix revokes PUBLIC, anon and authenticated, the rollback grants them
+    back after service_role's, and pg_dump prints the same privileges in that new order
+    (chatbot-ui and Midday: 'schema NOT restored', exit 4)."""
+    database.execute(
+        "DO $$ BEGIN CREATE ROLE anon NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;"
+        "DO $$ BEGIN CREATE ROLE authenticated NOLOGIN;"
+        " EXCEPTION WHEN duplicate_object THEN NULL; END $$;"
+        "DO $$ BEGIN CREATE ROLE service_role NOLOGIN;"
+        " EXCEPTION WHEN duplicate_object THEN NULL; END $$;"
+        "CREATE FUNCTION public.bump() RETURNS int LANGUAGE sql SECURITY DEFINER"
+        " SET search_path = public AS 'SELECT 1';"
+        "GRANT EXECUTE ON FUNCTION public.bump() TO anon, authenticated, service_role;"
+    )
+    target, report = checked(database.dsn)
+    assert "security-definer-executable-by-api-role" in {f.rule for f in report.findings}
+    verification = verify_fixes(target, report)
+    assert verification.restored, verification.difference
+    assert verification.passed
+
+
+def test_a_grant_the_rollback_does_not_give_back_is_a_difference() -> None:
+    to_anon, to_b = "GRANT ALL ON FUNCTION f() TO anon;\n", "GRANT ALL ON FUNCTION f() TO b;\n"
+    before, reordered = to_anon + to_b, to_b + to_anon
+    assert verify.dump_difference(before, to_b)
+    assert verify.dump_difference(before, reordered) == []
+    # a grant by another grantor is not mixed with the run before it
+    other = before.replace("TO b;", "TO b;\nSET SESSION AUTHORIZATION b;")
+    moved = reordered.replace("TO b;", "TO b;\nSET SESSION AUTHORIZATION b;")
+    assert verify.dump_difference(other, moved)
+
+
 def test_verify_fixes_needs_a_live_database(tmp_path: Path) -> None:
     (tmp_path / "s.json").write_text("{}")
     run = pgvitals("check", "--snapshot", str(tmp_path / "s.json"), "--verify-fixes")

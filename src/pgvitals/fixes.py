@@ -891,11 +891,33 @@ def reads_in_expression(index: Index, column: Column) -> bool:
     return str(column.position) in VARATTNO.findall(trees)
 
 
+# a string literal of a deparsed expression: its text names no column
+STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
+
+
+def computed_from(snap: Snapshot, column: Column) -> list[str]:
+    """The generated columns of the column's table whose expression names it (read from
+    the deparsed text, string literals left out): PostgreSQL refuses to change the
+    type of a column a generated column uses."""
+    forms = [re.escape(quote_identifier(column.name))]  # as the server prints it: quoted,
+    if re.fullmatch(r"[a-z_][a-z0-9_$]*", column.name):  # or bare where it may be
+        forms.append(rf'(?<![\w$."]){re.escape(column.name)}(?![\w$"])')
+    word = re.compile("|".join(forms))
+    return [
+        other.name
+        for other in snap.columns_by_table.get(column.table_oid, [])
+        if other.generated
+        and other.name != column.name
+        and word.search(STRING_LITERAL.sub("''", other.default or ""))
+    ]
+
+
 def convert_column_type(snap: Snapshot, column: Column, type_name: str) -> Fix | NoFix:
     """`ALTER COLUMN ... TYPE ... USING column::type`: rewrites the table and its indexes
     under ACCESS EXCLUSIVE, and fails (changing nothing) on a value that does not convert.
     The rollback converts back to the column's type as it was. None for a column of a
-    partition key (of the table or of a sub-partitioned partition): PostgreSQL refuses.
+    partition key (of the table or of a sub-partitioned partition), or one a generated
+    column computes from: PostgreSQL refuses.
 
     An index whose expression or predicate casts the column to the new type
     (`(doc::jsonb -> 'k')`) is rebuilt from its deparsed text, in which the cast, now of
@@ -908,6 +930,14 @@ def convert_column_type(snap: Snapshot, column: Column, type_name: str) -> Fix |
             f"{one_line(column.name)} is in the partition key of {one_line(', '.join(keyed))}:"
             " PostgreSQL cannot change its type; re-create the table with the new type and"
             " move the rows"
+        )
+    if computing := computed_from(snap, column):
+        # Midday's inbox.fts is generated from meta (json): ALTER failed with "cannot
+        # alter type of a column used by a generated column"
+        return NoFix(
+            f"generated column {one_line(', '.join(computing))} computes from"
+            f" {one_line(column.name)}: PostgreSQL cannot change its type; drop the generated"
+            " column, change the type, and add it back (a rewrite)"
         )
 
     if blocking := check_read_as_other_type(snap, column, type_name):

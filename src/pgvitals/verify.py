@@ -266,11 +266,30 @@ def dump_difference(before: str, after: str) -> list[str]:
 
 
 def normalised(dump: str) -> list[str]:
-    return [
+    lines = [
         re.sub(r"^\\(un)?restrict \S+$", r"\\\1restrict KEY", line)
         for line in dump.splitlines()
         if not line.startswith(("-- Dumped from database version", "-- Dumped by pg_dump version"))
     ]
+    return with_grants_sorted(lines)
+
+
+def with_grants_sorted(lines: list[str]) -> list[str]:
+    """Each run of consecutive GRANT lines sorted. pg_dump prints an object's grants in
+    the order of its ACL, and a GRANT appends to it: a rollback that grants back what
+    the fix revoked from PUBLIC, anon and authenticated gives the same privileges in
+    another order (after service_role's, which stayed). A run has one grantor (pg_dump
+    switches with SET SESSION AUTHORIZATION between runs), so its order means nothing."""
+    result: list[str] = []
+    run: list[str] = []
+    for line in lines:
+        if line.startswith("GRANT "):
+            run.append(line)
+            continue
+        result += sorted(run)
+        run = []
+        result.append(line)
+    return result + sorted(run)
 
 
 # --- the outcome ---------------------------------------------------------------------

@@ -189,6 +189,22 @@ def test_every_role_may_call_a_new_definer_function_until_public_is_revoked(
             session.execute("SELECT public.peek()")
 
 
+def test_a_definer_trigger_function_cannot_be_called_whoever_may_execute_it(
+    database, roles: Roles
+) -> None:
+    owner, anon = roles("owner", "anon")
+    database.execute(
+        "CREATE FUNCTION public.handle_new_user() RETURNS trigger LANGUAGE plpgsql"
+        "  SECURITY DEFINER SET search_path = '' AS $$ BEGIN RETURN NEW; END $$;"
+        f"ALTER FUNCTION public.handle_new_user() OWNER TO {owner};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {anon}")  # PUBLIC's default EXECUTE
+        with pytest.raises(psycopg.errors.FeatureNotSupported, match="only be called as trig"):
+            session.execute("SELECT public.handle_new_user()")
+    assert findings(database, "security-definer-executable-by-api-role") == []
+
+
 # rls-per-row-function
 
 
@@ -220,6 +236,29 @@ def test_a_policy_calls_its_function_per_row_until_wrapped_in_a_subselect(
     apply_fix(database, found)
     visible, calls = calls_for_one_query()
     assert visible == 10 and calls <= 2  # the same rows allowed, one call per query
+
+
+def test_a_function_in_a_sub_select_that_reads_no_column_runs_once_per_query(
+    database, roles: Roles
+) -> None:
+    (reader,) = roles("reader")
+    database.execute(
+        "CREATE TABLE members (team int);"
+        "INSERT INTO members VALUES (1), (2);"
+        "CREATE FUNCTION public.my_teams() RETURNS SETOF int LANGUAGE plpgsql STABLE"
+        "  AS $$ BEGIN RAISE NOTICE 'called'; RETURN QUERY SELECT team FROM members; END $$;"
+        "CREATE TABLE accounts (id int, team int);"
+        "INSERT INTO accounts SELECT g, g % 5 FROM generate_series(1, 50) g;"
+        "ALTER TABLE accounts ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY team ON accounts USING (team IN (SELECT my_teams()));"
+        f"GRANT SELECT ON accounts, members TO {reader};"
+    )
+    with database.admin() as session:
+        received = notices(session)
+        session.execute(f"SET ROLE {reader}")
+        assert session.execute("SELECT count(*) FROM accounts").fetchone() == (20,)
+        assert len(received) == 1  # a hashed SubPlan: one call for the 50 rows
+    assert findings(database, "rls-per-row-function") == []
 
 
 # multiple-permissive-policies
@@ -361,6 +400,36 @@ def test_an_always_true_update_policy_lets_a_user_change_every_row(database, rol
         assert session.execute("UPDATE profiles SET bio = 'defaced'").rowcount == 2
     severities = {f.object: f.severity for f in findings(database, "rls-policy-always-true")}
     assert severities == {"public.profiles.edits": "high", "public.profiles.reads": "low"}
+
+
+def test_an_always_true_insert_into_a_membership_table_grants_its_teams_rows(
+    database, roles: Roles
+) -> None:
+    (user,) = roles("user")
+    database.execute(
+        # Midday's shape: the team tables' policies ask a SECURITY DEFINER helper which
+        # teams the signed-in user (a session setting, as auth.uid()) belongs to
+        "CREATE TABLE members (who text, team int);"
+        "INSERT INTO members VALUES ('someone else', 2);"
+        "ALTER TABLE members ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY join_any ON members FOR INSERT WITH CHECK (true);"
+        "CREATE FUNCTION public.my_teams() RETURNS SETOF int LANGUAGE sql STABLE"
+        "  SECURITY DEFINER SET search_path = '' AS"
+        "  $$ SELECT team FROM public.members WHERE who = current_setting('app.who') $$;"
+        "CREATE TABLE accounts (id int, team int);"
+        "INSERT INTO accounts VALUES (1, 2);"
+        "ALTER TABLE accounts ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY team ON accounts USING (team IN (SELECT my_teams()));"
+        f"GRANT SELECT ON accounts TO {user}; GRANT INSERT ON members TO {user};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {user}")
+        session.execute("SET app.who = 'me'")
+        assert session.execute("SELECT count(*) FROM accounts").fetchone() == (0,)
+        session.execute("INSERT INTO members VALUES ('me', 2)")
+        assert session.execute("SELECT count(*) FROM accounts").fetchone() == (1,)
+    [found] = findings(database, "rls-policy-always-true")
+    assert found.severity == "high" and found.evidence["decides_access_to"] == ["public.accounts"]
 
 
 # rls-session-variable

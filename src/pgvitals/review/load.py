@@ -20,6 +20,10 @@ object it created until the end. A failure is then sorted out:
 - the table it misses is a migration tool's history table (golang-migrate's
   `schema_migrations`), which the tool makes before the first migration and no file
   created: not run (review runs no tool);
+- the schema it misses, or the one its missing object is in, is one a managed platform
+  makes and no file created (Supabase's `auth.users`, `auth.uid()`, `storage.buckets`):
+  not checked, as the files were written for a database the platform set up (the first
+  such failure; later ones, and what follows from them, are listed under it);
 - otherwise PostgreSQL rejects it: an `invalid-ddl` finding.
 
 A statement that cannot run in a transaction block, or that uses an enum value added
@@ -52,7 +56,7 @@ from psycopg import sql
 from pgvitals.embedded import EmbeddedError, pgserver_bin_dir
 from pgvitals.review.runners import Runner
 from pgvitals.review.split import Statement
-from pgvitals.snapshot.facts import MIGRATION_TABLES
+from pgvitals.snapshot.facts import MANAGED_PLATFORMS, MIGRATION_TABLES, Platform
 
 LOG_SCHEMA = "pgvitals_review_log"
 COMMIT_EVERY = 100
@@ -135,6 +139,7 @@ UNSAFE_NEW_ENUM_VALUE = "55P04"  # an enum value used in the transaction that ad
 QUOTED = re.compile(r'"((?:[^"]|"")+)"')
 FUNCTION = re.compile(r"^function ([^\s(]+)\(")
 ARRAY_BRACKETS = re.compile(r"(\[\d*\])+$")
+MISSING_SCHEMA = re.compile(r'^schema "((?:[^"]|"")+)" does not exist$')
 MISSING_ROLE = re.compile(r'^role "((?:[^"]|"")+)" does not exist$')
 UNAVAILABLE_EXTENSION = re.compile(
     r'^extension "(?P<name>[^"]+)" is not available$'
@@ -243,6 +248,7 @@ class Outcome:
     cause: int | None = None  # lost/unchecked: the statement it failed because of
     reason: str | None = None  # unchecked/skipped: why, in a few words
     at_deploy: AtDeploy | None = None  # loaded: but its tool's transaction rejects it
+    check_instead: str | None = None  # unchecked: how to check it, where another server won't
 
 
 @dataclass
@@ -288,6 +294,8 @@ class Loader:
         # names a failed statement would have created -> the failure that explains them
         self.missing: dict[str, int] = {}
         self.extensions: dict[str, int] = {}  # unavailable extension -> its statement
+        # platform whose own schemas the files use -> the first statement that missed one
+        self.platforms: dict[str, int] = {}
         # tables whose rows a failed INSERT, UPDATE or DELETE would have changed -> the
         # failure that explains a constraint later met there
         self.unchanged: dict[str, int] = {}
@@ -534,6 +542,9 @@ class Loader:
             code = self.code_naming(name)
             if code is not None:
                 return self.consequence(error, code)
+            platform = platform_of(missing_schema(error.message), self.created)
+            if platform is not None:
+                return self.platform_failure(error, platform)
             tool = HISTORY_TABLES.get(name or "") if error.sqlstate == UNDEFINED_TABLE else None
             if tool is not None and name not in self.created:
                 # the tool made it before the first migration (Harbor alters
@@ -548,6 +559,24 @@ class Loader:
             if causes:
                 return self.consequence(error, min(causes))
         return Outcome(REJECTED, error)
+
+    def platform_failure(self, error: ServerError, platform: Platform) -> Outcome:
+        """A statement that misses a schema the platform makes (Supabase's auth, storage,
+        extensions): the files were written for a database the platform set up, so the
+        first such failure is not checked, and the later ones are told by it."""
+        first = self.platforms.get(platform.name)
+        if first is not None:
+            return self.consequence(error, first)
+        self.platforms[platform.name] = len(self.load.statements) - 1
+        return Outcome(
+            UNCHECKED,
+            error,
+            reason=f"the files rely on schemas {platform.name} makes (auth, storage, ...)",
+            check_instead=(
+                f"review them with --server on a database {platform.name} set up"
+                " (`supabase start`), or --base one"
+            ),
+        )
 
     def consequence(self, error: ServerError, cause: int) -> Outcome:
         """A failure that follows from the failed statement `cause`: not checked where
@@ -645,6 +674,26 @@ def unavailable_extension(node: Any, error: ServerError) -> str | None:
     if isinstance(node, ast.CreateExtensionStmt):
         return str(node.extname)
     return unavailable.group("name") or unavailable.group("file")
+
+
+def missing_schema(message: str) -> str | None:
+    """The schema an "undefined" error names: the missing schema itself (`schema "auth"
+    does not exist`), or the one a missing object is qualified with (`relation
+    "storage.buckets" does not exist`, `function auth.uid() does not exist`)."""
+    match = MISSING_SCHEMA.match(message)
+    if match:
+        return match.group(1).replace('""', '"')
+    match = FUNCTION.match(message) or QUOTED.search(message)
+    if not match or "." not in match.group(1):
+        return None
+    return match.group(1).replace('""', '"').rsplit(".", 1)[0]
+
+
+def platform_of(schema: str | None, created: set[str]) -> Platform | None:
+    """The managed platform that makes `schema`, where no statement of the files did."""
+    if schema is None or schema in created:
+        return None
+    return next((p for p in MANAGED_PLATFORMS if schema in p.schemas), None)
 
 
 def missing_name(message: str) -> str | None:

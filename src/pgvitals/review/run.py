@@ -313,6 +313,8 @@ def review_notes(load: Load, notes: list[Note], new_from: int) -> list[dict[str,
                 STATEMENTS_NOT_CHECKED: 1 + len(needing),
                 "because": outcome.reason,
             }
+            if outcome.check_instead:
+                counted[CHECK_INSTEAD] = outcome.check_instead
             schemas = set().union(*(placed_in(load.statements[n].node) for n in [index, *later]))
             if schemas:
                 counted[SCHEMAS_NOT_CHECKED] = sorted(schemas)

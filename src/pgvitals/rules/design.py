@@ -280,7 +280,8 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
     '9999-12-31')`, `at::date`, `WHERE at > '2020-01-01'`): for timestamptz those depend
     on the TimeZone, and PostgreSQL refuses the change until the index is rewritten.
     None either for a column of a partition key (of the table or of a sub-partitioned
-    partition): PostgreSQL cannot change such a column's type at all.
+    partition), or one a generated column computes from: PostgreSQL cannot change such
+    a column's type at all.
     """
     for table, column in own_columns(snap, "timestamp"):
         if column.data_type.startswith("timestamp"):
@@ -311,6 +312,13 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
                     "the column is in the partition key of " + ", ".join(keyed) + ": PostgreSQL"
                     " cannot change its type (it is part of the partition key); re-create the"
                     " table partitioned by a timestamptz column and move the rows"
+                )
+            elif computing_columns := fixes.computed_from(snap, column):
+                evidence["generated_columns_using_it"] = computing_columns
+                evidence["no_automatic_fix"] = (
+                    "generated columns compute from it: PostgreSQL cannot change its type"
+                    " (cannot alter type of a column used by a generated column); drop them,"
+                    " change the type, and add them back"
                 )
             elif not blocked_by_views(snap, column, evidence):
                 evidence["indexes_rebuilt"] = indexes

@@ -543,7 +543,9 @@ def fk_type_mismatch(snap: Snapshot, opts: TypeMismatchOptions) -> Iterator[Draf
     """A referencing column's type cannot hold, or cannot be compared with, the key.
 
     Checks declared foreign keys and references inferred from names (`teacher_id` ->
-    `teachers.id`, see `missing-foreign-key`). High when the types cannot be compared
+    `teachers.id`, see `missing-foreign-key`); a text column whose values, where rows
+    were read, are all too short to be a uuid's text is not taken for a reference to a
+    uuid key (a code of its own). High when the types cannot be compared
     (uuid against an integer, text against uuid): no constraint is possible at all.
     Medium when an integer column is narrower than the integer key it references, or
     integer meets numeric. Where a sequence feeds the key and its position was read,

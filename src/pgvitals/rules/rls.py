@@ -57,8 +57,9 @@ CHEAP_BUILTINS = frozenset(
 
 def per_row_calls(snap: Snapshot, expression: Expression | None) -> list[tuple[Call, Function]]:
     """Calls that give one value for every row but run for each row: not immutable,
-    not a cheap system function, no argument reads a column, not inside `(SELECT ...)`,
-    and not an argument of another such call (that one is reported instead)."""
+    not a cheap system function, no argument reads a column, not inside a sub-select
+    that reads no column of the row (`(SELECT f())`, `IN (SELECT f())`), and not an
+    argument of another such call (that one is reported instead)."""
     if expression is None:
         return []
     functions = snap.facts.function_by_oid
@@ -97,8 +98,9 @@ def rls_per_row_function(snap: Snapshot, opts: PerRowOptions) -> Iterator[Draft]
 
     Reported for calls of STABLE or VOLATILE functions (`auth.uid()`,
     `current_setting(...)`, your own helpers) whose arguments read no column of the
-    row and that are not wrapped in a scalar sub-select. Low on tables under
-    `small_table_rows` rows.
+    row and that are not inside a sub-select that reads no column of the row either
+    (`(SELECT auth.uid())`, `team_id IN (SELECT my_teams())`: PostgreSQL runs those
+    once per query). Low on tables under `small_table_rows` rows.
 
     ## Why it breaks
     PostgreSQL adds the policy's expression to every query's WHERE clause and
@@ -512,17 +514,23 @@ def rls_policy_always_true(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     not bypass row-level security anyway.
 
     High when it opens UPDATE or DELETE of every row (`USING (true)`) or lets UPDATE
-    write any row (`WITH CHECK (true)`); medium when the widest it opens is INSERT of
-    any row; low for reading every row (`FOR SELECT USING (true)`), which is right
-    for public reference data and a leak for anything that belongs to a user or a
-    tenant. A `FOR ALL` policy without WITH CHECK uses its USING for writes too.
+    write any row (`WITH CHECK (true)`), and when it lets INSERT write any row into a
+    table that other tables' policies read to decide access (a membership table,
+    `decides_access_to` in the evidence); medium when the widest it opens is INSERT of
+    any row elsewhere; low for reading every row (`FOR SELECT USING (true)`), which is
+    right for public reference data and a leak for anything that belongs to a user or
+    a tenant. A `FOR ALL` policy without WITH CHECK uses its USING for writes too.
 
     ## Why it breaks
     Permissive policies are OR-ed: one that is always true makes every other policy
     for that role and command irrelevant. A write policy written as `true` "to get
     it working" lets any signed-in user (or anyone, for `anon` or PUBLIC) update or
     delete other users' rows, or insert rows in another tenant's name, through the
-    API; a read policy written as `true` shows every tenant's rows.
+    API; a read policy written as `true` shows every tenant's rows. Where other
+    tables' policies grant access by a row of this table (`team_id IN (SELECT team_id
+    FROM users_on_team WHERE user_id = auth.uid())`, directly or in a function), an
+    INSERT of any row is a grant of that access: any signed-in user adds themselves
+    to any team and reads its rows (found on Midday's `users_on_team`).
 
     ## Fix
     Replace `true` with the condition that ties the row to the caller
@@ -531,6 +539,7 @@ def rls_policy_always_true(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """
     facts = snap.facts
     roles = facts.role_by_name
+    deciding = access_deciders(snap)
     for policy in snap.policies:
         table = snap.table_by_oid.get(policy.table_oid)
         if table is None or not table.rls_enabled or not policy.permissive:
@@ -548,16 +557,70 @@ def rls_policy_always_true(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             opened += [f"{c} (WITH CHECK)" for c in ("INSERT", "UPDATE") if policy.applies_to(c)]
         if not opened:
             continue
+        decides = sorted(t.qualname for t in deciding.get(table.oid, []))
+        inserts = "INSERT (WITH CHECK)" in opened
         severity = None
         if not {"UPDATE", "DELETE", "UPDATE (WITH CHECK)"} & set(opened):
-            severity = MEDIUM if "INSERT (WITH CHECK)" in opened else LOW
+            severity = (None if decides else MEDIUM) if inserts else LOW
+        evidence: dict[str, object] = {
+            "commands": opened,
+            "roles": subject,
+            "command": policy.command,
+        }
+        if decides:
+            evidence["decides_access_to"] = decides
         yield finding(
             policy,
             f"Policy {policy.name} on {table.qualname} is always true for"
-            f" {', '.join(opened)} ({', '.join(subject)})",
-            evidence={"commands": opened, "roles": subject, "command": policy.command},
+            f" {', '.join(opened)} ({', '.join(subject)})"
+            + (
+                f"; the policies of {', '.join(decides)} read it to decide access, so a row"
+                " written into it grants that access"
+                if decides and (inserts or "UPDATE (WITH CHECK)" in opened)
+                else ""
+            ),
+            evidence=evidence,
             severity=severity,
         )
+
+
+def access_deciders(snap: Snapshot) -> dict[int, list[Table]]:
+    """Per table: the other tables with row-level security whose policies read it,
+    in a sub-select, through a view, or in the body of a function they call (a name
+    after FROM or JOIN, as tables_named_in guesses), SECURITY DEFINER or not: its rows
+    decide what those policies let through."""
+    facts = snap.facts
+    views = {view.oid: view for view in snap.views}
+    named: dict[tuple[str | None, str], list[Table]] = {}
+    for table in snap.tables:
+        named.setdefault((table.schema, table.name), []).append(table)
+        named.setdefault((None, table.name), []).append(table)
+    bodies: dict[int, list[Table]] = {}
+    found: dict[int, dict[int, Table]] = {}
+    for policy in snap.policies:
+        reader = snap.table_by_oid.get(policy.table_oid)
+        if reader is None or not reader.rls_enabled:
+            continue
+        read: set[int] = set()
+        for expression in facts.policy_expressions.get(policy.oid, (None, None)):
+            if expression is None:
+                continue
+            read.update(expression.reads)
+            for call in expression.calls:
+                function = facts.function_by_oid.get(call.function_oid)
+                if function is None or not function.user_defined:
+                    continue
+                if function.oid not in bodies:
+                    bodies[function.oid] = tables_named_in(function, named)
+                read.update(t.oid for t in bodies[function.oid])
+        pending = [oid for oid in read if oid in views]
+        while pending:
+            view = views[pending.pop()]
+            pending += [oid for oid in view.reads if oid in views and oid not in read]
+            read.update(view.reads)
+        for oid in read - {reader.oid}:
+            found.setdefault(oid, {})[reader.oid] = reader
+    return {oid: list(readers.values()) for oid, readers in found.items()}
 
 
 # --- session variables ------------------------------------------------------------------

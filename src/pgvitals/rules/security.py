@@ -284,7 +284,9 @@ def security_definer_executable_by_api_role(
 
     Reported when an existing API role holds EXECUTE on a SECURITY DEFINER function
     (granted to it, to a role it inherits from, or to PUBLIC, which every function
-    has unless it was revoked) and USAGE on its schema. In a schema the API serves
+    has unless it was revoked) and USAGE on its schema. Trigger functions are not:
+    PostgreSQL runs them only when their trigger fires ("trigger functions can only
+    be called as triggers"), so EXECUTE lets nobody call them. In a schema the API serves
     (`api_schemas`) it is high when `anon`, the role of requests without a login,
     can call it, and medium when only signed-in roles can; in a schema the API does
     not serve it is low: only SQL that already runs as that role (a policy, a
@@ -312,7 +314,9 @@ def security_definer_executable_by_api_role(
     served = api_schemas(snap, opts)
     facts = snap.facts
     for function in snap.functions:
-        if not (function.user_defined and function.security_definer):
+        # a trigger function runs only when its trigger fires (chatbot-ui's and Midday's
+        # handle_new_user): EXECUTE lets no one call it
+        if not (function.user_defined and function.security_definer) or function.fired_only:
             continue
         schema = facts.schema_by_name.get(function.schema)
         callers = [
@@ -575,8 +579,8 @@ def grant_to_public(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
     High when PUBLIC may write (INSERT, UPDATE, DELETE, TRUNCATE); medium for reads
     and for EXECUTE on a SECURITY DEFINER function (which every new function has,
     unless revoked; reported here when no API role exists, since
-    `security-definer-executable-by-api-role` reports it otherwise). CREATE on a
-    schema is `public-schema-create`.
+    `security-definer-executable-by-api-role` reports it otherwise; not for a trigger
+    function, which nobody can call). CREATE on a schema is `public-schema-create`.
 
     ## Why it breaks
     PUBLIC is not a role you manage: it is every role that exists or will exist,
@@ -608,6 +612,8 @@ def grant_to_public(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
         )
     for function in snap.functions:
         if not (function.user_defined and function.security_definer) or roles:
+            continue
+        if function.fired_only:
             continue
         granted = facts.grants.get(("function", function.oid), {})
         if "EXECUTE" not in granted.get(PUBLIC, ()):

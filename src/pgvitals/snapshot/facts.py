@@ -425,7 +425,9 @@ class Facts:
         is a name the target table itself has as a column beside its key (`action_id`
         beside `Action."actionId"`): it holds that column's values. Nor is a stem that a
         table named with the referencing table's own prefix also matches (`event_id` of
-        `v1_event_to_run_olap` beside `Event` and `v1_event`): which is meant?
+        `v1_event_to_run_olap` beside `Event` and `v1_event`): which is meant? Nor is a
+        text column named for a uuid key whose values, where rows were read, are all too
+        short to be one.
         """
         found = []
         declared = self.columns_in_foreign_keys
@@ -446,11 +448,26 @@ class Facts:
                 if target is None or self._typed_by_sibling(table, column):
                     continue
                 reference = self._reference_to(table, column, target)
+                if reference is not None and self._holds_no_uuid(reference):
+                    continue
                 if reference is not None and not (joined and reference.mismatches()):
                     # a folded name is a reference only where its type is the key's:
                     # `valid boolean` beside a table `vals` is no reference to it
                     found.append(reference)
         return found
+
+    def _holds_no_uuid(self, reference: Reference) -> bool:
+        """A text column named like a reference to a uuid key, whose values were read
+        and none is long enough to be one (a uuid's text has 32 hex digits at least):
+        it holds something else. Midday's `teams.inbox_id` is a 10-character code the
+        table generates (DEFAULT generate_inbox(10)), not a reference to `inbox.id`."""
+        for column, key in zip(reference.columns, reference.ref_columns, strict=True):
+            if column.type_category != "S" or key.type_name != "uuid":
+                continue
+            profile = self.column_profile(reference.table, column.name)
+            if profile is not None and profile.max_length is not None and profile.max_length < 32:
+                return True
+        return False
 
     def _typed_by_sibling(self, table: Table, column: Column) -> bool:
         """Does the table have a `<stem>_type` (`<stem>Type`, `<stem>type`) beside this

@@ -690,6 +690,13 @@ class Function(NamedTuple):
     extension: str | None  # the extension it belongs to
     user_defined: bool
     comment: str | None
+    result_type: str = ""  # format_type of what it returns: "trigger" is fired, never called
+
+    @property
+    def fired_only(self) -> bool:
+        """A trigger or event trigger function: PostgreSQL refuses to call it directly
+        ("trigger functions can only be called as triggers"), whoever holds EXECUTE."""
+        return self.result_type in ("trigger", "event_trigger")
 
     @property
     def signature(self) -> str:

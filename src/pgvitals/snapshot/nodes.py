@@ -146,7 +146,7 @@ class Call:
     function_oid: int
     arguments: tuple[str | bool | None, ...]  # constant arguments decoded, else None
     row_independent: bool  # no argument reads a column: one value for every row
-    once: bool  # inside a scalar sub-select without FROM, `(SELECT f())`: run once
+    once: bool  # inside an uncorrelated sub-select, `(SELECT f())`, `IN (SELECT f())`: run once
     outer: int | None  # index in `calls` of the row-independent call it is an argument of
     parent: str | None  # the node type around it (NULLIFEXPR, COERCEVIAIO, OPEXPR, ...)
     cast_to: int | None  # the type it is cast to right away, if any
@@ -205,6 +205,14 @@ def _scalar_subselect(node: Node) -> Any:
     return targets[0].get("expr") if isinstance(targets[0], Node) else None
 
 
+def _uncorrelated(query: Any) -> bool:
+    """A sub-select that reads no column of an enclosing query (no Var with varlevelsup
+    above 0 anywhere in it): PostgreSQL runs it once per query, not once per row."""
+    return isinstance(query, Node) and not any(
+        node.type == "VAR" and str(node.get("varlevelsup", "0")) != "0" for node in walk(query)
+    )
+
+
 def _collect_calls(
     item: Any, parent: Node | None, once: bool, outer: int | None, calls: list[Call]
 ) -> None:
@@ -221,6 +229,13 @@ def _collect_calls(
         target = _scalar_subselect(item)
         if target is not None:
             _collect_calls(target, item, True, outer, calls)
+            return
+        if _uncorrelated(item.get("subselect")):
+            # an InitPlan, or a hashed (else materialized) SubPlan: the sub-select runs
+            # once per query, `team_id IN (SELECT my_teams())` as Supabase advises; the
+            # left side of IN is still compared row by row
+            _collect_calls(item.get("testexpr"), item, once, outer, calls)
+            _collect_calls(item.get("subselect"), item, True, outer, calls)
             return
     if item.type in _CALLS and "funcid" in item:
         arguments = item.get("args") or []

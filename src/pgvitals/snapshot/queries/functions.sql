@@ -24,7 +24,8 @@ SELECT p.oid::int8 AS oid,
        (n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' AND x.oid IS NULL
         AND (pg_catalog.cardinality(%(schemas)s::text[]) = 0
              OR n.nspname = ANY (%(schemas)s::text[]))) AS user_defined,
-       d.description AS comment
+       d.description AS comment,
+       pg_catalog.format_type(p.prorettype, NULL) AS result_type
   FROM pg_catalog.pg_proc p
   JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
   JOIN pg_catalog.pg_language l ON l.oid = p.prolang
