@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 
 from pgvitals.findings import Finding
-from pgvitals.report import fix_scripts
+from pgvitals.report import Scripts, fix_scripts
 from pgvitals.testing import flush_statistics
 from tests.test_fixes import apply_script, checked, schema_dump, take_snapshot
 from tests.test_verify import assert_passed, verified
@@ -97,32 +97,47 @@ def test_the_foreign_key_fix_indexes_the_column_and_rolls_back_exactly(database)
     assert schema_dump(database.server, database.name) == before
 
 
+def fixed_after_lookups(database, setup: str, lookup: str, index: str) -> tuple[Scripts, str]:
+    """After `setup` and three calls of `lookup`, the key's fix and the query advice's
+    both build `index`; fix.sql runs whole and resolves the reference. The scripts and
+    the schema as it was, for the rollback."""
+    database.execute(setup)
+    with database.admin() as app:
+        for key in range(1, 4):
+            app.execute(lookup, [key])
+        flush_statistics(app)
+    findings, scripts = checked(database.dsn)
+    building = {f.rule for f in findings if f.fix and f'"{index}"' in f.fix.sql}
+    assert building == {"missing-foreign-key", "missing-index-for-query"}
+    before = schema_dump(database.server, database.name)
+    assert apply_script(database.dsn, scripts.fix).failures == []
+    assert findings_of(database.dsn, "missing-foreign-key", "unindexed-foreign-key") == []
+    return scripts, before
+
+
+def assert_rolled_back(database, scripts: Scripts, before: str) -> None:
+    assert apply_script(database.dsn, scripts.rollback).failures == []
+    assert schema_dump(database.server, database.name) == before
+
+
 def test_an_index_that_query_advice_shares_is_built_once(database) -> None:
     # missing-index-for-query advises the same index, under the same name, for the
     # application's lookups by the column: the key's fix, which runs after it, must
     # neither fail on it nor depend on it (a reviewer may leave the other fix out)
     require(database, "pg_stat_statements")
-    database.execute(
+    scripts, before = fixed_after_lookups(
+        database,
         """
         CREATE TABLE teachers (id int PRIMARY KEY);
         INSERT INTO teachers SELECT generate_series(1, 2000);
         CREATE TABLE lessons (id int PRIMARY KEY, teacher_id int);
         INSERT INTO lessons SELECT g, 1 + g % 2000 FROM generate_series(1, 20000) g;
         ANALYZE teachers, lessons;
-        """
+        """,
+        "SELECT id FROM lessons WHERE teacher_id = %s",
+        "lessons_teacher_id_idx",
     )
-    with database.admin() as app:
-        for teacher in range(1, 4):
-            app.execute("SELECT id FROM lessons WHERE teacher_id = %s", [teacher])
-        flush_statistics(app)
-    findings, scripts = checked(database.dsn)
-    building = {f.rule for f in findings if f.fix and '"lessons_teacher_id_idx"' in f.fix.sql}
-    assert building == {"missing-foreign-key", "missing-index-for-query"}
-    before = schema_dump(database.server, database.name)
-    assert apply_script(database.dsn, scripts.fix).failures == []
-    assert findings_of(database.dsn, "missing-foreign-key", "unindexed-foreign-key") == []
-    assert apply_script(database.dsn, scripts.rollback).failures == []
-    assert schema_dump(database.server, database.name) == before
+    assert_rolled_back(database, scripts, before)
     # each fix builds the index itself, and skips it where the other's ran first
     assert (
         scripts.fix.count('CREATE INDEX CONCURRENTLY IF NOT EXISTS "lessons_teacher_id_idx"') == 2
@@ -136,7 +151,8 @@ def test_a_partitioned_index_that_query_advice_shares_is_built_once(database) ->
     # failed with "relation payment_customer_id_idx already exists"
     require(database, "pg_stat_statements")
     require(database, "hypopg")
-    database.execute(
+    scripts, before = fixed_after_lookups(
+        database,
         """
         CREATE EXTENSION IF NOT EXISTS hypopg;
         CREATE TABLE customers (id int PRIMARY KEY);
@@ -147,21 +163,12 @@ def test_a_partitioned_index_that_query_advice_shares_is_built_once(database) ->
         CREATE TABLE payments_2 PARTITION OF payments FOR VALUES FROM (10) TO (20);
         INSERT INTO payments SELECT g, 1 + g % 5000, g % 20 FROM generate_series(1, 30000) g;
         ANALYZE customers, payments;
-        """
+        """,
+        "SELECT id FROM payments WHERE customer_id = %s",
+        "payments_customer_id_idx",
     )
-    with database.admin() as app:
-        for customer in range(1, 4):
-            app.execute("SELECT id FROM payments WHERE customer_id = %s", [customer])
-        flush_statistics(app)
-    findings, scripts = checked(database.dsn)
-    building = {f.rule for f in findings if f.fix and '"payments_customer_id_idx"' in f.fix.sql}
-    assert building == {"missing-foreign-key", "missing-index-for-query"}
-    before = schema_dump(database.server, database.name)
-    assert apply_script(database.dsn, scripts.fix).failures == []
-    assert findings_of(database.dsn, "missing-foreign-key", "unindexed-foreign-key") == []
     assert indexes_of(database.dsn, "payments_1") == ["payments_1_customer_id_idx"]
-    assert apply_script(database.dsn, scripts.rollback).failures == []
-    assert schema_dump(database.server, database.name) == before
+    assert_rolled_back(database, scripts, before)
 
 
 def test_new_partitions_and_a_partition_s_own_key_do_not_break_the_table_s_index(
