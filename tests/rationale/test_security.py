@@ -711,3 +711,34 @@ def test_an_extension_moved_out_of_public_needs_its_schema_on_the_search_path(
             session.execute("SELECT similarity('lesson', 'lessons')")
         session.execute("SET search_path = public, extensions")  # what the fix's note asks
         assert session.execute("SELECT similarity('lesson', 'lessons') > 0").fetchone() == (True,)
+
+
+def test_a_function_with_its_own_search_path_loses_a_moved_extension(database) -> None:
+    # Graphile Starter's login() sets search_path = pg_catalog, public, pg_temp and calls
+    # pgcrypto's crypt(): once the extension moves out of public, every login fails
+    with database.admin() as session:
+        available = session.execute(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'"
+        ).fetchone()
+    if available is None:
+        pytest.skip("pg_trgm is not available on this server")
+    database.execute(
+        """
+        CREATE EXTENSION pg_trgm SCHEMA public;
+        CREATE FUNCTION close_enough(a text, b text) RETURNS boolean LANGUAGE plpgsql
+          SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
+          AS $$ BEGIN RETURN similarity(a, b) > 0.3; END $$;
+        """
+    )
+    with database.admin() as session:
+        assert session.execute("SELECT close_enough('lesson', 'lessons')").fetchone() == (True,)
+        session.execute("CREATE SCHEMA extensions")
+        session.execute("ALTER EXTENSION pg_trgm SET SCHEMA extensions")
+        session.execute("SET search_path = public, extensions")  # the caller's path is no help
+        with pytest.raises(psycopg.errors.UndefinedFunction, match="similarity"):
+            session.execute("SELECT close_enough('lesson', 'lessons')")
+        session.execute("ALTER EXTENSION pg_trgm SET SCHEMA public")
+        session.execute("DROP SCHEMA extensions")
+    [found] = findings(database, "extension-in-public")
+    assert found.fix is None
+    assert found.evidence["used_under_fixed_search_path"] == ["public.close_enough(a text, b text)"]

@@ -364,9 +364,12 @@ def extensions_in_public(snap: Snapshot) -> list[Extension]:
 
 def moved_extensions(snap: Snapshot) -> list[Extension]:
     """The extensions extension-in-public's fix moves out of `public`: relocatable ones
-    no function body names as `public.<name>`."""
+    no function body names as `public.<name>`, and none uses under a search_path of its
+    own that does not reach the new schema."""
     return [
-        e for e in extensions_in_public(snap) if e.relocatable and not functions_naming(snap, e)
+        e
+        for e in extensions_in_public(snap)
+        if e.relocatable and not functions_naming(snap, e) and not functions_pinning(snap, e)
     ]
 
 
@@ -401,6 +404,12 @@ def extension_in_public(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     extension that is not relocatable must be dropped and created again in the new
     schema, which drops the objects that depend on it: plan that by hand.
 
+    No SQL is generated either where a function that sets its own search_path
+    (`SET search_path = pg_catalog, public, pg_temp`, as SECURITY DEFINER functions
+    should) names one of the extension's objects in its body and that path does not
+    include the new schema: `crypt()` or `citext` would no longer be found there
+    (Graphile Starter's `login` and `really_create_user`).
+
     No SQL is generated where a function body names one of the extension's objects
     with its schema (`public.unaccent`, `public.earth`): such a body is text, looked up
     when it runs, and does not follow the move (a view, a default or an index
@@ -425,6 +434,7 @@ def extension_in_public(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             f" ({extension.members:,} objects)"
         )
         naming = functions_naming(snap, extension)
+        pinning = functions_pinning(snap, extension)
         fix = None
         if naming:
             evidence["named_by_functions"] = naming
@@ -432,10 +442,42 @@ def extension_in_public(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                 f"; {plural(len(naming), 'function')} name its objects as public.<name>:"
                 " no SQL proposed, moving it would break them"
             )
+        elif pinning:
+            evidence["used_under_fixed_search_path"] = pinning
+            message += (
+                f"; {plural(len(pinning), 'function')} use its objects under a search_path of"
+                f" their own without {fixes.EXTENSIONS_SCHEMA}: no SQL proposed, moving it"
+                " would break them (add the schema to their search_path first)"
+            )
         elif extension in moved:
             fix = fixes.move_extension(extension, schema_missing, drops_schema)
             drops_schema = False
         yield finding(extension, message, evidence=evidence, fix=fix)
+
+
+WORD = re.compile(r'"((?:[^"]|"")+)"|([a-z_][a-z0-9_$]*)', re.IGNORECASE)
+
+
+def functions_pinning(snap: Snapshot, extension: Extension) -> list[str]:
+    """The user-defined functions that set a search_path of their own without the schema
+    the fix moves extensions to, and whose body names one of the extension's objects
+    (looked up through that path each time the body runs)."""
+    members = set(extension.member_names)
+    pinning = []
+    for function in snap.functions:
+        path = function.settings.get("search_path")
+        if not function.user_defined or not function.source or path is None:
+            continue
+        schemas = {part.strip().strip('"') for part in path.split(",")}
+        if fixes.EXTENSIONS_SCHEMA in schemas:
+            continue
+        words = {
+            quoted.replace('""', '"') if quoted else bare.lower()
+            for quoted, bare in WORD.findall(function.source)
+        }
+        if words & members:
+            pinning.append(function.qualname)
+    return pinning
 
 
 # `public.name`, `"public"."name"`: a body's reference to an object by its schema
