@@ -39,7 +39,9 @@ DEFAULT_API_ROLES = "anon,authenticated,web_anon"
 @dataclass(frozen=True)
 class ApiOptions:
     api_roles: str = option(
-        DEFAULT_API_ROLES, "comma-separated roles that API requests run as (PostgREST, Supabase)"
+        DEFAULT_API_ROLES,
+        "comma-separated roles that API requests run as (PostgREST, Supabase); roles a"
+        " NOINHERIT login role switches to (PostgREST's and PostGraphile's setup) count too",
     )
 
 
@@ -57,8 +59,31 @@ def names_in(value: str) -> list[str]:
 
 
 def api_roles(snap: Snapshot, opts: ApiOptions) -> list[str]:
-    """The configured API roles that exist in this cluster."""
-    return [name for name in names_in(opts.api_roles) if name in snap.facts.role_by_name]
+    """The configured API roles that exist in this cluster, then the roles a login
+    role switches to (switch_roles): the same pattern under other names."""
+    configured = [name for name in names_in(opts.api_roles) if name in snap.facts.role_by_name]
+    return configured + [name for name in switch_roles(snap) if name not in configured]
+
+
+def switch_roles(snap: Snapshot) -> list[str]:
+    """Roles that a login role was granted but does not inherit, which cannot log in
+    and are subject to row-level security: the roles an API server switches to with
+    SET ROLE for each request. PostgREST's and PostGraphile's documented setup (and
+    Graphile Starter's `*_authenticator` NOINHERIT with `*_visitor`, Supabase's
+    authenticator with anon and authenticated) connects as a NOINHERIT login role
+    that holds no privileges itself, so whatever those roles may reach, a request
+    may reach. A BYPASSRLS target (Supabase's service_role) is a server-side key,
+    not a visitor: policies do not apply to it anyway."""
+    roles = snap.facts.role_by_name
+    found: set[str] = set()
+    for role in snap.roles:
+        if not role.login:
+            continue
+        for name in set(role.member_of) - set(role.inherits_from):
+            target = roles.get(name)
+            if target is not None and not target.login and not bypasses_rls(target):
+                found.add(name)
+    return sorted(found)
 
 
 def api_schemas(snap: Snapshot, opts: ApiSchemaOptions) -> set[str]:
@@ -308,9 +333,13 @@ def security_definer_executable_by_api_role(
     API must call it, make it check who calls (`auth.uid()`) and what it may touch
     before doing anything. A function that policies call runs as the querying role,
     which therefore needs EXECUTE: keep it out of the schemas the API serves instead
-    (no SQL is generated for those). The rollback grants back what was revoked.
+    (no SQL is generated for those). Nor is any where the function was granted to a
+    role found only because a NOINHERIT login role switches to it (Graphile Starter's
+    `*_visitor`): that grant is the application's API, and revoking it shuts the
+    application out. The rollback grants back what was revoked.
     """
     roles = api_roles(snap, opts)
+    inferred = set(roles) - set(names_in(opts.api_roles))
     served = api_schemas(snap, opts)
     facts = snap.facts
     for function in snap.functions:
@@ -329,6 +358,10 @@ def security_definer_executable_by_api_role(
             continue
         granted = facts.grants.get(("function", function.oid), {})
         holders = [g for g in (PUBLIC, *roles) if "EXECUTE" in granted.get(g, ())]
+        # a grant to a role found only by its login role's SET ROLE pattern is the
+        # project's own API (Graphile Starter grants its mutations to *_visitor):
+        # revoking it shuts the application out; say so rather than revoke
+        deliberate = [g for g in holders if g in inferred]
         # a policy runs its functions as the querying role: revoking would break it
         policies = [p.qualname for p in facts.policies_calling.get(function.oid, [])]
         exposed = function.schema in served
@@ -348,8 +381,11 @@ def security_definer_executable_by_api_role(
                 "owner": function.owner,
                 "schema_served_by_api": exposed,
                 "called_by_policies": policies,
+                **({"granted_to_app_role": deliberate} if deliberate else {}),
             },
-            fix=fixes.revoke_execute(function, holders) if holders and not policies else None,
+            fix=None
+            if not holders or policies or deliberate
+            else fixes.revoke_execute(function, holders),
             severity=severity,
         )
 
