@@ -317,6 +317,12 @@ class Facts:
             tool = MIGRATION_TABLES.get(table.name) or MIGRATION_TABLES.get(
                 f"{table.schema}.{table.name}"
             )
+            if tool is not None and table.name == "schema_migrations":
+                # golang-migrate's (version bigint, dirty boolean): its `dirty` flag is
+                # its own, and so is how it runs a file (fix scripts say so)
+                columns = self.snap.columns_by_table.get(table.oid, [])
+                if any(c.name == "dirty" for c in columns):
+                    tool = "golang-migrate"
             if tool is not None:
                 found[table.oid] = tool
         return found
