@@ -617,7 +617,9 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
     `prev_*`) count only where statistics show few values; media types, the `*_type` of
     a polymorphic reference (beside its `*_id`), the `state` of an address (a table
     with `city` or `country`) and OpenID Connect's opaque `session_state` never count.
-    Without statistics (never analyzed) the name alone decides, at low severity, except
+    Without statistics (never analyzed), or where they counted no value (every row NULL:
+    Coder's `workspace_resources.instance_type`, a cloud machine type, was "about 0
+    distinct values"), the name alone decides, at low severity, except
     for a varchar longer than 255 (OAuth's opaque `state`, varchar(1024)). Enum and
     domain types are not text here and are not reported.
 
@@ -639,7 +641,9 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
             continue  # the cheapest test first: most names say nothing of states
         if not column.data_type.startswith(("text", "character")):
             continue  # a domain: it may carry its own CHECK
-        if not status_like(column, snap.columns_by_table[table.oid], column.n_distinct is not None):
+        # pg_stats' n_distinct is 0 where it counted no value (every row NULL): no count
+        counted = bool(column.n_distinct)
+        if not status_like(column, snap.columns_by_table[table.oid], counted):
             continue
         if constrained(snap, column):
             continue
@@ -657,14 +661,16 @@ def constrained(snap: Snapshot, column: Column) -> bool:
 
 
 def status_finding(column: Column, rows: int, opts: StatusOptions) -> Iterator[Draft]:
-    distinct = distinct_values(column, rows)
+    distinct = distinct_values(column, rows) if column.n_distinct else None
     if distinct is not None and distinct > opts.max_distinct:
         return
     evidence: dict[str, object] = {
         "distinct_values": distinct,
         "data_type": column.data_type,
     }
-    if distinct is None:
+    if column.n_distinct == 0:
+        evidence["statistics"] = "no value counted: every row is NULL"
+    elif distinct is None:
         evidence["statistics"] = "none: never analyzed, or not readable by this role"
     shown = f"about {distinct} distinct values" if distinct is not None else "values"
     yield finding(
