@@ -908,7 +908,7 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
     string, which sqlc writes for every absent value: in Coder,
     `template_version_parameters.icon` and `.validation_regex` are `''` for a parameter
     without an icon or a regex, `audit_logs.resource_icon` for a resource without one,
-    beside 26 columns `NOT NULL DEFAULT ''`). The `''` rows weigh nothing there either:
+    beside 34 columns `NOT NULL DEFAULT ''`). The `''` rows weigh nothing there either:
     low, and only blank rows raise it, with the fix that keeps `''`; a CHECK against
     `''` would make the application's inserts fail from the moment it is added.
 
