@@ -123,3 +123,51 @@ def test_fix_scripts_without_a_migration_tool_say_nothing_of_one(database, tmp_p
     assert done.exit_code in (0, 1), done.stderr
     fix = (tmp_path / "fix.sql").read_text()
     assert "PRIMARY KEY" in fix and "Migrations:" not in fix
+
+
+def test_fix_scripts_give_golang_migrate_each_concurrent_index_a_file(database, tmp_path) -> None:
+    # Coder (coder/coder@9418711) keeps its schema with golang-migrate, whose
+    # schema_migrations has a `dirty` flag; the fix script's CREATE INDEX CONCURRENTLY
+    # statements pasted into one migration file fail there
+    run(
+        database,
+        "CREATE TABLE schema_migrations (version bigint PRIMARY KEY, dirty boolean NOT NULL);"
+        "CREATE TABLE users (id int PRIMARY KEY);"
+        'CREATE TABLE "Weird""Name" (id int PRIMARY KEY, owner_id int REFERENCES users,'
+        " editor_id int REFERENCES users)",
+    )
+    done = pgvitals("check", database.dsn, "-o", str(tmp_path / "report.json"))
+    assert done.exit_code in (0, 1), done.stderr
+    fix = (tmp_path / "fix.sql").read_text()
+    rollback = (tmp_path / "rollback.sql").read_text()
+    for script in (fix, rollback):
+        assert "kept by golang-migrate (public.schema_migrations)" in script
+        assert "Give each one a\n-- migration of its own" in script
+    indexes = [line for line in fix.splitlines() if line.startswith("CREATE INDEX CONCURRENTLY")]
+    assert len(indexes) == 2
+    # golang-migrate sends the file as one query string (the simple protocol, as psycopg
+    # does without parameters): the server runs it as one transaction and refuses
+    with psycopg.connect(database.dsn, autocommit=True) as session:
+        try:
+            session.execute("\n".join(indexes).encode())
+        except psycopg.errors.ActiveSqlTransaction as error:
+            assert "cannot run inside a transaction block" in str(error)
+        else:
+            raise AssertionError("two CONCURRENTLY statements in one query string ran")
+        for statement in indexes:  # each alone, as a file of its own, runs
+            session.execute(statement.encode())
+
+
+def test_fix_scripts_for_other_schema_migrations_tools_say_no_more(database, tmp_path) -> None:
+    # Rails' and dbmate's schema_migrations have no `dirty` flag: the tool stays open
+    run(
+        database,
+        "CREATE TABLE schema_migrations (version varchar PRIMARY KEY);"
+        "CREATE TABLE users (id int PRIMARY KEY);"
+        "CREATE TABLE posts (id int PRIMARY KEY, owner_id int REFERENCES users)",
+    )
+    done = pgvitals("check", database.dsn, "-o", str(tmp_path / "report.json"))
+    assert done.exit_code in (0, 1), done.stderr
+    fix = (tmp_path / "fix.sql").read_text()
+    assert "kept by Rails, golang-migrate, dbmate or Ecto (public.schema_migrations)" in fix
+    assert "CREATE INDEX CONCURRENTLY" in fix and "migration of its own" not in fix

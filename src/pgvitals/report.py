@@ -905,7 +905,15 @@ def fix_scripts(
     )
     # the search_path only where there are statements for it to apply to
     setting = search_path_statement(server.search_path) if ordered else ""
-    fix_parts = [script_header("Fix", server, migrations) + setting]
+    # both scripts hold the CONCURRENTLY statements of either (a rollback drops the index
+    # its fix built concurrently)
+    concurrently = any(
+        "CONCURRENTLY" in (sql or "")
+        for item in ordered
+        if item.fix
+        for sql in (item.fix.sql, item.fix.rollback_sql)
+    )
+    fix_parts = [script_header("Fix", server, migrations, concurrently) + setting]
     heading = None
     first_with: dict[tuple[str, ...], Finding] = {}
     for item in ordered:
@@ -917,7 +925,7 @@ def fix_scripts(
         fix_parts.append(f"{label(item)}\n{entry(item, item.fix.sql, first_with)}\n")
     if not ordered:
         fix_parts.append("-- Nothing to fix: no finding comes with a fix.\n")
-    rollback_parts = [script_header("Rollback", server, migrations) + setting]
+    rollback_parts = [script_header("Rollback", server, migrations, concurrently) + setting]
     first_with = {}
     for item in reversed(ordered):
         assert item.fix is not None
@@ -950,7 +958,9 @@ def label(item: Finding) -> str:
     return f"-- {item.rule}: {one_line(item.object)} [{risk}]"
 
 
-def script_header(kind: str, server: ServerInfo, migrations: Iterable[str] = ()) -> str:
+def script_header(
+    kind: str, server: ServerInfo, migrations: Iterable[str] = (), concurrently: bool = False
+) -> str:
     order = (
         "Order: by declared risk: statements that block no writes first, then brief\n"
         "-- locks, then table rewrites, then drops; moving extensions out of public last."
@@ -965,7 +975,7 @@ def script_header(kind: str, server: ServerInfo, migrations: Iterable[str] = ())
         f"-- {order}\n"
         "-- CREATE/DROP INDEX CONCURRENTLY and VACUUM cannot run inside a transaction block:\n"
         "-- run this file in autocommit mode (psql without --single-transaction or BEGIN).\n"
-        + migration_note(list(migrations))
+        + migration_note(list(migrations), concurrently)
     )
 
 
@@ -982,20 +992,36 @@ def search_path_statement(schemas: list[str] | None) -> str:
     )
 
 
-def migration_note(migrations: list[str]) -> str:
+def migration_note(migrations: list[str], concurrently: bool = False) -> str:
     """Where a migration tool keeps the schema, a change made beside it is missing from
     its history: databases built from the migrations (tests, new environments) lack
-    it, and a tool that replays its history to compare (Prisma) reports drift."""
+    it, and a tool that replays its history to compare (Prisma) reports drift. Where
+    the script has CONCURRENTLY statements and the tool runs a file as one transaction
+    (golang-migrate), each of them needs a file of its own."""
     if not migrations:
         return ""
     prisma = any(tool.startswith("Prisma ") for tool in migrations)
+    golang = concurrently and any(tool.startswith("golang-migrate ") for tool in migrations)
     return (
         f"-- Migrations: this schema is kept by {one_line(', '.join(migrations))}.\n"
         "-- Put these statements in a new migration of that tool rather than running this\n"
         "-- file: a change made outside it is not in its history, so every database built\n"
         "-- from the migrations (tests, new environments) lacks it"
         + (PRISMA_NOTE if prisma else ".\n")
+        + (GOLANG_MIGRATE_NOTE if golang else "")
     )
+
+
+# golang-migrate's postgres driver sends a migration file as one query string, which the
+# server runs as one implicit transaction (golang-migrate/migrate@18966c7,
+# database/postgres/postgres.go; review/runners.py reports the same for review)
+GOLANG_MIGRATE_NOTE = (
+    "-- golang-migrate sends a migration file to the server as one query string, run as\n"
+    '-- one transaction: CREATE/DROP INDEX CONCURRENTLY fails there ("cannot run inside a\n'
+    "-- transaction block\") unless it is the file's only statement. Give each one a\n"
+    "-- migration of its own, or run golang-migrate with x-multi-statement=true, which\n"
+    "-- sends the statements one by one (a failure then leaves the file half applied).\n"
+)
 
 
 # Prisma writes each migration as the difference between the migrations so far and

@@ -617,7 +617,9 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
     `prev_*`) count only where statistics show few values; media types, the `*_type` of
     a polymorphic reference (beside its `*_id`), the `state` of an address (a table
     with `city` or `country`) and OpenID Connect's opaque `session_state` never count.
-    Without statistics (never analyzed) the name alone decides, at low severity, except
+    Without statistics (never analyzed), or where they counted no value (every row NULL:
+    Coder's `workspace_resources.instance_type`, a cloud machine type, was "about 0
+    distinct values"), the name alone decides, at low severity, except
     for a varchar longer than 255 (OAuth's opaque `state`, varchar(1024)). Enum and
     domain types are not text here and are not reported.
 
@@ -639,7 +641,9 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
             continue  # the cheapest test first: most names say nothing of states
         if not column.data_type.startswith(("text", "character")):
             continue  # a domain: it may carry its own CHECK
-        if not status_like(column, snap.columns_by_table[table.oid], column.n_distinct is not None):
+        # pg_stats' n_distinct is 0 where it counted no value (every row NULL): no count
+        counted = bool(column.n_distinct)
+        if not status_like(column, snap.columns_by_table[table.oid], counted):
             continue
         if constrained(snap, column):
             continue
@@ -657,14 +661,16 @@ def constrained(snap: Snapshot, column: Column) -> bool:
 
 
 def status_finding(column: Column, rows: int, opts: StatusOptions) -> Iterator[Draft]:
-    distinct = distinct_values(column, rows)
+    distinct = distinct_values(column, rows) if column.n_distinct else None
     if distinct is not None and distinct > opts.max_distinct:
         return
     evidence: dict[str, object] = {
         "distinct_values": distinct,
         "data_type": column.data_type,
     }
-    if distinct is None:
+    if column.n_distinct == 0:
+        evidence["statistics"] = "no value counted: every row is NULL"
+    elif distinct is None:
         evidence["statistics"] = "none: never analyzed, or not readable by this role"
     shown = f"about {distinct} distinct values" if distinct is not None else "values"
     yield finding(
@@ -839,6 +845,11 @@ class EmptyInNotNullOptions:
     medium_ratio: float = option(0.1, "share of empty rows from which it is medium")
     high_ratio: float = option(0.5, "share of empty rows from which it is high")
     min_rows: int = option(10, "rows a table needs before its share raises the severity")
+    convention_columns: int = option(
+        3,
+        "NOT NULL columns of a schema defaulting to '' from which '' is that schema's spelling"
+        " of no value, in its columns without a default too",
+    )
 
 
 @rule(
@@ -891,9 +902,24 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
     stays low, names the CHECK, and proposes no SQL: a CHECK against `''` would reject
     the rows the application writes by design.
 
+    Where a column has no default but `convention_columns` (3) or more NOT NULL columns
+    of its schema default to `''`, the schema spells "none" as `''` throughout, and the
+    application writes it in the columns that have no default as well (Go's empty
+    string, which sqlc writes for every absent value: in Coder,
+    `template_version_parameters.icon` and `.validation_regex` are `''` for a parameter
+    without an icon or a regex, `audit_logs.resource_icon` for a resource without one,
+    beside 34 columns `NOT NULL DEFAULT ''`). The `''` rows weigh nothing there either:
+    low, and only blank rows raise it, with the fix that keeps `''`; a CHECK against
+    `''` would make the application's inserts fail from the moment it is added.
+
     `empty-strings` leaves NOT NULL columns to this rule: one finding per column, with
     the measured share.
     """
+    # NOT NULL columns defaulting to '' by schema: the schema's convention for "none"
+    empty_defaults: dict[str, int] = defaultdict(int)
+    for _, column in own_columns(snap):
+        if column.not_null and EMPTY_DEFAULT.match(column.default or ""):
+            empty_defaults[column.schema] += 1
     for table, column in own_columns(snap):
         if not column.not_null:
             continue
@@ -932,7 +958,20 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
             )
             continue
         if EMPTY_DEFAULT.match(column.default or ""):
-            yield empty_by_default(snap, table, column, blank, rows, measured, evidence, opts)
+            message = (
+                f"NOT NULL DEFAULT '': {measured} are empty or blank, '' being its spelling of"
+                " no value"
+            )
+            yield empty_by_default(snap, table, column, blank, rows, message, evidence, opts)
+            continue
+        convention = empty_defaults[column.schema]
+        if convention >= opts.convention_columns:
+            evidence["schema_empty_defaults"] = convention
+            message = (
+                f"NOT NULL: {measured} are empty or blank, '' being the schema's spelling of no"
+                f" value ({convention} NOT NULL columns of {column.schema} default to '')"
+            )
+            yield empty_by_default(snap, table, column, blank, rows, message, evidence, opts)
             continue
         now = f"{about}{plural(empty, 'row')} {'is' if empty == 1 else 'are'} empty now"
         fix = (
@@ -976,15 +1015,12 @@ def empty_by_default(
     column: Column,
     blank: int,
     rows: int,
-    measured: str,
+    message: str,
     evidence: dict[str, object],
     opts: EmptyInNotNullOptions,
 ) -> Draft:
-    """A NOT NULL column whose default is '': its '' rows are the declared "none", so
-    only the blank rows, which the default never writes, weigh."""
-    message = (
-        f"NOT NULL DEFAULT '': {measured} are empty or blank, '' being its spelling of no value"
-    )
+    """A NOT NULL column whose '' is the declared "none" (its default, or its schema's
+    convention): only the blank rows, which neither writes, weigh."""
     if not blank:
         return finding(column, message, evidence=evidence)
     profile = snap.facts.column_profile(table, column.name)
@@ -998,7 +1034,7 @@ def empty_by_default(
     severity = share_severity(blank / rows if rows else None, rows, opts)
     return finding(
         column,
-        f"{message}; {about}{blank:,} of them are blank (spaces only), which the default never"
+        f"{message}; {about}{blank:,} of them are blank (spaces only), which '' for none never"
         " writes",
         evidence=evidence,
         fix=fix,

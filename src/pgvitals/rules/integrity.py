@@ -954,7 +954,10 @@ def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     index's predicate tests (`WHERE code IS NOT NULL`, `WHERE kind = 'x'`) cannot be NULL
     in it, and a NULL column guarded by another unique index for exactly those rows
     (`UNIQUE (room_id, user_id) WHERE thread_id IS NULL`, or with `(thread_id IS NULL)` as
-    a key as well) is not counted, and still counts as optional for the low. Unique indexes
+    a key as well) is not counted, and still counts as optional for the low. A key that
+    contains the primary key, or the columns of another unique index over NOT NULL
+    columns, plain or read by its expressions (Coder's `custom_roles`: `UNIQUE (name,
+    organization_id)` beside `UNIQUE (lower(name))`), cannot repeat at all. Unique indexes
     of materialized views are not reported: PostgreSQL marks none of their columns NOT
     NULL, even those read from NOT NULL columns, and cannot be told to; nothing but
     REFRESH writes to them, so no insert or upsert relies on the key.

@@ -317,6 +317,12 @@ class Facts:
             tool = MIGRATION_TABLES.get(table.name) or MIGRATION_TABLES.get(
                 f"{table.schema}.{table.name}"
             )
+            if tool is not None and table.name == "schema_migrations":
+                # golang-migrate's (version bigint, dirty boolean): its `dirty` flag is
+                # its own, and so is how it runs a file (fix scripts say so)
+                columns = self.snap.columns_by_table.get(table.oid, [])
+                if any(c.name == "dirty" for c in columns):
+                    tool = "golang-migrate"
             if tool is not None:
                 found[table.oid] = tool
         return found
@@ -642,24 +648,40 @@ class Facts:
 
     def _contains_key(self, index: Index) -> bool:
         """Does the index contain all columns of the primary key (or of another unique
-        key over NOT NULL columns)? Then no two rows can ever be equal on it."""
+        key over NOT NULL columns, plain or in expressions)? Then no two rows can ever be
+        equal on it."""
         keys = set(index.key_columns[: index.key_count])
         for other in self.snap.indexes_by_table.get(index.table_oid, []):
-            other_keys = other.key_columns[: other.key_count]
+            read = self._columns_read(other)
             if (
                 other.oid != index.oid
                 and other.is_unique
                 and other.is_valid
                 and not other.is_partial
-                and set(other_keys) < keys
+                and read
+                and read < keys
                 and all(
-                    (c := self.column_by_name.get((index.table_oid, name or ""))) is not None
+                    (c := self.column_by_name.get((index.table_oid, name))) is not None
                     and c.not_null
-                    for name in other_keys
+                    for name in read
                 )
             ):
                 return True
         return False
+
+    def _columns_read(self, index: Index) -> set[str]:
+        """The columns an index's keys read: its plain key columns and those its
+        expression keys name (Coder's `UNIQUE (lower(name))`: rows equal in `name` are
+        equal in `lower(name)`, since an index expression is immutable)."""
+        read = {name for name in index.key_columns[: index.key_count] if name}
+        if index.expressions:
+            by_position = {
+                c.position: c.name for c in self.snap.columns_by_table.get(index.table_oid, [])
+            }
+            for number in re.findall(r":varattno (\d+)", index.expressions):
+                if int(number) in by_position:
+                    read.add(by_position[int(number)])
+        return read
 
     def _has_alternative(self, index: Index, nullable: list[str]) -> bool:
         """Is there a sibling unique key that swaps the nullable columns for other
