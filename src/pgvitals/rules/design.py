@@ -340,6 +340,30 @@ def blocked_by_views(snap: Snapshot, column: Column, evidence: dict[str, object]
     return bool(views)
 
 
+# json functions that take no jsonb (no cast from jsonb to json is implicit): a body
+# that calls one on the column fails once the column is jsonb
+JSON_ONLY_CALL = re.compile(
+    r"\bjson_(typeof|array_length|array_elements(_text)?|each(_text)?|object_keys"
+    r"|extract_path(_text)?|populate_record(set)?|to_record(set)?|strip_nulls)\s*\(",
+    re.IGNORECASE,
+)
+
+
+def json_functions_over(snap: Snapshot, column: Column) -> list[str]:
+    """Functions whose body names the column's table and the column and calls a json
+    function that takes no jsonb (Graphile Worker's add_job calls json_typeof on
+    jobs.payload): changing the column to jsonb breaks them."""
+    names = [re.compile(rf"\b{re.escape(name)}\b", re.IGNORECASE) for name in
+             (column.table, column.name)]  # fmt: skip
+    return sorted(
+        function.qualname
+        for function in snap.functions
+        if function.source
+        and JSON_ONLY_CALL.search(function.source)
+        and all(name.search(function.source) for name in names)
+    )
+
+
 @rule(
     "json-instead-of-jsonb",
     category=INTEGRITY,
@@ -358,13 +382,23 @@ def json_instead_of_jsonb(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
 
     ## Fix
     `ALTER COLUMN ... TYPE jsonb USING col::jsonb` (rewrites the table under an ACCESS
-    EXCLUSIVE lock; duplicate keys keep their last value and key order is lost).
+    EXCLUSIVE lock; duplicate keys keep their last value and key order is lost). No
+    fix is generated where a function's body names the column and calls a json
+    function that takes no jsonb (`json_typeof`, `json_each`, ...): it would fail
+    after the change; move it to the `jsonb_` functions first.
     """
     for _table, column in own_columns(snap, "json"):
         if column.data_type == "json":
             evidence: dict[str, object] = {"data_type": column.data_type}
             fix = None
-            if not blocked_by_views(snap, column, evidence):
+            if callers := json_functions_over(snap, column):
+                evidence["functions_calling_json_functions"] = callers
+                evidence["no_automatic_fix"] = (
+                    "functions call json functions on it that take no jsonb (json_typeof,"
+                    " json_each, ...): they would fail once it is jsonb; change them to the"
+                    " jsonb_ functions first"
+                )
+            elif not blocked_by_views(snap, column, evidence):
                 fix = fixes.offered(fixes.convert_column_type(snap, column, "jsonb"), evidence)
             yield finding(
                 column,
