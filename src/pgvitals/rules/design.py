@@ -351,7 +351,7 @@ JSON_ONLY_CALL = re.compile(
 
 def json_functions_over(snap: Snapshot, column: Column) -> list[str]:
     """Functions whose body names the column's table and the column and calls a json
-    function that takes no jsonb (Graphile Worker's add_job calls json_typeof on
+    function that takes no jsonb (Graphile Worker's add_jobs calls json_typeof on
     jobs.payload): changing the column to jsonb breaks them."""
     names = [re.compile(rf"\b{re.escape(name)}\b", re.IGNORECASE) for name in
              (column.table, column.name)]  # fmt: skip
