@@ -633,6 +633,35 @@ def test_serial_to_identity_hands_out_no_id_twice(database) -> None:
     }
 
 
+def test_serial_to_identity_leaves_nextval_by_name_drawing_the_identitys_ids(database) -> None:
+    """River's bulk insert (riverqueue/river@fdf6cdf, JobInsertFastMany) takes its ids
+    from `nextval('river_job_id_seq'::regclass)` by name, while other inserts take the
+    default. Had the old sequence kept that name beside the identity's, both would hand
+    out the same ids: the next insert by name failed on the primary key. A statement
+    prepared before the fix (pgx caches them per connection) follows the name too."""
+    database.execute(
+        "CREATE TABLE jobs (id bigserial PRIMARY KEY, kind text NOT NULL);"
+        " INSERT INTO jobs (kind) SELECT 'early' FROM generate_series(1, 3)"
+    )
+    by_name = "INSERT INTO jobs (id, kind) VALUES (nextval('jobs_id_seq'::regclass), 'named')"
+    by_default = "INSERT INTO jobs (kind) VALUES ('default')"
+    with psycopg.connect(database.dsn, autocommit=True) as app:
+        app.execute(by_name + " RETURNING id", prepare=True)  # id 4
+        _, scripts = checked(database.dsn)
+        assert apply_script(database.dsn, scripts.fix).failures == []
+        handed_out = [
+            app.execute(statement + " RETURNING id", prepare=True).fetchone()
+            for statement in (by_default, by_name, by_default)
+        ]
+        assert handed_out == [(5,), (6,), (7,)]
+        assert apply_script(database.dsn, scripts.rollback).failures == []
+        after = [
+            app.execute(statement + " RETURNING id", prepare=True).fetchone()
+            for statement in (by_name, by_default)
+        ]
+        assert after == [(8,), (9,)]
+
+
 def test_serial_to_identity_rollback_restores_the_sequences_exactly(database) -> None:
     """Fix and rollback with nothing in between: the schema and every sequence's
     position (last_value, is_called) are as they were."""

@@ -1105,10 +1105,15 @@ def continue_identity(
 def serial_to_identity(snap: Snapshot, table: Table, column: Column, sequence: Sequence) -> Fix:
     """Replace a `nextval()` default by an identity column with the old sequence's
     settings, continuing from the old sequence's position (or after the furthest id,
-    if further). The old sequence is kept, detached and unused, so that the rollback
-    can restore it with its owner, grants and settings: the default and OWNED BY
-    (where it was) come back, and its position moves on past the ids the identity
-    handed out, if it handed out any; drop it once the change is settled.
+    if further). The identity's sequence takes the old sequence's name, so code that
+    calls `nextval()` on it by name (River's bulk insert calls
+    `nextval('river_job_id_seq')`) draws from the sequence the identity draws from,
+    instead of handing out its ids again (a role other than the owner that does needs
+    USAGE granted on it anew). The old sequence is kept under a new name,
+    detached and unused, so that the rollback can restore it with its owner, grants
+    and settings: its name, the default and OWNED BY (where it was) come back, and its
+    position moves on past the ids the identity handed out, if it handed out any; drop
+    it once the change is settled.
 
     Each script runs in a transaction of its own that takes ACCESS EXCLUSIVE on the
     table first: between DROP DEFAULT and the identity's setval() an insert would fail
@@ -1116,12 +1121,17 @@ def serial_to_identity(snap: Snapshot, table: Table, column: Column, sequence: S
     Being a transaction, it cannot run inside another one (`transactional=False`)."""
     relation_name = relation(table)
     name = sql.Identifier(column.name)
-    old = name_of(sequence.schema, sequence.name)
-    identity = name_of(
-        table.schema,
-        snap.facts.names.new(
-            table.schema, table.name, column.name, "seq", ("identity", table.oid, column.name)
-        ),
+    # the identity's sequence takes the old one's name: the old one moves aside
+    identity = name_of(sequence.schema, sequence.name)
+    kept_name = snap.facts.names.new(
+        sequence.schema, table.name, column.name, "seq", ("identity", table.oid, column.name)
+    )
+    old = name_of(sequence.schema, kept_name)
+    rename_aside = text(
+        sql.SQL("ALTER SEQUENCE {} RENAME TO {};").format(identity, sql.Identifier(kept_name))
+    )
+    rename_back = text(
+        sql.SQL("ALTER SEQUENCE {} RENAME TO {};").format(old, sql.Identifier(sequence.name))
     )
     owned = (sequence.owned_by_table_oid, sequence.owned_by_column) == (table.oid, column.name)
     lock = text(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE;").format(relation_name))
@@ -1133,7 +1143,8 @@ def serial_to_identity(snap: Snapshot, table: Table, column: Column, sequence: S
         text(sql.SQL("ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT;").format(relation_name, name))
     )
     if owned:
-        forward.append(text(sql.SQL("ALTER SEQUENCE {} OWNED BY NONE;").format(old)))
+        forward.append(text(sql.SQL("ALTER SEQUENCE {} OWNED BY NONE;").format(identity)))
+    forward.append(rename_aside)
     forward += [
         text(
             sql.SQL(
@@ -1157,23 +1168,27 @@ def serial_to_identity(snap: Snapshot, table: Table, column: Column, sequence: S
                 relation_name, name
             )
         ),
+        rename_back,
         text(
             sql.SQL(
                 "ALTER TABLE {} ALTER COLUMN {} SET DEFAULT pg_catalog.nextval({}::regclass);"
-            ).format(relation_name, name, sql.Literal(text(old)))
+            ).format(relation_name, name, sql.Literal(text(identity)))
         ),
     ]
     if owned:
         backward.append(
-            text(sql.SQL("ALTER SEQUENCE {} OWNED BY {}.{};").format(old, relation_name, name))
+            text(sql.SQL("ALTER SEQUENCE {} OWNED BY {}.{};").format(identity, relation_name, name))
         )
     backward.append("COMMIT;")
     return (
         Fix(tuple(forward), tuple(backward), Risk(lock="ACCESS EXCLUSIVE", transactional=False))
         .with_note(
-            f"keeps {one_line(sequence.qualname)} (unused) for the rollback: drop it when"
-            " settled, and first change code that calls nextval() on it by name: it would"
-            " hand out the identity's ids again"
+            f"the identity's sequence takes the name {one_line(sequence.qualname)}, so code"
+            " that calls nextval() on it by name draws the identity's ids (a role that does"
+            " needs USAGE on it: the old sequence's grants stay with it); the old sequence"
+            " is kept, unused, as"
+            f" {one_line(sequence.schema)}.{one_line(kept_name)} for the rollback: drop it"
+            " when settled"
         )
         .with_note(
             f"one transaction, ACCESS EXCLUSIVE on {one_line(table.qualname)} until COMMIT:"

@@ -326,6 +326,19 @@ def test_json_has_no_equality_and_jsonb_has(database) -> None:
             admin.execute("SELECT DISTINCT doc FROM t")
 
 
+def test_a_function_calling_json_typeof_on_the_column_fails_once_it_is_jsonb(database) -> None:
+    database.execute(
+        "CREATE TABLE jobs (payload json); INSERT INTO jobs VALUES ('[]');"
+        " CREATE FUNCTION kinds() RETURNS SETOF text LANGUAGE plpgsql AS"
+        " $$ BEGIN RETURN QUERY SELECT json_typeof(jobs.payload) FROM jobs; END $$;"
+    )
+    with database.admin() as admin:
+        assert admin.execute("SELECT kinds()").fetchall() == [("array",)]
+        admin.execute("ALTER TABLE jobs ALTER COLUMN payload TYPE jsonb USING payload::jsonb")
+        with pytest.raises(psycopg.errors.UndefinedFunction, match=r"json_typeof\(jsonb\)"):
+            admin.execute("SELECT kinds()")
+
+
 # serial-instead-of-identity
 
 

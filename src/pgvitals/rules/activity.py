@@ -25,7 +25,7 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
-from pgvitals.rules.maintenance import live_rows
+from pgvitals.rules.maintenance import autovacuum_trigger, churn_since, latest, live_rows
 from pgvitals.snapshot.model import SCHEMAS_NOT_CHECKED, Snapshot, Table
 
 COUNTERS = (
@@ -111,6 +111,11 @@ def judged_tables(snap: Snapshot) -> list[tuple[Table, Life]]:
 class ChurnOptions:
     min_inserts: int = option(1_000, "ignore tables with fewer inserts in the window")
     delete_ratio: float = option(0.8, "deletes / inserts from which rows count as churned")
+    recent_naptimes: float = option(
+        3,
+        "dead tuples outnumbering the live ones do not make it medium on a table vacuumed"
+        " within this many autovacuum naptimes (high-dead-tuple-ratio's churn)",
+    )
 
 
 @rule(
@@ -130,7 +135,10 @@ def high_churn_table(snap: Snapshot, opts: ChurnOptions) -> Iterator[Draft]:
     A table whose rows are deleted about as fast as they are inserted (at least
     `delete_ratio` of `min_inserts` or more, in the window the finding states): a
     queue, a session or token store, a staging table. A table left empty is
-    `cleared-table` instead. Medium when the dead rows outnumber the live ones.
+    `cleared-table` instead. Medium when the dead rows outnumber the live ones,
+    unless autovacuum is keeping up: it vacuumed the table within `recent_naptimes`
+    naptimes, with no older transaction open, and its next pass will vacuum it (the
+    dead tuples of a busy queue outnumber its live rows between two passes).
 
     ## Why it breaks
     Each deleted row stays as a dead tuple until VACUUM, and its index entries
@@ -153,16 +161,26 @@ def high_churn_table(snap: Snapshot, opts: ChurnOptions) -> Iterator[Draft]:
             continue
         if life.deletes < opts.delete_ratio * life.inserts:
             continue
+        churn = None
+        if life.dead > life.rows and table.kind == "r":
+            churn = churn_since(
+                snap,
+                table,
+                latest(table.last_vacuum, table.last_autovacuum),
+                opts.recent_naptimes,
+                due=life.dead >= autovacuum_trigger(snap, table),
+                vacuum=True,
+            )
         yield finding(
             table,
             f"{life.inserts:,} rows inserted and {life.deletes:,} deleted {window.phrase},"
-            f" {life.rows:,} remain",
+            f" {life.rows:,} remain" + (f"; {life.dead:,} dead tuples, {churn}" if churn else ""),
             evidence={
                 **life.evidence(),
                 "delete_ratio": round(life.deletes / life.inserts, 3),
                 **window.evidence,
             },
-            severity=MEDIUM if life.dead > life.rows else None,
+            severity=MEDIUM if life.dead > life.rows and churn is None else None,
         )
 
 
@@ -296,8 +314,11 @@ def update_hot_spot(snap: Snapshot, opts: HotSpotOptions) -> Iterator[Draft]:
     """Many updates per row, few of them heap-only (HOT).
 
     At least `min_updates` updates, `min_updates_per_row` per row, and a HOT share
-    under `max_hot_ratio`. Medium when no update at all was HOT and the rows were
-    updated ten times or more each.
+    under `max_hot_ratio`. The rows are those that lived in the window: the live
+    rows and the rows deleted in it, so a queue's jobs, each updated a few times in
+    its short life, are not counted as its few remaining rows updated many times.
+    Medium when no update at all was HOT and the rows were updated ten times or more
+    each.
 
     ## Why it breaks
     An UPDATE writes a new row version. When no indexed column changes and the
@@ -321,7 +342,11 @@ def update_hot_spot(snap: Snapshot, opts: HotSpotOptions) -> Iterator[Draft]:
     for table, life in snap.facts.shared(judged_tables):
         if life.updates < opts.min_updates:
             continue
-        per_row = life.updates / max(life.rows, 1)
+        # the rows that lived in the window: those left and those deleted (a queue's
+        # job, inserted, updated two or three times and deleted, is not updated over
+        # and over because thousands came and went while a few hundred remain)
+        lived = life.rows + life.deletes
+        per_row = life.updates / max(lived, 1)
         hot_ratio = life.hot_updates / life.updates
         if per_row < opts.min_updates_per_row or hot_ratio >= opts.max_hot_ratio:
             continue
@@ -337,6 +362,7 @@ def update_hot_spot(snap: Snapshot, opts: HotSpotOptions) -> Iterator[Draft]:
         )
         evidence: dict[str, object] = {
             **life.evidence(),
+            "rows_lived": lived,
             "updates_per_row": round(per_row, 1),
             "hot_ratio": round(hot_ratio, 3),
             "fillfactor": fillfactor,
@@ -355,7 +381,7 @@ def update_hot_spot(snap: Snapshot, opts: HotSpotOptions) -> Iterator[Draft]:
             advice = "an updated column is indexed, or the pages fill up"
         yield finding(
             table,
-            f"{life.updates:,} updates on {plural(life.rows, 'row')} ({per_row:,.1f} per row)"
+            f"{life.updates:,} updates on {plural(lived, 'row')} ({per_row:,.1f} per row)"
             f" {window.phrase}, {hot_ratio:.0%} of them HOT; {advice}",
             evidence=evidence,
             fix=fix,

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pgvitals import fixes
-from pgvitals.fmt import human_bytes, short_time
+from pgvitals.fmt import human_bytes, parse_timestamp, short_time
 from pgvitals.rules import _bloat
 from pgvitals.rules._api import (
     CRITICAL,
@@ -63,6 +63,50 @@ def live_rows(snap: Snapshot, table: Table) -> tuple[int, str]:
     return live, "n_live_tup"
 
 
+def latest(*stamps: str | None) -> str | None:
+    """The latest of some ISO 8601 timestamps (None when all are)."""
+    known = [stamp for stamp in stamps if stamp is not None]
+    return max(known, key=parse_timestamp) if known else None
+
+
+def churn_since(
+    snap: Snapshot,
+    table: Table,
+    maintained_at: str | None,
+    naptimes: float,
+    *,
+    due: bool,
+    vacuum: bool,
+) -> str | None:
+    """Why the changes counted since `maintained_at` (the table's last vacuum, or
+    analyze) are churn that autovacuum's next pass handles, not a table it neglects;
+    None when they may not be.
+
+    They are when autovacuum runs for the table, did that pass within `naptimes` of
+    its naptimes (it wakes once a naptime per database) and is `due` to act on the
+    changes counted since (past its threshold), and, for a vacuum, no
+    transaction open since before that pass kept it from removing what had died (a
+    role that does not see every session cannot tell, so it is not assumed)."""
+    if not due or maintained_at is None or autovacuum_off_reason(snap, table) is not None:
+        return None
+    server = snap.server
+    naptime = float(server.settings.get("autovacuum_naptime", 60))
+    at = parse_timestamp(maintained_at)
+    seconds_ago = (parse_timestamp(server.collected_at) - at).total_seconds()
+    if seconds_ago > naptimes * naptime:
+        return None
+    if vacuum:
+        held = server.horizon_held_since
+        if not server.sees_all_sessions or (held is not None and parse_timestamp(held) <= at):
+            return None
+    done = "vacuumed" if vacuum else "analyzed"
+    return (
+        f"{done} {max(seconds_ago, 0):.0f} s ago, and autovacuum wakes every {naptime:g} s:"
+        " these are the changes since its last pass, which its next one handles"
+        " (a queue's table churns like this)"
+    )
+
+
 @dataclass(frozen=True)
 class DeadTupleOptions:
     min_ratio: float = option(0.2, "dead / (live + dead) at which to report")
@@ -73,6 +117,11 @@ class DeadTupleOptions:
     )
     ignore_below_dead_tuples: int = option(20, "ignore tables with fewer dead tuples than this")
     high_ratio: float = option(0.5, "ratio from which it is high")
+    recent_naptimes: float = option(
+        3,
+        "a table vacuumed within this many autovacuum naptimes, with no older transaction"
+        " open, is info: its dead tuples are the churn since that pass",
+    )
 
 
 @rule(
@@ -99,6 +148,13 @@ def high_dead_tuple_ratio(snap: Snapshot, opts: DeadTupleOptions) -> Iterator[Dr
     `n_live_tup`, or from the planner's `reltuples` when `n_live_tup` has not been
     set by a VACUUM or ANALYZE since the statistics were reset (it then counts only
     the rows inserted since). The finding says which figure it used.
+
+    Info, without a fix, when autovacuum is keeping up: it vacuumed the table within
+    `recent_naptimes` naptimes (`autovacuum_naptime`), the dead tuples are past the
+    point its next pass vacuums at, and no transaction open since before that pass
+    held back what it could remove. A job queue's table, inserted,
+    updated and deleted all day, holds more dead tuples than live ones between two
+    passes, and the next pass removes them.
 
     ## Why it breaks
     An UPDATE or DELETE leaves the old row version behind until VACUUM removes it.
@@ -153,6 +209,17 @@ def high_dead_tuple_ratio(snap: Snapshot, opts: DeadTupleOptions) -> Iterator[Dr
         message = f"{ratio:.0%} of tuples are dead ({dead:,} dead, {counted})"
         if off_reason is not None:
             message += f", and {off_reason}"
+        churn = churn_since(
+            snap,
+            table,
+            latest(table.last_vacuum, table.last_autovacuum),
+            opts.recent_naptimes,
+            due=dead >= trigger,
+            vacuum=True,
+        )
+        if churn is not None:
+            yield finding(table, f"{message}; {churn}", evidence=evidence, severity=INFO)
+            continue
         if dead < opts.min_dead_tuples:
             severity: str | None = LOW if off_reason else INFO
             if off_reason is None and dead >= trigger:
@@ -281,6 +348,9 @@ class StaleStatisticsOptions:
     )
     small_table_rows: int = option(1_000, "a table this small is low")
     large_table_rows: int = option(100_000, "a never-analyzed table this large is high")
+    recent_naptimes: float = option(
+        3, "a table analyzed within this many autovacuum naptimes is info: it churns"
+    )
 
 
 @rule(
@@ -308,7 +378,10 @@ def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[D
     planner scales the row count by the table's current size, and what a few hundred
     rows hold changes few plans). A partitioned table is never
     analyzed by autovacuum: only a manual ANALYZE gives it the statistics of the
-    whole tree.
+    whole tree. Info, without a fix, when the table was analyzed within
+    `recent_naptimes` naptimes (`autovacuum_naptime`) and the changes since are past
+    the point autovacuum analyzes at: they are the churn since that pass (a job
+    queue's table changes many times its size a minute), and its next pass analyzes it.
 
     ## Why it breaks
     The planner estimates row counts from `pg_stats` (most common values,
@@ -334,7 +407,7 @@ def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[D
         rows = snap.facts.rows(table)
         if rows <= 0:
             continue
-        analyzed_at = table.last_analyze or table.last_autoanalyze
+        analyzed_at = latest(table.last_analyze, table.last_autoanalyze)
         has_stats = any(c.null_frac is not None for c in columns.get(table.oid, []))
         off_reason = autovacuum_off_reason(snap, table)
         evidence: dict[str, object] = {
@@ -376,7 +449,13 @@ def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[D
             else "not analyzed in the window"
         )
         reason = f"; {off_reason}" if off_reason else ""
-        if rows < opts.small_table_rows:
+        churn = churn_since(
+            snap, table, analyzed_at, opts.recent_naptimes, due=changed >= trigger, vacuum=False
+        )
+        if churn is not None:
+            reason += f"; {churn}"
+            severity = INFO
+        elif rows < opts.small_table_rows:
             # pgbench_branches: 10 rows, each updated thousands of times
             reason += "; a table this small is planned much the same either way"
             severity = LOW
@@ -387,7 +466,7 @@ def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[D
             f"{changed:,} rows changed since the statistics were gathered ({when}), against"
             f" {rows:,} rows now{reason}",
             evidence=evidence,
-            fix=fixes.analyze(table),
+            fix=None if churn else fixes.analyze(table),
             severity=severity,
         )
 

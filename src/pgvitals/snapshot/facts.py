@@ -1341,6 +1341,7 @@ MIGRATION_TABLES = {
     "db_migrations": "morph (Mattermost)",
     "schema_migration": "pop (Buffalo, Ory)",
     "migration_logs": "Sourcegraph's migrator",
+    "river_migration": "River (its own tables)",
 }
 # `_backup`, `_bak`, `_old`, `_copy`, `_tmp`/`_temp`, optionally numbered (`_old2`).
 BACKUP_SUFFIX = re.compile(r"_(backup|bak|bkp|old|copy|tmp|temp)\d*$", re.IGNORECASE)

@@ -49,6 +49,10 @@ class ServerInfo:
     # (types, functions and tables of index and constraint definitions) resolve. None:
     # a snapshot saved before it was read.
     search_path: list[str] | None = None
+    # When the oldest transaction holding back what VACUUM may remove began (None: none
+    # is open), and whether this role sees every session to tell (None: not read).
+    horizon_held_since: str | None = None
+    sees_all_sessions: bool | None = None
 
 
 class Schema(NamedTuple):

@@ -14,7 +14,7 @@ SELECT pg_catalog.current_setting('server_version_num')::int AS version_num,
           FROM pg_catalog.pg_settings s
          WHERE s.name IN ('autovacuum', 'autovacuum_analyze_scale_factor',
                           'autovacuum_analyze_threshold', 'autovacuum_freeze_max_age',
-                          'autovacuum_multixact_freeze_max_age',
+                          'autovacuum_multixact_freeze_max_age', 'autovacuum_naptime',
                           'autovacuum_vacuum_scale_factor', 'autovacuum_vacuum_threshold',
                           'block_size', 'default_statistics_target', 'max_connections',
                           'random_page_cost', 'row_security', 'server_encoding',
@@ -30,4 +30,17 @@ SELECT pg_catalog.current_setting('server_version_num')::int AS version_num,
          WHERE d.datname = pg_catalog.current_database()) AS frozen_mxid_age,
        -- the schemas unqualified names resolve to here, in order (pg_catalog first unless
        -- listed): names the server prints below leave these schemas out
-       pg_catalog.current_schemas(false)::text[] AS search_path
+       pg_catalog.current_schemas(false)::text[] AS search_path,
+       -- when the oldest transaction that holds back what VACUUM may remove began: a
+       -- session with a snapshot (not this one, not a vacuum) or a prepared transaction;
+       -- tuples that died after it began stay until it ends, however often vacuum runs
+       pg_catalog.to_char(LEAST(
+           (SELECT pg_catalog.min(coalesce(a.xact_start, a.backend_start))
+              FROM pg_catalog.pg_stat_activity a
+             WHERE a.backend_xmin IS NOT NULL AND a.pid <> pg_catalog.pg_backend_pid()
+               AND a.backend_type <> 'autovacuum worker'),
+           (SELECT pg_catalog.min(p.prepared) FROM pg_catalog.pg_prepared_xacts p))
+           AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS horizon_held_since,
+       -- pg_stat_activity hides other roles' sessions from a role without these rights
+       (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
+           OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE') AS sees_all_sessions
