@@ -26,7 +26,7 @@ from psycopg import conninfo, sql
 
 from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe, first_line, scrub
 from pgvitals.embedded import EmbeddedServer, interrupt_safe, pg_dump, pgserver_bin_dir
-from pgvitals.review import runners, safety, transaction
+from pgvitals.review import placeholders, runners, safety, transaction
 from pgvitals.review.files import CodeMigration, InputError, Selection, select
 from pgvitals.review.load import CODE, REJECTED, SKIPPED, UNCHECKED, Load, Loader, placed_in
 from pgvitals.review.restore import create_database, drop_database, dump_roles, load_at_once
@@ -206,6 +206,11 @@ def load_files(
         except (OSError, UnicodeDecodeError) as error:
             notes.append(Note(source.shown, 1, f"not read: {error}"))
             continue
+        info = loader.connection.info
+        text, replaced = placeholders.replaced(
+            source.path, source.shown, text, info.dbname, info.user
+        )
+        notes += replaced
         split = split_file(text, source.shown)
         notes += split.notes
         first = len(loader.load.statements)

@@ -1,0 +1,82 @@
+"""graphile-migrate's placeholders: `:DATABASE_VISITOR` and the like, which the tool
+replaces in a migration's text before it sends it (verbatim, no quoting). The server
+would reject them ("syntax error at or near ':'"), so review replaces them as the tool
+does: the values `.gmrc` gives, an environment variable where it says "!ENV", and a
+stand-in role name where that variable is not set (review creates missing roles).
+graphile-migrate sets `:DATABASE_NAME` and `:DATABASE_OWNER` itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from pgvitals.review.split import Note
+
+CONFIG = ".gmrc"
+# a JSON5 string pair in .gmrc's "placeholders": `":DATABASE_VISITOR": "!ENV"`
+PAIR = re.compile(r"""["'](:[A-Z][A-Z0-9_]*)["']\s*:\s*["']([^"']*)["']""")
+COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.DOTALL)
+
+
+def config_for(path: Path) -> Path | None:
+    """The `.gmrc` of the project a migration file belongs to: in its folder or one of
+    the three above it (graphile-migrate's `migrations/committed/000001.sql`)."""
+    for folder in [path.parent, *path.parent.parents][:4]:
+        candidate = folder / CONFIG
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def declared(config: Path) -> dict[str, str]:
+    """The placeholders `.gmrc` declares, with their values ("!ENV" kept as is)."""
+    try:
+        text = COMMENT.sub("", config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return {}
+    block = re.search(r"""["']?placeholders["']?\s*:\s*\{(.*?)\}""", text, re.DOTALL)
+    return dict(PAIR.findall(block.group(1))) if block else {}
+
+
+def replaced(path: Path, shown: str, text: str, database: str, user: str) -> tuple[str, list[Note]]:
+    """The file's text with its project's placeholders replaced, and a note per kind of
+    value used; the text unchanged outside a graphile-migrate project."""
+    config = config_for(path)
+    if config is None:
+        return text, []
+    values: dict[str, str] = {}
+    stand_ins: list[str] = []
+    for name, value in declared(config).items():
+        if value == "!ENV":
+            value = os.environ.get(name[1:], "")
+            if not value:
+                value = name[1:].lower()
+                stand_ins.append(f"{name} -> {value}")
+        values[name] = value
+    values.setdefault(":DATABASE_NAME", database)
+    values.setdefault(":DATABASE_OWNER", os.environ.get("DATABASE_OWNER") or user)
+    used = [name for name in values if name in text]
+    if not used:
+        return text, []
+    # the longest first: `:DATABASE_OWNER_ROLE` is not `:DATABASE_OWNER` + `_ROLE`
+    for name in sorted(used, key=len, reverse=True):
+        value = values[name]
+        text = re.sub(re.escape(name) + r"(?![A-Z0-9_])", lambda _, value=value: value, text)
+    notes = [
+        Note(shown, 1, f"graphile-migrate placeholders replaced as {config.name} says: "
+             + ", ".join(sorted(used)))
+    ]  # fmt: skip
+    used_stand_ins = [s for s in stand_ins if s.split(" ")[0] in used]
+    if used_stand_ins:
+        notes.append(
+            Note(
+                shown,
+                1,
+                "no value in the environment for "
+                + ", ".join(used_stand_ins)
+                + " (a stand-in role; set the variable to review with yours)",
+            )
+        )
+    return text, notes

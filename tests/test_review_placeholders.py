@@ -1,0 +1,78 @@
+"""graphile-migrate's placeholders (`:DATABASE_VISITOR`, ...) are replaced as the tool
+replaces them before it runs a migration: Graphile Starter's migrations gave 19 false
+invalid-ddl ("syntax error at or near ':'")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pgvitals.review.placeholders import declared, replaced
+from tests.test_review import invalid_ddl, review, write
+
+GMRC = """\
+/* Graphile Migrate configuration (JSON5) */
+{
+  "pgSettings": {"search_path": "app_public,public"},
+  // placeholders: substituted verbatim
+  "placeholders": {
+    ":DATABASE_VISITOR": "!ENV",
+    ":APP_SCHEMA": "app_public",
+  },
+}
+"""
+MIGRATION = """\
+--! Previous: -
+--! Hash: sha1:0000000000000000000000000000000000000000
+
+create schema :APP_SCHEMA;
+create table :APP_SCHEMA.notes (id int primary key, body text not null);
+comment on table :APP_SCHEMA.notes is 'Notes.';
+grant connect on database :DATABASE_NAME to :DATABASE_VISITOR;
+grant usage on schema :APP_SCHEMA to :DATABASE_VISITOR;
+grant select on :APP_SCHEMA.notes to :DATABASE_VISITOR;
+alter default privileges for role :DATABASE_OWNER revoke execute on functions from public;
+"""
+
+
+def reasons(run) -> list[str]:
+    return [entry["reason"] for entry in run.json()["collection"]["skipped"]]
+
+
+def test_the_placeholders_gmrc_declares_are_replaced_and_the_migration_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DATABASE_VISITOR", raising=False)
+    write(tmp_path, {"db/.gmrc": GMRC, "db/migrations/committed/000001.sql": MIGRATION})
+    run = review(tmp_path, "db/migrations")
+    assert run.exit_code == 0, run.stderr
+    assert invalid_ddl(run) == []
+    report = run.json()
+    schemas = {s["overview"]["name"]: s["overview"] for s in report["sections"]["schemas"]}
+    assert schemas["app_public"]["tables"] == 1  # the table, made where the value says
+    notes = reasons(run)
+    assert any(
+        "graphile-migrate placeholders replaced as .gmrc says: :APP_SCHEMA, :DATABASE_NAME,"
+        " :DATABASE_OWNER, :DATABASE_VISITOR" in note
+        for note in notes
+    ), notes
+    assert any(":DATABASE_VISITOR -> database_visitor (a stand-in role" in n for n in notes)
+
+
+def test_a_value_from_the_environment_is_used_and_no_gmrc_means_no_replacement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "db" / ".gmrc"
+    write(tmp_path, {"db/.gmrc": GMRC, "db/migrations/committed/000001.sql": MIGRATION})
+    assert declared(config) == {":DATABASE_VISITOR": "!ENV", ":APP_SCHEMA": "app_public"}
+    monkeypatch.setenv("DATABASE_VISITOR", "starter_visitor")
+    migration = tmp_path / "db/migrations/committed/000001.sql"
+    text, notes = replaced(migration, "000001.sql", MIGRATION, "scratch", "postgres")
+    assert "grant connect on database scratch to starter_visitor;" in text
+    assert "for role postgres revoke" in text
+    assert ":" not in text.split("Hash:")[1].replace("sha1:", "")
+    assert len(notes) == 1  # no stand-in
+    # outside a graphile-migrate project a colon word is the server's to judge
+    outside = tmp_path / "plain" / "1.sql"
+    assert replaced(outside, "1.sql", MIGRATION, "scratch", "postgres") == (MIGRATION, [])
