@@ -171,3 +171,23 @@ def test_fix_scripts_for_other_schema_migrations_tools_say_no_more(database, tmp
     fix = (tmp_path / "fix.sql").read_text()
     assert "kept by Rails, golang-migrate, dbmate or Ecto (public.schema_migrations)" in fix
     assert "CREATE INDEX CONCURRENTLY" in fix and "migration of its own" not in fix
+
+
+def test_fix_scripts_name_a_tool_known_by_its_schema_before_one_known_by_the_name(
+    database, tmp_path
+) -> None:
+    # Supabase's CLI keeps its history in supabase_migrations.schema_migrations: by its
+    # bare name it was "Rails, golang-migrate, dbmate or Ecto" (found on Coder's round)
+    run(
+        database,
+        "CREATE SCHEMA supabase_migrations;"
+        "CREATE TABLE supabase_migrations.schema_migrations (version text PRIMARY KEY,"
+        " statements text[], name text);"
+        "CREATE TABLE users (id int PRIMARY KEY);"
+        "CREATE TABLE posts (id int PRIMARY KEY, owner_id int REFERENCES users)",
+    )
+    done = pgvitals("check", database.dsn, "-o", str(tmp_path / "report.json"))
+    assert done.exit_code in (0, 1), done.stderr
+    fix = (tmp_path / "fix.sql").read_text()
+    assert "kept by Supabase (supabase_migrations.schema_migrations)" in fix
+    assert "Rails" not in fix

@@ -314,10 +314,9 @@ class Facts:
         """Tables a schema-migration tool keeps its history in (by oid: the tool)."""
         found: dict[int, str] = {}
         for table in self.snap.tables:
-            tool = MIGRATION_TABLES.get(table.name) or MIGRATION_TABLES.get(
-                f"{table.schema}.{table.name}"
-            )
-            if tool is not None and table.name == "schema_migrations":
+            qualified = MIGRATION_TABLES.get(f"{table.schema}.{table.name}")
+            tool = qualified or MIGRATION_TABLES.get(table.name)
+            if qualified is None and tool is not None and table.name == "schema_migrations":
                 # golang-migrate's (version bigint, dirty boolean): its `dirty` flag is
                 # its own, and so is how it runs a file (fix scripts say so)
                 columns = self.snap.columns_by_table.get(table.oid, [])
