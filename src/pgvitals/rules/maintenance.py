@@ -141,8 +141,9 @@ def high_dead_tuple_ratio(snap: Snapshot, opts: DeadTupleOptions) -> Iterator[Dr
     High when at least half the tuples are dead, or when autovacuum will not vacuum
     the table (disabled for it or on the server) so nothing will clean them up. A
     table with few dead tuples (under `min_dead_tuples`) is reported at the cost it
-    has: info while autovacuum will clean it (the finding says at how many dead
-    tuples it will), low when it will not (`autovacuum-disabled` reports that).
+    has: info, with no fix, while autovacuum will clean it (the finding says at how
+    many dead tuples it will), low when it will not (`autovacuum-disabled` reports
+    that).
 
     The live rows are counted when the rows were read; otherwise they come from
     `n_live_tup`, or from the planner's `reltuples` when `n_live_tup` has not been
@@ -230,6 +231,8 @@ def high_dead_tuple_ratio(snap: Snapshot, opts: DeadTupleOptions) -> Iterator[Dr
             severity = HIGH
         else:
             severity = None  # the default, medium
+        if severity == INFO:
+            fix = None  # a few dead tuples autovacuum is about to remove: nothing to run
         yield finding(table, message, evidence=evidence, fix=fix, severity=severity)
 
 
