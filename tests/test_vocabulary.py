@@ -98,3 +98,11 @@ def test_rules_declare_their_probes_and_are_skipped_without_them() -> None:
     assert checks["integer-key-overflow-risk"].status == "skipped"
     assert "last_value" in (checks["integer-key-overflow-risk"].reason or "")
     assert checks["missing-primary-key"].status == "ran"  # its row probes are optional
+
+
+def test_what_orders_fix_sql_survives_the_saved_json() -> None:
+    # a report read back writes its scripts again: an extension's move last, partitions
+    # after the indexes of their table (the JSON had lost both, and the order with them)
+    for risk in (Risk(moves=True), Risk(lock="ACCESS EXCLUSIVE", adds_partitions=True)):
+        fix = Fix(("SELECT 1;",), ("SELECT 2;",), risk)
+        assert Fix.from_json(fix.to_json()).risk == risk
