@@ -84,6 +84,13 @@ def test_activity_sums_partitions_and_classifies_every_table(database) -> None:
     assert "high-churn-table" in sessions_row["reason"]
 
 
+def checked_fix_script(database, tmp_path) -> str:
+    """`check` the database, writing report.json, and the fix.sql written beside it."""
+    done = pgvitals("check", database.dsn, "-o", str(tmp_path / "report.json"))
+    assert done.exit_code in (0, 1), done.stderr
+    return (tmp_path / "fix.sql").read_text()
+
+
 def test_fix_scripts_say_which_migration_tool_keeps_the_schema(database, tmp_path) -> None:
     from pgvitals.report import Report
 
@@ -93,9 +100,7 @@ def test_fix_scripts_say_which_migration_tool_keeps_the_schema(database, tmp_pat
         'CREATE TABLE "app\nDROP TABLE x"._prisma_migrations (id varchar(36) PRIMARY KEY);'
         "CREATE TABLE orders (id int NOT NULL, note text)",  # no key: a fix
     )
-    done = pgvitals("check", database.dsn, "-o", str(tmp_path / "report.json"))
-    assert done.exit_code in (0, 1), done.stderr
-    fix = (tmp_path / "fix.sql").read_text()
+    fix = checked_fix_script(database, tmp_path)
     rollback = (tmp_path / "rollback.sql").read_text()
     note = "-- Migrations: this schema is kept by Prisma (app\\nDROP TABLE x._prisma_migrations)."
     for script in (fix, rollback):
@@ -119,9 +124,7 @@ def test_fix_scripts_say_which_migration_tool_keeps_the_schema(database, tmp_pat
 
 def test_fix_scripts_without_a_migration_tool_say_nothing_of_one(database, tmp_path) -> None:
     run(database, "CREATE TABLE orders (id int NOT NULL, note text)")
-    done = pgvitals("check", database.dsn, "-o", str(tmp_path / "report.json"))
-    assert done.exit_code in (0, 1), done.stderr
-    fix = (tmp_path / "fix.sql").read_text()
+    fix = checked_fix_script(database, tmp_path)
     assert "PRIMARY KEY" in fix and "Migrations:" not in fix
 
 
@@ -136,9 +139,7 @@ def test_fix_scripts_give_golang_migrate_each_concurrent_index_a_file(database, 
         'CREATE TABLE "Weird""Name" (id int PRIMARY KEY, owner_id int REFERENCES users,'
         " editor_id int REFERENCES users)",
     )
-    done = pgvitals("check", database.dsn, "-o", str(tmp_path / "report.json"))
-    assert done.exit_code in (0, 1), done.stderr
-    fix = (tmp_path / "fix.sql").read_text()
+    fix = checked_fix_script(database, tmp_path)
     rollback = (tmp_path / "rollback.sql").read_text()
     for script in (fix, rollback):
         assert "kept by golang-migrate (public.schema_migrations)" in script
@@ -166,9 +167,7 @@ def test_fix_scripts_for_other_schema_migrations_tools_say_no_more(database, tmp
         "CREATE TABLE users (id int PRIMARY KEY);"
         "CREATE TABLE posts (id int PRIMARY KEY, owner_id int REFERENCES users)",
     )
-    done = pgvitals("check", database.dsn, "-o", str(tmp_path / "report.json"))
-    assert done.exit_code in (0, 1), done.stderr
-    fix = (tmp_path / "fix.sql").read_text()
+    fix = checked_fix_script(database, tmp_path)
     assert "kept by Rails, golang-migrate, dbmate or Ecto (public.schema_migrations)" in fix
     assert "CREATE INDEX CONCURRENTLY" in fix and "migration of its own" not in fix
 
@@ -186,8 +185,6 @@ def test_fix_scripts_name_a_tool_known_by_its_schema_before_one_known_by_the_nam
         "CREATE TABLE users (id int PRIMARY KEY);"
         "CREATE TABLE posts (id int PRIMARY KEY, owner_id int REFERENCES users)",
     )
-    done = pgvitals("check", database.dsn, "-o", str(tmp_path / "report.json"))
-    assert done.exit_code in (0, 1), done.stderr
-    fix = (tmp_path / "fix.sql").read_text()
+    fix = checked_fix_script(database, tmp_path)
     assert "kept by Supabase (supabase_migrations.schema_migrations)" in fix
     assert "Rails" not in fix
