@@ -594,17 +594,16 @@ def sequential_scans(snap: Snapshot, table: Table) -> tuple[int | None, int | No
     return (max(scans) if scans else None), (sum(read) if read else None)
 
 
-def seq_scan_pressure(snap: Snapshot, table: Table, opts: SeqScanOptions) -> int | None:
-    """The rows sequential scans read from `table` in the window, when they are many
-    scans (often enough not to be backups) of many rows each; else None."""
-    scans, rows_read = sequential_scans(snap, table)
+def heavily_scanned(
+    snap: Snapshot, scans: int | None, rows_read: int | None, opts: SeqScanOptions
+) -> bool:
+    """Sequential scans (`sequential_scans`) that are many (often enough not to be
+    backups) and read many rows each."""
     if scans is None or rows_read is None or scans < opts.min_seq_scans:
-        return None
+        return False
     if scans < opts.min_scans_per_day * snap.facts.window.days:
-        return None
-    if rows_read < opts.min_rows_per_scan * scans:
-        return None
-    return rows_read
+        return False
+    return rows_read >= opts.min_rows_per_scan * scans
 
 
 @rule(
@@ -647,10 +646,10 @@ def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft
     for table in snap.tables:
         if table.kind not in ("r", "m", "p") or table.parent_oid in snap.table_by_oid:
             continue  # a partition counts in its table's finding
-        rows_read = seq_scan_pressure(snap, table, opts)
-        if rows_read is None:
+        scans, rows_read = sequential_scans(snap, table)
+        if not heavily_scanned(snap, scans, rows_read, opts):
             continue
-        scans = sequential_scans(snap, table)[0] or 0
+        assert scans is not None and rows_read is not None
         rows = snap.facts.rows(table)
         foreign_keys = [
             fk
@@ -846,13 +845,11 @@ def jsonb_without_gin(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft]:
         table = snap.table_by_oid.get(column.table_oid)
         if table is None or table.kind not in ("r", "p", "m") or table.is_partition:
             continue
-        pressure = seq_scan_pressure(snap, table, opts)
-        scanned = (
-            f"; {table.qualname} is read by sequential scans ({pressure:,} rows)"
-            if pressure is not None
-            else ""
-        )
         scans, rows_read = sequential_scans(snap, table)
+        heavy = heavily_scanned(snap, scans, rows_read, opts)
+        scanned = (
+            f"; {table.qualname} is read by sequential scans ({rows_read:,} rows)" if heavy else ""
+        )
         yield finding(
             column,
             f"{column.qualname} (jsonb) has no GIN index{scanned}",
@@ -861,8 +858,8 @@ def jsonb_without_gin(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft]:
                 "seq_tup_read": rows_read,
                 "rows": snap.facts.rows(table),
             },
-            fix=fixes.create_gin_index(snap, table, column.name) if pressure is not None else None,
-            severity=LOW if pressure is not None else None,
+            fix=fixes.create_gin_index(snap, table, column.name) if heavy else None,
+            severity=LOW if heavy else None,
         )
 
 
