@@ -53,7 +53,7 @@ def replaced(path: Path, shown: str, text: str, database: str, user: str) -> tup
             value = os.environ.get(name[1:], "")
             if not value:
                 value = name[1:].lower()
-                stand_ins.append(f"{name} -> {value}")
+                stand_ins.append(name)
         values[name] = value
     values.setdefault(":DATABASE_NAME", database)
     values.setdefault(":DATABASE_OWNER", os.environ.get("DATABASE_OWNER") or user)
@@ -64,19 +64,20 @@ def replaced(path: Path, shown: str, text: str, database: str, user: str) -> tup
     for name in sorted(used, key=len, reverse=True):
         value = values[name]
         text = re.sub(re.escape(name) + r"(?![A-Z0-9_])", lambda _, value=value: value, text)
+    replaced_as = ", ".join(sorted(used))
     notes = [
-        Note(shown, 1, f"graphile-migrate placeholders replaced as {config.name} says: "
-             + ", ".join(sorted(used)))
-    ]  # fmt: skip
-    used_stand_ins = [s for s in stand_ins if s.split(" ")[0] in used]
-    if used_stand_ins:
+        Note(
+            shown, 1, f"graphile-migrate placeholders replaced as {config.name} says: {replaced_as}"
+        )
+    ]
+    missing = [f"{name} -> {values[name]}" for name in stand_ins if name in used]
+    if missing:
         notes.append(
             Note(
                 shown,
                 1,
-                "no value in the environment for "
-                + ", ".join(used_stand_ins)
-                + " (a stand-in role; set the variable to review with yours)",
+                f"no value in the environment for {', '.join(missing)}"
+                " (a stand-in role; set the variable to review with yours)",
             )
         )
     return text, notes

@@ -164,14 +164,11 @@ class Facts:
     def leaves_by_root(self) -> dict[int, list[Table]]:
         """Every partitioned table's leaf partitions (at any depth): where its rows are."""
         leaves: dict[int, list[Table]] = defaultdict(list)
-        by_oid = self.snap.table_by_oid
         for table in self.snap.tables:
             if table.parent_oid is None or table.kind == "p":
                 continue
-            parent = table.parent_oid
-            while parent is not None and parent in by_oid:
-                leaves[parent].append(table)
-                parent = by_oid[parent].parent_oid
+            for ancestor in self.ancestors(table):
+                leaves[ancestor.oid].append(table)
         return dict(leaves)
 
     def rows(self, table: Table) -> int:
