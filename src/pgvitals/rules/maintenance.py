@@ -377,11 +377,10 @@ def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[D
     `large_table_rows`. Changed a lot:
     `n_mod_since_analyze` (rows inserted, updated or deleted since the last
     analyze) is at least `changed_ratio` of the table's rows and `min_changes`;
-    high when autovacuum will not analyze it, low under `small_table_rows` (the
-    planner scales the row count by the table's current size, and what a few hundred
-    rows hold changes few plans). A partitioned table is never
-    analyzed by autovacuum: only a manual ANALYZE gives it the statistics of the
-    whole tree. Info, without a fix, when the table was analyzed within
+    high when autovacuum will not analyze it, low under `small_table_rows` (a table
+    this small is read in a few pages whatever plan its statistics lead to). A
+    partitioned table is never analyzed by autovacuum: only a manual ANALYZE gives it
+    the statistics of the whole tree. Info, without a fix, when the table was analyzed within
     `recent_naptimes` naptimes (`autovacuum_naptime`) and the changes since are past
     the point autovacuum analyzes at: they are the churn since that pass (a job
     queue's table changes many times its size a minute), and its next pass analyzes it.
@@ -460,7 +459,7 @@ def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[D
             severity = INFO
         elif rows < opts.small_table_rows:
             # pgbench_branches: 10 rows, each updated thousands of times
-            reason += "; a table this small is planned much the same either way"
+            reason += "; a table this small is read in a few pages whatever the plan"
             severity = LOW
         else:
             severity = HIGH if off_reason else None
