@@ -22,7 +22,7 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
-from pgvitals.snapshot.facts import INTEGER_RANGES, Reference, TypeMismatch
+from pgvitals.snapshot.facts import INTEGER_RANGES, Reference, TypeMismatch, reference_stem
 from pgvitals.snapshot.model import (
     Column,
     Constraint,
@@ -545,7 +545,12 @@ def fk_type_mismatch(snap: Snapshot, opts: TypeMismatchOptions) -> Iterator[Draf
     Checks declared foreign keys and references inferred from names (`teacher_id` ->
     `teachers.id`, see `missing-foreign-key`); a text column whose values, where rows
     were read, are all too short to be a uuid's text is not taken for a reference to a
-    uuid key (a code of its own). High when the types cannot be compared
+    uuid key (a code of its own). Nor is a text column named for a key of another type
+    in a table whose other text `*_id` columns name no table (GitLab's
+    slack_integrations: `user_id` beside `team_id`, both Slack's ids, `U024BE7LH` and
+    `T024BE7LH`, not users.id): the table keeps another system's ids, and this one is
+    among them; converting it to the key's type would fail. High when the types cannot be
+    compared
     (uuid against an integer, text against uuid): no constraint is possible at all.
     Medium when an integer column is narrower than the integer key it references, or
     integer meets numeric. Where a sequence feeds the key and its position was read,
@@ -576,9 +581,16 @@ def fk_type_mismatch(snap: Snapshot, opts: TypeMismatchOptions) -> Iterator[Draf
     """
     facts = snap.facts
     positions = key_positions(snap)
+    outside = outside_ids(snap)
     for reference in (*facts.declared_references, *facts.inferred_references):
         for mismatch in reference.mismatches():
             column, key = mismatch.column, mismatch.key
+            if (
+                not reference.declared
+                and column.type_category == "S"
+                and outside.get(column.table_oid)
+            ):
+                continue  # another system's id, like its text siblings (see outside_ids)
             severity = HIGH if not mismatch.comparable else MEDIUM
             evidence: dict[str, object] = {
                 "referenced": key.qualname,
@@ -616,6 +628,27 @@ def fk_type_mismatch(snap: Snapshot, opts: TypeMismatchOptions) -> Iterator[Draf
                 fix=fix,
                 severity=None if severity == HIGH else severity,
             )
+
+
+def outside_ids(snap: Snapshot) -> dict[int, list[str]]:
+    """By table oid, its text columns named like references (`team_id`, `externalId`)
+    that reference nothing: no foreign key, and no table of the name. A table with one
+    keeps another system's ids (a chat workspace's, a payment provider's), and its other
+    text `*_id` columns are more of them, whatever their names say."""
+    facts = snap.facts
+    referencing = {(r.table.oid, c.name) for r in facts.inferred_references for c in r.columns}
+    found: dict[int, list[str]] = {}
+    for table in facts.own_tables:
+        for column in snap.columns_by_table.get(table.oid, []):
+            if (
+                column.type_category == "S"
+                and column.name.endswith(("id", "Id", "ID"))  # cheap first: most are not
+                and reference_stem(column.name) is not None
+                and (table.oid, column.name) not in referencing
+                and (table.oid, column.name) not in facts.columns_in_foreign_keys
+            ):
+                found.setdefault(table.oid, []).append(column.name)
+    return found
 
 
 @dataclass(frozen=True)
