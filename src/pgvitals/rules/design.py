@@ -1100,9 +1100,12 @@ def empty_allowed_by_check(snap: Snapshot, table: Table, column: Column) -> str 
 EPOCH_SECONDS = (946_684_800, 4_102_444_800)
 EPOCH_MILLISECONDS = (EPOCH_SECONDS[0] * 1000, EPOCH_SECONDS[1] * 1000)
 # Names that say "a point in time" on their own; `*_time` and `*_date` can be durations
-# or day numbers, so for them the values must be in an epoch range.
+# or day numbers, so for them the values must be in an epoch range. So must a bare
+# `epoch`: a package's version epoch (RPM's and Debian's `epoch`, GitLab's
+# packages_rpm_metadata.epoch, 0 unless a package renumbers) or a training epoch is a
+# counter; `<event>_epoch` is a time.
 POINT_IN_TIME = re.compile(
-    r"(^|_)(at|timestamp|ts|epoch)$|^(timestamp|epoch)$|[a-z0-9](At|Timestamp|Ts)$"
+    r"(^|_)(at|timestamp|ts)$|_epoch$|^timestamp$|[a-z0-9](At|Timestamp|Ts)$"
 )
 
 
@@ -1141,7 +1144,9 @@ def timestamp_as_integer(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
 
     Unless `--no-data`, the smallest and largest values are read in the table's row
     scan: values in the epoch range (2000-2100, seconds or milliseconds) confirm it, and
-    then `*_time` and `*_date` integer columns count too. 0, which such columns hold for
+    then `*_time` and `*_date` integer columns count too, and a bare `epoch`, which
+    without such values is a version counter (RPM's and Debian's package epoch, 0 or a
+    small number) or a training epoch, not a time. 0, which such columns hold for
     "never" (`deleteat` of a row not deleted), is left out of the range, and a column of
     only 0 is judged by its name. An integer `*_at` column whose values are outside any
     epoch range (small counters) is not reported.
