@@ -650,7 +650,9 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
     Cardinality comes from `pg_stats` (never from reading rows): a column with more
     distinct values than `max_distinct` is not a status and is not reported. Names that
     also describe open sets (`type`, `*_type`, `mode`, `category`, `level`, `*_role`,
-    `prev_*`) count only where statistics show few values; media types, the `*_type` of
+    `prev_*`) count only where statistics show few values, two at least (one value in
+    every row, a Terraform resource `type` of a deployment with one provider, shows no
+    set at all); media types, the `*_type` of
     a polymorphic reference (beside its `*_id`), the `state` of an address (a table
     with `city` or `country`) and OpenID Connect's opaque `session_state` never count.
     Without statistics (never analyzed), or where they counted no value (every row NULL:
@@ -677,8 +679,14 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
             continue  # the cheapest test first: most names say nothing of states
         if not column.data_type.startswith(("text", "character")):
             continue  # a domain: it may carry its own CHECK
-        # pg_stats' n_distinct is 0 where it counted no value (every row NULL): no count
-        counted = bool(column.n_distinct)
+        # pg_stats' n_distinct is 0 where it counted no value (every row NULL): no count.
+        # One value is no count either for an open-set name: nothing shows a closed set
+        # (Coder's workspace_resources.type, a Terraform resource type, "docker_container"
+        # in every row of a deployment that uses one provider)
+        counted = bool(column.n_distinct) and (
+            state_word(column.name) != "type"
+            or (distinct_values(column, facts.rows(table)) or 0) >= 2
+        )
         if not status_like(column, snap.columns_by_table[table.oid], counted):
             continue
         if constrained(snap, column):
