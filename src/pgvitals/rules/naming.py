@@ -134,7 +134,10 @@ def naming_singular_plural_mix(snap: Snapshot, opts: NumberOptions) -> Iterator[
     The last word of each name decides, through an English inflection library; words
     that are the same in both forms (`series`, `news`, `emoji`) or have no plural in use
     (`feedback`, `progress`, `data`, `metadata`, also at the end of a name run together:
-    `fileinfo`), and participles (`uploads_processed`) do not count, nor do
+    `fileinfo`), and participles (`uploads_processed`) do not count, nor do a singular
+    word after a plural one, which is the name's head while the words after it qualify
+    it (GitLab's `web_hook_logs_daily`, `cluster_providers_gcp`,
+    `project_authorizations_for_migration`: plural tables), nor do
     partitions, backup copies and migration tools' tables. The tables in the less used
     form are reported one by one when they are at most `max_minority` of the schema's;
     otherwise the schema is reported once: it follows no convention. A schema with
@@ -159,6 +162,8 @@ def naming_singular_plural_mix(snap: Snapshot, opts: NumberOptions) -> Iterator[
         name_words = words(table.name)
         last = name_words[-1] if name_words else ""
         form = None if tells_no_number(last) else number(last)
+        if form == "singular" and plural_head(name_words[:-1]):
+            form = None  # `web_hook_logs_daily`: the plural is the head, `daily` a modifier
         if form is not None:
             by_schema[table.schema][form].append(table)
     schemas = schemas_by_name(snap)
@@ -199,6 +204,13 @@ def naming_singular_plural_mix(snap: Snapshot, opts: NumberOptions) -> Iterator[
                 f" ({max(len(plural), len(singular))} of {len(plural) + len(singular)})",
                 evidence={**evidence, "convention": convention},
             )
+
+
+def plural_head(head: list[str]) -> bool:
+    """Is a word before a name's last one plural (`logs` of `web_hook_logs_daily`)? Then
+    it is the noun the name is of, and the words after it are a modifier (a period, a
+    provider, a purpose) whose number says nothing of the table's."""
+    return any(not tells_no_number(word) and number(word) == "plural" for word in head)
 
 
 # Nouns with no plural in use, common as table names: inflect would call them singular.
