@@ -128,6 +128,19 @@ def event_time(column: Column) -> bool:
     return column.type_category == "D" and not row_stamp(column)
 
 
+# A row's lock or lease, held by a worker while it processes the row (Graphile Worker's
+# jobs.locked_by and locked_at, cleared when the job ends): NULL whenever nothing runs.
+LOCK_WORDS = frozenset({"lock", "locked", "lease", "leased"})
+
+
+def lock_column(column: Column) -> bool:
+    """`locked_by`, `locked_at`, `lease_owner`, `lockedUntil`: the name starts with a
+    lock's or a lease's word. Not Rails' `lock_version`, an optimistic lock's counter
+    that every update writes."""
+    parts = words(column.name)
+    return bool(parts) and parts[0] in LOCK_WORDS and "version" not in parts
+
+
 # --- empty-strings ----------------------------------------------------------------------
 
 
@@ -235,7 +248,10 @@ def all_empty_column(snap: Snapshot, opts: AllEmptyOptions) -> Iterator[Draft]:
     at least `min_rows` rows.
 
     Soft-delete markers (`deleted_at` NULL everywhere: nothing deleted yet) are not
-    reported; times of events that have not happened yet (`cancelled_at`) are info.
+    reported, nor a lock's or a lease's columns (`locked_by`, `locked_at`,
+    `lease_expires_at`): a worker sets them while it holds a row and clears them after,
+    so they are empty whenever no job is running, whatever the application does. Times
+    of events that have not happened yet (`cancelled_at`) are info.
     A NOT NULL column that is `''` everywhere is `empty-string-in-not-null`'s
     (critical). On a sampled table, "every row" means every row read.
 
@@ -255,7 +271,7 @@ def all_empty_column(snap: Snapshot, opts: AllEmptyOptions) -> Iterator[Draft]:
             continue
         if filled_count(profile) > 0:
             continue
-        if snap.facts.soft_delete_columns.get(table.oid) == column:
+        if snap.facts.soft_delete_columns.get(table.oid) == column or lock_column(column):
             continue
         nulls = profile.counts["null"]
         empty = (profile.empty_strings or 0) + (profile.blank_strings or 0)
