@@ -557,7 +557,8 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
 # kind -> what a name must end with (words, then neutral suffixes) to hold it
 PII_NAMES = {
     "email": (("email",), ("e", "mail"), ("mail",), ("from", "address"), ("to", "address"),
-              ("sender", "address"), ("recipient", "address")),
+              ("sender", "address"), ("recipient", "address"), ("bounce", "address"),
+              ("reply", "address"), ("cc", "address"), ("bcc", "address")),
     "phone": (("phone",), ("mobile",), ("telephone",), ("tel",), ("fax",), ("cellphone",)),
     "birth_date": (("dob",), ("birthday",), ("birthdate",), ("birth", "date"),
                    ("date", "of", "birth"), ("born", "on")),
@@ -619,9 +620,34 @@ def pii_kind_of_name(name: str, type_category: str) -> str | None:
     for kind, endings in PII_NAMES.items():
         if type_category not in KIND_CATEGORIES.get(kind, ("S",)):
             continue
-        if any(name[-len(end) :] == end for name in names for end in endings if name):
+        if any(
+            name[-len(end) :] == end and (end != ("address",) or postal(name))
+            for name in names
+            for end in endings
+            if name
+        ):
             return kind
     return None
+
+
+# Words before `address` that make it a place where a person lives, works or is billed.
+# Other `*_address` columns are a machine's: a relay's or a server's URL (Coder's
+# replicas.relay_address), a MAC, a wallet or a contract address (a pseudonymous account
+# id, like a user id: not reported by name), or an IP, which `*_ip_address` and the
+# values' shape find.
+POSTAL_QUALIFIERS = frozenset(
+    {"home", "billing", "shipping", "mailing", "postal", "street", "delivery", "residential",
+     "residence", "work", "business", "physical", "contact", "permanent", "current",
+     "previous", "correspondence", "invoice", "office", "pickup", "registered", "legal",
+     "user", "customer", "member", "patient", "employee", "student", "person", "guardian",
+     "parent", "billto", "shipto"}
+)  # fmt: skip
+
+
+def postal(name: tuple[str, ...]) -> bool:
+    """Is a name ending in `address` a person's postal address: `address` alone, or after a
+    word of POSTAL_QUALIFIERS (`billing_address`, not `relay_address`)?"""
+    return len(name) < 2 or name[-2] in POSTAL_QUALIFIERS
 
 
 @dataclass(frozen=True)
@@ -641,9 +667,14 @@ class PiiOptions:
 )
 def pii_inventory(snap: Snapshot, opts: PiiOptions) -> Iterator[Draft]:
     """Per table, the columns that hold personal data: e-mail addresses, phone numbers,
-    IP addresses, birth dates, national ids (US SSN, UK NI number), addresses and
-    people's names. (Passwords and tokens are `plaintext-password`'s and
-    `sensitive-columns-exposed`'s: secrets, not facts about a person.)
+    IP addresses, birth dates, national ids (US SSN, UK NI number), postal addresses and
+    people's names. A name ending in `address` is a postal address alone or after a word
+    that says whose or what for (`billing_address`, `home_address`, `customer_address`);
+    other `*_address` columns are a machine's (`relay_address`, `mac_address`,
+    `wallet_address`: a pseudonymous account id, like a user id) and count only where
+    their values are shaped like e-mail or IP addresses. (Passwords and tokens are
+    `plaintext-password`'s and `sensitive-columns-exposed`'s: secrets, not facts about a
+    person.)
 
     Found by name and type (`email`, `guardian_phone`, `date_of_birth`, `inet`), and,
     unless `--no-data`, by the shape of the values: at least `min_share` of a text
