@@ -735,6 +735,20 @@ def pii_inventory(snap: Snapshot, opts: PiiOptions) -> Iterator[Draft]:
         )
 
 
+# The last word of a table that records what happened: its rows describe the past of the
+# row they reference, which stays true after that row is (soft-)deleted.
+RECORD_WORDS = frozenset(
+    {"history", "histories", "log", "logs", "audit", "audits", "change", "changes", "event",
+     "events", "stat", "stats", "statistics", "archive", "archived", "archives"}
+)  # fmt: skip
+
+
+def records_the_past(table: Table) -> bool:
+    """Is the table named as a history, a log or an audit trail (its last word)?"""
+    parts = words(table.name)
+    return bool(parts) and parts[-1] in RECORD_WORDS
+
+
 def shape_of(profile: ColumnProfile, opts: PiiOptions) -> tuple[str | None, float]:
     """The shape most of a column's values have, and its share of them."""
     filled = profile.counts.get("filled", 0)
@@ -770,6 +784,10 @@ def soft_delete_orphans(snap: Snapshot, opts: SoftOrphanOptions) -> Iterator[Dra
     Low; medium when the schema says the child should not outlive its parent: the
     foreign key is `ON DELETE CASCADE` or `SET NULL` (a hard delete would have removed
     or detached these rows), or the child soft-deletes its own rows and these were not.
+    Not reported, unless the schema says so, from a table named as a record of the past
+    (`*_history`, `*_log`, `*_audit`, `*_changes`, `*_events`, `*_stats`: Coder's
+    user_status_changes, workspace_agent_stats): what happened to a user or a workspace
+    stays true after it is deleted, and is kept for that.
     Counted exactly below 100,000 rows, in a TABLESAMPLE of the child above.
 
     ## Why it breaks
@@ -804,6 +822,8 @@ def soft_delete_orphans(snap: Snapshot, opts: SoftOrphanOptions) -> Iterator[Dra
             reasons.append(f"its foreign key is ON DELETE {action}")
         if own is not None and soft_deleted_when(own) is not None:
             reasons.append(f"it soft-deletes its own rows ({own.name})")
+        if not reasons and records_the_past(table):
+            continue  # a history outlives its subject on purpose
         orphans, checked = count.orphan_rows or 0, count.checked_rows or 0
         evidence: dict[str, object] = {
             "parent": parent.qualname,
