@@ -685,7 +685,9 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     constant (`(user_id = 0)` for anonymous events): rows use that value for "none",
     and a foreign key, even NOT VALID, would refuse them from then on. Likewise where the
     column's DEFAULT is an integer of 0 or below (cal.com's avatars: `teamId` and `userId`
-    default to 0 for "none"): keys from a sequence start at 1. Low, with no fix,
+    default to 0 for "none"): keys from a sequence start at 1. Likewise where the rows
+    read show it: every orphan holds 0 or below (GitLab's boards.milestone_id holds -1 and
+    -2 for the Upcoming and Started milestones). Low, with no fix,
     where a trigger of the referenced table records its deleted rows for the
     application to clean up the references later (GitLab's loose foreign keys, kept in
     place of constraints on purpose, some across databases): the application deletes
@@ -746,6 +748,8 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
             evidence["checked_rows"] = count.checked_rows
             if count.sampled:
                 evidence["orphans_sampled"] = True
+            if orphans and count.sentinel_rows:
+                evidence["sentinel_rows"] = count.sentinel_rows
         elif count is not None:
             evidence["orphans_not_counted"] = count.reason
         severity = None
@@ -815,6 +819,13 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
             message += (
                 f", and its DEFAULT {value} stands for rows with none: a foreign key would"
                 " reject them (store NULL instead, then add it)"
+            )
+        elif orphans and count is not None and count.sentinel_rows == orphans:
+            severity, fix = LOW, None  # its key would refuse each of them, and their inserts
+            message += (
+                f"; the rows that point at nothing all hold {columns[0]} <= 0, which no"
+                " sequence hands out: stand-ins for none or a special choice, which a foreign"
+                " key would reject (store NULL or move the choice to its own column, then add it)"
             )
         elif orphans:
             sampled = "about " if count is not None and count.sampled else ""

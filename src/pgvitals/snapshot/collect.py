@@ -1114,15 +1114,30 @@ class Collector:
         present = sql.SQL(" AND ").join(
             sql.SQL("r.{} IS NOT NULL").format(sql.Identifier(c.name)) for c in reference.columns
         )
+        # a single integer column: also the orphans at 0 or below, values no sequence gives
+        integer = len(reference.columns) == 1 and reference.columns[0].type_name in (
+            "int2",
+            "int4",
+            "int8",
+        )
+        sentinels = sql.SQL(
+            ", count(*) FILTER (WHERE r.{} <= 0 AND NOT EXISTS"
+            " (SELECT FROM {} AS k WHERE {}))::int8 AS sentinels"
+        ).format(
+            sql.Identifier(reference.columns[0].name),
+            sql.Identifier(target.schema, target.name),
+            matches,
+        )
         query = sql.SQL(
             "SELECT count(*)::int8 AS checked,"
             " count(*) FILTER (WHERE NOT EXISTS (SELECT FROM {target} AS k WHERE {matches}))"
-            "::int8 AS orphans"
+            "::int8 AS orphans{sentinels}"
             " FROM {table} AS r{sample} WHERE {present}"
         ).format(
             target=sql.Identifier(target.schema, target.name),
             table=sql.Identifier(table.schema, table.name),
             matches=matches,
+            sentinels=sentinels if integer else sql.SQL(""),
             sample=sample,
             present=present,
         )
@@ -1131,8 +1146,10 @@ class Collector:
         except psycopg.Error as error:
             self._raise_if_connection_lost(error)
             return orphan_count(reference, "skipped", describe_error(error))
-        found = row["orphans"] if exact else round(row["orphans"] * 100.0 / percent)
-        return orphan_count(reference, "ran", None, found, row["checked"], not exact)
+        scale = 1.0 if exact else 100.0 / percent
+        found = round(row["orphans"] * scale)
+        sentinel_rows = round(row["sentinels"] * scale) if integer else None
+        return orphan_count(reference, "ran", None, found, row["checked"], not exact, sentinel_rows)
 
     def _count_soft_delete_orphans(
         self, provisional: Snapshot, budget: ProfileBudget, found: list[SoftDeleteOrphans]
@@ -1440,6 +1457,7 @@ def orphan_count(
     orphan_rows: int | None = None,
     checked_rows: int | None = None,
     sampled: bool = False,
+    sentinel_rows: int | None = None,
 ) -> OrphanCount:
     return OrphanCount(
         reference.table.oid,
@@ -1451,6 +1469,7 @@ def orphan_count(
         orphan_rows,
         checked_rows,
         sampled,
+        sentinel_rows,
     )
 
 

@@ -397,6 +397,10 @@ class OrphanCount(NamedTuple):
     orphan_rows: int | None  # referencing rows (non-NULL) that match no key
     checked_rows: int | None  # non-NULL referencing rows looked at (in the sample)
     sampled: bool  # orphan_rows estimated from a TABLESAMPLE
+    # Of orphan_rows, those whose value is 0 or below (a single integer column): no key a
+    # sequence hands out, so a stand-in for "none" or a special choice (GitLab's
+    # boards.milestone_id: -1 Upcoming, -2 Started). None: not counted (other types).
+    sentinel_rows: int | None = None
 
 
 class Replication(NamedTuple):
