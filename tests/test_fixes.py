@@ -413,6 +413,36 @@ def test_primary_key_replaces_a_unique_constraint_instead_of_duplicating_it(data
     assert "replaces_constraint" not in found["public.referenced"].evidence
 
 
+def test_a_referenced_unique_key_that_allows_null_becomes_the_key(database) -> None:
+    """Synapse's users: UNIQUE (name), name nullable, referenced by a foreign key. The key
+    goes on name (NOT NULL set), the constraint stays for the foreign key, and no user_id
+    elsewhere turns into a mismatch against a new id, as it did with a surrogate key."""
+    database.execute(
+        """
+        CREATE TABLE users (name text, admin smallint NOT NULL DEFAULT 0,
+            CONSTRAINT users_name_key UNIQUE (name));
+        CREATE TABLE presence (id int PRIMARY KEY, user_id text REFERENCES users (name));
+        CREATE INDEX ON presence (user_id);
+        CREATE TABLE access_tokens (id bigint PRIMARY KEY, user_id text NOT NULL);
+        INSERT INTO users (name) SELECT '@u' || n || ':example.org' FROM generate_series(1, 50) n;
+        """
+    )
+    trip = round_trip(database.server, database.name)
+    assert_restores(trip)
+    found = fixes_of(trip, "missing-primary-key")["public.users"]
+    assert found.evidence["nullable_key_columns"] == ["name"]
+    assert apply_script(database.dsn, trip.scripts.fix).failures == []
+    after = {(f.rule, f.object) for f in checked(database.dsn)[0]}
+    assert ("missing-primary-key", "public.users") not in after
+    assert not {rule for rule, _ in after} & {"fk-type-mismatch", "missing-foreign-key"}
+    with database.admin() as admin:
+        key = admin.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = 'users'::regclass AND contype = 'p'"
+        ).fetchone()
+    assert key == ("PRIMARY KEY (name)",)
+
+
 def test_a_table_at_the_column_limit_gets_a_key_on_existing_columns(database) -> None:
     columns = ", ".join(f"c{n} int" for n in range(1, 1600))
     database.execute(

@@ -409,6 +409,18 @@ class Facts:
         return None
 
     @cached_property
+    def declared_meanings(self) -> dict[tuple[str, int], str]:
+        """(column name, referenced table oid) -> the referenced column, from declared
+        single-column foreign keys: what a name means in this schema. Synapse declares
+        `user_id` -> `users (name)` (text), so a `user_id` elsewhere means a user's name
+        too, not an `id` added to `users` later."""
+        return {
+            (fk.columns[0], fk.ref_table_oid): fk.ref_columns[0]
+            for fk in self.snap.constraints
+            if fk.kind == "f" and fk.ref_table_oid is not None and len(fk.columns) == 1
+        }
+
+    @cached_property
     def inferred_references(self) -> list[Reference]:
         """References that names imply and no foreign key declares: `teacher_id`,
         `teacherId` or `TeacherID` in one table and a table `teachers` (or `teacher`)
@@ -429,7 +441,9 @@ class Facts:
         table named with the referencing table's own prefix also matches (`event_id` of
         `v1_event_to_run_olap` beside `Event` and `v1_event`): which is meant? Nor is a
         text column named for a uuid key whose values, where rows were read, are all too
-        short to be one.
+        short to be one. Nor is a name that a declared foreign key of the schema gives
+        another meaning: `user_id` declared as a reference to `users (name)` elsewhere
+        does not point at `users.id`.
         """
         found = []
         declared = self.columns_in_foreign_keys
@@ -499,7 +513,7 @@ class Facts:
         return chosen[0]
 
     def _reference_to(self, table: Table, column: Column, target: Table) -> Reference | None:
-        key = self.referenceable_key(target)
+        key = self.referenceable_key(target) or self._namesake_key(target, column)
         if not key:
             return None
         # the key column that `teacher_id` names: `id`, its namesake, or a sole key
@@ -511,6 +525,9 @@ class Facts:
             if k.name in ("id", column.name) or (len(key) == 1 and is_id_name(k.name))
         ]
         if len(named) != 1:
+            return None
+        meaning = self.declared_meanings.get((column.name, target.oid))
+        if meaning is not None and meaning != named[0].name:
             return None
         # a column of the target named as this one (Hatchet's `Action."actionId"`, text,
         # beside its uuid `id`) is what `v1_task.action_id` holds: the name points at
@@ -542,6 +559,24 @@ class Facts:
             constraint=None,
             confidence=confidence,
         )
+
+    def _namesake_key(self, target: Table, column: Column) -> list[Column] | None:
+        """The target's own column of this name, where a unique index (valid, not partial)
+        on it alone and NOT NULL make it the key in all but name: Synapse's
+        `events.event_id`, which `event_json.event_id` holds. A table without a primary
+        key is judged as it will be once that column is made its key."""
+        own = self.column_by_name.get((target.oid, column.name))
+        if own is None or not own.not_null:
+            return None
+        for index in self.snap.indexes_by_table.get(target.oid, []):
+            if (
+                index.is_unique
+                and index.is_valid
+                and not index.is_partial
+                and index.key_columns[: index.key_count] == [column.name]
+            ):
+                return [own]
+        return None
 
     @cached_property
     def declared_references(self) -> list[Reference]:
