@@ -443,6 +443,28 @@ def test_a_referenced_unique_key_that_allows_null_becomes_the_key(database) -> N
     assert key == ("PRIMARY KEY (name)",)
 
 
+def test_a_key_that_replaces_a_constraint_comes_before_the_foreign_keys_to_it(database) -> None:
+    """Synapse's devices: UNIQUE (user_id, device_id) becomes the key, and device_inbox gets
+    a foreign key to those columns. Added first, the foreign key would depend on the
+    constraint and the swap would fail ("other objects depend on it")."""
+    database.execute(
+        """
+        CREATE TABLE devices (user_id text NOT NULL, device_id text NOT NULL,
+            CONSTRAINT device_uniqueness UNIQUE (user_id, device_id));
+        CREATE TABLE device_inbox (id bigint PRIMARY KEY, user_id text NOT NULL,
+            device_id text NOT NULL);
+        """
+    )
+    trip = round_trip(database.server, database.name)
+    assert_restores(trip)
+    assert "replaces_constraint" in fixes_of(trip, "missing-primary-key")["public.devices"].evidence
+    assert "public.device_inbox" in fixes_of(trip, "missing-foreign-key")
+    fix = trip.scripts.fix
+    assert fix.index("-- missing-primary-key: public.devices") < fix.index(
+        "-- missing-foreign-key: public.device_inbox"
+    )
+
+
 def test_a_table_at_the_column_limit_gets_a_key_on_existing_columns(database) -> None:
     columns = ", ".join(f"c{n} int" for n in range(1, 1600))
     database.execute(

@@ -388,25 +388,27 @@ class Facts:
                     declared.add((root, column.name))
         return frozenset(declared)
 
-    def referenceable_key(self, table: Table) -> list[Column] | None:
-        """The key a foreign key to `table` would reference: its primary key, else a
-        unique index on `id` (valid, not partial, no expressions). None: no such key."""
+    def referenceable_keys(self, table: Table) -> list[list[Column]]:
+        """The keys a foreign key to `table` could reference: its primary key; without
+        one, each unique index (valid, not partial, plain columns, no INCLUDE) on `id` or
+        on NOT NULL columns, the key it is in all but name. A table without a primary key
+        is so judged as it will be once missing-primary-key's fix makes one its key
+        (Synapse's `events.event_id`, `devices (user_id, device_id)`)."""
         primary = self.snap.primary_key(table)
         if primary is not None:
             key = [self.column_by_name.get((table.oid, name)) for name in primary.columns]
-            return key if all(key) else None  # type: ignore[return-value]
-        column = self.column_by_name.get((table.oid, "id"))
-        if column is None:
-            return None
+            return [key] if all(key) else []  # type: ignore[list-item]
+        keys = []
         for index in self.snap.indexes_by_table.get(table.oid, []):
-            if (
-                index.is_unique
-                and index.is_valid
-                and not index.is_partial
-                and index.key_columns[: index.key_count] == ["id"]
+            names = index.key_columns[: index.key_count]
+            if not index.is_unique or not index.is_valid or index.is_partial or index.include:
+                continue
+            columns = [self.column_by_name.get((table.oid, name)) for name in names if name]
+            if len(columns) == len(names) and all(
+                c is not None and (c.not_null or names == ["id"]) for c in columns
             ):
-                return [column]
-        return None
+                keys.append(columns)
+        return keys  # type: ignore[return-value]
 
     @cached_property
     def declared_meanings(self) -> dict[tuple[str, int], str]:
@@ -513,9 +515,15 @@ class Facts:
         return chosen[0]
 
     def _reference_to(self, table: Table, column: Column, target: Table) -> Reference | None:
-        key = self.referenceable_key(target) or self._namesake_key(target, column)
-        if not key:
-            return None
+        for key in self.referenceable_keys(target):
+            reference = self._reference_by_key(table, column, target, key)
+            if reference is not None:
+                return reference
+        return None
+
+    def _reference_by_key(
+        self, table: Table, column: Column, target: Table, key: list[Column]
+    ) -> Reference | None:
         # the key column that `teacher_id` names: `id`, its namesake, or a sole key
         # column named as an id (`teacher_uuid` is not, nor is a `code` or an `email`:
         # `supplier_id` does not mean the supplier's code)
@@ -559,24 +567,6 @@ class Facts:
             constraint=None,
             confidence=confidence,
         )
-
-    def _namesake_key(self, target: Table, column: Column) -> list[Column] | None:
-        """The target's own column of this name, where a unique index (valid, not partial)
-        on it alone and NOT NULL make it the key in all but name: Synapse's
-        `events.event_id`, which `event_json.event_id` holds. A table without a primary
-        key is judged as it will be once that column is made its key."""
-        own = self.column_by_name.get((target.oid, column.name))
-        if own is None or not own.not_null:
-            return None
-        for index in self.snap.indexes_by_table.get(target.oid, []):
-            if (
-                index.is_unique
-                and index.is_valid
-                and not index.is_partial
-                and index.key_columns[: index.key_count] == [column.name]
-            ):
-                return [own]
-        return None
 
     @cached_property
     def declared_references(self) -> list[Reference]:
