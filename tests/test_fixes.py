@@ -465,6 +465,30 @@ def test_a_key_that_replaces_a_constraint_comes_before_the_foreign_keys_to_it(da
     )
 
 
+def test_of_two_identical_unique_indexes_the_kept_one_becomes_the_key(database) -> None:
+    """Philomena's image_sources: two UNIQUE (image_id, source) indexes and no key.
+    duplicate-index drops one; the other is promoted in place, so the fixed schema has
+    neither a missing key nor a duplicate (a new index built beside both was one). The
+    one duplicate-index drops is never the one promoted."""
+    database.execute(
+        """
+        CREATE TABLE image_sources (image_id bigint NOT NULL, source text NOT NULL);
+        CREATE UNIQUE INDEX image_sources_image_id_source_index ON image_sources (image_id, source);
+        CREATE UNIQUE INDEX index_image_source_on_image_id_and_source
+            ON image_sources (image_id, source);
+        """
+    )
+    trip = round_trip(database.server, database.name)
+    assert_restores(trip)
+    key = fixes_of(trip, "missing-primary-key")["public.image_sources"]
+    assert key.evidence["renames_index"] == (
+        "image_sources_image_id_source_index to image_sources_pkey"
+    )
+    assert apply_script(database.dsn, trip.scripts.fix).failures == []
+    left = {(f.rule, f.object) for f in checked(database.dsn)[0]}
+    assert not {rule for rule, _ in left} & {"missing-primary-key", "duplicate-index"}
+
+
 def test_a_table_at_the_column_limit_gets_a_key_on_existing_columns(database) -> None:
     columns = ", ".join(f"c{n} int" for n in range(1, 1600))
     database.execute(

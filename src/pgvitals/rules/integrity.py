@@ -22,7 +22,7 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
-from pgvitals.snapshot.facts import INTEGER_RANGES, Reference, TypeMismatch
+from pgvitals.snapshot.facts import INTEGER_RANGES, Reference, TypeMismatch, keep_first
 from pgvitals.snapshot.model import (
     Column,
     Constraint,
@@ -394,7 +394,9 @@ def obstacle_to_promotion(snap: Snapshot, index: Index) -> str | None:
         return (
             "a primary key needs an index with default sort order, operator classes and collations"
         )
-    if snap.facts.identical_indexes.get(index.oid):
+    twins = snap.facts.identical_indexes.get(index.oid)
+    if twins and min([index, *twins], key=keep_first) is not index:
+        # duplicate-index's fix drops this one, the copy; the one it keeps can be promoted
         return "another index duplicates it"
     return None
 

@@ -1105,6 +1105,21 @@ class ColumnsByName:
         return column
 
 
+def keep_first(index: Index) -> tuple[bool, bool, bool, bool, bool, str]:
+    """Of equivalent indexes keep the one backing a constraint, then the replica
+    identity (dropping it stops logical replication of updates and deletes), then one
+    attached to a partitioned parent's index (it cannot be dropped alone), then a
+    unique one."""
+    return (
+        index.constraint_name is None,
+        not index.is_replica_identity,
+        index.parent_index_oid is None,
+        not index.is_primary,
+        not index.is_unique,
+        index.name,
+    )
+
+
 def same_definition(index: Index) -> tuple[object, ...]:
     """Everything that decides what an index can do, except its name and uniqueness."""
     return (
