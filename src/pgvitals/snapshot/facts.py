@@ -411,16 +411,22 @@ class Facts:
         return keys  # type: ignore[return-value]
 
     @cached_property
-    def declared_meanings(self) -> dict[tuple[str, int], str]:
-        """(column name, referenced table oid) -> the referenced column, from declared
-        single-column foreign keys: what a name means in this schema. Synapse declares
-        `user_id` -> `users (name)` (text), so a `user_id` elsewhere means a user's name
-        too, not an `id` added to `users` later."""
-        return {
-            (fk.columns[0], fk.ref_table_oid): fk.ref_columns[0]
-            for fk in self.snap.constraints
-            if fk.kind == "f" and fk.ref_table_oid is not None and len(fk.columns) == 1
-        }
+    def declared_meanings(self) -> dict[tuple[str, int], tuple[str, str]]:
+        """(column name, referenced table oid) -> (the referenced column, the type category
+        of the referencing column), from declared single-column foreign keys: what a name
+        means in this schema, and how the schema stores it. Synapse declares `user_id` ->
+        `users (name)` (text), so a `user_id` elsewhere means a user's name too, not an
+        `id` added to `users` later; Sanbase declares `chat_messages.chat_id` (uuid) ->
+        `chats`, so `telegram_bot_messages.chat_id varchar(255)` holds another kind of
+        chat id (Telegram's), not a chat's uuid stored as text."""
+        meanings = {}
+        for fk in self.snap.constraints:
+            if fk.kind != "f" or fk.ref_table_oid is None or len(fk.columns) != 1:
+                continue
+            column = self.column_by_name.get((fk.table_oid, fk.columns[0]))
+            category = column.type_category if column is not None else ""
+            meanings[(fk.columns[0], fk.ref_table_oid)] = (fk.ref_columns[0], category)
+        return meanings
 
     @cached_property
     def inferred_references(self) -> list[Reference]:
@@ -445,7 +451,9 @@ class Facts:
         text column named for a uuid key whose values, where rows were read, are all too
         short to be one. Nor is a name that a declared foreign key of the schema gives
         another meaning: `user_id` declared as a reference to `users (name)` elsewhere
-        does not point at `users.id`.
+        does not point at `users.id`; nor a column of another kind of type than the
+        declared references of its name (`chat_id varchar` beside a declared uuid
+        `chat_id` -> `chats`: another system's chat id).
         """
         found = []
         declared = self.columns_in_foreign_keys
@@ -535,8 +543,12 @@ class Facts:
         if len(named) != 1:
             return None
         meaning = self.declared_meanings.get((column.name, target.oid))
-        if meaning is not None and meaning != named[0].name:
-            return None
+        if meaning is not None:
+            meant, stored_as = meaning
+            if meant != named[0].name:
+                return None
+            if stored_as == named[0].type_category != column.type_category:
+                return None  # declared with the key's kind of type; this one is another id
         # a column of the target named as this one (Hatchet's `Action."actionId"`, text,
         # beside its uuid `id`) is what `v1_task.action_id` holds: the name points at
         # that column, not at the key, whatever the types say
