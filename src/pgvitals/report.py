@@ -269,7 +269,7 @@ def schema_overviews(snap: Snapshot) -> list[SchemaOverview]:
     result = []
     for schema in sorted(snap.schemas, key=lambda s: s.name):
         tables = tables_by_schema.get(schema.name, [])
-        commented = [t for t in tables if (t.comment or "").strip() and not t.is_partition]
+        commented = [t for t in tables if describes(t.comment) and not t.is_partition]
         commented.sort(key=lambda t: (-facts.rows(t), t.name))
         result.append(
             SchemaOverview(
@@ -286,6 +286,14 @@ def schema_overviews(snap: Snapshot) -> list[SchemaOverview]:
             )
         )
     return result
+
+
+def describes(comment: str | None) -> bool:
+    """Does a table's comment say something of what it is for? Not a bare number (Oban
+    keeps its migration version, `14`, as its table's comment), nor a line that only
+    excuses a finding (`pgvitals:ignore ...`)."""
+    first = (comment or "").strip().splitlines()[0] if (comment or "").strip() else ""
+    return any(c.isalpha() for c in first) and not first.lower().startswith("pgvitals:")
 
 
 def partition_roots(snap: Snapshot) -> dict[str, str]:
