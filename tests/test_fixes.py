@@ -413,6 +413,82 @@ def test_primary_key_replaces_a_unique_constraint_instead_of_duplicating_it(data
     assert "replaces_constraint" not in found["public.referenced"].evidence
 
 
+def test_a_referenced_unique_key_that_allows_null_becomes_the_key(database) -> None:
+    """Synapse's users: UNIQUE (name), name nullable, referenced by a foreign key. The key
+    goes on name (NOT NULL set), the constraint stays for the foreign key, and no user_id
+    elsewhere turns into a mismatch against a new id, as it did with a surrogate key."""
+    database.execute(
+        """
+        CREATE TABLE users (name text, admin smallint NOT NULL DEFAULT 0,
+            CONSTRAINT users_name_key UNIQUE (name));
+        CREATE TABLE presence (id int PRIMARY KEY, user_id text REFERENCES users (name));
+        CREATE INDEX ON presence (user_id);
+        CREATE TABLE access_tokens (id bigint PRIMARY KEY, user_id text NOT NULL);
+        INSERT INTO users (name) SELECT '@u' || n || ':example.org' FROM generate_series(1, 50) n;
+        """
+    )
+    trip = round_trip(database.server, database.name)
+    assert_restores(trip)
+    found = fixes_of(trip, "missing-primary-key")["public.users"]
+    assert found.evidence["nullable_key_columns"] == ["name"]
+    assert apply_script(database.dsn, trip.scripts.fix).failures == []
+    after = {(f.rule, f.object) for f in checked(database.dsn)[0]}
+    assert ("missing-primary-key", "public.users") not in after
+    assert not {rule for rule, _ in after} & {"fk-type-mismatch", "missing-foreign-key"}
+    with database.admin() as admin:
+        key = admin.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = 'users'::regclass AND contype = 'p'"
+        ).fetchone()
+    assert key == ("PRIMARY KEY (name)",)
+
+
+def test_a_key_that_replaces_a_constraint_comes_before_the_foreign_keys_to_it(database) -> None:
+    """Synapse's devices: UNIQUE (user_id, device_id) becomes the key, and device_inbox gets
+    a foreign key to those columns. Added first, the foreign key would depend on the
+    constraint and the swap would fail ("other objects depend on it")."""
+    database.execute(
+        """
+        CREATE TABLE devices (user_id text NOT NULL, device_id text NOT NULL,
+            CONSTRAINT device_uniqueness UNIQUE (user_id, device_id));
+        CREATE TABLE device_inbox (id bigint PRIMARY KEY, user_id text NOT NULL,
+            device_id text NOT NULL);
+        """
+    )
+    trip = round_trip(database.server, database.name)
+    assert_restores(trip)
+    assert "replaces_constraint" in fixes_of(trip, "missing-primary-key")["public.devices"].evidence
+    assert "public.device_inbox" in fixes_of(trip, "missing-foreign-key")
+    fix = trip.scripts.fix
+    assert fix.index("-- missing-primary-key: public.devices") < fix.index(
+        "-- missing-foreign-key: public.device_inbox"
+    )
+
+
+def test_of_two_identical_unique_indexes_the_kept_one_becomes_the_key(database) -> None:
+    """Philomena's image_sources: two UNIQUE (image_id, source) indexes and no key.
+    duplicate-index drops one; the other is promoted in place, so the fixed schema has
+    neither a missing key nor a duplicate (a new index built beside both was one). The
+    one duplicate-index drops is never the one promoted."""
+    database.execute(
+        """
+        CREATE TABLE image_sources (image_id bigint NOT NULL, source text NOT NULL);
+        CREATE UNIQUE INDEX image_sources_image_id_source_index ON image_sources (image_id, source);
+        CREATE UNIQUE INDEX index_image_source_on_image_id_and_source
+            ON image_sources (image_id, source);
+        """
+    )
+    trip = round_trip(database.server, database.name)
+    assert_restores(trip)
+    key = fixes_of(trip, "missing-primary-key")["public.image_sources"]
+    assert key.evidence["renames_index"] == (
+        "image_sources_image_id_source_index to image_sources_pkey"
+    )
+    assert apply_script(database.dsn, trip.scripts.fix).failures == []
+    left = {(f.rule, f.object) for f in checked(database.dsn)[0]}
+    assert not {rule for rule, _ in left} & {"missing-primary-key", "duplicate-index"}
+
+
 def test_a_table_at_the_column_limit_gets_a_key_on_existing_columns(database) -> None:
     columns = ", ".join(f"c{n} int" for n in range(1, 1600))
     database.execute(

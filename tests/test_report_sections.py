@@ -188,3 +188,20 @@ def test_fix_scripts_name_a_tool_known_by_its_schema_before_one_known_by_the_nam
     fix = checked_fix_script(database, tmp_path)
     assert "kept by Supabase (supabase_migrations.schema_migrations)" in fix
     assert "Rails" not in fix
+
+
+def test_purpose_hints_quote_comments_that_describe_a_table(database) -> None:
+    """Oban keeps its migration version as its table's comment; an ignore marker excuses a
+    finding. Neither says what a table is for."""
+    run(
+        database,
+        "CREATE TABLE oban_jobs (id bigint PRIMARY KEY);"
+        "COMMENT ON TABLE oban_jobs IS '14';"
+        "CREATE TABLE legacy (id int);"
+        "COMMENT ON TABLE legacy IS 'pgvitals:ignore missing-primary-key loaded by hand';"
+        "CREATE TABLE lessons (id int PRIMARY KEY);"
+        "COMMENT ON TABLE lessons IS 'One taught hour.\nSecond line.'",
+    )
+    (public,) = [s for s in sections(database)["schemas"] if s["overview"]["name"] == "public"]
+    assert public["overview"]["purpose_hints"] == [["lessons", "One taught hour."]]
+    assert public["overview"]["tables_commented"] == 3

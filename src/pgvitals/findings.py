@@ -209,6 +209,10 @@ class Risk:
     # table, which list the partitions there are now; a partition made later gets
     # the table's indexes from the table
     adds_partitions: bool = False
+    # drops a UNIQUE constraint that the primary key replaces: fix.sql runs it before
+    # every other fix, as a foreign key another fix adds to those columns would depend on
+    # the constraint (and so stop its drop) instead of on the key
+    replaces_key: bool = False
 
     def __post_init__(self) -> None:
         if self.lock not in LOCKS:
@@ -243,6 +247,7 @@ class Risk:
             transactional=self.transactional and other.transactional,
             moves=self.moves or other.moves,
             adds_partitions=self.adds_partitions or other.adds_partitions,
+            replaces_key=self.replaces_key or other.replaces_key,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -255,6 +260,7 @@ class Risk:
             # what orders fix.sql beside the tier: a report read back writes the same
             "moves": self.moves,
             "adds_partitions": self.adds_partitions,
+            "replaces_key": self.replaces_key,
         }
 
 

@@ -649,7 +649,7 @@ def primary_key_replacing(
     return Fix(
         (build_unique_statement(table, name, keys, index.reloptions), text(swap)),
         tuple(rollback),
-        CONCURRENT_BUILD | Risk(lock="ACCESS EXCLUSIVE", drops=True),
+        CONCURRENT_BUILD | Risk(lock="ACCESS EXCLUSIVE", drops=True, replaces_key=True),
     )
 
 

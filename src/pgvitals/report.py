@@ -269,7 +269,7 @@ def schema_overviews(snap: Snapshot) -> list[SchemaOverview]:
     result = []
     for schema in sorted(snap.schemas, key=lambda s: s.name):
         tables = tables_by_schema.get(schema.name, [])
-        commented = [t for t in tables if (t.comment or "").strip() and not t.is_partition]
+        commented = [t for t in tables if describes(t.comment) and not t.is_partition]
         commented.sort(key=lambda t: (-facts.rows(t), t.name))
         result.append(
             SchemaOverview(
@@ -286,6 +286,14 @@ def schema_overviews(snap: Snapshot) -> list[SchemaOverview]:
             )
         )
     return result
+
+
+def describes(comment: str | None) -> bool:
+    """Does a table's comment say something of what it is for? Not a bare number (Oban
+    keeps its migration version, `14`, as its table's comment), nor a line that only
+    excuses a finding (`pgvitals:ignore ...`)."""
+    first = (comment or "").strip().splitlines()[0] if (comment or "").strip() else ""
+    return any(c.isalpha() for c in first) and not first.lower().startswith("pgvitals:")
 
 
 def partition_roots(snap: Snapshot) -> dict[str, str]:
@@ -874,6 +882,10 @@ TIER_HEADINGS = (
     "Rewrites the table under an ACCESS EXCLUSIVE lock: plan a window",
     "Drops an object (each has its restore in rollback.sql)",
 )
+KEYS_HEADING = (
+    "Primary keys that replace a UNIQUE constraint, first: a foreign key added below"
+    " references the key, not the constraint the swap drops"
+)
 PARTITIONS_HEADING = (
     "Creates partitions, after the indexes above: each new partition gets the table's indexes"
 )
@@ -887,20 +899,27 @@ def fix_scripts(
     findings: list[Finding], server: ServerInfo, migrations: Iterable[str] = ()
 ) -> Scripts:
     """The findings' fixes in order of their declared risk (within a tier, worst severity
-    first); then those that create partitions (an index fix lists the partitions there
-    are: one made before it would be left out, and the table's index left invalid); those
-    that move objects to another schema last (the others name those objects where they
-    are: `ALTER FUNCTION f(hstore)` fails once hstore left public), and their rollbacks in
-    the reverse order. Excused findings contribute nothing.
+    first), after the primary keys that replace a UNIQUE constraint (a foreign key added
+    before on those columns would depend on the constraint, and stop its drop); then
+    those that create partitions (an index fix lists the partitions there are: one made
+    before it would be left out, and the table's index left invalid); those that move
+    objects to another schema last (the others name those objects where they are: `ALTER
+    FUNCTION f(hstore)` fails once hstore left public), and their rollbacks in the
+    reverse order. Excused findings contribute nothing.
 
     Two findings can carry the same statements (an index both duplicate and redundant):
     they are written once, so that neither script fails half-way on a second copy."""
     ordered = sorted(
         (f for f in findings if f.fix),
         key=lambda f: (
-            (f.fix.risk.moves, f.fix.risk.adds_partitions, f.fix.risk.tier)
+            (
+                f.fix.risk.moves,
+                f.fix.risk.adds_partitions,
+                not f.fix.risk.replaces_key,
+                f.fix.risk.tier,
+            )
             if f.fix
-            else (False, False, 0)
+            else (False, False, True, 0)
         ),
     )
     # the search_path only where there are statements for it to apply to
@@ -941,7 +960,9 @@ def fix_scripts(
 def heading_of(risk: Risk) -> str:
     if risk.moves:
         return MOVES_HEADING
-    return PARTITIONS_HEADING if risk.adds_partitions else TIER_HEADINGS[risk.tier]
+    if risk.adds_partitions:
+        return PARTITIONS_HEADING
+    return KEYS_HEADING if risk.replaces_key else TIER_HEADINGS[risk.tier]
 
 
 def entry(item: Finding, body: str | None, first_with: dict[tuple[str, ...], Finding]) -> str:
@@ -962,8 +983,9 @@ def script_header(
     kind: str, server: ServerInfo, migrations: Iterable[str] = (), concurrently: bool = False
 ) -> str:
     order = (
-        "Order: by declared risk: statements that block no writes first, then brief\n"
-        "-- locks, then table rewrites, then drops; moving extensions out of public last."
+        "Order: primary keys that replace a UNIQUE constraint first; then by declared\n"
+        "-- risk, statements that block no writes, then brief locks, then table rewrites,\n"
+        "-- then drops; moving extensions out of public last."
         if kind == "Fix"
         else "Order: the fix script's statements undone in reverse order."
     )

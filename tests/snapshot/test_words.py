@@ -68,6 +68,9 @@ def test_reference_stem(column: str, stem: str | None) -> None:
         ("status", "singular"),
         ("analysis", "singular"),  # inflect's singular_noun reads it as "analysi"s
         ("bus", "singular"),
+        ("campus", "singular"),
+        ("menus", "plural"),  # inflect pluralises it as "menuses", like campus (Sanbase)
+        ("menu", "singular"),
         ("people", "plural"),
         ("children", "plural"),
         ("criteria", "plural"),

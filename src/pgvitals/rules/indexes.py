@@ -23,7 +23,13 @@ from pgvitals.rules._api import (
     rule,
 )
 from pgvitals.rules.maintenance import BloatOptions, bloat_evidence, bloat_severity, bloat_words
-from pgvitals.snapshot.facts import Facts, distinct_values, leads_with, same_definition
+from pgvitals.snapshot.facts import (
+    Facts,
+    distinct_values,
+    keep_first,
+    leads_with,
+    same_definition,
+)
 from pgvitals.snapshot.model import Index, Snapshot, Table
 
 
@@ -198,21 +204,6 @@ def duplicate_copies(snap: Snapshot) -> list[tuple[Index, Index]]:
         # two attached copies mean two duplicate parent indexes: reported on the parent
         copies += [(other, keeper) for other in others if other.parent_index_oid is None]
     return copies
-
-
-def keep_first(index: Index) -> tuple[bool, bool, bool, bool, bool, str]:
-    """Of equivalent indexes keep the one backing a constraint, then the replica
-    identity (dropping it stops logical replication of updates and deletes), then one
-    attached to a partitioned parent's index (it cannot be dropped alone), then a
-    unique one."""
-    return (
-        index.constraint_name is None,
-        not index.is_replica_identity,
-        index.parent_index_oid is None,
-        not index.is_primary,
-        not index.is_unique,
-        index.name,
-    )
 
 
 def pair_evidence(index: Index, covered_by: Index) -> dict[str, object]:

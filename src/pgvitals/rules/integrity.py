@@ -22,7 +22,13 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
-from pgvitals.snapshot.facts import INTEGER_RANGES, Reference, TypeMismatch, reference_stem
+from pgvitals.snapshot.facts import (
+    INTEGER_RANGES,
+    Reference,
+    TypeMismatch,
+    keep_first,
+    reference_stem,
+)
 from pgvitals.snapshot.model import (
     Column,
     Constraint,
@@ -49,7 +55,10 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     default. Critical when reading the rows found exact duplicates: they have already
     got in. Medium when a unique index on NOT NULL columns exists (named as the
     candidate key): it already keeps rows distinct, and what is missing is the key
-    that replication and tools look for. High again, whatever the candidate, when a
+    that replication and tools look for. Medium too when foreign keys reference a unique
+    index whose columns allow NULL (Synapse's `users (name)`): the table has an identity
+    that other tables use, and only rows with a NULL there can repeat; that index's
+    columns are the key offered. High again, whatever the candidate, when a
     publication replicates the table's UPDATEs or DELETEs and its replica identity is
     the default (the missing key) or NOTHING: those statements fail today. The
     evidence names the publications and the replica identity. A migration tool's
@@ -82,7 +91,10 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     key replaces the constraint (as deferrable as it was) rather than duplicating
     it. Where foreign keys reference the table through that index (they depend on
     it), or it sorts other than the default, the new index is promoted beside it
-    and the old one stays. Without a candidate, the same on an `id` column, or on a
+    and the old one stays. Where foreign keys reference a unique index on columns that
+    allow NULL, the same on its columns, which the key makes NOT NULL (a new `id`
+    would be a second identity, beside the one the references use). Without a
+    candidate, the same on an `id` column, or on a
     NOT NULL column a sequence numbers (an audit log's `sequence`), or add a `bigint
     GENERATED ALWAYS AS IDENTITY` column (this rewrites the table under an ACCESS
     EXCLUSIVE lock: plan a window). A partitioned table's
@@ -101,6 +113,7 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         profile = snap.profile_by_table.get(table.oid)
         duplicates = profile.duplicate_rows if profile else None
         candidate = candidate_key(snap, table)
+        referenced = None if candidate else referenced_key(snap, table)
         evidence: dict[str, object] = {}
         if profile and profile.row_count is not None:
             evidence["rows"] = profile.row_count
@@ -111,6 +124,10 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         if candidate:
             evidence["candidate_key_index"] = candidate.name
             evidence["candidate_key_columns"] = candidate.key_columns[: candidate.key_count]
+        if referenced:
+            evidence["referenced_key_index"] = referenced.name
+            evidence["referenced_key_columns"] = referenced.key_columns[: referenced.key_count]
+            evidence["nullable_key_columns"] = nullable_columns(snap, referenced)
         if table.kind == "p":
             evidence["partitions"] = len(snap.facts.partitions_by_parent.get(table.oid, []))
         replication = snap.facts.replication(table)
@@ -129,6 +146,13 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             message += (
                 f"; unique index {candidate.name} on NOT NULL ({columns}) keeps rows distinct"
             )
+        if referenced:
+            columns = ", ".join(str(c) for c in evidence["referenced_key_columns"])  # type: ignore[attr-defined]
+            nullable = ", ".join(evidence["nullable_key_columns"])  # type: ignore[arg-type]
+            message += (
+                f"; foreign keys reference unique index {referenced.name} on ({columns}),"
+                f" where {nullable} allows NULL"
+            )
         if duplicates:
             message += f"; {duplicates} rows duplicate another row exactly"
         if breaks_replication:
@@ -137,9 +161,9 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         severity = None  # high
         if duplicates:
             severity = CRITICAL
-        elif candidate and not breaks_replication:
+        elif (candidate or referenced) and not breaks_replication:
             severity = MEDIUM
-        fix = fixes.offered(primary_key_fix(snap, table, candidate, evidence), evidence)
+        fix = fixes.offered(primary_key_fix(snap, table, candidate, evidence, referenced), evidence)
         if candidate and prisma_relation_table(snap, table, candidate):
             # Prisma's own table: its upgrade to 6 writes the key, and fails where one exists
             evidence["prisma_relation_table"] = True
@@ -202,8 +226,34 @@ def candidate_key(snap: Snapshot, table: Table) -> Index | None:
     return None
 
 
+def referenced_key(snap: Snapshot, table: Table) -> Index | None:
+    """A valid, non-partial unique index over plain columns, some of which allow NULL,
+    that foreign keys reference: the table's identity in this schema, but for NOT NULL."""
+    for index in snap.indexes_by_table.get(table.oid, []):
+        if (
+            index.is_unique
+            and index.is_valid
+            and not index.is_partial
+            and not index.include
+            and None not in index.key_columns[: index.key_count]
+            and snap.facts.foreign_keys_using_index.get(index.oid)
+        ):
+            return index
+    return None
+
+
+def nullable_columns(snap: Snapshot, index: Index) -> list[str]:
+    """The index's key columns that allow NULL."""
+    not_null = {c.name for c in snap.columns_by_table.get(index.table_oid, []) if c.not_null}
+    return [c for c in index.key_columns[: index.key_count] if c and c not in not_null]
+
+
 def primary_key_fix(
-    snap: Snapshot, table: Table, candidate: Index | None, evidence: dict[str, object]
+    snap: Snapshot,
+    table: Table,
+    candidate: Index | None,
+    evidence: dict[str, object],
+    referenced: Index | None = None,
 ) -> Fix | NoFix:
     """The least disruptive key that always applies and always rolls back.
 
@@ -258,6 +308,15 @@ def primary_key_fix(
         return fixes.primary_key_on_new_index(table, keys, name).with_note(
             f"builds a new unique index on ({', '.join(keys)}) beside"
             f" {fixes.one_line(candidate.name)}, which stays: {in_the_way}"
+        )
+    if referenced is not None:
+        keys = [column or "" for column in referenced.key_columns[: referenced.key_count]]
+        nullable = nullable_columns(snap, referenced)
+        return fixes.primary_key_on_new_index(table, keys, name, nullable).with_note(
+            f"the key goes on ({', '.join(keys)}), which foreign keys already reference"
+            f" through {fixes.one_line(referenced.name)} (it stays: they depend on it);"
+            f" {', '.join(nullable)} allows NULL: fill or delete rows with NULL there first,"
+            " as the key sets NOT NULL"
         )
     if "id" in columns:
         nullable = [] if columns["id"].not_null else ["id"]
@@ -341,7 +400,9 @@ def obstacle_to_promotion(snap: Snapshot, index: Index) -> str | None:
         return (
             "a primary key needs an index with default sort order, operator classes and collations"
         )
-    if snap.facts.identical_indexes.get(index.oid):
+    twins = snap.facts.identical_indexes.get(index.oid)
+    if twins and min([index, *twins], key=keep_first) is not index:
+        # duplicate-index's fix drops this one, the copy; the one it keeps can be promoted
         return "another index duplicates it"
     return None
 
@@ -671,9 +732,13 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     """A column named after another table holds its keys, but nothing enforces it.
 
     `teacher_id`, `teacherId` or `TeacherID` beside a table `teachers` (or `teacher`)
-    whose key is `id` (or `teacher_id`), with a type a foreign key accepts, and no
-    foreign key on the column. Plurals come from an English inflection library
-    (`lesson_plan_id` -> `lesson_plans`, `person_id` -> `people`). The referenced table
+    whose key is `id` (or `teacher_id`; or, in a table with no primary key, a
+    `teacher_id` that a unique index alone keeps distinct and NOT NULL, the key it is in
+    all but name), with a type a foreign key accepts, and no foreign key on the column.
+    A name that a declared foreign key of the schema gives another meaning (`user_id`
+    declared as a reference to `users (name)`) does not point at the key. Plurals come
+    from an English inflection library (`lesson_plan_id` -> `lesson_plans`, `person_id`
+    -> `people`). The referenced table
     may be in another schema when exactly one table there matches (medium confidence;
     low severity). Unless `--no-data`, the rows that would violate the constraint
     (orphans) are counted: exactly below 100,000 rows, else estimated from a

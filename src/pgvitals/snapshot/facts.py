@@ -388,25 +388,45 @@ class Facts:
                     declared.add((root, column.name))
         return frozenset(declared)
 
-    def referenceable_key(self, table: Table) -> list[Column] | None:
-        """The key a foreign key to `table` would reference: its primary key, else a
-        unique index on `id` (valid, not partial, no expressions). None: no such key."""
+    def referenceable_keys(self, table: Table) -> list[list[Column]]:
+        """The keys a foreign key to `table` could reference: its primary key; without
+        one, each unique index (valid, not partial, plain columns, no INCLUDE) on `id` or
+        on NOT NULL columns, the key it is in all but name. A table without a primary key
+        is so judged as it will be once missing-primary-key's fix makes one its key
+        (Synapse's `events.event_id`, `devices (user_id, device_id)`)."""
         primary = self.snap.primary_key(table)
         if primary is not None:
             key = [self.column_by_name.get((table.oid, name)) for name in primary.columns]
-            return key if all(key) else None  # type: ignore[return-value]
-        column = self.column_by_name.get((table.oid, "id"))
-        if column is None:
-            return None
+            return [key] if all(key) else []  # type: ignore[list-item]
+        keys = []
         for index in self.snap.indexes_by_table.get(table.oid, []):
-            if (
-                index.is_unique
-                and index.is_valid
-                and not index.is_partial
-                and index.key_columns[: index.key_count] == ["id"]
+            names = index.key_columns[: index.key_count]
+            if not index.is_unique or not index.is_valid or index.is_partial or index.include:
+                continue
+            columns = [self.column_by_name.get((table.oid, name)) for name in names if name]
+            if len(columns) == len(names) and all(
+                c is not None and (c.not_null or names == ["id"]) for c in columns
             ):
-                return [column]
-        return None
+                keys.append(columns)
+        return keys  # type: ignore[return-value]
+
+    @cached_property
+    def declared_meanings(self) -> dict[tuple[str, int], tuple[str, str]]:
+        """(column name, referenced table oid) -> (the referenced column, the type category
+        of the referencing column), from declared single-column foreign keys: what a name
+        means in this schema, and how the schema stores it. Synapse declares `user_id` ->
+        `users (name)` (text), so a `user_id` elsewhere means a user's name too, not an
+        `id` added to `users` later; Sanbase declares `chat_messages.chat_id` (uuid) ->
+        `chats`, so `telegram_bot_messages.chat_id varchar(255)` holds another kind of
+        chat id (Telegram's), not a chat's uuid stored as text."""
+        meanings = {}
+        for fk in self.snap.constraints:
+            if fk.kind != "f" or fk.ref_table_oid is None or len(fk.columns) != 1:
+                continue
+            column = self.column_by_name.get((fk.table_oid, fk.columns[0]))
+            category = column.type_category if column is not None else ""
+            meanings[(fk.columns[0], fk.ref_table_oid)] = (fk.ref_columns[0], category)
+        return meanings
 
     @cached_property
     def inferred_references(self) -> list[Reference]:
@@ -429,7 +449,11 @@ class Facts:
         table named with the referencing table's own prefix also matches (`event_id` of
         `v1_event_to_run_olap` beside `Event` and `v1_event`): which is meant? Nor is a
         text column named for a uuid key whose values, where rows were read, are all too
-        short to be one.
+        short to be one. Nor is a name that a declared foreign key of the schema gives
+        another meaning: `user_id` declared as a reference to `users (name)` elsewhere
+        does not point at `users.id`; nor a column of another kind of type than the
+        declared references of its name (`chat_id varchar` beside a declared uuid
+        `chat_id` -> `chats`: another system's chat id).
         """
         found = []
         declared = self.columns_in_foreign_keys
@@ -499,9 +523,15 @@ class Facts:
         return chosen[0]
 
     def _reference_to(self, table: Table, column: Column, target: Table) -> Reference | None:
-        key = self.referenceable_key(target)
-        if not key:
-            return None
+        for key in self.referenceable_keys(target):
+            reference = self._reference_by_key(table, column, target, key)
+            if reference is not None:
+                return reference
+        return None
+
+    def _reference_by_key(
+        self, table: Table, column: Column, target: Table, key: list[Column]
+    ) -> Reference | None:
         # the key column that `teacher_id` names: `id`, its namesake, or a sole key
         # column named as an id (`teacher_uuid` is not, nor is a `code` or an `email`:
         # `supplier_id` does not mean the supplier's code)
@@ -512,6 +542,13 @@ class Facts:
         ]
         if len(named) != 1:
             return None
+        meaning = self.declared_meanings.get((column.name, target.oid))
+        if meaning is not None:
+            meant, stored_as = meaning
+            if meant != named[0].name:
+                return None
+            if stored_as == named[0].type_category != column.type_category:
+                return None  # declared with the key's kind of type; this one is another id
         # a column of the target named as this one (Hatchet's `Action."actionId"`, text,
         # beside its uuid `id`) is what `v1_task.action_id` holds: the name points at
         # that column, not at the key, whatever the types say
@@ -1078,6 +1115,21 @@ class ColumnsByName:
         if column is None:
             raise KeyError(key)
         return column
+
+
+def keep_first(index: Index) -> tuple[bool, bool, bool, bool, bool, str]:
+    """Of equivalent indexes keep the one backing a constraint, then the replica
+    identity (dropping it stops logical replication of updates and deletes), then one
+    attached to a partitioned parent's index (it cannot be dropped alone), then a
+    unique one."""
+    return (
+        index.constraint_name is None,
+        not index.is_replica_identity,
+        index.parent_index_oid is None,
+        not index.is_primary,
+        not index.is_unique,
+        index.name,
+    )
 
 
 def same_definition(index: Index) -> tuple[object, ...]:

@@ -81,11 +81,18 @@ def plural(word: str) -> str:
     return _engine().plural_noun(word)
 
 
+# Plurals of English nouns ending in -u, which inflect reads as singulars ending in
+# -us like `campus` (it pluralises `menus` as `menuses`)
+PLURALS_OF_U_NOUNS = frozenset({"menus", "emus", "gurus", "haikus", "gnus", "tutus", "bayous"})
+
+
 def number(word: str) -> str | None:
     """ "plural", "singular", or None when the word does not tell (`series`, `data`,
     `feedback`, `info`, or not an English noun inflect knows)."""
     if not word.isascii() or not word.isalpha() or len(word) < 3:
         return None
+    if word in PLURALS_OF_U_NOUNS:
+        return "plural"
     many = plural(word)
     if singular(word) != word and many == word + "s":
         # inflect pluralises a plural by appending "s" (`teachers` -> `teacherss`), while
