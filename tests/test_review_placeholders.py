@@ -76,3 +76,29 @@ def test_a_value_from_the_environment_is_used_and_no_gmrc_means_no_replacement(
     # outside a graphile-migrate project a colon word is the server's to judge
     outside = tmp_path / "plain" / "1.sql"
     assert replaced(outside, "1.sql", MIGRATION, "scratch", "postgres") == (MIGRATION, [])
+
+
+def test_synapses_auto_increment_placeholder_is_replaced_as_its_engine_does(
+    tmp_path: Path,
+) -> None:
+    """Synapse's delta 87/02_per_connection_state.sql: `$%AUTO_INCREMENT_PRIMARY_KEY%$`,
+    which synapse/storage/engines/postgres.py replaces before it runs the file, gave
+    three false invalid-ddl and six more statements failed after them."""
+    write(
+        tmp_path,
+        {
+            "delta/87/02_per_connection_state.sql": (
+                "CREATE TABLE sliding_sync_connections(\n"
+                "    connection_key $%AUTO_INCREMENT_PRIMARY_KEY%$,\n"
+                "    user_id TEXT NOT NULL\n);\n"
+                "CREATE INDEX sliding_sync_connections_idx ON sliding_sync_connections(user_id);\n"
+            )
+        },
+    )
+    run = review(tmp_path, "delta")
+    assert run.exit_code == 0, run.stderr
+    assert invalid_ddl(run) == []
+    notes = reasons(run)
+    assert any("Synapse's placeholder $%AUTO_INCREMENT_PRIMARY_KEY%$ replaced" in n for n in notes)
+    keys = {f["object"] for f in run.json()["findings"] if f["rule"] == "missing-primary-key"}
+    assert "public.sliding_sync_connections" not in keys  # the identity key it stands for

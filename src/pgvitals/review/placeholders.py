@@ -1,9 +1,14 @@
-"""graphile-migrate's placeholders: `:DATABASE_VISITOR` and the like, which the tool
-replaces in a migration's text before it sends it (verbatim, no quoting). The server
-would reject them ("syntax error at or near ':'"), so review replaces them as the tool
-does: the values `.gmrc` gives, an environment variable where it says "!ENV", and a
-stand-in role name where that variable is not set (review creates missing roles).
-graphile-migrate sets `:DATABASE_NAME` and `:DATABASE_OWNER` itself.
+"""Placeholders that migration tools replace in a migration's text before they send it
+(verbatim, no quoting). The server would reject them ("syntax error at or near ':'"),
+so review replaces them as the tool does.
+
+graphile-migrate's `:DATABASE_VISITOR` and the like: the values `.gmrc` gives, an
+environment variable where it says "!ENV", and a stand-in role name where that variable
+is not set (review creates missing roles). graphile-migrate sets `:DATABASE_NAME` and
+`:DATABASE_OWNER` itself.
+
+Synapse's `$%AUTO_INCREMENT_PRIMARY_KEY%$`, which its PostgreSQL engine replaces with an
+identity key before it runs a delta file (no SQL can contain it otherwise).
 """
 
 from __future__ import annotations
@@ -40,9 +45,33 @@ def declared(config: Path) -> dict[str, str]:
     return dict(PAIR.findall(block.group(1))) if block else {}
 
 
+# the placeholders of tools that replace a fixed token, and what their PostgreSQL
+# engine writes in its place (Synapse: synapse/storage/engines/postgres.py)
+TOKENS = {
+    "$%AUTO_INCREMENT_PRIMARY_KEY%$": (
+        "Synapse",
+        "BIGINT PRIMARY KEY GENERATED ALWAYS AS IDENTITY",
+    ),
+}
+
+
 def replaced(path: Path, shown: str, text: str, database: str, user: str) -> tuple[str, list[Note]]:
-    """The file's text with its project's placeholders replaced, and a note per kind of
-    value used; the text unchanged outside a graphile-migrate project."""
+    """The file's text with the placeholders of its tool replaced, and a note per kind of
+    value used; the text unchanged where no tool's placeholder appears."""
+    notes = []
+    for token, (tool, value) in TOKENS.items():
+        if token in text:
+            text = text.replace(token, value)
+            notes.append(Note(shown, 1, f"{tool}'s placeholder {token} replaced by {value}"))
+    text, more = graphile_replaced(path, shown, text, database, user)
+    return text, notes + more
+
+
+def graphile_replaced(
+    path: Path, shown: str, text: str, database: str, user: str
+) -> tuple[str, list[Note]]:
+    """The file's text with graphile-migrate's placeholders replaced (outside a
+    graphile-migrate project: unchanged)."""
     config = config_for(path)
     if config is None:
         return text, []
