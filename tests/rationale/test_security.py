@@ -130,7 +130,11 @@ def test_a_set_clause_stops_the_planner_inlining_an_sql_function(database) -> No
         rows = connection.execute(f"EXPLAIN (COSTS OFF) SELECT * FROM tags WHERE {condition}")
         return any("Index Cond" in line for (line,) in rows.fetchall())
 
-    found = {f.object: f for f in findings(database, "security-definer-search-path")}
+    found = {
+        f.object: f
+        for rule in ("security-definer-search-path", "function-search-path-mutable")
+        for f in findings(database, rule)
+    }
     inlinable = found["public.reverse_match(text, text)"]
     assert inlinable.fix is None and inlinable.evidence["may_be_inlined"] is True
     assert found["public.definer_match(text, text)"].fix is not None
@@ -157,9 +161,52 @@ def test_a_sql_standard_body_keeps_the_objects_it_named_when_created(database) -
         admin.execute("SET search_path = planted, public")
         labels = admin.execute("SELECT public.bound_label(), public.looked_up_label()")
         assert labels.fetchone() == ("real", "planted")
-    reported = {f.object for f in findings(database, "security-definer-search-path")}
+    reported = {f.object for f in findings(database, "function-search-path-mutable")}
     assert "public.looked_up_label()" in reported
     assert "public.bound_label()" not in reported
+
+
+# function-search-path-mutable
+
+
+def test_an_invoker_function_runs_what_a_role_planted_only_where_it_may_create(
+    database, roles: Roles
+) -> None:
+    attacker, victim = roles("attacker", "victim")
+    database.execute(
+        "CREATE TABLE names (name varchar); INSERT INTO names VALUES ('Ada');"
+        "CREATE FUNCTION public.shout(n varchar) RETURNS text LANGUAGE plpgsql"
+        "  AS $$ BEGIN RETURN upper(n); END $$;"
+        f"GRANT SELECT ON names TO {victim}"
+    )
+    [quiet] = findings(database, "function-search-path-mutable")
+    # PostgreSQL 15+: nobody but the owner may create in public, so nothing can be planted
+    assert quiet.severity == "info" and quiet.evidence["writable_schemas"] == []
+    with database.admin() as session:
+        session.execute(f"SET ROLE {attacker}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            session.execute(
+                "CREATE FUNCTION public.upper(varchar) RETURNS text AS 'x' LANGUAGE sql"
+            )
+
+    database.execute("GRANT CREATE ON SCHEMA public TO PUBLIC")
+    with database.admin() as session:
+        session.execute(f"SET ROLE {attacker}")
+        # more specific than pg_catalog.upper(text) for a varchar argument
+        session.execute(
+            "CREATE FUNCTION public.upper(varchar) RETURNS text LANGUAGE sql"
+            "  AS $$ SELECT 'ran as ' || current_user $$"
+        )
+        session.execute(f"SET ROLE {victim}")
+        # the invoker function gives the attacker no rights of the owner, but runs the
+        # planted code as whoever calls it
+        ran = session.execute("SELECT public.shout(name) FROM names").fetchone()
+        assert ran == (f"ran as {victim}",)
+        session.execute("RESET ROLE")
+        session.execute("DROP FUNCTION public.upper(varchar)")
+    [found] = findings(database, "function-search-path-mutable")
+    assert found.severity == "low" and found.evidence["writable_schemas"] == ["public"]
+    assert findings(database, "security-definer-search-path") == []
 
 
 # security-definer-executable-by-api-role
