@@ -426,7 +426,41 @@ def test_a_partition_queried_directly_ignores_its_parents_policies(database, rol
         assert session.execute("SELECT count(*) FROM events").fetchone() == (1,)
         assert session.execute("SELECT count(*) FROM events_2026").fetchone() == (2,)
     found = findings(database, "rls-disabled")
-    assert [(f.object, f.severity) for f in found] == [("public.events_2026", "high")]
+    # medium: the role the parent's policies restrict reads every row of the partition,
+    # but it is not one of the API roles (high: anyone with the public key)
+    assert [(f.object, f.severity) for f in found] == [("public.events_2026", "medium")]
+    assert found[0].evidence["grantees"] == [anon]
+
+
+def test_a_table_only_its_owner_may_use_shows_nobody_else_a_row_with_or_without_rls(
+    database, roles: Roles
+) -> None:
+    """Graphile Worker's graphile_worker.migrations: a locked-down schema whose other
+    tables enable RLS with no policy. Nobody but the owner reaches the table, and the
+    owner is exempt from its policies: enabling RLS there changes what nobody sees."""
+    owner, visitor = roles("owner", "visitor")
+    database.execute(
+        f"CREATE SCHEMA worker AUTHORIZATION {owner};"
+        f"SET ROLE {owner};"
+        "CREATE TABLE worker.jobs (id int); ALTER TABLE worker.jobs ENABLE ROW LEVEL SECURITY;"
+        "CREATE TABLE worker.migrations (id int); INSERT INTO worker.migrations VALUES (1), (2);"
+        "RESET ROLE"
+    )
+
+    def owner_rows() -> int:
+        with database.admin() as session:
+            session.execute(f"SET ROLE {owner}")
+            return (session.execute("SELECT count(*) FROM worker.migrations").fetchone() or (0,))[0]
+
+    with database.admin() as session:
+        session.execute(f"SET ROLE {visitor}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            session.execute("SELECT count(*) FROM worker.migrations")
+    assert owner_rows() == 2
+    [found] = [f for f in findings(database, "rls-disabled") if f.table == "migrations"]
+    assert found.severity == "low" and found.evidence["grantees"] == []
+    apply_fix(database, found)
+    assert owner_rows() == 2  # the owner is exempt: RLS alone hides nothing from it
 
 
 # rls-policy-always-true

@@ -277,6 +277,21 @@ def shut_out_by_rls(snap: Snapshot, table: Table, api: list[str]) -> list[str]:
     return shut_out
 
 
+def subject_grantees(snap: Snapshot, table: Table) -> list[str]:
+    """The grantees of a privilege on the table (or its columns) that policies would
+    restrict: PUBLIC and roles other than its owner, superusers and BYPASSRLS roles."""
+    facts = snap.facts
+    granted = {
+        *facts.grants.get(("table", table.oid), {}),
+        *facts.grants.get(("column", table.oid), {}),
+    }
+    return sorted(
+        name
+        for name in granted - {table.owner}
+        if not bypasses_rls_named(facts.role_by_name, name)
+    )
+
+
 @rule(
     "rls-disabled",
     category=SECURITY,
@@ -289,9 +304,14 @@ def rls_disabled(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
 
     High for a table that an API role (`anon`, `authenticated`, ...) can reach
     (USAGE on its schema and a privilege on it, directly, through a role it
-    inherits or through PUBLIC), and for a table in a schema where other tables use
-    row-level security. Otherwise one informational finding per schema: a database
-    that serves no API and uses RLS nowhere is not flagged table by table.
+    inherits or through PUBLIC). In a schema where other tables use row-level
+    security, a table no API role reaches is medium when other roles that policies
+    would apply to were granted a privilege on it (or PUBLIC was, listed as
+    `grantees`), and low when only its owner and roles that bypass row-level
+    security may use it (Graphile Worker's `migrations`): policies would restrict
+    nobody who can reach it today. Otherwise one informational finding per schema:
+    a database that serves no API and uses RLS nowhere is not flagged table by
+    table.
 
     In `pgvitals review` the database holds only the roles and grants the files (and
     `--base`) make, so "no API role reaches them" would be said of roles that do not
@@ -348,6 +368,15 @@ def rls_disabled(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
         if siblings:
             reasons.append(f"other tables of {table.schema} use row-level security")
         evidence: dict[str, object] = {"api_access": access, "schema_uses_rls": siblings}
+        severity = HIGH
+        if not access:
+            grantees = subject_grantees(snap, table)
+            evidence["grantees"] = grantees
+            # which rows a policy would hide matters only for someone who can reach them
+            severity = MEDIUM if grantees else LOW
+            reasons.append(
+                f"{', '.join(grantees)} may use it" if grantees else "only its owner may use it"
+            )
         shut_out = shut_out_by_rls(snap, table, roles)
         if shut_out:
             # Windmill's windmill_user reads usr and workspace: RLS without a policy
@@ -358,7 +387,7 @@ def rls_disabled(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
             f"{table.qualname} has no row-level security: {' and '.join(reasons)}",
             evidence=evidence,
             fix=None if shut_out else fixes.enable_rls(table, NO_POLICY_YET),
-            severity=HIGH,
+            severity=severity,
         )
     if snap.collection.reviewed and not (rls_schemas or snap.policies or reached):
         return
