@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 import psycopg
 import pytest
 
+from pgvitals.config import parse_config
 from pgvitals.connect import connect
 from pgvitals.engine import analyse
 from pgvitals.findings import Finding
@@ -610,6 +611,60 @@ def test_a_view_by_the_table_owner_shows_every_row_until_security_invoker(
     assert found.severity == "medium"  # granted to a role that is not an API role
     apply_fix(database, found)
     assert rows("student_directory") == 1
+
+
+def test_a_definer_view_filtered_by_the_callers_id_shows_them_no_other_users_rows(
+    database, roles: Roles
+) -> None:
+    """Midday (midday-ai/midday@67418536, apps/api/supabase/migrations): the policy of
+    users_on_team reads private.current_user_teams, a view by the table's owner that
+    keeps the caller's own rows (`WHERE user_id = auth.uid()`). Signed in as one user
+    (request.jwt.claims, as PostgREST sets it), the view shows that user's rows only;
+    an unfiltered view by the same owner shows everyone's."""
+    (member,) = roles("member")
+    database.execute(
+        "CREATE SCHEMA auth; CREATE SCHEMA private;"
+        "CREATE FUNCTION auth.uid() RETURNS text LANGUAGE sql STABLE"
+        "  AS $$ SELECT current_setting('request.jwt.claims', true)::json ->> 'sub' $$;"
+        "CREATE TABLE users_on_team (user_id text, team_id int);"
+        "INSERT INTO users_on_team VALUES ('ada', 1), ('bob', 1), ('bob', 2), ('cy', 3);"
+        "ALTER TABLE users_on_team ENABLE ROW LEVEL SECURITY;"
+        "CREATE VIEW private.current_user_teams AS SELECT (SELECT auth.uid()) AS user_id, team_id"
+        "  FROM users_on_team WHERE user_id = (SELECT auth.uid());"
+        f"CREATE POLICY team_rows ON users_on_team FOR SELECT TO {member}"
+        "  USING (EXISTS (SELECT 1 FROM private.current_user_teams cut"
+        "                  WHERE cut.team_id = users_on_team.team_id));"
+        "CREATE VIEW public.all_memberships AS SELECT user_id, team_id FROM users_on_team;"
+        f"GRANT USAGE ON SCHEMA auth, private TO {member};"
+        f"GRANT SELECT ON users_on_team, private.current_user_teams, public.all_memberships"
+        f"  TO {member}"
+    )
+
+    def rows(relation: str) -> list[tuple[str, int]]:
+        with database.admin() as session:
+            session.execute(f"SET ROLE {member}")
+            session.execute("SELECT set_config('request.jwt.claims', '{\"sub\": \"ada\"}', false)")
+            found = session.execute(f"SELECT user_id, team_id FROM {relation} ORDER BY 1, 2")
+            return found.fetchall()
+
+    assert rows("private.current_user_teams") == [("ada", 1)]  # the caller's own rows
+    assert rows("users_on_team") == [("ada", 1), ("bob", 1)]  # what the policy allows
+    assert rows("public.all_memberships") == [("ada", 1), ("bob", 1), ("bob", 2), ("cy", 3)]
+
+    config = parse_config({"rules": {"view-bypasses-rls": {"api_roles": member}}})
+    session = connect(database.dsn)
+    try:
+        snapshot = collect(session, profile=None)
+    finally:
+        session.close()
+    found = {
+        f.object: f for f in analyse(snapshot, config).findings if f.rule == "view-bypasses-rls"
+    }
+    # a request cannot select from private (PostgREST serves public): only the policy does
+    private = found["private.current_user_teams"]
+    assert private.severity == "low" and private.evidence["api_schema"] is False
+    assert private.evidence["read_by_policies"] == ["public.users_on_team.team_rows"]
+    assert found["public.all_memberships"].severity == "high"
 
 
 # public-schema-create
