@@ -305,12 +305,11 @@ def function_search_path_mutable(snap: Snapshot, opts: ApiOptions) -> Iterator[D
     DEFINER function it gives a caller no rights they lack. What it does depend on
     is the caller's search_path: a trigger, a policy or a default that calls it
     runs in sessions with different paths, and a name in its body may resolve to
-    different objects, or to none ("function ... does not exist"), from one
-    session to the next. Where a role may create objects in a schema on another
-    role's search_path (`public` with CREATE for PUBLIC, the default before
-    PostgreSQL 15), it can create a function, operator or table that the body's
-    unqualified name then finds, and that runs as the calling role, which may be
-    the table owner running a migration or a trigger (CVE-2018-1058).
+    different objects from one session to the next. Where a role may create
+    objects in a schema on another role's search_path (`public` with CREATE for
+    PUBLIC, the default before PostgreSQL 15), it can create a function, operator
+    or table that the body's unqualified name then finds, and that runs as the
+    calling role (CVE-2018-1058).
 
     ## Fix
     `ALTER FUNCTION ... SET search_path = <schema>, pg_temp`, listing every schema
