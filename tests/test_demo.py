@@ -98,6 +98,7 @@ def test_demo_writes_a_report_that_exhibits_the_flaws(demo_run: DemoRun) -> None
         ("multiple-permissive-policies", "practise_improve_pilot.students"),
         ("bypassrls-login-role", "reporting"),
         ("security-definer-search-path", "practise_improve_pilot.reset_streak(p_student_id uuid)"),
+        ("function-search-path-mutable", "practise_improve_pilot.auth_teacher_id()"),
         ("view-bypasses-rls", "practise_improve_pilot.student_directory"),
         ("public-schema-create", "public"),
         ("grant-to-public", "practise_improve_pilot.lesson_feedback_tags"),

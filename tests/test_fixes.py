@@ -786,7 +786,7 @@ def test_a_pinned_search_path_still_finds_the_extensions_the_script_moves(databa
         """
     )
     findings, scripts = checked(database.dsn)
-    assert {f.rule for f in findings} >= {"extension-in-public", "security-definer-search-path"}
+    assert {f.rule for f in findings} >= {"extension-in-public", "function-search-path-mutable"}
     before = schema_dump(database.server, database.name)
     assert apply_script(database.dsn, scripts.fix).failures == []
     with psycopg.connect(database.dsn) as connection:

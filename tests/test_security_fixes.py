@@ -85,7 +85,9 @@ def test_moving_an_extension_and_back_leaves_no_schema_behind(database) -> None:
 def test_a_function_pinned_by_its_fix_still_finds_an_extension_moved_by_another(
     database,
 ) -> None:
-    """Sourcegraph: security-definer-search-path's fix pinned `public, pg_temp` on
+    """Sourcegraph: the search_path fix (then security-definer-search-path's, now
+    function-search-path-mutable's: the function is not SECURITY DEFINER) pinned
+    `public, pg_temp` on
     func_configuration_policies_transition_columns_diff, extension-in-public's moved
     hstore to `extensions`, and every insert into lsif_configuration_policies then
     failed (type "hstore[]" does not exist) in its trigger."""
@@ -95,7 +97,7 @@ def test_a_function_pinned_by_its_fix_still_finds_an_extension_moved_by_another(
         " AS $$ BEGIN RETURN (ARRAY[]::hstore[] || hstore(keys, keys))::text; END $$"
     )
     findings = findings_of(database)
-    [pinned] = [f for f in findings if f.rule == "security-definer-search-path"]
+    [pinned] = [f for f in findings if f.rule == "function-search-path-mutable"]
     [moved] = [f for f in findings if f.rule == "extension-in-public"]
     with psycopg.connect(database.dsn, autocommit=True) as admin:
         for statement in (*pinned.fix.statements, *moved.fix.statements):  # type: ignore[union-attr]

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 import psycopg
 import pytest
 
+from pgvitals.config import parse_config
 from pgvitals.connect import connect
 from pgvitals.engine import analyse
 from pgvitals.findings import Finding
@@ -130,7 +131,11 @@ def test_a_set_clause_stops_the_planner_inlining_an_sql_function(database) -> No
         rows = connection.execute(f"EXPLAIN (COSTS OFF) SELECT * FROM tags WHERE {condition}")
         return any("Index Cond" in line for (line,) in rows.fetchall())
 
-    found = {f.object: f for f in findings(database, "security-definer-search-path")}
+    found = {
+        f.object: f
+        for rule in ("security-definer-search-path", "function-search-path-mutable")
+        for f in findings(database, rule)
+    }
     inlinable = found["public.reverse_match(text, text)"]
     assert inlinable.fix is None and inlinable.evidence["may_be_inlined"] is True
     assert found["public.definer_match(text, text)"].fix is not None
@@ -157,9 +162,52 @@ def test_a_sql_standard_body_keeps_the_objects_it_named_when_created(database) -
         admin.execute("SET search_path = planted, public")
         labels = admin.execute("SELECT public.bound_label(), public.looked_up_label()")
         assert labels.fetchone() == ("real", "planted")
-    reported = {f.object for f in findings(database, "security-definer-search-path")}
+    reported = {f.object for f in findings(database, "function-search-path-mutable")}
     assert "public.looked_up_label()" in reported
     assert "public.bound_label()" not in reported
+
+
+# function-search-path-mutable
+
+
+def test_an_invoker_function_runs_what_a_role_planted_only_where_it_may_create(
+    database, roles: Roles
+) -> None:
+    attacker, victim = roles("attacker", "victim")
+    database.execute(
+        "CREATE TABLE names (name varchar); INSERT INTO names VALUES ('Ada');"
+        "CREATE FUNCTION public.shout(n varchar) RETURNS text LANGUAGE plpgsql"
+        "  AS $$ BEGIN RETURN upper(n); END $$;"
+        f"GRANT SELECT ON names TO {victim}"
+    )
+    [quiet] = findings(database, "function-search-path-mutable")
+    # PostgreSQL 15+: nobody but the owner may create in public, so nothing can be planted
+    assert quiet.severity == "info" and quiet.evidence["writable_schemas"] == []
+    with database.admin() as session:
+        session.execute(f"SET ROLE {attacker}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            session.execute(
+                "CREATE FUNCTION public.upper(varchar) RETURNS text AS 'x' LANGUAGE sql"
+            )
+
+    database.execute("GRANT CREATE ON SCHEMA public TO PUBLIC")
+    with database.admin() as session:
+        session.execute(f"SET ROLE {attacker}")
+        # more specific than pg_catalog.upper(text) for a varchar argument
+        session.execute(
+            "CREATE FUNCTION public.upper(varchar) RETURNS text LANGUAGE sql"
+            "  AS $$ SELECT 'ran as ' || current_user $$"
+        )
+        session.execute(f"SET ROLE {victim}")
+        # the invoker function gives the attacker no rights of the owner, but runs the
+        # planted code as whoever calls it
+        ran = session.execute("SELECT public.shout(name) FROM names").fetchone()
+        assert ran == (f"ran as {victim}",)
+        session.execute("RESET ROLE")
+        session.execute("DROP FUNCTION public.upper(varchar)")
+    [found] = findings(database, "function-search-path-mutable")
+    assert found.severity == "low" and found.evidence["writable_schemas"] == ["public"]
+    assert findings(database, "security-definer-search-path") == []
 
 
 # security-definer-executable-by-api-role
@@ -379,7 +427,41 @@ def test_a_partition_queried_directly_ignores_its_parents_policies(database, rol
         assert session.execute("SELECT count(*) FROM events").fetchone() == (1,)
         assert session.execute("SELECT count(*) FROM events_2026").fetchone() == (2,)
     found = findings(database, "rls-disabled")
-    assert [(f.object, f.severity) for f in found] == [("public.events_2026", "high")]
+    # medium: the role the parent's policies restrict reads every row of the partition,
+    # but it is not one of the API roles (high: anyone with the public key)
+    assert [(f.object, f.severity) for f in found] == [("public.events_2026", "medium")]
+    assert found[0].evidence["grantees"] == [anon]
+
+
+def test_a_table_only_its_owner_may_use_shows_nobody_else_a_row_with_or_without_rls(
+    database, roles: Roles
+) -> None:
+    """Graphile Worker's graphile_worker.migrations: a locked-down schema whose other
+    tables enable RLS with no policy. Nobody but the owner reaches the table, and the
+    owner is exempt from its policies: enabling RLS there changes what nobody sees."""
+    owner, visitor = roles("owner", "visitor")
+    database.execute(
+        f"CREATE SCHEMA worker AUTHORIZATION {owner};"
+        f"SET ROLE {owner};"
+        "CREATE TABLE worker.jobs (id int); ALTER TABLE worker.jobs ENABLE ROW LEVEL SECURITY;"
+        "CREATE TABLE worker.migrations (id int); INSERT INTO worker.migrations VALUES (1), (2);"
+        "RESET ROLE"
+    )
+
+    def owner_rows() -> int:
+        with database.admin() as session:
+            session.execute(f"SET ROLE {owner}")
+            return (session.execute("SELECT count(*) FROM worker.migrations").fetchone() or (0,))[0]
+
+    with database.admin() as session:
+        session.execute(f"SET ROLE {visitor}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            session.execute("SELECT count(*) FROM worker.migrations")
+    assert owner_rows() == 2
+    [found] = [f for f in findings(database, "rls-disabled") if f.table == "migrations"]
+    assert found.severity == "low" and found.evidence["grantees"] == []
+    apply_fix(database, found)
+    assert owner_rows() == 2  # the owner is exempt: RLS alone hides nothing from it
 
 
 # rls-policy-always-true
@@ -529,6 +611,60 @@ def test_a_view_by_the_table_owner_shows_every_row_until_security_invoker(
     assert found.severity == "medium"  # granted to a role that is not an API role
     apply_fix(database, found)
     assert rows("student_directory") == 1
+
+
+def test_a_definer_view_filtered_by_the_callers_id_shows_them_no_other_users_rows(
+    database, roles: Roles
+) -> None:
+    """Midday (midday-ai/midday@67418536, apps/api/supabase/migrations): the policy of
+    users_on_team reads private.current_user_teams, a view by the table's owner that
+    keeps the caller's own rows (`WHERE user_id = auth.uid()`). Signed in as one user
+    (request.jwt.claims, as PostgREST sets it), the view shows that user's rows only;
+    an unfiltered view by the same owner shows everyone's."""
+    (member,) = roles("member")
+    database.execute(
+        "CREATE SCHEMA auth; CREATE SCHEMA private;"
+        "CREATE FUNCTION auth.uid() RETURNS text LANGUAGE sql STABLE"
+        "  AS $$ SELECT current_setting('request.jwt.claims', true)::json ->> 'sub' $$;"
+        "CREATE TABLE users_on_team (user_id text, team_id int);"
+        "INSERT INTO users_on_team VALUES ('ada', 1), ('bob', 1), ('bob', 2), ('cy', 3);"
+        "ALTER TABLE users_on_team ENABLE ROW LEVEL SECURITY;"
+        "CREATE VIEW private.current_user_teams AS SELECT (SELECT auth.uid()) AS user_id, team_id"
+        "  FROM users_on_team WHERE user_id = (SELECT auth.uid());"
+        f"CREATE POLICY team_rows ON users_on_team FOR SELECT TO {member}"
+        "  USING (EXISTS (SELECT 1 FROM private.current_user_teams cut"
+        "                  WHERE cut.team_id = users_on_team.team_id));"
+        "CREATE VIEW public.all_memberships AS SELECT user_id, team_id FROM users_on_team;"
+        f"GRANT USAGE ON SCHEMA auth, private TO {member};"
+        f"GRANT SELECT ON users_on_team, private.current_user_teams, public.all_memberships"
+        f"  TO {member}"
+    )
+
+    def rows(relation: str) -> list[tuple[str, int]]:
+        with database.admin() as session:
+            session.execute(f"SET ROLE {member}")
+            session.execute("SELECT set_config('request.jwt.claims', '{\"sub\": \"ada\"}', false)")
+            found = session.execute(f"SELECT user_id, team_id FROM {relation} ORDER BY 1, 2")
+            return found.fetchall()
+
+    assert rows("private.current_user_teams") == [("ada", 1)]  # the caller's own rows
+    assert rows("users_on_team") == [("ada", 1), ("bob", 1)]  # what the policy allows
+    assert rows("public.all_memberships") == [("ada", 1), ("bob", 1), ("bob", 2), ("cy", 3)]
+
+    config = parse_config({"rules": {"view-bypasses-rls": {"api_roles": member}}})
+    session = connect(database.dsn)
+    try:
+        snapshot = collect(session, profile=None)
+    finally:
+        session.close()
+    found = {
+        f.object: f for f in analyse(snapshot, config).findings if f.rule == "view-bypasses-rls"
+    }
+    # a request cannot select from private (PostgREST serves public): only the policy does
+    private = found["private.current_user_teams"]
+    assert private.severity == "low" and private.evidence["api_schema"] is False
+    assert private.evidence["read_by_policies"] == ["public.users_on_team.team_rows"]
+    assert found["public.all_memberships"].severity == "high"
 
 
 # public-schema-create

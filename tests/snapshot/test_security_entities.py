@@ -148,7 +148,7 @@ def test_what_a_platform_manages_is_listed_once_and_not_assessed(database) -> No
     everything = analyse(snap, Config(include_managed=True))
     assert {
         ("redundant-index", "auth.users_instance_id_idx"),
-        ("security-definer-search-path", "auth.uid()"),
+        ("function-search-path-mutable", "auth.uid()"),
     } <= {(f.rule, f.object) for f in everything.findings}
     assert everything.not_assessed == []
 

@@ -28,7 +28,9 @@ from pgvitals.rules._api import (
 from pgvitals.rules.security import (
     COMMANDS,
     ApiOptions,
+    ApiSchemaOptions,
     api_roles,
+    api_schemas,
     bypasses_rls,
     bypasses_rls_named,
     exempt_from_rls,
@@ -277,6 +279,19 @@ def shut_out_by_rls(snap: Snapshot, table: Table, api: list[str]) -> list[str]:
     return shut_out
 
 
+def subject_grantees(snap: Snapshot, table: Table) -> list[str]:
+    """The grantees of a privilege on the table (or its columns) that policies would
+    restrict: PUBLIC and roles other than its owner, superusers and BYPASSRLS roles."""
+    facts = snap.facts
+    granted = {
+        *facts.grants.get(("table", table.oid), {}),
+        *facts.grants.get(("column", table.oid), {}),
+    }
+    return sorted(
+        name for name in granted - {table.owner} if not bypasses_rls_named(facts.role_by_name, name)
+    )
+
+
 @rule(
     "rls-disabled",
     category=SECURITY,
@@ -289,9 +304,14 @@ def rls_disabled(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
 
     High for a table that an API role (`anon`, `authenticated`, ...) can reach
     (USAGE on its schema and a privilege on it, directly, through a role it
-    inherits or through PUBLIC), and for a table in a schema where other tables use
-    row-level security. Otherwise one informational finding per schema: a database
-    that serves no API and uses RLS nowhere is not flagged table by table.
+    inherits or through PUBLIC). In a schema where other tables use row-level
+    security, a table no API role reaches is medium when other roles that policies
+    would apply to were granted a privilege on it (or PUBLIC was, listed as
+    `grantees`), and low when only its owner and roles that bypass row-level
+    security may use it (Graphile Worker's `migrations`): policies would restrict
+    nobody who can reach it today. Otherwise one informational finding per schema:
+    a database that serves no API and uses RLS nowhere is not flagged table by
+    table.
 
     In `pgvitals review` the database holds only the roles and grants the files (and
     `--base`) make, so "no API role reaches them" would be said of roles that do not
@@ -348,6 +368,15 @@ def rls_disabled(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
         if siblings:
             reasons.append(f"other tables of {table.schema} use row-level security")
         evidence: dict[str, object] = {"api_access": access, "schema_uses_rls": siblings}
+        severity = HIGH
+        if not access:
+            grantees = subject_grantees(snap, table)
+            evidence["grantees"] = grantees
+            # which rows a policy would hide matters only for someone who can reach them
+            severity = MEDIUM if grantees else LOW
+            reasons.append(
+                f"{', '.join(grantees)} may use it" if grantees else "only its owner may use it"
+            )
         shut_out = shut_out_by_rls(snap, table, roles)
         if shut_out:
             # Windmill's windmill_user reads usr and workspace: RLS without a policy
@@ -358,7 +387,7 @@ def rls_disabled(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
             f"{table.qualname} has no row-level security: {' and '.join(reasons)}",
             evidence=evidence,
             fix=None if shut_out else fixes.enable_rls(table, NO_POLICY_YET),
-            severity=HIGH,
+            severity=severity,
         )
     if snap.collection.reviewed and not (rls_schemas or snap.policies or reached):
         return
@@ -841,9 +870,9 @@ def bypassed_tables(snap: Snapshot, view: View) -> list[Table]:
     category=SECURITY,
     severity=HIGH,
     title="View reads row-level-secured tables with its owner's rights",
-    options=ApiOptions,
+    options=ApiSchemaOptions,
 )
-def view_bypasses_rls(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
+def view_bypasses_rls(snap: Snapshot, opts: ApiSchemaOptions) -> Iterator[Draft]:
     """A view (or materialized view) shows rows of a table with row-level security as
     its owner sees them, to roles the policies were meant to restrict.
 
@@ -851,7 +880,15 @@ def view_bypasses_rls(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
     row-level security whose policies do not apply to the view's owner (the table's
     owner when the table is not FORCEd, a superuser, or a BYPASSRLS role), the view
     is not `security_invoker` (PostgreSQL 15+; a materialized view never is), and
-    roles other than its owner can read it: high for API roles, medium otherwise.
+    roles other than its owner can read it: high when API roles can and the view is
+    in a schema the API serves (`api_schemas`), medium when other roles can, low
+    when only API roles can and the API does not serve its schema (Supabase's
+    `private` schema): a request cannot select from it, only SQL that already runs
+    as that role (a policy, a function, another view) reads it, and that SQL decides
+    what reaches the caller. Policies that read the view are listed
+    (`read_by_policies`): a view that breaks a policy's recursion is the usual case.
+    Whether the view's own query filters rows by the caller (`WHERE user_id =
+    auth.uid()`) is not read: its text is not collected.
 
     ## Why it breaks
     A view runs its query with its owner's privileges, and row-level security is
@@ -871,7 +908,9 @@ def view_bypasses_rls(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
     rollback resets the option.
     """
     roles = api_roles(snap, opts)
+    served = api_schemas(snap, opts)
     invoker_views = snap.server.version_num >= 150000
+    policies_reading = policies_by_relation(snap)
     for view in snap.views:
         tables = bypassed_tables(snap, view)
         if not tables:
@@ -881,15 +920,42 @@ def view_bypasses_rls(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
             continue
         names = [t.qualname for t in tables]
         readers = api + others
-        yield finding(
-            view,
+        message = (
             f"{'Materialized view' if view.kind == 'm' else 'View'} {view.qualname} shows"
             f" {', '.join(names)} as {view.owner} sees them (policies not applied) to"
-            f" {', '.join(readers)}",
-            evidence={"tables": names, "owner": view.owner, "readers": readers},
-            fix=fixes.set_security_invoker(view) if view.kind == "v" and invoker_views else None,
-            severity=None if api else MEDIUM,
+            f" {', '.join(readers)}"
         )
+        in_api = view.schema in served
+        if api and not in_api and not others:
+            # PostgREST serves only its db_schemas: the API roles read this view only
+            # through SQL the schema's owner wrote, which decides what reaches them
+            message += f"; the API does not serve {view.schema}: only SQL running as them reads it"
+        yield finding(
+            view,
+            message,
+            evidence={
+                "tables": names,
+                "owner": view.owner,
+                "readers": readers,
+                "api_schema": in_api,
+                "read_by_policies": policies_reading.get(view.oid, []),
+            },
+            fix=fixes.set_security_invoker(view) if view.kind == "v" and invoker_views else None,
+            severity=HIGH if api and in_api else MEDIUM if others else LOW,
+        )
+
+
+def policies_by_relation(snap: Snapshot) -> dict[int, list[str]]:
+    """Per relation that policies' sub-selects read: `table.policy` of each."""
+    facts = snap.facts
+    found: dict[int, list[str]] = {}
+    for policy in snap.policies:
+        name = f"{policy.schema}.{policy.table}.{policy.name}"
+        for expression in facts.policy_expressions.get(policy.oid, (None, None)):
+            for oid in expression.reads if expression is not None else ():
+                if name not in found.setdefault(oid, []):
+                    found[oid].append(name)
+    return found
 
 
 # --- the owner and the policies ---------------------------------------------------------

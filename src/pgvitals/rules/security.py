@@ -20,6 +20,7 @@ from pgvitals import fixes
 from pgvitals.fmt import plural
 from pgvitals.rules._api import (
     HIGH,
+    INFO,
     LOW,
     MEDIUM,
     SECURITY,
@@ -194,23 +195,37 @@ def may_be_inlined(function: Function) -> bool:
     return function.language == "sql" and function.kind == "f" and not function.security_definer
 
 
+def without_search_path(snap: Snapshot, definer: bool) -> Iterator[Function]:
+    """User-defined functions, SECURITY DEFINER or not as asked, that look names up
+    through the caller's search_path: no SET search_path, and neither compiled code (a
+    range type's constructors are `internal`) nor an SQL-standard body, which bind no
+    name when they run."""
+    for function in snap.functions:
+        if not function.user_defined or function.language in ("internal", "c"):
+            continue
+        if function.security_definer != definer or "search_path" in function.settings:
+            continue
+        if not binds_names_when_created(function):
+            yield function
+
+
 @rule(
     "security-definer-search-path",
     category=SECURITY,
     severity=HIGH,
-    title="Function without a fixed search_path",
+    title="SECURITY DEFINER function without a safe search_path",
     options=ApiOptions,
 )
 def security_definer_search_path(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
-    """A function resolves the names in its body through the caller's search_path.
+    """A SECURITY DEFINER function resolves the names in its body through the caller's
+    search_path, or through a fixed one that names a schema others may write to.
 
-    Reported for every function without `SET search_path` (what splinter calls
-    `function_search_path_mutable`): high for SECURITY DEFINER functions, low for the
-    others. A SECURITY DEFINER function whose fixed search_path names a schema where
-    PUBLIC or an API role may create objects is reported too (high). An SQL function
-    with an SQL-standard body (`RETURN ...`, `BEGIN ATOMIC`) is not reported: its names
-    were bound when it was created; nor is compiled code (`internal`, `c`: the
-    constructors PostgreSQL makes for a range type), which looks no name up.
+    Reported for SECURITY DEFINER functions without `SET search_path`, and for those
+    whose fixed search_path names a schema where PUBLIC or an API role may create
+    objects. An SQL function with an SQL-standard body (`RETURN ...`, `BEGIN ATOMIC`)
+    is not reported: its names were bound when it was created; nor is compiled code
+    (`internal`, `c`), which looks no name up. Functions without SECURITY DEFINER are
+    `function-search-path-mutable`.
 
     ## Why it breaks
     An unqualified name in a function body (`streaks`, `now()`, `=`) is looked up in
@@ -221,10 +236,8 @@ def security_definer_search_path(snap: Snapshot, opts: ApiOptions) -> Iterator[D
     with the owner's rights: a table that captures the rows it writes, or a function
     or operator that runs the attacker's code as the owner (CVE-2018-1058, and the
     case the PostgreSQL manual describes under "Writing SECURITY DEFINER Functions
-    Safely"). For a function without SECURITY DEFINER the risk is smaller: its
-    result depends on who calls it (a trigger or a policy may resolve names
-    differently for different roles), and it runs another role's objects when a
-    privileged role calls it with a crafted search_path.
+    Safely"). The caller sets the search_path, so nothing the owner does elsewhere
+    closes this.
 
     ## Fix
     Fix the search_path on the function: `ALTER FUNCTION ... SET search_path =
@@ -237,53 +250,27 @@ def security_definer_search_path(snap: Snapshot, opts: ApiOptions) -> Iterator[D
     body is schema-qualified. The rollback resets it. Where the fixed search_path
     names a writable schema, replace that schema (no SQL is generated: which
     schemas the body needs is a judgement).
-
-    An SQL function (not a procedure) without SECURITY DEFINER gets no SQL either: the
-    planner inlines such a function into the query that calls it, which is what lets
-    an index serve a condition written with it or with an operator it implements, and
-    a function with a SET clause is never inlined. Write its body in SQL-standard form
-    instead (`RETURN $2 ~ $1`, PostgreSQL 14+), which binds its names when the
-    function is created and is still inlined; before 14, schema-qualify every name in
-    the body (`OPERATOR(pg_catalog.~)`) and excuse the finding.
     """
     writers = [PUBLIC, *api_roles(snap, opts)]
     moved = moved_extensions(snap)
+    for function in without_search_path(snap, definer=True):
+        yield finding(
+            function,
+            f"SECURITY DEFINER function {function.qualname} has no search_path of its own:"
+            " names in its body resolve through the caller's search_path",
+            evidence={
+                "security_definer": True,
+                "language": function.language,
+                "owner": function.owner,
+                "may_be_inlined": False,  # a SECURITY DEFINER function never is
+            },
+            fix=fixes.set_function_search_path(
+                function, extension_schemas(snap, function, writers, moved)
+            ),
+        )
     for function in snap.functions:
-        # compiled code (a range type's constructors are `internal`) looks no name up
-        if not function.user_defined or function.language in ("internal", "c"):
-            continue
         path = function.settings.get("search_path")
-        if path is None:
-            if binds_names_when_created(function):
-                continue
-            definer = function.security_definer
-            kind = "SECURITY DEFINER function" if definer else "Function"
-            # a SECURITY DEFINER function is never inlined: SET costs it nothing
-            inlined = may_be_inlined(function)
-            message = (
-                f"{kind} {function.qualname} has no search_path of its own: names in its body"
-                " resolve through the caller's search_path"
-            )
-            if inlined:
-                message += "; no SET proposed: it would stop the planner inlining the function"
-            yield finding(
-                function,
-                message,
-                evidence={
-                    "security_definer": definer,
-                    "language": function.language,
-                    "owner": function.owner,
-                    "may_be_inlined": inlined,
-                },
-                fix=None
-                if inlined
-                else fixes.set_function_search_path(
-                    function, extension_schemas(snap, function, writers, moved)
-                ),
-                severity=None if definer else LOW,
-            )
-            continue
-        if not function.security_definer:
+        if not (function.user_defined and function.security_definer) or path is None:
             continue
         exposed = writable_schemas(snap, search_path_schemas(path), writers)
         if exposed:
@@ -293,6 +280,81 @@ def security_definer_search_path(snap: Snapshot, opts: ApiOptions) -> Iterator[D
                 f" {', '.join(exposed)}, where other roles may create objects",
                 evidence={"search_path": path, "writable_schemas": exposed, "writers": writers},
             )
+
+
+@rule(
+    "function-search-path-mutable",
+    category=SECURITY,
+    severity=LOW,
+    title="Function without a fixed search_path",
+    options=ApiOptions,
+)
+def function_search_path_mutable(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
+    """A function without SECURITY DEFINER resolves the names in its body through the
+    caller's search_path (what splinter calls `function_search_path_mutable`).
+
+    Low where PUBLIC or an API role may create objects in some schema (listed as
+    `writable_schemas`): an object planted there can stand in for a name the body
+    uses. Otherwise informational: nobody untrusted can plant anything, and what
+    remains is that the function's result depends on the caller's search_path.
+    Functions with an SQL-standard body and compiled code are not reported, as in
+    `security-definer-search-path`, which covers SECURITY DEFINER functions.
+
+    ## Why it breaks
+    The function runs with the rights of whoever calls it, so unlike a SECURITY
+    DEFINER function it gives a caller no rights they lack. What it does depend on
+    is the caller's search_path: a trigger, a policy or a default that calls it
+    runs in sessions with different paths, and a name in its body may resolve to
+    different objects from one session to the next. Where a role may create
+    objects in a schema on another role's search_path (`public` with CREATE for
+    PUBLIC, the default before PostgreSQL 15), it can create a function, operator
+    or table that the body's unqualified name then finds, and that runs as the
+    calling role (CVE-2018-1058).
+
+    ## Fix
+    `ALTER FUNCTION ... SET search_path = <schema>, pg_temp`, listing every schema
+    whose objects the body names without a schema (the schema it lives in, and the
+    schemas that hold extensions), or schema-qualify every name in the body; first
+    of all, revoke CREATE from PUBLIC and the API roles where they hold it (see
+    `public-schema-create`). The rollback resets it.
+
+    An SQL function (not a procedure) gets no SQL: the planner inlines such a
+    function into the query that calls it, which is what lets an index serve a
+    condition written with it or with an operator it implements, and a function
+    with a SET clause is never inlined. Write its body in SQL-standard form instead
+    (`RETURN $2 ~ $1`, PostgreSQL 14+), which binds its names when the function is
+    created and is still inlined; before 14, schema-qualify every name in the body
+    (`OPERATOR(pg_catalog.~)`) and excuse the finding.
+    """
+    writers = [PUBLIC, *api_roles(snap, opts)]
+    moved = moved_extensions(snap)
+    planted = writable_schemas(snap, [s.name for s in snap.schemas], writers)
+    for function in without_search_path(snap, definer=False):
+        inlined = may_be_inlined(function)
+        message = (
+            f"Function {function.qualname} has no search_path of its own: names in its body"
+            " resolve through the caller's search_path"
+        )
+        if planted:
+            message += f"; {', '.join(planted)} may be written by other roles"
+        if inlined:
+            message += "; no SET proposed: it would stop the planner inlining the function"
+        yield finding(
+            function,
+            message,
+            evidence={
+                "language": function.language,
+                "owner": function.owner,
+                "may_be_inlined": inlined,
+                "writable_schemas": planted,
+            },
+            fix=None
+            if inlined
+            else fixes.set_function_search_path(
+                function, extension_schemas(snap, function, writers, moved)
+            ),
+            severity=None if planted else INFO,
+        )
 
 
 @rule(
