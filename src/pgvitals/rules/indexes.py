@@ -82,6 +82,10 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
     built CONCURRENTLY on each partition and attached (a plain index on the parent would
     hold every partition against writes while it builds).
 
+    Severity follows the referencing table's size, never the counters, so it is the
+    same on a standby; there the referenced table's deletes are not given (a standby
+    counts no writes: they happen on the primary).
+
     ## Silence
     A tiny, static reference table whose parents are never deleted gains nothing:
     mark the constraint's table with `pgvitals:ignore unindexed-foreign-key`.
@@ -110,7 +114,10 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
         if table.kind == "p":
             evidence["rows_counted_over"] = "its partitions"
         deletes = facts.counter(referenced, "n_tup_del") if referenced is not None else None
-        if deletes is not None:
+        if snap.server.in_recovery:
+            # a standby counts no writes: its 0 deletes would read as a parent never deleted
+            evidence["referenced_deletes"] = "counted on the primary (this is a standby)"
+        elif deletes is not None:
             evidence["referenced_deletes"] = deletes
         seq_scans = facts.counter(table, "seq_scan")
         if seq_scans is not None:

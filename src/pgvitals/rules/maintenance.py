@@ -365,7 +365,6 @@ class StaleStatisticsOptions:
     rows=ROWS_OPTIONAL,
     uses_statistics=True,
     needs=("row_counts",),
-    primary_counters=True,
 )
 def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[Draft]:
     """A table with rows that was never analyzed, or that changed a lot since.
@@ -384,6 +383,10 @@ def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[D
     `recent_naptimes` naptimes (`autovacuum_naptime`) and the changes since are past
     the point autovacuum analyzes at: they are the churn since that pass (a job
     queue's table changes many times its size a minute), and its next pass analyzes it.
+
+    On a standby only "never analyzed" is judged, from `pg_stats` alone: the
+    statistics are replicated (its planner uses the primary's), while the analyze
+    times and the changed rows are counted on the primary (check there).
 
     ## Why it breaks
     The planner estimates row counts from `pg_stats` (most common values,
@@ -420,9 +423,13 @@ def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[D
             **window.evidence,
         }
         partitioned = "; autovacuum never analyzes a partitioned table" if table.kind == "p" else ""
+        standby = snap.server.in_recovery
         if analyzed_at is None and not has_stats:
             if rows < opts.min_rows:
                 continue
+            if standby:
+                # its pg_stat_user_tables has no analyze times: pg_stats says it alone
+                evidence["judged_from"] = "pg_stats (a standby keeps no analyze times)"
             if rows < opts.small_table_rows:
                 severity: str | None = LOW
             elif rows >= opts.large_table_rows:
@@ -439,6 +446,8 @@ def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[D
             )
             continue
         changed = table.n_mod_since_analyze
+        if standby:
+            continue  # the changes are counted on the primary: 0 here says nothing
         if table.kind == "p" or changed is None or changed < opts.min_changes:
             continue
         if changed < opts.changed_ratio * rows:
