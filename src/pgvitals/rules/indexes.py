@@ -116,7 +116,8 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
         deletes = facts.counter(referenced, "n_tup_del") if referenced is not None else None
         if snap.server.in_recovery:
             # a standby counts no writes: its 0 deletes would read as a parent never deleted
-            evidence["referenced_deletes"] = "counted on the primary (this is a standby)"
+            evidence["referenced_deletes"] = None
+            evidence["referenced_deletes_counted_on"] = "the primary (this is a standby)"
         elif deletes is not None:
             evidence["referenced_deletes"] = deletes
         seq_scans = facts.counter(table, "seq_scan")
@@ -667,14 +668,15 @@ def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft
             continue
         assert scans is not None and rows_read is not None
         own_severity: str | None = None
-        own_note, own_evidence = "", {}
+        own_note = ""
+        own_evidence: dict[str, object] = {}
         if own is None:
             if read_whole(snap, table):
                 own_note = (
                     "; pgvitals' own row counts (one scan a run) are among them, how many"
                     " is unknown without pg_stat_statements"
                 )
-                own_evidence = {"seq_scan_by_pgvitals": "unknown"}
+                own_evidence = {"seq_scan_by_pgvitals": None}  # unknown
         elif mine := own.scans(snap, table, scans):
             others = scans - mine
             # their rows taken at the average per scan: which scans read how many is not known
