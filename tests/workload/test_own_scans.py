@@ -23,8 +23,9 @@ RUNS = 21  # the finding needs 20 scans: the last run sees the 20 before it
 
 def load(database: Database, rows: int) -> None:
     database.execute(
-        'CREATE TABLE "Weird""Name" (id int PRIMARY KEY, "ñame" text NOT NULL);'
-        f"""INSERT INTO "Weird""Name" SELECT g, 'x' || g FROM generate_series(1, {rows}) g;"""
+        'CREATE TABLE "Weird""Name" (id int PRIMARY KEY, "ñame" text NOT NULL, doc jsonb);'
+        f"""INSERT INTO "Weird""Name" SELECT g, 'x' || g, '{{}}'"""
+        f" FROM generate_series(1, {rows}) g;"
         'ANALYZE "Weird""Name";'
     )
 
@@ -103,6 +104,9 @@ def test_pgvitals_own_row_counts_do_not_make_a_table_seq_scan_heavy(
     assert (scans, rows_read) == (RUNS - 1, (RUNS - 1) * 5000)
     assert heavily_scanned(snapshot, scans, rows_read, SeqScanOptions())
     assert found(snapshot) == []
+    # nor offer a GIN index for searches nobody made
+    (jsonb,) = [f for f in analyse(snapshot).findings if f.rule == "jsonb-without-gin"]
+    assert jsonb.severity == "info"
 
 
 def test_the_applications_scans_are_judged_beside_pgvitals_own(

@@ -678,9 +678,7 @@ def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft
                 )
                 own_evidence = {"seq_scan_by_pgvitals": None}  # unknown
         elif mine := own.scans(snap, table, scans):
-            others = scans - mine
-            # their rows taken at the average per scan: which scans read how many is not known
-            heavy = heavily_scanned(snap, others, rows_read * others // scans, opts)
+            heavy = heavily_scanned(snap, *without_own(scans, rows_read, mine), opts)
             own_evidence = {"seq_scan_by_pgvitals": mine, "pg_stat_statements_since": own.since}
             if own.exact and not heavy:
                 continue  # the rest is too few: the tool would be judging its own reads
@@ -784,6 +782,13 @@ class OwnScans:
             if leaf.seq_scan is not None
         ]
         return scans - max(others, default=scans)
+
+
+def without_own(scans: int, rows_read: int, mine: int) -> tuple[int, int]:
+    """The scans and rows read left when `mine` of the scans are taken out; their rows
+    at the average per scan, since which scans read how many is not known."""
+    others = scans - mine
+    return others, rows_read * others // scans
 
 
 def read_whole(snap: Snapshot, table: Table | None) -> bool:
@@ -923,8 +928,9 @@ def jsonb_without_gin(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft]:
 
     Info: many jsonb columns are only stored and read back whole. Low, with a GIN
     index offered, when the statistics show its table is read by sequential scans
-    of many rows (the options are `seq-scan-heavy-table`'s), since searches inside
-    jsonb (`@>`, `?`, `@?`) can use nothing else.
+    of many rows (the options are `seq-scan-heavy-table`'s, and so is the leaving out
+    of pgvitals' own row counts where pg_stat_statements tells them exactly), since
+    searches inside jsonb (`@>`, `?`, `@?`) can use nothing else.
 
     ## Why it breaks
     A condition on the content of a jsonb document (`metadata @> '{"format":
@@ -940,6 +946,7 @@ def jsonb_without_gin(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft]:
     writes: add it for queries that exist.
     """
     covered = columns_in_indexes(snap)
+    own = OwnScans.of(snap)
     for column in snap.columns:
         if column.type_name != "jsonb" or (column.table_oid, column.position) in covered:
             continue
@@ -948,6 +955,11 @@ def jsonb_without_gin(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft]:
             continue
         scans, rows_read = sequential_scans(snap, table)
         heavy = heavily_scanned(snap, scans, rows_read, opts)
+        if heavy and own is not None and own.exact:
+            # as seq-scan-heavy-table: pgvitals' own row counts are not the searches
+            assert scans is not None and rows_read is not None
+            mine = own.scans(snap, table, scans)
+            heavy = heavily_scanned(snap, *without_own(scans, rows_read, mine), opts)
         scanned = (
             f"; {table.qualname} is read by sequential scans ({rows_read:,} rows)" if heavy else ""
         )
