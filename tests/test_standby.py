@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 from pgvitals.connect import connect
 from pgvitals.embedded import EmbeddedServer
@@ -126,6 +127,8 @@ def test_a_standby_judges_never_analyzed_from_pg_stats_and_quotes_no_deletes_it_
     with EmbeddedServer(server.bin_dir) as primary:
         with psycopg.connect(primary.dsn(), autocommit=True) as session:
             session.execute(REFERENCES)
+            # a monitoring role: reads the statistics views, none of the tables
+            session.execute("CREATE ROLE monitor LOGIN IN ROLE pg_monitor")
             flush_statistics(session)
         with Standby(primary) as standby:
             replayed(primary.dsn(), standby.dsn())
@@ -146,6 +149,9 @@ def test_a_standby_judges_never_analyzed_from_pg_stats_and_quotes_no_deletes_it_
             session = connect(standby.dsn())
             on_standby = analyse(collect(session))
             session.close()
+            session = connect(make_conninfo(standby.dsn(), user="monitor"))
+            by_monitor = analyse(collect(session))
+            session.close()
 
     stale = {
         rule: by_rule(run.findings, "stale-statistics")
@@ -158,6 +164,9 @@ def test_a_standby_judges_never_analyzed_from_pg_stats_and_quotes_no_deletes_it_
     assert never.severity == stale["primary"]['public.Weird"Name'].severity
     assert "never been analyzed" in never.message
     assert never.evidence["judged_from"].startswith("pg_stats")
+    # pg_stats shows this role nothing, and a standby has no analyze times: not judged,
+    # rather than every table called never analyzed
+    assert by_rule(by_monitor.findings, "stale-statistics") == {}
 
     key = "public.children.children_parent_id_fkey"
     on_primary_fk = by_rule(on_primary.findings, "unindexed-foreign-key")[key]

@@ -332,6 +332,14 @@ def autovacuum_disabled(snap: Snapshot, opts: AutovacuumOptions) -> Iterator[Dra
         )
 
 
+def rows_read(snap: Snapshot, table: Table) -> bool:
+    """Whether this run read the table's rows (of a partitioned table, a partition's):
+    then this role may SELECT it, and pg_stats shows it its columns' statistics."""
+    leaves = snap.facts.leaves_by_root.get(table.oid, []) if table.kind == "p" else [table]
+    profiles = (snap.profile_by_table.get(leaf.oid) for leaf in leaves)
+    return any(profile is not None and profile.status == "ran" for profile in profiles)
+
+
 def autoanalyze_trigger(snap: Snapshot, table: Table) -> int:
     """Changed rows at which autovacuum will analyze this table (threshold + scale x rows)."""
     settings = {**snap.server.settings, **table.options}
@@ -386,7 +394,9 @@ def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[D
 
     On a standby only "never analyzed" is judged, from `pg_stats` alone: the
     statistics are replicated (its planner uses the primary's), while the analyze
-    times and the changed rows are counted on the primary (check there).
+    times and the changed rows are counted on the primary (check there). Only tables
+    whose rows the check read are judged there: `pg_stats` hides the columns a role
+    may not read, and no analyze time tells an unreadable table from an unanalyzed one.
 
     ## Why it breaks
     The planner estimates row counts from `pg_stats` (most common values,
@@ -428,7 +438,10 @@ def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[D
             if rows < opts.min_rows:
                 continue
             if standby:
-                # its pg_stat_user_tables has no analyze times: pg_stats says it alone
+                # its pg_stat_user_tables has no analyze times: pg_stats says it alone,
+                # and shows only the columns this role may read (rows read here say so)
+                if not rows_read(snap, table):
+                    continue
                 evidence["judged_from"] = "pg_stats (a standby keeps no analyze times)"
             if rows < opts.small_table_rows:
                 severity: str | None = LOW
