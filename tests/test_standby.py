@@ -1,12 +1,15 @@
 """A check run on a hot standby: the counters only a primary keeps (rows written, dead
 tuples, vacuum and analyze times) are zero there, so the rules that judge from them
-are reported as not run, with the reason, rather than passing green."""
+are reported as not run, with the reason, rather than passing green; what the
+catalogs replicate (pg_stats) is still judged there, and no evidence quotes a zero the
+standby never counted."""
 
 from __future__ import annotations
 
 import time
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 from pgvitals.connect import connect
 from pgvitals.embedded import EmbeddedServer
@@ -93,6 +96,82 @@ def test_a_standby_keeps_no_write_counters_and_their_rules_are_not_run(server) -
     assert judged_on_primary <= {f.rule for f in on_primary.findings}
     skipped = {c.rule: c.reason for c in on_standby.checks if c.status == "skipped"}
     flagged = {rule.id for rule in REGISTRY.values() if rule.primary_counters}
-    assert judged_on_primary <= flagged
+    assert "high-dead-tuple-ratio" in flagged
     assert {rule: skipped.get(rule) for rule in flagged} == dict.fromkeys(flagged, ON_STANDBY)
+    # stale-statistics runs there for its "never analyzed" half (pg_stats is replicated,
+    # see below), and does not take the standby's zero changed rows for fresh statistics
+    assert "stale-statistics" not in flagged | set(skipped)
     assert not judged_on_primary & {f.rule for f in on_standby.findings}
+
+
+REFERENCES = """
+CREATE TABLE parents (id int PRIMARY KEY);
+INSERT INTO parents SELECT generate_series(1, 300);
+CREATE TABLE children (id int PRIMARY KEY, parent_id int REFERENCES parents);
+INSERT INTO children SELECT g, 1 + g % 200 FROM generate_series(1, 20000) g;
+ANALYZE parents;
+ANALYZE children;
+DELETE FROM parents WHERE id > 200;
+CREATE TABLE "Weird""Name" (id int, note text) WITH (autovacuum_enabled = false);
+INSERT INTO "Weird""Name" SELECT g, 'x' FROM generate_series(1, 5000) g;
+"""
+
+
+def by_rule(findings: list, rule: str) -> dict[str, object]:
+    return {f.object: f for f in findings if f.rule == rule}
+
+
+def test_a_standby_judges_never_analyzed_from_pg_stats_and_quotes_no_deletes_it_never_counted(
+    server,
+) -> None:
+    with EmbeddedServer(server.bin_dir) as primary:
+        with psycopg.connect(primary.dsn(), autocommit=True) as session:
+            session.execute(REFERENCES)
+            # a monitoring role: reads the statistics views, none of the tables
+            session.execute("CREATE ROLE monitor LOGIN IN ROLE pg_monitor")
+            flush_statistics(session)
+        with Standby(primary) as standby:
+            replayed(primary.dsn(), standby.dsn())
+            # the claims: the standby has the primary's column statistics but no analyze
+            # times, and counts none of the primary's deletes
+            with psycopg.connect(standby.dsn()) as session:
+                analyzed, deletes = session.execute(
+                    "SELECT (SELECT last_analyze FROM pg_stat_user_tables"
+                    "         WHERE relname = 'children'),"
+                    "       (SELECT n_tup_del FROM pg_stat_user_tables"
+                    "         WHERE relname = 'parents')"
+                ).fetchone()
+                (statistics,) = session.execute(
+                    "SELECT count(*) FROM pg_stats WHERE tablename = 'children'"
+                ).fetchone()
+            assert (analyzed, deletes, statistics) == (None, 0, 2)
+            on_primary = analyse(collect(connect(primary.dsn())))
+            session = connect(standby.dsn())
+            on_standby = analyse(collect(session))
+            session.close()
+            session = connect(make_conninfo(standby.dsn(), user="monitor"))
+            by_monitor = analyse(collect(session))
+            session.close()
+
+    stale = {
+        rule: by_rule(run.findings, "stale-statistics")
+        for rule, run in (("primary", on_primary), ("standby", on_standby))
+    }
+    # children's changes (its insert counted after its ANALYZE) only the primary knows
+    assert set(stale["primary"]) == {"public.children", 'public.Weird"Name'}
+    assert set(stale["standby"]) == {'public.Weird"Name'}
+    never = stale["standby"]['public.Weird"Name']
+    assert never.severity == stale["primary"]['public.Weird"Name'].severity
+    assert "never been analyzed" in never.message
+    assert never.evidence["judged_from"].startswith("pg_stats")
+    # pg_stats shows this role nothing, and a standby has no analyze times: not judged,
+    # rather than every table called never analyzed
+    assert by_rule(by_monitor.findings, "stale-statistics") == {}
+
+    key = "public.children.children_parent_id_fkey"
+    on_primary_fk = by_rule(on_primary.findings, "unindexed-foreign-key")[key]
+    on_standby_fk = by_rule(on_standby.findings, "unindexed-foreign-key")[key]
+    assert on_primary_fk.evidence["referenced_deletes"] == 100
+    assert on_standby_fk.evidence["referenced_deletes"] is None
+    assert on_standby_fk.evidence["referenced_deletes_counted_on"].startswith("the primary")
+    assert on_standby_fk.severity == on_primary_fk.severity

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pgvitals import fixes
-from pgvitals.fmt import human_bytes, short_time
+from pgvitals.fmt import human_bytes, parse_timestamp, short_time
 from pgvitals.rules import _bloat
 from pgvitals.rules._api import (
     HIGH,
@@ -88,6 +88,10 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
     built CONCURRENTLY on each partition and attached (a plain index on the parent would
     hold every partition against writes while it builds).
 
+    Severity follows the referencing table's size, never the counters, so it is the
+    same on a standby; there the referenced table's deletes are not given (a standby
+    counts no writes: they happen on the primary).
+
     ## Silence
     A tiny, static reference table whose parents are never deleted gains nothing:
     mark the constraint's table with `pgvitals:ignore unindexed-foreign-key`.
@@ -116,7 +120,11 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
         if table.kind == "p":
             evidence["rows_counted_over"] = "its partitions"
         deletes = facts.counter(referenced, "n_tup_del") if referenced is not None else None
-        if deletes is not None:
+        if snap.server.in_recovery:
+            # a standby counts no writes: its 0 deletes would read as a parent never deleted
+            evidence["referenced_deletes"] = None
+            evidence["referenced_deletes_counted_on"] = "the primary (this is a standby)"
+        elif deletes is not None:
             evidence["referenced_deletes"] = deletes
         seq_scans = facts.counter(table, "seq_scan")
         if seq_scans is not None:
@@ -619,6 +627,14 @@ def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft
     judged whole, once, from its partitions' counters (the partitions most read are
     named): one query without a fitting index scans every partition.
 
+    pgvitals' own row counts (a table under the exact-count size is read whole, one
+    sequential scan a run) are counted like anyone's scans. Where pg_stat_statements
+    holds them (they carry pgvitals' comment) and counts from within the statistics
+    window, they are left out exactly: the finding needs the thresholds without them.
+    Where it counts from before the window, up to that many may be pgvitals' own: a
+    table heavy only with them is low, saying so. Without pg_stat_statements the
+    finding says their number is unknown.
+
     ## Why it breaks
     A sequential scan reads every page of the table, whatever the query keeps;
     when it runs for a lookup that returns a few rows, the work grows with the
@@ -634,6 +650,7 @@ def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft
     """
     window = snap.facts.window
     unindexed = snap.facts.lookup_index_of_fk
+    own = OwnScans.of(snap)
     for table in snap.tables:
         if table.kind not in ("r", "m", "p") or table.parent_oid in snap.table_by_oid:
             continue  # a partition counts in its table's finding
@@ -641,14 +658,40 @@ def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft
         if not heavily_scanned(snap, scans, rows_read, opts):
             continue
         assert scans is not None and rows_read is not None
+        own_severity: str | None = None
+        own_note = ""
+        own_evidence: dict[str, object] = {}
+        if own is None:
+            if read_whole(snap, table):
+                own_note = (
+                    "; pgvitals' own row counts (one scan a run) are among them, how many"
+                    " is unknown without pg_stat_statements"
+                )
+                own_evidence = {"seq_scan_by_pgvitals": None}  # unknown
+        elif mine := own.scans(snap, table, scans):
+            heavy = heavily_scanned(snap, *without_own(scans, rows_read, mine), opts)
+            own_evidence = {"seq_scan_by_pgvitals": mine, "pg_stat_statements_since": own.since}
+            if own.exact and not heavy:
+                continue  # the rest is too few: the tool would be judging its own reads
+            if own.exact:
+                own_note = f"; {mine:,} of them pgvitals' own row counts, not judged"
+            else:
+                own_evidence["seq_scan_by_pgvitals_is"] = "at most"
+                own_note = (
+                    f"; up to {mine:,} of them may be pgvitals' own row counts"
+                    " (pg_stat_statements counts from before the statistics window)"
+                )
+                own_severity = None if heavy else LOW
         rows = snap.facts.rows(table)
         foreign_keys = [
             fk
             for fk in snap.constraints_by_table.get(table.oid, [])
             if fk.kind == "f" and unindexed.get(fk.oid) is None
         ]
-        if rows >= opts.large_table_rows:
-            severity: str | None = HIGH
+        if own_severity is not None:
+            severity: str | None = own_severity  # without its own scans, not judged
+        elif rows >= opts.large_table_rows:
+            severity = HIGH
         elif rows < opts.small_table_rows:
             severity = LOW
         else:
@@ -666,6 +709,7 @@ def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft
             "idx_scan": snap.facts.counter(table, "idx_scan"),
             "rows": rows,
             "unindexed_foreign_keys": [fk.name for fk in foreign_keys],
+            **own_evidence,
             **window.evidence,
         }
         scanned = f"{scans:,} sequential scans"
@@ -681,10 +725,72 @@ def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft
             table,
             f"{scanned} read {rows_read:,} rows ({rows_read // scans:,} per scan)"
             f" of {table.qualname} ({rows:,} rows) {window.phrase}, against"
-            f" {evidence['idx_scan'] or 0:,} index scans{cause}",
+            f" {evidence['idx_scan'] or 0:,} index scans{cause}{own_note}",
             evidence=evidence,
             severity=severity,
         )
+
+
+@dataclass(frozen=True)
+class OwnScans:
+    """pgvitals' own whole-table row counts of each table, from pg_stat_statements
+    (workload/collect.py): each a sequential scan, counted in pg_stat_user_tables like
+    anyone's. `exact` when pg_stat_statements counts from within the statistics window
+    (reset at or after its start): then every count it holds falls inside the window,
+    and the table's scans by others are at most its counter less these."""
+
+    calls: dict[int, int]  # table oid -> row counts before this run
+    since: str | None  # pg_stat_statements_info.stats_reset
+    exact: bool
+
+    @classmethod
+    def of(cls, snap: Snapshot) -> OwnScans | None:
+        """None when pg_stat_statements was not read (not installed, not loaded, ...)."""
+        source = snap.statement_sources[0] if snap.statement_sources else None
+        if source is None or source.status != "ran" or source.own_row_scans is None:
+            return None
+        since = snap.facts.window.since
+        exact = source.stats_reset is not None and parse_timestamp(
+            source.stats_reset
+        ) >= parse_timestamp(since)
+        # this run's own count ran after the table counters were read: it is in
+        # pg_stat_statements but not yet in the counter
+        calls = {
+            oid: count - (1 if read_whole(snap, snap.table_by_oid.get(oid)) else 0)
+            for oid, count in source.own_row_scans
+        }
+        return cls(calls, source.stats_reset, exact)
+
+    def scans(self, snap: Snapshot, table: Table, scans: int) -> int:
+        """Of the table's `scans` (sequential_scans), those pgvitals made; of a
+        partitioned table's most-scanned leaf, those that leave the most by others."""
+        if table.kind != "p":
+            return min(self.calls.get(table.oid, 0), scans)
+        leaves = snap.facts.leaves_by_root.get(table.oid, [])
+        others = [
+            leaf.seq_scan - min(self.calls.get(leaf.oid, 0), leaf.seq_scan)
+            for leaf in leaves
+            if leaf.seq_scan is not None
+        ]
+        return scans - max(others, default=scans)
+
+
+def without_own(scans: int, rows_read: int, mine: int) -> tuple[int, int]:
+    """The scans and rows read left when `mine` of the scans are taken out; their rows
+    at the average per scan, since which scans read how many is not known."""
+    others = scans - mine
+    return others, rows_read * others // scans
+
+
+def read_whole(snap: Snapshot, table: Table | None) -> bool:
+    """Whether this run counted the table's rows by reading it whole (a sequential
+    scan; a TABLESAMPLE is not counted as one), or a partition of it."""
+    if table is None:
+        return False
+    if table.kind == "p":
+        return any(read_whole(snap, leaf) for leaf in snap.facts.leaves_by_root.get(table.oid, []))
+    profile = snap.profile_by_table.get(table.oid)
+    return profile is not None and profile.status == "ran" and not profile.sampled
 
 
 @dataclass(frozen=True)
@@ -813,8 +919,9 @@ def jsonb_without_gin(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft]:
 
     Info: many jsonb columns are only stored and read back whole. Low, with a GIN
     index offered, when the statistics show its table is read by sequential scans
-    of many rows (the options are `seq-scan-heavy-table`'s), since searches inside
-    jsonb (`@>`, `?`, `@?`) can use nothing else.
+    of many rows (the options are `seq-scan-heavy-table`'s, and so is the leaving out
+    of pgvitals' own row counts where pg_stat_statements tells them exactly), since
+    searches inside jsonb (`@>`, `?`, `@?`) can use nothing else.
 
     ## Why it breaks
     A condition on the content of a jsonb document (`metadata @> '{"format":
@@ -830,6 +937,7 @@ def jsonb_without_gin(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft]:
     writes: add it for queries that exist.
     """
     covered = columns_in_indexes(snap)
+    own = OwnScans.of(snap)
     for column in snap.columns:
         if column.type_name != "jsonb" or (column.table_oid, column.position) in covered:
             continue
@@ -838,6 +946,11 @@ def jsonb_without_gin(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft]:
             continue
         scans, rows_read = sequential_scans(snap, table)
         heavy = heavily_scanned(snap, scans, rows_read, opts)
+        if heavy and own is not None and own.exact:
+            # as seq-scan-heavy-table: pgvitals' own row counts are not the searches
+            assert scans is not None and rows_read is not None
+            mine = own.scans(snap, table, scans)
+            heavy = heavily_scanned(snap, *without_own(scans, rows_read, mine), opts)
         scanned = (
             f"; {table.qualname} is read by sequential scans ({rows_read:,} rows)" if heavy else ""
         )

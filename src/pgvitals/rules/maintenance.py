@@ -332,6 +332,14 @@ def autovacuum_disabled(snap: Snapshot, opts: AutovacuumOptions) -> Iterator[Dra
         )
 
 
+def rows_read(snap: Snapshot, table: Table) -> bool:
+    """Whether this run read the table's rows (of a partitioned table, a partition's):
+    then this role may SELECT it, and pg_stats shows it its columns' statistics."""
+    leaves = snap.facts.leaves_by_root.get(table.oid, []) if table.kind == "p" else [table]
+    profiles = (snap.profile_by_table.get(leaf.oid) for leaf in leaves)
+    return any(profile is not None and profile.status == "ran" for profile in profiles)
+
+
 def autoanalyze_trigger(snap: Snapshot, table: Table) -> int:
     """Changed rows at which autovacuum will analyze this table (threshold + scale x rows)."""
     settings = {**snap.server.settings, **table.options}
@@ -365,7 +373,6 @@ class StaleStatisticsOptions:
     rows=ROWS_OPTIONAL,
     uses_statistics=True,
     needs=("row_counts",),
-    primary_counters=True,
 )
 def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[Draft]:
     """A table with rows that was never analyzed, or that changed a lot since.
@@ -384,6 +391,12 @@ def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[D
     `recent_naptimes` naptimes (`autovacuum_naptime`) and the changes since are past
     the point autovacuum analyzes at: they are the churn since that pass (a job
     queue's table changes many times its size a minute), and its next pass analyzes it.
+
+    On a standby only "never analyzed" is judged, from `pg_stats` alone: the
+    statistics are replicated (its planner uses the primary's), while the analyze
+    times and the changed rows are counted on the primary (check there). Only tables
+    whose rows the check read are judged there: `pg_stats` hides the columns a role
+    may not read, and no analyze time tells an unreadable table from an unanalyzed one.
 
     ## Why it breaks
     The planner estimates row counts from `pg_stats` (most common values,
@@ -420,9 +433,16 @@ def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[D
             **window.evidence,
         }
         partitioned = "; autovacuum never analyzes a partitioned table" if table.kind == "p" else ""
+        standby = snap.server.in_recovery
         if analyzed_at is None and not has_stats:
             if rows < opts.min_rows:
                 continue
+            if standby:
+                # its pg_stat_user_tables has no analyze times: pg_stats says it alone,
+                # and shows only the columns this role may read (rows read here say so)
+                if not rows_read(snap, table):
+                    continue
+                evidence["judged_from"] = "pg_stats (a standby keeps no analyze times)"
             if rows < opts.small_table_rows:
                 severity: str | None = LOW
             elif rows >= opts.large_table_rows:
@@ -439,6 +459,8 @@ def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[D
             )
             continue
         changed = table.n_mod_since_analyze
+        if standby:
+            continue  # the changes are counted on the primary: 0 here says nothing
         if table.kind == "p" or changed is None or changed < opts.min_changes:
             continue
         if changed < opts.changed_ratio * rows:

@@ -520,6 +520,9 @@ class StatementSource(NamedTuple):
     deallocations: int | None  # statements evicted since then (pg_stat_statements.max)
     hypopg: str  # not installed, ready, not usable: reason
     hypopg_version: str | None
+    # (table oid, calls) of pgvitals' own whole-table row counts, each a sequential
+    # scan of the table (seq-scan-heavy-table leaves them out); None: not read
+    own_row_scans: list[tuple[int, int]] | None = None
 
 
 class Statement(NamedTuple):

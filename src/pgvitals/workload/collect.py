@@ -12,6 +12,7 @@ session's memory and are dropped after each measurement; no real index is create
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from psycopg import errors, sql
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
+from pgvitals.snapshot import profile
 from pgvitals.snapshot.model import QueryPlan, Snapshot, Statement, StatementSource, Table
 from pgvitals.workload.statement import (
     AS_WRITTEN,
@@ -35,6 +37,8 @@ from pgvitals.workload.statement import (
     planned_select,
 )
 
+# The table a whole-table row count read (snapshot/profile.py's query_text, exact).
+OWN_ROW_SCAN = re.compile(r" FROM ONLY (.+) AS pgvitals_row$", re.DOTALL)
 STATEMENT_PROBES = frozenset({"stats_extension", "statements", "query_plans"})
 GENERIC_PLAN_FROM = 160000  # EXPLAIN (GENERIC_PLAN)
 PREPARED = "pgvitals_plan_{}"  # numbered: a PREPARE outlives a failed transaction
@@ -145,6 +149,7 @@ class WorkloadReader:
                     )[0]
                     totals.update(self._info(source))
                     self.result.statements, parsed = self._statements(source)
+                    totals["own_row_scans"] = self._own_row_scans(source)
             except psycopg.Error as error:
                 if self.lost(error):
                     raise
@@ -188,6 +193,7 @@ class WorkloadReader:
                 deallocations=totals.get("deallocations"),
                 hypopg=self.hypopg,
                 hypopg_version=source["hypopg_version"],
+                own_row_scans=totals.get("own_row_scans"),
             )
         ]
         return self.result
@@ -227,6 +233,21 @@ class WorkloadReader:
                 " FROM {} AS i"
             ).format(view)
         )[0]
+
+    def _own_row_scans(self, source: dict[str, Any]) -> list[tuple[int, int]]:
+        """(table oid, calls) of pgvitals' own whole-table row counts that
+        pg_stat_statements holds: the sequential scans earlier runs made of each table.
+        A table is found by the name its count was written with, so one renamed since
+        (or another role's statements hidden from this one) counts fewer, never more."""
+        rows = self._rows(view_sql("own_row_scans", source["schema"], source["columns"]), {})
+        by_name = {profile.relation(table): table.oid for table in self.snap.tables}
+        calls: dict[int, int] = {}
+        for row in rows:
+            named = OWN_ROW_SCAN.search(row["query"])
+            oid = by_name.get(named.group(1)) if named else None
+            if oid is not None:
+                calls[oid] = calls.get(oid, 0) + row["calls"]
+        return sorted(calls.items())
 
     def _statements(self, source: dict[str, Any]) -> tuple[list[Statement], dict[int, Parsed]]:
         """The top statements that name a collected table, one per statement as the
