@@ -102,3 +102,31 @@ def test_synapses_auto_increment_placeholder_is_replaced_as_its_engine_does(
     assert any("Synapse's placeholder $%AUTO_INCREMENT_PRIMARY_KEY%$ replaced" in n for n in notes)
     keys = {f["object"] for f in run.json()["findings"] if f["rule"] == "missing-primary-key"}
     assert "public.sliding_sync_connections" not in keys  # the identity key it stands for
+
+
+def test_synapses_delta_folders_load_postgres_files_and_pass_over_python(tmp_path: Path) -> None:
+    """Synapse keeps a version's deltas in one folder: `.sql` for every engine,
+    `.sql.postgres` for PostgreSQL only (run in name order beside them), `.sql.sqlite`
+    for SQLite, and `.py` deltas that run code."""
+    write(
+        tmp_path,
+        {
+            "delta/92/04_subscriptions.sql": "CREATE TABLE subs (id bigint PRIMARY KEY, n int);",
+            "delta/92/04_subscriptions_seq.sql.postgres": "CREATE SEQUENCE subs_seq;",
+            "delta/92/04_subscriptions_seq.sql.sqlite": (
+                "CREATE TABLE subs_seq (id INTEGER PRIMARY KEY AUTOINCREMENT);"
+            ),
+            "delta/92/05_comments.sql.postgres": "COMMENT ON COLUMN subs.n IS 'The count.';",
+            "delta/92/06_backfill.py": (
+                "def run_upgrade(cur, database_engine, *args, **kwargs):\n    pass\n"
+            ),
+            "delta/92/07_more.sql": "ALTER TABLE subs ADD COLUMN m int;",
+        },
+    )
+    run = review(tmp_path, "delta")
+    assert run.exit_code == 0, run.stderr
+    assert invalid_ddl(run) == []  # the SQLite file is not loaded
+    messages = [f["message"] for f in run.json()["findings"] if f["rule"] == "missing-comments"]
+    # the comment of the .sql.postgres file, on a column of the .sql file before it
+    assert messages == ["0 of 1 tables and 1 of 3 columns have a comment"]
+    assert "delta/92/06_backfill.py: Python migration, not run by review" in reasons(run)

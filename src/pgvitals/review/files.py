@@ -45,7 +45,11 @@ DOWN_FOLDERS = frozenset({"down", "revert", "rollback", "undo", "verify"})
 GOOSE_CODE = re.compile(r"^\d+_[^/]*(?<!_test)\.go$")
 FLYWAY_CODE = re.compile(r"^V\d[\w.]*__[^/]*\.(java|kt|class)$")
 FLYWAY_VERSION = re.compile(r"(^|/)([VvUu])(\d+(?:[._]\d+)*)__")
-LANGUAGES = {".go": "Go", ".java": "Java", ".kt": "Kotlin", ".class": "Java"}
+LANGUAGES = {".go": "Go", ".java": "Java", ".kt": "Kotlin", ".class": "Java", ".py": "Python"}
+# Synapse's deltas in Python (`delta/<version>/<name>.py`), which its schema upgrade runs
+# in name order beside the SQL ones of that version
+SYNAPSE_CODE = re.compile(r"^\d[\w-]*\.py$")
+SYNAPSE_HOOKS = ("def run_create(", "def run_upgrade(")
 # pop's migrations (as Ory's popx names them): one folder holds each version for every
 # database, `<version>_<name>[.<dialect>][.autocommit].(up|down).sql`; PostgreSQL runs
 # the `.postgres.` file of a version, else the one without a dialect
@@ -207,10 +211,12 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
                         place = prisma_at[item.parent.name]
                         name = f"{relative.parent.parent.as_posix()}/{place}/{item.name}"
                     files.append(SourceFile(item, shown(item), natural_key(name), argument))
-            for item, language in code_migrations_in(path).items():
-                key = natural_key(item.relative_to(path).as_posix())
-                files.append(SourceFile(item, shown(item), key, argument))
-                languages[item] = language
+            # the argument's folder, and each folder of its SQL files (Synapse's versions)
+            for folder in sorted({path, *(item.parent for item in found)}):
+                for item, language in code_migrations_in(folder).items():
+                    key = natural_key(item.relative_to(path).as_posix())
+                    files.append(SourceFile(item, shown(item), key, argument))
+                    languages[item] = language
         elif path.is_file():
             files.append(SourceFile(path, shown(path), natural_key(path.name), argument))
         else:
@@ -262,8 +268,8 @@ def prisma_positions(folder: Path) -> dict[str, int] | None:
 
 def code_migrations_in(folder: Path) -> dict[Path, str]:
     """The migrations written in code in `folder` itself (where its tool keeps them beside
-    the SQL ones), with their language: goose's Go files that register with goose, and
-    Flyway's Java and Kotlin ones."""
+    the SQL ones), with their language: goose's Go files that register with goose,
+    Flyway's Java and Kotlin ones, and Synapse's Python deltas."""
     found: dict[Path, str] = {}
     try:
         items = sorted(folder.iterdir())
@@ -281,13 +287,26 @@ def code_migrations_in(folder: Path) -> dict[Path, str]:
                 found[item] = LANGUAGES[".go"]
         elif FLYWAY_CODE.match(item.name):
             found[item] = LANGUAGES[item.suffix]
+        elif SYNAPSE_CODE.match(item.name) and folder.name.isdigit():
+            try:
+                hooked = any(h in item.read_text(encoding="utf-8", errors="replace")
+                             for h in SYNAPSE_HOOKS)  # fmt: skip
+            except OSError:
+                hooked = False
+            if hooked:
+                found[item] = LANGUAGES[".py"]
     return found
 
 
+# Synapse's deltas for PostgreSQL only (`.sql.sqlite` ones are SQLite's): its engine
+# runs them in name order beside the `.sql` ones of their version
+POSTGRES_ONLY = ".sql.postgres"
+
+
 def sql_files_under(folder: Path) -> list[Path]:
-    """The `.sql` files below `folder`, through linked folders too (a migrations folder
-    assembled from symlinks to each service's), each real folder once: a link back up
-    the tree is not followed round."""
+    """The `.sql` (and `.sql.postgres`) files below `folder`, through linked folders too
+    (a migrations folder assembled from symlinks to each service's), each real folder
+    once: a link back up the tree is not followed round."""
     found: list[Path] = []
     visited: set[str] = set()
     for root, folders, names in os.walk(folder, followlinks=True):
@@ -296,7 +315,7 @@ def sql_files_under(folder: Path) -> list[Path]:
             folders[:] = []
             continue
         visited.add(real)
-        found += [Path(root, name) for name in names if name.endswith(".sql")]
+        found += [Path(root, name) for name in names if name.endswith((".sql", POSTGRES_ONLY))]
     return sorted(path for path in found if path.is_file())
 
 
