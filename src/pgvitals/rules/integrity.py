@@ -55,7 +55,9 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     default. Critical when reading the rows found exact duplicates: they have already
     got in. Medium when a unique index on NOT NULL columns exists (named as the
     candidate key): it already keeps rows distinct, and what is missing is the key
-    that replication and tools look for. Medium too when foreign keys reference a unique
+    that replication and tools look for; low where that index is on one column that a
+    CHECK holds to a constant (Synapse's `lock char(1) UNIQUE CHECK (lock = 'X')`): the
+    table keeps one row, named by no key. Medium too when foreign keys reference a unique
     index whose columns allow NULL (Synapse's `users (name)`): the table has an identity
     that other tables use, and only rows with a NULL there can repeat; that index's
     columns are the key offered. High again, whatever the candidate, when a
@@ -153,6 +155,10 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                 f"; foreign keys reference unique index {referenced.name} on ({columns}),"
                 f" where {nullable} allows NULL"
             )
+        one_row = single_row_check(snap, candidate) if candidate else None
+        if one_row:
+            evidence["single_row_check"] = one_row.name
+            message += f"; CHECK {one_row.name} holds it to one row"
         if duplicates:
             message += f"; {duplicates} rows duplicate another row exactly"
         if breaks_replication:
@@ -161,6 +167,8 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         severity = None  # high
         if duplicates:
             severity = CRITICAL
+        elif one_row and not breaks_replication:
+            severity = LOW
         elif (candidate or referenced) and not breaks_replication:
             severity = MEDIUM
         fix = fixes.offered(primary_key_fix(snap, table, candidate, evidence, referenced), evidence)
@@ -223,6 +231,28 @@ def candidate_key(snap: Snapshot, table: Table) -> Index | None:
             and all(column is not None and column in not_null for column in columns)
         ):
             return index
+    return None
+
+
+# a CHECK that holds one column to a constant, as pg_get_constraintdef prints it:
+# `CHECK (lock = 'X'::bpchar)`, `CHECK ((id = 1))`, `CHECK (singleton)`
+CONSTANT_CHECK = re.compile(
+    r"^CHECK \(+\"?(?P<column>[^\s\"()]+)\"?(?: = (?:'(?:[^']|'')*'(?:::[\w ]+)?|-?\d+|true))?\)+$"
+)
+
+
+def single_row_check(snap: Snapshot, key: Index) -> Constraint | None:
+    """The CHECK that holds the one column of a unique key to a single value, so that
+    the table has at most one row (a singleton table of settings or positions)."""
+    columns = key.key_columns[: key.key_count]
+    if len(columns) != 1:
+        return None
+    for constraint in snap.constraints_by_table.get(key.table_oid, []):
+        if constraint.kind != "c" or not constraint.validated:
+            continue
+        match = CONSTANT_CHECK.match(constraint.definition or "")
+        if match and match.group("column") == columns[0]:
+            return constraint
     return None
 
 
