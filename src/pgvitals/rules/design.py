@@ -322,7 +322,7 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
                 )
             elif not blocked_by_views(snap, column, evidence):
                 evidence["indexes_rebuilt"] = indexes
-                fix = fixes.timestamp_to_timestamptz(column, indexed=bool(indexes))
+                fix = fixes.timestamp_to_timestamptz(snap, column, indexed=bool(indexes))
             yield finding(
                 column,
                 f"{column.data_type}: the instant each value means depends on an unknown zone",
