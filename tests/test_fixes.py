@@ -332,6 +332,42 @@ def test_a_partitioned_type_change_gives_partition_indexes_their_names_back(data
     assert sorted(name for name, _ in swapped) == sorted(name for name, _ in before)
 
 
+def test_a_check_against_empty_strings_is_refused_while_rows_hold_them(database) -> None:
+    """Added NOT VALID while rows hold '', the CHECK would fail every UPDATE of them
+    (tests/rationale): the fix refuses, in one statement, until they are fixed."""
+    database.execute(
+        "CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL, seen int);"
+        "INSERT INTO notes SELECT g, CASE WHEN g <= 3 THEN '' ELSE 'x' END, 0"
+        " FROM generate_series(1, 20) g"
+    )
+    findings, _ = checked(database.server.dsn(database.name))
+    fix = {f.object: f for f in findings if f.rule == "empty-string-in-not-null"}[
+        "public.notes.body"
+    ].fix
+    assert fix is not None
+    script = "\n".join(fix.statements)
+    refused = apply_script(database.server.dsn(database.name), script)
+    (refusal, refused_error), (_, validate_error) = refused.failures  # then VALIDATE finds none
+    assert refusal.startswith("DO ")
+    assert refused_error.startswith(
+        "rows of public.notes break CHECK notes_body_not_blank: fix them first"
+    )
+    assert "does not exist" in validate_error
+    with database.admin() as admin:
+        assert admin.execute(
+            "SELECT count(*) FROM pg_constraint WHERE conname = 'notes_body_not_blank'"
+        ).fetchone() == (0,)
+        admin.execute("UPDATE notes SET seen = 1")  # the rows holding '' are still writable
+        admin.execute("UPDATE notes SET body = 'filled' WHERE body = ''")
+    assert apply_script(database.server.dsn(database.name), script).failures == []
+    with database.admin() as admin:
+        assert admin.execute(
+            "SELECT convalidated FROM pg_constraint WHERE conname = 'notes_body_not_blank'"
+        ).fetchone() == (True,)
+        with pytest.raises(psycopg.errors.CheckViolation):
+            admin.execute("INSERT INTO notes VALUES (99, '  ', 0)")
+
+
 def test_an_index_for_a_partitioned_foreign_key_leaves_partitions_indexes_alone(
     database,
 ) -> None:

@@ -1315,7 +1315,14 @@ def add_check_not_valid(
     then `VALIDATE CONSTRAINT` (checks the old rows, writes go on). `expression` has one
     `{}` where the column goes. Named `<table>_<column>_<label>` by the snapshot's
     allocator, free on the table and on each of its partitions, which get the CHECK
-    under the same name."""
+    under the same name.
+
+    Added only while no row breaks it: a NOT VALID CHECK is checked on every new row
+    version, so each UPDATE of a row that breaks it fails, even one that sets another
+    column (chatbot-ui's rows holding '' would all have become read-only). A DO block
+    looks for such a row first (a read, no lock beyond a SELECT's) and refuses with the
+    reason, or adds the CHECK: one statement, so that psql, which goes on after an
+    error, cannot add the CHECK once the look found rows."""
     tables = [table.oid, *(partition.oid for partition in partitions_below(snap, table))]
     purpose = ("check", label, table.oid, column.name)
     name = snap.facts.names.new(table.schema, table.name, column.name, label, purpose, tables)
@@ -1325,13 +1332,27 @@ def add_check_not_valid(
     add = sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({check}) NOT VALID;").format(
         table=relation, name=constraint, check=check
     )
+    refusal = (
+        f"rows of {one_line(table.qualname)} break CHECK {one_line(name)}: fix them first;"
+        " added NOT VALID now, it would make every UPDATE of those rows fail"
+    )
+    body = sql.SQL(
+        "\nBEGIN\n"
+        "  IF EXISTS (SELECT FROM {table} WHERE NOT ({check})) THEN\n"
+        "    RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE = {refusal};\n"
+        "  END IF;\n"
+        "  {add}\n"
+        "END\n"
+    ).format(table=relation, check=check, refusal=sql.Literal(refusal), add=add)
+    guarded = sql.SQL("DO {body};").format(body=sql.Literal(text(body)))
     validate = sql.SQL("ALTER TABLE {table} VALIDATE CONSTRAINT {name};").format(
         table=relation, name=constraint
     )
     drop = sql.SQL("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name};").format(
         table=relation, name=constraint
     )
-    return Fix((text(add), text(validate)), (text(drop),), BRIEF_ALTER)
+    # a row written between the look and the ALTER is left to VALIDATE, which fails on it
+    return Fix((text(guarded), text(validate)), (text(drop),), BRIEF_ALTER)
 
 
 def blank_rows_query(column: Column, spaces_only: bool = False) -> str:
