@@ -294,6 +294,80 @@ def test_validating_a_partitioned_check_is_undone_with_its_partitions_copies(dat
     assert_restores(trip)
 
 
+def test_a_partitioned_type_change_gives_partition_indexes_their_names_back(database) -> None:
+    """ALTER ... TYPE re-creates a partitioned index's partition indexes under generated
+    names, in index order: two names cut to 63 bytes that collide (`..._idx`,
+    `..._idx1`) come back swapped when the first-made index no longer holds the first
+    name (GitLab's partitions under `--verify-fixes`: "not restored")."""
+    long = "visits_partition_with_a_name_long_enough_to_be_cut_short"
+    database.execute(
+        f"""
+        CREATE TABLE visits (id int NOT NULL, seen_at timestamp, k int) PARTITION BY RANGE (id);
+        CREATE TABLE {long}_1 PARTITION OF visits FOR VALUES FROM (0) TO (10);
+        CREATE TABLE {long}_2 PARTITION OF visits FOR VALUES FROM (10) TO (20)
+            PARTITION BY RANGE (id);
+        CREATE TABLE {long}_2a PARTITION OF {long}_2 FOR VALUES FROM (10) TO (20);
+        CREATE INDEX visits_gone ON visits (seen_at) WHERE k = 1;
+        CREATE INDEX visits_second ON visits (seen_at) WHERE k = 2;
+        DROP INDEX visits_gone;  -- its partitions' names are free again: the next takes them
+        CREATE INDEX visits_third ON visits (seen_at) WHERE k = 3;
+        """
+    )
+    names = (
+        "SELECT c.relname, i.inhparent::regclass::text FROM pg_class c"
+        " JOIN pg_inherits i ON i.inhrelid = c.oid WHERE c.relkind IN ('i', 'I') ORDER BY 1"
+    )
+    with database.admin() as admin:
+        before = admin.execute(names).fetchall()
+    assert any(name.endswith("_idx1") for name, _ in before)  # the collision is there
+    trip = round_trip(database.server, database.name)
+    assert "public.visits.seen_at" in fixes_of(trip, "timestamp-without-time-zone")
+    assert_restores(trip)
+    with database.admin() as admin:  # without the renames, the rebuild swaps them
+        assert admin.execute(names).fetchall() == before
+        admin.execute("SET TimeZone = 'UTC'")
+        admin.execute("ALTER TABLE visits ALTER COLUMN seen_at TYPE timestamptz")
+        swapped = admin.execute(names).fetchall()
+    assert swapped != before
+    assert sorted(name for name, _ in swapped) == sorted(name for name, _ in before)
+
+
+def test_a_check_against_empty_strings_is_refused_while_rows_hold_them(database) -> None:
+    """Added NOT VALID while rows hold '', the CHECK would fail every UPDATE of them
+    (tests/rationale): the fix refuses, in one statement, until they are fixed."""
+    database.execute(
+        "CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL, seen int);"
+        "INSERT INTO notes SELECT g, CASE WHEN g <= 3 THEN '' ELSE 'x' END, 0"
+        " FROM generate_series(1, 20) g"
+    )
+    findings, _ = checked(database.server.dsn(database.name))
+    fix = {f.object: f for f in findings if f.rule == "empty-string-in-not-null"}[
+        "public.notes.body"
+    ].fix
+    assert fix is not None
+    script = "\n".join(fix.statements)
+    refused = apply_script(database.server.dsn(database.name), script)
+    (refusal, refused_error), (_, validate_error) = refused.failures  # then VALIDATE finds none
+    assert refusal.startswith("DO ")
+    assert refused_error.startswith(
+        "rows of public.notes break CHECK notes_body_not_blank: fix them first"
+    )
+    assert "does not exist" in validate_error
+    with database.admin() as admin:
+        assert admin.execute(
+            "SELECT count(*) FROM pg_constraint WHERE conname = 'notes_body_not_blank'"
+        ).fetchone() == (0,)
+        admin.execute("UPDATE notes SET seen = 1")  # the rows holding '' are still writable
+        admin.execute("UPDATE notes SET body = 'filled' WHERE body = ''")
+    assert apply_script(database.server.dsn(database.name), script).failures == []
+    with database.admin() as admin:
+        assert admin.execute(
+            "SELECT convalidated FROM pg_constraint WHERE conname = 'notes_body_not_blank'"
+        ).fetchone() == (True,)
+        with pytest.raises(psycopg.errors.CheckViolation):
+            admin.execute("INSERT INTO notes VALUES (99, '  ', 0)")
+
+
 def test_an_index_for_a_partitioned_foreign_key_leaves_partitions_indexes_alone(
     database,
 ) -> None:

@@ -20,6 +20,7 @@ in the script.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Iterable
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass
@@ -968,8 +969,9 @@ def convert_column_type(snap: Snapshot, column: Column, type_name: str) -> Fix |
         partitioned = snap.table_by_oid[index.table_oid].kind == "p"
         dropped.append(drop_index_statement(index.schema, index.name, concurrently=not partitioned))
         restored += statements
-    rollback = (*dropped, convert(column.data_type), *restored)
-    return Fix((convert(type_name),), rollback, REWRITE)
+    renames = partition_index_names(snap, column)
+    rollback = (*dropped, convert(column.data_type), *renames, *restored)
+    return Fix((convert(type_name), *renames), rollback, REWRITE)
 
 
 INTEGER_TYPES = {"int2": "smallint", "int4": "integer", "int8": "bigint"}
@@ -999,21 +1001,90 @@ def check_read_as_other_type(snap: Snapshot, column: Column, type_name: str) -> 
 # --- column types (timestamp-without-time-zone, serial-instead-of-identity) -----------
 
 
+def partition_index_names(snap: Snapshot, column: Column) -> tuple[str, ...]:
+    """The statement that gives the partitions' indexes on a partitioned table's column
+    their names back after `ALTER COLUMN ... TYPE`, or none (not partitioned, or no
+    index on the column).
+
+    ALTER ... TYPE re-creates a partitioned index's partition indexes under names it
+    generates again, in its own order: two generated names cut to 63 bytes that
+    collide (`..._created_at_idx`, `..._created_at_idx1`) come back swapped (GitLab's
+    partitions, in `--verify-fixes`: "not restored"). Each index is found by its
+    partition and the top index it descends from, whose name the rebuild keeps, and
+    renamed through a temporary name, so that no rename meets a name still taken. A
+    DO block: a plain string, as every statement of the scripts is written."""
+    table = snap.table_by_oid[column.table_oid]
+    if table.kind != "p":
+        return ()
+    below: dict[int, list[Index]] = defaultdict(list)
+    for index in snap.indexes:
+        if index.parent_index_oid is not None:
+            below[index.parent_index_oid].append(index)
+    wanted: list[sql.Composable] = []
+    for top in snap.indexes_by_table.get(table.oid, []):
+        if column.name not in top.key_columns and not reads_in_expression(top, column):
+            continue
+        descendants, found = list(below.get(top.oid, [])), []
+        while descendants:
+            index = descendants.pop()
+            found.append(index)
+            descendants += below.get(index.oid, [])
+        for index in sorted(found, key=lambda index: index.oid):
+            wanted.append(
+                sql.SQL(
+                    "(pg_catalog.to_regclass({top}), pg_catalog.to_regclass({partition}), {name})"
+                ).format(
+                    top=sql.Literal(qualified(top.schema, top.name)),
+                    partition=sql.Literal(qualified(index.schema, index.table)),
+                    name=sql.Literal(index.name),
+                )
+            )
+    if not wanted:
+        return ()
+    body = sql.SQL(RENAME_PARTITION_INDEXES).format(wanted=sql.SQL(",\n    ").join(wanted))
+    return (text(sql.SQL("DO {body};").format(body=sql.Literal(text(body)))),)
+
+
+RENAME_PARTITION_INDEXES = """
+DECLARE
+  moved oid[];
+  names text[];
+BEGIN
+  SELECT array_agg(x.indexrelid ORDER BY x.indexrelid), array_agg(w.name ORDER BY x.indexrelid)
+    INTO moved, names
+    FROM (VALUES {wanted}) AS w(top, partition, name)
+    JOIN pg_catalog.pg_index AS x ON x.indrelid = w.partition
+    JOIN pg_catalog.pg_class AS c ON c.oid = x.indexrelid
+   WHERE c.relname <> w.name
+     AND w.top IN (SELECT relid FROM pg_catalog.pg_partition_ancestors(x.indexrelid));
+  FOR i IN 1 .. coalesce(pg_catalog.array_length(moved, 1), 0) LOOP
+    EXECUTE pg_catalog.format('ALTER INDEX %s RENAME TO %I', moved[i]::regclass,
+                              'pgvitals_renaming_' || moved[i]);
+  END LOOP;
+  FOR i IN 1 .. coalesce(pg_catalog.array_length(moved, 1), 0) LOOP
+    EXECUTE pg_catalog.format('ALTER INDEX %s RENAME TO %I', moved[i]::regclass, names[i]);
+  END LOOP;
+END
+"""
+
+
 # `timestamp(3) without time zone`: the fractional digits the column rounds values to.
 TIMESTAMP_PRECISION = re.compile(r"^timestamp\((\d)\)")
 
 
-def timestamp_to_timestamptz(column: Column, indexed: bool) -> Fix:
+def timestamp_to_timestamptz(snap: Snapshot, column: Column, indexed: bool) -> Fix:
     """`timestamp` -> `timestamptz`, reading the stored values as UTC. With the session's
     TimeZone at UTC, PostgreSQL 12+ changes the type without rewriting the table; the
-    indexes on the column are rebuilt. The rollback goes back the same way."""
+    indexes on the column are rebuilt (a partitioned table's partition indexes then get
+    their names back: `partition_index_names`). The rollback goes back the same way."""
     relation = name_of(column.schema, column.table)
+    renames = partition_index_names(snap, column)
 
     def retype(to: str) -> tuple[str, ...]:
         alter = sql.SQL("ALTER TABLE {table} ALTER COLUMN {column} TYPE {type};").format(
             table=relation, column=sql.Identifier(column.name), type=sql.SQL(to)
         )
-        return ("SET TimeZone = 'UTC';", text(alter), "RESET TimeZone;")
+        return ("SET TimeZone = 'UTC';", text(alter), "RESET TimeZone;", *renames)
 
     fix = Fix(
         retype("timestamptz"),
@@ -1244,7 +1315,14 @@ def add_check_not_valid(
     then `VALIDATE CONSTRAINT` (checks the old rows, writes go on). `expression` has one
     `{}` where the column goes. Named `<table>_<column>_<label>` by the snapshot's
     allocator, free on the table and on each of its partitions, which get the CHECK
-    under the same name."""
+    under the same name.
+
+    Added only while no row breaks it: a NOT VALID CHECK is checked on every new row
+    version, so each UPDATE of a row that breaks it fails, even one that sets another
+    column (chatbot-ui's rows holding '' would all have become read-only). A DO block
+    looks for such a row first (a read, no lock beyond a SELECT's) and refuses with the
+    reason, or adds the CHECK: one statement, so that psql, which goes on after an
+    error, cannot add the CHECK once the look found rows."""
     tables = [table.oid, *(partition.oid for partition in partitions_below(snap, table))]
     purpose = ("check", label, table.oid, column.name)
     name = snap.facts.names.new(table.schema, table.name, column.name, label, purpose, tables)
@@ -1254,13 +1332,27 @@ def add_check_not_valid(
     add = sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({check}) NOT VALID;").format(
         table=relation, name=constraint, check=check
     )
+    refusal = (
+        f"rows of {one_line(table.qualname)} break CHECK {one_line(name)}: fix them first;"
+        " added NOT VALID now, it would make every UPDATE of those rows fail"
+    )
+    body = sql.SQL(
+        "\nBEGIN\n"
+        "  IF EXISTS (SELECT FROM {table} WHERE NOT ({check})) THEN\n"
+        "    RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE = {refusal};\n"
+        "  END IF;\n"
+        "  {add}\n"
+        "END\n"
+    ).format(table=relation, check=check, refusal=sql.Literal(refusal), add=add)
+    guarded = sql.SQL("DO {body};").format(body=sql.Literal(text(body)))
     validate = sql.SQL("ALTER TABLE {table} VALIDATE CONSTRAINT {name};").format(
         table=relation, name=constraint
     )
     drop = sql.SQL("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name};").format(
         table=relation, name=constraint
     )
-    return Fix((text(add), text(validate)), (text(drop),), BRIEF_ALTER)
+    # a row written between the look and the ALTER is left to VALIDATE, which fails on it
+    return Fix((text(guarded), text(validate)), (text(drop),), BRIEF_ALTER)
 
 
 def blank_rows_query(column: Column, spaces_only: bool = False) -> str:

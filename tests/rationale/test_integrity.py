@@ -449,6 +449,20 @@ def test_not_null_accepts_empty_and_blank_strings(database) -> None:
             admin.execute("INSERT INTO t VALUES ('')")  # new rows are checked at once
 
 
+def test_a_not_valid_check_fails_every_update_of_a_row_it_rejects(database) -> None:
+    """Why the fix refuses while '' rows remain: NOT VALID skips the old rows only until
+    they are written again, and an UPDATE of another column writes the row again."""
+    database.execute(
+        "CREATE TABLE t (id int PRIMARY KEY, name text NOT NULL, seen int);"
+        "INSERT INTO t VALUES (1, '', 0), (2, 'x', 0)"
+    )
+    with database.admin() as admin:
+        admin.execute("ALTER TABLE t ADD CONSTRAINT not_blank CHECK (btrim(name) <> '') NOT VALID")
+        admin.execute("UPDATE t SET seen = 1 WHERE id = 2")  # a row that passes
+        with pytest.raises(psycopg.errors.CheckViolation):
+            admin.execute("UPDATE t SET seen = 1 WHERE id = 1")  # name untouched, still fails
+
+
 def test_with_a_default_of_empty_a_check_against_empty_rejects_inserts_that_omit_it(
     database,
 ) -> None:

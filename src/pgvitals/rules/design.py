@@ -322,7 +322,7 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
                 )
             elif not blocked_by_views(snap, column, evidence):
                 evidence["indexes_rebuilt"] = indexes
-                fix = fixes.timestamp_to_timestamptz(column, indexed=bool(indexes))
+                fix = fixes.timestamp_to_timestamptz(snap, column, indexed=bool(indexes))
             yield finding(
                 column,
                 f"{column.data_type}: the instant each value means depends on an unknown zone",
@@ -926,8 +926,12 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
     ## Fix
     Decide what the empty rows mean: fill them, or allow NULL and store NULL (the fix
     names the query that finds them). Then add `CHECK (btrim(column) <> '') NOT VALID`,
-    which stops new empty values at once, and `VALIDATE CONSTRAINT` once the old rows
-    are fixed (it fails while any remain).
+    which stops new empty values at once, and `VALIDATE CONSTRAINT`. Not before the
+    rows are fixed: a NOT VALID CHECK is checked on every new row version, so each
+    UPDATE of a row still holding `''` fails, even one that sets another column (in
+    chatbot-ui, which stores `''` on purpose, those rows would all become read-only).
+    The fix looks for such rows and refuses with the reason while any remain (a DO
+    block: one statement, which psql cannot half-run), else adds the CHECK.
 
     Where the column's default is `''`, the schema itself writes `''` when a row gives
     no value: NOT NULL was meant to keep NULL out, not to demand a value, and `''` is
@@ -1020,7 +1024,10 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
         now = f"{about}{plural(empty, 'row')} {'is' if empty == 1 else 'are'} empty now"
         fix = (
             fixes.add_check_not_valid(snap, table, column, "not_blank", "btrim({}) <> ''")
-            .with_note(f"{now}: VALIDATE fails until they are fixed")
+            .with_note(
+                f"{now}: fix them first, the CHECK is refused until then (added NOT VALID,"
+                " it would fail every UPDATE of them, even of another column)"
+            )
             .with_note(f"find them: {fixes.blank_rows_query(column)}")
         )
         severity = share_severity(ratio, rows, opts)
@@ -1072,7 +1079,10 @@ def empty_by_default(
     now = f"{about}{plural(blank, 'row')} {'is' if blank == 1 else 'are'} blank now"
     fix = (
         fixes.add_check_not_valid(snap, table, column, "not_blank", "{0} = '' OR btrim({0}) <> ''")
-        .with_note(f"{now}: VALIDATE fails until they are fixed ('' stays allowed)")
+        .with_note(
+            f"{now}: fix them first, the CHECK is refused until then (added NOT VALID,"
+            " it would fail every UPDATE of them, even of another column); '' stays allowed"
+        )
         .with_note(f"find them: {fixes.blank_rows_query(column, spaces_only=True)}")
     )
     severity = share_severity(blank / rows if rows else None, rows, opts)

@@ -22,7 +22,14 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
-from pgvitals.rules.maintenance import BloatOptions, bloat_evidence, bloat_severity, bloat_words
+from pgvitals.rules.maintenance import (
+    BloatOptions,
+    bloat_evidence,
+    bloat_severity,
+    bloat_words,
+    churn_per_pass,
+    churn_words,
+)
 from pgvitals.snapshot.facts import (
     Facts,
     distinct_values,
@@ -1020,6 +1027,12 @@ def index_bloat(snap: Snapshot, opts: BloatOptions) -> Iterator[Draft]:
     `REINDEX INDEX CONCURRENTLY` rebuilds it compactly without blocking writes
     (it needs space for the copy while it runs). Then reduce the churn that caused
     it: HOT-friendly updates, vacuum that keeps up.
+
+    Not for an index whose table's churn explains its bloat (as `table-bloat` judges
+    it: the entries deletes and non-HOT updates leave dead between two vacuum passes
+    are at least a third of the entries' worth of space the bloat holds): a job queue's indexes
+    are that size again within a pass of a rebuild, which would only cost its I/O.
+    Info, no fix, the counters in the evidence.
     """
     for index in snap.indexes:
         if not index.is_valid:
@@ -1029,12 +1042,18 @@ def index_bloat(snap: Snapshot, opts: BloatOptions) -> Iterator[Draft]:
             continue
         severity = bloat_severity(bloat, opts)
         as_of = f" (as of {short_time(bloat.as_of)})" if bloat.as_of else ""
+        evidence = bloat_evidence(bloat)
+        table = snap.table_by_oid.get(index.table_oid)
+        churn = churn_per_pass(snap, table, bloat, opts) if table is not None else None
+        if churn:
+            evidence["steady_churn"] = churn
+            severity = INFO
         yield finding(
             index,
             f"{index.name} on {index.schema}.{index.table} takes {human_bytes(bloat.actual_bytes)}"
             f"{as_of}; its entries need about {human_bytes(bloat.expected_bytes)}:"
-            f" {bloat_words(bloat)}",
-            evidence=bloat_evidence(bloat),
+            f" {bloat_words(bloat)}" + (churn_words(churn) if churn else ""),
+            evidence=evidence,
             fix=None if severity == INFO else fixes.reindex_concurrently(index),
             severity=severity,
         )

@@ -627,6 +627,62 @@ class BloatOptions:
     ignore_below_bytes: int = option(64 * 1024, "ignore less estimated bloat than this")
     small_bytes: int = option(1024 * 1024, "estimated bloat under this is info")
     large_bytes: int = option(100 * 1024 * 1024, "estimated bloat from this is medium")
+    churn_passes: int = option(
+        4,
+        "vacuum passes in the statistics' window from which the churn per pass can explain"
+        " the bloat (one pass is one event, not a cycle)",
+    )
+
+
+# The size is read anywhere in the cycle, at its peak too, the churn leaves pages
+# part-filled, and a btree page emptied by one pass is reused only after the next: a
+# steady state's bloat reached three times the rows one pass sees die (the queue cases
+# of tests/rules/cases/*-bloat.yaml: a pkey over rising ids, 2.6 times). A purge is
+# one pass's dead rows, about its bloat, spread over all of the table's passes: from
+# `churn_passes` (4) passes, three times its share falls short of its bloat.
+CHURN_MARGIN = 3
+
+
+def churn_per_pass(
+    snap: Snapshot, table: Table, bloat: Bloat, opts: BloatOptions
+) -> dict[str, int | None] | None:
+    """The evidence that `bloat` is the table's steady state, or None: the rows its
+    deletes and non-HOT updates leave dead between two vacuum passes (counted since the
+    statistics were reset, over its vacuum and autovacuum passes) are at least a third
+    of the rows the bloat would hold (`CHURN_MARGIN`). A queue's table (River,
+    Graphile Worker) is that: the space is taken again within a pass of a rewrite. A
+    HOT update's old version is pruned in its page and adds no index entry: it is left
+    out. A past mass delete, spread over every pass the table had, does not reach its
+    bloat: the space it left does not come back by itself."""
+    deletes, updates, hot = table.n_tup_del, table.n_tup_upd, table.n_tup_hot_upd
+    passes = (table.vacuum_count or 0) + (table.autovacuum_count or 0)
+    rows = snap.facts.rows(table)
+    if deletes is None or updates is None or passes < opts.churn_passes or rows <= 0:
+        return None
+    churned = deletes + updates - (hot or 0)
+    per_pass = churned // passes
+    # the rows the bloat's bytes would hold, at the width the live rows have
+    bloat_rows = round(rows * bloat.bytes / bloat.expected_bytes) if bloat.expected_bytes else None
+    if bloat_rows is None or per_pass * CHURN_MARGIN < bloat_rows:
+        return None
+    return {
+        "n_tup_del": deletes,
+        "n_tup_upd": updates,
+        "n_tup_hot_upd": hot,
+        "vacuum_passes": passes,
+        "churned_rows_per_pass": per_pass,
+        "rows": rows,
+        "bloat_in_rows": bloat_rows,
+    }
+
+
+def churn_words(churn: dict[str, int | None]) -> str:
+    return (
+        f"; the churn's steady state: {churn['churned_rows_per_pass']:,} rows deleted or moved"
+        f" per vacuum pass ({churn['vacuum_passes']:,} passes) against the"
+        f" {churn['bloat_in_rows']:,} rows' worth of space it holds, taken again as soon as"
+        " it is given back"
+    )
 
 
 def bloat_severity(bloat: Bloat, opts: BloatOptions) -> str | None:
@@ -695,6 +751,15 @@ def table_bloat(snap: Snapshot, opts: BloatOptions) -> Iterator[Draft]:
     `VACUUM FULL` does it in core but holds an ACCESS EXCLUSIVE lock (no reads or
     writes) for the whole rewrite, so it belongs in a maintenance window, and it
     needs free disk space for a full copy.
+
+    Not for a table whose churn explains its bloat: where the rows its deletes and
+    non-HOT updates leave dead between two vacuum passes (since the statistics were
+    reset, over `churn_passes` or more passes) are at least a third of the rows' worth
+    of space the bloat holds (its size is read anywhere in the cycle, and a page
+    emptied by one pass is reused after the next), that space is its steady state (a
+    job queue: River's `river_job`, Graphile Worker's `_private_jobs`). A rewrite
+    gives it back for one pass; VACUUM FULL's ACCESS EXCLUSIVE lock meanwhile stops
+    every worker. Info, no fix, the counters in the evidence.
     """
     for table in snap.tables:
         bloat = _bloat.table_bloat(snap, table)
@@ -702,11 +767,17 @@ def table_bloat(snap: Snapshot, opts: BloatOptions) -> Iterator[Draft]:
             continue
         severity = bloat_severity(bloat, opts)
         as_of = f" (as of {short_time(bloat.as_of)})" if bloat.as_of else ""
+        evidence = bloat_evidence(bloat)
+        churn = churn_per_pass(snap, table, bloat, opts)
+        if churn:
+            evidence["steady_churn"] = churn
+            severity = INFO
         yield finding(
             table,
             f"{table.qualname} takes {human_bytes(bloat.actual_bytes)}{as_of}; its"
-            f" rows need about {human_bytes(bloat.expected_bytes)}: {bloat_words(bloat)}",
-            evidence=bloat_evidence(bloat),
+            f" rows need about {human_bytes(bloat.expected_bytes)}: {bloat_words(bloat)}"
+            + (churn_words(churn) if churn else ""),
+            evidence=evidence,
             fix=None if severity == INFO else fixes.vacuum_full(table),
             severity=severity,
         )
