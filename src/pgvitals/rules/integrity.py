@@ -917,10 +917,15 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
             )
         elif orphans and count is not None and count.sentinel_rows == orphans:
             severity, fix = LOW, None  # its key would refuse each of them, and their inserts
+            held = (
+                f"hold '' in {columns[0]}, a stand-in"
+                if reference.columns[0].type_category == "S"
+                else f"hold {columns[0]} <= 0, which no sequence hands out: stand-ins"
+            )
             message += (
-                f"; the rows that point at nothing all hold {columns[0]} <= 0, which no"
-                " sequence hands out: stand-ins for none or a special choice, which a foreign"
-                " key would reject (store NULL or move the choice to its own column, then add it)"
+                f"; the rows that point at nothing all {held} for none or a special choice,"
+                " which a foreign key would reject (store NULL or move the choice to its own"
+                " column, then add it)"
             )
         elif orphans:
             sampled = "about " if count is not None and count.sampled else ""

@@ -1114,17 +1114,15 @@ class Collector:
         present = sql.SQL(" AND ").join(
             sql.SQL("r.{} IS NOT NULL").format(sql.Identifier(c.name)) for c in reference.columns
         )
-        # a single integer column: also the orphans at 0 or below, values no sequence gives
-        integer = len(reference.columns) == 1 and reference.columns[0].type_name in (
-            "int2",
-            "int4",
-            "int8",
-        )
+        # a single integer or text column: also the orphans that hold a stand-in for none,
+        # 0 or below (values no sequence gives) or '' (Synapse's position rows)
+        sentinel = sentinel_test(reference.columns[0]) if len(reference.columns) == 1 else None
         sentinels = sql.SQL(
-            ", count(*) FILTER (WHERE r.{} <= 0 AND NOT EXISTS"
+            ", count(*) FILTER (WHERE r.{} {} AND NOT EXISTS"
             " (SELECT FROM {} AS k WHERE {}))::int8 AS sentinels"
         ).format(
             sql.Identifier(reference.columns[0].name),
+            sql.SQL(sentinel or ""),
             sql.Identifier(target.schema, target.name),
             matches,
         )
@@ -1137,7 +1135,7 @@ class Collector:
             target=sql.Identifier(target.schema, target.name),
             table=sql.Identifier(table.schema, table.name),
             matches=matches,
-            sentinels=sentinels if integer else sql.SQL(""),
+            sentinels=sentinels if sentinel else sql.SQL(""),
             sample=sample,
             present=present,
         )
@@ -1148,7 +1146,7 @@ class Collector:
             return orphan_count(reference, "skipped", describe_error(error))
         scale = 1.0 if exact else 100.0 / percent
         found = round(row["orphans"] * scale)
-        sentinel_rows = round(row["sentinels"] * scale) if integer else None
+        sentinel_rows = round(row["sentinels"] * scale) if sentinel else None
         return orphan_count(reference, "ran", None, found, row["checked"], not exact, sentinel_rows)
 
     def _count_soft_delete_orphans(
@@ -1496,6 +1494,14 @@ def marked(query: str | sql.Composed) -> str | sql.Composed:
     if isinstance(query, str):
         return f"{OWN_MARKER} {query}"
     return sql.SQL(OWN_MARKER + " ") + query
+
+
+def sentinel_test(column: Column) -> str | None:
+    """The test for a value that stands for "none" in a reference column of this type:
+    0 or below for an integer (no sequence gives them), the empty string for text."""
+    if column.type_name in ("int2", "int4", "int8"):
+        return "<= 0"
+    return "= ''" if column.type_category == "S" else None
 
 
 def one_copy_each(
