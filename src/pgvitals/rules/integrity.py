@@ -782,7 +782,8 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     column's DEFAULT is an integer of 0 or below (cal.com's avatars: `teamId` and `userId`
     default to 0 for "none"): keys from a sequence start at 1. Likewise where the rows
     read show it: every orphan holds 0 or below (GitLab's boards.milestone_id holds -1 and
-    -2 for the Upcoming and Started milestones). Low, with no fix,
+    -2 for the Upcoming and Started milestones), or, in a text column, '' (Synapse's
+    stream position rows). Low, with no fix,
     where a trigger of the referenced table records its deleted rows for the
     application to clean up the references later (GitLab's loose foreign keys, kept in
     place of constraints on purpose, some across databases): the application deletes
