@@ -667,6 +667,54 @@ def test_a_definer_view_filtered_by_the_callers_id_shows_them_no_other_users_row
     assert found["public.all_memberships"].severity == "high"
 
 
+def test_a_view_whose_where_reads_the_caller_may_keep_their_rows_or_every_row(
+    database, roles: Roles
+) -> None:
+    """view-bypasses-rls is one step lower where the view's WHERE calls auth.uid(): one
+    such view keeps the caller's rows as the policy would; another (`auth.uid() IS NOT
+    NULL`) keeps every row for anyone signed in, which only reading the condition tells,
+    so the finding says to check it."""
+    (member,) = roles("member")
+    database.execute(
+        "CREATE SCHEMA auth;"
+        "CREATE FUNCTION auth.uid() RETURNS text LANGUAGE sql STABLE"
+        "  AS $$ SELECT current_setting('request.jwt.claims', true)::json ->> 'sub' $$;"
+        "CREATE TABLE docs (owner text, body text);"
+        "INSERT INTO docs VALUES ('ada', 'a1'), ('bob', 'b1'), ('bob', 'b2');"
+        "ALTER TABLE docs ENABLE ROW LEVEL SECURITY;"
+        f"CREATE POLICY mine ON docs FOR SELECT TO {member} USING (owner = auth.uid());"
+        "CREATE VIEW my_docs AS SELECT owner, body FROM docs WHERE owner = (SELECT auth.uid());"
+        "CREATE VIEW signed_in_docs AS SELECT owner, body FROM docs"
+        "  WHERE (SELECT auth.uid()) IS NOT NULL;"
+        f"GRANT USAGE ON SCHEMA auth TO {member};"
+        f"GRANT SELECT ON docs, my_docs, signed_in_docs TO {member}"
+    )
+
+    def rows(relation: str) -> list[tuple[str, str]]:
+        with database.admin() as session:
+            session.execute(f"SET ROLE {member}")
+            session.execute("SELECT set_config('request.jwt.claims', '{\"sub\": \"ada\"}', false)")
+            return session.execute(f"SELECT owner, body FROM {relation} ORDER BY 2").fetchall()
+
+    assert rows("docs") == [("ada", "a1")]  # the policy
+    assert rows("my_docs") == [("ada", "a1")]  # the view keeps the caller's rows too
+    assert rows("signed_in_docs") == [("ada", "a1"), ("bob", "b1"), ("bob", "b2")]
+
+    config = parse_config({"rules": {"view-bypasses-rls": {"api_roles": member}}})
+    session = connect(database.dsn)
+    try:
+        snapshot = collect(session, profile=None)
+    finally:
+        session.close()
+    found = {
+        f.object: f for f in analyse(snapshot, config).findings if f.rule == "view-bypasses-rls"
+    }
+    for view in ("public.my_docs", "public.signed_in_docs"):
+        assert found[view].severity == "medium"  # high without the caller in its WHERE
+        assert found[view].evidence["filters_by_caller"] == ["auth.uid()"]
+        assert "check that it keeps only the caller's rows" in found[view].message
+
+
 # public-schema-create
 
 

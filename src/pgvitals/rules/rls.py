@@ -887,8 +887,11 @@ def view_bypasses_rls(snap: Snapshot, opts: ApiSchemaOptions) -> Iterator[Draft]
     as that role (a policy, a function, another view) reads it, and that SQL decides
     what reaches the caller. Policies that read the view are listed
     (`read_by_policies`): a view that breaks a policy's recursion is the usual case.
-    Whether the view's own query filters rows by the caller (`WHERE user_id =
-    auth.uid()`) is not read: its text is not collected.
+    One step lower (high to medium, medium to low) where the WHERE of the view's own
+    query tells who the caller is (`WHERE user_id = auth.uid()`, `current_setting()`,
+    `current_user`; `filters_by_caller`): the view may keep only the caller's rows, as
+    the policies would, which only reading the whole condition tells (`WHERE
+    auth.uid() IS NOT NULL` keeps every row for anyone signed in).
 
     ## Why it breaks
     A view runs its query with its owner's privileges, and row-level security is
@@ -930,18 +933,28 @@ def view_bypasses_rls(snap: Snapshot, opts: ApiSchemaOptions) -> Iterator[Draft]
             # PostgREST serves only its db_schemas: the API roles read this view only
             # through SQL the schema's owner wrote, which decides what reaches them
             message += f"; the API does not serve {view.schema}: only SQL running as them reads it"
+        severity = HIGH if api and in_api else MEDIUM if others else LOW
+        evidence: dict[str, object] = {
+            "tables": names,
+            "owner": view.owner,
+            "readers": readers,
+            "api_schema": in_api,
+            "read_by_policies": policies_reading.get(view.oid, []),
+        }
+        callers = snap.facts.caller_filters(view)
+        if callers:
+            evidence["filters_by_caller"] = callers
+            severity = MEDIUM if severity == HIGH else LOW
+            message += (
+                f"; its WHERE calls {', '.join(callers)}: check that it keeps only the"
+                " caller's rows"
+            )
         yield finding(
             view,
             message,
-            evidence={
-                "tables": names,
-                "owner": view.owner,
-                "readers": readers,
-                "api_schema": in_api,
-                "read_by_policies": policies_reading.get(view.oid, []),
-            },
+            evidence=evidence,
             fix=fixes.set_security_invoker(view) if view.kind == "v" and invoker_views else None,
-            severity=HIGH if api and in_api else MEDIUM if others else LOW,
+            severity=severity,
         )
 
 

@@ -31,8 +31,9 @@ from pgvitals.snapshot.model import (
     Schema,
     Table,
     Trigger,
+    View,
 )
-from pgvitals.snapshot.nodes import BadTree, Expression
+from pgvitals.snapshot.nodes import BadTree, Expression, view_filter
 from pgvitals.snapshot.nodes import analyse as analyse_expression
 from pgvitals.snapshot.ranges import judged_ranges, watched_from
 from pgvitals.snapshot.window import StatisticsWindow, statistics_window
@@ -901,6 +902,21 @@ class Facts:
                 calling[oid].append(policy)
         return dict(calling)
 
+    def caller_filters(self, view: View) -> list[str]:
+        """What the WHERE of the view's query calls that tells who the caller is:
+        `auth.uid()` (a function whose body reads the session's settings or user),
+        `current_setting()`, `current_user`. Empty: none, or the query was not read."""
+        found = view_filter(view.query_tree) if view.query_tree else None
+        if found is None:
+            return []
+        names = set(found.keywords)
+        for oid in found.calls:
+            if oid in CALLER_BUILTINS:
+                names.add(CALLER_BUILTINS[oid])
+            elif (function := self.function_by_oid.get(oid)) and identifies_caller(function):
+                names.add(f"{function.schema}.{function.name}()")
+        return sorted(names)
+
     @cached_property
     def function_by_oid(self) -> dict[int, Function]:
         return {function.oid: function for function in self.snap.functions}
@@ -1529,6 +1545,29 @@ SUPABASE = Platform(
     ),
 )
 MANAGED_PLATFORMS = (SUPABASE,)
+
+
+# PostgreSQL's own functions that tell who the caller is (their oids are fixed)
+CALLER_BUILTINS = {
+    745: "current_user",
+    746: "session_user",
+    2077: "current_setting()",
+    3294: "current_setting()",
+}
+# what a function's body reads to tell who calls it: Supabase's JWT claims, a setting the
+# application sets per request, the session's role
+CALLER_SOURCES = re.compile(
+    r"request\.jwt|current_setting\s*\(|\bcurrent_user\b|\bsession_user\b|\bauth\.uid\s*\(",
+    re.I,
+)
+
+
+def identifies_caller(function: Function) -> bool:
+    """Does the function tell who is calling (Supabase's auth.uid(), a current_user_id()
+    that reads a setting the application sets per request)?"""
+    if function.schema == "auth" and function.name in ("uid", "jwt", "email", "role"):
+        return True
+    return bool(function.source and CALLER_SOURCES.search(function.source))
 
 
 def readable_expression(tree: str | None) -> Expression | None:

@@ -770,6 +770,9 @@ class View(NamedTuple):
     columns: list[str]
     column_categories: list[str]  # pg_type.typcategory of each column: S string, U user ...
     comment: str | None
+    # its query's node tree (pg_rewrite.ev_action, read without a lock; None: a snapshot
+    # saved before it was read)
+    query_tree: str | None = None
 
     @property
     def qualname(self) -> str:

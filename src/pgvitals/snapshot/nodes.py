@@ -255,3 +255,42 @@ def _collect_calls(
             outer = len(calls) - 1
     for value in item.values():
         _collect_calls(value, item, once, outer, calls)
+
+
+# SQLValueFunctionOp (PostgreSQL 15 and before; 16 calls current_user() and
+# session_user() instead): CURRENT_ROLE, CURRENT_USER and USER are current_user
+CALLER_VALUE_OPS = {"9": "current_user", "10": "current_user", "11": "current_user",
+                    "12": "session_user"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What the WHERE clause of a view's query calls: functions (by oid), and the
+    caller's role read as a keyword (`current_user`, `session_user`; PostgreSQL 15 and
+    before)."""
+
+    calls: frozenset[int]
+    keywords: frozenset[str]
+
+
+def view_filter(text: str) -> Filter | None:
+    """The calls in the top-level WHERE of a view's query (pg_rewrite.ev_action): not
+    those of its select list, its joins' ON clauses or its sub-selects in FROM, which
+    keep or show rows whatever the caller. None: no WHERE, or a tree not read."""
+    try:
+        tree = parse(text)
+    except BadTree:
+        return None
+    query = tree[0] if isinstance(tree, list) and tree else tree
+    jointree = query.get("jointree") if isinstance(query, Node) else None
+    quals = jointree.get("quals") if isinstance(jointree, Node) else None
+    if quals is None:
+        return None
+    calls: set[int] = set()
+    keywords: set[str] = set()
+    for node in walk(quals):
+        if node.type in _CALLS and str(node.get("funcid", "")).isdigit():
+            calls.add(int(node["funcid"]))
+        elif node.type == "SQLVALUEFUNCTION" and node.get("op") in CALLER_VALUE_OPS:
+            keywords.add(CALLER_VALUE_OPS[node["op"]])
+    return Filter(frozenset(calls), frozenset(keywords))

@@ -1,5 +1,5 @@
 -- Functions and procedures of the collected schemas (not an extension's), plus any
--- function a collected policy calls, wherever it lives (current_setting, auth.uid()):
+-- function a policy or a view calls, wherever it lives (current_setting, auth.uid()):
 -- what a policy costs per row depends on the volatility of what it calls.
 -- No function here takes a lock on a table.
 WITH called AS (
@@ -8,6 +8,15 @@ WITH called AS (
      CROSS JOIN LATERAL pg_catalog.regexp_matches(
                coalesce(pol.polqual::text, '') || ' ' || coalesce(pol.polwithcheck::text, ''),
                ':funcid ([0-9]+)', 'g') AS m(funcid)
+    UNION
+    -- and what views call (auth.uid() in a view's WHERE)
+    SELECT m.funcid[1]::oid
+      FROM pg_catalog.pg_rewrite rw
+      JOIN pg_catalog.pg_class v ON v.oid = rw.ev_class AND v.relkind IN ('v', 'm')
+     CROSS JOIN LATERAL pg_catalog.regexp_matches(rw.ev_action::text, ':funcid ([0-9]+)', 'g')
+           AS m(funcid)
+     WHERE v.relnamespace <> 'pg_catalog'::regnamespace
+       AND v.relnamespace <> 'information_schema'::regnamespace
 )
 SELECT p.oid::int8 AS oid,
        n.nspname AS schema,

@@ -1,7 +1,7 @@
 -- Views and materialized views, with their options (security_invoker on 15+,
 -- security_barrier), the relations their query reads, from the dependencies of
--- their rewrite rule, and their columns' names and type categories: no view
--- definition is deparsed, so no lock is taken.
+-- their rewrite rule, their columns' names and type categories, and their query's node
+-- tree: no view definition is deparsed, so no lock is taken.
 SELECT c.oid::int8 AS oid,
        n.nspname AS schema,
        c.relname AS name,
@@ -24,7 +24,9 @@ SELECT c.oid::int8 AS oid,
                JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
               ORDER BY a.attnum) AS column_categories,
-       d.description AS comment
+       d.description AS comment,
+       (SELECT rw.ev_action::text FROM pg_catalog.pg_rewrite rw
+         WHERE rw.ev_class = c.oid AND rw.rulename = '_RETURN') AS query_tree
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_catalog.pg_description d
