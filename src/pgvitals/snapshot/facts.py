@@ -483,6 +483,24 @@ class Facts:
                     found.append(reference)
         return found
 
+    def _holds_key_text(self, table: Table, column: Column, key: Column) -> bool:
+        """Is a text column sized or filled for the text of a uuid key: `varchar(36)`,
+        `char(32)`, or values read all 32 to 38 characters long? The demo's
+        `progress.lesson_id varchar(36)` holds lesson ids as text; Sanbase's
+        `telegram_bot_messages.chat_id varchar(255)` holds Telegram's."""
+        if key.type_name != "uuid" or column.type_category != "S":
+            return False
+        sized = UUID_SIZED.fullmatch(column.data_type)
+        if sized:
+            return True
+        profile = self.column_profile(table, column.name)
+        return (
+            profile is not None
+            and profile.min_length is not None
+            and profile.max_length is not None
+            and 32 <= profile.min_length <= profile.max_length <= 38
+        )
+
     def _holds_no_uuid(self, reference: Reference) -> bool:
         """A text column named like a reference to a uuid key, whose values were read
         and none is long enough to be one (a uuid's text has 32 hex digits at least):
@@ -548,7 +566,11 @@ class Facts:
             meant, stored_as = meaning
             if meant != named[0].name:
                 return None
-            if stored_as == named[0].type_category != column.type_category:
+            if stored_as == named[
+                0
+            ].type_category != column.type_category and not self._holds_key_text(
+                table, column, named[0]
+            ):
                 return None  # declared with the key's kind of type; this one is another id
         # a column of the target named as this one (Hatchet's `Action."actionId"`, text,
         # beside its uuid `id`) is what `v1_task.action_id` holds: the name points at
@@ -1016,6 +1038,23 @@ class Facts:
         if schema is not None and not self.holds(role, "schema", schema.oid, schema.owner, "USAGE"):
             return False
         return self.holds(role, "table", table_oid, table.owner, privilege)
+
+    def can_read_relation(self, role: str, oid: int) -> bool | None:
+        """SELECT on a table or view (and USAGE on its schema) for `role`; None where
+        the relation was not collected (nothing is claimed about it)."""
+        if oid in self.snap.table_by_oid:
+            return self.can_reach_table(role, oid, "SELECT")
+        view = self.view_by_oid.get(oid)
+        if view is None:
+            return None
+        schema = self.schema_by_name.get(view.schema)
+        if schema is not None and not self.holds(role, "schema", schema.oid, schema.owner, "USAGE"):
+            return False
+        return self.holds(role, "table", oid, view.owner, "SELECT")
+
+    @cached_property
+    def view_by_oid(self) -> dict[int, View]:
+        return {view.oid: view for view in self.snap.views}
 
     @cached_property
     def rls_coverage(self) -> dict[int, RlsCoverage]:
@@ -1547,6 +1586,8 @@ SUPABASE = Platform(
 MANAGED_PLATFORMS = (SUPABASE,)
 
 
+# a text type sized for a uuid's text: 32 hex digits, 36 with dashes, 38 with braces
+UUID_SIZED = re.compile(r"character(?: varying)?\((3[2-8])\)")
 # PostgreSQL's own functions that tell who the caller is (their oids are fixed)
 CALLER_BUILTINS = {
     745: "current_user",
