@@ -715,6 +715,46 @@ def test_a_view_whose_where_reads_the_caller_may_keep_their_rows_or_every_row(
         assert "check that it keeps only the caller's rows" in found[view].message
 
 
+# rls-policy-unreadable-relation
+
+
+def test_a_policy_reading_an_ungranted_table_fails_every_query_of_its_roles(
+    database, roles: Roles
+) -> None:
+    """The sub-select runs with the querying role's privileges: granted the table but
+    not the table its policy reads, the role gets "permission denied" on every SELECT
+    and UPDATE, whatever the rows; the owner never sees it. Granting the table it
+    reads, or reading it through a SECURITY DEFINER function, makes the query run."""
+    (member,) = roles("member")
+    database.execute(
+        "CREATE TABLE members (team_id int, user_name text);"
+        "INSERT INTO members VALUES (1, 'ada');"
+        "CREATE TABLE docs (id int, team_id int);"
+        "INSERT INTO docs VALUES (1, 1), (2, 2);"
+        "ALTER TABLE docs ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY by_team ON docs USING (team_id IN (SELECT team_id FROM members));"
+        f"GRANT SELECT, UPDATE ON docs TO {member};"
+    )
+    with database.admin() as owner:
+        assert owner.execute("SELECT count(*) FROM docs").fetchone() == (2,)  # exempt
+    for statement in ("SELECT count(*) FROM docs", "UPDATE docs SET id = id WHERE false"):
+        with database.admin() as session:
+            session.execute(f"SET ROLE {member}")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="members"):
+                session.execute(statement)
+    [found] = findings(database, "rls-policy-unreadable-relation")
+    assert found.evidence["unreadable"] == {"public.members": [member]}
+    database.execute(
+        "CREATE FUNCTION team_ids() RETURNS SETOF int LANGUAGE sql STABLE SECURITY DEFINER"
+        "  SET search_path = public AS $$ SELECT team_id FROM members $$;"
+        "ALTER POLICY by_team ON docs USING (team_id IN (SELECT team_ids()));"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {member}")
+        assert session.execute("SELECT count(*) FROM docs").fetchone() == (1,)
+    assert findings(database, "rls-policy-unreadable-relation") == []
+
+
 # public-schema-create
 
 

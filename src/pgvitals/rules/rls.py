@@ -1147,6 +1147,91 @@ def rls_policy_recursion(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             )
 
 
+@rule(
+    "rls-policy-unreadable-relation",
+    category=SECURITY,
+    severity=HIGH,
+    title="Policy that reads a relation its roles may not read",
+    options=ApiOptions,
+)
+def rls_policy_unreadable_relation(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
+    """A policy's sub-select reads a table or view that roles it applies to may not
+    SELECT: every query of theirs that the policy applies to fails.
+
+    Reported per policy for the roles it applies to (PUBLIC: the roles granted the
+    table) that may run a command it applies to on its table, are subject to its
+    policies (not the owner of a table that is not FORCEd, a superuser or a BYPASSRLS
+    role), and lack SELECT on a relation that the policy's USING or WITH CHECK reads
+    in a sub-select (or USAGE on its schema). High for an API role or a role that can
+    log in; medium for others. A relation read inside a function the policy calls is
+    not judged: a SECURITY DEFINER function reads it with its owner's privileges.
+
+    ## Why it breaks
+    A policy's expression runs with the privileges of the role that runs the query,
+    sub-selects included, so a role granted the table but not the relation the policy
+    looks up (a `members` table, a `teams` view) gets "permission denied for table
+    members" on every SELECT, UPDATE or DELETE of the table, whatever the rows. The
+    author, as the owner or a superuser, never sees it: the policies do not apply to
+    them.
+
+    ## Fix
+    Grant SELECT on the relation to the role only where its own rows are safe to show
+    (row-level security on it, or nothing secret); otherwise move the lookup into a
+    SECURITY DEFINER function owned by the relation's owner, with a fixed
+    search_path, and call that from the policy. No SQL is generated: which of the two
+    is right depends on what the relation holds.
+    """
+    facts = snap.facts
+    roles = facts.role_by_name
+    api = set(api_roles(snap, opts))
+    for policy in snap.policies:
+        table = snap.table_by_oid.get(policy.table_oid)
+        if table is None or not table.rls_enabled:
+            continue
+        reads = set()
+        for expression in facts.policy_expressions.get(policy.oid, (None, None)):
+            if expression is not None:
+                reads |= expression.reads
+        reads.discard(table.oid)  # reading its own table is rls-policy-recursion's
+        if not reads:
+            continue
+        named = subject_grantees(snap, table) if "public" in policy.roles else policy.roles
+        commands = [c for c in ("SELECT", "INSERT", "UPDATE", "DELETE") if policy.applies_to(c)]
+        shut_out: dict[str, list[str]] = {}
+        for role in sorted(set(named)):
+            if bypasses_rls_named(roles, role) or (role == table.owner and not table.rls_forced):
+                continue
+            if not any(facts.can_reach_table(role, table.oid, c) for c in commands):
+                continue  # it never runs a command the policy applies to
+            for oid in sorted(reads):
+                if facts.can_read_relation(role, oid) is False:
+                    shut_out.setdefault(relation_name(snap, oid), []).append(role)
+        if not shut_out:
+            continue
+        users = {r for names in shut_out.values() for r in names}
+        logs_in = {r for r in users if r in api or ((found := roles.get(r)) and found.login)}
+        what = "; ".join(f"{name} by {', '.join(who)}" for name, who in shut_out.items())
+        yield finding(
+            policy,
+            f"Policy {policy.name} on {table.qualname} reads what its roles may not read"
+            f" ({what}): their {'/'.join(commands)} on {table.qualname} fail with"
+            " permission denied",
+            evidence={
+                "unreadable": {name: who for name, who in shut_out.items()},
+                "commands": commands,
+            },
+            severity=HIGH if logs_in else MEDIUM,
+        )
+
+
+def relation_name(snap: Snapshot, oid: int) -> str:
+    table = snap.table_by_oid.get(oid)
+    if table is not None:
+        return table.qualname
+    view = snap.facts.view_by_oid.get(oid)
+    return view.qualname if view is not None else str(oid)
+
+
 def cycle_back(
     edges: dict[int, list[tuple[int, Policy, str | None]]], first: int, start: int
 ) -> list[int] | None:
