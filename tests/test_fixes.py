@@ -517,6 +517,35 @@ def test_a_referenced_unique_key_that_allows_null_becomes_the_key(database) -> N
     assert key == ("PRIMARY KEY (name)",)
 
 
+def test_null_keys_of_a_referenced_unique_key_are_counted_above_the_fix(database) -> None:
+    """Synapse's users with rows a real homeserver has: names NULL (ghost rows of a botched
+    import). A schema-only copy applies the key; the data does not: the promotion fails on
+    the NULLs after the unique index was built, which stays behind. The finding counts
+    them, and fix.sql says so above the statements."""
+    database.execute(
+        """
+        CREATE TABLE users (name text, admin smallint NOT NULL DEFAULT 0,
+            CONSTRAINT users_name_key UNIQUE (name));
+        CREATE TABLE presence (id int PRIMARY KEY, user_id text REFERENCES users (name));
+        CREATE INDEX ON presence (user_id);
+        INSERT INTO users (name) SELECT '@u' || n || ':example.org' FROM generate_series(1, 50) n;
+        INSERT INTO users (name) VALUES (NULL), (NULL), (NULL);
+        """
+    )
+    findings, scripts = checked(database.dsn)
+    found = {f.object: f for f in findings if f.rule == "missing-primary-key"}["public.users"]
+    assert found.evidence["null_key_values"] == {"name": 3}
+    assert found.fix is not None
+    assert any("(3 in name)" in note for note in found.fix.notes)
+    assert "-- rows hold NULL in the key (3 in name): fill or delete them first" in scripts.fix
+    applied = apply_script(database.dsn, "\n".join(found.fix.statements))
+    [(statement, error)] = applied.failures
+    assert "PRIMARY KEY USING INDEX" in statement
+    assert 'column "name" of relation "users" contains null values' in error
+    with database.admin() as admin:
+        assert admin.execute("SELECT to_regclass('users_pkey') IS NOT NULL").fetchone() == (True,)
+
+
 def test_a_key_that_replaces_a_constraint_comes_before_the_foreign_keys_to_it(database) -> None:
     """Synapse's devices: UNIQUE (user_id, device_id) becomes the key, and device_inbox gets
     a foreign key to those columns. Added first, the foreign key would depend on the
