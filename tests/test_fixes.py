@@ -950,3 +950,31 @@ def test_generated_names_fit_63_bytes_without_cutting_a_character() -> None:
     assert names.new("s", "t", "a", "idx", "first") == "t_a_idx2"
     assert names.new("s", "t", "a", "idx", "second") == "t_a_idx3"
     assert names.new("s", "t", "a", "idx", "first") == "t_a_idx2"
+
+
+def test_json_holding_the_nul_escape_is_listed_above_the_jsonb_conversion(database) -> None:
+    """A json value holding \\u0000 (an app storing a client's payload as it came) cannot
+    be jsonb: on a copy with data the conversion fails; on a schema-only copy it passes.
+    The fix's first query lists exactly the rows that stop it."""
+    database.execute(
+        """
+        CREATE TABLE accounts (id bigint PRIMARY KEY, prefs json);
+        INSERT INTO accounts SELECT g, CASE WHEN g % 10 = 0 THEN '{"name": "a\\u0000b"}'
+            ELSE '{"theme": "dark"}' END::json FROM generate_series(1, 50) g;
+        """
+    )
+    findings, _ = checked(database.dsn)
+    fix = {f.object: f for f in findings if f.rule == "json-instead-of-jsonb"}[
+        "public.accounts.prefs"
+    ].fix
+    assert fix is not None
+    listing, convert = fix.statements
+    assert any("holds \\u0000" in note for note in fix.notes)
+    with database.admin() as admin:
+        assert len(admin.execute(listing).fetchall()) == 5
+    [(_, error)] = apply_script(database.dsn, convert).failures
+    assert "unsupported Unicode escape sequence" in error
+    with database.admin() as admin:
+        admin.execute('UPDATE accounts SET prefs = \'{"name": "ab"}\' WHERE id % 10 = 0')
+        assert admin.execute(listing).fetchall() == []
+    assert apply_script(database.dsn, convert).failures == []
