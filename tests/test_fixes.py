@@ -517,6 +517,35 @@ def test_a_referenced_unique_key_that_allows_null_becomes_the_key(database) -> N
     assert key == ("PRIMARY KEY (name)",)
 
 
+def test_null_keys_of_a_referenced_unique_key_are_counted_above_the_fix(database) -> None:
+    """Synapse's users with rows a real homeserver has: names NULL (ghost rows of a botched
+    import). A schema-only copy applies the key; the data does not: the promotion fails on
+    the NULLs after the unique index was built, which stays behind. The finding counts
+    them, and fix.sql says so above the statements."""
+    database.execute(
+        """
+        CREATE TABLE users (name text, admin smallint NOT NULL DEFAULT 0,
+            CONSTRAINT users_name_key UNIQUE (name));
+        CREATE TABLE presence (id int PRIMARY KEY, user_id text REFERENCES users (name));
+        CREATE INDEX ON presence (user_id);
+        INSERT INTO users (name) SELECT '@u' || n || ':example.org' FROM generate_series(1, 50) n;
+        INSERT INTO users (name) VALUES (NULL), (NULL), (NULL);
+        """
+    )
+    findings, scripts = checked(database.dsn)
+    found = {f.object: f for f in findings if f.rule == "missing-primary-key"}["public.users"]
+    assert found.evidence["null_key_values"] == {"name": 3}
+    assert found.fix is not None
+    assert any("(3 in name)" in note for note in found.fix.notes)
+    assert "-- rows hold NULL in the key (3 in name): fill or delete them first" in scripts.fix
+    applied = apply_script(database.dsn, "\n".join(found.fix.statements))
+    [(statement, error)] = applied.failures
+    assert "PRIMARY KEY USING INDEX" in statement
+    assert 'column "name" of relation "users" contains null values' in error
+    with database.admin() as admin:
+        assert admin.execute("SELECT to_regclass('users_pkey') IS NOT NULL").fetchone() == (True,)
+
+
 def test_a_key_that_replaces_a_constraint_comes_before_the_foreign_keys_to_it(database) -> None:
     """Synapse's devices: UNIQUE (user_id, device_id) becomes the key, and device_inbox gets
     a foreign key to those columns. Added first, the foreign key would depend on the
@@ -921,3 +950,31 @@ def test_generated_names_fit_63_bytes_without_cutting_a_character() -> None:
     assert names.new("s", "t", "a", "idx", "first") == "t_a_idx2"
     assert names.new("s", "t", "a", "idx", "second") == "t_a_idx3"
     assert names.new("s", "t", "a", "idx", "first") == "t_a_idx2"
+
+
+def test_json_holding_the_nul_escape_is_listed_above_the_jsonb_conversion(database) -> None:
+    """A json value holding \\u0000 (an app storing a client's payload as it came) cannot
+    be jsonb: on a copy with data the conversion fails; on a schema-only copy it passes.
+    The fix's first query lists exactly the rows that stop it."""
+    database.execute(
+        """
+        CREATE TABLE accounts (id bigint PRIMARY KEY, prefs json);
+        INSERT INTO accounts SELECT g, CASE WHEN g % 10 = 0 THEN '{"name": "a\\u0000b"}'
+            ELSE '{"theme": "dark"}' END::json FROM generate_series(1, 50) g;
+        """
+    )
+    findings, _ = checked(database.dsn)
+    fix = {f.object: f for f in findings if f.rule == "json-instead-of-jsonb"}[
+        "public.accounts.prefs"
+    ].fix
+    assert fix is not None
+    listing, convert = fix.statements
+    assert any("holds \\u0000" in note for note in fix.notes)
+    with database.admin() as admin:
+        assert len(admin.execute(listing).fetchall()) == 5
+    [(_, error)] = apply_script(database.dsn, convert).failures
+    assert "unsupported Unicode escape sequence" in error
+    with database.admin() as admin:
+        admin.execute('UPDATE accounts SET prefs = \'{"name": "ab"}\' WHERE id % 10 = 0')
+        assert admin.execute(listing).fetchall() == []
+    assert apply_script(database.dsn, convert).failures == []

@@ -1366,6 +1366,18 @@ def blank_rows_query(column: Column, spaces_only: bool = False) -> str:
     )
 
 
+def nul_escape_rows_query(column: Column) -> str:
+    """The query that lists the rows whose json column holds the escape \\u0000, which
+    jsonb cannot store (the conversion to jsonb fails on them)."""
+    return text(
+        sql.SQL("SELECT * FROM {table} WHERE strpos({column}::text, {escape}) > 0;").format(
+            table=name_of(column.schema, column.table),
+            column=sql.Identifier(column.name),
+            escape=sql.Literal("\\u0000"),
+        )
+    )
+
+
 def create_partition(table: Table, name: str, bounds: tuple[str, str] | None) -> Fix:
     """A range partition `FROM (lower) TO (upper)`, or the DEFAULT partition (`bounds`
     None). Takes a brief ACCESS EXCLUSIVE lock on the parent; the rollback drops it

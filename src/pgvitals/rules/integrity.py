@@ -46,7 +46,7 @@ from pgvitals.snapshot.model import (
     severity=HIGH,
     title="Table has no primary key",
     rows=ROWS_OPTIONAL,
-    needs=("row_counts", "duplicate_rows"),
+    needs=("row_counts", "duplicate_rows", "null_counts"),
 )
 def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """Rows of the table cannot be addressed reliably.
@@ -101,7 +101,9 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     GENERATED ALWAYS AS IDENTITY` column (this rewrites the table under an ACCESS
     EXCLUSIVE lock: plan a window). A partitioned table's
     key must contain its partition key: each partition gets its own key first,
-    which the table's key adopts. Remove duplicate rows first. Where no fix can
+    which the table's key adopts. Remove duplicate rows first, and NULLs from a key
+    column that allows them: the row scan counts those (`null_key_values`), and fix.sql
+    says how many above the statements, as the promotion fails on them. Where no fix can
     be generated (1,600 columns, no unique index showing a partitioned table's
     key), the evidence says why.
 
@@ -187,6 +189,17 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             fix = fix.with_note(
                 f"first delete the {duplicates} duplicate rows, or the key cannot be built"
             )
+        null_keys = null_key_values(snap, table, evidence)
+        if null_keys:
+            evidence["null_key_values"] = null_keys
+            if fix:
+                # promotion sets NOT NULL and fails on them, after the unique index is built
+                counted = ", ".join(f"{n:,} in {fixes.one_line(c)}" for c, n in null_keys.items())
+                fix = fix.with_note(
+                    f"rows hold NULL in the key ({counted}): fill or delete them first, or"
+                    " the promotion fails and leaves the new unique index behind"
+                    " (rollback.sql drops it)"
+                )
         yield finding(
             table,
             message,
@@ -194,6 +207,26 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             fix=fix,
             severity=severity,
         )
+
+
+def null_key_values(snap: Snapshot, table: Table, evidence: dict[str, object]) -> dict[str, int]:
+    """By key column that allows NULL (the referenced key's, or a nullable `id`), the NULLs
+    the row scan counted there, where it counted any: SET NOT NULL, which the promotion to
+    primary key does, fails on each of them."""
+    nullable = list(evidence.get("nullable_key_columns") or [])  # type: ignore[call-overload]
+    if not nullable and evidence.get("candidate_key_columns") is None:
+        id_column = next(
+            (c for c in snap.columns_by_table.get(table.oid, []) if c.name == "id"), None
+        )
+        if id_column is not None and not id_column.not_null:
+            nullable = ["id"]
+    found: dict[str, int] = {}
+    for name in nullable:
+        profile = snap.facts.column_profile(table, name)
+        nulls = profile.counts.get("null") if profile else None
+        if nulls:
+            found[name] = nulls
+    return found
 
 
 def prisma_relation_table(snap: Snapshot, table: Table, candidate: Index) -> bool:
