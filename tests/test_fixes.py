@@ -978,3 +978,41 @@ def test_json_holding_the_nul_escape_is_listed_above_the_jsonb_conversion(databa
         admin.execute('UPDATE accounts SET prefs = \'{"name": "ab"}\' WHERE id % 10 = 0')
         assert admin.execute(listing).fetchall() == []
     assert apply_script(database.dsn, convert).failures == []
+
+
+def test_text_ids_that_do_not_read_as_the_keys_type_are_listed_above_the_conversion(
+    database,
+) -> None:
+    """`comments.account_id text` against `accounts.id bigint`: '' for none and 'anon'
+    make the conversion fail on a copy with data (a schema-only copy never has them).
+    The fix's first query lists exactly those rows; the spaces and signs bigint's input
+    reads, and NULL, are not listed. The same for a uuid key, braces and upper case
+    included."""
+    database.execute(
+        """
+        CREATE TABLE accounts (id bigint PRIMARY KEY);
+        CREATE TABLE comments (id int PRIMARY KEY, account_id text);
+        INSERT INTO comments VALUES (1, '12'), (2, ' 7 '), (3, ''), (4, 'anon'), (5, NULL),
+            (6, '+3');
+        CREATE TABLE lessons (id uuid PRIMARY KEY);
+        CREATE TABLE progress (id int PRIMARY KEY, lesson_id varchar(40));
+        INSERT INTO progress VALUES (1, 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'),
+            (2, '{a0eebc999c0b4ef8bb6d6bb9bd380a11}'), (3, 'lesson-1');
+        """
+    )
+    findings, _ = checked(database.dsn)
+    found = {f.object: f for f in findings if f.rule == "fk-type-mismatch"}
+    for column, table, bad in (
+        ("public.comments.account_id", "comments", [3, 4]),
+        ("public.progress.lesson_id", "progress", [3]),
+    ):
+        fix = found[column].fix
+        assert fix is not None
+        listing, convert = fix.statements
+        with database.admin() as admin:
+            assert sorted(row[0] for row in admin.execute(listing).fetchall()) == bad
+        assert apply_script(database.dsn, convert).failures != []
+        with database.admin() as admin:
+            admin.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [bad])
+            assert admin.execute(listing).fetchall() == []
+        assert apply_script(database.dsn, convert).failures == []

@@ -1378,6 +1378,39 @@ def nul_escape_rows_query(column: Column) -> str:
     )
 
 
+# what the text of a value of these types looks like, as their input functions read
+# it (leading and trailing spaces allowed; a uuid with or without braces and hyphens)
+CONVERTIBLE_TEXT = {
+    "smallint": ("[[:space:]]", "^[+-]?[0-9]+$"),
+    "integer": ("[[:space:]]", "^[+-]?[0-9]+$"),
+    "bigint": ("[[:space:]]", "^[+-]?[0-9]+$"),
+    "uuid": ("[[:space:]{}-]", "^[0-9a-fA-F]{32}$"),
+}
+
+
+def unconvertible_rows_query(column: Column, type_name: str) -> str | None:
+    """The query that lists the rows whose text does not read as `type_name` (an id of
+    another system, '' for none, 'anon'): `ALTER ... TYPE ... USING col::type` fails on
+    the first of them, changing nothing. None for a column that is not text, or a type
+    whose text form is not checked here. An integer out of the type's range is not
+    caught (the conversion fails on it too)."""
+    shape = CONVERTIBLE_TEXT.get(type_name)
+    if shape is None or column.type_category != "S":
+        return None
+    stripped, pattern = shape
+    return text(
+        sql.SQL(
+            "SELECT * FROM {table} WHERE {column} IS NOT NULL"
+            " AND regexp_replace({column}, {stripped}, '', 'g') !~ {pattern};"
+        ).format(
+            table=name_of(column.schema, column.table),
+            column=sql.Identifier(column.name),
+            stripped=sql.Literal(stripped),
+            pattern=sql.Literal(pattern),
+        )
+    )
+
+
 def create_partition(table: Table, name: str, bounds: tuple[str, str] | None) -> Fix:
     """A range partition `FROM (lower) TO (upper)`, or the DEFAULT partition (`bounds`
     None). Takes a brief ACCESS EXCLUSIVE lock on the parent; the rollback drops it

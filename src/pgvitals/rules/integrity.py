@@ -745,6 +745,15 @@ def fk_type_mismatch(snap: Snapshot, opts: TypeMismatchOptions) -> Iterator[Draf
             elif mismatch.comparable or column.type_category == "S":
                 converted = fixes.convert_column_type(snap, column, key.data_type)
                 fix = fixes.offered(converted, evidence)
+                listing = fixes.unconvertible_rows_query(column, key.data_type)
+                if fix is not None and listing is not None:
+                    # a schema-only copy has no rows to fail on; real ones may ('', 'anon')
+                    fix = Fix((listing, *fix.statements), fix.rollback, fix.risk, fix.notes)
+                    fix = fix.with_note(
+                        f"the first query lists the rows whose {column.name} does not read as"
+                        f" {key.data_type}: the conversion fails on them, changing nothing;"
+                        " fix or clear them first"
+                    )
             yield finding(
                 column,
                 f"{column.data_type} column {how} {key.qualname} ({key.data_type})",
