@@ -370,6 +370,33 @@ def test_rls_without_a_policy_shows_nothing_to_a_granted_role_and_everything_to_
     assert [f.object for f in findings(database, "rls-enabled-no-policy")] == ["public.streaks"]
 
 
+def test_a_definer_function_reads_a_table_without_policies_for_a_granted_role(
+    database, roles: Roles
+) -> None:
+    # supabase/supabase examples/slack-clone: role_permissions has RLS and no policy,
+    # authenticated holds every privilege through default ACLs, and authorize()
+    # (SECURITY DEFINER) is how the application reads it: the lock-down is deliberate
+    owner, app_user = roles("owner", "app_user")
+    database.execute(
+        "CREATE TABLE role_permissions (role text, permission text);"
+        "INSERT INTO role_permissions VALUES ('admin', 'messages.delete');"
+        "ALTER TABLE role_permissions ENABLE ROW LEVEL SECURITY;"
+        f"ALTER TABLE role_permissions OWNER TO {owner};"
+        f"GRANT ALL ON role_permissions TO {app_user};"
+        "CREATE FUNCTION authorize(wanted text) RETURNS boolean LANGUAGE sql SECURITY DEFINER"
+        " SET search_path = public"
+        " AS $$ SELECT EXISTS (SELECT 1 FROM role_permissions WHERE permission = wanted) $$;"
+        f"ALTER FUNCTION authorize(text) OWNER TO {owner};"
+    )
+    with database.admin() as session:
+        session.execute(f"SET ROLE {app_user}")
+        assert session.execute("SELECT count(*) FROM role_permissions").fetchone() == (0,)
+        assert session.execute("SELECT authorize('messages.delete')").fetchone() == (True,)
+    (found,) = findings(database, "rls-enabled-no-policy")
+    assert found.severity == "low"
+    assert found.evidence["read_by_definer_functions"] == ["public.authorize()"]
+
+
 def test_a_granted_command_without_a_policy_does_nothing_silently(database, roles: Roles) -> None:
     (member,) = roles("member")
     database.execute(

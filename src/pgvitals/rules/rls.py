@@ -416,7 +416,12 @@ def rls_enabled_no_policy(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
 
     Medium when roles other than the owner were granted privileges on it (they get
     empty results and failed writes, with no error for reads); low when nobody else
-    was granted anything (a deliberate lock-down, or an unfinished one).
+    was granted anything (a deliberate lock-down, or an unfinished one), or when a
+    SECURITY DEFINER function whose owner is exempt from its policies reads it
+    (`read_by_definer_functions`): the application reaches the rows through that
+    function, the Supabase way to keep a lookup table private (the slack-clone
+    example's `role_permissions`, read only by `authorize()`), where the grants come
+    from default privileges every table gets rather than from intent.
 
     ## Why it breaks
     With row-level security enabled, a command no policy allows is denied: SELECT,
@@ -432,19 +437,52 @@ def rls_enabled_no_policy(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     privileges so that the intent is explicit. No SQL is generated: what the
     policies allow is a design decision.
     """
-    for table_oid, coverage in snap.facts.rls_coverage.items():
-        table = snap.table_by_oid[table_oid]
-        if snap.facts.policies_by_table.get(table_oid):
-            continue
+    closed = [
+        snap.table_by_oid[oid]
+        for oid in snap.facts.rls_coverage
+        if not snap.facts.policies_by_table.get(oid)
+    ]
+    readers = definer_readers(snap, closed)
+    for table in closed:
+        coverage = snap.facts.rls_coverage[table.oid]
         granted = sorted({g for c in coverage.commands for g in c.granted_to})
+        definers = readers.get(table.oid, [])
         yield finding(
             table,
             f"{table.qualname} has row-level security enabled and no policy: only its owner"
             " and roles that bypass RLS see or change rows"
-            + (f" ({', '.join(granted)} get nothing)" if granted else ""),
-            evidence={"granted_to": granted, "owner": table.owner, "forced": table.rls_forced},
-            severity=None if granted else LOW,
+            + (f" ({', '.join(granted)} get nothing)" if granted else "")
+            + (f"; {', '.join(definers)} read it as their owner" if definers else ""),
+            evidence={
+                "granted_to": granted,
+                "owner": table.owner,
+                "forced": table.rls_forced,
+                "read_by_definer_functions": definers,
+            },
+            severity=None if granted and not definers else LOW,
         )
+
+
+def definer_readers(snap: Snapshot, tables: list[Table]) -> dict[int, list[str]]:
+    """Per table: the SECURITY DEFINER functions whose body reads it (as tables_named_in
+    guesses) and whose owner its policies do not apply to, so the rows reach callers
+    through them."""
+    named: dict[tuple[str | None, str], list[Table]] = {}
+    for table in tables:
+        named.setdefault((table.schema, table.name), []).append(table)
+        named.setdefault((None, table.name), []).append(table)
+    found: dict[int, list[str]] = {}
+    if not named:
+        return found
+    roles = snap.facts.role_by_name
+    for function in snap.functions:
+        if not (function.user_defined and function.security_definer):
+            continue
+        for table in tables_named_in(function, named):
+            exempt = function.owner == table.owner and not table.rls_forced
+            if exempt or bypasses_rls_named(roles, function.owner):
+                found.setdefault(table.oid, []).append(function_name(function))
+    return {oid: sorted(names) for oid, names in found.items()}
 
 
 @rule(
