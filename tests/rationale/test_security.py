@@ -742,6 +742,51 @@ def test_a_view_whose_where_reads_the_caller_may_keep_their_rows_or_every_row(
         assert "check that it keeps only the caller's rows" in found[view].message
 
 
+# rls-policy-ignores-caller
+
+
+def test_a_branch_that_reads_only_the_row_lets_any_user_change_those_rows(
+    database, roles: Roles
+) -> None:
+    """`owner = auth.uid() OR team_code IS NOT NULL` FOR ALL, as a team app shares teams
+    others may join: signed in as someone else, a user renames and deletes every team
+    with a code, and none without one; a policy that ties UPDATE and DELETE to the
+    owner stops it."""
+    (member,) = roles("member")
+    database.execute(
+        "CREATE SCHEMA auth;"
+        "CREATE FUNCTION auth.uid() RETURNS text LANGUAGE sql STABLE"
+        "  AS $$ SELECT current_setting('request.jwt.claims', true)::json ->> 'sub' $$;"
+        "CREATE TABLE teams (id int, owner text, team_code text, name text);"
+        "INSERT INTO teams VALUES (1, 'ada', 'JOIN1', 'a'), (2, 'ada', NULL, 'b');"
+        "ALTER TABLE teams ENABLE ROW LEVEL SECURITY;"
+        f"CREATE POLICY teams_access ON teams FOR ALL TO {member}"
+        "  USING (owner = auth.uid() OR team_code IS NOT NULL);"
+        f"GRANT USAGE ON SCHEMA auth TO {member};"
+        f"GRANT SELECT, UPDATE, DELETE ON teams TO {member}"
+    )
+
+    def as_bob(statement: str) -> int:
+        with database.admin() as session:
+            session.execute(f"SET ROLE {member}")
+            session.execute("SELECT set_config('request.jwt.claims', '{\"sub\": \"bob\"}', false)")
+            return session.execute(statement).rowcount
+
+    assert as_bob("UPDATE teams SET name = 'taken'") == 1  # ada's team with a code
+    assert [f.severity for f in findings(database, "rls-policy-ignores-caller")] == ["medium"]
+    assert as_bob("DELETE FROM teams") == 1
+    database.execute(
+        "INSERT INTO teams VALUES (1, 'ada', 'JOIN1', 'a');"
+        "DROP POLICY teams_access ON teams;"
+        f"CREATE POLICY read_shared ON teams FOR SELECT TO {member}"
+        "  USING (owner = auth.uid() OR team_code IS NOT NULL);"
+        f"CREATE POLICY owner_writes ON teams FOR ALL TO {member} USING (owner = auth.uid());"
+    )
+    assert as_bob("UPDATE teams SET name = 'taken'") == 0
+    assert as_bob("DELETE FROM teams") == 0
+    assert findings(database, "rls-policy-ignores-caller") == []
+
+
 # rls-policy-unreadable-relation
 
 

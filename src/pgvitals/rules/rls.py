@@ -39,7 +39,7 @@ from pgvitals.rules.security import (
     rls_exempt,
 )
 from pgvitals.snapshot.model import Function, Policy, Snapshot, Table, View
-from pgvitals.snapshot.nodes import Call, Expression
+from pgvitals.snapshot.nodes import BadTree, Call, Expression, column_numbers, or_branches
 from pgvitals.snapshot.profile import unquote_identifier as identifier
 
 # --- policies -------------------------------------------------------------------------
@@ -1183,6 +1183,93 @@ def rls_policy_recursion(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                 f" {'stack depth limit exceeded' if via else 'infinite recursion detected'}",
                 evidence={"cycle": names, "through_function": via},
             )
+
+
+@rule(
+    "rls-policy-ignores-caller",
+    category=SECURITY,
+    severity=HIGH,
+    title="Write policy with a condition that does not depend on the caller",
+    options=ApiOptions,
+)
+def rls_policy_ignores_caller(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
+    """A policy for UPDATE or DELETE (or ALL) lets a role change rows whatever role or
+    user it is: its USING, or one branch of an OR in it, reads only the row's own
+    columns and constants (`owner_id = auth.uid() OR team_code IS NOT NULL`).
+
+    A branch depends on the caller where it reads CURRENT_USER or a setting
+    (`auth.uid()`, `current_setting(...)`), asks about the caller's roles or privileges
+    (`pg_has_role`), calls a function of the database's own (which may), or looks
+    something up in a sub-select (a membership); any other branch keeps or lets through
+    the same rows for every caller. Reported for permissive policies of tables with
+    row-level security, for the roles they apply to that are granted UPDATE or DELETE
+    on the table and are subject to its policies: high where one is an API role, medium
+    otherwise. A literal `true` is rls-policy-always-true's. A SELECT policy is left out:
+    a branch that shows every caller the public rows (`OR is_public`) is a common
+    design; changing them is not.
+
+    ## Why it breaks
+    Permissive policies and the branches of an OR are alternatives: a row passes when
+    any one lets it through. A branch written to share rows (`team_code IS NOT NULL`:
+    teams that others may join) then lets every signed-in user UPDATE or DELETE each of
+    those rows, and without WITH CHECK the USING also decides what an UPDATE may write.
+
+    ## Fix
+    Split the policy by command: keep the shared branch in a SELECT policy, and give
+    UPDATE and DELETE a condition that ties the row to the caller (`owner_id =
+    (SELECT auth.uid())`, membership through a SECURITY DEFINER function). No SQL is
+    generated: the condition is the application's.
+    """
+    facts = snap.facts
+    api = set(api_roles(snap, opts))
+    for policy in snap.policies:
+        table = snap.table_by_oid.get(policy.table_oid)
+        if table is None or not table.rls_enabled or not policy.permissive:
+            continue
+        commands = [c for c in ("UPDATE", "DELETE") if policy.applies_to(c)]
+        if not commands or policy.using_tree is None:
+            continue
+        using = facts.policy_expressions.get(policy.oid, (None, None))[0]
+        if using is None or using.always_true:
+            continue
+        try:
+            branches = or_branches(policy.using_tree)
+        except BadTree:
+            continue
+        open_branches = [b for b in branches if not facts.depends_on_caller(b)]
+        if not open_branches:
+            continue
+        named = subject_grantees(snap, table) if "public" in policy.roles else policy.roles
+        subject = [
+            role
+            for role in sorted(set(named))
+            if not bypasses_rls_named(facts.role_by_name, role)
+            and (role != table.owner or table.rls_forced)
+            and any(facts.can_reach_table(role, table.oid, c) for c in commands)
+        ]
+        if not subject:
+            continue
+        by_position = {c.position: c.name for c in snap.columns_by_table.get(table.oid, [])}
+        columns = sorted(
+            {by_position[n] for b in open_branches for n in column_numbers(b) if n in by_position}
+        )
+        reads = f"only {', '.join(columns)}" if columns else "no column"
+        whole = len(branches) == 1
+        yield finding(
+            policy,
+            f"Policy {policy.name} on {table.qualname} lets {', '.join(subject)}"
+            f" {' and '.join(commands)} rows whatever the caller:"
+            f" {'its condition' if whole else 'a branch of its OR'} reads {reads} of the row,"
+            " nothing of who is asking",
+            evidence={
+                "roles": subject,
+                "commands": commands,
+                "caller_free_columns": columns,
+                "whole_condition": whole,
+                "using": policy.using,
+            },
+            severity=HIGH if set(subject) & api else MEDIUM,
+        )
 
 
 @rule(

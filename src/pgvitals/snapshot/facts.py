@@ -33,7 +33,14 @@ from pgvitals.snapshot.model import (
     Trigger,
     View,
 )
-from pgvitals.snapshot.nodes import BadTree, Expression, view_filter
+from pgvitals.snapshot.nodes import (
+    BadTree,
+    Expression,
+    calls_in,
+    has_subselect,
+    reads_caller_keyword,
+    view_filter,
+)
 from pgvitals.snapshot.nodes import analyse as analyse_expression
 from pgvitals.snapshot.ranges import judged_ranges, watched_from
 from pgvitals.snapshot.window import StatisticsWindow, statistics_window
@@ -939,6 +946,25 @@ class Facts:
                 names.add(f"{function.schema}.{function.name}()")
         return sorted(names)
 
+    def depends_on_caller(self, tree: Any) -> bool:
+        """Can the expression's value differ from one calling role or session to another:
+        it reads CURRENT_USER or a setting, asks about the caller's roles or privileges,
+        calls a function of the database's own (which may), or looks something up in a
+        sub-select (a membership)."""
+        if has_subselect(tree) or reads_caller_keyword(tree):
+            return True
+        for oid in calls_in(tree):
+            if oid in CALLER_BUILTINS:
+                return True
+            function = self.function_by_oid.get(oid)
+            if function is None:
+                return True  # not collected: nothing is claimed about it
+            if function.user_defined or identifies_caller(function):
+                return True
+            if CALLER_DEPENDENT_BUILTINS.match(function.name):
+                return True
+        return False
+
     @cached_property
     def function_by_oid(self) -> dict[int, Function]:
         return {function.oid: function for function in self.snap.functions}
@@ -1600,6 +1626,12 @@ CALLER_BUILTINS = {
 CALLER_SOURCES = re.compile(
     r"request\.jwt|current_setting\s*\(|\bcurrent_user\b|\bsession_user\b|\bauth\.uid\s*\(",
     re.I,
+)
+
+
+# PostgreSQL's own functions whose answer depends on the role calling them
+CALLER_DEPENDENT_BUILTINS = re.compile(
+    r"^(has_\w+_privilege|pg_has_role|current_user|session_user|current_setting|current_role)$"
 )
 
 

@@ -294,3 +294,60 @@ def view_filter(text: str) -> Filter | None:
         elif node.type == "SQLVALUEFUNCTION" and node.get("op") in CALLER_VALUE_OPS:
             keywords.add(CALLER_VALUE_OPS[node["op"]])
     return Filter(frozenset(calls), frozenset(keywords))
+
+
+# BoolExprType OR_EXPR, as nodeToString prints it
+_OR = "or"
+
+
+def or_branches(text: str) -> list[Any]:
+    """The branches of the expression's top-level OR (nested ORs flattened), or the
+    expression itself as its one branch. An unreadable tree raises BadTree."""
+    branches: list[Any] = []
+    stack = [parse(text)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Node) and item.type == "BOOLEXPR" and item.get("boolop") == _OR:
+            stack.extend(reversed(item.get("args") or []))
+        else:
+            branches.append(item)
+    return branches
+
+
+def calls_in(tree: Any) -> set[int]:
+    """The functions the expression calls (sub-selects included)."""
+    return {
+        int(node["funcid"])
+        for node in walk(tree)
+        if node.type in _CALLS and str(node.get("funcid", "")).isdigit()
+    }
+
+
+def reads_caller_keyword(tree: Any) -> bool:
+    """CURRENT_USER, SESSION_USER and the like as keywords (PostgreSQL 15 and before)."""
+    return any(
+        node.type == "SQLVALUEFUNCTION" and node.get("op") in CALLER_VALUE_OPS
+        for node in walk(tree)
+    )
+
+
+def has_subselect(tree: Any) -> bool:
+    return any(node.type == "SUBLINK" for node in walk(tree))
+
+
+def column_numbers(tree: Any) -> set[int]:
+    """The attribute numbers of the columns of the policy's own table it reads (Vars of
+    level 0, outside sub-selects)."""
+    found: set[int] = set()
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Node):
+            if item.type == "SUBLINK":
+                continue
+            if item.type == "VAR" and str(item.get("varlevelsup", "0")) == "0":
+                found.add(int(item.get("varattno", 0)))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
