@@ -7,6 +7,8 @@ standby never counted."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 from psycopg.conninfo import make_conninfo
@@ -72,23 +74,20 @@ def counters(dsn: str) -> tuple[int, int, int, int]:
 
 
 def test_a_standby_keeps_no_write_counters_and_their_rules_are_not_run(server) -> None:
-    with EmbeddedServer(server.bin_dir) as primary:
-        with psycopg.connect(primary.dsn(), autocommit=True) as session:
-            session.execute(TABLE)
-            session.execute("UPDATE lessons SET title = 'y' WHERE id <= 15000")
-            flush_statistics(session)
-        with Standby(primary) as standby:
-            replayed(primary.dsn(), standby.dsn())
-            # the claim: the primary counted the writes, the standby has zeros
-            inserted, updated, dead, changed = counters(primary.dsn())
-            assert (inserted, updated, dead) == (20000, 15000, 15000) and changed >= 15000
-            assert counters(standby.dsn()) == (0, 0, 0, 0)
+    with replicated(server, TABLE, "UPDATE lessons SET title = 'y' WHERE id <= 15000") as (
+        primary,
+        standby,
+    ):
+        # the claim: the primary counted the writes, the standby has zeros
+        inserted, updated, dead, changed = counters(primary.dsn())
+        assert (inserted, updated, dead) == (20000, 15000, 15000) and changed >= 15000
+        assert counters(standby.dsn()) == (0, 0, 0, 0)
 
-            on_primary = analyse(collect(connect(primary.dsn())))
-            session = connect(standby.dsn())
-            snapshot = collect(session)
-            session.close()
-            on_standby = analyse(snapshot)
+        on_primary = analyse(collect(connect(primary.dsn())))
+        session = connect(standby.dsn())
+        snapshot = collect(session)
+        session.close()
+        on_standby = analyse(snapshot)
 
     assert snapshot.server.in_recovery
     assert "this server is a standby" in snapshot.facts.window.text
@@ -117,6 +116,20 @@ INSERT INTO "Weird""Name" SELECT g, 'x' FROM generate_series(1, 5000) g;
 """
 
 
+@contextmanager
+def replicated(server, *statements: str) -> Iterator[tuple[EmbeddedServer, Standby]]:
+    """A primary that ran `statements` (statistics flushed), and a hot standby that has
+    replayed them."""
+    with EmbeddedServer(server.bin_dir) as primary:
+        with psycopg.connect(primary.dsn(), autocommit=True) as session:
+            for statement in statements:
+                session.execute(statement)
+            flush_statistics(session)
+        with Standby(primary) as standby:
+            replayed(primary.dsn(), standby.dsn())
+            yield primary, standby
+
+
 def by_rule(findings: list, rule: str) -> dict[str, object]:
     return {f.object: f for f in findings if f.rule == rule}
 
@@ -124,34 +137,31 @@ def by_rule(findings: list, rule: str) -> dict[str, object]:
 def test_a_standby_judges_never_analyzed_from_pg_stats_and_quotes_no_deletes_it_never_counted(
     server,
 ) -> None:
-    with EmbeddedServer(server.bin_dir) as primary:
-        with psycopg.connect(primary.dsn(), autocommit=True) as session:
-            session.execute(REFERENCES)
-            # a monitoring role: reads the statistics views, none of the tables
-            session.execute("CREATE ROLE monitor LOGIN IN ROLE pg_monitor")
-            flush_statistics(session)
-        with Standby(primary) as standby:
-            replayed(primary.dsn(), standby.dsn())
-            # the claims: the standby has the primary's column statistics but no analyze
-            # times, and counts none of the primary's deletes
-            with psycopg.connect(standby.dsn()) as session:
-                analyzed, deletes = session.execute(
-                    "SELECT (SELECT last_analyze FROM pg_stat_user_tables"
-                    "         WHERE relname = 'children'),"
-                    "       (SELECT n_tup_del FROM pg_stat_user_tables"
-                    "         WHERE relname = 'parents')"
-                ).fetchone()
-                (statistics,) = session.execute(
-                    "SELECT count(*) FROM pg_stats WHERE tablename = 'children'"
-                ).fetchone()
-            assert (analyzed, deletes, statistics) == (None, 0, 2)
-            on_primary = analyse(collect(connect(primary.dsn())))
-            session = connect(standby.dsn())
-            on_standby = analyse(collect(session))
-            session.close()
-            session = connect(make_conninfo(standby.dsn(), user="monitor"))
-            by_monitor = analyse(collect(session))
-            session.close()
+    # monitor: a monitoring role, reads the statistics views, none of the tables
+    with replicated(server, REFERENCES, "CREATE ROLE monitor LOGIN IN ROLE pg_monitor") as (
+        primary,
+        standby,
+    ):
+        # the claims: the standby has the primary's column statistics but no analyze
+        # times, and counts none of the primary's deletes
+        with psycopg.connect(standby.dsn()) as session:
+            analyzed, deletes = session.execute(
+                "SELECT (SELECT last_analyze FROM pg_stat_user_tables"
+                "         WHERE relname = 'children'),"
+                "       (SELECT n_tup_del FROM pg_stat_user_tables"
+                "         WHERE relname = 'parents')"
+            ).fetchone()
+            (statistics,) = session.execute(
+                "SELECT count(*) FROM pg_stats WHERE tablename = 'children'"
+            ).fetchone()
+        assert (analyzed, deletes, statistics) == (None, 0, 2)
+        on_primary = analyse(collect(connect(primary.dsn())))
+        session = connect(standby.dsn())
+        on_standby = analyse(collect(session))
+        session.close()
+        session = connect(make_conninfo(standby.dsn(), user="monitor"))
+        by_monitor = analyse(collect(session))
+        session.close()
 
     stale = {
         rule: by_rule(run.findings, "stale-statistics")

@@ -5,7 +5,9 @@ by every database of the test server)."""
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -45,13 +47,31 @@ def roles(database) -> Iterator[Roles]:
             admin.execute(f"DROP ROLE {name}")
 
 
-def findings(database, rule: str) -> list[Finding]:
+def findings(database, rule: str, config: dict | None = None) -> list[Finding]:
+    """The rule's findings on the test database, under `config` (as pgvitals.toml)."""
     session = connect(database.dsn)
     try:
         snapshot = collect(session, profile=None)
     finally:
         session.close()
-    return [f for f in analyse(snapshot).findings if f.rule == rule]
+    return [f for f in analyse(snapshot, parse_config(config or {})).findings if f.rule == rule]
+
+
+@contextmanager
+def as_role(database, role: str) -> Iterator[psycopg.Connection]:
+    """A session of the test database as `role` (SET ROLE)."""
+    with database.admin() as session:
+        session.execute(f"SET ROLE {role}")
+        yield session
+
+
+@contextmanager
+def signed_in(database, role: str, user: str) -> Iterator[psycopg.Connection]:
+    """A session as `role` with the JWT claims PostgREST sets for `user`'s requests."""
+    with as_role(database, role) as session:
+        claims = json.dumps({"sub": user})
+        session.execute("SELECT set_config('request.jwt.claims', %s, false)", [claims])
+        yield session
 
 
 def apply_fix(database, finding: Finding) -> None:
@@ -388,8 +408,7 @@ def test_a_definer_function_reads_a_table_without_policies_for_a_granted_role(
         " AS $$ SELECT EXISTS (SELECT 1 FROM role_permissions WHERE permission = wanted) $$;"
         f"ALTER FUNCTION authorize(text) OWNER TO {owner};"
     )
-    with database.admin() as session:
-        session.execute(f"SET ROLE {app_user}")
+    with as_role(database, app_user) as session:
         assert session.execute("SELECT count(*) FROM role_permissions").fetchone() == (0,)
         assert session.execute("SELECT authorize('messages.delete')").fetchone() == (True,)
     (found,) = findings(database, "rls-enabled-no-policy")
@@ -668,9 +687,7 @@ def test_a_definer_view_filtered_by_the_callers_id_shows_them_no_other_users_row
     )
 
     def rows(relation: str) -> list[tuple[str, int]]:
-        with database.admin() as session:
-            session.execute(f"SET ROLE {member}")
-            session.execute("SELECT set_config('request.jwt.claims', '{\"sub\": \"ada\"}', false)")
+        with signed_in(database, member, "ada") as session:
             found = session.execute(f"SELECT user_id, team_id FROM {relation} ORDER BY 1, 2")
             return found.fetchall()
 
@@ -678,15 +695,8 @@ def test_a_definer_view_filtered_by_the_callers_id_shows_them_no_other_users_row
     assert rows("users_on_team") == [("ada", 1), ("bob", 1)]  # what the policy allows
     assert rows("public.all_memberships") == [("ada", 1), ("bob", 1), ("bob", 2), ("cy", 3)]
 
-    config = parse_config({"rules": {"view-bypasses-rls": {"api_roles": member}}})
-    session = connect(database.dsn)
-    try:
-        snapshot = collect(session, profile=None)
-    finally:
-        session.close()
-    found = {
-        f.object: f for f in analyse(snapshot, config).findings if f.rule == "view-bypasses-rls"
-    }
+    config = {"rules": {"view-bypasses-rls": {"api_roles": member}}}
+    found = {f.object: f for f in findings(database, "view-bypasses-rls", config)}
     # a request cannot select from private (PostgREST serves public): only the policy does
     private = found["private.current_user_teams"]
     assert private.severity == "low" and private.evidence["api_schema"] is False
@@ -718,24 +728,15 @@ def test_a_view_whose_where_reads_the_caller_may_keep_their_rows_or_every_row(
     )
 
     def rows(relation: str) -> list[tuple[str, str]]:
-        with database.admin() as session:
-            session.execute(f"SET ROLE {member}")
-            session.execute("SELECT set_config('request.jwt.claims', '{\"sub\": \"ada\"}', false)")
+        with signed_in(database, member, "ada") as session:
             return session.execute(f"SELECT owner, body FROM {relation} ORDER BY 2").fetchall()
 
     assert rows("docs") == [("ada", "a1")]  # the policy
     assert rows("my_docs") == [("ada", "a1")]  # the view keeps the caller's rows too
     assert rows("signed_in_docs") == [("ada", "a1"), ("bob", "b1"), ("bob", "b2")]
 
-    config = parse_config({"rules": {"view-bypasses-rls": {"api_roles": member}}})
-    session = connect(database.dsn)
-    try:
-        snapshot = collect(session, profile=None)
-    finally:
-        session.close()
-    found = {
-        f.object: f for f in analyse(snapshot, config).findings if f.rule == "view-bypasses-rls"
-    }
+    config = {"rules": {"view-bypasses-rls": {"api_roles": member}}}
+    found = {f.object: f for f in findings(database, "view-bypasses-rls", config)}
     for view in ("public.my_docs", "public.signed_in_docs"):
         assert found[view].severity == "medium"  # high without the caller in its WHERE
         assert found[view].evidence["filters_by_caller"] == ["auth.uid()"]
@@ -767,9 +768,7 @@ def test_a_branch_that_reads_only_the_row_lets_any_user_change_those_rows(
     )
 
     def as_bob(statement: str) -> int:
-        with database.admin() as session:
-            session.execute(f"SET ROLE {member}")
-            session.execute("SELECT set_config('request.jwt.claims', '{\"sub\": \"bob\"}', false)")
+        with signed_in(database, member, "bob") as session:
             return session.execute(statement).rowcount
 
     assert as_bob("UPDATE teams SET name = 'taken'") == 1  # ada's team with a code
@@ -810,10 +809,11 @@ def test_a_policy_reading_an_ungranted_table_fails_every_query_of_its_roles(
     with database.admin() as owner:
         assert owner.execute("SELECT count(*) FROM docs").fetchone() == (2,)  # exempt
     for statement in ("SELECT count(*) FROM docs", "UPDATE docs SET id = id WHERE false"):
-        with database.admin() as session:
-            session.execute(f"SET ROLE {member}")
-            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="members"):
-                session.execute(statement)
+        with (
+            as_role(database, member) as session,
+            pytest.raises(psycopg.errors.InsufficientPrivilege, match="members"),
+        ):
+            session.execute(statement)
     [found] = findings(database, "rls-policy-unreadable-relation")
     assert found.evidence["unreadable"] == {"public.members": [member]}
     database.execute(
@@ -821,8 +821,7 @@ def test_a_policy_reading_an_ungranted_table_fails_every_query_of_its_roles(
         "  SET search_path = public AS $$ SELECT team_id FROM members $$;"
         "ALTER POLICY by_team ON docs USING (team_id IN (SELECT team_ids()));"
     )
-    with database.admin() as session:
-        session.execute(f"SET ROLE {member}")
+    with as_role(database, member) as session:
         assert session.execute("SELECT count(*) FROM docs").fetchone() == (1,)
     assert findings(database, "rls-policy-unreadable-relation") == []
 

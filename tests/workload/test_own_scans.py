@@ -43,6 +43,11 @@ def reset(database: Database, statements_first: bool) -> None:
             time.sleep(0.01)  # two distinct reset times
 
 
+def load_and_reset(database: Database, rows: int, statements_first: bool) -> None:
+    load(database, rows)
+    reset(database, statements_first)
+
+
 def seq_scans(database: Database) -> int:
     with database.admin() as admin:
         admin.execute("SELECT pg_stat_clear_snapshot()")
@@ -99,8 +104,7 @@ def table_scans(snapshot: Snapshot) -> tuple[int | None, int | None]:
 def test_pgvitals_own_row_counts_do_not_make_a_table_seq_scan_heavy(
     stats_database: Database,
 ) -> None:
-    load(stats_database, 5000)
-    reset(stats_database, statements_first=False)
+    load_and_reset(stats_database, 5000, statements_first=False)
     snapshot = run_check(stats_database, RUNS)
     # the claim: its own counts alone are enough for the rule's thresholds
     scans, rows_read = table_scans(snapshot)
@@ -115,8 +119,7 @@ def test_pgvitals_own_row_counts_do_not_make_a_table_seq_scan_heavy(
 def test_the_applications_scans_are_judged_beside_pgvitals_own(
     stats_database: Database,
 ) -> None:
-    load(stats_database, 5000)
-    reset(stats_database, statements_first=False)
+    load_and_reset(stats_database, 5000, statements_first=False)
     scan_by_application(stats_database, 25)
     snapshot = run_check(stats_database, 3)
     (finding,) = found(snapshot)
@@ -133,8 +136,7 @@ def test_own_counts_from_before_the_window_may_be_pgvitals_and_make_it_low(
 ) -> None:
     # 20,000 rows: medium by size; pg_stat_statements counts from before the window, so
     # its calls may include runs the table counter never saw
-    load(stats_database, 20_000)
-    reset(stats_database, statements_first=True)
+    load_and_reset(stats_database, 20_000, statements_first=True)
     snapshot = run_check(stats_database, RUNS)
     (finding,) = found(snapshot)
     assert finding.severity == "low"
