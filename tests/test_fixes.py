@@ -1016,3 +1016,27 @@ def test_text_ids_that_do_not_read_as_the_keys_type_are_listed_above_the_convers
             admin.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [bad])
             assert admin.execute(listing).fetchall() == []
         assert apply_script(database.dsn, convert).failures == []
+
+
+def test_repeated_ids_are_listed_above_the_key_built_on_them(database) -> None:
+    """A table keyed by nothing but an `id` column that rows repeat: the unique index the
+    key is built from fails on a copy with data (a schema-only copy never has repeats).
+    The fix's first query lists exactly the repeated values."""
+    database.execute(
+        """
+        CREATE TABLE events (id int NOT NULL, payload text);
+        INSERT INTO events VALUES (1, 'a'), (2, 'b'), (2, 'c'), (3, 'd'), (3, 'e'), (3, 'f');
+        """
+    )
+    findings, _ = checked(database.dsn)
+    fix = {f.object: f for f in findings if f.rule == "missing-primary-key"}["public.events"].fix
+    assert fix is not None
+    listing, build, promote = fix.statements
+    with database.admin() as admin:
+        assert sorted(admin.execute(listing).fetchall()) == [(2, 2), (3, 3)]
+    assert apply_script(database.dsn, build).failures != []
+    with database.admin() as admin:
+        admin.execute("DROP INDEX IF EXISTS events_pkey")  # left invalid by the failed build
+        admin.execute("DELETE FROM events WHERE payload IN ('c', 'e', 'f')")
+        assert admin.execute(listing).fetchall() == []
+    assert apply_script(database.dsn, f"{build}\n{promote}").failures == []

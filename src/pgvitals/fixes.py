@@ -1366,6 +1366,17 @@ def blank_rows_query(column: Column, spaces_only: bool = False) -> str:
     )
 
 
+def repeated_values_query(table: Table, column: str) -> str:
+    """The query that lists the values more than one row holds in `column` (NULL aside):
+    a unique index on it cannot be built over them."""
+    return text(
+        sql.SQL(
+            "SELECT {column}, count(*) FROM {table} WHERE {column} IS NOT NULL"
+            " GROUP BY {column} HAVING count(*) > 1;"
+        ).format(table=name_of(table.schema, table.name), column=sql.Identifier(column))
+    )
+
+
 def nul_escape_rows_query(column: Column) -> str:
     """The query that lists the rows whose json column holds the escape \\u0000, which
     jsonb cannot store (the conversion to jsonb fails on them)."""

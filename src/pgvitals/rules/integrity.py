@@ -97,7 +97,8 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     allow NULL, the same on its columns, which the key makes NOT NULL (a new `id`
     would be a second identity, beside the one the references use). Without a
     candidate, the same on an `id` column, or on a
-    NOT NULL column a sequence numbers (an audit log's `sequence`), or add a `bigint
+    NOT NULL column a sequence numbers (an audit log's `sequence`), after a query that
+    lists the values more than one row holds there (the build fails on them), or add a `bigint
     GENERATED ALWAYS AS IDENTITY` column (this rewrites the table under an ACCESS
     EXCLUSIVE lock: plan a window). A partitioned table's
     key must contain its partition key: each partition gets its own key first,
@@ -386,15 +387,15 @@ def primary_key_fix(
         fix = fixes.primary_key_on_new_index(table, ["id"], name, nullable)
         if nullable:
             fix = fix.with_note("column id allows NULL: fill it first; the key sets NOT NULL")
-        return fix
+        return listing_repeats(table, "id", fix)
     numbered = sequence_numbered_column(snap, table)
     if numbered is not None:
         evidence["key_column"] = numbered.name
-        return fixes.primary_key_on_new_index(table, [numbered.name], name).with_note(
+        fix = fixes.primary_key_on_new_index(table, [numbered.name], name).with_note(
             f"the key is on {fixes.one_line(numbered.name)}, which a sequence numbers (no new"
-            " column, no rewrite); if values repeat the build fails, leaving an invalid index"
-            " that rollback.sql drops"
+            " column, no rewrite)"
         )
+        return listing_repeats(table, numbered.name, fix)
     if len(columns) >= fixes.MAX_COLUMNS:
         unusable = [
             fixes.one_line(index.name)
@@ -414,6 +415,18 @@ def primary_key_fix(
             f" promote{hint}"
         )
     return fixes.add_identity_primary_key(table)
+
+
+def listing_repeats(table: Table, column: str, fix: Fix) -> Fix:
+    """The fix after a query that lists the values of `column` more than one row holds:
+    no unique index exists on it, and the key's build fails on them (a copy without rows
+    never shows it), leaving an invalid index that rollback.sql drops."""
+    listing = fixes.repeated_values_query(table, column)
+    return Fix((listing, *fix.statements), fix.rollback, fix.risk, fix.notes).with_note(
+        f"the first query lists the values of {fixes.one_line(column)} that more than one row"
+        " holds: the key's index cannot be built over them (the build fails, leaving an"
+        " invalid index that rollback.sql drops); resolve them first"
+    )
 
 
 def sequence_numbered_column(snap: Snapshot, table: Table) -> Column | None:
