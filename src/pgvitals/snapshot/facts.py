@@ -36,10 +36,10 @@ from pgvitals.snapshot.model import (
 from pgvitals.snapshot.nodes import (
     BadTree,
     Expression,
+    caller_keywords,
     calls_in,
     has_subselect,
-    reads_caller_keyword,
-    view_filter,
+    where_clause,
 )
 from pgvitals.snapshot.nodes import analyse as analyse_expression
 from pgvitals.snapshot.ranges import judged_ranges, watched_from
@@ -497,8 +497,7 @@ class Facts:
         `telegram_bot_messages.chat_id varchar(255)` holds Telegram's."""
         if key.type_name != "uuid" or column.type_category != "S":
             return False
-        sized = UUID_SIZED.fullmatch(column.data_type)
-        if sized:
+        if UUID_SIZED.fullmatch(column.data_type):
             return True
         profile = self.column_profile(table, column.name)
         return (
@@ -573,12 +572,10 @@ class Facts:
             meant, stored_as = meaning
             if meant != named[0].name:
                 return None
-            if stored_as == named[
-                0
-            ].type_category != column.type_category and not self._holds_key_text(
-                table, column, named[0]
-            ):
-                return None  # declared with the key's kind of type; this one is another id
+            # declared with the key's kind of type, and this one of another: another id
+            other_kind = stored_as == named[0].type_category != column.type_category
+            if other_kind and not self._holds_key_text(table, column, named[0]):
+                return None
         # a column of the target named as this one (Hatchet's `Action."actionId"`, text,
         # beside its uuid `id`) is what `v1_task.action_id` holds: the name points at
         # that column, not at the key, whatever the types say
@@ -935,15 +932,14 @@ class Facts:
         """What the WHERE of the view's query calls that tells who the caller is:
         `auth.uid()` (a function whose body reads the session's settings or user),
         `current_setting()`, `current_user`. Empty: none, or the query was not read."""
-        found = view_filter(view.query_tree) if view.query_tree else None
-        if found is None:
+        where = where_clause(view.query_tree) if view.query_tree else None
+        if where is None:
             return []
-        names = set(found.keywords)
-        for oid in found.calls:
-            if oid in CALLER_BUILTINS:
-                names.add(CALLER_BUILTINS[oid])
-            elif (function := self.function_by_oid.get(oid)) and identifies_caller(function):
-                names.add(f"{function.schema}.{function.name}()")
+        names = caller_keywords(where)
+        for oid in calls_in(where):
+            function = self.function_by_oid.get(oid)
+            if function is not None and (name := caller_reference(function)):
+                names.add(name)
         return sorted(names)
 
     def depends_on_caller(self, tree: Any) -> bool:
@@ -951,17 +947,13 @@ class Facts:
         it reads CURRENT_USER or a setting, asks about the caller's roles or privileges,
         calls a function of the database's own (which may), or looks something up in a
         sub-select (a membership)."""
-        if has_subselect(tree) or reads_caller_keyword(tree):
+        if has_subselect(tree) or caller_keywords(tree):
             return True
         for oid in calls_in(tree):
-            if oid in CALLER_BUILTINS:
-                return True
             function = self.function_by_oid.get(oid)
-            if function is None:
-                return True  # not collected: nothing is claimed about it
-            if function.user_defined or identifies_caller(function):
-                return True
-            if CALLER_DEPENDENT_BUILTINS.match(function.name):
+            if function is None or function.schema != "pg_catalog":
+                return True  # not collected, or the database's own: it may
+            if caller_reference(function):
                 return True
         return False
 
@@ -1056,27 +1048,21 @@ class Facts:
         return False
 
     def can_reach_table(self, role: str, table_oid: int, privilege: str) -> bool:
-        """`privilege` on the table and USAGE on its schema: what a query needs."""
-        table = self.snap.table_by_oid.get(table_oid)
-        if table is None:
+        """`privilege` on the table (or view) and USAGE on its schema: what a query needs."""
+        relation = self.snap.table_by_oid.get(table_oid) or self.view_by_oid.get(table_oid)
+        if relation is None:
             return False
-        schema = self.schema_by_name.get(table.schema)
+        schema = self.schema_by_name.get(relation.schema)
         if schema is not None and not self.holds(role, "schema", schema.oid, schema.owner, "USAGE"):
             return False
-        return self.holds(role, "table", table_oid, table.owner, privilege)
+        return self.holds(role, "table", table_oid, relation.owner, privilege)
 
     def can_read_relation(self, role: str, oid: int) -> bool | None:
-        """SELECT on a table or view (and USAGE on its schema) for `role`; None where
-        the relation was not collected (nothing is claimed about it)."""
-        if oid in self.snap.table_by_oid:
-            return self.can_reach_table(role, oid, "SELECT")
-        view = self.view_by_oid.get(oid)
-        if view is None:
+        """SELECT on a table or view for `role` (see can_reach_table); None where the
+        relation was not collected (nothing is claimed about it)."""
+        if oid not in self.snap.table_by_oid and oid not in self.view_by_oid:
             return None
-        schema = self.schema_by_name.get(view.schema)
-        if schema is not None and not self.holds(role, "schema", schema.oid, schema.owner, "USAGE"):
-            return False
-        return self.holds(role, "table", oid, view.owner, "SELECT")
+        return self.can_reach_table(role, oid, "SELECT")
 
     @cached_property
     def view_by_oid(self) -> dict[int, View]:
@@ -1614,13 +1600,15 @@ MANAGED_PLATFORMS = (SUPABASE,)
 
 # a text type sized for a uuid's text: 32 hex digits, 36 with dashes, 38 with braces
 UUID_SIZED = re.compile(r"character(?: varying)?\((3[2-8])\)")
-# PostgreSQL's own functions that tell who the caller is (their oids are fixed)
+# PostgreSQL's own functions whose answer depends on who calls them, as a finding names
+# them (current_user is a keyword up to 15, a function from 16)
 CALLER_BUILTINS = {
-    745: "current_user",
-    746: "session_user",
-    2077: "current_setting()",
-    3294: "current_setting()",
+    "current_user": "current_user",
+    "session_user": "session_user",
+    "current_setting": "current_setting()",
+    "pg_has_role": "pg_has_role()",
 }
+CALLER_PRIVILEGES = re.compile(r"^has_\w+_privilege$")
 # what a function's body reads to tell who calls it: Supabase's JWT claims, a setting the
 # application sets per request, the session's role
 CALLER_SOURCES = re.compile(
@@ -1629,18 +1617,20 @@ CALLER_SOURCES = re.compile(
 )
 
 
-# PostgreSQL's own functions whose answer depends on the role calling them
-CALLER_DEPENDENT_BUILTINS = re.compile(
-    r"^(has_\w+_privilege|pg_has_role|current_user|session_user|current_setting|current_role)$"
-)
-
-
-def identifies_caller(function: Function) -> bool:
-    """Does the function tell who is calling (Supabase's auth.uid(), a current_user_id()
-    that reads a setting the application sets per request)?"""
+def caller_reference(function: Function) -> str | None:
+    """How a call of `function` that tells who the caller is reads in a finding
+    (`auth.uid()`, `current_setting()`), or None for one that does not. PostgreSQL's own
+    by name; the database's own where it is Supabase's auth.uid() and the like, or its
+    body reads the session's settings or user."""
+    if function.schema == "pg_catalog":
+        if CALLER_PRIVILEGES.match(function.name):
+            return f"{function.name}()"
+        return CALLER_BUILTINS.get(function.name)
     if function.schema == "auth" and function.name in ("uid", "jwt", "email", "role"):
-        return True
-    return bool(function.source and CALLER_SOURCES.search(function.source))
+        return f"{function.schema}.{function.name}()"
+    if function.source and CALLER_SOURCES.search(function.source):
+        return f"{function.schema}.{function.name}()"
+    return None
 
 
 def readable_expression(tree: str | None) -> Expression | None:

@@ -263,37 +263,17 @@ CALLER_VALUE_OPS = {"9": "current_user", "10": "current_user", "11": "current_us
                     "12": "session_user"}  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Filter:
-    """What the WHERE clause of a view's query calls: functions (by oid), and the
-    caller's role read as a keyword (`current_user`, `session_user`; PostgreSQL 15 and
-    before)."""
-
-    calls: frozenset[int]
-    keywords: frozenset[str]
-
-
-def view_filter(text: str) -> Filter | None:
-    """The calls in the top-level WHERE of a view's query (pg_rewrite.ev_action): not
-    those of its select list, its joins' ON clauses or its sub-selects in FROM, which
-    keep or show rows whatever the caller. None: no WHERE, or a tree not read."""
+def where_clause(text: str) -> Any:
+    """The top-level WHERE of a query's tree (a view's pg_rewrite.ev_action): not its
+    select list, its joins' ON clauses or its sub-selects in FROM, which keep or show
+    rows whatever the caller. None: no WHERE, or a tree not read."""
     try:
         tree = parse(text)
     except BadTree:
         return None
     query = tree[0] if isinstance(tree, list) and tree else tree
     jointree = query.get("jointree") if isinstance(query, Node) else None
-    quals = jointree.get("quals") if isinstance(jointree, Node) else None
-    if quals is None:
-        return None
-    calls: set[int] = set()
-    keywords: set[str] = set()
-    for node in walk(quals):
-        if node.type in _CALLS and str(node.get("funcid", "")).isdigit():
-            calls.add(int(node["funcid"]))
-        elif node.type == "SQLVALUEFUNCTION" and node.get("op") in CALLER_VALUE_OPS:
-            keywords.add(CALLER_VALUE_OPS[node["op"]])
-    return Filter(frozenset(calls), frozenset(keywords))
+    return jointree.get("quals") if isinstance(jointree, Node) else None
 
 
 # BoolExprType OR_EXPR, as nodeToString prints it
@@ -323,12 +303,14 @@ def calls_in(tree: Any) -> set[int]:
     }
 
 
-def reads_caller_keyword(tree: Any) -> bool:
-    """CURRENT_USER, SESSION_USER and the like as keywords (PostgreSQL 15 and before)."""
-    return any(
-        node.type == "SQLVALUEFUNCTION" and node.get("op") in CALLER_VALUE_OPS
+def caller_keywords(tree: Any) -> set[str]:
+    """CURRENT_USER, SESSION_USER and the like read as keywords (PostgreSQL 15 and
+    before), by the name of the function 16 calls instead."""
+    return {
+        CALLER_VALUE_OPS[node["op"]]
         for node in walk(tree)
-    )
+        if node.type == "SQLVALUEFUNCTION" and node.get("op") in CALLER_VALUE_OPS
+    }
 
 
 def has_subselect(tree: Any) -> bool:
