@@ -293,6 +293,11 @@ class Fix:
     def with_note(self, note: str) -> Fix:
         return Fix(self.statements, self.rollback, self.risk, (*self.notes, note))
 
+    def listing_first(self, query: str, note: str) -> Fix:
+        """This fix after a read-only query that lists the rows it would fail on (which a
+        copy without rows never shows), with the note that says so."""
+        return Fix((query, *self.statements), self.rollback, self.risk, self.notes).with_note(note)
+
     @property
     def sql(self) -> str:
         return "\n".join([*(f"-- {n}" for n in self.notes), *self.statements])

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from functools import cache
 
 from pgvitals import fixes
-from pgvitals.findings import Fix
 from pgvitals.fmt import percent, plural
 from pgvitals.rules._api import (
     CRITICAL,
@@ -404,12 +403,11 @@ def json_instead_of_jsonb(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                 if fix is not None:
                     # json keeps the escape \u0000 as text; jsonb cannot store it, and the
                     # ALTER fails on the first such value (a schema-only copy never has one)
-                    listing = fixes.nul_escape_rows_query(column)
-                    fix = Fix((listing, *fix.statements), fix.rollback, fix.risk, fix.notes)
-                    fix = fix.with_note(
+                    fix = fix.listing_first(
+                        fixes.nul_escape_rows_query(column),
                         "the first query lists the rows whose value holds \\u0000, which jsonb"
                         " cannot store: the conversion fails on them, changing nothing; remove"
-                        " it from them first"
+                        " it from them first",
                     )
             yield finding(
                 column,

@@ -421,11 +421,11 @@ def listing_repeats(table: Table, column: str, fix: Fix) -> Fix:
     """The fix after a query that lists the values of `column` more than one row holds:
     no unique index exists on it, and the key's build fails on them (a copy without rows
     never shows it), leaving an invalid index that rollback.sql drops."""
-    listing = fixes.repeated_values_query(table, column)
-    return Fix((listing, *fix.statements), fix.rollback, fix.risk, fix.notes).with_note(
+    return fix.listing_first(
+        fixes.repeated_values_query(table, column),
         f"the first query lists the values of {fixes.one_line(column)} that more than one row"
         " holds: the key's index cannot be built over them (the build fails, leaving an"
-        " invalid index that rollback.sql drops); resolve them first"
+        " invalid index that rollback.sql drops); resolve them first",
     )
 
 
@@ -761,11 +761,11 @@ def fk_type_mismatch(snap: Snapshot, opts: TypeMismatchOptions) -> Iterator[Draf
                 listing = fixes.unconvertible_rows_query(column, key.data_type)
                 if fix is not None and listing is not None:
                     # a schema-only copy has no rows to fail on; real ones may ('', 'anon')
-                    fix = Fix((listing, *fix.statements), fix.rollback, fix.risk, fix.notes)
-                    fix = fix.with_note(
+                    fix = fix.listing_first(
+                        listing,
                         f"the first query lists the rows whose {column.name} does not read as"
                         f" {key.data_type}: the conversion fails on them, changing nothing;"
-                        " fix or clear them first"
+                        " fix or clear them first",
                     )
             yield finding(
                 column,
@@ -926,13 +926,12 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
             fix = Fix(fix.statements, rollback, fix.risk, fix.notes)
             evidence["partitions_with_constraint"] = len(adopted)
         if orphans != 0:
-            listing = fixes.list_orphans_statement(table, columns, target, keys)
-            fix = Fix((listing, *fix.statements), fix.rollback, fix.risk, fix.notes)
             known = f"{orphans:,} " if orphans else ""
-            fix = fix.with_note(
+            fix = fix.listing_first(
+                fixes.list_orphans_statement(table, columns, target, keys),
                 f"the first query lists the {known}rows that point at no"
                 f" {fixes.one_line(target.qualname)} row: repair or delete them, or"
-                " VALIDATE fails"
+                " VALIDATE fails",
             )
         message = (
             f"({', '.join(columns)}) evidently references {target.qualname} with no constraint"

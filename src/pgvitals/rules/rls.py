@@ -1239,14 +1239,7 @@ def rls_policy_ignores_caller(snap: Snapshot, opts: ApiOptions) -> Iterator[Draf
         open_branches = [b for b in branches if not facts.depends_on_caller(b)]
         if not open_branches:
             continue
-        named = subject_grantees(snap, table) if "public" in policy.roles else policy.roles
-        subject = [
-            role
-            for role in sorted(set(named))
-            if not bypasses_rls_named(facts.role_by_name, role)
-            and (role != table.owner or table.rls_forced)
-            and any(facts.can_reach_table(role, table.oid, c) for c in commands)
-        ]
+        subject = policy_users(snap, policy, table, commands)
         if not subject:
             continue
         by_position = {c.position: c.name for c in snap.columns_by_table.get(table.oid, [])}
@@ -1320,14 +1313,9 @@ def rls_policy_unreadable_relation(snap: Snapshot, opts: ApiOptions) -> Iterator
         reads.discard(table.oid)  # reading its own table is rls-policy-recursion's
         if not reads:
             continue
-        named = subject_grantees(snap, table) if "public" in policy.roles else policy.roles
         commands = [c for c in ("SELECT", "INSERT", "UPDATE", "DELETE") if policy.applies_to(c)]
         shut_out: dict[str, list[str]] = {}
-        for role in sorted(set(named)):
-            if bypasses_rls_named(roles, role) or (role == table.owner and not table.rls_forced):
-                continue
-            if not any(facts.can_reach_table(role, table.oid, c) for c in commands):
-                continue  # it never runs a command the policy applies to
+        for role in policy_users(snap, policy, table, commands):
             for oid in sorted(reads):
                 if facts.can_read_relation(role, oid) is False:
                     shut_out.setdefault(relation_name(snap, oid), []).append(role)
@@ -1347,6 +1335,21 @@ def rls_policy_unreadable_relation(snap: Snapshot, opts: ApiOptions) -> Iterator
             },
             severity=HIGH if logs_in else MEDIUM,
         )
+
+
+def policy_users(snap: Snapshot, policy: Policy, table: Table, commands: list[str]) -> list[str]:
+    """The roles the policy applies to (PUBLIC: the roles granted the table) that run one
+    of `commands` on its table and are subject to its policies: not a superuser or a
+    BYPASSRLS role, nor the owner of a table that is not FORCEd."""
+    facts = snap.facts
+    named = subject_grantees(snap, table) if "public" in policy.roles else policy.roles
+    return [
+        role
+        for role in sorted(set(named))
+        if not bypasses_rls_named(facts.role_by_name, role)
+        and (role != table.owner or table.rls_forced)
+        and any(facts.can_reach_table(role, table.oid, c) for c in commands)
+    ]
 
 
 def relation_name(snap: Snapshot, oid: int) -> str:
