@@ -11,6 +11,25 @@ from pgvitals.connect import connect
 from pgvitals.engine import analyse
 from pgvitals.snapshot.collect import collect
 
+# missing-primary-key
+
+
+def test_a_unique_key_a_check_holds_to_one_value_keeps_the_table_to_one_row(database) -> None:
+    """Synapse's stream positions: `lock char(1) UNIQUE CHECK (lock = 'X')` refuses a
+    second row whatever it holds, so the table has one row, key or no key."""
+    database.execute(
+        "CREATE TABLE positions (lock char(1) NOT NULL DEFAULT 'X' UNIQUE CHECK (lock = 'X'),"
+        " stream_id bigint);"
+        "INSERT INTO positions (stream_id) VALUES (1)"
+    )
+    with database.admin() as admin:
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            admin.execute("INSERT INTO positions (stream_id) VALUES (2)")
+        with pytest.raises(psycopg.errors.CheckViolation):
+            admin.execute("INSERT INTO positions VALUES ('Y', 2)")
+        assert admin.execute("SELECT count(*) FROM positions").fetchone() == (1,)
+
+
 # fk-type-mismatch
 
 

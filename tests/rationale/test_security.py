@@ -772,6 +772,10 @@ def test_a_branch_that_reads_only_the_row_lets_any_user_change_those_rows(
             return session.execute(statement).rowcount
 
     assert as_bob("UPDATE teams SET name = 'taken'") == 1  # ada's team with a code
+    # without WITH CHECK the USING decides what an UPDATE may write: bob takes the team
+    assert as_bob("UPDATE teams SET owner = 'bob' WHERE id = 1") == 1
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+        as_bob("UPDATE teams SET owner = 'cy', team_code = NULL WHERE id = 1")
     assert [f.severity for f in findings(database, "rls-policy-ignores-caller")] == ["medium"]
     assert as_bob("DELETE FROM teams") == 1
     database.execute(
