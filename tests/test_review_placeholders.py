@@ -130,3 +130,67 @@ def test_synapses_delta_folders_load_postgres_files_and_pass_over_python(tmp_pat
     # the comment of the .sql.postgres file, on a column of the .sql file before it
     assert messages == ["0 of 1 tables and 1 of 3 columns have a comment"]
     assert "delta/92/06_backfill.py: Python migration, not run by review" in reasons(run)
+
+
+POP_MIGRATIONS = {
+    # Supabase Auth's migrations/00_init_auth_schema.up.sql and 20210710035447, shortened
+    "migrations/00_init_auth_schema.up.sql": (
+        'CREATE SCHEMA IF NOT EXISTS {{ index .Options "Namespace" }};\n'
+        'CREATE TABLE IF NOT EXISTS {{ index .Options "Namespace" }}.users (\n'
+        "    id uuid NOT NULL PRIMARY KEY,\n    email varchar(255) NULL UNIQUE\n);\n"
+        "COMMENT ON TABLE {{ index .Options \"Namespace\" }}.users IS 'Auth: Stores users.';\n"
+    ),
+    "migrations/00_init_auth_schema.down.sql": (
+        'DROP TABLE {{ index .Options "Namespace" }}.users;\n'
+    ),
+    "migrations/20210710035447_alter_users.up.sql": (
+        'ALTER TABLE {{index .Options "Namespace" }}.users\n'
+        "ADD COLUMN IF NOT EXISTS phone varchar(15) NULL UNIQUE DEFAULT NULL;\n"
+        'GRANT SELECT ON {{ index .Options "Owner" }}_probe TO PUBLIC;\n'
+    ),
+}
+
+
+def test_pops_template_options_are_replaced_as_supabase_auth_runs_its_migrations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Supabase Auth (gobuffalo/pop) writes `{{ index .Options "Namespace" }}` for its
+    schema: pop renders each file as a Go template first. Unreplaced, its 70 migrations
+    gave 198 false invalid-ddl and loaded nothing."""
+    for name in ("GOTRUE_DB_NAMESPACE", "DB_NAMESPACE", "OWNER"):
+        monkeypatch.delenv(name, raising=False)
+    migrations = dict(POP_MIGRATIONS)
+    migrations["migrations/20210710035447_alter_users.up.sql"] = migrations[
+        "migrations/20210710035447_alter_users.up.sql"
+    ].replace('GRANT SELECT ON {{ index .Options "Owner" }}_probe TO PUBLIC;\n', "")
+    write(tmp_path, migrations)
+    run = review(tmp_path, "migrations")
+    assert run.exit_code == 0, run.stderr
+    assert invalid_ddl(run) == []
+    report = run.json()
+    schemas = {s["overview"]["name"]: s["overview"] for s in report["sections"]["schemas"]}
+    assert schemas["auth"]["tables"] == 1  # where Supabase Auth puts it by default
+    notes = reasons(run)
+    assert any(
+        'pop template option "Namespace" replaced by auth (Supabase Auth\'s default;'
+        " DB_NAMESPACE sets another)" in note
+        for note in notes
+    ), notes
+
+
+def test_a_pop_option_takes_the_environments_value_or_a_named_stand_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DB_NAMESPACE", "identity")
+    monkeypatch.delenv("GOTRUE_DB_NAMESPACE", raising=False)
+    monkeypatch.delenv("OWNER", raising=False)
+    name = "migrations/20210710035447_alter_users.up.sql"
+    text, notes = replaced(tmp_path / name, name, POP_MIGRATIONS[name], "scratch", "postgres")
+    assert text.startswith("ALTER TABLE identity.users\n")
+    assert "GRANT SELECT ON owner_probe TO PUBLIC;" in text
+    assert "{{" not in text
+    assert [note.text for note in notes] == [
+        'pop template option "Namespace" replaced by identity (from the environment)',
+        'pop template option "Owner" replaced by owner (a stand-in; set OWNER to review'
+        " with yours)",
+    ]

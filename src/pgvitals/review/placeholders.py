@@ -9,6 +9,10 @@ is not set (review creates missing roles). graphile-migrate sets `:DATABASE_NAME
 
 Synapse's `$%AUTO_INCREMENT_PRIMARY_KEY%$`, which its PostgreSQL engine replaces with an
 identity key before it runs a delta file (no SQL can contain it otherwise).
+
+gobuffalo/pop's file migrator runs each migration through Go's text/template with the
+connection's options as `.Options`: Supabase Auth writes `{{ index .Options "Namespace" }}`
+for its schema (default `auth`, DB_NAMESPACE in the environment).
 """
 
 from __future__ import annotations
@@ -55,6 +59,12 @@ TOKENS = {
 }
 
 
+# `{{ index .Options "Namespace" }}`, as Go's template parser reads it (spaces optional)
+POP_OPTION = re.compile(r'\{\{-?\s*index\s+\.Options\s+"([^"]+)"\s*-?\}\}')
+# pop options whose value a known tool sets: (tool, environment variables, its default)
+POP_OPTIONS = {"Namespace": ("Supabase Auth", ("GOTRUE_DB_NAMESPACE", "DB_NAMESPACE"), "auth")}
+
+
 def replaced(path: Path, shown: str, text: str, database: str, user: str) -> tuple[str, list[Note]]:
     """The file's text with the placeholders of its tool replaced, and a note per kind of
     value used; the text unchanged where no tool's placeholder appears."""
@@ -63,8 +73,30 @@ def replaced(path: Path, shown: str, text: str, database: str, user: str) -> tup
         if token in text:
             text = text.replace(token, value)
             notes.append(Note(shown, 1, f"{tool}'s placeholder {token} replaced by {value}"))
+    text, more = pop_replaced(shown, text)
+    notes += more
     text, more = graphile_replaced(path, shown, text, database, user)
     return text, notes + more
+
+
+def pop_replaced(shown: str, text: str) -> tuple[str, list[Note]]:
+    """The file's text with pop's `{{ index .Options "X" }}` replaced: by the value the
+    environment gives, else the tool's default, else a stand-in (the option's name)."""
+    values: dict[str, str] = {}
+    notes = []
+    for option in dict.fromkeys(POP_OPTION.findall(text)):
+        tool, variables, default = POP_OPTIONS.get(option, ("", (option.upper(),), ""))
+        given = next((os.environ[name] for name in variables if os.environ.get(name)), "")
+        values[option] = given or default or option.lower()
+        if given:
+            source = "from the environment"
+        elif default:
+            source = f"{tool}'s default; {variables[-1]} sets another"
+        else:
+            source = f"a stand-in; set {variables[0]} to review with yours"
+        replacement = f'pop template option "{option}" replaced by {values[option]}'
+        notes.append(Note(shown, 1, f"{replacement} ({source})"))
+    return POP_OPTION.sub(lambda match: values[match.group(1)], text), notes
 
 
 def graphile_replaced(
