@@ -148,6 +148,30 @@ CREATE INDEX CONCURRENTLY atlas_terms_name_idx ON atlas_terms (name);
 CREATE INDEX CONCURRENTLY atlas_terms_id_name_idx ON atlas_terms (id, name);
 """,
     },
+    "postgres-migrations": {
+        # a COMMIT inside a DO block fails in the transaction the tool opens
+        "postgres-migrations/0001-buckets.sql": """\
+CREATE TABLE pgm_buckets (id bigint PRIMARY KEY, name text);
+DO $$
+BEGIN
+  UPDATE pgm_buckets SET name = lower(name);
+  COMMIT;
+END
+$$;
+""",
+        # batched, a commit per batch, as Supabase Storage's 0029-create-prefixes.sql
+        "postgres-migrations/0002-backfill.sql": """\
+-- postgres-migrations disable-transaction
+DO $$
+BEGIN
+  FOR batch IN 0..1 LOOP
+    UPDATE pgm_buckets SET name = upper(name) WHERE id % 2 = batch;
+    COMMIT;
+  END LOOP;
+END
+$$;
+""",
+    },
 }
 
 # file:line of each statement that fails at deploy, with its tool and SQLSTATE
@@ -161,6 +185,7 @@ EXPECTED = {
     "atlas/20240101000000_terms.sql:3": ("Atlas", "25001"),
     "pop/20240101000000_rooms.postgres.up.sql:2": ("pop", "25001"),
     "java-app/db/migration/V1__terms.sql:3": ("Flyway", "25001"),
+    "postgres-migrations/0001-buckets.sql:2": ("postgres-migrations", "2D000"),
 }
 
 # Not recognised as any tool's: loaded as psql runs them, as before.
@@ -172,6 +197,15 @@ CREATE INDEX CONCURRENTLY plain_sessions_started_idx ON plain_sessions (started)
     "plain/1_notes.up.sql": """\
 CREATE TABLE plain_notes (id bigint PRIMARY KEY, body text);
 CREATE INDEX CONCURRENTLY plain_notes_body_idx ON plain_notes (body);
+""",
+    # a COMMIT inside a DO block: psql runs it outside a transaction, and so does review
+    "plain/2_notes_backfill.sql": """\
+DO $$
+BEGIN
+  UPDATE plain_notes SET body = trim(body);
+  COMMIT;
+END
+$$;
 """,
 }
 

@@ -134,8 +134,12 @@ MISSING_FROM_TABLE = re.compile(r'is not present in table "((?:[^"]|"")+)"')
 DATA_CHANGES = (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt, ast.MergeStmt)
 # What an unavailable extension would have provided: functions, types, operator classes.
 EXTENSION_PROVIDED = frozenset({"42883", "42704"})
-NOT_IN_TRANSACTION = "25001"  # CREATE INDEX CONCURRENTLY, VACUUM, ...
+# CREATE INDEX CONCURRENTLY, VACUUM, ...; and a COMMIT inside a DO block or procedure
+# (a batched backfill), "invalid transaction termination" inside a transaction block
+OUTSIDE_TRANSACTION_ONLY = frozenset({"25001", "2D000"})
 UNSAFE_NEW_ENUM_VALUE = "55P04"  # an enum value used in the transaction that added it
+# what fails at deploy where the migration tool wraps the file in a transaction
+AT_DEPLOY_IN_TRANSACTION = OUTSIDE_TRANSACTION_ONLY | {UNSAFE_NEW_ENUM_VALUE}
 QUOTED = re.compile(r'"((?:[^"]|"")+)"')
 FUNCTION = re.compile(r"^function ([^\s(]+)\(")
 ARRAY_BRACKETS = re.compile(r"(\[\d*\])+$")
@@ -412,11 +416,11 @@ class Loader:
                 break
             if (
                 runner is not None
-                and error.sqlstate in (NOT_IN_TRANSACTION, UNSAFE_NEW_ENUM_VALUE)
+                and error.sqlstate in AT_DEPLOY_IN_TRANSACTION
                 and not self.in_user_block
             ):
                 at_deploy = AtDeploy(error, runner)  # then loaded as psql would run it
-            if error.sqlstate == NOT_IN_TRANSACTION and not self.in_user_block:
+            if error.sqlstate in OUTSIDE_TRANSACTION_ONLY and not self.in_user_block:
                 # the loader's own transaction is in the way; in the file's own
                 # BEGIN ... COMMIT the statement fails on any server, as here
                 self.commit()

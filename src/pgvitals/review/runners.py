@@ -57,6 +57,11 @@ source (repository @ commit):
   project shows Flyway (a flyway.conf or flyway.toml, or a build file or Spring
   configuration that names it, in the folder or above): other tools name their files
   `V1__x.sql` too (refinery, Evolve) without Flyway's rules.
+- postgres-migrations (ThomWright/postgres-migrations@dbfc5cc, src/run-migration.ts),
+  which Supabase Storage runs: `<id>[-_]<name>.sql` executed whole, by one query, inside
+  START TRANSACTION ... COMMIT, unless the file contains `-- postgres-migrations
+  disable-transaction` (then by one query without one). Recognised where a file of the
+  folder carries that marker.
 
 Left as psql runs them: Sqitch (it runs `psql --file`), and what is not recognised.
 Not encoded: Prisma Migrate (one query string before prisma-engines#5767, statement by
@@ -95,6 +100,8 @@ GOOSE_NO_TRANSACTION = re.compile(
 DBMATE_UP = re.compile(r"^--\s*migrate:up(?=\s|$)(?P<options>[^\n]*)", re.MULTILINE)
 SQLX_NO_TRANSACTION = "-- no-transaction"
 MORPH_NON_TRANSACTIONAL = "-- morph:nontransactional"
+PG_MIGRATIONS_NO_TRANSACTION = "-- postgres-migrations disable-transaction"
+PG_MIGRATIONS_FILE = re.compile(r"^\d+[-_]?.*\.sql$")
 ATLAS_TXMODE = re.compile(r"atlas:txmode\s+(\w+)")
 FLYWAY_VERSIONED = re.compile(r"^V\d[\w.]*__.+\.sql$")
 # Flyway's own configuration, and the build files and Spring configuration that may set
@@ -277,6 +284,8 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
     if up and morph_folder(folder):
         recognised = f"<version>_<name>.up.sql beside files marked `{MORPH_NON_TRANSACTIONAL}`"
         return [marked_unit(text, "morph", MORPH_NON_TRANSACTIONAL, recognised)]
+    if PG_MIGRATIONS_FILE.match(name) and marker_in_folder(folder, PG_MIGRATIONS_NO_TRANSACTION):
+        return [postgres_migrations_unit(text)]
     if up and (folder / f"{up.group(1)}.down.sql").is_file():
         fix = (
             "move the statement to a migration file of its own (one statement alone is in no"
@@ -299,6 +308,20 @@ def marked_unit(text: str, tool: str, marker: str, recognised: str) -> Unit:
         return Unit(0, len(text), ONE_QUERY, tool, f"{recognised}, and its `{marker}`", alone)
     fix = f"{alone}; {APART}"
     return Unit(0, len(text), TRANSACTION, tool, recognised, fix)
+
+
+def postgres_migrations_unit(text: str) -> Unit:
+    """The whole file as one query string, in a transaction unless it holds the marker
+    anywhere."""
+    marker = PG_MIGRATIONS_NO_TRANSACTION
+    alone = (
+        f"put the statement alone in a migration file that holds the line `{marker}`"
+        f" (postgres-migrations sends a file as one query string: {STILL_ONE})"
+    )
+    recognised = f"<id>-<name>.sql beside files marked `{marker}`"
+    if marker in text:
+        return Unit(0, len(text), ONE_QUERY, "postgres-migrations", f"its `{marker}`", alone)
+    return Unit(0, len(text), TRANSACTION, "postgres-migrations", recognised, f"{alone}; {APART}")
 
 
 def dbmate_unit(block: re.Match[str], stop: int) -> Unit:
@@ -351,6 +374,19 @@ def uses_sqlx(crate: Path) -> bool:
         return "sqlx" in (crate / "Cargo.toml").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return False
+
+
+@functools.cache
+def marker_in_folder(folder: Path, marker: str) -> bool:
+    """Does a SQL file in `folder` hold the marker anywhere (postgres-migrations reads it
+    wherever it is)?"""
+    for item in folder.glob("*.sql"):
+        try:
+            if marker in item.read_text(encoding="utf-8", errors="replace"):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 @functools.cache
