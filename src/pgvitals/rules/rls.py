@@ -416,7 +416,9 @@ def rls_enabled_no_policy(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
 
     Medium when roles other than the owner were granted privileges on it (they get
     empty results and failed writes, with no error for reads); low when nobody else
-    was granted anything (a deliberate lock-down, or an unfinished one), or when a
+    was granted anything, or only roles that bypass RLS anyway (a superuser, or a
+    BYPASSRLS role such as Supabase's service_role: a deliberate lock-down, or an
+    unfinished one), or when a
     SECURITY DEFINER function whose owner is exempt from its policies reads it
     (`read_by_definer_functions`): the application reaches the rows through that
     function, the Supabase way to keep a lookup table private (the slack-clone
@@ -446,20 +448,23 @@ def rls_enabled_no_policy(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     for table in closed:
         coverage = snap.facts.rls_coverage[table.oid]
         granted = sorted({g for c in coverage.commands for g in c.granted_to})
+        # a superuser or BYPASSRLS grantee (Supabase's service_role) still sees every row
+        shut_out = [name for name in granted if not exempt_from_rls(snap, name, table)]
         definers = readers.get(table.oid, [])
         yield finding(
             table,
             f"{table.qualname} has row-level security enabled and no policy: only its owner"
             " and roles that bypass RLS see or change rows"
-            + (f" ({', '.join(granted)} get nothing)" if granted else "")
+            + (f" ({', '.join(shut_out)} get nothing)" if shut_out else "")
             + (f"; {', '.join(definers)} read it as their owner" if definers else ""),
             evidence={
                 "granted_to": granted,
+                "shut_out": shut_out,
                 "owner": table.owner,
                 "forced": table.rls_forced,
                 "read_by_definer_functions": definers,
             },
-            severity=None if granted and not definers else LOW,
+            severity=None if shut_out and not definers else LOW,
         )
 
 
