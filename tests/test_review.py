@@ -369,6 +369,38 @@ def test_statements_the_server_cannot_check_make_the_review_incomplete(server, t
     assert "review incomplete: 2 statements not checked" in gate.stderr
 
 
+def test_a_file_that_is_not_utf8_is_not_checked_and_a_gate_does_not_pass_it(
+    server, tmp_path
+) -> None:
+    """A migration saved in Latin-1 (an accented name in a comment) could not be read
+    and was left out with a note: the review passed green, `--fail-on` too. A UTF-8
+    server rejects those bytes from a UTF-8 client, as a tool that sends the file would."""
+    write(tmp_path, {"1_notes.sql": "CREATE TABLE notes (id bigint PRIMARY KEY);\n"})
+    (tmp_path / "2_authors.sql").write_bytes(
+        b"-- Cr\xe9\xe9 par Andr\xe9\nCREATE TABLE authors (id bigint PRIMARY KEY);\n"
+    )
+    run = review(tmp_path, ".", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    [entry] = not_checked(run)
+    assert (entry["object"], entry["statements_not_checked"]) == ("2_authors.sql:1", 1)
+    assert entry["because"] == "2_authors.sql is not UTF-8 text (bytes e9 e9 20 at line 1)"
+    assert "iconv" in entry["check_instead"]
+    tables = {
+        s["overview"]["name"]: s["overview"]["tables"] for s in run.json()["sections"]["schemas"]
+    }
+    assert tables == {"public": 1}  # the readable file was reviewed
+    gate = pgvitals("review", ".", "--server", server.dsn(), "--fail-on", "critical", cwd=tmp_path)
+    assert gate.exit_code == 3, gate.stderr
+    assert "review incomplete: 1 statement not checked, as 2_authors.sql is not UTF-8" in (
+        " ".join(gate.stderr.split())
+    )
+    with psycopg.connect(server.dsn(), autocommit=True) as connection:
+        assert connection.info.encoding == "utf-8"
+        sent = connection.pgconn.exec_((tmp_path / "2_authors.sql").read_bytes())  # as is
+        assert sent.status == psycopg.pq.ExecStatus.FATAL_ERROR
+        assert b'invalid byte sequence for encoding "UTF8": 0xe9 0xe9' in sent.error_message
+
+
 def test_constraints_on_rows_an_unchecked_update_would_have_filled_are_not_invalid(
     server, tmp_path
 ) -> None:

@@ -27,7 +27,7 @@ from psycopg import conninfo, sql
 from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe, first_line, scrub
 from pgvitals.embedded import EmbeddedServer, interrupt_safe, pg_dump, pgserver_bin_dir
 from pgvitals.review import placeholders, runners, safety, transaction
-from pgvitals.review.files import CodeMigration, InputError, Selection, select
+from pgvitals.review.files import CodeMigration, InputError, Selection, SourceFile, select
 from pgvitals.review.load import CODE, REJECTED, SKIPPED, UNCHECKED, Load, Loader, placed_in
 from pgvitals.review.restore import create_database, drop_database, dump_roles, load_at_once
 from pgvitals.review.split import Note, split_file
@@ -201,10 +201,9 @@ def load_files(
     for source in files.files:
         notes += pass_code_migrations(loader, [c for c in files.code if c.before == source.path])
         step(f"loading {source.shown}")
-        try:
-            text = source.path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as error:
-            notes.append(Note(source.shown, 1, f"not read: {error}"))
+        text, unread = read_migration(source)
+        if unread is not None:
+            notes.append(unread)
             continue
         info = loader.connection.info
         text, replaced = placeholders.replaced(
@@ -222,6 +221,27 @@ def load_files(
     # those after the last file, or before one left out (a base without the reviewed files)
     loaded = {source.path for source in files.files}
     return notes + pass_code_migrations(loader, [c for c in files.code if c.before not in loaded])
+
+
+def read_migration(source: SourceFile) -> tuple[str, Note | None]:
+    """The file's text; or, where it cannot be read, a note that counts it as not
+    checked, so that a gate does not pass a migration nobody looked at."""
+    try:
+        return source.path.read_text(encoding="utf-8-sig"), None
+    except OSError as error:
+        why = f"{source.shown} could not be read ({error.strerror or error})"
+        return "", Note(source.shown, 1, f"not read: {why}", why, "make it readable")
+    except UnicodeDecodeError as error:
+        data = source.path.read_bytes()
+        line = data.count(b"\n", 0, error.start) + 1
+        bad = data[error.start : error.start + 3].hex(" ")
+        why = f"{source.shown} is not UTF-8 text (bytes {bad} at line {line})"
+        text = (
+            f"not read: {why}; a UTF-8 server rejects such bytes from a UTF-8 client"
+            ' ("invalid byte sequence for encoding "UTF8"")'
+        )
+        instead = "convert the file to UTF-8 (iconv -f LATIN1 -t UTF-8, or its real encoding)"
+        return "", Note(source.shown, line, text, why, instead)
 
 
 def pass_code_migrations(loader: Loader, code_migrations: list[CodeMigration]) -> list[Note]:
@@ -286,7 +306,7 @@ def rejection(load: Load, index: int) -> RejectedStatement:
 
 def review_notes(load: Load, notes: list[Note], new_from: int) -> list[dict[str, str]]:
     """What was not sent to the server or not checked, one entry each, in file order."""
-    entries = [entry(note.where, note.text) for note in notes]
+    entries = [entry(note.where, note.text) | note_counted(note) for note in notes]
     outcomes = load.outcomes
     for index, outcome in enumerate(outcomes):
         statement = load.statements[index]
@@ -330,6 +350,17 @@ def review_notes(load: Load, notes: list[Note], new_from: int) -> list[dict[str,
     if not load.tracked:
         entries.append(entry("locations", "not recorded: event triggers need a superuser"))
     return entries
+
+
+def note_counted(note: Note) -> dict[str, object]:
+    """A file left unchecked counts as one statement not checked (what it holds is unknown)."""
+    if note.unchecked_because is None:
+        return {}
+    return {
+        STATEMENTS_NOT_CHECKED: 1,
+        "because": note.unchecked_because,
+        CHECK_INSTEAD: note.check_instead,
+    }
 
 
 def entry(where: str, text: str) -> dict[str, str]:

@@ -75,6 +75,9 @@ class Note:
     file: str
     line: int
     text: str
+    # a whole file left unchecked (it could not be read): why, and what to do instead
+    unchecked_because: str | None = None
+    check_instead: str | None = None
 
     @property
     def where(self) -> str:
