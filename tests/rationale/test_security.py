@@ -560,6 +560,48 @@ def test_an_always_true_insert_into_a_membership_table_grants_its_teams_rows(
     assert found.severity == "high" and found.evidence["decides_access_to"] == ["public.accounts"]
 
 
+def test_a_restrictive_policy_by_the_caller_keeps_each_tenant_to_its_rows_beside_a_true_one(
+    database, roles: Roles
+) -> None:
+    tenant_a, tenant_b = roles("tenant_a LOGIN", "tenant_b LOGIN")
+    database.execute(
+        # Logto's shape (packages/schemas/tables/_after_each.sql): a permissive USING (true)
+        # and a restrictive policy that finds the caller's tenant by current_user
+        "CREATE TABLE tenants (id text PRIMARY KEY, db_user text UNIQUE);"
+        f"INSERT INTO tenants VALUES ('a', '{tenant_a}'), ('b', '{tenant_b}');"
+        "CREATE TABLE users (tenant_id text NOT NULL, id text PRIMARY KEY, name text);"
+        "INSERT INTO users VALUES ('a', 'a1', ''), ('a', 'a2', ''), ('b', 'b1', '');"
+        "ALTER TABLE users ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY users_tenant_id ON users AS RESTRICTIVE"
+        "  USING (tenant_id = (SELECT id FROM tenants WHERE db_user = current_user));"
+        "CREATE POLICY users_modification ON users USING (true);"
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON users TO {tenant_a}, {tenant_b};"
+        f"GRANT SELECT (id, db_user) ON tenants TO {tenant_a}, {tenant_b};"
+    )
+    with as_role(database, tenant_a) as session:
+        assert session.execute("SELECT array_agg(id ORDER BY id) FROM users").fetchone() == (
+            ["a1", "a2"],
+        )
+        assert session.execute("UPDATE users SET name = 'x' WHERE id = 'b1'").rowcount == 0
+        assert session.execute("DELETE FROM users WHERE tenant_id = 'b'").rowcount == 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="users_tenant_id"):
+            session.execute("INSERT INTO users VALUES ('b', 'planted', '')")
+    with (
+        as_role(database, tenant_a) as session,
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="users_tenant_id"),
+    ):
+        session.execute("UPDATE users SET tenant_id = 'b' WHERE id = 'a1'")
+    with as_role(database, tenant_b) as session:
+        assert session.execute("SELECT array_agg(id) FROM users").fetchone() == (["b1"],)
+    assert findings(database, "rls-policy-always-true") == []
+    # without the restrictive policy the true one shows every tenant's rows
+    database.execute("DROP POLICY users_tenant_id ON users")
+    with as_role(database, tenant_b) as session:
+        assert session.execute("SELECT count(*) FROM users").fetchone() == (3,)
+    [found] = findings(database, "rls-policy-always-true")
+    assert found.severity == "high"
+
+
 # rls-session-variable
 
 

@@ -267,3 +267,36 @@ def test_row_values_reach_the_report_only_with_show_samples(database, tmp_path) 
     assert "samples" not in by_rule[("plaintext-password", "public.users.password")]["evidence"]
     run = pgvitals("check", database.dsn, "--show-samples", "--no-data")
     assert run.exit_code == 2 and "--show-samples" in run.stderr
+
+
+def test_a_role_subject_to_row_level_security_counts_no_rows_through_its_policies(
+    database,
+) -> None:
+    # Logto's tenant roles: each sees only its tenant's rows; counted through the policy,
+    # the other tenant's 300 inserts read as rolled back (aborted-writes, medium)
+    tenant = f"tenant_{database.name}"
+    with database.admin() as setup:
+        setup.execute(
+            f"CREATE ROLE {tenant} LOGIN;"
+            "CREATE TABLE logs (tenant text NOT NULL, id int);"
+            "INSERT INTO logs SELECT t, g FROM unnest(ARRAY['a', 'b']) t,"
+            " generate_series(1, 300) g;"
+            "ALTER TABLE logs ENABLE ROW LEVEL SECURITY;"
+            "CREATE POLICY own ON logs USING (tenant = 'a');"
+            f"GRANT SELECT ON logs TO {tenant};"
+        )
+        flush_statistics(setup)
+    try:
+        snap = snapshot_of(psycopg.conninfo.make_conninfo(database.dsn, user=tenant))
+        [profile] = [p for p in snap.profiles if p.table_oid == snap.tables[0].oid]
+        assert profile.status == "skipped"
+        assert "row-level security" in (profile.reason or "")
+        found = analyse(snap, parse_config({})).findings
+        assert [f for f in found if f.rule == "aborted-writes"] == []
+    finally:
+        with database.admin() as cleanup:
+            cleanup.execute(f"DROP OWNED BY {tenant}; DROP ROLE {tenant}")
+    # the owner counts every row
+    owner_snap = snapshot_of(database.dsn)
+    [profile] = [p for p in owner_snap.profiles if p.table_oid == owner_snap.tables[0].oid]
+    assert profile.row_count == 600

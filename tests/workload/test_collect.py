@@ -111,6 +111,27 @@ def test_other_roles_statements_hidden_from_a_role_are_said(
     assert snapshot.statements == []  # the role ran no statement on the table itself
 
 
+def test_a_role_subject_to_row_level_security_gets_its_plans_with_the_policies(
+    stats_database: Database, role: str
+) -> None:
+    # connect.py turns row_security off so that rows are never counted through policies;
+    # a plan must still be the one this role gets (off, EXPLAIN fails for it)
+    load(stats_database)
+    stats_database.execute(
+        'ALTER TABLE "Weird""Name" ENABLE ROW LEVEL SECURITY;'
+        'CREATE POLICY "Some" ON "Weird""Name" USING (v = current_user);'
+        + psycopg.sql.SQL('GRANT SELECT ON "Weird""Name" TO {}')
+        .format(psycopg.sql.Identifier(role))
+        .as_string(None)
+    )
+    with psycopg.connect(make_conninfo(stats_database.dsn, user=role)) as app:
+        for number in range(5):
+            app.execute('SELECT v FROM "Weird""Name" WHERE "ñame" = %s', [number])
+    snapshot = snapshot_of(make_conninfo(stats_database.dsn, user=role))
+    [plan] = planned(snapshot, 'SELECT v FROM "Weird""Name" WHERE "ñame" = $1')
+    assert plan.status == "ran", plan.reason
+
+
 def test_the_older_column_names_read_the_same_statements(stats_database: Database) -> None:
     """pg_stat_statements before 1.8 (PostgreSQL 12) names its times total_time, ...;
     a view with those names over the real one stands for it."""

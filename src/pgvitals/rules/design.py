@@ -591,8 +591,10 @@ TYPE_NAME = re.compile(
 )
 # Never a closed set: media types, and the class names of polymorphic references;
 # OpenID Connect's `session_state`, an opaque value the provider hands out (a column of
-# the Account table every Auth.js / NextAuth adapter creates).
-OPEN_SET = re.compile(r"(content|mime|media)_type$|^session_state$")
+# the Account table every Auth.js / NextAuth adapter creates), and the OAuth / OIDC
+# `state` or SAML RelayState a protocol round trip carries (Logto's
+# saml_application_sessions.oidc_state, varchar(32)): random values, not states.
+OPEN_SET = re.compile(r"(content|mime|media)_type$|^(session|oidc|oauth2?|relay)_state$")
 # A table with these is an address: its `state` is a region, not a status.
 ADDRESS_COLUMNS = frozenset({"city", "country", "zip", "zipcode", "postal_code", "postcode"})
 # A declared length beyond what any ORM gives a plain string (varchar(255)) is chosen for
@@ -663,7 +665,8 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
     every row, a Terraform resource `type` of a deployment with one provider, shows no
     set at all); media types, the `*_type` of
     a polymorphic reference (beside its `*_id`), the `state` of an address (a table
-    with `city` or `country`) and OpenID Connect's opaque `session_state` never count.
+    with `city` or `country`) and the opaque values of login protocols (OpenID
+    Connect's `session_state`, `oidc_state`, `oauth_state`, `relay_state`) never count.
     Without statistics (never analyzed), or where they counted no value (every row NULL:
     Coder's `workspace_resources.instance_type`, a cloud machine type, was "about 0
     distinct values"), the name alone decides, at low severity, except

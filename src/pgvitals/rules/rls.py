@@ -39,7 +39,14 @@ from pgvitals.rules.security import (
     rls_exempt,
 )
 from pgvitals.snapshot.model import Function, Policy, Snapshot, Table, View
-from pgvitals.snapshot.nodes import BadTree, Call, Expression, column_numbers, or_branches
+from pgvitals.snapshot.nodes import (
+    BadTree,
+    Call,
+    Expression,
+    column_numbers,
+    or_branches,
+    parse,
+)
 from pgvitals.snapshot.profile import unquote_identifier as identifier
 
 # --- policies -------------------------------------------------------------------------
@@ -592,6 +599,11 @@ def rls_policy_always_true(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     any row elsewhere; low for reading every row (`FOR SELECT USING (true)`), which is
     right for public reference data and a leak for anything that belongs to a user or
     a tenant. A `FOR ALL` policy without WITH CHECK uses its USING for writes too.
+    A command is left out where a RESTRICTIVE policy that applies to the same roles ties
+    it to the caller (`tenant_id = (SELECT id FROM tenants WHERE db_user =
+    current_user)`; `narrowed_by` in the evidence when other commands remain): the
+    permissive `true` is then only the grant that restrictive policies need, and the
+    restrictive one decides which rows each caller gets.
 
     ## Why it breaks
     Permissive policies are OR-ed: one that is always true makes every other policy
@@ -627,6 +639,8 @@ def rls_policy_always_true(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             opened += [c for c in ("SELECT", "UPDATE", "DELETE") if policy.applies_to(c)]
         if check_true:
             opened += [f"{c} (WITH CHECK)" for c in ("INSERT", "UPDATE") if policy.applies_to(c)]
+        narrowed = caller_restrictions(snap, policy, subject, opened)
+        opened = [c for c in opened if c not in narrowed]
         if not opened:
             continue
         decides = sorted(t.qualname for t in deciding.get(table.oid, []))
@@ -641,6 +655,8 @@ def rls_policy_always_true(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         }
         if decides:
             evidence["decides_access_to"] = decides
+        if narrowed:
+            evidence["narrowed_by"] = narrowed
         yield finding(
             policy,
             f"Policy {policy.name} on {table.qualname} is always true for"
@@ -654,6 +670,54 @@ def rls_policy_always_true(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             evidence=evidence,
             severity=severity,
         )
+
+
+def caller_restrictions(
+    snap: Snapshot, policy: Policy, subject: list[str], opened: list[str]
+) -> dict[str, list[str]]:
+    """Of the commands an always-true permissive policy opens (`opened`, as
+    rls_policy_always_true names them), those that a RESTRICTIVE policy of the same table
+    narrows for every role in `subject` by a condition that depends on the caller
+    (`facts.depends_on_caller`): a command to the names of those policies.
+
+    Restrictive policies are AND-ed with the permissive ones and grant nothing alone, so
+    a permissive `USING (true)` beside a restrictive `tenant_id = (SELECT id FROM tenants
+    WHERE db_user = current_user)` is the way to write "each tenant sees its own rows"
+    (Logto's `<table>_modification` beside `<table>_tenant_id`): the restrictive one
+    decides. A restrictive condition that is the same for every caller (`deleted_at IS
+    NULL`) narrows nothing between callers and is not counted."""
+    facts = snap.facts
+    found: dict[str, list[str]] = {}
+    for other in facts.policies_by_table.get(policy.table_oid, []):
+        if other.permissive or not all(policy_covers(snap, other, r) for r in subject):
+            continue
+        using = other.using_tree
+        # without WITH CHECK, an ALL or UPDATE policy checks new rows with its USING
+        check = other.with_check_tree or (using if other.command in ("ALL", "UPDATE") else None)
+        for command in opened:
+            verb, checked, _ = command.partition(" (WITH CHECK)")
+            tree = check if checked else using
+            if other.applies_to(verb) and tree is not None and tree_depends_on_caller(snap, tree):
+                found.setdefault(command, []).append(other.name)
+    return found
+
+
+def policy_covers(snap: Snapshot, policy: Policy, role: str) -> bool:
+    """Does the policy apply to `role` ("public": every role): a policy applies to the
+    roles whose privileges include one it names (PostgreSQL's has_privs_of_role)."""
+    if "public" in policy.roles:
+        return True
+    if role == "public":
+        return False
+    held = snap.facts.privileges_of.get(role, frozenset({role}))
+    return bool(held & set(policy.roles))
+
+
+def tree_depends_on_caller(snap: Snapshot, tree: str) -> bool:
+    try:
+        return snap.facts.depends_on_caller(parse(tree))
+    except BadTree:
+        return False  # unreadable on this version: no claim that it narrows
 
 
 def access_deciders(snap: Snapshot) -> dict[int, list[Table]]:

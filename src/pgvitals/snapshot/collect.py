@@ -1636,6 +1636,8 @@ def describe_error(error: psycopg.Error) -> str:
     if isinstance(error, errors.QueryCanceled):
         return "statement timeout"
     if isinstance(error, errors.InsufficientPrivilege):
+        if "row-level security" in str(error):  # row_security = off (connect.py)
+            return "row-level security would show this role only some of the rows"
         return "permission denied"
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 

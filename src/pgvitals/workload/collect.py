@@ -448,6 +448,9 @@ class WorkloadReader:
                 self.connection.execute(
                     sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(self.timeout_ms))
                 )
+                # connect.py turns row_security off so that rows are never counted through
+                # policies; a plan is the one this role gets, its policies' conditions in it
+                self.connection.execute("SET LOCAL row_security = on")
                 self._search_path(parsed)
                 root = None
                 if analyze:
