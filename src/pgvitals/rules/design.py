@@ -627,11 +627,18 @@ def status_like(column: Column, columns: list[Column], with_statistics: bool) ->
         siblings = {c.name.lower() for c in columns}
         if name.endswith("_type") and f"{name.removesuffix('_type')}_id" in siblings:
             return False  # a polymorphic reference's class name
-        if name.endswith("state") and siblings & ADDRESS_COLUMNS:
+        if name.endswith("state") and address_beside(name.removesuffix("state"), siblings):
             return False  # an address's region
     if not with_statistics and declared_length(column) > SHORT_WORD_LENGTH:
         return False  # statistics, where there are some, count the values instead
     return with_statistics if word == "type" else True
+
+
+def address_beside(prefix: str, siblings: set[str]) -> bool:
+    """Does the table have an address column with the same prefix as the `state`
+    column: `city` beside `state`, Zabbix's `site_city` beside `site_state`,
+    `billing_zip` beside `billing_state`?"""
+    return any(f"{prefix}{word}" in siblings for word in ADDRESS_COLUMNS)
 
 
 def declared_length(column: Column) -> int:
@@ -665,8 +672,9 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
     every row, a Terraform resource `type` of a deployment with one provider, shows no
     set at all); media types, the `*_type` of
     a polymorphic reference (beside its `*_id`), the `state` of an address (a table
-    with `city` or `country`) and the opaque values of login protocols (OpenID
-    Connect's `session_state`, `oidc_state`, `oauth_state`, `relay_state`) never count.
+    with `city` or `country`, or with the same prefix: Zabbix's `site_state` beside
+    `site_city`) and the opaque values of login protocols (OpenID Connect's
+    `session_state`, `oidc_state`, `oauth_state`, `relay_state`) never count.
     Without statistics (never analyzed), or where they counted no value (every row NULL:
     Coder's `workspace_resources.instance_type`, a cloud machine type, was "about 0
     distinct values"), the name alone decides, at low severity, except

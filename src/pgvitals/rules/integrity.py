@@ -843,9 +843,9 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     application to clean up the references later (GitLab's loose foreign keys, kept in
     place of constraints on purpose, some across databases): the application deletes
     rows that are still referenced, and a foreign key would make those deletes fail.
-    Low, with no fix, from a table named as an archive or a history (`*_archived`,
-    `*_histories`): its rows are kept after the row they name is deleted, which a
-    foreign key would refuse.
+    Low, with no fix, from a table named as an archive, a history or an audit log
+    (`*_archived`, `*_histories`, Zabbix's `history_uint`, `trends` and `auditlog`): its
+    rows are kept after the row they name is deleted, which a foreign key would refuse.
 
     ## Why it breaks
     Without the constraint, deleting a referenced row (or a bug, or a manual fix)
@@ -940,10 +940,11 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
         loose = facts.loose_reference_triggers.get(target.oid)
         kept = KEPT_AFTER_PARENT.search(table.name.lower())
         if kept is not None:
-            evidence["kept_after_parent"] = kept.group(1)
+            evidence["kept_after_parent"] = kept.group(1) or kept.group(2)
             severity, fix = LOW, None  # a key would refuse deleting the row it names
             message += (
-                f"; kept loose on purpose: {table.name} is named as an archive or history,"
+                f"; kept loose on purpose: {table.name} is named as an archive, a history or"
+                " an audit log,"
                 " whose rows stay after the row they name is deleted, which a foreign key"
                 " would refuse"
             )
@@ -990,8 +991,12 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
 
 
 # a table of rows kept after their parent goes (GitLab's slack_integrations_scopes_archived,
-# gitlab_subscription_histories)
-KEPT_AFTER_PARENT = re.compile(r"_(archived?|archives|history|histories)$")
+# gitlab_subscription_histories; Zabbix's history, history_uint, trends_uint, one per value
+# type, whose rows of a deleted item its housekeeper deletes later in batches, and auditlog,
+# kept after the user goes)
+KEPT_AFTER_PARENT = re.compile(
+    r"_(archived?|archives|history|histories)$|^(history|trends|audit_?log)(_[a-z0-9]+)?$"
+)
 
 # an integer literal as a CHECK's deparsed text writes it: `0`, `'-1'::integer`
 INTEGER_LITERAL = r"(-?\d+|'-?\d+'::[a-z]+)"

@@ -499,7 +499,10 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
     token is a fine hash. Columns about a password rather than holding one (`*_hint`,
     `*_salt`, `*_reset_at`, `*_algorithm`) are left out. A password of another system
     (`meetingPassword`, `smtp_password`, `db_password`) is a secret: the application
-    reads it to present it there.
+    reads it to present it there. A value that only names a secret kept elsewhere (a
+    Zabbix user macro `{$VMWARE.PASSWORD}`, `${DB_PASSWORD}`, `{{ vault_password }}`)
+    stores none: such values are counted (`references`) but neither reported nor part of
+    the ratio.
 
     ## Why it breaks
     Anyone who reads the table (a backup, a replica, a reporting role, a SQL injection,
@@ -520,11 +523,14 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
             continue
         filled = profile.counts.get("filled", 0)
         slow, fast = profile.counts["slow_hash"], profile.counts.get("fast_digest", 0)
-        plain = max(filled - slow - fast, 0)
+        # a reference ({$VMWARE.PASSWORD}) stores no secret here: only the others count
+        references = profile.counts.get("reference", 0)
+        stored = filled - references
+        plain = max(stored - slow - fast, 0)
         hashed_well = slow + (fast if role == "secret" else 0)
-        if filled <= 0 or filled == hashed_well:
+        if stored <= 0 or stored <= hashed_well:
             continue
-        ratio = plain / filled
+        ratio = plain / stored
         evidence: dict[str, object] = {
             "role": role,
             "values": filled,
@@ -534,6 +540,8 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
             "ratio": round(ratio, 4),
             **read_evidence(profile, ("filled", "slow_hash", "fast_digest"), filled),
         }
+        if references:
+            evidence["references"] = references
         if role == "secret":
             severity: str | None = LOW
             said = "are not hashes (stored as issued)"

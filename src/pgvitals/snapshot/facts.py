@@ -1457,6 +1457,8 @@ MIGRATION_TABLES = {
     "schema_migration": "pop (Buffalo, Ory)",
     "migration_logs": "Sourcegraph's migrator",
     "river_migration": "River (its own tables)",
+    # (mandatory, optional): the versions of the patches its server applied on start
+    "dbversion": "Zabbix's server",
 }
 # `_backup`, `_bak`, `_old`, `_copy`, `_tmp`/`_temp`, optionally numbered (`_old2`).
 BACKUP_SUFFIX = re.compile(r"_(backup|bak|bkp|old|copy|tmp|temp)\d*$", re.IGNORECASE)

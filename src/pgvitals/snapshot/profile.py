@@ -90,6 +90,10 @@ PATTERNS = {
         r"|bcrypt-sha256|pbkdf2(-sha(1|256|512))?)\$"
         r"|^pbkdf2_sha(1|256|512)\$[0-9]+\$|^(pbkdf2:sha(1|256|512)|scrypt):[0-9]"
     ),
+    # the whole value names a secret kept elsewhere, filled in where it is used: a Zabbix
+    # user macro ({$VMWARE.PASSWORD}), an environment or template variable (${DB_PASS},
+    # {{ vault_password }})
+    "reference": r"^(\{\$[^{}]+\}|\$\{[^{}]+\}|\{\{[^{}]+\}\})$",
     # fast digests, unsalted or barely salted: hex md5/sha1/sha256/sha512, md5-crypt,
     # LDAP {SHA} / {SSHA} / {MD5}
     "fast_digest": (
@@ -98,7 +102,7 @@ PATTERNS = {
     ),
 }
 SHAPES = ("email", "phone", "ip_address", "national_id")
-CREDENTIAL_MEASURES = ("slow_hash", "fast_digest")
+CREDENTIAL_MEASURES = ("slow_hash", "fast_digest", "reference")
 
 # Measure -> the condition counted, on `{t}` (the column as text) or `{c}` (as stored).
 # `%%` is a literal % (the query has parameters). A cheap test of the value's size in
@@ -126,6 +130,7 @@ CONDITIONS = {
     "national_id": "pg_catalog.octet_length({t}) BETWEEN 9 AND 13 AND {t} ~ %(national_id)s",
     "slow_hash": "pg_catalog.octet_length({t}) >= 20 AND {t} ~ %(slow_hash)s",
     "fast_digest": "pg_catalog.octet_length({t}) BETWEEN 13 AND 200 AND {t} ~ %(fast_digest)s",
+    "reference": "pg_catalog.octet_length({t}) BETWEEN 4 AND 300 AND {t} ~ %(reference)s",
 }
 # Measures read as an extreme instead of a count: (aggregate, expression)
 EXTREMES = {
