@@ -580,6 +580,36 @@ def test_base_folder_of_earlier_migrations(server, tmp_path) -> None:
     ]
 
 
+def test_a_branchs_folder_against_mains_reviews_only_the_migrations_the_branch_adds(
+    server, tmp_path
+) -> None:
+    """`review branch/migrations --base main/migrations`, two checkouts of one folder:
+    every migration was run again on top of itself (Supabase Storage's 63 files gave
+    eight findings for indexes built years ago, and a plain copy 59 "already exists")."""
+    earlier = {
+        "V1__init.sql": "CREATE TABLE teachers (id bigint PRIMARY KEY, name text);\n",
+        "V2__names.sql": "CREATE INDEX IF NOT EXISTS teachers_name_idx ON teachers (name);\n",
+        "V3__rooms.sql": "CREATE TABLE rooms (id bigint PRIMARY KEY);\n",
+    }
+    write(tmp_path / "main", {f"migrations/{name}": text for name, text in earlier.items()})
+    write(tmp_path / "branch", {
+        **{f"migrations/{name}": text for name, text in earlier.items()},
+        "migrations/V4__lessons.sql": "CREATE INDEX teachers_id_name_idx ON teachers (id, name);\n",
+    })  # fmt: skip
+    run = review(
+        tmp_path, "branch/migrations", "--base", "main/migrations", "--server", server.dsn()
+    )
+    assert run.exit_code == 0, run.stderr
+    report = valid_report(run.json())
+    assert sorted((f["rule"], located(f)) for f in report["findings"]) == [
+        ("migration-index-not-concurrent", "branch/migrations/V4__lessons.sql:1"),
+    ]
+    assert report["target"]["connection"].startswith("review of 1 file ")
+    notes = [entry["reason"] for entry in report["collection"]["skipped"]]
+    assert "main/migrations:1: 3 files the same as in the base (main/migrations), not" \
+        " reviewed again" in notes  # fmt: skip
+
+
 def test_base_snapshot_compares_findings_with_a_whole_schema(database, tmp_path) -> None:
     database.execute("CREATE TABLE teachers (id bigint); CREATE TABLE lessons (id bigint);")
     snapshot = tmp_path / "prod.json"

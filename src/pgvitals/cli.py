@@ -759,6 +759,8 @@ def review(
     try:
         selection = files.select(list(paths), order)
         base = run.resolve_base(base_value, selection) if base_value else None
+        if base is not None:
+            selection = run.new_files(selection, base)
     except files.InputError as error:
         raise Failure(str(error), EXIT_USAGE) from None
     try:
@@ -784,7 +786,7 @@ def review(
             base=True,
         )
     count = len(selection.files)
-    target = f"review of {count} file{'s' if count > 1 else ''} in {reviewed.where}"
+    target = f"review of {plural(count, 'file')} in {reviewed.where}"
     excused = [
         dataclasses.replace(item, finding=locate.locate([item.finding], places)[0])
         for item in analysis.excused

@@ -70,6 +70,9 @@ class SourceFile:
     shown: str  # as reported: relative to the working directory where possible
     sort_key: tuple  # natural order of its name within the argument it came from
     argument: int  # which PATH argument it came from
+    # its path within that argument's folder (its name, for a file given by itself): how
+    # the same migration is known in another copy of the folder (`--base main/migrations`)
+    relative: str = ""
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,8 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
                     elif prisma_at is not None and item.parent.name in prisma_at:
                         place = prisma_at[item.parent.name]
                         name = f"{relative.parent.parent.as_posix()}/{place}/{item.name}"
-                    files.append(SourceFile(item, shown(item), natural_key(name), argument))
+                    key = natural_key(name)
+                    files.append(SourceFile(item, shown(item), key, argument, relative.as_posix()))
             # the argument's folder, and each folder of its SQL files (Synapse's versions)
             for folder in sorted({path, *(item.parent for item in found)}):
                 for item, language in code_migrations_in(folder).items():
@@ -218,7 +222,7 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
                     files.append(SourceFile(item, shown(item), key, argument))
                     languages[item] = language
         elif path.is_file():
-            files.append(SourceFile(path, shown(path), natural_key(path.name), argument))
+            files.append(SourceFile(path, shown(path), natural_key(path.name), argument, path.name))
         else:
             raise InputError(f"{path}: no such file or folder")
     if order == NATURAL:

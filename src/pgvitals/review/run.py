@@ -26,6 +26,7 @@ from psycopg import conninfo, sql
 
 from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe, first_line, scrub
 from pgvitals.embedded import EmbeddedServer, interrupt_safe, pg_dump, pgserver_bin_dir
+from pgvitals.fmt import plural
 from pgvitals.review import placeholders, runners, safety, transaction
 from pgvitals.review.files import CodeMigration, InputError, Selection, SourceFile, select
 from pgvitals.review.load import CODE, REJECTED, SKIPPED, UNCHECKED, Load, Loader, placed_in
@@ -81,6 +82,29 @@ def resolve_base(value: str, reviewed: Selection | None = None) -> Base:
     if "=" not in value and "://" not in value:  # a mistyped path, not a connection string
         raise InputError(f"--base {value}: no such file or folder (nor a connection string)")
     return Base(DATABASE, describe(value), dsn=value)
+
+
+def new_files(reviewed: Selection, base: Base) -> Selection:
+    """The reviewed files without those the base folder holds too, at the same place and
+    byte for byte: `review branch/migrations --base main/migrations` reviews what the
+    branch adds or changes, not every migration again on top of itself."""
+    if base.files is None:
+        return reviewed
+    known = {(item.relative, read_or_none(item.path)) for item in base.files.files}
+    same = [item for item in reviewed.files if (item.relative, read_or_none(item.path)) in known]
+    if not same:
+        return reviewed
+    files = [item for item in reviewed.files if item not in same]
+    why = f"{plural(len(same), 'file')} the same as in the base ({base.shown}), not reviewed again"
+    elsewhere = {**reviewed.not_run_by_tool, base.shown: why}
+    return dataclasses.replace(reviewed, files=files, not_run_by_tool=elsewhere)
+
+
+def read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def review(
