@@ -580,7 +580,7 @@ def test_base_folder_of_earlier_migrations(server, tmp_path) -> None:
     ]
 
 
-def test_a_branchs_folder_against_mains_reviews_only_the_migrations_the_branch_adds(
+def test_a_branchs_folder_against_mains_reviews_what_the_branch_adds_and_flags_edits(
     server, tmp_path
 ) -> None:
     """`review branch/migrations --base main/migrations`, two checkouts of one folder:
@@ -594,6 +594,8 @@ def test_a_branchs_folder_against_mains_reviews_only_the_migrations_the_branch_a
     write(tmp_path / "main", {f"migrations/{name}": text for name, text in earlier.items()})
     write(tmp_path / "branch", {
         **{f"migrations/{name}": text for name, text in earlier.items()},
+        # edited since main ran it: main's text is what its databases have
+        "migrations/V3__rooms.sql": "CREATE TABLE rooms (id bigint PRIMARY KEY, floor int);\n",
         "migrations/V4__lessons.sql": "CREATE INDEX teachers_id_name_idx ON teachers (id, name);\n",
     })  # fmt: skip
     run = review(
@@ -602,11 +604,12 @@ def test_a_branchs_folder_against_mains_reviews_only_the_migrations_the_branch_a
     assert run.exit_code == 0, run.stderr
     report = valid_report(run.json())
     assert sorted((f["rule"], located(f)) for f in report["findings"]) == [
+        ("migration-edited", "branch/migrations/V3__rooms.sql:1"),
         ("migration-index-not-concurrent", "branch/migrations/V4__lessons.sql:1"),
     ]
     assert report["target"]["connection"].startswith("review of 1 file ")
     notes = [entry["reason"] for entry in report["collection"]["skipped"]]
-    assert "main/migrations:1: 3 files the same as in the base (main/migrations), not" \
+    assert "main/migrations:1: 2 files the same as in the base (main/migrations), not" \
         " reviewed again" in notes  # fmt: skip
 
 

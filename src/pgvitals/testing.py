@@ -21,6 +21,8 @@ cases:
                                 # named case.sql (statement by statement), not live
     base: |                     # optional, review only: the schema the database has
       CREATE TABLE t (id int);  # already, as `review case.sql --base base.sql` loads it
+    base_is_earlier_copy: true  # optional: the base is an earlier text of case.sql itself,
+                                # as `review case.sql --base main/case.sql` loads it
     expect:                     # the findings of this rule, by object; [] = silent
       - object: public.t        # a finding about the database itself: `$database`
         severity: high          # any key of the JSON finding; evidence key by key
@@ -50,8 +52,9 @@ from pgvitals.rules import REGISTRY
 from pgvitals.snapshot.collect import collect
 
 CASE_KEYS = frozenset(
-    {"name", "sql", "workload", "config", "no_data", "review", "base", "expect", "requires"}
-)
+    {"name", "sql", "workload", "config", "no_data", "review", "base", "base_is_earlier_copy",
+     "expect", "requires"}
+)  # fmt: skip
 REVIEWED_FILE = "case.sql"  # the name a review case's SQL is reviewed under
 BASE_FILE = "base.sql"  # and its base's
 # pg_stat_force_next_flush() exists from PostgreSQL 15, where statistics moved to
@@ -84,6 +87,7 @@ class Case:
     review: bool = False  # reviewed as a DDL file (`pgvitals review`) instead of loaded live
     requires: tuple[str, ...] = ()  # extensions the server must have, else it is skipped
     base: str | None = None  # review: the base schema's SQL (`--base base.sql`)
+    base_is_earlier_copy: bool = False  # ... written as main/case.sql, the same migration
 
     @property
     def id(self) -> str:
@@ -120,6 +124,8 @@ def load_case_file(path: Path) -> list[Case]:
             raise CaseError(f"{path}: case {raw['name']!r}: a review case has no workload")
         if raw.get("base") is not None and not raw.get("review"):
             raise CaseError(f"{path}: case {raw['name']!r}: only a review case has a base")
+        if raw.get("base_is_earlier_copy") and raw.get("base") is None:
+            raise CaseError(f"{path}: case {raw['name']!r}: an earlier copy of what? (no base)")
         cases.append(
             Case(
                 rule=spec["rule"],
@@ -133,6 +139,7 @@ def load_case_file(path: Path) -> list[Case]:
                 review=bool(raw.get("review", False)),
                 requires=tuple(raw.get("requires", ())),
                 base=raw.get("base"),
+                base_is_earlier_copy=bool(raw.get("base_is_earlier_copy", False)),
             )
         )
     return cases
@@ -249,18 +256,22 @@ def review_case(dsn: str, case: Case) -> Analysis:
     from pgvitals.review import safety
     from pgvitals.review.files import Selection, SourceFile
     from pgvitals.review.locate import locate, object_statements
-    from pgvitals.review.run import FILES, Base, review_in
+    from pgvitals.review.run import FILES, Base, new_files, review_in
 
     config = case.parsed_config()
     with tempfile.TemporaryDirectory() as folder:
-        case_file, base_file = Path(folder) / REVIEWED_FILE, Path(folder) / BASE_FILE
+        base_name = f"main/{REVIEWED_FILE}" if case.base_is_earlier_copy else BASE_FILE
+        case_file, base_file = Path(folder) / REVIEWED_FILE, Path(folder) / base_name
         case_file.write_text(case.sql, encoding="utf-8")
-        files = Selection([SourceFile(case_file, REVIEWED_FILE, (), 0)], [])
+        files = Selection([SourceFile(case_file, REVIEWED_FILE, (), 0, REVIEWED_FILE)], [])
         base = None
         if case.base is not None:
+            base_file.parent.mkdir(exist_ok=True)
             base_file.write_text(case.base, encoding="utf-8")
-            base_files = Selection([SourceFile(base_file, BASE_FILE, (), 0)], [])
-            base = Base(FILES, BASE_FILE, files=base_files)
+            relative = base_file.name
+            base_files = Selection([SourceFile(base_file, base_name, (), 0, relative)], [])
+            base = Base(FILES, base_name, files=base_files)
+            files = new_files(files, base)
         probes = required_probes(config)
         reviewed = review_in(dsn, "a test server", files, base, True, config.schemas, probes,
                              lambda step: None)  # fmt: skip

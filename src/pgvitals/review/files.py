@@ -28,6 +28,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pgvitals.snapshot.model import EditedMigration
+
 NATURAL, GIVEN = "natural", "given"
 
 # A file or folder name that holds a migration's way back, never its way forward.
@@ -98,6 +100,8 @@ class Selection:
     left_out: list[str]  # down migrations, as shown
     code: list[CodeMigration] = field(default_factory=list)
     not_run_by_tool: dict[str, str] = field(default_factory=dict)  # as shown -> why not
+    # migrations the base holds with other text (run.new_files): not loaded
+    edited: list[EditedMigration] = field(default_factory=list)
 
 
 def pop_migration(name: str) -> PopMigration | None:

@@ -38,6 +38,7 @@ from pgvitals.snapshot.model import (
     CHECK_INSTEAD,
     SCHEMAS_NOT_CHECKED,
     STATEMENTS_NOT_CHECKED,
+    EditedMigration,
     RejectedStatement,
     Snapshot,
 )
@@ -85,19 +86,57 @@ def resolve_base(value: str, reviewed: Selection | None = None) -> Base:
 
 
 def new_files(reviewed: Selection, base: Base) -> Selection:
-    """The reviewed files without those the base folder holds too, at the same place and
-    byte for byte: `review branch/migrations --base main/migrations` reviews what the
-    branch adds or changes, not every migration again on top of itself."""
+    """The reviewed files without those the base folder holds too, at the same place:
+    `review branch/migrations --base main/migrations` reviews what the branch adds, not
+    every migration again on top of itself. One the base holds with other text was
+    edited after the base ran it: not loaded (where it ran, its tool will not run it
+    again), but recorded (migration-edited)."""
     if base.files is None:
         return reviewed
-    known = {(item.relative, read_or_none(item.path)) for item in base.files.files}
-    same = [item for item in reviewed.files if (item.relative, read_or_none(item.path)) in known]
-    if not same:
+    known = {item.relative: item for item in base.files.files if item.relative}
+    same, edited = [], []
+    for item in reviewed.files:
+        earlier = known.get(item.relative)
+        if earlier is None or earlier.path.resolve() == item.path.resolve():
+            continue
+        text, before = read_or_none(item.path), read_or_none(earlier.path)
+        if text is None or before is None:
+            continue  # read again, and noted, where the file is loaded
+        if text == before:
+            same.append(item)
+        else:
+            edited.append(edited_migration(item, earlier, text, before))
+    if not same and not edited:
         return reviewed
-    files = [item for item in reviewed.files if item not in same]
-    why = f"{plural(len(same), 'file')} the same as in the base ({base.shown}), not reviewed again"
-    elsewhere = {**reviewed.not_run_by_tool, base.shown: why}
-    return dataclasses.replace(reviewed, files=files, not_run_by_tool=elsewhere)
+    left_out = {*same, *(item for item in reviewed.files if item.shown in {e.file for e in edited})}
+    files = [item for item in reviewed.files if item not in left_out]
+    elsewhere = dict(reviewed.not_run_by_tool)
+    if same:
+        count = plural(len(same), "file")
+        why = f"{count} the same as in the base ({base.shown}), not reviewed again"
+        elsewhere[base.shown] = why
+    for change in edited:
+        elsewhere[change.file] = f"edited since {change.base_file} ran: loaded as the base has it"
+    return dataclasses.replace(
+        reviewed, files=files, not_run_by_tool=elsewhere, edited=[*reviewed.edited, *edited]
+    )
+
+
+def edited_migration(
+    item: SourceFile, earlier: SourceFile, text: bytes, before: bytes
+) -> EditedMigration:
+    """Where the reviewed copy first departs from the base's."""
+    new = text.decode("utf-8", errors="replace").splitlines()
+    old = before.decode("utf-8", errors="replace").splitlines()
+    pairs = zip(new, old, strict=False)
+    line = next((n for n, (a, b) in enumerate(pairs) if a != b), min(len(new), len(old)))
+    return EditedMigration(
+        item.shown,
+        line + 1,
+        earlier.shown,
+        old[line] if line < len(old) else None,
+        new[line] if line < len(new) else None,
+    )
 
 
 def read_or_none(path: Path) -> bytes | None:
@@ -198,6 +237,7 @@ def load_and_snapshot(
         load = loader.finish()
         pg_version = safety.pg_version_of(connection)
     snapshot = with_review(take_snapshot(dsn, schemas, probes, step), load, notes, new_from)
+    snapshot = dataclasses.replace(snapshot, edited_migrations=files.edited)
     if watch is not None:
         step("migration safety")
         hazards, skipped = safety.assess(load, watch, linted, pg_version)

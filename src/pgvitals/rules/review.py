@@ -87,3 +87,50 @@ def invalid_ddl(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             count = len(rejected.lost)
             message += f"; {count} later statement{'s' if count > 1 else ''} failed because of it"
         yield finding(rejected.located, message, evidence=evidence)
+
+
+@rule(
+    "migration-edited",
+    category=INTEGRITY,
+    severity=HIGH,
+    title="A migration the base ran was edited",
+)
+def migration_edited(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+    """A reviewed migration differs from the copy the base holds at the same place.
+
+    With `--base` another checkout of the migrations folder (`review db/migrations
+    --base main/db/migrations`), a file both hold byte for byte is the base's and is
+    not reviewed again; a file both hold with different text was edited after the
+    base's databases ran it. Review loads the base's text (what those databases have)
+    and reports the first line that differs.
+
+    ## Why it breaks
+    A migration tool records each migration it ran, by version, and never runs it
+    again. A database where the old text ran keeps the old schema; a database built
+    from scratch gets the new one: staging, production and every developer's copy
+    drift apart without an error. Tools that keep a checksum refuse to go on instead:
+    sqlx stops with "migration 3 was previously applied but has been modified",
+    Prisma Migrate with "was modified after it was applied", Flyway's validation with a
+    checksum mismatch; until someone repairs the history by hand, no later migration
+    deploys.
+
+    ## Fix
+    Restore the file as the base has it and put the change in a new migration. Where
+    the edit only fixes a comment or formatting, the tools that keep a checksum still
+    refuse it: restore it all the same.
+    """
+    for edited in snap.edited_migrations:
+        message = (
+            f"{edited.file} differs from {edited.base_file}, which the base ran, from line"
+            f" {edited.line}: databases where it ran keep the old text, new ones get this"
+        )
+        yield finding(
+            edited.located,
+            message,
+            evidence={
+                "base_file": edited.base_file,
+                "first_difference_line": edited.line,
+                "base_text": edited.base_text,
+                "text": edited.text,
+            },
+        )

@@ -332,6 +332,26 @@ class RejectedStatement(NamedTuple):
         return Located("statement", (self.where,), self.where, None, self.file, self.line)
 
 
+class EditedMigration(NamedTuple):
+    """A reviewed migration that the base, another copy of its folder (`review
+    branch/migrations --base main/migrations`), holds at the same place with other
+    text: it was edited after the base ran it. Review loads the base's text only."""
+
+    file: str  # as shown
+    line: int  # the first line that differs
+    base_file: str
+    base_text: str | None  # that line in the base's copy; None: the base's copy ends before
+    text: str | None  # ... and in the reviewed copy
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    @property
+    def located(self) -> Located:
+        return Located("statement", (self.where,), self.where, None, self.file, self.line)
+
+
 class MigrationHazard(NamedTuple):
     """A statement of a reviewed migration that locks or rewrites a table which existed
     before the reviewed files ran (`pgvitals review --base`), or that breaks code still
@@ -898,6 +918,7 @@ class Snapshot:
     statements: list[Statement] = entity(Statement)
     query_plans: list[QueryPlan] = entity(QueryPlan)
     soft_delete_orphans: list[SoftDeleteOrphans] = entity(SoftDeleteOrphans)
+    edited_migrations: list[EditedMigration] = entity(EditedMigration)
     default_partition_ranges: list[DefaultPartitionRange] = entity(DefaultPartitionRange)
     format: str = field(default=SNAPSHOT_FORMAT)
 
