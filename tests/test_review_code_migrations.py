@@ -1,5 +1,5 @@
-"""Migrations written in code between the SQL ones (goose's Go files, Flyway's Java
-classes): review cannot run them, says so, and does not report as invalid-ddl what
+"""Migrations written in code between the SQL ones (goose's and Concourse's Go files,
+Flyway's Java classes): review cannot run them, says so, and does not report as invalid-ddl what
 fails for want of what one of them makes; what fails for any other reason still is."""
 
 from __future__ import annotations
@@ -45,6 +45,18 @@ public class V2__Split extends BaseJavaMigration {
     }
 }
 """
+# Concourse's (concourse/concourse@95872ce, atc/db/migration/migrations/*.up.go): a method
+# of its `migrations` type, run in the transaction it opens for the migration; the method's
+# number need not be the file's version (1551384520_fix_build_private_plan.up.go defines
+# Up_1550160079)
+CONCOURSE_MIGRATION = """\
+package migrations
+
+func (m *migrations) Up_1516000000() error {
+	_, err := m.Tx.Exec(`CREATE TABLE lesson_notes_new (id int PRIMARY KEY, "ñame" text)`)
+	return err
+}
+"""
 # after the code migration: three statements that need its table (the index needs the
 # rename), then a syntax error, a type mismatch and a misspelt table it does not name
 SWAP = """\
@@ -62,14 +74,30 @@ FOLDERS = {
         "db/00002_split_test.go": "package migrations // a test, no migration\n",
         "db/00003_swap.sql": "-- +goose Up\n" + SWAP,
     },
+    "concourse": {
+        "db/1510262030_init.up.sql": 'CREATE TABLE "Lesson Notes" (id int PRIMARY KEY);\n',
+        "db/1510262030_init.down.sql": 'DROP TABLE "Lesson Notes";\n',
+        "db/1516643303_split.up.go": CONCOURSE_MIGRATION,
+        "db/1516643303_split.down.go": "package migrations // its way back, not run up\n",
+        "db/migrations.go": "package migrations\n\ntype migrations struct{}\n",
+        "db/1517000000_swap.up.sql": "-- the tables of the Go migration, swapped in\n" + SWAP,
+    },
     "flyway": {
         "db/V1__init.sql": 'CREATE TABLE "Lesson Notes" (id int PRIMARY KEY);\n',
         "db/V2__Split.java": JAVA_MIGRATION,
         "db/V3__swap.sql": "-- the tables of V2, swapped in\n" + SWAP,
     },
 }
-CODE = {"goose": ("db/00002_split.go", "Go"), "flyway": ("db/V2__Split.java", "Java")}
-SWAPPED = {"goose": "db/00003_swap.sql", "flyway": "db/V3__swap.sql"}
+CODE = {
+    "goose": ("db/00002_split.go", "Go"),
+    "concourse": ("db/1516643303_split.up.go", "Go"),
+    "flyway": ("db/V2__Split.java", "Java"),
+}
+SWAPPED = {
+    "goose": "db/00003_swap.sql",
+    "concourse": "db/1517000000_swap.up.sql",
+    "flyway": "db/V3__swap.sql",
+}
 
 
 @pytest.mark.parametrize("tool", FOLDERS)
@@ -102,8 +130,9 @@ def test_what_fails_for_want_of_a_code_migration_is_not_checked(server, tmp_path
     ) in " ".join(run.stderr.split())
     gate = review(tmp_path, "db", "--server", server.dsn(), "--fail-on", "critical")
     assert gate.exit_code == 3, gate.stderr
-    # the test file beside the Go migration is not one
-    assert not any("_test.go" in e["object"] for e in run.json()["collection"]["skipped"])
+    # the test file beside the Go migration is not one, nor Concourse's way back
+    skipped = [e["object"] for e in run.json()["collection"]["skipped"]]
+    assert not any(name.endswith(("_test.go", ".down.go")) for name in skipped)
 
 
 def test_the_summary_keeps_apart_what_another_server_would_check(server, tmp_path) -> None:

@@ -445,3 +445,46 @@ def test_flyway_refuses_a_file_that_mixes_both_kinds_unless_told_to_mix(server, 
         assert "no longer atomic" in runner["fix"]
         assert finding["message"].startswith("Flyway runs school/db/V1__grades.sql in one")
         assert "it refuses this one at `CREATE INDEX CONCURRENTLY" in finding["message"]
+
+
+# Concourse (concourse/concourse@95872ce): each up migration in a transaction of its own,
+# the SQL file by one Exec; its Go migrations beside them tell its folder from
+# golang-migrate's, which would run a lone statement outside any transaction block
+CONCOURSE = {
+    "atc/migrations/1510262030_jobs.up.sql": (
+        'CREATE TABLE "cc jobs" (id bigint PRIMARY KEY, "ñame" text);\n'
+    ),
+    "atc/migrations/1510262030_jobs.down.sql": 'DROP TABLE "cc jobs";\n',
+    "atc/migrations/1516643303_tags.up.go": (
+        "package migrations\n\nfunc (m *migrations) Up_1516643303() error {\n\treturn nil\n}\n"
+    ),
+    "atc/migrations/1517000000_index.up.sql": (
+        'CREATE INDEX CONCURRENTLY cc_jobs_name_idx ON "cc jobs" ("ñame");\n'
+    ),
+    "atc/migrations/1517000000_index.down.sql": "DROP INDEX cc_jobs_name_idx;\n",
+}
+
+
+def test_concourse_runs_each_migration_in_a_transaction(server, database, tmp_path) -> None:
+    write(tmp_path, CONCOURSE)
+    run = review(tmp_path, "atc", "--server", server.dsn())
+    [found] = invalid_ddl(run)
+    assert located(found) == "atc/migrations/1517000000_index.up.sql:1"
+    assert found["evidence"]["sqlstate"] == "25001"
+    runner = found["evidence"]["runner"]
+    assert (runner["tool"], runner["runs"]) == ("Concourse", "in one transaction")
+    assert "no opt-out" in runner["fix"]
+    # without a Go migration of Concourse's, the folder is golang-migrate's: the lone
+    # statement runs outside a transaction block and loads
+    (tmp_path / "atc/migrations/1516643303_tags.up.go").unlink()
+    plain = tmp_path / "plain"
+    (tmp_path / "atc").rename(plain)
+    assert invalid_ddl(review(tmp_path, "plain", "--server", server.dsn())) == []
+    # the deploy failure: the file as Concourse's runMigration sends it, one Exec in a
+    # transaction (a query without arguments goes by the simple query protocol, as pgx sends it)
+    with psycopg.connect(database.dsn, autocommit=True) as connection:
+        connection.execute((plain / "migrations/1510262030_jobs.up.sql").read_text())
+        text = (plain / "migrations/1517000000_index.up.sql").read_text()
+        with pytest.raises(psycopg.Error) as rejected:
+            run_as_tool(connection, TRANSACTION, text, [text])
+        assert rejected.value.sqlstate == "25001"

@@ -30,6 +30,28 @@ def test_a_unique_key_a_check_holds_to_one_value_keeps_the_table_to_one_row(data
         assert admin.execute("SELECT count(*) FROM positions").fetchone() == (1,)
 
 
+def test_no_identity_column_on_a_table_others_inherit_from_nor_a_key_over_theirs(
+    database,
+) -> None:
+    """Concourse's build_events: the identity key the fix would add fails (42P16), and a
+    key on the parent leaves the children's rows free to repeat its values."""
+    database.execute(
+        "CREATE TABLE build_events (event_id int NOT NULL, payload text);"
+        'CREATE TABLE "check ñame events" () INHERITS (build_events)'
+    )
+    with database.admin() as admin:
+        with pytest.raises(psycopg.errors.InvalidTableDefinition, match="child tables"):
+            admin.execute(
+                "ALTER TABLE build_events ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY"
+                " PRIMARY KEY"
+            )
+        admin.execute("ALTER TABLE build_events ADD PRIMARY KEY (event_id)")
+        admin.execute("INSERT INTO build_events VALUES (1, 'a')")
+        admin.execute("""INSERT INTO "check ñame events" VALUES (1, 'b'), (1, 'c')""")
+        counted = admin.execute("SELECT count(*) FROM build_events WHERE event_id = 1")
+        assert counted.fetchone() == (3,)
+
+
 # fk-type-mismatch
 
 

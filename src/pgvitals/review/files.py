@@ -13,9 +13,10 @@ Prisma runs the migrations beside its `migration_lock.toml` in the order of thei
 folders' names as plain strings, not natural order.
 
 Some tools also run migrations written in code, kept beside the SQL ones and ordered
-with them (goose's `<version>_<name>.go`, Flyway's `V3__x.java`). Review cannot run
-them; it notes where each comes between the SQL files, so that a statement that fails
-for want of what one of them does is told from a statement that is wrong.
+with them (goose's `<version>_<name>.go`, Concourse's `<version>_<name>.up.go`, Flyway's
+`V3__x.java`). Review cannot run them; it notes where each comes between the SQL files,
+so that a statement that fails for want of what one of them does is told from a
+statement that is wrong.
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ DOWN_FOLDERS = frozenset({"down", "revert", "rollback", "undo", "verify"})
 # goose's `<version>_<name>.go` (which registers itself with goose), Flyway's Java and
 # Kotlin migrations `V<version>__<description>.java` (or compiled, `.class`).
 GOOSE_CODE = re.compile(r"^\d+_[^/]*(?<!_test)\.go$")
+# Concourse's `<version>_<name>.up.go` (concourse/concourse@95872ce,
+# atc/db/migration/parser.go): its migrator sorts them with the SQL ones by version and
+# calls the method the file defines, `Up_<digits>` (not always its version: files renamed
+# to run later kept their method); its `.down.go` ones are the way back
+CONCOURSE_CODE = re.compile(r"^\d+_[^/]*\.up\.go$")
+CONCOURSE_METHOD = re.compile(r"^func\s*\([^)]*\)\s*Up_\d+\s*\(", re.MULTILINE)
 FLYWAY_CODE = re.compile(r"^V\d[\w.]*__[^/]*\.(java|kt|class)$")
 FLYWAY_VERSION = re.compile(r"(^|/)([VvUu])(\d+(?:[._]\d+)*)__")
 LANGUAGES = {".go": "Go", ".java": "Java", ".kt": "Kotlin", ".class": "Java", ".py": "Python"}
@@ -277,7 +284,7 @@ def prisma_positions(folder: Path) -> dict[str, int] | None:
 def code_migrations_in(folder: Path) -> dict[Path, str]:
     """The migrations written in code in `folder` itself (where its tool keeps them beside
     the SQL ones), with their language: goose's Go files that register with goose,
-    Flyway's Java and Kotlin ones, and Synapse's Python deltas."""
+    Concourse's, Flyway's Java and Kotlin ones, and Synapse's Python deltas."""
     found: dict[Path, str] = {}
     try:
         items = sorted(folder.iterdir())
@@ -286,7 +293,9 @@ def code_migrations_in(folder: Path) -> dict[Path, str]:
     for item in items:
         if not item.is_file():
             continue
-        if GOOSE_CODE.match(item.name):
+        if concourse_code(item):
+            found[item] = LANGUAGES[".go"]
+        elif GOOSE_CODE.match(item.name):
             try:
                 registers = "goose" in item.read_text(encoding="utf-8", errors="replace")
             except OSError:
@@ -304,6 +313,27 @@ def code_migrations_in(folder: Path) -> dict[Path, str]:
             if hooked:
                 found[item] = LANGUAGES[".py"]
     return found
+
+
+def concourse_code(item: Path) -> bool:
+    """Is `item` a Concourse Go migration: `<version>_<name>.up.go` defining the method
+    `Up_<digits>` that Concourse's migrator calls?"""
+    if not CONCOURSE_CODE.match(item.name):
+        return False
+    try:
+        text = item.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return CONCOURSE_METHOD.search(text) is not None
+
+
+@functools.cache
+def concourse_folder(folder: Path) -> bool:
+    """Does `folder` hold a Concourse Go migration (so its SQL ones are Concourse's too)?"""
+    try:
+        return any(concourse_code(item) for item in folder.glob("*.up.go"))
+    except OSError:
+        return False
 
 
 # Synapse's deltas for PostgreSQL only (`.sql.sqlite` ones are SQLite's): its engine

@@ -29,6 +29,11 @@ source (repository @ commit):
 - golang-migrate (golang-migrate/migrate@18966c7, database/postgres/postgres.go and
   its README): `<version>_<name>.up.sql` is executed whole as one query string, in no
   transaction of its own (`x-multi-statement` splits it; a URL option, not visible).
+- Concourse's migrator (concourse/concourse@95872ce, atc/db/migration/migration.go
+  runMigration, parser.go): `<version>_<name>.up.sql`, sorted by version with its Go
+  migrations (`<version>_<name>.up.go`), executed whole, by one Exec, inside a
+  transaction it begins for each migration; there is no opt-out. Recognised where a Go
+  migration of Concourse's is in the folder.
 - pop, as Ory's popx runs it (ory/x@31658d1, popx/match.go, migrator.go,
   migration_box.go; gobuffalo/pop@c9b1c55 pop.go for the dialect names):
   `<version>_<name>[.<dialect>][.autocommit].up.sql`, the file for PostgreSQL
@@ -286,6 +291,14 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
         return [marked_unit(text, "morph", MORPH_NON_TRANSACTIONAL, recognised)]
     if PG_MIGRATIONS_FILE.match(name) and marker_in_folder(folder, PG_MIGRATIONS_NO_TRANSACTION):
         return [postgres_migrations_unit(text)]
+    if up and files.concourse_folder(folder):
+        fix = (
+            "Concourse runs every migration in a transaction and has no opt-out: write the"
+            " statement in a form that runs in one (CREATE INDEX without CONCURRENTLY, which"
+            " blocks writes to the table while it builds), or run it outside the migrations"
+        )
+        recognised = "<version>_<name>.up.sql beside Concourse's Go migrations (.up.go)"
+        return [Unit(0, end, TRANSACTION, "Concourse", recognised, fix)]
     if up and (folder / f"{up.group(1)}.down.sql").is_file():
         fix = (
             "move the statement to a migration file of its own (one statement alone is in no"

@@ -107,7 +107,8 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     column that allows them: the row scan counts those (`null_key_values`), and fix.sql
     says how many above the statements, as the promotion fails on them. Where no fix can
     be generated (1,600 columns, no unique index showing a partitioned table's
-    key), the evidence says why.
+    key, a table others inherit from, where no identity column can be added), the
+    evidence says why.
 
     ## Silence
     `pgvitals:ignore missing-primary-key <reason>` in the table's COMMENT, e.g. for
@@ -414,6 +415,14 @@ def primary_key_fix(
             f"the table has {len(columns):,} columns, the most PostgreSQL allows, so no key"
             " column can be added, and no unique index on NOT NULL columns exists to"
             f" promote{hint}"
+        )
+    if table.inheritance_children:
+        # ADD COLUMN recurses to them, and identity columns cannot (42P16)
+        children = ", ".join(fixes.one_line(name) for name in table.inheritance_children)
+        return NoFix(
+            f"tables inherit from it ({children}): PostgreSQL cannot add an identity column"
+            " to a table with child tables, and a key on it would not cover their rows; give"
+            " each table a key on columns its rows already hold"
         )
     return fixes.add_identity_primary_key(table)
 

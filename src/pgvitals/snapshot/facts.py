@@ -1457,6 +1457,9 @@ MIGRATION_TABLES = {
     "schema_migration": "pop (Buffalo, Ory)",
     "migration_logs": "Sourcegraph's migrator",
     "river_migration": "River (its own tables)",
+    # made by the migrator on start (concourse/concourse@95872ce, atc/db/migration/
+    # migration.go), keyless: one row per migration run, passed or failed
+    "migrations_history": "Concourse's migrator",
     # (mandatory, optional): the versions of the patches its server applied on start
     "dbversion": "Zabbix's server",
 }

@@ -118,6 +118,8 @@ class Table(NamedTuple):
     toast_reloptions: list[str] = []  # noqa: RUF012  (a NamedTuple default, never mutated)
     # a partitioned table's key columns, in order; empty when a part is an expression
     partition_key: list[str] = []  # noqa: RUF012  (a NamedTuple default, never mutated)
+    # the tables that inherit from it other than as partitions (schema.name)
+    inheritance_children: list[str] = []  # noqa: RUF012  (a NamedTuple default, never mutated)
 
     @property
     def qualname(self) -> str:

@@ -48,7 +48,16 @@ SELECT c.oid::int8 AS oid,
                    FROM pg_catalog.unnest(pt.partattrs::pg_catalog.int2[])
                         WITH ORDINALITY AS k(attnum, position)
                    LEFT JOIN pg_catalog.pg_attribute a
-                          ON a.attrelid = c.oid AND a.attnum = k.attnum) END, '{}') AS partition_key
+                          ON a.attrelid = c.oid AND a.attnum = k.attnum) END, '{}') AS partition_key,
+       -- the tables that inherit from it, not as partitions (INHERITS): an identity
+       -- column cannot be added to it, and its keys do not cover their rows
+       coalesce((SELECT pg_catalog.array_agg(cn.nspname || '.' || cc.relname
+                                             ORDER BY cn.nspname, cc.relname)
+                   FROM pg_catalog.pg_inherits ci
+                   JOIN pg_catalog.pg_class cc ON cc.oid = ci.inhrelid
+                   JOIN pg_catalog.pg_namespace cn ON cn.oid = cc.relnamespace
+                  WHERE ci.inhparent = c.oid AND NOT cc.relispartition), '{}')
+           AS inheritance_children
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_catalog.pg_inherits inh ON inh.inhrelid = c.oid AND c.relispartition
