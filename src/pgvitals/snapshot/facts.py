@@ -1459,6 +1459,8 @@ MIGRATION_TABLES = {
     "river_migration": "River (its own tables)",
     # (mandatory, optional): the versions of the patches its server applied on start
     "dbversion": "Zabbix's server",
+    # (ul_key, ul_value): each schema patch update.php applied, by name
+    "updatelog": "MediaWiki's updater (update.php)",
 }
 # `_backup`, `_bak`, `_old`, `_copy`, `_tmp`/`_temp`, optionally numbered (`_old2`).
 BACKUP_SUFFIX = re.compile(r"_(backup|bak|bkp|old|copy|tmp|temp)\d*$", re.IGNORECASE)
