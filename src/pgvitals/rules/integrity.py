@@ -833,7 +833,11 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     A name that a declared foreign key of the schema gives another meaning (`user_id`
     declared as a reference to `users (name)`) does not point at the key. Plurals come
     from an English inflection library (`lesson_plan_id` -> `lesson_plans`, `person_id`
-    -> `people`). The referenced table
+    -> `people`). A table whose columns all begin with one prefix (MediaWiki's
+    `revision`: `rev_*`) names its references after it: `rev_actor` -> `actor`,
+    `rev_comment_id` -> `comment`, `slot_revision_id` -> `revision`, where the key is one
+    id column of the same type (medium confidence: low), and a plural after the prefix
+    is a count (`cat_pages`). The referenced table
     may be in another schema when exactly one table there matches (medium confidence;
     low severity). Unless `--no-data`, the rows that would violate the constraint
     (orphans) are counted: exactly below 100,000 rows, else estimated from a
@@ -854,7 +858,8 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     place of constraints on purpose, some across databases): the application deletes
     rows that are still referenced, and a foreign key would make those deletes fail.
     Low, with no fix, from a table named as an archive, a history or an audit log
-    (`*_archived`, `*_histories`, Zabbix's `history_uint`, `trends` and `auditlog`): its
+    (`*_archived`, `*_histories`, Zabbix's `history_uint`, `trends` and `auditlog`,
+    MediaWiki's `archive` of deleted pages' revisions): its
     rows are kept after the row they name is deleted, which a foreign key would refuse.
 
     ## Why it breaks
@@ -1003,9 +1008,10 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
 # a table of rows kept after their parent goes (GitLab's slack_integrations_scopes_archived,
 # gitlab_subscription_histories; Zabbix's history, history_uint, trends_uint, one per value
 # type, whose rows of a deleted item its housekeeper deletes later in batches, and auditlog,
-# kept after the user goes)
+# kept after the user goes; MediaWiki's archive, the revisions of deleted pages)
 KEPT_AFTER_PARENT = re.compile(
-    r"_(archived?|archives|history|histories)$|^(history|trends|audit_?log)(_[a-z0-9]+)?$"
+    r"_(archived?|archives|history|histories)$"
+    r"|^(history|trends|audit_?log|archive)(_[a-z0-9]+)?$"
 )
 
 # an integer literal as a CHECK's deparsed text writes it: `0`, `'-1'::integer`

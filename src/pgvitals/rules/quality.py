@@ -489,15 +489,17 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
     """A column named like a password (`password`, `passwd`, `pwd`, `passphrase`) or a
     secret (`secret`, `token`, `api_key`) whose values do not look like password hashes:
     bcrypt (`$2b$`), argon2, scrypt, yescrypt, sha-crypt (`$5$`, `$6$`), PBKDF2 (crypt,
-    Django, passlib and Werkzeug formats). Counted by the server; no value is read,
-    shown or sampled, whatever the options.
+    Django, passlib and Werkzeug formats), MediaWiki's (`:pbkdf2:`, `:argon2:`,
+    `:bcrypt:`). Counted by the server; no value is read, shown or sampled, whatever the
+    options.
 
     A password column is high, critical when at least `critical_ratio` of its values are
     not hashed, and medium when its only problem is fast digests (hex MD5/SHA, md5-crypt,
-    LDAP `{SHA}`). A secret column is low: some secrets must stay readable (a webhook's
-    signing secret, a token for calling another service), and a fast digest of a random
-    token is a fine hash. Columns about a password rather than holding one (`*_hint`,
-    `*_salt`, `*_reset_at`, `*_algorithm`) are left out. A password of another system
+    LDAP `{SHA}`, MediaWiki's old `:A:` and `:B:` MD5). A secret column is low: some
+    secrets must stay readable (a webhook's signing secret, a token for calling another
+    service), and a fast digest of a random token is a fine hash. Columns about a
+    password rather than holding one (`*_hint`, `*_salt`, `*_reset_at`, `*_algorithm`)
+    are left out. A password of another system
     (`meetingPassword`, `smtp_password`, `db_password`) is a secret: the application
     reads it to present it there. A value that only names a secret kept elsewhere (a
     Zabbix user macro `{$VMWARE.PASSWORD}`, `${DB_PASSWORD}`, `{{ vault_password }}`)

@@ -466,11 +466,15 @@ class Facts:
         found = []
         declared = self.columns_in_foreign_keys
         for table in self.own_tables:  # plain tables and roots, no backups
-            for column in self.snap.columns_by_table.get(table.oid, []):
+            columns = self.snap.columns_by_table.get(table.oid, [])
+            prefix = table_column_prefix(columns)
+            for column in columns:
+                if (table.oid, column.name) in declared:
+                    continue
                 # a cheap test first: most columns are not references (175,000 at scale)
                 if not column.name.endswith(("id", "Id", "ID")):
-                    continue
-                if (table.oid, column.name) in declared:
+                    if prefix is not None and (ref := self._prefixed_reference(table, column)):
+                        found.append(ref)
                     continue
                 stem = reference_stem(column.name)
                 joined = stem is None  # `userid`: `UserId` folded to lower case, unquoted
@@ -479,6 +483,10 @@ class Facts:
                     if stem is None:
                         continue
                 target = self._referenced_table(table, stem)
+                if target is None and prefix is not None and not joined:
+                    if ref := self._prefixed_reference(table, column):
+                        found.append(ref)
+                    continue
                 if target is None or self._typed_by_sibling(table, column):
                     continue
                 reference = self._reference_to(table, column, target)
@@ -489,6 +497,27 @@ class Facts:
                     # `valid boolean` beside a table `vals` is no reference to it
                     found.append(reference)
         return found
+
+    def _prefixed_reference(self, table: Table, column: Column) -> Reference | None:
+        """The reference a column of a table whose columns all share one prefix names
+        after it (MediaWiki's `revision.rev_actor` -> `actor`, `rev_comment_id` ->
+        `comment`, `slots.slot_revision_id` -> `revision`), where the key is a single id
+        column of the same type. The key is not named so (`actor_id`): medium
+        confidence. A plural after the prefix is a count (`category.cat_pages`), not a
+        reference to `page`."""
+        rest = column.name.split("_", 1)[1]
+        stem = reference_stem(rest)
+        if stem is None:
+            stem = table_key(rest)
+            if stem != "_".join(words(rest)):
+                return None  # `cat_pages`, `ss_users`: counts of them
+        target = self._referenced_table(table, stem)
+        if target is None:
+            return None
+        reference = self._reference_to(table, column, target)
+        if reference is None or reference.mismatches():
+            return None  # `cl_collation` (text) names a collation, not its smallint id
+        return reference
 
     def _holds_key_text(self, table: Table, column: Column, key: Column) -> bool:
         """Is a text column sized or filled for the text of a uuid key: `varchar(36)`,
@@ -1462,6 +1491,8 @@ MIGRATION_TABLES = {
     "migrations_history": "Concourse's migrator",
     # (mandatory, optional): the versions of the patches its server applied on start
     "dbversion": "Zabbix's server",
+    # (ul_key, ul_value): each schema patch update.php applied, by name
+    "updatelog": "MediaWiki's updater (update.php)",
 }
 # `_backup`, `_bak`, `_old`, `_copy`, `_tmp`/`_temp`, optionally numbered (`_old2`).
 BACKUP_SUFFIX = re.compile(r"_(backup|bak|bkp|old|copy|tmp|temp)\d*$", re.IGNORECASE)
@@ -1488,6 +1519,18 @@ def reference_stem(name: str) -> str | None:
         return None
     key = table_key(match.group("stem"))
     return key or None
+
+
+def table_column_prefix(columns: list[Column]) -> str | None:
+    """The word every column of a table begins with, where there is one (MediaWiki
+    names `revision`'s columns `rev_*`, `recentchanges`' `rc_*`): at least three
+    columns, each `<prefix>_<more>`. None for tables named otherwise."""
+    if len(columns) < 3:
+        return None
+    heads = {c.name.split("_", 1)[0] for c in columns if "_" in c.name.strip("_")}
+    if len(heads) != 1 or any("_" not in c.name.strip("_") for c in columns):
+        return None
+    return heads.pop()
 
 
 # `userid`, `channelmemberid`: an unquoted `UserId` as PostgreSQL folds it. Three

@@ -84,21 +84,25 @@ PATTERNS = {
         r"|^[A-CEGHJ-PR-TW-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]$"
     ),
     # slow, salted password hashes: bcrypt, argon2, scrypt, yescrypt, sha-crypt,
-    # phpass, PBKDF2 (crypt style, Django, passlib, Werkzeug), with Django's prefix
+    # phpass, PBKDF2 (crypt style, Django, passlib, Werkzeug), with Django's prefix;
+    # MediaWiki's `:<type>:` (`:pbkdf2:sha512:30000:64:<salt>:<hash>`, `:argon2:$argon2id$`,
+    # `:bcrypt:`, the layered `:pbkdf2-legacyB:` that wraps its old MD5 ones)
     "slow_hash": (
         r"^([a-z0-9_]+\$)?\$?(2[abxy]?|argon2(i|d|id)|scrypt|7|5|6|y|gy|P|H"
         r"|bcrypt-sha256|pbkdf2(-sha(1|256|512))?)\$"
         r"|^pbkdf2_sha(1|256|512)\$[0-9]+\$|^(pbkdf2:sha(1|256|512)|scrypt):[0-9]"
+        r"|^:(pbkdf2|pbkdf2-legacy[AB]|argon2|bcrypt):"
     ),
     # the whole value names a secret kept elsewhere, filled in where it is used: a Zabbix
     # user macro ({$VMWARE.PASSWORD}), an environment or template variable (${DB_PASS},
     # {{ vault_password }})
     "reference": r"^(\{\$[^{}]+\}|\$\{[^{}]+\}|\{\{[^{}]+\}\})$",
     # fast digests, unsalted or barely salted: hex md5/sha1/sha256/sha512, md5-crypt,
-    # LDAP {SHA} / {SSHA} / {MD5}
+    # LDAP {SHA} / {SSHA} / {MD5}, MediaWiki's old MD5 (`:A:<md5>`, salted `:B:<salt>:<md5>`)
     "fast_digest": (
         r"^([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}|[0-9a-fA-F]{128})$"
         r"|^(\$1\$|\$apr1\$|\{S?SHA[0-9]*\}|\{S?MD5\})"
+        r"|^:A:[0-9a-fA-F]{32}$|^:B:[0-9a-fA-F]+:[0-9a-fA-F]{32}$"
     ),
 }
 SHAPES = ("email", "phone", "ip_address", "national_id")
