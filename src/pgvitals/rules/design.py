@@ -1163,15 +1163,52 @@ def epoch_unit(low: int | None, high: int | None) -> str | None:
     return None
 
 
+# The last second a signed 32-bit count of seconds since 1970 holds: 2^31 - 1.
+INT4_EPOCH_END = 2**31 - 1
+INT4_EPOCH_END_AT = "2038-01-19T03:14:07Z"
+SECONDS_PER_YEAR = 365.25 * 86_400
+
+
+@dataclass(frozen=True)
+class TimestampAsIntegerOptions:
+    medium_within_years: float = option(
+        10, "int4 epoch seconds whose latest value is this close to 2038 make it medium"
+    )
+    high_within_years: float = option(
+        2, "int4 epoch seconds whose latest value is this close to 2038 make it high"
+    )
+
+
+def int4_end(
+    column: Column, unit: str | None, latest: int | None, opts: TimestampAsIntegerOptions
+) -> tuple[dict[str, object], str, Severity | None]:
+    """Where an int4 column of epoch seconds (by its values, or by its name alone) runs
+    out, January 2038, as evidence, words and a severity by how close its latest value
+    is to it; nothing for other types and units."""
+    if column.type_name != "int4" or unit not in ("seconds", None):
+        return {}, "", None
+    evidence: dict[str, object] = {"int4_ends_at": INT4_EPOCH_END_AT}
+    words = f"; int4 seconds end at {INT4_EPOCH_END_AT[:10]} (2^31 - 1)"
+    if unit is None or latest is None:
+        return evidence, words, None
+    years = (INT4_EPOCH_END - latest) / SECONDS_PER_YEAR
+    evidence["years_left_after_latest"] = round(years, 1)
+    words += f", {years:.1f} years after its latest value"
+    if years <= opts.high_within_years:
+        return evidence, words, HIGH
+    return evidence, words, MEDIUM if years <= opts.medium_within_years else None
+
+
 @rule(
     "timestamp-as-integer",
     category=INTEGRITY,
     severity=LOW,
     title="Integer or text column holds points in time",
+    options=TimestampAsIntegerOptions,
     rows=ROWS_OPTIONAL,
     needs=("time_values",),
 )
-def timestamp_as_integer(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+def timestamp_as_integer(snap: Snapshot, opts: TimestampAsIntegerOptions) -> Iterator[Draft]:
     """An integer column named like a point in time (`created_at`, `*_ts`, `timestamp`,
     `sentAt`), or a text column named so, instead of `timestamptz`.
 
@@ -1187,7 +1224,16 @@ def timestamp_as_integer(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     small number) or a training epoch, not a time. 0, which such columns hold for
     "never" (`deleteat` of a row not deleted), is left out of the range, and a column of
     only 0 is judged by its name. An integer `*_at` column whose values are outside any
-    epoch range (small counters) is not reported.
+    epoch range (small counters) is not reported. `clock` (`lastclock`, `r_clock`) is
+    judged like `*_time`: the reading of a clock (Zabbix's `clock`) when its values are
+    epoch seconds, a logical clock (a counter) otherwise.
+
+    An `integer` (int4) column of epoch seconds runs out at 2038-01-19 03:14:07 UTC
+    (2^31 - 1): writing any later time fails with "integer out of range". The evidence
+    says so; the severity rises with how
+    close its latest value is to that day: medium within `medium_within_years`, high
+    within `high_within_years` (an expiry or schedule set in the future gets there
+    first).
 
     ## Why it breaks
     The database cannot tell these numbers are times: no time zone, no date arithmetic
@@ -1231,4 +1277,11 @@ def timestamp_as_integer(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         elif profile is not None and profile.max_value == 0:
             evidence["every_value"] = 0  # "never" in every row so far: the name decides
             said += " (every row holds 0)"
-        yield finding(column, f"{column.data_type} column holding {said}", evidence=evidence)
+        latest = profile.max_value if known else None  # type: ignore[union-attr]
+        end, end_words, severity = int4_end(column, unit, latest, opts)
+        yield finding(
+            column,
+            f"{column.data_type} column holding {said}{end_words}",
+            evidence={**evidence, **end},
+            severity=severity,
+        )
