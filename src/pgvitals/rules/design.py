@@ -652,6 +652,9 @@ class StatusOptions:
     max_distinct: int = option(
         20, "most distinct values (from pg_stats) a column may have to count as a status"
     )
+    max_width: int = option(
+        64, "average bytes per value (pg_stats) above which values are documents, not states"
+    )
 
 
 @rule(
@@ -678,7 +681,11 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
     Without statistics (never analyzed), or where they counted no value (every row NULL:
     Coder's `workspace_resources.instance_type`, a cloud machine type, was "about 0
     distinct values"), the name alone decides, at low severity, except
-    for a varchar longer than 255 (OAuth's opaque `state`, varchar(1024)). Enum and
+    for a varchar longer than 255 (OAuth's opaque `state`, varchar(1024)). So does the
+    name in a table of one row (a settings row: one value shows no set). Values that
+    average more than `max_width` bytes (`pg_stats.avg_width`) are documents or
+    sentences, not a state word, and are not reported (Zabbix's
+    `config.dbversion_status`, a JSON report of the database's version). Enum and
     domain types are not text here and are not reported.
 
     ## Why it breaks
@@ -711,6 +718,8 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
             continue
         if constrained(snap, column):
             continue
+        if column.avg_width is not None and column.avg_width > opts.max_width:
+            continue  # documents or sentences (Zabbix's dbversion_status JSON), no state word
         yield from status_finding(column, facts.rows(table), opts)
 
 
@@ -726,6 +735,10 @@ def constrained(snap: Snapshot, column: Column) -> bool:
 
 def status_finding(column: Column, rows: int, opts: StatusOptions) -> Iterator[Draft]:
     distinct = distinct_values(column, rows) if column.n_distinct else None
+    # one row holds one value (a settings row): no count tells a set from any string
+    one_row = distinct is not None and rows <= 1
+    if one_row:
+        distinct = None
     if distinct is not None and distinct > opts.max_distinct:
         return
     evidence: dict[str, object] = {
@@ -734,6 +747,8 @@ def status_finding(column: Column, rows: int, opts: StatusOptions) -> Iterator[D
     }
     if column.n_distinct == 0:
         evidence["statistics"] = "no value counted: every row is NULL"
+    elif one_row:
+        evidence["statistics"] = "one row: one value shows no set"
     elif distinct is None:
         evidence["statistics"] = "none: never analyzed, or not readable by this role"
     shown = f"about {distinct} distinct values" if distinct is not None else "values"
