@@ -718,7 +718,9 @@ def pii_inventory(snap: Snapshot, opts: PiiOptions) -> Iterator[Draft]:
     that says whose or what for (`billing_address`, `home_address`, `customer_address`);
     other `*_address` columns are a machine's (`relay_address`, `mac_address`,
     `wallet_address`: a pseudonymous account id, like a user id) and count only where
-    their values are shaped like e-mail or IP addresses. (Passwords and tokens are
+    their values are shaped like e-mail or IP addresses, and so does an `address` in a
+    table with a `port` column (Zabbix's `ha_node`: host and port a server listens
+    on). (Passwords and tokens are
     `plaintext-password`'s and `sensitive-columns-exposed`'s: secrets, not facts about a
     person.)
 
@@ -744,8 +746,12 @@ def pii_inventory(snap: Snapshot, opts: PiiOptions) -> Iterator[Draft]:
     with_values = snap.collection.data_profiled
     for table in data_tables(snap):
         found: dict[str, dict[str, object]] = {}
-        for column in snap.columns_by_table.get(table.oid, []):
+        columns = snap.columns_by_table.get(table.oid, [])
+        endpoint = any(column.name.lower() == "port" for column in columns)
+        for column in columns:
             named = pii_by_name(column.name, column.type_name, column.type_category)
+            if named == "address" and endpoint:
+                named = None  # `address` beside `port`: where a server listens, not a street
             profile = snap.facts.column_profile(table, column.name) if with_values else None
             if named is None and profile is None:
                 continue  # most columns
