@@ -93,6 +93,18 @@ def test_an_unfinished_last_statement_is_kept_unparsed_after_the_complete_ones()
     assert [(line, kind) for line, _, kind, _ in statements("CREATE TABLE u (id int")] == [(1, "")]
 
 
+def test_an_unfinished_statement_after_a_rejected_one_is_placed_at_its_own_line() -> None:
+    """A migration with a typo and, below it, a statement cut short (Authelia-style folder,
+    rs9c): the rest after the rejected chunk began at that chunk's semicolon, so the
+    unfinished statement was reported at the line above, its text starting with ";"."""
+    text = "ALTER TABLE a ADD b int;\nALTER TABEL oops;\nCREATE TABLE x (id int\n"
+    assert [(line, kind, text) for line, _, kind, text in statements(text)] == [
+        (1, "AlterTableStmt", "ALTER TABLE a ADD b int"),
+        (2, "", "ALTER TABEL oops"),
+        (3, "", "CREATE TABLE x (id int\n"),
+    ]
+
+
 def test_a_rejected_statement_begins_at_its_code_not_the_comment_above() -> None:
     text = "CREATE TABLE a (x int);\n-- the orders\nCREATE TABEL b (x int);\n"
     rejected = split_file(text, "f.sql").statements[1]

@@ -438,6 +438,35 @@ def test_a_unique_key_with_a_null_part_accepts_repeats_and_upserts_duplicate(dat
                 admin.execute("INSERT INTO strict VALUES (NULL, 'a')")
 
 
+def test_set_null_repeats_the_null_key_and_nulls_not_distinct_breaks_the_delete(database) -> None:
+    """listmonk's campaign_lists: list_id ON DELETE SET NULL keeps a row, with the list's
+    name, for each deleted list of a campaign (hence info)."""
+    database.execute(
+        "CREATE TABLE lists (id int PRIMARY KEY);"
+        "CREATE TABLE campaign_lists (campaign_id int NOT NULL,"
+        " list_id int REFERENCES lists ON DELETE SET NULL, list_name text NOT NULL);"
+        "CREATE UNIQUE INDEX loose ON campaign_lists (campaign_id, list_id);"
+        "INSERT INTO lists VALUES (1), (2);"
+        "INSERT INTO campaign_lists VALUES (7, 1, 'one'), (7, 2, 'two')"
+    )
+    with database.admin() as admin:
+        admin.execute("DELETE FROM lists")
+        assert admin.execute(
+            "SELECT count(*) FROM campaign_lists WHERE campaign_id = 7 AND list_id IS NULL"
+        ).fetchone() == (2,)  # the repeats the loose key lets in are the deleted lists' rows
+        if admin.info.server_version < 150000:
+            return  # NULLS NOT DISTINCT arrived in 15
+        admin.execute(
+            "TRUNCATE campaign_lists; INSERT INTO lists VALUES (1), (2);"
+            "INSERT INTO campaign_lists VALUES (7, 1, 'one'), (7, 2, 'two');"
+            "DROP INDEX loose;"
+            "CREATE UNIQUE INDEX strict ON campaign_lists (campaign_id, list_id) NULLS NOT DISTINCT"
+        )
+        admin.execute("DELETE FROM lists WHERE id = 1")
+        with pytest.raises(psycopg.errors.UniqueViolation, match="strict"):
+            admin.execute("DELETE FROM lists WHERE id = 2")
+
+
 def test_a_materialized_views_columns_are_never_not_null_and_cannot_be_made_so(database) -> None:
     database.execute(
         "CREATE TABLE countries (code text PRIMARY KEY, name text NOT NULL);"

@@ -242,10 +242,13 @@ def pieces(text: str, offset: int) -> list[tuple[int, int, bool]]:
         # no location: "at end of input", an unfinished last statement
         location = error.args[1] if len(error.args) > 1 else None
     start, stop = failing_chunk(text, location)
+    # the rest begins after the rejected chunk's semicolon: left in front, it made an
+    # unfinished statement below start at that semicolon, on the rejected one's line
+    rest = stop + 1 if text.startswith(";", stop) else stop
     return [
         *pieces(text[:start], offset),
         (offset + code_start(text, start, stop), offset + stop, False),
-        *pieces(text[stop:], offset + stop),
+        *pieces(text[rest:], offset + rest),
     ]
 
 

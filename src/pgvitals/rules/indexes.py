@@ -97,7 +97,8 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
 
     Severity follows the referencing table's size, never the counters, so it is the
     same on a standby; there the referenced table's deletes are not given (a standby
-    counts no writes: they happen on the primary).
+    counts no writes: they happen on the primary). A review loads the files into an
+    empty database, so there the size is unknown and the severity is the default.
 
     ## Silence
     A tiny, static reference table whose parents are never deleted gains nothing:
@@ -111,30 +112,35 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
         if table is None or facts.lookup_index_of_fk[fk.oid] is not None:
             continue
         rows = facts.rows(table)
+        # a review loads files into an empty database: the size the table will reach is
+        # unknown, not 0, so the default stands
+        sized = not snap.collection.reviewed
         referenced = snap.table_by_oid.get(fk.ref_table_oid or -1)
         severity = None  # the default, medium, unless the table's size moves it
-        if rows >= opts.large_table_rows:
+        if sized and rows >= opts.large_table_rows:
             severity = HIGH
-        elif rows < opts.small_table_rows:
+        elif sized and rows < opts.small_table_rows:
             severity = LOW
         evidence: dict[str, object] = {
             "columns": fk.columns,
             "referenced": f"{fk.ref_schema}.{fk.ref_table}",
             "referenced_columns": fk.ref_columns,
-            "referencing_rows": rows,
+            "referencing_rows": rows if sized else None,
             "on_delete": ON_ACTION.get(fk.on_delete or "a"),
         }
         if table.kind == "p":
             evidence["rows_counted_over"] = "its partitions"
         deletes = facts.counter(referenced, "n_tup_del") if referenced is not None else None
-        if snap.server.in_recovery:
+        if not sized:
+            pass  # the review's own load wrote and scanned its tables: no counter means anything
+        elif snap.server.in_recovery:
             # a standby counts no writes: its 0 deletes would read as a parent never deleted
             evidence["referenced_deletes"] = None
             evidence["referenced_deletes_counted_on"] = "the primary (this is a standby)"
         elif deletes is not None:
             evidence["referenced_deletes"] = deletes
         seq_scans = facts.counter(table, "seq_scan")
-        if seq_scans is not None:
+        if seq_scans is not None and sized:
             evidence["referencing_seq_scans"] = seq_scans
         partial = [
             index
@@ -145,7 +151,8 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
             evidence["partial_indexes_not_serving"] = {
                 index.name: index.predicate for index in partial
             }
-        cost = f"an index: each delete there scans {rows:,} rows of {table.qualname}"
+        scanned = f"{rows:,} rows" if sized else "every row"
+        cost = f"an index: each delete there scans {scanned} of {table.qualname}"
         narrowing = narrowing_index(snap, table, fk.columns)
         if narrowing is not None and not partial:
             index, column = narrowing

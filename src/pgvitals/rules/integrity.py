@@ -12,6 +12,7 @@ from pgvitals.fixes import NoFix
 from pgvitals.rules._api import (
     CRITICAL,
     HIGH,
+    INFO,
     INTEGRITY,
     LOW,
     MEDIUM,
@@ -1161,7 +1162,11 @@ def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     a key as well) is not counted, and still counts as optional for the low. A key that
     contains the primary key, or the columns of another unique index over NOT NULL
     columns, plain or read by its expressions (Coder's `custom_roles`: `UNIQUE (name,
-    organization_id)` beside `UNIQUE (lower(name))`), cannot repeat at all. Unique indexes
+    organization_id)` beside `UNIQUE (lower(name))`), cannot repeat at all. Info when
+    each nullable column is emptied by a foreign key's `ON DELETE SET NULL` (listmonk's
+    `campaign_lists (campaign_id, list_id)`, a row kept with the list's name after the
+    list is deleted): those NULL repeats are what deleting parents leaves, and with
+    `NULLS NOT DISTINCT` deleting the second parent of one campaign fails. Unique indexes
     of materialized views are not reported: PostgreSQL marks none of their columns NOT
     NULL, even those read from NOT NULL columns, and cannot be told to; nothing but
     REFRESH writes to them, so no insert or upsert relies on the key.
@@ -1201,8 +1206,31 @@ def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         if duplicates:
             message += f"; {duplicates:,} such duplicate rows exist"
         severity = None
-        if duplicates:
+        set_null_by = _set_null_by(snap, index.table_oid, nullable)
+        if set_null_by:
+            evidence["set_null_by"] = set_null_by
+            message += (
+                f"; ON DELETE SET NULL ({', '.join(set_null_by)}) leaves those NULLs: "
+                "repeats are rows of deleted parents, and NULLS NOT DISTINCT would make "
+                "deleting a second parent fail"
+            )
+            severity = INFO
+        elif duplicates:
             severity = HIGH
         elif all(facts.may_be_null(index, key) for key in keys):
             severity = LOW  # all parts optional: (NULL, NULL) repeats are usually meant
         yield finding(index, message, evidence=evidence, severity=severity)
+
+
+def _set_null_by(snap: Snapshot, table_oid: int, nullable: list[str]) -> list[str]:
+    """The foreign keys whose ON DELETE SET NULL empties every one of `nullable`, or
+    none when some nullable column is not emptied that way: then the NULLs there are the
+    application's, and the key's promise is worth checking."""
+    foreign_keys = [
+        c
+        for c in snap.constraints
+        if c.table_oid == table_oid and c.kind == "f" and c.on_delete == "n"
+    ]
+    if not all(any(column in fk.columns for fk in foreign_keys) for column in nullable):
+        return []
+    return sorted(fk.name for fk in foreign_keys if set(fk.columns) & set(nullable))

@@ -241,6 +241,7 @@ UNCOUNTABLE = frozenset(
         "info",
         "inventory",
         "knowledge",
+        "media",  # plural of medium, used as a mass noun: listmonk's media, campaign_media
         "metadata",
         "progress",
         "research",
