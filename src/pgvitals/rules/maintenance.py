@@ -145,7 +145,8 @@ class DeadTupleOptions:
     recent_naptimes: float = option(
         3,
         "a table vacuumed within this many autovacuum naptimes, with no older transaction"
-        " open, is info: its dead tuples are the churn since that pass",
+        " open, is info: its dead tuples are the churn since that pass; counters younger"
+        " than this leave a table never vacuumed awaiting autovacuum's first pass",
     )
 
 
