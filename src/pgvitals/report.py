@@ -1135,7 +1135,9 @@ def column_quality(
     counts = profile.counts
     not_hashed = None
     if "slow_hash" in counts:
-        not_hashed = max(counts["filled"] - counts["slow_hash"] - counts["fast_digest"], 0)
+        # a reference to a secret kept elsewhere ({$VMWARE.PASSWORD}) stores none here
+        stored = counts["filled"] - counts.get("reference", 0)
+        not_hashed = max(stored - counts["slow_hash"] - counts["fast_digest"], 0)
     margins = [m for k, m in profile.margins.items() if k in ("null", "empty", "placeholder")]
     return ColumnQuality(
         column=f"{table.qualname}.{name}",

@@ -711,3 +711,22 @@ def test_a_new_references_lock_is_held_through_a_later_backfill(database) -> Non
         migration.commit()
         other.execute("INSERT INTO community VALUES (11)")
         assert other.execute("SELECT count(*) FROM comment").fetchone() == (1000,)
+
+
+# timestamp-as-integer
+
+
+def test_int4_epoch_seconds_refuse_every_time_after_january_2038(database) -> None:
+    """Zabbix's `clock integer`: the last second it holds is 2038-01-19 03:14:07 UTC."""
+    database.execute("CREATE TABLE history (itemid bigint, clock integer NOT NULL)")
+    with database.admin() as admin:
+        admin.execute(
+            "INSERT INTO history VALUES"
+            " (1, extract(epoch FROM timestamptz '2038-01-19 03:14:07+00'))"
+        )
+        assert admin.execute("SELECT max(clock) FROM history").fetchone() == (2**31 - 1,)
+        with pytest.raises(psycopg.errors.NumericValueOutOfRange, match="integer out of range"):
+            admin.execute(
+                "INSERT INTO history VALUES"
+                " (2, extract(epoch FROM timestamptz '2038-01-19 03:14:08+00'))"
+            )

@@ -300,3 +300,20 @@ def test_a_role_subject_to_row_level_security_counts_no_rows_through_its_policie
     owner_snap = snapshot_of(database.dsn)
     [profile] = [p for p in owner_snap.profiles if p.table_oid == owner_snap.tables[0].oid]
     assert profile.row_count == 600
+
+
+def test_the_quality_table_counts_references_to_secrets_as_hashed_or_not_never(database) -> None:
+    # 8 Zabbix-style macros naming a secret kept elsewhere, 2 passwords stored as typed:
+    # plaintext-password says 2 are not hashed, and so must the data-quality table
+    database.execute(
+        "CREATE TABLE logins (id int PRIMARY KEY, password text);"
+        "INSERT INTO logins SELECT g, CASE WHEN g <= 8 THEN '{$HOST' || g || '.PASSWORD}'"
+        " ELSE 'hunter' || g END FROM generate_series(1, 10) g"
+    )
+    snap = snapshot_of(database.dsn)
+    analysis = analyse(snap)
+    [found] = [f for f in analysis.findings if f.rule == "plaintext-password"]
+    assert found.evidence["not_hashed"] == 2
+    report = build_report(analysis, "test").to_json()
+    rows = {row["column"]: row for row in report["sections"]["quality"]}
+    assert rows["public.logins.password"]["not_hashed"] == 2

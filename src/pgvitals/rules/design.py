@@ -652,6 +652,9 @@ class StatusOptions:
     max_distinct: int = option(
         20, "most distinct values (from pg_stats) a column may have to count as a status"
     )
+    max_width: int = option(
+        64, "average bytes per value (pg_stats) above which values are documents, not states"
+    )
 
 
 @rule(
@@ -678,7 +681,11 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
     Without statistics (never analyzed), or where they counted no value (every row NULL:
     Coder's `workspace_resources.instance_type`, a cloud machine type, was "about 0
     distinct values"), the name alone decides, at low severity, except
-    for a varchar longer than 255 (OAuth's opaque `state`, varchar(1024)). Enum and
+    for a varchar longer than 255 (OAuth's opaque `state`, varchar(1024)). So does the
+    name in a table of one row (a settings row: one value shows no set). Values that
+    average more than `max_width` bytes (`pg_stats.avg_width`) are documents or
+    sentences, not a state word, and are not reported (Zabbix's
+    `config.dbversion_status`, a JSON report of the database's version). Enum and
     domain types are not text here and are not reported.
 
     ## Why it breaks
@@ -711,6 +718,8 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
             continue
         if constrained(snap, column):
             continue
+        if column.avg_width is not None and column.avg_width > opts.max_width:
+            continue  # documents or sentences (Zabbix's dbversion_status JSON), no state word
         yield from status_finding(column, facts.rows(table), opts)
 
 
@@ -726,6 +735,10 @@ def constrained(snap: Snapshot, column: Column) -> bool:
 
 def status_finding(column: Column, rows: int, opts: StatusOptions) -> Iterator[Draft]:
     distinct = distinct_values(column, rows) if column.n_distinct else None
+    # one row holds one value (a settings row): no count tells a set from any string
+    one_row = distinct is not None and rows <= 1
+    if one_row:
+        distinct = None
     if distinct is not None and distinct > opts.max_distinct:
         return
     evidence: dict[str, object] = {
@@ -734,6 +747,8 @@ def status_finding(column: Column, rows: int, opts: StatusOptions) -> Iterator[D
     }
     if column.n_distinct == 0:
         evidence["statistics"] = "no value counted: every row is NULL"
+    elif one_row:
+        evidence["statistics"] = "one row: one value shows no set"
     elif distinct is None:
         evidence["statistics"] = "none: never analyzed, or not readable by this role"
     shown = f"about {distinct} distinct values" if distinct is not None else "values"
@@ -1163,15 +1178,52 @@ def epoch_unit(low: int | None, high: int | None) -> str | None:
     return None
 
 
+# The last second a signed 32-bit count of seconds since 1970 holds: 2^31 - 1.
+INT4_EPOCH_END = 2**31 - 1
+INT4_EPOCH_END_AT = "2038-01-19T03:14:07Z"
+SECONDS_PER_YEAR = 365.25 * 86_400
+
+
+@dataclass(frozen=True)
+class TimestampAsIntegerOptions:
+    medium_within_years: float = option(
+        10, "int4 epoch seconds whose latest value is this close to 2038 make it medium"
+    )
+    high_within_years: float = option(
+        2, "int4 epoch seconds whose latest value is this close to 2038 make it high"
+    )
+
+
+def int4_end(
+    column: Column, unit: str | None, latest: int | None, opts: TimestampAsIntegerOptions
+) -> tuple[dict[str, object], str, Severity | None]:
+    """Where an int4 column of epoch seconds (by its values, or by its name alone) runs
+    out, January 2038, as evidence, words and a severity by how close its latest value
+    is to it; nothing for other types and units."""
+    if column.type_name != "int4" or unit not in ("seconds", None):
+        return {}, "", None
+    evidence: dict[str, object] = {"int4_ends_at": INT4_EPOCH_END_AT}
+    words = f"; int4 seconds end at {INT4_EPOCH_END_AT[:10]} (2^31 - 1)"
+    if unit is None or latest is None:
+        return evidence, words, None
+    years = (INT4_EPOCH_END - latest) / SECONDS_PER_YEAR
+    evidence["years_left_after_latest"] = round(years, 1)
+    words += f", {years:.1f} years after its latest value"
+    if years <= opts.high_within_years:
+        return evidence, words, HIGH
+    return evidence, words, MEDIUM if years <= opts.medium_within_years else None
+
+
 @rule(
     "timestamp-as-integer",
     category=INTEGRITY,
     severity=LOW,
     title="Integer or text column holds points in time",
+    options=TimestampAsIntegerOptions,
     rows=ROWS_OPTIONAL,
     needs=("time_values",),
 )
-def timestamp_as_integer(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+def timestamp_as_integer(snap: Snapshot, opts: TimestampAsIntegerOptions) -> Iterator[Draft]:
     """An integer column named like a point in time (`created_at`, `*_ts`, `timestamp`,
     `sentAt`), or a text column named so, instead of `timestamptz`.
 
@@ -1187,7 +1239,16 @@ def timestamp_as_integer(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     small number) or a training epoch, not a time. 0, which such columns hold for
     "never" (`deleteat` of a row not deleted), is left out of the range, and a column of
     only 0 is judged by its name. An integer `*_at` column whose values are outside any
-    epoch range (small counters) is not reported.
+    epoch range (small counters) is not reported. `clock` (`lastclock`, `r_clock`) is
+    judged like `*_time`: the reading of a clock (Zabbix's `clock`) when its values are
+    epoch seconds, a logical clock (a counter) otherwise.
+
+    An `integer` (int4) column of epoch seconds runs out at 2038-01-19 03:14:07 UTC
+    (2^31 - 1): writing any later time fails with "integer out of range". The evidence
+    says so; the severity rises with how
+    close its latest value is to that day: medium within `medium_within_years`, high
+    within `high_within_years` (an expiry or schedule set in the future gets there
+    first).
 
     ## Why it breaks
     The database cannot tell these numbers are times: no time zone, no date arithmetic
@@ -1231,4 +1292,11 @@ def timestamp_as_integer(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         elif profile is not None and profile.max_value == 0:
             evidence["every_value"] = 0  # "never" in every row so far: the name decides
             said += " (every row holds 0)"
-        yield finding(column, f"{column.data_type} column holding {said}", evidence=evidence)
+        latest = profile.max_value if known else None  # type: ignore[union-attr]
+        end, end_words, severity = int4_end(column, unit, latest, opts)
+        yield finding(
+            column,
+            f"{column.data_type} column holding {said}{end_words}",
+            evidence={**evidence, **end},
+            severity=severity,
+        )

@@ -397,7 +397,12 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
     CHECK constraint reads are left out: their allowed values are spelled out on
     purpose; so is a column of codes (`code`, `country_code`, `lang`) whose only
     placeholders are two or three letters, which are codes there (`na`: Nauruan,
-    Namibia). The placeholders named in the finding are entries of the list, not values
+    Namibia), and a column of a program's text (`params`, `expression`, `regex`,
+    `pattern`, `query`, `script`), where `'null'` is JSON's null or a regular
+    expression matching the word (Zabbix's `item_preproc.params`). Info in a column of
+    labels (`label`, `caption`, `newvalue`): the text a value map shows for a value is
+    what someone typed (Zabbix's `valuemap_mapping.newvalue` shows 2 as 'None').
+    The placeholders named in the finding are entries of the list, not values
     read from the table. The list is applied while the rows are read (a saved snapshot
     keeps the counts for the list configured when it was taken).
 
@@ -419,6 +424,8 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
             continue
         if is_code_column(column.name) and all(is_code(p) for p in profile.placeholders):
             continue  # 'na' is Nauruan and Namibia, 'nil' a currency-less code
+        if is_program_column(column.name):
+            continue  # 'null' is JSON's null there, or a regular expression matching it
         values = (profile.rows or 0) - profile.counts.get("null", 0)
         if values <= 0:
             continue
@@ -430,6 +437,9 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
             severity = HIGH
         elif ratio >= opts.medium_ratio:
             severity = MEDIUM
+        label = is_label_column(column.name)
+        if label:
+            severity = INFO  # the text a value map shows for a value: 'None' is one
         which = ", ".join(f"'{value}'" for value in profile.placeholders) or "placeholders"
         evidence: dict[str, object] = {
             "placeholders": list(profile.placeholders),
@@ -438,13 +448,41 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
             "ratio": round(ratio, 4),
             **read_evidence(profile, ("placeholder",), values),
         }
+        if label:
+            evidence["label_column"] = True
         yield finding(
             column,
             f"{share(found, values, profile, ('placeholder',), 'values')} are placeholders"
-            f" for no value ({which})",
+            f" for no value ({which})"
+            + ("; in a column of labels, likely the text shown for a value" if label else ""),
             evidence=evidence,
             severity=severity,
         )
+
+
+# The last word of a column that holds a program's text (parameters, expressions,
+# patterns, queries), where 'null' is a token of its language (JSON's null, a regular
+# expression matching "null": Zabbix's item_preproc.params), not a missing value.
+PROGRAM_WORDS = frozenset(
+    {"params", "parameters", "args", "arguments", "expression", "regex", "regexp", "pattern",
+     "script", "query", "formula"}
+)  # fmt: skip
+# Columns of the text a value map or a form shows for a value (Zabbix's
+# valuemap_mapping.newvalue maps 0 to 'Undefined', 2 to 'None'): typed by whoever set
+# the map up, yet a serialised null can end up there too, so they stay listed, as info.
+LABEL_NAMES = frozenset({"label", "caption", "newvalue", "new_value", "display_value"})
+
+
+def is_program_column(name: str) -> bool:
+    """`params`, `error_regexp`, `filterExpression`: a column of a program's text."""
+    parts = words(name)
+    return bool(parts) and parts[-1] in PROGRAM_WORDS
+
+
+def is_label_column(name: str) -> bool:
+    """`label`, `tab_caption`, `newvalue`, `newValue`: the text shown for a value."""
+    parts = words(name)
+    return bool(parts) and (parts[-1] in LABEL_NAMES or "_".join(parts[-2:]) in LABEL_NAMES)
 
 
 # The last word of a column of short codes, where a placeholder such as 'na' is a value:
@@ -682,7 +720,9 @@ def pii_inventory(snap: Snapshot, opts: PiiOptions) -> Iterator[Draft]:
     that says whose or what for (`billing_address`, `home_address`, `customer_address`);
     other `*_address` columns are a machine's (`relay_address`, `mac_address`,
     `wallet_address`: a pseudonymous account id, like a user id) and count only where
-    their values are shaped like e-mail or IP addresses. (Passwords and tokens are
+    their values are shaped like e-mail or IP addresses, and so does an `address` in a
+    table with a `port` column (Zabbix's `ha_node`: host and port a server listens
+    on). (Passwords and tokens are
     `plaintext-password`'s and `sensitive-columns-exposed`'s: secrets, not facts about a
     person.)
 
@@ -708,8 +748,12 @@ def pii_inventory(snap: Snapshot, opts: PiiOptions) -> Iterator[Draft]:
     with_values = snap.collection.data_profiled
     for table in data_tables(snap):
         found: dict[str, dict[str, object]] = {}
-        for column in snap.columns_by_table.get(table.oid, []):
+        columns = snap.columns_by_table.get(table.oid, [])
+        endpoint = any(column.name.lower() == "port" for column in columns)
+        for column in columns:
             named = pii_by_name(column.name, column.type_name, column.type_category)
+            if named == "address" and endpoint:
+                named = None  # `address` beside `port`: where a server listens, not a street
             profile = snap.facts.column_profile(table, column.name) if with_values else None
             if named is None and profile is None:
                 continue  # most columns

@@ -1417,9 +1417,11 @@ def type_mismatch(column: Column, key: Column) -> TypeMismatch | None:
 
 TEXT_TYPES = frozenset({"text", "varchar", "bpchar"})
 # Names of columns that hold a point in time: `created_at`, `sent_time`, `timestamp`.
+# `clock` is the reading of a clock (Zabbix's `clock`, `lastclock`, `r_clock`), or a
+# logical clock (a counter): like `*_time`, only values in an epoch range confirm it.
 TIME_NAME = re.compile(
-    r"(^|_)(at|on|time|timestamp|ts|epoch|date|datetime)$|^(timestamp|epoch|time|date)$"
-    r"|[a-z0-9](At|On|Time|Timestamp|Ts|Date)$"
+    r"(^|_)(at|on|time|timestamp|ts|epoch|date|datetime|clock)$|^(timestamp|epoch|time|date)$"
+    r"|[a-z0-9](At|On|Time|Timestamp|Ts|Date|Clock)$"
 )
 
 
@@ -1550,7 +1552,7 @@ def joined_reference_stem(name: str) -> str | None:
 # `createat`, `lastpostat`, `jointime`, `lastpictureupdate`: an unquoted `CreateAt` as
 # PostgreSQL folds it, no boundary left between the words (Mattermost names hundreds
 # of epoch columns so).
-JOINED_TIME = re.compile(r"^(?P<stem>[a-z][a-z0-9]{2,})(?P<word>at|time|date)$")
+JOINED_TIME = re.compile(r"^(?P<stem>[a-z][a-z0-9]{2,})(?P<word>at|time|date|clock)$")
 # What a run-together `<event>at` records, besides participles (`updatedat`): base
 # forms (`createat`, `expiresat`), irregular participles and the nouns of events
 # (`lastactivityat`). A closed list, because the words that merely end in "at" are
@@ -1572,10 +1574,10 @@ TIME_EVENTS = (
 def joined_time_word(name: str) -> str | None:
     """The time word a lower-case name run together ends in: "at" after an event, a
     participle (`updatedat`) or a listed one (`createat`, `expiresat`, `lastpostat`), and
-    "time" or "date" after anything (`jointime`, `lastpictureupdate`), which, like
-    `*_time` and `*_date`, only values in an epoch range confirm (`runtime` is a
-    duration, `candidate` no time at all). None for other names, and for words that
-    merely end in "at" (`format`, `heartbeat`, `habitat`)."""
+    "time", "date" or "clock" after anything (`jointime`, `lastpictureupdate`,
+    `lastclock`), which, like `*_time` and `*_date`, only values in an epoch range
+    confirm (`runtime` is a duration, `candidate` no time at all). None for other names,
+    and for words that merely end in "at" (`format`, `heartbeat`, `habitat`)."""
     match = JOINED_TIME.match(name)
     if match is None:
         return None
