@@ -306,6 +306,12 @@ class Sequence(NamedTuple):
         return Located("sequence", (self.schema, self.name), self.qualname)
 
 
+def at_statement(file: str, line: int) -> Located:
+    """A statement of a reviewed file, as a finding locates it: by its file:line."""
+    where = f"{file}:{line}"
+    return Located("statement", (where,), where, None, file, line)
+
+
 class RejectedStatement(NamedTuple):
     """A statement of a reviewed DDL file that the server rejected (`pgvitals review`),
     with what it took down: later statements that failed only because of it."""
@@ -326,12 +332,8 @@ class RejectedStatement(NamedTuple):
     runner: dict[str, str] | None = None
 
     @property
-    def where(self) -> str:
-        return f"{self.file}:{self.line}"
-
-    @property
     def located(self) -> Located:
-        return Located("statement", (self.where,), self.where, None, self.file, self.line)
+        return at_statement(self.file, self.line)
 
 
 class EditedMigration(NamedTuple):
@@ -346,12 +348,8 @@ class EditedMigration(NamedTuple):
     text: str | None  # ... and in the reviewed copy
 
     @property
-    def where(self) -> str:
-        return f"{self.file}:{self.line}"
-
-    @property
     def located(self) -> Located:
-        return Located("statement", (self.where,), self.where, None, self.file, self.line)
+        return at_statement(self.file, self.line)
 
 
 class MigrationHazard(NamedTuple):
@@ -381,8 +379,7 @@ class MigrationHazard(NamedTuple):
 
     @property
     def located(self) -> Located:
-        where = f"{self.file}:{self.line}"
-        return Located("statement", (where,), where, None, self.file, self.line)
+        return at_statement(self.file, self.line)
 
 
 class Entity(NamedTuple):
