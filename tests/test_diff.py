@@ -368,3 +368,86 @@ def test_objects_sharing_a_path_pair_in_order(database) -> None:
     assert drift_of(diff) == {
         ("changed", "column", "public.t.x", None, (("data_type", "text", "bigint"),))
     }
+
+
+# listmonk's dashboard views, in short: an enum constant, a regclass, a built-in function
+VIEWS = """
+CREATE TYPE status AS ENUM ('enabled', 'blocklisted');
+CREATE TABLE subscribers (id int PRIMARY KEY, status status NOT NULL, created_at timestamptz);
+CREATE VIEW blocked AS SELECT id, now() AS at, 'subscribers'::regclass AS source
+  FROM subscribers WHERE status = 'blocklisted' AND id > 0;
+CREATE MATERIALIZED VIEW daily AS
+  SELECT TIMEZONE('UTC', created_at)::date AS day, count(*) FROM subscribers GROUP BY 1;
+"""
+
+
+def test_views_compare_across_databases_by_what_their_oids_name(database) -> None:
+    """listmonk upgraded from v2.5.1 against v5.1.0 installed fresh: every view showed as
+    changed, its `reads` and node tree holding OIDs (relations, the enum type, the enum
+    label in its WHERE, the regclass) that differ between databases, and the character
+    offsets of the CREATE statement that wrote it."""
+    database.execute(VIEWS)
+    other = f"{database.name}_fresh"
+    with psycopg.connect(database.server.dsn(), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {other}")
+    try:
+        with psycopg.connect(database.server.dsn(other), autocommit=True) as session:
+            # other objects first, so that every OID differs; the views written otherwise
+            session.execute("CREATE TABLE filler (x int); CREATE TYPE spare AS ENUM ('x')")
+            session.execute(VIEWS.replace("  ", "      ").replace("AS SELECT", "AS\n SELECT"))
+        upgraded = take(database.dsn, read_rows=False)
+        fresh = take(database.server.dsn(other), read_rows=False)
+        diff = compare(side(upgraded, "upgraded"), side(fresh, "fresh"))
+        assert drift_of(diff) == {  # the views are the same
+            ("added", "table", "public.filler", None, ()),
+            ("added", "column", "public.filler.x", None, ()),
+        }
+        # and a view that does change still shows, by name
+        with psycopg.connect(database.server.dsn(other), autocommit=True) as session:
+            session.execute(
+                "CREATE OR REPLACE VIEW blocked AS SELECT id, now() AS at,"
+                " 'filler'::regclass AS source FROM subscribers, filler"
+                " WHERE status = 'blocklisted' AND id > 1"
+            )
+        diff = compare(side(upgraded, "upgraded"), side(take(database.server.dsn(other)), "B"))
+    finally:
+        with psycopg.connect(database.server.dsn(), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {other} WITH (FORCE)")
+    [changed] = [d for d in diff.drift or [] if d.kind == "view"]
+    assert (changed.change, changed.name) == ("changed", "public.blocked")
+    fields = {c.field: c for c in changed.fields}
+    assert set(fields) == {"reads", "query_tree"}
+    assert (fields["reads"].before, fields["reads"].after) == (
+        ["public.subscribers"],
+        ["public.filler", "public.subscribers"],
+    )
+
+
+def test_a_view_written_again_with_other_spacing_is_no_drift(database) -> None:
+    database.execute(VIEWS)
+    before = take(database.dsn, read_rows=False)
+    database.execute(
+        "CREATE OR REPLACE VIEW blocked AS\n    SELECT id, now() AS at,"
+        " 'subscribers'::regclass AS source\n      FROM subscribers"
+        "\n     WHERE status = 'blocklisted' AND id > 0"
+    )
+    diff = compare(side(before, "A"), side(take(database.dsn, read_rows=False), "B"))
+    assert drift_of(diff) == set()
+
+
+def test_a_built_in_function_a_new_view_calls_is_no_drift(database) -> None:
+    """The snapshot holds now() and timezone() once a view calls them: upgrading listmonk
+    to v3 (its first views) showed pg_catalog.now() and six more as added."""
+    database.execute(VIEWS.split("CREATE VIEW")[0])
+    before = take(database.dsn, read_rows=False)
+    database.execute("CREATE VIEW" + VIEWS.split("CREATE VIEW")[1])
+    after = take(database.dsn, read_rows=False)
+    assert any(f.schema == "pg_catalog" for f in after.functions)  # what the view calls
+    diff = compare(side(before, "A"), side(after, "B"))
+    assert {(d.change, d.kind, d.name) for d in diff.drift or []} == {
+        ("added", "view", "public.blocked"),
+        ("added", "view", "public.daily"),
+        ("added", "table", "public.daily"),
+        ("added", "column", "public.daily.day"),
+        ("added", "column", "public.daily.count"),
+    }

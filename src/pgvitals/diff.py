@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from pgvitals.snapshot.model import (
     ServerInfo,
     Snapshot,
     Table,
+    View,
 )
 
 DIFF_FORMAT = "pgvitals-diff/1"
@@ -82,6 +84,22 @@ SHOWN = {"Index": "definition", "Constraint": "definition", "Column": "data_type
 NAME_FIELDS = frozenset({"schema", "table", "name"})
 # Within one database, what identifies an object whatever its name, by the fields it has.
 PHYSICAL_KEYS = (("oid",), ("table_oid", "position"))
+# Schemas PostgreSQL brings. Their functions are collected when a view or a policy calls
+# them (now(), timezone()): one appears beside the first view that calls it, and that is
+# nobody's DDL, so its coming or going is no drift.
+SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
+# Below PostgreSQL's FirstNormalObjectId an OID is built in: the same on every database.
+FIRST_USER_OID = 16384
+# In a stored node tree: a key and its number, or its list of OIDs ("(o 23 16746)").
+TREE_NUMBER = re.compile(r"(:(\w+) )(-?\d+|\(o[ \d]*\))")
+# A constant of 4 bytes whose value is an OID: an enum label (a user type), or of the
+# reg* types that name an object ('t'::regclass). Its bytes are written as signed chars
+# (-2 for 254) and read here little-endian.
+TREE_OID_CONSTANT = re.compile(
+    r"(\{CONST :consttype (\d+) [^{}]*?:constvalue 4 \[ )"
+    r"(-?\d+) (-?\d+) (-?\d+) (-?\d+)( 0 0 0 0)? \]"
+)
+OID_ALIAS_TYPES = frozenset({24, 2202, 2203, 2204, 2205, 2206, 3734, 3769, 4089, 4096, 4191})
 # Below this interval "no scans in the interval" says nothing about an index.
 MIN_DAYS_FOR_STOPPED = 1.0
 COUNTERS = ("n_tup_ins", "n_tup_upd", "n_tup_del", "seq_scan", "idx_scan")
@@ -503,14 +521,22 @@ def column_shape(moved: dict[tuple[str, ...], tuple[str, ...]]) -> Callable[[Any
     return shape
 
 
-def schema_drift(before: Snapshot, after: Snapshot, matched: dict[str, Matched]) -> list[Drift]:
+def schema_drift(
+    before: Snapshot, after: Snapshot, matched: dict[str, Matched], same_database: bool = False
+) -> list[Drift]:
+    """`same_database`: OIDs name one object on both sides and are compared as they are;
+    across databases a view's OIDs are compared by the names they stand for."""
     drift: list[Drift] = []
+    old_names = None if same_database else names_by_oid(before)
+    new_names = None if same_database else names_by_oid(after)
     for declared in located_entities():
         pairs = matched[declared.name]
         fields = compared_fields(declared.cls)
         shown_field = SHOWN.get(declared.cls.__name__)
         unread = UNREAD_AS_NONE.get(declared.cls.__name__, frozenset())
         for item in pairs.removed:
+            if getattr(item, "schema", None) in SYSTEM_SCHEMAS:
+                continue
             shown = (
                 FieldChange(shown_field, getattr(item, shown_field), None) if shown_field else None
             )
@@ -518,6 +544,8 @@ def schema_drift(before: Snapshot, after: Snapshot, matched: dict[str, Matched])
                 Drift(declared.name, item.located.kind, REMOVED, item.located.name, None, (), shown)
             )
         for item in pairs.added:
+            if getattr(item, "schema", None) in SYSTEM_SCHEMAS:
+                continue
             shown = (
                 FieldChange(shown_field, None, getattr(item, shown_field)) if shown_field else None
             )
@@ -526,10 +554,12 @@ def schema_drift(before: Snapshot, after: Snapshot, matched: dict[str, Matched])
             )
         for old, new in pairs.pairs:
             changes = tuple(
-                FieldChange(name, getattr(old, name), getattr(new, name))
+                FieldChange(name, old_value, new_value)
                 for name in fields
-                if getattr(old, name) != getattr(new, name)
-                and not (name in unread and unknown(getattr(old, name), getattr(new, name)))
+                for old_value, new_value in [
+                    (comparable(old, name, old_names), comparable(new, name, new_names))
+                ]
+                if old_value != new_value and not (name in unread and unknown(old_value, new_value))
             )
             renamed = old.located.path[-1] != new.located.path[-1]
             if not changes and not renamed:
@@ -552,6 +582,57 @@ def schema_drift(before: Snapshot, after: Snapshot, matched: dict[str, Matched])
             )
     order = {e.name: n for n, e in enumerate(located_entities())}
     return sorted(drift, key=lambda d: (order[d.entity], d.name, d.change))
+
+
+def names_by_oid(snap: Snapshot) -> dict[int, str]:
+    """The collected objects a view's query can point at, by OID: relations and functions."""
+    names = {t.oid: t.qualname for t in snap.tables}
+    names.update((v.oid, v.qualname) for v in snap.views)
+    names.update((f.oid, f.qualname) for f in snap.functions)
+    return names
+
+
+def comparable(item: Any, field: str, names: dict[int, str] | None) -> Any:
+    """A view's field as it can be compared. Its node tree holds each token's character
+    offset in the CREATE statement (`:location`): the same query written with other
+    spacing is the same view. Across databases (`names` given) OIDs differ for one and the
+    same object: the relations it reads are compared by name, and so are the OIDs in its
+    tree, its constants' too (a user type or an enum label the snapshot does not hold is
+    only known to be one)."""
+    value = getattr(item, field)
+    if not isinstance(item, View) or value is None:
+        return value
+    if field == "reads" and names is not None:
+        return sorted(names.get(oid, "?") if isinstance(oid, int) else oid for oid in value)
+    if field != "query_tree":
+        return value
+
+    def number(match: re.Match[str]) -> str:
+        key, found = match.group(2), match.group(3)
+        if key == "location" or key.startswith("stmt_"):
+            return f"{match.group(1)}-"
+        if names is None or key.endswith("typmod"):
+            return match.group(0)
+        mapped = re.sub(
+            r"\d+",
+            lambda n: (
+                n.group(0) if int(n.group(0)) < FIRST_USER_OID else names.get(int(n.group(0)), "?")
+            ),
+            found,
+        )
+        return f"{match.group(1)}{mapped}"
+
+    def constant(match: re.Match[str]) -> str:
+        assert names is not None
+        of_type = int(match.group(2))
+        oid = int.from_bytes(bytes(int(match.group(n)) & 0xFF for n in range(3, 7)), "little")
+        if (of_type < FIRST_USER_OID and of_type not in OID_ALIAS_TYPES) or oid < FIRST_USER_OID:
+            return match.group(0)
+        return f"{match.group(1)}{names.get(oid, '?')} ]"
+
+    if names is not None:
+        value = TREE_OID_CONSTANT.sub(constant, value)
+    return TREE_NUMBER.sub(number, value)
 
 
 def unknown(*values: Any) -> bool:
@@ -849,7 +930,7 @@ def compare(before: Side, after: Side) -> Diff:
     else:
         same = identity(before.snapshot.server, after.snapshot.server)
         matched = match_all(before.snapshot, after.snapshot, same)
-        drift = schema_drift(before.snapshot, after.snapshot, matched)
+        drift = schema_drift(before.snapshot, after.snapshot, matched, same.confirmed)
         if not same.confirmed:
             drift_note = "renamed tables recognised by their columns (not the same database)"
         delta = statistics_delta(before.snapshot, after.snapshot, matched)
