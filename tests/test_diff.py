@@ -23,6 +23,7 @@ from pgvitals.diff import (
     located_entities,
 )
 from pgvitals.engine import Check, analyse
+from pgvitals.render.diff import render_diff_html, render_diff_md
 from pgvitals.report import build_report
 from pgvitals.snapshot.collect import ProfileBudget, collect
 from pgvitals.snapshot.model import Snapshot
@@ -451,3 +452,22 @@ def test_a_built_in_function_a_new_view_calls_is_no_drift(database) -> None:
         ("added", "column", "public.daily.day"),
         ("added", "column", "public.daily.count"),
     }
+
+
+def test_a_changed_view_reads_as_where_its_query_changed(database) -> None:
+    """A view's query is compared through its stored node tree, pages long: Markdown and
+    HTML showed all of it twice (listmonk's mat_dashboard_counts, a screen and a half),
+    and now show the few words around its first difference."""
+    database.execute(VIEWS)
+    before = take(database.dsn, read_rows=False)
+    database.execute(
+        "CREATE OR REPLACE VIEW blocked AS SELECT id, now() AS at,"
+        " 'subscribers'::regclass AS source FROM subscribers WHERE status = 'enabled' AND id > 0"
+    )
+    diff = compare(side(before, "A"), side(take(database.dsn, read_rows=False), "B"))
+    [row] = [line for line in render_diff_md(diff).splitlines() if "`public.blocked`" in line]
+    assert "query_tree (stored node tree; pg_get_viewdef shows the query) first differs" in row
+    assert ":commandType" not in row and len(row) < 600, row
+    assert ":constvalue 4" in row  # the constant that changed, in its words
+    html = render_diff_html(diff)
+    assert "first differs at" in html and ":commandType" not in html
