@@ -471,3 +471,23 @@ def test_a_changed_view_reads_as_where_its_query_changed(database) -> None:
     assert ":constvalue 4" in row  # the constant that changed, in its words
     html = render_diff_html(diff)
     assert "first differs at" in html and ":commandType" not in html
+
+
+def test_a_view_dropped_and_created_again_alike_is_no_drift(database) -> None:
+    """listmonk's v5 upgrade builds mat_list_subscriber_stats anew and renames it into
+    place: one database, a new OID, which the view's own tree holds (PostgreSQL 15 and
+    older). Only its changed count() is drift."""
+    database.execute(VIEWS)
+    before = take(database.dsn, read_rows=False)
+    database.execute(
+        "CREATE MATERIALIZED VIEW daily_new AS SELECT TIMEZONE('UTC', created_at)::date AS day,"
+        " count(id) FROM subscribers GROUP BY 1;"
+        "DROP MATERIALIZED VIEW daily; ALTER MATERIALIZED VIEW daily_new RENAME TO daily;"
+        "DROP VIEW blocked; CREATE VIEW blocked AS SELECT id, now() AS at,"
+        " 'subscribers'::regclass AS source FROM subscribers"
+        " WHERE status = 'blocklisted' AND id > 0"
+    )
+    diff = compare(side(before, "A"), side(take(database.dsn, read_rows=False), "B"))
+    assert [(d.change, d.name, [c.field for c in d.fields]) for d in diff.drift or []] == [
+        ("changed", "public.daily", ["query_tree"])
+    ]

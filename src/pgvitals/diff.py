@@ -524,11 +524,10 @@ def column_shape(moved: dict[tuple[str, ...], tuple[str, ...]]) -> Callable[[Any
 def schema_drift(
     before: Snapshot, after: Snapshot, matched: dict[str, Matched], same_database: bool = False
 ) -> list[Drift]:
-    """`same_database`: OIDs name one object on both sides and are compared as they are;
-    across databases a view's OIDs are compared by the names they stand for."""
+    """`same_database`: an OID the snapshot cannot name (an enum label) is one object on
+    both sides; across databases it is only known to be a user object's."""
     drift: list[Drift] = []
-    old_names = None if same_database else names_by_oid(before)
-    new_names = None if same_database else names_by_oid(after)
+    old_names, new_names = names_by_oid(before), names_by_oid(after)
     for declared in located_entities():
         pairs = matched[declared.name]
         fields = compared_fields(declared.cls)
@@ -557,7 +556,10 @@ def schema_drift(
                 FieldChange(name, old_value, new_value)
                 for name in fields
                 for old_value, new_value in [
-                    (comparable(old, name, old_names), comparable(new, name, new_names))
+                    (
+                        comparable(old, name, old_names, same_database),
+                        comparable(new, name, new_names, same_database),
+                    )
                 ]
                 if old_value != new_value and not (name in unread and unknown(old_value, new_value))
             )
@@ -592,18 +594,26 @@ def names_by_oid(snap: Snapshot) -> dict[int, str]:
     return names
 
 
-def comparable(item: Any, field: str, names: dict[int, str] | None) -> Any:
+def comparable(item: Any, field: str, names: dict[int, str], same_database: bool) -> Any:
     """A view's field as it can be compared. Its node tree holds each token's character
     offset in the CREATE statement (`:location`): the same query written with other
-    spacing is the same view. Across databases (`names` given) OIDs differ for one and the
-    same object: the relations it reads are compared by name, and so are the OIDs in its
-    tree, its constants' too (a user type or an enum label the snapshot does not hold is
-    only known to be one)."""
+    spacing is the same view. Its OIDs are compared by the names the snapshot gives them,
+    the relations it reads, those in its tree and in its constants ('t'::regclass): across
+    databases one object has two OIDs, and on one database a view dropped and created
+    again (listmonk's v5 upgrade) has a new one, which its own tree holds. An OID the
+    snapshot cannot name (a type, an enum label) is compared as it is on one database, and
+    across databases is only known to be a user object's."""
     value = getattr(item, field)
     if not isinstance(item, View) or value is None:
         return value
-    if field == "reads" and names is not None:
-        return sorted(names.get(oid, "?") if isinstance(oid, int) else oid for oid in value)
+
+    def name_of(oid: int) -> str:
+        if oid < FIRST_USER_OID:
+            return str(oid)
+        return names.get(oid, str(oid) if same_database else "?")
+
+    if field == "reads":
+        return sorted(name_of(oid) if isinstance(oid, int) else oid for oid in value)
     if field != "query_tree":
         return value
 
@@ -611,28 +621,20 @@ def comparable(item: Any, field: str, names: dict[int, str] | None) -> Any:
         key, found = match.group(2), match.group(3)
         if key == "location" or key.startswith("stmt_"):
             return f"{match.group(1)}-"
-        if names is None or key.endswith("typmod"):
+        if key.endswith("typmod"):
             return match.group(0)
-        mapped = re.sub(
-            r"\d+",
-            lambda n: (
-                n.group(0) if int(n.group(0)) < FIRST_USER_OID else names.get(int(n.group(0)), "?")
-            ),
-            found,
-        )
-        return f"{match.group(1)}{mapped}"
+        return match.group(1) + re.sub(r"\d+", lambda n: name_of(int(n.group(0))), found)
 
     def constant(match: re.Match[str]) -> str:
-        assert names is not None
         of_type = int(match.group(2))
         oid = int.from_bytes(bytes(int(match.group(n)) & 0xFF for n in range(3, 7)), "little")
         if (of_type < FIRST_USER_OID and of_type not in OID_ALIAS_TYPES) or oid < FIRST_USER_OID:
             return match.group(0)
-        return f"{match.group(1)}{names.get(oid, '?')} ]"
+        if oid not in names and same_database:
+            return match.group(0)
+        return f"{match.group(1)}{name_of(oid)} ]"
 
-    if names is not None:
-        value = TREE_OID_CONSTANT.sub(constant, value)
-    return TREE_NUMBER.sub(number, value)
+    return TREE_NUMBER.sub(number, TREE_OID_CONSTANT.sub(constant, value))
 
 
 def unknown(*values: Any) -> bool:
