@@ -100,6 +100,7 @@ TREE_OID_CONSTANT = re.compile(
     r"(-?\d+) (-?\d+) (-?\d+) (-?\d+)( 0 0 0 0)? \]"
 )
 OID_ALIAS_TYPES = frozenset({24, 2202, 2203, 2204, 2205, 2206, 3734, 3769, 4089, 4096, 4191})
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first bytes of every SQLite database file
 # Below this interval "no scans in the interval" says nothing about an index.
 MIN_DAYS_FOR_STOPPED = 1.0
 COUNTERS = ("n_tup_ins", "n_tup_upd", "n_tup_del", "seq_scan", "idx_scan")
@@ -138,9 +139,16 @@ class Side:
 def read_file(path: Path) -> Report | Snapshot:
     """A saved report or snapshot, told apart by its `format`."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except OSError as error:
         raise BadInput(f"cannot read {path}: {error.strerror}") from None
+    if raw.startswith(SQLITE_HEADER):  # what `check --history` keeps runs in
+        raise BadInput(
+            f"{path} is a history, not a run: compare a database with its kept run by "
+            f"`pgvitals diff DSN --since AGE --history {path}`"
+        )
+    try:
+        data = json.loads(raw.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise BadInput(f"{path} is not JSON ({error})") from None
     kind = data.get("format") if isinstance(data, dict) else None
