@@ -23,6 +23,7 @@ from pgvitals.diff import (
     located_entities,
 )
 from pgvitals.engine import Check, analyse
+from pgvitals.render.diff import render_diff_html, render_diff_md
 from pgvitals.report import build_report
 from pgvitals.snapshot.collect import ProfileBudget, collect
 from pgvitals.snapshot.model import Snapshot
@@ -154,7 +155,7 @@ def test_every_declared_entity_is_compared_field_by_field(database) -> None:
     before = take(database.dsn)
     entities = located_entities()
     assert {e.name for e in entities} >= {"schemas", "tables", "columns", "constraints"}
-    # what a live database cannot hold: statements of a reviewed file
+    # what a live database cannot hold: statements of a reviewed file, edits to its folder
     review_only = {"rejected_statements", "migration_hazards", "edited_migrations"}
     compared = set()
     for declared in entities:
@@ -368,3 +369,125 @@ def test_objects_sharing_a_path_pair_in_order(database) -> None:
     assert drift_of(diff) == {
         ("changed", "column", "public.t.x", None, (("data_type", "text", "bigint"),))
     }
+
+
+# listmonk's dashboard views, in short: an enum constant, a regclass, a built-in function
+VIEWS = """
+CREATE TYPE status AS ENUM ('enabled', 'blocklisted');
+CREATE TABLE subscribers (id int PRIMARY KEY, status status NOT NULL, created_at timestamptz);
+CREATE VIEW blocked AS SELECT id, now() AS at, 'subscribers'::regclass AS source
+  FROM subscribers WHERE status = 'blocklisted' AND id > 0;
+CREATE MATERIALIZED VIEW daily AS
+  SELECT TIMEZONE('UTC', created_at)::date AS day, count(*) FROM subscribers GROUP BY 1;
+"""
+
+
+def test_views_compare_across_databases_by_what_their_oids_name(database) -> None:
+    """listmonk upgraded from v2.5.1 against v5.1.0 installed fresh: every view showed as
+    changed, its `reads` and node tree holding OIDs (relations, the enum type, the enum
+    label in its WHERE, the regclass) that differ between databases, and the character
+    offsets of the CREATE statement that wrote it."""
+    database.execute(VIEWS)
+    other = f"{database.name}_fresh"
+    with psycopg.connect(database.server.dsn(), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {other}")
+    try:
+        with psycopg.connect(database.server.dsn(other), autocommit=True) as session:
+            # other objects first, so that every OID differs; the views written otherwise
+            session.execute("CREATE TABLE filler (x int); CREATE TYPE spare AS ENUM ('x')")
+            session.execute(VIEWS.replace("  ", "      ").replace("AS SELECT", "AS\n SELECT"))
+        upgraded = take(database.dsn, read_rows=False)
+        fresh = take(database.server.dsn(other), read_rows=False)
+        diff = compare(side(upgraded, "upgraded"), side(fresh, "fresh"))
+        assert drift_of(diff) == {  # the views are the same
+            ("added", "table", "public.filler", None, ()),
+            ("added", "column", "public.filler.x", None, ()),
+        }
+        # and a view that does change still shows, by name
+        with psycopg.connect(database.server.dsn(other), autocommit=True) as session:
+            session.execute(
+                "CREATE OR REPLACE VIEW blocked AS SELECT id, now() AS at,"
+                " 'filler'::regclass AS source FROM subscribers, filler"
+                " WHERE status = 'blocklisted' AND id > 1"
+            )
+        diff = compare(side(upgraded, "upgraded"), side(take(database.server.dsn(other)), "B"))
+    finally:
+        with psycopg.connect(database.server.dsn(), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {other} WITH (FORCE)")
+    [changed] = [d for d in diff.drift or [] if d.kind == "view"]
+    assert (changed.change, changed.name) == ("changed", "public.blocked")
+    fields = {c.field: c for c in changed.fields}
+    assert set(fields) == {"reads", "query_tree"}
+    assert (fields["reads"].before, fields["reads"].after) == (
+        ["public.subscribers"],
+        ["public.filler", "public.subscribers"],
+    )
+
+
+def test_a_view_written_again_with_other_spacing_is_no_drift(database) -> None:
+    database.execute(VIEWS)
+    before = take(database.dsn, read_rows=False)
+    database.execute(
+        "CREATE OR REPLACE VIEW blocked AS\n    SELECT id, now() AS at,"
+        " 'subscribers'::regclass AS source\n      FROM subscribers"
+        "\n     WHERE status = 'blocklisted' AND id > 0"
+    )
+    diff = compare(side(before, "A"), side(take(database.dsn, read_rows=False), "B"))
+    assert drift_of(diff) == set()
+
+
+def test_a_built_in_function_a_new_view_calls_is_no_drift(database) -> None:
+    """The snapshot holds now() and timezone() once a view calls them: upgrading listmonk
+    to v3 (its first views) showed pg_catalog.now() and six more as added."""
+    database.execute(VIEWS.split("CREATE VIEW")[0])
+    before = take(database.dsn, read_rows=False)
+    database.execute("CREATE VIEW" + VIEWS.split("CREATE VIEW")[1])
+    after = take(database.dsn, read_rows=False)
+    assert any(f.schema == "pg_catalog" for f in after.functions)  # what the view calls
+    diff = compare(side(before, "A"), side(after, "B"))
+    assert {(d.change, d.kind, d.name) for d in diff.drift or []} == {
+        ("added", "view", "public.blocked"),
+        ("added", "view", "public.daily"),
+        ("added", "table", "public.daily"),
+        ("added", "column", "public.daily.day"),
+        ("added", "column", "public.daily.count"),
+    }
+
+
+def test_a_changed_view_reads_as_where_its_query_changed(database) -> None:
+    """A view's query is compared through its stored node tree, pages long: Markdown and
+    HTML showed all of it twice (listmonk's mat_dashboard_counts, a screen and a half),
+    and now show the few words around its first difference."""
+    database.execute(VIEWS)
+    before = take(database.dsn, read_rows=False)
+    database.execute(
+        "CREATE OR REPLACE VIEW blocked AS SELECT id, now() AS at,"
+        " 'subscribers'::regclass AS source FROM subscribers WHERE status = 'enabled' AND id > 0"
+    )
+    diff = compare(side(before, "A"), side(take(database.dsn, read_rows=False), "B"))
+    [row] = [line for line in render_diff_md(diff).splitlines() if "`public.blocked`" in line]
+    assert "query_tree (stored node tree; pg_get_viewdef shows the query) first differs" in row
+    assert ":commandType" not in row and len(row) < 600, row
+    assert ":constvalue 4" in row  # the constant that changed, in its words
+    html = render_diff_html(diff)
+    assert "first differs at" in html and ":commandType" not in html
+
+
+def test_a_view_dropped_and_created_again_alike_is_no_drift(database) -> None:
+    """listmonk's v5 upgrade builds mat_list_subscriber_stats anew and renames it into
+    place: one database, a new OID, which the view's own tree holds (PostgreSQL 15 and
+    older). Only its changed count() is drift."""
+    database.execute(VIEWS)
+    before = take(database.dsn, read_rows=False)
+    database.execute(
+        "CREATE MATERIALIZED VIEW daily_new AS SELECT TIMEZONE('UTC', created_at)::date AS day,"
+        " count(id) FROM subscribers GROUP BY 1;"
+        "DROP MATERIALIZED VIEW daily; ALTER MATERIALIZED VIEW daily_new RENAME TO daily;"
+        "DROP VIEW blocked; CREATE VIEW blocked AS SELECT id, now() AS at,"
+        " 'subscribers'::regclass AS source FROM subscribers"
+        " WHERE status = 'blocklisted' AND id > 0"
+    )
+    diff = compare(side(before, "A"), side(take(database.dsn, read_rows=False), "B"))
+    assert [(d.change, d.name, [c.field for c in d.fields]) for d in diff.drift or []] == [
+        ("changed", "public.daily", ["query_tree"])
+    ]

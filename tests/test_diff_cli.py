@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 from referencing import Registry, Resource
 
+from pgvitals.history.store import open_store
 from pgvitals.render.diff import diff_schema
 from pgvitals.render.json import report_schema
 from tests.helpers import pgvitals
@@ -94,3 +95,17 @@ def test_bad_sides_are_usage_errors(tmp_path: Path) -> None:
     run = pgvitals("diff", str(other), str(other))
     assert run.exit_code == 2
     assert "neither a pgvitals-report/1 nor a pgvitals-snapshot/1 file" in run.stderr
+
+
+def test_a_history_given_as_a_side_says_how_to_compare_with_it(tmp_path: Path) -> None:
+    """`pgvitals diff history.sqlite report.json` said the history "is not JSON ('utf-8'
+    codec can't decode byte 0xf8 ...)"."""
+    history = tmp_path / "pgvitals-history.sqlite"
+    with open_store(str(history), create=True):
+        pass
+    report = tmp_path / "report.json"
+    report.write_text('{"format": "pgvitals-report/1"}')
+    run = pgvitals("diff", str(history), str(report))
+    assert run.exit_code == 2
+    assert f"{history} is a history, not a run" in run.stderr
+    assert f"pgvitals diff DSN --since AGE --history {history}" in run.stderr

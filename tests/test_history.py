@@ -20,6 +20,7 @@ from pgvitals.history.store import open_store
 from pgvitals.render.history import history_schema
 from pgvitals.report import Report
 from pgvitals.snapshot import io
+from pgvitals.testing import flush_statistics
 from tests.conftest import Database
 from tests.helpers import pgvitals, valid_report
 
@@ -192,3 +193,33 @@ def test_a_history_never_written_is_a_usage_error(store: str) -> None:
         with psycopg.connect(store) as session:
             found = session.execute("SELECT to_regnamespace('pgvitals_history')").fetchone()
         assert found == (None,)
+
+
+def test_a_database_created_again_is_a_reset_of_its_counters(
+    database: Database, store: str
+) -> None:
+    """A staging database restored under its name between two runs: its counters start
+    from nothing, so scans since the previous run are unknown. PostgreSQL leaves
+    stats_reset empty on both, and the new database's counters, being higher, gave a
+    share of scans as if counted between the runs."""
+    schema = (
+        "CREATE TABLE t (id int PRIMARY KEY, v int);"
+        "INSERT INTO t SELECT g, g FROM generate_series(1, 100) g;"
+    )
+    database.execute(schema)
+    run_check(database, store)
+    with psycopg.connect(database.server.dsn(), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE {database.name} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {database.name}")
+    database.execute(schema)
+    with database.admin() as session:
+        for n in range(60):  # many more scans than the first database ever had
+            session.execute("SELECT count(*) FROM t").fetchone()
+            session.execute("SELECT v FROM t WHERE id = %s", (n + 1,)).fetchone()
+        flush_statistics(session)
+    run_check(database, store)
+    data = pgvitals("history", database.name, "--history", store, "--format", "json").json()
+    jsonschema.validate(data, history_schema())
+    oids = [run["summary"]["database_oid"] for run in data["runs"]]
+    assert len(oids) == 2 and oids[0] != oids[1]
+    assert data["trends"]["index_scan_share"] == [None, None]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from pgvitals.snapshot.model import (
     ServerInfo,
     Snapshot,
     Table,
+    View,
 )
 
 DIFF_FORMAT = "pgvitals-diff/1"
@@ -82,6 +84,23 @@ SHOWN = {"Index": "definition", "Constraint": "definition", "Column": "data_type
 NAME_FIELDS = frozenset({"schema", "table", "name"})
 # Within one database, what identifies an object whatever its name, by the fields it has.
 PHYSICAL_KEYS = (("oid",), ("table_oid", "position"))
+# Schemas PostgreSQL brings. Their functions are collected when a view or a policy calls
+# them (now(), timezone()): one appears beside the first view that calls it, and that is
+# nobody's DDL, so its coming or going is no drift.
+SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
+# Below PostgreSQL's FirstNormalObjectId an OID is built in: the same on every database.
+FIRST_USER_OID = 16384
+# In a stored node tree: a key and its number, or its list of OIDs ("(o 23 16746)").
+TREE_NUMBER = re.compile(r"(:(\w+) )(-?\d+|\(o[ \d]*\))")
+# A constant of 4 bytes whose value is an OID: an enum label (a user type), or of the
+# reg* types that name an object ('t'::regclass). Its bytes are written as signed chars
+# (-2 for 254) and read here little-endian.
+TREE_OID_CONSTANT = re.compile(
+    r"(\{CONST :consttype (\d+) [^{}]*?:constvalue 4 \[ )"
+    r"(-?\d+) (-?\d+) (-?\d+) (-?\d+)( 0 0 0 0)? \]"
+)
+OID_ALIAS_TYPES = frozenset({24, 2202, 2203, 2204, 2205, 2206, 3734, 3769, 4089, 4096, 4191})
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first bytes of every SQLite database file
 # Below this interval "no scans in the interval" says nothing about an index.
 MIN_DAYS_FOR_STOPPED = 1.0
 COUNTERS = ("n_tup_ins", "n_tup_upd", "n_tup_del", "seq_scan", "idx_scan")
@@ -120,9 +139,16 @@ class Side:
 def read_file(path: Path) -> Report | Snapshot:
     """A saved report or snapshot, told apart by its `format`."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except OSError as error:
         raise BadInput(f"cannot read {path}: {error.strerror}") from None
+    if raw.startswith(SQLITE_HEADER):  # what `check --history` keeps runs in
+        raise BadInput(
+            f"{path} is a history, not a run: compare a database with its kept run by "
+            f"`pgvitals diff DSN --since AGE --history {path}`"
+        )
+    try:
+        data = json.loads(raw.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise BadInput(f"{path} is not JSON ({error})") from None
     kind = data.get("format") if isinstance(data, dict) else None
@@ -503,14 +529,21 @@ def column_shape(moved: dict[tuple[str, ...], tuple[str, ...]]) -> Callable[[Any
     return shape
 
 
-def schema_drift(before: Snapshot, after: Snapshot, matched: dict[str, Matched]) -> list[Drift]:
+def schema_drift(
+    before: Snapshot, after: Snapshot, matched: dict[str, Matched], same_database: bool = False
+) -> list[Drift]:
+    """`same_database`: an OID the snapshot cannot name (an enum label) is one object on
+    both sides; across databases it is only known to be a user object's."""
     drift: list[Drift] = []
+    old_names, new_names = names_by_oid(before), names_by_oid(after)
     for declared in located_entities():
         pairs = matched[declared.name]
         fields = compared_fields(declared.cls)
         shown_field = SHOWN.get(declared.cls.__name__)
         unread = UNREAD_AS_NONE.get(declared.cls.__name__, frozenset())
         for item in pairs.removed:
+            if getattr(item, "schema", None) in SYSTEM_SCHEMAS:
+                continue
             shown = (
                 FieldChange(shown_field, getattr(item, shown_field), None) if shown_field else None
             )
@@ -518,6 +551,8 @@ def schema_drift(before: Snapshot, after: Snapshot, matched: dict[str, Matched])
                 Drift(declared.name, item.located.kind, REMOVED, item.located.name, None, (), shown)
             )
         for item in pairs.added:
+            if getattr(item, "schema", None) in SYSTEM_SCHEMAS:
+                continue
             shown = (
                 FieldChange(shown_field, None, getattr(item, shown_field)) if shown_field else None
             )
@@ -526,10 +561,15 @@ def schema_drift(before: Snapshot, after: Snapshot, matched: dict[str, Matched])
             )
         for old, new in pairs.pairs:
             changes = tuple(
-                FieldChange(name, getattr(old, name), getattr(new, name))
+                FieldChange(name, old_value, new_value)
                 for name in fields
-                if getattr(old, name) != getattr(new, name)
-                and not (name in unread and unknown(getattr(old, name), getattr(new, name)))
+                for old_value, new_value in [
+                    (
+                        comparable(old, name, old_names, same_database),
+                        comparable(new, name, new_names, same_database),
+                    )
+                ]
+                if old_value != new_value and not (name in unread and unknown(old_value, new_value))
             )
             renamed = old.located.path[-1] != new.located.path[-1]
             if not changes and not renamed:
@@ -552,6 +592,57 @@ def schema_drift(before: Snapshot, after: Snapshot, matched: dict[str, Matched])
             )
     order = {e.name: n for n, e in enumerate(located_entities())}
     return sorted(drift, key=lambda d: (order[d.entity], d.name, d.change))
+
+
+def names_by_oid(snap: Snapshot) -> dict[int, str]:
+    """The collected objects a view's query can point at, by OID: relations and functions."""
+    names = {t.oid: t.qualname for t in snap.tables}
+    names.update((v.oid, v.qualname) for v in snap.views)
+    names.update((f.oid, f.qualname) for f in snap.functions)
+    return names
+
+
+def comparable(item: Any, field: str, names: dict[int, str], same_database: bool) -> Any:
+    """A view's field as it can be compared. Its node tree holds each token's character
+    offset in the CREATE statement (`:location`): the same query written with other
+    spacing is the same view. Its OIDs are compared by the names the snapshot gives them,
+    the relations it reads, those in its tree and in its constants ('t'::regclass): across
+    databases one object has two OIDs, and on one database a view dropped and created
+    again (listmonk's v5 upgrade) has a new one, which its own tree holds. An OID the
+    snapshot cannot name (a type, an enum label) is compared as it is on one database, and
+    across databases is only known to be a user object's."""
+    value = getattr(item, field)
+    if not isinstance(item, View) or value is None:
+        return value
+
+    def name_of(oid: int) -> str:
+        if oid < FIRST_USER_OID:
+            return str(oid)
+        return names.get(oid, str(oid) if same_database else "?")
+
+    if field == "reads":
+        return sorted(name_of(oid) if isinstance(oid, int) else oid for oid in value)
+    if field != "query_tree":
+        return value
+
+    def number(match: re.Match[str]) -> str:
+        key, found = match.group(2), match.group(3)
+        if key == "location" or key.startswith("stmt_"):
+            return f"{match.group(1)}-"
+        if key.endswith("typmod"):
+            return match.group(0)
+        return match.group(1) + re.sub(r"\d+", lambda n: name_of(int(n.group(0))), found)
+
+    def constant(match: re.Match[str]) -> str:
+        of_type = int(match.group(2))
+        oid = int.from_bytes(bytes(int(match.group(n)) & 0xFF for n in range(3, 7)), "little")
+        if (of_type < FIRST_USER_OID and of_type not in OID_ALIAS_TYPES) or oid < FIRST_USER_OID:
+            return match.group(0)
+        if oid not in names and same_database:
+            return match.group(0)
+        return f"{match.group(1)}{name_of(oid)} ]"
+
+    return TREE_NUMBER.sub(number, TREE_OID_CONSTANT.sub(constant, value))
 
 
 def unknown(*values: Any) -> bool:
@@ -849,7 +940,7 @@ def compare(before: Side, after: Side) -> Diff:
     else:
         same = identity(before.snapshot.server, after.snapshot.server)
         matched = match_all(before.snapshot, after.snapshot, same)
-        drift = schema_drift(before.snapshot, after.snapshot, matched)
+        drift = schema_drift(before.snapshot, after.snapshot, matched, same.confirmed)
         if not same.confirmed:
             drift_note = "renamed tables recognised by their columns (not the same database)"
         delta = statistics_delta(before.snapshot, after.snapshot, matched)

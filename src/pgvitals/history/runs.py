@@ -106,6 +106,9 @@ def summarise(report: Report, snapshot: Snapshot) -> dict[str, Any]:
         "indexes": len(snapshot.indexes),
         "unused_indexes": sum(1 for i in plain_indexes if i.idx_scan == 0),
         "stats_reset": snapshot.server.stats_reset,
+        # another OID under the same name: the database was created again (a staging copy
+        # restored, say) and its counters started from nothing
+        "database_oid": snapshot.server.database_oid,
         "top_tables": [
             {
                 "table": t.qualname,

@@ -37,13 +37,18 @@ class Trends:
 
     def index_scan_share(self) -> Series:
         """Per run, the share of table scans since the previous run that used an index;
-        None for the first run, and where the counters were reset in between."""
+        None for the first run, and where the counters were reset in between: by
+        pg_stat_reset, or with the database created again under its name (runs kept
+        before the summary held the database's OID are taken as one database)."""
         shares: Series = [None]
         for previous, current in zip(self.runs, self.runs[1:], strict=False):
             before, after = previous.summary, current.summary
             index_scans = after["idx_scans"] - before["idx_scans"]
             all_scans = index_scans + after["seq_scans"] - before["seq_scans"]
-            reset = after.get("stats_reset") != before.get("stats_reset")
+            reset = after.get("stats_reset") != before.get("stats_reset") or (
+                None not in (before.get("database_oid"), after.get("database_oid"))
+                and before.get("database_oid") != after.get("database_oid")
+            )
             if reset or index_scans < 0 or all_scans <= 0 or all_scans < index_scans:
                 shares.append(None)
             else:

@@ -37,6 +37,9 @@ from pgvitals.render.text import severity_text
 MAX_LISTED = 50  # findings or drift entries listed per group; the rest counted
 MAX_TABLES = 20  # tables listed with their statistics deltas
 DRIFT_MARKS = {ADDED: "+", REMOVED: "-", CHANGED: "~", RENAMED: ">"}
+# Fields holding a stored node tree (pg_rewrite.ev_action): shown where they first differ.
+NODE_TREES = frozenset({"query_tree"})
+TREE_CONTEXT = 4  # words of a node tree shown either side of its first difference
 
 
 def diff_schema() -> dict[str, Any]:
@@ -96,7 +99,27 @@ def value_text(value: Any) -> str:
 
 
 def change_text(change: FieldChange) -> str:
+    if change.field in NODE_TREES and change.before and change.after:
+        before, after = first_difference(str(change.before), str(change.after))
+        return (
+            f"{change.field} (stored node tree; pg_get_viewdef shows the query) first "
+            f"differs at: …{before}… → …{after}…"
+        )
     return f"{change.field}: {value_text(change.before)} → {value_text(change.after)}"
+
+
+def first_difference(before: str, after: str) -> tuple[str, str]:
+    """The few words around the first place two node trees part: a whole tree runs to
+    pages, and a reader wants to know which column, constant or table changed."""
+    old, new = before.split(" "), after.split(" ")
+    at = next((n for n, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), None)
+    if at is None:
+        at = min(len(old), len(new))
+    start = max(at - TREE_CONTEXT, 0)
+    return (
+        " ".join(old[start : at + TREE_CONTEXT + 1]),
+        " ".join(new[start : at + TREE_CONTEXT + 1]),
+    )
 
 
 def drift_detail(item: Drift) -> str:
