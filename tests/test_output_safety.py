@@ -199,6 +199,14 @@ def test_snapshot_replaces_its_own_file_only(database, tmp_path: Path) -> None:
     assert run.exit_code == 2
     assert "exists and was not written by pgvitals" in one_error_line(run.stderr)
     assert target.read_text() == '{"mine": true}'
+    # a report pgvitals wrote is kept too (a baseline, say), and the refusal says what it is
+    report = tmp_path / "r.json"
+    assert pgvitals("check", database.dsn, "--no-data", "-o", str(report)).exit_code == 0
+    run = pgvitals("snapshot", database.dsn, "--no-data", "-o", str(report))
+    assert run.exit_code == 2
+    assert "r.json exists and holds a pgvitals JSON report, not a snapshot; use --force" in (
+        one_error_line(run.stderr)
+    )
 
 
 def test_demo_runs_again_over_its_report_but_keeps_a_foreign_file(

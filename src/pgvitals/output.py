@@ -38,6 +38,10 @@ FIX, ROLLBACK, SNAPSHOT = "fix", "rollback", "snapshot"
 # How each kind of file pgvitals writes begins, to recognise its own earlier output.
 # They follow the renderers (text header, report.md.j2, report.html.j2, render_json, render_sarif,
 # report.script_header, snapshot.io.to_json); a test re-runs over every kind.
+# what the refusal to replace a file of another kind calls each kind
+KIND_NAMES = {"json": "JSON report", "md": "Markdown report", "html": "HTML report",
+              "text": "text report", "sarif": "SARIF report", SNAPSHOT: "snapshot",
+              FIX: "fix script", ROLLBACK: "rollback script"}  # fmt: skip
 _SIGNATURES = {
     "text": re.compile(r"\Apgvitals .{0,1000}?·\sPostgreSQL\s", re.S),  # a long name wraps
     "md": re.compile(r"\A# Database health assessment: "),
@@ -213,9 +217,15 @@ def check_writable(files: list[OutputFile], force: bool) -> None:
         if mode is not None and not stat.S_ISREG(mode):
             continue  # a device or a pipe (/dev/stdout): written in place, nothing to replace
         if mode is not None and not force and not _replaceable(item):
+            other = _written_as(item.path)
+            held = (
+                f"holds a pgvitals {KIND_NAMES.get(other, other)}, not a"
+                f" {KIND_NAMES.get(item.kind, item.kind)}"
+                if other
+                else "was not written by pgvitals"
+            )
             raise OutputError(
-                f"{item.path} exists and was not written by pgvitals; "
-                "use --force to replace it, or choose another path"
+                f"{item.path} exists and {held}; use --force to replace it, or choose another path"
             )
         folder = _nearest_existing(_destination(item.path).parent)
         if folder not in probed:
@@ -295,6 +305,13 @@ def _replaceable(item: OutputFile) -> bool:
     if not head:
         return True
     return bool(_SIGNATURES[item.kind].match(head.decode("utf-8", errors="replace")))
+
+
+def _written_as(path: Path) -> str | None:
+    """The kind of pgvitals file `path` holds, if any (a report where a snapshot is asked)."""
+    with path.open("rb") as handle:
+        head = handle.read(_SIGNATURE_BYTES).decode("utf-8", errors="replace")
+    return next((kind for kind, signature in _SIGNATURES.items() if signature.match(head)), None)
 
 
 def _write_beside(destination: Path, text: Document) -> Path:
