@@ -25,6 +25,7 @@ from pgvitals.diff import (
 from pgvitals.engine import Check, analyse
 from pgvitals.render.diff import render_diff_html, render_diff_md
 from pgvitals.report import build_report
+from pgvitals.snapshot import io
 from pgvitals.snapshot.collect import ProfileBudget, collect
 from pgvitals.snapshot.model import Snapshot
 from pgvitals.testing import flush_statistics
@@ -151,6 +152,7 @@ def test_every_declared_entity_is_compared_field_by_field(database) -> None:
         " CREATE FUNCTION app.f() RETURNS int LANGUAGE sql AS 'SELECT 1';"
         " CREATE VIEW app.v AS SELECT id FROM customers;"
         " GRANT SELECT ON customers TO PUBLIC;"
+        " CREATE TYPE app.mood AS ENUM ('sad', 'happy');"
     )
     before = take(database.dsn)
     entities = located_entities()
@@ -249,6 +251,63 @@ def test_staging_and_production_compare_by_names_and_shapes(database) -> None:
     }
     assert diff.statistics is None
     assert diff.statistics_note == f"different databases ({database.name}, {staging})"
+
+
+def test_an_enum_upgraded_in_place_and_one_created_fresh_differ_in_order(database) -> None:
+    """listmonk's template_type: v2 had (campaign, tx); the upgrade to v5 adds
+    campaign_visual at the end, while v5's schema.sql lists it second. Without the enum's
+    labels the snapshot held nothing to compare, and the drift went unseen."""
+    database.execute(
+        "CREATE TYPE template_type AS ENUM ('campaign', 'tx');"
+        "ALTER TYPE template_type ADD VALUE 'campaign_visual';"
+    )
+    fresh = f"{database.name}_fresh"
+    with psycopg.connect(database.server.dsn(), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {fresh}")
+    try:
+        with psycopg.connect(database.server.dsn(fresh), autocommit=True) as session:
+            session.execute(
+                "CREATE TYPE template_type AS ENUM ('campaign', 'campaign_visual', 'tx')"
+            )
+        upgraded = take(database.dsn)
+        diff = compare(side(upgraded, "upgraded"), side(take(database.server.dsn(fresh)), "new"))
+    finally:
+        with psycopg.connect(database.server.dsn(), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {fresh} WITH (FORCE)")
+    before, after = ["campaign", "tx", "campaign_visual"], ["campaign", "campaign_visual", "tx"]
+    assert drift_of(diff) == {
+        (
+            "changed",
+            "type",
+            "public.template_type",
+            None,
+            (("labels", tuple(before), tuple(after)),),
+        ),
+    }
+    # and the order is the one the server sorts by
+    with psycopg.connect(database.dsn) as session:
+        ordered = session.execute(
+            "SELECT array_agg(v::text ORDER BY v) FROM unnest(enum_range(NULL::template_type)) v"
+        ).fetchone()
+    assert ordered == (before,)
+
+
+def test_an_older_snapshot_without_a_kind_does_not_show_every_one_added(database) -> None:
+    """A snapshot saved before enum types were collected holds no `enum_types`: loaded,
+    its empty list is not a database without enums, so the kind is left out of the drift
+    (every enum showed as added), and saved again it still says so."""
+    database.execute("CREATE TYPE mood AS ENUM ('sad', 'happy'); CREATE TABLE t (m mood);")
+    now = take(database.dsn)
+    data = io.to_dict(now)
+    del data["enum_types"]
+    older = io.from_dict(data)
+    assert older.not_collected == ("enum_types",)
+    diff = compare(side(older, "older"), side(now, "now"))
+    assert drift_of(diff) == set()
+    assert diff.drift_note == "not compared, as an older snapshot does not hold them: enum_types"
+    again = io.to_dict(older)
+    assert "enum_types" not in again and io.from_dict(again).not_collected == ("enum_types",)
+    assert drift_of(compare(side(now, "now"), side(now, "now"))) == set()
 
 
 def test_statistics_deltas_over_the_interval(database) -> None:
@@ -402,6 +461,7 @@ def test_views_compare_across_databases_by_what_their_oids_name(database) -> Non
         assert drift_of(diff) == {  # the views are the same
             ("added", "table", "public.filler", None, ()),
             ("added", "column", "public.filler.x", None, ()),
+            ("added", "type", "public.spare", None, ()),
         }
         # and a view that does change still shows, by name
         with psycopg.connect(database.server.dsn(other), autocommit=True) as session:

@@ -537,6 +537,8 @@ def schema_drift(
     drift: list[Drift] = []
     old_names, new_names = names_by_oid(before), names_by_oid(after)
     for declared in located_entities():
+        if declared.name in (*before.not_collected, *after.not_collected):
+            continue  # an older snapshot's empty list says nothing of the database
         pairs = matched[declared.name]
         fields = compared_fields(declared.cls)
         shown_field = SHOWN.get(declared.cls.__name__)
@@ -941,8 +943,14 @@ def compare(before: Side, after: Side) -> Diff:
         same = identity(before.snapshot.server, after.snapshot.server)
         matched = match_all(before.snapshot, after.snapshot, same)
         drift = schema_drift(before.snapshot, after.snapshot, matched, same.confirmed)
+        notes = []
         if not same.confirmed:
-            drift_note = "renamed tables recognised by their columns (not the same database)"
+            notes.append("renamed tables recognised by their columns (not the same database)")
+        older = sorted({*before.snapshot.not_collected, *after.snapshot.not_collected})
+        if older:
+            held = ", ".join(older)
+            notes.append(f"not compared, as an older snapshot does not hold them: {held}")
+        drift_note = "; ".join(notes) or None
         delta = statistics_delta(before.snapshot, after.snapshot, matched)
         if isinstance(delta, str):
             statistics_note = delta

@@ -119,6 +119,7 @@ PATH_FIELDS: dict[str, tuple[str, ...]] = {
     "index": ("schema", "table", "index"),
     "constraint": ("schema", "table", "constraint"),
     "sequence": ("schema", "sequence"),
+    "type": ("schema", "type"),
     "policy": ("schema", "table", "policy"),
     "trigger": ("schema", "table", "trigger"),
     "view": ("schema", "table"),

@@ -45,6 +45,8 @@ def to_dict(snapshot: Snapshot) -> dict[str, Any]:
         "collection": dataclasses.asdict(snapshot.collection),
     }
     for declared in Snapshot.entities():
+        if declared.name in snapshot.not_collected:
+            continue  # saved again, an older snapshot still says it never held them
         names = declared.cls._fields  # type: ignore[attr-defined]
         data[declared.name] = [
             dict(zip(names, item, strict=True)) for item in getattr(snapshot, declared.name)
@@ -106,7 +108,8 @@ def from_dict(data: Any) -> Snapshot:
             cls(**_values(cls, _mapping(item, f"{declared.name}[{n}]"), f"{declared.name}[{n}]"))
             for n, item in enumerate(items)
         ]
-    return Snapshot(server=server, collection=collection, **entities)
+    absent = tuple(declared.name for declared in Snapshot.entities() if declared.name not in data)
+    return Snapshot(server=server, collection=collection, **entities, not_collected=absent)
 
 
 def load(path: Path) -> Snapshot:
