@@ -580,11 +580,17 @@ def promote_index(table: Table, index: Index, name: str, restore: Seq[str]) -> F
 
 
 def primary_key_on_new_index(
-    table: Table, columns: Seq[str], name: str, nullable: Seq[str] = ()
+    table: Table,
+    columns: Seq[str],
+    name: str,
+    nullable: Seq[str] = (),
+    unvalidated: Seq[str] = (),
 ) -> Fix:
     """Build a unique index CONCURRENTLY (no write lock) and promote it. Promotion
     sets NOT NULL on nullable key columns (checking every row under the lock); the
-    rollback allows NULL there again."""
+    rollback allows NULL there again. `unvalidated`: the key columns' NOT NULL
+    constraints added NOT VALID (PostgreSQL 18), which promotion refuses: validated
+    first, under a lock that lets writes go on (they stay validated after rollback)."""
     rollback = [
         drop_key_statement(table, name),
         # left behind when the promotion failed (duplicate or NULL keys)
@@ -598,8 +604,20 @@ def primary_key_on_new_index(
             for column in nullable
         ),
     ]
+    validate = (
+        text(
+            sql.SQL("ALTER TABLE {table} VALIDATE CONSTRAINT {name};").format(
+                table=relation(table), name=sql.Identifier(constraint)
+            )
+        )
+        for constraint in unvalidated
+    )
     return Fix(
-        (build_unique_statement(table, name, columns), promote_statement(table, name, name)),
+        (
+            build_unique_statement(table, name, columns),
+            *validate,
+            promote_statement(table, name, name),
+        ),
         tuple(rollback),
         CONCURRENT_BUILD | BRIEF_ALTER,
     )

@@ -16,7 +16,9 @@ cases:
       rules: {high-dead-tuple-ratio: {min_ratio: 0.5}}
     no_data: true               # optional: collect as `--no-data` does
     requires: [hypopg]          # optional: extensions the server must have (else the
-                                # case is skipped); pg_stat_statements must be preloaded
+                                # case is skipped); pg_stat_statements must be preloaded;
+                                # postgresql-18: a server of that version or newer,
+                                # postgresql-before-18: an older one
     review: true                # optional: load `sql` as `pgvitals review` loads a file
                                 # named case.sql (statement by statement), not live
     base: |                     # optional, review only: the schema the database has
@@ -37,6 +39,7 @@ the server's background flush.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +63,8 @@ BASE_FILE = "base.sql"  # and its base's
 # pg_stat_force_next_flush() exists from PostgreSQL 15, where statistics moved to
 # shared memory; before that a background collector received them with a delay.
 FORCED_FLUSH_FROM = 150000
+# in `requires`: a server of this major version or newer / older than it
+SERVER_VERSION = re.compile(r"postgresql-(before-)?(\d+)")
 
 
 class CaseError(ValueError):
@@ -164,8 +169,18 @@ def flush_statistics(session: psycopg.Connection) -> None:
 
 
 def missing_requirement(session: psycopg.Connection, extensions: tuple[str, ...]) -> str | None:
-    """Why this server cannot run a case that needs `extensions`, or None."""
+    """Why this server cannot run a case that needs `extensions`, or None. A name
+    `postgresql-N` asks for a server of major version N or later (its syntax/catalogs),
+    `postgresql-before-N` for an older one (a behaviour N changed)."""
     for name in extensions:
+        version = SERVER_VERSION.fullmatch(name)
+        if version:
+            before, major = version.group(1), int(version.group(2))
+            if before and session.info.server_version >= major * 10_000:
+                return f"the server is PostgreSQL {major} or newer"
+            if not before and session.info.server_version < major * 10_000:
+                return f"the server is older than PostgreSQL {major}"
+            continue
         row = session.execute(
             "SELECT EXISTS (SELECT FROM pg_catalog.pg_available_extensions WHERE name = %s),"
             " pg_catalog.current_setting('pg_stat_statements.track', true) IS NOT NULL",
@@ -283,6 +298,10 @@ def review_case(dsn: str, case: Case) -> Analysis:
 def check_case(dsn: str, case: Case) -> list[dict[str, Any]]:
     """Prepare a fresh database at `dsn`, run the check (or the review), verify the case."""
     if case.review:
+        with psycopg.connect(dsn, autocommit=True) as session:
+            missing = missing_requirement(session, case.requires)
+        if missing:
+            raise CaseUnsupported(f"{case.id}: {missing}")
         return verify(review_case(dsn, case), case)
     prepare(dsn, case)
     return verify(analyse_case(dsn, case), case)

@@ -922,6 +922,27 @@ def test_a_grant_to_public_reaches_roles_created_after_it(database, roles: Roles
             session.execute("SELECT count(*) FROM tags")
 
 
+def test_maintain_to_public_lets_any_role_lock_out_every_reader(database, roles: Roles) -> None:
+    """PostgreSQL 17's MAINTAIN privilege, which GRANT ALL includes."""
+    with database.admin() as admin:
+        if admin.info.server_version < 170000:
+            pytest.skip("MAINTAIN exists from PostgreSQL 17")
+    database.execute("CREATE TABLE tags (tag text); GRANT MAINTAIN ON tags TO PUBLIC")
+    (newcomer,) = roles("newcomer")
+    with database.admin() as session:
+        session.execute(f"SET ROLE {newcomer}")
+        with session.transaction():
+            session.execute("LOCK TABLE tags IN ACCESS EXCLUSIVE MODE")
+            with database.admin() as reader:
+                reader.execute("SET lock_timeout = '100ms'")
+                with pytest.raises(psycopg.errors.LockNotAvailable):
+                    reader.execute("SELECT count(*) FROM tags")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            session.execute("SELECT count(*) FROM tags")  # yet it may not read a row
+    [found] = findings(database, "grant-to-public")
+    assert found.severity == "high"
+
+
 # sensitive-columns-exposed
 
 

@@ -385,9 +385,18 @@ def primary_key_fix(
             " as the key sets NOT NULL"
         )
     if "id" in columns:
-        nullable = [] if columns["id"].not_null else ["id"]
-        fix = fixes.primary_key_on_new_index(table, ["id"], name, nullable)
-        if nullable:
+        pending = columns["id"].not_null_invalid
+        nullable = [] if columns["id"].not_null or pending else ["id"]
+        fix = fixes.primary_key_on_new_index(
+            table, ["id"], name, nullable, [pending] if pending else []
+        )
+        if pending:
+            fix = fix.with_note(
+                f"column id's NOT NULL constraint {fixes.one_line(pending)} is NOT VALID,"
+                " which a primary key refuses: it is validated first (rows with NULL there"
+                " make it fail)"
+            )
+        elif nullable:
             fix = fix.with_note("column id allows NULL: fill it first; the key sets NOT NULL")
         return listing_repeats(table, "id", fix)
     numbered = sequence_numbered_column(snap, table)

@@ -716,7 +716,9 @@ def grant_to_public(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
     """A table, view or some of its columns, or a SECURITY DEFINER function, is open
     to PUBLIC: every role, present and future.
 
-    High when PUBLIC may write (INSERT, UPDATE, DELETE, TRUNCATE); medium for reads
+    High when PUBLIC may write (INSERT, UPDATE, DELETE, TRUNCATE) or, from PostgreSQL
+    17, MAINTAIN (every role may then LOCK the table ACCESS EXCLUSIVE, or VACUUM FULL
+    it: nobody reads or writes it meanwhile); medium for reads
     and for EXECUTE on a SECURITY DEFINER function (which every new function has,
     unless revoked; reported here when no API role exists, since
     `security-definer-executable-by-api-role` reports it otherwise; not for a trigger
@@ -742,7 +744,9 @@ def grant_to_public(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
         if not granted and not columns:
             continue
         privileges = sorted(granted | columns)
-        writes = [p for p in privileges if p.split(" ")[0] in (*WRITE_COMMANDS, "TRUNCATE")]
+        writes = [
+            p for p in privileges if p.split(" ")[0] in (*WRITE_COMMANDS, "TRUNCATE", "MAINTAIN")
+        ]
         yield finding(
             table,
             f"{table.qualname}: {', '.join(privileges)} granted to PUBLIC",

@@ -177,6 +177,13 @@ def estimated_rows(table: Table) -> float:
     return float(max(table.n_live_tup or 0, 0))
 
 
+# The NOT NULL constraint of column a.attnum of relation a.attrelid that is not yet
+# validated (pg_constraint holds NOT NULL constraints, contype 'n', from PostgreSQL 18).
+INVALID_NOT_NULL = """SELECT k.conname::text FROM pg_catalog.pg_constraint k
+              WHERE k.conrelid = a.attrelid AND k.contype = 'n' AND NOT k.convalidated
+                AND k.conkey[1] = a.attnum"""
+
+
 def version_dependent_sql(version_num: int) -> dict[str, str]:
     """The one place where catalog differences between server versions are chosen."""
     return {
@@ -193,6 +200,14 @@ def version_dependent_sql(version_num: int) -> dict[str, str]:
         ),
         "nulls_not_distinct": "i.indnullsnotdistinct" if version_num >= 150000 else "false",
         "membership_inherits": "m.inherit_option" if version_num >= 160000 else "r.rolinherit",
+        # PostgreSQL 18 sets attnotnull for a NOT NULL constraint added NOT VALID too,
+        # whose column may still hold NULLs (and which ADD PRIMARY KEY refuses)
+        "not_null": (
+            f"(a.attnotnull AND NOT EXISTS ({INVALID_NOT_NULL}))"
+            if version_num >= 180000
+            else "a.attnotnull"
+        ),
+        "not_null_invalid": f"({INVALID_NOT_NULL})" if version_num >= 180000 else "NULL::text",
     }
 
 

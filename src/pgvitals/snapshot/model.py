@@ -171,6 +171,8 @@ class Column(NamedTuple):
     type_oid: int
     collation_oid: int  # 0: not collatable
     avg_width: int | None = None  # pg_stats.avg_width: bytes per non-null value
+    # a NOT NULL constraint added NOT VALID (PostgreSQL 18): its name; not_null is false
+    not_null_invalid: str | None = None
 
     # fields whose values repeat from row to row: collected as one object per value
     REPEATED = ("table_oid", "schema", "table", "name", "data_type", "type_name", "type_oid")

@@ -18,7 +18,7 @@ SELECT a.attrelid::int8 AS table_oid,
        pg_catalog.format_type(a.atttypid, a.atttypmod) AS data_type,
        coalesce(base.typname, t.typname)::text AS type_name,
        coalesce(base.typcategory, t.typcategory)::text AS type_category,
-       a.attnotnull AS not_null,
+       @@not_null@@ AS not_null,
        -- relid 0: a default has no column references, and so no lock is taken; a
        -- generated column's expression has them and is deparsed later in batches
        CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(ad.adbin, 0) END AS default,
@@ -29,7 +29,8 @@ SELECT a.attrelid::int8 AS table_oid,
        st.n_distinct::float8 AS n_distinct,
        a.atttypid::int8 AS type_oid,
        a.attcollation::int8 AS collation_oid,
-       st.avg_width::int AS avg_width
+       st.avg_width::int AS avg_width,
+       @@not_null_invalid@@ AS not_null_invalid
   FROM rel c
   JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
   JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
