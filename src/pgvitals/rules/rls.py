@@ -275,17 +275,8 @@ def shut_out_by_rls(snap: Snapshot, table: Table, api: list[str]) -> list[str]:
     on its columns) by name and would see no row once row-level security is on with
     no policy: not its owner, a superuser or a BYPASSRLS role. (A grant to PUBLIC
     names nobody: closing a table granted to everyone is what the finding asks.)"""
-    facts = snap.facts
-    granted = {
-        *facts.grants.get(("table", table.oid), {}),
-        *facts.grants.get(("column", table.oid), {}),
-    }
-    shut_out = []
-    for name in sorted(granted - {table.owner, *api}):
-        role = facts.role_by_name.get(name)
-        if role is not None and not (role.superuser or role.bypassrls):
-            shut_out.append(name)
-    return shut_out
+    roles = snap.facts.role_by_name
+    return [name for name in subject_grantees(snap, table) if name in roles and name not in api]
 
 
 def subject_grantees(snap: Snapshot, table: Table) -> list[str]:
