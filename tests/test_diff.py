@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import astuple
 from typing import Any
 
@@ -78,6 +80,20 @@ def drift_of(diff: Diff) -> set[tuple[Any, ...]]:
 
 def hashable(values: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(tuple(v) if isinstance(v, list) else v for v in values)
+
+
+@contextmanager
+def sibling_database(database: Any, suffix: str) -> Iterator[str]:
+    """A second database on the test's server (staging beside production, a fresh
+    install beside an upgraded one), dropped afterwards: its DSN."""
+    name = f"{database.name}_{suffix}"
+    with psycopg.connect(database.server.dsn(), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield database.server.dsn(name)
+    finally:
+        with psycopg.connect(database.server.dsn(), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 def rule_objects(findings: list[Any]) -> set[tuple[str, str]]:
@@ -217,11 +233,8 @@ def test_a_table_renamed_on_one_database_is_a_rename_by_its_oid(database) -> Non
 
 def test_staging_and_production_compare_by_names_and_shapes(database) -> None:
     database.execute(SCHEMA)
-    staging = f"{database.name}_staging"
-    with psycopg.connect(database.server.dsn(), autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {staging}")
-    try:
-        with psycopg.connect(database.server.dsn(staging), autocommit=True) as session:
+    with sibling_database(database, "staging") as staging:
+        with psycopg.connect(staging, autocommit=True) as session:
             session.execute(SCHEMA.replace('"Weird""Name"', "people"))
             session.execute("ALTER TABLE customers ADD COLUMN phone varchar(20)")
             session.execute("ALTER TABLE customers RENAME COLUMN note TO remark")
@@ -229,10 +242,7 @@ def test_staging_and_production_compare_by_names_and_shapes(database) -> None:
             # two columns like the one gone: which one it became cannot be told
             session.execute("ALTER TABLE orders ADD COLUMN shipped timestamptz")
         production = take(database.dsn)
-        diff = compare(side(production, "prod"), side(take(database.server.dsn(staging)), "stg"))
-    finally:
-        with psycopg.connect(database.server.dsn(), autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE {staging} WITH (FORCE)")
+        diff = compare(side(production, "prod"), side(take(staging), "stg"))
     assert drift_of(diff) == {
         ("renamed", "table", "public.people", 'public.Weird"Name', ()),
         ("added", "column", "public.customers.phone", None, ()),
@@ -250,7 +260,7 @@ def test_staging_and_production_compare_by_names_and_shapes(database) -> None:
         ),
     }
     assert diff.statistics is None
-    assert diff.statistics_note == f"different databases ({database.name}, {staging})"
+    assert diff.statistics_note == f"different databases ({database.name}, {database.name}_staging)"
 
 
 def test_an_enum_upgraded_in_place_and_one_created_fresh_differ_in_order(database) -> None:
@@ -261,19 +271,12 @@ def test_an_enum_upgraded_in_place_and_one_created_fresh_differ_in_order(databas
         "CREATE TYPE template_type AS ENUM ('campaign', 'tx');"
         "ALTER TYPE template_type ADD VALUE 'campaign_visual';"
     )
-    fresh = f"{database.name}_fresh"
-    with psycopg.connect(database.server.dsn(), autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {fresh}")
-    try:
-        with psycopg.connect(database.server.dsn(fresh), autocommit=True) as session:
+    with sibling_database(database, "fresh") as fresh:
+        with psycopg.connect(fresh, autocommit=True) as session:
             session.execute(
                 "CREATE TYPE template_type AS ENUM ('campaign', 'campaign_visual', 'tx')"
             )
-        upgraded = take(database.dsn)
-        diff = compare(side(upgraded, "upgraded"), side(take(database.server.dsn(fresh)), "new"))
-    finally:
-        with psycopg.connect(database.server.dsn(), autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE {fresh} WITH (FORCE)")
+        diff = compare(side(take(database.dsn), "upgraded"), side(take(fresh), "new"))
     before, after = ["campaign", "tx", "campaign_visual"], ["campaign", "campaign_visual", "tx"]
     assert drift_of(diff) == {
         (
@@ -447,16 +450,13 @@ def test_views_compare_across_databases_by_what_their_oids_name(database) -> Non
     label in its WHERE, the regclass) that differ between databases, and the character
     offsets of the CREATE statement that wrote it."""
     database.execute(VIEWS)
-    other = f"{database.name}_fresh"
-    with psycopg.connect(database.server.dsn(), autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {other}")
-    try:
-        with psycopg.connect(database.server.dsn(other), autocommit=True) as session:
+    with sibling_database(database, "fresh") as other:
+        with psycopg.connect(other, autocommit=True) as session:
             # other objects first, so that every OID differs; the views written otherwise
             session.execute("CREATE TABLE filler (x int); CREATE TYPE spare AS ENUM ('x')")
             session.execute(VIEWS.replace("  ", "      ").replace("AS SELECT", "AS\n SELECT"))
         upgraded = take(database.dsn, read_rows=False)
-        fresh = take(database.server.dsn(other), read_rows=False)
+        fresh = take(other, read_rows=False)
         diff = compare(side(upgraded, "upgraded"), side(fresh, "fresh"))
         assert drift_of(diff) == {  # the views are the same
             ("added", "table", "public.filler", None, ()),
@@ -464,16 +464,13 @@ def test_views_compare_across_databases_by_what_their_oids_name(database) -> Non
             ("added", "type", "public.spare", None, ()),
         }
         # and a view that does change still shows, by name
-        with psycopg.connect(database.server.dsn(other), autocommit=True) as session:
+        with psycopg.connect(other, autocommit=True) as session:
             session.execute(
                 "CREATE OR REPLACE VIEW blocked AS SELECT id, now() AS at,"
                 " 'filler'::regclass AS source FROM subscribers, filler"
                 " WHERE status = 'blocklisted' AND id > 1"
             )
-        diff = compare(side(upgraded, "upgraded"), side(take(database.server.dsn(other)), "B"))
-    finally:
-        with psycopg.connect(database.server.dsn(), autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE {other} WITH (FORCE)")
+        diff = compare(side(upgraded, "upgraded"), side(take(other), "B"))
     [changed] = [d for d in diff.drift or [] if d.kind == "view"]
     assert (changed.change, changed.name) == ("changed", "public.blocked")
     fields = {c.field: c for c in changed.fields}
