@@ -273,3 +273,33 @@ def test_a_reference_inside_a_composite_one_gets_only_the_covering_index(
         ("unindexed-foreign-key", "public.Order Lines.Order Lines_tenant_id_course_id_fkey"),
     ):
         assert outcomes.get(resolved) == "resolved", (resolved, outcomes)
+
+
+def test_a_shorter_index_the_new_one_makes_redundant_is_named_in_the_fix(
+    database, tmp_path: Path
+) -> None:
+    """Concourse's volumes: an index on (parent_id) beside a key on (parent_id,
+    parent_state) that no index serves whole. The fix builds the longer index; the
+    shorter one then leads it, and the next check reports redundant-index on it (on the
+    fixed copy: "new after the fixes"). The fix says so beforehand."""
+    database.execute(
+        """
+        CREATE TABLE volumes (id int PRIMARY KEY, state text, parent_id int,
+            parent_state text, UNIQUE (id, state),
+            FOREIGN KEY (parent_id, parent_state) REFERENCES volumes (id, state));
+        CREATE INDEX volumes_parent_id ON volumes (parent_id);
+        INSERT INTO volumes SELECT g, 'created', NULL, NULL FROM generate_series(1, 200) g;
+        ANALYZE volumes;
+        """
+    )
+    findings, _ = checked(database.dsn)
+    [fk] = [f for f in findings if f.rule == "unindexed-foreign-key"]
+    assert fk.fix is not None
+    assert (
+        "volumes_parent_id on (parent_id) leads the new index: once it is built,"
+        " redundant-index offers to drop that one"
+    ) in fk.fix.notes
+    verification = verified(tmp_path, database.dsn)
+    assert_passed(verification)
+    appeared = [(f["rule"], f["object"]) for f in verification["appeared"]]
+    assert appeared == [("redundant-index", "public.volumes_parent_id")]

@@ -336,12 +336,36 @@ def reference_index(
         for above in snap.facts.ancestors(table)
     )
     fix = create_index(snap, table, built, if_not_exists=if_not_exists or shared)
+    for shorter in prefixes_of(snap, table, built):
+        fix = fix.with_note(
+            f"{shorter.name} on ({', '.join(shorter.key_columns[: shorter.key_count])}) leads"
+            " the new index: once it is built, redundant-index offers to drop that one"
+        )
     if built == tuple(columns):
         return fix
     return fix.with_note(
         f"the index is on ({', '.join(built)}), which another reference of the table"
         " needs: it serves this one's lookups too"
     )
+
+
+def prefixes_of(snap: Snapshot, table: Table, columns: Seq[str]) -> list[Index]:
+    """The table's plain btree indexes whose keys lead a new index on `columns` (Concourse's
+    volumes_parent_id beside the (parent_id, parent_state) a reference's fix builds): made
+    redundant by it, unless they enforce something."""
+    found = []
+    for index in snap.indexes_by_table.get(table.oid, []):
+        keys = tuple(index.key_columns[: index.key_count])
+        if (
+            index.method == "btree"
+            and index.is_valid
+            and not (index.is_unique or index.constraint_name or index.is_partial)
+            and not index.has_expressions
+            and len(keys) < len(columns)
+            and keys == tuple(columns[: len(keys)])
+        ):
+            found.append(index)
+    return found
 
 
 def attach_tree(
