@@ -94,22 +94,20 @@ def new_files(reviewed: Selection, base: Base) -> Selection:
     if base.files is None:
         return reviewed
     known = {item.relative: item for item in base.files.files if item.relative}
-    same, edited = [], []
+    same, edited, files = [], [], []
     for item in reviewed.files:
         earlier = known.get(item.relative)
-        if earlier is None or earlier.path.resolve() == item.path.resolve():
-            continue
-        text, before = read_or_none(item.path), read_or_none(earlier.path)
-        if text is None or before is None:
-            continue  # read again, and noted, where the file is loaded
-        if text == before:
+        text = before = None
+        if earlier is not None and earlier.path.resolve() != item.path.resolve():
+            text, before = read_or_none(item.path), read_or_none(earlier.path)
+        if earlier is None or text is None or before is None:
+            files.append(item)  # new here (an unreadable one is noted where it is loaded)
+        elif text == before:
             same.append(item)
         else:
             edited.append(edited_migration(item, earlier, text, before))
     if not same and not edited:
         return reviewed
-    left_out = {*same, *(item for item in reviewed.files if item.shown in {e.file for e in edited})}
-    files = [item for item in reviewed.files if item not in left_out]
     elsewhere = dict(reviewed.not_run_by_tool)
     if same:
         count = plural(len(same), "file")

@@ -286,7 +286,7 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
     if VERSIONED.match(name) and not name.endswith(".down.sql") and uses_sqlx(folder.parent):
         recognised = "<version>_<name>.sql beside a Cargo.toml that uses sqlx"
         return [marked_unit(text, "sqlx", SQLX_NO_TRANSACTION, recognised)]
-    if up and morph_folder(folder):
+    if up and marker_in_folder(folder, MORPH_NON_TRANSACTIONAL, first_line=True):
         recognised = f"<version>_<name>.up.sql beside files marked `{MORPH_NON_TRANSACTIONAL}`"
         return [marked_unit(text, "morph", MORPH_NON_TRANSACTIONAL, recognised)]
     if PG_MIGRATIONS_FILE.match(name) and marker_in_folder(folder, PG_MIGRATIONS_NO_TRANSACTION):
@@ -390,28 +390,17 @@ def uses_sqlx(crate: Path) -> bool:
 
 
 @functools.cache
-def marker_in_folder(folder: Path, marker: str) -> bool:
-    """Does a SQL file in `folder` hold the marker anywhere (postgres-migrations reads it
-    wherever it is)?"""
+def marker_in_folder(folder: Path, marker: str, first_line: bool = False) -> bool:
+    """Does a SQL file in `folder` hold the tool's marker: where the tool reads it, as
+    the file's start (morph) or anywhere (postgres-migrations)?"""
     for item in folder.glob("*.sql"):
         try:
-            if marker in item.read_text(encoding="utf-8", errors="replace"):
-                return True
-        except OSError:
-            continue
-    return False
-
-
-@functools.cache
-def morph_folder(folder: Path) -> bool:
-    """Does a migration in `folder` carry morph's marker (Mattermost's migrations)?"""
-    for item in folder.glob("*.up.sql"):
-        try:
             with item.open(encoding="utf-8", errors="replace") as handle:
-                if handle.read(len(MORPH_NON_TRANSACTIONAL)) == MORPH_NON_TRANSACTIONAL:
-                    return True
+                text = handle.read(len(marker) if first_line else -1)
         except OSError:
             continue
+        if text == marker if first_line else marker in text:
+            return True
     return False
 
 
