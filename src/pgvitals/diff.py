@@ -562,16 +562,19 @@ def schema_drift(
                 Drift(declared.name, item.located.kind, ADDED, item.located.name, None, (), shown)
             )
         for old, new in pairs.pairs:
-            changes = tuple(
-                FieldChange(name, old_value, new_value)
+            both = [
+                FieldChange(
+                    name,
+                    comparable(old, name, old_names, same_database),
+                    comparable(new, name, new_names, same_database),
+                )
                 for name in fields
-                for old_value, new_value in [
-                    (
-                        comparable(old, name, old_names, same_database),
-                        comparable(new, name, new_names, same_database),
-                    )
-                ]
-                if old_value != new_value and not (name in unread and unknown(old_value, new_value))
+            ]
+            changes = tuple(
+                change
+                for change in both
+                if change.before != change.after
+                and not (change.field in unread and unknown(change.before, change.after))
             )
             renamed = old.located.path[-1] != new.located.path[-1]
             if not changes and not renamed:
