@@ -43,6 +43,23 @@ VACUUM goose_teachers;
 COMMENT ON INDEX goose_teachers_name_idx IS 'by name';
 """,
     },
+    "sql-migrate": {
+        "sql-migrate/1_desks.sql": """\
+-- +migrate Up
+CREATE TABLE sqlmigrate_desks (id bigint PRIMARY KEY, label text);
+CREATE INDEX CONCURRENTLY sqlmigrate_desks_label_idx ON sqlmigrate_desks (label);
+
+-- +migrate Down
+DROP TABLE sqlmigrate_desks;
+""",
+        "sql-migrate/2_index.sql": """\
+-- +migrate Up notransaction
+CREATE INDEX CONCURRENTLY sqlmigrate_desks_id_label_idx ON sqlmigrate_desks (id, label);
+
+-- +migrate Down
+DROP INDEX sqlmigrate_desks_id_label_idx;
+""",
+    },
     "dbmate": {
         "dbmate/20240101000000_lessons.sql": """\
 -- migrate:up
@@ -177,6 +194,7 @@ $$;
 # file:line of each statement that fails at deploy, with its tool and SQLSTATE
 EXPECTED = {
     "goose/00001_teachers.sql:3": ("goose", "25001"),
+    "sql-migrate/1_desks.sql:3": ("sql-migrate", "25001"),
     "dbmate/20240101000000_lessons.sql:3": ("dbmate", "25001"),
     "diesel/2024-01-01-000000_rooms/up.sql:2": ("Diesel", "25001"),
     "sqlx/migrations/20240101000000_courses.sql:3": ("sqlx", "55P04"),

@@ -409,6 +409,8 @@ class Loader:
             return Outcome(SKIPPED, reason="acts on the whole server, not run")
         if acts_on_roles(node) and not self.create_roles:
             return Outcome(SKIPPED, reason="roles are server-wide: not run on --server")
+        # a migration tool that cuts the statement sends its first piece alone: that fails
+        piece_error = self.rejected_piece(index, runner.sends) if runner and runner.sends else None
         error = self.attempt(index, statement.text)
         at_deploy = None
         for _ in range(8):  # a GRANT may name several missing roles
@@ -438,7 +440,9 @@ class Loader:
         if error is None:
             self.pending += 1
             self.created |= would_create(node)
-            if runner is not None and runner.refusal is not None:
+            if piece_error is not None and runner is not None:
+                at_deploy = AtDeploy(piece_error, runner)
+            elif runner is not None and runner.refusal is not None:
                 # the tool refuses the file before PostgreSQL sees it: no SQLSTATE
                 at_deploy = AtDeploy(ServerError("", runner.refusal, None, None, None), runner)
             return Outcome(LOADED, at_deploy=at_deploy)
@@ -490,6 +494,14 @@ class Loader:
             return ServerError.of(error)
         self.held = in_transaction
         return None
+
+    def rejected_piece(self, index: int, piece: str) -> ServerError | None:
+        """PostgreSQL's error for the piece of a statement that a migration tool sends
+        alone. Nothing of it is kept: should it run, its savepoint is rolled back."""
+        error = self.attempt(index, piece)
+        if error is None:
+            self.connection.execute(sql.SQL("ROLLBACK TO SAVEPOINT {}").format(SAVEPOINT))
+        return error
 
     def create_role(self, name: str) -> None:
         """A role the files assume exists (an owner, a grantee): roles belong to the

@@ -13,6 +13,11 @@ source (repository @ commit):
 - goose (pressly/goose@520411a, migration_sql.go, internal/sqlparser/parser.go): a
   file with `-- +goose Up` runs statement by statement in one transaction; `-- +goose
   NO TRANSACTION` (any line, any case) runs them one by one without one.
+- sql-migrate (rubenv/sql-migrate@563a2f0, migrate.go applyMigrations,
+  sqlparse/sqlparse.go): the `-- +migrate Up` section runs statement by statement in one
+  transaction; with `notransaction` on that line, one by one without one. goose and
+  sql-migrate find the statements by lines, not by SQL: where they cut one in two,
+  review/cuts.py says so.
 - dbmate (amacneil/dbmate@f3e08f1, pkg/dbmate/db.go, migration.go): each `--
   migrate:up` block is sent as one query string in a transaction; with
   `transaction:false` on that line, as one query string without one.
@@ -86,7 +91,7 @@ from pathlib import Path
 from pglast import ast
 from pglast.enums import DiscardMode, ObjectType, ReindexObjectType
 
-from pgvitals.review import files
+from pgvitals.review import cuts, files
 from pgvitals.review.split import Statement
 
 if sys.version_info >= (3, 11):
@@ -102,6 +107,7 @@ GOOSE_UP = re.compile(r"^--\s*\+goose\s+up\s*$", re.IGNORECASE | re.MULTILINE)
 GOOSE_NO_TRANSACTION = re.compile(
     r"^--\s*\+goose\s+no transaction\s*$", re.IGNORECASE | re.MULTILINE
 )
+SQL_MIGRATE_UP = re.compile(r"^-- \+migrate Up(?P<options>[^\n]*)$", re.MULTILINE)
 DBMATE_UP = re.compile(r"^--\s*migrate:up(?=\s|$)(?P<options>[^\n]*)", re.MULTILINE)
 SQLX_NO_TRANSACTION = "-- no-transaction"
 MORPH_NON_TRANSACTIONAL = "-- morph:nontransactional"
@@ -153,6 +159,14 @@ FLYWAY_REINDEX = frozenset({ReindexObjectType.REINDEX_OBJECT_SCHEMA,
                             ReindexObjectType.REINDEX_OBJECT_SYSTEM,
                             ReindexObjectType.REINDEX_OBJECT_DATABASE})  # fmt: skip
 APART = "the statement is then not atomic with the migration's others"
+TOOL_PREFIX = {"goose": "goose", "sql-migrate": "migrate"}
+# each tool's own error for a last statement it never ends
+UNTERMINATED = {
+    "goose": "failed to parse migration: unexpected unfinished SQL query: missing semicolon?",
+    "sql-migrate": (
+        "The last statement must be ended by a semicolon or '-- +migrate StatementEnd' marker."
+    ),
+}
 STILL_ONE = "with other statements it is still one implicit transaction"
 
 
@@ -165,6 +179,9 @@ class Runner:
     runs: str  # how it runs the statement's file (or block), in words
     fix: str  # the tool's opt-out, and what it costs
     refusal: str | None = None  # the tool's own error: it refuses the file at this statement
+    # the first piece of the statement, where the tool cuts it and sends the pieces apart:
+    # PostgreSQL's error for it is the one at deploy
+    sends: str | None = None
 
     def evidence(self) -> dict[str, str]:
         return {
@@ -216,7 +233,32 @@ def wrapping(path: Path, text: str, statements: list[Statement]) -> list[Runner 
         runner = Runner(unit.tool, unit.recognised_by, runs, unit.fix)
         for n in members:
             found[n] = runner
+    if (split := cuts.tool_split(text, statements)) is not None:
+        for cut in split.cuts:
+            found[cut.statement] = cut_runner(split.tool.tool, cut)
+        if split.unterminated is not None:
+            found[split.unterminated] = unterminated_runner(split.tool.tool)
     return found
+
+
+def cut_runner(tool: str, cut: cuts.Cut) -> Runner:
+    """goose or sql-migrate cuts the statement at a line inside it that ends in `;`."""
+    begin, end = (f"-- +{TOOL_PREFIX[tool]} Statement{edge}" for edge in ("Begin", "End"))
+    runs = (
+        f"statement by statement, ending each at a line that ends in `;` outside `{begin}`"
+        f" ... `{end}`, and cuts this one at line {cut.line}, inside it"
+    )
+    fix = f"put the line `{begin}` before the statement and `{end}` after it: {tool} sends it whole"
+    return Runner(tool, f"its `-- +{TOOL_PREFIX[tool]} Up` annotation", runs, fix, sends=cut.sends)
+
+
+def unterminated_runner(tool: str) -> Runner:
+    """The up section's last statement ends at no line that ends in `;`: the tool's own
+    error, before it runs any statement of the file."""
+    runs = "statement by statement, ending each at a line that ends in `;`"
+    fix = "end the statement with `;` at the end of its line"
+    recognised = f"its `-- +{TOOL_PREFIX[tool]} Up` annotation"
+    return Runner(tool, recognised, runs, fix, refusal=UNTERMINATED[tool])
 
 
 def one_by_one(path: Path, text: str, statements: list[Statement]) -> bool:
@@ -232,14 +274,14 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
     `statements`: the file's, where the tool's choice depends on them (Flyway)."""
     end = len(text)
     if GOOSE_UP.search(text):
-        if GOOSE_NO_TRANSACTION.search(text):
-            return [Unit(0, end, APART, "goose", "`-- +goose NO TRANSACTION`", "")]
-        fix = (
-            "add the line `-- +goose NO TRANSACTION` (goose then runs each statement on its"
-            f" own, outside a transaction: {NOT_ATOMIC}), or move the statement to a"
-            " migration of its own that has it"
-        )
-        return [Unit(0, end, TRANSACTION, "goose", "its `-- +goose Up` annotation", fix)]
+        opted_out = GOOSE_NO_TRANSACTION.search(text) is not None
+        how = "add the line `-- +goose NO TRANSACTION`"
+        return [by_lines_unit("goose", opted_out, "`-- +goose NO TRANSACTION`", how, end)]
+    if migrate_up := SQL_MIGRATE_UP.search(text):
+        opted_out = "notransaction" in migrate_up.group("options").split()
+        opt_out = "`-- +migrate Up notransaction`"
+        how = f"add `notransaction` to the annotation ({opt_out})"
+        return [by_lines_unit("sql-migrate", opted_out, opt_out, how, end)]
     if blocks := list(DBMATE_UP.finditer(text)):
         stops = [block.start() for block in blocks[1:]] + [end]
         return [dbmate_unit(block, stop) for block, stop in zip(blocks, stops, strict=True)]
@@ -308,6 +350,18 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
         recognised = "<version>_<name>.up.sql beside its .down.sql"
         return [Unit(0, end, ONE_QUERY, "golang-migrate", recognised, fix)]
     return []
+
+
+def by_lines_unit(tool: str, opted_out: bool, opt_out: str, how: str, end: int) -> Unit:
+    """goose and sql-migrate: the up section's statements one by one, in one transaction
+    unless the file opts out."""
+    if opted_out:
+        return Unit(0, end, APART, tool, opt_out, "")
+    fix = (
+        f"{how} ({tool} then runs each statement on its own, outside a transaction:"
+        f" {NOT_ATOMIC}), or move the statement to a migration of its own that has it"
+    )
+    return Unit(0, end, TRANSACTION, tool, f"its `-- +{TOOL_PREFIX[tool]} Up` annotation", fix)
 
 
 def marked_unit(text: str, tool: str, marker: str, recognised: str) -> Unit:

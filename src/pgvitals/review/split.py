@@ -4,8 +4,9 @@ file, line and column where each begins.
 What psql would do that the server never sees is taken out first, keeping every other
 character where it was so that lines and columns stay true: meta-commands
 (`\\connect`, `\\set`, `\\i`, ... up to the end of their line), the data lines of
-`COPY ... FROM stdin` up to `\\.`, and the down sections of dbmate (`-- migrate:down`)
-and goose (`-- +goose Down`) files. Each is recorded as a note.
+`COPY ... FROM stdin` up to `\\.`, and the down sections of dbmate (`-- migrate:down`),
+goose (`-- +goose Down`) and sql-migrate (`-- +migrate Down`) files. Each is recorded
+as a note.
 
 A statement the parser rejects is kept as a statement (unparsed) so that the server
 reports it in its own words; the statements around it are still found.
@@ -28,8 +29,12 @@ COPY_FROM_STDIN = re.compile(r"^\s*COPY\b.*\bFROM\s+STDIN\b", re.IGNORECASE | re
 # no-break space (U+00A0) and other Unicode spaces, which the server rejects.
 BLANKS = " \t\n\r\f\v"
 # Section markers of tools that keep up and down in one file.
-DOWN_MARKER = re.compile(r"^--\s*(?:migrate:down|\+goose\s+down)\b", re.IGNORECASE | re.MULTILINE)
-UP_MARKER = re.compile(r"^--\s*(?:migrate:up|\+goose\s+up)\b", re.IGNORECASE | re.MULTILINE)
+DOWN_MARKER = re.compile(
+    r"^--\s*(?:migrate:down|\+goose\s+down|\+migrate\s+down)\b", re.IGNORECASE | re.MULTILINE
+)
+UP_MARKER = re.compile(
+    r"^--\s*(?:migrate:up|\+goose\s+up|\+migrate\s+up)\b", re.IGNORECASE | re.MULTILINE
+)
 
 
 @dataclass(frozen=True)

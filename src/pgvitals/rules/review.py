@@ -32,14 +32,18 @@ def invalid_ddl(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     loads when the file runs as psql runs it. Most migration tools run a file in one
     transaction, or send it as one query string, which PostgreSQL runs as one
     implicit transaction when it holds several statements: there it is rejected.
-    Where the folder or file shows which tool runs it (goose, dbmate, Diesel, sqlx,
-    Mattermost's morph, golang-migrate, Atlas, Flyway) and the file lacks the tool's
-    opt-out, the statement is reported with the tool, how it was recognised, and
-    the opt-out, in `evidence.runner`; it is still loaded, so the other rules see
-    the schema the file means. Flyway refuses outright a file that holds statements
-    it runs in a transaction and statements it runs without one, unless `mixed` is
-    set: that is reported at the statement Flyway names, with no `sqlstate` (the
-    error is Flyway's). Files whose tool is not recognised load as psql runs them.
+    Where the folder or file shows which tool runs it (goose, sql-migrate, dbmate,
+    Diesel, sqlx, Mattermost's morph, golang-migrate, Atlas, Flyway) and the file lacks
+    the tool's opt-out, the statement is reported with the tool, how it was recognised,
+    and the opt-out, in `evidence.runner`; it is still loaded, so the other rules see
+    the schema the file means. goose and sql-migrate end a statement at each line that
+    ends in `;` unless it is between their `StatementBegin` and `StatementEnd`
+    annotations: a function body or a string with such a line inside is cut there, and
+    is reported with PostgreSQL's error for the piece the tool sends first. Flyway
+    refuses outright a file that holds statements it runs in a transaction and
+    statements it runs without one, unless `mixed` is set: that is reported at the
+    statement Flyway names, with no `sqlstate` (the error is Flyway's). Files whose
+    tool is not recognised load as psql runs them.
 
     ## Why it breaks
     A migration that fails in CI or at deploy time stops the release half way: the

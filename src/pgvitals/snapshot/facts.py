@@ -1474,6 +1474,7 @@ MIGRATION_TABLES = {
     "knex_migrations": "Knex",
     "SequelizeMeta": "Sequelize",
     "goose_db_version": "goose",
+    "gorp_migrations": "sql-migrate",
     "__drizzle_migrations": "Drizzle",
     "sqitch.changes": "sqitch",
     "supabase_migrations.schema_migrations": "Supabase",
