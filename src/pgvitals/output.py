@@ -118,6 +118,14 @@ def plan_outputs(formats: tuple[str, ...], paths: tuple[Path, ...], force: bool 
     Every file is checked now (see `check_writable`)."""
     targets = []
     for path in paths:
+        if path.suffix.lower() == ".sql":
+            # `-o fix.sql -o rollback.sql` beside the report is the natural guess: say where
+            # they go instead of only listing the report suffixes
+            known = ", ".join(SUFFIXES)
+            raise OutputError(
+                f"-o names report files ({known}), not {path}: fix.sql and rollback.sql"
+                " are written beside the first report file"
+            )
         targets.append(Target(format_of(path, SUFFIXES), path))
     to_stdout = [f for f in formats if f not in {t.format for t in targets}]
     if len(to_stdout) > 1:

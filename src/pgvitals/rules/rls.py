@@ -309,7 +309,11 @@ def rls_disabled(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
     would apply to were granted a privilege on it (or PUBLIC was, listed as
     `grantees`), and low when only its owner and roles that bypass row-level
     security may use it (Graphile Worker's `migrations`): policies would restrict
-    nobody who can reach it today. Otherwise one informational finding per schema:
+    nobody who can reach it today. A migration tool's history table (sqlx's
+    `_sqlx_migrations`, ...) that no API role reaches is low whoever was granted it:
+    it holds no tenant's rows for a policy to tell apart, and the application role
+    that may write it (Windmill grants `windmill_user` ALL ON ALL TABLES, the history
+    included) is a matter of grants. Otherwise one informational finding per schema:
     a database that serves no API and uses RLS nowhere is not flagged table by
     table.
 
@@ -377,6 +381,14 @@ def rls_disabled(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
             reasons.append(
                 f"{', '.join(grantees)} may use it" if grantees else "only its owner may use it"
             )
+            tool = facts.migration_tables.get(table.oid)
+            if tool is not None:
+                # a migration tool's history holds no tenant's rows: no policy has rows to
+                # tell apart (sqlx makes _sqlx_migrations before Windmill's first file
+                # grants windmill_user ALL ON ALL TABLES); who may write it is a grant
+                evidence["migration_tool"] = tool
+                severity = LOW
+                reasons.append(f"it holds the migration history of {tool}")
         shut_out = shut_out_by_rls(snap, table, roles)
         if shut_out:
             # Windmill's windmill_user reads usr and workspace: RLS without a policy
