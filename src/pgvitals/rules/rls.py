@@ -388,7 +388,7 @@ def rls_disabled(snap: Snapshot, opts: ApiOptions) -> Iterator[Draft]:
                 # grants windmill_user ALL ON ALL TABLES); who may write it is a grant
                 evidence["migration_tool"] = tool
                 severity = LOW
-                reasons.append(f"it holds the migration history of {tool}")
+                reasons.append(f"it holds only the migration history of {tool}")
         shut_out = shut_out_by_rls(snap, table, roles)
         if shut_out:
             # Windmill's windmill_user reads usr and workspace: RLS without a policy
