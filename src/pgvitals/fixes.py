@@ -1720,7 +1720,7 @@ def wrap_policy_calls(
         original = texts[clause]
         if original is None or not functions:
             continue
-        new = wrap_calls(original, [(f.schema, f.name) for f in functions])
+        new = wrap_calls(original, [(f.schema, f.name, f.result_type) for f in functions])
         if new != original:
             rewritten[clause] = new
     if not rewritten:
@@ -1762,15 +1762,32 @@ def _name(kind: str, token: str) -> str | None:
     return None
 
 
-def wrap_calls(expression: str, functions: Seq[tuple[str, str]]) -> str:
+# Functions whose value follows from their arguments alone (IMMUTABLE): a call of one
+# whose arguments are the wrapped call and constants is the same for every row too, and
+# is wrapped with it (Windmill's `regexp_split_to_array(current_setting(...), ',')`,
+# split per row otherwise)
+ROW_FREE_FUNCTIONS = frozenset({
+    "regexp_split_to_array", "string_to_array", "split_part", "lower", "upper", "btrim",
+    "ltrim", "rtrim", "nullif", "coalesce", "replace", "regexp_replace", "substr", "left",
+    "right", "array_append", "array_prepend", "jsonb_extract_path", "jsonb_extract_path_text",
+})  # fmt: skip
+# words that continue a type name after `::` (`timestamp with time zone`)
+TYPE_WORDS = frozenset({"with", "without", "time", "zone", "precision", "varying"})
+SPLITS = frozenset({"regexp_split_to_array", "string_to_array"})  # they return text[]
+Tokens = list[tuple[str, str, int, int]]
+
+
+def wrap_calls(expression: str, functions: Seq[tuple[str, str, str]]) -> str:
     """Wrap each call of the (schema, name) functions in `expression` (SQL as the server
-    deparses it) in a scalar sub-select, unless it already is one: `(SELECT f(...))`.
-    A call reads `name(` or `schema.name(`, names quoted or not; string literals are
-    skipped whole, and the call's end is its matching parenthesis."""
+    deparses it) in a scalar sub-select, unless it already is one: `(SELECT f(...))`,
+    taking in the casts and the calls of ROW_FREE_FUNCTIONS around it that add only
+    constants (`(SELECT (current_setting('app.ids'))::int[])`), so that nothing of it is
+    computed per row. A call reads `name(` or `schema.name(`, names quoted or not;
+    string literals are skipped whole, and the call's end is its matching parenthesis."""
     tokens = _sql_tokens(expression)
-    wanted = {(schema, name) for schema, name in functions}
-    bare = {name for _, name in functions}
-    edits: list[tuple[int, int]] = []
+    wanted = {(schema, name): result for schema, name, result in functions}
+    bare = {name: result for _, name, result in functions}
+    edits: list[tuple[int, int, str]] = []
     index = 0
     while index < len(tokens):
         start = index
@@ -1784,21 +1801,119 @@ def wrap_calls(expression: str, functions: Seq[tuple[str, str]]) -> str:
         if name is None or not is_call or not matches:
             index = start + 1
             continue
-        depth, end = 0, index + 1
-        while end < len(tokens):
-            depth += {"(": 1, ")": -1}.get(tokens[end][1], 0)
-            if depth == 0:
-                break
-            end += 1
+        call_end = _closing(tokens, index + 1)
+        result = wanted[(schema, name)] if schema is not None else bare[name]
+        start, end, suffix = _widened(expression, tokens, start, call_end, result)
         before = [t[1].lower() for t in tokens[max(0, start - 2) : start]]
         if before != ["(", "select"]:
-            edits.append((tokens[start][2], tokens[end][3]))
-        index = end + 1
-    for begin, finish in reversed(edits):
-        expression = (
-            f"{expression[:begin]}( SELECT {expression[begin:finish]}){expression[finish:]}"
-        )
+            edits.append((tokens[start][2], tokens[end][3], suffix))
+        index = max(end, call_end) + 1
+    for begin, finish, suffix in reversed(edits):
+        wrapped = f"( SELECT {expression[begin:finish]}){suffix}"
+        expression = f"{expression[:begin]}{wrapped}{expression[finish:]}"
     return expression
+
+
+def _closing(tokens: Tokens, opening: int) -> int:
+    """The index of the parenthesis that closes the one at `opening` (or the last token)."""
+    depth = 0
+    for end in range(opening, len(tokens)):
+        depth += {"(": 1, ")": -1}.get(tokens[end][1], 0)
+        if depth == 0:
+            return end
+    return len(tokens) - 1
+
+
+def _opening(tokens: Tokens, inside: int) -> int | None:
+    """The index of the nearest unclosed parenthesis before `inside`."""
+    depth = 0
+    for index in range(inside - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(tokens[index][1], 0)
+        if depth < 0:
+            return index
+    return None
+
+
+def _widened(
+    expression: str, tokens: Tokens, start: int, end: int, result: str
+) -> tuple[int, int, str]:
+    """The span [start, end] of a row-independent call, grown over what around it is
+    row-independent as well: `(span)::type`, and `f(span, constants)` for f in
+    ROW_FREE_FUNCTIONS; and what to write after the sub-select that wraps it.
+
+    `x = ANY ((SELECT ...))` would compare x with each row of a sub-query, not with
+    the elements of an array: a span that fills the parentheses of ANY, ALL or SOME is
+    cast after its sub-select to the array type it has (`ANY ((SELECT f()::int[])::int[])`,
+    a cast to the same type, which costs nothing), or is not grown that far."""
+    # each span with its type, where it is known to be an array
+    spans = [(start, end, f"::{result}" if result.endswith("]") else "")]
+    while True:
+        opening = _opening(tokens, start)
+        if opening is None:
+            break
+        closing = _closing(tokens, opening)
+        after_cast = _cast_end(tokens, closing + 1)
+        if opening == start - 1 and closing == end + 1 and after_cast is not None:
+            start, end = opening, after_cast
+            spans.append((start, end, expression[tokens[closing + 1][2] : tokens[end][3]]))
+            continue
+        function = _name(*tokens[opening - 1][:2]) if opening > 0 else None
+        others = tokens[opening + 1 : start] + tokens[end + 1 : closing]
+        if function in ROW_FREE_FUNCTIONS and _constants(others):
+            start, end = opening - 1, closing
+            spans.append((start, end, "::text[]" if function in SPLITS else ""))
+            continue
+        break
+    while len(spans) > 1 and _fills_any(tokens, *spans[-1][:2]) and not spans[-1][2]:
+        spans.pop()
+    start, end, cast = spans[-1]
+    return start, end, cast if _fills_any(tokens, start, end) else ""
+
+
+def _fills_any(tokens: Tokens, start: int, end: int) -> bool:
+    """Is [start, end] all that stands in the parentheses of ANY, ALL or SOME?"""
+    return (
+        start >= 2
+        and end + 1 < len(tokens)
+        and tokens[start - 1][1] == "("
+        and tokens[end + 1][1] == ")"
+        and tokens[start - 2][1].lower() in ("any", "all", "some")
+    )
+
+
+def _cast_end(tokens: Tokens, at: int) -> int | None:
+    """Where a `::type` that starts at `at` ends (its last token), or None."""
+    if at + 2 >= len(tokens) or tokens[at][1] != ":" or tokens[at + 1][1] != ":":
+        return None
+    end = at + 2
+    if tokens[end][0] not in ("word", "quoted"):
+        return None
+    while end + 2 < len(tokens) and tokens[end + 1][1] == "." and tokens[end + 2][0] != "other":
+        end += 2  # a schema-qualified type
+    while end + 1 < len(tokens) and tokens[end + 1][1].lower() in TYPE_WORDS:
+        end += 1
+    if end + 1 < len(tokens) and tokens[end + 1][1] == "(":
+        end = _closing(tokens, end + 1)  # varchar(40), numeric(10,2)
+    while end + 2 < len(tokens) and tokens[end + 1][1] == "[" and tokens[end + 2][1] == "]":
+        end += 2
+    return end
+
+
+def _constants(tokens: Tokens) -> bool:
+    """Do the tokens hold only literals, commas and casts (no name that could be a
+    column)?"""
+    index = 0
+    while index < len(tokens):
+        kind, token = tokens[index][:2]
+        if token == ":" and (cast := _cast_end(tokens, index)) is not None:
+            index = cast + 1
+            continue
+        if kind == "word" and token.lower() not in ("true", "false", "null"):
+            return False
+        if kind == "quoted" or token in ("(", ")"):
+            return False
+        index += 1
+    return True
 
 
 def enable_rls(table: Table, note: str) -> Fix:

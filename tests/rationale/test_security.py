@@ -276,6 +276,15 @@ def test_a_definer_trigger_function_cannot_be_called_whoever_may_execute_it(
 # rls-per-row-function
 
 
+def orders_seen_by(database, reader: str) -> tuple[int, int]:
+    """The rows of `orders` the reader sees, and the notices one query of them raised."""
+    with database.admin() as session:
+        received = notices(session)
+        session.execute(f"SET ROLE {reader}")
+        (visible,) = session.execute("SELECT count(*) FROM orders").fetchone() or (0,)
+        return visible, len(received)
+
+
 def test_a_policy_calls_its_function_per_row_until_wrapped_in_a_subselect(
     database, roles: Roles
 ) -> None:
@@ -290,20 +299,46 @@ def test_a_policy_calls_its_function_per_row_until_wrapped_in_a_subselect(
         f"GRANT SELECT ON orders TO {reader};"
     )
 
-    def calls_for_one_query() -> tuple[int, int]:
-        with database.admin() as session:
-            received = notices(session)
-            session.execute(f"SET ROLE {reader}")
-            (visible,) = session.execute("SELECT count(*) FROM orders").fetchone() or (0,)
-            return visible, len(received)
-
     # one call per row read (the planner may add one more, estimating selectivity)
-    visible, calls = calls_for_one_query()
+    visible, calls = orders_seen_by(database, reader)
     assert visible == 10 and 50 <= calls <= 51
     [found] = findings(database, "rls-per-row-function")
     apply_fix(database, found)
-    visible, calls = calls_for_one_query()
+    visible, calls = orders_seen_by(database, reader)
     assert visible == 10 and calls <= 2  # the same rows allowed, one call per query
+
+
+@pytest.mark.parametrize(
+    "using",
+    [
+        # the fix takes in the split and the cast: ANY ((SELECT (...)::int[])::int[])
+        "tenant_id = ANY (string_to_array(tenant_list(), ',')::int[])",
+        # an array-valued function: ANY ((SELECT f())) would read f()'s rows, not its elements
+        "tenant_id = ANY (tenant_array())",
+    ],
+)
+def test_an_array_the_policy_compares_with_is_built_once_per_query_after_the_fix(
+    database, roles: Roles, using: str
+) -> None:
+    (reader,) = roles("reader")
+    database.execute(
+        "CREATE FUNCTION public.tenant_list() RETURNS text LANGUAGE plpgsql STABLE"
+        "  AS $$ BEGIN RAISE NOTICE 'called'; RETURN '1,3'; END $$;"
+        "CREATE FUNCTION public.tenant_array() RETURNS int[] LANGUAGE plpgsql STABLE"
+        "  AS $$ BEGIN RAISE NOTICE 'called'; RETURN '{1,3}'; END $$;"
+        "CREATE TABLE orders (id int, tenant_id int);"
+        "INSERT INTO orders SELECT g, g % 5 FROM generate_series(1, 50) g;"
+        "ALTER TABLE orders ENABLE ROW LEVEL SECURITY;"
+        f"CREATE POLICY tenant_orders ON orders USING ({using});"
+        f"GRANT SELECT ON orders TO {reader};"
+    )
+
+    visible, calls = orders_seen_by(database, reader)
+    assert visible == 20 and calls >= 50
+    [found] = findings(database, "rls-per-row-function")
+    apply_fix(database, found)
+    visible, calls = orders_seen_by(database, reader)
+    assert visible == 20 and calls <= 2  # the same rows allowed, one call per query
 
 
 def test_a_function_in_a_sub_select_that_reads_no_column_runs_once_per_query(

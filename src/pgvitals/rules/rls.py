@@ -126,11 +126,15 @@ def rls_per_row_function(snap: Snapshot, opts: PerRowOptions) -> Iterator[Draft]
     ## Fix
     Wrap each such call in a scalar sub-select: `(SELECT auth.uid())`. The fix
     rewrites the policy's expressions that way with `ALTER POLICY`, keeping its
-    name, command and roles; the rollback restores the original expressions. A
-    STABLE function returns the same value throughout a query, so what the policy
-    allows does not change. A VOLATILE one (the default for a function declared
-    without a volatility) may not: check that it gives one answer per query, and
-    declare it STABLE if so.
+    name, command and roles; the rollback restores the original expressions. The
+    sub-select takes in what around the call is the same for every row too, a cast and
+    a split of its value (`(SELECT regexp_split_to_array(current_setting('app.groups'),
+    ','))`), and where it compares with `= ANY (...)` it is cast back to its array type
+    (`ANY ((SELECT f())::int[])`): without it, ANY would read the sub-select's rows, not
+    the array's elements. A STABLE function returns the same value throughout a
+    query, so what the policy allows does not change. A VOLATILE one (the default for
+    a function declared without a volatility) may not: check that it gives one answer
+    per query, and declare it STABLE if so.
     """
     facts = snap.facts
     for policy in snap.policies:
