@@ -34,7 +34,13 @@ from pgvitals.rules._api import (
 from pgvitals.rules.design import empty_allowed_by_check, own_tables
 from pgvitals.snapshot.facts import soft_deleted_when
 from pgvitals.snapshot.model import Column, ColumnProfile, Snapshot, Table
-from pgvitals.snapshot.profile import DEFAULT_PLACEHOLDERS, credential_role, name_words
+from pgvitals.snapshot.profile import (
+    DEFAULT_PLACEHOLDERS,
+    DIGEST_MEASURES,
+    credential_role,
+    digests,
+    name_words,
+)
 from pgvitals.snapshot.words import words
 
 # --- shared ---------------------------------------------------------------------------
@@ -537,7 +543,10 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
     secrets must stay readable (a webhook's signing secret, a token for calling another
     service), and a fast digest of a random token is a fine hash. Columns about a
     password rather than holding one (`*_hint`, `*_salt`, `*_reset_at`, `*_algorithm`)
-    are left out. A password of another system
+    are left out. Where the name ends in `hash`, `digest` or `hmac`
+    (`two_factor_secret_hash`), base64 strings of a digest's length (SHA-256 or BLAKE2b-256
+    in 44 characters, ...) count as fast digests too; elsewhere they may be random tokens
+    stored as issued. A password of another system
     (`meetingPassword`, `smtp_password`, `db_password`) is a secret: the application
     reads it to present it there. A value that only names a secret kept elsewhere (a
     Zabbix user macro `{$VMWARE.PASSWORD}`, `${DB_PASSWORD}`, `{{ vault_password }}`)
@@ -562,7 +571,8 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
         if role is None or "slow_hash" not in profile.counts:
             continue
         filled = profile.counts.get("filled", 0)
-        slow, fast = profile.counts["slow_hash"], profile.counts.get("fast_digest", 0)
+        slow, fast = profile.counts["slow_hash"], digests(profile.counts)
+        counted = tuple(m for m in ("filled", *DIGEST_MEASURES) if m in profile.counts)
         # a reference ({$VMWARE.PASSWORD}) stores no secret here: only the others count
         references = profile.counts.get("reference", 0)
         stored = filled - references
@@ -578,7 +588,7 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
             "fast_digests": fast,
             "password_hashes": slow,
             "ratio": round(ratio, 4),
-            **read_evidence(profile, ("filled", "slow_hash", "fast_digest"), filled),
+            **read_evidence(profile, counted, filled),
         }
         if references:
             evidence["references"] = references
@@ -590,11 +600,10 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
             said = "are not password hashes: stored as typed"
         else:
             severity, plain = MEDIUM, fast
-            said = "are fast digests (MD5, SHA or md5-crypt), not password hashes"
+            said = "are fast digests (MD5, SHA, BLAKE2 or md5-crypt), not password hashes"
         yield finding(
             column,
-            f"{share(plain, filled, profile, ('filled', 'slow_hash', 'fast_digest'), 'values')}"
-            f" {said}",
+            f"{share(plain, filled, profile, counted, 'values')} {said}",
             evidence=evidence,
             severity=severity,
         )
