@@ -806,6 +806,27 @@ RECORD_WORDS = frozenset(
 )  # fmt: skip
 
 
+# A table that holds what was deleted, named by its last word (`trash`, `recycle_bin`,
+# `file_tombstones`) or its first (`deleted_files`): a row is put there because the row it
+# references was soft-deleted (Ente's trash, one row per file removed from an album,
+# referencing the collection_files row marked is_deleted), so pointing at a deleted
+# parent is what a live row of it means.
+DELETED_HOLDER_LAST = frozenset(
+    {"trash", "trashed", "recyclebin", "tombstone", "tombstones", "graveyard"}
+)  # not a bare `bin`: a warehouse's storage_bin holds stock
+DELETED_HOLDER_FIRST = frozenset({"deleted", "trashed", "removed"})
+
+
+def holds_the_deleted(table: Table) -> bool:
+    """Is the table named as a trash, a recycle bin or a list of deleted rows?"""
+    parts = words(table.name)
+    return bool(parts) and (
+        parts[-1] in DELETED_HOLDER_LAST
+        or "".join(parts[-2:]) in DELETED_HOLDER_LAST
+        or parts[0] in DELETED_HOLDER_FIRST
+    )
+
+
 def records_the_past(table: Table) -> bool:
     """Is the table named as a history, a log or an audit trail (its last word)?"""
     parts = words(table.name)
@@ -850,7 +871,10 @@ def soft_delete_orphans(snap: Snapshot, opts: SoftOrphanOptions) -> Iterator[Dra
     Not reported, unless the schema says so, from a table named as a record of the past
     (`*_history`, `*_log`, `*_audit`, `*_changes`, `*_events`, `*_stats`: Coder's
     user_status_changes, workspace_agent_stats): what happened to a user or a workspace
-    stays true after it is deleted, and is kept for that.
+    stays true after it is deleted, and is kept for that. Never reported from a table
+    named as a holder of deleted rows (`trash`, `recycle_bin`, `*_tombstones`,
+    `deleted_*`: Ente's trash references the collection_files row each of its rows
+    moved out of the album): a row is there because its parent was deleted.
     Counted exactly below 100,000 rows, in a TABLESAMPLE of the child above.
 
     ## Why it breaks
@@ -875,8 +899,8 @@ def soft_delete_orphans(snap: Snapshot, opts: SoftOrphanOptions) -> Iterator[Dra
         table = snap.table_by_oid.get(count.table_oid)
         parent = snap.table_by_oid.get(count.ref_table_oid)
         column = facts.column_by_name.get((count.table_oid, count.columns[0]))
-        if table is None or parent is None or column is None:
-            continue
+        if table is None or parent is None or column is None or holds_the_deleted(table):
+            continue  # a trash's rows point at deleted parents: that is why they are there
         fk = constraints.get((count.table_oid, tuple(count.columns)))
         own = facts.soft_delete_columns.get(table.oid)
         reasons = []
