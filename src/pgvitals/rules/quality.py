@@ -12,6 +12,7 @@ since a forgotten copy is where such data lingers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -408,6 +409,10 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
     expression matching the word (Zabbix's `item_preproc.params`). Info in a column of
     labels (`label`, `caption`, `newvalue`): the text a value map shows for a value is
     what someone typed (Zabbix's `valuemap_mapping.newvalue` shows 2 as 'None').
+    Low whatever the share where a partial index's predicate names the column and the
+    placeholder (Ente's `UNIQUE (original_transaction_id) WHERE original_transaction_id
+    <> 'none'`, every free plan's 'none'): the schema knows the convention and keeps it
+    out of the key; `IS NULL` still misses it.
     The placeholders named in the finding are entries of the list, not values
     read from the table. The list is applied while the rows are read (a saved snapshot
     keeps the counts for the list configured when it was taken).
@@ -443,6 +448,9 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
             severity = HIGH
         elif ratio >= opts.medium_ratio:
             severity = MEDIUM
+        named_by = sentinel_named_by(snap, table, column, profile.placeholders)
+        if named_by is not None and severity is not None:
+            severity = LOW  # the schema leaves it out of a key: a convention it knows
         label = is_label_column(column.name)
         if label:
             severity = INFO  # the text a value map shows for a value: 'None' is one
@@ -456,14 +464,51 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
         }
         if label:
             evidence["label_column"] = True
+        if named_by is not None:
+            evidence["named_by_schema"] = named_by
         yield finding(
             column,
             f"{share(found, values, profile, ('placeholder',), 'values')} are placeholders"
             f" for no value ({which})"
+            + (
+                f"; the schema names it ({named_by}): a convention, still not NULL"
+                if named_by
+                else ""
+            )
             + ("; in a column of labels, likely the text shown for a value" if label else ""),
             evidence=evidence,
             severity=severity,
         )
+
+
+# A string literal as PostgreSQL deparses it: 'none'::text, 'it''s'
+STRING_LITERAL = re.compile(r"'((?:[^']|'')*)'")
+
+
+def sentinel_named_by(
+    snap: Snapshot, table: Table, column: Column, placeholders: Iterable[str]
+) -> str | None:
+    """The partial index whose predicate names the column and one of its placeholders:
+    the schema keeps that "no value" out of a key on purpose (Ente's
+    sub_original_txn_id_index, `WHERE original_transaction_id <> 'none'`, which every free
+    plan holds). None if no index does."""
+    wanted = set(placeholders)
+    # the column in the predicate: bare (a lower-case name) or quoted, its quotes doubled
+    quoted = '"' + column.name.replace('"', '""') + '"'
+    mention = re.compile(rf'(?<![\w"]){re.escape(column.name)}(?![\w"])|{re.escape(quoted)}')
+    indexes = snap.indexes_by_table.get(table.oid, [])
+    # an index of the column itself first: the key the placeholder is kept out of
+    for index in sorted(indexes, key=lambda index: column.name not in index.key_columns):
+        predicate = index.predicate or ""
+        if mention.search(predicate) and literal_values(predicate) & wanted:
+            return f"partial index {index.name}"
+    return None
+
+
+def literal_values(text: str) -> set[str]:
+    """The string literals in deparsed SQL, trimmed and in lower case, as placeholders are
+    compared."""
+    return {value.replace("''", "'").strip().lower() for value in STRING_LITERAL.findall(text)}
 
 
 # The last word of a column that holds a program's text (parameters, expressions,
