@@ -1149,9 +1149,20 @@ def empty_allowed_by_check(snap: Snapshot, table: Table, column: Column) -> str 
 
 # --- timestamp-as-integer -------------------------------------------------------------
 
-# Seconds since 1970 between 2000-01-01 and 2100-01-01, and the same in milliseconds.
+# Seconds since 1970 between 2000-01-01 and 2100-01-01, and the same in finer units:
+# milliseconds (JavaScript's Date.now()), microseconds (Go's time.UnixMicro(), Ente's
+# now_utc_micro_seconds() defaults), nanoseconds (time.UnixNano(), still inside bigint).
+# The four ranges do not overlap, so the values say which one a column counts in.
 EPOCH_SECONDS = (946_684_800, 4_102_444_800)
-EPOCH_MILLISECONDS = (EPOCH_SECONDS[0] * 1000, EPOCH_SECONDS[1] * 1000)
+EPOCH_UNITS = {
+    unit: (EPOCH_SECONDS[0] * per_second, EPOCH_SECONDS[1] * per_second)
+    for unit, per_second in (
+        ("seconds", 1),
+        ("milliseconds", 1_000),
+        ("microseconds", 1_000_000),
+        ("nanoseconds", 1_000_000_000),
+    )
+}
 # Names that say "a point in time" on their own; `*_time` and `*_date` can be durations
 # or day numbers, so for them the values must be in an epoch range. So must a bare
 # `epoch`: a package's version epoch (RPM's and Debian's `epoch`, GitLab's
@@ -1169,10 +1180,11 @@ def point_in_time_name(name: str) -> bool:
 
 
 def epoch_unit(low: int | None, high: int | None) -> str | None:
-    """ "seconds" or "milliseconds" when every value lies in that epoch range."""
+    """The unit of EPOCH_UNITS ("seconds", "milliseconds", ...) in whose epoch range every
+    value lies, if any."""
     if low is None or high is None:
         return None
-    for unit, (start, end) in (("seconds", EPOCH_SECONDS), ("milliseconds", EPOCH_MILLISECONDS)):
+    for unit, (start, end) in EPOCH_UNITS.items():
         if start <= low and high <= end:
             return unit
     return None
@@ -1233,7 +1245,8 @@ def timestamp_as_integer(snap: Snapshot, opts: TimestampAsIntegerOptions) -> Ite
     `time` or `date` as `*_time` and `*_date` do (`jointime`, `lastpictureupdate`).
 
     Unless `--no-data`, the smallest and largest values are read in the table's row
-    scan: values in the epoch range (2000-2100, seconds or milliseconds) confirm it, and
+    scan: values in the epoch range (2000-2100, in seconds, milliseconds, microseconds or
+    nanoseconds) confirm it, and
     then `*_time` and `*_date` integer columns count too, and a bare `epoch`, which
     without such values is a version counter (RPM's and Debian's package epoch, 0 or a
     small number) or a training epoch, not a time. 0, which such columns hold for
@@ -1258,8 +1271,9 @@ def timestamp_as_integer(snap: Snapshot, opts: TimestampAsIntegerOptions) -> Ite
     wrongly across formats.
 
     ## Fix
-    Add a `timestamptz` column filled with `to_timestamp(col)` (seconds) or
-    `to_timestamp(col / 1000.0)` (milliseconds), move readers and writers to it, and
+    Add a `timestamptz` column filled with `to_timestamp(col)` (seconds),
+    `to_timestamp(col / 1000.0)` (milliseconds) or `to_timestamp(col / 1000000.0)`
+    (microseconds, which `timestamptz` keeps exactly), move readers and writers to it, and
     drop the old one; or convert in place with `ALTER COLUMN ... TYPE timestamptz USING
     to_timestamp(col)`, which rewrites the table under an ACCESS EXCLUSIVE lock.
     pgvitals offers no SQL: the unit must be confirmed first.

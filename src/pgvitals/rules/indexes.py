@@ -79,6 +79,10 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
     predicate such as `WHERE deleted_at IS NULL` does not (the rows outside it must
     be found too), and such an index is named in the finding.
 
+    A whole-table unique index on some of the key's columns serves its lookup: it
+    finds at most one row, which the rest of the lookup filters (Ente's trash, whose
+    primary key is `file_id`, references collection_files by `(file_id, collection_id)`).
+
     A multi-column key whose lookup an index leading with one of its columns narrows
     (`(order_id, placed_at)` beside a primary key `(order_id, line_no)`) is low while
     that index finds few rows per value (`few_rows_per_value`, from the column's

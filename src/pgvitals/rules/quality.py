@@ -12,6 +12,7 @@ since a forgotten copy is where such data lingers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -34,7 +35,13 @@ from pgvitals.rules._api import (
 from pgvitals.rules.design import empty_allowed_by_check, own_tables
 from pgvitals.snapshot.facts import soft_deleted_when
 from pgvitals.snapshot.model import Column, ColumnProfile, Snapshot, Table
-from pgvitals.snapshot.profile import DEFAULT_PLACEHOLDERS, credential_role, name_words
+from pgvitals.snapshot.profile import (
+    DEFAULT_PLACEHOLDERS,
+    DIGEST_MEASURES,
+    credential_role,
+    digests,
+    name_words,
+)
 from pgvitals.snapshot.words import words
 
 # --- shared ---------------------------------------------------------------------------
@@ -402,6 +409,10 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
     expression matching the word (Zabbix's `item_preproc.params`). Info in a column of
     labels (`label`, `caption`, `newvalue`): the text a value map shows for a value is
     what someone typed (Zabbix's `valuemap_mapping.newvalue` shows 2 as 'None').
+    Low whatever the share where a partial index's predicate names the column and the
+    placeholder (Ente's `UNIQUE (original_transaction_id) WHERE original_transaction_id
+    <> 'none'`, every free plan's 'none'): the schema knows the convention and keeps it
+    out of the key; `IS NULL` still misses it.
     The placeholders named in the finding are entries of the list, not values
     read from the table. The list is applied while the rows are read (a saved snapshot
     keeps the counts for the list configured when it was taken).
@@ -437,6 +448,9 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
             severity = HIGH
         elif ratio >= opts.medium_ratio:
             severity = MEDIUM
+        named_by = sentinel_named_by(snap, table, column, profile.placeholders)
+        if named_by is not None and severity is not None:
+            severity = LOW  # the schema leaves it out of a key: a convention it knows
         label = is_label_column(column.name)
         if label:
             severity = INFO  # the text a value map shows for a value: 'None' is one
@@ -450,14 +464,51 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
         }
         if label:
             evidence["label_column"] = True
+        if named_by is not None:
+            evidence["named_by_schema"] = named_by
         yield finding(
             column,
             f"{share(found, values, profile, ('placeholder',), 'values')} are placeholders"
             f" for no value ({which})"
+            + (
+                f"; the schema names it ({named_by}): a convention, still not NULL"
+                if named_by
+                else ""
+            )
             + ("; in a column of labels, likely the text shown for a value" if label else ""),
             evidence=evidence,
             severity=severity,
         )
+
+
+# A string literal as PostgreSQL deparses it: 'none'::text, 'it''s'
+STRING_LITERAL = re.compile(r"'((?:[^']|'')*)'")
+
+
+def sentinel_named_by(
+    snap: Snapshot, table: Table, column: Column, placeholders: Iterable[str]
+) -> str | None:
+    """The partial index whose predicate names the column and one of its placeholders:
+    the schema keeps that "no value" out of a key on purpose (Ente's
+    sub_original_txn_id_index, `WHERE original_transaction_id <> 'none'`, which every free
+    plan holds). None if no index does."""
+    wanted = set(placeholders)
+    # the column in the predicate: bare (a lower-case name) or quoted, its quotes doubled
+    quoted = '"' + column.name.replace('"', '""') + '"'
+    mention = re.compile(rf'(?<![\w"]){re.escape(column.name)}(?![\w"])|{re.escape(quoted)}')
+    indexes = snap.indexes_by_table.get(table.oid, [])
+    # an index of the column itself first: the key the placeholder is kept out of
+    for index in sorted(indexes, key=lambda index: column.name not in index.key_columns):
+        predicate = index.predicate or ""
+        if mention.search(predicate) and literal_values(predicate) & wanted:
+            return f"partial index {index.name}"
+    return None
+
+
+def literal_values(text: str) -> set[str]:
+    """The string literals in deparsed SQL, trimmed and in lower case, as placeholders are
+    compared."""
+    return {value.replace("''", "'").strip().lower() for value in STRING_LITERAL.findall(text)}
 
 
 # The last word of a column that holds a program's text (parameters, expressions,
@@ -537,7 +588,10 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
     secrets must stay readable (a webhook's signing secret, a token for calling another
     service), and a fast digest of a random token is a fine hash. Columns about a
     password rather than holding one (`*_hint`, `*_salt`, `*_reset_at`, `*_algorithm`)
-    are left out. A password of another system
+    are left out. Where the name ends in `hash`, `digest` or `hmac`
+    (`two_factor_secret_hash`), base64 strings of a digest's length (SHA-256 or BLAKE2b-256
+    in 44 characters, ...) count as fast digests too; elsewhere they may be random tokens
+    stored as issued. A password of another system
     (`meetingPassword`, `smtp_password`, `db_password`) is a secret: the application
     reads it to present it there. A value that only names a secret kept elsewhere (a
     Zabbix user macro `{$VMWARE.PASSWORD}`, `${DB_PASSWORD}`, `{{ vault_password }}`)
@@ -562,7 +616,8 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
         if role is None or "slow_hash" not in profile.counts:
             continue
         filled = profile.counts.get("filled", 0)
-        slow, fast = profile.counts["slow_hash"], profile.counts.get("fast_digest", 0)
+        slow, fast = profile.counts["slow_hash"], digests(profile.counts)
+        counted = tuple(m for m in ("filled", *DIGEST_MEASURES) if m in profile.counts)
         # a reference ({$VMWARE.PASSWORD}) stores no secret here: only the others count
         references = profile.counts.get("reference", 0)
         stored = filled - references
@@ -578,7 +633,7 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
             "fast_digests": fast,
             "password_hashes": slow,
             "ratio": round(ratio, 4),
-            **read_evidence(profile, ("filled", "slow_hash", "fast_digest"), filled),
+            **read_evidence(profile, counted, filled),
         }
         if references:
             evidence["references"] = references
@@ -590,11 +645,10 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
             said = "are not password hashes: stored as typed"
         else:
             severity, plain = MEDIUM, fast
-            said = "are fast digests (MD5, SHA or md5-crypt), not password hashes"
+            said = "are fast digests (MD5, SHA, BLAKE2 or md5-crypt), not password hashes"
         yield finding(
             column,
-            f"{share(plain, filled, profile, ('filled', 'slow_hash', 'fast_digest'), 'values')}"
-            f" {said}",
+            f"{share(plain, filled, profile, counted, 'values')} {said}",
             evidence=evidence,
             severity=severity,
         )
@@ -797,6 +851,27 @@ RECORD_WORDS = frozenset(
 )  # fmt: skip
 
 
+# A table that holds what was deleted, named by its last word (`trash`, `recycle_bin`,
+# `file_tombstones`) or its first (`deleted_files`): a row is put there because the row it
+# references was soft-deleted (Ente's trash, one row per file removed from an album,
+# referencing the collection_files row marked is_deleted), so pointing at a deleted
+# parent is what a live row of it means.
+DELETED_HOLDER_LAST = frozenset(
+    {"trash", "trashed", "recyclebin", "tombstone", "tombstones", "graveyard"}
+)  # not a bare `bin`: a warehouse's storage_bin holds stock
+DELETED_HOLDER_FIRST = frozenset({"deleted", "trashed", "removed"})
+
+
+def holds_the_deleted(table: Table) -> bool:
+    """Is the table named as a trash, a recycle bin or a list of deleted rows?"""
+    parts = words(table.name)
+    return bool(parts) and (
+        parts[-1] in DELETED_HOLDER_LAST
+        or "".join(parts[-2:]) in DELETED_HOLDER_LAST
+        or parts[0] in DELETED_HOLDER_FIRST
+    )
+
+
 def records_the_past(table: Table) -> bool:
     """Is the table named as a history, a log or an audit trail (its last word)?"""
     parts = words(table.name)
@@ -841,7 +916,10 @@ def soft_delete_orphans(snap: Snapshot, opts: SoftOrphanOptions) -> Iterator[Dra
     Not reported, unless the schema says so, from a table named as a record of the past
     (`*_history`, `*_log`, `*_audit`, `*_changes`, `*_events`, `*_stats`: Coder's
     user_status_changes, workspace_agent_stats): what happened to a user or a workspace
-    stays true after it is deleted, and is kept for that.
+    stays true after it is deleted, and is kept for that. Never reported from a table
+    named as a holder of deleted rows (`trash`, `recycle_bin`, `*_tombstones`,
+    `deleted_*`: Ente's trash references the collection_files row each of its rows
+    moved out of the album): a row is there because its parent was deleted.
     Counted exactly below 100,000 rows, in a TABLESAMPLE of the child above.
 
     ## Why it breaks
@@ -866,8 +944,8 @@ def soft_delete_orphans(snap: Snapshot, opts: SoftOrphanOptions) -> Iterator[Dra
         table = snap.table_by_oid.get(count.table_oid)
         parent = snap.table_by_oid.get(count.ref_table_oid)
         column = facts.column_by_name.get((count.table_oid, count.columns[0]))
-        if table is None or parent is None or column is None:
-            continue
+        if table is None or parent is None or column is None or holds_the_deleted(table):
+            continue  # a trash's rows point at deleted parents: that is why they are there
         fk = constraints.get((count.table_oid, tuple(count.columns)))
         own = facts.soft_delete_columns.get(table.oid)
         reasons = []

@@ -101,10 +101,27 @@ def leads_with(index: Index, columns: list[str]) -> bool:
     return False
 
 
+def unique_within(index: Index, columns: list[str]) -> bool:
+    """Is the index a whole-table unique btree whose keys are all among `columns`, so
+    that an equality lookup on them finds at most one row through it?"""
+    keys = index.key_columns[: index.key_count]
+    return (
+        index.is_unique
+        and not index.is_partial
+        and index.method == "btree"
+        and bool(keys)
+        and all(key is not None and key in columns for key in keys)
+    )
+
+
 def serves_lookup_on(index: Index, columns: list[str], attnums: set[int] | None = None) -> bool:
     """Can an equality lookup on all `columns` (attribute numbers `attnums`) use this
     index without scanning it all? A partial index can when the lookup implies its
-    predicate (see `lookup_implies`); without `attnums` none can."""
+    predicate (see `lookup_implies`); without `attnums` none can. So can a whole-table
+    unique btree on some of the columns (Ente's trash_pkey (file_id) beside the key
+    (file_id, collection_id)): it finds at most one row, which the lookup then filters."""
+    if index.is_valid and unique_within(index, columns):
+        return True
     if not index.is_valid or not leads_with(index, columns):
         return False
     return not index.is_partial or (attnums is not None and lookup_implies(index, attnums))

@@ -104,9 +104,22 @@ PATTERNS = {
         r"|^(\$1\$|\$apr1\$|\{S?SHA[0-9]*\}|\{S?MD5\})"
         r"|^:A:[0-9a-fA-F]{32}$|^:B:[0-9a-fA-F]+:[0-9a-fA-F]{32}$"
     ),
+    # the same digests base64-encoded (standard or URL-safe, padded or not): 16, 20, 28,
+    # 32, 48 and 64 bytes (MD5, SHA-1, SHA-224, SHA-256 / BLAKE2b-256, SHA-384, SHA-512).
+    # Only measured where the name says hash (`two_factor_secret_hash`, Ente's keyed
+    # BLAKE2b-256): a random token of 32 bytes looks the same, and is stored as issued.
+    "encoded_digest": (
+        r"^([A-Za-z0-9+/_-]{22}(==)?|[A-Za-z0-9+/_-]{27}=?|[A-Za-z0-9+/_-]{38}(==)?"
+        r"|[A-Za-z0-9+/_-]{43}=?|[A-Za-z0-9+/_-]{64}|[A-Za-z0-9+/_-]{86}(==)?)$"
+    ),
 }
 SHAPES = ("email", "phone", "ip_address", "national_id")
 CREDENTIAL_MEASURES = ("slow_hash", "fast_digest", "reference")
+# What counts as hashed, of the credential measures (the margins of their shares add up)
+DIGEST_MEASURES = ("slow_hash", "fast_digest", "encoded_digest")
+# The last words of a name that says its values are digests (`password_hash`,
+# `token_digest`): there a base64 string of a digest's length is one.
+DIGEST_NAMES = frozenset({"hash", "hashed", "digest", "hmac"})
 
 # Measure -> the condition counted, on `{t}` (the column as text) or `{c}` (as stored).
 # `%%` is a literal % (the query has parameters). A cheap test of the value's size in
@@ -135,6 +148,10 @@ CONDITIONS = {
     "slow_hash": "pg_catalog.octet_length({t}) >= 20 AND {t} ~ %(slow_hash)s",
     "fast_digest": "pg_catalog.octet_length({t}) BETWEEN 13 AND 200 AND {t} ~ %(fast_digest)s",
     "reference": "pg_catalog.octet_length({t}) BETWEEN 4 AND 300 AND {t} ~ %(reference)s",
+    "encoded_digest": (
+        "pg_catalog.octet_length({t}) BETWEEN 22 AND 88 AND {t} ~ %(encoded_digest)s"
+        " AND {t} !~ '^[0-9A-Fa-f]*$'"  # hex ones are fast_digest's: counted once
+    ),
 }
 # Measures read as an extreme instead of a count: (aggregate, expression)
 EXTREMES = {
@@ -152,6 +169,12 @@ PLACEHOLDER_MASK = (
 )
 # spaces around a placeholder that still count ('  n/a ')
 PLACEHOLDER_PADDING = 8
+
+
+def digests(counts: dict[str, int]) -> int:
+    """Values that are fast digests: hex and the like anywhere, base64 where the name
+    says hash (no value is counted by both)."""
+    return counts.get("fast_digest", 0) + counts.get("encoded_digest", 0)
 
 
 def name_words(name: str) -> list[str]:
@@ -193,6 +216,8 @@ def measures_of(column: Column, probes: frozenset[str]) -> tuple[str, ...]:
         found += SHAPES
     if credential:
         found += CREDENTIAL_MEASURES
+        if name_words(column.name)[-1] in DIGEST_NAMES:
+            found.append("encoded_digest")
     if "time_values" in probes and time_named_integer(column):
         found += ["min_value", "max_value"]
     return tuple(found)
