@@ -109,7 +109,14 @@ def format_of(path: Path, suffixes: dict[str, str]) -> str:
     fmt = suffixes.get(path.suffix.lower())
     if fmt is None:
         known = ", ".join(suffixes)
-        raise OutputError(f"cannot tell the format of {path} from its suffix ({known})")
+        # `-o fix.sql`: the scripts are no format, they come with every report file
+        beside = (
+            "; fix.sql and rollback.sql are written beside the first report file"
+            f" (-o {path.parent / 'report.md'} writes them in {path.parent})"
+            if path.suffix.lower() == ".sql"
+            else ""
+        )
+        raise OutputError(f"cannot tell the format of {path} from its suffix ({known}){beside}")
     return fmt
 
 
