@@ -150,15 +150,18 @@ def test_unknown_output_suffix_is_a_usage_error(database, tmp_path) -> None:
     assert "cannot tell the format" in one_error_line(run.stderr)
 
 
-def test_sql_output_says_where_the_fix_scripts_go(database, tmp_path) -> None:
-    # `-o out/report.md -o out/fix.sql`, as a reviewer of Windmill's schema first typed it
-    run = pgvitals(
-        "check", database.dsn, "-o", str(tmp_path / "report.md"), "-o", str(tmp_path / "fix.sql")
-    )
+def test_naming_fix_sql_as_an_output_says_where_the_scripts_go(database, tmp_path) -> None:
+    # `-o out/fix.sql -o out/rollback.sql`, as one would guess from the files' names
+    run = pgvitals("check", database.dsn, "-o", str(tmp_path / "fix.sql"))
     assert run.exit_code == 2
     line = one_error_line(run.stderr)
     assert "fix.sql and rollback.sql are written beside the first report file" in line
-    assert not (tmp_path / "report.md").exists()
+    assert f"-o {tmp_path / 'report.md'}" in line
+    # beside a report, as a reviewer of Windmill's schema first typed it: nothing written
+    report = tmp_path / "report.md"
+    run = pgvitals("check", database.dsn, "-o", str(report), "-o", str(tmp_path / "fix.sql"))
+    assert run.exit_code == 2 and "written beside" in one_error_line(run.stderr)
+    assert not report.exists()
 
 
 def test_config_disables_excuses_and_tunes(database, tmp_path: Path) -> None:

@@ -187,6 +187,87 @@ def restore_index(
     return statements + index_comment(index)
 
 
+# How pg_get_indexdef writes an index's head: `CREATE [UNIQUE] INDEX name ON [ONLY]
+# schema.table `, each name bare or quoted (quotes doubled); the rest says what it indexes
+IDENTIFIER = r'(?:"(?:[^"]|"")*"|[^\s".]+)'
+INDEX_HEAD = re.compile(
+    rf"^CREATE (?P<unique>UNIQUE )?INDEX {IDENTIFIER} ON (?:ONLY )?{IDENTIFIER}\.{IDENTIFIER}"
+    r" (?P<rest>USING .*)$",
+    re.DOTALL,
+)
+
+
+def complete_partitioned_index(snap: Snapshot, index: Index) -> Fix | NoFix:
+    """The indexes that the partitions of `index`'s partitioned table lack, each built
+    like it (CONCURRENTLY on a leaf, ON ONLY a sub-partitioned one, then its own
+    partitions') and attached to it: once every partition has one, the index is valid.
+
+    An attached index cannot be detached or dropped on its own, so the rollback drops
+    `index` (with every index attached to it) and makes it again as it was: ON ONLY the
+    table, the indexes that were attached before rebuilt and attached, the rest not."""
+    table = snap.table_by_oid[index.table_oid]
+    head = INDEX_HEAD.match(index.definition or "")
+    if head is None:
+        return NoFix(f"the definition of index {one_line(index.qualname)} could not be read")
+    refused = used_by_foreign_keys(snap, index) or backs_a_partition_key(snap, index)
+    if refused is not None or index.constraint_name:
+        return refused or NoFix(
+            f"{one_line(index.qualname)} backs constraint {one_line(index.constraint_name or '')},"
+            " so it cannot be dropped to undo the fix"
+        )
+    statements: list[str] = []
+    plain = complete_below(snap, index, table, head["unique"] or "", head["rest"], statements)
+    restore = [create_statement(index, partitioned=True)]
+    for child in snap.facts.attached_indexes.get(index.oid, []):
+        restored = restore_index(snap, child)
+        if isinstance(restored, NoFix):
+            return restored
+        attach = attach_statement(
+            name_of(index.schema, index.name), name_of(child.schema, child.name)
+        )
+        restore += [*restored, attach]
+    drop = drop_index_statement(index.schema, index.name, concurrently=False)
+    risk = CONCURRENT_BUILD | PLAIN_BUILD if plain else CONCURRENT_BUILD
+    return Fix(tuple(statements), (drop, *restore, *index_comment(index)), risk)
+
+
+def complete_below(
+    snap: Snapshot, index: Index, table: Table, unique: str, rest: str, statements: list[str]
+) -> bool:
+    """Append, for each partition of `table` with no index attached to `index`, one built
+    as `rest` says and attached (recursively below a sub-partitioned one); True when one
+    of them is built ON ONLY a sub-partitioned partition (no CONCURRENTLY there)."""
+    names = snap.facts.names
+    attached = {child.table_oid: child for child in snap.facts.attached_indexes.get(index.oid, [])}
+    keys = "_".join(column or "expr" for column in index.key_columns[: index.key_count])
+    plain = False
+    for partition in snap.facts.partitions_by_parent.get(table.oid, []):
+        if partition.kind == "f":
+            continue  # a foreign partition takes no index
+        child = attached.get(partition.oid)
+        if child is not None:
+            if partition.kind == "p" and not child.is_valid:
+                plain |= complete_below(snap, child, partition, unique, rest, statements)
+            continue
+        name = names.new(
+            partition.schema, partition.name, keys, "idx", ("complete", index.oid, partition.oid)
+        )
+        only = "ONLY " if partition.kind == "p" else ""
+        concurrently = "" if partition.kind == "p" else "CONCURRENTLY "
+        statements.append(
+            f"CREATE {unique}INDEX {concurrently}{quote_identifier(name)} ON {only}"
+            f"{qualified(partition.schema, partition.name)} {rest};"
+        )
+        if partition.kind == "p":
+            plain = True
+            built = index._replace(oid=-partition.oid, schema=partition.schema, name=name)
+            complete_below(snap, built, partition, unique, rest, statements)
+        statements.append(
+            attach_statement(name_of(index.schema, index.name), name_of(partition.schema, name))
+        )
+    return plain
+
+
 def tree_of(snap: Snapshot, index: Index) -> list[Index]:
     """The index and every partition's index attached below it."""
     tree = [index]

@@ -109,7 +109,14 @@ def format_of(path: Path, suffixes: dict[str, str]) -> str:
     fmt = suffixes.get(path.suffix.lower())
     if fmt is None:
         known = ", ".join(suffixes)
-        raise OutputError(f"cannot tell the format of {path} from its suffix ({known})")
+        # `-o fix.sql`: the scripts are no format, they come with every report file
+        beside = (
+            "; fix.sql and rollback.sql are written beside the first report file"
+            f" (-o {path.parent / 'report.md'} writes them in {path.parent})"
+            if path.suffix.lower() == ".sql"
+            else ""
+        )
+        raise OutputError(f"cannot tell the format of {path} from its suffix ({known}){beside}")
     return fmt
 
 
@@ -118,14 +125,6 @@ def plan_outputs(formats: tuple[str, ...], paths: tuple[Path, ...], force: bool 
     Every file is checked now (see `check_writable`)."""
     targets = []
     for path in paths:
-        if path.suffix.lower() == ".sql":
-            # `-o fix.sql -o rollback.sql` beside the report is the natural guess: say where
-            # they go instead of only listing the report suffixes
-            known = ", ".join(SUFFIXES)
-            raise OutputError(
-                f"-o names report files ({known}), not {path}: fix.sql and rollback.sql"
-                " are written beside the first report file"
-            )
         targets.append(Target(format_of(path, SUFFIXES), path))
     to_stdout = [f for f in formats if f not in {t.format for t in targets}]
     if len(to_stdout) > 1:

@@ -180,8 +180,14 @@ def toml_value(value: Any) -> str:
 def config_toml(config: dict[str, Any]) -> str:
     """`config` (the keys of `[tool.pgvitals]`) as it is written in pyproject.toml."""
     top = [f"{key} = {toml_value(value)}" for key, value in config.items()
-           if key not in ("rules", "ignore")]  # fmt: skip
+           if key not in ("rules", "ignore") and not isinstance(value, dict)]  # fmt: skip
     blocks = [["[tool.pgvitals]", *top]] if top else []
+    for section, settings in config.items():  # [tool.pgvitals.profile]
+        if section != "rules" and isinstance(settings, dict):
+            blocks.append(
+                [f"[tool.pgvitals.{section}]"]
+                + [f"{key} = {toml_value(value)}" for key, value in settings.items()]
+            )
     for rule_id, settings in (config.get("rules") or {}).items():
         blocks.append(
             [f"[tool.pgvitals.rules.{rule_id}]"]

@@ -59,3 +59,39 @@ def test_the_leftover_of_a_failed_reindex_is_dropped(database) -> None:
     with database.admin() as admin:
         admin.execute(fix)
     assert findings(database) == {}
+
+
+def test_a_partitioned_index_is_completed_and_the_rollback_restores_it(database) -> None:
+    # Hatchet's shape: a GIN index ON ONLY the partitioned table, one partition's index
+    # attached (as its partition job makes new ones), the older partition without
+    database.execute(
+        'CREATE TABLE "Mixed Case" (at date NOT NULL, meta jsonb) PARTITION BY RANGE (at);'
+        'CREATE TABLE old_day PARTITION OF "Mixed Case"'
+        " FOR VALUES FROM ('2025-01-01') TO ('2025-01-02');"
+        'CREATE TABLE new_day PARTITION OF "Mixed Case"'
+        " FOR VALUES FROM ('2025-01-02') TO ('2025-01-03');"
+        "INSERT INTO \"Mixed Case\" VALUES ('2025-01-01', '{\"a\": 1}');"
+        'CREATE INDEX "select" ON ONLY "Mixed Case" USING gin (meta jsonb_path_ops);'
+        "CREATE INDEX new_day_meta ON new_day USING gin (meta jsonb_path_ops);"
+        'ALTER INDEX "select" ATTACH PARTITION new_day_meta;'
+    )
+    indexes = (
+        "SELECT c.relname, i.indisvalid, pg_get_indexdef(i.indexrelid)"
+        " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+        " WHERE i.indrelid IN"
+        " ('\"Mixed Case\"'::regclass, 'old_day'::regclass, 'new_day'::regclass)"
+        " ORDER BY 1"
+    )
+    with database.admin() as admin:
+        before = admin.execute(indexes).fetchall()
+    found = findings(database)
+    assert list(found) == ["public.select"]
+    with database.admin() as admin:
+        for statement in found["public.select"]["fix_detail"]["statements"]:
+            admin.execute(statement)  # CONCURRENTLY: one by one, outside a transaction
+        assert admin.execute(indexes).fetchall()[-1][:2] == ("select", True)
+    assert findings(database) == {}
+    with database.admin() as admin:
+        for statement in found["public.select"]["rollback"].split(";\n"):
+            admin.execute(statement)
+        assert admin.execute(indexes).fetchall() == before

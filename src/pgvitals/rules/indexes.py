@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pgvitals import fixes
-from pgvitals.fmt import human_bytes, parse_timestamp, short_time
+from pgvitals.fmt import human_bytes, parse_timestamp, plural, short_time
 from pgvitals.rules import _bloat
 from pgvitals.rules._api import (
     HIGH,
@@ -510,20 +510,32 @@ def known_writes(snap: Snapshot, table: Table) -> int | None:
     return None if None in counts else sum(c for c in counts if c is not None)
 
 
+@dataclass(frozen=True)
+class InvalidIndexOptions:
+    small_rows: int = option(
+        10_000,
+        "rows in the partitions a partitioned table's index lacks below which it is low",
+    )
+
+
 @rule(
     "invalid-index",
     category=INDEXES,
     severity=MEDIUM,
     title="Invalid index: maintained, never used",
+    options=InvalidIndexOptions,
 )
-def invalid_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+def invalid_index(snap: Snapshot, opts: InvalidIndexOptions) -> Iterator[Draft]:
     """An index PostgreSQL marks invalid (`pg_index.indisvalid` false, or not ready).
 
     Usually the remains of a `CREATE INDEX CONCURRENTLY` or `REINDEX CONCURRENTLY`
     that failed or was cancelled (a duplicate in a unique build, a deadlock, a
     timeout); REINDEX CONCURRENTLY leaves them with a `_ccnew` or `_ccold` suffix.
     A partitioned table's index is also invalid until every partition has an
-    index attached to it. High when the index is unique: it still rejects rows.
+    index attached to it (Hatchet creates its GIN indexes `ON ONLY` the parent and
+    leaves the existing partitions without, to age out): there the queries on the
+    partitions that lack it scan them, so it is low while they hold fewer than
+    `small_rows` rows. High when the index is unique: it still rejects rows.
 
     ## Why it breaks
     The planner never uses an invalid index, so the queries it was built for
@@ -536,8 +548,11 @@ def invalid_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     `REINDEX INDEX CONCURRENTLY` rebuilds it without blocking writes (it fails
     again if the cause remains: remove duplicates first). The leftovers of a
     failed REINDEX CONCURRENTLY (`_ccnew`, `_ccold`) are dropped instead, since
-    the original index is still there. For a partitioned table's index, create
-    the missing partitions' indexes and `ALTER INDEX ... ATTACH PARTITION` them.
+    the original index is still there. For a partitioned table's index, the fix
+    creates the missing partitions' indexes (`CONCURRENTLY`) and `ALTER INDEX ...
+    ATTACH PARTITION`s them; an attached index cannot be detached, so its rollback
+    drops the table's index and makes it again `ON ONLY` the table, with the
+    partitions' indexes that were attached before.
     """
     attached = snap.facts.attached_indexes
     for index in snap.indexes:
@@ -552,16 +567,27 @@ def invalid_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             "bytes": index.bytes,
         }
         leftover = LEFTOVER.search(index.name)
+        severity = None
         if table.kind == "p":
             partitions = snap.facts.partitions_by_parent.get(table.oid, [])
             covered = {child.table_oid for child in attached.get(index.oid, [])}
             missing = [p.qualname for p in partitions if p.oid not in covered]
             evidence["partitions_without_index"] = missing
+            unindexed = [
+                leaf
+                for partition in partitions
+                if partition.oid not in covered
+                for leaf in (partition, *fixes.partitions_below(snap, partition))
+                if leaf.kind != "p"
+            ]
+            rows = sum(snap.row_count(leaf) for leaf in unindexed)
+            evidence["rows_without_index"] = rows
             message = (
                 f"{index.name} on {table.qualname} is not valid until every partition has an"
-                f" attached index ({len(missing):,} without)"
+                f" attached index ({len(missing):,} without, {plural(rows, 'row')})"
             )
-            fix = None
+            fix = fixes.offered(fixes.complete_partitioned_index(snap, index), evidence)
+            severity = LOW if rows < opts.small_rows else None
         elif leftover:
             message = (
                 f"{index.name} on {table.qualname} is the remains of a failed REINDEX"
@@ -579,7 +605,7 @@ def invalid_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             message,
             evidence=evidence,
             fix=fix,
-            severity=HIGH if index.is_unique else None,
+            severity=HIGH if index.is_unique else severity,
         )
 
 

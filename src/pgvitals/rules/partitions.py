@@ -113,10 +113,13 @@ def partition_coverage(snap: Snapshot, opts: CoverageOptions) -> Iterator[Draft]
 
     ## Fix
     Create the missing partitions (the fix creates them from the last one's end through
-    the next period, named `<table>_<start>`), and make sure the job that creates them
-    runs. `CREATE TABLE ... PARTITION OF` takes a brief ACCESS EXCLUSIVE lock on the
-    parent. A DEFAULT partition catches the rows no partition takes, at the cost of a
-    scan of it whenever a partition is attached later.
+    the next period, named as the newest partition is named from its start, e.g.
+    `v1_task_20250302` after `v1_task_20250301`, else `<table>_<start>`: a job that
+    looks its partitions up by name then finds them, instead of creating its own and
+    failing on the overlap), and make sure the job that creates them runs.
+    `CREATE TABLE ... PARTITION OF` takes a brief ACCESS EXCLUSIVE lock on the parent.
+    A DEFAULT partition catches the rows no partition takes, at the cost of a scan of it
+    whenever a partition is attached later.
 
     Rows of a coming period in the DEFAULT partition have no automatic fix (moving them
     is data work); the finding's `steps` do it in one transaction: create the partition
@@ -186,21 +189,32 @@ def partition_coverage(snap: Snapshot, opts: CoverageOptions) -> Iterator[Draft]
                 f" (none yet for the next {period.text})"
             )
             severity = HIGH if lead <= opts.high_lead else MEDIUM
+        newest = next(c for c in children if time_range(c.partition_bound) == last)
         yield finding(
             table,
             message,
             evidence=evidence,
-            fix=coverage_fix(snap, table, last, period, upcoming, opts.max_created),
+            fix=coverage_fix(snap, table, newest.name, last, period, upcoming, opts.max_created),
             severity=severity,
         )
 
 
 def coverage_fix(
-    snap: Snapshot, table: Table, last: TimeRange, period: Period, until: dt.datetime, most: int
+    snap: Snapshot,
+    table: Table,
+    newest: str,
+    last: TimeRange,
+    period: Period,
+    until: dt.datetime,
+    most: int,
 ) -> Fix:
     """Partitions from the last one's end until one contains `until`; a DEFAULT partition
-    when that would take more than `most`. Named `<table>_<start>` by the snapshot's
-    allocator, so the name is free in the schema."""
+    when that would take more than `most`. Named as the newest partition `newest` (whose
+    range is `last`) is named from its lower bound, else `<table>_<start>`, by the
+    snapshot's allocator, so the name is free in the schema. A job that looks its
+    partitions up by name (Hatchet's `create_v1_range_partition`, which names
+    `v1_task_20250301`) then finds the one the fix made, instead of creating another
+    whose ATTACH fails on the overlap."""
     names = snap.facts.names
     bounds = []
     lower = last.upper
@@ -214,8 +228,12 @@ def coverage_fix(
     fix = None
     for lower, upper in bounds:
         stamp = "%Y_%m" if period.months and lower.day == 1 else "%Y_%m_%d"
+        base, label = named_like(newest, last.lower, lower) or (
+            table.name,
+            lower.strftime(stamp),
+        )
         purpose = ("partition", table.oid, lower)
-        name = names.new(table.schema, table.name, None, lower.strftime(stamp), purpose)
+        name = names.new(table.schema, base, None, label, purpose)
         bound = (written(lower, last.style), written(upper, last.style))
         created = fixes.create_partition(table, name, bound)
         fix = created if fix is None else fix + created
