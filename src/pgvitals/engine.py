@@ -231,7 +231,8 @@ def skip_reason(rule: Rule, snapshot: Snapshot, config: Config, mode: str) -> st
         gaps = dict.fromkeys(probe_gap(snapshot, name) for name in missing)
         return "not collected: " + "; ".join(gaps)
     if rule.rows == ROWS_REQUIRED and not snapshot.collection.data_profiled:
-        return "table rows not read (--no-data)"
+        # a review's tables hold no rows of the application's: none to read
+        return "a review has no table rows" if mode == REVIEW else "table rows not read (--no-data)"
     if (
         rule.rows == ROWS_REQUIRED
         and snapshot.profiles
