@@ -249,6 +249,8 @@ def wrapping(path: Path, text: str, statements: list[Statement]) -> list[Runner 
             found[cut.statement] = cut_runner(split.tool.tool, cut)
         if split.unterminated is not None:
             found[split.unterminated] = unterminated_runner(split.tool.tool)
+    elif statements and cuts.unread_annotations(text):
+        found[0] = unread_runner()
     return found
 
 
@@ -275,6 +277,15 @@ def cut_runner(tool: str, cut: cuts.Cut) -> Runner:
     )
     fix = f"put the line `{begin}` before the statement and `{end}` after it: {tool} sends it whole"
     return Runner(tool, f"its `-- +{TOOL_PREFIX[tool]} Up` annotation", runs, fix, sends=cut.sends)
+
+
+def unread_runner() -> Runner:
+    """sql-migrate's annotations spelled in another case (`-- +migrate up`): it reads
+    none, and refuses the file before it runs any statement."""
+    runs = "by its `-- +migrate Up` and `-- +migrate Down` annotations, spelled so exactly"
+    fix = "spell them `-- +migrate Up`, `-- +migrate Down` (and `StatementBegin`, `StatementEnd`)"
+    recognised = "its `-- +migrate ` annotation lines"
+    return Runner("sql-migrate", recognised, runs, fix, refusal=cuts.NO_DIRECTION)
 
 
 def unterminated_runner(tool: str) -> Runner:
