@@ -123,6 +123,14 @@ def test_the_piece_the_tool_sends_is_what_postgresql_rejects(database) -> None:
         ("-- +migrate Up\nSELECT 1\n-- +migrate Down\nSELECT 2;\n", [], 0),
         # sql-migrate's annotations are case-sensitive and need `-- +migrate `
         ("--+migrate Up\nSELECT 'a;\nb';\n", None, None),
+        ("-- +migrate up\nSELECT 'a;\nb';\n", None, None),
+        # a StatementBegin spelled otherwise does nothing: the string is cut
+        (
+            "-- +migrate Up\n-- +migrate statementbegin\nSELECT 'a;\nb';\n"
+            "-- +migrate statementend\n",
+            [3],
+            None,
+        ),
     ],
 )
 def test_where_the_tools_end_statements(text, cut_lines, unterminated) -> None:
@@ -134,3 +142,45 @@ def test_where_the_tools_end_statements(text, cut_lines, unterminated) -> None:
     assert found is not None
     assert [c.line for c in found.cuts] == cut_lines
     assert found.unterminated == unterminated
+
+
+# sql-migrate reads `Up`, `Down`, `StatementBegin` and `StatementEnd` as spelled
+# (rubenv/sql-migrate@563a2f0 sqlparse/sqlparse.go: a switch on cmd.Command)
+MISSPELLED = {
+    "sql-migrate/1_desks.sql": """\
+-- +migrate up
+CREATE TABLE cs_desks (id bigint PRIMARY KEY);
+
+-- +migrate down
+DROP TABLE cs_desks;
+""",
+    "sql-migrate/2_chairs.sql": """\
+-- +migrate Up
+CREATE TABLE cs_chairs (id bigint PRIMARY KEY);
+CREATE TABLE cs_legs (id bigint PRIMARY KEY);
+
+-- +migrate down
+DROP TABLE cs_legs;
+""",
+}
+
+
+def test_sql_migrate_annotations_spelled_in_another_case_are_not_its(server, tmp_path) -> None:
+    """`-- +migrate up` is no direction to sql-migrate: a file without `Up` or `Down`
+    is refused before anything runs (its own error); a `-- +migrate down` after `Up`
+    leaves the statements below it in the up section, which runs them."""
+    write(tmp_path, MISSPELLED)
+    run = review(tmp_path, ".", "--server", server.dsn())
+    [refused] = invalid_ddl(run)
+    assert located(refused) == "sql-migrate/1_desks.sql:2"
+    assert refused["evidence"]["sqlstate"] == ""
+    assert refused["evidence"]["message"] == (
+        "no Up/Down annotations found, so no statements were executed."
+    )
+    assert refused["evidence"]["runner"]["tool"] == "sql-migrate"
+    assert "`-- +migrate Up`" in refused["evidence"]["runner"]["fix"]
+    # the misspelled down section of 2_chairs.sql ran with its up section (cs_legs is
+    # gone), and so did 1_desks.sql's, which sql-migrate refuses whole: as at deploy,
+    # neither file leaves the table its down section drops
+    [schema] = run.json()["sections"]["schemas"]
+    assert set(schema["unrelated_tables"]) == {"public.cs_chairs"}

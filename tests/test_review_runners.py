@@ -506,3 +506,64 @@ def test_concourse_runs_each_migration_in_a_transaction(server, database, tmp_pa
         with pytest.raises(psycopg.Error) as rejected:
             run_as_tool(connection, TRANSACTION, text, [text])
         assert rejected.value.sqlstate == "25001"
+
+
+# sql-migrate files with their own COMMIT and BEGIN inside the tool's transaction
+# (heroiclabs/nakama migrate/sql/20260319134532-add-display-name-index.sql commits the
+# tool's transaction, builds its index CONCURRENTLY, then opens one for the tool to commit)
+OWN_COMMIT = {
+    "nakama/1_users.sql": """\
+-- +migrate Up
+CREATE TABLE nk_users (id uuid PRIMARY KEY, display_name text);
+COMMIT;
+CREATE INDEX CONCURRENTLY nk_users_display_name_idx ON nk_users (display_name);
+BEGIN;
+
+-- +migrate Down
+DROP TABLE nk_users;
+""",
+    "nakama/2_index.sql": """\
+-- +migrate Up
+CREATE TABLE nk_groups (id uuid PRIMARY KEY, name text);
+CREATE INDEX CONCURRENTLY nk_groups_name_idx ON nk_groups (name);
+COMMIT;
+BEGIN;
+
+-- +migrate Down
+DROP TABLE nk_groups;
+""",
+}
+
+
+def test_a_statement_before_the_files_own_commit_is_inside_the_tools_transaction(
+    server, database, tmp_path
+) -> None:
+    """Before the file's first COMMIT the tool's transaction is still open: an index built
+    CONCURRENTLY there fails at deploy (it was not checked, the whole file being left to
+    psql's way); after the COMMIT it runs outside any block, and loads."""
+    write(tmp_path, OWN_COMMIT)
+    run = review(tmp_path, "nakama", "--server", server.dsn())
+    [found] = invalid_ddl(run)
+    assert located(found) == "nakama/2_index.sql:3"
+    assert found["evidence"]["sqlstate"] == "25001"
+    runner = found["evidence"]["runner"]
+    assert (runner["tool"], runner["runs"]) == (
+        "sql-migrate",
+        "in one transaction, up to the file's own transaction control",
+    )
+    # the deploy, as sql-migrate runs a file: BEGIN, each statement of the up section
+    # (the file's COMMIT and BEGIN among them), then its own COMMIT
+    with psycopg.connect(database.dsn, autocommit=True) as connection:
+        for name, fails in (("nakama/1_users.sql", False), ("nakama/2_index.sql", True)):
+            text = (tmp_path / name).read_text()
+            split = split_file(text, name)
+            connection.execute("BEGIN")
+            try:
+                for statement in split.statements:
+                    connection.execute(statement.text)
+                connection.execute("COMMIT")
+            except psycopg.Error as rejected:
+                assert fails and rejected.sqlstate == "25001", name
+                connection.execute("ROLLBACK")
+            else:
+                assert not fails, name

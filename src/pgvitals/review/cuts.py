@@ -25,16 +25,34 @@ class Annotations:
 
     tool: str
     line: re.Pattern[str]  # group 1: the command, with its options
+    # the commands as the tool spells them, where it reads them case-sensitively: an
+    # annotation line spelled otherwise does nothing (None: any case)
+    spelled: frozenset[str] | None = None
 
     def command(self, line: str) -> str | None:
+        """The command of an annotation line, in lower case, with its options; IGNORED
+        for one the tool does not act on; None for other lines."""
         found = self.line.match(line)
-        return found.group(1).strip().lower() if found else None
+        if found is None:
+            return None
+        command = found.group(1).strip()
+        if self.spelled is not None and command.split()[0] not in self.spelled:
+            return IGNORED
+        return command.lower()
+
+
+IGNORED = "(ignored)"
 
 
 # goose: a line that starts with `--` and holds `+goose`, case-insensitive
 GOOSE = Annotations("goose", re.compile(r"^\s*--.*\+goose\s*(.*)$", re.IGNORECASE))
-# sql-migrate: exactly `-- +migrate `, case-sensitive
-SQL_MIGRATE = Annotations("sql-migrate", re.compile(r"^-- \+migrate (\S.*)$"))
+# sql-migrate: exactly `-- +migrate ` and its commands, case-sensitive (`-- +migrate up`
+# is no annotation it knows: sqlparse.go's switch on cmd.Command)
+SQL_MIGRATE = Annotations(
+    "sql-migrate",
+    re.compile(r"^-- \+migrate \s*(\S.*)$"),
+    frozenset({"Up", "Down", "StatementBegin", "StatementEnd"}),
+)
 
 
 def annotations_of(text: str) -> Annotations | None:
@@ -43,6 +61,19 @@ def annotations_of(text: str) -> Annotations | None:
         if any(tool.command(line) in ("up", "up notransaction") for line in text.splitlines()):
             return tool
     return None
+
+
+def unread_annotations(text: str) -> bool:
+    """Does a file carry sql-migrate's `-- +migrate ` lines without one `Up` or `Down`
+    spelled as it reads them (`-- +migrate up`)? It then refuses the file whole, with
+    NO_DIRECTION, and runs none of it."""
+    commands = [SQL_MIGRATE.command(line) for line in text.splitlines()]
+    found = [c for c in commands if c is not None]
+    return bool(found) and not any(c.startswith(("up", "down")) for c in found)
+
+
+# sql-migrate's error for such a file (sqlparse.go ParseMigration)
+NO_DIRECTION = "no Up/Down annotations found, so no statements were executed."
 
 
 def ends_statement(line: str) -> bool:

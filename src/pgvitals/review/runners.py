@@ -73,6 +73,11 @@ source (repository @ commit):
   disable-transaction` (then by one query without one). Recognised where a file of the
   folder carries that marker.
 
+A file run in one transaction may hold its own BEGIN, COMMIT or ROLLBACK (Nakama's
+sql-migrate files commit the tool's transaction to build an index CONCURRENTLY, then
+BEGIN one for the tool to commit): the statements before the first of them are in the
+tool's transaction; from there on the file's own blocks decide, as psql runs them.
+
 Left as psql runs them: Sqitch (it runs `psql --file`), and what is not recognised.
 Not encoded: Prisma Migrate (one query string before prisma-engines#5767, statement by
 statement since: it depends on the version).
@@ -89,7 +94,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pglast import ast
-from pglast.enums import DiscardMode, ObjectType, ReindexObjectType
+from pglast.enums import DiscardMode, ObjectType, ReindexObjectType, TransactionStmtKind
 
 from pgvitals.review import cuts, files
 from pgvitals.review.split import Statement
@@ -220,9 +225,15 @@ def wrapping(path: Path, text: str, statements: list[Statement]) -> list[Runner 
             continue  # as psql runs it
         members = [n for n, s in enumerate(statements) if unit.start <= s.offset < unit.stop]
         if unit.mode == TRANSACTION:
-            if any(isinstance(statements[n].node, ast.TransactionStmt) for n in members):
-                continue  # its own BEGIN/COMMIT inside the tool's transaction: not modelled
             runs = "in one transaction"
+            control = [n for n in members if ends_or_opens(statements[n].node)]
+            if control:
+                # the file's own first BEGIN, COMMIT or ROLLBACK ends the tool's transaction
+                # or opens a block the loader keeps as the file's (Nakama's `COMMIT;` then
+                # `CREATE INDEX CONCURRENTLY` then `BEGIN;`): what comes before it is still
+                # inside the tool's transaction
+                members = [n for n in members if n < control[0]]
+                runs += ", up to the file's own transaction control"
         elif len(members) > 1:
             runs = (
                 f"as one query string of {len(members)} statements, which PostgreSQL runs"
@@ -238,7 +249,23 @@ def wrapping(path: Path, text: str, statements: list[Statement]) -> list[Runner 
             found[cut.statement] = cut_runner(split.tool.tool, cut)
         if split.unterminated is not None:
             found[split.unterminated] = unterminated_runner(split.tool.tool)
+    elif statements and cuts.unread_annotations(text):
+        found[0] = unread_runner()
     return found
+
+
+# the file's own statements that end a transaction or open one (savepoints do neither)
+TRANSACTION_BOUNDARIES = frozenset({
+    TransactionStmtKind.TRANS_STMT_BEGIN,
+    TransactionStmtKind.TRANS_STMT_START,
+    TransactionStmtKind.TRANS_STMT_COMMIT,
+    TransactionStmtKind.TRANS_STMT_ROLLBACK,
+    TransactionStmtKind.TRANS_STMT_PREPARE,
+})  # fmt: skip
+
+
+def ends_or_opens(node: object) -> bool:
+    return isinstance(node, ast.TransactionStmt) and node.kind in TRANSACTION_BOUNDARIES
 
 
 def cut_runner(tool: str, cut: cuts.Cut) -> Runner:
@@ -250,6 +277,15 @@ def cut_runner(tool: str, cut: cuts.Cut) -> Runner:
     )
     fix = f"put the line `{begin}` before the statement and `{end}` after it: {tool} sends it whole"
     return Runner(tool, f"its `-- +{TOOL_PREFIX[tool]} Up` annotation", runs, fix, sends=cut.sends)
+
+
+def unread_runner() -> Runner:
+    """sql-migrate's annotations spelled in another case (`-- +migrate up`): it reads
+    none, and refuses the file before it runs any statement."""
+    runs = "by its `-- +migrate Up` and `-- +migrate Down` annotations, spelled so exactly"
+    fix = "spell them `-- +migrate Up`, `-- +migrate Down` (and `StatementBegin`, `StatementEnd`)"
+    recognised = "its `-- +migrate ` annotation lines"
+    return Runner("sql-migrate", recognised, runs, fix, refusal=cuts.NO_DIRECTION)
 
 
 def unterminated_runner(tool: str) -> Runner:
@@ -477,7 +513,7 @@ def flyway_refusal(path: Path, statements: list[Statement]) -> tuple[int, Runner
     kinds: set[bool] = set()
     for index, statement in enumerate(statements):
         if isinstance(statement.node, ast.TransactionStmt):
-            continue  # its own BEGIN/COMMIT: not modelled, as for the other tools
+            continue  # its own BEGIN/COMMIT: not modelled for Flyway
         kinds.add(flyway_non_transactional(statement.node))
         if len(kinds) < 2:
             continue

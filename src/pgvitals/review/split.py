@@ -28,12 +28,13 @@ COPY_FROM_STDIN = re.compile(r"^\s*COPY\b.*\bFROM\s+STDIN\b", re.IGNORECASE | re
 # What PostgreSQL's scanner skips between tokens; Python's str.strip() also skips a
 # no-break space (U+00A0) and other Unicode spaces, which the server rejects.
 BLANKS = " \t\n\r\f\v"
-# Section markers of tools that keep up and down in one file.
+# Section markers of tools that keep up and down in one file. sql-migrate's are
+# case-sensitive: it runs the statements after `-- +migrate down` in its up section.
 DOWN_MARKER = re.compile(
-    r"^--\s*(?:migrate:down|\+goose\s+down|\+migrate\s+down)\b", re.IGNORECASE | re.MULTILINE
+    r"^(?:--\s*(?i:migrate:down|\+goose\s+down)\b|-- \+migrate \s*Down(?=\s|$))", re.MULTILINE
 )
 UP_MARKER = re.compile(
-    r"^--\s*(?:migrate:up|\+goose\s+up|\+migrate\s+up)\b", re.IGNORECASE | re.MULTILINE
+    r"^(?:--\s*(?i:migrate:up|\+goose\s+up)\b|-- \+migrate \s*Up(?=\s|$))", re.MULTILINE
 )
 
 

@@ -866,10 +866,12 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     application to clean up the references later (GitLab's loose foreign keys, kept in
     place of constraints on purpose, some across databases): the application deletes
     rows that are still referenced, and a foreign key would make those deletes fail.
-    Low, with no fix, from a table named as an archive, a history or an audit log
-    (`*_archived`, `*_histories`, Zabbix's `history_uint`, `trends` and `auditlog`,
-    MediaWiki's `archive` of deleted pages' revisions): its
-    rows are kept after the row they name is deleted, which a foreign key would refuse.
+    Low, with no fix, from a table named as an archive, a history, an audit log or a
+    tombstone (`*_archived`, `*_histories`, Zabbix's `history_uint`, `trends` and
+    `auditlog`, MediaWiki's `archive` of deleted pages' revisions, Nakama's
+    `console_audit_log` and `user_tombstone`, which records the ids of deleted users):
+    its rows are kept after the row they name is deleted, which a foreign key would
+    refuse.
 
     ## Why it breaks
     Without the constraint, deleting a referenced row (or a bug, or a manual fix)
@@ -967,8 +969,8 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
             evidence["kept_after_parent"] = kept.group(1) or kept.group(2)
             severity, fix = LOW, None  # a key would refuse deleting the row it names
             message += (
-                f"; kept loose on purpose: {table.name} is named as an archive, a history or"
-                " an audit log,"
+                f"; kept loose on purpose: {table.name} is named as an archive, a history,"
+                " an audit log or a tombstone,"
                 " whose rows stay after the row they name is deleted, which a foreign key"
                 " would refuse"
             )
@@ -1019,8 +1021,8 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
 # type, whose rows of a deleted item its housekeeper deletes later in batches, and auditlog,
 # kept after the user goes; MediaWiki's archive, the revisions of deleted pages)
 KEPT_AFTER_PARENT = re.compile(
-    r"_(archived?|archives|history|histories)$"
-    r"|^(history|trends|audit_?log|archive)(_[a-z0-9]+)?$"
+    r"_(archived?|archives|history|histories|audit_?logs?|tombstones?)$"
+    r"|^(history|trends|audit_?logs?|archive|tombstones?)(_[a-z0-9]+)?$"
 )
 
 # an integer literal as a CHECK's deparsed text writes it: `0`, `'-1'::integer`

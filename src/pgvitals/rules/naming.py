@@ -21,7 +21,7 @@ from pgvitals.rules._api import (
 )
 from pgvitals.snapshot.facts import MIGRATION_TABLES
 from pgvitals.snapshot.model import Column, Constraint, Index, Schema, Snapshot, Table
-from pgvitals.snapshot.words import number, words
+from pgvitals.snapshot.words import number, singular, words
 
 
 def named_tables(snap: Snapshot) -> Iterator[Table]:
@@ -139,7 +139,10 @@ def naming_singular_plural_mix(snap: Snapshot, opts: NumberOptions) -> Iterator[
     it (GitLab's `web_hook_logs_daily`, `cluster_providers_gcp`,
     `project_authorizations_for_migration`: plural tables), nor do
     partitions, backup copies and migration tools' tables. The tables in the less used
-    form are reported one by one when they are at most `max_minority` of the schema's;
+    form are reported one by one when they are at most `max_minority` of the schema's,
+    except a plural whose singular is a reserved keyword of the server's SQL (Nakama's
+    `users` and `groups` among singular names: `user` and `group` would need quoting in
+    every query, so the plural is the usual way out);
     otherwise the schema is reported once: it follows no convention. A schema with
     fewer than `min_tables` such names is not judged: a handful of names is too little
     to call one form a convention.
@@ -197,6 +200,9 @@ def naming_singular_plural_mix(snap: Snapshot, opts: NumberOptions) -> Iterator[
                 )
             continue
         other = "singular" if convention == "plural" else "plural"
+        if convention == "singular":
+            reserved = {k.word for k in snap.keywords}
+            minority = [t for t in minority if not plural_of_reserved(t.name, reserved)]
         for table in sorted(minority, key=lambda t: t.name):
             yield finding(
                 table,
@@ -204,6 +210,13 @@ def naming_singular_plural_mix(snap: Snapshot, opts: NumberOptions) -> Iterator[
                 f" ({max(len(plural), len(singular))} of {len(plural) + len(singular)})",
                 evidence={**evidence, "convention": convention},
             )
+
+
+def plural_of_reserved(name: str, reserved: set[str]) -> bool:
+    """Is the name one plural word whose singular the server reserves (`users`,
+    `groups`, `orders`): the singular convention cannot name that table unquoted."""
+    name_words = words(name)
+    return len(name_words) == 1 and singular(name_words[0]) in reserved
 
 
 def plural_head(head: list[str]) -> bool:

@@ -39,7 +39,13 @@ def invalid_ddl(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     the schema the file means. goose and sql-migrate end a statement at each line that
     ends in `;` unless it is between their `StatementBegin` and `StatementEnd`
     annotations: a function body or a string with such a line inside is cut there, and
-    is reported with PostgreSQL's error for the piece the tool sends first. Flyway
+    is reported with PostgreSQL's error for the piece the tool sends first.
+    sql-migrate reads its annotations as spelled: a file whose `-- +migrate` lines
+    name no `Up` or `Down` (`-- +migrate up`) is refused whole, reported at its first
+    statement with sql-migrate's error; after `Up`, a `-- +migrate down` starts no down
+    section, and the statements below it run and are loaded. A file run in one
+    transaction that holds its own BEGIN or COMMIT is in the tool's transaction up to
+    the first of them (Nakama's files COMMIT before an index built CONCURRENTLY). Flyway
     refuses outright a file that holds statements it runs in a transaction and
     statements it runs without one, unless `mixed` is set: that is reported at the
     statement Flyway names, with no `sqlstate` (the error is Flyway's). Files whose

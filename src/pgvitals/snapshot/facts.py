@@ -1492,6 +1492,9 @@ MIGRATION_TABLES = {
     "SequelizeMeta": "Sequelize",
     "goose_db_version": "goose",
     "gorp_migrations": "sql-migrate",
+    # sql-migrate under the name Nakama gives it (heroiclabs/nakama@73ad9c1 migrate/
+    # migrate.go: SetTable("migration_info")): id text PRIMARY KEY, applied_at
+    "migration_info": "sql-migrate (Nakama's name for its table)",
     "__drizzle_migrations": "Drizzle",
     "sqitch.changes": "sqitch",
     "supabase_migrations.schema_migrations": "Supabase",
