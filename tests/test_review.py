@@ -17,6 +17,7 @@ from pgvitals.demo.run import load_demo
 from pgvitals.embedded import has_extension
 from pgvitals.review.files import select
 from pgvitals.review.load import extension_scripts
+from pgvitals.review.restore import portable
 from pgvitals.review.run import resolve_base
 from pgvitals.review.run import review as review_files
 from tests.helpers import Run, pgvitals, valid_report
@@ -685,3 +686,20 @@ def test_server_as_a_plain_role_reviews_without_locations(server, tmp_path) -> N
         reasons
     )
     assert scratch_databases(server) == []
+
+
+def test_a_dump_leaves_out_the_column_options_its_server_set_for_itself() -> None:
+    """PostgreSQL 15.20 keeps `pg_attver` on every column and pg_dump copies it; the
+    bundled 16.2 rejects it ("unrecognized parameter"), so the whole base would load
+    statement by statement and report each of those as rejected."""
+    dump = (
+        'CREATE TABLE public.a (id int, "x y" int);\n'
+        "ALTER TABLE ONLY public.a ALTER COLUMN id SET (pg_attver=26488720);\n"
+        'ALTER TABLE ONLY public.a ALTER COLUMN "x y" SET (n_distinct=5, pg_attver=1);\n'
+        "ALTER TABLE ONLY public.a ALTER COLUMN id SET STATISTICS 5;\n"
+    )
+    assert portable(dump) == (
+        'CREATE TABLE public.a (id int, "x y" int);\n'
+        'ALTER TABLE ONLY public.a ALTER COLUMN "x y" SET (n_distinct=5);\n'
+        "ALTER TABLE ONLY public.a ALTER COLUMN id SET STATISTICS 5;\n"
+    )

@@ -41,7 +41,7 @@ from pgvitals.engine import LIVE, Analysis, analyse
 from pgvitals.findings import Finding
 from pgvitals.report import Report
 from pgvitals.review.load import REJECTED, UNCHECKED, Loader
-from pgvitals.review.restore import create_database, dump_roles, load_at_once
+from pgvitals.review.restore import create_database, dump_roles, load_at_once, portable
 from pgvitals.review.split import split_file
 from pgvitals.rules import REGISTRY
 from pgvitals.snapshot.collect import ProfileBudget, collect
@@ -89,7 +89,7 @@ def verify_fixes(target: Target, report: Report, progress: Progress | None = Non
     bin_dir = server_programs(target.version_num)
     try:
         step("verifying fixes: dumping the schema")
-        schema = pg_dump(bin_dir, target.dsn, "--schema-only")
+        schema = portable(pg_dump(bin_dir, target.dsn, "--schema-only"))
         roles = dump_roles(bin_dir, target.dsn)
         step("verifying fixes: starting a private PostgreSQL")
         with interrupt_safe(EmbeddedServer(bin_dir)) as server:

@@ -22,6 +22,25 @@ from pgvitals.snapshot.profile import unquote_identifier
 
 # A `CREATE ROLE name;` line of pg_dumpall.
 CREATE_ROLE = re.compile(r'CREATE ROLE ("(?:[^"]|"")+"|[^\s;]+);')
+# A column's options as pg_dump sets them: `ALTER TABLE ONLY t ALTER COLUMN c SET (...);`
+COLUMN_OPTIONS = re.compile(
+    r"^(ALTER TABLE ONLY .+ ALTER COLUMN .+ SET \()(.*)(\);)$\n?", re.MULTILINE
+)
+# Options a server keeps on every column for itself, which pg_dump copies like a user's:
+# PostgreSQL 15.20 stores pg_attver=N, which servers before it reject ("unrecognized
+# parameter"), and which the copy's own server sets anew where it has it
+SERVER_OPTIONS = ("pg_attver=",)
+
+
+def portable(schema: str) -> str:
+    """A schema dump without the column options its server set for itself, so that it
+    loads on a server of another minor release (the bundled PostgreSQL 16.2)."""
+
+    def kept(match: re.Match[str]) -> str:
+        options = [o for o in match.group(2).split(", ") if not o.startswith(SERVER_OPTIONS)]
+        return f"{match.group(1)}{', '.join(options)}{match.group(3)}\n" if options else ""
+
+    return COLUMN_OPTIONS.sub(kept, schema)
 
 
 def dump_roles(bin_dir: Path, dsn: str | None) -> str:

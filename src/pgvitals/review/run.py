@@ -30,7 +30,13 @@ from pgvitals.fmt import plural
 from pgvitals.review import placeholders, runners, safety, transaction
 from pgvitals.review.files import CodeMigration, InputError, Selection, SourceFile, select
 from pgvitals.review.load import CODE, REJECTED, SKIPPED, UNCHECKED, Load, Loader, placed_in
-from pgvitals.review.restore import create_database, drop_database, dump_roles, load_at_once
+from pgvitals.review.restore import (
+    create_database,
+    drop_database,
+    dump_roles,
+    load_at_once,
+    portable,
+)
 from pgvitals.review.split import Note, split_file
 from pgvitals.snapshot import io
 from pgvitals.snapshot.collect import collect
@@ -460,7 +466,7 @@ def dump_schema(dsn: str) -> str:
         conninfo.conninfo_to_dict(dsn)
     except psycopg.ProgrammingError as error:
         raise BadTarget(f"--base: invalid connection string: {scrub(str(error), dsn)}") from None
-    return pg_dump(pgserver_bin_dir(), dsn, "--schema-only")
+    return portable(pg_dump(pgserver_bin_dir(), dsn, "--schema-only"))
 
 
 @contextmanager
