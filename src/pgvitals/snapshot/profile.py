@@ -93,6 +93,10 @@ PATTERNS = {
         r"|^pbkdf2_sha(1|256|512)\$[0-9]+\$|^(pbkdf2:sha(1|256|512)|scrypt):[0-9]"
         r"|^:(pbkdf2|pbkdf2-legacy[AB]|argon2|bcrypt):"
     ),
+    # a Bitwarden cipher string (`2.<iv>|<data>|<mac>`, `4.<rsa-oaep>`, types 0 to 6, parts
+    # in base64): ciphertext a client made with a key the server never holds (Vaultwarden's
+    # users.private_key, auth_requests.master_password_hash), not a value stored as typed
+    "encrypted": r"^[0-6]\.[A-Za-z0-9+/]{16,}={0,2}(\|[A-Za-z0-9+/]{16,}={0,2}){0,2}$",
     # the whole value names a secret kept elsewhere, filled in where it is used: a Zabbix
     # user macro ({$VMWARE.PASSWORD}), an environment or template variable (${DB_PASS},
     # {{ vault_password }})
@@ -114,9 +118,10 @@ PATTERNS = {
     ),
 }
 SHAPES = ("email", "phone", "ip_address", "national_id")
-CREDENTIAL_MEASURES = ("slow_hash", "fast_digest", "reference")
-# What counts as hashed, of the credential measures (the margins of their shares add up)
-DIGEST_MEASURES = ("slow_hash", "fast_digest", "encoded_digest")
+CREDENTIAL_MEASURES = ("slow_hash", "fast_digest", "reference", "encrypted")
+# What counts as hashed or encrypted, of the credential measures (the margins of their
+# shares add up)
+DIGEST_MEASURES = ("slow_hash", "fast_digest", "encoded_digest", "encrypted")
 # The last words of a name that says its values are digests (`password_hash`,
 # `token_digest`): there a base64 string of a digest's length is one.
 DIGEST_NAMES = frozenset({"hash", "hashed", "digest", "hmac"})
@@ -148,6 +153,7 @@ CONDITIONS = {
     "slow_hash": "pg_catalog.octet_length({t}) >= 20 AND {t} ~ %(slow_hash)s",
     "fast_digest": "pg_catalog.octet_length({t}) BETWEEN 13 AND 200 AND {t} ~ %(fast_digest)s",
     "reference": "pg_catalog.octet_length({t}) BETWEEN 4 AND 300 AND {t} ~ %(reference)s",
+    "encrypted": "pg_catalog.octet_length({t}) >= 40 AND {t} ~ %(encrypted)s",
     "encoded_digest": (
         "pg_catalog.octet_length({t}) BETWEEN 22 AND 88 AND {t} ~ %(encoded_digest)s"
         " AND {t} !~ '^[0-9A-Fa-f]*$'"  # hex ones are fast_digest's: counted once
@@ -169,6 +175,12 @@ PLACEHOLDER_MASK = (
 )
 # spaces around a placeholder that still count ('  n/a ')
 PLACEHOLDER_PADDING = 8
+
+
+def protected(counts: dict[str, int]) -> int:
+    """Values that are not stored as typed: slow password hashes and client-side
+    ciphertext (no value is counted by both)."""
+    return counts.get("slow_hash", 0) + counts.get("encrypted", 0)
 
 
 def digests(counts: dict[str, int]) -> int:
