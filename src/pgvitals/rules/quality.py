@@ -600,7 +600,11 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
     the ratio. Nor does a Bitwarden cipher string (`2.<iv>|<data>|<mac>`, `4.<rsa>`):
     ciphertext a client made with a key the server never holds (Vaultwarden's
     `auth_requests.master_password_hash`, `users.private_key`); such values count as
-    `encrypted`, beside `password_hashes`.
+    `encrypted`, beside `password_hashes`. A bytea column is read as its bytes: a value
+    of printable ASCII is text someone typed and is judged as in a text column; raw bytes
+    (a 32-byte PBKDF2 output, as in Vaultwarden's `users.password_hash`) count as
+    `binary`, not reported, whatever the algorithm (so is a UTF-8 password with
+    characters beyond ASCII).
 
     ## Why it breaks
     Anyone who reads the table (a backup, a replica, a reporting role, a SQL injection,
@@ -642,8 +646,9 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
         }
         if references:
             evidence["references"] = references
-        if profile.counts.get("encrypted"):
-            evidence["encrypted"] = profile.counts["encrypted"]
+        for measure in ("encrypted", "binary"):
+            if profile.counts.get(measure):
+                evidence[measure] = profile.counts[measure]
         if role == "secret":
             severity: str | None = LOW
             said = "are not hashes (stored as issued)"
