@@ -36,7 +36,7 @@ from pgvitals.snapshot.model import (
     Table,
 )
 from pgvitals.snapshot.probes import COLUMN_PROBES
-from pgvitals.snapshot.profile import digests
+from pgvitals.snapshot.profile import digests, protected
 from pgvitals.snapshot.window import StatisticsWindow, statistics_window
 from pgvitals.verification import Verification
 from pgvitals.workload.patterns import QueryPatterns, query_patterns
@@ -1138,7 +1138,7 @@ def column_quality(
     if "slow_hash" in counts:
         # a reference to a secret kept elsewhere ({$VMWARE.PASSWORD}) stores none here
         stored = counts["filled"] - counts.get("reference", 0)
-        not_hashed = max(stored - counts["slow_hash"] - digests(counts), 0)
+        not_hashed = max(stored - protected(counts) - digests(counts), 0)
     margins = [m for k, m in profile.margins.items() if k in ("null", "empty", "placeholder")]
     return ColumnQuality(
         column=f"{table.qualname}.{name}",

@@ -45,6 +45,41 @@ def test_the_foreign_key_check_uses_a_partial_index_on_is_not_null_only(database
         assert scans(admin, "live_lessons") == 0 and seq_scans(admin, "lessons") == 1
 
 
+def test_a_char_column_referencing_a_varchar_key_is_scanned_whatever_its_index(database) -> None:
+    """Vaultwarden's archives (user_uuid char(36), ...) keyed on user_uuid first, which
+    references users (uuid varchar(40)): the check casts the column (`user_uuid::text`),
+    so its index serves only with the key type's operator class, or once the column is
+    converted to the key's type (fk-type-mismatch's fix)."""
+    database.execute(
+        "CREATE TABLE users (uuid varchar(40) PRIMARY KEY);"
+        "CREATE TABLE archives (user_uuid char(36) REFERENCES users, item int,"
+        " PRIMARY KEY (user_uuid, item));"
+        "CREATE TABLE groups (uuid char(36) PRIMARY KEY);"
+        "CREATE TABLE members (group_uuid varchar(40) REFERENCES groups);"
+        "CREATE INDEX members_plain ON members (group_uuid);"
+        "CREATE TABLE leaders (group_uuid varchar(40) REFERENCES groups);"
+        "CREATE INDEX leaders_padded ON leaders (group_uuid bpchar_ops);"
+        "INSERT INTO users SELECT md5(g::text) FROM generate_series(1, 201) g;"
+        "INSERT INTO groups SELECT md5(g::text) FROM generate_series(1, 200) g;"
+        "INSERT INTO archives SELECT md5((1 + g % 199)::text), g FROM generate_series(1, 20000) g;"
+        "INSERT INTO members SELECT md5((1 + g % 199)::text) FROM generate_series(1, 20000) g;"
+        "INSERT INTO leaders SELECT md5((1 + g % 199)::text) FROM generate_series(1, 20000) g;"
+        "ANALYZE"
+    )
+    with database.admin() as admin, admin.transaction():
+        admin.execute("DELETE FROM users WHERE uuid = md5('200')")  # referenced by no row
+        admin.execute("DELETE FROM groups WHERE uuid = md5('200')")
+        assert scans(admin, "archives_pkey") == 0 and seq_scans(admin, "archives") == 1
+        assert scans(admin, "members_plain") == 0 and seq_scans(admin, "members") == 1
+        assert scans(admin, "leaders_padded") == 1 and seq_scans(admin, "leaders") == 0
+    database.execute(
+        "ALTER TABLE archives ALTER COLUMN user_uuid TYPE varchar(40) USING user_uuid::varchar(40)"
+    )
+    with database.admin() as admin, admin.transaction():
+        admin.execute("DELETE FROM users WHERE uuid = md5('201')")
+        assert scans(admin, "archives_pkey") == 1 and seq_scans(admin, "archives") == 0
+
+
 def test_an_index_built_on_a_partitioned_table_blocks_writes_to_its_partitions(database) -> None:
     """Why create_index builds a partitioned table's index ON ONLY the parent and
     CONCURRENTLY on each partition: a plain CREATE INDEX on the parent holds SHARE on

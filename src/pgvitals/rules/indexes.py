@@ -89,6 +89,13 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
     statistics; unknown counts as few), the size-based severity otherwise: each check
     reads the rows of one value through that index, not the whole table.
 
+    A char(n) column referencing a varchar or text key (or the reverse) is compared
+    through a cast (`user_uuid::text = $1`, see `fk-type-mismatch`): an index on it
+    serves the check only with the key type's operator class, so even a primary key
+    leading with it leaves the check a sequential scan (Vaultwarden's `archives`,
+    keyed `(user_uuid char(36), cipher_uuid)`, referencing `users.uuid varchar(40)`).
+    No index is proposed there: converting the column to the key's type is the fix.
+
     ## Fix
     `CREATE INDEX CONCURRENTLY` on the referencing columns, in the constraint's
     order; it does not block writes (it cannot run inside a transaction block).
@@ -157,7 +164,19 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
             }
         scanned = f"{rows:,} rows" if sized else "every row"
         cost = f"an index: each delete there scans {scanned} of {table.qualname}"
-        narrowing = narrowing_index(snap, table, fk.columns)
+        cast = facts.cast_columns(fk)
+        fix = fixes.reference_index(snap, table, fk.columns)
+        if cast:
+            # char(n) against a varchar key: the check casts the column, no index on it
+            # serves; converting the column (fk-type-mismatch's fix) is what does
+            evidence["cast_to_key_type"] = cast
+            fix = None
+            cost = (
+                f"an index its checks can use: they cast ({', '.join(cast)}) to the key's"
+                f" type (fk-type-mismatch), so each delete there scans {scanned} of"
+                f" {table.qualname}"
+            )
+        narrowing = None if cast else narrowing_index(snap, table, fk.columns)
         if narrowing is not None and not partial:
             index, column = narrowing
             per_value = rows_per_value(facts, table, column, rows)
@@ -176,7 +195,7 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
             f"({', '.join(fk.columns)}) references {fk.ref_schema}.{fk.ref_table} without"
             f" {cost}" + partial_note(partial),
             evidence=evidence,
-            fix=fixes.reference_index(snap, table, fk.columns),
+            fix=fix,
             severity=severity,
         )
 

@@ -635,6 +635,13 @@ def describe_mismatch(mismatch: TypeMismatch) -> str:
             f"the key is {key.data_type} and this column {mine.data_type}: once the key"
             f" passes {limit:,}, rows that reference it cannot be stored (integer out of range)"
         )
+    if mismatch.kind == "padding":
+        return (
+            f"{mine.data_type} and {key.data_type} have no equality operator in common: the"
+            f" foreign key compares them as {'char' if key.type_name == 'bpchar' else 'text'},"
+            " casting this column, so no index on it serves the check that a delete or key"
+            " update of the referenced table runs: each one scans this table"
+        )
     if mismatch.kind == "other":
         return (
             f"{mine.data_type} and {key.data_type} compare only after converting one side to"
@@ -706,13 +713,14 @@ def fk_type_mismatch(snap: Snapshot, opts: TypeMismatchOptions) -> Iterator[Draf
     slack_integrations: `user_id` beside `team_id`, both Slack's ids, `U024BE7LH` and
     `T024BE7LH`, not users.id): the table keeps another system's ids, and this one is
     among them; converting it to the key's type would fail. High when the types cannot be
-    compared
-    (uuid against an integer, text against uuid): no constraint is possible at all.
-    Medium when an integer column is narrower than the integer key it references, or
-    integer meets numeric. Where a sequence feeds the key and its position was read,
-    the narrower column's risk is measured: high once the key has passed the column's
-    largest value (new references to it cannot be stored), low while it has used under
-    `low_below` (1 %) of that range (a lookup table of a few rows). One level lower for
+    compared (uuid against an integer, text against uuid): no constraint is possible at
+    all. Medium when an integer column is narrower than the integer key it references,
+    integer meets numeric, or char(n) meets varchar or text (Vaultwarden's `char(36)`
+    `user_uuid` columns referencing `users.uuid varchar(40)`). Where a sequence feeds
+    the key and its position was read, the narrower column's risk is measured: high once
+    the key has passed the column's largest value (new references to it cannot be
+    stored), low while it has used under `low_below` (1 %) of that range (a lookup table
+    of a few rows). One level lower for
     a reference inferred with medium confidence (another schema, or a key not named
     `id`).
 
@@ -723,6 +731,11 @@ def fk_type_mismatch(snap: Snapshot, opts: TypeMismatchOptions) -> Iterator[Draf
       existing key's text are stored and never match, no constraint can be declared,
       and a join must cast one side (`lesson_id::uuid`), so the index on that side is
       not used, and a single malformed value makes the cast, and the query, fail.
+    - **char(n) referencing varchar or text** (or the reverse) has no equality operator
+      taking both: the foreign key's checks cast the referencing column to the key's
+      type (`user_uuid::text = $1`), so an index on it, even the referencing table's
+      primary key, cannot serve them, and every delete or key update of a referenced
+      row scans the referencing table (`unindexed-foreign-key` reports it unindexed).
     - **int4 referencing int8** works until the key passes 2,147,483,647; from then on
       a row that references such a key cannot be stored ("integer out of range"), and
       widening the column later rewrites the table under an ACCESS EXCLUSIVE lock.

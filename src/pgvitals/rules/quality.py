@@ -41,6 +41,7 @@ from pgvitals.snapshot.profile import (
     credential_role,
     digests,
     name_words,
+    protected,
 )
 from pgvitals.snapshot.words import words
 
@@ -596,7 +597,14 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
     reads it to present it there. A value that only names a secret kept elsewhere (a
     Zabbix user macro `{$VMWARE.PASSWORD}`, `${DB_PASSWORD}`, `{{ vault_password }}`)
     stores none: such values are counted (`references`) but neither reported nor part of
-    the ratio.
+    the ratio. Nor does a Bitwarden cipher string (`2.<iv>|<data>|<mac>`, `4.<rsa>`):
+    ciphertext a client made with a key the server never holds (Vaultwarden's
+    `auth_requests.master_password_hash`, `users.private_key`); such values count as
+    `encrypted`, beside `password_hashes`. A bytea column is read as its bytes: a value
+    of printable ASCII is text someone typed and is judged as in a text column; raw bytes
+    (a 32-byte PBKDF2 output, as in Vaultwarden's `users.password_hash`) count as
+    `binary`, not reported, whatever the algorithm (so is a UTF-8 password with
+    characters beyond ASCII).
 
     ## Why it breaks
     Anyone who reads the table (a backup, a replica, a reporting role, a SQL injection,
@@ -616,13 +624,14 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
         if role is None or "slow_hash" not in profile.counts:
             continue
         filled = profile.counts.get("filled", 0)
-        slow, fast = profile.counts["slow_hash"], digests(profile.counts)
+        # slow hashes and client-side ciphertext: neither is stored as typed
+        safe, fast = protected(profile.counts), digests(profile.counts)
         counted = tuple(m for m in ("filled", *DIGEST_MEASURES) if m in profile.counts)
         # a reference ({$VMWARE.PASSWORD}) stores no secret here: only the others count
         references = profile.counts.get("reference", 0)
         stored = filled - references
-        plain = max(stored - slow - fast, 0)
-        hashed_well = slow + (fast if role == "secret" else 0)
+        plain = max(stored - safe - fast, 0)
+        hashed_well = safe + (fast if role == "secret" else 0)
         if stored <= 0 or stored <= hashed_well:
             continue
         ratio = plain / stored
@@ -631,12 +640,15 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
             "values": filled,
             "not_hashed": plain,
             "fast_digests": fast,
-            "password_hashes": slow,
+            "password_hashes": profile.counts["slow_hash"],
             "ratio": round(ratio, 4),
             **read_evidence(profile, counted, filled),
         }
         if references:
             evidence["references"] = references
+        for measure in ("encrypted", "binary"):
+            if profile.counts.get(measure):
+                evidence[measure] = profile.counts[measure]
         if role == "secret":
             severity: str | None = LOW
             said = "are not hashes (stored as issued)"

@@ -127,6 +127,24 @@ def serves_lookup_on(index: Index, columns: list[str], attnums: set[int] | None 
     return not index.is_partial or (attnums is not None and lookup_implies(index, attnums))
 
 
+def padding_differs(column_type: str, key_type: str) -> bool:
+    """char(n) against varchar or text: no equality operator takes both, so a foreign key
+    between them compares with the key's operator, casting the referencing column."""
+    pair = {column_type, key_type}
+    return pair <= TEXT_TYPES and "bpchar" in pair and len(pair) == 2
+
+
+def compares_as(index: Index, column: str, key_type: str) -> bool:
+    """Does the index serve a lookup of `column` cast to the key's type: the column is
+    not among its keys, or is indexed with the key type's operator class
+    (`(p_uuid bpchar_ops)` on a varchar column referencing a char(n) key)?"""
+    keys = index.key_columns[: index.key_count]
+    if column not in keys:
+        return True
+    opclass = index.opclasses[keys.index(column)] if len(index.opclasses) == len(keys) else ""
+    return opclass.startswith("bpchar") == (key_type == "bpchar") and opclass != ""
+
+
 # GitLab's loose foreign keys: the table its delete triggers write deleted keys to
 LOOSE_FOREIGN_KEYS = re.compile(r"loose_foreign_keys?_deleted_records", re.IGNORECASE)
 
@@ -876,10 +894,25 @@ class Facts:
             # only a partial index needs the key's attribute numbers (`lookup_implies`)
             partial = any(index.is_partial for index in indexes)
             attnums = self.attnums(fk) if partial else None
+            cast = self.cast_columns(fk)
             serving[fk.oid] = [
-                index for index in indexes if serves_lookup_on(index, fk.columns, attnums)
+                index
+                for index in indexes
+                if serves_lookup_on(index, fk.columns, attnums)
+                and all(compares_as(index, column, key) for column, key in cast.items())
             ]
         return serving
+
+    def cast_columns(self, fk: Constraint) -> dict[str, str]:
+        """The referencing columns a foreign key's checks cast to compare with their key
+        (char(n) against varchar or text: see `padding_differs`), with the key's type."""
+        cast = {}
+        for name, ref_name in zip(fk.columns, fk.ref_columns, strict=False):
+            column = self.column_by_name.get((fk.table_oid, name))
+            key = self.column_by_name.get((fk.ref_table_oid or 0, ref_name))
+            if column and key and padding_differs(column.type_name, key.type_name):
+                cast[name] = key.type_name
+        return cast
 
     @cached_property
     def unindexed_references(self) -> dict[int, list[tuple[str, ...]]]:
@@ -1409,7 +1442,9 @@ STRING_TYPES = frozenset({"text", "varchar", "bpchar", "name", "citext"})
 class TypeMismatch(NamedTuple):
     column: Column
     key: Column
-    kind: str  # narrower: the key outgrows it; incomparable: no constraint possible; other
+    # narrower: the key outgrows it; padding: char(n) against varchar or text;
+    # incomparable: no constraint possible; other
+    kind: str
     comparable: bool  # PostgreSQL can compare them with the key's index (a FK is possible)
 
 
@@ -1418,13 +1453,16 @@ def type_mismatch(column: Column, key: Column) -> TypeMismatch | None:
 
     Integers of any width compare with each other through one operator family, and
     so do text and varchar: a foreign key can be declared. A narrower integer stops
-    fitting once the key grows past its range. Other pairs (uuid and integer, text
-    and uuid) have no cross-type equality operator at all."""
+    fitting once the key grows past its range. char(n) compares with varchar and text
+    only by casting one side (`padding`). Other pairs (uuid and integer, text and uuid)
+    have no cross-type equality operator at all."""
     if column.type_name == key.type_name:
         return None
     mine, theirs = INTEGER_BYTES.get(column.type_name), INTEGER_BYTES.get(key.type_name)
     if mine is not None and theirs is not None:
         return TypeMismatch(column, key, "narrower", True) if mine < theirs else None
+    if padding_differs(column.type_name, key.type_name):
+        return TypeMismatch(column, key, "padding", True)
     if column.type_name in STRING_TYPES and key.type_name in STRING_TYPES:
         return None
     if column.type_category == key.type_category == "N":

@@ -93,6 +93,13 @@ PATTERNS = {
         r"|^pbkdf2_sha(1|256|512)\$[0-9]+\$|^(pbkdf2:sha(1|256|512)|scrypt):[0-9]"
         r"|^:(pbkdf2|pbkdf2-legacy[AB]|argon2|bcrypt):"
     ),
+    # a Bitwarden cipher string (`2.<iv>|<data>|<mac>`, `4.<rsa-oaep>`, types 0 to 6, parts
+    # in base64): ciphertext a client made with a key the server never holds (Vaultwarden's
+    # users.private_key, auth_requests.master_password_hash), not a value stored as typed
+    "encrypted": r"^[0-6]\.[A-Za-z0-9+/]{16,}={0,2}(\|[A-Za-z0-9+/]{16,}={0,2}){0,2}$",
+    # a bytea value as `encode(..., 'escape')` shows it, when every byte is printable ASCII
+    # (a backslash shows doubled): text someone typed, not a raw digest or ciphertext
+    "typed": r"^([ -[]|[]-~]|\\\\)*$",
     # the whole value names a secret kept elsewhere, filled in where it is used: a Zabbix
     # user macro ({$VMWARE.PASSWORD}), an environment or template variable (${DB_PASS},
     # {{ vault_password }})
@@ -114,9 +121,13 @@ PATTERNS = {
     ),
 }
 SHAPES = ("email", "phone", "ip_address", "national_id")
-CREDENTIAL_MEASURES = ("slow_hash", "fast_digest", "reference")
-# What counts as hashed, of the credential measures (the margins of their shares add up)
-DIGEST_MEASURES = ("slow_hash", "fast_digest", "encoded_digest")
+CREDENTIAL_MEASURES = ("slow_hash", "fast_digest", "reference", "encrypted")
+# Credential columns stored as bytea: their raw bytes (a digest, ciphertext) are no text
+# anyone typed (Vaultwarden's users.password_hash, PBKDF2's 32 bytes)
+BINARY_MEASURES = ("binary",)
+# What counts as hashed or encrypted, of the credential measures (the margins of their
+# shares add up)
+DIGEST_MEASURES = ("slow_hash", "fast_digest", "encoded_digest", "encrypted")
 # The last words of a name that says its values are digests (`password_hash`,
 # `token_digest`): there a base64 string of a digest's length is one.
 DIGEST_NAMES = frozenset({"hash", "hashed", "digest", "hmac"})
@@ -148,6 +159,8 @@ CONDITIONS = {
     "slow_hash": "pg_catalog.octet_length({t}) >= 20 AND {t} ~ %(slow_hash)s",
     "fast_digest": "pg_catalog.octet_length({t}) BETWEEN 13 AND 200 AND {t} ~ %(fast_digest)s",
     "reference": "pg_catalog.octet_length({t}) BETWEEN 4 AND 300 AND {t} ~ %(reference)s",
+    "encrypted": "pg_catalog.octet_length({t}) >= 40 AND {t} ~ %(encrypted)s",
+    "binary": "{t} !~ %(typed)s",
     "encoded_digest": (
         "pg_catalog.octet_length({t}) BETWEEN 22 AND 88 AND {t} ~ %(encoded_digest)s"
         " AND {t} !~ '^[0-9A-Fa-f]*$'"  # hex ones are fast_digest's: counted once
@@ -171,6 +184,12 @@ PLACEHOLDER_MASK = (
 PLACEHOLDER_PADDING = 8
 
 
+def protected(counts: dict[str, int]) -> int:
+    """Values that are not stored as typed: slow password hashes, client-side ciphertext
+    and, in a bytea column, raw bytes (no value is counted by two of them)."""
+    return sum(counts.get(measure, 0) for measure in ("slow_hash", "encrypted", "binary"))
+
+
 def digests(counts: dict[str, int]) -> int:
     """Values that are fast digests: hex and the like anywhere, base64 where the name
     says hash (no value is counted by both)."""
@@ -182,8 +201,8 @@ def name_words(name: str) -> list[str]:
 
 
 def credential_role(column: Column) -> str | None:
-    """ "password" or "secret" for a text column named like one, else None."""
-    if column.type_name not in STRING_TYPES:
+    """ "password" or "secret" for a text or bytea column named like one, else None."""
+    if column.type_name not in STRING_TYPES and column.type_name != "bytea":
         return None
     words = name_words(column.name)
     if not words or NOT_A_CREDENTIAL & set(words):
@@ -209,13 +228,18 @@ def measures_of(column: Column, probes: frozenset[str]) -> tuple[str, ...]:
     if text and "placeholders" in probes:
         found += ["placeholder", "placeholder_mask"]
     shapes = text and "value_shapes" in probes
-    credential = text and "password_hashes" in probes and credential_role(column) is not None
+    binary = column.type_name == "bytea" and not column.generated
+    credential = (
+        (text or binary) and "password_hashes" in probes and credential_role(column) is not None
+    )
     if shapes or credential:
         found.append("filled")
     if shapes:
         found += SHAPES
     if credential:
         found += CREDENTIAL_MEASURES
+        if binary:
+            found += BINARY_MEASURES
         if name_words(column.name)[-1] in DIGEST_NAMES:
             found.append("encoded_digest")
     if "time_values" in probes and time_named_integer(column):
@@ -254,28 +278,33 @@ def relation(table: Table) -> str:
     return f"{quote_identifier(table.schema)}.{quote_identifier(table.name)}"
 
 
-def as_text(stored: str) -> str:
+def as_text(stored: str, binary: bool = False) -> str:
     """The column as text in the C collation: a column's nondeterministic collation
-    would refuse LIKE and regular expressions, and C compares bytes, fastest."""
+    would refuse LIKE and regular expressions, and C compares bytes, fastest. A bytea
+    column (`binary`) as its bytes read as text, other bytes than printable ASCII as
+    `\\ooo` (`::text` would give its hex, which no hash format matches)."""
+    if binary:
+        return f"(pg_catalog.encode({stored}, 'escape') COLLATE pg_catalog.\"C\")"
     return f'({stored}::pg_catalog.text COLLATE pg_catalog."C")'
 
 
-def condition(measure: str, column: str, alias: str = "pgvitals_row") -> str:
-    """The SQL condition a counted measure counts, on `alias`'s column."""
+def condition(measure: str, column: str, alias: str = "pgvitals_row", binary: bool = False) -> str:
+    """The SQL condition a counted measure counts, on `alias`'s column (bytea: `binary`)."""
     stored = f"{alias}.{quote_identifier(column)}"
-    return CONDITIONS[measure].format(c=stored, t=as_text(stored))
+    return CONDITIONS[measure].format(c=stored, t=as_text(stored, binary))
 
 
-def item_sql(measure: str, column: str) -> tuple[str, str]:
+def item_sql(measure: str, column: Column) -> tuple[str, str]:
     """(kind, aggregate) measuring one column: kind is count, min, max or mask."""
-    stored = f"pgvitals_row.{quote_identifier(column)}"
-    text = as_text(stored)
+    stored = f"pgvitals_row.{quote_identifier(column.name)}"
+    binary = column.type_name == "bytea"
+    text = as_text(stored, binary)
     if measure in EXTREMES:
         aggregate, expression = EXTREMES[measure]
         return aggregate, f"{aggregate}({expression.format(c=stored, t=text)})"
     if measure == "placeholder_mask":
         return "mask", PLACEHOLDER_MASK.format(t=text)
-    return "count", f"count(*) FILTER (WHERE {condition(measure, column)})"
+    return "count", f"count(*) FILTER (WHERE {condition(measure, column.name, binary=binary)})"
 
 
 @dataclass(frozen=True)
@@ -320,7 +349,7 @@ def profile_queries(
     per counted slot its sum, the sum of its squares and of its product with the page's
     rows (`m<i>`, `m<i>_sq`, `m<i>_n`), which give its margin of error."""
     slots = [
-        Slot(position, measure, item_sql(measure, column.name)[0])
+        Slot(position, measure, item_sql(measure, column)[0])
         for position, (column, measures) in enumerate(measured)
         for measure in measures
     ]
@@ -345,7 +374,7 @@ def query_text(
     seed: int,
 ) -> str:
     items = [
-        f"{item_sql(slot.measure, measured[slot.column][0].name)[1]} AS m{number}"
+        f"{item_sql(slot.measure, measured[slot.column][0])[1]} AS m{number}"
         for number, slot in enumerate(slots)
     ]
     if exact:
