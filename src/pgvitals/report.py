@@ -954,7 +954,9 @@ def fix_scripts(
             if item.fix.rollback
             else "-- (no rollback: nothing to undo)"
         )
-        rollback_parts.append(f"{label(item)}\n{body}\n")
+        # the risk declared is the fix's: undoing it may lock otherwise (dropping an index
+        # built CONCURRENTLY takes ACCESS EXCLUSIVE), so none is claimed here
+        rollback_parts.append(f"{label(item, risk=False)}\n{body}\n")
     return Scripts("\n".join(fix_parts), "\n".join(rollback_parts), len(ordered))
 
 
@@ -975,9 +977,9 @@ def entry(item: Finding, body: str | None, first_with: dict[tuple[str, ...], Fin
     return body or ""
 
 
-def label(item: Finding) -> str:
-    risk = item.fix.risk.label if item.fix else ""
-    return f"-- {item.rule}: {one_line(item.object)} [{risk}]"
+def label(item: Finding, risk: bool = True) -> str:
+    heading = f"-- {item.rule}: {one_line(item.object)}"
+    return f"{heading} [{item.fix.risk.label}]" if risk and item.fix else heading
 
 
 def script_header(
