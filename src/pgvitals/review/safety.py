@@ -278,6 +278,8 @@ class Watch:
 
     existing: dict[int, int]  # table -> its highest column number in the base
     tables: dict[int, list[str]] = field(default_factory=dict)  # statement -> existing tables
+    # statement -> the existing tables its new foreign keys reference (locked against writes)
+    referenced: dict[int, list[str]] = field(default_factory=dict)
     # statements that rename or drop only columns the reviewed files added, or that
     # the table does not have (DROP COLUMN IF EXISTS then does nothing)
     new_columns_only: set[int] = field(default_factory=set)
@@ -320,6 +322,9 @@ class Watch:
             self.new_columns_only.add(index)
         if isinstance(statement.node, ast.AlterTableStmt):
             self.targets[index] = existing
+            if references := referenced_relations(statement.node):
+                locked = {name for _, name in self.existing_named(connection, references)}
+                self.referenced[index] = sorted(locked - set(self.tables[index]))
             self.filenodes[index] = {
                 relation: node
                 for oid, _ in existing
@@ -419,6 +424,20 @@ def renamed_or_dropped_columns(node: Any) -> list[str]:
     if isinstance(node, ast.AlterTableStmt):
         return [c.name for c in node.cmds or () if c.subtype == AlterTableType.AT_DropColumn]
     return []
+
+
+def referenced_relations(node: Any) -> list[tuple[str | None, str]]:
+    """(schema, name) of the tables the foreign keys an ALTER TABLE adds reference, as
+    written: adding one locks the referenced table against writes too."""
+    if not isinstance(node, ast.AlterTableStmt):
+        return []
+    return [
+        (command.def_.pktable.schemaname, command.def_.pktable.relname)
+        for command in node.cmds or ()
+        if command.subtype == AlterTableType.AT_AddConstraint
+        and command.def_.contype == ConstrType.CONSTR_FOREIGN
+        and command.def_.pktable is not None
+    ]
 
 
 def validates_in_place(node: Any) -> bool:
@@ -653,6 +672,7 @@ def assess(
             messages=item.messages,
             fix=item.fix,
             found_by=", ".join(item.found_by),
+            locked_too=watch.referenced.get(index, []),
         )
         for (rule, index), item in sorted(found.items(), key=lambda pair: (pair[0][1], pair[0][0]))
     ]

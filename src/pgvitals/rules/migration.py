@@ -78,7 +78,11 @@ def hazards(
         own = safe_form(hazard) if safe_form else None
         if own or hazard.fix:
             evidence["safe_form"] = own or hazard.fix
-        message = f"`{hazard.statement}` {what.format(tables=tables)}"
+        locked = ""
+        if hazard.locked_too and "{locked_too}" in what:
+            locked = f" to it and to {', '.join(hazard.locked_too)}, which it references"
+            evidence["locked_too"] = hazard.locked_too
+        message = f"`{hazard.statement}` {what.format(tables=tables, locked_too=locked)}"
         severity = None
         if hazard.rows_estimate is not None or hazard.bytes is not None:
             evidence["base_rows"] = hazard.rows_estimate
@@ -210,7 +214,8 @@ def migration_constraint_without_not_valid(
     ## Why it breaks
     Adding the constraint checks every existing row while holding the lock the ALTER
     TABLE took: ACCESS EXCLUSIVE for a CHECK (nothing reads or writes the table), and
-    SHARE ROW EXCLUSIVE on both tables for a FOREIGN KEY (no writes to either). On a
+    SHARE ROW EXCLUSIVE on both tables for a FOREIGN KEY (no writes to either: the
+    referenced table, often the busiest, is named in `locked_too`). On a
     large table that scan is a long outage; if one old row violates the constraint,
     the migration fails at the end of it.
 
@@ -241,7 +246,7 @@ def migration_constraint_without_not_valid(
         )
 
     yield from hazards(snap, "migration-constraint-without-not-valid",
-                       "scans {tables} under a lock that blocks writes", opts,
+                       "scans {tables} under a lock that blocks writes{locked_too}", opts,
                        safe_form=partitioned_key)  # fmt: skip
 
 

@@ -378,6 +378,8 @@ class MigrationHazard(NamedTuple):
     # of the bytes; for a lock held across a long statement, that statement's
     work_rows: float | None = None
     work_bytes: int | None = None
+    # other existing tables it locks against writes (those its new foreign keys reference)
+    locked_too: list[str] = []  # noqa: RUF012  (a NamedTuple default, never mutated)
 
     @property
     def located(self) -> Located:
