@@ -1183,7 +1183,12 @@ def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     index's predicate tests (`WHERE code IS NOT NULL`, `WHERE kind = 'x'`) cannot be NULL
     in it, and a NULL column guarded by another unique index for exactly those rows
     (`UNIQUE (room_id, user_id) WHERE thread_id IS NULL`, or with `(thread_id IS NULL)` as
-    a key as well) is not counted, and still counts as optional for the low. A key that
+    a key as well) is not counted, and still counts as optional for the low. Low as well
+    when the nullable columns take part in no foreign key and the rest of the key is
+    among a foreign key's columns (Boundary's `UNIQUE (scope_id, name)`, a name unique
+    in its scope where one is given), even with repeats, the unnamed rows: as in a
+    one-column key, NULL means none. A nullable parent (`(tenant_id, email)` with
+    `tenant_id` NULL) stays medium. A key that
     contains the primary key, or the columns of another unique index over NOT NULL
     columns, plain or read by its expressions (Coder's `custom_roles`: `UNIQUE (name,
     organization_id)` beside `UNIQUE (lower(name))`), cannot repeat at all. Info when
@@ -1239,6 +1244,14 @@ def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                 "deleting a second parent fail"
             )
             severity = INFO
+        elif scoped_by := _optional_within_parent(snap, index, keys, nullable):
+            # even with repeats: rows without the value are what it allows (unnamed ones)
+            evidence["scoped_by"] = scoped_by
+            message += (
+                f"; unique within the parent ({scoped_by}) where set: an optional value,"
+                " whose NULLs mean none, as in a one-column unique key"
+            )
+            severity = LOW
         elif duplicates:
             severity = HIGH
         elif all(facts.may_be_null(index, key) for key in keys):
@@ -1246,15 +1259,28 @@ def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         yield finding(index, message, evidence=evidence, severity=severity)
 
 
+def _optional_within_parent(
+    snap: Snapshot, index: Index, keys: list[str], nullable: list[str]
+) -> str | None:
+    """A foreign key whose columns hold the rest, NOT NULL, of the key, when the
+    nullable columns take part in no foreign key: `UNIQUE (scope_id, name)` with an
+    optional name is "a name is unique in its scope, where one is given" (Boundary's
+    36 `*_scope_id_name_uq`), what a one-column unique key over a nullable column says."""
+    foreign_keys = snap.facts.foreign_keys_of.get(index.table_oid, [])
+    if any(set(fk.columns) & set(nullable) for fk in foreign_keys):
+        return None  # a nullable parent: the key's rows without one repeat (tenant_id, email)
+    rest = set(keys) - set(nullable)
+    for fk in foreign_keys:
+        if rest and rest <= set(fk.columns):  # or part of one: a subtype's (scope_id, id)
+            return fk.name
+    return None
+
+
 def _set_null_by(snap: Snapshot, table_oid: int, nullable: list[str]) -> list[str]:
     """The foreign keys whose ON DELETE SET NULL empties every one of `nullable`, or
     none when some nullable column is not emptied that way: then the NULLs there are the
     application's, and the key's promise is worth checking."""
-    foreign_keys = [
-        c
-        for c in snap.constraints
-        if c.table_oid == table_oid and c.kind == "f" and c.on_delete == "n"
-    ]
+    foreign_keys = [c for c in snap.facts.foreign_keys_of.get(table_oid, []) if c.on_delete == "n"]
     if not all(any(column in fk.columns for fk in foreign_keys) for column in nullable):
         return []
     return sorted(fk.name for fk in foreign_keys if set(fk.columns) & set(nullable))

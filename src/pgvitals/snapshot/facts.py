@@ -263,6 +263,15 @@ class Facts:
         return dict(referencing)
 
     @cached_property
+    def foreign_keys_of(self) -> dict[int, list[Constraint]]:
+        """Foreign keys by the table that declares them (by table oid)."""
+        declared: dict[int, list[Constraint]] = defaultdict(list)
+        for constraint in self.snap.constraints:
+            if constraint.kind == "f":
+                declared[constraint.table_oid].append(constraint)
+        return dict(declared)
+
+    @cached_property
     def constraint_by_name(self) -> dict[tuple[int, str], Constraint]:
         return {(c.table_oid, c.name): c for c in self.snap.constraints}
 
