@@ -52,26 +52,28 @@ from pgvitals.snapshot.model import (
 def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """Rows of the table cannot be addressed reliably.
 
-    Flags tables (and roots of partition trees) without a PRIMARY KEY. High by
-    default. Critical when reading the rows found exact duplicates: they have already
-    got in. Medium when a unique index on NOT NULL columns exists (named as the
-    candidate key): it already keeps rows distinct, and what is missing is the key
-    that replication and tools look for; low where that index is on one column that a
-    CHECK holds to a constant (Synapse's `lock char(1) UNIQUE CHECK (lock = 'X')`): the
-    table keeps one row, named by no key. Medium too when foreign keys reference a unique
-    index whose columns allow NULL (Synapse's `users (name)`): the table has an identity
-    that other tables use, and only rows with a NULL there can repeat; that index's
-    columns are the key offered. High again, whatever the candidate, when a
+    Flags tables (and roots of partition trees) without a PRIMARY KEY. High by default.
+    Critical when reading the rows found exact duplicates: they have already got in.
+    Medium when a unique index on NOT NULL columns exists (named as the candidate key):
+    it already keeps rows distinct, and what is missing is the key that replication and
+    tools look for; low where that index is on one column that a CHECK holds to a
+    constant (Synapse's `lock char(1) UNIQUE CHECK (lock = 'X')`), or where a unique
+    index's keys are the same in every row (Boundary's `kms_schema_version_one_row ON
+    kms_schema_version ((version IS NOT NULL))` over a NOT NULL column, or `((true))`):
+    the table keeps one row, named by no key. Medium too when foreign keys reference a
+    unique index whose columns allow NULL (Synapse's `users (name)`): the table has an
+    identity that other tables use, and only rows with a NULL there can repeat; that
+    index's columns are the key offered. High again, whatever the candidate, when a
     publication replicates the table's UPDATEs or DELETEs and its replica identity is
-    the default (the missing key) or NOTHING: those statements fail today. The
-    evidence names the publications and the replica identity. A migration tool's
-    history table (pop's `schema_migration`, an old Alembic's `alembic_version`) is the
-    tool's design and is left out, unless a publication makes the tool's own writes fail.
-    The table Prisma (before 6) makes for an implicit many-to-many relation (`_AToB`,
-    columns "A" and "B", unique index `_AToB_AB_unique`) is low, with no fix: Prisma 6
-    adds its key in the migration its upgrade writes (`ADD CONSTRAINT "_AToB_AB_pkey"
-    PRIMARY KEY ("A", "B")`, then `DROP INDEX "_AToB_AB_unique"`), which fails on a table
-    that already has one.
+    the default (the missing key) or NOTHING: those statements fail today. The evidence
+    names the publications and the replica identity. A migration tool's history table
+    (pop's `schema_migration`, an old Alembic's `alembic_version`) is the tool's design
+    and is left out, unless a publication makes the tool's own writes fail. The table
+    Prisma (before 6) makes for an implicit many-to-many relation (`_AToB`, columns "A"
+    and "B", unique index `_AToB_AB_unique`) is low, with no fix: Prisma 6 adds its key
+    in the migration its upgrade writes (`ADD CONSTRAINT "_AToB_AB_pkey" PRIMARY KEY
+    ("A", "B")`, then `DROP INDEX "_AToB_AB_unique"`), which fails on a table that
+    already has one.
 
     ## Why it breaks
     Without any unique key nothing stops the same row from being inserted twice, and
@@ -164,6 +166,14 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         if one_row:
             evidence["single_row_check"] = one_row.name
             message += f"; CHECK {one_row.name} holds it to one row"
+        one_row_index = None if candidate else single_row_index(snap, table)
+        if one_row_index:
+            evidence["single_row_index"] = one_row_index.name
+            keys = ", ".join(str(k) for k in one_row_index.key_definitions)
+            message += (
+                f"; unique index {one_row_index.name} on {keys}, the same in every row,"
+                " holds it to one row"
+            )
         if duplicates:
             message += f"; {duplicates} rows duplicate another row exactly"
         if breaks_replication:
@@ -172,7 +182,7 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         severity = None  # high
         if duplicates:
             severity = CRITICAL
-        elif one_row and not breaks_replication:
+        elif (one_row or one_row_index) and not breaks_replication:
             severity = LOW
         elif (candidate or referenced) and not breaks_replication:
             severity = MEDIUM
@@ -290,6 +300,38 @@ def single_row_check(snap: Snapshot, key: Index) -> Constraint | None:
         if match and match.group("column") == columns[0]:
             return constraint
     return None
+
+
+# a unique index key that is one value in every row, as pg_get_indexdef prints it:
+# `(true)`, `(1)`, `('x'::text)`, or a NOT NULL column tested for NULL
+CONSTANT_KEY = re.compile(r"^\(?(?:true|false|-?\d+|'(?:[^']|'')*'(?:::[\w ]+)?)\)?$")
+NULL_TEST_KEY = re.compile(r'^\(?(?P<column>[^\s"()]+|"(?:[^"]|"")+") IS (?:NOT )?NULL\)?$')
+
+
+def single_row_index(snap: Snapshot, table: Table) -> Index | None:
+    """A unique index whose keys are the same in every row (Boundary's
+    `kms_schema_version_one_row ON kms_schema_version ((version IS NOT NULL))` over a NOT
+    NULL column, or `((true))`): a second row would repeat them, so the table keeps one."""
+    not_null = {c.name for c in snap.columns_by_table.get(table.oid, []) if c.not_null}
+    for index in snap.indexes_by_table.get(table.oid, []):
+        if not index.is_unique or not index.is_valid or index.is_partial or not index.key_count:
+            continue
+        keys = index.key_definitions[: index.key_count]
+        if all(key is not None and _same_in_every_row(key, not_null) for key in keys):
+            return index
+    return None
+
+
+def _same_in_every_row(key: str, not_null: set[str]) -> bool:
+    if CONSTANT_KEY.match(key):
+        return True
+    tested = NULL_TEST_KEY.match(key)
+    if tested is None:
+        return False
+    column = tested.group("column")
+    if column.startswith('"'):
+        column = column[1:-1].replace('""', '"')
+    return column in not_null
 
 
 def referenced_key(snap: Snapshot, table: Table) -> Index | None:
