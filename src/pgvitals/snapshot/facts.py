@@ -1522,6 +1522,10 @@ MIGRATION_TABLES = {
     "dbversion": "Zabbix's server",
     # (ul_key, ul_value): each schema patch update.php applied, by name
     "updatelog": "MediaWiki's updater (update.php)",
+    # (edition primary key, version): the last migration applied per edition, made by
+    # hashicorp/boundary's schema manager (internal/db/schema/migrations/base) before it
+    # runs internal/db/schema/migrations/oss/postgres/<version>/<NN>_<name>.up.sql
+    "boundary_schema_version": "Boundary's schema manager",
 }
 # `_backup`, `_bak`, `_old`, `_copy`, `_tmp`/`_temp`, optionally numbered (`_old2`).
 BACKUP_SUFFIX = re.compile(r"_(backup|bak|bkp|old|copy|tmp|temp)\d*$", re.IGNORECASE)
