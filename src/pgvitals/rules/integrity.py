@@ -908,10 +908,12 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     application to clean up the references later (GitLab's loose foreign keys, kept in
     place of constraints on purpose, some across databases): the application deletes
     rows that are still referenced, and a foreign key would make those deletes fail.
-    Low, with no fix, from a table named as an archive, a history or an audit log
-    (`*_archived`, `*_histories`, Zabbix's `history_uint`, `trends` and `auditlog`,
-    MediaWiki's `archive` of deleted pages' revisions): its
-    rows are kept after the row they name is deleted, which a foreign key would refuse.
+    Low, with no fix, from a table named as an archive, a history, an audit log or a
+    warehouse's fact table (`*_archived`, `*_histories`, Boundary's `*_hst` and
+    `wh_session_accumulating_fact`, `*_snapshot_fact`, `*_transaction_fact`, Zabbix's
+    `history_uint`, `trends` and `auditlog`, MediaWiki's `archive` of deleted pages'
+    revisions): its rows are kept after the row they name is deleted, which a foreign
+    key would refuse.
 
     ## Why it breaks
     Without the constraint, deleting a referenced row (or a bug, or a manual fix)
@@ -1006,11 +1008,11 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
         loose = facts.loose_reference_triggers.get(target.oid)
         kept = KEPT_AFTER_PARENT.search(table.name.lower())
         if kept is not None:
-            evidence["kept_after_parent"] = kept.group(1) or kept.group(2)
+            evidence["kept_after_parent"] = next(word for word in kept.groups() if word)
             severity, fix = LOW, None  # a key would refuse deleting the row it names
             message += (
-                f"; kept loose on purpose: {table.name} is named as an archive, a history or"
-                " an audit log,"
+                f"; kept loose on purpose: {table.name} is named as an archive, a history,"
+                " an audit log or a warehouse's fact table,"
                 " whose rows stay after the row they name is deleted, which a foreign key"
                 " would refuse"
             )
@@ -1059,9 +1061,12 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
 # a table of rows kept after their parent goes (GitLab's slack_integrations_scopes_archived,
 # gitlab_subscription_histories; Zabbix's history, history_uint, trends_uint, one per value
 # type, whose rows of a deleted item its housekeeper deletes later in batches, and auditlog,
-# kept after the user goes; MediaWiki's archive, the revisions of deleted pages)
+# kept after the user goes; MediaWiki's archive, the revisions of deleted pages; Boundary's
+# target_ssh_hst, a history its triggers keep, and its warehouse's wh_session_accumulating_fact,
+# whose session_id stays after the session is deleted)
 KEPT_AFTER_PARENT = re.compile(
-    r"_(archived?|archives|history|histories)$"
+    r"_(archived?|archives|history|histories|hst|hist)$"
+    r"|_(?:accumulating|snapshot|transaction)_(facts?)$"  # a warehouse's, in Kimball's words
     r"|^(history|trends|audit_?log|archive)(_[a-z0-9]+)?$"
 )
 
