@@ -885,10 +885,37 @@ class Facts:
             # only a partial index needs the key's attribute numbers (`lookup_implies`)
             partial = any(index.is_partial for index in indexes)
             attnums = self.attnums(fk) if partial else None
+            parent_keys = self.parent_key_columns(fk)
             serving[fk.oid] = [
-                index for index in indexes if serves_lookup_on(index, fk.columns, attnums)
+                index
+                for index in indexes
+                if serves_lookup_on(index, fk.columns, attnums)
+                or any(serves_lookup_on(index, key) for key in parent_keys)
             ]
         return serving
+
+    def parent_key_columns(self, fk: Constraint) -> list[list[str]]:
+        """The referencing columns, fewer than all, that stand for a unique key of the
+        referenced table among the referenced columns: Boundary's `(scope_id,
+        auth_method_id) REFERENCES auth_ldap_method (scope_id, public_id)`, whose
+        `public_id` is that table's primary key. Their values alone name one parent, so
+        an index on them finds exactly its referencing rows."""
+        if fk.ref_table_oid is None or len(fk.columns) < 2:
+            return []
+        counterpart = dict(zip(fk.ref_columns, fk.columns, strict=False))
+        keys = []
+        for index in self.snap.indexes_by_table.get(fk.ref_table_oid, []):
+            columns = index.key_columns[: index.key_count]
+            if (
+                index.is_unique
+                and index.is_valid
+                and not index.is_partial
+                and columns
+                and len(columns) < len(fk.columns)
+                and all(column in counterpart for column in columns)
+            ):
+                keys.append([counterpart[column] for column in columns])  # type: ignore[index]
+        return keys
 
     @cached_property
     def unindexed_references(self) -> dict[int, list[tuple[str, ...]]]:
