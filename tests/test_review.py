@@ -464,6 +464,62 @@ def test_an_array_of_an_unavailable_extension_type_is_not_checked(server, tmp_pa
     assert (entry["object"], entry["statements_not_checked"]) == ("schema.sql:1", 2)
 
 
+def test_an_index_named_after_a_table_not_checked_is_not_checked_either(server, tmp_path) -> None:
+    """Boundary's 81/01_deleted_tables_and_triggers.up.sql: a DO block creates, by EXECUTE,
+    `<t>_delete_time_idx` for each `*_deleted` table there is, then renames two of them.
+    On a server without citext the CREATE TABLE of one was not checked, so the block made
+    no index for it, and the rename missed it: invalid-ddl high, for what follows from the
+    unavailable extension. A misspelt index name is still the file's own fault."""
+    schema = ("CREATE EXTENSION pgvitals_absent_extension;\n"
+              "CREATE TABLE \"Crédential_deleted\" (public_id absent_type PRIMARY KEY,"
+              " delete_time timestamptz);\n"
+              "CREATE TABLE host_deleted (public_id text PRIMARY KEY, delete_time timestamptz);\n"
+              "DO $$ DECLARE t text; BEGIN\n"
+              "  FOR t IN SELECT relname FROM pg_class WHERE relname LIKE '%_deleted'"
+              " AND relkind = 'r' LOOP\n"
+              "    EXECUTE format('CREATE INDEX %I ON %I (delete_time)',"
+              " t || '_delete_time_idx', t);\n"
+              "  END LOOP; END $$;\n"
+              "ALTER INDEX \"Crédential_deleted_delete_time_idx\" RENAME TO cred_deleted_idx;\n"
+              "ALTER INDEX host_deleted_delete_time_idx RENAME TO host_deleted_idx;\n"
+              "ALTER INDEX hots_deleted_delete_time_idx RENAME TO hots_idx;\n")  # fmt: skip
+    write(tmp_path, {"schema.sql": schema})
+    run = review(tmp_path, "schema.sql", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    assert [located(f) for f in invalid_ddl(run)] == ["schema.sql:10"]
+    [entry] = not_checked(run)
+    assert (entry["object"], entry["statements_not_checked"]) == ("schema.sql:1", 3)
+
+
+def test_what_a_do_block_not_checked_would_have_made_by_execute_is_not_checked(
+    server, tmp_path
+) -> None:
+    """Boundary's 81/01_deleted_tables_and_triggers.up.sql on a server without citext:
+    its DO block, which makes a trigger and an index by EXECUTE for each `*_deleted`
+    table, failed on a table whose CREATE was not checked (recording_session) and rolled
+    back whole; the two `ALTER INDEX ... RENAME` after it then missed indexes no statement
+    names, and were invalid-ddl high."""
+    schema = ("CREATE EXTENSION pgvitals_absent_extension;\n"
+              "CREATE TABLE recording (id absent_type PRIMARY KEY);\n"
+              "CREATE TABLE recording_deleted (id int PRIMARY KEY, delete_time timestamptz);\n"
+              "CREATE TABLE \"Host\" (id int PRIMARY KEY);\n"
+              "CREATE TABLE \"Host_deleted\" (id int PRIMARY KEY, delete_time timestamptz);\n"
+              "DO $$ DECLARE t text; BEGIN\n"
+              "  FOR t IN SELECT relname FROM pg_class WHERE relname LIKE '%_deleted'"
+              " AND relkind = 'r' ORDER BY relname LOOP\n"
+              "    EXECUTE format('CREATE INDEX %I ON %I (delete_time)',"
+              " t || '_delete_time_idx', t);\n"
+              "    PERFORM 1 FROM recording;\n"
+              "  END LOOP; END $$;\n"
+              "ALTER INDEX \"Host_deleted_delete_time_idx\" RENAME TO hd_idx;\n")  # fmt: skip
+    write(tmp_path, {"schema.sql": schema})
+    run = review(tmp_path, "schema.sql", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    assert [located(f) for f in invalid_ddl(run)] == []
+    [entry] = not_checked(run)
+    assert (entry["object"], entry["statements_not_checked"]) == ("schema.sql:1", 4)
+
+
 def test_an_array_of_a_type_that_failed_is_lost_with_it(server, tmp_path) -> None:
     """`mood[]` names the type a rejected CREATE TYPE would have made: one finding, for
     the CREATE TYPE, that counts the table among the statements that failed after it."""

@@ -13,6 +13,10 @@ object it created until the end. A failure is then sorted out:
   constraint met rows that an earlier failed INSERT, UPDATE or DELETE would have
   changed (`SET NOT NULL` after the UPDATE that fills the column): lost, listed under
   that statement (not checked, where that statement was not);
+- it misses an index or a sequence named after a table whose statement failed
+  (`<table>_pkey`), or anything after a failed DO block that builds DDL and EXECUTEs it
+  (Boundary's `<t>_delete_time_idx` for each `*_deleted` table): lost or not checked
+  with that statement, as above;
 - a migration written in code came earlier (goose's Go migrations between the SQL ones:
   review does not run them), and the object the statement misses is one that no SQL
   statement created and that the code names: not checked, as it may rely on what the
@@ -113,6 +117,8 @@ SELECT %(statement)s, o.oid, NULL, NULL
  WHERE o.oid >= 16384
 """
 
+# A DO block that builds DDL and runs it: `EXECUTE format('create index %I ...', ...)`.
+DYNAMIC_DDL = re.compile(r"\bexecute\b[^;]*\b(create|alter)\b", re.IGNORECASE)
 # Errors that say an object a statement names does not exist.
 UNDEFINED_TABLE = "42P01"
 UNDEFINED = frozenset({UNDEFINED_TABLE, "42703", "42704", "42883", "3F000"})
@@ -305,6 +311,9 @@ class Loader:
         self.unchanged: dict[str, int] = {}
         self.created: set[str] = set()  # names of what the loaded statements created
         self.code: dict[int, str] = {}  # code migrations (their index) -> their text
+        # the last failed DO block that runs DDL it builds (EXECUTE format(...)): what it
+        # would have created has no name until it runs
+        self.dynamic_ddl: int | None = None
 
     # --- the session ---------------------------------------------------------------
 
@@ -523,6 +532,8 @@ class Loader:
             self.missing.setdefault(name, root)
         if isinstance(node, DATA_CHANGES):
             self.unchanged.setdefault(node.relation.relname, root)
+        if isinstance(node, ast.DoStmt) and DYNAMIC_DDL.search(statement.text):
+            self.dynamic_ddl = root
         return outcome
 
     def classify(self, statement: Statement, error: ServerError) -> Outcome:
@@ -546,6 +557,8 @@ class Loader:
         if error.sqlstate in UNDEFINED:
             name = missing_name(error.message)
             cause = self.missing.get(name) if name else None
+            if cause is None and name and error.sqlstate == UNDEFINED_TABLE:
+                cause = self.named_after_missing(name)
             if cause is not None:
                 return self.consequence(error, cause)
             if error.sqlstate in EXTENSION_PROVIDED and self.extensions:
@@ -558,6 +571,10 @@ class Loader:
             code = self.code_naming(name)
             if code is not None:
                 return self.consequence(error, code)
+            if self.dynamic_ddl is not None and name not in self.created:
+                # Boundary's 81/01: a DO block that failed would have made, by EXECUTE,
+                # `<t>_delete_time_idx` for each `*_deleted` table; the renames after it miss them
+                return self.consequence(error, self.dynamic_ddl)
             platform = platform_of(missing_schema(error.message), self.created)
             if platform is not None:
                 return self.platform_failure(error, platform)
@@ -593,6 +610,18 @@ class Loader:
                 " (`supabase start`), or --base one"
             ),
         )
+
+    def named_after_missing(self, name: str) -> int | None:
+        """The failure that explains a missing index or sequence named after a table
+        that a failed statement would have made: `<table>_pkey`, `<table>_id_seq`, or
+        Boundary's `<table>_delete_time_idx`, which a DO block built by EXECUTE for each
+        `*_deleted` table there was (and so not for one whose CREATE was not checked);
+        the longest such table name, its failure."""
+        tables = [
+            table for table in self.missing if len(table) < len(name) and name[len(table)] == "_"
+        ]
+        named = [table for table in tables if name.startswith(table)]
+        return self.missing[max(named, key=len)] if named else None
 
     def consequence(self, error: ServerError, cause: int) -> Outcome:
         """A failure that follows from the failed statement `cause`: not checked where

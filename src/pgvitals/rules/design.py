@@ -777,6 +777,10 @@ TRIVIAL_COLUMNS = frozenset(
         "version",
         "lock_version",
         "inserted_at",
+        # Boundary's every table (and Google's API style): create_time, update_time
+        "create_time",
+        "update_time",
+        "delete_time",
     }
 )
 
@@ -808,8 +812,9 @@ def similar_tables(snap: Snapshot, opts: SimilarOptions) -> Iterator[Draft]:
     two tables must share at least `min_shared`, and `min_overlap` of all they have
     between them. A pair where one table references the other (declared or inferred)
     is a parent and its child, not a duplicate. Tables named as a deliberate companion
-    of another (`*_history`, `*_log`, `*_staging`, `*_stream`, `*_snapshots`,
-    `*_versions`, ...) are left out, and backup copies are `backup-table`'s.
+    of another (`*_history`, Boundary's `*_hst`, `*_log`, `*_staging`, `*_stream`,
+    `*_snapshots`, `*_versions`, ...) are left out, and backup copies are
+    `backup-table`'s. `create_time` and `update_time` are as common as `created_at`.
     Reported on the less used table of the pair, naming the other and which of the two
     the statistics show in use.
 
@@ -873,6 +878,8 @@ COMPANION_WORDS = frozenset(
         "audit",
         "cache",
         "history",
+        "hst",  # Boundary's `<entity>_hst`, kept by triggers
+        "hist",
         "log",
         "queue",
         "revision",

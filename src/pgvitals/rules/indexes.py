@@ -82,6 +82,10 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
     A whole-table unique index on some of the key's columns serves its lookup: it
     finds at most one row, which the rest of the lookup filters (Ente's trash, whose
     primary key is `file_id`, references collection_files by `(file_id, collection_id)`).
+    So does an index on the columns that reference a unique key of the parent by
+    themselves: Boundary's `(scope_id, auth_method_id) REFERENCES auth_ldap_method
+    (scope_id, public_id)`, whose `public_id` is the parent's primary key, is served by
+    an index leading with `auth_method_id`, which finds exactly one parent's rows.
 
     A multi-column key whose lookup an index leading with one of its columns narrows
     (`(order_id, placed_at)` beside a primary key `(order_id, line_no)`) is low while

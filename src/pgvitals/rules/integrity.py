@@ -52,26 +52,28 @@ from pgvitals.snapshot.model import (
 def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """Rows of the table cannot be addressed reliably.
 
-    Flags tables (and roots of partition trees) without a PRIMARY KEY. High by
-    default. Critical when reading the rows found exact duplicates: they have already
-    got in. Medium when a unique index on NOT NULL columns exists (named as the
-    candidate key): it already keeps rows distinct, and what is missing is the key
-    that replication and tools look for; low where that index is on one column that a
-    CHECK holds to a constant (Synapse's `lock char(1) UNIQUE CHECK (lock = 'X')`): the
-    table keeps one row, named by no key. Medium too when foreign keys reference a unique
-    index whose columns allow NULL (Synapse's `users (name)`): the table has an identity
-    that other tables use, and only rows with a NULL there can repeat; that index's
-    columns are the key offered. High again, whatever the candidate, when a
+    Flags tables (and roots of partition trees) without a PRIMARY KEY. High by default.
+    Critical when reading the rows found exact duplicates: they have already got in.
+    Medium when a unique index on NOT NULL columns exists (named as the candidate key):
+    it already keeps rows distinct, and what is missing is the key that replication and
+    tools look for; low where that index is on one column that a CHECK holds to a
+    constant (Synapse's `lock char(1) UNIQUE CHECK (lock = 'X')`), or where a unique
+    index's keys are the same in every row (Boundary's `kms_schema_version_one_row ON
+    kms_schema_version ((version IS NOT NULL))` over a NOT NULL column, or `((true))`):
+    the table keeps one row, named by no key. Medium too when foreign keys reference a
+    unique index whose columns allow NULL (Synapse's `users (name)`): the table has an
+    identity that other tables use, and only rows with a NULL there can repeat; that
+    index's columns are the key offered. High again, whatever the candidate, when a
     publication replicates the table's UPDATEs or DELETEs and its replica identity is
-    the default (the missing key) or NOTHING: those statements fail today. The
-    evidence names the publications and the replica identity. A migration tool's
-    history table (pop's `schema_migration`, an old Alembic's `alembic_version`) is the
-    tool's design and is left out, unless a publication makes the tool's own writes fail.
-    The table Prisma (before 6) makes for an implicit many-to-many relation (`_AToB`,
-    columns "A" and "B", unique index `_AToB_AB_unique`) is low, with no fix: Prisma 6
-    adds its key in the migration its upgrade writes (`ADD CONSTRAINT "_AToB_AB_pkey"
-    PRIMARY KEY ("A", "B")`, then `DROP INDEX "_AToB_AB_unique"`), which fails on a table
-    that already has one.
+    the default (the missing key) or NOTHING: those statements fail today. The evidence
+    names the publications and the replica identity. A migration tool's history table
+    (pop's `schema_migration`, an old Alembic's `alembic_version`) is the tool's design
+    and is left out, unless a publication makes the tool's own writes fail. The table
+    Prisma (before 6) makes for an implicit many-to-many relation (`_AToB`, columns "A"
+    and "B", unique index `_AToB_AB_unique`) is low, with no fix: Prisma 6 adds its key
+    in the migration its upgrade writes (`ADD CONSTRAINT "_AToB_AB_pkey" PRIMARY KEY
+    ("A", "B")`, then `DROP INDEX "_AToB_AB_unique"`), which fails on a table that
+    already has one.
 
     ## Why it breaks
     Without any unique key nothing stops the same row from being inserted twice, and
@@ -164,6 +166,14 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         if one_row:
             evidence["single_row_check"] = one_row.name
             message += f"; CHECK {one_row.name} holds it to one row"
+        one_row_index = None if candidate else single_row_index(snap, table)
+        if one_row_index:
+            evidence["single_row_index"] = one_row_index.name
+            keys = ", ".join(str(k) for k in one_row_index.key_definitions)
+            message += (
+                f"; unique index {one_row_index.name} on {keys}, the same in every row,"
+                " holds it to one row"
+            )
         if duplicates:
             message += f"; {duplicates} rows duplicate another row exactly"
         if breaks_replication:
@@ -172,7 +182,7 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         severity = None  # high
         if duplicates:
             severity = CRITICAL
-        elif one_row and not breaks_replication:
+        elif (one_row or one_row_index) and not breaks_replication:
             severity = LOW
         elif (candidate or referenced) and not breaks_replication:
             severity = MEDIUM
@@ -290,6 +300,38 @@ def single_row_check(snap: Snapshot, key: Index) -> Constraint | None:
         if match and match.group("column") == columns[0]:
             return constraint
     return None
+
+
+# a unique index key that is one value in every row, as pg_get_indexdef prints it:
+# `(true)`, `(1)`, `('x'::text)`, or a NOT NULL column tested for NULL
+CONSTANT_KEY = re.compile(r"^\(?(?:true|false|-?\d+|'(?:[^']|'')*'(?:::[\w ]+)?)\)?$")
+NULL_TEST_KEY = re.compile(r'^\(?(?P<column>[^\s"()]+|"(?:[^"]|"")+") IS (?:NOT )?NULL\)?$')
+
+
+def single_row_index(snap: Snapshot, table: Table) -> Index | None:
+    """A unique index whose keys are the same in every row (Boundary's
+    `kms_schema_version_one_row ON kms_schema_version ((version IS NOT NULL))` over a NOT
+    NULL column, or `((true))`): a second row would repeat them, so the table keeps one."""
+    not_null = {c.name for c in snap.columns_by_table.get(table.oid, []) if c.not_null}
+    for index in snap.indexes_by_table.get(table.oid, []):
+        if not index.is_unique or not index.is_valid or index.is_partial or not index.key_count:
+            continue
+        keys = index.key_definitions[: index.key_count]
+        if all(key is not None and _same_in_every_row(key, not_null) for key in keys):
+            return index
+    return None
+
+
+def _same_in_every_row(key: str, not_null: set[str]) -> bool:
+    if CONSTANT_KEY.match(key):
+        return True
+    tested = NULL_TEST_KEY.match(key)
+    if tested is None:
+        return False
+    column = tested.group("column")
+    if column.startswith('"'):
+        column = column[1:-1].replace('""', '"')
+    return column in not_null
 
 
 def referenced_key(snap: Snapshot, table: Table) -> Index | None:
@@ -879,12 +921,13 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     application to clean up the references later (GitLab's loose foreign keys, kept in
     place of constraints on purpose, some across databases): the application deletes
     rows that are still referenced, and a foreign key would make those deletes fail.
-    Low, with no fix, from a table named as an archive, a history, an audit log or a
-    tombstone (`*_archived`, `*_histories`, Zabbix's `history_uint`, `trends` and
-    `auditlog`, MediaWiki's `archive` of deleted pages' revisions, Nakama's
-    `console_audit_log` and `user_tombstone`, which records the ids of deleted users):
-    its rows are kept after the row they name is deleted, which a foreign key would
-    refuse.
+    Low, with no fix, from a table named as an archive, a history, an audit log, a
+    tombstone or a warehouse's fact table (`*_archived`, `*_histories`, Boundary's `*_hst`
+    and `wh_session_accumulating_fact`, `*_snapshot_fact`, `*_transaction_fact`, Zabbix's
+    `history_uint`, `trends` and `auditlog`, MediaWiki's `archive` of deleted pages'
+    revisions, Nakama's `console_audit_log` and `user_tombstone`, which records the ids
+    of deleted users): its rows are kept after the row they name is deleted, which a
+    foreign key would refuse.
 
     ## Why it breaks
     Without the constraint, deleting a referenced row (or a bug, or a manual fix)
@@ -979,11 +1022,11 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
         loose = facts.loose_reference_triggers.get(target.oid)
         kept = KEPT_AFTER_PARENT.search(table.name.lower())
         if kept is not None:
-            evidence["kept_after_parent"] = kept.group(1) or kept.group(2)
+            evidence["kept_after_parent"] = next(word for word in kept.groups() if word)
             severity, fix = LOW, None  # a key would refuse deleting the row it names
             message += (
                 f"; kept loose on purpose: {table.name} is named as an archive, a history,"
-                " an audit log or a tombstone,"
+                " an audit log, a tombstone or a warehouse's fact table,"
                 " whose rows stay after the row they name is deleted, which a foreign key"
                 " would refuse"
             )
@@ -1032,9 +1075,12 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
 # a table of rows kept after their parent goes (GitLab's slack_integrations_scopes_archived,
 # gitlab_subscription_histories; Zabbix's history, history_uint, trends_uint, one per value
 # type, whose rows of a deleted item its housekeeper deletes later in batches, and auditlog,
-# kept after the user goes; MediaWiki's archive, the revisions of deleted pages)
+# kept after the user goes; MediaWiki's archive, the revisions of deleted pages; Boundary's
+# target_ssh_hst, a history its triggers keep, and its warehouse's wh_session_accumulating_fact,
+# whose session_id stays after the session is deleted)
 KEPT_AFTER_PARENT = re.compile(
-    r"_(archived?|archives|history|histories|audit_?logs?|tombstones?)$"
+    r"_(archived?|archives|history|histories|hst|hist|audit_?logs?|tombstones?)$"
+    r"|_(?:accumulating|snapshot|transaction)_(facts?)$"  # a warehouse's, in Kimball's words
     r"|^(history|trends|audit_?logs?|archive|tombstones?)(_[a-z0-9]+)?$"
 )
 
@@ -1198,7 +1244,12 @@ def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     index's predicate tests (`WHERE code IS NOT NULL`, `WHERE kind = 'x'`) cannot be NULL
     in it, and a NULL column guarded by another unique index for exactly those rows
     (`UNIQUE (room_id, user_id) WHERE thread_id IS NULL`, or with `(thread_id IS NULL)` as
-    a key as well) is not counted, and still counts as optional for the low. A key that
+    a key as well) is not counted, and still counts as optional for the low. Low as well
+    when the nullable columns take part in no foreign key and the rest of the key is
+    among a foreign key's columns (Boundary's `UNIQUE (scope_id, name)`, a name unique
+    in its scope where one is given), even with repeats, the unnamed rows: as in a
+    one-column key, NULL means none. A nullable parent (`(tenant_id, email)` with
+    `tenant_id` NULL) stays medium. A key that
     contains the primary key, or the columns of another unique index over NOT NULL
     columns, plain or read by its expressions (Coder's `custom_roles`: `UNIQUE (name,
     organization_id)` beside `UNIQUE (lower(name))`), cannot repeat at all. Info when
@@ -1254,6 +1305,14 @@ def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                 "deleting a second parent fail"
             )
             severity = INFO
+        elif scoped_by := _optional_within_parent(snap, index, keys, nullable):
+            # even with repeats: rows without the value are what it allows (unnamed ones)
+            evidence["scoped_by"] = scoped_by
+            message += (
+                f"; unique within the parent ({scoped_by}) where set: an optional value,"
+                " whose NULLs mean none, as in a one-column unique key"
+            )
+            severity = LOW
         elif duplicates:
             severity = HIGH
         elif all(facts.may_be_null(index, key) for key in keys):
@@ -1261,15 +1320,28 @@ def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         yield finding(index, message, evidence=evidence, severity=severity)
 
 
+def _optional_within_parent(
+    snap: Snapshot, index: Index, keys: list[str], nullable: list[str]
+) -> str | None:
+    """A foreign key whose columns hold the rest, NOT NULL, of the key, when the
+    nullable columns take part in no foreign key: `UNIQUE (scope_id, name)` with an
+    optional name is "a name is unique in its scope, where one is given" (Boundary's
+    36 `*_scope_id_name_uq`), what a one-column unique key over a nullable column says."""
+    foreign_keys = snap.facts.foreign_keys_of.get(index.table_oid, [])
+    if any(set(fk.columns) & set(nullable) for fk in foreign_keys):
+        return None  # a nullable parent: the key's rows without one repeat (tenant_id, email)
+    rest = set(keys) - set(nullable)
+    for fk in foreign_keys:
+        if rest and rest <= set(fk.columns):  # or part of one: a subtype's (scope_id, id)
+            return fk.name
+    return None
+
+
 def _set_null_by(snap: Snapshot, table_oid: int, nullable: list[str]) -> list[str]:
     """The foreign keys whose ON DELETE SET NULL empties every one of `nullable`, or
     none when some nullable column is not emptied that way: then the NULLs there are the
     application's, and the key's promise is worth checking."""
-    foreign_keys = [
-        c
-        for c in snap.constraints
-        if c.table_oid == table_oid and c.kind == "f" and c.on_delete == "n"
-    ]
+    foreign_keys = [c for c in snap.facts.foreign_keys_of.get(table_oid, []) if c.on_delete == "n"]
     if not all(any(column in fk.columns for fk in foreign_keys) for column in nullable):
         return []
     return sorted(fk.name for fk in foreign_keys if set(fk.columns) & set(nullable))

@@ -281,6 +281,15 @@ class Facts:
         return dict(referencing)
 
     @cached_property
+    def foreign_keys_of(self) -> dict[int, list[Constraint]]:
+        """Foreign keys by the table that declares them (by table oid)."""
+        declared: dict[int, list[Constraint]] = defaultdict(list)
+        for constraint in self.snap.constraints:
+            if constraint.kind == "f":
+                declared[constraint.table_oid].append(constraint)
+        return dict(declared)
+
+    @cached_property
     def constraint_by_name(self) -> dict[tuple[int, str], Constraint]:
         return {(c.table_oid, c.name): c for c in self.snap.constraints}
 
@@ -895,10 +904,14 @@ class Facts:
             partial = any(index.is_partial for index in indexes)
             attnums = self.attnums(fk) if partial else None
             cast = self.cast_columns(fk)
+            parent_keys = self.parent_key_columns(fk)
             serving[fk.oid] = [
                 index
                 for index in indexes
-                if serves_lookup_on(index, fk.columns, attnums)
+                if (
+                    serves_lookup_on(index, fk.columns, attnums)
+                    or any(serves_lookup_on(index, key) for key in parent_keys)
+                )
                 and all(compares_as(index, column, key) for column, key in cast.items())
             ]
         return serving
@@ -913,6 +926,29 @@ class Facts:
             if column and key and padding_differs(column.type_name, key.type_name):
                 cast[name] = key.type_name
         return cast
+
+    def parent_key_columns(self, fk: Constraint) -> list[list[str]]:
+        """The referencing columns, fewer than all, that stand for a unique key of the
+        referenced table among the referenced columns: Boundary's `(scope_id,
+        auth_method_id) REFERENCES auth_ldap_method (scope_id, public_id)`, whose
+        `public_id` is that table's primary key. Their values alone name one parent, so
+        an index on them finds exactly its referencing rows."""
+        if fk.ref_table_oid is None or len(fk.columns) < 2:
+            return []
+        counterpart = dict(zip(fk.ref_columns, fk.columns, strict=False))
+        keys = []
+        for index in self.snap.indexes_by_table.get(fk.ref_table_oid, []):
+            columns = index.key_columns[: index.key_count]
+            if (
+                index.is_unique
+                and index.is_valid
+                and not index.is_partial
+                and columns
+                and len(columns) < len(fk.columns)
+                and all(column in counterpart for column in columns)
+            ):
+                keys.append([counterpart[column] for column in columns])  # type: ignore[index]
+        return keys
 
     @cached_property
     def unindexed_references(self) -> dict[int, list[tuple[str, ...]]]:
@@ -1554,6 +1590,10 @@ MIGRATION_TABLES = {
     "dbversion": "Zabbix's server",
     # (ul_key, ul_value): each schema patch update.php applied, by name
     "updatelog": "MediaWiki's updater (update.php)",
+    # (edition primary key, version): the last migration applied per edition, made by
+    # hashicorp/boundary's schema manager (internal/db/schema/migrations/base) before it
+    # runs internal/db/schema/migrations/oss/postgres/<version>/<NN>_<name>.up.sql
+    "boundary_schema_version": "Boundary's schema manager",
 }
 # `_backup`, `_bak`, `_old`, `_copy`, `_tmp`/`_temp`, optionally numbered (`_old2`).
 BACKUP_SUFFIX = re.compile(r"_(backup|bak|bkp|old|copy|tmp|temp)\d*$", re.IGNORECASE)

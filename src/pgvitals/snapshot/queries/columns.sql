@@ -1,14 +1,25 @@
--- Columns of the collected relations; domains resolve to their base type.
+-- Columns of the collected relations; domains resolve to their base type, through
+-- every level of a domain over a domain (Boundary's wt_target_alias over wt_alias
+-- over citext): typbasetype names only the next one.
 -- pg_stats only shows what this role may read, so null_frac may be NULL.
 -- The relations are chosen and ranked in name order once; the 100,000s of column
 -- rows are then sorted by that rank and carry text, not 64-byte `name` values.
-WITH rel AS (
+WITH RECURSIVE rel AS (
   SELECT c.oid, n.nspname, c.relname, c.relkind,
          pg_catalog.row_number() OVER (ORDER BY n.nspname, c.relname) AS rank
     FROM pg_catalog.pg_class c
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
    WHERE c.relkind IN ('r', 'p', 'm', 'f')
      AND @@user_relation@@  -- c in schema n: requested, not a system's, not an extension's
+),
+domain_base AS (
+  SELECT t.oid, t.typbasetype AS base_oid
+    FROM pg_catalog.pg_type t
+   WHERE t.typtype = 'd'
+  UNION ALL
+  SELECT d.oid, b.typbasetype
+    FROM domain_base d
+    JOIN pg_catalog.pg_type b ON b.oid = d.base_oid AND b.typtype = 'd'
 )
 SELECT a.attrelid::int8 AS table_oid,
        c.nspname::text AS schema,
@@ -34,7 +45,12 @@ SELECT a.attrelid::int8 AS table_oid,
   FROM rel c
   JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
   JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-  LEFT JOIN pg_catalog.pg_type base ON t.typtype = 'd' AND base.oid = t.typbasetype
+  LEFT JOIN pg_catalog.pg_type base
+         ON t.typtype = 'd'
+        AND base.oid = (SELECT db.base_oid
+                          FROM domain_base db
+                          JOIN pg_catalog.pg_type bt ON bt.oid = db.base_oid
+                         WHERE db.oid = t.oid AND bt.typtype <> 'd')
   LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
   LEFT JOIN pg_catalog.pg_description d
          ON d.objoid = a.attrelid AND d.classoid = 'pg_catalog.pg_class'::regclass
