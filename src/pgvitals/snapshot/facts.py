@@ -1554,6 +1554,10 @@ MIGRATION_TABLES = {
     "dbversion": "Zabbix's server",
     # (ul_key, ul_value): each schema patch update.php applied, by name
     "updatelog": "MediaWiki's updater (update.php)",
+    # (schema_version integer NOT NULL), one keyless row: the updater (tt-rss/tt-rss@b72ea11
+    # classes/Db_Migrations.php) makes it before loading schema.sql, then applies
+    # migrations/<n>.sql above the version it holds
+    "ttrss_version": "Tiny Tiny RSS's updater (Db_Migrations)",
 }
 # `_backup`, `_bak`, `_old`, `_copy`, `_tmp`/`_temp`, optionally numbered (`_old2`).
 BACKUP_SUFFIX = re.compile(r"_(backup|bak|bkp|old|copy|tmp|temp)\d*$", re.IGNORECASE)
