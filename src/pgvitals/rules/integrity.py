@@ -98,7 +98,9 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     allow NULL, the same on its columns, which the key makes NOT NULL (a new `id`
     would be a second identity, beside the one the references use). Without a
     candidate, the same on an `id` column, or on a
-    NOT NULL column a sequence numbers (an audit log's `sequence`), after a query that
+    NOT NULL column a sequence numbers (an audit log's `sequence`), or on the columns of
+    a link table (two or more, all NOT NULL, each a foreign key of its own, and nothing
+    else: the pair a row links is its identity), after a query that
     lists the values more than one row holds there (the build fails on them), or add a `bigint
     GENERATED ALWAYS AS IDENTITY` column (this rewrites the table under an ACCESS
     EXCLUSIVE lock: plan a window). A partitioned table's
@@ -398,7 +400,7 @@ def primary_key_fix(
             )
         elif nullable:
             fix = fix.with_note("column id allows NULL: fill it first; the key sets NOT NULL")
-        return listing_repeats(table, "id", fix)
+        return listing_repeats(table, ["id"], fix)
     numbered = sequence_numbered_column(snap, table)
     if numbered is not None:
         evidence["key_column"] = numbered.name
@@ -406,7 +408,15 @@ def primary_key_fix(
             f"the key is on {fixes.one_line(numbered.name)}, which a sequence numbers (no new"
             " column, no rewrite)"
         )
-        return listing_repeats(table, numbered.name, fix)
+        return listing_repeats(table, [numbered.name], fix)
+    linked = link_columns(snap, table)
+    if linked:
+        evidence["key_columns"] = linked
+        fix = fixes.primary_key_on_new_index(table, linked, name).with_note(
+            f"the key is on ({', '.join(linked)}), the foreign keys a row of this link table"
+            " pairs: no new column, no rewrite, and the same pair cannot be linked twice"
+        )
+        return listing_repeats(table, linked, fix)
     if len(columns) >= fixes.MAX_COLUMNS:
         unusable = [
             fixes.one_line(index.name)
@@ -436,16 +446,34 @@ def primary_key_fix(
     return fixes.add_identity_primary_key(table)
 
 
-def listing_repeats(table: Table, column: str, fix: Fix) -> Fix:
-    """The fix after a query that lists the values of `column` more than one row holds:
-    no unique index exists on it, and the key's build fails on them (a copy without rows
+def listing_repeats(table: Table, columns: list[str], fix: Fix) -> Fix:
+    """The fix after a query that lists the values of `columns` more than one row holds:
+    no unique index exists on them, and the key's build fails on them (a copy without rows
     never shows it), leaving an invalid index that rollback.sql drops."""
+    shown = ", ".join(fixes.one_line(column) for column in columns)
+    shown = f"({shown})" if len(columns) > 1 else shown
     return fix.listing_first(
-        fixes.repeated_values_query(table, column),
-        f"the first query lists the values of {fixes.one_line(column)} that more than one row"
-        " holds: the key's index cannot be built over them (the build fails, leaving an"
-        " invalid index that rollback.sql drops); resolve them first",
+        fixes.repeated_values_query(table, columns),
+        f"the first query lists the values of {shown} that more than one row holds: the"
+        " key's index cannot be built over them (the build fails, leaving an invalid index"
+        " that rollback.sql drops); resolve them first",
     )
+
+
+def link_columns(snap: Snapshot, table: Table) -> list[str]:
+    """The columns of a link table, in their order: two or more, every column of the
+    table NOT NULL and the one column of a foreign key (Tiny Tiny RSS's
+    ttrss_user_labels2 (label_id, article_id)). A row is the pair it links, and the pair
+    is the key; empty for other tables."""
+    columns = snap.columns_by_table.get(table.oid, [])
+    referencing = {
+        constraint.columns[0]
+        for constraint in snap.constraints_by_table.get(table.oid, [])
+        if constraint.kind == "f" and len(constraint.columns) == 1
+    }
+    if len(columns) < 2 or any(c.name not in referencing or not c.not_null for c in columns):
+        return []
+    return [column.name for column in columns]
 
 
 def sequence_numbered_column(snap: Snapshot, table: Table) -> Column | None:
