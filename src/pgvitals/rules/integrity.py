@@ -416,6 +416,11 @@ def primary_key_fix(
             f"the key is on ({', '.join(linked)}), the foreign keys a row of this link table"
             " pairs: no new column, no rewrite, and the same pair cannot be linked twice"
         )
+        for shorter in fixes.prefixes_of(snap, table, linked):
+            fix = fix.with_note(
+                f"{fixes.one_line(shorter.name)} leads the key's index: once it is built,"
+                " redundant-index offers to drop that one"
+            )
         return listing_repeats(table, linked, fix)
     if len(columns) >= fixes.MAX_COLUMNS:
         unusable = [
