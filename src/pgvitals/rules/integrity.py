@@ -61,9 +61,13 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     table keeps one row, named by no key. Medium too when foreign keys reference a unique
     index whose columns allow NULL (Synapse's `users (name)`): the table has an identity
     that other tables use, and only rows with a NULL there can repeat; that index's
-    columns are the key offered. High again, whatever the candidate, when a
-    publication replicates the table's UPDATEs or DELETEs and its replica identity is
-    the default (the missing key) or NOTHING: those statements fail today. The
+    columns are the key offered. Medium as well for a unique index with an expression
+    among keys that are never NULL (NOT NULL columns, `COALESCE(..., <constant>)`, as
+    Tiny Tiny RSS's `ttrss_user_prefs2 (pref_name, owner_uid, COALESCE(profile, -1))`):
+    no row repeats another, but no key can be built on an expression. High again,
+    whatever the candidate, when a publication replicates the table's UPDATEs or
+    DELETEs and its replica identity is the default (the missing key) or NOTHING: those
+    statements fail today. The
     evidence names the publications and the replica identity. A migration tool's
     history table (pop's `schema_migration`, an old Alembic's `alembic_version`) is the
     tool's design and is left out, unless a publication makes the tool's own writes fail.
@@ -123,6 +127,7 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         duplicates = profile.duplicate_rows if profile else None
         candidate = candidate_key(snap, table)
         referenced = None if candidate else referenced_key(snap, table)
+        distinct = None if candidate or referenced else distinct_rows_index(snap, table)
         evidence: dict[str, object] = {}
         if profile and profile.row_count is not None:
             evidence["rows"] = profile.row_count
@@ -133,6 +138,9 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         if candidate:
             evidence["candidate_key_index"] = candidate.name
             evidence["candidate_key_columns"] = candidate.key_columns[: candidate.key_count]
+        if distinct:
+            evidence["unique_index"] = distinct.name
+            evidence["unique_index_keys"] = distinct.key_definitions[: distinct.key_count]
         if referenced:
             evidence["referenced_key_index"] = referenced.name
             evidence["referenced_key_columns"] = referenced.key_columns[: referenced.key_count]
@@ -162,6 +170,12 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                 f"; foreign keys reference unique index {referenced.name} on ({columns}),"
                 f" where {nullable} allows NULL"
             )
+        if distinct:
+            keys = ", ".join(str(k) for k in evidence["unique_index_keys"])  # type: ignore[attr-defined]
+            message += (
+                f"; unique index {distinct.name} on ({keys}) keeps rows distinct, but a key"
+                " cannot be built on an expression"
+            )
         one_row = single_row_check(snap, candidate) if candidate else None
         if one_row:
             evidence["single_row_check"] = one_row.name
@@ -176,7 +190,7 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             severity = CRITICAL
         elif one_row and not breaks_replication:
             severity = LOW
-        elif (candidate or referenced) and not breaks_replication:
+        elif (candidate or referenced or distinct) and not breaks_replication:
             severity = MEDIUM
         fix = fixes.offered(primary_key_fix(snap, table, candidate, evidence, referenced), evidence)
         if candidate and prisma_relation_table(snap, table, candidate):
@@ -277,6 +291,31 @@ def candidate_key(snap: Snapshot, table: Table) -> Index | None:
 CONSTANT_CHECK = re.compile(
     r"^CHECK \(+\"?(?P<column>[^\s\"()]+)\"?(?: = (?:'(?:[^']|'')*'(?:::[\w ]+)?|-?\d+|true))?\)+$"
 )
+
+
+# COALESCE(..., <constant>): never NULL, whatever it reads
+NEVER_NULL_KEY = re.compile(
+    r"^COALESCE\(.*, (?:'(?:[^']|'')*'|-?\d+(?:\.\d+)?|true|false)(?:::[\w ]+)?\)$"
+)
+
+
+def distinct_rows_index(snap: Snapshot, table: Table) -> Index | None:
+    """A valid, non-partial unique index with an expression among keys that are never
+    NULL (NOT NULL columns, COALESCE with a constant): no two rows hold the same key, so
+    none duplicates another, but no primary key can be built on it (Tiny Tiny RSS's
+    ttrss_user_prefs2 on (pref_name, owner_uid, COALESCE(profile, -1)))."""
+    not_null = {c.name for c in snap.columns_by_table.get(table.oid, []) if c.not_null}
+    for index in snap.indexes_by_table.get(table.oid, []):
+        if not (index.is_unique and index.is_valid and not index.is_partial):
+            continue
+        columns = index.key_columns[: index.key_count]
+        keys = index.key_definitions[: index.key_count]
+        if None in columns and all(
+            column in not_null if column is not None else NEVER_NULL_KEY.match(key or "")
+            for column, key in zip(columns, keys, strict=True)
+        ):
+            return index
+    return None
 
 
 def single_row_check(snap: Snapshot, key: Index) -> Constraint | None:
