@@ -1510,11 +1510,22 @@ def time_named_integer(column: Column) -> bool:
     return column.type_name in INTEGER_BYTES and named_like_time(column.name)
 
 
+# When something runs out, bare (`expire`, `expires`, `expiry`): a PHP session table's
+# `expire integer` of epoch seconds (Tiny Tiny RSS's ttrss_sessions), or a lifetime in
+# seconds; only values in an epoch range say which
+EXPIRY_NAME = re.compile(r"(^|_)(expire|expires|expiry|expiration)$", re.IGNORECASE)
+
+
 @cache  # column names repeat across tables
 def named_like_time(name: str) -> bool:
-    """Is the column named like a point in time (TIME_NAME), or run together with a time
-    word as an unquoted CamelCase name folds (`createat`, `jointime`)?"""
-    return TIME_NAME.search(name) is not None or joined_time_word(name) is not None
+    """Is the column named like a point in time (TIME_NAME) or an expiry (EXPIRY_NAME),
+    or run together with a time word as an unquoted CamelCase name folds (`createat`,
+    `jointime`)?"""
+    return (
+        TIME_NAME.search(name) is not None
+        or EXPIRY_NAME.search(name) is not None
+        or joined_time_word(name) is not None
+    )
 
 
 # The table (or schema.table) each migration tool records applied migrations in.
