@@ -431,6 +431,50 @@ def test_constraints_on_rows_an_unchecked_update_would_have_filled_are_not_inval
     assert (entry["object"], entry["statements_not_checked"]) == ("m.sql:1", 4)
 
 
+def test_a_folder_that_starts_from_a_schema_it_does_not_hold_is_not_checked(
+    server, tmp_path
+) -> None:
+    """Tiny Tiny RSS's sql/pgsql/migrations begin at 3.sql, altering the tables of a
+    version 2 no longer in the repository: reviewed alone, its 431 statements on them
+    were 431 invalid-ddl findings. A table that two files use and none creates says the
+    files start from a base: what fails on tables and indexes none of them creates is
+    not checked, said once, and a gate does not pass it. A name one file misses, in a
+    folder that holds its whole schema, is that file's misspelling."""
+    write(tmp_path, {
+        "later/3.sql": "ALTER TABLE feeds_g ADD COLUMN num_comments integer;\n"
+                       "UPDATE feeds_g SET num_comments = 0;\n"
+                       "CREATE TABLE fresh_g (id serial PRIMARY KEY);\n",
+        "later/4.sql": "ALTER TABLE feeds_g ADD COLUMN private boolean;\n"
+                       "DROP INDEX feeds_g_title_idx;\n"
+                       "ALTER TABLE labels_g ADD COLUMN caption text;\n"
+                       "ALTER TABLE fresh_g ADD COLUMN note text;\n",
+        "whole/1.sql": "CREATE TABLE feeds_g (id serial PRIMARY KEY);\n",
+        "whole/2.sql": "ALTER TABLE feds_g ADD COLUMN private boolean;\n",
+    })  # fmt: skip
+    run = review(tmp_path, "later", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    assert invalid_ddl(run) == []
+    [entry] = not_checked(run)
+    assert (entry["object"], entry["statements_not_checked"]) == ("later/3.sql:1", 5)
+    assert entry["because"] == (
+        "the files start from a schema they do not hold: they use 3 tables and indexes none"
+        " of them creates (feeds_g, feeds_g_title_idx, labels_g)"
+    )
+    assert "--base" in entry["check_instead"]
+    tables = {
+        s["overview"]["name"]: s["overview"]["tables"] for s in run.json()["sections"]["schemas"]
+    }
+    assert tables == {"public": 1}  # fresh_g, made and altered by the files, was reviewed
+    gate = review(tmp_path, "later", "--server", server.dsn(), "--fail-on", "critical")
+    assert gate.exit_code == 3, gate.stderr
+    assert "review incomplete: 5 statements not checked" in gate.stderr
+    whole = review(tmp_path, "whole", "--server", server.dsn())
+    assert [(located(f), f["evidence"]["sqlstate"]) for f in invalid_ddl(whole)] == [
+        ("whole/2.sql:1", "42P01")
+    ]
+    assert not_checked(whole) == []
+
+
 def test_a_misspelt_function_is_not_blamed_on_an_unavailable_extension(server, tmp_path) -> None:
     """After `CREATE EXTENSION "uuid-ossp"` fails on a server without it, a statement
     calling one of its functions is not checked, but one calling a function the

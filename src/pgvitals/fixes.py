@@ -1489,14 +1489,18 @@ def blank_rows_query(column: Column, spaces_only: bool = False) -> str:
     )
 
 
-def repeated_values_query(table: Table, column: str) -> str:
-    """The query that lists the values more than one row holds in `column` (NULL aside):
-    a unique index on it cannot be built over them."""
+def repeated_values_query(table: Table, columns: Seq[str]) -> str:
+    """The query that lists the values more than one row holds in `columns` (NULL aside):
+    a unique index on them cannot be built over them."""
+    names = sql.SQL(", ").join(sql.Identifier(column) for column in columns)
+    filled = sql.SQL(" AND ").join(
+        sql.SQL("{column} IS NOT NULL").format(column=sql.Identifier(column)) for column in columns
+    )
     return text(
         sql.SQL(
-            "SELECT {column}, count(*) FROM {table} WHERE {column} IS NOT NULL"
-            " GROUP BY {column} HAVING count(*) > 1;"
-        ).format(table=name_of(table.schema, table.name), column=sql.Identifier(column))
+            "SELECT {names}, count(*) FROM {table} WHERE {filled}"
+            " GROUP BY {names} HAVING count(*) > 1;"
+        ).format(table=name_of(table.schema, table.name), names=names, filled=filled)
     )
 
 

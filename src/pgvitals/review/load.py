@@ -58,6 +58,7 @@ from pglast.enums import AlterTableType, ObjectType, TransactionStmtKind
 from psycopg import sql
 
 from pgvitals.embedded import EmbeddedError, pgserver_bin_dir
+from pgvitals.fmt import plural
 from pgvitals.review.runners import Runner
 from pgvitals.review.split import Statement
 from pgvitals.snapshot.facts import MANAGED_PLATFORMS, MIGRATION_TABLES, Platform
@@ -346,6 +347,7 @@ class Loader:
     def finish(self) -> Load:
         """Commit, read the event log and remove it (it must not be reviewed)."""
         self.commit()
+        self.starting_schema()
         if self.load.tracked:
             self.connection.execute("RESET SESSION AUTHORIZATION")
             rows = self.connection.execute(
@@ -623,6 +625,48 @@ class Loader:
         named = [table for table in tables if name.startswith(table)]
         return self.missing[max(named, key=len)] if named else None
 
+    def starting_schema(self) -> None:
+        """A table that statements of two files or more use, and that no statement of
+        the files creates, says the files start from a schema they do not hold (Tiny
+        Tiny RSS's migrations/3.sql onwards alter the tables of a version 2 that is no
+        longer in the repository). Their failures on tables and indexes none of them
+        creates are then not the statements' own: the first is not checked, the others
+        follow from it. Without such a table, a name that one file misses may be its
+        misspelling, and stays rejected."""
+        outcomes, statements = self.load.outcomes, self.load.statements
+        missed: dict[str, list[int]] = {}
+        for index, outcome in enumerate(outcomes):
+            error = outcome.error
+            if outcome.status == REJECTED and error and relation_missing(error):
+                name = missing_name(error.message)
+                if name and name not in self.created:
+                    missed.setdefault(name, []).append(index)
+        tables = [
+            name
+            for name, failed in missed.items()
+            if outcomes[failed[0]].error.sqlstate == UNDEFINED_TABLE  # type: ignore[union-attr]
+            and len({statements[index].file for index in failed}) > 1
+        ]
+        if not tables:
+            return
+        roots = {index for failed in missed.values() for index in failed}
+        first = min(roots)
+        names = sorted(missed, key=lambda name: missed[name][0])
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        reason = (
+            f"the files start from a schema they do not hold: they use"
+            f" {plural(len(names), 'table or index', 'tables and indexes')} none of them"
+            f" creates ({shown})"
+        )
+        instead = (
+            "review them with --base the schema they start from (a database they ran on,"
+            " or its schema file)"
+        )
+        for index, outcome in enumerate(outcomes):
+            if index in roots or (outcome.status == LOST and outcome.cause in roots):
+                cause = None if index == first else first
+                outcomes[index] = Outcome(UNCHECKED, outcome.error, cause, reason, None, instead)
+
     def consequence(self, error: ServerError, cause: int) -> Outcome:
         """A failure that follows from the failed statement `cause`: not checked where
         that one was not, lost to it otherwise."""
@@ -739,6 +783,13 @@ def platform_of(schema: str | None, created: set[str]) -> Platform | None:
     if schema is None or schema in created:
         return None
     return next((p for p in MANAGED_PLATFORMS if schema in p.schemas), None)
+
+
+def relation_missing(error: ServerError) -> bool:
+    """Does the error say a table (or view, sequence) or an index does not exist?"""
+    return error.sqlstate == UNDEFINED_TABLE or (
+        error.sqlstate == "42704" and error.message.startswith('index "')
+    )
 
 
 def missing_name(message: str) -> str | None:

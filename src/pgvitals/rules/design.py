@@ -1244,7 +1244,9 @@ def int4_end(
 )
 def timestamp_as_integer(snap: Snapshot, opts: TimestampAsIntegerOptions) -> Iterator[Draft]:
     """An integer column named like a point in time (`created_at`, `*_ts`, `timestamp`,
-    `sentAt`), or a text column named so, instead of `timestamptz`.
+    `sentAt`), or a text column named so, instead of `timestamptz`. An integer named for
+    an expiry (`expire`, `expires`, `expiry`, as PHP session tables name it) counts where
+    its values are in an epoch range: elsewhere it may be a lifetime in seconds.
 
     Unquoted CamelCase names, which PostgreSQL folds to lower case (`CreateAt` ->
     `createat`), count where an event or a participle runs into `at` (`createat`,

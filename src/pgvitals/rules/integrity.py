@@ -63,17 +63,20 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     the table keeps one row, named by no key. Medium too when foreign keys reference a
     unique index whose columns allow NULL (Synapse's `users (name)`): the table has an
     identity that other tables use, and only rows with a NULL there can repeat; that
-    index's columns are the key offered. High again, whatever the candidate, when a
-    publication replicates the table's UPDATEs or DELETEs and its replica identity is
-    the default (the missing key) or NOTHING: those statements fail today. The evidence
-    names the publications and the replica identity. A migration tool's history table
-    (pop's `schema_migration`, an old Alembic's `alembic_version`) is the tool's design
-    and is left out, unless a publication makes the tool's own writes fail. The table
-    Prisma (before 6) makes for an implicit many-to-many relation (`_AToB`, columns "A"
-    and "B", unique index `_AToB_AB_unique`) is low, with no fix: Prisma 6 adds its key
-    in the migration its upgrade writes (`ADD CONSTRAINT "_AToB_AB_pkey" PRIMARY KEY
-    ("A", "B")`, then `DROP INDEX "_AToB_AB_unique"`), which fails on a table that
-    already has one.
+    index's columns are the key offered. Medium as well for a unique index with an
+    expression among keys that are never NULL (NOT NULL columns, `COALESCE(...,
+    <constant>)`, as Tiny Tiny RSS's `ttrss_user_prefs2 (pref_name, owner_uid,
+    COALESCE(profile, -1))`): no row repeats another, but no key can be built on an
+    expression. High again, whatever the candidate, when a publication replicates the
+    table's UPDATEs or DELETEs and its replica identity is the default (the missing key)
+    or NOTHING: those statements fail today. The evidence names the publications and the
+    replica identity. A migration tool's history table (pop's `schema_migration`, an old
+    Alembic's `alembic_version`) is the tool's design and is left out, unless a
+    publication makes the tool's own writes fail. The table Prisma (before 6) makes for
+    an implicit many-to-many relation (`_AToB`, columns "A" and "B", unique index
+    `_AToB_AB_unique`) is low, with no fix: Prisma 6 adds its key in the migration its
+    upgrade writes (`ADD CONSTRAINT "_AToB_AB_pkey" PRIMARY KEY ("A", "B")`, then `DROP
+    INDEX "_AToB_AB_unique"`), which fails on a table that already has one.
 
     ## Why it breaks
     Without any unique key nothing stops the same row from being inserted twice, and
@@ -100,7 +103,9 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     allow NULL, the same on its columns, which the key makes NOT NULL (a new `id`
     would be a second identity, beside the one the references use). Without a
     candidate, the same on an `id` column, or on a
-    NOT NULL column a sequence numbers (an audit log's `sequence`), after a query that
+    NOT NULL column a sequence numbers (an audit log's `sequence`), or on the columns of
+    a link table (two or more, all NOT NULL, each a foreign key of its own, and nothing
+    else: the pair a row links is its identity), after a query that
     lists the values more than one row holds there (the build fails on them), or add a `bigint
     GENERATED ALWAYS AS IDENTITY` column (this rewrites the table under an ACCESS
     EXCLUSIVE lock: plan a window). A partitioned table's
@@ -123,6 +128,7 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         duplicates = profile.duplicate_rows if profile else None
         candidate = candidate_key(snap, table)
         referenced = None if candidate else referenced_key(snap, table)
+        distinct = None if candidate or referenced else distinct_rows_index(snap, table)
         evidence: dict[str, object] = {}
         if profile and profile.row_count is not None:
             evidence["rows"] = profile.row_count
@@ -133,6 +139,9 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         if candidate:
             evidence["candidate_key_index"] = candidate.name
             evidence["candidate_key_columns"] = candidate.key_columns[: candidate.key_count]
+        if distinct:
+            evidence["unique_index"] = distinct.name
+            evidence["unique_index_keys"] = distinct.key_definitions[: distinct.key_count]
         if referenced:
             evidence["referenced_key_index"] = referenced.name
             evidence["referenced_key_columns"] = referenced.key_columns[: referenced.key_count]
@@ -162,6 +171,12 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                 f"; foreign keys reference unique index {referenced.name} on ({columns}),"
                 f" where {nullable} allows NULL"
             )
+        if distinct:
+            keys = ", ".join(str(k) for k in evidence["unique_index_keys"])  # type: ignore[attr-defined]
+            message += (
+                f"; unique index {distinct.name} on ({keys}) keeps rows distinct, but a key"
+                " cannot be built on an expression"
+            )
         one_row = single_row_check(snap, candidate) if candidate else None
         if one_row:
             evidence["single_row_check"] = one_row.name
@@ -184,7 +199,7 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             severity = CRITICAL
         elif (one_row or one_row_index) and not breaks_replication:
             severity = LOW
-        elif (candidate or referenced) and not breaks_replication:
+        elif (candidate or referenced or distinct) and not breaks_replication:
             severity = MEDIUM
         fix = fixes.offered(primary_key_fix(snap, table, candidate, evidence, referenced), evidence)
         if candidate and prisma_relation_table(snap, table, candidate):
@@ -285,6 +300,31 @@ def candidate_key(snap: Snapshot, table: Table) -> Index | None:
 CONSTANT_CHECK = re.compile(
     r"^CHECK \(+\"?(?P<column>[^\s\"()]+)\"?(?: = (?:'(?:[^']|'')*'(?:::[\w ]+)?|-?\d+|true))?\)+$"
 )
+
+
+# COALESCE(..., <constant>): never NULL, whatever it reads
+NEVER_NULL_KEY = re.compile(
+    r"^COALESCE\(.*, (?:'(?:[^']|'')*'|-?\d+(?:\.\d+)?|true|false)(?:::[\w ]+)?\)$"
+)
+
+
+def distinct_rows_index(snap: Snapshot, table: Table) -> Index | None:
+    """A valid, non-partial unique index with an expression among keys that are never
+    NULL (NOT NULL columns, COALESCE with a constant): no two rows hold the same key, so
+    none duplicates another, but no primary key can be built on it (Tiny Tiny RSS's
+    ttrss_user_prefs2 on (pref_name, owner_uid, COALESCE(profile, -1)))."""
+    not_null = {c.name for c in snap.columns_by_table.get(table.oid, []) if c.not_null}
+    for index in snap.indexes_by_table.get(table.oid, []):
+        if not (index.is_unique and index.is_valid and not index.is_partial):
+            continue
+        columns = index.key_columns[: index.key_count]
+        keys = index.key_definitions[: index.key_count]
+        if None in columns and all(
+            column in not_null if column is not None else NEVER_NULL_KEY.match(key or "")
+            for column, key in zip(columns, keys, strict=True)
+        ):
+            return index
+    return None
 
 
 def single_row_check(snap: Snapshot, key: Index) -> Constraint | None:
@@ -440,7 +480,7 @@ def primary_key_fix(
             )
         elif nullable:
             fix = fix.with_note("column id allows NULL: fill it first; the key sets NOT NULL")
-        return listing_repeats(table, "id", fix)
+        return listing_repeats(table, ["id"], fix)
     numbered = sequence_numbered_column(snap, table)
     if numbered is not None:
         evidence["key_column"] = numbered.name
@@ -448,7 +488,20 @@ def primary_key_fix(
             f"the key is on {fixes.one_line(numbered.name)}, which a sequence numbers (no new"
             " column, no rewrite)"
         )
-        return listing_repeats(table, numbered.name, fix)
+        return listing_repeats(table, [numbered.name], fix)
+    linked = link_columns(snap, table)
+    if linked:
+        evidence["key_columns"] = linked
+        fix = fixes.primary_key_on_new_index(table, linked, name).with_note(
+            f"the key is on ({', '.join(linked)}), the foreign keys a row of this link table"
+            " pairs: no new column, no rewrite, and the same pair cannot be linked twice"
+        )
+        for shorter in fixes.prefixes_of(snap, table, linked):
+            fix = fix.with_note(
+                f"{fixes.one_line(shorter.name)} leads the key's index: once it is built,"
+                " redundant-index offers to drop that one"
+            )
+        return listing_repeats(table, linked, fix)
     if len(columns) >= fixes.MAX_COLUMNS:
         unusable = [
             fixes.one_line(index.name)
@@ -478,16 +531,34 @@ def primary_key_fix(
     return fixes.add_identity_primary_key(table)
 
 
-def listing_repeats(table: Table, column: str, fix: Fix) -> Fix:
-    """The fix after a query that lists the values of `column` more than one row holds:
-    no unique index exists on it, and the key's build fails on them (a copy without rows
+def listing_repeats(table: Table, columns: list[str], fix: Fix) -> Fix:
+    """The fix after a query that lists the values of `columns` more than one row holds:
+    no unique index exists on them, and the key's build fails on them (a copy without rows
     never shows it), leaving an invalid index that rollback.sql drops."""
+    shown = ", ".join(fixes.one_line(column) for column in columns)
+    shown = f"({shown})" if len(columns) > 1 else shown
     return fix.listing_first(
-        fixes.repeated_values_query(table, column),
-        f"the first query lists the values of {fixes.one_line(column)} that more than one row"
-        " holds: the key's index cannot be built over them (the build fails, leaving an"
-        " invalid index that rollback.sql drops); resolve them first",
+        fixes.repeated_values_query(table, columns),
+        f"the first query lists the values of {shown} that more than one row holds: the"
+        " key's index cannot be built over them (the build fails, leaving an invalid index"
+        " that rollback.sql drops); resolve them first",
     )
+
+
+def link_columns(snap: Snapshot, table: Table) -> list[str]:
+    """The columns of a link table, in their order: two or more, every column of the
+    table NOT NULL and the one column of a foreign key (Tiny Tiny RSS's
+    ttrss_user_labels2 (label_id, article_id)). A row is the pair it links, and the pair
+    is the key; empty for other tables."""
+    columns = snap.columns_by_table.get(table.oid, [])
+    referencing = {
+        constraint.columns[0]
+        for constraint in snap.constraints_by_table.get(table.oid, [])
+        if constraint.kind == "f" and len(constraint.columns) == 1
+    }
+    if len(columns) < 2 or any(c.name not in referencing or not c.not_null for c in columns):
+        return []
+    return [column.name for column in columns]
 
 
 def sequence_numbered_column(snap: Snapshot, table: Table) -> Column | None:

@@ -584,8 +584,9 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
     options.
 
     A password column is high, critical when at least `critical_ratio` of its values are
-    not hashed, and medium when its only problem is fast digests (hex MD5/SHA, md5-crypt,
-    LDAP `{SHA}`, MediaWiki's old `:A:` and `:B:` MD5). A secret column is low: some
+    not hashed, and medium when its only problem is fast digests (hex MD5/SHA, also behind
+    a scheme's label as Tiny Tiny RSS writes them, `SHA1:<hex>` and `MODE2:<hex>`,
+    md5-crypt, LDAP `{SHA}`, MediaWiki's old `:A:` and `:B:` MD5). A secret column is low: some
     secrets must stay readable (a webhook's signing secret, a token for calling another
     service), and a fast digest of a random token is a fine hash. Columns about a
     password rather than holding one (`*_hint`, `*_salt`, `*_reset_at`, `*_algorithm`)

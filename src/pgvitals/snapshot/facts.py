@@ -1546,11 +1546,22 @@ def time_named_integer(column: Column) -> bool:
     return column.type_name in INTEGER_BYTES and named_like_time(column.name)
 
 
+# When something runs out, bare (`expire`, `expires`, `expiry`): a PHP session table's
+# `expire integer` of epoch seconds (Tiny Tiny RSS's ttrss_sessions), or a lifetime in
+# seconds; only values in an epoch range say which
+EXPIRY_NAME = re.compile(r"(^|_)(expire|expires|expiry|expiration)$", re.IGNORECASE)
+
+
 @cache  # column names repeat across tables
 def named_like_time(name: str) -> bool:
-    """Is the column named like a point in time (TIME_NAME), or run together with a time
-    word as an unquoted CamelCase name folds (`createat`, `jointime`)?"""
-    return TIME_NAME.search(name) is not None or joined_time_word(name) is not None
+    """Is the column named like a point in time (TIME_NAME) or an expiry (EXPIRY_NAME),
+    or run together with a time word as an unquoted CamelCase name folds (`createat`,
+    `jointime`)?"""
+    return (
+        TIME_NAME.search(name) is not None
+        or EXPIRY_NAME.search(name) is not None
+        or joined_time_word(name) is not None
+    )
 
 
 # The table (or schema.table) each migration tool records applied migrations in.
@@ -1594,6 +1605,10 @@ MIGRATION_TABLES = {
     # hashicorp/boundary's schema manager (internal/db/schema/migrations/base) before it
     # runs internal/db/schema/migrations/oss/postgres/<version>/<NN>_<name>.up.sql
     "boundary_schema_version": "Boundary's schema manager",
+    # (schema_version integer NOT NULL), one keyless row: the updater (tt-rss/tt-rss@b72ea11
+    # classes/Db_Migrations.php) makes it before loading schema.sql, then applies
+    # migrations/<n>.sql above the version it holds
+    "ttrss_version": "Tiny Tiny RSS's updater (Db_Migrations)",
 }
 # `_backup`, `_bak`, `_old`, `_copy`, `_tmp`/`_temp`, optionally numbered (`_old2`).
 BACKUP_SUFFIX = re.compile(r"_(backup|bak|bkp|old|copy|tmp|temp)\d*$", re.IGNORECASE)

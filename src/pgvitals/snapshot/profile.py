@@ -104,10 +104,13 @@ PATTERNS = {
     # user macro ({$VMWARE.PASSWORD}), an environment or template variable (${DB_PASS},
     # {{ vault_password }})
     "reference": r"^(\{\$[^{}]+\}|\$\{[^{}]+\}|\{\{[^{}]+\}\})$",
-    # fast digests, unsalted or barely salted: hex md5/sha1/sha256/sha512, md5-crypt,
-    # LDAP {SHA} / {SSHA} / {MD5}, MediaWiki's old MD5 (`:A:<md5>`, salted `:B:<salt>:<md5>`)
+    # fast digests, unsalted or barely salted: hex md5/sha1/sha256/sha512, also behind the
+    # label of the scheme that made it (Tiny Tiny RSS's `SHA1:<sha1>` and `MODE2:<sha256 of
+    # salt and password>`), md5-crypt, LDAP {SHA} / {SSHA} / {MD5}, MediaWiki's old MD5
+    # (`:A:<md5>`, salted `:B:<salt>:<md5>`)
     "fast_digest": (
-        r"^([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}|[0-9a-fA-F]{128})$"
+        r"^([A-Za-z][A-Za-z0-9_-]{0,15}:)?"
+        r"([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}|[0-9a-fA-F]{128})$"
         r"|^(\$1\$|\$apr1\$|\{S?SHA[0-9]*\}|\{S?MD5\})"
         r"|^:A:[0-9a-fA-F]{32}$|^:B:[0-9a-fA-F]+:[0-9a-fA-F]{32}$"
     ),
