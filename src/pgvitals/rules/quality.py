@@ -410,6 +410,10 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
     expression matching the word (Zabbix's `item_preproc.params`). Info in a column of
     labels (`label`, `caption`, `newvalue`): the text a value map shows for a value is
     what someone typed (Zabbix's `valuemap_mapping.newvalue` shows 2 as 'None').
+    Info in a column of kinds (`attestation_type`, `compression_mode`, `auth_method`)
+    whose only placeholder is `'none'`: there it is one of the kinds (WebAuthn's
+    attestation type "none", no compression), as miniflux's
+    `webauthn_credentials.attestation_type` holds it for most passkeys.
     Low whatever the share where a partial index's predicate names the column and the
     placeholder (Ente's `UNIQUE (original_transaction_id) WHERE original_transaction_id
     <> 'none'`, every free plan's 'none'): the schema knows the convention and keeps it
@@ -453,8 +457,9 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
         if named_by is not None and severity is not None:
             severity = LOW  # the schema leaves it out of a key: a convention it knows
         label = is_label_column(column.name)
-        if label:
-            severity = INFO  # the text a value map shows for a value: 'None' is one
+        kinds = is_kind_column(column.name) and set(profile.placeholders) == {"none"}
+        if label or kinds:
+            severity = INFO  # the text a value map shows for a value, or a kind named 'none'
         which = ", ".join(f"'{value}'" for value in profile.placeholders) or "placeholders"
         evidence: dict[str, object] = {
             "placeholders": list(profile.placeholders),
@@ -465,6 +470,8 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
         }
         if label:
             evidence["label_column"] = True
+        if kinds:
+            evidence["kind_column"] = True
         if named_by is not None:
             evidence["named_by_schema"] = named_by
         yield finding(
@@ -476,7 +483,8 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
                 if named_by
                 else ""
             )
-            + ("; in a column of labels, likely the text shown for a value" if label else ""),
+            + ("; in a column of labels, likely the text shown for a value" if label else "")
+            + ("; in a column of kinds, likely the kind named 'none'" if kinds else ""),
             evidence=evidence,
             severity=severity,
         )
@@ -535,6 +543,17 @@ def is_label_column(name: str) -> bool:
     """`label`, `tab_caption`, `newvalue`, `newValue`: the text shown for a value."""
     parts = words(name)
     return bool(parts) and (parts[-1] in LABEL_NAMES or "_".join(parts[-2:]) in LABEL_NAMES)
+
+
+# The last word of a column that names a kind, where 'none' is one of them: WebAuthn's
+# attestation type "none", compression "none", authentication method "none".
+KIND_WORDS = frozenset({"type", "kind", "mode", "method", "policy", "strategy", "level", "format"})
+
+
+def is_kind_column(name: str) -> bool:
+    """`attestation_type`, `compressionMode`, `auth_method`: a column naming a kind."""
+    parts = words(name)
+    return bool(parts) and parts[-1] in KIND_WORDS
 
 
 # The last word of a column of short codes, where a placeholder such as 'na' is a value:
