@@ -38,6 +38,7 @@ from pgvitals.snapshot.model import Column, ColumnProfile, Snapshot, Table
 from pgvitals.snapshot.profile import (
     DEFAULT_PLACEHOLDERS,
     DIGEST_MEASURES,
+    PASSWORD_WORDS,
     credential_role,
     digests,
     name_words,
@@ -613,7 +614,11 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
     in 44 characters, ...) count as fast digests too; elsewhere they may be random tokens
     stored as issued. A password of another system
     (`meetingPassword`, `smtp_password`, `db_password`) is a secret: the application
-    reads it to present it there. A value that only names a secret kept elsewhere (a
+    reads it to present it there. So is a password kept beside the address of the
+    service it signs in to (`wallabag_password` beside `wallabag_url`, `matrixBotPassword`
+    beside `matrixBotUrl`, in miniflux's `integrations`), named in `service_address`;
+    not where the words before `password` name the account holder (`user_password`
+    beside `user_url`). A value that only names a secret kept elsewhere (a
     Zabbix user macro `{$VMWARE.PASSWORD}`, `${DB_PASSWORD}`, `{{ vault_password }}`)
     stores none: such values are counted (`references`) but neither reported nor part of
     the ratio. Nor does a Bitwarden cipher string (`2.<iv>|<data>|<mac>`, `4.<rsa>`):
@@ -638,10 +643,13 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
     store a hash (SHA-256 of a random token is enough). Secrets you must use: encrypt
     them with a key kept outside the database.
     """
-    for _table, column, profile in profiled_columns(snap, data_tables(snap)):
+    for table, column, profile in profiled_columns(snap, data_tables(snap)):
         role = credential_role(column)
         if role is None or "slow_hash" not in profile.counts:
             continue
+        address = service_address(snap, table, column) if role == "password" else None
+        if address is not None:
+            role = "secret"  # the application signs in there with it: it must read it
         filled = profile.counts.get("filled", 0)
         # slow hashes and client-side ciphertext: neither is stored as typed
         safe, fast = protected(profile.counts), digests(profile.counts)
@@ -665,6 +673,8 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
         }
         if references:
             evidence["references"] = references
+        if address is not None:
+            evidence["service_address"] = address
         for measure in ("encrypted", "binary"):
             if profile.counts.get(measure):
                 evidence[measure] = profile.counts[measure]
@@ -683,6 +693,31 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
             evidence=evidence,
             severity=severity,
         )
+
+
+# The last word of a column holding where a service is reached ...
+ADDRESS_WORDS = frozenset({"url", "uri", "host", "hostname", "server", "endpoint"})
+# ... and first words that name the holder of the account, not a service
+HOLDER_WORDS = frozenset(
+    {"user", "account", "admin", "member", "customer", "owner", "login", "person", "staff",
+     "employee"}
+)  # fmt: skip
+
+
+def service_address(snap: Snapshot, table: Table, column: Column) -> str | None:
+    """The column beside `column` holding the address of the service its password signs
+    in to: `wallabag_url` for `wallabag_password`, `matrixBotUrl` for `matrixBotPassword`.
+    None where no word comes before the password's, or the first names its holder."""
+    parts = name_words(column.name)
+    at = next((i for i, part in enumerate(parts) if part in PASSWORD_WORDS), 0)
+    service = parts[:at]
+    if not service or service[0] in HOLDER_WORDS:
+        return None
+    for other in snap.columns_by_table.get(table.oid, []):
+        other_parts = name_words(other.name)
+        if other_parts[:-1] == service and other_parts[-1] in ADDRESS_WORDS:
+            return other.name
+    return None
 
 
 # --- pii-inventory ----------------------------------------------------------------------
