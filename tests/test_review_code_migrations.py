@@ -175,3 +175,19 @@ def test_a_migration_tools_own_history_table_is_not_blamed_on_the_file(server, t
     )
     assert "db/0040_done.up.sql:1" in notes
     assert not_checked(run) == []  # nothing the server lacks
+
+
+def test_a_folder_of_code_alone_says_the_sql_must_be_written_out(tmp_path) -> None:
+    """miniflux keeps its schema as SQL in Go strings (internal/database/migrations.go):
+    the folder has no .sql file, and the error says what is there and what to do."""
+    write(tmp_path, {
+        "internal/database/migrations.go": (
+            'package database\n\nvar sql = `CREATE TABLE "ñame" (id int)`\n'
+        ),
+        "internal/database/database.go": "package database\n",
+    })  # fmt: skip
+    run = review(tmp_path, "internal/database")
+    assert run.exit_code == 2
+    assert "no .sql files in internal/database" in run.stderr
+    assert "2 .go files" in run.stderr
+    assert "write the SQL they run out to .sql files" in run.stderr

@@ -567,3 +567,40 @@ def test_a_statement_before_the_files_own_commit_is_inside_the_tools_transaction
                 connection.execute("ROLLBACK")
             else:
                 assert not fails, name
+
+
+SQLX_CRATE = '[dependencies]\nsqlx = { version = "0.8", features = ["postgres"] }\n'
+
+
+def test_building_an_index_in_place_names_the_tools_opt_out_where_it_wraps_the_file(
+    tmp_path,
+) -> None:
+    """atuin's 20230315224203_create-deleted.sql builds an index on `history` without
+    CONCURRENTLY. "Use concurrently" alone fails at deploy there: sqlx runs the file in a
+    transaction, where CREATE INDEX CONCURRENTLY is refused, so the finding names the
+    opt-out; a file that already opts out is told nothing more."""
+    first = 'CREATE TABLE "Weird""Name" (id bigint PRIMARY KEY, "ñame" text, host text);\n'
+    write(tmp_path, {
+        "base/Cargo.toml": SQLX_CRATE,
+        "base/migrations/1_history.sql": first,
+        "crate/Cargo.toml": SQLX_CRATE,
+        "crate/migrations/1_history.sql": first,
+        "crate/migrations/2_deleted.sql": (
+            'ALTER TABLE "Weird""Name" ADD COLUMN deleted_at timestamptz;\n'
+            'CREATE INDEX "Weird""Name_deleted_idx" ON "Weird""Name" (deleted_at);\n'
+        ),
+        "crate/migrations/3_host.sql": (
+            '-- no-transaction\nCREATE INDEX "Weird""Name_host_idx" ON "Weird""Name" (host);\n'
+        ),
+    })  # fmt: skip
+    run = review(tmp_path, "crate/migrations", "--base", "base/migrations")
+    found = {
+        located(f): f["evidence"]
+        for f in run.json()["findings"]
+        if f["rule"] == "migration-index-not-concurrent"
+    }
+    assert set(found) == {"crate/migrations/2_deleted.sql:2", "crate/migrations/3_host.sql:2"}
+    wrapped = found["crate/migrations/2_deleted.sql:2"]["safe_form"]
+    assert "CONCURRENTLY cannot run in a transaction block: sqlx runs this file" in wrapped
+    assert "make `-- no-transaction` the first line of a migration file" in wrapped
+    assert "sqlx" not in found["crate/migrations/3_host.sql:2"]["safe_form"]

@@ -26,9 +26,11 @@ import functools
 import json
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pgvitals.fmt import plural
 from pgvitals.snapshot.model import EditedMigration
 
 NATURAL, GIVEN = "natural", "given"
@@ -250,8 +252,28 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
             code = [c if c.before else dataclasses.replace(c, before=item.path) for c in code]
             sql_files.append(item)
     if not sql_files:
-        raise InputError(f"no .sql files in {', '.join(str(p) for p in paths)}")
+        raise InputError(f"no .sql files in {', '.join(str(p) for p in paths)}{code_only(paths)}")
     return Selection(sql_files, left_out, code, elsewhere)
+
+
+def code_only(paths: list[Path]) -> str:
+    """What the folders hold instead of SQL, where it is code in a language of LANGUAGES
+    (miniflux's SQL lives in Go strings, internal/database/migrations.go): said with the
+    way forward, since review reads SQL files only."""
+    found = Counter(
+        item.suffix
+        for path in paths
+        if path.is_dir()
+        for item in path.iterdir()
+        if item.is_file() and item.suffix in LANGUAGES
+    )
+    if not found:
+        return ""
+    held = ", ".join(plural(count, f"{suffix} file") for suffix, count in sorted(found.items()))
+    return (
+        f" ({held}: review reads SQL files, not SQL held in code; write the SQL they run out"
+        " to .sql files, one per migration, named in their order)"
+    )
 
 
 @functools.cache

@@ -274,6 +274,8 @@ class Load:
     roles_created: list[str] = field(default_factory=list)
     tracked: bool = False  # the event log ran: objects have file:line locations
     virtual_files: set[str] = field(default_factory=set)  # no file to point at (a dump)
+    # the migration tool that runs a statement inside a transaction block of its own
+    wrapped_by: dict[int, Runner] = field(default_factory=dict)
     # files whose migration tool runs each statement in a transaction of its own
     one_by_one: set[str] = field(default_factory=set)
 
@@ -400,6 +402,8 @@ class Loader:
             if self.observer is not None:
                 self.observer.before(self.connection, index, statement)
             runner = runners[number] if number < len(runners) else None
+            if runner is not None and runner.refusal is None and runner.sends is None:
+                self.load.wrapped_by[index] = runner
             outcome = self.run(index, statement, runner)
             self.load.outcomes.append(outcome)
             if self.observer is not None and outcome.status == LOADED:

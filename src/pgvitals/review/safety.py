@@ -46,6 +46,7 @@ from pglast.enums import AlterTableType, ConstrType, ObjectType
 from pgvitals.engine import Analysis, Check
 from pgvitals.fmt import plural
 from pgvitals.review.load import LOADED, Load
+from pgvitals.review.runners import Runner
 from pgvitals.review.split import Statement
 from pgvitals.review.transaction import Backfill, Long, Transactions, backfill_of, long_work
 from pgvitals.snapshot.model import MigrationHazard
@@ -93,6 +94,11 @@ BLOCK_RULES = frozenset(
     {INDEX_NOT_CONCURRENT, KEY_WITHOUT_INDEX, DROP_COLUMN, RENAME_COLUMN, DROP_TABLE}
 )
 BLOCKS = (ast.DoStmt, ast.CallStmt)  # statements that run other statements
+# squawk's safe form for these is a CONCURRENTLY statement, which a transaction block refuses
+CONCURRENTLY_RULES = frozenset(
+    {INDEX_NOT_CONCURRENT, KEY_WITHOUT_INDEX, LINTED["require-concurrent-index-deletion"],
+     LINTED["require-concurrent-reindex"]}
+)  # fmt: skip
 
 RELATION_KINDS = ("r", "p", "m", "f")
 # The relations a statement names, resolved as the server would at that moment (the
@@ -670,13 +676,25 @@ def assess(
             statement=load.statements[index].first_line,
             tables=sorted(item.tables) or watch.tables.get(index, []),
             messages=item.messages,
-            fix=item.fix,
+            fix=as_the_tool_runs(item.fix, rule, load.wrapped_by.get(index)),
             found_by=", ".join(item.found_by),
             locked_too=watch.referenced.get(index, []),
         )
         for (rule, index), item in sorted(found.items(), key=lambda pair: (pair[0][1], pair[0][0]))
     ]
     return hazards, notes
+
+
+def as_the_tool_runs(fix: str | None, rule: str, runner: Runner | None) -> str | None:
+    """The safe form, with the migration tool's opt-out where the tool runs the file in a
+    transaction block, which refuses the CONCURRENTLY the safe form asks for (sqlx runs
+    atuin's migrations so, unless a file starts with `-- no-transaction`)."""
+    if fix is None or runner is None or rule not in CONCURRENTLY_RULES:
+        return fix
+    return (
+        f"{fix} CONCURRENTLY cannot run in a transaction block: {runner.tool} runs this file"
+        f" {runner.runs} ({runner.recognised_by}): {runner.fix}."
+    )
 
 
 def block_hazards(changes: BlockChanges) -> Iterator[tuple[str, str, str | None, str]]:

@@ -433,13 +433,26 @@ class AbortedOptions:
 def committed_rows(snap: Snapshot, table: Table, life: Life) -> int:
     """The rows that `life`'s inserts left: its rows, except that a partition (or the
     table) whose rows were read in a sample counts its `n_live_tup` instead."""
-    parts = snap.facts.leaves_by_root.get(table.oid, []) if table.kind == "p" else [table]
+    parts = stored_parts(snap, table)
     if not any(sampled_count(snap, part) for part in parts):
         return life.rows
     return sum(
         max(part.n_live_tup or 0, 0) if sampled_count(snap, part) else snap.row_count(part)
         for part in parts
     )
+
+
+def stored_parts(snap: Snapshot, table: Table) -> list[Table]:
+    """The tables that hold `table`'s rows: its partitions, or itself."""
+    return snap.facts.leaves_by_root.get(table.oid, []) if table.kind == "p" else [table]
+
+
+def never_vacuumed(snap: Snapshot, table: Table) -> bool:
+    """Did no VACUUM (manual or auto) run on the table or its partitions in the window?
+    False where the server keeps no such counters."""
+    parts = stored_parts(snap, table)
+    counts = [count for part in parts for count in (part.vacuum_count, part.autovacuum_count)]
+    return bool(counts) and all(count == 0 for count in counts)
 
 
 def sampled_count(snap: Snapshot, table: Table) -> bool:
@@ -471,6 +484,15 @@ def aborted_writes(snap: Snapshot, opts: AbortedOptions) -> Iterator[Draft]:
     deleted from can only be rolled-back inserts. The larger of the two is
     reported, from `min_aborted` and `min_ratio` of the inserts.
 
+    TRUNCATE removes rows without counting deletes, so a table emptied that way
+    (miniflux's `schema_version`: TRUNCATE, then INSERT of the new version, at each
+    migration) also has inserts beyond its rows. Where the dead tuples tell all, they
+    alone count: a rolled-back insert leaves a dead tuple that only VACUUM (or
+    TRUNCATE) removes when nothing on the table was updated or deleted (an insert
+    marks no page for pruning), so with no update, delete or vacuum in the window,
+    the rolled-back inserts are the dead tuples, and the rest of the shortfall was
+    truncated.
+
     ## Why it breaks
     Usually the application inserts, hits a constraint (a unique key, a foreign
     key, a check) and retries or gives up: each attempt costs a round trip, a
@@ -490,6 +512,8 @@ def aborted_writes(snap: Snapshot, opts: AbortedOptions) -> Iterator[Draft]:
         committed = committed_rows(snap, table, life)
         beyond = life.inserts - life.deletes - committed
         dead_without_cause = life.dead if life.updates == 0 and life.deletes == 0 else 0
+        if dead_without_cause == life.dead and never_vacuumed(snap, table):
+            beyond = 0  # every rolled-back insert is still a dead tuple: the rest was truncated
         aborted = max(beyond, dead_without_cause)
         if aborted < opts.min_aborted or aborted < opts.min_ratio * life.inserts:
             continue

@@ -18,6 +18,7 @@ from pgvitals.fmt import percent, plural
 from pgvitals.rules._api import (
     CRITICAL,
     HIGH,
+    INFO,
     INTEGRITY,
     LOW,
     MEDIUM,
@@ -38,7 +39,7 @@ from pgvitals.snapshot.facts import (
     named_like_time,
     reference_stem,
 )
-from pgvitals.snapshot.model import Column, Index, Snapshot, Table
+from pgvitals.snapshot.model import Column, ColumnProfile, Index, Snapshot, Table
 from pgvitals.snapshot.words import singular, snake, words
 
 
@@ -1197,6 +1198,13 @@ def epoch_unit(low: int | None, high: int | None) -> str | None:
     return None
 
 
+def below_microseconds(profile: ColumnProfile) -> bool:
+    """Do the smallest or largest epoch nanoseconds use digits below the microsecond?"""
+    return any(
+        value is not None and value % 1000 for value in (profile.min_value, profile.max_value)
+    )
+
+
 # The last second a signed 32-bit count of seconds since 1970 holds: 2^31 - 1.
 INT4_EPOCH_END = 2**31 - 1
 INT4_EPOCH_END_AT = "2038-01-19T03:14:07Z"
@@ -1272,6 +1280,12 @@ def timestamp_as_integer(snap: Snapshot, opts: TimestampAsIntegerOptions) -> Ite
     within `high_within_years` (an expiry or schedule set in the future gets there
     first).
 
+    Info for epoch nanoseconds whose smallest or largest value has digits below the
+    microsecond (`below_microseconds`): `timestamptz` keeps microseconds, so no
+    PostgreSQL type holds them exactly and converting would drop those digits (atuin's
+    `store.timestamp`, "not a timestamp type, as those do not have nanosecond
+    precision"). Nanoseconds that are whole microseconds convert exactly and stay low.
+
     ## Why it breaks
     The database cannot tell these numbers are times: no time zone, no date arithmetic
     (`+ interval '1 day'`), no `date_trunc`, no range checks, and every reader must know
@@ -1317,6 +1331,10 @@ def timestamp_as_integer(snap: Snapshot, opts: TimestampAsIntegerOptions) -> Ite
             said += " (every row holds 0)"
         latest = profile.max_value if known else None  # type: ignore[union-attr]
         end, end_words, severity = int4_end(column, unit, latest, opts)
+        if profile is not None and unit == "nanoseconds" and below_microseconds(profile):
+            evidence["below_microseconds"] = True
+            end_words += ": finer than timestamptz, which keeps microseconds"
+            severity = INFO
         yield finding(
             column,
             f"{column.data_type} column holding {said}{end_words}",

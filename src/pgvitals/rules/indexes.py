@@ -690,7 +690,9 @@ def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft
     reading `min_rows_per_scan` rows or more on average. A 20-row table read by
     sequential scans is fine: the scan is cheaper than any index. Low under
     `small_table_rows`, high from `large_table_rows`. The finding names the
-    table's foreign keys no index serves, a common cause. A partitioned table is
+    table's foreign keys no index serves, a common cause, and the references its
+    column names imply with no index and no foreign key (`missing-foreign-key`'s: atuin's
+    `history.user_id`, which a trigger counting a user's history filters on). A partitioned table is
     judged whole, once, from its partitions' counters (the partitions most read are
     named): one query without a fitting index scans every partition.
 
@@ -763,12 +765,22 @@ def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft
             severity = LOW
         else:
             severity = None  # the default, medium
+        declared = {tuple(fk.columns) for fk in foreign_keys}
+        inferred = [
+            columns
+            for columns in snap.facts.unindexed_references.get(table.oid, [])
+            if columns not in declared
+        ]
         cause = (
             "; foreign keys without an index: "
             + ", ".join(f"({', '.join(fk.columns)})" for fk in foreign_keys)
             if foreign_keys
             else ""
         )
+        if inferred:
+            cause += "; references inferred from names, without an index: " + ", ".join(
+                f"({', '.join(columns)})" for columns in inferred
+            )
         evidence: dict[str, object] = {
             "seq_scan": scans,
             "seq_tup_read": rows_read,
@@ -776,6 +788,7 @@ def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft
             "idx_scan": snap.facts.counter(table, "idx_scan"),
             "rows": rows,
             "unindexed_foreign_keys": [fk.name for fk in foreign_keys],
+            "unindexed_inferred_references": [", ".join(columns) for columns in inferred],
             **own_evidence,
             **window.evidence,
         }

@@ -116,7 +116,10 @@ def migration_index_not_concurrent(snap: Snapshot, opts: TableSizeOptions) -> It
     on a table of the base schema; an index on a table the reviewed files create
     themselves locks nobody and is not reported. An index that a DO block or a CALL
     builds is found by comparing the base's indexes before and after it runs: a block
-    runs in one transaction, where CONCURRENTLY cannot be used.
+    runs in one transaction, where CONCURRENTLY cannot be used. Where the file's
+    migration tool runs it in a transaction block (sqlx, unless the file starts with
+    `-- no-transaction`, and each tool `invalid-ddl` knows to wrap files), the evidence's
+    `safe_form` names the tool's opt-out too: CONCURRENTLY alone would fail at deploy.
 
     With `--base DSN` the table's size in that database (from its statistics, its
     partitions' included) sets the severity: low under `small_rows` rows and

@@ -38,6 +38,7 @@ from pgvitals.snapshot.model import Column, ColumnProfile, Snapshot, Table
 from pgvitals.snapshot.profile import (
     DEFAULT_PLACEHOLDERS,
     DIGEST_MEASURES,
+    PASSWORD_WORDS,
     credential_role,
     digests,
     name_words,
@@ -410,6 +411,10 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
     expression matching the word (Zabbix's `item_preproc.params`). Info in a column of
     labels (`label`, `caption`, `newvalue`): the text a value map shows for a value is
     what someone typed (Zabbix's `valuemap_mapping.newvalue` shows 2 as 'None').
+    Info in a column of kinds (`attestation_type`, `compression_mode`, `auth_method`)
+    whose only placeholder is `'none'`: there it is one of the kinds (WebAuthn's
+    attestation type "none", no compression), as miniflux's
+    `webauthn_credentials.attestation_type` holds it for most passkeys.
     Low whatever the share where a partial index's predicate names the column and the
     placeholder (Ente's `UNIQUE (original_transaction_id) WHERE original_transaction_id
     <> 'none'`, every free plan's 'none'): the schema knows the convention and keeps it
@@ -453,8 +458,9 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
         if named_by is not None and severity is not None:
             severity = LOW  # the schema leaves it out of a key: a convention it knows
         label = is_label_column(column.name)
-        if label:
-            severity = INFO  # the text a value map shows for a value: 'None' is one
+        kinds = is_kind_column(column.name) and set(profile.placeholders) == {"none"}
+        if label or kinds:
+            severity = INFO  # the text a value map shows for a value, or a kind named 'none'
         which = ", ".join(f"'{value}'" for value in profile.placeholders) or "placeholders"
         evidence: dict[str, object] = {
             "placeholders": list(profile.placeholders),
@@ -465,6 +471,8 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
         }
         if label:
             evidence["label_column"] = True
+        if kinds:
+            evidence["kind_column"] = True
         if named_by is not None:
             evidence["named_by_schema"] = named_by
         yield finding(
@@ -476,7 +484,8 @@ def placeholder_values(snap: Snapshot, opts: PlaceholderOptions) -> Iterator[Dra
                 if named_by
                 else ""
             )
-            + ("; in a column of labels, likely the text shown for a value" if label else ""),
+            + ("; in a column of labels, likely the text shown for a value" if label else "")
+            + ("; in a column of kinds, likely the kind named 'none'" if kinds else ""),
             evidence=evidence,
             severity=severity,
         )
@@ -537,6 +546,17 @@ def is_label_column(name: str) -> bool:
     return bool(parts) and (parts[-1] in LABEL_NAMES or "_".join(parts[-2:]) in LABEL_NAMES)
 
 
+# The last word of a column that names a kind, where 'none' is one of them: WebAuthn's
+# attestation type "none", compression "none", authentication method "none".
+KIND_WORDS = frozenset({"type", "kind", "mode", "method", "policy", "strategy", "level", "format"})
+
+
+def is_kind_column(name: str) -> bool:
+    """`attestation_type`, `compressionMode`, `auth_method`: a column naming a kind."""
+    parts = words(name)
+    return bool(parts) and parts[-1] in KIND_WORDS
+
+
 # The last word of a column of short codes, where a placeholder such as 'na' is a value:
 # ISO 639-1 `na` (Nauruan), ISO 3166 `NA` (Namibia).
 CODE_WORDS = frozenset(
@@ -595,7 +615,11 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
     in 44 characters, ...) count as fast digests too; elsewhere they may be random tokens
     stored as issued. A password of another system
     (`meetingPassword`, `smtp_password`, `db_password`) is a secret: the application
-    reads it to present it there. A value that only names a secret kept elsewhere (a
+    reads it to present it there. So is a password kept beside the address of the
+    service it signs in to (`wallabag_password` beside `wallabag_url`, `matrixBotPassword`
+    beside `matrixBotUrl`, in miniflux's `integrations`), named in `service_address`;
+    not where the words before `password` name the account holder (`user_password`
+    beside `user_url`). A value that only names a secret kept elsewhere (a
     Zabbix user macro `{$VMWARE.PASSWORD}`, `${DB_PASSWORD}`, `{{ vault_password }}`)
     stores none: such values are counted (`references`) but neither reported nor part of
     the ratio. Nor does a Bitwarden cipher string (`2.<iv>|<data>|<mac>`, `4.<rsa>`):
@@ -620,10 +644,13 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
     store a hash (SHA-256 of a random token is enough). Secrets you must use: encrypt
     them with a key kept outside the database.
     """
-    for _table, column, profile in profiled_columns(snap, data_tables(snap)):
+    for table, column, profile in profiled_columns(snap, data_tables(snap)):
         role = credential_role(column)
         if role is None or "slow_hash" not in profile.counts:
             continue
+        address = service_address(snap, table, column) if role == "password" else None
+        if address is not None:
+            role = "secret"  # the application signs in there with it: it must read it
         filled = profile.counts.get("filled", 0)
         # slow hashes and client-side ciphertext: neither is stored as typed
         safe, fast = protected(profile.counts), digests(profile.counts)
@@ -647,6 +674,8 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
         }
         if references:
             evidence["references"] = references
+        if address is not None:
+            evidence["service_address"] = address
         for measure in ("encrypted", "binary"):
             if profile.counts.get(measure):
                 evidence[measure] = profile.counts[measure]
@@ -665,6 +694,31 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
             evidence=evidence,
             severity=severity,
         )
+
+
+# The last word of a column holding where a service is reached ...
+ADDRESS_WORDS = frozenset({"url", "uri", "host", "hostname", "server", "endpoint"})
+# ... and first words that name the holder of the account, not a service
+HOLDER_WORDS = frozenset(
+    {"user", "account", "admin", "member", "customer", "owner", "login", "person", "staff",
+     "employee"}
+)  # fmt: skip
+
+
+def service_address(snap: Snapshot, table: Table, column: Column) -> str | None:
+    """The column beside `column` holding the address of the service its password signs
+    in to: `wallabag_url` for `wallabag_password`, `matrixBotUrl` for `matrixBotPassword`.
+    None where no word comes before the password's, or the first names its holder."""
+    parts = name_words(column.name)
+    at = next((i for i, part in enumerate(parts) if part in PASSWORD_WORDS), 0)
+    service = parts[:at]
+    if not service or service[0] in HOLDER_WORDS:
+        return None
+    for other in snap.columns_by_table.get(table.oid, []):
+        other_parts = name_words(other.name)
+        if other_parts[:-1] == service and other_parts[-1] in ADDRESS_WORDS:
+            return other.name
+    return None
 
 
 # --- pii-inventory ----------------------------------------------------------------------
