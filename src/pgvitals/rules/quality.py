@@ -32,7 +32,7 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
-from pgvitals.rules.design import empty_allowed_by_check, own_tables
+from pgvitals.rules.design import EMPTY_DEFAULT, empty_allowed_by_check, own_tables
 from pgvitals.snapshot.facts import soft_deleted_when
 from pgvitals.snapshot.model import Column, ColumnProfile, Snapshot, Table
 from pgvitals.snapshot.profile import (
@@ -178,6 +178,10 @@ def empty_strings(snap: Snapshot, opts: EmptyStringsOptions) -> Iterator[Draft]:
     is a unique key, where an empty string is what got past the constraint.
     A table of fewer than `min_rows` rows stays low, whatever its share.
     A nullable column that holds NULLs beside them is said to spell "no value" twice.
+    One whose DEFAULT is `''` and that holds no NULL spells it once, as the schema
+    declares (miniflux's 88 integration settings, `''` until the user fills them in): its
+    `''` rows weigh nothing, and only blank rows (spaces, which the default never writes)
+    raise it by the same shares.
     NOT NULL columns are `empty-string-in-not-null`'s, which reports the same share
     with the constraint it gets past: one fact, one finding, weighed once.
 
@@ -203,12 +207,15 @@ def empty_strings(snap: Snapshot, opts: EmptyStringsOptions) -> Iterator[Draft]:
         nulls = profile.counts.get("null", 0)
         role = "unique key" if column.name in unique_columns(snap, table) else None
         allowed_by = empty_allowed_by_check(snap, table, column)
+        # DEFAULT '' and no NULL: '' is the column's one spelling of no value
+        declared = not nulls and EMPTY_DEFAULT.match(column.default or "") is not None
+        weighed = (profile.blank_strings or 0) / profile.rows if declared else ratio
         severity = None
         if profile.rows < opts.min_rows or allowed_by:
             pass  # a few rows say nothing; a CHECK that admits '' says it is meant
-        elif ratio >= opts.high_ratio and role is not None:
+        elif weighed >= opts.high_ratio and role is not None:
             severity = HIGH
-        elif ratio >= opts.medium_ratio:
+        elif weighed >= opts.medium_ratio:
             severity = MEDIUM
         evidence: dict[str, object] = {
             "empty_strings": profile.empty_strings,
@@ -224,6 +231,9 @@ def empty_strings(snap: Snapshot, opts: EmptyStringsOptions) -> Iterator[Draft]:
         if allowed_by:
             evidence["allowed_by_check"] = allowed_by
         also = f"; {nulls:,} more are NULL: two spellings of no value" if nulls else ""
+        if declared:
+            evidence["default"] = column.default
+            also = "; no row is NULL: '' is its DEFAULT, its one spelling of no value"
         if allowed_by:
             also += f"; its CHECK {allowed_by} lets '' through"
         yield finding(
