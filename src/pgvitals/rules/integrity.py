@@ -25,6 +25,7 @@ from pgvitals.rules._api import (
 )
 from pgvitals.snapshot.facts import (
     INTEGER_RANGES,
+    NIL_UUID,
     Reference,
     TypeMismatch,
     keep_first,
@@ -984,10 +985,12 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     constant (`(user_id = 0)` for anonymous events): rows use that value for "none",
     and a foreign key, even NOT VALID, would refuse them from then on. Likewise where the
     column's DEFAULT is an integer of 0 or below (cal.com's avatars: `teamId` and `userId`
-    default to 0 for "none"): keys from a sequence start at 1. Likewise where the rows
+    default to 0 for "none"): keys from a sequence start at 1; or the Nil UUID
+    `00000000-0000-0000-0000-000000000000` (Kong's `ratelimiting_metrics`: the counters of
+    no service or route), which no generator hands out. Likewise where the rows
     read show it: every orphan holds 0 or below (GitLab's boards.milestone_id holds -1 and
-    -2 for the Upcoming and Started milestones), or, in a text column, '' (Synapse's
-    stream position rows). Low, with no fix,
+    -2 for the Upcoming and Started milestones), the Nil UUID in a uuid column, or, in a
+    text column, '' (Synapse's stream position rows). Low, with no fix,
     where a trigger of the referenced table records its deleted rows for the
     application to clean up the references later (GitLab's loose foreign keys, kept in
     place of constraints on purpose, some across databases): the application deletes
@@ -1126,11 +1129,14 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
             )
         elif orphans and count is not None and count.sentinel_rows == orphans:
             severity, fix = LOW, None  # its key would refuse each of them, and their inserts
-            held = (
-                f"hold '' in {columns[0]}, a stand-in"
-                if reference.columns[0].type_category == "S"
-                else f"hold {columns[0]} <= 0, which no sequence hands out: stand-ins"
-            )
+            if reference.columns[0].type_category == "S":
+                held = f"hold '' in {columns[0]}, a stand-in"
+            elif reference.columns[0].type_name == "uuid":
+                held = (
+                    f"hold the Nil UUID in {columns[0]}, which no generator hands out: a stand-in"
+                )
+            else:
+                held = f"hold {columns[0]} <= 0, which no sequence hands out: stand-ins"
             message += (
                 f"; the rows that point at nothing all {held} for none or a special choice,"
                 " which a foreign key would reject (store NULL or move the choice to its own"
@@ -1188,13 +1194,17 @@ def sentinel_check(
 
 
 def sentinel_default(snap: Snapshot, table: Table, columns: list[str]) -> str | None:
-    """The (single) referencing column's DEFAULT where it is an integer of 0 or below, else
-    None. Keys a sequence hands out start at 1, so rows that take such a default store it
-    for "no row there": cal.com's avatars default teamId and userId to 0, a user's avatar
-    holding teamId 0 and a team's userId 0."""
+    """The (single) referencing column's DEFAULT where it is an integer of 0 or below, or
+    the Nil UUID, else None. Keys a sequence hands out start at 1, and no generator hands
+    out the Nil UUID, so rows that take such a default store it for "no row there":
+    cal.com's avatars default teamId and userId to 0, a user's avatar holding teamId 0
+    and a team's userId 0; Kong's ratelimiting_metrics default service_id and route_id to
+    the Nil UUID for counters of no service or route."""
     if len(columns) != 1:
         return None
     column = snap.facts.column_by_name.get((table.oid, columns[0]))
+    if column is not None and column.default == f"'{NIL_UUID}'::uuid":
+        return NIL_UUID
     match = re.fullmatch(INTEGER_LITERAL, (column.default or "") if column else "")
     if match is None:
         return None

@@ -1564,6 +1564,10 @@ def named_like_time(name: str) -> bool:
     )
 
 
+# The uuid no generator hands out (RFC 9562's Nil UUID): a reference column that holds
+# it, or takes it as its DEFAULT, uses it for "none" (Kong's ratelimiting_metrics)
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
+
 # The table (or schema.table) each migration tool records applied migrations in.
 MIGRATION_TABLES = {
     "alembic_version": "Alembic",
