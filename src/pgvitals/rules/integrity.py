@@ -1330,7 +1330,11 @@ def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     among a foreign key's columns (Boundary's `UNIQUE (scope_id, name)`, a name unique
     in its scope where one is given), even with repeats, the unnamed rows: as in a
     one-column key, NULL means none. A nullable parent (`(tenant_id, email)` with
-    `tenant_id` NULL) stays medium. A key that
+    `tenant_id` NULL) stays medium. Repeats do not make it high where the nullable columns
+    in foreign keys are never NULL in the analyzed rows (`null_frac` 0 in `pg_stats`) and
+    another nullable column is in none (Kong's `plugins`: `UNIQUE (ws_id, instance_name)`,
+    `ws_id` always set, most plugins unnamed): those repeats are the rows without the
+    optional value; low when every key column may be NULL, else medium. A key that
     contains the primary key, or the columns of another unique index over NOT NULL
     columns, plain or read by its expressions (Coder's `custom_roles`: `UNIQUE (name,
     organization_id)` beside `UNIQUE (lower(name))`), cannot repeat at all. Info when
@@ -1394,6 +1398,15 @@ def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                 " whose NULLs mean none, as in a one-column unique key"
             )
             severity = LOW
+        elif duplicates and (parents := _parents_never_null(snap, index, nullable)):
+            # the repeats are rows without the optional value, under a parent they all have
+            evidence["never_null_in_statistics"] = parents
+            message += (
+                f"; {', '.join(parents)}, though nullable, is never NULL in the analyzed rows:"
+                " the repeats are rows without the optional value, whose NULLs mean none"
+            )
+            # low as for any key whose parts are all optional, else the default
+            severity = LOW if all(facts.may_be_null(index, key) for key in keys) else None
         elif duplicates:
             severity = HIGH
         elif all(facts.may_be_null(index, key) for key in keys):
@@ -1416,6 +1429,26 @@ def _optional_within_parent(
         if rest and rest <= set(fk.columns):  # or part of one: a subtype's (scope_id, id)
             return fk.name
     return None
+
+
+def _parents_never_null(snap: Snapshot, index: Index, nullable: list[str]) -> list[str]:
+    """The nullable key columns that take part in a foreign key, where the statistics say
+    none of them is NULL in any row analyzed (`null_frac` 0) and some other nullable key
+    column takes part in none: Kong's `UNIQUE (ws_id, instance_name)`, `ws_id` nullable
+    but always set, `instance_name` an optional label. Then the NULL repeats counted are
+    rows without the label, as in a one-column unique key. Empty otherwise."""
+    in_keys = {
+        column
+        for fk in snap.facts.foreign_keys_of.get(index.table_oid, [])
+        for column in fk.columns
+    }
+    parents = [name for name in nullable if name in in_keys]
+    if not parents or len(parents) == len(nullable):
+        return []
+    columns = [snap.facts.column_by_name.get((index.table_oid, name)) for name in parents]
+    if all(c is not None and c.null_frac == 0 for c in columns):
+        return parents
+    return []
 
 
 def _set_null_by(snap: Snapshot, table_oid: int, nullable: list[str]) -> list[str]:
