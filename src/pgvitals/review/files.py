@@ -55,6 +55,12 @@ CONCOURSE_METHOD = re.compile(r"^func\s*\([^)]*\)\s*Up_\d+\s*\(", re.MULTILINE)
 FLYWAY_CODE = re.compile(r"^V\d[\w.]*__[^/]*\.(java|kt|class)$")
 FLYWAY_VERSION = re.compile(r"(^|/)([VvUu])(\d+(?:[._]\d+)*)__")
 LANGUAGES = {".go": "Go", ".java": "Java", ".kt": "Kotlin", ".class": "Java", ".py": "Python"}
+# Source files a migrations folder may hold instead of SQL (Kong's `.lua`, Knex's `.js`,
+# Sequelize's `.ts`, Rails' `.rb`, Ecto's `.exs`, ...): named when no SQL is found
+CODE_SUFFIXES = frozenset(
+    {".lua", ".go", ".java", ".kt", ".py", ".js", ".mjs", ".cjs", ".ts", ".rb", ".php",
+     ".ex", ".exs", ".cs", ".rs", ".scala", ".clj"}
+)  # fmt: skip
 # Synapse's deltas in Python (`delta/<version>/<name>.py`), which its schema upgrade runs
 # in name order beside the SQL ones of that version
 SYNAPSE_CODE = re.compile(r"^\d[\w-]*\.py$")
@@ -250,8 +256,32 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
             code = [c if c.before else dataclasses.replace(c, before=item.path) for c in code]
             sql_files.append(item)
     if not sql_files:
-        raise InputError(f"no .sql files in {', '.join(str(p) for p in paths)}")
+        raise InputError(
+            f"no .sql files in {', '.join(str(p) for p in paths)}{code_only_note(paths)}"
+        )
     return Selection(sql_files, left_out, code, elsewhere)
+
+
+def code_only_note(paths: list[Path]) -> str:
+    """What the folders hold instead of SQL, where that is source code: migrations
+    written in code (Kong's Lua files, each SQL in a `postgres = { up = [[...]] }` table)
+    that review cannot read or run, and what to give it instead. Empty otherwise."""
+    counts: dict[str, int] = {}
+    for path in paths:
+        if path.is_dir():
+            for _root, _folders, names in os.walk(path, followlinks=False):
+                for name in names:
+                    suffix = os.path.splitext(name)[1].lower()
+                    if suffix in CODE_SUFFIXES:
+                        counts[suffix] = counts.get(suffix, 0) + 1
+    if not counts:
+        return ""
+    held = ", ".join(f"{n} {suffix} files" for suffix, n in sorted(counts.items()))
+    return (
+        f"; found {held}: migrations written in code, which review cannot read or run."
+        " Write the SQL they run to .sql files named in their order, or check a database"
+        " they built (pgvitals check DSN)"
+    )
 
 
 @functools.cache
