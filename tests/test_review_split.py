@@ -237,6 +237,22 @@ def test_a_prisma_folder_loads_its_migrations_in_prismas_order(tmp_path: Path) -
     assert names[0] == "9_by_hand" and names[-1] == "20250502154530900_add_login_overlay"
 
 
+def test_a_folder_of_code_migrations_says_what_it_holds_and_what_to_give(tmp_path: Path) -> None:
+    # Kong's kong/db/migrations/core: Lua files whose SQL sits in `up = [[...]]`; review
+    # said only "no .sql files", not that it found migrations it cannot read
+    write(tmp_path, "core/000_base.lua", "core/003_100_to_110.lua", "core/init.lua",
+          "plugins/key-auth/000_base_key_auth.lua", "README.md")  # fmt: skip
+    with pytest.raises(InputError) as raised:
+        select([tmp_path])
+    message = str(raised.value)
+    assert message.startswith(f"no .sql files in {tmp_path}; found 4 .lua files:")
+    assert "review cannot read or run" in message and "pgvitals check" in message
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(InputError) as raised:  # nothing but text: nothing more to say
+        select([tmp_path / "notes"])
+    assert str(raised.value) == f"no .sql files in {tmp_path / 'notes'}"
+
+
 def test_a_folder_is_read_through_linked_folders_each_once(tmp_path: Path) -> None:
     # Lemmy's migrations reviewed from a folder of links to them gave "no .sql files"
     write(tmp_path, "service/V1__a.sql", "service/V3__c.sql", "elsewhere/V2__b.sql")

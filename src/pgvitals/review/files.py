@@ -26,7 +26,6 @@ import functools
 import json
 import os
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +56,12 @@ CONCOURSE_METHOD = re.compile(r"^func\s*\([^)]*\)\s*Up_\d+\s*\(", re.MULTILINE)
 FLYWAY_CODE = re.compile(r"^V\d[\w.]*__[^/]*\.(java|kt|class)$")
 FLYWAY_VERSION = re.compile(r"(^|/)([VvUu])(\d+(?:[._]\d+)*)__")
 LANGUAGES = {".go": "Go", ".java": "Java", ".kt": "Kotlin", ".class": "Java", ".py": "Python"}
+# Source files a migrations folder may hold instead of SQL (Kong's `.lua`, Knex's `.js`,
+# Sequelize's `.ts`, Rails' `.rb`, Ecto's `.exs`, ...): named when no SQL is found
+CODE_SUFFIXES = frozenset(
+    {".lua", ".go", ".java", ".kt", ".py", ".js", ".mjs", ".cjs", ".ts", ".rb", ".php",
+     ".ex", ".exs", ".cs", ".rs", ".scala", ".clj"}
+)  # fmt: skip
 # Synapse's deltas in Python (`delta/<version>/<name>.py`), which its schema upgrade runs
 # in name order beside the SQL ones of that version
 SYNAPSE_CODE = re.compile(r"^\d[\w-]*\.py$")
@@ -252,27 +257,31 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
             code = [c if c.before else dataclasses.replace(c, before=item.path) for c in code]
             sql_files.append(item)
     if not sql_files:
-        raise InputError(f"no .sql files in {', '.join(str(p) for p in paths)}{code_only(paths)}")
+        raise InputError(
+            f"no .sql files in {', '.join(str(p) for p in paths)}{code_only_note(paths)}"
+        )
     return Selection(sql_files, left_out, code, elsewhere)
 
 
-def code_only(paths: list[Path]) -> str:
-    """What the folders hold instead of SQL, where it is code in a language of LANGUAGES
-    (miniflux's SQL lives in Go strings, internal/database/migrations.go): said with the
-    way forward, since review reads SQL files only."""
-    found = Counter(
-        item.suffix
-        for path in paths
-        if path.is_dir()
-        for item in path.iterdir()
-        if item.is_file() and item.suffix in LANGUAGES
-    )
-    if not found:
+def code_only_note(paths: list[Path]) -> str:
+    """What the folders hold instead of SQL, where that is source code: migrations
+    written in code (Kong's Lua files, each SQL in a `postgres = { up = [[...]] }` table)
+    that review cannot read or run, and what to give it instead. Empty otherwise."""
+    counts: dict[str, int] = {}
+    for path in paths:
+        if path.is_dir():
+            for _root, _folders, names in os.walk(path, followlinks=False):
+                for name in names:
+                    suffix = os.path.splitext(name)[1].lower()
+                    if suffix in CODE_SUFFIXES:
+                        counts[suffix] = counts.get(suffix, 0) + 1
+    if not counts:
         return ""
-    held = ", ".join(plural(count, f"{suffix} file") for suffix, count in sorted(found.items()))
+    held = ", ".join(plural(n, f"{suffix} file") for suffix, n in sorted(counts.items()))
     return (
-        f" ({held}: review reads SQL files, not SQL held in code; write the SQL they run out"
-        " to .sql files, one per migration, named in their order)"
+        f"; found {held}: migrations written in code (miniflux's SQL in Go strings), which"
+        " review cannot read or run: write the SQL they run out to .sql files, one per"
+        " migration, named in their order, or check a database they built (pgvitals check DSN)"
     )
 
 

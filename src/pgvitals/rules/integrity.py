@@ -25,6 +25,7 @@ from pgvitals.rules._api import (
 )
 from pgvitals.snapshot.facts import (
     INTEGER_RANGES,
+    NIL_UUID,
     Reference,
     TypeMismatch,
     keep_first,
@@ -984,10 +985,12 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     constant (`(user_id = 0)` for anonymous events): rows use that value for "none",
     and a foreign key, even NOT VALID, would refuse them from then on. Likewise where the
     column's DEFAULT is an integer of 0 or below (cal.com's avatars: `teamId` and `userId`
-    default to 0 for "none"): keys from a sequence start at 1. Likewise where the rows
+    default to 0 for "none"): keys from a sequence start at 1; or the Nil UUID
+    `00000000-0000-0000-0000-000000000000` (Kong's `ratelimiting_metrics`: the counters of
+    no service or route), which no generator hands out. Likewise where the rows
     read show it: every orphan holds 0 or below (GitLab's boards.milestone_id holds -1 and
-    -2 for the Upcoming and Started milestones), or, in a text column, '' (Synapse's
-    stream position rows). Low, with no fix,
+    -2 for the Upcoming and Started milestones), the Nil UUID in a uuid column, or, in a
+    text column, '' (Synapse's stream position rows). Low, with no fix,
     where a trigger of the referenced table records its deleted rows for the
     application to clean up the references later (GitLab's loose foreign keys, kept in
     place of constraints on purpose, some across databases): the application deletes
@@ -1126,11 +1129,14 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
             )
         elif orphans and count is not None and count.sentinel_rows == orphans:
             severity, fix = LOW, None  # its key would refuse each of them, and their inserts
-            held = (
-                f"hold '' in {columns[0]}, a stand-in"
-                if reference.columns[0].type_category == "S"
-                else f"hold {columns[0]} <= 0, which no sequence hands out: stand-ins"
-            )
+            if reference.columns[0].type_category == "S":
+                held = f"hold '' in {columns[0]}, a stand-in"
+            elif reference.columns[0].type_name == "uuid":
+                held = (
+                    f"hold the Nil UUID in {columns[0]}, which no generator hands out: a stand-in"
+                )
+            else:
+                held = f"hold {columns[0]} <= 0, which no sequence hands out: stand-ins"
             message += (
                 f"; the rows that point at nothing all {held} for none or a special choice,"
                 " which a foreign key would reject (store NULL or move the choice to its own"
@@ -1188,13 +1194,17 @@ def sentinel_check(
 
 
 def sentinel_default(snap: Snapshot, table: Table, columns: list[str]) -> str | None:
-    """The (single) referencing column's DEFAULT where it is an integer of 0 or below, else
-    None. Keys a sequence hands out start at 1, so rows that take such a default store it
-    for "no row there": cal.com's avatars default teamId and userId to 0, a user's avatar
-    holding teamId 0 and a team's userId 0."""
+    """The (single) referencing column's DEFAULT where it is an integer of 0 or below, or
+    the Nil UUID, else None. Keys a sequence hands out start at 1, and no generator hands
+    out the Nil UUID, so rows that take such a default store it for "no row there":
+    cal.com's avatars default teamId and userId to 0, a user's avatar holding teamId 0
+    and a team's userId 0; Kong's ratelimiting_metrics default service_id and route_id to
+    the Nil UUID for counters of no service or route."""
     if len(columns) != 1:
         return None
     column = snap.facts.column_by_name.get((table.oid, columns[0]))
+    if column is not None and column.default == f"'{NIL_UUID}'::uuid":
+        return NIL_UUID
     match = re.fullmatch(INTEGER_LITERAL, (column.default or "") if column else "")
     if match is None:
         return None
@@ -1320,7 +1330,11 @@ def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     among a foreign key's columns (Boundary's `UNIQUE (scope_id, name)`, a name unique
     in its scope where one is given), even with repeats, the unnamed rows: as in a
     one-column key, NULL means none. A nullable parent (`(tenant_id, email)` with
-    `tenant_id` NULL) stays medium. A key that
+    `tenant_id` NULL) stays medium. Repeats do not make it high where the nullable columns
+    in foreign keys are never NULL in the analyzed rows (`null_frac` 0 in `pg_stats`) and
+    another nullable column is in none (Kong's `plugins`: `UNIQUE (ws_id, instance_name)`,
+    `ws_id` always set, most plugins unnamed): those repeats are the rows without the
+    optional value; low when every key column may be NULL, else medium. A key that
     contains the primary key, or the columns of another unique index over NOT NULL
     columns, plain or read by its expressions (Coder's `custom_roles`: `UNIQUE (name,
     organization_id)` beside `UNIQUE (lower(name))`), cannot repeat at all. Info when
@@ -1384,6 +1398,15 @@ def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                 " whose NULLs mean none, as in a one-column unique key"
             )
             severity = LOW
+        elif duplicates and (parents := _parents_never_null(snap, index, nullable)):
+            # the repeats are rows without the optional value, under a parent they all have
+            evidence["never_null_in_statistics"] = parents
+            message += (
+                f"; {', '.join(parents)}, though nullable, is never NULL in the analyzed rows:"
+                " the repeats are rows without the optional value, whose NULLs mean none"
+            )
+            # low as for any key whose parts are all optional, else the default
+            severity = LOW if all(facts.may_be_null(index, key) for key in keys) else None
         elif duplicates:
             severity = HIGH
         elif all(facts.may_be_null(index, key) for key in keys):
@@ -1406,6 +1429,26 @@ def _optional_within_parent(
         if rest and rest <= set(fk.columns):  # or part of one: a subtype's (scope_id, id)
             return fk.name
     return None
+
+
+def _parents_never_null(snap: Snapshot, index: Index, nullable: list[str]) -> list[str]:
+    """The nullable key columns that take part in a foreign key, where the statistics say
+    none of them is NULL in any row analyzed (`null_frac` 0) and some other nullable key
+    column takes part in none: Kong's `UNIQUE (ws_id, instance_name)`, `ws_id` nullable
+    but always set, `instance_name` an optional label. Then the NULL repeats counted are
+    rows without the label, as in a one-column unique key. Empty otherwise."""
+    in_keys = {
+        column
+        for fk in snap.facts.foreign_keys_of.get(index.table_oid, [])
+        for column in fk.columns
+    }
+    parents = [name for name in nullable if name in in_keys]
+    if not parents or len(parents) == len(nullable):
+        return []
+    columns = [snap.facts.column_by_name.get((index.table_oid, name)) for name in parents]
+    if all(c is not None and c.null_frac == 0 for c in columns):
+        return parents
+    return []
 
 
 def _set_null_by(snap: Snapshot, table_oid: int, nullable: list[str]) -> list[str]:

@@ -517,7 +517,7 @@ def column_finding(column: Column, category: str) -> Draft:
 def no_migration_history(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """None of the examined schemas has the table in which a migration tool records the
     migrations it applied (Alembic, Django, Rails, Flyway, Liquibase, Prisma, Knex,
-    Sequelize, goose, golang-migrate, Drizzle, sqitch, Supabase, Atlas, ...).
+    Sequelize, goose, golang-migrate, Drizzle, sqitch, Supabase, Atlas, Kong, ...).
 
     Only the schemas examined are searched: with `--schema`, a history kept in another
     schema is not seen (the evidence says which schemas were examined).

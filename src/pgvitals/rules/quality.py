@@ -607,7 +607,8 @@ class PlaintextOptions:
 )
 def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft]:
     """A column named like a password (`password`, `passwd`, `pwd`, `passphrase`) or a
-    secret (`secret`, `token`, `api_key`) whose values do not look like password hashes:
+    secret (`secret`, `token`, `api_key`, or just `key` in a table of credentials or API
+    keys, as Kong's `keyauth_credentials`) whose values do not look like password hashes:
     bcrypt (`$2b$`), argon2, scrypt, yescrypt, sha-crypt (`$5$`, `$6$`), PBKDF2 (crypt,
     Django, passlib and Werkzeug formats), MediaWiki's (`:pbkdf2:`, `:argon2:`,
     `:bcrypt:`). Counted by the server; no value is read, shown or sampled, whatever the

@@ -33,7 +33,7 @@ from pgvitals.snapshot.assemble import (
     build_index,
     rebuildable,
 )
-from pgvitals.snapshot.facts import Reference, soft_deleted_when
+from pgvitals.snapshot.facts import NIL_UUID, Reference, soft_deleted_when
 from pgvitals.snapshot.model import (
     BloatMeasure,
     CollectionInfo,
@@ -1129,8 +1129,9 @@ class Collector:
         present = sql.SQL(" AND ").join(
             sql.SQL("r.{} IS NOT NULL").format(sql.Identifier(c.name)) for c in reference.columns
         )
-        # a single integer or text column: also the orphans that hold a stand-in for none,
-        # 0 or below (values no sequence gives) or '' (Synapse's position rows)
+        # a single integer, uuid or text column: also the orphans that hold a stand-in for
+        # none, 0 or below (values no sequence gives), the Nil UUID or '' (Synapse's
+        # position rows)
         sentinel = sentinel_test(reference.columns[0]) if len(reference.columns) == 1 else None
         sentinels = sql.SQL(
             ", count(*) FILTER (WHERE r.{} {} AND NOT EXISTS"
@@ -1513,9 +1514,12 @@ def marked(query: str | sql.Composed) -> str | sql.Composed:
 
 def sentinel_test(column: Column) -> str | None:
     """The test for a value that stands for "none" in a reference column of this type:
-    0 or below for an integer (no sequence gives them), the empty string for text."""
+    0 or below for an integer (no sequence gives them), the Nil UUID for a uuid (no
+    generator gives it), the empty string for text."""
     if column.type_name in ("int2", "int4", "int8"):
         return "<= 0"
+    if column.type_name == "uuid":
+        return f"= '{NIL_UUID}'"
     return "= ''" if column.type_category == "S" else None
 
 

@@ -371,6 +371,11 @@ class Facts:
                 columns = self.snap.columns_by_table.get(table.oid, [])
                 if any(c.name == "dirty" for c in columns):
                     tool = "golang-migrate"
+            required = MIGRATION_TABLE_COLUMNS.get(table.name)
+            if tool is not None and qualified is None and required is not None:
+                columns = {c.name for c in self.snap.columns_by_table.get(table.oid, [])}
+                if not required <= columns:
+                    tool = None
             if tool is not None:
                 found[table.oid] = tool
         return found
@@ -1564,6 +1569,10 @@ def named_like_time(name: str) -> bool:
     )
 
 
+# The uuid no generator hands out (RFC 9562's Nil UUID): a reference column that holds
+# it, or takes it as its DEFAULT, uses it for "none" (Kong's ratelimiting_metrics)
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
+
 # The table (or schema.table) each migration tool records applied migrations in.
 MIGRATION_TABLES = {
     "alembic_version": "Alembic",
@@ -1609,7 +1618,13 @@ MIGRATION_TABLES = {
     # classes/Db_Migrations.php) makes it before loading schema.sql, then applies
     # migrations/<n>.sql above the version it holds
     "ttrss_version": "Tiny Tiny RSS's updater (Db_Migrations)",
+    # (key, subsystem, last_executed, executed text[], pending text[]): the migrations
+    # `kong migrations bootstrap/up` ran, per subsystem (core and each plugin), made by
+    # Kong/kong's kong/db/strategies/postgres/connector.lua schema_bootstrap
+    "schema_meta": "Kong's migrations (kong migrations)",
 }
+# Names too plain to count alone: the table must also have these columns
+MIGRATION_TABLE_COLUMNS = {"schema_meta": frozenset({"subsystem", "executed"})}
 # `_backup`, `_bak`, `_old`, `_copy`, `_tmp`/`_temp`, optionally numbered (`_old2`).
 BACKUP_SUFFIX = re.compile(r"_(backup|bak|bkp|old|copy|tmp|temp)\d*$", re.IGNORECASE)
 # `_20240115`, `_2024_01_15`, `_2024-01-15`, `20240115`: a full date at the end.

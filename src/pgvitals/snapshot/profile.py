@@ -47,6 +47,10 @@ PASSWORD_WORDS = frozenset({"password", "passwd", "pwd", "passphrase"})
 # secret signs requests; an OAuth token calls another service)
 SECRET_WORDS = frozenset({"secret", "token", "apikey"})
 SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("secret", "key")})
+# ... and a column named only `key` in a table of credentials or API keys: the key a
+# caller presents (Kong's keyauth_credentials.key, an API key as issued)
+KEY_TABLE_WORDS = frozenset({"credential", "credentials", "apikey", "apikeys"})
+KEY_TABLE_PAIRS = frozenset({("api", "key"), ("api", "keys")})
 # ... and a password of another system, which the application must read to present it
 # there (cal.com's meetingPassword, sent to a meeting's attendees; an SMTP password): a
 # secret, not a user's password stored as typed
@@ -215,6 +219,10 @@ def credential_role(column: Column) -> str | None:
     pairs = set(itertools.pairwise(words))
     if SECRET_WORDS & set(words) or SECRET_PAIRS & pairs:
         return "secret"
+    if words == ["key"]:
+        table = name_words(column.table)
+        if KEY_TABLE_WORDS & set(table) or KEY_TABLE_PAIRS & set(itertools.pairwise(table)):
+            return "secret"
     return None
 
 
