@@ -359,6 +359,46 @@ def test_a_dbmate_block_without_a_transaction_still_fails_with_other_statements(
 
 
 @pytest.mark.parametrize(
+    ("up", "down", "begin", "end"),
+    [
+        ("-- +goose NO TRANSACTION\n-- +goose Up", "-- +goose Down", "-- +goose StatementBegin",
+         "-- +goose StatementEnd"),
+        ("-- +migrate Up notransaction", "-- +migrate Down", "-- +migrate StatementBegin",
+         "-- +migrate StatementEnd"),
+    ],
+)  # fmt: skip
+def test_a_statement_block_without_a_transaction_is_still_one_query_string(
+    tmp_path, up, down, begin, end
+) -> None:
+    """goose's NO TRANSACTION (sql-migrate's notransaction) runs each statement on its own,
+    but a StatementBegin ... StatementEnd block is one statement to the tool: one Exec, one
+    query string, one implicit transaction where it holds several (OpenFGA's goose folder
+    builds its indexes CONCURRENTLY under NO TRANSACTION). A block of one statement, and
+    statements outside blocks, run alone; the down section's blocks are not run."""
+    text = (
+        f"{up}\n{begin}\nCREATE INDEX CONCURRENTLY a_x ON a (x);\n"
+        "CREATE INDEX CONCURRENTLY a_y ON a (y);\n"
+        f"{end}\n{begin}\nCREATE INDEX CONCURRENTLY a_z\n  ON a (z);\n{end}\n"
+        "VACUUM a;\nSELECT 1;\n"
+        f"{down}\n"
+        f"{begin}\nDROP INDEX CONCURRENTLY a_x;\nDROP INDEX CONCURRENTLY a_y;\n{end}\n"
+    )
+    write(tmp_path, {"1_x.sql": text})
+    split = split_file(text, "1_x.sql")
+    runners = wrapping(tmp_path / "1_x.sql", text, split.statements)
+    assert [s.text for s in split.statements] == [
+        "CREATE INDEX CONCURRENTLY a_x ON a (x)",
+        "CREATE INDEX CONCURRENTLY a_y ON a (y)",
+        "CREATE INDEX CONCURRENTLY a_z\n  ON a (z)",
+        "VACUUM a",
+        "SELECT 1",
+    ]
+    block = "as one query string of 2 statements, which PostgreSQL runs as one implicit transaction"
+    assert [r.runs if r else None for r in runners] == [block, block, None, None, None]
+    assert f"a `{begin}` ... `{end}` block of its own" in runners[0].fix
+
+
+@pytest.mark.parametrize(
     ("files", "reviewed", "tool"),
     [
         ({"crate/Cargo.toml": "[dependencies]\nsqlx = '0.8'\n"},

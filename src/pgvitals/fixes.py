@@ -1374,6 +1374,10 @@ def serial_to_identity(snap: Snapshot, table: Table, column: Column, sequence: S
             text(sql.SQL("ALTER SEQUENCE {} OWNED BY {}.{};").format(identity, relation_name, name))
         )
     backward.append("COMMIT;")
+    if leads_an_index(snap, table, column):
+        reading = "from an index that leads with it"
+    else:
+        reading = "a full scan: no index leads with it"
     return (
         Fix(tuple(forward), tuple(backward), Risk(lock="ACCESS EXCLUSIVE", transactional=False))
         .with_note(
@@ -1387,9 +1391,19 @@ def serial_to_identity(snap: Snapshot, table: Table, column: Column, sequence: S
         .with_note(
             f"one transaction, ACCESS EXCLUSIVE on {one_line(table.qualname)} until COMMIT:"
             " inserts wait instead of taking ids in between; the largest"
-            f" {one_line(column.name)} is read under the lock (a full scan without an index)"
+            f" {one_line(column.name)} is read under the lock ({reading})"
         )
     )
+
+
+def leads_an_index(snap: Snapshot, table: Table, column: Column) -> bool:
+    """Can max(column) be read from a valid btree that leads with it, whole (no
+    predicate)? A primary key on the column is one."""
+    return any(
+        index.method == "btree" and index.is_valid and index.predicate is None
+        and index.key_columns[:1] == [column.name]
+        for index in snap.indexes_by_table.get(table.oid, [])
+    )  # fmt: skip
 
 
 def validate_statement(schema: str, table: str, name: str) -> str:

@@ -552,6 +552,27 @@ def test_with_a_default_of_empty_a_check_against_empty_rejects_inserts_that_omit
             admin.execute("INSERT INTO t VALUES (4, '   ')")  # blanks are rejected
 
 
+def test_a_part_of_a_primary_key_spells_none_as_empty_because_it_cannot_be_null(
+    database,
+) -> None:
+    """Why '' in a column of a composite primary key is low: NULL is refused there even
+    without NOT NULL in the DDL, '' is the only "no value", and a CHECK against it refuses
+    the rows the application writes (OpenFGA's authorization_model, type = '')."""
+    database.execute(
+        "CREATE TABLE models (store text, model_id text, type text, PRIMARY KEY (store, model_id,"
+        " type)); INSERT INTO models VALUES ('s', 'm1', '')"
+    )
+    with database.admin() as admin:
+        with pytest.raises(psycopg.errors.NotNullViolation):
+            admin.execute("INSERT INTO models VALUES ('s', 'm2', NULL)")
+        admin.execute("INSERT INTO models VALUES ('s', 'm2', '')")
+        admin.execute(
+            "ALTER TABLE models ADD CONSTRAINT strict CHECK (btrim(type) <> '') NOT VALID"
+        )
+        with pytest.raises(psycopg.errors.CheckViolation):
+            admin.execute("INSERT INTO models VALUES ('s', 'm3', '')")
+
+
 # partition-coverage
 
 

@@ -142,6 +142,31 @@ def tool_split(text: str, statements: list[Statement]) -> ToolSplit | None:
     return ToolSplit(tool, cuts_of(text, statements, ends), statement_at(statements, unterminated))
 
 
+def statement_blocks(text: str) -> list[tuple[int, int]]:
+    """The up section's StatementBegin ... StatementEnd blocks, as offsets of the text
+    between the two annotation lines: goose and sql-migrate send each block to the
+    server as one query string, several statements and all."""
+    tool = annotations_of(text)
+    if tool is None:
+        return []
+    blocks: list[tuple[int, int]] = []
+    up, begun = False, None  # begun: the offset after an open block's StatementBegin
+    offset = 0
+    for line in text.split("\n"):
+        line_start, offset = offset, offset + len(line) + 1
+        command = tool.command(line)
+        if command is None:
+            continue
+        if command.startswith(("up", "down")):
+            up, begun = command.startswith("up"), None
+        elif command == "statementbegin" and up:
+            begun = offset
+        elif command == "statementend" and begun is not None:
+            blocks.append((begun, line_start))
+            begun = None
+    return blocks
+
+
 def is_comment(line: str) -> bool:
     return line.strip(BLANKS).startswith("--")
 

@@ -12,12 +12,13 @@ source (repository @ commit):
 
 - goose (pressly/goose@520411a, migration_sql.go, internal/sqlparser/parser.go): a
   file with `-- +goose Up` runs statement by statement in one transaction; `-- +goose
-  NO TRANSACTION` (any line, any case) runs them one by one without one.
+  NO TRANSACTION` (any line, any case) runs them one by one without one, each
+  `StatementBegin` ... `StatementEnd` block by one Exec, as one query string.
 - sql-migrate (rubenv/sql-migrate@563a2f0, migrate.go applyMigrations,
   sqlparse/sqlparse.go): the `-- +migrate Up` section runs statement by statement in one
-  transaction; with `notransaction` on that line, one by one without one. goose and
-  sql-migrate find the statements by lines, not by SQL: where they cut one in two,
-  review/cuts.py says so.
+  transaction; with `notransaction` on that line, one by one without one (a block, as
+  goose's, by one Exec). goose and sql-migrate find the statements by lines, not by
+  SQL: where they cut one in two, review/cuts.py says so.
 - dbmate (amacneil/dbmate@f3e08f1, pkg/dbmate/db.go, migration.go): each `--
   migrate:up` block is sent as one query string in a transaction; with
   `transaction:false` on that line, as one query string without one.
@@ -163,7 +164,7 @@ FLYWAY_SERVER_WIDE = (
 FLYWAY_REINDEX = frozenset({ReindexObjectType.REINDEX_OBJECT_SCHEMA,
                             ReindexObjectType.REINDEX_OBJECT_SYSTEM,
                             ReindexObjectType.REINDEX_OBJECT_DATABASE})  # fmt: skip
-APART = "the statement is then not atomic with the migration's others"
+NOT_ATOMIC_ALONE = "the statement is then not atomic with the migration's others"
 TOOL_PREFIX = {"goose": "goose", "sql-migrate": "migrate"}
 # each tool's own error for a last statement it never ends
 UNTERMINATED = {
@@ -306,18 +307,19 @@ def one_by_one(path: Path, text: str, statements: list[Statement]) -> bool:
 
 def units(path: Path, text: str, statements: list[Statement] | None = None) -> list[Unit]:
     """The parts of the file that its tool runs at once, and how; none where the tool
-    is not recognised; one APART unit where it runs the statements one by one.
+    is not recognised; one APART unit where it runs the statements one by one (with a
+    ONE_QUERY unit for each block it still sends at once: goose's StatementBegin ... End).
     `statements`: the file's, where the tool's choice depends on them (Flyway)."""
     end = len(text)
     if GOOSE_UP.search(text):
         opted_out = GOOSE_NO_TRANSACTION.search(text) is not None
         how = "add the line `-- +goose NO TRANSACTION`"
-        return [by_lines_unit("goose", opted_out, "`-- +goose NO TRANSACTION`", how, end)]
+        return by_lines_units("goose", text, opted_out, "`-- +goose NO TRANSACTION`", how)
     if migrate_up := SQL_MIGRATE_UP.search(text):
         opted_out = "notransaction" in migrate_up.group("options").split()
         opt_out = "`-- +migrate Up notransaction`"
         how = f"add `notransaction` to the annotation ({opt_out})"
-        return [by_lines_unit("sql-migrate", opted_out, opt_out, how, end)]
+        return by_lines_units("sql-migrate", text, opted_out, opt_out, how)
     if blocks := list(DBMATE_UP.finditer(text)):
         stops = [block.start() for block in blocks[1:]] + [end]
         return [dbmate_unit(block, stop) for block, stop in zip(blocks, stops, strict=True)]
@@ -359,7 +361,7 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
             recognised = f"its name's `.autocommit`, {POP_RECOGNISED}"
             return [Unit(0, end, ONE_QUERY, "pop", recognised, alone)]
         recognised = f"<version>_<name>[.postgres].up.sql {POP_RECOGNISED}"
-        return [Unit(0, end, TRANSACTION, "pop", recognised, f"{alone}; {APART}")]
+        return [Unit(0, end, TRANSACTION, "pop", recognised, f"{alone}; {NOT_ATOMIC_ALONE}")]
     up = VERSIONED_UP.match(name)
     if VERSIONED.match(name) and not name.endswith(".down.sql") and uses_sqlx(folder.parent):
         recognised = "<version>_<name>.sql beside a Cargo.toml that uses sqlx"
@@ -388,16 +390,28 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
     return []
 
 
-def by_lines_unit(tool: str, opted_out: bool, opt_out: str, how: str, end: int) -> Unit:
+def by_lines_units(tool: str, text: str, opted_out: bool, opt_out: str, how: str) -> list[Unit]:
     """goose and sql-migrate: the up section's statements one by one, in one transaction
-    unless the file opts out."""
+    unless the file opts out; without one, each StatementBegin ... StatementEnd block is
+    still sent as one query string (one implicit transaction where it holds several)."""
+    end = len(text)
     if opted_out:
-        return Unit(0, end, APART, tool, opt_out, "")
+        begin, block_end = (
+            f"`-- +{TOOL_PREFIX[tool]} Statement{edge}`" for edge in ("Begin", "End")
+        )
+        alone = (
+            f"give the statement a {begin} ... {block_end} block of its own, or none ({tool}"
+            f" sends a block as one query string: {STILL_ONE})"
+        )
+        recognised = f"its {opt_out} and a {begin} ... {block_end} block"
+        blocks = [Unit(start, stop, ONE_QUERY, tool, recognised, alone)
+                  for start, stop in cuts.statement_blocks(text)]  # fmt: skip
+        return [Unit(0, end, APART, tool, opt_out, ""), *blocks]
     fix = (
         f"{how} ({tool} then runs each statement on its own, outside a transaction:"
         f" {NOT_ATOMIC}), or move the statement to a migration of its own that has it"
     )
-    return Unit(0, end, TRANSACTION, tool, f"its `-- +{TOOL_PREFIX[tool]} Up` annotation", fix)
+    return [Unit(0, end, TRANSACTION, tool, f"its `-- +{TOOL_PREFIX[tool]} Up` annotation", fix)]
 
 
 def marked_unit(text: str, tool: str, marker: str, recognised: str) -> Unit:
@@ -409,7 +423,7 @@ def marked_unit(text: str, tool: str, marker: str, recognised: str) -> Unit:
     )
     if text.startswith(marker):
         return Unit(0, len(text), ONE_QUERY, tool, f"{recognised}, and its `{marker}`", alone)
-    fix = f"{alone}; {APART}"
+    fix = f"{alone}; {NOT_ATOMIC_ALONE}"
     return Unit(0, len(text), TRANSACTION, tool, recognised, fix)
 
 
@@ -424,7 +438,9 @@ def postgres_migrations_unit(text: str) -> Unit:
     recognised = f"<id>-<name>.sql beside files marked `{marker}`"
     if marker in text:
         return Unit(0, len(text), ONE_QUERY, "postgres-migrations", f"its `{marker}`", alone)
-    return Unit(0, len(text), TRANSACTION, "postgres-migrations", recognised, f"{alone}; {APART}")
+    return Unit(
+        0, len(text), TRANSACTION, "postgres-migrations", recognised, f"{alone}; {NOT_ATOMIC_ALONE}"
+    )
 
 
 def dbmate_unit(block: re.Match[str], stop: int) -> Unit:
@@ -438,7 +454,7 @@ def dbmate_unit(block: re.Match[str], stop: int) -> Unit:
     if options.get("transaction") == "false":
         recognised = "its `-- migrate:up transaction:false` line"
         return Unit(block.start(), stop, ONE_QUERY, "dbmate", recognised, alone)
-    fix = f"{alone}; {APART}"
+    fix = f"{alone}; {NOT_ATOMIC_ALONE}"
     return Unit(block.start(), stop, TRANSACTION, "dbmate", "its `-- migrate:up` line", fix)
 
 
@@ -456,7 +472,7 @@ def diesel_unit(folder: Path, metadata: Path, end: int) -> Unit:
     if settings.get("run_in_transaction") is False:
         recognised += ": run_in_transaction = false"
         return Unit(0, end, ONE_QUERY, "Diesel", recognised, alone)
-    fix = f"{alone}; {APART}"
+    fix = f"{alone}; {NOT_ATOMIC_ALONE}"
     return Unit(0, end, TRANSACTION, "Diesel", recognised, fix)
 
 

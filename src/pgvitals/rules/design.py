@@ -1003,6 +1003,12 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
     low, and only blank rows raise it, with the fix that keeps `''`; a CHECK against
     `''` would make the application's inserts fail from the moment it is added.
 
+    A column of a primary key of several columns cannot hold NULL, whatever it means:
+    `''` is then the only spelling of "no value" for that part of the key (OpenFGA's
+    `authorization_model (store, authorization_model_id, type)`, whose one row per
+    model in the newer format has `type = ''`). Low as well, only blank rows raise it,
+    and the fix keeps `''`: a CHECK against it would reject every model written.
+
     `empty-strings` leaves NOT NULL columns to this rule: one finding per column, with
     the measured share.
     """
@@ -1061,6 +1067,15 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
             message = (
                 f"NOT NULL: {measured} are empty or blank, '' being the schema's spelling of no"
                 f" value ({convention} NOT NULL columns of {column.schema} default to '')"
+            )
+            yield empty_by_default(snap, table, column, blank, rows, message, evidence, opts)
+            continue
+        key = snap.primary_key(table)
+        if key is not None and len(key.columns) > 1 and column.name in key.columns:
+            evidence["primary_key"] = key.name
+            message = (
+                f"NOT NULL: {measured} are empty or blank, '' being its spelling of no value"
+                f" as a part of the primary key {key.name}, which NULL cannot be"
             )
             yield empty_by_default(snap, table, column, blank, rows, message, evidence, opts)
             continue
