@@ -924,6 +924,8 @@ class Facts:
     def cast_columns(self, fk: Constraint) -> dict[str, str]:
         """The referencing columns a foreign key's checks cast to compare with their key
         (char(n) against varchar or text: see `padding_differs`), with the key's type."""
+        if fk.table_oid not in self.char_tables and fk.ref_table_oid not in self.char_tables:
+            return {}  # no char(n) on either side, as for nearly every key
         cast = {}
         for name, ref_name in zip(fk.columns, fk.ref_columns, strict=False):
             column = self.column_by_name.get((fk.table_oid, name))
@@ -931,6 +933,11 @@ class Facts:
             if column and key and padding_differs(column.type_name, key.type_name):
                 cast[name] = key.type_name
         return cast
+
+    @cached_property
+    def char_tables(self) -> frozenset[int]:
+        """The tables with a char(n) column (`bpchar`)."""
+        return frozenset(c.table_oid for c in self.snap.columns if c.type_name == "bpchar")
 
     def parent_key_columns(self, fk: Constraint) -> list[list[str]]:
         """The referencing columns, fewer than all, that stand for a unique key of the
