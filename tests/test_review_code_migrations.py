@@ -57,6 +57,21 @@ func (m *migrations) Up_1516000000() error {
 	return err
 }
 """
+# formbricks' data migrations (formbricks/formbricks@b66c1dd, packages/database/migration/
+# <timestamp>_<name>/migration.ts beside Prisma's <timestamp>_<name>/migration.sql folders):
+# its migration-runner runs them between the SQL ones, in the order of the folders' names
+TS_MIGRATION = """\
+import type { MigrationScript } from "../../src/scripts/migration-runner";
+
+export const split: MigrationScript = {
+  type: "data",
+  id: "c0ffee",
+  name: "20240102000000_split",
+  run: async ({ tx }) => {
+    await tx.$executeRaw`CREATE TABLE lesson_notes_new (id int PRIMARY KEY, "ñame" text)`;
+  },
+};
+"""
 # after the code migration: three statements that need its table (the index needs the
 # rename), then a syntax error, a type mismatch and a misspelt table it does not name
 SWAP = """\
@@ -87,16 +102,27 @@ FOLDERS = {
         "db/V2__Split.java": JAVA_MIGRATION,
         "db/V3__swap.sql": "-- the tables of V2, swapped in\n" + SWAP,
     },
+    "prisma": {
+        "db/migration_lock.toml": 'provider = "postgresql"\n',
+        "db/20240101000000_init/migration.sql": (
+            'CREATE TABLE "Lesson Notes" (id int PRIMARY KEY);\n'
+        ),
+        "db/20240102000000_split/migration.ts": TS_MIGRATION,
+        "db/20240102000000_split/utils.ts": "export const helper = 1; // no migration\n",
+        "db/20240103000000_swap/migration.sql": "-- the tables of the data migration\n" + SWAP,
+    },
 }
 CODE = {
     "goose": ("db/00002_split.go", "Go"),
     "concourse": ("db/1516643303_split.up.go", "Go"),
     "flyway": ("db/V2__Split.java", "Java"),
+    "prisma": ("db/20240102000000_split/migration.ts", "TypeScript"),
 }
 SWAPPED = {
     "goose": "db/00003_swap.sql",
     "concourse": "db/1517000000_swap.up.sql",
     "flyway": "db/V3__swap.sql",
+    "prisma": "db/20240103000000_swap/migration.sql",
 }
 
 

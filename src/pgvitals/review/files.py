@@ -14,9 +14,10 @@ folders' names as plain strings, not natural order.
 
 Some tools also run migrations written in code, kept beside the SQL ones and ordered
 with them (goose's `<version>_<name>.go`, Concourse's `<version>_<name>.up.go`, Flyway's
-`V3__x.java`). Review cannot run them; it notes where each comes between the SQL files,
-so that a statement that fails for want of what one of them does is told from a
-statement that is wrong.
+`V3__x.java`, the data migrations formbricks keeps in Prisma's folder as
+`<timestamp>_<name>/migration.ts`). Review cannot run them; it notes where each comes
+between the SQL files, so that a statement that fails for want of what one of them does
+is told from a statement that is wrong.
 """
 
 from __future__ import annotations
@@ -55,7 +56,12 @@ CONCOURSE_CODE = re.compile(r"^\d+_[^/]*\.up\.go$")
 CONCOURSE_METHOD = re.compile(r"^func\s*\([^)]*\)\s*Up_\d+\s*\(", re.MULTILINE)
 FLYWAY_CODE = re.compile(r"^V\d[\w.]*__[^/]*\.(java|kt|class)$")
 FLYWAY_VERSION = re.compile(r"(^|/)([VvUu])(\d+(?:[._]\d+)*)__")
-LANGUAGES = {".go": "Go", ".java": "Java", ".kt": "Kotlin", ".class": "Java", ".py": "Python"}
+LANGUAGES = {".go": "Go", ".java": "Java", ".kt": "Kotlin", ".class": "Java", ".py": "Python",
+             ".ts": "TypeScript", ".js": "JavaScript"}  # fmt: skip
+# A data migration in a Prisma migrations folder: a migration's folder that holds this
+# instead of a migration.sql (formbricks' `<timestamp>_<name>/migration.ts`, which its
+# runner interleaves with Prisma's SQL ones by folder name)
+PRISMA_CODE = ("migration.ts", "migration.js")
 # Source files a migrations folder may hold instead of SQL (Kong's `.lua`, Knex's `.js`,
 # Sequelize's `.ts`, Rails' `.rb`, Ecto's `.exs`, ...): named when no SQL is found
 CODE_SUFFIXES = frozenset(
@@ -239,6 +245,13 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
                     key = natural_key(item.relative_to(path).as_posix())
                     files.append(SourceFile(item, shown(item), key, argument))
                     languages[item] = language
+            # a Prisma folder's data migrations, at their folder's place among the SQL ones
+            for folder in sorted({item.parent.parent for item in found}):
+                for item, place in prisma_code_migrations(folder, prisma.get(folder)):
+                    relative = item.relative_to(path)
+                    name = f"{relative.parent.parent.as_posix()}/{place}/{item.name}"
+                    files.append(SourceFile(item, shown(item), natural_key(name), argument))
+                    languages[item] = LANGUAGES[item.suffix]
         elif path.is_file():
             files.append(SourceFile(path, shown(path), natural_key(path.name), argument, path.name))
         else:
@@ -310,6 +323,25 @@ def prisma_positions(folder: Path) -> dict[str, int] | None:
         return None
     names = sorted(entry.name for entry in folder.iterdir() if entry.is_dir())
     return {name: place for place, name in enumerate(names)}
+
+
+def prisma_code_migrations(
+    folder: Path, positions: dict[str, int] | None
+) -> list[tuple[Path, int]]:
+    """The data migrations of a Prisma migrations folder, with their folder's place in
+    its order: each migration folder with a `migration.ts` (or `.js`) and no
+    `migration.sql`, as formbricks keeps them (packages/database/migration/<timestamp>_
+    <name>/migration.ts, run by its migration-runner between the SQL migrations in the
+    order of the folders' names). None for a folder that is not Prisma's."""
+    found: list[tuple[Path, int]] = []
+    for name, place in (positions or {}).items():
+        if (folder / name / "migration.sql").exists():
+            continue
+        for code in PRISMA_CODE:
+            if (folder / name / code).is_file():
+                found.append((folder / name / code, place))
+                break
+    return found
 
 
 def code_migrations_in(folder: Path) -> dict[Path, str]:

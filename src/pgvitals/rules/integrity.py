@@ -966,6 +966,9 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     whose key is `id` (or `teacher_id`; or, in a table with no primary key, a
     `teacher_id` that a unique index alone keeps distinct and NOT NULL, the key it is in
     all but name), with a type a foreign key accepts, and no foreign key on the column.
+    Where the key is one column named as an id but not `id`, the name of the table and
+    of the key spelled together point at it too (hoppscotch's `TeamMember."userUid"` ->
+    `"User" (uid)`); `account_uuid` beside `accounts (id)` does not.
     A name that a declared foreign key of the schema gives another meaning (`user_id`
     declared as a reference to `users (name)`) does not point at the key. Plurals come
     from an English inflection library (`lesson_plan_id` -> `lesson_plans`, `person_id`

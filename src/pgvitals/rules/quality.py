@@ -636,7 +636,12 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
     the ratio. Nor does a Bitwarden cipher string (`2.<iv>|<data>|<mac>`, `4.<rsa>`):
     ciphertext a client made with a key the server never holds (Vaultwarden's
     `auth_requests.master_password_hash`, `users.private_key`); such values count as
-    `encrypted`, beside `password_hashes`. A bytea column is read as its bytes: a value
+    `encrypted`, beside `password_hashes`. Nor does a secret the application encrypted
+    with a key kept outside the database, as Node's `createCipheriv` writes it in hex:
+    `<iv>:<ciphertext>` with a 12- or 16-byte iv, and a GCM tag after it (formbricks'
+    `User.twoFactorSecret`), counted as `ciphertext`; of a password column the same values
+    count as fast digests (medium), since a salted fast digest `<salt>:<sha256>` looks the
+    same and neither is a password hash. A bytea column is read as its bytes: a value
     of printable ASCII is text someone typed and is judged as in a text column; raw bytes
     (a 32-byte PBKDF2 output, as in Vaultwarden's `users.password_hash`) count as
     `binary`, not reported, whatever the algorithm (so is a UTF-8 password with
@@ -665,6 +670,10 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
         filled = profile.counts.get("filled", 0)
         # slow hashes and client-side ciphertext: neither is stored as typed
         safe, fast = protected(profile.counts), digests(profile.counts)
+        # the application's own ciphertext (`<iv>:<data>`): a secret it must read, kept as
+        # it should be; of a password, no hash (a salted fast digest has the same shape)
+        sealed = profile.counts.get("ciphertext", 0)
+        fast += sealed
         counted = tuple(m for m in ("filled", *DIGEST_MEASURES) if m in profile.counts)
         # a reference ({$VMWARE.PASSWORD}) stores no secret here: only the others count
         references = profile.counts.get("reference", 0)
@@ -687,7 +696,7 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
             evidence["references"] = references
         if address is not None:
             evidence["service_address"] = address
-        for measure in ("encrypted", "binary"):
+        for measure in ("encrypted", "ciphertext", "binary"):
             if profile.counts.get(measure):
                 evidence[measure] = profile.counts[measure]
         if role == "secret":
@@ -699,6 +708,8 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
         else:
             severity, plain = MEDIUM, fast
             said = "are fast digests (MD5, SHA, BLAKE2 or md5-crypt), not password hashes"
+            if sealed:
+                said = "are fast digests or ciphertext (`<iv>:<data>`), not password hashes"
         yield finding(
             column,
             f"{share(plain, filled, profile, counted, 'values')} {said}",

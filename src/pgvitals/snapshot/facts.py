@@ -489,9 +489,9 @@ class Facts:
     def inferred_references(self) -> list[Reference]:
         """References that names imply and no foreign key declares: `teacher_id`,
         `teacherId` or `TeacherID` in one table and a table `teachers` (or `teacher`)
-        with a single-column key, or a composite key whose other columns the
-        referencing table has by the same names (`(tenant_id, teacher_id)` ->
-        `teachers (tenant_id, id)`).
+        with a single-column key (`userUid` where `User`'s key is `uid`), or a composite
+        key whose other columns the referencing table has by the same names
+        (`(tenant_id, teacher_id)` -> `teachers (tenant_id, id)`).
 
         The same schema is preferred; another schema of the database counts when
         exactly one table there matches. A name that matches no table, or several
@@ -530,6 +530,8 @@ class Facts:
                 if joined:
                     stem = joined_reference_stem(column.name)
                     if stem is None:
+                        if ref := self._key_named_reference(table, column):
+                            found.append(ref)
                         continue
                 target = self._referenced_table(table, stem)
                 if target is None and prefix is not None and not joined:
@@ -546,6 +548,33 @@ class Facts:
                     # `valid boolean` beside a table `vals` is no reference to it
                     found.append(reference)
         return found
+
+    def _key_named_reference(self, table: Table, column: Column) -> Reference | None:
+        """The reference a name spells as the target table's name and its key's, where
+        that key is one column named as an id but not `id` (hoppscotch's
+        `TeamMember."userUid"` -> `"User" (uid)`, `user_uid` likewise), of the key's type.
+        The last word must be the key's whole name: `account_uuid` beside `accounts (id)`
+        names the accounts' `uuid` column, not their key. Not beside a `<stem>_type`."""
+        parts = words(column.name)
+        if len(parts) < 2 or parts[-1] == "id":
+            return None
+        stem = parts[:-1]
+        siblings = self.snap.columns_by_table.get(table.oid, [])
+        if any(words(other.name) == [*stem, "type"] for other in siblings):
+            return None  # a polymorphic reference: the type says which table
+        target = self._referenced_table(table, table_key("_".join(stem)))
+        if target is None:
+            return None
+        for key in self.referenceable_keys(target):
+            if len(key) != 1 or words(key[0].name) != parts[-1:]:
+                continue
+            reference = self._reference_by_key(table, column, target, key)
+            if reference is None or reference.mismatches():
+                return None
+            # the table's name and its key's, spelled out: as evident as `teacher_id`
+            confidence = "high" if target.schema == table.schema else "medium"
+            return reference._replace(confidence=confidence)
+        return None
 
     def _prefixed_reference(self, table: Table, column: Column) -> Reference | None:
         """The reference a column of a table whose columns all share one prefix names

@@ -101,6 +101,11 @@ PATTERNS = {
     # in base64): ciphertext a client made with a key the server never holds (Vaultwarden's
     # users.private_key, auth_requests.master_password_hash), not a value stored as typed
     "encrypted": r"^[0-6]\.[A-Za-z0-9+/]{16,}={0,2}(\|[A-Za-z0-9+/]{16,}={0,2}){0,2}$",
+    # ciphertext an application made with a key kept outside the database, as Node's
+    # createCipheriv gives it in hex: `<iv>:<ciphertext>` with a 12- or 16-byte iv, and
+    # GCM's 16-byte tag after it (formbricks' symmetricEncrypt, hoppscotch's InfraConfig).
+    # A salted fast digest (`<salt>:<sha256>`) has the same shape: no password hash either
+    "ciphertext": r"^([0-9a-fA-F]{24}|[0-9a-fA-F]{32}):([0-9a-fA-F]{2}){8,}(:[0-9a-fA-F]{32})?$",
     # a bytea value as `encode(..., 'escape')` shows it, when every byte is printable ASCII
     # (a backslash shows doubled): text someone typed, not a raw digest or ciphertext
     "typed": r"^([ -[]|[]-~]|\\\\)*$",
@@ -128,13 +133,13 @@ PATTERNS = {
     ),
 }
 SHAPES = ("email", "phone", "ip_address", "national_id")
-CREDENTIAL_MEASURES = ("slow_hash", "fast_digest", "reference", "encrypted")
+CREDENTIAL_MEASURES = ("slow_hash", "fast_digest", "reference", "encrypted", "ciphertext")
 # Credential columns stored as bytea: their raw bytes (a digest, ciphertext) are no text
 # anyone typed (Vaultwarden's users.password_hash, PBKDF2's 32 bytes)
 BINARY_MEASURES = ("binary",)
 # What counts as hashed or encrypted, of the credential measures (the margins of their
 # shares add up)
-DIGEST_MEASURES = ("slow_hash", "fast_digest", "encoded_digest", "encrypted")
+DIGEST_MEASURES = ("slow_hash", "fast_digest", "encoded_digest", "encrypted", "ciphertext")
 # The last words of a name that says its values are digests (`password_hash`,
 # `token_digest`): there a base64 string of a digest's length is one.
 DIGEST_NAMES = frozenset({"hash", "hashed", "digest", "hmac"})
@@ -167,6 +172,7 @@ CONDITIONS = {
     "fast_digest": "pg_catalog.octet_length({t}) BETWEEN 13 AND 200 AND {t} ~ %(fast_digest)s",
     "reference": "pg_catalog.octet_length({t}) BETWEEN 4 AND 300 AND {t} ~ %(reference)s",
     "encrypted": "pg_catalog.octet_length({t}) >= 40 AND {t} ~ %(encrypted)s",
+    "ciphertext": "pg_catalog.octet_length({t}) >= 41 AND {t} ~ %(ciphertext)s",
     "binary": "{t} !~ %(typed)s",
     "encoded_digest": (
         "pg_catalog.octet_length({t}) BETWEEN 22 AND 88 AND {t} ~ %(encoded_digest)s"
