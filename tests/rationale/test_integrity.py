@@ -573,6 +573,30 @@ def test_a_part_of_a_primary_key_spells_none_as_empty_because_it_cannot_be_null(
             admin.execute("INSERT INTO models VALUES ('s', 'm3', '')")
 
 
+def test_a_null_part_of_a_unique_key_makes_the_upsert_insert_again(database) -> None:
+    """Why '' in a column of a unique key of several columns is low: with NULL in its
+    place the key never conflicts, so the upsert that relies on it inserts a new row each
+    time instead of updating the one (Dendrite's syncapi_account_data_type, room_id = ''
+    for an account's own data)."""
+    database.execute(
+        "CREATE TABLE account_data (id bigserial PRIMARY KEY, user_id text NOT NULL, room_id"
+        " text, type text NOT NULL, CONSTRAINT account_data_unique UNIQUE (user_id, room_id,"
+        " type))"
+    )
+    upsert = (
+        "INSERT INTO account_data (user_id, room_id, type) VALUES ('@u', %s, 'm.push_rules')"
+        " ON CONFLICT ON CONSTRAINT account_data_unique DO UPDATE SET type = EXCLUDED.type"
+    )
+    with database.admin() as admin:
+        for room in ("", "", None, None):
+            admin.execute(upsert, (room,))
+        rows = admin.execute(
+            "SELECT count(*) FILTER (WHERE room_id = ''), count(*) FILTER (WHERE room_id IS NULL)"
+            " FROM account_data"
+        ).fetchone()
+    assert rows == (1, 2)  # '' upserted once; each NULL slipped past the key
+
+
 # partition-coverage
 
 

@@ -1009,6 +1009,13 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
     model in the newer format has `type = ''`). Low as well, only blank rows raise it,
     and the fix keeps `''`: a CHECK against it would reject every model written.
 
+    So is a column of a unique key of several columns (not partial): NULL there would
+    let repeats past the key, since NULLs are distinct, and the upsert that relies on
+    the key (`ON CONFLICT`) would insert a new row each time instead of updating one.
+    Dendrite keeps account data for a whole account beside per-room data in
+    `syncapi_account_data_type`, `UNIQUE (user_id, room_id, type)`, with `room_id = ''`
+    for the account's own. Low, only blank rows raise it, and the fix keeps `''`.
+
     `empty-strings` leaves NOT NULL columns to this rule: one finding per column, with
     the measured share.
     """
@@ -1070,12 +1077,13 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
             )
             yield empty_by_default(snap, table, column, blank, rows, message, evidence, opts)
             continue
-        key = snap.primary_key(table)
-        if key is not None and len(key.columns) > 1 and column.name in key.columns:
-            evidence["primary_key"] = key.name
+        part_of = key_holding(snap, table, column.name)
+        if part_of is not None:
+            field, name, because = part_of
+            evidence[field] = name
             message = (
                 f"NOT NULL: {measured} are empty or blank, '' being its spelling of no value"
-                f" as a part of the primary key {key.name}, which NULL cannot be"
+                f" as a part of the {field.replace('_', ' ')} {name}, {because}"
             )
             yield empty_by_default(snap, table, column, blank, rows, message, evidence, opts)
             continue
@@ -1101,6 +1109,21 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
             fix=fix,
             severity=severity,
         )
+
+
+def key_holding(snap: Snapshot, table: Table, column: str) -> tuple[str, str, str] | None:
+    """The key of several columns that `column` is part of, as (evidence field, name,
+    why NULL is no spelling of "none" there): the primary key, or else a valid unique
+    index, not partial, the upsert key (`ON CONFLICT`) that a NULL part would never match."""
+    primary = snap.primary_key(table)
+    if primary is not None and len(primary.columns) > 1 and column in primary.columns:
+        return "primary_key", primary.name, "which NULL cannot be"
+    for index in snap.indexes_by_table.get(table.oid, []):
+        keys = index.key_columns[: index.key_count]
+        several = len(keys) > 1 and column in keys
+        if several and index.is_unique and index.is_valid and not index.is_partial:
+            return "unique_key", index.name, "which repeats would slip past as NULL"
+    return None
 
 
 def share_severity(ratio: float | None, rows: int, opts: EmptyInNotNullOptions) -> Severity | None:
