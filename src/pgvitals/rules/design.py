@@ -451,13 +451,21 @@ def serial_instead_of_identity(snap: Snapshot, opts: NoOptions) -> Iterator[Draf
     rewrite; the largest id is read under it), so no insert takes an id in between;
     a role that calls `nextval()` by name needs USAGE on the new sequence. The rollback
     restores the old sequence's name, the default, its ownership and its position, moved
-    on past the ids the identity handed out. A sequence that several defaults draw
-    from gets no automatic fix: one identity cannot feed two columns.
+    on past the ids the identity handed out.
+
+    A sequence that several defaults draw from numbers the rows of several columns in
+    one series, and no identity can do that: an identity's sequence is its column's own
+    (a second column cannot take it as its identity), so the others would still call
+    `nextval()` by name, the very default this rule reports. Where that
+    is the design (Dendrite's `syncapi_stream_id` gives events, invites, peeks and
+    account data one stream position, which clients sync from), there is nothing to
+    convert: the finding is info, names the columns that share the sequence, and
+    proposes no SQL.
     """
     facts = snap.facts
-    uses: dict[int, int] = defaultdict(int)  # columns whose default calls each sequence
-    for sequence_oid in facts.sequence_defaults.values():
-        uses[sequence_oid] += 1
+    uses: dict[int, list[str]] = defaultdict(list)  # columns whose default calls each sequence
+    for (table_oid, name), sequence_oid in facts.sequence_defaults.items():
+        uses[sequence_oid].append(f"{snap.table_by_oid[table_oid].qualname}.{name}")
     sequences = {s.oid: s for s in snap.sequences}
     own = {table.oid for table in own_tables(snap)}  # not knex_migrations: Knex's design
     # the columns whose default calls nextval(): a few of all the columns
@@ -473,10 +481,19 @@ def serial_instead_of_identity(snap: Snapshot, opts: NoOptions) -> Iterator[Draf
             column.name,
         )
         evidence: dict[str, object] = {"sequence": sequence.qualname, "owned_by_column": owned}
+        sharing = uses[sequence.oid]
+        if len(sharing) > 1:  # other defaults draw from it too: one series across columns
+            evidence.update(shared_sequence=True, shared_by=sorted(sharing))
+            yield finding(
+                column,
+                f"Filled by sequence {sequence.qualname}, which {len(sharing)} columns share:"
+                " one numbering across them, which no identity gives",
+                evidence=evidence,
+                severity=INFO,
+            )
+            continue
         fix = None
-        if uses[sequence.oid] > 1:
-            evidence["shared_sequence"] = True  # other defaults draw from it too
-        elif column.type_name in ("int2", "int4", "int8") and column.not_null:
+        if column.type_name in ("int2", "int4", "int8") and column.not_null:
             fix = fixes.serial_to_identity(snap, table, column, sequence)
         yield finding(
             column,
