@@ -38,6 +38,7 @@ from pgvitals.snapshot.facts import (
     joined_time_word,
     named_like_time,
     reference_stem,
+    without_time_unit,
 )
 from pgvitals.snapshot.model import Column, ColumnProfile, Index, Snapshot, Table
 from pgvitals.snapshot.words import singular, snake, words
@@ -1238,7 +1239,8 @@ POINT_IN_TIME = re.compile(
 
 def point_in_time_name(name: str) -> bool:
     """Does the name alone say "a point in time": POINT_IN_TIME, or a folded CamelCase
-    name ending in an event and "at" (`createat`)?"""
+    name ending in an event and "at" (`createat`), a unit after it or not (`ts_ms`)?"""
+    name = without_time_unit(name)
     return POINT_IN_TIME.search(name) is not None or joined_time_word(name) == "at"
 
 

@@ -1604,13 +1604,28 @@ def time_named_integer(column: Column) -> bool:
 EXPIRY_NAME = re.compile(r"(^|_)(expire|expires|expiry|expiration)$", re.IGNORECASE)
 
 
+# The unit a time column's name may end with, after its time word: Dendrite's
+# `userapi_notifications.ts_ms`, `token_expires_at_ms`, `keyserver_*.ts_added_secs`.
+TIME_UNIT = re.compile(r"_(ms|msec|millis|milliseconds|secs?|seconds|us|usec|micros|ns|nanos)$")
+# `ts_` leading a name (`ts_added`), where the values must still say epoch
+LEADING_TS = re.compile(r"^ts_[a-z]")
+
+
+def without_time_unit(name: str) -> str:
+    """The name with a unit after its time word left off (`ts_ms` -> `ts`): a unit alone
+    (`timeout_ms`, `duration_secs`) says nothing of a point in time."""
+    return TIME_UNIT.sub("", name) or name
+
+
 @cache  # column names repeat across tables
 def named_like_time(name: str) -> bool:
     """Is the column named like a point in time (TIME_NAME) or an expiry (EXPIRY_NAME),
     or run together with a time word as an unquoted CamelCase name folds (`createat`,
-    `jointime`)?"""
+    `jointime`), a unit after it or not (`ts_ms`), or led by `ts_` (`ts_added_secs`)?"""
+    name = without_time_unit(name)
     return (
         TIME_NAME.search(name) is not None
+        or LEADING_TS.search(name) is not None
         or EXPIRY_NAME.search(name) is not None
         or joined_time_word(name) is not None
     )
