@@ -684,6 +684,18 @@ def promote_index(table: Table, index: Index, name: str, restore: Seq[str]) -> F
     )
 
 
+def drop_not_null_statements(table: Table, columns: Seq[str]) -> list[str]:
+    """Allow NULL again in columns a primary key's promotion made NOT NULL."""
+    return [
+        text(
+            sql.SQL("ALTER TABLE {table} ALTER COLUMN {column} DROP NOT NULL;").format(
+                table=relation(table), column=sql.Identifier(column)
+            )
+        )
+        for column in columns
+    ]
+
+
 def primary_key_on_new_index(
     table: Table,
     columns: Seq[str],
@@ -700,14 +712,7 @@ def primary_key_on_new_index(
         drop_key_statement(table, name),
         # left behind when the promotion failed (duplicate or NULL keys)
         drop_index_statement(table.schema, name, concurrently=True),
-        *(
-            text(
-                sql.SQL("ALTER TABLE {table} ALTER COLUMN {column} DROP NOT NULL;").format(
-                    table=relation(table), column=sql.Identifier(column)
-                )
-            )
-            for column in nullable
-        ),
+        *drop_not_null_statements(table, nullable),
     ]
     validate = (
         text(

@@ -71,6 +71,9 @@ def test_reference_stem(column: str, stem: str | None) -> None:
         ("campus", "singular"),
         ("menus", "plural"),  # inflect pluralises it as "menuses", like campus (Sanbase)
         ("menu", "singular"),
+        ("pdus", "plural"),  # Matrix's PDUs (Dendrite's federationsender_queue_pdus)
+        ("edus", "plural"),
+        ("bonus", "singular"),
         ("people", "plural"),
         ("children", "plural"),
         ("criteria", "plural"),

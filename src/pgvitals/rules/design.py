@@ -38,6 +38,7 @@ from pgvitals.snapshot.facts import (
     joined_time_word,
     named_like_time,
     reference_stem,
+    without_time_unit,
 )
 from pgvitals.snapshot.model import Column, ColumnProfile, Index, Snapshot, Table
 from pgvitals.snapshot.words import singular, snake, words
@@ -451,13 +452,21 @@ def serial_instead_of_identity(snap: Snapshot, opts: NoOptions) -> Iterator[Draf
     rewrite; the largest id is read under it), so no insert takes an id in between;
     a role that calls `nextval()` by name needs USAGE on the new sequence. The rollback
     restores the old sequence's name, the default, its ownership and its position, moved
-    on past the ids the identity handed out. A sequence that several defaults draw
-    from gets no automatic fix: one identity cannot feed two columns.
+    on past the ids the identity handed out.
+
+    A sequence that several defaults draw from numbers the rows of several columns in
+    one series, and no identity can do that: an identity's sequence is its column's own
+    (a second column cannot take it as its identity), so the others would still call
+    `nextval()` by name, the very default this rule reports. Where that
+    is the design (Dendrite's `syncapi_stream_id` gives events, invites, peeks and
+    account data one stream position, which clients sync from), there is nothing to
+    convert: the finding is info, names the columns that share the sequence, and
+    proposes no SQL.
     """
     facts = snap.facts
-    uses: dict[int, int] = defaultdict(int)  # columns whose default calls each sequence
-    for sequence_oid in facts.sequence_defaults.values():
-        uses[sequence_oid] += 1
+    uses: dict[int, list[str]] = defaultdict(list)  # columns whose default calls each sequence
+    for (table_oid, name), sequence_oid in facts.sequence_defaults.items():
+        uses[sequence_oid].append(f"{snap.table_by_oid[table_oid].qualname}.{name}")
     sequences = {s.oid: s for s in snap.sequences}
     own = {table.oid for table in own_tables(snap)}  # not knex_migrations: Knex's design
     # the columns whose default calls nextval(): a few of all the columns
@@ -473,10 +482,19 @@ def serial_instead_of_identity(snap: Snapshot, opts: NoOptions) -> Iterator[Draf
             column.name,
         )
         evidence: dict[str, object] = {"sequence": sequence.qualname, "owned_by_column": owned}
+        sharing = uses[sequence.oid]
+        if len(sharing) > 1:  # other defaults draw from it too: one series across columns
+            evidence.update(shared_sequence=True, shared_by=sorted(sharing))
+            yield finding(
+                column,
+                f"Filled by sequence {sequence.qualname}, which {len(sharing)} columns share:"
+                " one numbering across them, which no identity gives",
+                evidence=evidence,
+                severity=INFO,
+            )
+            continue
         fix = None
-        if uses[sequence.oid] > 1:
-            evidence["shared_sequence"] = True  # other defaults draw from it too
-        elif column.type_name in ("int2", "int4", "int8") and column.not_null:
+        if column.type_name in ("int2", "int4", "int8") and column.not_null:
             fix = fixes.serial_to_identity(snap, table, column, sequence)
         yield finding(
             column,
@@ -1009,6 +1027,13 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
     model in the newer format has `type = ''`). Low as well, only blank rows raise it,
     and the fix keeps `''`: a CHECK against it would reject every model written.
 
+    So is a column of a unique key of several columns (not partial): NULL there would
+    let repeats past the key, since NULLs are distinct, and the upsert that relies on
+    the key (`ON CONFLICT`) would insert a new row each time instead of updating one.
+    Dendrite keeps account data for a whole account beside per-room data in
+    `syncapi_account_data_type`, `UNIQUE (user_id, room_id, type)`, with `room_id = ''`
+    for the account's own. Low, only blank rows raise it, and the fix keeps `''`.
+
     `empty-strings` leaves NOT NULL columns to this rule: one finding per column, with
     the measured share.
     """
@@ -1070,12 +1095,13 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
             )
             yield empty_by_default(snap, table, column, blank, rows, message, evidence, opts)
             continue
-        key = snap.primary_key(table)
-        if key is not None and len(key.columns) > 1 and column.name in key.columns:
-            evidence["primary_key"] = key.name
+        part_of = key_holding(snap, table, column.name)
+        if part_of is not None:
+            field, name, because = part_of
+            evidence[field] = name
             message = (
                 f"NOT NULL: {measured} are empty or blank, '' being its spelling of no value"
-                f" as a part of the primary key {key.name}, which NULL cannot be"
+                f" as a part of the {field.replace('_', ' ')} {name}, {because}"
             )
             yield empty_by_default(snap, table, column, blank, rows, message, evidence, opts)
             continue
@@ -1101,6 +1127,21 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
             fix=fix,
             severity=severity,
         )
+
+
+def key_holding(snap: Snapshot, table: Table, column: str) -> tuple[str, str, str] | None:
+    """The key of several columns that `column` is part of, as (evidence field, name,
+    why NULL is no spelling of "none" there): the primary key, or else a valid unique
+    index, not partial, the upsert key (`ON CONFLICT`) that a NULL part would never match."""
+    primary = snap.primary_key(table)
+    if primary is not None and len(primary.columns) > 1 and column in primary.columns:
+        return "primary_key", primary.name, "which NULL cannot be"
+    for index in snap.indexes_by_table.get(table.oid, []):
+        keys = index.key_columns[: index.key_count]
+        several = len(keys) > 1 and column in keys
+        if several and index.is_unique and index.is_valid and not index.is_partial:
+            return "unique_key", index.name, "which repeats would slip past as NULL"
+    return None
 
 
 def share_severity(ratio: float | None, rows: int, opts: EmptyInNotNullOptions) -> Severity | None:
@@ -1198,7 +1239,8 @@ POINT_IN_TIME = re.compile(
 
 def point_in_time_name(name: str) -> bool:
     """Does the name alone say "a point in time": POINT_IN_TIME, or a folded CamelCase
-    name ending in an event and "at" (`createat`)?"""
+    name ending in an event and "at" (`createat`), a unit after it or not (`ts_ms`)?"""
+    name = without_time_unit(name)
     return POINT_IN_TIME.search(name) is not None or joined_time_word(name) == "at"
 
 

@@ -54,27 +54,29 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """Rows of the table cannot be addressed reliably.
 
     Flags tables (and roots of partition trees) without a PRIMARY KEY. High by default.
-    Critical when reading the rows found exact duplicates: they have already got in.
-    Medium when a unique index on NOT NULL columns exists (named as the candidate key):
-    it already keeps rows distinct, and what is missing is the key that replication and
-    tools look for; low where that index is on one column that a CHECK holds to a
-    constant (Synapse's `lock char(1) UNIQUE CHECK (lock = 'X')`), or where a unique
-    index's keys are the same in every row (Boundary's `kms_schema_version_one_row ON
-    kms_schema_version ((version IS NOT NULL))` over a NOT NULL column, or `((true))`):
-    the table keeps one row, named by no key. Medium too when foreign keys reference a
-    unique index whose columns allow NULL (Synapse's `users (name)`): the table has an
-    identity that other tables use, and only rows with a NULL there can repeat; that
-    index's columns are the key offered. Medium as well for a unique index with an
-    expression among keys that are never NULL (NOT NULL columns, `COALESCE(...,
-    <constant>)`, as Tiny Tiny RSS's `ttrss_user_prefs2 (pref_name, owner_uid,
-    COALESCE(profile, -1))`): no row repeats another, but no key can be built on an
-    expression. High again, whatever the candidate, when a publication replicates the
-    table's UPDATEs or DELETEs and its replica identity is the default (the missing key)
-    or NOTHING: those statements fail today. The evidence names the publications and the
-    replica identity. A migration tool's history table (pop's `schema_migration`, an old
-    Alembic's `alembic_version`) is the tool's design and is left out, unless a
-    publication makes the tool's own writes fail. The table Prisma (before 6) makes for
-    an implicit many-to-many relation (`_AToB`, columns "A" and "B", unique index
+    Critical when reading the rows found exact duplicates: they have already got in. Medium
+    when a unique index on NOT NULL columns exists (named as the candidate key): it already
+    keeps rows distinct, and what is missing is the key that replication and tools look for;
+    low where that index is on one column that a CHECK holds to a constant (Synapse's `lock
+    char(1) UNIQUE CHECK (lock = 'X')`), or where a unique index's keys are the same in
+    every row (Boundary's `kms_schema_version_one_row ON kms_schema_version ((version IS NOT
+    NULL))` over a NOT NULL column, or `((true))`): the table keeps one row, named by no
+    key. Medium too when foreign keys reference a unique index whose columns allow NULL
+    (Synapse's `users (name)`): the table has an identity that other tables use, and only
+    rows with a NULL there can repeat; that index's columns are the key offered. Medium as
+    well for a unique index with an expression among keys that are never NULL (NOT NULL
+    columns, `COALESCE(..., <constant>)`, as Tiny Tiny RSS's `ttrss_user_prefs2 (pref_name,
+    owner_uid, COALESCE(profile, -1))`): no row repeats another, but no key can be built on
+    an expression. Medium also for a unique index whose columns allow NULL where the row
+    scan read rows and counted no NULL there (Dendrite's `userapi_account_datas`, `''` in
+    `room_id` for an account's own data): it is a key in all but NOT NULL; the fix promotes
+    it, which sets NOT NULL. High again, whatever the candidate, when a publication
+    replicates the table's UPDATEs or DELETEs and its replica identity is the default (the
+    missing key) or NOTHING: those statements fail today. The evidence names the
+    publications and the replica identity. A migration tool's history table (pop's
+    `schema_migration`, an old Alembic's `alembic_version`) is the tool's design and is left
+    out, unless a publication makes the tool's own writes fail. The table Prisma (before 6)
+    makes for an implicit many-to-many relation (`_AToB`, columns "A" and "B", unique index
     `_AToB_AB_unique`) is low, with no fix: Prisma 6 adds its key in the migration its
     upgrade writes (`ADD CONSTRAINT "_AToB_AB_pkey" PRIMARY KEY ("A", "B")`, then `DROP
     INDEX "_AToB_AB_unique"`), which fails on a table that already has one.
@@ -129,7 +131,10 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         duplicates = profile.duplicate_rows if profile else None
         candidate = candidate_key(snap, table)
         referenced = None if candidate else referenced_key(snap, table)
-        distinct = None if candidate or referenced else distinct_rows_index(snap, table)
+        null_free = None if candidate or referenced else null_free_key(snap, table)
+        distinct = (
+            None if candidate or referenced or null_free else distinct_rows_index(snap, table)
+        )
         evidence: dict[str, object] = {}
         if profile and profile.row_count is not None:
             evidence["rows"] = profile.row_count
@@ -140,6 +145,10 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         if candidate:
             evidence["candidate_key_index"] = candidate.name
             evidence["candidate_key_columns"] = candidate.key_columns[: candidate.key_count]
+        if null_free:
+            evidence["null_free_key_index"] = null_free.name
+            evidence["null_free_key_columns"] = null_free.key_columns[: null_free.key_count]
+            evidence["nullable_key_columns"] = nullable_columns(snap, null_free)
         if distinct:
             evidence["unique_index"] = distinct.name
             evidence["unique_index_keys"] = distinct.key_definitions[: distinct.key_count]
@@ -172,6 +181,11 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                 f"; foreign keys reference unique index {referenced.name} on ({columns}),"
                 f" where {nullable} allows NULL"
             )
+        if null_free:
+            message += (
+                f"; unique index {null_free.name} keeps rows distinct, and no row holds NULL"
+                f" in {', '.join(nullable_columns(snap, null_free))}, which allows it"
+            )
         if distinct:
             keys = ", ".join(str(k) for k in evidence["unique_index_keys"])  # type: ignore[attr-defined]
             message += (
@@ -200,9 +214,14 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             severity = CRITICAL
         elif (one_row or one_row_index) and not breaks_replication:
             severity = LOW
-        elif (candidate or referenced or distinct) and not breaks_replication:
+        elif (candidate or referenced or null_free or distinct) and not breaks_replication:
             severity = MEDIUM
-        fix = fixes.offered(primary_key_fix(snap, table, candidate, evidence, referenced), evidence)
+        fix = fixes.offered(
+            primary_key_fix(snap, table, candidate, evidence, referenced)
+            if null_free is None
+            else null_free_key_fix(snap, table, null_free, evidence),
+            evidence,
+        )
         if candidate and prisma_relation_table(snap, table, candidate):
             # Prisma's own table: its upgrade to 6 writes the key, and fails where one exists
             evidence["prisma_relation_table"] = True
@@ -389,6 +408,51 @@ def referenced_key(snap: Snapshot, table: Table) -> Index | None:
         ):
             return index
     return None
+
+
+def null_free_key(snap: Snapshot, table: Table) -> Index | None:
+    """A valid, non-partial unique index over plain columns, some of which allow NULL,
+    where the row scan counted no NULL in any of them: a key in all but NOT NULL
+    (Dendrite's `userapi_account_datas (localpart, server_name, room_id, type)`, whose
+    `room_id` is `''` for an account's own data, never NULL)."""
+    for index in snap.indexes_by_table.get(table.oid, []):
+        if not (
+            index.is_unique
+            and index.is_valid
+            and not index.is_partial
+            and not index.include
+            and None not in index.key_columns[: index.key_count]
+        ):
+            continue
+        nullable = nullable_columns(snap, index)
+        profiles = [snap.facts.column_profile(table, name) for name in nullable]
+        read = [p for p in profiles if p is not None and p.rows]  # an empty table says nothing
+        if nullable and len(read) == len(nullable) and all(p.counts.get("null") == 0 for p in read):
+            return index
+    return None
+
+
+def null_free_key_fix(
+    snap: Snapshot, table: Table, index: Index, evidence: dict[str, object]
+) -> Fix | NoFix:
+    """Promote the null-free unique index in place (PostgreSQL sets NOT NULL on its
+    columns, reading every row under the lock); the rollback drops the key, allows NULL
+    again and rebuilds the index. Where it cannot be promoted as it is, a new unique
+    index beside it becomes the key."""
+    name = snap.facts.names.new(table.schema, table.name, None, "pkey", ("primary key", table.oid))
+    nullable = nullable_columns(snap, index)
+    note = (
+        f"{', '.join(nullable)} allows NULL and no row holds one: the key sets NOT NULL,"
+        " checking every row under an ACCESS EXCLUSIVE lock"
+    )
+    restore = fixes.restore_index(snap, index)
+    in_the_way = obstacle_to_promotion(snap, index)
+    if in_the_way is None and not isinstance(restore, NoFix):
+        evidence["renames_index"] = f"{index.name} to {name}"
+        rollback = (*fixes.drop_not_null_statements(table, nullable), *restore)
+        return fixes.promote_index(table, index, name, rollback).with_note(note)
+    keys = [column or "" for column in index.key_columns[: index.key_count]]
+    return fixes.primary_key_on_new_index(table, keys, name, nullable).with_note(note)
 
 
 def nullable_columns(snap: Snapshot, index: Index) -> list[str]:

@@ -253,9 +253,11 @@ UNCOUNTABLE = frozenset(
         "information",
         "info",
         "inventory",
+        "json",  # a format, like data: Dendrite's roomserver_event_json, queue_json
         "knowledge",
         "media",  # plural of medium, used as a mass noun: listmonk's media, campaign_media
         "metadata",
+        "presence",  # Dendrite's syncapi_presence: users' online state
         "progress",
         "research",
         "software",

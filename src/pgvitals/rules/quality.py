@@ -32,7 +32,7 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
-from pgvitals.rules.design import EMPTY_DEFAULT, empty_allowed_by_check, own_tables
+from pgvitals.rules.design import EMPTY_DEFAULT, empty_allowed_by_check, key_holding, own_tables
 from pgvitals.snapshot.facts import soft_deleted_when
 from pgvitals.snapshot.model import Column, ColumnProfile, Snapshot, Table
 from pgvitals.snapshot.profile import (
@@ -182,6 +182,10 @@ def empty_strings(snap: Snapshot, opts: EmptyStringsOptions) -> Iterator[Draft]:
     declares (miniflux's 88 integration settings, `''` until the user fills them in): its
     `''` rows weigh nothing, and only blank rows (spaces, which the default never writes)
     raise it by the same shares.
+    So does one that holds no NULL and is a part of a unique key of several columns,
+    the upsert key (`ON CONFLICT`) that a NULL would slip past: Dendrite's
+    `userapi_account_datas.room_id`, `''` for an account's own data under
+    `UNIQUE (localpart, server_name, room_id, type)`.
     NOT NULL columns are `empty-string-in-not-null`'s, which reports the same share
     with the constraint it gets past: one fact, one finding, weighed once.
 
@@ -209,7 +213,9 @@ def empty_strings(snap: Snapshot, opts: EmptyStringsOptions) -> Iterator[Draft]:
         allowed_by = empty_allowed_by_check(snap, table, column)
         # DEFAULT '' and no NULL: '' is the column's one spelling of no value
         declared = not nulls and EMPTY_DEFAULT.match(column.default or "") is not None
-        weighed = (profile.blank_strings or 0) / profile.rows if declared else ratio
+        # no NULL in a part of a unique key of several columns: '' is the one the key sees
+        keyed = None if nulls or declared else key_holding(snap, table, column.name)
+        weighed = (profile.blank_strings or 0) / profile.rows if declared or keyed else ratio
         severity = None
         if profile.rows < opts.min_rows or allowed_by:
             pass  # a few rows say nothing; a CHECK that admits '' says it is meant
@@ -234,6 +240,11 @@ def empty_strings(snap: Snapshot, opts: EmptyStringsOptions) -> Iterator[Draft]:
         if declared:
             evidence["default"] = column.default
             also = "; no row is NULL: '' is its DEFAULT, its one spelling of no value"
+        if keyed:
+            field, name, because = keyed
+            evidence[field] = name
+            key = f"{field.replace('_', ' ')} {name}"
+            also = f"; no row is NULL: '' is its one spelling of no value in the {key}, {because}"
         if allowed_by:
             also += f"; its CHECK {allowed_by} lets '' through"
         yield finding(

@@ -530,7 +530,10 @@ class Facts:
                 if joined:
                     stem = joined_reference_stem(column.name)
                     if stem is None:
-                        if ref := self._key_named_reference(table, column):
+                        if ref := (
+                            self._key_named_reference(table, column)
+                            or self._namesake_reference(table, column)
+                        ):
                             found.append(ref)
                         continue
                 target = self._referenced_table(table, stem)
@@ -575,6 +578,44 @@ class Facts:
             confidence = "high" if target.schema == table.schema else "medium"
             return reference._replace(confidence=confidence)
         return None
+
+    @cached_property
+    def issued_keys_by_name(self) -> dict[str, list[Table]]:
+        """Tables whose primary key is one column that issues its own values (identity,
+        or a default `nextval(...)`), by that column's name, where the name is of the
+        `<thing>_<x>id` form no `_id` suffix reads (`room_nid`, `event_type_nid`)."""
+        issued: dict[str, list[Table]] = defaultdict(list)
+        for table in self.own_tables:
+            primary = self.snap.primary_key(table)
+            if primary is None or len(primary.columns) != 1:
+                continue
+            column = self.column_by_name.get((table.oid, primary.columns[0]))
+            if column is not None and NAMESAKE_KEY.match(column.name) and self._issues(column):
+                issued[column.name].append(table)
+        return dict(issued)
+
+    def _issues(self, column: Column) -> bool:
+        return bool(column.identity) or (column.table_oid, column.name) in self.sequence_defaults
+
+    def _namesake_reference(self, table: Table, column: Column) -> Reference | None:
+        """The reference a column makes by bearing the name of the one key that issues
+        such numbers: Dendrite's `roomserver_events.room_nid` holds the `room_nid` that
+        `roomserver_rooms` draws from its sequence, and `roomserver_event_json.event_nid`
+        the `event_nid` of `roomserver_events` (whose key has no sequence: it issues
+        none). The name, not a table name, is the evidence (components prefix their
+        tables: `roomserver_rooms`), so the confidence is medium; a column that draws
+        its own numbers is a key of its own, not a reference."""
+        if self._issues(column):
+            return None
+        candidates = [
+            t for t in self.issued_keys_by_name.get(column.name, []) if t.oid != table.oid
+        ]
+        here = [t for t in candidates if t.schema == table.schema]
+        chosen = here or candidates
+        if len(chosen) != 1:
+            return None
+        reference = self._reference_to(table, column, chosen[0])
+        return reference._replace(confidence="medium") if reference is not None else None
 
     def _prefixed_reference(self, table: Table, column: Column) -> Reference | None:
         """The reference a column of a table whose columns all share one prefix names
@@ -1593,13 +1634,28 @@ def time_named_integer(column: Column) -> bool:
 EXPIRY_NAME = re.compile(r"(^|_)(expire|expires|expiry|expiration)$", re.IGNORECASE)
 
 
+# The unit a time column's name may end with, after its time word: Dendrite's
+# `userapi_notifications.ts_ms`, `token_expires_at_ms`, `keyserver_*.ts_added_secs`.
+TIME_UNIT = re.compile(r"_(ms|msec|millis|milliseconds|secs?|seconds|us|usec|micros|ns|nanos)$")
+# `ts_` leading a name (`ts_added`), where the values must still say epoch
+LEADING_TS = re.compile(r"^ts_[a-z]")
+
+
+def without_time_unit(name: str) -> str:
+    """The name with a unit after its time word left off (`ts_ms` -> `ts`): a unit alone
+    (`timeout_ms`, `duration_secs`) says nothing of a point in time."""
+    return TIME_UNIT.sub("", name) or name
+
+
 @cache  # column names repeat across tables
 def named_like_time(name: str) -> bool:
     """Is the column named like a point in time (TIME_NAME) or an expiry (EXPIRY_NAME),
     or run together with a time word as an unquoted CamelCase name folds (`createat`,
-    `jointime`)?"""
+    `jointime`), a unit after it or not (`ts_ms`), or led by `ts_` (`ts_added_secs`)?"""
+    name = without_time_unit(name)
     return (
         TIME_NAME.search(name) is not None
+        or LEADING_TS.search(name) is not None
         or EXPIRY_NAME.search(name) is not None
         or joined_time_word(name) is not None
     )
@@ -1667,6 +1723,9 @@ BACKUP_SUFFIX = re.compile(r"_(backup|bak|bkp|old|copy|tmp|temp)\d*$", re.IGNORE
 DATED_SUFFIX = re.compile(r"_?(19|20)\d\d[_-]?(0[1-9]|1[0-2])[_-]?(0[1-9]|[12]\d|3[01])$")
 # A column that names another table: `teacher_id`, `teacherId`, `TeacherID`.
 REFERENCE_SUFFIX = re.compile(r"^(?P<stem>.+?)(_id|Id|ID)$")
+# A key named `<thing>_<x>id` that `_id` does not end: Dendrite's numeric ids,
+# `room_nid`, `event_state_key_nid` (see Facts._namesake_reference).
+NAMESAKE_KEY = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*_[a-z]{1,2}id$")
 
 
 ID_ENDINGS = ("_id", "Id", "ID")

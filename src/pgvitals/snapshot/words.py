@@ -82,8 +82,12 @@ def plural(word: str) -> str:
 
 
 # Plurals of English nouns ending in -u, which inflect reads as singulars ending in
-# -us like `campus` (it pluralises `menus` as `menuses`)
-PLURALS_OF_U_NOUNS = frozenset({"menus", "emus", "gurus", "haikus", "gnus", "tutus", "bayous"})
+# -us like `campus` (it pluralises `menus` as `menuses`), and of acronyms ending in U
+# (Dendrite's `federationsender_queue_pdus` and `_queue_edus`: Matrix's PDUs and EDUs)
+PLURALS_OF_U_NOUNS = frozenset(
+    {"menus", "emus", "gurus", "haikus", "gnus", "tutus", "bayous"}
+    | {"pdus", "edus", "cpus", "gpus", "tpus", "vcpus", "skus", "mtus"}
+)
 
 
 def number(word: str) -> str | None:
