@@ -75,9 +75,11 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     Alembic's `alembic_version`) is the tool's design and is left out, unless a
     publication makes the tool's own writes fail. The table Prisma (before 6) makes for
     an implicit many-to-many relation (`_AToB`, columns "A" and "B", unique index
-    `_AToB_AB_unique`) is low, with no fix: Prisma 6 adds its key in the migration its
-    upgrade writes (`ADD CONSTRAINT "_AToB_AB_pkey" PRIMARY KEY ("A", "B")`, then `DROP
-    INDEX "_AToB_AB_unique"`), which fails on a table that already has one.
+    `_AToB_AB_unique`), in a database Prisma migrates (its `_prisma_migrations`, or a
+    reviewed migrations folder beside its `migration_lock.toml`), is low, with no fix:
+    Prisma 6 adds its key in the migration its upgrade writes (`ADD CONSTRAINT
+    "_AToB_AB_pkey" PRIMARY KEY ("A", "B")`, then `DROP INDEX "_AToB_AB_unique"`), which
+    fails on a table that already has one.
 
     ## Why it breaks
     Without any unique key nothing stops the same row from being inserted twice, and
@@ -261,13 +263,14 @@ def null_key_values(snap: Snapshot, table: Table, evidence: dict[str, object]) -
 def prisma_relation_table(snap: Snapshot, table: Table, candidate: Index) -> bool:
     """Is the table the relation table Prisma makes for an implicit many-to-many relation
     (`_UserToTeam` with columns "A" and "B" and the unique index `_UserToTeam_AB_unique`,
-    Prisma 5 and earlier) in a database Prisma migrates (its `_prisma_migrations`)?"""
+    Prisma 5 and earlier) in a database Prisma migrates (its `_prisma_migrations`, or a
+    reviewed Prisma migrations folder)?"""
     columns = [c.name for c in snap.columns_by_table.get(table.oid, [])]
     return (
         table.name.startswith("_")
         and sorted(columns) == ["A", "B"]
         and candidate.name == f"{table.name}_AB_unique"
-        and "Prisma" in snap.facts.migration_tables.values()
+        and "Prisma" in snap.facts.migration_tools
     )
 
 
