@@ -831,11 +831,14 @@ def test_a_prisma_migrations_folder_is_judged_as_prisma_without_its_history_tabl
         "prisma/migrations/20240101000000_init/migration.sql": PRISMA_RELATION,
         "plain/001_init.sql": PRISMA_RELATION,
     })  # fmt: skip
-    judged = {}
+    judged, tools = {}, {}
     for folder in ("prisma/migrations", "plain"):
         run = review(tmp_path, folder, "--server", server.dsn())
         assert run.exit_code == 0, run.stderr
         judged[folder] = findings(run)[("missing-primary-key", "public._KPostToKTag")]
+        tools[folder] = run.json()["sections"]["inventory"]["migrations"]
+    # the fix script says where its statements belong: a new Prisma migration
+    assert tools == {"prisma/migrations": ["Prisma (the reviewed migrations)"], "plain": []}
     prisma, plain = judged["prisma/migrations"], judged["plain"]
     assert (prisma["severity"], prisma["evidence"].get("prisma_relation_table")) == ("low", True)
     assert prisma["fix"] is None
