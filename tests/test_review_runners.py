@@ -670,6 +670,45 @@ def test_building_an_index_in_place_names_the_tools_opt_out_where_it_wraps_the_f
     assert "sqlx" not in found["crate/migrations/3_host.sql:2"]["safe_form"]
 
 
+def test_building_an_index_in_place_in_a_prisma_6_migration_names_a_migration_of_its_own(
+    tmp_path,
+) -> None:
+    """trigger.dev's 20240704170301_scope_idempotency_key_to_task_identifier drops and
+    builds unique indexes on TaskRun in one migration.sql: Prisma 6.14 sends it as one
+    query string, so "use concurrently" alone fails at deploy; a migration of the index
+    alone needs nothing more."""
+    lock = 'provider = "postgresql"\n'
+    first = 'CREATE TABLE "TaskRun" ("id" TEXT PRIMARY KEY, "spanId" TEXT, "ñame" TEXT);\n'
+    write(tmp_path, {
+        "package.json": '{"devDependencies": {"prisma": "6.14.0"}}\n',
+        "base/migration_lock.toml": lock,
+        "base/20240101000000_init/migration.sql": first,
+        "new/migration_lock.toml": lock,
+        "new/20240101000000_init/migration.sql": first,
+        "new/20240102000000_span/migration.sql": (
+            'ALTER TABLE "TaskRun" ADD COLUMN "traceId" TEXT;\n'
+            'CREATE INDEX "TaskRun_spanId_idx" ON "TaskRun"("spanId");\n'
+        ),
+        "new/20240103000000_name/migration.sql": (
+            'CREATE INDEX "TaskRun_name_idx" ON "TaskRun"("ñame");\n'
+        ),
+    })  # fmt: skip
+    run = review(tmp_path, "new", "--base", "base")
+    found = {
+        located(f): f["evidence"]["safe_form"]
+        for f in run.json()["findings"]
+        if f["rule"] == "migration-index-not-concurrent"
+    }
+    assert set(found) == {
+        "new/20240102000000_span/migration.sql:2",
+        "new/20240103000000_name/migration.sql:1",
+    }
+    wrapped = found["new/20240102000000_span/migration.sql:2"]
+    assert "cannot run in a transaction block: Prisma Migrate runs this file" in wrapped
+    assert "move the statement to a migration of its own" in wrapped
+    assert "Prisma" not in found["new/20240103000000_name/migration.sql:1"]
+
+
 @pytest.mark.parametrize(
     ("spec", "one_query"),
     [("6.14.0", True), ("^5.22.0", True), ("~6.19", True), ("6.x", True),

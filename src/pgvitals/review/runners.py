@@ -412,9 +412,8 @@ def prisma_unit(path: Path, end: int) -> Unit | None:
     package, spec = pinned
     fix = (
         "move the statement to a migration of its own (`prisma migrate dev --create-only`,"
-        " then edit it): Prisma sends migration.sql as one query string, and one statement"
-        " alone is in no transaction block; a new enum value is usable from the migration"
-        " after the one that adds it"
+        " then edit it): Prisma sends migration.sql as one query string, where one statement"
+        " alone is in no transaction block"
     )
     recognised = f"migration.sql beside migration_lock.toml, and {package}'s prisma {spec}"
     return Unit(0, end, ONE_QUERY, "Prisma Migrate", recognised, fix)
