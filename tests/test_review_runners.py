@@ -725,11 +725,14 @@ def test_prisma_sends_migration_sql_as_one_query_string_only_up_to_version_6(
         "db/prisma/migrations/1_x/migration.sql": "SELECT 1;\nVACUUM;\n",
         # a package.json without Prisma below the one that has it is passed over
         "db/prisma/package.json": '{"name": "schema"}\n',
+        ".git/HEAD": "ref: refs/heads/main\n",
     }
     if spec is not None:
         files["db/package.json"] = json.dumps({"dependencies": {"@prisma/client": spec}})
-    write(tmp_path, files)
-    path = tmp_path / "db/prisma/migrations/1_x/migration.sql"
+    write(tmp_path / "repository", files)
+    # the repository's root ends the search: a Prisma 6 above it is not this project's
+    write(tmp_path, {"package.json": '{"devDependencies": {"prisma": "6.1.0"}}\n'})
+    path = tmp_path / "repository/db/prisma/migrations/1_x/migration.sql"
     text = path.read_text()
     split = split_file(text, "1_x/migration.sql")
     found = wrapping(path, text, split.statements)

@@ -433,25 +433,32 @@ def prisma_version(migrations: Path) -> tuple[str, str] | None:
     folder = migrations
     for _ in range(PACKAGE_LEVELS):
         folder = folder.parent
-        try:
-            manifest = json.loads((folder / "package.json").read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError):
-            continue
-        if not isinstance(manifest, dict):
-            continue
-        for section in ("devDependencies", "dependencies"):
-            dependencies = manifest.get(section)
-            if not isinstance(dependencies, dict):
-                continue
-            spec = dependencies.get("prisma") or dependencies.get("@prisma/client")
-            if not isinstance(spec, str):
-                continue
-            bounded = BOUNDED_MAJOR.match(spec.strip())
+        spec = prisma_dependency(folder / "package.json")
+        if spec is not None:
+            bounded = BOUNDED_MAJOR.match(spec)
             if bounded is None or int(bounded.group(1)) > LAST_ONE_QUERY_MAJOR:
                 return None  # a later Prisma, a range or a workspace alias: not bounded
-            return f"{folder.name or folder}/package.json", spec.strip()
+            return f"{folder.name or folder}/package.json", spec
         if folder.joinpath(".git").exists():
-            break
+            break  # the repository's root: nothing above it is the project's
+    return None
+
+
+def prisma_dependency(manifest_path: Path) -> str | None:
+    """The version spec of `prisma` (or `@prisma/client`) in a package.json, if any."""
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(manifest, dict):
+        return None
+    for section in ("devDependencies", "dependencies"):
+        dependencies = manifest.get(section)
+        if not isinstance(dependencies, dict):
+            continue
+        spec = dependencies.get("prisma") or dependencies.get("@prisma/client")
+        if isinstance(spec, str):
+            return spec.strip()
     return None
 
 
