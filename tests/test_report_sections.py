@@ -144,10 +144,16 @@ def test_fix_scripts_give_golang_migrate_each_concurrent_index_a_file(database, 
     for script in (fix, rollback):
         assert "kept by golang-migrate (public.schema_migrations)" in script
         assert "Give each one a\n-- migration of its own" in script
+    # golang-migrate sends the file as one query string
+    assert_concurrent_indexes_run_only_apart(database, fix, 2)
+
+
+def assert_concurrent_indexes_run_only_apart(database, fix: str, expected: int) -> None:
+    """The fix script's CREATE INDEX CONCURRENTLY statements, sent as one query string
+    (the simple protocol, as psycopg does without parameters), which the server runs as
+    one transaction, are refused; each alone, as a file of its own, runs."""
     indexes = [line for line in fix.splitlines() if line.startswith("CREATE INDEX CONCURRENTLY")]
-    assert len(indexes) == 2
-    # golang-migrate sends the file as one query string (the simple protocol, as psycopg
-    # does without parameters): the server runs it as one transaction and refuses
+    assert len(indexes) == expected
     with psycopg.connect(database.dsn, autocommit=True) as session:
         try:
             session.execute("\n".join(indexes).encode())
@@ -155,8 +161,40 @@ def test_fix_scripts_give_golang_migrate_each_concurrent_index_a_file(database, 
             assert "cannot run inside a transaction block" in str(error)
         else:
             raise AssertionError("two CONCURRENTLY statements in one query string ran")
-        for statement in indexes:  # each alone, as a file of its own, runs
+        for statement in indexes:
             session.execute(statement.encode())
+
+
+def test_fix_scripts_give_prisma_each_concurrent_index_a_migration(database, tmp_path) -> None:
+    # trigger.dev (Prisma 6.14) builds each index CONCURRENTLY in a migration of its own:
+    # Prisma 6 sends migration.sql as one query string, where two of them fail
+    run(
+        database,
+        'CREATE TABLE "_prisma_migrations" (id varchar(36) PRIMARY KEY);'
+        'CREATE TABLE "User" (id text PRIMARY KEY);'
+        'CREATE TABLE "Weird""Name" (id text PRIMARY KEY, "ownerId" text REFERENCES "User",'
+        ' "editorId" text REFERENCES "User")',
+    )
+    fix = checked_fix_script(database, tmp_path)
+    rollback = (tmp_path / "rollback.sql").read_text()
+    assert "kept by Prisma (public._prisma_migrations)" in fix
+    assert "unless it is the migration's only statement. Give each one a\n-- migration" in fix
+    # rollback.sql drops them the same way: DROP INDEX CONCURRENTLY
+    assert "migration's only statement" in rollback
+    assert_concurrent_indexes_run_only_apart(database, fix, 2)
+
+
+def test_fix_scripts_for_prisma_without_a_concurrent_index_say_no_more(database, tmp_path) -> None:
+    run(
+        database,
+        'CREATE TABLE "_prisma_migrations" (id varchar(36) PRIMARY KEY);'
+        "CREATE TABLE orders (id int PRIMARY KEY, total int);"
+        "ALTER TABLE orders ADD CONSTRAINT orders_total_check CHECK (total >= 0) NOT VALID",
+    )
+    fix = checked_fix_script(database, tmp_path)
+    assert "VALIDATE CONSTRAINT" in fix
+    assert not [line for line in fix.splitlines() if line.startswith("CREATE INDEX")]
+    assert "kept by Prisma" in fix and "migration's only statement" not in fix
 
 
 def test_fix_scripts_for_other_schema_migrations_tools_say_no_more(database, tmp_path) -> None:

@@ -803,3 +803,43 @@ def test_a_dump_leaves_out_the_column_options_its_server_set_for_itself() -> Non
         'ALTER TABLE ONLY public.a ALTER COLUMN "x y" SET (n_distinct=5);\n'
         "ALTER TABLE ONLY public.a ALTER COLUMN id SET STATISTICS 5;\n"
     )
+
+
+# Prisma 5's implicit many-to-many table (trigger.dev's `_BackgroundWorkerToTaskQueue`):
+# columns "A" and "B", a unique index and no primary key
+PRISMA_RELATION = """\
+CREATE TABLE "KTag" ("id" TEXT NOT NULL, CONSTRAINT "KTag_pkey" PRIMARY KEY ("id"));
+CREATE TABLE "KPost" ("id" TEXT NOT NULL, CONSTRAINT "KPost_pkey" PRIMARY KEY ("id"));
+CREATE TABLE "_KPostToKTag" ("A" TEXT NOT NULL, "B" TEXT NOT NULL);
+CREATE UNIQUE INDEX "_KPostToKTag_AB_unique" ON "_KPostToKTag"("A", "B");
+CREATE INDEX "_KPostToKTag_B_index" ON "_KPostToKTag"("B");
+ALTER TABLE "_KPostToKTag" ADD CONSTRAINT "_KPostToKTag_A_fkey" FOREIGN KEY ("A")
+    REFERENCES "KPost"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+ALTER TABLE "_KPostToKTag" ADD CONSTRAINT "_KPostToKTag_B_fkey" FOREIGN KEY ("B")
+    REFERENCES "KTag"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+"""
+
+
+def test_a_prisma_migrations_folder_is_judged_as_prisma_without_its_history_table(
+    server, tmp_path
+) -> None:
+    """Review runs no tool, so no `_prisma_migrations` is made; the migration_lock.toml
+    beside the folders says Prisma runs them, and its relation table is judged as a
+    `check` of the deployed database judges it (low, no fix), not as any keyless table."""
+    write(tmp_path, {
+        "prisma/migrations/migration_lock.toml": 'provider = "postgresql"\n',
+        "prisma/migrations/20240101000000_init/migration.sql": PRISMA_RELATION,
+        "plain/001_init.sql": PRISMA_RELATION,
+    })  # fmt: skip
+    judged, tools = {}, {}
+    for folder in ("prisma/migrations", "plain"):
+        run = review(tmp_path, folder, "--server", server.dsn())
+        assert run.exit_code == 0, run.stderr
+        judged[folder] = findings(run)[("missing-primary-key", "public._KPostToKTag")]
+        tools[folder] = run.json()["sections"]["inventory"]["migrations"]
+    # the fix script says where its statements belong: a new Prisma migration
+    assert tools == {"prisma/migrations": ["Prisma (the reviewed migrations)"], "plain": []}
+    prisma, plain = judged["prisma/migrations"], judged["plain"]
+    assert (prisma["severity"], prisma["evidence"].get("prisma_relation_table")) == ("low", True)
+    assert prisma["fix"] is None
+    assert (plain["severity"], plain["evidence"].get("prisma_relation_table")) == ("medium", None)

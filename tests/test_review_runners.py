@@ -7,6 +7,7 @@ way the tool runs them on a real server."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import psycopg
@@ -137,6 +138,25 @@ CREATE INDEX CONCURRENTLY pop_rooms_name_idx ON pop_rooms (name);
             "CREATE INDEX CONCURRENTLY pop_rooms_id_name_idx ON pop_rooms (id, name);\n"
         ),
     },
+    "Prisma Migrate": {
+        # Prisma 6 sends migration.sql as one query string: a new enum value used by the
+        # next statement is used in the transaction that added it (trigger.dev's folders
+        # add a value in one migration and use it in a later one)
+        "prisma-app/package.json": '{"devDependencies": {"prisma": "^6.14.0"}}\n',
+        "prisma-app/prisma/migrations/migration_lock.toml": 'provider = "postgresql"\n',
+        "prisma-app/prisma/migrations/20240101000000_init/migration.sql": """\
+-- CreateEnum
+CREATE TYPE "PrismaRunStatus" AS ENUM ('PENDING');
+-- AlterEnum
+ALTER TYPE "PrismaRunStatus" ADD VALUE 'QUEUED';
+-- CreateTable
+CREATE TABLE "PrismaRun" ("id" TEXT PRIMARY KEY, "status" "PrismaRunStatus" DEFAULT 'QUEUED');
+""",
+        "prisma-app/prisma/migrations/20240102000000_index/migration.sql": """\
+-- CreateIndex
+CREATE INDEX CONCURRENTLY "PrismaRun_status_idx" ON "PrismaRun"("status");
+""",
+    },
     "Flyway": {
         # Flyway runs a file of statements it thinks transactional in one transaction:
         # REINDEX TABLE CONCURRENTLY is not on its list, PostgreSQL refuses it there
@@ -203,6 +223,10 @@ EXPECTED = {
     "atlas/20240101000000_terms.sql:3": ("Atlas", "25001"),
     "pop/20240101000000_rooms.postgres.up.sql:2": ("pop", "25001"),
     "java-app/db/migration/V1__terms.sql:3": ("Flyway", "25001"),
+    "prisma-app/prisma/migrations/20240101000000_init/migration.sql:6": (
+        "Prisma Migrate",
+        "55P04",
+    ),
     "postgres-migrations/0001-buckets.sql:2": ("postgres-migrations", "2D000"),
 }
 
@@ -644,3 +668,75 @@ def test_building_an_index_in_place_names_the_tools_opt_out_where_it_wraps_the_f
     assert "CONCURRENTLY cannot run in a transaction block: sqlx runs this file" in wrapped
     assert "make `-- no-transaction` the first line of a migration file" in wrapped
     assert "sqlx" not in found["crate/migrations/3_host.sql:2"]["safe_form"]
+
+
+def test_building_an_index_in_place_in_a_prisma_6_migration_names_a_migration_of_its_own(
+    tmp_path,
+) -> None:
+    """trigger.dev's 20240704170301_scope_idempotency_key_to_task_identifier drops and
+    builds unique indexes on TaskRun in one migration.sql: Prisma 6.14 sends it as one
+    query string, so "use concurrently" alone fails at deploy; a migration of the index
+    alone needs nothing more."""
+    lock = 'provider = "postgresql"\n'
+    first = 'CREATE TABLE "TaskRun" ("id" TEXT PRIMARY KEY, "spanId" TEXT, "ñame" TEXT);\n'
+    write(tmp_path, {
+        "package.json": '{"devDependencies": {"prisma": "6.14.0"}}\n',
+        "base/migration_lock.toml": lock,
+        "base/20240101000000_init/migration.sql": first,
+        "new/migration_lock.toml": lock,
+        "new/20240101000000_init/migration.sql": first,
+        "new/20240102000000_span/migration.sql": (
+            'ALTER TABLE "TaskRun" ADD COLUMN "traceId" TEXT;\n'
+            'CREATE INDEX "TaskRun_spanId_idx" ON "TaskRun"("spanId");\n'
+        ),
+        "new/20240103000000_name/migration.sql": (
+            'CREATE INDEX "TaskRun_name_idx" ON "TaskRun"("ñame");\n'
+        ),
+    })  # fmt: skip
+    run = review(tmp_path, "new", "--base", "base")
+    found = {
+        located(f): f["evidence"]["safe_form"]
+        for f in run.json()["findings"]
+        if f["rule"] == "migration-index-not-concurrent"
+    }
+    assert set(found) == {
+        "new/20240102000000_span/migration.sql:2",
+        "new/20240103000000_name/migration.sql:1",
+    }
+    wrapped = found["new/20240102000000_span/migration.sql:2"]
+    assert "cannot run in a transaction block: Prisma Migrate runs this file" in wrapped
+    assert "move the statement to a migration of its own" in wrapped
+    assert "Prisma" not in found["new/20240103000000_name/migration.sql:1"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "one_query"),
+    [("6.14.0", True), ("^5.22.0", True), ("~6.19", True), ("6.x", True),
+     ("^7.4.0", False), ("7.0.0", False), (">=6.0.0", False), ("workspace:*", False),
+     (None, False)],
+)  # fmt: skip
+def test_prisma_sends_migration_sql_as_one_query_string_only_up_to_version_6(
+    tmp_path, spec, one_query
+) -> None:
+    """prisma-engines#5767 (a 7.x release) sends the statements one by one: a 7.x, a
+    range that reaches one, or no version found, loads as psql runs it."""
+    files = {
+        "db/prisma/migrations/migration_lock.toml": 'provider = "postgresql"\n',
+        "db/prisma/migrations/1_x/migration.sql": "SELECT 1;\nVACUUM;\n",
+        # a package.json without Prisma below the one that has it is passed over
+        "db/prisma/package.json": '{"name": "schema"}\n',
+        ".git/HEAD": "ref: refs/heads/main\n",
+    }
+    if spec is not None:
+        files["db/package.json"] = json.dumps({"dependencies": {"@prisma/client": spec}})
+    write(tmp_path / "repository", files)
+    # the repository's root ends the search: a Prisma 6 above it is not this project's
+    write(tmp_path, {"package.json": '{"devDependencies": {"prisma": "6.1.0"}}\n'})
+    path = tmp_path / "repository/db/prisma/migrations/1_x/migration.sql"
+    text = path.read_text()
+    split = split_file(text, "1_x/migration.sql")
+    found = wrapping(path, text, split.statements)
+    assert [runner is not None for runner in found] == [one_query] * 2
+    if one_query:
+        assert found[1].runs.startswith("as one query string of 2 statements")
+        assert f"prisma {spec}" in found[1].recognised_by

@@ -94,14 +94,14 @@ class Inventory:
     findings: int
     excused: int
     mode: str
-    # the migration tools whose history tables are here: "Prisma (public._prisma_migrations)"
+    # the migration tools whose history tables are here: "Prisma (public._prisma_migrations)",
+    # and those a review knew by its files: "Prisma (the reviewed migrations)"
     migrations: list[str] = dataclasses.field(default_factory=list)
 
 
 def inventory(analysis: Analysis) -> Inventory:
     snap = analysis.snapshot
     counts = severity_counts(analysis.findings)
-    tables = snap.table_by_oid
     return Inventory(
         database=snap.server.database,
         server_version=snap.server.version,
@@ -113,10 +113,20 @@ def inventory(analysis: Analysis) -> Inventory:
         findings=len(analysis.findings),
         excused=len(analysis.excused),
         mode=analysis.mode,
-        migrations=sorted(
-            f"{tool} ({tables[oid].qualname})" for oid, tool in snap.facts.migration_tables.items()
-        ),
+        migrations=migration_tools(snap),
     )
+
+
+def migration_tools(snap: Snapshot) -> list[str]:
+    """The migration tools that keep the schema, each with where it was seen: its history
+    table, or (in a review, which makes none) the migration files it runs."""
+    tables = snap.table_by_oid
+    found = sorted(
+        f"{tool} ({tables[oid].qualname})" for oid, tool in snap.facts.migration_tables.items()
+    )
+    seen = set(snap.facts.migration_tables.values())
+    reviewed = snap.collection.migration_tools or []
+    return found + [f"{tool} (the reviewed migrations)" for tool in reviewed if tool not in seen]
 
 
 @dataclass(frozen=True)
@@ -1033,6 +1043,7 @@ def migration_note(migrations: list[str], concurrently: bool = False) -> str:
         "-- file: a change made outside it is not in its history, so every database built\n"
         "-- from the migrations (tests, new environments) lacks it"
         + (PRISMA_NOTE if prisma else ".\n")
+        + (PRISMA_CONCURRENTLY_NOTE if prisma and concurrently else "")
         + (GOLANG_MIGRATE_NOTE if golang else "")
     )
 
@@ -1061,6 +1072,17 @@ PRISMA_NOTE = (
     "-- relation and type changes in schema.prisma (@@index, @relation, @db.Timestamptz(3),\n"
     "-- a removed @unique), create the migration with `prisma migrate dev --create-only`,\n"
     "-- and edit its SQL to the forms below (CONCURRENTLY, NOT VALID) before applying it.\n"
+)
+
+
+# Prisma 6 and earlier send migration.sql as one query string (prisma-engines' postgres
+# apply_migration_script, client.simple_query; review/runners.py reports the same for
+# review); a 7.x release sends the statements one by one (prisma-engines#5767)
+PRISMA_CONCURRENTLY_NOTE = (
+    "-- Prisma 6 and earlier send a migration.sql to the server as one query string, run\n"
+    '-- as one transaction: CREATE/DROP INDEX CONCURRENTLY fails there ("cannot run inside\n'
+    "-- a transaction block\") unless it is the migration's only statement. Give each one a\n"
+    "-- migration of its own.\n"
 )
 
 

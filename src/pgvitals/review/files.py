@@ -313,6 +313,17 @@ def manifest_positions(folder: Path) -> dict[str, int] | None:
     return {str(name): position for position, name in enumerate(listed)}
 
 
+def known_tools(selection: Selection) -> list[str]:
+    """The migration tools the selected files are known to be run by, from the files
+    alone: Prisma for a `<name>/migration.sql` beside its folder's migration_lock.toml."""
+    prisma = any(
+        source.path.name == "migration.sql"
+        and (source.path.parent.parent / "migration_lock.toml").is_file()
+        for source in selection.files
+    )
+    return ["Prisma"] if prisma else []
+
+
 def prisma_positions(folder: Path) -> dict[str, int] | None:
     """The migration folders of a Prisma migrations folder (the one holding its
     `migration_lock.toml`), with their place in the order Prisma applies them: names

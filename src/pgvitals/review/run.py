@@ -28,7 +28,14 @@ from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe, 
 from pgvitals.embedded import EmbeddedServer, interrupt_safe, pg_dump, pgserver_bin_dir
 from pgvitals.fmt import plural
 from pgvitals.review import placeholders, runners, safety, transaction
-from pgvitals.review.files import CodeMigration, InputError, Selection, SourceFile, select
+from pgvitals.review.files import (
+    CodeMigration,
+    InputError,
+    Selection,
+    SourceFile,
+    known_tools,
+    select,
+)
 from pgvitals.review.load import CODE, REJECTED, SKIPPED, UNCHECKED, Load, Loader, placed_in
 from pgvitals.review.restore import (
     create_database,
@@ -242,6 +249,10 @@ def load_and_snapshot(
         pg_version = safety.pg_version_of(connection)
     snapshot = with_review(take_snapshot(dsn, schemas, probes, step), load, notes, new_from)
     snapshot = dataclasses.replace(snapshot, edited_migrations=files.edited)
+    tools = migration_tools(files, base)
+    snapshot = with_tools(snapshot, tools)
+    if base_snapshot is not None:
+        base_snapshot = with_tools(base_snapshot, tools)
     if watch is not None:
         step("migration safety")
         hazards, skipped = safety.assess(load, watch, linted, pg_version)
@@ -258,6 +269,23 @@ def load_and_snapshot(
         )
         snapshot = dataclasses.replace(snapshot, migration_hazards=hazards, collection=collection)
     return Reviewed(snapshot, base_snapshot, load, new_from, where)
+
+
+def migration_tools(files: Selection, base: Base | None) -> list[str]:
+    """The tools that run the reviewed files, and those of a base of earlier files."""
+    tools = known_tools(files)
+    if base is not None and base.files is not None:
+        tools += [t for t in known_tools(base.files) if t not in tools]
+    return tools
+
+
+def with_tools(snapshot: Snapshot, tools: list[str]) -> Snapshot:
+    """The snapshot knowing the migration tools the files are run by (a base snapshot too,
+    so that what depends on the tool is judged the same on both sides)."""
+    if not tools:
+        return snapshot
+    collection = dataclasses.replace(snapshot.collection, migration_tools=tools)
+    return dataclasses.replace(snapshot, collection=collection)
 
 
 def load_files(

@@ -79,15 +79,23 @@ sql-migrate files commit the tool's transaction to build an index CONCURRENTLY, 
 BEGIN one for the tool to commit): the statements before the first of them are in the
 tool's transaction; from there on the file's own blocks decide, as psql runs them.
 
+- Prisma Migrate (prisma/prisma-engines, sql-schema-connector's postgres flavour,
+  `apply_migration_script`: `client.simple_query(script)` in 5.x and 6.x): each
+  `<migrations>/<name>/migration.sql` beside `migration_lock.toml` is sent whole as one
+  query string, in no transaction of its own, with no opt-out. prisma-engines#5767
+  (February 2026, a 7.x release) splits the script and sends its statements one by one,
+  so the version decides: recognised where the nearest package.json above the folder
+  that names `prisma` pins it to a 6.x or older (`6.14.0`, `^5.22.0`, `~6.19`); a 7.x
+  or a version it cannot bound is left as psql runs it.
+
 Left as psql runs them: Sqitch (it runs `psql --file`), and what is not recognised.
-Not encoded: Prisma Migrate (one query string before prisma-engines#5767, statement by
-statement since: it depends on the version).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import functools
+import json
 import os
 import re
 import sys
@@ -371,6 +379,8 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
         return [marked_unit(text, "morph", MORPH_NON_TRANSACTIONAL, recognised)]
     if PG_MIGRATIONS_FILE.match(name) and marker_in_folder(folder, PG_MIGRATIONS_NO_TRANSACTION):
         return [postgres_migrations_unit(text)]
+    if (prisma := prisma_unit(path, end)) is not None:
+        return [prisma]
     if up and files.concourse_folder(folder):
         fix = (
             "Concourse runs every migration in a transaction and has no opt-out: write the"
@@ -388,6 +398,68 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
         recognised = "<version>_<name>.up.sql beside its .down.sql"
         return [Unit(0, end, ONE_QUERY, "golang-migrate", recognised, fix)]
     return []
+
+
+def prisma_unit(path: Path, end: int) -> Unit | None:
+    """`<migrations>/<name>/migration.sql` of a Prisma project whose package.json pins a
+    version that sends the file as one query string (see the module's docstring)."""
+    migrations = path.parent.parent
+    if path.name != "migration.sql" or not (migrations / "migration_lock.toml").is_file():
+        return None
+    pinned = prisma_version(migrations)
+    if pinned is None:
+        return None
+    package, spec = pinned
+    fix = (
+        "move the statement to a migration of its own (`prisma migrate dev --create-only`,"
+        " then edit it): Prisma sends migration.sql as one query string, where one statement"
+        " alone is in no transaction block"
+    )
+    recognised = f"migration.sql beside migration_lock.toml, and {package}'s prisma {spec}"
+    return Unit(0, end, ONE_QUERY, "Prisma Migrate", recognised, fix)
+
+
+PACKAGE_LEVELS = 6  # apps/web/prisma/migrations is 3 below the monorepo's package.json
+# a pin whose versions all have this major: `6.14.0`, `^6.14.0`, `~5.22`, `6.x`, `=6.1.0`
+BOUNDED_MAJOR = re.compile(r"^(?:[\^~=v]|==)?\s*(\d+)(?:\.(?:\d+|x|\*)){0,2}$")
+LAST_ONE_QUERY_MAJOR = 6  # prisma-engines#5767 splits the script from a 7.x release on
+
+
+@functools.cache
+def prisma_version(migrations: Path) -> tuple[str, str] | None:
+    """The package.json nearest above a Prisma migrations folder that names `prisma` or
+    `@prisma/client`, and its version spec, where every version it allows sends a
+    migration as one query string; None otherwise."""
+    folder = migrations
+    for _ in range(PACKAGE_LEVELS):
+        folder = folder.parent
+        spec = prisma_dependency(folder / "package.json")
+        if spec is not None:
+            bounded = BOUNDED_MAJOR.match(spec)
+            if bounded is None or int(bounded.group(1)) > LAST_ONE_QUERY_MAJOR:
+                return None  # a later Prisma, a range or a workspace alias: not bounded
+            return f"{folder.name or folder}/package.json", spec
+        if folder.joinpath(".git").exists():
+            break  # the repository's root: nothing above it is the project's
+    return None
+
+
+def prisma_dependency(manifest_path: Path) -> str | None:
+    """The version spec of `prisma` (or `@prisma/client`) in a package.json, if any."""
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(manifest, dict):
+        return None
+    for section in ("devDependencies", "dependencies"):
+        dependencies = manifest.get(section)
+        if not isinstance(dependencies, dict):
+            continue
+        spec = dependencies.get("prisma") or dependencies.get("@prisma/client")
+        if isinstance(spec, str):
+            return spec.strip()
+    return None
 
 
 def by_lines_units(tool: str, text: str, opted_out: bool, opt_out: str, how: str) -> list[Unit]:

@@ -54,32 +54,35 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """Rows of the table cannot be addressed reliably.
 
     Flags tables (and roots of partition trees) without a PRIMARY KEY. High by default.
-    Critical when reading the rows found exact duplicates: they have already got in. Medium
-    when a unique index on NOT NULL columns exists (named as the candidate key): it already
-    keeps rows distinct, and what is missing is the key that replication and tools look for;
-    low where that index is on one column that a CHECK holds to a constant (Synapse's `lock
-    char(1) UNIQUE CHECK (lock = 'X')`), or where a unique index's keys are the same in
-    every row (Boundary's `kms_schema_version_one_row ON kms_schema_version ((version IS NOT
-    NULL))` over a NOT NULL column, or `((true))`): the table keeps one row, named by no
-    key. Medium too when foreign keys reference a unique index whose columns allow NULL
-    (Synapse's `users (name)`): the table has an identity that other tables use, and only
-    rows with a NULL there can repeat; that index's columns are the key offered. Medium as
-    well for a unique index with an expression among keys that are never NULL (NOT NULL
-    columns, `COALESCE(..., <constant>)`, as Tiny Tiny RSS's `ttrss_user_prefs2 (pref_name,
-    owner_uid, COALESCE(profile, -1))`): no row repeats another, but no key can be built on
-    an expression. Medium also for a unique index whose columns allow NULL where the row
-    scan read rows and counted no NULL there (Dendrite's `userapi_account_datas`, `''` in
-    `room_id` for an account's own data): it is a key in all but NOT NULL; the fix promotes
-    it, which sets NOT NULL. High again, whatever the candidate, when a publication
-    replicates the table's UPDATEs or DELETEs and its replica identity is the default (the
-    missing key) or NOTHING: those statements fail today. The evidence names the
-    publications and the replica identity. A migration tool's history table (pop's
-    `schema_migration`, an old Alembic's `alembic_version`) is the tool's design and is left
-    out, unless a publication makes the tool's own writes fail. The table Prisma (before 6)
-    makes for an implicit many-to-many relation (`_AToB`, columns "A" and "B", unique index
-    `_AToB_AB_unique`) is low, with no fix: Prisma 6 adds its key in the migration its
-    upgrade writes (`ADD CONSTRAINT "_AToB_AB_pkey" PRIMARY KEY ("A", "B")`, then `DROP
-    INDEX "_AToB_AB_unique"`), which fails on a table that already has one.
+    Critical when reading the rows found exact duplicates: they have already got in.
+    Medium when a unique index on NOT NULL columns exists (named as the candidate key):
+    it already keeps rows distinct, and what is missing is the key that replication and
+    tools look for; low where that index is on one column that a CHECK holds to a
+    constant (Synapse's `lock char(1) UNIQUE CHECK (lock = 'X')`), or where a unique
+    index's keys are the same in every row (Boundary's `kms_schema_version_one_row ON
+    kms_schema_version ((version IS NOT NULL))` over a NOT NULL column, or `((true))`):
+    the table keeps one row, named by no key. Medium too when foreign keys reference a
+    unique index whose columns allow NULL (Synapse's `users (name)`): the table has an
+    identity that other tables use, and only rows with a NULL there can repeat; that
+    index's columns are the key offered. Medium as well for a unique index with an
+    expression among keys that are never NULL (NOT NULL columns, `COALESCE(...,
+    <constant>)`, as Tiny Tiny RSS's `ttrss_user_prefs2 (pref_name, owner_uid,
+    COALESCE(profile, -1))`): no row repeats another, but no key can be built on an
+    expression. Medium also for a unique index whose columns allow NULL where the row
+    scan read rows and counted no NULL there (Dendrite's `userapi_account_datas`, `''`
+    in `room_id` for an account's own data): it is a key in all but NOT NULL; the fix
+    promotes it, which sets NOT NULL. High again, whatever the candidate, when a
+    publication replicates the table's UPDATEs or DELETEs and its replica identity is
+    the default (the missing key) or NOTHING: those statements fail today. The evidence
+    names the publications and the replica identity. A migration tool's history table
+    (pop's `schema_migration`, an old Alembic's `alembic_version`) is the tool's design
+    and is left out, unless a publication makes the tool's own writes fail. The table
+    Prisma (before 6) makes for an implicit many-to-many relation (`_AToB`, columns "A"
+    and "B", unique index `_AToB_AB_unique`), in a database Prisma migrates (its
+    `_prisma_migrations`, or a reviewed migrations folder beside its
+    `migration_lock.toml`), is low, with no fix: Prisma 6 adds its key in the migration
+    its upgrade writes (`ADD CONSTRAINT "_AToB_AB_pkey" PRIMARY KEY ("A", "B")`, then
+    `DROP INDEX "_AToB_AB_unique"`), which fails on a table that already has one.
 
     ## Why it breaks
     Without any unique key nothing stops the same row from being inserted twice, and
@@ -280,13 +283,14 @@ def null_key_values(snap: Snapshot, table: Table, evidence: dict[str, object]) -
 def prisma_relation_table(snap: Snapshot, table: Table, candidate: Index) -> bool:
     """Is the table the relation table Prisma makes for an implicit many-to-many relation
     (`_UserToTeam` with columns "A" and "B" and the unique index `_UserToTeam_AB_unique`,
-    Prisma 5 and earlier) in a database Prisma migrates (its `_prisma_migrations`)?"""
+    Prisma 5 and earlier) in a database Prisma migrates (its `_prisma_migrations`, or a
+    reviewed Prisma migrations folder)?"""
     columns = [c.name for c in snap.columns_by_table.get(table.oid, [])]
     return (
         table.name.startswith("_")
         and sorted(columns) == ["A", "B"]
         and candidate.name == f"{table.name}_AB_unique"
-        and "Prisma" in snap.facts.migration_tables.values()
+        and "Prisma" in snap.facts.migration_tools
     )
 
 

@@ -631,8 +631,9 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
     md5-crypt, LDAP `{SHA}`, MediaWiki's old `:A:` and `:B:` MD5). A secret column is low: some
     secrets must stay readable (a webhook's signing secret, a token for calling another
     service), and a fast digest of a random token is a fine hash. Columns about a
-    password rather than holding one (`*_hint`, `*_salt`, `*_reset_at`, `*_algorithm`)
-    are left out. Where the name ends in `hash`, `digest` or `hmac`
+    password rather than holding one (`*_hint`, `*_salt`, `*_reset_at`, `*_algorithm`,
+    `secretProvisioning`), or holding a masked copy for display (`obfuscatedToken`,
+    `masked_api_key`), are left out. Where the name ends in `hash`, `digest` or `hmac`
     (`two_factor_secret_hash`), base64 strings of a digest's length (SHA-256 or BLAKE2b-256
     in 44 characters, ...) count as fast digests too; elsewhere they may be random tokens
     stored as issued. A password of another system

@@ -359,6 +359,12 @@ class Facts:
         return found
 
     @cached_property
+    def migration_tools(self) -> set[str]:
+        """The migration tools the database is run by: those whose history tables are
+        here, and those a review knew by the files it loaded (it makes no history table)."""
+        return set(self.migration_tables.values()) | set(self.snap.collection.migration_tools or ())
+
+    @cached_property
     def migration_tables(self) -> dict[int, str]:
         """Tables a schema-migration tool keeps its history in (by oid: the tool)."""
         found: dict[int, str] = {}

@@ -632,6 +632,10 @@ class CollectionInfo:
     # judged as `pgvitals review` judges files (the engine sets it in review mode): the
     # roles, grants and settings are only what the files (and --base) make
     reviewed: bool = False
+    # the migration tools whose files a review loaded, known by the files rather than by a
+    # history table (review runs no tool, so none is made): "Prisma" beside the
+    # migration_lock.toml of a migrations folder
+    migration_tools: list[str] | None = None
 
 
 def entity(cls: type, query: str | None = None, *, since: int = 0) -> Any:

@@ -58,13 +58,15 @@ OTHER_SYSTEMS = frozenset(
     {"meeting", "smtp", "imap", "pop3", "mail", "ftp", "sftp", "proxy", "wifi", "ldap",
      "bind", "db", "database", "vpn", "ssh", "keystore", "truststore"}
 )  # fmt: skip
-# Words that say the column is about a password, not one: hint, policy, expiry, salt ...
+# Words that say the column is about a password, not one: hint, policy, expiry, salt, a
+# masked copy for display (trigger.dev's obfuscatedToken), how it is provisioned ...
 NOT_A_CREDENTIAL = frozenset(
     {"hint", "question", "answer", "policy", "strength", "length", "rule", "rules", "expires",
      "expiry", "expiration", "salt", "algorithm", "algo", "method", "type", "version",
      "iterations", "format", "status", "required", "changed", "reset", "at", "on", "date",
      "time", "count", "attempts", "sent", "url", "name", "id", "kind", "scope", "scopes",
-     "last4", "prefix", "label", "encrypted", "iv", "nonce"}
+     "last4", "prefix", "label", "encrypted", "iv", "nonce", "obfuscated", "masked",
+     "redacted", "provisioning"}
 )  # fmt: skip
 CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
