@@ -419,6 +419,10 @@ def json_instead_of_jsonb(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             )
 
 
+# format_type() of the integer types an identity column may have (not of a domain over them)
+INTEGER_TYPE_NAMES = ("smallint", "integer", "bigint")
+
+
 @rule(
     "serial-instead-of-identity",
     category=INTEGRITY,
@@ -462,6 +466,12 @@ def serial_instead_of_identity(snap: Snapshot, opts: NoOptions) -> Iterator[Draf
     account data one stream position, which clients sync from), there is nothing to
     convert: the finding is info, names the columns that share the sequence, and
     proposes no SQL.
+
+    A column whose type is a domain over an integer (Icinga DB's `uint`, a bigint with a
+    range CHECK) is reported with no SQL: PostgreSQL refuses an identity on a domain
+    ("identity column type must be smallint, integer, or bigint"), so the column would
+    first have to become the base type, losing the domain's CHECK unless it is added to
+    the table: the owner's choice to make.
     """
     facts = snap.facts
     uses: dict[int, list[str]] = defaultdict(list)  # columns whose default calls each sequence
@@ -494,14 +504,16 @@ def serial_instead_of_identity(snap: Snapshot, opts: NoOptions) -> Iterator[Draf
             )
             continue
         fix = None
-        if column.type_name in ("int2", "int4", "int8") and column.not_null:
+        message = f"Filled by serial sequence {sequence.qualname}, not an identity"
+        if column.data_type not in INTEGER_TYPE_NAMES:
+            # a domain over an integer (Icinga DB's `uint` with its range CHECK): "identity
+            # column type must be smallint, integer, or bigint", so the column must first
+            # become its base type, which drops the domain's CHECK: a choice for its owner
+            evidence["domain"] = column.data_type
+            message += f" (its type is the domain {column.data_type}, which no identity takes)"
+        elif column.type_name in ("int2", "int4", "int8") and column.not_null:
             fix = fixes.serial_to_identity(snap, table, column, sequence)
-        yield finding(
-            column,
-            f"Filled by serial sequence {sequence.qualname}, not an identity",
-            evidence=evidence,
-            fix=fix,
-        )
+        yield finding(column, message, evidence=evidence, fix=fix)
 
 
 # --- soft-delete-without-partial-unique -----------------------------------------------

@@ -1069,10 +1069,10 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     Low, with no fix, from a table named as an archive, a history, an audit log, a
     tombstone or a warehouse's fact table (`*_archived`, `*_histories`, Boundary's `*_hst`
     and `wh_session_accumulating_fact`, `*_snapshot_fact`, `*_transaction_fact`, Zabbix's
-    `history_uint`, `trends` and `auditlog`, MediaWiki's `archive` of deleted pages'
-    revisions, Nakama's `console_audit_log` and `user_tombstone`, which records the ids
-    of deleted users): its rows are kept after the row they name is deleted, which a
-    foreign key would refuse.
+    `history_uint`, `trends` and `auditlog`, Icinga DB's `sla_history_downtime`,
+    MediaWiki's `archive` of deleted pages' revisions, Nakama's `console_audit_log` and
+    `user_tombstone`, which records the ids of deleted users): its rows are kept after the
+    row they name is deleted, which a foreign key would refuse.
 
     ## Why it breaks
     Without the constraint, deleting a referenced row (or a bug, or a manual fix)
@@ -1230,6 +1230,8 @@ KEPT_AFTER_PARENT = re.compile(
     r"_(archived?|archives|history|histories|hst|hist|audit_?logs?|tombstones?)$"
     r"|_(?:accumulating|snapshot|transaction)_(facts?)$"  # a warehouse's, in Kimball's words
     r"|^(history|trends|audit_?logs?|archive|tombstones?)(_[a-z0-9]+)?$"
+    # a history of one kind of thing: Icinga DB's sla_history_state, sla_history_downtime
+    r"|^[a-z0-9]+_(history|histories)_[a-z0-9]+$"
 )
 
 # an integer literal as a CHECK's deparsed text writes it: `0`, `'-1'::integer`

@@ -1720,6 +1720,10 @@ MIGRATION_TABLES = {
     # `kong migrations bootstrap/up` ran, per subsystem (core and each plugin), made by
     # Kong/kong's kong/db/strategies/postgres/connector.lua schema_bootstrap
     "schema_meta": "Kong's migrations (kong migrations)",
+    # (id, version, timestamp): one row per schema version, written by Icinga DB's
+    # schema.sql and by each schema/pgsql/upgrades/<version>.sql applied in order
+    # (Icinga/icingadb@a177eda); the daemon refuses to start on another version
+    "icingadb_schema": "Icinga DB's schema upgrades",
 }
 # Names too plain to count alone: the table must also have these columns
 MIGRATION_TABLE_COLUMNS = {"schema_meta": frozenset({"subsystem", "executed"})}
