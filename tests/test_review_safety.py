@@ -422,6 +422,28 @@ def test_no_lock_is_held_across_statements_a_tool_runs_one_by_one(database, tmp_
     assert "migration-backfill-in-transaction V9__backfill.sql:4" in apart
 
 
+def test_no_lock_is_held_across_statements_of_an_icinga_db_upgrade(database, tmp_path) -> None:
+    """Icinga DB applies schema/pgsql/upgrades/<version>.sql with `psql < file`: each
+    statement commits on its own, so an ALTER's lock is released before the next
+    statement's long work (its 1.4.0 and 1.5.2 upgrades were told they held host's lock
+    through the rewrite of host_state). Recognised by the version the file records."""
+    database.execute(LARGE_BASE)
+    database.execute("CREATE TABLE icingadb_schema (id bigint PRIMARY KEY, version int)")
+    database.execute("VACUUM ANALYZE community, post, comment")
+    body = (
+        "ALTER TABLE comment ADD COLUMN community_id int REFERENCES community (id);\n"
+        "UPDATE comment AS c SET community_id = p.community_id"
+        " FROM post AS p WHERE c.post_id = p.id;\n"
+    )
+    wrapped = long_work_reviewed(database, tmp_path, body)
+    assert "migration-lock-held-during-long-statement V9__backfill.sql:1" in wrapped
+    recorded = body + "INSERT INTO icingadb_schema (id, version) VALUES (3, 3);\n"
+    apart = long_work_reviewed(database, tmp_path, recorded)
+    assert [key for key in apart if key.startswith("migration-lock-held")] == []
+    # the backfill itself is still one long transaction of its own
+    assert "migration-backfill-in-transaction V9__backfill.sql:2" in apart
+
+
 def test_a_lock_taken_just_before_the_loaders_own_commit_is_still_seen(database, tmp_path) -> None:
     """The loader commits every COMMIT_EVERY statements so a long file does not pile up
     locks; that commit is no commit of the file's. A lock taken by the statement the

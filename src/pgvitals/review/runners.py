@@ -88,6 +88,12 @@ tool's transaction; from there on the file's own blocks decide, as psql runs the
   that names `prisma` pins it to a 6.x or older (`6.14.0`, `^5.22.0`, `~6.19`); a 7.x
   or a version it cannot bound is left as psql runs it.
 
+- Icinga DB (Icinga/icingadb@a177eda, doc/04-Upgrading.md): each
+  `schema/pgsql/upgrades/<version>.sql` is applied by hand, `psql -U icingadb icingadb <
+  <file>`, which runs its statements one by one, each in a transaction of its own (no
+  `--single-transaction`). Recognised where a file of the folder records its version
+  (`INSERT INTO icingadb_schema`) or the schema file above it creates that table.
+
 Left as psql runs them: Sqitch (it runs `psql --file`), and what is not recognised.
 """
 
@@ -126,6 +132,9 @@ DBMATE_UP = re.compile(r"^--\s*migrate:up(?=\s|$)(?P<options>[^\n]*)", re.MULTIL
 SQLX_NO_TRANSACTION = "-- no-transaction"
 MORPH_NON_TRANSACTIONAL = "-- morph:nontransactional"
 PG_MIGRATIONS_NO_TRANSACTION = "-- postgres-migrations disable-transaction"
+# Icinga DB's upgrade files record their version so; its schema.sql creates the table
+ICINGADB_VERSION_RECORD = "INSERT INTO icingadb_schema"
+ICINGADB_VERSION_TABLE = "CREATE TABLE icingadb_schema"
 PG_MIGRATIONS_FILE = re.compile(r"^\d+[-_]?.*\.sql$")
 ATLAS_TXMODE = re.compile(r"atlas:txmode\s+(\w+)")
 FLYWAY_VERSIONED = re.compile(r"^V\d[\w.]*__.+\.sql$")
@@ -397,6 +406,11 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
         )
         recognised = "<version>_<name>.up.sql beside its .down.sql"
         return [Unit(0, end, ONE_QUERY, "golang-migrate", recognised, fix)]
+    if marker_in_folder(folder, ICINGADB_VERSION_RECORD) or marker_in_folder(
+        folder.parent, ICINGADB_VERSION_TABLE
+    ):
+        recognised = "its folder's files recording their version in icingadb_schema"
+        return [Unit(0, end, APART, "Icinga DB's upgrades (psql < file)", recognised, "")]
     return []
 
 
