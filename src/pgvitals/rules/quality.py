@@ -632,7 +632,8 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
     secrets must stay readable (a webhook's signing secret, a token for calling another
     service), and a fast digest of a random token is a fine hash. Columns about a
     password rather than holding one (`*_hint`, `*_salt`, `*_reset_at`, `*_algorithm`,
-    `secretProvisioning`), or holding a masked copy for display (`obfuscatedToken`,
+    `secretProvisioning`, Drone's `secret_namespace`: the organisation a secret belongs
+    to), or holding a masked copy for display (`obfuscatedToken`,
     `masked_api_key`), are left out. Where the name ends in `hash`, `digest` or `hmac`
     (`two_factor_secret_hash`), base64 strings of a digest's length (SHA-256 or BLAKE2b-256
     in 44 characters, ...) count as fast digests too; elsewhere they may be random tokens

@@ -59,14 +59,15 @@ OTHER_SYSTEMS = frozenset(
      "bind", "db", "database", "vpn", "ssh", "keystore", "truststore"}
 )  # fmt: skip
 # Words that say the column is about a password, not one: hint, policy, expiry, salt, a
-# masked copy for display (trigger.dev's obfuscatedToken), how it is provisioned ...
+# masked copy for display (trigger.dev's obfuscatedToken), how it is provisioned, where it
+# belongs (Drone's orgsecrets.secret_namespace: the organisation) ...
 NOT_A_CREDENTIAL = frozenset(
     {"hint", "question", "answer", "policy", "strength", "length", "rule", "rules", "expires",
      "expiry", "expiration", "salt", "algorithm", "algo", "method", "type", "version",
      "iterations", "format", "status", "required", "changed", "reset", "at", "on", "date",
      "time", "count", "attempts", "sent", "url", "name", "id", "kind", "scope", "scopes",
      "last4", "prefix", "label", "encrypted", "iv", "nonce", "obfuscated", "masked",
-     "redacted", "provisioning"}
+     "redacted", "provisioning", "namespace"}
 )  # fmt: skip
 CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
