@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from pgvitals.review.runners import (
+    APART,
     ONE_QUERY,
     TRANSACTION,
     flyway_non_transactional,
@@ -740,3 +741,49 @@ def test_prisma_sends_migration_sql_as_one_query_string_only_up_to_version_6(
     if one_query:
         assert found[1].runs.startswith("as one query string of 2 statements")
         assert f"prisma {spec}" in found[1].recognised_by
+
+
+# Drone CI (harness/drone@3e7ecf1, branch drone, store/shared/migrate/postgres): ddl.go's
+# `//go:generate togo ddl` makes Migrate run each `-- name:` section of files/*.sql by one
+# db.Exec, in no transaction
+TOGO = {
+    "base/001_create_table_builds.sql": """\
+-- name: create-table-builds
+
+CREATE TABLE IF NOT EXISTS builds (build_id SERIAL PRIMARY KEY, build_status VARCHAR(50));
+""",
+    "drone/files/020_add_column_builds_foo.sql": """\
+-- name: alter-table-builds-add-column-foo
+
+ALTER TABLE builds ADD COLUMN build_foo VARCHAR(50) NOT NULL DEFAULT '';
+
+-- name: create-index-builds-foo
+
+CREATE INDEX IF NOT EXISTS ix_build_foo ON builds (build_foo);
+""",
+}
+
+
+def test_togo_ddl_runs_each_named_section_in_a_transaction_of_its_own(server, tmp_path) -> None:
+    """The ALTER's lock on builds ends with its section, before the index is built: no
+    lock held during a long statement. Without the Go file, the file is one transaction."""
+    write(tmp_path, TOGO)
+    args = ("drone/files", "--base", "base", "--server", server.dsn())
+
+    def rules() -> list[tuple[str, str]]:
+        run = review(tmp_path, *args)
+        assert run.exit_code == 0, run.stderr
+        return sorted((f["rule"], located(f)) for f in run.json()["findings"])
+
+    migration = "drone/files/020_add_column_builds_foo.sql"
+    index = ("migration-index-not-concurrent", f"{migration}:7")
+    held = ("migration-lock-held-during-long-statement", f"{migration}:3")
+    assert rules() == [index, held]
+    (tmp_path / "drone/ddl.go").write_text(
+        "package postgres\n\n//go:generate togo ddl -package postgres -dialect postgres\n"
+    )
+    assert rules() == [index]
+    found = units(tmp_path / migration, TOGO[migration])
+    assert [(unit.mode, unit.tool) for unit in found] == [
+        (APART, "togo ddl"), (ONE_QUERY, "togo ddl"), (ONE_QUERY, "togo ddl")
+    ]  # fmt: skip

@@ -93,6 +93,12 @@ tool's transaction; from there on the file's own blocks decide, as psql runs the
   <file>`, which runs its statements one by one, each in a transaction of its own (no
   `--single-transaction`). Recognised where a file of the folder records its version
   (`INSERT INTO icingadb_schema`) or the schema file above it creates that table.
+- togo ddl, as Drone CI runs it (harness/drone@3e7ecf1, branch drone,
+  store/shared/migrate/postgres/ddl.go and the ddl_gen.go it generates): the `.sql` files
+  of `files/` beside a Go file with `//go:generate togo ddl` are cut at their `-- name:
+  <migration>` lines; Migrate runs each section by one db.Exec, in no transaction, then
+  records its name in the table `migrations`. Each section is its own transaction: a
+  lock one takes is released before the next begins.
 
 Left as psql runs them: Sqitch (it runs `psql --file`), and what is not recognised.
 """
@@ -137,6 +143,8 @@ ICINGADB_VERSION_RECORD = "INSERT INTO icingadb_schema"
 ICINGADB_VERSION_TABLE = "CREATE TABLE icingadb_schema"
 PG_MIGRATIONS_FILE = re.compile(r"^\d+[-_]?.*\.sql$")
 ATLAS_TXMODE = re.compile(r"atlas:txmode\s+(\w+)")
+TOGO_SECTION = re.compile(r"^--\s*name:\s*\S", re.MULTILINE)
+TOGO_GENERATE = re.compile(r"^//go:generate\s+togo\s+ddl\b", re.MULTILINE)
 FLYWAY_VERSIONED = re.compile(r"^V\d[\w.]*__.+\.sql$")
 # Flyway's own configuration, and the build files and Spring configuration that may set
 # its options (flyway.mixed=true, mixed = true, spring.flyway.mixed: true, <mixed>true)
@@ -368,6 +376,8 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
             " the statement to a migration file of its own that has it"
         )
         return [Unit(0, end, TRANSACTION, "Atlas", "atlas.sum beside it", fix)]
+    if (sections := list(TOGO_SECTION.finditer(text))) and togo_folder(folder):
+        return togo_units(text, [section.start() for section in sections])
     if (pop := files.pop_migration(name)) is not None and files.pop_folder(folder):
         alone = (
             "put the statement alone in a migration of its own named"
@@ -560,6 +570,35 @@ def diesel_unit(folder: Path, metadata: Path, end: int) -> Unit:
         return Unit(0, end, ONE_QUERY, "Diesel", recognised, alone)
     fix = f"{alone}; {NOT_ATOMIC_ALONE}"
     return Unit(0, end, TRANSACTION, "Diesel", recognised, fix)
+
+
+def togo_units(text: str, starts: list[int]) -> list[Unit]:
+    """togo ddl: the statements one by one, each `-- name:` section (from its line to
+    the next) sent as one query string, in no transaction."""
+    recognised = "its `-- name:` sections, beside a Go file's `//go:generate togo ddl`"
+    alone = (
+        "give the statement a `-- name:` section of its own (Drone's Migrate sends a"
+        f" section as one query string: {STILL_ONE})"
+    )
+    stops = [*starts[1:], len(text)]
+    sections = [Unit(start, stop, ONE_QUERY, "togo ddl", recognised, alone)
+                for start, stop in zip(starts, stops, strict=True)]  # fmt: skip
+    return [Unit(0, len(text), APART, "togo ddl", recognised, ""), *sections]
+
+
+@functools.cache
+def togo_folder(folder: Path) -> bool:
+    """Does a Go file in `folder`, or the one above it (Drone keeps `files/` beside its
+    ddl.go), generate migrations from it with `//go:generate togo ddl`?"""
+    for place in (folder, folder.parent):
+        for item in place.glob("*.go"):
+            try:
+                text = item.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            if TOGO_GENERATE.search(text):
+                return True
+    return False
 
 
 def atlas_txmode(text: str) -> str | None:

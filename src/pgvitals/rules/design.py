@@ -1323,7 +1323,11 @@ def timestamp_as_integer(snap: Snapshot, opts: TimestampAsIntegerOptions) -> Ite
     """An integer column named like a point in time (`created_at`, `*_ts`, `timestamp`,
     `sentAt`), or a text column named so, instead of `timestamptz`. An integer named for
     an expiry (`expire`, `expires`, `expiry`, as PHP session tables name it) counts where
-    its values are in an epoch range: elsewhere it may be a lifetime in seconds.
+    its values are in an epoch range: elsewhere it may be a lifetime in seconds. So does
+    one named for an event's participle (`build_created`, `stageStarted`, `*_updated`,
+    `*_finished`, `*_synced`) or what was last done (`last_check`, `user_last_login`), as
+    Drone CI and PowerDNS name their int4 epoch seconds: a `deleted` flag of 0 and 1 or an
+    `updated` count is no time.
 
     Unquoted CamelCase names, which PostgreSQL folds to lower case (`CreateAt` ->
     `createat`), count where an event or a participle runs into `at` (`createat`,

@@ -596,9 +596,11 @@ def migration_lock_held_during_long_statement(
     A migration's transaction is its file, cut at the file's own BEGIN, COMMIT and
     ROLLBACK; a file with a statement that cannot run in a transaction block (CREATE
     INDEX CONCURRENTLY, VACUUM) is run one statement at a time outside its own
-    BEGIN ... COMMIT. With `--base DSN` the size of the long statement's work (the rows
-    a backfill matches, the table it scans) sets the severity as for the other
-    migration rules; a small one is not reported.
+    BEGIN ... COMMIT, and so is a file whose tool runs it so (goose's `NO TRANSACTION`,
+    Atlas's `txmode none`, Drone CI's `togo ddl` sections: review/runners.py). With
+    `--base DSN` the size of the long statement's work (the rows a backfill matches, the
+    table it scans) sets the severity as for the other migration rules; a small one is
+    not reported.
 
     ## Why it breaks
     A lock is released when the transaction ends, not when the statement that took it

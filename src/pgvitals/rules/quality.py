@@ -632,7 +632,8 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
     secrets must stay readable (a webhook's signing secret, a token for calling another
     service), and a fast digest of a random token is a fine hash. Columns about a
     password rather than holding one (`*_hint`, `*_salt`, `*_reset_at`, `*_algorithm`,
-    `secretProvisioning`), or holding a masked copy for display (`obfuscatedToken`,
+    `secretProvisioning`, Drone's `secret_namespace`: the organisation a secret belongs
+    to), or holding a masked copy for display (`obfuscatedToken`,
     `masked_api_key`), are left out. Where the name ends in `hash`, `digest` or `hmac`
     (`two_factor_secret_hash`), base64 strings of a digest's length (SHA-256 or BLAKE2b-256
     in 44 characters, ...) count as fast digests too; elsewhere they may be random tokens
@@ -659,6 +660,13 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
     `binary`, not reported, whatever the algorithm (so is a UTF-8 password with
     characters beyond ASCII).
 
+    A private key is a secret whatever its column's name: PEM (`-----BEGIN RSA PRIVATE
+    KEY-----`, EC, DSA, PKCS#8, OpenSSH; not `ENCRYPTED PRIVATE KEY`, sealed by a
+    passphrase) or BIND's `Private-key-format:`, in text or bytea (its first bytes are
+    read). PowerDNS keeps its DNSSEC keys so in `cryptokeys.content`, Drone CI its build
+    machines' TLS and CA keys in `nodes.node_tls_key` and `node_ca_key`: low, counted as
+    `private_keys` of the table's rows.
+
     ## Why it breaks
     Anyone who reads the table (a backup, a replica, a reporting role, a SQL injection,
     a support tool) reads every user's password, and since people reuse passwords, their
@@ -674,7 +682,10 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
     """
     for table, column, profile in profiled_columns(snap, data_tables(snap)):
         role = credential_role(column)
-        if role is None or "slow_hash" not in profile.counts:
+        if role is None:
+            yield from private_keys(column, profile)
+            continue
+        if "slow_hash" not in profile.counts:
             continue
         address = service_address(snap, table, column) if role == "password" else None
         if address is not None:
@@ -728,6 +739,23 @@ def plaintext_password(snap: Snapshot, opts: PlaintextOptions) -> Iterator[Draft
             evidence=evidence,
             severity=severity,
         )
+
+
+def private_keys(column: Column, profile: ColumnProfile) -> Iterator[Draft]:
+    """A column not named as a credential whose values are private keys as issued: a
+    secret the application must read, low as the other secrets."""
+    keys = profile.counts.get("private_key", 0)
+    if not keys:
+        return
+    rows = profile.rows or 0
+    measured = ("private_key",)
+    yield finding(
+        column,
+        f"{share(keys, rows, profile, measured, 'rows')} hold a private key as issued"
+        " (PEM or BIND's Private-key-format)",
+        evidence={"role": "secret", "private_keys": keys, **read_evidence(profile, measured, rows)},
+        severity=LOW,
+    )
 
 
 # The last word of a column holding where a service is reached ...

@@ -1640,6 +1640,19 @@ def time_named_integer(column: Column) -> bool:
 EXPIRY_NAME = re.compile(r"(^|_)(expire|expires|expiry|expiration)$", re.IGNORECASE)
 
 
+# An event's participle, bare or after a prefix, or `last_` and what was last done
+# (Drone CI's `build_created`, `stage_started`, `user_last_login`; PowerDNS's
+# `domains.last_check`): a point in time only where its values are epoch ones, as a
+# `deleted` flag of 0 and 1 or an `updated` count are not
+EVENTS = ("created", "updated", "modified", "deleted", "started", "finished", "stopped",
+          "ended", "synced", "pulled", "checked")  # fmt: skip
+LAST_EVENTS = ("check", "login", "seen", "sync", "run", "activity", "access", "used")
+EVENT_NAME = re.compile(
+    rf"(^|_)({'|'.join(EVENTS)}|last_({'|'.join(LAST_EVENTS)}))$"
+    rf"|[a-z0-9]({'|'.join(e.capitalize() for e in EVENTS)})$"
+)
+
+
 # The unit a time column's name may end with, after its time word: Dendrite's
 # `userapi_notifications.ts_ms`, `token_expires_at_ms`, `keyserver_*.ts_added_secs`.
 TIME_UNIT = re.compile(r"_(ms|msec|millis|milliseconds|secs?|seconds|us|usec|micros|ns|nanos)$")
@@ -1655,14 +1668,16 @@ def without_time_unit(name: str) -> str:
 
 @cache  # column names repeat across tables
 def named_like_time(name: str) -> bool:
-    """Is the column named like a point in time (TIME_NAME) or an expiry (EXPIRY_NAME),
-    or run together with a time word as an unquoted CamelCase name folds (`createat`,
-    `jointime`), a unit after it or not (`ts_ms`), or led by `ts_` (`ts_added_secs`)?"""
+    """Is the column named like a point in time (TIME_NAME), an expiry (EXPIRY_NAME) or
+    an event (EVENT_NAME), or run together with a time word as an unquoted CamelCase
+    name folds (`createat`, `jointime`), a unit after it or not (`ts_ms`), or led by
+    `ts_` (`ts_added_secs`)?"""
     name = without_time_unit(name)
     return (
         TIME_NAME.search(name) is not None
         or LEADING_TS.search(name) is not None
         or EXPIRY_NAME.search(name) is not None
+        or EVENT_NAME.search(name) is not None
         or joined_time_word(name) is not None
     )
 

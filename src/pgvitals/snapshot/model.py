@@ -453,7 +453,7 @@ class ColumnProfile(NamedTuple):
     # rows (scaled to the table where `sampled`), keyed by measure: null, placeholder,
     # filled (neither NULL nor blank), email, phone, ip_address, national_id,
     # slow_hash, fast_digest, reference, encrypted (client-side ciphertext), encoded_digest
-    # (base64 digests, hash-named columns).
+    # (base64 digests, hash-named columns), private_key (PEM or BIND, any text or bytea).
     counts: dict[str, int] = {}  # noqa: RUF012  (a NamedTuple default, never mutated)
     rows: int | None = None  # rows the counts are of (the table's, estimated where sampled)
     examined: int | None = None  # rows read: the sample's size where sampled

@@ -59,14 +59,15 @@ OTHER_SYSTEMS = frozenset(
      "bind", "db", "database", "vpn", "ssh", "keystore", "truststore"}
 )  # fmt: skip
 # Words that say the column is about a password, not one: hint, policy, expiry, salt, a
-# masked copy for display (trigger.dev's obfuscatedToken), how it is provisioned ...
+# masked copy for display (trigger.dev's obfuscatedToken), how it is provisioned, where it
+# belongs (Drone's orgsecrets.secret_namespace: the organisation) ...
 NOT_A_CREDENTIAL = frozenset(
     {"hint", "question", "answer", "policy", "strength", "length", "rule", "rules", "expires",
      "expiry", "expiration", "salt", "algorithm", "algo", "method", "type", "version",
      "iterations", "format", "status", "required", "changed", "reset", "at", "on", "date",
      "time", "count", "attempts", "sent", "url", "name", "id", "kind", "scope", "scopes",
      "last4", "prefix", "label", "encrypted", "iv", "nonce", "obfuscated", "masked",
-     "redacted", "provisioning"}
+     "redacted", "provisioning", "namespace"}
 )  # fmt: skip
 CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -129,12 +130,20 @@ PATTERNS = {
     # 32, 48 and 64 bytes (MD5, SHA-1, SHA-224, SHA-256 / BLAKE2b-256, SHA-384, SHA-512).
     # Only measured where the name says hash (`two_factor_secret_hash`, Ente's keyed
     # BLAKE2b-256): a random token of 32 bytes looks the same, and is stored as issued.
+    # a private key as issued, whatever the column's name: PEM (PKCS#1 RSA, SEC1 EC, DSA,
+    # PKCS#8, OpenSSH; not ENCRYPTED PRIVATE KEY, sealed by a passphrase), BIND's format
+    # as PowerDNS keeps DNSSEC keys in cryptokeys.content (`Private-key-format: v1.2`)
+    "private_key": (
+        r"^-----BEGIN ((RSA|EC|DSA|OPENSSH) )?PRIVATE KEY-----|^Private-key-format: v[0-9]"
+    ),
     "encoded_digest": (
         r"^([A-Za-z0-9+/_-]{22}(==)?|[A-Za-z0-9+/_-]{27}=?|[A-Za-z0-9+/_-]{38}(==)?"
         r"|[A-Za-z0-9+/_-]{43}=?|[A-Za-z0-9+/_-]{64}|[A-Za-z0-9+/_-]{86}(==)?)$"
     ),
 }
 SHAPES = ("email", "phone", "ip_address", "national_id")
+# bytes of a bytea value read for a test of how it begins (private_key)
+HEAD_BYTES = 64
 CREDENTIAL_MEASURES = ("slow_hash", "fast_digest", "reference", "encrypted", "ciphertext")
 # Credential columns stored as bytea: their raw bytes (a digest, ciphertext) are no text
 # anyone typed (Vaultwarden's users.password_hash, PBKDF2's 32 bytes)
@@ -146,7 +155,9 @@ DIGEST_MEASURES = ("slow_hash", "fast_digest", "encoded_digest", "encrypted", "c
 # `token_digest`): there a base64 string of a digest's length is one.
 DIGEST_NAMES = frozenset({"hash", "hashed", "digest", "hmac"})
 
-# Measure -> the condition counted, on `{t}` (the column as text) or `{c}` (as stored).
+# Measure -> the condition counted, on `{t}` (the column as text), `{h}` (its first bytes
+# as text: a bytea column's whole value is not encoded for a test of its start) or `{c}`
+# (as stored).
 # `%%` is a literal % (the query has parameters). A cheap test of the value's size in
 # bytes comes first: most values fail it, and AND stops there.
 CONDITIONS = {
@@ -176,6 +187,9 @@ CONDITIONS = {
     "encrypted": "pg_catalog.octet_length({t}) >= 40 AND {t} ~ %(encrypted)s",
     "ciphertext": "pg_catalog.octet_length({t}) >= 41 AND {t} ~ %(ciphertext)s",
     "binary": "{t} !~ %(typed)s",
+    "private_key": (
+        "({h} LIKE '-----BEGIN %%' OR {h} LIKE 'Private-key-format: %%') AND {h} ~ %(private_key)s"
+    ),
     "encoded_digest": (
         "pg_catalog.octet_length({t}) BETWEEN 22 AND 88 AND {t} ~ %(encoded_digest)s"
         " AND {t} !~ '^[0-9A-Fa-f]*$'"  # hex ones are fast_digest's: counted once
@@ -255,6 +269,8 @@ def measures_of(column: Column, probes: frozenset[str]) -> tuple[str, ...]:
         found.append("filled")
     if shapes:
         found += SHAPES
+    if (text or binary) and "password_hashes" in probes:
+        found.append("private_key")
     if credential:
         found += CREDENTIAL_MEASURES
         if binary:
@@ -297,6 +313,15 @@ def relation(table: Table) -> str:
     return f"{quote_identifier(table.schema)}.{quote_identifier(table.name)}"
 
 
+def head_text(stored: str, binary: bool) -> str:
+    """The start of the value as text, enough for a test of how it begins: a bytea
+    column's first bytes only (its values may be large: build logs, files)."""
+    if binary:
+        head = f"pg_catalog.substr({stored}, 1, {HEAD_BYTES})"
+        return f"(pg_catalog.encode({head}, 'escape') COLLATE pg_catalog.\"C\")"
+    return as_text(stored)
+
+
 def as_text(stored: str, binary: bool = False) -> str:
     """The column as text in the C collation: a column's nondeterministic collation
     would refuse LIKE and regular expressions, and C compares bytes, fastest. A bytea
@@ -310,7 +335,9 @@ def as_text(stored: str, binary: bool = False) -> str:
 def condition(measure: str, column: str, alias: str = "pgvitals_row", binary: bool = False) -> str:
     """The SQL condition a counted measure counts, on `alias`'s column (bytea: `binary`)."""
     stored = f"{alias}.{quote_identifier(column)}"
-    return CONDITIONS[measure].format(c=stored, t=as_text(stored, binary))
+    return CONDITIONS[measure].format(
+        c=stored, t=as_text(stored, binary), h=head_text(stored, binary)
+    )
 
 
 def item_sql(measure: str, column: Column) -> tuple[str, str]:
