@@ -40,6 +40,12 @@ class Annotations:
             return IGNORED
         return command.lower()
 
+    def commands(self, text: str) -> list[list[str]]:
+        """The words of each annotation the tool acts on in `text`, in lower case
+        (`["up", "notransaction"]`, `["no", "transaction"]`)."""
+        found = (self.command(line) for line in text.splitlines())
+        return [c.split() for c in found if c is not None and c != IGNORED]
+
 
 IGNORED = "(ignored)"
 
@@ -58,7 +64,7 @@ SQL_MIGRATE = Annotations(
 def annotations_of(text: str) -> Annotations | None:
     """The tool whose up annotation the file carries."""
     for tool in (GOOSE, SQL_MIGRATE):
-        if any(tool.command(line) in ("up", "up notransaction") for line in text.splitlines()):
+        if any(words[:1] == ["up"] for words in tool.commands(text)):
             return tool
     return None
 

@@ -129,11 +129,6 @@ else:  # pragma: no cover
 # transaction where it holds several statements); or each statement on its own (APART)
 TRANSACTION, ONE_QUERY, APART = "transaction", "one query", "apart"
 
-GOOSE_UP = re.compile(r"^--\s*\+goose\s+up\s*$", re.IGNORECASE | re.MULTILINE)
-GOOSE_NO_TRANSACTION = re.compile(
-    r"^--\s*\+goose\s+no transaction\s*$", re.IGNORECASE | re.MULTILINE
-)
-SQL_MIGRATE_UP = re.compile(r"^-- \+migrate Up(?P<options>[^\n]*)$", re.MULTILINE)
 DBMATE_UP = re.compile(r"^--\s*migrate:up(?=\s|$)(?P<options>[^\n]*)", re.MULTILINE)
 SQLX_NO_TRANSACTION = "-- no-transaction"
 MORPH_NON_TRANSACTIONAL = "-- morph:nontransactional"
@@ -336,12 +331,14 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
     ONE_QUERY unit for each block it still sends at once: goose's StatementBegin ... End).
     `statements`: the file's, where the tool's choice depends on them (Flyway)."""
     end = len(text)
-    if GOOSE_UP.search(text):
-        opted_out = GOOSE_NO_TRANSACTION.search(text) is not None
+    # goose and sql-migrate: their annotations as review/cuts.py reads them
+    if (annotated := cuts.annotations_of(text)) is cuts.GOOSE:
+        opted_out = ["no", "transaction"] in annotated.commands(text)
         how = "add the line `-- +goose NO TRANSACTION`"
         return by_lines_units("goose", text, opted_out, "`-- +goose NO TRANSACTION`", how)
-    if migrate_up := SQL_MIGRATE_UP.search(text):
-        opted_out = "notransaction" in migrate_up.group("options").split()
+    if annotated is cuts.SQL_MIGRATE:
+        commands = annotated.commands(text)
+        opted_out = any(words[0] == "up" and "notransaction" in words for words in commands)
         opt_out = "`-- +migrate Up notransaction`"
         how = f"add `notransaction` to the annotation ({opt_out})"
         return by_lines_units("sql-migrate", text, opted_out, opt_out, how)
@@ -587,6 +584,7 @@ def togo_units(text: str, starts: list[int]) -> list[Unit]:
 
 
 @functools.cache
+@functools.cache  # asked for each file of the folder that has `-- name:` sections
 def togo_folder(folder: Path) -> bool:
     """Does a Go file in `folder`, or the one above it (Drone keeps `files/` beside its
     ddl.go), generate migrations from it with `//go:generate togo ddl`?"""
