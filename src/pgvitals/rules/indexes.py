@@ -169,12 +169,11 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
         scanned = f"{rows:,} rows" if sized else "every row"
         cost = f"an index: each delete there scans {scanned} of {table.qualname}"
         cast = facts.cast_columns(fk)
-        fix = fixes.reference_index(snap, table, fk.columns)
+        # char(n) against a varchar key: the check casts the column, no index on it
+        # serves; converting the column (fk-type-mismatch's fix) is what does
+        fix = None if cast else fixes.reference_index(snap, table, fk.columns)
         if cast:
-            # char(n) against a varchar key: the check casts the column, no index on it
-            # serves; converting the column (fk-type-mismatch's fix) is what does
             evidence["cast_to_key_type"] = cast
-            fix = None
             cost = (
                 f"an index its checks can use: they cast ({', '.join(cast)}) to the key's"
                 f" type (fk-type-mismatch), so each delete there scans {scanned} of"
