@@ -382,9 +382,25 @@ class Facts:
                 columns = {c.name for c in self.snap.columns_by_table.get(table.oid, [])}
                 if not required <= columns:
                     tool = None
+            if tool is None and self._golang_migrate_shape(table):
+                tool = "golang-migrate (under its x-migrations-table name)"
             if tool is not None:
                 found[table.oid] = tool
         return found
+
+    def _golang_migrate_shape(self, table: Table) -> bool:
+        """Is the table golang-migrate's history under a name the project chose
+        (openmeter's `schema_om`)? Its postgres driver makes exactly `(version bigint NOT
+        NULL PRIMARY KEY, dirty boolean NOT NULL)` whatever the name."""
+        columns = {
+            c.name: (c.type_name, c.not_null) for c in self.snap.columns_by_table.get(table.oid, [])
+        }
+        primary = self.snap.primary_key(table)
+        return (
+            columns == {"version": ("int8", True), "dirty": ("bool", True)}
+            and primary is not None
+            and list(primary.columns) == ["version"]
+        )
 
     @cached_property
     def backup_tables(self) -> dict[int, str]:
