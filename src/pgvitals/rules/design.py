@@ -532,8 +532,10 @@ def soft_delete_without_partial_unique(snap: Snapshot, opts: NoOptions) -> Itera
     Reported per unique index that is not partial, does not contain the soft-delete
     column, and holds a value people choose (a text column that is no `*_id`
     reference: an e-mail, a name, a code) but no version or sequence number; the
-    primary key is left out (ids are never reused), and so are text identifiers the
-    application generates (`uuid`, `token`, `checksum`, `fingerprint` columns).
+    primary key is left out (ids are never reused), and so is any unique key that
+    contains it (`UNIQUE (namespace, id)`), text identifiers the application generates
+    (`uuid`, `token`, `checksum`, `fingerprint` columns), and the tenant column
+    (`namespace`, `tenant`), which scopes a key rather than being chosen for the row.
 
     ## Why it breaks
     Soft-deleted rows stay in the table, so their values keep occupying the unique key:
@@ -560,6 +562,7 @@ def soft_delete_without_partial_unique(snap: Snapshot, opts: NoOptions) -> Itera
                 or index.is_partial
                 or index.parent_index_oid is not None
                 or marker.name in keys
+                or contains_primary_key(snap, index)
                 or not natural_key(snap, index)
             ):
                 continue
@@ -575,6 +578,15 @@ def soft_delete_without_partial_unique(snap: Snapshot, opts: NoOptions) -> Itera
                 f" {marker.name}: a deleted row's values cannot be used again",
                 evidence=evidence,
             )
+
+
+def contains_primary_key(snap: Snapshot, index: Index) -> bool:
+    """Does the unique key hold every column of the table's primary key (ent's
+    `UNIQUE (id)` and `UNIQUE (namespace, id)` beside it)? Ids are never reused, so a
+    deleted row keeping its key takes nothing away."""
+    table = snap.table_by_oid.get(index.table_oid)
+    primary = snap.primary_key(table) if table is not None else None
+    return primary is not None and set(primary.columns) <= set(index.key_columns[: index.key_count])
 
 
 def natural_key(snap: Snapshot, index: Index) -> bool:
@@ -595,6 +607,7 @@ def natural_key(snap: Snapshot, index: Index) -> bool:
         and c.type_category == "S"
         and reference_stem(c.name) is None
         and not GENERATED_LIKE.search(c.name.lower())
+        and not TENANT_LIKE.search(c.name.lower())
         for c in columns
     )
 
@@ -603,6 +616,9 @@ VERSION_LIKE = re.compile(r"(^|_)(version|revision|seq|sequence|iid|number|posit
 # values the application generates to identify a row (GitLab's terraform_states.uuid,
 # a varchar): never chosen again, so a deleted row keeping its value takes nothing away
 GENERATED_LIKE = re.compile(r"(^|_)(uuid|guid|ulid|token|digest|checksum|fingerprint)$")
+# the tenant a row belongs to (openmeter's `namespace` in every key): it scopes the key,
+# and is not a value anyone picks for the row
+TENANT_LIKE = re.compile(r"^(namespace|tenant)$")
 
 
 # --- status-without-check -------------------------------------------------------------
