@@ -34,6 +34,7 @@ from pgvitals.rules._api import (
 from pgvitals.snapshot.facts import (
     BACKUP_SUFFIX,
     DATED_SUFFIX,
+    TENANT_COLUMN,
     distinct_values,
     joined_time_word,
     named_like_time,
@@ -607,7 +608,7 @@ def natural_key(snap: Snapshot, index: Index) -> bool:
         and c.type_category == "S"
         and reference_stem(c.name) is None
         and not GENERATED_LIKE.search(c.name.lower())
-        and not TENANT_LIKE.search(c.name.lower())
+        and not TENANT_COLUMN.match(c.name.lower())
         for c in columns
     )
 
@@ -616,9 +617,6 @@ VERSION_LIKE = re.compile(r"(^|_)(version|revision|seq|sequence|iid|number|posit
 # values the application generates to identify a row (GitLab's terraform_states.uuid,
 # a varchar): never chosen again, so a deleted row keeping its value takes nothing away
 GENERATED_LIKE = re.compile(r"(^|_)(uuid|guid|ulid|token|digest|checksum|fingerprint)$")
-# the tenant a row belongs to (openmeter's `namespace` in every key): it scopes the key,
-# and is not a value anyone picks for the row
-TENANT_LIKE = re.compile(r"^(namespace|tenant)$")
 
 
 # --- status-without-check -------------------------------------------------------------

@@ -26,6 +26,7 @@ from pgvitals.rules._api import (
 from pgvitals.snapshot.facts import (
     INTEGER_RANGES,
     NIL_UUID,
+    TENANT_COLUMN,
     Reference,
     TypeMismatch,
     keep_first,
@@ -1391,33 +1392,39 @@ def unvalidated_constraint(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
 def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """A unique constraint or index on several columns, some of which allow NULL.
 
-    Unless `--no-data`, the rows that are duplicates once NULLs count as equal are
-    counted (tables under 100,000 rows); high when some exist. Low when every key column
-    may be NULL (repeated all-NULL keys are usually meant). Single-column unique keys are
-    not reported: there, several NULLs usually mean "none" on purpose. A column that the
-    index's predicate tests (`WHERE code IS NOT NULL`, `WHERE kind = 'x'`) cannot be NULL
-    in it, and a NULL column guarded by another unique index for exactly those rows
-    (`UNIQUE (room_id, user_id) WHERE thread_id IS NULL`, or with `(thread_id IS NULL)` as
-    a key as well) is not counted, and still counts as optional for the low. Low as well
-    when the nullable columns take part in no foreign key and the rest of the key is
-    among a foreign key's columns (Boundary's `UNIQUE (scope_id, name)`, a name unique
-    in its scope where one is given), even with repeats, the unnamed rows: as in a
-    one-column key, NULL means none. A nullable parent (`(tenant_id, email)` with
+    Unless `--no-data`, the rows that are duplicates once NULLs count as equal are counted
+    (tables under 100,000 rows); high when some exist. Low when every key column may be NULL
+    (repeated all-NULL keys are usually meant). Single-column unique keys are not reported:
+    there, several NULLs usually mean "none" on purpose. A column that the index's predicate
+    tests (`WHERE code IS NOT NULL`, `WHERE kind = 'x'`) cannot be NULL in it, and a NULL
+    column guarded by another unique index for exactly those rows (`UNIQUE (room_id,
+    user_id) WHERE thread_id IS NULL`, or with `(thread_id IS NULL)` as a key as well) is
+    not counted, and still counts as optional for the low. Low as well when the nullable
+    columns take part in no foreign key and the rest of the key is among a foreign key's
+    columns (Boundary's `UNIQUE (scope_id, name)`, a name unique in its scope where one is
+    given), even with repeats, the unnamed rows: as in a one-column key, NULL means none; so
+    too when the rest of the key is the tenant column (openmeter's `UNIQUE (namespace,
+    key)`, an optional external key). A nullable parent (`(tenant_id, email)` with
     `tenant_id` NULL) stays medium. Repeats do not make it high where the nullable columns
     in foreign keys are never NULL in the analyzed rows (`null_frac` 0 in `pg_stats`) and
     another nullable column is in none (Kong's `plugins`: `UNIQUE (ws_id, instance_name)`,
     `ws_id` always set, most plugins unnamed): those repeats are the rows without the
-    optional value; low when every key column may be NULL, else medium. A key that
-    contains the primary key, or the columns of another unique index over NOT NULL
-    columns, plain or read by its expressions (Coder's `custom_roles`: `UNIQUE (name,
-    organization_id)` beside `UNIQUE (lower(name))`), cannot repeat at all. Info when
-    each nullable column is emptied by a foreign key's `ON DELETE SET NULL` (listmonk's
-    `campaign_lists (campaign_id, list_id)`, a row kept with the list's name after the
-    list is deleted): those NULL repeats are what deleting parents leaves, and with
-    `NULLS NOT DISTINCT` deleting the second parent of one campaign fails. Unique indexes
-    of materialized views are not reported: PostgreSQL marks none of their columns NOT
-    NULL, even those read from NOT NULL columns, and cannot be told to; nothing but
-    REFRESH writes to them, so no insert or upsert relies on the key.
+    optional value; low when every key column may be NULL, else medium. A key that contains
+    the primary key, or the columns of another unique index over NOT NULL columns, plain or
+    read by its expressions (Coder's `custom_roles`: `UNIQUE (name, organization_id)` beside
+    `UNIQUE (lower(name))`), cannot repeat at all. Info when each nullable column is emptied
+    by a foreign key's `ON DELETE SET NULL` (listmonk's `campaign_lists (campaign_id,
+    list_id)`, a row kept with the list's name after the list is deleted): those NULL
+    repeats are what deleting parents leaves, and with `NULLS NOT DISTINCT` deleting the
+    second parent of one campaign fails. Info as well when the one nullable column is the
+    soft-delete marker and another unique index over the live rows (`WHERE deleted_at IS
+    NULL`) holds the rest of the key but the tenant column, and more (openmeter's plans:
+    `UNIQUE (namespace, key, deleted_at)` beside `UNIQUE (namespace, key, version) WHERE
+    deleted_at IS NULL`): live rows repeat on this key by design, and `NULLS NOT DISTINCT`
+    would reject them. Unique indexes of materialized views are not reported: PostgreSQL
+    marks none of their columns NOT NULL, even those read from NOT NULL columns, and cannot
+    be told to; nothing but REFRESH writes to them, so no insert or upsert relies on the
+    key.
 
     ## Why it breaks
     By default a unique index treats NULLs as distinct from each other, so `(tenant_id,
@@ -1463,11 +1470,20 @@ def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                 "deleting a second parent fail"
             )
             severity = INFO
+        elif live_key := facts.live_key_elsewhere(index, nullable):
+            evidence["live_rows_unique_by"] = live_key.name
+            message += (
+                f"; live rows are kept unique by {live_key.name} ({live_key.predicate}), whose"
+                " wider key lets them repeat on this one: NULLS NOT DISTINCT would reject"
+                " them, and this index holds back only deleted rows"
+            )
+            severity = INFO
         elif scoped_by := _optional_within_parent(snap, index, keys, nullable):
             # even with repeats: rows without the value are what it allows (unnamed ones)
             evidence["scoped_by"] = scoped_by
+            scope = "tenant" if TENANT_COLUMN.match(scoped_by) else "parent"
             message += (
-                f"; unique within the parent ({scoped_by}) where set: an optional value,"
+                f"; unique within the {scope} ({scoped_by}) where set: an optional value,"
                 " whose NULLs mean none, as in a one-column unique key"
             )
             severity = LOW
@@ -1493,7 +1509,8 @@ def _optional_within_parent(
     """A foreign key whose columns hold the rest, NOT NULL, of the key, when the
     nullable columns take part in no foreign key: `UNIQUE (scope_id, name)` with an
     optional name is "a name is unique in its scope, where one is given" (Boundary's
-    36 `*_scope_id_name_uq`), what a one-column unique key over a nullable column says."""
+    36 `*_scope_id_name_uq`), what a one-column unique key over a nullable column says;
+    or, where the rest is the tenant column (`namespace`), that column's name."""
     foreign_keys = snap.facts.foreign_keys_of.get(index.table_oid, [])
     if any(set(fk.columns) & set(nullable) for fk in foreign_keys):
         return None  # a nullable parent: the key's rows without one repeat (tenant_id, email)
@@ -1501,6 +1518,8 @@ def _optional_within_parent(
     for fk in foreign_keys:
         if rest and rest <= set(fk.columns):  # or part of one: a subtype's (scope_id, id)
             return fk.name
+    if rest and all(TENANT_COLUMN.match(name) for name in rest):
+        return ", ".join(sorted(rest))  # the tenant: openmeter's (namespace, key)
     return None
 
 

@@ -899,6 +899,32 @@ class Facts:
                 return True
         return False
 
+    def live_key_elsewhere(self, index: Index, nullable: list[str]) -> Index | None:
+        """Where the only nullable key column is the table's soft-delete marker: another
+        unique index over the live rows (`WHERE deleted_at IS NULL`) whose key holds the
+        rest of this one but the tenant column, and more (openmeter's `UNIQUE (namespace,
+        key, version) WHERE deleted_at IS NULL` beside `UNIQUE (namespace, key,
+        deleted_at)`). Live rows are meant to repeat on this key, then."""
+        marker = self.soft_delete_columns.get(index.table_oid)
+        if marker is None or nullable != [marker.name]:
+            return None
+        rest = {
+            name
+            for name in index.key_columns[: index.key_count]
+            if name and name != marker.name and not TENANT_COLUMN.match(name)
+        }
+        for other in self.snap.indexes_by_table.get(index.table_oid, []):
+            keys = set(other.key_columns[: other.key_count])
+            if (
+                other.oid != index.oid
+                and other.is_unique
+                and other.is_valid
+                and _mentions(other.predicate, marker.name, "IS NULL")
+                and rest < keys
+            ):
+                return other
+        return None
+
     def _columns_read(self, index: Index) -> set[str]:
         """The columns an index's keys read: its plain key columns and those its
         expression keys name (Coder's `UNIQUE (lower(name))`: rows equal in `name` are
@@ -1762,6 +1788,9 @@ MIGRATION_TABLE_COLUMNS = {"schema_meta": frozenset({"subsystem", "executed"})}
 BACKUP_SUFFIX = re.compile(r"_(backup|bak|bkp|old|copy|tmp|temp)\d*$", re.IGNORECASE)
 # `_20240115`, `_2024_01_15`, `_2024-01-15`, `20240115`: a full date at the end.
 DATED_SUFFIX = re.compile(r"_?(19|20)\d\d[_-]?(0[1-9]|1[0-2])[_-]?(0[1-9]|[12]\d|3[01])$")
+# The column naming the tenant a row belongs to, a plain value rather than a reference
+# (openmeter's `namespace` in every key): it scopes a key, nobody picks it for the row.
+TENANT_COLUMN = re.compile(r"^(namespace|tenant)$")
 # A column that names another table: `teacher_id`, `teacherId`, `TeacherID`.
 REFERENCE_SUFFIX = re.compile(r"^(?P<stem>.+?)(_id|Id|ID)$")
 # A key named `<thing>_<x>id` that `_id` does not end: Dendrite's numeric ids,
