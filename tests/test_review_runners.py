@@ -787,3 +787,31 @@ def test_togo_ddl_runs_each_named_section_in_a_transaction_of_its_own(server, tm
     assert [(unit.mode, unit.tool) for unit in found] == [
         (APART, "togo ddl"), (ONE_QUERY, "togo ddl"), (ONE_QUERY, "togo ddl")
     ]  # fmt: skip
+
+
+def test_atlas_sum_beside_golang_migrate_files_is_atlas_writing_golang_migrate_format(
+    tmp_path,
+) -> None:
+    """openmeterio/openmeter@7e57a39 generates its migrations with Atlas in golang-migrate's
+    format (atlas.hcl: `format = "golang-migrate"`), so atlas.sum sits beside the
+    `.up.sql`/`.down.sql` pairs that golang-migrate applies: it sends each file as one
+    query string, and `-- atlas:txmode none` means nothing to it. Atlas's own format has
+    no `.down.sql`: a folder of those with atlas.sum stays Atlas's."""
+    write(
+        tmp_path,
+        {
+            "gm/atlas.sum": "h1:not-checked-by-review=\n",
+            "gm/20240101000000_index.up.sql": "CREATE INDEX CONCURRENTLY i ON t (a);\n",
+            "gm/20240101000000_index.down.sql": "DROP INDEX i;\n",
+            "atlas/atlas.sum": "h1:not-checked-by-review=\n",
+            "atlas/20240101000000_index.sql": "CREATE INDEX CONCURRENTLY i ON t (a);\n",
+        },
+    )
+    golang = tmp_path / "gm/20240101000000_index.up.sql"
+    [unit] = units(golang, golang.read_text())
+    assert (unit.tool, unit.mode) == ("golang-migrate", ONE_QUERY)
+    assert "x-multi-statement" in unit.fix
+    assert "atlas:txmode" not in unit.fix
+    atlas = tmp_path / "atlas/20240101000000_index.sql"
+    [unit] = units(atlas, atlas.read_text())
+    assert unit.tool == "Atlas"

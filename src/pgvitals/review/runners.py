@@ -49,7 +49,9 @@ source (repository @ commit):
 - Atlas (ariga/atlas@a5e0aec, cmd/atlas/internal/cmdapi/migrate.go, sql/migrate/dir.go):
   the files of a folder with `atlas.sum` run statement by statement, each file in a
   transaction (`--tx-mode file`, the default), unless the file's header says `--
-  atlas:txmode none`.
+  atlas:txmode none`. Not `.up.sql` files with a `.down.sql` beside them: Atlas writes
+  those (and atlas.sum) in golang-migrate's format, for golang-migrate to apply
+  (openmeterio/openmeter's atlas.hcl).
 
 - Flyway (flyway/flyway@c5e20fc, flyway-core .../sqlscript/ParserSqlScript.java and
   .../parser/Parser.java, flyway-database-postgresql .../PostgreSQLParser.java): a
@@ -364,7 +366,11 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
         )
         recognised = f"V<version>__<name>.sql, and {flyway.recognised_by}"
         return [Unit(0, end, TRANSACTION, "Flyway", recognised, fix)]
-    if (folder / "atlas.sum").is_file():
+    up = VERSIONED_UP.match(name)
+    # golang-migrate's pairs: Atlas writes them, atlas.sum too, in golang-migrate's format
+    # (openmeter's atlas.hcl), for golang-migrate to apply; Atlas's own format has no down
+    golang_pair = up is not None and (folder / f"{up.group(1)}.down.sql").is_file()
+    if (folder / "atlas.sum").is_file() and not golang_pair:
         if atlas_txmode(text) == "none":
             return [Unit(0, end, APART, "Atlas", "`-- atlas:txmode none`", "")]
         fix = (
@@ -386,7 +392,6 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
             return [Unit(0, end, ONE_QUERY, "pop", recognised, alone)]
         recognised = f"<version>_<name>[.postgres].up.sql {POP_RECOGNISED}"
         return [Unit(0, end, TRANSACTION, "pop", recognised, f"{alone}; {NOT_ATOMIC_ALONE}")]
-    up = VERSIONED_UP.match(name)
     if VERSIONED.match(name) and not name.endswith(".down.sql") and uses_sqlx(folder.parent):
         recognised = "<version>_<name>.sql beside a Cargo.toml that uses sqlx"
         return [marked_unit(text, "sqlx", SQLX_NO_TRANSACTION, recognised)]
@@ -405,7 +410,7 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
         )
         recognised = "<version>_<name>.up.sql beside Concourse's Go migrations (.up.go)"
         return [Unit(0, end, TRANSACTION, "Concourse", recognised, fix)]
-    if up and (folder / f"{up.group(1)}.down.sql").is_file():
+    if golang_pair:
         fix = (
             "move the statement to a migration file of its own (one statement alone is in no"
             " transaction block), or run golang-migrate with x-multi-statement=true, which"
