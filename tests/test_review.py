@@ -843,3 +843,29 @@ def test_a_prisma_migrations_folder_is_judged_as_prisma_without_its_history_tabl
     assert (prisma["severity"], prisma["evidence"].get("prisma_relation_table")) == ("low", True)
     assert prisma["fix"] is None
     assert (plain["severity"], plain["evidence"].get("prisma_relation_table")) == ("medium", None)
+
+
+def test_golang_migrate_pairs_are_known_to_review_so_the_fix_script_says_where_they_go(
+    server, tmp_path
+) -> None:
+    """Review runs no tool, so golang-migrate's table is not made: the `.up.sql` files
+    with their `.down.sql` say golang-migrate runs them (openmeterio/openmeter@7e57a39,
+    Atlas-written in golang-migrate's format, atlas.sum beside them). The fix script then
+    says its CONCURRENTLY statements each need a migration file of their own."""
+    write(tmp_path, {
+        "migrations/atlas.sum": "h1:not-checked-by-review=\n",
+        "migrations/20240101000000_init.up.sql": (
+            "CREATE TABLE meters (id char(26) PRIMARY KEY);\n"
+            "CREATE TABLE usage (id char(26) PRIMARY KEY, meter_id char(26) REFERENCES meters);\n"
+        ),
+        "migrations/20240101000000_init.down.sql": "DROP TABLE usage, meters;\n",
+    })  # fmt: skip
+    run = review(tmp_path, "migrations", "--server", server.dsn(), "-o", "out/report.json")
+    assert run.exit_code == 0, run.stderr
+    report = json.loads((tmp_path / "out/report.json").read_text())
+    assert report["sections"]["inventory"]["migrations"] == [
+        "golang-migrate (the reviewed migrations)"
+    ]
+    script = (tmp_path / "out/fix.sql").read_text()
+    assert "CREATE INDEX CONCURRENTLY" in script
+    assert "x-multi-statement=true" in script

@@ -324,6 +324,17 @@ def known_tools(selection: Selection) -> list[str]:
     return ["Prisma"] if prisma else []
 
 
+def golang_migrate_up(path: Path) -> bool:
+    """Is the file an up migration of golang-migrate's: `<version>_<name>.up.sql` with
+    its `.down.sql` beside it? (Atlas writes these too, with atlas.sum, in golang-migrate's
+    format: openmeterio/openmeter's atlas.hcl; its own format has no down files.)"""
+    up = GOLANG_MIGRATE_UP.match(path.name)
+    return up is not None and (path.parent / f"{up.group(1)}.down.sql").is_file()
+
+
+GOLANG_MIGRATE_UP = re.compile(r"^(\d+_.+)\.up\.sql$")
+
+
 def prisma_positions(folder: Path) -> dict[str, int] | None:
     """The migration folders of a Prisma migrations folder (the one holding its
     `migration_lock.toml`), with their place in the order Prisma applies them: names

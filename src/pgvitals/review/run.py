@@ -33,6 +33,7 @@ from pgvitals.review.files import (
     InputError,
     Selection,
     SourceFile,
+    golang_migrate_up,
     known_tools,
     select,
 )
@@ -273,10 +274,22 @@ def load_and_snapshot(
 
 def migration_tools(files: Selection, base: Base | None) -> list[str]:
     """The tools that run the reviewed files, and those of a base of earlier files."""
-    tools = known_tools(files)
+    tools = known_tools(files) + golang_migrate(files)
     if base is not None and base.files is not None:
-        tools += [t for t in known_tools(base.files) if t not in tools]
+        earlier = known_tools(base.files) + golang_migrate(base.files)
+        tools += [t for t in earlier if t not in tools]
     return tools
+
+
+def golang_migrate(files: Selection) -> list[str]:
+    """golang-migrate, where it runs one of the files (an `.up.sql` beside its `.down.sql`
+    that no other tool's marks claim): the fix script says how it runs a file."""
+    for source in files.files:
+        if golang_migrate_up(source.path):
+            text, _ = read_migration(source)
+            if any(unit.tool == "golang-migrate" for unit in runners.units(source.path, text)):
+                return ["golang-migrate"]
+    return []
 
 
 def with_tools(snapshot: Snapshot, tools: list[str]) -> Snapshot:

@@ -367,9 +367,7 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
         recognised = f"V<version>__<name>.sql, and {flyway.recognised_by}"
         return [Unit(0, end, TRANSACTION, "Flyway", recognised, fix)]
     up = VERSIONED_UP.match(name)
-    # golang-migrate's pairs: Atlas writes them, atlas.sum too, in golang-migrate's format
-    # (openmeter's atlas.hcl), for golang-migrate to apply; Atlas's own format has no down
-    golang_pair = up is not None and (folder / f"{up.group(1)}.down.sql").is_file()
+    golang_pair = files.golang_migrate_up(path)  # Atlas may write these too, with atlas.sum
     if (folder / "atlas.sum").is_file() and not golang_pair:
         if atlas_txmode(text) == "none":
             return [Unit(0, end, APART, "Atlas", "`-- atlas:txmode none`", "")]
