@@ -489,6 +489,52 @@ def test_set_null_repeats_the_null_key_and_nulls_not_distinct_breaks_the_delete(
             admin.execute("DELETE FROM lists WHERE id = 2")
 
 
+def test_versions_repeat_the_key_among_live_rows_and_nulls_not_distinct_rejects_them(
+    database,
+) -> None:
+    """openmeter's plans: UNIQUE (namespace, key, deleted_at) beside UNIQUE (namespace,
+    key, version) WHERE deleted_at IS NULL. Two live versions of a plan share (namespace,
+    key, NULL), which the loose index lets in and NULLS NOT DISTINCT refuses (hence info);
+    the loose index holds back only deleted rows."""
+    database.execute(
+        "CREATE TABLE plans (id text PRIMARY KEY, namespace text NOT NULL, key text NOT NULL,"
+        " version int NOT NULL, deleted_at timestamptz);"
+        "CREATE UNIQUE INDEX loose ON plans (namespace, key, deleted_at);"
+        "CREATE UNIQUE INDEX live ON plans (namespace, key, version) WHERE deleted_at IS NULL;"
+        "INSERT INTO plans VALUES ('a', 'acme', 'pro', 1, NULL), ('b', 'acme', 'pro', 2, NULL)"
+    )
+    with database.admin() as admin:
+        if admin.info.server_version < 150000:
+            return  # NULLS NOT DISTINCT arrived in 15
+        with pytest.raises(psycopg.errors.UniqueViolation, match="strict"):
+            admin.execute(
+                "CREATE UNIQUE INDEX strict ON plans (namespace, key, deleted_at)"
+                " NULLS NOT DISTINCT"
+            )
+
+
+def test_an_optional_key_per_tenant_under_nulls_not_distinct_allows_one_keyless_row(
+    database,
+) -> None:
+    """openmeter's customers: UNIQUE (namespace, key) WHERE deleted_at IS NULL, key an
+    optional external key. The NULL repeats are the keyless customers of a namespace
+    (hence low); with NULLS NOT DISTINCT a namespace could have one customer without a key."""
+    database.execute(
+        "CREATE TABLE customers (id text PRIMARY KEY, namespace text NOT NULL, key text,"
+        " deleted_at timestamptz);"
+        "INSERT INTO customers VALUES ('a', 'acme', NULL, NULL)"
+    )
+    with database.admin() as admin:
+        if admin.info.server_version < 150000:
+            return  # NULLS NOT DISTINCT arrived in 15
+        admin.execute(
+            "CREATE UNIQUE INDEX strict ON customers (namespace, key) NULLS NOT DISTINCT"
+            " WHERE deleted_at IS NULL"
+        )
+        with pytest.raises(psycopg.errors.UniqueViolation, match="strict"):
+            admin.execute("INSERT INTO customers VALUES ('b', 'acme', NULL, NULL)")
+
+
 def test_a_materialized_views_columns_are_never_not_null_and_cannot_be_made_so(database) -> None:
     database.execute(
         "CREATE TABLE countries (code text PRIMARY KEY, name text NOT NULL);"
