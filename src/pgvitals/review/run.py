@@ -311,6 +311,8 @@ def load_files(
         first = len(loader.load.statements)
         if runners.one_by_one(source.path, text, split.statements):
             loader.load.one_by_one.add(source.shown)
+        if (batch := runners.batch(source.path)) is not None:
+            loader.load.batches[source.shown] = batch
         loader.run_file(split.statements, runners.wrapping(source.path, text, split.statements))
         if linted is not None:
             linted.append(safety.linted_file(source.shown, split.text, first, split.statements))
