@@ -60,8 +60,9 @@ class CommentOptions:
 def missing_comments(snap: Snapshot, opts: CommentOptions) -> Iterator[Draft]:
     """Fewer than `min_table_coverage` of a schema's tables have a COMMENT.
 
-    One finding per schema, with its coverage: tables (partitions aside) and columns
-    commented, whether the schema itself is, and the tables without a comment.
+    One finding per schema, with its coverage: tables (partitions and migration tools'
+    history tables aside) and columns commented, whether the schema itself is, and the
+    tables without a comment.
 
     ## Why it breaks
     What a table holds, what a status value means, which unit a number is in: the
@@ -76,7 +77,13 @@ def missing_comments(snap: Snapshot, opts: CommentOptions) -> Iterator[Draft]:
     """
     tables_by_schema: dict[str, list[Table]] = defaultdict(list)
     for table in snap.tables:
-        if table.is_regular and not table.is_partition:
+        # a migration tool's history table is the tool's (Drizzle's schema `drizzle`
+        # holds only __drizzle_migrations): nobody documents it
+        if (
+            table.is_regular
+            and not table.is_partition
+            and table.oid not in snap.facts.migration_tables
+        ):
             tables_by_schema[table.schema].append(table)
     schemas = schemas_by_name(snap)
     for name, tables in sorted(tables_by_schema.items()):
