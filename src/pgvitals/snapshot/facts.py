@@ -721,6 +721,8 @@ class Facts:
         ]
         if len(named) != 1:
             return None
+        if misspells_table_key(column.name, named[0].name, target.name):
+            return None
         meaning = self.declared_meanings.get((column.name, target.oid))
         if meaning is not None:
             meant, stored_as = meaning
@@ -1759,6 +1761,23 @@ ID_ENDINGS = ("_id", "Id", "ID")
 def is_id_name(name: str) -> bool:
     """`id`, `teacher_id`, `teacherId`, `TeacherID`, `teacherid`: a name for an id."""
     return name.endswith(ID_ENDINGS) or name.lower().endswith("id")
+
+
+def misspells_table_key(column: str, key: str, table: str) -> bool:
+    """Does the key spell its table's name as written (`teamsId` of `teams`) and the
+    column, which names it in another number (`team_id`), not? A reference to it spells
+    the key's stem (Dokploy's notification."teamsId"); `team_id` holds other teams' ids
+    (better-auth's, beside Dokploy's Microsoft Teams webhooks)."""
+    if key in ("id", column):
+        return False
+    key_match, column_match = REFERENCE_SUFFIX.match(key), REFERENCE_SUFFIX.match(column)
+    if key_match is None or column_match is None:
+        return False
+    key_stem = words(key_match.group("stem"))
+    if key_stem != words(table) or table_key(table) == "_".join(key_stem):
+        return False  # not named after the table, or the table's name is its singular
+    stem = words(column_match.group("stem"))
+    return stem[-len(key_stem) :] != key_stem
 
 
 @cache
