@@ -789,11 +789,15 @@ def test_togo_ddl_runs_each_named_section_in_a_transaction_of_its_own(server, tm
     ]  # fmt: skip
 
 
-def drizzle_folder(folder: Path, migrations: dict[str, str]) -> None:
+def drizzle_folder(
+    folder: Path, migrations: dict[str, str], whens: dict[str, int] | None = None
+) -> None:
     """A Drizzle migrations folder: the files, and a meta/_journal.json listing them in
-    the order given (drizzle-kit's shape; Dokploy/dokploy@772b768 apps/dokploy/drizzle)."""
+    the order given (drizzle-kit's shape; Dokploy/dokploy@772b768 apps/dokploy/drizzle),
+    each `when` one after the other unless given."""
     write(folder, {f"{tag}.sql": text for tag, text in migrations.items()})
-    entries = [{"idx": n, "version": "7", "when": 1750000000000 + n, "tag": tag,
+    whens = {tag: (whens or {}).get(tag, 1750000000000 + n) for n, tag in enumerate(migrations)}
+    entries = [{"idx": n, "version": "7", "when": whens[tag], "tag": tag,
                 "breakpoints": True} for n, tag in enumerate(migrations)]  # fmt: skip
     journal = {"version": "7", "dialect": "postgresql", "entries": entries}
     write(folder, {"meta/_journal.json": json.dumps(journal)})
@@ -875,3 +879,32 @@ def test_a_lock_taken_by_one_drizzle_migration_is_held_through_the_next(server, 
     [index] = [f for f in run.json()["findings"] if f["rule"] == "migration-index-not-concurrent"]
     safe_form = index["evidence"]["safe_form"]
     assert "Drizzle runs all pending migrations in one transaction" in safe_form
+
+
+def test_a_new_drizzle_migration_older_than_the_bases_last_never_runs_there(
+    server, tmp_path
+) -> None:
+    """migrate() runs only the migrations whose journal `when` is after the latest in
+    __drizzle_migrations: a branch's migration generated before the base's last one,
+    merged after it, is skipped on every database at the base. Review does not load it
+    (its broken statement is not what the deploy meets), and says why."""
+    first = {"0000_hosts": "CREATE TABLE hosts (id bigint PRIMARY KEY);",
+             "0001_main": "ALTER TABLE hosts ADD COLUMN name text;"}  # fmt: skip
+    whens = {"0000_hosts": 1000, "0001_main": 3000, "0002_branch": 2000, "0003_next": 4000}
+    drizzle_folder(tmp_path / "base", first, whens)
+    drizzle_folder(tmp_path / "drizzle", {
+        **first,
+        "0002_branch": "ALTER TABLE hosts ADD COLUMN name text;",  # fails where it ran
+        "0003_next": "ALTER TABLE hosts ADD COLUMN port integer;",
+    }, whens)  # fmt: skip
+    run = review(tmp_path, "drizzle", "--base", "base", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    assert invalid_ddl(run) == []
+    skipped = {e["object"]: e["reason"] for e in run.json()["collection"]["skipped"]}
+    reason = skipped.get("drizzle/0002_branch.sql:1", "")
+    assert "Drizzle never runs it on a database at the base" in reason
+    assert "0001_main.sql (3000)" in reason
+    assert "drizzle/0003_next.sql:1" not in skipped
+    # without a base, every migration runs (a new database): the ADD COLUMN fails
+    fresh = review(tmp_path, "drizzle", "--server", server.dsn())
+    assert [located(f) for f in invalid_ddl(fresh)] == ["drizzle/0002_branch.sql:1"]

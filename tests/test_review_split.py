@@ -10,7 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pgvitals.review.files import GIVEN, InputError, drizzle_positions, natural_key, select
+from pgvitals.review.files import (
+    GIVEN,
+    InputError,
+    drizzle_journal,
+    drizzle_positions,
+    natural_key,
+    select,
+)
 from pgvitals.review.split import split_file
 
 
@@ -218,7 +225,7 @@ def test_a_temporal_schema_version_loads_its_manifests_files_in_its_order(tmp_pa
     assert left == ["v1.10/unlisted.sql", "v1.13/add_used.sql"]
 
 
-def drizzle_journal(folder: Path, tags: list[str], dialect: str = "postgresql") -> None:
+def write_drizzle_journal(folder: Path, tags: list[str], dialect: str = "postgresql") -> None:
     entries = [{"idx": n, "version": "7", "when": 1700000000000 + n, "tag": tag,
                 "breakpoints": True} for n, tag in enumerate(tags)]  # fmt: skip
     (folder / "meta").mkdir(parents=True, exist_ok=True)
@@ -235,14 +242,15 @@ def test_a_drizzle_folder_loads_the_files_its_journal_lists_in_its_order(tmp_pat
     drizzle = tmp_path / "drizzle"
     write(drizzle, "0000_init.sql", "0001_b.sql", "0002_a.sql", "0130_abandoned.sql",
           "0130_kept.sql")  # fmt: skip
-    drizzle_journal(drizzle, ["0000_init", "0002_a", "0001_b", "0130_kept"])
+    write_drizzle_journal(drizzle, ["0000_init", "0002_a", "0001_b", "0130_kept"])
     selection = select([tmp_path])
     assert [f.path.name for f in selection.files] == [
         "0000_init.sql", "0002_a.sql", "0001_b.sql", "0130_kept.sql"]  # fmt: skip
     assert [Path(p).name for p in selection.not_run_by_tool] == ["0130_abandoned.sql"]
     assert "Drizzle does not run it" in next(iter(selection.not_run_by_tool.values()))
     # a journal of another dialect is not PostgreSQL's: natural order, every file
-    drizzle_journal(drizzle, ["0000_init"], dialect="sqlite")
+    write_drizzle_journal(drizzle, ["0000_init"], dialect="sqlite")
+    drizzle_journal.cache_clear()
     drizzle_positions.cache_clear()
     assert len(select([tmp_path]).files) == 5
 

@@ -325,9 +325,9 @@ DRIZZLE_DIALECTS = frozenset({"postgresql", "pg"})  # drizzle-kit's names, new a
 
 
 @functools.cache
-def drizzle_positions(folder: Path) -> dict[str, int] | None:
-    """The files a Drizzle migrations folder's `meta/_journal.json` lists, with their
-    place in its order (drizzle-team/drizzle-orm@b786252, drizzle-orm/src/migrator.ts
+def drizzle_journal(folder: Path) -> dict[str, int] | None:
+    """The files a Drizzle migrations folder's `meta/_journal.json` lists, in its order,
+    with their `when` (drizzle-team/drizzle-orm@b786252, drizzle-orm/src/migrator.ts
     readMigrationFiles runs `<tag>.sql` for each entry, in the journal's order, and no
     other file); None where the folder has no PostgreSQL journal."""
     try:
@@ -341,8 +341,19 @@ def drizzle_positions(folder: Path) -> dict[str, int] | None:
     entries = journal.get("entries")
     if not isinstance(entries, list):
         return None
-    tags = [entry.get("tag") for entry in entries if isinstance(entry, dict)]
-    return {f"{tag}.sql": place for place, tag in enumerate(tags) if isinstance(tag, str)}
+    listed = [entry for entry in entries if isinstance(entry, dict)]
+    return {
+        f"{entry['tag']}.sql": entry.get("when") if isinstance(entry.get("when"), int) else 0
+        for entry in listed
+        if isinstance(entry.get("tag"), str)
+    }
+
+
+@functools.cache
+def drizzle_positions(folder: Path) -> dict[str, int] | None:
+    """The files a Drizzle folder's journal lists, with their place in its order."""
+    listed = drizzle_journal(folder)
+    return None if listed is None else {name: place for place, name in enumerate(listed)}
 
 
 def known_tools(selection: Selection) -> list[str]:
