@@ -141,9 +141,10 @@ def naming_singular_plural_mix(snap: Snapshot, opts: NumberOptions) -> Iterator[
     The last word of each name decides, through an English inflection library; words
     that are the same in both forms (`series`, `news`, `emoji`) or have no plural in use
     (`feedback`, `progress`, `data`, `metadata`, also at the end of a name run together:
-    `fileinfo`), and participles (`uploads_processed`) do not count, nor do a singular
-    word after a plural one, which is the name's head while the words after it qualify
-    it (GitLab's `web_hook_logs_daily`, `cluster_providers_gcp`,
+    `fileinfo`), names of software that end in s (`postgres`, `redis`: Dokploy's tables
+    of the services it deploys) and participles (`uploads_processed`) do not count, nor
+    do a singular word after a plural one, which is the name's head while the words
+    after it qualify it (GitLab's `web_hook_logs_daily`, `cluster_providers_gcp`,
     `project_authorizations_for_migration`: plural tables), nor do
     partitions, backup copies and migration tools' tables. The tables in the less used
     form are reported one by one when they are at most `max_minority` of the schema's,
