@@ -394,8 +394,12 @@ class Facts:
         in the same schema and has every column of theirs, so monthly partitions,
         `events_2024` tables by design, `sensor_temp` and Hatchet's
         `v1_task_events_olap_tmp` (a queue with columns of its own beside
-        `v1_task_events_olap`) are not copies."""
+        `v1_task_events_olap`) are not copies; nor is a `*_backup`, `*_bak` or `*_old`
+        table that another table references where no original exists."""
         by_name = {(t.schema, t.name): t for t in self.snap.tables}
+        # tables other tables' foreign keys reference
+        referenced = {c.ref_table_oid for c in self.snap.constraints
+                      if c.kind == "f" and c.ref_table_oid != c.table_oid}  # fmt: skip
         found: dict[int, str] = {}
         for table in self.snap.tables:
             if table.is_partition or table.kind not in ("r", "p"):
@@ -405,7 +409,12 @@ class Facts:
                 word = match.group(1).lower()
                 # `sensor_temp` is a temperature: these words need the original beside them
                 original = by_name.get((table.schema, table.name[: match.start()]))
-                if word not in ("copy", "tmp", "temp") or self._copies(table, original):
+                if word in ("copy", "tmp", "temp"):
+                    if self._copies(table, original):
+                        found[table.oid] = word
+                elif original is not None or table.oid not in referenced:
+                    # referenced, with no original: an entity named so (Dokploy's
+                    # volume_backup, its backup jobs), not a copy
                     found[table.oid] = word
                 continue
             dated = DATED_SUFFIX.search(table.name)
