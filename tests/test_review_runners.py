@@ -815,3 +815,124 @@ def test_atlas_sum_beside_golang_migrate_files_is_atlas_writing_golang_migrate_f
     atlas = tmp_path / "atlas/20240101000000_index.sql"
     [unit] = units(atlas, atlas.read_text())
     assert unit.tool == "Atlas"
+
+
+def drizzle_folder(
+    folder: Path, migrations: dict[str, str], whens: dict[str, int] | None = None
+) -> None:
+    """A Drizzle migrations folder: the files, and a meta/_journal.json listing them in
+    the order given (drizzle-kit's shape; Dokploy/dokploy@772b768 apps/dokploy/drizzle),
+    each `when` one after the other unless given."""
+    write(folder, {f"{tag}.sql": text for tag, text in migrations.items()})
+    whens = {tag: (whens or {}).get(tag, 1750000000000 + n) for n, tag in enumerate(migrations)}
+    entries = [{"idx": n, "version": "7", "when": whens[tag], "tag": tag,
+                "breakpoints": True} for n, tag in enumerate(migrations)]  # fmt: skip
+    journal = {"version": "7", "dialect": "postgresql", "entries": entries}
+    write(folder, {"meta/_journal.json": json.dumps(journal)})
+
+
+DRIZZLE = {
+    "0000_hosts": (
+        'CREATE TABLE "Weird""Host" ("id" bigint PRIMARY KEY, "ñame" text);'
+        "--> statement-breakpoint\n"
+        'ALTER TABLE "Weird""Host" ADD COLUMN "port" integer;'
+    ),
+    "0001_index": 'CREATE INDEX CONCURRENTLY "host_name_idx" ON "Weird""Host" ("ñame");',
+    # a hand-written trigger function with a breakpoint at a `;` line of its body
+    "0002_touch": (
+        'CREATE FUNCTION "touch"() RETURNS trigger LANGUAGE plpgsql AS $$\n'
+        "BEGIN\n"
+        "  NEW.port := 0;--> statement-breakpoint\n"
+        "  RETURN NEW;\n"
+        "END $$;"
+    ),
+}
+
+
+def run_as_drizzle(connection: psycopg.Connection, folder: Path, tags: list[str]) -> None:
+    """drizzle-orm's pg dialect migrate(): one transaction for every pending migration,
+    each file cut at `--> statement-breakpoint` and each piece sent as one query."""
+    with connection.transaction():
+        for tag in tags:
+            for piece in (folder / f"{tag}.sql").read_text().split("--> statement-breakpoint"):
+                connection.execute(piece)
+
+
+def test_drizzle_runs_its_pending_migrations_in_one_transaction_cut_at_breakpoints(
+    server, database, tmp_path
+) -> None:
+    """An index built CONCURRENTLY fails at deploy in any Drizzle migration (no opt-out),
+    and a breakpoint inside a function body sends its first piece alone; the statements
+    between breakpoints load."""
+    drizzle_folder(tmp_path / "drizzle", DRIZZLE)
+    run = review(tmp_path, "drizzle", "--server", server.dsn())
+    found = {located(f): f["evidence"] for f in invalid_ddl(run)}
+    assert set(found) == {"drizzle/0001_index.sql:1", "drizzle/0002_touch.sql:1"}
+    index = found["drizzle/0001_index.sql:1"]
+    assert index["sqlstate"] == "25001"
+    assert index["runner"]["tool"] == "Drizzle"
+    assert index["runner"]["runs"] == (
+        "in one transaction with every other pending migration of its folder"
+    )
+    assert "no opt-out" in index["runner"]["fix"]
+    touch = found["drizzle/0002_touch.sql:1"]
+    assert touch["sqlstate"] == "42601"  # unterminated dollar-quoted string
+    assert "cuts this statement at line 3" in touch["runner"]["runs"]
+    # the deploy failures, as Drizzle runs the folder
+    with psycopg.connect(database.dsn, autocommit=True) as connection:
+        run_as_drizzle(connection, tmp_path / "drizzle", ["0000_hosts"])
+        for tag, sqlstate in (("0001_index", "25001"), ("0002_touch", "42601")):
+            with pytest.raises(psycopg.Error) as rejected:
+                run_as_drizzle(connection, tmp_path / "drizzle", [tag])
+            assert rejected.value.sqlstate == sqlstate
+
+
+def test_a_lock_taken_by_one_drizzle_migration_is_held_through_the_next(server, tmp_path) -> None:
+    """Drizzle commits once, after the last pending migration: the ALTER's lock on builds
+    is still held while the next file builds an index in place."""
+    first = {"0000_builds": "CREATE TABLE builds (id bigint PRIMARY KEY, status text);"}
+    drizzle_folder(tmp_path / "base", first)
+    drizzle_folder(tmp_path / "drizzle", {
+        **first,
+        "0001_foo": "ALTER TABLE builds ADD COLUMN foo text NOT NULL DEFAULT '';",
+        "0002_foo_index": "CREATE INDEX builds_foo_idx ON builds (foo);",
+    })  # fmt: skip
+    run = review(tmp_path, "drizzle", "--base", "base", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    rules = sorted((f["rule"], located(f)) for f in run.json()["findings"])
+    assert rules == [
+        ("migration-index-not-concurrent", "drizzle/0002_foo_index.sql:1"),
+        ("migration-lock-held-during-long-statement", "drizzle/0001_foo.sql:1"),
+    ]
+    [index] = [f for f in run.json()["findings"] if f["rule"] == "migration-index-not-concurrent"]
+    safe_form = index["evidence"]["safe_form"]
+    assert "Drizzle runs all pending migrations in one transaction" in safe_form
+
+
+def test_a_new_drizzle_migration_older_than_the_bases_last_never_runs_there(
+    server, tmp_path
+) -> None:
+    """migrate() runs only the migrations whose journal `when` is after the latest in
+    __drizzle_migrations: a branch's migration generated before the base's last one,
+    merged after it, is skipped on every database at the base. Review does not load it
+    (its broken statement is not what the deploy meets), and says why."""
+    first = {"0000_hosts": "CREATE TABLE hosts (id bigint PRIMARY KEY);",
+             "0001_main": "ALTER TABLE hosts ADD COLUMN name text;"}  # fmt: skip
+    whens = {"0000_hosts": 1000, "0001_main": 3000, "0002_branch": 2000, "0003_next": 4000}
+    drizzle_folder(tmp_path / "base", first, whens)
+    drizzle_folder(tmp_path / "drizzle", {
+        **first,
+        "0002_branch": "ALTER TABLE hosts ADD COLUMN name text;",  # fails where it ran
+        "0003_next": "ALTER TABLE hosts ADD COLUMN port integer;",
+    }, whens)  # fmt: skip
+    run = review(tmp_path, "drizzle", "--base", "base", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    assert invalid_ddl(run) == []
+    skipped = {e["object"]: e["reason"] for e in run.json()["collection"]["skipped"]}
+    reason = skipped.get("drizzle/0002_branch.sql:1", "")
+    assert "Drizzle never runs it on a database at the base" in reason
+    assert "0001_main.sql (3000)" in reason
+    assert "drizzle/0003_next.sql:1" not in skipped
+    # without a base, every migration runs (a new database): the ADD COLUMN fails
+    fresh = review(tmp_path, "drizzle", "--server", server.dsn())
+    assert [located(f) for f in invalid_ddl(fresh)] == ["drizzle/0002_branch.sql:1"]

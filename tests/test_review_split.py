@@ -10,7 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pgvitals.review.files import GIVEN, InputError, natural_key, select
+from pgvitals.review.files import (
+    GIVEN,
+    InputError,
+    drizzle_journal,
+    drizzle_positions,
+    natural_key,
+    select,
+)
 from pgvitals.review.split import split_file
 
 
@@ -216,6 +223,36 @@ def test_a_temporal_schema_version_loads_its_manifests_files_in_its_order(tmp_pa
                      "v1.13/combined.sql"]  # fmt: skip
     left = sorted(Path(p).relative_to(tmp_path).as_posix() for p in selection.not_run_by_tool)
     assert left == ["v1.10/unlisted.sql", "v1.13/add_used.sql"]
+
+
+def write_drizzle_journal(folder: Path, tags: list[str], dialect: str = "postgresql") -> None:
+    entries = [{"idx": n, "version": "7", "when": 1700000000000 + n, "tag": tag,
+                "breakpoints": True} for n, tag in enumerate(tags)]  # fmt: skip
+    (folder / "meta").mkdir(parents=True, exist_ok=True)
+    journal = {"version": "7", "dialect": dialect, "entries": entries}
+    (folder / "meta" / "_journal.json").write_text(json.dumps(journal))
+
+
+def test_a_drizzle_folder_loads_the_files_its_journal_lists_in_its_order(tmp_path: Path) -> None:
+    """Drizzle runs `<tag>.sql` for each entry of meta/_journal.json, in the journal's
+    order, and no other file (drizzle-orm/src/migrator.ts readMigrationFiles).
+    Dokploy/dokploy@772b768 apps/dokploy/drizzle holds 0130_abandoned_dagger.sql, which
+    its journal does not list (its 0130 is 0130_perpetual_screwball): loading it added a
+    column that 0158_amused_synch adds again, reported as invalid-ddl."""
+    drizzle = tmp_path / "drizzle"
+    write(drizzle, "0000_init.sql", "0001_b.sql", "0002_a.sql", "0130_abandoned.sql",
+          "0130_kept.sql")  # fmt: skip
+    write_drizzle_journal(drizzle, ["0000_init", "0002_a", "0001_b", "0130_kept"])
+    selection = select([tmp_path])
+    assert [f.path.name for f in selection.files] == [
+        "0000_init.sql", "0002_a.sql", "0001_b.sql", "0130_kept.sql"]  # fmt: skip
+    assert [Path(p).name for p in selection.not_run_by_tool] == ["0130_abandoned.sql"]
+    assert "Drizzle does not run it" in next(iter(selection.not_run_by_tool.values()))
+    # a journal of another dialect is not PostgreSQL's: natural order, every file
+    write_drizzle_journal(drizzle, ["0000_init"], dialect="sqlite")
+    drizzle_journal.cache_clear()
+    drizzle_positions.cache_clear()
+    assert len(select([tmp_path]).files) == 5
 
 
 def test_a_prisma_folder_loads_its_migrations_in_prismas_order(tmp_path: Path) -> None:

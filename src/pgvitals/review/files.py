@@ -10,7 +10,8 @@ hold every version for each database (`1_x.postgres.up.sql`, `1_x.mysql.up.sql`,
 `1_x.up.sql` for all): only what PostgreSQL runs is loaded. Temporal's schema tool
 runs, of a version's folder, the files its `manifest.json` lists, in that order.
 Prisma runs the migrations beside its `migration_lock.toml` in the order of their
-folders' names as plain strings, not natural order.
+folders' names as plain strings, not natural order. Drizzle runs the files its
+`meta/_journal.json` lists, in the journal's order, and no other file of the folder.
 
 Some tools also run migrations written in code, kept beside the SQL ones and ordered
 with them (goose's `<version>_<name>.go`, Concourse's `<version>_<name>.up.go`, Flyway's
@@ -221,6 +222,7 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
             for item in found:
                 relative = item.relative_to(path)
                 listed_at = manifest_positions(item.parent)
+                journal_at = drizzle_positions(item.parent)
                 if item.parent.parent not in prisma:
                     prisma[item.parent.parent] = prisma_positions(item.parent.parent)
                 prisma_at = prisma[item.parent.parent]
@@ -230,10 +232,14 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
                     elsewhere[shown(item)] = other[item]
                 elif listed_at is not None and item.name not in listed_at:
                     elsewhere[shown(item)] = "not in its folder's manifest.json, not loaded"
+                elif journal_at is not None and item.name not in journal_at:
+                    elsewhere[shown(item)] = DRIZZLE_UNLISTED
                 else:
                     name = relative.as_posix()
                     if listed_at is not None:  # in the manifest's order
                         name = f"{relative.parent.as_posix()}/{listed_at[item.name]}"
+                    elif journal_at is not None:  # in the journal's order
+                        name = f"{relative.parent.as_posix()}/{journal_at[item.name]}"
                     elif prisma_at is not None and item.parent.name in prisma_at:
                         place = prisma_at[item.parent.name]
                         name = f"{relative.parent.parent.as_posix()}/{place}/{item.name}"
@@ -313,15 +319,57 @@ def manifest_positions(folder: Path) -> dict[str, int] | None:
     return {str(name): position for position, name in enumerate(listed)}
 
 
+DRIZZLE_JOURNAL = "meta/_journal.json"
+DRIZZLE_UNLISTED = f"not in its folder's {DRIZZLE_JOURNAL}: Drizzle does not run it, not loaded"
+DRIZZLE_DIALECTS = frozenset({"postgresql", "pg"})  # drizzle-kit's names, new and old
+
+
+@functools.cache
+def drizzle_journal(folder: Path) -> dict[str, int] | None:
+    """The files a Drizzle migrations folder's `meta/_journal.json` lists, in its order,
+    with their `when` (drizzle-team/drizzle-orm@b786252, drizzle-orm/src/migrator.ts
+    readMigrationFiles runs `<tag>.sql` for each entry, in the journal's order, and no
+    other file); None where the folder has no PostgreSQL journal."""
+    try:
+        journal = json.loads((folder / DRIZZLE_JOURNAL).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(journal, dict):
+        return None
+    if journal.get("dialect", "postgresql") not in DRIZZLE_DIALECTS:
+        return None
+    entries = journal.get("entries")
+    if not isinstance(entries, list):
+        return None
+    listed = [entry for entry in entries if isinstance(entry, dict)]
+    return {
+        f"{entry['tag']}.sql": entry.get("when") if isinstance(entry.get("when"), int) else 0
+        for entry in listed
+        if isinstance(entry.get("tag"), str)
+    }
+
+
+@functools.cache
+def drizzle_positions(folder: Path) -> dict[str, int] | None:
+    """The files a Drizzle folder's journal lists, with their place in its order."""
+    listed = drizzle_journal(folder)
+    return None if listed is None else {name: place for place, name in enumerate(listed)}
+
+
 def known_tools(selection: Selection) -> list[str]:
     """The migration tools the selected files are known to be run by, from the files
-    alone: Prisma for a `<name>/migration.sql` beside its folder's migration_lock.toml."""
+    alone: Prisma for a `<name>/migration.sql` beside its folder's migration_lock.toml,
+    Drizzle for a file its folder's meta/_journal.json lists."""
     prisma = any(
         source.path.name == "migration.sql"
         and (source.path.parent.parent / "migration_lock.toml").is_file()
         for source in selection.files
     )
-    return ["Prisma"] if prisma else []
+    drizzle = any(
+        source.path.name in (drizzle_positions(source.path.parent) or ())
+        for source in selection.files
+    )
+    return ["Prisma"] * prisma + ["Drizzle"] * drizzle
 
 
 def golang_migrate_up(path: Path) -> bool:

@@ -278,6 +278,8 @@ class Load:
     wrapped_by: dict[int, Runner] = field(default_factory=dict)
     # files whose migration tool runs each statement in a transaction of its own
     one_by_one: set[str] = field(default_factory=set)
+    # files whose tool runs them in one transaction with others (file -> that transaction)
+    batches: dict[str, str] = field(default_factory=dict)
 
     def lost_to(self, index: int) -> list[int]:
         return [n for n, o in enumerate(self.outcomes) if o.cause == index and o.status == LOST]

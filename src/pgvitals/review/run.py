@@ -33,6 +33,7 @@ from pgvitals.review.files import (
     InputError,
     Selection,
     SourceFile,
+    drizzle_journal,
     golang_migrate_up,
     known_tools,
     select,
@@ -108,21 +109,24 @@ def new_files(reviewed: Selection, base: Base) -> Selection:
     if base.files is None:
         return reviewed
     known = {item.relative: item for item in base.files.files if item.relative}
+    last_run = drizzle_last_run(base.files)
     same, edited, files = [], [], []
+    elsewhere = dict(reviewed.not_run_by_tool)
     for item in reviewed.files:
         earlier = known.get(item.relative)
         text = before = None
         if earlier is not None and earlier.path.resolve() != item.path.resolve():
             text, before = read_or_none(item.path), read_or_none(earlier.path)
-        if earlier is None or text is None or before is None:
+        if earlier is None and (skipped := drizzle_skips(item, last_run)) is not None:
+            elsewhere[item.shown] = skipped
+        elif earlier is None or text is None or before is None:
             files.append(item)  # new here (an unreadable one is noted where it is loaded)
         elif text == before:
             same.append(item)
         else:
             edited.append(edited_migration(item, earlier, text, before))
-    if not same and not edited:
+    if not same and not edited and elsewhere == reviewed.not_run_by_tool:
         return reviewed
-    elsewhere = dict(reviewed.not_run_by_tool)
     if same:
         count = plural(len(same), "file")
         why = f"{count} the same as in the base ({base.shown}), not reviewed again"
@@ -131,6 +135,38 @@ def new_files(reviewed: Selection, base: Base) -> Selection:
         elsewhere[change.file] = f"edited since {change.base_file} ran: loaded as the base has it"
     return dataclasses.replace(
         reviewed, files=files, not_run_by_tool=elsewhere, edited=[*reviewed.edited, *edited]
+    )
+
+
+def drizzle_last_run(base: Selection) -> dict[str, tuple[int, str]]:
+    """Per Drizzle folder of the base (by its path within the argument): the latest
+    `when` of its journal, and the file it is of."""
+    found: dict[str, tuple[int, str]] = {}
+    for item in base.files:
+        listed = drizzle_journal(item.path.parent)
+        if listed and item.relative:
+            when, name = max((when, name) for name, when in listed.items())
+            found[Path(item.relative).parent.as_posix()] = (when, name)
+    return found
+
+
+def drizzle_skips(item: SourceFile, last_run: dict[str, tuple[int, str]]) -> str | None:
+    """Why Drizzle never runs a new migration on a database at the base: its journal's
+    `when` is not after the base's latest. drizzle-orm's migrate() (pg-core/dialect.ts)
+    reads the latest `created_at` of __drizzle_migrations and runs only the migrations
+    whose `when` is later, whatever their place in the journal (a branch's migration
+    generated before the base's last one and merged after it). None where it runs."""
+    if not item.relative:
+        return None
+    last = last_run.get(Path(item.relative).parent.as_posix())
+    when = (drizzle_journal(item.path.parent) or {}).get(item.path.name)
+    if last is None or when is None or when > last[0]:
+        return None
+    return (
+        f"Drizzle never runs it on a database at the base: its journal's `when` ({when}) is"
+        f" not after that of {last[1]} ({last[0]}), the base's latest, and migrate() runs"
+        " only migrations whose `when` is later; not loaded (give it a later `when`, or"
+        " generate it again)"
     )
 
 
@@ -324,6 +360,8 @@ def load_files(
         first = len(loader.load.statements)
         if runners.one_by_one(source.path, text, split.statements):
             loader.load.one_by_one.add(source.shown)
+        if (batch := runners.batch(source.path)) is not None:
+            loader.load.batches[source.shown] = batch
         loader.run_file(split.statements, runners.wrapping(source.path, text, split.statements))
         if linted is not None:
             linted.append(safety.linted_file(source.shown, split.text, first, split.statements))

@@ -101,6 +101,16 @@ tool's transaction; from there on the file's own blocks decide, as psql runs the
   <migration>` lines; Migrate runs each section by one db.Exec, in no transaction, then
   records its name in the table `migrations`. Each section is its own transaction: a
   lock one takes is released before the next begins.
+- Drizzle (drizzle-team/drizzle-orm@b786252, drizzle-orm/src/migrator.ts
+  readMigrationFiles, pg-core/dialect.ts migrate, node-postgres/session.ts and
+  postgres-js/session.ts transaction): the `<tag>.sql` files its folder's
+  `meta/_journal.json` lists, in the journal's order; each file is cut at every
+  `--> statement-breakpoint` (the text, wherever it is: inside a function body too) and
+  each piece sent as one query, and every pending migration of the folder runs in ONE
+  transaction (begin, the pieces of each file and its row in
+  `drizzle.__drizzle_migrations`, commit), with no opt-out. A lock one file takes is
+  held until the last pending file is done. (The neon-http driver's migrator uses no
+  transaction; a project's driver is not visible from the folder.)
 
 Left as psql runs them: Sqitch (it runs `psql --file`), and what is not recognised.
 """
@@ -230,6 +240,16 @@ class Unit:
     tool: str
     recognised_by: str
     fix: str
+    runs: str | None = None  # how it runs the unit, where "in one transaction" says too little
+
+
+DRIZZLE_BREAKPOINT = "--> statement-breakpoint"
+DRIZZLE_RUNS = "in one transaction with every other pending migration of its folder"
+DRIZZLE_FIX = (
+    "Drizzle runs all pending migrations in one transaction and has no opt-out: write the"
+    " statement in a form that runs in one (CREATE INDEX without CONCURRENTLY, which blocks"
+    " writes to the table while it builds), or run it outside `drizzle-kit migrate`"
+)
 
 
 def wrapping(path: Path, text: str, statements: list[Statement]) -> list[Runner | None]:
@@ -248,7 +268,7 @@ def wrapping(path: Path, text: str, statements: list[Statement]) -> list[Runner 
             continue  # as psql runs it
         members = [n for n, s in enumerate(statements) if unit.start <= s.offset < unit.stop]
         if unit.mode == TRANSACTION:
-            runs = "in one transaction"
+            runs = unit.runs or "in one transaction"
             control = [n for n in members if ends_or_opens(statements[n].node)]
             if control:
                 # the file's own first BEGIN, COMMIT or ROLLBACK ends the tool's transaction
@@ -267,7 +287,10 @@ def wrapping(path: Path, text: str, statements: list[Statement]) -> list[Runner 
         runner = Runner(unit.tool, unit.recognised_by, runs, unit.fix)
         for n in members:
             found[n] = runner
-    if (split := cuts.tool_split(text, statements)) is not None:
+    if any(unit.tool == "Drizzle" for unit in units(path, text, statements)):
+        for cut in drizzle_cuts(text, statements):
+            found[cut.statement] = drizzle_cut_runner(cut)
+    elif (split := cuts.tool_split(text, statements)) is not None:
         for cut in split.cuts:
             found[cut.statement] = cut_runner(split.tool.tool, cut)
         if split.unterminated is not None:
@@ -302,6 +325,25 @@ def cut_runner(tool: str, cut: cuts.Cut) -> Runner:
     return Runner(tool, f"its `-- +{TOOL_PREFIX[tool]} Up` annotation", runs, fix, sends=cut.sends)
 
 
+def drizzle_cuts(text: str, statements: list[Statement]) -> list[cuts.Cut]:
+    """The statements a `--> statement-breakpoint` falls inside (a function body, a
+    string): Drizzle cuts the file's text at every one and sends the pieces apart."""
+    ends, start = [], text.find(DRIZZLE_BREAKPOINT)
+    while start >= 0:
+        ends.append((start, text.count("\n", 0, start) + 1))
+        start = text.find(DRIZZLE_BREAKPOINT, start + len(DRIZZLE_BREAKPOINT))
+    return cuts.cuts_of(text, statements, ends)
+
+
+def drizzle_cut_runner(cut: cuts.Cut) -> Runner:
+    runs = (
+        f"in pieces cut at each `{DRIZZLE_BREAKPOINT}`, wherever it is, and cuts this"
+        f" statement at line {cut.line}, inside it"
+    )
+    fix = f"move `{DRIZZLE_BREAKPOINT}` out of the statement, to the line after its end"
+    return Runner("Drizzle", f"its folder's {files.DRIZZLE_JOURNAL}", runs, fix, sends=cut.sends)
+
+
 def unread_runner() -> Runner:
     """sql-migrate's annotations spelled in another case (`-- +migrate up`): it reads
     none, and refuses the file before it runs any statement."""
@@ -327,6 +369,14 @@ def one_by_one(path: Path, text: str, statements: list[Statement]) -> bool:
     return any(unit.mode == APART for unit in units(path, text, statements))
 
 
+def batch(path: Path) -> str | None:
+    """The transaction a migration tool runs the file in together with other files (a
+    Drizzle folder's pending migrations: its folder); None where the file's own."""
+    if path.name in (files.drizzle_positions(path.parent) or ()):
+        return f"Drizzle: {path.parent}"
+    return None
+
+
 def units(path: Path, text: str, statements: list[Statement] | None = None) -> list[Unit]:
     """The parts of the file that its tool runs at once, and how; none where the tool
     is not recognised; one APART unit where it runs the statements one by one (with a
@@ -348,6 +398,9 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
         stops = [block.start() for block in blocks[1:]] + [end]
         return [dbmate_unit(block, stop) for block, stop in zip(blocks, stops, strict=True)]
     name, folder = path.name, path.parent
+    if name in (files.drizzle_positions(folder) or ()):
+        recognised = f"listed in {files.DRIZZLE_JOURNAL} beside it"
+        return [Unit(0, end, TRANSACTION, "Drizzle", recognised, DRIZZLE_FIX, DRIZZLE_RUNS)]
     if name == "up.sql" and DIESEL_FOLDER.match(folder.name):
         metadata = folder / "metadata.toml"
         if metadata.is_file() or (folder / "down.sql").is_file():

@@ -13,18 +13,18 @@ safety.py judges statements one at a time:
   so for that whole time. The locks are PostgreSQL's own, read from pg_locks after each
   statement loads on the review server.
 
-A migration transaction is a file (migration tools run a file in one transaction), cut
-at its own BEGIN, COMMIT and ROLLBACK; a file with a statement that cannot run in a
-transaction block (CREATE INDEX CONCURRENTLY, ...) cannot be run in one, and a file whose
-tool runs its statements one by one (goose's NO TRANSACTION, Atlas's txmode none: see
-runners.py) is not, so outside its own BEGIN ... COMMIT each statement is a transaction
-of its own.
+A migration transaction is a file (migration tools run a file in one transaction; Drizzle
+runs all pending files of its folder in one), cut at its own BEGIN, COMMIT and ROLLBACK;
+a file with a statement that cannot run in a transaction block (CREATE INDEX
+CONCURRENTLY, ...) cannot be run in one, and a file whose tool runs its statements one
+by one (goose's NO TRANSACTION, Atlas's txmode none: see runners.py) is not, so outside
+its own BEGIN ... COMMIT each statement is a transaction of its own.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -250,14 +250,19 @@ def outside_transactions(node: Any) -> bool:
 
 
 def transactions(
-    statements: list[Statement], order: list[int], one_by_one: Collection[str] = ()
+    statements: list[Statement],
+    order: list[int],
+    one_by_one: Collection[str] = (),
+    batches: Mapping[str, str] | None = None,
 ) -> Iterator[list[int]]:
     """The reviewed statements (load indexes, in `order`) grouped by the transaction a
     migration tool runs them in (see the module's docstring); `one_by_one`: files whose
-    tool runs each statement in a transaction of its own (review/runners.py)."""
+    tool runs each statement in a transaction of its own, `batches`: files it runs in
+    one transaction with others (review/runners.py)."""
     by_file: dict[str, list[int]] = {}
     for index in order:
-        by_file.setdefault(statements[index].file, []).append(index)
+        file = statements[index].file
+        by_file.setdefault((batches or {}).get(file, file), []).append(index)
     for file, indexes in by_file.items():
         one_each = file in one_by_one or any(
             outside_transactions(statements[i].node) for i in indexes
@@ -399,7 +404,7 @@ def held_lock_hazards(
     long statements its thresholds find short)."""
     # (statement taking the lock, long statement) -> {table locked: its lock}, long work
     found: dict[tuple[int, int], tuple[dict[str, str], list[str]]] = {}
-    for group in transactions(load.statements, seen.order, load.one_by_one):
+    for group in transactions(load.statements, seen.order, load.one_by_one, load.batches):
         held: dict[str, tuple[str, int]] = {}  # table -> (lock mode, statement taking it)
         for index in group:
             if load.outcomes[index].status != LOADED:

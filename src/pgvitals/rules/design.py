@@ -95,7 +95,10 @@ def backup_table(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     A dated name, `*_copy`, `*_tmp` and `*_temp` count only when the table they name
     exists in the same schema and the copy has no column it lacks, so partitions,
     yearly tables by design and staging tables with columns of their own are not
-    reported.
+    reported. Nor is a `*_backup`, `*_bak` or `*_old` table that another table's foreign
+    key references while no table of the name it would copy exists: an entity named so
+    (Dokploy's `volume_backup`, the volume backup jobs its deployments reference). A
+    table renamed aside beside a new original still is, whose references followed it.
 
     ## Why it breaks
     A copy made with `CREATE TABLE ... AS` has no primary key, no foreign keys, no

@@ -1037,7 +1037,10 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     all but name), with a type a foreign key accepts, and no foreign key on the column.
     Where the key is one column named as an id but not `id`, the name of the table and
     of the key spelled together point at it too (hoppscotch's `TeamMember."userUid"` ->
-    `"User" (uid)`); `account_uuid` beside `accounts (id)` does not.
+    `"User" (uid)`); `account_uuid` beside `accounts (id)` does not, nor does `team_id`
+    beside `teams ("teamsId")`, a key that spells its table's plural name, as references
+    to it then do (Dokploy's `teams` of Microsoft Teams webhooks, and better-auth's
+    `member.team_id` of its own teams).
     A name that a declared foreign key of the schema gives another meaning (`user_id`
     declared as a reference to `users (name)`) does not point at the key. Plurals come
     from an English inflection library (`lesson_plan_id` -> `lesson_plans`, `person_id`

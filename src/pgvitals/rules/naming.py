@@ -60,8 +60,9 @@ class CommentOptions:
 def missing_comments(snap: Snapshot, opts: CommentOptions) -> Iterator[Draft]:
     """Fewer than `min_table_coverage` of a schema's tables have a COMMENT.
 
-    One finding per schema, with its coverage: tables (partitions aside) and columns
-    commented, whether the schema itself is, and the tables without a comment.
+    One finding per schema, with its coverage: tables (partitions and migration tools'
+    history tables aside) and columns commented, whether the schema itself is, and the
+    tables without a comment.
 
     ## Why it breaks
     What a table holds, what a status value means, which unit a number is in: the
@@ -76,7 +77,13 @@ def missing_comments(snap: Snapshot, opts: CommentOptions) -> Iterator[Draft]:
     """
     tables_by_schema: dict[str, list[Table]] = defaultdict(list)
     for table in snap.tables:
-        if table.is_regular and not table.is_partition:
+        # a migration tool's history table is the tool's (Drizzle's schema `drizzle`
+        # holds only __drizzle_migrations): nobody documents it
+        if (
+            table.is_regular
+            and not table.is_partition
+            and table.oid not in snap.facts.migration_tables
+        ):
             tables_by_schema[table.schema].append(table)
     schemas = schemas_by_name(snap)
     for name, tables in sorted(tables_by_schema.items()):
@@ -134,9 +141,10 @@ def naming_singular_plural_mix(snap: Snapshot, opts: NumberOptions) -> Iterator[
     The last word of each name decides, through an English inflection library; words
     that are the same in both forms (`series`, `news`, `emoji`) or have no plural in use
     (`feedback`, `progress`, `data`, `metadata`, also at the end of a name run together:
-    `fileinfo`), and participles (`uploads_processed`) do not count, nor do a singular
-    word after a plural one, which is the name's head while the words after it qualify
-    it (GitLab's `web_hook_logs_daily`, `cluster_providers_gcp`,
+    `fileinfo`), names of software that end in s (`postgres`, `redis`: Dokploy's tables
+    of the services it deploys) and participles (`uploads_processed`) do not count, nor
+    do a singular word after a plural one, which is the name's head while the words
+    after it qualify it (GitLab's `web_hook_logs_daily`, `cluster_providers_gcp`,
     `project_authorizations_for_migration`: plural tables), nor do
     partitions, backup copies and migration tools' tables. The tables in the less used
     form are reported one by one when they are at most `max_minority` of the schema's,

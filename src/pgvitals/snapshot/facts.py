@@ -410,8 +410,12 @@ class Facts:
         in the same schema and has every column of theirs, so monthly partitions,
         `events_2024` tables by design, `sensor_temp` and Hatchet's
         `v1_task_events_olap_tmp` (a queue with columns of its own beside
-        `v1_task_events_olap`) are not copies."""
+        `v1_task_events_olap`) are not copies; nor is a `*_backup`, `*_bak` or `*_old`
+        table that another table references where no original exists."""
         by_name = {(t.schema, t.name): t for t in self.snap.tables}
+        # tables other tables' foreign keys reference
+        referenced = {c.ref_table_oid for c in self.snap.constraints
+                      if c.kind == "f" and c.ref_table_oid != c.table_oid}  # fmt: skip
         found: dict[int, str] = {}
         for table in self.snap.tables:
             if table.is_partition or table.kind not in ("r", "p"):
@@ -421,7 +425,12 @@ class Facts:
                 word = match.group(1).lower()
                 # `sensor_temp` is a temperature: these words need the original beside them
                 original = by_name.get((table.schema, table.name[: match.start()]))
-                if word not in ("copy", "tmp", "temp") or self._copies(table, original):
+                if word in ("copy", "tmp", "temp"):
+                    if self._copies(table, original):
+                        found[table.oid] = word
+                elif original is not None or table.oid not in referenced:
+                    # referenced, with no original: an entity named so (Dokploy's
+                    # volume_backup, its backup jobs), not a copy
                     found[table.oid] = word
                 continue
             dated = DATED_SUFFIX.search(table.name)
@@ -736,6 +745,8 @@ class Facts:
             if k.name in ("id", column.name) or (len(key) == 1 and is_id_name(k.name))
         ]
         if len(named) != 1:
+            return None
+        if misspells_table_key(column.name, named[0].name, target.name):
             return None
         meaning = self.declared_meanings.get((column.name, target.oid))
         if meaning is not None:
@@ -1804,6 +1815,23 @@ ID_ENDINGS = ("_id", "Id", "ID")
 def is_id_name(name: str) -> bool:
     """`id`, `teacher_id`, `teacherId`, `TeacherID`, `teacherid`: a name for an id."""
     return name.endswith(ID_ENDINGS) or name.lower().endswith("id")
+
+
+def misspells_table_key(column: str, key: str, table: str) -> bool:
+    """Does the key spell its table's name as written (`teamsId` of `teams`) and the
+    column, which names it in another number (`team_id`), not? A reference to it spells
+    the key's stem (Dokploy's notification."teamsId"); `team_id` holds other teams' ids
+    (better-auth's, beside Dokploy's Microsoft Teams webhooks)."""
+    if key in ("id", column):
+        return False
+    key_match, column_match = REFERENCE_SUFFIX.match(key), REFERENCE_SUFFIX.match(column)
+    if key_match is None or column_match is None:
+        return False
+    key_stem = words(key_match.group("stem"))
+    if key_stem != words(table) or table_key(table) == "_".join(key_stem):
+        return False  # not named after the table, or the table's name is its singular
+    stem = words(column_match.group("stem"))
+    return stem[-len(key_stem) :] != key_stem
 
 
 @cache

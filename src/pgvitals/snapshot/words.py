@@ -90,10 +90,17 @@ PLURALS_OF_U_NOUNS = frozenset(
 )
 
 
+# Names of software that end in s, which inflect reads as plurals (`postgres` of a
+# `postgre`): a table per service a platform deploys (Dokploy's postgres and redis beside
+# mysql and mariadb) is named in neither number
+PRODUCT_NAMES = frozenset({"postgres", "redis", "kubernetes", "jenkins", "prometheus"})
+
+
 def number(word: str) -> str | None:
     """ "plural", "singular", or None when the word does not tell (`series`, `data`,
-    `feedback`, `info`, or not an English noun inflect knows)."""
-    if not word.isascii() or not word.isalpha() or len(word) < 3:
+    `feedback`, `info`, a product's name such as `postgres`, or not an English noun
+    inflect knows)."""
+    if not word.isascii() or not word.isalpha() or len(word) < 3 or word in PRODUCT_NAMES:
         return None
     if word in PLURALS_OF_U_NOUNS:
         return "plural"
