@@ -826,7 +826,7 @@ def status_finding(column: Column, rows: int, opts: StatusOptions) -> Iterator[D
         evidence["statistics"] = "one row: one value shows no set"
     elif distinct is None:
         evidence["statistics"] = "none: never analyzed, or not readable by this role"
-    shown = f"about {distinct} distinct values" if distinct is not None else "values"
+    shown = f"about {distinct} distinct values" if distinct is not None else "values not counted"
     yield finding(
         column,
         f"Status-like text column ({shown}) accepts any string: no CHECK, enum or FK",
