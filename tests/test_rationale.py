@@ -218,3 +218,53 @@ def test_inserts_fail_at_the_end_of_the_range_until_the_fix_widens_it(
         for statement in found[0].fix.statements:
             admin.execute(statement)
         admin.execute("INSERT INTO keys DEFAULT VALUES")  # fits now
+
+
+# timestamp-without-time-zone
+
+
+def test_a_clock_default_writes_the_session_zone_and_the_fix_writes_the_instant(
+    database,
+) -> None:
+    """DEFAULT now() on a timestamp column stores the session's local reading; a default
+    naming UTC, once the column is timestamptz, is misread through the session's zone
+    unless the fix also moves it to now()."""
+    from pgvitals.connect import connect
+    from pgvitals.engine import analyse
+    from pgvitals.snapshot.collect import collect
+
+    database.execute(
+        "CREATE TABLE jobs (made timestamp DEFAULT now(),"
+        " queued timestamp DEFAULT timezone('UTC'::text, now()));"
+    )
+    offset = "SELECT extract(epoch FROM {} - now()) / 3600 FROM jobs"
+    with database.admin() as admin:
+        admin.execute("SET TimeZone = 'Asia/Tokyo'; INSERT INTO jobs DEFAULT VALUES")
+        # read as UTC readings (how Ecto and Rails read them), now() is 9 hours away
+        admin.execute("SET TimeZone = 'UTC'")
+        assert round(admin.execute(offset.format("made")).fetchone()[0]) == 9
+        assert round(admin.execute(offset.format("queued")).fetchone()[0]) == 0
+        # only the type changed: the UTC reading is now misread as Tokyo time
+        admin.execute("BEGIN; ALTER TABLE jobs ALTER queued TYPE timestamptz")
+        admin.execute(
+            "SET TimeZone = 'Asia/Tokyo'; DELETE FROM jobs; INSERT INTO jobs DEFAULT VALUES"
+        )
+        assert round(admin.execute(offset.format("queued")).fetchone()[0]) == -9
+        admin.execute("ROLLBACK")
+    session = connect(database.dsn)
+    try:
+        found = {
+            f.column: f
+            for f in analyse(collect(session)).findings
+            if f.rule == "timestamp-without-time-zone"
+        }
+    finally:
+        session.close()
+    assert found["made"].severity.value == "medium" and found["queued"].severity.value == "low"
+    with database.admin() as admin:
+        for statement in found["queued"].fix.statements:
+            admin.execute(statement)
+        admin.execute(
+            "SET TimeZone = 'Asia/Tokyo'; DELETE FROM jobs; INSERT INTO jobs DEFAULT VALUES"
+        )
+        assert round(admin.execute(offset.format("queued")).fetchone()[0]) == 0

@@ -1200,28 +1200,48 @@ END
 TIMESTAMP_PRECISION = re.compile(r"^timestamp\((\d)\)")
 
 
-def timestamp_to_timestamptz(snap: Snapshot, column: Column, indexed: bool) -> Fix:
+def timestamp_to_timestamptz(
+    snap: Snapshot, column: Column, indexed: bool, zoned_default: str | None = None
+) -> Fix:
     """`timestamp` -> `timestamptz`, reading the stored values as UTC. With the session's
     TimeZone at UTC, PostgreSQL 12+ changes the type without rewriting the table; the
     indexes on the column are rebuilt (a partitioned table's partition indexes then get
-    their names back: `partition_index_names`). The rollback goes back the same way."""
+    their names back: `partition_index_names`). The rollback goes back the same way.
+    A default that converts the clock to a named zone (`zoned_default`, Oban's
+    `timezone('UTC', now())`) becomes `now()`, and the rollback puts it back: kept on a
+    timestamptz column, its clock reading is read in the inserting session's TimeZone."""
     relation = name_of(column.schema, column.table)
     renames = partition_index_names(snap, column)
 
-    def retype(to: str) -> tuple[str, ...]:
+    def retype(to: str, default: str | None) -> tuple[str, ...]:
         alter = sql.SQL("ALTER TABLE {table} ALTER COLUMN {column} TYPE {type};").format(
             table=relation, column=sql.Identifier(column.name), type=sql.SQL(to)
         )
-        return ("SET TimeZone = 'UTC';", text(alter), "RESET TimeZone;", *renames)
+        statements = [text(alter)]
+        if zoned_default is not None and default is not None:
+            set_default = sql.SQL("ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {d};")
+            statements.append(
+                text(
+                    set_default.format(
+                        table=relation, column=sql.Identifier(column.name), d=sql.SQL(default)
+                    )
+                )
+            )
+        return ("SET TimeZone = 'UTC';", *statements, "RESET TimeZone;", *renames)
 
     fix = Fix(
-        retype("timestamptz"),
-        retype(column.data_type),
+        retype("timestamptz", "now()"),
+        retype(column.data_type, zoned_default),
         Risk(lock="ACCESS EXCLUSIVE", rewrites=indexed),
     ).with_note(
         f"reads the values of {one_line(column.name)} as UTC; if they were written in"
         " another zone, use TYPE timestamptz USING ... AT TIME ZONE '<zone>' (a rewrite)"
     )
+    if zoned_default is not None:
+        fix = fix.with_note(
+            f"the default {one_line(zoned_default)} becomes now(): kept, the clock reading"
+            " it writes would be read in the inserting session's TimeZone"
+        )
     precision = TIMESTAMP_PRECISION.match(column.data_type)
     if precision:
         digits = precision.group(1)

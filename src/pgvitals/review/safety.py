@@ -12,11 +12,12 @@ Two sources, each used where it is right:
   used (see `LINTED`).
 - PostgreSQL itself, watched while it loads each reviewed statement: whether an
   ALTER TABLE rewrote an existing table (its relfilenode changed: a column type
-  change, a volatile default), and whether a SET NOT NULL had a validated CHECK
-  to skip its scan. A DO block or a CALL names no table a linter can read (its
-  statements are a string run by PL/pgSQL, and often conditional, as Mattermost's
-  `IF column_exist THEN ALTER TABLE ...`): what it did to the base's tables is read
-  from the catalog before and after it runs (see `Shape`).
+  change, a volatile default) or built one of its indexes anew without rewriting it
+  (a column's collation changed: the index's relfilenode changed), and whether a
+  SET NOT NULL had a validated CHECK to skip its scan. A DO block or a CALL names no
+  table a linter can read (its statements are a string run by PL/pgSQL, and often
+  conditional, as Mattermost's `IF column_exist THEN ALTER TABLE ...`): what it did to
+  the base's tables is read from the catalog before and after it runs (see `Shape`).
 
 Without squawk (not installed, or its binary does not run on this platform) the rules
 only it checks are reported as skipped with the reason; those PostgreSQL also observes
@@ -124,6 +125,13 @@ WITH RECURSIVE tree(oid) AS (
   SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree ON i.inhparent = tree.oid
 )
 SELECT c.oid, c.relfilenode FROM tree JOIN pg_catalog.pg_class c ON c.oid = tree.oid
+"""
+# The indexes of a table and its partitions (the relations FILENODES lists), each with
+# the file it is stored in; a partitioned index has none and is left out.
+INDEX_FILES = """
+SELECT i.relname, i.relfilenode
+  FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
+ WHERE x.indrelid = ANY(%s) AND i.relfilenode <> 0
 """
 # A NOT NULL constraint not yet validated, on column a (PostgreSQL 18 keeps NOT NULL in
 # pg_constraint, contype 'n', and sets attnotnull for one added NOT VALID too: SET NOT NULL
@@ -290,6 +298,9 @@ class Watch:
     # the table does not have (DROP COLUMN IF EXISTS then does nothing)
     new_columns_only: set[int] = field(default_factory=set)
     rewritten: dict[int, list[str]] = field(default_factory=dict)
+    # statement -> (table, index) built anew where the table itself kept its files
+    rebuilt: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    index_files: dict[int, dict[int, dict[str, int]]] = field(default_factory=dict)  # before
     unproven_not_null: dict[int, list[str]] = field(default_factory=dict)  # "table.column"
     filenodes: dict[int, dict[int, int]] = field(default_factory=dict)  # pending: before
     targets: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
@@ -336,6 +347,7 @@ class Watch:
                 for oid, _ in existing
                 for relation, node in files_of(connection, oid)
             }
+            self.index_files[index] = {oid: index_files(connection, oid) for oid, _ in existing}
             self.unproven_not_null[index] = [
                 f"{name}.{column}"
                 for oid, name in existing
@@ -373,18 +385,31 @@ class Watch:
         before = self.filenodes.pop(index, None)
         if before is None:
             return
-        rewritten = []
+        rewritten, rebuilt = [], []
         targets = self.targets.pop(index)
+        indexes_before = self.index_files.pop(index)
         for oid, name in targets:
             now = dict(files_of(connection, oid))
             if any(before.get(relation) not in (None, node) for relation, node in now.items()):
                 rewritten.append(name)
+                continue
+            # an index the statement built anew under its old name: the column it keys
+            # changed collation, which no index built for the old one can serve
+            old = indexes_before[oid]
+            rebuilt.extend(
+                (name, index_name)
+                for index_name, node in sorted(index_files(connection, oid).items())
+                if old.get(index_name) not in (None, node)
+            )
         if rewritten:
             self.rewritten[index] = sorted(rewritten)
+        if rebuilt:
+            self.rebuilt[index] = rebuilt
         # the scan of SET NOT NULL is done by the rewrite where there is one
         scanned = [] if rewritten or not self.unproven_not_null.get(index) else targets
         self.seen.long.setdefault(index, []).extend(
             [*(Long(table, "rewrites {table}", True) for table in rewritten),
+             *(Long(table, "rebuilds an index of {table}", True) for table, _ in rebuilt),
              *(Long(table, "scans {table} for SET NOT NULL", True) for _, table in scanned)]
         )  # fmt: skip
 
@@ -417,6 +442,12 @@ class Watch:
 
 def files_of(connection: psycopg.Connection, oid: int) -> list[tuple[int, int]]:
     return [(row[0], row[1]) for row in connection.execute(FILENODES, [oid]).fetchall()]
+
+
+def index_files(connection: psycopg.Connection, oid: int) -> dict[str, int]:
+    """The file of each index of the table and of its partitions, by index name."""
+    relations = [relation for relation, _ in files_of(connection, oid)]
+    return {row[0]: row[1] for row in connection.execute(INDEX_FILES, [relations]).fetchall()}
 
 
 def set_not_null_columns(node: ast.AlterTableStmt) -> list[str]:
@@ -633,6 +664,15 @@ def assess(
             None,
             OBSERVED,
         )
+    for index, pairs in watch.rebuilt.items():
+        for table, index_name in pairs:
+            found.setdefault((TABLE_REWRITE, index), Found()).add(
+                f"PostgreSQL built index {index_name} of {table} anew to run it (the table"
+                " kept its files; the index could not be kept, as when a column's collation"
+                " changes): every entry written again under an ACCESS EXCLUSIVE lock",
+                None,
+                OBSERVED,
+            )
     for index, columns in watch.unproven_not_null.items():
         if load.outcomes[index].status != LOADED:
             continue  # observed before it ran; it failed: invalid-ddl reports it

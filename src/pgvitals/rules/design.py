@@ -266,7 +266,11 @@ def mixed_id_strategy(snap: Snapshot, opts: MixedIdOptions) -> Iterator[Draft]:
 def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """A `timestamp` (without time zone) column: a wall-clock reading with no zone.
     A migration tool's history table (Diesel's `run_on`) is the tool's design, not
-    reported.
+    reported. Medium where the column's default reads the clock through the session's
+    TimeZone (`now()`, `CURRENT_TIMESTAMP`, `LOCALTIMESTAMP`): an application that writes
+    UTC (Ecto, Rails) and a default that writes the session's local reading then store
+    two different zones in one column. A default that names its zone
+    (`timezone('UTC', now())`, as Oban's) stays low.
 
     ## Why it breaks
     `timestamp` stores whatever clock reading the writer sent, with no record of its
@@ -280,7 +284,9 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
     `ALTER COLUMN ... TYPE timestamptz`. The fix sets the session's TimeZone to UTC
     first, which says the stored values are UTC readings; from PostgreSQL 12 the change
     then does not rewrite the table, but indexes on the column are rebuilt, under the
-    ACCESS EXCLUSIVE lock the ALTER takes. If the values were written in another zone,
+    ACCESS EXCLUSIVE lock the ALTER takes. A default that names its zone becomes
+    `now()`: kept, its clock reading would be converted to timestamptz through the
+    inserting session's TimeZone. If the values were written in another zone,
     use `USING col AT TIME ZONE 'that zone'` instead (this rewrites the table). No
     automatic fix where an index computes on the column (`COALESCE(close_time,
     '9999-12-31')`, `at::date`, `WHERE at > '2020-01-01'`): for timestamptz those depend
@@ -302,6 +308,12 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
                 if fixes.reads_in_expression(i, column)
             ]
             evidence: dict[str, object] = {"data_type": column.data_type}
+            session_clock = reads_session_clock(column.default)
+            if session_clock is not None:
+                evidence["default"] = column.default
+                evidence["default_depends_on_session_timezone"] = session_clock
+            if session_clock:
+                evidence["server_timezone"] = snap.server.settings.get("TimeZone")
             fix = None
             if computing:
                 evidence["indexes_computing_on_it"] = computing
@@ -328,13 +340,45 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
                 )
             elif not blocked_by_views(snap, column, evidence):
                 evidence["indexes_rebuilt"] = indexes
-                fix = fixes.timestamp_to_timestamptz(snap, column, indexed=bool(indexes))
+                zoned = column.default if ZONED_CLOCK.fullmatch(column.default or "") else None
+                fix = fixes.timestamp_to_timestamptz(
+                    snap, column, indexed=bool(indexes), zoned_default=zoned
+                )
+            message = f"{column.data_type}: the instant each value means depends on an unknown zone"
+            if session_clock:
+                message = (
+                    f"{column.data_type} with DEFAULT {column.default}: the default writes the"
+                    " inserting session's local clock reading (its TimeZone), not UTC, so the"
+                    " instant each value means depends on a session setting"
+                )
             yield finding(
                 column,
-                f"{column.data_type}: the instant each value means depends on an unknown zone",
+                message,
                 evidence=evidence,
                 fix=fix,
+                severity=MEDIUM if session_clock else None,
             )
+
+
+# how pg_get_expr spells a read of the clock, and that read converted to a named zone
+CLOCK = (
+    r"(?:now\(\)|(?:transaction|statement|clock)_timestamp\(\)"
+    r"|CURRENT_TIMESTAMP|LOCALTIMESTAMP)(?:\(\d\))?"
+)
+ZONED_CLOCK = re.compile(
+    rf"timezone\('[^']*'::text, {CLOCK}\)|\({CLOCK} AT TIME ZONE '[^']*'::text\)",
+    re.IGNORECASE,
+)
+
+
+def reads_session_clock(default: str | None) -> bool | None:
+    """Whether a timestamp column's default reads the clock through the session's
+    TimeZone (`now()`, `CURRENT_TIMESTAMP`, `LOCALTIMESTAMP`, `now()::timestamp`);
+    False where every read names its zone (`timezone('UTC', now())`), None where the
+    default reads no clock."""
+    if not default or not re.search(CLOCK, default, re.IGNORECASE):
+        return None
+    return bool(re.search(CLOCK, ZONED_CLOCK.sub("", default), re.IGNORECASE))
 
 
 def blocked_by_views(snap: Snapshot, column: Column, evidence: dict[str, object]) -> bool:
@@ -799,7 +843,7 @@ def status_finding(column: Column, rows: int, opts: StatusOptions) -> Iterator[D
         evidence["statistics"] = "one row: one value shows no set"
     elif distinct is None:
         evidence["statistics"] = "none: never analyzed, or not readable by this role"
-    shown = f"about {distinct} distinct values" if distinct is not None else "values"
+    shown = f"about {distinct} distinct values" if distinct is not None else "values not counted"
     yield finding(
         column,
         f"Status-like text column ({shown}) accepts any string: no CHECK, enum or FK",

@@ -1000,7 +1000,10 @@ def jsonb_without_gin(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft]:
     index offered, when the statistics show its table is read by sequential scans
     of many rows (the options are `seq-scan-heavy-table`'s, and so is the leaving out
     of pgvitals' own row counts where pg_stat_statements tells them exactly), since
-    searches inside jsonb (`@>`, `?`, `@?`) can use nothing else.
+    searches inside jsonb (`@>`, `?`, `@?`) can use nothing else. Info, with no index
+    offered, where the statistics say every value is NULL (Plausible's legacy
+    `sites.imported_data`): no search inside it can match, so the scans are for
+    something else.
 
     ## Why it breaks
     A condition on the content of a jsonb document (`metadata @> '{"format":
@@ -1030,17 +1033,23 @@ def jsonb_without_gin(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft]:
             assert scans is not None and rows_read is not None
             mine = own.scans(snap, table, scans)
             heavy = heavily_scanned(snap, *without_own(scans, rows_read, mine), opts)
+        evidence: dict[str, object] = {
+            "seq_scan": scans,
+            "seq_tup_read": rows_read,
+            "rows": snap.facts.rows(table),
+        }
+        if column.null_frac == 1.0:  # every value sampled by ANALYZE is NULL
+            evidence["null_frac"] = column.null_frac
+            heavy = False
         scanned = (
             f"; {table.qualname} is read by sequential scans ({rows_read:,} rows)" if heavy else ""
         )
+        if "null_frac" in evidence:
+            scanned = "; every value is NULL (as of the last ANALYZE): nothing to search"
         yield finding(
             column,
             f"{column.qualname} (jsonb) has no GIN index{scanned}",
-            evidence={
-                "seq_scan": scans,
-                "seq_tup_read": rows_read,
-                "rows": snap.facts.rows(table),
-            },
+            evidence=evidence,
             fix=fixes.create_gin_index(snap, table, column.name) if heavy else None,
             severity=LOW if heavy else None,
         )

@@ -56,12 +56,13 @@ def size_severity(hazard: MigrationHazard, opts: TableSizeOptions) -> Severity |
 def hazards(
     snap: Snapshot,
     rule_id: str,
-    what: str,
+    what: str | Callable[[MigrationHazard], str],
     opts: TableSizeOptions | None = None,
     empty_is_low: bool = False,
     safe_form: Callable[[MigrationHazard], str | None] | None = None,
 ) -> Iterator[Draft]:
-    """The findings of one rule: `what` says what the statement does to {tables}.
+    """The findings of one rule: `what` says what the statement does to {tables} (or
+    gives that, from the hazard).
     With `opts`, the size of the largest table in the base database sets the severity;
     with `empty_is_low`, a table empty there makes it low. `safe_form` may give a
     statement a safe form of its own in place of the linter's."""
@@ -69,6 +70,7 @@ def hazards(
         if hazard.rule != rule_id:
             continue
         tables = ", ".join(hazard.tables)
+        does = what if isinstance(what, str) else what(hazard)
         evidence: dict[str, object] = {
             "statement": hazard.statement,
             "tables": hazard.tables,
@@ -79,10 +81,10 @@ def hazards(
         if own or hazard.fix:
             evidence["safe_form"] = own or hazard.fix
         locked = ""
-        if hazard.locked_too and "{locked_too}" in what:
+        if hazard.locked_too and "{locked_too}" in does:
             locked = f" to it and to {', '.join(hazard.locked_too)}, which it references"
             evidence["locked_too"] = hazard.locked_too
-        message = f"`{hazard.statement}` {what.format(tables=tables, locked_too=locked)}"
+        message = f"`{hazard.statement}` {does.format(tables=tables, locked_too=locked)}"
         severity = None
         if hazard.rows_estimate is not None or hazard.bytes is not None:
             evidence["base_rows"] = hazard.rows_estimate
@@ -328,7 +330,11 @@ def migration_table_rewrite(snap: Snapshot, opts: TableSizeOptions) -> Iterator[
     column type change that needs a conversion (integer to bigint), a volatile default
     (`random()`, `clock_timestamp()`, a serial column), SET LOGGED/UNLOGGED and a
     change of access method rewrite; a varchar widened to text, or a constant default
-    on PostgreSQL 11 and later, do not.
+    on PostgreSQL 11 and later, do not. So does a statement that keeps the table's
+    files but builds one of its indexes anew (its relfilenode changed): a column's
+    collation changed (Svix's `ALTER TABLE message ALTER uid TYPE VARCHAR COLLATE
+    "C"`), and no index sorted by the old one can serve it; the whole index is built
+    under the ALTER's ACCESS EXCLUSIVE lock.
 
     With `--base DSN` the table's size in that database (from its statistics, its
     partitions' included) sets the severity: low under `small_rows` rows and
@@ -346,8 +352,15 @@ def migration_table_rewrite(snap: Snapshot, opts: TableSizeOptions) -> Iterator[
     default), backfill it in batches, switch the application to it, then drop the old
     one. For a key about to overflow, plan that change ahead with the same steps.
     """
-    yield from hazards(snap, "migration-table-rewrite",
-                       "rewrites {tables} under an ACCESS EXCLUSIVE lock", opts)  # fmt: skip
+    yield from hazards(snap, "migration-table-rewrite", rewrite_words, opts)
+
+
+def rewrite_words(hazard: MigrationHazard) -> str:
+    """What the statement did: rewrote the table, or (the review's words for it begin
+    "PostgreSQL built index") only built indexes of it anew."""
+    if all(line.startswith("PostgreSQL built index") for line in hazard.messages):
+        return "builds indexes of {tables} anew under an ACCESS EXCLUSIVE lock (not the table)"
+    return "rewrites {tables} under an ACCESS EXCLUSIVE lock"
 
 
 @rule(
