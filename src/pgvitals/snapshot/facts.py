@@ -538,7 +538,9 @@ class Facts:
                     ):
                         found.append(ref)
                     continue
-                if (table.oid, column.name) in declared:
+                if column.name == "id" or (table.oid, column.name) in declared:
+                    # `id` names no other table, by any of the ways below (one word, no
+                    # stem before it, no `<thing>_<x>id`): the key of nearly every table
                     continue
                 stem = reference_stem(column.name)
                 joined = stem is None  # `userid`: `UserId` folded to lower case, unquoted
