@@ -933,15 +933,16 @@ def fk_type_mismatch(snap: Snapshot, opts: TypeMismatchOptions) -> Iterator[Draf
     facts = snap.facts
     positions = key_positions(snap)
     referencing = {(r.table.oid, c.name) for r in facts.inferred_references for c in r.columns}
+    outside: dict[int, list[str]] = {}  # by table oid, once per table (see outside_ids)
     for reference in (*facts.declared_references, *facts.inferred_references):
         for mismatch in reference.mismatches():
             column, key = mismatch.column, mismatch.key
-            if (
-                not reference.declared
-                and column.type_category == "S"
-                and outside_ids(snap, reference.table, referencing)
-            ):
-                continue  # another system's id, like its text siblings (see outside_ids)
+            if not reference.declared and column.type_category == "S":
+                table = reference.table
+                if table.oid not in outside:
+                    outside[table.oid] = outside_ids(snap, table, referencing)
+                if outside[table.oid]:
+                    continue  # another system's id, like its text siblings (see outside_ids)
             severity = HIGH if not mismatch.comparable else MEDIUM
             evidence: dict[str, object] = {
                 "referenced": key.qualname,
