@@ -143,10 +143,15 @@ def estimated_index_bloat(snap: Snapshot, index: Index) -> Bloat | None:
     ):
         return None
     by_name = snap.facts.column_by_name
-    columns = [by_name.get((index.table_oid, name)) for name in index.key_columns if name]
-    if len(columns) != len(index.key_columns) or None in columns:
-        return None
-    data = column_data([c for c in columns if c is not None])
+    columns = []
+    for name in index.key_columns:
+        column = by_name.get((index.table_oid, name)) if name else None
+        if column is None or column.avg_width is None or column.null_frac is None:
+            # an expression, or a column without statistics (column_data's None): stop
+            # at the first, as for most indexes of a database never analyzed
+            return None
+        columns.append(column)
+    data = column_data(columns)
     if data is None:
         return None
     width, nullable = data

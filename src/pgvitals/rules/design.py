@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -53,16 +53,23 @@ def own_tables(snap: Snapshot) -> list[Table]:
     return snap.facts.own_tables
 
 
-def own_columns(snap: Snapshot, *type_names: str) -> Iterator[tuple[Table, Column]]:
+def own_columns(
+    snap: Snapshot, *type_names: str, named: Callable[[str], object] | None = None
+) -> Iterator[tuple[Table, Column]]:
     """The columns of `own_tables`, each with its table; only those of the base types
-    named (`type_name`) when some are."""
+    named (`type_name`) when some are, and only those whose name `named` accepts when
+    given (a rule's cheapest test, made before the column is paired with its table:
+    most names fail it)."""
     if not type_names:
-        yield from snap.facts.own_columns()
+        for table, column in snap.facts.own_columns():
+            if named is None or named(column.name):
+                yield table, column
         return
     by_type, table_by_oid = snap.facts.own_columns_by_type, snap.table_by_oid
     for name in type_names:
         for column in by_type.get(name, ()):
-            yield table_by_oid[column.table_oid], column
+            if named is None or named(column.name):
+                yield table_by_oid[column.table_oid], column
 
 
 def activity(snap: Snapshot, table: Table) -> dict[str, int | None]:
@@ -793,9 +800,8 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
     added without DDL). pgvitals does not read the values, so it cannot write the list.
     """
     facts = snap.facts
-    for table, column in own_columns(snap, "text", "varchar", "bpchar"):
-        if state_word(column.name) is None:
-            continue  # the cheapest test first: most names say nothing of states
+    # the cheapest test first: most names say nothing of states
+    for table, column in own_columns(snap, "text", "varchar", "bpchar", named=state_word):
         if not column.data_type.startswith(("text", "character")):
             continue  # a domain: it may carry its own CHECK
         # pg_stats' n_distinct is 0 where it counted no value (every row NULL): no count.
@@ -1436,9 +1442,9 @@ def timestamp_as_integer(snap: Snapshot, opts: TimestampAsIntegerOptions) -> Ite
     pgvitals offers no SQL: the unit must be confirmed first.
     """
     profiles = {(p.table_oid, p.column): p for p in snap.column_profiles}
-    for table, column in own_columns(snap, "text", "varchar", "bpchar", "int4", "int8", "numeric"):
-        if not named_like_time(column.name):
-            continue
+    for table, column in own_columns(
+        snap, "text", "varchar", "bpchar", "int4", "int8", "numeric", named=named_like_time
+    ):
         if column.type_name in ("text", "varchar", "bpchar"):
             if point_in_time_name(column.name):
                 yield finding(

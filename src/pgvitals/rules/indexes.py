@@ -380,7 +380,13 @@ def redundant_index(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             or index.oid in duplicates
         ):
             continue
-        covering = [other for other in by_table[index.table_oid] if prefix_of(index, other)]
+        # prefix_of's first test, inline: most of the table's other indexes fail it
+        n, lead = index.key_count, index.key_columns[: index.key_count]
+        covering = [
+            other
+            for other in by_table[index.table_oid]
+            if other.key_columns[:n] == lead and prefix_of(index, other)
+        ]
         if not covering:
             continue
         longer = min(covering, key=lambda other: (len(other.keys), other.name))

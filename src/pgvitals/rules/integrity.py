@@ -933,16 +933,17 @@ def fk_type_mismatch(snap: Snapshot, opts: TypeMismatchOptions) -> Iterator[Draf
     """
     facts = snap.facts
     positions = key_positions(snap)
-    outside = outside_ids(snap)
+    referencing = {(r.table.oid, c.name) for r in facts.inferred_references for c in r.columns}
+    outside: dict[int, list[str]] = {}  # by table oid, once per table (see outside_ids)
     for reference in (*facts.declared_references, *facts.inferred_references):
         for mismatch in reference.mismatches():
             column, key = mismatch.column, mismatch.key
-            if (
-                not reference.declared
-                and column.type_category == "S"
-                and outside.get(column.table_oid)
-            ):
-                continue  # another system's id, like its text siblings (see outside_ids)
+            if not reference.declared and column.type_category == "S":
+                table = reference.table
+                if table.oid not in outside:
+                    outside[table.oid] = outside_ids(snap, table, referencing)
+                if outside[table.oid]:
+                    continue  # another system's id, like its text siblings (see outside_ids)
             severity = HIGH if not mismatch.comparable else MEDIUM
             evidence: dict[str, object] = {
                 "referenced": key.qualname,
@@ -991,25 +992,23 @@ def fk_type_mismatch(snap: Snapshot, opts: TypeMismatchOptions) -> Iterator[Draf
             )
 
 
-def outside_ids(snap: Snapshot) -> dict[int, list[str]]:
-    """By table oid, its text columns named like references (`team_id`, `externalId`)
-    that reference nothing: no foreign key, and no table of the name. A table with one
-    keeps another system's ids (a chat workspace's, a payment provider's), and its other
-    text `*_id` columns are more of them, whatever their names say."""
-    facts = snap.facts
-    referencing = {(r.table.oid, c.name) for r in facts.inferred_references for c in r.columns}
-    found: dict[int, list[str]] = {}
-    for table in facts.own_tables:
-        for column in snap.columns_by_table.get(table.oid, []):
-            if (
-                column.type_category == "S"
-                and column.name.endswith(("id", "Id", "ID"))  # cheap first: most are not
-                and reference_stem(column.name) is not None
-                and (table.oid, column.name) not in referencing
-                and (table.oid, column.name) not in facts.columns_in_foreign_keys
-            ):
-                found.setdefault(table.oid, []).append(column.name)
-    return found
+def outside_ids(snap: Snapshot, table: Table, referencing: set[tuple[int, str]]) -> list[str]:
+    """The table's text columns named like references (`team_id`, `externalId`) that
+    reference nothing: no foreign key, and no table of the name (not among `referencing`,
+    the columns of inferred references). A table with one keeps another system's ids (a
+    chat workspace's, a payment provider's), and its other text `*_id` columns are more of
+    them, whatever their names say. (Asked per table, for the few with a mismatch: not a
+    pass over every column of the schema.)"""
+    declared = snap.facts.columns_in_foreign_keys
+    return [
+        column.name
+        for column in snap.columns_by_table.get(table.oid, [])
+        if column.type_category == "S"
+        and column.name.endswith(("id", "Id", "ID"))  # cheap first: most are not
+        and reference_stem(column.name) is not None
+        and (table.oid, column.name) not in referencing
+        and (table.oid, column.name) not in declared
+    ]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -167,13 +167,15 @@ def naming_singular_plural_mix(snap: Snapshot, opts: NumberOptions) -> Iterator[
     code moves). pgvitals offers no SQL: the rename breaks every caller at once.
     """
     by_schema: dict[str, dict[str, list[Table]]] = defaultdict(lambda: defaultdict(list))
+    # judged once per word in this run: the same words end name after name
+    told = cache(number_told)
     for table in named_tables(snap):
         if not table.is_regular:
             continue
         name_words = words(table.name)
         last = name_words[-1] if name_words else ""
-        form = None if tells_no_number(last) else number(last)
-        if form == "singular" and plural_head(name_words[:-1]):
+        form = told(last)
+        if form == "singular" and plural_head(name_words[:-1], told):
             form = None  # `web_hook_logs_daily`: the plural is the head, `daily` a modifier
         if form is not None:
             by_schema[table.schema][form].append(table)
@@ -227,11 +229,19 @@ def plural_of_reserved(name: str, reserved: set[str]) -> bool:
     return len(name_words) == 1 and singular(name_words[0]) in reserved
 
 
-def plural_head(head: list[str]) -> bool:
+def plural_head(head: list[str], told: Callable[[str], str | None] | None = None) -> bool:
     """Is a word before a name's last one plural (`logs` of `web_hook_logs_daily`)? Then
     it is the noun the name is of, and the words after it are a modifier (a period, a
-    provider, a purpose) whose number says nothing of the table's."""
-    return any(not tells_no_number(word) and number(word) == "plural" for word in head)
+    provider, a purpose) whose number says nothing of the table's. `told`: `number_told`,
+    or a memo of it."""
+    told = told or number_told
+    return any(told(word) == "plural" for word in head)
+
+
+def number_told(word: str) -> str | None:
+    """The number the last word of a table's name tells (`number`), None where it
+    tells none (`tells_no_number`)."""
+    return None if tells_no_number(word) else number(word)
 
 
 # Nouns with no plural in use, common as table names: inflect would call them singular.

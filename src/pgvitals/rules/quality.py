@@ -932,10 +932,11 @@ def pii_inventory(snap: Snapshot, opts: PiiOptions) -> Iterator[Draft]:
     for table in data_tables(snap):
         found: dict[str, dict[str, object]] = {}
         columns = snap.columns_by_table.get(table.oid, [])
-        endpoint = any(column.name.lower() == "port" for column in columns)
         for column in columns:
             named = pii_by_name(column.name, column.type_name, column.type_category)
-            if named == "address" and endpoint:
+            if named is None and not with_values:
+                continue  # most columns, and nothing else tells without their values
+            if named == "address" and any(other.name.lower() == "port" for other in columns):
                 named = None  # `address` beside `port`: where a server listens, not a street
             profile = snap.facts.column_profile(table, column.name) if with_values else None
             if named is None and profile is None:

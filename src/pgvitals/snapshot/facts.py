@@ -44,7 +44,7 @@ from pgvitals.snapshot.nodes import (
 from pgvitals.snapshot.nodes import analyse as analyse_expression
 from pgvitals.snapshot.ranges import judged_ranges, watched_from
 from pgvitals.snapshot.window import StatisticsWindow, statistics_window
-from pgvitals.snapshot.words import table_key, words
+from pgvitals.snapshot.words import table_key, word_tuple, words
 
 # partition keys whose range bounds can be judged against the clock
 TIME_KEY_TYPES = frozenset({"timestamptz", "timestamp", "date"})
@@ -120,6 +120,11 @@ def serves_lookup_on(index: Index, columns: list[str], attnums: set[int] | None 
     predicate (see `lookup_implies`); without `attnums` none can. So can a whole-table
     unique btree on some of the columns (Ente's trash_pkey (file_id) beside the key
     (file_id, collection_id)): it finds at most one row, which the lookup then filters."""
+    keys = index.key_columns
+    if columns and (not keys or keys[0] not in columns):
+        # every way below needs the index to lead with one of the columns: most of a
+        # table's indexes do not, and are ruled out without the finer tests
+        return False
     if index.is_valid and unique_within(index, columns):
         return True
     if not index.is_valid or not leads_with(index, columns):
@@ -549,12 +554,18 @@ class Facts:
             columns = self.snap.columns_by_table.get(table.oid, [])
             prefix = table_column_prefix(columns)
             for column in columns:
-                if (table.oid, column.name) in declared:
-                    continue
                 # a cheap test first: most columns are not references (175,000 at scale)
                 if not column.name.endswith(("id", "Id", "ID")):
-                    if prefix is not None and (ref := self._prefixed_reference(table, column)):
+                    if (
+                        prefix is not None
+                        and (table.oid, column.name) not in declared
+                        and (ref := self._prefixed_reference(table, column))
+                    ):
                         found.append(ref)
+                    continue
+                if column.name == "id" or (table.oid, column.name) in declared:
+                    # `id` names no other table, by any of the ways below (one word, no
+                    # stem before it, no `<thing>_<x>id`): the key of nearly every table
                     continue
                 stem = reference_stem(column.name)
                 joined = stem is None  # `userid`: `UserId` folded to lower case, unquoted
@@ -594,7 +605,8 @@ class Facts:
             return None
         stem = parts[:-1]
         siblings = self.snap.columns_by_table.get(table.oid, [])
-        if any(words(other.name) == [*stem, "type"] for other in siblings):
+        typed = (*stem, "type")
+        if any(word_tuple(other.name) == typed for other in siblings):
             return None  # a polymorphic reference: the type says which table
         target = self._referenced_table(table, table_key("_".join(stem)))
         if target is None:
@@ -707,8 +719,8 @@ class Facts:
         if match is None:
             folded = f"{column.name[:-2]}type"
             return any(c.name == folded for c in siblings)
-        wanted = [*words(match.group("stem")), "type"]
-        return any(words(c.name) == wanted for c in siblings)
+        wanted = (*word_tuple(match.group("stem")), "type")
+        return any(word_tuple(c.name) == wanted for c in siblings)
 
     def _referenced_table(self, table: Table, stem: str) -> Table | None:
         candidates = [t for t in self.tables_by_key.get(stem, []) if t.oid != table.oid]
@@ -760,9 +772,9 @@ class Facts:
         # a column of the target named as this one (Hatchet's `Action."actionId"`, text,
         # beside its uuid `id`) is what `v1_task.action_id` holds: the name points at
         # that column, not at the key, whatever the types say
-        spelled = words(column.name)
+        spelled = word_tuple(column.name)
         if any(
-            words(other.name) == spelled and other not in key
+            word_tuple(other.name) == spelled and other not in key
             for other in self.snap.columns_by_table.get(target.oid, [])
         ):
             return None
@@ -1029,24 +1041,25 @@ class Facts:
     def indexes_serving_fk(self) -> dict[int, list[Index]]:
         """Per foreign key (by constraint oid): every index that serves its lookup."""
         by_table = self.snap.indexes_by_table
+        # only a partial index needs the key's attribute numbers (`lookup_implies`)
+        with_partial = {index.table_oid for index in self.snap.indexes if index.is_partial}
         serving: dict[int, list[Index]] = {}
         for fk in self.snap.constraints:
             if fk.kind != "f":
                 continue
             indexes = by_table.get(fk.table_oid, [])
-            # only a partial index needs the key's attribute numbers (`lookup_implies`)
-            partial = any(index.is_partial for index in indexes)
-            attnums = self.attnums(fk) if partial else None
+            attnums = self.attnums(fk) if fk.table_oid in with_partial else None
             cast = self.cast_columns(fk)
             parent_keys = self.parent_key_columns(fk)
+            # (`parent_keys and`, `not cast or`: no generator for the keys that have none)
             serving[fk.oid] = [
                 index
                 for index in indexes
                 if (
                     serves_lookup_on(index, fk.columns, attnums)
-                    or any(serves_lookup_on(index, key) for key in parent_keys)
+                    or (parent_keys and any(serves_lookup_on(index, key) for key in parent_keys))
                 )
-                and all(compares_as(index, column, key) for column, key in cast.items())
+                and (not cast or all(compares_as(index, c, key) for c, key in cast.items()))
             ]
         return serving
 
@@ -1851,10 +1864,15 @@ def table_column_prefix(columns: list[Column]) -> str | None:
     columns, each `<prefix>_<more>`. None for tables named otherwise."""
     if len(columns) < 3:
         return None
-    heads = {c.name.split("_", 1)[0] for c in columns if "_" in c.name.strip("_")}
-    if len(heads) != 1 or any("_" not in c.name.strip("_") for c in columns):
-        return None
-    return heads.pop()
+    head = None
+    for column in columns:  # most tables fail at their first or second column (`id`)
+        if "_" not in column.name.strip("_"):
+            return None
+        if head is None:
+            head = column.name.split("_", 1)[0]
+        elif not column.name.startswith(head + "_"):
+            return None
+    return head
 
 
 # `userid`, `channelmemberid`: an unquoted `UserId` as PostgreSQL folds it. Three

@@ -24,12 +24,14 @@ SEPARATOR = re.compile(r"[^0-9A-Za-z\u00C0-\uFFFF]+")
 def words(identifier: str) -> list[str]:
     """The lower-case words of an identifier: `createdAt`, `created_at`, `CreatedAt`,
     `"Created At"` all give ["created", "at"]."""
-    return list(_words(identifier))
+    return list(word_tuple(identifier))
 
 
 @cache
-def _words(identifier: str) -> tuple[str, ...]:
-    """(Column names repeat across tables: `created_at` is split once.)"""
+def word_tuple(identifier: str) -> tuple[str, ...]:
+    """`words` as a tuple, to compare or look up without a copy (hot loops compare
+    a name's words with every column's). Column names repeat across tables:
+    `created_at` is split once."""
     # a lower-case name has no camelCase boundary (most names): no need for the pattern
     spaced = identifier if identifier.islower() else CAMEL_BOUNDARY.sub("_", identifier)
     return tuple(part.lower() for part in SEPARATOR.split(spaced) if part)
