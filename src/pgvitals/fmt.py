@@ -100,8 +100,10 @@ def severity_line(counts: dict[str, int]) -> str:
     return ", ".join(f"{count:,} {severity}" for severity, count in counts.items())
 
 
-# one encoder for the 100,000s of values written: json.dumps with options makes one per call
-_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# one encoder for the 100,000s of values written: json.dumps with options makes one per call.
+# The values are trees of dicts and lists that never contain themselves: the check for
+# that (every container's id put in and taken out of a dict) is a tenth of the time.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
 def compact_json(value: Any) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import operator
 import types
 import typing
 from collections import defaultdict
@@ -1475,21 +1476,26 @@ def plain(value: Any) -> Any:
         return [plain(item) for item in value]
     if kind is dict:
         return {key: plain(item) for key, item in value.items()}
-    scalar, nested = _fields_of(kind)
-    row = {name: getattr(value, name) for name in scalar}
+    scalar, read_scalars, nested = _fields_of(kind)
+    row = dict(zip(scalar, read_scalars(value), strict=True))
     for name in nested:
         row[name] = plain(getattr(value, name))
     return row
 
 
 @functools.cache
-def _fields_of(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(fields whose declared type is a scalar, the others) of a dataclass."""
+def _fields_of(
+    cls: type,
+) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]], tuple[str, ...]]:
+    """(fields whose declared type is a scalar, what reads them all at once as a tuple,
+    the other fields) of a dataclass."""
     hints = typing.get_type_hints(cls)
     scalar, nested = [], []
     for item in dataclasses.fields(cls):
         (scalar if _only_scalars(hints[item.name]) else nested).append(item.name)
-    return tuple(scalar), tuple(nested)
+    getter = operator.attrgetter(*scalar) if scalar else (lambda value: ())
+    read = getter if len(scalar) != 1 else (lambda value: (getter(value),))
+    return tuple(scalar), read, tuple(nested)
 
 
 def _only_scalars(hint: Any) -> bool:
