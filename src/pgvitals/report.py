@@ -1417,7 +1417,8 @@ class Report:
                 "inventory": plain(self.inventory),
                 "areas": plain(self.areas),
                 "window": plain(self.window),
-                "schemas": each(plain, self.schemas),
+                # a schema's relationships, 100,000s at scale, converted one at a time too
+                "schemas": each(streamed if lazy else plain, self.schemas),
                 "coverage": each(plain, self.coverage),
                 "activity": each(plain, self.activity),
                 "gaps": plain(self.gaps),
@@ -1504,6 +1505,22 @@ def plain(value: Any) -> Any:
     row = dict(zip(scalar, read_scalars(value), strict=True))
     for name in nested:
         row[name] = plain(getattr(value, name))
+    return row
+
+
+class Streamed(dict[str, Any]):
+    """A JSON object whose lists of dataclasses are iterators that convert one element
+    at a time (see `streamed`), for a writer that streams them as json writes lists."""
+
+
+def streamed(value: Any) -> Streamed:
+    """`plain(value)` of a dataclass, with its fields that hold a list (or tuple) of
+    dataclasses left as iterators over their elements, each converted when read."""
+    scalar, read_scalars, nested = _fields_of(type(value))
+    row = Streamed(zip(scalar, read_scalars(value), strict=True))
+    for name in nested:
+        item = getattr(value, name)
+        row[name] = map(plain, item) if type(item) in (list, tuple) else plain(item)
     return row
 
 
