@@ -191,6 +191,7 @@ LOCKS = (
     "SHARE ROW EXCLUSIVE",  # ADD FOREIGN KEY
     "ACCESS EXCLUSIVE",  # most ALTER TABLE, DROP
 )
+_FIRST_WRITE_BLOCKING = LOCKS.index("SHARE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +223,7 @@ class Risk:
 
     @property
     def blocks_writes(self) -> bool:
-        return LOCKS.index(self.lock) >= LOCKS.index("SHARE")
+        return LOCKS.index(self.lock) >= _FIRST_WRITE_BLOCKING
 
     @property
     def tier(self) -> int:

@@ -960,38 +960,39 @@ def fix_scripts(
     )
     # the search_path only where there are statements for it to apply to
     setting = search_path_statement(server.search_path) if ordered else ""
+    # each finding's label and texts, made once for both scripts
+    texts = [
+        (item, label(item), item.fix.sql, item.fix.rollback_sql) for item in ordered if item.fix
+    ]
     # both scripts hold the CONCURRENTLY statements of either (a rollback drops the index
     # its fix built concurrently)
     concurrently = any(
-        "CONCURRENTLY" in (sql or "")
-        for item in ordered
-        if item.fix
-        for sql in (item.fix.sql, item.fix.rollback_sql)
+        "CONCURRENTLY" in sql or "CONCURRENTLY" in (undo or "") for _, _, sql, undo in texts
     )
     fix_parts = [script_header("Fix", server, migrations, concurrently) + setting]
     heading = None
     first_with: dict[tuple[str, ...], Finding] = {}
-    for item in ordered:
+    for item, labelled, sql, _ in texts:
         assert item.fix is not None
         risk = item.fix.risk
         if heading_of(risk) != heading:
             heading = heading_of(risk)
             fix_parts.append(f"-- == {heading} ==\n")
-        fix_parts.append(f"{label(item)}\n{entry(item, item.fix.sql, first_with)}\n")
+        fix_parts.append(f"{labelled} [{risk.label}]\n{entry(item, sql, first_with)}\n")
     if not ordered:
         fix_parts.append("-- Nothing to fix: no finding comes with a fix.\n")
     rollback_parts = [script_header("Rollback", server, migrations, concurrently) + setting]
     first_with = {}
-    for item in reversed(ordered):
+    for item, labelled, _, undo in reversed(texts):
         assert item.fix is not None
         body = (
-            entry(item, item.fix.rollback_sql, first_with)
+            entry(item, undo, first_with)
             if item.fix.rollback
             else "-- (no rollback: nothing to undo)"
         )
         # the risk declared is the fix's: undoing it may lock otherwise (dropping an index
         # built CONCURRENTLY takes ACCESS EXCLUSIVE), so none is claimed here
-        rollback_parts.append(f"{label(item, risk=False)}\n{body}\n")
+        rollback_parts.append(f"{labelled}\n{body}\n")
     return Scripts("\n".join(fix_parts), "\n".join(rollback_parts), len(ordered))
 
 
@@ -1012,9 +1013,9 @@ def entry(item: Finding, body: str | None, first_with: dict[tuple[str, ...], Fin
     return body or ""
 
 
-def label(item: Finding, risk: bool = True) -> str:
-    heading = f"-- {item.rule}: {one_line(item.object)}"
-    return f"{heading} [{item.fix.risk.label}]" if risk and item.fix else heading
+def label(item: Finding) -> str:
+    """The comment line above a finding's statements (fix.sql adds the fix's risk)."""
+    return f"-- {item.rule}: {one_line(item.object)}"
 
 
 def script_header(
