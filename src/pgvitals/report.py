@@ -21,7 +21,15 @@ from typing import Any
 
 from pgvitals import __version__, ruledocs
 from pgvitals.engine import REVIEW, Analysis, Check, NotAssessed
-from pgvitals.findings import CATEGORIES, SEVERITIES, Finding, Risk, Severity, severity_rank
+from pgvitals.findings import (
+    CATEGORIES,
+    SEVERITIES,
+    Finding,
+    Risk,
+    Severity,
+    severity_rank,
+    worst,
+)
 from pgvitals.fixes import one_line, search_path_value, text
 from pgvitals.fmt import plural, short_time
 from pgvitals.rules import REGISTRY
@@ -750,7 +758,7 @@ def action_plan(findings: list[Finding]) -> list[Horizon]:
         by_rule.setdefault(item.rule, []).append(item)
     placed: list[list[Action]] = [[] for _ in HORIZONS]
     for rule_id, items in by_rule.items():
-        severity = max(f.severity for f in items).value
+        severity = worst(f.severity for f in items).value
         effort, why = effort_of(items)
         placed[_HORIZON_BY[(severity, effort)]].append(
             Action(
@@ -818,7 +826,7 @@ def risk_assessment(findings: list[Finding]) -> list[RiskEntry]:
         by_rule.setdefault(item.rule, []).append(item)
     entries = []
     for rule_id, items in by_rule.items():
-        severity = max(f.severity for f in items)
+        severity = worst(f.severity for f in items)
         rule_def = REGISTRY.get(rule_id)
         observed = rule_def is not None and (
             rule_def.uses_statistics or rule_def.rows == ROWS_REQUIRED
@@ -1145,9 +1153,14 @@ def data_quality(snap: Snapshot, findings: Iterable[Finding]) -> list[ColumnQual
     """One row per column flagged by a rule that reads the data profile, worst first."""
     flagged: dict[tuple[str, str, str], list[Finding]] = defaultdict(list)
     shapes: dict[tuple[str, str, str], tuple[str, float]] = {}
+    reads_profile: dict[str, bool] = {}  # by rule: asked once, not once per finding
     for item in findings:
-        rule_def = REGISTRY.get(item.rule)
-        if rule_def is None or not COLUMN_PROBES & set(rule_def.needs):
+        if item.rule not in reads_profile:
+            rule_def = REGISTRY.get(item.rule)
+            reads_profile[item.rule] = rule_def is not None and bool(
+                COLUMN_PROBES & set(rule_def.needs)
+            )
+        if not reads_profile[item.rule]:
             continue
         fields = item.where.fields()
         schema, table = fields["schema"] or "", fields["table"] or ""
