@@ -40,6 +40,7 @@ from pgvitals.snapshot.model import (
     STATEMENTS_NOT_CHECKED,
     ColumnProfile,
     Constraint,
+    Index,
     ServerInfo,
     Snapshot,
     Table,
@@ -482,6 +483,7 @@ def index_coverage(snap: Snapshot) -> list[IndexCoverage]:
         for fk in foreign_keys:
             (unindexed if facts.lookup_index_of_fk[fk.oid] is None else served).append(fk)
         leaves = facts.leaves_by_root.get(table.oid, [])
+        single_column, composite, partial, unique = index_shapes(indexes)
         result.append(
             IndexCoverage(
                 table=table.qualname,
@@ -489,21 +491,33 @@ def index_coverage(snap: Snapshot) -> list[IndexCoverage]:
                 name=table.name,
                 rows_estimate=facts.rows(table),
                 indexes=len(indexes),
-                single_column=sum(1 for i in indexes if i.key_count == 1),
-                composite=sum(1 for i in indexes if i.key_count > 1),
-                index_bytes=known_sum(facts.index_bytes(i) for i in indexes),
+                single_column=single_column,
+                composite=composite,
+                index_bytes=known_sum([facts.index_bytes(i) for i in indexes]),
                 table_bytes=known_sum(leaf.table_bytes for leaf in leaves)
                 if table.kind == "p"
                 else table.table_bytes,
                 foreign_keys=len(foreign_keys),
                 unindexed_foreign_keys=len(unindexed),
-                partial=sum(1 for i in indexes if i.is_partial),
-                unique=sum(1 for i in indexes if i.is_unique),
+                partial=partial,
+                unique=unique,
                 covered_foreign_key_columns=tuple(key_columns(fk) for fk in served),
                 unindexed_foreign_key_columns=tuple(key_columns(fk) for fk in unindexed),
             )
         )
     return result
+
+
+def index_shapes(indexes: list[Index]) -> tuple[int, int, int, int]:
+    """How many of these indexes are (single-column, composite, partial, unique): one
+    pass, not four, over each of the 10,000s of tables' indexes."""
+    single_column = composite = partial = unique = 0
+    for index in indexes:
+        single_column += index.key_count == 1
+        composite += index.key_count > 1
+        partial += index.is_partial
+        unique += index.is_unique
+    return single_column, composite, partial, unique
 
 
 def key_columns(constraint: Constraint) -> str:
