@@ -414,12 +414,8 @@ def relationship(
     snap: Snapshot, fk: Constraint, keys: dict[int, set[UniqueKey]] | None = None
 ) -> Relationship:
     """`keys`: the snapshot's `unique_keys`, when the caller has them already."""
-    names = set(fk.columns)
-    optional = any(
-        not column.not_null
-        for column in snap.columns_by_table.get(fk.table_oid, [])
-        if column.name in names
-    )
+    found = [snap.facts.column_by_name.get((fk.table_oid, name)) for name in fk.columns]
+    optional = any(column is not None and not column.not_null for column in found)
     one_to_one = unique_columns(
         unique_keys(snap) if keys is None else keys, fk.table_oid, fk.columns
     )
