@@ -1269,6 +1269,9 @@ class ExcusedFinding:
     reason: str
     source: str
 
+    def to_json(self) -> dict[str, Any]:
+        return {**self.finding.to_json(), "excused_because": self.reason, "excused_by": self.source}
+
 
 @dataclass(frozen=True)
 class Baseline:
@@ -1426,10 +1429,7 @@ class Report:
                 "excused": self.inventory.excused,
             },
             "findings": each(Finding.to_json, self.findings),
-            "excused": [
-                {**e.finding.to_json(), "excused_because": e.reason, "excused_by": e.source}
-                for e in self.excused
-            ],
+            "excused": each(ExcusedFinding.to_json, self.excused),  # all of them, at times
             "checks": [check.to_json() for check in self.checks],
             "collection": self.collection,
             "config": {
