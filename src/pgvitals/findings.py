@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
@@ -64,6 +65,12 @@ def _rank(value: object) -> int:
 
 
 SEVERITIES = tuple(s.value for s in Severity)
+
+
+def worst(severities: Iterable[Severity]) -> Severity:
+    """The most severe: `max(severities)`, without a call of `__gt__` per element (a
+    report asks over its 100,000s of findings)."""
+    return min(severities, key=_RANKS.__getitem__)
 
 
 def severity_rank(severity: str) -> int:
@@ -156,8 +163,9 @@ class Located:
 
     def fields(self) -> dict[str, str | None]:
         """schema/table/column always, plus the kind's own field (index, policy, ...)."""
-        named = dict(zip(PATH_FIELDS[self.kind], self.path, strict=True))
-        return {"schema": None, "table": None, "column": None, **named}
+        named: dict[str, str | None] = {"schema": None, "table": None, "column": None}
+        named.update(zip(PATH_FIELDS[self.kind], self.path, strict=True))
+        return named
 
 
 class Subject(Protocol):
@@ -190,6 +198,7 @@ LOCKS = (
     "SHARE ROW EXCLUSIVE",  # ADD FOREIGN KEY
     "ACCESS EXCLUSIVE",  # most ALTER TABLE, DROP
 )
+_FIRST_WRITE_BLOCKING = LOCKS.index("SHARE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +230,7 @@ class Risk:
 
     @property
     def blocks_writes(self) -> bool:
-        return LOCKS.index(self.lock) >= LOCKS.index("SHARE")
+        return LOCKS.index(self.lock) >= _FIRST_WRITE_BLOCKING
 
     @property
     def tier(self) -> int:
@@ -365,23 +374,25 @@ class Finding:
         return self.where.fields()["column"]
 
     def to_json(self) -> dict[str, Any]:
+        where, fix = self.where, self.fix  # read once: a report converts 100,000s
         entry: dict[str, Any] = {
             "rule": self.rule,
-            "category": self.category.value,
-            "severity": self.severity.value,
-            **self.where.fields(),
-            "object": self.object,
-            "object_kind": self.where.kind,
-            "path": list(self.where.path),
+            # `_value_` is what `.value` returns, without enum's descriptor (a tenth of this)
+            "category": self.category._value_,
+            "severity": self.severity._value_,
+            **where.fields(),
+            "object": where.name,
+            "object_kind": where.kind,
+            "path": list(where.path),
             "message": self.message,
             "evidence": self.evidence,
-            "fix": self.fix.sql if self.fix else None,
-            "rollback": self.fix.rollback_sql if self.fix else None,
-            "fix_detail": self.fix.to_json() if self.fix else None,
+            "fix": fix.sql if fix else None,
+            "rollback": fix.rollback_sql if fix else None,
+            "fix_detail": fix.to_json() if fix else None,
             "fingerprint": self.fingerprint,
         }
-        if self.where.file is not None:
-            entry["location"] = {"file": self.where.file, "line": self.where.line}
+        if where.file is not None:
+            entry["location"] = {"file": where.file, "line": where.line}
         return entry
 
     @classmethod

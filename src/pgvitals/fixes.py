@@ -86,10 +86,13 @@ def columns_list(columns: Seq[str]) -> sql.Composed:
     return sql.SQL(", ").join(sql.Identifier(column) for column in columns)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
 def one_line(name: str) -> str:
     """A name safe inside a `--` comment: control characters shown escaped, so a name
     with a newline cannot put its own text on a line of SQL."""
-    return re.sub(r"[\x00-\x1f\x7f\u2028\u2029]", lambda m: repr(m.group())[1:-1], name)
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], name)
 
 
 # Declared risks of the statements built here.

@@ -67,6 +67,7 @@ _SIGNATURES = {
     ),
 }
 _SIGNATURE_BYTES = 4096
+WRITE_BUFFER = 1 << 20
 
 
 class OutputError(Exception):
@@ -328,7 +329,8 @@ def _write_beside(destination: Path, text: Document) -> Path:
     temporary = destination.with_name(f".{destination.name}.{secrets.token_hex(6)}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        # a report is written in many small pieces: a large buffer makes few writes of them
+        with os.fdopen(descriptor, "w", encoding="utf-8", buffering=WRITE_BUFFER) as handle:
             _write(handle, text)
     except BaseException:
         temporary.unlink(missing_ok=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import operator
 import types
 import typing
 from collections import defaultdict
@@ -20,7 +21,15 @@ from typing import Any
 
 from pgvitals import __version__, ruledocs
 from pgvitals.engine import REVIEW, Analysis, Check, NotAssessed
-from pgvitals.findings import CATEGORIES, SEVERITIES, Finding, Risk, Severity, severity_rank
+from pgvitals.findings import (
+    CATEGORIES,
+    SEVERITIES,
+    Finding,
+    Risk,
+    Severity,
+    severity_rank,
+    worst,
+)
 from pgvitals.fixes import one_line, search_path_value, text
 from pgvitals.fmt import plural, short_time
 from pgvitals.rules import REGISTRY
@@ -31,6 +40,7 @@ from pgvitals.snapshot.model import (
     STATEMENTS_NOT_CHECKED,
     ColumnProfile,
     Constraint,
+    Index,
     ServerInfo,
     Snapshot,
     Table,
@@ -63,12 +73,8 @@ MISSING_ELEMENT_RULES = {
 
 def known_sum(values: Iterable[int | None]) -> int | None:
     """The sum, or None when any part is unknown (a partial sum would mislead)."""
-    total = 0
-    for value in values:
-        if value is None:
-            return None
-        total += value
-    return total
+    known = list(values)  # looked through and summed in C: 10,000s of tables ask
+    return None if None in known else sum(known)  # type: ignore[arg-type]
 
 
 # --- summary -------------------------------------------------------------------------
@@ -348,20 +354,39 @@ def relationships(snap: Snapshot, schema: str | None = None) -> list[Relationshi
 
     Constraints a partition inherits from its partitioned parent are left out: the
     parent's constraint already says it."""
+    keys = unique_keys(snap)
     result = []
     for fk in snap.constraints:
         if fk.kind != "f" or fk.inherited or (schema is not None and fk.schema != schema):
             continue
         if fk.ref_schema is None or fk.ref_table is None:
             continue
-        result.append(relationship(snap, fk))
+        result.append(relationship(snap, fk, keys))
     for reference in snap.facts.inferred_references:
         if schema is None or reference.table.schema == schema:
-            result.append(inferred_relationship(snap, reference))
+            result.append(inferred_relationship(snap, reference, keys))
     return sorted(result, key=lambda r: (r.parent, r.child, r.name))
 
 
-def inferred_relationship(snap: Snapshot, reference: Reference) -> Relationship:
+# A set of columns as a unique index holds them: (how many, which); the number tells
+# `(a, a)` from `(a)`.
+UniqueKey = tuple[int, frozenset[str | None]]
+
+
+def unique_keys(snap: Snapshot) -> dict[int, set[UniqueKey]]:
+    """Per table (by oid): the column sets of its unique indexes that bind every row
+    (valid, not partial), read once for all the relationships instead of per key."""
+    keys: dict[int, set[UniqueKey]] = defaultdict(set)
+    for index in snap.indexes:
+        if index.is_unique and index.is_valid and index.predicate is None:
+            columns = frozenset(index.key_columns[: index.key_count])
+            keys[index.table_oid].add((index.key_count, columns))
+    return keys
+
+
+def inferred_relationship(
+    snap: Snapshot, reference: Reference, keys: dict[int, set[UniqueKey]] | None = None
+) -> Relationship:
     table, target = reference.table, reference.ref_table
     columns = reference.column_names
     return Relationship(
@@ -375,27 +400,25 @@ def inferred_relationship(snap: Snapshot, reference: Reference) -> Relationship:
         columns=tuple(columns),
         ref_columns=tuple(reference.ref_column_names),
         optional=any(not c.not_null for c in reference.columns),
-        one_to_one=unique_columns(snap, table.oid, columns),
+        one_to_one=unique_columns(unique_keys(snap) if keys is None else keys, table.oid, columns),
         declared=False,
     )
 
 
-def unique_columns(snap: Snapshot, table_oid: int, columns: list[str]) -> bool:
+def unique_columns(keys: dict[int, set[UniqueKey]], table_oid: int, columns: list[str]) -> bool:
     """Do these columns, together, have a unique index (at most one row per value)?"""
-    return any(
-        index.is_unique
-        and index.is_valid
-        and index.predicate is None
-        and index.key_count == len(columns)
-        and set(index.key_columns[: index.key_count]) == set(columns)
-        for index in snap.indexes_by_table.get(table_oid, [])
+    return (len(columns), frozenset(columns)) in keys.get(table_oid, ())
+
+
+def relationship(
+    snap: Snapshot, fk: Constraint, keys: dict[int, set[UniqueKey]] | None = None
+) -> Relationship:
+    """`keys`: the snapshot's `unique_keys`, when the caller has them already."""
+    found = [snap.facts.column_by_name.get((fk.table_oid, name)) for name in fk.columns]
+    optional = any(column is not None and not column.not_null for column in found)
+    one_to_one = unique_columns(
+        unique_keys(snap) if keys is None else keys, fk.table_oid, fk.columns
     )
-
-
-def relationship(snap: Snapshot, fk: Constraint) -> Relationship:
-    columns = {c.name: c for c in snap.columns_by_table.get(fk.table_oid, [])}
-    optional = any(name in columns and not columns[name].not_null for name in fk.columns)
-    one_to_one = unique_columns(snap, fk.table_oid, fk.columns)
     return Relationship(
         parent=f"{fk.ref_schema}.{fk.ref_table}",
         child=f"{fk.schema}.{fk.table}",
@@ -452,9 +475,11 @@ def index_coverage(snap: Snapshot) -> list[IndexCoverage]:
             for c in snap.constraints_by_table.get(table.oid, [])
             if c.kind == "f" and not c.inherited
         ]
-        unindexed = [fk for fk in foreign_keys if facts.lookup_index_of_fk[fk.oid] is None]
-        served = [fk for fk in foreign_keys if fk not in unindexed]
+        served, unindexed = [], []
+        for fk in foreign_keys:
+            (unindexed if facts.lookup_index_of_fk[fk.oid] is None else served).append(fk)
         leaves = facts.leaves_by_root.get(table.oid, [])
+        single_column, composite, partial, unique = index_shapes(indexes)
         result.append(
             IndexCoverage(
                 table=table.qualname,
@@ -462,21 +487,33 @@ def index_coverage(snap: Snapshot) -> list[IndexCoverage]:
                 name=table.name,
                 rows_estimate=facts.rows(table),
                 indexes=len(indexes),
-                single_column=sum(1 for i in indexes if i.key_count == 1),
-                composite=sum(1 for i in indexes if i.key_count > 1),
-                index_bytes=known_sum(facts.index_bytes(i) for i in indexes),
+                single_column=single_column,
+                composite=composite,
+                index_bytes=known_sum([facts.index_bytes(i) for i in indexes]),
                 table_bytes=known_sum(leaf.table_bytes for leaf in leaves)
                 if table.kind == "p"
                 else table.table_bytes,
                 foreign_keys=len(foreign_keys),
                 unindexed_foreign_keys=len(unindexed),
-                partial=sum(1 for i in indexes if i.is_partial),
-                unique=sum(1 for i in indexes if i.is_unique),
+                partial=partial,
+                unique=unique,
                 covered_foreign_key_columns=tuple(key_columns(fk) for fk in served),
                 unindexed_foreign_key_columns=tuple(key_columns(fk) for fk in unindexed),
             )
         )
     return result
+
+
+def index_shapes(indexes: list[Index]) -> tuple[int, int, int, int]:
+    """How many of these indexes are (single-column, composite, partial, unique): one
+    pass, not four, over each of the 10,000s of tables' indexes."""
+    single_column = composite = partial = unique = 0
+    for index in indexes:
+        single_column += index.key_count == 1
+        composite += index.key_count > 1
+        partial += index.is_partial
+        unique += index.is_unique
+    return single_column, composite, partial, unique
 
 
 def key_columns(constraint: Constraint) -> str:
@@ -608,7 +645,7 @@ def table_activity(snap: Snapshot, findings: Iterable[Finding] = ()) -> list[Tab
 
 def classify(row: TableActivity, problems: list[str], busiest: int) -> TableActivity:
     if row.inserts is None:
-        return dataclasses.replace(row, reason="no counters")
+        return classified(row, "", "no counters")
     if row.inserts and row.rows == 0:
         activity, reason = CLEARED, f"{row.inserts:,} rows inserted, none remain"
     elif row.writes == 0 and not row.seq_tup_read and not row.idx_scans:
@@ -619,7 +656,13 @@ def classify(row: TableActivity, problems: list[str], busiest: int) -> TableActi
         activity, reason = HIGH_ACTIVITY, f"{row.writes:,} writes, {row.scans:,} scans"
     else:
         activity, reason = MODERATE, f"{row.writes:,} writes, {row.scans:,} scans"
-    return dataclasses.replace(row, activity=activity, reason=reason)
+    return classified(row, activity, reason)
+
+
+def classified(row: TableActivity, activity: str, reason: str) -> TableActivity:
+    """`row` with its class: dataclasses.replace, without its walk of dataclasses.fields()
+    for each of the 10,000s of rows (the row's __dict__ holds the same fields)."""
+    return TableActivity(**{**row.__dict__, "activity": activity, "reason": reason})
 
 
 # --- what was not checked ------------------------------------------------------------
@@ -725,7 +768,7 @@ def action_plan(findings: list[Finding]) -> list[Horizon]:
         by_rule.setdefault(item.rule, []).append(item)
     placed: list[list[Action]] = [[] for _ in HORIZONS]
     for rule_id, items in by_rule.items():
-        severity = max(f.severity for f in items).value
+        severity = worst(f.severity for f in items).value
         effort, why = effort_of(items)
         placed[_HORIZON_BY[(severity, effort)]].append(
             Action(
@@ -793,7 +836,7 @@ def risk_assessment(findings: list[Finding]) -> list[RiskEntry]:
         by_rule.setdefault(item.rule, []).append(item)
     entries = []
     for rule_id, items in by_rule.items():
-        severity = max(f.severity for f in items)
+        severity = worst(f.severity for f in items)
         rule_def = REGISTRY.get(rule_id)
         observed = rule_def is not None and (
             rule_def.uses_statistics or rule_def.rows == ROWS_REQUIRED
@@ -935,38 +978,39 @@ def fix_scripts(
     )
     # the search_path only where there are statements for it to apply to
     setting = search_path_statement(server.search_path) if ordered else ""
+    # each finding's label and texts, made once for both scripts
+    texts = [
+        (item, label(item), item.fix.sql, item.fix.rollback_sql) for item in ordered if item.fix
+    ]
     # both scripts hold the CONCURRENTLY statements of either (a rollback drops the index
     # its fix built concurrently)
     concurrently = any(
-        "CONCURRENTLY" in (sql or "")
-        for item in ordered
-        if item.fix
-        for sql in (item.fix.sql, item.fix.rollback_sql)
+        "CONCURRENTLY" in sql or "CONCURRENTLY" in (undo or "") for _, _, sql, undo in texts
     )
     fix_parts = [script_header("Fix", server, migrations, concurrently) + setting]
     heading = None
     first_with: dict[tuple[str, ...], Finding] = {}
-    for item in ordered:
+    for item, labelled, sql, _ in texts:
         assert item.fix is not None
         risk = item.fix.risk
         if heading_of(risk) != heading:
             heading = heading_of(risk)
             fix_parts.append(f"-- == {heading} ==\n")
-        fix_parts.append(f"{label(item)}\n{entry(item, item.fix.sql, first_with)}\n")
+        fix_parts.append(f"{labelled} [{risk.label}]\n{entry(item, sql, first_with)}\n")
     if not ordered:
         fix_parts.append("-- Nothing to fix: no finding comes with a fix.\n")
     rollback_parts = [script_header("Rollback", server, migrations, concurrently) + setting]
     first_with = {}
-    for item in reversed(ordered):
+    for item, labelled, _, undo in reversed(texts):
         assert item.fix is not None
         body = (
-            entry(item, item.fix.rollback_sql, first_with)
+            entry(item, undo, first_with)
             if item.fix.rollback
             else "-- (no rollback: nothing to undo)"
         )
         # the risk declared is the fix's: undoing it may lock otherwise (dropping an index
         # built CONCURRENTLY takes ACCESS EXCLUSIVE), so none is claimed here
-        rollback_parts.append(f"{label(item, risk=False)}\n{body}\n")
+        rollback_parts.append(f"{labelled}\n{body}\n")
     return Scripts("\n".join(fix_parts), "\n".join(rollback_parts), len(ordered))
 
 
@@ -987,9 +1031,9 @@ def entry(item: Finding, body: str | None, first_with: dict[tuple[str, ...], Fin
     return body or ""
 
 
-def label(item: Finding, risk: bool = True) -> str:
-    heading = f"-- {item.rule}: {one_line(item.object)}"
-    return f"{heading} [{item.fix.risk.label}]" if risk and item.fix else heading
+def label(item: Finding) -> str:
+    """The comment line above a finding's statements (fix.sql adds the fix's risk)."""
+    return f"-- {item.rule}: {one_line(item.object)}"
 
 
 def script_header(
@@ -1119,9 +1163,14 @@ def data_quality(snap: Snapshot, findings: Iterable[Finding]) -> list[ColumnQual
     """One row per column flagged by a rule that reads the data profile, worst first."""
     flagged: dict[tuple[str, str, str], list[Finding]] = defaultdict(list)
     shapes: dict[tuple[str, str, str], tuple[str, float]] = {}
+    reads_profile: dict[str, bool] = {}  # by rule: asked once, not once per finding
     for item in findings:
-        rule_def = REGISTRY.get(item.rule)
-        if rule_def is None or not COLUMN_PROBES & set(rule_def.needs):
+        if item.rule not in reads_profile:
+            rule_def = REGISTRY.get(item.rule)
+            reads_profile[item.rule] = rule_def is not None and bool(
+                COLUMN_PROBES & set(rule_def.needs)
+            )
+        if not reads_profile[item.rule]:
             continue
         fields = item.where.fields()
         schema, table = fields["schema"] or "", fields["table"] or ""
@@ -1219,6 +1268,9 @@ class ExcusedFinding:
     finding: Finding
     reason: str
     source: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.finding.to_json(), "excused_because": self.reason, "excused_by": self.source}
 
 
 @dataclass(frozen=True)
@@ -1377,10 +1429,7 @@ class Report:
                 "excused": self.inventory.excused,
             },
             "findings": each(Finding.to_json, self.findings),
-            "excused": [
-                {**e.finding.to_json(), "excused_because": e.reason, "excused_by": e.source}
-                for e in self.excused
-            ],
+            "excused": each(ExcusedFinding.to_json, self.excused),  # all of them, at times
             "checks": [check.to_json() for check in self.checks],
             "collection": self.collection,
             "config": {
@@ -1392,7 +1441,8 @@ class Report:
                 "inventory": plain(self.inventory),
                 "areas": plain(self.areas),
                 "window": plain(self.window),
-                "schemas": each(plain, self.schemas),
+                # a schema's relationships, 100,000s at scale, converted one at a time too
+                "schemas": each(streamed if lazy else plain, self.schemas),
                 "coverage": each(plain, self.coverage),
                 "activity": each(plain, self.activity),
                 "gaps": plain(self.gaps),
@@ -1475,21 +1525,42 @@ def plain(value: Any) -> Any:
         return [plain(item) for item in value]
     if kind is dict:
         return {key: plain(item) for key, item in value.items()}
-    scalar, nested = _fields_of(kind)
-    row = {name: getattr(value, name) for name in scalar}
+    scalar, read_scalars, nested = _fields_of(kind)
+    row = dict(zip(scalar, read_scalars(value), strict=True))
     for name in nested:
         row[name] = plain(getattr(value, name))
     return row
 
 
+class Streamed(dict[str, Any]):
+    """A JSON object whose lists of dataclasses are iterators that convert one element
+    at a time (see `streamed`), for a writer that streams them as json writes lists."""
+
+
+def streamed(value: Any) -> Streamed:
+    """`plain(value)` of a dataclass, with its fields that hold a list (or tuple) of
+    dataclasses left as iterators over their elements, each converted when read."""
+    scalar, read_scalars, nested = _fields_of(type(value))
+    row = Streamed(zip(scalar, read_scalars(value), strict=True))
+    for name in nested:
+        item = getattr(value, name)
+        row[name] = map(plain, item) if type(item) in (list, tuple) else plain(item)
+    return row
+
+
 @functools.cache
-def _fields_of(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(fields whose declared type is a scalar, the others) of a dataclass."""
+def _fields_of(
+    cls: type,
+) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]], tuple[str, ...]]:
+    """(fields whose declared type is a scalar, what reads them all at once as a tuple,
+    the other fields) of a dataclass."""
     hints = typing.get_type_hints(cls)
     scalar, nested = [], []
     for item in dataclasses.fields(cls):
         (scalar if _only_scalars(hints[item.name]) else nested).append(item.name)
-    return tuple(scalar), tuple(nested)
+    getter = operator.attrgetter(*scalar) if scalar else (lambda value: ())
+    read = getter if len(scalar) != 1 else (lambda value: (getter(value),))
+    return tuple(scalar), read, tuple(nested)
 
 
 def _only_scalars(hint: Any) -> bool:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from importlib import resources
+from itertools import islice
 from typing import Any
 
 from pgvitals.fmt import compact_json
 from pgvitals.render import renderer
-from pgvitals.report import Report
+from pgvitals.report import Report, Streamed
 
 
 def report_schema() -> dict[str, Any]:
@@ -44,8 +45,33 @@ def layout(value: Any, depth: int, indent: str = "") -> Iterator[str]:
     elif depth and isinstance(value, (list, Iterator)):
         separator = "[\n"
         for item in value:
-            yield f"{separator}{inner}{compact_json(item)}"
+            if type(item) is Streamed:
+                yield f"{separator}{inner}"
+                yield from streamed_pieces(item)
+            else:
+                yield f"{separator}{inner}{compact_json(item)}"
             separator = ",\n"
         yield "[]" if separator == "[\n" else f"\n{indent}]"
     else:
         yield compact_json(value)
+
+
+# Elements of an iterator inside a line encoded together: few calls, bounded memory.
+BATCH = 1000
+
+
+def streamed_pieces(value: Streamed) -> Iterator[str]:
+    """`value` as compact_json writes it, its iterators' elements a batch at a time."""
+    separator = "{"
+    for key, item in value.items():
+        yield f"{separator}{compact_json(key)}:"
+        if isinstance(item, Iterator):
+            opening = "["
+            while batch := list(islice(item, BATCH)):
+                yield opening + compact_json(batch)[1:-1]
+                opening = ","
+            yield "[]" if opening == "[" else "]"
+        else:
+            yield compact_json(item)
+        separator = ","
+    yield "{}" if separator == "{" else "}"
