@@ -362,6 +362,8 @@ def load_files(
             loader.load.one_by_one.add(source.shown)
         if (batch := runners.batch(source.path)) is not None:
             loader.load.batches[source.shown] = batch
+        for number, segment in enumerate(runners.segments(text, split.statements) or ()):
+            loader.load.segments[first + number] = segment
         loader.run_file(split.statements, runners.wrapping(source.path, text, split.statements))
         if linted is not None:
             linted.append(safety.linted_file(source.shown, split.text, first, split.statements))
