@@ -180,7 +180,7 @@ def test_fix_scripts_give_liquibase_each_concurrent_index_a_changeset_out_of_tra
     )
     fix = checked_fix_script(database, tmp_path)
     assert "kept by Liquibase (public.databasechangelog, public.databasechangeloglock)." in fix
-    assert "Give each one a changeset of its own\n-- whose line says runInTransaction:false" in fix
+    assert "Give each one a changeset\n-- of its own whose line says runInTransaction:false" in fix
 
 
 def test_fix_scripts_give_prisma_each_concurrent_index_a_migration(database, tmp_path) -> None:

@@ -1056,9 +1056,9 @@ def migration_note(migrations: list[str], concurrently: bool = False) -> str:
 # review/liquibase.py reports the same for review)
 LIQUIBASE_NOTE = (
     "-- Liquibase runs each changeset in a transaction: CREATE/DROP INDEX CONCURRENTLY\n"
-    '-- fails there ("cannot run inside a transaction block"). Give each one a changeset of'
-    " its own\n-- whose line says runInTransaction:false (`--changeset <author>:<id>"
-    " runInTransaction:false`).\n"
+    '-- fails there ("cannot run inside a transaction block"). Give each one a changeset\n'
+    "-- of its own whose line says runInTransaction:false (`--changeset <author>:<id>\n"
+    "-- runInTransaction:false`).\n"
 )
 
 
