@@ -262,3 +262,34 @@ def test_the_master_changelog_orders_the_files_and_leaves_out_the_others(tmp_pat
     [(unused, why)] = selection.not_run_by_tool.items()
     assert unused.endswith("changes/unused.sql")
     assert why == "not included by db.changelog-master.xml: Liquibase does not run it, not loaded"
+
+
+def test_a_changelog_the_branch_adds_changesets_to_is_not_an_edit(server, tmp_path) -> None:
+    """Liquibase tracks changesets, not files: one the base ran, unchanged (whitespace
+    aside), is not run again; a new one runs, and so does one marked runOnChange that
+    changed. Liquibase 4.28.1 runs t:2 and t:3 on a database at the base, and refuses
+    the update ("Validation Failed: 1 changesets check sum") where t:1 was edited."""
+    base = (
+        "--liquibase formatted sql\n"
+        "--changeset t:1\nCREATE TABLE lbt_hosts (id bigint PRIMARY KEY, name text);\n"
+        "--changeset t:3 runOnChange:true\n"
+        "CREATE OR REPLACE VIEW lbt_names AS SELECT name FROM lbt_hosts;\n"
+    )
+    branch = (
+        base.replace(
+            "(id bigint PRIMARY KEY, name text);", "(id bigint PRIMARY KEY,  name text);"
+        ).replace("SELECT name FROM", "SELECT name, id FROM")
+        + "--changeset t:2\nCREATE INDEX CONCURRENTLY lbt_hosts_name ON lbt_hosts (name);\n"
+    )
+    write(tmp_path, {"base/changes.sql": base, "branch/changes.sql": branch})
+    run = review(tmp_path, "branch", "--base", "base", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    rules = sorted((f["rule"], located(f)) for f in run.json()["findings"])
+    assert rules == [("invalid-ddl", "branch/changes.sql:7")]  # t:2's index, in its transaction
+    skipped = {e["object"]: e["reason"] for e in run.json()["collection"]["skipped"]}
+    assert "changesets t:1 ran at the base" in skipped["branch/changes.sql:1"]
+    # an edit of a changeset the base ran is one
+    edited = branch.replace("name text);", "name text NOT NULL);")
+    write(tmp_path, {"branch/changes.sql": edited})
+    run = review(tmp_path, "branch", "--base", "base", "--server", server.dsn())
+    assert [f["rule"] for f in run.json()["findings"]] == ["migration-edited"]

@@ -99,6 +99,9 @@ class SourceFile:
     # its path within that argument's folder (its name, for a file given by itself): how
     # the same migration is known in another copy of the folder (`--base main/migrations`)
     relative: str = ""
+    # Liquibase: the changesets of the file that ran at the base and that Liquibase does
+    # not run again (a file the branch adds changesets to), by author:id
+    ran: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

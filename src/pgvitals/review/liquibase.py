@@ -73,6 +73,7 @@ class Changeset:
     strip_comments: bool
     dbms: str | None
     run_always: bool
+    run_on_change: bool
 
     @property
     def on_postgresql(self) -> bool:
@@ -196,7 +197,55 @@ def changeset(line: str, number: int, start: int, body: int, stop: int) -> Chang
         strip_comments=flag(line, "stripComments", True),
         dbms=attribute(line, "dbms"),
         run_always=flag(line, "runAlways", False),
+        run_on_change=flag(line, "runOnChange", False),
     )
+
+
+# --- what ran at the base -----------------------------------------------------------
+
+
+def ran_unchanged(text: str, before: str) -> set[str] | None:
+    """Where a changelog the base ran (`before`) only gained changesets, or changed ones
+    Liquibase runs again (`runOnChange:true`, `runAlways:true`): the changesets that ran
+    at the base and that Liquibase does not run again. Liquibase tracks each changeset by
+    author:id with a checksum of its SQL (whitespace aside: AbstractSQLChange's
+    NormalizingStream), not the file. None where a changeset the base ran was edited (its
+    checksum validation then refuses the whole update), or for other files."""
+    new, old = parse(text), parse(before)
+    if new is None or old is None:
+        return None
+    old_sql = {c.label: checksummed(before, old, c) for c in old.changesets}
+    ran: set[str] = set()
+    for changeset in new.changesets:
+        if changeset.label not in old_sql:
+            continue  # new: runs
+        if changeset.run_always:
+            continue  # runs on every update
+        if checksummed(text, new, changeset) == old_sql[changeset.label]:
+            ran.add(changeset.label)
+        elif not changeset.run_on_change:
+            return None
+    return ran
+
+
+def checksummed(text: str, changelog: Changelog, changeset: Changeset) -> str:
+    """The changeset's SQL as its checksum sees it: without whitespace."""
+    sql = masked_text(text, changelog, changeset)[changeset.body : changeset.stop]
+    return re.sub(r"\s+", "", sql)
+
+
+def without(text: str, labels: frozenset[str]) -> str:
+    """`text` with the changesets `labels` blanked (their lines kept)."""
+    changelog = parse(text)
+    if changelog is None:
+        return text
+    chars = list(text)
+    for changeset in changelog.changesets:
+        if changeset.label in labels:
+            for offset in range(changeset.start, changeset.stop):
+                if chars[offset] != "\n":
+                    chars[offset] = " "
+    return "".join(chars)
 
 
 # --- Liquibase's tokens and statement cuts ------------------------------------------

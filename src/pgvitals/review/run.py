@@ -27,7 +27,7 @@ from psycopg import conninfo, sql
 from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe, first_line, scrub
 from pgvitals.embedded import EmbeddedServer, interrupt_safe, pg_dump, pgserver_bin_dir
 from pgvitals.fmt import plural
-from pgvitals.review import placeholders, runners, safety, transaction
+from pgvitals.review import liquibase, placeholders, runners, safety, transaction
 from pgvitals.review.files import (
     CodeMigration,
     InputError,
@@ -123,10 +123,16 @@ def new_files(reviewed: Selection, base: Base) -> Selection:
             files.append(item)  # new here (an unreadable one is noted where it is loaded)
         elif text == before:
             same.append(item)
+        elif (
+            ran := liquibase.ran_unchanged(
+                text.decode(errors="replace"), before.decode(errors="replace")
+            )
+        ) is not None:
+            files.append(dataclasses.replace(item, ran=frozenset(ran)))  # changesets added
         else:
             edited.append(edited_migration(item, earlier, text, before))
     if not same and not edited and elsewhere == reviewed.not_run_by_tool:
-        return reviewed
+        return dataclasses.replace(reviewed, files=files)  # Liquibase's changesets that ran
     if same:
         count = plural(len(same), "file")
         why = f"{count} the same as in the base ({base.shown}), not reviewed again"
@@ -355,6 +361,11 @@ def load_files(
             source.path, source.shown, text, info.dbname, info.user
         )
         notes += replaced
+        if source.ran:
+            text = liquibase.without(text, source.ran)
+            labels = ", ".join(sorted(source.ran))
+            notes.append(Note(source.shown, 1, f"changesets {labels} ran at the base: Liquibase"
+                              " does not run them again, not loaded"))  # fmt: skip
         split = split_file(text, source.shown)
         notes += split.notes
         first = len(loader.load.statements)
