@@ -293,3 +293,33 @@ def test_a_changelog_the_branch_adds_changesets_to_is_not_an_edit(server, tmp_pa
     write(tmp_path, {"branch/changes.sql": edited})
     run = review(tmp_path, "branch", "--base", "base", "--server", server.dsn())
     assert [f["rule"] for f in run.json()["findings"]] == ["migration-edited"]
+
+
+def test_a_changeset_whose_precondition_fails_with_mark_ran_is_skipped(server, tmp_path) -> None:
+    """The common guard: `--preconditions onFail:MARK_RAN` and a sql-check that the object
+    is not there yet. Where an earlier file made the table, Liquibase 4.28.1 marks t:2 ran
+    without running it, skips t:3 (onFail:CONTINUE: not recorded, tried again next time)
+    and runs t:4; with onFail:HALT (the default) it would stop instead."""
+    guard = (
+        "--preconditions onFail:MARK_RAN\n"
+        "--precondition-sql-check expectedResult:0 SELECT count(*) FROM"
+        " information_schema.tables WHERE table_name = 'lbt_guarded'\n"
+    )
+    write(tmp_path, {
+        "changelog/1_first.sql": "--liquibase formatted sql\n--changeset t:1\n"
+            "CREATE TABLE lbt_guarded (id int);\n",
+        "changelog/2_again.sql": "--liquibase formatted sql\n--changeset t:2\n" + guard
+            + "CREATE TABLE lbt_guarded (id int);\n"
+            "--changeset t:3\n--preconditions onFail:CONTINUE onError:HALT\n"
+            "--precondition-table-exists table:lbt_missing\n"
+            "CREATE INDEX ON lbt_missing (id);\n"
+            "--changeset t:4\n" + guard.replace("lbt_guarded", "lbt_other")
+            + "CREATE TABLE lbt_other (id int);\n",
+    })  # fmt: skip
+    run = review(tmp_path, "changelog", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    assert invalid_ddl(run) == []
+    skipped = {e["object"]: e["reason"] for e in run.json()["collection"]["skipped"]}
+    assert "its precondition sql-check gives 1, not 0" in skipped["changelog/2_again.sql:2"]
+    assert "onFail:CONTINUE" in skipped["changelog/2_again.sql:6"]
+    assert "changelog/2_again.sql:10" not in skipped  # lbt_other is not there yet: it runs

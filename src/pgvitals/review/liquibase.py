@@ -201,6 +201,75 @@ def changeset(line: str, number: int, start: int, body: int, stop: int) -> Chang
     )
 
 
+# --- preconditions ----------------------------------------------------------------
+
+PRECONDITIONS = re.compile(r"\s*--[\s]*preconditions(.*)", re.IGNORECASE)
+PRECONDITION = re.compile(r"\s*--[\s]*precondition-([a-zA-Z0-9-]+) (.*)", re.IGNORECASE)
+ON_FAIL = re.compile(r".*onFail:(\w+).*", re.IGNORECASE)
+EXPECTED = (  # FormattedSqlChangeLogParser's WORD_AND_QUOTING_PATTERNS, in its order
+    re.compile(r"^(?:expectedResult:)?(\w+) (.*)", re.IGNORECASE),
+    re.compile(r"^(?:expectedResult:)?'([^']+)' (.*)", re.IGNORECASE),
+    re.compile(r'^(?:expectedResult:)?"([^"]+)" (.*)', re.IGNORECASE),
+)
+NAMED = {
+    kind: re.compile(rf".*{kind}:(\w+).*", re.IGNORECASE) for kind in ("table", "view", "schema")
+}
+SKIPPING = frozenset({"MARK_RAN", "CONTINUE"})  # onFail values that skip the changeset
+
+
+@dataclass(frozen=True)
+class Check:
+    kind: str  # sql-check, table-exists or view-exists
+    sql: str  # what the review server runs: a query whose first value is compared
+    expected: str
+
+
+def preconditions(text: str, changeset: Changeset) -> tuple[str, list[Check]]:
+    """The changeset's onFail (HALT by default) and its checks (all must pass)."""
+    on_fail, checks = "HALT", []
+    for line in text[changeset.body : changeset.stop].split("\n"):
+        if found := PRECONDITIONS.fullmatch(line):
+            if option := ON_FAIL.fullmatch(found.group(1)):
+                on_fail = option.group(1).upper()
+        elif (found := PRECONDITION.fullmatch(line)) and (
+            check := precondition_check(found.group(1).lower(), found.group(2).strip())
+        ):
+            checks.append(check)
+    return on_fail, checks
+
+
+def precondition_check(kind: str, body: str) -> Check | None:
+    if kind == "sql-check":
+        for pattern in EXPECTED:
+            if found := pattern.match(body):
+                return Check(kind, found.group(2).strip().removesuffix(";"), found.group(1))
+        return None
+    if kind in ("table-exists", "view-exists"):
+        name = NAMED["table" if kind == "table-exists" else "view"].fullmatch(body)
+        schema = NAMED["schema"].fullmatch(body)
+        if name is None:
+            return None
+        relkinds = "'r', 'p'" if kind == "table-exists" else "'v', 'm'"
+        where = f"lower(c.relname) = lower('{name.group(1)}')"
+        if schema is not None:
+            where += f" AND lower(n.nspname) = lower('{schema.group(1)}')"
+        else:
+            where += " AND n.oid = ANY (pg_catalog.current_schemas(false)::regnamespace[])"
+        sql = (
+            "SELECT count(*) > 0 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
+            f" ON n.oid = c.relnamespace WHERE c.relkind IN ({relkinds}) AND {where}"
+        )
+        return Check(kind, sql, "t")
+    return None
+
+
+def as_jdbc_string(value: object) -> str:
+    """The value as the JDBC driver's getString gives it (a boolean as t or f)."""
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    return str(value)
+
+
 # --- what ran at the base -----------------------------------------------------------
 
 

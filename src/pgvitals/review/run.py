@@ -361,6 +361,8 @@ def load_files(
             source.path, source.shown, text, info.dbname, info.user
         )
         notes += replaced
+        text, skipped = failed_preconditions(loader, text, source.shown)
+        notes += skipped
         if source.ran:
             text = liquibase.without(text, source.ran)
             labels = ", ".join(sorted(source.ran))
@@ -381,6 +383,40 @@ def load_files(
     # those after the last file, or before one left out (a base without the reviewed files)
     loaded = {source.path for source in files.files}
     return notes + pass_code_migrations(loader, [c for c in files.code if c.before not in loaded])
+
+
+def failed_preconditions(loader: Loader, text: str, shown: str) -> tuple[str, list[Note]]:
+    """A Liquibase changelog without the changesets whose preconditions fail on the
+    schema the earlier files built and whose onFail skips them (MARK_RAN, CONTINUE), and
+    a note for each. The checks run before the file's first changeset does (a check on
+    what an earlier changeset of the same file makes is not seen); one the server
+    rejects is onError's (HALT by default): the changeset is loaded."""
+    changelog = liquibase.parse(text)
+    idle = loader.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    if changelog is None or not idle:
+        return text, []
+    skip: set[str] = set()
+    notes = []
+    for changeset in changelog.changesets:
+        on_fail, checks = liquibase.preconditions(text, changeset)
+        if on_fail not in liquibase.SKIPPING:
+            continue
+        for check in checks:
+            try:
+                row = loader.connection.execute(check.sql).fetchone()  # type: ignore[arg-type]
+            except psycopg.Error:
+                break
+            got = liquibase.as_jdbc_string(row[0]) if row else "null"
+            if got != check.expected:
+                skip.add(changeset.label)
+                why = (
+                    f"changeset {changeset.label}: its precondition {check.kind} gives {got},"
+                    f" not {check.expected}, on the schema built so far; onFail:{on_fail}:"
+                    " Liquibase skips it, not loaded"
+                )
+                notes.append(Note(shown, changeset.line, why))
+                break
+    return (liquibase.without(text, frozenset(skip)) if skip else text), notes
 
 
 def read_migration(source: SourceFile) -> tuple[str, Note | None]:
