@@ -16,7 +16,10 @@ processMultiLineSQL and isDelimiter, and javacc/.../SimpleSqlGrammar.jj (its tok
   comments to psql too); `--ignoreLines:start` ... `--ignoreLines:end` (or `:<count>`)
   are not read at all.
 - `dbms:` lists the databases a changeset is for (`postgresql`, `!h2`, `all`, `none`);
-  one that does not match `postgresql` is skipped on PostgreSQL.
+  one that does not match `postgresql` is skipped on PostgreSQL. A changeset whose
+  `--preconditions onFail:MARK_RAN` (or `CONTINUE`) and `--precondition-sql-check
+  expectedResult:<v> <query>` (or `-table-exists`, `-view-exists`) fail is skipped too
+  (precondition/core/SqlPrecondition.java compares the query's first value as a string).
 - Each changeset runs in a transaction of its own (auto-commit off, committed with its
   row in databasechangelog), unless `runInTransaction:false`: its statements then run
   one by one with auto-commit.
