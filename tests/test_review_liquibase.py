@@ -262,6 +262,9 @@ def test_the_master_changelog_orders_the_files_and_leaves_out_the_others(tmp_pat
     [(unused, why)] = selection.not_run_by_tool.items()
     assert unused.endswith("changes/unused.sql")
     assert why == "not included by db.changelog-master.xml: Liquibase does not run it, not loaded"
+    # the folder above it, as `review src/main/resources/db` gives it
+    above = files.select([tmp_path / "resources/db"])
+    assert [source.shown for source in above.files] == [s.shown for s in selection.files]
 
 
 def test_a_changelog_the_branch_adds_changesets_to_is_not_an_edit(server, tmp_path) -> None:

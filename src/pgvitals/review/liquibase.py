@@ -536,19 +536,23 @@ def master_of(folder: Path) -> Master | None:
     """The changelog in `folder` that includes the others (by `include`, `includeAll` or
     `sqlFile`: DatabaseChangeLog.java; includeAll takes the files under its path, at any
     depth, sorted by their path as plain strings), and the SQL files it runs; None where
-    the folder holds no such changelog. One named `*master*` wins over others."""
-    roots = sorted(
-        (item for item in folder.iterdir() if item.suffix.lower() in CHANGELOG_SUFFIXES),
-        key=lambda item: ("master" not in item.name.lower(), item.name),
-    )
-    for root in roots:
-        references = included(root)
-        if references is None:
-            continue
-        order: list[Path] = []
-        walk(root, order, set(), 0)
-        if order:
-            return Master(root, order)
+    the folder holds no such changelog. One named `*master*` wins over others; one in a
+    folder just below is found too (`review src/main/resources/db` finds Spring's
+    db/changelog/db.changelog-master.yaml)."""
+    try:
+        below = sorted(item for item in folder.iterdir() if item.is_dir())
+    except OSError:
+        return None
+    for place in (folder, *below):
+        roots = sorted(
+            (item for item in place.iterdir() if item.suffix.lower() in CHANGELOG_SUFFIXES),
+            key=lambda item: ("master" not in item.name.lower(), item.name),
+        )
+        for root in roots:
+            order: list[Path] = []
+            walk(root, order, set(), 0)
+            if order:
+                return Master(root, order)
     return None
 
 
