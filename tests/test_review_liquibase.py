@@ -326,3 +326,18 @@ def test_a_changeset_whose_precondition_fails_with_mark_ran_is_skipped(server, t
     assert "its precondition sql-check gives 1, not 0" in skipped["changelog/2_again.sql:2"]
     assert "onFail:CONTINUE" in skipped["changelog/2_again.sql:6"]
     assert "changelog/2_again.sql:10" not in skipped  # lbt_other is not there yet: it runs
+
+
+def test_a_run_always_changeset_of_a_changelog_the_base_ran_runs_again(server, tmp_path) -> None:
+    """Liquibase runs a runAlways changeset on every update: in a changelog the base holds
+    unchanged, it still runs, and an ADD COLUMN without IF NOT EXISTS fails there
+    (Liquibase 4.28.1: 'column "note" of relation "lbt_hosts" already exists')."""
+    text = (
+        "--liquibase formatted sql\n"
+        "--changeset t:1\nCREATE TABLE lbt_hosts (id bigint PRIMARY KEY);\n"
+        "--changeset t:2 runAlways:true\nALTER TABLE lbt_hosts ADD COLUMN note text;\n"
+    )
+    write(tmp_path, {"base/changes.sql": text, "branch/changes.sql": text})
+    run = review(tmp_path, "branch", "--base", "base", "--server", server.dsn())
+    found = {located(f): f["evidence"]["message"] for f in invalid_ddl(run)}
+    assert found == {"branch/changes.sql:5": 'column "note" of relation "lbt_hosts" already exists'}

@@ -300,6 +300,14 @@ def ran_unchanged(text: str, before: str) -> set[str] | None:
     return ran
 
 
+def runs_always(text: str) -> bool:
+    """Does the changelog hold a changeset Liquibase runs on every update (runAlways)?"""
+    changelog = parse(text)
+    return changelog is not None and any(
+        changeset.run_always and changeset.on_postgresql for changeset in changelog.changesets
+    )
+
+
 def checksummed(text: str, changelog: Changelog, changeset: Changeset) -> str:
     """The changeset's SQL as its checksum sees it: without whitespace."""
     sql = masked_text(text, changelog, changeset)[changeset.body : changeset.stop]

@@ -121,7 +121,7 @@ def new_files(reviewed: Selection, base: Base) -> Selection:
             elsewhere[item.shown] = skipped
         elif earlier is None or text is None or before is None:
             files.append(item)  # new here (an unreadable one is noted where it is loaded)
-        elif text == before:
+        elif text == before and not liquibase.runs_always(text.decode(errors="replace")):
             same.append(item)
         elif (
             ran := liquibase.ran_unchanged(
