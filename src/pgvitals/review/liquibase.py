@@ -36,6 +36,8 @@ processMultiLineSQL and isDelimiter, and javacc/.../SimpleSqlGrammar.jj (its tok
 
 from __future__ import annotations
 
+import bisect
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -99,10 +101,18 @@ class Changelog:
     sql_lines: list[tuple[int, int]]  # offsets of the lines that are a changeset's SQL
     first: int  # offset of the first changeset (nothing before it runs)
 
+    @functools.cached_property
+    def sql_starts(self) -> frozenset[int]:
+        return frozenset(start for start, _ in self.sql_lines)
+
+    @functools.cached_property
+    def starts(self) -> list[int]:
+        return [changeset.start for changeset in self.changesets]
+
     def changeset_at(self, offset: int) -> Changeset | None:
-        for changeset in self.changesets:
-            if changeset.start <= offset < changeset.stop:
-                return changeset
+        place = bisect.bisect_right(self.starts, offset) - 1
+        if place >= 0 and offset < self.changesets[place].stop:
+            return self.changesets[place]
         return None
 
 
@@ -510,21 +520,21 @@ def is_delimiter(piece: str, previous: str | None, delimiter: str | None) -> boo
 
 def masked_text(text: str, changelog: Changelog, changeset: Changeset) -> str:
     """`text` with the changeset's lines that are not its SQL blanked (offsets kept)."""
-    chars = list(text)
-    keep = [(s, e) for s, e in changelog.sql_lines if changeset.body <= s < changeset.stop]
-    kept = iter(keep)
-    current = next(kept, None)
-    for offset in range(changeset.body, changeset.stop):
-        while current is not None and offset >= current[1]:
-            current = next(kept, None)
-        inside = current is not None and current[0] <= offset < current[1]
-        if not inside and chars[offset] != "\n":
-            chars[offset] = " "
-    return "".join(chars)
+    sql_starts = changelog.sql_starts
+    lines, position = [], changeset.body
+    for line in text[changeset.body : changeset.stop].split("\n"):
+        lines.append(line if position in sql_starts else " " * len(line))
+        position += len(line) + 1
+    return text[: changeset.body] + "\n".join(lines) + text[changeset.stop :]
 
 
 def line_of(text: str, offset: int) -> int:
-    return text.count("\n", 0, offset) + 1
+    return bisect.bisect_right(line_starts(text), offset)
+
+
+@functools.lru_cache(maxsize=8)
+def line_starts(text: str) -> list[int]:
+    return [0] + [found.end() for found in re.finditer("\n", text)]
 
 
 # --- the master changelog's order ---------------------------------------------------

@@ -117,6 +117,7 @@ Left as psql runs them: Sqitch (it runs `psql --file`), and what is not recognis
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import functools
 import json
@@ -370,14 +371,22 @@ def liquibase_units(
 def liquibase_cuts(
     text: str, changelog: liquibase.Changelog, statements: list[Statement]
 ) -> list[cuts.Cut]:
-    """The statements Liquibase's splitting cuts inside (a PL/pgSQL body's `;`)."""
-    ends = [
-        (piece.stop, piece.line)
-        for changeset in changelog.changesets
-        if changeset.on_postgresql and changeset.split
-        for piece in liquibase.pieces(text, changelog, changeset)
-    ]
-    return cuts.cuts_of(text, statements, ends)
+    """The statements Liquibase's splitting cuts inside (a PL/pgSQL body's `;`), each
+    changeset's statements against its own cuts."""
+    by_changeset: dict[int, list[int]] = {}
+    for number, statement in enumerate(statements):
+        changeset = changelog.changeset_at(statement.offset)
+        if changeset is not None and changeset.on_postgresql and changeset.split:
+            by_changeset.setdefault(changeset.start, []).append(number)
+    found = []
+    for changeset in changelog.changesets:
+        numbers = by_changeset.get(changeset.start, [])
+        if not numbers:
+            continue
+        ends = [(p.stop, p.line) for p in liquibase.pieces(text, changelog, changeset)]
+        for cut in cuts.cuts_of(text, [statements[n] for n in numbers], ends):
+            found.append(dataclasses.replace(cut, statement=numbers[cut.statement]))
+    return found
 
 
 def liquibase_cut_runner(cut: cuts.Cut) -> Runner:
