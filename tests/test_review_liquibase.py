@@ -341,3 +341,27 @@ def test_a_run_always_changeset_of_a_changelog_the_base_ran_runs_again(server, t
     run = review(tmp_path, "branch", "--base", "base", "--server", server.dsn())
     found = {located(f): f["evidence"]["message"] for f in invalid_ddl(run)}
     assert found == {"branch/changes.sql:5": 'column "note" of relation "lbt_hosts" already exists'}
+
+
+def test_a_plain_sql_file_the_master_includes_is_one_changeset_in_a_transaction(
+    server, tmp_path
+) -> None:
+    """Liquibase 4.28.1 runs an included file without the formatted SQL header as one
+    changeset: whole (a function body is not cut), in a transaction, where CREATE INDEX
+    CONCURRENTLY fails."""
+    write(tmp_path, {
+        "changelog/master.yaml": "databaseChangeLog:\n"
+            "  - include:\n      file: plain.sql\n      relativeToChangelogFile: true\n"
+            "  - include:\n      file: plain2.sql\n      relativeToChangelogFile: true\n",
+        "changelog/plain.sql": "CREATE TABLE lbt_plain (id int);\n"
+            "CREATE FUNCTION lbt_f() RETURNS int AS $$\nDECLARE k int;\n"
+            "BEGIN k := 1; RETURN k; END;\n$$ LANGUAGE plpgsql;\n",
+        "changelog/plain2.sql": "CREATE INDEX CONCURRENTLY lbt_plain_id ON lbt_plain (id);\n",
+    })  # fmt: skip
+    run = review(tmp_path, "changelog", "--server", server.dsn())
+    found = {located(f): f["evidence"] for f in invalid_ddl(run)}
+    assert set(found) == {"changelog/plain2.sql:1"}
+    runner = found["changelog/plain2.sql:1"]["runner"]
+    assert runner["tool"] == "Liquibase"
+    assert runner["recognised_by"] == "a plain SQL file master.yaml includes"
+    assert "runInTransaction:false" in runner["fix"]

@@ -548,6 +548,9 @@ CLASSPATH_LEVELS = 6  # src/main/resources/db/changelog/changes is 5 below the m
 class Master:
     path: Path  # the root changelog (db.changelog-master.xml, ...)
     order: list[Path]  # the SQL files it runs, resolved, in the order it runs them
+    # of them, those included whole (`include`, `includeAll`) that are not formatted SQL:
+    # SqlChangeLogParser runs each as one changeset, in a transaction, not split
+    plain: frozenset[Path] = frozenset()
 
 
 def master_of(folder: Path) -> Master | None:
@@ -568,14 +571,38 @@ def master_of(folder: Path) -> Master | None:
         )
         for root in roots:
             order: list[Path] = []
-            walk(root, order, set(), 0)
+            plain: set[Path] = set()
+            walk(root, order, set(), 0, plain)
             if order:
-                return Master(root, order)
+                return Master(root, order, frozenset(plain))
     return None
 
 
-def walk(changelog: Path, order: list[Path], seen: set[Path], depth: int) -> None:
-    """Add the SQL files `changelog` runs, in order, following nested changelogs."""
+def included_whole(path: Path) -> Master | None:
+    """The master changelog above a plain SQL file that includes it whole (see Master)."""
+    resolved = path.resolve()
+    folder = path.parent
+    for _ in range(CLASSPATH_LEVELS):
+        master = cached_master(folder)
+        if master is not None and resolved in master.plain:
+            return master
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    return None
+
+
+@functools.cache
+def cached_master(folder: Path) -> Master | None:
+    try:
+        return master_of(folder)
+    except OSError:
+        return None
+
+
+def walk(changelog: Path, order: list[Path], seen: set[Path], depth: int, plain: set[Path]) -> None:
+    """Add the SQL files `changelog` runs, in order, following nested changelogs; those
+    it includes whole that are not formatted SQL to `plain`."""
     if depth > 20 or changelog in seen:
         return
     seen.add(changelog)
@@ -591,8 +618,18 @@ def walk(changelog: Path, order: list[Path], seen: set[Path], depth: int) -> Non
             if item.suffix.lower() == ".sql":
                 if item.resolve() not in order:
                     order.append(item.resolve())
+                if kind != "sqlFile" and not formatted_file(item):
+                    plain.add(item.resolve())
             else:
-                walk(item, order, seen, depth + 1)
+                walk(item, order, seen, depth + 1, plain)
+
+
+def formatted_file(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            return is_formatted(handle.read(4096))
+    except OSError:
+        return False
 
 
 def included(changelog: Path) -> list[tuple[str, Path]] | None:

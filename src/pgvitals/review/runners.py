@@ -479,6 +479,16 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
     end = len(text)
     if (changelog := liquibase.parse(text)) is not None:
         return liquibase_units(text, changelog, statements or [])
+    if path.suffix.lower() == ".sql" and (master := liquibase.included_whole(path)):
+        fix = (
+            "make the file a formatted SQL changelog (first line `--liquibase formatted sql`)"
+            " and give the statement a changeset whose line says `runInTransaction:false`"
+            " (Liquibase runs a plain SQL file it includes as one changeset, in a"
+            " transaction, with no opt-out)"
+        )
+        recognised = f"a plain SQL file {master.path.name} includes"
+        runs = "whole, as one string, in the transaction of the one changeset it makes of it"
+        return [Unit(0, end, TRANSACTION, "Liquibase", recognised, fix, runs)]
     # goose and sql-migrate: their annotations as review/cuts.py reads them
     if (annotated := cuts.annotations_of(text)) is cuts.GOOSE:
         opted_out = ["no", "transaction"] in annotated.commands(text)
