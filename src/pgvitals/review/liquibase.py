@@ -553,7 +553,7 @@ class Master:
     plain: frozenset[Path] = frozenset()
 
 
-def master_of(folder: Path) -> Master | None:
+def master_of(folder: Path, below: bool = True) -> Master | None:
     """The changelog in `folder` that includes the others (by `include`, `includeAll` or
     `sqlFile`: DatabaseChangeLog.java; includeAll takes the files under its path, at any
     depth, sorted by their path as plain strings), and the SQL files it runs; None where
@@ -561,10 +561,10 @@ def master_of(folder: Path) -> Master | None:
     folder just below is found too (`review src/main/resources/db` finds Spring's
     db/changelog/db.changelog-master.yaml)."""
     try:
-        below = sorted(item for item in folder.iterdir() if item.is_dir())
+        under = sorted(item for item in folder.iterdir() if item.is_dir()) if below else []
     except OSError:
         return None
-    for place in (folder, *below):
+    for place in (folder, *under):
         roots = sorted(
             (item for item in place.iterdir() if item.suffix.lower() in CHANGELOG_SUFFIXES),
             key=lambda item: ("master" not in item.name.lower(), item.name),
@@ -579,14 +579,15 @@ def master_of(folder: Path) -> Master | None:
 
 
 def included_whole(path: Path) -> Master | None:
-    """The master changelog above a plain SQL file that includes it whole (see Master)."""
+    """The master changelog above a plain SQL file that includes it whole (see Master),
+    looked for in its folder and those above, up to the repository's root."""
     resolved = path.resolve()
     folder = path.parent
     for _ in range(CLASSPATH_LEVELS):
         master = cached_master(folder)
         if master is not None and resolved in master.plain:
             return master
-        if folder.parent == folder:
+        if folder.parent == folder or (folder / ".git").exists():
             break
         folder = folder.parent
     return None
@@ -595,7 +596,7 @@ def included_whole(path: Path) -> Master | None:
 @functools.cache
 def cached_master(folder: Path) -> Master | None:
     try:
-        return master_of(folder)
+        return master_of(folder, below=False)
     except OSError:
         return None
 
