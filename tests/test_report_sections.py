@@ -165,6 +165,24 @@ def assert_concurrent_indexes_run_only_apart(database, fix: str, expected: int) 
             session.execute(statement.encode())
 
 
+def test_fix_scripts_give_liquibase_each_concurrent_index_a_changeset_out_of_transaction(
+    database, tmp_path
+) -> None:
+    # LucaVas/recruiter@636342c, built by Liquibase 4.28.1: its history and lock tables
+    # were named as two tools, and nothing said that each changeset is a transaction
+    run(
+        database,
+        "CREATE TABLE databasechangelog (id varchar(255) NOT NULL, author varchar(255));"
+        "CREATE TABLE databasechangeloglock (id integer PRIMARY KEY, locked boolean NOT NULL);"
+        "CREATE TABLE users (id int PRIMARY KEY);"
+        "CREATE TABLE jobs (id int PRIMARY KEY, owner_id int REFERENCES users,"
+        " editor_id int REFERENCES users)",
+    )
+    fix = checked_fix_script(database, tmp_path)
+    assert "kept by Liquibase (public.databasechangelog, public.databasechangeloglock)." in fix
+    assert "Give each one a changeset\n-- of its own whose line says runInTransaction:false" in fix
+
+
 def test_fix_scripts_give_prisma_each_concurrent_index_a_migration(database, tmp_path) -> None:
     # trigger.dev (Prisma 6.14) builds each index CONCURRENTLY in a migration of its own:
     # Prisma 6 sends migration.sql as one query string, where two of them fail

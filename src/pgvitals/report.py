@@ -127,9 +127,10 @@ def migration_tools(snap: Snapshot) -> list[str]:
     """The migration tools that keep the schema, each with where it was seen: its history
     table, or (in a review, which makes none) the migration files it runs."""
     tables = snap.table_by_oid
-    found = sorted(
-        f"{tool} ({tables[oid].qualname})" for oid, tool in snap.facts.migration_tables.items()
-    )
+    by_tool: dict[str, list[str]] = {}  # Liquibase keeps two: its changelog and its lock
+    for oid, tool in snap.facts.migration_tables.items():
+        by_tool.setdefault(tool, []).append(tables[oid].qualname)
+    found = sorted(f"{tool} ({', '.join(sorted(names))})" for tool, names in by_tool.items())
     seen = set(snap.facts.migration_tables.values())
     reviewed = snap.collection.migration_tools or []
     return found + [f"{tool} (the reviewed migrations)" for tool in reviewed if tool not in seen]
@@ -1081,6 +1082,7 @@ def migration_note(migrations: list[str], concurrently: bool = False) -> str:
         return ""
     prisma = any(tool.startswith("Prisma ") for tool in migrations)
     golang = concurrently and any(tool.startswith("golang-migrate ") for tool in migrations)
+    liquibase = concurrently and any(tool.startswith("Liquibase ") for tool in migrations)
     return (
         f"-- Migrations: this schema is kept by {one_line(', '.join(migrations))}.\n"
         "-- Put these statements in a new migration of that tool rather than running this\n"
@@ -1089,7 +1091,19 @@ def migration_note(migrations: list[str], concurrently: bool = False) -> str:
         + (PRISMA_NOTE if prisma else ".\n")
         + (PRISMA_CONCURRENTLY_NOTE if prisma and concurrently else "")
         + (GOLANG_MIGRATE_NOTE if golang else "")
+        + (LIQUIBASE_NOTE if liquibase else "")
     )
+
+
+# Liquibase runs each changeset in a transaction of its own unless its line says
+# runInTransaction:false (liquibase/liquibase@cdbdec7, changelog/ChangeSet.java execute;
+# review/liquibase.py reports the same for review)
+LIQUIBASE_NOTE = (
+    "-- Liquibase runs each changeset in a transaction: CREATE/DROP INDEX CONCURRENTLY\n"
+    '-- fails there ("cannot run inside a transaction block"). Give each one a changeset\n'
+    "-- of its own whose line says runInTransaction:false (`--changeset <author>:<id>\n"
+    "-- runInTransaction:false`).\n"
+)
 
 
 # golang-migrate's postgres driver sends a migration file as one query string, which the

@@ -12,6 +12,8 @@ runs, of a version's folder, the files its `manifest.json` lists, in that order.
 Prisma runs the migrations beside its `migration_lock.toml` in the order of their
 folders' names as plain strings, not natural order. Drizzle runs the files its
 `meta/_journal.json` lists, in the journal's order, and no other file of the folder.
+Liquibase runs the SQL files its master changelog (an XML, YAML or JSON changelog in the
+folder) names by `include`, `includeAll` or `sqlFile`, in that order, and no others.
 
 Some tools also run migrations written in code, kept beside the SQL ones and ordered
 with them (goose's `<version>_<name>.go`, Concourse's `<version>_<name>.up.go`, Flyway's
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pgvitals.fmt import plural
+from pgvitals.review import liquibase
 from pgvitals.snapshot.model import EditedMigration
 
 NATURAL, GIVEN = "natural", "given"
@@ -96,6 +99,9 @@ class SourceFile:
     # its path within that argument's folder (its name, for a file given by itself): how
     # the same migration is known in another copy of the folder (`--base main/migrations`)
     relative: str = ""
+    # Liquibase: the changesets of the file that ran at the base and that Liquibase does
+    # not run again (a file the branch adds changesets to), by author:id
+    ran: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -219,6 +225,9 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
         if path.is_dir():
             found = sql_files_under(path)
             other = not_for_postgres(found)
+            # a Liquibase master changelog in the folder: the files it runs, in its order
+            master = liquibase.master_of(path)
+            ran = {item: place for place, item in enumerate(master.order)} if master else {}
             for item in found:
                 relative = item.relative_to(path)
                 listed_at = manifest_positions(item.parent)
@@ -230,13 +239,18 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
                     left_out.append(shown(item))
                 elif item in other:
                     elsewhere[shown(item)] = other[item]
+                elif master is not None and item.resolve() not in ran:
+                    why = f"not included by {master.path.name}: Liquibase does not run it"
+                    elsewhere[shown(item)] = f"{why}, not loaded"
                 elif listed_at is not None and item.name not in listed_at:
                     elsewhere[shown(item)] = "not in its folder's manifest.json, not loaded"
                 elif journal_at is not None and item.name not in journal_at:
                     elsewhere[shown(item)] = DRIZZLE_UNLISTED
                 else:
                     name = relative.as_posix()
-                    if listed_at is not None:  # in the manifest's order
+                    if master is not None:  # in the master changelog's order
+                        name = str(ran[item.resolve()])
+                    elif listed_at is not None:  # in the manifest's order
                         name = f"{relative.parent.as_posix()}/{listed_at[item.name]}"
                     elif journal_at is not None:  # in the journal's order
                         name = f"{relative.parent.as_posix()}/{journal_at[item.name]}"
@@ -369,7 +383,20 @@ def known_tools(selection: Selection) -> list[str]:
         source.path.name in (drizzle_positions(source.path.parent) or ())
         for source in selection.files
     )
-    return ["Prisma"] * prisma + ["Drizzle"] * drizzle
+    return ["Prisma"] * prisma + ["Drizzle"] * drizzle + ["Liquibase"] * liquibase_files(selection)
+
+
+def liquibase_files(selection: Selection) -> bool:
+    """Is one of the files a Liquibase formatted SQL changelog?"""
+    for source in selection.files:
+        try:
+            with source.path.open(encoding="utf-8", errors="replace") as handle:
+                head = handle.read(4096)
+        except OSError:
+            continue
+        if liquibase.is_formatted(head):
+            return True
+    return False
 
 
 def golang_migrate_up(path: Path) -> bool:

@@ -280,6 +280,9 @@ class Load:
     one_by_one: set[str] = field(default_factory=set)
     # files whose tool runs them in one transaction with others (file -> that transaction)
     batches: dict[str, str] = field(default_factory=dict)
+    # statements whose tool runs them in one of several transactions of their file
+    # (Liquibase's changesets): load index -> that transaction within the file
+    segments: dict[int, str] = field(default_factory=dict)
 
     def lost_to(self, index: int) -> list[int]:
         return [n for n, o in enumerate(self.outcomes) if o.cause == index and o.status == LOST]

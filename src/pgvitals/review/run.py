@@ -27,7 +27,7 @@ from psycopg import conninfo, sql
 from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe, first_line, scrub
 from pgvitals.embedded import EmbeddedServer, interrupt_safe, pg_dump, pgserver_bin_dir
 from pgvitals.fmt import plural
-from pgvitals.review import placeholders, runners, safety, transaction
+from pgvitals.review import liquibase, placeholders, runners, safety, transaction
 from pgvitals.review.files import (
     CodeMigration,
     InputError,
@@ -121,12 +121,18 @@ def new_files(reviewed: Selection, base: Base) -> Selection:
             elsewhere[item.shown] = skipped
         elif earlier is None or text is None or before is None:
             files.append(item)  # new here (an unreadable one is noted where it is loaded)
-        elif text == before:
+        elif text == before and not liquibase.runs_always(text.decode(errors="replace")):
             same.append(item)
+        elif (
+            ran := liquibase.ran_unchanged(
+                text.decode(errors="replace"), before.decode(errors="replace")
+            )
+        ) is not None:
+            files.append(dataclasses.replace(item, ran=frozenset(ran)))  # changesets added
         else:
             edited.append(edited_migration(item, earlier, text, before))
     if not same and not edited and elsewhere == reviewed.not_run_by_tool:
-        return reviewed
+        return dataclasses.replace(reviewed, files=files)  # Liquibase's changesets that ran
     if same:
         count = plural(len(same), "file")
         why = f"{count} the same as in the base ({base.shown}), not reviewed again"
@@ -355,6 +361,13 @@ def load_files(
             source.path, source.shown, text, info.dbname, info.user
         )
         notes += replaced
+        text, skipped = failed_preconditions(loader, text, source.shown)
+        notes += skipped
+        if source.ran:
+            text = liquibase.without(text, source.ran)
+            labels = ", ".join(sorted(source.ran))
+            notes.append(Note(source.shown, 1, f"changesets {labels} ran at the base: Liquibase"
+                              " does not run them again, not loaded"))  # fmt: skip
         split = split_file(text, source.shown)
         notes += split.notes
         first = len(loader.load.statements)
@@ -362,12 +375,48 @@ def load_files(
             loader.load.one_by_one.add(source.shown)
         if (batch := runners.batch(source.path)) is not None:
             loader.load.batches[source.shown] = batch
+        for number, segment in enumerate(runners.segments(text, split.statements) or ()):
+            loader.load.segments[first + number] = segment
         loader.run_file(split.statements, runners.wrapping(source.path, text, split.statements))
         if linted is not None:
             linted.append(safety.linted_file(source.shown, split.text, first, split.statements))
     # those after the last file, or before one left out (a base without the reviewed files)
     loaded = {source.path for source in files.files}
     return notes + pass_code_migrations(loader, [c for c in files.code if c.before not in loaded])
+
+
+def failed_preconditions(loader: Loader, text: str, shown: str) -> tuple[str, list[Note]]:
+    """A Liquibase changelog without the changesets whose preconditions fail on the
+    schema the earlier files built and whose onFail skips them (MARK_RAN, CONTINUE), and
+    a note for each. The checks run before the file's first changeset does (a check on
+    what an earlier changeset of the same file makes is not seen); one the server
+    rejects is onError's (HALT by default): the changeset is loaded."""
+    changelog = liquibase.parse(text)
+    idle = loader.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    if changelog is None or not idle:
+        return text, []
+    skip: set[str] = set()
+    notes = []
+    for changeset in changelog.changesets:
+        on_fail, checks = liquibase.preconditions(text, changeset)
+        if on_fail not in liquibase.SKIPPING:
+            continue
+        for check in checks:
+            try:
+                row = loader.connection.execute(check.sql).fetchone()  # type: ignore[arg-type]
+            except psycopg.Error:
+                break
+            got = liquibase.as_jdbc_string(row[0]) if row else "null"
+            if got != check.expected:
+                skip.add(changeset.label)
+                why = (
+                    f"changeset {changeset.label}: its precondition {check.kind} gives {got},"
+                    f" not {check.expected}, on the schema built so far; onFail:{on_fail}:"
+                    " Liquibase skips it, not loaded"
+                )
+                notes.append(Note(shown, changeset.line, why))
+                break
+    return (liquibase.without(text, frozenset(skip)) if skip else text), notes
 
 
 def read_migration(source: SourceFile) -> tuple[str, Note | None]:

@@ -117,6 +117,7 @@ Left as psql runs them: Sqitch (it runs `psql --file`), and what is not recognis
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import functools
 import json
@@ -129,7 +130,7 @@ from pathlib import Path
 from pglast import ast
 from pglast.enums import DiscardMode, ObjectType, ReindexObjectType, TransactionStmtKind
 
-from pgvitals.review import cuts, files
+from pgvitals.review import cuts, files, liquibase
 from pgvitals.review.split import Statement
 
 if sys.version_info >= (3, 11):
@@ -287,7 +288,10 @@ def wrapping(path: Path, text: str, statements: list[Statement]) -> list[Runner 
         runner = Runner(unit.tool, unit.recognised_by, runs, unit.fix)
         for n in members:
             found[n] = runner
-    if any(unit.tool == "Drizzle" for unit in units(path, text, statements)):
+    if (changelog := liquibase.parse(text)) is not None:
+        for cut in liquibase_cuts(text, changelog, statements):
+            found[cut.statement] = liquibase_cut_runner(cut)
+    elif any(unit.tool == "Drizzle" for unit in units(path, text, statements)):
         for cut in drizzle_cuts(text, statements):
             found[cut.statement] = drizzle_cut_runner(cut)
     elif (split := cuts.tool_split(text, statements)) is not None:
@@ -323,6 +327,75 @@ def cut_runner(tool: str, cut: cuts.Cut) -> Runner:
     )
     fix = f"put the line `{begin}` before the statement and `{end}` after it: {tool} sends it whole"
     return Runner(tool, f"its `-- +{TOOL_PREFIX[tool]} Up` annotation", runs, fix, sends=cut.sends)
+
+
+LIQUIBASE_RECOGNISED = "its `--liquibase formatted sql` header"
+LIQUIBASE_SPLIT_FIX = (
+    "add `splitStatements:false` to the changeset's `--changeset` line (Liquibase then sends"
+    " its SQL whole, as one string), or give the statement a changeset of its own that has it"
+)
+
+
+def liquibase_units(
+    text: str, changelog: liquibase.Changelog, statements: list[Statement]
+) -> list[Unit]:
+    """Each changeset that runs on PostgreSQL: in a transaction of its own, unless its line
+    says `runInTransaction:false` (then its statements one by one, each piece Liquibase
+    sends as one string still one implicit transaction where it holds several)."""
+    found: list[Unit] = []
+    for changeset in changelog.changesets:
+        if not changeset.on_postgresql:
+            continue
+        recognised = f"{LIQUIBASE_RECOGNISED}, changeset {changeset.label}"
+        if changeset.in_transaction:
+            fix = (
+                "add `runInTransaction:false` to the changeset's `--changeset` line (Liquibase"
+                f" then runs its statements one by one without a transaction: {NOT_ATOMIC}), or"
+                " move the statement to a changeset of its own that has it"
+            )
+            runs = "in one transaction per changeset"
+            found.append(Unit(changeset.start, changeset.stop, TRANSACTION, "Liquibase",
+                              recognised, fix, runs))  # fmt: skip
+            continue
+        recognised += ", and its `runInTransaction:false`"
+        found.append(Unit(changeset.start, changeset.stop, APART, "Liquibase", recognised, ""))
+        alone = (
+            "give the statement a changeset of its own with `runInTransaction:false`"
+            f" (Liquibase sends each of its statements as one string: {STILL_ONE})"
+        )
+        for piece in liquibase.pieces(text, changelog, changeset):
+            found.append(Unit(piece.start, piece.stop, ONE_QUERY, "Liquibase", recognised, alone))
+    return found
+
+
+def liquibase_cuts(
+    text: str, changelog: liquibase.Changelog, statements: list[Statement]
+) -> list[cuts.Cut]:
+    """The statements Liquibase's splitting cuts inside (a PL/pgSQL body's `;`), each
+    changeset's statements against its own cuts."""
+    by_changeset: dict[int, list[int]] = {}
+    for number, statement in enumerate(statements):
+        changeset = changelog.changeset_at(statement.offset)
+        if changeset is not None and changeset.on_postgresql and changeset.split:
+            by_changeset.setdefault(changeset.start, []).append(number)
+    found = []
+    for changeset in changelog.changesets:
+        numbers = by_changeset.get(changeset.start, [])
+        if not numbers:
+            continue
+        ends = [(p.stop, p.line) for p in liquibase.pieces(text, changelog, changeset)]
+        for cut in cuts.cuts_of(text, [statements[n] for n in numbers], ends):
+            found.append(dataclasses.replace(cut, statement=numbers[cut.statement]))
+    return found
+
+
+def liquibase_cut_runner(cut: cuts.Cut) -> Runner:
+    runs = (
+        "statement by statement, cutting the changeset's SQL at each `;` (it does not know"
+        " dollar quotes) outside a BEGIN ... END, and cuts this statement at line"
+        f" {cut.line}, inside it"
+    )
+    return Runner("Liquibase", LIQUIBASE_RECOGNISED, runs, LIQUIBASE_SPLIT_FIX, sends=cut.sends)
 
 
 def drizzle_cuts(text: str, statements: list[Statement]) -> list[cuts.Cut]:
@@ -366,7 +439,28 @@ def one_by_one(path: Path, text: str, statements: list[Statement]) -> bool:
     """Does the file's tool run its statements one by one, each in a transaction of its
     own (goose's `NO TRANSACTION`, Atlas's `txmode none`, Flyway outside a transaction)?
     A lock one statement takes is then released before the next begins."""
+    if liquibase.is_formatted(text):
+        return False  # by changeset: see segments
     return any(unit.mode == APART for unit in units(path, text, statements))
+
+
+def segments(text: str, statements: list[Statement]) -> list[str] | None:
+    """Per statement, the transaction its tool runs it in within the file, where a file
+    holds several (Liquibase: each changeset its own, each statement of one that says
+    `runInTransaction:false` its own); None where the file is one."""
+    changelog = liquibase.parse(text)
+    if changelog is None:
+        return None
+    found = []
+    for number, statement in enumerate(statements):
+        changeset = changelog.changeset_at(statement.offset)
+        if changeset is None:
+            found.append(f"#{number}")
+        elif changeset.in_transaction:
+            found.append(changeset.label)
+        else:
+            found.append(f"{changeset.label}#{number}")
+    return found
 
 
 def batch(path: Path) -> str | None:
@@ -383,6 +477,18 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
     ONE_QUERY unit for each block it still sends at once: goose's StatementBegin ... End).
     `statements`: the file's, where the tool's choice depends on them (Flyway)."""
     end = len(text)
+    if (changelog := liquibase.parse(text)) is not None:
+        return liquibase_units(text, changelog, statements or [])
+    if path.suffix.lower() == ".sql" and (master := liquibase.included_whole(path)):
+        fix = (
+            "make the file a formatted SQL changelog (first line `--liquibase formatted sql`)"
+            " and give the statement a changeset whose line says `runInTransaction:false`"
+            " (Liquibase runs a plain SQL file it includes as one changeset, in a"
+            " transaction, with no opt-out)"
+        )
+        recognised = f"a plain SQL file {master.path.name} includes"
+        runs = "whole, as one string, in the transaction of the one changeset it makes of it"
+        return [Unit(0, end, TRANSACTION, "Liquibase", recognised, fix, runs)]
     # goose and sql-migrate: their annotations as review/cuts.py reads them
     if (annotated := cuts.annotations_of(text)) is cuts.GOOSE:
         opted_out = ["no", "transaction"] in annotated.commands(text)

@@ -22,6 +22,8 @@ from typing import Any
 import pglast
 from pglast import parser
 
+from pgvitals.review import liquibase
+
 IDENTIFIER_CHARS = re.compile(r"[\w$]")
 DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_\x80-\U0010ffff][\w\x80-\U0010ffff]*)?\$")
 COPY_FROM_STDIN = re.compile(r"^\s*COPY\b.*\bFROM\s+STDIN\b", re.IGNORECASE | re.DOTALL)
@@ -114,9 +116,16 @@ def split_file(text: str, file: str, trees: bool = True) -> SplitFile:
     lines = Lines(text)
     notes: list[Note] = []
     text = blank_down_sections(text, lines, file, notes)
+    changelog = liquibase.parse(text)
+    regions = [(0, len(text))]
+    if changelog is not None:
+        text = blank_liquibase(text, changelog, lines, file, notes)
+        # a changeset's SQL ends where the next begins, `;` or not
+        regions = [(changeset.start, changeset.stop) for changeset in changelog.changesets]
     text = blank_psql(text, lines, file, notes)
+    found = [piece for begin, end in regions for piece in pieces(text[begin:end], begin)]
     statements = []
-    for start, stop, parsed in pieces(text, 0):
+    for start, stop, parsed in found:
         source = text[start:stop]
         node = parse_one(source) if parsed and trees else None
         line, column = lines.at(start)
@@ -137,6 +146,35 @@ def blank_down_sections(text: str, lines: Lines, file: str, notes: list[Note]) -
         notes.append(Note(file, first, f"down section not loaded (lines {first}-{last})"))
         text = blanked(text, down.start(), stop)
     return text
+
+
+def blank_liquibase(
+    text: str, changelog: liquibase.Changelog, lines: Lines, file: str, notes: list[Note]
+) -> str:
+    """Blank what Liquibase does not run of a formatted SQL changelog: what comes before
+    its first changeset, the lines `--ignoreLines` skips, and the changesets whose `dbms:`
+    leaves PostgreSQL out."""
+
+    def skip(start: int, stop: int, why: str) -> None:
+        nonlocal text
+        first, last = lines.at(start)[0], lines.at(max(stop - 1, start))[0]
+        notes.append(Note(file, first, f"{why}, not loaded (lines {first}-{last})"))
+        text = blanked(text, start, stop)
+
+    before = text[: changelog.first]
+    if any(line.strip(BLANKS) and not is_comment_line(line) for line in before.splitlines()):
+        skip(0, changelog.first, "before the first changeset: Liquibase does not run it")
+    for start, stop in changelog.not_read:
+        skip(start, stop, "skipped by `--ignoreLines`: Liquibase does not read it")
+    for changeset in changelog.changesets:
+        if not changeset.on_postgresql:
+            why = f"changeset {changeset.label} is for dbms {changeset.dbms}: Liquibase skips it"
+            skip(changeset.start, changeset.stop, f"{why} on PostgreSQL")
+    return text
+
+
+def is_comment_line(line: str) -> bool:
+    return line.strip(BLANKS).startswith("--")
 
 
 def blank_psql(text: str, lines: Lines, file: str, notes: list[Note]) -> str:

@@ -18,7 +18,9 @@ runs all pending files of its folder in one), cut at its own BEGIN, COMMIT and R
 a file with a statement that cannot run in a transaction block (CREATE INDEX
 CONCURRENTLY, ...) cannot be run in one, and a file whose tool runs its statements one
 by one (goose's NO TRANSACTION, Atlas's txmode none: see runners.py) is not, so outside
-its own BEGIN ... COMMIT each statement is a transaction of its own.
+its own BEGIN ... COMMIT each statement is a transaction of its own. A Liquibase changelog
+is several: each changeset is a transaction of its own (or, with `runInTransaction:false`,
+each of its statements).
 """
 
 from __future__ import annotations
@@ -254,16 +256,19 @@ def transactions(
     order: list[int],
     one_by_one: Collection[str] = (),
     batches: Mapping[str, str] | None = None,
+    segments: Mapping[int, str] | None = None,
 ) -> Iterator[list[int]]:
     """The reviewed statements (load indexes, in `order`) grouped by the transaction a
     migration tool runs them in (see the module's docstring); `one_by_one`: files whose
     tool runs each statement in a transaction of its own, `batches`: files it runs in
-    one transaction with others (review/runners.py)."""
-    by_file: dict[str, list[int]] = {}
+    one transaction with others, `segments`: statements it runs in one of several
+    transactions of their file (review/runners.py)."""
+    by_file: dict[tuple[str, str], list[int]] = {}
     for index in order:
         file = statements[index].file
-        by_file.setdefault((batches or {}).get(file, file), []).append(index)
-    for file, indexes in by_file.items():
+        key = ((batches or {}).get(file, file), (segments or {}).get(index, ""))
+        by_file.setdefault(key, []).append(index)
+    for (file, _), indexes in by_file.items():
         one_each = file in one_by_one or any(
             outside_transactions(statements[i].node) for i in indexes
         )
@@ -404,7 +409,9 @@ def held_lock_hazards(
     long statements its thresholds find short)."""
     # (statement taking the lock, long statement) -> {table locked: its lock}, long work
     found: dict[tuple[int, int], tuple[dict[str, str], list[str]]] = {}
-    for group in transactions(load.statements, seen.order, load.one_by_one, load.batches):
+    for group in transactions(
+        load.statements, seen.order, load.one_by_one, load.batches, load.segments
+    ):
         held: dict[str, tuple[str, int]] = {}  # table -> (lock mode, statement taking it)
         for index in group:
             if load.outcomes[index].status != LOADED:

@@ -1760,6 +1760,9 @@ MIGRATION_TABLES = {
     "ar_internal_metadata": "Rails",
     "flyway_schema_history": "Flyway",
     "databasechangelog": "Liquibase",
+    # (id integer PRIMARY KEY, locked, lockgranted, lockedby): the one-row lock Liquibase
+    # makes beside its history table and holds while it runs a changelog
+    "databasechangeloglock": "Liquibase",
     "_prisma_migrations": "Prisma",
     "knex_migrations": "Knex",
     "SequelizeMeta": "Sequelize",
