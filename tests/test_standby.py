@@ -14,8 +14,10 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from pgvitals.connect import connect
+from pgvitals.diff import compare_findings
 from pgvitals.embedded import EmbeddedServer
 from pgvitals.engine import ON_STANDBY, analyse
+from pgvitals.report import build_report
 from pgvitals.rules import REGISTRY
 from pgvitals.snapshot.collect import collect
 from pgvitals.testing import flush_statistics
@@ -177,6 +179,13 @@ def test_a_standby_judges_never_analyzed_from_pg_stats_and_quotes_no_deletes_it_
     # pg_stats shows this role nothing, and a standby has no analyze times: not judged,
     # rather than every table called never analyzed
     assert by_rule(by_monitor.findings, "stale-statistics") == {}
+    # ... and the check says it ran in part: compared with the primary, the changes only
+    # the primary counts are not rechecked there, not resolved
+    (check,) = (c for c in on_standby.checks if c.rule == "stale-statistics")
+    assert check.status == "ran" and check.reason.startswith("in part: this server is a standby")
+    compared = compare_findings(build_report(on_primary), build_report(on_standby))
+    assert "public.children" in {f.object for f in compared.not_rechecked}
+    assert "stale-statistics" not in {f.rule for f in compared.resolved}
 
     key = "public.children.children_parent_id_fkey"
     on_primary_fk = by_rule(on_primary.findings, "unindexed-foreign-key")[key]

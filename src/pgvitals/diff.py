@@ -243,7 +243,9 @@ def by_severity(findings: Iterable[Finding]) -> list[Finding]:
 def compare_findings(before: Report, after: Report) -> FindingsDiff:
     old = by_fingerprint(before.findings)
     current = by_fingerprint(after.findings)
-    ran = {c.rule for c in after.checks if c.status == "ran"}
+    # a check that ran in part (its reason says which part: on a standby, say) judged
+    # nothing of the other part: what it no longer reports is not rechecked
+    ran = {c.rule for c in after.checks if c.status == "ran" and not c.reason}
     unread = {(c.rule, o["object"]) for c in after.checks for o in c.skipped_objects}
     excused_now = {e.finding.fingerprint for e in after.excused}
     new, changed, unchanged = [], [], []

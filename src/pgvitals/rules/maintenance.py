@@ -414,6 +414,8 @@ class StaleStatisticsOptions:
     rows=ROWS_OPTIONAL,
     uses_statistics=True,
     needs=("row_counts",),
+    on_standby="where only never-analyzed tables are judged: the rows changed since an"
+    " analyze are counted on the primary",
 )
 def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[Draft]:
     """A table with rows that was never analyzed, or that changed a lot since.
