@@ -17,10 +17,12 @@ from pgvitals.connect import connect
 from pgvitals.diff import compare_findings
 from pgvitals.embedded import EmbeddedServer
 from pgvitals.engine import ON_STANDBY, analyse
+from pgvitals.history.store import open_store
 from pgvitals.report import build_report
 from pgvitals.rules import REGISTRY
 from pgvitals.snapshot.collect import collect
 from pgvitals.testing import flush_statistics
+from tests.helpers import pgvitals
 
 TABLE = """
 CREATE TABLE lessons (id int PRIMARY KEY, title text NOT NULL);
@@ -194,3 +196,19 @@ def test_a_standby_judges_never_analyzed_from_pg_stats_and_quotes_no_deletes_it_
     assert on_standby_fk.evidence["referenced_deletes"] is None
     assert on_standby_fk.evidence["referenced_deletes_counted_on"].startswith("the primary")
     assert on_standby_fk.severity == on_primary_fk.severity
+
+
+def test_a_standby_keeps_a_history_of_its_own(server, tmp_path) -> None:
+    """A standby shares its primary's system identifier and database name, but not its
+    counters: kept as one target, the trend went from the standby's zero writes and its
+    own scans to the primary's and back."""
+    store = str(tmp_path / "history.sqlite")
+    with replicated(server, TABLE) as (primary, standby):
+        for target in (primary, standby, primary):
+            run = pgvitals("check", target.dsn(), "--history", store, "--format", "json")
+            assert run.exit_code == 0, run.stderr
+    targets = {t.key: t.runs for t in open_store(store, create=False).targets()}
+    assert len(targets) == 2
+    (standby_key,) = (key for key in targets if " standby " in key)
+    assert targets[standby_key] == 1
+    assert sorted(targets.values()) == [1, 2]
