@@ -212,3 +212,17 @@ def test_a_standby_keeps_a_history_of_its_own(server, tmp_path) -> None:
     (standby_key,) = (key for key in targets if " standby " in key)
     assert targets[standby_key] == 1
     assert sorted(targets.values()) == [1, 2]
+
+
+def test_a_diff_of_a_primary_and_its_standby_gives_no_statistics_deltas(server) -> None:
+    """Same identifier, same database: the diff took the standby for a later state of
+    the primary, its zeros for counters reset and its dead tuples for vacuumed."""
+    with replicated(server, TABLE, "UPDATE lessons SET title = 'y' WHERE id <= 5000") as (
+        primary,
+        standby,
+    ):
+        run = pgvitals("diff", primary.dsn(), standby.dsn(), "--format", "json")
+    assert run.exit_code == 0, run.stderr
+    statistics = run.json()["statistics"]
+    assert statistics["compared"] is False and "standby" in statistics["note"]
+    assert run.json()["drift"]["changes"] == []  # the schema is the primary's

@@ -753,6 +753,12 @@ def statistics_delta(
     same = identity(before.server, after.server)
     if not same.same:
         return same.note or "not the same database"
+    if before.server.in_recovery != after.server.in_recovery:
+        # a standby has its primary's identifier, but counts its own scans and no writes
+        return (
+            "one is a standby, the other its primary (or a standby since promoted): each"
+            " counts on its own, so the counters give no deltas"
+        )
     since, until = (
         parse_timestamp(before.server.collected_at),
         parse_timestamp(after.server.collected_at),
