@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+import pytest
 from psycopg.conninfo import make_conninfo
 
 from pgvitals.connect import connect
@@ -226,3 +227,20 @@ def test_a_diff_of_a_primary_and_its_standby_gives_no_statistics_deltas(server) 
     statistics = run.json()["statistics"]
     assert statistics["compared"] is False and "standby" in statistics["note"]
     assert run.json()["drift"]["changes"] == []  # the schema is the primary's
+
+
+def test_a_role_whose_transactions_default_to_serializable_can_check_a_standby(server) -> None:
+    """A hot standby refuses serializable transactions: the role's default failed the
+    first read with a traceback (FeatureNotSupported) instead of a report."""
+    role = (
+        "CREATE ROLE u_serializable LOGIN IN ROLE pg_monitor;"
+        " ALTER ROLE u_serializable SET default_transaction_isolation = 'serializable'"
+    )
+    with replicated(server, TABLE, role) as (_, standby):
+        dsn = make_conninfo(standby.dsn(), user="u_serializable")
+        # the claim: its reads fail there
+        with psycopg.connect(dsn) as session, pytest.raises(psycopg.errors.FeatureNotSupported):
+            session.execute("SELECT 1")
+        run = pgvitals("check", dsn, "--format", "json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["summary"]["tables"] == 1

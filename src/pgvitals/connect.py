@@ -91,6 +91,9 @@ def connect(dsn: str | None, limits: Limits = Limits()) -> psycopg.Connection:
             f"-c statement_timeout={limits.statement_timeout_ms}",
             f"-c lock_timeout={limits.lock_timeout_ms}",
             "-c idle_in_transaction_session_timeout=60000",
+            # a role's serializable default fails every read on a hot standby ("cannot use
+            # serializable mode in a hot standby"); the catalog read sets its own level
+            r"-c default_transaction_isolation=read\ committed",
             # a role subject to row-level security would count and profile only the rows
             # its policies show (one tenant's, as Logto's tenant roles): off, such a read
             # fails and is reported skipped, as pg_dump does, instead of judged as whole
