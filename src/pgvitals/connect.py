@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg import conninfo, errors
-from psycopg.abc import PQGen
+from psycopg import conninfo, errors, pq
+from psycopg.abc import Buffer, PQGen
+from psycopg.adapt import Loader
 
 from pgvitals import __version__
 
@@ -122,6 +123,8 @@ def connect(dsn: str | None, limits: Limits = Limits()) -> psycopg.Connection:
     connection.watchdog = Watchdog(
         connection, limits.statement_timeout_ms / 1000 + limits.grace_s, limits.grace_s
     )
+    if connection.info.encoding == "ascii":
+        read_bytes_as_text(connection)
     try:
         read_only = connection.execute("SHOW default_transaction_read_only").fetchone()
     except psycopg.Error as error:
@@ -136,6 +139,28 @@ def connect(dsn: str | None, limits: Limits = Limits()) -> psycopg.Connection:
             f" read-only (a connection pooler that drops them?): {POOLER_ADVICE}"
         )
     return connection
+
+
+class LenientTextLoader(Loader):
+    """Text of a SQL_ASCII database: bytes in no declared encoding (psycopg returns them
+    as bytes). Read as UTF-8, a byte that is none shows as U+FFFD."""
+
+    def load(self, data: Buffer) -> str:
+        return bytes(data).decode("utf-8", "replace")
+
+
+class LenientTextBinaryLoader(LenientTextLoader):
+    format = pq.Format.BINARY
+
+
+def read_bytes_as_text(connection: psycopg.Connection) -> None:
+    """On a SQL_ASCII database psycopg returns every text value as bytes, which nothing
+    downstream expects (a session setting read as b'on' is not 'on'): read them as text."""
+    adapters = connection.adapters
+    adapters.register_loader(0, LenientTextLoader)  # types without a loader of their own
+    for name in ("bpchar", "name", "text", "varchar", '"char"'):
+        adapters.register_loader(name, LenientTextLoader)
+        adapters.register_loader(name, LenientTextBinaryLoader)
 
 
 # PgBouncer refuses the `options` startup parameter in every pool mode, or drops it

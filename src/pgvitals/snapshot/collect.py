@@ -622,7 +622,14 @@ class Collector:
         else:
             self.data_queries += 1
         with self.connection.cursor(row_factory=row_factory) as cursor:
-            cursor.execute(marked(query), params)
+            try:
+                cursor.execute(marked(query), params)
+            except UnicodeEncodeError:
+                # a SQL_ASCII database's name in bytes that are no UTF-8 (read as U+FFFD,
+                # see connect.py): a statement cannot name it; that object is skipped
+                raise UnnamedObject(
+                    "its name is not UTF-8 in a SQL_ASCII database: no statement can name it"
+                ) from None
             return cursor.fetchall()
 
     def _fetch(self, name: str, version: int, params: dict[str, Any]) -> list[Any]:
@@ -1646,6 +1653,10 @@ def unknown_schemas(missing: list[str], existing: list[str]) -> str:
     if len(existing) > 10:
         shown += f" and {len(existing) - 10} more"
     return f"no schema named {', '.join(names)}; the database has {shown}"
+
+
+class UnnamedObject(psycopg.DataError):
+    """A statement about an object whose name the session's encoding cannot carry."""
 
 
 def describe_error(error: psycopg.Error) -> str:
