@@ -244,3 +244,25 @@ def test_a_role_whose_transactions_default_to_serializable_can_check_a_standby(s
         run = pgvitals("check", dsn, "--format", "json")
     assert run.exit_code == 0, run.stderr
     assert run.json()["summary"]["tables"] == 1
+
+
+def test_autovacuum_disabled_on_a_standby_quotes_no_dead_tuples_it_never_counted(server) -> None:
+    """The dead tuples that make a table without autovacuum high are counted on the
+    primary: the standby's zero made it medium there, quoted as 'n_dead_tup: 0'."""
+    table = (
+        'CREATE TABLE "Weird""Name" (id int PRIMARY KEY, v int) WITH (autovacuum_enabled = false);'
+        ' INSERT INTO "Weird""Name" SELECT g, g FROM generate_series(1, 20000) g;'
+        ' UPDATE "Weird""Name" SET v = v + 1'
+    )
+    with replicated(server, table) as (primary, standby):
+        on_primary = analyse(collect(connect(primary.dsn())))
+        session = connect(standby.dsn())
+        on_standby = analyse(collect(session))
+        session.close()
+    (high,) = by_rule(on_primary.findings, "autovacuum-disabled").values()
+    assert high.severity == "high" and high.evidence["n_dead_tup"] == 20000
+    (there,) = by_rule(on_standby.findings, "autovacuum-disabled").values()
+    assert there.evidence["n_dead_tup"] is None
+    assert there.evidence["counted_on"].startswith("the primary")
+    (check,) = (c for c in on_standby.checks if c.rule == "autovacuum-disabled")
+    assert check.reason.startswith("in part: this server is a standby")
