@@ -106,6 +106,11 @@ def test_a_standby_keeps_no_write_counters_and_their_rules_are_not_run(server) -
     # see below), and does not take the standby's zero changed rows for fresh statistics
     assert "stale-statistics" not in flagged | set(skipped)
     assert not judged_on_primary & {f.rule for f in on_standby.findings}
+    # the activity section neither quotes those zeros nor calls the table unused
+    (lessons,) = build_report(on_standby).activity
+    assert (lessons.inserts, lessons.updates, lessons.dead_tuples) == (None, None, None)
+    assert not lessons.idle and lessons.activity != "never used"
+    assert snapshot.facts.counter(snapshot.tables[0], "seq_scan") is not None  # its own
 
 
 REFERENCES = """

@@ -546,8 +546,9 @@ class TableActivity:
 
     @property
     def idle(self) -> bool:
-        """Neither written nor read in the statistics window."""
-        return self.writes == 0 and self.scans == 0
+        """Neither written nor read in the statistics window (writes unknown, as on a
+        standby, say nothing of the table)."""
+        return self.inserts is not None and self.writes == 0 and self.scans == 0
 
 
 HIGH_ACTIVITY, MODERATE, PROBLEMATIC, CLEARED, NEVER_USED = (
