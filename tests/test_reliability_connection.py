@@ -638,3 +638,21 @@ def test_a_sql_ascii_database_is_checked(sql_ascii: str) -> None:
     assert verified.exit_code == 0, verified.stderr
     verification = verified.json()["sections"]["verification"]
     assert verification["passed"] is True and verification["copy_failures"] == []
+
+
+def test_a_database_in_an_encoding_python_cannot_read_is_one_error_line(server) -> None:
+    """MULE_INTERNAL has no Python codec (psycopg raises NotSupportedError on first use)
+    and no conversion to UTF-8: a traceback before; one line and exit 3 now."""
+    name = f"u_mule_{os.getpid()}"
+    with psycopg.connect(server.dsn(), autocommit=True) as admin:
+        admin.execute(
+            f"CREATE DATABASE {name} ENCODING 'MULE_INTERNAL' LC_COLLATE 'C' LC_CTYPE 'C'"
+            " TEMPLATE template0"
+        )
+    try:
+        run = pgvitals("check", server.dsn(name), "--format", "json")
+    finally:
+        with psycopg.connect(server.dsn(), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    assert run.exit_code == 3
+    assert "uses the encoding MULE_INTERNAL" in one_error_line(run.stderr)

@@ -120,10 +120,20 @@ def connect(dsn: str | None, limits: Limits = Limits()) -> psycopg.Connection:
         raise Unreachable(f"cannot connect to {describe(dsn)}: {reason}") from None
     except psycopg.ProgrammingError as error:
         raise BadTarget(f"invalid connection string: {scrub(str(error), dsn)}") from None
+    try:
+        encoding = connection.info.encoding
+    except psycopg.NotSupportedError:
+        # no Python codec, and PostgreSQL converts it to no other (MULE_INTERNAL)
+        server_encoding = connection.pgconn.parameter_status(b"server_encoding") or b"?"
+        connection.close()
+        raise Unreachable(
+            f"{describe(dsn)} uses the encoding {server_encoding.decode()}, which pgvitals"
+            " cannot read (Python has no codec for it, PostgreSQL no conversion to UTF-8)"
+        ) from None
     connection.watchdog = Watchdog(
         connection, limits.statement_timeout_ms / 1000 + limits.grace_s, limits.grace_s
     )
-    if connection.info.encoding == "ascii":
+    if encoding == "ascii":
         read_bytes_as_text(connection)
     try:
         read_only = connection.execute("SHOW default_transaction_read_only").fetchone()
