@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pgvitals.connect import connect
 from pgvitals.diff import compare_findings
@@ -271,3 +271,30 @@ def test_autovacuum_disabled_on_a_standby_quotes_no_dead_tuples_it_never_counted
     assert there.evidence["counted_on"].startswith("the primary")
     (check,) = (c for c in on_standby.checks if c.rule == "autovacuum-disabled")
     assert check.reason.startswith("in part: this server is a standby")
+
+
+def test_target_session_attrs_choose_between_primary_and_standby(server) -> None:
+    """pgvitals makes its session read-only, so libpq saw every server as read-only:
+    read-write (an HA connection string's way to find the primary) refused them all,
+    and read-only took the primary listed first instead of the standby."""
+    with replicated(server, TABLE) as (primary, standby):
+        hosts = [conninfo_to_dict(s.dsn()) for s in (primary, standby)]
+
+        def listed(order: list[int], attrs: str) -> str:
+            return make_conninfo(
+                primary.dsn(),
+                host=",".join(str(hosts[i]["host"]) for i in order),
+                port=",".join(str(hosts[i]["port"]) for i in order),
+                target_session_attrs=attrs,
+            )
+
+        def in_recovery(dsn: str) -> bool:
+            session = connect(dsn)
+            try:
+                (recovering,) = session.execute("SELECT pg_is_in_recovery()").fetchone()
+            finally:
+                session.close()
+            return recovering
+
+        assert in_recovery(listed([1, 0], "read-write")) is False
+        assert in_recovery(listed([0, 1], "read-only")) is True

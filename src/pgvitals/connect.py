@@ -37,6 +37,9 @@ CHOICES = {
     "load_balance_hosts": ("disable", "random"),
     "sslnegotiation": ("postgres", "direct"),
 }  # fmt: skip
+# target_session_attrs that test the session's read-only setting, and the server role
+# each asks for (libpq 14+)
+SERVER_ROLE_OF = {"read-write": "primary", "read-only": "standby"}
 INTEGERS = (
     "connect_timeout",
     "keepalives",
@@ -85,6 +88,12 @@ def connect(dsn: str | None, limits: Limits = Limits()) -> psycopg.Connection:
     except psycopg.ProgrammingError as error:
         raise BadTarget(f"invalid connection string: {scrub(str(error), dsn)}") from None
     validate(params)
+    # the session's own default_transaction_read_only makes every server look read-only
+    # to libpq: read-write would refuse them all, read-only take the first, primary or
+    # not. What those words choose between is the server's role: ask for that.
+    attrs = params.get("target_session_attrs", os.environ.get("PGTARGETSESSIONATTRS"))
+    if attrs in SERVER_ROLE_OF:
+        params["target_session_attrs"] = SERVER_ROLE_OF[attrs]
     session_options = " ".join(
         [
             params.pop("options", "") or "",
