@@ -191,6 +191,8 @@ def test_a_standby_judges_never_analyzed_from_pg_stats_and_quotes_no_deletes_it_
     # the primary counts are not rechecked there, not resolved
     (check,) = (c for c in on_standby.checks if c.rule == "stale-statistics")
     assert check.status == "ran" and check.reason.startswith("in part: this server is a standby")
+    (maintenance,) = (a for a in build_report(on_standby).areas if a.title == "Maintenance")
+    assert "stale-statistics ran in part" in maintenance.reason
     compared = compare_findings(build_report(on_primary), build_report(on_standby))
     assert "public.children" in {f.object for f in compared.not_rechecked}
     assert "stale-statistics" not in {f.rule for f in compared.resolved}

@@ -236,6 +236,10 @@ def area_status(
             f"; {plural(len(incomplete), 'check')} could not read"
             f" {plural(unread, 'table')} (see Checks skipped or failed)"
         )
+    # ran on part of what they check (on a standby, say): their reason is in the checks
+    partial = [c.rule for c in ran if c.reason]
+    if partial:
+        reason += f"; {', '.join(partial)} ran in part (see Checks skipped or failed)"
     return AreaStatus(category, title, status, reason, len(findings), len(ran), len(checks))
 
 
