@@ -590,3 +590,69 @@ def test_a_connection_pool_that_refuses_or_drops_the_session_options_is_named(
     line = one_error_line(run.stderr)
     assert says in line
     assert "connect to PostgreSQL directly" in line
+
+
+@pytest.fixture
+def sql_ascii(server) -> Iterator[str]:
+    """A legacy SQL_ASCII database: bytes stored as given, in no declared encoding."""
+    name = f"u_sql_ascii_{os.getpid()}"
+    with psycopg.connect(server.dsn(), autocommit=True) as admin:
+        admin.execute(
+            f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'"
+            " TEMPLATE template0"
+        )
+    yield server.dsn(name)
+    with psycopg.connect(server.dsn(), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_a_sql_ascii_database_is_checked(sql_ascii: str) -> None:
+    """psycopg returns a SQL_ASCII database's text as bytes: the session's read-only
+    setting read as b'on' was taken for a pooler dropping it (exit 3, a false reason).
+    Latin-1 bytes in the rows are read; a table whose name is such bytes cannot be
+    named in a statement, and is reported as not read instead of a traceback."""
+    with psycopg.connect(sql_ascii, autocommit=True) as session:
+        session.execute(
+            b"CREATE TABLE cafe (id int PRIMARY KEY, status text, user_id int);"
+            b"CREATE TABLE users (id int PRIMARY KEY);"
+            b"INSERT INTO cafe SELECT g, (ARRAY['\xe9t\xe9', 'ok'])[1 + g % 2], g"
+            b"  FROM generate_series(1, 200) g;"
+            b'CREATE TABLE "caf\xe9" (id int, note text);'
+            b"INSERT INTO \"caf\xe9\" SELECT g, '\xe8' FROM generate_series(1, 50) g;"
+            b"ANALYZE"
+        )
+        (encoding,) = session.execute("SHOW server_encoding").fetchone()
+        assert encoding == b"SQL_ASCII"  # the claim: psycopg gives bytes here
+    run = pgvitals("check", sql_ascii, "--format", "json")
+    assert run.exit_code == 0, run.stderr
+    report = run.json()
+    found = {(f["rule"], f["object"]) for f in report["findings"]}
+    assert ("status-without-check", "public.cafe.status") in found
+    assert ("missing-foreign-key", "public.cafe.user_id") in found
+    (check,) = (c for c in report["checks"] if c["rule"] == "missing-primary-key")
+    assert [o["reason"] for o in check["skipped_objects"]] == [
+        "its name is not UTF-8 in a SQL_ASCII database: no statement can name it"
+    ]
+    # pg_dump's copy of it too (its output is no UTF-8): the fixes are verified
+    verified = pgvitals("check", sql_ascii, "--verify-fixes", "--format", "json")
+    assert verified.exit_code == 0, verified.stderr
+    verification = verified.json()["sections"]["verification"]
+    assert verification["passed"] is True and verification["copy_failures"] == []
+
+
+def test_a_database_in_an_encoding_python_cannot_read_is_one_error_line(server) -> None:
+    """MULE_INTERNAL has no Python codec (psycopg raises NotSupportedError on first use)
+    and no conversion to UTF-8: a traceback before; one line and exit 3 now."""
+    name = f"u_mule_{os.getpid()}"
+    with psycopg.connect(server.dsn(), autocommit=True) as admin:
+        admin.execute(
+            f"CREATE DATABASE {name} ENCODING 'MULE_INTERNAL' LC_COLLATE 'C' LC_CTYPE 'C'"
+            " TEMPLATE template0"
+        )
+    try:
+        run = pgvitals("check", server.dsn(name), "--format", "json")
+    finally:
+        with psycopg.connect(server.dsn(), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    assert run.exit_code == 3
+    assert "uses the encoding MULE_INTERNAL" in one_error_line(run.stderr)

@@ -156,3 +156,40 @@ def test_a_connection_lost_mid_run_keeps_the_partial_report(database, tmp_path) 
     objects = {f["object"] for f in report["findings"] if f["rule"] == "missing-primary-key"}
     assert objects == {"public.a_first", "public.b_waits"}
     assert (tmp_path / "fix.sql").exists()
+
+
+def test_counting_orphans_and_violations_reads_the_referenced_table_once(database) -> None:
+    """The orphan count of an inferred reference, and the violation count of a NOT VALID
+    foreign key, ran NOT EXISTS inside an aggregate's FILTER: a subplan per row, each a
+    scan of the referenced table, counted in pg_stat_user_tables as the application's
+    (5,000 rows: 5,000 scans per run)."""
+    database.execute(
+        'CREATE TABLE "Weird""Name" (id int PRIMARY KEY);'
+        ' INSERT INTO "Weird""Name" SELECT generate_series(1, 100);'
+        " CREATE TABLE others (id int PRIMARY KEY);"
+        " INSERT INTO others SELECT generate_series(1, 100);"
+        ' CREATE TABLE children (id int PRIMARY KEY, "weird""name_id" int, other_id int);'
+        " INSERT INTO children SELECT g, 1 + g % 125, 1 + g % 110"
+        "   FROM generate_series(1, 5000) g;"
+        " ALTER TABLE children ADD CONSTRAINT children_other FOREIGN KEY (other_id)"
+        "   REFERENCES others NOT VALID;"
+        " ANALYZE"
+    )
+    scans = (
+        "SELECT relname, coalesce(seq_scan, 0) + coalesce(idx_scan, 0)"
+        " FROM pg_stat_user_tables WHERE relname IN ('Weird\"Name', 'others')"
+    )
+    with database.admin() as admin:
+        before = dict(admin.execute(scans).fetchall())
+        session = connect(database.dsn)
+        snapshot = collect(session)
+        session.execute("SELECT pg_catalog.pg_stat_force_next_flush()")
+        session.close()
+        time.sleep(0.2)
+        after = dict(admin.execute(scans).fetchall())
+    (count,) = [o for o in snapshot.orphans if o.columns == ['weird"name_id']]
+    assert (count.status, count.checked_rows, count.orphan_rows) == ("ran", 5000, 1000), count
+    (violations,) = snapshot.violations
+    assert (violations.checked_rows, violations.violating_rows) == (5000, 450), violations
+    # a few scans (its row count, the anti join), not one per row
+    assert all(after[name] - before[name] <= 3 for name in ('Weird"Name', "others")), after

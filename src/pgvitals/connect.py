@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg import conninfo, errors
-from psycopg.abc import PQGen
+from psycopg import conninfo, errors, pq
+from psycopg.abc import Buffer, PQGen
+from psycopg.adapt import Loader
 
 from pgvitals import __version__
 
@@ -36,6 +37,9 @@ CHOICES = {
     "load_balance_hosts": ("disable", "random"),
     "sslnegotiation": ("postgres", "direct"),
 }  # fmt: skip
+# target_session_attrs that test the session's read-only setting, and the server role
+# each asks for (libpq 14+)
+SERVER_ROLE_OF = {"read-write": "primary", "read-only": "standby"}
 INTEGERS = (
     "connect_timeout",
     "keepalives",
@@ -84,6 +88,12 @@ def connect(dsn: str | None, limits: Limits = Limits()) -> psycopg.Connection:
     except psycopg.ProgrammingError as error:
         raise BadTarget(f"invalid connection string: {scrub(str(error), dsn)}") from None
     validate(params)
+    # the session's own default_transaction_read_only makes every server look read-only
+    # to libpq: read-write would refuse them all, read-only take the first, primary or
+    # not. What those words choose between is the server's role: ask for that.
+    attrs = params.get("target_session_attrs", os.environ.get("PGTARGETSESSIONATTRS"))
+    if attrs in SERVER_ROLE_OF:
+        params["target_session_attrs"] = SERVER_ROLE_OF[attrs]
     session_options = " ".join(
         [
             params.pop("options", "") or "",
@@ -91,6 +101,9 @@ def connect(dsn: str | None, limits: Limits = Limits()) -> psycopg.Connection:
             f"-c statement_timeout={limits.statement_timeout_ms}",
             f"-c lock_timeout={limits.lock_timeout_ms}",
             "-c idle_in_transaction_session_timeout=60000",
+            # a role's serializable default fails every read on a hot standby ("cannot use
+            # serializable mode in a hot standby"); the catalog read sets its own level
+            r"-c default_transaction_isolation=read\ committed",
             # a role subject to row-level security would count and profile only the rows
             # its policies show (one tenant's, as Logto's tenant roles): off, such a read
             # fails and is reported skipped, as pg_dump does, instead of judged as whole
@@ -116,9 +129,21 @@ def connect(dsn: str | None, limits: Limits = Limits()) -> psycopg.Connection:
         raise Unreachable(f"cannot connect to {describe(dsn)}: {reason}") from None
     except psycopg.ProgrammingError as error:
         raise BadTarget(f"invalid connection string: {scrub(str(error), dsn)}") from None
+    try:
+        encoding = connection.info.encoding
+    except psycopg.NotSupportedError:
+        # no Python codec, and PostgreSQL converts it to no other (MULE_INTERNAL)
+        server_encoding = connection.pgconn.parameter_status(b"server_encoding") or b"?"
+        connection.close()
+        raise Unreachable(
+            f"{describe(dsn)} uses the encoding {server_encoding.decode()}, which pgvitals"
+            " cannot read (Python has no codec for it, PostgreSQL no conversion to UTF-8)"
+        ) from None
     connection.watchdog = Watchdog(
         connection, limits.statement_timeout_ms / 1000 + limits.grace_s, limits.grace_s
     )
+    if encoding == "ascii":
+        read_bytes_as_text(connection)
     try:
         read_only = connection.execute("SHOW default_transaction_read_only").fetchone()
     except psycopg.Error as error:
@@ -133,6 +158,28 @@ def connect(dsn: str | None, limits: Limits = Limits()) -> psycopg.Connection:
             f" read-only (a connection pooler that drops them?): {POOLER_ADVICE}"
         )
     return connection
+
+
+class LenientTextLoader(Loader):
+    """Text of a SQL_ASCII database: bytes in no declared encoding (psycopg returns them
+    as bytes). Read as UTF-8, a byte that is none shows as U+FFFD."""
+
+    def load(self, data: Buffer) -> str:
+        return bytes(data).decode("utf-8", "replace")
+
+
+class LenientTextBinaryLoader(LenientTextLoader):
+    format = pq.Format.BINARY
+
+
+def read_bytes_as_text(connection: psycopg.Connection) -> None:
+    """On a SQL_ASCII database psycopg returns every text value as bytes, which nothing
+    downstream expects (a session setting read as b'on' is not 'on'): read them as text."""
+    adapters = connection.adapters
+    adapters.register_loader(0, LenientTextLoader)  # types without a loader of their own
+    for name in ("bpchar", "name", "text", "varchar", '"char"'):
+        adapters.register_loader(name, LenientTextLoader)
+        adapters.register_loader(name, LenientTextBinaryLoader)
 
 
 # PgBouncer refuses the `options` startup parameter in every pool mode, or drops it

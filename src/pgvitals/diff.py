@@ -243,7 +243,9 @@ def by_severity(findings: Iterable[Finding]) -> list[Finding]:
 def compare_findings(before: Report, after: Report) -> FindingsDiff:
     old = by_fingerprint(before.findings)
     current = by_fingerprint(after.findings)
-    ran = {c.rule for c in after.checks if c.status == "ran"}
+    # a check that ran in part (its reason says which part: on a standby, say) judged
+    # nothing of the other part: what it no longer reports is not rechecked
+    ran = {c.rule for c in after.checks if c.status == "ran" and not c.reason}
     unread = {(c.rule, o["object"]) for c in after.checks for o in c.skipped_objects}
     excused_now = {e.finding.fingerprint for e in after.excused}
     new, changed, unchanged = [], [], []
@@ -751,6 +753,12 @@ def statistics_delta(
     same = identity(before.server, after.server)
     if not same.same:
         return same.note or "not the same database"
+    if before.server.in_recovery != after.server.in_recovery:
+        # a standby has its primary's identifier, but counts its own scans and no writes
+        return (
+            "one is a standby, the other its primary (or a standby since promoted): each"
+            " counts on its own, so the counters give no deltas"
+        )
     since, until = (
         parse_timestamp(before.server.collected_at),
         parse_timestamp(after.server.collected_at),

@@ -444,8 +444,15 @@ def pg_dump(bin_dir: Path, dsn: str | None, *options: str) -> str:
     command = [str(bin_dir / "pg_dump"), *options, "--lock-wait-timeout=10000",
                f"--dbname={dsn or ''}"]  # fmt: skip
     try:
+        # errors="replace": a SQL_ASCII database's names may be bytes that are no UTF-8;
+        # they read as U+FFFD, as the collector's session reads them (connect.py)
         done = subprocess.run(
-            command, capture_output=True, text=True, timeout=DUMP_SECONDS, check=False
+            command,
+            capture_output=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=DUMP_SECONDS,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as error:
         raise Unreachable(f"pg_dump of {describe(dsn)} failed: {error}") from None

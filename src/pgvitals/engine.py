@@ -118,7 +118,8 @@ def analyse(snapshot: Snapshot, config: Config = DEFAULT_CONFIG, mode: str = LIV
                 excused.append(excuse)
             else:
                 findings.append(item)
-        checks.append(Check(rule.id, "ran", None, _ms(started), unread_tables(rule, snapshot)))
+        part = standby_part(rule, snapshot)
+        checks.append(Check(rule.id, "ran", part, _ms(started), unread_tables(rule, snapshot)))
     findings.sort(key=lambda f: (f.severity.rank, f.category, f.rule, f.object))
     not_assessed: list[NotAssessed] = []
     if not config.include_managed:
@@ -214,6 +215,13 @@ ON_STANDBY = (
     "this server is a standby: rows written, dead tuples, vacuums and analyzes are counted"
     " on the primary, not here (check the primary)"
 )
+
+
+def standby_part(rule: Rule, snapshot: Snapshot) -> str | None:
+    """Why a rule that reads the primary's counters only in part ran in part here."""
+    if rule.on_standby is None or not snapshot.server.in_recovery:
+        return None
+    return f"in part: this server is a standby, {rule.on_standby} (check the primary)"
 
 
 def skip_reason(rule: Rule, snapshot: Snapshot, config: Config, mode: str) -> str | None:

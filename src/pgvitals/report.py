@@ -243,6 +243,10 @@ def area_status(
             f"; {plural(len(incomplete), 'check')} could not read"
             f" {plural(unread, 'table')} (see Checks skipped or failed)"
         )
+    # ran on part of what they check (on a standby, say): their reason is in the checks
+    partial = [c.rule for c in ran if c.reason]
+    if partial:
+        reason += f"; {', '.join(partial)} ran in part (see Checks skipped or failed)"
     return AreaStatus(category, title, status, reason, len(findings), len(ran), len(checks))
 
 
@@ -584,8 +588,9 @@ class TableActivity:
 
     @property
     def idle(self) -> bool:
-        """Neither written nor read in the statistics window."""
-        return self.writes == 0 and self.scans == 0
+        """Neither written nor read in the statistics window (writes unknown, as on a
+        standby, say nothing of the table)."""
+        return self.inserts is not None and self.writes == 0 and self.scans == 0
 
 
 HIGH_ACTIVITY, MODERATE, PROBLEMATIC, CLEARED, NEVER_USED = (

@@ -45,6 +45,8 @@ def statistics_use(rule: Rule) -> str:
         return "no"
     if rule.primary_counters:
         return "yes (skipped by `review`, and on a standby: the primary keeps them)"
+    if rule.on_standby:
+        return f"yes (skipped by `review`; in part on a standby, {rule.on_standby})"
     return "yes (skipped by `review`)"
 
 

@@ -30,13 +30,16 @@ class Target:
 
 def target_of(snapshot: Snapshot, connection: str) -> Target:
     """The server's system identifier and the database name; where the identifier could
-    not be read, the host and port the run connected to stand in for it."""
+    not be read, the host and port the run connected to stand in for it. A standby has
+    its primary's identifier but counters of its own (no writes, its own scans): it is
+    a target of its own, told apart by where it was reached, so that its runs and the
+    primary's (or another standby's) make no trend together."""
     server = snapshot.server
-    if server.system_identifier:
-        origin = f"system {server.system_identifier}"
-    else:
-        reached = re.search(r"@(.+)/[^/]*$", connection)
-        origin = reached.group(1) if reached else "unknown server"
+    reached = re.search(r"@(.+)/[^/]*$", connection)
+    address = reached.group(1) if reached else "unknown server"
+    origin = f"system {server.system_identifier}" if server.system_identifier else address
+    if server.in_recovery:
+        origin = f"{origin} standby {address}" if server.system_identifier else f"{origin} standby"
     return Target(
         f"{origin}/{server.database}", server.database, server.system_identifier, connection
     )

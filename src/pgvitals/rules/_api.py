@@ -128,6 +128,9 @@ class Rule:
     # reads counters only a primary keeps (rows written, dead tuples, vacuum and analyze
     # times): a standby has them at zero, so on a standby it is skipped, not silent
     primary_counters: bool = False
+    # what it still judges on a standby when it reads such counters only in part: there
+    # it runs in part, and says so (a finding of the other part is not resolved there)
+    on_standby: str | None = None
 
     @property
     def doc(self) -> str:
@@ -171,6 +174,7 @@ def rule(
     needs: tuple[str, ...] = (),
     live_only: bool = False,
     primary_counters: bool = False,
+    on_standby: str | None = None,
 ) -> Callable[[Check], Check]:
     def register(check: Check) -> Check:
         if rule_id != check.__name__.replace("_", "-"):
@@ -191,6 +195,7 @@ def rule(
             tuple(needs),
             live_only,
             primary_counters,
+            on_standby,
         )
         return check
 

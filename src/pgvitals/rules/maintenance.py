@@ -293,6 +293,7 @@ class AutovacuumOptions:
     severity=MEDIUM,
     title="Autovacuum is turned off",
     options=AutovacuumOptions,
+    on_standby="where dead tuples do not set the severity: they are counted on the primary",
 )
 def autovacuum_disabled(snap: Snapshot, opts: AutovacuumOptions) -> Iterator[Draft]:
     """Autovacuum will not vacuum or analyze this table (or any table of the server).
@@ -301,7 +302,9 @@ def autovacuum_disabled(snap: Snapshot, opts: AutovacuumOptions) -> Iterator[Dra
     whatever its size, and once for the database when the server runs with
     `autovacuum = off` or `track_counts = off` (autovacuum decides from those
     counters). Low for a small table not yet due for a vacuum; high when the dead
-    tuples are already far past the point autovacuum would have acted at.
+    tuples are already far past the point autovacuum would have acted at. On a standby
+    the dead tuples, vacuums and analyzes are counted on the primary: medium, and the
+    evidence quotes none of the standby's zeros (check the primary).
 
     ## Why it breaks
     Nothing then removes dead row versions: every UPDATE and DELETE grows the table
@@ -338,21 +341,32 @@ def autovacuum_disabled(snap: Snapshot, opts: AutovacuumOptions) -> Iterator[Dra
             },
             severity=HIGH,
         )
+    standby = snap.server.in_recovery
     for table in snap.tables:
         if table.kind not in ("r", "m") or table.autovacuum_enabled:
             continue
         rows = snap.facts.rows(table)
         trigger = autovacuum_trigger(snap, table)
         dead = table.n_dead_tup or 0
-        if dead >= trigger and dead >= opts.many_dead_tuples:
-            severity: str | None = HIGH
+        counted = {
+            "n_dead_tup": table.n_dead_tup,
+            "n_mod_since_analyze": table.n_mod_since_analyze,
+            "last_vacuum": table.last_vacuum,
+            "last_analyze": table.last_analyze,
+        }
+        if standby:
+            # its zeros are not the table's: the primary counts them
+            counted = {**dict.fromkeys(counted), "counted_on": "the primary (this is a standby)"}
+            severity: str | None = None
+        elif dead >= trigger and dead >= opts.many_dead_tuples:
+            severity = HIGH
         elif rows < opts.small_table_rows and dead < trigger:
             severity = LOW
         else:
             severity = None  # the default, medium
         due = (
             f"; {dead:,} dead tuples, past the {trigger:,} at which autovacuum would vacuum it"
-            if dead >= trigger
+            if dead >= trigger and not standby
             else ""
         )
         yield finding(
@@ -362,11 +376,8 @@ def autovacuum_disabled(snap: Snapshot, opts: AutovacuumOptions) -> Iterator[Dra
             evidence={
                 "reloption": f"autovacuum_enabled={table.options['autovacuum_enabled']}",
                 "rows": rows,
-                "n_dead_tup": table.n_dead_tup,
                 "autovacuum_would_trigger_at": trigger,
-                "n_mod_since_analyze": table.n_mod_since_analyze,
-                "last_vacuum": table.last_vacuum,
-                "last_analyze": table.last_analyze,
+                **counted,
             },
             fix=fixes.enable_autovacuum(table),
             severity=severity,
@@ -414,6 +425,8 @@ class StaleStatisticsOptions:
     rows=ROWS_OPTIONAL,
     uses_statistics=True,
     needs=("row_counts",),
+    on_standby="where only never-analyzed tables are judged: the rows changed since an"
+    " analyze are counted on the primary",
 )
 def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[Draft]:
     """A table with rows that was never analyzed, or that changed a lot since.

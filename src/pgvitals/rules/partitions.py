@@ -70,6 +70,11 @@ def partition_coverage(snap: Snapshot, opts: CoverageOptions) -> Iterator[Draft]
     partition, one that holds rows at or after the newest partition's end: the
     partition a job creates for their period fails.
 
+    A range-partitioned table with no partition at all (a job that never ran, a
+    migration that created only the parent) rejects every INSERT, whatever its key:
+    high (medium in a review, where a job may create them at run time); the fix is a
+    DEFAULT partition, since no partition gives the span of the ones to create.
+
     The period is the span of the latest partition (a month, a day, a year, ...), "now"
     the server's clock when the snapshot was taken. Bounds that are not dates or
     timestamps (ids, several columns) cannot be judged and are not reported.
@@ -135,6 +140,9 @@ def partition_coverage(snap: Snapshot, opts: CoverageOptions) -> Iterator[Draft]
         if table.kind != "p" or table.partition_strategy != "range":
             continue
         children = facts.partitions_by_parent.get(table.oid, [])
+        if not children:
+            yield no_partition(snap, table)
+            continue
         known = judged_ranges(c.partition_bound for c in children)
         if known is None:
             continue
@@ -197,6 +205,30 @@ def partition_coverage(snap: Snapshot, opts: CoverageOptions) -> Iterator[Draft]
             fix=coverage_fix(snap, table, newest.name, last, period, upcoming, opts.max_created),
             severity=severity,
         )
+
+
+def no_partition(snap: Snapshot, table: Table) -> Draft:
+    """A range-partitioned table without a single partition: a row of any key value
+    fits none. The fix is a DEFAULT partition: the span of the partitions a job would
+    create is not known here."""
+    name = snap.facts.names.new(table.schema, table.name, None, "default", ("partition", table.oid))
+    if snap.collection.reviewed:
+        message = (
+            "No partition: the files create none, so every INSERT fails unless a job creates them"
+        )
+    else:
+        message = "No partition at all: every INSERT fails (no partition is found for the row)"
+    return finding(
+        table,
+        message,
+        evidence={
+            "partitions": 0,
+            "partition_key": table.partition_key,
+            "default_partition": False,
+        },
+        fix=fixes.create_partition(table, name, None),
+        severity=MEDIUM if snap.collection.reviewed else HIGH,
+    )
 
 
 def coverage_fix(

@@ -48,6 +48,14 @@ from pgvitals.snapshot.words import table_key, word_tuple, words
 
 # partition keys whose range bounds can be judged against the clock
 TIME_KEY_TYPES = frozenset({"timestamptz", "timestamp", "date"})
+# pg_stat_user_tables counters that only a primary keeps: a standby has them at zero
+PRIMARY_COUNTERS = frozenset(
+    {
+        "n_tup_ins", "n_tup_upd", "n_tup_del", "n_tup_hot_upd", "n_live_tup", "n_dead_tup",
+        "n_mod_since_analyze", "vacuum_count", "autovacuum_count", "analyze_count",
+        "autoanalyze_count",
+    }
+)  # fmt: skip
 NEXTVAL = re.compile(r"^nextval\('((?:[^']|'')+)'::regclass\)$")
 QUOTED_PART = re.compile(r'"((?:[^"]|"")*)"|([^."]+)')
 
@@ -227,7 +235,10 @@ class Facts:
 
     def counter(self, table: Table, name: str) -> int | None:
         """A pg_stat_user_tables counter; summed over the leaves of a partitioned table
-        (the server counts on the leaves only). None where no part has the counter."""
+        (the server counts on the leaves only). None where no part has the counter, and
+        on a standby for those only the primary counts (its zeros are not the table's)."""
+        if name in PRIMARY_COUNTERS and self.snap.server.in_recovery:
+            return None
         if table.kind != "p":
             return getattr(table, name)
         values = [getattr(leaf, name) for leaf in self.leaves_by_root.get(table.oid, [])]
