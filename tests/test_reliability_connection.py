@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pgvitals.connect import Limits, connect
+from pgvitals.connect import Limits, connect, describe_failure
 from pgvitals.snapshot import io
 from pgvitals.snapshot.collect import CATALOG_STEPS, collect
 from pgvitals.snapshot.model import Snapshot
@@ -365,6 +365,20 @@ def test_a_one_millisecond_statement_timeout_is_named(database) -> None:
     assert len(line) == 1, run.stderr
     assert "statement timeout" in line[0] and "--statement-timeout" in line[0], run.stderr
     assert "lost" not in line[0]
+
+
+def test_a_statement_the_client_cancels_is_named_a_statement_timeout(database) -> None:
+    """On a server too busy to start a statement within the timeout, the client's own
+    cancel ends it, and PostgreSQL says "canceling statement due to user request": the
+    user made none, and the option to raise is the same."""
+    session = connect(database.dsn, Limits(statement_timeout_ms=300, grace_s=0.5))
+    try:
+        session.execute("SET statement_timeout = 0")  # the server no longer ends it
+        with pytest.raises(psycopg.errors.QueryCanceled) as cancelled:
+            session.execute("SELECT pg_sleep(5)")
+    finally:
+        session.close()
+    assert describe_failure(cancelled.value) == "statement timeout: raise --statement-timeout"
 
 
 # ---- 7. input errors are found before connecting ---------------------------------------

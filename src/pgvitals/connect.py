@@ -75,6 +75,13 @@ class Unreachable(Exception):
     """The server could not be reached, refused us, or is not PostgreSQL (exit code 3)."""
 
 
+class ClientTimeout(errors.QueryCanceled):
+    """The client's own cancel (Watchdog) ended a statement the server had not ended by
+    its statement_timeout: on a server too busy to start the statement in time, or one
+    whose session lifted the timeout. The server's message for it says "due to user
+    request", which the user did not make."""
+
+
 class NoAnswer(psycopg.OperationalError):
     """The server answered neither a statement within its deadline nor the cancel that
     followed: the socket was shut down and the session is gone."""
@@ -252,11 +259,16 @@ class Watchdog:
             yield
         except psycopg.OperationalError as error:
             with self._changed:
-                gave_up = self._gave_up
+                gave_up, cancelled = self._gave_up, self._cancelled
+            waited = time.monotonic() - started
             if gave_up:
-                waited = time.monotonic() - started
                 raise NoAnswer(
                     f"no answer from the server for {waited:.0f} s, nor to a cancel request"
+                ) from error
+            if cancelled and isinstance(error, errors.QueryCanceled):
+                raise ClientTimeout(
+                    f"statement timeout: no answer from the server for {waited:.0f} s,"
+                    " so pgvitals cancelled the statement"
                 ) from error
             raise
         finally:
