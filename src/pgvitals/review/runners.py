@@ -46,6 +46,11 @@ source (repository @ commit):
   (`.postgres.`, or no dialect where no `.postgres.` file has its version) executed
   whole, by one Exec, in a transaction; with `.autocommit` in its name, by one Exec
   without one. Recognised where a file of the folder names a pop dialect.
+- River's migrator (riverqueue/river@fdf6cdf, rivermigrate/river_migrate.go
+  applyMigrations): each version's `<version>_<name>.up.sql` by one Exec, in a
+  transaction it begins for that version; there is no opt-out (River's own 005 and 006
+  say to build an index CONCURRENTLY by hand first, then let `IF NOT EXISTS` pass).
+  Recognised where a file of the folder carries River's `/* TEMPLATE: schema */`.
 - Atlas (ariga/atlas@a5e0aec, cmd/atlas/internal/cmdapi/migrate.go, sql/migrate/dir.go):
   the files of a folder with `atlas.sum` run statement by statement, each file in a
   transaction (`--tx-mode file`, the default), unless the file's header says `--
@@ -129,7 +134,7 @@ from pathlib import Path
 from pglast import ast
 from pglast.enums import DiscardMode, ObjectType, ReindexObjectType, TransactionStmtKind
 
-from pgvitals.review import cuts, files
+from pgvitals.review import cuts, files, placeholders
 from pgvitals.review.split import Statement
 
 if sys.version_info >= (3, 11):
@@ -243,6 +248,13 @@ class Unit:
     runs: str | None = None  # how it runs the unit, where "in one transaction" says too little
 
 
+RIVER = "River's migrator"
+RIVER_FIX = (
+    "River runs each version in a transaction and has no opt-out: build the index"
+    " CONCURRENTLY by hand before the migration runs and write the migration's statement"
+    " with IF NOT EXISTS, as River's own 005 and 006 do, or build it without CONCURRENTLY"
+    " (which blocks writes to the table while it builds)"
+)
 DRIZZLE_BREAKPOINT = "--> statement-breakpoint"
 DRIZZLE_RUNS = "in one transaction with every other pending migration of its folder"
 DRIZZLE_FIX = (
@@ -461,6 +473,10 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
         )
         recognised = "<version>_<name>.up.sql beside Concourse's Go migrations (.up.go)"
         return [Unit(0, end, TRANSACTION, "Concourse", recognised, fix)]
+    if up and marker_in_folder(folder, placeholders.RIVER_TEMPLATE):
+        template = placeholders.RIVER_TEMPLATE
+        recognised = f"<version>_<name>.up.sql beside files with River's {template}"
+        return [Unit(0, end, TRANSACTION, RIVER, recognised, RIVER_FIX)]
     if golang_pair:
         fix = (
             "move the statement to a migration file of its own (one statement alone is in no"
