@@ -967,3 +967,33 @@ def test_rivers_migrator_runs_each_version_in_a_transaction(server, tmp_path) ->
     # the inventory (and the fix script's migration note) names River, not golang-migrate
     tools = run.json()["sections"]["inventory"]["migrations"]
     assert tools == ["River's migrator (the reviewed migrations)"]
+
+
+# Authelia's storage migrator (authelia/authelia@2357203, internal/storage/
+# sql_provider_schema.go SchemaMigrate): on PostgreSQL every pending
+# `V<4 digits>.<Name>.up.sql` runs by one ExecContext each, all inside ONE transaction
+# it begins before the first and commits after the last; there is no opt-out.
+AUTHELIA = {
+    "postgres/V0001.Initial_Schema.up.sql": (
+        'CREATE TABLE "totp ñ" (id serial PRIMARY KEY, username varchar(100) NOT NULL);\n'
+    ),
+    "postgres/V0001.Initial_Schema.down.sql": 'DROP TABLE "totp ñ";\n',
+    "postgres/V0002.Lookup.up.sql": (
+        'CREATE INDEX CONCURRENTLY totp_username_idx ON "totp ñ" (username);\n'
+    ),
+    "postgres/V0002.Lookup.down.sql": "DROP INDEX totp_username_idx;\n",
+}
+
+
+def test_authelias_migrator_runs_its_pending_migrations_in_one_transaction(
+    server, tmp_path
+) -> None:
+    write(tmp_path, AUTHELIA)
+    run = review(tmp_path, "postgres", "--server", server.dsn())
+    [found] = invalid_ddl(run)
+    assert located(found) == "postgres/V0002.Lookup.up.sql:1"
+    assert found["evidence"]["sqlstate"] == "25001"
+    runner = found["evidence"]["runner"]
+    assert runner["tool"] == "Authelia's storage migrator"
+    assert runner["runs"] == "in one transaction with every other pending migration of its folder"
+    assert "no opt-out" in runner["fix"]

@@ -385,7 +385,7 @@ class Facts:
             if qualified is None and table.name == "migrations":
                 columns = self.snap.columns_by_table.get(table.oid, [])
                 if {c.name for c in columns} >= AUTHELIA_MIGRATIONS:
-                    tool = "Authelia's storage migrator"
+                    tool = AUTHELIA
             required = MIGRATION_TABLE_COLUMNS.get(table.name)
             if tool is not None and qualified is None and required is not None:
                 columns = {c.name for c in self.snap.columns_by_table.get(table.oid, [])}
@@ -1816,11 +1816,12 @@ MIGRATION_TABLE_COLUMNS = {"schema_meta": frozenset({"subsystem", "executed"})}
 # Authelia's `migrations` (authelia/authelia@2357203, internal/storage/
 # sql_provider_schema.go): one row per schema version its binary migrated to on start
 AUTHELIA_MIGRATIONS = frozenset({"version_before", "version_after", "application_version"})
+AUTHELIA = "Authelia's storage migrator"
 # Migrators that apply the migrations their application or library ships (its operator
 # writes none): the fix script says so (report.migration_note). By tool, the product.
 SHIPPED_MIGRATIONS = {
     "River's migrator": "River",
-    "Authelia's storage migrator": "Authelia",
+    AUTHELIA: "Authelia",
     "Zabbix's server": "Zabbix",
     "MediaWiki's updater (update.php)": "MediaWiki",
     "Kong's migrations (kong migrations)": "Kong",
