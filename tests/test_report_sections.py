@@ -122,6 +122,30 @@ def test_fix_scripts_say_which_migration_tool_keeps_the_schema(database, tmp_pat
     assert (revived.scripts.fix, revived.scripts.rollback) == (fix, rollback)
 
 
+def test_fix_scripts_say_an_application_ships_the_migrations_of_its_tables(
+    database, tmp_path
+) -> None:
+    """River (river_migration) and Authelia (migrations with version_before, version_after
+    and application_version) apply the migrations they ship: their operators cannot add
+    one, so "put these statements in a new migration of that tool" is not their advice."""
+    run(
+        database,
+        "CREATE TABLE migrations (id serial PRIMARY KEY, applied timestamptz NOT NULL,"
+        " version_before int, version_after int NOT NULL,"
+        " application_version varchar(128) NOT NULL);"
+        "CREATE TABLE river_migration (line text NOT NULL, version bigint NOT NULL,"
+        " PRIMARY KEY (line, version));"
+        "CREATE TABLE totp_v (id int NOT NULL, username text NOT NULL)",  # no key: a fix
+    )
+    fix = checked_fix_script(database, tmp_path)
+    assert "Authelia's storage migrator (public.migrations)" in fix
+    assert "River's migrator (public.river_migration)" in fix
+    assert "-- Authelia and River apply the migrations they ship: unless you develop them" in fix
+    assert (
+        "(VACUUM, ANALYZE, REINDEX, storage\n-- parameters) and report the others upstream." in fix
+    )
+
+
 def test_fix_scripts_without_a_migration_tool_say_nothing_of_one(database, tmp_path) -> None:
     run(database, "CREATE TABLE orders (id int NOT NULL, note text)")
     fix = checked_fix_script(database, tmp_path)

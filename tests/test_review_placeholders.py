@@ -194,3 +194,42 @@ def test_a_pop_option_takes_the_environments_value_or_a_named_stand_in(
         'pop template option "Owner" replaced by owner (a stand-in; set OWNER to review'
         " with yours)",
     ]
+
+
+# River's migrations (riverqueue/river@fdf6cdf, riverdriver/riverpgxv5/migration/main)
+# write `/* TEMPLATE: schema */` before every name, inside a string literal too; its
+# migrator (rivermigrate/river_migrate.go) replaces it with "" or `"<schema>".` first.
+# Left in, `to_regclass('/* TEMPLATE: schema */river_migration')` fails on PostgreSQL 15
+# ("invalid name syntax") and is NULL on 16, so the table is silently never rebuilt.
+RIVER = {
+    "main/001_create_job_versions_v.up.sql": (
+        "CREATE TABLE /* TEMPLATE: schema */job_versions_v(\n"
+        "  id bigserial PRIMARY KEY,\n  version bigint NOT NULL\n);\n"
+    ),
+    "main/001_create_job_versions_v.down.sql": "DROP TABLE /* TEMPLATE: schema */job_versions_v;\n",
+    "main/002_rebuild.up.sql": (
+        "DO\n$body$\nBEGIN\n"
+        "    IF (SELECT to_regclass('/* TEMPLATE: schema */job_versions_v') IS NOT NULL) THEN\n"
+        "        ALTER TABLE /* TEMPLATE: schema */job_versions_v RENAME TO job_versions_v_old;\n"
+        "        CREATE TABLE /* TEMPLATE: schema */job_versions_v(\n"
+        "            line text NOT NULL, version bigint NOT NULL, PRIMARY KEY (line, version));\n"
+        "        DROP TABLE /* TEMPLATE: schema */job_versions_v_old;\n"
+        "    END IF;\nEND;\n$body$\nLANGUAGE 'plpgsql';\n"
+    ),
+    "main/002_rebuild.down.sql": "SELECT 1;\n",
+}
+
+
+def test_rivers_schema_template_is_removed_as_its_migrator_does(tmp_path: Path) -> None:
+    write(tmp_path, RIVER)
+    run = review(tmp_path, "main")
+    assert run.exit_code == 0, run.stderr
+    assert invalid_ddl(run) == []
+    # the DO block found the table and rebuilt it: no bigserial id is left
+    findings = run.json()["findings"]
+    serials = {f["object"] for f in findings if f["rule"] == "serial-instead-of-identity"}
+    assert "public.job_versions_v.id" not in serials
+    notes = reasons(run)
+    assert any("River's schema template /* TEMPLATE: schema */ removed" in n for n in notes), notes
+    text, _ = replaced(tmp_path / "x.sql", "x.sql", RIVER["main/002_rebuild.up.sql"], "d", "u")
+    assert "to_regclass('job_versions_v')" in text

@@ -936,3 +936,64 @@ def test_a_new_drizzle_migration_older_than_the_bases_last_never_runs_there(
     # without a base, every migration runs (a new database): the ADD COLUMN fails
     fresh = review(tmp_path, "drizzle", "--server", server.dsn())
     assert [located(f) for f in invalid_ddl(fresh)] == ["drizzle/0002_branch.sql:1"]
+
+
+# River's migrator (riverqueue/river@fdf6cdf, rivermigrate/river_migrate.go
+# applyMigrations): each version's up file by one Exec inside a transaction it begins
+# (dbutil.WithTx), no opt-out; its files carry River's schema template. golang-migrate,
+# which the `.up.sql` beside `.down.sql` otherwise suggests, would run a lone statement
+# outside a transaction block.
+RIVER = {
+    "main/001_jobs_v.up.sql": (
+        "CREATE TABLE /* TEMPLATE: schema */jobs_v (id bigint PRIMARY KEY, kind text);\n"
+    ),
+    "main/001_jobs_v.down.sql": "DROP TABLE /* TEMPLATE: schema */jobs_v;\n",
+    "main/002_kind.up.sql": (
+        "CREATE INDEX CONCURRENTLY jobs_v_kind ON /* TEMPLATE: schema */jobs_v (kind);\n"
+    ),
+    "main/002_kind.down.sql": "DROP INDEX /* TEMPLATE: schema */jobs_v_kind;\n",
+}
+
+
+def test_rivers_migrator_runs_each_version_in_a_transaction(server, tmp_path) -> None:
+    write(tmp_path, RIVER)
+    run = review(tmp_path, "main", "--server", server.dsn())
+    [found] = invalid_ddl(run)
+    assert located(found) == "main/002_kind.up.sql:1"
+    assert found["evidence"]["sqlstate"] == "25001"
+    runner = found["evidence"]["runner"]
+    assert (runner["tool"], runner["runs"]) == ("River's migrator", "in one transaction")
+    assert "no opt-out" in runner["fix"] and "IF NOT EXISTS" in runner["fix"]
+    # the inventory (and the fix script's migration note) names River, not golang-migrate
+    tools = run.json()["sections"]["inventory"]["migrations"]
+    assert tools == ["River's migrator (the reviewed migrations)"]
+
+
+# Authelia's storage migrator (authelia/authelia@2357203, internal/storage/
+# sql_provider_schema.go SchemaMigrate): on PostgreSQL every pending
+# `V<4 digits>.<Name>.up.sql` runs by one ExecContext each, all inside ONE transaction
+# it begins before the first and commits after the last; there is no opt-out.
+AUTHELIA = {
+    "postgres/V0001.Initial_Schema.up.sql": (
+        'CREATE TABLE "totp ñ" (id serial PRIMARY KEY, username varchar(100) NOT NULL);\n'
+    ),
+    "postgres/V0001.Initial_Schema.down.sql": 'DROP TABLE "totp ñ";\n',
+    "postgres/V0002.Lookup.up.sql": (
+        'CREATE INDEX CONCURRENTLY totp_username_idx ON "totp ñ" (username);\n'
+    ),
+    "postgres/V0002.Lookup.down.sql": "DROP INDEX totp_username_idx;\n",
+}
+
+
+def test_authelias_migrator_runs_its_pending_migrations_in_one_transaction(
+    server, tmp_path
+) -> None:
+    write(tmp_path, AUTHELIA)
+    run = review(tmp_path, "postgres", "--server", server.dsn())
+    [found] = invalid_ddl(run)
+    assert located(found) == "postgres/V0002.Lookup.up.sql:1"
+    assert found["evidence"]["sqlstate"] == "25001"
+    runner = found["evidence"]["runner"]
+    assert runner["tool"] == "Authelia's storage migrator"
+    assert runner["runs"] == "in one transaction with every other pending migration of its folder"
+    assert "no opt-out" in runner["fix"]

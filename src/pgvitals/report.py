@@ -34,7 +34,7 @@ from pgvitals.fixes import one_line, search_path_value, text
 from pgvitals.fmt import plural, short_time
 from pgvitals.rules import REGISTRY
 from pgvitals.rules._api import ROWS_REQUIRED
-from pgvitals.snapshot.facts import Reference, RlsCoverage
+from pgvitals.snapshot.facts import SHIPPED_MIGRATIONS, Reference, RlsCoverage
 from pgvitals.snapshot.model import (
     CHECK_INSTEAD,
     STATEMENTS_NOT_CHECKED,
@@ -1088,6 +1088,13 @@ def migration_note(migrations: list[str], concurrently: bool = False) -> str:
     prisma = any(tool.startswith("Prisma ") for tool in migrations)
     golang = concurrently and any(tool.startswith("golang-migrate ") for tool in migrations)
     liquibase = concurrently and any(tool.startswith("Liquibase ") for tool in migrations)
+    shipped = sorted(
+        {
+            product
+            for tool, product in SHIPPED_MIGRATIONS.items()
+            if any(seen.startswith(f"{tool} ") for seen in migrations)
+        }
+    )
     return (
         f"-- Migrations: this schema is kept by {one_line(', '.join(migrations))}.\n"
         "-- Put these statements in a new migration of that tool rather than running this\n"
@@ -1097,6 +1104,25 @@ def migration_note(migrations: list[str], concurrently: bool = False) -> str:
         + (PRISMA_CONCURRENTLY_NOTE if prisma and concurrently else "")
         + (GOLANG_MIGRATE_NOTE if golang else "")
         + (LIQUIBASE_NOTE if liquibase else "")
+        + (shipped_note(shipped) if shipped else "")
+    )
+
+
+def shipped_note(products: list[str]) -> str:
+    """River, Authelia, ...: their migrator applies the migrations they ship, and their
+    operators write none. A definition changed by hand is then in none of them, and the
+    product's next migrations were written for the schema they made, not this one."""
+    if len(products) == 1:
+        says = f"{products[0]} applies the migrations it ships: unless you develop it"
+    else:
+        names = f"{', '.join(products[:-1])} and {products[-1]}"
+        says = f"{names} apply the migrations they ship: unless you develop them"
+    return (
+        f"-- {one_line(says)},\n"
+        "-- you cannot add one: a definition changed here is in none of those migrations,\n"
+        "-- and the next ones were written for the schema the earlier ones made. On those\n"
+        "-- tables keep to what changes no definition (VACUUM, ANALYZE, REINDEX, storage\n"
+        "-- parameters) and report the others upstream.\n"
     )
 
 

@@ -373,7 +373,8 @@ def drizzle_positions(folder: Path) -> dict[str, int] | None:
 def known_tools(selection: Selection) -> list[str]:
     """The migration tools the selected files are known to be run by, from the files
     alone: Prisma for a `<name>/migration.sql` beside its folder's migration_lock.toml,
-    Drizzle for a file its folder's meta/_journal.json lists."""
+    Drizzle for a file its folder's meta/_journal.json lists, Authelia's migrator for its
+    `V0001.<Name>.up.sql`, Liquibase for a formatted SQL changelog."""
     prisma = any(
         source.path.name == "migration.sql"
         and (source.path.parent.parent / "migration_lock.toml").is_file()
@@ -383,7 +384,13 @@ def known_tools(selection: Selection) -> list[str]:
         source.path.name in (drizzle_positions(source.path.parent) or ())
         for source in selection.files
     )
-    return ["Prisma"] * prisma + ["Drizzle"] * drizzle + ["Liquibase"] * liquibase_files(selection)
+    authelia = any(authelia_up(source.path) for source in selection.files)
+    return (
+        ["Prisma"] * prisma
+        + ["Drizzle"] * drizzle
+        + ["Liquibase"] * liquibase_files(selection)
+        + [AUTHELIA] * authelia
+    )
 
 
 def liquibase_files(selection: Selection) -> bool:
@@ -397,6 +404,18 @@ def liquibase_files(selection: Selection) -> bool:
         if liquibase.is_formatted(head):
             return True
     return False
+
+
+def authelia_up(path: Path) -> bool:
+    """Is the file an up migration of Authelia's storage migrator: `V0001.Initial_Schema.
+    up.sql` with its `.down.sql` beside it (authelia/authelia, internal/storage/const.go
+    reMigration)?"""
+    up = AUTHELIA_UP.match(path.name)
+    return up is not None and (path.parent / f"{up.group(1)}.down.sql").is_file()
+
+
+AUTHELIA_UP = re.compile(r"^(V\d{4}\.[^.]+)\.up\.sql$")
+AUTHELIA = "Authelia's storage migrator"
 
 
 def golang_migrate_up(path: Path) -> bool:

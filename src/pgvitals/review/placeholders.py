@@ -13,6 +13,12 @@ identity key before it runs a delta file (no SQL can contain it otherwise).
 gobuffalo/pop's file migrator runs each migration through Go's text/template with the
 connection's options as `.Options`: Supabase Auth writes `{{ index .Options "Namespace" }}`
 for its schema (default `auth`, DB_NAMESPACE in the environment).
+
+River's `/* TEMPLATE: schema */` before every name (riverqueue/river@fdf6cdf,
+rivershared/sqlctemplate): its migrator (rivermigrate/river_migrate.go) replaces it,
+inside string literals too, with `"<schema>".` or, by default, nothing. Left in, River's
+`to_regclass('/* TEMPLATE: schema */river_migration')` fails on PostgreSQL 15 and is
+NULL on 16, where the table it rebuilds is then silently left as it was.
 """
 
 from __future__ import annotations
@@ -59,6 +65,11 @@ TOKENS = {
 }
 
 
+# River's schema template, and what its migrator writes for the default schema (the
+# connection's search_path decides)
+RIVER_TEMPLATE = "/* TEMPLATE: schema */"
+
+
 # `{{ index .Options "Namespace" }}`, as Go's template parser reads it (spaces optional)
 POP_OPTION = re.compile(r'\{\{-?\s*index\s+\.Options\s+"([^"]+)"\s*-?\}\}')
 # pop options whose value a known tool sets: (tool, environment variables, its default)
@@ -73,6 +84,16 @@ def replaced(path: Path, shown: str, text: str, database: str, user: str) -> tup
         if token in text:
             text = text.replace(token, value)
             notes.append(Note(shown, 1, f"{tool}'s placeholder {token} replaced by {value}"))
+    if RIVER_TEMPLATE in text:
+        text = text.replace(RIVER_TEMPLATE, "")
+        notes.append(
+            Note(
+                shown,
+                1,
+                f"River's schema template {RIVER_TEMPLATE} removed, as its migrator does"
+                " without a Schema (names then resolve through the search_path)",
+            )
+        )
     text, more = pop_replaced(shown, text)
     notes += more
     text, more = graphile_replaced(path, shown, text, database, user)

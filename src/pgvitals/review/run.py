@@ -325,12 +325,14 @@ def migration_tools(files: Selection, base: Base | None) -> list[str]:
 
 def golang_migrate(files: Selection) -> list[str]:
     """golang-migrate, where it runs one of the files (an `.up.sql` beside its `.down.sql`
-    that no other tool's marks claim): the fix script says how it runs a file."""
+    that no other tool's marks claim): the fix script says how it runs a file; River's
+    migrator where River's schema template claims it."""
     for source in files.files:
         if golang_migrate_up(source.path):
             text, _ = read_migration(source)
-            if any(unit.tool == "golang-migrate" for unit in runners.units(source.path, text)):
-                return ["golang-migrate"]
+            for unit in runners.units(source.path, text):
+                if unit.tool in ("golang-migrate", runners.RIVER):
+                    return [unit.tool]
     return []
 
 

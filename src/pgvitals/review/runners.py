@@ -46,6 +46,16 @@ source (repository @ commit):
   (`.postgres.`, or no dialect where no `.postgres.` file has its version) executed
   whole, by one Exec, in a transaction; with `.autocommit` in its name, by one Exec
   without one. Recognised where a file of the folder names a pop dialect.
+- River's migrator (riverqueue/river@fdf6cdf, rivermigrate/river_migrate.go
+  applyMigrations): each version's `<version>_<name>.up.sql` by one Exec, in a
+  transaction it begins for that version; there is no opt-out (River's own 005 and 006
+  say to build an index CONCURRENTLY by hand first, then let `IF NOT EXISTS` pass).
+  Recognised where a file of the folder carries River's `/* TEMPLATE: schema */`.
+- Authelia's storage migrator (authelia/authelia@2357203, internal/storage/
+  sql_provider_schema.go SchemaMigrate, const.go reMigration): on PostgreSQL every
+  pending `V<4 digits>.<Name>.up.sql` of its folder, by one ExecContext each, in ONE
+  transaction it begins before the first and commits after the last, with no opt-out.
+  Recognised by that name with its `.down.sql` beside it.
 - Atlas (ariga/atlas@a5e0aec, cmd/atlas/internal/cmdapi/migrate.go, sql/migrate/dir.go):
   the files of a folder with `atlas.sum` run statement by statement, each file in a
   transaction (`--tx-mode file`, the default), unless the file's header says `--
@@ -130,7 +140,7 @@ from pathlib import Path
 from pglast import ast
 from pglast.enums import DiscardMode, ObjectType, ReindexObjectType, TransactionStmtKind
 
-from pgvitals.review import cuts, files, liquibase
+from pgvitals.review import cuts, files, liquibase, placeholders
 from pgvitals.review.split import Statement
 
 if sys.version_info >= (3, 11):
@@ -244,6 +254,19 @@ class Unit:
     runs: str | None = None  # how it runs the unit, where "in one transaction" says too little
 
 
+RIVER = "River's migrator"
+RIVER_FIX = (
+    "River runs each version in a transaction and has no opt-out: build the index"
+    " CONCURRENTLY by hand before the migration runs and write the migration's statement"
+    " with IF NOT EXISTS, as River's own 005 and 006 do, or build it without CONCURRENTLY"
+    " (which blocks writes to the table while it builds)"
+)
+AUTHELIA = files.AUTHELIA
+AUTHELIA_FIX = (
+    "Authelia runs all pending migrations in one transaction and has no opt-out: write the"
+    " statement in a form that runs in one (CREATE INDEX without CONCURRENTLY, which blocks"
+    " writes to the table while it builds)"
+)
 DRIZZLE_BREAKPOINT = "--> statement-breakpoint"
 DRIZZLE_RUNS = "in one transaction with every other pending migration of its folder"
 DRIZZLE_FIX = (
@@ -465,9 +488,12 @@ def segments(text: str, statements: list[Statement]) -> list[str] | None:
 
 def batch(path: Path) -> str | None:
     """The transaction a migration tool runs the file in together with other files (a
-    Drizzle folder's pending migrations: its folder); None where the file's own."""
+    Drizzle or Authelia folder's pending migrations: its folder); None where the file's
+    own."""
     if path.name in (files.drizzle_positions(path.parent) or ()):
         return f"Drizzle: {path.parent}"
+    if files.authelia_up(path):
+        return f"{AUTHELIA}: {path.parent}"
     return None
 
 
@@ -507,6 +533,9 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
     if name in (files.drizzle_positions(folder) or ()):
         recognised = f"listed in {files.DRIZZLE_JOURNAL} beside it"
         return [Unit(0, end, TRANSACTION, "Drizzle", recognised, DRIZZLE_FIX, DRIZZLE_RUNS)]
+    if files.authelia_up(path):
+        recognised = "V<4 digits>.<Name>.up.sql beside its .down.sql"
+        return [Unit(0, end, TRANSACTION, AUTHELIA, recognised, AUTHELIA_FIX, DRIZZLE_RUNS)]
     if name == "up.sql" and DIESEL_FOLDER.match(folder.name):
         metadata = folder / "metadata.toml"
         if metadata.is_file() or (folder / "down.sql").is_file():
@@ -567,6 +596,10 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
         )
         recognised = "<version>_<name>.up.sql beside Concourse's Go migrations (.up.go)"
         return [Unit(0, end, TRANSACTION, "Concourse", recognised, fix)]
+    if up and marker_in_folder(folder, placeholders.RIVER_TEMPLATE):
+        template = placeholders.RIVER_TEMPLATE
+        recognised = f"<version>_<name>.up.sql beside files with River's {template}"
+        return [Unit(0, end, TRANSACTION, RIVER, recognised, RIVER_FIX)]
     if golang_pair:
         fix = (
             "move the statement to a migration file of its own (one statement alone is in no"

@@ -137,6 +137,32 @@ def event_time(column: Column) -> bool:
     return column.type_category == "D" and not row_stamp(column)
 
 
+# the word after an event's name in its time's column: `revoked_at`, `consumedOn`
+EVENT_TIME_ENDINGS = frozenset({"at", "on", "time", "date"})
+
+
+def not_yet(snap: Snapshot, table: Table, column: Column) -> bool:
+    """Is the column a detail of an event whose time the table keeps (`consumed_ip` beside
+    `consumed`, `revoked_by` beside `revoked_at`: Authelia's identity_verification), NULL
+    no more often than that time is? NULL there says the event has not happened yet."""
+    parts = words(column.name)
+    profile = snap.facts.column_profile(table, column.name)
+    if profile is None or "null" not in profile.counts:
+        return False
+    for sibling in snap.columns_by_table.get(table.oid, []):
+        if sibling.name == column.name or not event_time(sibling):
+            continue
+        stem = words(sibling.name)
+        if stem and stem[-1] in EVENT_TIME_ENDINGS:
+            stem = stem[:-1]
+        if not stem or len(parts) <= len(stem) or parts[: len(stem)] != stem:
+            continue
+        event = snap.facts.column_profile(table, sibling.name)
+        if event is not None and profile.counts["null"] <= event.counts.get("null", -1):
+            return True
+    return False
+
+
 # A row's lock or lease, held by a worker while it processes the row (Graphile Worker's
 # jobs.locked_by and locked_at, cleared when the job ends): NULL whenever nothing runs.
 LOCK_WORDS = frozenset({"lock", "locked", "lease", "leased"})
@@ -281,7 +307,9 @@ def all_empty_column(snap: Snapshot, opts: AllEmptyOptions) -> Iterator[Draft]:
     reported, nor a lock's or a lease's columns (`locked_by`, `locked_at`,
     `lease_expires_at`): a worker sets them while it holds a row and clears them after,
     so they are empty whenever no job is running, whatever the application does. Times
-    of events that have not happened yet (`cancelled_at`) are info.
+    of events that have not happened yet (`cancelled_at`) are info, and so are the
+    details written with such an event (`revoked_ip` beside `revoked`, both empty:
+    Authelia's one_time_code); a detail empty where its event has times is not.
     A NOT NULL column that is `''` everywhere is `empty-string-in-not-null`'s
     (critical). On a sampled table, "every row" means every row read.
 
@@ -318,7 +346,7 @@ def all_empty_column(snap: Snapshot, opts: AllEmptyOptions) -> Iterator[Draft]:
             column,
             f"No value in any of the {rows}: every one is {kind}",
             evidence=evidence,
-            severity=INFO if event_time(column) else None,
+            severity=INFO if event_time(column) or not_yet(snap, table, column) else None,
         )
 
 
@@ -348,7 +376,10 @@ def high_null_ratio(snap: Snapshot, opts: HighNullOptions) -> Iterator[Draft]:
     Info below `high_ratio`, low above it, and medium for a row stamp (`created_at`,
     `updatedAt`): every row has a time it was written, so NULLs there are rows whose
     writer skipped it. Times of events (`ended_at`, `paid_at`, `published_at`) and
-    soft-delete markers are left out: NULL there says "not yet", by design.
+    soft-delete markers are left out: NULL there says "not yet", by design. So are the
+    details written with an event, named after its time (`consumed_ip` beside `consumed`,
+    `revoked_by` beside `revoked_at`: Authelia's identity_verification), where they are
+    NULL no more often than the time is.
 
     ## Why it breaks
     A column that is mostly NULL is usually one of: an optional attribute that belongs
@@ -372,6 +403,8 @@ def high_null_ratio(snap: Snapshot, opts: HighNullOptions) -> Iterator[Draft]:
         if ratio < opts.min_ratio or nulls >= rows:
             continue
         if snap.facts.soft_delete_columns.get(table.oid) == column or event_time(column):
+            continue
+        if not_yet(snap, table, column):
             continue
         stamp = row_stamp(column)
         severity = MEDIUM if stamp else (None if ratio >= opts.high_ratio else INFO)

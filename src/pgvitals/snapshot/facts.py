@@ -393,6 +393,10 @@ class Facts:
                 columns = self.snap.columns_by_table.get(table.oid, [])
                 if any(c.name == "dirty" for c in columns):
                     tool = "golang-migrate"
+            if qualified is None and table.name == "migrations":
+                columns = self.snap.columns_by_table.get(table.oid, [])
+                if {c.name for c in columns} >= AUTHELIA_MIGRATIONS:
+                    tool = AUTHELIA
             required = MIGRATION_TABLE_COLUMNS.get(table.name)
             if tool is not None and qualified is None and required is not None:
                 columns = {c.name for c in self.snap.columns_by_table.get(table.oid, [])}
@@ -1795,7 +1799,8 @@ MIGRATION_TABLES = {
     "db_migrations": "morph (Mattermost)",
     "schema_migration": "pop (Buffalo, Ory)",
     "migration_logs": "Sourcegraph's migrator",
-    "river_migration": "River (its own tables)",
+    # (line, version): the versions of the migrations River ships that rivermigrate applied
+    "river_migration": "River's migrator",
     # made by the migrator on start (concourse/concourse@95872ce, atc/db/migration/
     # migration.go), keyless: one row per migration run, passed or failed
     "migrations_history": "Concourse's migrator",
@@ -1822,6 +1827,23 @@ MIGRATION_TABLES = {
 }
 # Names too plain to count alone: the table must also have these columns
 MIGRATION_TABLE_COLUMNS = {"schema_meta": frozenset({"subsystem", "executed"})}
+# Authelia's `migrations` (authelia/authelia@2357203, internal/storage/
+# sql_provider_schema.go): one row per schema version its binary migrated to on start
+AUTHELIA_MIGRATIONS = frozenset({"version_before", "version_after", "application_version"})
+AUTHELIA = "Authelia's storage migrator"
+# Migrators that apply the migrations their application or library ships (its operator
+# writes none): the fix script says so (report.migration_note). By tool, the product.
+SHIPPED_MIGRATIONS = {
+    "River's migrator": "River",
+    AUTHELIA: "Authelia",
+    "Zabbix's server": "Zabbix",
+    "MediaWiki's updater (update.php)": "MediaWiki",
+    "Kong's migrations (kong migrations)": "Kong",
+    "Boundary's schema manager": "Boundary",
+    "Tiny Tiny RSS's updater (Db_Migrations)": "Tiny Tiny RSS",
+    "Icinga DB's schema upgrades": "Icinga DB",
+    "Concourse's migrator": "Concourse",
+}
 # `_backup`, `_bak`, `_old`, `_copy`, `_tmp`/`_temp`, optionally numbered (`_old2`).
 BACKUP_SUFFIX = re.compile(r"_(backup|bak|bkp|old|copy|tmp|temp)\d*$", re.IGNORECASE)
 # `_20240115`, `_2024_01_15`, `_2024-01-15`, `20240115`: a full date at the end.
