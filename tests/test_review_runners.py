@@ -938,6 +938,33 @@ def test_a_new_drizzle_migration_older_than_the_bases_last_never_runs_there(
     assert [located(f) for f in invalid_ddl(fresh)] == ["drizzle/0002_branch.sql:1"]
 
 
+def test_drizzle_refuses_a_folder_whose_journal_lists_a_file_it_lacks(server, tmp_path) -> None:
+    """readMigrationFiles reads every `<tag>.sql` the journal lists before migrate() runs
+    any, and throws at the first one missing (a migration generated and never committed):
+    no migration of the folder runs. Review reports Drizzle's refusal once, at the
+    folder's first file, with Drizzle's message; the files there still load."""
+    drizzle_folder(tmp_path / "drizzle", {
+        "0000_hosts": 'CREATE TABLE "Weird""Host" ("id" bigint PRIMARY KEY, "ñame" text);',
+        "0001_port": 'ALTER TABLE "Weird""Host" ADD COLUMN "port" integer;',
+        "0002_lost": 'ALTER TABLE "Weird""Host" ADD COLUMN "lost" text;',
+        "0003_label": 'ALTER TABLE "Weird""Host" ADD COLUMN "label" text;',
+    })  # fmt: skip
+    (tmp_path / "drizzle" / "0002_lost.sql").unlink()
+    run = review(tmp_path, "drizzle", "--server", server.dsn())
+    [refused] = invalid_ddl(run)
+    assert located(refused) == "drizzle/0000_hosts.sql:1"
+    assert refused["evidence"]["sqlstate"] == ""  # Drizzle's error: PostgreSQL sees nothing
+    assert refused["evidence"]["message"] == (
+        "No file drizzle/0002_lost.sql found in drizzle folder"
+    )
+    assert refused["evidence"]["runner"]["tool"] == "Drizzle"
+    assert "drizzle-kit drop" in refused["evidence"]["runner"]["fix"]
+    assert "it refuses this one" in refused["message"]
+    # the journal complete again: nothing to report
+    drizzle_folder(tmp_path / "drizzle", {"0000_hosts": "CREATE TABLE hosts (id bigint);"})
+    assert invalid_ddl(review(tmp_path, "drizzle", "--server", server.dsn())) == []
+
+
 # River's migrator (riverqueue/river@fdf6cdf, rivermigrate/river_migrate.go
 # applyMigrations): each version's up file by one Exec inside a transaction it begins
 # (dbutil.WithTx), no opt-out; its files carry River's schema template. golang-migrate,

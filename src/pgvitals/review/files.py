@@ -370,6 +370,16 @@ def drizzle_positions(folder: Path) -> dict[str, int] | None:
     return None if listed is None else {name: place for place, name in enumerate(listed)}
 
 
+def drizzle_missing(folder: Path) -> str | None:
+    """The first file a Drizzle folder's journal lists that the folder lacks: drizzle-orm's
+    readMigrationFiles (migrator.ts) reads every listed `<tag>.sql` before migrate() runs
+    any, and throws at the first it cannot read; None where none is missing."""
+    for name in drizzle_journal(folder) or ():
+        if not (folder / name).is_file():
+            return name
+    return None
+
+
 def known_tools(selection: Selection) -> list[str]:
     """The migration tools the selected files are known to be run by, from the files
     alone: Prisma for a `<name>/migration.sql` beside its folder's migration_lock.toml,

@@ -34,6 +34,7 @@ from pgvitals.review.files import (
     Selection,
     SourceFile,
     drizzle_journal,
+    drizzle_missing,
     golang_migrate_up,
     known_tools,
     select,
@@ -351,6 +352,7 @@ def load_files(
     """Load the files in order; `linted` collects them as the migration linter reads them."""
     notes = [Note(shown, 1, "down migration, not loaded") for shown in files.left_out]
     notes += [Note(shown, 1, why) for shown, why in files.not_run_by_tool.items()]
+    refused: set[Path] = set()  # the Drizzle folders whose refusal is reported
     for source in files.files:
         notes += pass_code_migrations(loader, [c for c in files.code if c.before == source.path])
         step(f"loading {source.shown}")
@@ -379,12 +381,29 @@ def load_files(
             loader.load.batches[source.shown] = batch
         for number, segment in enumerate(runners.segments(text, split.statements) or ()):
             loader.load.segments[first + number] = segment
-        loader.run_file(split.statements, runners.wrapping(source.path, text, split.statements))
+        wrapped = runners.wrapping(source.path, text, split.statements)
+        if split.statements and (refusal := drizzle_refusal(source, refused)) is not None:
+            wrapped[0] = refusal  # the folder's first file loaded: reported once
+        loader.run_file(split.statements, wrapped)
         if linted is not None:
             linted.append(safety.linted_file(source.shown, split.text, first, split.statements))
     # those after the last file, or before one left out (a base without the reviewed files)
     loaded = {source.path for source in files.files}
     return notes + pass_code_migrations(loader, [c for c in files.code if c.before not in loaded])
+
+
+def drizzle_refusal(source: SourceFile, refused: set[Path]) -> runners.Runner | None:
+    """Drizzle's refusal of the file's folder, whose journal lists a file the folder
+    lacks, at the first file loaded from it (`refused`: the folders already reported)."""
+    folder = source.path.parent
+    if folder in refused or source.path.name not in (drizzle_journal(folder) or ()):
+        return None
+    missing = drizzle_missing(folder)
+    if missing is None:
+        return None
+    refused.add(folder)
+    shown = source.shown.rsplit("/", 1)[0] if "/" in source.shown else "."
+    return runners.drizzle_missing_runner(shown, missing)
 
 
 def failed_preconditions(loader: Loader, text: str, shown: str) -> tuple[str, list[Note]]:

@@ -440,6 +440,19 @@ def drizzle_cut_runner(cut: cuts.Cut) -> Runner:
     return Runner("Drizzle", f"its folder's {files.DRIZZLE_JOURNAL}", runs, fix, sends=cut.sends)
 
 
+def drizzle_missing_runner(folder: str, missing: str) -> Runner:
+    """A file the folder's journal lists is not there: Drizzle reads every listed file
+    before it runs any, and throws at the missing one (`folder` as shown)."""
+    runs = f"only once it has read every file its folder's {files.DRIZZLE_JOURNAL} lists"
+    fix = (
+        f"add {missing} to the folder (a migration generated but never committed), or remove"
+        f" its entry from {files.DRIZZLE_JOURNAL} (`drizzle-kit drop`): until then Drizzle"
+        " runs no migration of the folder"
+    )
+    refusal = f"No file {folder}/{missing} found in {folder} folder"
+    return Runner("Drizzle", f"its folder's {files.DRIZZLE_JOURNAL}", runs, fix, refusal=refusal)
+
+
 def unread_runner() -> Runner:
     """sql-migrate's annotations spelled in another case (`-- +migrate up`): it reads
     none, and refuses the file before it runs any statement."""

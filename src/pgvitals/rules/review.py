@@ -48,7 +48,10 @@ def invalid_ddl(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     the first of them (Nakama's files COMMIT before an index built CONCURRENTLY). Flyway
     refuses outright a file that holds statements it runs in a transaction and
     statements it runs without one, unless `mixed` is set: that is reported at the
-    statement Flyway names, with no `sqlstate` (the error is Flyway's). Files whose
+    statement Flyway names, with no `sqlstate` (the error is Flyway's). Drizzle reads
+    every file its folder's `meta/_journal.json` lists before it runs any: a listed file
+    the folder lacks (generated, never committed) stops every migration of the folder,
+    reported at the folder's first file with Drizzle's error. Files whose
     tool is not recognised load as psql runs them.
 
     ## Why it breaks
