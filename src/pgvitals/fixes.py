@@ -1614,6 +1614,34 @@ def create_partition(table: Table, name: str, bounds: tuple[str, str] | None) ->
     return Fix((text(create),), (text(drop),), Risk(lock="ACCESS EXCLUSIVE", adds_partitions=True))
 
 
+def create_hash_partitions(table: Table, names: Seq[str]) -> Fix:
+    """One partition per remainder of `MODULUS len(names)`: together they take every
+    row (a hash-partitioned table takes no DEFAULT partition). Each takes a brief ACCESS
+    EXCLUSIVE lock on the parent; the rollback drops them."""
+    parent = name_of(table.schema, table.name)
+    modulus = sql.Literal(len(names))
+    creates, drops = [], []
+    for remainder, name in enumerate(names):
+        partition = name_of(table.schema, name)
+        create = sql.SQL(
+            "CREATE TABLE {partition} PARTITION OF {parent}"
+            " FOR VALUES WITH (MODULUS {modulus}, REMAINDER {remainder});"
+        )
+        creates.append(
+            text(
+                create.format(
+                    partition=partition,
+                    parent=parent,
+                    modulus=modulus,
+                    remainder=sql.Literal(remainder),
+                )
+            )
+        )
+        drops.insert(0, text(sql.SQL("DROP TABLE IF EXISTS {};").format(partition)))
+    risk = Risk(lock="ACCESS EXCLUSIVE", adds_partitions=True)
+    return Fix(tuple(creates), tuple(drops), risk)
+
+
 def move_out_of_default(
     table: Table,
     default: Table,

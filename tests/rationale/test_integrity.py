@@ -676,6 +676,42 @@ def test_a_row_beyond_the_last_partition_is_rejected_and_a_default_takes_it(data
         admin.execute("INSERT INTO m VALUES (now())")
 
 
+def test_a_list_or_hash_table_without_partitions_rejects_every_row_until_the_fix(
+    database,
+) -> None:
+    """With no partition, list and hash reject every INSERT as range does. A DEFAULT
+    partition takes a list table's rows; a hash table refuses one, and the partitions of
+    one modulus, every remainder (the fix), take every row."""
+    database.execute(
+        "CREATE TABLE kinds (kind text NOT NULL) PARTITION BY LIST (kind);"
+        "CREATE TABLE buckets (id bigint NOT NULL) PARTITION BY HASH (id)"
+    )
+    session = connect(database.dsn)
+    try:
+        snap = collect(session)
+    finally:
+        session.close()
+    found = {f.object: f.fix for f in analyse(snap).findings if f.rule == "partition-coverage"}
+    with database.admin() as admin:
+        for table, row in (("kinds", "'a'"), ("buckets", "1")):
+            with pytest.raises(psycopg.errors.CheckViolation, match="no partition of relation"):
+                admin.execute(f"INSERT INTO {table} VALUES ({row})")
+        with pytest.raises(
+            psycopg.errors.InvalidTableDefinition,
+            match="a hash-partitioned table may not have a default partition",
+        ):
+            admin.execute("CREATE TABLE buckets_default PARTITION OF buckets DEFAULT")
+        for table in ("kinds", "buckets"):
+            fix = found[f"public.{table}"]
+            assert fix is not None
+            for statement in fix.statements:
+                admin.execute(statement)
+        admin.execute("INSERT INTO kinds SELECT 'k' || g FROM generate_series(1, 50) g")
+        admin.execute("INSERT INTO buckets SELECT generate_series(1, 50)")
+        placed = admin.execute("SELECT count(DISTINCT tableoid) FROM buckets").fetchone()
+        assert placed == (4,)  # the default modulus: every partition takes rows
+
+
 DAILY_WITH_DEFAULT = """
 CREATE TABLE ev (id bigint GENERATED ALWAYS AS IDENTITY, at timestamptz NOT NULL,
   body text DEFAULT 'x', size int GENERATED ALWAYS AS (length(body)) STORED,

@@ -52,13 +52,16 @@ class CoverageOptions:
         1_000_000,
         "rows of a DEFAULT partition blocking a later period that make it high all the same",
     )
+    hash_modulus: int = option(
+        4, "partitions the fix creates for a hash-partitioned table with none (its MODULUS)"
+    )
 
 
 @rule(
     "partition-coverage",
     category=INTEGRITY,
     severity=MEDIUM,
-    title="Range-partitioned table has no partition for the coming period",
+    title="Partitioned table has no partition for the coming period, or none at all",
     options=CoverageOptions,
     rows=ROWS_OPTIONAL,
     needs=("default_partition_ranges",),
@@ -70,10 +73,13 @@ def partition_coverage(snap: Snapshot, opts: CoverageOptions) -> Iterator[Draft]
     partition, one that holds rows at or after the newest partition's end: the
     partition a job creates for their period fails.
 
-    A range-partitioned table with no partition at all (a job that never ran, a
-    migration that created only the parent) rejects every INSERT, whatever its key:
-    high (medium in a review, where a job may create them at run time); the fix is a
-    DEFAULT partition, since no partition gives the span of the ones to create.
+    A partitioned table with no partition at all (a job that never ran, a migration
+    that created only the parent) rejects every INSERT, whatever its key and whatever
+    its strategy (range, list or hash): high (medium in a review, where a job may create
+    them at run time). For range and list the fix is a DEFAULT partition, since no
+    partition gives the span or the values of the ones to create. A hash-partitioned
+    table cannot have a DEFAULT partition: the fix creates its `hash_modulus`
+    partitions, `MODULUS n, REMAINDER 0` to `n - 1`, which together take every row.
 
     The period is the span of the latest partition (a month, a day, a year, ...), "now"
     the server's clock when the snapshot was taken. Bounds that are not dates or
@@ -137,11 +143,13 @@ def partition_coverage(snap: Snapshot, opts: CoverageOptions) -> Iterator[Draft]
     facts = snap.facts
     watched = {watch.default.oid: watch for watch in facts.time_range_defaults}
     for table in snap.tables:
-        if table.kind != "p" or table.partition_strategy != "range":
+        if table.kind != "p":
             continue
         children = facts.partitions_by_parent.get(table.oid, [])
         if not children:
-            yield no_partition(snap, table)
+            yield no_partition(snap, table, max(1, opts.hash_modulus))
+            continue
+        if table.partition_strategy != "range":
             continue
         known = judged_ranges(c.partition_bound for c in children)
         if known is None:
@@ -207,11 +215,25 @@ def partition_coverage(snap: Snapshot, opts: CoverageOptions) -> Iterator[Draft]
         )
 
 
-def no_partition(snap: Snapshot, table: Table) -> Draft:
-    """A range-partitioned table without a single partition: a row of any key value
-    fits none. The fix is a DEFAULT partition: the span of the partitions a job would
-    create is not known here."""
-    name = snap.facts.names.new(table.schema, table.name, None, "default", ("partition", table.oid))
+def no_partition(snap: Snapshot, table: Table, modulus: int) -> Draft:
+    """A partitioned table without a single partition: a row of any key value fits
+    none. The fix is a DEFAULT partition (the span or values of the partitions a job
+    would create are not known here); for hash, which takes no DEFAULT partition,
+    `modulus` partitions that cover every hash value."""
+    names = snap.facts.names
+    if table.partition_strategy == "hash":
+        fix = fixes.create_hash_partitions(
+            table,
+            [
+                names.new(
+                    table.schema, table.name, None, f"p{rest}", ("partition", table.oid, rest)
+                )
+                for rest in range(modulus)
+            ],
+        )
+    else:
+        name = names.new(table.schema, table.name, None, "default", ("partition", table.oid))
+        fix = fixes.create_partition(table, name, None)
     if snap.collection.reviewed:
         message = (
             "No partition: the files create none, so every INSERT fails unless a job creates them"
@@ -223,10 +245,11 @@ def no_partition(snap: Snapshot, table: Table) -> Draft:
         message,
         evidence={
             "partitions": 0,
+            "strategy": table.partition_strategy,
             "partition_key": table.partition_key,
             "default_partition": False,
         },
-        fix=fixes.create_partition(table, name, None),
+        fix=fix,
         severity=MEDIUM if snap.collection.reviewed else HIGH,
     )
 
