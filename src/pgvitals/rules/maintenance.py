@@ -110,15 +110,16 @@ def churn_since(
 def first_pass_pending(snap: Snapshot, table: Table, naptimes: float) -> str | None:
     """Why autovacuum may simply not have reached this table yet; None when it had time.
 
-    So when nothing has vacuumed or analyzed the table since the counters started (the
-    statistics reset, or the server's start: a table loaded since) and they started
-    within `naptimes` naptimes: autovacuum visits each database once a naptime, so a
-    table loaded moments ago (Zabbix's data.sql, which updates most rows it inserts)
-    waits for its first pass. Later, a table due and never visited is one autovacuum
-    does not keep up with. (A table loaded since on a server counting for longer is not
-    told apart: nothing in the statistics says when its rows came.)"""
-    stamps = (table.last_vacuum, table.last_autovacuum, table.last_analyze)
-    if any((*stamps, table.last_autoanalyze)) or autovacuum_off_reason(snap, table):
+    So when nothing has vacuumed the table since the counters started (the statistics
+    reset, or the server's start: a table loaded since) and they started within
+    `naptimes` naptimes: autovacuum visits each database once a naptime, so a table
+    loaded moments ago (Zabbix's data.sql, which updates most rows it inserts) waits for
+    its first pass. Later, a table due and never vacuumed is one autovacuum does not
+    keep up with. (A table loaded since on a server counting for longer is not told
+    apart: nothing in the statistics says when its rows came.) An ANALYZE, by hand or
+    autovacuum's, removes no dead tuple: a queue's table analyzed by hand after a mass
+    DELETE still waits for the vacuum that removes them."""
+    if table.last_vacuum or table.last_autovacuum or autovacuum_off_reason(snap, table):
         return None
     window = snap.facts.window
     naptime = float(snap.server.settings.get("autovacuum_naptime", 60))
@@ -126,7 +127,7 @@ def first_pass_pending(snap: Snapshot, table: Table, naptimes: float) -> str | N
     if seconds > naptimes * naptime:
         return None
     return (
-        f"never vacuumed or analyzed, and the statistics started counting {max(seconds, 0):.0f} s"
+        f"never vacuumed, and the statistics started counting {max(seconds, 0):.0f} s"
         f" ago ({window.evidence['statistics_since_is']}), within {naptimes:g} of autovacuum's"
         f" {naptime:g} s naptimes: its first pass is due"
     )
@@ -184,10 +185,11 @@ def high_dead_tuple_ratio(snap: Snapshot, opts: DeadTupleOptions) -> Iterator[Dr
     passes, and the next pass removes them.
 
     Not high either when autovacuum has had no pass yet: the dead tuples are past its
-    threshold, nothing has vacuumed or analyzed the table since the statistics started
-    counting, and they started within `recent_naptimes` naptimes (a schema and its data
-    loaded moments ago, most of its rows updated once: Zabbix's `items` and `hosts`
-    after data.sql). Info below `min_dead_tuples`, low from there with the VACUUM (a
+    threshold, nothing has vacuumed the table since the statistics started counting
+    (an ANALYZE removes no dead tuple: one run by hand after a mass DELETE leaves them
+    all to that pass), and they started within `recent_naptimes` naptimes (a schema and
+    its data loaded moments ago, most of its rows updated once: Zabbix's `items` and
+    `hosts` after data.sql). Info below `min_dead_tuples`, low from there with the VACUUM (a
     manual VACUUM runs without autovacuum's cost delay), `first_pass_pending` in the
     evidence.
 
