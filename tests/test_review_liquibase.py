@@ -365,3 +365,68 @@ def test_a_plain_sql_file_the_master_includes_is_one_changeset_in_a_transaction(
     assert runner["tool"] == "Liquibase"
     assert runner["recognised_by"] == "a plain SQL file master.yaml includes"
     assert "runInTransaction:false" in runner["fix"]
+
+
+PROPERTIES = """\
+--liquibase formatted sql
+--property name:schema value:lbt_app
+--property name:schema value:ignored
+--changeset t:1
+CREATE SCHEMA ${schema};
+CREATE TABLE ${schema}."Weird""Users" (id bigint PRIMARY KEY, tier text DEFAULT '${tier}');
+--changeset t:2
+CREATE TABLE ${schema}.lbt_owned (id bigint, db text DEFAULT '${database.typeName}');
+COMMENT ON TABLE ${schema}.lbt_owned IS 'owned by ${owner}';
+--changeset t:3
+CREATE TABLE ${tenant}.lbt_tenant_rows (id bigint);
+CREATE INDEX lbt_tenant_rows_id ON ${tenant}.lbt_tenant_rows (id);
+"""
+
+
+def test_liquibase_properties_are_replaced_and_the_unknown_ones_not_checked(
+    server, tmp_path
+) -> None:
+    """Liquibase replaces `${name}` in a changeset's SQL (ChangeLogParameters): by a
+    value given outside the changelogs (liquibase.properties' `parameter.<name>`), else
+    by the master's `<property>` and the changelog's `--property` lines, the first one
+    set winning (for PostgreSQL: a `dbms` that names another is not); `database.typeName`
+    is its own. `${schema}.users` failed review as invalid-ddl. A name review finds no
+    value for (given at deploy by `-D`, the environment) is left, and what fails on it
+    is not checked, not reported as a deploy failure."""
+    write(tmp_path, {
+        "db/changelog/db.changelog-master.xml": MASTER_PROPERTIES_XML,
+        "db/changelog/liquibase.properties": "parameter.tier=gold\nchangelogFile=x\n",
+        "db/changelog/changes/1_users.sql": PROPERTIES,
+    })  # fmt: skip
+    expanded = liquibase.expanded(tmp_path / "db/changelog/changes/1_users.sql", PROPERTIES)
+    assert (
+        'CREATE TABLE lbt_app."Weird""Users" (id bigint PRIMARY KEY, tier text DEFAULT \'gold\');'
+        in expanded.text
+    )
+    assert "db text DEFAULT 'postgresql'" in expanded.text
+    assert "IS 'owned by lbt_owner_z'" in expanded.text  # the master's <property>
+    assert expanded.unknown == ["tenant"]
+    run = review(tmp_path, "db/changelog", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    assert invalid_ddl(run) == []
+    skipped = run.json()["collection"]["skipped"]
+    unchecked = {e["object"]: e for e in skipped if e.get("statements_not_checked")}
+    assert sorted(unchecked) == [
+        "db/changelog/changes/1_users.sql:11",
+        "db/changelog/changes/1_users.sql:12",
+    ]
+    assert all("${tenant}" in entry["because"] for entry in unchecked.values())
+    replaced = " ".join(e["reason"] for e in skipped)
+    assert "${schema} (its `--property` line 2)" in replaced
+    assert "${tier} (liquibase.properties)" in replaced
+
+
+MASTER_PROPERTIES_XML = """\
+<?xml version="1.0" encoding="UTF-8"?>
+<databaseChangeLog xmlns="http://www.liquibase.org/xml/ns/dbchangelog">
+  <property name="tier" value="silver"/>
+  <property name="tier" value="bronze" dbms="oracle"/>
+  <property name="owner" value="lbt_owner_z"/>
+  <include file="changes/1_users.sql" relativeToChangelogFile="true"/>
+</databaseChangeLog>
+"""

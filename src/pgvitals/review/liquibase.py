@@ -39,7 +39,9 @@ from __future__ import annotations
 import bisect
 import functools
 import json
+import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
@@ -82,16 +84,20 @@ class Changeset:
 
     @property
     def on_postgresql(self) -> bool:
-        """DatabaseList.definitionMatches for `postgresql` (no dbms: every database)."""
-        if self.dbms is None:
-            return True
-        names = {name.strip() for name in self.dbms.lower().split(",")}
-        if "all" in names:
-            return True
-        if "none" in names or f"!{POSTGRESQL}" in names:
-            return False
-        wanted = {name for name in names if not name.startswith("!")}
-        return not wanted or POSTGRESQL in wanted
+        return dbms_matches(self.dbms)
+
+
+def dbms_matches(dbms: str | None) -> bool:
+    """DatabaseList.definitionMatches for `postgresql` (no dbms: every database)."""
+    if dbms is None:
+        return True
+    names = {name.strip() for name in dbms.lower().split(",")}
+    if "all" in names:
+        return True
+    if "none" in names or f"!{POSTGRESQL}" in names:
+        return False
+    wanted = {name for name in names if not name.startswith("!")}
+    return not wanted or POSTGRESQL in wanted
 
 
 @dataclass(frozen=True)
@@ -537,6 +543,163 @@ def line_starts(text: str) -> list[int]:
     return [0] + [found.end() for found in re.finditer("\n", text)]
 
 
+# --- changelog properties: `${name}` -------------------------------------------------
+
+# a `--property name:<n> value:<v>` line (AbstractFormattedChangeLogParser PROPERTY_REGEX,
+# NAME_REGEX, VALUE_REGEX: neither name nor value holds a space)
+PROPERTY = re.compile(r"\s*--[\s]*property\s+(.*:.*)\s+(.*:.*).*", re.IGNORECASE)
+PROPERTY_NAME = re.compile(r".*name:\s*(\S+).*", re.IGNORECASE)
+PROPERTY_VALUE = re.compile(r".*value:\s*(\S+).*", re.IGNORECASE)
+# an expression as ExpressionExpander reads it (one level: a value holding `${...}` is
+# expanded again)
+EXPRESSION = re.compile(r"\$\{([^{}]*)\}")
+# the `database.*` parameters Liquibase sets from the database it runs on (PostgreSQL,
+# its default schema and tables)
+DATABASE_PARAMETERS = {
+    "database.typename": "postgresql",
+    "database.defaultschemaname": "public",
+    "database.liquibaseschemaname": "public",
+    "database.databasechangelogtablename": "databasechangelog",
+    "database.databasechangeloglocktablename": "databasechangeloglock",
+    "database.currentdatetimefunction": "NOW()",
+}
+PROPERTIES_FILE = "liquibase.properties"
+SPRING_PARAMETER = re.compile(r"^\s*spring\.liquibase\.parameters\.([^=:\s]+)\s*[=:]\s*(.*?)\s*$")
+DEFAULTS_PARAMETER = re.compile(r"^\s*parameter\.([^=:\s]+)\s*[=:]\s*(.*?)\s*$")
+
+
+@dataclass(frozen=True)
+class Expanded:
+    text: str
+    used: dict[str, str]  # name -> where its value came from
+    unknown: list[str]  # names with no value review found, left as Liquibase leaves them
+
+
+def property_lines(text: str) -> list[tuple[int, str, str]]:
+    """The file's `--property` lines on PostgreSQL: (offset, name, value)."""
+    found, offset = [], 0
+    for line in text.splitlines(keepends=True):
+        if PROPERTY.fullmatch(line.rstrip("\r\n")):
+            name, value = PROPERTY_NAME.match(line), PROPERTY_VALUE.match(line)
+            dbms = ATTRIBUTE["dbms"].match(line)
+            if name and value and (dbms is None or dbms_matches(dbms.group(1))):
+                found.append((offset, name.group(1), value.group(1)))
+        offset += len(line)
+    return found
+
+
+def given_parameters(path: Path) -> dict[str, tuple[str, str]]:
+    """Parameters set outside the changelogs, by lowercase name: (value, where from).
+    Liquibase looks a name up in the environment, then in what its defaults file
+    (liquibase.properties, `parameter.<name>=`) and Spring Boot
+    (`spring.liquibase.parameters.<name>`) set, then in the changelogs' properties: the
+    first value set wins (ChangeLogParameters)."""
+    found: dict[str, tuple[str, str]] = {}
+    for name, value in os.environ.items():
+        found.setdefault(name.lower(), (value, "the environment"))
+    for folder in folders_up(path):
+        for candidate, pattern in (
+            (folder / PROPERTIES_FILE, DEFAULTS_PARAMETER),
+            (folder / "application.properties", SPRING_PARAMETER),
+        ):
+            try:
+                lines = candidate.read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                if (pair := pattern.match(line)) is not None:
+                    found.setdefault(pair.group(1).lower(), (pair.group(2), candidate.name))
+    master = master_running(path)
+    if master is not None and master.path.suffix.lower() == ".xml":
+        for name, value in xml_properties(master.path):
+            found.setdefault(name.lower(), (value, master.path.name))
+    for name, value in DATABASE_PARAMETERS.items():
+        found.setdefault(name, (value, "Liquibase, for PostgreSQL"))
+    return found
+
+
+def master_running(path: Path) -> Master | None:
+    """The master changelog that runs the SQL file, in its folder or one above."""
+    resolved = path.resolve()
+    for folder in folders_up(path):
+        master = cached_master(folder)
+        if master is not None and resolved in master.order:
+            return master
+    return None
+
+
+def folders_up(path: Path) -> Iterator[Path]:
+    """The file's folder and those above it, up to the repository's root (the classpath
+    a changelog's references and properties are found on)."""
+    folder = path.parent
+    for _ in range(CLASSPATH_LEVELS):
+        yield folder
+        if folder.parent == folder or (folder / ".git").exists():
+            break
+        folder = folder.parent
+
+
+def xml_properties(changelog: Path) -> list[tuple[str, str]]:
+    """An XML changelog's `<property name="..." value="..."/>` for PostgreSQL, in order
+    (set as the changelog is parsed, before the files it includes)."""
+    try:
+        root = ElementTree.fromstring(changelog.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ElementTree.ParseError):
+        return []
+    found = []
+    for element in root.iter():
+        attributes = element.attrib
+        named = element.tag.rsplit("}", 1)[-1] == "property" and "name" in attributes
+        if named and "value" in attributes and dbms_matches(attributes.get("dbms")):
+            found.append((attributes["name"], attributes["value"]))
+    return found
+
+
+def expanded(path: Path, text: str) -> Expanded:
+    """A formatted SQL changelog's text with its `${name}` expressions replaced as
+    Liquibase replaces them in each changeset's SQL (ChangeLogParameters
+    expandExpressions, verbatim, inside quotes too), by the values given outside it, else
+    by its `--property` lines read before the changeset's end (the first one wins); a
+    name with no such value is left as it is, as Liquibase leaves it by default."""
+    changelog = parse(text)
+    if changelog is None or "${" not in text:
+        return Expanded(text, {}, [])
+    given = given_parameters(path)
+    lines = property_lines(text)
+    used: dict[str, str] = {}
+    unknown: list[str] = []
+
+    def value_at(name: str, offset: int) -> str | None:
+        key = name.lower()
+        if key in given:
+            value, source = given[key]
+            used.setdefault(name, source)
+            return value
+        changeset = changelog.changeset_at(offset)
+        until = changeset.stop if changeset is not None else offset
+        for at, named, value in lines:
+            if at < until and named.lower() == key:
+                used.setdefault(name, f"its `--property` line {line_of(text, at)}")
+                return value
+        return None
+
+    def expand(fragment: str, at: int | None) -> str:
+        """`at`: where a value being expanded again stands; None: in the text itself."""
+
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1).strip()
+            value = value_at(name, match.start() if at is None else at)
+            if value is None:
+                if name not in unknown:
+                    unknown.append(name)
+                return match.group(0)
+            return expand(value, match.start()) if at is None else value
+
+        return EXPRESSION.sub(one, fragment)
+
+    return Expanded(expand(text, None), used, unknown)
+
+
 # --- the master changelog's order ---------------------------------------------------
 
 CHANGELOG_SUFFIXES = (".xml", ".yaml", ".yml", ".json")
@@ -581,16 +744,8 @@ def master_of(folder: Path, below: bool = True) -> Master | None:
 def included_whole(path: Path) -> Master | None:
     """The master changelog above a plain SQL file that includes it whole (see Master),
     looked for in its folder and those above, up to the repository's root."""
-    resolved = path.resolve()
-    folder = path.parent
-    for _ in range(CLASSPATH_LEVELS):
-        master = cached_master(folder)
-        if master is not None and resolved in master.plain:
-            return master
-        if folder.parent == folder or (folder / ".git").exists():
-            break
-        folder = folder.parent
-    return None
+    master = master_running(path)
+    return master if master is not None and path.resolve() in master.plain else None
 
 
 @functools.cache

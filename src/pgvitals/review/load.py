@@ -59,6 +59,7 @@ from psycopg import sql
 
 from pgvitals.embedded import EmbeddedError, pgserver_bin_dir
 from pgvitals.fmt import plural
+from pgvitals.review import liquibase
 from pgvitals.review.runners import Runner
 from pgvitals.review.split import Statement
 from pgvitals.snapshot.facts import MANAGED_PLATFORMS, MIGRATION_TABLES, Platform
@@ -322,6 +323,8 @@ class Loader:
         # the last failed DO block that runs DDL it builds (EXECUTE format(...)): what it
         # would have created has no name until it runs
         self.dynamic_ddl: int | None = None
+        # file -> the Liquibase `${name}` properties in it that no value was found for
+        self.unresolved: dict[str, list[str]] = {}
 
     # --- the session ---------------------------------------------------------------
 
@@ -549,6 +552,22 @@ class Loader:
 
     def classify(self, statement: Statement, error: ServerError) -> Outcome:
         node = statement.node
+        named = {m.group(1).strip() for m in liquibase.EXPRESSION.finditer(statement.text)}
+        unresolved = [n for n in self.unresolved.get(statement.file, ()) if n in named]
+        if unresolved:
+            # Liquibase replaces it at deploy with a value given where review cannot see
+            names = ", ".join(f"${{{name}}}" for name in unresolved)
+            return Outcome(
+                UNCHECKED,
+                error,
+                reason=f"Liquibase property {names} has no value review could find",
+                check_instead=(
+                    "give it its value where review reads it: a `--property name:<name>"
+                    " value:<value>` line in the changelog, `parameter.<name>=<value>` in a"
+                    " liquibase.properties beside the master changelog, or"
+                    " `spring.liquibase.parameters.<name>` in application.properties"
+                ),
+            )
         if (extension := unavailable_extension(node, error)) is not None:
             return Outcome(
                 UNCHECKED, error, reason=f"extension {extension} unavailable on this server"

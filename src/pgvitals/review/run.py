@@ -365,6 +365,8 @@ def load_files(
             source.path, source.shown, text, info.dbname, info.user
         )
         notes += replaced
+        text, replaced = liquibase_properties(loader, source, text)
+        notes += replaced
         text, skipped = failed_preconditions(loader, text, source.shown)
         notes += skipped
         if source.ran:
@@ -390,6 +392,23 @@ def load_files(
     # those after the last file, or before one left out (a base without the reviewed files)
     loaded = {source.path for source in files.files}
     return notes + pass_code_migrations(loader, [c for c in files.code if c.before not in loaded])
+
+
+def liquibase_properties(loader: Loader, source: SourceFile, text: str) -> tuple[str, list[Note]]:
+    """A formatted SQL changelog with its `${name}` properties replaced as Liquibase
+    replaces them; those without a value review can find are left, and a statement that
+    fails on one is not checked (the loader is told)."""
+    found = liquibase.expanded(source.path, text)
+    notes = []
+    if found.used:
+        given = ", ".join(f"${{{name}}} ({where})" for name, where in found.used.items())
+        notes.append(Note(source.shown, 1, f"Liquibase properties replaced: {given}"))
+    if found.unknown:
+        loader.unresolved[source.shown] = found.unknown
+        names = ", ".join(f"${{{name}}}" for name in found.unknown)
+        notes.append(Note(source.shown, 1, f"Liquibase properties with no value found: {names}"
+                          " (given at deploy: left as they are)"))  # fmt: skip
+    return found.text, notes
 
 
 def drizzle_refusal(source: SourceFile, refused: set[Path]) -> runners.Runner | None:
