@@ -35,7 +35,7 @@ class Library:
     types: frozenset[str] = frozenset()
 
 
-def _columns(text: str) -> frozenset[str]:
+def _names(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
@@ -49,19 +49,19 @@ LIBRARIES = (
         "River",
         "river_job",
         {
-            "river_job": _columns(
+            "river_job": _names(
                 "id args attempt attempted_at attempted_by created_at errors finalized_at"
                 " kind max_attempts metadata priority queue state scheduled_at tags"
             ),
-            "river_leader": _columns("elected_at expires_at leader_id name"),
-            "river_queue": _columns("name created_at metadata paused_at updated_at"),
-            "river_migration": _columns("version created_at"),
-            "river_client": _columns("id created_at metadata paused_at updated_at"),
-            "river_client_queue": _columns(
+            "river_leader": _names("elected_at expires_at leader_id name"),
+            "river_queue": _names("name created_at metadata paused_at updated_at"),
+            "river_migration": _names("version created_at"),
+            "river_client": _names("id created_at metadata paused_at updated_at"),
+            "river_client_queue": _names(
                 "river_client_id name created_at max_workers metadata num_jobs_completed"
                 " num_jobs_running updated_at"
             ),
-            "river_notification": _columns("id created_at payload topic"),
+            "river_notification": _names("id created_at payload topic"),
         },
         indexes=frozenset(
             {
@@ -89,11 +89,11 @@ LIBRARIES = (
         "Oban",
         "oban_jobs",
         {
-            "oban_jobs": _columns(
+            "oban_jobs": _names(
                 "id state queue worker args errors attempt max_attempts inserted_at"
                 " scheduled_at attempted_at completed_at"
             ),
-            "oban_peers": _columns("name node started_at expires_at"),
+            "oban_peers": _names("name node started_at expires_at"),
         },
         indexes=frozenset(
             {
@@ -122,14 +122,14 @@ LIBRARIES = (
         "graphile-worker",
         "_private_jobs",
         {
-            "_private_jobs": _columns(
+            "_private_jobs": _names(
                 "id job_queue_id task_id payload priority run_at attempts max_attempts"
                 " last_error created_at updated_at key locked_at locked_by revision flags"
             ),
-            "_private_tasks": _columns("id identifier"),
-            "_private_job_queues": _columns("id queue_name locked_at locked_by"),
-            "_private_known_crontabs": _columns("identifier known_since last_execution"),
-            "migrations": _columns("id ts breaking"),
+            "_private_tasks": _names("id identifier"),
+            "_private_job_queues": _names("id queue_name locked_at locked_by"),
+            "_private_known_crontabs": _names("identifier known_since last_execution"),
+            "migrations": _names("id ts breaking"),
         },
         indexes=frozenset({"jobs_main_index", "jobs_no_queue_index"}),
         functions=frozenset(
@@ -145,7 +145,112 @@ LIBRARIES = (
         ),
         types=frozenset({"job_spec"}),
     ),
+    # que-rb/que@17fb2c3 lib/que/migrations/{1..7}/up.sql: que_jobs from 1 (job_id,
+    # last_error and args renamed in 4, queue added in 3, data, kwargs ... later: the
+    # columns below are in every version), que_values and que_lockers from 4
+    Library(
+        "Que",
+        "que_jobs",
+        {
+            "que_jobs": _names("priority run_at job_class args error_count"),
+            "que_values": _names("key value"),
+            "que_lockers": _names(
+                "pid worker_count worker_priorities ruby_pid ruby_hostname queues listening"
+            ),
+        },
+        indexes=frozenset(
+            {
+                "que_poll_idx",
+                "que_poll_idx_with_job_schema_version",
+                "que_jobs_data_gin_idx",
+                "que_jobs_args_gin_idx",
+                "que_jobs_kwargs_gin_idx",
+            }
+        ),
+        functions=frozenset(
+            {"que_validate_tags", "que_job_notify", "que_determine_job_state", "que_state_notify"}
+        ),
+    ),
+    # quartz-scheduler/quartz@bb2505a quartz/src/main/resources/org/quartz/impl/
+    # jdbcjobstore/tables_postgres.sql (the script its JDBC job store expects run),
+    # under its default table prefix QRTZ_ (unquoted: lower case)
+    Library(
+        "Quartz",
+        "qrtz_triggers",
+        {
+            "qrtz_job_details": _names(
+                "sched_name job_name job_group description job_class_name is_durable"
+                " is_nonconcurrent is_update_data requests_recovery job_data"
+            ),
+            "qrtz_triggers": _names(
+                "sched_name trigger_name trigger_group job_name job_group description"
+                " next_fire_time prev_fire_time priority trigger_state trigger_type start_time"
+                " end_time calendar_name misfire_instr job_data"
+            ),
+            "qrtz_simple_triggers": _names(
+                "sched_name trigger_name trigger_group repeat_count repeat_interval times_triggered"
+            ),
+            "qrtz_cron_triggers": _names(
+                "sched_name trigger_name trigger_group cron_expression time_zone_id"
+            ),
+            "qrtz_simprop_triggers": _names(
+                "sched_name trigger_name trigger_group str_prop_1 str_prop_2 str_prop_3"
+                " int_prop_1 int_prop_2 long_prop_1 long_prop_2 dec_prop_1 dec_prop_2"
+                " bool_prop_1 bool_prop_2"
+            ),
+            "qrtz_blob_triggers": _names("sched_name trigger_name trigger_group blob_data"),
+            "qrtz_calendars": _names("sched_name calendar_name calendar"),
+            "qrtz_paused_trigger_grps": _names("sched_name trigger_group"),
+            "qrtz_fired_triggers": _names(
+                "sched_name entry_id trigger_name trigger_group instance_name fired_time"
+                " sched_time priority state job_name job_group is_nonconcurrent"
+                " requests_recovery"
+            ),
+            "qrtz_scheduler_state": _names(
+                "sched_name instance_name last_checkin_time checkin_interval"
+            ),
+            "qrtz_locks": _names("sched_name lock_name"),
+        },
+        indexes=frozenset(
+            f"idx_qrtz_{name}"
+            for name in _names(
+                "j_req_recovery j_grp t_j t_jg t_c t_g t_state t_n_state t_n_g_state"
+                " t_next_fire_time t_nft_st t_nft_misfire t_nft_st_misfire t_nft_st_misfire_grp"
+                " ft_trig_inst_name ft_inst_job_req_rcvry ft_j_g ft_jg ft_t_g ft_tg"
+            )
+        ),
+    ),
+    # spring-projects/spring-batch@3bb3709 spring-batch-core/src/main/resources/org/
+    # springframework/batch/core/schema-postgresql.sql, under its default table prefix
+    # BATCH_ (unquoted: lower case): the columns below are those of 4.x and 5.x alike
+    # (5.0 added create_time to step executions, renamed the parameters' columns)
+    Library(
+        "Spring Batch",
+        "batch_job_instance",
+        {
+            "batch_job_instance": _names("job_instance_id version job_name job_key"),
+            "batch_job_execution": _names(
+                "job_execution_id version job_instance_id create_time start_time end_time"
+                " status exit_code exit_message last_updated"
+            ),
+            "batch_job_execution_params": _names("job_execution_id identifying"),
+            "batch_step_execution": _names(
+                "step_execution_id version step_name job_execution_id start_time end_time"
+                " status commit_count read_count filter_count write_count read_skip_count"
+                " write_skip_count process_skip_count rollback_count exit_code exit_message"
+                " last_updated"
+            ),
+            "batch_step_execution_context": _names(
+                "step_execution_id short_context serialized_context"
+            ),
+            "batch_job_execution_context": _names(
+                "job_execution_id short_context serialized_context"
+            ),
+        },
+    ),
 )
+
+BY_ANCHOR = {library.anchor: library for library in LIBRARIES}
 
 
 @dataclass(frozen=True)
@@ -167,15 +272,14 @@ def library_objects(snap: Snapshot) -> LibraryObjects:
     by_place = {(t.schema, t.name): t for t in snap.tables}
     tables: dict[int, str] = {}
     by_name: dict[tuple[str, str, str], str] = {}
-    schemas: dict[str, Library] = {}
+    found: list[tuple[str, Library]] = []  # (schema, library): several share a schema
     for table in snap.tables:
-        library = next((lib for lib in LIBRARIES if lib.anchor == table.name), None)
-        if library is None or table.schema in schemas:
-            continue
-        names = {c.name for c in columns.get(table.oid, [])}
-        if library.tables[library.anchor] <= names:
-            schemas[table.schema] = library
-    for schema, library in schemas.items():
+        library = BY_ANCHOR.get(table.name)
+        if library is not None and library.tables[table.name] <= {
+            c.name for c in columns.get(table.oid, [])
+        }:
+            found.append((table.schema, library))
+    for schema, library in found:
         for name, wanted in library.tables.items():
             table = by_place.get((schema, name))
             if table is None or not wanted <= {c.name for c in columns.get(table.oid, [])}:
