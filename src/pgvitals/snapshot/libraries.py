@@ -248,6 +248,105 @@ LIBRARIES = (
             ),
         },
     ),
+    # bensheldon/good_job@81db22b lib/generators/good_job/templates/install/migrations/
+    # create_good_jobs.rb.erb and update/migrations/01-14 (Rails migrations its generator
+    # copies into the application; uuid keys). good_jobs has had the columns below since
+    # its first release; the indexes are every name the templates build
+    Library(
+        "GoodJob",
+        "good_jobs",
+        {
+            "good_jobs": _names(
+                "id queue_name priority serialized_params scheduled_at performed_at"
+                " finished_at error created_at updated_at"
+            ),
+            "good_job_processes": _names("id created_at updated_at state"),
+            "good_job_settings": _names("id created_at updated_at key value"),
+            "good_job_executions": _names(
+                "id created_at updated_at active_job_id job_class queue_name serialized_params"
+                " scheduled_at finished_at error"
+            ),
+            "good_job_batches": _names(
+                "id created_at updated_at description serialized_properties on_finish"
+                " on_success on_discard callback_queue_name callback_priority enqueued_at"
+                " discarded_at finished_at"
+            ),
+        },
+        indexes=_names(
+            "index_good_job_executions_on_active_job_id_and_created_at"
+            " index_good_job_executions_on_process_id_and_created_at"
+            " index_good_job_jobs_for_candidate_lookup"
+            " index_good_jobs_for_candidate_dequeue_unlocked"
+            " index_good_jobs_jobs_on_finished_at index_good_jobs_jobs_on_finished_at_only"
+            " index_good_jobs_jobs_on_priority_created_at_when_unfinished"
+            " index_good_jobs_on_active_job_id_and_created_at"
+            " index_good_jobs_on_concurrency_key_and_created_at"
+            " index_good_jobs_on_concurrency_key_when_unfinished index_good_jobs_on_created_at"
+            " index_good_jobs_on_cron_key_and_created_at_cond"
+            " index_good_jobs_on_cron_key_and_cron_at_cond index_good_jobs_on_discarded"
+            " index_good_jobs_on_job_class index_good_jobs_on_labels"
+            " index_good_jobs_on_locked_by_id"
+            " index_good_jobs_on_priority_scheduled_at_unfinished"
+            " index_good_jobs_on_priority_scheduled_at_unfinished_unlocked"
+            " index_good_jobs_on_queue_name index_good_jobs_on_queue_name_and_scheduled_at"
+            " index_good_jobs_on_queue_name_priority_scheduled_at_unfinished"
+            " index_good_jobs_on_scheduled_at index_good_jobs_on_scheduled_at_and_queue_name"
+            " index_good_jobs_on_unfinished_or_errored index_good_jobs_on_batch_id"
+            " index_good_jobs_on_batch_callback_id index_good_job_settings_on_key"
+        ),
+    ),
+    # rails/solid_queue@29e818d lib/generators/solid_queue/install/templates/db/
+    # queue_schema.rb (loaded by `bin/rails db:prepare` into the queue database)
+    Library(
+        "Solid Queue",
+        "solid_queue_jobs",
+        {
+            "solid_queue_jobs": _names(
+                "id queue_name class_name arguments priority active_job_id scheduled_at"
+                " finished_at concurrency_key created_at updated_at"
+            ),
+            "solid_queue_blocked_executions": _names(
+                "id job_id queue_name priority concurrency_key expires_at created_at"
+            ),
+            "solid_queue_claimed_executions": _names("id job_id process_id created_at"),
+            "solid_queue_failed_executions": _names("id job_id error created_at"),
+            "solid_queue_pauses": _names("id queue_name created_at"),
+            "solid_queue_processes": _names(
+                "id kind last_heartbeat_at supervisor_id pid hostname metadata created_at"
+            ),
+            "solid_queue_ready_executions": _names("id job_id queue_name priority created_at"),
+            "solid_queue_recurring_executions": _names("id job_id task_key run_at created_at"),
+            "solid_queue_recurring_tasks": _names(
+                "id key schedule command class_name arguments queue_name priority static"
+                " description created_at updated_at"
+            ),
+            "solid_queue_scheduled_executions": _names(
+                "id job_id queue_name priority scheduled_at created_at"
+            ),
+            "solid_queue_semaphores": _names("id key value expires_at created_at updated_at"),
+        },
+        indexes=_names(
+            "index_solid_queue_blocked_executions_for_release"
+            " index_solid_queue_blocked_executions_for_maintenance"
+            " index_solid_queue_blocked_executions_on_job_id"
+            " index_solid_queue_claimed_executions_on_job_id"
+            " index_solid_queue_claimed_executions_on_process_id_and_job_id"
+            " index_solid_queue_failed_executions_on_job_id"
+            " index_solid_queue_jobs_on_active_job_id index_solid_queue_jobs_on_class_name"
+            " index_solid_queue_jobs_on_finished_at index_solid_queue_jobs_for_filtering"
+            " index_solid_queue_jobs_for_alerting index_solid_queue_pauses_on_queue_name"
+            " index_solid_queue_processes_on_last_heartbeat_at"
+            " index_solid_queue_processes_on_name_and_supervisor_id"
+            " index_solid_queue_processes_on_supervisor_id"
+            " index_solid_queue_ready_executions_on_job_id index_solid_queue_poll_all"
+            " index_solid_queue_poll_by_queue index_solid_queue_recurring_executions_on_job_id"
+            " index_solid_queue_recurring_executions_on_task_key_and_run_at"
+            " index_solid_queue_recurring_tasks_on_key index_solid_queue_recurring_tasks_on_static"
+            " index_solid_queue_scheduled_executions_on_job_id index_solid_queue_dispatch_all"
+            " index_solid_queue_semaphores_on_expires_at"
+            " index_solid_queue_semaphores_on_key_and_value index_solid_queue_semaphores_on_key"
+        ),
+    ),
 )
 
 BY_ANCHOR = {library.anchor: library for library in LIBRARIES}
