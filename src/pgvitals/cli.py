@@ -331,7 +331,8 @@ class Keeping:
 )  # fmt: skip
 @click.option(
     "--include-managed", is_flag=True,
-    help="Also assess schemas and roles a platform manages (Supabase's auth, storage, ...).",
+    help="Also assess schemas and roles a platform manages (Supabase's auth, storage, ...)"
+    " and the definitions of a library's tables (River's, Oban's, graphile-worker's).",
 )  # fmt: skip
 @click.option(
     "--analyze-queries", is_flag=True,

@@ -4,7 +4,7 @@
 disable = ["naming-singular-plural-mix"]
 schemas = ["app"]
 fail_on = "high"
-include_managed = false     # true: also assess Supabase's auth, storage, ... schemas
+include_managed = false     # true: also assess Supabase's auth, ... and River's, Oban's, ... tables
 
 [tool.pgvitals.profile]     # how table rows are read (the quality rules)
 exact_below_rows = 100000   # count every row of smaller tables; sample larger ones

@@ -142,16 +142,95 @@ def managed_by(where: Located, snapshot: Snapshot) -> str | None:
     return None
 
 
+# What the operator can act on, on a library's own tables (River's river_job, Oban's
+# oban_jobs, ...: snapshot/libraries.py), without changing what the library defines:
+# their upkeep, their activity and the workload on them (whole areas), and these rules:
+# who may reach them (grants and RLS are the operator's), what they hold (personal data,
+# secrets in clear are the operator's to know of), an index built beside them (adding
+# one is fine: seq-scan-heavy-table, unindexed-foreign-key) or an index of theirs left
+# invalid or bloated (rebuilding keeps the definition), keys close to overflow (an
+# outage whoever defined them), constraints left unvalidated, and what the user's own
+# migrations do to them (the migration-* rules, matched by prefix). The rest asks to
+# change the definition (its keys, types, names, comments, functions' settings, the
+# row-level security it enables without policies to keep other roles out, as
+# graphile-worker's 000001.sql does on its _private_ tables, to drop
+# or merge the library's indexes, which its next migration expects; an index built
+# beside them by hand is the operator's to drop) or judges the rows the library writes
+# (all-empty-column, high-null-ratio: not the user's rows).
+LIBRARY_KEPT_AREAS = frozenset({Category.MAINTENANCE, Category.ACTIVITY, Category.WORKLOAD})
+LIBRARY_KEPT_RULES = frozenset(
+    {
+        "bypassrls-login-role",
+        "extension-in-public",
+        "grant-to-public",
+        "index-bloat",
+        "integer-key-overflow-risk",
+        "invalid-ddl",
+        "invalid-index",
+        "multiple-permissive-policies",
+        "partition-coverage",
+        "pii-inventory",
+        "plaintext-password",
+        "policy-without-rls",
+        "public-schema-create",
+        "rls-disabled",
+        "rls-missing-command",
+        "rls-not-forced",
+        "rls-per-row-function",
+        "rls-policy-always-true",
+        "rls-policy-ignores-caller",
+        "rls-policy-recursion",
+        "rls-policy-unreadable-relation",
+        "rls-session-variable",
+        "security-definer-executable-by-api-role",
+        "sensitive-columns-exposed",
+        "seq-scan-heavy-table",
+        "unindexed-foreign-key",
+        "unvalidated-constraint",
+        "view-bypasses-rls",
+    }
+)
+# the kinds of object a library owns through its table, and those it owns by name
+_BY_TABLE = frozenset({"table", "column", "constraint", "policy", "trigger"})
+
+
+def library_of(item: Finding, snapshot: Snapshot) -> str | None:
+    """The library whose definition a finding asks to change, if any (see above)."""
+    if (
+        item.category in LIBRARY_KEPT_AREAS
+        or item.rule in LIBRARY_KEPT_RULES
+        or item.rule.startswith("migration-")
+    ):
+        return None
+    libraries = snapshot.facts.libraries
+    if not libraries.tables:
+        return None
+    where = item.where
+    named = where.fields()
+    if where.kind in _BY_TABLE:
+        return libraries.owner("table", named["schema"], named["table"])
+    if where.kind == "function":
+        return libraries.owner("function", named["schema"], where.path[1].split("(", 1)[0])
+    if where.kind in ("index", "type"):
+        return libraries.owner(where.kind, named["schema"], where.path[-1])
+    return None
+
+
 def leave_out_managed(
     snapshot: Snapshot, findings: list[Finding]
 ) -> tuple[list[Finding], list[NotAssessed]]:
     """Findings on objects the user cannot change are not the user's (SPEC §1): keep
     the others, and say once what was left out and by whom it is managed. Objects that
-    belong to an extension are never collected; they are listed with their count."""
+    belong to an extension are never collected; they are listed with their count. A
+    library's tables are the user's to keep up, not to redesign (`library_of`)."""
     kept, withheld = [], defaultdict(int)
+    by_library: dict[str, int] = defaultdict(int)
     for item in findings:
         platform = managed_by(item.where, snapshot)
-        if platform is None:
+        library = library_of(item, snapshot) if platform is None else None
+        if library is not None:
+            by_library[library] += 1
+        elif platform is None:
             kept.append(item)
         else:
             withheld[(platform, item.where.kind == "role")] += 1
@@ -168,6 +247,16 @@ def leave_out_managed(
             if roles and not count and platform not in facts.managed_schemas.values():
                 continue
             listed.append(NotAssessed(platform, kind, names, count))
+    library_tables = facts.libraries.tables
+    for library in sorted(set(library_tables.values())):
+        names = tuple(
+            sorted(
+                snapshot.table_by_oid[oid].qualname
+                for oid, owner in library_tables.items()
+                if owner == library
+            )
+        )
+        listed.append(NotAssessed(library, "definitions of tables", names, by_library[library]))
     extensions = [e for e in snapshot.extensions if e.members and e.schema != "pg_catalog"]
     if extensions:
         names = tuple(f"{e.name} ({e.members:,})" for e in extensions)

@@ -229,3 +229,46 @@ def test_the_rls_coverage_matrix_names_who_may_do_what_by_which_policy(database)
         "| `public.locked` | `postgres` (forced: subject to the policies) |"
         " **denied** | **denied** | **denied** | **denied** (granted to `PUBLIC`) |"
     ) in rls
+
+
+# River's tables as its migrations make them (riverqueue/river 002, 004, 006), in brief
+RIVER = """
+CREATE TABLE river_job (id bigserial PRIMARY KEY, args jsonb NOT NULL, attempt smallint NOT NULL,
+  attempted_at timestamptz, attempted_by text[], created_at timestamptz NOT NULL DEFAULT now(),
+  errors jsonb[], finalized_at timestamptz, kind text NOT NULL, max_attempts smallint NOT NULL,
+  metadata jsonb NOT NULL DEFAULT '{}', priority smallint NOT NULL, queue text NOT NULL,
+  state text NOT NULL, scheduled_at timestamptz NOT NULL, tags varchar(255)[] NOT NULL);
+CREATE TABLE river_queue (name text PRIMARY KEY, created_at timestamptz NOT NULL,
+  metadata jsonb NOT NULL DEFAULT '{}', paused_at timestamptz, updated_at timestamptz NOT NULL);
+CREATE FUNCTION river_job_state_in_bitmask(bitmask bit(8), state text) RETURNS boolean
+  LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RETURN get_bit(bitmask, 0) = 1; END $$;
+CREATE TABLE widgets (id serial PRIMARY KEY);
+"""
+
+
+def test_what_a_library_defines_is_listed_once_and_not_assessed(database) -> None:
+    database.execute(RIVER)
+    snap = snapshot_of(database)
+    default = analyse(snap)
+    found = {(f.rule, f.object) for f in default.findings}
+    assert ("serial-instead-of-identity", "public.widgets.id") in found
+    assert not [f for f in default.findings if f.object.startswith("public.river_")]
+    (river,) = default.not_assessed
+    assert (river.managed_by, river.kind) == ("River", "definitions of tables")
+    assert river.names == ("public.river_job", "public.river_queue")
+    assert river.findings >= 3  # the serial key, jsonb without GIN, the function's search_path
+    markdown = render_markdown(build_report(default))
+    assert "definitions of tables `public.river_job`, `public.river_queue`: managed by River" in (
+        markdown
+    )
+
+    everything = analyse(snap, Config(include_managed=True))
+    assert {
+        ("serial-instead-of-identity", "public.river_job.id"),
+        ("jsonb-without-gin", "public.river_queue.metadata"),
+        (
+            "function-search-path-mutable",
+            "public.river_job_state_in_bitmask(bitmask bit, state text)",
+        ),
+    } <= {(f.rule, f.object) for f in everything.findings}
+    assert everything.not_assessed == []

@@ -216,8 +216,9 @@ class MixedIdOptions:
 def mixed_id_strategy(snap: Snapshot, opts: MixedIdOptions) -> Iterator[Draft]:
     """Some tables of a schema have uuid primary keys, others integer ones.
 
-    Only single-column primary keys count; backup copies and migration tools' tables
-    are left out. Text and other keys (codes, natural keys) are a design choice of their
+    Only single-column primary keys count; backup copies, migration tools' tables and a
+    library's own tables (River's river_job, Oban's oban_jobs: bigint keys the library
+    chose) are left out. Text and other keys (codes, natural keys) are a design choice of their
     own and are not counted. A kind used by fewer than `min_minority` of the keyed
     tables (a deliberate exception or two, such as a bigint key on a high-volume log in
     a uuid schema) is not reported.
@@ -237,7 +238,7 @@ def mixed_id_strategy(snap: Snapshot, opts: MixedIdOptions) -> Iterator[Draft]:
     by_schema: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for table in own_tables(snap):
         key = snap.primary_key(table)
-        if key is None or len(key.columns) != 1:
+        if key is None or len(key.columns) != 1 or table.oid in snap.facts.libraries.tables:
             continue
         column = snap.facts.column_by_name.get((table.oid, key.columns[0]))
         kind = KEY_KINDS.get(column.type_name) if column is not None else None

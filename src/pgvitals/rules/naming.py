@@ -26,13 +26,15 @@ from pgvitals.snapshot.words import number, singular, words
 
 def named_tables(snap: Snapshot) -> Iterator[Table]:
     """Tables someone named: not partitions (named after their parent by a job), not
-    backup copies (named after their original), not a migration tool's own tables."""
+    backup copies (named after their original), not a migration tool's own tables, not
+    a library's (River's river_job: its migrator names them)."""
     facts = snap.facts
     for table in snap.tables:
         if (
             not table.is_partition
             and table.oid not in facts.backup_tables
             and table.oid not in facts.migration_tables
+            and table.oid not in facts.libraries.tables
         ):
             yield table
 
@@ -60,9 +62,9 @@ class CommentOptions:
 def missing_comments(snap: Snapshot, opts: CommentOptions) -> Iterator[Draft]:
     """Fewer than `min_table_coverage` of a schema's tables have a COMMENT.
 
-    One finding per schema, with its coverage: tables (partitions and migration tools'
-    history tables aside) and columns commented, whether the schema itself is, and the
-    tables without a comment.
+    One finding per schema, with its coverage: tables (partitions, migration tools'
+    history tables and a library's own tables, such as River's, aside) and columns
+    commented, whether the schema itself is, and the tables without a comment.
 
     ## Why it breaks
     What a table holds, what a status value means, which unit a number is in: the
@@ -78,11 +80,13 @@ def missing_comments(snap: Snapshot, opts: CommentOptions) -> Iterator[Draft]:
     tables_by_schema: dict[str, list[Table]] = defaultdict(list)
     for table in snap.tables:
         # a migration tool's history table is the tool's (Drizzle's schema `drizzle`
-        # holds only __drizzle_migrations): nobody documents it
+        # holds only __drizzle_migrations), a library's tables are the library's (River's
+        # river_job): nobody here documents them
         if (
             table.is_regular
             and not table.is_partition
             and table.oid not in snap.facts.migration_tables
+            and table.oid not in snap.facts.libraries.tables
         ):
             tables_by_schema[table.schema].append(table)
     schemas = schemas_by_name(snap)

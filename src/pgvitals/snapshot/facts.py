@@ -18,6 +18,7 @@ from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from pgvitals.fmt import parse_timestamp
+from pgvitals.snapshot.libraries import LibraryObjects, library_objects
 from pgvitals.snapshot.model import (
     BloatMeasure,
     Column,
@@ -379,6 +380,12 @@ class Facts:
         """The migration tools the database is run by: those whose history tables are
         here, and those a review knew by the files it loaded (it makes no history table)."""
         return set(self.migration_tables.values()) | set(self.snap.collection.migration_tools or ())
+
+    @cached_property
+    def libraries(self) -> LibraryObjects:
+        """Tables, functions and types a library's own migrator defines (River's
+        river_job, Oban's oban_jobs, ...: snapshot/libraries.py), recognised by shape."""
+        return library_objects(self.snap)
 
     @cached_property
     def migration_tables(self) -> dict[int, str]:
