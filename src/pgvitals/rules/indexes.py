@@ -707,7 +707,10 @@ def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft
     window, they are left out exactly: the finding needs the thresholds without them.
     Where it counts from before the window, up to that many may be pgvitals' own: a
     table heavy only with them is low, saying so. Without pg_stat_statements the
-    finding says their number is unknown.
+    finding says their number is unknown. A run whose role may switch the counters
+    off for its session (a superuser, or `GRANT SET ON PARAMETER track_counts,
+    pg_stat_statements.track`) adds nothing to them nor to pg_stat_statements: the
+    runs before it are taken to be alike.
 
     ## Why it breaks
     A sequential scan reads every page of the table, whatever the query keeps;
@@ -736,7 +739,7 @@ def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft
         own_note = ""
         own_evidence: dict[str, object] = {}
         if own is None:
-            if read_whole(snap, table):
+            if read_whole(snap, table) and snap.collection.own_reads_counted is not False:
                 own_note = (
                     "; pgvitals' own row counts (one scan a run) are among them, how many"
                     " is unknown without pg_stat_statements"
@@ -839,9 +842,10 @@ class OwnScans:
             source.stats_reset
         ) >= parse_timestamp(since)
         # this run's own count ran after the table counters were read: it is in
-        # pg_stat_statements but not yet in the counter
+        # pg_stat_statements but not yet in the counter (unless the run counted nothing)
+        this_run = 0 if snap.collection.own_reads_counted is False else 1
         calls = {
-            oid: count - (1 if read_whole(snap, snap.table_by_oid.get(oid)) else 0)
+            oid: count - (this_run if read_whole(snap, snap.table_by_oid.get(oid)) else 0)
             for oid, count in source.own_row_scans
         }
         return cls(calls, source.stats_reset, exact)

@@ -267,6 +267,7 @@ class Collector:
         wanted = probes_to_run(DEFAULT_PROBES if probes is None else probes, profile is not None)
         if not wanted & ROW_PROBES:
             profile = None  # no rule needs rows
+        own_reads_counted = self._stop_counting() if profile is not None else None
         params = {"schemas": list(schemas)}
         if params["schemas"]:
             self._check_schemas(params["schemas"])
@@ -434,12 +435,31 @@ class Collector:
                 skipped=self.skipped,
                 interrupted=interrupted,
                 profile=profile.describe() if profile is not None else None,
+                own_reads_counted=own_reads_counted,
             ),
         )
         if interrupted is None and wanted & STATEMENT_PROBES:
             analyze = analyze_queries and profile is not None
             snapshot = self._read_workload(snapshot, wanted, analyze, started)
         return snapshot
+
+    def _stop_counting(self) -> bool:
+        """Switch off, for this session, the statistics its own row reads would add to:
+        pg_stat_user_tables' and pg_stat_user_indexes' scan counters (track_counts) and
+        pg_stat_statements (its `track`), both or neither. Counted, the next run reads
+        them as the application's: a table read whole by the row count and by each
+        orphan count looks sequential-scan heavy, an index the probes descend looks
+        used. Both settings are a superuser's, or a role's granted SET ON PARAMETER
+        (PostgreSQL 15 on). Returns whether this run's reads count."""
+        try:
+            with self.connection.transaction():
+                self.connection.execute("SET track_counts = off")
+                self.connection.execute("SET pg_stat_statements.track = 'none'")
+        except psycopg.Error as error:
+            if self._lost(error):
+                raise
+            return True  # not allowed (permission denied): counted, as anyone's
+        return False
 
     def _read_workload(
         self, snapshot: Snapshot, wanted: frozenset[str], analyze: bool, started: float

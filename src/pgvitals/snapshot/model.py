@@ -636,6 +636,10 @@ class CollectionInfo:
     # history table (review runs no tool, so none is made): "Prisma" beside the
     # migration_lock.toml of a migrations folder
     migration_tools: list[str] | None = None
+    # whether this run's own row reads count in the statistics the rules read (scan
+    # counters, pg_stat_statements): False when the session could switch counting off
+    # (Collector._stop_counting); None: no rows read, or a snapshot from before
+    own_reads_counted: bool | None = None
 
 
 def entity(cls: type, query: str | None = None, *, since: int = 0) -> Any:

@@ -1,0 +1,121 @@
+"""pgvitals' own row reads (row counts, orphan counts, key-range descents) count in
+pg_stat_user_tables and pg_stat_user_indexes like anyone's, and the next run read them as
+the application's workload: a table read once by its row count and once per orphan count
+looked sequential-scan heavy, an index only the DEFAULT partition's key-range probe
+descends looked used. A session that may switch counting off (a superuser, or a role
+granted SET on both parameters) does, and leaves the counters as it found them."""
+
+from __future__ import annotations
+
+import time
+
+from pgvitals.connect import connect
+from pgvitals.engine import analyse
+from pgvitals.snapshot.collect import collect
+from pgvitals.snapshot.model import Snapshot
+from tests.conftest import Database
+
+TARGETS = 20  # one orphan count, one sequential scan of "visit", each
+SCHEMA = "".join(f"CREATE TABLE t{n:02}(id int PRIMARY KEY);" for n in range(TARGETS)) + (
+    "CREATE TABLE visit (id int PRIMARY KEY, "
+    + ", ".join(f"t{n:02}_id int" for n in range(TARGETS))
+    + ");"
+    "INSERT INTO visit (id) SELECT g FROM generate_series(1, 5000) g;"
+    # the key range of a DEFAULT partition is read by descending its index on the key
+    "CREATE TABLE log (at timestamptz NOT NULL, body text) PARTITION BY RANGE (at);"
+    "CREATE TABLE log_2026 PARTITION OF log"
+    "  FOR VALUES FROM ('2026-01-01 00:00+00') TO ('2027-01-01 00:00+00');"
+    "CREATE TABLE log_default PARTITION OF log DEFAULT;"
+    "CREATE INDEX log_at ON log (at);"
+    "INSERT INTO log SELECT '2025-01-01 00:00+00'::timestamptz + g * interval '1 hour', 'x'"
+    " FROM generate_series(1, 3000) g;"
+    "ANALYZE;"
+)
+
+
+def load(database: Database) -> None:
+    database.execute(SCHEMA)
+    with database.admin() as admin:
+        admin.execute("SELECT pg_catalog.pg_stat_force_next_flush()")
+    time.sleep(0.1)
+    with database.admin() as admin:
+        admin.execute("SELECT pg_stat_reset()")
+
+
+def settled(database: Database) -> None:
+    """Wait until the earlier runs' sessions are gone (a backend sends its counters as
+    it exits), and a little more for the last of them to land."""
+    deadline = time.monotonic() + 10
+    with database.admin() as admin:
+        while admin.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE application_name LIKE 'pgvitals%%' AND datname = current_database()"
+        ).fetchone() != (0,):
+            assert time.monotonic() < deadline, "an earlier run's session did not end"
+            time.sleep(0.05)
+    time.sleep(0.3)
+
+
+def run(dsn: str, database: Database) -> Snapshot:
+    settled(database)
+    session = connect(dsn)
+    try:
+        return collect(session)
+    finally:
+        session.close()
+
+
+def judged(snapshot: Snapshot) -> dict[str, list[tuple[str, str]]]:
+    """The findings the leaked reads changed: each rule's (object, severity)."""
+    rules = ("seq-scan-heavy-table", "unused-index")
+    findings = [f for f in analyse(snapshot).findings if f.rule in rules]
+    return {
+        rule: sorted((f.object, str(f.severity)) for f in findings if f.rule == rule)
+        for rule in rules
+    }
+
+
+def counters(database: Database) -> list[tuple[str, int, int]]:
+    with database.admin() as admin:
+        return admin.execute(
+            "SELECT relname, seq_scan, seq_tup_read FROM pg_stat_user_tables"
+            " UNION ALL SELECT indexrelname, idx_scan, 0 FROM pg_stat_user_indexes ORDER BY 1"
+        ).fetchall()
+
+
+def test_a_role_that_may_not_switch_counting_off_leaks_its_reads(database: Database) -> None:
+    load(database)
+    dsn = database.reader()
+    first = run(dsn, database)
+    assert first.collection.own_reads_counted is True
+    second = run(dsn, database)
+    before, after = judged(first), judged(second)
+    # the proof: nothing but the first run read the tables, yet the second judges
+    assert before["seq-scan-heavy-table"] == []
+    assert [name for name, _ in after["seq-scan-heavy-table"]] == ["public.visit"]
+    assert [name for name, _ in before["unused-index"]] == ["public.log_at"]
+    assert after["unused-index"] == []
+
+
+def test_a_run_that_switched_counting_off_leaves_the_next_run_unchanged(
+    database: Database,
+) -> None:
+    load(database)
+    untouched = counters(database)
+    first = run(database.dsn, database)  # a superuser
+    second = run(database.dsn, database)
+    assert judged(second) == judged(first)
+    assert [name for name, _ in judged(first)["unused-index"]] == ["public.log_at"]
+    settled(database)
+    assert counters(database) == untouched
+    assert first.collection.own_reads_counted is False
+
+
+def test_a_role_granted_the_settings_switches_counting_off(database: Database) -> None:
+    load(database)
+    untouched = counters(database)
+    dsn = database.reader(granted=True)
+    first = run(dsn, database)
+    settled(database)
+    assert counters(database) == untouched
+    assert first.collection.own_reads_counted is False
