@@ -61,6 +61,7 @@ from pgvitals.engine import (
 )
 from pgvitals.findings import SEVERITIES
 from pgvitals.fmt import parse_timestamp, plural
+from pgvitals.history.own import left_out
 from pgvitals.history.runs import new_run, target_of
 from pgvitals.history.store import (
     DEFAULT_LOCATION,
@@ -308,6 +309,12 @@ class Keeping:
             return cls()
         return cls(open_store(location), retention)
 
+    def without_own_reads(self, snapshot: Snapshot, connection: str) -> Snapshot:
+        """The snapshot less what the earlier runs the history kept read themselves."""
+        if self.store is None:
+            return snapshot
+        return left_out(snapshot, self.store.runs(target_of(snapshot, connection).key))
+
     def record(self, report: Report, snapshot: Snapshot, connection: str) -> None:
         if self.store is None:
             return
@@ -412,6 +419,7 @@ def check(
             profile_budget(config),
             analyze_queries,
         )
+        snapshot = keeping.without_own_reads(snapshot, connection)
         if verify_fixes:
             from pgvitals.verify import Target  # loads the SQL parser: only here
 

@@ -3,17 +3,21 @@ pg_stat_user_tables and pg_stat_user_indexes like anyone's, and the next run rea
 the application's workload: a table read once by its row count and once per orphan count
 looked sequential-scan heavy, an index only the DEFAULT partition's key-range probe
 descends looked used. A session that may switch counting off (a superuser, or a role
-granted SET on both parameters) does, and leaves the counters as it found them."""
+granted SET on both parameters) does, and leaves the counters as it found them; one that
+may not measures what it added, which a later run kept in the same history leaves out."""
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 from pgvitals.connect import connect
 from pgvitals.engine import analyse
 from pgvitals.snapshot.collect import collect
 from pgvitals.snapshot.model import Snapshot
 from tests.conftest import Database
+from tests.helpers import pgvitals
 
 TARGETS = 20  # one orphan count, one sequential scan of "visit", each
 SCHEMA = "".join(f"CREATE TABLE t{n:02}(id int PRIMARY KEY);" for n in range(TARGETS)) + (
@@ -79,7 +83,8 @@ def counters(database: Database) -> list[tuple[str, int, int]]:
     with database.admin() as admin:
         return admin.execute(
             "SELECT relname, seq_scan, seq_tup_read FROM pg_stat_user_tables"
-            " UNION ALL SELECT indexrelname, idx_scan, 0 FROM pg_stat_user_indexes ORDER BY 1"
+            " UNION ALL SELECT indexrelname, idx_scan, idx_tup_read FROM pg_stat_user_indexes"
+            " ORDER BY 1"
         ).fetchall()
 
 
@@ -119,3 +124,63 @@ def test_a_role_granted_the_settings_switches_counting_off(database: Database) -
     settled(database)
     assert counters(database) == untouched
     assert first.collection.own_reads_counted is False
+
+
+def checked(dsn: str, database: Database, folder: Path) -> dict[str, list[tuple[str, str]]]:
+    """`check --history` as a user runs it: the findings judged() looks at."""
+    settled(database)
+    report = folder / f"report-{time.monotonic_ns()}.json"
+    run = pgvitals("check", dsn, "--history", str(folder / "history.sqlite"), "-o", str(report))
+    assert run.exit_code in (0, 1), run.stderr
+    findings = json.loads(report.read_text())["findings"]
+    return {
+        rule: sorted((f["object"], f["severity"]) for f in findings if f["rule"] == rule)
+        for rule in ("seq-scan-heavy-table", "unused-index")
+    }
+
+
+def test_the_history_leaves_out_what_earlier_runs_read(database: Database, tmp_path: Path) -> None:
+    load(database)
+    dsn = database.reader()
+    first = checked(dsn, database, tmp_path)
+    # the runs' reads count (test above): each run measured them, the history kept them
+    assert checked(dsn, database, tmp_path) == first
+    assert checked(dsn, database, tmp_path) == first
+    assert [name for name, _ in first["unused-index"]] == ["public.log_at"]
+
+
+def test_measured_own_reads_are_what_the_counters_gained(database: Database) -> None:
+    load(database)
+    dsn = database.reader()
+    snapshot = run(dsn, database)
+    settled(database)
+    oids = {t.name: str(t.oid) for t in snapshot.tables}
+    oids |= {i.name: str(i.oid) for i in snapshot.indexes}
+    gained = {
+        oids[name]: [scans, rows] for name, scans, rows in counters(database) if scans or rows
+    }
+    assert snapshot.collection.own_reads == gained
+    assert gained[oids["visit"]] == [TARGETS + 1, (TARGETS + 1) * 5000]
+
+
+def test_the_session_has_its_settings_back_after_the_row_reads(database: Database) -> None:
+    # the workload reader and the rules read them: track_counts off would say that
+    # autovacuum cannot work, a pg_stat_statements.track set where the server does not
+    # load the extension would say it is loaded
+    load(database)
+    session = connect(database.dsn)
+    try:
+        before = session.execute(
+            "SELECT current_setting('track_counts'),"
+            " current_setting('pg_stat_statements.track', true)"
+        ).fetchone()
+        snapshot = collect(session)
+        after = session.execute(
+            "SELECT current_setting('track_counts'),"
+            " current_setting('pg_stat_statements.track', true)"
+        ).fetchone()
+    finally:
+        session.close()
+    assert snapshot.collection.own_reads_counted is False
+    assert after == before
+    assert not [f for f in analyse(snapshot).findings if f.rule == "autovacuum-disabled"]

@@ -710,7 +710,9 @@ def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft
     finding says their number is unknown. A run whose role may switch the counters
     off for its session (a superuser, or `GRANT SET ON PARAMETER track_counts,
     pg_stat_statements.track`) adds nothing to them nor to pg_stat_statements: the
-    runs before it are taken to be alike.
+    runs before it are taken to be alike. A run kept with `--history` records what its
+    reads added to each table and index; a later run with the same history leaves the
+    runs of its statistics window out of every counter (`pgvitals_runs_left_out`).
 
     ## Why it breaks
     A sequential scan reads every page of the table, whatever the query keeps;
@@ -739,7 +741,9 @@ def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft
         own_note = ""
         own_evidence: dict[str, object] = {}
         if own is None:
-            if read_whole(snap, table) and snap.collection.own_reads_counted is not False:
+            if snap.collection.own_reads_left_out is not None:
+                own_evidence = {"pgvitals_runs_left_out": snap.collection.own_reads_left_out}
+            elif read_whole(snap, table) and snap.collection.own_reads_counted is not False:
                 own_note = (
                     "; pgvitals' own row counts (one scan a run) are among them, how many"
                     " is unknown without pg_stat_statements"
@@ -837,6 +841,8 @@ class OwnScans:
         source = snap.statement_sources[0] if snap.statement_sources else None
         if source is None or source.status != "ran" or source.own_row_scans is None:
             return None
+        if snap.collection.own_reads_left_out is not None:
+            return None  # the history's runs were left out of the counters already
         since = snap.facts.window.since
         exact = source.stats_reset is not None and parse_timestamp(
             source.stats_reset

@@ -13,7 +13,7 @@ import difflib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, fields, is_dataclass
 from functools import partial
 from importlib import resources
@@ -252,6 +252,11 @@ class Collector:
         self.outside_names: dict[tuple[int, int], str] | None = None
         self.positions: dict[int, int | None] = {}
         self.unread_sequences: list[Sequence] | None = None  # None: not started
+        self.measuring = False  # reading rows in _measuring's transaction
+        self.own_reads_counted: bool | None = None  # None: no row read (see _measuring)
+        self.untracked = False  # pg_stat_statements.track set to none (_stop_counting)
+        # what this run's row reads added to each table's and index's counters (_measuring)
+        self.own_reads: dict[str, list[int]] | None = None
 
     def run(
         self,
@@ -267,7 +272,6 @@ class Collector:
         wanted = probes_to_run(DEFAULT_PROBES if probes is None else probes, profile is not None)
         if not wanted & ROW_PROBES:
             profile = None  # no rule needs rows
-        own_reads_counted = self._stop_counting() if profile is not None else None
         params = {"schemas": list(schemas)}
         if params["schemas"]:
             self._check_schemas(params["schemas"])
@@ -346,53 +350,54 @@ class Collector:
                 if "sequence_positions" in wanted:
                     self._step("sequence positions")
                     self._read_sequence_positions(sequences, beside and beside.positions)
-                if profile is not None:
-                    duplicates = "duplicate_rows" in wanted
-                    self._profile_tables(
-                        tables,
-                        constraint_rows,
-                        index_rows,
-                        profile,
-                        profiles,
-                        duplicates,
-                        measured_columns(columns, wanted),
-                        column_profiles,
-                    )
-                linked = {
-                    "orphan_counts",
-                    "violation_counts",
-                    "soft_delete_orphans",
-                    "default_partition_ranges",
-                }
-                if profile is not None and wanted & linked:
-                    # the references are a fact of the catalogs read so far
-                    _, constraints, indexes = self._assemble(
-                        columns, constraint_rows, index_rows, by_position, lookups, ready
-                    )
-                    so_far = {
-                        **catalog,
-                        "tables": tables,
-                        "columns": columns,
-                        "constraints": constraints,
-                        "indexes": indexes,
-                        "profiles": profiles,
+                with self._measuring(tables, index_rows) if profile else nullcontext():
+                    if profile is not None:
+                        duplicates = "duplicate_rows" in wanted
+                        self._profile_tables(
+                            tables,
+                            constraint_rows,
+                            index_rows,
+                            profile,
+                            profiles,
+                            duplicates,
+                            measured_columns(columns, wanted),
+                            column_profiles,
+                        )
+                    linked = {
+                        "orphan_counts",
+                        "violation_counts",
+                        "soft_delete_orphans",
+                        "default_partition_ranges",
                     }
-                    unfinished = CollectionInfo(0, 0, 0, params["schemas"], True, [])
-                    provisional = Snapshot(server=server, collection=unfinished, **so_far)
-                    if "orphan_counts" in wanted:
-                        self._count_orphans(provisional, profile, orphans)
-                    if "violation_counts" in wanted:
-                        self._count_violations(provisional, profile, violations)
-                    if "soft_delete_orphans" in wanted:
-                        self._count_soft_delete_orphans(provisional, profile, soft_orphans)
-                    if "default_partition_ranges" in wanted:
-                        self._read_default_ranges(provisional, profile, default_ranges)
-                if profile is not None and "exact_bloat" in wanted:
-                    self._step("bloat")
-                    _, _, indexes = self._assemble(
-                        columns, constraint_rows, index_rows, by_position, lookups, ready
-                    )
-                    self._measure_bloat(tables, indexes, profile, measures)
+                    if profile is not None and wanted & linked:
+                        # the references are a fact of the catalogs read so far
+                        _, constraints, indexes = self._assemble(
+                            columns, constraint_rows, index_rows, by_position, lookups, ready
+                        )
+                        so_far = {
+                            **catalog,
+                            "tables": tables,
+                            "columns": columns,
+                            "constraints": constraints,
+                            "indexes": indexes,
+                            "profiles": profiles,
+                        }
+                        unfinished = CollectionInfo(0, 0, 0, params["schemas"], True, [])
+                        provisional = Snapshot(server=server, collection=unfinished, **so_far)
+                        if "orphan_counts" in wanted:
+                            self._count_orphans(provisional, profile, orphans)
+                        if "violation_counts" in wanted:
+                            self._count_violations(provisional, profile, violations)
+                        if "soft_delete_orphans" in wanted:
+                            self._count_soft_delete_orphans(provisional, profile, soft_orphans)
+                        if "default_partition_ranges" in wanted:
+                            self._read_default_ranges(provisional, profile, default_ranges)
+                    if profile is not None and "exact_bloat" in wanted:
+                        self._step("bloat")
+                        _, _, indexes = self._assemble(
+                            columns, constraint_rows, index_rows, by_position, lookups, ready
+                        )
+                        self._measure_bloat(tables, indexes, profile, measures)
             except psycopg.Error as error:
                 if not (self._lost(error) or isinstance(error, TIMEOUTS)):
                     raise
@@ -435,7 +440,8 @@ class Collector:
                 skipped=self.skipped,
                 interrupted=interrupted,
                 profile=profile.describe() if profile is not None else None,
-                own_reads_counted=own_reads_counted,
+                own_reads_counted=self.own_reads_counted,
+                own_reads=self.own_reads,
             ),
         )
         if interrupted is None and wanted & STATEMENT_PROBES:
@@ -445,21 +451,79 @@ class Collector:
 
     def _stop_counting(self) -> bool:
         """Switch off, for this session, the statistics its own row reads would add to:
-        pg_stat_user_tables' and pg_stat_user_indexes' scan counters (track_counts) and
-        pg_stat_statements (its `track`), both or neither. Counted, the next run reads
-        them as the application's: a table read whole by the row count and by each
-        orphan count looks sequential-scan heavy, an index the probes descend looks
-        used. Both settings are a superuser's, or a role's granted SET ON PARAMETER
-        (PostgreSQL 15 on). Returns whether this run's reads count."""
+        pg_stat_user_tables' and pg_stat_user_indexes' scan counters (track_counts) and,
+        where the server loads it, pg_stat_statements (its `track`), both or neither.
+        Counted, the next run reads them as the application's: a table read whole by
+        the row count and by each orphan count looks sequential-scan heavy, an index the
+        probes descend looks used. Both settings are a superuser's, or a role's granted
+        SET ON PARAMETER (PostgreSQL 15 on). Returns whether this run's reads count."""
         try:
             with self.connection.transaction():
                 self.connection.execute("SET track_counts = off")
-                self.connection.execute("SET pg_stat_statements.track = 'none'")
+                loaded = self.connection.execute(
+                    "SELECT pg_catalog.current_setting('pg_stat_statements.track', true)"
+                    " IS NOT NULL"
+                ).fetchone()
+                if loaded and loaded[0]:
+                    self.connection.execute("SET pg_stat_statements.track = 'none'")
+                    self.untracked = True
         except psycopg.Error as error:
+            self.untracked = False
             if self._lost(error):
                 raise
             return True  # not allowed (permission denied): counted, as anyone's
         return False
+
+    def _resume_counting(self) -> None:
+        """The settings as they were: what is read next (pg_stat_statements' own
+        settings) and the session's later statements see them."""
+        if self.connection.closed or self.connection.broken:
+            return
+        self.connection.execute("RESET track_counts")
+        if self.untracked:  # (a setting not defined, reset, would be made a placeholder)
+            self.connection.execute("RESET pg_stat_statements.track")
+
+    @contextmanager
+    def _measuring(self, tables: list[Table], index_rows: list[Any]) -> Iterator[None]:
+        """Around the row reads: uncounted where the session may (_stop_counting), else
+        what they add to each table's and index's scan counters, exactly, for a later
+        run to leave out (the history keeps it). Measured, the reads run in one
+        transaction, each statement in a savepoint rolled back (no lock outlives it); a
+        session sends its counts only between transactions, so the counts it has not
+        sent (pg_stat_get_xact_*) grow by its own reads alone. Unknown (None) when the
+        reads stop early."""
+        self.own_reads_counted = self._stop_counting()
+        if not self.own_reads_counted:
+            try:
+                self.own_reads = {}  # this run's reads add nothing
+                yield
+            finally:
+                self._resume_counting()
+            return
+        oids = [t.oid for t in tables if t.kind in ("r", "m")] + [i.oid for i in index_rows]
+        query = (
+            "SELECT r.oid, pg_catalog.pg_stat_get_xact_numscans(r.oid),"
+            " pg_catalog.pg_stat_get_xact_tuples_returned(r.oid)"
+            " FROM pg_catalog.unnest(%s::pg_catalog.oid[]) AS r(oid)"
+        )
+
+        def counts() -> dict[int, tuple[int, int]]:
+            rows = self.connection.execute(query, [oids]).fetchall()
+            return {oid: (scans, tuples) for oid, scans, tuples in rows}
+
+        with self.connection.transaction():
+            before = counts()
+            self.measuring = True
+            try:
+                yield
+            finally:
+                self.measuring = False
+            after = counts()
+        self.own_reads = {
+            str(oid): [scans - before[oid][0], tuples - before[oid][1]]
+            for oid, (scans, tuples) in after.items()
+            if (scans, tuples) != before[oid]
+        }
 
     def _read_workload(
         self, snapshot: Snapshot, wanted: frozenset[str], analyze: bool, started: float
@@ -641,7 +705,13 @@ class Collector:
             self.catalog_queries += 1
         else:
             self.data_queries += 1
-        with self.connection.cursor(row_factory=row_factory) as cursor:
+        # measured (see _measuring): in a savepoint rolled back, which ends the statement's
+        # locks as autocommit would and keeps the counts it made
+        rolled_back = self.connection.transaction(force_rollback=True)
+        with (
+            rolled_back if self.measuring else nullcontext(),
+            self.connection.cursor(row_factory=row_factory) as cursor,
+        ):
             cursor.execute(marked(query), params)
             return cursor.fetchall()
 
