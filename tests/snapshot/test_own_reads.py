@@ -184,3 +184,20 @@ def test_the_session_has_its_settings_back_after_the_row_reads(database: Databas
     assert snapshot.collection.own_reads_counted is False
     assert after == before
     assert not [f for f in analyse(snapshot).findings if f.rule == "autovacuum-disabled"]
+
+
+def test_the_report_says_when_its_own_reads_count(database: Database, tmp_path: Path) -> None:
+    load(database)
+    said = {}
+    for who, dsn in (("superuser", database.dsn), ("reader", database.reader())):
+        settled(database)
+        report = tmp_path / f"{who}.md"
+        data = tmp_path / f"{who}.json"
+        run = pgvitals("check", dsn, "-o", str(report), "-o", str(data))
+        assert run.exit_code in (0, 1), run.stderr
+        collection = json.loads(data.read_text())["collection"]
+        said[who] = (collection["own_reads_counted"], "own row reads" in report.read_text())
+    assert said == {"superuser": (False, False), "reader": (True, True)}
+    role = f'"{database.name}_x_reader"'
+    grant = f"GRANT SET ON PARAMETER track_counts, pg_stat_statements.track TO {role}"
+    assert grant in (tmp_path / "reader.md").read_text()
