@@ -102,6 +102,7 @@ from pgvitals.snapshot.collect import UNREAD_CATALOGS, ProfileBudget, UnknownSch
 from pgvitals.snapshot.model import Snapshot
 from pgvitals.snapshot.probes import DEFAULT_PROBES
 from pgvitals.snapshot.samples import read_samples
+from pgvitals.snapshot.uncounted import uncounted
 
 if TYPE_CHECKING:
     from pgvitals.verify import Target
@@ -942,7 +943,8 @@ def with_samples(
         return analysis
     connection = connect(dsn, limits)
     try:
-        with progress_display("reading ") as step:
+        # not counted as the application's reads where the session may
+        with progress_display("reading ") as step, uncounted(connection):
             step("examples (--show-samples)")
             samples = read_samples(
                 connection, analysis.snapshot, analysis.findings, budget.per_table_ms

@@ -201,3 +201,24 @@ def test_the_report_says_when_its_own_reads_count(database: Database, tmp_path: 
     role = f'"{database.name}_x_reader"'
     grant = f"GRANT SET ON PARAMETER track_counts, pg_stat_statements.track TO {role}"
     assert grant in (tmp_path / "reader.md").read_text()
+
+
+def test_show_samples_reads_examples_uncounted(database: Database, tmp_path: Path) -> None:
+    database.execute(
+        "CREATE TABLE person (id int PRIMARY KEY, phone text);"
+        "INSERT INTO person SELECT g, CASE WHEN g % 2 = 0 THEN 'N/A' ELSE '555-' || g END"
+        " FROM generate_series(1, 40) g; ANALYZE person;"
+    )
+    with database.admin() as admin:
+        admin.execute("SELECT pg_catalog.pg_stat_force_next_flush()")
+    settled(database)
+    untouched = counters(database)
+    report = tmp_path / "report.json"
+    run = pgvitals("check", database.dsn, "--show-samples", "-o", str(report))
+    assert run.exit_code in (0, 1), run.stderr
+    (found,) = [
+        f for f in json.loads(report.read_text())["findings"] if f["rule"] == "placeholder-values"
+    ]
+    assert found["evidence"]["samples"]  # the examples were read, in a session of their own
+    settled(database)
+    assert counters(database) == untouched

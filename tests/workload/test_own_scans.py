@@ -215,3 +215,20 @@ def test_without_pg_stat_statements_a_run_that_counts_nothing_says_nothing_of_it
     assert finding.evidence["seq_scan"] == 25
     assert "seq_scan_by_pgvitals" not in finding.evidence
     assert "pgvitals' own" not in finding.message
+
+
+def test_explain_analyze_runs_the_applications_statements_uncounted(
+    stats_database: Database,
+) -> None:
+    # --analyze-queries executes the statements pg_stat_statements holds: once more each,
+    # which the next run would count as the application's
+    load_and_reset(stats_database, 5000, statements_first=False)
+    scan_by_application(stats_database, 3)
+    session = connect(stats_database.dsn)  # a superuser
+    try:
+        snapshot = collect(session, analyze_queries=True)
+    finally:
+        session.close()
+    assert any(plan.analyzed for plan in snapshot.query_plans)
+    time.sleep(0.5)  # its session's counts, were there any, are sent as it exits
+    assert seq_scans(stats_database) == 3

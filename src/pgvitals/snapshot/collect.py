@@ -65,6 +65,7 @@ from pgvitals.snapshot.profile import (
     quote_identifier,
 )
 from pgvitals.snapshot.ranges import written
+from pgvitals.snapshot.uncounted import uncounted
 from pgvitals.workload.collect import STATEMENT_PROBES, WorkloadBudget, WorkloadReader
 from pgvitals.workload.statement import OWN_MARKER
 
@@ -254,7 +255,6 @@ class Collector:
         self.unread_sequences: list[Sequence] | None = None  # None: not started
         self.measuring = False  # reading rows in _measuring's transaction
         self.own_reads_counted: bool | None = None  # None: no row read (see _measuring)
-        self.untracked = False  # pg_stat_statements.track set to none (_stop_counting)
         # what this run's row reads added to each table's and index's counters (_measuring)
         self.own_reads: dict[str, list[int]] | None = None
 
@@ -449,57 +449,26 @@ class Collector:
             snapshot = self._read_workload(snapshot, wanted, analyze, started)
         return snapshot
 
-    def _stop_counting(self) -> bool:
-        """Switch off, for this session, the statistics its own row reads would add to:
-        pg_stat_user_tables' and pg_stat_user_indexes' scan counters (track_counts) and,
-        where the server loads it, pg_stat_statements (its `track`), both or neither.
-        Counted, the next run reads them as the application's: a table read whole by
-        the row count and by each orphan count looks sequential-scan heavy, an index the
-        probes descend looks used. Both settings are a superuser's, or a role's granted
-        SET ON PARAMETER (PostgreSQL 15 on). Returns whether this run's reads count."""
-        try:
-            with self.connection.transaction():
-                self.connection.execute("SET track_counts = off")
-                loaded = self.connection.execute(
-                    "SELECT pg_catalog.current_setting('pg_stat_statements.track', true)"
-                    " IS NOT NULL"
-                ).fetchone()
-                if loaded and loaded[0]:
-                    self.connection.execute("SET pg_stat_statements.track = 'none'")
-                    self.untracked = True
-        except psycopg.Error as error:
-            self.untracked = False
-            if self._lost(error):
-                raise
-            return True  # not allowed (permission denied): counted, as anyone's
-        return False
-
-    def _resume_counting(self) -> None:
-        """The settings as they were: what is read next (pg_stat_statements' own
-        settings) and the session's later statements see them."""
-        if self.connection.closed or self.connection.broken:
-            return
-        self.connection.execute("RESET track_counts")
-        if self.untracked:  # (a setting not defined, reset, would be made a placeholder)
-            self.connection.execute("RESET pg_stat_statements.track")
-
     @contextmanager
     def _measuring(self, tables: list[Table], index_rows: list[Any]) -> Iterator[None]:
-        """Around the row reads: uncounted where the session may (_stop_counting), else
-        what they add to each table's and index's scan counters, exactly, for a later
+        """Around the row reads: uncounted where the session may (snapshot/uncounted.py),
+        else what they add to each table's and index's scan counters, exactly, for a later
         run to leave out (the history keeps it). Measured, the reads run in one
         transaction, each statement in a savepoint rolled back (no lock outlives it); a
         session sends its counts only between transactions, so the counts it has not
         sent (pg_stat_get_xact_*) grow by its own reads alone. Unknown (None) when the
         reads stop early."""
-        self.own_reads_counted = self._stop_counting()
-        if not self.own_reads_counted:
-            try:
+        with uncounted(self.connection) as counted:
+            self.own_reads_counted = counted
+            if counted:
+                with self._measured(tables, index_rows):
+                    yield
+            else:
                 self.own_reads = {}  # this run's reads add nothing
                 yield
-            finally:
-                self._resume_counting()
-            return
+
+    @contextmanager
+    def _measured(self, tables: list[Table], index_rows: list[Any]) -> Iterator[None]:
         oids = [t.oid for t in tables if t.kind in ("r", "m")] + [i.oid for i in index_rows]
         query = (
             "SELECT r.oid, pg_catalog.pg_stat_get_xact_numscans(r.oid),"
