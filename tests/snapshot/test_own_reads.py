@@ -18,6 +18,7 @@ from pgvitals.snapshot.collect import collect
 from pgvitals.snapshot.model import Snapshot
 from tests.conftest import Database
 from tests.helpers import pgvitals
+from tests.workload.conftest import require
 
 TARGETS = 20  # one orphan count, one sequential scan of "visit", each
 SCHEMA = "".join(f"CREATE TABLE t{n:02}(id int PRIMARY KEY);" for n in range(TARGETS)) + (
@@ -100,6 +101,11 @@ def test_a_role_that_may_not_switch_counting_off_leaks_its_reads(database: Datab
     assert [name for name, _ in after["seq-scan-heavy-table"]] == ["public.visit"]
     assert [name for name, _ in before["unused-index"]] == ["public.log_at"]
     assert after["unused-index"] == []
+    # without pg_stat_statements or a history, the finding says how many a run are its own
+    (heavy,) = [f for f in analyse(second).findings if f.rule == "seq-scan-heavy-table"]
+    assert heavy.evidence["seq_scan_by_pgvitals"] is None  # how many runs: unknown
+    assert heavy.evidence["seq_scans_a_run"] == TARGETS + 1
+    assert f"pgvitals' own reads ({TARGETS + 1} sequential scans a run" in heavy.message
 
 
 def test_a_run_that_switched_counting_off_leaves_the_next_run_unchanged(
@@ -222,3 +228,26 @@ def test_show_samples_reads_examples_uncounted(database: Database, tmp_path: Pat
     assert found["evidence"]["samples"]  # the examples were read, in a session of their own
     settled(database)
     assert counters(database) == untouched
+
+
+def test_pg_stat_statements_runs_each_read_as_this_one_did(database: Database) -> None:
+    # a role whose reads count, without --history: pg_stat_statements holds one row count
+    # of "visit" a run, but each run also scanned it once per orphan count
+    require(database, "pg_stat_statements")
+    database.execute(SCHEMA.replace("generate_series(1, 5000)", "generate_series(1, 20000)"))
+    with database.admin() as admin:
+        admin.execute("SELECT pg_catalog.pg_stat_force_next_flush()")
+        time.sleep(0.1)
+        admin.execute("SELECT pg_stat_reset()")
+        time.sleep(0.01)
+        admin.execute("SELECT pg_stat_statements_reset()")  # within the window
+    dsn = database.reader()
+    run(dsn, database)
+    second = run(dsn, database)
+    (found,) = [f for f in analyse(second).findings if f.rule == "seq-scan-heavy-table"]
+    assert found.object == "public.visit"
+    assert found.evidence["seq_scan"] == TARGETS + 1
+    assert found.evidence["seq_scan_by_pgvitals"] == TARGETS + 1
+    assert found.evidence["seq_scan_by_pgvitals_is"] == "estimated"
+    assert found.evidence["seq_scans_a_run"] == TARGETS + 1
+    assert found.severity == "low"  # medium by its size, were the scans the application's
