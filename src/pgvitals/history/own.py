@@ -1,8 +1,8 @@
 """pgvitals' own row reads that earlier runs kept in the history, left out of the counters
 a run judges from.
 
-A role that may not switch counting off for its session (snapshot/collect.py,
-Collector._stop_counting) adds its row counts, orphan counts and key-range descents to
+A role that may not switch counting off for its session (snapshot/
+uncounted.py) adds its row counts, orphan counts and key-range descents to
 pg_stat_user_tables and pg_stat_user_indexes like the application's reads; each run
 measures exactly what it added (collection.own_reads) and the history keeps it in the
 run's summary. A later run of the same database subtracts what the runs taken within its

@@ -638,7 +638,7 @@ class CollectionInfo:
     migration_tools: list[str] | None = None
     # whether this run's own row reads count in the statistics the rules read (scan
     # counters, pg_stat_statements): False when the session could switch counting off
-    # (Collector._stop_counting); None: no rows read, or a snapshot from before
+    # (snapshot/uncounted.py); None: no rows read, or a snapshot from before
     own_reads_counted: bool | None = None
     # what this run's row reads added to the scan counters, by table or index OID (as
     # text): [scans, rows read], sequential for a table; {} when they added nothing;
