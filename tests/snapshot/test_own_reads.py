@@ -251,3 +251,31 @@ def test_pg_stat_statements_runs_each_read_as_this_one_did(database: Database) -
     assert found.evidence["seq_scan_by_pgvitals_is"] == "estimated"
     assert found.evidence["seq_scans_a_run"] == TARGETS + 1
     assert found.severity == "low"  # medium by its size, were the scans the application's
+
+
+def test_measured_reads_hold_no_lock_past_their_statement(database: Database) -> None:
+    # measured, the row reads share one transaction: each statement's savepoint is rolled
+    # back, which ends its locks as autocommit would (SPEC §3: no lock is held longer)
+    load(database)
+    session = connect(database.reader())
+    backend = session.info.backend_pid
+    held: dict[str, list[str]] = {}
+
+    def locks_at(step: str) -> None:
+        if step in ("data: public.visit", "data: public.log_default key range"):
+            with database.admin() as admin:
+                rows = admin.execute(
+                    "SELECT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE l.pid = %s AND n.nspname = 'public'",
+                    [backend],
+                ).fetchall()
+            held[step] = [name for (name,) in rows]
+
+    try:
+        snapshot = collect(session, progress=locks_at)
+    finally:
+        session.close()
+    assert snapshot.collection.own_reads_counted is True
+    assert snapshot.collection.own_reads  # measured
+    assert held == {"data: public.visit": [], "data: public.log_default key range": []}
