@@ -87,6 +87,20 @@ class Database:
     def admin(self) -> psycopg.Connection:
         return psycopg.connect(self.dsn, autocommit=True)
 
+    def reader(self, granted: bool = False) -> str:
+        """The DSN of a new role, no superuser, that reads the statistics and the public
+        tables and sequences: its reads count in the statistics, as anyone's, unless
+        `granted` SET on track_counts and pg_stat_statements.track (snapshot/uncounted.py)."""
+        role = f"{self.name}_x_reader"
+        self.execute(
+            f"CREATE ROLE {role} LOGIN; GRANT pg_read_all_stats TO {role};"
+            f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role};"
+            f"GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};"
+        )
+        if granted:
+            self.execute(f"GRANT SET ON PARAMETER track_counts, pg_stat_statements.track TO {role}")
+        return self.server.dsn(self.name, user=role)
+
 
 def workload_settings(bin_dir: Path | None) -> dict[str, str]:
     """pg_stat_statements loaded where the server has it, so that a test database that

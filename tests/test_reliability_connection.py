@@ -238,11 +238,21 @@ def run_bounded(work: Callable[[], Snapshot], bound_s: float) -> Snapshot:
     return outcome[0]
 
 
-def test_a_stopped_backend_does_not_hang_the_data_phase(database) -> None:
+# a role whose reads count reads rows in one transaction, each statement in a savepoint
+# (snapshot/collect.py, Collector._measured): the same bounds and the same partial results
+BY_WHOM = pytest.mark.parametrize("counted", [False, True], ids=["uncounted", "counted"])
+
+
+def dsn_of(database, counted: bool) -> str:
+    return database.reader() if counted else database.dsn
+
+
+@BY_WHOM
+def test_a_stopped_backend_does_not_hang_the_data_phase(database, counted: bool) -> None:
     database.execute(
         "CREATE TABLE first_read (id int PRIMARY KEY); CREATE TABLE stalls (id int PRIMARY KEY)"
     )
-    session = connect(database.dsn, Limits(statement_timeout_ms=500, grace_s=1))
+    session = connect(dsn_of(database, counted), Limits(statement_timeout_ms=500, grace_s=1))
     backend = session.info.backend_pid
     stopped: list[int] = []
 
@@ -271,13 +281,17 @@ def test_a_stopped_backend_does_not_hang_the_data_phase(database) -> None:
 # ---- 5. --statement-timeout bounds the row reads too -----------------------------------
 
 
-def test_row_reads_honour_a_statement_timeout_below_the_per_table_budget(database) -> None:
+@BY_WHOM
+def test_row_reads_honour_a_statement_timeout_below_the_per_table_budget(
+    database, counted: bool
+) -> None:
     database.execute(
         "CREATE TABLE waited_for (id int PRIMARY KEY); INSERT INTO waited_for VALUES (1)"
     )
+    dsn = dsn_of(database, counted)
     holder = psycopg.connect(database.dsn)
     holder.execute("LOCK TABLE waited_for IN ACCESS EXCLUSIVE MODE")  # transaction stays open
-    session = connect(database.dsn, Limits(statement_timeout_ms=300, lock_timeout_ms=60_000))
+    session = connect(dsn, Limits(statement_timeout_ms=300, lock_timeout_ms=60_000))
     reached: dict[str, float] = {}
 
     def note(step: str) -> None:
@@ -435,9 +449,9 @@ INSERT INTO accounts (email) VALUES ('a'), ('b');
 """
 
 
-def collect_losing_the_connection_at(database, step: str) -> Snapshot:
+def collect_losing_the_connection_at(database, step: str, counted: bool = False) -> Snapshot:
     """Collect, terminating the session's backend just before `step` starts."""
-    session = connect(database.dsn)
+    session = connect(dsn_of(database, counted))
     backend = session.info.backend_pid
 
     def terminate(reached: str) -> None:
@@ -490,9 +504,10 @@ def test_a_snapshot_with_unread_catalogs_runs_no_check(database, tmp_path: Path)
     assert all(f"{unread_from('indexes')} not read" in c["reason"] for c in report["checks"])
 
 
-def test_a_connection_lost_reading_rows_keeps_the_definitions(database) -> None:
+@BY_WHOM
+def test_a_connection_lost_reading_rows_keeps_the_definitions(database, counted: bool) -> None:
     database.execute(SHAPES)
-    snapshot = collect_losing_the_connection_at(database, "data: public.events")
+    snapshot = collect_losing_the_connection_at(database, "data: public.events", counted)
     index = next(i for i in snapshot.indexes if i.name == "accounts_lower_email")
     assert index.definition and "lower(email)" in index.definition
     check = next(c for c in snapshot.constraints if c.kind == "c")

@@ -61,6 +61,7 @@ from pgvitals.engine import (
 )
 from pgvitals.findings import SEVERITIES
 from pgvitals.fmt import parse_timestamp, plural
+from pgvitals.history.own import left_out
 from pgvitals.history.runs import new_run, target_of
 from pgvitals.history.store import (
     DEFAULT_LOCATION,
@@ -101,6 +102,7 @@ from pgvitals.snapshot.collect import UNREAD_CATALOGS, ProfileBudget, UnknownSch
 from pgvitals.snapshot.model import Snapshot
 from pgvitals.snapshot.probes import DEFAULT_PROBES
 from pgvitals.snapshot.samples import read_samples
+from pgvitals.snapshot.uncounted import uncounted
 
 if TYPE_CHECKING:
     from pgvitals.verify import Target
@@ -308,6 +310,12 @@ class Keeping:
             return cls()
         return cls(open_store(location), retention)
 
+    def without_own_reads(self, snapshot: Snapshot, connection: str) -> Snapshot:
+        """The snapshot less what the earlier runs the history kept read themselves."""
+        if self.store is None:
+            return snapshot
+        return left_out(snapshot, self.store.runs(target_of(snapshot, connection).key))
+
     def record(self, report: Report, snapshot: Snapshot, connection: str) -> None:
         if self.store is None:
             return
@@ -413,6 +421,7 @@ def check(
             profile_budget(config),
             analyze_queries,
         )
+        snapshot = keeping.without_own_reads(snapshot, connection)
         if verify_fixes:
             from pgvitals.verify import Target  # loads the SQL parser: only here
 
@@ -935,7 +944,8 @@ def with_samples(
         return analysis
     connection = connect(dsn, limits)
     try:
-        with progress_display("reading ") as step:
+        # not counted as the application's reads where the session may
+        with progress_display("reading ") as step, uncounted(connection):
             step("examples (--show-samples)")
             samples = read_samples(
                 connection, analysis.snapshot, analysis.findings, budget.per_table_ms

@@ -1723,6 +1723,11 @@ def build_report(
             "data_profiled": snap.collection.data_profiled,
             "skipped": snap.collection.skipped,
             "interrupted": snap.collection.interrupted,
+            # whether this run's row reads add to the scan counters (False: switched off
+            # for the session), and how many earlier runs' the history left out
+            "own_reads_counted": snap.collection.own_reads_counted,
+            "own_reads_left_out_of_runs": snap.collection.own_reads_left_out,
+            "role": snap.server.current_user,
         },
         settings={"track_counts": snap.server.settings.get("track_counts", "on")},
         rls_enabled_tables=sum(1 for t in snap.tables if t.is_regular and t.rls_enabled),

@@ -2,7 +2,8 @@
 anyone's: after about twenty runs, seq-scan-heavy-table fired on tables nobody else
 reads (pagila, Umami). pg_stat_statements knows pgvitals' own statements (they carry
 its comment), so the rule leaves them out where it can tell exactly, and says how
-uncertain it is elsewhere."""
+uncertain it is elsewhere. A role that may switch counting off for its session does
+(tests/snapshot/test_own_reads.py): these runs are by one that may not."""
 
 from __future__ import annotations
 
@@ -62,19 +63,24 @@ def run_check(database: Database, runs: int) -> Snapshot:
     """`runs` collections (each counts the table's rows), the last one returned once
     the counters hold every earlier run's scans (a backend flushes them as it exits)."""
     snapshot = None
+    dsn = database.reader()
     for number in range(runs):
         if number == runs - 1:
             deadline = time.monotonic() + 10
             while seq_scans(database) < number + app_scans(database):
                 assert time.monotonic() < deadline, "the earlier runs' scans were not flushed"
                 time.sleep(0.05)
-        session = connect(database.dsn)
-        try:
-            snapshot = collect(session)
-        finally:
-            session.close()
+        snapshot = collect_once(dsn)
     assert snapshot is not None
     return snapshot
+
+
+def collect_once(dsn: str) -> Snapshot:
+    session = connect(dsn)
+    try:
+        return collect(session)
+    finally:
+        session.close()
 
 
 _app_scans: dict[str, int] = {}
@@ -156,3 +162,73 @@ def test_without_pg_stat_statements_the_own_scans_are_said_to_be_unknown(
     assert "seq_scan_by_pgvitals" in finding.evidence
     assert finding.evidence["seq_scan_by_pgvitals"] is None  # unknown
     assert "pgvitals' own row counts" in finding.message
+
+
+def test_a_run_that_may_switch_counting_off_adds_to_neither_counter(
+    stats_database: Database,
+) -> None:
+    # a superuser: its row counts are in neither the table's counter nor pg_stat_statements,
+    # so none of the table's 25 scans is taken for its own
+    load_and_reset(stats_database, 5000, statements_first=False)
+    scan_by_application(stats_database, 25)
+    for _ in range(3):
+        snapshot = collect_once(stats_database.dsn)
+        assert snapshot.collection.own_reads_counted is False
+    (finding,) = found(snapshot)
+    assert finding.evidence["seq_scan"] == 25
+    assert "seq_scan_by_pgvitals" not in finding.evidence
+    with stats_database.admin() as admin:
+        own = admin.execute(
+            "SELECT count(*) FROM pg_stat_statements"
+            " WHERE query LIKE '/* pgvitals */%' AND query LIKE '%Weird%'"
+        ).fetchone()
+    assert own == (0,)
+
+
+def test_earlier_counted_runs_are_all_left_out_by_one_that_counts_nothing(
+    stats_database: Database,
+) -> None:
+    # two runs by a role whose reads count, then one by a superuser: pg_stat_statements
+    # holds the two counts, and both are in the table's counter
+    load_and_reset(stats_database, 5000, statements_first=False)
+    scan_by_application(stats_database, 25)
+    run_check(stats_database, 3)  # the third run's count lands once its session ends
+    deadline = time.monotonic() + 10
+    while seq_scans(stats_database) < 28:
+        assert time.monotonic() < deadline, "the earlier runs' scans were not flushed"
+        time.sleep(0.05)
+    snapshot = collect_once(stats_database.dsn)
+    (finding,) = found(snapshot)
+    assert finding.evidence["seq_scan"] == 28
+    assert finding.evidence["seq_scan_by_pgvitals"] == 3
+
+
+def test_without_pg_stat_statements_a_run_that_counts_nothing_says_nothing_of_its_own(
+    database: Database,
+) -> None:
+    load(database, 5000)
+    with database.admin() as admin:
+        admin.execute("SELECT pg_stat_reset()")
+    scan_by_application(database, 25)
+    snapshot = collect_once(database.dsn)  # a superuser
+    (finding,) = found(snapshot)
+    assert finding.evidence["seq_scan"] == 25
+    assert "seq_scan_by_pgvitals" not in finding.evidence
+    assert "pgvitals' own" not in finding.message
+
+
+def test_explain_analyze_runs_the_applications_statements_uncounted(
+    stats_database: Database,
+) -> None:
+    # --analyze-queries executes the statements pg_stat_statements holds: once more each,
+    # which the next run would count as the application's
+    load_and_reset(stats_database, 5000, statements_first=False)
+    scan_by_application(stats_database, 3)
+    session = connect(stats_database.dsn)  # a superuser
+    try:
+        snapshot = collect(session, analyze_queries=True)
+    finally:
+        session.close()
+    assert any(plan.analyzed for plan in snapshot.query_plans)
+    time.sleep(0.5)  # its session's counts, were there any, are sent as it exits
+    assert seq_scans(stats_database) == 3

@@ -112,6 +112,9 @@ def summarise(report: Report, snapshot: Snapshot) -> dict[str, Any]:
         # another OID under the same name: the database was created again (a staging copy
         # restored, say) and its counters started from nothing
         "database_oid": snapshot.server.database_oid,
+        # what this run's own row reads added to the counters, for later runs to leave
+        # out (history/own.py)
+        "own_reads": snapshot.collection.own_reads,
         "top_tables": [
             {
                 "table": t.qualname,

@@ -20,6 +20,7 @@ from pgvitals.render import renderer
 from pgvitals.render.escape import visible, visible_value
 from pgvitals.render.view import TOP_TABLES, column_title, layout
 from pgvitals.report import ACTIVITY_CLASSES, Report, TableActivity
+from pgvitals.snapshot.profile import quote_identifier
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -312,6 +313,7 @@ def report_context(report: Report) -> dict[str, Any]:
         "collection_skipped": report.collection["skipped"],
         "not_checked": report.not_checked_summary(),
         "data_profiled": report.collection["data_profiled"],
+        "own_reads": own_reads(report.collection),
         "plan": report.plan,
         "risks": report.risks,
         "verification": report.verification,
@@ -376,3 +378,15 @@ def environment() -> Environment:
 def render_markdown(report: Report) -> str:
     template = environment().get_template("report.md.j2")
     return template.render(**report_context(report))
+
+
+def own_reads(collection: dict[str, Any]) -> dict[str, Any]:
+    """What pgvitals' own row reads did to the counters the activity and index rules
+    read (snapshot/collect.py, Collector._measuring; history/own.py): `left_out`, the
+    earlier runs the history left out; `counted`, whether this run's add to them."""
+    return {
+        "left_out": collection.get("own_reads_left_out_of_runs"),
+        "counted": collection.get("own_reads_counted"),
+        "grant": "GRANT SET ON PARAMETER track_counts, pg_stat_statements.track TO "
+        + quote_identifier(collection.get("role") or "ROLE"),
+    }

@@ -707,7 +707,16 @@ def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft
     window, they are left out exactly: the finding needs the thresholds without them.
     Where it counts from before the window, up to that many may be pgvitals' own: a
     table heavy only with them is low, saying so. Without pg_stat_statements the
-    finding says their number is unknown.
+    finding says their number is unknown. The other probes scan too (one orphan count
+    per inferred reference from the table): where this run's reads count, it measures
+    them (`seq_scans_a_run`), and takes each earlier run pg_stat_statements knows of to
+    have read as it did: an estimate, so a table heavy only with them is low, not left
+    out. A run whose role may switch the counters
+    off for its session (a superuser, or `GRANT SET ON PARAMETER track_counts,
+    pg_stat_statements.track`) adds nothing to them nor to pg_stat_statements: the
+    runs before it are taken to be alike. A run kept with `--history` records what its
+    reads added to each table and index; a later run with the same history leaves the
+    runs of its statistics window out of every counter (`pgvitals_runs_left_out`).
 
     ## Why it breaks
     A sequential scan reads every page of the table, whatever the query keeps;
@@ -735,19 +744,39 @@ def seq_scan_heavy_table(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft
         own_severity: str | None = None
         own_note = ""
         own_evidence: dict[str, object] = {}
+        per_run = scans_a_run(snap, table)
         if own is None:
-            if read_whole(snap, table):
+            if snap.collection.own_reads_left_out is not None:
+                own_evidence = {"pgvitals_runs_left_out": snap.collection.own_reads_left_out}
+            elif per_run > 1:
+                own_note = (
+                    f"; pgvitals' own reads ({per_run:,} sequential scans a run: its row count"
+                    " and probes) are among them, how many runs' is unknown without"
+                    " pg_stat_statements or --history"
+                )
+                own_evidence = {"seq_scan_by_pgvitals": None, "seq_scans_a_run": per_run}
+            elif read_whole(snap, table) and snap.collection.own_reads_counted is not False:
                 own_note = (
                     "; pgvitals' own row counts (one scan a run) are among them, how many"
                     " is unknown without pg_stat_statements"
                 )
                 own_evidence = {"seq_scan_by_pgvitals": None}  # unknown
         elif mine := own.scans(snap, table, scans):
+            if per_run > 1:  # each earlier run taken to have read as this one did
+                mine = min(scans, mine * per_run)
             heavy = heavily_scanned(snap, *without_own(scans, rows_read, mine), opts)
             own_evidence = {"seq_scan_by_pgvitals": mine, "pg_stat_statements_since": own.since}
-            if own.exact and not heavy:
+            if own.exact and per_run <= 1 and not heavy:
                 continue  # the rest is too few: the tool would be judging its own reads
-            if own.exact:
+            if per_run > 1:
+                own_evidence.update(seq_scan_by_pgvitals_is="estimated", seq_scans_a_run=per_run)
+                own_note = (
+                    f"; about {mine:,} of them may be pgvitals' own reads (its row counts"
+                    f" in pg_stat_statements, each run reading as this one: {per_run:,}"
+                    " sequential scans)"
+                )
+                own_severity = None if heavy else LOW
+            elif own.exact:
                 own_note = f"; {mine:,} of them pgvitals' own row counts, not judged"
             else:
                 own_evidence["seq_scan_by_pgvitals_is"] = "at most"
@@ -834,14 +863,17 @@ class OwnScans:
         source = snap.statement_sources[0] if snap.statement_sources else None
         if source is None or source.status != "ran" or source.own_row_scans is None:
             return None
+        if snap.collection.own_reads_left_out is not None:
+            return None  # the history's runs were left out of the counters already
         since = snap.facts.window.since
         exact = source.stats_reset is not None and parse_timestamp(
             source.stats_reset
         ) >= parse_timestamp(since)
         # this run's own count ran after the table counters were read: it is in
-        # pg_stat_statements but not yet in the counter
+        # pg_stat_statements but not yet in the counter (unless the run counted nothing)
+        this_run = 0 if snap.collection.own_reads_counted is False else 1
         calls = {
-            oid: count - (1 if read_whole(snap, snap.table_by_oid.get(oid)) else 0)
+            oid: count - (this_run if read_whole(snap, snap.table_by_oid.get(oid)) else 0)
             for oid, count in source.own_row_scans
         }
         return cls(calls, source.stats_reset, exact)
@@ -858,6 +890,16 @@ class OwnScans:
             if leaf.seq_scan is not None
         ]
         return scans - max(others, default=scans)
+
+
+def scans_a_run(snap: Snapshot, table: Table) -> int:
+    """The sequential scans this run's own reads made of a table (its row count, orphan
+    counts, ...: measured, collection.own_reads) where they count; 0 where not known,
+    not counted, or for a partitioned table."""
+    reads = snap.collection.own_reads
+    if not snap.collection.own_reads_counted or reads is None or table.kind == "p":
+        return 0
+    return reads.get(str(table.oid), [0, 0])[0]
 
 
 def without_own(scans: int, rows_read: int, mine: int) -> tuple[int, int]:

@@ -13,7 +13,7 @@ import difflib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, fields, is_dataclass
 from functools import partial
 from importlib import resources
@@ -65,6 +65,7 @@ from pgvitals.snapshot.profile import (
     quote_identifier,
 )
 from pgvitals.snapshot.ranges import written
+from pgvitals.snapshot.uncounted import uncounted
 from pgvitals.workload.collect import STATEMENT_PROBES, WorkloadBudget, WorkloadReader
 from pgvitals.workload.statement import OWN_MARKER
 
@@ -252,6 +253,10 @@ class Collector:
         self.outside_names: dict[tuple[int, int], str] | None = None
         self.positions: dict[int, int | None] = {}
         self.unread_sequences: list[Sequence] | None = None  # None: not started
+        self.measuring = False  # reading rows in _measuring's transaction
+        self.own_reads_counted: bool | None = None  # None: no row read (see _measuring)
+        # what this run's row reads added to each table's and index's counters (_measuring)
+        self.own_reads: dict[str, list[int]] | None = None
 
     def run(
         self,
@@ -345,53 +350,54 @@ class Collector:
                 if "sequence_positions" in wanted:
                     self._step("sequence positions")
                     self._read_sequence_positions(sequences, beside and beside.positions)
-                if profile is not None:
-                    duplicates = "duplicate_rows" in wanted
-                    self._profile_tables(
-                        tables,
-                        constraint_rows,
-                        index_rows,
-                        profile,
-                        profiles,
-                        duplicates,
-                        measured_columns(columns, wanted),
-                        column_profiles,
-                    )
-                linked = {
-                    "orphan_counts",
-                    "violation_counts",
-                    "soft_delete_orphans",
-                    "default_partition_ranges",
-                }
-                if profile is not None and wanted & linked:
-                    # the references are a fact of the catalogs read so far
-                    _, constraints, indexes = self._assemble(
-                        columns, constraint_rows, index_rows, by_position, lookups, ready
-                    )
-                    so_far = {
-                        **catalog,
-                        "tables": tables,
-                        "columns": columns,
-                        "constraints": constraints,
-                        "indexes": indexes,
-                        "profiles": profiles,
+                with self._measuring(tables, index_rows) if profile else nullcontext():
+                    if profile is not None:
+                        duplicates = "duplicate_rows" in wanted
+                        self._profile_tables(
+                            tables,
+                            constraint_rows,
+                            index_rows,
+                            profile,
+                            profiles,
+                            duplicates,
+                            measured_columns(columns, wanted),
+                            column_profiles,
+                        )
+                    linked = {
+                        "orphan_counts",
+                        "violation_counts",
+                        "soft_delete_orphans",
+                        "default_partition_ranges",
                     }
-                    unfinished = CollectionInfo(0, 0, 0, params["schemas"], True, [])
-                    provisional = Snapshot(server=server, collection=unfinished, **so_far)
-                    if "orphan_counts" in wanted:
-                        self._count_orphans(provisional, profile, orphans)
-                    if "violation_counts" in wanted:
-                        self._count_violations(provisional, profile, violations)
-                    if "soft_delete_orphans" in wanted:
-                        self._count_soft_delete_orphans(provisional, profile, soft_orphans)
-                    if "default_partition_ranges" in wanted:
-                        self._read_default_ranges(provisional, profile, default_ranges)
-                if profile is not None and "exact_bloat" in wanted:
-                    self._step("bloat")
-                    _, _, indexes = self._assemble(
-                        columns, constraint_rows, index_rows, by_position, lookups, ready
-                    )
-                    self._measure_bloat(tables, indexes, profile, measures)
+                    if profile is not None and wanted & linked:
+                        # the references are a fact of the catalogs read so far
+                        _, constraints, indexes = self._assemble(
+                            columns, constraint_rows, index_rows, by_position, lookups, ready
+                        )
+                        so_far = {
+                            **catalog,
+                            "tables": tables,
+                            "columns": columns,
+                            "constraints": constraints,
+                            "indexes": indexes,
+                            "profiles": profiles,
+                        }
+                        unfinished = CollectionInfo(0, 0, 0, params["schemas"], True, [])
+                        provisional = Snapshot(server=server, collection=unfinished, **so_far)
+                        if "orphan_counts" in wanted:
+                            self._count_orphans(provisional, profile, orphans)
+                        if "violation_counts" in wanted:
+                            self._count_violations(provisional, profile, violations)
+                        if "soft_delete_orphans" in wanted:
+                            self._count_soft_delete_orphans(provisional, profile, soft_orphans)
+                        if "default_partition_ranges" in wanted:
+                            self._read_default_ranges(provisional, profile, default_ranges)
+                    if profile is not None and "exact_bloat" in wanted:
+                        self._step("bloat")
+                        _, _, indexes = self._assemble(
+                            columns, constraint_rows, index_rows, by_position, lookups, ready
+                        )
+                        self._measure_bloat(tables, indexes, profile, measures)
             except psycopg.Error as error:
                 if not (self._lost(error) or isinstance(error, TIMEOUTS)):
                     raise
@@ -434,12 +440,59 @@ class Collector:
                 skipped=self.skipped,
                 interrupted=interrupted,
                 profile=profile.describe() if profile is not None else None,
+                own_reads_counted=self.own_reads_counted,
+                own_reads=self.own_reads,
             ),
         )
         if interrupted is None and wanted & STATEMENT_PROBES:
             analyze = analyze_queries and profile is not None
             snapshot = self._read_workload(snapshot, wanted, analyze, started)
         return snapshot
+
+    @contextmanager
+    def _measuring(self, tables: list[Table], index_rows: list[Any]) -> Iterator[None]:
+        """Around the row reads: uncounted where the session may (snapshot/uncounted.py),
+        else what they add to each table's and index's scan counters, exactly, for a later
+        run to leave out (the history keeps it). Measured, the reads run in one
+        transaction, each statement in a savepoint rolled back (no lock outlives it); a
+        session sends its counts only between transactions, so the counts it has not
+        sent (pg_stat_get_xact_*) grow by its own reads alone. Unknown (None) when the
+        reads stop early."""
+        with uncounted(self.connection) as counted:
+            self.own_reads_counted = counted
+            if counted:
+                with self._measured(tables, index_rows):
+                    yield
+            else:
+                self.own_reads = {}  # this run's reads add nothing
+                yield
+
+    @contextmanager
+    def _measured(self, tables: list[Table], index_rows: list[Any]) -> Iterator[None]:
+        oids = [t.oid for t in tables if t.kind in ("r", "m")] + [i.oid for i in index_rows]
+        query = (
+            "SELECT r.oid, pg_catalog.pg_stat_get_xact_numscans(r.oid),"
+            " pg_catalog.pg_stat_get_xact_tuples_returned(r.oid)"
+            " FROM pg_catalog.unnest(%s::pg_catalog.oid[]) AS r(oid)"
+        )
+
+        def counts() -> dict[int, tuple[int, int]]:
+            rows = self.connection.execute(query, [oids]).fetchall()
+            return {oid: (scans, tuples) for oid, scans, tuples in rows}
+
+        with self.connection.transaction():
+            before = counts()
+            self.measuring = True
+            try:
+                yield
+            finally:
+                self.measuring = False
+            after = counts()
+        self.own_reads = {
+            str(oid): [scans - before[oid][0], tuples - before[oid][1]]
+            for oid, (scans, tuples) in after.items()
+            if (scans, tuples) != before[oid]
+        }
 
     def _read_workload(
         self, snapshot: Snapshot, wanted: frozenset[str], analyze: bool, started: float
@@ -621,7 +674,13 @@ class Collector:
             self.catalog_queries += 1
         else:
             self.data_queries += 1
-        with self.connection.cursor(row_factory=row_factory) as cursor:
+        # measured (see _measuring): in a savepoint rolled back, which ends the statement's
+        # locks as autocommit would and keeps the counts it made
+        rolled_back = self.connection.transaction(force_rollback=True)
+        with (
+            rolled_back if self.measuring else nullcontext(),
+            self.connection.cursor(row_factory=row_factory) as cursor,
+        ):
             try:
                 cursor.execute(marked(query), params)
             except UnicodeEncodeError:

@@ -636,6 +636,16 @@ class CollectionInfo:
     # history table (review runs no tool, so none is made): "Prisma" beside the
     # migration_lock.toml of a migrations folder
     migration_tools: list[str] | None = None
+    # whether this run's own row reads count in the statistics the rules read (scan
+    # counters, pg_stat_statements): False when the session could switch counting off
+    # (snapshot/uncounted.py); None: no rows read, or a snapshot from before
+    own_reads_counted: bool | None = None
+    # what this run's row reads added to the scan counters, by table or index OID (as
+    # text): [scans, rows read], sequential for a table; {} when they added nothing;
+    # None: unknown (not read, stopped early). A later run leaves them out (history)
+    own_reads: dict[str, list[int]] | None = None
+    # earlier runs' own reads left out of the counters (history/own.py): how many runs
+    own_reads_left_out: int | None = None
 
 
 def entity(cls: type, query: str | None = None, *, since: int = 0) -> Any:

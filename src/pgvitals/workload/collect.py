@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -27,6 +28,7 @@ from psycopg.rows import dict_row
 
 from pgvitals.snapshot import profile
 from pgvitals.snapshot.model import QueryPlan, Snapshot, Statement, StatementSource, Table
+from pgvitals.snapshot.uncounted import uncounted
 from pgvitals.workload.statement import (
     AS_WRITTEN,
     Parsed,
@@ -165,7 +167,10 @@ class WorkloadReader:
             for probe in sorted(wanted - {"stats_extension"}):
                 self.result.unavailable[probe] = reason or status
         elif "query_plans" in wanted:
-            self.result.plans = self._plans(parsed, source)
+            # EXPLAIN ANALYZE runs the application's statements once more: not counted
+            # as theirs where the session may (snapshot/uncounted.py)
+            with uncounted(self.connection) if self.budget.analyze else nullcontext():
+                self.result.plans = self._plans(parsed, source)
         if status == "ran" and totals.get("hidden") and not source["reads_all"]:
             self.result.skipped.append(
                 {
