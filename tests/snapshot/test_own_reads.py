@@ -279,3 +279,24 @@ def test_measured_reads_hold_no_lock_past_their_statement(database: Database) ->
     assert snapshot.collection.own_reads_counted is True
     assert snapshot.collection.own_reads  # measured
     assert held == {"data: public.visit": [], "data: public.log_default key range": []}
+
+
+def test_measured_reads_outlast_the_sessions_idle_limit(database: Database) -> None:
+    # the measured reads share one transaction, and this process works between them (a
+    # provisional snapshot, inferred references: a minute and more at 100,000 tables);
+    # the session's idle-in-transaction limit (60 s, connect.py) must not end it there
+    load(database)
+    session = connect(database.reader())
+    session.execute("SET idle_in_transaction_session_timeout = 200")
+
+    def slow_at(step: str) -> None:
+        if step == "data: public.visit":
+            time.sleep(0.6)
+
+    try:
+        snapshot = collect(session, progress=slow_at)
+    finally:
+        session.close()
+    assert snapshot.collection.interrupted is None
+    assert snapshot.collection.own_reads_counted is True
+    assert snapshot.collection.own_reads  # measured to the end

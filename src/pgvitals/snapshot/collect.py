@@ -481,6 +481,11 @@ class Collector:
             return {oid: (scans, tuples) for oid, scans, tuples in rows}
 
         with self.connection.transaction():
+            # Between the reads this process builds (a provisional snapshot, the inferred
+            # references: a minute and more at 100,000 tables) while the transaction waits.
+            # Waiting holds nothing: no lock (each read's savepoint is rolled back) and no
+            # snapshot (read committed). The session's idle limit would end it there.
+            self.connection.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
             before = counts()
             self.measuring = True
             try:
