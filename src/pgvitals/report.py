@@ -1109,7 +1109,7 @@ def migration_note(migrations: list[str], concurrently: bool = False) -> str:
 
 
 def shipped_note(products: list[str]) -> str:
-    """River, Authelia, ...: their migrator applies the migrations they ship, and their
+    """Authelia, Zabbix, ...: their migrator applies the migrations they ship, and their
     operators write none. A definition changed by hand is then in none of them, and the
     product's next migrations were written for the schema they made, not this one."""
     if len(products) == 1:

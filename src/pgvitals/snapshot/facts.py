@@ -1839,10 +1839,10 @@ MIGRATION_TABLE_COLUMNS = {"schema_meta": frozenset({"subsystem", "executed"})}
 # sql_provider_schema.go): one row per schema version its binary migrated to on start
 AUTHELIA_MIGRATIONS = frozenset({"version_before", "version_after", "application_version"})
 AUTHELIA = "Authelia's storage migrator"
-# Migrators that apply the migrations their application or library ships (its operator
-# writes none): the fix script says so (report.migration_note). By tool, the product.
+# Migrators that apply the migrations their application ships (its operator
+# writes none): the fix script says so (report.migration_note). By tool, the product. A
+# library's migrator (River's) keeps its own tables only: snapshot/libraries.py.
 SHIPPED_MIGRATIONS = {
-    "River's migrator": "River",
     AUTHELIA: "Authelia",
     "Zabbix's server": "Zabbix",
     "MediaWiki's updater (update.php)": "MediaWiki",
