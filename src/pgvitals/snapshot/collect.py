@@ -681,9 +681,8 @@ class Collector:
             self.data_queries += 1
         # measured (see _measuring): in a savepoint rolled back, which ends the statement's
         # locks as autocommit would and keeps the counts it made
-        rolled_back = self.connection.transaction(force_rollback=True)
         with (
-            rolled_back if self.measuring else nullcontext(),
+            self.connection.transaction(force_rollback=True) if self.measuring else nullcontext(),
             self.connection.cursor(row_factory=row_factory) as cursor,
         ):
             try:
