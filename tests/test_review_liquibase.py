@@ -36,8 +36,8 @@ def sent(text: str, label: str) -> list[str]:
     changelog = liquibase.parse(text)
     assert changelog is not None
     [changeset] = [c for c in changelog.changesets if c.label == label]
-    masked = liquibase.masked_text(text, changelog, changeset)  # its --rollback lines out
-    return [masked[p.start : p.stop].strip() for p in liquibase.pieces(text, changelog, changeset)]
+    masked = liquibase.masked(text)  # its --rollback lines out
+    return [masked[p.start : p.stop].strip() for p in liquibase.pieces(text, changeset)]
 
 
 def test_only_a_file_whose_first_line_is_the_header_is_a_changelog() -> None:

@@ -140,6 +140,7 @@ def flag(line: str, name: str, default: bool) -> bool:
     return default if value is None else value.lower() == "true"  # Boolean.parseBoolean
 
 
+@functools.lru_cache(maxsize=16)  # asked of one file by each step of a review
 def parse(text: str) -> Changelog | None:
     """The changesets of a formatted SQL changelog; None for another file."""
     if not is_formatted(text):
@@ -302,14 +303,14 @@ def ran_unchanged(text: str, before: str) -> set[str] | None:
     new, old = parse(text), parse(before)
     if new is None or old is None:
         return None
-    old_sql = {c.label: checksummed(before, old, c) for c in old.changesets}
+    old_sql = {c.label: checksummed(before, c) for c in old.changesets}
     ran: set[str] = set()
     for changeset in new.changesets:
         if changeset.label not in old_sql:
             continue  # new: runs
         if changeset.run_always:
             continue  # runs on every update
-        if checksummed(text, new, changeset) == old_sql[changeset.label]:
+        if checksummed(text, changeset) == old_sql[changeset.label]:
             ran.add(changeset.label)
         elif not changeset.run_on_change:
             return None
@@ -324,9 +325,9 @@ def runs_always(text: str) -> bool:
     )
 
 
-def checksummed(text: str, changelog: Changelog, changeset: Changeset) -> str:
+def checksummed(text: str, changeset: Changeset) -> str:
     """The changeset's SQL as its checksum sees it: without whitespace."""
-    sql = masked_text(text, changelog, changeset)[changeset.body : changeset.stop]
+    sql = masked(text)[changeset.body : changeset.stop]
     return re.sub(r"\s+", "", sql)
 
 
@@ -435,18 +436,18 @@ class Piece:
     line: int  # the line of the delimiter that ends it (1-based)
 
 
-def pieces(text: str, changelog: Changelog, changeset: Changeset) -> list[Piece]:
+def pieces(text: str, changeset: Changeset) -> list[Piece]:
     """The statements Liquibase sends for the changeset, as offsets of `text`: its SQL
     lines cut by processMultiLineSQL (see the module's docstring)."""
-    masked = masked_text(text, changelog, changeset)
+    masked_sql = masked(text)
     begin = changeset.body
     stop = changeset.stop
     if not changeset.split:
         return [Piece(begin, stop, line_of(text, stop))]
     delimiter = changeset.end_delimiter
-    if delimiter is None and masked[begin:stop].rstrip().endswith("\n/"):
+    if delimiter is None and masked_sql[begin:stop].rstrip().endswith("\n/"):
         delimiter = "\n/$"  # isNotEndDelimiter: SQL that ends in a line of `/`
-    found = [t for t in tokens(masked, begin, stop)
+    found = [t for t in tokens(masked_sql, begin, stop)
              if not (changeset.strip_comments and t.kind == "comment")]  # fmt: skip
     found = merged(found, delimiter)
     result: list[Piece] = []
@@ -465,7 +466,7 @@ def pieces(text: str, changelog: Changelog, changeset: Changeset) -> list[Piece]
             current = token.start + len(word)
         previous = word
     result.append(Piece(current, stop, line_of(text, stop)))
-    return [piece for piece in result if masked[piece.start : piece.stop].strip()]
+    return [piece for piece in result if masked_sql[piece.start : piece.stop].strip()]
 
 
 BEGIN_NOT_BLOCK = frozenset(
@@ -524,14 +525,24 @@ def is_delimiter(piece: str, previous: str | None, delimiter: str | None) -> boo
         return False
 
 
-def masked_text(text: str, changelog: Changelog, changeset: Changeset) -> str:
-    """`text` with the changeset's lines that are not its SQL blanked (offsets kept)."""
+@functools.lru_cache(maxsize=4)  # asked for each changeset: made once per changelog
+def masked(text: str) -> str:
+    """`text` with the lines of its changesets that are not their SQL blanked (offsets
+    kept); the text unchanged where it is no changelog."""
+    changelog = parse(text)
+    if changelog is None:
+        return text
     sql_starts = changelog.sql_starts
-    lines, position = [], changeset.body
-    for line in text[changeset.body : changeset.stop].split("\n"):
-        lines.append(line if position in sql_starts else " " * len(line))
-        position += len(line) + 1
-    return text[: changeset.body] + "\n".join(lines) + text[changeset.stop :]
+    parts, done = [], 0
+    for changeset in changelog.changesets:
+        parts.append(text[done : changeset.body])
+        lines, position = [], changeset.body
+        for line in text[changeset.body : changeset.stop].split("\n"):
+            lines.append(line if position in sql_starts else " " * len(line))
+            position += len(line) + 1
+        parts.append("\n".join(lines))
+        done = changeset.stop
+    return "".join(parts) + text[done:]
 
 
 def line_of(text: str, offset: int) -> int:

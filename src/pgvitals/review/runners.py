@@ -386,7 +386,7 @@ def liquibase_units(
             "give the statement a changeset of its own with `runInTransaction:false`"
             f" (Liquibase sends each of its statements as one string: {STILL_ONE})"
         )
-        for piece in liquibase.pieces(text, changelog, changeset):
+        for piece in liquibase.pieces(text, changeset):
             found.append(Unit(piece.start, piece.stop, ONE_QUERY, "Liquibase", recognised, alone))
     return found
 
@@ -406,7 +406,7 @@ def liquibase_cuts(
         numbers = by_changeset.get(changeset.start, [])
         if not numbers:
             continue
-        ends = [(p.stop, p.line) for p in liquibase.pieces(text, changelog, changeset)]
+        ends = [(p.stop, p.line) for p in liquibase.pieces(text, changeset)]
         for cut in cuts.cuts_of(text, [statements[n] for n in numbers], ends):
             found.append(dataclasses.replace(cut, statement=numbers[cut.statement]))
     return found
