@@ -144,7 +144,8 @@ def managed_by(where: Located, snapshot: Snapshot) -> str | None:
 
 # What the operator can act on, on a library's own tables (River's river_job, Oban's
 # oban_jobs, ...: snapshot/libraries.py), without changing what the library defines:
-# their upkeep, their activity and the workload on them (whole areas), and these rules:
+# their upkeep, their activity and the workload on them (whole areas), and the rules
+# marked `on_library_tables`:
 # who may reach them (grants and RLS are the operator's), what they hold (personal data,
 # secrets in clear are the operator's to know of), an index built beside them (adding
 # one is fine: seq-scan-heavy-table, unindexed-foreign-key) or an index of theirs left
@@ -158,38 +159,6 @@ def managed_by(where: Located, snapshot: Snapshot) -> str | None:
 # beside them by hand is the operator's to drop) or judges the rows the library writes
 # (all-empty-column, high-null-ratio: not the user's rows).
 LIBRARY_KEPT_AREAS = frozenset({Category.MAINTENANCE, Category.ACTIVITY, Category.WORKLOAD})
-LIBRARY_KEPT_RULES = frozenset(
-    {
-        "bypassrls-login-role",
-        "extension-in-public",
-        "grant-to-public",
-        "index-bloat",
-        "integer-key-overflow-risk",
-        "invalid-ddl",
-        "invalid-index",
-        "multiple-permissive-policies",
-        "partition-coverage",
-        "pii-inventory",
-        "plaintext-password",
-        "policy-without-rls",
-        "public-schema-create",
-        "rls-disabled",
-        "rls-missing-command",
-        "rls-not-forced",
-        "rls-per-row-function",
-        "rls-policy-always-true",
-        "rls-policy-ignores-caller",
-        "rls-policy-recursion",
-        "rls-policy-unreadable-relation",
-        "rls-session-variable",
-        "security-definer-executable-by-api-role",
-        "sensitive-columns-exposed",
-        "seq-scan-heavy-table",
-        "unindexed-foreign-key",
-        "unvalidated-constraint",
-        "view-bypasses-rls",
-    }
-)
 # the kinds of object a library owns through its table, and those it owns by name
 _BY_TABLE = frozenset({"table", "column", "constraint", "policy", "trigger"})
 
@@ -198,7 +167,7 @@ def library_of(item: Finding, snapshot: Snapshot) -> str | None:
     """The library whose definition a finding asks to change, if any (see above)."""
     if (
         item.category in LIBRARY_KEPT_AREAS
-        or item.rule in LIBRARY_KEPT_RULES
+        or (item.rule in REGISTRY and REGISTRY[item.rule].on_library_tables)
         or item.rule.startswith("migration-")
     ):
         return None

@@ -131,6 +131,10 @@ class Rule:
     # what it still judges on a standby when it reads such counters only in part: there
     # it runs in part, and says so (a finding of the other part is not resolved there)
     on_standby: str | None = None
+    # judges what an operator acts on without changing a library's definitions (who may
+    # reach its tables, what they hold, an index beside or rebuilt): also on the tables
+    # a library's migrator owns (snapshot/libraries.py), where the others are withheld
+    on_library_tables: bool = False
 
     @property
     def doc(self) -> str:
@@ -175,6 +179,7 @@ def rule(
     live_only: bool = False,
     primary_counters: bool = False,
     on_standby: str | None = None,
+    on_library_tables: bool = False,
 ) -> Callable[[Check], Check]:
     def register(check: Check) -> Check:
         if rule_id != check.__name__.replace("_", "-"):
@@ -196,6 +201,7 @@ def rule(
             live_only,
             primary_counters,
             on_standby,
+            on_library_tables,
         )
         return check
 

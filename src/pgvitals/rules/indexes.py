@@ -53,6 +53,7 @@ class ForeignKeyOptions:
 
 @rule(
     "unindexed-foreign-key",
+    on_library_tables=True,
     category=INDEXES,
     severity=MEDIUM,
     title="Foreign key without an index on its referencing columns",
@@ -548,6 +549,7 @@ class InvalidIndexOptions:
 
 @rule(
     "invalid-index",
+    on_library_tables=True,
     category=INDEXES,
     severity=MEDIUM,
     title="Invalid index: maintained, never used",
@@ -679,6 +681,7 @@ def heavily_scanned(
 
 @rule(
     "seq-scan-heavy-table",
+    on_library_tables=True,
     category=INDEXES,
     severity=MEDIUM,
     title="Table read by many sequential scans of many rows",
@@ -1124,6 +1127,7 @@ def columns_in_indexes(snap: Snapshot) -> set[tuple[int, int]]:
 
 @rule(
     "index-bloat",
+    on_library_tables=True,
     category=INDEXES,
     severity=LOW,
     title="Index much larger than its entries need (estimated)",

@@ -698,6 +698,7 @@ class OverflowOptions:
 
 @rule(
     "integer-key-overflow-risk",
+    on_library_tables=True,
     category=INTEGRITY,
     severity=MEDIUM,
     title="Sequence or key close to the end of its integer range",
@@ -1318,6 +1319,7 @@ def free_constraint_name(snap: Snapshot, table: Table, columns: list[str]) -> st
 
 @rule(
     "unvalidated-constraint",
+    on_library_tables=True,
     category=INTEGRITY,
     severity=MEDIUM,
     title="Constraint added NOT VALID and never validated",

@@ -59,6 +59,7 @@ class CoverageOptions:
 
 @rule(
     "partition-coverage",
+    on_library_tables=True,
     category=INTEGRITY,
     severity=MEDIUM,
     title="Partitioned table has no partition for the coming period, or none at all",

@@ -642,6 +642,7 @@ class PlaintextOptions:
 
 @rule(
     "plaintext-password",
+    on_library_tables=True,
     category=QUALITY,
     severity=HIGH,
     title="Password or secret column holds values that are not hashes",
@@ -922,6 +923,7 @@ class PiiOptions:
 
 @rule(
     "pii-inventory",
+    on_library_tables=True,
     category=QUALITY,
     severity=INFO,
     title="Table holds personal data",

@@ -10,6 +10,7 @@ from pgvitals.snapshot.model import Snapshot
 
 @rule(
     "invalid-ddl",
+    on_library_tables=True,
     category=INTEGRITY,
     severity=HIGH,
     title="PostgreSQL rejects a statement of the DDL",

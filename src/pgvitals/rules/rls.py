@@ -97,6 +97,7 @@ def per_row_calls(snap: Snapshot, expression: Expression | None) -> list[tuple[C
 
 @rule(
     "rls-per-row-function",
+    on_library_tables=True,
     category=SECURITY,
     severity=MEDIUM,
     title="Policy calls a function for every row",
@@ -187,6 +188,7 @@ def wrap_targets(
 
 @rule(
     "multiple-permissive-policies",
+    on_library_tables=True,
     category=SECURITY,
     severity=LOW,
     title="Several permissive policies for one role and command",
@@ -298,6 +300,7 @@ def subject_grantees(snap: Snapshot, table: Table) -> list[str]:
 
 @rule(
     "rls-disabled",
+    on_library_tables=True,
     category=SECURITY,
     severity=INFO,
     title="Table without row-level security",
@@ -508,6 +511,7 @@ def definer_readers(snap: Snapshot, tables: list[Table]) -> dict[int, list[str]]
 
 @rule(
     "policy-without-rls",
+    on_library_tables=True,
     category=SECURITY,
     severity=HIGH,
     title="Policies on a table without row-level security",
@@ -545,6 +549,7 @@ def policy_without_rls(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
 
 @rule(
     "rls-missing-command",
+    on_library_tables=True,
     category=SECURITY,
     severity=LOW,
     title="Command granted but no policy allows it",
@@ -593,6 +598,7 @@ def rls_missing_command(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
 
 @rule(
     "rls-policy-always-true",
+    on_library_tables=True,
     category=SECURITY,
     severity=HIGH,
     title="Policy that is always true",
@@ -864,6 +870,7 @@ def is_managed(snap: Snapshot, function: Function) -> bool:
 
 @rule(
     "rls-session-variable",
+    on_library_tables=True,
     category=SECURITY,
     severity=MEDIUM,
     title="Policy depends on a session variable",
@@ -983,6 +990,7 @@ def bypassed_tables(snap: Snapshot, view: View) -> list[Table]:
 
 @rule(
     "view-bypasses-rls",
+    on_library_tables=True,
     category=SECURITY,
     severity=HIGH,
     title="View reads row-level-secured tables with its owner's rights",
@@ -1099,6 +1107,7 @@ class ForceOptions:
 
 @rule(
     "rls-not-forced",
+    on_library_tables=True,
     category=SECURITY,
     severity=HIGH,
     title="Policies bypassed by the table owner the application connects as",
@@ -1217,6 +1226,7 @@ def policy_edges(snap: Snapshot) -> dict[int, list[tuple[int, Policy, str | None
 
 @rule(
     "rls-policy-recursion",
+    on_library_tables=True,
     category=SECURITY,
     severity=HIGH,
     title="Policy that queries its own table",
@@ -1265,6 +1275,7 @@ def rls_policy_recursion(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
 
 @rule(
     "rls-policy-ignores-caller",
+    on_library_tables=True,
     category=SECURITY,
     severity=HIGH,
     title="Write policy with a condition that does not depend on the caller",
@@ -1345,6 +1356,7 @@ def rls_policy_ignores_caller(snap: Snapshot, opts: ApiOptions) -> Iterator[Draf
 
 @rule(
     "rls-policy-unreadable-relation",
+    on_library_tables=True,
     category=SECURITY,
     severity=HIGH,
     title="Policy that reads a relation its roles may not read",

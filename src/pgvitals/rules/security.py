@@ -359,6 +359,7 @@ def function_search_path_mutable(snap: Snapshot, opts: ApiOptions) -> Iterator[D
 
 @rule(
     "security-definer-executable-by-api-role",
+    on_library_tables=True,
     category=SECURITY,
     severity=MEDIUM,
     title="SECURITY DEFINER function callable by an API role",
@@ -479,6 +480,7 @@ def creates_schema(snap: Snapshot, schema: str = fixes.EXTENSIONS_SCHEMA) -> boo
 
 @rule(
     "extension-in-public",
+    on_library_tables=True,
     category=SECURITY,
     severity=LOW,
     title="Extension installed in the public schema",
@@ -616,6 +618,7 @@ def rls_tables_readable(snap: Snapshot, role: str) -> list[Table]:
 
 @rule(
     "bypassrls-login-role",
+    on_library_tables=True,
     category=SECURITY,
     severity=HIGH,
     title="Login role that bypasses row-level security",
@@ -671,6 +674,7 @@ def bypassrls_login_role(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
 
 @rule(
     "public-schema-create",
+    on_library_tables=True,
     category=SECURITY,
     severity=MEDIUM,
     title="Every role may create objects in a schema",
@@ -707,6 +711,7 @@ def public_schema_create(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
 
 @rule(
     "grant-to-public",
+    on_library_tables=True,
     category=SECURITY,
     severity=MEDIUM,
     title="Privileges granted to PUBLIC",
@@ -859,6 +864,7 @@ def sensitive_relations(snap: Snapshot) -> Iterator[tuple[Table | View, dict[str
 
 @rule(
     "sensitive-columns-exposed",
+    on_library_tables=True,
     category=SECURITY,
     severity=HIGH,
     title="Credential or personal columns readable by API roles without RLS",
