@@ -569,7 +569,11 @@ class Facts:
         another meaning: `user_id` declared as a reference to `users (name)` elsewhere
         does not point at `users.id`; nor a column of another kind of type than the
         declared references of its name (`chat_id varchar` beside a declared uuid
-        `chat_id` -> `chats`: another system's chat id).
+        `chat_id` -> `chats`: another system's chat id); nor a name that ends its id
+        otherwise than the key (`application_id` for `"applicationId"`) in a table whose
+        declared references end theirs as the key does (Dokploy's `gitlab`, whose
+        `application_id` is GitLab's); nor a text column whose values, where rows of both
+        were read, are all of other lengths than the key's.
         """
         found = []
         declared = self.columns_in_foreign_keys
@@ -609,7 +613,9 @@ class Facts:
                 if target is None or self._typed_by_sibling(table, column):
                     continue
                 reference = self._reference_to(table, column, target)
-                if reference is not None and self._holds_no_uuid(reference):
+                if reference is not None and (
+                    self._holds_no_uuid(reference) or self._lengths_apart(reference)
+                ):
                     continue
                 if reference is not None and not (joined and reference.mismatches()):
                     # a folded name is a reference only where its type is the key's:
@@ -721,6 +727,50 @@ class Facts:
             and 32 <= profile.min_length <= profile.max_length <= 38
         )
 
+    def _spelled_unlike_own_references(self, table: Table, column: Column, key: Column) -> bool:
+        """Does the column end its id otherwise than the key it would point at
+        (`application_id` for `"applicationId"`), while the table's own declared
+        references end theirs as the key does (`"gitProviderId"`)? The table writes its
+        references one way; a name in another is a field it keeps in another's words:
+        Dokploy's `gitlab.application_id` is the GitLab OAuth application's id, beside
+        `redirect_uri` and `secret`, not a reference to `application`."""
+        key_ending, column_ending = id_ending(key.name), id_ending(column.name)
+        if key_ending is None or column_ending is None or key_ending == column_ending:
+            return False
+        return any(
+            len(fk.columns) == 1 and id_ending(fk.columns[0]) == key_ending
+            for fk in self.snap.constraints_by_table.get(table.oid, [])
+            if fk.kind == "f"
+        )
+
+    def _lengths_apart(self, reference: Reference) -> bool:
+        """A text column whose values, and those of the text key it would point at, were
+        read, and no value of one is as long as any of the other: none can match (GitLab's
+        64-character application ids beside 21-character nanoid keys). Values that are
+        all '' are stand-ins for none, not another kind of value."""
+        for column, key in zip(reference.columns, reference.ref_columns, strict=True):
+            if column.type_category != "S" or key.type_category != "S":
+                continue
+            mine = self.column_profile(reference.table, column.name)
+            theirs = self.column_profile(reference.ref_table, key.name)
+            if (
+                mine is None
+                or theirs is None
+                or None
+                in (
+                    mine.min_length,
+                    mine.max_length,
+                    theirs.min_length,
+                    theirs.max_length,
+                )
+            ):
+                continue
+            # all '' (a stand-in for none, max 0) is no other kind of value
+            shorter = 0 < mine.max_length < theirs.min_length  # type: ignore[operator]
+            if shorter or theirs.max_length < mine.min_length:  # type: ignore[operator]
+                return True
+        return False
+
     def _holds_no_uuid(self, reference: Reference) -> bool:
         """A text column named like a reference to a uuid key, whose values were read
         and none is long enough to be one (a uuid's text has 32 hex digits at least):
@@ -782,6 +832,8 @@ class Facts:
         if len(named) != 1:
             return None
         if misspells_table_key(column.name, named[0].name, target.name):
+            return None
+        if self._spelled_unlike_own_references(table, column, named[0]):
             return None
         meaning = self.declared_meanings.get((column.name, target.oid))
         if meaning is not None:
@@ -1889,6 +1941,12 @@ def misspells_table_key(column: str, key: str, table: str) -> bool:
         return False  # not named after the table, or the table's name is its singular
     stem = words(column_match.group("stem"))
     return stem[-len(key_stem) :] != key_stem
+
+
+def id_ending(name: str) -> str | None:
+    """How a name ends its id: `_id`, `Id` or `ID`; None for other names."""
+    match = REFERENCE_SUFFIX.match(name)
+    return match.group(2) if match else None
 
 
 @cache
