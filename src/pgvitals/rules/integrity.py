@@ -23,6 +23,8 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
+from pgvitals.rules.rls import api_access
+from pgvitals.rules.security import ApiOptions, api_roles
 from pgvitals.snapshot.facts import (
     INTEGER_RANGES,
     NIL_UUID,
@@ -43,15 +45,25 @@ from pgvitals.snapshot.model import (
 )
 
 
+@dataclass(frozen=True)
+class PrimaryKeyOptions(ApiOptions):
+    min_statistics_hours: float = option(
+        24.0,
+        "statistics younger than this cannot show a table unwritten: an empty table stays"
+        " high (the top-level min_statistics_hours unless set here)",
+    )
+
+
 @rule(
     "missing-primary-key",
     category=INTEGRITY,
     severity=HIGH,
     title="Table has no primary key",
+    options=PrimaryKeyOptions,
     rows=ROWS_OPTIONAL,
     needs=("row_counts", "duplicate_rows", "null_counts"),
 )
-def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
+def missing_primary_key(snap: Snapshot, opts: PrimaryKeyOptions) -> Iterator[Draft]:
     """Rows of the table cannot be addressed reliably.
 
     Flags tables (and roots of partition trees) without a PRIMARY KEY. High by default.
@@ -84,6 +96,12 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     `migration_lock.toml`), is low, with no fix: Prisma 6 adds its key in the migration
     its upgrade writes (`ADD CONSTRAINT "_AToB_AB_pkey" PRIMARY KEY ("A", "B")`, then
     `DROP INDEX "_AToB_AB_unique"`), which fails on a table that already has one.
+    Low, too, for a table that is empty and was not written (no insert, update or
+    delete) over at least `min_statistics_hours` of statistics, where no API role
+    (`api_roles`) may insert or update it: a legacy table nothing fills holds no row to
+    repeat yet; the evidence says so (`empty_and_unwritten`, the counters and the
+    window). One an API role may write stays high, and names the roles
+    (`api_roles_can_write`).
 
     ## Why it breaks
     Without any unique key nothing stops the same row from being inserted twice, and
@@ -220,6 +238,16 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             severity = LOW
         elif (candidate or referenced or null_free or distinct) and not breaks_replication:
             severity = MEDIUM
+        if severity != CRITICAL and not breaks_replication:
+            unwritten = empty_and_unwritten(snap, table, evidence, opts)
+            if unwritten:
+                writers = api_writers(snap, table, opts)
+                if writers:
+                    evidence["api_roles_can_write"] = writers
+                else:
+                    evidence.update(unwritten)
+                    severity = LOW
+                    message += f"; empty and not written {snap.facts.window.phrase}"
         fix = fixes.offered(
             primary_key_fix(snap, table, candidate, evidence, referenced)
             if null_free is None
@@ -259,6 +287,35 @@ def missing_primary_key(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             fix=fix,
             severity=severity,
         )
+
+
+WRITES = ("n_tup_ins", "n_tup_upd", "n_tup_del")
+
+
+def empty_and_unwritten(
+    snap: Snapshot, table: Table, evidence: dict[str, object], opts: PrimaryKeyOptions
+) -> dict[str, object]:
+    """The evidence that a table holds no row and none was written over a window of at
+    least `min_statistics_hours` (counted rows, else an analyzed estimate of 0); empty
+    where it is not shown (a standby's counters, a young window, unknown rows)."""
+    window = snap.facts.window
+    rows = evidence.get("rows", evidence.get("rows_estimate"))
+    if rows != 0 or window.hours < opts.min_statistics_hours:
+        return {}
+    writes = {name: snap.facts.counter(table, name) for name in WRITES}
+    if any(count != 0 for count in writes.values()):  # None: not counted here
+        return {}
+    return {"empty_and_unwritten": True, **writes, **window.evidence}
+
+
+def api_writers(snap: Snapshot, table: Table, opts: ApiOptions) -> dict[str, list[str]]:
+    """The API roles that may insert or update rows of the table, with those commands."""
+    access = api_access(snap, table, api_roles(snap, opts), {})
+    writes = {
+        role: [c for c in commands if c in ("INSERT", "UPDATE")]
+        for role, commands in access.items()
+    }
+    return {role: commands for role, commands in writes.items() if commands}
 
 
 def null_key_values(snap: Snapshot, table: Table, evidence: dict[str, object]) -> dict[str, int]:
