@@ -1114,6 +1114,14 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
     `syncapi_account_data_type`, `UNIQUE (user_id, room_id, type)`, with `room_id = ''`
     for the account's own. Low, only blank rows raise it, and the fix keeps `''`.
 
+    Descriptive free text (a name ending in `description`, `notes`, `comment`,
+    `summary`, `bio`, ...) is what a row may go without: an application that declares it
+    NOT NULL with no default writes `''` for "no description", and `''` in every row is
+    that convention, not a constraint that failed. Low as well, with `role: descriptive
+    text` in the evidence; only blank rows raise it, and the fix keeps `''`. A code, key
+    or identifier column (`code`, `slug`, `tag`) or a name or title that is `''` in every
+    row is still critical: that is the value the row is found or shown by.
+
     `empty-strings` leaves NOT NULL columns to this rule: one finding per column, with
     the measured share.
     """
@@ -1175,6 +1183,14 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
             )
             yield empty_by_default(snap, table, column, blank, rows, message, evidence, opts)
             continue
+        if descriptive_text(column):
+            evidence["role"] = "descriptive text"
+            message = (
+                f"NOT NULL: {measured} are empty or blank, '' being the application's"
+                " spelling of no value in optional descriptive text"
+            )
+            yield empty_by_default(snap, table, column, blank, rows, message, evidence, opts)
+            continue
         part_of = key_holding(snap, table, column.name)
         if part_of is not None:
             field, name, because = part_of
@@ -1207,6 +1223,24 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
             fix=fix,
             severity=severity,
         )
+
+
+# Words that end the name of free text a row may go without: a description, notes, a
+# comment. Not `title`, `name` or `subject`: those are what a row is called by.
+DESCRIPTIVE_WORDS = frozenset(
+    {
+        "about", "annotation", "annotations", "bio", "biography", "caption", "comment",
+        "comments", "desc", "description", "details", "memo", "note", "notes", "remark",
+        "remarks", "summary", "tagline",
+    }
+)  # fmt: skip
+
+
+def descriptive_text(column: Column) -> bool:
+    """Is the column free text describing the row (`description`, `"Notes"`,
+    `short_summary`), by the last word of its name?"""
+    parts = words(column.name)
+    return bool(parts) and parts[-1] in DESCRIPTIVE_WORDS
 
 
 def key_holding(snap: Snapshot, table: Table, column: str) -> tuple[str, str, str] | None:
