@@ -288,6 +288,9 @@ def empty_strings(snap: Snapshot, opts: EmptyStringsOptions) -> Iterator[Draft]:
 @dataclass(frozen=True)
 class AllEmptyOptions:
     min_rows: int = option(10, "rows a table needs before an empty column means something")
+    max_columns: int = option(
+        20, "empty columns of one table above which it gets one finding that lists them"
+    )
 
 
 @rule(
@@ -312,6 +315,10 @@ def all_empty_column(snap: Snapshot, opts: AllEmptyOptions) -> Iterator[Draft]:
     Authelia's one_time_code); a detail empty where its event has times is not.
     A NOT NULL column that is `''` everywhere is `empty-string-in-not-null`'s
     (critical). On a sampled table, "every row" means every row read.
+    A table with more than `max_columns` such columns (a 1,600-column table of which
+    1,599 are empty) gets one finding instead, on the table, that lists them
+    (`column_names`, `empty_columns`), as severe as the most severe of them: a thousand
+    findings of one fact bury the others.
 
     ## Why it breaks
     Nothing writes the column: a feature that was never shipped or was removed, a
@@ -324,7 +331,34 @@ def all_empty_column(snap: Snapshot, opts: AllEmptyOptions) -> Iterator[Draft]:
     functions and the application); if so, backfill it and, where every row should
     have a value, add NOT NULL.
     """
-    for table, column, profile in profiled_columns(snap, own_tables(snap)):
+    for table in own_tables(snap):
+        drafts = list(empty_column_findings(snap, table, opts))
+        if len(drafts) <= opts.max_columns:
+            yield from drafts
+            continue
+        profile = snap.facts.column_profile(table, drafts[0].where.path[-1])
+        rows = drafts[0].evidence["rows"]
+        columns = [draft.where.path[-1] for draft in drafts]
+        severities = [draft.severity for draft in drafts]
+        read = (
+            f"{profile.examined:,} rows read" if profile and profile.sampled else f"{rows:,} rows"
+        )
+        yield finding(
+            table,
+            f"{len(columns):,} columns have no value in any of the {read}",
+            evidence={
+                "rows": rows,
+                "empty_columns": len(columns),
+                "max_columns": opts.max_columns,
+                "column_names": columns,
+            },
+            severity=None if None in severities else INFO,
+        )
+
+
+def empty_column_findings(snap: Snapshot, table: Table, opts: AllEmptyOptions) -> Iterator[Draft]:
+    """One finding per column of the table that is empty in every row."""
+    for _, column, profile in profiled_columns(snap, [table]):
         if column.not_null or "null" not in profile.counts or (profile.rows or 0) < opts.min_rows:
             continue
         if filled_count(profile) > 0:
