@@ -86,6 +86,38 @@ def test_fail_on_sets_the_exit_code(database) -> None:
     assert pgvitals("check", database.dsn).exit_code == 0
 
 
+def test_fail_on_does_not_pass_rows_the_role_could_not_read(database, tmp_path) -> None:
+    """A gate run as a role that may not read some tables' rows must not pass where a
+    privileged role fails: exit 3 (part of the target could not be read), with the
+    tables and why on stderr, the report still written. --no-data is the way to gate on
+    the catalog alone; without --fail-on the run passes and stderr says what it missed."""
+    role = f"{database.name}_rs13e_blind"
+    database.execute(
+        "CREATE TABLE accounts (id int PRIMARY KEY, code text NOT NULL);"
+        "INSERT INTO accounts SELECT g, '' FROM generate_series(1, 30) g;"  # critical
+        "CREATE TABLE shared (id int PRIMARY KEY, note text);"
+        f"CREATE ROLE {role} LOGIN; GRANT pg_monitor TO {role};"
+        f"GRANT SELECT ON shared TO {role};"
+    )
+    try:
+        assert pgvitals("check", database.dsn, "--fail-on", "high").exit_code == 1
+        dsn = database.server.dsn(database.name, user=role)
+        report = tmp_path / "report.json"
+        gate = pgvitals("check", dsn, "--fail-on", "high", "-o", str(report))
+        assert gate.exit_code == 3, gate.stderr
+        said = " ".join(gate.stderr.split())
+        assert "check incomplete: the rows of 1 table were not read" in said
+        assert "public.accounts (permission denied)" in said
+        assert "public.shared" not in said
+        assert valid_report(json.loads(report.read_text()))["findings"] is not None
+        assert pgvitals("check", dsn, "--fail-on", "high", "--no-data").exit_code == 0
+        ungated = pgvitals("check", dsn, "-o", str(report))
+        assert ungated.exit_code == 0, ungated.stderr
+        assert "check incomplete: the rows of 1 table" in " ".join(ungated.stderr.split())
+    finally:
+        database.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
+
+
 def test_json_report_validates_and_snapshot_gives_the_same_findings(database, tmp_path) -> None:
     database.execute(
         "CREATE TABLE teachers (id int PRIMARY KEY);"

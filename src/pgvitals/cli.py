@@ -2,7 +2,8 @@
 
 Exit codes: 0 done (no finding at or above --fail-on), 1 findings at or above
 --fail-on, 2 usage or input error, 3 the database could not be read in full: not
-reached, lost, stopped answering, or a catalog query timed out.
+reached, lost, stopped answering, or a catalog query timed out; with --fail-on, also
+rows of tables the role was not permitted to read.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from pgvitals.engine import (
     ordered_rules,
     profile_budget,
     required_probes,
+    rows_not_permitted,
 )
 from pgvitals.findings import SEVERITIES
 from pgvitals.fmt import parse_timestamp, plural
@@ -975,6 +977,21 @@ def no_checks(snapshot: Snapshot, unread: str) -> Analysis:
     )
 
 
+def rows_unread_summary(snapshot: Snapshot) -> str | None:
+    """One line naming the tables whose rows the role was not permitted to read, and
+    what to do; None when it read all it wanted."""
+    unread = rows_not_permitted(snapshot)
+    if not unread:
+        return None
+    shown = ", ".join(f"{table} ({why})" for table, why in unread[:5])
+    more = f" and {len(unread) - 5:,} more" if len(unread) > 5 else ""
+    return (
+        f"the rows of {plural(len(unread), 'table')} were not read: {shown}{more}; the"
+        " checks that read rows did not judge them (grant SELECT to the role, or gate on"
+        " the catalogs alone with --no-data)"
+    )
+
+
 def finish(
     analysis: Analysis,
     plan: Plan,
@@ -1008,6 +1025,12 @@ def finish(
     if not_checked and not shown:
         # the terminal summary says it otherwise; a report file alone may go unread
         warning = f"review incomplete: {visible(not_checked)}"
+        stderr.print(warning, style="bold yellow", markup=False, soft_wrap=True)
+    unread = rows_unread_summary(analysis.snapshot)
+    if unread and fail_on:  # nor what the role was not permitted to read
+        raise Failure(f"check incomplete: {unread} (report written)", EXIT_UNREACHABLE)
+    if unread:
+        warning = f"check incomplete: {visible(unread)}"
         stderr.print(warning, style="bold yellow", markup=False, soft_wrap=True)
     baselines.save(report, plan.force)
     keeping.record(report, analysis.snapshot, connection)

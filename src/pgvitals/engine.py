@@ -13,7 +13,7 @@ from pgvitals.config import Config, ConfigError
 from pgvitals.findings import Category, Finding, Located, Severity
 from pgvitals.rules import REGISTRY, Rule
 from pgvitals.rules._api import NO_ROWS, ROWS_OPTIONAL, ROWS_REQUIRED, complete
-from pgvitals.snapshot.collect import ProfileBudget
+from pgvitals.snapshot.collect import NOT_PERMITTED, ProfileBudget
 from pgvitals.snapshot.model import Snapshot
 from pgvitals.snapshot.probes import PROBES
 from pgvitals.suppress import Excused, Suppressor, UnusedExcuse
@@ -318,6 +318,19 @@ def unread_tables(rule: Rule, snapshot: Snapshot) -> tuple[dict[str, str], ...]:
         for p in snapshot.profiles
         if p.status == "skipped" and p.table_oid in snapshot.table_by_oid
     )
+
+
+def rows_not_permitted(snapshot: Snapshot) -> list[tuple[str, str]]:
+    """(table, why) for each table whose rows the role was not permitted to read (no
+    SELECT, or row-level security that would hide some): a privileged role would have
+    judged them. Not the tables a time budget left unread, nor any under --no-data."""
+    return [
+        (snapshot.table_by_oid[p.table_oid].qualname, p.reason or "")
+        for p in snapshot.profiles
+        if p.status == "skipped"
+        and p.reason in NOT_PERMITTED
+        and p.table_oid in snapshot.table_by_oid
+    ]
 
 
 def _ms(started: float) -> int:

@@ -1736,6 +1736,12 @@ def unknown_schemas(missing: list[str], existing: list[str]) -> str:
     return f"no schema named {', '.join(names)}; the database has {shown}"
 
 
+# What describe_error says when the role may not read something: another role could
+PERMISSION_DENIED = "permission denied"
+RLS_HIDES_ROWS = "row-level security would show this role only some of the rows"
+NOT_PERMITTED = (PERMISSION_DENIED, RLS_HIDES_ROWS)
+
+
 class UnnamedObject(psycopg.DataError):
     """A statement about an object whose name the session's encoding cannot carry."""
 
@@ -1748,8 +1754,8 @@ def describe_error(error: psycopg.Error) -> str:
         return "statement timeout"
     if isinstance(error, errors.InsufficientPrivilege):
         if "row-level security" in str(error):  # row_security = off (connect.py)
-            return "row-level security would show this role only some of the rows"
-        return "permission denied"
+            return RLS_HIDES_ROWS
+        return PERMISSION_DENIED
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
