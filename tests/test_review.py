@@ -869,3 +869,23 @@ def test_golang_migrate_pairs_are_known_to_review_so_the_fix_script_says_where_t
     script = (tmp_path / "out/fix.sql").read_text()
     assert "CREATE INDEX CONCURRENTLY" in script
     assert "x-multi-statement=true" in script
+
+
+def test_a_reviewed_table_is_not_empty_and_unwritten_for_missing_primary_key(
+    server, tmp_path
+) -> None:
+    """The tables a review creates are new, empty and unwritten, as any would be: that
+    says nothing of the application's, so missing-primary-key stays high in a review,
+    even with min_statistics_hours = 0 and an analyzed estimate of 0 rows."""
+    write(
+        tmp_path,
+        {
+            "pgvitals.toml": "min_statistics_hours = 0\n",
+            "db/001.sql": "CREATE TABLE legacy (k text, v text);\nANALYZE legacy;\n",
+        },
+    )
+    run = review(tmp_path, "db", "--server", server.dsn(), "--config", "pgvitals.toml")
+    assert run.exit_code == 0, run.stderr
+    found = findings(run)[("missing-primary-key", "public.legacy")]
+    assert found["severity"] == "high"
+    assert "empty_and_unwritten" not in found["evidence"]

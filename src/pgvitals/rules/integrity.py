@@ -297,11 +297,11 @@ def empty_and_unwritten(
 ) -> dict[str, object]:
     """The evidence that a table holds no row and none was written over a window of at
     least `min_statistics_hours` (counted rows, else an analyzed estimate of 0); empty
-    where it is not shown (a standby's counters, a young window, unknown rows)."""
+    where it is not shown (a review, a standby's counters, a young window, unknown rows)."""
     window = snap.facts.window
     rows = evidence.get("rows", evidence.get("rows_estimate"))
-    if rows != 0 or window.hours < opts.min_statistics_hours:
-        return {}
+    if snap.collection.reviewed or rows != 0 or window.hours < opts.min_statistics_hours:
+        return {}  # a review's tables are new and empty: no statistics of the application's
     writes = {name: snap.facts.counter(table, name) for name in WRITES}
     if any(count != 0 for count in writes.values()):  # None: not counted here
         return {}
