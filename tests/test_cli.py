@@ -308,3 +308,44 @@ def test_no_server_at_the_default_socket_names_the_socket(tmp_path) -> None:
     line = one_error_line(done.stderr)
     assert f"cannot connect to alice@{tmp_path}:5432/alice" in line
     assert f"(socket {tmp_path}/.s.PGSQL.5432)" in line
+
+
+# River's river_job as its migrations make it (riverqueue/river 002), in brief, beside
+# the user's uuid-keyed, plural, uncommented tables
+LIBRARY_BESIDE_USER = """
+CREATE TABLE river_job (id bigserial PRIMARY KEY, args jsonb NOT NULL, attempt smallint NOT NULL,
+  attempted_at timestamptz, attempted_by text[], created_at timestamptz NOT NULL DEFAULT now(),
+  errors jsonb[], finalized_at timestamptz, kind text NOT NULL, max_attempts smallint NOT NULL,
+  metadata jsonb NOT NULL DEFAULT '{}', priority smallint NOT NULL, queue text NOT NULL,
+  state text NOT NULL, scheduled_at timestamptz NOT NULL, tags varchar(255)[] NOT NULL);
+CREATE TABLE customers (id uuid PRIMARY KEY, email text NOT NULL);
+CREATE TABLE invoices (id uuid PRIMARY KEY, customer_id uuid REFERENCES customers);
+CREATE TABLE payments (id uuid PRIMARY KEY, invoice_id uuid REFERENCES invoices);
+"""
+SCHEMA_WIDE = (
+    "missing-comments", "mixed-id-strategy", "naming-singular-plural-mix", "timestamp-naming-mix"
+)  # fmt: skip
+
+
+def test_include_managed_says_what_it_brings_back_and_does(database, tmp_path: Path) -> None:
+    """--include-managed reports the findings on a library's tables' definitions; the
+    rules that judge a whole schema's conventions count the user's tables only, with or
+    without it, and its help says so, naming them."""
+    # the help as one line, without the hyphens click's wrapping breaks a name at
+    helped = " ".join(pgvitals("check", "--help").stdout.split()).replace("- ", "-")
+    start = helped.index("--include-managed")
+    assert all(rule in helped[start : start + 700] for rule in SCHEMA_WIDE)
+    database.execute(LIBRARY_BESIDE_USER)
+    found = {}
+    for flags in ((), ("--include-managed",)):
+        out = tmp_path / f"report{len(flags)}.json"
+        assert pgvitals("check", database.dsn, *flags, "-o", str(out)).exit_code == 0
+        found[flags] = {(f["rule"], f["object"]): f for f in json.loads(out.read_text())["findings"]}
+    default, everything = found[()], found[("--include-managed",)]
+    assert ("serial-instead-of-identity", "public.river_job.id") in everything
+    assert ("serial-instead-of-identity", "public.river_job.id") not in default
+    for findings in (default, everything):
+        comments = findings[("missing-comments", "public")]
+        assert comments["evidence"]["tables"] == 3 and "river_job" not in str(comments)
+        # bigint river_job.id beside three uuid keys is not the schema's mix of kinds
+        assert not [key for key in findings if key[0] in SCHEMA_WIDE[1:]]
