@@ -13,6 +13,7 @@ from pgvitals.engine import ordered_rules
 from pgvitals.rules import REGISTRY
 from tests.conftest import free_port
 from tests.helpers import pgvitals, valid_report
+from tests.snapshot.test_security_entities import RIVER
 
 
 def one_error_line(stderr: str) -> str:
@@ -310,18 +311,16 @@ def test_no_server_at_the_default_socket_names_the_socket(tmp_path) -> None:
     assert f"(socket {tmp_path}/.s.PGSQL.5432)" in line
 
 
-# River's river_job as its migrations make it (riverqueue/river 002), in brief, beside
-# the user's uuid-keyed, plural, uncommented tables
-LIBRARY_BESIDE_USER = """
-CREATE TABLE river_job (id bigserial PRIMARY KEY, args jsonb NOT NULL, attempt smallint NOT NULL,
-  attempted_at timestamptz, attempted_by text[], created_at timestamptz NOT NULL DEFAULT now(),
-  errors jsonb[], finalized_at timestamptz, kind text NOT NULL, max_attempts smallint NOT NULL,
-  metadata jsonb NOT NULL DEFAULT '{}', priority smallint NOT NULL, queue text NOT NULL,
-  state text NOT NULL, scheduled_at timestamptz NOT NULL, tags varchar(255)[] NOT NULL);
+# River's tables (in brief) beside the user's uuid-keyed, plural, uncommented tables
+LIBRARY_BESIDE_USER = (
+    RIVER
+    + """
+DROP TABLE widgets;
 CREATE TABLE customers (id uuid PRIMARY KEY, email text NOT NULL);
 CREATE TABLE invoices (id uuid PRIMARY KEY, customer_id uuid REFERENCES customers);
 CREATE TABLE payments (id uuid PRIMARY KEY, invoice_id uuid REFERENCES invoices);
 """
+)
 SCHEMA_WIDE = (
     "missing-comments", "mixed-id-strategy", "naming-singular-plural-mix", "timestamp-naming-mix"
 )  # fmt: skip
@@ -340,7 +339,8 @@ def test_include_managed_says_what_it_brings_back_and_does(database, tmp_path: P
     for flags in ((), ("--include-managed",)):
         out = tmp_path / f"report{len(flags)}.json"
         assert pgvitals("check", database.dsn, *flags, "-o", str(out)).exit_code == 0
-        found[flags] = {(f["rule"], f["object"]): f for f in json.loads(out.read_text())["findings"]}
+        report = json.loads(out.read_text())
+        found[flags] = {(f["rule"], f["object"]): f for f in report["findings"]}
     default, everything = found[()], found[("--include-managed",)]
     assert ("serial-instead-of-identity", "public.river_job.id") in everything
     assert ("serial-instead-of-identity", "public.river_job.id") not in default
