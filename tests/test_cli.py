@@ -13,6 +13,7 @@ from pgvitals.engine import ordered_rules
 from pgvitals.rules import REGISTRY
 from tests.conftest import free_port
 from tests.helpers import pgvitals, valid_report
+from tests.snapshot.test_security_entities import RIVER
 
 
 def one_error_line(stderr: str) -> str:
@@ -340,3 +341,43 @@ def test_no_server_at_the_default_socket_names_the_socket(tmp_path) -> None:
     line = one_error_line(done.stderr)
     assert f"cannot connect to alice@{tmp_path}:5432/alice" in line
     assert f"(socket {tmp_path}/.s.PGSQL.5432)" in line
+
+
+# River's tables (in brief) beside the user's uuid-keyed, plural, uncommented tables
+LIBRARY_BESIDE_USER = (
+    RIVER
+    + """
+DROP TABLE widgets;
+CREATE TABLE customers (id uuid PRIMARY KEY, email text NOT NULL);
+CREATE TABLE invoices (id uuid PRIMARY KEY, customer_id uuid REFERENCES customers);
+CREATE TABLE payments (id uuid PRIMARY KEY, invoice_id uuid REFERENCES invoices);
+"""
+)
+SCHEMA_WIDE = (
+    "missing-comments", "mixed-id-strategy", "naming-singular-plural-mix", "timestamp-naming-mix"
+)  # fmt: skip
+
+
+def test_include_managed_says_what_it_brings_back_and_does(database, tmp_path: Path) -> None:
+    """--include-managed reports the findings on a library's tables' definitions; the
+    rules that judge a whole schema's conventions count the user's tables only, with or
+    without it, and its help says so, naming them."""
+    # the help as one line, without the hyphens click's wrapping breaks a name at
+    helped = " ".join(pgvitals("check", "--help").stdout.split()).replace("- ", "-")
+    start = helped.index("--include-managed")
+    assert all(rule in helped[start : start + 700] for rule in SCHEMA_WIDE)
+    database.execute(LIBRARY_BESIDE_USER)
+    found = {}
+    for flags in ((), ("--include-managed",)):
+        out = tmp_path / f"report{len(flags)}.json"
+        assert pgvitals("check", database.dsn, *flags, "-o", str(out)).exit_code == 0
+        report = json.loads(out.read_text())
+        found[flags] = {(f["rule"], f["object"]): f for f in report["findings"]}
+    default, everything = found[()], found[("--include-managed",)]
+    assert ("serial-instead-of-identity", "public.river_job.id") in everything
+    assert ("serial-instead-of-identity", "public.river_job.id") not in default
+    for findings in (default, everything):
+        comments = findings[("missing-comments", "public")]
+        assert comments["evidence"]["tables"] == 3 and "river_job" not in str(comments)
+        # bigint river_job.id beside three uuid keys is not the schema's mix of kinds
+        assert not [key for key in findings if key[0] in SCHEMA_WIDE[1:]]

@@ -342,7 +342,11 @@ class Keeping:
 @click.option(
     "--include-managed", is_flag=True,
     help="Also assess schemas and roles a platform manages (Supabase's auth, storage, ...)"
-    " and the definitions of a library's tables (River's, Oban's, graphile-worker's).",
+    " and the definitions of a library's tables (River's, Oban's, pg-boss's, ...): their"
+    " findings are reported. The rules that judge a whole schema's conventions"
+    " (missing-comments, mixed-id-strategy, naming-singular-plural-mix,"
+    " timestamp-naming-mix) count the user's tables only, with it or not: a library's"
+    " names, comments and key kinds are not the schema's design.",
 )  # fmt: skip
 @click.option(
     "--analyze-queries", is_flag=True,

@@ -5,6 +5,7 @@ disable = ["naming-singular-plural-mix"]
 schemas = ["app"]
 fail_on = "high"
 include_managed = false     # true: also assess Supabase's auth, ... and River's, Oban's, ... tables
+                            # (the schema-wide convention rules count the user's tables only)
 
 [tool.pgvitals.profile]     # how table rows are read (the quality rules)
 exact_below_rows = 100000   # count every row of smaller tables; sample larger ones

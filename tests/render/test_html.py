@@ -192,3 +192,22 @@ def test_markdown_and_html_say_the_same_about_a_located_finding() -> None:
     report = replace(report, findings=[placed, *report.findings[1:]])
     assert "(`V1.sql:7`)" in render_markdown(report)
     assert " (V1.sql:7)" in render_html(report)
+
+
+def test_html_says_as_the_markdown_does_when_its_own_reads_are_counted() -> None:
+    """pgvitals' own row reads add to the scan counters when this role may not switch
+    counting off (snapshot/uncounted.py): the HTML report says so, with the GRANT, and
+    says when the history left earlier runs' reads out (history/own.py)."""
+    snapshot = make_snapshot()
+    snapshot = replace(snapshot, server=replace(snapshot.server, current_user="app"))
+    counted = replace(snapshot, collection=replace(snapshot.collection, own_reads_counted=True))
+    page = parse(render_html(build_report(analyse(counted))))
+    text = " ".join("".join(page.text).split())
+    assert "pgvitals' own row reads (row counts, orphan counts, key ranges) add to the" in text
+    assert 'GRANT SET ON PARAMETER track_counts, pg_stat_statements.track TO "app" lets it' in text
+    left_out = replace(snapshot, collection=replace(snapshot.collection, own_reads_left_out=3))
+    page = parse(render_html(build_report(analyse(left_out))))
+    text = " ".join("".join(page.text).split())
+    assert "pgvitals' own row reads by the 3 earlier runs the history keeps are left out" in text
+    quiet = parse(render_html(build_report(analyse(snapshot))))
+    assert "own row reads" not in "".join(quiet.text)

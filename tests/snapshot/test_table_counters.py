@@ -5,10 +5,16 @@ NULL where the view has no row (a foreign table)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import psycopg
 from psycopg.rows import dict_row
 
+from pgvitals.engine import analyse
 from pgvitals.snapshot.collect import load_query
+from pgvitals.snapshot.facts import PRIMARY_COUNTERS, PRIMARY_TIMES
+from pgvitals.snapshot.model import TableProfile
+from tests.render.test_md_text import make_snapshot, make_table
 
 COUNTERS = [
     "seq_scan", "seq_tup_read", "idx_scan", "idx_tup_fetch", "n_tup_ins", "n_tup_upd",
@@ -63,3 +69,28 @@ def test_table_counters_are_the_views(database) -> None:
     assert ours["indexed"]["n_tup_upd"] == 40 and ours["indexed"]["last_vacuum"] is not None
     assert "remote" not in theirs
     assert all(ours["remote"][key] is None for key in COUNTERS + TIMES)
+
+
+def test_on_a_standby_no_evidence_quotes_a_counter_only_the_primary_keeps() -> None:
+    """A standby's n_mod_since_analyze, n_dead_tup and analyze times are zero or empty
+    whatever the table's: the rules read them through Facts.counter / time_kept, which
+    give None there, and say where they are counted (stale-statistics on a table never
+    analyzed, autovacuum-disabled)."""
+    snapshot = make_snapshot()
+    events = make_table(
+        90, "public", "events", rows_estimate=50_000.0, reloptions=["autovacuum_enabled=false"]
+    )
+    snapshot = replace(
+        snapshot,
+        server=replace(snapshot.server, in_recovery=True),
+        tables=[*snapshot.tables, events],
+        profiles=[TableProfile(90, "ran", None, 50_000, False, None)],
+    )
+    findings = {(f.rule, f.object): f for f in analyse(snapshot).findings}
+    never = findings[("stale-statistics", "public.events")]
+    assert never.evidence["judged_from"].startswith("pg_stats")
+    off = findings[("autovacuum-disabled", "public.events")]
+    assert off.evidence["counted_on"] == "the primary (this is a standby)"
+    for item in (never, off):
+        quoted = {k for k in item.evidence if k in PRIMARY_COUNTERS | PRIMARY_TIMES}
+        assert quoted and all(item.evidence[k] is None for k in quoted), item.evidence

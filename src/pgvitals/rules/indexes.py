@@ -149,10 +149,10 @@ def unindexed_foreign_key(snap: Snapshot, opts: ForeignKeyOptions) -> Iterator[D
         deletes = facts.counter(referenced, "n_tup_del") if referenced is not None else None
         if not sized:
             pass  # the review's own load wrote and scanned its tables: no counter means anything
-        elif snap.server.in_recovery:
+        elif facts.counted_on("n_tup_del"):
             # a standby counts no writes: its 0 deletes would read as a parent never deleted
             evidence["referenced_deletes"] = None
-            evidence["referenced_deletes_counted_on"] = "the primary (this is a standby)"
+            evidence["referenced_deletes_counted_on"] = facts.counted_on("n_tup_del")
         elif deletes is not None:
             evidence["referenced_deletes"] = deletes
         seq_scans = facts.counter(table, "seq_scan")

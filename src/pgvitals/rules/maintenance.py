@@ -343,22 +343,23 @@ def autovacuum_disabled(snap: Snapshot, opts: AutovacuumOptions) -> Iterator[Dra
             },
             severity=HIGH,
         )
-    standby = snap.server.in_recovery
+    facts = snap.facts
+    # on a standby the primary counts them: its zeros are not the table's
+    elsewhere = facts.counted_on("n_dead_tup")
     for table in snap.tables:
         if table.kind not in ("r", "m") or table.autovacuum_enabled:
             continue
-        rows = snap.facts.rows(table)
+        rows = facts.rows(table)
         trigger = autovacuum_trigger(snap, table)
-        dead = table.n_dead_tup or 0
-        counted = {
-            "n_dead_tup": table.n_dead_tup,
-            "n_mod_since_analyze": table.n_mod_since_analyze,
-            "last_vacuum": table.last_vacuum,
-            "last_analyze": table.last_analyze,
+        counted: dict[str, object] = {
+            "n_dead_tup": facts.counter(table, "n_dead_tup"),
+            "n_mod_since_analyze": facts.counter(table, "n_mod_since_analyze"),
+            "last_vacuum": facts.time_kept(table, "last_vacuum"),
+            "last_analyze": facts.time_kept(table, "last_analyze"),
         }
-        if standby:
-            # its zeros are not the table's: the primary counts them
-            counted = {**dict.fromkeys(counted), "counted_on": "the primary (this is a standby)"}
+        dead = facts.counter(table, "n_dead_tup") or 0
+        if elsewhere:
+            counted["counted_on"] = elsewhere
             severity: str | None = None
         elif dead >= trigger and dead >= opts.many_dead_tuples:
             severity = HIGH
@@ -368,7 +369,7 @@ def autovacuum_disabled(snap: Snapshot, opts: AutovacuumOptions) -> Iterator[Dra
             severity = None  # the default, medium
         due = (
             f"; {dead:,} dead tuples, past the {trigger:,} at which autovacuum would vacuum it"
-            if dead >= trigger and not standby
+            if dead >= trigger and not elsewhere
             else ""
         )
         yield finding(
@@ -471,29 +472,34 @@ def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[D
     the parent; re-enable autovacuum where it was turned off.
     """
     columns = snap.columns_by_table
-    window = snap.facts.window
+    facts = snap.facts
+    window = facts.window
     for table in snap.tables:
         if table.kind not in ("r", "m", "p"):
             continue
         rows = snap.facts.rows(table)
         if rows <= 0:
             continue
-        analyzed_at = latest(table.last_analyze, table.last_autoanalyze)
+        last_analyze = facts.time_kept(table, "last_analyze")
+        last_autoanalyze = facts.time_kept(table, "last_autoanalyze")
+        analyzed_at = latest(last_analyze, last_autoanalyze)
         has_stats = any(c.null_frac is not None for c in columns.get(table.oid, []))
         off_reason = autovacuum_off_reason(snap, table)
+        # on a standby the primary counts the changes: its 0 says nothing (None); a
+        # partitioned table's are its partitions'
+        changed = facts.counter(table, "n_mod_since_analyze")
         evidence: dict[str, object] = {
             "rows": rows,
-            "last_analyze": table.last_analyze,
-            "last_autoanalyze": table.last_autoanalyze,
-            "n_mod_since_analyze": table.n_mod_since_analyze,
+            "last_analyze": last_analyze,
+            "last_autoanalyze": last_autoanalyze,
+            "n_mod_since_analyze": changed,
             **window.evidence,
         }
         partitioned = "; autovacuum never analyzes a partitioned table" if table.kind == "p" else ""
-        standby = snap.server.in_recovery
         if analyzed_at is None and not has_stats:
             if rows < opts.min_rows:
                 continue
-            if standby:
+            if facts.counted_on("last_analyze"):
                 # its pg_stat_user_tables has no analyze times: pg_stats says it alone,
                 # and shows only the columns this role may read (rows read here say so)
                 if not rows_read(snap, table):
@@ -514,9 +520,6 @@ def stale_statistics(snap: Snapshot, opts: StaleStatisticsOptions) -> Iterator[D
                 severity=severity,
             )
             continue
-        changed = table.n_mod_since_analyze
-        if standby:
-            continue  # the changes are counted on the primary: 0 here says nothing
         if table.kind == "p" or changed is None or changed < opts.min_changes:
             continue
         if changed < opts.changed_ratio * rows:

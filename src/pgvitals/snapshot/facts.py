@@ -57,6 +57,10 @@ PRIMARY_COUNTERS = frozenset(
         "autoanalyze_count",
     }
 )  # fmt: skip
+# ... and the vacuum and analyze times: a standby runs neither (the primary does)
+PRIMARY_TIMES = frozenset({"last_vacuum", "last_autovacuum", "last_analyze", "last_autoanalyze"})
+# what evidence says of a value only the primary keeps, on a standby (never its zero)
+COUNTED_ON_PRIMARY = "the primary (this is a standby)"
 NEXTVAL = re.compile(r"^nextval\('((?:[^']|'')+)'::regclass\)$")
 QUOTED_PART = re.compile(r'"((?:[^"]|"")*)"|([^."]+)')
 
@@ -237,14 +241,27 @@ class Facts:
     def counter(self, table: Table, name: str) -> int | None:
         """A pg_stat_user_tables counter; summed over the leaves of a partitioned table
         (the server counts on the leaves only). None where no part has the counter, and
-        on a standby for those only the primary counts (its zeros are not the table's)."""
-        if name in PRIMARY_COUNTERS and self.snap.server.in_recovery:
+        on a standby for those only the primary counts (its zeros are not the table's:
+        `counted_on`)."""
+        if self.counted_on(name):
             return None
         if table.kind != "p":
             return getattr(table, name)
         values = [getattr(leaf, name) for leaf in self.leaves_by_root.get(table.oid, [])]
         known = [value for value in values if value is not None]
         return sum(known) if known else None
+
+    def time_kept(self, table: Table, name: str) -> str | None:
+        """A vacuum or analyze time (`last_analyze`, ...), the table's own; None on a
+        standby, which runs neither (`counted_on`)."""
+        return None if self.counted_on(name) else getattr(table, name)
+
+    def counted_on(self, name: str) -> str | None:
+        """Where the counter or time `name` is kept when not on this server: on a
+        standby, those only the primary keeps (evidence says so instead of a zero)."""
+        if self.snap.server.in_recovery and (name in PRIMARY_COUNTERS or name in PRIMARY_TIMES):
+            return COUNTED_ON_PRIMARY
+        return None
 
     @cached_property
     def lookup_index_of_fk(self) -> dict[int, Index | None]:

@@ -9,17 +9,25 @@ Their upkeep (vacuum, statistics, bloat), their activity and who may reach them 
 A library is recognised by shape, never by a name alone: its anchor table must be
 there with every column the library's migrations have given it since their first
 version; its other tables count where they, too, have their columns, in the anchor's
-schema. Functions and types are the library's by name, in that schema; indexes on its
-tables by name, or where they back a key or unique constraint.
+schema. Where the library lets its user choose the tables' prefix (Quartz's QRTZ_,
+Spring Batch's BATCH_, Spring Session's table name), the anchor is any table whose name
+ends as the anchor's does and that has its columns, and the prefix found there names
+the others. Functions and types are the library's by name, in that schema; indexes
+on its tables by name (with the prefix found), by the pattern its migrator names them
+by, or where they back a key or unique constraint. The partitions a library's
+migrator attaches to its partitioned tables (pg-boss's per-queue job tables) are its
+own, and so are their indexes that are partitions of its indexes.
 """
 
 from __future__ import annotations
 
+import re
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pgvitals.snapshot.model import Snapshot
+    from pgvitals.snapshot.model import Snapshot, Table
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,16 @@ class Library:
     indexes: frozenset[str] = frozenset()
     functions: frozenset[str] = frozenset()
     types: frozenset[str] = frozenset()
+    # the prefix the names above begin with by default, where its user may choose
+    # another (the same for its tables and indexes): "" where the names are fixed
+    prefix: str = ""
+    # the indexes its migrator names from a table it makes (pg-boss's j<hash>_i5)
+    index_pattern: re.Pattern[str] | None = None
+
+    def named(self, prefix: str, name: str) -> str:
+        """`name` (one of the library's, under its default prefix) under `prefix`:
+        Quartz's qrtz_triggers and idx_qrtz_t_j are my_triggers and idx_my_t_j."""
+        return name.replace(self.prefix, prefix, 1) if self.prefix else name
 
 
 def _names(text: str) -> frozenset[str]:
@@ -173,7 +191,8 @@ LIBRARIES = (
     ),
     # quartz-scheduler/quartz@bb2505a quartz/src/main/resources/org/quartz/impl/
     # jdbcjobstore/tables_postgres.sql (the script its JDBC job store expects run),
-    # under its default table prefix QRTZ_ (unquoted: lower case)
+    # under its default table prefix QRTZ_ (unquoted: lower case), or the one its user
+    # set (org.quartz.jobStore.tablePrefix)
     Library(
         "Quartz",
         "qrtz_triggers",
@@ -219,11 +238,13 @@ LIBRARIES = (
                 " ft_trig_inst_name ft_inst_job_req_rcvry ft_j_g ft_jg ft_t_g ft_tg"
             )
         ),
+        prefix="qrtz_",
     ),
     # spring-projects/spring-batch@3bb3709 spring-batch-core/src/main/resources/org/
     # springframework/batch/core/schema-postgresql.sql, under its default table prefix
     # BATCH_ (unquoted: lower case): the columns below are those of 4.x and 5.x alike
-    # (5.0 added create_time to step executions, renamed the parameters' columns)
+    # (5.0 added create_time to step executions, renamed the parameters' columns), or
+    # the one its user set (JobRepositoryFactoryBean.setTablePrefix)
     Library(
         "Spring Batch",
         "batch_job_instance",
@@ -247,6 +268,7 @@ LIBRARIES = (
                 "job_execution_id short_context serialized_context"
             ),
         },
+        prefix="batch_",
     ),
     # bensheldon/good_job@81db22b lib/generators/good_job/templates/install/migrations/
     # create_good_jobs.rb.erb and update/migrations/01-14 (Rails migrations its generator
@@ -347,9 +369,116 @@ LIBRARIES = (
             " index_solid_queue_semaphores_on_key_and_value index_solid_queue_semaphores_on_key"
         ),
     ),
+    # timgit/pg-boss 10.4.2 and 12.38.0 (npm; src/plans.ts `create`, whose schema.json
+    # lists what 12 expects): its own schema (pgboss unless configured) with job
+    # (partitioned by queue from 10: job_common and a j<sha224 of the name> table per
+    # partitioned queue, indexes <table>_i<n>), queue, schedule, subscription, version,
+    # archive (10 only), bam, warning, job_dependency, queue_stats (daily partitions)
+    # and instance (12); the enum job_state. The columns are those of 10 and 12 alike
+    Library(
+        "pg-boss",
+        "job",
+        {
+            "job": _names(
+                "id name priority data state retry_limit retry_count retry_delay retry_backoff"
+                " start_after started_on singleton_key singleton_on created_on completed_on"
+                " keep_until output dead_letter policy"
+            ),
+            "job_common": _names("id name priority data state retry_limit start_after keep_until"),
+            "archive": _names("id name data state retry_limit start_after archived_on"),
+            "queue": _names("name policy retry_limit retry_delay retry_backoff created_on"),
+            "schedule": _names("name cron timezone data options created_on updated_on"),
+            "subscription": _names("event name created_on updated_on"),
+            "version": _names("version cron_on"),
+            "bam": _names("id name version status table_name command created_on"),
+            "warning": _names("id type message data created_on"),
+            "job_dependency": _names("child_name child_id parent_name parent_id"),
+            "queue_stats": _names("name deferred_count queued_count active_count captured_on"),
+            "instance": _names("id name host pid version heartbeat_on"),
+        },
+        indexes=_names("archive_i1 warning_i1 queue_stats_i1 job_dep_parent_idx"),
+        functions=_names(
+            "create_queue delete_queue job_now job_table_format job_table_run job_table_run_async"
+        ),
+        types=_names("job_state"),
+        index_pattern=re.compile(r"(job|job_common|j[0-9a-f]{56})_i[0-9]+"),
+    ),
+    # pg-boss 9.0.3 (npm; its plans.js `create`): the camel-case columns of before 10,
+    # job and archive (a copy of job, archivedon added), in the same schema
+    Library(
+        "pg-boss",
+        "job",
+        {
+            "job": _names(
+                "id name priority data state retrylimit retrycount retrydelay retrybackoff"
+                " startafter startedon singletonkey singletonon expirein createdon completedon"
+                " keepuntil"
+            ),
+            "archive": _names("id name priority data state retrylimit startafter archivedon"),
+            "schedule": _names("name cron timezone data options created_on updated_on"),
+            "subscription": _names("event name created_on updated_on"),
+            "version": _names("version maintained_on cron_on"),
+        },
+        indexes=_names(
+            "archive_id_idx archive_archivedon_idx job_name job_fetch job_singletonon"
+            " job_singletonkeyon job_singletonkey job_singleton_queue"
+        ),
+        types=_names("job_state"),
+    ),
+    # frankhommers/Hangfire.PostgreSql@140a791 src/Hangfire.PostgreSql/Scripts/
+    # Install.v3.sql .. v13.sql, run in order by PostgreSqlObjectsInstaller into its own
+    # schema (hangfire unless configured); updatecount came in v4, lock.acquired in v7
+    Library(
+        "Hangfire",
+        "job",
+        {
+            "job": _names("id stateid statename invocationdata arguments createdat expireat"),
+            "counter": _names("id key value expireat"),
+            "hash": _names("id key field value expireat"),
+            "jobparameter": _names("id jobid name value"),
+            "jobqueue": _names("id jobid queue fetchedat"),
+            "list": _names("id key value expireat"),
+            "lock": _names("resource"),
+            "schema": _names("version"),
+            "server": _names("id data lastheartbeat"),
+            "set": _names("id key score value expireat"),
+            "state": _names("id jobid name reason createdat data"),
+        },
+        indexes=_names(
+            "ix_hangfire_counter_key ix_hangfire_counter_expireat ix_hangfire_job_statename"
+            " ix_hangfire_state_jobid ix_hangfire_jobqueue_queueandfetchedat"
+            " ix_hangfire_jobqueue_jobidandqueue ix_hangfire_jobparameter_jobidandname"
+            " jobqueue_queue_fetchat_jobid"
+        ),
+    ),
+    # spring-projects/spring-session@206fb60 spring-session-jdbc/src/main/resources/org/
+    # springframework/session/jdbc/schema-postgresql.sql: SPRING_SESSION and
+    # SPRING_SESSION_ATTRIBUTES (unquoted: lower case), the name configurable
+    # (spring.session.jdbc.table-name; the attributes table is <name>_ATTRIBUTES)
+    Library(
+        "Spring Session",
+        "spring_session",
+        {
+            "spring_session": _names(
+                "primary_id session_id creation_time last_access_time max_inactive_interval"
+                " expiry_time principal_name"
+            ),
+            "spring_session_attributes": _names(
+                "session_primary_id attribute_name attribute_bytes"
+            ),
+        },
+        indexes=_names("spring_session_ix1 spring_session_ix2 spring_session_ix3"),
+        prefix="spring_session",
+    ),
 )
 
-BY_ANCHOR = {library.anchor: library for library in LIBRARIES}
+BY_ANCHOR: dict[str, list[Library]] = defaultdict(list)
+PREFIXED: list[tuple[str, Library]] = []  # (the anchor's name after its prefix, library)
+for _library in LIBRARIES:
+    if _library.prefix:
+        PREFIXED.append((_library.anchor[len(_library.prefix) :], _library))
+    else:
+        BY_ANCHOR[_library.anchor].append(_library)
 
 
 @dataclass(frozen=True)
@@ -368,29 +497,59 @@ class LibraryObjects:
 def library_objects(snap: Snapshot) -> LibraryObjects:
     """The tables, functions and types of the libraries whose shape is in `snap`."""
     columns = snap.columns_by_table
+
+    def has(table: Table, wanted: frozenset[str]) -> bool:
+        return wanted <= {c.name for c in columns.get(table.oid, [])}
+
     by_place = {(t.schema, t.name): t for t in snap.tables}
     tables: dict[int, str] = {}
     by_name: dict[tuple[str, str, str], str] = {}
-    found: list[tuple[str, Library]] = []  # (schema, library): several share a schema
+    # (schema, prefix, library): several share a schema
+    found: list[tuple[str, str, Library]] = []
     for table in snap.tables:
-        library = BY_ANCHOR.get(table.name)
-        if library is not None and library.tables[table.name] <= {
-            c.name for c in columns.get(table.oid, [])
-        }:
-            found.append((table.schema, library))
-    for schema, library in found:
+        for library in BY_ANCHOR.get(table.name, ()):
+            if has(table, library.tables[table.name]):
+                found.append((table.schema, "", library))
+                break  # one library per table (pg-boss before and after 10)
+        for ending, library in PREFIXED:
+            if table.name.endswith(ending) and has(table, library.tables[library.anchor]):
+                found.append((table.schema, table.name[: len(table.name) - len(ending)], library))
+    # table oid -> its library and the index names it gives (under the prefix found)
+    owners: dict[int, tuple[Library, frozenset[str]]] = {}
+    for schema, prefix, library in found:
+        indexes = library.indexes | {library.named(prefix, n) for n in library.indexes}
         for name, wanted in library.tables.items():
-            table = by_place.get((schema, name))
-            if table is None or not wanted <= {c.name for c in columns.get(table.oid, [])}:
-                continue
-            tables[table.oid] = library.name
-            by_name[("table", schema, name)] = library.name
-            for index in snap.indexes_by_table.get(table.oid, []):
-                if index.constraint_name or index.name in library.indexes:
-                    by_name[("index", schema, index.name)] = library.name
+            table = by_place.get((schema, library.named(prefix, name)))
+            if table is not None and has(table, wanted):
+                owners[table.oid] = (library, indexes)
         for function in snap.functions:
             if function.schema == schema and function.name in library.functions:
                 by_name[("function", schema, function.name)] = library.name
         for name in library.types:
             by_name[("type", schema, name)] = library.name
+    # the partitions its migrator attaches to its tables (pg-boss's per-queue job
+    # tables, queue_stats' days), at any depth
+    partitions = [t for t in snap.tables if t.is_partition]
+    while True:
+        attached = [t for t in partitions if t.oid not in owners and t.parent_oid in owners]
+        if not attached:
+            break
+        for table in attached:
+            owners[table.oid] = owners[table.parent_oid]  # type: ignore[index]
+    index_owner: dict[int, str] = {}  # index oid -> library
+    for table in sorted(snap.tables, key=lambda t: t.is_partition):
+        if table.oid not in owners:
+            continue
+        library, indexes = owners[table.oid]
+        tables[table.oid] = library.name
+        by_name[("table", table.schema, table.name)] = library.name
+        for index in snap.indexes_by_table.get(table.oid, []):
+            if (
+                index.constraint_name
+                or index.name in indexes
+                or index.parent_index_oid in index_owner
+                or (library.index_pattern and library.index_pattern.fullmatch(index.name))
+            ):
+                index_owner[index.oid] = library.name
+                by_name[("index", table.schema, index.name)] = library.name
     return LibraryObjects(tables, by_name)
