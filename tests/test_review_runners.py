@@ -909,6 +909,39 @@ def test_a_lock_taken_by_one_drizzle_migration_is_held_through_the_next(server, 
     assert "Drizzle runs all pending migrations in one transaction" in safe_form
 
 
+def test_an_index_built_concurrently_in_a_drizzle_batch_hides_no_other_files_lock(
+    server, tmp_path
+) -> None:
+    """One file of the batch builds an index CONCURRENTLY: it fails in Drizzle's
+    transaction (reported), and the other files still run in that one transaction, so
+    the ALTER's lock on builds is still held while a later file builds an index on it."""
+    first = {"0000_builds": "CREATE TABLE builds (id bigint PRIMARY KEY, status text);\n"
+                            "--> statement-breakpoint\n"
+                            "CREATE TABLE hosts (id bigint PRIMARY KEY, name text);"}  # fmt: skip
+    drizzle_folder(tmp_path / "base", first)
+    drizzle_folder(tmp_path / "drizzle", {
+        **first,
+        "0001_foo": "ALTER TABLE builds ADD COLUMN foo text NOT NULL DEFAULT '';",
+        "0002_hosts_index": "CREATE INDEX CONCURRENTLY hosts_name_idx ON hosts (name);",
+        "0003_foo_index": "CREATE INDEX builds_foo_idx ON builds (foo);",
+    })  # fmt: skip
+    run = review(tmp_path, "drizzle", "--base", "base", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    rules = sorted((f["rule"], located(f)) for f in run.json()["findings"])
+    assert rules == [
+        ("invalid-ddl", "drizzle/0002_hosts_index.sql:1"),
+        ("migration-index-not-concurrent", "drizzle/0003_foo_index.sql:1"),
+        ("migration-lock-held-during-long-statement", "drizzle/0001_foo.sql:1"),
+    ]
+    [failed] = invalid_ddl(run)
+    assert failed["evidence"]["sqlstate"] == "25001"
+    assert failed["evidence"]["runner"]["runs"] == (
+        "in one transaction with every other pending migration of its folder"
+    )
+    [held] = [f for f in run.json()["findings"] if f["rule"].startswith("migration-lock-held")]
+    assert "builds_foo_idx" in json.dumps(held["evidence"])
+
+
 def test_a_new_drizzle_migration_older_than_the_bases_last_never_runs_there(
     server, tmp_path
 ) -> None:
