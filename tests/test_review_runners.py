@@ -18,6 +18,7 @@ from pgvitals.review.runners import (
     ONE_QUERY,
     TRANSACTION,
     flyway_non_transactional,
+    tool_of,
     units,
     wrapping,
 )
@@ -1057,3 +1058,42 @@ def test_authelias_migrator_runs_its_pending_migrations_in_one_transaction(
     assert runner["tool"] == "Authelia's storage migrator"
     assert runner["runs"] == "in one transaction with every other pending migration of its folder"
     assert "no opt-out" in runner["fix"]
+
+
+def test_the_units_alone_say_which_tool_runs_a_file_and_what_it_runs_with_it(
+    tmp_path,
+) -> None:
+    """Which tool runs a file is decided in one place, runners.units: the report's
+    inventory (tool_of) and the transaction a tool shares between files of a folder
+    (Unit.batch: Drizzle's and Authelia's pending migrations) are read off its units."""
+    for files in TOOLS.values():
+        write(tmp_path, files)
+    write(tmp_path, {**RIVER, **AUTHELIA, **UNRECOGNISED})
+    drizzle_folder(tmp_path / "drizzle", {"0000_a": "CREATE TABLE a (id int);"})
+    named = {}
+    for path in sorted(tmp_path.rglob("*.sql")):
+        found = units(path, path.read_text())
+        named[path.relative_to(tmp_path).as_posix()] = (
+            tool_of(path, found),
+            found[0].batch if found else None,
+        )
+    failing = {where.rsplit(":", 1)[0]: tool for where, (tool, _) in EXPECTED.items()}
+    for where, tool in failing.items():
+        assert named[where] == ("Prisma" if tool == "Prisma Migrate" else tool, None), where
+    assert named["main/002_kind.up.sql"] == ("River's migrator", None)
+    authelia = f"Authelia's storage migrator: {tmp_path / 'postgres'}"
+    assert named["postgres/V0002.Lookup.up.sql"] == ("Authelia's storage migrator", authelia)
+    assert named["drizzle/0000_a.sql"] == ("Drizzle", f"Drizzle: {tmp_path / 'drizzle'}")
+    assert {named[where] for where in UNRECOGNISED} == {(None, None)}
+
+
+def test_the_report_names_every_tool_its_units_recognise(server, tmp_path) -> None:
+    """A tool recognised by its units is named in the inventory and the fix script's
+    migration note without being taught anywhere else (goose: no history table in a
+    review, only its annotations)."""
+    write(tmp_path, TOOLS["goose"])
+    run = review(tmp_path, "goose", "--server", server.dsn(), "-o", "out/report.json")
+    assert run.exit_code == 0, run.stderr
+    report = json.loads((tmp_path / "out/report.json").read_text())
+    assert report["sections"]["inventory"]["migrations"] == ["goose (the reviewed migrations)"]
+    assert "kept by goose (the reviewed migrations)" in (tmp_path / "out/fix.sql").read_text()

@@ -398,65 +398,6 @@ def drizzle_missing(folder: Path) -> str | None:
     return None
 
 
-def known_tools(selection: Selection) -> list[str]:
-    """The migration tools the selected files are known to be run by, from the files
-    alone: Prisma for a `<name>/migration.sql` beside its folder's migration_lock.toml,
-    Drizzle for a file its folder's meta/_journal.json lists, Authelia's migrator for its
-    `V0001.<Name>.up.sql`, Liquibase for a formatted SQL changelog."""
-    prisma = any(
-        source.path.name == "migration.sql"
-        and (source.path.parent.parent / "migration_lock.toml").is_file()
-        for source in selection.files
-    )
-    drizzle = any(
-        source.path.name in (drizzle_positions(source.path.parent) or ())
-        for source in selection.files
-    )
-    authelia = any(authelia_up(source.path) for source in selection.files)
-    return (
-        ["Prisma"] * prisma
-        + ["Drizzle"] * drizzle
-        + ["Liquibase"] * liquibase_files(selection)
-        + [AUTHELIA] * authelia
-    )
-
-
-def liquibase_files(selection: Selection) -> bool:
-    """Is one of the files a Liquibase formatted SQL changelog?"""
-    for source in selection.files:
-        try:
-            with source.path.open(encoding="utf-8", errors="replace") as handle:
-                head = handle.read(4096)
-        except OSError:
-            continue
-        if liquibase.is_formatted(head):
-            return True
-    return False
-
-
-def authelia_up(path: Path) -> bool:
-    """Is the file an up migration of Authelia's storage migrator: `V0001.Initial_Schema.
-    up.sql` with its `.down.sql` beside it (authelia/authelia, internal/storage/const.go
-    reMigration)?"""
-    up = AUTHELIA_UP.match(path.name)
-    return up is not None and (path.parent / f"{up.group(1)}.down.sql").is_file()
-
-
-AUTHELIA_UP = re.compile(r"^(V\d{4}\.[^.]+)\.up\.sql$")
-AUTHELIA = "Authelia's storage migrator"
-
-
-def golang_migrate_up(path: Path) -> bool:
-    """Is the file an up migration of golang-migrate's: `<version>_<name>.up.sql` with
-    its `.down.sql` beside it? (Atlas writes these too, with atlas.sum, in golang-migrate's
-    format: openmeterio/openmeter's atlas.hcl; its own format has no down files.)"""
-    up = GOLANG_MIGRATE_UP.match(path.name)
-    return up is not None and (path.parent / f"{up.group(1)}.down.sql").is_file()
-
-
-GOLANG_MIGRATE_UP = re.compile(r"^(\d+_.+)\.up\.sql$")
-
-
 def prisma_positions(folder: Path) -> dict[str, int] | None:
     """The migration folders of a Prisma migrations folder (the one holding its
     `migration_lock.toml`), with their place in the order Prisma applies them: names
