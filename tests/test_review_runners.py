@@ -18,6 +18,7 @@ from pgvitals.review.runners import (
     ONE_QUERY,
     TRANSACTION,
     flyway_non_transactional,
+    tool_of,
     units,
     wrapping,
 )
@@ -909,6 +910,39 @@ def test_a_lock_taken_by_one_drizzle_migration_is_held_through_the_next(server, 
     assert "Drizzle runs all pending migrations in one transaction" in safe_form
 
 
+def test_an_index_built_concurrently_in_a_drizzle_batch_hides_no_other_files_lock(
+    server, tmp_path
+) -> None:
+    """One file of the batch builds an index CONCURRENTLY: it fails in Drizzle's
+    transaction (reported), and the other files still run in that one transaction, so
+    the ALTER's lock on builds is still held while a later file builds an index on it."""
+    first = {"0000_builds": "CREATE TABLE builds (id bigint PRIMARY KEY, status text);\n"
+                            "--> statement-breakpoint\n"
+                            "CREATE TABLE hosts (id bigint PRIMARY KEY, name text);"}  # fmt: skip
+    drizzle_folder(tmp_path / "base", first)
+    drizzle_folder(tmp_path / "drizzle", {
+        **first,
+        "0001_foo": "ALTER TABLE builds ADD COLUMN foo text NOT NULL DEFAULT '';",
+        "0002_hosts_index": "CREATE INDEX CONCURRENTLY hosts_name_idx ON hosts (name);",
+        "0003_foo_index": "CREATE INDEX builds_foo_idx ON builds (foo);",
+    })  # fmt: skip
+    run = review(tmp_path, "drizzle", "--base", "base", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    rules = sorted((f["rule"], located(f)) for f in run.json()["findings"])
+    assert rules == [
+        ("invalid-ddl", "drizzle/0002_hosts_index.sql:1"),
+        ("migration-index-not-concurrent", "drizzle/0003_foo_index.sql:1"),
+        ("migration-lock-held-during-long-statement", "drizzle/0001_foo.sql:1"),
+    ]
+    [failed] = invalid_ddl(run)
+    assert failed["evidence"]["sqlstate"] == "25001"
+    assert failed["evidence"]["runner"]["runs"] == (
+        "in one transaction with every other pending migration of its folder"
+    )
+    [held] = [f for f in run.json()["findings"] if f["rule"].startswith("migration-lock-held")]
+    assert "builds_foo_idx" in json.dumps(held["evidence"])
+
+
 def test_a_new_drizzle_migration_older_than_the_bases_last_never_runs_there(
     server, tmp_path
 ) -> None:
@@ -1024,3 +1058,42 @@ def test_authelias_migrator_runs_its_pending_migrations_in_one_transaction(
     assert runner["tool"] == "Authelia's storage migrator"
     assert runner["runs"] == "in one transaction with every other pending migration of its folder"
     assert "no opt-out" in runner["fix"]
+
+
+def test_the_units_alone_say_which_tool_runs_a_file_and_what_it_runs_with_it(
+    tmp_path,
+) -> None:
+    """Which tool runs a file is decided in one place, runners.units: the report's
+    inventory (tool_of) and the transaction a tool shares between files of a folder
+    (Unit.batch: Drizzle's and Authelia's pending migrations) are read off its units."""
+    for files in TOOLS.values():
+        write(tmp_path, files)
+    write(tmp_path, {**RIVER, **AUTHELIA, **UNRECOGNISED})
+    drizzle_folder(tmp_path / "drizzle", {"0000_a": "CREATE TABLE a (id int);"})
+    named = {}
+    for path in sorted(tmp_path.rglob("*.sql")):
+        found = units(path, path.read_text())
+        named[path.relative_to(tmp_path).as_posix()] = (
+            tool_of(path, found),
+            found[0].batch if found else None,
+        )
+    failing = {where.rsplit(":", 1)[0]: tool for where, (tool, _) in EXPECTED.items()}
+    for where, tool in failing.items():
+        assert named[where] == ("Prisma" if tool == "Prisma Migrate" else tool, None), where
+    assert named["main/002_kind.up.sql"] == ("River's migrator", None)
+    authelia = f"Authelia's storage migrator: {tmp_path / 'postgres'}"
+    assert named["postgres/V0002.Lookup.up.sql"] == ("Authelia's storage migrator", authelia)
+    assert named["drizzle/0000_a.sql"] == ("Drizzle", f"Drizzle: {tmp_path / 'drizzle'}")
+    assert {named[where] for where in UNRECOGNISED} == {(None, None)}
+
+
+def test_the_report_names_every_tool_its_units_recognise(server, tmp_path) -> None:
+    """A tool recognised by its units is named in the inventory and the fix script's
+    migration note without being taught anywhere else (goose: no history table in a
+    review, only its annotations)."""
+    write(tmp_path, TOOLS["goose"])
+    run = review(tmp_path, "goose", "--server", server.dsn(), "-o", "out/report.json")
+    assert run.exit_code == 0, run.stderr
+    report = json.loads((tmp_path / "out/report.json").read_text())
+    assert report["sections"]["inventory"]["migrations"] == ["goose (the reviewed migrations)"]
+    assert "kept by goose (the reviewed migrations)" in (tmp_path / "out/fix.sql").read_text()

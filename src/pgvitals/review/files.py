@@ -30,6 +30,7 @@ import functools
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -230,8 +231,7 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
             ran = {item: place for place, item in enumerate(master.order)} if master else {}
             for item in found:
                 relative = item.relative_to(path)
-                listed_at = manifest_positions(item.parent)
-                journal_at = drizzle_positions(item.parent)
+                own = own_order(item.parent)
                 if item.parent.parent not in prisma:
                     prisma[item.parent.parent] = prisma_positions(item.parent.parent)
                 prisma_at = prisma[item.parent.parent]
@@ -242,18 +242,14 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
                 elif master is not None and item.resolve() not in ran:
                     why = f"not included by {master.path.name}: Liquibase does not run it"
                     elsewhere[shown(item)] = f"{why}, not loaded"
-                elif listed_at is not None and item.name not in listed_at:
-                    elsewhere[shown(item)] = "not in its folder's manifest.json, not loaded"
-                elif journal_at is not None and item.name not in journal_at:
-                    elsewhere[shown(item)] = DRIZZLE_UNLISTED
+                elif own is not None and item.name not in own.positions:
+                    elsewhere[shown(item)] = own.unlisted
                 else:
                     name = relative.as_posix()
                     if master is not None:  # in the master changelog's order
                         name = str(ran[item.resolve()])
-                    elif listed_at is not None:  # in the manifest's order
-                        name = f"{relative.parent.as_posix()}/{listed_at[item.name]}"
-                    elif journal_at is not None:  # in the journal's order
-                        name = f"{relative.parent.as_posix()}/{journal_at[item.name]}"
+                    elif own is not None:  # in the order of the folder's own list
+                        name = f"{relative.parent.as_posix()}/{own.positions[item.name]}"
                     elif prisma_at is not None and item.parent.name in prisma_at:
                         place = prisma_at[item.parent.name]
                         name = f"{relative.parent.parent.as_posix()}/{place}/{item.name}"
@@ -318,19 +314,44 @@ def code_only_note(paths: list[Path]) -> str:
     )
 
 
+@dataclass(frozen=True)
+class OwnOrder:
+    """A folder's own list of the files its tool runs, in the order it runs them."""
+
+    positions: dict[str, int]  # file name -> its place in the list
+    unlisted: str  # why a file of the folder that the list does not name is not loaded
+
+
+def own_order(folder: Path) -> OwnOrder | None:
+    """The order a folder's own list gives its files (Temporal's manifest.json, Drizzle's
+    journal): its tool runs those files only, in that order; None where it has none."""
+    if (listed := manifest_positions(folder)) is not None:
+        return OwnOrder(listed, "not in its folder's manifest.json, not loaded")
+    if (listed := drizzle_positions(folder)) is not None:
+        return OwnOrder(listed, DRIZZLE_UNLISTED)
+    return None
+
+
+def read_json(path: Path) -> object:
+    """A JSON file's value; None where it cannot be read or is not JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def places(names: Iterable[str]) -> dict[str, int]:
+    return {name: place for place, name in enumerate(names)}
+
+
 @functools.cache
 def manifest_positions(folder: Path) -> dict[str, int] | None:
     """The files a Temporal schema version's `manifest.json` lists, with their place in
     its order (temporalio/temporal@6805cae, tools/common/schema/updatetask.go runs those
     only); None where the folder has no such manifest."""
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
+    manifest = read_json(folder / "manifest.json")
     listed = manifest.get("SchemaUpdateCqlFiles") if isinstance(manifest, dict) else None
-    if not isinstance(listed, list):
-        return None
-    return {str(name): position for position, name in enumerate(listed)}
+    return places(map(str, listed)) if isinstance(listed, list) else None
 
 
 DRIZZLE_JOURNAL = "meta/_journal.json"
@@ -344,10 +365,7 @@ def drizzle_journal(folder: Path) -> dict[str, int] | None:
     with their `when` (drizzle-team/drizzle-orm@b786252, drizzle-orm/src/migrator.ts
     readMigrationFiles runs `<tag>.sql` for each entry, in the journal's order, and no
     other file); None where the folder has no PostgreSQL journal."""
-    try:
-        journal = json.loads((folder / DRIZZLE_JOURNAL).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
+    journal = read_json(folder / DRIZZLE_JOURNAL)
     if not isinstance(journal, dict):
         return None
     if journal.get("dialect", "postgresql") not in DRIZZLE_DIALECTS:
@@ -367,7 +385,7 @@ def drizzle_journal(folder: Path) -> dict[str, int] | None:
 def drizzle_positions(folder: Path) -> dict[str, int] | None:
     """The files a Drizzle folder's journal lists, with their place in its order."""
     listed = drizzle_journal(folder)
-    return None if listed is None else {name: place for place, name in enumerate(listed)}
+    return None if listed is None else places(listed)
 
 
 def drizzle_missing(folder: Path) -> str | None:
@@ -380,65 +398,6 @@ def drizzle_missing(folder: Path) -> str | None:
     return None
 
 
-def known_tools(selection: Selection) -> list[str]:
-    """The migration tools the selected files are known to be run by, from the files
-    alone: Prisma for a `<name>/migration.sql` beside its folder's migration_lock.toml,
-    Drizzle for a file its folder's meta/_journal.json lists, Authelia's migrator for its
-    `V0001.<Name>.up.sql`, Liquibase for a formatted SQL changelog."""
-    prisma = any(
-        source.path.name == "migration.sql"
-        and (source.path.parent.parent / "migration_lock.toml").is_file()
-        for source in selection.files
-    )
-    drizzle = any(
-        source.path.name in (drizzle_positions(source.path.parent) or ())
-        for source in selection.files
-    )
-    authelia = any(authelia_up(source.path) for source in selection.files)
-    return (
-        ["Prisma"] * prisma
-        + ["Drizzle"] * drizzle
-        + ["Liquibase"] * liquibase_files(selection)
-        + [AUTHELIA] * authelia
-    )
-
-
-def liquibase_files(selection: Selection) -> bool:
-    """Is one of the files a Liquibase formatted SQL changelog?"""
-    for source in selection.files:
-        try:
-            with source.path.open(encoding="utf-8", errors="replace") as handle:
-                head = handle.read(4096)
-        except OSError:
-            continue
-        if liquibase.is_formatted(head):
-            return True
-    return False
-
-
-def authelia_up(path: Path) -> bool:
-    """Is the file an up migration of Authelia's storage migrator: `V0001.Initial_Schema.
-    up.sql` with its `.down.sql` beside it (authelia/authelia, internal/storage/const.go
-    reMigration)?"""
-    up = AUTHELIA_UP.match(path.name)
-    return up is not None and (path.parent / f"{up.group(1)}.down.sql").is_file()
-
-
-AUTHELIA_UP = re.compile(r"^(V\d{4}\.[^.]+)\.up\.sql$")
-AUTHELIA = "Authelia's storage migrator"
-
-
-def golang_migrate_up(path: Path) -> bool:
-    """Is the file an up migration of golang-migrate's: `<version>_<name>.up.sql` with
-    its `.down.sql` beside it? (Atlas writes these too, with atlas.sum, in golang-migrate's
-    format: openmeterio/openmeter's atlas.hcl; its own format has no down files.)"""
-    up = GOLANG_MIGRATE_UP.match(path.name)
-    return up is not None and (path.parent / f"{up.group(1)}.down.sql").is_file()
-
-
-GOLANG_MIGRATE_UP = re.compile(r"^(\d+_.+)\.up\.sql$")
-
-
 def prisma_positions(folder: Path) -> dict[str, int] | None:
     """The migration folders of a Prisma migrations folder (the one holding its
     `migration_lock.toml`), with their place in the order Prisma applies them: names
@@ -447,8 +406,7 @@ def prisma_positions(folder: Path) -> dict[str, int] | None:
     `9_y`, where natural order has them the other way round. None for any other folder."""
     if not (folder / "migration_lock.toml").is_file():
         return None
-    names = sorted(entry.name for entry in folder.iterdir() if entry.is_dir())
-    return {name: place for place, name in enumerate(names)}
+    return places(sorted(entry.name for entry in folder.iterdir() if entry.is_dir()))
 
 
 def prisma_code_migrations(

@@ -281,6 +281,8 @@ class Load:
     one_by_one: set[str] = field(default_factory=set)
     # files whose tool runs them in one transaction with others (file -> that transaction)
     batches: dict[str, str] = field(default_factory=dict)
+    # the migration tool that runs each file, where one is recognised (file -> its name)
+    tools: dict[str, str] = field(default_factory=dict)
     # statements whose tool runs them in one of several transactions of their file
     # (Liquibase's changesets): load index -> that transaction within the file
     segments: dict[int, str] = field(default_factory=dict)

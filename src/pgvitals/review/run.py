@@ -35,8 +35,6 @@ from pgvitals.review.files import (
     SourceFile,
     drizzle_journal,
     drizzle_missing,
-    golang_migrate_up,
-    known_tools,
     select,
 )
 from pgvitals.review.load import CODE, REJECTED, SKIPPED, UNCHECKED, Load, Loader, placed_in
@@ -293,7 +291,7 @@ def load_and_snapshot(
         pg_version = safety.pg_version_of(connection)
     snapshot = with_review(take_snapshot(dsn, schemas, probes, step), load, notes, new_from)
     snapshot = dataclasses.replace(snapshot, edited_migrations=files.edited)
-    tools = migration_tools(files, base)
+    tools = migration_tools(files, base, load)
     snapshot = with_tools(snapshot, tools)
     if base_snapshot is not None:
         base_snapshot = with_tools(base_snapshot, tools)
@@ -315,26 +313,13 @@ def load_and_snapshot(
     return Reviewed(snapshot, base_snapshot, load, new_from, where)
 
 
-def migration_tools(files: Selection, base: Base | None) -> list[str]:
-    """The tools that run the reviewed files, and those of a base of earlier files."""
-    tools = known_tools(files) + golang_migrate(files)
-    if base is not None and base.files is not None:
-        earlier = known_tools(base.files) + golang_migrate(base.files)
-        tools += [t for t in earlier if t not in tools]
-    return tools
-
-
-def golang_migrate(files: Selection) -> list[str]:
-    """golang-migrate, where it runs one of the files (an `.up.sql` beside its `.down.sql`
-    that no other tool's marks claim): the fix script says how it runs a file; River's
-    migrator where River's schema template claims it."""
-    for source in files.files:
-        if golang_migrate_up(source.path):
-            text, _ = read_migration(source)
-            for unit in runners.units(source.path, text):
-                if unit.tool in ("golang-migrate", runners.RIVER):
-                    return [unit.tool]
-    return []
+def migration_tools(files: Selection, base: Base | None, load: Load) -> list[str]:
+    """The tools that run the reviewed files, and those of a base of earlier files, as
+    the load found them (runners.tool_of), each once."""
+    sources = [*files.files, *(base.files.files if base is not None and base.files else ())]
+    return list(dict.fromkeys(
+        load.tools[source.shown] for source in sources if source.shown in load.tools
+    ))  # fmt: skip
 
 
 def with_tools(snapshot: Snapshot, tools: list[str]) -> Snapshot:
@@ -377,10 +362,13 @@ def load_files(
         split = split_file(text, source.shown)
         notes += split.notes
         first = len(loader.load.statements)
-        if runners.one_by_one(source.path, text, split.statements):
+        units = runners.units(source.path, text, split.statements)
+        if runners.one_by_one(text, units):
             loader.load.one_by_one.add(source.shown)
-        if (batch := runners.batch(source.path)) is not None:
-            loader.load.batches[source.shown] = batch
+        if units and units[0].batch is not None:
+            loader.load.batches[source.shown] = units[0].batch
+        if (tool := runners.tool_of(source.path, units)) is not None:
+            loader.load.tools[source.shown] = tool
         for number, segment in enumerate(runners.segments(text, split.statements) or ()):
             loader.load.segments[first + number] = segment
         wrapped = runners.wrapping(source.path, text, split.statements)

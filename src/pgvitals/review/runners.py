@@ -252,6 +252,9 @@ class Unit:
     recognised_by: str
     fix: str
     runs: str | None = None  # how it runs the unit, where "in one transaction" says too little
+    # the transaction it runs the file in together with other files (a Drizzle or Authelia
+    # folder's pending migrations: `<tool>: <folder>`); None where the file's own
+    batch: str | None = None
 
 
 RIVER = "River's migrator"
@@ -261,7 +264,8 @@ RIVER_FIX = (
     " with IF NOT EXISTS, as River's own 005 and 006 do, or build it without CONCURRENTLY"
     " (which blocks writes to the table while it builds)"
 )
-AUTHELIA = files.AUTHELIA
+AUTHELIA = "Authelia's storage migrator"
+AUTHELIA_UP = re.compile(r"^(V\d{4}\.[^.]+)\.up\.sql$")
 AUTHELIA_FIX = (
     "Authelia runs all pending migrations in one transaction and has no opt-out: write the"
     " statement in a form that runs in one (CREATE INDEX without CONCURRENTLY, which blocks"
@@ -287,7 +291,8 @@ def wrapping(path: Path, text: str, statements: list[Statement]) -> list[Runner 
         offending, runner = refused
         found[offending] = runner
         return found
-    for unit in units(path, text, statements):
+    found_units = units(path, text, statements)
+    for unit in found_units:
         if unit.mode == APART:
             continue  # as psql runs it
         members = [n for n, s in enumerate(statements) if unit.start <= s.offset < unit.stop]
@@ -314,7 +319,7 @@ def wrapping(path: Path, text: str, statements: list[Statement]) -> list[Runner 
     if (changelog := liquibase.parse(text)) is not None:
         for cut in liquibase_cuts(text, changelog, statements):
             found[cut.statement] = liquibase_cut_runner(cut)
-    elif any(unit.tool == "Drizzle" for unit in units(path, text, statements)):
+    elif any(unit.tool == "Drizzle" for unit in found_units):
         for cut in drizzle_cuts(text, statements):
             found[cut.statement] = drizzle_cut_runner(cut)
     elif (split := cuts.tool_split(text, statements)) is not None:
@@ -471,13 +476,23 @@ def unterminated_runner(tool: str) -> Runner:
     return Runner(tool, recognised, runs, fix, refusal=UNTERMINATED[tool])
 
 
-def one_by_one(path: Path, text: str, statements: list[Statement]) -> bool:
-    """Does the file's tool run its statements one by one, each in a transaction of its
-    own (goose's `NO TRANSACTION`, Atlas's `txmode none`, Flyway outside a transaction)?
-    A lock one statement takes is then released before the next begins."""
+def one_by_one(text: str, found: list[Unit]) -> bool:
+    """Does the file's tool (`found`: its units) run its statements one by one, each in a
+    transaction of its own (goose's `NO TRANSACTION`, Atlas's `txmode none`, Flyway
+    outside a transaction)? A lock one statement takes is then released before the next
+    begins."""
     if liquibase.is_formatted(text):
         return False  # by changeset: see segments
-    return any(unit.mode == APART for unit in units(path, text, statements))
+    return any(unit.mode == APART for unit in found)
+
+
+def tool_of(path: Path, found: list[Unit]) -> str | None:
+    """The migration tool the report names for the file (`found`: its units); Prisma for
+    any migration.sql of a Prisma folder, whether or not its version changes how the file
+    runs (a unit only where it does)."""
+    if prisma_migration(path):
+        return "Prisma"
+    return found[0].tool if found else None
 
 
 def segments(text: str, statements: list[Statement]) -> list[str] | None:
@@ -499,22 +514,13 @@ def segments(text: str, statements: list[Statement]) -> list[str] | None:
     return found
 
 
-def batch(path: Path) -> str | None:
-    """The transaction a migration tool runs the file in together with other files (a
-    Drizzle or Authelia folder's pending migrations: its folder); None where the file's
-    own."""
-    if path.name in (files.drizzle_positions(path.parent) or ()):
-        return f"Drizzle: {path.parent}"
-    if files.authelia_up(path):
-        return f"{AUTHELIA}: {path.parent}"
-    return None
-
-
 def units(path: Path, text: str, statements: list[Statement] | None = None) -> list[Unit]:
     """The parts of the file that its tool runs at once, and how; none where the tool
     is not recognised; one APART unit where it runs the statements one by one (with a
     ONE_QUERY unit for each block it still sends at once: goose's StatementBegin ... End).
-    `statements`: the file's, where the tool's choice depends on them (Flyway)."""
+    `statements`: the file's, where the tool's choice depends on them (Flyway). The one
+    place a file's tool is recognised: the report's inventory (tool_of) and the files a
+    tool runs in one transaction together (Unit.batch) are read off these units."""
     end = len(text)
     if (changelog := liquibase.parse(text)) is not None:
         return liquibase_units(text, changelog, statements or [])
@@ -543,12 +549,14 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
         stops = [block.start() for block in blocks[1:]] + [end]
         return [dbmate_unit(block, stop) for block, stop in zip(blocks, stops, strict=True)]
     name, folder = path.name, path.parent
-    if name in (files.drizzle_positions(folder) or ()):
+    if name in (files.drizzle_journal(folder) or ()):
         recognised = f"listed in {files.DRIZZLE_JOURNAL} beside it"
-        return [Unit(0, end, TRANSACTION, "Drizzle", recognised, DRIZZLE_FIX, DRIZZLE_RUNS)]
-    if files.authelia_up(path):
+        return [Unit(0, end, TRANSACTION, "Drizzle", recognised, DRIZZLE_FIX, DRIZZLE_RUNS,
+                     f"Drizzle: {folder}")]  # fmt: skip
+    if up_beside_down(AUTHELIA_UP, path):  # authelia/authelia, internal/storage/const.go
         recognised = "V<4 digits>.<Name>.up.sql beside its .down.sql"
-        return [Unit(0, end, TRANSACTION, AUTHELIA, recognised, AUTHELIA_FIX, DRIZZLE_RUNS)]
+        return [Unit(0, end, TRANSACTION, AUTHELIA, recognised, AUTHELIA_FIX, DRIZZLE_RUNS,
+                     f"{AUTHELIA}: {folder}")]  # fmt: skip
     if name == "up.sql" and DIESEL_FOLDER.match(folder.name):
         metadata = folder / "metadata.toml"
         if metadata.is_file() or (folder / "down.sql").is_file():
@@ -568,7 +576,9 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
         recognised = f"V<version>__<name>.sql, and {flyway.recognised_by}"
         return [Unit(0, end, TRANSACTION, "Flyway", recognised, fix)]
     up = VERSIONED_UP.match(name)
-    golang_pair = files.golang_migrate_up(path)  # Atlas may write these too, with atlas.sum
+    # golang-migrate's pair (Atlas writes these too, with atlas.sum, in golang-migrate's
+    # format: openmeterio/openmeter's atlas.hcl; its own format has no down files)
+    golang_pair = up_beside_down(VERSIONED_UP, path)
     if (folder / "atlas.sum").is_file() and not golang_pair:
         if atlas_txmode(text) == "none":
             return [Unit(0, end, APART, "Atlas", "`-- atlas:txmode none`", "")]
@@ -629,11 +639,23 @@ def units(path: Path, text: str, statements: list[Statement] | None = None) -> l
     return []
 
 
+def up_beside_down(shape: re.Pattern[str], path: Path) -> bool:
+    """Is the file an up migration of that shape (its first group the name without
+    `.up.sql`) with its `.down.sql` beside it?"""
+    up = shape.match(path.name)
+    return up is not None and (path.parent / f"{up.group(1)}.down.sql").is_file()
+
+
+def prisma_migration(path: Path) -> bool:
+    """`<migrations>/<name>/migration.sql` beside the folder's migration_lock.toml."""
+    return path.name == "migration.sql" and (path.parent.parent / "migration_lock.toml").is_file()
+
+
 def prisma_unit(path: Path, end: int) -> Unit | None:
     """`<migrations>/<name>/migration.sql` of a Prisma project whose package.json pins a
     version that sends the file as one query string (see the module's docstring)."""
     migrations = path.parent.parent
-    if path.name != "migration.sql" or not (migrations / "migration_lock.toml").is_file():
+    if not prisma_migration(path):
         return None
     pinned = prisma_version(migrations)
     if pinned is None:
@@ -791,7 +813,6 @@ def togo_units(text: str, starts: list[int]) -> list[Unit]:
     return [Unit(0, len(text), APART, "togo ddl", recognised, ""), *sections]
 
 
-@functools.cache
 @functools.cache  # asked for each file of the folder that has `-- name:` sections
 def togo_folder(folder: Path) -> bool:
     """Does a Go file in `folder`, or the one above it (Drone keeps `files/` beside its

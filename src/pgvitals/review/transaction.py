@@ -18,7 +18,8 @@ runs all pending files of its folder in one), cut at its own BEGIN, COMMIT and R
 a file with a statement that cannot run in a transaction block (CREATE INDEX
 CONCURRENTLY, ...) cannot be run in one, and a file whose tool runs its statements one
 by one (goose's NO TRANSACTION, Atlas's txmode none: see runners.py) is not, so outside
-its own BEGIN ... COMMIT each statement is a transaction of its own. A Liquibase changelog
+its own BEGIN ... COMMIT each statement is a transaction of its own (in a Drizzle batch,
+that file's alone: the other files keep the batch's transaction). A Liquibase changelog
 is several: each changeset is a transaction of its own (or, with `runInTransaction:false`,
 each of its statements).
 """
@@ -268,10 +269,13 @@ def transactions(
         file = statements[index].file
         key = ((batches or {}).get(file, file), (segments or {}).get(index, ""))
         by_file.setdefault(key, []).append(index)
-    for (file, _), indexes in by_file.items():
-        one_each = file in one_by_one or any(
-            outside_transactions(statements[i].node) for i in indexes
-        )
+    for indexes in by_file.values():
+        # a file that cannot run in a transaction runs its statements one by one; in a
+        # batch, the tool's transaction still holds the other files' (the failing file is
+        # reported as the deploy's failure: review/runners.py)
+        one_each = {statements[i].file for i in indexes
+                    if statements[i].file in one_by_one
+                    or outside_transactions(statements[i].node)}  # fmt: skip
         group: list[int] = []
         in_block = False
         for index in indexes:
@@ -283,10 +287,10 @@ def transactions(
                 in_block = node.kind in (TransactionStmtKind.TRANS_STMT_BEGIN,
                                          TransactionStmtKind.TRANS_STMT_START)  # fmt: skip
                 continue
-            group.append(index)
-            if one_each and not in_block:
-                yield group
-                group = []
+            if statements[index].file in one_each and not in_block:
+                yield [index]
+            else:
+                group.append(index)
         if group:
             yield group
 
