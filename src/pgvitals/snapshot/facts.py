@@ -770,21 +770,14 @@ class Facts:
                 continue
             mine = self.column_profile(reference.table, column.name)
             theirs = self.column_profile(reference.ref_table, key.name)
-            if (
-                mine is None
-                or theirs is None
-                or None
-                in (
-                    mine.min_length,
-                    mine.max_length,
-                    theirs.min_length,
-                    theirs.max_length,
-                )
-            ):
+            if mine is None or theirs is None:
+                continue
+            my_min, my_max = mine.min_length, mine.max_length
+            their_min, their_max = theirs.min_length, theirs.max_length
+            if my_min is None or my_max is None or their_min is None or their_max is None:
                 continue
             # all '' (a stand-in for none, max 0) is no other kind of value
-            shorter = 0 < mine.max_length < theirs.min_length  # type: ignore[operator]
-            if shorter or theirs.max_length < mine.min_length:  # type: ignore[operator]
+            if 0 < my_max < their_min or their_max < my_min:
                 return True
         return False
 
