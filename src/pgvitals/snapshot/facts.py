@@ -166,6 +166,17 @@ def compares_as(index: Index, column: str, key_type: str) -> bool:
 # GitLab's loose foreign keys: the table its delete triggers write deleted keys to
 LOOSE_FOREIGN_KEYS = re.compile(r"loose_foreign_keys?_deleted_records", re.IGNORECASE)
 
+# the table an INSERT in a function's body writes to: `assets_audit`, `public."Asset Log"`
+_NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
+INSERT_TARGET = re.compile(rf"\binsert\s+into\s+({_NAME})(?:\s*\.\s*({_NAME}))?", re.IGNORECASE)
+
+
+def _identifier(word: str) -> str:
+    """A name as the catalog spells it: quoted kept as written, unquoted folded."""
+    if word.startswith('"'):
+        return word[1:-1].replace('""', '"')
+    return word.lower()
+
 
 class Facts:
     def __init__(self, snapshot: Snapshot) -> None:
@@ -1337,6 +1348,30 @@ class Facts:
             said = f"{trigger.function_name} {function.source if function else ''}"
             if LOOSE_FOREIGN_KEYS.search(said):
                 found.setdefault(trigger.table_oid, trigger)
+        return found
+
+    @cached_property
+    def deletion_records(self) -> dict[tuple[int, int], Trigger]:
+        """Per (table, table its rows are written to): a DELETE trigger of the first whose
+        function inserts into the second, which so records the first's deleted rows
+        (Immich's assets_delete_audit fills assets_audit with the ids of deleted assets
+        for its clients to sync). Names an INSERT leaves unqualified match a table of that
+        name in any schema."""
+        tables: dict[str, list[Table]] = defaultdict(list)
+        for table in self.snap.tables:
+            tables[table.name].append(table)
+        found: dict[tuple[int, int], Trigger] = {}
+        for trigger in self.snap.triggers:
+            if not trigger.enabled or "delete" not in trigger.events:
+                continue
+            function = self.function_by_oid.get(trigger.function_oid)
+            source = function.source if function is not None else None
+            for first, second in INSERT_TARGET.findall(source or ""):
+                schema = _identifier(first) if second else None
+                name = _identifier(second or first)
+                for table in tables.get(name, ()):
+                    if schema is None or table.schema == schema:
+                        found.setdefault((trigger.table_oid, table.oid), trigger)
         return found
 
     @cached_property
