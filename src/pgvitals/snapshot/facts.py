@@ -1906,6 +1906,14 @@ MIGRATION_TABLES = {
     "__diesel_schema_migrations": "Diesel",
     "_sqlx_migrations": "sqlx",
     "typeorm_migrations": "TypeORM",
+    # (name varchar(255) PRIMARY KEY, timestamp varchar(255)) and its one-row lock, made by
+    # Kysely's Migrator under its default names, or the names a project gives them
+    # (immich-app/immich@6fda863 server/src/repositories/database.repository.ts:
+    # kysely_migrations, kysely_migrations_lock)
+    "kysely_migration": "Kysely",
+    "kysely_migration_lock": "Kysely",
+    "kysely_migrations": "Kysely",
+    "kysely_migrations_lock": "Kysely",
     "migrations": "a migrations table (Laravel, TypeORM, Supabase storage, ...)",
     "schema_version": "Flyway before 5, or Synapse",
     "db_migrations": "morph (Mattermost)",
@@ -1938,7 +1946,15 @@ MIGRATION_TABLES = {
     "icingadb_schema": "Icinga DB's schema upgrades",
 }
 # Names too plain to count alone: the table must also have these columns
-MIGRATION_TABLE_COLUMNS = {"schema_meta": frozenset({"subsystem", "executed"})}
+_KYSELY_HISTORY = frozenset({"name", "timestamp"})
+_KYSELY_LOCK = frozenset({"id", "is_locked"})
+MIGRATION_TABLE_COLUMNS = {
+    "schema_meta": frozenset({"subsystem", "executed"}),
+    "kysely_migration": _KYSELY_HISTORY,
+    "kysely_migrations": _KYSELY_HISTORY,
+    "kysely_migration_lock": _KYSELY_LOCK,
+    "kysely_migrations_lock": _KYSELY_LOCK,
+}
 # Authelia's `migrations` (authelia/authelia@2357203, internal/storage/
 # sql_provider_schema.go): one row per schema version its binary migrated to on start
 AUTHELIA_MIGRATIONS = frozenset({"version_before", "version_after", "application_version"})
