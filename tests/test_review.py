@@ -763,6 +763,32 @@ def test_base_snapshot_compares_findings_with_a_whole_schema(database, tmp_path)
     assert [f["object"] for f in report["baseline"]["resolved"]] == ["public.teachers"]
 
 
+def test_base_snapshot_resolves_nothing_for_migrations_that_alter_its_tables(
+    database, tmp_path
+) -> None:
+    """Immich's later migrations reviewed with --base a snapshot of the database they
+    run on: the snapshot cannot be loaded, so they ran against an empty database and
+    every finding of the base's tables (90 of them) was reported resolved. Files that
+    start from a schema they do not hold change nothing the report can see: nothing is
+    resolved, and the statements are not checked, saying why."""
+    database.execute(
+        "CREATE TABLE partners_g (id bigint);"  # missing-primary-key in the base
+        "CREATE TABLE albums_g (id bigint PRIMARY KEY, owner_id bigint);"
+    )
+    snapshot = tmp_path / "prod.json"
+    assert pgvitals("snapshot", database.dsn, "-o", str(snapshot)).exit_code == 0
+    write(tmp_path, {"1.sql": "ALTER TABLE partners_g ADD COLUMN note text;\n",
+                     "2.sql": "CREATE INDEX albums_g_owner ON albums_g (owner_id);\n"
+                              "CREATE INDEX partners_g_note ON partners_g (note);\n"})  # fmt: skip
+    run = review(tmp_path, "1.sql", "2.sql", "--base", "prod.json", "--server", database.dsn)
+    assert run.exit_code == 0, run.stderr
+    report = valid_report(run.json())
+    assert report["baseline"]["resolved"] == []
+    [entry] = not_checked(run)
+    assert entry["statements_not_checked"] == 3
+    assert entry["because"].startswith("the files start from a schema they do not hold")
+
+
 def test_input_errors_and_unreachable_servers_have_their_exit_codes(tmp_path) -> None:
     assert pgvitals("review", cwd=tmp_path).exit_code == 2
     missing = pgvitals("review", "absent.sql", cwd=tmp_path)

@@ -286,6 +286,8 @@ class Load:
     # statements whose tool runs them in one of several transactions of their file
     # (Liquibase's changesets): load index -> that transaction within the file
     segments: dict[int, str] = field(default_factory=dict)
+    # the files start from a schema they do not hold (Loader.starting_schema)
+    starts_elsewhere: bool = False
 
     def lost_to(self, index: int) -> list[int]:
         return [n for n, o in enumerate(self.outcomes) if o.cause == index and o.status == LOST]
@@ -687,6 +689,7 @@ class Loader:
         ]
         if not tables:
             return
+        self.load.starts_elsewhere = True
         roots = {index for failed in (*missed.values(), *called.values()) for index in failed}
         first = min(roots)
         reason = (
