@@ -475,6 +475,41 @@ def test_a_folder_that_starts_from_a_schema_it_does_not_hold_is_not_checked(
     assert not_checked(whole) == []
 
 
+def test_a_function_of_the_schema_a_folder_starts_from_is_not_the_files_fault(
+    server, tmp_path
+) -> None:
+    """Immich's later migrations (immich-app/immich@6fda863), reviewed alone or with a
+    saved snapshot as base: `CREATE TABLE "albums_audit" ("id" uuid DEFAULT
+    immich_uuid_v7(), ...)`, the function made by the squashed initial migration, was a
+    high invalid-ddl finding while the tables they alter were rightly not checked. Once
+    the files start from a schema they do not hold, a function or type none of them
+    creates is that schema's too; in a folder that holds its whole schema, a function
+    none of its files creates is still that file's mistake."""
+    write(tmp_path, {
+        "later/1.sql": 'ALTER TABLE partners_f ADD "createId" uuid;\n'
+                       "CREATE TABLE albums_audit_f (id uuid DEFAULT uuid_v7_f(),"
+                       ' "albumId" uuid);\n'
+                       "CREATE INDEX albums_audit_f_album ON albums_audit_f (\"albumId\");\n",
+        "later/2.sql": 'CREATE INDEX partners_f_create_id ON partners_f ("createId");\n'
+                       "CREATE TABLE stacks_f (id uuid PRIMARY KEY, kind stack_kind_f);\n",
+        "whole/1.sql": "CREATE TABLE notes_f (id uuid DEFAULT uuid_v7_f());\n",
+    })  # fmt: skip
+    run = review(tmp_path, "later", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    assert invalid_ddl(run) == []
+    [entry] = not_checked(run)
+    assert (entry["object"], entry["statements_not_checked"]) == ("later/1.sql:1", 5)
+    assert entry["because"] == (
+        "the files start from a schema they do not hold: they use 1 table or index none"
+        " of them creates (partners_f), and 2 functions or types none of them creates"
+        " (uuid_v7_f, stack_kind_f)"
+    )
+    whole = review(tmp_path, "whole", "--server", server.dsn())
+    assert [(located(f), f["evidence"]["sqlstate"]) for f in invalid_ddl(whole)] == [
+        ("whole/1.sql:1", "42883")
+    ]
+
+
 def test_a_misspelt_function_is_not_blamed_on_an_unavailable_extension(server, tmp_path) -> None:
     """After `CREATE EXTENSION "uuid-ossp"` fails on a server without it, a statement
     calling one of its functions is not checked, but one calling a function the
@@ -726,6 +761,32 @@ def test_base_snapshot_compares_findings_with_a_whole_schema(database, tmp_path)
     report = valid_report(run.json())
     assert [f["object"] for f in report["findings"]] == ["public.notes"]
     assert [f["object"] for f in report["baseline"]["resolved"]] == ["public.teachers"]
+
+
+def test_base_snapshot_resolves_nothing_for_migrations_that_alter_its_tables(
+    database, tmp_path
+) -> None:
+    """Immich's later migrations reviewed with --base a snapshot of the database they
+    run on: the snapshot cannot be loaded, so they ran against an empty database and
+    every finding of the base's tables (90 of them) was reported resolved. Files that
+    start from a schema they do not hold change nothing the report can see: nothing is
+    resolved, and the statements are not checked, saying why."""
+    database.execute(
+        "CREATE TABLE partners_g (id bigint);"  # missing-primary-key in the base
+        "CREATE TABLE albums_g (id bigint PRIMARY KEY, owner_id bigint);"
+    )
+    snapshot = tmp_path / "prod.json"
+    assert pgvitals("snapshot", database.dsn, "-o", str(snapshot)).exit_code == 0
+    write(tmp_path, {"1.sql": "ALTER TABLE partners_g ADD COLUMN note text;\n",
+                     "2.sql": "CREATE INDEX albums_g_owner ON albums_g (owner_id);\n"
+                              "CREATE INDEX partners_g_note ON partners_g (note);\n"})  # fmt: skip
+    run = review(tmp_path, "1.sql", "2.sql", "--base", "prod.json", "--server", database.dsn)
+    assert run.exit_code == 0, run.stderr
+    report = valid_report(run.json())
+    assert report["baseline"]["resolved"] == []
+    [entry] = not_checked(run)
+    assert entry["statements_not_checked"] == 3
+    assert entry["because"].startswith("the files start from a schema they do not hold")
 
 
 def test_input_errors_and_unreachable_servers_have_their_exit_codes(tmp_path) -> None:

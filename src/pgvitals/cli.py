@@ -793,6 +793,10 @@ def review(
     if base is not None and reviewed.base_snapshot is not None:
         before = analyse(reviewed.base_snapshot, config, REVIEW)
         findings, resolved = locate.changes(before.findings, findings)
+        if base.kind == run.SNAPSHOT and reviewed.load.starts_elsewhere:
+            # the files alter a schema a snapshot cannot load: they ran without it, and
+            # its objects' absence says nothing of what they resolve
+            resolved = []
         baseline = Baseline(
             source=base.shown,
             generated_at=analysis.snapshot.server.collected_at,

@@ -148,6 +148,32 @@ def test_a_key_to_a_loosely_referenced_table_makes_the_applications_deletes_fail
             admin.execute("DELETE FROM merge_requests WHERE id = 1")
 
 
+@pytest.mark.parametrize("timing", ["AFTER", "BEFORE"])
+def test_a_key_from_a_table_a_delete_trigger_fills_makes_every_delete_fail(
+    database, timing
+) -> None:
+    """Immich's assets_delete_audit writes each deleted asset's id to assets_audit: with
+    a key from assets_audit to assets, the delete fails, whether the trigger runs after
+    the row is gone (the new row points at nothing) or before (the new row still
+    references the row being deleted, which the key then refuses to delete)."""
+    level = (
+        "REFERENCING OLD TABLE AS old FOR EACH STATEMENT" if timing == "AFTER" else "FOR EACH ROW"
+    )
+    rows = "SELECT id FROM old" if timing == "AFTER" else "VALUES (OLD.id)"
+    database.execute(
+        "CREATE TABLE assets (id uuid PRIMARY KEY);"
+        'CREATE TABLE assets_audit ("assetId" uuid NOT NULL);'
+        'ALTER TABLE assets_audit ADD FOREIGN KEY ("assetId") REFERENCES assets NOT VALID;'
+        "CREATE FUNCTION assets_delete_audit() RETURNS trigger LANGUAGE plpgsql AS $$"
+        f' BEGIN INSERT INTO assets_audit ("assetId") {rows}; RETURN OLD; END $$;'
+        f"CREATE TRIGGER assets_delete_audit {timing} DELETE ON assets {level}"
+        " EXECUTE FUNCTION assets_delete_audit();"
+        "INSERT INTO assets VALUES (gen_random_uuid())"
+    )
+    with database.admin() as admin, pytest.raises(psycopg.errors.ForeignKeyViolation):
+        admin.execute("DELETE FROM assets")
+
+
 def test_a_sentinel_a_check_admits_is_refused_by_a_not_valid_key_and_null_is_not(
     database,
 ) -> None:

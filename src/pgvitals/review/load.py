@@ -286,6 +286,8 @@ class Load:
     # statements whose tool runs them in one of several transactions of their file
     # (Liquibase's changesets): load index -> that transaction within the file
     segments: dict[int, str] = field(default_factory=dict)
+    # the files start from a schema they do not hold (Loader.starting_schema)
+    starts_elsewhere: bool = False
 
     def lost_to(self, index: int) -> list[int]:
         return [n for n, o in enumerate(self.outcomes) if o.cause == index and o.status == LOST]
@@ -660,17 +662,25 @@ class Loader:
         the files creates, says the files start from a schema they do not hold (Tiny
         Tiny RSS's migrations/3.sql onwards alter the tables of a version 2 that is no
         longer in the repository). Their failures on tables and indexes none of them
-        creates are then not the statements' own: the first is not checked, the others
+        creates are then not the statements' own, nor their calls of functions and uses
+        of types none of them creates (Immich's later migrations call immich_uuid_v7(),
+        made by its squashed initial migration): the first is not checked, the others
         follow from it. Without such a table, a name that one file misses may be its
         misspelling, and stays rejected."""
         outcomes, statements = self.load.outcomes, self.load.statements
         missed: dict[str, list[int]] = {}
+        called: dict[str, list[int]] = {}  # functions and types: only with such a table
         for index, outcome in enumerate(outcomes):
             error = outcome.error
-            if outcome.status == REJECTED and error and relation_missing(error):
-                name = missing_name(error.message)
-                if name and name not in self.created:
-                    missed.setdefault(name, []).append(index)
+            if outcome.status != REJECTED or error is None:
+                continue
+            name = missing_name(error.message)
+            if not name or name in self.created:
+                continue
+            if relation_missing(error):
+                missed.setdefault(name, []).append(index)
+            elif routine_or_type_missing(error):
+                called.setdefault(name, []).append(index)
         tables = [
             name
             for name, failed in missed.items()
@@ -679,15 +689,19 @@ class Loader:
         ]
         if not tables:
             return
-        roots = {index for failed in missed.values() for index in failed}
+        self.load.starts_elsewhere = True
+        roots = {index for failed in (*missed.values(), *called.values()) for index in failed}
         first = min(roots)
-        names = sorted(missed, key=lambda name: missed[name][0])
-        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
         reason = (
             f"the files start from a schema they do not hold: they use"
-            f" {plural(len(names), 'table or index', 'tables and indexes')} none of them"
-            f" creates ({shown})"
+            f" {plural(len(missed), 'table or index', 'tables and indexes')} none of them"
+            f" creates ({first_named(missed)})"
         )
+        if called:
+            reason += (
+                f", and {plural(len(called), 'function or type', 'functions or types')}"
+                f" none of them creates ({first_named(called)})"
+            )
         instead = (
             "review them with --base the schema they start from (a database they ran on,"
             " or its schema file)"
@@ -820,6 +834,20 @@ def relation_missing(error: ServerError) -> bool:
     return error.sqlstate == UNDEFINED_TABLE or (
         error.sqlstate == "42704" and error.message.startswith('index "')
     )
+
+
+def routine_or_type_missing(error: ServerError) -> bool:
+    """Does the error say a function or a type does not exist (an operator's or a
+    column's is another matter)?"""
+    return (error.sqlstate == "42883" and error.message.startswith("function ")) or (
+        error.sqlstate == "42704" and error.message.startswith('type "')
+    )
+
+
+def first_named(failed: dict[str, list[int]]) -> str:
+    """The names that failed, in the order of their first failure, the first five."""
+    names = sorted(failed, key=lambda name: failed[name][0])
+    return ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
 
 
 def missing_name(message: str) -> str | None:

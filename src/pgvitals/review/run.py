@@ -9,7 +9,8 @@ caller can report only what the reviewed files change:
 - a saved snapshot: a snapshot holds catalog facts, not DDL, so nothing of it can be
   loaded; its findings are the base and the reviewed files are loaded on their own.
   That fits files that make a whole schema (a `structure.sql`, a schema dump), not
-  migrations that alter tables only the base has.
+  migrations that alter tables only the base has: those are not checked (the files
+  start from a schema they do not hold), and nothing is reported resolved.
 """
 
 from __future__ import annotations

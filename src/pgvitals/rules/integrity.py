@@ -1127,12 +1127,16 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     application to clean up the references later (GitLab's loose foreign keys, kept in
     place of constraints on purpose, some across databases): the application deletes
     rows that are still referenced, and a foreign key would make those deletes fail.
-    Low, with no fix, from a table named as an archive, a history, an audit log, a
+    Low, with no fix, from a table that a DELETE trigger of the referenced table writes
+    to (Immich's `assets_delete_audit` fills `assets_audit` with the ids of deleted
+    assets for its clients to sync): each of its rows names a row deleted by then.
+    Low, with no fix, from a table named as an archive, a history, an audit table or log, a
     tombstone or a warehouse's fact table (`*_archived`, `*_histories`, Boundary's `*_hst`
     and `wh_session_accumulating_fact`, `*_snapshot_fact`, `*_transaction_fact`, Zabbix's
     `history_uint`, `trends` and `auditlog`, Icinga DB's `sla_history_downtime`,
     MediaWiki's `archive` of deleted pages' revisions, Nakama's `console_audit_log` and
-    `user_tombstone`, which records the ids of deleted users): its rows are kept after the
+    `user_tombstone`, which records the ids of deleted users, Immich's `users_audit`
+    and `albums_audit`): its rows are kept after the
     row they name is deleted, which a foreign key would refuse.
 
     ## Why it breaks
@@ -1227,12 +1231,21 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
         sentinel = sentinel_check(snap, table, columns)
         loose = facts.loose_reference_triggers.get(target.oid)
         kept = KEPT_AFTER_PARENT.search(table.name.lower())
-        if kept is not None:
+        recorder = facts.deletion_records.get((target.oid, table.oid))
+        if recorder is not None:
+            evidence["deletion_record_trigger"] = recorder.name
+            severity, fix = LOW, None  # each of its rows names a row deleted by then
+            message += (
+                f"; kept loose on purpose: trigger {recorder.name} of {target.qualname} writes"
+                f" its deleted rows to {table.qualname}, whose rows so name rows that are"
+                " gone, and a foreign key would make every delete fail"
+            )
+        elif kept is not None:
             evidence["kept_after_parent"] = next(word for word in kept.groups() if word)
             severity, fix = LOW, None  # a key would refuse deleting the row it names
             message += (
                 f"; kept loose on purpose: {table.name} is named as an archive, a history,"
-                " an audit log, a tombstone or a warehouse's fact table,"
+                " an audit table or log, a tombstone or a warehouse's fact table,"
                 " whose rows stay after the row they name is deleted, which a foreign key"
                 " would refuse"
             )
@@ -1286,9 +1299,10 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
 # type, whose rows of a deleted item its housekeeper deletes later in batches, and auditlog,
 # kept after the user goes; MediaWiki's archive, the revisions of deleted pages; Boundary's
 # target_ssh_hst, a history its triggers keep, and its warehouse's wh_session_accumulating_fact,
-# whose session_id stays after the session is deleted)
+# whose session_id stays after the session is deleted; Immich's users_audit, albums_audit,
+# the ids of deleted rows for its clients to sync)
 KEPT_AFTER_PARENT = re.compile(
-    r"_(archived?|archives|history|histories|hst|hist|audit_?logs?|tombstones?)$"
+    r"_(archived?|archives|history|histories|hst|hist|audit|audit_?logs?|tombstones?)$"
     r"|_(?:accumulating|snapshot|transaction)_(facts?)$"  # a warehouse's, in Kimball's words
     r"|^(history|trends|audit_?logs?|archive|tombstones?)(_[a-z0-9]+)?$"
     # a history of one kind of thing: Icinga DB's sla_history_state, sla_history_downtime

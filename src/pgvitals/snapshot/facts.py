@@ -166,6 +166,17 @@ def compares_as(index: Index, column: str, key_type: str) -> bool:
 # GitLab's loose foreign keys: the table its delete triggers write deleted keys to
 LOOSE_FOREIGN_KEYS = re.compile(r"loose_foreign_keys?_deleted_records", re.IGNORECASE)
 
+# the table an INSERT in a function's body writes to: `assets_audit`, `public."Asset Log"`
+_NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
+INSERT_TARGET = re.compile(rf"\binsert\s+into\s+({_NAME})(?:\s*\.\s*({_NAME}))?", re.IGNORECASE)
+
+
+def _identifier(word: str) -> str:
+    """A name as the catalog spells it: quoted kept as written, unquoted folded."""
+    if word.startswith('"'):
+        return word[1:-1].replace('""', '"')
+    return word.lower()
+
 
 class Facts:
     def __init__(self, snapshot: Snapshot) -> None:
@@ -1333,6 +1344,30 @@ class Facts:
         return found
 
     @cached_property
+    def deletion_records(self) -> dict[tuple[int, int], Trigger]:
+        """Per (table, table its rows are written to): a DELETE trigger of the first whose
+        function inserts into the second, which so records the first's deleted rows
+        (Immich's assets_delete_audit fills assets_audit with the ids of deleted assets
+        for its clients to sync). Names an INSERT leaves unqualified match a table of that
+        name in any schema."""
+        tables: dict[str, list[Table]] = defaultdict(list)
+        for table in self.snap.tables:
+            tables[table.name].append(table)
+        found: dict[tuple[int, int], Trigger] = {}
+        for trigger in self.snap.triggers:
+            if not trigger.enabled or "delete" not in trigger.events:
+                continue
+            function = self.function_by_oid.get(trigger.function_oid)
+            source = function.source if function is not None else None
+            for first, second in INSERT_TARGET.findall(source or ""):
+                schema = _identifier(first) if second else None
+                name = _identifier(second or first)
+                for table in tables.get(name, ()):
+                    if schema is None or table.schema == schema:
+                        found.setdefault((trigger.table_oid, table.oid), trigger)
+        return found
+
+    @cached_property
     def role_by_name(self) -> dict[str, Role]:
         return {role.name: role for role in self.snap.roles}
 
@@ -1864,6 +1899,14 @@ MIGRATION_TABLES = {
     "__diesel_schema_migrations": "Diesel",
     "_sqlx_migrations": "sqlx",
     "typeorm_migrations": "TypeORM",
+    # (name varchar(255) PRIMARY KEY, timestamp varchar(255)) and its one-row lock, made by
+    # Kysely's Migrator under its default names, or the names a project gives them
+    # (immich-app/immich@6fda863 server/src/repositories/database.repository.ts:
+    # kysely_migrations, kysely_migrations_lock)
+    "kysely_migration": "Kysely",
+    "kysely_migration_lock": "Kysely",
+    "kysely_migrations": "Kysely",
+    "kysely_migrations_lock": "Kysely",
     "migrations": "a migrations table (Laravel, TypeORM, Supabase storage, ...)",
     "schema_version": "Flyway before 5, or Synapse",
     "db_migrations": "morph (Mattermost)",
@@ -1896,7 +1939,15 @@ MIGRATION_TABLES = {
     "icingadb_schema": "Icinga DB's schema upgrades",
 }
 # Names too plain to count alone: the table must also have these columns
-MIGRATION_TABLE_COLUMNS = {"schema_meta": frozenset({"subsystem", "executed"})}
+_KYSELY_HISTORY = frozenset({"name", "timestamp"})
+_KYSELY_LOCK = frozenset({"id", "is_locked"})
+MIGRATION_TABLE_COLUMNS = {
+    "schema_meta": frozenset({"subsystem", "executed"}),
+    "kysely_migration": _KYSELY_HISTORY,
+    "kysely_migrations": _KYSELY_HISTORY,
+    "kysely_migration_lock": _KYSELY_LOCK,
+    "kysely_migrations_lock": _KYSELY_LOCK,
+}
 # Authelia's `migrations` (authelia/authelia@2357203, internal/storage/
 # sql_provider_schema.go): one row per schema version its binary migrated to on start
 AUTHELIA_MIGRATIONS = frozenset({"version_before", "version_after", "application_version"})
