@@ -386,9 +386,10 @@ def update_hot_spot(snap: Snapshot, opts: HotSpotOptions) -> Iterator[Draft]:
             triggers = sorted({str(item["trigger"]) for item in stamped})
             columns = ", ".join(str(item["column"]) for item in stamped)
             holding = sorted({name for item in stamped for name in item["indexes"]})
+            held = "index {} holds it" if len(holding) == 1 else "indexes {} hold them"
             advice = (
                 f"trigger {', '.join(triggers)} sets {columns} on every update and"
-                f" {', '.join(holding)} index it, so no update can be HOT"
+                f" {held.format(', '.join(holding))}, so no update can be HOT"
             )
         elif life.hot_updates == 0:
             advice = "none was HOT, so an updated column is probably indexed"
