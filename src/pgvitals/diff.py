@@ -58,7 +58,7 @@ NOT_SCHEMA = frozenset(
         "last_analyze", "last_autoanalyze", "vacuum_count", "autovacuum_count",
         "analyze_count", "autoanalyze_count", "null_frac", "n_distinct", "last_idx_scan",
         "last_value", "readable", "calls", "total_time", "self_time", "position",
-        "avg_width", "object_count", "frozen_mxid_age",
+        "avg_width", "object_count", "frozen_mxid_age", "correlation",
     }
 )  # fmt: skip
 # Fields that restate another one, per class: compared through that one. An index's node

@@ -9,14 +9,12 @@ misspelt rule id is visible instead of silently excusing nothing.
 from __future__ import annotations
 
 import fnmatch
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pgvitals.config import Config, Excuse
 from pgvitals.findings import Finding, Located
-
-IGNORE_MARKER = re.compile(r"pgvitals:ignore\s+([a-z0-9-]+(?:\s*,\s*[a-z0-9-]+)*)(.*)", re.I)
+from pgvitals.markers import Marker, read_markers
 
 Key = tuple[str, tuple[str, ...]]  # (kind, path)
 
@@ -35,13 +33,6 @@ class UnusedExcuse:
     rule: str
     target: str  # the config's object pattern, or the object whose COMMENT has the marker
     source: str
-
-
-@dataclass(frozen=True)
-class Marker:
-    where: Located
-    rule: str
-    reason: str
 
 
 class Suppressor:
@@ -93,18 +84,6 @@ class Suppressor:
             for rule_id, marker in by_rule.items()
             if rule_id not in known_ids
         ]
-
-
-def read_markers(where: Located) -> list[Marker]:
-    comment = where.comment
-    if not comment or "pgvitals:ignore" not in comment.lower():
-        return []
-    markers = []
-    for match in IGNORE_MARKER.finditer(comment):
-        reason = match.group(2).strip(" :-—") or "marked in the object's comment"
-        for rule_id in re.split(r"\s*,\s*", match.group(1).lower()):
-            markers.append(Marker(where, rule_id, reason))
-    return markers
 
 
 def enclosing(where: Located) -> list[Key]:

@@ -57,3 +57,53 @@ def test_updating_an_indexed_column_is_never_hot(database) -> None:
         assert counters(admin, "streaks", "n_tup_upd", "n_tup_hot_upd") == (100, 100)
         admin.execute("UPDATE streaks SET days = days + 1")
         assert counters(admin, "streaks", "n_tup_upd", "n_tup_hot_upd") == (200, 100)
+
+
+def test_a_trigger_that_sets_an_indexed_column_makes_every_update_non_hot(database) -> None:
+    # Immich's shape: a BEFORE UPDATE trigger stamps "updateId" (and updated_at) on every
+    # update, and "updateId" is indexed. An update of an unindexed column, with room on
+    # the page, is HOT without the trigger and never with it.
+    with database.admin() as admin:
+        admin.execute(
+            'CREATE TABLE assets (id int PRIMARY KEY, seen int, "updateId" uuid,'
+            " updated_at timestamptz) WITH (fillfactor = 50);"
+            'CREATE INDEX ON assets ("updateId");'
+            "INSERT INTO assets SELECT g, 0, gen_random_uuid(), now()"
+            " FROM generate_series(1, 100) g;"
+            "CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$"
+            ' BEGIN new."updateId" = gen_random_uuid(); NEW.updated_at := now(); RETURN NEW; END $$'
+        )
+        admin.execute("UPDATE assets SET seen = seen + 1")
+        assert counters(admin, "assets", "n_tup_upd", "n_tup_hot_upd") == (100, 100)
+        admin.execute(
+            "CREATE TRIGGER assets_stamp BEFORE UPDATE ON assets"
+            " FOR EACH ROW EXECUTE FUNCTION stamp()"
+        )
+        admin.execute("UPDATE assets SET seen = seen + 1")
+        assert counters(admin, "assets", "n_tup_upd", "n_tup_hot_upd") == (200, 100)
+        # the same trigger with the column not indexed: HOT again
+        admin.execute('DROP INDEX "assets_updateId_idx"; UPDATE assets SET seen = seen + 1')
+        assert counters(admin, "assets", "n_tup_upd", "n_tup_hot_upd") == (300, 200)
+        # a partial index whose predicate reads the stamped column: never HOT again
+        admin.execute("CREATE INDEX live ON assets (id) WHERE updated_at IS NOT NULL")
+        admin.execute("UPDATE assets SET seen = seen + 1")
+        assert counters(admin, "assets", "n_tup_upd", "n_tup_hot_upd") == (400, 200)
+
+
+def test_a_brin_index_on_the_stamped_column_keeps_updates_hot_from_16(database) -> None:
+    # the advice for the trigger above: BRIN (a summarizing index) is not counted
+    # against HOT from PostgreSQL 16; before, it is as any other index
+    with database.admin() as admin:
+        admin.execute(
+            "CREATE TABLE assets (id int PRIMARY KEY, seen int, updated_at timestamptz)"
+            " WITH (fillfactor = 50);"
+            "CREATE INDEX ON assets USING brin (updated_at);"
+            "INSERT INTO assets SELECT g, 0, now() FROM generate_series(1, 100) g;"
+            "CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN NEW.updated_at := clock_timestamp(); RETURN NEW; END $$;"
+            "CREATE TRIGGER assets_stamp BEFORE UPDATE ON assets"
+            " FOR EACH ROW EXECUTE FUNCTION stamp()"
+        )
+        admin.execute("UPDATE assets SET seen = seen + 1")
+        hot = 100 if admin.info.server_version >= 160000 else 0
+        assert counters(admin, "assets", "n_tup_upd", "n_tup_hot_upd") == (100, hot)

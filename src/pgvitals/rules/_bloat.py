@@ -23,6 +23,7 @@ growth since then is not seen. A relation whose columns have no statistics
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, replace
 
 from pgvitals.snapshot.model import Column, Index, Snapshot, Table
@@ -36,6 +37,14 @@ INDEX_NULL_BITMAP = 4  # IndexAttributeBitMapData: (INDEX_MAX_KEYS + 8 - 1) / 8
 BTREE_SPECIAL = 16  # BTPageOpaqueData
 HEAP_FILLFACTOR = 100
 BTREE_FILLFACTOR = 90
+# Random keys (uuid v4) land anywhere in a btree: a full leaf splits into two halves
+# that fill again, so the leaves of an index grown by random inserts settle about
+# ln 2 (69 %) full whatever the fillfactor, which applies to the rightmost leaf only.
+# That is their normal size, not bloat a REINDEX would keep away.
+RANDOM_KEY_FILL = 69
+RANDOM_UUID_DEFAULT = re.compile(r"\b(?:gen_random_uuid|uuid_generate_v4)\(\)", re.IGNORECASE)
+# |pg_stats.correlation| under which a unique-ish uuid's values are in random order
+RANDOM_CORRELATION = 0.1
 
 
 ESTIMATED = "estimated from pg_stats and relpages"
@@ -49,6 +58,7 @@ class Bloat:
     as_of: str | None  # when the sizes were read: measured now, or set by VACUUM/ANALYZE
     method: str = ESTIMATED
     not_measured: str | None = None  # why pgstattuple could not measure it, when asked
+    random_key: str | None = None  # why an index's leading key is random, if it is
 
     @property
     def bytes(self) -> int:
@@ -158,12 +168,32 @@ def estimated_index_bloat(snap: Snapshot, index: Index) -> Bloat | None:
     header = INDEX_TUPLE_HEADER + (INDEX_NULL_BITMAP if nullable else 0)
     tuple_bytes = LINE_POINTER + aligned(header) + aligned(width)
     bs = block_size(snap)
-    usable = (bs - BTREE_SPECIAL - PAGE_HEADER) * fillfactor(index.reloptions, BTREE_FILLFACTOR)
+    fill = fillfactor(index.reloptions, BTREE_FILLFACTOR)
+    random = random_key(columns[0])
+    if random:
+        fill = min(fill, RANDOM_KEY_FILL)
+    usable = (bs - BTREE_SPECIAL - PAGE_HEADER) * fill
     per_page = math.floor(usable / (100 * tuple_bytes))
     if per_page < 1:
         return None
     pages = 1 + math.ceil(index.rows_estimate / per_page)  # + the metapage
-    return Bloat(index.bytes, pages * bs, analyzed_or_vacuumed(table))
+    return Bloat(index.bytes, pages * bs, analyzed_or_vacuumed(table), random_key=random)
+
+
+def random_key(column: Column) -> str | None:
+    """Why an index's leading column holds random keys (uuid v4), or None: a uuid whose
+    DEFAULT draws one (`gen_random_uuid()`, `uuid_generate_v4()`), or a near-unique
+    uuid whose values `pg_stats` finds in no order against the rows' (an application's
+    uuid v4; a time-ordered uuid v7 correlates)."""
+    if column.type_name != "uuid":
+        return None
+    if column.default and RANDOM_UUID_DEFAULT.search(column.default):
+        return f"{column.name} DEFAULT {column.default}"
+    correlation = column.correlation
+    unique = column.n_distinct is not None and column.n_distinct <= -0.5
+    if correlation is not None and unique and abs(correlation) < RANDOM_CORRELATION:
+        return f"{column.name} uuids in random order (pg_stats correlation {correlation:.2f})"
+    return None
 
 
 def analyzed_or_vacuumed(table: Table) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pgvitals import fixes
 from pgvitals.fmt import plural
@@ -336,6 +336,16 @@ def update_hot_spot(snap: Snapshot, opts: HotSpotOptions) -> Iterator[Draft]:
     ... SET (fillfactor = 80)`: new pages keep 20 % free; existing pages change
     only when rewritten, e.g. by `VACUUM FULL` or pg_repack). Move a hot counter to
     a narrow table of its own.
+
+    Where a BEFORE UPDATE row trigger assigns a column of the new row on every update
+    (`new."updateId" = immich_uuid_v7()`, `NEW.updated_at := now()`) and an index holds
+    that column (key, INCLUDE, expression or predicate), no update can be HOT, whatever
+    it changes: the evidence names the trigger, the column and the indexes
+    (`set_by_trigger`). Index such a column only if queries need it: a "changed since"
+    cursor read in batches can often do with a BRIN index, which PostgreSQL 16 and
+    later do not count against HOT (a partial index does not help: its predicate's
+    columns count too). Or keep the marker in a narrow table of its own, written by
+    the trigger, so the wide table's updates stay HOT.
     """
     window = snap.facts.window
     indexes = snap.indexes_by_table
@@ -370,7 +380,18 @@ def update_hot_spot(snap: Snapshot, opts: HotSpotOptions) -> Iterator[Draft]:
             **window.evidence,
         }
         fix = None
-        if life.hot_updates == 0:
+        stamped = set_by_trigger(snap, table)
+        if stamped:
+            evidence["set_by_trigger"] = stamped
+            triggers = sorted({str(item["trigger"]) for item in stamped})
+            columns = ", ".join(str(item["column"]) for item in stamped)
+            holding = sorted({name for item in stamped for name in item["indexes"]})
+            held = "index {} holds it" if len(holding) == 1 else "indexes {} hold them"
+            advice = (
+                f"trigger {', '.join(triggers)} sets {columns} on every update and"
+                f" {held.format(', '.join(holding))}, so no update can be HOT"
+            )
+        elif life.hot_updates == 0:
             advice = "none was HOT, so an updated column is probably indexed"
             if indexed:
                 advice += f" (indexed: {', '.join(indexed)})"
@@ -387,6 +408,29 @@ def update_hot_spot(snap: Snapshot, opts: HotSpotOptions) -> Iterator[Draft]:
             fix=fix,
             severity=MEDIUM if life.hot_updates == 0 and per_row >= 10 else None,
         )
+
+
+def set_by_trigger(snap: Snapshot, table: Table) -> list[dict[str, Any]]:
+    """The indexed columns a BEFORE UPDATE trigger of the table assigns on every update
+    (Immich's `"updateId" = immich_uuid_v7()` under an index on "updateId"), each with
+    the trigger, its function and the indexes that hold or read the column."""
+    assigned = snap.facts.set_on_update.get(table.oid)
+    if not assigned:
+        return []
+    found = []
+    indexes = snap.indexes_by_table.get(table.oid, [])
+    for column, trigger in sorted(assigned.items()):
+        holding = [index.name for index in indexes if column in snap.facts.index_columns(index)]
+        if holding:
+            found.append(
+                {
+                    "column": column,
+                    "trigger": trigger.name,
+                    "function": f"{trigger.function_schema}.{trigger.function_name}()",
+                    "indexes": holding,
+                }
+            )
+    return found
 
 
 @rule(

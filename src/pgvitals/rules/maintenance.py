@@ -763,6 +763,9 @@ def bloat_evidence(bloat: Bloat) -> dict[str, object]:
     }
     if bloat.not_measured:
         evidence["not_measured"] = bloat.not_measured
+    if bloat.random_key:
+        evidence["random_key"] = bloat.random_key
+        evidence["expected_leaf_fill"] = _bloat.RANDOM_KEY_FILL / 100
     return evidence
 
 

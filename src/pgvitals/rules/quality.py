@@ -13,11 +13,13 @@ since a forgotten copy is where such data lingers.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
+from pgvitals.findings import Located
 from pgvitals.fmt import percent
+from pgvitals.markers import read_markers
 from pgvitals.rules._api import (
     CRITICAL,
     HIGH,
@@ -91,6 +93,64 @@ def profiled_columns(
             profile = snap.facts.column_profile(table, column.name)
             if profile is not None and profile.rows is not None:
                 yield table, column, profile
+
+
+def marked_for(rule_id: str, column: Located) -> bool:
+    """Does the column's own COMMENT carry a `pgvitals:ignore` marker for the rule?"""
+    return any(marker.rule == rule_id for marker in read_markers(column))
+
+
+def grouped_by_table(
+    snap: Snapshot,
+    column_findings: Callable[[Table], Iterator[Draft]],
+    rule_id: str,
+    max_columns: int,
+    count_key: str,
+    says: str,
+) -> Iterator[Draft]:
+    """Per table, its per-column findings, or above `max_columns` of them one finding on
+    the table that lists the columns (`column_names`, `count_key`), as severe as the most
+    severe of them: a 1,600-column table's thousand findings of one fact bury the
+    others. A column whose own COMMENT excuses the rule keeps its own finding, which the
+    marker then excuses: it is neither counted nor listed."""
+    for table in own_tables(snap):
+        yield from grouped(
+            snap, table, list(column_findings(table)), rule_id, max_columns, count_key, says
+        )
+
+
+def grouped(
+    snap: Snapshot,
+    table: Table,
+    drafts: list[Draft],
+    rule_id: str,
+    max_columns: int,
+    count_key: str,
+    says: str,
+) -> Iterator[Draft]:
+    """The table's findings as `grouped_by_table` gives them."""
+    marked = [draft for draft in drafts if marked_for(rule_id, draft.where)]
+    grouped = [draft for draft in drafts if not marked_for(rule_id, draft.where)]
+    yield from marked
+    if len(grouped) <= max_columns:
+        yield from grouped
+        return
+    profile = snap.facts.column_profile(table, grouped[0].where.path[-1])
+    rows = grouped[0].evidence["rows"]
+    columns = [draft.where.path[-1] for draft in grouped]
+    worst = max(draft.severity or LOW for draft in grouped)  # None: the default, low
+    read = f"{profile.examined:,} rows read" if profile and profile.sampled else f"{rows:,} rows"
+    yield finding(
+        table,
+        f"{len(columns):,} columns {says} {read}",
+        evidence={
+            "rows": rows,
+            count_key: len(columns),
+            "max_columns": max_columns,
+            "column_names": columns,
+        },
+        severity=None if worst == LOW else worst,
+    )
 
 
 def data_tables(snap: Snapshot) -> Iterator[Table]:
@@ -185,6 +245,9 @@ class EmptyStringsOptions:
     medium_ratio: float = option(0.25, "share from which it is medium")
     high_ratio: float = option(0.5, "share from which a unique column is high")
     min_rows: int = option(10, "rows a table needs before its share raises the severity")
+    max_columns: int = option(
+        20, "such columns of one table above which it gets one finding that lists them"
+    )
 
 
 @rule(
@@ -214,6 +277,9 @@ def empty_strings(snap: Snapshot, opts: EmptyStringsOptions) -> Iterator[Draft]:
     `UNIQUE (localpart, server_name, room_id, type)`.
     NOT NULL columns are `empty-string-in-not-null`'s, which reports the same share
     with the constraint it gets past: one fact, one finding, weighed once.
+    A table with more than `max_columns` such columns gets one finding instead, on the
+    table, that lists them (`column_names`, `blank_columns`), as severe as the most
+    severe of them; a column whose own COMMENT excuses the rule is left out of it.
 
     ## Why it breaks
     `''` is a value: `WHERE col IS NULL` and `coalesce(col, 'unknown')` miss it,
@@ -227,7 +293,21 @@ def empty_strings(snap: Snapshot, opts: EmptyStringsOptions) -> Iterator[Draft]:
     NULL WHERE btrim(col) = ''` for nullable columns (trim at input), and a CHECK
     (`btrim(col) <> ''`, added NOT VALID then validated) so it stays that way.
     """
-    for table, column, profile in profiled_columns(snap, own_tables(snap)):
+    yield from grouped_by_table(
+        snap,
+        lambda table: blank_column_findings(snap, table, opts),
+        "empty-strings",
+        opts.max_columns,
+        "blank_columns",
+        "hold '' or blank strings in",
+    )
+
+
+def blank_column_findings(
+    snap: Snapshot, table: Table, opts: EmptyStringsOptions
+) -> Iterator[Draft]:
+    """One finding per nullable text column of the table that holds '' or blanks."""
+    for _, column, profile in profiled_columns(snap, [table]):
         if column.not_null or profile.empty_strings is None or not profile.rows:
             continue  # NOT NULL: empty-string-in-not-null's
         empty = profile.empty_strings + (profile.blank_strings or 0)
@@ -318,7 +398,8 @@ def all_empty_column(snap: Snapshot, opts: AllEmptyOptions) -> Iterator[Draft]:
     A table with more than `max_columns` such columns (a 1,600-column table of which
     1,599 are empty) gets one finding instead, on the table, that lists them
     (`column_names`, `empty_columns`), as severe as the most severe of them: a thousand
-    findings of one fact bury the others.
+    findings of one fact bury the others. A column whose own COMMENT excuses the rule
+    (`pgvitals:ignore all-empty-column ...`) is left out of it, excused on its own.
 
     ## Why it breaks
     Nothing writes the column: a feature that was never shipped or was removed, a
@@ -331,29 +412,14 @@ def all_empty_column(snap: Snapshot, opts: AllEmptyOptions) -> Iterator[Draft]:
     functions and the application); if so, backfill it and, where every row should
     have a value, add NOT NULL.
     """
-    for table in own_tables(snap):
-        drafts = list(empty_column_findings(snap, table, opts))
-        if len(drafts) <= opts.max_columns:
-            yield from drafts
-            continue
-        profile = snap.facts.column_profile(table, drafts[0].where.path[-1])
-        rows = drafts[0].evidence["rows"]
-        columns = [draft.where.path[-1] for draft in drafts]
-        severities = [draft.severity for draft in drafts]
-        read = (
-            f"{profile.examined:,} rows read" if profile and profile.sampled else f"{rows:,} rows"
-        )
-        yield finding(
-            table,
-            f"{len(columns):,} columns have no value in any of the {read}",
-            evidence={
-                "rows": rows,
-                "empty_columns": len(columns),
-                "max_columns": opts.max_columns,
-                "column_names": columns,
-            },
-            severity=None if None in severities else INFO,
-        )
+    yield from grouped_by_table(
+        snap,
+        lambda table: empty_column_findings(snap, table, opts),
+        "all-empty-column",
+        opts.max_columns,
+        "empty_columns",
+        "have no value in any of the",
+    )
 
 
 def empty_column_findings(snap: Snapshot, table: Table, opts: AllEmptyOptions) -> Iterator[Draft]:
@@ -392,6 +458,9 @@ class HighNullOptions:
     min_ratio: float = option(0.5, "share of NULL rows to report")
     high_ratio: float = option(0.9, "share from which it is low instead of info")
     min_rows: int = option(100, "rows a table needs before its NULL ratios mean something")
+    max_columns: int = option(
+        20, "such columns of one table above which it gets one finding that lists them"
+    )
 
 
 @rule(
@@ -414,6 +483,10 @@ def high_null_ratio(snap: Snapshot, opts: HighNullOptions) -> Iterator[Draft]:
     details written with an event, named after its time (`consumed_ip` beside `consumed`,
     `revoked_by` beside `revoked_at`: Authelia's identity_verification), where they are
     NULL no more often than the time is.
+    A table with more than `max_columns` such columns (a 1,600-column table) gets one
+    finding instead, on the table, that lists them (`column_names`, `null_columns`), as
+    severe as the most severe of them; a column whose own COMMENT excuses the rule is
+    left out of it.
 
     ## Why it breaks
     A column that is mostly NULL is usually one of: an optional attribute that belongs
@@ -428,7 +501,19 @@ def high_null_ratio(snap: Snapshot, opts: HighNullOptions) -> Iterator[Draft]:
     NULL. For a genuinely optional attribute: consider moving it to a side table, or
     document what NULL means in its COMMENT.
     """
-    for table, column, profile in profiled_columns(snap, own_tables(snap)):
+    yield from grouped_by_table(
+        snap,
+        lambda table: null_column_findings(snap, table, opts),
+        "high-null-ratio",
+        opts.max_columns,
+        "null_columns",
+        "are NULL in most of the",
+    )
+
+
+def null_column_findings(snap: Snapshot, table: Table, opts: HighNullOptions) -> Iterator[Draft]:
+    """One finding per column of the table that is NULL in most rows, not all."""
+    for _, column, profile in profiled_columns(snap, [table]):
         nulls = profile.counts.get("null")
         rows = profile.rows or 0
         if nulls is None or rows < opts.min_rows or filled_count(profile) <= 0:

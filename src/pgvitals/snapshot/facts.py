@@ -169,6 +169,13 @@ LOOSE_FOREIGN_KEYS = re.compile(r"loose_foreign_keys?_deleted_records", re.IGNOR
 # the table an INSERT in a function's body writes to: `assets_audit`, `public."Asset Log"`
 _NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
 INSERT_TARGET = re.compile(rf"\binsert\s+into\s+({_NAME})(?:\s*\.\s*({_NAME}))?", re.IGNORECASE)
+# a PL/pgSQL statement that assigns a column of the new row: `new."updateId" = ...;`,
+# `NEW.updated_at := now();` where a statement starts (not `IF NEW.x = OLD.x`)
+NEW_ASSIGNMENT = re.compile(
+    rf"(?:\A|;|\bbegin|\bthen|\belse|\bloop)\s*new\s*\.\s*({_NAME})\s*:?=(?!=)", re.IGNORECASE
+)
+# comments of a function's body: `-- ...` to the end of the line, `/* ... */`
+SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
 
 
 def _identifier(word: str) -> str:
@@ -1366,6 +1373,41 @@ class Facts:
                     if schema is None or table.schema == schema:
                         found.setdefault((trigger.table_oid, table.oid), trigger)
         return found
+
+    @cached_property
+    def set_on_update(self) -> dict[int, dict[str, Trigger]]:
+        """Per table (by oid): the columns an enabled BEFORE UPDATE row trigger's function
+        assigns in the new row (`new."updateId" = immich_uuid_v7()`), and that trigger.
+        Read from the PL/pgSQL body, comments left out."""
+        found: dict[int, dict[str, Trigger]] = defaultdict(dict)
+        for trigger in self.snap.triggers:
+            if not (
+                trigger.enabled
+                and trigger.timing == "before"
+                and trigger.for_each_row
+                and "update" in trigger.events
+            ):
+                continue
+            function = self.function_by_oid.get(trigger.function_oid)
+            source = SQL_COMMENT.sub(" ", function.source or "") if function else ""
+            for name in NEW_ASSIGNMENT.findall(source):
+                found[trigger.table_oid].setdefault(_identifier(name), trigger)
+        return found
+
+    def index_columns(self, index: Index) -> set[str]:
+        """Every column an index holds or reads: key and INCLUDE columns, and the columns
+        its expressions and predicate name. An UPDATE that changes any of them cannot be
+        HOT (on PostgreSQL 16+, unless the index is BRIN)."""
+        names = {name for name in index.key_columns if name}
+        trees = f"{index.expressions or ''} {index.predicate_tree or ''}"
+        if trees.strip():
+            by_position = {
+                c.position: c.name for c in self.snap.columns_by_table.get(index.table_oid, [])
+            }
+            for number in re.findall(r":varattno (\d+)", trees):
+                if int(number) in by_position:
+                    names.add(by_position[int(number)])
+        return names
 
     @cached_property
     def role_by_name(self) -> dict[str, Role]:

@@ -173,6 +173,9 @@ class Column(NamedTuple):
     avg_width: int | None = None  # pg_stats.avg_width: bytes per non-null value
     # a NOT NULL constraint added NOT VALID (PostgreSQL 18): its name; not_null is false
     not_null_invalid: str | None = None
+    # pg_stats.correlation: the order of the values against the rows' order on disk;
+    # near 0 for random keys (uuid v4) inserted as they come
+    correlation: float | None = None
 
     # fields whose values repeat from row to row: collected as one object per value
     REPEATED = ("table_oid", "schema", "table", "name", "data_type", "type_name", "type_oid")

@@ -41,7 +41,8 @@ SELECT a.attrelid::int8 AS table_oid,
        a.atttypid::int8 AS type_oid,
        a.attcollation::int8 AS collation_oid,
        st.avg_width::int AS avg_width,
-       @@not_null_invalid@@ AS not_null_invalid
+       @@not_null_invalid@@ AS not_null_invalid,
+       st.correlation::float8 AS correlation
   FROM rel c
   JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
   JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
