@@ -486,6 +486,26 @@ def test_a_unique_key_with_a_null_part_accepts_repeats_and_upserts_duplicate(dat
                 admin.execute("INSERT INTO strict VALUES (NULL, 'a')")
 
 
+def test_an_all_null_key_repeats_by_design_and_nulls_not_distinct_allows_one(database) -> None:
+    """NetBox's dcim_device UNIQUE (virtual_chassis_id, vc_position): every device outside
+    a virtual chassis has both NULL. Those rows have no key; NULLS NOT DISTINCT would let
+    only one such device in, so their repeats are not counted as duplicates."""
+    database.execute(
+        "CREATE TABLE devices (chassis_id int, vc_position int, UNIQUE (chassis_id, vc_position))"
+    )
+    with database.admin() as admin:
+        admin.execute("INSERT INTO devices VALUES (NULL, NULL), (NULL, NULL)")
+        if admin.info.server_version < 150000:
+            return  # NULLS NOT DISTINCT arrived in 15
+        admin.execute(
+            "CREATE TABLE strict (chassis_id int, vc_position int,"
+            " UNIQUE NULLS NOT DISTINCT (chassis_id, vc_position))"
+        )
+        admin.execute("INSERT INTO strict VALUES (NULL, NULL)")
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            admin.execute("INSERT INTO strict VALUES (NULL, NULL)")
+
+
 def test_set_null_repeats_the_null_key_and_nulls_not_distinct_breaks_the_delete(database) -> None:
     """listmonk's campaign_lists: list_id ON DELETE SET NULL keeps a row, with the list's
     name, for each deleted list of a campaign (hence info)."""

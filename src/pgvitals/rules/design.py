@@ -159,7 +159,10 @@ def duplicate_columns(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """Column names that differ only in case style or separators: `created_at` beside
     `createdAt`, `user_id` beside `UserId`.
 
-    Reported on the later column (by position), naming the earlier one.
+    Reported on the later column (by position), naming the earlier one. Leading
+    underscores are part of the name, not a style: `_name` beside `name` is another
+    column, one the application derives or keeps to itself (NetBox's `_name`, the
+    natural-sort copy of `name` it fills on save).
 
     ## Why it breaks
     Two columns for one fact are filled by different code paths (typically an ORM
@@ -177,7 +180,9 @@ def duplicate_columns(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     for table in own_tables(snap):
         seen: dict[str, Column] = {}
         for column in snap.columns_by_table.get(table.oid, []):
-            earlier = seen.setdefault(snake(column.name), column)
+            # `_name` is not `name`: the underscores that lead it stay in the key
+            underscores = len(column.name) - len(column.name.lstrip("_"))
+            earlier = seen.setdefault(column.name[:underscores] + snake(column.name), column)
             if earlier is column:
                 continue  # the first column of its name
             evidence: dict[str, object] = {
@@ -1122,9 +1127,21 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
     or identifier column (`code`, `slug`, `tag`) or a name or title that is `''` in every
     row is still critical: that is the value the row is found or shown by.
 
+    In a schema Django migrates (its `django_migrations` is there), `''` is the default
+    of every string field the model gives none: Django writes it in Python, not as a column
+    default, and its convention is `''`, not NULL, for "no value" in a `CharField(blank=True)`
+    (NetBox's `dcim_cable.color`, `dcim_device.serial`, `''` in every row of a fresh
+    inventory). Low as for a `''` default, with `framework_default` in the evidence; only
+    blank rows raise it, and the fix keeps `''`.
+
     `empty-strings` leaves NOT NULL columns to this rule: one finding per column, with
     the measured share.
     """
+    django_schemas = {
+        table.schema
+        for oid, tool in snap.facts.migration_tables.items()
+        if tool == "Django" and (table := snap.table_by_oid.get(oid)) is not None
+    }
     # NOT NULL columns defaulting to '' by schema: the schema's convention for "none"
     empty_defaults: dict[str, int] = defaultdict(int)
     for _, column in own_columns(snap):
@@ -1171,6 +1188,14 @@ def empty_string_in_not_null(snap: Snapshot, opts: EmptyInNotNullOptions) -> Ite
             message = (
                 f"NOT NULL DEFAULT '': {measured} are empty or blank, '' being its spelling of"
                 " no value"
+            )
+            yield empty_by_default(snap, table, column, blank, rows, message, evidence, opts)
+            continue
+        if column.default is None and column.schema in django_schemas:
+            evidence["framework_default"] = "''"
+            message = (
+                f"NOT NULL: {measured} are empty or blank, '' being the default Django gives"
+                " a string field, its spelling of no value"
             )
             yield empty_by_default(snap, table, column, blank, rows, message, evidence, opts)
             continue

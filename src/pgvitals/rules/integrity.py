@@ -1468,8 +1468,11 @@ def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """A unique constraint or index on several columns, some of which allow NULL.
 
     Unless `--no-data`, the rows that are duplicates once NULLs count as equal are counted
-    (tables under 100,000 rows); high when some exist. Low when every key column may be NULL
-    (repeated all-NULL keys are usually meant). Single-column unique keys are not reported:
+    (tables under 100,000 rows); high when some exist. Rows NULL in every key column are
+    not counted: they have no key at all (NetBox's `UNIQUE (virtual_chassis_id,
+    vc_position)`, both NULL for every device outside a virtual chassis), and `NULLS NOT
+    DISTINCT` would allow one such row. Low when every key column may be NULL (repeated
+    all-NULL keys are usually meant). Single-column unique keys are not reported:
     there, several NULLs usually mean "none" on purpose. A column that the index's predicate
     tests (`WHERE code IS NOT NULL`, `WHERE kind = 'x'`) cannot be NULL in it, and a NULL
     column guarded by another unique index for exactly those rows (`UNIQUE (room_id,

@@ -978,7 +978,8 @@ SHAPE_KINDS = {
 }
 # type categories a kind can be stored as: strings (and citext), dates, network addresses
 KIND_CATEGORIES = {"birth_date": ("D", "S")}
-NETWORK_TYPES = frozenset({"inet", "cidr"})
+# a host's address; `cidr` holds networks (an IPAM's 10.0.0.0/16), no one's address
+NETWORK_TYPES = frozenset({"inet"})
 
 
 # the last word of every ending: a name ending in none of them holds no kind (most don't)
@@ -1063,7 +1064,8 @@ def pii_inventory(snap: Snapshot, opts: PiiOptions) -> Iterator[Draft]:
     `plaintext-password`'s and `sensitive-columns-exposed`'s: secrets, not facts about a
     person.)
 
-    Found by name and type (`email`, `guardian_phone`, `date_of_birth`, `inet`), and,
+    Found by name and type (`email`, `guardian_phone`, `date_of_birth`, `inet`; not
+    `cidr`, which holds networks, the ranges an IPAM such as NetBox allocates), and,
     unless `--no-data`, by the shape of the values: at least `min_share` of a text
     column's values shaped like an e-mail address, a formatted phone number, an IP
     address or a national id (counted by the server). Info; low when a column holds

@@ -1537,16 +1537,21 @@ def check_expression(definition: str | None) -> str | None:
 
 def null_duplicates_query(index: Index, table: Table) -> sql.Composed:
     """Rows beyond the first of each group equal on the index's columns, NULLs counted as
-    equal, among rows with a NULL key column: what NULLS NOT DISTINCT would reject."""
+    equal, among rows with a NULL key column and another set: what NULLS NOT DISTINCT
+    would reject. Rows NULL in every key column have no key at all (a device outside any
+    virtual chassis: NetBox's `(virtual_chassis_id, vc_position)`): their repeats are not
+    counted, as they are meant."""
     keys = [sql.Identifier(k or "") for k in index.key_columns[: index.key_count]]
     any_null = sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(k) for k in keys)
+    any_set = sql.SQL(" OR ").join(sql.SQL("{} IS NOT NULL").format(k) for k in keys)
     return sql.SQL(
         "SELECT coalesce(sum(n - 1), 0)::int8 AS violating, coalesce(sum(n), 0)::int8 AS checked"
-        " FROM (SELECT count(*) AS n FROM ONLY {table} WHERE {any_null}{predicate}"
-        " GROUP BY {keys}) AS groups"
+        " FROM (SELECT count(*) AS n FROM ONLY {table} WHERE ({any_null}) AND ({any_set})"
+        "{predicate} GROUP BY {keys}) AS groups"
     ).format(
         table=sql.Identifier(table.schema, table.name),
         any_null=any_null,
+        any_set=any_set,
         predicate=sql.SQL(f" AND ({index.predicate})" if index.predicate else ""),
         keys=sql.SQL(", ").join(keys),
     )
