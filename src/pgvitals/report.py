@@ -1088,6 +1088,7 @@ def migration_note(migrations: list[str], concurrently: bool = False) -> str:
     prisma = any(tool.startswith("Prisma ") for tool in migrations)
     golang = concurrently and any(tool.startswith("golang-migrate ") for tool in migrations)
     liquibase = concurrently and any(tool.startswith("Liquibase ") for tool in migrations)
+    django = concurrently and any(tool.startswith("Django ") for tool in migrations)
     shipped = sorted(
         {
             product
@@ -1104,6 +1105,7 @@ def migration_note(migrations: list[str], concurrently: bool = False) -> str:
         + (PRISMA_CONCURRENTLY_NOTE if prisma and concurrently else "")
         + (GOLANG_MIGRATE_NOTE if golang else "")
         + (LIQUIBASE_NOTE if liquibase else "")
+        + (DJANGO_NOTE if django else "")
         + (shipped_note(shipped) if shipped else "")
     )
 
@@ -1134,6 +1136,19 @@ LIQUIBASE_NOTE = (
     '-- fails there ("cannot run inside a transaction block"). Give each one a changeset\n'
     "-- of its own whose line says runInTransaction:false (`--changeset <author>:<id>\n"
     "-- runInTransaction:false`).\n"
+)
+
+
+# Django runs a migration in one transaction where the server can roll DDL back (Migration.
+# atomic = True; db/backends/base/schema.py BaseDatabaseSchemaEditor.__enter__), and its
+# AddIndexConcurrently / RemoveIndexConcurrently refuse to run in one ("set atomic = False
+# on the migration": django/contrib/postgres/operations.py NotInTransactionMixin, 3.0+)
+DJANGO_NOTE = (
+    "-- Django runs each migration in a transaction: CREATE/DROP INDEX CONCURRENTLY fails\n"
+    '-- there ("cannot run inside a transaction block"). Declare the change in the model\n'
+    "-- (Meta.indexes, db_index) and write it as AddIndexConcurrently or\n"
+    "-- RemoveIndexConcurrently (django.contrib.postgres.operations) in a migration whose\n"
+    "-- class says `atomic = False`, so that the models, the migrations and the database agree.\n"
 )
 
 
