@@ -18,7 +18,7 @@ from pgvitals.connect import Limits, connect
 from pgvitals.embedded import has_extension
 from pgvitals.engine import analyse
 from pgvitals.findings import Finding
-from pgvitals.report import Scripts, build_report, fix_scripts
+from pgvitals.report import Scripts, build_report, fix_scripts, migration_note
 from pgvitals.snapshot.collect import collect
 from pgvitals.snapshot.facts import Names, object_name
 from pgvitals.snapshot.model import Snapshot
@@ -1068,3 +1068,22 @@ def test_a_django_schema_is_told_how_django_builds_an_index_concurrently(databas
     django = script()
     assert "-- Migrations: this schema is kept by Django (public.django_migrations)" in django
     assert "AddIndexConcurrently" in django and "`atomic = False`" in django
+
+
+def test_each_tool_that_runs_migrations_in_a_transaction_says_how_to_step_out() -> None:
+    """The tools' own ways to run CONCURRENTLY, only where the script has it and the tool
+    keeps the schema; a tool named only among others (schema_migrations) gets none."""
+    ways = {
+        "Django (public.django_migrations)": "AddIndexConcurrently",
+        "Rails (public.ar_internal_metadata)": "disable_ddl_transaction!",
+        "Alembic (public.alembic_version)": "autocommit_block()",
+        "Liquibase (public.databasechangelog)": "runInTransaction:false",
+        "golang-migrate (public.schema_migrations)": "x-multi-statement=true",
+    }
+    for tool, way in ways.items():
+        assert way in migration_note([tool], concurrently=True), tool
+        assert way not in migration_note([tool], concurrently=False), tool
+    shared = migration_note(
+        ["Rails, golang-migrate, dbmate or Ecto (public.schema_migrations)"], True
+    )
+    assert not any(way in shared for way in ways.values())

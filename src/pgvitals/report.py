@@ -1081,31 +1081,27 @@ def migration_note(migrations: list[str], concurrently: bool = False) -> str:
     """Where a migration tool keeps the schema, a change made beside it is missing from
     its history: databases built from the migrations (tests, new environments) lack
     it, and a tool that replays its history to compare (Prisma) reports drift. Where
-    the script has CONCURRENTLY statements and the tool runs a file as one transaction
-    (golang-migrate), each of them needs a file of its own."""
+    the script has CONCURRENTLY statements and the tool runs a migration in a transaction
+    (golang-migrate, Liquibase, Django, Rails, Alembic), the note says how that tool runs
+    one outside it."""
     if not migrations:
         return ""
-    prisma = any(tool.startswith("Prisma ") for tool in migrations)
-    golang = concurrently and any(tool.startswith("golang-migrate ") for tool in migrations)
-    liquibase = concurrently and any(tool.startswith("Liquibase ") for tool in migrations)
-    django = concurrently and any(tool.startswith("Django ") for tool in migrations)
-    shipped = sorted(
-        {
-            product
-            for tool, product in SHIPPED_MIGRATIONS.items()
-            if any(seen.startswith(f"{tool} ") for seen in migrations)
-        }
+
+    def kept_by(tool: str) -> bool:
+        return any(seen.startswith(f"{tool} ") for seen in migrations)
+
+    prisma = kept_by("Prisma")
+    concurrently_notes = "".join(
+        note for tool, note in CONCURRENTLY_NOTES.items() if concurrently and kept_by(tool)
     )
+    shipped = sorted({product for tool, product in SHIPPED_MIGRATIONS.items() if kept_by(tool)})
     return (
         f"-- Migrations: this schema is kept by {one_line(', '.join(migrations))}.\n"
         "-- Put these statements in a new migration of that tool rather than running this\n"
         "-- file: a change made outside it is not in its history, so every database built\n"
         "-- from the migrations (tests, new environments) lacks it"
         + (PRISMA_NOTE if prisma else ".\n")
-        + (PRISMA_CONCURRENTLY_NOTE if prisma and concurrently else "")
-        + (GOLANG_MIGRATE_NOTE if golang else "")
-        + (LIQUIBASE_NOTE if liquibase else "")
-        + (DJANGO_NOTE if django else "")
+        + concurrently_notes
         + (shipped_note(shipped) if shipped else "")
     )
 
@@ -1188,6 +1184,39 @@ PRISMA_CONCURRENTLY_NOTE = (
     "-- a transaction block\") unless it is the migration's only statement. Give each one a\n"
     "-- migration of its own.\n"
 )
+
+
+# Rails runs each migration in a transaction unless its class calls
+# disable_ddl_transaction!; add_index/remove_index take algorithm: :concurrently
+# (rails/rails activerecord/lib/active_record/migration.rb, connection_adapters/
+# postgresql/schema_statements.rb)
+RAILS_NOTE = (
+    "-- Rails runs each migration in a transaction: CREATE/DROP INDEX CONCURRENTLY fails\n"
+    "-- there. Write it as `add_index ..., algorithm: :concurrently` (or remove_index) in a\n"
+    "-- migration whose class calls `disable_ddl_transaction!`.\n"
+)
+
+
+# Alembic's env.py runs the pending migrations in a transaction (context.begin_transaction);
+# op.get_context().autocommit_block() (1.2+) steps out of it, and op.create_index /
+# op.drop_index take postgresql_concurrently=True (sqlalchemy/alembic, runtime/migration.py)
+ALEMBIC_NOTE = (
+    "-- Alembic runs migrations in a transaction: CREATE/DROP INDEX CONCURRENTLY fails there.\n"
+    "-- Write it as `op.create_index(..., postgresql_concurrently=True)` (or op.drop_index)\n"
+    "-- inside `with op.get_context().autocommit_block():`.\n"
+)
+
+
+# What each tool that runs a migration in a transaction needs for a CONCURRENTLY statement,
+# by the name its history table gives it (facts.MIGRATION_TABLES, review's runners)
+CONCURRENTLY_NOTES = {
+    "Prisma": PRISMA_CONCURRENTLY_NOTE,
+    "golang-migrate": GOLANG_MIGRATE_NOTE,
+    "Liquibase": LIQUIBASE_NOTE,
+    "Django": DJANGO_NOTE,
+    "Rails": RAILS_NOTE,
+    "Alembic": ALEMBIC_NOTE,
+}
 
 
 # --- data quality ----------------------------------------------------------------------
