@@ -87,6 +87,20 @@ LOCK_RETRIES = 3
 # rebuilt or deparsed); the other declared entities with a query map straight onto their
 # class. Profiles are not catalog data: they come from the probes.
 ASSEMBLED = ("constraints", "indexes")
+# Their raw rows' fields whose values repeat from row to row (Column.REPEATED says the
+# same of columns): the rows wait for the definitions to be deparsed, and at 100,000
+# tables their copies of the same names and arrays took 100s of MB meanwhile.
+RAW_REPEATED = {
+    "constraints": (
+        *("schema", "table", "table_oid", "kind", "key_attnums", "ref_table_oid"),
+        *("ref_schema", "ref_table", "ref_attnums", "on_delete", "on_update"),
+    ),
+    "indexes": (
+        *("schema", "table", "table_oid", "method", "key_attnums", "opclass_oids"),
+        *("collation_oids", "sort_options", "expressions", "predicate_tree", "bytes"),
+        "reloptions",
+    ),
+}
 # Read on a second session beside the others (the largest query, and the sequences
 # whose positions that session reads next): its server time then overlaps this
 # session's reading and decoding of the rest.
@@ -257,6 +271,8 @@ class Collector:
         self.own_reads_counted: bool | None = None  # None: no row read (see _measuring)
         # what this run's row reads added to each table's and index's counters (_measuring)
         self.own_reads: dict[str, list[int]] | None = None
+        # the one copy of each repeated value read so far, by field name (one_copy_each)
+        self.shared: dict[str, dict[Any, Any]] = {}
 
     def run(
         self,
@@ -799,18 +815,27 @@ class Collector:
             row_factory=tuple_row if cls else namedtuple_row,
         ) as cursor:
             cursor.execute(query, params)
+            aliases = [column.name for column in cursor.description or []]
             if cls is None:
                 raw: list[Any] = []
+                names = [n for n in RAW_REPEATED.get(name, ()) if n in aliases]
+                repeated = [aliases.index(n) for n in names]
+                shared = [self.shared.setdefault(n, {}) for n in names]
                 while rows := cursor.fetchmany(FETCH_CHUNK):
+                    if repeated:
+                        row_type = partial(tuple.__new__, type(rows[0]))
+                        rows = list(map(row_type, one_copy_each(rows, repeated, shared)))
                     raw += rows
                 return raw
-            aliases = [column.name for column in cursor.description or []]
             expected = [f.name for f in fields(cls)] if is_dataclass(cls) else list(cls._fields)  # type: ignore[attr-defined]
             if aliases != expected:
                 raise RuntimeError(f"queries/{name}.sql returns {aliases}, not {expected}")
             objects: list[T] = []
-            repeated = [expected.index(name) for name in getattr(cls, "REPEATED", ())]
-            shared: list[dict[Any, Any]] = [{} for _ in repeated]
+            names = getattr(cls, "REPEATED", ())
+            repeated = [expected.index(name) for name in names]
+            # one dict per field name for the whole run: a table's schema and name are
+            # then one object in its columns, its sequences and its replication rows
+            shared = [self.shared.setdefault(name, {}) for name in names]
             # a named tuple made straight from the row's tuple: its __new__, a Python
             # function, costs twice as much for 100,000s of rows
             make: Callable[[Any], T] = (
@@ -1615,12 +1640,18 @@ def one_copy_each(
     rows: list[tuple[Any, ...]], positions: list[int], shared: list[dict[Any, Any]]
 ) -> list[tuple[Any, ...]]:
     """The rows with one object for each value at `positions` (`shared`: the objects
-    kept so far, per position): every row arrives with its own copy of each string
-    and number, and 175,000 columns repeat 4 schema names (10 MB of copies at 10,000
-    tables, a GB at 100,000)."""
+    kept so far, per position): every row arrives with its own copy of each string,
+    number and array, and 175,000 columns repeat 4 schema names (10 MB of copies at
+    10,000 tables, a GB at 100,000). Equal arrays (lists) become one list too: the
+    snapshot is never changed, and most are empty (a table's options)."""
     values = list(zip(*rows, strict=True))
     for position, kept in zip(positions, shared, strict=True):
-        values[position] = tuple(map(kept.setdefault, values[position], values[position]))
+        column = values[position]
+        try:
+            values[position] = tuple(map(kept.setdefault, column, column))
+        except TypeError:  # lists, which cannot be keys: their values as a tuple are
+            keys = [tuple(v) if type(v) is list else v for v in column]
+            values[position] = tuple(map(kept.setdefault, keys, column))
     return list(zip(*values, strict=True))
 
 
