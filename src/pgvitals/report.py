@@ -1670,6 +1670,7 @@ def build_report(
     analysis: Analysis, connection: str | None = None, baseline: Baseline | None = None
 ) -> Report:
     snap = analysis.snapshot
+    snap.facts.forget_rule_lookups()  # the rules are done: the report reuses that memory
     window = None if analysis.mode == REVIEW else statistics_window(snap.server)
     rule_ids = {c.rule for c in analysis.checks} | {f.rule for f in analysis.findings}
     summary = inventory(analysis)

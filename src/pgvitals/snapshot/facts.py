@@ -163,6 +163,15 @@ def compares_as(index: Index, column: str, key_type: str) -> bool:
 LOOSE_FOREIGN_KEYS = re.compile(r"loose_foreign_keys?_deleted_records", re.IGNORECASE)
 
 
+# Lookups that only the rules read (the report reads the others): dropped once the
+# rules are done (Facts.forget_rule_lookups). One left out here is merely kept.
+RULE_LOOKUPS = (
+    *("names", "constraint_by_name", "declared_references", "index_by_oid"),
+    *("own_columns_by_type", "foreign_keys_using_index", "unindexed_references"),
+    *("column_fed_by_sequence", "replication_by_table", "sequence_defaults"),
+)
+
+
 class Facts:
     def __init__(self, snapshot: Snapshot) -> None:
         self.snap = snapshot
@@ -175,6 +184,15 @@ class Facts:
         if compute not in self._shared:
             self._shared[compute] = compute(self.snap)
         return self._shared[compute]
+
+    def forget_rule_lookups(self) -> None:
+        """Drop what only the rules read, once they are done, for the report to use that
+        memory instead (at 100,000 tables some 200 MB). A lookup read again is derived
+        again; the names given to fixes go too, and no fix is made after the rules."""
+        for name in RULE_LOOKUPS:
+            self.__dict__.pop(name, None)
+        self._shared = {}
+        self._lookup_indexes = {}
 
     @cached_property
     def partitions_by_parent(self) -> dict[int, list[Table]]:
