@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import time
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import errors, sql
 from psycopg.pq import TransactionStatus
-from psycopg.rows import dict_row, namedtuple_row, tuple_row
+from psycopg.rows import dict_row, tuple_row
 
 from pgvitals.connect import NoAnswer, describe_failure, quoted
 from pgvitals.snapshot.assemble import (
@@ -812,7 +813,7 @@ class Collector:
         # made of them, which halves the peak.
         with connection.cursor(
             name=f"pgvitals_{name}" if in_transaction else None,
-            row_factory=tuple_row if cls else namedtuple_row,
+            row_factory=tuple_row,
         ) as cursor:
             cursor.execute(query, params)
             aliases = [column.name for column in cursor.description or []]
@@ -821,11 +822,10 @@ class Collector:
                 names = [n for n in RAW_REPEATED.get(name, ()) if n in aliases]
                 repeated = [aliases.index(n) for n in names]
                 shared = [self.shared.setdefault(n, {}) for n in names]
+                # named tuples made once, from the rows with their values shared
+                row_type = partial(tuple.__new__, namedtuple("Row", aliases))  # type: ignore[misc]
                 while rows := cursor.fetchmany(FETCH_CHUNK):
-                    if repeated:
-                        row_type = partial(tuple.__new__, type(rows[0]))
-                        rows = list(map(row_type, one_copy_each(rows, repeated, shared)))
-                    raw += rows
+                    raw += map(row_type, one_copy_each(rows, repeated, shared))
                 return raw
             expected = [f.name for f in fields(cls)] if is_dataclass(cls) else list(cls._fields)  # type: ignore[attr-defined]
             if aliases != expected:
@@ -842,9 +842,7 @@ class Collector:
                 partial(tuple.__new__, cls) if issubclass(cls, tuple) else lambda row: cls(*row)
             )
             while rows := cursor.fetchmany(FETCH_CHUNK):
-                if repeated:
-                    rows = one_copy_each(rows, repeated, shared)
-                objects += map(make, rows)
+                objects += map(make, one_copy_each(rows, repeated, shared) if repeated else rows)
             return objects
 
     def _deparse(
@@ -1638,21 +1636,24 @@ def sentinel_test(column: Column) -> str | None:
 
 def one_copy_each(
     rows: list[tuple[Any, ...]], positions: list[int], shared: list[dict[Any, Any]]
-) -> list[tuple[Any, ...]]:
-    """The rows with one object for each value at `positions` (`shared`: the objects
-    kept so far, per position): every row arrives with its own copy of each string,
-    number and array, and 175,000 columns repeat 4 schema names (10 MB of copies at
-    10,000 tables, a GB at 100,000). Equal arrays (lists) become one list too: the
-    snapshot is never changed, and most are empty (a table's options)."""
+) -> Iterator[tuple[Any, ...]]:
+    """The rows (made as they are read) with one object for each value at `positions`
+    (`shared`: the objects kept so far, per position): every row arrives with its own
+    copy of each string, number and array, and 175,000 columns repeat 4 schema names
+    (10 MB of copies at 10,000 tables, a GB at 100,000). Equal arrays (lists) become
+    one list too: the snapshot is never changed, and most are empty (table options)."""
     values = list(zip(*rows, strict=True))
     for position, kept in zip(positions, shared, strict=True):
         column = values[position]
         try:
             values[position] = tuple(map(kept.setdefault, column, column))
         except TypeError:  # lists, which cannot be keys: their values as a tuple are
-            keys = [tuple(v) if type(v) is list else v for v in column]
+            try:
+                keys: Iterable[Any] = tuple(map(tuple, column))
+            except TypeError:  # NULLs among them
+                keys = [v if v is None else tuple(v) for v in column]
             values[position] = tuple(map(kept.setdefault, keys, column))
-    return list(zip(*values, strict=True))
+    return zip(*values, strict=True)
 
 
 @dataclass(frozen=True)
