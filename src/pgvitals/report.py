@@ -334,7 +334,7 @@ def partition_roots(snap: Snapshot) -> dict[str, str]:
     return roots
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per table or reference: no __dict__ each
 class Relationship:
     """A foreign key, declared or inferred from names: `child` rows point at one
     `parent` row."""
@@ -443,7 +443,7 @@ def relationship(
 # --- index coverage and activity -----------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per table or reference: no __dict__ each
 class IndexCoverage:
     table: str  # qualified name
     schema: str
@@ -556,7 +556,7 @@ def coverage_totals(coverage: list[IndexCoverage]) -> CoverageTotals:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per table or reference: no __dict__ each
 class TableActivity:
     """A table's life in the statistics window; a partitioned table's counters are
     its partitions' summed (its partitions have no line of their own)."""
@@ -665,10 +665,14 @@ def classify(row: TableActivity, problems: list[str], busiest: int) -> TableActi
     return classified(row, activity, reason)
 
 
+# TableActivity's fields before its last two (activity, reason), read at once
+_UNCLASSIFIED = operator.attrgetter(*[f.name for f in dataclasses.fields(TableActivity)][:-2])
+
+
 def classified(row: TableActivity, activity: str, reason: str) -> TableActivity:
     """`row` with its class: dataclasses.replace, without its walk of dataclasses.fields()
-    for each of the 10,000s of rows (the row's __dict__ holds the same fields)."""
-    return TableActivity(**{**row.__dict__, "activity": activity, "reason": reason})
+    for each of the 10,000s of rows."""
+    return TableActivity(*_UNCLASSIFIED(row), activity, reason)
 
 
 # --- what was not checked ------------------------------------------------------------
@@ -1714,6 +1718,7 @@ def build_report(
     analysis: Analysis, connection: str | None = None, baseline: Baseline | None = None
 ) -> Report:
     snap = analysis.snapshot
+    snap.facts.forget_rule_lookups()  # the rules are done: the report reuses that memory
     window = None if analysis.mode == REVIEW else statistics_window(snap.server)
     rule_ids = {c.rule for c in analysis.checks} | {f.rule for f in analysis.findings}
     summary = inventory(analysis)

@@ -15,11 +15,13 @@ from pgvitals import fmt
 from pgvitals import report as rp
 from pgvitals.engine import Analysis, Check, analyse
 from pgvitals.findings import Finding, Fix, Located, Risk, fingerprint
+from pgvitals.render.json import render_json
 from pgvitals.render.md import code, er_diagram, md_text, mermaid_name, render_markdown
 from pgvitals.render.text import render_text
 from pgvitals.report import build_report
 from pgvitals.rules import REGISTRY
 from pgvitals.rules._api import INTEGRITY
+from pgvitals.snapshot.facts import RULE_LOOKUPS
 from pgvitals.snapshot.model import (
     CollectionInfo,
     Column,
@@ -790,3 +792,16 @@ def test_thresholds_and_stale_ignores_are_in_the_report() -> None:
     assert "Configuration: pgvitals.toml." in section(report, "Appendix: thresholds used")
     stale = table_rows(section(report, "Excused findings"))
     assert ["`missing-primary-key`", "`gone.*`", "pgvitals.toml"] in stale
+
+
+def test_the_report_drops_the_lookups_only_the_rules_read() -> None:
+    """The rules are done when the report is built: their lookups go (the memory is the
+    report's), one read again is derived again, and the report is the same."""
+    snap = make_snapshot()
+    analysis = analyse(snap)
+    kept = dict(snap.facts.index_by_oid)
+    first = build_report(analysis)
+    assert not [name for name in RULE_LOOKUPS if name in vars(snap.facts)]
+    assert snap.facts.index_by_oid == kept
+    again = replace(build_report(analysis), generated_at=first.generated_at)
+    assert render_json(again) == render_json(first)

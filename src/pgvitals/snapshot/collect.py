@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import time
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import errors, sql
 from psycopg.pq import TransactionStatus
-from psycopg.rows import dict_row, namedtuple_row, tuple_row
+from psycopg.rows import dict_row, tuple_row
 
 from pgvitals.connect import NoAnswer, describe_failure, quoted
 from pgvitals.snapshot.assemble import (
@@ -87,6 +88,20 @@ LOCK_RETRIES = 3
 # rebuilt or deparsed); the other declared entities with a query map straight onto their
 # class. Profiles are not catalog data: they come from the probes.
 ASSEMBLED = ("constraints", "indexes")
+# Their raw rows' fields whose values repeat from row to row (Column.REPEATED says the
+# same of columns): the rows wait for the definitions to be deparsed, and at 100,000
+# tables their copies of the same names and arrays took 100s of MB meanwhile.
+RAW_REPEATED = {
+    "constraints": (
+        *("schema", "table", "table_oid", "kind", "key_attnums", "ref_table_oid"),
+        *("ref_schema", "ref_table", "ref_attnums", "on_delete", "on_update"),
+    ),
+    "indexes": (
+        *("schema", "table", "table_oid", "method", "key_attnums", "opclass_oids"),
+        *("collation_oids", "sort_options", "expressions", "predicate_tree", "bytes"),
+        "reloptions",
+    ),
+}
 # Read on a second session beside the others (the largest query, and the sequences
 # whose positions that session reads next): its server time then overlaps this
 # session's reading and decoding of the rest.
@@ -257,6 +272,8 @@ class Collector:
         self.own_reads_counted: bool | None = None  # None: no row read (see _measuring)
         # what this run's row reads added to each table's and index's counters (_measuring)
         self.own_reads: dict[str, list[int]] | None = None
+        # the one copy of each repeated value read so far, by field name (one_copy_each)
+        self.shared: dict[str, dict[Any, Any]] = {}
 
     def run(
         self,
@@ -796,30 +813,36 @@ class Collector:
         # made of them, which halves the peak.
         with connection.cursor(
             name=f"pgvitals_{name}" if in_transaction else None,
-            row_factory=tuple_row if cls else namedtuple_row,
+            row_factory=tuple_row,
         ) as cursor:
             cursor.execute(query, params)
+            aliases = [column.name for column in cursor.description or []]
             if cls is None:
                 raw: list[Any] = []
+                names = [n for n in RAW_REPEATED.get(name, ()) if n in aliases]
+                repeated = [aliases.index(n) for n in names]
+                shared = [self.shared.setdefault(n, {}) for n in names]
+                # named tuples made once, from the rows with their values shared
+                row_type = partial(tuple.__new__, namedtuple("Row", aliases))  # type: ignore[misc]
                 while rows := cursor.fetchmany(FETCH_CHUNK):
-                    raw += rows
+                    raw += map(row_type, one_copy_each(rows, repeated, shared))
                 return raw
-            aliases = [column.name for column in cursor.description or []]
             expected = [f.name for f in fields(cls)] if is_dataclass(cls) else list(cls._fields)  # type: ignore[attr-defined]
             if aliases != expected:
                 raise RuntimeError(f"queries/{name}.sql returns {aliases}, not {expected}")
             objects: list[T] = []
-            repeated = [expected.index(name) for name in getattr(cls, "REPEATED", ())]
-            shared: list[dict[Any, Any]] = [{} for _ in repeated]
+            names = getattr(cls, "REPEATED", ())
+            repeated = [expected.index(name) for name in names]
+            # one dict per field name for the whole run: a table's schema and name are
+            # then one object in its columns, its sequences and its replication rows
+            shared = [self.shared.setdefault(name, {}) for name in names]
             # a named tuple made straight from the row's tuple: its __new__, a Python
             # function, costs twice as much for 100,000s of rows
             make: Callable[[Any], T] = (
                 partial(tuple.__new__, cls) if issubclass(cls, tuple) else lambda row: cls(*row)
             )
             while rows := cursor.fetchmany(FETCH_CHUNK):
-                if repeated:
-                    rows = one_copy_each(rows, repeated, shared)
-                objects += map(make, rows)
+                objects += map(make, one_copy_each(rows, repeated, shared) if repeated else rows)
             return objects
 
     def _deparse(
@@ -1618,15 +1641,24 @@ def sentinel_test(column: Column) -> str | None:
 
 def one_copy_each(
     rows: list[tuple[Any, ...]], positions: list[int], shared: list[dict[Any, Any]]
-) -> list[tuple[Any, ...]]:
-    """The rows with one object for each value at `positions` (`shared`: the objects
-    kept so far, per position): every row arrives with its own copy of each string
-    and number, and 175,000 columns repeat 4 schema names (10 MB of copies at 10,000
-    tables, a GB at 100,000)."""
+) -> Iterator[tuple[Any, ...]]:
+    """The rows (made as they are read) with one object for each value at `positions`
+    (`shared`: the objects kept so far, per position): every row arrives with its own
+    copy of each string, number and array, and 175,000 columns repeat 4 schema names
+    (10 MB of copies at 10,000 tables, a GB at 100,000). Equal arrays (lists) become
+    one list too: the snapshot is never changed, and most are empty (table options)."""
     values = list(zip(*rows, strict=True))
     for position, kept in zip(positions, shared, strict=True):
-        values[position] = tuple(map(kept.setdefault, values[position], values[position]))
-    return list(zip(*values, strict=True))
+        column = values[position]
+        try:
+            values[position] = tuple(map(kept.setdefault, column, column))
+        except TypeError:  # lists, which cannot be keys: their values as a tuple are
+            try:
+                keys: Iterable[Any] = tuple(map(tuple, column))
+            except TypeError:  # NULLs among them
+                keys = [v if v is None else tuple(v) for v in column]
+            values[position] = tuple(map(kept.setdefault, keys, column))
+    return zip(*values, strict=True)
 
 
 @dataclass(frozen=True)

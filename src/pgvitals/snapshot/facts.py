@@ -12,7 +12,7 @@ import datetime as dt
 import math
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
@@ -185,6 +185,15 @@ def _identifier(word: str) -> str:
     return word.lower()
 
 
+# Lookups that only the rules read (the report reads the others): dropped once the
+# rules are done (Facts.forget_rule_lookups). One left out here is merely kept.
+RULE_LOOKUPS = (
+    *("names", "constraint_by_name", "declared_references", "index_by_oid"),
+    *("own_columns_by_type", "foreign_keys_using_index", "unindexed_references"),
+    *("column_fed_by_sequence", "replication_by_table", "sequence_defaults"),
+)
+
+
 class Facts:
     def __init__(self, snapshot: Snapshot) -> None:
         self.snap = snapshot
@@ -197,6 +206,15 @@ class Facts:
         if compute not in self._shared:
             self._shared[compute] = compute(self.snap)
         return self._shared[compute]
+
+    def forget_rule_lookups(self) -> None:
+        """Drop what only the rules read, once they are done, for the report to use that
+        memory instead (at 100,000 tables some 200 MB). A lookup read again is derived
+        again; the names given to fixes go too, and no fix is made after the rules."""
+        for name in RULE_LOOKUPS:
+            self.__dict__.pop(name, None)
+        self._shared = {}
+        self._lookup_indexes = {}
 
     @cached_property
     def partitions_by_parent(self) -> dict[int, list[Table]]:
@@ -385,11 +403,9 @@ class Facts:
         for entity in (*snap.tables, *snap.indexes, *snap.sequences, *snap.views):
             relations[entity.schema].add(entity.name)
         constraints: dict[str, set[str]] = defaultdict(set)
-        by_table: dict[int, set[str]] = defaultdict(set)
         for constraint in snap.constraints:
             constraints[constraint.schema].add(constraint.name)
-            by_table[constraint.table_oid].add(constraint.name)
-        return Names(relations, constraints, by_table)
+        return Names(relations, constraints, snap.constraints_by_table)
 
     @cached_property
     def sequence_defaults(self) -> dict[tuple[int, str], int]:
@@ -1692,13 +1708,15 @@ class Names:
         self,
         relations: dict[str, set[str]],
         constraints: dict[str, set[str]],
-        by_table: dict[int, set[str]] | None = None,
+        by_table: Mapping[int, Iterable[Constraint]] | None = None,
     ) -> None:
         """`relations`, `constraints`: the names taken in each schema; `by_table`: the
-        constraint names of each table (by oid)."""
+        constraints of each table (by oid), the snapshot's own grouping: a set of names
+        per table would copy 10,000s of them for the few tables a fix adds one to."""
         self.relations = relations
         self.constraints = constraints
         self.by_table = by_table if by_table is not None else {}
+        self.given_on: dict[int, set[str]] = {}  # constraint names given, by table oid
         self.given: dict[tuple[object, ...], str] = {}
 
     def new(
@@ -1717,15 +1735,17 @@ class Names:
             return self.given[key]
         relations = self.relations.setdefault(schema, set())
         constraints = self.constraints.get(schema, set())
-        holders = [self.by_table.setdefault(oid, set()) for oid in tables]
+        tables = list(tables)
+        given = [self.given_on.setdefault(oid, set()) for oid in tables]
+        held = {c.name for oid in tables for c in self.by_table.get(oid, ())}.union(*given)
         attempt = 0
         name = object_name(name1, name2, label)
-        while name in relations or name in constraints or any(name in h for h in holders):
+        while name in relations or name in constraints or name in held:
             attempt += 1
             name = object_name(name1, name2, numbered(label, attempt))
         relations.add(name)
-        for held in holders:
-            held.add(name)
+        for names in given:
+            names.add(name)
         self.given[key] = name
         return name
 

@@ -121,6 +121,16 @@ class Table(NamedTuple):
     # the tables that inherit from it other than as partitions (schema.name)
     inheritance_children: list[str] = []  # noqa: RUF012  (a NamedTuple default, never mutated)
 
+    # fields whose values repeat from row to row: collected as one object per value
+    REPEATED = (
+        "schema",
+        "owner",
+        "reloptions",
+        "toast_reloptions",
+        "partition_key",
+        "inheritance_children",
+    )
+
     @property
     def qualname(self) -> str:
         return f"{self.schema}.{self.name}"
@@ -302,6 +312,9 @@ class Sequence(NamedTuple):
     readable: bool  # this role may SELECT it, so last_value could be read
     cache_size: int | None = None  # None: a snapshot taken before pgvitals read it
 
+    # fields whose values repeat from row to row: collected as one object per value
+    REPEATED = ("schema", "data_type", "owned_by_column")
+
     @property
     def qualname(self) -> str:
         return f"{self.schema}.{self.name}"
@@ -438,6 +451,9 @@ class Replication(NamedTuple):
     replica_identity_index: str | None  # the index of REPLICA IDENTITY USING INDEX
     publications: list[str]
     publishing_changes: list[str]  # those of `publications` that publish UPDATE or DELETE
+
+    # fields whose values repeat from row to row: collected as one object per value
+    REPEATED = ("table_oid", "publications", "publishing_changes")
 
 
 class ColumnProfile(NamedTuple):
