@@ -950,3 +950,29 @@ def test_a_reviewed_table_is_not_empty_and_unwritten_for_missing_primary_key(
     found = findings(run)[("missing-primary-key", "public.legacy")]
     assert found["severity"] == "high"
     assert "empty_and_unwritten" not in found["evidence"]
+
+
+def test_a_django_operation_sqlmigrate_could_not_write_is_said_to_be_unreviewed(
+    server, tmp_path
+) -> None:
+    """`manage.py sqlmigrate` writes a RunPython operation as a comment (NetBox's
+    dcim 0241): nothing of it reaches the server, and the report says so at its line
+    instead of passing it over as a comment; a described SQL operation is no note."""
+    write(tmp_path, {
+        "sql/0240.sql": (
+            "BEGIN;\n--\n-- Add field label to site\n--\n"
+            "CREATE TABLE site (id bigint PRIMARY KEY, label varchar(64) NOT NULL);\nCOMMIT;\n"
+        ),
+        "sql/0241.sql": (
+            "BEGIN;\n--\n-- Raw Python operation\n--\n"
+            "-- THIS OPERATION CANNOT BE WRITTEN AS SQL\nCOMMIT;\n"
+        ),
+    })  # fmt: skip
+    run = review(tmp_path, "sql", "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    reasons = [entry["reason"] for entry in run.json()["collection"]["skipped"]]
+    unreviewed = [reason for reason in reasons if "not written as SQL" in reason]
+    assert unreviewed == [
+        "sql/0241.sql:2: Django operation not written as SQL (Raw Python operation): its"
+        " Python was not run, so what it does is not reviewed"
+    ]

@@ -362,6 +362,7 @@ def load_files(
                               " does not run them again, not loaded"))  # fmt: skip
         split = split_file(text, source.shown)
         notes += split.notes
+        notes += runners.django_python_operations(text, source.shown)
         first = len(loader.load.statements)
         units = runners.units(source.path, text, split.statements)
         if runners.one_by_one(text, units):

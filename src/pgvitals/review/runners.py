@@ -141,7 +141,7 @@ from pglast import ast
 from pglast.enums import DiscardMode, ObjectType, ReindexObjectType, TransactionStmtKind
 
 from pgvitals.review import cuts, files, liquibase, placeholders
-from pgvitals.review.split import Statement
+from pgvitals.review.split import Note, Statement
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -474,6 +474,30 @@ def unterminated_runner(tool: str) -> Runner:
     fix = "end the statement with `;` at the end of its line"
     recognised = f"its `-- +{TOOL_PREFIX[tool]} Up` annotation"
     return Runner(tool, recognised, runs, fix, refusal=UNTERMINATED[tool])
+
+
+# What Django's `sqlmigrate` writes for an operation that is Python, not SQL (RunPython,
+# a third-party operation): `--`, `-- <its description>`, `--`, then this line
+# (django/django db/migrations/migration.py Migration.apply, collect_sql)
+DJANGO_NOT_SQL = re.compile(
+    r"^--[ \t]*\r?\n--[ \t]?(?P<what>[^\n]*?)\r?\n--[ \t]*\r?\n"
+    r"--[ \t]*THIS OPERATION CANNOT BE WRITTEN AS SQL[ \t]*$",
+    re.MULTILINE,
+)
+
+
+def django_python_operations(text: str, shown: str) -> list[Note]:
+    """The operations of a Django migration that `sqlmigrate` could not write as SQL:
+    what they do to the rows or the schema is in Python, which review does not run."""
+    return [
+        Note(
+            shown,
+            text.count("\n", 0, found.start()) + 1,
+            f"Django operation not written as SQL ({found['what'].strip() or 'unnamed'}):"
+            " its Python was not run, so what it does is not reviewed",
+        )
+        for found in DJANGO_NOT_SQL.finditer(text)
+    ]
 
 
 def one_by_one(text: str, found: list[Unit]) -> bool:
