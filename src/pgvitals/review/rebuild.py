@@ -12,8 +12,8 @@ named with the reason, never dropped silently. Names are quoted as identifiers
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 
 from psycopg import sql
 
@@ -31,6 +31,10 @@ class Step:
 
     name: str  # e.g. "table public.orders"
     sql: str
+    # a function is tried before the tables (their defaults and checks may call it),
+    # and again after them where that failed (it may return a table's row type)
+    early: bool = False
+    again: bool = False  # run only where the early try of `name` failed
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,8 @@ def rebuild(
         steps.append(Step(f"sequence {sequence.qualname}", sequence_sql(sequence)))
         if sequence.owned_by_table_oid is not None:
             owned.append(sequence)
+    routines = functions(snapshot, missing)
+    steps += [replace(step, early=True) for step in routines if step.again]
     steps += tables(snapshot, missing)
     for sequence in owned:
         table = snapshot.table_by_oid.get(sequence.owned_by_table_oid or 0)
@@ -96,10 +102,11 @@ def rebuild(
             ident(sequence.owned_by_column),
         )
         steps.append(Step(f"sequence {sequence.qualname}", text(owner)))
-    steps += constraints(snapshot, missing)
-    steps += functions(snapshot, missing)
+    steps += constraints(snapshot, missing, foreign=False)
+    steps += routines
     steps += views(snapshot, missing)
     steps += indexes(snapshot, missing)  # after the materialized views they may be on
+    steps += constraints(snapshot, missing, foreign=True)  # a unique index may be the key
     steps += triggers(snapshot)
     steps += policies(snapshot, missing)
     steps += owners_and_grants(snapshot)
@@ -107,6 +114,25 @@ def rebuild(
     steps.append(Step("settings", "RESET search_path"))
     steps.append(Step("settings", "RESET check_function_bodies"))
     return steps, missing
+
+
+def failures(steps: list[Step], run: Callable[[str], str | None]) -> list[NotRebuilt]:
+    """Run the steps through `run` (None where the statement ran, else the server's
+    error): what was not rebuilt, once per object (what belongs to an object that failed,
+    its comment, is not tried)."""
+    failed: dict[str, str] = {}
+    pending: set[str] = set()  # functions whose early try failed
+    for step in steps:
+        if step.name in failed or (step.again and not step.early and step.name not in pending):
+            continue
+        error = run(step.sql)
+        if error is not None and step.early:
+            pending.add(step.name)
+        elif error is not None:
+            failed[step.name] = error
+        elif step.again:
+            pending.discard(step.name)
+    return [NotRebuilt(name, f"the server rejected it: {error}") for name, error in failed.items()]
 
 
 def text(statement: sql.Composable) -> str:
@@ -356,7 +382,7 @@ def partition_columns(table: Table, parent: Table, snapshot: Snapshot) -> list[S
 CONSTRAINT_ORDER = {"p": 0, "u": 1, "x": 2, "c": 3, "f": 4}
 
 
-def constraints(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
+def constraints(snapshot: Snapshot, missing: list[NotRebuilt], foreign: bool) -> list[Step]:
     """Each table's own constraints from their definitions: keys before the foreign keys
     that reference them; those a parent's constraint made come with it."""
     steps = []
@@ -365,6 +391,8 @@ def constraints(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
     for constraint in ordered:
         name = f"constraint {constraint.qualname}"
         if constraint.inherited or constraint.table_oid not in made:
+            continue
+        if (constraint.kind == "f") != foreign:
             continue
         if constraint.definition is None:
             missing.append(NotRebuilt(name, "its definition was not read (its table was locked)"))
@@ -564,7 +592,7 @@ def functions(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
         for key, value in function.settings.items():
             parts.append(sql.SQL("SET {} = {}").format(ident(key), setting_value(key, value)))
         parts.append(sql.SQL("AS {}").format(sql.Literal(function.source)))
-        steps.append(Step(name, text(sql.SQL(" ").join(parts))))
+        steps.append(Step(name, text(sql.SQL(" ").join(parts)), again=True))
         if function.comment is not None:
             what = sql.SQL("FUNCTION {}").format(target)
             statement = sql.SQL("COMMENT ON {} IS {}").format(what, sql.Literal(function.comment))

@@ -373,18 +373,18 @@ def rebuild_base(connection: psycopg.Connection, snapshot: Snapshot, shown: str)
     be rebuilt (the snapshot cannot give it, or the server rejected it), once per object."""
     rows = connection.execute("SELECT name FROM pg_catalog.pg_available_extensions").fetchall()
     steps, missing = rebuild.rebuild(snapshot, frozenset(row[0] for row in rows))
-    failed: set[str] = set()
-    for item in steps:
-        if item.name in failed:
-            continue  # what belongs to an object that failed (its comment)
-        try:
-            connection.execute(item.sql.encode())
-        except psycopg.Error as error:
-            failed.add(item.name)
-            reason = f"the server rejected it: {first_line(str(error))}"
-            missing.append(rebuild.NotRebuilt(item.name, reason))
+    missing += rebuild.failures(steps, lambda statement: run_one(connection, statement))
     label = f"(rebuilt from {shown})"
     return [Note(label, 1, f"not rebuilt: {item.text}") for item in missing]
+
+
+def run_one(connection: psycopg.Connection, statement: str) -> str | None:
+    """Run one statement (autocommit): None, or the first line of the server's error."""
+    try:
+        connection.execute(statement.encode())
+    except psycopg.Error as error:
+        return first_line(str(error))
+    return None
 
 
 def snapshot_sizes(snapshot: Snapshot) -> transaction.Sizes:
