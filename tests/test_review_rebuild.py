@@ -161,9 +161,10 @@ def test_a_rebuilt_snapshot_has_the_schema_it_was_taken_of(database) -> None:
     assert [(d.kind, d.change, d.name, [c.field for c in d.fields]) for d in drift] == [
         ("view", "changed", "public.big_orders", ["query_tree"]),
     ]
-    assert missing == [
-        "view public.big_orders: a stand-in of its name, columns and the columns it reads:"
-        " the snapshot holds its query as the server's node tree, not SQL",
+    assert [entry.split(":")[0] for entry in missing] == [
+        "view public.big_orders",
+        "functions",
+        "triggers",
     ]
 
 

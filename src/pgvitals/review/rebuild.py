@@ -741,6 +741,16 @@ def owners_and_grants(snapshot: Snapshot) -> list[Step]:
 def not_held(snapshot: Snapshot) -> list[NotRebuilt]:
     """Kinds of what the snapshot holds that are not rebuilt, one entry each."""
     found = []
+    routines = [f for f in snapshot.functions if f.user_defined and f.extension is None]
+    if any(f.source is not None for f in routines):
+        found.append(NotRebuilt("functions", "rebuilt from their bodies and identity"
+                                " arguments: not their argument defaults, OUT arguments,"
+                                " SETOF, STRICT, cost or parallel safety, which the snapshot"
+                                " does not hold"))  # fmt: skip
+    if snapshot.triggers:
+        found.append(NotRebuilt("triggers", "rebuilt as the snapshot holds them (timing,"
+                                " events, row or statement, function): not their WHEN,"
+                                " arguments or UPDATE OF columns"))  # fmt: skip
     publications = sorted({p for r in snapshot.replication for p in r.publications})
     if publications:
         found.append(
