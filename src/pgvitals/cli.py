@@ -724,7 +724,8 @@ def looks_like_dsn(argument: str) -> bool:
     "base_value",
     metavar="DSN|SNAPSHOT|DIR",
     help="Report only what the files introduce or resolve compared with this schema: a "
-    "database (dumped with pg_dump), a saved snapshot, or earlier migrations.",
+    "database (dumped with pg_dump), a saved snapshot (its schema rebuilt from it), or "
+    "earlier migrations.",
 )
 @click.option(
     "--server",

@@ -6,11 +6,10 @@ With a base, the base schema is loaded first and snapshotted on its own, so the
 caller can report only what the reviewed files change:
 - a database (DSN): its schema, dumped with the bundled `pg_dump --schema-only`;
 - a folder or `.sql` file: earlier migrations, loaded like the reviewed files;
-- a saved snapshot: a snapshot holds catalog facts, not DDL, so nothing of it can be
-  loaded; its findings are the base and the reviewed files are loaded on their own.
-  That fits files that make a whole schema (a `structure.sql`, a schema dump), not
-  migrations that alter tables only the base has: those are not checked (the files
-  start from a schema they do not hold), and nothing is reported resolved.
+- a saved snapshot: its schema rebuilt from the catalog facts it holds
+  (review/rebuild.py; what cannot be rebuilt is named), and its sizes weigh the
+  hazards. Files that make a whole schema (a `structure.sql` that creates the
+  snapshot's tables) are loaded on their own instead, the snapshot's findings the base.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from psycopg import conninfo, sql
 from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe, first_line, scrub
 from pgvitals.embedded import EmbeddedServer, interrupt_safe, pg_dump, pgserver_bin_dir
 from pgvitals.fmt import plural
-from pgvitals.review import liquibase, placeholders, runners, safety, transaction
+from pgvitals.review import liquibase, placeholders, rebuild, runners, safety, transaction
 from pgvitals.review.files import (
     CodeMigration,
     InputError,
@@ -262,12 +261,24 @@ def load_and_snapshot(
         dump = dump_schema(base.dsn)
         if admin is not None and loaded_whole(admin, dsn, base.dsn, dump, create_roles):
             dump = None
+    rebuilt = base is not None and base.snapshot is not None and not makes_its_tables(files, base)
     with psycopg.connect(dsn, autocommit=True) as connection:
+        if rebuilt:
+            assert base is not None and base.snapshot is not None
+            step(f"rebuilding the base: {base.shown}")
+            roles = base_roles(connection, base.snapshot) if create_roles else []
+            notes += rebuild_base(connection, base.snapshot, base.shown)
         loader = Loader(connection, create_roles)
+        if rebuilt:
+            loader.load.roles_created += roles
         loader.setup()
         base_snapshot = base.snapshot if base is not None else None
-        if base is not None and base.kind in (DATABASE, FILES):
-            if base.kind == DATABASE:
+        if base is not None and (base.kind in (DATABASE, FILES) or rebuilt):
+            if rebuilt:
+                label = f"(rebuilt from {base.shown})"
+                loader.load.virtual_files.add(label)
+                loader.record_existing(label)
+            elif base.kind == DATABASE:
                 label = f"(pg_dump of {base.shown})"
                 loader.load.virtual_files.add(label)
                 if dump is None:  # loaded whole
@@ -305,13 +316,106 @@ def load_and_snapshot(
             assert base.dsn is not None
             sizes, matched = base_statistics(base.dsn, seen.backfills)
             hazards = safety.with_sizes(hazards, sizes)
-        hazards += transaction.backfill_hazards(load, seen, sizes, matched)
-        hazards += transaction.held_lock_hazards(load, seen, sizes, matched)
+        elif rebuilt and base is not None and base.snapshot is not None:
+            sizes = snapshot_sizes(base.snapshot)
+            hazards = safety.with_sizes(hazards, sizes)
+        planned = not rebuilt  # a snapshot's sizes, but no planner to bound a WHERE
+        hazards += transaction.backfill_hazards(load, seen, sizes, matched, planned)
+        hazards += transaction.held_lock_hazards(load, seen, sizes, matched, planned)
         collection = dataclasses.replace(
             snapshot.collection, skipped=[*snapshot.collection.skipped, *skipped]
         )
         snapshot = dataclasses.replace(snapshot, migration_hazards=hazards, collection=collection)
     return Reviewed(snapshot, base_snapshot, load, new_from, where)
+
+
+def makes_its_tables(files: Selection, base: Base) -> bool:
+    """Do the files create a table the base snapshot holds (CREATE TABLE without IF NOT
+    EXISTS)? Then they make a whole schema, to compare with the snapshot's findings,
+    not migrations to run on it."""
+    assert base.snapshot is not None
+    path = base.snapshot.server.search_path or ["public"]
+    held = {(table.schema, table.name) for table in base.snapshot.tables}
+    for source in files.files:
+        text, _ = read_migration(source)
+        for statement in split_file(text, source.shown).statements:
+            node = statement.node
+            if type(node).__name__ != "CreateStmt" or node.if_not_exists:
+                continue
+            relation = node.relation
+            if (relation.schemaname or path[0], relation.relname) in held:
+                return True
+    return False
+
+
+def base_roles(connection: psycopg.Connection, snapshot: Snapshot) -> list[str]:
+    """Create the roles that own objects of the snapshot, are granted on them or are
+    named by its policies, where the review's server lacks them (its own throwaway
+    server), without login, as the loader creates a dump's: their names."""
+    wanted = {item.owner for item in (*snapshot.schemas, *snapshot.tables, *snapshot.views)}
+    wanted |= {function.owner for function in snapshot.functions}
+    wanted |= {grant.grantee for grant in snapshot.privileges}
+    wanted |= {role for policy in snapshot.policies for role in policy.roles}
+    rows = connection.execute("SELECT rolname FROM pg_catalog.pg_roles").fetchall()
+    present = {row[0] for row in rows}
+    created = []
+    for name in sorted(wanted - present - {"PUBLIC", "public"}):
+        try:
+            connection.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(name)))
+        except psycopg.Error:
+            continue  # not made: what needs it is named as not rebuilt
+        created.append(name)
+    return created
+
+
+def rebuild_base(connection: psycopg.Connection, snapshot: Snapshot, shown: str) -> list[Note]:
+    """Run the statements that rebuild the snapshot's schema; a note for what could not
+    be rebuilt (the snapshot cannot give it, or the server rejected it), once per object."""
+    rows = connection.execute("SELECT name FROM pg_catalog.pg_available_extensions").fetchall()
+    steps, missing = rebuild.rebuild(snapshot, frozenset(row[0] for row in rows))
+    missing += rebuild.failures(steps, lambda statement: run_one(connection, statement))
+    label = f"(rebuilt from {shown})"
+    return [Note(label, 1, f"not rebuilt: {item.text}") for item in missing]
+
+
+def run_one(connection: psycopg.Connection, statement: str) -> str | None:
+    """Run one statement (autocommit): None, or the first line of the server's error."""
+    try:
+        connection.execute(statement.encode())
+    except psycopg.Error as error:
+        return first_line(str(error))
+    return None
+
+
+def snapshot_sizes(snapshot: Snapshot) -> transaction.Sizes:
+    """Rows and bytes of each table of a saved snapshot, its partitions and inheriting
+    tables included, as base_statistics reads a live database's (safety.TABLE_SIZES)."""
+    by_name = {table.qualname: table for table in snapshot.tables}
+    children: dict[int, list[int]] = {}
+    for table in snapshot.tables:
+        if table.parent_oid is not None:
+            children.setdefault(table.parent_oid, []).append(table.oid)
+        for child in table.inheritance_children:
+            if child in by_name:
+                children.setdefault(table.oid, []).append(by_name[child].oid)
+    sizes: transaction.Sizes = {}
+    for table in snapshot.tables:
+        if table.kind not in ("r", "p", "m"):
+            continue
+        tree, pending = [], [table.oid]
+        while pending:
+            oid = pending.pop()
+            if oid in snapshot.table_by_oid and oid not in tree:
+                tree.append(oid)
+                pending += children.get(oid, [])
+        parts = [snapshot.table_by_oid[oid] for oid in tree]
+        held = [part for part in parts if part.kind != "p"]
+        counted = all(part.rows_estimate >= 0 for part in held)
+        rows = sum((part.rows_estimate if counted else part.n_live_tup or 0) for part in held)
+        known = all(part.table_bytes is not None for part in held)
+        size = sum(part.table_bytes or 0 for part in held) if counted and known else None
+        sizes[table.qualname] = (float(rows) if held else None, size)
+    return sizes
 
 
 def migration_tools(files: Selection, base: Base | None, load: Load) -> list[str]:

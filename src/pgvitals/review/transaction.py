@@ -341,16 +341,21 @@ def backfill_size(
 
 
 def backfill_hazards(
-    load: Load, seen: Transactions, sizes: Sizes | None, matched: dict[int, float]
+    load: Load,
+    seen: Transactions,
+    sizes: Sizes | None,
+    matched: dict[int, float],
+    planned: bool = True,
 ) -> list[MigrationHazard]:
     """A hazard for each backfill that loaded. Without the base's statistics (a base of
-    files or a snapshot) only those with no WHERE: nothing tells how many rows a WHERE
-    matches, and most data fixes (`UPDATE settings ... WHERE key = ...`) touch a few."""
+    files) or its planner (`planned` False: a snapshot's sizes) only those with no
+    WHERE: nothing tells how many rows a WHERE matches, and most data fixes (`UPDATE
+    settings ... WHERE key = ...`) touch a few."""
     hazards = []
     for index, backfill in sorted(seen.backfills.items()):
         if load.outcomes[index].status != LOADED:
             continue
-        if backfill.bounded and sizes is None:
+        if backfill.bounded and (sizes is None or not planned):
             continue
         estimate = matched.get(index)
         rows, size = backfill_size(backfill, sizes, estimate)
@@ -405,7 +410,11 @@ def long_statements(seen: Transactions, index: int, statistics: bool) -> list[Lo
 
 
 def held_lock_hazards(
-    load: Load, seen: Transactions, sizes: Sizes | None, matched: dict[int, float]
+    load: Load,
+    seen: Transactions,
+    sizes: Sizes | None,
+    matched: dict[int, float],
+    planned: bool = True,
 ) -> list[MigrationHazard]:
     """A hazard for each statement whose strong lock on a table of the base stays held
     while a later statement of its transaction runs long, one per long statement and
@@ -420,7 +429,7 @@ def held_lock_hazards(
         for index in group:
             if load.outcomes[index].status != LOADED:
                 continue
-            for work in long_statements(seen, index, sizes is not None):
+            for work in long_statements(seen, index, sizes is not None and planned):
                 for table, (mode, taker) in held.items():
                     if table == work.table and (mode != STOPS_READS or work.own_lock_stops_reads):
                         continue  # the long statement locks its table as strongly itself
@@ -434,7 +443,7 @@ def held_lock_hazards(
     hazards = []
     for (taker, index), (locks, works) in sorted(found.items()):
         statement, long_one = load.statements[taker], load.statements[index]
-        long = long_statements(seen, index, sizes is not None)
+        long = long_statements(seen, index, sizes is not None and planned)
         rows, size = long_size(seen, index, long, sizes, matched)
         message = (
             f"holds {' and '.join(f'{mode} on {table}' for table, mode in locks.items())} "

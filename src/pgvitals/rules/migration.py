@@ -42,7 +42,7 @@ class TableSizeOptions:
 
 def size_severity(hazard: MigrationHazard, opts: TableSizeOptions) -> Severity | None:
     """Low for a small table, medium for a middling one, the rule's own otherwise and
-    where the size is unknown (the base is files or a snapshot). A table never vacuumed
+    where the size is unknown (the base is files). A table never vacuumed
     or analyzed has no pages counted (0 bytes, whatever it holds): its live rows from the
     activity counters judge it alone."""
     rows, size = hazard.rows_estimate, hazard.bytes
@@ -123,10 +123,10 @@ def migration_index_not_concurrent(snap: Snapshot, opts: TableSizeOptions) -> It
     `-- no-transaction`, and each tool `invalid-ddl` knows to wrap files), the evidence's
     `safe_form` names the tool's opt-out too: CONCURRENTLY alone would fail at deploy.
 
-    With `--base DSN` the table's size in that database (from its statistics, its
-    partitions' included) sets the severity: low under `small_rows` rows and
+    With `--base DSN` (or a snapshot of it) the table's size in that database (from its
+    statistics, its partitions' included) sets the severity: low under `small_rows` rows and
     `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
-    above them and where the size is unknown (a base of files or a snapshot). A table
+    above them and where the size is unknown (a base of files). A table
     the base never vacuumed or analyzed is weighed by its live rows alone.
 
     ## Why it breaks
@@ -179,10 +179,10 @@ def migration_drop_index_not_concurrent(snap: Snapshot, opts: NoOptions) -> Iter
 def migration_reindex_not_concurrent(snap: Snapshot, opts: TableSizeOptions) -> Iterator[Draft]:
     """REINDEX without CONCURRENTLY on a table (or index) the database already has.
 
-    With `--base DSN` the table's size in that database (from its statistics, its
-    partitions' included) sets the severity: low under `small_rows` rows and
+    With `--base DSN` (or a snapshot of it) the table's size in that database (from its
+    statistics, its partitions' included) sets the severity: low under `small_rows` rows and
     `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
-    above them and where the size is unknown (a base of files or a snapshot). A table
+    above them and where the size is unknown (a base of files). A table
     the base never vacuumed or analyzed is weighed by its live rows alone.
 
     ## Why it breaks
@@ -210,10 +210,10 @@ def migration_constraint_without_not_valid(
 ) -> Iterator[Draft]:
     """ADD CONSTRAINT ... CHECK or FOREIGN KEY without NOT VALID on an existing table.
 
-    With `--base DSN` the table's size in that database (from its statistics, its
-    partitions' included) sets the severity: low under `small_rows` rows and
+    With `--base DSN` (or a snapshot of it) the table's size in that database (from its
+    statistics, its partitions' included) sets the severity: low under `small_rows` rows and
     `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
-    above them and where the size is unknown (a base of files or a snapshot). A table
+    above them and where the size is unknown (a base of files). A table
     the base never vacuumed or analyzed is weighed by its live rows alone.
 
     ## Why it breaks
@@ -265,10 +265,10 @@ def migration_constraint_without_not_valid(
 def migration_key_without_index(snap: Snapshot, opts: TableSizeOptions) -> Iterator[Draft]:
     """ADD PRIMARY KEY or ADD UNIQUE on an existing table without USING INDEX.
 
-    With `--base DSN` the table's size in that database (from its statistics, its
-    partitions' included) sets the severity: low under `small_rows` rows and
+    With `--base DSN` (or a snapshot of it) the table's size in that database (from its
+    statistics, its partitions' included) sets the severity: low under `small_rows` rows and
     `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
-    above them and where the size is unknown (a base of files or a snapshot). A table
+    above them and where the size is unknown (a base of files). A table
     the base never vacuumed or analyzed is weighed by its live rows alone.
 
     ## Why it breaks
@@ -336,10 +336,10 @@ def migration_table_rewrite(snap: Snapshot, opts: TableSizeOptions) -> Iterator[
     "C"`), and no index sorted by the old one can serve it; the whole index is built
     under the ALTER's ACCESS EXCLUSIVE lock.
 
-    With `--base DSN` the table's size in that database (from its statistics, its
-    partitions' included) sets the severity: low under `small_rows` rows and
+    With `--base DSN` (or a snapshot of it) the table's size in that database (from its
+    statistics, its partitions' included) sets the severity: low under `small_rows` rows and
     `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
-    above them and where the size is unknown (a base of files or a snapshot). A table
+    above them and where the size is unknown (a base of files). A table
     the base never vacuumed or analyzed is weighed by its live rows alone.
 
     ## Why it breaks
@@ -377,10 +377,10 @@ def migration_set_not_null_scan(snap: Snapshot, opts: TableSizeOptions) -> Itera
     nullable and has no validated `CHECK (column IS NOT NULL)`: only then does
     PostgreSQL scan.
 
-    With `--base DSN` the table's size in that database (from its statistics, its
-    partitions' included) sets the severity: low under `small_rows` rows and
+    With `--base DSN` (or a snapshot of it) the table's size in that database (from its
+    statistics, its partitions' included) sets the severity: low under `small_rows` rows and
     `small_bytes`, medium under `large_rows` rows and `large_bytes`, this rule's own
-    above them and where the size is unknown (a base of files or a snapshot). A table
+    above them and where the size is unknown (a base of files). A table
     the base never vacuumed or analyzed is weighed by its live rows alone.
 
     ## Why it breaks
@@ -558,8 +558,9 @@ def migration_backfill_in_transaction(snap: Snapshot, opts: TableSizeOptions) ->
     table's columns to those of the tables it joins (`WHERE s.session_id = w.session_id
     AND s.website_id = w.website_id`): it matches every row that has a partner, where the
     planner, multiplying the selectivities of keys that go together, estimates a few.
-    With a base of files or a snapshot there are no statistics: only statements with no
-    WHERE, or one that only joins, are reported, at this rule's severity.
+    With a base of files there are no statistics, and a snapshot's give sizes but no
+    planner: only statements with no WHERE, or one that only joins, are reported, at
+    this rule's severity (weighed by a snapshot's sizes).
 
     ## Why it breaks
     Every row the statement changes stays locked until its transaction commits: the

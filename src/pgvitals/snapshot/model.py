@@ -383,10 +383,10 @@ class MigrationHazard(NamedTuple):
     messages: list[str]  # what was found, one line each (the linter's or the server's)
     fix: str | None  # how to do it safely
     found_by: str  # "squawk <its rule>" or "postgresql" (the server observed it)
-    # the largest of `tables` in a base database (`--base DSN`), from its statistics:
-    # rows and bytes on disk, partitions included (bytes None: never vacuumed or
-    # analyzed, the rows then from the activity counters); None, None where the base
-    # is files or a snapshot
+    # the largest of `tables` in a base database (`--base DSN`, or its snapshot), from
+    # its statistics: rows and bytes on disk, partitions included (bytes None: never
+    # vacuumed or analyzed, the rows then from the activity counters); None, None where
+    # the base is files
     rows_estimate: float | None = None
     bytes: int | None = None
     # what the statement's long work goes through, where that is not all of `tables`:

@@ -1,0 +1,762 @@
+"""The DDL that recreates a saved snapshot's schema (`pgvitals review --base snap.json`):
+the new migrations then run on the tables they alter, as with `--base DSN`, without
+the database.
+
+A snapshot holds catalog facts, not DDL: what it holds whole is rebuilt in dependency
+order (schemas, extensions, enum types, sequences, tables with their columns,
+partitions and inheritance, constraints and indexes from the server's definitions,
+functions from their bodies, triggers, policies, comments); what it cannot rebuild is
+named with the reason, never dropped silently. Names are quoted as identifiers
+(psycopg.sql), whatever they hold. Pure: no database is touched here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+from psycopg import sql
+
+from pgvitals.snapshot.model import Column, Snapshot, Table
+
+# pg_collation's fixed OIDs: 100 is the column type's default collation
+DEFAULT_COLLATION, FIXED_COLLATIONS = 100, {950: "C", 951: "POSIX"}
+REPLICA_IDENTITY = {"f": "FULL", "n": "NOTHING"}
+VOLATILITY = {"i": "IMMUTABLE", "s": "STABLE", "v": "VOLATILE"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One statement of the rebuild, and the object it makes (for a failure's report)."""
+
+    name: str  # e.g. "table public.orders"
+    sql: str
+    # a function is tried before the tables (their defaults and checks may call it),
+    # and again after them where that failed (it may return a table's row type)
+    early: bool = False
+    again: bool = False  # run only where the early try of `name` failed
+
+
+@dataclass(frozen=True)
+class NotRebuilt:
+    name: str  # e.g. "view public.totals"
+    reason: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.name}: {self.reason}"
+
+
+def rebuild(
+    snapshot: Snapshot, available: frozenset[str] | None = None
+) -> tuple[list[Step], list[NotRebuilt]]:
+    """The statements that recreate the snapshot's schema, in dependency order, and what
+    cannot be rebuilt. `available`: the extensions the server that runs them has (None:
+    not known, every one is tried)."""
+    steps: list[Step] = []
+    missing: list[NotRebuilt] = []
+    path = snapshot.server.search_path
+    if path:  # the server printed types and names of definitions as this path resolves them
+        names = sql.SQL(", ").join(sql.Identifier(name) for name in path)
+        steps.append(Step("search_path", text(sql.SQL("SET search_path = {}").format(names))))
+    steps.append(Step("settings", "SET check_function_bodies = off"))
+    for schema in snapshot.schemas:
+        create = sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident(schema.name))
+        steps.append(Step(f"schema {schema.name}", text(create)))
+        steps += comment(f"schema {schema.name}", "SCHEMA {}", schema.comment, schema.name)
+    for extension in snapshot.extensions:
+        name = f"extension {extension.name}"
+        if available is not None and extension.name not in available:
+            missing.append(NotRebuilt(name, "the review's server does not have it"))
+            continue
+        create = sql.SQL("CREATE EXTENSION IF NOT EXISTS {} SCHEMA {}")
+        steps.append(
+            Step(name, text(create.format(ident(extension.name), ident(extension.schema))))
+        )
+    for enum in snapshot.enum_types:
+        labels = sql.SQL(", ").join(sql.Literal(label) for label in enum.labels)
+        create = sql.SQL("CREATE TYPE {} AS ENUM ({})").format(
+            qualified(enum.schema, enum.name), labels
+        )
+        steps.append(Step(f"type {enum.qualname}", text(create)))
+        steps += comment(f"type {enum.qualname}", "TYPE {}", enum.comment, enum.schema, enum.name)
+    identity_columns = {(c.table_oid, c.name) for c in snapshot.columns if c.identity}
+    owned = []
+    for sequence in snapshot.sequences:
+        key = (sequence.owned_by_table_oid, sequence.owned_by_column)
+        if key in identity_columns:
+            continue  # its identity column makes it
+        steps.append(Step(f"sequence {sequence.qualname}", sequence_sql(sequence)))
+        if sequence.owned_by_table_oid is not None:
+            owned.append(sequence)
+    routines = functions(snapshot, missing)
+    steps += [replace(step, early=True) for step in routines if step.again]
+    steps += tables(snapshot, missing)
+    for sequence in owned:
+        table = snapshot.table_by_oid.get(sequence.owned_by_table_oid or 0)
+        if table is None or sequence.owned_by_column is None:
+            continue
+        owner = sql.SQL("ALTER SEQUENCE {} OWNED BY {}.{}").format(
+            qualified(sequence.schema, sequence.name),
+            qualified(table.schema, table.name),
+            ident(sequence.owned_by_column),
+        )
+        steps.append(Step(f"sequence {sequence.qualname}", text(owner)))
+    steps += constraints(snapshot, missing, foreign=False)
+    steps += routines
+    steps += views(snapshot, missing)
+    steps += indexes(snapshot, missing)  # after the materialized views they may be on
+    steps += constraints(snapshot, missing, foreign=True)  # a unique index may be the key
+    steps += triggers(snapshot)
+    steps += policies(snapshot, missing)
+    steps += owners_and_grants(snapshot)
+    missing += not_held(snapshot)
+    steps.append(Step("settings", "RESET search_path"))
+    steps.append(Step("settings", "RESET check_function_bodies"))
+    return steps, missing
+
+
+def failures(steps: list[Step], run: Callable[[str], str | None]) -> list[NotRebuilt]:
+    """Run the steps through `run` (None where the statement ran, else the server's
+    error): what was not rebuilt, once per object (what belongs to an object that failed,
+    its comment, is not tried)."""
+    failed: dict[str, str] = {}
+    pending: set[str] = set()  # functions whose early try failed
+    for step in steps:
+        if step.name in failed or (step.again and not step.early and step.name not in pending):
+            continue
+        error = run(step.sql)
+        if error is not None and step.early:
+            pending.add(step.name)
+        elif error is not None:
+            failed[step.name] = error
+        elif step.again:
+            pending.discard(step.name)
+    return [NotRebuilt(name, f"the server rejected it: {error}") for name, error in failed.items()]
+
+
+def text(statement: sql.Composable) -> str:
+    return statement.as_string(None)
+
+
+def ident(name: str) -> sql.Identifier:
+    return sql.Identifier(name)
+
+
+def qualified(schema: str, name: str) -> sql.Identifier:
+    return sql.Identifier(schema, name)
+
+
+def comment(name: str, kind: str, value: str | None, *names: str) -> list[Step]:
+    """COMMENT ON `kind` (its `{}` filled with the object's quoted, qualified name; a
+    second `{}` with the last name alone, the first ones qualifying it: `CONSTRAINT {}
+    ON {}`)."""
+    if value is None:
+        return []
+    if kind.count("{}") == 2:
+        what = sql.SQL(kind).format(ident(names[-1]), sql.Identifier(*names[:-1]))
+    else:
+        what = sql.SQL(kind).format(sql.Identifier(*names))
+    statement = sql.SQL("COMMENT ON {} IS {}").format(what, sql.Literal(value))
+    return [Step(name, text(statement))]
+
+
+def sequence_sql(sequence) -> str:  # type: ignore[no-untyped-def]
+    cache = (
+        sql.SQL(" CACHE {}").format(sql.Literal(sequence.cache_size))
+        if sequence.cache_size
+        else sql.SQL("")
+    )
+    statement = sql.SQL(
+        "CREATE SEQUENCE {} AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {}{}{}"
+    ).format(
+        qualified(sequence.schema, sequence.name),
+        sql.SQL(sequence.data_type),
+        sql.Literal(sequence.increment_by),
+        sql.Literal(sequence.min_value),
+        sql.Literal(sequence.max_value),
+        sql.Literal(sequence.start_value),
+        cache,
+        sql.SQL(" CYCLE" if sequence.cycle else ""),
+    )
+    return text(statement)
+
+
+FIRST_USER_OID = 16384
+
+
+def domain_of(column: Column) -> str | None:
+    """The domain a column is of (its data_type names another type than its base type,
+    type_name, that a domain resolves to); None for any other type."""
+    if column.type_oid < FIRST_USER_OID or column.data_type.endswith("]"):
+        return None
+    name = column.data_type.split("(")[0].rsplit(".", 1)[-1].strip('"')
+    return column.data_type if name != column.type_name else None
+
+
+def column_sql(column: Column, missing: list[NotRebuilt]) -> sql.Composable:
+    of_type: sql.Composable = sql.SQL(column.data_type)
+    if (domain := domain_of(column)) is not None:
+        of_type = ident(column.type_name)
+        missing.append(
+            NotRebuilt(
+                f"column {column.qualname}",
+                f"of the domain {domain}, which"
+                f" the snapshot does not hold: of its base type"
+                f" {column.type_name}",
+            )
+        )
+    parts: list[sql.Composable] = [ident(column.name), of_type]
+    if column.collation_oid and column.collation_oid != DEFAULT_COLLATION:
+        if column.collation_oid in FIXED_COLLATIONS:
+            parts.append(
+                sql.SQL("COLLATE {}").format(ident(FIXED_COLLATIONS[column.collation_oid]))
+            )
+        else:
+            missing.append(
+                NotRebuilt(
+                    f"collation of column {column.qualname}",
+                    "the snapshot"
+                    " holds its collation's OID, not its name: the type's"
+                    " default is used",
+                )
+            )
+    if column.generated and column.default is not None:
+        parts.append(sql.SQL("GENERATED ALWAYS AS ({}) STORED").format(sql.SQL(column.default)))
+    elif column.generated:
+        missing.append(
+            NotRebuilt(
+                f"column {column.qualname}",
+                "its generation expression was not read (its table was locked): a plain column",
+            )
+        )
+    elif column.default is not None:
+        parts.append(sql.SQL("DEFAULT {}").format(sql.SQL(column.default)))
+    if column.identity:
+        always = "ALWAYS" if column.identity == "a" else "BY DEFAULT"
+        parts.append(sql.SQL(f"GENERATED {always} AS IDENTITY"))
+    if column.not_null:
+        parts.append(sql.SQL("NOT NULL"))
+    return sql.SQL(" ").join(parts)
+
+
+def options(values: Iterable[str], prefix: str = "") -> list[sql.Composable]:
+    found: list[sql.Composable] = []
+    for option in values:
+        key, _, value = option.partition("=")
+        found.append(sql.SQL(f"{prefix}{{}} = {{}}").format(sql.SQL(key), sql.Literal(value)))
+    return found
+
+
+def table_order(snapshot: Snapshot) -> list[Table]:
+    """Parents (inherited, partitioned) before the tables that inherit from them."""
+    by_name = {table.qualname: table for table in snapshot.tables}
+    parents: dict[int, list[int]] = {table.oid: [] for table in snapshot.tables}
+    for table in snapshot.tables:
+        if table.parent_oid is not None:
+            parents[table.oid].append(table.parent_oid)
+        for child in table.inheritance_children:
+            if child in by_name:
+                parents[by_name[child].oid].append(table.oid)
+    ordered: list[Table] = []
+    placed: set[int] = set()
+
+    def place(table: Table, seen: frozenset[int]) -> None:
+        if table.oid in placed or table.oid in seen:
+            return
+        for parent in parents.get(table.oid, ()):
+            if parent in snapshot.table_by_oid:
+                place(snapshot.table_by_oid[parent], seen | {table.oid})
+        placed.add(table.oid)
+        ordered.append(table)
+
+    for table in snapshot.tables:
+        place(table, frozenset())
+    return ordered
+
+
+def tables(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
+    steps: list[Step] = []
+    inherits: dict[int, list[Table]] = {}
+    by_name = {table.qualname: table for table in snapshot.tables}
+    for table in snapshot.tables:
+        for child in table.inheritance_children:
+            if child in by_name:
+                inherits.setdefault(by_name[child].oid, []).append(table)
+    for table in table_order(snapshot):
+        name = f"table {table.qualname}"
+        if table.kind == "f":
+            missing.append(
+                NotRebuilt(
+                    f"foreign table {table.qualname}",
+                    "the snapshot does not hold its server and options",
+                )
+            )
+            continue
+        if table.kind == "m":
+            continue  # a materialized view: with the views
+        if table.kind == "p" and not table.partition_key:
+            missing.append(
+                NotRebuilt(
+                    name,
+                    "it is partitioned by an expression, which the"
+                    " snapshot does not hold (nor its partitions then)",
+                )
+            )
+            continue
+        target = qualified(table.schema, table.name)
+        columns = sorted(snapshot.columns_by_table.get(table.oid, []), key=lambda c: c.position)
+        parent = snapshot.table_by_oid.get(table.parent_oid or 0)
+        unlogged = sql.SQL("UNLOGGED " if table.persistence == "u" else "")
+        if parent is not None:
+            if not table.partition_bound:
+                missing.append(NotRebuilt(name, "its partition bound was not read"))
+                continue
+            statement = sql.SQL("CREATE {}TABLE {} PARTITION OF {} {}").format(
+                unlogged,
+                target,
+                qualified(parent.schema, parent.name),
+                sql.SQL(table.partition_bound),
+            )
+        else:
+            body = sql.SQL(", ").join(column_sql(column, missing) for column in columns)
+            statement = sql.SQL("CREATE {}TABLE {} ({})").format(unlogged, target, body)
+            if table.oid in inherits:
+                statement += sql.SQL(" INHERITS ({})").format(
+                    sql.SQL(", ").join(qualified(p.schema, p.name) for p in inherits[table.oid])
+                )
+        if table.kind == "p":
+            keys = sql.SQL(", ").join(ident(key) for key in table.partition_key)
+            strategy = sql.SQL((table.partition_strategy or "range").upper())
+            statement += sql.SQL(" PARTITION BY {} ({})").format(strategy, keys)
+        storage = options(table.reloptions) + options(table.toast_reloptions, "toast.")
+        if storage:
+            statement += sql.SQL(" WITH ({})").format(sql.SQL(", ").join(storage))
+        steps.append(Step(name, text(statement)))
+        if parent is not None:
+            steps += partition_columns(table, parent, snapshot)
+        if table.rls_enabled:
+            steps.append(
+                Step(name, text(sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(target)))
+            )
+        if table.rls_forced:
+            steps.append(
+                Step(name, text(sql.SQL("ALTER TABLE {} FORCE ROW LEVEL SECURITY").format(target)))
+            )
+        steps += comment(name, "TABLE {}", table.comment, table.schema, table.name)
+        for column in columns:
+            steps += comment(
+                f"column {column.qualname}",
+                "COLUMN {}",
+                column.comment,
+                table.schema,
+                table.name,
+                column.name,
+            )
+    return steps
+
+
+def partition_columns(table: Table, parent: Table, snapshot: Snapshot) -> list[Step]:
+    """A partition's columns take the parent's defaults and NOT NULL; where its own
+    differ, they are set on it."""
+    steps = []
+    theirs = {c.name: c for c in snapshot.columns_by_table.get(parent.oid, [])}
+    target = qualified(table.schema, table.name)
+    for column in snapshot.columns_by_table.get(table.oid, []):
+        other = theirs.get(column.name)
+        if other is None or column.generated or column.identity:
+            continue
+        alter = sql.SQL("ALTER TABLE {} ALTER COLUMN {} ").format(target, ident(column.name))
+        if column.default != other.default:
+            change = (
+                sql.SQL("DROP DEFAULT")
+                if column.default is None
+                else sql.SQL("SET DEFAULT {}").format(sql.SQL(column.default))
+            )
+            steps.append(Step(f"column {column.qualname}", text(alter + change)))
+        if column.not_null and not other.not_null:
+            steps.append(Step(f"column {column.qualname}", text(alter + sql.SQL("SET NOT NULL"))))
+    return steps
+
+
+CONSTRAINT_ORDER = {"p": 0, "u": 1, "x": 2, "c": 3, "f": 4}
+
+
+def constraints(snapshot: Snapshot, missing: list[NotRebuilt], foreign: bool) -> list[Step]:
+    """Each table's own constraints from their definitions: keys before the foreign keys
+    that reference them; those a parent's constraint made come with it."""
+    steps = []
+    made = {t.oid for t in snapshot.tables if t.kind in ("r", "p")}
+    ordered = sorted(snapshot.constraints, key=lambda c: CONSTRAINT_ORDER.get(c.kind, 5))
+    for constraint in ordered:
+        name = f"constraint {constraint.qualname}"
+        if constraint.inherited or constraint.table_oid not in made:
+            continue
+        if (constraint.kind == "f") != foreign:
+            continue
+        if constraint.definition is None:
+            missing.append(NotRebuilt(name, "its definition was not read (its table was locked)"))
+            continue
+        statement = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+            qualified(constraint.schema, constraint.table),
+            ident(constraint.name),
+            sql.SQL(constraint.definition),
+        )
+        steps.append(Step(name, text(statement)))
+        steps += comment(
+            name,
+            "CONSTRAINT {} ON {}",
+            constraint.comment,
+            constraint.schema,
+            constraint.table,
+            constraint.name,
+        )
+    return steps
+
+
+def indexes(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
+    """Indexes that back no constraint, from their definitions (a partitioned table's
+    prints as made ON ONLY it), then each partition's attached to its parent's."""
+    steps = []
+    made = {t.oid for t in snapshot.tables if t.kind in ("r", "p", "m")}
+    ordered = sorted(snapshot.indexes, key=lambda i: i.parent_index_oid is None)
+    for index in ordered:
+        name = f"index {index.qualname}"
+        if index.table_oid not in made:
+            continue
+        if index.constraint_name is None:
+            if index.definition is None:
+                missing.append(
+                    NotRebuilt(name, "its definition was not read (its table was locked)")
+                )
+                continue
+            steps.append(Step(name, index.definition))
+            if not index.is_valid:
+                missing.append(
+                    NotRebuilt(
+                        name,
+                        "invalid in the snapshot (a CREATE INDEX"
+                        " CONCURRENTLY that failed): rebuilt valid",
+                    )
+                )
+        steps += comment(name, "INDEX {}", index.comment, index.schema, index.name)
+        if index.is_replica_identity:
+            statement = sql.SQL("ALTER TABLE {} REPLICA IDENTITY USING INDEX {}")
+            steps.append(
+                Step(
+                    name,
+                    text(statement.format(qualified(index.schema, index.table), ident(index.name))),
+                )
+            )
+    by_oid = {index.oid: index for index in snapshot.indexes}
+    for index in ordered:  # a partitioned table's index is made ON ONLY it: attach them
+        parent = by_oid.get(index.parent_index_oid or 0)
+        if parent is None or index.constraint_name is not None or index.table_oid not in made:
+            continue
+        attach = sql.SQL("ALTER INDEX {} ATTACH PARTITION {}").format(
+            qualified(parent.schema, parent.name), qualified(index.schema, index.name)
+        )
+        steps.append(Step(f"index {index.qualname}", text(attach)))
+    for replica in snapshot.replication:
+        table = snapshot.table_by_oid.get(replica.table_oid)
+        if table is not None and table.oid in made and replica.replica_identity in REPLICA_IDENTITY:
+            statement = sql.SQL("ALTER TABLE {} REPLICA IDENTITY {}").format(
+                qualified(table.schema, table.name),
+                sql.SQL(REPLICA_IDENTITY[replica.replica_identity]),
+            )
+            steps.append(Step(f"table {table.qualname}", text(statement)))
+    return steps
+
+
+# a stand-in view's column whose source is not known: a type of its type category
+CATEGORY_TYPES = {
+    "B": "boolean",
+    "D": "timestamp with time zone",
+    "N": "numeric",
+    "T": "interval",
+    "I": "inet",
+    "A": "text[]",
+}
+
+
+def views(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
+    """Views and materialized views as stand-ins: the snapshot holds their query as the
+    server's node tree, which cannot be run; each stand-in has the view's name, options,
+    columns (a materialized view's with their types) and reads the same columns of the
+    same relations (what ALTER COLUMN ... TYPE and the rules about views see), each
+    named as not rebuilt."""
+    steps: list[Step] = []
+    by_oid = {view.oid: view for view in snapshot.views}
+    relations = {t.oid: (t.schema, t.name) for t in snapshot.tables if t.kind in ("r", "p")}
+    relations.update((view.oid, (view.schema, view.name)) for view in snapshot.views)
+    read_columns: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for used in snapshot.view_columns:
+        read_columns.setdefault((used.view_schema, used.view), []).append(
+            (used.table_oid, used.column)
+        )
+    placed: set[int] = set()
+
+    def place(view, seen: frozenset[int]) -> None:  # type: ignore[no-untyped-def]
+        if view.oid in placed or view.oid in seen:
+            return
+        for oid in view.reads:
+            if oid in by_oid:
+                place(by_oid[oid], seen | {view.oid})
+        placed.add(view.oid)
+        steps.extend(stand_in(snapshot, view, relations, read_columns, missing))
+
+    for view in snapshot.views:
+        place(view, frozenset())
+    return steps
+
+
+def stand_in(snapshot, view, relations, read_columns, missing) -> list[Step]:  # type: ignore[no-untyped-def]
+    kind = "materialized view" if view.kind == "m" else "view"
+    name = f"{kind} {view.qualname}"
+    missing.append(
+        NotRebuilt(
+            name,
+            "a stand-in of its name, columns and the columns it reads:"
+            " the snapshot holds its query as the server's node tree, not"
+            " SQL",
+        )
+    )
+    aliases = {oid: f"r{n}" for n, oid in enumerate(o for o in view.reads if o in relations)}
+    reads = [
+        (oid, column)
+        for oid, column in read_columns.get((view.schema, view.name), [])
+        if oid in aliases
+    ]
+    typed = {c.name: c.data_type for c in snapshot.columns_by_table.get(view.oid, [])}
+    select = []
+    for column, category in zip(view.columns, view.column_categories, strict=False):
+        source = next((oid for oid, read in reads if read == column), None)
+        if source is not None and column not in typed:
+            value: sql.Composable = sql.Identifier(aliases[source], column)
+        else:
+            of_type = typed.get(column) or CATEGORY_TYPES.get(category, "text")
+            value = sql.SQL("NULL::{}").format(sql.SQL(of_type))
+        select.append(sql.SQL("{} AS {}").format(value, ident(column)))
+    statement = sql.SQL("CREATE {} {}").format(
+        sql.SQL(kind.upper()), qualified(view.schema, view.name)
+    )
+    if view.reloptions:
+        statement += sql.SQL(" WITH ({})").format(sql.SQL(", ").join(options(view.reloptions)))
+    statement += sql.SQL(" AS SELECT {}").format(sql.SQL(", ").join(select))
+    if aliases:
+        statement += sql.SQL(" FROM {}").format(
+            sql.SQL(", ").join(
+                sql.SQL("{} AS {}").format(qualified(*relations[oid]), ident(alias))
+                for oid, alias in aliases.items()
+            )
+        )
+    if reads:
+        statement += sql.SQL(" WHERE ROW({}) IS NOT NULL").format(
+            sql.SQL(", ").join(sql.Identifier(aliases[oid], column) for oid, column in reads)
+        )
+    if view.kind == "m":
+        statement += sql.SQL(" WITH NO DATA")
+    steps = [Step(name, text(statement))]
+    what = "MATERIALIZED VIEW {}" if view.kind == "m" else "VIEW {}"
+    return steps + comment(name, what, view.comment, view.schema, view.name)
+
+
+def functions(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
+    """User functions and procedures whose body the snapshot holds (SQL, PL/pgSQL)."""
+    steps = []
+    for function in snapshot.functions:
+        name = f"function {function.qualname}"
+        if not function.user_defined or function.extension is not None:
+            continue
+        if function.source is None:
+            missing.append(
+                NotRebuilt(
+                    name, f"the snapshot does not hold its body (language {function.language})"
+                )
+            )
+            continue
+        target = sql.SQL("{}({})").format(
+            qualified(function.schema, function.name), sql.SQL(function.arguments)
+        )
+        if function.kind == "p":
+            head = sql.SQL("CREATE PROCEDURE {}").format(target)
+        else:
+            head = sql.SQL("CREATE FUNCTION {} RETURNS {}").format(
+                target, sql.SQL(function.result_type or "void")
+            )
+        parts = [head, sql.SQL("LANGUAGE {}").format(ident(function.language))]
+        if function.kind != "p":
+            parts.append(sql.SQL(VOLATILITY.get(function.volatility, "VOLATILE")))
+        if function.security_definer:
+            parts.append(sql.SQL("SECURITY DEFINER"))
+        for key, value in function.settings.items():
+            parts.append(sql.SQL("SET {} = {}").format(ident(key), setting_value(key, value)))
+        parts.append(sql.SQL("AS {}").format(sql.Literal(function.source)))
+        steps.append(Step(name, text(sql.SQL(" ").join(parts)), again=True))
+        if function.comment is not None:
+            what = sql.SQL("FUNCTION {}").format(target)
+            statement = sql.SQL("COMMENT ON {} IS {}").format(what, sql.Literal(function.comment))
+            steps.append(Step(name, text(statement)))
+    return steps
+
+
+def setting_value(key: str, value: str) -> sql.Composable:
+    """A proconfig value as SET takes it: search_path's list of names as they are."""
+    if key == "search_path":
+        return sql.SQL(value)
+    return sql.Literal(value)
+
+
+def triggers(snapshot: Snapshot) -> list[Step]:
+    """Triggers as the snapshot holds them (timing, events, row or statement, function);
+    one a partition has from its parent's trigger comes with it."""
+    steps = []
+    names = {(t.table_oid, t.name) for t in snapshot.triggers}
+    for trigger in snapshot.triggers:
+        table = snapshot.table_by_oid.get(trigger.table_oid)
+        if table is None:
+            continue
+        if table.parent_oid is not None and (table.parent_oid, trigger.name) in names:
+            continue  # cloned from its parent's
+        statement = sql.SQL("CREATE TRIGGER {} {} {} ON {} FOR EACH {} EXECUTE FUNCTION {}()")
+        target = qualified(trigger.schema, trigger.table)
+        steps.append(
+            Step(
+                f"trigger {trigger.qualname}",
+                text(
+                    statement.format(
+                        ident(trigger.name),
+                        sql.SQL(trigger.timing.upper().replace("INSTEAD", "INSTEAD OF")),
+                        sql.SQL(" OR ").join(sql.SQL(event.upper()) for event in trigger.events),
+                        target,
+                        sql.SQL("ROW" if trigger.for_each_row else "STATEMENT"),
+                        qualified(trigger.function_schema, trigger.function_name),
+                    )
+                ),
+            )
+        )
+        if not trigger.enabled:
+            disable = sql.SQL("ALTER TABLE {} DISABLE TRIGGER {}").format(
+                target, ident(trigger.name)
+            )
+            steps.append(Step(f"trigger {trigger.qualname}", text(disable)))
+    return steps
+
+
+def policies(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
+    steps = []
+    for policy in snapshot.policies:
+        name = f"policy {policy.qualname}"
+        if (policy.using_tree and policy.using is None) or (
+            policy.with_check_tree and policy.with_check is None
+        ):
+            missing.append(NotRebuilt(name, "its expressions were not read (its table was locked)"))
+            continue
+        roles = sql.SQL(", ").join(
+            sql.SQL("PUBLIC") if role == "public" else ident(role) for role in policy.roles
+        )
+        statement = sql.SQL("CREATE POLICY {} ON {} AS {} FOR {} TO {}").format(
+            ident(policy.name),
+            qualified(policy.schema, policy.table),
+            sql.SQL("PERMISSIVE" if policy.permissive else "RESTRICTIVE"),
+            sql.SQL(policy.command),
+            roles,
+        )
+        if policy.using is not None:
+            statement += sql.SQL(" USING ({})").format(sql.SQL(policy.using))
+        if policy.with_check is not None:
+            statement += sql.SQL(" WITH CHECK ({})").format(sql.SQL(policy.with_check))
+        steps.append(Step(name, text(statement)))
+        steps += comment(
+            name, "POLICY {} ON {}", policy.comment, policy.schema, policy.table, policy.name
+        )
+    return steps
+
+
+OWNED = {
+    "schema": "SCHEMA",
+    "table": "TABLE",
+    "view": "VIEW",
+    "function": "ROUTINE",
+    "materialized view": "MATERIALIZED VIEW",
+    "sequence": "SEQUENCE",
+}
+# owns what the server made, whoever made the database (the public schema, PG 15+)
+IMPLICIT_OWNERS = frozenset({"pg_database_owner"})
+
+
+def owners_and_grants(snapshot: Snapshot) -> list[Step]:
+    """Each object's owner and the privileges granted on it (the roles must exist on
+    the review's server: where one does not, the server's refusal names what is not
+    rebuilt)."""
+    steps = []
+    owned: list[tuple[str, str, sql.Composable, str]] = []
+    for schema in snapshot.schemas:
+        owned.append(("schema", schema.name, ident(schema.name), schema.owner))
+    for table in snapshot.tables:
+        if table.kind in ("r", "p") and table.parent_oid is None:
+            owned.append(
+                ("table", table.qualname, qualified(table.schema, table.name), table.owner)
+            )
+    for view in snapshot.views:
+        kind = "materialized view" if view.kind == "m" else "view"
+        owned.append((kind, view.qualname, qualified(view.schema, view.name), view.owner))
+    for function in snapshot.functions:
+        if function.user_defined and function.extension is None and function.source is not None:
+            target = sql.SQL("{}({})").format(
+                qualified(function.schema, function.name), sql.SQL(function.arguments)
+            )
+            owned.append(("function", function.qualname, target, function.owner))
+    for kind, name, target, owner in owned:
+        if owner not in IMPLICIT_OWNERS:  # the same role as the rebuild's: nothing changes
+            statement = sql.SQL("ALTER {} {} OWNER TO {}").format(
+                sql.SQL(OWNED[kind]), target, ident(owner)
+            )
+            steps.append(Step(f"owner of {kind} {name}", text(statement)))
+    for grant in snapshot.privileges:
+        grantee = sql.SQL("PUBLIC") if grant.grantee == "PUBLIC" else ident(grant.grantee)
+        privileges = sql.SQL(", ").join(sql.SQL(p) for p in grant.privileges)
+        if grant.kind == "schema":
+            target = sql.SQL("SCHEMA {}").format(ident(grant.name))
+        elif grant.kind == "function":
+            function, _, arguments = grant.name.partition("(")
+            target = sql.SQL("ROUTINE {}({}").format(
+                qualified(grant.schema, function), sql.SQL(arguments)
+            )
+        else:
+            target = sql.SQL("TABLE {}").format(qualified(grant.schema, grant.name))
+            if grant.column is not None:
+                privileges = sql.SQL(", ").join(
+                    sql.SQL("{} ({})").format(sql.SQL(p), ident(grant.column))
+                    for p in grant.privileges
+                )
+        statement = sql.SQL("GRANT {} ON {} TO {}").format(privileges, target, grantee)
+        shown = f"{grant.schema}.{grant.name}" if grant.kind != "schema" else grant.name
+        if grant.column is not None:
+            shown += f".{grant.column}"
+        steps.append(Step(f"grant to {grant.grantee} on {grant.kind} {shown}", text(statement)))
+    return steps
+
+
+def not_held(snapshot: Snapshot) -> list[NotRebuilt]:
+    """Kinds of what the snapshot holds that are not rebuilt, one entry each."""
+    found = []
+    routines = [f for f in snapshot.functions if f.user_defined and f.extension is None]
+    if any(f.source is not None for f in routines):
+        found.append(NotRebuilt("functions", "rebuilt from their bodies and identity"
+                                " arguments: not their argument defaults, OUT arguments,"
+                                " SETOF, STRICT, cost or parallel safety, which the snapshot"
+                                " does not hold"))  # fmt: skip
+    if snapshot.triggers:
+        found.append(NotRebuilt("triggers", "rebuilt as the snapshot holds them (timing,"
+                                " events, row or statement, function): not their WHEN,"
+                                " arguments or UPDATE OF columns"))  # fmt: skip
+    publications = sorted({p for r in snapshot.replication for p in r.publications})
+    if publications:
+        found.append(
+            NotRebuilt(
+                "publications " + ", ".join(publications),
+                "the snapshot holds which tables they publish, not their definitions",
+            )
+        )
+    return found
