@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from psycopg import sql
 
-from pgvitals.snapshot.model import Column, Snapshot, Table
+from pgvitals.snapshot.model import Column, Sequence, Snapshot, Table, View
 
 # pg_collation's fixed OIDs: 100 is the column type's default collation
 DEFAULT_COLLATION, FIXED_COLLATIONS = 100, {950: "C", 951: "POSIX"}
@@ -161,7 +161,7 @@ def comment(name: str, kind: str, value: str | None, *names: str) -> list[Step]:
     return [Step(name, text(statement))]
 
 
-def sequence_sql(sequence) -> str:  # type: ignore[no-untyped-def]
+def sequence_sql(sequence: Sequence) -> str:
     cache = (
         sql.SQL(" CACHE {}").format(sql.Literal(sequence.cache_size))
         if sequence.cache_size
@@ -496,7 +496,7 @@ def views(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
         )
     placed: set[int] = set()
 
-    def place(view, seen: frozenset[int]) -> None:  # type: ignore[no-untyped-def]
+    def place(view: View, seen: frozenset[int]) -> None:
         if view.oid in placed or view.oid in seen:
             return
         for oid in view.reads:
@@ -510,7 +510,13 @@ def views(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
     return steps
 
 
-def stand_in(snapshot, view, relations, read_columns, missing) -> list[Step]:  # type: ignore[no-untyped-def]
+def stand_in(
+    snapshot: Snapshot,
+    view: View,
+    relations: dict[int, tuple[str, str]],
+    read_columns: dict[tuple[str, str], list[tuple[int, str]]],
+    missing: list[NotRebuilt],
+) -> list[Step]:
     kind = "materialized view" if view.kind == "m" else "view"
     name = f"{kind} {view.qualname}"
     missing.append(
