@@ -205,3 +205,33 @@ def test_the_rebuild_names_extensions_the_review_server_lacks(database) -> None:
     steps, missing = rebuild(take(database.dsn), available=frozenset())
     assert [m.text for m in missing] == ["extension plpgsql: the review's server does not have it"]
     assert not any("EXTENSION" in step.sql for step in steps)
+
+
+def test_a_function_revoked_from_public_is_rebuilt_revoked(database) -> None:
+    """A new function is executable by PUBLIC: one whose EXECUTE the snapshot's database
+    revoked from PUBLIC (security-definer-executable-by-api-role's own fix) was rebuilt
+    callable by everyone, a finding the reviewed migrations would have been blamed for."""
+    database.execute(
+        "CREATE ROLE api_caller_r NOLOGIN;"
+        "CREATE FUNCTION secret() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1';"
+        "REVOKE EXECUTE ON FUNCTION secret() FROM PUBLIC;"
+        "GRANT EXECUTE ON FUNCTION secret() TO api_caller_r;"
+        'CREATE PROCEDURE "Weird ""proc"""(n int) LANGUAGE sql AS \'SELECT 1\';'
+        'REVOKE EXECUTE ON PROCEDURE "Weird ""proc"""(int) FROM PUBLIC;'
+        "CREATE FUNCTION open_to_all() RETURNS int LANGUAGE sql AS 'SELECT 1';"
+    )
+    with sibling_database(database, "rebuilt") as target:
+        _, missing = rebuilt_drift(database.dsn, target)
+        after = take(target)
+    before = take(database.dsn)
+
+    def granted(snapshot: Snapshot) -> list[tuple[str, str, list[str]]]:
+        return sorted((p.name, p.grantee, p.privileges) for p in snapshot.privileges
+                      if p.kind == "function")  # fmt: skip
+
+    assert missing == [entry for entry in missing if entry.startswith("functions:")]
+    assert granted(before) == [
+        ("open_to_all()", "PUBLIC", ["EXECUTE"]),
+        ("secret()", "api_caller_r", ["EXECUTE"]),
+    ]
+    assert granted(after) == granted(before)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from psycopg import sql
 
-from pgvitals.snapshot.model import Column, Sequence, Snapshot, Table, View
+from pgvitals.snapshot.model import Column, Function, Sequence, Snapshot, Table, View
 
 # pg_collation's fixed OIDs: 100 is the column type's default collation
 DEFAULT_COLLATION, FIXED_COLLATIONS = 100, {950: "C", 951: "POSIX"}
@@ -581,9 +581,7 @@ def functions(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
                 )
             )
             continue
-        target = sql.SQL("{}({})").format(
-            qualified(function.schema, function.name), sql.SQL(function.arguments)
-        )
+        target = routine(function)
         if function.kind == "p":
             head = sql.SQL("CREATE PROCEDURE {}").format(target)
         else:
@@ -604,6 +602,18 @@ def functions(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
             statement = sql.SQL("COMMENT ON {} IS {}").format(what, sql.Literal(function.comment))
             steps.append(Step(name, text(statement)))
     return steps
+
+
+def routine(function: Function) -> sql.Composable:
+    """The function's qualified name and identity arguments, as CREATE and ALTER take it."""
+    return sql.SQL("{}({})").format(
+        qualified(function.schema, function.name), sql.SQL(function.arguments)
+    )
+
+
+def rebuilt(function: Function) -> bool:
+    """Is the function rebuilt (a user's, not an extension's, with its body held)?"""
+    return function.user_defined and function.extension is None and function.source is not None
 
 
 def setting_value(key: str, value: str) -> sql.Composable:
@@ -707,18 +717,28 @@ def owners_and_grants(snapshot: Snapshot) -> list[Step]:
     for view in snapshot.views:
         kind = "materialized view" if view.kind == "m" else "view"
         owned.append((kind, view.qualname, qualified(view.schema, view.name), view.owner))
-    for function in snapshot.functions:
-        if function.user_defined and function.extension is None and function.source is not None:
-            target = sql.SQL("{}({})").format(
-                qualified(function.schema, function.name), sql.SQL(function.arguments)
-            )
-            owned.append(("function", function.qualname, target, function.owner))
+    made = [function for function in snapshot.functions if rebuilt(function)]
+    for function in made:
+        owned.append(("function", function.qualname, routine(function), function.owner))
     for kind, name, target, owner in owned:
         if owner not in IMPLICIT_OWNERS:  # the same role as the rebuild's: nothing changes
             statement = sql.SQL("ALTER {} {} OWNER TO {}").format(
                 sql.SQL(OWNED[kind]), target, ident(owner)
             )
             steps.append(Step(f"owner of {kind} {name}", text(statement)))
+    # a new function is executable by PUBLIC; the snapshot lists that grant where it held
+    callable_by_all = {
+        grant.object_oid
+        for grant in snapshot.privileges
+        if grant.kind == "function" and grant.grantee == "PUBLIC" and "EXECUTE" in grant.privileges
+    }
+    if "privileges" not in snapshot.not_collected:
+        for function in made:
+            if function.oid not in callable_by_all:
+                revoke = sql.SQL("REVOKE EXECUTE ON ROUTINE {} FROM PUBLIC").format(
+                    routine(function)
+                )
+                steps.append(Step(f"grant to PUBLIC on function {function.qualname}", text(revoke)))
     for grant in snapshot.privileges:
         grantee = sql.SQL("PUBLIC") if grant.grantee == "PUBLIC" else ident(grant.grantee)
         privileges = sql.SQL(", ").join(sql.SQL(p) for p in grant.privileges)
@@ -747,8 +767,7 @@ def owners_and_grants(snapshot: Snapshot) -> list[Step]:
 def not_held(snapshot: Snapshot) -> list[NotRebuilt]:
     """Kinds of what the snapshot holds that are not rebuilt, one entry each."""
     found = []
-    routines = [f for f in snapshot.functions if f.user_defined and f.extension is None]
-    if any(f.source is not None for f in routines):
+    if any(rebuilt(function) for function in snapshot.functions):
         found.append(NotRebuilt("functions", "rebuilt from their bodies and identity"
                                 " arguments: not their argument defaults, OUT arguments,"
                                 " SETOF, STRICT, cost or parallel safety, which the snapshot"
