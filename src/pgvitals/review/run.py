@@ -402,11 +402,12 @@ def snapshot_sizes(snapshot: Snapshot) -> transaction.Sizes:
     for table in snapshot.tables:
         if table.kind not in ("r", "p", "m"):
             continue
-        tree, pending = [], [table.oid]
+        tree: set[int] = set()
+        pending = [table.oid]
         while pending:
             oid = pending.pop()
             if oid in snapshot.table_by_oid and oid not in tree:
-                tree.append(oid)
+                tree.add(oid)
                 pending += children.get(oid, [])
         parts = [snapshot.table_by_oid[oid] for oid in tree]
         held = [part for part in parts if part.kind != "p"]
