@@ -35,6 +35,9 @@ class Step:
     # and again after them where that failed (it may return a table's row type)
     early: bool = False
     again: bool = False  # run only where the early try of `name` failed
+    # the object it belongs to (a table's index, an object's owner): not tried where
+    # that was not rebuilt, whose failure says it all
+    within: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,9 @@ def rebuild(
             qualified(table.schema, table.name),
             ident(sequence.owned_by_column),
         )
-        steps.append(Step(f"sequence {sequence.qualname}", text(owner)))
+        steps.append(
+            Step(f"sequence {sequence.qualname}", text(owner), within=f"table {table.qualname}")
+        )
     steps += constraints(snapshot, missing, foreign=False)
     steps += routines
     steps += views(snapshot, missing)
@@ -119,17 +124,22 @@ def rebuild(
 def failures(steps: list[Step], run: Callable[[str], str | None]) -> list[NotRebuilt]:
     """Run the steps through `run` (None where the statement ran, else the server's
     error): what was not rebuilt, once per object (what belongs to an object that failed,
-    its comment, is not tried)."""
+    its comment, its indexes, its owner, is not tried)."""
     failed: dict[str, str] = {}
+    gone: set[str] = set()  # failed, or belonging to what failed
     pending: set[str] = set()  # functions whose early try failed
     for step in steps:
-        if step.name in failed or (step.again and not step.early and step.name not in pending):
+        if step.name in gone or (step.again and not step.early and step.name not in pending):
+            continue
+        if step.within in gone:
+            gone.add(step.name)
             continue
         error = run(step.sql)
         if error is not None and step.early:
             pending.add(step.name)
         elif error is not None:
             failed[step.name] = error
+            gone.add(step.name)
         elif step.again:
             pending.discard(step.name)
     return [NotRebuilt(name, f"the server rejected it: {error}") for name, error in failed.items()]
@@ -147,7 +157,9 @@ def qualified(schema: str, name: str) -> sql.Identifier:
     return sql.Identifier(schema, name)
 
 
-def comment(name: str, kind: str, value: str | None, *names: str) -> list[Step]:
+def comment(
+    name: str, kind: str, value: str | None, *names: str, within: str | None = None
+) -> list[Step]:
     """COMMENT ON `kind` (its `{}` filled with the object's quoted, qualified name; a
     second `{}` with the last name alone, the first ones qualifying it: `CONSTRAINT {}
     ON {}`)."""
@@ -158,7 +170,7 @@ def comment(name: str, kind: str, value: str | None, *names: str) -> list[Step]:
     else:
         what = sql.SQL(kind).format(sql.Identifier(*names))
     statement = sql.SQL("COMMENT ON {} IS {}").format(what, sql.Literal(value))
-    return [Step(name, text(statement))]
+    return [Step(name, text(statement), within=within)]
 
 
 def sequence_sql(sequence: Sequence) -> str:
@@ -352,6 +364,7 @@ def tables(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
                 table.schema,
                 table.name,
                 column.name,
+                within=name,
             )
     return steps
 
@@ -361,7 +374,7 @@ def partition_columns(table: Table, parent: Table, snapshot: Snapshot) -> list[S
     differ, they are set on it."""
     steps = []
     theirs = {c.name: c for c in snapshot.columns_by_table.get(parent.oid, [])}
-    target = qualified(table.schema, table.name)
+    target, within = qualified(table.schema, table.name), f"table {table.qualname}"
     for column in snapshot.columns_by_table.get(table.oid, []):
         other = theirs.get(column.name)
         if other is None or column.generated or column.identity:
@@ -373,10 +386,16 @@ def partition_columns(table: Table, parent: Table, snapshot: Snapshot) -> list[S
                 if column.default is None
                 else sql.SQL("SET DEFAULT {}").format(sql.SQL(column.default))
             )
-            steps.append(Step(f"column {column.qualname}", text(alter + change)))
+            steps.append(Step(f"column {column.qualname}", text(alter + change), within=within))
         if column.not_null and not other.not_null:
-            steps.append(Step(f"column {column.qualname}", text(alter + sql.SQL("SET NOT NULL"))))
+            statement = text(alter + sql.SQL("SET NOT NULL"))
+            steps.append(Step(f"column {column.qualname}", statement, within=within))
     return steps
+
+
+def relation_step(table: Table) -> str:
+    """The name of the step that makes a table or materialized view."""
+    return f"{'materialized view' if table.kind == 'm' else 'table'} {table.qualname}"
 
 
 CONSTRAINT_ORDER = {"p": 0, "u": 1, "x": 2, "c": 3, "f": 4}
@@ -402,7 +421,9 @@ def constraints(snapshot: Snapshot, missing: list[NotRebuilt], foreign: bool) ->
             ident(constraint.name),
             sql.SQL(constraint.definition),
         )
-        steps.append(Step(name, text(statement)))
+        steps.append(
+            Step(name, text(statement), within=f"table {constraint.schema}.{constraint.table}")
+        )
         steps += comment(
             name,
             "CONSTRAINT {} ON {}",
@@ -418,19 +439,22 @@ def indexes(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
     """Indexes that back no constraint, from their definitions (a partitioned table's
     prints as made ON ONLY it), then each partition's attached to its parent's."""
     steps = []
-    made = {t.oid for t in snapshot.tables if t.kind in ("r", "p", "m")}
+    made = {t.oid: relation_step(t) for t in snapshot.tables if t.kind in ("r", "p", "m")}
     ordered = sorted(snapshot.indexes, key=lambda i: i.parent_index_oid is None)
     for index in ordered:
         name = f"index {index.qualname}"
         if index.table_oid not in made:
             continue
-        if index.constraint_name is None:
+        within = made[index.table_oid]
+        if index.constraint_name is not None:  # made by its constraint
+            within = f"constraint {index.schema}.{index.table}.{index.constraint_name}"
+        else:
             if index.definition is None:
                 missing.append(
                     NotRebuilt(name, "its definition was not read (its table was locked)")
                 )
                 continue
-            steps.append(Step(name, index.definition))
+            steps.append(Step(name, index.definition, within=within))
             if not index.is_valid:
                 missing.append(
                     NotRebuilt(
@@ -439,15 +463,12 @@ def indexes(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
                         " CONCURRENTLY that failed): rebuilt valid",
                     )
                 )
-        steps += comment(name, "INDEX {}", index.comment, index.schema, index.name)
+        steps += comment(name, "INDEX {}", index.comment, index.schema, index.name, within=within)
         if index.is_replica_identity:
-            statement = sql.SQL("ALTER TABLE {} REPLICA IDENTITY USING INDEX {}")
-            steps.append(
-                Step(
-                    name,
-                    text(statement.format(qualified(index.schema, index.table), ident(index.name))),
-                )
+            statement = sql.SQL("ALTER TABLE {} REPLICA IDENTITY USING INDEX {}").format(
+                qualified(index.schema, index.table), ident(index.name)
             )
+            steps.append(Step(name, text(statement), within=within))
     by_oid = {index.oid: index for index in snapshot.indexes}
     for index in ordered:  # a partitioned table's index is made ON ONLY it: attach them
         parent = by_oid.get(index.parent_index_oid or 0)
@@ -456,7 +477,7 @@ def indexes(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
         attach = sql.SQL("ALTER INDEX {} ATTACH PARTITION {}").format(
             qualified(parent.schema, parent.name), qualified(index.schema, index.name)
         )
-        steps.append(Step(f"index {index.qualname}", text(attach)))
+        steps.append(Step(f"index {index.qualname}", text(attach), within=made[index.table_oid]))
     for replica in snapshot.replication:
         table = snapshot.table_by_oid.get(replica.table_oid)
         if table is not None and table.oid in made and replica.replica_identity in REPLICA_IDENTITY:
@@ -517,7 +538,7 @@ def stand_in(
     read_columns: dict[tuple[str, str], list[tuple[int, str]]],
     missing: list[NotRebuilt],
 ) -> list[Step]:
-    kind = "materialized view" if view.kind == "m" else "view"
+    kind = view_kind(view)
     name = f"{kind} {view.qualname}"
     missing.append(
         NotRebuilt(
@@ -565,6 +586,10 @@ def stand_in(
     steps = [Step(name, text(statement))]
     what = "MATERIALIZED VIEW {}" if view.kind == "m" else "VIEW {}"
     return steps + comment(name, what, view.comment, view.schema, view.name)
+
+
+def view_kind(view: View) -> str:
+    return "materialized view" if view.kind == "m" else "view"
 
 
 def functions(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
@@ -649,6 +674,7 @@ def triggers(snapshot: Snapshot) -> list[Step]:
                         qualified(trigger.function_schema, trigger.function_name),
                     )
                 ),
+                within=relation_step(table),
             )
         )
         if not trigger.enabled:
@@ -682,7 +708,7 @@ def policies(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
             statement += sql.SQL(" USING ({})").format(sql.SQL(policy.using))
         if policy.with_check is not None:
             statement += sql.SQL(" WITH CHECK ({})").format(sql.SQL(policy.with_check))
-        steps.append(Step(name, text(statement)))
+        steps.append(Step(name, text(statement), within=f"table {policy.schema}.{policy.table}"))
         steps += comment(
             name, "POLICY {} ON {}", policy.comment, policy.schema, policy.table, policy.name
         )
@@ -715,7 +741,7 @@ def owners_and_grants(snapshot: Snapshot) -> list[Step]:
                 ("table", table.qualname, qualified(table.schema, table.name), table.owner)
             )
     for view in snapshot.views:
-        kind = "materialized view" if view.kind == "m" else "view"
+        kind = view_kind(view)
         owned.append((kind, view.qualname, qualified(view.schema, view.name), view.owner))
     made = [function for function in snapshot.functions if rebuilt(function)]
     for function in made:
@@ -725,7 +751,7 @@ def owners_and_grants(snapshot: Snapshot) -> list[Step]:
             statement = sql.SQL("ALTER {} {} OWNER TO {}").format(
                 sql.SQL(OWNED[kind]), target, ident(owner)
             )
-            steps.append(Step(f"owner of {kind} {name}", text(statement)))
+            steps.append(Step(f"owner of {kind} {name}", text(statement), within=f"{kind} {name}"))
     # a new function is executable by PUBLIC; the snapshot lists that grant where it held
     callable_by_all = {
         grant.object_oid
@@ -738,13 +764,18 @@ def owners_and_grants(snapshot: Snapshot) -> list[Step]:
                 revoke = sql.SQL("REVOKE EXECUTE ON ROUTINE {} FROM PUBLIC").format(
                     routine(function)
                 )
-                steps.append(Step(f"grant to PUBLIC on function {function.qualname}", text(revoke)))
+                name = f"function {function.qualname}"
+                steps.append(Step(f"grant to PUBLIC on {name}", text(revoke), within=name))
+    relations = {table.oid: relation_step(table) for table in snapshot.tables}
+    relations.update((view.oid, f"{view_kind(view)} {view.qualname}") for view in snapshot.views)
     for grant in snapshot.privileges:
         grantee = sql.SQL("PUBLIC") if grant.grantee == "PUBLIC" else ident(grant.grantee)
         privileges = sql.SQL(", ").join(sql.SQL(p) for p in grant.privileges)
+        within = relations.get(grant.object_oid)
         if grant.kind == "schema":
-            target = sql.SQL("SCHEMA {}").format(ident(grant.name))
+            target, within = sql.SQL("SCHEMA {}").format(ident(grant.name)), f"schema {grant.name}"
         elif grant.kind == "function":
+            within = f"function {grant.schema}.{grant.name}"
             function, _, arguments = grant.name.partition("(")
             target = sql.SQL("ROUTINE {}({}").format(
                 qualified(grant.schema, function), sql.SQL(arguments)
@@ -760,7 +791,8 @@ def owners_and_grants(snapshot: Snapshot) -> list[Step]:
         shown = f"{grant.schema}.{grant.name}" if grant.kind != "schema" else grant.name
         if grant.column is not None:
             shown += f".{grant.column}"
-        steps.append(Step(f"grant to {grant.grantee} on {grant.kind} {shown}", text(statement)))
+        name = f"grant to {grant.grantee} on {grant.kind} {shown}"
+        steps.append(Step(name, text(statement), within=within))
     return steps
 
 
