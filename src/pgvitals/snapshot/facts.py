@@ -1372,17 +1372,16 @@ class Facts:
         function inserts into the second, which so records the first's deleted rows
         (Immich's assets_delete_audit fills assets_audit with the ids of deleted assets
         for its clients to sync). Names an INSERT leaves unqualified match a table of that
-        name in any schema."""
+        name in any schema. Read from the function's body, comments left out."""
         tables: dict[str, list[Table]] = defaultdict(list)
         for table in self.snap.tables:
             tables[table.name].append(table)
         found: dict[tuple[int, int], Trigger] = {}
+        targets = self._read_bodies(INSERT_TARGET)
         for trigger in self.snap.triggers:
             if not trigger.enabled or "delete" not in trigger.events:
                 continue
-            function = self.function_by_oid.get(trigger.function_oid)
-            source = function.source if function is not None else None
-            for first, second in INSERT_TARGET.findall(source or ""):
+            for first, second in targets(trigger.function_oid):
                 schema = _identifier(first) if second else None
                 name = _identifier(second or first)
                 for table in tables.get(name, ()):
@@ -1396,6 +1395,7 @@ class Facts:
         assigns in the new row (`new."updateId" = immich_uuid_v7()`), and that trigger.
         Read from the PL/pgSQL body, comments left out."""
         found: dict[int, dict[str, Trigger]] = defaultdict(dict)
+        assigned = self._read_bodies(NEW_ASSIGNMENT)
         for trigger in self.snap.triggers:
             if not (
                 trigger.enabled
@@ -1404,11 +1404,23 @@ class Facts:
                 and "update" in trigger.events
             ):
                 continue
-            function = self.function_by_oid.get(trigger.function_oid)
-            source = SQL_COMMENT.sub(" ", function.source or "") if function else ""
-            for name in NEW_ASSIGNMENT.findall(source):
+            for name in assigned(trigger.function_oid):
                 found[trigger.table_oid].setdefault(_identifier(name), trigger)
         return found
+
+    def _read_bodies(self, pattern: re.Pattern[str]) -> Callable[[int], list[Any]]:
+        """What `pattern` finds in a function's body (by oid), comments left out; each
+        body read once: one trigger function often serves every table (`set_updated_at`)."""
+        read: dict[int, list[Any]] = {}
+
+        def found_in(function_oid: int) -> list[Any]:
+            if function_oid not in read:
+                function = self.function_by_oid.get(function_oid)
+                source = SQL_COMMENT.sub(" ", function.source or "") if function else ""
+                read[function_oid] = pattern.findall(source)
+            return read[function_oid]
+
+        return found_in
 
     def index_columns(self, index: Index) -> set[str]:
         """Every column an index holds or reads: key and INCLUDE columns, and the columns
