@@ -1072,14 +1072,19 @@ class Facts:
         expression keys name (Coder's `UNIQUE (lower(name))`: rows equal in `name` are
         equal in `lower(name)`, since an index expression is immutable)."""
         read = {name for name in index.key_columns[: index.key_count] if name}
-        if index.expressions:
-            by_position = {
-                c.position: c.name for c in self.snap.columns_by_table.get(index.table_oid, [])
-            }
-            for number in re.findall(r":varattno (\d+)", index.expressions):
-                if int(number) in by_position:
-                    read.add(by_position[int(number)])
-        return read
+        return read | self._columns_named(index, index.expressions)
+
+    def _columns_named(self, index: Index, *trees: str | None) -> set[str]:
+        """The columns of the index's table that its node trees (expressions, predicate)
+        name."""
+        text = " ".join(tree for tree in trees if tree)
+        if not text:
+            return set()
+        by_position = {
+            c.position: c.name for c in self.snap.columns_by_table.get(index.table_oid, [])
+        }
+        numbers = {int(number) for number in re.findall(r":varattno (\d+)", text)}
+        return {by_position[number] for number in numbers if number in by_position}
 
     def _has_alternative(self, index: Index, nullable: list[str]) -> bool:
         """Is there a sibling unique key that swaps the nullable columns for other
@@ -1427,15 +1432,7 @@ class Facts:
         its expressions and predicate name. An UPDATE that changes any of them cannot be
         HOT (on PostgreSQL 16+, unless the index is BRIN)."""
         names = {name for name in index.key_columns if name}
-        trees = f"{index.expressions or ''} {index.predicate_tree or ''}"
-        if trees.strip():
-            by_position = {
-                c.position: c.name for c in self.snap.columns_by_table.get(index.table_oid, [])
-            }
-            for number in re.findall(r":varattno (\d+)", trees):
-                if int(number) in by_position:
-                    names.add(by_position[int(number)])
-        return names
+        return names | self._columns_named(index, index.expressions, index.predicate_tree)
 
     @cached_property
     def role_by_name(self) -> dict[str, Role]:
