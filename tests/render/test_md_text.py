@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from functools import cached_property
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from pgvitals.render.text import render_text
 from pgvitals.report import build_report
 from pgvitals.rules import REGISTRY
 from pgvitals.rules._api import INTEGRITY
-from pgvitals.snapshot.facts import RULE_LOOKUPS
+from pgvitals.snapshot.facts import RULE_LOOKUPS, Facts
 from pgvitals.snapshot.model import (
     CollectionInfo,
     Column,
@@ -797,6 +798,8 @@ def test_thresholds_and_stale_ignores_are_in_the_report() -> None:
 def test_the_report_drops_the_lookups_only_the_rules_read() -> None:
     """The rules are done when the report is built: their lookups go (the memory is the
     report's), one read again is derived again, and the report is the same."""
+    # each name is a lookup Facts derives once: a misspelt one would be kept unnoticed
+    assert all(isinstance(vars(Facts).get(name), cached_property) for name in RULE_LOOKUPS)
     snap = make_snapshot()
     analysis = analyse(snap)
     kept = dict(snap.facts.index_by_oid)

@@ -341,11 +341,12 @@ def update_hot_spot(snap: Snapshot, opts: HotSpotOptions) -> Iterator[Draft]:
     (`new."updateId" = immich_uuid_v7()`, `NEW.updated_at := now()`) and an index holds
     that column (key, INCLUDE, expression or predicate), no update can be HOT, whatever
     it changes: the evidence names the trigger, the column and the indexes
-    (`set_by_trigger`). Index such a column only if queries need it: a "changed since"
-    cursor read in batches can often do with a BRIN index, which PostgreSQL 16 and
-    later do not count against HOT (a partial index does not help: its predicate's
-    columns count too). Or keep the marker in a narrow table of its own, written by
-    the trigger, so the wide table's updates stay HOT.
+    (`set_by_trigger`; from PostgreSQL 16 not a BRIN index, which does not stop HOT).
+    Index such a column only if queries need it: a "changed since" cursor read in
+    batches can often do with a BRIN index, which PostgreSQL 16 and later do not count
+    against HOT (a partial index does not help: its predicate's columns count too).
+    Or keep the marker in a narrow table of its own, written by the trigger, so the
+    wide table's updates stay HOT.
     """
     window = snap.facts.window
     indexes = snap.indexes_by_table
@@ -410,15 +411,26 @@ def update_hot_spot(snap: Snapshot, opts: HotSpotOptions) -> Iterator[Draft]:
         )
 
 
+# PostgreSQL 16 lets an update stay HOT where it changes only what summarizing indexes
+# (BRIN) hold (amsummarizing; heapam.c heap_update)
+SUMMARIZING_FROM = 160000
+
+
 def set_by_trigger(snap: Snapshot, table: Table) -> list[dict[str, Any]]:
     """The indexed columns a BEFORE UPDATE trigger of the table assigns on every update
     (Immich's `"updateId" = immich_uuid_v7()` under an index on "updateId"), each with
-    the trigger, its function and the indexes that hold or read the column."""
+    the trigger, its function and the indexes that hold or read the column: those that
+    make the update non-HOT, so not a BRIN index from PostgreSQL 16."""
     assigned = snap.facts.set_on_update.get(table.oid)
     if not assigned:
         return []
     found = []
-    indexes = snap.indexes_by_table.get(table.oid, [])
+    indexes = [
+        index
+        for index in snap.indexes_by_table.get(table.oid, [])
+        # a summarizing index (BRIN) does not stop HOT from PostgreSQL 16
+        if not (index.method == "brin" and snap.server.version_num >= SUMMARIZING_FROM)
+    ]
     for column, trigger in sorted(assigned.items()):
         holding = [index.name for index in indexes if column in snap.facts.index_columns(index)]
         if holding:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 from pgvitals import fixes
 from pgvitals.findings import Fix
@@ -146,6 +147,7 @@ def missing_primary_key(snap: Snapshot, opts: PrimaryKeyOptions) -> Iterator[Dra
     `pgvitals:ignore missing-primary-key <reason>` in the table's COMMENT, e.g. for
     an append-only log replicated with `REPLICA IDENTITY FULL`.
     """
+    api = ApiWriters(snap, opts)
     for table in snap.tables:
         if not table.is_regular or table.is_partition or snap.primary_key(table):
             continue
@@ -241,7 +243,7 @@ def missing_primary_key(snap: Snapshot, opts: PrimaryKeyOptions) -> Iterator[Dra
         if severity != CRITICAL and not breaks_replication:
             unwritten = empty_and_unwritten(snap, table, evidence, opts)
             if unwritten:
-                writers = api_writers(snap, table, opts)
+                writers = api.writers(table)
                 if writers:
                     evidence["api_roles_can_write"] = writers
                 else:
@@ -308,14 +310,27 @@ def empty_and_unwritten(
     return {"empty_and_unwritten": True, **writes, **window.evidence}
 
 
-def api_writers(snap: Snapshot, table: Table, opts: ApiOptions) -> dict[str, list[str]]:
-    """The API roles that may insert or update rows of the table, with those commands."""
-    access = api_access(snap, table, api_roles(snap, opts), {})
-    writes = {
-        role: [c for c in commands if c in ("INSERT", "UPDATE")]
-        for role, commands in access.items()
-    }
-    return {role: commands for role, commands in writes.items() if commands}
+class ApiWriters:
+    """Which API roles may write a table: the roles found once, where a table first needs
+    them, and their USAGE of each schema cached across tables (api_access)."""
+
+    def __init__(self, snap: Snapshot, opts: ApiOptions) -> None:
+        self.snap = snap
+        self.opts = opts
+        self.usage: dict[tuple[str, str], bool] = {}
+
+    @cached_property
+    def roles(self) -> list[str]:
+        return api_roles(self.snap, self.opts)
+
+    def writers(self, table: Table) -> dict[str, list[str]]:
+        """The API roles that may insert or update rows of the table, with those commands."""
+        access = api_access(self.snap, table, self.roles, self.usage)
+        writes = {
+            role: [c for c in commands if c in ("INSERT", "UPDATE")]
+            for role, commands in access.items()
+        }
+        return {role: commands for role, commands in writes.items() if commands}
 
 
 def null_key_values(snap: Snapshot, table: Table, evidence: dict[str, object]) -> dict[str, int]:

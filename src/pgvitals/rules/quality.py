@@ -129,16 +129,19 @@ def grouped(
     says: str,
 ) -> Iterator[Draft]:
     """The table's findings as `grouped_by_table` gives them."""
-    marked = [draft for draft in drafts if marked_for(rule_id, draft.where)]
-    grouped = [draft for draft in drafts if not marked_for(rule_id, draft.where)]
-    yield from marked
-    if len(grouped) <= max_columns:
-        yield from grouped
+    listed: list[Draft] = []
+    for draft in drafts:
+        if marked_for(rule_id, draft.where):
+            yield draft  # its own marker excuses it
+        else:
+            listed.append(draft)
+    if len(listed) <= max_columns:
+        yield from listed
         return
-    profile = snap.facts.column_profile(table, grouped[0].where.path[-1])
-    rows = grouped[0].evidence["rows"]
-    columns = [draft.where.path[-1] for draft in grouped]
-    worst = max(draft.severity or LOW for draft in grouped)  # None: the default, low
+    profile = snap.facts.column_profile(table, listed[0].where.path[-1])
+    rows = listed[0].evidence["rows"]
+    columns = [draft.where.path[-1] for draft in listed]
+    worst = max(draft.severity or LOW for draft in listed)  # None: the default, low
     read = f"{profile.examined:,} rows read" if profile and profile.sampled else f"{rows:,} rows"
     yield finding(
         table,

@@ -1072,14 +1072,19 @@ class Facts:
         expression keys name (Coder's `UNIQUE (lower(name))`: rows equal in `name` are
         equal in `lower(name)`, since an index expression is immutable)."""
         read = {name for name in index.key_columns[: index.key_count] if name}
-        if index.expressions:
-            by_position = {
-                c.position: c.name for c in self.snap.columns_by_table.get(index.table_oid, [])
-            }
-            for number in re.findall(r":varattno (\d+)", index.expressions):
-                if int(number) in by_position:
-                    read.add(by_position[int(number)])
-        return read
+        return read | self._columns_named(index, index.expressions)
+
+    def _columns_named(self, index: Index, *trees: str | None) -> set[str]:
+        """The columns of the index's table that its node trees (expressions, predicate)
+        name."""
+        text = " ".join(tree for tree in trees if tree)
+        if not text:
+            return set()
+        by_position = {
+            c.position: c.name for c in self.snap.columns_by_table.get(index.table_oid, [])
+        }
+        numbers = {int(number) for number in re.findall(r":varattno (\d+)", text)}
+        return {by_position[number] for number in numbers if number in by_position}
 
     def _has_alternative(self, index: Index, nullable: list[str]) -> bool:
         """Is there a sibling unique key that swaps the nullable columns for other
@@ -1372,17 +1377,16 @@ class Facts:
         function inserts into the second, which so records the first's deleted rows
         (Immich's assets_delete_audit fills assets_audit with the ids of deleted assets
         for its clients to sync). Names an INSERT leaves unqualified match a table of that
-        name in any schema."""
+        name in any schema. Read from the function's body, comments left out."""
         tables: dict[str, list[Table]] = defaultdict(list)
         for table in self.snap.tables:
             tables[table.name].append(table)
         found: dict[tuple[int, int], Trigger] = {}
+        targets = self._read_bodies(INSERT_TARGET)
         for trigger in self.snap.triggers:
             if not trigger.enabled or "delete" not in trigger.events:
                 continue
-            function = self.function_by_oid.get(trigger.function_oid)
-            source = function.source if function is not None else None
-            for first, second in INSERT_TARGET.findall(source or ""):
+            for first, second in targets(trigger.function_oid):
                 schema = _identifier(first) if second else None
                 name = _identifier(second or first)
                 for table in tables.get(name, ()):
@@ -1396,6 +1400,7 @@ class Facts:
         assigns in the new row (`new."updateId" = immich_uuid_v7()`), and that trigger.
         Read from the PL/pgSQL body, comments left out."""
         found: dict[int, dict[str, Trigger]] = defaultdict(dict)
+        assigned = self._read_bodies(NEW_ASSIGNMENT)
         for trigger in self.snap.triggers:
             if not (
                 trigger.enabled
@@ -1404,26 +1409,30 @@ class Facts:
                 and "update" in trigger.events
             ):
                 continue
-            function = self.function_by_oid.get(trigger.function_oid)
-            source = SQL_COMMENT.sub(" ", function.source or "") if function else ""
-            for name in NEW_ASSIGNMENT.findall(source):
+            for name in assigned(trigger.function_oid):
                 found[trigger.table_oid].setdefault(_identifier(name), trigger)
         return found
+
+    def _read_bodies(self, pattern: re.Pattern[str]) -> Callable[[int], list[Any]]:
+        """What `pattern` finds in a function's body (by oid), comments left out; each
+        body read once: one trigger function often serves every table (`set_updated_at`)."""
+        read: dict[int, list[Any]] = {}
+
+        def found_in(function_oid: int) -> list[Any]:
+            if function_oid not in read:
+                function = self.function_by_oid.get(function_oid)
+                source = SQL_COMMENT.sub(" ", function.source or "") if function else ""
+                read[function_oid] = pattern.findall(source)
+            return read[function_oid]
+
+        return found_in
 
     def index_columns(self, index: Index) -> set[str]:
         """Every column an index holds or reads: key and INCLUDE columns, and the columns
         its expressions and predicate name. An UPDATE that changes any of them cannot be
         HOT (on PostgreSQL 16+, unless the index is BRIN)."""
         names = {name for name in index.key_columns if name}
-        trees = f"{index.expressions or ''} {index.predicate_tree or ''}"
-        if trees.strip():
-            by_position = {
-                c.position: c.name for c in self.snap.columns_by_table.get(index.table_oid, [])
-            }
-            for number in re.findall(r":varattno (\d+)", trees):
-                if int(number) in by_position:
-                    names.add(by_position[int(number)])
-        return names
+        return names | self._columns_named(index, index.expressions, index.predicate_tree)
 
     @cached_property
     def role_by_name(self) -> dict[str, Role]:

@@ -528,28 +528,27 @@ def library_objects(snap: Snapshot) -> LibraryObjects:
         for name in library.types:
             by_name[("type", schema, name)] = library.name
     # the partitions its migrator attaches to its tables (pg-boss's per-queue job
-    # tables, queue_stats' days), at any depth
-    partitions = [t for t in snap.tables if t.is_partition]
-    while True:
-        attached = [t for t in partitions if t.oid not in owners and t.parent_oid in owners]
-        if not attached:
-            break
-        for table in attached:
-            owners[table.oid] = owners[table.parent_oid]  # type: ignore[index]
-    index_owner: dict[int, str] = {}  # index oid -> library
-    for table in sorted(snap.tables, key=lambda t: t.is_partition):
-        if table.oid not in owners:
-            continue
-        library, indexes = owners[table.oid]
+    # tables, queue_stats' days), at any depth: each after its parent, whose indexes
+    # its own are partitions of
+    ordered = sorted(owners, key=lambda oid: snap.table_by_oid[oid].is_partition)
+    for oid in ordered:  # grows as it goes: a partition's partitions come after it
+        for partition in snap.facts.partitions_by_parent.get(oid, []):
+            if partition.oid not in owners:
+                owners[partition.oid] = owners[oid]
+                ordered.append(partition.oid)
+    owned_indexes: set[int] = set()  # index oids
+    for oid in ordered:
+        table = snap.table_by_oid[oid]
+        library, indexes = owners[oid]
         tables[table.oid] = library.name
         by_name[("table", table.schema, table.name)] = library.name
         for index in snap.indexes_by_table.get(table.oid, []):
             if (
                 index.constraint_name
                 or index.name in indexes
-                or index.parent_index_oid in index_owner
+                or index.parent_index_oid in owned_indexes
                 or (library.index_pattern and library.index_pattern.fullmatch(index.name))
             ):
-                index_owner[index.oid] = library.name
+                owned_indexes.add(index.oid)
                 by_name[("index", table.schema, index.name)] = library.name
     return LibraryObjects(tables, by_name)
