@@ -264,3 +264,27 @@ def test_a_table_the_server_rejects_is_named_once(database) -> None:
         "table public.held",
         "constraint public.refers.refers_held_id_fkey",
     ]
+
+
+def test_grants_on_what_is_not_rebuilt_are_not_tried(database) -> None:
+    """A foreign table and a function whose body the snapshot does not hold are named
+    as not rebuilt once; their grants are not tried after them (each would be the
+    server's 'does not exist' again). A rebuilt function's grant still is."""
+    database.execute(
+        "CREATE ROLE reader_g NOLOGIN;"
+        "CREATE FOREIGN DATA WRAPPER nowhere_g; CREATE SERVER far_g FOREIGN DATA WRAPPER nowhere_g;"
+        'CREATE FOREIGN TABLE "far.rows" (id int) SERVER far_g;'
+        'GRANT SELECT ON "far.rows" TO reader_g;'
+        "CREATE FUNCTION lower_g(text) RETURNS text LANGUAGE internal IMMUTABLE AS 'lower';"
+        "GRANT EXECUTE ON FUNCTION lower_g(text) TO reader_g;"
+        'CREATE FUNCTION "one(g)"() RETURNS int LANGUAGE sql AS $$SELECT 1$$;'
+        'GRANT EXECUTE ON FUNCTION "one(g)"() TO reader_g;'
+    )
+    with sibling_database(database, "rebuilt") as target:
+        _, missing = rebuilt_drift(database.dsn, target)
+        with psycopg.connect(target) as connection:
+            granted = connection.execute(
+                "SELECT has_function_privilege('reader_g', 'public.\"one(g)\"()', 'EXECUTE')"
+            ).fetchone()
+    assert not [entry for entry in missing if "grant" in entry or "does not exist" in entry]
+    assert granted == (True,)

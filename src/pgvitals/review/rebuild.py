@@ -768,18 +768,24 @@ def owners_and_grants(snapshot: Snapshot) -> list[Step]:
                 steps.append(Step(f"grant to PUBLIC on {name}", text(revoke), within=name))
     relations = {table.oid: relation_step(table) for table in snapshot.tables}
     relations.update((view.oid, f"{view_kind(view)} {view.qualname}") for view in snapshot.views)
+    # foreign tables and the functions not rebuilt are named as such already: their grants
+    # would only be refused again
+    foreign = {table.oid for table in snapshot.tables if table.kind == "f"}
+    made_by_oid = {function.oid: function for function in made}
     for grant in snapshot.privileges:
+        if grant.object_oid in foreign or (
+            grant.kind == "function" and grant.object_oid not in made_by_oid
+        ):
+            continue
         grantee = sql.SQL("PUBLIC") if grant.grantee == "PUBLIC" else ident(grant.grantee)
         privileges = sql.SQL(", ").join(sql.SQL(p) for p in grant.privileges)
         within = relations.get(grant.object_oid)
         if grant.kind == "schema":
             target, within = sql.SQL("SCHEMA {}").format(ident(grant.name)), f"schema {grant.name}"
         elif grant.kind == "function":
-            within = f"function {grant.schema}.{grant.name}"
-            function, _, arguments = grant.name.partition("(")
-            target = sql.SQL("ROUTINE {}({}").format(
-                qualified(grant.schema, function), sql.SQL(arguments)
-            )
+            function = made_by_oid[grant.object_oid]
+            within = f"function {function.qualname}"
+            target = sql.SQL("ROUTINE {}").format(routine(function))
         else:
             target = sql.SQL("TABLE {}").format(qualified(grant.schema, grant.name))
             if grant.column is not None:
