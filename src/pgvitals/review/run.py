@@ -15,6 +15,7 @@ caller can report only what the reviewed files change:
 from __future__ import annotations
 
 import dataclasses
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from pglast import ast
 from psycopg import conninfo, sql
 
 from pgvitals.connect import BadTarget, Limits, Unreachable, connect, describe, first_line, scrub
@@ -329,6 +331,9 @@ def load_and_snapshot(
     return Reviewed(snapshot, base_snapshot, load, new_from, where)
 
 
+CREATE_TABLE = re.compile(r"\bcreate\s+(?:\w+\s+)*?table\b", re.IGNORECASE)
+
+
 def makes_its_tables(files: Selection, base: Base) -> bool:
     """Do the files create a table the base snapshot holds (CREATE TABLE without IF NOT
     EXISTS)? Then they make a whole schema, to compare with the snapshot's findings,
@@ -338,9 +343,11 @@ def makes_its_tables(files: Selection, base: Base) -> bool:
     held = {(table.schema, table.name) for table in base.snapshot.tables}
     for source in files.files:
         text, _ = read_migration(source)
+        if not CREATE_TABLE.search(text):
+            continue  # parsed only where a CREATE TABLE may be: the load parses every file
         for statement in split_file(text, source.shown).statements:
             node = statement.node
-            if type(node).__name__ != "CreateStmt" or node.if_not_exists:
+            if not isinstance(node, ast.CreateStmt) or node.if_not_exists:
                 continue
             relation = node.relation
             if (relation.schemaname or path[0], relation.relname) in held:
