@@ -578,22 +578,27 @@ class Facts:
         return keys  # type: ignore[return-value]
 
     @cached_property
-    def declared_meanings(self) -> dict[tuple[str, int], tuple[str, str]]:
-        """(column name, referenced table oid) -> (the referenced column, the type category
-        of the referencing column), from declared single-column foreign keys: what a name
-        means in this schema, and how the schema stores it. Synapse declares `user_id` ->
-        `users (name)` (text), so a `user_id` elsewhere means a user's name too, not an
-        `id` added to `users` later; Sanbase declares `chat_messages.chat_id` (uuid) ->
-        `chats`, so `telegram_bot_messages.chat_id varchar(255)` holds another kind of
-        chat id (Telegram's), not a chat's uuid stored as text."""
-        meanings = {}
-        for fk in self.snap.constraints:
-            if fk.kind != "f" or fk.ref_table_oid is None or len(fk.columns) != 1:
-                continue
-            column = self.column_by_name.get((fk.table_oid, fk.columns[0]))
-            category = column.type_category if column is not None else ""
-            meanings[(fk.columns[0], fk.ref_table_oid)] = (fk.ref_columns[0], category)
-        return meanings
+    def declared_meanings(self) -> dict[tuple[str, int], Constraint]:
+        """(column name, referenced table oid) -> the declared single-column foreign key
+        (the last one, where several) that says what a name means in this schema: its
+        referenced column, and, by `declared_meaning`, how the schema stores it. Synapse
+        declares `user_id` -> `users (name)` (text), so a `user_id` elsewhere means a
+        user's name too, not an `id` added to `users` later; Sanbase declares
+        `chat_messages.chat_id` (uuid) -> `chats`, so `telegram_bot_messages.chat_id
+        varchar(255)` holds another kind of chat id (Telegram's), not a chat's uuid
+        stored as text. (The constraint, not its column's type: that is looked up for
+        the few names asked about, not for each of the 15,000 keys at 10k tables.)"""
+        return {
+            (fk.columns[0], fk.ref_table_oid): fk
+            for fk in self.snap.constraints
+            if fk.kind == "f" and fk.ref_table_oid is not None and len(fk.columns) == 1
+        }
+
+    def declared_meaning(self, fk: Constraint) -> tuple[str, str]:
+        """(the referenced column, the type category of the referencing column; '' when
+        that column was not collected) of a key of `declared_meanings`."""
+        column = self.column_by_name.get((fk.table_oid, fk.columns[0]))
+        return fk.ref_columns[0], column.type_category if column is not None else ""
 
     @cached_property
     def inferred_references(self) -> list[Reference]:
@@ -879,9 +884,9 @@ class Facts:
             return None
         if self._spelled_unlike_own_references(table, column, named[0]):
             return None
-        meaning = self.declared_meanings.get((column.name, target.oid))
-        if meaning is not None:
-            meant, stored_as = meaning
+        declared = self.declared_meanings.get((column.name, target.oid))
+        if declared is not None:
+            meant, stored_as = self.declared_meaning(declared)
             if meant != named[0].name:
                 return None
             # declared with the key's kind of type, and this one of another: another id
