@@ -636,6 +636,7 @@ class Facts:
         for table in self.own_tables:  # plain tables and roots, no backups
             columns = self.snap.columns_by_table.get(table.oid, [])
             prefix = table_column_prefix(columns)
+            typed = None  # the table's `<stem>_type` columns, found where first asked
             for column in columns:
                 # a cheap test first: most columns are not references (175,000 at scale)
                 if not column.name.endswith(("id", "Id", "ID")):
@@ -666,7 +667,11 @@ class Facts:
                     if ref := self._prefixed_reference(table, column):
                         found.append(ref)
                     continue
-                if target is None or self._typed_by_sibling(table, column):
+                if target is None:
+                    continue
+                if typed is None:
+                    typed = type_columns(columns)
+                if typed and typed_by_sibling(column, typed):
                     continue
                 reference = self._reference_to(table, column, target)
                 if reference is not None and (
@@ -832,17 +837,6 @@ class Facts:
             if profile is not None and profile.max_length is not None and profile.max_length < 32:
                 return True
         return False
-
-    def _typed_by_sibling(self, table: Table, column: Column) -> bool:
-        """Does the table have a `<stem>_type` (`<stem>Type`, `<stem>type`) beside this
-        `<stem>_id` (`<stem>id`)?"""
-        match = REFERENCE_SUFFIX.match(column.name)
-        siblings = self.snap.columns_by_table[table.oid]
-        if match is None:
-            folded = f"{column.name[:-2]}type"
-            return any(c.name == folded for c in siblings)
-        wanted = (*word_tuple(match.group("stem")), "type")
-        return any(word_tuple(c.name) == wanted for c in siblings)
 
     def _referenced_table(self, table: Table, stem: str) -> Table | None:
         candidates = [t for t in self.tables_by_key.get(stem, []) if t.oid != table.oid]
@@ -2107,6 +2101,25 @@ def reference_stem(name: str) -> str | None:
         return None
     key = table_key(match.group("stem"))
     return key or None
+
+
+def type_columns(columns: list[Column]) -> dict[str, tuple[str, ...]]:
+    """The words of those of a table's columns that may be named as a type (`owner_type`,
+    `ownerType`, `OWNER_TYPE`, `ownertype`), by name. A name whose last word is `type`
+    spells it `type`, `Type` or `TYPE` (any other mix of cases splits into other words),
+    so it has `ype` or `YPE`: a test without splitting the name into words, that 300 of
+    the 175,000 columns pass at 10k tables."""
+    return {c.name: word_tuple(c.name) for c in columns if "ype" in c.name or "YPE" in c.name}
+
+
+def typed_by_sibling(column: Column, typed: dict[str, tuple[str, ...]]) -> bool:
+    """Is there a `<stem>_type` (`<stem>Type`, `<stem>type`) beside this `<stem>_id`
+    (`<stem>id`) among its table's `type_columns`?"""
+    match = REFERENCE_SUFFIX.match(column.name)
+    if match is None:
+        return f"{column.name[:-2]}type" in typed
+    wanted = (*word_tuple(match.group("stem")), "type")
+    return wanted in typed.values()
 
 
 def table_column_prefix(columns: list[Column]) -> str | None:
