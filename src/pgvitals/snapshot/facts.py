@@ -191,6 +191,7 @@ RULE_LOOKUPS = (
     *("names", "constraint_by_name", "declared_references", "index_by_oid"),
     *("own_columns_by_type", "foreign_keys_using_index", "unindexed_references"),
     *("column_fed_by_sequence", "replication_by_table", "sequence_defaults"),
+    *("declared_meanings", "char_columns"),
 )
 
 
