@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 from pgvitals import report as rp
 from pgvitals.connect import connect
 from pgvitals.render.md import relation_line
 from pgvitals.snapshot.collect import collect
+from pgvitals.snapshot.words import word_tuple
 
 SCHEMA = """
 CREATE TABLE teachers (id int PRIMARY KEY);
@@ -32,3 +35,18 @@ def test_declared_and_inferred_relationships(database) -> None:
         "public.teachers (1) --> (0..1) public.profiles  [inferred, teacher_id]"
         " (teacher_id) -> (id)",
     ]
+
+
+def test_a_name_ending_in_the_word_type_spells_ype_or_YPE() -> None:
+    """`type_columns` keeps the names with `ype` or `YPE` only: every name whose last
+    word is `type`, in any mix of cases around any separator, has one of them."""
+    spellings = ["".join(p) for p in itertools.product(*zip("type", "TYPE", strict=True))]
+    names = [
+        f"{head}{spelling}{tail}"
+        for head in ("owner_", "owner", "Owner", "OWNER_", "ownerID", "owner ", "")
+        for spelling in spellings
+        for tail in ("", "_", " ", "__")
+    ]
+    typed = [name for name in names if word_tuple(name)[-1:] == ("type",)]
+    assert {"owner_type", "ownerType", "OWNER_TYPE", "ownerIDType", "owner_type_"} <= set(typed)
+    assert all("ype" in name or "YPE" in name for name in typed)

@@ -177,12 +177,14 @@ def duplicate_columns(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     at it, then drop the other column. pgvitals offers no SQL: merging needs a
     decision about rows where both are set.
     """
+    spelled: dict[str, str] = {}  # by name: names repeat across tables (`created_at`)
     for table in own_tables(snap):
         seen: dict[str, Column] = {}
         for column in snap.columns_by_table.get(table.oid, []):
-            # `_name` is not `name`: the underscores that lead it stay in the key
-            underscores = len(column.name) - len(column.name.lstrip("_"))
-            earlier = seen.setdefault(column.name[:underscores] + snake(column.name), column)
+            word = spelled.get(column.name)
+            if word is None:
+                word = spelled[column.name] = same_word_key(column.name)
+            earlier = seen.setdefault(word, column)
             if earlier is column:
                 continue  # the first column of its name
             evidence: dict[str, object] = {
@@ -196,6 +198,13 @@ def duplicate_columns(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                 f"{column.name!r} and {earlier.name!r} are the same name in another case style",
                 evidence=evidence,
             )
+
+
+def same_word_key(name: str) -> str:
+    """What two names of one column are compared by: snake_case words, with the
+    underscores that lead the name kept (`_name` is not `name`)."""
+    underscores = len(name) - len(name.lstrip("_"))
+    return name[:underscores] + snake(name)
 
 
 # --- mixed-id-strategy ----------------------------------------------------------------
