@@ -114,7 +114,8 @@ def test_an_index_built_on_a_partitioned_table_blocks_writes_to_its_partitions(d
 def test_random_uuid_inserts_leave_btree_leaves_about_ln_2_full(database) -> None:
     # an index grown by random keys is ~69 % full (ln 2) where a rebuild packs it to the
     # fillfactor (90): grown / rebuilt is about 90 / 69 = 1.3. Grown by a sequential key
-    # it is as packed as a rebuild.
+    # it is as packed as a rebuild. 200,000 rows, not fewer: a smaller index is still
+    # settling (60,000 rows gave 1.20-1.29 over 16 runs, 200,000 gave 1.35-1.43).
     def grown_over_rebuilt(admin: psycopg.Connection, index: str) -> float:
         grown = admin.execute("SELECT pg_relation_size(%s::regclass)", [index]).fetchone()
         admin.execute(f"REINDEX INDEX {index}")
@@ -126,8 +127,8 @@ def test_random_uuid_inserts_leave_btree_leaves_about_ln_2_full(database) -> Non
         admin.execute(
             "CREATE TABLE assets (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), n int);"
             "CREATE TABLE orders (id bigserial PRIMARY KEY, n int);"
-            "INSERT INTO assets (n) SELECT g FROM generate_series(1, 60000) g;"
-            "INSERT INTO orders (n) SELECT g FROM generate_series(1, 60000) g"
+            "INSERT INTO assets (n) SELECT g FROM generate_series(1, 200000) g;"
+            "INSERT INTO orders (n) SELECT g FROM generate_series(1, 200000) g"
         )
-        assert 1.2 < grown_over_rebuilt(admin, "assets_pkey") < 1.45
+        assert 1.25 < grown_over_rebuilt(admin, "assets_pkey") < 1.5
         assert grown_over_rebuilt(admin, "orders_pkey") < 1.03
