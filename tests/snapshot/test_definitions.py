@@ -62,3 +62,73 @@ def test_rebuilt_and_deparsed_definitions_match_the_server(database) -> None:
     assert deparsed == {"lowered", "partial"}
     # fixed queries (server, lookups, one per catalog entity) and one deparse batch
     assert snapshot.collection.catalog_queries == 2 + len(catalog_entities()) + 1
+
+
+KEY_SHAPES = """
+CREATE SCHEMA "Mixed Case";
+CREATE SCHEMA elsewhere;
+CREATE TABLE public.parents (id int PRIMARY KEY, code text UNIQUE, "select" int, n int,
+    UNIQUE (code, "select"), UNIQUE (n) DEFERRABLE INITIALLY DEFERRED,
+    UNIQUE ("select") INCLUDE (n));
+CREATE TABLE elsewhere.parents (id int PRIMARY KEY, "ñame" text UNIQUE);
+CREATE TABLE elsewhere.only_here (id bigint PRIMARY KEY);
+CREATE TABLE "Mixed Case"."User" ("Id" int PRIMARY KEY, "select" int);
+CREATE TABLE public.children (
+    id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    parent_id int REFERENCES public.parents,
+    other_parent_id int REFERENCES elsewhere.parents ON DELETE CASCADE,
+    only_id bigint REFERENCES elsewhere.only_here ON UPDATE RESTRICT ON DELETE SET NULL,
+    user_id int REFERENCES "Mixed Case"."User" ON UPDATE CASCADE ON DELETE SET DEFAULT,
+    code text, sel int,
+    FOREIGN KEY (code, sel) REFERENCES public.parents (code, "select") MATCH FULL,
+    FOREIGN KEY (parent_id) REFERENCES public.parents DEFERRABLE,
+    FOREIGN KEY (other_parent_id) REFERENCES elsewhere.parents DEFERRABLE INITIALLY DEFERRED,
+    CHECK (sel > 0));
+ALTER TABLE public.children ADD FOREIGN KEY (sel) REFERENCES public.parents (id) NOT VALID;
+ALTER TABLE public.children ADD CONSTRAINT "Odd ""Name"" key" UNIQUE (code, sel);
+CREATE TABLE public.measures (taken date, parent_id int REFERENCES public.parents,
+    PRIMARY KEY (taken, parent_id)) PARTITION BY RANGE (taken);
+CREATE TABLE public.measures_2026 PARTITION OF public.measures
+    FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+"""
+# PostgreSQL 15+: shapes the query leaves to the server's deparser
+NEWER_KEY_SHAPES = """
+ALTER TABLE public.parents ADD UNIQUE NULLS NOT DISTINCT (code, n);
+ALTER TABLE public.children ADD FOREIGN KEY (code, sel) REFERENCES public.parents (code, "select")
+    ON DELETE SET NULL (sel);
+"""
+
+
+def test_rebuilt_key_definitions_match_the_server(database) -> None:
+    """Primary, unique and foreign keys written from the catalog equal what
+    pg_get_constraintdef prints in the same session: the referenced table named with
+    its schema only when the search path would not find it by name (`parents` is in
+    two schemas), names quoted as the server quotes them, actions, MATCH FULL,
+    deferral and NOT VALID; a referenced table outside the collected schemas too."""
+    database.execute(KEY_SHAPES)
+    with database.admin() as admin:
+        newer = admin.info.server_version >= 150000
+    if newer:
+        database.execute(NEWER_KEY_SHAPES)
+    for schemas in ([], ["public"]):
+        session = connect(database.dsn)
+        try:
+            snapshot = collect(session, schemas, profile=None)
+            keys = [c for c in snapshot.constraints if c.kind in ("p", "u", "f")]
+            served = session.execute(
+                "SELECT oid::int8, pg_get_constraintdef(oid) FROM pg_constraint"
+                " WHERE oid = ANY (%s)",
+                [[c.oid for c in keys]],
+            ).fetchall()
+        finally:
+            session.close()
+        assert {c.oid: c.definition for c in keys} == dict(served)
+        expected = {"p": 7, "u": 6, "f": 10} if not schemas else {"p": 4, "u": 5, "f": 10}
+        if newer:
+            expected = {**expected, "u": expected["u"] + 1, "f": expected["f"] + 1}
+        assert {kind: sum(c.kind == kind for c in keys) for kind in "puf"} == expected
+    definitions = {c.definition for c in keys}
+    assert "FOREIGN KEY (other_parent_id) REFERENCES elsewhere.parents(id) ON DELETE CASCADE" in (
+        definitions
+    )
+    assert "FOREIGN KEY (parent_id) REFERENCES parents(id)" in definitions

@@ -200,11 +200,54 @@ def build_index(
     )
 
 
+# pg_constraint.confupdtype / confdeltype as the deparser writes them ("a", no action: nothing)
+KEY_ACTIONS = {"r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
+
+
+def rebuilt_key_definition(
+    row: Any, names: list[str | None], ref_names: list[str | None], lookups: Lookups
+) -> str | None:
+    """The text pg_get_constraintdef() prints for a primary, unique or foreign key of the
+    shapes constraints.sql leaves to this (it deparses the others); None when a column's
+    name is unknown."""
+    if None in names or None in ref_names:
+        return None
+    quote = lookups.quote
+    keys = ", ".join(map(quote, names))  # type: ignore[arg-type]
+    if row.kind == "p":
+        text = f"PRIMARY KEY ({keys})"
+    elif row.kind == "u":
+        text = f"UNIQUE ({keys})"
+    else:
+        table = quote(row.ref_table)
+        if not row.ref_visible:
+            table = f"{quote(row.ref_schema)}.{table}"
+        text = f"FOREIGN KEY ({keys}) REFERENCES {table}({', '.join(map(quote, ref_names))})"  # type: ignore[arg-type]
+        if row.match_full:
+            text += " MATCH FULL"
+        if row.on_update in KEY_ACTIONS:
+            text += f" ON UPDATE {KEY_ACTIONS[row.on_update]}"
+        if row.on_delete in KEY_ACTIONS:
+            text += f" ON DELETE {KEY_ACTIONS[row.on_delete]}"
+    if row.deferrable:
+        text += " DEFERRABLE"
+    if row.deferred:
+        text += " INITIALLY DEFERRED"
+    if not row.validated:
+        text += " NOT VALID"
+    return text
+
+
 def build_constraint(
     row: Any, columns: ColumnsByPosition, definition: str | None, lookups: Lookups
 ) -> Constraint:
-    """`columns`: the names of the columns of both tables (an unknown one is "?")."""
+    """`columns`: the names of the columns of both tables (an unknown one is "?");
+    `definition`: the deparsed text of a CHECK or EXCLUDE constraint."""
     one, same = lookups.one, lookups.same
+    names = [columns.name(row.table_oid, a) for a in row.key_attnums]
+    ref_names = [columns.name(row.ref_table_oid, a) for a in row.ref_attnums]
+    if row.definition is None and row.kind in ("p", "u", "f"):
+        definition = rebuilt_key_definition(row, names, ref_names, lookups)
     return Constraint(
         oid=row.oid,
         schema=one(row.schema),
@@ -212,7 +255,7 @@ def build_constraint(
         table_oid=one(row.table_oid),
         name=row.name,
         kind=row.kind,
-        columns=same([columns.name(row.table_oid, a) or "?" for a in row.key_attnums]),
+        columns=same([name or "?" for name in names]),
         validated=row.validated,
         inherited=row.inherited,
         definition=row.definition or definition,
@@ -220,7 +263,7 @@ def build_constraint(
         ref_table_oid=one(row.ref_table_oid),
         ref_schema=one(row.ref_schema),
         ref_table=one(row.ref_table),
-        ref_columns=same([columns.name(row.ref_table_oid, a) or "?" for a in row.ref_attnums]),
+        ref_columns=same([name or "?" for name in ref_names]),
         on_delete=row.on_delete,
         on_update=row.on_update,
         comment=row.comment,

@@ -216,6 +216,15 @@ def version_dependent_sql(version_num: int) -> dict[str, str]:
             else "NULL::text"
         ),
         "nulls_not_distinct": "i.indnullsnotdistinct" if version_num >= 150000 else "false",
+        "key_nulls_not_distinct": "ki.indnullsnotdistinct" if version_num >= 150000 else "false",
+        # ON DELETE SET NULL (columns): PostgreSQL 15+
+        "delete_set_columns": (
+            "con.confdelsetcols IS NOT NULL" if version_num >= 150000 else "false"
+        ),
+        # keys WITHOUT OVERLAPS or with a PERIOD, and NOT ENFORCED ones: PostgreSQL 18+
+        "unusual_key": (
+            "con.conperiod OR NOT con.conenforced" if version_num >= 180000 else "false"
+        ),
         "membership_inherits": "m.inherit_option" if version_num >= 160000 else "r.rolinherit",
         # PostgreSQL 18 sets attnotnull for a NOT NULL constraint added NOT VALID too,
         # whose column may still hold NULLs (and which ADD PRIMARY KEY refuses)
