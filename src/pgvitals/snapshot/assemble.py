@@ -30,8 +30,7 @@ class Lookups:
     text_oid: int
     varchar_oid: int
     quoted: dict[str, str] = field(default_factory=dict)  # a cache: names repeat a lot
-    # one object per value that repeats across 100,000s of objects (see `one`, `same`)
-    values: dict[Any, Any] = field(default_factory=dict)
+    # one list per list of values that repeats across 100,000s of objects (see `same`)
     lists: dict[tuple[Any, ...], list[Any]] = field(default_factory=dict)
 
     @classmethod
@@ -47,10 +46,6 @@ class Lookups:
             else:
                 types[name] = oid
         return cls(opclasses, collations, frozenset(keywords), types["text"], types["varchar"])
-
-    def one(self, value: T) -> T:
-        """The object kept for this value (schema and table names, methods, oids)."""
-        return self.values.setdefault(value, value)
 
     def same(self, items: list[T]) -> list[T]:
         """The list kept for these items (operator classes, sort options, column names);
@@ -165,14 +160,16 @@ def build_index(
     else:
         definition, predicate = None, None
         key_definitions = [lookups.quote(name) if name else None for name in key_columns]
-    one, same = lookups.one, lookups.same
+    same = lookups.same
+    # the row's repeated values (names, oids, arrays) are one object each already
+    # (collect.one_copy_each); the lists made here are made one
     return Index(
         oid=row.oid,
-        schema=one(row.schema),
-        table=one(row.table),
-        table_oid=one(row.table_oid),
+        schema=row.schema,
+        table=row.table,
+        table_oid=row.table_oid,
         name=row.name,
-        method=one(row.method),
+        method=row.method,
         is_unique=row.is_unique,
         is_primary=row.is_primary,
         is_valid=row.is_valid,
@@ -183,7 +180,7 @@ def build_index(
         predicate_tree=row.predicate_tree,
         opclasses=same([lookups.opclasses.get(o, ("?", False, 0))[0] for o in row.opclass_oids]),
         collations=same([lookups.collations.get(o) for o in row.collation_oids]),
-        sort_options=same(list(row.sort_options)),
+        sort_options=row.sort_options,
         predicate=predicate,
         definition=definition,
         constraint_name=row.constraint_name,
@@ -196,7 +193,7 @@ def build_index(
         comment=row.comment,
         is_replica_identity=row.is_replica_identity,
         rows_estimate=row.rows_estimate,
-        reloptions=same(list(row.reloptions)),
+        reloptions=row.reloptions,
     )
 
 
@@ -243,16 +240,16 @@ def build_constraint(
 ) -> Constraint:
     """`columns`: the names of the columns of both tables (an unknown one is "?");
     `definition`: the deparsed text of a CHECK or EXCLUDE constraint."""
-    one, same = lookups.one, lookups.same
+    same = lookups.same  # the row's names and oids are one object each already
     names = [columns.name(row.table_oid, a) for a in row.key_attnums]
     ref_names = [columns.name(row.ref_table_oid, a) for a in row.ref_attnums]
     if row.definition is None and row.kind in ("p", "u", "f"):
         definition = rebuilt_key_definition(row, names, ref_names, lookups)
     return Constraint(
         oid=row.oid,
-        schema=one(row.schema),
-        table=one(row.table),
-        table_oid=one(row.table_oid),
+        schema=row.schema,
+        table=row.table,
+        table_oid=row.table_oid,
         name=row.name,
         kind=row.kind,
         columns=same([name or "?" for name in names]),
@@ -260,9 +257,9 @@ def build_constraint(
         inherited=row.inherited,
         definition=row.definition or definition,
         index_oid=row.index_oid,
-        ref_table_oid=one(row.ref_table_oid),
-        ref_schema=one(row.ref_schema),
-        ref_table=one(row.ref_table),
+        ref_table_oid=row.ref_table_oid,
+        ref_schema=row.ref_schema,
+        ref_table=row.ref_table,
         ref_columns=same([name or "?" for name in ref_names]),
         on_delete=row.on_delete,
         on_update=row.on_update,
