@@ -18,7 +18,6 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, fields, is_dataclass
 from functools import partial
 from importlib import resources
-from operator import attrgetter
 from typing import Any, TypeVar
 
 import psycopg
@@ -338,11 +337,12 @@ class Collector:
         finally:
             if not (self.connection.closed or self.connection.broken):
                 self.connection.isolation_level = None
-        catalog["columns"] = in_table_order(catalog["columns"], catalog["tables"])
+        by_position = ColumnsByPosition(catalog["columns"])
+        # queries/columns.sql sends them unsorted
+        catalog["columns"] = by_position.in_order_of(catalog["tables"])
         schema_rows, tables, columns = catalog["schemas"], catalog["tables"], catalog["columns"]
         constraint_rows, index_rows = catalog["constraints"], catalog["indexes"]
         sequences = catalog["sequences"]
-        by_position = ColumnsByPosition(columns)
         complex_indexes = {r.oid for r in index_rows if not rebuildable(r, by_position, lookups)}
         ready = Ready({}, {}, complex_indexes)
         profiles: list[TableProfile] = []
@@ -1648,24 +1648,6 @@ def sentinel_test(column: Column) -> str | None:
     if column.type_name == "uuid":
         return f"= '{NIL_UUID}'"
     return "= ''" if column.type_category == "S" else None
-
-
-BY_POSITION = attrgetter("position")
-
-
-def in_table_order(columns: list[Column], tables: list[Table]) -> list[Column]:
-    """The columns table by table in the tables' order (by schema and name), each table's
-    by position, as the snapshot keeps them; queries/columns.sql sends them unsorted."""
-    by_table: dict[int, list[Column]] = {}
-    for column in columns:
-        by_table.setdefault(column.table_oid, []).append(column)
-    ordered: list[Column] = []
-    for table in tables:
-        ordered += sorted(by_table.pop(table.oid, ()), key=BY_POSITION)
-    # a relation among the columns' and not the tables' (none: both read one snapshot)
-    for table_columns in sorted(by_table.values(), key=lambda c: (c[0].schema, c[0].table)):
-        ordered += sorted(table_columns, key=BY_POSITION)
-    return ordered
 
 
 def one_copy_each(
