@@ -35,7 +35,6 @@ from pgvitals.snapshot.facts import (
     distinct_values,
     keep_first,
     leads_with,
-    same_definition,
 )
 from pgvitals.snapshot.model import Index, Snapshot, Table
 
@@ -241,14 +240,14 @@ ON_ACTION = {"a": "no action", "r": "restrict", "c": "cascade", "n": "set null",
 
 def duplicate_copies(snap: Snapshot) -> list[tuple[Index, Index]]:
     """(copy, the index to keep instead) for each index that duplicates another."""
-    groups: dict[tuple[object, ...], list[Index]] = {}
-    for index in snap.indexes:
-        if index.is_valid:
-            groups.setdefault(same_definition(index), []).append(index)
+    identical = snap.facts.identical_indexes  # most indexes have no twin, and are not there
+    grouped: set[int] = set()
     copies = []
-    for group in groups.values():
-        if len(group) == 1:
-            continue  # most indexes: nothing else is defined the same
+    for index in snap.indexes:
+        if index.oid not in identical or index.oid in grouped:
+            continue
+        group = [index, *identical[index.oid]]  # the first of its group met here
+        grouped.update(member.oid for member in group)
         keeper, *others = sorted(group, key=keep_first)
         # two attached copies mean two duplicate parent indexes: reported on the parent
         copies += [(other, keeper) for other in others if other.parent_index_oid is None]

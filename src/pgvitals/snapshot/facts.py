@@ -384,8 +384,9 @@ class Facts:
 
     @cached_property
     def identical_indexes(self) -> dict[int, list[Index]]:
-        """Per valid index (by oid): the other valid indexes of its table with the same
-        definition (`same_definition`), uniqueness aside."""
+        """Per valid index that has any (by oid): the other valid indexes of its table
+        with the same definition (`same_definition`), uniqueness aside, in the snapshot's
+        order. Most indexes have none, and are left out."""
         groups: dict[tuple[object, ...], list[Index]] = defaultdict(list)
         for index in self.snap.indexes:
             if index.is_valid:
@@ -393,6 +394,7 @@ class Facts:
         return {
             index.oid: [other for other in group if other.oid != index.oid]
             for group in groups.values()
+            if len(group) > 1
             for index in group
         }
 
