@@ -985,14 +985,16 @@ def over_indexed_table(snap: Snapshot, opts: OverIndexedOptions) -> Iterator[Dra
         ]
         if not indexes:
             continue
-        sizes = [facts.index_bytes(index) for index in indexes]
-        index_bytes = None if None in sizes else sum(s for s in sizes if s is not None)
         table_bytes = (
             sum(leaf.table_bytes or 0 for leaf in facts.leaves_by_root.get(table.oid, []))
             if table.kind == "p"
             else table.table_bytes
         )
         too_many = len(optional) >= opts.max_indexes
+        if not too_many and not table_bytes:
+            continue  # few indexes, and no size to weigh theirs against: not summed
+        sizes = [facts.index_bytes(index) for index in indexes]
+        index_bytes = None if None in sizes else sum(s for s in sizes if s is not None)
         too_big = (
             index_bytes is not None
             and table_bytes
