@@ -334,7 +334,9 @@ def partition_roots(snap: Snapshot) -> dict[str, str]:
     return roots
 
 
-@dataclass(frozen=True, slots=True)  # one per table or reference: no __dict__ each
+# One per table or reference, built by the 10,000s: slots, not a __dict__ each, and not
+# frozen, whose __init__ sets each field through object.__setattr__ (5x the cost).
+@dataclass(slots=True)
 class Relationship:
     """A foreign key, declared or inferred from names: `child` rows point at one
     `parent` row."""
@@ -443,7 +445,9 @@ def relationship(
 # --- index coverage and activity -----------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)  # one per table or reference: no __dict__ each
+# One per table or reference, built by the 10,000s: slots, not a __dict__ each, and not
+# frozen, whose __init__ sets each field through object.__setattr__ (5x the cost).
+@dataclass(slots=True)
 class IndexCoverage:
     table: str  # qualified name
     schema: str
@@ -556,7 +560,9 @@ def coverage_totals(coverage: list[IndexCoverage]) -> CoverageTotals:
     )
 
 
-@dataclass(frozen=True, slots=True)  # one per table or reference: no __dict__ each
+# One per table or reference, built by the 10,000s: slots, not a __dict__ each, and not
+# frozen, whose __init__ sets each field through object.__setattr__ (5x the cost).
+@dataclass(slots=True)
 class TableActivity:
     """A table's life in the statistics window; a partitioned table's counters are
     its partitions' summed (its partitions have no line of their own)."""
@@ -645,13 +651,15 @@ def table_activity(snap: Snapshot, findings: Iterable[Finding] = ()) -> list[Tab
             )
         )
     busiest = max((row.writes + row.scans for row in rows), default=0)
-    classified = [classify(row, problems.get(row.table, []), busiest) for row in rows]
-    return sorted(classified, key=lambda a: (-a.writes, -a.scans, a.schema, a.name))
+    for row in rows:  # each row's class needs the busiest of all
+        row.activity, row.reason = classify(row, problems.get(row.table, []), busiest)
+    return sorted(rows, key=lambda a: (-a.writes, -a.scans, a.schema, a.name))
 
 
-def classify(row: TableActivity, problems: list[str], busiest: int) -> TableActivity:
+def classify(row: TableActivity, problems: list[str], busiest: int) -> tuple[str, str]:
+    """The row's class (one of ACTIVITY_CLASSES, "" without counters) and why."""
     if row.inserts is None:
-        return classified(row, "", "no counters")
+        return "", "no counters"
     if row.inserts and row.rows == 0:
         activity, reason = CLEARED, f"{row.inserts:,} rows inserted, none remain"
     elif row.writes == 0 and not row.seq_tup_read and not row.idx_scans:
@@ -662,17 +670,7 @@ def classify(row: TableActivity, problems: list[str], busiest: int) -> TableActi
         activity, reason = HIGH_ACTIVITY, f"{row.writes:,} writes, {row.scans:,} scans"
     else:
         activity, reason = MODERATE, f"{row.writes:,} writes, {row.scans:,} scans"
-    return classified(row, activity, reason)
-
-
-# TableActivity's fields before its last two (activity, reason), read at once
-_UNCLASSIFIED = operator.attrgetter(*[f.name for f in dataclasses.fields(TableActivity)][:-2])
-
-
-def classified(row: TableActivity, activity: str, reason: str) -> TableActivity:
-    """`row` with its class: dataclasses.replace, without its walk of dataclasses.fields()
-    for each of the 10,000s of rows."""
-    return TableActivity(*_UNCLASSIFIED(row), activity, reason)
+    return activity, reason
 
 
 # --- what was not checked ------------------------------------------------------------

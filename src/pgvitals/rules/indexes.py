@@ -35,7 +35,6 @@ from pgvitals.snapshot.facts import (
     distinct_values,
     keep_first,
     leads_with,
-    same_definition,
 )
 from pgvitals.snapshot.model import Index, Snapshot, Table
 
@@ -241,14 +240,14 @@ ON_ACTION = {"a": "no action", "r": "restrict", "c": "cascade", "n": "set null",
 
 def duplicate_copies(snap: Snapshot) -> list[tuple[Index, Index]]:
     """(copy, the index to keep instead) for each index that duplicates another."""
-    groups: dict[tuple[object, ...], list[Index]] = {}
-    for index in snap.indexes:
-        if index.is_valid:
-            groups.setdefault(same_definition(index), []).append(index)
+    identical = snap.facts.identical_indexes  # most indexes have no twin, and are not there
+    grouped: set[int] = set()
     copies = []
-    for group in groups.values():
-        if len(group) == 1:
-            continue  # most indexes: nothing else is defined the same
+    for index in snap.indexes:
+        if index.oid not in identical or index.oid in grouped:
+            continue
+        group = [index, *identical[index.oid]]  # the first of its group met here
+        grouped.update(member.oid for member in group)
         keeper, *others = sorted(group, key=keep_first)
         # two attached copies mean two duplicate parent indexes: reported on the parent
         copies += [(other, keeper) for other in others if other.parent_index_oid is None]
@@ -986,14 +985,16 @@ def over_indexed_table(snap: Snapshot, opts: OverIndexedOptions) -> Iterator[Dra
         ]
         if not indexes:
             continue
-        sizes = [facts.index_bytes(index) for index in indexes]
-        index_bytes = None if None in sizes else sum(s for s in sizes if s is not None)
         table_bytes = (
             sum(leaf.table_bytes or 0 for leaf in facts.leaves_by_root.get(table.oid, []))
             if table.kind == "p"
             else table.table_bytes
         )
         too_many = len(optional) >= opts.max_indexes
+        if not too_many and not table_bytes:
+            continue  # few indexes, and no size to weigh theirs against: not summed
+        sizes = [facts.index_bytes(index) for index in indexes]
+        index_bytes = None if None in sizes else sum(s for s in sizes if s is not None)
         too_big = (
             index_bytes is not None
             and table_bytes
@@ -1181,8 +1182,13 @@ def index_bloat(snap: Snapshot, opts: BloatOptions) -> Iterator[Draft]:
     are that size again within a pass of a rebuild, which would only cost its I/O.
     Info, no fix, the counters in the evidence.
     """
+    estimated_only = not snap.measures  # no --exact-bloat: every size is the catalog's
     for index in snap.indexes:
         if not index.is_valid:
+            continue
+        if estimated_only and index.bytes is not None and index.bytes < opts.ignore_below_bytes:
+            # smaller than the least bloat reported, so holding less: not estimated (most
+            # indexes, 37,000 at 10k tables, whose columns would each be looked up)
             continue
         bloat = _bloat.index_bloat(snap, index)
         if bloat is None or bloat.ratio < opts.min_ratio or bloat.bytes < opts.ignore_below_bytes:

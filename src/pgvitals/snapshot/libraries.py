@@ -506,12 +506,20 @@ def library_objects(snap: Snapshot) -> LibraryObjects:
     by_name: dict[tuple[str, str, str], str] = {}
     # (schema, prefix, library): several share a schema
     found: list[tuple[str, str, Library]] = []
+    # a prefixed library whose anchor needs a column no table has is nowhere: left out
+    # before the walk (Spring Session's anchor, its prefix alone, would have every
+    # table's columns looked at)
+    prefixed = [
+        (ending, library)
+        for ending, library in PREFIXED
+        if library.tables[library.anchor] <= snap.facts.column_names
+    ]
     for table in snap.tables:
         for library in BY_ANCHOR.get(table.name, ()):
             if has(table, library.tables[table.name]):
                 found.append((table.schema, "", library))
                 break  # one library per table (pg-boss before and after 10)
-        for ending, library in PREFIXED:
+        for ending, library in prefixed:
             if table.name.endswith(ending) and has(table, library.tables[library.anchor]):
                 found.append((table.schema, table.name[: len(table.name) - len(ending)], library))
     # table oid -> its library and the index names it gives (under the prefix found)
