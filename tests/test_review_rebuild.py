@@ -12,6 +12,7 @@ from pgvitals.review.rebuild import failures, rebuild
 from pgvitals.review.run import run_one
 from pgvitals.snapshot.collect import collect
 from pgvitals.snapshot.model import Snapshot
+from tests.corpus import needs_corpus
 from tests.helpers import pgvitals, valid_report
 from tests.test_diff import sibling_database
 from tests.test_review import not_checked, review, write
@@ -168,6 +169,7 @@ def test_a_rebuilt_snapshot_has_the_schema_it_was_taken_of(database) -> None:
     ]
 
 
+@needs_corpus
 @pytest.mark.parametrize("name", ["pagila", "chinook", "lago"])
 def test_corpus_schemas_rebuild_without_drift(corpus_copy, name: str) -> None:
     """Real schemas: what is rebuilt has no drift; what is not is named (pagila: its
