@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
-from pgvitals.snapshot.model import Column, Constraint, Index, Table
+from pgvitals.snapshot.model import Column, Constraint, Index
 
 T = TypeVar("T")
 SAFE_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
@@ -85,20 +85,6 @@ class ColumnsByPosition:
             if missing >= 0:
                 slots.extend([None] * (missing + 1))
             slots[column.position] = column
-
-    def in_order_of(self, tables: list[Table]) -> list[Column]:
-        """The columns table by table in the order of `tables`, each table's by position
-        (as the snapshot keeps them); a table's columns that `tables` lacks (none: they
-        are read in one snapshot of the catalogs) come last, by schema and name."""
-        ordered: list[Column] = []
-        slots = self.by_table
-        for table in tables:
-            ordered += filter(None, slots.get(table.oid, ()))
-        listed = {table.oid for table in tables}
-        unlisted = [filter(None, s) for oid, s in slots.items() if oid not in listed]
-        for table_columns in sorted(map(list, unlisted), key=lambda c: (c[0].schema, c[0].table)):
-            ordered += table_columns
-        return ordered
 
     def get(self, table_oid: int, position: int) -> Column | None:
         slots = self.by_table.get(table_oid)

@@ -337,12 +337,10 @@ class Collector:
         finally:
             if not (self.connection.closed or self.connection.broken):
                 self.connection.isolation_level = None
-        by_position = ColumnsByPosition(catalog["columns"])
-        # queries/columns.sql sends them unsorted
-        catalog["columns"] = by_position.in_order_of(catalog["tables"])
         schema_rows, tables, columns = catalog["schemas"], catalog["tables"], catalog["columns"]
         constraint_rows, index_rows = catalog["constraints"], catalog["indexes"]
         sequences = catalog["sequences"]
+        by_position = ColumnsByPosition(columns)
         complex_indexes = {r.oid for r in index_rows if not rebuildable(r, by_position, lookups)}
         ready = Ready({}, {}, complex_indexes)
         profiles: list[TableProfile] = []

@@ -2,11 +2,15 @@
 -- every level of a domain over a domain (Boundary's wt_target_alias over wt_alias
 -- over citext): typbasetype names only the next one.
 -- pg_stats only shows what this role may read, so null_frac may be NULL.
--- The rows come unsorted: collect.py puts them in the tables' order (sorting 175,000
--- wide rows here took a quarter of the query's time at 10,000 tables, and held them
--- all in memory before the first was sent). They carry text, not 64-byte `name` values.
+-- The relations are chosen and ranked in name order once; the 100,000s of column
+-- rows are then sorted by that rank and carry text, not 64-byte `name` values.
+-- The sort stays here although it is a quarter of the query's time (0.2 s of server
+-- CPU at 10,000 tables): the objects made of the rows then lie in memory in the order
+-- every rule walks them, and the analysis takes a fifth less time than when the
+-- client put rows read unsorted in order (2.25 against 1.80 s of CPU at 10k).
 WITH RECURSIVE rel AS (
-  SELECT c.oid, n.nspname, c.relname, c.relkind
+  SELECT c.oid, n.nspname, c.relname, c.relkind,
+         pg_catalog.row_number() OVER (ORDER BY n.nspname, c.relname) AS rank
     FROM pg_catalog.pg_class c
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
    WHERE c.relkind IN ('r', 'p', 'm', 'f')
@@ -60,3 +64,4 @@ SELECT a.attrelid::int8 AS table_oid,
          ON st.schemaname = c.nspname AND st.tablename = c.relname AND st.attname = a.attname
         AND st.inherited = (c.relkind = 'p')
  WHERE a.attnum > 0 AND NOT a.attisdropped
+ ORDER BY c.rank, a.attnum
