@@ -29,6 +29,9 @@ SELECT con.oid::int8 AS oid,
        CASE WHEN con.contype IN ('p', 'u')
                  AND (ki.indnatts > ki.indnkeyatts OR @@key_nulls_not_distinct@@)
               OR con.contype = 'f' AND (con.confmatchtype = 'p' OR @@delete_set_columns@@)
+              -- a table outside those collected: its column names are read later, if
+              -- they can be
+              OR con.contype = 'f' AND NOT EXISTS (SELECT FROM rel WHERE rel.oid = con.confrelid)
               OR @@unusual_key@@
             THEN pg_catalog.pg_get_constraintdef(con.oid) END AS definition,
        nullif(con.conindid, 0)::int8 AS index_oid,
