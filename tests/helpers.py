@@ -1,4 +1,4 @@
-"""Running the real `pgvitals` command, as a user would."""
+"""Running the real `pgvitals` command, as a user would; collecting a snapshot as it does."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from typing import Any
 
 import jsonschema
 
+from pgvitals.connect import connect
 from pgvitals.render.json import report_schema
+from pgvitals.snapshot.collect import Opener, collect
+from pgvitals.snapshot.model import Snapshot
 
 
 @dataclass
@@ -66,3 +69,12 @@ def not_run(checks: list[Any]) -> list[Any]:
         )
 
     return [c for c in checks if field(c, "status") != "ran" and not no_statements(c)]
+
+
+def collected(dsn: str, schemas: tuple[str, ...] = (), sibling: Opener | None = None) -> Snapshot:
+    """The catalogs of `dsn` (no rows read), on a session of pgvitals' own kind."""
+    session = connect(dsn)
+    try:
+        return collect(session, schemas, profile=None, sibling=sibling)
+    finally:
+        session.close()

@@ -12,7 +12,7 @@ import psycopg
 
 from pgvitals.connect import connect
 from pgvitals.snapshot.collect import BESIDE, collect
-from pgvitals.snapshot.model import Snapshot
+from tests.helpers import collected
 
 SCHEMA = """
 CREATE SCHEMA "Mixed Case";
@@ -24,14 +24,6 @@ SELECT setval('counter', 41);
 """
 
 
-def collected(dsn: str, sibling=None) -> Snapshot:
-    session = connect(dsn)
-    try:
-        return collect(session, profile=None, sibling=sibling)
-    finally:
-        session.close()
-
-
 def test_the_second_session_reads_what_one_session_reads(database) -> None:
     database.execute(SCHEMA)
     opened: list[psycopg.Connection] = []
@@ -40,7 +32,7 @@ def test_the_second_session_reads_what_one_session_reads(database) -> None:
         opened.append(connect(database.dsn))
         return opened[-1]
 
-    alone, beside = collected(database.dsn), collected(database.dsn, sibling)
+    alone, beside = collected(database.dsn), collected(database.dsn, sibling=sibling)
     assert len(opened) == 1 and opened[0].closed  # it was used, and closed after
     assert "columns" in BESIDE
     assert [c.qualname for c in beside.columns] == [c.qualname for c in alone.columns]
@@ -66,7 +58,7 @@ def test_the_second_session_reads_the_sequence_positions(database, tmp_path) -> 
             opened[-1].pgconn.trace(os.dup(out.fileno()))
         return opened[-1]
 
-    snapshot = collected(database.dsn, sibling)
+    snapshot = collected(database.dsn, sibling=sibling)
     assert opened[0].closed
     assert {s.name: s.last_value for s in snapshot.sequences}["counter"] == 41
     sent = trace.read_text()
@@ -93,7 +85,7 @@ def test_positions_are_read_on_the_first_session_when_the_second_fails(database)
         opened[-1].transaction = then_lost  # type: ignore[method-assign]
         return opened[-1]
 
-    snapshot = collected(database.dsn, sibling)
+    snapshot = collected(database.dsn, sibling=sibling)
     assert {s.name: s.last_value for s in snapshot.sequences}["counter"] == 41
     assert snapshot.collection.interrupted is None and not snapshot.collection.skipped
 
@@ -108,7 +100,7 @@ def test_the_second_session_sees_the_catalogs_as_the_first_did(database) -> None
             admin.execute('CREATE TABLE late ("added later" int)')
         return connect(database.dsn)
 
-    snapshot = collected(database.dsn, sibling)
+    snapshot = collected(database.dsn, sibling=sibling)
     assert "public.late" not in {t.qualname for t in snapshot.tables}
     assert not [c for c in snapshot.columns if c.table == "late"]
     assert {c.table for c in snapshot.columns} == {'Weird"Name', "lessons"}
@@ -120,7 +112,7 @@ def test_no_second_session_to_be_had_reads_everything_on_the_first(database) -> 
     def refused() -> psycopg.Connection:
         raise psycopg.OperationalError("FATAL: sorry, too many clients already")
 
-    snapshot = collected(database.dsn, refused)
+    snapshot = collected(database.dsn, sibling=refused)
     assert snapshot.columns == collected(database.dsn).columns
     assert snapshot.collection.interrupted is None and not snapshot.collection.skipped
 

@@ -4,8 +4,7 @@ columns added later sit elsewhere in pg_attribute than their table's first ones.
 
 from __future__ import annotations
 
-from pgvitals.connect import connect
-from pgvitals.snapshot.collect import collect
+from tests.helpers import collected
 
 SCHEMA = """
 CREATE SCHEMA zeta;
@@ -23,11 +22,7 @@ ALTER TABLE public.lower ADD COLUMN added_last text;
 
 def test_columns_come_table_by_table_in_name_order_and_by_position(database) -> None:
     database.execute(SCHEMA)
-    session = connect(database.dsn)
-    try:
-        snap = collect(session, profile=None)
-    finally:
-        session.close()
+    snap = collected(database.dsn)
     assert [(c.schema, c.table, c.name) for c in snap.columns] == [
         ("public", "Upper", "id"),
         ("public", "Upper", "added_late"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pgvitals.connect import connect
 from pgvitals.snapshot.collect import catalog_entities, collect
+from tests.helpers import collected
 
 SHAPES = """
 CREATE SCHEMA "Mixed Case";
@@ -37,11 +38,7 @@ CREATE INDEX measures_user ON measures ("user", taken);
 
 def test_rebuilt_and_deparsed_definitions_match_the_server(database) -> None:
     database.execute(SHAPES)
-    session = connect(database.dsn)
-    try:
-        snapshot = collect(session, profile=None)
-    finally:
-        session.close()
+    snapshot = collected(database.dsn)
     with database.admin() as admin:
         for index in snapshot.indexes:
             expected = admin.execute(

@@ -5,10 +5,9 @@ from __future__ import annotations
 import itertools
 
 from pgvitals import report as rp
-from pgvitals.connect import connect
 from pgvitals.render.md import relation_line
-from pgvitals.snapshot.collect import collect
 from pgvitals.snapshot.words import word_tuple
+from tests.helpers import collected
 
 SCHEMA = """
 CREATE TABLE teachers (id int PRIMARY KEY);
@@ -20,11 +19,7 @@ CREATE TABLE notes (id int PRIMARY KEY, teacher_id int);
 
 def test_declared_and_inferred_relationships(database) -> None:
     database.execute(SCHEMA)
-    session = connect(database.dsn)
-    try:
-        snap = collect(session, profile=None)
-    finally:
-        session.close()
+    snap = collected(database.dsn)
     inferred = {(r.table.name, tuple(r.column_names)) for r in snap.facts.inferred_references}
     assert inferred == {("profiles", ("teacher_id",)), ("notes", ("teacher_id",))}
     lines = [relation_line(r) for r in rp.relationships(snap)]
