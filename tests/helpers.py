@@ -14,7 +14,7 @@ import jsonschema
 
 from pgvitals.connect import connect
 from pgvitals.render.json import report_schema
-from pgvitals.snapshot.collect import Opener, collect
+from pgvitals.snapshot.collect import Opener, ProfileBudget, collect
 from pgvitals.snapshot.model import Snapshot
 
 
@@ -71,10 +71,16 @@ def not_run(checks: list[Any]) -> list[Any]:
     return [c for c in checks if field(c, "status") != "ran" and not no_statements(c)]
 
 
-def collected(dsn: str, schemas: tuple[str, ...] = (), sibling: Opener | None = None) -> Snapshot:
-    """The catalogs of `dsn` (no rows read), on a session of pgvitals' own kind."""
+def collected(
+    dsn: str,
+    schemas: tuple[str, ...] = (),
+    sibling: Opener | None = None,
+    profile: ProfileBudget | None = None,
+) -> Snapshot:
+    """A snapshot of `dsn` taken on a session of pgvitals' own kind: its catalogs, and its
+    rows only when given a `profile` budget."""
     session = connect(dsn)
     try:
-        return collect(session, schemas, profile=None, sibling=sibling)
+        return collect(session, schemas, profile=profile, sibling=sibling)
     finally:
         session.close()

@@ -6,14 +6,13 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from pgvitals.connect import connect
 from pgvitals.diff import identity, match_all, schema_drift
 from pgvitals.review.rebuild import failures, rebuild
 from pgvitals.review.run import run_one
-from pgvitals.snapshot.collect import collect
+from pgvitals.snapshot.collect import ProfileBudget
 from pgvitals.snapshot.model import Snapshot
 from tests.corpus import needs_corpus
-from tests.helpers import pgvitals, valid_report
+from tests.helpers import collected, pgvitals, valid_report
 from tests.test_diff import sibling_database
 from tests.test_review import not_checked, review, write
 
@@ -58,14 +57,6 @@ CREATE TABLE refunds (id bigint PRIMARY KEY, order_id int);
 ALTER TABLE refunds ADD CONSTRAINT refunds_order FOREIGN KEY (order_id) REFERENCES orders (id);
 ALTER TABLE "Weird.Schema"."Tab""le ü" ADD COLUMN note text;
 """
-
-
-def take(dsn: str) -> Snapshot:
-    session = connect(dsn)
-    try:
-        return collect(session)
-    finally:
-        session.close()
 
 
 def rules_objects(run) -> set[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
@@ -143,11 +134,11 @@ def test_a_snapshot_base_has_no_planner_to_bound_a_backfill(database, tmp_path) 
 def rebuilt_drift(source: str, target: str) -> tuple[list, list[str]]:
     """Rebuild the snapshot of `source` into the empty database `target`: the schema
     drift between the two, and what was not rebuilt."""
-    before = take(source)
+    before = collected(source, profile=ProfileBudget())
     steps, missing = rebuild(before)
     with psycopg.connect(target, autocommit=True) as session:
         missing += failures(steps, lambda statement: run_one(session, statement))
-    after = take(target)
+    after = collected(target, profile=ProfileBudget())
     drift = schema_drift(
         before, after, match_all(before, after, identity(before.server, after.server))
     )
@@ -204,7 +195,9 @@ def test_hostile_names_are_quoted(database) -> None:
 
 
 def test_the_rebuild_names_extensions_the_review_server_lacks(database) -> None:
-    steps, missing = rebuild(take(database.dsn), available=frozenset())
+    steps, missing = rebuild(
+        collected(database.dsn, profile=ProfileBudget()), available=frozenset()
+    )
     assert [m.text for m in missing] == ["extension plpgsql: the review's server does not have it"]
     assert not any("EXTENSION" in step.sql for step in steps)
 
@@ -224,8 +217,8 @@ def test_a_function_revoked_from_public_is_rebuilt_revoked(database) -> None:
     )
     with sibling_database(database, "rebuilt") as target:
         _, missing = rebuilt_drift(database.dsn, target)
-        after = take(target)
-    before = take(database.dsn)
+        after = collected(target, profile=ProfileBudget())
+    before = collected(database.dsn, profile=ProfileBudget())
 
     def granted(snapshot: Snapshot) -> list[tuple[str, str, list[str]]]:
         return sorted((p.name, p.grantee, p.privileges) for p in snapshot.privileges

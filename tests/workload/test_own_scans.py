@@ -13,10 +13,11 @@ import time
 from pgvitals.connect import connect
 from pgvitals.engine import analyse
 from pgvitals.rules.indexes import SeqScanOptions, heavily_scanned, sequential_scans
-from pgvitals.snapshot.collect import collect
+from pgvitals.snapshot.collect import ProfileBudget, collect
 from pgvitals.snapshot.io import from_dict, to_json
 from pgvitals.snapshot.model import Snapshot
 from tests.conftest import Database
+from tests.helpers import collected
 
 RULE = "seq-scan-heavy-table"
 RUNS = 21  # the finding needs 20 scans: the last run sees the 20 before it
@@ -70,17 +71,9 @@ def run_check(database: Database, runs: int) -> Snapshot:
             while seq_scans(database) < number + app_scans(database):
                 assert time.monotonic() < deadline, "the earlier runs' scans were not flushed"
                 time.sleep(0.05)
-        snapshot = collect_once(dsn)
+        snapshot = collected(dsn, profile=ProfileBudget())
     assert snapshot is not None
     return snapshot
-
-
-def collect_once(dsn: str) -> Snapshot:
-    session = connect(dsn)
-    try:
-        return collect(session)
-    finally:
-        session.close()
 
 
 _app_scans: dict[str, int] = {}
@@ -172,7 +165,7 @@ def test_a_run_that_may_switch_counting_off_adds_to_neither_counter(
     load_and_reset(stats_database, 5000, statements_first=False)
     scan_by_application(stats_database, 25)
     for _ in range(3):
-        snapshot = collect_once(stats_database.dsn)
+        snapshot = collected(stats_database.dsn, profile=ProfileBudget())
         assert snapshot.collection.own_reads_counted is False
     (finding,) = found(snapshot)
     assert finding.evidence["seq_scan"] == 25
@@ -197,7 +190,7 @@ def test_earlier_counted_runs_are_all_left_out_by_one_that_counts_nothing(
     while seq_scans(stats_database) < 28:
         assert time.monotonic() < deadline, "the earlier runs' scans were not flushed"
         time.sleep(0.05)
-    snapshot = collect_once(stats_database.dsn)
+    snapshot = collected(stats_database.dsn, profile=ProfileBudget())
     (finding,) = found(snapshot)
     assert finding.evidence["seq_scan"] == 28
     assert finding.evidence["seq_scan_by_pgvitals"] == 3
@@ -210,7 +203,7 @@ def test_without_pg_stat_statements_a_run_that_counts_nothing_says_nothing_of_it
     with database.admin() as admin:
         admin.execute("SELECT pg_stat_reset()")
     scan_by_application(database, 25)
-    snapshot = collect_once(database.dsn)  # a superuser
+    snapshot = collected(database.dsn, profile=ProfileBudget())  # a superuser
     (finding,) = found(snapshot)
     assert finding.evidence["seq_scan"] == 25
     assert "seq_scan_by_pgvitals" not in finding.evidence
