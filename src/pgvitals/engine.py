@@ -6,13 +6,14 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pgvitals.config import Config, ConfigError
 from pgvitals.findings import Category, Finding, Located, Severity
 from pgvitals.rules import REGISTRY, Rule
-from pgvitals.rules._api import NO_ROWS, ROWS_OPTIONAL, ROWS_REQUIRED, complete
+from pgvitals.rules._api import NO_ROWS, ROWS_OPTIONAL, ROWS_REQUIRED, Draft, complete
 from pgvitals.snapshot.collect import NOT_PERMITTED, ProfileBudget
 from pgvitals.snapshot.model import Snapshot
 from pgvitals.snapshot.probes import PROBES
@@ -103,21 +104,21 @@ def analyse(snapshot: Snapshot, config: Config = DEFAULT_CONFIG, mode: str = LIV
             checks.append(Check(rule.id, "skipped", reason, 0))
             continue
         started = time.perf_counter()
+        configured = config.severity_for(rule.id)
         try:
             options = rule.make_options(config.options_for(rule.id))
-            drafts = list(rule.check(snapshot, options))
+            kept, excused_here = sift(rule, rule.check(snapshot, options), configured, suppressor)
+            if rule.regroup is not None:
+                default = Severity(configured) if configured else rule.severity
+                drafts = rule.regroup(snapshot, options, [draft for draft, _ in kept], default)
+                kept, excused_later = sift(rule, drafts, configured, suppressor)
+                excused_here += excused_later
         except Exception as error:  # a broken rule must not take the report down
             elapsed = _ms(started)
             checks.append(Check(rule.id, "failed", f"{type(error).__name__}: {error}", elapsed))
             continue
-        configured = config.severity_for(rule.id)
-        for draft in drafts:
-            item = complete(rule, draft, configured)
-            excuse = suppressor.excuse(item)
-            if excuse:
-                excused.append(excuse)
-            else:
-                findings.append(item)
+        findings += (item for _, item in kept)
+        excused += excused_here
         part = standby_part(rule, snapshot)
         checks.append(Check(rule.id, "ran", part, _ms(started), unread_tables(rule, snapshot)))
     findings.sort(key=lambda f: (f.severity.rank, f.category, f.rule, f.object))
@@ -127,6 +128,23 @@ def analyse(snapshot: Snapshot, config: Config = DEFAULT_CONFIG, mode: str = LIV
     ran = {c.rule for c in checks if c.status == "ran"}
     unused = suppressor.unused(ran) + suppressor.unknown_rules(REGISTRY)
     return Analysis(snapshot, findings, excused, checks, mode, config, unused, not_assessed)
+
+
+def sift(
+    rule: Rule, drafts: Iterable[Draft], configured: str | None, suppressor: Suppressor
+) -> tuple[list[tuple[Draft, Finding]], list[Excused]]:
+    """The rule's drafts completed into findings: those no excuse covers (each beside its
+    draft), and the excused."""
+    kept: list[tuple[Draft, Finding]] = []
+    excused: list[Excused] = []
+    for draft in drafts:
+        item = complete(rule, draft, configured)
+        excuse = suppressor.excuse(item)
+        if excuse:
+            excused.append(excuse)
+        else:
+            kept.append((draft, item))
+    return kept, excused
 
 
 def managed_by(where: Located, snapshot: Snapshot) -> str | None:

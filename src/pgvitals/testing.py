@@ -12,8 +12,9 @@ cases:
       INSERT INTO t SELECT generate_series(1, 4000);
     workload:                   # optional: statements run one by one (VACUUM included)
       - DELETE FROM t WHERE id > 1000
-    config:                     # optional: the keys of [tool.pgvitals]
-      rules: {high-dead-tuple-ratio: {min_ratio: 0.5}}
+    config:                     # optional: the keys of [tool.pgvitals]; each of its
+      rules: {high-dead-tuple-ratio: {min_ratio: 0.5}}   # ignore entries must excuse
+                                                         # a finding of the rule
     no_data: true               # optional: collect as `--no-data` does
     requires: [hypopg]          # optional: extensions the server must have (else the
                                 # case is skipped); pg_stat_statements must be preloaded;
@@ -248,6 +249,11 @@ def verify(analysis: Analysis, case: Case) -> list[dict[str, Any]]:
     if checks[0].status != "ran":
         # a rule that raises must not pass its silent cases
         raise CaseFailure(f"{case.id}: the check {checks[0].status}: {checks[0].reason}")
+    stale = [
+        u.target for u in analysis.unused_excuses if u.rule == case.rule and u.source != "COMMENT"
+    ]
+    if stale:  # an [[ignore]] entry of the case that excused nothing tests nothing
+        raise CaseFailure(f"{case.id}: the config's ignore entries for {stale} excused nothing")
     found = [item.to_json() for item in analysis.findings if item.rule == case.rule]
     objects = sorted(item["object"] for item in found)
     # the test's database has a new name each time: `$database` stands for it

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -111,6 +111,9 @@ def finding(
 
 
 Check = Callable[[Snapshot, Any], Iterator[Draft]]
+# (snapshot, options, the drafts left after suppression, the default severity as
+# configured) -> the drafts to report
+Regroup = Callable[[Snapshot, Any, list[Draft], Severity], Iterable[Draft]]
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,10 @@ class Rule:
     # reach its tables, what they hold, an index beside or rebuilt): also on the tables
     # a library's migrator owns (snapshot/libraries.py), where the others are withheld
     on_library_tables: bool = False
+    # what becomes of the drafts no ignore entry or COMMENT marker excused (one finding
+    # for a table's many columns, say): run by the engine after suppression, so that an
+    # excused object is neither counted nor listed in what it makes of the others
+    regroup: Regroup | None = None
 
     @property
     def doc(self) -> str:
@@ -180,6 +187,7 @@ def rule(
     primary_counters: bool = False,
     on_standby: str | None = None,
     on_library_tables: bool = False,
+    regroup: Regroup | None = None,
 ) -> Callable[[Check], Check]:
     def register(check: Check) -> Check:
         if rule_id != check.__name__.replace("_", "-"):
@@ -202,6 +210,7 @@ def rule(
             primary_counters,
             on_standby,
             on_library_tables,
+            regroup,
         )
         return check
 

@@ -13,13 +13,12 @@ since a forgotten copy is where such data lingers.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
-from pgvitals.findings import Located
 from pgvitals.fmt import percent
-from pgvitals.markers import read_markers
 from pgvitals.rules._api import (
     CRITICAL,
     HIGH,
@@ -30,6 +29,8 @@ from pgvitals.rules._api import (
     ROWS_OPTIONAL,
     ROWS_REQUIRED,
     Draft,
+    Regroup,
+    Severity,
     finding,
     option,
     rule,
@@ -95,55 +96,48 @@ def profiled_columns(
                 yield table, column, profile
 
 
-def marked_for(rule_id: str, column: Located) -> bool:
-    """Does the column's own COMMENT carry a `pgvitals:ignore` marker for the rule?"""
-    return any(marker.rule == rule_id for marker in read_markers(column))
+def grouped_by_table(count_key: str, says: str) -> Regroup:
+    """A rule's `regroup`: per table, its per-column findings, or above the rule's
+    `max_columns` of them one finding on the table that lists the columns
+    (`column_names`, `count_key`), as severe as the most severe of them: a 1,600-column
+    table's thousand findings of one fact bury the others. It sees only what no excuse
+    covered, so an excused column (its COMMENT, an `[[ignore]]` entry) keeps its own
+    finding, excused, and is neither counted nor listed."""
+
+    def regroup(
+        snap: Snapshot, opts: Any, drafts: list[Draft], default: Severity
+    ) -> Iterator[Draft]:
+        by_table: dict[tuple[str, ...], list[Draft]] = {}
+        for draft in drafts:
+            by_table.setdefault(draft.where.path[:2], []).append(draft)
+        tables: dict[tuple[str, ...], Table] = {}
+        for path, listed in by_table.items():
+            if len(listed) <= opts.max_columns:
+                yield from listed
+                continue
+            tables = tables or {(t.schema, t.name): t for t in snap.tables}
+            yield table_of_columns(snap, tables[path], listed, opts.max_columns, default,
+                                   count_key, says)  # fmt: skip
+
+    return regroup
 
 
-def grouped_by_table(
-    snap: Snapshot,
-    column_findings: Callable[[Table], Iterator[Draft]],
-    rule_id: str,
-    max_columns: int,
-    count_key: str,
-    says: str,
-) -> Iterator[Draft]:
-    """Per table, its per-column findings, or above `max_columns` of them one finding on
-    the table that lists the columns (`column_names`, `count_key`), as severe as the most
-    severe of them: a 1,600-column table's thousand findings of one fact bury the
-    others. A column whose own COMMENT excuses the rule keeps its own finding, which the
-    marker then excuses: it is neither counted nor listed."""
-    for table in own_tables(snap):
-        yield from grouped(
-            snap, table, list(column_findings(table)), rule_id, max_columns, count_key, says
-        )
-
-
-def grouped(
+def table_of_columns(
     snap: Snapshot,
     table: Table,
-    drafts: list[Draft],
-    rule_id: str,
+    listed: list[Draft],
     max_columns: int,
+    default: Severity,
     count_key: str,
     says: str,
-) -> Iterator[Draft]:
-    """The table's findings as `grouped_by_table` gives them."""
-    listed: list[Draft] = []
-    for draft in drafts:
-        if marked_for(rule_id, draft.where):
-            yield draft  # its own marker excuses it
-        else:
-            listed.append(draft)
-    if len(listed) <= max_columns:
-        yield from listed
-        return
+) -> Draft:
+    """The one finding on `table` that lists its columns' findings (`grouped_by_table`)."""
     profile = snap.facts.column_profile(table, listed[0].where.path[-1])
     rows = listed[0].evidence["rows"]
     columns = [draft.where.path[-1] for draft in listed]
-    worst = max(draft.severity or LOW for draft in listed)  # None: the default, low
+    worst = max(draft.severity or default for draft in listed)
     read = f"{profile.examined:,} rows read" if profile and profile.sampled else f"{rows:,} rows"
-    yield finding(
+    return finding(
         table,
         f"{len(columns):,} columns {says} {read}",
         evidence={
@@ -152,7 +146,7 @@ def grouped(
             "max_columns": max_columns,
             "column_names": columns,
         },
-        severity=None if worst == LOW else worst,
+        severity=None if worst == default else worst,
     )
 
 
@@ -261,6 +255,7 @@ class EmptyStringsOptions:
     options=EmptyStringsOptions,
     rows=ROWS_REQUIRED,
     needs=("empty_strings", "null_counts"),
+    regroup=grouped_by_table("blank_columns", "hold '' or blank strings in"),
 )
 def empty_strings(snap: Snapshot, opts: EmptyStringsOptions) -> Iterator[Draft]:
     """A text column where rows hold `''` or only spaces, with the count, the ratio, the
@@ -282,7 +277,8 @@ def empty_strings(snap: Snapshot, opts: EmptyStringsOptions) -> Iterator[Draft]:
     with the constraint it gets past: one fact, one finding, weighed once.
     A table with more than `max_columns` such columns gets one finding instead, on the
     table, that lists them (`column_names`, `blank_columns`), as severe as the most
-    severe of them; a column whose own COMMENT excuses the rule is left out of it.
+    severe of them; a column excused on its own (its COMMENT, an `[[ignore]]` entry) is
+    left out of it.
 
     ## Why it breaks
     `''` is a value: `WHERE col IS NULL` and `coalesce(col, 'unknown')` miss it,
@@ -296,14 +292,8 @@ def empty_strings(snap: Snapshot, opts: EmptyStringsOptions) -> Iterator[Draft]:
     NULL WHERE btrim(col) = ''` for nullable columns (trim at input), and a CHECK
     (`btrim(col) <> ''`, added NOT VALID then validated) so it stays that way.
     """
-    yield from grouped_by_table(
-        snap,
-        lambda table: blank_column_findings(snap, table, opts),
-        "empty-strings",
-        opts.max_columns,
-        "blank_columns",
-        "hold '' or blank strings in",
-    )
+    for table in own_tables(snap):
+        yield from blank_column_findings(snap, table, opts)
 
 
 def blank_column_findings(
@@ -384,6 +374,7 @@ class AllEmptyOptions:
     options=AllEmptyOptions,
     rows=ROWS_REQUIRED,
     needs=("null_counts", "empty_strings"),
+    regroup=grouped_by_table("empty_columns", "have no value in any of the"),
 )
 def all_empty_column(snap: Snapshot, opts: AllEmptyOptions) -> Iterator[Draft]:
     """A nullable column that is NULL (or `''`, or blank) in every row of a table with
@@ -401,8 +392,8 @@ def all_empty_column(snap: Snapshot, opts: AllEmptyOptions) -> Iterator[Draft]:
     A table with more than `max_columns` such columns (a 1,600-column table of which
     1,599 are empty) gets one finding instead, on the table, that lists them
     (`column_names`, `empty_columns`), as severe as the most severe of them: a thousand
-    findings of one fact bury the others. A column whose own COMMENT excuses the rule
-    (`pgvitals:ignore all-empty-column ...`) is left out of it, excused on its own.
+    findings of one fact bury the others. A column excused on its own (its COMMENT's
+    `pgvitals:ignore all-empty-column ...`, an `[[ignore]]` entry) is left out of it.
 
     ## Why it breaks
     Nothing writes the column: a feature that was never shipped or was removed, a
@@ -415,14 +406,8 @@ def all_empty_column(snap: Snapshot, opts: AllEmptyOptions) -> Iterator[Draft]:
     functions and the application); if so, backfill it and, where every row should
     have a value, add NOT NULL.
     """
-    yield from grouped_by_table(
-        snap,
-        lambda table: empty_column_findings(snap, table, opts),
-        "all-empty-column",
-        opts.max_columns,
-        "empty_columns",
-        "have no value in any of the",
-    )
+    for table in own_tables(snap):
+        yield from empty_column_findings(snap, table, opts)
 
 
 def empty_column_findings(snap: Snapshot, table: Table, opts: AllEmptyOptions) -> Iterator[Draft]:
@@ -474,6 +459,7 @@ class HighNullOptions:
     options=HighNullOptions,
     rows=ROWS_REQUIRED,
     needs=("null_counts",),
+    regroup=grouped_by_table("null_columns", "are NULL in most of the"),
 )
 def high_null_ratio(snap: Snapshot, opts: HighNullOptions) -> Iterator[Draft]:
     """A column that is NULL in at least `min_ratio` of the rows (but not all: that is
@@ -488,8 +474,8 @@ def high_null_ratio(snap: Snapshot, opts: HighNullOptions) -> Iterator[Draft]:
     NULL no more often than the time is.
     A table with more than `max_columns` such columns (a 1,600-column table) gets one
     finding instead, on the table, that lists them (`column_names`, `null_columns`), as
-    severe as the most severe of them; a column whose own COMMENT excuses the rule is
-    left out of it.
+    severe as the most severe of them; a column excused on its own (its COMMENT, an
+    `[[ignore]]` entry) is left out of it.
 
     ## Why it breaks
     A column that is mostly NULL is usually one of: an optional attribute that belongs
@@ -504,14 +490,8 @@ def high_null_ratio(snap: Snapshot, opts: HighNullOptions) -> Iterator[Draft]:
     NULL. For a genuinely optional attribute: consider moving it to a side table, or
     document what NULL means in its COMMENT.
     """
-    yield from grouped_by_table(
-        snap,
-        lambda table: null_column_findings(snap, table, opts),
-        "high-null-ratio",
-        opts.max_columns,
-        "null_columns",
-        "are NULL in most of the",
-    )
+    for table in own_tables(snap):
+        yield from null_column_findings(snap, table, opts)
 
 
 def null_column_findings(snap: Snapshot, table: Table, opts: HighNullOptions) -> Iterator[Draft]:
