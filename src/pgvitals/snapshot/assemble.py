@@ -32,6 +32,7 @@ class Lookups:
     quoted: dict[str, str] = field(default_factory=dict)  # a cache: names repeat a lot
     # one list per list of values that repeats across 100,000s of objects (see `same`)
     lists: dict[tuple[Any, ...], list[Any]] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)  # the same for texts made here
 
     @classmethod
     def from_rows(cls, rows: Sequence[Any]) -> Lookups:
@@ -244,7 +245,9 @@ def build_constraint(
     names = [columns.name(row.table_oid, a) for a in row.key_attnums]
     ref_names = [columns.name(row.ref_table_oid, a) for a in row.ref_attnums]
     if row.definition is None and row.kind in ("p", "u", "f"):
-        definition = rebuilt_key_definition(row, names, ref_names, lookups)
+        text = rebuilt_key_definition(row, names, ref_names, lookups)
+        # PRIMARY KEY (id) and its like repeat: one string each, as for lists (`same`)
+        definition = text if text is None else lookups.texts.setdefault(text, text)
     return Constraint(
         oid=row.oid,
         schema=row.schema,

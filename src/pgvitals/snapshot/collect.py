@@ -99,7 +99,7 @@ RAW_REPEATED = {
     "indexes": (
         *("schema", "table", "table_oid", "method", "key_attnums", "opclass_oids"),
         *("collation_oids", "sort_options", "expressions", "predicate_tree", "bytes"),
-        "reloptions",
+        *("reloptions", "rows_estimate"),
     ),
 }
 # Read on a second session beside the others (the largest query, and the sequences

@@ -188,7 +188,10 @@ class Column(NamedTuple):
     correlation: float | None = None
 
     # fields whose values repeat from row to row: collected as one object per value
-    REPEATED = ("table_oid", "schema", "table", "name", "data_type", "type_name", "type_oid")
+    REPEATED = (
+        *("table_oid", "schema", "table", "name", "data_type", "type_name", "type_oid"),
+        "default",  # now(), false, '{}'::jsonb: a few hundred texts in 10,000s of columns
+    )
 
     @property
     def qualname(self) -> str:
