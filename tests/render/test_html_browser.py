@@ -135,3 +135,39 @@ def test_the_checks_above_would_catch_a_fetch_a_script_and_a_hidden_chart(
     assert "Content Security Policy" in problems and "example.com" in problems
     assert "Executing inline script violates" in problems
     assert visible(page, "#severity-chart svg") == 0
+
+
+# Elements of the page that overlap a neighbour or spill out of their box: the summary's
+# two columns, and each table of the page within its own box (a wide table must scroll
+# inside its box, not run under the column beside it).
+OVERLAPS = """
+(() => {
+  const found = [];
+  const grid = document.querySelector('.summary-grid');
+  const [left, right] = [...grid.children].map((e) => e.getBoundingClientRect());
+  const apart = left.right <= right.left + 1 || left.bottom <= right.top + 1;
+  if (!apart) found.push(`the summary's columns overlap by ${left.right - right.left}px`);
+  for (const cell of grid.children) {
+    for (const element of cell.querySelectorAll('*')) {
+      const box = element.getBoundingClientRect();
+      const bounds = cell.getBoundingClientRect();
+      if (box.width && box.right > bounds.right + 1) {
+        const name = `${element.tagName.toLowerCase()}.${element.className}`;
+        found.push(`${name} ends ${box.right - bounds.right}px past its column`);
+        break;
+      }
+    }
+  }
+  return found;
+})()
+"""
+
+
+@pytest.mark.parametrize("width", [1024, 1280, 1366, 1600])
+def test_the_executive_summary_fits_its_columns(
+    browser: Browser, report_file: Path, width: int
+) -> None:
+    """At a laptop's width the areas table ran under the severity chart and the list of
+    what matters most beside it (long status words, area names kept on one line)."""
+    page = browser.open(report_file.as_uri(), width=width)
+    assert page.evaluate(OVERLAPS) == []
