@@ -9,6 +9,7 @@ from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
+from tests.conftest import DemoRun
 from tests.helpers import pgvitals
 from tests.render.test_md_text import make_finding, make_snapshot, make_table, section
 
@@ -214,3 +215,35 @@ def test_html_says_as_the_markdown_does_when_its_own_reads_are_counted() -> None
     assert "pgvitals' own row reads by the 3 earlier runs the history keeps are left out" in text
     quiet = parse(render_html(build_report(analyse(snapshot))))
     assert "own row reads" not in "".join(quiet.text)
+
+
+class Prose(HTMLParser):
+    """The page's text outside <code>, <pre>, <style> and <script>: what reads as prose."""
+
+    LITERAL = frozenset({"code", "pre", "style", "script"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.depth += tag in self.LITERAL
+
+    def handle_endtag(self, tag: str) -> None:
+        self.depth -= tag in self.LITERAL
+
+    def handle_data(self, data: str) -> None:
+        if not self.depth:
+            self.text.append(data)
+
+
+def test_no_markdown_backticks_show_in_the_page(demo_run: DemoRun) -> None:
+    """Rule summaries and the missing elements' assessments are written with `code`
+    spans for Markdown; the page showed their backticks as they were."""
+    page = (demo_run.folder / "report.html").read_text()
+    prose = Prose()
+    prose.feed(page)
+    leaked = [text.strip() for text in prose.text if "`" in text]
+    assert leaked == []
+    assert "<code>missing-primary-key</code>" in page  # the spans became code

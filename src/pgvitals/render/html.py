@@ -90,16 +90,17 @@ def code(value: object) -> Markup:
 _CODE_SPAN = re.compile(r"`([^`]+)`")
 
 
+def inline(value: object) -> Markup:
+    """One line of Markdown-ish text (a rule's summary, an assessment): escaped, with its
+    `code` spans as <code>."""
+    return Markup(_CODE_SPAN.sub(r"<code>\1</code>", escaped(" ".join(str(value).split()))))
+
+
 def prose(value: object) -> Markup:
-    """A rule's rationale (Markdown-ish text): escaped, `code` spans as <code>, blank
-    lines as paragraph breaks."""
+    """A rule's rationale (Markdown-ish text): `inline` text, blank lines as paragraph
+    breaks."""
     paragraphs = [p for p in re.split(r"\n\s*\n", str(value).strip()) if p.strip()]
-    return Markup(
-        "".join(
-            "<p>" + _CODE_SPAN.sub(r"<code>\1</code>", escaped(" ".join(p.split()))) + "</p>"
-            for p in paragraphs
-        )
-    )
+    return Markup("".join(f"<p>{inline(p)}</p>" for p in paragraphs))
 
 
 def at(item: Finding) -> str:
@@ -237,6 +238,7 @@ def environment() -> Environment:
     env.filters.update(
         code=code,
         prose=prose,
+        inline=inline,
         num=fmt.thousands,
         size=fmt.human_bytes,
         evidence=fmt.evidence_value,
