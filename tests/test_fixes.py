@@ -631,6 +631,39 @@ def test_a_partitioned_table_gets_a_key_its_partitions_share(database) -> None:
     assert "partition key" in found["public.plain_parted"].evidence["no_automatic_fix"]
 
 
+def test_an_inheritance_parents_fixes_key_and_reference_its_children_too(database) -> None:
+    """Concourse's build_events and the pipeline_build_events_<id> that inherit from it:
+    keys and foreign keys are not inherited, so the parent's fixes give each child its
+    own. The round trip restores the schema; once the fixes are applied, a child refuses
+    a repeated key and an orphan, and the next check reports nothing of the hierarchy."""
+    database.execute(
+        """
+        CREATE TABLE builds (id bigserial PRIMARY KEY);
+        CREATE TABLE build_events (build_id bigint, event_id int NOT NULL, payload text);
+        CREATE UNIQUE INDEX build_events_build_id_event_id ON build_events (build_id, event_id);
+        CREATE TABLE "pipeline ñame events" () INHERITS (build_events);
+        CREATE UNIQUE INDEX pipeline_key ON "pipeline ñame events" (build_id, event_id);
+        CREATE TABLE team_events () INHERITS (build_events);
+        """
+    )
+    trip = round_trip(database.server, database.name)
+    assert_restores(trip)
+    assert set(fixes_of(trip, "missing-primary-key")) == {"public.build_events"}
+    assert set(fixes_of(trip, "missing-foreign-key")) == {"public.build_events.build_id"}
+    dsn = database.server.dsn(database.name)
+    assert apply_script(dsn, trip.scripts.fix).failures == []
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute("INSERT INTO builds DEFAULT VALUES")
+        connection.execute("INSERT INTO team_events VALUES (1, 1, 'a')")
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            connection.execute("INSERT INTO team_events VALUES (1, 1, 'b')")
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            connection.execute("""INSERT INTO "pipeline ñame events" VALUES (9, 1, 'a')""")
+    findings, _ = checked(dsn)
+    rules = {"missing-primary-key", "missing-foreign-key"}
+    assert [f.object for f in findings if f.rule in rules] == []
+
+
 # --- D: no drop without a known way back --------------------------------------------
 
 

@@ -979,16 +979,19 @@ ADD_FOREIGN_KEY = Risk(lock="SHARE ROW EXCLUSIVE")  # on both tables; NOT VALID:
 
 
 def list_orphans_statement(table: Table, columns: Seq[str], target: Table, keys: Seq[str]) -> str:
-    """A query listing the rows whose reference matches no key (they stop VALIDATE)."""
+    """A query listing the rows whose reference matches no key (they stop VALIDATE). A
+    foreign key holds between the rows of the two tables themselves, not those of tables
+    that inherit from them (INHERITS): where there are such, the query reads ONLY."""
     present = " AND ".join(f"r.{quote_identifier(c)} IS NOT NULL" for c in columns)
     matches = " AND ".join(
         f"k.{quote_identifier(k)} = r.{quote_identifier(c)}"
         for c, k in zip(columns, keys, strict=True)
     )
+    only, target_only = ("ONLY " if t.inheritance_children else "" for t in (table, target))
     return (
-        f"SELECT r.* FROM {qualified(table.schema, table.name)} AS r WHERE {present}"
-        f" AND NOT EXISTS (SELECT FROM {qualified(target.schema, target.name)} AS k"
-        f" WHERE {matches});"
+        f"SELECT r.* FROM {only}{qualified(table.schema, table.name)} AS r WHERE {present}"
+        f" AND NOT EXISTS (SELECT FROM {target_only}{qualified(target.schema, target.name)}"
+        f" AS k WHERE {matches});"
     )
 
 

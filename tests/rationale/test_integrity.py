@@ -52,6 +52,39 @@ def test_no_identity_column_on_a_table_others_inherit_from_nor_a_key_over_theirs
         assert counted.fetchone() == (3,)
 
 
+def test_a_parents_key_makes_its_childrens_columns_not_null_and_its_rollback_undoes_it(
+    database,
+) -> None:
+    """The parent's key, promoted from a unique index on a column that allows NULL, sets
+    NOT NULL on that column in the tables that inherit from it too (so that their own
+    keys, which the fix adds next, can be promoted), and DROP NOT NULL on the parent, in
+    the rollback, allows NULL in theirs again: keys do not reach them, NOT NULL does."""
+    database.execute(
+        "CREATE TABLE build_events (build_id bigint, event_id int NOT NULL);"
+        "CREATE UNIQUE INDEX build_events_key ON build_events (build_id, event_id);"
+        'CREATE TABLE "pipeline ñame events" () INHERITS (build_events);'
+        'CREATE UNIQUE INDEX pipeline_key ON "pipeline ñame events" (build_id, event_id)'
+    )
+    child_allows_null = (
+        "SELECT NOT attnotnull FROM pg_attribute"
+        " WHERE attrelid = '\"pipeline ñame events\"'::regclass AND attname = 'build_id'"
+    )
+    with database.admin() as admin:
+        admin.execute(
+            "ALTER TABLE build_events ADD CONSTRAINT build_events_pkey"
+            " PRIMARY KEY USING INDEX build_events_key"
+        )
+        assert admin.execute(child_allows_null).fetchone() == (False,)
+        admin.execute(
+            'ALTER TABLE "pipeline ñame events" ADD CONSTRAINT pipeline_pkey'
+            " PRIMARY KEY USING INDEX pipeline_key"
+        )
+        admin.execute('ALTER TABLE "pipeline ñame events" DROP CONSTRAINT pipeline_pkey')
+        admin.execute("ALTER TABLE build_events DROP CONSTRAINT build_events_pkey")
+        admin.execute("ALTER TABLE build_events ALTER COLUMN build_id DROP NOT NULL")
+        assert admin.execute(child_allows_null).fetchone() == (True,)
+
+
 # fk-type-mismatch
 
 
@@ -118,6 +151,37 @@ def test_validate_fails_while_orphans_remain_and_not_valid_checks_new_rows(datab
     with database.admin() as admin:
         admin.execute("DELETE FROM lessons WHERE teacher_id = 2")
         admin.execute("ALTER TABLE lessons VALIDATE CONSTRAINT lessons_teacher_id_fkey")
+
+
+def test_a_foreign_key_of_a_parent_does_not_hold_in_the_tables_that_inherit_from_it(
+    database,
+) -> None:
+    """Concourse's build_events.build_id: a foreign key on the parent checks the parent's
+    own rows; a table that inherits from it takes an orphan row, and VALIDATE on the
+    parent passes over it. Each child needs a key of its own, which then refuses it."""
+    database.execute(
+        "CREATE TABLE builds (id bigint PRIMARY KEY); INSERT INTO builds VALUES (1);"
+        "CREATE TABLE build_events (build_id bigint, event_id int NOT NULL);"
+        'CREATE TABLE "pipeline ñame events" () INHERITS (build_events);'
+        'INSERT INTO "pipeline ñame events" VALUES (7, 1);'
+        "ALTER TABLE build_events ADD CONSTRAINT build_events_build_id_fkey"
+        " FOREIGN KEY (build_id) REFERENCES builds NOT VALID"
+    )
+    with database.admin() as admin:
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            admin.execute("INSERT INTO build_events VALUES (7, 1)")
+        admin.execute("ALTER TABLE build_events VALIDATE CONSTRAINT build_events_build_id_fkey")
+        admin.execute("""INSERT INTO "pipeline ñame events" VALUES (8, 2)""")
+        orphans = admin.execute(
+            "SELECT count(*) FROM build_events e"
+            " WHERE NOT EXISTS (SELECT FROM builds b WHERE b.id = e.build_id)"
+        )
+        assert orphans.fetchone() == (2,)  # read through the parent, held by no key
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            admin.execute(
+                'ALTER TABLE "pipeline ñame events" ADD CONSTRAINT pipeline_build_id_fkey'
+                " FOREIGN KEY (build_id) REFERENCES builds"
+            )
 
 
 def test_a_key_to_a_loosely_referenced_table_makes_the_applications_deletes_fail(

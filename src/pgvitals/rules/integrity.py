@@ -24,6 +24,7 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
+from pgvitals.rules._inheritance import folded_into_parents
 from pgvitals.rules.rls import api_access
 from pgvitals.rules.security import ApiOptions, api_roles
 from pgvitals.snapshot.facts import (
@@ -63,6 +64,11 @@ class PrimaryKeyOptions(ApiOptions):
     options=PrimaryKeyOptions,
     rows=ROWS_OPTIONAL,
     needs=("row_counts", "duplicate_rows", "null_counts"),
+    regroup=folded_into_parents(
+        lambda draft: None,
+        lambda snap, parent, child, _: inherited_key_fix(snap, parent, child),
+        "have no primary key either (keys are not inherited)",
+    ),
 )
 def missing_primary_key(snap: Snapshot, opts: PrimaryKeyOptions) -> Iterator[Draft]:
     """Rows of the table cannot be addressed reliably.
@@ -102,7 +108,12 @@ def missing_primary_key(snap: Snapshot, opts: PrimaryKeyOptions) -> Iterator[Dra
     (`api_roles`) may insert or update it: a legacy table nothing fills holds no row to
     repeat yet; the evidence says so (`empty_and_unwritten`, the counters and the
     window). One an API role may write stays high, and names the roles
-    (`api_roles_can_write`).
+    (`api_roles_can_write`). Tables that inherit from another by INHERITS (Concourse's
+    `pipeline_build_events_<id>` of `build_events`; not partitions) get none of its
+    keys: where the parent has no key either, its finding lists them
+    (`inheritance_children`) and its fix keys them too, in place of a finding each; a
+    child keeps its own where its finding is more severe than the parent's, where the
+    parent's is excused, or where no key on the parent's columns can be made for it.
 
     ## Why it breaks
     Without any unique key nothing stops the same row from being inserted twice, and
@@ -136,11 +147,17 @@ def missing_primary_key(snap: Snapshot, opts: PrimaryKeyOptions) -> Iterator[Dra
     GENERATED ALWAYS AS IDENTITY` column (this rewrites the table under an ACCESS
     EXCLUSIVE lock: plan a window). A partitioned table's
     key must contain its partition key: each partition gets its own key first,
-    which the table's key adopts. Remove duplicate rows first, and NULLs from a key
+    which the table's key adopts. No identity column can be added to a table others
+    inherit from (INHERITS): there the key goes on the columns of a unique index of its
+    own (Concourse's `build_events (build_id, event_id)`), setting NOT NULL where they
+    allow NULL, which reaches the children too; the evidence names the columns
+    (`key_columns`). Each child it lists gets a key on the same columns: its own unique
+    index on them promoted, else a new one, and the rollback drops the children's keys
+    before the parent's. Remove duplicate rows first, and NULLs from a key
     column that allows them: the row scan counts those (`null_key_values`), and fix.sql
     says how many above the statements, as the promotion fails on them. Where no fix can
     be generated (1,600 columns, no unique index showing a partitioned table's
-    key, a table others inherit from, where no identity column can be added), the
+    key, a table others inherit from with no unique index of its own), the
     evidence says why.
 
     ## Silence
@@ -256,6 +273,9 @@ def missing_primary_key(snap: Snapshot, opts: PrimaryKeyOptions) -> Iterator[Dra
             else null_free_key_fix(snap, table, null_free, evidence),
             evidence,
         )
+        if fix is not None and table.inheritance_children:
+            # the key its children get too, where their findings join this one
+            evidence["key_columns"] = chosen_key_columns(evidence)
         if candidate and prisma_relation_table(snap, table, candidate):
             # Prisma's own table: its upgrade to 6 writes the key, and fails where one exists
             evidence["prisma_relation_table"] = True
@@ -510,15 +530,16 @@ def null_free_key(snap: Snapshot, table: Table) -> Index | None:
 
 
 def null_free_key_fix(
-    snap: Snapshot, table: Table, index: Index, evidence: dict[str, object]
+    snap: Snapshot, table: Table, index: Index, evidence: dict[str, object], note: str = ""
 ) -> Fix | NoFix:
     """Promote the null-free unique index in place (PostgreSQL sets NOT NULL on its
-    columns, reading every row under the lock); the rollback drops the key, allows NULL
-    again and rebuilds the index. Where it cannot be promoted as it is, a new unique
-    index beside it becomes the key."""
+    columns, reading every row under the lock; on the tables that inherit from it too);
+    the rollback drops the key, allows NULL again and rebuilds the index. Where it cannot
+    be promoted as it is, a new unique index beside it becomes the key. `note`: what the
+    fix says of the NULLs, where no row scan showed none."""
     name = snap.facts.names.new(table.schema, table.name, None, "pkey", ("primary key", table.oid))
     nullable = nullable_columns(snap, index)
-    note = (
+    note = note or (
         f"{', '.join(nullable)} allows NULL and no row holds one: the key sets NOT NULL,"
         " checking every row under an ACCESS EXCLUSIVE lock"
     )
@@ -663,6 +684,23 @@ def primary_key_fix(
             f" promote{hint}"
         )
     if table.inheritance_children:
+        unique = plain_unique_index(snap, table)
+        if unique is not None:
+            # the columns it keeps distinct, as its children's own unique indexes often do
+            keys = [column or "" for column in unique.key_columns[: unique.key_count]]
+            nullable = nullable_columns(snap, unique)
+            evidence.update(key_columns=keys, nullable_key_columns=nullable)
+            return null_free_key_fix(
+                snap,
+                table,
+                unique,
+                evidence,
+                f"the key takes the columns of unique index {fixes.one_line(unique.name)}, as"
+                " no identity column can be added to a table others inherit from;"
+                f" {', '.join(nullable)} allows NULL: fill or delete rows with NULL there"
+                " first, in the tables that inherit from it too, as the key sets NOT NULL"
+                " on them all, checking every row under an ACCESS EXCLUSIVE lock",
+            )
         # ADD COLUMN recurses to them, and identity columns cannot (42P16)
         children = ", ".join(fixes.one_line(name) for name in table.inheritance_children)
         return NoFix(
@@ -671,6 +709,61 @@ def primary_key_fix(
             " each table a key on columns its rows already hold"
         )
     return fixes.add_identity_primary_key(table)
+
+
+def plain_unique_index(snap: Snapshot, table: Table) -> Index | None:
+    """A valid, non-partial unique index over plain columns (which may allow NULL)."""
+    for index in snap.indexes_by_table.get(table.oid, []):
+        if (
+            index.is_unique
+            and index.is_valid
+            and not index.is_partial
+            and not index.include
+            and None not in index.key_columns[: index.key_count]
+        ):
+            return index
+    return None
+
+
+def chosen_key_columns(evidence: dict[str, object]) -> list[str]:
+    """The columns of the key that the fix of a table without a partition key makes, as
+    the evidence of its choice names them: a link table's or an inheritance parent's
+    unique index's (`key_columns`), the candidate's, the null-free or the referenced
+    unique index's, the column a sequence numbers, else `id`."""
+    for name in (
+        "key_columns",
+        "candidate_key_columns",
+        "null_free_key_columns",
+        "referenced_key_columns",
+    ):
+        if name in evidence:
+            return list(evidence[name])  # type: ignore[call-overload]
+    return [str(evidence.get("key_column", "id"))]
+
+
+def inherited_key_fix(snap: Snapshot, parent: Draft, child: Table) -> Fix | None:
+    """The key of the parent's fix, on the same columns, for a table that inherits from
+    it (keys are not inherited): the child's own unique index on exactly those columns
+    promoted where it can be, else a new one. The parent's key has made those columns
+    NOT NULL by then (it recurses to the children), and its rollback, which runs after
+    the child's, allows NULL again."""
+    keys = list(parent.evidence["key_columns"])
+    same = next(
+        (
+            index
+            for index in snap.indexes_by_table.get(child.oid, [])
+            if index.is_unique
+            and index.is_valid
+            and not index.is_partial
+            and not index.include
+            and list(index.key_columns[: index.key_count]) == keys
+        ),
+        None,
+    )
+    if same is not None:
+        return fixes.offered(primary_key_fix(snap, child, same, {}), {})
+    name = snap.facts.names.new(child.schema, child.name, None, "pkey", ("primary key", child.oid))
+    return listing_repeats(child, keys, fixes.primary_key_on_new_index(child, keys, name))
 
 
 def listing_repeats(table: Table, columns: list[str], fix: Fix) -> Fix:
@@ -1099,6 +1192,15 @@ class MissingForeignKeyOptions:
     options=MissingForeignKeyOptions,
     rows=ROWS_OPTIONAL,
     needs=("orphan_counts",),
+    regroup=folded_into_parents(
+        lambda draft: (
+            tuple(draft.evidence["columns"]),
+            draft.evidence["referenced"],
+            tuple(draft.evidence["referenced_columns"]),
+        ),
+        lambda snap, parent, child, draft: draft.fix,
+        "hold the same reference with no foreign key either (foreign keys are not inherited)",
+    ),
 )
 def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Iterator[Draft]:
     """A column named after another table holds its keys, but nothing enforces it.
@@ -1152,7 +1254,12 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     MediaWiki's `archive` of deleted pages' revisions, Nakama's `console_audit_log` and
     `user_tombstone`, which records the ids of deleted users, Immich's `users_audit`
     and `albums_audit`): its rows are kept after the
-    row they name is deleted, which a foreign key would refuse.
+    row they name is deleted, which a foreign key would refuse. Tables that inherit from
+    another by INHERITS (not partitions) hold its columns but not its foreign keys: where
+    the parent's column has no constraint either, its finding lists them
+    (`inheritance_children`) and its fix adds the key to each of them too, in place of a
+    finding each; a child keeps its own where its finding is more severe (orphans of its
+    own), where the parent's is excused, or where it has no fix and the parent's has.
 
     ## Why it breaks
     Without the constraint, deleting a referenced row (or a bug, or a manual fix)
@@ -1175,8 +1282,9 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     which serves both (`unindexed-foreign-key` builds the same). Then
     `ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID` takes a brief lock and checks new
     rows from then on, and `VALIDATE CONSTRAINT` checks the existing rows without
-    blocking writes (it fails, changing nothing, while orphans remain). The rollback
-    drops the constraint and the index it built.
+    blocking writes (it fails, changing nothing, while orphans remain). A parent's fix
+    does the same on each table that inherits from it, as its finding lists them. The
+    rollback drops the constraint and the index it built.
 
     ## Silence
     A reference kept loose on purpose (rows outlive their parent, e.g. an audit log):
