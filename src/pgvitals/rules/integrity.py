@@ -1071,7 +1071,13 @@ def fk_type_mismatch(snap: Snapshot, opts: TypeMismatchOptions) -> Iterator[Draf
     stored), low while it has used under `low_below` (1 %) of that range (a lookup table
     of a few rows). One level lower for
     a reference inferred with medium confidence (another schema, or a key not named
-    `id`).
+    `id`). Info, with no fix, for a column left beside its replacement: named as another
+    column of the table with `_old`, `_legacy` or `_deprecated` added (before or after, or
+    `Old`, `Legacy` after a camelCase name), where that column
+    references the same key with the key's type (Concourse's `builds.rerun_of_old`
+    integer beside `rerun_of` bigint, both referencing `builds (id)`, after the key grew
+    to bigint): new values go into the replacement, and the old column holds values
+    from before, which fit; the evidence names the replacement (`replaced_by`).
 
     ## Why it breaks
     - **uuid and integer** have no comparison: no foreign key can be declared, and a
@@ -1095,12 +1101,15 @@ def fk_type_mismatch(snap: Snapshot, opts: TypeMismatchOptions) -> Iterator[Draf
     changing anything if a value does not convert), then declare the foreign key
     (`missing-foreign-key`). uuid against integer has no conversion: add a column of
     the right type, fill it from the referenced table, and switch over. No automatic
-    fix for a column of a partition key either: PostgreSQL cannot change its type.
+    fix for a column of a partition key either: PostgreSQL cannot change its type. A
+    column its replacement has taken over needs no widening: drop it once the
+    application no longer reads it.
     """
     facts = snap.facts
     positions = key_positions(snap)
     referencing = {(r.table.oid, c.name) for r in facts.inferred_references for c in r.columns}
     outside: dict[int, list[str]] = {}  # by table oid, once per table (see outside_ids)
+    matching: set[tuple[int, str, int, str]] | None = None  # see matching_references
     for reference in (*facts.declared_references, *facts.inferred_references):
         for mismatch in reference.mismatches():
             column, key = mismatch.column, mismatch.key
@@ -1133,9 +1142,27 @@ def fk_type_mismatch(snap: Snapshot, opts: TypeMismatchOptions) -> Iterator[Draf
             if reference.constraint is not None:
                 evidence["constraint"] = reference.constraint.name
             how = "references" if reference.declared else "evidently references (by its name)"
+            message = f"{column.data_type} column {how} {key.qualname} ({key.data_type})"
             fix = None
             views = snap.facts.views_using.get((column.table_oid, column.name))
-            if views:
+            replacement = None
+            if LEFT_BEHIND.match(column.name):  # rare: the references are matched then
+                matching = matching_references(snap) if matching is None else matching
+                replacement = replacement_of(snap, column, key, matching)
+            if replacement is not None:
+                severity, fix = INFO, None  # no new value goes into it
+                evidence["replaced_by"] = replacement.name
+                evidence["leftover"] = (
+                    f"{replacement.name} ({replacement.data_type}) beside it references"
+                    f" {key.qualname} as well, with the key's type: {column.name} is the"
+                    " column it replaced, left in place, and holds only values from before"
+                    " (they fit); widening it would rewrite the table for nothing: drop it"
+                    " once nothing reads it"
+                )
+                message += (
+                    f"; left beside {replacement.name} ({replacement.data_type}), its replacement"
+                )
+            elif views:
                 evidence["used_by_views"] = views  # they block ALTER COLUMN ... TYPE
             elif mismatch.comparable or column.type_category == "S":
                 converted = fixes.convert_column_type(snap, column, key.data_type)
@@ -1151,11 +1178,44 @@ def fk_type_mismatch(snap: Snapshot, opts: TypeMismatchOptions) -> Iterator[Draf
                     )
             yield finding(
                 column,
-                f"{column.data_type} column {how} {key.qualname} ({key.data_type})",
+                message,
                 evidence=evidence,
                 fix=fix,
                 severity=None if severity == HIGH else severity,
             )
+
+
+# the name of a column kept after a replacement took its name: `rerun_of_old`,
+# `old_rerun_of`, `user_id_legacy`, `rerunOfOld`; the group is the replacement's name
+LEFT_BEHIND = re.compile(
+    r"^(?:old|legacy|deprecated)_(.+)$|^(.+?)_(?:old|legacy|deprecated)$|^(.+?)(?:Old|Legacy)$"
+)
+
+
+def matching_references(snap: Snapshot) -> set[tuple[int, str, int, str]]:
+    """(table oid, column, key's table oid, key column) of each one-column reference,
+    declared or inferred, whose type matches its key's."""
+    facts = snap.facts
+    return {
+        (r.table.oid, r.columns[0].name, r.ref_table.oid, r.ref_columns[0].name)
+        for r in (*facts.declared_references, *facts.inferred_references)
+        if len(r.columns) == 1 and not r.mismatches()
+    }
+
+
+def replacement_of(
+    snap: Snapshot, column: Column, key: Column, matching: set[tuple[int, str, int, str]]
+) -> Column | None:
+    """The column of the same table that replaced this one: named as this one is without
+    its `_old` (Concourse's `builds.rerun_of` bigint beside `rerun_of_old` integer, after
+    its key grew to bigint), and referencing the same key with the key's type."""
+    named = LEFT_BEHIND.match(column.name)
+    if named is None:
+        return None
+    name = next(group for group in named.groups() if group)
+    if (column.table_oid, name, key.table_oid, key.name) not in matching:
+        return None
+    return snap.facts.column_by_name.get((column.table_oid, name))
 
 
 def outside_ids(snap: Snapshot, table: Table, referencing: set[tuple[int, str]]) -> list[str]:
