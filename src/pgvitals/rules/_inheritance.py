@@ -50,7 +50,8 @@ def folded_into_parents(matched: Matched, child_fix: ChildFix, says: str) -> Reg
     the same finding (`matched`), not excused, as severe as the child's or more, and
     (where the parent's has a fix) a fix for the child (`child_fix`) joins the parent's.
     Grandchildren go into the finding their parent went into. The parent's evidence lists
-    the children (`inheritance_children`); its message says how many `says`."""
+    the children (`inheritance_children`); its message says how many there are, `says`
+    what (`without a primary key either`)."""
 
     def regroup(
         snap: Snapshot, opts: Any, drafts: list[Draft], default: Severity
@@ -94,7 +95,8 @@ def covering(
     child_fix: ChildFix,
     says: str,
 ) -> Iterator[Draft]:
-    """The parent's finding covering the children it can, then those it cannot."""
+    """The children the parent's fix cannot cover, each its own finding, and the
+    parent's finding covering the others."""
     fix = parent.fix
     covered: list[str] = []
     for child in children:
@@ -110,7 +112,8 @@ def covering(
     if not covered:
         yield parent
         return
-    message = f"{parent.message}; {len(covered):,} tables that inherit from it {says}"
+    tables_inheriting = "table inheriting" if len(covered) == 1 else "tables inheriting"
+    message = f"{parent.message}; {len(covered):,} {tables_inheriting} from it {says}"
     if fix is not None:
         message += ", and the fix covers them too"
     yield parent._replace(

@@ -67,7 +67,7 @@ class PrimaryKeyOptions(ApiOptions):
     regroup=folded_into_parents(
         lambda draft: None,
         lambda snap, parent, child, _: inherited_key_fix(snap, parent, child),
-        "have no primary key either (keys are not inherited)",
+        "without a primary key either (keys are not inherited)",
     ),
 )
 def missing_primary_key(snap: Snapshot, opts: PrimaryKeyOptions) -> Iterator[Draft]:
@@ -1259,7 +1259,7 @@ class MissingForeignKeyOptions:
             tuple(draft.evidence["referenced_columns"]),
         ),
         lambda snap, parent, child, draft: draft.fix,
-        "hold the same reference with no foreign key either (foreign keys are not inherited)",
+        "with the same reference and no foreign key either (foreign keys are not inherited)",
     ),
 )
 def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Iterator[Draft]:
