@@ -99,3 +99,52 @@ def test_a_snapshot_written_by_the_first_release_still_analyses() -> None:
     assert ("missing-primary-key", "public.lessons_backup") in found
     assert ("duplicate-index", "public.l2") in found
     assert ("integer-key-overflow-risk", 'Mixed Case.Weird"Name_id_seq') in found
+
+
+# what a snapshot saved before domains, composite types, functions' declared signatures
+# and triggers' definitions were collected lacks
+NEWER_ENTITIES = ("domains", "composite_types")
+NEWER_FIELDS = {
+    "functions": ("declared_arguments", "declared_result", "strict", "leakproof", "parallel",
+                  "cost", "rows", "standard_body"),
+    "triggers": ("definition", "fires"),
+}  # fmt: skip
+
+
+def as_saved_before_rebuild_fields(data: dict[str, Any]) -> None:
+    for name in NEWER_ENTITIES:
+        del data[name]
+    for entity, names in NEWER_FIELDS.items():
+        for item in data[entity]:
+            for name in names:
+                del item[name]
+
+
+def test_a_snapshot_saved_before_domains_and_definitions_still_analyses(database) -> None:
+    database.execute(
+        "CREATE DOMAIN positive_o AS int CHECK (VALUE > 0);"
+        "CREATE TYPE pair_o AS (a int, b text);"
+        "CREATE TABLE graded_o (grade positive_o, p pair_o, at timestamptz);"
+        "CREATE FUNCTION stamp_o() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$BEGIN NEW.at := now(); RETURN NEW; END$$;"
+        "CREATE TRIGGER graded_stamp BEFORE UPDATE OF grade ON graded_o FOR EACH ROW"
+        " EXECUTE FUNCTION stamp_o();"
+    )
+    session = connect(database.dsn)
+    try:
+        snapshot = collect(session)
+    finally:
+        session.close()
+    assert snapshot.domains and snapshot.composite_types
+    data = json.loads(io.to_json(snapshot))
+    as_saved_before_rebuild_fields(data)
+    older = io.from_dict(data)
+    assert set(NEWER_ENTITIES) <= set(older.not_collected)
+    assert older.domains == older.composite_types == []
+    assert [(f.declared_arguments, f.strict, f.standard_body) for f in older.functions] == [
+        (None, None, False)
+    ]
+    assert [(t.definition, t.fires, t.enabled) for t in older.triggers] == [(None, None, True)]
+    assert [f.to_json() for f in analyse(older).findings] == [
+        f.to_json() for f in analyse(snapshot).findings
+    ]

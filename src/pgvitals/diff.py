@@ -72,6 +72,7 @@ RESTATED: dict[str, frozenset[str]] = {
     "Index": frozenset({"key_columns", "expressions", "predicate_tree", "definition"}),
     "Policy": frozenset({"using_tree", "with_check_tree"}),  # OIDs; `using` says the same
     "Function": frozenset({"arguments"}),  # part of its name: another signature is a rename
+    "CompositeType": frozenset({"attribute_type_oids"}),  # OIDs: attribute_types say it
 }
 # Fields None where the collector could not read them (a locked table): unknown, not empty.
 UNREAD_AS_NONE: dict[str, frozenset[str]] = {

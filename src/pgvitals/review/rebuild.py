@@ -3,10 +3,11 @@ the new migrations then run on the tables they alter, as with `--base DSN`, with
 the database.
 
 A snapshot holds catalog facts, not DDL: what it holds whole is rebuilt in dependency
-order (schemas, extensions, enum types, sequences, tables with their columns,
-partitions and inheritance, constraints and indexes from the server's definitions,
-functions from their bodies, triggers, policies, comments); what it cannot rebuild is
-named with the reason, never dropped silently. Names are quoted as identifiers
+order (schemas, extensions, enum types, domains and composite types, sequences, tables
+with their columns, partitions and inheritance, constraints and indexes from the
+server's definitions, functions from their bodies and declared signatures, triggers
+from their definitions, policies, comments); what it cannot rebuild is named with the
+reason, never dropped silently. Names are quoted as identifiers
 (psycopg.sql), whatever they hold. Pure: no database is touched here.
 """
 
@@ -17,12 +18,25 @@ from dataclasses import dataclass, replace
 
 from psycopg import sql
 
-from pgvitals.snapshot.model import Column, Function, Sequence, Snapshot, Table, View
+from pgvitals.snapshot.model import (
+    Column,
+    CompositeType,
+    Domain,
+    Function,
+    Sequence,
+    Snapshot,
+    Table,
+    Trigger,
+    View,
+)
 
 # pg_collation's fixed OIDs: 100 is the column type's default collation
 DEFAULT_COLLATION, FIXED_COLLATIONS = 100, {950: "C", 951: "POSIX"}
 REPLICA_IDENTITY = {"f": "FULL", "n": "NOTHING"}
 VOLATILITY = {"i": "IMMUTABLE", "s": "STABLE", "v": "VOLATILE"}
+PARALLEL = {"s": "SAFE", "r": "RESTRICTED", "u": "UNSAFE"}
+# pg_trigger.tgenabled other than O (fires on origin and local sessions, as created)
+TRIGGER_FIRING = {"D": "DISABLE", "R": "ENABLE REPLICA", "A": "ENABLE ALWAYS"}
 
 
 @dataclass(frozen=True)
@@ -83,6 +97,7 @@ def rebuild(
         )
         steps.append(Step(f"type {enum.qualname}", text(create)))
         steps += comment(f"type {enum.qualname}", "TYPE {}", enum.comment, enum.schema, enum.name)
+    steps += user_types(snapshot)
     identity_columns = {(c.table_oid, c.name) for c in snapshot.columns if c.identity}
     owned = []
     for sequence in snapshot.sequences:
@@ -94,6 +109,7 @@ def rebuild(
             owned.append(sequence)
     routines = functions(snapshot, missing)
     steps += [replace(step, early=True) for step in routines if step.again]
+    steps += domain_rules(snapshot)  # their defaults and checks may call those functions
     steps += tables(snapshot, missing)
     for sequence in owned:
         table = snapshot.table_by_oid.get(sequence.owned_by_table_oid or 0)
@@ -194,6 +210,81 @@ def sequence_sql(sequence: Sequence) -> str:
     return text(statement)
 
 
+def user_types(snapshot: Snapshot) -> list[Step]:
+    """Domains (their type, collation and NOT NULL: defaults and checks come once the
+    functions they may call exist, see `domain_rules`) and composite types, each after
+    the held types it is made of (enum types are made before)."""
+    steps: list[Step] = []
+    for made in type_order(snapshot):
+        if isinstance(made, Domain):
+            name = f"domain {made.qualname}"
+            statement = sql.SQL("CREATE DOMAIN {} AS {}").format(
+                qualified(made.schema, made.name), sql.SQL(made.base_type)
+            )
+            if made.collation is not None:
+                statement += sql.SQL(" COLLATE {}").format(sql.SQL(made.collation))
+            if made.not_null:
+                statement += sql.SQL(" NOT NULL")
+            steps.append(Step(name, text(statement)))
+            steps += comment(name, "DOMAIN {}", made.comment, made.schema, made.name)
+            continue
+        name = f"type {made.qualname}"
+        attributes = []
+        for attribute, of_type, collation in zip(
+            made.attributes, made.attribute_types, made.attribute_collations, strict=True
+        ):
+            attributes.append(sql.SQL("{} {}").format(ident(attribute), sql.SQL(of_type)))
+            if collation is not None:
+                attributes[-1] += sql.SQL(" COLLATE {}").format(sql.SQL(collation))
+        statement = sql.SQL("CREATE TYPE {} AS ({})").format(
+            qualified(made.schema, made.name), sql.SQL(", ").join(attributes)
+        )
+        steps.append(Step(name, text(statement)))
+        steps += comment(name, "TYPE {}", made.comment, made.schema, made.name)
+    return steps
+
+
+def type_order(snapshot: Snapshot) -> list[Domain | CompositeType]:
+    """Domains and composite types, each after the held ones it is made of (a domain
+    over a domain, a composite type of a domain or of another composite type)."""
+    by_oid: dict[int, Domain | CompositeType] = {d.oid: d for d in snapshot.domains}
+    by_oid.update((c.oid, c) for c in snapshot.composite_types)
+    ordered: list[Domain | CompositeType] = []
+    placed: set[int] = set()
+
+    def place(made: Domain | CompositeType, seen: frozenset[int]) -> None:
+        if made.oid in placed or made.oid in seen:
+            return
+        needs = [made.base_type_oid] if isinstance(made, Domain) else made.attribute_type_oids
+        for oid in needs:
+            if oid in by_oid:
+                place(by_oid[oid], seen | {made.oid})
+        placed.add(made.oid)
+        ordered.append(made)
+
+    for made in by_oid.values():
+        place(made, frozenset())
+    return ordered
+
+
+def domain_rules(snapshot: Snapshot) -> list[Step]:
+    """Each domain's default and CHECK constraints (as declared: NOT VALID stays so)."""
+    steps = []
+    for domain in snapshot.domains:
+        name, target = f"domain {domain.qualname}", qualified(domain.schema, domain.name)
+        if domain.default is not None:
+            statement = sql.SQL("ALTER DOMAIN {} SET DEFAULT {}").format(
+                target, sql.SQL(domain.default)
+            )
+            steps.append(Step(name, text(statement)))
+        for check_name, check in zip(domain.check_names, domain.checks, strict=True):
+            statement = sql.SQL("ALTER DOMAIN {} ADD CONSTRAINT {} {}").format(
+                target, ident(check_name), sql.SQL(check)
+            )
+            steps.append(Step(name, text(statement)))
+    return steps
+
+
 FIRST_USER_OID = 16384
 
 
@@ -206,9 +297,12 @@ def domain_of(column: Column) -> str | None:
     return column.data_type if name != column.type_name else None
 
 
-def column_sql(column: Column, missing: list[NotRebuilt]) -> sql.Composable:
+def column_sql(
+    column: Column, missing: list[NotRebuilt], domains: frozenset[int]
+) -> sql.Composable:
+    """`domains`: the OIDs of the domains the snapshot holds (rebuilt before the tables)."""
     of_type: sql.Composable = sql.SQL(column.data_type)
-    if (domain := domain_of(column)) is not None:
+    if (domain := domain_of(column)) is not None and column.type_oid not in domains:
         of_type = ident(column.type_name)
         missing.append(
             NotRebuilt(
@@ -289,6 +383,7 @@ def table_order(snapshot: Snapshot) -> list[Table]:
 
 def tables(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
     steps: list[Step] = []
+    domains = frozenset(domain.oid for domain in snapshot.domains)
     inherits: dict[int, list[Table]] = {}
     by_name = {table.qualname: table for table in snapshot.tables}
     for table in snapshot.tables:
@@ -331,7 +426,7 @@ def tables(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
                 sql.SQL(table.partition_bound),
             )
         else:
-            body = sql.SQL(", ").join(column_sql(column, missing) for column in columns)
+            body = sql.SQL(", ").join(column_sql(c, missing, domains) for c in columns)
             statement = sql.SQL("CREATE {}TABLE {} ({})").format(unlogged, target, body)
             if table.oid in inherits:
                 statement += sql.SQL(" INHERITS ({})").format(
@@ -606,16 +701,31 @@ def functions(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
                 )
             )
             continue
-        target = routine(function)
-        if function.kind == "p":
-            head = sql.SQL("CREATE PROCEDURE {}").format(target)
-        else:
-            head = sql.SQL("CREATE FUNCTION {} RETURNS {}").format(
-                target, sql.SQL(function.result_type or "void")
+        if function.standard_body:
+            missing.append(
+                NotRebuilt(
+                    name,
+                    "its body is SQL-standard (BEGIN ATOMIC or RETURN), which the server"
+                    " deparses only under a lock on the tables it reads: the snapshot"
+                    " does not hold it",
+                )
             )
+            continue
+        target = routine(function)
+        declared = function.declared_arguments
+        head = sql.SQL("{}({})").format(
+            qualified(function.schema, function.name),
+            sql.SQL(function.arguments if declared is None else declared),
+        )
+        if function.kind == "p":
+            head = sql.SQL("CREATE PROCEDURE {}").format(head)
+        else:
+            result = function.declared_result or function.result_type or "void"
+            head = sql.SQL("CREATE FUNCTION {} RETURNS {}").format(head, sql.SQL(result))
         parts = [head, sql.SQL("LANGUAGE {}").format(ident(function.language))]
         if function.kind != "p":
             parts.append(sql.SQL(VOLATILITY.get(function.volatility, "VOLATILE")))
+            parts += properties(function)
         if function.security_definer:
             parts.append(sql.SQL("SECURITY DEFINER"))
         for key, value in function.settings.items():
@@ -629,6 +739,23 @@ def functions(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
     return steps
 
 
+def properties(function: Function) -> list[sql.Composable]:
+    """A function's STRICT, LEAKPROOF, PARALLEL, COST and ROWS, where the snapshot holds
+    them (None: saved before they were read)."""
+    found: list[sql.Composable] = []
+    if function.strict:
+        found.append(sql.SQL("STRICT"))
+    if function.leakproof:
+        found.append(sql.SQL("LEAKPROOF"))
+    if function.parallel in PARALLEL:
+        found.append(sql.SQL("PARALLEL {}").format(sql.SQL(PARALLEL[function.parallel])))
+    if function.cost is not None:
+        found.append(sql.SQL("COST {}").format(sql.Literal(function.cost)))
+    if function.rows:  # only a set-returning function has an estimate of its rows
+        found.append(sql.SQL("ROWS {}").format(sql.Literal(function.rows)))
+    return found
+
+
 def routine(function: Function) -> sql.Composable:
     """The function's qualified name and identity arguments, as CREATE and ALTER take it."""
     return sql.SQL("{}({})").format(
@@ -638,7 +765,12 @@ def routine(function: Function) -> sql.Composable:
 
 def rebuilt(function: Function) -> bool:
     """Is the function rebuilt (a user's, not an extension's, with its body held)?"""
-    return function.user_defined and function.extension is None and function.source is not None
+    return (
+        function.user_defined
+        and function.extension is None
+        and function.source is not None
+        and not function.standard_body
+    )
 
 
 def setting_value(key: str, value: str) -> sql.Composable:
@@ -649,8 +781,9 @@ def setting_value(key: str, value: str) -> sql.Composable:
 
 
 def triggers(snapshot: Snapshot) -> list[Step]:
-    """Triggers as the snapshot holds them (timing, events, row or statement, function);
-    one a partition has from its parent's trigger comes with it."""
+    """Triggers from their definitions (WHEN, arguments, UPDATE OF columns, transition
+    tables, a constraint trigger's deferral), then how they fire (disabled, on a replica
+    only, always); one a partition has from its parent's trigger comes with it."""
     steps = []
     names = {(t.table_oid, t.name) for t in snapshot.triggers}
     for trigger in snapshot.triggers:
@@ -659,30 +792,32 @@ def triggers(snapshot: Snapshot) -> list[Step]:
             continue
         if table.parent_oid is not None and (table.parent_oid, trigger.name) in names:
             continue  # cloned from its parent's
-        statement = sql.SQL("CREATE TRIGGER {} {} {} ON {} FOR EACH {} EXECUTE FUNCTION {}()")
-        target = qualified(trigger.schema, trigger.table)
-        steps.append(
-            Step(
-                f"trigger {trigger.qualname}",
-                text(
-                    statement.format(
-                        ident(trigger.name),
-                        sql.SQL(trigger.timing.upper().replace("INSTEAD", "INSTEAD OF")),
-                        sql.SQL(" OR ").join(sql.SQL(event.upper()) for event in trigger.events),
-                        target,
-                        sql.SQL("ROW" if trigger.for_each_row else "STATEMENT"),
-                        qualified(trigger.function_schema, trigger.function_name),
-                    )
-                ),
-                within=relation_step(table),
+        name = f"trigger {trigger.qualname}"
+        create = trigger.definition or held_trigger_sql(trigger)
+        steps.append(Step(name, create, within=relation_step(table)))
+        firing = TRIGGER_FIRING.get(trigger.fires or ("O" if trigger.enabled else "D"))
+        if firing is not None:
+            alter = sql.SQL("ALTER TABLE {} {} TRIGGER {}").format(
+                qualified(trigger.schema, trigger.table), sql.SQL(firing), ident(trigger.name)
             )
-        )
-        if not trigger.enabled:
-            disable = sql.SQL("ALTER TABLE {} DISABLE TRIGGER {}").format(
-                target, ident(trigger.name)
-            )
-            steps.append(Step(f"trigger {trigger.qualname}", text(disable)))
+            steps.append(Step(name, text(alter)))
     return steps
+
+
+def held_trigger_sql(trigger: Trigger) -> str:
+    """A trigger of a snapshot saved before definitions were read: its timing, events,
+    row or statement, and function."""
+    statement = sql.SQL("CREATE TRIGGER {} {} {} ON {} FOR EACH {} EXECUTE FUNCTION {}()")
+    return text(
+        statement.format(
+            ident(trigger.name),
+            sql.SQL(trigger.timing.upper().replace("INSTEAD", "INSTEAD OF")),
+            sql.SQL(" OR ").join(sql.SQL(event.upper()) for event in trigger.events),
+            qualified(trigger.schema, trigger.table),
+            sql.SQL("ROW" if trigger.for_each_row else "STATEMENT"),
+            qualified(trigger.function_schema, trigger.function_name),
+        )
+    )
 
 
 def policies(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
@@ -722,6 +857,8 @@ OWNED = {
     "function": "ROUTINE",
     "materialized view": "MATERIALIZED VIEW",
     "sequence": "SEQUENCE",
+    "domain": "DOMAIN",
+    "type": "TYPE",
 }
 # owns what the server made, whoever made the database (the public schema, PG 15+)
 IMPLICIT_OWNERS = frozenset({"pg_database_owner"})
@@ -743,6 +880,12 @@ def owners_and_grants(snapshot: Snapshot) -> list[Step]:
     for view in snapshot.views:
         kind = view_kind(view)
         owned.append((kind, view.qualname, qualified(view.schema, view.name), view.owner))
+    for domain in snapshot.domains:
+        target = qualified(domain.schema, domain.name)
+        owned.append(("domain", domain.qualname, target, domain.owner))
+    for composite in snapshot.composite_types:
+        target = qualified(composite.schema, composite.name)
+        owned.append(("type", composite.qualname, target, composite.owner))
     made = [function for function in snapshot.functions if rebuilt(function)]
     for function in made:
         owned.append(("function", function.qualname, routine(function), function.owner))
@@ -805,15 +948,15 @@ def owners_and_grants(snapshot: Snapshot) -> list[Step]:
 def not_held(snapshot: Snapshot) -> list[NotRebuilt]:
     """Kinds of what the snapshot holds that are not rebuilt, one entry each."""
     found = []
-    if any(rebuilt(function) for function in snapshot.functions):
+    older = "which a snapshot saved by an older pgvitals does not hold"
+    if any(rebuilt(f) and f.declared_arguments is None for f in snapshot.functions):
         found.append(NotRebuilt("functions", "rebuilt from their bodies and identity"
                                 " arguments: not their argument defaults, OUT arguments,"
-                                " SETOF, STRICT, cost or parallel safety, which the snapshot"
-                                " does not hold"))  # fmt: skip
-    if snapshot.triggers:
-        found.append(NotRebuilt("triggers", "rebuilt as the snapshot holds them (timing,"
-                                " events, row or statement, function): not their WHEN,"
-                                " arguments or UPDATE OF columns"))  # fmt: skip
+                                f" SETOF, STRICT, cost or parallel safety, {older}"))  # fmt: skip
+    if any(trigger.definition is None for trigger in snapshot.triggers):
+        found.append(NotRebuilt("triggers", "rebuilt from their timing, events, row or"
+                                " statement and function: not their WHEN, arguments or"
+                                f" UPDATE OF columns, {older}"))  # fmt: skip
     publications = sorted({p for r in snapshot.replication for p in r.publications})
     if publications:
         found.append(

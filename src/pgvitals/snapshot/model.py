@@ -762,6 +762,20 @@ class Function(NamedTuple):
     user_defined: bool
     comment: str | None
     result_type: str = ""  # format_type of what it returns: "trigger" is fired, never called
+    # What recreates it exactly (review/rebuild.py); None: a snapshot saved before they
+    # were read. pg_get_function_arguments: modes, names, types and DEFAULTs, "a int
+    # DEFAULT 1, OUT b text"; pg_get_function_result: "SETOF integer", "TABLE(a int)"
+    # (None for a procedure)
+    declared_arguments: str | None = None
+    declared_result: str | None = None
+    strict: bool | None = None  # RETURNS NULL ON NULL INPUT
+    leakproof: bool | None = None
+    parallel: str | None = None  # s safe, r restricted, u unsafe
+    cost: float | None = None  # procost
+    rows: float | None = None  # prorows: a set-returning function's estimate, else 0
+    # its body is SQL-standard (BEGIN ATOMIC ... END, RETURN ...): held by the server as a
+    # node tree, whose deparsing locks the tables it reads; `source` is "" then
+    standard_body: bool = False
 
     @property
     def fired_only(self) -> bool:
@@ -805,6 +819,55 @@ class EnumType(NamedTuple):
         return Located("type", (self.schema, self.name), self.qualname, self.comment)
 
 
+class Domain(NamedTuple):
+    """A domain: its base type and what CREATE DOMAIN adds to it (a column of one keeps
+    all of that: a rebuild of its base type alone would lose it)."""
+
+    oid: int
+    schema: str
+    name: str
+    base_type: str  # format_type, typmod included: "numeric(10,2)", "mood[]"
+    base_type_oid: int  # the base type's, an array's element type's: made first
+    not_null: bool
+    default: str | None
+    collation: str | None  # quoted and qualified, where it is not the base type's
+    check_names: list[str]
+    checks: list[str]  # pg_get_constraintdef: "CHECK ((VALUE > 0))", "... NOT VALID"
+    owner: str
+    comment: str | None
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def located(self) -> Located:
+        return Located("type", (self.schema, self.name), self.qualname, self.comment)
+
+
+class CompositeType(NamedTuple):
+    """A composite type made by CREATE TYPE ... AS (...), its attributes in order (a
+    table's or view's row type is not one)."""
+
+    oid: int
+    schema: str
+    name: str
+    attributes: list[str]
+    attribute_types: list[str]  # format_type, typmod included
+    attribute_type_oids: list[int]  # an array's element type's: made first
+    attribute_collations: list[str | None]  # quoted and qualified, where not the type's
+    owner: str
+    comment: str | None
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def located(self) -> Located:
+        return Located("type", (self.schema, self.name), self.qualname, self.comment)
+
+
 class Trigger(NamedTuple):
     """A trigger of a table (not one PostgreSQL made to enforce a foreign key), and the
     function it runs."""
@@ -821,6 +884,13 @@ class Trigger(NamedTuple):
     events: list[str]  # insert, delete, update, truncate
     for_each_row: bool
     enabled: bool  # False: DISABLE TRIGGER
+    # pg_get_triggerdef (its table schema-qualified): the whole CREATE [CONSTRAINT]
+    # TRIGGER with its WHEN, UPDATE OF columns, REFERENCING transition tables and
+    # arguments; None: a snapshot saved before it was read
+    definition: str | None = None
+    # pg_trigger.tgenabled: O fires on origin and local, D disabled, R on a replica only,
+    # A always; None: a snapshot saved before it was read
+    fires: str | None = None
 
     @property
     def qualname(self) -> str:
@@ -979,6 +1049,8 @@ class Snapshot:
     soft_delete_orphans: list[SoftDeleteOrphans] = entity(SoftDeleteOrphans)
     edited_migrations: list[EditedMigration] = entity(EditedMigration)
     enum_types: list[EnumType] = entity(EnumType, "enum_types")
+    domains: list[Domain] = entity(Domain, "domains")
+    composite_types: list[CompositeType] = entity(CompositeType, "composite_types")
     default_partition_ranges: list[DefaultPartitionRange] = entity(DefaultPartitionRange)
     format: str = field(default=SNAPSHOT_FORMAT)
     # entities a snapshot saved by an older pgvitals does not hold (enum_types before they

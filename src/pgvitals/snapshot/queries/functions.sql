@@ -34,7 +34,16 @@ SELECT p.oid::int8 AS oid,
         AND (pg_catalog.cardinality(%(schemas)s::text[]) = 0
              OR n.nspname = ANY (%(schemas)s::text[]))) AS user_defined,
        d.description AS comment,
-       pg_catalog.format_type(p.prorettype, NULL) AS result_type
+       pg_catalog.format_type(p.prorettype, NULL) AS result_type,
+       -- these deparse only argument defaults (no sub-selects there): no lock either
+       pg_catalog.pg_get_function_arguments(p.oid) AS declared_arguments,
+       pg_catalog.pg_get_function_result(p.oid) AS declared_result,
+       p.proisstrict AS strict,
+       p.proleakproof AS leakproof,
+       p.proparallel::text AS parallel,
+       p.procost::float8 AS cost,
+       p.prorows::float8 AS rows,
+       @@standard_body@@ AS standard_body
   FROM pg_catalog.pg_proc p
   JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
   JOIN pg_catalog.pg_language l ON l.oid = p.prolang

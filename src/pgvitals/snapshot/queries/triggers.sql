@@ -1,6 +1,6 @@
 -- Triggers of the collected tables (not the internal ones that enforce foreign keys),
--- with the function each runs. A partition's clone of its parent's trigger is listed
--- too, under the partition.
+-- with the function each runs and their whole definition. A partition's clone of its
+-- parent's trigger is listed too, under the partition.
 SELECT t.oid::int8 AS oid,
        n.nspname AS schema,
        c.relname AS table,
@@ -17,7 +17,10 @@ SELECT t.oid::int8 AS oid,
               WHERE t.tgtype & e.bit <> 0
               ORDER BY e.bit) AS events,
        t.tgtype & 1 <> 0 AS for_each_row,
-       t.tgenabled <> 'D' AS enabled
+       t.tgenabled <> 'D' AS enabled,
+       -- deparses its WHEN by the catalog alone: no lock on the table
+       pg_catalog.pg_get_triggerdef(t.oid) AS definition,
+       t.tgenabled::text AS fires
   FROM pg_catalog.pg_trigger t
   JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
