@@ -664,6 +664,61 @@ def test_an_inheritance_parents_fixes_key_and_reference_its_children_too(databas
     assert [f.object for f in findings if f.rule in rules] == []
 
 
+def test_an_inheritance_parents_column_fixes_change_its_childrens_columns_too(database) -> None:
+    """Column types are inherited (INHERITS): PostgreSQL refuses ALTER COLUMN ... TYPE on
+    a child's inherited column ("cannot alter inherited column"), and on the parent it
+    changes every table that inherits the column. The parent's fixes run, the rollback
+    restores the schema (a grandchild's index that casts the column, each table's zoned
+    default), and once applied the next check reports none of the hierarchy's columns."""
+    database.execute(
+        """
+        CREATE TABLE users (id bigint PRIMARY KEY);
+        CREATE TABLE events (id bigint PRIMARY KEY, user_id integer REFERENCES users,
+          at timestamp DEFAULT timezone('UTC', now()), doc json);
+        CREATE TABLE "Weird""Events" (extra json, doc json) INHERITS (events);
+        CREATE INDEX ON "Weird""Events" (at);
+        CREATE TABLE "events ñ" () INHERITS ("Weird""Events");
+        CREATE INDEX ON "events ñ" ((doc::jsonb -> 'k'));
+        ALTER TABLE "events ñ" ADD FOREIGN KEY (user_id) REFERENCES users;
+        CREATE TABLE team_events () INHERITS (events);
+        INSERT INTO users VALUES (1);
+        INSERT INTO "events ñ" VALUES (1, 1, '2026-01-01 10:00', '{"k": 1}', '[]');
+        """
+    )
+    trip = round_trip(database.server, database.name)
+    assert_restores(trip)
+    rules = ("fk-type-mismatch", "json-instead-of-jsonb", "timestamp-without-time-zone")
+    children = ['public.Weird"Events', "public.events ñ", "public.team_events"]
+    for rule, column in zip(rules, ("user_id", "doc", "at"), strict=True):
+        found = fixes_of(trip, rule)
+        assert set(found) >= {f"public.events.{column}"}, rule
+        assert found[f"public.events.{column}"].evidence["inheritance_children"] == children
+        assert found[f"public.events.{column}"].fix is not None
+        assert not any(
+            name.endswith(f".{column}") for name in set(found) - {f"public.events.{column}"}
+        )
+    assert set(fixes_of(trip, "json-instead-of-jsonb")) == {
+        "public.events.doc",
+        'public.Weird"Events.extra',
+    }
+    dsn = database.server.dsn(database.name)
+    assert apply_script(dsn, trip.scripts.fix).failures == []
+    with psycopg.connect(dsn) as connection:
+        types = connection.execute(
+            "SELECT attrelid::regclass::text, attname, format_type(atttypid, atttypmod)"
+            " FROM pg_attribute WHERE attname IN ('user_id', 'at', 'doc', 'extra')"
+            " AND attrelid::regclass::text LIKE '%events%' ORDER BY 1, 2"
+        ).fetchall()
+    assert {(name, kind) for _, name, kind in types} == {
+        ("at", "timestamp with time zone"),
+        ("doc", "jsonb"),
+        ("extra", "jsonb"),
+        ("user_id", "bigint"),
+    }
+    findings, _ = checked(dsn)
+    assert [f.object for f in findings if f.rule in rules] == []
+
+
 # --- D: no drop without a known way back --------------------------------------------
 
 

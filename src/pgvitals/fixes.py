@@ -1047,7 +1047,9 @@ def computed_from(snap: Snapshot, column: Column) -> list[str]:
     ]
 
 
-def convert_column_type(snap: Snapshot, column: Column, type_name: str) -> Fix | NoFix:
+def convert_column_type(
+    snap: Snapshot, column: Column, type_name: str, reaching: Seq[Column] = ()
+) -> Fix | NoFix:
     """`ALTER COLUMN ... TYPE ... USING column::type`: rewrites the table and its indexes
     under ACCESS EXCLUSIVE, and fails (changing nothing) on a value that does not convert.
     The rollback converts back to the column's type as it was. None for a column of a
@@ -1058,7 +1060,10 @@ def convert_column_type(snap: Snapshot, column: Column, type_name: str) -> Fix |
     (`(doc::jsonb -> 'k')`) is rebuilt from its deparsed text, in which the cast, now of
     the column's own type, is dropped: converting back would not bring it back (and a GIN
     index on `doc -> 'k'` of json fails). The rollback drops such indexes before and
-    re-creates them from their definitions after."""
+    re-creates them from their definitions after.
+
+    `reaching`: the columns of the tables that inherit this one (INHERITS), which the
+    ALTER changes too: their generated columns, CHECKs and indexes count as the table's."""
     relation, name = qualified(column.schema, column.table), quote_identifier(column.name)
     if keyed := snap.facts.partition_keyed_by(snap.table_by_oid[column.table_oid], column.name):
         return NoFix(
@@ -1066,37 +1071,43 @@ def convert_column_type(snap: Snapshot, column: Column, type_name: str) -> Fix |
             " PostgreSQL cannot change its type; re-create the table with the new type and"
             " move the rows"
         )
-    if computing := computed_from(snap, column):
-        # Midday's inbox.fts is generated from meta (json): ALTER failed with "cannot
-        # alter type of a column used by a generated column"
-        return NoFix(
-            f"generated column {one_line(', '.join(computing))} computes from"
-            f" {one_line(column.name)}: PostgreSQL cannot change its type; drop the generated"
-            " column, change the type, and add it back (a rewrite)"
-        )
+    family = (column, *reaching)
+    for member in family:
+        if computing := computed_from(snap, member):
+            # Midday's inbox.fts is generated from meta (json): ALTER failed with "cannot
+            # alter type of a column used by a generated column"
+            return NoFix(
+                f"generated column {one_line(', '.join(computing))}{inheriting(member, column)}"
+                f" computes from {one_line(column.name)}: PostgreSQL cannot change its type;"
+                " drop the generated column, change the type, and add it back (a rewrite)"
+            )
 
-    if blocking := check_read_as_other_type(snap, column, type_name):
-        return NoFix(
-            f"CHECK {one_line(blocking.name)} reads {one_line(column.name)}, and PostgreSQL"
-            f" checks it again as {type_name}: a function or operator of {column.data_type}"
-            " in it (char_length, a comparison with a text literal) makes the change fail;"
-            " rewrite the CHECK for the new type first"
-        )
+    for member in family:
+        if blocking := check_read_as_other_type(snap, member, type_name):
+            return NoFix(
+                f"CHECK {one_line(blocking.name)}{inheriting(member, column)} reads"
+                f" {one_line(column.name)}, and PostgreSQL checks it again as {type_name}: a"
+                f" function or operator of {column.data_type} in it (char_length, a comparison"
+                " with a text literal) makes the change fail; rewrite the CHECK for the new"
+                " type first"
+            )
 
     def convert(to: str) -> str:
         return f"ALTER TABLE {relation} ALTER COLUMN {name} TYPE {to} USING {name}::{to};"
 
     dropped: list[str] = []
     restored: list[str] = []
-    for index in snap.indexes_by_table.get(column.table_oid, []):
+    reading = [
+        index
+        for member in family
+        for index in snap.indexes_by_table.get(member.table_oid, [])
         # a partition's index goes and comes back with its parent's; an EXCLUDE
         # constraint's index is not an index to re-create on its own
-        if (
-            index.parent_index_oid
-            or index.constraint_name
-            or not reads_in_expression(index, column)
-        ):
-            continue
+        if not index.parent_index_oid
+        and not index.constraint_name
+        and reads_in_expression(index, member)
+    ]
+    for index in reading:
         statements = restore_index(snap, index)
         if isinstance(statements, NoFix):
             return statements
@@ -1106,6 +1117,14 @@ def convert_column_type(snap: Snapshot, column: Column, type_name: str) -> Fix |
     renames = partition_index_names(snap, column)
     rollback = (*dropped, convert(column.data_type), *renames, *restored)
     return Fix((convert(type_name), *renames), rollback, REWRITE)
+
+
+def inheriting(member: Column, column: Column) -> str:
+    """` (of t, which inherits the column)` where `member` is another table's copy of
+    `column`, inherited from it; nothing where it is the column itself."""
+    if member is column:
+        return ""
+    return f" (of {one_line(member.schema)}.{one_line(member.table)}, which inherits the column)"
 
 
 INTEGER_TYPES = {"int2": "smallint", "int4": "integer", "int8": "bigint"}
@@ -1207,7 +1226,11 @@ TIMESTAMP_PRECISION = re.compile(r"^timestamp\((\d)\)")
 
 
 def timestamp_to_timestamptz(
-    snap: Snapshot, column: Column, indexed: bool, zoned_default: str | None = None
+    snap: Snapshot,
+    column: Column,
+    indexed: bool,
+    zoned_default: str | None = None,
+    reaching: Seq[tuple[Column, str | None]] = (),
 ) -> Fix:
     """`timestamp` -> `timestamptz`, reading the stored values as UTC. With the session's
     TimeZone at UTC, PostgreSQL 12+ changes the type without rewriting the table; the
@@ -1215,29 +1238,40 @@ def timestamp_to_timestamptz(
     their names back: `partition_index_names`). The rollback goes back the same way.
     A default that converts the clock to a named zone (`zoned_default`, Oban's
     `timezone('UTC', now())`) becomes `now()`, and the rollback puts it back: kept on a
-    timestamptz column, its clock reading is read in the inserting session's TimeZone."""
+    timestamptz column, its clock reading is read in the inserting session's TimeZone.
+
+    `reaching`: the columns of the tables that inherit this one (INHERITS), each with
+    its default where that names its zone: the ALTER changes their type too, and SET
+    DEFAULT, which would reach them as well, is given table by table (ONLY), so that a
+    child's default of its own is left as it is, and restored as it was."""
     relation = name_of(column.schema, column.table)
     renames = partition_index_names(snap, column)
+    zoned = [(column, zoned_default), *reaching]
+    only = sql.SQL("ONLY " if reaching else "")
 
-    def retype(to: str, default: str | None) -> tuple[str, ...]:
+    def retype(to: str, back: bool) -> tuple[str, ...]:
         alter = sql.SQL("ALTER TABLE {table} ALTER COLUMN {column} TYPE {type};").format(
             table=relation, column=sql.Identifier(column.name), type=sql.SQL(to)
         )
         statements = [text(alter)]
-        if zoned_default is not None and default is not None:
-            set_default = sql.SQL("ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {d};")
-            statements.append(
-                text(
-                    set_default.format(
-                        table=relation, column=sql.Identifier(column.name), d=sql.SQL(default)
+        set_default = sql.SQL("ALTER TABLE {only}{table} ALTER COLUMN {column} SET DEFAULT {d};")
+        for member, default in zoned:
+            if default is not None:
+                statements.append(
+                    text(
+                        set_default.format(
+                            only=only,
+                            table=name_of(member.schema, member.table),
+                            column=sql.Identifier(member.name),
+                            d=sql.SQL(default if back else "now()"),
+                        )
                     )
                 )
-            )
         return ("SET TimeZone = 'UTC';", *statements, "RESET TimeZone;", *renames)
 
     fix = Fix(
-        retype("timestamptz", "now()"),
-        retype(column.data_type, zoned_default),
+        retype("timestamptz", back=False),
+        retype(column.data_type, back=True),
         Risk(lock="ACCESS EXCLUSIVE", rewrites=indexed),
     ).with_note(
         f"reads the values of {one_line(column.name)} as UTC; if they were written in"

@@ -19,7 +19,7 @@ from typing import Any
 
 from pgvitals.findings import Fix, Severity
 from pgvitals.rules._api import Draft, Regroup
-from pgvitals.snapshot.model import Snapshot, Table
+from pgvitals.snapshot.model import Column, Snapshot, Table
 
 Place = tuple[str, ...]  # (schema, table)
 # what a finding is about beyond its table, the same on a parent's finding and on a
@@ -121,3 +121,188 @@ def covering(
         evidence={**parent.evidence, "inheritance_children": covered},
         fix=fix,
     )
+
+
+# --- columns ------------------------------------------------------------------------
+#
+# A child has each column of its parents, merged with a column of its own of the same
+# name if it declared one (pg_attribute.attinhcount > 0, attislocal or not): its type is
+# the parent's, and PostgreSQL refuses to change it on the child ("cannot alter inherited
+# column"), while ALTER COLUMN ... TYPE and SET DEFAULT on the parent reach every table
+# that inherits it. So a column rule reports such a column on the parent, once.
+
+
+def parents_by_table(snap: Snapshot) -> dict[int, list[Table]]:
+    """Every parent of each table that inherits from others (INHERITS), by its oid, in
+    the catalog's order."""
+    parents: dict[int, list[Table]] = defaultdict(list)
+    if not any(table.inheritance_children for table in snap.tables):
+        return parents  # most databases: no pass to build names
+    by_name = {table.qualname: table for table in snap.tables}
+    for table in snap.tables:
+        for name in table.inheritance_children:
+            child = by_name.get(name)
+            if child is not None:
+                parents[child.oid].append(table)
+    return parents
+
+
+def ancestors_by_table(snap: Snapshot) -> dict[int, frozenset[int]]:
+    """The oids of every table each table inherits from (INHERITS), at any depth, by its
+    oid; tables that inherit from none are left out."""
+    parents = parents_by_table(snap)
+    found: dict[int, frozenset[int]] = {}
+
+    def above(oid: int, seen: frozenset[int]) -> frozenset[int]:
+        if oid not in found:
+            direct = {p.oid for p in parents.get(oid, ()) if p.oid not in seen}
+            found[oid] = frozenset(direct).union(*(above(p, seen | {oid}) for p in direct))
+        return found[oid]
+
+    for oid in parents:
+        above(oid, frozenset())
+    return found
+
+
+def column_parent(snap: Snapshot, parents: dict[int, list[Table]], table_oid: int,
+                  name: str) -> Table | None:  # fmt: skip
+    """The parent the column `name` of a table is inherited from (the first that has a
+    column of that name); None for a column the table alone has."""
+    return next(
+        (p for p in parents.get(table_oid, ()) if snap.facts.column_by_name.get((p.oid, name))),
+        None,
+    )
+
+
+def inheriting_columns(snap: Snapshot, column: Column) -> list[Column]:
+    """The columns of the tables that inherit `column` from its table, at any depth: the
+    ones ALTER COLUMN on its table changes too."""
+    table = snap.table_by_oid.get(column.table_oid)
+    if table is None or not table.inheritance_children:
+        return []
+    by_name = {t.qualname: t for t in snap.tables}
+    found: list[Column] = []
+    waiting, seen = list(table.inheritance_children), {table.qualname}
+    while waiting:
+        child = by_name.get(waiting.pop(0))
+        if child is None or child.qualname in seen:
+            continue
+        seen.add(child.qualname)
+        inherited = snap.facts.column_by_name.get((child.oid, column.name))
+        if inherited is not None:
+            found.append(inherited)
+            waiting += child.inheritance_children
+    return found
+
+
+# why a child's inherited column comes without the fix the rule gives a column of its
+# own: {column}, {table} and {parent} are filled in
+CANNOT_ALTER_ON_CHILD = (
+    "{column} is inherited from {parent}: PostgreSQL refuses to change its type on {table}"
+    " alone (cannot alter inherited column); changed on {parent}, it changes on every table"
+    " inheriting it"
+)
+
+
+def reported_on_parents(matched: Matched = lambda draft: None,
+                        alone: str | None = CANNOT_ALTER_ON_CHILD) -> Regroup:  # fmt: skip
+    """A column rule's `regroup`: a child's finding about a column it inherits goes into
+    the parent's finding about that column where the parent has the same finding
+    (`matched`), not excused and as severe as the child's or more; the parent's evidence
+    lists the children (`inheritance_children`). The parent's fix changes their column
+    too, so where a child's finding has no fix (a view reads its column, an index
+    computes on it), the parent's is withdrawn, saying why. A child's finding that does
+    not go into a parent's is kept, the evidence naming the table that defines the column
+    (`inherited_from`, the top of the hierarchy),
+    without its fix where PostgreSQL would refuse it (`alone` says why; None: the fix
+    works on the child). Columns a table has alone are left as they are."""
+
+    def regroup(
+        snap: Snapshot, opts: Any, drafts: list[Draft], default: Severity
+    ) -> Iterator[Draft]:
+        parents = parents_by_table(snap)
+        if not parents:
+            yield from drafts
+            return
+        tables = {(t.schema, t.name): t for t in snap.tables}
+
+        def source(draft: Draft) -> Table | None:
+            """The parent the draft's column is inherited from."""
+            if len(draft.where.path) != 3:
+                return None
+            table = tables.get(draft.where.path[:2])
+            name = draft.where.path[2]
+            return column_parent(snap, parents, table.oid, name) if table else None
+
+        def source_of(table: Table, draft: Draft) -> Table | None:
+            """The parent `table` inherits the draft's column from."""
+            return column_parent(snap, parents, table.oid, draft.where.path[2])
+
+        by_place = {(draft.where.path, matched(draft)): draft for draft in drafts}
+
+        def home(draft: Draft) -> Draft:
+            """The finding this draft ends up in: its own, or an ancestor's."""
+            while True:
+                parent = source(draft)
+                path = (parent.schema, parent.name, draft.where.path[2]) if parent else None
+                above = by_place.get((path, matched(draft))) if path else None
+                if above is None or (draft.severity or default) > (above.severity or default):
+                    return draft
+                draft = above
+
+        homes = [home(draft) for draft in drafts]
+        members: dict[int, list[Draft]] = defaultdict(list)
+        for draft, found in zip(drafts, homes, strict=True):
+            if found is not draft:
+                members[id(found)].append(draft)
+        for draft, found in zip(drafts, homes, strict=True):
+            if found is not draft:
+                continue
+            parent = source(draft)
+            if parent is not None:
+                while (above := source_of(parent, draft)) is not None:
+                    parent = above  # up to the table that defines the column
+                draft = on_child_alone(draft, parent, alone)
+            yield covering_column(draft, members.get(id(draft), []))
+
+    return regroup
+
+
+def on_child_alone(draft: Draft, parent: Table, alone: str | None) -> Draft:
+    """A child's finding about an inherited column, kept apart from its parent's: the
+    table that defines the column named (`parent`, at the top of the hierarchy), the fix
+    withdrawn where PostgreSQL would refuse it (`alone`)."""
+    evidence = {**draft.evidence, "inherited_from": parent.qualname}
+    if alone is None:
+        return draft._replace(evidence=evidence)
+    if draft.fix is not None:
+        schema, table, column = draft.where.path
+        evidence["no_automatic_fix"] = alone.format(
+            column=column, table=f"{schema}.{table}", parent=parent.qualname
+        )
+    return draft._replace(evidence=evidence, fix=None)
+
+
+def covering_column(parent: Draft, children: list[Draft]) -> Draft:
+    """The parent's finding about a column, covering its children's."""
+    if not children:
+        return parent
+    names = sorted(".".join(child.where.path[:2]) for child in children)
+    evidence = {**parent.evidence, "inheritance_children": names}
+    fix = parent.fix
+    blocked = next((child for child in children if child.fix is None), None)
+    if fix is not None and blocked is not None:
+        reason = blocked.evidence.get("no_automatic_fix")
+        if reason is None and blocked.evidence.get("used_by_views"):
+            views = ", ".join(blocked.evidence["used_by_views"])
+            reason = f"views read it ({views}): PostgreSQL cannot change its type under them"
+        evidence["no_automatic_fix"] = (
+            f"the change reaches {'.'.join(blocked.where.path[:2])}, which inherits the"
+            f" column, and fails there: {reason or 'it gets no fix of its own'}"
+        )
+        fix = None
+    inherit = "table inherits" if len(names) == 1 else "tables inherit"
+    message = f"{parent.message}; {len(names):,} {inherit} the column"
+    if fix is not None:
+        message += ", and the fix changes it there too"
+    return parent._replace(message=message, evidence=evidence, fix=fix)

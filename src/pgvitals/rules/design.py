@@ -31,6 +31,11 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
+from pgvitals.rules._inheritance import (
+    ancestors_by_table,
+    inheriting_columns,
+    reported_on_parents,
+)
 from pgvitals.snapshot.facts import (
     BACKUP_SUFFIX,
     DATED_SUFFIX,
@@ -292,6 +297,7 @@ def mixed_id_strategy(snap: Snapshot, opts: MixedIdOptions) -> Iterator[Draft]:
     category=INTEGRITY,
     severity=LOW,
     title="Column is timestamp without time zone",
+    regroup=reported_on_parents(),
 )
 def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """A `timestamp` (without time zone) column: a wall-clock reading with no zone.
@@ -324,6 +330,13 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
     None either for a column of a partition key (of the table or of a sub-partitioned
     partition), or one a generated column computes from: PostgreSQL cannot change such
     a column's type at all.
+
+    A column that tables inherit (INHERITS) is reported on the table that defines it,
+    listing them (`inheritance_children`): PostgreSQL changes an inherited column's type
+    only there, and the change reaches them all (each zoned default is set table by
+    table). No fix where it would fail on one of them (an index computing on the column,
+    a view). A child whose default reads the session's clock where its parent's does not
+    keeps a finding of its own, without a fix.
     """
     for table, column in own_columns(snap, "timestamp"):
         if column.data_type.startswith("timestamp"):
@@ -337,6 +350,7 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
                 for i in snap.indexes_by_table.get(table.oid, [])
                 if fixes.reads_in_expression(i, column)
             ]
+            inheritors = inheriting_columns(snap, column)  # changed with it (INHERITS)
             evidence: dict[str, object] = {"data_type": column.data_type}
             session_clock = reads_session_clock(column.default)
             if session_clock is not None:
@@ -369,10 +383,19 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
                     " change the type, and add them back"
                 )
             elif not blocked_by_views(snap, column, evidence):
+                indexes += [
+                    i.name
+                    for child in inheritors
+                    for i in snap.indexes_by_table.get(child.table_oid, [])
+                    if column.name in i.key_columns
+                ]
                 evidence["indexes_rebuilt"] = indexes
-                zoned = column.default if ZONED_CLOCK.fullmatch(column.default or "") else None
                 fix = fixes.timestamp_to_timestamptz(
-                    snap, column, indexed=bool(indexes), zoned_default=zoned
+                    snap,
+                    column,
+                    indexed=bool(indexes),
+                    zoned_default=zoned_default(column),
+                    reaching=[(child, zoned_default(child)) for child in inheritors],
                 )
             message = f"{column.data_type}: the instant each value means depends on an unknown zone"
             if session_clock:
@@ -399,6 +422,12 @@ ZONED_CLOCK = re.compile(
     rf"timezone\('[^']*'::text, {CLOCK}\)|\({CLOCK} AT TIME ZONE '[^']*'::text\)",
     re.IGNORECASE,
 )
+
+
+def zoned_default(column: Column) -> str | None:
+    """The column's default where it reads the clock in a named zone (Oban's
+    `timezone('UTC', now())`)."""
+    return column.default if ZONED_CLOCK.fullmatch(column.default or "") else None
 
 
 def reads_session_clock(default: str | None) -> bool | None:
@@ -449,6 +478,7 @@ def json_functions_over(snap: Snapshot, column: Column) -> list[str]:
     category=INTEGRITY,
     severity=LOW,
     title="Column is json rather than jsonb",
+    regroup=reported_on_parents(),
 )
 def json_instead_of_jsonb(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """A `json` column: text that is re-parsed by every operator that reads it.
@@ -465,7 +495,10 @@ def json_instead_of_jsonb(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     EXCLUSIVE lock; duplicate keys keep their last value and key order is lost). No
     fix is generated where a function's body names the column and calls a json
     function that takes no jsonb (`json_typeof`, `json_each`, ...): it would fail
-    after the change; move it to the `jsonb_` functions first.
+    after the change; move it to the `jsonb_` functions first. A column that tables
+    inherit (INHERITS) is reported and converted on the table that defines it, which
+    converts theirs too (PostgreSQL refuses the change on a child); their indexes and
+    views count as its own.
     """
     for _table, column in own_columns(snap, "json"):
         if column.data_type == "json":
@@ -479,7 +512,10 @@ def json_instead_of_jsonb(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
                     " jsonb_ functions first"
                 )
             elif not blocked_by_views(snap, column, evidence):
-                fix = fixes.offered(fixes.convert_column_type(snap, column, "jsonb"), evidence)
+                converted = fixes.convert_column_type(
+                    snap, column, "jsonb", inheriting_columns(snap, column)
+                )
+                fix = fixes.offered(converted, evidence)
                 if fix is not None:
                     # json keeps the escape \u0000 as text; jsonb cannot store it, and the
                     # ALTER fails on the first such value (a schema-only copy never has one)
@@ -506,6 +542,7 @@ INTEGER_TYPE_NAMES = ("smallint", "integer", "bigint")
     category=INTEGRITY,
     severity=LOW,
     title="Key filled by a serial sequence rather than an identity column",
+    regroup=reported_on_parents(lambda draft: draft.evidence["sequence"], alone=None),
 )
 def serial_instead_of_identity(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     """A column filled by a `nextval()` default (`serial`, `bigserial`, or a sequence
@@ -550,6 +587,11 @@ def serial_instead_of_identity(snap: Snapshot, opts: NoOptions) -> Iterator[Draf
     ("identity column type must be smallint, integer, or bigint"), so the column would
     first have to become the base type, losing the domain's CHECK unless it is added to
     the table: the owner's choice to make.
+
+    A serial column that tables inherit (INHERITS) numbers their rows from its sequence
+    too: one finding, on the table that defines it, listing them, info as above. No fix
+    for a column that tables inherit with sequences of their own either: DROP DEFAULT
+    reaches them, ADD GENERATED AS IDENTITY does not.
     """
     facts = snap.facts
     uses: dict[int, list[str]] = defaultdict(list)  # columns whose default calls each sequence
@@ -571,25 +613,39 @@ def serial_instead_of_identity(snap: Snapshot, opts: NoOptions) -> Iterator[Draf
         )
         evidence: dict[str, object] = {"sequence": sequence.qualname, "owned_by_column": owned}
         sharing = uses[sequence.oid]
+        inheritors = inheriting_columns(snap, column)  # the column of INHERITS children
         if len(sharing) > 1:  # other defaults draw from it too: one series across columns
             evidence.update(shared_sequence=True, shared_by=sorted(sharing))
+            shared = f"which {len(sharing)} columns share"
+            if set(sharing) <= {c.qualname for c in (column, *inheritors)}:
+                shared = "which the tables inheriting the column draw from too"
             yield finding(
                 column,
-                f"Filled by sequence {sequence.qualname}, which {len(sharing)} columns share:"
-                " one numbering across them, which no identity gives",
+                f"Filled by sequence {sequence.qualname}, {shared}: one numbering across"
+                " them, which no identity gives",
                 evidence=evidence,
                 severity=INFO,
             )
             continue
         fix = None
         message = f"Filled by serial sequence {sequence.qualname}, not an identity"
+        if inheritors:
+            # DROP DEFAULT reaches the tables that inherit the column, ADD GENERATED ... AS
+            # IDENTITY does not (PostgreSQL 15, 16): they would be left with no default
+            names = ", ".join(f"{c.schema}.{c.table}" for c in inheritors)
+            evidence["no_automatic_fix"] = (
+                f"tables inherit the column ({names}): DROP DEFAULT on {table.qualname}"
+                " reaches them, and ADD GENERATED AS IDENTITY does not, so they would be left"
+                " with no default; each needs an identity of its own, which numbers its rows"
+                " apart from the others'"
+            )
         if column.data_type not in INTEGER_TYPE_NAMES:
             # a domain over an integer (Icinga DB's `uint` with its range CHECK): "identity
             # column type must be smallint, integer, or bigint", so the column must first
             # become its base type, which drops the domain's CHECK: a choice for its owner
             evidence["domain"] = column.data_type
             message += f" (its type is the domain {column.data_type}, which no identity takes)"
-        elif column.type_name in ("int2", "int4", "int8") and column.not_null:
+        elif column.type_name in ("int2", "int4", "int8") and column.not_null and not inheritors:
             fix = fixes.serial_to_identity(snap, table, column, sequence)
         yield finding(column, message, evidence=evidence, fix=fix)
 
@@ -785,6 +841,7 @@ class StatusOptions:
     severity=MEDIUM,
     title="Status-like text column with no CHECK, enum or foreign key",
     options=StatusOptions,
+    regroup=reported_on_parents(),
 )
 def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]:
     """A text column named like a status (`status`, `state`, `role`, `stage`,
@@ -799,7 +856,8 @@ def status_without_check(snap: Snapshot, opts: StatusOptions) -> Iterator[Draft]
     a polymorphic reference (beside its `*_id`), the `state` of an address (a table
     with `city` or `country`, or with the same prefix: Zabbix's `site_state` beside
     `site_city`) and the opaque values of login protocols (OpenID Connect's
-    `session_state`, `oidc_state`, `oauth_state`, `relay_state`) never count.
+    `session_state`, `oidc_state`, `oauth_state`, `relay_state`) never count. A column
+    that tables inherit (INHERITS) is reported once, on the table that defines it.
     Without statistics (never analyzed), or where they counted no value (every row NULL:
     Coder's `workspace_resources.instance_type`, a cloud machine type, was "about 0
     distinct values"), the name alone decides, at low severity, except
@@ -937,7 +995,8 @@ def similar_tables(snap: Snapshot, opts: SimilarOptions) -> Iterator[Draft]:
     `*_snapshots`, `*_versions`, ...) are left out, and backup copies are
     `backup-table`'s. `create_time` and `update_time` are as common as `created_at`.
     Reported on the less used table of the pair, naming the other and which of the two
-    the statistics show in use.
+    the statistics show in use. A table and one it inherits from (INHERITS), or two that
+    inherit from the same table, share their columns by design and are not a pair.
 
     ## Why it breaks
     Two tables for one kind of thing (`lesson_plans` and `lesson_plan_drafts` with the
@@ -959,6 +1018,7 @@ def similar_tables(snap: Snapshot, opts: SimilarOptions) -> Iterator[Draft]:
         frozenset((r.table.oid, r.ref_table.oid))
         for r in (*facts.declared_references, *facts.inferred_references)
     }
+    ancestors = ancestors_by_table(snap)  # a child shares its parent's columns by design
     # tables by (schema, the singular words of their name): a pair is one table's words
     # and a longer name that starts with them, found by looking up each name's prefixes
     by_stem: dict[tuple[str, tuple[str, ...]], list[Table]] = defaultdict(list)
@@ -980,6 +1040,8 @@ def similar_tables(snap: Snapshot, opts: SimilarOptions) -> Iterator[Draft]:
                     if other.oid == longer.oid or (length == len(stem) and other.oid < longer.oid):
                         continue  # each pair of equal stems once
                     if frozenset((other.oid, longer.oid)) in related:
+                        continue
+                    if inheritance_related(ancestors, other.oid, longer.oid):
                         continue
                     for table in (other, longer):
                         if table.oid not in columns:
@@ -1011,6 +1073,13 @@ COMPANION_WORDS = frozenset(
         "version",
     }
 )
+
+
+def inheritance_related(ancestors: dict[int, frozenset[int]], first: int, second: int) -> bool:
+    """Does one of the two tables inherit from the other, or both from a third?"""
+    none: frozenset[int] = frozenset()
+    above_first, above_second = ancestors.get(first, none), ancestors.get(second, none)
+    return first in above_second or second in above_first or bool(above_first & above_second)
 
 
 def significant_columns(snap: Snapshot, table: Table) -> set[str]:

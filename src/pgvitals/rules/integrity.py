@@ -24,7 +24,11 @@ from pgvitals.rules._api import (
     option,
     rule,
 )
-from pgvitals.rules._inheritance import folded_into_parents
+from pgvitals.rules._inheritance import (
+    folded_into_parents,
+    inheriting_columns,
+    reported_on_parents,
+)
 from pgvitals.rules.rls import api_access
 from pgvitals.rules.security import ApiOptions, api_roles
 from pgvitals.snapshot.facts import (
@@ -1050,6 +1054,7 @@ def key_positions(snap: Snapshot) -> dict[tuple[int, str], int]:
     severity=HIGH,
     title="Reference whose type differs from the key it references",
     options=TypeMismatchOptions,
+    regroup=reported_on_parents(lambda draft: draft.evidence["referenced"]),
 )
 def fk_type_mismatch(snap: Snapshot, opts: TypeMismatchOptions) -> Iterator[Draft]:
     """A referencing column's type cannot hold, or cannot be compared with, the key.
@@ -1103,7 +1108,9 @@ def fk_type_mismatch(snap: Snapshot, opts: TypeMismatchOptions) -> Iterator[Draf
     the right type, fill it from the referenced table, and switch over. No automatic
     fix for a column of a partition key either: PostgreSQL cannot change its type. A
     column its replacement has taken over needs no widening: drop it once the
-    application no longer reads it.
+    application no longer reads it. A column that tables inherit (INHERITS) is reported
+    and converted on the table that defines it, which converts theirs too: PostgreSQL
+    refuses the change on a child ("cannot alter inherited column").
     """
     facts = snap.facts
     positions = key_positions(snap)
@@ -1165,7 +1172,9 @@ def fk_type_mismatch(snap: Snapshot, opts: TypeMismatchOptions) -> Iterator[Draf
             elif views:
                 evidence["used_by_views"] = views  # they block ALTER COLUMN ... TYPE
             elif mismatch.comparable or column.type_category == "S":
-                converted = fixes.convert_column_type(snap, column, key.data_type)
+                converted = fixes.convert_column_type(
+                    snap, column, key.data_type, inheriting_columns(snap, column)
+                )
                 fix = fixes.offered(converted, evidence)
                 listing = fixes.unconvertible_rows_query(column, key.data_type)
                 if fix is not None and listing is not None:
