@@ -174,6 +174,19 @@ def column_parent(snap: Snapshot, parents: dict[int, list[Table]], table_oid: in
     )
 
 
+def defining_columns(snap: Snapshot, columns: list[Column]) -> list[Column]:
+    """Each column, or where it is inherited the column of the table that defines it (at
+    the top of the hierarchy), where ALTER COLUMN ... TYPE must run; each once."""
+    parents = parents_by_table(snap)
+    found: list[Column] = []
+    for column in columns:
+        while (parent := column_parent(snap, parents, column.table_oid, column.name)) is not None:
+            column = snap.facts.column_by_name[(parent.oid, column.name)]
+        if column not in found:
+            found.append(column)
+    return found
+
+
 def inheriting_columns(snap: Snapshot, column: Column) -> list[Column]:
     """The columns of the tables that inherit `column` from its table, at any depth: the
     ones ALTER COLUMN on its table changes too."""

@@ -25,6 +25,7 @@ from pgvitals.rules._api import (
     rule,
 )
 from pgvitals.rules._inheritance import (
+    defining_columns,
     folded_into_parents,
     inheriting_columns,
     reported_on_parents,
@@ -897,6 +898,8 @@ def integer_key_overflow_risk(snap: Snapshot, opts: OverflowOptions) -> Iterator
     new bigint column filled in batches and swapped in; plan it while half the range
     is still left. No automatic fix where a column to widen is in a partition key:
     PostgreSQL cannot change such a column's type (the table is re-created instead).
+    A column that a table inherits (INHERITS) is widened on the table that defines it,
+    which widens it everywhere: PostgreSQL refuses the change on the child.
     """
     facts = snap.facts
     for sequence in snap.sequences:
@@ -946,7 +949,8 @@ def integer_key_overflow_risk(snap: Snapshot, opts: OverflowOptions) -> Iterator
                     " move the rows (the sequence alone can be widened at once)"
                 )
             else:
-                fix = widen_to_bigint(sequence, [column, *referencing])
+                # a column tables inherit (INHERITS) changes on the table that defines it
+                fix = widen_to_bigint(sequence, defining_columns(snap, [column, *referencing]))
         limited_by = "its column's type" if column_limit == limit else "its own type"
         yield finding(
             sequence,
