@@ -10,6 +10,7 @@ from functools import cached_property
 from pgvitals import fixes
 from pgvitals.findings import Fix
 from pgvitals.fixes import NoFix
+from pgvitals.fmt import plural
 from pgvitals.rules._api import (
     CRITICAL,
     HIGH,
@@ -1485,7 +1486,8 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
             )
         elif orphans:
             sampled = "about " if count is not None and count.sampled else ""
-            message += f"; {sampled}{orphans:,} rows already point at nothing"
+            point = "points" if orphans == 1 else "point"
+            message += f"; {sampled}{plural(orphans, 'row')} already {point} at nothing"
         where = reference.columns[0] if len(reference.columns) == 1 else table
         yield finding(where, message, evidence=evidence, fix=fix, severity=severity)
 
@@ -1639,8 +1641,11 @@ def unvalidated_constraint(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
         message = f"{kinds[constraint.kind]} {constraint.name} was added NOT VALID"
         if violating:
             about = "about " if count is not None and count.sampled else ""
-            message += f"; {about}{violating:,} existing rows break it"
-            fix = fix.with_note(f"{violating:,} rows break it: VALIDATE fails until they are fixed")
+            breaks = "breaks" if violating == 1 else "break"
+            message += f"; {about}{plural(violating, 'existing row')} {breaks} it"
+            fix = fix.with_note(
+                f"{plural(violating, 'row')} {breaks} it: VALIDATE fails until they are fixed"
+            )
         elif violating == 0:
             message += "; no existing row breaks it: VALIDATE would pass now"
         yield finding(

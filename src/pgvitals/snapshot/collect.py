@@ -1237,14 +1237,16 @@ class Collector:
         # none, 0 or below (values no sequence gives), the Nil UUID or '' (Synapse's
         # position rows)
         sentinel = sentinel_test(reference.columns[0]) if len(reference.columns) == 1 else None
+        # a foreign key holds between the two tables' own rows, not those of tables that
+        # inherit from them (INHERITS), as the fix's listing of the orphans reads them
         missing = sql.SQL("NOT EXISTS (SELECT FROM {} AS k WHERE {})").format(
-            sql.Identifier(target.schema, target.name), matches
+            own_rows(target), matches
         )
         sentinels = sql.SQL(
             ", (SELECT count(*) FROM r WHERE r.{} {} AND {})::int8 AS sentinels"
         ).format(sql.Identifier(reference.columns[0].name), sql.SQL(sentinel or ""), missing)
         query = unmatched_count(
-            sql.Identifier(table.schema, table.name),
+            own_rows(table),
             [c.name for c in reference.columns],
             sample,
             present,
@@ -1490,6 +1492,13 @@ def soft_orphans(
         checked_rows,
         sampled,
     )
+
+
+def own_rows(table: Table) -> sql.Composable:
+    """The table in a FROM that reads its own rows only: ONLY where others inherit from it
+    (a partitioned table's rows are all its partitions')."""
+    relation = sql.Identifier(table.schema, table.name)
+    return sql.SQL("ONLY {}").format(relation) if table.inheritance_children else relation
 
 
 def unmatched_count(
