@@ -36,7 +36,7 @@ from pgvitals.snapshot.facts import (
     keep_first,
     leads_with,
 )
-from pgvitals.snapshot.model import Index, Snapshot, Table
+from pgvitals.snapshot.model import Column, Index, Snapshot, Table
 
 
 @dataclass(frozen=True)
@@ -1047,6 +1047,10 @@ def jsonb_without_gin(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft]:
 
     No GIN (or other non-btree) index on it, and no index on an expression over it.
     A btree on the whole value, or the column as an INCLUDE column, does not count.
+    Nor is it reported where an index covers a STORED generated column computed from it
+    (Temporal's visibility store: `Keyword01 ... GENERATED ALWAYS AS (search_attributes
+    ->> 'Keyword01')`, each indexed): the searches run on those columns, and a GIN on the
+    document would serve none of them.
 
     Info: many jsonb columns are only stored and read back whole. Low, with a GIN
     index offered, when the statistics show its table is read by sequential scans
@@ -1074,6 +1078,8 @@ def jsonb_without_gin(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft]:
     own = OwnScans.of(snap)
     for column in snap.columns:
         if column.type_name != "jsonb" or (column.table_oid, column.position) in covered:
+            continue
+        if searched_through_generated(snap, column):
             continue
         table = snap.table_by_oid.get(column.table_oid)
         if table is None or table.kind not in ("r", "p", "m") or table.is_partition:
@@ -1105,6 +1111,23 @@ def jsonb_without_gin(snap: Snapshot, opts: SeqScanOptions) -> Iterator[Draft]:
             fix=fixes.create_gin_index(snap, table, column.name) if heavy else None,
             severity=LOW if heavy else None,
         )
+
+
+def searched_through_generated(snap: Snapshot, column: Column) -> list[str]:
+    """The STORED generated columns computed from `column` that an index has as a key or
+    reads in its expression or predicate: the searches inside `column` run on them."""
+    by_name = snap.facts.column_by_name
+    generated = [by_name[(column.table_oid, name)] for name in fixes.computed_from(snap, column)]
+    indexes = snap.indexes_by_table.get(column.table_oid, [])
+    return [
+        other.name
+        for other in generated
+        if any(
+            other.name in index.key_columns[: index.key_count]
+            or fixes.reads_in_expression(index, other)
+            for index in indexes
+        )
+    ]
 
 
 def columns_in_indexes(snap: Snapshot) -> set[tuple[int, int]]:
