@@ -217,3 +217,39 @@ def test_a_folder_of_code_alone_says_the_sql_must_be_written_out(tmp_path) -> No
     assert "no .sql files in internal/database" in run.stderr
     assert "2 .go files" in run.stderr
     assert "write the SQL they run out to .sql files" in run.stderr
+
+
+def test_a_code_file_named_alone_says_the_sql_must_be_written_out(tmp_path) -> None:
+    """miniflux's migrations.go named on the command line, not its folder: its Go was read
+    as SQL, and every line of it reported as invalid-ddl (67 high findings)."""
+    write(tmp_path, {
+        "internal/database/migrations.go": (
+            'package database\n\nvar sql = `CREATE TABLE "ñame" (id int)`\n'
+        ),
+    })  # fmt: skip
+    run = review(tmp_path, "internal/database/migrations.go")
+    assert run.exit_code == 2
+    assert "no .sql files in internal/database/migrations.go" in run.stderr
+    assert "1 .go file" in run.stderr
+    assert "write the SQL they run out to .sql files" in run.stderr
+
+
+@pytest.mark.parametrize("tool", ["goose", "flyway"])
+def test_files_named_one_by_one_are_read_as_their_folder_is(server, tmp_path, tool) -> None:
+    """`pgvitals review db/*` (a shell's expansion): a code migration among the files is
+    the tool's, not run, as in its folder; other source code (a Go test, a helper) is not
+    SQL and is not loaded. Both were read as SQL, each line an invalid-ddl."""
+    folder = {**FOLDERS[tool], "db/helpers.go": "package migrations\n\nfunc helper() {}\n"}
+    write(tmp_path, folder)
+    named = sorted(folder, reverse=True)  # the order given does not matter: natural order
+    whole = review(tmp_path, "db", "--server", server.dsn())
+    run = review(tmp_path, *named, "--server", server.dsn())
+    assert run.exit_code == 0, run.stderr
+    assert [located(f) for f in invalid_ddl(run)] == [located(f) for f in invalid_ddl(whole)]
+    code, _language = CODE[tool]
+    skipped = {e["object"]: e["reason"] for e in run.json()["collection"]["skipped"]}
+    assert (
+        skipped[code]
+        == {e["object"]: e["reason"] for e in whole.json()["collection"]["skipped"]}[code]
+    )
+    assert skipped["db/helpers.go:1"] == "db/helpers.go:1: Go source code, not SQL: not loaded"

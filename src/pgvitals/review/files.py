@@ -214,6 +214,8 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
     V2 before V10); ties keep the command-line order. `given`: the arguments in the
     order given, each folder's files in natural order. Any other value is a file
     listing the paths to load, one a line (relative to that file; `#` comments).
+    A source file named alone (`db/*` expanded by a shell) is a migration in code where
+    its folder would make it one, else left out: never read as SQL.
     """
     if order not in (NATURAL, GIVEN):
         return listed(Path(order))
@@ -268,6 +270,16 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
                     name = f"{relative.parent.parent.as_posix()}/{place}/{item.name}"
                     files.append(SourceFile(item, shown(item), natural_key(name), argument))
                     languages[item] = LANGUAGES[item.suffix]
+        elif path.is_file() and path.suffix.lower() in CODE_SUFFIXES:
+            # named alone (`db/*` expanded by a shell): a migration in code where its
+            # folder would make it one, other source code left out, never read as SQL
+            language = code_migrations_in(path.parent).get(path.parent / path.name)
+            if language is None:
+                language = LANGUAGES.get(path.suffix.lower(), path.suffix)
+                elsewhere[shown(path)] = f"{language} source code, not SQL: not loaded"
+            else:
+                files.append(SourceFile(path, shown(path), natural_key(path.name), argument))
+                languages[path] = language
         elif path.is_file():
             files.append(SourceFile(path, shown(path), natural_key(path.name), argument, path.name))
         else:
@@ -293,12 +305,16 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
 
 
 def code_only_note(paths: list[Path]) -> str:
-    """What the folders hold instead of SQL, where that is source code: migrations
-    written in code (Kong's Lua files, each SQL in a `postgres = { up = [[...]] }` table)
-    that review cannot read or run, and what to give it instead. Empty otherwise."""
+    """What the folders (or the files named) hold instead of SQL, where that is source
+    code: migrations written in code (Kong's Lua files, each SQL in a `postgres = { up =
+    [[...]] }` table; miniflux's migrations.go) that review cannot read or run, and what
+    to give it instead. Empty otherwise."""
     counts: dict[str, int] = {}
     for path in paths:
-        if path.is_dir():
+        suffix = path.suffix.lower()
+        if path.is_file() and suffix in CODE_SUFFIXES:
+            counts[suffix] = counts.get(suffix, 0) + 1
+        elif path.is_dir():
             for _root, _folders, names in os.walk(path, followlinks=False):
                 for name in names:
                     suffix = os.path.splitext(name)[1].lower()
