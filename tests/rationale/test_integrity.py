@@ -393,6 +393,35 @@ def test_timestamptz_at_utc_keeps_the_table_and_rebuilds_its_indexes(database) -
         assert filenodes(admin, "t", "t_at")[0] != table  # in another zone it rewrites
 
 
+def test_a_generated_timestamp_turned_timestamptz_reads_its_value_in_the_writers_zone(
+    database,
+) -> None:
+    """Temporal's visibility columns: the IMMUTABLE expression fixes each value's zone
+    (UTC); once the column is timestamptz, the timestamp it computes is converted through
+    the inserting session's TimeZone, so the same input stores another instant."""
+    database.execute(
+        "CREATE FUNCTION convert_ts(s text) RETURNS timestamp LANGUAGE sql IMMUTABLE"
+        " AS $$ SELECT s::timestamptz AT TIME ZONE 'UTC' $$;"
+        "CREATE TABLE executions (attrs jsonb,"
+        " close_time timestamp GENERATED ALWAYS AS (convert_ts(attrs ->> 'at')) STORED)"
+    )
+    written = """INSERT INTO executions VALUES ('{"at": "2024-01-01T12:00:00Z"}')"""
+    with database.admin() as admin:
+        for zone in ("UTC", "America/New_York"):
+            admin.execute(f"SET TimeZone = '{zone}'")
+            admin.execute(written)
+        stored = admin.execute("SELECT DISTINCT close_time::text FROM executions").fetchall()
+        assert stored == [("2024-01-01 12:00:00",)]  # one reading, whoever wrote it
+        admin.execute("TRUNCATE executions; SET TimeZone = 'UTC'")
+        admin.execute("ALTER TABLE executions ALTER COLUMN close_time TYPE timestamptz")
+        for zone in ("UTC", "America/New_York"):
+            admin.execute(f"SET TimeZone = '{zone}'")
+            admin.execute(written)
+        admin.execute("SET TimeZone = 'UTC'")
+        instants = admin.execute("SELECT close_time::text FROM executions ORDER BY 1").fetchall()
+        assert instants == [("2024-01-01 12:00:00+00",), ("2024-01-01 17:00:00+00",)]
+
+
 def test_timestamptz_without_the_precision_keeps_the_table_and_stores_microseconds(
     database,
 ) -> None:

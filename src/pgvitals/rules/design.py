@@ -306,7 +306,10 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
     TimeZone (`now()`, `CURRENT_TIMESTAMP`, `LOCALTIMESTAMP`): an application that writes
     UTC (Ecto, Rails) and a default that writes the session's local reading then store
     two different zones in one column. A default that names its zone
-    (`timezone('UTC', now())`, as Oban's) stays low.
+    (`timezone('UTC', now())`, as Oban's) stays low. A generated column is info, with no
+    fix: its IMMUTABLE expression fixes each value's zone (Temporal's visibility columns,
+    `convert_ts(...)` of a UTC text), and converted to timestamptz, the value it computes
+    would be read in the inserting session's TimeZone; its expression is what to change.
 
     ## Why it breaks
     `timestamp` stores whatever clock reading the writer sent, with no record of its
@@ -358,8 +361,19 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
                 evidence["default_depends_on_session_timezone"] = session_clock
             if session_clock:
                 evidence["server_timezone"] = snap.server.settings.get("TimeZone")
-            fix = None
-            if computing:
+            fix, severity = None, MEDIUM if session_clock else None
+            if column.generated:
+                evidence["generated_as"] = column.default
+                evidence["no_automatic_fix"] = (
+                    "a generated column: its expression (IMMUTABLE, so no session setting"
+                    " moves it) fixes the zone of each value; changed to timestamptz, each"
+                    " computed timestamp would be converted through the inserting session's"
+                    " TimeZone. Make the expression return timestamptz instead (`... AT TIME"
+                    " ZONE 'UTC'` where it computes a UTC reading): ALTER COLUMN ... SET"
+                    " EXPRESSION on PostgreSQL 17, before that drop the column and add it back"
+                )
+                severity = INFO
+            elif computing:
                 evidence["indexes_computing_on_it"] = computing
                 evidence["no_automatic_fix"] = (
                     "indexes compute on the column (an expression or a predicate): under"
@@ -409,7 +423,7 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
                 message,
                 evidence=evidence,
                 fix=fix,
-                severity=MEDIUM if session_clock else None,
+                severity=severity,
             )
 
 
