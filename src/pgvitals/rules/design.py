@@ -1006,7 +1006,9 @@ def similar_tables(snap: Snapshot, opts: SimilarOptions) -> Iterator[Draft]:
     between them. A pair where one table references the other (declared or inferred)
     is a parent and its child, not a duplicate. Tables named as a deliberate companion
     of another (`*_history`, Boundary's `*_hst`, `*_log`, `*_staging`, `*_stream`,
-    `*_snapshots`, `*_versions`, ...) are left out, and backup copies are
+    `*_snapshots`, `*_versions`, ...) are left out, except against a new version of
+    themselves (Temporal's `task_queues` and `task_queues_v2`: a version word, `v2`, is
+    not part of the stem, so `tasks_v2` pairs with `tasks`), and backup copies are
     `backup-table`'s. `create_time` and `update_time` are as common as `created_at`.
     Reported on the less used table of the pair, naming the other and which of the two
     the statistics show in use. A table and one it inherits from (INHERITS), or two that
@@ -1037,12 +1039,40 @@ def similar_tables(snap: Snapshot, opts: SimilarOptions) -> Iterator[Draft]:
     # and a longer name that starts with them, found by looking up each name's prefixes
     by_stem: dict[tuple[str, tuple[str, ...]], list[Table]] = defaultdict(list)
     stems: dict[int, tuple[str, ...]] = {}
+    # companions by their stem, and their new versions (`task_queues_v2`), which are
+    # compared with them alone
+    companions: dict[tuple[str, tuple[str, ...]], list[Table]] = defaultdict(list)
+    new_companions: list[tuple[Table, tuple[str, ...]]] = []
     for table in own_tables(snap):
         stem = tuple(singular(w) for w in words(table.name))
-        if stem and stem[-1] not in COMPANION_WORDS:
+        versioned = len(stem) > 1 and VERSION_WORD.fullmatch(stem[-1]) is not None
+        if versioned:  # tasks_v2 is a version of tasks: compared as tasks
+            stem = stem[:-1]
+        if not stem:
+            continue
+        if stem[-1] not in COMPANION_WORDS:
             by_stem[(table.schema, stem)].append(table)
             stems[table.oid] = stem
+        elif versioned:
+            new_companions.append((table, stem))
+        else:
+            companions[(table.schema, stem)].append(table)
     columns: dict[int, set[str]] = {}
+
+    def alike(one: Table, other: Table) -> Draft | None:
+        if frozenset((one.oid, other.oid)) in related:
+            return None
+        if inheritance_related(ancestors, one.oid, other.oid):
+            return None
+        for table in (one, other):
+            if table.oid not in columns:
+                columns[table.oid] = significant_columns(snap, table)
+        shared = columns[one.oid] & columns[other.oid]
+        union = columns[one.oid] | columns[other.oid]
+        if len(shared) < opts.min_shared or len(shared) < opts.min_overlap * len(union):
+            return None
+        return similar_pair(snap, one, other, sorted(shared))
+
     for tables in by_stem.values():
         for longer in tables:
             stem = stems[longer.oid]
@@ -1053,19 +1083,16 @@ def similar_tables(snap: Snapshot, opts: SimilarOptions) -> Iterator[Draft]:
                 for other in shorter:
                     if other.oid == longer.oid or (length == len(stem) and other.oid < longer.oid):
                         continue  # each pair of equal stems once
-                    if frozenset((other.oid, longer.oid)) in related:
-                        continue
-                    if inheritance_related(ancestors, other.oid, longer.oid):
-                        continue
-                    for table in (other, longer):
-                        if table.oid not in columns:
-                            columns[table.oid] = significant_columns(snap, table)
-                    shared = columns[other.oid] & columns[longer.oid]
-                    union = columns[other.oid] | columns[longer.oid]
-                    if len(shared) < opts.min_shared or len(shared) < opts.min_overlap * len(union):
-                        continue
-                    yield similar_pair(snap, other, longer, sorted(shared))
+                    if (pair := alike(other, longer)) is not None:
+                        yield pair
+    for newer, stem in new_companions:
+        for older in companions.get((newer.schema, stem), []):
+            if (pair := alike(older, newer)) is not None:
+                yield pair
 
+
+# the last word of a table's new version: `tasks_v2`
+VERSION_WORD = re.compile(r"v[0-9]+")
 
 # A table named `<entity>_history`, `<entity>_staging`, ... repeats its entity's columns
 # by design: a log, a queue or a copy kept on purpose.
