@@ -171,6 +171,7 @@ def test_every_declared_entity_is_compared_field_by_field(database) -> None:
         " CREATE TYPE app.mood AS ENUM ('sad', 'happy');"
         " CREATE DOMAIN app.positive AS int DEFAULT 1 CHECK (VALUE > 0);"
         " CREATE TYPE app.pair AS (a int, b text);"
+        " CREATE TYPE app.span AS RANGE (subtype = float8, subtype_diff = float8mi);"
     )
     before = take(database.dsn)
     entities = located_entities()
@@ -194,7 +195,10 @@ def test_every_declared_entity_is_compared_field_by_field(database) -> None:
             assert [(d.change, d.name, [c.field for c in d.fields]) for d in diff.drift or []] == [
                 ("changed", item.located.name, [field])
             ], (declared.name, field)
-    assert compared >= {"policies", "functions", "views", "domains", "composite_types"}
+    assert compared >= {
+        *("policies", "functions", "views", "domains", "composite_types"),
+        "range_types",
+    }
 
 
 def other_value(value: Any) -> Any:

@@ -3,12 +3,12 @@ the new migrations then run on the tables they alter, as with `--base DSN`, with
 the database.
 
 A snapshot holds catalog facts, not DDL: what it holds whole is rebuilt in dependency
-order (schemas, extensions, enum types, domains and composite types, sequences, tables
-with their columns, partitions and inheritance, constraints and indexes from the
-server's definitions, functions from their bodies and declared signatures, triggers
-from their definitions, policies, comments); what it cannot rebuild is named with the
-reason, never dropped silently. Names are quoted as identifiers
-(psycopg.sql), whatever they hold. Pure: no database is touched here.
+order (schemas, extensions, enum types, domains, composite types and range types,
+sequences, tables with their columns, partitions and inheritance, constraints and
+indexes from the server's definitions, functions from their bodies and declared
+signatures, triggers from their definitions, policies, comments); what it
+cannot rebuild is named with the reason, never dropped silently. Names are quoted as
+identifiers (psycopg.sql), whatever they hold. Pure: no database is touched here.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pgvitals.snapshot.model import (
     CompositeType,
     Domain,
     Function,
+    RangeType,
     Sequence,
     Snapshot,
     Table,
@@ -97,7 +98,7 @@ def rebuild(
         )
         steps.append(Step(f"type {enum.qualname}", text(create)))
         steps += comment(f"type {enum.qualname}", "TYPE {}", enum.comment, enum.schema, enum.name)
-    steps += user_types(snapshot)
+    steps += user_types(snapshot, late=False)
     identity_columns = {(c.table_oid, c.name) for c in snapshot.columns if c.identity}
     owned = []
     for sequence in snapshot.sequences:
@@ -109,6 +110,7 @@ def rebuild(
             owned.append(sequence)
     routines = functions(snapshot, missing)
     steps += [replace(step, early=True) for step in routines if step.again]
+    steps += user_types(snapshot, late=True)  # a range type's functions may be those
     steps += domain_rules(snapshot)  # their defaults and checks may call those functions
     steps += tables(snapshot, missing)
     for sequence in owned:
@@ -210,12 +212,21 @@ def sequence_sql(sequence: Sequence) -> str:
     return text(statement)
 
 
-def user_types(snapshot: Snapshot) -> list[Step]:
+UserType = Domain | CompositeType | RangeType
+
+
+def user_types(snapshot: Snapshot, late: bool) -> list[Step]:
     """Domains (their type, collation and NOT NULL: defaults and checks come once the
-    functions they may call exist, see `domain_rules`) and composite types, each after
-    the held types it is made of (enum types are made before)."""
+    functions they may call exist, see `domain_rules`), composite types and range types,
+    each after the held types it is made of (enum types are made before). `late`: the
+    range types that name a function (canonical, subtype_diff: it may be a user's, made
+    by the functions' early try) and the types made of them; else the others."""
     steps: list[Step] = []
-    for made in type_order(snapshot):
+    ordered = type_order(snapshot)
+    after_functions = late_types(ordered)
+    for made in ordered:
+        if (made.oid in after_functions) != late:
+            continue
         if isinstance(made, Domain):
             name = f"domain {made.qualname}"
             statement = sql.SQL("CREATE DOMAIN {} AS {}").format(
@@ -229,34 +240,63 @@ def user_types(snapshot: Snapshot) -> list[Step]:
             steps += comment(name, "DOMAIN {}", made.comment, made.schema, made.name)
             continue
         name = f"type {made.qualname}"
-        attributes = []
-        for attribute, of_type, collation in zip(
-            made.attributes, made.attribute_types, made.attribute_collations, strict=True
-        ):
-            attributes.append(sql.SQL("{} {}").format(ident(attribute), sql.SQL(of_type)))
-            if collation is not None:
-                attributes[-1] += sql.SQL(" COLLATE {}").format(sql.SQL(collation))
-        statement = sql.SQL("CREATE TYPE {} AS ({})").format(
-            qualified(made.schema, made.name), sql.SQL(", ").join(attributes)
+        steps.append(
+            Step(name, range_sql(made) if isinstance(made, RangeType) else composite_sql(made))
         )
-        steps.append(Step(name, text(statement)))
         steps += comment(name, "TYPE {}", made.comment, made.schema, made.name)
     return steps
 
 
-def type_order(snapshot: Snapshot) -> list[Domain | CompositeType]:
-    """Domains and composite types, each after the held ones it is made of (a domain
-    over a domain, a composite type of a domain or of another composite type)."""
-    by_oid: dict[int, Domain | CompositeType] = {d.oid: d for d in snapshot.domains}
+def composite_sql(made: CompositeType) -> str:
+    attributes = []
+    for attribute, of_type, collation in zip(
+        made.attributes, made.attribute_types, made.attribute_collations, strict=True
+    ):
+        attributes.append(sql.SQL("{} {}").format(ident(attribute), sql.SQL(of_type)))
+        if collation is not None:
+            attributes[-1] += sql.SQL(" COLLATE {}").format(sql.SQL(collation))
+    statement = sql.SQL("CREATE TYPE {} AS ({})").format(
+        qualified(made.schema, made.name), sql.SQL(", ").join(attributes)
+    )
+    return text(statement)
+
+
+def range_sql(made: RangeType) -> str:
+    """CREATE TYPE ... AS RANGE with what differs from the defaults (the multirange type's
+    name always: PostgreSQL 14+ makes one, named after the range's where not given)."""
+    parts = [sql.SQL("SUBTYPE = {}").format(sql.SQL(made.subtype))]
+    for key, value in (
+        ("SUBTYPE_OPCLASS", made.subtype_opclass),
+        ("COLLATION", made.collation),
+        ("CANONICAL", made.canonical),
+        ("SUBTYPE_DIFF", made.subtype_diff),
+        ("MULTIRANGE_TYPE_NAME", made.multirange),
+    ):
+        if value is not None:
+            parts.append(sql.SQL("{} = {}").format(sql.SQL(key), sql.SQL(value)))
+    statement = sql.SQL("CREATE TYPE {} AS RANGE ({})").format(
+        qualified(made.schema, made.name), sql.SQL(", ").join(parts)
+    )
+    return text(statement)
+
+
+def type_order(snapshot: Snapshot) -> list[UserType]:
+    """Domains, composite types and range types, each after the held ones it is made of
+    (a domain over a domain or a range, a composite type of a domain or of another
+    composite type, a range of a domain; a multirange comes with its range)."""
+    by_oid: dict[int, UserType] = {d.oid: d for d in snapshot.domains}
     by_oid.update((c.oid, c) for c in snapshot.composite_types)
-    ordered: list[Domain | CompositeType] = []
+    for made in snapshot.range_types:
+        by_oid[made.oid] = made
+        if made.multirange_oid is not None:
+            by_oid[made.multirange_oid] = made
+    ordered: list[UserType] = []
     placed: set[int] = set()
 
-    def place(made: Domain | CompositeType, seen: frozenset[int]) -> None:
+    def place(made: UserType, seen: frozenset[int]) -> None:
         if made.oid in placed or made.oid in seen:
             return
-        needs = [made.base_type_oid] if isinstance(made, Domain) else made.attribute_type_oids
-        for oid in needs:
+        for oid in made_of(made):
             if oid in by_oid:
                 place(by_oid[oid], seen | {made.oid})
         placed.add(made.oid)
@@ -265,6 +305,28 @@ def type_order(snapshot: Snapshot) -> list[Domain | CompositeType]:
     for made in by_oid.values():
         place(made, frozenset())
     return ordered
+
+
+def made_of(made: UserType) -> list[int]:
+    """The OIDs of the types a user type is made of (an array's element type's)."""
+    if isinstance(made, Domain):
+        return [made.base_type_oid]
+    if isinstance(made, RangeType):
+        return [made.subtype_oid]
+    return made.attribute_type_oids
+
+
+def late_types(ordered: list[UserType]) -> set[int]:
+    """Of types in dependency order: the range types that name a function, and those
+    made of one of them (a domain over such a range, a composite type holding it)."""
+    late: set[int] = set()
+    for made in ordered:
+        names_function = isinstance(made, RangeType) and (made.canonical or made.subtype_diff)
+        if names_function or any(oid in late for oid in made_of(made)):
+            late.add(made.oid)
+            if isinstance(made, RangeType) and made.multirange_oid is not None:
+                late.add(made.multirange_oid)
+    return late
 
 
 def domain_rules(snapshot: Snapshot) -> list[Step]:
@@ -293,7 +355,7 @@ def domain_of(column: Column) -> str | None:
     type_name, that a domain resolves to); None for any other type."""
     if column.type_oid < FIRST_USER_OID or column.data_type.endswith("]"):
         return None
-    name = column.data_type.split("(")[0].rsplit(".", 1)[-1].strip('"')
+    name = column.data_type.split("(")[0].rsplit(".", 1)[-1].strip('"').replace('""', '"')
     return column.data_type if name != column.type_name else None
 
 
@@ -886,6 +948,8 @@ def owners_and_grants(snapshot: Snapshot) -> list[Step]:
     for composite in snapshot.composite_types:
         target = qualified(composite.schema, composite.name)
         owned.append(("type", composite.qualname, target, composite.owner))
+    for made in snapshot.range_types:
+        owned.append(("type", made.qualname, qualified(made.schema, made.name), made.owner))
     made = [function for function in snapshot.functions if rebuilt(function)]
     for function in made:
         owned.append(("function", function.qualname, routine(function), function.owner))

@@ -235,6 +235,8 @@ def version_dependent_sql(version_num: int) -> dict[str, str]:
         "not_null_invalid": f"({INVALID_NOT_NULL})" if version_num >= 180000 else "NULL::text",
         # SQL-standard function bodies (BEGIN ATOMIC, RETURN): PostgreSQL 14+
         "standard_body": "p.prosqlbody IS NOT NULL" if version_num >= 140000 else "false",
+        # the multirange type made beside each range type: PostgreSQL 14+
+        "multirange_type": "r.rngmultitypid" if version_num >= 140000 else "0",
     }
 
 

@@ -868,6 +868,34 @@ class CompositeType(NamedTuple):
         return Located("type", (self.schema, self.name), self.qualname, self.comment)
 
 
+class RangeType(NamedTuple):
+    """A range type made by CREATE TYPE ... AS RANGE, and the multirange type PostgreSQL
+    made beside it (PostgreSQL 14+; with the constructor functions of both, which are not
+    collected as functions: they come with the type)."""
+
+    oid: int
+    schema: str
+    name: str
+    subtype: str  # format_type: "time without time zone", "numeric(10,2)"
+    subtype_oid: int  # an array's element type's: made first
+    subtype_opclass: str | None  # quoted and qualified, where not the subtype's default
+    collation: str | None  # quoted and qualified, where it is not the subtype's
+    canonical: str | None  # regproc: the name, qualified where not on the search_path
+    subtype_diff: str | None  # regproc, as canonical
+    multirange: str | None  # quoted and qualified; None before PostgreSQL 14
+    multirange_oid: int | None  # a column or domain of the multirange needs the range
+    owner: str
+    comment: str | None
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def located(self) -> Located:
+        return Located("type", (self.schema, self.name), self.qualname, self.comment)
+
+
 class Trigger(NamedTuple):
     """A trigger of a table (not one PostgreSQL made to enforce a foreign key), and the
     function it runs."""
@@ -1051,6 +1079,7 @@ class Snapshot:
     enum_types: list[EnumType] = entity(EnumType, "enum_types")
     domains: list[Domain] = entity(Domain, "domains")
     composite_types: list[CompositeType] = entity(CompositeType, "composite_types")
+    range_types: list[RangeType] = entity(RangeType, "range_types")
     default_partition_ranges: list[DefaultPartitionRange] = entity(DefaultPartitionRange)
     format: str = field(default=SNAPSHOT_FORMAT)
     # entities a snapshot saved by an older pgvitals does not hold (enum_types before they

@@ -1,6 +1,8 @@
 -- Functions and procedures of the collected schemas (not an extension's), plus any
 -- function a policy or a view calls, wherever it lives (current_setting, auth.uid()):
 -- what a policy costs per row depends on the volatility of what it calls.
+-- Not the functions PostgreSQL makes itself with a range type (its and its multirange's
+-- constructors, internal to the type: they come and go with it), unless called.
 -- No function here takes a lock on a table.
 WITH called AS (
     SELECT DISTINCT m.funcid[1]::oid AS oid
@@ -31,6 +33,7 @@ SELECT p.oid::int8 AS oid,
        CASE WHEN l.lanname IN ('sql', 'plpgsql') THEN p.prosrc END AS source,
        x.extname AS extension,
        (n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' AND x.oid IS NULL
+        AND i.objid IS NULL
         AND (pg_catalog.cardinality(%(schemas)s::text[]) = 0
              OR n.nspname = ANY (%(schemas)s::text[]))) AS user_defined,
        d.description AS comment,
@@ -50,10 +53,15 @@ SELECT p.oid::int8 AS oid,
   LEFT JOIN pg_catalog.pg_depend e
          ON e.classid = 'pg_catalog.pg_proc'::regclass AND e.objid = p.oid AND e.deptype = 'e'
   LEFT JOIN pg_catalog.pg_extension x ON x.oid = e.refobjid
+  LEFT JOIN LATERAL (SELECT i.objid FROM pg_catalog.pg_depend i
+                      WHERE i.classid = 'pg_catalog.pg_proc'::regclass AND i.objid = p.oid
+                        AND i.deptype = 'i'
+                      LIMIT 1) i ON true
   LEFT JOIN pg_catalog.pg_description d
          ON d.objoid = p.oid AND d.classoid = 'pg_catalog.pg_proc'::regclass AND d.objsubid = 0
  WHERE p.prokind IN ('f', 'p')
    AND ((n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' AND x.oid IS NULL
+         AND i.objid IS NULL
          AND (pg_catalog.cardinality(%(schemas)s::text[]) = 0
               OR n.nspname = ANY (%(schemas)s::text[])))
         OR p.oid IN (SELECT oid FROM called))
