@@ -172,6 +172,7 @@ def test_every_declared_entity_is_compared_field_by_field(database) -> None:
         " CREATE DOMAIN app.positive AS int DEFAULT 1 CHECK (VALUE > 0);"
         " CREATE TYPE app.pair AS (a int, b text);"
         " CREATE TYPE app.span AS RANGE (subtype = float8, subtype_diff = float8mi);"
+        " CREATE AGGREGATE app.total(int) (SFUNC = int4pl, STYPE = int, INITCOND = '0');"
     )
     before = take(database.dsn)
     entities = located_entities()
@@ -197,7 +198,7 @@ def test_every_declared_entity_is_compared_field_by_field(database) -> None:
             ], (declared.name, field)
     assert compared >= {
         *("policies", "functions", "views", "domains", "composite_types"),
-        "range_types",
+        *("range_types", "aggregates"),
     }
 
 

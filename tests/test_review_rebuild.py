@@ -242,8 +242,10 @@ def test_domains_composite_types_functions_and_triggers_are_rebuilt_exactly(data
 
 # Range types (a subtype_diff of the user's, a collation, an operator class, a subtype
 # that is an enum or a domain, multiranges named or not) in domains, composite types,
-# function arguments and columns: each dependency runs against the order of names.
-RANGES = """
+# function arguments and columns, and aggregates (group_concat as pagila has it, a final
+# function, an initial condition, a sort operator, a moving mode, ordered-set and
+# hypothetical-set, no arguments): each dependency runs against the order of names.
+RANGES_AND_AGGREGATES = """
 CREATE ROLE owner_ra NOLOGIN;
 CREATE TYPE mood_ra AS ENUM ('happy', 'sad');
 CREATE DOMAIN pos_ra AS int CHECK (VALUE > 0);
@@ -267,15 +269,49 @@ CREATE TABLE booked_ra (id int PRIMARY KEY, during zz_timerange_ra, shift aa_shi
   names textrange_ra DEFAULT textrange_ra('a', 'b'), spans text_spans_ra,
   odd "Odd""range", many zz_timerange_ra[], pair pair_ra, f floatrange_ra, m moods_ra,
   p posrange_ra, s spans_ra, EXCLUDE USING gist (during WITH &&));
+CREATE FUNCTION _group_concat(text, text) RETURNS text LANGUAGE sql IMMUTABLE
+  AS $$SELECT CASE WHEN $2 IS NULL THEN $1 WHEN $1 IS NULL THEN $2
+               ELSE $1 || ', ' || $2 END$$;
+CREATE AGGREGATE group_concat(text) (SFUNC = _group_concat, STYPE = text);
+CREATE AGGREGATE zz_upper_ra(text) (SFUNC = _group_concat, STYPE = text, FINALFUNC = upper,
+  INITCOND = '');
+COMMENT ON AGGREGATE zz_upper_ra(text) IS 'up';
+ALTER AGGREGATE zz_upper_ra(text) OWNER TO owner_ra;
+CREATE AGGREGATE pct_ra(float8 ORDER BY float8) (SFUNC = ordered_set_transition,
+  STYPE = internal, FINALFUNC = percentile_disc_final, FINALFUNC_EXTRA);
+CREATE AGGREGATE rank_ra(VARIADIC "any" ORDER BY VARIADIC "any") (
+  SFUNC = ordered_set_transition_multi, STYPE = internal, FINALFUNC = rank_final,
+  FINALFUNC_EXTRA, HYPOTHETICAL);
+CREATE AGGREGATE max_ra(int) (SFUNC = int4larger, STYPE = int, SORTOP = >,
+  COMBINEFUNC = int4larger, PARALLEL = SAFE);
+CREATE AGGREGATE sum_ra(int) (SFUNC = int4pl, STYPE = int, INITCOND = '0', SSPACE = 8,
+  MSFUNC = int4pl, MINVFUNC = int4mi, MSTYPE = int, MINITCOND = '0');
+CREATE AGGREGATE "count ra"(*) (SFUNC = int8inc, STYPE = int8, INITCOND = '0');
+CREATE AGGREGATE hull_ra(zz_timerange_ra) (SFUNC = range_merge, STYPE = zz_timerange_ra);
 """
 
 
-def test_range_types_are_rebuilt_exactly(database) -> None:
+def test_an_aggregate_of_changed_privileges_is_named(database) -> None:
+    """Who may call an aggregate is not held: one whose EXECUTE was revoked from PUBLIC
+    is named, not rebuilt callable by everyone in silence."""
+    database.execute(
+        "CREATE AGGREGATE open_ra(text) (SFUNC = textcat, STYPE = text);"
+        "CREATE AGGREGATE closed_ra(text) (SFUNC = textcat, STYPE = text);"
+        "REVOKE EXECUTE ON FUNCTION closed_ra(text) FROM PUBLIC;"
+    )
+    with sibling_database(database, "rebuilt") as target:
+        _, missing = rebuilt_drift(database.dsn, target)
+    assert [entry.split(":")[0] for entry in missing] == [
+        "grants on aggregate public.closed_ra(text)"
+    ]
+
+
+def test_range_types_and_aggregates_are_rebuilt_exactly(database) -> None:
     """The dump of the rebuilt database is the dump of the one the snapshot was taken of.
     Before, a table with a column of a range type was rejected (the type was not held),
-    and each of the range's constructors (the server's own, language internal) was named
-    as a function not rebuilt."""
-    database.execute(RANGES)
+    each of the range's constructors (the server's own, language internal) was named as
+    a function not rebuilt, and the aggregates were silently missing."""
+    database.execute(RANGES_AND_AGGREGATES)
     snapshot = collected(database.dsn, profile=ProfileBudget())
     with sibling_database(database, "rebuilt") as target:
         drift, missing = rebuilt_drift(database.dsn, target)
@@ -283,9 +319,13 @@ def test_range_types_are_rebuilt_exactly(database) -> None:
     original = schema_dump(database, database.dsn)
     assert missing == []
     assert drift == []
-    assert sorted(f.name for f in snapshot.functions) == ["shift_hours_ra", "time_diff_ra"]
-    assert len(snapshot.range_types) == 6
-    assert "CREATE TYPE public.zz_timerange_ra AS RANGE" in "\n".join(original)
+    assert sorted(f.name for f in snapshot.functions) == [
+        "_group_concat", "shift_hours_ra", "time_diff_ra"
+    ]  # fmt: skip
+    assert len(snapshot.range_types) == 6 and len(snapshot.aggregates) == 8
+    dumped = "\n".join(original)
+    assert "CREATE AGGREGATE public.group_concat(text)" in dumped
+    assert "CREATE TYPE public.zz_timerange_ra AS RANGE" in dumped
     assert rebuilt == original
 
 
@@ -293,7 +333,7 @@ def test_an_older_snapshot_is_rebuilt_as_far_as_it_holds(database) -> None:
     """A snapshot saved before domains and the functions' and triggers' definitions were
     collected is rebuilt as before, and says what it cannot rebuild: the domain's column
     of its base type, the functions without their declared signatures, the triggers
-    without their WHEN and arguments."""
+    without their WHEN and arguments, and the aggregates it does not hold."""
     database.execute(
         SHOP + "CREATE DOMAIN positive_o AS int CHECK (VALUE > 0);"
         "CREATE TABLE graded_o (grade positive_o);"
@@ -311,6 +351,7 @@ def test_an_older_snapshot_is_rebuilt_as_far_as_it_holds(database) -> None:
         "view public.big_orders",
         "functions",
         "triggers",
+        "aggregates",
     ]
     assert "older pgvitals" in missing[-1].text
 
@@ -348,8 +389,9 @@ def test_corpus_schemas_rebuild_without_drift(corpus_copy, name: str) -> None:
 @needs_corpus
 def test_pagila_rebuilds_with_no_step_failing(corpus_copy) -> None:
     """pagila's domains (one over bigint named in Turkish, `year` with its CHECK), its
-    set-returning functions with OUT arguments and its triggers, one with arguments
-    for tsvector_update_trigger: every step runs, and only the views are stand-ins."""
+    set-returning functions with OUT arguments, its triggers, one with arguments for
+    tsvector_update_trigger, and its aggregate group_concat (which went missing): every
+    step runs, and only the views are stand-ins."""
     copy = corpus_copy("pagila")
     before = collected(copy.dsn, profile=ProfileBudget())
     with sibling_database(copy, "rebuilt") as target:
@@ -362,6 +404,10 @@ def test_pagila_rebuilds_with_no_step_failing(corpus_copy) -> None:
         t.definition or "" for t in before.triggers
     )
     assert any("tsvector_update_trigger('fulltext'" in (t.definition or "") for t in after.triggers)
+    assert [a.signature for a in after.aggregates] == ["group_concat(text)"]
+    assert [a._replace(oid=0) for a in after.aggregates] == [
+        a._replace(oid=0) for a in before.aggregates
+    ]
 
 
 def test_an_unreadable_snapshot_base_is_an_input_error(tmp_path) -> None:

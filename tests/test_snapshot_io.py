@@ -102,8 +102,8 @@ def test_a_snapshot_written_by_the_first_release_still_analyses() -> None:
 
 
 # what a snapshot saved before domains, composite types, functions' declared signatures
-# and triggers' definitions were collected lacks (range types came later)
-NEWER_ENTITIES = ("domains", "composite_types", "range_types")
+# and triggers' definitions were collected lacks (range types and aggregates came later)
+NEWER_ENTITIES = ("domains", "composite_types", "range_types", "aggregates")
 NEWER_FIELDS = {
     "functions": ("declared_arguments", "declared_result", "strict", "leakproof", "parallel",
                   "cost", "rows", "standard_body"),
@@ -150,13 +150,14 @@ def test_a_snapshot_saved_before_domains_and_definitions_still_analyses(database
     ]
 
 
-def test_a_snapshot_saved_before_range_types_still_analyses(database) -> None:
-    """One saved before range types were collected holds none (they are
-    `not_collected`), and lists the range type's constructors among its functions, as
-    it was collected then: it loads, and analyses as one collected now does."""
+def test_a_snapshot_saved_before_range_types_and_aggregates_still_analyses(database) -> None:
+    """One saved before range types and aggregates were collected holds neither (they
+    are `not_collected`), and lists the range type's constructors among its functions,
+    as it was collected then: it loads, and analyses as one collected now does."""
     database.execute(
         "CREATE TYPE span_o AS RANGE (subtype = int);"
         "CREATE TABLE booked_o (id int PRIMARY KEY, during span_o);"
+        "CREATE AGGREGATE concat_o(text) (SFUNC = textcat, STYPE = text);"
         "CREATE FUNCTION open_o() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1';"
     )
     session = connect(database.dsn)
@@ -165,15 +166,16 @@ def test_a_snapshot_saved_before_range_types_still_analyses(database) -> None:
     finally:
         session.close()
     assert [r.name for r in snapshot.range_types] == ["span_o"]
+    assert [a.signature for a in snapshot.aggregates] == ["concat_o(text)"]
     assert [f.name for f in snapshot.functions] == ["open_o"]  # not the constructors
     data = json.loads(io.to_json(snapshot))
-    del data["range_types"]
+    del data["range_types"], data["aggregates"]
     constructor = {**data["functions"][0], "name": "span_o", "arguments": "integer, integer",
                    "language": "internal", "security_definer": False, "source": None}  # fmt: skip
     data["functions"].insert(0, constructor)
     older = io.from_dict(data)
-    assert "range_types" in older.not_collected
-    assert older.range_types == []
+    assert {"range_types", "aggregates"} <= set(older.not_collected)
+    assert older.range_types == older.aggregates == []
     assert [f.to_json() for f in analyse(older).findings] == [
         f.to_json() for f in analyse(snapshot).findings
     ]

@@ -72,6 +72,7 @@ RESTATED: dict[str, frozenset[str]] = {
     "Index": frozenset({"key_columns", "expressions", "predicate_tree", "definition"}),
     "Policy": frozenset({"using_tree", "with_check_tree"}),  # OIDs; `using` says the same
     "Function": frozenset({"arguments"}),  # part of its name: another signature is a rename
+    "Aggregate": frozenset({"arguments"}),  # as a function's
     "CompositeType": frozenset({"attribute_type_oids"}),  # OIDs: attribute_types say it
 }
 # Fields None where the collector could not read them (a locked table): unknown, not empty.
@@ -603,10 +604,12 @@ def schema_drift(
 
 
 def names_by_oid(snap: Snapshot) -> dict[int, str]:
-    """The collected objects a view's query can point at, by OID: relations and functions."""
+    """The collected objects a view's query can point at, by OID: relations, functions and
+    aggregates."""
     names = {t.oid: t.qualname for t in snap.tables}
     names.update((v.oid, v.qualname) for v in snap.views)
     names.update((f.oid, f.qualname) for f in snap.functions)
+    names.update((a.oid, a.qualname) for a in snap.aggregates)
     return names
 
 

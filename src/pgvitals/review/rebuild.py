@@ -6,7 +6,7 @@ A snapshot holds catalog facts, not DDL: what it holds whole is rebuilt in depen
 order (schemas, extensions, enum types, domains, composite types and range types,
 sequences, tables with their columns, partitions and inheritance, constraints and
 indexes from the server's definitions, functions from their bodies and declared
-signatures, triggers from their definitions, policies, comments); what it
+signatures, aggregates, triggers from their definitions, policies, comments); what it
 cannot rebuild is named with the reason, never dropped silently. Names are quoted as
 identifiers (psycopg.sql), whatever they hold. Pure: no database is touched here.
 """
@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from psycopg import sql
 
 from pgvitals.snapshot.model import (
+    Aggregate,
     Column,
     CompositeType,
     Domain,
@@ -127,6 +128,7 @@ def rebuild(
         )
     steps += constraints(snapshot, missing, foreign=False)
     steps += routines
+    steps += aggregates(snapshot, missing)  # after the functions they call
     steps += views(snapshot, missing)
     steps += indexes(snapshot, missing)  # after the materialized views they may be on
     steps += constraints(snapshot, missing, foreign=True)  # a unique index may be the key
@@ -835,6 +837,98 @@ def rebuilt(function: Function) -> bool:
     )
 
 
+# pg_aggregate's aggfinalmodify / aggmfinalmodify
+FINAL_MODIFY = {"r": "READ_ONLY", "s": "SHAREABLE", "w": "READ_WRITE"}
+
+
+def aggregates(snapshot: Snapshot, missing: list[NotRebuilt]) -> list[Step]:
+    """User aggregates, normal, ordered-set and hypothetical-set, as CREATE AGGREGATE
+    declared them: a function of theirs the rebuild lacks (one in C) makes the server
+    refuse the aggregate, which names it."""
+    steps = []
+    for aggregate in snapshot.aggregates:
+        name = f"aggregate {aggregate.qualname}"
+        if aggregate.privileges_changed:
+            missing.append(
+                NotRebuilt(
+                    f"grants on {name}",
+                    "GRANT or REVOKE changed who may call it, which the snapshot does"
+                    " not hold: it is executable by PUBLIC, as a new aggregate is",
+                )
+            )
+        statement = sql.SQL("CREATE AGGREGATE {} ({})").format(
+            aggregate_target(aggregate), sql.SQL(", ").join(aggregate_options(aggregate))
+        )
+        steps.append(Step(name, text(statement)))
+        if aggregate.comment is not None:
+            statement = sql.SQL("COMMENT ON AGGREGATE {} IS {}").format(
+                aggregate_target(aggregate), sql.Literal(aggregate.comment)
+            )
+            steps.append(Step(name, text(statement)))
+    return steps
+
+
+def aggregate_options(aggregate: Aggregate) -> list[sql.Composable]:
+    """What CREATE AGGREGATE declared, where it differs from the defaults."""
+    named = {  # functions and types, as the server printed them
+        "SFUNC": aggregate.transition,
+        "STYPE": aggregate.state_type,
+        "FINALFUNC": aggregate.final_function,
+        "COMBINEFUNC": aggregate.combine_function,
+        "SERIALFUNC": aggregate.serial_function,
+        "DESERIALFUNC": aggregate.deserial_function,
+        "MSFUNC": aggregate.moving_transition,
+        "MINVFUNC": aggregate.moving_inverse,
+        "MSTYPE": aggregate.moving_state_type,
+        "MFINALFUNC": aggregate.moving_final_function,
+    }
+    found = [
+        sql.SQL("{} = {}").format(sql.SQL(key), sql.SQL(value))
+        for key, value in named.items()
+        if value is not None
+    ]
+    for key, value in (
+        ("INITCOND", aggregate.initial_condition),
+        ("MINITCOND", aggregate.moving_initial_condition),
+    ):
+        if value is not None:
+            found.append(sql.SQL("{} = {}").format(sql.SQL(key), sql.Literal(value)))
+    for key, space in (
+        ("SSPACE", aggregate.state_space),
+        ("MSSPACE", aggregate.moving_state_space),
+    ):
+        if space:
+            found.append(sql.SQL("{} = {}").format(sql.SQL(key), sql.Literal(space)))
+    # the final functions' default: read-only, read-write for an ordered-set aggregate's
+    default = "r" if aggregate.kind == "n" else "w"
+    for key, modify in (
+        ("FINALFUNC_MODIFY", aggregate.final_modify),
+        ("MFINALFUNC_MODIFY", aggregate.moving_final_modify),
+    ):
+        if modify != default:
+            found.append(sql.SQL(f"{key} = {FINAL_MODIFY[modify]}"))
+    if aggregate.sort_operator is not None:
+        found.append(sql.SQL("SORTOP = OPERATOR({})").format(sql.SQL(aggregate.sort_operator)))
+    if aggregate.parallel in PARALLEL and aggregate.parallel != "u":
+        found.append(sql.SQL(f"PARALLEL = {PARALLEL[aggregate.parallel]}"))
+    for key, flag in (
+        ("FINALFUNC_EXTRA", aggregate.final_extra),
+        ("MFINALFUNC_EXTRA", aggregate.moving_final_extra),
+        ("HYPOTHETICAL", aggregate.kind == "h"),
+    ):
+        if flag:
+            found.append(sql.SQL(key))
+    return found
+
+
+def aggregate_target(aggregate: Aggregate) -> sql.Composable:
+    """The aggregate's qualified name and arguments, as CREATE and ALTER AGGREGATE take
+    them (`*` for none)."""
+    return sql.SQL("{}({})").format(
+        qualified(aggregate.schema, aggregate.name), sql.SQL(aggregate.arguments or "*")
+    )
+
+
 def setting_value(key: str, value: str) -> sql.Composable:
     """A proconfig value as SET takes it: search_path's list of names as they are."""
     if key == "search_path":
@@ -921,6 +1015,7 @@ OWNED = {
     "sequence": "SEQUENCE",
     "domain": "DOMAIN",
     "type": "TYPE",
+    "aggregate": "AGGREGATE",
 }
 # owns what the server made, whoever made the database (the public schema, PG 15+)
 IMPLICIT_OWNERS = frozenset({"pg_database_owner"})
@@ -953,6 +1048,9 @@ def owners_and_grants(snapshot: Snapshot) -> list[Step]:
     made = [function for function in snapshot.functions if rebuilt(function)]
     for function in made:
         owned.append(("function", function.qualname, routine(function), function.owner))
+    for aggregate in snapshot.aggregates:
+        target = aggregate_target(aggregate)
+        owned.append(("aggregate", aggregate.qualname, target, aggregate.owner))
     for kind, name, target, owner in owned:
         if owner not in IMPLICIT_OWNERS:  # the same role as the rebuild's: nothing changes
             statement = sql.SQL("ALTER {} {} OWNER TO {}").format(
@@ -1021,6 +1119,8 @@ def not_held(snapshot: Snapshot) -> list[NotRebuilt]:
         found.append(NotRebuilt("triggers", "rebuilt from their timing, events, row or"
                                 " statement and function: not their WHEN, arguments or"
                                 f" UPDATE OF columns, {older}"))  # fmt: skip
+    if "aggregates" in snapshot.not_collected:
+        found.append(NotRebuilt("aggregates", f"none is rebuilt, {older}"))
     publications = sorted({p for r in snapshot.replication for p in r.publications})
     if publications:
         found.append(

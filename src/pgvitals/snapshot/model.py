@@ -800,6 +800,60 @@ class Function(NamedTuple):
         return dict(item.split("=", 1) for item in self.config if "=" in item)
 
 
+class Aggregate(NamedTuple):
+    """An aggregate made by CREATE AGGREGATE (not a Function: rules about functions read
+    bodies, SECURITY DEFINER and search_path, which an aggregate has none of). Its
+    functions are named as regproc prints them: qualified where not on the search_path
+    or overloaded ("pg_catalog.upper")."""
+
+    oid: int
+    schema: str
+    name: str
+    # pg_get_function_identity_arguments: "text", an ordered-set aggregate's "double
+    # precision ORDER BY double precision"; "" for one of no arguments, name(*)
+    arguments: str
+    kind: str  # n normal, o ordered-set, h hypothetical-set
+    transition: str  # SFUNC
+    state_type: str  # STYPE, format_type
+    state_space: int  # SSPACE: 0 when not declared
+    final_function: str | None
+    final_extra: bool  # FINALFUNC_EXTRA
+    final_modify: str  # r read-only, s shareable, w read-write
+    combine_function: str | None
+    serial_function: str | None
+    deserial_function: str | None
+    initial_condition: str | None
+    sort_operator: str | None  # its schema quoted, then the operator: "pg_catalog.>"
+    # the moving-aggregate mode (MSFUNC, MINVFUNC, MSTYPE, ...), where it has one
+    moving_transition: str | None
+    moving_inverse: str | None
+    moving_state_type: str | None
+    moving_state_space: int
+    moving_final_function: str | None
+    moving_final_extra: bool
+    moving_final_modify: str
+    moving_initial_condition: str | None
+    parallel: str  # s safe, r restricted, u unsafe
+    # GRANT or REVOKE changed who may call it from the default (EXECUTE to PUBLIC): who
+    # may is not held
+    privileges_changed: bool
+    owner: str
+    comment: str | None
+
+    @property
+    def signature(self) -> str:
+        return f"{self.name}({self.arguments or '*'})"
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.schema}.{self.signature}"
+
+    @property
+    def located(self) -> Located:
+        # a function to the server: one name and signature among functions and aggregates
+        return Located("function", (self.schema, self.signature), self.qualname, self.comment)
+
+
 class EnumType(NamedTuple):
     """An enum type and its labels, in their sort order (which ALTER TYPE ... ADD VALUE
     BEFORE/AFTER decides: an upgraded database can differ from a fresh one)."""
@@ -1066,6 +1120,7 @@ class Snapshot:
     policies: list[Policy] = entity(Policy, "policies", since=100000)
     roles: list[Role] = entity(Role, "roles", since=100000)
     functions: list[Function] = entity(Function, "functions", since=110000)
+    aggregates: list[Aggregate] = entity(Aggregate, "aggregates", since=110000)
     triggers: list[Trigger] = entity(Trigger, "triggers")
     views: list[View] = entity(View, "views")
     extensions: list[Extension] = entity(Extension, "extensions")
