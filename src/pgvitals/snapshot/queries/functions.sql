@@ -53,10 +53,11 @@ SELECT p.oid::int8 AS oid,
   LEFT JOIN pg_catalog.pg_depend e
          ON e.classid = 'pg_catalog.pg_proc'::regclass AND e.objid = p.oid AND e.deptype = 'e'
   LEFT JOIN pg_catalog.pg_extension x ON x.oid = e.refobjid
-  LEFT JOIN LATERAL (SELECT i.objid FROM pg_catalog.pg_depend i
-                      WHERE i.classid = 'pg_catalog.pg_proc'::regclass AND i.objid = p.oid
-                        AND i.deptype = 'i'
-                      LIMIT 1) i ON true
+  -- the dependencies of functions only (an index range of pg_depend, whatever the
+  -- number of tables), hashed once
+  LEFT JOIN (SELECT DISTINCT i.objid FROM pg_catalog.pg_depend i
+              WHERE i.classid = 'pg_catalog.pg_proc'::regclass AND i.deptype = 'i') i
+         ON i.objid = p.oid
   LEFT JOIN pg_catalog.pg_description d
          ON d.objoid = p.oid AND d.classoid = 'pg_catalog.pg_proc'::regclass AND d.objsubid = 0
  WHERE p.prokind IN ('f', 'p')
