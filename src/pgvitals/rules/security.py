@@ -197,9 +197,8 @@ def may_be_inlined(function: Function) -> bool:
 
 def without_search_path(snap: Snapshot, definer: bool) -> Iterator[Function]:
     """User-defined functions, SECURITY DEFINER or not as asked, that look names up
-    through the caller's search_path: no SET search_path, and neither compiled code (a
-    range type's constructors are `internal`) nor an SQL-standard body, which bind no
-    name when they run."""
+    through the caller's search_path: no SET search_path, and neither compiled code
+    (`internal`, `c`) nor an SQL-standard body, which bind no name when they run."""
     for function in snap.functions:
         if not function.user_defined or function.language in ("internal", "c"):
             continue
