@@ -306,3 +306,34 @@ def test_a_shorter_index_the_new_one_makes_redundant_is_named_in_the_fix(
     assert_passed(verification)
     appeared = [(f["rule"], f["object"]) for f in verification["appeared"]]
     assert appeared == [("redundant-index", "public.volumes_parent_id")]
+
+
+def test_a_key_beside_keys_that_clean_up_lets_the_application_delete(database) -> None:
+    # Ory Kratos deletes identities and sessions relying on its keys to them, all ON
+    # DELETE CASCADE or SET NULL; selfservice_verification_flows.identity_id has none. A
+    # plain key would make deleting an identity a flow names fail ("violates foreign key
+    # constraint"): the fix's key sets the flow's reference NULL, as the delete left it
+    # dangling before, and the rest of the flow stays
+    database.execute(
+        """
+        CREATE TABLE identities (id int PRIMARY KEY);
+        CREATE TABLE sessions (id int PRIMARY KEY,
+          identity_id int NOT NULL REFERENCES identities ON DELETE CASCADE);
+        CREATE TABLE verification_flows (id int PRIMARY KEY, identity_id int, state text);
+        INSERT INTO identities VALUES (1), (2);
+        INSERT INTO sessions VALUES (10, 1), (20, 2);
+        INSERT INTO verification_flows VALUES (100, 1, 'sent_email'), (200, 2, 'sent_email');
+        """
+    )
+    findings, _ = checked(database.dsn)
+    missing = [f for f in findings if f.rule == "missing-foreign-key"]
+    assert [f.object for f in missing] == ["public.verification_flows.identity_id"]
+    scripts = fix_scripts(missing, take_snapshot(database.dsn).server)
+    before = schema_dump(database.server, database.name)
+    assert apply_script(database.dsn, scripts.fix).failures == []
+    with database.admin() as app:
+        app.execute("DELETE FROM identities WHERE id = 1")  # as the application does
+        rows = app.execute("SELECT id, identity_id FROM verification_flows ORDER BY id")
+        assert rows.fetchall() == [(100, None), (200, 2)]
+        assert app.execute("SELECT count(*) FROM sessions").fetchone() == (1,)
+    assert_rolled_back(database, scripts, before)

@@ -996,18 +996,26 @@ def list_orphans_statement(table: Table, columns: Seq[str], target: Table, keys:
 
 
 def add_foreign_key(
-    table: Table, columns: Seq[str], target: Table, keys: Seq[str], name: str
+    table: Table,
+    columns: Seq[str],
+    target: Table,
+    keys: Seq[str],
+    name: str,
+    *,
+    set_null_on_delete: bool = False,
 ) -> Fix:
     """`ADD CONSTRAINT ... NOT VALID` (a brief lock; new rows are checked from then on),
     then `VALIDATE CONSTRAINT`, which checks the existing rows without blocking writes.
     PostgreSQL before 18 cannot add a NOT VALID foreign key to a partitioned table:
     there the constraint is added and checked in one statement, blocking writes while
-    it reads the table."""
+    it reads the table. With `set_null_on_delete`, the key empties the columns when the
+    row they name is deleted, in place of refusing the delete."""
     relation, constraint = qualified(table.schema, table.name), quote_identifier(name)
     partitioned = table.kind == "p"
     statements = [
         f"ALTER TABLE {relation} ADD CONSTRAINT {constraint} FOREIGN KEY ({quoted_list(columns)})"
         f" REFERENCES {qualified(target.schema, target.name)} ({quoted_list(keys)})"
+        f"{' ON DELETE SET NULL' if set_null_on_delete else ''}"
         f"{'' if partitioned else ' NOT VALID'};"
     ]
     if not partitioned:

@@ -1356,7 +1356,16 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
     which serves both (`unindexed-foreign-key` builds the same). Then
     `ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID` takes a brief lock and checks new
     rows from then on, and `VALIDATE CONSTRAINT` checks the existing rows without
-    blocking writes (it fails, changing nothing, while orphans remain). A parent's fix
+    blocking writes (it fails, changing nothing, while orphans remain). Where every
+    foreign key that other tables declare to the referenced table deletes or empties its
+    rows with the referenced row (`ON DELETE CASCADE`, `SET NULL`: every one of Ory
+    Kratos's keys to `identities` and `sessions`, beside its verification flows'
+    undeclared `identity_id` and `session_id`), the application deletes those rows and
+    relies on the database to clean up: a plain key would make each such delete fail
+    while a row here names it. The key then takes `ON DELETE SET NULL` where the columns
+    are nullable (evidence `on_delete`, and `deletes_cleaned_up_by` names those keys);
+    on NOT NULL columns a note says so, and `ON DELETE CASCADE`, which deletes rows, is
+    left to you. A parent's fix
     does the same on each table that inherits from it, as its finding lists them. The
     rollback drops the constraint and the index it built.
 
@@ -1398,7 +1407,21 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
         elif orphans:
             severity = HIGH
         name = free_constraint_name(snap, table, columns)
-        fix = fixes.add_foreign_key(table, columns, target, keys, name)
+        # the application deletes target rows and has the database clean up after them:
+        # a key that refuses those deletes would break it
+        cleaned_by = deletes_cleaned_up_by(snap, target, table)
+        optional = all(not column.not_null for column in reference.columns)
+        fix = fixes.add_foreign_key(
+            table, columns, target, keys, name, set_null_on_delete=bool(cleaned_by) and optional
+        )
+        if cleaned_by:
+            evidence["deletes_cleaned_up_by"] = cleaned_by
+            if not optional:
+                fix = fix.with_note(
+                    f"every other foreign key to {fixes.one_line(target.qualname)} deletes or"
+                    " empties its rows with it: as written, this key makes deleting a row"
+                    " that rows here name fail; add ON DELETE CASCADE if they go with it"
+                )
         served_by = snap.facts.lookup_index(reference)
         if served_by is None:
             # the key alone would be the next finding (unindexed-foreign-key): each delete
@@ -1488,8 +1511,33 @@ def missing_foreign_key(snap: Snapshot, opts: MissingForeignKeyOptions) -> Itera
             sampled = "about " if count is not None and count.sampled else ""
             point = "points" if orphans == 1 else "point"
             message += f"; {sampled}{plural(orphans, 'row')} already {point} at nothing"
+        if fix is not None and cleaned_by and optional:
+            evidence["on_delete"] = "set null"
+            message += (
+                f"; every foreign key to {target.qualname} deletes or empties its rows when"
+                " the row is deleted, as the application expects: the fix's key sets these"
+                " columns NULL then, where a plain one would make those deletes fail"
+            )
         where = reference.columns[0] if len(reference.columns) == 1 else table
         yield finding(where, message, evidence=evidence, fix=fix, severity=severity)
+
+
+def deletes_cleaned_up_by(snap: Snapshot, target: Table, table: Table) -> list[str]:
+    """The foreign keys of other tables to `target`, where there are some and each one
+    deletes or empties its rows when a target row is deleted (ON DELETE CASCADE, SET NULL
+    or SET DEFAULT: every one of Kratos's keys to `identities` and `sessions`): the
+    application deletes target rows and relies on the database to clean up after them,
+    which a new key with the default NO ACTION would refuse wherever rows of `table`
+    name the deleted row. None where some key refuses such deletes (NO ACTION,
+    RESTRICT): deletes are then expected to fail while references remain."""
+    keys = [
+        key
+        for key in snap.facts.foreign_keys_referencing.get(target.oid, [])
+        if key.table_oid not in (table.oid, target.oid)
+    ]
+    if not keys or any(key.on_delete not in ("c", "n", "d") for key in keys):
+        return []
+    return sorted({key.name for key in keys})
 
 
 # a table of rows kept after their parent goes (GitLab's slack_integrations_scopes_archived,
