@@ -684,6 +684,11 @@ def soft_delete_without_partial_unique(snap: Snapshot, opts: NoOptions) -> Itera
     contains it (`UNIQUE (namespace, id)`), text identifiers the application generates
     (`uuid`, `token`, `checksum`, `fingerprint` columns), and the tenant column
     (`namespace`, `tenant`), which scopes a key rather than being chosen for the row.
+    Nor are the keys of a federated object's global identity: in a table with an
+    ActivityPub or similar id (`ap_id`, `actor_id`, `uri`, `iri`), a key over that id or
+    the object's other URLs (`lower(ap_id)`, `followers_url`; Lemmy's `community` and
+    `person`), which a deleted object keeps so that no new row takes over its identity on
+    other servers.
 
     ## Why it breaks
     Soft-deleted rows stay in the table, so their values keep occupying the unique key:
@@ -712,6 +717,7 @@ def soft_delete_without_partial_unique(snap: Snapshot, opts: NoOptions) -> Itera
                 or marker.name in keys
                 or contains_primary_key(snap, index)
                 or not natural_key(snap, index)
+                or global_identity(snap, index)
             ):
                 continue
             evidence: dict[str, object] = {
@@ -760,6 +766,24 @@ def natural_key(snap: Snapshot, index: Index) -> bool:
     )
 
 
+def global_identity(snap: Snapshot, index: Index) -> bool:
+    """Does the unique key hold only a federated object's id or URLs (see
+    FEDERATED_ID, URL_LIKE), read plainly or by its expressions (`lower(ap_id)`), in a
+    table that has such an id?"""
+    columns = snap.columns_by_table.get(index.table_oid, [])
+    if not any(FEDERATED_ID.match(c.name.lower()) for c in columns):
+        return False
+    keys = set(index.key_columns[: index.key_count])
+    read = [c for c in columns if c.name in keys or fixes.reads_in_expression(index, c)]
+    return bool(read) and all(
+        FEDERATED_ID.match(c.name.lower()) or URL_LIKE.search(c.name.lower()) for c in read
+    )
+
+
+# an object's id across servers (ActivityPub's `id`, Lemmy's ap_id, Mastodon's uri): never
+# handed to another object, even after this one is deleted
+FEDERATED_ID = re.compile(r"^(ap_id|actor_id|uri|iri)$")
+URL_LIKE = re.compile(r"(^|_)(url|uri|iri)$")
 VERSION_LIKE = re.compile(r"(^|_)(version|revision|seq|sequence|iid|number|position)$")
 # values the application generates to identify a row (GitLab's terraform_states.uuid,
 # a varchar): never chosen again, so a deleted row keeping its value takes nothing away
