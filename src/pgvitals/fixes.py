@@ -1042,16 +1042,17 @@ def computed_from(snap: Snapshot, column: Column) -> list[str]:
     """The generated columns of the column's table whose expression names it (read from
     the deparsed text, string literals left out): PostgreSQL refuses to change the
     type of a column a generated column uses."""
+    generated = [c for c in snap.columns_by_table.get(column.table_oid, []) if c.generated]
+    if not generated:  # most tables: no pattern to build
+        return []
     forms = [re.escape(quote_identifier(column.name))]  # as the server prints it: quoted,
     if re.fullmatch(r"[a-z_][a-z0-9_$]*", column.name):  # or bare where it may be
         forms.append(rf'(?<![\w$."]){re.escape(column.name)}(?![\w$"])')
     word = re.compile("|".join(forms))
     return [
         other.name
-        for other in snap.columns_by_table.get(column.table_oid, [])
-        if other.generated
-        and other.name != column.name
-        and word.search(STRING_LITERAL.sub("''", other.default or ""))
+        for other in generated
+        if other.name != column.name and word.search(STRING_LITERAL.sub("''", other.default or ""))
     ]
 
 

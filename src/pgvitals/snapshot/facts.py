@@ -352,6 +352,18 @@ class Facts:
         return dict(referencing)
 
     @cached_property
+    def refusing_deletes(self) -> dict[int, set[int]]:
+        """By referenced table (oid): the tables whose foreign keys to it refuse the
+        delete of a row they name (NO ACTION, RESTRICT) instead of deleting or emptying
+        their rows (CASCADE, SET NULL, SET DEFAULT)."""
+        refusing: dict[int, set[int]] = defaultdict(set)
+        for target, keys in self.foreign_keys_referencing.items():
+            for key in keys:
+                if key.on_delete not in ("c", "n", "d"):
+                    refusing[target].add(key.table_oid)
+        return dict(refusing)
+
+    @cached_property
     def foreign_keys_of(self) -> dict[int, list[Constraint]]:
         """Foreign keys by the table that declares them (by table oid)."""
         declared: dict[int, list[Constraint]] = defaultdict(list)
