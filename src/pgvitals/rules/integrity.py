@@ -1739,9 +1739,13 @@ def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
     by a foreign key's `ON DELETE SET NULL` (listmonk's `campaign_lists (campaign_id,
     list_id)`, a row kept with the list's name after the list is deleted): those NULL
     repeats are what deleting parents leaves, and with `NULLS NOT DISTINCT` deleting the
-    second parent of one campaign fails. Info as well when the one nullable column is the
-    soft-delete marker and another unique index over the live rows (`WHERE deleted_at IS
-    NULL`) holds the rest of the key but the tenant column, and more (openmeter's plans:
+    second parent of one campaign fails. Where only some are (listmonk's `campaign_media`:
+    `media_id` SET NULL, `campaign_id` merely nullable), the severity is as for any key,
+    and the message says to make the others NOT NULL rather than use `NULLS NOT DISTINCT`,
+    which would make those deletes fail (evidence `set_null_by`). Info as well when the
+    one nullable column is the soft-delete marker and another unique index over the live
+    rows (`WHERE deleted_at IS NULL`) holds the rest of the key but the tenant column, and
+    more (openmeter's plans:
     `UNIQUE (namespace, key, deleted_at)` beside `UNIQUE (namespace, key, version) WHERE
     deleted_at IS NULL`): live rows repeat on this key by design, and `NULLS NOT DISTINCT`
     would reject them. Unique indexes of materialized views are not reported: PostgreSQL
@@ -1823,6 +1827,15 @@ def nullable_unique(snap: Snapshot, opts: NoOptions) -> Iterator[Draft]:
             severity = HIGH
         elif all(facts.may_be_null(index, key) for key in keys):
             severity = LOW  # all parts optional: (NULL, NULL) repeats are usually meant
+        if not set_null_by and (emptied := _emptied_on_delete(snap, index.table_oid, nullable)):
+            # some nullable columns only: NULLS NOT DISTINCT is no way out here either
+            others = [name for name in nullable if name not in emptied]
+            evidence["set_null_by"] = sorted(set(emptied.values()))
+            message += (
+                f"; ON DELETE SET NULL empties {', '.join(emptied)}, so NULLS NOT DISTINCT"
+                f" would make deleting a second parent fail: make {', '.join(others)} NOT NULL"
+                " instead, where it always holds a value"
+            )
         yield finding(index, message, evidence=evidence, severity=severity)
 
 
@@ -1864,6 +1877,16 @@ def _parents_never_null(snap: Snapshot, index: Index, nullable: list[str]) -> li
     if all(c is not None and c.null_frac == 0 for c in columns):
         return parents
     return []
+
+
+def _emptied_on_delete(snap: Snapshot, table_oid: int, nullable: list[str]) -> dict[str, str]:
+    """Of the nullable columns, those a foreign key's ON DELETE SET NULL empties, each
+    with that key's name (listmonk's campaign_media: media_id, not campaign_id)."""
+    emptied = {}
+    for fk in snap.facts.foreign_keys_of.get(table_oid, []):
+        if fk.on_delete == "n":
+            emptied.update((column, fk.name) for column in fk.columns if column in nullable)
+    return {column: emptied[column] for column in nullable if column in emptied}
 
 
 def _set_null_by(snap: Snapshot, table_oid: int, nullable: list[str]) -> list[str]:
