@@ -28,6 +28,10 @@ object it created until the end. A failure is then sorted out:
   makes and no file created (Supabase's `auth.users`, `auth.uid()`, `storage.buckets`):
   not checked, as the files were written for a database the platform set up (the first
   such failure; later ones, and what follows from them, are listed under it);
+- the table it names without a schema is one the files made in a schema off the
+  session's search_path (Supabase Storage's `iceberg_namespaces`, made as
+  `storage.iceberg_namespaces`): not checked, as the files rely on a search_path their
+  migration tool sets (the first such failure per schema; later ones are listed under it);
 - otherwise PostgreSQL rejects it: an `invalid-ddl` finding.
 
 A statement that cannot run in a transaction block, or that uses an enum value added
@@ -148,6 +152,17 @@ OUTSIDE_TRANSACTION_ONLY = frozenset({"25001", "2D000"})
 UNSAFE_NEW_ENUM_VALUE = "55P04"  # an enum value used in the transaction that added it
 # what fails at deploy where the migration tool wraps the file in a transaction
 AT_DEPLOY_IN_TRANSACTION = OUTSIDE_TRANSACTION_ONLY | {UNSAFE_NEW_ENUM_VALUE}
+# The schemas off the search_path that hold a relation of this name (not the system's).
+OFF_SEARCH_PATH = """
+SELECT DISTINCT n.nspname
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relname = %(name)s
+   AND n.nspname <> ALL (pg_catalog.current_schemas(true))
+   AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
+   AND n.nspname <> %(log)s
+"""
+MISSING_RELATION = re.compile(r'^relation "((?:[^"]|"")+)" does not exist$')
 QUOTED = re.compile(r'"((?:[^"]|"")+)"')
 FUNCTION = re.compile(r"^function ([^\s(]+)\(")
 ARRAY_BRACKETS = re.compile(r"(\[\d*\])+$")
@@ -612,6 +627,9 @@ class Loader:
             platform = platform_of(missing_schema(error.message), self.created)
             if platform is not None:
                 return self.platform_failure(error, platform)
+            schema = self.off_search_path(error)
+            if schema is not None:
+                return self.search_path_failure(error, schema)
             tool = HISTORY_TABLES.get(name or "") if error.sqlstate == UNDEFINED_TABLE else None
             if tool is not None and name not in self.created:
                 # the tool made it before the first migration (Harbor alters
@@ -642,6 +660,45 @@ class Loader:
             check_instead=(
                 f"review them with --server on a database {platform.name} set up"
                 " (`supabase start`), or --base one"
+            ),
+        )
+
+    def off_search_path(self, error: ServerError) -> str | None:
+        """The one schema, off the session's search_path, where the relation that an
+        error says is missing by an unqualified name exists (Supabase Storage's
+        0047-iceberg-table-metadata.sql alters `iceberg_namespaces`, which 0038 made as
+        `storage.iceberg_namespaces`: its runner connects with `search_path=storage,...`)."""
+        if error.sqlstate != UNDEFINED_TABLE:
+            return None
+        match = MISSING_RELATION.match(error.message)
+        if match is None or "." in match.group(1):
+            return None
+        name = match.group(1).replace('""', '"')
+        rows = self.connection.execute(
+            OFF_SEARCH_PATH, {"name": name, "log": LOG_SCHEMA}
+        ).fetchall()
+        return str(rows[0][0]) if len(rows) == 1 else None
+
+    def search_path_failure(self, error: ServerError, schema: str) -> Outcome:
+        """A statement that names a relation of `schema` without the schema, where the
+        session's search_path does not name it: the files rely on a search_path their
+        migration tool sets, so the first such failure is not checked, and the later
+        ones are told by it."""
+        key = f"search_path:{schema}"
+        first = self.platforms.get(key)
+        if first is not None:
+            return self.consequence(error, first)
+        self.platforms[key] = len(self.load.statements) - 1
+        return Outcome(
+            UNCHECKED,
+            error,
+            reason=(
+                f"the files name {schema}'s tables without a schema: they rely on a"
+                f" search_path that names {schema}, as their migration tool may set it"
+            ),
+            check_instead=(
+                f"review them with --server, connecting as a role whose search_path names"
+                f" {schema} (ALTER ROLE ... SET search_path = {schema}, public)"
             ),
         )
 
