@@ -274,6 +274,45 @@ def test_a_prisma_folder_loads_its_migrations_in_prismas_order(tmp_path: Path) -
     assert names[0] == "9_by_hand" and names[-1] == "20250502154530900_add_login_overlay"
 
 
+def test_a_diesel_folder_loads_its_migrations_in_diesels_order(tmp_path: Path) -> None:
+    """Diesel runs `<version>_<name>/up.sql` in the order of their versions, the part of
+    the folder's name before its first `_` with every `-` taken out, compared as strings
+    (diesel-rs/diesel migrations_internals version_from_string, MigrationVersion's Ord).
+    rust-lang/crates.io@57fa000 migrations holds 20140924113530_dumped_migration_1 (which
+    creates users) beside 2017-08-31-230457_invitations (which references it): natural
+    order ran 2017-... first, as version 2017, and 203 statements failed for want of
+    the tables the 2014 ones create."""
+    migrations = tmp_path / "migrations"
+    write(migrations, "00000000000000_diesel_initial_setup/up.sql",
+          "2017-08-31-230457_invitations/up.sql", "20140924113530_dumped_migration_1/up.sql",
+          "20170308140537_semver/up.sql", "2026-07-30-140000-0000_index/up.sql",
+          "2026-06-05-120000-0000_later/up.sql",
+          "2026-06-05-120000-0000_later/down.sql")  # fmt: skip
+    diesel_order = ["00000000000000_diesel_initial_setup", "20140924113530_dumped_migration_1",
+                    "20170308140537_semver", "2017-08-31-230457_invitations",
+                    "2026-06-05-120000-0000_later", "2026-07-30-140000-0000_index"]  # fmt: skip
+    for argument in (migrations, tmp_path):  # the migrations folder, or one above it
+        assert [f.path.parent.name for f in select([argument]).files] == diesel_order
+
+
+def test_a_sql_file_beside_diesels_migration_folders_is_not_loaded(tmp_path: Path) -> None:
+    """Diesel runs the up.sql of each migration folder and ignores files beside them
+    (diesel_migrations file_based_migrations.rs: migration_paths_in_directory_ignores_files).
+    rust-lang/crates.io@57fa000 keeps a hand-run backfill, migrations/data_oauth_github.sql,
+    there: review loaded it after every migration and reported it as invalid-ddl (high),
+    for a column a later migration drops."""
+    migrations = tmp_path / "migrations"
+    write(migrations, "2024-01-01-000000_users/up.sql", "data_backfill.sql",
+          "2024-01-02-000000_more/up.sql")  # fmt: skip
+    selection = select([migrations])
+    assert [f.path.parent.name for f in selection.files] == [
+        "2024-01-01-000000_users", "2024-01-02-000000_more"]  # fmt: skip
+    [(shown_as, why)] = selection.not_run_by_tool.items()
+    assert shown_as.endswith("migrations/data_backfill.sql") and "Diesel does not run it" in why
+    assert [f.path.name for f in select([migrations / "data_backfill.sql"]).files] == [
+        "data_backfill.sql"]  # named alone: loaded as asked  # fmt: skip
+
+
 def test_a_folder_of_code_migrations_says_what_it_holds_and_what_to_give(tmp_path: Path) -> None:
     # Kong's kong/db/migrations/core: Lua files whose SQL sits in `up = [[...]]`; review
     # said only "no .sql files", not that it found migrations it cannot read

@@ -246,6 +246,10 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
                     elsewhere[shown(item)] = f"{why}, not loaded"
                 elif own is not None and item.name not in own.positions:
                     elsewhere[shown(item)] = own.unlisted
+                elif diesel_positions(item.parent) and not VERSIONED.match(item.name):
+                    # a script beside Diesel's folders, in none (crates.io's hand-run
+                    # backfill data_oauth_github.sql): Diesel runs folders only
+                    elsewhere[shown(item)] = DIESEL_UNLISTED
                 else:
                     name = relative.as_posix()
                     if master is not None:  # in the master changelog's order
@@ -254,6 +258,9 @@ def select(paths: list[Path], order: str = NATURAL) -> Selection:
                         name = f"{relative.parent.as_posix()}/{own.positions[item.name]}"
                     elif prisma_at is not None and item.parent.name in prisma_at:
                         place = prisma_at[item.parent.name]
+                        name = f"{relative.parent.parent.as_posix()}/{place}/{item.name}"
+                    elif item.name == "up.sql" and DIESEL_FOLDER.match(item.parent.name):
+                        place = diesel_positions(item.parent.parent)[item.parent.name]
                         name = f"{relative.parent.parent.as_posix()}/{place}/{item.name}"
                     key = natural_key(name)
                     files.append(SourceFile(item, shown(item), key, argument, relative.as_posix()))
@@ -423,6 +430,39 @@ def prisma_positions(folder: Path) -> dict[str, int] | None:
     if not (folder / "migration_lock.toml").is_file():
         return None
     return places(sorted(entry.name for entry in folder.iterdir() if entry.is_dir()))
+
+
+# a Diesel migration's folder: `<version>_<name>` holding up.sql (2024-01-01-000000_x,
+# 00000000000000_x, the older 20140924113530_x)
+DIESEL_FOLDER = re.compile(r"^\d[\d-]*_")
+
+
+def diesel_version(name: str) -> str:
+    """The version Diesel reads from a migration folder's name: the part before its first
+    `_`, every `-` taken out (diesel-rs/diesel, migrations_internals version_from_string)."""
+    return name.split("_", 1)[0].replace("-", "")
+
+
+# a file name that carries a migration's version (`0003_x.up.sql`, Flyway's `V2__x.sql`,
+# `R__x.sql`): some tool runs it, whichever folders lie beside it
+VERSIONED = re.compile(r"\d|[VR]\d|R__", re.IGNORECASE)
+DIESEL_UNLISTED = (
+    "beside Diesel's migration folders, in none of them: Diesel does not run it, not loaded"
+)
+
+
+@functools.cache
+def diesel_positions(folder: Path) -> dict[str, int]:
+    """The Diesel migration folders of `folder`, with their place in the order Diesel runs
+    them: by version compared as strings (MigrationVersion's Ord), so crates.io's
+    20140924113530_dumped_migration_1 runs before 2017-08-31-230457_invitations, where
+    natural order reads the latter's version as 2017 and puts it first."""
+    names = [
+        entry.name
+        for entry in folder.iterdir()
+        if entry.is_dir() and DIESEL_FOLDER.match(entry.name) and (entry / "up.sql").is_file()
+    ]
+    return places(sorted(names, key=lambda name: (diesel_version(name), name)))
 
 
 def prisma_code_migrations(

@@ -190,7 +190,7 @@ EXECUTE_IN_TRANSACTION = re.compile(
 )
 VERSIONED = re.compile(r"^\d+_.+\.sql$")  # sqlx: <version>_<description>.sql
 VERSIONED_UP = re.compile(r"^(\d+_.+)\.up\.sql$")  # golang-migrate, morph, sqlx
-DIESEL_FOLDER = re.compile(r"^\d[\d-]*_")  # 2024-01-01-000000_x, 00000000000000_x
+DIESEL_FOLDER = files.DIESEL_FOLDER  # 2024-01-01-000000_x, 00000000000000_x
 NOT_ATOMIC = "the migration's statements are then no longer atomic"
 POP_RECOGNISED = "beside files named for pop's dialects (Ory's popx)"
 # What Flyway runs outside a transaction besides indexes built or dropped CONCURRENTLY,
