@@ -376,6 +376,9 @@ def test_a_no_break_space_after_the_last_statement_is_a_statement_of_its_own() -
     assert split.statements[1].first_line == "\\u00a0"
     em_space = statements("SELECT 1;\n\u2003")
     assert em_space == [(1, 1, "SelectStmt", "SELECT 1"), (2, 1, "", "\u2003")]
+    # the server reads a no-break space after an operator as a name: one statement, whole
+    # (the splitter cut it before the space, and the rest failed to parse: a crash)
+    assert statements("SELECT 1*/\u00a0") == [(1, 1, "SelectStmt", "SELECT 1*/\u00a0")]
 
 
 # Fragments whose mixes have crashed or could crash a splitter: quotes, dollar quotes

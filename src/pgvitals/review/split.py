@@ -280,8 +280,15 @@ def pieces(text: str, offset: int) -> list[tuple[int, int, bool]]:
     if not text.strip(BLANKS):
         return []
     try:
-        found = pglast.split(text, with_parser=True, only_slices=True)
-        return [(offset + s.start, offset + s.stop, True) for s in found]
+        found = [(s.start, s.stop) for s in pglast.split(text, with_parser=True, only_slices=True)]
+        if found:
+            # the last statement runs to the end of the input, less what the server skips:
+            # the splitter cuts it where Python's strip() would, before a no-break space
+            # the server reads as part of a name (`SELECT 1*/` + U+00A0)
+            start, stop = found[-1]
+            if text[stop:].strip() == "" and text[stop:].strip(BLANKS):
+                found[-1] = (start, len(text.rstrip(BLANKS)))
+        return [(offset + start, offset + stop, True) for start, stop in found]
     except parser.ParseError as error:
         # no location: "at end of input", an unfinished last statement
         location = error.args[1] if len(error.args) > 1 else None
@@ -345,4 +352,9 @@ def safe_scan(text: str) -> list[slice]:
 
 
 def parse_one(source: str) -> Any:
-    return parser.parse_sql(source)[0].stmt
+    """The statement's tree; None where the parser rejects the piece it was split into
+    (kept as text, as a statement the parser rejects is, rather than a crash)."""
+    try:
+        return parser.parse_sql(source)[0].stmt
+    except parser.ParseError:
+        return None
