@@ -393,6 +393,20 @@ def test_timestamptz_at_utc_keeps_the_table_and_rebuilds_its_indexes(database) -
         assert filenodes(admin, "t", "t_at")[0] != table  # in another zone it rewrites
 
 
+def test_a_timestamp_written_into_timestamptz_is_read_in_the_writers_zone(database) -> None:
+    """After the fix, a value the application sends as `timestamp` (Diesel's
+    NaiveDateTime) is converted through its session's TimeZone: the fix's UTC setting
+    covers the rows already there, not the writes that follow."""
+    database.execute("CREATE TABLE t (at timestamptz)")
+    with database.admin() as admin:
+        for zone in ("UTC", "America/New_York"):
+            admin.execute(f"SET TimeZone = '{zone}'")
+            admin.execute("INSERT INTO t VALUES (%s::timestamp)", ["2024-01-01 12:00"])
+        admin.execute("SET TimeZone = 'UTC'")
+        instants = admin.execute("SELECT at::text FROM t ORDER BY 1").fetchall()
+        assert instants == [("2024-01-01 12:00:00+00",), ("2024-01-01 17:00:00+00",)]
+
+
 def test_a_generated_timestamp_turned_timestamptz_reads_its_value_in_the_writers_zone(
     database,
 ) -> None:

@@ -321,7 +321,10 @@ def timestamp_without_time_zone(snap: Snapshot, opts: NoOptions) -> Iterator[Dra
 
     ## Fix
     `ALTER COLUMN ... TYPE timestamptz`. The fix sets the session's TimeZone to UTC
-    first, which says the stored values are UTC readings; from PostgreSQL 12 the change
+    first, which says the stored values are UTC readings. That covers the rows there;
+    the application's later writes of `timestamp` values (Diesel's `NaiveDateTime` is sent
+    so) are converted through its own sessions' TimeZone: right where they run in UTC,
+    else set theirs or send `timestamptz`. From PostgreSQL 12 the change
     then does not rewrite the table, but indexes on the column are rebuilt, under the
     ACCESS EXCLUSIVE lock the ALTER takes. A default that names its zone becomes
     `now()`: kept, its clock reading would be converted to timestamptz through the
