@@ -249,11 +249,15 @@ USER_RELATION = """n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
                       AND e.objid = c.oid AND e.deptype = 'e'
                       -- always so for 'e'; lets the planner probe the few extension rows
                       AND e.refclassid = 'pg_catalog.pg_extension'::regclass)"""
+# Type t in schema n is the user's, as a relation is above.
+USER_TYPE = USER_RELATION.replace("pg_catalog.pg_class", "pg_catalog.pg_type").replace(
+    "e.objid = c.oid", "e.objid = t.oid"
+)
 
 
 def load_query(name: str, version_num: int) -> str:
     text = resources.files("pgvitals.snapshot").joinpath(f"queries/{name}.sql").read_text()
-    text = text.replace("@@user_relation@@", USER_RELATION)
+    text = text.replace("@@user_relation@@", USER_RELATION).replace("@@user_type@@", USER_TYPE)
     for marker, expression in version_dependent_sql(version_num).items():
         text = text.replace(f"@@{marker}@@", expression)
     return text

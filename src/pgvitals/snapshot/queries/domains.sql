@@ -30,10 +30,5 @@ SELECT t.oid::int8 AS oid,
   LEFT JOIN pg_catalog.pg_collation co ON co.oid = t.typcollation
   LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
  WHERE t.typtype = 'd'
-   AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
-   AND (pg_catalog.cardinality(%(schemas)s::text[]) = 0 OR n.nspname = ANY (%(schemas)s::text[]))
-   AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend e
-                    WHERE e.classid = 'pg_catalog.pg_type'::regclass
-                      AND e.objid = t.oid AND e.deptype = 'e'
-                      AND e.refclassid = 'pg_catalog.pg_extension'::regclass)
+   AND @@user_type@@  -- t in schema n: requested, not a system's, not an extension's
  ORDER BY n.nspname, t.typname

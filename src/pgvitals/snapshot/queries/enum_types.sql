@@ -11,10 +11,5 @@ SELECT t.oid::int8 AS oid,
   FROM pg_catalog.pg_type t
   JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
  WHERE t.typtype = 'e'
-   AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
-   AND (pg_catalog.cardinality(%(schemas)s::text[]) = 0 OR n.nspname = ANY (%(schemas)s::text[]))
-   AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend e
-                    WHERE e.classid = 'pg_catalog.pg_type'::regclass
-                      AND e.objid = t.oid AND e.deptype = 'e'
-                      AND e.refclassid = 'pg_catalog.pg_extension'::regclass)
+   AND @@user_type@@  -- t in schema n: requested, not a system's, not an extension's
  ORDER BY n.nspname, t.typname
