@@ -33,16 +33,11 @@ ChildFix = Callable[[Snapshot, Draft, Table, Draft], Fix | None]
 def inheritance_parents(snap: Snapshot) -> dict[Place, Table]:
     """The parent of each table that inherits from another, by (schema, name); of a table
     with several parents, the first in the catalog's order."""
-    parents: dict[Place, Table] = {}
-    if not any(table.inheritance_children for table in snap.tables):
-        return parents  # most databases: no pass to build names
-    by_name = {table.qualname: table for table in snap.tables}
-    for table in snap.tables:
-        for name in table.inheritance_children:
-            child = by_name.get(name)
-            if child is not None:
-                parents.setdefault((child.schema, child.name), table)
-    return parents
+    by_oid = snap.table_by_oid
+    return {
+        (by_oid[oid].schema, by_oid[oid].name): parents[0]
+        for oid, parents in snap.facts.inherited_tables.items()
+    }
 
 
 def folded_into_parents(matched: Matched, child_fix: ChildFix, says: str) -> Regroup:
@@ -132,25 +127,10 @@ def covering(
 # that inherits it. So a column rule reports such a column on the parent, once.
 
 
-def parents_by_table(snap: Snapshot) -> dict[int, list[Table]]:
-    """Every parent of each table that inherits from others (INHERITS), by its oid, in
-    the catalog's order."""
-    parents: dict[int, list[Table]] = defaultdict(list)
-    if not any(table.inheritance_children for table in snap.tables):
-        return parents  # most databases: no pass to build names
-    by_name = {table.qualname: table for table in snap.tables}
-    for table in snap.tables:
-        for name in table.inheritance_children:
-            child = by_name.get(name)
-            if child is not None:
-                parents[child.oid].append(table)
-    return parents
-
-
 def ancestors_by_table(snap: Snapshot) -> dict[int, frozenset[int]]:
     """The oids of every table each table inherits from (INHERITS), at any depth, by its
     oid; tables that inherit from none are left out."""
-    parents = parents_by_table(snap)
+    parents = snap.facts.inherited_tables
     found: dict[int, frozenset[int]] = {}
 
     def above(oid: int, seen: frozenset[int]) -> frozenset[int]:
@@ -177,7 +157,7 @@ def column_parent(snap: Snapshot, parents: dict[int, list[Table]], table_oid: in
 def defining_columns(snap: Snapshot, columns: list[Column]) -> list[Column]:
     """Each column, or where it is inherited the column of the table that defines it (at
     the top of the hierarchy), where ALTER COLUMN ... TYPE must run; each once."""
-    parents = parents_by_table(snap)
+    parents = snap.facts.inherited_tables
     found: list[Column] = []
     for column in columns:
         while (parent := column_parent(snap, parents, column.table_oid, column.name)) is not None:
@@ -190,21 +170,18 @@ def defining_columns(snap: Snapshot, columns: list[Column]) -> list[Column]:
 def inheriting_columns(snap: Snapshot, column: Column) -> list[Column]:
     """The columns of the tables that inherit `column` from its table, at any depth: the
     ones ALTER COLUMN on its table changes too."""
-    table = snap.table_by_oid.get(column.table_oid)
-    if table is None or not table.inheritance_children:
-        return []
-    by_name = {t.qualname: t for t in snap.tables}
+    children_of = snap.facts.inheriting_tables
     found: list[Column] = []
-    waiting, seen = list(table.inheritance_children), {table.qualname}
+    waiting, seen = list(children_of.get(column.table_oid, [])), {column.table_oid}
     while waiting:
-        child = by_name.get(waiting.pop(0))
-        if child is None or child.qualname in seen:
+        child = waiting.pop(0)
+        if child.oid in seen:
             continue
-        seen.add(child.qualname)
+        seen.add(child.oid)
         inherited = snap.facts.column_by_name.get((child.oid, column.name))
         if inherited is not None:
             found.append(inherited)
-            waiting += child.inheritance_children
+            waiting += children_of.get(child.oid, [])
     return found
 
 
@@ -233,7 +210,7 @@ def reported_on_parents(matched: Matched = lambda draft: None,
     def regroup(
         snap: Snapshot, opts: Any, drafts: list[Draft], default: Severity
     ) -> Iterator[Draft]:
-        parents = parents_by_table(snap)
+        parents = snap.facts.inherited_tables
         if not parents:
             yield from drafts
             return

@@ -227,6 +227,29 @@ class Facts:
         return dict(children)
 
     @cached_property
+    def inheriting_tables(self) -> dict[int, list[Table]]:
+        """The tables that inherit directly from each table (INHERITS, not partitions),
+        by its oid."""
+        if not any(table.inheritance_children for table in self.snap.tables):
+            return {}  # most databases: no names to look up
+        by_name = {table.qualname: table for table in self.snap.tables}
+        return {
+            table.oid: children
+            for table in self.snap.tables
+            if (children := [by_name[n] for n in table.inheritance_children if n in by_name])
+        }
+
+    @cached_property
+    def inherited_tables(self) -> dict[int, list[Table]]:
+        """Every table each table inherits from directly (INHERITS), by its oid, in the
+        catalog's order."""
+        parents: dict[int, list[Table]] = defaultdict(list)
+        for oid, children in self.inheriting_tables.items():
+            for child in children:
+                parents[child.oid].append(self.snap.table_by_oid[oid])
+        return dict(parents)
+
+    @cached_property
     def time_range_defaults(self) -> list[RangeDefault]:
         """The DEFAULT partition of each table partitioned by a range of one date or
         timestamp column, where it holds rows itself (not sub-partitioned, not foreign):
