@@ -215,6 +215,17 @@ ALTER TABLE held_f DISABLE TRIGGER off_f;
 """
 
 
+def rebuilt_and_original_dumps(database) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
+    """The schema dumps of the database rebuilt from its snapshot and of the database,
+    after checking that nothing drifted and nothing was named as not rebuilt."""
+    with sibling_database(database, "rebuilt") as target:
+        drift, missing = rebuilt_drift(database.dsn, target)
+        rebuilt = schema_dump(database, target)
+    assert missing == []
+    assert drift == []
+    return rebuilt, schema_dump(database, database.dsn)
+
+
 def schema_dump(database, dsn: str) -> list[str]:  # type: ignore[no-untyped-def]
     """pg_dump --schema-only by the server's own pg_dump, less the lines that name no
     object (a dump's random `\\restrict` key, PostgreSQL 17.6+)."""
@@ -230,12 +241,7 @@ def test_domains_composite_types_functions_and_triggers_are_rebuilt_exactly(data
     composite types their types, with each domain's checks, default, NOT NULL and
     collation. Before, the functions and triggers lost all that and the table failed."""
     database.execute(SHAPES)
-    with sibling_database(database, "rebuilt") as target:
-        drift, missing = rebuilt_drift(database.dsn, target)
-        rebuilt = schema_dump(database, target)
-    original = schema_dump(database, database.dsn)
-    assert missing == []
-    assert drift == []
+    rebuilt, original = rebuilt_and_original_dumps(database)
     assert "CREATE CONSTRAINT TRIGGER late_f" in "\n".join(original)
     assert rebuilt == original
 
@@ -313,12 +319,7 @@ def test_range_types_and_aggregates_are_rebuilt_exactly(database) -> None:
     a function not rebuilt, and the aggregates were silently missing."""
     database.execute(RANGES_AND_AGGREGATES)
     snapshot = collected(database.dsn, profile=ProfileBudget())
-    with sibling_database(database, "rebuilt") as target:
-        drift, missing = rebuilt_drift(database.dsn, target)
-        rebuilt = schema_dump(database, target)
-    original = schema_dump(database, database.dsn)
-    assert missing == []
-    assert drift == []
+    rebuilt, original = rebuilt_and_original_dumps(database)
     assert sorted(f.name for f in snapshot.functions) == [
         "_group_concat", "shift_hours_ra", "time_diff_ra"
     ]  # fmt: skip

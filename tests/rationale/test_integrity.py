@@ -399,12 +399,21 @@ def test_a_timestamp_written_into_timestamptz_is_read_in_the_writers_zone(databa
     covers the rows already there, not the writes that follow."""
     database.execute("CREATE TABLE t (at timestamptz)")
     with database.admin() as admin:
-        for zone in ("UTC", "America/New_York"):
-            admin.execute(f"SET TimeZone = '{zone}'")
-            admin.execute("INSERT INTO t VALUES (%s::timestamp)", ["2024-01-01 12:00"])
-        admin.execute("SET TimeZone = 'UTC'")
-        instants = admin.execute("SELECT at::text FROM t ORDER BY 1").fetchall()
-        assert instants == [("2024-01-01 12:00:00+00",), ("2024-01-01 17:00:00+00",)]
+        written = "INSERT INTO t VALUES ('2024-01-01 12:00'::timestamp)"
+        assert read_as_utc(admin, written, "SELECT at::text FROM t ORDER BY 1") == [
+            ("2024-01-01 12:00:00+00",),
+            ("2024-01-01 17:00:00+00",),
+        ]
+
+
+def read_as_utc(admin: psycopg.Connection, written: str, read: str) -> list[tuple]:
+    """`written` run once under UTC and once under America/New_York, then `read` under
+    UTC: what the same statement stores, by the writer's zone."""
+    for zone in ("UTC", "America/New_York"):
+        admin.execute(f"SET TimeZone = '{zone}'")
+        admin.execute(written)
+    admin.execute("SET TimeZone = 'UTC'")
+    return admin.execute(read).fetchall()
 
 
 def test_a_generated_timestamp_turned_timestamptz_reads_its_value_in_the_writers_zone(
@@ -420,20 +429,16 @@ def test_a_generated_timestamp_turned_timestamptz_reads_its_value_in_the_writers
         " close_time timestamp GENERATED ALWAYS AS (convert_ts(attrs ->> 'at')) STORED)"
     )
     written = """INSERT INTO executions VALUES ('{"at": "2024-01-01T12:00:00Z"}')"""
+    read = "SELECT DISTINCT close_time::text FROM executions ORDER BY 1"
     with database.admin() as admin:
-        for zone in ("UTC", "America/New_York"):
-            admin.execute(f"SET TimeZone = '{zone}'")
-            admin.execute(written)
-        stored = admin.execute("SELECT DISTINCT close_time::text FROM executions").fetchall()
-        assert stored == [("2024-01-01 12:00:00",)]  # one reading, whoever wrote it
-        admin.execute("TRUNCATE executions; SET TimeZone = 'UTC'")
+        # one reading, whoever wrote it
+        assert read_as_utc(admin, written, read) == [("2024-01-01 12:00:00",)]
+        admin.execute("TRUNCATE executions")
         admin.execute("ALTER TABLE executions ALTER COLUMN close_time TYPE timestamptz")
-        for zone in ("UTC", "America/New_York"):
-            admin.execute(f"SET TimeZone = '{zone}'")
-            admin.execute(written)
-        admin.execute("SET TimeZone = 'UTC'")
-        instants = admin.execute("SELECT close_time::text FROM executions ORDER BY 1").fetchall()
-        assert instants == [("2024-01-01 12:00:00+00",), ("2024-01-01 17:00:00+00",)]
+        assert read_as_utc(admin, written, read) == [
+            ("2024-01-01 12:00:00+00",),
+            ("2024-01-01 17:00:00+00",),
+        ]
 
 
 def test_timestamptz_without_the_precision_keeps_the_table_and_stores_microseconds(

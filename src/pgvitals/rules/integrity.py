@@ -500,15 +500,8 @@ def _same_in_every_row(key: str, not_null: set[str]) -> bool:
 def referenced_key(snap: Snapshot, table: Table) -> Index | None:
     """A valid, non-partial unique index over plain columns, some of which allow NULL,
     that foreign keys reference: the table's identity in this schema, but for NOT NULL."""
-    for index in snap.indexes_by_table.get(table.oid, []):
-        if (
-            index.is_unique
-            and index.is_valid
-            and not index.is_partial
-            and not index.include
-            and None not in index.key_columns[: index.key_count]
-            and snap.facts.foreign_keys_using_index.get(index.oid)
-        ):
+    for index in plain_unique_indexes(snap, table):
+        if snap.facts.foreign_keys_using_index.get(index.oid):
             return index
     return None
 
@@ -690,7 +683,7 @@ def primary_key_fix(
             f" promote{hint}"
         )
     if table.inheritance_children:
-        unique = plain_unique_index(snap, table)
+        unique = next(plain_unique_indexes(snap, table), None)
         if unique is not None:
             # the columns it keeps distinct, as its children's own unique indexes often do
             keys = [column or "" for column in unique.key_columns[: unique.key_count]]
@@ -717,8 +710,9 @@ def primary_key_fix(
     return fixes.add_identity_primary_key(table)
 
 
-def plain_unique_index(snap: Snapshot, table: Table) -> Index | None:
-    """A valid, non-partial unique index over plain columns (which may allow NULL)."""
+def plain_unique_indexes(snap: Snapshot, table: Table) -> Iterator[Index]:
+    """The table's valid, non-partial unique indexes over plain columns (which may allow
+    NULL), without INCLUDE columns."""
     for index in snap.indexes_by_table.get(table.oid, []):
         if (
             index.is_unique
@@ -727,8 +721,7 @@ def plain_unique_index(snap: Snapshot, table: Table) -> Index | None:
             and not index.include
             and None not in index.key_columns[: index.key_count]
         ):
-            return index
-    return None
+            yield index
 
 
 def chosen_key_columns(evidence: dict[str, object]) -> list[str]:
